@@ -1,0 +1,90 @@
+# lowp — GNU Make build. `make` builds liblowp.a, liblowp.so and the lowp program into build/.
+# `make test`, `make test-asan`, `make demo`, `make install PREFIX=...`, `make deps`.
+
+PREFIX ?= /usr/local
+CC ?= cc
+BUILD ?= build
+OPT ?= -O2
+SAN ?=
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -fPIC -fopenmp $(SAN)
+CPPFLAGS := -Iinclude -Isrc -I$(BUILD)/gen
+LDLIBS := -lprotobuf-c -lyaml -lz -ljpeg -lpng -ldnnl -lm -lpthread
+LDFLAGS_ALL := -fopenmp $(SAN) $(LDFLAGS)
+
+PROTO := /usr/include/onnx/onnx.proto
+GEN_C := $(BUILD)/gen/onnx.pb-c.c
+GEN_H := $(BUILD)/gen/onnx.pb-c.h
+
+LIB_SRC := $(sort $(wildcard src/*/*.c))
+LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test test-asan demo install clean fuzz bench zoo
+all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp $(BUILD)/lowp.pc
+
+$(GEN_C) $(GEN_H): $(PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen --proto_path=$(dir $(PROTO)) $(PROTO)
+
+$(BUILD)/obj/gen/onnx.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Wno-error $(CPPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/liblowp.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/liblowp.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/lowp: $(CLI_OBJ) $(BUILD)/liblowp.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblowp.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/liblowp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -Itests $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
+
+$(BUILD)/lowp.pc: Makefile
+	@mkdir -p $(BUILD)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: lowp\nDescription: accuracy-driven low-precision optimization of neural networks\nVersion: 0.1.0\nLibs: -L$${libdir} -llowp\nLibs.private: %s\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(LDLIBS) -fopenmp' > $@
+
+deps:
+	@sh tools/deps.sh
+
+# Tests: unit programs, then the CLI and conformance suites; tools/run_tests.sh prints
+# the closing "N passed, N failed" line and fails on any failure.
+test: deps
+	$(MAKE) all $(TEST_BIN)
+	sh tools/run_tests.sh $(BUILD)
+
+# The same suite under AddressSanitizer + UBSan (leak checking on), in its own build dir.
+test-asan: deps
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all \
+	  $(TEST_SRC:tests/%.c=build-asan/tests/%)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 sh tools/run_tests.sh build-asan
+
+demo: deps all
+	sh tools/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/lowp.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/lowp $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/lowp.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+zoo:
+	/usr/bin/python3 tools/make_zoo.py
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

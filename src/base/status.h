@@ -1,0 +1,44 @@
+/* status.h — error values and the thread-local last-error message. */
+#ifndef LP_STATUS_H
+#define LP_STATUS_H
+
+#include "lowp.h"
+
+typedef lowp_status lp_status;
+
+#define LP_OK LOWP_OK
+
+#if defined(__GNUC__)
+#define LP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LP_PRINTF(f, a)
+#endif
+
+/* Records a formatted message as the last error and returns `status`, so that a failure
+ * site reads `return lp_error(LOWP_ERR_FORMAT, "%s: truncated header", path);`. */
+lp_status lp_error(lp_status status, const char *fmt, ...) LP_PRINTF(2, 3);
+
+/* Prepends "prefix: " to the current last-error message and returns `status`. Used by
+ * outer layers to add context (the file or node) to an inner failure. */
+lp_status lp_error_prefix(lp_status status, const char *fmt, ...) LP_PRINTF(2, 3);
+
+/* Propagate a failure unchanged. */
+#define LP_TRY(expr)                     \
+    do {                                 \
+        lp_status lp_try_st_ = (expr);   \
+        if (lp_try_st_ != LP_OK)         \
+            return lp_try_st_;           \
+    } while (0)
+
+/* Internal invariants only (a bug if it fires), never for bad input. */
+#include <stdio.h>
+#include <stdlib.h>
+#define LP_ASSERT(cond)                                                                  \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "lowp: internal error: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                                     \
+        }                                                                                \
+    } while (0)
+
+#endif

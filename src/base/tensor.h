@@ -1,0 +1,46 @@
+/* tensor.h — a dense C-order array; the same object as the public lowp_tensor. */
+#ifndef LP_TENSOR_H
+#define LP_TENSOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/dtype.h"
+#include "base/status.h"
+
+#define LP_MAX_DIMS LOWP_MAX_DIMS
+
+typedef struct lowp_tensor {
+    lp_dtype dtype;
+    int ndim;
+    int64_t dims[LP_MAX_DIMS];
+    void *data;       /* numel * size bytes; may be NULL when numel is 0 */
+    size_t nbytes;
+    bool owns_data;   /* free(data) in lp_tensor_free */
+} lp_tensor;
+
+/* Product of dims (1 for a scalar). */
+int64_t lp_numel(int ndim, const int64_t *dims);
+static inline int64_t lp_tensor_numel(const lp_tensor *t) { return lp_numel(t->ndim, t->dims); }
+
+/* A new tensor owning zeroed storage. Fails (naming `what`) on bad dims or OOM. */
+lp_status lp_tensor_new(lp_dtype dtype, int ndim, const int64_t *dims, lp_tensor **out);
+/* A deep copy. */
+lp_status lp_tensor_clone(const lp_tensor *src, lp_tensor **out);
+/* Fills a caller-owned header that views `data` (no ownership). */
+void lp_tensor_view(lp_tensor *t, lp_dtype dtype, int ndim, const int64_t *dims, void *data);
+void lp_tensor_free(lp_tensor *t);
+
+/* Same dtype, shape and bytes. */
+bool lp_tensor_equal(const lp_tensor *a, const lp_tensor *b);
+/* "float32[1,3,224,224]" into buf. */
+const char *lp_shape_str(int ndim, const int64_t *dims, char *buf, size_t size);
+
+/* Element i as double / as int64 (integer and bool types exact). */
+static inline double lp_tensor_get(const lp_tensor *t, int64_t i)
+{
+    return lp_dtype_traits_of(t->dtype)->get(t->data, i);
+}
+int64_t lp_tensor_get_int(const lp_tensor *t, int64_t i);
+
+#endif

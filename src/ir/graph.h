@@ -1,0 +1,175 @@
+/* graph.h — lowp's graph IR: values (tensors by name), nodes (ONNX ops), attributes.
+ *
+ * A graph owns everything it points to. Values and nodes live in growable arrays and are
+ * referred to by index; a removed node is marked dead and dropped by lp_graph_compact().
+ * The graph keeps enough of the ONNX model (opsets, metadata, doc strings) for save to
+ * round-trip. */
+#ifndef LP_GRAPH_H
+#define LP_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "base/strmap.h"
+#include "base/tensor.h"
+
+/* A dimension: >= 0 known; LP_DIM_UNKNOWN unknown; <= LP_DIM_SYM0 a named symbol
+ * (symbol k is LP_DIM_SYM0 - k, its name in graph->syms[k]). */
+#define LP_DIM_UNKNOWN (-1)
+#define LP_DIM_SYM0 (-2)
+static inline bool lp_dim_known(int64_t d) { return d >= 0; }
+
+typedef struct lp_shape {
+    int ndim;                   /* -1: rank unknown */
+    int64_t d[LP_MAX_DIMS];
+} lp_shape;
+
+/* True when rank and every dim are known. */
+bool lp_shape_static(const lp_shape *s);
+
+typedef enum lp_value_kind {
+    LP_VALUE_INTERMEDIATE = 0,  /* produced by a node */
+    LP_VALUE_INPUT,             /* a graph input fed at run time */
+    LP_VALUE_CONST,             /* an initializer or a folded constant: init holds the data */
+} lp_value_kind;
+
+typedef struct lp_value {
+    char *name;
+    lp_value_kind kind;
+    lp_dtype dtype;             /* LOWP_UNDEFINED until known */
+    lp_shape shape;
+    lp_tensor *init;            /* LP_VALUE_CONST: the data (owned) */
+    int producer;               /* node index, -1 for inputs and constants */
+    bool is_output;             /* listed in graph outputs */
+    bool in_value_info;         /* had a value_info entry in the loaded file (round-trip) */
+    bool init_listed_as_input;  /* IR < 4 style: initializer also listed in graph.input */
+    char *doc;
+} lp_value;
+
+/* ONNX AttributeProto.AttributeType codes. */
+typedef enum lp_attr_type {
+    LP_ATTR_UNDEFINED = 0, LP_ATTR_FLOAT = 1, LP_ATTR_INT = 2, LP_ATTR_STRING = 3,
+    LP_ATTR_TENSOR = 4, LP_ATTR_GRAPH = 5, LP_ATTR_FLOATS = 6, LP_ATTR_INTS = 7,
+    LP_ATTR_STRINGS = 8,
+} lp_attr_type;
+
+typedef struct lp_attr {
+    char *name;
+    lp_attr_type type;
+    float f;
+    int64_t i;
+    char *s;                    /* STRING: NUL-terminated copy (s_len bytes before the NUL) */
+    size_t s_len;
+    lp_tensor *t;               /* TENSOR */
+    int n;                      /* FLOATS / INTS / STRINGS count */
+    float *floats;
+    int64_t *ints;
+    char **strings;
+} lp_attr;
+
+typedef struct lp_node {
+    char *name;                 /* never NULL; made unique on load when the file has none */
+    char *op_type;
+    char *domain;               /* "" for the default ai.onnx domain */
+    int op;                     /* index into the op registry, -1 if unknown */
+    int n_in, n_out;
+    int *in, *out;              /* value indices; -1 for an omitted optional input/output */
+    int n_attr;
+    lp_attr *attrs;
+    char *doc;
+    bool dead;                  /* removed by a pass; dropped by lp_graph_compact */
+} lp_node;
+
+typedef struct lp_opset {
+    char *domain;
+    int64_t version;
+} lp_opset;
+
+typedef struct lp_kv {
+    char *key, *value;
+} lp_kv;
+
+typedef struct lp_graph {
+    /* model-level fields, kept for round-trip */
+    int64_t ir_version;
+    char *producer_name, *producer_version, *model_domain, *model_doc, *graph_doc;
+    int64_t model_version;
+    char *name;
+    int n_opsets;
+    lp_opset *opsets;
+    int n_meta;
+    lp_kv *meta;
+
+    int n_values, cap_values;
+    lp_value *values;
+    lp_strmap value_index;      /* name -> value index */
+
+    int n_nodes, cap_nodes;
+    lp_node *nodes;
+
+    int n_inputs, n_outputs;
+    int *inputs, *outputs;      /* value indices, in ONNX order */
+
+    int n_syms;
+    char **syms;                /* symbolic dimension names */
+} lp_graph;
+
+lp_status lp_graph_new(lp_graph **out);
+void lp_graph_free(lp_graph *g);
+/* A deep copy. */
+lp_status lp_graph_clone(const lp_graph *g, lp_graph **out);
+
+/* The value named `name`, or -1. */
+int lp_graph_find_value(const lp_graph *g, const char *name);
+/* Adds a value named `name` (copied); fails if the name exists. */
+lp_status lp_graph_add_value(lp_graph *g, const char *name, int *index_out);
+/* The value named `name`, added as an intermediate if absent. */
+lp_status lp_graph_value(lp_graph *g, const char *name, int *index_out);
+/* A fresh value whose name starts with `prefix` and is unique in the graph. */
+lp_status lp_graph_new_value(lp_graph *g, const char *prefix, int *index_out);
+/* Makes value `v` a constant holding `t` (ownership of t passes to the graph). */
+void lp_graph_set_const(lp_graph *g, int v, lp_tensor *t);
+
+/* Appends a node; `in`/`out` are copied. Attributes are added with lp_node_add_attr.
+ * Sets the producer of each output. */
+lp_status lp_graph_add_node(lp_graph *g, const char *name, const char *op_type,
+                            const char *domain, int n_in, const int *in, int n_out,
+                            const int *out, int *index_out);
+/* Appends a copy of `a` (deep) to node `n`. */
+lp_status lp_node_add_attr(lp_node *n, const lp_attr *a);
+
+/* A symbol index for dim name `name` (added if new); returns the dim code (<= LP_DIM_SYM0). */
+lp_status lp_graph_sym(lp_graph *g, const char *name, int64_t *dim_out);
+/* The name of a symbolic dim code, or NULL for known/unknown dims. */
+const char *lp_graph_sym_name(const lp_graph *g, int64_t dim);
+
+/* Opset version imported for `domain` ("" and "ai.onnx" are the same), 0 if none. */
+int64_t lp_graph_opset(const lp_graph *g, const char *domain);
+
+/* Drops dead nodes and values that nothing refers to (keeping inputs/outputs),
+ * renumbering indices; recomputes producers. */
+lp_status lp_graph_compact(lp_graph *g);
+/* Orders nodes topologically (stable: keeps file order where possible). Fails on a cycle
+ * or on a node input that nothing produces, naming the node and the value. */
+lp_status lp_graph_toposort(lp_graph *g);
+/* Recomputes each value's producer from the nodes. */
+void lp_graph_link(lp_graph *g);
+/* Number of live nodes that read value v (graph outputs count as one reader each). */
+int lp_graph_use_count(const lp_graph *g, int v);
+
+/* ---- attributes ---- */
+const lp_attr *lp_node_attr(const lp_node *n, const char *name);
+int64_t lp_attr_int(const lp_node *n, const char *name, int64_t dflt);
+float lp_attr_float(const lp_node *n, const char *name, float dflt);
+/* The string, or dflt when absent. */
+const char *lp_attr_str(const lp_node *n, const char *name, const char *dflt);
+/* Count of INTS (and *vals), or -1 when absent. */
+int lp_attr_ints(const lp_node *n, const char *name, const int64_t **vals);
+int lp_attr_floats(const lp_node *n, const char *name, const float **vals);
+void lp_attr_clear(lp_attr *a);
+
+/* Records "node 'NAME' (OpType): <message>" as the last error and returns `status`. */
+lp_status lp_node_error(const lp_node *n, lp_status status, const char *fmt, ...) LP_PRINTF(3, 4);
+
+#endif

@@ -1,0 +1,26 @@
+/* model.h — the public lowp_model handle: a graph IR plus where it came from. */
+#ifndef LP_MODEL_H
+#define LP_MODEL_H
+
+#include "ir/graph.h"
+
+struct lowp_model {
+    lp_graph *graph;
+    char *path;        /* the file it was loaded from, or NULL */
+};
+
+/* Reads an ONNX ModelProto from memory into a new graph. `base_dir` is where external
+ * data lives (NULL: external data refused); `what` names the source in messages. */
+lp_status lp_onnx_read(const void *data, size_t size, const char *base_dir, const char *what,
+                       lp_graph **out);
+/* Serializes a graph as an ONNX ModelProto (weights inline) into a malloc'ed buffer. */
+lp_status lp_onnx_write(const lp_graph *g, uint8_t **data_out, size_t *size_out);
+/* Parses a serialized TensorProto (a .pb file of ONNX's test data) into a tensor. */
+lp_status lp_onnx_read_tensor(const void *data, size_t size, const char *what, lp_tensor **out);
+
+/* Reads a whole file into a malloc'ed buffer. */
+lp_status lp_read_file(const char *path, uint8_t **data_out, size_t *size_out);
+/* Writes a buffer to `path` via a temporary name in the same folder, then renames. */
+lp_status lp_write_file_atomic(const char *path, const void *data, size_t size);
+
+#endif

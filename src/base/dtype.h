@@ -10,12 +10,21 @@
 
 typedef lowp_dtype lp_dtype;
 
-enum {
-    LP_F32 = LOWP_FLOAT, LP_U8 = LOWP_UINT8, LP_I8 = LOWP_INT8, LP_U16 = LOWP_UINT16,
-    LP_I16 = LOWP_INT16, LP_I32 = LOWP_INT32, LP_I64 = LOWP_INT64, LP_STRING = LOWP_STRING,
-    LP_BOOL = LOWP_BOOL, LP_F16 = LOWP_FLOAT16, LP_F64 = LOWP_DOUBLE, LP_U32 = LOWP_UINT32,
-    LP_U64 = LOWP_UINT64, LP_BF16 = LOWP_BFLOAT16,
-};
+/* Short internal names for the element types (same values as lowp_dtype). */
+#define LP_F32 LOWP_FLOAT
+#define LP_U8 LOWP_UINT8
+#define LP_I8 LOWP_INT8
+#define LP_U16 LOWP_UINT16
+#define LP_I16 LOWP_INT16
+#define LP_I32 LOWP_INT32
+#define LP_I64 LOWP_INT64
+#define LP_STRING LOWP_STRING
+#define LP_BOOL LOWP_BOOL
+#define LP_F16 LOWP_FLOAT16
+#define LP_F64 LOWP_DOUBLE
+#define LP_U32 LOWP_UINT32
+#define LP_U64 LOWP_UINT64
+#define LP_BF16 LOWP_BFLOAT16
 #define LP_DTYPE_COUNT 17
 
 typedef struct lp_dtype_traits {

@@ -1,0 +1,186 @@
+/* session.c — the public lowp_session_* calls: an optimized graph plus compiled plans cached
+ * by input shape. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/session.h"
+#include "ir/passes.h"
+#include "onnx/model.h"
+
+lowp_session_options lowp_session_options_default(void)
+{
+    return (lowp_session_options){ .threads = 1, .optimize = 1 };
+}
+
+lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_options *options, lowp_session **out)
+{
+    lowp_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    s->opt = options ? *options : lowp_session_options_default();
+    if (s->opt.threads <= 0)
+        s->opt.threads = 1;
+    lp_status st = lp_graph_clone(src, &s->g);
+    if (st == LP_OK) {
+        int64_t opset = lp_graph_opset(s->g, "");
+        if (opset && opset < 7)
+            st = lp_error(LOWP_ERR_UNSUPPORTED, "the model imports ONNX opset %lld; lowp runs opsets 7 to 17",
+                          (long long)opset);
+    }
+    if (st == LP_OK) {
+        for (int i = 0; i < s->g->n_nodes && st == LP_OK; i++) {
+            const lp_node *n = &s->g->nodes[i];
+            if (n->op < 0)
+                st = lp_node_error(n, LOWP_ERR_UNSUPPORTED, "lowp has no operator '%s'%s%s", n->op_type,
+                                   *n->domain ? " in domain " : "", n->domain);
+            else if (!lp_op_implemented(n->op))
+                st = lp_node_error(n, LOWP_ERR_UNSUPPORTED, "operator '%s' is not implemented yet", n->op_type);
+        }
+    }
+    if (st == LP_OK && s->opt.optimize) {
+        lp_pass_options po = { .keep_dequantize = true };
+        st = lp_graph_optimize(s->g, &po);
+    }
+    if (st != LP_OK) {
+        lowp_session_free(s);
+        return st;
+    }
+    *out = s;
+    return LP_OK;
+}
+
+lowp_status lowp_session_create(const lowp_model *model, const lowp_session_options *options,
+                                lowp_session **session_out)
+{
+    if (!model || !session_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_create: NULL argument");
+    return lp_session_create_graph(model->graph, options, session_out);
+}
+
+void lowp_session_free(lowp_session *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n_plans; i++)
+        lp_plan_free(s->plans[i]);
+    lp_graph_free(s->g);
+    free(s);
+}
+
+/* Checks a fed tensor against the graph input's declared dtype and shape. */
+static lp_status check_input(const lp_graph *g, int v, const lp_tensor *t)
+{
+    const lp_value *val = &g->values[v];
+    char want[256], got[128];
+    if (val->dtype && t->dtype != val->dtype)
+        return lp_error(LOWP_ERR_SHAPE, "input '%s': expected dtype %s, got %s", val->name,
+                        lp_dtype_traits_of(val->dtype)->name, lp_dtype_traits_of(t->dtype)->name);
+    if (val->shape.ndim < 0)
+        return LP_OK;
+    bool ok = val->shape.ndim == t->ndim;
+    for (int i = 0; ok && i < t->ndim; i++)
+        ok = !lp_dim_known(val->shape.d[i]) || val->shape.d[i] == t->dims[i];
+    if (ok)
+        return LP_OK;
+    size_t k = 0;
+    k += (size_t)snprintf(want + k, sizeof want - k, "[");
+    for (int i = 0; i < val->shape.ndim && k < sizeof want; i++) {
+        const char *sym = lp_graph_sym_name(g, val->shape.d[i]);
+        if (lp_dim_known(val->shape.d[i]))
+            k += (size_t)snprintf(want + k, sizeof want - k, "%s%lld", i ? "," : "", (long long)val->shape.d[i]);
+        else
+            k += (size_t)snprintf(want + k, sizeof want - k, "%s%s", i ? "," : "", sym ? sym : "?");
+    }
+    if (k < sizeof want)
+        snprintf(want + k, sizeof want - k, "]");
+    return lp_error(LOWP_ERR_SHAPE, "input '%s': expected shape %s, got %s", val->name, want,
+                    lp_shape_str(t->ndim, t->dims, got, sizeof got));
+}
+
+lp_status lp_session_plan(lowp_session *s, const lp_tensor *const *inputs, lp_plan **plan_out)
+{
+    const lp_graph *g = s->g;
+    for (int i = 0; i < g->n_inputs; i++)
+        LP_TRY(check_input(g, g->inputs[i], inputs[i]));
+    s->clock++;
+    for (int p = 0; p < s->n_plans; p++) {
+        bool same = true;
+        for (int i = 0; same && i < g->n_inputs; i++) {
+            const int64_t *d = s->plans[p]->input_dims + (size_t)i * LP_MAX_DIMS;
+            same = s->plans[p]->g->values[s->plans[p]->g->inputs[i]].dtype == inputs[i]->dtype &&
+                   memcmp(d, inputs[i]->dims, (size_t)inputs[i]->ndim * sizeof *d) == 0;
+        }
+        if (same) {
+            s->plans[p]->last_used = s->clock;
+            *plan_out = s->plans[p];
+            return LP_OK;
+        }
+    }
+    lp_plan *plan;
+    LP_TRY(lp_plan_compile(g, inputs, &plan));
+    plan->last_used = s->clock;
+    if (s->n_plans == LP_SESSION_MAX_PLANS) { /* evict the least recently used */
+        int lru = 0;
+        for (int p = 1; p < s->n_plans; p++)
+            if (s->plans[p]->last_used < s->plans[lru]->last_used)
+                lru = p;
+        lp_plan_free(s->plans[lru]);
+        s->plans[lru] = s->plans[--s->n_plans];
+    }
+    s->plans[s->n_plans++] = plan;
+    *plan_out = plan;
+    return LP_OK;
+}
+
+lp_status lp_session_bind(const lowp_session *s, int n_inputs, const char *const *names,
+                          const lp_tensor *const *inputs, const lp_tensor **ordered)
+{
+    const lp_graph *g = s->g;
+    for (int i = 0; i < g->n_inputs; i++)
+        ordered[i] = NULL;
+    for (int k = 0; k < n_inputs; k++) {
+        if (!names || !names[k] || !inputs || !inputs[k])
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_run: input %d has a NULL name or tensor", k);
+        int found = -1;
+        for (int i = 0; i < g->n_inputs && found < 0; i++)
+            if (strcmp(g->values[g->inputs[i]].name, names[k]) == 0)
+                found = i;
+        if (found < 0)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "the model has no input named '%s'", names[k]);
+        ordered[found] = inputs[k];
+    }
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!ordered[i])
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "input '%s' was not fed", g->values[g->inputs[i]].name);
+    return LP_OK;
+}
+
+lowp_status lowp_session_run(lowp_session *s, int n_inputs, const char *const *input_names,
+                             const lowp_tensor *const *inputs, int n_outputs, lowp_tensor **outputs)
+{
+    if (!s || n_outputs < 0 || (n_outputs && !outputs))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_run: NULL argument");
+    const lp_graph *g = s->g;
+    if (n_outputs > g->n_outputs)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_run: %d outputs asked, the model has %d", n_outputs,
+                        g->n_outputs);
+    const lp_tensor *ordered_store[16], **ordered = ordered_store;
+    if (g->n_inputs > 16 && !(ordered = malloc((size_t)g->n_inputs * sizeof *ordered)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_plan *plan = NULL;
+    lp_status st = lp_session_bind(s, n_inputs, input_names, inputs, ordered);
+    if (st == LP_OK)
+        st = lp_session_plan(s, ordered, &plan);
+    if (st == LP_OK)
+        st = lp_plan_run(plan, ordered, NULL, NULL);
+    for (int i = 0; st == LP_OK && i < n_outputs; i++) {
+        st = lp_tensor_clone(&plan->vals[plan->g->outputs[i]], &outputs[i]);
+        if (st != LP_OK)
+            while (i-- > 0)
+                lp_tensor_free(outputs[i]);
+    }
+    if (ordered != ordered_store)
+        free(ordered);
+    return st;
+}

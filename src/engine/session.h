@@ -1,0 +1,25 @@
+/* session.h — what lowp_session is inside, for layers above the engine (quant, tune, data). */
+#ifndef LP_SESSION_H
+#define LP_SESSION_H
+
+#include "engine/engine.h"
+
+#define LP_SESSION_MAX_PLANS 8
+
+struct lowp_session {
+    lp_graph *g;                /* the optimized graph every plan compiles from */
+    lowp_session_options opt;
+    lp_plan *plans[LP_SESSION_MAX_PLANS];
+    int n_plans;
+    uint64_t clock;
+};
+
+/* A session over a graph (copied). */
+lp_status lp_session_create_graph(const lp_graph *g, const lowp_session_options *options, lowp_session **out);
+/* Orders named inputs into graph input order (ordered has g->n_inputs slots). */
+lp_status lp_session_bind(const lowp_session *s, int n_inputs, const char *const *names,
+                          const lp_tensor *const *inputs, const lp_tensor **ordered);
+/* The plan for these inputs (graph input order), compiled on first use of their shapes. */
+lp_status lp_session_plan(lowp_session *s, const lp_tensor *const *inputs, lp_plan **plan_out);
+
+#endif

@@ -1,0 +1,27 @@
+/* infer.h — shape/type inference over the graph, node by node, through each op's infer. */
+#ifndef LP_INFER_H
+#define LP_INFER_H
+
+#include "ops/op.h"
+
+/* Runs the infer function of node `ni` on the current dtypes/shapes/constant values of its
+ * inputs. `out` has n_out entries; on success each holds the output's dtype and shape, and
+ * possibly a value the op computed outright (owned by the caller). Checks the input and
+ * output counts against the op's definition. Unknown ops fail with LOWP_ERR_UNSUPPORTED. */
+lp_status lp_node_infer(const lp_graph *g, int ni, lp_vinfo *out);
+
+/* Infers every intermediate value's dtype and shape, in node order (the graph must be
+ * topologically sorted). Where the file declared a shape (value_info, graph outputs) and
+ * inference knows less, the declared one is kept. With strict false, a node that cannot be
+ * inferred (unknown op, error) leaves its outputs unknown and inference goes on. */
+lp_status lp_graph_infer(lp_graph *g, bool strict);
+
+/* Frees values computed by infer in out[0..n). */
+void lp_vinfo_release(lp_vinfo *out, int n);
+
+
+
+/* Evaluates node `ni` with its reference kernel when every input it reads is a constant:
+ * outs[k] receives a new tensor per output (NULL for omitted outputs); the caller owns them. */
+lp_status lp_node_eval(const lp_graph *g, int ni, lp_tensor **outs);
+#endif

@@ -1,0 +1,272 @@
+/* passes.c — result-preserving rewrites: identity removal, constant folding, BN folding,
+ * dead-node removal. */
+#include "ir/passes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/infer.h"
+#include "ops/op.h"
+
+/* Replaces every read of value `from` by `to` (node inputs and graph outputs). */
+static void replace_uses(lp_graph *g, int from, int to)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == from)
+                n->in[k] = to;
+    }
+}
+
+static bool is_graph_output(const lp_graph *g, int v) { return g->values[v].is_output; }
+
+lp_status lp_pass_remove_identity(lp_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_node *n = &g->nodes[i];
+        if (n->dead || (n->op != LP_OP_Identity && n->op != LP_OP_Dropout) || n->n_in < 1 || n->in[0] < 0 ||
+            n->out[0] < 0)
+            continue;
+        if (n->op == LP_OP_Dropout) {
+            if (n->n_out > 1 && n->out[1] >= 0 && lp_graph_use_count(g, n->out[1]) > 0)
+                continue; /* the mask is read */
+            if (n->n_in > 2 && n->in[2] >= 0) { /* training_mode: only a constant false is inference */
+                const lp_tensor *t = g->values[n->in[2]].init;
+                if (!t || lp_tensor_numel(t) != 1 || lp_tensor_get(t, 0) != 0.0)
+                    continue;
+            }
+        }
+        int in = n->in[0], out = n->out[0];
+        if (!is_graph_output(g, out)) {
+            replace_uses(g, out, in);
+            n->dead = true;
+            continue;
+        }
+        /* The output is a graph output: let the producer of `in` write `out` directly, if
+         * `in` is a plain intermediate that only this node reads. */
+        int p = g->values[in].producer;
+        if (p < 0 || is_graph_output(g, in) || lp_graph_use_count(g, in) != 1)
+            continue;
+        lp_node *pn = &g->nodes[p];
+        for (int k = 0; k < pn->n_out; k++)
+            if (pn->out[k] == in)
+                pn->out[k] = out;
+        g->values[out].producer = p;
+        g->values[in].producer = -1;
+        n->dead = true;
+    }
+    lp_graph_link(g);
+    return LP_OK;
+}
+
+lp_status lp_pass_fold_constants(lp_graph *g, const lp_pass_options *opt)
+{
+    lp_tensor *outs[64];
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_node *n = &g->nodes[i];
+        if (n->dead || n->op < 0 || !lp_op_implemented(n->op) || n->n_out > 64)
+            continue;
+        if (opt && opt->keep_dequantize && n->op == LP_OP_DequantizeLinear)
+            continue;
+        bool all_const = true;
+        for (int k = 0; k < n->n_in && all_const; k++)
+            all_const = n->in[k] < 0 || g->values[n->in[k]].kind == LP_VALUE_CONST;
+        if (!all_const)
+            continue;
+        lp_status st = lp_node_eval(g, i, outs);
+        if (st != LP_OK)
+            return st;
+        for (int k = 0; k < n->n_out; k++) {
+            if (n->out[k] < 0)
+                continue;
+            lp_graph_set_const(g, n->out[k], outs[k]);
+        }
+        n->dead = true;
+    }
+    lp_graph_link(g);
+    return LP_OK;
+}
+
+/* The single live node reading value v, or -1 (also -1 when v is a graph output). */
+static int sole_reader(const lp_graph *g, int v)
+{
+    if (is_graph_output(g, v))
+        return -1;
+    int reader = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == v) {
+                if (reader >= 0 && reader != i)
+                    return -1;
+                reader = i;
+            }
+    }
+    return reader;
+}
+
+static const lp_tensor *const_f32(const lp_graph *g, const lp_node *n, int k)
+{
+    if (k >= n->n_in || n->in[k] < 0)
+        return NULL;
+    const lp_tensor *t = g->values[n->in[k]].init;
+    return t && t->dtype == LP_F32 ? t : NULL;
+}
+
+/* Folds BN(y) = s*(y - mean) + beta, s = gamma/sqrt(var+eps), into a per-channel scale of the
+ * producer's weights and a new bias. `axis_w` tells how output channels lie in W. */
+static lp_status fold_one(lp_graph *g, int pi, int bi)
+{
+    lp_node *p = &g->nodes[pi], *bn = &g->nodes[bi];
+    const lp_tensor *gamma = const_f32(g, bn, 1), *beta = const_f32(g, bn, 2), *mean = const_f32(g, bn, 3),
+                    *var = const_f32(g, bn, 4), *w = const_f32(g, p, 1);
+    if (!gamma || !beta || !mean || !var || !w)
+        return LP_OK;
+    int64_t c = lp_tensor_numel(gamma);
+    if (lp_tensor_numel(beta) != c || lp_tensor_numel(mean) != c || lp_tensor_numel(var) != c)
+        return LP_OK;
+    bool conv = p->op == LP_OP_Conv;
+    int64_t trans_b = conv ? 0 : lp_attr_int(p, "transB", 0);
+    /* Output channel k of W: Conv: W[k, ...]; Gemm transB: W[k, :]; Gemm: W[:, k]. */
+    if (w->ndim < 2 || (conv || trans_b ? w->dims[0] : w->dims[1]) != c)
+        return LP_OK;
+    if (!conv && (w->ndim != 2 || lp_attr_float(p, "alpha", 1.0f) != 1.0f))
+        return LP_OK;
+    if (bn->n_out > 1)
+        for (int k = 1; k < bn->n_out; k++)
+            if (bn->out[k] >= 0)
+                return LP_OK; /* training outputs */
+    const lp_tensor *bias = NULL;
+    float gemm_beta = conv ? 1.0f : lp_attr_float(p, "beta", 1.0f);
+    int bias_in = 2;
+    if (p->n_in > 2 && p->in[2] >= 0) {
+        bias = const_f32(g, p, 2);
+        if (!bias || lp_tensor_numel(bias) != c || (bias->ndim == 2 && bias->dims[1] != c) || bias->ndim > 2)
+            return LP_OK;
+    }
+    float eps = lp_attr_float(bn, "epsilon", 1e-5f);
+    lp_tensor *nw = NULL, *nb = NULL;
+    int64_t bdims[1] = { c };
+    LP_TRY(lp_tensor_clone(w, &nw));
+    lp_status st = lp_tensor_new(LP_F32, 1, bdims, &nb);
+    if (st != LP_OK) {
+        lp_tensor_free(nw);
+        return st;
+    }
+    const float *gm = gamma->data, *bt = beta->data, *mn = mean->data, *vr = var->data;
+    float *wd = nw->data, *bd = nb->data;
+    int64_t per = lp_tensor_numel(w) / c;
+    for (int64_t k = 0; k < c; k++) {
+        double s = gm[k] / sqrt((double)vr[k] + eps);
+        double b0 = bias ? gemm_beta * ((const float *)bias->data)[k] : 0.0;
+        bd[k] = (float)((b0 - mn[k]) * s + bt[k]);
+        if (conv || trans_b)
+            for (int64_t j = 0; j < per; j++)
+                wd[k * per + j] = (float)(wd[k * per + j] * s);
+        else
+            for (int64_t j = 0; j < w->dims[0]; j++)
+                wd[j * c + k] = (float)(wd[j * c + k] * s);
+    }
+    int wv, bv;
+    char prefix[300];
+    snprintf(prefix, sizeof prefix, "%s_W_bnfold", p->name);
+    if ((st = lp_graph_new_value(g, prefix, &wv)) != LP_OK)
+        goto fail;
+    lp_graph_set_const(g, wv, nw);
+    nw = NULL;
+    snprintf(prefix, sizeof prefix, "%s_B_bnfold", p->name);
+    if ((st = lp_graph_new_value(g, prefix, &bv)) != LP_OK)
+        goto fail;
+    lp_graph_set_const(g, bv, nb);
+    nb = NULL;
+    p = &g->nodes[pi]; /* the values array may have moved; nodes did not, but be plain */
+    bn = &g->nodes[bi];
+    p->in[1] = wv;
+    if (p->n_in > bias_in) {
+        p->in[bias_in] = bv;
+    } else {
+        int *in = realloc(p->in, 3 * sizeof *in);
+        if (!in) {
+            st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+            goto fail;
+        }
+        p->in = in;
+        p->in[2] = bv;
+        p->n_in = 3;
+    }
+    if (!conv) { /* Gemm: the new bias already includes beta */
+        for (int k = 0; k < p->n_attr; k++)
+            if (strcmp(p->attrs[k].name, "beta") == 0)
+                p->attrs[k].f = 1.0f;
+    }
+    /* The producer now writes the BN's output. */
+    int old = p->out[0];
+    p->out[0] = bn->out[0];
+    g->values[bn->out[0]].producer = pi;
+    g->values[old].producer = -1;
+    bn->dead = true;
+    return LP_OK;
+fail:
+    lp_tensor_free(nw);
+    lp_tensor_free(nb);
+    return st;
+}
+
+lp_status lp_pass_fold_batchnorm(lp_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_node *bn = &g->nodes[i];
+        if (bn->dead || bn->op != LP_OP_BatchNormalization || bn->n_in < 5 || bn->in[0] < 0)
+            continue;
+        if (lp_attr_int(bn, "training_mode", 0))
+            continue;
+        int pi = g->values[bn->in[0]].producer;
+        if (pi < 0 || g->nodes[pi].dead || sole_reader(g, bn->in[0]) != i)
+            continue;
+        int op = g->nodes[pi].op;
+        if (op != LP_OP_Conv && op != LP_OP_Gemm)
+            continue;
+        LP_TRY(fold_one(g, pi, i));
+    }
+    lp_graph_link(g);
+    return LP_OK;
+}
+
+lp_status lp_pass_dead_nodes(lp_graph *g)
+{
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        for (int i = g->n_nodes - 1; i >= 0; i--) {
+            lp_node *n = &g->nodes[i];
+            if (n->dead)
+                continue;
+            bool used = false;
+            for (int k = 0; k < n->n_out && !used; k++)
+                used = n->out[k] >= 0 && lp_graph_use_count(g, n->out[k]) > 0;
+            if (!used) {
+                n->dead = true;
+                changed = true;
+            }
+        }
+    }
+    return LP_OK;
+}
+
+lp_status lp_graph_optimize(lp_graph *g, const lp_pass_options *opt)
+{
+    LP_TRY(lp_graph_toposort(g));
+    LP_TRY(lp_pass_remove_identity(g));
+    LP_TRY(lp_pass_fold_constants(g, opt));
+    LP_TRY(lp_pass_fold_batchnorm(g));
+    LP_TRY(lp_pass_dead_nodes(g));
+    LP_TRY(lp_graph_compact(g));
+    LP_TRY(lp_graph_toposort(g));
+    return lp_graph_infer(g, false);
+}

@@ -1,0 +1,145 @@
+/* model.c — the public lowp_model_* calls and whole-file I/O helpers. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "onnx/model.h"
+
+lp_status lp_read_file(const char *path, uint8_t **data_out, size_t *size_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1 << 16;
+            uint8_t *q = realloc(buf, cap);
+            if (!q) {
+                free(buf);
+                fclose(f);
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory reading the file", path);
+            }
+            buf = q;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return lp_error(LOWP_ERR_IO, "%s: read error", path);
+    }
+    *data_out = buf;
+    *size_out = n;
+    return LP_OK;
+}
+
+lp_status lp_write_file_atomic(const char *path, const void *data, size_t size)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    lp_status st = LP_OK;
+    if (!f)
+        st = lp_error(LOWP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    else {
+        int ok = fwrite(data, 1, size, f) == size;
+        ok = (fclose(f) == 0) && ok;
+        if (!ok)
+            st = lp_error(LOWP_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+        else if (rename(tmp, path) != 0)
+            st = lp_error(LOWP_ERR_IO, "%s: cannot rename to '%s': %s", tmp, path, strerror(errno));
+        if (st != LP_OK)
+            remove(tmp);
+    }
+    free(tmp);
+    return st;
+}
+
+static lp_status wrap(lp_graph *g, const char *path, lowp_model **out)
+{
+    lowp_model *m = calloc(1, sizeof *m);
+    if (!m || (path && !(m->path = strdup(path)))) {
+        free(m);
+        lp_graph_free(g);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    m->graph = g;
+    *out = m;
+    return LP_OK;
+}
+
+lowp_status lowp_model_load(const char *path, lowp_model **model_out)
+{
+    if (!path || !model_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_load: NULL argument");
+    uint8_t *data;
+    size_t size;
+    LP_TRY(lp_read_file(path, &data, &size));
+    char *copy = strdup(path);
+    if (!copy) {
+        free(data);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    lp_graph *g = NULL;
+    lp_status st = lp_onnx_read(data, size, dirname(copy), path, &g);
+    free(copy);
+    free(data);
+    LP_TRY(st);
+    return wrap(g, path, model_out);
+}
+
+lowp_status lowp_model_load_from_memory(const void *data, size_t size, const char *base_dir,
+                                        lowp_model **model_out)
+{
+    if ((!data && size) || !model_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_load_from_memory: NULL argument");
+    lp_graph *g = NULL;
+    LP_TRY(lp_onnx_read(data ? data : "", size, base_dir, "<memory>", &g));
+    return wrap(g, NULL, model_out);
+}
+
+lowp_status lowp_model_save(const lowp_model *model, const char *path)
+{
+    if (!model || !path)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_save: NULL argument");
+    uint8_t *buf;
+    size_t size;
+    LP_TRY(lp_onnx_write(model->graph, &buf, &size));
+    lp_status st = lp_write_file_atomic(path, buf, size);
+    free(buf);
+    return st;
+}
+
+void lowp_model_free(lowp_model *model)
+{
+    if (!model)
+        return;
+    lp_graph_free(model->graph);
+    free(model->path);
+    free(model);
+}
+
+int lowp_model_input_count(const lowp_model *m) { return m ? m->graph->n_inputs : 0; }
+int lowp_model_output_count(const lowp_model *m) { return m ? m->graph->n_outputs : 0; }
+
+const char *lowp_model_input_name(const lowp_model *m, int i)
+{
+    return m && i >= 0 && i < m->graph->n_inputs ? m->graph->values[m->graph->inputs[i]].name : NULL;
+}
+
+const char *lowp_model_output_name(const lowp_model *m, int i)
+{
+    return m && i >= 0 && i < m->graph->n_outputs ? m->graph->values[m->graph->outputs[i]].name : NULL;
+}

@@ -1,0 +1,486 @@
+/* onnx_read.c — ONNX ModelProto / TensorProto (protobuf-c) -> lowp graph IR. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx.pb-c.h"
+#include "onnx/model.h"
+#include "ops/op.h"
+
+/* Context for messages: "model.onnx: initializer 'w': ..." */
+typedef struct reader {
+    const char *what;        /* the file (or "<memory>") */
+    const char *base_dir;    /* external data folder, NULL: refused */
+} reader;
+
+static lp_status bad(const reader *r, lp_status st, const char *fmt, const char *name, const char *detail)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, name ? name : "", detail ? detail : "");
+    return lp_error(st, "%s: %s", r->what, msg);
+}
+
+/* ---- external data ---- */
+
+/* Resolves `location` inside base_dir, refusing anything that escapes it (absolute paths,
+ * '..' components, or symlinks that resolve outside). *path_out is malloc'ed. */
+static lp_status external_path(const reader *r, const char *tensor, const char *location, char **path_out)
+{
+    if (!r->base_dir)
+        return bad(r, LOWP_ERR_UNSUPPORTED, "tensor '%s' uses external data, which needs the model's folder (load it from a file)%s", tensor, NULL);
+    if (!location || !*location || location[0] == '/' || strchr(location, '\\'))
+        return bad(r, LOWP_ERR_FORMAT, "tensor '%s': external data location '%s' must be a relative path inside the model's folder", tensor, location ? location : "");
+    for (const char *p = location; *p;) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return bad(r, LOWP_ERR_FORMAT, "tensor '%s': external data location '%s' escapes the model's folder", tensor, location);
+        p += n + (e ? 1 : 0);
+    }
+    size_t len = strlen(r->base_dir) + strlen(location) + 2;
+    char *path = malloc(len);
+    char *real_base = realpath(r->base_dir, NULL), *real = NULL;
+    if (!path || !real_base) {
+        free(path);
+        free(real_base);
+        return bad(r, LOWP_ERR_IO, "tensor '%s': cannot resolve the model's folder%s", tensor, NULL);
+    }
+    snprintf(path, len, "%s/%s", r->base_dir, location);
+    real = realpath(path, NULL);
+    if (!real) {
+        lp_status st = lp_error(LOWP_ERR_IO, "%s: tensor '%s': cannot open external data file '%s': %s", r->what, tensor, path, strerror(errno));
+        free(path);
+        free(real_base);
+        return st;
+    }
+    size_t bl = strlen(real_base);
+    int inside = strncmp(real, real_base, bl) == 0 && (real[bl] == '/' || (bl == 1 && real_base[0] == '/'));
+    free(real);
+    free(real_base);
+    if (!inside) {
+        free(path);
+        return bad(r, LOWP_ERR_FORMAT, "tensor '%s': external data location '%s' resolves outside the model's folder", tensor, location);
+    }
+    *path_out = path;
+    return LP_OK;
+}
+
+static lp_status read_external(const reader *r, const Onnx__TensorProto *tp, lp_tensor *t)
+{
+    const char *location = NULL;
+    long long offset = 0, length = -1;
+    for (size_t i = 0; i < tp->n_external_data; i++) {
+        const Onnx__StringStringEntryProto *kv = tp->external_data[i];
+        if (!kv->key || !kv->value)
+            continue;
+        char *end;
+        if (strcmp(kv->key, "location") == 0)
+            location = kv->value;
+        else if (strcmp(kv->key, "offset") == 0 || strcmp(kv->key, "length") == 0) {
+            errno = 0;
+            long long v = strtoll(kv->value, &end, 10);
+            if (errno || *end || v < 0)
+                return bad(r, LOWP_ERR_FORMAT, "tensor '%s': bad external data %s", tp->name, kv->key);
+            if (kv->key[0] == 'o')
+                offset = v;
+            else
+                length = v;
+        }
+    }
+    if (length >= 0 && (size_t)length != t->nbytes)
+        return bad(r, LOWP_ERR_FORMAT, "tensor '%s': external data length does not match its shape%s", tp->name, NULL);
+    char *path = NULL;
+    LP_TRY(external_path(r, tp->name, location, &path));
+    FILE *f = fopen(path, "rb");
+    lp_status st = LP_OK;
+    if (!f)
+        st = lp_error(LOWP_ERR_IO, "%s: tensor '%s': cannot open external data file '%s': %s", r->what, tp->name, path, strerror(errno));
+    else if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(t->data, 1, t->nbytes, f) != t->nbytes)
+        st = lp_error(LOWP_ERR_FORMAT, "%s: tensor '%s': external data file '%s' is shorter than offset %lld + %zu bytes",
+                      r->what, tp->name, path, offset, t->nbytes);
+    if (f)
+        fclose(f);
+    free(path);
+    return st;
+}
+
+/* ---- tensors ---- */
+
+static lp_status tensor_from_proto(const reader *r, const Onnx__TensorProto *tp, lp_tensor **out)
+{
+    const char *name = tp->name ? tp->name : "";
+    lp_dtype dt = (lp_dtype)tp->data_type;
+    if (!lp_dtype_valid(dt))
+        return bad(r, LOWP_ERR_UNSUPPORTED, "tensor '%s' has data type %s, which lowp does not support", name,
+                   lp_dtype_traits_of(dt)->name);
+    if (tp->n_dims > LP_MAX_DIMS)
+        return bad(r, LOWP_ERR_UNSUPPORTED, "tensor '%s' has more than 8 dims%s", name, NULL);
+    if (tp->segment)
+        return bad(r, LOWP_ERR_UNSUPPORTED, "tensor '%s' is segmented%s", name, NULL);
+    int64_t dims[LP_MAX_DIMS];
+    for (size_t i = 0; i < tp->n_dims; i++) {
+        dims[i] = tp->dims[i];
+        if (dims[i] < 0)
+            return bad(r, LOWP_ERR_FORMAT, "tensor '%s' has a negative dim%s", name, NULL);
+    }
+    lp_tensor *t;
+    if (lp_tensor_new(dt, (int)tp->n_dims, dims, &t) != LP_OK)
+        return lp_error_prefix(lowp_last_error()[0] ? LOWP_ERR_FORMAT : LOWP_ERR_FORMAT, "%s: tensor '%s'", r->what, name);
+    int64_t n = lp_tensor_numel(t);
+    size_t esize = lp_dtype_traits_of(dt)->size;
+    lp_status st = LP_OK;
+    size_t count = 0;
+    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        st = read_external(r, tp, t);
+    } else if (tp->has_raw_data) {
+        if (tp->raw_data.len != t->nbytes)
+            st = bad(r, LOWP_ERR_FORMAT, "tensor '%s': raw data size does not match its shape%s", name, NULL);
+        else if (t->nbytes)
+            memcpy(t->data, tp->raw_data.data, t->nbytes);
+    } else if (dt == LP_F32) {
+        count = tp->n_float_data;
+        if (count == (size_t)n && n)
+            memcpy(t->data, tp->float_data, t->nbytes);
+    } else if (dt == LP_F64) {
+        count = tp->n_double_data;
+        if (count == (size_t)n && n)
+            memcpy(t->data, tp->double_data, t->nbytes);
+    } else if (dt == LP_I64) {
+        count = tp->n_int64_data;
+        if (count == (size_t)n && n)
+            memcpy(t->data, tp->int64_data, t->nbytes);
+    } else if (dt == LP_U32 || dt == LP_U64) {
+        count = tp->n_uint64_data;
+        for (size_t i = 0; count == (size_t)n && i < count; i++) {
+            if (dt == LP_U32)
+                ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
+            else
+                ((uint64_t *)t->data)[i] = tp->uint64_data[i];
+        }
+    } else { /* int32_data carries int32 and all narrower types, fp16/bf16 as bits */
+        count = tp->n_int32_data;
+        for (size_t i = 0; count == (size_t)n && i < count; i++) {
+            int32_t v = tp->int32_data[i];
+            if (esize == 4)
+                ((int32_t *)t->data)[i] = v;
+            else if (esize == 2)
+                ((uint16_t *)t->data)[i] = (uint16_t)v;
+            else
+                ((uint8_t *)t->data)[i] = dt == LP_BOOL ? (v != 0) : (uint8_t)v;
+        }
+    }
+    if (st == LP_OK && !(tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) &&
+        !tp->has_raw_data && count != (size_t)n) {
+        char detail[96];
+        snprintf(detail, sizeof detail, " (%zu values for %lld elements)", count, (long long)n);
+        st = bad(r, LOWP_ERR_FORMAT, "tensor '%s': data count does not match its shape%s", name, detail);
+    }
+    if (st != LP_OK) {
+        lp_tensor_free(t);
+        return st;
+    }
+    *out = t;
+    return LP_OK;
+}
+
+lp_status lp_onnx_read_tensor(const void *data, size_t size, const char *what, lp_tensor **out)
+{
+    reader r = { .what = what ? what : "<memory>" };
+    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, size, data);
+    if (!tp)
+        return lp_error(LOWP_ERR_FORMAT, "%s: not a valid ONNX TensorProto (corrupt or truncated protobuf)", r.what);
+    lp_status st = tensor_from_proto(&r, tp, out);
+    onnx__tensor_proto__free_unpacked(tp, NULL);
+    return st;
+}
+
+/* ---- attributes ---- */
+
+static lp_status attr_from_proto(const reader *r, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap, lp_attr *a)
+{
+    memset(a, 0, sizeof *a);
+    const char *nn = np->name ? np->name : "";
+    char where[300];
+    snprintf(where, sizeof where, "node '%s' (%s) attribute '%s'", nn, np->op_type ? np->op_type : "", ap->name ? ap->name : "");
+    if (!ap->name || !*ap->name)
+        return bad(r, LOWP_ERR_FORMAT, "%s has no name%s", where, NULL);
+    if (ap->ref_attr_name && *ap->ref_attr_name)
+        return bad(r, LOWP_ERR_UNSUPPORTED, "%s refers to a function attribute%s", where, NULL);
+    lp_attr_type type = ap->has_type ? (lp_attr_type)ap->type : LP_ATTR_UNDEFINED;
+    if (type == LP_ATTR_UNDEFINED) { /* IR < 2 files: infer from which field is set */
+        if (ap->has_f) type = LP_ATTR_FLOAT;
+        else if (ap->has_i) type = LP_ATTR_INT;
+        else if (ap->has_s) type = LP_ATTR_STRING;
+        else if (ap->t) type = LP_ATTR_TENSOR;
+        else if (ap->n_floats) type = LP_ATTR_FLOATS;
+        else if (ap->n_ints) type = LP_ATTR_INTS;
+        else if (ap->n_strings) type = LP_ATTR_STRINGS;
+        else
+            return bad(r, LOWP_ERR_FORMAT, "%s has no type and no value%s", where, NULL);
+    }
+    a->name = strdup(ap->name);
+    a->type = type;
+    if (!a->name)
+        goto oom;
+    switch (type) {
+    case LP_ATTR_FLOAT: a->f = ap->f; break;
+    case LP_ATTR_INT: a->i = ap->i; break;
+    case LP_ATTR_STRING:
+        a->s = malloc(ap->s.len + 1);
+        if (!a->s)
+            goto oom;
+        if (ap->s.len)
+            memcpy(a->s, ap->s.data, ap->s.len);
+        a->s[ap->s.len] = 0;
+        a->s_len = ap->s.len;
+        break;
+    case LP_ATTR_TENSOR:
+        if (!ap->t) {
+            lp_attr_clear(a);
+            return bad(r, LOWP_ERR_FORMAT, "%s is a tensor attribute without a tensor%s", where, NULL);
+        }
+        if (tensor_from_proto(r, ap->t, &a->t) != LP_OK) {
+            lp_attr_clear(a);
+            return lp_error_prefix(LOWP_ERR_FORMAT, "%s", where);
+        }
+        break;
+    case LP_ATTR_FLOATS:
+        a->n = (int)ap->n_floats;
+        if (!(a->floats = malloc((ap->n_floats ? ap->n_floats : 1) * sizeof(float))))
+            goto oom;
+        if (ap->n_floats)
+            memcpy(a->floats, ap->floats, ap->n_floats * sizeof(float));
+        break;
+    case LP_ATTR_INTS:
+        a->n = (int)ap->n_ints;
+        if (!(a->ints = malloc((ap->n_ints ? ap->n_ints : 1) * sizeof(int64_t))))
+            goto oom;
+        if (ap->n_ints)
+            memcpy(a->ints, ap->ints, ap->n_ints * sizeof(int64_t));
+        break;
+    case LP_ATTR_STRINGS:
+        a->n = (int)ap->n_strings;
+        if (!(a->strings = calloc(ap->n_strings ? ap->n_strings : 1, sizeof(char *))))
+            goto oom;
+        for (size_t i = 0; i < ap->n_strings; i++) {
+            if (!(a->strings[i] = malloc(ap->strings[i].len + 1)))
+                goto oom;
+            if (ap->strings[i].len)
+                memcpy(a->strings[i], ap->strings[i].data, ap->strings[i].len);
+            a->strings[i][ap->strings[i].len] = 0;
+        }
+        break;
+    default:
+        lp_attr_clear(a);
+        return bad(r, LOWP_ERR_UNSUPPORTED, "%s holds a subgraph, tensor list or type; control flow and such attributes are not supported%s", where, NULL);
+    }
+    return LP_OK;
+oom:
+    lp_attr_clear(a);
+    return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory reading %s", r->what, where);
+}
+
+/* ---- value infos ---- */
+
+static lp_status read_type(const reader *r, lp_graph *g, const Onnx__ValueInfoProto *vi, lp_value *v)
+{
+    const Onnx__TypeProto *tp = vi->type;
+    if (!tp)
+        return LP_OK; /* no type: leave unknown */
+    if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+        return bad(r, LOWP_ERR_UNSUPPORTED, "value '%s' is not a tensor (sequence, map and optional types are not supported)%s", vi->name, NULL);
+    const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+    if (!tt)
+        return LP_OK;
+    if (tt->has_elem_type)
+        v->dtype = (lp_dtype)tt->elem_type;
+    if (!tt->shape) {
+        v->shape.ndim = -1;
+        return LP_OK;
+    }
+    if (tt->shape->n_dim > LP_MAX_DIMS)
+        return bad(r, LOWP_ERR_UNSUPPORTED, "value '%s' has more than 8 dims%s", vi->name, NULL);
+    v->shape.ndim = (int)tt->shape->n_dim;
+    for (size_t i = 0; i < tt->shape->n_dim; i++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+        v->shape.d[i] = LP_DIM_UNKNOWN;
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d->dim_value >= 0)
+            v->shape.d[i] = d->dim_value;
+        else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && d->dim_param && *d->dim_param)
+            LP_TRY(lp_graph_sym(g, d->dim_param, &v->shape.d[i]));
+    }
+    return LP_OK;
+}
+
+static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+/* ---- the model ---- */
+
+static lp_status read_graph(const reader *r, const Onnx__ModelProto *mp, lp_graph *g)
+{
+    const Onnx__GraphProto *gp = mp->graph;
+    if (!gp)
+        return lp_error(LOWP_ERR_FORMAT, "%s: the model has no graph", r->what);
+    g->ir_version = mp->has_ir_version ? mp->ir_version : 0;
+    g->model_version = mp->has_model_version ? mp->model_version : 0;
+    g->producer_name = dup_or_null(mp->producer_name);
+    g->producer_version = dup_or_null(mp->producer_version);
+    g->model_domain = dup_or_null(mp->domain);
+    g->model_doc = dup_or_null(mp->doc_string);
+    g->graph_doc = dup_or_null(gp->doc_string);
+    g->name = dup_or_null(gp->name);
+    if (mp->n_opset_import) {
+        g->opsets = calloc(mp->n_opset_import, sizeof *g->opsets);
+        if (!g->opsets)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        for (size_t i = 0; i < mp->n_opset_import; i++) {
+            const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+            g->opsets[i].domain = strdup(o->domain ? o->domain : "");
+            g->opsets[i].version = o->has_version ? o->version : 0;
+            g->n_opsets++;
+            if (!g->opsets[i].domain)
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        }
+    }
+    if (mp->n_metadata_props) {
+        g->meta = calloc(mp->n_metadata_props, sizeof *g->meta);
+        if (!g->meta)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        for (size_t i = 0; i < mp->n_metadata_props; i++) {
+            g->meta[i].key = strdup(mp->metadata_props[i]->key ? mp->metadata_props[i]->key : "");
+            g->meta[i].value = strdup(mp->metadata_props[i]->value ? mp->metadata_props[i]->value : "");
+            g->n_meta++;
+            if (!g->meta[i].key || !g->meta[i].value)
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        }
+    }
+    if (gp->n_sparse_initializer)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "%s: sparse initializers are not supported", r->what);
+
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        const Onnx__TensorProto *tp = gp->initializer[i];
+        if (!tp->name || !*tp->name)
+            return lp_error(LOWP_ERR_FORMAT, "%s: initializer %zu has no name", r->what, i);
+        int v;
+        if (lp_graph_add_value(g, tp->name, &v) != LP_OK)
+            return lp_error(LOWP_ERR_FORMAT, "%s: initializer '%s' is defined twice", r->what, tp->name);
+        lp_tensor *t;
+        LP_TRY(tensor_from_proto(r, tp, &t));
+        lp_graph_set_const(g, v, t);
+        g->values[v].doc = dup_or_null(tp->doc_string);
+    }
+    g->inputs = calloc(gp->n_input + 1, sizeof *g->inputs);
+    g->outputs = calloc(gp->n_output + 1, sizeof *g->outputs);
+    if (!g->inputs || !g->outputs)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+    for (size_t i = 0; i < gp->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = gp->input[i];
+        if (!vi->name || !*vi->name)
+            return lp_error(LOWP_ERR_FORMAT, "%s: graph input %zu has no name", r->what, i);
+        int v = lp_graph_find_value(g, vi->name);
+        if (v >= 0 && g->values[v].kind == LP_VALUE_CONST) {
+            g->values[v].init_listed_as_input = true;
+            continue;
+        }
+        if (v >= 0)
+            return lp_error(LOWP_ERR_FORMAT, "%s: graph input '%s' is listed twice", r->what, vi->name);
+        LP_TRY(lp_graph_add_value(g, vi->name, &v));
+        g->values[v].kind = LP_VALUE_INPUT;
+        LP_TRY(read_type(r, g, vi, &g->values[v]));
+        g->values[v].doc = dup_or_null(vi->doc_string);
+        g->inputs[g->n_inputs++] = v;
+    }
+    for (size_t i = 0; i < gp->n_node; i++) {
+        const Onnx__NodeProto *np = gp->node[i];
+        if (!np->op_type || !*np->op_type)
+            return lp_error(LOWP_ERR_FORMAT, "%s: node %zu ('%s') has no op_type", r->what, i, np->name ? np->name : "");
+        int *in = calloc(np->n_input + 1, sizeof *in), *outv = calloc(np->n_output + 1, sizeof *outv);
+        lp_status st = (in && outv) ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        for (size_t k = 0; st == LP_OK && k < np->n_input; k++) {
+            in[k] = -1;
+            if (np->input[k] && *np->input[k])
+                st = lp_graph_value(g, np->input[k], &in[k]);
+        }
+        for (size_t k = 0; st == LP_OK && k < np->n_output; k++) {
+            outv[k] = -1;
+            if (!np->output[k] || !*np->output[k])
+                continue;
+            int v = lp_graph_find_value(g, np->output[k]);
+            if (v >= 0 && (g->values[v].producer >= 0 || g->values[v].kind != LP_VALUE_INTERMEDIATE))
+                st = lp_error(LOWP_ERR_FORMAT, "%s: node '%s' (%s) writes value '%s', which is already defined",
+                              r->what, np->name ? np->name : "", np->op_type, np->output[k]);
+            else if (v < 0)
+                st = lp_graph_add_value(g, np->output[k], &v);
+            outv[k] = v;
+        }
+        char gen[128];
+        const char *name = np->name;
+        if (!name || !*name) {
+            snprintf(gen, sizeof gen, "%s_%zu", np->op_type, i);
+            name = gen;
+        }
+        int idx = -1;
+        if (st == LP_OK)
+            st = lp_graph_add_node(g, name, np->op_type, np->domain, (int)np->n_input, in, (int)np->n_output, outv, &idx);
+        free(in);
+        free(outv);
+        LP_TRY(st);
+        lp_node *n = &g->nodes[idx];
+        n->doc = dup_or_null(np->doc_string);
+        for (size_t k = 0; k < np->n_attribute; k++) {
+            lp_attr a;
+            LP_TRY(attr_from_proto(r, np, np->attribute[k], &a));
+            st = lp_node_add_attr(&g->nodes[idx], &a);
+            lp_attr_clear(&a);
+            LP_TRY(st);
+        }
+    }
+    for (size_t i = 0; i < gp->n_output; i++) {
+        const Onnx__ValueInfoProto *vi = gp->output[i];
+        int v = vi->name ? lp_graph_find_value(g, vi->name) : -1;
+        if (v < 0)
+            return lp_error(LOWP_ERR_FORMAT, "%s: graph output '%s' is not produced by any node, input or initializer",
+                            r->what, vi->name ? vi->name : "");
+        g->values[v].is_output = true;
+        lp_value tmp = { .shape = { .ndim = -1 } };
+        LP_TRY(read_type(r, g, vi, &tmp));
+        if (g->values[v].kind == LP_VALUE_INTERMEDIATE) {
+            g->values[v].dtype = tmp.dtype;
+            g->values[v].shape = tmp.shape;
+        }
+        g->outputs[g->n_outputs++] = v;
+    }
+    for (size_t i = 0; i < gp->n_value_info; i++) {
+        const Onnx__ValueInfoProto *vi = gp->value_info[i];
+        int v = vi->name ? lp_graph_find_value(g, vi->name) : -1;
+        if (v < 0 || g->values[v].kind != LP_VALUE_INTERMEDIATE || g->values[v].is_output)
+            continue; /* hints about unknown values are harmless; ignore them */
+        LP_TRY(read_type(r, g, vi, &g->values[v]));
+        g->values[v].in_value_info = true;
+    }
+    lp_status st = lp_graph_toposort(g);
+    if (st != LP_OK)
+        return lp_error_prefix(st, "%s", r->what);
+    return LP_OK;
+}
+
+lp_status lp_onnx_read(const void *data, size_t size, const char *base_dir, const char *what, lp_graph **out)
+{
+    reader r = { .what = what ? what : "<memory>", .base_dir = base_dir };
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
+    if (!mp)
+        return lp_error(LOWP_ERR_FORMAT, "%s: not a valid ONNX model (corrupt or truncated protobuf)", r.what);
+    lp_graph *g = NULL;
+    lp_status st = lp_graph_new(&g);
+    if (st == LP_OK)
+        st = read_graph(&r, mp, g);
+    onnx__model_proto__free_unpacked(mp, NULL);
+    if (st != LP_OK) {
+        lp_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return LP_OK;
+}

@@ -29,6 +29,7 @@ typedef struct lp_step {
     const lp_kernel *kernel;
     void *state;
     lp_run_ctx ctx;             /* in/out wired to plan->vals */
+    bool dynamic;               /* output shapes known only at run time (data-dependent) */
 } lp_step;
 
 typedef struct lp_plan {
@@ -40,6 +41,9 @@ typedef struct lp_plan {
     int n_steps;
     uint8_t *arena;
     size_t arena_size;
+    uint8_t *dynamic_value;     /* per value: 1 if its shape is settled at run time */
+    void **dynamic_buf;         /* per value: its heap buffer (dynamic values only) */
+    size_t *dynamic_cap;        /* and that buffer's size, grown as needed */
     int64_t *input_dims;        /* LP_MAX_DIMS per graph input: the shapes compiled for */
     uint64_t last_used;         /* for the session's plan cache */
 } lp_plan;

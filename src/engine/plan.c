@@ -14,13 +14,15 @@ static const lp_kernel *const backends[] = {
 
 static lp_status oom(void) { return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory compiling the model"); }
 
-/* Infers node i with concrete shapes; folds it when its result is known at compile time. */
-static lp_status compile_node(lp_graph *g, int i)
+/* Infers node i with concrete shapes; folds it when its result is known at compile time.
+ * *dynamic is set when an output shape can only be known at run time. */
+static lp_status compile_node(lp_graph *g, int i, bool *dynamic)
 {
     lp_node *n = &g->nodes[i];
-    lp_vinfo vi[64];
-    if (n->n_out > 64 || n->n_in > 64)
-        return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than 64 inputs or outputs");
+    lp_vinfo vi[LP_MAX_NODE_IO];
+    *dynamic = false;
+    if (n->n_out > LP_MAX_NODE_IO || n->n_in > LP_MAX_NODE_IO)
+        return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than %d inputs or outputs", LP_MAX_NODE_IO);
     LP_TRY(lp_node_infer(g, i, vi));
     bool all_const = true, all_computed = true;
     for (int k = 0; k < n->n_in; k++)
@@ -40,17 +42,13 @@ static lp_status compile_node(lp_graph *g, int i)
         if (n->out[k] < 0)
             continue;
         lp_value *v = &g->values[n->out[k]];
-        if (!lp_shape_static(&vi[k].shape) || !lp_dtype_valid(vi[k].dtype)) {
-            lp_vinfo_release(vi, n->n_out);
-            return lp_node_error(n, LOWP_ERR_UNSUPPORTED,
-                                 "the shape of output '%s' depends on data not known before running", v->name);
-        }
+        *dynamic |= !lp_shape_static(&vi[k].shape) || !lp_dtype_valid(vi[k].dtype);
         v->dtype = vi[k].dtype;
         v->shape = vi[k].shape;
     }
     lp_vinfo_release(vi, n->n_out);
-    if (all_const && lp_op_implemented(n->op)) {
-        lp_tensor *outs[64];
+    if (all_const && !*dynamic && lp_op_implemented(n->op)) {
+        lp_tensor *outs[LP_MAX_NODE_IO];
         LP_TRY(lp_node_eval(g, i, outs));
         for (int k = 0; k < n->n_out; k++)
             if (n->out[k] >= 0)
@@ -101,7 +99,7 @@ static lp_status plan_memory(lp_plan *p)
     }
     for (int v = 0; v < g->n_values; v++) {
         const lp_value *val = &g->values[v];
-        if (val->kind != LP_VALUE_INTERMEDIATE || first[v] < 0)
+        if (val->kind != LP_VALUE_INTERMEDIATE || first[v] < 0 || p->dynamic_value[v])
             continue;
         size_t size = (size_t)lp_numel(val->shape.ndim, val->shape.d) * lp_dtype_traits_of(val->dtype)->size;
         b[nb++] = (block){ .value = v, .size = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN,
@@ -168,11 +166,18 @@ lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, l
             g->values[v].shape.ndim = -1;
             g->values[v].dtype = LOWP_UNDEFINED;
         }
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!g->nodes[i].dead && (st = compile_node(g, i)) != LP_OK)
+    for (int i = 0; i < g->n_nodes; i++) {
+        bool dynamic;
+        if (!g->nodes[i].dead && (st = compile_node(g, i, &dynamic)) != LP_OK)
             goto fail;
+        g->nodes[i].dynamic = dynamic;
+    }
     if ((st = lp_graph_compact(g)) != LP_OK)
         goto fail;
+    if (!(p->dynamic_value = calloc((size_t)g->n_values + 1, 1)) ||
+        !(p->dynamic_buf = calloc((size_t)g->n_values + 1, sizeof *p->dynamic_buf)) ||
+        !(p->dynamic_cap = calloc((size_t)g->n_values + 1, sizeof *p->dynamic_cap)))
+        goto nomem;
 
     if (!(p->vals = calloc((size_t)g->n_values + 1, sizeof *p->vals)) ||
         !(p->steps = calloc((size_t)g->n_nodes + 1, sizeof *p->steps)))
@@ -194,6 +199,14 @@ lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, l
         lp_step *s = &p->steps[p->n_steps];
         const lp_node *n = &g->nodes[i];
         s->node = i;
+        s->dynamic = n->dynamic;
+        if (s->dynamic) { /* shapes unknown until run time: the reference kernels take it */
+            if (lp_kernel_reference.supports(g, i))
+                s->kernel = &lp_kernel_reference;
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0)
+                    p->dynamic_value[n->out[k]] = 1;
+        }
         for (size_t b = 0; b < sizeof backends / sizeof backends[0] && !s->kernel; b++)
             if (backends[b]->supports(g, i))
                 s->kernel = backends[b];
@@ -222,6 +235,51 @@ fail:
     return st;
 }
 
+/* Infers a dynamic step's output shapes from this run's actual inputs and sizes their
+ * heap buffers (grown, never shrunk, so steady-state runs do not allocate). */
+static lp_status settle_dynamic(lp_plan *p, lp_step *st)
+{
+    const lp_node *n = st->ctx.node;
+    lp_vinfo ins[LP_MAX_NODE_IO], outs[LP_MAX_NODE_IO];
+    const lp_vinfo *inp[LP_MAX_NODE_IO];
+    for (int k = 0; k < n->n_in; k++) {
+        const lp_tensor *t = st->ctx.in[k];
+        inp[k] = NULL;
+        if (!t)
+            continue;
+        ins[k].dtype = t->dtype;
+        lp_shape_of(t, &ins[k].shape);
+        ins[k].value = (lp_tensor *)t; /* infer only reads it */
+        inp[k] = &ins[k];
+    }
+    LP_TRY(lp_node_infer_with(p->g, st->node, inp, outs));
+    lp_status status = LP_OK;
+    for (int k = 0; k < n->n_out && status == LP_OK; k++) {
+        lp_tensor *t = st->ctx.out[k];
+        if (!t)
+            continue;
+        if (!lp_shape_static(&outs[k].shape) || !lp_dtype_valid(outs[k].dtype)) {
+            status = lp_node_error(n, LOWP_ERR_SHAPE, "cannot determine the shape of output %d at run time", k);
+            break;
+        }
+        size_t need = (size_t)lp_numel(outs[k].shape.ndim, outs[k].shape.d) * lp_dtype_traits_of(outs[k].dtype)->size;
+        int v = n->out[k];
+        void *data = p->dynamic_buf[v];
+        if (!data || need > p->dynamic_cap[v]) {
+            void *q = realloc(data, need ? need : 1);
+            if (!q) {
+                status = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory at run time");
+                break;
+            }
+            p->dynamic_buf[v] = data = q;
+            p->dynamic_cap[v] = need;
+        }
+        lp_tensor_view(t, outs[k].dtype, outs[k].shape.ndim, outs[k].shape.d, data);
+    }
+    lp_vinfo_release(outs, n->n_out);
+    return status;
+}
+
 lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap, void *user)
 {
     lp_graph *g = p->g;
@@ -231,6 +289,8 @@ lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap,
     }
     for (int s = 0; s < p->n_steps; s++) {
         lp_step *st = &p->steps[s];
+        if (st->dynamic)
+            LP_TRY(settle_dynamic(p, st));
         LP_TRY(st->kernel->run(st->state, &st->ctx));
         if (!tap)
             continue;
@@ -252,6 +312,11 @@ void lp_plan_free(lp_plan *p)
     free(p->steps);
     free(p->in_ptrs);
     free(p->out_ptrs);
+    for (int v = 0; p->dynamic_buf && v < p->g->n_values; v++)
+        free(p->dynamic_buf[v]);
+    free(p->dynamic_buf);
+    free(p->dynamic_cap);
+    free(p->dynamic_value);
     free(p->vals);
     free(p->arena);
     free(p->input_dims);

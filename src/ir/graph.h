@@ -79,6 +79,7 @@ typedef struct lp_node {
     lp_attr *attrs;
     char *doc;
     bool dead;                  /* removed by a pass; dropped by lp_graph_compact */
+    bool dynamic;               /* engine: output shapes known only at run time */
 } lp_node;
 
 typedef struct lp_opset {

@@ -12,7 +12,7 @@ void lp_vinfo_release(lp_vinfo *out, int n)
     }
 }
 
-lp_status lp_node_infer(const lp_graph *g, int ni, lp_vinfo *out)
+lp_status lp_node_infer_with(const lp_graph *g, int ni, const lp_vinfo *const *in, lp_vinfo *out)
 {
     const lp_node *n = &g->nodes[ni];
     if (n->op < 0)
@@ -21,7 +21,7 @@ lp_status lp_node_infer(const lp_graph *g, int ni, lp_vinfo *out)
     const lp_op_def *op = lp_op_get(n->op);
     if (!op->infer)
         return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "operator '%s' is not implemented yet", n->op_type);
-    /* Trailing omitted optional inputs/outputs do not count. */
+    /* Trailing omitted optional inputs do not count. */
     int n_in = n->n_in, n_out = n->n_out;
     while (n_in > 0 && n->in[n_in - 1] < 0)
         n_in--;
@@ -29,23 +29,29 @@ lp_status lp_node_infer(const lp_graph *g, int ni, lp_vinfo *out)
         return lp_node_error(n, LOWP_ERR_FORMAT, "has %d inputs, expected %d to %d", n_in, op->min_in, op->max_in);
     if (n_out < op->min_out || n_out > op->max_out)
         return lp_node_error(n, LOWP_ERR_FORMAT, "has %d outputs, expected %d to %d", n_out, op->min_out, op->max_out);
-    lp_vinfo in_store[16];
-    const lp_vinfo *in_ptr[16];
-    lp_vinfo *in_heap = NULL;
-    const lp_vinfo **in_ptr_heap = NULL;
-    lp_vinfo *ins = in_store;
-    const lp_vinfo **inp = in_ptr;
-    if (n->n_in > 16) {
-        in_heap = calloc((size_t)n->n_in, sizeof *in_heap);
-        in_ptr_heap = calloc((size_t)n->n_in, sizeof *in_ptr_heap);
-        if (!in_heap || !in_ptr_heap) {
-            free(in_heap);
-            free(in_ptr_heap);
-            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-        }
-        ins = in_heap;
-        inp = in_ptr_heap;
-    }
+    for (int k = 0; k < n->n_out; k++)
+        memset(&out[k], 0, sizeof out[k]);
+    lp_infer_ctx c = {
+        .node = n,
+        .opset = lp_graph_opset(g, n->domain),
+        .n_in = n->n_in,
+        .n_out = n->n_out,
+        .in = in,
+        .out = out,
+    };
+    lp_status st = op->infer(&c);
+    if (st != LP_OK)
+        lp_vinfo_release(out, n->n_out);
+    return st;
+}
+
+lp_status lp_node_infer(const lp_graph *g, int ni, lp_vinfo *out)
+{
+    const lp_node *n = &g->nodes[ni];
+    if (n->n_in > LP_MAX_NODE_IO)
+        return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than %d inputs", LP_MAX_NODE_IO);
+    lp_vinfo ins[LP_MAX_NODE_IO];
+    const lp_vinfo *inp[LP_MAX_NODE_IO];
     for (int k = 0; k < n->n_in; k++) {
         int v = n->in[k];
         if (v < 0) {
@@ -58,22 +64,7 @@ lp_status lp_node_infer(const lp_graph *g, int ni, lp_vinfo *out)
         ins[k].value = val->init;
         inp[k] = &ins[k];
     }
-    for (int k = 0; k < n->n_out; k++)
-        memset(&out[k], 0, sizeof out[k]);
-    lp_infer_ctx c = {
-        .node = n,
-        .opset = lp_graph_opset(g, n->domain),
-        .n_in = n->n_in,
-        .n_out = n->n_out,
-        .in = inp,
-        .out = out,
-    };
-    lp_status st = op->infer(&c);
-    free(in_heap);
-    free(in_ptr_heap);
-    if (st != LP_OK)
-        lp_vinfo_release(out, n->n_out);
-    return st;
+    return lp_node_infer_with(g, ni, inp, out);
 }
 
 /* Keeps what is known: an inferred dim wins unless it is unknown and a declared one is not. */
@@ -94,13 +85,13 @@ static void merge_shape(lp_shape *have, const lp_shape *inferred)
 
 lp_status lp_graph_infer(lp_graph *g, bool strict)
 {
-    lp_vinfo out[64];
+    lp_vinfo out[LP_MAX_NODE_IO];
     for (int i = 0; i < g->n_nodes; i++) {
         lp_node *n = &g->nodes[i];
         if (n->dead)
             continue;
-        if (n->n_out > 64)
-            return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than 64 outputs");
+        if (n->n_out > LP_MAX_NODE_IO)
+            return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than %d outputs", LP_MAX_NODE_IO);
         lp_status st = lp_node_infer(g, i, out);
         if (st != LP_OK) {
             if (strict)
@@ -123,11 +114,11 @@ lp_status lp_graph_infer(lp_graph *g, bool strict)
 lp_status lp_node_eval(const lp_graph *g, int ni, lp_tensor **outs)
 {
     const lp_node *n = &g->nodes[ni];
-    lp_vinfo vi[64];
-    if (n->n_out > 64 || n->n_in > 64)
-        return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than 64 inputs or outputs");
+    lp_vinfo vi[LP_MAX_NODE_IO];
+    if (n->n_out > LP_MAX_NODE_IO || n->n_in > LP_MAX_NODE_IO)
+        return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than %d inputs or outputs", LP_MAX_NODE_IO);
     LP_TRY(lp_node_infer(g, ni, vi));
-    const lp_tensor *ins[64];
+    const lp_tensor *ins[LP_MAX_NODE_IO];
     for (int k = 0; k < n->n_in; k++) {
         ins[k] = n->in[k] >= 0 ? g->values[n->in[k]].init : NULL;
         if (n->in[k] >= 0 && !ins[k]) {

@@ -4,11 +4,17 @@
 
 #include "ops/op.h"
 
+/* The most inputs or outputs one node may have (Concat of many tensors is the usual case). */
+#define LP_MAX_NODE_IO 256
+
 /* Runs the infer function of node `ni` on the current dtypes/shapes/constant values of its
  * inputs. `out` has n_out entries; on success each holds the output's dtype and shape, and
  * possibly a value the op computed outright (owned by the caller). Checks the input and
  * output counts against the op's definition. Unknown ops fail with LOWP_ERR_UNSUPPORTED. */
 lp_status lp_node_infer(const lp_graph *g, int ni, lp_vinfo *out);
+/* The same with the input vinfos given explicitly (NULL for omitted inputs), e.g. built from
+ * the tensors of a run. */
+lp_status lp_node_infer_with(const lp_graph *g, int ni, const lp_vinfo *const *in, lp_vinfo *out);
 
 /* Infers every intermediate value's dtype and shape, in node order (the graph must be
  * topologically sorted). Where the file declared a shape (value_info, graph outputs) and

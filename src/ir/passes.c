@@ -65,10 +65,10 @@ lp_status lp_pass_remove_identity(lp_graph *g)
 
 lp_status lp_pass_fold_constants(lp_graph *g, const lp_pass_options *opt)
 {
-    lp_tensor *outs[64];
+    lp_tensor *outs[LP_MAX_NODE_IO];
     for (int i = 0; i < g->n_nodes; i++) {
         lp_node *n = &g->nodes[i];
-        if (n->dead || n->op < 0 || !lp_op_implemented(n->op) || n->n_out > 64)
+        if (n->dead || n->op < 0 || !lp_op_implemented(n->op) || n->n_out > LP_MAX_NODE_IO)
             continue;
         if (opt && opt->keep_dequantize && n->op == LP_OP_DequantizeLinear)
             continue;

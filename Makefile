@@ -24,7 +24,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-asan demo install clean fuzz bench zoo
-all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp $(BUILD)/lowp.pc
+all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp
 
 $(GEN_C) $(GEN_H): $(PROTO)
 	@mkdir -p $(BUILD)/gen
@@ -52,9 +52,20 @@ $(BUILD)/tests/%: tests/%.c tests/test.h $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -Itests $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 
-$(BUILD)/lowp.pc: Makefile
-	@mkdir -p $(BUILD)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: lowp\nDescription: accuracy-driven low-precision optimization of neural networks\nVersion: 0.1.0\nLibs: -L$${libdir} -llowp\nLibs.private: %s\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(LDLIBS) -fopenmp' > $@
+# pkg-config file for the installed prefix (written at install time, so PREFIX is honoured)
+define LOWP_PC
+prefix=$(PREFIX)
+libdir=$${prefix}/lib
+includedir=$${prefix}/include
+
+Name: lowp
+Description: accuracy-driven low-precision optimization of neural networks
+Version: 0.1.0
+Libs: -L$${libdir} -llowp
+Libs.private: $(LDLIBS) -fopenmp
+Cflags: -I$${includedir}
+endef
+export LOWP_PC
 
 deps:
 	@sh tools/deps.sh
@@ -79,7 +90,7 @@ install: all
 	install -m 644 $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/lowp.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/lowp $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/lowp.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	printf '%s\n' "$$LOWP_PC" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lowp.pc
 
 zoo:
 	/usr/bin/python3 tools/make_zoo.py

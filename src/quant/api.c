@@ -1,0 +1,120 @@
+/* api.c — the public lowp_recipe_* and lowp_quantize calls. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "onnx/model.h"
+#include "quant/quantize.h"
+
+lowp_status lowp_recipe_create(lowp_recipe **out)
+{
+    if (!out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_create: NULL argument");
+    return lp_recipe_new(out);
+}
+
+void lowp_recipe_free(lowp_recipe *r) { lp_recipe_free(r); }
+
+lowp_status lowp_recipe_load(const char *path, lowp_recipe **out)
+{
+    if (!path || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_load: NULL argument");
+    uint8_t *data;
+    size_t size;
+    LP_TRY(lp_read_file(path, &data, &size));
+    lp_status st = lp_recipe_from_json((const char *)data, size, path, out);
+    free(data);
+    return st;
+}
+
+lowp_status lowp_recipe_save(const lowp_recipe *r, const char *path)
+{
+    if (!r || !path)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_save: NULL argument");
+    char *text;
+    LP_TRY(lp_recipe_to_json(r, &text));
+    lp_status st = lp_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
+{
+    if (!r || !key || !value)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_set: NULL argument");
+    lp_quant_cfg *c = &r->model_wise;
+    if (strcmp(key, "weight.granularity") == 0 && (!strcmp(value, "per_channel") || !strcmp(value, "per_tensor")))
+        c->per_channel = strcmp(value, "per_channel") == 0;
+    else if (strcmp(key, "activation.scheme") == 0 && (!strcmp(value, "sym") || !strcmp(value, "asym")))
+        c->act_symmetric = strcmp(value, "sym") == 0;
+    else if (strcmp(key, "activation.algorithm") == 0 && lp_calib_algo_from_name(value) >= 0)
+        c->algo = (lp_calib_algo)lp_calib_algo_from_name(value);
+    else if (strcmp(key, "activation.percentile") == 0) {
+        char *end;
+        double p = strtod(value, &end);
+        if (*end || !(p > 0 && p <= 100))
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': expected a number in (0, 100], got '%s'", key, value);
+        c->percentile = p;
+    } else if (!strcmp(key, "weight.granularity") || !strcmp(key, "activation.scheme") || !strcmp(key, "activation.algorithm"))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': bad value '%s'", key, value);
+    else
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                        "unknown recipe key '%s' (known: weight.granularity, activation.scheme, "
+                        "activation.algorithm, activation.percentile)", key);
+    return LP_OK;
+}
+
+lowp_status lowp_recipe_set_node(lowp_recipe *r, const char *node, const char *precision)
+{
+    if (!r || !node || !precision)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_set_node: NULL argument");
+    for (int p = 0; p < 3; p++)
+        if (strcmp(precision, lp_precision_name((lp_precision)p)) == 0)
+            return lp_recipe_set(r, node, (lp_precision)p, NULL);
+    return lp_error(LOWP_ERR_INVALID_ARGUMENT, "node '%s': precision '%s' is not int8, bf16 or fp32", node, precision);
+}
+
+/* Same nodes in the same order: the calibration was made from this model. */
+static bool same_graph(const lp_graph *a, const lp_graph *b)
+{
+    if (a->n_nodes != b->n_nodes)
+        return false;
+    for (int i = 0; i < a->n_nodes; i++)
+        if (strcmp(a->nodes[i].name, b->nodes[i].name) || strcmp(a->nodes[i].op_type, b->nodes[i].op_type))
+            return false;
+    return true;
+}
+
+lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *cal, const lowp_recipe *recipe,
+                          lowp_model **out)
+{
+    if (!model || !recipe || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_quantize: NULL argument");
+    /* the optimized graph the calibration observed, or a fresh one */
+    lowp_session *tmp = NULL;
+    const lp_graph *g;
+    if (cal) {
+        g = cal->session->g;
+        lowp_session *s = NULL;
+        LP_TRY(lp_session_create_graph(model->graph, NULL, &s));
+        bool same = same_graph(s->g, g);
+        lowp_session_free(s);
+        if (!same)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_quantize: the calibration was made from a different model");
+    } else {
+        LP_TRY(lp_session_create_graph(model->graph, NULL, &tmp));
+        g = tmp->g;
+    }
+    lp_graph *qg = NULL;
+    lp_status st = lp_quantize_graph(g, cal, recipe, &qg);
+    lowp_session_free(tmp);
+    LP_TRY(st);
+    lowp_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        lp_graph_free(qg);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    m->graph = qg;
+    *out = m;
+    return LP_OK;
+}

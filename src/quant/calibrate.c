@@ -1,0 +1,106 @@
+/* calibrate.c — collecting activation statistics through the engine's tap. */
+#include "quant/calibrate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+lowp_status lowp_calibration_create(const lowp_model *model, const lowp_session_options *options,
+                                    lowp_calibration **out)
+{
+    if (!model || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_calibration_create: NULL argument");
+    lp_calibration *c = calloc(1, sizeof *c);
+    if (!c)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lowp_session_options o = options ? *options : lowp_session_options_default();
+    o.optimize = 1;
+    lp_status st = lowp_session_create(model, &o, &c->session);
+    if (st != LP_OK) {
+        free(c);
+        return st;
+    }
+    /* one observer per float value a node reads or writes, and per float graph input */
+    const lp_graph *g = c->session->g;
+    c->obs = calloc((size_t)g->n_values + 1, sizeof *c->obs);
+    c->names = calloc((size_t)g->n_values + 1, sizeof *c->names);
+    if (!c->obs || !c->names) {
+        lowp_calibration_free(c);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for %d observers", g->n_values);
+    }
+    for (int v = 0; v < g->n_values; v++) {
+        const lp_value *val = &g->values[v];
+        if (val->kind == LP_VALUE_CONST || (val->dtype && val->dtype != LP_F32))
+            continue;
+        if (!(c->names[c->n_obs] = strdup(val->name)) ||
+            lp_strmap_put(&c->index, c->names[c->n_obs], c->n_obs) != LP_OK) {
+            lowp_calibration_free(c);
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+        lp_observer_init(&c->obs[c->n_obs]);
+        c->n_obs++;
+    }
+    *out = c;
+    return LP_OK;
+}
+
+void lowp_calibration_free(lowp_calibration *c)
+{
+    if (!c)
+        return;
+    lowp_session_free(c->session);
+    for (int i = 0; i < c->n_obs; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->obs);
+    lp_strmap_clear(&c->index);
+    free(c);
+}
+
+static void observe(lp_calibration *c, const char *name, const lp_tensor *t)
+{
+    if (t->dtype != LP_F32)
+        return;
+    int i = lp_strmap_get(&c->index, name);
+    if (i >= 0)
+        lp_observer_update(&c->obs[i], t->data, lp_tensor_numel(t));
+}
+
+static lp_status tap(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t)
+{
+    (void)node;
+    observe(user, plan->g->values[value].name, t);
+    return LP_OK;
+}
+
+lowp_status lowp_calibration_feed(lowp_calibration *c, int n_inputs, const char *const *input_names,
+                                  const lowp_tensor *const *inputs)
+{
+    if (!c)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_calibration_feed: NULL calibration");
+    const lp_graph *g = c->session->g;
+    const lp_tensor *ordered_store[16], **ordered = ordered_store;
+    if (g->n_inputs > 16 && !(ordered = malloc((size_t)g->n_inputs * sizeof *ordered)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_plan *plan = NULL;
+    lp_status st = lp_session_bind(c->session, n_inputs, input_names, inputs, ordered);
+    if (st == LP_OK)
+        st = lp_session_plan(c->session, ordered, &plan);
+    if (st == LP_OK)
+        st = lp_plan_run(plan, ordered, tap, c);
+    if (st == LP_OK) {
+        for (int i = 0; i < g->n_inputs; i++)
+            observe(c, g->values[g->inputs[i]].name, ordered[i]);
+        c->samples += g->n_inputs && ordered[0]->ndim ? ordered[0]->dims[0] : 1;
+    }
+    if (ordered != ordered_store)
+        free(ordered);
+    return st;
+}
+
+int64_t lowp_calibration_samples(const lowp_calibration *c) { return c ? c->samples : 0; }
+
+const lp_observer *lp_calibration_find(const lp_calibration *c, const char *name)
+{
+    int i = lp_strmap_get(&c->index, name);
+    return i >= 0 && c->obs[i].count ? &c->obs[i] : NULL;
+}

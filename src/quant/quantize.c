@@ -1,0 +1,397 @@
+/* quantize.c — QDQ insertion: one representation for quantization (DESIGN.md): the quantized
+ * model is the ONNX graph with QuantizeLinear/DequantizeLinear pairs. */
+#include "quant/quantize.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/infer.h"
+#include "ops/requant.h"
+#include "onnx/model.h"
+
+lp_capability lp_quant_capability(const lp_graph *g, int ni)
+{
+    const lp_node *n = &g->nodes[ni];
+    lp_capability c = { 0 };
+    if (n->dead || n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0)
+        return c;
+    const lp_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]];
+    if (x->kind == LP_VALUE_CONST || (x->dtype && x->dtype != LP_F32))
+        return c;
+    bool w_const = w->kind == LP_VALUE_CONST && w->init->dtype == LP_F32;
+    switch (n->op) {
+    case LP_OP_Conv:
+        c.int8 = c.weighted = w_const && w->init->ndim >= 3;
+        break;
+    case LP_OP_Gemm:
+        c.int8 = c.weighted = w_const && w->init->ndim == 2 && !lp_attr_int(n, "transA", 0);
+        break;
+    case LP_OP_MatMul:
+        c.weighted = w_const && w->init->ndim == 2;
+        c.int8 = c.weighted || (!w_const && (!w->dtype || w->dtype == LP_F32));
+        break;
+    default:
+        break;
+    }
+    c.bf16 = c.int8;
+    return c;
+}
+
+void lp_qparams(double lo, double hi, bool symmetric, float *scale, int32_t *zp)
+{
+    lo = fmin(lo, 0.0);
+    hi = fmax(hi, 0.0);
+    if (symmetric) {
+        double a = fmax(-lo, hi);
+        *scale = a > 0 ? (float)(a / 127.0) : 1.0f;
+        *zp = 0;
+        return;
+    }
+    double s = (hi - lo) / 255.0;
+    if (!(s > 0)) {
+        *scale = 1.0f;
+        *zp = 0;
+        return;
+    }
+    *scale = (float)s;
+    *zp = lp_requant((float)(-lo / s), 0, 0, 255);
+}
+
+/* ---- building blocks ---- */
+
+typedef struct qdq_cache {
+    int value, dq_out;          /* activation value -> its dequantized twin */
+    float scale;
+    int32_t zp;
+    bool is_signed;
+} qdq_cache;
+
+typedef struct qctx {
+    lp_graph *g;
+    const lp_calibration *cal;
+    qdq_cache *cache;
+    int n_cache, cap_cache;
+    int64_t opset;
+} qctx;
+
+static lp_status new_const(lp_graph *g, const char *name, lp_tensor *t, int *v)
+{
+    lp_status st = lp_graph_new_value(g, name, v);
+    if (st != LP_OK) {
+        lp_tensor_free(t);
+        return st;
+    }
+    lp_graph_set_const(g, *v, t);
+    return LP_OK;
+}
+
+static lp_status scalar_const(lp_graph *g, const char *name, lp_dtype dt, double val, int *v)
+{
+    lp_tensor *t;
+    LP_TRY(lp_tensor_new(dt, 0, NULL, &t));
+    lp_dtype_traits_of(dt)->set(t->data, 0, val);
+    return new_const(g, name, t, v);
+}
+
+static lp_status add_qdq_node(lp_graph *g, const char *op, const char *name, int x, int scale, int zp, int out,
+                              int axis)
+{
+    int in[3] = { x, scale, zp }, idx;
+    LP_TRY(lp_graph_add_node(g, name, op, "", 3, in, 1, &out, &idx));
+    if (axis >= 0) {
+        lp_attr a = { .name = "axis", .type = LP_ATTR_INT, .i = axis };
+        LP_TRY(lp_node_add_attr(&g->nodes[idx], &a));
+    }
+    return LP_OK;
+}
+
+/* The dequantized twin of activation `v`, creating Q -> DQ after it on first use. */
+static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym, int *dq_out)
+{
+    lp_graph *g = q->g;
+    char name[512];
+    const char *vname = g->values[v].name;
+    const lp_observer *o = lp_calibration_find(q->cal, vname);
+    if (!o)
+        return lp_error(LOWP_ERR_INTERNAL, "no calibration statistics for tensor '%s'", vname);
+    bool sym = force_sym || cfg->act_symmetric;
+    double lo, hi;
+    lp_observer_range(o, cfg->algo, sym, cfg->percentile, &lo, &hi);
+    float scale;
+    int32_t zp;
+    lp_qparams(lo, hi, sym, &scale, &zp);
+    for (int i = 0; i < q->n_cache; i++) {
+        const qdq_cache *c = &q->cache[i];
+        if (c->value == v && c->scale == scale && c->zp == zp && c->is_signed == sym) {
+            *dq_out = c->dq_out;
+            return LP_OK;
+        }
+    }
+    int s, z, qv, dq;
+    snprintf(name, sizeof name, "%s_scale", vname);
+    LP_TRY(scalar_const(g, name, LP_F32, scale, &s));
+    snprintf(name, sizeof name, "%s_zero_point", vname);
+    LP_TRY(scalar_const(g, name, sym ? LP_I8 : LP_U8, zp, &z));
+    snprintf(name, sizeof name, "%s_quantized", vname);
+    LP_TRY(lp_graph_new_value(g, name, &qv));
+    snprintf(name, sizeof name, "%s_dequantized", vname);
+    LP_TRY(lp_graph_new_value(g, name, &dq));
+    vname = g->values[v].name; /* the values array may have moved */
+    snprintf(name, sizeof name, "%s_QuantizeLinear", vname);
+    LP_TRY(add_qdq_node(g, "QuantizeLinear", name, v, s, z, qv, -1));
+    snprintf(name, sizeof name, "%s_DequantizeLinear", vname);
+    LP_TRY(add_qdq_node(g, "DequantizeLinear", name, qv, s, z, dq, -1));
+    if (q->n_cache == q->cap_cache) {
+        int cap = q->cap_cache ? 2 * q->cap_cache : 32;
+        qdq_cache *c = realloc(q->cache, (size_t)cap * sizeof *c);
+        if (!c)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        q->cache = c;
+        q->cap_cache = cap;
+    }
+    q->cache[q->n_cache++] = (qdq_cache){ .value = v, .dq_out = dq, .scale = scale, .zp = zp, .is_signed = sym };
+    *dq_out = dq;
+    return LP_OK;
+}
+
+/* Quantizes constant weight `w` to int8 symmetric along `axis` (-1: per tensor); returns the
+ * DQ output value and the per-channel scales (*scales, malloc'ed, *n_scales entries). */
+static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, int *dq_out, float **scales, int64_t *n_scales)
+{
+    lp_graph *g = q->g;
+    const lp_tensor *wt = g->values[w].init;
+    int64_t ch = axis >= 0 ? wt->dims[axis] : 1, inner = 1;
+    for (int d = axis + 1; axis >= 0 && d < wt->ndim; d++)
+        inner *= wt->dims[d];
+    int64_t n = lp_tensor_numel(wt);
+    float *sc = calloc((size_t)ch, sizeof *sc);
+    lp_tensor *qt = NULL, *st_t = NULL, *zt = NULL;
+    lp_status st = sc ? lp_tensor_new(LP_I8, wt->ndim, wt->dims, &qt) : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    int64_t cdims[1] = { ch };
+    if (st == LP_OK)
+        st = lp_tensor_new(LP_F32, axis >= 0 ? 1 : 0, cdims, &st_t);
+    if (st == LP_OK)
+        st = lp_tensor_new(LP_I8, axis >= 0 ? 1 : 0, cdims, &zt);
+    if (st != LP_OK) {
+        free(sc);
+        lp_tensor_free(qt);
+        lp_tensor_free(st_t);
+        return st;
+    }
+    const float *wd = wt->data;
+    /* element i belongs to channel (i / inner) % ch */
+    float *amax = calloc((size_t)ch, sizeof *amax);
+    if (!amax) {
+        free(sc);
+        lp_tensor_free(qt); lp_tensor_free(st_t); lp_tensor_free(zt);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = axis >= 0 ? (i / inner) % ch : 0;
+        amax[c] = fmaxf(amax[c], fabsf(wd[i]));
+    }
+    for (int64_t c = 0; c < ch; c++)
+        sc[c] = amax[c] > 0 ? amax[c] / 127.0f : 1.0f;
+    free(amax);
+    int8_t *qd = qt->data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = axis >= 0 ? (i / inner) % ch : 0;
+        qd[i] = (int8_t)lp_requant(wd[i] / sc[c], 0, -127, 127);
+    }
+    memcpy(st_t->data, sc, (size_t)ch * sizeof *sc);
+    char name[512];
+    int qv, sv, zv, dq;
+    snprintf(name, sizeof name, "%s_quantized", g->values[w].name);
+    st = new_const(g, name, qt, &qv);
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_scale", g->values[w].name);
+        st = new_const(g, name, st_t, &sv);
+        st_t = NULL;
+    }
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_zero_point", g->values[w].name);
+        st = new_const(g, name, zt, &zv);
+        zt = NULL;
+    }
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_dequantized", g->values[w].name);
+        st = lp_graph_new_value(g, name, &dq);
+    }
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_weight_DequantizeLinear", node);
+        st = add_qdq_node(g, "DequantizeLinear", name, qv, sv, zv, dq, axis >= 0 && q->opset >= 13 ? axis : -1);
+    }
+    lp_tensor_free(st_t);
+    lp_tensor_free(zt);
+    if (st != LP_OK) {
+        free(sc);
+        return st;
+    }
+    *dq_out = dq;
+    *scales = sc;
+    *n_scales = ch;
+    return LP_OK;
+}
+
+/* Bias (1-D float const of length n_w or 1) -> int32 with scale s_x * s_w[c]. */
+static lp_status bias_qdq(qctx *q, const char *node, int b, float s_x, const float *s_w, int64_t n_w, int *dq_out)
+{
+    lp_graph *g = q->g;
+    const lp_tensor *bt = g->values[b].init;
+    int64_t n = lp_tensor_numel(bt);
+    if (bt->ndim != 1 || (n_w != 1 && n_w != n))
+        return LP_OK; /* leave it float */
+    bool per_ch = n_w > 1 && q->opset >= 13;
+    if (n_w > 1 && !per_ch)
+        return LP_OK;
+    lp_tensor *qt = NULL, *st_t = NULL, *zt = NULL;
+    int64_t cdims[1] = { n };
+    LP_TRY(lp_tensor_new(LP_I32, 1, bt->dims, &qt));
+    lp_status st = lp_tensor_new(LP_F32, per_ch ? 1 : 0, cdims, &st_t);
+    if (st == LP_OK)
+        st = lp_tensor_new(LP_I32, per_ch ? 1 : 0, cdims, &zt);
+    if (st != LP_OK) {
+        lp_tensor_free(qt);
+        lp_tensor_free(st_t);
+        return st;
+    }
+    const float *bd = bt->data;
+    int32_t *qd = qt->data;
+    float *sd = st_t->data;
+    for (int64_t c = 0; c < n; c++) {
+        float s = s_x * s_w[n_w > 1 ? c : 0];
+        if (per_ch || c == 0)
+            sd[per_ch ? c : 0] = s;
+        double v = nearbyint((double)bd[c] / s);
+        qd[c] = v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : (int32_t)v;
+    }
+    char name[512];
+    int qv, sv, zv, dq;
+    snprintf(name, sizeof name, "%s_quantized", g->values[b].name);
+    st = new_const(g, name, qt, &qv);
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_scale", g->values[b].name);
+        st = new_const(g, name, st_t, &sv);
+        st_t = NULL;
+    }
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_zero_point", g->values[b].name);
+        st = new_const(g, name, zt, &zv);
+        zt = NULL;
+    }
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_dequantized", g->values[b].name);
+        st = lp_graph_new_value(g, name, &dq);
+    }
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_bias_DequantizeLinear", node);
+        st = add_qdq_node(g, "DequantizeLinear", name, qv, sv, zv, dq, per_ch ? 0 : -1);
+    }
+    lp_tensor_free(st_t);
+    lp_tensor_free(zt);
+    LP_TRY(st);
+    *dq_out = dq;
+    return LP_OK;
+}
+
+/* The scale of an activation's DQ twin (from the cache). */
+static float cached_scale(const qctx *q, int dq)
+{
+    for (int i = 0; i < q->n_cache; i++)
+        if (q->cache[i].dq_out == dq)
+            return q->cache[i].scale;
+    return 0;
+}
+
+static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
+{
+    lp_graph *g = q->g;
+    lp_capability cap = lp_quant_capability(g, ni);
+    if (!cap.int8)
+        return LP_OK;
+    char node_name[300];
+    snprintf(node_name, sizeof node_name, "%s", g->nodes[ni].name);
+    int op = g->nodes[ni].op;
+    int x = g->nodes[ni].in[0], w = g->nodes[ni].in[1];
+    if (!lp_calibration_find(q->cal, g->values[x].name))
+        return LP_OK; /* never reached during calibration: leave it FP32 */
+    int xdq;
+    LP_TRY(act_qdq(q, x, cfg, false, &xdq));
+    g->nodes[ni].in[0] = xdq;
+    if (!cap.weighted) { /* MatMul of two activations: B as int8 symmetric */
+        if (!lp_calibration_find(q->cal, g->values[w].name))
+            return LP_OK;
+        int wdq;
+        LP_TRY(act_qdq(q, w, cfg, true, &wdq));
+        g->nodes[ni].in[1] = wdq;
+        return LP_OK;
+    }
+    const lp_tensor *wt = g->values[w].init;
+    int axis = 0;
+    if (op == LP_OP_Gemm)
+        axis = lp_attr_int(&g->nodes[ni], "transB", 0) ? 0 : 1;
+    else if (op == LP_OP_MatMul)
+        axis = 1;
+    if (!cfg->per_channel || q->opset < 13 || wt->ndim < 2)
+        axis = -1;
+    int wdq = -1;
+    float *s_w = NULL;
+    int64_t n_w = 0;
+    LP_TRY(weight_qdq(q, node_name, w, axis, &wdq, &s_w, &n_w));
+    g->nodes[ni].in[1] = wdq;
+    lp_status st = LP_OK;
+    lp_node *n = &g->nodes[ni];
+    bool has_bias = n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].kind == LP_VALUE_CONST &&
+                    g->values[n->in[2]].init->dtype == LP_F32;
+    if (has_bias && (op == LP_OP_Conv || (op == LP_OP_Gemm && lp_attr_float(n, "beta", 1.0f) == 1.0f &&
+                                          lp_attr_float(n, "alpha", 1.0f) == 1.0f))) {
+        int bdq = -1;
+        st = bias_qdq(q, node_name, n->in[2], cached_scale(q, xdq), s_w, n_w, &bdq);
+        if (st == LP_OK && bdq >= 0)
+            g->nodes[ni].in[2] = bdq;
+    }
+    free(s_w);
+    return st;
+}
+
+lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, const lp_recipe *r, lp_graph **out)
+{
+    qctx q = { .cal = cal, .opset = lp_graph_opset(src, "") };
+    bool any_int8 = false;
+    for (int i = 0; i < src->n_nodes; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(r, src->nodes[i].name, &p, &cfg);
+        any_int8 |= p == LP_PREC_INT8 && lp_quant_capability(src, i).int8;
+    }
+    if (any_int8 && q.opset < 10)
+        return lp_error(LOWP_ERR_UNSUPPORTED,
+                        "the model imports ONNX opset %lld; INT8 (QuantizeLinear/DequantizeLinear) needs opset 10 or "
+                        "newer, 13 for per-channel weights: re-export the model with opset 13",
+                        (long long)q.opset);
+    if (any_int8 && !cal)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "INT8 nodes need calibration statistics (no calibration given)");
+    LP_TRY(lp_graph_clone(src, &q.g));
+    lp_status st = LP_OK;
+    int n_orig = q.g->n_nodes;
+    for (int i = 0; i < n_orig && st == LP_OK; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(r, q.g->nodes[i].name, &p, &cfg);
+        if (p == LP_PREC_INT8)
+            st = quantize_node(&q, i, &cfg);
+    }
+    if (st == LP_OK)
+        st = lp_graph_toposort(q.g);
+    if (st == LP_OK)
+        st = lp_graph_infer(q.g, false);
+    free(q.cache);
+    if (st != LP_OK) {
+        lp_graph_free(q.g);
+        return st;
+    }
+    *out = q.g;
+    return LP_OK;
+}

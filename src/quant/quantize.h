@@ -1,0 +1,27 @@
+/* quantize.h — turning an optimized FP32 graph into a QDQ graph per a recipe. */
+#ifndef LP_QUANTIZE_H
+#define LP_QUANTIZE_H
+
+#include "quant/calibrate.h"
+#include "quant/recipe.h"
+
+/* Per-node capability (LPOT's query_fw_capability): which precisions node `ni` can take. */
+typedef struct lp_capability {
+    bool int8;                  /* a QDQ form exists that the engine lowers to INT8 kernels */
+    bool bf16;
+    bool weighted;              /* has a constant weight quantized per channel or per tensor */
+} lp_capability;
+
+lp_capability lp_quant_capability(const lp_graph *g, int ni);
+
+/* Scale and zero point for the clip range [lo, hi] (widened to include 0): uint8 asymmetric,
+ * or int8 symmetric (zero point 0). A degenerate range gets scale 1. */
+void lp_qparams(double lo, double hi, bool symmetric, float *scale, int32_t *zp);
+
+/* A new graph: `g` (an optimized FP32 graph, as calibration sessions hold) with
+ * QuantizeLinear/DequantizeLinear pairs on the activations of every int8 node, weights stored
+ * as int8 (per channel when asked and opset >= 13) with DequantizeLinear, biases as int32 with
+ * scale s_in*s_w. `cal` may be NULL only when no node needs activation statistics. */
+lp_status lp_quantize_graph(const lp_graph *g, const lp_calibration *cal, const lp_recipe *r, lp_graph **out);
+
+#endif

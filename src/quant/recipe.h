@@ -1,0 +1,57 @@
+/* recipe.h — what to do to each node: a plain data structure the tuner edits and that reads and
+ * writes as JSON in LPOT's model_wise / op_wise form:
+ *
+ *   { "model_wise": { "weight":     { "granularity": "per_channel" },
+ *                     "activation": { "scheme": "asym", "algorithm": "minmax",
+ *                                     "percentile": 99.99 } },
+ *     "op_wise": { "conv1":   { "precision": "fp32" },
+ *                  "fc":      { "precision": "int8", "weight": { "granularity": "per_tensor" } } } }
+ *
+ * Weights are always int8 symmetric; activations are uint8 asymmetric ("asym") or int8 symmetric
+ * ("sym"). A node not named in op_wise uses model_wise and precision int8 when it is
+ * quantizable. */
+#ifndef LP_RECIPE_H
+#define LP_RECIPE_H
+
+#include "ir/graph.h"
+#include "quant/observer.h"
+
+typedef enum lp_precision { LP_PREC_INT8 = 0, LP_PREC_BF16, LP_PREC_FP32 } lp_precision;
+
+typedef struct lp_quant_cfg {
+    bool per_channel;           /* weights: per output channel (default) or per tensor */
+    bool act_symmetric;         /* activations: int8 symmetric, else uint8 asymmetric (default) */
+    lp_calib_algo algo;         /* activation clip range */
+    double percentile;          /* for LP_CALIB_PERCENTILE, default 99.99 */
+} lp_quant_cfg;
+
+typedef struct lp_node_recipe {
+    char *node;                 /* node name in the optimized graph */
+    lp_precision precision;
+    bool has_cfg;               /* cfg overrides model_wise */
+    lp_quant_cfg cfg;
+} lp_node_recipe;
+
+typedef struct lowp_recipe {
+    lp_quant_cfg model_wise;
+    int n_nodes, cap_nodes;
+    lp_node_recipe *nodes;
+} lp_recipe;
+
+/* The default: per-channel int8 weights, uint8 asymmetric minmax activations, everything int8. */
+lp_status lp_recipe_new(lp_recipe **out);
+void lp_recipe_free(lp_recipe *r);
+lp_status lp_recipe_clone(const lp_recipe *r, lp_recipe **out);
+
+/* Sets node `name`'s precision (and, when cfg is not NULL, its quantization settings). */
+lp_status lp_recipe_set(lp_recipe *r, const char *name, lp_precision p, const lp_quant_cfg *cfg);
+/* The effective choice for node `name`. */
+void lp_recipe_get(const lp_recipe *r, const char *name, lp_precision *p, lp_quant_cfg *cfg);
+
+lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out);
+/* Parses JSON (or YAML) text; errors name the key path and line. */
+lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, lp_recipe **out);
+
+const char *lp_precision_name(lp_precision p);
+
+#endif

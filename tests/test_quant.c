@@ -1,0 +1,310 @@
+/* test_quant.c — observers and clip-range algorithms, quantization parameters, weight
+ * quantization error bounds, recipes, and QDQ graphs of the zoo (structure, accuracy on a
+ * fixed batch, save/load, determinism). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lowp.h"
+#include "onnx/model.h"
+#include "ops/op.h"
+#include "quant/quantize.h"
+#include "test.h"
+
+static uint64_t rng = 88172645463325252ull;
+static double urand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+static double gauss(void) { return sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand()); }
+
+static void test_observer_minmax_and_growth(void)
+{
+    static lp_observer o;
+    lp_observer_init(&o);
+    float a[4] = { 0.5f, -0.25f, 0.125f, NAN }, b[3] = { 3.0f, -7.5f, 1.0f };
+    lp_observer_update(&o, a, 4);
+    CHECK(o.count == 3 && o.min == -0.25 && o.max == 0.5);
+    lp_observer_update(&o, b, 3);
+    CHECK(o.count == 6 && o.min == -7.5 && o.max == 3.0);
+    CHECK(o.range >= 7.5);
+    uint64_t total = 0;
+    for (int i = 0; i < LP_HIST_BINS; i++)
+        total += o.hist[i];
+    CHECK(total == 6); /* re-binning keeps every sample */
+    double lo, hi;
+    lp_observer_range(&o, LP_CALIB_MINMAX, false, 0, &lo, &hi);
+    CHECK(lo == -7.5 && hi == 3.0);
+    /* ranges always include 0 */
+    lp_observer_init(&o);
+    float pos[2] = { 2.0f, 4.0f };
+    lp_observer_update(&o, pos, 2);
+    lp_observer_range(&o, LP_CALIB_MINMAX, false, 0, &lo, &hi);
+    CHECK(lo == 0 && hi == 4.0);
+}
+
+/* Unit Gaussian data with two 20-sigma outliers: percentile and KL clip well inside the
+ * outliers and keep the Gaussian's bulk; MSE picks a range whose expected quantization error is
+ * no worse than minmax's (for these numbers its optimum is near 16: (20-T)^2 per outlier against
+ * 1e5 * (T/127.5)^2 / 12 of rounding noise). */
+static void test_clip_algorithms(void)
+{
+    static lp_observer o;
+    lp_observer_init(&o);
+    static float x[100000];
+    for (int i = 0; i < 100000; i++)
+        x[i] = (float)gauss();
+    x[7] = 20.0f;
+    x[9] = -20.0f;
+    lp_observer_update(&o, x, 100000);
+    double lo, hi;
+    lp_observer_range(&o, LP_CALIB_MINMAX, false, 0, &lo, &hi);
+    CHECK(hi == 20.0 && lo == -20.0);
+    for (int sym = 0; sym < 2; sym++) {
+        lp_observer_range(&o, LP_CALIB_PERCENTILE, sym, 99.99, &lo, &hi);
+        /* the Gaussian's 99.99th percentile of |x| is 3.9; bins are 0.02 wide */
+        CHECK_MSG(hi > 3.0 && hi < 6.0 && lo < -3.0 && lo > -6.0, "percentile sym=%d: [%g, %g]", sym, lo, hi);
+        lp_observer_range(&o, LP_CALIB_KL, sym, 0, &lo, &hi);
+        CHECK_MSG(hi > 2.0 && hi < 15.0 && lo < -2.0 && lo > -15.0, "kl sym=%d: [%g, %g]", sym, lo, hi);
+        lp_observer_range(&o, LP_CALIB_MSE, sym, 0, &lo, &hi);
+        CHECK_MSG(hi > 3.0 && hi < 19.0 && lo < -3.0 && lo > -19.0, "mse sym=%d: [%g, %g]", sym, lo, hi);
+    }
+}
+
+static void test_percentile_grid(void)
+{
+    static lp_observer o;
+    static float x[100000];
+    double lo, hi;
+    /* percentile on a uniform grid is within one bin of the exact value */
+    lp_observer_init(&o);
+    for (int i = 0; i < 100000; i++)
+        x[i] = (float)(i % 1000);
+    lp_observer_update(&o, x, 100000);
+    lp_observer_range(&o, LP_CALIB_PERCENTILE, false, 99.0, &lo, &hi);
+    double bin = 2 * o.range / LP_HIST_BINS;
+    CHECK_MSG(fabs(hi - 990.0) <= 2 * bin, "p99 = %g (bin %g)", hi, bin);
+}
+
+static void test_qparams(void)
+{
+    float s;
+    int32_t zp;
+    lp_qparams(-1.0, 3.0, false, &s, &zp);
+    CHECK_NEAR(s, 4.0 / 255.0, 1e-9);
+    CHECK(zp == 64); /* 1 / (4/255) = 63.75 -> 64 */
+    lp_qparams(0.5, 2.0, false, &s, &zp); /* widened to [0, 2] */
+    CHECK(zp == 0);
+    CHECK_NEAR(s, 2.0 / 255.0, 1e-9);
+    lp_qparams(-2.0, 1.0, true, &s, &zp);
+    CHECK(zp == 0);
+    CHECK_NEAR(s, 2.0 / 127.0, 1e-9);
+    lp_qparams(0, 0, false, &s, &zp);
+    CHECK(s == 1.0f && zp == 0);
+}
+
+static void test_recipe_json(void)
+{
+    lowp_recipe *r = NULL, *r2 = NULL;
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_recipe_set(r, "activation.algorithm", "percentile"));
+    CHECK_OK(lowp_recipe_set(r, "activation.percentile", "99.9"));
+    CHECK_OK(lowp_recipe_set(r, "weight.granularity", "per_tensor"));
+    CHECK_OK(lowp_recipe_set_node(r, "conv1", "fp32"));
+    CHECK_OK(lowp_recipe_set_node(r, "fc", "bf16"));
+    CHECK(lowp_recipe_set(r, "activation.algorithm", "median") == LOWP_ERR_INVALID_ARGUMENT);
+    CHECK(lowp_recipe_set(r, "weights.granularity", "per_tensor") == LOWP_ERR_INVALID_ARGUMENT);
+    CHECK(lowp_recipe_set_node(r, "x", "int4") == LOWP_ERR_INVALID_ARGUMENT);
+    char path[] = "/tmp/lowp_recipe_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    CHECK_OK(lowp_recipe_save(r, path));
+    CHECK_OK(lowp_recipe_load(path, &r2));
+    if (r2) {
+        CHECK(r2->model_wise.algo == LP_CALIB_PERCENTILE && r2->model_wise.percentile == 99.9);
+        CHECK(!r2->model_wise.per_channel && !r2->model_wise.act_symmetric);
+        lp_precision p;
+        lp_quant_cfg c;
+        lp_recipe_get(r2, "conv1", &p, &c);
+        CHECK(p == LP_PREC_FP32);
+        lp_recipe_get(r2, "fc", &p, &c);
+        CHECK(p == LP_PREC_BF16);
+        lp_recipe_get(r2, "other", &p, &c);
+        CHECK(p == LP_PREC_INT8 && c.algo == LP_CALIB_PERCENTILE);
+    }
+    /* errors name the key path and line */
+    const char *bad = "{\"model_wise\": {\"activation\": {\"algorithm\": \"median\"}}}";
+    lp_recipe *r3 = NULL;
+    CHECK(lp_recipe_from_json(bad, strlen(bad), "r.json", &r3) == LOWP_ERR_FORMAT && !r3);
+    CHECK(strstr(lowp_last_error(), "model_wise.activation.algorithm") && strstr(lowp_last_error(), "median"));
+    unlink(path);
+    lowp_recipe_free(r);
+    lowp_recipe_free(r2);
+}
+
+/* Runs `m` on the fixed batch. */
+static lowp_tensor *run_batch(const lowp_model *m, const lowp_tensor *x)
+{
+    lowp_session *s = NULL;
+    lowp_tensor *y = NULL;
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_session_create(m, NULL, &s));
+    if (s)
+        CHECK_OK(lowp_session_run(s, 1, &in, &x, 1, &y));
+    lowp_session_free(s);
+    return y;
+}
+
+static int count_op(const lp_graph *g, const char *op)
+{
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        n += strcmp(g->nodes[i].op_type, op) == 0;
+    return n;
+}
+
+static void quantize_zoo_model(const char *name, int expect_agree)
+{
+    char path[256];
+    lowp_model *m = NULL, *q = NULL, *q2 = NULL;
+    lowp_tensor *x = NULL, *y = NULL, *yq = NULL, *yq2 = NULL;
+    lowp_calibration *cal = NULL;
+    lowp_recipe *r = NULL;
+    snprintf(path, sizeof path, "models/%s.onnx", name);
+    CHECK_OK(lowp_model_load(path, &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    if (!m || !x)
+        goto done;
+    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK(lowp_calibration_samples(cal) == 8);
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_quantize(m, cal, r, &q));
+    if (!q)
+        goto done;
+    /* every weighted Conv/Gemm/MatMul reads dequantized int8 weights */
+    const lp_graph *g = q->graph;
+    int compute = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        if (n->op != LP_OP_Conv && n->op != LP_OP_Gemm && n->op != LP_OP_MatMul)
+            continue;
+        compute++;
+        int p0 = g->values[n->in[0]].producer, p1 = g->values[n->in[1]].producer;
+        CHECK_MSG(p0 >= 0 && g->nodes[p0].op == LP_OP_DequantizeLinear, "%s: %s input 0 not dequantized", name, n->name);
+        CHECK_MSG(p1 >= 0 && g->nodes[p1].op == LP_OP_DequantizeLinear, "%s: %s input 1 not dequantized", name, n->name);
+        if (p1 >= 0 && g->values[g->nodes[p1].in[0]].kind == LP_VALUE_CONST)
+            CHECK(g->values[g->nodes[p1].in[0]].init->dtype == LP_I8);
+    }
+    CHECK(compute > 0 && count_op(g, "QuantizeLinear") > 0);
+    y = run_batch(m, x);
+    yq = run_batch(q, x);
+    if (y && yq) {
+        const float *a = lowp_tensor_data(y), *b = lowp_tensor_data(yq);
+        int agree = 0;
+        for (int i = 0; i < 8; i++) {
+            int am = 0, bm = 0;
+            for (int k = 1; k < 10; k++) {
+                am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
+                bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
+            }
+            agree += am == bm;
+        }
+        CHECK_MSG(agree >= expect_agree, "%s: int8 agrees with fp32 on %d of 8 images", name, agree);
+    }
+    /* save -> load -> same outputs, and quantizing again gives the same bytes */
+    char out[] = "/tmp/lowp_q_XXXXXX";
+    int fd = mkstemp(out);
+    close(fd);
+    CHECK_OK(lowp_model_save(q, out));
+    CHECK_OK(lowp_model_load(out, &q2));
+    if (q2) {
+        yq2 = run_batch(q2, x);
+        CHECK(yq && yq2 && lowp_tensor_nbytes(yq) == lowp_tensor_nbytes(yq2) &&
+              memcmp(lowp_tensor_data(yq), lowp_tensor_data(yq2), lowp_tensor_nbytes(yq)) == 0);
+    }
+    lowp_model *q3 = NULL;
+    CHECK_OK(lowp_quantize(m, cal, r, &q3));
+    uint8_t *b1 = NULL, *b2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    if (q3) {
+        CHECK_OK(lp_onnx_write(q->graph, &b1, &n1));
+        CHECK_OK(lp_onnx_write(q3->graph, &b2, &n2));
+        CHECK(n1 == n2 && b1 && b2 && memcmp(b1, b2, n1) == 0);
+    }
+    free(b1);
+    free(b2);
+    lowp_model_free(q3);
+    unlink(out);
+done:
+    lowp_tensor_free(x);
+    lowp_tensor_free(y);
+    lowp_tensor_free(yq);
+    lowp_tensor_free(yq2);
+    lowp_calibration_free(cal);
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+    lowp_model_free(q2);
+}
+
+/* 8 calibration images are few, so allow one disagreement on the same 8 images. */
+static void test_quantize_resnet(void) { quantize_zoo_model("resnet_s", 7); }
+static void test_quantize_mlp(void) { quantize_zoo_model("mlp", 7); }
+
+/* A node set to fp32 in the recipe keeps float weights and inputs. */
+static void test_fallback_node(void)
+{
+    lowp_model *m = NULL, *q = NULL;
+    lowp_tensor *x = NULL;
+    lowp_calibration *cal = NULL;
+    lowp_recipe *r = NULL;
+    CHECK_OK(lowp_model_load("models/mlp.onnx", &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    if (!m || !x)
+        goto done;
+    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK_OK(lowp_recipe_create(&r));
+    const char *first = NULL;
+    for (int i = 0; i < cal->session->g->n_nodes && !first; i++)
+        if (lp_quant_capability(cal->session->g, i).int8)
+            first = cal->session->g->nodes[i].name;
+    CHECK(first != NULL);
+    if (first)
+        CHECK_OK(lowp_recipe_set_node(r, first, "fp32"));
+    CHECK_OK(lowp_quantize(m, cal, r, &q));
+    if (q && first) {
+        const lp_graph *g = q->graph;
+        for (int i = 0; i < g->n_nodes; i++)
+            if (strcmp(g->nodes[i].name, first) == 0) {
+                int w = g->nodes[i].in[1];
+                CHECK(g->values[w].kind == LP_VALUE_CONST && g->values[w].init->dtype == LP_F32);
+            }
+    }
+done:
+    lowp_tensor_free(x);
+    lowp_calibration_free(cal);
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+}
+
+int main(void)
+{
+    RUN(test_observer_minmax_and_growth);
+    RUN(test_clip_algorithms);
+    RUN(test_percentile_grid);
+    RUN(test_qparams);
+    RUN(test_recipe_json);
+    RUN(test_quantize_resnet);
+    RUN(test_quantize_mlp);
+    RUN(test_fallback_node);
+    return TEST_SUMMARY("test_quant");
+}

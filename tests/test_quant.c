@@ -9,6 +9,7 @@
 #include "lowp.h"
 #include "onnx/model.h"
 #include "ops/op.h"
+#include "quant/compare.h"
 #include "quant/quantize.h"
 #include "test.h"
 
@@ -296,6 +297,60 @@ done:
     lowp_model_free(q);
 }
 
+/* Per-layer comparison: int8 per-channel weights keep >= 30 dB SQNR (8 bits give ~40 dB on
+ * bell-shaped weights; 30 leaves room for heavy-tailed channels), activations are finite and
+ * below the FP32-vs-FP32 infinity, and rows come worst first. */
+static void test_compare(void)
+{
+    lowp_model *m = NULL, *q = NULL;
+    lowp_tensor *x = NULL;
+    lowp_calibration *cal = NULL;
+    lowp_recipe *r = NULL;
+    lowp_comparison *c = NULL;
+    char *json = NULL;
+    CHECK_OK(lowp_model_load("models/resnet_s.onnx", &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    if (!m || !x)
+        goto done;
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
+    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_quantize(m, cal, r, &q));
+    if (!q)
+        goto done;
+    CHECK_OK(lowp_comparison_create(m, q, &c));
+    CHECK_OK(lowp_comparison_feed(c, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK_OK(lowp_comparison_json(c, &json));
+    int weights = 0, acts = 0;
+    double prev = -INFINITY;
+    for (int i = 0; c && i < c->n; i++) {
+        const lp_layer_error *e = &c->layers[i];
+        if (!e->count)
+            continue;
+        double s = lp_layer_sqnr(e);
+        CHECK_MSG(s >= prev, "rows not sorted at %d", i);
+        prev = s;
+        if (e->is_weight) {
+            weights++;
+            CHECK_MSG(s >= 30.0, "weight %s: %.1f dB", e->tensor, s);
+        } else {
+            acts++;
+            CHECK_MSG(isfinite(s) && s > 5.0, "activation %s: %.1f dB", e->tensor, s);
+        }
+    }
+    CHECK(weights > 0 && acts > 0);
+    CHECK(json && strstr(json, "\"sqnr_db\""));
+done:
+    free(json);
+    lowp_comparison_free(c);
+    lowp_tensor_free(x);
+    lowp_calibration_free(cal);
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+}
+
 int main(void)
 {
     RUN(test_observer_minmax_and_growth);
@@ -306,5 +361,6 @@ int main(void)
     RUN(test_quantize_resnet);
     RUN(test_quantize_mlp);
     RUN(test_fallback_node);
+    RUN(test_compare);
     return TEST_SUMMARY("test_quant");
 }

@@ -351,6 +351,61 @@ done:
     lowp_model_free(q);
 }
 
+/* Dynamic quantization: no calibration; every weighted MatMul/Gemm/Conv becomes
+ * DynamicQuantizeLinear + MatMulInteger/ConvInteger; same decisions on the fixed batch (allowing
+ * one of 8 to flip: per-batch activation ranges are coarser than calibrated ones). */
+static void dynamic_model(const char *name, const char *int_op)
+{
+    char path[256];
+    lowp_model *m = NULL, *q = NULL, *q2 = NULL;
+    lowp_tensor *x = NULL, *y = NULL, *yq = NULL;
+    lowp_recipe *r = NULL;
+    snprintf(path, sizeof path, "models/%s.onnx", name);
+    CHECK_OK(lowp_model_load(path, &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_recipe_set(r, "approach", "post_training_dynamic_quant"));
+    if (!m || !x || !r)
+        goto done;
+    CHECK_OK(lowp_quantize(m, NULL, r, &q));
+    if (!q)
+        goto done;
+    CHECK(count_op(q->graph, "DynamicQuantizeLinear") > 0 && count_op(q->graph, int_op) > 0);
+    CHECK(count_op(q->graph, "Gemm") == 0 && count_op(q->graph, "Conv") == 0);
+    y = run_batch(m, x);
+    yq = run_batch(q, x);
+    if (y && yq) {
+        const float *a = lowp_tensor_data(y), *b = lowp_tensor_data(yq);
+        int agree = 0;
+        for (int i = 0; i < 8; i++) {
+            int am = 0, bm = 0;
+            for (int k = 1; k < 10; k++) {
+                am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
+                bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
+            }
+            agree += am == bm;
+        }
+        CHECK_MSG(agree >= 7, "%s dynamic: agrees with fp32 on %d of 8", name, agree);
+    }
+    char out[] = "/tmp/lowp_dq_XXXXXX";
+    int fd = mkstemp(out);
+    close(fd);
+    CHECK_OK(lowp_model_save(q, out));
+    CHECK_OK(lowp_model_load(out, &q2));
+    unlink(out);
+done:
+    lowp_tensor_free(x);
+    lowp_tensor_free(y);
+    lowp_tensor_free(yq);
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+    lowp_model_free(q2);
+}
+
+static void test_dynamic_mlp(void) { dynamic_model("mlp", "MatMulInteger"); }
+static void test_dynamic_resnet(void) { dynamic_model("resnet_s", "ConvInteger"); }
+
 int main(void)
 {
     RUN(test_observer_minmax_and_growth);
@@ -362,5 +417,7 @@ int main(void)
     RUN(test_quantize_mlp);
     RUN(test_fallback_node);
     RUN(test_compare);
+    RUN(test_dynamic_mlp);
+    RUN(test_dynamic_resnet);
     return TEST_SUMMARY("test_quant");
 }

@@ -49,17 +49,20 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
         c->act_symmetric = strcmp(value, "sym") == 0;
     else if (strcmp(key, "activation.algorithm") == 0 && lp_calib_algo_from_name(value) >= 0)
         c->algo = (lp_calib_algo)lp_calib_algo_from_name(value);
+    else if (strcmp(key, "approach") == 0 && lp_approach_from_name(value) >= 0)
+        r->approach = (lp_approach)lp_approach_from_name(value);
     else if (strcmp(key, "activation.percentile") == 0) {
         char *end;
         double p = strtod(value, &end);
         if (*end || !(p > 0 && p <= 100))
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': expected a number in (0, 100], got '%s'", key, value);
         c->percentile = p;
-    } else if (!strcmp(key, "weight.granularity") || !strcmp(key, "activation.scheme") || !strcmp(key, "activation.algorithm"))
+    } else if (!strcmp(key, "weight.granularity") || !strcmp(key, "activation.scheme") ||
+               !strcmp(key, "activation.algorithm") || !strcmp(key, "approach"))
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': bad value '%s'", key, value);
     else
         return lp_error(LOWP_ERR_INVALID_ARGUMENT,
-                        "unknown recipe key '%s' (known: weight.granularity, activation.scheme, "
+                        "unknown recipe key '%s' (known: approach, weight.granularity, activation.scheme, "
                         "activation.algorithm, activation.percentile)", key);
     return LP_OK;
 }
@@ -106,7 +109,8 @@ lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *cal, 
         g = tmp->g;
     }
     lp_graph *qg = NULL;
-    lp_status st = lp_quantize_graph(g, cal, recipe, &qg);
+    lp_status st = recipe->approach == LP_APPROACH_DYNAMIC_QUANT ? lp_quantize_graph_dynamic(g, recipe, &qg)
+                                                                 : lp_quantize_graph(g, cal, recipe, &qg);
     lowp_session_free(tmp);
     LP_TRY(st);
     lowp_model *m = calloc(1, sizeof *m);

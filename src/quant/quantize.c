@@ -2,6 +2,8 @@
  * model is the ONNX graph with QuantizeLinear/DequantizeLinear pairs. */
 #include "quant/quantize.h"
 
+#include "quant/build.h"
+
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -76,35 +78,12 @@ typedef struct qctx {
     int64_t opset;
 } qctx;
 
-static lp_status new_const(lp_graph *g, const char *name, lp_tensor *t, int *v)
-{
-    lp_status st = lp_graph_new_value(g, name, v);
-    if (st != LP_OK) {
-        lp_tensor_free(t);
-        return st;
-    }
-    lp_graph_set_const(g, *v, t);
-    return LP_OK;
-}
-
-static lp_status scalar_const(lp_graph *g, const char *name, lp_dtype dt, double val, int *v)
-{
-    lp_tensor *t;
-    LP_TRY(lp_tensor_new(dt, 0, NULL, &t));
-    lp_dtype_traits_of(dt)->set(t->data, 0, val);
-    return new_const(g, name, t, v);
-}
-
 static lp_status add_qdq_node(lp_graph *g, const char *op, const char *name, int x, int scale, int zp, int out,
                               int axis)
 {
     int in[3] = { x, scale, zp }, idx;
-    LP_TRY(lp_graph_add_node(g, name, op, "", 3, in, 1, &out, &idx));
-    if (axis >= 0) {
-        lp_attr a = { .name = "axis", .type = LP_ATTR_INT, .i = axis };
-        LP_TRY(lp_node_add_attr(&g->nodes[idx], &a));
-    }
-    return LP_OK;
+    LP_TRY(lp_qb_node(g, op, name, 3, in, 1, &out, &idx));
+    return axis >= 0 ? lp_qb_attr_int(g, idx, "axis", axis) : LP_OK;
 }
 
 /* The dequantized twin of activation `v`, creating Q -> DQ after it on first use. */
@@ -131,9 +110,9 @@ static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym
     }
     int s, z, qv, dq;
     snprintf(name, sizeof name, "%s_scale", vname);
-    LP_TRY(scalar_const(g, name, LP_F32, scale, &s));
+    LP_TRY(lp_qb_scalar(g, name, LP_F32, scale, &s));
     snprintf(name, sizeof name, "%s_zero_point", vname);
-    LP_TRY(scalar_const(g, name, sym ? LP_I8 : LP_U8, zp, &z));
+    LP_TRY(lp_qb_scalar(g, name, sym ? LP_I8 : LP_U8, zp, &z));
     snprintf(name, sizeof name, "%s_quantized", vname);
     LP_TRY(lp_graph_new_value(g, name, &qv));
     snprintf(name, sizeof name, "%s_dequantized", vname);
@@ -162,16 +141,12 @@ static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, int *dq_
 {
     lp_graph *g = q->g;
     const lp_tensor *wt = g->values[w].init;
-    int64_t ch = axis >= 0 ? wt->dims[axis] : 1, inner = 1;
-    for (int d = axis + 1; axis >= 0 && d < wt->ndim; d++)
-        inner *= wt->dims[d];
-    int64_t n = lp_tensor_numel(wt);
-    float *sc = calloc((size_t)ch, sizeof *sc);
     lp_tensor *qt = NULL, *st_t = NULL, *zt = NULL;
-    lp_status st = sc ? lp_tensor_new(LP_I8, wt->ndim, wt->dims, &qt) : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    float *sc = NULL;
+    int64_t ch = 0;
+    LP_TRY(lp_quantize_weight(wt, axis, &qt, &sc, &ch));
     int64_t cdims[1] = { ch };
-    if (st == LP_OK)
-        st = lp_tensor_new(LP_F32, axis >= 0 ? 1 : 0, cdims, &st_t);
+    lp_status st = lp_tensor_new(LP_F32, axis >= 0 ? 1 : 0, cdims, &st_t);
     if (st == LP_OK)
         st = lp_tensor_new(LP_I8, axis >= 0 ? 1 : 0, cdims, &zt);
     if (st != LP_OK) {
@@ -180,39 +155,19 @@ static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, int *dq_
         lp_tensor_free(st_t);
         return st;
     }
-    const float *wd = wt->data;
-    /* element i belongs to channel (i / inner) % ch */
-    float *amax = calloc((size_t)ch, sizeof *amax);
-    if (!amax) {
-        free(sc);
-        lp_tensor_free(qt); lp_tensor_free(st_t); lp_tensor_free(zt);
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    for (int64_t i = 0; i < n; i++) {
-        int64_t c = axis >= 0 ? (i / inner) % ch : 0;
-        amax[c] = fmaxf(amax[c], fabsf(wd[i]));
-    }
-    for (int64_t c = 0; c < ch; c++)
-        sc[c] = amax[c] > 0 ? amax[c] / 127.0f : 1.0f;
-    free(amax);
-    int8_t *qd = qt->data;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t c = axis >= 0 ? (i / inner) % ch : 0;
-        qd[i] = (int8_t)lp_requant(wd[i] / sc[c], 0, -127, 127);
-    }
     memcpy(st_t->data, sc, (size_t)ch * sizeof *sc);
     char name[512];
     int qv, sv, zv, dq;
     snprintf(name, sizeof name, "%s_quantized", g->values[w].name);
-    st = new_const(g, name, qt, &qv);
+    st = lp_qb_const(g, name, qt, &qv);
     if (st == LP_OK) {
         snprintf(name, sizeof name, "%s_scale", g->values[w].name);
-        st = new_const(g, name, st_t, &sv);
+        st = lp_qb_const(g, name, st_t, &sv);
         st_t = NULL;
     }
     if (st == LP_OK) {
         snprintf(name, sizeof name, "%s_zero_point", g->values[w].name);
-        st = new_const(g, name, zt, &zv);
+        st = lp_qb_const(g, name, zt, &zv);
         zt = NULL;
     }
     if (st == LP_OK) {
@@ -270,15 +225,15 @@ static lp_status bias_qdq(qctx *q, const char *node, int b, float s_x, const flo
     char name[512];
     int qv, sv, zv, dq;
     snprintf(name, sizeof name, "%s_quantized", g->values[b].name);
-    st = new_const(g, name, qt, &qv);
+    st = lp_qb_const(g, name, qt, &qv);
     if (st == LP_OK) {
         snprintf(name, sizeof name, "%s_scale", g->values[b].name);
-        st = new_const(g, name, st_t, &sv);
+        st = lp_qb_const(g, name, st_t, &sv);
         st_t = NULL;
     }
     if (st == LP_OK) {
         snprintf(name, sizeof name, "%s_zero_point", g->values[b].name);
-        st = new_const(g, name, zt, &zv);
+        st = lp_qb_const(g, name, zt, &zv);
         zt = NULL;
     }
     if (st == LP_OK) {

@@ -11,6 +11,18 @@ static const char *const prec_names[] = { "int8", "bf16", "fp32" };
 
 const char *lp_precision_name(lp_precision p) { return (unsigned)p < 3 ? prec_names[p] : "?"; }
 
+static const char *const approach_names[] = { "post_training_static_quant", "post_training_dynamic_quant" };
+
+const char *lp_approach_name(lp_approach a) { return (unsigned)a < 2 ? approach_names[a] : "?"; }
+
+int lp_approach_from_name(const char *name)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcmp(name, approach_names[i]) == 0)
+            return i;
+    return -1;
+}
+
 static lp_quant_cfg default_cfg(void)
 {
     return (lp_quant_cfg){ .per_channel = true, .act_symmetric = false, .algo = LP_CALIB_MINMAX, .percentile = 99.99 };
@@ -41,6 +53,7 @@ lp_status lp_recipe_clone(const lp_recipe *r, lp_recipe **out)
     lp_recipe *c;
     LP_TRY(lp_recipe_new(&c));
     c->model_wise = r->model_wise;
+    c->approach = r->approach;
     for (int i = 0; i < r->n_nodes; i++) {
         const lp_node_recipe *n = &r->nodes[i];
         lp_status st = lp_recipe_set(c, n->node, n->precision, n->has_cfg ? &n->cfg : NULL);
@@ -119,6 +132,8 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
     lp_json j;
     lp_json_init(&j, 2);
     lp_json_begin_object(&j);
+    lp_json_key(&j, "approach");
+    lp_json_string(&j, lp_approach_name(r->approach));
     lp_json_key(&j, "model_wise");
     lp_json_begin_object(&j);
     write_cfg(&j, &r->model_wise);
@@ -208,7 +223,14 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
     for (int i = 0; st == LP_OK && i < root->n; i++) {
         const char *k = root->keys[i];
         const lp_yval *v = root->items[i];
-        if (strcmp(k, "model_wise") == 0) {
+        if (strcmp(k, "approach") == 0) {
+            int a = v->kind == LP_NODE_SCALAR ? lp_approach_from_name(v->str) : -1;
+            if (a < 0)
+                st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, "approach", lp_yval_line(v),
+                                  "expected post_training_static_quant or post_training_dynamic_quant");
+            else
+                rec->approach = (lp_approach)a;
+        } else if (strcmp(k, "model_wise") == 0) {
             st = read_cfg(&r, v, "model_wise", &rec->model_wise);
         } else if (strcmp(k, "op_wise") == 0) {
             if (v->kind != LP_NODE_MAP && v->kind != LP_NODE_NULL) {
@@ -241,7 +263,7 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
                     st = lp_recipe_set(rec, v->keys[n], p, has_cfg ? &cfg : NULL);
             }
         } else {
-            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: model_wise, op_wise)", k);
+            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, model_wise, op_wise)", k);
         }
     }
     lp_yval_free(root);

@@ -1,7 +1,8 @@
 /* recipe.h — what to do to each node: a plain data structure the tuner edits and that reads and
  * writes as JSON in LPOT's model_wise / op_wise form:
  *
- *   { "model_wise": { "weight":     { "granularity": "per_channel" },
+ *   { "approach": "post_training_static_quant",
+ *     "model_wise": { "weight":     { "granularity": "per_channel" },
  *                     "activation": { "scheme": "asym", "algorithm": "minmax",
  *                                     "percentile": 99.99 } },
  *     "op_wise": { "conv1":   { "precision": "fp32" },
@@ -32,7 +33,10 @@ typedef struct lp_node_recipe {
     lp_quant_cfg cfg;
 } lp_node_recipe;
 
+typedef enum lp_approach { LP_APPROACH_STATIC_QUANT = 0, LP_APPROACH_DYNAMIC_QUANT } lp_approach;
+
 typedef struct lowp_recipe {
+    lp_approach approach;       /* post_training_static_quant (default) or _dynamic_quant */
     lp_quant_cfg model_wise;
     int n_nodes, cap_nodes;
     lp_node_recipe *nodes;
@@ -53,5 +57,8 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out);
 lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, lp_recipe **out);
 
 const char *lp_precision_name(lp_precision p);
+/* "post_training_static_quant" / "post_training_dynamic_quant"; -1 from_name when unknown. */
+const char *lp_approach_name(lp_approach a);
+int lp_approach_from_name(const char *name);
 
 #endif

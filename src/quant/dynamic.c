@@ -1,0 +1,248 @@
+/* dynamic.c — post-training dynamic quantization: weights int8 offline, activations quantized
+ * per batch at run time. Exported in standard ONNX as
+ *   X -> DynamicQuantizeLinear -> (Xq, Xs, Xzp)
+ *   MatMulInteger(Xq, Wq, Xzp, Wzp) | ConvInteger(...) -> int32 -> Cast -> Mul(Xs * Ws) [-> Add bias]
+ * the form ONNX Runtime's dynamic quantizer emits and runs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/infer.h"
+#include "ops/op.h"
+#include "quant/build.h"
+#include "quant/quantize.h"
+
+typedef struct dq_entry {
+    int x, xq, xs, xzp;
+} dq_entry;
+
+typedef struct dctx {
+    lp_graph *g;
+    dq_entry *cache;
+    int n, cap;
+} dctx;
+
+/* One DynamicQuantizeLinear per activation, shared by its readers. */
+static lp_status dyn_quant(dctx *d, int x, dq_entry *out)
+{
+    for (int i = 0; i < d->n; i++)
+        if (d->cache[i].x == x) {
+            *out = d->cache[i];
+            return LP_OK;
+        }
+    lp_graph *g = d->g;
+    char name[512];
+    dq_entry e = { .x = x };
+    int outs[3];
+    snprintf(name, sizeof name, "%s_quantized", g->values[x].name);
+    LP_TRY(lp_qb_value(g, name, &e.xq));
+    snprintf(name, sizeof name, "%s_scale", g->values[x].name);
+    LP_TRY(lp_qb_value(g, name, &e.xs));
+    snprintf(name, sizeof name, "%s_zero_point", g->values[x].name);
+    LP_TRY(lp_qb_value(g, name, &e.xzp));
+    outs[0] = e.xq;
+    outs[1] = e.xs;
+    outs[2] = e.xzp;
+    snprintf(name, sizeof name, "%s_DynamicQuantizeLinear", g->values[x].name);
+    LP_TRY(lp_qb_node(g, "DynamicQuantizeLinear", name, 1, &x, 3, outs, NULL));
+    if (d->n == d->cap) {
+        int cap = d->cap ? 2 * d->cap : 16;
+        dq_entry *c = realloc(d->cache, (size_t)cap * sizeof *c);
+        if (!c)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        d->cache = c;
+        d->cap = cap;
+    }
+    d->cache[d->n++] = e;
+    *out = e;
+    return LP_OK;
+}
+
+/* A float constant copy of `t` transposed (2-D). */
+static lp_status transpose2d(const lp_tensor *t, lp_tensor **out)
+{
+    int64_t dims[2] = { t->dims[1], t->dims[0] };
+    LP_TRY(lp_tensor_new(LP_F32, 2, dims, out));
+    const float *s = t->data;
+    float *d = (*out)->data;
+    for (int64_t i = 0; i < t->dims[0]; i++)
+        for (int64_t j = 0; j < t->dims[1]; j++)
+            d[j * t->dims[0] + i] = s[i * t->dims[1] + j];
+    return LP_OK;
+}
+
+/* Float constant of shape `dims` from `vals` (n entries). */
+static lp_status float_const(lp_graph *g, const char *name, int ndim, const int64_t *dims, const float *vals, int *v)
+{
+    lp_tensor *t;
+    LP_TRY(lp_tensor_new(LP_F32, ndim, dims, &t));
+    memcpy(t->data, vals, t->nbytes);
+    return lp_qb_const(g, name, t, v);
+}
+
+static lp_status rewrite(dctx *d, int ni, bool per_channel)
+{
+    lp_graph *g = d->g;
+    lp_node n = g->nodes[ni]; /* a copy: adding nodes may move the array */
+    const char *nm = n.name;
+    char name[512];
+    bool conv = n.op == LP_OP_Conv, gemm = n.op == LP_OP_Gemm;
+    int x = n.in[0], y = n.out[0];
+    const lp_tensor *w = g->values[n.in[1]].init;
+    lp_tensor *wf = NULL;
+    if (gemm && lp_attr_int(&g->nodes[ni], "transB", 0))
+        LP_TRY(transpose2d(w, &wf)); /* MatMulInteger wants (K, N) */
+    const lp_tensor *wk = wf ? wf : w;
+    int axis = per_channel ? (conv ? 0 : 1) : -1;
+    lp_tensor *q = NULL;
+    float *sc = NULL;
+    int64_t nsc = 0;
+    lp_status st = lp_quantize_weight(wk, axis, &q, &sc, &nsc);
+    lp_tensor_free(wf);
+    LP_TRY(st);
+    int wq, wzp, ws, yi, yf, s, yo;
+    snprintf(name, sizeof name, "%s_weight_quantized", nm);
+    st = lp_qb_const(g, name, q, &wq);
+    if (st == LP_OK) {
+        lp_tensor *z = NULL;
+        int64_t zd[1] = { nsc };
+        st = lp_tensor_new(LP_I8, axis >= 0 ? 1 : 0, zd, &z);
+        snprintf(name, sizeof name, "%s_weight_zero_point", nm);
+        if (st == LP_OK)
+            st = lp_qb_const(g, name, z, &wzp);
+    }
+    if (st == LP_OK) { /* weight scale shaped to broadcast over the output: (N) or (1,M,1,1) */
+        int64_t sd[4] = { 1, nsc, 1, 1 }, vd[1] = { nsc };
+        int out_rank = g->values[y].shape.ndim;
+        snprintf(name, sizeof name, "%s_weight_scale", nm);
+        if (axis < 0)
+            st = float_const(g, name, 0, vd, sc, &ws);
+        else if (conv)
+            st = float_const(g, name, out_rank > 2 ? out_rank : 4, sd, sc, &ws);
+        else
+            st = float_const(g, name, 1, vd, sc, &ws);
+    }
+    free(sc);
+    dq_entry e = { .x = -1 };
+    if (st == LP_OK)
+        st = dyn_quant(d, x, &e);
+    if (st != LP_OK)
+        return st;
+    snprintf(name, sizeof name, "%s_int32", nm);
+    LP_TRY(lp_qb_value(g, name, &yi));
+    int ins[4] = { e.xq, wq, e.xzp, wzp }, idx;
+    snprintf(name, sizeof name, "%s_%s", nm, conv ? "ConvInteger" : "MatMulInteger");
+    LP_TRY(lp_qb_node(g, conv ? "ConvInteger" : "MatMulInteger", name, 4, ins, 1, &yi, &idx));
+    if (conv) { /* the convolution's geometry carries over */
+        const lp_node *src = &g->nodes[ni];
+        for (int k = 0; k < src->n_attr; k++) {
+            lp_attr a = src->attrs[k];
+            LP_TRY(lp_node_add_attr(&g->nodes[idx], &a));
+        }
+    }
+    snprintf(name, sizeof name, "%s_float", nm);
+    LP_TRY(lp_qb_value(g, name, &yf));
+    snprintf(name, sizeof name, "%s_Cast", nm);
+    LP_TRY(lp_qb_node(g, "Cast", name, 1, &yi, 1, &yf, &idx));
+    LP_TRY(lp_qb_attr_int(g, idx, "to", LP_F32));
+    snprintf(name, sizeof name, "%s_scale", nm);
+    LP_TRY(lp_qb_value(g, name, &s));
+    int ms[2] = { e.xs, ws };
+    snprintf(name, sizeof name, "%s_scale_Mul", nm);
+    LP_TRY(lp_qb_node(g, "Mul", name, 2, ms, 1, &s, NULL));
+    /* bias: Conv B (M) as (1,M,1,1); Gemm C times beta; alpha folds into the scale below */
+    int bias = -1;
+    const lp_node *src = &g->nodes[ni];
+    if (src->n_in > 2 && src->in[2] >= 0) {
+        const lp_value *bv = &g->values[src->in[2]];
+        if (bv->kind != LP_VALUE_CONST || bv->init->dtype != LP_F32)
+            return lp_node_error(src, LOWP_ERR_UNSUPPORTED, "dynamic quantization needs a constant float bias");
+        lp_tensor *b;
+        LP_TRY(lp_tensor_clone(bv->init, &b));
+        if (conv) {
+            int64_t m = lp_tensor_numel(b);
+            int r = g->values[y].shape.ndim > 2 ? g->values[y].shape.ndim : 4;
+            b->ndim = r;
+            b->dims[0] = 1;
+            b->dims[1] = m;
+            for (int k = 2; k < r; k++)
+                b->dims[k] = 1;
+        } else {
+            float beta = lp_attr_float(src, "beta", 1.0f);
+            for (int64_t k = 0; k < lp_tensor_numel(b); k++)
+                ((float *)b->data)[k] *= beta;
+        }
+        snprintf(name, sizeof name, "%s_bias", nm);
+        LP_TRY(lp_qb_const(g, name, b, &bias));
+    }
+    float alpha = gemm ? lp_attr_float(&g->nodes[ni], "alpha", 1.0f) : 1.0f;
+    int scaled = s;
+    if (alpha != 1.0f) {
+        int a, sa;
+        snprintf(name, sizeof name, "%s_alpha", nm);
+        LP_TRY(lp_qb_scalar(g, name, LP_F32, alpha, &a));
+        snprintf(name, sizeof name, "%s_scale_alpha", nm);
+        LP_TRY(lp_qb_value(g, name, &sa));
+        int in2[2] = { s, a };
+        snprintf(name, sizeof name, "%s_alpha_Mul", nm);
+        LP_TRY(lp_qb_node(g, "Mul", name, 2, in2, 1, &sa, NULL));
+        scaled = sa;
+    }
+    g->nodes[ni].dead = true; /* the original node goes; its output is rewritten below */
+    g->values[y].producer = -1;
+    if (bias >= 0) {
+        snprintf(name, sizeof name, "%s_nobias", nm);
+        LP_TRY(lp_qb_value(g, name, &yo));
+    } else {
+        yo = y;
+    }
+    int mo[2] = { yf, scaled };
+    snprintf(name, sizeof name, "%s_output_Mul", nm);
+    LP_TRY(lp_qb_node(g, "Mul", name, 2, mo, 1, &yo, NULL));
+    if (bias >= 0) {
+        int ad[2] = { yo, bias };
+        snprintf(name, sizeof name, "%s_bias_Add", nm);
+        LP_TRY(lp_qb_node(g, "Add", name, 2, ad, 1, &y, NULL));
+    }
+    return LP_OK;
+}
+
+/* Whether node ni takes the dynamic form: MatMul with a constant 2-D weight, Gemm with a
+ * constant weight and no transA, Conv with a constant weight. */
+static bool dynamic_capable(const lp_graph *g, int ni)
+{
+    lp_capability c = lp_quant_capability(g, ni);
+    return c.int8 && c.weighted;
+}
+
+lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_graph **out)
+{
+    if (lp_graph_opset(src, "") < 11)
+        return lp_error(LOWP_ERR_UNSUPPORTED,
+                        "the model imports ONNX opset %lld; dynamic quantization (DynamicQuantizeLinear) needs "
+                        "opset 11 or newer: re-export the model with opset 13",
+                        (long long)lp_graph_opset(src, ""));
+    dctx d = { 0 };
+    LP_TRY(lp_graph_clone(src, &d.g));
+    lp_status st = LP_OK;
+    int n_orig = d.g->n_nodes;
+    for (int i = 0; i < n_orig && st == LP_OK; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(r, d.g->nodes[i].name, &p, &cfg);
+        if (p == LP_PREC_INT8 && dynamic_capable(d.g, i))
+            st = rewrite(&d, i, cfg.per_channel);
+    }
+    if (st == LP_OK)
+        st = lp_graph_compact(d.g);
+    if (st == LP_OK)
+        st = lp_graph_toposort(d.g);
+    if (st == LP_OK)
+        st = lp_graph_infer(d.g, false);
+    free(d.cache);
+    if (st != LP_OK) {
+        lp_graph_free(d.g);
+        return st;
+    }
+    *out = d.g;
+    return LP_OK;
+}

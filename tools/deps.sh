@@ -1,12 +1,16 @@
 #!/bin/sh
-# deps.sh — installs the Debian packages lowp's build, tests and demo need (as root, via apt).
+# deps.sh — installs what lowp's build, tests and demo need from Debian (as root, via apt).
+# Packages are checked with dpkg; node and npm by command, since a machine may have them from
+# elsewhere (Debian's npm would conflict with another nodejs).
 set -e
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev libdnnl-dev
-libyaml-dev zlib1g-dev libjpeg-dev libpng-dev libonnx-testdata dataset-fashion-mnist"
+libyaml-dev zlib1g-dev libjpeg-dev libpng-dev libonnx-testdata dataset-fashion-mnist python3-numpy"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing"
 SUDO=""

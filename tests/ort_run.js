@@ -30,7 +30,7 @@ async function main() {
     process.exit(1);
   }
   const session = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all',
+    intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3,
   });
   const x = npy.read(input);
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.shape) };

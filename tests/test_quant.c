@@ -406,6 +406,62 @@ done:
 static void test_dynamic_mlp(void) { dynamic_model("mlp", "MatMulInteger"); }
 static void test_dynamic_resnet(void) { dynamic_model("resnet_s", "ConvInteger"); }
 
+/* QOperator export: resnet_s's Conv(+Relu)+Q chains become QLinearConv; integer accumulation
+ * with one requantization differs from the QDQ graph's float simulation only at rounding ties,
+ * so decisions on the fixed batch stay the same (one flip allowed) and logits stay within 5 %
+ * of their scale. */
+static void test_qoperator(void)
+{
+    lowp_model *m = NULL, *q = NULL, *qo = NULL;
+    lowp_tensor *x = NULL, *yq = NULL, *yo = NULL;
+    lowp_calibration *cal = NULL;
+    lowp_recipe *r = NULL;
+    CHECK_OK(lowp_model_load("models/resnet_s.onnx", &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    if (!m || !x)
+        goto done;
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
+    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_quantize(m, cal, r, &q));
+    if (!q)
+        goto done;
+    CHECK_OK(lowp_model_to_qoperator(q, &qo));
+    if (!qo)
+        goto done;
+    CHECK(count_op(qo->graph, "QLinearConv") > 0);
+    CHECK(count_op(qo->graph, "Conv") + count_op(qo->graph, "QLinearConv") == count_op(q->graph, "Conv"));
+    yq = run_batch(q, x);
+    yo = run_batch(qo, x);
+    if (yq && yo) {
+        const float *a = lowp_tensor_data(yq), *b = lowp_tensor_data(yo);
+        int agree = 0;
+        double scale = 0, err = 0;
+        for (int i = 0; i < 8; i++) {
+            int am = 0, bm = 0;
+            for (int k = 0; k < 10; k++) {
+                am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
+                bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
+                scale = fmax(scale, fabs(a[i * 10 + k]));
+                err = fmax(err, fabs(a[i * 10 + k] - b[i * 10 + k]));
+            }
+            agree += am == bm;
+        }
+        CHECK_MSG(agree >= 7, "QOperator agrees with QDQ on %d of 8", agree);
+        CHECK_MSG(err <= 0.05 * scale, "QOperator vs QDQ logits differ by %g (scale %g)", err, scale);
+    }
+done:
+    lowp_tensor_free(x);
+    lowp_tensor_free(yq);
+    lowp_tensor_free(yo);
+    lowp_calibration_free(cal);
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+    lowp_model_free(qo);
+}
+
 int main(void)
 {
     RUN(test_observer_minmax_and_growth);
@@ -419,5 +475,6 @@ int main(void)
     RUN(test_compare);
     RUN(test_dynamic_mlp);
     RUN(test_dynamic_resnet);
+    RUN(test_qoperator);
     return TEST_SUMMARY("test_quant");
 }

@@ -122,3 +122,19 @@ lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *cal, 
     *out = m;
     return LP_OK;
 }
+
+lowp_status lowp_model_to_qoperator(const lowp_model *quantized, lowp_model **out)
+{
+    if (!quantized || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_to_qoperator: NULL argument");
+    lp_graph *g = NULL;
+    LP_TRY(lp_qdq_to_qoperator(quantized->graph, &g));
+    lowp_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        lp_graph_free(g);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    m->graph = g;
+    *out = m;
+    return LP_OK;
+}

@@ -339,6 +339,8 @@ lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, cons
             st = quantize_node(&q, i, &cfg);
     }
     if (st == LP_OK)
+        st = lp_graph_compact(q.g); /* drops the float weights the int8 ones replaced */
+    if (st == LP_OK)
         st = lp_graph_toposort(q.g);
     if (st == LP_OK)
         st = lp_graph_infer(q.g, false);

@@ -28,4 +28,8 @@ lp_status lp_quantize_graph(const lp_graph *g, const lp_calibration *cal, const 
  * DynamicQuantizeLinear on the activation, MatMulInteger/ConvInteger, scale and bias in float. */
 lp_status lp_quantize_graph_dynamic(const lp_graph *g, const lp_recipe *r, lp_graph **out);
 
+/* The QOperator form of a QDQ graph: DQ -> Conv|MatMul -> [Relu] -> Q chains become
+ * QLinearConv / QLinearMatMul; everything else stays as it is. */
+lp_status lp_qdq_to_qoperator(const lp_graph *g, lp_graph **out);
+
 #endif

@@ -140,8 +140,14 @@ lowp_status lowp_model_info_json(const lowp_model *model, char **json_out);
 typedef struct lowp_session lowp_session;
 
 typedef struct lowp_session_options {
-    int threads;     /* 0: library default (1) */
+    int threads;     /* 0: library default (1). Threads oneDNN (OpenMP) uses for this session's
+                        runs; results are deterministic for a given thread count */
     int optimize;    /* 1: run graph passes (fold constants, fold BN, ...) before compiling */
+    lowp_dtype precision; /* LOWP_UNDEFINED or LOWP_FLOAT: FP32. LOWP_BFLOAT16: convolutions and
+                        matrix products run in BF16 (weights converted once, activations at each
+                        such op, FP32 accumulation and outputs) when the CPU has BF16
+                        instructions; FP32 otherwise. The environment variable
+                        LOWP_KERNELS=reference makes every session run the plain C kernels. */
 } lowp_session_options;
 
 /* Options with their defaults filled in. */
@@ -161,9 +167,377 @@ lowp_status lowp_session_run(lowp_session *session, int n_inputs, const char *co
                              const lowp_tensor *const *inputs, int n_outputs,
                              lowp_tensor **outputs);
 
-/* ---- Data sets, transforms and metrics (src/data, src/metric) ---- */
+/* ---- Data sets, transforms and metrics (src/data, src/metric) ----
+ *
+ * Evaluating a model the LPOT way: a dataset yields samples one at a time, a transform
+ * pipeline (Compose) prepares each sample, a dataloader stacks them into batches, the session
+ * runs each batch and a metric scores the outputs against the labels:
+ *
+ *     lowp_params *p = NULL;
+ *     lowp_params_create(&p);
+ *     lowp_params_set(p, "root", "/usr/share/datasets/fashion-mnist");
+ *     lowp_params_set(p, "train", "false");
+ *     lowp_dataset *ds = NULL;
+ *     lowp_dataset_open("FashionMNIST", p, &ds);          // p may be freed now
+ *     lowp_transform *t = NULL;
+ *     lowp_transform_create(&t);
+ *     lowp_transform_append(t, "Rescale", NULL);
+ *     ...
+ *     lowp_dataloader *dl = NULL;
+ *     lowp_dataloader_options o = lowp_dataloader_options_default();
+ *     o.batch_size = 64;
+ *     lowp_dataloader_create(ds, t, &o, &dl);              // dl now owns ds and t
+ *     lowp_metric *m = NULL;
+ *     lowp_metric_create("topk", NULL, &m);                // k defaults to 1
+ *     lowp_eval_result r;
+ *     lowp_evaluate(session, model, dl, m, NULL, &r);      // r.value, r.samples, r.seconds
+ *
+ * Datasets, transforms and metrics are named vtables in one registry each; the built-ins are
+ * listed in docs/config.md. Register your own with lowp_dataset_register /
+ * lowp_transform_register / lowp_metric_register: the YAML configuration and the `lowp`
+ * program then accept the new name like a built-in one. Registration is not thread-safe:
+ * register before using lowp from several threads. */
+
+/* Parameters: the named values that configure one dataset, transform or metric (the map
+ * under its name in the YAML file). Values are kept as text and converted on reading; the
+ * accepted keys and their types are declared by the vtable's `params` table and checked
+ * before the vtable's constructor runs (unknown keys and wrong types are errors naming the
+ * key path and, for YAML, the line). */
+typedef struct lowp_params lowp_params;
+
+typedef enum lowp_param_type {
+    LOWP_PARAM_STRING = 1,
+    LOWP_PARAM_INT = 2,
+    LOWP_PARAM_FLOAT = 3,       /* an int is accepted too */
+    LOWP_PARAM_BOOL = 4,        /* true/false (also True/False, yes/no, on/off as in PyYAML) */
+    LOWP_PARAM_INT_LIST = 5,    /* [1, 2], "1, 2", "1 2" or a single int */
+    LOWP_PARAM_FLOAT_LIST = 6,  /* as INT_LIST, of floats */
+    LOWP_PARAM_STRING_LIST = 7, /* [a, b] or a single string */
+    LOWP_PARAM_ANY = 8          /* not checked: read it with the getters yourself */
+} lowp_param_type;
+
+/* One accepted key. A `params` table ends with an entry whose name is NULL. At most one entry
+ * per table is `positional`: the value may then be written directly instead of a map
+ * (`topk: 1` means `topk: {k: 1}`), and the CLI's short forms fill positional entries in
+ * table order (`Normalize=0.2860/0.3530` sets mean then std). */
+typedef struct lowp_param_spec {
+    const char *name;
+    lowp_param_type type;
+    int required;
+    int positional;  /* 0: no; 1, 2, ...: order in CLI short forms; 1 also: YAML direct value */
+} lowp_param_spec;
+
+/* An empty parameter map. */
+lowp_status lowp_params_create(lowp_params **params_out);
+void lowp_params_free(lowp_params *params);
+/* Sets `key` to `value`, written as in YAML flow style: "3", "0.5", "true", "abc",
+ * "[1, 28, 28]". Replaces an earlier value of the same key. Both strings are copied. */
+lowp_status lowp_params_set(lowp_params *params, const char *key, const char *value);
+
+/* Getters for vtable constructors. A missing key yields `dflt` (lists: count 0). The value
+ * has been type-checked against the spec already, so these fail only on a key the spec
+ * does not declare or on a value outside what the caller asks (list longer than `max`).
+ * Returned strings live as long as `params`; the params live until the constructor returns. */
+int lowp_params_has(const lowp_params *params, const char *key);
+lowp_status lowp_params_get_string(const lowp_params *params, const char *key,
+                                   const char *dflt, const char **value_out);
+lowp_status lowp_params_get_int(const lowp_params *params, const char *key, int64_t dflt,
+                                int64_t *value_out);
+lowp_status lowp_params_get_float(const lowp_params *params, const char *key, double dflt,
+                                  double *value_out);
+lowp_status lowp_params_get_bool(const lowp_params *params, const char *key, int dflt,
+                                 int *value_out);
+/* Up to `max` values into `values`; *count_out gets how many there are (fails if > max). */
+lowp_status lowp_params_get_ints(const lowp_params *params, const char *key, int max,
+                                 int64_t *values, int *count_out);
+lowp_status lowp_params_get_floats(const lowp_params *params, const char *key, int max,
+                                   double *values, int *count_out);
+/* The `index`-th string of a STRING_LIST (a single string is a list of one). */
+lowp_status lowp_params_get_string_at(const lowp_params *params, const char *key, int index,
+                                      const char **value_out, int *count_out);
+/* "evaluation.accuracy.dataloader.dataset.MNIST": where these params came from, for
+ * messages ("" when built by hand). */
+const char *lowp_params_path(const lowp_params *params);
+
+/* Random numbers for transforms and datasets: splitmix64 over a 64-bit state. */
+uint64_t lowp_random_next(uint64_t *state);
+/* Uniform in [0, 1). */
+double lowp_random_uniform(uint64_t *state);
+
+/* A sample (one dataset item) or a batch (samples stacked along a new first axis).
+ * The tensors belong to the sample: lowp_sample_clear frees them. */
+#define LOWP_SAMPLE_MAX_TENSORS 8
+typedef struct lowp_sample {
+    int n_inputs;
+    lowp_tensor *inputs[LOWP_SAMPLE_MAX_TENSORS];  /* model inputs, in the model's order */
+    int n_labels;
+    lowp_tensor *labels[LOWP_SAMPLE_MAX_TENSORS];  /* e.g. one int64 scalar class index */
+} lowp_sample;
+/* Frees the tensors and zeroes the sample. */
+void lowp_sample_clear(lowp_sample *sample);
+
+/* ---- datasets ---- */
+
+typedef struct lowp_dataset_vtable {
+    const char *name;                  /* the YAML key: "MNIST", "ImageFolder" */
+    const lowp_param_spec *params;     /* accepted keys (NULL: none) */
+    /* Opens the dataset. Keep no pointer into `params`. Sets the number of samples. */
+    lowp_status (*open)(const lowp_params *params, void **state_out, int64_t *length_out);
+    /* Fills the zeroed `sample` with new tensors for item `index` (0 <= index < length).
+     * Indices arrive in order 0, 1, 2... unless the dataloader shuffles. On failure the
+     * implementation frees what it put into `sample`. */
+    lowp_status (*get)(void *state, int64_t index, lowp_sample *sample);
+    void (*close)(void *state);
+    /* A short description for messages (the file or folder), or NULL. */
+    const char *(*describe)(void *state);
+} lowp_dataset_vtable;
+
+/* Adds a dataset kind. lowp keeps the pointer: the vtable must stay valid until exit.
+ * Fails if the name is taken. */
+lowp_status lowp_dataset_register(const lowp_dataset_vtable *vtable);
+
+typedef struct lowp_dataset lowp_dataset;
+
+/* Opens dataset kind `name` with `params` (NULL: none); params are checked against the
+ * kind's spec first. lowp keeps no pointer to `params`. */
+lowp_status lowp_dataset_open(const char *name, const lowp_params *params,
+                              lowp_dataset **dataset_out);
+void lowp_dataset_free(lowp_dataset *dataset);
+int64_t lowp_dataset_length(const lowp_dataset *dataset);
+/* Item `index` into `sample` (cleared first). Errors name the dataset, file and index. */
+lowp_status lowp_dataset_get(lowp_dataset *dataset, int64_t index, lowp_sample *sample);
+
+/* ---- transforms ---- */
+
+typedef struct lowp_transform_vtable {
+    const char *name;                  /* "Normalize" */
+    const lowp_param_spec *params;
+    lowp_status (*create)(const lowp_params *params, void **state_out);
+    /* Changes `sample` in place (replacing tensors is fine: free the old ones). Image
+     * transforms change every input and leave labels alone. `rng` is this sample's own
+     * random state (deterministic per seed and sample index). */
+    lowp_status (*apply)(void *state, lowp_sample *sample, uint64_t *rng);
+    void (*free)(void *state);
+} lowp_transform_vtable;
+
+lowp_status lowp_transform_register(const lowp_transform_vtable *vtable);
+
+/* A Compose: transforms applied in the order they were appended. */
+typedef struct lowp_transform lowp_transform;
+
+/* An empty pipeline (applying it changes nothing). */
+lowp_status lowp_transform_create(lowp_transform **transform_out);
+/* Appends transform `name` configured by `params` (NULL: none; not kept). */
+lowp_status lowp_transform_append(lowp_transform *transform, const char *name,
+                                  const lowp_params *params);
+/* Applies every step to `sample`; `seed` drives the random ones. On failure the sample is
+ * cleared. */
+lowp_status lowp_transform_apply(const lowp_transform *transform, lowp_sample *sample,
+                                 uint64_t seed);
+int lowp_transform_count(const lowp_transform *transform);
+void lowp_transform_free(lowp_transform *transform);
+
+/* ---- dataloader ---- */
+
+typedef struct lowp_dataloader_options {
+    int batch_size;         /* >= 1; default 1 */
+    int shuffle;            /* 1: a seeded permutation of the samples; default 0 (file order) */
+    uint64_t seed;          /* shuffle and random transforms; default 1978 (LPOT's) */
+    int64_t max_samples;    /* > 0: stop after this many (calibration sampling_size); 0: all */
+    int drop_last;          /* 1: drop a last partial batch (LPOT last_batch: discard) */
+} lowp_dataloader_options;
+
+lowp_dataloader_options lowp_dataloader_options_default(void);
+
+typedef struct lowp_dataloader lowp_dataloader;
+
+/* A dataloader over `dataset`, applying `transform` (may be NULL) to each sample. It takes
+ * ownership of both, also when it fails. `options` may be NULL for the defaults. */
+lowp_status lowp_dataloader_create(lowp_dataset *dataset, lowp_transform *transform,
+                                   const lowp_dataloader_options *options,
+                                   lowp_dataloader **dataloader_out);
+void lowp_dataloader_free(lowp_dataloader *dataloader);
+/* The next batch into `batch` (cleared first): each input and label stacked along a new
+ * first axis. *count_out is the number of samples in it: 0 when the epoch is over.
+ * Samples of one batch must have equal shapes (the error names both sample indices). */
+lowp_status lowp_dataloader_next(lowp_dataloader *dataloader, lowp_sample *batch,
+                                 int64_t *count_out);
+/* Starts the epoch again, in the same order. */
+void lowp_dataloader_reset(lowp_dataloader *dataloader);
+/* Samples per epoch (after max_samples and drop_last). */
+int64_t lowp_dataloader_length(const lowp_dataloader *dataloader);
+/* The dataset index of sample `i` of the last batch (-1 if out of range), for messages. */
+int64_t lowp_dataloader_batch_index(const lowp_dataloader *dataloader, int64_t i);
+/* The dataset's description (name and file/folder), for messages. */
+const char *lowp_dataloader_describe(const lowp_dataloader *dataloader);
+
+/* ---- metrics ---- */
+
+typedef struct lowp_metric_vtable {
+    const char *name;                  /* "topk" */
+    const lowp_param_spec *params;     /* a "compare_label" BOOL entry makes the metric
+                                          score against a reference model when false */
+    int higher_is_better;
+    lowp_status (*create)(const lowp_params *params, void **state_out);
+    /* One batch: the model's outputs and the labels -- or, with compare_label false, the
+     * reference model's outputs. Nothing is kept from the tensors after return. */
+    lowp_status (*update)(void *state, int n_outputs, const lowp_tensor *const *outputs,
+                          int n_labels, const lowp_tensor *const *labels);
+    lowp_status (*result)(void *state, double *value_out);
+    void (*reset)(void *state);
+    void (*free)(void *state);
+} lowp_metric_vtable;
+
+lowp_status lowp_metric_register(const lowp_metric_vtable *vtable);
+
+typedef struct lowp_metric lowp_metric;
+
+lowp_status lowp_metric_create(const char *name, const lowp_params *params,
+                               lowp_metric **metric_out);
+void lowp_metric_free(lowp_metric *metric);
+lowp_status lowp_metric_update(lowp_metric *metric, int n_outputs,
+                               const lowp_tensor *const *outputs, int n_labels,
+                               const lowp_tensor *const *labels);
+/* The value over everything since creation or the last reset. */
+lowp_status lowp_metric_result(lowp_metric *metric, double *value_out);
+void lowp_metric_reset(lowp_metric *metric);
+const char *lowp_metric_name(const lowp_metric *metric);
+int lowp_metric_higher_is_better(const lowp_metric *metric);
+/* 0 when the metric scores against a reference (FP32) model's outputs instead of labels. */
+int lowp_metric_compare_label(const lowp_metric *metric);
+
+/* ---- evaluation ---- */
+
+/* Progress: `done` of `total` samples (total may be 0 if unknown). */
+typedef void (*lowp_progress_fn)(void *user, int64_t done, int64_t total);
+
+typedef struct lowp_eval_options {
+    lowp_session *reference;           /* compare_label false: the FP32 model's session */
+    const lowp_transform *postprocess; /* applied to {outputs, labels} per batch (LabelShift) */
+    lowp_progress_fn progress;         /* called after each batch; may be NULL */
+    void *progress_user;
+} lowp_eval_options;
+
+typedef struct lowp_eval_result {
+    double value;       /* the metric */
+    int64_t samples;
+    double seconds;     /* wall time of the whole loop */
+} lowp_eval_result;
+
+/* Runs every batch of `dataloader` through `session` (compiled from `model`, whose input
+ * names are fed from the batch inputs in order) and scores it with `metric` (reset first).
+ * The dataloader is reset before and after. `options` may be NULL. A batch that does not
+ * fit the model's inputs fails naming the dataset and sample index. */
+lowp_status lowp_evaluate(lowp_session *session, const lowp_model *model,
+                          lowp_dataloader *dataloader, lowp_metric *metric,
+                          const lowp_eval_options *options, lowp_eval_result *result_out);
+
+/* ---- configuration (YAML, LPOT 1.x schema; see docs/config.md) ---- */
+
+typedef struct lowp_config lowp_config;
+
+/* Reads and validates a YAML file. Errors name the file, key path and line:
+ * "conf.yaml: evaluation.accuracy.metric: unknown metric 'top5x' at line 14". */
+lowp_status lowp_config_load(const char *path, lowp_config **config_out);
+/* The same from a string; `what` names it in messages. */
+lowp_status lowp_config_load_string(const char *yaml, const char *what,
+                                    lowp_config **config_out);
+void lowp_config_free(lowp_config *config);
+/* Builds the dataloader of a section: "evaluation.accuracy", "evaluation.performance" or
+ * "quantization.calibration" (whose max_samples is the first sampling_size). `batch_size` and
+ * `max_samples` override the config's when > 0. Fails if the section has no dataloader. The
+ * seed is tuning.random_seed. */
+lowp_status lowp_config_dataloader(const lowp_config *config, const char *section,
+                                   int batch_size, int64_t max_samples,
+                                   lowp_dataloader **dataloader_out);
+/* 1 when evaluation.accuracy.metric is given. */
+int lowp_config_has_metric(const lowp_config *config);
+/* evaluation.accuracy.metric. */
+lowp_status lowp_config_metric(const lowp_config *config, lowp_metric **metric_out);
+/* evaluation.accuracy.postprocess.transform as a pipeline (empty when absent). */
+lowp_status lowp_config_postprocess(const lowp_config *config, lowp_transform **transform_out);
+
+/* Parses a command-line short form into a component name and its params:
+ *   "FashionMNIST:/usr/share/datasets/fashion-mnist:train=false"   (NAME:VALUE:key=value)
+ *   "Normalize=0.2860/0.3530", "Resize=224:interpolation=nearest", "topk=1"
+ * Bare values fill the kind's positional parameters in order (see lowp_param_spec);
+ * `kind` is "dataset", "transform" or "metric". *name_out is malloc'ed (free() it);
+ * *params_out is freed with lowp_params_free. */
+lowp_status lowp_params_parse_spec(const char *kind, const char *spec, char **name_out,
+                                   lowp_params **params_out);
 
 /* ---- end of data sets and metrics ---- */
+
+/* ---- Quantization (src/quant) ----
+ *
+ * Post-training static quantization in three steps:
+ *
+ *     lowp_calibration *cal;  lowp_calibration_create(fp32, NULL, &cal);
+ *     for each calibration batch:  lowp_calibration_feed(cal, 1, &name, &batch);
+ *     lowp_recipe *r;  lowp_recipe_create(&r);          // or lowp_recipe_load("r.json", &r)
+ *     lowp_model *int8;  lowp_quantize(fp32, cal, r, &int8);
+ *     lowp_model_save(int8, "model.int8.onnx");           // standard ONNX QDQ
+ *
+ * Calibration keeps fixed-size statistics per activation (min/max and a histogram), so its
+ * memory does not grow with the number of samples, and one calibration serves every
+ * algorithm (minmax, percentile, kl, mse) and every recipe. */
+
+typedef struct lowp_calibration lowp_calibration;
+typedef struct lowp_recipe lowp_recipe;
+
+/* Statistics for `model` (which must outlive nothing: the calibration copies what it needs).
+ * `options` may be NULL (defaults). */
+lowp_status lowp_calibration_create(const lowp_model *model, const lowp_session_options *options,
+                                    lowp_calibration **calibration_out);
+/* Runs the FP32 model on one batch and updates the statistics. Inputs as lowp_session_run. */
+lowp_status lowp_calibration_feed(lowp_calibration *calibration, int n_inputs,
+                                  const char *const *input_names, const lowp_tensor *const *inputs);
+/* Samples seen so far (sum of the first input's first dimension). */
+int64_t lowp_calibration_samples(const lowp_calibration *calibration);
+void lowp_calibration_free(lowp_calibration *calibration);
+
+/* The default recipe: int8 everywhere it can run, weights int8 symmetric per channel,
+ * activations uint8 asymmetric with minmax ranges. */
+lowp_status lowp_recipe_create(lowp_recipe **recipe_out);
+/* Reads / writes a recipe as JSON ({"model_wise": {...}, "op_wise": {"node": {...}}}); see
+ * docs/quantization.md. Save writes via a temporary name. */
+lowp_status lowp_recipe_load(const char *path, lowp_recipe **recipe_out);
+lowp_status lowp_recipe_save(const lowp_recipe *recipe, const char *path);
+/* Sets a model-wide choice: key "approach" (post_training_static_quant |
+ * post_training_dynamic_quant: weights int8 offline, activations quantized per batch at run
+ * time, no calibration needed), "weight.granularity" (per_channel|per_tensor),
+ * "activation.scheme" (asym|sym), "activation.algorithm" (minmax|percentile|kl|mse),
+ * "activation.percentile" (a number in (0,100]). */
+lowp_status lowp_recipe_set(lowp_recipe *recipe, const char *key, const char *value);
+/* Sets one node's precision: "int8", "bf16" or "fp32". */
+lowp_status lowp_recipe_set_node(lowp_recipe *recipe, const char *node, const char *precision);
+void lowp_recipe_free(lowp_recipe *recipe);
+
+/* A new model: `model` optimized (constants and BatchNormalization folded) with
+ * QuantizeLinear/DequantizeLinear pairs per `recipe`. `calibration` must come from the same
+ * model; it may be NULL when the recipe quantizes no activation. */
+lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *calibration,
+                          const lowp_recipe *recipe, lowp_model **quantized_out);
+
+/* The QOperator form of a quantized (QDQ) model: DQ -> Conv|MatMul -> [Relu] -> Q chains
+ * become QLinearConv / QLinearMatMul (standard ONNX domain); other nodes stay as they are. */
+lowp_status lowp_model_to_qoperator(const lowp_model *quantized, lowp_model **qoperator_out);
+
+/* Per-layer error of a quantized model against its FP32 original (what `lowp compare`
+ * prints): feed a few batches, then read the layers sorted worst (lowest SQNR) first. */
+typedef struct lowp_comparison lowp_comparison;
+lowp_status lowp_comparison_create(const lowp_model *fp32, const lowp_model *quantized,
+                                   lowp_comparison **comparison_out);
+/* Runs both models on a batch (inputs as lowp_session_run). */
+lowp_status lowp_comparison_feed(lowp_comparison *comparison, int n_inputs,
+                                 const char *const *input_names, const lowp_tensor *const *inputs);
+/* {"samples": N, "layers": [{"node", "op_type", "tensor", "kind": "activation"|"weight",
+ * "sqnr_db", "rel_error"}, ...]} worst first; *json_out is malloc'ed (free()). No more feeding
+ * after this call. */
+lowp_status lowp_comparison_json(lowp_comparison *comparison, char **json_out);
+void lowp_comparison_free(lowp_comparison *comparison);
+
+/* ---- end of quantization ---- */
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,325 @@
+/* cmd_eval.c — `lowp eval MODEL --config FILE.yaml | --dataset SPEC ...`: measure a model's
+ * accuracy on a dataset with a metric, LPOT-style. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: lowp eval MODEL --config FILE.yaml [options]\n"
+    "       lowp eval MODEL --dataset SPEC [--transform LIST] [--metric SPEC] [options]\n"
+    "\n"
+    "Runs MODEL over a dataset and prints the metric, the number of samples and the wall time.\n"
+    "With --config the dataloader, metric and postprocess come from evaluation.accuracy of an\n"
+    "LPOT-style YAML file (see docs/config.md); the short forms below override its parts.\n"
+    "\n"
+    "  -c, --config FILE      YAML configuration\n"
+    "  -d, --dataset SPEC     NAME[:VALUE][:key=value...], e.g.\n"
+    "                         FashionMNIST:/usr/share/datasets/fashion-mnist (test split;\n"
+    "                         add :train=true for the training split)\n"
+    "  -T, --transform LIST   transforms in order, comma-separated, each NAME[=V1/V2][:key=value],\n"
+    "                         e.g. Rescale,Normalize=0.2860/0.3530 (repeatable)\n"
+    "  -m, --metric SPEC      e.g. topk=1 (the default), Accuracy, Loss, MSE:compare_label=false\n"
+    "  -b, --batch-size N     samples per batch (default: the config's, else 64)\n"
+    "  -n, --limit N          evaluate the first N samples only\n"
+    "  -r, --reference FILE   the FP32 model, for metrics with compare_label: false\n"
+    "  -t, --threads N        engine threads (default: the library's)\n"
+    "  -j, --json             print {\"metric\", \"value\", \"samples\", \"seconds\"} as JSON\n"
+    "  -q, --quiet            no progress on stderr\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "example: lowp eval models/mlp.onnx --dataset FashionMNIST:/usr/share/datasets/fashion-mnist \\\n"
+    "             --transform Rescale,Normalize=0.2860/0.3530 --metric topk=1\n";
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct progress {
+    bool tty, quiet;
+    double start, last;
+    int64_t last_done;
+} progress;
+
+static void fmt_eta(double s, char *buf, size_t size)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, size, "?");
+    else if (s >= 3600)
+        snprintf(buf, size, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else
+        snprintf(buf, size, "%d:%02d", (int)s / 60, (int)s % 60);
+}
+
+/* A bar redrawn in place on a terminal; elsewhere a plain line every 10 seconds. */
+static void on_progress(void *user, int64_t done, int64_t total)
+{
+    progress *p = user;
+    if (p->quiet)
+        return;
+    double t = now(), el = t - p->start;
+    bool last = total > 0 && done >= total;
+    if (!last && t - p->last < (p->tty ? 0.2 : 10.0))
+        return;
+    p->last = t;
+    double rate = el > 0 ? (double)done / el : 0;
+    char eta[32];
+    fmt_eta(rate > 0 && total > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
+    double frac = total > 0 ? (double)done / (double)total : 0;
+    if (p->tty) {
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = 0;
+        fprintf(stderr, "\r[%s] %lld/%lld  %.0f samples/s  ETA %s  ", bar, (long long)done,
+                (long long)total, rate, eta);
+        if (last)
+            fprintf(stderr, "\r%*s\r", 78, "");
+    } else {
+        fprintf(stderr, "eval: %lld/%lld samples (%.0f%%), %.0f samples/s, ETA %s\n", (long long)done,
+                (long long)total, 100 * frac, rate, eta);
+    }
+    fflush(stderr);
+}
+
+/* Splits a --transform list at commas followed by a letter (a new transform name), so values
+ * like Transpose=2,0,1 keep their commas. */
+static int append_transforms(lowp_transform *t, const char *list)
+{
+    char *buf = strdup(list);
+    if (!buf)
+        return lp_cli_input_error("out of memory");
+    int rc = LP_EXIT_OK;
+    char *item = buf;
+    while (item && *item && rc == LP_EXIT_OK) {
+        char *end = item;
+        while (*end && !(*end == ',' && ((end[1] >= 'A' && end[1] <= 'Z') || (end[1] >= 'a' && end[1] <= 'z'))))
+            end++;
+        char *next = *end ? end + 1 : NULL;
+        *end = 0;
+        char *name = NULL;
+        lowp_params *p = NULL;
+        if (lowp_params_parse_spec("transform", item, &name, &p) != LOWP_OK ||
+            lowp_transform_append(t, name, p) != LOWP_OK)
+            rc = lp_cli_lib_error();
+        free(name);
+        lowp_params_free(p);
+        item = next;
+    }
+    free(buf);
+    return rc;
+}
+
+int lp_cmd_eval(int argc, char **argv)
+{
+    const char *cmd = "eval", *model_path = NULL, *config = NULL, *dataset = NULL, *metric_spec = NULL,
+               *reference = NULL;
+    const char *transforms[32];
+    int n_transforms = 0;
+    long batch = 0, limit = 0, threads = 0;
+    bool json = false, quiet = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        if (lp_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return LP_EXIT_OK;
+        }
+        if ((r = lp_cli_option(cmd, argc, argv, &i, "-c", "--config", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            config = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-d", "--dataset", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            dataset = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-T", "--transform", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            if (n_transforms == 32)
+                return lp_cli_usage_error(cmd, "too many --transform options");
+            transforms[n_transforms++] = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-m", "--metric", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            metric_spec = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-r", "--reference", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            reference = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-b", "--batch-size", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            if (!lp_cli_int(v, 1, 1 << 20, &batch))
+                return lp_cli_usage_error(cmd, "--batch-size wants an integer >= 1, got '%s'", v);
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-n", "--limit", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            if (!lp_cli_int(v, 1, 2147483647L, &limit))
+                return lp_cli_usage_error(cmd, "--limit wants an integer >= 1, got '%s'", v);
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-t", "--threads", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            if (!lp_cli_int(v, 1, 4096, &threads))
+                return lp_cli_usage_error(cmd, "--threads wants an integer >= 1, got '%s'", v);
+        } else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+            quiet = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        } else if (!model_path) {
+            model_path = argv[i];
+        } else {
+            return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!model_path)
+        return lp_cli_usage_error(cmd, "which model? (lowp eval MODEL ...)");
+    if (!config && !dataset)
+        return lp_cli_usage_error(cmd, "give --config FILE.yaml or --dataset SPEC");
+    if (!dataset && n_transforms)
+        return lp_cli_usage_error(cmd, "--transform goes with --dataset");
+
+    int rc = LP_EXIT_OK;
+    lowp_config *cfg = NULL;
+    lowp_model *model = NULL, *ref_model = NULL;
+    lowp_session *session = NULL, *ref_session = NULL;
+    lowp_dataloader *dl = NULL;
+    lowp_metric *metric = NULL;
+    lowp_transform *post = NULL;
+    char *name = NULL;
+    lowp_params *params = NULL;
+
+    if (config && lowp_config_load(config, &cfg) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    /* the dataloader */
+    if (dataset) {
+        lowp_dataset *ds = NULL;
+        lowp_transform *t = NULL;
+        if (lowp_params_parse_spec("dataset", dataset, &name, &params) != LOWP_OK ||
+            lowp_dataset_open(name, params, &ds) != LOWP_OK || lowp_transform_create(&t) != LOWP_OK) {
+            lowp_dataset_free(ds);
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+        free(name), name = NULL;
+        lowp_params_free(params), params = NULL;
+        for (int i = 0; i < n_transforms && rc == LP_EXIT_OK; i++)
+            rc = append_transforms(t, transforms[i]);
+        if (rc != LP_EXIT_OK) {
+            lowp_dataset_free(ds);
+            lowp_transform_free(t);
+            goto done;
+        }
+        lowp_dataloader_options o = lowp_dataloader_options_default();
+        o.batch_size = batch ? (int)batch : 64;
+        o.max_samples = limit;
+        if (lowp_dataloader_create(ds, t, &o, &dl) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    } else {
+        /* from the config; batch size and limit from the command line win */
+        if (lowp_config_dataloader(cfg, "evaluation.accuracy", (int)batch, limit, &dl) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    }
+    /* the metric */
+    if (metric_spec) {
+        if (lowp_params_parse_spec("metric", metric_spec, &name, &params) != LOWP_OK ||
+            lowp_metric_create(name, params, &metric) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    } else if (cfg && lowp_config_has_metric(cfg)) {
+        if (lowp_config_metric(cfg, &metric) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    } else if (lowp_metric_create("topk", NULL, &metric) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (cfg && lowp_config_postprocess(cfg, &post) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (!lowp_metric_compare_label(metric) && !reference) {
+        rc = lp_cli_usage_error(cmd, "metric %s has compare_label: false: give the FP32 model with --reference",
+                                lowp_metric_name(metric));
+        goto done;
+    }
+    /* the model, compiled once */
+    lowp_session_options so = lowp_session_options_default();
+    if (threads)
+        so.threads = (int)threads;
+    if (lowp_model_load(model_path, &model) != LOWP_OK ||
+        lowp_session_create(model, &so, &session) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (reference && (lowp_model_load(reference, &ref_model) != LOWP_OK ||
+                      lowp_session_create(ref_model, &so, &ref_session) != LOWP_OK)) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    progress pr = {.tty = isatty(2), .quiet = quiet, .start = now()};
+    pr.last = pr.start;
+    lowp_eval_options eo = {.reference = ref_session, .postprocess = post, .progress = on_progress,
+                            .progress_user = &pr};
+    lowp_eval_result res;
+    if (lowp_evaluate(session, model, dl, metric, &eo, &res) != LOWP_OK) {
+        if (pr.tty && !quiet)
+            fprintf(stderr, "\n");
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (json) {
+        lp_json j;
+        char *text = NULL;
+        lp_json_init(&j, 0);
+        lp_json_begin_object(&j);
+        lp_json_key(&j, "metric");
+        lp_json_string(&j, lowp_metric_name(metric));
+        lp_json_key(&j, "value");
+        lp_json_double(&j, res.value);
+        lp_json_key(&j, "samples");
+        lp_json_int(&j, res.samples);
+        lp_json_key(&j, "seconds");
+        lp_json_double(&j, round(res.seconds * 1000) / 1000);
+        lp_json_end_object(&j);
+        if (lp_json_finish(&j, &text) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+        fputs(text, stdout);
+        if (!*text || text[strlen(text) - 1] != '\n')
+            fputc('\n', stdout);
+        free(text);
+    } else {
+        printf("model    %s\n", model_path);
+        printf("dataset  %s\n", lowp_dataloader_describe(dl));
+        printf("metric   %s = %.6g (%s is better)\n", lowp_metric_name(metric), res.value,
+               lowp_metric_higher_is_better(metric) ? "higher" : "lower");
+        printf("samples  %lld\n", (long long)res.samples);
+        printf("seconds  %.2f (%.0f samples/s)\n", res.seconds,
+               res.seconds > 0 ? (double)res.samples / res.seconds : 0.0);
+    }
+done:
+    free(name);
+    lowp_params_free(params);
+    lowp_transform_free(post);
+    lowp_metric_free(metric);
+    lowp_dataloader_free(dl);
+    lowp_session_free(ref_session);
+    lowp_session_free(session);
+    lowp_model_free(ref_model);
+    lowp_model_free(model);
+    lowp_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,848 @@
+/* config.c — reads a YAML configuration in LPOT 1.x's schema into lp_config, validating
+ * every key: unknown keys, wrong types and unknown names are errors naming the key path and
+ * line. Keys LPOT has but lowp does not support are errors that say so. */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/data.h"
+#include "metric/metric.h"
+
+/* Key paths are truncated on purpose when absurdly long; they only feed messages. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+typedef struct ctx {
+    lp_config *cfg;
+    const char *file;
+} ctx;
+
+static void join(char *out, size_t size, const char *path, const char *key)
+{
+    snprintf(out, size, "%s%s%s", path, *path ? "." : "", key);
+}
+
+static lp_status bad(const ctx *c, const char *path, const lp_yval *v, const char *fmt, ...) LP_PRINTF(4, 5);
+static lp_status bad(const ctx *c, const char *path, const lp_yval *v, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, c->file, path, lp_yval_line(v), "%s", msg);
+}
+
+static const char *show(const lp_yval *v)
+{
+    return v->kind == LP_NODE_SCALAR ? v->str : v->kind == LP_NODE_SEQ ? "a list"
+         : v->kind == LP_NODE_MAP ? "a map" : "nothing";
+}
+
+/* `v` must be a map (a NULL node counts as an empty one). */
+static lp_status need_map(const ctx *c, const char *path, const lp_yval *v)
+{
+    if (v && v->kind != LP_NODE_MAP && v->kind != LP_NODE_NULL)
+        return bad(c, path, v, "expected a map of keys, got '%s'", show(v));
+    return LP_OK;
+}
+
+/* Every key of `map` must be in `allowed`; keys in `unsupported` get a clearer message. */
+static lp_status check_keys(const ctx *c, const char *path, const lp_yval *map,
+                            const char *const *allowed, const char *const *unsupported)
+{
+    LP_TRY(need_map(c, path, map));
+    if (!map || map->kind != LP_NODE_MAP)
+        return LP_OK;
+    for (int i = 0; i < map->n; i++) {
+        const char *k = map->keys[i];
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = !strcmp(*a, k);
+        if (ok)
+            continue;
+        char p[256], list[512];
+        join(p, sizeof p, path, k);
+        for (const char *const *u = unsupported; u && *u; u++)
+            if (!strcmp(*u, k))
+                return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, p, lp_yval_line(map->items[i]),
+                                    "'%s' is an LPOT key that lowp does not support", k);
+        size_t n = 0;
+        list[0] = 0;
+        for (const char *const *a = allowed; *a && n < sizeof list; a++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", a == allowed ? "" : ", ", *a);
+        return bad(c, p, map->items[i], "unknown key '%s' (expected one of: %s)", k, list);
+    }
+    return LP_OK;
+}
+
+static lp_status get_str(const ctx *c, const lp_yval *map, const char *key, const char *path,
+                         const char **out)
+{
+    const lp_yval *v = lp_yval_get(map, key);
+    if (!v || v->kind == LP_NODE_NULL)
+        return LP_OK;
+    char p[256];
+    join(p, sizeof p, path, key);
+    if (v->kind != LP_NODE_SCALAR)
+        return bad(c, p, v, "expected a string, got '%s'", show(v));
+    *out = v->str;
+    return LP_OK;
+}
+
+static lp_status get_int(const ctx *c, const lp_yval *map, const char *key, const char *path,
+                         int64_t min, int64_t *out)
+{
+    const lp_yval *v = lp_yval_get(map, key);
+    if (!v)
+        return LP_OK;
+    char p[256];
+    join(p, sizeof p, path, key);
+    int64_t x;
+    if (!lp_scalar_int(v, &x))
+        return bad(c, p, v, "expected an integer, got '%s'", show(v));
+    if (x < min)
+        return bad(c, p, v, "must be at least %lld, got %lld", (long long)min, (long long)x);
+    *out = x;
+    return LP_OK;
+}
+
+/* A number, or a percent string ("1%" = 0.01) when `percent`. */
+static lp_status get_float(const ctx *c, const lp_yval *map, const char *key, const char *path,
+                           bool percent, double *out)
+{
+    const lp_yval *v = lp_yval_get(map, key);
+    if (!v)
+        return LP_OK;
+    char p[256];
+    join(p, sizeof p, path, key);
+    double x;
+    if (lp_scalar_float(v, &x)) {
+        *out = x;
+        return LP_OK;
+    }
+    if (percent && v->kind == LP_NODE_SCALAR) {
+        size_t n = strlen(v->str);
+        char *end;
+        if (n > 1 && v->str[n - 1] == '%') {
+            x = strtod(v->str, &end);
+            if (end == v->str + n - 1 && isfinite(x)) {
+                *out = x / 100.0;
+                return LP_OK;
+            }
+        }
+    }
+    return bad(c, p, v, "expected a number%s, got '%s'", percent ? " or a percentage" : "", show(v));
+}
+
+static lp_status get_bool(const ctx *c, const lp_yval *map, const char *key, const char *path, bool *out)
+{
+    const lp_yval *v = lp_yval_get(map, key);
+    if (!v)
+        return LP_OK;
+    char p[256];
+    join(p, sizeof p, path, key);
+    if (!lp_scalar_bool(v, out))
+        return bad(c, p, v, "expected true or false, got '%s'", show(v));
+    return LP_OK;
+}
+
+static int find_name(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], s))
+            return i;
+    return -1;
+}
+
+static lp_status bad_choice(const ctx *c, const char *p, const lp_yval *v, const char *got,
+                            const char *const *names)
+{
+    char list[256];
+    size_t n = 0;
+    list[0] = 0;
+    for (int i = 0; names[i]; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", names[i]);
+    return bad(c, p, v, "'%s' is not one of: %s", got, list);
+}
+
+static lp_status get_enum(const ctx *c, const lp_yval *map, const char *key, const char *path,
+                          const char *const *names, const char **out)
+{
+    const char *s = NULL;
+    LP_TRY(get_str(c, map, key, path, &s));
+    if (!s)
+        return LP_OK;
+    char p[256];
+    join(p, sizeof p, path, key);
+    if (find_name(names, s) < 0)
+        return bad_choice(c, p, lp_yval_get(map, key), s, names);
+    *out = s;
+    return LP_OK;
+}
+
+/* A choice list: one name, "a, b", or [a, b]. */
+static lp_status get_choice(const ctx *c, const lp_yval *map, const char *key, const char *path,
+                            const char *const *names, lp_cfg_choice *out)
+{
+    const lp_yval *v = lp_yval_get(map, key);
+    if (!v)
+        return LP_OK;
+    char p[256];
+    join(p, sizeof p, path, key);
+    out->n = 0;
+    char tok[4][32];
+    int nt = 0;
+    if (v->kind == LP_NODE_SEQ) {
+        for (int i = 0; i < v->n; i++) {
+            if (v->items[i]->kind != LP_NODE_SCALAR || nt == 4)
+                return bad(c, p, v, "expected a list of at most 4 names");
+            snprintf(tok[nt++], sizeof tok[0], "%s", v->items[i]->str);
+        }
+    } else if (v->kind == LP_NODE_SCALAR) {
+        const char *s = v->str;
+        while (*s) {
+            while (*s == ',' || isspace((unsigned char)*s))
+                s++;
+            if (!*s)
+                break;
+            const char *b = s;
+            while (*s && *s != ',' && !isspace((unsigned char)*s))
+                s++;
+            if (nt == 4)
+                return bad(c, p, v, "expected at most 4 names");
+            snprintf(tok[nt++], sizeof tok[0], "%.*s", (int)(s - b), b);
+        }
+    } else {
+        return bad(c, p, v, "expected a name or a list of names, got '%s'", show(v));
+    }
+    for (int i = 0; i < nt; i++) {
+        int k = find_name(names, tok[i]);
+        if (k < 0)
+            return bad_choice(c, p, v, tok[i], names);
+        out->v[out->n++] = k;
+    }
+    return LP_OK;
+}
+
+/* ---- enumerations ---- */
+
+static const char *const gran_names[] = {"per_channel", "per_tensor", NULL};
+static const char *const scheme_names[] = {"asym", "sym", NULL};
+static const char *const qdtype_names[] = {"int8", "uint8", "fp32", "bf16", NULL};
+static const char *const algo_names[] = {"minmax", "kl", NULL};
+
+const char *lp_cfg_granularity_name(int v) { return v >= 0 && v < 2 ? gran_names[v] : "?"; }
+const char *lp_cfg_scheme_name(int v) { return v >= 0 && v < 2 ? scheme_names[v] : "?"; }
+const char *lp_cfg_qdtype_name(int v) { return v >= 0 && v < 4 ? qdtype_names[v] : "?"; }
+const char *lp_cfg_algorithm_name(int v) { return v >= 0 && v < 2 ? algo_names[v] : "?"; }
+
+/* ---- components ---- */
+
+/* A map with exactly one key naming a component: {FashionMNIST: {...}}. */
+static lp_status get_named(const ctx *c, const lp_yval *v, const char *path, const char *kind,
+                           lp_cfg_named *out)
+{
+    LP_TRY(need_map(c, path, v));
+    if (!v || v->kind != LP_NODE_MAP || v->n != 1)
+        return bad(c, path, v, "expected exactly one %s name as a key (e.g. %s)", kind,
+                   !strcmp(kind, "metric") ? "topk: 1" : "FashionMNIST: {root: ...}");
+    out->name = v->keys[0];
+    out->params = v->items[0];
+    snprintf(out->path, sizeof out->path, "%s", path);
+    return LP_OK;
+}
+
+static void view_of(const ctx *c, const lp_cfg_named *n, lowp_params *p)
+{
+    lp_params_view(p, n->params, c->file, n->path);
+}
+
+static lp_status parse_transforms(const ctx *c, const lp_yval *v, const char *path,
+                                  lp_cfg_named **list_out, int *n_out)
+{
+    LP_TRY(need_map(c, path, v));
+    if (!v || v->kind != LP_NODE_MAP || v->n == 0)
+        return LP_OK;
+    lp_cfg_named *list = calloc((size_t)v->n, sizeof *list);
+    if (!list)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lowp_transform *t = NULL;
+    lp_status st = lowp_transform_create(&t);
+    for (int i = 0; i < v->n && st == LP_OK; i++) {
+        list[i].name = v->keys[i];
+        list[i].params = v->items[i];
+        snprintf(list[i].path, sizeof list[i].path, "%s", path);
+        lowp_params p;
+        lp_params_view(&p, v->items[i], c->file, path);
+        if (!lp_transform_find(v->keys[i])) {
+            char names[512];
+            lp_transform_names(names, sizeof names);
+            st = lp_unknown_name(&p, "transform", v->keys[i], names);
+            break;
+        }
+        join(list[i].path, sizeof list[i].path, path, v->keys[i]);
+        lp_params_view(&p, v->items[i], c->file, list[i].path);
+        st = lp_transform_append_params(t, v->keys[i], &p);   /* validates the parameters */
+    }
+    lowp_transform_free(t);
+    if (st != LP_OK) {
+        free(list);
+        return st;
+    }
+    *list_out = list;
+    *n_out = v->n;
+    return LP_OK;
+}
+
+static lp_status parse_dataloader(const ctx *c, const lp_yval *v, const char *path, lp_cfg_dataloader *d)
+{
+    static const char *const keys[] = {"batch_size", "last_batch", "dataset", "transform", "shuffle", NULL};
+    static const char *const unsup[] = {"filter", NULL};
+    static const char *const last[] = {"rollover", "discard", NULL};
+    LP_TRY(check_keys(c, path, v, keys, unsup));
+    d->present = true;
+    d->batch_size = 1;
+    snprintf(d->path, sizeof d->path, "%s", path);
+    LP_TRY(get_int(c, v, "batch_size", path, 1, &d->batch_size));
+    const char *lb = NULL;
+    LP_TRY(get_enum(c, v, "last_batch", path, last, &lb));
+    d->drop_last = lb && !strcmp(lb, "discard");
+    LP_TRY(get_bool(c, v, "shuffle", path, &d->shuffle));
+    char p[256];
+    join(p, sizeof p, path, "dataset");
+    const lp_yval *ds = lp_yval_get(v, "dataset");
+    if (!ds)
+        return bad(c, path, v, "a dataloader needs a 'dataset'");
+    LP_TRY(get_named(c, ds, p, "dataset", &d->dataset));
+    lowp_params params;
+    lp_params_view(&params, ds, c->file, p);
+    const lowp_dataset_vtable *vt = lp_dataset_find(d->dataset.name);
+    if (!vt) {
+        char names[512];
+        lp_dataset_names(names, sizeof names);
+        params.node = (lp_yval *)d->dataset.params;
+        return lp_unknown_name(&params, "dataset", d->dataset.name, names);
+    }
+    join(d->dataset.path, sizeof d->dataset.path, p, d->dataset.name);
+    view_of(c, &d->dataset, &params);
+    char what[160];
+    snprintf(what, sizeof what, "dataset '%s'", d->dataset.name);
+    LP_TRY(lp_params_check(&params, vt->params, what));
+    join(p, sizeof p, path, "transform");
+    return parse_transforms(c, lp_yval_get(v, "transform"), p, &d->transforms, &d->n_transforms);
+}
+
+static lp_status parse_tensor_quant(const ctx *c, const lp_yval *v, const char *path, bool weight,
+                                    lp_cfg_tensor_quant *q)
+{
+    static const char *const keys[] = {"granularity", "scheme", "dtype", "algorithm", NULL};
+    static const char *const unsup[] = {"bit", NULL};
+    LP_TRY(check_keys(c, path, v, keys, weight ? unsup : NULL));
+    LP_TRY(get_choice(c, v, "granularity", path, gran_names, &q->granularity));
+    LP_TRY(get_choice(c, v, "scheme", path, scheme_names, &q->scheme));
+    LP_TRY(get_choice(c, v, "dtype", path, qdtype_names, &q->dtype));
+    return get_choice(c, v, "algorithm", path, algo_names, &q->algorithm);
+}
+
+static lp_status parse_op_quant(const ctx *c, const lp_yval *v, const char *path, lp_cfg_op_quant *q)
+{
+    static const char *const keys[] = {"weight", "activation", NULL};
+    LP_TRY(check_keys(c, path, v, keys, NULL));
+    char p[256];
+    const lp_yval *w = lp_yval_get(v, "weight"), *a = lp_yval_get(v, "activation");
+    if (w) {
+        join(p, sizeof p, path, "weight");
+        q->has_weight = true;
+        LP_TRY(parse_tensor_quant(c, w, p, true, &q->weight));
+    }
+    if (a) {
+        join(p, sizeof p, path, "activation");
+        q->has_activation = true;
+        LP_TRY(parse_tensor_quant(c, a, p, false, &q->activation));
+    }
+    return LP_OK;
+}
+
+static lp_status parse_configs(const ctx *c, const lp_yval *v, const char *path, lp_cfg_perf_configs *pc)
+{
+    static const char *const keys[] = {"cores_per_instance", "num_of_instance", "inter_num_of_threads",
+                                       "intra_num_of_threads", "kmp_blocktime", "kmp_affinity", NULL};
+    LP_TRY(check_keys(c, path, v, keys, NULL));
+    LP_TRY(get_int(c, v, "cores_per_instance", path, 1, &pc->cores_per_instance));
+    LP_TRY(get_int(c, v, "num_of_instance", path, 1, &pc->num_of_instance));
+    LP_TRY(get_int(c, v, "inter_num_of_threads", path, 1, &pc->inter_num_of_threads));
+    LP_TRY(get_int(c, v, "intra_num_of_threads", path, 1, &pc->intra_num_of_threads));
+    int64_t kb = 0;
+    const char *ka = NULL;
+    LP_TRY(get_int(c, v, "kmp_blocktime", path, 0, &kb));   /* OpenMP tuning knobs: accepted */
+    return get_str(c, v, "kmp_affinity", path, &ka);
+}
+
+static lp_status str_list(const ctx *c, const lp_yval *v, const char *path, const char ***out, int *n_out)
+{
+    if (!v || v->kind == LP_NODE_NULL)
+        return LP_OK;
+    int n = v->kind == LP_NODE_SEQ ? v->n : 1;
+    const char **l = calloc((size_t)(n ? n : 1), sizeof *l);
+    if (!l)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const lp_yval *it = v->kind == LP_NODE_SEQ ? v->items[i] : v;
+        if (it->kind != LP_NODE_SCALAR) {
+            free(l);
+            return bad(c, path, it, "expected a name or a list of names");
+        }
+        l[i] = it->str;
+    }
+    *out = l;
+    *n_out = n;
+    return LP_OK;
+}
+
+/* ---- sections ---- */
+
+static lp_status parse_model(const ctx *c, const lp_yval *v)
+{
+    static const char *const keys[] = {"name", "framework", "inputs", "outputs", "path", NULL};
+    static const char *const fw[] = {"onnxrt_qlinearops", "onnxrt_integerops", "onnxrt_qdq",
+                                     "onnxruntime", NULL};
+    lp_config *cfg = c->cfg;
+    LP_TRY(check_keys(c, "model", v, keys, NULL));
+    LP_TRY(get_str(c, v, "name", "model", &cfg->model.name));
+    LP_TRY(get_str(c, v, "path", "model", &cfg->model.path));
+    const char *f = NULL;
+    LP_TRY(get_str(c, v, "framework", "model", &f));
+    if (f && find_name(fw, f) < 0)
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "model.framework",
+                            lp_yval_line(lp_yval_get(v, "framework")),
+                            "lowp works on ONNX models: framework must be one of onnxrt_qlinearops, "
+                            "onnxrt_integerops, onnxrt_qdq (got '%s')", f);
+    cfg->model.framework = f;
+    LP_TRY(str_list(c, lp_yval_get(v, "inputs"), "model.inputs", &cfg->model.inputs, &cfg->model.n_inputs));
+    return str_list(c, lp_yval_get(v, "outputs"), "model.outputs", &cfg->model.outputs, &cfg->model.n_outputs);
+}
+
+static lp_status parse_quantization(const ctx *c, const lp_yval *v)
+{
+    static const char *const keys[] = {"approach", "calibration", "model_wise", "op_wise", "recipes", NULL};
+    static const char *const unsup[] = {"train", "advance", NULL};
+    static const char *const approaches[] = {"post_training_static_quant", "post_training_dynamic_quant",
+                                             "post_training_auto_quant", NULL};
+    lp_config *cfg = c->cfg;
+    LP_TRY(check_keys(c, "quantization", v, keys, unsup));
+    cfg->quantization.present = true;
+    const char *a = NULL;
+    const lp_yval *av = lp_yval_get(v, "approach");
+    if (av && av->kind == LP_NODE_SCALAR && !strcmp(av->str, "quant_aware_training"))
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "quantization.approach", lp_yval_line(av),
+                            "quant_aware_training is not supported (lowp quantizes after training)");
+    LP_TRY(get_enum(c, v, "approach", "quantization", approaches, &a));
+    cfg->quantization.approach = a && !strcmp(a, approaches[1])   ? LP_APPROACH_DYNAMIC
+                                 : a && !strcmp(a, approaches[2]) ? LP_APPROACH_AUTO
+                                                                  : LP_APPROACH_STATIC;
+
+    const lp_yval *cal = lp_yval_get(v, "calibration");
+    static const char *const cal_keys[] = {"sampling_size", "dataloader", NULL};
+    LP_TRY(check_keys(c, "quantization.calibration", cal, cal_keys, NULL));
+    const lp_yval *ss = lp_yval_get(cal, "sampling_size");
+    if (ss) {
+        lowp_params p;
+        lp_params_view(&p, NULL, c->file, "quantization.calibration");
+        lp_yval wrap = {.kind = LP_NODE_MAP, .n = 1};
+        char *key = "sampling_size";
+        lp_yval *item = (lp_yval *)ss;
+        wrap.keys = &key;
+        wrap.items = &item;
+        p.node = &wrap;
+        int n;
+        if (lowp_params_get_ints(&p, "sampling_size", 16, cfg->quantization.sampling_size, &n) != LP_OK)
+            return bad(c, "quantization.calibration.sampling_size", ss,
+                       "expected a positive integer or a list of them");
+        for (int i = 0; i < n; i++)
+            if (cfg->quantization.sampling_size[i] < 1)
+                return bad(c, "quantization.calibration.sampling_size", ss, "must be positive");
+        cfg->quantization.n_sampling_size = n;
+    }
+    const lp_yval *dl = lp_yval_get(cal, "dataloader");
+    if (dl)
+        LP_TRY(parse_dataloader(c, dl, "quantization.calibration.dataloader", &cfg->quantization.calibration));
+
+    const lp_yval *mw = lp_yval_get(v, "model_wise");
+    if (mw)
+        LP_TRY(parse_op_quant(c, mw, "quantization.model_wise", &cfg->quantization.model_wise));
+
+    const lp_yval *ow = lp_yval_get(v, "op_wise");
+    LP_TRY(need_map(c, "quantization.op_wise", ow));
+    if (ow && ow->kind == LP_NODE_MAP && ow->n) {
+        cfg->quantization.op_wise = calloc((size_t)ow->n, sizeof *cfg->quantization.op_wise);
+        if (!cfg->quantization.op_wise)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int i = 0; i < ow->n; i++) {
+            lp_cfg_op_wise *o = &cfg->quantization.op_wise[i];
+            o->pattern = ow->keys[i];
+            o->line = lp_yval_line(ow->items[i]);
+            o->is_regex = false;
+            for (const char *s = o->pattern; *s; s++)
+                if (!isalnum((unsigned char)*s) && !strchr("_.-/", *s))
+                    o->is_regex = true;
+            char p[256];
+            join(p, sizeof p, "quantization.op_wise", ow->keys[i]);
+            cfg->quantization.n_op_wise = i + 1;
+            LP_TRY(parse_op_quant(c, ow->items[i], p, &o->q));
+        }
+    }
+    const lp_yval *rc = lp_yval_get(v, "recipes");
+    static const char *const rc_keys[] = {"scale_propagation_max_pooling", "scale_propagation_concat",
+                                          "first_conv_or_matmul_quantization", NULL};
+    LP_TRY(check_keys(c, "quantization.recipes", rc, rc_keys, NULL));
+    LP_TRY(get_bool(c, rc, rc_keys[0], "quantization.recipes", &cfg->quantization.scale_propagation_max_pooling));
+    LP_TRY(get_bool(c, rc, rc_keys[1], "quantization.recipes", &cfg->quantization.scale_propagation_concat));
+    return get_bool(c, rc, rc_keys[2], "quantization.recipes", &cfg->quantization.first_conv_or_matmul_quantization);
+}
+
+static lp_status parse_evaluation(const ctx *c, const lp_yval *v)
+{
+    static const char *const keys[] = {"accuracy", "performance", NULL};
+    lp_config *cfg = c->cfg;
+    LP_TRY(check_keys(c, "evaluation", v, keys, NULL));
+    const lp_yval *acc = lp_yval_get(v, "accuracy");
+    if (acc) {
+        static const char *const akeys[] = {"metric", "dataloader", "postprocess", "configs", NULL};
+        static const char *const aunsup[] = {"multi_metrics", NULL};
+        LP_TRY(check_keys(c, "evaluation.accuracy", acc, akeys, aunsup));
+        cfg->evaluation.has_accuracy = true;
+        const lp_yval *m = lp_yval_get(acc, "metric");
+        if (m) {
+            LP_TRY(get_named(c, m, "evaluation.accuracy.metric", "metric", &cfg->evaluation.metric));
+            lowp_params p;
+            lp_params_view(&p, cfg->evaluation.metric.params, c->file, "evaluation.accuracy.metric");
+            if (!lp_metric_find(cfg->evaluation.metric.name)) {
+                char names[512];
+                lp_metric_names(names, sizeof names);
+                return lp_unknown_name(&p, "metric", cfg->evaluation.metric.name, names);
+            }
+            join(cfg->evaluation.metric.path, sizeof cfg->evaluation.metric.path,
+                 "evaluation.accuracy.metric", cfg->evaluation.metric.name);
+            lp_params_view(&p, cfg->evaluation.metric.params, c->file, cfg->evaluation.metric.path);
+            lowp_metric *mm = NULL;
+            LP_TRY(lp_metric_create_params(cfg->evaluation.metric.name, &p, &mm));
+            lowp_metric_free(mm);
+        }
+        const lp_yval *dl = lp_yval_get(acc, "dataloader");
+        if (dl)
+            LP_TRY(parse_dataloader(c, dl, "evaluation.accuracy.dataloader", &cfg->evaluation.accuracy_dataloader));
+        const lp_yval *pp = lp_yval_get(acc, "postprocess");
+        static const char *const pkeys[] = {"transform", NULL};
+        LP_TRY(check_keys(c, "evaluation.accuracy.postprocess", pp, pkeys, NULL));
+        LP_TRY(parse_transforms(c, lp_yval_get(pp, "transform"), "evaluation.accuracy.postprocess.transform",
+                                &cfg->evaluation.postprocess, &cfg->evaluation.n_postprocess));
+        const lp_yval *cf = lp_yval_get(acc, "configs");
+        if (cf)
+            LP_TRY(parse_configs(c, cf, "evaluation.accuracy.configs", &cfg->evaluation.accuracy_configs));
+    }
+    const lp_yval *perf = lp_yval_get(v, "performance");
+    if (perf) {
+        static const char *const pkeys[] = {"warmup", "iteration", "configs", "dataloader", "postprocess", NULL};
+        LP_TRY(check_keys(c, "evaluation.performance", perf, pkeys, NULL));
+        cfg->evaluation.has_performance = true;
+        LP_TRY(get_int(c, perf, "warmup", "evaluation.performance", 0, &cfg->evaluation.warmup));
+        LP_TRY(get_int(c, perf, "iteration", "evaluation.performance", -1, &cfg->evaluation.iteration));
+        const lp_yval *cf = lp_yval_get(perf, "configs");
+        if (cf)
+            LP_TRY(parse_configs(c, cf, "evaluation.performance.configs", &cfg->evaluation.performance_configs));
+        const lp_yval *dl = lp_yval_get(perf, "dataloader");
+        if (dl)
+            LP_TRY(parse_dataloader(c, dl, "evaluation.performance.dataloader",
+                                    &cfg->evaluation.performance_dataloader));
+        const lp_yval *pp = lp_yval_get(perf, "postprocess");
+        static const char *const ppkeys[] = {"transform", NULL};
+        LP_TRY(check_keys(c, "evaluation.performance.postprocess", pp, ppkeys, NULL));
+        lp_cfg_named *list = NULL;
+        int n = 0;
+        LP_TRY(parse_transforms(c, lp_yval_get(pp, "transform"), "evaluation.performance.postprocess.transform",
+                                &list, &n));
+        free(list);   /* validated; a performance run does not score outputs */
+    }
+    return LP_OK;
+}
+
+static lp_status parse_tuning(const ctx *c, const lp_yval *v)
+{
+    static const char *const keys[] = {"strategy", "accuracy_criterion", "objective", "exit_policy",
+                                       "random_seed", "tensorboard", "workspace", NULL};
+    /* lowp's built-in strategies (src/tune); LPOT's names are a subset */
+    static const char *const strategies[] = {"auto", "basic", "mse", "mse_v2", "conservative", "exhaustive",
+                                             "random", "bayesian", NULL};
+    static const char *const objectives[] = {"performance", "modelsize", "footprint", NULL};
+    lp_config *cfg = c->cfg;
+    LP_TRY(check_keys(c, "tuning", v, keys, NULL));
+    const lp_yval *s = lp_yval_get(v, "strategy");
+    static const char *const skeys[] = {"name", "accuracy_weight", "latency_weight", NULL};
+    LP_TRY(check_keys(c, "tuning.strategy", s, skeys, NULL));
+    LP_TRY(get_enum(c, s, "name", "tuning.strategy", strategies, &cfg->tuning.strategy));
+    LP_TRY(get_float(c, s, "accuracy_weight", "tuning.strategy", false, &cfg->tuning.accuracy_weight));
+    LP_TRY(get_float(c, s, "latency_weight", "tuning.strategy", false, &cfg->tuning.latency_weight));
+
+    const lp_yval *ac = lp_yval_get(v, "accuracy_criterion");
+    static const char *const akeys[] = {"relative", "absolute", "higher_is_better", NULL};
+    LP_TRY(check_keys(c, "tuning.accuracy_criterion", ac, akeys, NULL));
+    const lp_yval *rel = lp_yval_get(ac, "relative"), *abs_ = lp_yval_get(ac, "absolute");
+    if (rel && abs_)
+        return bad(c, "tuning.accuracy_criterion", ac, "give either 'relative' or 'absolute', not both");
+    if (abs_) {
+        cfg->tuning.relative = false;
+        LP_TRY(get_float(c, ac, "absolute", "tuning.accuracy_criterion", true, &cfg->tuning.criterion));
+    } else if (rel) {
+        LP_TRY(get_float(c, ac, "relative", "tuning.accuracy_criterion", true, &cfg->tuning.criterion));
+    }
+    if (cfg->tuning.criterion < 0)
+        return bad(c, "tuning.accuracy_criterion", ac, "the tolerance must not be negative");
+    LP_TRY(get_bool(c, ac, "higher_is_better", "tuning.accuracy_criterion", &cfg->tuning.higher_is_better));
+
+    LP_TRY(get_enum(c, v, "objective", "tuning", objectives, &cfg->tuning.objective));
+    const lp_yval *ep = lp_yval_get(v, "exit_policy");
+    static const char *const ekeys[] = {"timeout", "max_trials", "performance_only", NULL};
+    LP_TRY(check_keys(c, "tuning.exit_policy", ep, ekeys, NULL));
+    LP_TRY(get_int(c, ep, "timeout", "tuning.exit_policy", 0, &cfg->tuning.timeout));
+    LP_TRY(get_int(c, ep, "max_trials", "tuning.exit_policy", 1, &cfg->tuning.max_trials));
+    LP_TRY(get_bool(c, ep, "performance_only", "tuning.exit_policy", &cfg->tuning.performance_only));
+    LP_TRY(get_int(c, v, "random_seed", "tuning", INT64_MIN, &cfg->tuning.random_seed));
+    bool tb = false;
+    LP_TRY(get_bool(c, v, "tensorboard", "tuning", &tb));
+    if (tb)
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "tuning.tensorboard",
+                            lp_yval_line(lp_yval_get(v, "tensorboard")), "tensorboard output is not supported");
+    const lp_yval *ws = lp_yval_get(v, "workspace");
+    static const char *const wkeys[] = {"path", "resume", NULL};
+    LP_TRY(check_keys(c, "tuning.workspace", ws, wkeys, NULL));
+    LP_TRY(get_str(c, ws, "path", "tuning.workspace", &cfg->tuning.workspace_path));
+    return get_str(c, ws, "resume", "tuning.workspace", &cfg->tuning.resume);
+}
+
+static void set_defaults(lp_config *cfg)
+{
+    cfg->device = "cpu";
+    cfg->quantization.approach = LP_APPROACH_STATIC;
+    cfg->quantization.n_sampling_size = 1;
+    cfg->quantization.sampling_size[0] = 100;
+    cfg->quantization.scale_propagation_max_pooling = true;
+    cfg->quantization.scale_propagation_concat = true;
+    cfg->quantization.first_conv_or_matmul_quantization = true;
+    cfg->evaluation.warmup = 5;
+    cfg->evaluation.iteration = -1;
+    cfg->evaluation.accuracy_configs.num_of_instance = 1;
+    cfg->evaluation.performance_configs.num_of_instance = 1;
+    cfg->tuning.strategy = "auto";
+    cfg->tuning.accuracy_weight = cfg->tuning.latency_weight = 1.0;
+    cfg->tuning.relative = true;
+    cfg->tuning.criterion = 0.01;
+    cfg->tuning.higher_is_better = true;
+    cfg->tuning.objective = "performance";
+    cfg->tuning.timeout = 0;
+    cfg->tuning.max_trials = 100;
+    cfg->tuning.random_seed = 1978;
+    cfg->tuning.workspace_path = "./lowp_workspace";
+}
+
+static lp_status parse_root(lp_config *cfg)
+{
+    ctx c = {cfg, cfg->file};
+    static const char *const keys[] = {"version", "model", "device", "quantization", "evaluation", "tuning", NULL};
+    static const char *const unsup[] = {"pruning", "graph_optimization", "distillation", "mixed_precision", NULL};
+    const lp_yval *r = cfg->root;
+    if (r->kind != LP_NODE_MAP)
+        return bad(&c, "", r, "the configuration must be a map of sections (model, quantization, ...)");
+    LP_TRY(check_keys(&c, "", r, keys, unsup));
+    LP_TRY(get_str(&c, r, "version", "", &cfg->version));
+    static const char *const devices[] = {"cpu", NULL};
+    LP_TRY(get_enum(&c, r, "device", "", devices, &cfg->device));
+    const lp_yval *m = lp_yval_get(r, "model");
+    if (!m)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, cfg->file, "model", 0,
+                            "the 'model' section (with at least 'name') is required");
+    LP_TRY(parse_model(&c, m));
+    if (!cfg->model.name)
+        return bad(&c, "model", m, "'name' is required");
+    const lp_yval *q = lp_yval_get(r, "quantization");
+    if (q)
+        LP_TRY(parse_quantization(&c, q));
+    const lp_yval *e = lp_yval_get(r, "evaluation");
+    if (e)
+        LP_TRY(parse_evaluation(&c, e));
+    const lp_yval *t = lp_yval_get(r, "tuning");
+    if (t)
+        LP_TRY(parse_tuning(&c, t));
+    return LP_OK;
+}
+
+/* ---- public API ---- */
+
+void lowp_config_free(lowp_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->model.inputs);
+    free(cfg->model.outputs);
+    free(cfg->quantization.calibration.transforms);
+    free(cfg->quantization.op_wise);
+    free(cfg->evaluation.accuracy_dataloader.transforms);
+    free(cfg->evaluation.performance_dataloader.transforms);
+    free(cfg->evaluation.postprocess);
+    lp_yval_free(cfg->root);
+    free(cfg);
+}
+
+lowp_status lowp_config_load_string(const char *yaml, const char *what, lowp_config **out)
+{
+    if (!yaml || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_load_string: NULL argument");
+    lp_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(cfg->file, sizeof cfg->file, "%s", what ? what : "<config>");
+    set_defaults(cfg);
+    lp_status st = lp_yaml_parse(yaml, strlen(yaml), cfg->file, &cfg->root);
+    if (st == LP_OK)
+        st = parse_root(cfg);
+    if (st != LP_OK) {
+        lowp_config_free(cfg);
+        return st;
+    }
+    *out = cfg;
+    return LP_OK;
+}
+
+lowp_status lowp_config_load(const char *path, lowp_config **out)
+{
+    if (!path || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_load: NULL argument");
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    lp_status st = buf ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    while (st == LP_OK) {
+        if (n + 1 >= cap) {
+            if (cap > (64u << 20)) {
+                st = lp_error(LOWP_ERR_FORMAT, "%s: too large for a configuration", path);
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, fp);
+        n += r;
+        if (r == 0) {
+            if (ferror(fp))
+                st = lp_error(LOWP_ERR_IO, "%s: read failed", path);
+            break;
+        }
+    }
+    fclose(fp);
+    if (st == LP_OK) {
+        buf[n] = 0;
+        if (strlen(buf) != n)
+            st = lp_error(LOWP_ERR_FORMAT, "%s: contains a NUL byte; not a YAML text file", path);
+    }
+    if (st == LP_OK)
+        st = lowp_config_load_string(buf, path, out);
+    free(buf);
+    return st;
+}
+
+lp_status lp_cfg_build_dataloader(const lp_config *cfg, const lp_cfg_dataloader *d, int64_t max_samples,
+                                  lowp_dataloader **out)
+{
+    ctx c = {(lp_config *)cfg, cfg->file};
+    lowp_params p;
+    view_of(&c, &d->dataset, &p);
+    lowp_dataset *ds = NULL;
+    LP_TRY(lp_dataset_open_params(d->dataset.name, &p, &ds));
+    lowp_transform *t = NULL;
+    lp_status st = lowp_transform_create(&t);
+    for (int i = 0; i < d->n_transforms && st == LP_OK; i++) {
+        view_of(&c, &d->transforms[i], &p);
+        st = lp_transform_append_params(t, d->transforms[i].name, &p);
+    }
+    if (st != LP_OK) {
+        lowp_transform_free(t);
+        lowp_dataset_free(ds);
+        return st;
+    }
+    lowp_dataloader_options o = lowp_dataloader_options_default();
+    o.batch_size = (int)d->batch_size;
+    o.drop_last = d->drop_last;
+    o.shuffle = d->shuffle;
+    o.seed = (uint64_t)cfg->tuning.random_seed;
+    o.max_samples = max_samples;
+    return lowp_dataloader_create(ds, t, &o, out);
+}
+
+lowp_status lowp_config_dataloader(const lowp_config *cfg, const char *section, int batch_size,
+                                   int64_t max_samples, lowp_dataloader **out)
+{
+    if (!cfg || !section || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_dataloader: NULL argument");
+    const lp_cfg_dataloader *d = NULL;
+    int64_t max = 0;
+    if (!strcmp(section, "evaluation.accuracy"))
+        d = &cfg->evaluation.accuracy_dataloader;
+    else if (!strcmp(section, "evaluation.performance"))
+        d = &cfg->evaluation.performance_dataloader;
+    else if (!strcmp(section, "quantization.calibration")) {
+        d = &cfg->quantization.calibration;
+        max = cfg->quantization.sampling_size[0];
+    } else
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_dataloader: unknown section '%s' "
+                        "(evaluation.accuracy, evaluation.performance, quantization.calibration)", section);
+    if (!d->present)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: %s.dataloader is missing", cfg->file, section);
+    lp_cfg_dataloader dd = *d;
+    if (batch_size > 0)
+        dd.batch_size = batch_size;
+    return lp_cfg_build_dataloader(cfg, &dd, max_samples > 0 ? max_samples : max, out);
+}
+
+int lowp_config_has_metric(const lowp_config *cfg) { return cfg && cfg->evaluation.metric.name; }
+
+lowp_status lowp_config_metric(const lowp_config *cfg, lowp_metric **out)
+{
+    if (!cfg || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_metric: NULL argument");
+    if (!cfg->evaluation.metric.name)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: evaluation.accuracy.metric is missing", cfg->file);
+    lowp_params p;
+    lp_params_view(&p, cfg->evaluation.metric.params, cfg->file, cfg->evaluation.metric.path);
+    return lp_metric_create_params(cfg->evaluation.metric.name, &p, out);
+}
+
+lowp_status lowp_config_postprocess(const lowp_config *cfg, lowp_transform **out)
+{
+    if (!cfg || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_postprocess: NULL argument");
+    lowp_transform *t = NULL;
+    LP_TRY(lowp_transform_create(&t));
+    for (int i = 0; i < cfg->evaluation.n_postprocess; i++) {
+        lowp_params p;
+        lp_params_view(&p, cfg->evaluation.postprocess[i].params, cfg->file, cfg->evaluation.postprocess[i].path);
+        lp_status st = lp_transform_append_params(t, cfg->evaluation.postprocess[i].name, &p);
+        if (st != LP_OK) {
+            lowp_transform_free(t);
+            return st;
+        }
+    }
+    *out = t;
+    return LP_OK;
+}

@@ -1,0 +1,143 @@
+/* config.h — the YAML configuration (LPOT 1.x schema) as plain data. lp_config_load reads and
+ * validates everything (names of datasets, transforms, metrics and their parameters, types,
+ * ranges); the quantization and tuning layers read the fields below directly. Parameters of
+ * datasets/transforms/metrics stay as value trees (lp_yval) owned by the config, to be
+ * handed to the data and metric layers when the objects are built. */
+#ifndef LP_CONFIG_H
+#define LP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "data/params.h"
+
+/* A named component with its parameter tree: `topk: 1`, `Resize: {size: 224}`. */
+typedef struct lp_cfg_named {
+    const char *name;          /* the key (borrowed from the tree) */
+    const lp_yval *params;     /* its value (borrowed; may be a NULL node) */
+    char path[160];            /* "evaluation.accuracy.metric.topk" */
+} lp_cfg_named;
+
+typedef struct lp_cfg_dataloader {
+    bool present;
+    int64_t batch_size;        /* default 1 */
+    bool drop_last;            /* last_batch: discard (default rollover: keep the partial batch) */
+    bool shuffle;              /* lowp extension, default false */
+    lp_cfg_named dataset;
+    int n_transforms;
+    lp_cfg_named *transforms;  /* in YAML order (Compose) */
+    char path[96];             /* "evaluation.accuracy.dataloader" */
+} lp_cfg_dataloader;
+
+/* Enumerations of the quantization choices (LPOT's spellings in lp_cfg_enum_name). */
+typedef enum { LP_GRAN_PER_CHANNEL, LP_GRAN_PER_TENSOR } lp_cfg_granularity;
+typedef enum { LP_SCHEME_ASYM, LP_SCHEME_SYM } lp_cfg_scheme;
+typedef enum { LP_QDT_INT8, LP_QDT_UINT8, LP_QDT_FP32, LP_QDT_BF16 } lp_cfg_qdtype;
+typedef enum { LP_ALGO_MINMAX, LP_ALGO_KL } lp_cfg_algorithm;
+
+/* A list of allowed choices in the order written; n == 0: not given (the tuner decides). */
+typedef struct lp_cfg_choice {
+    int n;
+    int v[4];
+} lp_cfg_choice;
+
+typedef struct lp_cfg_tensor_quant {
+    lp_cfg_choice granularity, scheme, dtype, algorithm;
+} lp_cfg_tensor_quant;
+
+typedef struct lp_cfg_op_quant {
+    bool has_weight, has_activation;
+    lp_cfg_tensor_quant weight, activation;
+} lp_cfg_op_quant;
+
+typedef struct lp_cfg_op_wise {
+    const char *pattern;       /* op name, or a regex when it has characters outside
+                                  [A-Za-z0-9_.\-/] (LPOT's rule): see `is_regex` */
+    bool is_regex;
+    int line;
+    lp_cfg_op_quant q;
+} lp_cfg_op_wise;
+
+/* post_training_auto_quant: the tuner tries static, then dynamic */
+typedef enum { LP_APPROACH_STATIC, LP_APPROACH_DYNAMIC, LP_APPROACH_AUTO } lp_cfg_approach;
+
+typedef struct lp_cfg_perf_configs {
+    int64_t cores_per_instance;   /* 0: not given */
+    int64_t num_of_instance;      /* default 1 */
+    int64_t inter_num_of_threads, intra_num_of_threads;   /* 0: not given */
+} lp_cfg_perf_configs;
+
+struct lowp_config {
+    char file[256];
+    lp_yval *root;
+
+    const char *version;          /* "1.0" or NULL */
+    const char *device;           /* "cpu" */
+    struct {
+        const char *name;
+        const char *framework;    /* LPOT's framework key, accepted for compatibility */
+        const char *path;         /* lowp extension: the ONNX file (the CLI's MODEL wins) */
+        int n_inputs, n_outputs;
+        const char **inputs, **outputs;
+    } model;
+
+    struct {
+        bool present;
+        lp_cfg_approach approach;                  /* post_training_static_quant (default) */
+        int n_sampling_size;
+        int64_t sampling_size[16];                 /* default [100] */
+        lp_cfg_dataloader calibration;
+        lp_cfg_op_quant model_wise;
+        int n_op_wise;
+        lp_cfg_op_wise *op_wise;
+        bool scale_propagation_max_pooling, scale_propagation_concat,
+            first_conv_or_matmul_quantization;     /* recipes, default true */
+    } quantization;
+
+    struct {
+        bool has_accuracy;
+        lp_cfg_named metric;                       /* exactly one */
+        lp_cfg_dataloader accuracy_dataloader;
+        int n_postprocess;
+        lp_cfg_named *postprocess;                 /* postprocess.transform, in order */
+        lp_cfg_perf_configs accuracy_configs;
+        bool has_performance;
+        int64_t warmup;                            /* default 5 */
+        int64_t iteration;                         /* default -1: the whole dataloader */
+        lp_cfg_perf_configs performance_configs;
+        lp_cfg_dataloader performance_dataloader;
+    } evaluation;
+
+    struct {
+        const char *strategy;                      /* default "auto" (lowp's; LPOT's was basic) */
+        double accuracy_weight, latency_weight;    /* default 1.0 */
+        bool relative;                             /* accuracy_criterion: relative (default) or absolute */
+        double criterion;                          /* default 0.01 (relative) */
+        bool higher_is_better;                     /* default true */
+        const char *objective;                     /* performance (default), modelsize, footprint */
+        int64_t timeout;                           /* seconds, 0: none (default) */
+        int64_t max_trials;                        /* default 100 */
+        bool performance_only;                     /* default false */
+        int64_t random_seed;                       /* default 1978 */
+        const char *workspace_path;                /* default "./lowp_workspace" */
+        const char *resume;                        /* NULL: none */
+    } tuning;
+};
+
+typedef struct lowp_config lp_config;
+
+/* Parses YAML text into a value tree with line numbers (no anchors/aliases; duplicate keys
+ * are errors). `what` names the source in messages. */
+lp_status lp_yaml_parse(const char *text, size_t size, const char *what, lp_yval **out);
+
+/* LPOT's spelling of an enumeration value ("per_channel", "asym", "int8", "minmax"). */
+const char *lp_cfg_granularity_name(int v);
+const char *lp_cfg_scheme_name(int v);
+const char *lp_cfg_qdtype_name(int v);
+const char *lp_cfg_algorithm_name(int v);
+
+/* Builds the objects a section describes (params keep file and key path for messages). */
+lp_status lp_cfg_build_dataloader(const lp_config *cfg, const lp_cfg_dataloader *d, int64_t max_samples,
+                                  lowp_dataloader **out);
+
+#endif

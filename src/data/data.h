@@ -1,0 +1,58 @@
+/* data.h — internals of the data layer: the dataset, transform and dataloader objects, the
+ * built-in vtables, and helpers shared by their implementations. */
+#ifndef LP_DATA_H
+#define LP_DATA_H
+
+#include "base/tensor.h"
+#include "data/params.h"
+
+struct lowp_dataset {
+    const lowp_dataset_vtable *vt;
+    void *state;
+    int64_t length;
+    char desc[320];            /* "FashionMNIST (/usr/share/datasets/fashion-mnist)" */
+};
+
+typedef struct lp_transform_step {
+    const lowp_transform_vtable *vt;
+    void *state;
+} lp_transform_step;
+
+struct lowp_transform {
+    int n, cap;
+    lp_transform_step *steps;
+};
+
+/* Built-in vtables, listed in one table each (dataset.c, transform.c). */
+extern const lowp_dataset_vtable lp_ds_mnist, lp_ds_fashion_mnist, lp_ds_cifar10, lp_ds_cifar100,
+    lp_ds_image_folder, lp_ds_imagenet_raw, lp_ds_npy, lp_ds_dummy;
+extern const lowp_transform_vtable lp_tf_rescale, lp_tf_normalize, lp_tf_resize, lp_tf_center_crop,
+    lp_tf_random_crop, lp_tf_random_resized_crop, lp_tf_transpose, lp_tf_cast, lp_tf_to_array,
+    lp_tf_crop_resize, lp_tf_label_shift;
+
+/* Registry lookups (NULL when unknown). */
+const lowp_dataset_vtable *lp_dataset_find(const char *name);
+const lowp_transform_vtable *lp_transform_find(const char *name);
+/* "MNIST, FashionMNIST, ..." for messages. */
+void lp_dataset_names(char *buf, size_t size);
+void lp_transform_names(char *buf, size_t size);
+
+/* Opens/creates with params already placed in a lowp_params view (config and CLI use
+ * these, so the params keep their file and key path for messages). */
+lp_status lp_dataset_open_params(const char *name, lowp_params *params, lowp_dataset **out);
+lp_status lp_transform_append_params(lowp_transform *t, const char *name, lowp_params *params);
+
+/* Adds a new tensor to a sample as input or label. Frees `t` on failure. */
+lp_status lp_sample_add_input(lowp_sample *s, lp_tensor *t);
+lp_status lp_sample_add_label(lowp_sample *s, lp_tensor *t);
+/* A new int64 scalar label. */
+lp_status lp_sample_add_class(lowp_sample *s, int64_t label);
+
+/* Images: decode a JPEG or PNG file into float32 (H,W,C) with values 0..255 (C = 1 or 3:
+ * grayscale stays 1 channel, alpha and palettes become RGB). Errors name the file. */
+lp_status lp_image_load(const char *path, lp_tensor **out);
+
+/* Reads exactly `size` bytes at `offset` (pread); errors name `what`. */
+lp_status lp_read_at(int fd, void *buf, size_t size, int64_t offset, const char *what);
+
+#endif

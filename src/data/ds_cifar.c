@@ -1,0 +1,140 @@
+/* ds_cifar.c — CIFAR10 / CIFAR100 from the binary version (data_batch_N.bin / test_batch.bin,
+ * train.bin / test.bin), read by offset. Samples: float32 (32,32,3) HWC, values 0..255;
+ * labels: int64 scalars (CIFAR100: the fine label). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data/data.h"
+#include "data/recfile.h"
+
+#define CIFAR_PIXELS 3072
+#define CIFAR_MAX_FILES 5
+
+typedef struct cifar_ds {
+    int n_files;
+    lp_recfile files[CIFAR_MAX_FILES];
+    int64_t first[CIFAR_MAX_FILES + 1];  /* sample index where each file starts */
+    int label_bytes;                     /* 1 (CIFAR10) or 2 (CIFAR100: coarse, fine) */
+    unsigned char rec[2 + CIFAR_PIXELS];
+    char root[512];
+} cifar_ds;
+
+static void cifar_close(void *state)
+{
+    cifar_ds *d = state;
+    if (!d)
+        return;
+    for (int i = 0; i < d->n_files; i++)
+        lp_recfile_close(&d->files[i]);
+    free(d);
+}
+
+/* The folder holding the .bin files: root itself or the archive's folder inside it. */
+static void cifar_dir(const char *root, const char *sub, const char *probe, char *out, size_t size)
+{
+    struct stat sb;
+    char p[1100];
+    snprintf(p, sizeof p, "%s/%s", root, probe);
+    if (stat(p, &sb) == 0) {
+        snprintf(out, size, "%s", root);
+        return;
+    }
+    snprintf(out, size, "%s/%s", root, sub);
+}
+
+static lp_status cifar_open_common(const lowp_params *p, int label_bytes, void **state_out,
+                                   int64_t *length_out)
+{
+    const char *root;
+    int train;
+    LP_TRY(lowp_params_get_string(p, "root", NULL, &root));
+    LP_TRY(lowp_params_get_bool(p, "train", 0, &train));
+    cifar_ds *d = calloc(1, sizeof *d);
+    if (!d)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    d->label_bytes = label_bytes;
+    snprintf(d->root, sizeof d->root, "%s", root);
+    const char *names[CIFAR_MAX_FILES];
+    int n = 0;
+    char dir[600];
+    if (label_bytes == 1) {
+        static const char *const tr[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                         "data_batch_4.bin", "data_batch_5.bin"};
+        if (train)
+            for (n = 0; n < 5; n++)
+                names[n] = tr[n];
+        else
+            names[n++] = "test_batch.bin";
+        cifar_dir(root, "cifar-10-batches-bin", names[0], dir, sizeof dir);
+    } else {
+        names[n++] = train ? "train.bin" : "test.bin";
+        cifar_dir(root, "cifar-100-binary", names[0], dir, sizeof dir);
+    }
+    lp_status st = LP_OK;
+    int64_t rec = label_bytes + CIFAR_PIXELS;
+    for (int i = 0; i < n && st == LP_OK; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        st = lp_recfile_open(&d->files[i], path);
+        if (st != LP_OK)
+            break;
+        d->n_files++;
+        struct stat sb;
+        if (d->files[i].is_gz)
+            st = lp_error(LOWP_ERR_UNSUPPORTED, "%s: gzip'ed CIFAR batches are not supported; unpack them", path);
+        else if (fstat(d->files[i].fd, &sb) != 0 || sb.st_size % rec != 0)
+            st = lp_error(LOWP_ERR_FORMAT, "%s: size %lld is not a whole number of %lld-byte records",
+                          path, (long long)sb.st_size, (long long)rec);
+        else {
+            lp_recfile_set_layout(&d->files[i], 0, rec);
+            d->first[i + 1] = d->first[i] + sb.st_size / rec;
+        }
+    }
+    if (st != LP_OK) {
+        cifar_close(d);
+        return st;
+    }
+    *state_out = d;
+    *length_out = d->first[d->n_files];
+    return LP_OK;
+}
+
+static lp_status cifar10_open(const lowp_params *p, void **s, int64_t *n) { return cifar_open_common(p, 1, s, n); }
+static lp_status cifar100_open(const lowp_params *p, void **s, int64_t *n) { return cifar_open_common(p, 2, s, n); }
+
+static lp_status cifar_get(void *state, int64_t index, lowp_sample *s)
+{
+    cifar_ds *d = state;
+    int f = 0;
+    while (f + 1 < d->n_files && index >= d->first[f + 1])
+        f++;
+    LP_TRY(lp_recfile_read(&d->files[f], index - d->first[f], d->rec));
+    int64_t dims[3] = {32, 32, 3};
+    lp_tensor *t;
+    LP_TRY(lp_tensor_new(LP_F32, 3, dims, &t));
+    float *x = t->data;
+    const unsigned char *px = d->rec + d->label_bytes;
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 1024; i++)
+            x[i * 3 + c] = (float)px[c * 1024 + i];
+    LP_TRY(lp_sample_add_input(s, t));
+    return lp_sample_add_class(s, d->rec[d->label_bytes - 1]);
+}
+
+static const char *cifar_describe(void *state) { return ((cifar_ds *)state)->root; }
+
+static const lowp_param_spec cifar_params[] = {
+    {"root", LOWP_PARAM_STRING, 1, 1},
+    {"train", LOWP_PARAM_BOOL, 0, 0},
+    {"download", LOWP_PARAM_BOOL, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
+const lowp_dataset_vtable lp_ds_cifar10 = {
+    "CIFAR10", cifar_params, cifar10_open, cifar_get, cifar_close, cifar_describe,
+};
+const lowp_dataset_vtable lp_ds_cifar100 = {
+    "CIFAR100", cifar_params, cifar100_open, cifar_get, cifar_close, cifar_describe,
+};

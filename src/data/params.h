@@ -1,0 +1,65 @@
+/* params.h — a small tree of YAML-like values (lp_node) and lowp_params, the checked view of
+ * one map in it that configures a dataset, transform or metric. */
+#ifndef LP_PARAMS_H
+#define LP_PARAMS_H
+
+#include <stdbool.h>
+
+#include "base/status.h"
+
+typedef enum lp_node_kind { LP_NODE_NULL, LP_NODE_SCALAR, LP_NODE_SEQ, LP_NODE_MAP } lp_node_kind;
+
+/* A YAML value. Scalars keep their text; a MAP keeps its keys in file order. */
+typedef struct lp_yval {
+    lp_node_kind kind;
+    int line;                 /* 1-based line in the source, 0 when built by hand */
+    int key_line;             /* line of the key this value sits under (0: none) */
+    char *str;                /* SCALAR */
+    bool quoted;              /* SCALAR written in quotes: always a string */
+    int n, cap;
+    char **keys;              /* MAP */
+    struct lp_yval **items;   /* SEQ items / MAP values */
+} lp_yval;
+
+lp_status lp_yval_new(lp_node_kind kind, int line, const char *str, lp_yval **out);
+void lp_yval_free(lp_yval *v);
+/* Appends (SEQ: key NULL). Takes ownership of `item`, also on failure. */
+lp_status lp_yval_append(lp_yval *seq_or_map, const char *key, lp_yval *item);
+/* The value under `key` of a MAP, or NULL. */
+lp_yval *lp_yval_get(const lp_yval *map, const char *key);
+lp_status lp_yval_clone(const lp_yval *v, lp_yval **out);
+/* Parses a YAML flow-style value ("3", "[1, 2]", "abc") into a node (via libyaml). */
+lp_status lp_yval_parse_flow(const char *text, lp_yval **out);
+
+/* The line to report for `v`: its key's line when it has one. */
+static inline int lp_yval_line(const lp_yval *v) { return !v ? 0 : v->key_line ? v->key_line : v->line; }
+
+/* Scalar conversions; false when the text is not of the type. */
+bool lp_scalar_int(const lp_yval *v, int64_t *out);
+bool lp_scalar_float(const lp_yval *v, double *out);   /* also "1%" -> 0.01 when percent */
+bool lp_scalar_bool(const lp_yval *v, bool *out);
+
+struct lowp_params {
+    lp_yval *node;                 /* MAP, NULL, or a direct (positional) value */
+    bool owns;                     /* node belongs to these params */
+    const lowp_param_spec *spec;   /* set while a constructor runs; NULL: no checking */
+    char path[256];                /* key path for messages */
+    char file[256];                /* config file for messages ("" if none) */
+};
+
+/* A borrowed view of `node` (not copied). */
+void lp_params_view(lowp_params *p, const lp_yval *node, const char *file, const char *path);
+/* The raw node of `key` (honouring a positional direct value), or NULL. */
+const lp_yval *lp_params_lookup(const lowp_params *p, const char *key);
+/* Checks the params against `spec`: types, required keys, unknown keys. Errors read
+ * "FILE: PATH.KEY: expected an integer, got 'x' at line N". `what` is "dataset 'MNIST'". */
+lp_status lp_params_check(const lowp_params *p, const lowp_param_spec *spec, const char *what);
+
+/* Error helper: "FILE: PATH: message at line N" (file/line parts omitted when unknown). */
+lp_status lp_cfg_error(lp_status st, const char *file, const char *path, int line,
+                       const char *fmt, ...) LP_PRINTF(5, 6);
+
+/* "FILE: PATH: unknown KIND 'NAME' at line N (known: KNOWN)". */
+lp_status lp_unknown_name(const lowp_params *p, const char *kind, const char *name, const char *known);
+
+#endif

@@ -1,0 +1,128 @@
+/* transform.c — the transform registry and Compose pipelines (lowp_transform). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/data.h"
+
+static const lowp_transform_vtable *const builtin[] = {
+    &lp_tf_rescale, &lp_tf_normalize, &lp_tf_resize, &lp_tf_center_crop, &lp_tf_random_crop,
+    &lp_tf_random_resized_crop, &lp_tf_transpose, &lp_tf_cast, &lp_tf_to_array,
+    &lp_tf_crop_resize, &lp_tf_label_shift,
+};
+#define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
+#define MAX_USER 64
+static const lowp_transform_vtable *user[MAX_USER];
+static int n_user;
+
+const lowp_transform_vtable *lp_transform_find(const char *name)
+{
+    for (int i = 0; i < N_BUILTIN; i++)
+        if (!strcmp(builtin[i]->name, name))
+            return builtin[i];
+    for (int i = 0; i < n_user; i++)
+        if (!strcmp(user[i]->name, name))
+            return user[i];
+    return NULL;
+}
+
+void lp_transform_names(char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_BUILTIN + n_user && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "",
+                              i < N_BUILTIN ? builtin[i]->name : user[i - N_BUILTIN]->name);
+}
+
+lowp_status lowp_transform_register(const lowp_transform_vtable *vt)
+{
+    if (!vt || !vt->name || !vt->apply)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_register: the vtable needs name and apply");
+    if (lp_transform_find(vt->name))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "transform '%s' is already registered", vt->name);
+    if (n_user == MAX_USER)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "too many user transforms (at most %d)", MAX_USER);
+    user[n_user++] = vt;
+    return LP_OK;
+}
+
+lowp_status lowp_transform_create(lowp_transform **out)
+{
+    if (!out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_create: NULL argument");
+    lowp_transform *t = calloc(1, sizeof *t);
+    if (!t)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = t;
+    return LP_OK;
+}
+
+void lowp_transform_free(lowp_transform *t)
+{
+    if (!t)
+        return;
+    for (int i = 0; i < t->n; i++)
+        if (t->steps[i].vt->free)
+            t->steps[i].vt->free(t->steps[i].state);
+    free(t->steps);
+    free(t);
+}
+
+int lowp_transform_count(const lowp_transform *t) { return t ? t->n : 0; }
+
+lp_status lp_transform_append_params(lowp_transform *t, const char *name, lowp_params *params)
+{
+    const lowp_transform_vtable *vt = lp_transform_find(name);
+    if (!vt) {
+        char names[512];
+        lp_transform_names(names, sizeof names);
+        return lp_unknown_name(params, "transform", name, names);
+    }
+    char what[160];
+    snprintf(what, sizeof what, "transform '%s'", name);
+    LP_TRY(lp_params_check(params, vt->params, what));
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 8;
+        lp_transform_step *s = realloc(t->steps, (size_t)cap * sizeof *s);
+        if (!s)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        t->steps = s;
+        t->cap = cap;
+    }
+    void *state = NULL;
+    params->spec = vt->params;
+    lp_status st = vt->create ? vt->create(params, &state) : LP_OK;
+    params->spec = NULL;
+    if (st != LP_OK)
+        return st;
+    t->steps[t->n].vt = vt;
+    t->steps[t->n].state = state;
+    t->n++;
+    return LP_OK;
+}
+
+lowp_status lowp_transform_append(lowp_transform *t, const char *name, const lowp_params *params)
+{
+    if (!t || !name)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_append: NULL argument");
+    lowp_params view;
+    lp_params_view(&view, params ? params->node : NULL, params ? params->file : "",
+                   params && *params->path ? params->path : name);
+    return lp_transform_append_params(t, name, &view);
+}
+
+lowp_status lowp_transform_apply(const lowp_transform *t, lowp_sample *s, uint64_t seed)
+{
+    if (!s)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_apply: NULL argument");
+    uint64_t rng = seed;
+    for (int i = 0; t && i < t->n; i++) {
+        lp_status st = t->steps[i].vt->apply(t->steps[i].state, s, &rng);
+        if (st != LP_OK) {
+            lowp_sample_clear(s);
+            return lp_error_prefix(st, "transform %s", t->steps[i].vt->name);
+        }
+    }
+    return LP_OK;
+}

@@ -1,0 +1,126 @@
+/* metric.c — the metric registry and lowp_metric handles. */
+#include "metric/metric.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const lowp_metric_vtable *const builtin[] = {
+    &lp_metric_topk, &lp_metric_accuracy, &lp_metric_loss, &lp_metric_mae, &lp_metric_mse,
+    &lp_metric_rmse, &lp_metric_f1, &lp_metric_map, &lp_metric_coco_map,
+};
+#define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
+#define MAX_USER 64
+static const lowp_metric_vtable *user[MAX_USER];
+static int n_user;
+
+const lowp_metric_vtable *lp_metric_find(const char *name)
+{
+    for (int i = 0; i < N_BUILTIN; i++)
+        if (!strcmp(builtin[i]->name, name))
+            return builtin[i];
+    for (int i = 0; i < n_user; i++)
+        if (!strcmp(user[i]->name, name))
+            return user[i];
+    return NULL;
+}
+
+void lp_metric_names(char *buf, size_t size)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < N_BUILTIN + n_user && k < size; i++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "",
+                              i < N_BUILTIN ? builtin[i]->name : user[i - N_BUILTIN]->name);
+}
+
+lowp_status lowp_metric_register(const lowp_metric_vtable *vt)
+{
+    if (!vt || !vt->name || !vt->create || !vt->update || !vt->result)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                        "lowp_metric_register: the vtable needs name, create, update and result");
+    if (lp_metric_find(vt->name))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "metric '%s' is already registered", vt->name);
+    if (n_user == MAX_USER)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "too many user metrics (at most %d)", MAX_USER);
+    user[n_user++] = vt;
+    return LP_OK;
+}
+
+lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out)
+{
+    const lowp_metric_vtable *vt = lp_metric_find(name);
+    if (!vt) {
+        char names[512];
+        lp_metric_names(names, sizeof names);
+        return lp_unknown_name(params, "metric", name, names);
+    }
+    char what[160];
+    snprintf(what, sizeof what, "metric '%s'", name);
+    LP_TRY(lp_params_check(params, vt->params, what));
+    lowp_metric *m = calloc(1, sizeof *m);
+    if (!m)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    m->vt = vt;
+    params->spec = vt->params;
+    lp_status st = LP_OK;
+    m->compare_label = 1;
+    for (const lowp_param_spec *s = vt->params; s && s->name; s++)
+        if (!strcmp(s->name, "compare_label"))
+            st = lowp_params_get_bool(params, "compare_label", 1, &m->compare_label);
+    if (st == LP_OK)
+        st = vt->create(params, &m->state);
+    params->spec = NULL;
+    if (st != LP_OK) {
+        free(m);
+        return st;
+    }
+    *out = m;
+    return LP_OK;
+}
+
+lowp_status lowp_metric_create(const char *name, const lowp_params *params, lowp_metric **out)
+{
+    if (!name || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_create: NULL argument");
+    lowp_params view;
+    lp_params_view(&view, params ? params->node : NULL, params ? params->file : "",
+                   params && *params->path ? params->path : name);
+    return lp_metric_create_params(name, &view, out);
+}
+
+void lowp_metric_free(lowp_metric *m)
+{
+    if (!m)
+        return;
+    if (m->vt->free)
+        m->vt->free(m->state);
+    free(m);
+}
+
+lowp_status lowp_metric_update(lowp_metric *m, int n_outputs, const lowp_tensor *const *outputs,
+                               int n_labels, const lowp_tensor *const *labels)
+{
+    if (!m || n_outputs < 1 || !outputs || (n_labels > 0 && !labels))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_update: bad argument");
+    lp_status st = m->vt->update(m->state, n_outputs, outputs, n_labels, labels);
+    return st == LP_OK ? st : lp_error_prefix(st, "metric %s", m->vt->name);
+}
+
+lowp_status lowp_metric_result(lowp_metric *m, double *value_out)
+{
+    if (!m || !value_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_result: NULL argument");
+    lp_status st = m->vt->result(m->state, value_out);
+    return st == LP_OK ? st : lp_error_prefix(st, "metric %s", m->vt->name);
+}
+
+void lowp_metric_reset(lowp_metric *m)
+{
+    if (m && m->vt->reset)
+        m->vt->reset(m->state);
+}
+
+const char *lowp_metric_name(const lowp_metric *m) { return m ? m->vt->name : ""; }
+int lowp_metric_higher_is_better(const lowp_metric *m) { return m ? m->vt->higher_is_better : 1; }
+int lowp_metric_compare_label(const lowp_metric *m) { return m ? m->compare_label : 1; }

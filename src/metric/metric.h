@@ -1,0 +1,22 @@
+/* metric.h — internals of the metric layer: the metric object and the built-in vtables. */
+#ifndef LP_METRIC_H
+#define LP_METRIC_H
+
+#include "base/tensor.h"
+#include "data/params.h"
+
+struct lowp_metric {
+    const lowp_metric_vtable *vt;
+    void *state;
+    int compare_label;
+};
+
+extern const lowp_metric_vtable lp_metric_topk, lp_metric_accuracy, lp_metric_loss, lp_metric_mae,
+    lp_metric_mse, lp_metric_rmse, lp_metric_f1, lp_metric_map, lp_metric_coco_map;
+
+const lowp_metric_vtable *lp_metric_find(const char *name);
+void lp_metric_names(char *buf, size_t size);
+/* Creates from a params view (keeps its file and key path for messages). */
+lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out);
+
+#endif

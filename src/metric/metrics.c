@@ -1,0 +1,399 @@
+/* metrics.c — built-in classification and regression metrics: topk, Accuracy, Loss
+ * (cross-entropy), MAE, MSE, RMSE, F1. Each keeps running sums only (F1: per-class counts).
+ *
+ * Classification inputs: outputs[0] holds scores (N,C) (any trailing dims flatten into C);
+ * labels[0] holds class indices (N) or (N,1), or one-hot rows (N,C). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metric/metric.h"
+
+static void state_free(void *s) { free(s); }
+
+static lp_status need(int n_outputs, int n_labels, const char *what)
+{
+    (void)n_outputs;
+    if (n_labels < 1)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "no labels to score against (%s needs them; "
+                        "does the dataset have labels?)", what);
+    return LP_OK;
+}
+
+/* Splits scores into (n, c) and checks the label count; *onehot when labels are rows of c. */
+static lp_status class_shape(const lp_tensor *pred, const lp_tensor *label, int64_t *n, int64_t *c,
+                             bool *onehot)
+{
+    char sp[96], sl[96];
+    if (pred->ndim < 1 || !lp_dtype_traits_of(pred->dtype)->size)
+        return lp_error(LOWP_ERR_SHAPE, "predictions must be (N,C)");
+    *n = pred->dims[0];
+    *c = *n ? lp_tensor_numel(pred) / *n : 0;
+    int64_t ln = label->ndim ? label->dims[0] : 1;
+    int64_t per = ln ? lp_tensor_numel(label) / ln : 0;
+    if (ln != *n || (per != 1 && per != *c))
+        return lp_error(LOWP_ERR_SHAPE, "predictions %s and labels %s do not match (labels must be "
+                        "(N), (N,1) or one-hot (N,C))",
+                        lp_shape_str(pred->ndim, pred->dims, sp, sizeof sp),
+                        lp_shape_str(label->ndim, label->dims, sl, sizeof sl));
+    *onehot = per == *c && *c > 1;
+    return LP_OK;
+}
+
+/* The label of row i: index, or argmax of a one-hot row. */
+static int64_t label_of(const lp_tensor *label, int64_t i, int64_t c, bool onehot)
+{
+    if (!onehot)
+        return lp_tensor_get_int(label, i);
+    int64_t best = 0;
+    double bv = -INFINITY;
+    for (int64_t j = 0; j < c; j++) {
+        double v = lp_tensor_get(label, i * c + j);
+        if (v > bv)
+            bv = v, best = j;
+    }
+    return best;
+}
+
+/* argmax, first index on ties (as numpy/PyTorch). */
+static int64_t argmax_row(const lp_tensor *pred, int64_t i, int64_t c)
+{
+    int64_t best = 0;
+    double bv = c > 0 ? lp_tensor_get(pred, i * c) : 0;
+    for (int64_t j = 1; j < c; j++) {
+        double v = lp_tensor_get(pred, i * c + j);
+        if (v > bv)
+            bv = v, best = j;
+    }
+    return best;
+}
+
+/* ---- counting metrics (topk, Accuracy) ---- */
+
+typedef struct counts {
+    int64_t k;
+    double correct, total;
+} counts;
+
+static void counts_reset(void *s)
+{
+    counts *c = s;
+    c->correct = c->total = 0;
+}
+
+static lp_status counts_result(void *s, double *v)
+{
+    counts *c = s;
+    *v = c->total > 0 ? c->correct / c->total : 0.0;
+    return LP_OK;
+}
+
+static lp_status topk_create(const lowp_params *p, void **out)
+{
+    int64_t k;
+    LP_TRY(lowp_params_get_int(p, "k", 1, &k));
+    if (k < 1)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "k must be >= 1");
+    counts *c = calloc(1, sizeof *c);
+    if (!c)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    c->k = k;
+    *out = c;
+    return LP_OK;
+}
+
+/* Correct when the label's rank (with ties broken by lower index first, as a stable sort by
+ * descending score does) is below k. */
+static lp_status topk_update(void *s, int no, const lowp_tensor *const *outs, int nl,
+                             const lowp_tensor *const *labels)
+{
+    counts *c = s;
+    LP_TRY(need(no, nl, "topk"));
+    int64_t n, cls;
+    bool onehot;
+    LP_TRY(class_shape(outs[0], labels[0], &n, &cls, &onehot));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t y = label_of(labels[0], i, cls, onehot);
+        bool ok = false;
+        if (y >= 0 && y < cls) {
+            double ys = lp_tensor_get(outs[0], i * cls + y);
+            int64_t rank = 0;
+            for (int64_t j = 0; j < cls; j++) {
+                double v = lp_tensor_get(outs[0], i * cls + j);
+                if (v > ys || (v == ys && j < y) || isnan(ys))
+                    rank++;
+            }
+            ok = rank < c->k;
+        }
+        c->correct += ok;
+        c->total += 1;
+    }
+    return LP_OK;
+}
+
+static lp_status accuracy_create(const lowp_params *p, void **out)
+{
+    (void)p;
+    counts *c = calloc(1, sizeof *c);
+    if (!c)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = c;
+    return LP_OK;
+}
+
+/* Multiclass (scores (N,C), C > 1, labels (N)): argmax == label. Otherwise predictions and
+ * labels have the same size: binary / multilabel, a prediction counts as 1 when >= 0.5 and
+ * every element is scored. */
+static lp_status accuracy_update(void *s, int no, const lowp_tensor *const *outs, int nl,
+                                 const lowp_tensor *const *labels)
+{
+    counts *c = s;
+    LP_TRY(need(no, nl, "Accuracy"));
+    const lp_tensor *p = outs[0], *l = labels[0];
+    int64_t np = lp_tensor_numel(p), nlab = lp_tensor_numel(l);
+    if (np == nlab) {
+        for (int64_t i = 0; i < np; i++) {
+            int64_t pv = lp_tensor_get(p, i) >= 0.5 ? 1 : 0;
+            c->correct += pv == (int64_t)llround(lp_tensor_get(l, i));
+            c->total += 1;
+        }
+        return LP_OK;
+    }
+    int64_t n, cls;
+    bool onehot;
+    LP_TRY(class_shape(p, l, &n, &cls, &onehot));
+    for (int64_t i = 0; i < n; i++) {
+        c->correct += argmax_row(p, i, cls) == label_of(l, i, cls, onehot);
+        c->total += 1;
+    }
+    return LP_OK;
+}
+
+/* ---- Loss: mean cross-entropy of softmax(scores) against class labels ---- */
+
+static lp_status loss_update(void *s, int no, const lowp_tensor *const *outs, int nl,
+                             const lowp_tensor *const *labels)
+{
+    counts *c = s;
+    LP_TRY(need(no, nl, "Loss"));
+    int64_t n, cls;
+    bool onehot;
+    LP_TRY(class_shape(outs[0], labels[0], &n, &cls, &onehot));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t y = label_of(labels[0], i, cls, onehot);
+        if (y < 0 || y >= cls)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "label %lld of row %lld is outside 0..%lld",
+                            (long long)y, (long long)i, (long long)(cls - 1));
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < cls; j++) {
+            double v = lp_tensor_get(outs[0], i * cls + j);
+            if (v > mx)
+                mx = v;
+        }
+        for (int64_t j = 0; j < cls; j++)
+            sum += exp(lp_tensor_get(outs[0], i * cls + j) - mx);
+        c->correct += mx + log(sum) - lp_tensor_get(outs[0], i * cls + y);
+        c->total += 1;
+    }
+    return LP_OK;
+}
+
+/* ---- MAE / MSE / RMSE over every element ---- */
+
+enum { ERR_ABS, ERR_SQ, ERR_RMS };
+
+typedef struct errsum {
+    int kind;
+    double sum, count;
+} errsum;
+
+static lp_status err_create(int kind, void **out)
+{
+    errsum *e = calloc(1, sizeof *e);
+    if (!e)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    e->kind = kind;
+    *out = e;
+    return LP_OK;
+}
+static lp_status mae_create(const lowp_params *p, void **o) { (void)p; return err_create(ERR_ABS, o); }
+static lp_status mse_create(const lowp_params *p, void **o) { (void)p; return err_create(ERR_SQ, o); }
+static lp_status rmse_create(const lowp_params *p, void **o) { (void)p; return err_create(ERR_RMS, o); }
+
+static lp_status err_update(void *s, int no, const lowp_tensor *const *outs, int nl,
+                            const lowp_tensor *const *labels)
+{
+    errsum *e = s;
+    LP_TRY(need(no, nl, "this metric"));
+    const lp_tensor *p = outs[0], *l = labels[0];
+    int64_t n = lp_tensor_numel(p);
+    if (n != lp_tensor_numel(l)) {
+        char sp[96], sl[96];
+        return lp_error(LOWP_ERR_SHAPE, "predictions %s and labels %s differ in size",
+                        lp_shape_str(p->ndim, p->dims, sp, sizeof sp),
+                        lp_shape_str(l->ndim, l->dims, sl, sizeof sl));
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double d = lp_tensor_get(p, i) - lp_tensor_get(l, i);
+        e->sum += e->kind == ERR_ABS ? fabs(d) : d * d;
+    }
+    e->count += (double)n;
+    return LP_OK;
+}
+
+static lp_status err_result(void *s, double *v)
+{
+    errsum *e = s;
+    double m = e->count > 0 ? e->sum / e->count : 0.0;
+    *v = e->kind == ERR_RMS ? sqrt(m) : m;
+    return LP_OK;
+}
+
+static void err_reset(void *s)
+{
+    errsum *e = s;
+    e->sum = e->count = 0;
+}
+
+/* ---- F1: from per-class true/false positive and false negative counts ---- */
+
+enum { F1_AUTO, F1_BINARY, F1_MACRO, F1_MICRO };
+
+typedef struct f1s {
+    int average;
+    int64_t n_cls;
+    double *tp, *fp, *fn;
+} f1s;
+
+static void f1_free(void *s)
+{
+    f1s *f = s;
+    if (!f)
+        return;
+    free(f->tp);
+    free(f->fp);
+    free(f->fn);
+    free(f);
+}
+
+static lp_status f1_create(const lowp_params *p, void **out)
+{
+    const char *avg;
+    LP_TRY(lowp_params_get_string(p, "average", "auto", &avg));
+    int a = !strcmp(avg, "auto") ? F1_AUTO : !strcmp(avg, "binary") ? F1_BINARY
+          : !strcmp(avg, "macro") ? F1_MACRO : !strcmp(avg, "micro") ? F1_MICRO : -1;
+    if (a < 0)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0,
+                            "average must be binary, macro or micro (got '%s')", avg);
+    f1s *f = calloc(1, sizeof *f);
+    if (!f)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    f->average = a;
+    *out = f;
+    return LP_OK;
+}
+
+static lp_status f1_grow(f1s *f, int64_t cls)
+{
+    if (cls <= f->n_cls)
+        return LP_OK;
+    if (cls > (1 << 20))
+        return lp_error(LOWP_ERR_UNSUPPORTED, "F1: class index %lld is too large", (long long)cls - 1);
+    double **arrs[3] = {&f->tp, &f->fp, &f->fn};
+    for (int k = 0; k < 3; k++) {
+        double *a = realloc(*arrs[k], (size_t)cls * sizeof *a);
+        if (!a)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        memset(a + f->n_cls, 0, (size_t)(cls - f->n_cls) * sizeof *a);
+        *arrs[k] = a;
+    }
+    f->n_cls = cls;
+    return LP_OK;
+}
+
+static lp_status f1_update(void *s, int no, const lowp_tensor *const *outs, int nl,
+                           const lowp_tensor *const *labels)
+{
+    f1s *f = s;
+    LP_TRY(need(no, nl, "F1"));
+    const lp_tensor *p = outs[0], *l = labels[0];
+    int64_t n, cls;
+    bool onehot = false, binary_scores = lp_tensor_numel(p) == lp_tensor_numel(l);
+    if (binary_scores) {
+        n = lp_tensor_numel(p);
+        cls = 1;
+    } else {
+        LP_TRY(class_shape(p, l, &n, &cls, &onehot));
+    }
+    LP_TRY(f1_grow(f, cls > 2 ? cls : 2));
+    for (int64_t i = 0; i < n; i++) {
+        int64_t yp = binary_scores ? (lp_tensor_get(p, i) >= 0.5) : argmax_row(p, i, cls);
+        int64_t yt = binary_scores ? llround(lp_tensor_get(l, i)) : label_of(l, i, cls, onehot);
+        if (yt < 0)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "F1: negative label %lld", (long long)yt);
+        LP_TRY(f1_grow(f, yt + 1));
+        if (yp == yt) {
+            f->tp[yt] += 1;
+        } else {
+            f->fp[yp] += 1;
+            f->fn[yt] += 1;
+        }
+    }
+    return LP_OK;
+}
+
+static double f1_of(double tp, double fp, double fn)
+{
+    return tp + fp + fn > 0 ? 2 * tp / (2 * tp + fp + fn) : 0.0;
+}
+
+/* binary: class 1's F1; macro: mean F1 over classes seen in labels or predictions;
+ * micro: F1 of the summed counts. auto: binary for two classes, else macro. */
+static lp_status f1_result(void *s, double *v)
+{
+    f1s *f = s;
+    int avg = f->average == F1_AUTO ? (f->n_cls <= 2 ? F1_BINARY : F1_MACRO) : f->average;
+    if (f->n_cls == 0) {
+        *v = 0;
+        return LP_OK;
+    }
+    if (avg == F1_BINARY) {
+        if (f->n_cls > 2)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                            "F1: average 'binary' needs 2 classes, saw %lld (use macro or micro)",
+                            (long long)f->n_cls);
+        *v = f1_of(f->tp[1], f->fp[1], f->fn[1]);
+        return LP_OK;
+    }
+    double tp = 0, fp = 0, fn = 0, sum = 0, seen = 0;
+    for (int64_t c = 0; c < f->n_cls; c++) {
+        tp += f->tp[c], fp += f->fp[c], fn += f->fn[c];
+        if (f->tp[c] + f->fp[c] + f->fn[c] > 0)
+            sum += f1_of(f->tp[c], f->fp[c], f->fn[c]), seen += 1;
+    }
+    *v = avg == F1_MICRO ? f1_of(tp, fp, fn) : seen > 0 ? sum / seen : 0.0;
+    return LP_OK;
+}
+
+static void f1_reset(void *s)
+{
+    f1s *f = s;
+    for (int64_t c = 0; c < f->n_cls; c++)
+        f->tp[c] = f->fp[c] = f->fn[c] = 0;
+}
+
+/* ---- the table ---- */
+
+static const lowp_param_spec topk_params[] = {{"k", LOWP_PARAM_INT, 0, 1}, {NULL, 0, 0, 0}};
+static const lowp_param_spec none_params[] = {{NULL, 0, 0, 0}};
+static const lowp_param_spec err_params[] = {{"compare_label", LOWP_PARAM_BOOL, 0, 1}, {NULL, 0, 0, 0}};
+static const lowp_param_spec f1_params[] = {{"average", LOWP_PARAM_STRING, 0, 1}, {NULL, 0, 0, 0}};
+
+const lowp_metric_vtable lp_metric_topk = {"topk", topk_params, 1, topk_create, topk_update, counts_result, counts_reset, state_free};
+const lowp_metric_vtable lp_metric_accuracy = {"Accuracy", none_params, 1, accuracy_create, accuracy_update, counts_result, counts_reset, state_free};
+const lowp_metric_vtable lp_metric_loss = {"Loss", none_params, 0, accuracy_create, loss_update, counts_result, counts_reset, state_free};
+const lowp_metric_vtable lp_metric_mae = {"MAE", err_params, 0, mae_create, err_update, err_result, err_reset, state_free};
+const lowp_metric_vtable lp_metric_mse = {"MSE", err_params, 0, mse_create, err_update, err_result, err_reset, state_free};
+const lowp_metric_vtable lp_metric_rmse = {"RMSE", err_params, 0, rmse_create, err_update, err_result, err_reset, state_free};
+const lowp_metric_vtable lp_metric_f1 = {"F1", f1_params, 1, f1_create, f1_update, f1_result, f1_reset, f1_free};

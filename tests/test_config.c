@@ -1,0 +1,239 @@
+/* test_config.c — the YAML reader: an LPOT 1.x configuration into plain data (defaults
+ * included), the examples/ configs, and errors that name the key path and line. */
+#include "test.h"
+
+#include "config/config.h"
+#include "lowp.h"
+
+static const char *full =
+    "version: 1.0\n"                                            /* 1 */
+    "model:\n"
+    "  name: resnet\n"
+    "  framework: onnxrt_qlinearops\n"
+    "  inputs: [input]\n"                                       /* 5 */
+    "  outputs: logits\n"
+    "quantization:\n"
+    "  approach: post_training_static_quant\n"
+    "  calibration:\n"
+    "    sampling_size: 50, 100\n"                              /* 10 */
+    "    dataloader:\n"
+    "      batch_size: 10\n"
+    "      last_batch: discard\n"
+    "      dataset:\n"
+    "        dummy: {shape: [20, 1, 28, 28]}\n"                 /* 15 */
+    "      transform:\n"
+    "        Resize:\n"
+    "          size: 32\n"
+    "        CenterCrop: {size: 28}\n"
+    "        Rescale:\n"                                        /* 20 */
+    "  model_wise:\n"
+    "    weight:\n"
+    "      granularity: per_channel\n"
+    "      scheme: [sym]\n"
+    "    activation:\n"                                         /* 25 */
+    "      dtype: [uint8, fp32]\n"
+    "      algorithm: kl\n"
+    "  op_wise: {\n"
+    "    'conv1': {activation: {dtype: [fp32]}},\n"
+    "    'fc.*': {weight: {dtype: [bf16]}}\n"                   /* 30 */
+    "  }\n"
+    "evaluation:\n"
+    "  accuracy:\n"
+    "    metric:\n"
+    "      topk: 5\n"                                           /* 35 */
+    "    dataloader:\n"
+    "      batch_size: 32\n"
+    "      dataset:\n"
+    "        dummy:\n"
+    "          shape: [40, 3]\n"                                /* 40 */
+    "          label: true\n"
+    "    postprocess:\n"
+    "      transform:\n"
+    "        LabelShift: 1\n"
+    "  performance:\n"                                          /* 45 */
+    "    warmup: 10\n"
+    "    iteration: 100\n"
+    "    configs:\n"
+    "      cores_per_instance: 4\n"
+    "      num_of_instance: 7\n"                                /* 50 */
+    "tuning:\n"
+    "  strategy:\n"
+    "    name: mse\n"
+    "  accuracy_criterion:\n"
+    "    absolute: 2%\n"                                        /* 55 */
+    "    higher_is_better: False\n"
+    "  objective: modelsize\n"
+    "  exit_policy:\n"
+    "    timeout: 60\n"
+    "    max_trials: 7\n"                                       /* 60 */
+    "  random_seed: 9527\n"
+    "  workspace:\n"
+    "    path: /tmp/ws\n"
+    "    resume: /tmp/ws/history.snapshot\n";
+
+static void test_full(void)
+{
+    lowp_config *c = NULL;
+    CHECK_OK(lowp_config_load_string(full, "full.yaml", &c));
+    if (!c)
+        return;
+    CHECK(!strcmp(c->model.name, "resnet") && !strcmp(c->model.framework, "onnxrt_qlinearops"));
+    CHECK(c->model.n_inputs == 1 && !strcmp(c->model.inputs[0], "input"));
+    CHECK(c->model.n_outputs == 1 && !strcmp(c->model.outputs[0], "logits"));
+    CHECK(c->quantization.present && c->quantization.approach == LP_APPROACH_STATIC);
+    CHECK(c->quantization.n_sampling_size == 2 && c->quantization.sampling_size[1] == 100);
+    const lp_cfg_dataloader *cal = &c->quantization.calibration;
+    CHECK(cal->present && cal->batch_size == 10 && cal->drop_last && !cal->shuffle);
+    CHECK(!strcmp(cal->dataset.name, "dummy"));
+    CHECK(cal->n_transforms == 3 && !strcmp(cal->transforms[0].name, "Resize") &&
+          !strcmp(cal->transforms[2].name, "Rescale"));
+    const lp_cfg_op_quant *mw = &c->quantization.model_wise;
+    CHECK(mw->has_weight && mw->weight.granularity.n == 1 && mw->weight.granularity.v[0] == LP_GRAN_PER_CHANNEL);
+    CHECK(mw->weight.scheme.n == 1 && mw->weight.scheme.v[0] == LP_SCHEME_SYM && mw->weight.dtype.n == 0);
+    CHECK(mw->activation.dtype.n == 2 && mw->activation.dtype.v[1] == LP_QDT_FP32);
+    CHECK(mw->activation.algorithm.v[0] == LP_ALGO_KL);
+    CHECK(c->quantization.n_op_wise == 2);
+    if (c->quantization.n_op_wise == 2) {
+        CHECK(!strcmp(c->quantization.op_wise[0].pattern, "conv1") && !c->quantization.op_wise[0].is_regex);
+        CHECK(c->quantization.op_wise[0].q.has_activation && !c->quantization.op_wise[0].q.has_weight);
+        CHECK(c->quantization.op_wise[1].is_regex && c->quantization.op_wise[1].line == 30);
+        CHECK(c->quantization.op_wise[1].q.weight.dtype.v[0] == LP_QDT_BF16);
+    }
+    CHECK(c->evaluation.has_accuracy && !strcmp(c->evaluation.metric.name, "topk"));
+    CHECK(c->evaluation.accuracy_dataloader.batch_size == 32);
+    CHECK(c->evaluation.n_postprocess == 1 && !strcmp(c->evaluation.postprocess[0].name, "LabelShift"));
+    CHECK(c->evaluation.has_performance && c->evaluation.warmup == 10 && c->evaluation.iteration == 100);
+    CHECK(c->evaluation.performance_configs.cores_per_instance == 4 &&
+          c->evaluation.performance_configs.num_of_instance == 7);
+    CHECK(!strcmp(c->tuning.strategy, "mse") && !c->tuning.relative);
+    CHECK_NEAR(c->tuning.criterion, 0.02, 1e-15);
+    CHECK(!c->tuning.higher_is_better && !strcmp(c->tuning.objective, "modelsize"));
+    CHECK(c->tuning.timeout == 60 && c->tuning.max_trials == 7 && c->tuning.random_seed == 9527);
+    CHECK(!strcmp(c->tuning.workspace_path, "/tmp/ws") && !strcmp(c->tuning.resume, "/tmp/ws/history.snapshot"));
+
+    /* the objects it describes */
+    lowp_dataloader *dl = NULL;
+    CHECK_OK(lowp_config_dataloader(c, "quantization.calibration", 0, 0, &dl));
+    CHECK(lowp_dataloader_length(dl) == 20);   /* sampling_size 50 > 20 samples */
+    lowp_sample b = {0};
+    int64_t n;
+    CHECK_OK(lowp_dataloader_next(dl, &b, &n));
+    CHECK(n == 10 && b.n_inputs == 1 && lowp_tensor_dims(b.inputs[0])[2] == 28 &&
+          lowp_tensor_dims(b.inputs[0])[3] == 28);
+    lowp_sample_clear(&b);
+    lowp_dataloader_free(dl);
+    CHECK_OK(lowp_config_dataloader(c, "evaluation.accuracy", 16, 20, &dl));
+    CHECK(lowp_dataloader_length(dl) == 20);
+    lowp_dataloader_free(dl);
+    CHECK(lowp_config_dataloader(c, "tuning", 0, 0, &dl) == LOWP_ERR_INVALID_ARGUMENT);
+    lowp_metric *m = NULL;
+    CHECK_OK(lowp_config_metric(c, &m));
+    CHECK(m && !strcmp(lowp_metric_name(m), "topk"));
+    lowp_metric_free(m);
+    lowp_transform *t = NULL;
+    CHECK_OK(lowp_config_postprocess(c, &t));
+    CHECK(lowp_transform_count(t) == 1);
+    lowp_transform_free(t);
+    lowp_config_free(c);
+}
+
+static void test_defaults(void)
+{
+    lowp_config *c = NULL;
+    CHECK_OK(lowp_config_load_string("model:\n  name: m\n", "min.yaml", &c));
+    if (!c)
+        return;
+    CHECK(!c->quantization.present && c->quantization.sampling_size[0] == 100);
+    CHECK(c->quantization.approach == LP_APPROACH_STATIC);
+    CHECK(!strcmp(c->tuning.strategy, "auto") && c->tuning.relative && c->tuning.criterion == 0.01);
+    CHECK(c->tuning.higher_is_better && c->tuning.max_trials == 100 && c->tuning.random_seed == 1978);
+    CHECK(!strcmp(c->tuning.objective, "performance") && c->tuning.timeout == 0);
+    CHECK(c->evaluation.warmup == 5 && c->evaluation.iteration == -1 && !lowp_config_has_metric(c));
+    lowp_dataloader *dl = NULL;
+    CHECK(lowp_config_dataloader(c, "evaluation.accuracy", 0, 0, &dl) == LOWP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(lowp_last_error(), "evaluation.accuracy.dataloader is missing"));
+    lowp_config_free(c);
+}
+
+static void test_examples(void)
+{
+    const char *names[] = {"examples/mlp.yaml", "examples/resnet_s.yaml", "examples/mobilenetv2_s.yaml",
+                           "examples/vit_s.yaml"};
+    for (int i = 0; i < 4; i++) {
+        lowp_config *c = NULL;
+        CHECK_OK(lowp_config_load(names[i], &c));
+        lowp_config_free(c);
+    }
+}
+
+/* Loads `yaml`; expects failure whose message contains `want`. */
+static void expect_error(const char *yaml, const char *want)
+{
+    lowp_config *c = NULL;
+    lowp_status st = lowp_config_load_string(yaml, "conf.yaml", &c);
+    CHECK_MSG(st != LOWP_OK, "accepted: %s", yaml);
+    CHECK_MSG(strstr(lowp_last_error(), want), "message '%s' lacks '%s'", lowp_last_error(), want);
+    lowp_config_free(c);
+}
+
+static void test_errors(void)
+{
+    const char *head = "model:\n  name: m\n";   /* lines 1-2 */
+    char y[2048];
+#define E(body, want) (snprintf(y, sizeof y, "%s%s", head, body), expect_error(y, want))
+    E("evaluation:\n  accuracy:\n    metric:\n      top5x: 5\n",
+      "conf.yaml: evaluation.accuracy.metric: unknown metric 'top5x' at line 6");
+    E("evaluation:\n  accuracy:\n    metric:\n      topk: five\n",
+      "evaluation.accuracy.metric.topk.k: expected an integer, got 'five' at line 6");
+    E("evaluation:\n  accuracy:\n    metrik: {topk: 1}\n",
+      "evaluation.accuracy.metrik: unknown key 'metrik' (expected one of: metric, dataloader, postprocess, configs) at line 5");
+    E("evaluation:\n  accuracy:\n    metric: {topk: 1, Accuracy: {}}\n",
+      "evaluation.accuracy.metric: expected exactly one metric name");
+    E("tuning:\n  accuracy_criterion:\n    relative: lots\n",
+      "tuning.accuracy_criterion.relative: expected a number or a percentage, got 'lots' at line 5");
+    E("tuning:\n  accuracy_criterion: {relative: 0.01, absolute: 0.01}\n", "not both");
+    E("tuning:\n  strategy: {name: greedy}\n", "tuning.strategy.name: 'greedy' is not one of: basic");
+    E("tuning:\n  exit_policy:\n    max_trials: 0\n", "tuning.exit_policy.max_trials: must be at least 1");
+    E("tuning:\n  random_seed: [1]\n", "tuning.random_seed: expected an integer, got 'a list' at line 4");
+    E("quantization:\n  approach: quant_aware_training\n", "quant_aware_training is not supported");
+    E("quantization:\n  model_wise:\n    weight:\n      granularity: per_row\n",
+      "quantization.model_wise.weight.granularity: 'per_row' is not one of: per_channel, per_tensor at line 6");
+    E("quantization:\n  model_wise:\n    weight: {bit: 7.0}\n",
+      "quantization.model_wise.weight.bit: 'bit' is an LPOT key that lowp does not support at line 5");
+    E("quantization:\n  calibration:\n    dataloader:\n      dataset:\n        MNISTT: {root: /x}\n",
+      "quantization.calibration.dataloader.dataset: unknown dataset 'MNISTT' at line 7");
+    E("quantization:\n  calibration:\n    dataloader:\n      dataset:\n        MNIST: {train: true}\n",
+      "dataset 'MNIST' needs 'root'");
+    E("quantization:\n  calibration:\n    dataloader:\n      batch_size: 0\n      dataset: {dummy: {shape: [1]}}\n",
+      "quantization.calibration.dataloader.batch_size: must be at least 1, got 0 at line 6");
+    E("quantization:\n  calibration:\n    dataloader:\n      dataset: {dummy: {shape: [1]}}\n"
+      "      transform:\n        Resize: {size: 3, antialias: true}\n",
+      "quantization.calibration.dataloader.transform.Resize.antialias: unknown key 'antialias' for transform 'Resize' at line 8");
+    E("quantization:\n  calibration:\n    dataloader:\n      dataset: {dummy: {shape: [1]}}\n"
+      "      transform:\n        Flip: {}\n",
+      "dataloader.transform: unknown transform 'Flip' at line 8");
+    E("quantization:\n  calibration:\n    sampling_size: many\n",
+      "quantization.calibration.sampling_size: expected a positive integer");
+    E("pruning:\n  approach: {}\n", "pruning: 'pruning' is an LPOT key that lowp does not support at line 3");
+    E("model:\n  name: again\n", "key 'model' given twice at line 3");
+    E("device: gpu\n", "device: 'gpu' is not one of: cpu");
+    E("evaluation:\n  accuracy: [1, 2]\n", "evaluation.accuracy: expected a map of keys, got 'a list' at line 4");
+    E("evaluation: {accuracy: {metric: {topk: 1}}\n", "YAML syntax error");
+    E("base: &b {x: 1}\nother: *b\n", "aliases");
+#undef E
+    expect_error("", "empty");
+    expect_error("model:\n  framework: onnxrt_qdq\n", "model: 'name' is required");
+    expect_error("model:\n  name: m\n  framework: tensorflow\n", "model.framework: lowp works on ONNX models");
+    lowp_config *c = NULL;
+    CHECK(lowp_config_load("/nonexistent/conf.yaml", &c) == LOWP_ERR_IO);
+    CHECK(strstr(lowp_last_error(), "/nonexistent/conf.yaml: cannot open"));
+}
+
+int main(void)
+{
+    RUN(test_full);
+    RUN(test_defaults);
+    RUN(test_examples);
+    RUN(test_errors);
+    return TEST_SUMMARY("test_config");
+}

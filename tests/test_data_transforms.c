@@ -1,0 +1,332 @@
+/* test_data_transforms.c — each built-in transform against hand-computed values, Compose
+ * order, determinism of the random ones, a user transform, and parameter errors. */
+#include "test.h"
+
+#include "lowp.h"
+
+static lowp_tensor *tensor(int ndim, const int64_t *dims, const float *v)
+{
+    lowp_tensor *t = NULL;
+    CHECK_OK(lowp_tensor_create(LOWP_FLOAT, ndim, dims, v, &t));
+    return t;
+}
+
+/* Applies transform NAME (params as "key", "value" pairs, up to 3) to a copy of `t`. */
+static lowp_tensor *apply(const char *name, lowp_tensor *t, uint64_t seed, const char *k1,
+                          const char *v1, const char *k2, const char *v2, const char *k3,
+                          const char *v3)
+{
+    lowp_params *p = NULL;
+    lowp_transform *tf = NULL;
+    CHECK_OK(lowp_params_create(&p));
+    if (k1) CHECK_OK(lowp_params_set(p, k1, v1));
+    if (k2) CHECK_OK(lowp_params_set(p, k2, v2));
+    if (k3) CHECK_OK(lowp_params_set(p, k3, v3));
+    CHECK_OK(lowp_transform_create(&tf));
+    lowp_status st = lowp_transform_append(tf, name, p);
+    lowp_params_free(p);
+    if (st != LOWP_OK) {   /* callers expecting success check the NULL */
+
+        lowp_transform_free(tf);
+        return NULL;
+    }
+    lowp_sample s = {0};
+    CHECK_OK(lowp_tensor_create(lowp_tensor_dtype(t), lowp_tensor_ndim(t), lowp_tensor_dims(t),
+                                lowp_tensor_data(t), &s.inputs[0]));
+    s.n_inputs = 1;
+    int64_t five = 5;
+    CHECK_OK(lowp_tensor_create(LOWP_INT64, 0, NULL, &five, &s.labels[0]));
+    s.n_labels = 1;
+    st = lowp_transform_apply(tf, &s, seed);
+    lowp_transform_free(tf);
+    if (st != LOWP_OK) {
+
+        return NULL;
+    }
+    CHECK(*(int64_t *)lowp_tensor_data(s.labels[0]) == (strcmp(name, "LabelShift") ? 5 : 4));
+    lowp_tensor *out = s.inputs[0];
+    lowp_tensor_free(s.labels[0]);
+    return out;
+}
+
+static void check_values(lowp_tensor *t, int ndim, const int64_t *dims, const float *want, double tol)
+{
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    CHECK(lowp_tensor_ndim(t) == ndim);
+    for (int i = 0; i < ndim && i < lowp_tensor_ndim(t); i++)
+        CHECK_MSG(lowp_tensor_dims(t)[i] == dims[i], "dim %d: %lld != %lld", i,
+                  (long long)lowp_tensor_dims(t)[i], (long long)dims[i]);
+    if (lowp_tensor_numel(t) != lowp_tensor_numel(t))
+        return;
+    const float *x = lowp_tensor_data(t);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= dims[i];
+    for (int64_t i = 0; i < n && i < lowp_tensor_numel(t); i++)
+        CHECK_MSG(fabs(x[i] - want[i]) <= tol, "element %lld: %.9g != %.9g", (long long)i, x[i], want[i]);
+    lowp_tensor_free(t);
+}
+
+static void test_rescale_normalize(void)
+{
+    int64_t d[1] = {4};
+    float v[4] = {0, 255, 51, 128};
+    lowp_tensor *t = tensor(1, d, v);
+    const float k = (float)(1.0 / 255.0);   /* x * (1/255) in float32, as the zoo's preprocessing */
+    float want[4] = {0, 255 * k, 51 * k, 128 * k};
+    check_values(apply("Rescale", t, 0, NULL, NULL, NULL, NULL, NULL, NULL), 1, d, want, 0);
+    lowp_tensor_free(t);
+    /* per channel on HWC (1,2,3): mean 1 2 3, std 2 4 8 */
+    int64_t hwc[3] = {1, 2, 3};
+    float x[6] = {1, 2, 3, 5, 10, 19};
+    t = tensor(3, hwc, x);
+    float w2[6] = {0, 0, 0, 2, 2, 2};
+    check_values(apply("Normalize", t, 0, "mean", "[1, 2, 3]", "std", "[2, 4, 8]", NULL, NULL), 3, hwc, w2, 0);
+    lowp_tensor_free(t);
+    /* CHW (3,1,5): the last dim is > 4, so the channel axis is the first */
+    int64_t chw[3] = {3, 1, 5};
+    float y[15], w3[15];
+    for (int i = 0; i < 15; i++) {
+        y[i] = (float)i;
+        w3[i] = ((float)i - (float)(i / 5 + 1)) / (float)(2 << (i / 5));
+    }
+    t = tensor(3, chw, y);
+    check_values(apply("Normalize", t, 0, "mean", "[1, 2, 3]", "std", "[2, 4, 8]", NULL, NULL), 3, chw, w3, 0);
+    lowp_tensor_free(t);
+    /* a scalar mean/std, float32 arithmetic as in the zoo: (x - 0.286f) / 0.353f */
+    t = tensor(1, d, v);
+    float w4[4];
+    for (int i = 0; i < 4; i++)
+        w4[i] = (v[i] - 0.286f) / 0.353f;
+    check_values(apply("Normalize", t, 0, "mean", "0.286", "std", "0.353", NULL, NULL), 1, d, w4, 0);
+    CHECK(apply("Normalize", t, 0, "mean", "[1, 2]", "std", "[1, 2]", NULL, NULL) == NULL);
+    lowp_tensor_free(t);
+}
+
+static void test_resize(void)
+{
+    int64_t hw[2] = {2, 2}, o[2] = {4, 4};
+    float v[4] = {0, 10, 20, 30};
+    lowp_tensor *t = tensor(2, hw, v);
+    /* half-pixel centres: source coords -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped) */
+    float bil[16] = {0, 2.5f, 7.5f, 10, 5, 7.5f, 12.5f, 15, 15, 17.5f, 22.5f, 25, 20, 22.5f, 27.5f, 30};
+    check_values(apply("Resize", t, 0, "size", "4", NULL, NULL, NULL, NULL), 2, o, bil, 1e-5);
+    float nn[16] = {0, 0, 10, 10, 0, 0, 10, 10, 20, 20, 30, 30, 20, 20, 30, 30};
+    check_values(apply("Resize", t, 0, "size", "[4, 4]", "interpolation", "nearest", NULL, NULL), 2, o, nn, 0);
+    /* downscale 4 -> 2 (HWC with one channel): averages of the 2x2 centres */
+    lowp_tensor_free(t);
+    int64_t h4[3] = {4, 4, 1}, h2[3] = {2, 2, 1};
+    float big[16];
+    for (int i = 0; i < 16; i++)
+        big[i] = (float)i;
+    t = tensor(3, h4, big);
+    float down[4] = {2.5f, 4.5f, 10.5f, 12.5f};
+    check_values(apply("Resize", t, 0, "size", "2", NULL, NULL, NULL, NULL), 3, h2, down, 1e-5);
+    CHECK(apply("Resize", t, 0, "size", "2", "interpolation", "bicubic", NULL, NULL) == NULL);
+    lowp_tensor_free(t);
+}
+
+static void test_crops(void)
+{
+    int64_t h5[2] = {5, 5}, o2[2] = {2, 2}, o23[2] = {2, 3};
+    float v[25];
+    for (int i = 0; i < 25; i++)
+        v[i] = (float)i;
+    lowp_tensor *t = tensor(2, h5, v);
+    float cc[4] = {6, 7, 11, 12};   /* top = left = (5 - 2) / 2 = 1 */
+    check_values(apply("CenterCrop", t, 0, "size", "2", NULL, NULL, NULL, NULL), 2, o2, cc, 0);
+    float cc23[6] = {6, 7, 8, 11, 12, 13};   /* [h, w] = [2, 3]: left = 1 */
+    check_values(apply("CenterCrop", t, 0, "size", "[2, 3]", NULL, NULL, NULL, NULL), 2, o23, cc23, 0);
+    CHECK(apply("CenterCrop", t, 0, "size", "6", NULL, NULL, NULL, NULL) == NULL);
+    /* RandomCrop: a window of the input, the same for the same seed */
+    lowp_tensor *a = apply("RandomCrop", t, 7, "size", "3", NULL, NULL, NULL, NULL);
+    lowp_tensor *b = apply("RandomCrop", t, 7, "size", "3", NULL, NULL, NULL, NULL);
+    if (a && b) {
+        const float *x = lowp_tensor_data(a);
+        CHECK(lowp_tensor_dims(a)[0] == 3 && lowp_tensor_dims(a)[1] == 3);
+        CHECK(!memcmp(x, lowp_tensor_data(b), 9 * sizeof(float)));
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 3; c++)
+                CHECK(x[r * 3 + c] == x[0] + (float)(5 * r + c));
+    }
+    lowp_tensor_free(a);
+    lowp_tensor_free(b);
+    int distinct = 0;
+    float first = -1;
+    for (uint64_t seed = 0; seed < 20; seed++) {
+        a = apply("RandomCrop", t, seed, "size", "3", NULL, NULL, NULL, NULL);
+        if (a && seed == 0)
+            first = ((float *)lowp_tensor_data(a))[0];
+        else if (a)
+            distinct |= ((float *)lowp_tensor_data(a))[0] != first;
+        lowp_tensor_free(a);
+    }
+    CHECK(distinct);
+    a = apply("RandomResizedCrop", t, 3, "size", "[4, 3]", NULL, NULL, NULL, NULL);
+    b = apply("RandomResizedCrop", t, 3, "size", "[4, 3]", NULL, NULL, NULL, NULL);
+    CHECK(a && b && lowp_tensor_dims(a)[0] == 4 && lowp_tensor_dims(a)[1] == 3);
+    if (a && b)
+        CHECK(!memcmp(lowp_tensor_data(a), lowp_tensor_data(b), 12 * sizeof(float)));
+    lowp_tensor_free(a);
+    lowp_tensor_free(b);
+    /* scale [1, 1] and ratio [1, 1]: the whole image, resized */
+    a = apply("RandomResizedCrop", t, 3, "size", "5", "scale", "[1.0, 1.0]", "ratio", "[1.0, 1.0]");
+    if (a)
+        CHECK(!memcmp(lowp_tensor_data(a), v, sizeof v));
+    lowp_tensor_free(a);
+    lowp_tensor_free(t);
+}
+
+/* CropResize needs 5 params; the helper takes 3, so the 4th and 5th go in this wrapper. */
+static void test_crop_resize_full(void)
+{
+    int64_t h4[2] = {4, 4}, o[2] = {2, 2};
+    float v[16];
+    for (int i = 0; i < 16; i++)
+        v[i] = (float)i;
+    lowp_tensor *t = tensor(2, h4, v);
+    lowp_params *p = NULL;
+    lowp_transform *tf = NULL;
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "x", "0"));
+    CHECK_OK(lowp_params_set(p, "y", "0"));
+    CHECK_OK(lowp_params_set(p, "width", "4"));
+    CHECK_OK(lowp_params_set(p, "height", "2"));
+    CHECK_OK(lowp_params_set(p, "size", "[2, 2]"));
+    CHECK_OK(lowp_transform_create(&tf));
+    CHECK_OK(lowp_transform_append(tf, "CropResize", p));
+    lowp_params_free(p);
+    lowp_sample s = {0};
+    s.inputs[s.n_inputs++] = t;
+    CHECK_OK(lowp_transform_apply(tf, &s, 0));
+    /* the 2x4 box (rows 0..1) resized to 2x2: source rows 0 and 1, columns
+     * (x + 0.5) * 2 - 0.5 = 0.5 and 2.5, so values r*4 + 0.5 and r*4 + 2.5 */
+    const float *x = s.n_inputs ? lowp_tensor_data(s.inputs[0]) : NULL;
+    if (x) {
+        /* source rows: (0+0.5)*1-0.5 = 0 and 1; columns: (x+0.5)*2-0.5 = 0.5, 2.5 */
+        CHECK_NEAR(x[0], 0.5, 1e-6);
+        CHECK_NEAR(x[1], 2.5, 1e-6);
+        CHECK_NEAR(x[2], 4.5, 1e-6);
+        CHECK_NEAR(x[3], 6.5, 1e-6);
+        CHECK(lowp_tensor_dims(s.inputs[0])[0] == o[0]);
+    }
+    lowp_sample_clear(&s);
+    lowp_transform_free(tf);
+}
+
+static void test_transpose_cast(void)
+{
+    int64_t d[3] = {2, 3, 4}, o[3] = {4, 2, 3};
+    float v[24];
+    for (int i = 0; i < 24; i++)
+        v[i] = (float)i;
+    lowp_tensor *t = tensor(3, d, v);
+    float want[24];
+    for (int c = 0; c < 4; c++)
+        for (int h = 0; h < 2; h++)
+            for (int w = 0; w < 3; w++)
+                want[(c * 2 + h) * 3 + w] = v[(h * 3 + w) * 4 + c];
+    check_values(apply("Transpose", t, 0, "perm", "[2, 0, 1]", NULL, NULL, NULL, NULL), 3, o, want, 0);
+    CHECK(apply("Transpose", t, 0, "perm", "[1, 0]", NULL, NULL, NULL, NULL) == NULL);
+    lowp_tensor_free(t);
+    int64_t d4[1] = {4};
+    float c[4] = {3.7f, -1.5f, 200.0f, 0.2f};
+    t = tensor(1, d4, c);
+    lowp_tensor *r = apply("Cast", t, 0, "dtype", "int32", NULL, NULL, NULL, NULL);
+    CHECK(r && lowp_tensor_dtype(r) == LOWP_INT32);
+    if (r) {
+        const int32_t *x = lowp_tensor_data(r);
+        CHECK(x[0] == 3 && x[1] == -1 && x[2] == 200 && x[3] == 0);
+    }
+    lowp_tensor_free(r);
+    r = apply("ToArray", t, 0, NULL, NULL, NULL, NULL, NULL, NULL);
+    check_values(r, 1, d4, c, 0);
+    r = apply("LabelShift", t, 0, "label_shift", "1", NULL, NULL, NULL, NULL);   /* label 5 -> 4 */
+    lowp_tensor_free(r);
+    CHECK(apply("Cast", t, 0, "dtype", "float33", NULL, NULL, NULL, NULL) == NULL);
+    lowp_tensor_free(t);
+}
+
+static void test_compose(void)
+{
+    /* Rescale then Normalize differs from Normalize then Rescale: order is kept */
+    lowp_transform *tf = NULL;
+    lowp_params *p = NULL;
+    CHECK_OK(lowp_transform_create(&tf));
+    CHECK_OK(lowp_transform_append(tf, "Rescale", NULL));
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "mean", "[0.5]"));
+    CHECK_OK(lowp_params_set(p, "std", "[0.5]"));
+    CHECK_OK(lowp_transform_append(tf, "Normalize", p));
+    lowp_params_free(p);
+    CHECK(lowp_transform_count(tf) == 2);
+    int64_t d[1] = {2};
+    float v[2] = {0, 255};
+    lowp_sample s = {0};
+    s.inputs[s.n_inputs++] = tensor(1, d, v);
+    CHECK_OK(lowp_transform_apply(tf, &s, 0));
+    const float *x = lowp_tensor_data(s.inputs[0]);
+    CHECK(x[0] == -1.0f && x[1] == 1.0f);
+    lowp_sample_clear(&s);
+    lowp_transform_free(tf);
+    /* errors: unknown transform, unknown key, wrong type */
+    CHECK_OK(lowp_transform_create(&tf));
+    CHECK(lowp_transform_append(tf, "Rescalee", NULL) == LOWP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(lowp_last_error(), "unknown transform 'Rescalee'"));
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "sise", "3"));
+    CHECK(lowp_transform_append(tf, "Resize", p) == LOWP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(lowp_last_error(), "Resize.sise: unknown key 'sise'"));
+    CHECK_OK(lowp_params_set(p, "sise", "[a, b]"));
+    lowp_params_free(p);
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "size", "[a, b]"));
+    CHECK(lowp_transform_append(tf, "Resize", p) == LOWP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(lowp_last_error(), "expected a list of integers"));
+    lowp_params_free(p);
+    CHECK(lowp_transform_count(tf) == 0);
+    lowp_transform_free(tf);
+}
+
+/* A user transform: adds `amount` to every input element. */
+static lowp_status add_create(const lowp_params *p, void **out)
+{
+    double *a = malloc(sizeof *a);
+    lowp_status st = lowp_params_get_float(p, "amount", 1.0, a);
+    *out = a;
+    return st;
+}
+static lowp_status add_apply(void *state, lowp_sample *s, uint64_t *rng)
+{
+    (void)rng;
+    float *x = lowp_tensor_data(s->inputs[0]);
+    for (int64_t i = 0; i < lowp_tensor_numel(s->inputs[0]); i++)
+        x[i] += (float)*(double *)state;
+    return LOWP_OK;
+}
+static const lowp_param_spec add_params[] = {{"amount", LOWP_PARAM_FLOAT, 0, 1}, {NULL, 0, 0, 0}};
+static const lowp_transform_vtable add_vt = {"AddConst", add_params, add_create, add_apply, free};
+
+static void test_user_transform(void)
+{
+    CHECK_OK(lowp_transform_register(&add_vt));
+    int64_t d[1] = {2};
+    float v[2] = {1, 2}, want[2] = {3.5f, 4.5f};
+    lowp_tensor *t = tensor(1, d, v);
+    check_values(apply("AddConst", t, 0, "amount", "2.5", NULL, NULL, NULL, NULL), 1, d, want, 0);
+    lowp_tensor_free(t);
+}
+
+int main(void)
+{
+    RUN(test_rescale_normalize);
+    RUN(test_resize);
+    RUN(test_crops);
+    RUN(test_crop_resize_full);
+    RUN(test_transpose_cast);
+    RUN(test_compose);
+    RUN(test_user_transform);
+    return TEST_SUMMARY("test_data_transforms");
+}

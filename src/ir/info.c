@@ -102,7 +102,7 @@ static void write_value(lp_json *j, const lp_graph *g, int v)
     if (val->shape.ndim < 0 || val->shape.ndim > LP_MAX_DIMS) {
         lp_json_null(j);
     } else {
-        lp_json_begin_array(j);
+        lp_json_begin_array_flat(j);
         for (int i = 0; i < val->shape.ndim; i++) {
             int64_t d = val->shape.d[i];
             const char *sym = lp_dim_known(d) ? NULL : lp_graph_sym_name(g, d);

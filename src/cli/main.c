@@ -1,0 +1,80 @@
+/* main.c — the lowp program: dispatches `lowp COMMAND ...` through the table in commands.def. */
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+#define LP_CMD(name, function, summary) { #name, function, summary },
+#include "cli/commands.def"
+#undef LP_CMD
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lowp COMMAND [ARGS...]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "show the usage of lowp or of a command");
+    fprintf(f, "\n'lowp help COMMAND' or 'lowp COMMAND --help' shows a command's options;\n"
+               "'lowp --version' prints the version.\n"
+               "exit status: 0 success, 1 usage error, 2 bad input (file, model or data)\n");
+}
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int help(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stdout);
+        return LP_EXIT_OK;
+    }
+    if (argc > 2)
+        return lp_cli_usage_error("help", "expected one command name, got %d", argc - 1);
+    const command *c = find(argv[1]);
+    if (!c) {
+        fprintf(stderr, "lowp help: unknown command '%s'\nsee 'lowp help'\n", argv[1]);
+        return LP_EXIT_USAGE;
+    }
+    char *args[] = { (char *)c->name, "--help", NULL };
+    return c->run(2, args);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return LP_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("lowp %s\n", lowp_version());
+        return LP_EXIT_OK;
+    }
+    if (strcmp(name, "help") == 0 || lp_cli_is_help(name))
+        return help(argc - 1, argv + 1);
+    const command *c = find(name);
+    if (!c) {
+        fprintf(stderr, "lowp: unknown %s '%s'\nsee 'lowp help'\n",
+                name[0] == '-' ? "option" : "command", name);
+        return LP_EXIT_USAGE;
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    if (fflush(stdout) != 0 && rc == LP_EXIT_OK) {
+        perror("lowp: writing output");
+        rc = LP_EXIT_INPUT;
+    }
+    return rc;
+}

@@ -96,6 +96,9 @@ zoo:
 	/usr/bin/python3 tools/make_zoo.py
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
+
+# libFuzzer targets for the model loader and the .npy reader (make fuzz, fuzz-run, fuzz-merge)
+include fuzz/Makefile.inc
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

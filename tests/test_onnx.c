@@ -212,7 +212,7 @@ static int write_external_model(const char *path, const char *location, const ch
 
 static void test_external_data(void)
 {
-    char model[512], data[512], sub[512];
+    char model[512], data[512], sub[384];
     snprintf(sub, sizeof sub, "%s/m", tmpdir);
     mkdir(sub, 0755);
     snprintf(model, sizeof model, "%s/ext.onnx", sub);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "onnx.pb-c.h"
 #include "onnx/model.h"
@@ -67,28 +68,56 @@ static lp_status external_path(const reader *r, const char *tensor, const char *
     return LP_OK;
 }
 
-static lp_status read_external(const reader *r, const Onnx__TensorProto *tp, lp_tensor *t)
+/* The external data's location and offset entries. */
+static lp_status external_entries(const reader *r, const Onnx__TensorProto *tp, const char **location,
+                                  long long *offset, long long *length)
 {
-    const char *location = NULL;
-    long long offset = 0, length = -1;
+    *location = NULL;
+    *offset = 0;
+    *length = -1;
     for (size_t i = 0; i < tp->n_external_data; i++) {
         const Onnx__StringStringEntryProto *kv = tp->external_data[i];
         if (!kv->key || !kv->value)
             continue;
         char *end;
         if (strcmp(kv->key, "location") == 0)
-            location = kv->value;
+            *location = kv->value;
         else if (strcmp(kv->key, "offset") == 0 || strcmp(kv->key, "length") == 0) {
             errno = 0;
             long long v = strtoll(kv->value, &end, 10);
             if (errno || *end || v < 0)
                 return bad(r, LOWP_ERR_FORMAT, "tensor '%s': bad external data %s", tp->name, kv->key);
             if (kv->key[0] == 'o')
-                offset = v;
+                *offset = v;
             else
-                length = v;
+                *length = v;
         }
     }
+    return LP_OK;
+}
+
+/* Bytes available in the external file after the tensor's offset. */
+static lp_status external_size(const reader *r, const Onnx__TensorProto *tp, size_t *size_out)
+{
+    const char *location;
+    long long offset, length;
+    LP_TRY(external_entries(r, tp, &location, &offset, &length));
+    char *path = NULL;
+    LP_TRY(external_path(r, tp->name, location, &path));
+    struct stat sb;
+    int ok = stat(path, &sb) == 0;
+    free(path);
+    if (!ok)
+        return bad(r, LOWP_ERR_IO, "tensor '%s': cannot stat its external data file%s", tp->name, NULL);
+    *size_out = sb.st_size > offset ? (size_t)(sb.st_size - offset) : 0;
+    return LP_OK;
+}
+
+static lp_status read_external(const reader *r, const Onnx__TensorProto *tp, lp_tensor *t)
+{
+    const char *location;
+    long long offset, length;
+    LP_TRY(external_entries(r, tp, &location, &offset, &length));
     if (length >= 0 && (size_t)length != t->nbytes)
         return bad(r, LOWP_ERR_FORMAT, "tensor '%s': external data length does not match its shape%s", tp->name, NULL);
     char *path = NULL;
@@ -125,14 +154,39 @@ static lp_status tensor_from_proto(const reader *r, const Onnx__TensorProto *tp,
         if (dims[i] < 0)
             return bad(r, LOWP_ERR_FORMAT, "tensor '%s' has a negative dim%s", name, NULL);
     }
+    /* How many elements the dims declare, checked against the data actually present before
+     * anything is allocated: a 1 KB file must not make us allocate gigabytes. */
+    size_t esize = lp_dtype_traits_of(dt)->size;
+    uint64_t n = 1;
+    for (size_t i = 0; i < tp->n_dims; i++) {
+        if (dims[i] && n > (UINT64_C(1) << 40) / (uint64_t)dims[i])
+            return bad(r, LOWP_ERR_FORMAT, "tensor '%s' declares more than 2^40 elements%s", name, NULL);
+        n *= (uint64_t)dims[i];
+    }
+    bool external = tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    size_t have = tp->has_raw_data ? tp->raw_data.len / (esize ? esize : 1)
+                  : dt == LP_F32  ? tp->n_float_data
+                  : dt == LP_F64  ? tp->n_double_data
+                  : dt == LP_I64  ? tp->n_int64_data
+                  : dt == LP_U32 || dt == LP_U64 ? tp->n_uint64_data
+                                  : tp->n_int32_data;
+    if (!external && (have != n || (tp->has_raw_data && tp->raw_data.len != n * esize))) {
+        char detail[96];
+        snprintf(detail, sizeof detail, " (%zu values for %llu elements)", have, (unsigned long long)n);
+        return bad(r, LOWP_ERR_FORMAT, "tensor '%s': data size does not match its shape%s", name, detail);
+    }
+    if (external) {
+        size_t size = 0;
+        LP_TRY(external_size(r, tp, &size));
+        if (size < n * esize)
+            return bad(r, LOWP_ERR_FORMAT, "tensor '%s': external data is shorter than its shape%s", name, NULL);
+    }
     lp_tensor *t;
     if (lp_tensor_new(dt, (int)tp->n_dims, dims, &t) != LP_OK)
-        return lp_error_prefix(lowp_last_error()[0] ? LOWP_ERR_FORMAT : LOWP_ERR_FORMAT, "%s: tensor '%s'", r->what, name);
-    int64_t n = lp_tensor_numel(t);
-    size_t esize = lp_dtype_traits_of(dt)->size;
+        return lp_error_prefix(LOWP_ERR_FORMAT, "%s: tensor '%s'", r->what, name);
     lp_status st = LP_OK;
-    size_t count = 0;
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    size_t count = (size_t)n;
+    if (external) {
         st = read_external(r, tp, t);
     } else if (tp->has_raw_data) {
         if (tp->raw_data.len != t->nbytes)
@@ -140,28 +194,23 @@ static lp_status tensor_from_proto(const reader *r, const Onnx__TensorProto *tp,
         else if (t->nbytes)
             memcpy(t->data, tp->raw_data.data, t->nbytes);
     } else if (dt == LP_F32) {
-        count = tp->n_float_data;
-        if (count == (size_t)n && n)
+        if (n)
             memcpy(t->data, tp->float_data, t->nbytes);
     } else if (dt == LP_F64) {
-        count = tp->n_double_data;
-        if (count == (size_t)n && n)
+        if (n)
             memcpy(t->data, tp->double_data, t->nbytes);
     } else if (dt == LP_I64) {
-        count = tp->n_int64_data;
-        if (count == (size_t)n && n)
+        if (n)
             memcpy(t->data, tp->int64_data, t->nbytes);
     } else if (dt == LP_U32 || dt == LP_U64) {
-        count = tp->n_uint64_data;
-        for (size_t i = 0; count == (size_t)n && i < count; i++) {
+        for (size_t i = 0; i < count; i++) {
             if (dt == LP_U32)
                 ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
             else
                 ((uint64_t *)t->data)[i] = tp->uint64_data[i];
         }
     } else { /* int32_data carries int32 and all narrower types, fp16/bf16 as bits */
-        count = tp->n_int32_data;
-        for (size_t i = 0; count == (size_t)n && i < count; i++) {
+        for (size_t i = 0; i < count; i++) {
             int32_t v = tp->int32_data[i];
             if (esize == 4)
                 ((int32_t *)t->data)[i] = v;
@@ -170,12 +219,6 @@ static lp_status tensor_from_proto(const reader *r, const Onnx__TensorProto *tp,
             else
                 ((uint8_t *)t->data)[i] = dt == LP_BOOL ? (v != 0) : (uint8_t)v;
         }
-    }
-    if (st == LP_OK && !(tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) &&
-        !tp->has_raw_data && count != (size_t)n) {
-        char detail[96];
-        snprintf(detail, sizeof detail, " (%zu values for %lld elements)", count, (long long)n);
-        st = bad(r, LOWP_ERR_FORMAT, "tensor '%s': data count does not match its shape%s", name, detail);
     }
     if (st != LP_OK) {
         lp_tensor_free(t);

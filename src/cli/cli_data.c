@@ -1,0 +1,131 @@
+/* cli_data.c — progress display and short-form dataloaders for the data-driven commands. */
+#include "cli/cli_data.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+double lp_cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void lp_progress_init(lp_progress *p, const char *label, bool quiet)
+{
+    p->label = label;
+    p->tty = isatty(2);
+    p->quiet = quiet;
+    p->start = p->last = lp_cli_now();
+}
+
+static void fmt_eta(double s, char *buf, size_t size)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, size, "?");
+    else if (s >= 3600)
+        snprintf(buf, size, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else
+        snprintf(buf, size, "%d:%02d", (int)s / 60, (int)s % 60);
+}
+
+void lp_progress_update(void *user, int64_t done, int64_t total)
+{
+    lp_progress *p = user;
+    if (p->quiet)
+        return;
+    double t = lp_cli_now(), el = t - p->start;
+    bool last = total > 0 && done >= total;
+    if (!last && t - p->last < (p->tty ? 0.2 : 10.0))
+        return;
+    p->last = t;
+    double rate = el > 0 ? (double)done / el : 0;
+    char eta[32];
+    fmt_eta(rate > 0 && total > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
+    double frac = total > 0 ? (double)done / (double)total : 0;
+    if (p->tty) {
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = 0;
+        fprintf(stderr, "\r%s [%s] %lld/%lld  %.0f samples/s  ETA %s  ", p->label, bar, (long long)done,
+                (long long)total, rate, eta);
+        if (last)
+            fprintf(stderr, "\r%*s\r", 90, "");
+    } else {
+        fprintf(stderr, "%s: %lld/%lld samples (%.0f%%), %.0f samples/s, ETA %s\n", p->label, (long long)done,
+                (long long)total, 100 * frac, rate, eta);
+    }
+    fflush(stderr);
+}
+
+void lp_progress_abort(lp_progress *p)
+{
+    if (p->tty && !p->quiet)
+        fprintf(stderr, "\n");
+}
+
+int lp_cli_append_transforms(lowp_transform *t, const char *list)
+{
+    char *buf = strdup(list);
+    if (!buf)
+        return lp_cli_input_error("out of memory");
+    int rc = LP_EXIT_OK;
+    char *item = buf;
+    while (item && *item && rc == LP_EXIT_OK) {
+        char *end = item;
+        while (*end && !(*end == ',' && ((end[1] >= 'A' && end[1] <= 'Z') || (end[1] >= 'a' && end[1] <= 'z'))))
+            end++;
+        char *next = *end ? end + 1 : NULL;
+        *end = 0;
+        char *name = NULL;
+        lowp_params *p = NULL;
+        if (lowp_params_parse_spec("transform", item, &name, &p) != LOWP_OK ||
+            lowp_transform_append(t, name, p) != LOWP_OK)
+            rc = lp_cli_lib_error();
+        free(name);
+        lowp_params_free(p);
+        item = next;
+    }
+    free(buf);
+    return rc;
+}
+
+int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
+                      int64_t max_samples, lowp_dataloader **out)
+{
+    char *name = NULL;
+    lowp_params *params = NULL;
+    lowp_dataset *ds = NULL;
+    lowp_transform *t = NULL;
+    if (lowp_params_parse_spec("dataset", spec, &name, &params) != LOWP_OK ||
+        lowp_dataset_open(name, params, &ds) != LOWP_OK || lowp_transform_create(&t) != LOWP_OK) {
+        free(name);
+        lowp_params_free(params);
+        lowp_dataset_free(ds);
+        return lp_cli_lib_error();
+    }
+    free(name);
+    lowp_params_free(params);
+    int rc = LP_EXIT_OK;
+    for (int i = 0; i < n_transforms && rc == LP_EXIT_OK; i++)
+        rc = lp_cli_append_transforms(t, transforms[i]);
+    if (rc != LP_EXIT_OK) {
+        lowp_dataset_free(ds);
+        lowp_transform_free(t);
+        return rc;
+    }
+    lowp_dataloader_options o = lowp_dataloader_options_default();
+    o.batch_size = batch_size;
+    o.max_samples = max_samples;
+    if (lowp_dataloader_create(ds, t, &o, out) != LOWP_OK) /* owns ds and t, also on failure */
+        return lp_cli_lib_error();
+    return LP_EXIT_OK;
+}

@@ -450,6 +450,8 @@ void lowp_config_free(lowp_config *config);
 lowp_status lowp_config_dataloader(const lowp_config *config, const char *section,
                                    int batch_size, int64_t max_samples,
                                    lowp_dataloader **dataloader_out);
+/* quantization.calibration.sampling_size (the first, when a list; default 100). */
+int64_t lowp_config_sampling_size(const lowp_config *config);
 /* 1 when evaluation.accuracy.metric is given. */
 int lowp_config_has_metric(const lowp_config *config);
 /* evaluation.accuracy.metric. */
@@ -511,7 +513,22 @@ lowp_status lowp_recipe_save(const lowp_recipe *recipe, const char *path);
 lowp_status lowp_recipe_set(lowp_recipe *recipe, const char *key, const char *value);
 /* Sets one node's precision: "int8", "bf16" or "fp32". */
 lowp_status lowp_recipe_set_node(lowp_recipe *recipe, const char *node, const char *precision);
+/* 1 when the recipe's approach is post_training_dynamic_quant (no calibration needed). */
+int lowp_recipe_is_dynamic(const lowp_recipe *recipe);
+/* The precision a recipe gives `node` ("int8", "bf16" or "fp32"; a constant string). */
+const char *lowp_recipe_node_precision(const lowp_recipe *recipe, const char *node);
+/* The starting recipe a configuration describes (quantization.approach, model_wise: the first
+ * choice of each list, op_wise: node names or regexes matched against `model`'s optimized
+ * graph). Errors name the file, key and line. */
+lowp_status lowp_recipe_from_config(const lowp_config *config, const lowp_model *model,
+                                    lowp_recipe **recipe_out);
 void lowp_recipe_free(lowp_recipe *recipe);
+
+/* LPOT's query_fw_capability: the nodes of `model`'s optimized graph (BatchNormalization
+ * folded, constants folded: the names recipes use) as JSON
+ * [{"node": "conv1", "op_type": "Conv", "int8": true, "bf16": true}, ...] in graph order.
+ * *json_out is malloc'ed (free()). */
+lowp_status lowp_model_capability(const lowp_model *model, char **json_out);
 
 /* A new model: `model` optimized (constants and BatchNormalization folded) with
  * QuantizeLinear/DequantizeLinear pairs per `recipe`. `calibration` must come from the same
@@ -538,6 +555,199 @@ lowp_status lowp_comparison_json(lowp_comparison *comparison, char **json_out);
 void lowp_comparison_free(lowp_comparison *comparison);
 
 /* ---- end of quantization ---- */
+
+/* ---- Tuning (src/tune) ----
+ *
+ * Accuracy-driven tuning, LPOT's main loop: evaluate the FP32 model once, then try
+ * quantization recipes proposed by a strategy -- quantize, evaluate, measure the objective,
+ * record -- until one keeps the accuracy within the tolerance (or the budget ends), and hand
+ * back the best model found:
+ *
+ *     lowp_tune_options o = lowp_tune_options_default();
+ *     o.tolerance = 0.01;                                   // at most 1 % relative loss
+ *     lowp_tuner *t;
+ *     lowp_tuner_create(fp32, calib_dl, eval_dl, metric, NULL, &o, &t);   // t owns them now
+ *     lowp_tune_summary s;
+ *     lowp_tuner_run(t, &s);         // s.met, s.best, s.output; the workspace holds
+ *     lowp_tuner_free(t);            // history.jsonl, best_recipe.json, report.md/.html
+ *
+ * A trial passes when its metric >= baseline * (1 - tolerance) (relative) or >= baseline -
+ * tolerance (absolute); mirrored for metrics where lower is better. Every trial is appended to
+ * WORKSPACE/history.jsonl as it finishes; with `resume` the recipes found there are not run
+ * again, so a tune killed at any moment and resumed ends like an uninterrupted one. Same model,
+ * data and seed give the same trials and the same result. See docs/tuning.md. */
+
+typedef struct lowp_tuner lowp_tuner;
+
+/* The precision of one tunable op in a tuning point (the values of lp_precision). */
+typedef enum lowp_tune_precision {
+    LOWP_TUNE_INT8 = 0,
+    LOWP_TUNE_BF16 = 1,
+    LOWP_TUNE_FP32 = 2
+} lowp_tune_precision;
+
+/* What the tuner is doing, for a progress display. */
+typedef struct lowp_tune_progress {
+    const char *phase;     /* "baseline", "calibration", "sensitivity", "trial", "done" */
+    int trial;             /* the trial under way or just finished (1-based; 0 before any) */
+    int max_trials;        /* the trial budget */
+    int64_t done, total;   /* samples of the evaluation under way (total 0: unknown) */
+    double baseline;       /* FP32 metric (NaN until known) */
+    double target;         /* the metric a trial must reach (NaN until known) */
+    double accuracy;       /* the last finished trial's metric (NaN if none) */
+    double best;           /* the best passing trial's metric (NaN if none) */
+    int met;               /* 1 once a trial passed */
+    int finished;          /* 1 when `accuracy` is the trial that just finished */
+    double elapsed;        /* seconds since lowp_tuner_run began */
+    double eta;            /* seconds left at most (< 0: unknown) */
+    const char *note;      /* what the current trial tries, e.g. "fallback 3 ops to bf16" */
+} lowp_tune_progress;
+
+typedef void (*lowp_tune_progress_fn)(void *user, const lowp_tune_progress *progress);
+
+typedef struct lowp_tune_options {
+    const char *strategy;       /* "auto" (default), "basic", "mse", "mse_v2", "conservative",
+                                   "exhaustive", "random", "bayesian" or a registered name */
+    const char *approach;       /* "post_training_static_quant" (default),
+                                   "post_training_dynamic_quant", "post_training_auto_quant"
+                                   (static first, then dynamic) */
+    int relative;               /* 1 (default): tolerance relative to the baseline; 0: absolute */
+    double tolerance;           /* default 0.01; negative demands an improvement */
+    int higher_is_better;       /* -1 (default): as the metric says; 0 or 1 to override */
+    const char *objective;      /* "performance" (default), "modelsize", "footprint", or a
+                                   weighted mix "performance:0.7,modelsize:0.3" */
+    double timeout;             /* seconds; 0 (default): stop at the first recipe that meets
+                                   the target (unless max_trials is given) */
+    int max_trials;             /* 0: a budget of 100 trials, stop at the first pass (with
+                                   timeout 0). > 0: keep searching for a better passing recipe
+                                   until this many trials (or the timeout) */
+    int64_t seed;               /* strategies' random choices; default 1978 */
+    const char *workspace;      /* folder for history and reports; default "./lowp_workspace" */
+    const char *output;         /* the tuned model; NULL: WORKSPACE/best_model.onnx */
+    int resume;                 /* 1: recipes in the history are not run again */
+    const char *resume_from;    /* the history to resume from; NULL: WORKSPACE/history.jsonl */
+    int n_sampling_sizes;       /* calibration sample counts to try (0: {100}) */
+    int64_t sampling_sizes[8];
+    int threads;                /* engine threads (0: the library default) */
+    const lowp_config *config;  /* optional: quantization.model_wise and op_wise restrict the
+                                   space (read during lowp_tuner_create only) */
+    lowp_tune_progress_fn progress;
+    void *progress_user;
+} lowp_tune_options;
+
+/* Defaults as documented above. */
+lowp_tune_options lowp_tune_options_default(void);
+/* Options from a configuration's tuning and quantization sections (strategy, accuracy
+ * criterion, objective, exit policy, seed, workspace, sampling sizes, approach); `config` is
+ * kept in options->config. Strings point into `config`, which must outlive the options. */
+lowp_status lowp_tune_options_from_config(const lowp_config *config, lowp_tune_options *options_out);
+
+/* A tuner for `model`. It takes ownership of `calibration` (NULL only for a dynamic approach),
+ * `evaluation`, `metric` and `postprocess` (may be NULL), also when it fails. The model may be
+ * freed afterwards; `options` (NULL: defaults) are copied. */
+lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calibration,
+                              lowp_dataloader *evaluation, lowp_metric *metric,
+                              lowp_transform *postprocess, const lowp_tune_options *options,
+                              lowp_tuner **tuner_out);
+/* The same with every part from a configuration (dataloaders, metric, postprocess, options
+ * from lowp_tune_options_from_config); `options` (may be NULL) wins where it is not the
+ * default -- pass the result of lowp_tune_options_from_config edited as you need. */
+lowp_status lowp_tuner_create_from_config(const lowp_model *model, const lowp_config *config,
+                                          const lowp_tune_options *options, lowp_tuner **tuner_out);
+void lowp_tuner_free(lowp_tuner *tuner);
+
+typedef struct lowp_tune_summary {
+    double baseline;            /* FP32 metric */
+    double target;              /* what a trial had to reach */
+    double best;                /* the returned model's metric */
+    double relative_loss;       /* (baseline - best) / |baseline|, mirrored for lower-is-better */
+    int met;                    /* 1: the returned model meets the target; 0: it is the most
+                                   accurate one found and does not */
+    int trials;                 /* trials run, including those taken from a resumed history */
+    int best_trial;             /* 1-based index of the returned trial (0: none ran) */
+    double baseline_latency_ms; /* measured with the engine: median of repeated batch-1 runs */
+    double best_latency_ms;
+    double speedup;             /* baseline / best latency, measured */
+    int64_t baseline_bytes;     /* serialized model sizes */
+    int64_t best_bytes;
+    int n_int8, n_bf16, n_fp32; /* tunable ops of the returned model by precision */
+    double seconds;             /* wall time of lowp_tuner_run */
+    const char *strategy;       /* valid while the tuner lives */
+    const char *output;         /* the tuned model's path (NULL when no trial ran) */
+    const char *workspace;
+} lowp_tune_summary;
+
+/* Runs the tuning (see above) and writes the best model to options.output plus
+ * WORKSPACE/{history.jsonl, best_recipe.json, report.md, report.html}. Returns LOWP_OK also
+ * when no recipe met the target (summary->met == 0); fails only on errors. */
+lowp_status lowp_tuner_run(lowp_tuner *tuner, lowp_tune_summary *summary_out);
+/* The summary as JSON (what `lowp tune --json` prints); *json_out is malloc'ed (free()). */
+lowp_status lowp_tune_summary_json(const lowp_tune_summary *summary, char **json_out);
+
+/* ---- writing a strategy ----
+ * A strategy is a function that proposes tuning points with lowp_tuner_try until it has
+ * nothing more to propose or the tuner tells it to stop. A point is a model-wise
+ * configuration (an index: approach, calibration sampling size, weight granularity,
+ * activation scheme and algorithm) plus a precision per tunable op. */
+typedef struct lowp_tune_strategy {
+    const char *name;
+    const char *summary;        /* one line for `lowp tune --help` and reports */
+    int keeps_searching;        /* 1: passing trials are steps of its search (conservative):
+                                   the tuner does not stop at the first one */
+    lowp_status (*run)(lowp_tuner *tuner, void *user);
+    void *user;
+} lowp_tune_strategy;
+
+/* Adds a strategy (lowp keeps the pointer: it must stay valid). Fails if the name is taken. */
+lowp_status lowp_tune_strategy_register(const lowp_tune_strategy *strategy);
+/* The i-th registered strategy (built-ins first), NULL past the end. */
+const lowp_tune_strategy *lowp_tune_strategy_at(int index);
+
+/* The tunable ops (quantizable nodes of the optimized model, in graph order). */
+int lowp_tuner_op_count(const lowp_tuner *tuner);
+const char *lowp_tuner_op_name(const lowp_tuner *tuner, int op);
+const char *lowp_tuner_op_type(const lowp_tuner *tuner, int op);
+/* 1 when op may take precision p (BF16 only where the CPU runs it natively). */
+int lowp_tuner_op_allows(const lowp_tuner *tuner, int op, lowp_tune_precision p);
+/* Model-wise configurations in the order of preference; 0 is the default. */
+int lowp_tuner_config_count(const lowp_tuner *tuner);
+/* "static ss=100 per_channel asym minmax". */
+const char *lowp_tuner_config_name(const lowp_tuner *tuner, int config);
+/* Per-op sensitivity for `config` (computed once, on calibration data): how much noise each
+ * op adds to its output when it alone goes from FP32 to INT8, in dB (higher: more
+ * sensitive; -inf for ops that cannot be int8). *db_out has lowp_tuner_op_count entries and
+ * lives as long as the tuner. */
+lowp_status lowp_tuner_sensitivity(lowp_tuner *tuner, int config, const double **db_out);
+/* The seeded random state strategies draw from. */
+uint64_t *lowp_tuner_rng(lowp_tuner *tuner);
+
+typedef struct lowp_tune_trial {
+    int index;                  /* 1-based; 0: the point was not run (see lowp_tuner_try) */
+    double accuracy;
+    int passed;
+    double objective;           /* lower is better (relative to the FP32 model) */
+    double latency_ms;          /* measured */
+    int64_t model_bytes, footprint_bytes;
+    double seconds;
+} lowp_tune_trial;
+
+/* Evaluates the point (config, precision[op_count]); a choice an op does not allow moves to
+ * the next allowed one (int8 -> bf16 -> fp32). A point tried before answers from memory (or
+ * the resumed history) without running again; a point with no INT8 or BF16 op is not run
+ * (index 0). *stop_out becomes 1 when the strategy must return: the target is met and the
+ * tuner stops at the first pass, or the budget is spent. `note` (may be NULL) describes the
+ * point in the history and the report. `trial_out` may be NULL. */
+lowp_status lowp_tuner_try(lowp_tuner *tuner, int config, const unsigned char *precision,
+                           const char *note, lowp_tune_trial *trial_out, int *stop_out);
+/* Number of trials so far and trial i (0-based) of them. */
+int lowp_tuner_trial_count(const lowp_tuner *tuner);
+lowp_status lowp_tuner_trial(const lowp_tuner *tuner, int index, lowp_tune_trial *trial_out);
+/* The best trial so far as a 0-based index (passing with the lowest objective, or when none
+ * passed the most accurate), -1 before any; its config and precisions (n op_count) into the
+ * outputs when not NULL. */
+int lowp_tuner_best(const lowp_tuner *tuner, int *config_out, unsigned char *precision_out);
+
+/* ---- end of tuning ---- */
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 
 #include "base/json.h"
 #include "cli/cli.h"
+#include "cli/cli_data.h"
 
 static const char usage[] =
     "usage: lowp eval MODEL --config FILE.yaml [options]\n"
@@ -35,89 +36,6 @@ static const char usage[] =
     "\n"
     "example: lowp eval models/mlp.onnx --dataset FashionMNIST:/usr/share/datasets/fashion-mnist \\\n"
     "             --transform Rescale,Normalize=0.2860/0.3530 --metric topk=1\n";
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-typedef struct progress {
-    bool tty, quiet;
-    double start, last;
-    int64_t last_done;
-} progress;
-
-static void fmt_eta(double s, char *buf, size_t size)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, size, "?");
-    else if (s >= 3600)
-        snprintf(buf, size, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-    else
-        snprintf(buf, size, "%d:%02d", (int)s / 60, (int)s % 60);
-}
-
-/* A bar redrawn in place on a terminal; elsewhere a plain line every 10 seconds. */
-static void on_progress(void *user, int64_t done, int64_t total)
-{
-    progress *p = user;
-    if (p->quiet)
-        return;
-    double t = now(), el = t - p->start;
-    bool last = total > 0 && done >= total;
-    if (!last && t - p->last < (p->tty ? 0.2 : 10.0))
-        return;
-    p->last = t;
-    double rate = el > 0 ? (double)done / el : 0;
-    char eta[32];
-    fmt_eta(rate > 0 && total > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
-    double frac = total > 0 ? (double)done / (double)total : 0;
-    if (p->tty) {
-        char bar[31];
-        int fill = (int)(frac * 30);
-        for (int i = 0; i < 30; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[30] = 0;
-        fprintf(stderr, "\r[%s] %lld/%lld  %.0f samples/s  ETA %s  ", bar, (long long)done,
-                (long long)total, rate, eta);
-        if (last)
-            fprintf(stderr, "\r%*s\r", 78, "");
-    } else {
-        fprintf(stderr, "eval: %lld/%lld samples (%.0f%%), %.0f samples/s, ETA %s\n", (long long)done,
-                (long long)total, 100 * frac, rate, eta);
-    }
-    fflush(stderr);
-}
-
-/* Splits a --transform list at commas followed by a letter (a new transform name), so values
- * like Transpose=2,0,1 keep their commas. */
-static int append_transforms(lowp_transform *t, const char *list)
-{
-    char *buf = strdup(list);
-    if (!buf)
-        return lp_cli_input_error("out of memory");
-    int rc = LP_EXIT_OK;
-    char *item = buf;
-    while (item && *item && rc == LP_EXIT_OK) {
-        char *end = item;
-        while (*end && !(*end == ',' && ((end[1] >= 'A' && end[1] <= 'Z') || (end[1] >= 'a' && end[1] <= 'z'))))
-            end++;
-        char *next = *end ? end + 1 : NULL;
-        *end = 0;
-        char *name = NULL;
-        lowp_params *p = NULL;
-        if (lowp_params_parse_spec("transform", item, &name, &p) != LOWP_OK ||
-            lowp_transform_append(t, name, p) != LOWP_OK)
-            rc = lp_cli_lib_error();
-        free(name);
-        lowp_params_free(p);
-        item = next;
-    }
-    free(buf);
-    return rc;
-}
 
 int lp_cmd_eval(int argc, char **argv)
 {
@@ -198,30 +116,9 @@ int lp_cmd_eval(int argc, char **argv)
     }
     /* the dataloader */
     if (dataset) {
-        lowp_dataset *ds = NULL;
-        lowp_transform *t = NULL;
-        if (lowp_params_parse_spec("dataset", dataset, &name, &params) != LOWP_OK ||
-            lowp_dataset_open(name, params, &ds) != LOWP_OK || lowp_transform_create(&t) != LOWP_OK) {
-            lowp_dataset_free(ds);
-            rc = lp_cli_lib_error();
+        rc = lp_cli_dataloader(dataset, n_transforms, transforms, batch ? (int)batch : 64, limit, &dl);
+        if (rc != LP_EXIT_OK)
             goto done;
-        }
-        free(name), name = NULL;
-        lowp_params_free(params), params = NULL;
-        for (int i = 0; i < n_transforms && rc == LP_EXIT_OK; i++)
-            rc = append_transforms(t, transforms[i]);
-        if (rc != LP_EXIT_OK) {
-            lowp_dataset_free(ds);
-            lowp_transform_free(t);
-            goto done;
-        }
-        lowp_dataloader_options o = lowp_dataloader_options_default();
-        o.batch_size = batch ? (int)batch : 64;
-        o.max_samples = limit;
-        if (lowp_dataloader_create(ds, t, &o, &dl) != LOWP_OK) {
-            rc = lp_cli_lib_error();
-            goto done;
-        }
     } else {
         /* from the config; batch size and limit from the command line win */
         if (lowp_config_dataloader(cfg, "evaluation.accuracy", (int)batch, limit, &dl) != LOWP_OK) {
@@ -268,14 +165,13 @@ int lp_cmd_eval(int argc, char **argv)
         rc = lp_cli_lib_error();
         goto done;
     }
-    progress pr = {.tty = isatty(2), .quiet = quiet, .start = now()};
-    pr.last = pr.start;
-    lowp_eval_options eo = {.reference = ref_session, .postprocess = post, .progress = on_progress,
+    lp_progress pr;
+    lp_progress_init(&pr, "eval", quiet);
+    lowp_eval_options eo = {.reference = ref_session, .postprocess = post, .progress = lp_progress_update,
                             .progress_user = &pr};
     lowp_eval_result res;
     if (lowp_evaluate(session, model, dl, metric, &eo, &res) != LOWP_OK) {
-        if (pr.tty && !quiet)
-            fprintf(stderr, "\n");
+        lp_progress_abort(&pr);
         rc = lp_cli_lib_error();
         goto done;
     }

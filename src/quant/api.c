@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "config/config.h"
 #include "onnx/model.h"
 #include "quant/quantize.h"
 
@@ -75,6 +76,57 @@ lowp_status lowp_recipe_set_node(lowp_recipe *r, const char *node, const char *p
         if (strcmp(precision, lp_precision_name((lp_precision)p)) == 0)
             return lp_recipe_set(r, node, (lp_precision)p, NULL);
     return lp_error(LOWP_ERR_INVALID_ARGUMENT, "node '%s': precision '%s' is not int8, bf16 or fp32", node, precision);
+}
+
+int lowp_recipe_is_dynamic(const lowp_recipe *r) { return r && r->approach == LP_APPROACH_DYNAMIC_QUANT; }
+
+const char *lowp_recipe_node_precision(const lowp_recipe *r, const char *node)
+{
+    if (!r || !node)
+        return "fp32";
+    lp_precision p;
+    lp_quant_cfg c;
+    lp_recipe_get(r, node, &p, &c);
+    return lp_precision_name(p);
+}
+
+lowp_status lowp_recipe_from_config(const lowp_config *config, const lowp_model *model, lowp_recipe **out)
+{
+    if (!config || !model || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_from_config: NULL argument");
+    lowp_session *s = NULL;
+    LP_TRY(lp_session_create_graph(model->graph, NULL, &s));
+    lp_status st = lp_recipe_from_config(config, s->g, out);
+    lowp_session_free(s);
+    return st;
+}
+
+lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
+{
+    if (!model || !json_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_capability: NULL argument");
+    lowp_session *s = NULL;
+    LP_TRY(lp_session_create_graph(model->graph, NULL, &s));
+    const lp_graph *g = s->g;
+    lp_json j;
+    lp_json_init(&j, 0);
+    lp_json_begin_array(&j);
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_capability c = lp_quant_capability(g, i);
+        lp_json_begin_object(&j);
+        lp_json_key(&j, "node");
+        lp_json_string(&j, g->nodes[i].name);
+        lp_json_key(&j, "op_type");
+        lp_json_string(&j, g->nodes[i].op_type);
+        lp_json_key(&j, "int8");
+        lp_json_bool(&j, c.int8);
+        lp_json_key(&j, "bf16");
+        lp_json_bool(&j, c.bf16);
+        lp_json_end_object(&j);
+    }
+    lp_json_end_array(&j);
+    lowp_session_free(s);
+    return lp_json_finish(&j, json_out);
 }
 
 /* Same nodes in the same order: the calibration was made from this model. */

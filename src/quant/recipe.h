@@ -56,6 +56,11 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out);
 /* Parses JSON (or YAML) text; errors name the key path and line. */
 lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, lp_recipe **out);
 
+/* The starting recipe of a YAML configuration (approach, model_wise, op_wise) for graph `g`
+ * (the optimized graph whose node names op_wise refers to). */
+struct lowp_config;
+lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g, lp_recipe **out);
+
 const char *lp_precision_name(lp_precision p);
 /* "post_training_static_quant" / "post_training_dynamic_quant"; -1 from_name when unknown. */
 const char *lp_approach_name(lp_approach a);

@@ -1,0 +1,324 @@
+/* cmd_quantize.c — `lowp quantize MODEL -o OUT.onnx`: post-training quantization (static with
+ * calibration, or dynamic) into a standard ONNX QDQ (or QOperator) model. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/json.h"
+#include "cli/cli.h"
+#include "cli/cli_data.h"
+
+static const char usage[] =
+    "usage: lowp quantize MODEL -o OUT.onnx [--config FILE.yaml | --calib SPEC [--transform LIST]] [options]\n"
+    "\n"
+    "Quantizes MODEL (FP32 ONNX) to INT8 and writes a standard ONNX model that ONNX Runtime loads.\n"
+    "Static quantization calibrates activation ranges on samples of a dataset; dynamic\n"
+    "quantization (--dynamic) needs no data. Defaults: int8 symmetric per-channel weights,\n"
+    "uint8 asymmetric activations with minmax ranges, 100 calibration samples.\n"
+    "\n"
+    "  -o, --output FILE        the quantized model (written via a temporary name)\n"
+    "  -c, --config FILE        LPOT-style YAML: quantization.approach, calibration dataloader and\n"
+    "                           sampling_size, model_wise, op_wise (see docs/config.md)\n"
+    "  -d, --calib SPEC         calibration dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist:train=true\n"
+    "  -T, --transform LIST     its transforms, e.g. Rescale,Normalize=0.2860/0.3530 (repeatable)\n"
+    "  -n, --samples N          calibration samples (default: the config's sampling_size, else 100)\n"
+    "  -b, --batch-size N       calibration batch size (default 32)\n"
+    "      --algo NAME          activation ranges: minmax (default), percentile, kl, mse\n"
+    "      --percentile P       for --algo percentile (default 99.99)\n"
+    "      --per-channel        per-channel weights (the default)\n"
+    "      --per-tensor         one scale per weight tensor\n"
+    "      --act-sym            int8 symmetric activations (default: uint8 asymmetric)\n"
+    "      --exclude LIST       keep these nodes (comma-separated names) in FP32\n"
+    "      --exclude-op LIST    keep every node of these op types (e.g. Gemm,MatMul) in FP32\n"
+    "      --dynamic            dynamic quantization (DynamicQuantizeLinear + MatMulInteger/ConvInteger)\n"
+    "      --format FMT         qdq (default) or qoperator (QLinearConv/QLinearMatMul)\n"
+    "      --recipe FILE        start from this recipe (JSON); the options above change it\n"
+    "      --save-recipe FILE   write the recipe used (JSON)\n"
+    "      --list               print the nodes quantization can touch (names recipes use) and exit\n"
+    "  -j, --json               print a JSON summary\n"
+    "  -q, --quiet              no progress on stderr\n"
+    "  -h, --help               show this help\n"
+    "\n"
+    "example: lowp quantize models/resnet_s.onnx -o resnet_s.int8.onnx \\\n"
+    "             --calib FashionMNIST:/usr/share/datasets/fashion-mnist:train=true \\\n"
+    "             --transform Rescale,Normalize=0.2860/0.3530 --samples 300\n";
+
+typedef struct opts {
+    const char *model, *output, *config, *calib, *recipe, *save_recipe, *algo, *percentile, *format;
+    const char *transforms[32];
+    int n_transforms;
+    const char *exclude[64], *exclude_op[64];
+    int n_exclude, n_exclude_op;
+    long samples, batch;
+    int per_channel; /* -1: not given */
+    bool act_sym, dynamic, list, json, quiet;
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
+{
+    const char *cmd = "quantize";
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+#define VALUE(s, l) ((r = lp_cli_option(cmd, argc, argv, &i, s, l, &v)) != 0)
+        if (lp_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (VALUE("-o", "--output")) o->output = v;
+        else if (VALUE("-c", "--config")) o->config = v;
+        else if (VALUE("-d", "--calib")) o->calib = v;
+        else if (VALUE("-T", "--transform")) {
+            if (r > 0 && o->n_transforms == 32)
+                return lp_cli_usage_error(cmd, "too many --transform options");
+            if (r > 0) o->transforms[o->n_transforms++] = v;
+        } else if (VALUE("-n", "--samples")) {
+            if (r > 0 && !lp_cli_int(v, 1, 100000000L, &o->samples))
+                return lp_cli_usage_error(cmd, "--samples wants an integer >= 1, got '%s'", v);
+        } else if (VALUE("-b", "--batch-size")) {
+            if (r > 0 && !lp_cli_int(v, 1, 1 << 20, &o->batch))
+                return lp_cli_usage_error(cmd, "--batch-size wants an integer >= 1, got '%s'", v);
+        } else if (VALUE(NULL, "--algo")) o->algo = v;
+        else if (VALUE(NULL, "--percentile")) o->percentile = v;
+        else if (VALUE(NULL, "--format")) o->format = v;
+        else if (VALUE(NULL, "--recipe")) o->recipe = v;
+        else if (VALUE(NULL, "--save-recipe")) o->save_recipe = v;
+        else if (VALUE(NULL, "--exclude") || VALUE(NULL, "--exclude-op")) {
+            bool by_op = strcmp(argv[i - 1], "--exclude-op") == 0 || !strncmp(argv[i], "--exclude-op=", 13);
+            if (r > 0) {
+                const char **list = by_op ? o->exclude_op : o->exclude;
+                int *n = by_op ? &o->n_exclude_op : &o->n_exclude;
+                if (*n == 64)
+                    return lp_cli_usage_error(cmd, "too many --exclude options");
+                list[(*n)++] = v;
+            }
+        } else if (!strcmp(argv[i], "--per-channel")) o->per_channel = 1;
+        else if (!strcmp(argv[i], "--per-tensor")) o->per_channel = 0;
+        else if (!strcmp(argv[i], "--act-sym")) o->act_sym = true;
+        else if (!strcmp(argv[i], "--dynamic")) o->dynamic = true;
+        else if (!strcmp(argv[i], "--list")) o->list = true;
+        else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
+        else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
+        else if (argv[i][0] == '-' && argv[i][1]) return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (!o->model) o->model = argv[i];
+        else return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        if (r < 0)
+            return LP_EXIT_USAGE;
+#undef VALUE
+    }
+    if (!o->model)
+        return lp_cli_usage_error(cmd, "which model? (lowp quantize MODEL -o OUT.onnx ...)");
+    if (!o->output && !o->list)
+        return lp_cli_usage_error(cmd, "where to? (-o OUT.onnx)");
+    if (o->format && strcmp(o->format, "qdq") && strcmp(o->format, "qoperator"))
+        return lp_cli_usage_error(cmd, "--format is qdq or qoperator, not '%s'", o->format);
+    if (o->n_transforms && !o->calib)
+        return lp_cli_usage_error(cmd, "--transform goes with --calib");
+    return LP_EXIT_OK;
+}
+
+/* Applies a comma-separated list to every capability entry whose `field` matches. */
+static int exclude(lowp_recipe *r, const lp_cj *cap, const char *field, const char *list, const char *what)
+{
+    char *buf = strdup(list);
+    if (!buf)
+        return lp_cli_input_error("out of memory");
+    int rc = LP_EXIT_OK;
+    for (char *tok = strtok(buf, ","); tok && rc == LP_EXIT_OK; tok = strtok(NULL, ",")) {
+        int hits = 0;
+        for (int i = 0; i < cap->n; i++) {
+            const lp_cj *e = &cap->items[i];
+            if (strcmp(lp_cj_str(lp_cj_get(e, field), ""), tok) != 0)
+                continue;
+            hits++;
+            if (lowp_recipe_set_node(r, lp_cj_str(lp_cj_get(e, "node"), ""), "fp32") != LOWP_OK)
+                rc = lp_cli_lib_error();
+        }
+        if (!hits && rc == LP_EXIT_OK)
+            rc = lp_cli_input_error("--%s %s: the model has no such %s (see lowp quantize MODEL --list)",
+                                    strcmp(field, "node") ? "exclude-op" : "exclude", tok, what);
+    }
+    free(buf);
+    return rc;
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+int lp_cmd_quantize(int argc, char **argv)
+{
+    opts o = { .per_channel = -1 };
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? LP_EXIT_OK : rc;
+    lowp_model *model = NULL, *q = NULL, *qo = NULL;
+    lowp_config *cfg = NULL;
+    lowp_recipe *recipe = NULL;
+    lowp_calibration *cal = NULL;
+    lowp_dataloader *dl = NULL;
+    char *cap_json = NULL;
+    lp_cj cap = { 0 };
+    lowp_sample batch = { 0 };
+    double t0 = lp_cli_now(), calib_seconds = 0;
+
+    if (lowp_model_load(o.model, &model) != LOWP_OK || (o.config && lowp_config_load(o.config, &cfg) != LOWP_OK) ||
+        lowp_model_capability(model, &cap_json) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (!lp_cj_parse(cap_json, &cap) || cap.type != LP_CJ_ARRAY) {
+        rc = lp_cli_input_error("internal error: unreadable capability list");
+        goto done;
+    }
+    if (o.list) {
+        for (int i = 0; i < cap.n; i++) {
+            const lp_cj *e = &cap.items[i];
+            bool int8 = lp_cj_get(e, "int8") && lp_cj_get(e, "int8")->b;
+            if (int8 || o.json)
+                printf("%-40s %-18s %s\n", lp_cj_str(lp_cj_get(e, "node"), ""), lp_cj_str(lp_cj_get(e, "op_type"), ""),
+                       int8 ? "int8 bf16 fp32" : "fp32");
+        }
+        goto done;
+    }
+    /* the recipe: file, else config, else defaults; then the short options */
+    lowp_status st = o.recipe ? lowp_recipe_load(o.recipe, &recipe)
+                     : cfg    ? lowp_recipe_from_config(cfg, model, &recipe)
+                              : lowp_recipe_create(&recipe);
+    if (st != LOWP_OK ||
+        (o.dynamic && lowp_recipe_set(recipe, "approach", "post_training_dynamic_quant") != LOWP_OK) ||
+        (o.algo && lowp_recipe_set(recipe, "activation.algorithm", o.algo) != LOWP_OK) ||
+        (o.percentile && lowp_recipe_set(recipe, "activation.percentile", o.percentile) != LOWP_OK) ||
+        (o.per_channel >= 0 &&
+         lowp_recipe_set(recipe, "weight.granularity", o.per_channel ? "per_channel" : "per_tensor") != LOWP_OK) ||
+        (o.act_sym && lowp_recipe_set(recipe, "activation.scheme", "sym") != LOWP_OK)) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    for (int i = 0; i < o.n_exclude && rc == LP_EXIT_OK; i++)
+        rc = exclude(recipe, &cap, "node", o.exclude[i], "node");
+    for (int i = 0; i < o.n_exclude_op && rc == LP_EXIT_OK; i++)
+        rc = exclude(recipe, &cap, "op_type", o.exclude_op[i], "op type");
+    if (rc != LP_EXIT_OK)
+        goto done;
+    int64_t samples = 0;
+    if (!lowp_recipe_is_dynamic(recipe)) {
+        int64_t want = o.samples ? o.samples : 100;
+        if (!o.samples && cfg && lowp_config_sampling_size(cfg) > 0)
+            want = lowp_config_sampling_size(cfg);
+        int bs = o.batch ? (int)o.batch : 32;
+        if (o.calib)
+            rc = lp_cli_dataloader(o.calib, o.n_transforms, o.transforms, bs, want, &dl);
+        else if (cfg && lowp_config_dataloader(cfg, "quantization.calibration", bs, want, &dl) != LOWP_OK)
+            rc = lp_cli_lib_error();
+        else if (!cfg)
+            rc = lp_cli_usage_error("quantize", "static quantization needs calibration data: --calib SPEC or "
+                                                "--config FILE.yaml (or --dynamic)");
+        if (rc != LP_EXIT_OK)
+            goto done;
+        if (lowp_calibration_create(model, NULL, &cal) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+        lp_progress pr;
+        lp_progress_init(&pr, "calibration", o.quiet);
+        int n_in = lowp_model_input_count(model);
+        const char *names[LOWP_SAMPLE_MAX_TENSORS];
+        for (int i = 0; i < n_in && i < LOWP_SAMPLE_MAX_TENSORS; i++)
+            names[i] = lowp_model_input_name(model, i);
+        int64_t total = lowp_dataloader_length(dl), count = 0;
+        for (;;) {
+            if (lowp_dataloader_next(dl, &batch, &count) != LOWP_OK) {
+                lp_progress_abort(&pr);
+                rc = lp_cli_lib_error();
+                goto done;
+            }
+            if (!count)
+                break;
+            if (batch.n_inputs != n_in) {
+                lp_progress_abort(&pr);
+                rc = lp_cli_input_error("%s: the dataset yields %d inputs per sample, the model takes %d",
+                                        lowp_dataloader_describe(dl), batch.n_inputs, n_in);
+                goto done;
+            }
+            if (lowp_calibration_feed(cal, n_in, names, (const lowp_tensor *const *)batch.inputs) != LOWP_OK) {
+                lp_progress_abort(&pr);
+                rc = lp_cli_lib_error();
+                goto done;
+            }
+            samples += count;
+            lp_progress_update(&pr, samples, total);
+        }
+        calib_seconds = lp_cli_now() - t0;
+    }
+    if (lowp_quantize(model, cal, recipe, &q) != LOWP_OK ||
+        (o.format && !strcmp(o.format, "qoperator") && lowp_model_to_qoperator(q, &qo) != LOWP_OK) ||
+        lowp_model_save(qo ? qo : q, o.output) != LOWP_OK ||
+        (o.save_recipe && lowp_recipe_save(recipe, o.save_recipe) != LOWP_OK)) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    int n_int8 = 0, n_capable = 0, n_fp32 = 0, n_bf16 = 0;
+    for (int i = 0; i < cap.n; i++) {
+        const lp_cj *e = &cap.items[i];
+        if (!(lp_cj_get(e, "int8") && lp_cj_get(e, "int8")->b))
+            continue;
+        n_capable++;
+        const char *p = lowp_recipe_node_precision(recipe, lp_cj_str(lp_cj_get(e, "node"), ""));
+        n_int8 += !strcmp(p, "int8");
+        n_bf16 += !strcmp(p, "bf16");
+        n_fp32 += !strcmp(p, "fp32");
+    }
+    double seconds = lp_cli_now() - t0;
+    long long in_size = file_size(o.model), out_size = file_size(o.output);
+    bool is_dyn = lowp_recipe_is_dynamic(recipe);
+    if (o.json) {
+        lp_json j;
+        char *text = NULL;
+        lp_json_init(&j, 0);
+        lp_json_begin_object(&j);
+        lp_json_key(&j, "model"); lp_json_string(&j, o.model);
+        lp_json_key(&j, "output"); lp_json_string(&j, o.output);
+        lp_json_key(&j, "approach"); lp_json_string(&j, is_dyn ? "dynamic" : "static");
+        lp_json_key(&j, "format"); lp_json_string(&j, qo ? "qoperator" : "qdq");
+        lp_json_key(&j, "int8_nodes"); lp_json_int(&j, n_int8);
+        lp_json_key(&j, "bf16_nodes"); lp_json_int(&j, n_bf16);
+        lp_json_key(&j, "fp32_nodes"); lp_json_int(&j, n_fp32);
+        lp_json_key(&j, "calibration_samples"); lp_json_int(&j, samples);
+        lp_json_key(&j, "input_bytes"); lp_json_int(&j, in_size);
+        lp_json_key(&j, "output_bytes"); lp_json_int(&j, out_size);
+        lp_json_key(&j, "seconds"); lp_json_double(&j, seconds);
+        lp_json_end_object(&j);
+        if (lp_json_finish(&j, &text) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+        puts(text);
+        free(text);
+    } else {
+        char a[32], b[32];
+        printf("model        %s (%s)\n", o.model, lp_cli_bytes((double)in_size, a, sizeof a));
+        printf("approach     %s, %s\n", is_dyn ? "dynamic" : "static", qo ? "QOperator" : "QDQ");
+        printf("nodes        %d int8, %d bf16, %d fp32 of %d quantizable\n", n_int8, n_bf16, n_fp32, n_capable);
+        if (!is_dyn)
+            printf("calibration  %lld samples of %s in %.1f s\n", (long long)samples, lowp_dataloader_describe(dl),
+                   calib_seconds);
+        printf("output       %s (%s, %.1fx smaller)\n", o.output, lp_cli_bytes((double)out_size, b, sizeof b),
+               out_size > 0 ? (double)in_size / (double)out_size : 0.0);
+    }
+done:
+    lowp_sample_clear(&batch);
+    lp_cj_free(&cap);
+    free(cap_json);
+    lowp_dataloader_free(dl);
+    lowp_calibration_free(cal);
+    lowp_recipe_free(recipe);
+    lowp_model_free(qo);
+    lowp_model_free(q);
+    lowp_model_free(model);
+    lowp_config_free(cfg);
+    return rc;
+}

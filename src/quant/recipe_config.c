@@ -1,0 +1,75 @@
+/* recipe_config.c — the starting recipe a YAML configuration describes: quantization.approach,
+ * model_wise (the first choice of each list) and op_wise (node names or regexes, LPOT's rule). */
+#include <regex.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "quant/quantize.h"
+
+/* Applies the first choice of each given list onto `c`; sets *prec when a dtype says
+ * fp32/bf16. */
+static void apply(const lp_cfg_op_quant *q, lp_quant_cfg *c, lp_precision *prec)
+{
+    if (q->has_weight && q->weight.granularity.n)
+        c->per_channel = q->weight.granularity.v[0] == LP_GRAN_PER_CHANNEL;
+    if (q->has_activation && q->activation.scheme.n)
+        c->act_symmetric = q->activation.scheme.v[0] == LP_SCHEME_SYM;
+    if (q->has_activation && q->activation.dtype.n && q->activation.dtype.v[0] == LP_QDT_INT8)
+        c->act_symmetric = true;
+    if (q->has_activation && q->activation.algorithm.n)
+        c->algo = q->activation.algorithm.v[0] == LP_ALGO_KL ? LP_CALIB_KL : LP_CALIB_MINMAX;
+    const lp_cfg_choice *d[2] = { q->has_weight ? &q->weight.dtype : NULL, q->has_activation ? &q->activation.dtype : NULL };
+    for (int k = 0; k < 2; k++) {
+        if (!d[k] || !d[k]->n)
+            continue;
+        if (d[k]->v[0] == LP_QDT_FP32)
+            *prec = LP_PREC_FP32;
+        else if (d[k]->v[0] == LP_QDT_BF16 && *prec != LP_PREC_FP32)
+            *prec = LP_PREC_BF16;
+    }
+}
+
+lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g, lp_recipe **out)
+{
+    lp_recipe *r;
+    LP_TRY(lp_recipe_new(&r));
+    r->approach = cfg->quantization.approach == LP_APPROACH_DYNAMIC ? LP_APPROACH_DYNAMIC_QUANT : LP_APPROACH_STATIC_QUANT;
+    lp_precision ignored = LP_PREC_INT8;
+    apply(&cfg->quantization.model_wise, &r->model_wise, &ignored);
+    lp_status st = LP_OK;
+    for (int k = 0; k < cfg->quantization.n_op_wise && st == LP_OK; k++) {
+        const lp_cfg_op_wise *ow = &cfg->quantization.op_wise[k];
+        regex_t re;
+        if (ow->is_regex && regcomp(&re, ow->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+            st = lp_error(LOWP_ERR_FORMAT, "%s: quantization.op_wise: bad regular expression '%s' at line %d",
+                          cfg->file, ow->pattern, ow->line);
+            break;
+        }
+        int matched = 0;
+        for (int i = 0; i < g->n_nodes && st == LP_OK; i++) {
+            const char *name = g->nodes[i].name;
+            bool hit = ow->is_regex ? regexec(&re, name, 0, NULL, 0) == 0 : strcmp(name, ow->pattern) == 0;
+            if (!hit)
+                continue;
+            matched++;
+            lp_precision p;
+            lp_quant_cfg c;
+            lp_recipe_get(r, name, &p, &c);
+            apply(&ow->q, &c, &p);
+            st = lp_recipe_set(r, name, p, &c);
+        }
+        if (ow->is_regex)
+            regfree(&re);
+        if (st == LP_OK && !matched)
+            st = lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                          "%s: quantization.op_wise: '%s' at line %d matches no node of the model (names are those "
+                          "of the optimized graph: see lowp quantize --list)",
+                          cfg->file, ow->pattern, ow->line);
+    }
+    if (st != LP_OK) {
+        lp_recipe_free(r);
+        return st;
+    }
+    *out = r;
+    return LP_OK;
+}

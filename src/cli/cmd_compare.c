@@ -1,0 +1,210 @@
+/* cmd_compare.c — `lowp compare FP32.onnx QUANT.onnx`: per-layer error of a quantized model
+ * against its FP32 original (SQNR and relative error per tensor, worst first), as text, JSON or
+ * a standalone HTML page with a bar chart. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_data.h"
+
+static const char usage[] =
+    "usage: lowp compare FP32.onnx QUANT.onnx (--config FILE.yaml | --dataset SPEC [--transform LIST]) [options]\n"
+    "\n"
+    "Runs both models on a few samples and prints, per tensor, the signal-to-quantization-noise\n"
+    "ratio (SQNR, dB: higher is better) and the relative error of the quantized model's tensors\n"
+    "against the FP32 model's, activations and weights, worst first.\n"
+    "\n"
+    "  -c, --config FILE      YAML: the evaluation.accuracy dataloader is used\n"
+    "  -d, --dataset SPEC     e.g. FashionMNIST:/usr/share/datasets/fashion-mnist\n"
+    "  -T, --transform LIST   e.g. Rescale,Normalize=0.2860/0.3530 (repeatable)\n"
+    "  -n, --samples N        samples to compare on (default 32)\n"
+    "  -b, --batch-size N     (default 8)\n"
+    "      --top N            rows to print (default 20; 0: all)\n"
+    "      --html FILE        also write a standalone page with a bar chart of per-layer SQNR\n"
+    "  -j, --json             print the JSON instead of the table\n"
+    "  -q, --quiet            no progress on stderr\n"
+    "  -h, --help             show this help\n";
+
+/* A standalone page: one horizontal bar per tensor, length by SQNR, worst first. */
+static int write_html(const char *path, const lp_cj *layers, const char *fp32, const char *quant)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return lp_cli_input_error("%s: cannot create", tmp);
+    int n = layers->n, row = 18, left = 360, width = 520;
+    double maxdb = 1;
+    for (int i = 0; i < n; i++) {
+        const lp_cj *v = lp_cj_get(&layers->items[i], "sqnr_db");
+        if (v && v->type == LP_CJ_NUMBER && v->num > maxdb)
+            maxdb = v->num;
+    }
+    fprintf(f, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lowp compare</title>\n"
+               "<style>body{font:14px sans-serif;margin:24px}text{font:12px monospace}</style></head><body>\n"
+               "<h1>Per-layer quantization error</h1>\n<p>FP32: <code>");
+    for (const char *c = fp32; *c; c++)
+        fputs(*c == '<' ? "&lt;" : *c == '&' ? "&amp;" : (char[2]){ *c, 0 }, f);
+    fprintf(f, "</code><br>quantized: <code>");
+    for (const char *c = quant; *c; c++)
+        fputs(*c == '<' ? "&lt;" : *c == '&' ? "&amp;" : (char[2]){ *c, 0 }, f);
+    fprintf(f, "</code></p>\n<p>SQNR in dB per tensor, worst first (red &lt; 20 dB, orange &lt; 30 dB). "
+               "Weights are striped.</p>\n");
+    fprintf(f, "<svg width=\"%d\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+               "<defs><pattern id=\"s\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\">"
+               "<rect width=\"6\" height=\"6\" fill=\"#4a7\"/><path d=\"M0 6L6 0\" stroke=\"#fff\"/></pattern></defs>\n",
+            left + width + 80, n * row + 20);
+    for (int i = 0; i < n; i++) {
+        const lp_cj *e = &layers->items[i];
+        const lp_cj *v = lp_cj_get(e, "sqnr_db");
+        double db = v && v->type == LP_CJ_NUMBER ? v->num : maxdb;
+        bool weight = strcmp(lp_cj_str(lp_cj_get(e, "kind"), ""), "weight") == 0;
+        int w = (int)(fmax(db, 0) / maxdb * width);
+        const char *color = weight ? "url(#s)" : db < 20 ? "#d33" : db < 30 ? "#e92" : "#4a7";
+        char label[200];
+        snprintf(label, sizeof label, "%s (%s)", lp_cj_str(lp_cj_get(e, "tensor"), ""), lp_cj_str(lp_cj_get(e, "op_type"), ""));
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 6, i * row + 13);
+        for (const char *c = label; *c; c++)
+            fputs(*c == '<' ? "&lt;" : *c == '&' ? "&amp;" : *c == '"' ? "&quot;" : (char[2]){ *c, 0 }, f);
+        fprintf(f, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>"
+                   "<text x=\"%d\" y=\"%d\">%s</text>\n",
+                left, i * row + 2, w, row - 4, color, left + w + 4, i * row + 13,
+                v && v->type == LP_CJ_NUMBER ? v->str : "inf");
+    }
+    fprintf(f, "</svg>\n</body></html>\n");
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return lp_cli_input_error("%s: cannot write", path);
+    }
+    return LP_EXIT_OK;
+}
+
+int lp_cmd_compare(int argc, char **argv)
+{
+    const char *cmd = "compare", *paths[2] = { NULL, NULL }, *config = NULL, *dataset = NULL, *html = NULL;
+    const char *transforms[32];
+    int n_transforms = 0, n_paths = 0;
+    long samples = 32, batch = 8, top = 20;
+    bool json = false, quiet = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r = 0;
+        if (lp_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return LP_EXIT_OK;
+        }
+        if ((r = lp_cli_option(cmd, argc, argv, &i, "-c", "--config", &v)) != 0) config = v;
+        else if ((r = lp_cli_option(cmd, argc, argv, &i, "-d", "--dataset", &v)) != 0) dataset = v;
+        else if ((r = lp_cli_option(cmd, argc, argv, &i, "-T", "--transform", &v)) != 0) {
+            if (r > 0 && n_transforms == 32)
+                return lp_cli_usage_error(cmd, "too many --transform options");
+            if (r > 0) transforms[n_transforms++] = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-n", "--samples", &v)) != 0) {
+            if (r > 0 && !lp_cli_int(v, 1, 1000000, &samples))
+                return lp_cli_usage_error(cmd, "--samples wants an integer >= 1, got '%s'", v);
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-b", "--batch-size", &v)) != 0) {
+            if (r > 0 && !lp_cli_int(v, 1, 1 << 16, &batch))
+                return lp_cli_usage_error(cmd, "--batch-size wants an integer >= 1, got '%s'", v);
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--top", &v)) != 0) {
+            if (r > 0 && !lp_cli_int(v, 0, 1000000, &top))
+                return lp_cli_usage_error(cmd, "--top wants an integer >= 0, got '%s'", v);
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--html", &v)) != 0) html = v;
+        else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) quiet = true;
+        else if (argv[i][0] == '-' && argv[i][1]) return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (n_paths < 2) paths[n_paths++] = argv[i];
+        else return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        if (r < 0)
+            return LP_EXIT_USAGE;
+    }
+    if (n_paths != 2)
+        return lp_cli_usage_error(cmd, "give the FP32 model and the quantized model");
+    if (!config && !dataset)
+        return lp_cli_usage_error(cmd, "give --config FILE.yaml or --dataset SPEC");
+
+    int rc = LP_EXIT_OK;
+    lowp_model *fp32 = NULL, *quant = NULL;
+    lowp_config *cfg = NULL;
+    lowp_dataloader *dl = NULL;
+    lowp_comparison *c = NULL;
+    lowp_sample b = { 0 };
+    char *text = NULL;
+    lp_cj doc = { 0 };
+    if (lowp_model_load(paths[0], &fp32) != LOWP_OK || lowp_model_load(paths[1], &quant) != LOWP_OK ||
+        (config && lowp_config_load(config, &cfg) != LOWP_OK)) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (dataset)
+        rc = lp_cli_dataloader(dataset, n_transforms, transforms, (int)batch, samples, &dl);
+    else if (lowp_config_dataloader(cfg, "evaluation.accuracy", (int)batch, samples, &dl) != LOWP_OK)
+        rc = lp_cli_lib_error();
+    if (rc != LP_EXIT_OK)
+        goto done;
+    if (lowp_comparison_create(fp32, quant, &c) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    int n_in = lowp_model_input_count(fp32);
+    const char *names[LOWP_SAMPLE_MAX_TENSORS];
+    for (int i = 0; i < n_in && i < LOWP_SAMPLE_MAX_TENSORS; i++)
+        names[i] = lowp_model_input_name(fp32, i);
+    lp_progress pr;
+    lp_progress_init(&pr, "compare", quiet);
+    int64_t done_n = 0, count = 0, total = lowp_dataloader_length(dl);
+    for (;;) {
+        if (lowp_dataloader_next(dl, &b, &count) != LOWP_OK) {
+            lp_progress_abort(&pr);
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+        if (!count)
+            break;
+        if (b.n_inputs != n_in || lowp_comparison_feed(c, n_in, names, (const lowp_tensor *const *)b.inputs) != LOWP_OK) {
+            lp_progress_abort(&pr);
+            rc = b.n_inputs != n_in ? lp_cli_input_error("the dataset yields %d inputs, the model takes %d", b.n_inputs, n_in)
+                                    : lp_cli_lib_error();
+            goto done;
+        }
+        done_n += count;
+        lp_progress_update(&pr, done_n, total);
+    }
+    if (lowp_comparison_json(c, &text) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    const lp_cj *layers = NULL;
+    if (!lp_cj_parse(text, &doc) || !(layers = lp_cj_get(&doc, "layers")) || layers->type != LP_CJ_ARRAY) {
+        rc = lp_cli_input_error("internal error: unreadable comparison");
+        goto done;
+    }
+    if (json) {
+        fputs(text, stdout);
+    } else {
+        printf("%-8s %-10s %-16s %-40s %s\n", "SQNR dB", "rel.err", "op", "tensor", "kind");
+        for (int i = 0; i < layers->n && (!top || i < top); i++) {
+            const lp_cj *e = &layers->items[i];
+            const lp_cj *s = lp_cj_get(e, "sqnr_db"), *re = lp_cj_get(e, "rel_error");
+            printf("%8.2f %-10.4g %-16s %-40s %s\n", s && s->type == LP_CJ_NUMBER ? s->num : INFINITY,
+                   re && re->type == LP_CJ_NUMBER ? re->num : 0.0, lp_cj_str(lp_cj_get(e, "op_type"), ""),
+                   lp_cj_str(lp_cj_get(e, "tensor"), ""), lp_cj_str(lp_cj_get(e, "kind"), ""));
+        }
+        if (top && layers->n > top)
+            printf("(%d more; --top 0 shows all)\n", layers->n - (int)top);
+        printf("samples %lld\n", (long long)done_n);
+    }
+    if (html)
+        rc = write_html(html, layers, paths[0], paths[1]);
+done:
+    lp_cj_free(&doc);
+    free(text);
+    lowp_sample_clear(&b);
+    lowp_comparison_free(c);
+    lowp_dataloader_free(dl);
+    lowp_config_free(cfg);
+    lowp_model_free(quant);
+    lowp_model_free(fp32);
+    return rc;
+}

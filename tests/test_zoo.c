@@ -1,4 +1,4 @@
-/* test_zoo.c — the zoo models (models/*.onnx) against PyTorch's own outputs on a fixed batch of
+/* test_zoo.c — the zoo models (models/<name>.onnx) against PyTorch's own outputs on a fixed batch of
  * 8 Fashion-MNIST test images: max |lowp - torch| <= 1e-4 * max |torch| (float32 with a different
  * summation order differs by a few ulps per layer; 1e-4 of the logits' scale leaves two orders of
  * magnitude of headroom over what we measure, and is far below any change of decision), and the

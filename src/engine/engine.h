@@ -1,14 +1,64 @@
 /* engine.h — compile a graph for concrete input shapes into a plan, then run it many times.
  *
  * Compile: bind input shapes, infer every shape, evaluate at compile time what depends only
- * on constants and shapes, choose a kernel per node (the first backend whose `supports`
- * claims it; the reference kernels claim everything implemented), let kernels prepare, and
- * lay out all intermediates in one arena by liveness. Run: no allocation, no lookups —
- * bind inputs, call each step, optionally show each produced tensor to a tap. */
+ * on constants and shapes, choose a kernel per node (the first backend whose `fuse` claims a
+ * group of nodes starting there, or whose `supports` claims the node; the reference kernels
+ * claim everything implemented), let kernels prepare, and lay out all intermediates in one
+ * arena by liveness. Run: no allocation, no lookups — bind inputs, call each step,
+ * optionally show each produced tensor to a tap. See docs/engine.md. */
 #ifndef LP_ENGINE_H
 #define LP_ENGINE_H
 
 #include "ops/op.h"
+
+/* A node attribute (STRING "bf16" or "fp32") that overrides the plan's precision for that
+ * node: the seam through which the tuner chooses BF16 per op. It lives on the session's
+ * graph only (set it before the session compiles; strip it before exporting). */
+#define LP_ATTR_PRECISION "lowp_precision"
+
+/* Largest group of nodes one step may run (a decomposed LayerNorm is 9, plus post-ops). */
+#define LP_MAX_FUSED 16
+
+typedef struct lp_step lp_step;
+
+/* What a kernel's `fuse` hook sees: the compiled graph and who reads each value. */
+typedef struct lp_fuse_ctx {
+    const lp_graph *g;
+    const int *reader_start;    /* readers of value v: reader_node[reader_start[v] .. reader_start[v+1]) */
+    const int *reader_node;     /* (a node reading v twice is listed twice) */
+    const uint8_t *taken;       /* per node: already in a step, or dynamic: not fusable */
+    lp_dtype precision;         /* the plan's default precision */
+} lp_fuse_ctx;
+
+/* Readers of value v (count; *nodes points at their indices). Graph outputs are not nodes:
+ * check g->values[v].is_output too. */
+static inline int lp_fuse_readers(const lp_fuse_ctx *fc, int v, const int **nodes)
+{
+    *nodes = fc->reader_node + fc->reader_start[v];
+    return fc->reader_start[v + 1] - fc->reader_start[v];
+}
+
+/* What a kernel's `prepare_step` sees: the step's nodes and the plan being built. Steps
+ * before this one are prepared; every step's kernel is chosen. */
+typedef struct lp_prep_ctx {
+    const lp_graph *g;
+    int step;                   /* this step's index in steps[] */
+    const int *nodes;           /* the step's nodes (nodes[0] first; its outputs are those of */
+    int n_nodes;                /* nodes[n_nodes-1]) */
+    const lp_step *steps;
+    const int *value_step;      /* per value: the step producing it, -1 for inputs and constants */
+    /* Per value: the kernel of every step that reads it, NULL when they differ, when nothing
+     * reads it, or when it is a graph output. A kernel may store a value in a private layout
+     * only when this is itself. */
+    const struct lp_kernel *const *value_reader_kernel;
+    lp_tensor *vals;            /* per value: the run-time tensor header (stable address; data
+                                   pointers are set after compile and, for inputs, per run) */
+    size_t *value_bytes;        /* per value: arena bytes to reserve; a kernel may raise it */
+    size_t *scratch_bytes;      /* plan-wide scratch shared by all steps; a kernel may raise it */
+    void *const *scratch;       /* where the scratch's address is at run time */
+    int threads;
+    lp_dtype precision;         /* LOWP_FLOAT or LOWP_BFLOAT16 for this step */
+} lp_prep_ctx;
 
 /* A kernel backend (the seam for fast kernels in src/kernels/). */
 typedef struct lp_kernel {
@@ -19,18 +69,50 @@ typedef struct lp_kernel {
     lp_status (*prepare)(const lp_graph *g, int ni, void **state_out);
     lp_status (*run)(void *state, const lp_run_ctx *c);
     void (*release)(void *state);
+
+    /* ---- optional (NULL: not offered) ---- */
+    /* Fusion: may claim node ni together with nodes that follow it as one step. Writes the
+     * group to group[0..n) (group[0] = ni; max entries at most) and returns n, or 0/1 for no
+     * group. Contract, checked by the plan (a group breaking it is ignored): every node is
+     * untaken; the only values produced in the group and read outside it (or graph outputs)
+     * are the outputs of group[n-1]. The step runs where the group's last node in graph
+     * order would, so every outside input is ready. */
+    int (*fuse)(const lp_fuse_ctx *fc, int ni, int *group, int max);
+    /* Used instead of `prepare` when set: prepares a step (single node or group) with the
+     * plan in view (layouts of neighbours, arena sizes, scratch, threads, precision). */
+    lp_status (*prepare_step)(const lp_prep_ctx *pc, void **state_out);
+    /* For taps: a plain C-order tensor with value v's contents when this step stores v in a
+     * private layout (t otherwise). The result is valid until the next run. */
+    const lp_tensor *(*plain)(void *state, int value, const lp_tensor *t);
+    /* A short description of what runs the step (e.g. the oneDNN implementation). */
+    const char *(*describe)(void *state);
 } lp_kernel;
 
 /* The reference backend: every op's plain C kernel from the registry. */
 extern const lp_kernel lp_kernel_reference;
 
-typedef struct lp_step {
-    int node;                   /* index in plan->g */
+struct lp_step {
+    int node;                   /* index in plan->g (the first node of a fused group) */
     const lp_kernel *kernel;
     void *state;
-    lp_run_ctx ctx;             /* in/out wired to plan->vals */
+    lp_run_ctx ctx;             /* in/out wired to plan->vals; for a group: the first node's
+                                   inputs, the last node's outputs */
     bool dynamic;               /* output shapes known only at run time (data-dependent) */
-} lp_step;
+    int n_nodes;                /* 1, or the size of the fused group */
+    int *nodes;                 /* the group (nodes[0] == node), into plan storage */
+};
+
+/* Compile-time choices for a plan. */
+typedef struct lp_plan_options {
+    int threads;                /* OpenMP (oneDNN) threads at compile and run; <= 0: 1 */
+    lp_dtype precision;         /* LOWP_BFLOAT16: run what the fast kernels can in BF16 (where
+                                   the CPU has BF16 instructions); otherwise FP32 */
+    bool reference_only;        /* reference kernels only (also env LOWP_KERNELS=reference) */
+    bool no_fuse;               /* one step per node, so that a tap sees every value */
+} lp_plan_options;
+
+/* Defaults: 1 thread, FP32, all backends, fusion on. */
+lp_plan_options lp_plan_options_default(void);
 
 typedef struct lp_plan {
     lp_graph *g;                /* compiled copy: static shapes, compile-time constants folded */
@@ -46,18 +128,35 @@ typedef struct lp_plan {
     size_t *dynamic_cap;        /* and that buffer's size, grown as needed */
     int64_t *input_dims;        /* LP_MAX_DIMS per graph input: the shapes compiled for */
     uint64_t last_used;         /* for the session's plan cache */
+    lp_plan_options opt;
+    int *group_nodes;           /* storage for the steps' node lists */
+    size_t *value_bytes;        /* per value: arena bytes (>= dense size; private layouts pad) */
+    void *scratch;              /* shared by the steps' kernels */
+    size_t scratch_size;
+    bool fused;                 /* some step runs a group of nodes */
+    struct lp_plan *tap_plan;   /* the same graph unfused, compiled on the first tapped run */
 } lp_plan;
 
 /* Sees every tensor a node produces during lp_plan_run (calibration, debugging). The tensor
- * is only valid during the call. Return non-LP_OK to stop the run with that status. */
+ * is only valid during the call. Return non-LP_OK to stop the run with that status. A plan
+ * with fused steps runs tapped runs on an unfused twin of itself (compiled on the first
+ * tapped run, kept with the plan): `plan` is then that twin, whose graph has the same value
+ * names; use plan->g to resolve `value`. */
 typedef lp_status (*lp_tap_fn)(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t);
 
 /* Compiles `g` (not modified) for inputs shaped like `inputs[i]` (graph input order;
- * only dtype and dims are read). */
+ * only dtype and dims are read), with default options. */
 lp_status lp_plan_compile(const lp_graph *g, const lp_tensor *const *inputs, lp_plan **out);
+/* The same with options (NULL: defaults). */
+lp_status lp_plan_compile_opt(const lp_graph *g, const lp_tensor *const *inputs,
+                              const lp_plan_options *opt, lp_plan **out);
 /* Runs with `inputs` (graph input order, same shapes as compiled). Results stay in
- * plan->vals[g->outputs[i]] until the next run. `tap` may be NULL. */
+ * plan->vals[g->outputs[i]] until the next run. `tap` may be NULL. Runs with the plan's
+ * thread count and restores the calling thread's OpenMP setting afterwards. */
 lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap, void *user);
 void lp_plan_free(lp_plan *p);
+
+/* "kernel" or "kernel: description" for step s, into buf (for listings and tests). */
+const char *lp_plan_step_str(const lp_plan *p, int s, char *buf, size_t size);
 
 #endif

@@ -1,14 +1,18 @@
 /* plan.c — compiling a graph into a plan (shapes, folding, kernels, memory) and running it. */
+#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
 #include "ir/infer.h"
+#include "kernels/dnnl.h"
 
 #define ARENA_ALIGN 64
 
 /* Backends in order of preference; the reference backend last claims the rest. */
 static const lp_kernel *const backends[] = {
+    &lp_kernel_dnnl,
     &lp_kernel_reference,
 };
 
@@ -73,8 +77,9 @@ static int by_size_desc(const void *a, const void *b)
 }
 
 /* Greedy placement by size: each block goes at the lowest offset not overlapping any placed
- * block whose lifetime intersects its own. */
-static lp_status plan_memory(lp_plan *p)
+ * block whose lifetime intersects its own. Values internal to a fused step (`internal`)
+ * are never materialized and get no space. */
+static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
 {
     lp_graph *g = p->g;
     int nb = 0;
@@ -89,19 +94,21 @@ static lp_status plan_memory(lp_plan *p)
     for (int v = 0; v < g->n_values; v++)
         first[v] = last[v] = -1;
     for (int s = 0; s < p->n_steps; s++) {
-        const lp_node *n = &g->nodes[p->steps[s].node];
-        for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0 && first[n->out[k]] < 0)
-                first[n->out[k]] = last[n->out[k]] = s;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] >= 0)
-                last[n->in[k]] = s;
+        for (int j = 0; j < p->steps[s].n_nodes; j++) {
+            const lp_node *n = &g->nodes[p->steps[s].nodes[j]];
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0 && first[n->out[k]] < 0)
+                    first[n->out[k]] = last[n->out[k]] = s;
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0)
+                    last[n->in[k]] = s;
+        }
     }
     for (int v = 0; v < g->n_values; v++) {
         const lp_value *val = &g->values[v];
-        if (val->kind != LP_VALUE_INTERMEDIATE || first[v] < 0 || p->dynamic_value[v])
+        if (val->kind != LP_VALUE_INTERMEDIATE || first[v] < 0 || p->dynamic_value[v] || internal[v])
             continue;
-        size_t size = (size_t)lp_numel(val->shape.ndim, val->shape.d) * lp_dtype_traits_of(val->dtype)->size;
+        size_t size = p->value_bytes[v];
         b[nb++] = (block){ .value = v, .size = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN,
                            .first = first[v], .last = val->is_output ? p->n_steps : last[v] };
     }
@@ -129,9 +136,12 @@ static lp_status plan_memory(lp_plan *p)
     }
     p->arena_size = total;
     p->arena = aligned_alloc(ARENA_ALIGN, total ? total : ARENA_ALIGN);
-    if (!p->arena) {
+    size_t scratch = (p->scratch_size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    p->scratch = scratch ? aligned_alloc(ARENA_ALIGN, scratch) : NULL;
+    if (!p->arena || (scratch && !p->scratch)) {
         free(b); free(first); free(last); free(placed_idx);
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory: the model needs %zu bytes of activations", total);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory: the model needs %zu bytes of activations",
+                        total + scratch);
     }
     for (int i = 0; i < nb; i++) {
         const lp_value *val = &g->values[b[i].value];
@@ -141,16 +151,241 @@ static lp_status plan_memory(lp_plan *p)
     return LP_OK;
 }
 
+lp_plan_options lp_plan_options_default(void)
+{
+    return (lp_plan_options){ .threads = 1, .precision = LOWP_FLOAT };
+}
+
+/* Scratch arrays of the kernel-choice phase, freed at the end of compile. */
+typedef struct choice {
+    int *reader_start, *reader_node;
+    uint8_t *taken;             /* per node */
+    int *group_of;              /* per node: the group (index into gstart) or -1 */
+    int *gstart, *gnodes;       /* CSR of groups' node lists */
+    const lp_kernel **gkernel;  /* per group */
+    int n_groups;
+    int *value_step;
+    const lp_kernel **reader_kernel;
+    uint8_t *internal;          /* per value: produced and consumed inside one fused step */
+} choice;
+
+static void choice_free(choice *c)
+{
+    free(c->reader_start); free(c->reader_node); free(c->taken); free(c->group_of);
+    free(c->gstart); free(c->gnodes); free(c->gkernel); free(c->value_step);
+    free(c->reader_kernel); free(c->internal);
+}
+
+/* The fuse contract: untaken, distinct nodes; values made inside and read outside (or
+ * graph outputs) are only the last node's outputs. */
+static bool group_valid(const lp_graph *g, const choice *c, const int *grp, int n)
+{
+    for (int j = 0; j < n; j++) {
+        if (grp[j] < 0 || grp[j] >= g->n_nodes || c->taken[grp[j]] || g->nodes[grp[j]].dead)
+            return false;
+        for (int i = 0; i < j; i++)
+            if (grp[i] == grp[j])
+                return false;
+    }
+    for (int j = 0; j < n - 1; j++) {
+        const lp_node *nd = &g->nodes[grp[j]];
+        for (int k = 0; k < nd->n_out; k++) {
+            int v = nd->out[k];
+            if (v < 0)
+                continue;
+            if (g->values[v].is_output)
+                return false;
+            for (int r = c->reader_start[v]; r < c->reader_start[v + 1]; r++) {
+                bool inside = false;
+                for (int i = 0; i < n && !inside; i++)
+                    inside = c->reader_node[r] == grp[i];
+                if (!inside)
+                    return false;
+            }
+        }
+    }
+    return true;
+}
+
+static lp_status choose_kernels(lp_plan *p, choice *c)
+{
+    lp_graph *g = p->g;
+    size_t nn = (size_t)g->n_nodes + 1, nv = (size_t)g->n_values + 1;
+    bool ref_only = p->opt.reference_only;
+    const char *env = getenv("LOWP_KERNELS");
+    if (env && strcmp(env, "reference") == 0)
+        ref_only = true;
+    if (!(c->reader_start = calloc(nv + 1, sizeof *c->reader_start)) || !(c->taken = calloc(nn, 1)) ||
+        !(c->group_of = malloc(nn * sizeof *c->group_of)) || !(c->gstart = calloc(nn + 1, sizeof *c->gstart)) ||
+        !(c->gnodes = calloc(nn * LP_MAX_FUSED, sizeof *c->gnodes)) || !(c->gkernel = calloc(nn, sizeof *c->gkernel)))
+        return oom();
+    size_t n_reads = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0) {
+                c->reader_start[g->nodes[i].in[k] + 1]++;
+                n_reads++;
+            }
+    for (int v = 0; v < g->n_values; v++)
+        c->reader_start[v + 1] += c->reader_start[v];
+    if (!(c->reader_node = malloc((n_reads + 1) * sizeof *c->reader_node)))
+        return oom();
+    int *fill = calloc(nv, sizeof *fill);
+    if (!fill)
+        return oom();
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            int v = g->nodes[i].in[k];
+            if (v >= 0)
+                c->reader_node[c->reader_start[v] + fill[v]++] = i;
+        }
+    free(fill);
+    for (int i = 0; i < g->n_nodes; i++) {
+        c->group_of[i] = -1;
+        c->taken[i] = g->nodes[i].dynamic || g->nodes[i].dead;
+    }
+    lp_fuse_ctx fc = { .g = g, .reader_start = c->reader_start, .reader_node = c->reader_node,
+                       .taken = c->taken, .precision = p->opt.precision };
+    int grp[LP_MAX_FUSED];
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        if (n->dead || c->group_of[i] >= 0)
+            continue;
+        const lp_kernel *k = NULL;
+        int ng = 1;
+        grp[0] = i;
+        if (n->dynamic) { /* shapes unknown until run time: the reference kernels take it */
+            if (lp_kernel_reference.supports(g, i))
+                k = &lp_kernel_reference;
+        }
+        for (size_t b = 0; b < sizeof backends / sizeof backends[0] && !k; b++) {
+            if (ref_only && backends[b] != &lp_kernel_reference)
+                continue;
+            if (backends[b]->fuse && !p->opt.no_fuse) {
+                int m = backends[b]->fuse(&fc, i, grp, LP_MAX_FUSED);
+                if (m >= 2 && m <= LP_MAX_FUSED && grp[0] == i && group_valid(g, c, grp, m)) {
+                    k = backends[b];
+                    ng = m;
+                    break;
+                }
+                grp[0] = i;
+            }
+            if (backends[b]->supports(g, i))
+                k = backends[b];
+        }
+        if (!k)
+            return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "no kernel can run this node");
+        int gi = c->n_groups++;
+        c->gkernel[gi] = k;
+        c->gstart[gi + 1] = c->gstart[gi] + ng;
+        for (int j = 0; j < ng; j++) {
+            c->gnodes[c->gstart[gi] + j] = grp[j];
+            c->group_of[grp[j]] = gi;
+            c->taken[grp[j]] = 1;
+        }
+    }
+    return LP_OK;
+}
+
+/* Steps in graph order, a group placed at its last node; then who produces and who reads
+ * each value. */
+static lp_status build_steps(lp_plan *p, choice *c)
+{
+    lp_graph *g = p->g;
+    size_t nv = (size_t)g->n_values + 1;
+    if (!(p->group_nodes = malloc(((size_t)c->gstart[c->n_groups] + 1) * sizeof *p->group_nodes)) ||
+        !(c->value_step = malloc(nv * sizeof *c->value_step)) ||
+        !(c->reader_kernel = calloc(nv, sizeof *c->reader_kernel)) || !(c->internal = calloc(nv, 1)))
+        return oom();
+    memcpy(p->group_nodes, c->gnodes, (size_t)c->gstart[c->n_groups] * sizeof *p->group_nodes);
+    for (int i = 0; i < g->n_nodes; i++) {
+        int gi = c->group_of[i];
+        if (gi < 0)
+            continue;
+        int last = -1;
+        for (int j = c->gstart[gi]; j < c->gstart[gi + 1]; j++)
+            if (c->gnodes[j] > last)
+                last = c->gnodes[j];
+        if (last != i)
+            continue;
+        lp_step *s = &p->steps[p->n_steps++];
+        s->node = c->gnodes[c->gstart[gi]];
+        s->kernel = c->gkernel[gi];
+        s->n_nodes = c->gstart[gi + 1] - c->gstart[gi];
+        s->nodes = p->group_nodes + c->gstart[gi];
+        s->dynamic = g->nodes[s->node].dynamic;
+        p->fused |= s->n_nodes > 1;
+    }
+    static const lp_kernel mixed;
+    for (int v = 0; v < g->n_values; v++)
+        c->value_step[v] = -1;
+    for (int s = 0; s < p->n_steps; s++) {
+        const lp_step *st = &p->steps[s];
+        for (int j = 0; j < st->n_nodes; j++) {
+            const lp_node *n = &g->nodes[st->nodes[j]];
+            for (int k = 0; k < n->n_out; k++)
+                if (n->out[k] >= 0) {
+                    c->value_step[n->out[k]] = s;
+                    if (j < st->n_nodes - 1)
+                        c->internal[n->out[k]] = 1;
+                    if (st->dynamic)
+                        p->dynamic_value[n->out[k]] = 1;
+                }
+        }
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        const lp_step *st = &p->steps[s];
+        for (int j = 0; j < st->n_nodes; j++) {
+            const lp_node *n = &g->nodes[st->nodes[j]];
+            for (int k = 0; k < n->n_in; k++) {
+                int v = n->in[k];
+                if (v < 0 || c->value_step[v] == s)
+                    continue;
+                const lp_kernel *now = c->reader_kernel[v];
+                c->reader_kernel[v] = !now ? st->kernel : now == st->kernel ? now : &mixed;
+            }
+        }
+    }
+    for (int v = 0; v < g->n_values; v++)
+        if (c->reader_kernel[v] == &mixed || g->values[v].is_output)
+            c->reader_kernel[v] = NULL;
+    return LP_OK;
+}
+
+/* The precision of a step: its first node's LP_ATTR_PRECISION, else the plan's. */
+static lp_dtype step_precision(const lp_plan *p, const lp_step *s)
+{
+    const char *want = lp_attr_str(&p->g->nodes[s->node], LP_ATTR_PRECISION, NULL);
+    if (want && strcmp(want, "bf16") == 0)
+        return LOWP_BFLOAT16;
+    if (want && strcmp(want, "fp32") == 0)
+        return LOWP_FLOAT;
+    return p->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
+}
+
 lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, lp_plan **out)
+{
+    return lp_plan_compile_opt(src, inputs, NULL, out);
+}
+
+lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *inputs, const lp_plan_options *opt,
+                              lp_plan **out)
 {
     lp_plan *p = calloc(1, sizeof *p);
     if (!p)
         return oom();
+    p->opt = opt ? *opt : lp_plan_options_default();
+    if (p->opt.threads <= 0)
+        p->opt.threads = 1;
     lp_status st = lp_graph_clone(src, &p->g);
     if (st != LP_OK) {
         free(p);
         return st;
     }
+    choice ch = { 0 };
+    int omp_before = omp_get_max_threads();
+    if (omp_before != p->opt.threads)
+        omp_set_num_threads(p->opt.threads); /* oneDNN sizes its kernels for the thread count */
     lp_graph *g = p->g;
     if (!(p->input_dims = calloc((size_t)g->n_inputs * LP_MAX_DIMS + 1, sizeof *p->input_dims)))
         goto nomem;
@@ -176,7 +411,8 @@ lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, l
         goto fail;
     if (!(p->dynamic_value = calloc((size_t)g->n_values + 1, 1)) ||
         !(p->dynamic_buf = calloc((size_t)g->n_values + 1, sizeof *p->dynamic_buf)) ||
-        !(p->dynamic_cap = calloc((size_t)g->n_values + 1, sizeof *p->dynamic_cap)))
+        !(p->dynamic_cap = calloc((size_t)g->n_values + 1, sizeof *p->dynamic_cap)) ||
+        !(p->value_bytes = calloc((size_t)g->n_values + 1, sizeof *p->value_bytes)))
         goto nomem;
 
     if (!(p->vals = calloc((size_t)g->n_values + 1, sizeof *p->vals)) ||
@@ -193,44 +429,56 @@ lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, l
         lp_value *val = &g->values[v];
         if (val->kind == LP_VALUE_CONST)
             lp_tensor_view(&p->vals[v], val->init->dtype, val->init->ndim, val->init->dims, val->init->data);
+        else if (val->kind == LP_VALUE_INTERMEDIATE && lp_shape_static(&val->shape) && lp_dtype_valid(val->dtype)) {
+            p->value_bytes[v] = (size_t)lp_numel(val->shape.ndim, val->shape.d) * lp_dtype_traits_of(val->dtype)->size;
+            /* headers carry dtype and shape from compile time on (data comes with the arena) */
+            lp_tensor_view(&p->vals[v], val->dtype, val->shape.ndim, val->shape.d, NULL);
+        }
     }
+    if ((st = choose_kernels(p, &ch)) != LP_OK || (st = build_steps(p, &ch)) != LP_OK)
+        goto fail;
     size_t ki = 0, ko = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        lp_step *s = &p->steps[p->n_steps];
-        const lp_node *n = &g->nodes[i];
-        s->node = i;
-        s->dynamic = n->dynamic;
-        if (s->dynamic) { /* shapes unknown until run time: the reference kernels take it */
-            if (lp_kernel_reference.supports(g, i))
-                s->kernel = &lp_kernel_reference;
-            for (int k = 0; k < n->n_out; k++)
-                if (n->out[k] >= 0)
-                    p->dynamic_value[n->out[k]] = 1;
-        }
-        for (size_t b = 0; b < sizeof backends / sizeof backends[0] && !s->kernel; b++)
-            if (backends[b]->supports(g, i))
-                s->kernel = backends[b];
-        if (!s->kernel) {
-            st = lp_node_error(n, LOWP_ERR_UNSUPPORTED, "no kernel can run this node");
-            goto fail;
-        }
-        if ((st = s->kernel->prepare(g, i, &s->state)) != LP_OK)
-            goto fail;
-        p->n_steps++;
+    for (int si = 0; si < p->n_steps; si++) {
+        lp_step *s = &p->steps[si];
+        const lp_node *n = &g->nodes[s->node];
+        const lp_node *last = &g->nodes[s->nodes[s->n_nodes - 1]];
         s->ctx = (lp_run_ctx){ .node = n, .opset = lp_graph_opset(g, n->domain), .n_in = n->n_in,
-                               .n_out = n->n_out, .in = p->in_ptrs + ki, .out = p->out_ptrs + ko };
+                               .n_out = last->n_out, .in = p->in_ptrs + ki, .out = p->out_ptrs + ko };
         for (int k = 0; k < n->n_in; k++)
             p->in_ptrs[ki++] = n->in[k] >= 0 ? &p->vals[n->in[k]] : NULL;
-        for (int k = 0; k < n->n_out; k++)
-            p->out_ptrs[ko++] = n->out[k] >= 0 ? &p->vals[n->out[k]] : NULL;
+        for (int k = 0; k < last->n_out; k++)
+            p->out_ptrs[ko++] = last->out[k] >= 0 ? &p->vals[last->out[k]] : NULL;
     }
-    if ((st = plan_memory(p)) != LP_OK)
+    for (int si = 0; si < p->n_steps; si++) {
+        lp_step *s = &p->steps[si];
+        if (s->kernel->prepare_step) {
+            lp_prep_ctx pc = { .g = g, .step = si, .nodes = s->nodes, .n_nodes = s->n_nodes, .steps = p->steps,
+                               .value_step = ch.value_step, .value_reader_kernel = ch.reader_kernel,
+                               .vals = p->vals, .value_bytes = p->value_bytes, .scratch_bytes = &p->scratch_size,
+                               .scratch = &p->scratch, .threads = p->opt.threads,
+                               .precision = step_precision(p, s) };
+            st = s->kernel->prepare_step(&pc, &s->state);
+        } else {
+            st = s->kernel->prepare(g, s->node, &s->state);
+        }
+        if (st != LP_OK) {
+            s->kernel = NULL; /* not prepared: nothing to release */
+            goto fail;
+        }
+    }
+    if ((st = plan_memory(p, ch.internal)) != LP_OK)
         goto fail;
+    choice_free(&ch);
+    if (omp_before != p->opt.threads)
+        omp_set_num_threads(omp_before);
     *out = p;
     return LP_OK;
 nomem:
     st = oom();
 fail:
+    choice_free(&ch);
+    if (omp_before != p->opt.threads)
+        omp_set_num_threads(omp_before);
     lp_plan_free(p);
     return st;
 }
@@ -280,26 +528,74 @@ static lp_status settle_dynamic(lp_plan *p, lp_step *st)
     return status;
 }
 
+/* A tapped run of a fused plan: the unfused twin runs (so the tap sees every value) and its
+ * outputs are copied into this plan's. */
+static lp_status run_tapped_twin(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap, void *user)
+{
+    if (!p->tap_plan) {
+        lp_plan_options o = p->opt;
+        o.no_fuse = true;
+        LP_TRY(lp_plan_compile_opt(p->g, inputs, &o, &p->tap_plan));
+    }
+    LP_TRY(lp_plan_run(p->tap_plan, inputs, tap, user));
+    for (int i = 0; i < p->g->n_outputs; i++) {
+        lp_tensor *dst = &p->vals[p->g->outputs[i]];
+        const lp_tensor *src = &p->tap_plan->vals[p->tap_plan->g->outputs[i]];
+        if (p->g->values[p->g->outputs[i]].kind != LP_VALUE_INTERMEDIATE || dst->data == src->data)
+            continue;
+        if (p->dynamic_value[p->g->outputs[i]] || dst->nbytes != src->nbytes)
+            *dst = *src; /* a view until the next run */
+        else
+            memcpy(dst->data, src->data, src->nbytes);
+    }
+    return LP_OK;
+}
+
 lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap, void *user)
 {
     lp_graph *g = p->g;
+    if (tap && p->fused)
+        return run_tapped_twin(p, inputs, tap, user);
     for (int i = 0; i < g->n_inputs; i++) {
         lp_tensor *t = &p->vals[g->inputs[i]];
         lp_tensor_view(t, inputs[i]->dtype, inputs[i]->ndim, inputs[i]->dims, inputs[i]->data);
     }
-    for (int s = 0; s < p->n_steps; s++) {
+    int omp_before = omp_get_max_threads();
+    if (omp_before != p->opt.threads)
+        omp_set_num_threads(p->opt.threads);
+    lp_status status = LP_OK;
+    for (int s = 0; s < p->n_steps && status == LP_OK; s++) {
         lp_step *st = &p->steps[s];
-        if (st->dynamic)
-            LP_TRY(settle_dynamic(p, st));
-        LP_TRY(st->kernel->run(st->state, &st->ctx));
-        if (!tap)
+        if (st->dynamic && (status = settle_dynamic(p, st)) != LP_OK)
+            break;
+        if ((status = st->kernel->run(st->state, &st->ctx)) != LP_OK || !tap)
             continue;
-        const lp_node *n = &g->nodes[st->node];
-        for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0)
-                LP_TRY(tap(user, p, st->node, n->out[k], &p->vals[n->out[k]]));
+        int ni = st->nodes[st->n_nodes - 1];
+        const lp_node *n = &g->nodes[ni];
+        for (int k = 0; k < n->n_out && status == LP_OK; k++) {
+            if (n->out[k] < 0)
+                continue;
+            const lp_tensor *t = &p->vals[n->out[k]];
+            if (st->kernel->plain)
+                t = st->kernel->plain(st->state, n->out[k], t);
+            status = tap(user, p, ni, n->out[k], t);
+        }
     }
-    return LP_OK;
+    if (omp_before != p->opt.threads)
+        omp_set_num_threads(omp_before);
+    return status;
+}
+
+const char *lp_plan_step_str(const lp_plan *p, int s, char *buf, size_t size)
+{
+    const lp_step *st = &p->steps[s];
+    size_t k = (size_t)snprintf(buf, size, "%s ", st->kernel->name);
+    for (int j = 0; j < st->n_nodes && k < size; j++)
+        k += (size_t)snprintf(buf + k, size - k, "%s%s", j ? "+" : "", p->g->nodes[st->nodes[j]].op_type);
+    const char *d = st->kernel->describe ? st->kernel->describe(st->state) : NULL;
+    if (d && k < size)
+        snprintf(buf + k, size - k, " (%s)", d);
+    return buf;
 }
 
 void lp_plan_free(lp_plan *p)
@@ -307,8 +603,12 @@ void lp_plan_free(lp_plan *p)
     if (!p)
         return;
     for (int s = 0; s < p->n_steps; s++)
-        if (p->steps[s].kernel->release)
+        if (p->steps[s].kernel && p->steps[s].kernel->release)
             p->steps[s].kernel->release(p->steps[s].state);
+    lp_plan_free(p->tap_plan);
+    free(p->group_nodes);
+    free(p->value_bytes);
+    free(p->scratch);
     free(p->steps);
     free(p->in_ptrs);
     free(p->out_ptrs);

@@ -5,12 +5,38 @@
 
 #include "engine/engine.h"
 #include "engine/session.h"
+#include "ir/infer.h"
 #include "ir/passes.h"
 #include "onnx/model.h"
 
 lowp_session_options lowp_session_options_default(void)
 {
-    return (lowp_session_options){ .threads = 1, .optimize = 1 };
+    return (lowp_session_options){ .threads = 1, .optimize = 1, .precision = LOWP_FLOAT };
+}
+
+/* Opsets 1-6 differ from 7+ mainly in the legacy `broadcast`/`axis` attributes of binary ops;
+ * every other op either kept its meaning or checks its own version. Legacy broadcasting whose
+ * axis aligns B with A's trailing dims is numpy broadcasting and runs; any other axis is
+ * refused with a message. */
+static lp_status check_legacy(const lp_graph *g)
+{
+    if (lp_graph_opset(g, "") >= 7)
+        return LP_OK;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        bool binary = n->op == LP_OP_Add || n->op == LP_OP_Sub || n->op == LP_OP_Mul || n->op == LP_OP_Div ||
+                      n->op == LP_OP_Pow || n->op == LP_OP_And || n->op == LP_OP_Equal || n->op == LP_OP_Less ||
+                      n->op == LP_OP_Greater;
+        if (!binary || !lp_attr_int(n, "broadcast", 0) || !lp_node_attr(n, "axis") || n->n_in < 2)
+            continue;
+        int ra = g->values[n->in[0]].shape.ndim, rb = g->values[n->in[1]].shape.ndim;
+        int64_t axis = lp_attr_int(n, "axis", 0);
+        if (ra < 0 || rb < 0 || (axis < 0 ? axis + ra : axis) != ra - rb)
+            return lp_node_error(n, LOWP_ERR_UNSUPPORTED,
+                                 "legacy axis broadcasting (opset %lld) is not supported; re-export with opset 7 or newer",
+                                 (long long)lp_graph_opset(g, ""));
+    }
+    return LP_OK;
 }
 
 lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_options *options, lowp_session **out)
@@ -21,13 +47,17 @@ lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_option
     s->opt = options ? *options : lowp_session_options_default();
     if (s->opt.threads <= 0)
         s->opt.threads = 1;
-    lp_status st = lp_graph_clone(src, &s->g);
-    if (st == LP_OK) {
-        int64_t opset = lp_graph_opset(s->g, "");
-        if (opset && opset < 7)
-            st = lp_error(LOWP_ERR_UNSUPPORTED, "the model imports ONNX opset %lld; lowp runs opsets 7 to 17",
-                          (long long)opset);
+    if (s->opt.precision != LOWP_UNDEFINED && s->opt.precision != LOWP_FLOAT && s->opt.precision != LOWP_BFLOAT16) {
+        lowp_dtype p = s->opt.precision;
+        free(s);
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "session option precision: %s is not float32 or bfloat16",
+                        lowp_dtype_name(p));
     }
+    lp_status st = lp_graph_clone(src, &s->g);
+    if (st == LP_OK && lp_graph_opset(s->g, "") < 7)
+        st = lp_graph_infer(s->g, false); /* ranks for check_legacy */
+    if (st == LP_OK)
+        st = check_legacy(s->g);
     if (st == LP_OK) {
         for (int i = 0; i < s->g->n_nodes && st == LP_OK; i++) {
             const lp_node *n = &s->g->nodes[i];
@@ -118,7 +148,10 @@ lp_status lp_session_plan(lowp_session *s, const lp_tensor *const *inputs, lp_pl
         }
     }
     lp_plan *plan;
-    LP_TRY(lp_plan_compile(g, inputs, &plan));
+    lp_plan_options po = lp_plan_options_default();
+    po.threads = s->opt.threads;
+    po.precision = s->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
+    LP_TRY(lp_plan_compile_opt(g, inputs, &po, &plan));
     plan->last_used = s->clock;
     if (s->n_plans == LP_SESSION_MAX_PLANS) { /* evict the least recently used */
         int lru = 0;

@@ -1,0 +1,490 @@
+/* dnnl_core.c — the oneDNN backend's kernel vtable: step state, memories bound to plan
+ * values, layout hand-over between steps, and the reference fallback. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/dnnl_internal.h"
+
+static dnnl_engine_t engine;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void engine_init(void)
+{
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success)
+        engine = NULL;
+}
+
+dnnl_engine_t dn_engine(void)
+{
+    pthread_once(&engine_once, engine_init);
+    return engine;
+}
+
+bool lp_dnnl_bf16_supported(void)
+{
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) == (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+}
+
+dnnl_data_type_t dn_dt(lp_dtype t)
+{
+    return t == LOWP_BFLOAT16 ? dnnl_bf16 : dnnl_f32;
+}
+
+void dn_plain_md(dnnl_memory_desc_t *md, dnnl_data_type_t dt, int ndim, const int64_t *dims)
+{
+    dnnl_dims_t d = { 1 };
+    int nd = ndim > 0 ? ndim : 1;
+    for (int i = 0; i < ndim; i++)
+        d[i] = dims[i];
+    dnnl_memory_desc_init_by_strides(md, nd, d, dt, NULL);
+}
+
+bool dn_value_f32(const lp_graph *g, int v)
+{
+    return v >= 0 && g->values[v].dtype == LOWP_FLOAT && lp_shape_static(&g->values[v].shape) &&
+           g->values[v].shape.ndim <= DNNL_MAX_NDIMS;
+}
+
+bool dn_value_const(const lp_graph *g, int v)
+{
+    return v >= 0 && g->values[v].kind == LP_VALUE_CONST;
+}
+
+static const dn_step *producer(const lp_prep_ctx *pc, int v)
+{
+    int s = pc->value_step[v];
+    if (s < 0 || s == pc->step || pc->steps[s].kernel != &lp_kernel_dnnl || !pc->steps[s].state)
+        return NULL;
+    const dn_step *st = pc->steps[s].state;
+    return st->out_value == v ? st : NULL;
+}
+
+void dn_value_md(const lp_prep_ctx *pc, int v, dnnl_memory_desc_t *md)
+{
+    const dn_step *p = producer(pc, v);
+    if (p) {
+        *md = p->out_md;
+        return;
+    }
+    const lp_value *val = &pc->g->values[v];
+    dn_plain_md(md, dnnl_f32, val->shape.ndim, val->shape.d);
+}
+
+bool dn_value_private_ok(const lp_prep_ctx *pc, int v)
+{
+    return pc->value_reader_kernel[v] == &lp_kernel_dnnl;
+}
+
+static lp_status dn_fail(dnnl_status_t s, const char *what)
+{
+    if (s == dnnl_out_of_memory)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "oneDNN: out of memory (%s)", what);
+    return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: %s failed (status %d)", what, (int)s);
+}
+
+lp_status dn_mem(dn_step *st, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out)
+{
+    if (st->n_mem == DN_MAX_MEM)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN step: too many memories");
+    dnnl_status_t s = dnnl_memory_create(out, md, dn_engine(), handle ? handle : DNNL_MEMORY_NONE);
+    if (s != dnnl_success)
+        return dn_fail(s, "memory_create");
+    st->mem[st->n_mem++] = *out;
+    return LP_OK;
+}
+
+static lp_status dn_bind_to(dn_step *st, dnnl_memory_t m, void *const *where)
+{
+    if (st->n_bind == DN_MAX_MEM)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN step: too many bindings");
+    st->bind[st->n_bind++] = (dn_bind){ .mem = m, .where = where, .last = NULL };
+    return LP_OK;
+}
+
+lp_status dn_mem_value(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    if (dn_value_const(pc->g, v))
+        return dn_mem(st, md, pc->g->values[v].init->data, out);
+    LP_TRY(dn_mem(st, md, NULL, out));
+    return dn_bind_to(st, *out, &pc->vals[v].data);
+}
+
+lp_status dn_mem_temp(dn_step *st, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    if (st->n_buf == DN_MAX_MEM)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN step: too many buffers");
+    size_t size = dnnl_memory_desc_get_size(md);
+    void *b = aligned_alloc(64, (size + 63) / 64 * 64 + 64);
+    if (!b)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing a oneDNN step");
+    memset(b, 0, (size + 63) / 64 * 64 + 64);
+    st->buf[st->n_buf++] = b;
+    return dn_mem(st, md, b, out);
+}
+
+lp_status dn_add_exec(dn_step *st, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args)
+{
+    if (st->n_exec == DN_MAX_EXEC || nargs > DN_MAX_ARGS) {
+        dnnl_primitive_destroy(prim);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN step: too many primitives");
+    }
+    dn_exec *e = &st->exec[st->n_exec++];
+    e->prim = prim;
+    e->nargs = nargs;
+    memcpy(e->args, args, (size_t)nargs * sizeof *args);
+    return LP_OK;
+}
+
+static lp_status reorder_prim(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl_primitive_t *out)
+{
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, dn_engine(), to, dn_engine(), NULL);
+    if (s != dnnl_success)
+        return dn_fail(s, "reorder");
+    s = dnnl_primitive_create(out, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s == dnnl_success ? LP_OK : dn_fail(s, "reorder");
+}
+
+lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+    dnnl_memory_desc_t have;
+    dn_value_md(pc, v, &have);
+    dnnl_memory_t src;
+    LP_TRY(dn_mem_value(st, pc, v, &have, &src));
+    if (!want || dnnl_memory_desc_equal(&have, want)) {
+        *out = src;
+        return LP_OK;
+    }
+    dnnl_primitive_t r;
+    LP_TRY(reorder_prim(&have, want, &r));
+    lp_status s = dn_mem_temp(st, want, out);
+    if (s != LP_OK) {
+        dnnl_primitive_destroy(r);
+        return s;
+    }
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, *out } };
+    return dn_add_exec(st, r, 2, args);
+}
+
+dn_mark dn_checkpoint(const dn_step *st)
+{
+    return (dn_mark){ st->n_exec, st->n_bind, st->n_mem, st->n_buf, strlen(st->impl) };
+}
+
+void dn_rollback(dn_step *st, dn_mark m)
+{
+    while (st->n_exec > m.n_exec)
+        dnnl_primitive_destroy(st->exec[--st->n_exec].prim);
+    while (st->n_mem > m.n_mem)
+        dnnl_memory_destroy(st->mem[--st->n_mem]);
+    while (st->n_buf > m.n_buf)
+        free(st->buf[--st->n_buf]);
+    st->n_bind = m.n_bind;
+    st->impl[m.impl_len] = 0;
+}
+
+lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t dst)
+{
+    dnnl_memory_desc_t have;
+    const dnnl_memory_desc_t *want;
+    dn_value_md(pc, v, &have);
+    dnnl_memory_get_memory_desc(dst, &want);
+    dnnl_memory_t src;
+    LP_TRY(dn_mem_value(st, pc, v, &have, &src));
+    dnnl_primitive_t r;
+    LP_TRY(reorder_prim(&have, want, &r));
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, dst } };
+    return dn_add_exec(st, r, 2, args);
+}
+
+lp_status dn_input_plain(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t *out)
+{
+    dnnl_memory_desc_t plain;
+    const lp_value *val = &pc->g->values[v];
+    dn_plain_md(&plain, dnnl_f32, val->shape.ndim, val->shape.d);
+    return dn_input(st, pc, v, &plain, out);
+}
+
+lp_status dn_const(dn_step *st, const void *data, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                   dnnl_memory_t *out)
+{
+    dnnl_memory_t src;
+    LP_TRY(dn_mem_temp(st, to, out));
+    LP_TRY(dn_mem(st, from, (void *)data, &src));
+    dnnl_primitive_t r;
+    LP_TRY(reorder_prim(from, to, &r));
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, *out } };
+    dnnl_status_t s = dnnl_primitive_execute(r, st->stream, 2, args);
+    if (s == dnnl_success)
+        s = dnnl_stream_wait(st->stream);
+    dnnl_primitive_destroy(r);
+    return s == dnnl_success ? LP_OK : dn_fail(s, "weight reorder");
+}
+
+lp_status dn_add_primitive(dn_step *st, const lp_prep_ctx *pc, dnnl_primitive_desc_t pd, int nargs,
+                           dnnl_exec_arg_t *args)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl) {
+        size_t k = strlen(st->impl);
+        snprintf(st->impl + k, sizeof st->impl - k, "%s%s", k ? "," : "", impl);
+    }
+    const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t sp_size = sp ? dnnl_memory_desc_get_size(sp) : 0;
+    dnnl_primitive_t prim;
+    dnnl_status_t s = dnnl_primitive_create(&prim, pd);
+    lp_status r = LP_OK;
+    if (s != dnnl_success)
+        r = dn_fail(s, "primitive_create");
+    if (r == LP_OK && sp_size) {
+        dnnl_memory_t m;
+        if (*pc->scratch_bytes < sp_size)
+            *pc->scratch_bytes = sp_size;
+        if ((r = dn_mem(st, sp, NULL, &m)) == LP_OK && (r = dn_bind_to(st, m, pc->scratch)) == LP_OK)
+            args[nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, m };
+        if (r != LP_OK)
+            dnnl_primitive_destroy(prim);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    if (r != LP_OK)
+        return r;
+    return dn_add_exec(st, prim, nargs, args);
+}
+
+void dn_set_output(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md)
+{
+    st->out_value = v;
+    st->out_md = *md;
+    const lp_value *val = &pc->g->values[v];
+    dnnl_memory_desc_t plain;
+    dn_plain_md(&plain, dnnl_f32, val->shape.ndim, val->shape.d);
+    st->out_private = !dnnl_memory_desc_equal(&plain, md);
+    size_t need = dnnl_memory_desc_get_size(md);
+    if (pc->value_bytes[v] < need)
+        pc->value_bytes[v] = need;
+}
+
+/* Frees everything a build made, keeping the stream: the step can be built again. */
+static void step_reset(dn_step *st)
+{
+    for (int i = 0; i < st->n_exec; i++)
+        dnnl_primitive_destroy(st->exec[i].prim);
+    for (int i = 0; i < st->n_mem; i++)
+        dnnl_memory_destroy(st->mem[i]);
+    for (int i = 0; i < st->n_buf; i++)
+        free(st->buf[i]);
+    for (int i = 0; i < st->n_ref_tmp; i++)
+        if (st->ref_tmp[i].owns_data)
+            free(st->ref_tmp[i].data);
+    free(st->ref);
+    free(st->ref_tmp);
+    if (st->plain_reorder)
+        dnnl_primitive_destroy(st->plain_reorder);
+    if (st->plain_src)
+        dnnl_memory_destroy(st->plain_src);
+    if (st->plain_dst)
+        dnnl_memory_destroy(st->plain_dst);
+    free(st->plain_buf);
+    dnnl_stream_t keep = st->stream;
+    memset(st, 0, sizeof *st);
+    st->stream = keep;
+    st->out_value = -1;
+}
+
+static void dn_release(void *state)
+{
+    dn_step *st = state;
+    if (!st)
+        return;
+    step_reset(st);
+    if (st->stream)
+        dnnl_stream_destroy(st->stream);
+    free(st);
+}
+
+/* The reference fallback: the group's nodes run by their reference kernels, inputs a
+ * neighbour stored privately reordered to plain first. */
+static lp_status build_reference(dn_step *st, const lp_prep_ctx *pc)
+{
+    const lp_graph *g = pc->g;
+    st->ref = calloc((size_t)pc->n_nodes, sizeof *st->ref);
+    st->ref_tmp = calloc((size_t)pc->n_nodes * LP_MAX_NODE_IO * 2, sizeof *st->ref_tmp);
+    if (!st->ref || !st->ref_tmp)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing a step");
+    for (int j = 0; j < pc->n_nodes; j++) {
+        const lp_node *n = &g->nodes[pc->nodes[j]];
+        dn_ref *r = &st->ref[st->n_ref++];
+        r->op = lp_op_get(n->op);
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            r->in[k] = NULL;
+            if (v < 0)
+                continue;
+            int jp = -1; /* made inside the group? */
+            for (int i = 0; i < j; i++)
+                for (int o = 0; o < g->nodes[pc->nodes[i]].n_out; o++)
+                    if (g->nodes[pc->nodes[i]].out[o] == v)
+                        jp = i * LP_MAX_NODE_IO + o;
+            if (jp >= 0) {
+                r->in[k] = st->ref[jp / LP_MAX_NODE_IO].out[jp % LP_MAX_NODE_IO];
+                continue;
+            }
+            const dn_step *p = producer(pc, v);
+            if (p && p->out_private) { /* a plain copy, made by a reorder before the nodes run */
+                dnnl_memory_t m;
+                LP_TRY(dn_input_plain(st, pc, v, &m));
+                void *data = NULL;
+                dnnl_memory_get_data_handle(m, &data);
+                lp_tensor *t = &st->ref_tmp[st->n_ref_tmp++];
+                lp_tensor_view(t, LOWP_FLOAT, pc->vals[v].ndim, pc->vals[v].dims, data);
+                r->in[k] = t;
+            } else {
+                r->in[k] = &pc->vals[v];
+            }
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            r->out[k] = NULL;
+            if (v < 0)
+                continue;
+            if (j == pc->n_nodes - 1) {
+                r->out[k] = &pc->vals[v];
+                continue;
+            }
+            const lp_value *val = &g->values[v];
+            size_t size = (size_t)lp_numel(val->shape.ndim, val->shape.d) * lp_dtype_traits_of(val->dtype)->size;
+            lp_tensor *t = &st->ref_tmp[st->n_ref_tmp++];
+            void *data = calloc(1, size ? size : 1);
+            if (!data)
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing a step");
+            lp_tensor_view(t, val->dtype, val->shape.ndim, val->shape.d, data);
+            t->owns_data = true;
+            r->out[k] = t;
+        }
+        r->ctx = (lp_run_ctx){ .node = n, .opset = lp_graph_opset(g, n->domain), .n_in = n->n_in,
+                               .n_out = n->n_out, .in = r->in, .out = r->out };
+    }
+    const lp_node *last = &g->nodes[pc->nodes[pc->n_nodes - 1]];
+    st->out_value = last->out[0];
+    if (st->out_value >= 0) {
+        const lp_value *val = &g->values[st->out_value];
+        dn_plain_md(&st->out_md, dnnl_f32, val->shape.ndim, val->shape.d);
+    }
+    st->out_private = false;
+    snprintf(st->impl + strlen(st->impl), sizeof st->impl - strlen(st->impl), "%sreference fallback",
+             *st->impl ? "," : "");
+    return LP_OK;
+}
+
+static lp_status dn_prepare_step(const lp_prep_ctx *pc, void **state_out)
+{
+    dn_step *st = calloc(1, sizeof *st);
+    if (!st)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing a oneDNN step");
+    st->out_value = -1;
+    if (!dn_engine() || dnnl_stream_create(&st->stream, dn_engine(), dnnl_stream_default_flags) != dnnl_success) {
+        free(st);
+        return lp_error(LOWP_ERR_INTERNAL, "oneDNN: cannot create a CPU engine or stream");
+    }
+    dn_group_info info;
+    lp_status s = LOWP_ERR_UNSUPPORTED;
+    /* Tests force the reference fallback for steps led by an op type. */
+    const char *force = getenv("LOWP_DNNL_TEST_FALLBACK");
+    bool forced = force && strcmp(force, pc->g->nodes[pc->nodes[0]].op_type) == 0;
+    if (!forced && dn_group_analyze(pc->g, pc->nodes, pc->n_nodes, &info)) {
+        /* Private layouts first; then plain; then the reference kernels. */
+        if ((s = dn_build(st, pc, &info, true)) != LP_OK && s != LOWP_ERR_OUT_OF_MEMORY) {
+            step_reset(st);
+            s = dn_build(st, pc, &info, false);
+        }
+    }
+    if (s != LP_OK && s != LOWP_ERR_OUT_OF_MEMORY) {
+        step_reset(st);
+        s = build_reference(st, pc);
+    }
+    if (s != LP_OK) {
+        dn_release(st);
+        return s;
+    }
+    *state_out = st;
+    return LP_OK;
+}
+
+static lp_status dn_run(void *state, const lp_run_ctx *c)
+{
+    (void)c;
+    dn_step *st = state;
+    for (int i = 0; i < st->n_bind; i++) {
+        dn_bind *b = &st->bind[i];
+        if (*b->where != b->last) {
+            if (dnnl_memory_set_data_handle(b->mem, *b->where) != dnnl_success)
+                return lp_error(LOWP_ERR_INTERNAL, "oneDNN: cannot bind a tensor");
+            b->last = *b->where;
+        }
+    }
+    for (int i = 0; i < st->n_exec; i++) {
+        dnnl_status_t s = dnnl_primitive_execute(st->exec[i].prim, st->stream, st->exec[i].nargs, st->exec[i].args);
+        if (s != dnnl_success)
+            return lp_node_error(c->node, LOWP_ERR_INTERNAL, "oneDNN: primitive execution failed (status %d)", (int)s);
+    }
+    if (st->n_exec)
+        dnnl_stream_wait(st->stream);
+    for (int i = 0; i < st->n_ref; i++)
+        LP_TRY(st->ref[i].op->run(&st->ref[i].ctx));
+    return LP_OK;
+}
+
+static const lp_tensor *dn_plain(void *state, int value, const lp_tensor *t)
+{
+    dn_step *st = state;
+    if (value != st->out_value || !st->out_private)
+        return t;
+    if (!st->plain_reorder) {
+        dnnl_memory_desc_t plain;
+        dn_plain_md(&plain, dnnl_f32, t->ndim, t->dims);
+        size_t size = dnnl_memory_desc_get_size(&plain);
+        if (!(st->plain_buf = malloc(size ? size : 1)) || reorder_prim(&st->out_md, &plain, &st->plain_reorder) != LP_OK ||
+            dnnl_memory_create(&st->plain_src, &st->out_md, dn_engine(), DNNL_MEMORY_NONE) != dnnl_success ||
+            dnnl_memory_create(&st->plain_dst, &plain, dn_engine(), st->plain_buf) != dnnl_success)
+            return t; /* cannot show it: the tap sees the raw layout */
+        lp_tensor_view(&st->plain, LOWP_FLOAT, t->ndim, t->dims, st->plain_buf);
+    }
+    dnnl_memory_set_data_handle(st->plain_src, t->data);
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, st->plain_src }, { DNNL_ARG_TO, st->plain_dst } };
+    dnnl_primitive_execute(st->plain_reorder, st->stream, 2, args);
+    dnnl_stream_wait(st->stream);
+    return &st->plain;
+}
+
+static const char *dn_describe(void *state)
+{
+    dn_step *st = state;
+    return st->impl;
+}
+
+static bool dn_supports(const lp_graph *g, int ni)
+{
+    return dn_engine() && dn_supports_node(g, ni);
+}
+
+static lp_status dn_prepare_unused(const lp_graph *g, int ni, void **state_out)
+{
+    (void)g; (void)ni; (void)state_out;
+    return lp_error(LOWP_ERR_INTERNAL, "the oneDNN backend prepares through prepare_step");
+}
+
+const lp_kernel lp_kernel_dnnl = {
+    .name = "dnnl",
+    .supports = dn_supports,
+    .prepare = dn_prepare_unused,
+    .run = dn_run,
+    .release = dn_release,
+    .fuse = dn_fuse,
+    .prepare_step = dn_prepare_step,
+    .plain = dn_plain,
+    .describe = dn_describe,
+};

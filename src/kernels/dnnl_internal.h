@@ -1,0 +1,172 @@
+/* dnnl_internal.h — what the oneDNN backend's files share: a step's state (primitives in
+ * order, memories bound to plan values), the post-op chain that fusion produces, and the
+ * builders of each op family. */
+#ifndef LP_KERNELS_DNNL_INTERNAL_H
+#define LP_KERNELS_DNNL_INTERNAL_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "ir/infer.h"
+#include "kernels/dnnl.h"
+
+#define DN_MAX_EXEC 12
+#define DN_MAX_ARGS 24
+#define DN_MAX_MEM 64
+#define DN_MAX_POST 12
+
+/* One primitive execution. */
+typedef struct dn_exec {
+    dnnl_primitive_t prim;
+    int nargs;
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+} dn_exec;
+
+/* A memory whose data handle follows *where (a plan value's data, or the plan scratch). */
+typedef struct dn_bind {
+    dnnl_memory_t mem;
+    void *const *where;
+    void *last;
+} dn_bind;
+
+/* One node run by its reference kernel inside a step that could not build primitives. */
+typedef struct dn_ref {
+    const lp_op_def *op;
+    lp_run_ctx ctx;
+    const lp_tensor *in[LP_MAX_NODE_IO];
+    lp_tensor *out[LP_MAX_NODE_IO];
+} dn_ref;
+
+typedef struct dn_step {
+    dnnl_stream_t stream;
+    int n_exec;
+    dn_exec exec[DN_MAX_EXEC];
+    int n_bind;
+    dn_bind bind[DN_MAX_MEM];
+    int n_mem;
+    dnnl_memory_t mem[DN_MAX_MEM];      /* every memory object, destroyed on release */
+    int n_buf;
+    void *buf[DN_MAX_MEM];              /* owned buffers: converted weights, temporaries */
+    int out_value;                      /* the value the step produces ... */
+    dnnl_memory_desc_t out_md;          /* ... and how it is stored */
+    bool out_private;                   /* stored in a layout/dtype other than plain float */
+    char impl[128];                     /* what runs it, for describe() */
+    /* the reference fallback */
+    int n_ref;
+    dn_ref *ref;
+    lp_tensor *ref_tmp;                 /* tensors internal to the group / reordered inputs */
+    int n_ref_tmp;
+    /* taps: a plain copy of a private output, made on demand */
+    lp_tensor plain;
+    void *plain_buf;
+    dnnl_primitive_t plain_reorder;
+    dnnl_memory_t plain_src, plain_dst;
+} dn_step;
+
+/* ---- post-op chains (dnnl_fuse.c) ---- */
+
+typedef enum dn_post_kind { DN_POST_ELTWISE = 1, DN_POST_BINARY = 2 } dn_post_kind;
+
+typedef struct dn_post {
+    dn_post_kind kind;
+    dnnl_alg_kind_t alg;                /* eltwise or binary algorithm */
+    float alpha, beta;                  /* eltwise parameters */
+    int value;                          /* binary: the other operand's value ... */
+    bool as_sum;                        /* an Add of a full-size tensor done as oneDNN's sum post-op:
+                                           the operand is copied into dst before the primitive */
+    dnnl_memory_t mem;                  /* ... or a prepared operand (a constant made at compile) */
+    dnnl_memory_desc_t md;              /* and its md */
+} dn_post;
+
+/* A leader node plus what follows it in its group. */
+typedef struct dn_chain {
+    int n_post;
+    dn_post post[DN_MAX_POST];
+    int out_value;                      /* the group's result */
+} dn_chain;
+
+/* The pattern a group is. */
+typedef enum dn_pattern {
+    DN_PAT_NONE = 0,
+    DN_PAT_CHAIN,                       /* leader op + post-ops */
+    DN_PAT_LAYERNORM,                   /* ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div[, Mul[, Add]] */
+    DN_PAT_GELU,                        /* Div|Mul, Erf, Add, Mul, Mul */
+} dn_pattern;
+
+typedef struct dn_group_info {
+    dn_pattern pattern;
+    dn_chain chain;
+    /* LAYERNORM */
+    int ln_x, ln_gamma, ln_beta;        /* values (-1 if absent) */
+    float ln_eps;
+    int ln_axis;                        /* first normalized axis */
+    /* GELU */
+    int gelu_x;
+} dn_group_info;
+
+/* Recognises the group nodes[0..n) (n == 1: a single node with no post-ops). */
+bool dn_group_analyze(const lp_graph *g, const int *nodes, int n, dn_group_info *info);
+/* The fuse hook. */
+int dn_fuse(const lp_fuse_ctx *fc, int ni, int *group, int max);
+/* True when node ni takes eltwise post-op `p` (an activation oneDNN has); fills p. */
+bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post);
+
+/* ---- value helpers (dnnl_core.c) ---- */
+
+dnnl_engine_t dn_engine(void);
+/* Plain (dense row-major) md; a scalar is dims {1}. */
+void dn_plain_md(dnnl_memory_desc_t *md, dnnl_data_type_t dt, int ndim, const int64_t *dims);
+/* True when the value is float32 with a static shape. */
+bool dn_value_f32(const lp_graph *g, int v);
+bool dn_value_const(const lp_graph *g, int v);
+/* How value v is stored: its producer's md when that is a oneDNN step, else plain f32. */
+void dn_value_md(const lp_prep_ctx *pc, int v, dnnl_memory_desc_t *md);
+/* True when the step may store value v in a private layout (all readers are oneDNN steps). */
+bool dn_value_private_ok(const lp_prep_ctx *pc, int v);
+
+/* A memory of `md` over `handle` (may be NULL), owned by the step. */
+lp_status dn_mem(dn_step *st, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out);
+/* A memory bound at run time to value v's data, described by `md`. */
+lp_status dn_mem_value(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+/* A step-owned buffer of md's size, and a memory over it. */
+lp_status dn_mem_temp(dn_step *st, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+/* Value v as an input in layout `want` (NULL: as stored): the stored memory, or a temporary
+ * filled by a reorder added to the step's executions. */
+lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, dnnl_memory_t *out);
+/* Value v converted to plain dense float32 (a temporary when not stored so); *plain_md gets
+ * its md. Lets callers reinterpret the bytes with another md (dn_mem on the same handle). */
+lp_status dn_input_plain(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t *out);
+/* Constant data (plain float32 described by `from`) converted once to layout `to`. */
+lp_status dn_const(dn_step *st, const void *data, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                   dnnl_memory_t *out);
+/* A checkpoint of a step being built, to undo a failed attempt. */
+typedef struct dn_mark { int n_exec, n_bind, n_mem, n_buf; size_t impl_len; } dn_mark;
+dn_mark dn_checkpoint(const dn_step *st);
+void dn_rollback(dn_step *st, dn_mark m);
+/* Adds an execution copying value v (as stored) into memory `dst` (any layout). */
+lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t dst);
+/* Adds an execution. */
+lp_status dn_add_exec(dn_step *st, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args);
+/* Creates the primitive of `pd`, adds its execution with `args` plus the scratchpad, and
+ * records the implementation name. Takes ownership of pd. */
+lp_status dn_add_primitive(dn_step *st, const lp_prep_ctx *pc, dnnl_primitive_desc_t pd, int nargs,
+                           dnnl_exec_arg_t *args);
+/* Records the step's output: value v stored as `md` (raises the arena reservation). */
+void dn_set_output(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md);
+/* A fresh attribute with the user scratchpad mode and the chain's post-ops appended;
+ * binary operands' mds are built for destination dims `dims` (rank nd); their memories
+ * are added to args (*nargs grows). Returns UNSUPPORTED when an operand cannot be expressed. */
+lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
+                  bool allow_private, dnnl_primitive_attr_t *attr, dnnl_exec_arg_t *args, int *nargs);
+dnnl_data_type_t dn_dt(lp_dtype t);
+
+/* ---- builders (dnnl_ops.c); each returns LP_OK or LOWP_ERR_UNSUPPORTED ---- */
+
+/* May the backend run node ni alone (or lead a group)? */
+bool dn_supports_node(const lp_graph *g, int ni);
+/* May node ni lead a post-op chain? */
+bool dn_chain_leader(const lp_graph *g, int ni);
+/* Builds the step for nodes with `info`; allow_private lets it store its output in a layout
+ * of oneDNN's choosing. */
+lp_status dn_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool allow_private);
+
+#endif

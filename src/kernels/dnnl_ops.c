@@ -1,0 +1,1468 @@
+/* dnnl_ops.c — what the oneDNN backend claims and how it builds each op family's
+ * primitives: convolution, deconvolution, Gemm/MatMul, pooling, normalizations, softmax,
+ * eltwise, binary and concat. Primitives are created here, once per plan. */
+#include <string.h>
+
+#include "kernels/dnnl_internal.h"
+#include "ops/conv_ref.h"
+
+typedef lp_status (*dn_build_fn)(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
+
+/* ---- small helpers ---- */
+
+static const lp_shape *shape(const lp_graph *g, int v) { return &g->values[v].shape; }
+
+static bool all_f32(const lp_graph *g, const lp_node *n, int first, int last)
+{
+    for (int k = first; k <= last && k < n->n_in; k++)
+        if (n->in[k] >= 0 && !dn_value_f32(g, n->in[k]))
+            return false;
+    return true;
+}
+
+static bool nonempty(const lp_graph *g, int v)
+{
+    const lp_shape *s = shape(g, v);
+    return lp_numel(s->ndim, s->d) > 0;
+}
+
+/* Exactly one output used, float32, static, non-empty. */
+static bool one_output(const lp_graph *g, const lp_node *n)
+{
+    for (int k = 1; k < n->n_out; k++)
+        if (n->out[k] >= 0)
+            return false;
+    return n->n_out >= 1 && dn_value_f32(g, n->out[0]) && nonempty(g, n->out[0]);
+}
+
+static void md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt)
+{
+    dnnl_dims_t d;
+    for (int i = 0; i < nd; i++)
+        d[i] = dims[i];
+    dnnl_memory_desc_init_by_tag(md, nd, d, dt, dnnl_format_tag_any);
+}
+
+static void md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt)
+{
+    dnnl_dims_t d, s;
+    for (int i = 0; i < nd; i++)
+        d[i] = dims[i], s[i] = strides[i];
+    dnnl_memory_desc_init_by_strides(md, nd, d, dt, s);
+}
+
+/* oneDNN's "ref" implementations are plain loops, slower than lowp's reference kernels. */
+static bool is_ref_impl(dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl ||
+           strncmp(impl, "ref", 3) == 0;
+}
+
+static lp_status pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_primitive_attr_t attr)
+{
+    dnnl_status_t s = dnnl_primitive_desc_create(pd, desc, attr, dn_engine(), NULL);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no implementation");
+    if (is_ref_impl(*pd)) {
+        dnnl_primitive_desc_destroy(*pd);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: only a reference implementation");
+    }
+    return LP_OK;
+}
+
+/* Whether oneDNN has a fast implementation of `desc` with plain layouts (supports checks). */
+static bool probe(const void *desc)
+{
+    dnnl_primitive_desc_t pd;
+    if (pd_create(&pd, desc, NULL) != LP_OK) {
+        lp_error(LP_OK, "%s", "");
+        return false;
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return true;
+}
+
+static const dnnl_memory_desc_t *q_md(dnnl_primitive_desc_t pd, int arg)
+{
+    return dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
+}
+
+/* Value v as input bytes described by `view` (same bytes as its plain form, e.g. a
+ * transposed or collapsed view): bound directly when stored plain, else via a plain copy. */
+static lp_status input_view(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *view,
+                            dnnl_memory_t *out)
+{
+    dnnl_memory_desc_t have, plain;
+    dn_value_md(pc, v, &have);
+    dn_plain_md(&plain, dnnl_f32, shape(pc->g, v)->ndim, shape(pc->g, v)->d);
+    if (dnnl_memory_desc_equal(&have, &plain))
+        return dn_mem_value(st, pc, v, view, out);
+    dnnl_memory_t tmp;
+    LP_TRY(dn_input_plain(st, pc, v, &tmp));
+    void *h = NULL;
+    dnnl_memory_get_data_handle(tmp, &h);
+    return dn_mem(st, view, h, out);
+}
+
+/* The output value as bytes described by `md` (plain layouts only when not private). */
+static lp_status output(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    LP_TRY(dn_mem_value(st, pc, v, md, out));
+    dn_set_output(st, pc, v, md);
+    return LP_OK;
+}
+
+/* Output stored plain but the primitive sees `view` of it (collapsed or expanded dims). */
+static lp_status output_view(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *view,
+                             dnnl_memory_t *out)
+{
+    dnnl_memory_desc_t plain;
+    dn_plain_md(&plain, dnnl_f32, shape(pc->g, v)->ndim, shape(pc->g, v)->d);
+    LP_TRY(dn_mem_value(st, pc, v, view, out));
+    dn_set_output(st, pc, v, &plain);
+    return LP_OK;
+}
+
+/* The primitive's dst: the output value itself when it may be stored as `want` (private,
+ * or `want` is plain); else a temporary, and *plain_out the plain output to reorder into
+ * after the primitive (reorder_out). */
+static lp_status output_or_temp(dn_step *st, const lp_prep_ctx *pc, int v, bool out_priv,
+                                const dnnl_memory_desc_t *want, dnnl_memory_t *out, dnnl_memory_t *plain_out)
+{
+    dnnl_memory_desc_t plain;
+    dn_plain_md(&plain, dnnl_f32, shape(pc->g, v)->ndim, shape(pc->g, v)->d);
+    *plain_out = NULL;
+    if (out_priv || dnnl_memory_desc_equal(&plain, want))
+        return output(st, pc, v, want, out);
+    LP_TRY(dn_mem_temp(st, want, out));
+    return output(st, pc, v, &plain, plain_out);
+}
+
+static lp_status reorder_out(dn_step *st, dnnl_memory_t from, dnnl_memory_t to)
+{
+    const dnnl_memory_desc_t *mf, *mt;
+    dnnl_memory_get_memory_desc(from, &mf);
+    dnnl_memory_get_memory_desc(to, &mt);
+    dnnl_primitive_desc_t pd;
+    if (dnnl_reorder_primitive_desc_create(&pd, mf, dn_engine(), mt, dn_engine(), NULL) != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no reorder");
+    dnnl_primitive_t r;
+    dnnl_status_t s = dnnl_primitive_create(&r, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (s != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no reorder");
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
+    return dn_add_exec(st, r, 2, args);
+}
+
+/* A reorder of `from` (memory with md mf) into a new temporary of md `to`, executed per run. */
+static lp_status convert(dn_step *st, dnnl_memory_t from, const dnnl_memory_desc_t *to, dnnl_memory_t *out)
+{
+    const dnnl_memory_desc_t *mf;
+    dnnl_memory_get_memory_desc(from, &mf);
+    if (dnnl_memory_desc_equal(mf, to)) {
+        *out = from;
+        return LP_OK;
+    }
+    dnnl_primitive_desc_t pd;
+    if (dnnl_reorder_primitive_desc_create(&pd, mf, dn_engine(), to, dn_engine(), NULL) != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no reorder");
+    dnnl_primitive_t r;
+    dnnl_status_t s = dnnl_primitive_create(&r, pd);
+    dnnl_primitive_desc_destroy(pd);
+    if (s != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no reorder");
+    LP_TRY(dn_mem_temp(st, to, out));
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, *out } };
+    return dn_add_exec(st, r, 2, args);
+}
+
+static dnnl_data_type_t compute_dt(const lp_prep_ctx *pc)
+{
+    return pc->precision == LOWP_BFLOAT16 && lp_dnnl_bf16_supported() ? dnnl_bf16 : dnnl_f32;
+}
+
+/* ---- post-ops ---- */
+
+lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
+                  bool allow_private, dnnl_primitive_attr_t *attr, dnnl_exec_arg_t *args, int *nargs)
+{
+    const lp_graph *g = pc->g;
+    dnnl_post_ops_t po = NULL;
+    if (dnnl_primitive_attr_create(attr) != dnnl_success)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "oneDNN: attr");
+    dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (!ch || ch->n_post == 0)
+        return LP_OK;
+    lp_status r = LP_OK;
+    if (dnnl_post_ops_create(&po) != dnnl_success) {
+        r = lp_error(LOWP_ERR_OUT_OF_MEMORY, "oneDNN: post-ops");
+        goto done;
+    }
+    const lp_shape *out = shape(g, ch->out_value);
+    for (int i = 0; i < ch->n_post && r == LP_OK; i++) {
+        const dn_post *p = &ch->post[i];
+        if (p->as_sum) {
+            if (dnnl_post_ops_append_sum(po, 1.f) != dnnl_success)
+                r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: sum post-op");
+            continue;
+        }
+        if (p->kind == DN_POST_ELTWISE) {
+            if (dnnl_post_ops_append_eltwise(po, 1.f, p->alg, p->alpha, p->beta) != dnnl_success)
+                r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: eltwise post-op");
+            continue;
+        }
+        if (p->mem) {
+            if (dnnl_post_ops_append_binary(po, p->alg, &p->md) != dnnl_success)
+                r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary post-op");
+            else
+                args[(*nargs)++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, p->mem };
+            continue;
+        }
+        /* The operand's shape right-aligned to the logical output, then fit to the
+         * primitive's dims: same rank, all-ones, the full tensor, or collapsed leading dims. */
+        const lp_shape *us = shape(g, p->value);
+        int R = out->ndim;
+        int64_t sr[DNNL_MAX_NDIMS], d1[DNNL_MAX_NDIMS];
+        for (int k = 0; k < R; k++) {
+            int j = k - (R - us->ndim);
+            sr[k] = j >= 0 ? us->d[j] : 1;
+        }
+        int64_t un = lp_numel(R, sr), on = lp_numel(R, out->d), pn = lp_numel(nd, dims);
+        bool full = un == on;
+        if (nd == R) {
+            memcpy(d1, sr, (size_t)R * sizeof *sr);
+        } else if (un == 1) {
+            for (int k = 0; k < nd; k++)
+                d1[k] = 1;
+        } else if (full && pn == on) {
+            memcpy(d1, dims, (size_t)nd * sizeof *dims);
+        } else if (nd == 2 && R >= 2) {
+            int64_t lead = lp_numel(R - 1, sr);
+            if ((lead != 1 && lead != dims[0]) || sr[R - 1] != dims[1]) {
+                r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: post-op operand shape");
+                break;
+            }
+            d1[0] = lead;
+            d1[1] = sr[R - 1];
+        } else {
+            r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: post-op operand shape");
+            break;
+        }
+        dnnl_memory_desc_t md, have;
+        dnnl_memory_t m;
+        dn_value_md(pc, p->value, &have);
+        bool same_dims = have.ndims == nd && memcmp(have.dims, d1, (size_t)nd * sizeof d1[0]) == 0;
+        if (allow_private && same_dims && !dn_value_const(g, p->value)) {
+            md = have; /* a residual kept in a neighbour's layout */
+            r = dn_mem_value(st, pc, p->value, &md, &m);
+        } else {
+            dn_plain_md(&md, dnnl_f32, nd, d1);
+            r = input_view(st, pc, p->value, &md, &m);
+        }
+        if (r == LP_OK && dnnl_post_ops_append_binary(po, p->alg, &md) != dnnl_success)
+            r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary post-op");
+        if (r == LP_OK)
+            args[(*nargs)++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, m };
+    }
+    if (r == LP_OK && dnnl_primitive_attr_set_post_ops(*attr, po) != dnnl_success)
+        r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: post-ops");
+done:
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (r != LP_OK) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
+    return r;
+}
+
+/* ---- sum post-ops: a residual Add done in place ---- */
+
+/* The residual of a sum post-op, copied into dst before the primitive accumulates onto it. */
+static lp_status copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst)
+{
+    for (int i = 0; i < ch->n_post; i++)
+        if (ch->post[i].as_sum)
+            return dn_copy_into(st, pc, ch->post[i].value, dst);
+    return LP_OK;
+}
+
+/* Builds with the first residual Add (a full-size runtime operand) as a sum post-op, which
+ * keeps oneDNN's fastest convolutions (they take no full-size binary operand); then, if that
+ * fails, as a binary post-op. */
+static lp_status with_sum(dn_build_fn build, dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
+                          const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    const lp_shape *os = shape(g, ch->out_value);
+    for (int i = 0; i < ch->n_post; i++) {
+        const dn_post *p = &ch->post[i];
+        if (p->kind != DN_POST_BINARY || p->alg != dnnl_binary_add || p->mem || p->value < 0 ||
+            dn_value_const(g, p->value) || lp_numel(shape(g, p->value)->ndim, shape(g, p->value)->d) != lp_numel(os->ndim, os->d))
+            continue;
+        dn_chain c2 = *ch;
+        c2.post[i].as_sum = true;
+        dn_mark m = dn_checkpoint(st);
+        lp_status r = build(st, pc, n, &c2, priv);
+        if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY)
+            return r;
+        dn_rollback(st, m);
+        break;
+    }
+    return build(st, pc, n, ch, priv);
+}
+
+/* ---- Conv ---- */
+
+static bool conv_geometry(const lp_graph *g, const lp_node *n, lp_conv *cv)
+{
+    lp_tensor x, w;
+    const lp_shape *xs = shape(g, n->in[0]), *ws = shape(g, n->in[1]);
+    lp_tensor_view(&x, LOWP_FLOAT, xs->ndim, xs->d, NULL);
+    lp_tensor_view(&w, LOWP_FLOAT, ws->ndim, ws->d, NULL);
+    lp_status s = lp_conv_setup(n, &x, &w, cv);
+    if (s != LP_OK)
+        lp_error(LP_OK, "%s", ""); /* not ours to report: the reference kernel will */
+    return s == LP_OK;
+}
+
+static bool conv_supports(const lp_graph *g, const lp_node *n)
+{
+    lp_conv cv;
+    if (n->n_in < 2 || !all_f32(g, n, 0, 2) || !one_output(g, n) || !dn_value_const(g, n->in[1]) ||
+        (n->n_in > 2 && n->in[2] >= 0 && !dn_value_const(g, n->in[2])))
+        return false;
+    int r = shape(g, n->in[0])->ndim;
+    return r >= 3 && r <= 5 && shape(g, n->in[1])->ndim == r && nonempty(g, n->in[0]) && conv_geometry(g, n, &cv) &&
+           cv.group >= 1 && cv.C % cv.group == 0 && cv.M % cv.group == 0;
+}
+
+static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    lp_conv cv;
+    if (!conv_geometry(g, n, &cv))
+        return LOWP_ERR_UNSUPPORTED;
+    const lp_window *w = &cv.win;
+    int nsp = w->nsp, off = LP_SP - nsp, nd = nsp + 2;
+    int64_t sd[DNNL_MAX_NDIMS], wd[DNNL_MAX_NDIMS], dd[DNNL_MAX_NDIMS];
+    dnnl_dims_t strides, dil, pl, pr;
+    sd[0] = cv.N, sd[1] = cv.C, dd[0] = cv.N, dd[1] = cv.M;
+    int wn = 0;
+    if (cv.group > 1)
+        wd[wn++] = cv.group;
+    wd[wn++] = cv.M / cv.group;
+    wd[wn++] = cv.C / cv.group;
+    for (int i = 0; i < nsp; i++) {
+        sd[2 + i] = w->in[off + i];
+        dd[2 + i] = w->out[off + i];
+        wd[wn++] = w->k[off + i];
+        strides[i] = w->stride[off + i];
+        dil[i] = w->dil[off + i] - 1;
+        pl[i] = w->pad0[off + i];
+        pr[i] = w->pad1[off + i];
+    }
+    dnnl_data_type_t dt = compute_dt(pc);
+    int out_v = ch->out_value;
+    bool out_priv = priv && dn_value_private_ok(pc, out_v);
+    dnnl_memory_desc_t src_md, wei_md, bia_md, dst_md, wei_plain;
+    if (priv || dt != dnnl_f32)
+        md_any(&src_md, nd, sd, dt);
+    else
+        dn_plain_md(&src_md, dt, nd, sd);
+    md_any(&wei_md, wn, wd, dt);
+    dn_plain_md(&wei_plain, dnnl_f32, wn, wd);
+    bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+    if (has_bias)
+        dn_plain_md(&bia_md, dnnl_f32, 1, &cv.M);
+    if (priv) /* plain outputs too: a blocked convolution plus a reorder beats a plain one */
+        md_any(&dst_md, nd, dd, dnnl_f32);
+    else
+        dn_plain_md(&dst_md, dnnl_f32, nd, dd);
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 4;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, nd, dd, priv, &attr, args, &na));
+    dnnl_convolution_desc_t cd;
+    if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md,
+                                                   &wei_md, has_bias ? &bia_md : NULL, &dst_md, strides, dil, pl,
+                                                   pr) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: convolution descriptor");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &cd, attr));
+    dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
+    lp_status r;
+    if ((r = dn_input(st, pc, n->in[0], q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
+        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
+        (has_bias && (r = dn_mem(st, &bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
+        (r = output_or_temp(st, pc, out_v, out_priv, q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
+        (r = copy_sum_operand(st, pc, ch, md)) != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
+    if (!has_bias) /* drop the bias slot */
+        args[3] = args[--na];
+    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    return mplain ? reorder_out(st, md, mplain) : LP_OK;
+}
+
+static lp_status conv_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    return with_sum(conv_build1, st, pc, n, ch, priv);
+}
+
+/* ---- ConvTranspose ---- */
+
+static int64_t floor_half(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+/* oneDNN's deconvolution geometry of node n (ONNX's rules for pads, auto_pad, output_shape). */
+static bool deconv_geometry(const lp_graph *g, const lp_node *n, int64_t *strides, int64_t *dil, int64_t *pl,
+                            int64_t *pr)
+{
+    const lp_shape *xs = shape(g, n->in[0]), *ws = shape(g, n->in[1]), *ys = shape(g, n->out[0]);
+    int nsp = xs->ndim - 2;
+    const int64_t *v;
+    const char *ap = lp_attr_str(n, "auto_pad", "NOTSET");
+    bool upper = strcmp(ap, "SAME_UPPER") == 0, same = upper || strcmp(ap, "SAME_LOWER") == 0;
+    bool have_os = lp_attr_ints(n, "output_shape", &v) >= 0;
+    const int64_t *s = NULL, *d = NULL, *p = NULL, *op = NULL;
+    if ((lp_attr_ints(n, "strides", &s) >= 0 && lp_attr_ints(n, "strides", &s) != nsp) ||
+        (lp_attr_ints(n, "dilations", &d) >= 0 && lp_attr_ints(n, "dilations", &d) != nsp) ||
+        (lp_attr_ints(n, "pads", &p) >= 0 && lp_attr_ints(n, "pads", &p) != 2 * nsp) ||
+        (lp_attr_ints(n, "output_padding", &op) >= 0 && lp_attr_ints(n, "output_padding", &op) != nsp))
+        return false;
+    for (int i = 0; i < nsp; i++) {
+        int64_t si = s ? s[i] : 1, di = d ? d[i] : 1, opi = op ? op[i] : 0;
+        int64_t in = xs->d[2 + i], k = ws->d[2 + i], out = ys->d[2 + i];
+        int64_t dk = (k - 1) * di + 1, full = si * (in - 1) + opi + dk;
+        if (have_os || same) {
+            int64_t total = full - out;
+            pl[i] = upper ? floor_half(total) : total - floor_half(total);
+        } else {
+            pl[i] = strcmp(ap, "VALID") == 0 || !p ? 0 : p[i];
+        }
+        pr[i] = (in - 1) * si + dk - pl[i] - out;
+        strides[i] = si;
+        dil[i] = di - 1;
+        if (pl[i] < 0 || pr[i] < 0 || si < 1 || di < 1)
+            return false;
+    }
+    return true;
+}
+
+static bool deconv_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in < 2 || !all_f32(g, n, 0, 2) || !one_output(g, n) || !dn_value_const(g, n->in[1]) ||
+        (n->n_in > 2 && n->in[2] >= 0 && !dn_value_const(g, n->in[2])))
+        return false;
+    int r = shape(g, n->in[0])->ndim;
+    int64_t s[LP_SP], d[LP_SP], pl[LP_SP], pr[LP_SP];
+    int64_t group = lp_attr_int(n, "group", 1);
+    return r >= 3 && r <= 5 && shape(g, n->in[1])->ndim == r && nonempty(g, n->in[0]) && group >= 1 &&
+           shape(g, n->in[0])->d[1] % group == 0 && deconv_geometry(g, n, s, d, pl, pr);
+}
+
+static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    int64_t s[LP_SP], d[LP_SP], pl[LP_SP], pr[LP_SP];
+    if (!deconv_geometry(g, n, s, d, pl, pr))
+        return LOWP_ERR_UNSUPPORTED;
+    const lp_shape *xs = shape(g, n->in[0]), *ws = shape(g, n->in[1]), *ys = shape(g, n->out[0]);
+    int nd = xs->ndim, nsp = nd - 2;
+    int64_t group = lp_attr_int(n, "group", 1), C = xs->d[1], Mg = ws->d[1];
+    int64_t wd[DNNL_MAX_NDIMS];
+    int wn = 0;
+    /* ONNX weights (C, M/g, k...) are oneDNN's "iohw" / "giohw" */
+    if (group > 1)
+        wd[wn++] = group;
+    wd[wn++] = Mg;
+    wd[wn++] = C / group;
+    for (int i = 0; i < nsp; i++)
+        wd[wn++] = ws->d[2 + i];
+    /* strides of the (g,) o, i, k... view over ONNX's (g,) i, o, k... bytes */
+    int64_t wstr[DNNL_MAX_NDIMS], kprod = 1;
+    for (int i = wn - 1; i >= wn - nsp; i--) {
+        wstr[i] = kprod;
+        kprod *= wd[i];
+    }
+    int o = group > 1 ? 1 : 0;
+    wstr[o] = kprod;                         /* o */
+    wstr[o + 1] = Mg * kprod;                /* i */
+    if (group > 1)
+        wstr[0] = (C / group) * Mg * kprod;  /* g */
+    dnnl_memory_desc_t src_md, wei_md, wei_plain, bia_md, dst_md;
+    md_strided(&wei_plain, wn, wd, wstr, dnnl_f32);
+    dnnl_data_type_t dt = compute_dt(pc);
+    int out_v = ch->out_value;
+    bool out_priv = priv && dn_value_private_ok(pc, out_v);
+    if (priv || dt != dnnl_f32)
+        md_any(&src_md, nd, xs->d, dt);
+    else
+        dn_plain_md(&src_md, dt, nd, xs->d);
+    md_any(&wei_md, wn, wd, dt);
+    bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+    int64_t M = ys->d[1];
+    if (has_bias)
+        dn_plain_md(&bia_md, dnnl_f32, 1, &M);
+    if (priv)
+        md_any(&dst_md, nd, ys->d, dnnl_f32);
+    else
+        dn_plain_md(&dst_md, dnnl_f32, nd, ys->d);
+    dnnl_dims_t ds, dd, dl, dr;
+    for (int i = 0; i < nsp; i++)
+        ds[i] = s[i], dd[i] = d[i], dl[i] = pl[i], dr[i] = pr[i];
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 4;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, nd, ys->d, priv, &attr, args, &na));
+    dnnl_deconvolution_desc_t cd;
+    if (dnnl_dilated_deconvolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_deconvolution_direct, &src_md,
+                                                     &wei_md, has_bias ? &bia_md : NULL, &dst_md, ds, dd, dl,
+                                                     dr) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: deconvolution descriptor");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &cd, attr));
+    dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
+    lp_status r;
+    if ((r = dn_input(st, pc, n->in[0], q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
+        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
+        (has_bias && (r = dn_mem(st, &bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
+        (r = output_or_temp(st, pc, out_v, out_priv, q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
+        (r = copy_sum_operand(st, pc, ch, md)) != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
+    if (!has_bias)
+        args[3] = args[--na];
+    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    return mplain ? reorder_out(st, md, mplain) : LP_OK;
+}
+
+static lp_status deconv_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    return with_sum(deconv_build1, st, pc, n, ch, priv);
+}
+
+/* ---- Gemm and MatMul: one oneDNN matmul ---- */
+
+typedef struct mm_spec {
+    int nd;                             /* rank the primitive sees */
+    int64_t src[DNNL_MAX_NDIMS], src_str[DNNL_MAX_NDIMS];
+    int64_t wei[DNNL_MAX_NDIMS], wei_str[DNNL_MAX_NDIMS];
+    int64_t dst[DNNL_MAX_NDIMS];
+    int a, b;                           /* values */
+    float alpha;                        /* folded into constant B */
+    int bias;                           /* constant bias value (-1: none) */
+    int64_t bias_dims[DNNL_MAX_NDIMS];
+    float beta;                         /* folded into the constant bias */
+    int c_post;                         /* a runtime C added as the first post-op (-1: none) */
+} mm_spec;
+
+static void dense_strides(int nd, const int64_t *dims, int64_t *str)
+{
+    int64_t s = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        str[i] = s;
+        s *= dims[i];
+    }
+}
+
+static bool gemm_spec(const lp_graph *g, const lp_node *n, mm_spec *m)
+{
+    if (n->n_in < 2 || !all_f32(g, n, 0, 2) || !one_output(g, n))
+        return false;
+    const lp_shape *as = shape(g, n->in[0]), *bs = shape(g, n->in[1]);
+    if (as->ndim != 2 || bs->ndim != 2)
+        return false;
+    bool ta = lp_attr_int(n, "transA", 0) != 0, tb = lp_attr_int(n, "transB", 0) != 0;
+    int64_t M = ta ? as->d[1] : as->d[0], K = ta ? as->d[0] : as->d[1], N = tb ? bs->d[0] : bs->d[1];
+    memset(m, 0, sizeof *m);
+    m->nd = 2;
+    m->a = n->in[0], m->b = n->in[1];
+    m->src[0] = M, m->src[1] = K;
+    m->src_str[0] = ta ? 1 : K, m->src_str[1] = ta ? M : 1;
+    m->wei[0] = K, m->wei[1] = N;
+    m->wei_str[0] = tb ? 1 : N, m->wei_str[1] = tb ? K : 1;
+    m->dst[0] = M, m->dst[1] = N;
+    m->alpha = lp_attr_float(n, "alpha", 1.f);
+    m->beta = lp_attr_float(n, "beta", 1.f);
+    m->bias = m->c_post = -1;
+    if (m->alpha != 1.f && !dn_value_const(g, m->b))
+        return false;
+    if (n->n_in > 2 && n->in[2] >= 0) {
+        const lp_shape *cs = shape(g, n->in[2]);
+        if (cs->ndim > 2)
+            return false;
+        int64_t c2[2] = { 1, 1 };
+        for (int i = 0; i < cs->ndim; i++)
+            c2[2 - cs->ndim + i] = cs->d[i];
+        if ((c2[0] != 1 && c2[0] != M) || (c2[1] != 1 && c2[1] != N))
+            return false;
+        if (dn_value_const(g, n->in[2])) {
+            m->bias = n->in[2]; /* oneDNN's bias is (1, N); others become a post-op operand */
+            m->bias_dims[0] = c2[0], m->bias_dims[1] = c2[1];
+        } else {
+            if (m->beta != 1.f)
+                return false;
+            m->c_post = n->in[2];
+        }
+    }
+    return M > 0 && N > 0 && K > 0;
+}
+
+static bool matmul_spec(const lp_graph *g, const lp_node *n, mm_spec *m)
+{
+    if (n->n_in != 2 || !all_f32(g, n, 0, 1) || !one_output(g, n))
+        return false;
+    const lp_shape *as = shape(g, n->in[0]), *bs = shape(g, n->in[1]);
+    if (as->ndim < 1 || bs->ndim < 1 || as->ndim > DNNL_MAX_NDIMS - 1 || bs->ndim > DNNL_MAX_NDIMS - 1)
+        return false;
+    int64_t a[DNNL_MAX_NDIMS], b[DNNL_MAX_NDIMS];
+    int ra = as->ndim, rb = bs->ndim;
+    memcpy(a, as->d, (size_t)ra * sizeof *a);
+    memcpy(b, bs->d, (size_t)rb * sizeof *b);
+    if (ra == 1) {
+        a[1] = a[0], a[0] = 1, ra = 2;
+    }
+    if (rb == 1) {
+        b[1] = 1, rb = 2;
+    }
+    memset(m, 0, sizeof *m);
+    m->a = n->in[0], m->b = n->in[1];
+    m->alpha = m->beta = 1.f;
+    m->bias = m->c_post = -1;
+    int64_t K = a[ra - 1], M = a[ra - 2], N = b[rb - 1];
+    if (b[rb - 2] != K || M <= 0 || N <= 0 || K <= 0)
+        return false;
+    if (rb == 2 && dn_value_const(g, m->b) && ra > 2) {
+        /* (..., M, K) x (K, N): one (P, K) x (K, N) product */
+        m->nd = 2;
+        m->src[0] = lp_numel(ra - 1, a), m->src[1] = K;
+    } else {
+        int r = ra > rb ? ra : rb;
+        m->nd = r;
+        for (int i = 0; i < r; i++) {
+            int ia = i - (r - ra), ib = i - (r - rb);
+            m->src[i] = ia >= 0 ? a[ia] : 1;
+            m->wei[i] = ib >= 0 ? b[ib] : 1;
+        }
+        for (int i = 0; i < r - 2; i++) {
+            if (m->src[i] != m->wei[i] && m->src[i] != 1 && m->wei[i] != 1)
+                return false;
+            m->dst[i] = m->src[i] > m->wei[i] ? m->src[i] : m->wei[i];
+        }
+    }
+    int nd = m->nd;
+    m->wei[nd - 2] = K, m->wei[nd - 1] = N;
+    for (int i = 0; i < nd - 2; i++)
+        if (nd == 2)
+            break;
+    if (nd == 2)
+        m->dst[0] = m->src[0];
+    m->dst[nd - 2] = m->src[nd - 2], m->dst[nd - 1] = N;
+    dense_strides(nd, m->src, m->src_str);
+    dense_strides(nd, m->wei, m->wei_str);
+    return true;
+}
+
+static lp_status mm_build(dn_step *st, const lp_prep_ctx *pc, const mm_spec *m, const dn_chain *ch, bool priv)
+{
+    (void)priv;
+    const lp_graph *g = pc->g;
+    dnnl_data_type_t dt = compute_dt(pc);
+    int nd = m->nd;
+    dnnl_memory_desc_t src_view, src_md, wei_view, wei_md, bia_md, dst_md;
+    md_strided(&src_view, nd, m->src, m->src_str, dnnl_f32);
+    md_strided(&wei_view, nd, m->wei, m->wei_str, dnnl_f32);
+    dn_plain_md(&src_md, dt, nd, m->src);
+    bool b_const = dn_value_const(g, m->b);
+    if (b_const)
+        md_any(&wei_md, nd, m->wei, dt);
+    else
+        wei_md = wei_view;
+    dn_plain_md(&dst_md, dnnl_f32, nd, m->dst);
+    /* Gemm's C: oneDNN's bias when (1, N); otherwise the first post-op (before the fused
+     * activations): a runtime C as is, a constant C expanded once to (M, N) times beta */
+    bool as_bias = m->bias >= 0 && m->bias_dims[0] == 1 && m->bias_dims[1] == m->dst[1];
+    if (as_bias)
+        dn_plain_md(&bia_md, dnnl_f32, nd, m->bias_dims);
+    dn_chain chain = *ch;
+    if (m->c_post >= 0 || (m->bias >= 0 && !as_bias)) {
+        if (chain.n_post == DN_MAX_POST)
+            return LOWP_ERR_UNSUPPORTED;
+        memmove(chain.post + 1, chain.post, (size_t)chain.n_post * sizeof chain.post[0]);
+        chain.post[0] = (dn_post){ .kind = DN_POST_BINARY, .alg = dnnl_binary_add, .value = m->c_post };
+        chain.n_post++;
+        if (m->c_post < 0) {
+            dnnl_memory_desc_t full;
+            dn_plain_md(&full, dnnl_f32, 2, m->dst);
+            LP_TRY(dn_mem_temp(st, &full, &chain.post[0].mem));
+            float *e = NULL;
+            dnnl_memory_get_data_handle(chain.post[0].mem, (void **)&e);
+            const float *c = g->values[m->bias].init->data;
+            for (int64_t i = 0; i < m->dst[0]; i++)
+                for (int64_t j = 0; j < m->dst[1]; j++)
+                    e[i * m->dst[1] + j] = m->beta * c[(m->bias_dims[0] == 1 ? 0 : i) * m->bias_dims[1] +
+                                                       (m->bias_dims[1] == 1 ? 0 : j)];
+            chain.post[0].md = full;
+            chain.post[0].value = -1;
+        }
+    }
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 4;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, &chain, nd, m->dst, false, &attr, args, &na));
+    dnnl_matmul_desc_t d;
+    if (dnnl_matmul_desc_init(&d, &src_md, &wei_md, as_bias ? &bia_md : NULL, &dst_md) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: matmul descriptor");
+    }
+    /* the src is given strided (transposed Gemm A) when f32: let matmul read it as is */
+    if (dt == dnnl_f32) {
+        dnnl_matmul_desc_t d2;
+        if (dnnl_matmul_desc_init(&d2, &src_view, &wei_md, as_bias ? &bia_md : NULL, &dst_md) == dnnl_success)
+            d = d2;
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &d, attr));
+    dnnl_memory_t ms, mw, mb = NULL, md;
+    lp_status r = input_view(st, pc, m->a, &src_view, &ms);
+    if (r == LP_OK)
+        r = convert(st, ms, q_md(pd, DNNL_ARG_SRC), &ms);
+    if (r == LP_OK && b_const) {
+        const float *w = g->values[m->b].init->data;
+        if (m->alpha != 1.f) { /* alpha * A * B = A * (alpha B) */
+            dnnl_memory_t tmp;
+            if ((r = dn_mem_temp(st, &wei_view, &tmp)) == LP_OK) {
+                float *sc = NULL;
+                dnnl_memory_get_data_handle(tmp, (void **)&sc);
+                int64_t cnt = lp_tensor_numel(g->values[m->b].init);
+                for (int64_t i = 0; i < cnt; i++)
+                    sc[i] = m->alpha * w[i];
+                w = sc;
+            }
+        }
+        if (r == LP_OK)
+            r = dn_const(st, w, &wei_view, q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+    } else if (r == LP_OK) {
+        r = input_view(st, pc, m->b, &wei_view, &mw);
+    }
+    if (r == LP_OK && as_bias) {
+        const float *c = g->values[m->bias].init->data;
+        if (m->beta != 1.f) {
+            if ((r = dn_mem_temp(st, &bia_md, &mb)) == LP_OK) {
+                float *sc = NULL;
+                dnnl_memory_get_data_handle(mb, (void **)&sc);
+                int64_t cnt = lp_tensor_numel(g->values[m->bias].init);
+                for (int64_t i = 0; i < cnt; i++)
+                    sc[i] = m->beta * c[i];
+            }
+        } else {
+            r = dn_mem(st, &bia_md, (void *)c, &mb);
+        }
+    }
+    if (r == LP_OK)
+        r = output_view(st, pc, ch->out_value, &dst_md, &md);
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
+    if (!as_bias)
+        args[3] = args[--na];
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+static bool gemm_supports(const lp_graph *g, const lp_node *n)
+{
+    mm_spec m;
+    return gemm_spec(g, n, &m);
+}
+
+static lp_status gemm_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    mm_spec m;
+    if (!gemm_spec(pc->g, n, &m))
+        return LOWP_ERR_UNSUPPORTED;
+    return mm_build(st, pc, &m, ch, priv);
+}
+
+static bool matmul_supports(const lp_graph *g, const lp_node *n)
+{
+    mm_spec m;
+    return matmul_spec(g, n, &m);
+}
+
+static lp_status matmul_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    mm_spec m;
+    if (!matmul_spec(pc->g, n, &m))
+        return LOWP_ERR_UNSUPPORTED;
+    return mm_build(st, pc, &m, ch, priv);
+}
+
+/* ---- pooling ---- */
+
+typedef struct pool_spec {
+    int nsp;
+    dnnl_alg_kind_t alg;
+    dnnl_dims_t k, s, d, pl, pr;
+} pool_spec;
+
+static bool pool_spec_of(const lp_graph *g, const lp_node *n, pool_spec *p)
+{
+    if (n->n_in != 1 || !all_f32(g, n, 0, 0) || !one_output(g, n))
+        return false;
+    const lp_shape *xs = shape(g, n->in[0]), *ys = shape(g, n->out[0]);
+    int r = xs->ndim, nsp = r - 2;
+    if (r < 3 || r > 5 || !nonempty(g, n->in[0]))
+        return false;
+    p->nsp = nsp;
+    bool global = strncmp(n->op_type, "Global", 6) == 0;
+    bool is_max = strstr(n->op_type, "Max") != NULL;
+    if (global) {
+        for (int i = 0; i < nsp; i++) {
+            p->k[i] = xs->d[2 + i];
+            p->s[i] = 1, p->d[i] = 0, p->pl[i] = p->pr[i] = 0;
+        }
+        p->alg = is_max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+        return true;
+    }
+    const int64_t *ks;
+    if (lp_attr_ints(n, "kernel_shape", &ks) != nsp)
+        return false;
+    int64_t k[LP_SP], in[LP_SP];
+    for (int i = 0; i < nsp; i++)
+        k[i] = ks[i], in[i] = xs->d[2 + i];
+    lp_window w;
+    bool ceil_mode = lp_attr_int(n, "ceil_mode", 0) != 0;
+    if (lp_window_init(n, nsp, in, k, ceil_mode, &w) != LP_OK) {
+        lp_error(LP_OK, "%s", "");
+        return false;
+    }
+    bool include_pad = !is_max && lp_attr_int(n, "count_include_pad", 0) != 0;
+    int off = LP_SP - nsp;
+    for (int i = 0; i < nsp; i++) {
+        int64_t dk = (w.k[off + i] - 1) * w.dil[off + i] + 1;
+        if (w.out[off + i] != ys->d[2 + i])
+            return false;
+        p->k[i] = w.k[off + i];
+        p->s[i] = w.stride[off + i];
+        p->d[i] = w.dil[off + i] - 1;
+        p->pl[i] = w.pad0[off + i];
+        p->pr[i] = (w.out[off + i] - 1) * w.stride[off + i] + dk - in[i] - w.pad0[off + i];
+        if (p->pr[i] < 0 || p->pl[i] < 0 || p->pl[i] >= dk || p->pr[i] >= dk)
+            return false;
+        if (include_pad && p->pr[i] != w.pad1[off + i]) /* ceil_mode's extra never counts */
+            return false;
+        if (!is_max && w.dil[off + i] != 1)
+            return false;
+    }
+    p->alg = is_max ? dnnl_pooling_max : include_pad ? dnnl_pooling_avg_include_padding
+                                                   : dnnl_pooling_avg_exclude_padding;
+    return true;
+}
+
+static bool pool_supports(const lp_graph *g, const lp_node *n)
+{
+    pool_spec p;
+    if (!pool_spec_of(g, n, &p))
+        return false;
+    const lp_shape *xs = shape(g, n->in[0]), *ys = shape(g, n->out[0]);
+    dnnl_memory_desc_t src, dst;
+    dn_plain_md(&src, dnnl_f32, xs->ndim, xs->d);
+    dn_plain_md(&dst, dnnl_f32, ys->ndim, ys->d);
+    dnnl_pooling_v2_desc_t d;
+    return dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p.alg, &src, &dst, p.s, p.k, p.d, p.pl,
+                                             p.pr) == dnnl_success && probe(&d);
+}
+
+/* Source md: as stored when `priv`, else plain (a reorder when stored privately). */
+static lp_status src_of(dn_step *st, const lp_prep_ctx *pc, int v, bool priv, dnnl_memory_desc_t *md,
+                        dnnl_memory_t *m)
+{
+    if (priv) {
+        dn_value_md(pc, v, md);
+        return dn_input(st, pc, v, NULL, m);
+    }
+    dn_plain_md(md, dnnl_f32, shape(pc->g, v)->ndim, shape(pc->g, v)->d);
+    return dn_input(st, pc, v, md, m);
+}
+
+static lp_status pool_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    pool_spec p;
+    if (!pool_spec_of(pc->g, n, &p))
+        return LOWP_ERR_UNSUPPORTED;
+    const lp_shape *ys = shape(pc->g, ch->out_value);
+    bool out_priv = priv && dn_value_private_ok(pc, ch->out_value);
+    dnnl_memory_desc_t src_md, dst_md;
+    dnnl_memory_t ms, md;
+    LP_TRY(src_of(st, pc, n->in[0], out_priv, &src_md, &ms));
+    if (out_priv)
+        md_any(&dst_md, ys->ndim, ys->d, dnnl_f32);
+    else
+        dn_plain_md(&dst_md, dnnl_f32, ys->ndim, ys->d);
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 3;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, ys->ndim, ys->d, priv, &attr, args, &na));
+    dnnl_pooling_v2_desc_t d;
+    if (dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p.alg, &src_md, &dst_md, p.s, p.k, p.d, p.pl,
+                                          p.pr) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: pooling descriptor");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &d, attr));
+    lp_status r = output(st, pc, ch->out_value, q_md(pd, DNNL_ARG_DST), &md);
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    const dnnl_memory_desc_t *ws = q_md(pd, DNNL_ARG_WORKSPACE);
+    dnnl_memory_t mws;
+    if (ws && dnnl_memory_desc_get_size(ws)) {
+        if ((r = dn_mem_temp(st, ws, &mws)) != LP_OK) {
+            dnnl_primitive_desc_destroy(pd);
+            return r;
+        }
+        args[2] = (dnnl_exec_arg_t){ DNNL_ARG_WORKSPACE, mws };
+    } else {
+        args[2] = args[--na];
+    }
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* ---- BatchNormalization (inference, when not folded into a Conv) ---- */
+
+static bool bn_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in != 5 || !all_f32(g, n, 0, 4) || !one_output(g, n) || lp_graph_opset(g, "") < 9 ||
+        lp_attr_int(n, "training_mode", 0) != 0)
+        return false;
+    const lp_shape *xs = shape(g, n->in[0]);
+    if (xs->ndim < 2 || xs->ndim > 5 || !nonempty(g, n->in[0]))
+        return false;
+    for (int k = 1; k < 5; k++)
+        if (lp_numel(shape(g, n->in[k])->ndim, shape(g, n->in[k])->d) != xs->d[1] || shape(g, n->in[k])->ndim != 1)
+            return false;
+    return true;
+}
+
+static lp_status bn_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_shape *ys = shape(pc->g, ch->out_value);
+    bool out_priv = priv && dn_value_private_ok(pc, ch->out_value);
+    dnnl_memory_desc_t src_md, vec_md;
+    dnnl_memory_t ms, md, mv[4];
+    LP_TRY(src_of(st, pc, n->in[0], out_priv, &src_md, &ms));
+    int64_t C = ys->d[1];
+    dn_plain_md(&vec_md, dnnl_f32, 1, &C);
+    for (int k = 0; k < 4; k++)
+        LP_TRY(input_view(st, pc, n->in[1 + k], &vec_md, &mv[k]));
+    dnnl_batch_normalization_desc_t d;
+    unsigned flags = dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift;
+    if (dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_inference, &src_md, lp_attr_float(n, "epsilon", 1e-5f),
+                                                   flags) != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: batch normalization descriptor");
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 6;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &d, attr));
+    lp_status r = out_priv ? output(st, pc, ch->out_value, &src_md, &md) : output_view(st, pc, ch->out_value, &src_md, &md);
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_SCALE, mv[0] };
+    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_SHIFT, mv[1] };
+    args[4] = (dnnl_exec_arg_t){ DNNL_ARG_MEAN, mv[2] };
+    args[5] = (dnnl_exec_arg_t){ DNNL_ARG_VARIANCE, mv[3] };
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* ---- LayerNorm: the op, and the decomposed subgraph ---- */
+
+/* y = (x - mean) / sqrt(var + eps) * gamma + beta over dims [axis, rank): one oneDNN layer
+ * normalization over the last dim of the (P, Q) view. */
+static lp_status ln_build_common(dn_step *st, const lp_prep_ctx *pc, int x, int gamma, int beta, float eps, int axis,
+                                 int out_v)
+{
+    const lp_graph *g = pc->g;
+    const lp_shape *xs = shape(g, x);
+    int64_t dims[2] = { lp_numel(axis, xs->d), lp_numel(xs->ndim - axis, xs->d + axis) };
+    dnnl_memory_desc_t view, vec;
+    dn_plain_md(&view, dnnl_f32, 2, dims);
+    dn_plain_md(&vec, dnnl_f32, 1, &dims[1]);
+    dnnl_memory_t ms, md, mg = NULL, mb = NULL;
+    LP_TRY(input_view(st, pc, x, &view, &ms));
+    int pv[2] = { gamma, beta };
+    dnnl_memory_t *pm[2] = { &mg, &mb };
+    for (int i = 0; i < 2; i++) {
+        if (pv[i] < 0)
+            continue;
+        const lp_tensor *t = g->values[pv[i]].init;
+        if (lp_tensor_numel(t) == dims[1]) {
+            LP_TRY(dn_mem(st, &vec, t->data, pm[i]));
+            continue;
+        }
+        /* broadcast over the normalized dims: expand once */
+        LP_TRY(dn_mem_temp(st, &vec, pm[i]));
+        float *e = NULL;
+        dnnl_memory_get_data_handle(*pm[i], (void **)&e);
+        int64_t st_t[LP_MAX_DIMS], nn = xs->ndim - axis;
+        lp_broadcast_strides(t->ndim, t->dims, (int)nn, xs->d + axis, st_t);
+        for (int64_t q = 0; q < dims[1]; q++) {
+            int64_t rem = q, src = 0;
+            for (int64_t a = nn - 1; a >= 0; a--) {
+                src += (rem % xs->d[axis + a]) * st_t[a];
+                rem /= xs->d[axis + a];
+            }
+            e[q] = ((const float *)t->data)[src];
+        }
+    }
+    unsigned flags = (gamma >= 0 ? dnnl_use_scale : 0) | (beta >= 0 ? dnnl_use_shift : 0);
+    dnnl_layer_normalization_desc_t d;
+    if (dnnl_layer_normalization_forward_desc_init(&d, dnnl_forward_inference, &view, NULL, eps, flags) != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: layer normalization descriptor");
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 0;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, NULL, 0, NULL, false, &attr, args, &na));
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &d, attr));
+    lp_status r = output_view(st, pc, out_v, &view, &md);
+    args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    if (mg)
+        args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SCALE, mg };
+    if (mb)
+        args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SHIFT, mb };
+    static const int stats[2] = { DNNL_ARG_MEAN, DNNL_ARG_VARIANCE };
+    for (int i = 0; i < 2 && r == LP_OK; i++) {
+        const dnnl_memory_desc_t *sm = q_md(pd, stats[i]);
+        dnnl_memory_t m;
+        if (sm && dnnl_memory_desc_get_size(sm) && (r = dn_mem_temp(st, sm, &m)) == LP_OK)
+            args[na++] = (dnnl_exec_arg_t){ stats[i], m };
+    }
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+static bool ln_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in < 2 || !all_f32(g, n, 0, 2) || !one_output(g, n) || !dn_value_const(g, n->in[1]) ||
+        (n->n_in > 2 && n->in[2] >= 0 && !dn_value_const(g, n->in[2])))
+        return false;
+    const lp_shape *xs = shape(g, n->in[0]);
+    int64_t axis = lp_attr_int(n, "axis", -1);
+    if (axis < 0)
+        axis += xs->ndim;
+    if (axis < 0 || axis >= xs->ndim || !nonempty(g, n->in[0]))
+        return false;
+    for (int k = 1; k < 3 && k < n->n_in; k++) {
+        if (n->in[k] < 0)
+            continue;
+        const lp_shape *ps = shape(g, n->in[k]);
+        if (ps->ndim > xs->ndim)
+            return false;
+        for (int i = 0; i < ps->ndim; i++) {
+            int xa = xs->ndim - ps->ndim + i;
+            if (ps->d[i] != 1 && (xa < axis || ps->d[i] != xs->d[xa]))
+                return false;
+        }
+    }
+    return true;
+}
+
+static lp_status ln_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    (void)priv;
+    int64_t axis = lp_attr_int(n, "axis", -1);
+    if (axis < 0)
+        axis += shape(pc->g, n->in[0])->ndim;
+    return ln_build_common(st, pc, n->in[0], n->in[1], n->n_in > 2 ? n->in[2] : -1, lp_attr_float(n, "epsilon", 1e-5f),
+                           (int)axis, ch->out_value);
+}
+
+/* ---- Softmax / LogSoftmax ---- */
+
+static bool softmax_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in != 1 || !all_f32(g, n, 0, 0) || !one_output(g, n) || !nonempty(g, n->in[0]))
+        return false;
+    int r = shape(g, n->in[0])->ndim;
+    int64_t axis = lp_attr_int(n, "axis", lp_graph_opset(g, "") < 13 ? 1 : -1);
+    if (axis < 0)
+        axis += r;
+    if (r < 1 || axis < 0 || axis >= r)
+        return false;
+    const lp_shape *xs = shape(g, n->in[0]);
+    int64_t dims[2] = { lp_numel((int)axis, xs->d), lp_numel(r - (int)axis, xs->d + axis) };
+    dnnl_memory_desc_t md;
+    bool old = lp_graph_opset(g, "") < 13;
+    if (old)
+        dn_plain_md(&md, dnnl_f32, 2, dims);
+    else
+        dn_plain_md(&md, dnnl_f32, r, xs->d);
+    dnnl_softmax_v2_desc_t d;
+    dnnl_alg_kind_t alg = strcmp(n->op_type, "LogSoftmax") == 0 ? dnnl_softmax_log : dnnl_softmax_accurate;
+    return dnnl_softmax_v2_forward_desc_init(&d, dnnl_forward_inference, alg, &md, &md, old ? 1 : (int)axis) ==
+               dnnl_success && probe(&d);
+}
+
+static lp_status softmax_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    const lp_shape *xs = shape(g, n->in[0]);
+    int r = xs->ndim;
+    bool old = lp_graph_opset(g, "") < 13;
+    int64_t axis = lp_attr_int(n, "axis", old ? 1 : -1);
+    if (axis < 0)
+        axis += r;
+    dnnl_alg_kind_t alg = strcmp(n->op_type, "LogSoftmax") == 0 ? dnnl_softmax_log : dnnl_softmax_accurate;
+    dnnl_memory_desc_t src_md, dst_md;
+    dnnl_memory_t ms, md;
+    bool out_priv = priv && !old && dn_value_private_ok(pc, ch->out_value);
+    int dnnl_axis = (int)axis;
+    if (old) { /* the input coerced to 2-D at axis */
+        int64_t dims[2] = { lp_numel((int)axis, xs->d), lp_numel(r - (int)axis, xs->d + axis) };
+        dn_plain_md(&src_md, dnnl_f32, 2, dims);
+        LP_TRY(input_view(st, pc, n->in[0], &src_md, &ms));
+        dst_md = src_md;
+        dnnl_axis = 1;
+    } else {
+        LP_TRY(src_of(st, pc, n->in[0], out_priv, &src_md, &ms));
+        dst_md = src_md;
+    }
+    dnnl_softmax_v2_desc_t d;
+    if (dnnl_softmax_v2_forward_desc_init(&d, dnnl_forward_inference, alg, &src_md, &dst_md, dnnl_axis) != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: softmax descriptor");
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 2;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &d, attr));
+    lp_status rs = out_priv ? output(st, pc, ch->out_value, &dst_md, &md) : output_view(st, pc, ch->out_value, &dst_md, &md);
+    if (rs != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return rs;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* ---- eltwise: one primitive per oneDNN algorithm, in place after the first ---- */
+
+static bool eltwise_supports(const lp_graph *g, const lp_node *n)
+{
+    dn_post p[2];
+    int np;
+    return one_output(g, n) && dn_eltwise_of(g, (int)(n - g->nodes), p, &np);
+}
+
+static lp_status eltwise_run_posts(dn_step *st, const lp_prep_ctx *pc, int x, const dn_post *p, int np, int out_v,
+                                   bool priv)
+{
+    bool out_priv = priv && dn_value_private_ok(pc, out_v);
+    dnnl_memory_desc_t md_;
+    dnnl_memory_t ms, md;
+    LP_TRY(src_of(st, pc, x, out_priv, &md_, &ms));
+    if (out_priv)
+        LP_TRY(output(st, pc, out_v, &md_, &md));
+    else
+        LP_TRY(output_view(st, pc, out_v, &md_, &md));
+    for (int i = 0; i < np; i++) {
+        dnnl_eltwise_desc_t d;
+        if (dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, p[i].alg, &md_, p[i].alpha, p[i].beta) !=
+            dnnl_success)
+            return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: eltwise descriptor");
+        dnnl_exec_arg_t args[DN_MAX_ARGS];
+        int na = 2;
+        dnnl_primitive_attr_t attr;
+        LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
+        dnnl_primitive_desc_t pd;
+        LP_TRY(pd_create(&pd, &d, attr));
+        args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, i == 0 ? ms : md };
+        args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+        LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    }
+    return LP_OK;
+}
+
+static lp_status eltwise_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    dn_post p[2];
+    int np;
+    if (!dn_eltwise_of(pc->g, (int)(n - pc->g->nodes), p, &np))
+        return LOWP_ERR_UNSUPPORTED;
+    return eltwise_run_posts(st, pc, n->in[0], p, np, ch->out_value, priv);
+}
+
+/* ---- binary Add/Sub/Mul/Div with broadcasting of the second operand ---- */
+
+/* Which input is oneDNN's src0 (the one shaped like the output); -1: none. */
+static int binary_src0(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in != 2 || !all_f32(g, n, 0, 1) || !one_output(g, n))
+        return -1;
+    const lp_shape *ys = shape(g, n->out[0]);
+    bool commutes = strcmp(n->op_type, "Add") == 0 || strcmp(n->op_type, "Mul") == 0;
+    for (int k = 0; k < (commutes ? 2 : 1); k++) {
+        const lp_shape *s = shape(g, n->in[k]);
+        if (s->ndim == ys->ndim && memcmp(s->d, ys->d, (size_t)s->ndim * sizeof s->d[0]) == 0)
+            return k;
+    }
+    return -1;
+}
+
+static bool binary_supports(const lp_graph *g, const lp_node *n)
+{
+    int k0 = binary_src0(g, n);
+    if (k0 < 0 || shape(g, n->out[0])->ndim < 1)
+        return false;
+    const lp_shape *ys = shape(g, n->out[0]), *bs = shape(g, n->in[1 - k0]);
+    int nd = ys->ndim;
+    int64_t bd[DNNL_MAX_NDIMS];
+    for (int i = 0; i < nd; i++) {
+        int j = i - (nd - bs->ndim);
+        bd[i] = j >= 0 ? bs->d[j] : 1;
+    }
+    dnnl_memory_desc_t a_md, b_md;
+    dn_plain_md(&a_md, dnnl_f32, nd, ys->d);
+    dn_plain_md(&b_md, dnnl_f32, nd, bd);
+    dnnl_binary_desc_t d;
+    return dnnl_binary_desc_init(&d, dnnl_binary_add, &a_md, &b_md, &a_md) == dnnl_success && probe(&d);
+}
+
+static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    int k0 = binary_src0(g, n);
+    if (k0 < 0)
+        return LOWP_ERR_UNSUPPORTED;
+    int a = n->in[k0], b = n->in[1 - k0];
+    static const struct { const char *op; dnnl_alg_kind_t alg; } algs[] = {
+        { "Add", dnnl_binary_add }, { "Sub", dnnl_binary_sub }, { "Mul", dnnl_binary_mul }, { "Div", dnnl_binary_div },
+    };
+    dnnl_alg_kind_t alg = dnnl_binary_add;
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
+        if (strcmp(n->op_type, algs[i].op) == 0)
+            alg = algs[i].alg;
+    const lp_shape *ys = shape(g, n->out[0]), *bs = shape(g, b);
+    int nd = ys->ndim;
+    bool out_priv = priv && dn_value_private_ok(pc, ch->out_value);
+    dnnl_memory_desc_t a_md, b_md, dst_md;
+    dnnl_memory_t ma, mb, md;
+    LP_TRY(src_of(st, pc, a, out_priv, &a_md, &ma));
+    int64_t bd[DNNL_MAX_NDIMS];
+    for (int i = 0; i < nd; i++) {
+        int j = i - (nd - bs->ndim);
+        bd[i] = j >= 0 ? bs->d[j] : 1;
+    }
+    bool b_full = lp_numel(nd, bd) == lp_numel(nd, ys->d);
+    if (out_priv && b_full && !dn_value_const(g, b)) {
+        dn_value_md(pc, b, &b_md);
+        LP_TRY(dn_input(st, pc, b, NULL, &mb));
+    } else {
+        dn_plain_md(&b_md, dnnl_f32, nd, bd);
+        LP_TRY(input_view(st, pc, b, &b_md, &mb));
+    }
+    dst_md = a_md;
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 3;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, nd, ys->d, priv, &attr, args, &na));
+    dnnl_binary_desc_t d;
+    if (dnnl_binary_desc_init(&d, alg, &a_md, &b_md, &dst_md) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary descriptor");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(pd_create(&pd, &d, attr));
+    lp_status r = out_priv ? output(st, pc, ch->out_value, &dst_md, &md) : output_view(st, pc, ch->out_value, &dst_md, &md);
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_0, ma };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_1, mb };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* ---- Concat ---- */
+
+static bool concat_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in < 1 || n->n_in > DN_MAX_ARGS - 4 || !one_output(g, n))
+        return false;
+    int r = shape(g, n->out[0])->ndim;
+    int64_t axis = lp_attr_int(n, "axis", 0);
+    if (axis < 0)
+        axis += r;
+    if (r < 1 || axis < 0 || axis >= r)
+        return false;
+    for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] < 0 || !dn_value_f32(g, n->in[k]) || shape(g, n->in[k])->ndim != r || !nonempty(g, n->in[k]))
+            return false;
+    return true;
+}
+
+static lp_status concat_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_shape *ys = shape(pc->g, ch->out_value);
+    int r = ys->ndim;
+    int64_t axis = lp_attr_int(n, "axis", 0);
+    if (axis < 0)
+        axis += r;
+    bool out_priv = priv && dn_value_private_ok(pc, ch->out_value);
+    dnnl_memory_desc_t src_md[DN_MAX_ARGS], dst_md;
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        dnnl_memory_t m;
+        LP_TRY(src_of(st, pc, n->in[k], out_priv, &src_md[k], &m));
+        args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC + k, m };
+    }
+    if (out_priv)
+        md_any(&dst_md, r, ys->d, dnnl_f32);
+    else
+        dn_plain_md(&dst_md, dnnl_f32, r, ys->d);
+    dnnl_primitive_attr_t attr;
+    dnnl_exec_arg_t none[1];
+    int nn = 0;
+    LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, none, &nn));
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = dnnl_concat_primitive_desc_create(&pd, &dst_md, n->n_in, (int)axis, src_md, attr, dn_engine());
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: concat");
+    dnnl_memory_t md;
+    lp_status rs = output(st, pc, ch->out_value, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &md);
+    if (rs != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return rs;
+    }
+    args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* ---- GELU (the Erf subgraph) as one eltwise ---- */
+
+static lp_status gelu_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv)
+{
+    dn_post p = { .kind = DN_POST_ELTWISE, .alg = dnnl_eltwise_gelu_erf };
+    return eltwise_run_posts(st, pc, info->gelu_x, &p, 1, info->chain.out_value, priv);
+}
+
+/* ---- the table ---- */
+
+typedef struct dn_op {
+    const char *name;
+    bool (*supports)(const lp_graph *g, const lp_node *n);
+    dn_build_fn build;
+    bool leader;                        /* may take a post-op chain */
+} dn_op;
+
+static const dn_op ops[] = {
+    { "Conv", conv_supports, conv_build, true },
+    { "ConvTranspose", deconv_supports, deconv_build, true },
+    { "Gemm", gemm_supports, gemm_build, true },
+    { "MatMul", matmul_supports, matmul_build, true },
+    { "MaxPool", pool_supports, pool_build, false },
+    { "AveragePool", pool_supports, pool_build, false },
+    { "GlobalAveragePool", pool_supports, pool_build, false },
+    { "GlobalMaxPool", pool_supports, pool_build, false },
+    { "BatchNormalization", bn_supports, bn_build, false },
+    { "LayerNormalization", ln_supports, ln_build, false },
+    { "Softmax", softmax_supports, softmax_build, false },
+    { "LogSoftmax", softmax_supports, softmax_build, false },
+    { "Relu", eltwise_supports, eltwise_build, false },
+    { "LeakyRelu", eltwise_supports, eltwise_build, false },
+    { "Clip", eltwise_supports, eltwise_build, false },
+    { "Sigmoid", eltwise_supports, eltwise_build, false },
+    { "Tanh", eltwise_supports, eltwise_build, false },
+    { "HardSigmoid", eltwise_supports, eltwise_build, false },
+    { "HardSwish", eltwise_supports, eltwise_build, false },
+    { "Add", binary_supports, binary_build, true },
+    { "Sub", binary_supports, binary_build, true },
+    { "Mul", binary_supports, binary_build, true },
+    { "Div", binary_supports, binary_build, true },
+    { "Concat", concat_supports, concat_build, false },
+};
+
+static const dn_op *op_of(const lp_graph *g, int ni)
+{
+    const lp_node *n = &g->nodes[ni];
+    if (n->op < 0 || *n->domain)
+        return NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(n->op_type, ops[i].name) == 0)
+            return &ops[i];
+    return NULL;
+}
+
+bool dn_supports_node(const lp_graph *g, int ni)
+{
+    const dn_op *op = op_of(g, ni);
+    return op && !g->nodes[ni].dynamic && op->supports(g, &g->nodes[ni]);
+}
+
+bool dn_chain_leader(const lp_graph *g, int ni)
+{
+    const dn_op *op = op_of(g, ni);
+    return op && op->leader && dn_supports_node(g, ni);
+}
+
+lp_status dn_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool allow_private)
+{
+    const lp_graph *g = pc->g;
+    switch (info->pattern) {
+    case DN_PAT_LAYERNORM:
+        return ln_build_common(st, pc, info->ln_x, info->ln_gamma, info->ln_beta, info->ln_eps, info->ln_axis,
+                               info->chain.out_value);
+    case DN_PAT_GELU:
+        return gelu_build(st, pc, info, allow_private);
+    case DN_PAT_CHAIN: {
+        const dn_op *op = op_of(g, pc->nodes[0]);
+        if (!op)
+            return LOWP_ERR_UNSUPPORTED;
+        return op->build(st, pc, &g->nodes[pc->nodes[0]], &info->chain, allow_private);
+    }
+    default:
+        return LOWP_ERR_UNSUPPORTED;
+    }
+}

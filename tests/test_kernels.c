@@ -1,0 +1,1017 @@
+/* test_kernels.c — the oneDNN backend against the reference kernels: every claimed op and
+ * every fusion on randomized shapes (fixed seed; odd sizes, strides, pads, groups,
+ * dilations, broadcasting), private layouts across chains, taps, threads, BF16, dynamic
+ * shapes, and the zoo models against PyTorch's logits.
+ *
+ * Error bounds, normalized: max|fast - ref| / max|ref| over an output.
+ *  - FP32 <= 1e-5: both sides round each product-sum in float, but oneDNN blocks, vectorizes
+ *    and FMA-contracts the reduction in another order. For a K-term sum the difference is
+ *    a few K^(1/2)..K ulps of the largest partial sums; with K <= ~2000 here and |ref|
+ *    comparable to those sums, that stays well under 1e-5 (observed ~1e-7..1e-6). oneDNN's
+ *    transcendental approximations (exp, tanh, erf) are within a few ulps.
+ *  - BF16 <= 1e-2: inputs and weights are rounded to 8 significant bits (relative error
+ *    2^-9 each), products accumulate in FP32; the rounding errors are independent, so the
+ *    sum's error is ~2^-8 * sqrt(K) * typical term, well under 1e-2 of its maximum.
+ *
+ * Usage: test_kernels [-v]   (-v prints each plan's steps) */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/engine.h"
+#include "engine/session.h"
+#include "kernels/dnnl.h"
+#include "lowp.h"
+#include "onnx/model.h"
+#include "test.h"
+
+#define TOL_F32 1e-5
+#define TOL_BF16 1e-2
+
+static int verbose;
+static uint64_t rng_state = 0x5eed1234abcdULL;
+
+static uint64_t next_u64(void) { return lowp_random_next(&rng_state); }
+static int rnd(int lo, int hi) { return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1)); }
+static float rndf(void) { return (float)(lowp_random_uniform(&rng_state) * 2.0 - 1.0); }
+
+/* ---- a tiny graph builder ---- */
+
+typedef struct gb {
+    lp_graph *g;
+    int n_feed;
+    lp_tensor *feed[8];
+    int cnt;
+} gb;
+
+static gb *gb_new(int opset)
+{
+    gb *b = calloc(1, sizeof *b);
+    lp_graph_new(&b->g);
+    b->g->ir_version = 8;
+    b->g->opsets = calloc(1, sizeof *b->g->opsets);
+    b->g->opsets[0].domain = strdup("");
+    b->g->opsets[0].version = opset;
+    b->g->n_opsets = 1;
+    b->g->inputs = calloc(8, sizeof(int));
+    b->g->outputs = calloc(8, sizeof(int));
+    return b;
+}
+
+static void gb_free(gb *b)
+{
+    for (int i = 0; i < b->n_feed; i++)
+        lp_tensor_free(b->feed[i]);
+    lp_graph_free(b->g);
+    free(b);
+}
+
+static int gb_value(gb *b, const char *prefix)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%d", prefix, b->cnt++);
+    int v;
+    lp_graph_add_value(b->g, name, &v);
+    return v;
+}
+
+static void fill(lp_tensor *t, float scale)
+{
+    float *d = t->data;
+    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
+        d[i] = scale * rndf();
+}
+
+/* A graph input with random contents fed at run time. */
+static int gb_input(gb *b, int nd, const int64_t *dims)
+{
+    int v = gb_value(b, "in");
+    lp_value *val = &b->g->values[v];
+    val->kind = LP_VALUE_INPUT;
+    val->dtype = LOWP_FLOAT;
+    val->shape.ndim = nd;
+    memcpy(val->shape.d, dims, (size_t)nd * sizeof *dims);
+    lp_tensor_new(LOWP_FLOAT, nd, dims, &b->feed[b->n_feed]);
+    fill(b->feed[b->n_feed++], 1.0f);
+    b->g->inputs[b->g->n_inputs++] = v;
+    return v;
+}
+
+static int gb_const(gb *b, int nd, const int64_t *dims, float scale)
+{
+    int v = gb_value(b, "c");
+    lp_tensor *t;
+    lp_tensor_new(LOWP_FLOAT, nd, dims, &t);
+    fill(t, scale);
+    lp_graph_set_const(b->g, v, t);
+    return v;
+}
+
+static int gb_scalar(gb *b, float x)
+{
+    int v = gb_value(b, "s");
+    lp_tensor *t;
+    lp_tensor_new(LOWP_FLOAT, 0, NULL, &t);
+    *(float *)t->data = x;
+    lp_graph_set_const(b->g, v, t);
+    return v;
+}
+
+static int last_node;
+
+/* Adds op_type(in...) -> a new value; returns the value. -1 inputs are omitted optionals. */
+static int gb_op(gb *b, const char *op, int n_in, const int *in)
+{
+    int y = gb_value(b, "v");
+    char name[64];
+    snprintf(name, sizeof name, "n%d", b->cnt++);
+    lp_graph_add_node(b->g, name, op, "", n_in, in, 1, &y, &last_node);
+    return y;
+}
+static int op1(gb *b, const char *op, int x) { return gb_op(b, op, 1, &x); }
+static int op2(gb *b, const char *op, int x, int y) { int in[2] = { x, y }; return gb_op(b, op, 2, in); }
+
+static void attr_i(gb *b, const char *name, int64_t v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INT, .i = v };
+    lp_node_add_attr(&b->g->nodes[last_node], &a);
+}
+static void attr_f(gb *b, const char *name, float v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_FLOAT, .f = v };
+    lp_node_add_attr(&b->g->nodes[last_node], &a);
+}
+static void attr_ints(gb *b, const char *name, int n, const int64_t *v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INTS, .n = n, .ints = (int64_t *)v };
+    lp_node_add_attr(&b->g->nodes[last_node], &a);
+}
+static void attr_s(gb *b, const char *name, const char *s)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) };
+    lp_node_add_attr(&b->g->nodes[last_node], &a);
+}
+
+static void gb_output(gb *b, int v)
+{
+    b->g->outputs[b->g->n_outputs++] = v;
+    b->g->values[v].is_output = true;
+}
+
+/* ---- running and comparing ---- */
+
+static double norm_err(const lp_tensor *a, const lp_tensor *ref)
+{
+    const float *x = a->data, *y = ref->data;
+    double m = 0, r = 0;
+    for (int64_t i = 0; i < lp_tensor_numel(ref); i++) {
+        double d = fabs((double)x[i] - y[i]);
+        if (!(d <= m)) /* NaN counts as the worst */
+            m = isnan(d) ? INFINITY : d;
+        if (fabs(y[i]) > r)
+            r = fabs(y[i]);
+    }
+    return m / (r > 1e-30 ? r : 1.0);
+}
+
+typedef struct expect {
+    int dnnl_steps;      /* >= 0: exact count of oneDNN steps (fusion check); -1: at least one */
+    int total_steps;     /* >= 0: exact step count */
+    lp_dtype precision;
+    double tol;
+    bool maybe;          /* oneDNN may decline (it has only a slow implementation): 0 steps is fine */
+} expect;
+
+static void print_plan(const char *what, const lp_plan *p)
+{
+    char buf[256];
+    printf("  plan %s: %d steps\n", what, p->n_steps);
+    for (int s = 0; s < p->n_steps; s++)
+        printf("    %s\n", lp_plan_step_str(p, s, buf, sizeof buf));
+}
+
+/* Compiles b's graph twice (reference only; all backends) and compares every output. */
+static void check_graph(const char *what, gb *b, expect e)
+{
+    const lp_tensor *in[8];
+    for (int i = 0; i < b->n_feed; i++)
+        in[i] = b->feed[i];
+    lp_plan_options ro = lp_plan_options_default(), fo = lp_plan_options_default();
+    ro.reference_only = true;
+    fo.precision = e.precision ? e.precision : LOWP_FLOAT;
+    lp_plan *pr = NULL, *pf = NULL;
+    lp_status sr = lp_plan_compile_opt(b->g, in, &ro, &pr);
+    if (sr != LP_OK) {
+        CHECK_MSG(0, "%s: the reference plan does not compile: %s", what, lowp_last_error());
+        return;
+    }
+    CHECK_OK(lp_plan_compile_opt(b->g, in, &fo, &pf));
+    if (!pf) {
+        lp_plan_free(pr);
+        return;
+    }
+    if (verbose)
+        print_plan(what, pf);
+    int nd = 0;
+    char buf[256];
+    for (int s = 0; s < pf->n_steps; s++) {
+        if (pf->steps[s].kernel != &lp_kernel_dnnl)
+            continue;
+        nd++;
+        const char *desc = lp_plan_step_str(pf, s, buf, sizeof buf);
+        CHECK_MSG(!strstr(desc, "reference fallback") && !strstr(desc, "ref:"), "%s: step '%s'", what, desc);
+    }
+    if (e.dnnl_steps >= 0 && !(e.maybe && nd == 0))
+        CHECK_MSG(nd == e.dnnl_steps, "%s: %d oneDNN steps, expected %d", what, nd, e.dnnl_steps);
+    else if (e.dnnl_steps < 0)
+        CHECK_MSG(nd > 0, "%s: no oneDNN step", what);
+    if (verbose && e.maybe && nd == 0)
+        printf("  %s: left to the reference kernels\n", what);
+    if (e.total_steps >= 0 && !(e.maybe && nd == 0))
+        CHECK_MSG(pf->n_steps == e.total_steps, "%s: %d steps, expected %d", what, pf->n_steps, e.total_steps);
+    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
+    for (int rep = 0; rep < 2; rep++) /* twice: bindings are cached after the first run */
+        CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
+    double tol = e.tol > 0 ? e.tol : TOL_F32;
+    for (int o = 0; o < b->g->n_outputs; o++) {
+        const lp_tensor *a = &pf->vals[pf->g->outputs[o]], *r = &pr->vals[pr->g->outputs[o]];
+        CHECK_MSG(a->ndim == r->ndim && lp_tensor_numel(a) == lp_tensor_numel(r), "%s: output shapes differ", what);
+        if (lp_tensor_numel(a) != lp_tensor_numel(r))
+            continue;
+        double err = norm_err(a, r);
+        CHECK_MSG(err <= tol, "%s: output %d normalized error %.3g > %.1g", what, o, err, tol);
+        if (verbose)
+            printf("  %s: error %.3g\n", what, err);
+    }
+    lp_plan_free(pr);
+    lp_plan_free(pf);
+}
+
+static expect steps(int dnnl, int total) { return (expect){ .dnnl_steps = dnnl, .total_steps = total }; }
+static expect maybe(int dnnl, int total) { return (expect){ .dnnl_steps = dnnl, .total_steps = total, .maybe = true }; }
+
+/* ---- Conv ---- */
+
+/* A random valid 2-D (sometimes 1-D/3-D) convolution; returns the output value. */
+static int random_conv(gb *b, int x, int nsp, const int64_t *xd, int64_t *yd, char *desc, size_t dlen)
+{
+    int64_t C = xd[1];
+    int64_t group = 1;
+    int kind = rnd(0, 3);
+    if (kind == 1)
+        group = C; /* depthwise */
+    else if (kind == 2 && C % 2 == 0)
+        group = 2;
+    else if (kind == 3 && C % 3 == 0)
+        group = 3;
+    int64_t M = group * rnd(1, 5);
+    if (kind == 1 && rnd(0, 1))
+        M = C; /* plain depthwise */
+    int64_t k[3], s[3], d[3], p[6], wd[5] = { M, C / group };
+    bool same = rnd(0, 5) == 0;
+    for (int i = 0; i < nsp; i++) {
+        do {
+            k[i] = rnd(1, 5);
+            d[i] = rnd(0, 3) == 0 ? 2 : 1;
+            s[i] = rnd(1, 3);
+            p[i] = rnd(0, 2);
+            p[nsp + i] = rnd(0, 2);
+        } while ((k[i] - 1) * d[i] + 1 > xd[2 + i] + p[i] + p[nsp + i] || p[i] >= k[i] || p[nsp + i] >= k[i]);
+        if (same)
+            d[i] = 1, s[i] = rnd(1, 2);
+        wd[2 + i] = k[i];
+    }
+    int w = gb_const(b, nsp + 2, wd, 0.5f);
+    int64_t bd = M;
+    int bias = rnd(0, 3) ? gb_const(b, 1, &bd, 0.5f) : -1;
+    int in[3] = { x, w, bias };
+    int y = gb_op(b, "Conv", bias >= 0 ? 3 : 2, in);
+    attr_i(b, "group", group);
+    attr_ints(b, "strides", nsp, s);
+    if (same)
+        attr_s(b, "auto_pad", "SAME_UPPER");
+    else {
+        attr_ints(b, "dilations", nsp, d);
+        attr_ints(b, "pads", 2 * nsp, p);
+    }
+    yd[0] = xd[0];
+    yd[1] = M;
+    for (int i = 0; i < nsp; i++)
+        yd[2 + i] = same ? (xd[2 + i] + s[i] - 1) / s[i]
+                         : (xd[2 + i] + p[i] + p[nsp + i] - ((k[i] - 1) * d[i] + 1)) / s[i] + 1;
+    snprintf(desc, dlen, "conv%dd C%lld M%lld g%lld k%lld s%lld d%lld p%lld,%lld %s", nsp, (long long)C,
+             (long long)M, (long long)group, (long long)k[0], (long long)s[0], (long long)d[0], (long long)p[0],
+             (long long)p[nsp], same ? "same" : "");
+    return y;
+}
+
+static void test_conv_random(void)
+{
+    for (int t = 0; t < 40; t++) {
+        gb *b = gb_new(13);
+        int nsp = t % 10 == 3 ? 1 : t % 10 == 7 ? 3 : 2;
+        int64_t xd[5] = { rnd(1, 3), rnd(1, 17) };
+        for (int i = 0; i < nsp; i++)
+            xd[2 + i] = nsp == 3 ? rnd(3, 7) : rnd(3, 19);
+        int x = gb_input(b, nsp + 2, xd);
+        int64_t yd[5];
+        char desc[160];
+        int y = random_conv(b, x, nsp, xd, yd, desc, sizeof desc);
+        gb_output(b, y);
+        check_graph(desc, b, steps(1, 1));
+        gb_free(b);
+    }
+}
+
+/* The activations a post-op chain takes, each built after value y. */
+static int activation(gb *b, int kind, int y, const char **name)
+{
+    switch (kind) {
+    case 0: *name = "Relu"; return op1(b, "Relu", y);
+    case 1: { *name = "Clip0..6"; int in[3] = { y, gb_scalar(b, 0.f), gb_scalar(b, 6.f) }; return gb_op(b, "Clip", 3, in); }
+    case 2: *name = "Sigmoid"; return op1(b, "Sigmoid", y);
+    case 3: *name = "HardSigmoid"; y = op1(b, "HardSigmoid", y); attr_f(b, "alpha", 0.3f); return y;
+    case 4: *name = "HardSwish"; return op1(b, "HardSwish", y);
+    case 5: *name = "Tanh"; return op1(b, "Tanh", y);
+    case 6: *name = "LeakyRelu"; y = op1(b, "LeakyRelu", y); attr_f(b, "alpha", 0.1f); return y;
+    default: { /* GELU as PyTorch exports it: x * 0.5 * (1 + erf(x / sqrt 2)) */
+        *name = "GELU(erf)";
+        int a = op2(b, "Div", y, gb_scalar(b, 1.4142135f));
+        int e = op1(b, "Erf", a);
+        int e1 = op2(b, "Add", e, gb_scalar(b, 1.f));
+        int m = op2(b, "Mul", y, e1);
+        return op2(b, "Mul", m, gb_scalar(b, 0.5f));
+    }
+    }
+}
+#define N_ACT 8
+
+static void test_conv_fusion(void)
+{
+    for (int act = 0; act < N_ACT; act++)
+        for (int res = 0; res < 3; res++) {
+            gb *b = gb_new(13);
+            int64_t xd[4] = { 2, 6, 9, 11 };
+            int x = gb_input(b, 4, xd);
+            int64_t wd[4] = { 6, 6, 3, 3 }, bd = 6, cd[4] = { 1, 6, 1, 1 };
+            int in[3] = { x, gb_const(b, 4, wd, 0.3f), gb_const(b, 1, &bd, 0.3f) };
+            int y = gb_op(b, "Conv", 3, in);
+            int64_t p[4] = { 1, 1, 1, 1 };
+            attr_ints(b, "pads", 4, p);
+            if (res == 2) /* a per-channel constant (a Mul, like an unfolded scale) */
+                y = op2(b, "Mul", y, gb_const(b, 4, cd, 1.f));
+            const char *name;
+            y = activation(b, act, y, &name);
+            if (res == 1) /* residual: the block input */
+                y = op2(b, "Add", y, x);
+            gb_output(b, y);
+            char what[96];
+            snprintf(what, sizeof what, "Conv+%s%s", name, res == 1 ? "+Add(residual)" : res == 2 ? "+Mul(per-channel)" : "");
+            check_graph(what, b, steps(1, 1));
+            gb_free(b);
+        }
+}
+
+/* Conv -> Relu -> Conv -> Add(residual) -> Relu -> MaxPool -> Conv(dw) -> GAP -> Flatten ->
+ * Gemm: private layouts between the oneDNN steps, reorders only at the edges. Also taps. */
+typedef struct tap_rec { int n; int value[64]; lp_tensor *t[64]; } tap_rec;
+
+static lp_status record(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t)
+{
+    (void)node;
+    tap_rec *r = user;
+    if (r->n < 64) {
+        r->value[r->n] = lp_graph_find_value(plan->g, plan->g->values[value].name);
+        lp_tensor_clone(t, &r->t[r->n++]);
+    }
+    return LP_OK;
+}
+
+static gb *resnet_block(int batch)
+{
+    gb *b = gb_new(13);
+    int64_t xd[4] = { batch, 3, 15, 15 }, w1[4] = { 16, 3, 3, 3 }, w2[4] = { 16, 16, 3, 3 }, bd = 16;
+    int64_t wdw[4] = { 16, 1, 3, 3 }, fcw[2] = { 10, 16 }, fcb = 10, p1[4] = { 1, 1, 1, 1 };
+    int x = gb_input(b, 4, xd);
+    int in[3] = { x, gb_const(b, 4, w1, 0.3f), gb_const(b, 1, &bd, 0.1f) };
+    int h = gb_op(b, "Conv", 3, in);
+    attr_ints(b, "pads", 4, p1);
+    h = op1(b, "Relu", h);
+    int in2[3] = { h, gb_const(b, 4, w2, 0.1f), gb_const(b, 1, &bd, 0.1f) };
+    int h2 = gb_op(b, "Conv", 3, in2);
+    attr_ints(b, "pads", 4, p1);
+    h2 = op1(b, "Relu", op2(b, "Add", h2, h));
+    int k2[2] = { 0 };
+    (void)k2;
+    int mp = op1(b, "MaxPool", h2);
+    int64_t k[2] = { 3, 3 }, s[2] = { 2, 2 };
+    attr_ints(b, "kernel_shape", 2, k);
+    attr_ints(b, "strides", 2, s);
+    attr_ints(b, "pads", 4, p1);
+    int in3[3] = { mp, gb_const(b, 4, wdw, 0.3f), gb_const(b, 1, &bd, 0.1f) };
+    int dw = gb_op(b, "Conv", 3, in3);
+    attr_i(b, "group", 16);
+    attr_ints(b, "pads", 4, p1);
+    int64_t cd[4] = { 1, 16, 1, 1 };
+    int bn = op2(b, "Add", op1(b, "Relu", dw), gb_const(b, 4, cd, 1.f)); /* a standalone binary */
+    int gap = op1(b, "GlobalAveragePool", bn);
+    int fl = op1(b, "Flatten", gap);
+    int in4[3] = { fl, gb_const(b, 2, fcw, 0.3f), gb_const(b, 1, &fcb, 0.1f) };
+    int y = gb_op(b, "Gemm", 3, in4);
+    attr_i(b, "transB", 1);
+    gb_output(b, y);
+    return b;
+}
+
+static void test_layout_chain(void)
+{
+    gb *b = resnet_block(2);
+    /* Conv+Relu, Conv+Add+Relu, MaxPool, Conv(dw)+Relu+Add, GAP, Flatten (reference), Gemm */
+    check_graph("resnet block", b, steps(6, 7));
+    /* taps see plain tensors equal to the reference's */
+    const lp_tensor *in[1] = { b->feed[0] };
+    lp_plan_options ro = lp_plan_options_default();
+    ro.reference_only = true;
+    lp_plan *pr = NULL, *pf = NULL;
+    CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
+    CHECK_OK(lp_plan_compile_opt(b->g, in, NULL, &pf));
+    tap_rec rr = { 0 }, rf = { 0 };
+    if (pr && pf) {
+        CHECK_OK(lp_plan_run(pr, in, record, &rr));
+        CHECK_OK(lp_plan_run(pf, in, record, &rf));
+        int matched = 0;
+        for (int i = 0; i < rf.n; i++)
+            for (int j = 0; j < rr.n; j++)
+                if (strcmp(pf->g->values[rf.value[i]].name, pr->g->values[rr.value[j]].name) == 0) {
+                    double err = norm_err(rf.t[i], rr.t[j]);
+                    CHECK_MSG(err <= TOL_F32, "tap of %s: error %.3g", pf->g->values[rf.value[i]].name, err);
+                    matched++;
+                }
+        /* a fused plan shows every node's value: it runs an unfused twin when tapped */
+        CHECK_MSG(matched == pr->n_steps && pf->tap_plan, "%d taps matched, %d nodes", matched, pr->n_steps);
+        CHECK(norm_err(&pf->vals[pf->g->outputs[0]], &pr->vals[pr->g->outputs[0]]) <= TOL_F32);
+        int priv = 0; /* the twin keeps private layouts too: its taps went through plain() */
+        const lp_plan *tw = pf->tap_plan;
+        for (int s = 0; tw && s < tw->n_steps; s++)
+            if (tw->steps[s].kernel == &lp_kernel_dnnl) {
+                int v = tw->g->nodes[tw->steps[s].node].out[0];
+                priv += tw->steps[s].kernel->plain(tw->steps[s].state, v, &tw->vals[v]) != &tw->vals[v];
+            }
+        CHECK_MSG(priv >= 2, "only %d steps keep a private layout", priv);
+    }
+    for (int i = 0; i < rr.n; i++)
+        lp_tensor_free(rr.t[i]);
+    for (int i = 0; i < rf.n; i++)
+        lp_tensor_free(rf.t[i]);
+    /* fusion off: one step per node, taps see every value */
+    lp_plan_options nf = lp_plan_options_default();
+    nf.no_fuse = true;
+    lp_plan *pn = NULL;
+    CHECK_OK(lp_plan_compile_opt(b->g, in, &nf, &pn));
+    if (pn && pr)
+        CHECK(pn->n_steps == pr->n_steps);
+    lp_plan_free(pn);
+    lp_plan_free(pr);
+    lp_plan_free(pf);
+    gb_free(b);
+}
+
+/* ---- ConvTranspose ---- */
+
+static void test_deconv_random(void)
+{
+    for (int t = 0; t < 20; t++) {
+        gb *b = gb_new(13);
+        int64_t group = rnd(0, 2) ? 1 : rnd(2, 3), C = group * rnd(1, 4), Mg = rnd(1, 5);
+        int64_t xd[4] = { rnd(1, 2), C, rnd(2, 9), rnd(2, 9) }, wd[4] = { C, Mg, rnd(1, 4), rnd(1, 4) };
+        int64_t s[2] = { rnd(1, 3), rnd(1, 3) }, d[2] = { rnd(1, 2), 1 }, p[4], op[2];
+        for (int i = 0; i < 2; i++) {
+            int64_t dk = (wd[2 + i] - 1) * d[i] + 1;
+            p[i] = rnd(0, (int)(dk > 1 ? dk - 1 : 0));
+            p[2 + i] = rnd(0, (int)(dk > 1 ? dk - 1 : 0));
+            op[i] = s[i] > 1 ? rnd(0, (int)s[i] - 1) : 0;
+            if (op[i] > p[2 + i]) /* oneDNN needs end padding >= output_padding */
+                op[i] = p[2 + i];
+        }
+        int x = gb_input(b, 4, xd);
+        int64_t M = Mg * group;
+        int in[3] = { x, gb_const(b, 4, wd, 0.5f), gb_const(b, 1, &M, 0.5f) };
+        int y = gb_op(b, "ConvTranspose", 3, in);
+        attr_i(b, "group", group);
+        attr_ints(b, "strides", 2, s);
+        attr_ints(b, "dilations", 2, d);
+        attr_ints(b, "pads", 4, p);
+        attr_ints(b, "output_padding", 2, op);
+        gb_output(b, op1(b, "Relu", y));
+        char what[128];
+        snprintf(what, sizeof what, "ConvTranspose C%lld M%lld g%lld k%lldx%lld s%lld,%lld d%lld p%lld,%lld,%lld,%lld op%lld,%lld",
+                 (long long)C, (long long)M, (long long)group, (long long)wd[2], (long long)wd[3], (long long)s[0],
+                 (long long)s[1], (long long)d[0], (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3],
+                 (long long)op[0], (long long)op[1]);
+        check_graph(what, b, steps(1, 1));
+        gb_free(b);
+    }
+}
+
+/* ---- Gemm / MatMul ---- */
+
+static void test_gemm_random(void)
+{
+    for (int t = 0; t < 30; t++) {
+        gb *b = gb_new(13);
+        int64_t M = rnd(1, 33), K = rnd(1, 70), N = rnd(1, 40);
+        int ta = rnd(0, 1), tb = rnd(0, 1), ckind = rnd(0, 6);
+        int64_t ad[2] = { ta ? K : M, ta ? M : K }, bd[2] = { tb ? N : K, tb ? K : N };
+        int a = gb_input(b, 2, ad);
+        int bw = rnd(0, 4) ? gb_const(b, 2, bd, 0.5f) : gb_input(b, 2, bd);
+        bool b_const = b->g->values[bw].kind == LP_VALUE_CONST;
+        int c = -1;
+        int64_t cdims[2][2] = { { N }, { 1, N } };
+        switch (ckind) {
+        case 1: c = gb_const(b, 1, cdims[0], 0.5f); break;
+        case 2: c = gb_const(b, 2, cdims[1], 0.5f); break;
+        case 3: { int64_t d2[2] = { M, N }; c = gb_const(b, 2, d2, 0.5f); break; }
+        case 4: { int64_t d2[2] = { M, 1 }; c = gb_const(b, 2, d2, 0.5f); break; }
+        case 5: c = gb_scalar(b, 0.25f); break;
+        case 6: { int64_t d2[2] = { M, N }; c = gb_input(b, 2, d2); break; }
+        default: break;
+        }
+        int in[3] = { a, bw, c };
+        int y = gb_op(b, "Gemm", c >= 0 ? 3 : 2, in);
+        attr_i(b, "transA", ta);
+        attr_i(b, "transB", tb);
+        float alpha = b_const && rnd(0, 1) ? 0.7f : 1.f, beta = ckind != 6 && rnd(0, 1) ? 1.3f : 1.f;
+        attr_f(b, "alpha", alpha);
+        attr_f(b, "beta", beta);
+        const char *act = "";
+        if (rnd(0, 1))
+            y = activation(b, rnd(0, N_ACT - 1), y, &act);
+        gb_output(b, y);
+        char what[128];
+        snprintf(what, sizeof what, "Gemm M%lld K%lld N%lld tA%d tB%d C%d a%.1f b%.1f %s %s", (long long)M, (long long)K,
+                 (long long)N, ta, tb, ckind, alpha, beta, b_const ? "" : "B runtime", act);
+        check_graph(what, b, steps(1, 1));
+        gb_free(b);
+    }
+}
+
+static void test_matmul_random(void)
+{
+    static const int64_t shapes[][2][5] = {
+        /* rank a, dims a..., | rank b, dims b... (encoded: [0] = rank) */
+        { { 2, 7, 13 }, { 2, 13, 5 } },
+        { { 3, 3, 9, 16 }, { 2, 16, 24 } },          /* (B,T,C) x (C,D): collapsed */
+        { { 4, 2, 3, 5, 8 }, { 4, 2, 3, 8, 5 } },    /* batched */
+        { { 4, 2, 1, 5, 8 }, { 4, 1, 3, 8, 6 } },    /* broadcast batch */
+        { { 3, 4, 5, 6 }, { 2, 6, 7 } },
+        { { 1, 9 }, { 2, 9, 4 } },                   /* 1-D a */
+        { { 3, 2, 5, 9 }, { 1, 9 } },                /* 1-D b */
+        { { 2, 1, 17 }, { 2, 17, 1 } },
+    };
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
+        for (int variant = 0; variant < 3; variant++) {
+            gb *b = gb_new(13);
+            int ra = (int)shapes[t][0][0], rb = (int)shapes[t][1][0];
+            int a = gb_input(b, ra, shapes[t][0] + 1);
+            int w = variant == 1 ? gb_input(b, rb, shapes[t][1] + 1) : gb_const(b, rb, shapes[t][1] + 1, 0.5f);
+            int y = op2(b, "MatMul", a, w);
+            const char *act = "";
+            if (variant == 2) { /* Linear + GELU as a ViT MLP exports it */
+                const lp_shape *ys = &b->g->values[w].shape;
+                int64_t nb = ys->d[ys->ndim - 1];
+                if (rb >= 2) {
+                    y = op2(b, "Add", y, gb_const(b, 1, &nb, 0.5f));
+                    y = activation(b, 7, y, &act);
+                }
+            }
+            gb_output(b, y);
+            char what[96];
+            snprintf(what, sizeof what, "MatMul case %zu variant %d %s", t, variant, act);
+            check_graph(what, b, steps(1, 1));
+            gb_free(b);
+        }
+}
+
+/* ---- pooling, BN, LN, softmax ---- */
+
+static void test_pool_random(void)
+{
+    static const char *const ops[] = { "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool" };
+    for (int t = 0; t < 40; t++) {
+        gb *b = gb_new(13);
+        const char *op = ops[t % 4];
+        int64_t xd[4] = { rnd(1, 3), rnd(1, 19), rnd(2, 17), rnd(2, 17) };
+        int x = gb_input(b, 4, xd);
+        int y = op1(b, op, x);
+        char what[160];
+        snprintf(what, sizeof what, "%s %lldx%lldx%lldx%lld", op, (long long)xd[0], (long long)xd[1], (long long)xd[2],
+                 (long long)xd[3]);
+        if (t % 4 < 2) {
+            int64_t k[2], s[2], p[4], d[2] = { 1, 1 };
+            bool is_max = t % 4 == 0;
+            for (int i = 0; i < 2; i++) {
+                k[i] = rnd(1, xd[2 + i] < 4 ? (int)xd[2 + i] : 4);
+                s[i] = rnd(1, 3);
+                if (is_max && rnd(0, 3) == 0 && (k[i] - 1) * 2 + 1 <= xd[2 + i])
+                    d[i] = 2;
+                int64_t dk = (k[i] - 1) * d[i] + 1;
+                p[i] = rnd(0, (int)(dk - 1 < 2 ? dk - 1 : 2));
+                p[2 + i] = rnd(0, (int)(dk - 1 < 2 ? dk - 1 : 2));
+            }
+            int ceil_mode = rnd(0, 2) == 0, cip = !is_max && rnd(0, 1);
+            attr_ints(b, "kernel_shape", 2, k);
+            attr_ints(b, "strides", 2, s);
+            attr_ints(b, "pads", 4, p);
+            if (is_max)
+                attr_ints(b, "dilations", 2, d);
+            attr_i(b, "ceil_mode", ceil_mode);
+            if (!is_max)
+                attr_i(b, "count_include_pad", cip);
+            size_t l = strlen(what);
+            snprintf(what + l, sizeof what - l, " k%lldx%lld s%lld,%lld p%lld,%lld,%lld,%lld d%lld,%lld ceil%d cip%d",
+                     (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1], (long long)p[0],
+                     (long long)p[1], (long long)p[2], (long long)p[3], (long long)d[0], (long long)d[1], ceil_mode, cip);
+        }
+        gb_output(b, y);
+        /* a ceil_mode window that ONNX counts differently is left to the reference */
+        lp_plan *pf = NULL;
+        const lp_tensor *in[1] = { b->feed[0] };
+        if (lp_plan_compile_opt(b->g, in, NULL, &pf) == LP_OK) {
+            bool claimed = pf->steps[0].kernel == &lp_kernel_dnnl;
+            lp_plan_free(pf);
+            check_graph(what, b, claimed ? steps(1, 1) : steps(0, 1));
+        } else {
+            lp_plan *pr = NULL;
+            lp_plan_options ro = lp_plan_options_default();
+            ro.reference_only = true;
+            CHECK_MSG(lp_plan_compile_opt(b->g, in, &ro, &pr) != LP_OK, "%s: only the fast plan fails", what);
+            lp_plan_free(pr);
+        }
+        gb_free(b);
+    }
+}
+
+static void test_norms(void)
+{
+    for (int t = 0; t < 6; t++) { /* BatchNormalization (not folded: its input is not a Conv) */
+        gb *b = gb_new(13);
+        int64_t C = rnd(1, 20), xd[4] = { rnd(1, 3), C, rnd(1, 9), rnd(1, 9) };
+        int x = gb_input(b, t % 2 ? 2 : 4, xd);
+        int var = gb_const(b, 1, &C, 0.5f);
+        float *vd = b->g->values[var].init->data;
+        for (int i = 0; i < C; i++)
+            vd[i] = fabsf(vd[i]) + 0.1f;
+        int in[5] = { x, gb_const(b, 1, &C, 1.f), gb_const(b, 1, &C, 1.f), gb_const(b, 1, &C, 1.f), var };
+        gb_output(b, gb_op(b, "BatchNormalization", 5, in));
+        attr_f(b, "epsilon", 1e-3f);
+        check_graph("BatchNormalization", b, steps(1, 1));
+        gb_free(b);
+    }
+    for (int t = 0; t < 6; t++) { /* LayerNormalization (opset 17) */
+        gb *b = gb_new(17);
+        int64_t xd[3] = { rnd(1, 3), rnd(1, 9), rnd(2, 40) };
+        int axis = t % 3 == 2 ? 1 : -1;
+        int x = gb_input(b, 3, xd);
+        int64_t pd[2] = { xd[1], xd[2] };
+        int np = axis == 1 ? 2 : 1;
+        int in[3] = { x, gb_const(b, np, pd + (2 - np), 1.f), t % 2 ? gb_const(b, np, pd + (2 - np), 1.f) : -1 };
+        gb_output(b, gb_op(b, "LayerNormalization", in[2] >= 0 ? 3 : 2, in));
+        attr_i(b, "axis", axis);
+        check_graph("LayerNormalization", b, steps(1, 1));
+        gb_free(b);
+    }
+    for (int t = 0; t < 4; t++) { /* the decomposed LayerNorm PyTorch exports at opset 13 */
+        gb *b = gb_new(13);
+        int64_t xd[3] = { rnd(1, 3), rnd(1, 9), rnd(2, 40) }, ax = -1;
+        int x = gb_input(b, 3, xd);
+        int mean = op1(b, "ReduceMean", x);
+        attr_ints(b, "axes", 1, &ax);
+        int d = op2(b, "Sub", x, mean);
+        int var = op1(b, "ReduceMean", t % 2 ? op2(b, "Mul", d, d) : op2(b, "Pow", d, gb_scalar(b, 2.f)));
+        attr_ints(b, "axes", 1, &ax);
+        int y = op2(b, "Div", d, op1(b, "Sqrt", op2(b, "Add", var, gb_scalar(b, 1e-5f))));
+        if (t != 3)
+            y = op2(b, "Mul", y, gb_const(b, 1, &xd[2], 1.f));
+        if (t < 2)
+            y = op2(b, "Add", y, gb_const(b, 1, &xd[2], 1.f));
+        gb_output(b, y);
+        check_graph("LayerNorm (decomposed)", b, steps(1, 1));
+        gb_free(b);
+    }
+}
+
+static void test_softmax(void)
+{
+    for (int t = 0; t < 12; t++) {
+        bool old = t % 3 == 2;
+        gb *b = gb_new(old ? 11 : 13);
+        int64_t xd[4] = { rnd(1, 3), rnd(1, 7), rnd(1, 9), rnd(1, 30) };
+        int x = gb_input(b, 4, xd);
+        int y = op1(b, t % 2 ? "LogSoftmax" : "Softmax", x);
+        int axis = t < 6 ? -1 : rnd(-4, 3);
+        attr_i(b, "axis", axis);
+        gb_output(b, y);
+        char what[64];
+        snprintf(what, sizeof what, "%s axis %d opset %d", t % 2 ? "LogSoftmax" : "Softmax", axis, old ? 11 : 13);
+        /* oneDNN's fast softmax reduces over the innermost dim only */
+        check_graph(what, b, old || axis == -1 || axis == 3 ? steps(1, 1) : maybe(1, 1));
+        gb_free(b);
+    }
+}
+
+/* ---- eltwise, binary, concat, GELU ---- */
+
+static void test_eltwise(void)
+{
+    for (int act = 0; act < N_ACT; act++) {
+        gb *b = gb_new(13);
+        int64_t xd[3] = { 3, 5, 7 };
+        int x = gb_input(b, 3, xd);
+        float *d = b->feed[0]->data;
+        for (int i = 0; i < 105; i++)
+            d[i] *= 8.f; /* cover the saturated ranges */
+        const char *name;
+        gb_output(b, activation(b, act, x, &name));
+        check_graph(name, b, steps(1, 1));
+        gb_free(b);
+    }
+}
+
+static void test_binary(void)
+{
+    static const char *const ops[] = { "Add", "Sub", "Mul", "Div" };
+    static const int64_t bshapes[][5] = { { 4, 2, 3, 4, 5 }, { 1, 5 }, { 3, 3, 1, 5 }, { 4, 1, 3, 1, 1 }, { 0 }, { 2, 4, 1 } };
+    for (int t = 0; t < 24; t++) {
+        gb *b = gb_new(13);
+        int64_t xd[4] = { 2, 3, 4, 5 };
+        const int64_t *bs = bshapes[t % 6];
+        int x = gb_input(b, 4, xd);
+        int y = t % 3 == 0 ? gb_const(b, (int)bs[0], bs + 1, 1.f) : gb_input(b, (int)bs[0], bs + 1);
+        if (strcmp(ops[t % 4], "Div") == 0 && b->g->values[y].kind == LP_VALUE_CONST) {
+            float *d = b->g->values[y].init->data;
+            for (int64_t i = 0; i < lp_tensor_numel(b->g->values[y].init); i++)
+                d[i] = d[i] < 0 ? d[i] - 0.5f : d[i] + 0.5f;
+        } else if (strcmp(ops[t % 4], "Div") == 0) {
+            float *d = b->feed[1]->data;
+            for (int64_t i = 0; i < lp_tensor_numel(b->feed[1]); i++)
+                d[i] = d[i] < 0 ? d[i] - 0.5f : d[i] + 0.5f;
+        }
+        bool swap = (t % 4 == 0 || t % 4 == 2) && t % 8 < 4; /* commutative ops with the small operand first */
+        int r = swap ? op2(b, ops[t % 4], y, x) : op2(b, ops[t % 4], x, y);
+        if (t % 5 == 0)
+            r = op1(b, "Relu", r);
+        gb_output(b, r);
+        char what[64];
+        snprintf(what, sizeof what, "%s rank-%lld operand%s", ops[t % 4], (long long)bs[0], swap ? " (first)" : "");
+        /* fast broadcasts: a scalar, per channel, per last dim, the whole tensor */
+        bool fast = t % 6 != 2 && t % 6 != 5;
+        check_graph(what, b, fast ? steps(1, 1) : maybe(1, t % 5 == 0 ? 2 : 1));
+        gb_free(b);
+    }
+}
+
+static void test_concat(void)
+{
+    for (int t = 0; t < 8; t++) {
+        gb *b = gb_new(13);
+        int n = rnd(2, 4), axis = rnd(0, 3);
+        int in[4];
+        for (int i = 0; i < n; i++) {
+            int64_t xd[4] = { 2, 3, 4, 5 };
+            xd[axis] = rnd(1, 6);
+            in[i] = i == 1 && t % 2 ? gb_const(b, 4, xd, 1.f) : gb_input(b, 4, xd);
+        }
+        gb_output(b, gb_op(b, "Concat", n, in));
+        attr_i(b, "axis", axis - (t % 3 == 0 ? 4 : 0));
+        check_graph("Concat", b, steps(1, 1));
+        gb_free(b);
+    }
+}
+
+/* ---- BF16, threads, dynamic shapes ---- */
+
+static void test_bf16(void)
+{
+    bool hw = lp_dnnl_bf16_supported();
+    printf("  bf16 instructions: %s\n", hw ? "yes" : "no (plans fall back to FP32)");
+    for (int t = 0; t < 8; t++) {
+        gb *b = gb_new(13);
+        int64_t xd[4] = { 2, rnd(3, 32), rnd(5, 15), rnd(5, 15) }, ad[3] = { 2, 9, 48 }, wd[2] = { 48, 33 };
+        char desc[160];
+        if (t % 2) {
+            int x = gb_input(b, 3, ad);
+            gb_output(b, op1(b, "Relu", op2(b, "MatMul", x, gb_const(b, 2, wd, 0.3f))));
+            snprintf(desc, sizeof desc, "bf16 MatMul");
+        } else {
+            int x = gb_input(b, 4, xd);
+            int64_t yd[5];
+            char cd[120];
+            int y = random_conv(b, x, 2, xd, yd, cd, sizeof cd);
+            gb_output(b, op1(b, "Relu", y));
+            snprintf(desc, sizeof desc, "bf16 %s", cd);
+        }
+        check_graph(desc, b, (expect){ .dnnl_steps = 1, .total_steps = 1, .precision = LOWP_BFLOAT16,
+                                       .tol = hw ? TOL_BF16 : TOL_F32 });
+        /* the per-node seam: the attribute overrides an FP32 plan */
+        lp_attr a = { .name = LP_ATTR_PRECISION, .type = LP_ATTR_STRING, .s = "bf16", .s_len = 4 };
+        lp_node_add_attr(&b->g->nodes[0], &a);
+        strcat(desc, " (node attribute)");
+        check_graph(desc, b, (expect){ .dnnl_steps = 1, .total_steps = 1, .tol = hw ? TOL_BF16 : TOL_F32 });
+        gb_free(b);
+    }
+}
+
+static void test_threads(void)
+{
+    gb *b = resnet_block(5);
+    const lp_tensor *in[1] = { b->feed[0] };
+    lp_plan_options o2 = lp_plan_options_default();
+    o2.threads = 2;
+    lp_plan *p1 = NULL, *p2 = NULL;
+    CHECK_OK(lp_plan_compile_opt(b->g, in, NULL, &p1));
+    CHECK_OK(lp_plan_compile_opt(b->g, in, &o2, &p2));
+    if (p1 && p2) {
+        CHECK_OK(lp_plan_run(p1, in, NULL, NULL));
+        CHECK_OK(lp_plan_run(p2, in, NULL, NULL));
+        const lp_tensor *y1 = &p1->vals[p1->g->outputs[0]], *y2 = &p2->vals[p2->g->outputs[0]];
+        lp_tensor *first;
+        lp_tensor_clone(y2, &first);
+        CHECK(norm_err(y2, y1) <= TOL_F32);
+        for (int i = 0; i < 3; i++) { /* same thread count: the same bytes */
+            CHECK_OK(lp_plan_run(p2, in, NULL, NULL));
+            CHECK(memcmp(first->data, y2->data, y2->nbytes) == 0);
+        }
+        lp_tensor_free(first);
+    }
+    lp_plan_free(p1);
+    lp_plan_free(p2);
+    gb_free(b);
+}
+
+/* Runs `path` on the fixed batch (and slices of it) with and without the fast path. */
+static void check_zoo_model(const char *name)
+{
+    char path[256], ref_path[256];
+    snprintf(path, sizeof path, "models/%s.onnx", name);
+    snprintf(ref_path, sizeof ref_path, "models/%s.fixed_batch_logits.npy", name);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        printf("  %s: not in the zoo yet, skipped\n", path);
+        return;
+    }
+    fclose(f);
+    lowp_model *m = NULL;
+    lowp_tensor *x = NULL, *want = NULL;
+    CHECK_OK(lowp_model_load(path, &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    CHECK_OK(lowp_tensor_load_npy(ref_path, &want));
+    if (!m || !x || !want)
+        goto done;
+    for (int kind = 0; kind < 2; kind++) {
+        lowp_session_options o = lowp_session_options_default();
+        if (kind == 0)
+            setenv("LOWP_KERNELS", "reference", 1);
+        lowp_session *s = NULL;
+        CHECK_OK(lowp_session_create(m, &o, &s));
+        const char *in_name = "input";
+        lowp_tensor *y = NULL;
+        if (s)
+            CHECK_OK(lowp_session_run(s, 1, &in_name, (const lowp_tensor *const *)&x, 1, &y));
+        unsetenv("LOWP_KERNELS");
+        if (!y) {
+            lowp_session_free(s);
+            continue;
+        }
+        double err = norm_err(y, want);
+        const float *yd = y->data, *wd = want->data;
+        int agree = 0, n = (int)y->dims[0], c = (int)y->dims[1];
+        for (int i = 0; i < n; i++) {
+            int a = 0, bb = 0;
+            for (int j = 1; j < c; j++) {
+                if (yd[i * c + j] > yd[i * c + a])
+                    a = j;
+                if (wd[i * c + j] > wd[i * c + bb])
+                    bb = j;
+            }
+            agree += a == bb;
+        }
+        printf("  %s %s: logits error %.3g (of max |logit|), top-1 agrees %d/%d\n", name,
+               kind ? "fast" : "reference", err, agree, n);
+        CHECK_MSG(err <= 1e-4, "%s %s: logits error %.3g", name, kind ? "fast" : "reference", err);
+        CHECK_MSG(agree == n, "%s: top-1 differs on %d samples", name, n - agree);
+        if (kind == 1 && s) {
+            /* plans per shape: batch 1 then the full batch again, same answers */
+            lp_plan *p = s->plans[0];
+            int nd = 0, fallback = 0;
+            char buf[256];
+            for (int st = 0; st < p->n_steps; st++) {
+                nd += p->steps[st].kernel == &lp_kernel_dnnl;
+                fallback += strstr(lp_plan_step_str(p, st, buf, sizeof buf), "reference fallback") != NULL;
+                if (verbose)
+                    printf("    %s\n", buf);
+            }
+            printf("  %s: %d steps, %d on oneDNN\n", name, p->n_steps, nd);
+            CHECK_MSG(fallback == 0, "%s: %d oneDNN steps fell back to the reference kernels", name, fallback);
+            int64_t d1[4] = { 1, 1, 28, 28 };
+            lowp_tensor *x1 = NULL, *y1 = NULL, *y8 = NULL;
+            CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 4, d1, x->data, &x1));
+            CHECK_OK(lowp_session_run(s, 1, &in_name, (const lowp_tensor *const *)&x1, 1, &y1));
+            CHECK_OK(lowp_session_run(s, 1, &in_name, (const lowp_tensor *const *)&x, 1, &y8));
+            CHECK(s->n_plans == 2);
+            if (y1 && y8) {
+                for (int j = 0; j < c; j++)
+                    CHECK_NEAR(((float *)y1->data)[j], yd[j], 1e-4 * fabs(yd[j]) + 1e-5);
+                CHECK(memcmp(y8->data, y->data, y->nbytes) == 0);
+            }
+            lowp_tensor_free(x1);
+            lowp_tensor_free(y1);
+            lowp_tensor_free(y8);
+        }
+        lowp_tensor_free(y);
+        lowp_session_free(s);
+    }
+done:
+    lowp_tensor_free(x);
+    lowp_tensor_free(want);
+    lowp_model_free(m);
+}
+
+static void test_zoo(void)
+{
+    static const char *const names[] = { "mlp", "resnet_s", "mobilenetv2_s", "vit_s" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        check_zoo_model(names[i]);
+}
+
+/* The reference fallback inside a oneDNN step (when oneDNN cannot build what was claimed):
+ * a MaxPool between blocked convolutions, and a whole fused group. */
+static void test_fallback(void)
+{
+    static const char *const ops[] = { "MaxPool", "Conv", "Gemm" };
+    for (int i = 0; i < 3; i++) {
+        gb *b = resnet_block(2);
+        const lp_tensor *in[1] = { b->feed[0] };
+        lp_plan_options ro = lp_plan_options_default();
+        ro.reference_only = true;
+        lp_plan *pr = NULL, *pf = NULL;
+        setenv("LOWP_DNNL_TEST_FALLBACK", ops[i], 1);
+        CHECK_OK(lp_plan_compile_opt(b->g, in, NULL, &pf));
+        unsetenv("LOWP_DNNL_TEST_FALLBACK");
+        CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
+        if (pf && pr) {
+            int fb = 0;
+            char buf[256];
+            for (int s = 0; s < pf->n_steps; s++)
+                fb += strstr(lp_plan_step_str(pf, s, buf, sizeof buf), "reference fallback") != NULL;
+            CHECK_MSG(fb >= 1, "%s: no fallback step", ops[i]);
+            CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
+            CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
+            double err = norm_err(&pf->vals[pf->g->outputs[0]], &pr->vals[pr->g->outputs[0]]);
+            CHECK_MSG(err <= TOL_F32, "%s fallback: error %.3g", ops[i], err);
+        }
+        lp_plan_free(pr);
+        lp_plan_free(pf);
+        gb_free(b);
+    }
+}
+
+static void test_env_reference(void)
+{
+    gb *b = resnet_block(1);
+    const lp_tensor *in[1] = { b->feed[0] };
+    setenv("LOWP_KERNELS", "reference", 1);
+    lp_plan *p = NULL;
+    CHECK_OK(lp_plan_compile(b->g, in, &p));
+    unsetenv("LOWP_KERNELS");
+    if (p)
+        for (int s = 0; s < p->n_steps; s++)
+            CHECK(p->steps[s].kernel == &lp_kernel_reference);
+    lp_plan_free(p);
+    gb_free(b);
+}
+
+int main(int argc, char **argv)
+{
+    verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    RUN(test_conv_random);
+    RUN(test_conv_fusion);
+    RUN(test_layout_chain);
+    RUN(test_deconv_random);
+    RUN(test_gemm_random);
+    RUN(test_matmul_random);
+    RUN(test_pool_random);
+    RUN(test_norms);
+    RUN(test_softmax);
+    RUN(test_eltwise);
+    RUN(test_binary);
+    RUN(test_concat);
+    RUN(test_bf16);
+    RUN(test_threads);
+    RUN(test_fallback);
+    RUN(test_env_reference);
+    RUN(test_zoo);
+    return TEST_SUMMARY("test_kernels");
+}

@@ -9,6 +9,7 @@
 #include "lowp.h"
 #include "onnx/model.h"
 #include "ops/op.h"
+#include "engine/engine.h"
 #include "quant/compare.h"
 #include "quant/quantize.h"
 #include "test.h"
@@ -462,6 +463,61 @@ done:
     lowp_model_free(qo);
 }
 
+/* A bf16 choice in the recipe travels as model metadata, becomes the engine's per-node
+ * precision in sessions, and never leaks into the exported ONNX as an attribute. */
+static void test_bf16_nodes(void)
+{
+    lowp_model *m = NULL, *q = NULL, *q2 = NULL;
+    lowp_tensor *x = NULL;
+    lowp_calibration *cal = NULL;
+    lowp_recipe *r = NULL;
+    lowp_session *s = NULL;
+    CHECK_OK(lowp_model_load("models/mlp.onnx", &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    if (!m || !x)
+        goto done;
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
+    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK_OK(lowp_recipe_create(&r));
+    const char *first = NULL;
+    for (int i = 0; cal && i < cal->session->g->n_nodes && !first; i++)
+        if (lp_quant_capability(cal->session->g, i).bf16)
+            first = cal->session->g->nodes[i].name;
+    if (!first)
+        goto done;
+    CHECK_OK(lowp_recipe_set_node(r, first, "bf16"));
+    CHECK_OK(lowp_quantize(m, cal, r, &q));
+    if (!q)
+        goto done;
+    const char *meta = lp_graph_meta(q->graph, LP_META_BF16_NODES);
+    CHECK(meta && strcmp(meta, first) == 0);
+    CHECK_OK(lowp_session_create(q, NULL, &s));
+    bool marked = false;
+    for (int i = 0; s && i < s->g->n_nodes; i++)
+        if (strcmp(s->g->nodes[i].name, first) == 0)
+            marked = lp_attr_str(&s->g->nodes[i], LP_ATTR_PRECISION, "") && !strcmp(lp_attr_str(&s->g->nodes[i], LP_ATTR_PRECISION, ""), "bf16");
+    CHECK(marked);
+    /* an exported session graph carries no lowp_ attribute */
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    if (s) {
+        CHECK_OK(lp_onnx_write(s->g, &buf, &n));
+        CHECK_OK(lowp_model_load_from_memory(buf, n, NULL, &q2));
+    }
+    for (int i = 0; q2 && i < q2->graph->n_nodes; i++)
+        CHECK(!lp_node_attr(&q2->graph->nodes[i], LP_ATTR_PRECISION));
+    free(buf);
+done:
+    lowp_session_free(s);
+    lowp_tensor_free(x);
+    lowp_calibration_free(cal);
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+    lowp_model_free(q2);
+}
+
 int main(void)
 {
     RUN(test_observer_minmax_and_growth);
@@ -476,5 +532,6 @@ int main(void)
     RUN(test_dynamic_mlp);
     RUN(test_dynamic_resnet);
     RUN(test_qoperator);
+    RUN(test_bf16_nodes);
     return TEST_SUMMARY("test_quant");
 }

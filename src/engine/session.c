@@ -39,6 +39,28 @@ static lp_status check_legacy(const lp_graph *g)
     return LP_OK;
 }
 
+/* A model's per-node BF16 choices (metadata LP_META_BF16_NODES, written by the quantizer)
+ * become the engine's per-node precision attribute on the session's own graph. Names that no
+ * longer exist are ignored: the list is advice, not structure. */
+static lp_status apply_bf16_nodes(lp_graph *g)
+{
+    const char *list = lp_graph_meta(g, LP_META_BF16_NODES);
+    if (!list || !*list)
+        return LP_OK;
+    char *copy = strdup(list), *save = NULL;
+    if (!copy)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_status st = LP_OK;
+    for (char *name = strtok_r(copy, ",", &save); name && st == LP_OK; name = strtok_r(NULL, ",", &save))
+        for (int i = 0; i < g->n_nodes && st == LP_OK; i++)
+            if (strcmp(g->nodes[i].name, name) == 0 && !lp_node_attr(&g->nodes[i], LP_ATTR_PRECISION)) {
+                lp_attr a = { .name = LP_ATTR_PRECISION, .type = LP_ATTR_STRING, .s = "bf16", .s_len = 4 };
+                st = lp_node_add_attr(&g->nodes[i], &a);
+            }
+    free(copy);
+    return st;
+}
+
 lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_options *options, lowp_session **out)
 {
     lowp_session *s = calloc(1, sizeof *s);
@@ -72,6 +94,8 @@ lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_option
         lp_pass_options po = { .keep_dequantize = true };
         st = lp_graph_optimize(s->g, &po);
     }
+    if (st == LP_OK)
+        st = apply_bf16_nodes(s->g);
     if (st != LP_OK) {
         lowp_session_free(s);
         return st;

@@ -296,6 +296,40 @@ const char *lp_graph_sym_name(const lp_graph *g, int64_t dim)
     return k < g->n_syms ? g->syms[k] : NULL;
 }
 
+const char *lp_graph_meta(const lp_graph *g, const char *key)
+{
+    for (int i = 0; i < g->n_meta; i++)
+        if (strcmp(g->meta[i].key, key) == 0)
+            return g->meta[i].value;
+    return NULL;
+}
+
+lp_status lp_graph_set_meta(lp_graph *g, const char *key, const char *value)
+{
+    char *v = dupstr(value);
+    if (!v)
+        return OOM();
+    for (int i = 0; i < g->n_meta; i++)
+        if (strcmp(g->meta[i].key, key) == 0) {
+            free(g->meta[i].value);
+            g->meta[i].value = v;
+            return LP_OK;
+        }
+    lp_kv *m = realloc(g->meta, (size_t)(g->n_meta + 1) * sizeof *m);
+    if (!m) {
+        free(v);
+        return OOM();
+    }
+    g->meta = m;
+    g->meta[g->n_meta].value = v;
+    if (!(g->meta[g->n_meta].key = dupstr(key))) {
+        free(v);
+        return OOM();
+    }
+    g->n_meta++;
+    return LP_OK;
+}
+
 int64_t lp_graph_opset(const lp_graph *g, const char *domain)
 {
     if (!domain || strcmp(domain, "ai.onnx") == 0)

@@ -145,6 +145,14 @@ lp_status lp_graph_sym(lp_graph *g, const char *name, int64_t *dim_out);
 /* The name of a symbolic dim code, or NULL for known/unknown dims. */
 const char *lp_graph_sym_name(const lp_graph *g, int64_t dim);
 
+/* Model metadata (metadata_props): the value of `key`, or NULL; set adds or replaces. */
+const char *lp_graph_meta(const lp_graph *g, const char *key);
+lp_status lp_graph_set_meta(lp_graph *g, const char *key, const char *value);
+
+/* Metadata through which a model carries per-node BF16 choices (comma-separated node names):
+ * standard ONNX that other runtimes ignore; lowp's sessions run those nodes in BF16. */
+#define LP_META_BF16_NODES "lowp.bf16_nodes"
+
 /* Opset version imported for `domain` ("" and "ai.onnx" are the same), 0 if none. */
 int64_t lp_graph_opset(const lp_graph *g, const char *domain);
 

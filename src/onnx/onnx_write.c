@@ -201,7 +201,7 @@ static lp_status build(pool *p, const lp_graph *g, Onnx__ModelProto *mp)
         np->input = pool_alloc(p, (size_t)n->n_in * sizeof(char *));
         np->n_output = (size_t)n->n_out;
         np->output = pool_alloc(p, (size_t)n->n_out * sizeof(char *));
-        np->n_attribute = (size_t)n->n_attr;
+        np->n_attribute = 0; /* filled below; lowp's internal lowp_* attributes are never exported */
         np->attribute = pool_alloc(p, (size_t)n->n_attr * sizeof *np->attribute);
         if (!np->input || !np->output || !np->attribute)
             return LP_OK;
@@ -210,9 +210,11 @@ static lp_status build(pool *p, const lp_graph *g, Onnx__ModelProto *mp)
         for (int k = 0; k < n->n_out; k++)
             np->output[k] = n->out[k] >= 0 ? g->values[n->out[k]].name : "";
         for (int k = 0; k < n->n_attr; k++) {
+            if (strncmp(n->attrs[k].name, "lowp_", 5) == 0)
+                continue;
             if (n->attrs[k].type == LP_ATTR_UNDEFINED || n->attrs[k].type == LP_ATTR_GRAPH)
                 return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "attribute '%s' cannot be saved", n->attrs[k].name);
-            if (!(np->attribute[k] = attr_proto(p, &n->attrs[k])))
+            if (!(np->attribute[np->n_attribute++] = attr_proto(p, &n->attrs[k])))
                 return LP_OK;
         }
         gp->node[gp->n_node++] = np;

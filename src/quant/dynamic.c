@@ -233,6 +233,8 @@ lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_
             st = rewrite(&d, i, cfg.per_channel);
     }
     if (st == LP_OK)
+        st = lp_recipe_mark_bf16(d.g, r);
+    if (st == LP_OK)
         st = lp_graph_compact(d.g);
     if (st == LP_OK)
         st = lp_graph_toposort(d.g);

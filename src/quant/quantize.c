@@ -311,6 +311,36 @@ static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
     return st;
 }
 
+lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r)
+{
+    size_t len = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(r, g->nodes[i].name, &p, &cfg);
+        if (p == LP_PREC_BF16 && lp_quant_capability(g, i).bf16)
+            len += strlen(g->nodes[i].name) + 1;
+    }
+    if (!len)
+        return LP_OK;
+    char *list = calloc(len + 1, 1);
+    if (!list)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(r, g->nodes[i].name, &p, &cfg);
+        if (p == LP_PREC_BF16 && lp_quant_capability(g, i).bf16) {
+            if (*list)
+                strcat(list, ",");
+            strcat(list, g->nodes[i].name);
+        }
+    }
+    lp_status st = lp_graph_set_meta(g, LP_META_BF16_NODES, list);
+    free(list);
+    return st;
+}
+
 lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, const lp_recipe *r, lp_graph **out)
 {
     qctx q = { .cal = cal, .opset = lp_graph_opset(src, "") };
@@ -338,6 +368,8 @@ lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, cons
         if (p == LP_PREC_INT8)
             st = quantize_node(&q, i, &cfg);
     }
+    if (st == LP_OK)
+        st = lp_recipe_mark_bf16(q.g, r);
     if (st == LP_OK)
         st = lp_graph_compact(q.g); /* drops the float weights the int8 ones replaced */
     if (st == LP_OK)

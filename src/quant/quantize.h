@@ -24,6 +24,10 @@ void lp_qparams(double lo, double hi, bool symmetric, float *scale, int32_t *zp)
  * scale s_in*s_w. `cal` may be NULL only when no node needs activation statistics. */
 lp_status lp_quantize_graph(const lp_graph *g, const lp_calibration *cal, const lp_recipe *r, lp_graph **out);
 
+/* Records the recipe's bf16 nodes (those capable of it) in the model metadata entry
+ * LP_META_BF16_NODES, which sessions turn into the engine's per-node precision. */
+lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r);
+
 /* The dynamic form of every int8 node with a constant weight (MatMul, Gemm, Conv):
  * DynamicQuantizeLinear on the activation, MatMulInteger/ConvInteger, scale and bias in float. */
 lp_status lp_quantize_graph_dynamic(const lp_graph *g, const lp_recipe *r, lp_graph **out);

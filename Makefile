@@ -85,6 +85,10 @@ test-asan: deps
 demo: deps all
 	sh tools/demo.sh $(BUILD)
 
+# Side-by-side timing against ONNX Runtime and PyTorch (docs/performance.md).
+bench: all
+	sh bench/run_all.sh $(BUILD)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(DESTDIR)$(PREFIX)/lib/

@@ -167,6 +167,10 @@ lowp_status lowp_session_run(lowp_session *session, int n_inputs, const char *co
                              const lowp_tensor *const *inputs, int n_outputs,
                              lowp_tensor **outputs);
 
+/* Bytes of the activation arena of the plan compiled for the most recently used input shapes
+ * (0 before the first run); weights and plans cached for other shapes are not counted. */
+lowp_status lowp_session_memory_bytes(const lowp_session *session, size_t *arena_bytes_out);
+
 /* ---- Data sets, transforms and metrics (src/data, src/metric) ----
  *
  * Evaluating a model the LPOT way: a dataset yields samples one at a time, a transform
@@ -505,7 +509,10 @@ lowp_status lowp_recipe_create(lowp_recipe **recipe_out);
  * docs/quantization.md. Save writes via a temporary name. */
 lowp_status lowp_recipe_load(const char *path, lowp_recipe **recipe_out);
 lowp_status lowp_recipe_save(const lowp_recipe *recipe, const char *path);
-/* Sets a model-wide choice: key "approach" (post_training_static_quant |
+/* Sets a model-wide choice: key "bias_correction" (true|false: static quantization corrects
+ * each Conv/Gemm bias for the mean output shift its weight quantization causes, from the
+ * calibration's per-channel input means), "smooth_quant.alpha" (a number in (0,1); 0 = off:
+ * SmoothQuant migrates activation outliers of MatMul/Gemm inputs into the weights), "approach" (post_training_static_quant |
  * post_training_dynamic_quant: weights int8 offline, activations quantized per batch at run
  * time, no calibration needed), "weight.granularity" (per_channel|per_tensor),
  * "activation.scheme" (asym|sym), "activation.algorithm" (minmax|percentile|kl|mse),
@@ -713,10 +720,10 @@ int lowp_tuner_op_allows(const lowp_tuner *tuner, int op, lowp_tune_precision p)
 int lowp_tuner_config_count(const lowp_tuner *tuner);
 /* "static ss=100 per_channel asym minmax". */
 const char *lowp_tuner_config_name(const lowp_tuner *tuner, int config);
-/* Per-op sensitivity for `config` (computed once, on calibration data): how much noise each
- * op adds to its output when it alone goes from FP32 to INT8, in dB (higher: more
- * sensitive; -inf for ops that cannot be int8). *db_out has lowp_tuner_op_count entries and
- * lives as long as the tuner. */
+/* Per-op sensitivity for `config` (computed once, on calibration data): the noise-to-signal
+ * ratio of the model's outputs, in dB, when that op alone is INT8 (higher: more sensitive;
+ * -inf for ops that cannot be int8). *db_out has lowp_tuner_op_count entries and lives as
+ * long as the tuner. */
 lowp_status lowp_tuner_sensitivity(lowp_tuner *tuner, int config, const double **db_out);
 /* The seeded random state strategies draw from. */
 uint64_t *lowp_tuner_rng(lowp_tuner *tuner);

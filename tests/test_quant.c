@@ -518,6 +518,144 @@ done:
     lowp_model_free(q2);
 }
 
+/* Bias correction, exactly: calibrate a single Gemm y = W x + b on one constant input x, so
+ * E[x] = x. With correction, the dequantized weights and corrected bias give W_q x + b' =
+ * W x + b up to the int32 bias rounding (s_x * s_w / 2 per output) and the rounding of x itself
+ * (activation step / 2 times sum |W|); without correction the error is (W_q - W) x. */
+static void test_bias_correction(void)
+{
+    lp_graph *g = NULL;
+    CHECK_OK(lp_graph_new(&g));
+    g->ir_version = 8;
+    g->opsets = calloc(1, sizeof *g->opsets);
+    g->opsets[0].domain = strdup("");
+    g->opsets[0].version = 13;
+    g->n_opsets = 1;
+    int x, w, b, y;
+    lp_graph_add_value(g, "x", &x);
+    g->values[x].kind = LP_VALUE_INPUT;
+    g->values[x].dtype = LP_F32;
+    g->values[x].shape.ndim = 2;
+    g->values[x].shape.d[0] = 1;
+    g->values[x].shape.d[1] = 3;
+    int64_t wd[2] = { 2, 3 }, bd[1] = { 2 };
+    lp_tensor *wt, *bt;
+    lp_tensor_new(LP_F32, 2, wd, &wt);
+    lp_tensor_new(LP_F32, 1, bd, &bt);
+    const float wv[6] = { 0.013f, -0.71f, 0.4999f, 1.0f, 0.3333f, -0.2501f }, bv[2] = { 0.1f, -0.2f };
+    memcpy(wt->data, wv, sizeof wv);
+    memcpy(bt->data, bv, sizeof bv);
+    lp_graph_add_value(g, "W", &w);
+    lp_graph_set_const(g, w, wt);
+    lp_graph_add_value(g, "b", &b);
+    lp_graph_set_const(g, b, bt);
+    lp_graph_add_value(g, "y", &y);
+    int in[3] = { x, w, b }, gi;
+    lp_graph_add_node(g, "fc", "Gemm", "", 3, in, 1, &y, &gi);
+    lp_attr tb = { .name = "transB", .type = LP_ATTR_INT, .i = 1 };
+    lp_node_add_attr(&g->nodes[gi], &tb);
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = x;
+    g->n_inputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = y;
+    g->n_outputs = 1;
+    g->values[y].is_output = true;
+    lowp_model m = { .graph = g };
+    const float xs[3] = { 0.3f, -1.2f, 2.0f };
+    int64_t xd[2] = { 1, 3 };
+    lowp_tensor *xt = NULL;
+    lowp_tensor_create(LOWP_FLOAT, 2, xd, xs, &xt);
+    lowp_calibration *cal = NULL;
+    const char *name = "x";
+    CHECK_OK(lowp_calibration_create(&m, NULL, &cal));
+    for (int k = 0; k < 4; k++)
+        CHECK_OK(lowp_calibration_feed(cal, 1, &name, (const lowp_tensor *const *)&xt));
+    double err[2] = { 0, 0 };
+    for (int corr = 0; corr < 2 && cal; corr++) {
+        lowp_recipe *r = NULL;
+        lowp_model *q = NULL;
+        lowp_tensor *yq = NULL;
+        CHECK_OK(lowp_recipe_create(&r));
+        CHECK_OK(lowp_recipe_set(r, "bias_correction", corr ? "true" : "false"));
+        CHECK_OK(lowp_quantize(&m, cal, r, &q));
+        lowp_session *s = NULL;
+        if (q)
+            CHECK_OK(lowp_session_create(q, NULL, &s));
+        if (s)
+            CHECK_OK(lowp_session_run(s, 1, &name, (const lowp_tensor *const *)&xt, 1, &yq));
+        if (yq) {
+            const float *o = lowp_tensor_data(yq);
+            for (int j = 0; j < 2; j++) {
+                double want = bv[j];
+                for (int k = 0; k < 3; k++)
+                    want += (double)wv[j * 3 + k] * xs[k];
+                err[corr] = fmax(err[corr], fabs(o[j] - want));
+            }
+        }
+        lowp_tensor_free(yq);
+        lowp_session_free(s);
+        lowp_model_free(q);
+        lowp_recipe_free(r);
+    }
+    /* activation step: x spans [-1.2, 2] -> 3.2/255; W rows sum |W| <= 1.6; bias steps tiny */
+    double bound = 0.5 * 3.2 / 255 * 1.6 + 1e-5;
+    CHECK_MSG(err[1] <= bound, "corrected error %g > %g", err[1], bound);
+    CHECK_MSG(err[1] < err[0], "correction did not help: %g vs %g", err[1], err[0]);
+    lowp_tensor_free(xt);
+    lowp_calibration_free(cal);
+    lp_graph_free(g);
+}
+
+/* SmoothQuant on the MLP: one Mul per smoothed activation, weights rescaled, same decisions on
+ * the fixed batch (one flip allowed, as for the plain recipe). */
+static void test_smooth_quant(void)
+{
+    lowp_model *m = NULL, *q = NULL;
+    lowp_tensor *x = NULL, *y = NULL, *yq = NULL;
+    lowp_calibration *cal = NULL;
+    lowp_recipe *r = NULL;
+    CHECK_OK(lowp_model_load("models/mlp.onnx", &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    if (!m || !x)
+        goto done;
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
+    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_recipe_set(r, "smooth_quant.alpha", "0.5"));
+    CHECK_OK(lowp_quantize(m, cal, r, &q));
+    if (!q)
+        goto done;
+    int muls = 0;
+    for (int i = 0; i < q->graph->n_nodes; i++)
+        muls += strstr(q->graph->nodes[i].name, "SmoothQuant_Mul") != NULL;
+    CHECK(muls == 3); /* the MLP's three Gemm inputs */
+    y = run_batch(m, x);
+    yq = run_batch(q, x);
+    if (y && yq) {
+        const float *a = lowp_tensor_data(y), *b = lowp_tensor_data(yq);
+        int agree = 0;
+        for (int i = 0; i < 8; i++) {
+            int am = 0, bm = 0;
+            for (int k = 1; k < 10; k++) {
+                am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
+                bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
+            }
+            agree += am == bm;
+        }
+        CHECK_MSG(agree >= 7, "smooth quant agrees on %d of 8", agree);
+    }
+done:
+    lowp_tensor_free(x);
+    lowp_tensor_free(y);
+    lowp_tensor_free(yq);
+    lowp_calibration_free(cal);
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+}
+
 int main(void)
 {
     RUN(test_observer_minmax_and_growth);
@@ -533,5 +671,7 @@ int main(void)
     RUN(test_dynamic_resnet);
     RUN(test_qoperator);
     RUN(test_bf16_nodes);
+    RUN(test_bias_correction);
+    RUN(test_smooth_quant);
     return TEST_SUMMARY("test_quant");
 }

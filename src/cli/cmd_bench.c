@@ -87,11 +87,6 @@ typedef struct inst_result {
     double lat_ms[];        /* cfg.iters of them */
 } inst_result;
 
-/* Proposed public query (see the issue #3 report): bytes of the engine arena of the plan last
- * run. Declared weak so the program builds and reports "unknown" until liblowp defines it. */
-lowp_status lowp_session_memory_bytes(const lowp_session *session, size_t *arena_bytes_out)
-    __attribute__((weak));
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -504,7 +499,7 @@ static int run_instance(const bench_cfg *cfg, int instance, int threads, int rea
     progress_end(&pg);
     r->arena = -1;
     size_t arena;
-    if (lowp_session_memory_bytes && lowp_session_memory_bytes(session, &arena) == LOWP_OK)
+    if (lowp_session_memory_bytes(session, &arena) == LOWP_OK)
         r->arena = (double)arena;
     rc = LP_EXIT_OK;
 

@@ -241,3 +241,15 @@ lowp_status lowp_session_run(lowp_session *s, int n_inputs, const char *const *i
         free(ordered);
     return st;
 }
+
+lowp_status lowp_session_memory_bytes(const lowp_session *s, size_t *arena_bytes_out)
+{
+    if (!s || !arena_bytes_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_memory_bytes: NULL argument");
+    const lp_plan *last = NULL;
+    for (int p = 0; p < s->n_plans; p++)
+        if (!last || s->plans[p]->last_used > last->last_used)
+            last = s->plans[p];
+    *arena_bytes_out = last ? last->arena_size : 0;
+    return LP_OK;
+}

@@ -1,6 +1,7 @@
 /* calibrate.c — collecting activation statistics through the engine's tap. */
 #include "quant/calibrate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,8 @@ lowp_status lowp_calibration_create(const lowp_model *model, const lowp_session_
     const lp_graph *g = c->session->g;
     c->obs = calloc((size_t)g->n_values + 1, sizeof *c->obs);
     c->names = calloc((size_t)g->n_values + 1, sizeof *c->names);
-    if (!c->obs || !c->names) {
+    c->channels = calloc((size_t)g->n_values + 1, sizeof *c->channels);
+    if (!c->obs || !c->names || !c->channels) {
         lowp_calibration_free(c);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for %d observers", g->n_values);
     }
@@ -50,10 +52,56 @@ void lowp_calibration_free(lowp_calibration *c)
     lowp_session_free(c->session);
     for (int i = 0; i < c->n_obs; i++)
         free(c->names[i]);
+    for (int i = 0; c->channels && i < c->n_obs; i++) {
+        free(c->channels[i].min);
+        free(c->channels[i].max);
+        free(c->channels[i].sum);
+    }
+    free(c->channels);
     free(c->names);
     free(c->obs);
     lp_strmap_clear(&c->index);
     free(c);
+}
+
+/* Per-channel min/max/sum along the channel axis (see lp_channel_stats). A tensor whose
+ * channel count changes between batches (dynamic shapes) stops keeping channel statistics. */
+static void channel_update(lp_channel_stats *cs, const lp_tensor *t)
+{
+    if (t->ndim < 1 || cs->channels < 0)
+        return;
+    int axis = t->ndim >= 4 ? 1 : t->ndim - 1;
+    int64_t ch = t->dims[axis], inner = 1, n = lp_tensor_numel(t);
+    for (int d = axis + 1; d < t->ndim; d++)
+        inner *= t->dims[d];
+    if (!cs->channels) {
+        cs->min = malloc((size_t)(ch ? ch : 1) * sizeof *cs->min);
+        cs->max = malloc((size_t)(ch ? ch : 1) * sizeof *cs->max);
+        cs->sum = calloc((size_t)(ch ? ch : 1), sizeof *cs->sum);
+        if (!cs->min || !cs->max || !cs->sum) {
+            cs->channels = -1; /* statistics are advisory: do without them */
+            return;
+        }
+        for (int64_t k = 0; k < ch; k++) {
+            cs->min[k] = INFINITY;
+            cs->max[k] = -INFINITY;
+        }
+        cs->channels = ch;
+    } else if (cs->channels != ch) {
+        cs->channels = -1;
+        return;
+    }
+    const float *x = t->data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = (i / inner) % ch;
+        double v = x[i];
+        if (isnan(v))
+            continue;
+        if (v < cs->min[k]) cs->min[k] = v;
+        if (v > cs->max[k]) cs->max[k] = v;
+        cs->sum[k] += v;
+    }
+    cs->count += ch ? n / ch : 0;
 }
 
 static void observe(lp_calibration *c, const char *name, const lp_tensor *t)
@@ -61,8 +109,10 @@ static void observe(lp_calibration *c, const char *name, const lp_tensor *t)
     if (t->dtype != LP_F32)
         return;
     int i = lp_strmap_get(&c->index, name);
-    if (i >= 0)
-        lp_observer_update(&c->obs[i], t->data, lp_tensor_numel(t));
+    if (i < 0)
+        return;
+    lp_observer_update(&c->obs[i], t->data, lp_tensor_numel(t));
+    channel_update(&c->channels[i], t);
 }
 
 static lp_status tap(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t)
@@ -98,6 +148,12 @@ lowp_status lowp_calibration_feed(lowp_calibration *c, int n_inputs, const char 
 }
 
 int64_t lowp_calibration_samples(const lowp_calibration *c) { return c ? c->samples : 0; }
+
+const lp_channel_stats *lp_calibration_channels(const lp_calibration *c, const char *name)
+{
+    int i = lp_strmap_get(&c->index, name);
+    return i >= 0 && c->channels[i].channels > 0 && c->channels[i].count ? &c->channels[i] : NULL;
+}
 
 const lp_observer *lp_calibration_find(const lp_calibration *c, const char *name)
 {

@@ -7,12 +7,22 @@
 #include "engine/session.h"
 #include "quant/observer.h"
 
+/* Per-channel statistics of one tensor, for bias correction and SmoothQuant. The channel axis
+ * is 1 for rank >= 4 (NCHW feature maps) and the last axis otherwise (features of 2-D/3-D
+ * activations), which is the axis the consuming Conv / MatMul / Gemm reduces over. */
+typedef struct lp_channel_stats {
+    int64_t channels;           /* 0 until the first update (or when shapes disagree) */
+    double *min, *max, *sum;    /* per channel */
+    int64_t count;              /* values per channel summed */
+} lp_channel_stats;
+
 struct lowp_calibration {
     lowp_session *session;      /* over the model, optimized: value names match lp_quantize's graph */
     lp_strmap index;            /* value name -> observer */
     int n_obs;
     char **names;               /* owned; keys of index */
     lp_observer *obs;
+    lp_channel_stats *channels; /* one per observer */
     int64_t samples;
 };
 
@@ -20,5 +30,7 @@ typedef struct lowp_calibration lp_calibration;
 
 /* The observer of value `name`, or NULL when that tensor was never seen. */
 const lp_observer *lp_calibration_find(const lp_calibration *c, const char *name);
+/* Its per-channel statistics, or NULL. */
+const lp_channel_stats *lp_calibration_channels(const lp_calibration *c, const char *name);
 
 #endif

@@ -70,13 +70,30 @@ typedef struct qdq_cache {
     bool is_signed;
 } qdq_cache;
 
+typedef struct synth_obs {
+    int value;                  /* a tensor the quantizer created (SmoothQuant's scaled input) */
+    lp_observer *obs;           /* min/max only: ranges for it are minmax */
+} synth_obs;
+
 typedef struct qctx {
     lp_graph *g;
     const lp_calibration *cal;
+    const lp_recipe *recipe;
     qdq_cache *cache;
     int n_cache, cap_cache;
+    synth_obs *synth;
+    int n_synth;
     int64_t opset;
 } qctx;
+
+/* Statistics of activation v: calibrated, or derived for tensors the quantizer made. */
+static const lp_observer *find_obs(const qctx *q, int v)
+{
+    for (int i = 0; i < q->n_synth; i++)
+        if (q->synth[i].value == v)
+            return q->synth[i].obs;
+    return q->cal ? lp_calibration_find(q->cal, q->g->values[v].name) : NULL;
+}
 
 static lp_status add_qdq_node(lp_graph *g, const char *op, const char *name, int x, int scale, int zp, int out,
                               int axis)
@@ -92,12 +109,13 @@ static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym
     lp_graph *g = q->g;
     char name[512];
     const char *vname = g->values[v].name;
-    const lp_observer *o = lp_calibration_find(q->cal, vname);
+    const lp_observer *o = find_obs(q, v);
     if (!o)
         return lp_error(LOWP_ERR_INTERNAL, "no calibration statistics for tensor '%s'", vname);
     bool sym = force_sym || cfg->act_symmetric;
     double lo, hi;
-    lp_observer_range(o, cfg->algo, sym, cfg->percentile, &lo, &hi);
+    bool synthetic = o->range == 0 && o->count; /* derived min/max only */
+    lp_observer_range(o, synthetic ? LP_CALIB_MINMAX : cfg->algo, sym, cfg->percentile, &lo, &hi);
     float scale;
     int32_t zp;
     lp_qparams(lo, hi, sym, &scale, &zp);
@@ -260,6 +278,176 @@ static float cached_scale(const qctx *q, int dq)
     return 0;
 }
 
+/* Bias correction: the mean output shift that weight quantization causes, (W_q - W) . E[x],
+ * is subtracted from the bias, with E[x] per input channel from calibration. Conv: channel c
+ * of group g feeds outputs of that group; Gemm: the reduced feature. Writes a new bias const. */
+static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis)
+{
+    lp_graph *g = q->g;
+    const lp_channel_stats *cs = q->cal ? lp_calibration_channels(q->cal, g->values[x].name) : NULL;
+    const lp_tensor *wt = g->values[w].init, *bt = g->values[g->nodes[ni].in[2]].init;
+    bool conv = g->nodes[ni].op == LP_OP_Conv, trans_b = !conv && lp_attr_int(&g->nodes[ni], "transB", 0);
+    int64_t m_out = conv || trans_b ? wt->dims[0] : wt->dims[1];
+    int64_t k_in = conv ? wt->dims[1] : trans_b ? wt->dims[1] : wt->dims[0];
+    int64_t groups = conv ? lp_attr_int(&g->nodes[ni], "group", 1) : 1;
+    if (!cs || lp_tensor_numel(bt) != m_out || groups < 1 || cs->channels != k_in * groups)
+        return LP_OK; /* statistics do not line up with the weight: leave the bias */
+    lp_tensor *wq = NULL, *nb = NULL;
+    float *sc = NULL;
+    int64_t nsc = 0;
+    LP_TRY(lp_quantize_weight(wt, axis, &wq, &sc, &nsc));
+    lp_status st = lp_tensor_clone(bt, &nb);
+    if (st == LP_OK) {
+        int64_t inner = 1; /* kernel elements per (output, input channel) */
+        for (int d = 2; conv && d < wt->ndim; d++)
+            inner *= wt->dims[d];
+        const float *wf = wt->data;
+        const int8_t *wi = wq->data;
+        float *b = nb->data;
+        for (int64_t m = 0; m < m_out; m++) {
+            double delta = 0;
+            for (int64_t k = 0; k < k_in; k++) {
+                int64_t cin = conv ? (m / (m_out / groups)) * k_in + k : k;
+                double mean = cs->sum[cin] / (double)cs->count;
+                for (int64_t e = 0; e < inner; e++) {
+                    int64_t i = conv || trans_b ? (m * k_in + k) * inner + e : k * m_out + m;
+                    int64_t ch = axis < 0 ? 0 : m; /* the output channel's scale */
+                    delta += ((double)wi[i] * sc[nsc > 1 ? ch : 0] - wf[i]) * mean;
+                }
+            }
+            b[m] = (float)(b[m] - delta);
+        }
+        char name[512];
+        int bv;
+        snprintf(name, sizeof name, "%s_corrected", g->values[g->nodes[ni].in[2]].name);
+        st = lp_qb_const(g, name, nb, &bv);
+        nb = NULL;
+        if (st == LP_OK)
+            g->nodes[ni].in[2] = bv;
+    }
+    lp_tensor_free(wq);
+    lp_tensor_free(nb);
+    free(sc);
+    return st;
+}
+
+/* SmoothQuant (Xiao et al. 2023): for an activation X read by int8 MatMul/Gemm nodes with
+ * constant 2-D weights, s_k = max|X_k|^a / max|W_k|^(1-a) per input feature k; the readers then
+ * read X/s (a Mul by a constant) and use s*W, so outliers of X move into the weights, which
+ * quantize per channel. X/s has derived min/max ranges (minmax). */
+static lp_status smooth(qctx *q, double alpha)
+{
+    lp_graph *g = q->g;
+    int n_orig = g->n_nodes;
+    for (int v = 0; v < g->n_values; v++) {
+        if (g->values[v].kind == LP_VALUE_CONST)
+            continue;
+        const lp_channel_stats *cs = lp_calibration_channels(q->cal, g->values[v].name);
+        if (!cs)
+            continue;
+        int64_t K = cs->channels;
+        int readers[64], nr = 0;
+        for (int i = 0; i < n_orig && nr < 64; i++) {
+            lp_node *n = &g->nodes[i];
+            if (n->dead || n->in[0] != v || (n->op != LP_OP_MatMul && n->op != LP_OP_Gemm))
+                continue;
+            lp_precision p;
+            lp_quant_cfg cfg;
+            lp_recipe_get(q->recipe, n->name, &p, &cfg);
+            lp_capability cap = lp_quant_capability(g, i);
+            const lp_tensor *wt = cap.weighted ? g->values[n->in[1]].init : NULL;
+            bool tb = n->op == LP_OP_Gemm && lp_attr_int(n, "transB", 0);
+            if (p != LP_PREC_INT8 || !cap.int8 || !wt || wt->ndim != 2 || (tb ? wt->dims[1] : wt->dims[0]) != K)
+                continue;
+            readers[nr++] = i;
+        }
+        if (!nr)
+            continue;
+        double *s = calloc((size_t)K, sizeof *s);
+        if (!s)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int r = 0; r < nr; r++) { /* max |W| per input feature, over all readers */
+            const lp_node *n = &g->nodes[readers[r]];
+            const lp_tensor *wt = g->values[n->in[1]].init;
+            bool tb = n->op == LP_OP_Gemm && lp_attr_int(n, "transB", 0);
+            int64_t N = tb ? wt->dims[0] : wt->dims[1];
+            const float *w = wt->data;
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = 0; j < N; j++)
+                    s[k] = fmax(s[k], fabs(w[tb ? j * K + k : k * N + j]));
+        }
+        lp_tensor *inv = NULL;
+        int64_t kd[1] = { K };
+        lp_status st = lp_tensor_new(LP_F32, 1, kd, &inv);
+        if (st != LP_OK) {
+            free(s);
+            return st;
+        }
+        double lo = INFINITY, hi = -INFINITY;
+        for (int64_t k = 0; k < K; k++) {
+            double xa = fmax(fabs(cs->min[k]), fabs(cs->max[k])), wa = s[k];
+            double f = xa > 0 && wa > 0 ? pow(xa, alpha) / pow(wa, 1 - alpha) : 1.0;
+            f = fmin(fmax(f, 1e-5), 1e5);
+            s[k] = f;
+            ((float *)inv->data)[k] = (float)(1.0 / f);
+            lo = fmin(lo, cs->min[k] / f);
+            hi = fmax(hi, cs->max[k] / f);
+        }
+        char name[512];
+        int iv, xs, idx;
+        snprintf(name, sizeof name, "%s_smooth_scale", g->values[v].name);
+        st = lp_qb_const(g, name, inv, &iv);
+        if (st == LP_OK) {
+            snprintf(name, sizeof name, "%s_smoothed", g->values[v].name);
+            st = lp_qb_value(g, name, &xs);
+        }
+        if (st == LP_OK) {
+            int in[2] = { v, iv };
+            snprintf(name, sizeof name, "%s_SmoothQuant_Mul", g->values[v].name);
+            st = lp_qb_node(g, "Mul", name, 2, in, 1, &xs, &idx);
+        }
+        for (int r = 0; r < nr && st == LP_OK; r++) { /* readers take X/s and s*W */
+            lp_node *n = &g->nodes[readers[r]];
+            lp_tensor *nw = NULL;
+            st = lp_tensor_clone(g->values[n->in[1]].init, &nw);
+            if (st != LP_OK)
+                break;
+            bool tb = n->op == LP_OP_Gemm && lp_attr_int(n, "transB", 0);
+            int64_t N = tb ? nw->dims[0] : nw->dims[1];
+            float *w = nw->data;
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = 0; j < N; j++)
+                    w[tb ? j * K + k : k * N + j] = (float)(w[tb ? j * K + k : k * N + j] * s[k]);
+            int wv;
+            snprintf(name, sizeof name, "%s_smoothed", g->values[n->in[1]].name);
+            st = lp_qb_const(g, name, nw, &wv);
+            if (st == LP_OK) {
+                g->nodes[readers[r]].in[0] = xs;
+                g->nodes[readers[r]].in[1] = wv;
+            }
+        }
+        free(s);
+        if (st == LP_OK) { /* derived statistics for X/s */
+            synth_obs *so = realloc(q->synth, (size_t)(q->n_synth + 1) * sizeof *so);
+            lp_observer *o = malloc(sizeof *o);
+            if (!so || !o) {
+                free(o);
+                if (so)
+                    q->synth = so;
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+            }
+            q->synth = so;
+            lp_observer_init(o);
+            o->min = lo;
+            o->max = hi;
+            o->count = 1;
+            q->synth[q->n_synth++] = (synth_obs){ .value = xs, .obs = o };
+        }
+        LP_TRY(st);
+    }
+    return LP_OK;
+}
+
 static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
 {
     lp_graph *g = q->g;
@@ -270,13 +458,13 @@ static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
     snprintf(node_name, sizeof node_name, "%s", g->nodes[ni].name);
     int op = g->nodes[ni].op;
     int x = g->nodes[ni].in[0], w = g->nodes[ni].in[1];
-    if (!lp_calibration_find(q->cal, g->values[x].name))
+    if (!find_obs(q, x))
         return LP_OK; /* never reached during calibration: leave it FP32 */
     int xdq;
     LP_TRY(act_qdq(q, x, cfg, false, &xdq));
     g->nodes[ni].in[0] = xdq;
     if (!cap.weighted) { /* MatMul of two activations: B as int8 symmetric */
-        if (!lp_calibration_find(q->cal, g->values[w].name))
+        if (!find_obs(q, w))
             return LP_OK;
         int wdq;
         LP_TRY(act_qdq(q, w, cfg, true, &wdq));
@@ -303,7 +491,11 @@ static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
     if (has_bias && (op == LP_OP_Conv || (op == LP_OP_Gemm && lp_attr_float(n, "beta", 1.0f) == 1.0f &&
                                           lp_attr_float(n, "alpha", 1.0f) == 1.0f))) {
         int bdq = -1;
-        st = bias_qdq(q, node_name, n->in[2], cached_scale(q, xdq), s_w, n_w, &bdq);
+        if (q->recipe->bias_correction)
+            st = bias_correct(q, ni, x, w, axis);
+        n = &g->nodes[ni];
+        if (st == LP_OK)
+            st = bias_qdq(q, node_name, n->in[2], cached_scale(q, xdq), s_w, n_w, &bdq);
         if (st == LP_OK && bdq >= 0)
             g->nodes[ni].in[2] = bdq;
     }
@@ -343,7 +535,7 @@ lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r)
 
 lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, const lp_recipe *r, lp_graph **out)
 {
-    qctx q = { .cal = cal, .opset = lp_graph_opset(src, "") };
+    qctx q = { .cal = cal, .recipe = r, .opset = lp_graph_opset(src, "") };
     bool any_int8 = false;
     for (int i = 0; i < src->n_nodes; i++) {
         lp_precision p;
@@ -360,6 +552,8 @@ lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, cons
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "INT8 nodes need calibration statistics (no calibration given)");
     LP_TRY(lp_graph_clone(src, &q.g));
     lp_status st = LP_OK;
+    if (any_int8 && r->smooth_quant_alpha > 0)
+        st = smooth(&q, r->smooth_quant_alpha);
     int n_orig = q.g->n_nodes;
     for (int i = 0; i < n_orig && st == LP_OK; i++) {
         lp_precision p;
@@ -377,6 +571,9 @@ lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, cons
     if (st == LP_OK)
         st = lp_graph_infer(q.g, false);
     free(q.cache);
+    for (int i = 0; i < q.n_synth; i++)
+        free(q.synth[i].obs);
+    free(q.synth);
     if (st != LP_OK) {
         lp_graph_free(q.g);
         return st;

@@ -54,6 +54,8 @@ lp_status lp_recipe_clone(const lp_recipe *r, lp_recipe **out)
     LP_TRY(lp_recipe_new(&c));
     c->model_wise = r->model_wise;
     c->approach = r->approach;
+    c->bias_correction = r->bias_correction;
+    c->smooth_quant_alpha = r->smooth_quant_alpha;
     for (int i = 0; i < r->n_nodes; i++) {
         const lp_node_recipe *n = &r->nodes[i];
         lp_status st = lp_recipe_set(c, n->node, n->precision, n->has_cfg ? &n->cfg : NULL);
@@ -134,6 +136,17 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
     lp_json_begin_object(&j);
     lp_json_key(&j, "approach");
     lp_json_string(&j, lp_approach_name(r->approach));
+    if (r->bias_correction) {
+        lp_json_key(&j, "bias_correction");
+        lp_json_bool(&j, true);
+    }
+    if (r->smooth_quant_alpha > 0) {
+        lp_json_key(&j, "smooth_quant");
+        lp_json_begin_object(&j);
+        lp_json_key(&j, "alpha");
+        lp_json_double(&j, r->smooth_quant_alpha);
+        lp_json_end_object(&j);
+    }
     lp_json_key(&j, "model_wise");
     lp_json_begin_object(&j);
     write_cfg(&j, &r->model_wise);
@@ -230,6 +243,17 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
                                   "expected post_training_static_quant or post_training_dynamic_quant");
             else
                 rec->approach = (lp_approach)a;
+        } else if (strcmp(k, "bias_correction") == 0) {
+            if (!lp_scalar_bool(v, &rec->bias_correction))
+                st = bad(&r, v, "bias_correction", "expected true or false");
+        } else if (strcmp(k, "smooth_quant") == 0) {
+            const lp_yval *a = v->kind == LP_NODE_MAP ? lp_yval_get(v, "alpha") : NULL;
+            bool off = false;
+            if (v->kind == LP_NODE_SCALAR && lp_scalar_bool(v, &off) && !off)
+                rec->smooth_quant_alpha = 0;
+            else if (!a || !lp_scalar_float(a, &rec->smooth_quant_alpha) || rec->smooth_quant_alpha <= 0 ||
+                     rec->smooth_quant_alpha >= 1)
+                st = bad(&r, v, "smooth_quant", "expected false or {alpha: a number in (0, 1)}");
         } else if (strcmp(k, "model_wise") == 0) {
             st = read_cfg(&r, v, "model_wise", &rec->model_wise);
         } else if (strcmp(k, "op_wise") == 0) {
@@ -263,7 +287,7 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
                     st = lp_recipe_set(rec, v->keys[n], p, has_cfg ? &cfg : NULL);
             }
         } else {
-            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, model_wise, op_wise)", k);
+            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, bias_correction, smooth_quant, model_wise, op_wise)", k);
         }
     }
     lp_yval_free(root);

@@ -1,0 +1,170 @@
+#!/bin/sh
+# bench.sh BUILD — tests of `lowp bench` on models/mlp.onnx: the JSON report and its invariants,
+# --batch, -i, usage errors, a missing model, multi-instance mode.
+# Prints "ok NAME" / "FAIL NAME: why" / "skip NAME: why" per case and a final
+# "bench.sh: N passed, N failed" line; exits non-zero on any failure. Timings are checked for
+# consistency only (p50 <= p90 <= p99, throughput ~ batch / latency), never against targets.
+BUILD=${1:-build}
+ROOT=$(pwd)
+case "$BUILD" in /*) LOWP="$BUILD/lowp" ;; *) LOWP="$ROOT/$BUILD/lowp" ;; esac
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3   # only the json module is needed
+MLP="$ROOT/models/mlp.onnx"
+BATCH="$ROOT/models/fixed_batch_input.npy"
+QUICK="--warmup 2 --iters 20 --quiet"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/lowp_bench.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+passed=0; failed=0
+
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+skip() { echo "skip $1: $2"; }
+
+# lowp ARGS... — runs the program, stdout in $T/out, stderr in $T/err, status in $rc.
+lowp() { "$LOWP" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+expect() {
+    [ "$rc" = "$2" ] && return 0
+    fail "$1" "exit $rc, want $2; stderr: $(head -c 300 "$T/err" | tr '\n' ' ')"
+    return 1
+}
+has() {
+    grep -qF -- "$3" "$2" && return 0
+    fail "$1" "$(basename "$2") lacks '$3': $(head -c 300 "$2" | tr '\n' ' ')"
+    return 1
+}
+# jcheck NAME CODE — runs python CODE with `r` = the JSON in $T/out; a failed assert fails NAME.
+jcheck() {
+    "$PY" -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+def near(a, b, f): return b / f <= a <= b * f
+$2
+" "$T/out" >"$T/py" 2>&1 && return 0
+    fail "$1" "$(tail -n 3 "$T/py" | tr '\n' ' ')"
+    return 1
+}
+
+# The invariants of every report: fields present, percentiles ordered, throughput consistent
+# with the latencies (the timed loop's wall time also holds the freeing of outputs, hence the
+# generous factor).
+SANE='
+for k in ("model", "batch", "threads", "precision", "warmup", "iterations", "instances",
+          "inputs", "latency_ms", "throughput", "peak_rss_bytes", "arena_bytes", "per_instance"):
+    assert k in r, "missing key " + k
+l = r["latency_ms"]
+for k in ("p50", "p90", "p99", "mean", "min", "max"):
+    assert isinstance(l[k], (int, float)) and l[k] > 0, (k, l[k])
+assert l["min"] <= l["p50"] <= l["p90"] <= l["p99"] <= l["max"], l
+assert r["peak_rss_bytes"] > 1 << 20, r["peak_rss_bytes"]
+assert r["arena_bytes"] is None or r["arena_bytes"] >= 0
+assert r["precision"] == "fp32"
+assert len(r["per_instance"]) == r["instances"]
+tput = sum(r["batch"] * 1000.0 / i["latency_ms"]["mean"] for i in r["per_instance"])
+assert near(r["throughput"], tput, 3), (r["throughput"], tput)
+'
+
+if [ ! -x "$LOWP" ]; then
+    echo "FAIL bench.sh: $LOWP is not built"
+    echo "bench.sh: 0 passed, 1 failed"
+    exit 1
+fi
+if [ ! -f "$MLP" ]; then
+    echo "skip bench.sh: $MLP absent"
+    echo "bench.sh: 0 passed, 0 failed"
+    exit 0
+fi
+
+# ---- reports ----
+
+lowp bench "$MLP" --json $QUICK
+expect json 0 && jcheck json "$SANE
+assert r['batch'] == 1 and r['iterations'] == 20 and r['warmup'] == 2 and r['instances'] == 1
+assert r['inputs'][0]['name'] == 'input' and r['inputs'][0]['shape'] == [1, 1, 28, 28]
+assert r['inputs'][0]['source'] == 'random'
+assert r['threads'] >= 1" && ok json
+
+lowp bench "$MLP" --json --batch 16 --threads 1 $QUICK
+expect batch 0 && jcheck batch "$SANE
+assert r['batch'] == 16 and r['threads'] == 1
+assert r['inputs'][0]['shape'] == [16, 1, 28, 28]" && ok batch
+
+lowp bench "$MLP" --json --shape input=4,1,28,28 $QUICK
+expect shape 0 && jcheck shape "$SANE
+assert r['batch'] == 4 and r['inputs'][0]['shape'] == [4, 1, 28, 28]" && ok shape
+
+if [ -f "$BATCH" ]; then
+    lowp bench "$MLP" --json -i "input=$BATCH" $QUICK
+    expect input_file 0 && jcheck input_file "$SANE
+assert r['batch'] == 8 and r['inputs'][0]['shape'] == [8, 1, 28, 28]
+assert r['inputs'][0]['source'].endswith('fixed_batch_input.npy')" && ok input_file
+else
+    skip input_file "$BATCH absent"
+fi
+
+lowp bench "$MLP" $QUICK
+expect human 0 && has human "$T/out" "p50" && has human "$T/out" "p99" &&
+    has human "$T/out" "samples/s" && has human "$T/out" "peak RSS" && ok human
+
+# Progress goes to stderr only: with --json, stdout stays one JSON object.
+lowp bench "$MLP" --json --warmup 1 --iters 5
+expect progress_stdout 0 && jcheck progress_stdout "$SANE" && ok progress_stdout
+
+# ---- usage and input errors ----
+
+bad=""
+for args in "--bogus" "--batch 0" "--batch x" "--iters 0" "--warmup -1" "--threads x" \
+            "--precision fp16" "--shape nosuch=1,2" "--shape input" "--instances 0" \
+            "--cores-per-instance 2 --threads 1" "-i nosuch=$BATCH" "--iters"; do
+    # shellcheck disable=SC2086
+    lowp bench "$MLP" $args
+    [ "$rc" = 1 ] && grep -q "lowp bench:" "$T/err" || bad="$bad [$args: exit $rc]"
+done
+lowp bench
+[ "$rc" = 1 ] || bad="$bad [no model: exit $rc]"
+[ -z "$bad" ] && ok usage_errors || fail usage_errors "$bad"
+
+lowp bench "$T/nosuch.onnx" $QUICK
+expect missing_model 2 && has missing_model "$T/err" "nosuch.onnx" && ok missing_model
+
+printf 'not a model' >"$T/bad.onnx"
+lowp bench "$T/bad.onnx" $QUICK
+expect bad_model 2 && ok bad_model
+
+lowp bench "$MLP" --shape input=1,1,28 $QUICK
+expect wrong_shape 2 && has wrong_shape "$T/err" "input" && ok wrong_shape
+
+# bf16 runs once the engine has it, and is refused with a message until then.
+lowp bench "$MLP" --precision bf16 --json $QUICK
+if [ "$rc" = 0 ]; then
+    jcheck bf16 "assert r['precision'] == 'bf16'" && ok bf16
+else
+    expect bf16 2 && has bf16 "$T/err" "bf16" && ok bf16
+fi
+
+# ---- multi-instance ----
+
+ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+if [ "$ncpu" -ge 2 ]; then
+    lowp bench "$MLP" --json --instances 2 --cores-per-instance 1 $QUICK
+    expect instances 0 && jcheck instances "$SANE
+assert r['instances'] == 2 and r['cores_per_instance'] == 1 and len(r['per_instance']) == 2
+c0, c1 = (i['cores'] for i in r['per_instance'])
+assert len(c0) == 1 and len(c1) == 1 and c0 != c1, (c0, c1)
+assert all(i['threads'] == 1 and i['throughput'] > 0 for i in r['per_instance'])
+assert near(r['throughput'], sum(i['throughput'] for i in r['per_instance']), 1.001)" && ok instances
+
+    lowp bench "$MLP" --instances 2 --cores-per-instance 1 $QUICK
+    expect instances_human 0 && has instances_human "$T/out" "instance 1" && ok instances_human
+
+    # A failing instance fails the run with its status, and no instance is left waiting.
+    lowp bench "$MLP" --instances 2 --shape input=1,1,28 $QUICK
+    expect instances_fail 2 && ok instances_fail
+else
+    skip instances "one CPU online"
+fi
+lowp bench "$MLP" --instances $((ncpu + 1)) --cores-per-instance 1 $QUICK
+expect too_many_instances 1 && has too_many_instances "$T/err" "CPUs" && ok too_many_instances
+
+echo "bench.sh: $passed passed, $failed failed"
+[ "$failed" = 0 ]

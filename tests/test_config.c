@@ -192,7 +192,7 @@ static void test_errors(void)
     E("tuning:\n  accuracy_criterion:\n    relative: lots\n",
       "tuning.accuracy_criterion.relative: expected a number or a percentage, got 'lots' at line 5");
     E("tuning:\n  accuracy_criterion: {relative: 0.01, absolute: 0.01}\n", "not both");
-    E("tuning:\n  strategy: {name: greedy}\n", "tuning.strategy.name: 'greedy' is not one of: basic");
+    E("tuning:\n  strategy: {name: greedy}\n", "tuning.strategy.name: 'greedy' is not one of: auto, basic");
     E("tuning:\n  exit_policy:\n    max_trials: 0\n", "tuning.exit_policy.max_trials: must be at least 1");
     E("tuning:\n  random_seed: [1]\n", "tuning.random_seed: expected an integer, got 'a list' at line 4");
     E("quantization:\n  approach: quant_aware_training\n", "quant_aware_training is not supported");

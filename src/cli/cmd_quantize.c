@@ -32,6 +32,8 @@ static const char usage[] =
     "      --exclude LIST       keep these nodes (comma-separated names) in FP32\n"
     "      --exclude-op LIST    keep every node of these op types (e.g. Gemm,MatMul) in FP32\n"
     "      --dynamic            dynamic quantization (DynamicQuantizeLinear + MatMulInteger/ConvInteger)\n"
+    "      --smooth-quant A     SmoothQuant for MatMul/Gemm inputs with migration strength A in (0,1)\n"
+    "      --bias-correction    correct Conv/Gemm biases for the weight-quantization mean shift\n"
     "      --format FMT         qdq (default) or qoperator (QLinearConv/QLinearMatMul)\n"
     "      --recipe FILE        start from this recipe (JSON); the options above change it\n"
     "      --save-recipe FILE   write the recipe used (JSON)\n"
@@ -45,14 +47,14 @@ static const char usage[] =
     "             --transform Rescale,Normalize=0.2860/0.3530 --samples 300\n";
 
 typedef struct opts {
-    const char *model, *output, *config, *calib, *recipe, *save_recipe, *algo, *percentile, *format;
+    const char *model, *output, *config, *calib, *recipe, *save_recipe, *algo, *percentile, *format, *smooth;
     const char *transforms[32];
     int n_transforms;
     const char *exclude[64], *exclude_op[64];
     int n_exclude, n_exclude_op;
     long samples, batch;
     int per_channel; /* -1: not given */
-    bool act_sym, dynamic, list, json, quiet;
+    bool act_sym, dynamic, list, json, quiet, bias_correction;
 } opts;
 
 static int parse(int argc, char **argv, opts *o)
@@ -82,6 +84,7 @@ static int parse(int argc, char **argv, opts *o)
         } else if (VALUE(NULL, "--algo")) o->algo = v;
         else if (VALUE(NULL, "--percentile")) o->percentile = v;
         else if (VALUE(NULL, "--format")) o->format = v;
+        else if (VALUE(NULL, "--smooth-quant")) o->smooth = v;
         else if (VALUE(NULL, "--recipe")) o->recipe = v;
         else if (VALUE(NULL, "--save-recipe")) o->save_recipe = v;
         else if (VALUE(NULL, "--exclude") || VALUE(NULL, "--exclude-op")) {
@@ -97,6 +100,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(argv[i], "--per-tensor")) o->per_channel = 0;
         else if (!strcmp(argv[i], "--act-sym")) o->act_sym = true;
         else if (!strcmp(argv[i], "--dynamic")) o->dynamic = true;
+        else if (!strcmp(argv[i], "--bias-correction")) o->bias_correction = true;
         else if (!strcmp(argv[i], "--list")) o->list = true;
         else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
         else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
@@ -194,7 +198,9 @@ int lp_cmd_quantize(int argc, char **argv)
         (o.percentile && lowp_recipe_set(recipe, "activation.percentile", o.percentile) != LOWP_OK) ||
         (o.per_channel >= 0 &&
          lowp_recipe_set(recipe, "weight.granularity", o.per_channel ? "per_channel" : "per_tensor") != LOWP_OK) ||
-        (o.act_sym && lowp_recipe_set(recipe, "activation.scheme", "sym") != LOWP_OK)) {
+        (o.act_sym && lowp_recipe_set(recipe, "activation.scheme", "sym") != LOWP_OK) ||
+        (o.smooth && lowp_recipe_set(recipe, "smooth_quant.alpha", o.smooth) != LOWP_OK) ||
+        (o.bias_correction && lowp_recipe_set(recipe, "bias_correction", "true") != LOWP_OK)) {
         rc = lp_cli_lib_error();
         goto done;
     }

@@ -445,6 +445,9 @@ static int run_instance(const bench_cfg *cfg, int instance, int threads, int rea
     }
     r->load_ms = (now_s() - t0) * 1e3;
     n_out = lowp_model_output_count(model);
+    /* the session holds what it needs: drop the loaded copy so peak memory is the engine's */
+    lowp_model_free(model);
+    model = NULL;
     names = calloc((size_t)n_in + 1, sizeof *names);
     ins = calloc((size_t)n_in + 1, sizeof *ins);
     outs = calloc((size_t)n_out + 1, sizeof *outs);

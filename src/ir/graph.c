@@ -509,7 +509,24 @@ done:
     return st;
 }
 
-lp_status lp_graph_clone(const lp_graph *s, lp_graph **out)
+static lp_status clone_impl(const lp_graph *s, bool share_constants, lp_graph **out);
+
+lp_status lp_graph_clone(const lp_graph *s, lp_graph **out) { return clone_impl(s, false, out); }
+lp_status lp_graph_clone_shared(const lp_graph *s, lp_graph **out) { return clone_impl(s, true, out); }
+
+/* A tensor header viewing `src`'s data. */
+static lp_status view_of(const lp_tensor *src, lp_tensor **out)
+{
+    lp_tensor *t = malloc(sizeof *t);
+    if (!t)
+        return OOM();
+    *t = *src;
+    t->owns_data = false;
+    *out = t;
+    return LP_OK;
+}
+
+static lp_status clone_impl(const lp_graph *s, bool share_constants, lp_graph **out)
 {
     lp_graph *g;
     LP_TRY(lp_graph_new(&g));
@@ -554,7 +571,7 @@ lp_status lp_graph_clone(const lp_graph *s, lp_graph **out)
         d->doc = NULL;
         if (sv->doc && !(d->doc = dupstr(sv->doc)))
             goto fail;
-        if (sv->init && lp_tensor_clone(sv->init, &d->init) != LP_OK)
+        if (sv->init && (share_constants ? view_of(sv->init, &d->init) : lp_tensor_clone(sv->init, &d->init)) != LP_OK)
             goto fail;
     }
     for (int i = 0; i < s->n_nodes; i++) {

@@ -120,6 +120,10 @@ lp_status lp_graph_new(lp_graph **out);
 void lp_graph_free(lp_graph *g);
 /* A deep copy. */
 lp_status lp_graph_clone(const lp_graph *g, lp_graph **out);
+/* A copy whose constant tensors are views of `g`'s (no weight bytes copied): `g` must outlive
+ * the copy and must not change those constants meanwhile. Constants the copy creates or
+ * replaces later are its own. (The engine's plans share their session's weights this way.) */
+lp_status lp_graph_clone_shared(const lp_graph *g, lp_graph **out);
 
 /* The value named `name`, or -1. */
 int lp_graph_find_value(const lp_graph *g, const char *name);

@@ -5,47 +5,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/registry.h"
 #include <unistd.h>
 
 static const lowp_dataset_vtable *const builtin[] = {
     &lp_ds_mnist, &lp_ds_fashion_mnist, &lp_ds_cifar10, &lp_ds_cifar100, &lp_ds_image_folder,
     &lp_ds_imagenet_raw, &lp_ds_npy, &lp_ds_dummy,
 };
-#define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
-#define MAX_USER 64
-static const lowp_dataset_vtable *user[MAX_USER];
-static int n_user;
+static lp_registry registry = LP_REGISTRY("dataset", builtin);
 
 const lowp_dataset_vtable *lp_dataset_find(const char *name)
 {
-    for (int i = 0; i < N_BUILTIN; i++)
-        if (!strcmp(builtin[i]->name, name))
-            return builtin[i];
-    for (int i = 0; i < n_user; i++)
-        if (!strcmp(user[i]->name, name))
-            return user[i];
-    return NULL;
+    return lp_registry_find(&registry, name);
 }
 
 void lp_dataset_names(char *buf, size_t size)
 {
-    size_t k = 0;
-    buf[0] = 0;
-    for (int i = 0; i < N_BUILTIN + n_user && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "",
-                              i < N_BUILTIN ? builtin[i]->name : user[i - N_BUILTIN]->name);
+    lp_registry_names(&registry, buf, size);
 }
 
 lowp_status lowp_dataset_register(const lowp_dataset_vtable *vt)
 {
     if (!vt || !vt->name || !vt->open || !vt->get)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_dataset_register: the vtable needs name, open and get");
-    if (lp_dataset_find(vt->name))
-        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "dataset '%s' is already registered", vt->name);
-    if (n_user == MAX_USER)
-        return lp_error(LOWP_ERR_UNSUPPORTED, "too many user datasets (at most %d)", MAX_USER);
-    user[n_user++] = vt;
-    return LP_OK;
+    return lp_registry_add(&registry, vt);
 }
 
 lp_status lp_dataset_open_params(const char *name, lowp_params *params, lowp_dataset **out)

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/registry.h"
+
 #include "data/data.h"
 
 static const lowp_transform_vtable *const builtin[] = {
@@ -10,41 +12,23 @@ static const lowp_transform_vtable *const builtin[] = {
     &lp_tf_random_resized_crop, &lp_tf_transpose, &lp_tf_cast, &lp_tf_to_array,
     &lp_tf_crop_resize, &lp_tf_label_shift,
 };
-#define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
-#define MAX_USER 64
-static const lowp_transform_vtable *user[MAX_USER];
-static int n_user;
+static lp_registry registry = LP_REGISTRY("transform", builtin);
 
 const lowp_transform_vtable *lp_transform_find(const char *name)
 {
-    for (int i = 0; i < N_BUILTIN; i++)
-        if (!strcmp(builtin[i]->name, name))
-            return builtin[i];
-    for (int i = 0; i < n_user; i++)
-        if (!strcmp(user[i]->name, name))
-            return user[i];
-    return NULL;
+    return lp_registry_find(&registry, name);
 }
 
 void lp_transform_names(char *buf, size_t size)
 {
-    size_t k = 0;
-    buf[0] = 0;
-    for (int i = 0; i < N_BUILTIN + n_user && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "",
-                              i < N_BUILTIN ? builtin[i]->name : user[i - N_BUILTIN]->name);
+    lp_registry_names(&registry, buf, size);
 }
 
 lowp_status lowp_transform_register(const lowp_transform_vtable *vt)
 {
     if (!vt || !vt->name || !vt->apply)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_register: the vtable needs name and apply");
-    if (lp_transform_find(vt->name))
-        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "transform '%s' is already registered", vt->name);
-    if (n_user == MAX_USER)
-        return lp_error(LOWP_ERR_UNSUPPORTED, "too many user transforms (at most %d)", MAX_USER);
-    user[n_user++] = vt;
-    return LP_OK;
+    return lp_registry_add(&registry, vt);
 }
 
 lowp_status lowp_transform_create(lowp_transform **out)

@@ -5,33 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/registry.h"
+
 static const lowp_metric_vtable *const builtin[] = {
     &lp_metric_topk, &lp_metric_accuracy, &lp_metric_loss, &lp_metric_mae, &lp_metric_mse,
     &lp_metric_rmse, &lp_metric_f1, &lp_metric_map, &lp_metric_coco_map,
 };
-#define N_BUILTIN (int)(sizeof builtin / sizeof builtin[0])
-#define MAX_USER 64
-static const lowp_metric_vtable *user[MAX_USER];
-static int n_user;
+static lp_registry registry = LP_REGISTRY("metric", builtin);
 
 const lowp_metric_vtable *lp_metric_find(const char *name)
 {
-    for (int i = 0; i < N_BUILTIN; i++)
-        if (!strcmp(builtin[i]->name, name))
-            return builtin[i];
-    for (int i = 0; i < n_user; i++)
-        if (!strcmp(user[i]->name, name))
-            return user[i];
-    return NULL;
+    return lp_registry_find(&registry, name);
 }
 
 void lp_metric_names(char *buf, size_t size)
 {
-    size_t k = 0;
-    buf[0] = 0;
-    for (int i = 0; i < N_BUILTIN + n_user && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? ", " : "",
-                              i < N_BUILTIN ? builtin[i]->name : user[i - N_BUILTIN]->name);
+    lp_registry_names(&registry, buf, size);
 }
 
 lowp_status lowp_metric_register(const lowp_metric_vtable *vt)
@@ -39,12 +28,7 @@ lowp_status lowp_metric_register(const lowp_metric_vtable *vt)
     if (!vt || !vt->name || !vt->create || !vt->update || !vt->result)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT,
                         "lowp_metric_register: the vtable needs name, create, update and result");
-    if (lp_metric_find(vt->name))
-        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "metric '%s' is already registered", vt->name);
-    if (n_user == MAX_USER)
-        return lp_error(LOWP_ERR_UNSUPPORTED, "too many user metrics (at most %d)", MAX_USER);
-    user[n_user++] = vt;
-    return LP_OK;
+    return lp_registry_add(&registry, vt);
 }
 
 lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out)

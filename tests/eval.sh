@@ -18,7 +18,7 @@ count_of() { awk -F'[:,}]' '{for (i = 1; i <= NF; i++) { if ($i ~ /"value"/) v =
 
 zoo_case() {
     m=$1; shift
-    if [ ! -f "models/$m.onnx" ] || [ ! -f "models/$m.json" ]; then echo "ok zoo_$m # skipped: no model"; pass=$((pass + 1)); return; fi
+    if [ ! -f "models/$m.onnx" ] || [ ! -f "models/$m.json" ]; then echo "FAIL zoo_$m: models/$m.onnx or its .json is missing"; fail=$((fail + 1)); return; fi
     if ! "$LOWP" eval "models/$m.onnx" "$@" --json -q >"$tmp/$m.json" 2>"$tmp/$m.err"; then
         bad "zoo_$m" "$(cat "$tmp/$m.err")"; return
     fi
@@ -51,7 +51,7 @@ if [ -d "$FM" ]; then
     if [ $rc = 2 ] && grep -q "sample 0: input 0 is float32\[64,28,28,1\]" "$tmp/e" && grep -q "input 'input'" "$tmp/e" &&
        [ ! -s "$tmp/o" ]; then ok shape_mismatch; else bad shape_mismatch "rc $rc: $(cat "$tmp/e")"; fi
 else
-    echo "ok zoo_mlp # skipped: no $FM"; pass=$((pass + 1))
+    echo "FAIL zoo_mlp: $FM is missing (make deps installs dataset-fashion-mnist)"; fail=$((fail + 1))
 fi
 
 # bad input: one clear error naming the file, non-zero exit, nothing on stdout

@@ -21,6 +21,16 @@
 
 typedef struct lp_step lp_step;
 
+/* A constant the plan folded from DequantizeLinear(q, scale, zero_point) at compile time
+ * (a QDQ model's int8 weights and int32 biases): the folded float value is what reference
+ * kernels read; INT8 kernels read the integers and scales it came from. */
+typedef struct lp_qconst {
+    const lp_tensor *q;         /* int8 / uint8 / int32 data, the shape of the folded value */
+    const lp_tensor *scale;     /* float32: one value (per tensor) or one per index of `axis` */
+    const lp_tensor *zp;        /* same count as scale, or NULL (zero) */
+    int axis;                   /* normalized to [0, rank) (0 for per tensor) */
+} lp_qconst;
+
 /* What a kernel's `fuse` hook sees: the compiled graph and who reads each value. */
 typedef struct lp_fuse_ctx {
     const lp_graph *g;
@@ -28,6 +38,7 @@ typedef struct lp_fuse_ctx {
     const int *reader_node;     /* (a node reading v twice is listed twice) */
     const uint8_t *taken;       /* per node: already in a step, or dynamic: not fusable */
     lp_dtype precision;         /* the plan's default precision */
+    const lp_qconst *const *qconst; /* per value: its quantized origin, or NULL */
 } lp_fuse_ctx;
 
 /* Readers of value v (count; *nodes points at their indices). Graph outputs are not nodes:
@@ -58,6 +69,7 @@ typedef struct lp_prep_ctx {
     void *const *scratch;       /* where the scratch's address is at run time */
     int threads;
     lp_dtype precision;         /* LOWP_FLOAT or LOWP_BFLOAT16 for this step */
+    const lp_qconst *const *qconst; /* per value: its quantized origin, or NULL */
 } lp_prep_ctx;
 
 /* A kernel backend (the seam for fast kernels in src/kernels/). */
@@ -135,6 +147,10 @@ typedef struct lp_plan {
     size_t scratch_size;
     bool fused;                 /* some step runs a group of nodes */
     struct lp_plan *tap_plan;   /* the same graph unfused, compiled on the first tapped run */
+    lp_qconst **qconst;         /* per value of g: the DequantizeLinear it was folded from, or NULL */
+    int n_qfold;                /* folded DequantizeLinear constants, by name (compile only) */
+    char **qfold_name;
+    lp_qconst *qfold;
 } lp_plan;
 
 /* Sees every tensor a node produces during lp_plan_run (calibration, debugging). The tensor

@@ -18,9 +18,58 @@ static const lp_kernel *const backends[] = {
 
 static lp_status oom(void) { return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory compiling the model"); }
 
+/* Before DequantizeLinear node i is folded into a float constant, keeps copies of its
+ * integers, scales and zero points by the output's name (INT8 kernels read them). */
+static lp_status remember_qfold(lp_plan *p, const lp_graph *g, int i)
+{
+    const lp_node *n = &g->nodes[i];
+    if (n->op != LP_OP_DequantizeLinear || n->n_in < 2 || n->n_out < 1 || n->out[0] < 0)
+        return LP_OK;
+    for (int k = 0; k < n->n_in && k < 3; k++)
+        if (n->in[k] >= 0 && g->values[n->in[k]].kind != LP_VALUE_CONST)
+            return LP_OK;
+    const lp_tensor *q = g->values[n->in[0]].init, *s = g->values[n->in[1]].init;
+    const lp_tensor *z = n->n_in > 2 && n->in[2] >= 0 ? g->values[n->in[2]].init : NULL;
+    if ((q->dtype != LP_I8 && q->dtype != LP_U8 && q->dtype != LP_I32) || s->dtype != LP_F32 ||
+        (z && (z->dtype != q->dtype || lp_tensor_numel(z) != lp_tensor_numel(s))))
+        return LP_OK;
+    int axis = 0;
+    if (lp_tensor_numel(s) > 1) {
+        int64_t a = lp_attr_int(n, "axis", 1);
+        if (a < 0)
+            a += q->ndim;
+        if (a < 0 || a >= q->ndim || s->ndim != 1 || q->dims[a] != lp_tensor_numel(s))
+            return LP_OK;
+        axis = (int)a;
+    }
+    if ((p->n_qfold & (p->n_qfold - 1)) == 0) { /* grow at powers of two */
+        size_t cap = p->n_qfold ? 2 * (size_t)p->n_qfold : 8;
+        char **names = realloc(p->qfold_name, cap * sizeof *names);
+        if (names)
+            p->qfold_name = names;
+        lp_qconst *qf = realloc(p->qfold, cap * sizeof *qf);
+        if (qf)
+            p->qfold = qf;
+        if (!names || !qf)
+            return oom();
+    }
+    lp_tensor *qc = NULL, *sc = NULL, *zc = NULL;
+    char *name = strdup(g->values[n->out[0]].name);
+    if (!name || lp_tensor_clone(q, &qc) != LP_OK || lp_tensor_clone(s, &sc) != LP_OK ||
+        (z && lp_tensor_clone(z, &zc) != LP_OK)) {
+        free(name);
+        lp_tensor_free(qc);
+        lp_tensor_free(sc);
+        return oom();
+    }
+    p->qfold_name[p->n_qfold] = name;
+    p->qfold[p->n_qfold++] = (lp_qconst){ .q = qc, .scale = sc, .zp = zc, .axis = axis };
+    return LP_OK;
+}
+
 /* Infers node i with concrete shapes; folds it when its result is known at compile time.
  * *dynamic is set when an output shape can only be known at run time. */
-static lp_status compile_node(lp_graph *g, int i, bool *dynamic)
+static lp_status compile_node(lp_plan *p, lp_graph *g, int i, bool *dynamic)
 {
     lp_node *n = &g->nodes[i];
     lp_vinfo vi[LP_MAX_NODE_IO];
@@ -33,6 +82,13 @@ static lp_status compile_node(lp_graph *g, int i, bool *dynamic)
         all_const &= n->in[k] < 0 || g->values[n->in[k]].kind == LP_VALUE_CONST;
     for (int k = 0; k < n->n_out; k++)
         all_computed &= n->out[k] < 0 || vi[k].value != NULL;
+    if (all_const || all_computed) {
+        lp_status st = remember_qfold(p, g, i);
+        if (st != LP_OK) {
+            lp_vinfo_release(vi, n->n_out);
+            return st;
+        }
+    }
     if (all_computed) {
         for (int k = 0; k < n->n_out; k++)
             if (n->out[k] >= 0) {
@@ -245,7 +301,8 @@ static lp_status choose_kernels(lp_plan *p, choice *c)
         c->taken[i] = g->nodes[i].dynamic || g->nodes[i].dead;
     }
     lp_fuse_ctx fc = { .g = g, .reader_start = c->reader_start, .reader_node = c->reader_node,
-                       .taken = c->taken, .precision = p->opt.precision };
+                       .taken = c->taken, .precision = p->opt.precision,
+                       .qconst = (const lp_qconst *const *)p->qconst };
     int grp[LP_MAX_FUSED];
     for (int i = 0; i < g->n_nodes; i++) {
         const lp_node *n = &g->nodes[i];
@@ -377,7 +434,7 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
     p->opt = opt ? *opt : lp_plan_options_default();
     if (p->opt.threads <= 0)
         p->opt.threads = 1;
-    lp_status st = lp_graph_clone(src, &p->g);
+    lp_status st = lp_graph_clone_shared(src, &p->g); /* weights stay the session's */
     if (st != LP_OK) {
         free(p);
         return st;
@@ -403,12 +460,19 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
         }
     for (int i = 0; i < g->n_nodes; i++) {
         bool dynamic;
-        if (!g->nodes[i].dead && (st = compile_node(g, i, &dynamic)) != LP_OK)
+        if (!g->nodes[i].dead && (st = compile_node(p, g, i, &dynamic)) != LP_OK)
             goto fail;
         g->nodes[i].dynamic = dynamic;
     }
     if ((st = lp_graph_compact(g)) != LP_OK)
         goto fail;
+    if (!(p->qconst = calloc((size_t)g->n_values + 1, sizeof *p->qconst)))
+        goto nomem;
+    for (int i = 0; i < p->n_qfold; i++) {
+        int v = lp_graph_find_value(g, p->qfold_name[i]);
+        if (v >= 0 && g->values[v].kind == LP_VALUE_CONST)
+            p->qconst[v] = &p->qfold[i];
+    }
     if (!(p->dynamic_value = calloc((size_t)g->n_values + 1, 1)) ||
         !(p->dynamic_buf = calloc((size_t)g->n_values + 1, sizeof *p->dynamic_buf)) ||
         !(p->dynamic_cap = calloc((size_t)g->n_values + 1, sizeof *p->dynamic_cap)) ||
@@ -456,7 +520,8 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
                                .value_step = ch.value_step, .value_reader_kernel = ch.reader_kernel,
                                .vals = p->vals, .value_bytes = p->value_bytes, .scratch_bytes = &p->scratch_size,
                                .scratch = &p->scratch, .threads = p->opt.threads,
-                               .precision = step_precision(p, s) };
+                               .precision = step_precision(p, s),
+                               .qconst = (const lp_qconst *const *)p->qconst };
             st = s->kernel->prepare_step(&pc, &s->state);
         } else {
             st = s->kernel->prepare(g, s->node, &s->state);
@@ -606,6 +671,15 @@ void lp_plan_free(lp_plan *p)
         if (p->steps[s].kernel && p->steps[s].kernel->release)
             p->steps[s].kernel->release(p->steps[s].state);
     lp_plan_free(p->tap_plan);
+    for (int i = 0; i < p->n_qfold; i++) {
+        free(p->qfold_name[i]);
+        lp_tensor_free((lp_tensor *)p->qfold[i].q);
+        lp_tensor_free((lp_tensor *)p->qfold[i].scale);
+        lp_tensor_free((lp_tensor *)p->qfold[i].zp);
+    }
+    free(p->qfold_name);
+    free(p->qfold);
+    free(p->qconst);
     free(p->group_nodes);
     free(p->value_bytes);
     free(p->scratch);

@@ -73,6 +73,16 @@ void dn_value_md(const lp_prep_ctx *pc, int v, dnnl_memory_desc_t *md)
     dn_plain_md(md, dnnl_f32, val->shape.ndim, val->shape.d);
 }
 
+bool dn_value_quantized(const lp_prep_ctx *pc, int v, dn_quant *q)
+{
+    const dn_step *p = producer(pc, v);
+    if (!p || !p->out_q.on)
+        return false;
+    if (q)
+        *q = p->out_q;
+    return true;
+}
+
 bool dn_value_private_ok(const lp_prep_ctx *pc, int v)
 {
     return pc->value_reader_kernel[v] == &lp_kernel_dnnl;
@@ -138,6 +148,35 @@ lp_status dn_add_exec(dn_step *st, dnnl_primitive_t prim, int nargs, const dnnl_
     return LP_OK;
 }
 
+/* A reorder from `from` (stored as fq, NULL: float) to `to` (stored as tq): one primitive
+ * changes layout and quantizes (x / s + zp), dequantizes ((q - zp) * s) or requantizes. */
+static lp_status reorder_prim_q(const dnnl_memory_desc_t *from, const dn_quant *fq, const dnnl_memory_desc_t *to,
+                                const dn_quant *tq, dnnl_primitive_t *out)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    bool fon = fq && fq->on, ton = tq && tq->on;
+    if (fon || ton) {
+        float scale = (fon ? fq->scale : 1.f) / (ton ? tq->scale : 1.f);
+        if (dnnl_primitive_attr_create(&attr) != dnnl_success)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "oneDNN: attr");
+        if ((scale != 1.f && dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale) != dnnl_success) ||
+            (fon && fq->zp && dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &fq->zp) != dnnl_success) ||
+            (ton && tq->zp && dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_DST, 1, 0, &tq->zp) != dnnl_success)) {
+            dnnl_primitive_attr_destroy(attr);
+            return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: quantizing reorder attributes");
+        }
+    }
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, dn_engine(), to, dn_engine(), attr);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success)
+        return dn_fail(s, "reorder");
+    s = dnnl_primitive_create(out, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s == dnnl_success ? LP_OK : dn_fail(s, "reorder");
+}
+
 static lp_status reorder_prim(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, dnnl_primitive_t *out)
 {
     dnnl_primitive_desc_t pd;
@@ -149,18 +188,45 @@ static lp_status reorder_prim(const dnnl_memory_desc_t *from, const dnnl_memory_
     return s == dnnl_success ? LP_OK : dn_fail(s, "reorder");
 }
 
-lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+static bool same_quant(const dn_quant *a, const dn_quant *b)
 {
-    dnnl_memory_desc_t have;
+    bool aon = a && a->on, bon = b && b->on;
+    if (!aon || !bon)
+        return aon == bon;
+    return a->dt == b->dt && a->scale == b->scale && a->zp == b->zp;
+}
+
+lp_status dn_reorder_q(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl_memory_t to, const dn_quant *tq)
+{
+    const dnnl_memory_desc_t *mf, *mt;
+    dnnl_memory_get_memory_desc(from, &mf);
+    dnnl_memory_get_memory_desc(to, &mt);
+    dnnl_primitive_t r;
+    LP_TRY(reorder_prim_q(mf, fq, mt, tq, &r));
+    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
+    return dn_add_exec(st, r, 2, args);
+}
+
+lp_status dn_input_q(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, const dn_quant *wq,
+                     dnnl_memory_t *out)
+{
+    dnnl_memory_desc_t have, plain;
+    dn_quant hq = { 0 };
     dn_value_md(pc, v, &have);
+    dn_value_quantized(pc, v, &hq);
     dnnl_memory_t src;
     LP_TRY(dn_mem_value(st, pc, v, &have, &src));
-    if (!want || dnnl_memory_desc_equal(&have, want)) {
+    if (!want && hq.on) { /* "as stored" means float to callers that know no quantization */
+        const lp_value *val = &pc->g->values[v];
+        dn_plain_md(&plain, dnnl_f32, val->shape.ndim, val->shape.d);
+        want = &plain;
+    }
+    if (!want || (dnnl_memory_desc_equal(&have, want) && same_quant(&hq, wq))) {
         *out = src;
         return LP_OK;
     }
     dnnl_primitive_t r;
-    LP_TRY(reorder_prim(&have, want, &r));
+    LP_TRY(reorder_prim_q(&have, &hq, want, wq, &r));
     lp_status s = dn_mem_temp(st, want, out);
     if (s != LP_OK) {
         dnnl_primitive_destroy(r);
@@ -168,6 +234,11 @@ lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_
     }
     dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, *out } };
     return dn_add_exec(st, r, 2, args);
+}
+
+lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+    return dn_input_q(st, pc, v, want, NULL, out);
 }
 
 dn_mark dn_checkpoint(const dn_step *st)
@@ -194,9 +265,11 @@ lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t 
     dn_value_md(pc, v, &have);
     dnnl_memory_get_memory_desc(dst, &want);
     dnnl_memory_t src;
+    dn_quant hq = { 0 };
+    dn_value_quantized(pc, v, &hq);
     LP_TRY(dn_mem_value(st, pc, v, &have, &src));
     dnnl_primitive_t r;
-    LP_TRY(reorder_prim(&have, want, &r));
+    LP_TRY(reorder_prim_q(&have, &hq, want, NULL, &r));
     dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, dst } };
     return dn_add_exec(st, r, 2, args);
 }
@@ -395,7 +468,7 @@ static lp_status dn_prepare_step(const lp_prep_ctx *pc, void **state_out)
     /* Tests force the reference fallback for steps led by an op type. */
     const char *force = getenv("LOWP_DNNL_TEST_FALLBACK");
     bool forced = force && strcmp(force, pc->g->nodes[pc->nodes[0]].op_type) == 0;
-    if (!forced && dn_group_analyze(pc->g, pc->nodes, pc->n_nodes, &info)) {
+    if (!forced && dn_group_analyze(pc->g, pc->qconst, pc->nodes, pc->n_nodes, &info)) {
         /* Private layouts first; then plain; then the reference kernels. */
         if ((s = dn_build(st, pc, &info, true)) != LP_OK && s != LOWP_ERR_OUT_OF_MEMORY) {
             step_reset(st);
@@ -447,7 +520,8 @@ static const lp_tensor *dn_plain(void *state, int value, const lp_tensor *t)
         dnnl_memory_desc_t plain;
         dn_plain_md(&plain, dnnl_f32, t->ndim, t->dims);
         size_t size = dnnl_memory_desc_get_size(&plain);
-        if (!(st->plain_buf = malloc(size ? size : 1)) || reorder_prim(&st->out_md, &plain, &st->plain_reorder) != LP_OK ||
+        if (!(st->plain_buf = malloc(size ? size : 1)) ||
+            reorder_prim_q(&st->out_md, &st->out_q, &plain, NULL, &st->plain_reorder) != LP_OK ||
             dnnl_memory_create(&st->plain_src, &st->out_md, dn_engine(), DNNL_MEMORY_NONE) != dnnl_success ||
             dnnl_memory_create(&st->plain_dst, &plain, dn_engine(), st->plain_buf) != dnnl_success)
             return t; /* cannot show it: the tap sees the raw layout */

@@ -14,6 +14,7 @@ typedef struct walk {
     const lp_fuse_ctx *fc;      /* fuse time */
     const int *grp;             /* prepare time */
     int n_grp;
+    const lp_qconst *const *qconst; /* per value: a folded quantized constant's origin */
 } walk;
 
 #define MAX_READERS 4
@@ -375,6 +376,48 @@ static bool ln_match(const walk *w, int r0, dn_group_info *info, int *nodes, int
     return true;
 }
 
+/* QuantizeLinear node qn whose output only DequantizeLinear reads, with the same
+ * parameters: the DQ node, its parameters in *q. */
+static int qdq_pair(const walk *w, int qn, dn_quant *q)
+{
+    const lp_graph *g = w->g;
+    dn_quant dq;
+    if (!is_op(g, qn, "QuantizeLinear") || !dn_qnode_params(g, qn, q) || !dn_value_f32(g, g->nodes[qn].in[0]))
+        return -1;
+    int d = single_reader(w, g->nodes[qn].out[0]);
+    if (!is_op(g, d, "DequantizeLinear") || g->nodes[d].in[0] != g->nodes[qn].out[0] || !dn_qnode_params(g, d, &dq) ||
+        dq.dt != q->dt || dq.scale != q->scale || dq.zp != q->zp || !dn_value_f32(g, g->nodes[d].out[0]))
+        return -1;
+    return d;
+}
+
+/* An INT8 leader's chain may end in QuantizeLinear -> DequantizeLinear: the result is then
+ * stored quantized (u8/s8 destination, requantized by the primitive). Not after a residual
+ * (full-size) operand: INT8 convolutions take that only as a float sum. */
+static void chain_q_tail(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, int max)
+{
+    const lp_graph *g = w->g;
+    int v = ch->out_value;
+    const lp_shape *os = &g->values[v].shape;
+    if (*n + 2 > max || !dn_int8_leader(g, w->qconst, ni))
+        return;
+    for (int i = 0; i < ch->n_post; i++) {
+        const dn_post *p = &ch->post[i];
+        if (p->kind == DN_POST_BINARY && p->value >= 0 &&
+            lp_numel(g->values[p->value].shape.ndim, g->values[p->value].shape.d) == lp_numel(os->ndim, os->d))
+            return;
+    }
+    int qn = single_reader(w, v);
+    dn_quant q;
+    int d = qn >= 0 && g->nodes[qn].in[0] == v ? qdq_pair(w, qn, &q) : -1;
+    if (d < 0)
+        return;
+    nodes[(*n)++] = qn;
+    nodes[(*n)++] = d;
+    ch->q_tail = q;
+    ch->out_value = g->nodes[d].out[0];
+}
+
 /* Post-ops after leader ni: appends absorbed nodes to nodes[*n...]. */
 static void chain_walk(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, int max)
 {
@@ -415,6 +458,7 @@ static void chain_walk(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, 
                 }
             }
         }
+        chain_q_tail(w, ni, ch, nodes, n, max);
         return;
 next:;
     }
@@ -425,10 +469,21 @@ static int group_walk(const walk *w, int ni, dn_group_info *info, int *nodes, in
 {
     const lp_graph *g = w->g;
     memset(info, 0, sizeof *info);
-    info->ln_x = info->ln_gamma = info->ln_beta = info->gelu_x = -1;
+    info->ln_x = info->ln_gamma = info->ln_beta = info->gelu_x = info->qdq_x = -1;
     int n = 0;
     if (ln_match(w, ni, info, nodes, &n))
         return n;
+    dn_quant q;
+    int d = max >= 2 ? qdq_pair(w, ni, &q) : -1;
+    if (d >= 0) {
+        info->pattern = DN_PAT_QDQ;
+        info->qdq_x = g->nodes[ni].in[0];
+        info->chain.out_value = g->nodes[d].out[0];
+        info->chain.q_tail = q;
+        nodes[0] = ni;
+        nodes[1] = d;
+        return 2;
+    }
     int x;
     if (max >= 5 && gelu_match(w, ni, &x, nodes)) {
         info->pattern = DN_PAT_GELU;
@@ -449,22 +504,23 @@ int dn_fuse(const lp_fuse_ctx *fc, int ni, int *group, int max)
 {
     if (!dn_engine())
         return 0;
-    walk w = { .g = fc->g, .fc = fc };
+    walk w = { .g = fc->g, .fc = fc, .qconst = fc->qconst };
     dn_group_info info;
     int n = group_walk(&w, ni, &info, group, max);
     return n >= 2 ? n : 0;
 }
 
-bool dn_group_analyze(const lp_graph *g, const int *nodes, int n, dn_group_info *info)
+bool dn_group_analyze(const lp_graph *g, const lp_qconst *const *qconst, const int *nodes, int n,
+                      dn_group_info *info)
 {
     if (n == 1) {
         memset(info, 0, sizeof *info);
-        info->ln_x = info->ln_gamma = info->ln_beta = info->gelu_x = -1;
+        info->ln_x = info->ln_gamma = info->ln_beta = info->gelu_x = info->qdq_x = -1;
         info->pattern = DN_PAT_CHAIN;
         info->chain.out_value = g->nodes[nodes[0]].out[0];
         return dn_supports_node(g, nodes[0]);
     }
-    walk w = { .g = g, .grp = nodes, .n_grp = n };
+    walk w = { .g = g, .grp = nodes, .n_grp = n, .qconst = qconst };
     int again[LP_MAX_FUSED];
     int m = group_walk(&w, nodes[0], info, again, LP_MAX_FUSED);
     return m == n && memcmp(again, nodes, (size_t)n * sizeof *nodes) == 0;

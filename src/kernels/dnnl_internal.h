@@ -14,6 +14,15 @@
 #define DN_MAX_MEM 64
 #define DN_MAX_POST 12
 
+/* 8-bit storage of a float tensor: integers q meaning (q - zp) * scale (the QDQ form's
+ * QuantizeLinear -> DequantizeLinear pair, per tensor). `on` false: plain float. */
+typedef struct dn_quant {
+    bool on;
+    dnnl_data_type_t dt;                /* dnnl_u8 or dnnl_s8 */
+    float scale;
+    int32_t zp;
+} dn_quant;
+
 /* One primitive execution. */
 typedef struct dn_exec {
     dnnl_primitive_t prim;
@@ -49,6 +58,7 @@ typedef struct dn_step {
     int out_value;                      /* the value the step produces ... */
     dnnl_memory_desc_t out_md;          /* ... and how it is stored */
     bool out_private;                   /* stored in a layout/dtype other than plain float */
+    dn_quant out_q;                     /* stored as 8-bit integers (out_md's data type) */
     char impl[128];                     /* what runs it, for describe() */
     /* the reference fallback */
     int n_ref;
@@ -82,6 +92,8 @@ typedef struct dn_chain {
     int n_post;
     dn_post post[DN_MAX_POST];
     int out_value;                      /* the group's result */
+    dn_quant q_tail;                    /* the chain ends QuantizeLinear -> DequantizeLinear: the
+                                           result is stored quantized (INT8 leaders only) */
 } dn_chain;
 
 /* The pattern a group is. */
@@ -90,6 +102,7 @@ typedef enum dn_pattern {
     DN_PAT_CHAIN,                       /* leader op + post-ops */
     DN_PAT_LAYERNORM,                   /* ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div[, Mul[, Add]] */
     DN_PAT_GELU,                        /* Div|Mul, Erf, Add, Mul, Mul */
+    DN_PAT_QDQ,                         /* QuantizeLinear -> DequantizeLinear: the value quantized */
 } dn_pattern;
 
 typedef struct dn_group_info {
@@ -101,14 +114,32 @@ typedef struct dn_group_info {
     int ln_axis;                        /* first normalized axis */
     /* GELU */
     int gelu_x;
+    /* QDQ: the quantized float value (the result is chain.out_value, quantized as chain.q_tail) */
+    int qdq_x;
 } dn_group_info;
 
 /* Recognises the group nodes[0..n) (n == 1: a single node with no post-ops). */
-bool dn_group_analyze(const lp_graph *g, const int *nodes, int n, dn_group_info *info);
+bool dn_group_analyze(const lp_graph *g, const lp_qconst *const *qconst, const int *nodes, int n,
+                      dn_group_info *info);
 /* The fuse hook. */
 int dn_fuse(const lp_fuse_ctx *fc, int ni, int *group, int max);
 /* True when node ni takes eltwise post-op `p` (an activation oneDNN has); fills p. */
 bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post);
+
+/* ---- INT8 (dnnl_int8.c) ---- */
+
+/* Node ni is a per-tensor QuantizeLinear or DequantizeLinear with constant scale and zero
+ * point (u8 or s8): its parameters. */
+bool dn_qnode_params(const lp_graph *g, int ni, dn_quant *q);
+/* Value v is DequantizeLinear(activation) per tensor: its parameters. */
+bool dn_value_dq(const lp_graph *g, int v, dn_quant *q);
+/* Node ni is a Conv, Gemm or MatMul the INT8 kernels run: quantized activation input,
+ * int8 weights (a folded constant, or for MatMul a quantized s8 activation). */
+bool dn_int8_leader(const lp_graph *g, const lp_qconst *const *qconst, int ni);
+/* INT8 builders; LOWP_ERR_UNSUPPORTED when oneDNN has no fast kernel for the case. */
+lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
+lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
+lp_status dn_qdq_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv);
 
 /* ---- value helpers (dnnl_core.c) ---- */
 
@@ -120,6 +151,14 @@ bool dn_value_f32(const lp_graph *g, int v);
 bool dn_value_const(const lp_graph *g, int v);
 /* How value v is stored: its producer's md when that is a oneDNN step, else plain f32. */
 void dn_value_md(const lp_prep_ctx *pc, int v, dnnl_memory_desc_t *md);
+/* Whether value v is stored as 8-bit integers by its producer (then *q says how). */
+bool dn_value_quantized(const lp_prep_ctx *pc, int v, dn_quant *q);
+/* Value v as an input in layout and type `want`, quantized as `wq` when that is on (v's
+ * storage is converted: layout, quantize, dequantize or requantize, by one reorder). */
+lp_status dn_input_q(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, const dn_quant *wq,
+                     dnnl_memory_t *out);
+/* A reorder execution from memory `from` (stored as fq) into memory `to` (stored as tq). */
+lp_status dn_reorder_q(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl_memory_t to, const dn_quant *tq);
 /* True when the step may store value v in a private layout (all readers are oneDNN steps). */
 bool dn_value_private_ok(const lp_prep_ctx *pc, int v);
 
@@ -129,13 +168,14 @@ lp_status dn_mem(dn_step *st, const dnnl_memory_desc_t *md, void *handle, dnnl_m
 lp_status dn_mem_value(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
 /* A step-owned buffer of md's size, and a memory over it. */
 lp_status dn_mem_temp(dn_step *st, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
-/* Value v as an input in layout `want` (NULL: as stored): the stored memory, or a temporary
- * filled by a reorder added to the step's executions. */
+/* Value v as an input in layout `want` (NULL: as stored, or plain float when stored
+ * quantized): the stored memory, or a temporary filled by a reorder added to the step's
+ * executions. A quantized value is dequantized to a float `want`. */
 lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, dnnl_memory_t *out);
 /* Value v converted to plain dense float32 (a temporary when not stored so); *plain_md gets
  * its md. Lets callers reinterpret the bytes with another md (dn_mem on the same handle). */
 lp_status dn_input_plain(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t *out);
-/* Constant data (plain float32 described by `from`) converted once to layout `to`. */
+/* Constant data (described by `from`) converted once to layout `to`. */
 lp_status dn_const(dn_step *st, const void *data, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
                    dnnl_memory_t *out);
 /* A checkpoint of a step being built, to undo a failed attempt. */
@@ -158,6 +198,40 @@ void dn_set_output(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_
 lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
                   bool allow_private, dnnl_primitive_attr_t *attr, dnnl_exec_arg_t *args, int *nargs);
 dnnl_data_type_t dn_dt(lp_dtype t);
+
+/* ---- shared by dnnl_ops.c and dnnl_int8.c ---- */
+
+typedef lp_status (*dn_build_fn)(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
+
+/* A Gemm or MatMul as one oneDNN matmul. */
+typedef struct mm_spec {
+    int nd;                             /* rank the primitive sees */
+    int64_t src[DNNL_MAX_NDIMS], src_str[DNNL_MAX_NDIMS];
+    int64_t wei[DNNL_MAX_NDIMS], wei_str[DNNL_MAX_NDIMS];
+    int64_t dst[DNNL_MAX_NDIMS];
+    int a, b;                           /* values */
+    float alpha;                        /* folded into constant B */
+    int bias;                           /* constant bias value (-1: none) */
+    int64_t bias_dims[DNNL_MAX_NDIMS];
+    float beta;                         /* folded into the constant bias */
+    int c_post;                         /* a runtime C added as the first post-op (-1: none) */
+} mm_spec;
+
+bool dn_gemm_spec(const lp_graph *g, const lp_node *n, mm_spec *m);
+bool dn_matmul_spec(const lp_graph *g, const lp_node *n, mm_spec *m);
+/* Convolution geometry (ops/conv_ref.h's lp_conv) of node n; false when invalid. */
+struct lp_conv;
+bool dn_conv_geometry(const lp_graph *g, const lp_node *n, struct lp_conv *cv);
+void dn_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
+void dn_md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt);
+/* Creates a primitive descriptor (consumes attr), refusing oneDNN's reference implementations. */
+lp_status dn_pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_primitive_attr_t attr);
+const dnnl_memory_desc_t *dn_q_md(dnnl_primitive_desc_t pd, int arg);
+/* Tries the first full-size residual Add as a sum post-op, then as a binary post-op. */
+lp_status dn_with_sum(dn_build_fn build, dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                      bool priv);
+/* The residual of a sum post-op copied into dst before the primitive. */
+lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst);
 
 /* ---- builders (dnnl_ops.c); each returns LP_OK or LOWP_ERR_UNSUPPORTED ---- */
 

@@ -6,8 +6,6 @@
 #include "kernels/dnnl_internal.h"
 #include "ops/conv_ref.h"
 
-typedef lp_status (*dn_build_fn)(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
-
 /* ---- small helpers ---- */
 
 static const lp_shape *shape(const lp_graph *g, int v) { return &g->values[v].shape; }
@@ -35,7 +33,7 @@ static bool one_output(const lp_graph *g, const lp_node *n)
     return n->n_out >= 1 && dn_value_f32(g, n->out[0]) && nonempty(g, n->out[0]);
 }
 
-static void md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt)
+void dn_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt)
 {
     dnnl_dims_t d;
     for (int i = 0; i < nd; i++)
@@ -43,7 +41,7 @@ static void md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_dat
     dnnl_memory_desc_init_by_tag(md, nd, d, dt, dnnl_format_tag_any);
 }
 
-static void md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt)
+void dn_md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt)
 {
     dnnl_dims_t d, s;
     for (int i = 0; i < nd; i++)
@@ -59,7 +57,7 @@ static bool is_ref_impl(dnnl_primitive_desc_t pd)
            strncmp(impl, "ref", 3) == 0;
 }
 
-static lp_status pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_primitive_attr_t attr)
+lp_status dn_pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_primitive_attr_t attr)
 {
     dnnl_status_t s = dnnl_primitive_desc_create(pd, desc, attr, dn_engine(), NULL);
     if (attr)
@@ -77,7 +75,7 @@ static lp_status pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_pri
 static bool probe(const void *desc)
 {
     dnnl_primitive_desc_t pd;
-    if (pd_create(&pd, desc, NULL) != LP_OK) {
+    if (dn_pd_create(&pd, desc, NULL) != LP_OK) {
         lp_error(LP_OK, "%s", "");
         return false;
     }
@@ -85,7 +83,7 @@ static bool probe(const void *desc)
     return true;
 }
 
-static const dnnl_memory_desc_t *q_md(dnnl_primitive_desc_t pd, int arg)
+const dnnl_memory_desc_t *dn_q_md(dnnl_primitive_desc_t pd, int arg)
 {
     return dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
 }
@@ -256,7 +254,7 @@ lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd
         dnnl_memory_t m;
         dn_value_md(pc, p->value, &have);
         bool same_dims = have.ndims == nd && memcmp(have.dims, d1, (size_t)nd * sizeof d1[0]) == 0;
-        if (allow_private && same_dims && !dn_value_const(g, p->value)) {
+        if (allow_private && same_dims && !dn_value_const(g, p->value) && !dn_value_quantized(pc, p->value, NULL)) {
             md = have; /* a residual kept in a neighbour's layout */
             r = dn_mem_value(st, pc, p->value, &md, &m);
         } else {
@@ -283,7 +281,7 @@ done:
 /* ---- sum post-ops: a residual Add done in place ---- */
 
 /* The residual of a sum post-op, copied into dst before the primitive accumulates onto it. */
-static lp_status copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst)
+lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst)
 {
     for (int i = 0; i < ch->n_post; i++)
         if (ch->post[i].as_sum)
@@ -294,7 +292,7 @@ static lp_status copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_c
 /* Builds with the first residual Add (a full-size runtime operand) as a sum post-op, which
  * keeps oneDNN's fastest convolutions (they take no full-size binary operand); then, if that
  * fails, as a binary post-op. */
-static lp_status with_sum(dn_build_fn build, dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
+lp_status dn_with_sum(dn_build_fn build, dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
                           const dn_chain *ch, bool priv)
 {
     const lp_graph *g = pc->g;
@@ -318,7 +316,7 @@ static lp_status with_sum(dn_build_fn build, dn_step *st, const lp_prep_ctx *pc,
 
 /* ---- Conv ---- */
 
-static bool conv_geometry(const lp_graph *g, const lp_node *n, lp_conv *cv)
+bool dn_conv_geometry(const lp_graph *g, const lp_node *n, lp_conv *cv)
 {
     lp_tensor x, w;
     const lp_shape *xs = shape(g, n->in[0]), *ws = shape(g, n->in[1]);
@@ -337,7 +335,7 @@ static bool conv_supports(const lp_graph *g, const lp_node *n)
         (n->n_in > 2 && n->in[2] >= 0 && !dn_value_const(g, n->in[2])))
         return false;
     int r = shape(g, n->in[0])->ndim;
-    return r >= 3 && r <= 5 && shape(g, n->in[1])->ndim == r && nonempty(g, n->in[0]) && conv_geometry(g, n, &cv) &&
+    return r >= 3 && r <= 5 && shape(g, n->in[1])->ndim == r && nonempty(g, n->in[0]) && dn_conv_geometry(g, n, &cv) &&
            cv.group >= 1 && cv.C % cv.group == 0 && cv.M % cv.group == 0;
 }
 
@@ -345,7 +343,7 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
 {
     const lp_graph *g = pc->g;
     lp_conv cv;
-    if (!conv_geometry(g, n, &cv))
+    if (!dn_conv_geometry(g, n, &cv))
         return LOWP_ERR_UNSUPPORTED;
     const lp_window *w = &cv.win;
     int nsp = w->nsp, off = LP_SP - nsp, nd = nsp + 2;
@@ -371,16 +369,16 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
     bool out_priv = priv && dn_value_private_ok(pc, out_v);
     dnnl_memory_desc_t src_md, wei_md, bia_md, dst_md, wei_plain;
     if (priv || dt != dnnl_f32)
-        md_any(&src_md, nd, sd, dt);
+        dn_md_any(&src_md, nd, sd, dt);
     else
         dn_plain_md(&src_md, dt, nd, sd);
-    md_any(&wei_md, wn, wd, dt);
+    dn_md_any(&wei_md, wn, wd, dt);
     dn_plain_md(&wei_plain, dnnl_f32, wn, wd);
     bool has_bias = n->n_in > 2 && n->in[2] >= 0;
     if (has_bias)
         dn_plain_md(&bia_md, dnnl_f32, 1, &cv.M);
     if (priv) /* plain outputs too: a blocked convolution plus a reorder beats a plain one */
-        md_any(&dst_md, nd, dd, dnnl_f32);
+        dn_md_any(&dst_md, nd, dd, dnnl_f32);
     else
         dn_plain_md(&dst_md, dnnl_f32, nd, dd);
     dnnl_exec_arg_t args[DN_MAX_ARGS];
@@ -395,14 +393,14 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: convolution descriptor");
     }
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &cd, attr));
+    LP_TRY(dn_pd_create(&pd, &cd, attr));
     dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
     lp_status r;
-    if ((r = dn_input(st, pc, n->in[0], q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
-        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
+    if ((r = dn_input(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
+        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
         (has_bias && (r = dn_mem(st, &bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
-        (r = output_or_temp(st, pc, out_v, out_priv, q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
-        (r = copy_sum_operand(st, pc, ch, md)) != LP_OK) {
+        (r = output_or_temp(st, pc, out_v, out_priv, dn_q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
+        (r = dn_copy_sum_operand(st, pc, ch, md)) != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
     }
@@ -416,9 +414,27 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
     return mplain ? reorder_out(st, md, mplain) : LP_OK;
 }
 
+/* INT8 when the node is a quantized pattern (an INT8 result then, or nothing: a chain that
+ * ends in a quantized value has no float build); else float. */
+static lp_status int8_or(dn_build_fn int8, dn_build_fn f32, bool f32_sum, dn_step *st, const lp_prep_ctx *pc,
+                         const lp_node *n, const dn_chain *ch, bool priv)
+{
+    if (dn_int8_leader(pc->g, pc->qconst, (int)(n - pc->g->nodes))) {
+        dn_mark m = dn_checkpoint(st);
+        lp_status r = dn_with_sum(int8, st, pc, n, ch, priv);
+        if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY || ch->q_tail.on)
+            return r;
+        dn_rollback(st, m);
+        lp_error(LP_OK, "%s", "");
+    }
+    if (ch->q_tail.on)
+        return LOWP_ERR_UNSUPPORTED;
+    return f32_sum ? dn_with_sum(f32, st, pc, n, ch, priv) : f32(st, pc, n, ch, priv);
+}
+
 static lp_status conv_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
-    return with_sum(conv_build1, st, pc, n, ch, priv);
+    return int8_or(dn_conv_int8, conv_build1, true, st, pc, n, ch, priv);
 }
 
 /* ---- ConvTranspose ---- */
@@ -502,21 +518,21 @@ static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node
     if (group > 1)
         wstr[0] = (C / group) * Mg * kprod;  /* g */
     dnnl_memory_desc_t src_md, wei_md, wei_plain, bia_md, dst_md;
-    md_strided(&wei_plain, wn, wd, wstr, dnnl_f32);
+    dn_md_strided(&wei_plain, wn, wd, wstr, dnnl_f32);
     dnnl_data_type_t dt = compute_dt(pc);
     int out_v = ch->out_value;
     bool out_priv = priv && dn_value_private_ok(pc, out_v);
     if (priv || dt != dnnl_f32)
-        md_any(&src_md, nd, xs->d, dt);
+        dn_md_any(&src_md, nd, xs->d, dt);
     else
         dn_plain_md(&src_md, dt, nd, xs->d);
-    md_any(&wei_md, wn, wd, dt);
+    dn_md_any(&wei_md, wn, wd, dt);
     bool has_bias = n->n_in > 2 && n->in[2] >= 0;
     int64_t M = ys->d[1];
     if (has_bias)
         dn_plain_md(&bia_md, dnnl_f32, 1, &M);
     if (priv)
-        md_any(&dst_md, nd, ys->d, dnnl_f32);
+        dn_md_any(&dst_md, nd, ys->d, dnnl_f32);
     else
         dn_plain_md(&dst_md, dnnl_f32, nd, ys->d);
     dnnl_dims_t ds, dd, dl, dr;
@@ -534,14 +550,14 @@ static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: deconvolution descriptor");
     }
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &cd, attr));
+    LP_TRY(dn_pd_create(&pd, &cd, attr));
     dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
     lp_status r;
-    if ((r = dn_input(st, pc, n->in[0], q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
-        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
+    if ((r = dn_input(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
+        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
         (has_bias && (r = dn_mem(st, &bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
-        (r = output_or_temp(st, pc, out_v, out_priv, q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
-        (r = copy_sum_operand(st, pc, ch, md)) != LP_OK) {
+        (r = output_or_temp(st, pc, out_v, out_priv, dn_q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
+        (r = dn_copy_sum_operand(st, pc, ch, md)) != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
     }
@@ -557,23 +573,10 @@ static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node
 
 static lp_status deconv_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
-    return with_sum(deconv_build1, st, pc, n, ch, priv);
+    return dn_with_sum(deconv_build1, st, pc, n, ch, priv);
 }
 
 /* ---- Gemm and MatMul: one oneDNN matmul ---- */
-
-typedef struct mm_spec {
-    int nd;                             /* rank the primitive sees */
-    int64_t src[DNNL_MAX_NDIMS], src_str[DNNL_MAX_NDIMS];
-    int64_t wei[DNNL_MAX_NDIMS], wei_str[DNNL_MAX_NDIMS];
-    int64_t dst[DNNL_MAX_NDIMS];
-    int a, b;                           /* values */
-    float alpha;                        /* folded into constant B */
-    int bias;                           /* constant bias value (-1: none) */
-    int64_t bias_dims[DNNL_MAX_NDIMS];
-    float beta;                         /* folded into the constant bias */
-    int c_post;                         /* a runtime C added as the first post-op (-1: none) */
-} mm_spec;
 
 static void dense_strides(int nd, const int64_t *dims, int64_t *str)
 {
@@ -584,7 +587,7 @@ static void dense_strides(int nd, const int64_t *dims, int64_t *str)
     }
 }
 
-static bool gemm_spec(const lp_graph *g, const lp_node *n, mm_spec *m)
+bool dn_gemm_spec(const lp_graph *g, const lp_node *n, mm_spec *m)
 {
     if (n->n_in < 2 || !all_f32(g, n, 0, 2) || !one_output(g, n))
         return false;
@@ -627,7 +630,7 @@ static bool gemm_spec(const lp_graph *g, const lp_node *n, mm_spec *m)
     return M > 0 && N > 0 && K > 0;
 }
 
-static bool matmul_spec(const lp_graph *g, const lp_node *n, mm_spec *m)
+bool dn_matmul_spec(const lp_graph *g, const lp_node *n, mm_spec *m)
 {
     if (n->n_in != 2 || !all_f32(g, n, 0, 1) || !one_output(g, n))
         return false;
@@ -689,12 +692,12 @@ static lp_status mm_build(dn_step *st, const lp_prep_ctx *pc, const mm_spec *m, 
     dnnl_data_type_t dt = compute_dt(pc);
     int nd = m->nd;
     dnnl_memory_desc_t src_view, src_md, wei_view, wei_md, bia_md, dst_md;
-    md_strided(&src_view, nd, m->src, m->src_str, dnnl_f32);
-    md_strided(&wei_view, nd, m->wei, m->wei_str, dnnl_f32);
+    dn_md_strided(&src_view, nd, m->src, m->src_str, dnnl_f32);
+    dn_md_strided(&wei_view, nd, m->wei, m->wei_str, dnnl_f32);
     dn_plain_md(&src_md, dt, nd, m->src);
     bool b_const = dn_value_const(g, m->b);
     if (b_const)
-        md_any(&wei_md, nd, m->wei, dt);
+        dn_md_any(&wei_md, nd, m->wei, dt);
     else
         wei_md = wei_view;
     dn_plain_md(&dst_md, dnnl_f32, nd, m->dst);
@@ -741,11 +744,11 @@ static lp_status mm_build(dn_step *st, const lp_prep_ctx *pc, const mm_spec *m, 
             d = d2;
     }
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &d, attr));
+    LP_TRY(dn_pd_create(&pd, &d, attr));
     dnnl_memory_t ms, mw, mb = NULL, md;
     lp_status r = input_view(st, pc, m->a, &src_view, &ms);
     if (r == LP_OK)
-        r = convert(st, ms, q_md(pd, DNNL_ARG_SRC), &ms);
+        r = convert(st, ms, dn_q_md(pd, DNNL_ARG_SRC), &ms);
     if (r == LP_OK && b_const) {
         const float *w = g->values[m->b].init->data;
         if (m->alpha != 1.f) { /* alpha * A * B = A * (alpha B) */
@@ -760,7 +763,7 @@ static lp_status mm_build(dn_step *st, const lp_prep_ctx *pc, const mm_spec *m, 
             }
         }
         if (r == LP_OK)
-            r = dn_const(st, w, &wei_view, q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+            r = dn_const(st, w, &wei_view, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     } else if (r == LP_OK) {
         r = input_view(st, pc, m->b, &wei_view, &mw);
     }
@@ -796,13 +799,13 @@ static lp_status mm_build(dn_step *st, const lp_prep_ctx *pc, const mm_spec *m, 
 static bool gemm_supports(const lp_graph *g, const lp_node *n)
 {
     mm_spec m;
-    return gemm_spec(g, n, &m);
+    return dn_gemm_spec(g, n, &m);
 }
 
-static lp_status gemm_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+static lp_status gemm_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     mm_spec m;
-    if (!gemm_spec(pc->g, n, &m))
+    if (!dn_gemm_spec(pc->g, n, &m))
         return LOWP_ERR_UNSUPPORTED;
     return mm_build(st, pc, &m, ch, priv);
 }
@@ -810,15 +813,25 @@ static lp_status gemm_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n
 static bool matmul_supports(const lp_graph *g, const lp_node *n)
 {
     mm_spec m;
-    return matmul_spec(g, n, &m);
+    return dn_matmul_spec(g, n, &m);
+}
+
+static lp_status matmul_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    mm_spec m;
+    if (!dn_matmul_spec(pc->g, n, &m))
+        return LOWP_ERR_UNSUPPORTED;
+    return mm_build(st, pc, &m, ch, priv);
+}
+
+static lp_status gemm_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    return int8_or(dn_mm_int8, gemm_build1, false, st, pc, n, ch, priv);
 }
 
 static lp_status matmul_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
-    mm_spec m;
-    if (!matmul_spec(pc->g, n, &m))
-        return LOWP_ERR_UNSUPPORTED;
-    return mm_build(st, pc, &m, ch, priv);
+    return int8_or(dn_mm_int8, matmul_build1, false, st, pc, n, ch, priv);
 }
 
 /* ---- pooling ---- */
@@ -901,7 +914,7 @@ static bool pool_supports(const lp_graph *g, const lp_node *n)
 static lp_status src_of(dn_step *st, const lp_prep_ctx *pc, int v, bool priv, dnnl_memory_desc_t *md,
                         dnnl_memory_t *m)
 {
-    if (priv) {
+    if (priv && !dn_value_quantized(pc, v, NULL)) {
         dn_value_md(pc, v, md);
         return dn_input(st, pc, v, NULL, m);
     }
@@ -920,7 +933,7 @@ static lp_status pool_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n
     dnnl_memory_t ms, md;
     LP_TRY(src_of(st, pc, n->in[0], out_priv, &src_md, &ms));
     if (out_priv)
-        md_any(&dst_md, ys->ndim, ys->d, dnnl_f32);
+        dn_md_any(&dst_md, ys->ndim, ys->d, dnnl_f32);
     else
         dn_plain_md(&dst_md, dnnl_f32, ys->ndim, ys->d);
     dnnl_exec_arg_t args[DN_MAX_ARGS];
@@ -934,15 +947,15 @@ static lp_status pool_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: pooling descriptor");
     }
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &d, attr));
-    lp_status r = output(st, pc, ch->out_value, q_md(pd, DNNL_ARG_DST), &md);
+    LP_TRY(dn_pd_create(&pd, &d, attr));
+    lp_status r = output(st, pc, ch->out_value, dn_q_md(pd, DNNL_ARG_DST), &md);
     if (r != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
     }
     args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    const dnnl_memory_desc_t *ws = q_md(pd, DNNL_ARG_WORKSPACE);
+    const dnnl_memory_desc_t *ws = dn_q_md(pd, DNNL_ARG_WORKSPACE);
     dnnl_memory_t mws;
     if (ws && dnnl_memory_desc_get_size(ws)) {
         if ((r = dn_mem_temp(st, ws, &mws)) != LP_OK) {
@@ -993,7 +1006,7 @@ static lp_status bn_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, 
     dnnl_primitive_attr_t attr;
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &d, attr));
+    LP_TRY(dn_pd_create(&pd, &d, attr));
     lp_status r = out_priv ? output(st, pc, ch->out_value, &src_md, &md) : output_view(st, pc, ch->out_value, &src_md, &md);
     if (r != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
@@ -1057,7 +1070,7 @@ static lp_status ln_build_common(dn_step *st, const lp_prep_ctx *pc, int x, int 
     dnnl_primitive_attr_t attr;
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, false, &attr, args, &na));
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &d, attr));
+    LP_TRY(dn_pd_create(&pd, &d, attr));
     lp_status r = output_view(st, pc, out_v, &view, &md);
     args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
     args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
@@ -1067,7 +1080,7 @@ static lp_status ln_build_common(dn_step *st, const lp_prep_ctx *pc, int x, int 
         args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SHIFT, mb };
     static const int stats[2] = { DNNL_ARG_MEAN, DNNL_ARG_VARIANCE };
     for (int i = 0; i < 2 && r == LP_OK; i++) {
-        const dnnl_memory_desc_t *sm = q_md(pd, stats[i]);
+        const dnnl_memory_desc_t *sm = dn_q_md(pd, stats[i]);
         dnnl_memory_t m;
         if (sm && dnnl_memory_desc_get_size(sm) && (r = dn_mem_temp(st, sm, &m)) == LP_OK)
             args[na++] = (dnnl_exec_arg_t){ stats[i], m };
@@ -1173,7 +1186,7 @@ static lp_status softmax_build(dn_step *st, const lp_prep_ctx *pc, const lp_node
     dnnl_primitive_attr_t attr;
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &d, attr));
+    LP_TRY(dn_pd_create(&pd, &d, attr));
     lp_status rs = out_priv ? output(st, pc, ch->out_value, &dst_md, &md) : output_view(st, pc, ch->out_value, &dst_md, &md);
     if (rs != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
@@ -1214,7 +1227,7 @@ static lp_status eltwise_run_posts(dn_step *st, const lp_prep_ctx *pc, int x, co
         dnnl_primitive_attr_t attr;
         LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
         dnnl_primitive_desc_t pd;
-        LP_TRY(pd_create(&pd, &d, attr));
+        LP_TRY(dn_pd_create(&pd, &d, attr));
         args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, i == 0 ? ms : md };
         args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
         LP_TRY(dn_add_primitive(st, pc, pd, na, args));
@@ -1293,7 +1306,7 @@ static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
         bd[i] = j >= 0 ? bs->d[j] : 1;
     }
     bool b_full = lp_numel(nd, bd) == lp_numel(nd, ys->d);
-    if (out_priv && b_full && !dn_value_const(g, b)) {
+    if (out_priv && b_full && !dn_value_const(g, b) && !dn_value_quantized(pc, b, NULL)) {
         dn_value_md(pc, b, &b_md);
         LP_TRY(dn_input(st, pc, b, NULL, &mb));
     } else {
@@ -1311,7 +1324,7 @@ static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary descriptor");
     }
     dnnl_primitive_desc_t pd;
-    LP_TRY(pd_create(&pd, &d, attr));
+    LP_TRY(dn_pd_create(&pd, &d, attr));
     lp_status r = out_priv ? output(st, pc, ch->out_value, &dst_md, &md) : output_view(st, pc, ch->out_value, &dst_md, &md);
     if (r != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
@@ -1358,7 +1371,7 @@ static lp_status concat_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
         args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC + k, m };
     }
     if (out_priv)
-        md_any(&dst_md, r, ys->d, dnnl_f32);
+        dn_md_any(&dst_md, r, ys->d, dnnl_f32);
     else
         dn_plain_md(&dst_md, dnnl_f32, r, ys->d);
     dnnl_primitive_attr_t attr;
@@ -1456,6 +1469,8 @@ lp_status dn_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info
                                info->chain.out_value);
     case DN_PAT_GELU:
         return gelu_build(st, pc, info, allow_private);
+    case DN_PAT_QDQ:
+        return dn_qdq_build(st, pc, info, allow_private);
     case DN_PAT_CHAIN: {
         const dn_op *op = op_of(g, pc->nodes[0]);
         if (!op)

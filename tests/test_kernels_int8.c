@@ -1,0 +1,778 @@
+/* test_kernels_int8.c — the INT8 lowering of QDQ graphs (src/kernels/dnnl_int8.c) against
+ * the reference plan of the same graph (QuantizeLinear/DequantizeLinear and float kernels),
+ * on randomized shapes (fixed seed): convolutions with odd sizes, strides, pads, dilations,
+ * groups and depthwise; per-tensor and per-channel weights; u8 asymmetric and s8 symmetric
+ * activations; with and without ReLU/Clip, residual Add, bias; results requantized (u8 out)
+ * or float; Gemm, MatMul (constant weights, and two activations as in attention); taps; and
+ * the quantized zoo models.
+ *
+ * Error bounds (STYLE.md item 7: within one quantization step of the reference):
+ *  - A float result of an INT8 op: the INT8 kernel accumulates the integers exactly and
+ *    scales once; the reference multiplies dequantized floats and sums in float. They differ
+ *    only by float rounding: normalized error (max|fast - ref| / max|ref|) <= 1e-5.
+ *  - A requantized result (Q -> DQ after the op): the integers may differ by one where the
+ *    float value lies within rounding noise of a .5 boundary: |fast - ref| <= s_y (+ 1e-5
+ *    of max|ref| for the float part).
+ *  - An op reading a requantized intermediate y (a chain): each y element within one step
+ *    s_y moves output c by at most s_y * sum_k |w[c,k]|: the bound is that L1 norm times s_y
+ *    (+ 1e-5 of max|ref|). In practice flips are rare and the error far smaller.
+ *  - Whole models (zoo): argmax equal on every sample, logits within 5 % of max|logit|
+ *    (observed ~0.5 %: a few one-step flips per layer, propagated through 5-20 layers).
+ *
+ * Usage: test_kernels_int8 [-v]   (-v prints each plan's steps) */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/session.h"
+#include "kernels/dnnl.h"
+#include "lowp.h"
+#include "onnx/model.h"
+#include "quant/quantize.h"
+#include "test.h"
+
+#define TOL_F32 1e-5
+
+static int verbose;
+static uint64_t rng_state = 0x1a7e8c0ffee5ULL;
+
+static uint64_t next_u64(void) { return lowp_random_next(&rng_state); }
+static int rnd(int lo, int hi) { return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1)); }
+static double rndu(void) { return lowp_random_uniform(&rng_state); }
+
+/* ---- a tiny graph builder ---- */
+
+typedef struct gb {
+    lp_graph *g;
+    int n_feed;
+    lp_tensor *feed[8];
+    int cnt;
+} gb;
+
+static gb *gb_new(void)
+{
+    gb *b = calloc(1, sizeof *b);
+    lp_graph_new(&b->g);
+    b->g->ir_version = 8;
+    b->g->opsets = calloc(1, sizeof *b->g->opsets);
+    b->g->opsets[0].domain = strdup("");
+    b->g->opsets[0].version = 13;
+    b->g->n_opsets = 1;
+    b->g->inputs = calloc(8, sizeof(int));
+    b->g->outputs = calloc(8, sizeof(int));
+    return b;
+}
+
+static void gb_free(gb *b)
+{
+    for (int i = 0; i < b->n_feed; i++)
+        lp_tensor_free(b->feed[i]);
+    lp_graph_free(b->g);
+    free(b);
+}
+
+static int gb_value(gb *b, const char *prefix)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%d", prefix, b->cnt++);
+    int v;
+    lp_graph_add_value(b->g, name, &v);
+    return v;
+}
+
+/* A graph input, uniform in [lo, hi). */
+static int gb_input(gb *b, int nd, const int64_t *dims, float lo, float hi)
+{
+    int v = gb_value(b, "in");
+    lp_value *val = &b->g->values[v];
+    val->kind = LP_VALUE_INPUT;
+    val->dtype = LOWP_FLOAT;
+    val->shape.ndim = nd;
+    memcpy(val->shape.d, dims, (size_t)nd * sizeof *dims);
+    lp_tensor *t;
+    lp_tensor_new(LOWP_FLOAT, nd, dims, &t);
+    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
+        ((float *)t->data)[i] = (float)(lo + (hi - lo) * rndu());
+    b->feed[b->n_feed++] = t;
+    b->g->inputs[b->g->n_inputs++] = v;
+    return v;
+}
+
+static int gb_tensor(gb *b, lp_tensor *t)
+{
+    int v = gb_value(b, "c");
+    lp_graph_set_const(b->g, v, t);
+    return v;
+}
+
+static int gb_scalar(gb *b, lp_dtype dt, double x)
+{
+    lp_tensor *t;
+    lp_tensor_new(dt, 0, NULL, &t);
+    if (dt == LOWP_FLOAT)
+        *(float *)t->data = (float)x;
+    else if (dt == LP_U8)
+        *(uint8_t *)t->data = (uint8_t)x;
+    else
+        *(int8_t *)t->data = (int8_t)x;
+    return gb_tensor(b, t);
+}
+
+static int last_node;
+
+static int gb_op(gb *b, const char *op, int n_in, const int *in)
+{
+    int y = gb_value(b, "v");
+    char name[64];
+    snprintf(name, sizeof name, "n%d", b->cnt++);
+    lp_graph_add_node(b->g, name, op, "", n_in, in, 1, &y, &last_node);
+    return y;
+}
+static int op1(gb *b, const char *op, int x) { return gb_op(b, op, 1, &x); }
+static int op2(gb *b, const char *op, int x, int y) { int in[2] = { x, y }; return gb_op(b, op, 2, in); }
+
+static void attr_i(gb *b, const char *name, int64_t v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INT, .i = v };
+    lp_node_add_attr(&b->g->nodes[last_node], &a);
+}
+static void attr_ints(gb *b, const char *name, int n, const int64_t *v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INTS, .n = n, .ints = (int64_t *)v };
+    lp_node_add_attr(&b->g->nodes[last_node], &a);
+}
+
+static void gb_output(gb *b, int v)
+{
+    b->g->outputs[b->g->n_outputs++] = v;
+    b->g->values[v].is_output = true;
+}
+
+/* ---- the quantizer's patterns ---- */
+
+/* x -> QuantizeLinear -> DequantizeLinear over [lo, hi] (u8 asymmetric or s8 symmetric);
+ * returns the DQ output, *scale its step. */
+static int act_qdq(gb *b, int x, double lo, double hi, bool sym, float *scale)
+{
+    int32_t zp;
+    lp_qparams(lo, hi, sym, scale, &zp);
+    int s = gb_scalar(b, LOWP_FLOAT, *scale), z = gb_scalar(b, sym ? LP_I8 : LP_U8, zp);
+    int in[3] = { x, s, z };
+    int q = gb_op(b, "QuantizeLinear", 3, in);
+    in[0] = q;
+    return gb_op(b, "DequantizeLinear", 3, in);
+}
+
+/* Random int8 weights (symmetric, [-127, 127]) of shape dims, per channel along `axis` (-1:
+ * per tensor), through DequantizeLinear; *l1 gets the largest sum of |w_float| over an
+ * output channel (dim `out_axis`). */
+static int weight_dq_l1(gb *b, int nd, const int64_t *dims, int axis, int out_axis, float *scales_out, double *l1)
+{
+    lp_tensor *q, *s, *z;
+    lp_tensor_new(LP_I8, nd, dims, &q);
+    int64_t nch = axis >= 0 ? dims[axis] : 1, inner = 1;
+    for (int i = axis + 1; axis >= 0 && i < nd; i++)
+        inner *= dims[i];
+    lp_tensor_new(LP_F32, axis >= 0 ? 1 : 0, &nch, &s);
+    lp_tensor_new(LP_I8, axis >= 0 ? 1 : 0, &nch, &z);
+    for (int64_t c = 0; c < nch; c++) {
+        ((float *)s->data)[c] = (float)((0.3 + rndu()) / 127.0);
+        scales_out[c] = ((float *)s->data)[c];
+        ((int8_t *)z->data)[c] = 0;
+    }
+    int64_t n = lp_tensor_numel(q), no = dims[out_axis], inner_o = 1;
+    for (int i = out_axis + 1; i < nd; i++)
+        inner_o *= dims[i];
+    double *sums = calloc((size_t)no, sizeof *sums);
+    for (int64_t i = 0; i < n; i++) {
+        int v = rnd(-127, 127);
+        ((int8_t *)q->data)[i] = (int8_t)v;
+        int64_t c = axis >= 0 ? (i / inner) % nch : 0;
+        sums[(i / inner_o) % no] += abs(v) * (double)((float *)s->data)[c];
+    }
+    *l1 = 0;
+    for (int64_t c = 0; c < no; c++)
+        *l1 = fmax(*l1, sums[c]);
+    free(sums);
+    int in[3] = { gb_tensor(b, q), gb_tensor(b, s), gb_tensor(b, z) };
+    int y = gb_op(b, "DequantizeLinear", 3, in);
+    if (axis >= 0)
+        attr_i(b, "axis", axis);
+    return y;
+}
+
+static int weight_dq(gb *b, int nd, const int64_t *dims, int axis, float *scales_out, double *l1)
+{
+    return weight_dq_l1(b, nd, dims, axis, 0, scales_out, l1);
+}
+
+/* An int32 bias of n values with scale s_x * s_w[c] through DequantizeLinear. */
+static int bias_dq(gb *b, int64_t n, float s_x, const float *s_w, bool per_channel)
+{
+    lp_tensor *q, *s, *z;
+    lp_tensor_new(LP_I32, 1, &n, &q);
+    int64_t ns = per_channel ? n : 1;
+    lp_tensor_new(LP_F32, per_channel ? 1 : 0, &ns, &s);
+    lp_tensor_new(LP_I32, per_channel ? 1 : 0, &ns, &z);
+    for (int64_t c = 0; c < n; c++) {
+        ((int32_t *)q->data)[c] = rnd(-3000, 3000);
+        if (c < ns) {
+            ((float *)s->data)[c] = s_x * s_w[per_channel ? c : 0];
+            ((int32_t *)z->data)[c] = 0;
+        }
+    }
+    int in[3] = { gb_tensor(b, q), gb_tensor(b, s), gb_tensor(b, z) };
+    int y = gb_op(b, "DequantizeLinear", 3, in);
+    if (per_channel)
+        attr_i(b, "axis", 0);
+    return y;
+}
+
+/* ---- running and comparing ---- */
+
+static void print_plan(const char *what, const lp_plan *p)
+{
+    char buf[256];
+    printf("  plan %s: %d steps\n", what, p->n_steps);
+    for (int s = 0; s < p->n_steps; s++)
+        printf("    %s\n", lp_plan_step_str(p, s, buf, sizeof buf));
+}
+
+/* Steps whose description says INT8, and the count of reference fallbacks / oneDNN ref. */
+static void count_steps(const lp_plan *p, int *int8, int *bad)
+{
+    char buf[256];
+    *int8 = *bad = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const char *d = lp_plan_step_str(p, s, buf, sizeof buf);
+        *int8 += strstr(d, "int8") != NULL;
+        *bad += p->steps[s].kernel == &lp_kernel_dnnl && (strstr(d, "reference fallback") || strstr(d, "ref:"));
+    }
+}
+
+/* Compiles b's graph for the reference kernels and for all backends; checks the number of
+ * INT8 steps and compares output 0 with absolute tolerance `tol` + 1e-5 of max|ref|. */
+static void check_int8(const char *what, gb *b, int want_int8, double tol)
+{
+    const lp_tensor *in[8];
+    for (int i = 0; i < b->n_feed; i++)
+        in[i] = b->feed[i];
+    lp_plan_options ro = lp_plan_options_default();
+    ro.reference_only = true;
+    lp_plan *pr = NULL, *pf = NULL;
+    if (lp_plan_compile_opt(b->g, in, &ro, &pr) != LP_OK) {
+        CHECK_MSG(0, "%s: the reference plan does not compile: %s", what, lowp_last_error());
+        return;
+    }
+    CHECK_OK(lp_plan_compile_opt(b->g, in, NULL, &pf));
+    if (!pf) {
+        lp_plan_free(pr);
+        return;
+    }
+    if (verbose)
+        print_plan(what, pf);
+    int n8, bad;
+    count_steps(pf, &n8, &bad);
+    CHECK_MSG(bad == 0, "%s: %d steps fell back to reference implementations", what, bad);
+    CHECK_MSG(n8 == want_int8, "%s: %d INT8 steps, expected %d", what, n8, want_int8);
+    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
+    for (int rep = 0; rep < 2; rep++) /* twice: bindings are cached after the first run */
+        CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
+    const lp_tensor *a = &pf->vals[pf->g->outputs[0]], *r = &pr->vals[pr->g->outputs[0]];
+    const float *x = a->data, *y = r->data;
+    double m = 0, mr = 0;
+    for (int64_t i = 0; i < lp_tensor_numel(r); i++)
+        mr = fmax(mr, fabs(y[i]));
+    for (int64_t i = 0; i < lp_tensor_numel(r); i++) {
+        double d = fabs((double)x[i] - y[i]);
+        m = d <= m ? m : isnan(d) ? INFINITY : d;
+    }
+    double bound = tol + TOL_F32 * mr;
+    CHECK_MSG(m <= bound, "%s: max |fast - ref| %.3g > %.3g (max|ref| %.3g)", what, m, bound, mr);
+    if (verbose)
+        printf("  %s: max error %.3g, bound %.3g, max|ref| %.3g\n", what, m, bound, mr);
+    lp_plan_free(pr);
+    lp_plan_free(pf);
+}
+
+/* ---- Conv ---- */
+
+/* A random convolution geometry over x (N, C, spatial...); returns the Conv's output. */
+static int random_qconv(gb *b, int xdq, float s_x, int nsp, const int64_t *xd, int64_t *yd, bool per_channel,
+                        int force_group, double *l1, char *desc, size_t dlen)
+{
+    int64_t C = xd[1], group = 1;
+    int kind = force_group ? force_group : rnd(0, 3);
+    if (kind == 1)
+        group = C;
+    else if (kind == 2 && C % 2 == 0)
+        group = 2;
+    else if (kind == 3 && C % 3 == 0)
+        group = 3;
+    int64_t M = group * rnd(1, 5);
+    if (kind == 1 && rnd(0, 1))
+        M = C;
+    int64_t k[3], s[3], d[3], p[6], wd[5] = { M, C / group };
+    for (int i = 0; i < nsp; i++) {
+        bool unpadded = rnd(0, 4) == 0; /* then the zero point becomes a bias */
+        do {
+            k[i] = rnd(1, 5);
+            d[i] = rnd(0, 3) == 0 ? 2 : 1;
+            s[i] = rnd(1, 3);
+            p[i] = rnd(0, 2);
+            p[nsp + i] = rnd(0, 2);
+            if (unpadded)
+                p[i] = p[nsp + i] = 0;
+        } while ((k[i] - 1) * d[i] + 1 > xd[2 + i] + p[i] + p[nsp + i] || p[i] >= k[i] || p[nsp + i] >= k[i]);
+        wd[2 + i] = k[i];
+    }
+    float s_w[512];
+    int w = weight_dq(b, nsp + 2, wd, per_channel ? 0 : -1, s_w, l1);
+    int bias = rnd(0, 3) ? bias_dq(b, M, s_x, s_w, per_channel) : -1;
+    int in[3] = { xdq, w, bias };
+    int y = gb_op(b, "Conv", bias >= 0 ? 3 : 2, in);
+    attr_i(b, "group", group);
+    attr_ints(b, "strides", nsp, s);
+    attr_ints(b, "dilations", nsp, d);
+    attr_ints(b, "pads", 2 * nsp, p);
+    yd[0] = xd[0];
+    yd[1] = M;
+    for (int i = 0; i < nsp; i++)
+        yd[2 + i] = (xd[2 + i] + p[i] + p[nsp + i] - ((k[i] - 1) * d[i] + 1)) / s[i] + 1;
+    snprintf(desc, dlen, "conv%dd C%lld M%lld g%lld k%lld s%lld d%lld p%lld,%lld %s%s", nsp, (long long)C,
+             (long long)M, (long long)group, (long long)k[0], (long long)s[0], (long long)d[0], (long long)p[0],
+             (long long)p[nsp], per_channel ? "per-channel" : "per-tensor", bias >= 0 ? " bias" : "");
+    return y;
+}
+
+/* Conv (+ReLU|Clip) (+residual) with a float result, a requantized result as the graph
+ * output, or a requantized result read by a second INT8 convolution (u8 between them). */
+static void test_conv_int8_random(void)
+{
+    for (int t = 0; t < 60; t++) {
+        gb *b = gb_new();
+        int nsp = t % 10 == 3 ? 1 : t % 10 == 7 ? 3 : 2;
+        int64_t xd[5] = { rnd(1, 3), rnd(1, 17) };
+        for (int i = 0; i < nsp; i++)
+            xd[2 + i] = nsp == 3 ? rnd(3, 7) : rnd(3, 19);
+        bool sym = t % 4 == 1, per_channel = t % 3 != 2;
+        double lo = sym ? -1.0 : -0.2 - 0.8 * rndu(), hi = 0.5 + rndu();
+        int x = gb_input(b, nsp + 2, xd, (float)lo, (float)hi);
+        float s_x, s_y = 0;
+        int xdq = act_qdq(b, x, lo, hi, sym, &s_x);
+        int64_t yd[5];
+        char desc[200], what[260];
+        double l1;
+        int y = random_qconv(b, xdq, s_x, nsp, xd, yd, per_channel, 0, &l1, desc, sizeof desc);
+        int act = rnd(0, 2);
+        bool residual = t % 5 == 4;
+        if (residual) {
+            int r = gb_input(b, nsp + 2, yd, -1.f, 1.f);
+            y = op2(b, "Add", y, r);
+        }
+        if (act == 1)
+            y = op1(b, "Relu", y);
+        else if (act == 2) {
+            int in[3] = { y, gb_scalar(b, LOWP_FLOAT, 0.0), gb_scalar(b, LOWP_FLOAT, 2.0) };
+            y = gb_op(b, "Clip", 3, in);
+        }
+        int out = t % 3; /* 0: float, 1: requantized output, 2: requantized into a 1x1 INT8 conv */
+        int n8 = 1;
+        double tol = 0;
+        if (out >= 1 && !residual) {
+            /* the output range: a guess from the weights' L1 norm (the exact range does not matter) */
+            double r = 0.6 * l1 * fmax(fabs(lo), fabs(hi)) + 0.1;
+            y = act_qdq(b, y, act ? 0.0 : -r, r, false, &s_y);
+            tol = s_y * 1.0001;
+            if (out == 2) {
+                int64_t wd[5] = { rnd(1, 6), yd[1], 1, 1, 1 }, sp[3] = { 1, 1, 1 }, pz[6] = { 0 };
+                float s_w2[512];
+                double l1b;
+                int w2 = weight_dq(b, nsp + 2, wd, per_channel ? 0 : -1, s_w2, &l1b);
+                int in[2] = { y, w2 };
+                y = gb_op(b, "Conv", 2, in);
+                attr_ints(b, "strides", nsp, sp);
+                attr_ints(b, "pads", 2 * nsp, pz);
+                tol = s_y * l1b * 1.0001;
+                n8 = 2;
+            }
+        }
+        gb_output(b, y);
+        snprintf(what, sizeof what, "%s %s%s%s%s", desc, sym ? "s8" : "u8", act == 1 ? " relu" : act == 2 ? " clip" : "",
+                 residual ? " residual" : "", out == 0 || residual ? " f32-out" : out == 1 ? " u8-out" : " u8->conv");
+        check_int8(what, b, n8, tol);
+        gb_free(b);
+    }
+}
+
+/* Depthwise and grouped convolutions as in MobileNet: 3x3 depthwise + ReLU6 requantized. */
+static void test_conv_int8_depthwise(void)
+{
+    for (int t = 0; t < 8; t++) {
+        gb *b = gb_new();
+        int64_t xd[4] = { rnd(1, 2), 8 * rnd(1, 4), rnd(5, 15), rnd(5, 15) };
+        int x = gb_input(b, 4, xd, 0.f, 3.f);
+        float s_x, s_y;
+        int xdq = act_qdq(b, x, 0.0, 3.0, false, &s_x);
+        int64_t yd[4];
+        char desc[200];
+        double l1;
+        int y = random_qconv(b, xdq, s_x, 2, xd, yd, t % 2 == 0, 1, &l1, desc, sizeof desc);
+        int in[3] = { y, gb_scalar(b, LOWP_FLOAT, 0.0), gb_scalar(b, LOWP_FLOAT, 6.0) };
+        y = gb_op(b, "Clip", 3, in);
+        y = act_qdq(b, y, 0.0, 6.0, false, &s_y);
+        gb_output(b, y);
+        check_int8(desc, b, 1, s_y * 1.0001);
+        gb_free(b);
+    }
+}
+
+/* ResNet-50's convolution shapes (large channel counts: blocked weights, several channel
+ * blocks per output scale vector), the stem with an asymmetric input, and a bottleneck's
+ * 1x1 + residual + ReLU. */
+static void test_conv_int8_large(void)
+{
+    static const struct { int64_t C, H, M, k, s; bool asym, residual, requant; } cases[] = {
+        { 3, 56, 64, 7, 2, true, false, false },   { 64, 28, 64, 3, 1, false, false, true },
+        { 256, 14, 64, 1, 1, false, false, true }, { 64, 14, 256, 1, 1, false, true, false },
+        { 128, 28, 128, 3, 2, false, false, true }, { 1024, 7, 512, 1, 2, false, false, false },
+        { 512, 7, 512, 3, 1, true, false, true },
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        gb *b = gb_new();
+        int64_t xd[4] = { 1, cases[t].C, cases[t].H, cases[t].H };
+        double lo = cases[t].asym ? -2.0 : 0.0, hi = 2.0;
+        int x = gb_input(b, 4, xd, (float)lo, (float)hi);
+        float s_x, s_y, s_w[2048];
+        int xdq = act_qdq(b, x, lo, hi, false, &s_x);
+        int64_t k = cases[t].k, wd[4] = { cases[t].M, cases[t].C, k, k }, st[2] = { cases[t].s, cases[t].s };
+        int64_t p[4] = { k / 2, k / 2, k / 2, k / 2 };
+        double l1;
+        int in[3] = { xdq, weight_dq(b, 4, wd, 0, s_w, &l1), -1 };
+        in[2] = bias_dq(b, cases[t].M, s_x, s_w, true);
+        int y = gb_op(b, "Conv", 3, in);
+        attr_ints(b, "strides", 2, st);
+        attr_ints(b, "pads", 4, p);
+        int64_t od = (cases[t].H + 2 * (k / 2) - k) / cases[t].s + 1, yd[4] = { 1, cases[t].M, od, od };
+        if (cases[t].residual)
+            y = op2(b, "Add", y, gb_input(b, 4, yd, -1.f, 1.f));
+        y = op1(b, "Relu", y);
+        double tol = 0;
+        if (cases[t].requant) {
+            y = act_qdq(b, y, 0.0, 0.3 * l1 * hi, false, &s_y);
+            tol = s_y * 1.0001;
+        }
+        gb_output(b, y);
+        char what[160];
+        snprintf(what, sizeof what, "conv C%lld H%lld M%lld k%lld s%lld%s%s%s", (long long)cases[t].C,
+                 (long long)cases[t].H, (long long)cases[t].M, (long long)k, (long long)cases[t].s,
+                 cases[t].asym ? " asym" : "", cases[t].residual ? " residual" : "", cases[t].requant ? " u8-out" : "");
+        check_int8(what, b, 1, tol);
+        gb_free(b);
+    }
+}
+
+/* ---- Gemm / MatMul ---- */
+
+static void test_gemm_int8_random(void)
+{
+    for (int t = 0; t < 24; t++) {
+        gb *b = gb_new();
+        int64_t M = rnd(1, 40), K = rnd(1, 300), N = rnd(1, 70);
+        bool tb = t % 2, sym = t % 5 == 2, per_channel = t % 3 != 0, relu = t % 4 >= 2, chain = t % 3 == 1;
+        int64_t xd[2] = { M, K };
+        int x = gb_input(b, 2, xd, sym ? -1.f : -0.3f, 1.f);
+        float s_x, s_y, s_w[128];
+        int xdq = act_qdq(b, x, sym ? -1.0 : -0.3, 1.0, sym, &s_x);
+        int64_t wd[2] = { tb ? N : K, tb ? K : N };
+        double l1;
+        int w = weight_dq(b, 2, wd, per_channel ? (tb ? 0 : 1) : -1, s_w, &l1);
+        bool bias = t % 4 != 3;
+        int in[3] = { xdq, w, bias ? bias_dq(b, N, s_x, s_w, per_channel) : -1 };
+        int y = gb_op(b, "Gemm", bias ? 3 : 2, in);
+        attr_i(b, "transB", tb);
+        if (relu)
+            y = op1(b, "Relu", y);
+        double tol = 0;
+        int n8 = 1;
+        if (chain) { /* an MLP: requantized into the next Gemm */
+            y = act_qdq(b, y, relu ? 0.0 : -2.0, 2.0, false, &s_y);
+            int64_t w2d[2] = { N, rnd(1, 20) };
+            float s_w2[512];
+            double l1b;
+            int w2 = weight_dq_l1(b, 2, w2d, 1, 1, s_w2, &l1b);
+            y = op2(b, "Gemm", y, w2);
+            tol = s_y * l1b * 1.0001;
+            n8 = 2;
+        } else if (t % 3 == 2) {
+            y = act_qdq(b, y, relu ? 0.0 : -2.0, 2.0, false, &s_y);
+            tol = s_y * 1.0001;
+        }
+        gb_output(b, y);
+        char what[160];
+        snprintf(what, sizeof what, "gemm M%lld K%lld N%lld transB=%d %s %s%s%s%s", (long long)M, (long long)K,
+                 (long long)N, tb, sym ? "s8" : "u8", per_channel ? "per-channel" : "per-tensor", bias ? " bias" : "",
+                 relu ? " relu" : "", chain ? " ->gemm" : t % 3 == 2 ? " u8-out" : "");
+        check_int8(what, b, n8, tol);
+        gb_free(b);
+    }
+}
+
+/* MatMul with constant (K, N) weights on 2-D and 3-D activations, + bias Add (+ ReLU), the
+ * result requantized or float; and a MatMul of two activations (attention scores). */
+static void test_matmul_int8(void)
+{
+    for (int t = 0; t < 12; t++) {
+        gb *b = gb_new();
+        int64_t B = rnd(1, 3), S = rnd(1, 33), K = rnd(2, 200), N = rnd(1, 90);
+        int64_t xd[3] = { B, S, K };
+        int nd = t % 2 ? 3 : 2;
+        const int64_t *dims = nd == 3 ? xd : xd + 1;
+        int x = gb_input(b, nd, dims, -1.f, 1.f);
+        float s_x, s_y, s_w[128];
+        int xdq = act_qdq(b, x, -1.0, 1.0, t % 4 == 3, &s_x);
+        int64_t wd[2] = { K, N };
+        double l1;
+        int w = weight_dq(b, 2, wd, t % 3 ? 1 : -1, s_w, &l1);
+        int y = op2(b, "MatMul", xdq, w);
+        lp_tensor *bt;
+        lp_tensor_new(LOWP_FLOAT, 1, &N, &bt);
+        for (int64_t i = 0; i < N; i++)
+            ((float *)bt->data)[i] = (float)(rndu() - 0.5);
+        y = op2(b, "Add", y, gb_tensor(b, bt));
+        if (t % 3 == 1)
+            y = op1(b, "Relu", y);
+        double tol = 0;
+        if (t % 2 == 0) {
+            y = act_qdq(b, y, t % 3 == 1 ? 0.0 : -3.0, 3.0, false, &s_y);
+            tol = s_y * 1.0001;
+        }
+        gb_output(b, y);
+        char what[160];
+        snprintf(what, sizeof what, "matmul %dd S%lld K%lld N%lld%s", nd, (long long)S, (long long)K, (long long)N,
+                 tol > 0 ? " u8-out" : "");
+        check_int8(what, b, 1, tol);
+        gb_free(b);
+    }
+    for (int t = 0; t < 6; t++) { /* scores = Q(a) x Q(b): (B, H, S, D) x (B, H, D, T) */
+        gb *b = gb_new();
+        int64_t ad[4] = { rnd(1, 2), rnd(1, 4), rnd(1, 20), rnd(1, 64) };
+        int64_t bd[4] = { ad[0], ad[1], ad[3], rnd(1, 20) };
+        int a = gb_input(b, 4, ad, -1.f, 2.f), k = gb_input(b, 4, bd, -1.5f, 1.5f);
+        float s_a, s_b;
+        int adq = act_qdq(b, a, -1.0, 2.0, false, &s_a), kdq = act_qdq(b, k, -1.5, 1.5, true, &s_b);
+        int y = op2(b, "MatMul", adq, kdq);
+        gb_output(b, y);
+        char what[160];
+        snprintf(what, sizeof what, "attention matmul (%lld,%lld,%lld,%lld)x(..,%lld)", (long long)ad[0],
+                 (long long)ad[1], (long long)ad[2], (long long)ad[3], (long long)bd[3]);
+        check_int8(what, b, 1, 0);
+        gb_free(b);
+    }
+}
+
+/* A quantized value read by float oneDNN kernels (dequantized on the way in) and a QDQ pair
+ * whose result is a graph output (no 8-bit storage). */
+static void test_qdq_storage(void)
+{
+    gb *b = gb_new();
+    int64_t xd[4] = { 2, 5, 9, 11 };
+    int x = gb_input(b, 4, xd, -1.f, 1.f);
+    float s;
+    int xdq = act_qdq(b, x, -1.0, 1.0, false, &s);
+    int m = op1(b, "Relu", xdq);
+    gb_output(b, m);
+    check_int8("QDQ -> Relu (float reader)", b, 0, 1e-6);
+    gb_free(b);
+    b = gb_new();
+    x = gb_input(b, 4, xd, -1.f, 1.f);
+    xdq = act_qdq(b, x, -1.0, 1.0, true, &s);
+    gb_output(b, xdq);
+    check_int8("QDQ as a graph output", b, 0, 1e-6);
+    gb_free(b);
+}
+
+/* Taps see every value of a quantized graph (the unfused twin) with reference values;
+ * the reference run's values are copied by a tap too (the arena reuses their memory). */
+typedef struct tap_log {
+    int n;
+    char *name[64];
+    lp_tensor *copy[64];
+    const struct tap_log *ref;
+    double worst;
+} tap_log;
+
+static lp_status tap_cmp(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t)
+{
+    (void)node;
+    tap_log *l = user;
+    const char *name = plan->g->values[value].name;
+    if (!l->ref) {
+        if (l->n < 64) {
+            l->name[l->n] = strdup(name);
+            lp_tensor_clone(t, &l->copy[l->n]);
+        }
+        l->n++;
+        return LP_OK;
+    }
+    l->n++;
+    const lp_tensor *r = NULL;
+    for (int i = 0; i < l->ref->n && i < 64; i++)
+        if (strcmp(l->ref->name[i], name) == 0)
+            r = l->ref->copy[i];
+    if (!r || t->dtype != LOWP_FLOAT)
+        return LP_OK;
+    double m = 0, mr = 0;
+    for (int64_t i = 0; i < lp_tensor_numel(r); i++) {
+        m = fmax(m, fabs(((const float *)t->data)[i] - ((const float *)r->data)[i]));
+        mr = fmax(mr, fabs(((const float *)r->data)[i]));
+    }
+    if (verbose)
+        printf("  tap %s: error %.3g of %.3g\n", name, m, mr);
+    l->worst = fmax(l->worst, m / (mr > 0 ? mr : 1));
+    return LP_OK;
+}
+
+static void test_taps(void)
+{
+    gb *b = gb_new();
+    int64_t xd[4] = { 1, 4, 10, 10 };
+    int x = gb_input(b, 4, xd, -0.5f, 1.f);
+    float s_x, s_y, s_w[16];
+    int xdq = act_qdq(b, x, -0.5, 1.0, false, &s_x);
+    int64_t wd[4] = { 6, 4, 3, 3 }, p[4] = { 1, 1, 1, 1 };
+    double l1;
+    int in[3] = { xdq, weight_dq(b, 4, wd, 0, s_w, &l1), -1 };
+    in[2] = bias_dq(b, 6, s_x, s_w, true);
+    int y = gb_op(b, "Conv", 3, in);
+    attr_ints(b, "pads", 4, p);
+    y = op1(b, "Relu", y);
+    y = act_qdq(b, y, 0.0, 4.0, false, &s_y);
+    int64_t wd2[4] = { 3, 6, 1, 1 };
+    int in2[2] = { y, weight_dq(b, 4, wd2, 0, s_w, &l1) };
+    y = gb_op(b, "Conv", 2, in2);
+    gb_output(b, y);
+    const lp_tensor *feed[1] = { b->feed[0] };
+    lp_plan_options ro = lp_plan_options_default();
+    ro.reference_only = true;
+    lp_plan *pr = NULL, *pf = NULL;
+    CHECK_OK(lp_plan_compile_opt(b->g, feed, &ro, &pr));
+    CHECK_OK(lp_plan_compile_opt(b->g, feed, NULL, &pf));
+    if (pr && pf) {
+        tap_log lr = { 0 }, l = { .ref = &lr };
+        CHECK_OK(lp_plan_run(pr, feed, tap_cmp, &lr));
+        CHECK_OK(lp_plan_run(pf, feed, tap_cmp, &l));
+        if (verbose && pf->tap_plan)
+            print_plan("tapped twin", pf->tap_plan);
+        if (verbose)
+            print_plan("reference", pr);
+        CHECK_MSG(l.n == pr->n_steps, "taps saw %d values, the reference plan has %d steps", l.n, pr->n_steps);
+        CHECK_MSG(l.worst <= 1e-5, "tapped values differ from the reference by %.3g", l.worst);
+        for (int i = 0; i < lr.n && i < 64; i++) {
+            free(lr.name[i]);
+            lp_tensor_free(lr.copy[i]);
+        }
+        CHECK_OK(lp_plan_run(pf, feed, NULL, NULL)); /* untapped again: the fused plan */
+        double m = 0;
+        const lp_tensor *a = &pf->vals[pf->g->outputs[0]], *r = &pr->vals[pr->g->outputs[0]];
+        for (int64_t i = 0; i < lp_tensor_numel(r); i++)
+            m = fmax(m, fabs(((float *)a->data)[i] - ((float *)r->data)[i]));
+        CHECK_MSG(m <= s_y * l1 * 1.0001 + 1e-4, "after taps: error %.3g", m);
+    }
+    lp_plan_free(pr);
+    lp_plan_free(pf);
+    gb_free(b);
+}
+
+/* ---- the zoo, quantized ---- */
+
+static void check_zoo_int8(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "models/%s.onnx", name);
+    lowp_model *m = NULL, *q = NULL;
+    lowp_tensor *x = NULL, *y[2] = { NULL, NULL };
+    lowp_calibration *cal = NULL;
+    lowp_recipe *r = NULL;
+    CHECK_OK(lowp_model_load(path, &m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
+    if (!m || !x)
+        goto done;
+    const char *in = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
+    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_quantize(m, cal, r, &q));
+    if (!q)
+        goto done;
+    int n8 = 0;
+    for (int kind = 0; kind < 2; kind++) {
+        if (kind == 0)
+            setenv("LOWP_KERNELS", "reference", 1);
+        lowp_session *s = NULL;
+        CHECK_OK(lowp_session_create(q, NULL, &s));
+        if (s)
+            CHECK_OK(lowp_session_run(s, 1, &in, (const lowp_tensor *const *)&x, 1, &y[kind]));
+        unsetenv("LOWP_KERNELS");
+        if (kind == 1 && s && s->n_plans) {
+            int bad;
+            count_steps(s->plans[0], &n8, &bad);
+            CHECK_MSG(bad == 0, "%s: %d steps fell back to reference implementations", name, bad);
+            if (verbose)
+                print_plan(name, s->plans[0]);
+        }
+        lowp_session_free(s);
+    }
+    if (!y[0] || !y[1])
+        goto done;
+    const float *a = y[1]->data, *b = y[0]->data;
+    int n = (int)y[0]->dims[0], c = (int)y[0]->dims[1], agree = 0;
+    double m_err = 0, mr = 0;
+    for (int i = 0; i < n; i++) {
+        int ia = 0, ib = 0;
+        for (int j = 0; j < c; j++) {
+            m_err = fmax(m_err, fabs(a[i * c + j] - b[i * c + j]));
+            mr = fmax(mr, fabs(b[i * c + j]));
+            ia = a[i * c + j] > a[i * c + ia] ? j : ia;
+            ib = b[i * c + j] > b[i * c + ib] ? j : ib;
+        }
+        agree += ia == ib;
+    }
+    printf("  %s int8: %d INT8 steps, logits error %.3g of max|logit| %.3g, top-1 agrees %d/%d\n", name, n8,
+           m_err / mr, mr, agree, n);
+    CHECK_MSG(n8 > 0, "%s: no INT8 step", name);
+    CHECK_MSG(agree == n, "%s: top-1 differs on %d samples", name, n - agree);
+    CHECK_MSG(m_err <= 0.05 * mr, "%s: logits error %.3g > 5%% of %.3g", name, m_err, mr);
+done:
+    lowp_tensor_free(y[0]);
+    lowp_tensor_free(y[1]);
+    lowp_tensor_free(x);
+    lowp_recipe_free(r);
+    lowp_calibration_free(cal);
+    lowp_model_free(q);
+    lowp_model_free(m);
+}
+
+static void test_zoo_int8(void)
+{
+    static const char *const names[] = { "resnet_s", "mobilenetv2_s", "mlp" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        check_zoo_int8(names[i]);
+}
+
+int main(int argc, char **argv)
+{
+    verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    RUN(test_conv_int8_random);
+    RUN(test_conv_int8_depthwise);
+    RUN(test_conv_int8_large);
+    RUN(test_gemm_int8_random);
+    RUN(test_matmul_int8);
+    RUN(test_qdq_storage);
+    RUN(test_taps);
+    RUN(test_zoo_int8);
+    return TEST_SUMMARY("test_kernels_int8");
+}

@@ -503,6 +503,30 @@ static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
     return st;
 }
 
+/* Residual Adds read the quantized twin of a tensor that int8 nodes already read through a
+ * Q/DQ pair (as ONNX Runtime's and LPOT's quantizers place them): the engine can then fuse
+ * Conv + Add + ReLU and keep the block's output 8-bit. Graph outputs stay float. */
+static void share_with_adds(qctx *q)
+{
+    lp_graph *g = q->g;
+    for (int c = 0; c < q->n_cache; c++) {
+        int v = q->cache[c].value, dq = q->cache[c].dq_out;
+        bool first = true;
+        for (int k = 0; k < c && first; k++)
+            first = q->cache[k].value != v; /* several pairs for one tensor: use the first */
+        if (!first || g->values[v].is_output)
+            continue;
+        for (int i = 0; i < g->n_nodes; i++) {
+            lp_node *n = &g->nodes[i];
+            if (n->dead || n->op != LP_OP_Add)
+                continue;
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] == v)
+                    n->in[k] = dq;
+        }
+    }
+}
+
 lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r)
 {
     size_t len = 0;
@@ -562,6 +586,8 @@ lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, cons
         if (p == LP_PREC_INT8)
             st = quantize_node(&q, i, &cfg);
     }
+    if (st == LP_OK)
+        share_with_adds(&q);
     if (st == LP_OK)
         st = lp_recipe_mark_bf16(q.g, r);
     if (st == LP_OK)

@@ -41,7 +41,7 @@ static const char usage[] =
     "      --cores-per-instance C\n"
     "                         cores (and engine threads) per instance (default 1)\n"
     "      --seed N           seed of the random inputs (default 1978)\n"
-    "      --json             print the results as one JSON object\n"
+    "  -j, --json             print the results as one JSON object\n"
     "  -q, --quiet            no progress line on stderr\n"
     "  -h, --help             show this help\n"
     "\n"
@@ -899,7 +899,7 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, bool *help)
             rc = r < 0 ? LP_EXIT_USAGE : parse_long("--seed", val, 0, 0x7fffffffL, &seed);
             cfg->seed = rc == LP_EXIT_OK ? (unsigned long long)seed : cfg->seed;
         }
-        else if (strcmp(a, "--json") == 0)
+        else if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0)
             cfg->json = true;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
             cfg->quiet = true;

@@ -454,6 +454,9 @@ void lowp_config_free(lowp_config *config);
 lowp_status lowp_config_dataloader(const lowp_config *config, const char *section,
                                    int batch_size, int64_t max_samples,
                                    lowp_dataloader **dataloader_out);
+/* model.path (a lowp extension of LPOT's schema: the ONNX file), or NULL. Lives as long as
+ * the config. */
+const char *lowp_config_model_path(const lowp_config *config);
 /* quantization.calibration.sampling_size (the first, when a list; default 100). */
 int64_t lowp_config_sampling_size(const lowp_config *config);
 /* 1 when evaluation.accuracy.metric is given. */

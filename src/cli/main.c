@@ -24,7 +24,8 @@ static void usage(FILE *f)
     fprintf(f, "  %-10s %s\n", "help", "show the usage of lowp or of a command");
     fprintf(f, "\n'lowp help COMMAND' or 'lowp COMMAND --help' shows a command's options;\n"
                "'lowp --version' prints the version.\n"
-               "exit status: 0 success, 1 usage error, 2 bad input (file, model or data)\n");
+               "exit status: 0 success, 1 usage error, 2 bad input (file, model or data),\n"
+               "             3 lowp tune found no recipe meeting the accuracy target\n");
 }
 
 static const command *find(const char *name)

@@ -817,6 +817,8 @@ lowp_status lowp_config_dataloader(const lowp_config *cfg, const char *section, 
 
 int lowp_config_has_metric(const lowp_config *cfg) { return cfg && cfg->evaluation.metric.name; }
 
+const char *lowp_config_model_path(const lowp_config *cfg) { return cfg ? cfg->model.path : NULL; }
+
 int64_t lowp_config_sampling_size(const lowp_config *cfg)
 {
     return cfg && cfg->quantization.n_sampling_size ? cfg->quantization.sampling_size[0] : 100;

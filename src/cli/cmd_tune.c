@@ -1,0 +1,407 @@
+/* cmd_tune.c — `lowp tune`: accuracy-driven quantization tuning (LPOT's main job). Finds the
+ * fastest recipe within the accuracy tolerance and writes the model, the history and a report. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_data.h"
+
+/* Exit status when no recipe met the target (the most accurate model is written anyway). */
+enum { LP_EXIT_NOT_MET = 3 };
+
+static const char usage[] =
+    "usage: lowp tune CONFIG.yaml [MODEL.onnx] [-o OUT.onnx] [--resume] [--json] [options]\n"
+    "       lowp tune MODEL.onnx --calib SPEC --eval SPEC [--transform LIST] [--metric SPEC]\n"
+    "                 [--tolerance 1%%] -o OUT.onnx [options]\n"
+    "\n"
+    "Quantizes MODEL and searches recipes (INT8 schemes, calibration algorithms, BF16/FP32\n"
+    "fallback per op) for the fastest one whose accuracy stays within the tolerance of the FP32\n"
+    "model. Writes OUT.onnx and, in the workspace, history.jsonl (every trial), best_recipe.json,\n"
+    "report.md and report.html. With a config, the model is MODEL, --model or model.path.\n"
+    "\n"
+    "  -c, --config FILE      LPOT-style YAML (quantization, evaluation.accuracy, tuning)\n"
+    "      --model FILE       the FP32 model (with a config)\n"
+    "      --calib SPEC       calibration dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist:train=true\n"
+    "      --eval SPEC        evaluation dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist\n"
+    "  -T, --transform LIST   transforms for both, e.g. Rescale,Normalize=0.2860/0.3530\n"
+    "  -m, --metric SPEC      evaluation metric (default topk=1)\n"
+    "      --tolerance X      allowed loss: 1%% or 0.01 relative (default), see --absolute\n"
+    "      --absolute         the tolerance is absolute (metric units)\n"
+    "  -s, --strategy NAME    %s (default auto)\n"
+    "      --approach A       static (default), dynamic, or auto (static, then dynamic)\n"
+    "      --objective SPEC   performance (default), modelsize, footprint, or performance:0.7,modelsize:0.3\n"
+    "      --timeout SEC      keep searching for SEC seconds (default 0: stop at the first pass)\n"
+    "      --max-trials N     trial budget; given, the tuner keeps searching until it is spent\n"
+    "      --seed N           random seed (default: the config's, else 1978)\n"
+    "      --sampling-size L  calibration sample counts to try, e.g. 300 or 100,500\n"
+    "  -w, --workspace DIR    history and reports (default: the config's, else ./lowp_workspace)\n"
+    "      --resume           do not run again the recipes in the workspace's history\n"
+    "  -o, --output FILE      the tuned model (default WORKSPACE/best_model.onnx)\n"
+    "  -b, --batch-size N     evaluation batch size (default: the config's, else 100)\n"
+    "  -n, --limit N          evaluate on the first N samples only\n"
+    "  -t, --threads N        engine threads\n"
+    "  -j, --json             print the summary as JSON\n"
+    "  -q, --quiet            no progress on stderr\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "exit status: 0 target met, 1 usage error, 2 bad input, 3 no recipe met the target (the most\n"
+    "accurate model found is written and labelled as such)\n"
+    "\n"
+    "example: lowp tune models/resnet_s.onnx --calib FashionMNIST:/usr/share/datasets/fashion-mnist:train=true \\\n"
+    "             --eval FashionMNIST:/usr/share/datasets/fashion-mnist --transform Rescale,Normalize=0.2860/0.3530 \\\n"
+    "             --metric topk=1 --tolerance 1%% -o resnet_s.int8.onnx\n";
+
+static void print_usage(void)
+{
+    char names[256];
+    size_t n = 0;
+    names[0] = 0;
+    for (int i = 0; lowp_tune_strategy_at(i) && n < sizeof names; i++)
+        n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", lowp_tune_strategy_at(i)->name);
+    printf(usage, names);
+}
+
+static const char *fmt_time(double s, char *buf, size_t size)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, size, "?");
+    else if (s >= 3600)
+        snprintf(buf, size, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
+    else
+        snprintf(buf, size, "%d:%02d", (int)s / 60, (int)s % 60);
+    return buf;
+}
+
+typedef struct display {
+    bool tty, quiet, line_open;
+    double last;
+} display;
+
+/* Finished trials as one line each; on a terminal also a status line redrawn in place. */
+static void on_progress(void *user, const lowp_tune_progress *p)
+{
+    display *d = user;
+    if (d->quiet)
+        return;
+    char el[32], eta[32], best[32];
+    fmt_time(p->elapsed, el, sizeof el);
+    fmt_time(p->eta, eta, sizeof eta);
+    if (p->best == p->best)
+        snprintf(best, sizeof best, "%.4f", p->best);
+    else
+        snprintf(best, sizeof best, "none yet");
+    if (d->line_open && (p->finished || !d->tty)) {
+        fprintf(stderr, "\r%*s\r", 100, "");
+        d->line_open = false;
+    }
+    if (p->finished) {
+        if (!strcmp(p->phase, "baseline"))
+            fprintf(stderr, "tune: FP32 baseline %.4f, target %s %.4f (%s elapsed)\n", p->baseline,
+                    p->target <= p->baseline ? ">=" : "<=", p->target, el);
+        else if (!strcmp(p->phase, "trial"))
+            fprintf(stderr, "tune: trial %d/%d  %.4f vs target %.4f  %s  best %s  %s elapsed, ETA <= %s  [%s]\n",
+                    p->trial, p->max_trials, p->accuracy, p->target,
+                    (p->target <= p->baseline ? p->accuracy >= p->target : p->accuracy <= p->target) ? "pass" : "FAIL",
+                    best, el, eta, p->note);
+        fflush(stderr);
+        return;
+    }
+    double t = lp_cli_now();
+    if (!d->tty || t - d->last < 0.2)
+        return;
+    d->last = t;
+    char what[96];
+    if (!strcmp(p->phase, "trial"))
+        snprintf(what, sizeof what, "trial %d/%d", p->trial, p->max_trials);
+    else
+        snprintf(what, sizeof what, "%s", p->phase);
+    fprintf(stderr, "\r%s: %lld/%lld  best %s  %s elapsed  ETA <= %s   ", what, (long long)p->done,
+            (long long)p->total, best, el, eta);
+    d->line_open = true;
+    fflush(stderr);
+}
+
+/* "1%" -> 0.01, "0.01" -> 0.01. */
+static bool parse_tolerance(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s)
+        return false;
+    if (*end == '%')
+        v /= 100, end++;
+    if (*end || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_sizes(const char *s, lowp_tune_options *o)
+{
+    o->n_sampling_sizes = 0;
+    while (*s) {
+        char *end;
+        long long v = strtoll(s, &end, 10);
+        if (end == s || v < 1 || o->n_sampling_sizes == 8)
+            return -1;
+        o->sampling_sizes[o->n_sampling_sizes++] = v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return -1;
+    }
+    return o->n_sampling_sizes ? 0 : -1;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int lp_cmd_tune(int argc, char **argv)
+{
+    const char *cmd = "tune", *config = NULL, *model_path = NULL, *calib = NULL, *eval = NULL, *metric_spec = NULL;
+    const char *strategy = NULL, *approach = NULL, *objective = NULL, *workspace = NULL, *output = NULL, *sizes = NULL;
+    const char *transforms[32];
+    int n_transforms = 0;
+    long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1;
+    double tolerance = NAN;
+    bool absolute = false, resume = false, json = false, quiet = false;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        if (lp_cli_is_help(argv[i])) {
+            print_usage();
+            return LP_EXIT_OK;
+        }
+#define OPT(s, l, var)                                                 \
+    if ((r = lp_cli_option(cmd, argc, argv, &i, s, l, &v)) != 0) {    \
+        if (r < 0)                                                      \
+            return LP_EXIT_USAGE;                                       \
+        var = v;                                                        \
+        continue;                                                       \
+    }
+#define INT_OPT(s, l, var, lo, hi)                                                            \
+    if ((r = lp_cli_option(cmd, argc, argv, &i, s, l, &v)) != 0) {                           \
+        if (r < 0)                                                                             \
+            return LP_EXIT_USAGE;                                                              \
+        if (!lp_cli_int(v, lo, hi, &var))                                                      \
+            return lp_cli_usage_error(cmd, "%s wants an integer in [%ld, %ld], got '%s'", l,   \
+                                      (long)(lo), (long)(hi), v);                              \
+        continue;                                                                              \
+    }
+        OPT("-c", "--config", config)
+        OPT(NULL, "--model", model_path)
+        OPT(NULL, "--calib", calib)
+        OPT(NULL, "--eval", eval)
+        OPT("-m", "--metric", metric_spec)
+        OPT("-s", "--strategy", strategy)
+        OPT(NULL, "--approach", approach)
+        OPT(NULL, "--objective", objective)
+        OPT("-w", "--workspace", workspace)
+        OPT("-o", "--output", output)
+        OPT(NULL, "--sampling-size", sizes)
+        INT_OPT("-b", "--batch-size", batch, 1, 1 << 20)
+        INT_OPT("-n", "--limit", limit, 1, 2147483647L)
+        INT_OPT("-t", "--threads", threads, 1, 4096)
+        INT_OPT(NULL, "--max-trials", max_trials, 1, 1000000)
+        INT_OPT(NULL, "--timeout", timeout, 0, 100000000L)
+        INT_OPT(NULL, "--seed", seed, 0, 2147483647L)
+#undef OPT
+#undef INT_OPT
+        if ((r = lp_cli_option(cmd, argc, argv, &i, "-T", "--transform", &v)) != 0) {
+            if (r < 0)
+                return LP_EXIT_USAGE;
+            if (n_transforms == 32)
+                return lp_cli_usage_error(cmd, "too many --transform options");
+            transforms[n_transforms++] = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--tolerance", &v)) != 0) {
+            if (r < 0)
+                return LP_EXIT_USAGE;
+            if (!parse_tolerance(v, &tolerance))
+                return lp_cli_usage_error(cmd, "--tolerance wants a number or a percentage (0.01, 1%%), got '%s'", v);
+        } else if (!strcmp(argv[i], "--absolute")) {
+            absolute = true;
+        } else if (!strcmp(argv[i], "--resume")) {
+            resume = true;
+        } else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+            quiet = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        } else if (!config && (ends_with(argv[i], ".yaml") || ends_with(argv[i], ".yml"))) {
+            config = argv[i];
+        } else if (!model_path) {
+            model_path = argv[i];
+        } else {
+            return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!config && !model_path)
+        return lp_cli_usage_error(cmd, "give a configuration (lowp tune CONFIG.yaml) or a model with --calib and --eval");
+    if (!config && !eval)
+        return lp_cli_usage_error(cmd, "without a configuration, give the evaluation data with --eval SPEC");
+    if (approach) {
+        static const char *const full[] = { "post_training_static_quant", "post_training_dynamic_quant",
+                                            "post_training_auto_quant" };
+        const char *a = !strcmp(approach, "static") ? full[0] : !strcmp(approach, "dynamic") ? full[1]
+                      : !strcmp(approach, "auto")   ? full[2] : approach;
+        approach = a;
+    }
+
+    int rc = LP_EXIT_OK;
+    lowp_config *cfg = NULL;
+    lowp_model *model = NULL;
+    lowp_dataloader *cal_dl = NULL, *ev_dl = NULL;
+    lowp_metric *metric = NULL;
+    lowp_transform *post = NULL;
+    lowp_tuner *tuner = NULL;
+    char *name = NULL;
+    lowp_params *params = NULL;
+    lowp_tune_options o = lowp_tune_options_default();
+
+    if (config) {
+        if (lowp_config_load(config, &cfg) != LOWP_OK || lowp_tune_options_from_config(cfg, &o) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    }
+    /* the command line wins over the configuration */
+    if (strategy) o.strategy = strategy;
+    if (approach) o.approach = approach;
+    if (objective) o.objective = objective;
+    if (workspace) o.workspace = workspace;
+    if (output) o.output = output;
+    if (tolerance == tolerance) {
+        o.tolerance = tolerance;
+        o.relative = !absolute;
+    } else if (absolute) {
+        o.relative = 0;
+    }
+    if (max_trials) o.max_trials = (int)max_trials;
+    if (timeout >= 0) o.timeout = (double)timeout;
+    if (seed >= 0) o.seed = seed;
+    if (threads) o.threads = (int)threads;
+    if (resume) o.resume = 1;
+    if (sizes && parse_sizes(sizes, &o) != 0) {
+        rc = lp_cli_usage_error(cmd, "--sampling-size wants positive integers separated by commas (at most 8), got '%s'", sizes);
+        goto done;
+    }
+    bool dynamic = !strcmp(o.approach, "post_training_dynamic_quant");
+    int64_t max_cal = 0;
+    for (int i = 0; i < o.n_sampling_sizes; i++)
+        max_cal = o.sampling_sizes[i] > max_cal ? o.sampling_sizes[i] : max_cal;
+
+    /* the model */
+    if (!model_path && cfg)
+        model_path = lowp_config_model_path(cfg); /* lowp extension: model.path */
+    if (!model_path) {
+        rc = lp_cli_usage_error(cmd, "which model? (lowp tune CONFIG.yaml MODEL.onnx, or --model)");
+        goto done;
+    }
+    if (lowp_model_load(model_path, &model) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    /* data: the short forms win over the configuration */
+    if (eval) {
+        if ((rc = lp_cli_dataloader(eval, n_transforms, transforms, batch ? (int)batch : 100, limit, &ev_dl)) != LP_EXIT_OK)
+            goto done;
+    } else if (lowp_config_dataloader(cfg, "evaluation.accuracy", (int)batch, limit, &ev_dl) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (calib && !dynamic) {
+        if ((rc = lp_cli_dataloader(calib, n_transforms, transforms, 50, max_cal, &cal_dl)) != LP_EXIT_OK)
+            goto done;
+    } else if (!dynamic && cfg) {
+        if (lowp_config_dataloader(cfg, "quantization.calibration", 0, max_cal, &cal_dl) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    } else if (!dynamic) {
+        rc = lp_cli_usage_error(cmd, "give calibration data with --calib SPEC (or --approach dynamic)");
+        goto done;
+    }
+    if (metric_spec) {
+        if (lowp_params_parse_spec("metric", metric_spec, &name, &params) != LOWP_OK ||
+            lowp_metric_create(name, params, &metric) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    } else if (cfg && lowp_config_has_metric(cfg)) {
+        if (lowp_config_metric(cfg, &metric) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+    } else if (lowp_metric_create("topk", NULL, &metric) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (cfg && lowp_config_postprocess(cfg, &post) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (!lowp_metric_compare_label(metric)) {
+        rc = lp_cli_usage_error(cmd, "metric %s has compare_label: false, which lowp tune does not support yet",
+                                lowp_metric_name(metric));
+        goto done;
+    }
+    display d = { .tty = isatty(2), .quiet = quiet };
+    o.progress = on_progress;
+    o.progress_user = &d;
+    lowp_status st = lowp_tuner_create(model, cal_dl, ev_dl, metric, post, &o, &tuner);
+    cal_dl = ev_dl = NULL, metric = NULL, post = NULL; /* the tuner owns them now */
+    if (st != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    lowp_tune_summary s;
+    if (lowp_tuner_run(tuner, &s) != LOWP_OK) {
+        if (d.line_open)
+            fprintf(stderr, "\n");
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (json) {
+        char *text = NULL;
+        if (lowp_tune_summary_json(&s, &text) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
+        fputs(text, stdout);
+        free(text);
+    } else {
+        char b1[32], b2[32];
+        printf("%s\n", s.met ? "target met" : "TARGET NOT MET: no recipe reached the target; wrote the most accurate one found");
+        printf("model      %s\n", model_path);
+        printf("accuracy   %.4f FP32 -> %.4f tuned (%+.2f %%, target %.4f)\n", s.baseline, s.best, -100 * s.relative_loss,
+               s.target);
+        printf("latency    %.3f ms -> %.3f ms, speed-up x%.2f (batch 1, measured)\n", s.baseline_latency_ms,
+               s.best_latency_ms, s.speedup);
+        printf("size       %s -> %s\n", lp_cli_bytes((double)s.baseline_bytes, b1, sizeof b1),
+               lp_cli_bytes((double)s.best_bytes, b2, sizeof b2));
+        printf("ops        %d int8, %d bf16, %d fp32\n", s.n_int8, s.n_bf16, s.n_fp32);
+        printf("trials     %d (strategy %s, best: trial %d), %.1f s\n", s.trials, s.strategy, s.best_trial, s.seconds);
+        printf("output     %s\n", s.output);
+        printf("report     %s/report.md, %s/report.html\n", s.workspace, s.workspace);
+    }
+    if (!s.met)
+        rc = LP_EXIT_NOT_MET;
+done:
+    free(name);
+    lowp_params_free(params);
+    lowp_tuner_free(tuner);
+    lowp_transform_free(post);
+    lowp_metric_free(metric);
+    lowp_dataloader_free(cal_dl);
+    lowp_dataloader_free(ev_dl);
+    lowp_model_free(model);
+    lowp_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,141 @@
+/* auto.c — the default strategy: chain the others so that a recipe passes in as few trials
+ * as possible, then (with budget left) improve it.
+ *
+ *  1. the default model-wise configuration, everything INT8 (usually enough);
+ *     with approach post_training_auto_quant also the dynamic form;
+ *  2. when that misses the target narrowly (within one tolerance band), a few calibration
+ *     algorithms (percentile, mse, kl) -- a better clip range often closes a small gap;
+ *  3. sensitivity-ordered fallback (mse_v2's order) with a growing step: the 1, 2, 3, 4, 6, 8,
+ *     12, ... most sensitive ops to BF16 (FP32 where BF16 is not native), then to FP32;
+ *  4. once a count k passes: binary search for the smallest passing count, then revert the
+ *     least sensitive fallbacks while the target holds (mse_v2's second phase), then the other
+ *     model-wise configurations with that fallback set.
+ * Steps 4's searches only run when the tuner keeps searching (a timeout or max_trials):
+ * with the default exit policy the first pass ends the tune. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tune/tune.h"
+
+/* Configurations that differ from c0 only in the calibration algorithm, in probing order. */
+static int probes(const lowp_tuner *t, int c0, int *out, int max)
+{
+    static const lp_calib_algo order[] = { LP_CALIB_PERCENTILE, LP_CALIB_MSE, LP_CALIB_KL, LP_CALIB_MINMAX };
+    const lp_tune_cfg *a = &t->cfgs[c0];
+    int n = 0;
+    for (int k = 0; k < 4 && n < max; k++)
+        for (int c = 0; c < t->n_cfgs && n < max; c++) {
+            const lp_tune_cfg *b = &t->cfgs[c];
+            if (c != c0 && b->approach == a->approach && b->sampling == a->sampling && b->q.per_channel == a->q.per_channel &&
+                b->q.act_symmetric == a->q.act_symmetric && b->q.algo == order[k] && b->q.algo != a->q.algo) {
+                out[n++] = c;
+                break;
+            }
+        }
+    return n;
+}
+
+lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
+{
+    (void)user;
+    int stop = 0, c0 = 0;
+    unsigned char *base = lp_tune_point_new(t, LP_PREC_INT8), *q = lp_tune_point_new(t, LP_PREC_INT8);
+    lp_tune_ranked *order = malloc((size_t)(t->n_ops + 1) * sizeof *order);
+    lp_status st = base && q && order ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lowp_tune_trial tr = { 0 };
+    char note[160];
+    bool passed = false;
+    if (st == LP_OK) {
+        lp_tune_normalize(t, base);
+        snprintf(note, sizeof note, "default: %s, all int8", t->cfgs[c0].name);
+        st = lowp_tuner_try(t, c0, base, note, &tr, &stop);
+        passed = tr.index && tr.passed;
+    }
+    /* 1b. dynamic quantization, for post_training_auto_quant */
+    if (st == LP_OK && !stop && t->cfgs[c0].approach == LP_APPROACH_STATIC_QUANT)
+        for (int c = 0; c < t->n_cfgs; c++)
+            if (t->cfgs[c].approach == LP_APPROACH_DYNAMIC_QUANT) {
+                st = lowp_tuner_try(t, c, base, "dynamic quantization, all int8", &tr, &stop);
+                passed |= tr.index && tr.passed;
+                break;
+            }
+    /* 2. a narrow miss: other calibration algorithms */
+    if (st == LP_OK && !stop && !passed) {
+        const lowp_tune_trial *first = &t->trials[0].t;
+        double band = fabs(t->baseline - t->target);
+        double gap = t->hib ? t->target - first->accuracy : first->accuracy - t->target;
+        if (gap <= band || band == 0) {
+            int p[4], np = probes(t, c0, p, 3);
+            for (int i = 0; i < np && st == LP_OK && !stop && !passed; i++) {
+                snprintf(note, sizeof note, "calibration probe: %s", t->cfgs[p[i]].name);
+                st = lowp_tuner_try(t, p[i], base, note, &tr, &stop);
+                passed |= tr.index && tr.passed;
+            }
+        }
+    }
+    /* 3. sensitivity-ordered fallback with a growing step */
+    int c = lp_tune_best_config(t), n = 0, k_pass = 0;
+    if (st == LP_OK && !stop && !passed)
+        st = lp_tune_sensitivity_order(t, c, base, order, &n);
+    for (int pass = 0; pass < 2 && st == LP_OK && !stop && !passed; pass++) {
+        if (pass == 1 && !lp_tune_any_bf16(t))
+            break;
+        int k_lo = 0;
+        for (int k = 1, step = 1; k <= n && st == LP_OK && !stop; k += step) {
+            memcpy(q, base, (size_t)t->n_ops);
+            for (int j = 0; j < k; j++)
+                q[order[j].op] = (unsigned char)(pass == 0 ? lp_tune_fallback_of(t, order[j].op) : LP_PREC_FP32);
+            snprintf(note, sizeof note, "fallback the %d most sensitive to %s", k, pass == 0 ? "bf16/fp32" : "fp32");
+            st = lowp_tuner_try(t, c, q, note, &tr, &stop);
+            if (tr.index && tr.passed) {
+                k_pass = k;
+                passed = true;
+                break;
+            }
+            if (tr.index)
+                k_lo = k;
+            if (k >= 4)
+                step = k / 2; /* 1 2 3 4 6 9 13 19 ... */
+            if (k < n && k + step > n)
+                step = n - k;
+        }
+        /* 4. the smallest passing count, then reverts, then the other configurations */
+        while (st == LP_OK && !stop && passed && k_pass - k_lo > 1) {
+            int m = (k_lo + k_pass) / 2;
+            memcpy(q, base, (size_t)t->n_ops);
+            for (int j = 0; j < m; j++)
+                q[order[j].op] = (unsigned char)(pass == 0 ? lp_tune_fallback_of(t, order[j].op) : LP_PREC_FP32);
+            snprintf(note, sizeof note, "fallback the %d most sensitive to %s", m, pass == 0 ? "bf16/fp32" : "fp32");
+            st = lowp_tuner_try(t, c, q, note, &tr, &stop);
+            if (tr.index && tr.passed)
+                k_pass = m;
+            else
+                k_lo = m;
+        }
+        if (st == LP_OK && !stop && passed) {
+            memcpy(q, base, (size_t)t->n_ops);
+            for (int j = 0; j < k_pass; j++)
+                q[order[j].op] = (unsigned char)(pass == 0 ? lp_tune_fallback_of(t, order[j].op) : LP_PREC_FP32);
+            st = lp_tune_revert(t, c, q, order, k_pass, &stop);
+        }
+    }
+    if (st == LP_OK && !stop && passed) {
+        int b = -1;
+        unsigned char *bq = lp_tune_point_new(t, 0);
+        if (!bq)
+            st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        else
+            b = lowp_tuner_best(t, NULL, bq);
+        for (int cc = 0; b >= 0 && cc < t->n_cfgs && st == LP_OK && !stop; cc++) {
+            snprintf(note, sizeof note, "best fallback set with %s", t->cfgs[cc].name);
+            st = lowp_tuner_try(t, cc, bq, note, NULL, &stop);
+        }
+        free(bq);
+    }
+    /* nothing passes even with every op fallen back: the model-wise space for the record */
+    if (st == LP_OK && !stop && !passed)
+        st = lp_tune_modelwise(t, &stop, t->n_cfgs);
+    free(base), free(q), free(order);
+    return st;
+}

@@ -1,0 +1,104 @@
+/* model.c — from a tuning point to a graph: calibration (once per sampling size), QDQ
+ * insertion per the point's recipe, BF16 marks for the engine, and the exportable form. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx/model.h"
+#include "quant/quantize.h"
+#include "tune/tune.h"
+
+static void report(lowp_tuner *t, const char *phase, int64_t done, int64_t total)
+{
+    if (!t->opt.progress)
+        return;
+    lowp_tune_progress p = { .phase = phase, .trial = t->n_trials, .max_trials = t->max_trials, .done = done,
+                             .total = total, .baseline = t->baseline, .target = t->target, .accuracy = NAN,
+                             .best = NAN, .elapsed = lp_tune_now() - t->t0, .eta = -1, .note = "" };
+    t->opt.progress(t->opt.progress_user, &p);
+}
+
+lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out)
+{
+    if (t->cal[s]) {
+        *out = t->cal[s];
+        return LP_OK;
+    }
+    if (!t->calib)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "static quantization needs calibration data (no calibration dataloader)");
+    lowp_model m = { .graph = t->fp32->g };
+    lowp_session_options so = lowp_session_options_default();
+    so.threads = t->opt.threads;
+    lowp_calibration *cal = NULL;
+    LP_TRY(lowp_calibration_create(&m, &so, &cal));
+    const lp_graph *g = t->fp32->g;
+    int64_t want = t->opt.sampling_sizes[s], have = 0;
+    const char *names[LOWP_SAMPLE_MAX_TENSORS];
+    for (int i = 0; i < g->n_inputs && i < LOWP_SAMPLE_MAX_TENSORS; i++)
+        names[i] = g->values[g->inputs[i]].name;
+    lowp_dataloader_reset(t->calib);
+    lowp_sample b = { 0 };
+    lp_status st = LP_OK;
+    report(t, "calibration", 0, want);
+    while (have < want && st == LP_OK) {
+        int64_t n = 0;
+        st = lowp_dataloader_next(t->calib, &b, &n);
+        if (st != LP_OK || n == 0)
+            break;
+        int64_t use = n < want - have ? n : want - have;
+        lp_tensor views[LOWP_SAMPLE_MAX_TENSORS];
+        const lp_tensor *in[LOWP_SAMPLE_MAX_TENSORS];
+        for (int i = 0; i < b.n_inputs; i++) { /* the first `use` samples of the batch */
+            views[i] = *b.inputs[i];
+            views[i].owns_data = false;
+            if (use < n && views[i].ndim > 0) {
+                views[i].dims[0] = use;
+                views[i].nbytes = b.inputs[i]->nbytes / (size_t)n * (size_t)use;
+            }
+            in[i] = &views[i];
+        }
+        st = lowp_calibration_feed(cal, b.n_inputs < g->n_inputs ? b.n_inputs : g->n_inputs, names, in);
+        have += use;
+        report(t, "calibration", have, want);
+    }
+    lowp_sample_clear(&b);
+    lowp_dataloader_reset(t->calib);
+    if (st == LP_OK && have == 0)
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: the calibration dataloader yielded no samples",
+                      lowp_dataloader_describe(t->calib));
+    if (st != LP_OK) {
+        lowp_calibration_free(cal);
+        return st;
+    }
+    t->cal[s] = cal;
+    *out = cal;
+    return LP_OK;
+}
+
+lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, lp_graph **out)
+{
+    const lp_tune_cfg *c = &t->cfgs[config];
+    lp_recipe *r = NULL;
+    LP_TRY(lp_tune_recipe(t, config, prec, &r));
+    lp_graph *qg = NULL;
+    lp_status st = LP_OK;
+    if (c->approach == LP_APPROACH_DYNAMIC_QUANT) {
+        st = lp_quantize_graph_dynamic(t->fp32->g, r, &qg);
+    } else {
+        bool any_int8 = false;
+        for (int i = 0; i < t->n_ops; i++)
+            any_int8 |= prec[i] == LP_PREC_INT8;
+        lowp_calibration *cal = NULL;
+        if (any_int8)
+            st = lp_tune_calibration(t, c->sampling, &cal);
+        if (st == LP_OK)
+            st = lp_quantize_graph(t->fp32->g, cal, r, &qg);
+    }
+    lp_recipe_free(r);
+    LP_TRY(st);
+    /* BF16 ops travel as the model metadata lp_quantize_graph writes from the recipe
+     * (LP_META_BF16_NODES); sessions turn it into the engine's per-node precision. */
+    *out = qg;
+    return LP_OK;
+}
+

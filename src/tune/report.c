@@ -1,0 +1,356 @@
+/* report.c — what the tuner hands back besides the model: WORKSPACE/report.md (summary,
+ * ops that fell back and why, every trial), WORKSPACE/report.html (the same plus an
+ * accuracy-vs-latency scatter of all trials and the per-layer sensitivity chart, inline SVG),
+ * and the summary as JSON. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "onnx/model.h"
+#include "tune/tune.h"
+
+lowp_status lowp_tune_summary_json(const lowp_tune_summary *s, char **out)
+{
+    if (!s || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tune_summary_json: NULL argument");
+    lp_json j;
+    lp_json_init(&j, 2);
+    lp_json_begin_object(&j);
+    lp_json_key(&j, "met_target");
+    lp_json_bool(&j, s->met);
+    lp_json_key(&j, "baseline");
+    lp_json_double(&j, s->baseline);
+    lp_json_key(&j, "target");
+    lp_json_double(&j, s->target);
+    lp_json_key(&j, "best");
+    lp_json_double(&j, s->best);
+    lp_json_key(&j, "relative_loss");
+    lp_json_double(&j, s->relative_loss);
+    lp_json_key(&j, "speedup");
+    lp_json_double(&j, s->speedup);
+    lp_json_key(&j, "baseline_latency_ms");
+    lp_json_double(&j, s->baseline_latency_ms);
+    lp_json_key(&j, "best_latency_ms");
+    lp_json_double(&j, s->best_latency_ms);
+    lp_json_key(&j, "baseline_bytes");
+    lp_json_int(&j, s->baseline_bytes);
+    lp_json_key(&j, "best_bytes");
+    lp_json_int(&j, s->best_bytes);
+    lp_json_key(&j, "ops");
+    lp_json_begin_object(&j);
+    lp_json_key(&j, "int8");
+    lp_json_int(&j, s->n_int8);
+    lp_json_key(&j, "bf16");
+    lp_json_int(&j, s->n_bf16);
+    lp_json_key(&j, "fp32");
+    lp_json_int(&j, s->n_fp32);
+    lp_json_end_object(&j);
+    lp_json_key(&j, "trials");
+    lp_json_int(&j, s->trials);
+    lp_json_key(&j, "best_trial");
+    lp_json_int(&j, s->best_trial);
+    lp_json_key(&j, "seconds");
+    lp_json_double(&j, round(s->seconds * 1000) / 1000);
+    lp_json_key(&j, "strategy");
+    lp_json_string(&j, s->strategy);
+    lp_json_key(&j, "output");
+    lp_json_string(&j, s->output);
+    lp_json_key(&j, "workspace");
+    lp_json_string(&j, s->workspace);
+    lp_json_end_object(&j);
+    return lp_json_finish(&j, out);
+}
+
+/* ---- a growable text buffer ---- */
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) LP_PRINTF(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = true;
+            return;
+        }
+        if (b->p && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + (size_t)k + 1)
+            cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+}
+
+/* Text safe for HTML and for Markdown tables. */
+static const char *esc(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (; s && *s && n + 7 < size; s++) {
+        const char *r = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '|' ? "&#124;" : NULL;
+        if (r)
+            n += (size_t)snprintf(buf + n, size - n, "%s", r);
+        else
+            buf[n++] = *s;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static lp_status write_text(const char *dir, const char *name, sbuf *b)
+{
+    if (b->oom) {
+        free(b->p);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory writing %s", name);
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    lp_status st = lp_write_file_atomic(path, b->p ? b->p : "", b->n);
+    free(b->p);
+    return st;
+}
+
+static const char *fmt_bytes(double v, char *buf, size_t size)
+{
+    if (v >= 1 << 20)
+        snprintf(buf, size, "%.2f MB", v / (1 << 20));
+    else if (v >= 1 << 10)
+        snprintf(buf, size, "%.1f KB", v / (1 << 10));
+    else
+        snprintf(buf, size, "%.0f B", v);
+    return buf;
+}
+
+/* Why op i of the best point is not INT8. */
+static void why(const lowp_tuner *t, int cfg, int i, int rank, int n_ranked, char *buf, size_t size)
+{
+    const lp_tune_op *op = &t->ops[i];
+    if (!op->allow[LP_PREC_INT8]) {
+        snprintf(buf, size, "op_wise keeps it out of int8");
+        return;
+    }
+    const double *s = t->sens[cfg];
+    if (s && rank >= 0)
+        snprintf(buf, size, "sensitivity rank %d of %d (alone in int8: model outputs at %.1f dB noise, its own SQNR %.1f dB)", rank + 1,
+                 n_ranked, s[i], t->sens_sqnr[cfg][i]);
+    else
+        snprintf(buf, size, "falling back recovered accuracy");
+}
+
+lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
+{
+    int b = lowp_tuner_best(t, NULL, NULL);
+    const lp_tune_rec *best = &t->trials[b];
+    int cfg = best->config;
+    /* the per-layer sensitivity chart needs the sensitivity of the best configuration */
+    if (!t->sens[cfg])
+        (void)lp_tune_compute_sensitivity(t, cfg); /* on failure the chart is left out */
+    const double *sens = t->sens[cfg];
+    int *rank = malloc((size_t)(t->n_ops + 1) * sizeof *rank);
+    lp_tune_ranked *order = malloc((size_t)(t->n_ops + 1) * sizeof *order);
+    if (!rank || !order) {
+        free(rank), free(order);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    int n_ranked = 0;
+    for (int i = 0; i < t->n_ops; i++) {
+        rank[i] = -1;
+        if (sens && t->ops[i].allow[LP_PREC_INT8])
+            order[n_ranked++] = (lp_tune_ranked){ i, sens[i] };
+    }
+    qsort(order, (size_t)n_ranked, sizeof *order, lp_tune_by_key_desc);
+    for (int k = 0; k < n_ranked; k++)
+        rank[order[k].op] = k;
+
+    char e1[400], e2[400], bb1[32], bb2[32];
+    sbuf md = { 0 };
+    sb_printf(&md, "# lowp tuning report\n\n");
+    sb_printf(&md, "%s\n\n", s->met ? "**Target met.**"
+                                   : "**TARGET NOT MET** -- no recipe reached the target within the budget; the model "
+                                     "written is the most accurate one found.");
+    sb_printf(&md, "- model: `%s`\n- strategy: %s, %d trials, %.1f s\n- criterion: %s %g (%s is better), target %.6g\n"
+                   "- output: `%s`\n- best trial: %d (%s)\n\n",
+              t->model_path, s->strategy, s->trials, s->seconds, t->opt.relative ? "relative" : "absolute",
+              t->opt.tolerance, t->hib ? "higher" : "lower", s->target, s->output, best->t.index,
+              esc(best->note, e1, sizeof e1));
+    sb_printf(&md, "| | FP32 | tuned |\n|---|---|---|\n");
+    sb_printf(&md, "| %s | %.6g | %.6g (%+.2f %%) |\n", lowp_metric_name(t->metric), s->baseline, s->best,
+              -100 * s->relative_loss);
+    sb_printf(&md, "| latency, batch 1 (measured) | %.3f ms | %.3f ms (x%.2f) |\n", s->baseline_latency_ms,
+              s->best_latency_ms, s->speedup);
+    sb_printf(&md, "| cost model (MACs weighted by precision) | 1.00 | %.2f |\n", best->cost);
+    sb_printf(&md, "| model size | %s | %s |\n", fmt_bytes((double)s->baseline_bytes, bb1, sizeof bb1),
+              fmt_bytes((double)s->best_bytes, bb2, sizeof bb2));
+    sb_printf(&md, "| peak memory | %s | %s |\n", fmt_bytes((double)t->base_footprint, bb1, sizeof bb1),
+              fmt_bytes((double)best->t.footprint_bytes, bb2, sizeof bb2));
+    sb_printf(&md, "| ops int8 / bf16 / fp32 | 0 / 0 / %d | %d / %d / %d |\n\n", t->n_ops, s->n_int8, s->n_bf16, s->n_fp32);
+    sb_printf(&md, "Configuration: %s. The ranking among passing recipes uses the cost model (deterministic); "
+                   "latency is measured with lowp's engine and reported (docs/tuning.md).\n\n", t->cfgs[cfg].name);
+
+    sb_printf(&md, "## Ops that fell back\n\n");
+    int fell = 0;
+    for (int i = 0; i < t->n_ops; i++) {
+        if (best->prec[i] == LP_PREC_INT8)
+            continue;
+        if (!fell++)
+            sb_printf(&md, "| op | type | precision | why |\n|---|---|---|---|\n");
+        char w[256];
+        why(t, cfg, i, rank[i], n_ranked, w, sizeof w);
+        sb_printf(&md, "| %s | %s | %s | %s |\n", esc(t->ops[i].name, e1, sizeof e1), t->ops[i].op_type,
+                  lp_precision_name((lp_precision)best->prec[i]), w);
+    }
+    if (!fell)
+        sb_printf(&md, "None: every tunable op runs in INT8.\n");
+    sb_printf(&md, "\n## Per-op sensitivity (%s)\n\n", t->cfgs[cfg].name);
+    if (sens) {
+        sb_printf(&md, "Each op alone in INT8, the rest FP32, on calibration data: the noise-to-signal ratio of the model's "
+                       "outputs (higher: more sensitive) and the SQNR of the op's own output.\n\n"
+                       "| op | type | model-output noise (dB) | op SQNR (dB) | tuned |\n"
+                       "|---|---|---|---|---|\n");
+        for (int i = 0; i < t->n_ops; i++)
+            sb_printf(&md, "| %s | %s | %.1f | %.1f | %s |\n", esc(t->ops[i].name, e1, sizeof e1), t->ops[i].op_type,
+                      sens[i], t->sens_sqnr[cfg][i], lp_precision_name((lp_precision)best->prec[i]));
+    } else {
+        sb_printf(&md, "Not available for this configuration.\n");
+    }
+    sb_printf(&md, "\n## Trials\n\n| # | strategy | what | %s | pass | objective | latency ms | size | int8/bf16/fp32 | s |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|\n", lowp_metric_name(t->metric));
+    for (int i = 0; i < t->n_trials; i++) {
+        const lp_tune_rec *r = &t->trials[i];
+        sb_printf(&md, "| %d%s | %s | %s | %.6g | %s | %.3f | %.3f | %s | %d/%d/%d | %.1f%s |\n", r->t.index,
+                  i == b ? " **best**" : "", r->strategy, esc(r->note, e1, sizeof e1), r->t.accuracy,
+                  r->t.passed ? "yes" : "no", r->t.objective, r->t.latency_ms,
+                  fmt_bytes((double)r->t.model_bytes, bb1, sizeof bb1), r->n_prec[0], r->n_prec[1], r->n_prec[2],
+                  r->t.seconds, r->replayed ? " (resumed)" : "");
+    }
+    lp_status st = write_text(t->workspace, "report.md", &md);
+
+    /* ---- HTML ---- */
+    sbuf h = { 0 };
+    sb_printf(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>lowp tuning report</title>\n"
+                  "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
+                  "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}.bad{color:#b00;font-weight:bold}"
+                  ".ok{color:#070;font-weight:bold}</style></head><body>\n<h1>lowp tuning report</h1>\n");
+    sb_printf(&h, "<p class=\"%s\">%s</p>\n", s->met ? "ok" : "bad",
+              s->met ? "Target met." : "TARGET NOT MET: the model written is the most accurate one found.");
+    sb_printf(&h, "<p>model <code>%s</code>, strategy %s, %d trials, %.1f s; %s %.6g &rarr; %.6g (target %.6g); "
+                  "latency %.3f &rarr; %.3f ms (x%.2f); size %s &rarr; %s; output <code>%s</code></p>\n",
+              esc(t->model_path, e1, sizeof e1), s->strategy, s->trials, s->seconds, lowp_metric_name(t->metric),
+              s->baseline, s->best, s->target, s->baseline_latency_ms, s->best_latency_ms, s->speedup,
+              fmt_bytes((double)s->baseline_bytes, bb1, sizeof bb1), fmt_bytes((double)s->best_bytes, bb2, sizeof bb2),
+              esc(s->output, e2, sizeof e2));
+    /* scatter: accuracy vs measured latency */
+    double x0 = s->baseline_latency_ms, x1 = x0, y0 = s->baseline, y1 = y0;
+    if (s->target == s->target)
+        y0 = fmin(y0, s->target), y1 = fmax(y1, s->target);
+    for (int i = 0; i < t->n_trials; i++) {
+        const lp_tune_rec *r = &t->trials[i];
+        if (r->t.latency_ms == r->t.latency_ms)
+            x0 = fmin(x0, r->t.latency_ms), x1 = fmax(x1, r->t.latency_ms);
+        if (r->t.accuracy == r->t.accuracy)
+            y0 = fmin(y0, r->t.accuracy), y1 = fmax(y1, r->t.accuracy);
+    }
+    double dx = x1 - x0 > 0 ? x1 - x0 : fabs(x0) * 0.1 + 1e-3, dy = y1 - y0 > 0 ? y1 - y0 : fabs(y0) * 0.01 + 1e-3;
+    x0 -= 0.05 * dx, x1 += 0.05 * dx, y0 -= 0.05 * dy, y1 += 0.05 * dy;
+    const int W = 640, H = 360, L = 60, R = 20, T = 20, B = 40;
+#define SX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
+#define SY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
+    sb_printf(&h, "<h2>Accuracy vs latency (all trials)</h2>\n<svg width=\"%d\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+                  "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n",
+              W, H, L, T, W - L - R, H - T - B);
+    sb_printf(&h, "<text x=\"%d\" y=\"%d\" font-size=\"12\">latency, batch 1 (ms): %.3f .. %.3f</text>\n", L, H - 10, x0, x1);
+    sb_printf(&h, "<text x=\"4\" y=\"%d\" font-size=\"12\">%.4g</text><text x=\"4\" y=\"%d\" font-size=\"12\">%.4g</text>\n",
+              T + 10, y1, H - B, y0);
+    if (s->target == s->target)
+        sb_printf(&h, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c60\" stroke-dasharray=\"4\"/>"
+                      "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" fill=\"#c60\">target</text>\n",
+                  L, W - R, SY(s->target), SY(s->target), W - R - 40, SY(s->target) - 3);
+    sb_printf(&h, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"#333\"><title>FP32 baseline</title></rect>\n",
+              SX(s->baseline_latency_ms) - 4, SY(s->baseline) - 4);
+    for (int i = 0; i < t->n_trials; i++) {
+        const lp_tune_rec *r = &t->trials[i];
+        if (!(r->t.latency_ms == r->t.latency_ms) || !(r->t.accuracy == r->t.accuracy))
+            continue;
+        sb_printf(&h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.7\"><title>trial %d: %s "
+                      "(%.6g, %.3f ms)</title></circle>\n",
+                  SX(r->t.latency_ms), SY(r->t.accuracy), i == b ? 7 : 4, i == b ? "#06c" : r->t.passed ? "#2a2" : "#c22",
+                  r->t.index, esc(r->note, e1, sizeof e1), r->t.accuracy, r->t.latency_ms);
+    }
+    sb_printf(&h, "</svg>\n<p>black: FP32; green: passed; red: failed; blue: returned.</p>\n");
+#undef SX
+#undef SY
+    /* sensitivity bars */
+    if (sens) {
+        double lo = 0, hi = -1e300;
+        for (int i = 0; i < t->n_ops; i++)
+            if (isfinite(sens[i]))
+                lo = fmin(lo, sens[i]), hi = fmax(hi, sens[i]);
+        if (hi < lo + 1)
+            hi = lo + 1;
+        int bh = 16, cw = 600;
+        sb_printf(&h, "<h2>Per-layer sensitivity (%s)</h2>\n<p>Noise-to-signal of the model outputs with only this op in INT8, dB (longer: more sensitive)."
+                      " Colour: precision in the returned model.</p>\n<svg width=\"%d\" height=\"%d\" "
+                      "xmlns=\"http://www.w3.org/2000/svg\">\n", t->cfgs[cfg].name, cw + 260, t->n_ops * bh + 10);
+        for (int i = 0; i < t->n_ops; i++) {
+            double v = isfinite(sens[i]) ? sens[i] : lo;
+            double w = (v - lo) / (hi - lo) * cw;
+            const char *col = best->prec[i] == LP_PREC_INT8 ? "#2a2" : best->prec[i] == LP_PREC_BF16 ? "#e90" : "#c22";
+            sb_printf(&h, "<text x=\"0\" y=\"%d\" font-size=\"11\">%s</text><rect x=\"200\" y=\"%d\" width=\"%.1f\" "
+                          "height=\"%d\" fill=\"%s\"><title>%.1f dB, output SQNR %.1f dB</title></rect>"
+                          "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.1f</text>\n",
+                      i * bh + 12, esc(t->ops[i].name, e1, sizeof e1), i * bh + 2, w < 1 ? 1 : w, bh - 4, col, sens[i],
+                      t->sens_sqnr[cfg][i], 204 + w, i * bh + 12, sens[i]);
+        }
+        sb_printf(&h, "</svg>\n<p>green: int8; orange: bf16; red: fp32.</p>\n");
+    }
+    /* the same tables as the Markdown */
+    sb_printf(&h, "<h2>Trials</h2>\n<table><tr><th>#</th><th>strategy</th><th>what</th><th>%s</th><th>pass</th>"
+                  "<th>objective</th><th>latency ms</th><th>size</th><th>int8/bf16/fp32</th><th>s</th></tr>\n",
+              lowp_metric_name(t->metric));
+    for (int i = 0; i < t->n_trials; i++) {
+        const lp_tune_rec *r = &t->trials[i];
+        sb_printf(&h, "<tr%s><td>%d</td><td>%s</td><td>%s</td><td>%.6g</td><td>%s</td><td>%.3f</td><td>%.3f</td>"
+                      "<td>%s</td><td>%d/%d/%d</td><td>%.1f</td></tr>\n",
+                  i == b ? " style=\"background:#def\"" : "", r->t.index, r->strategy, esc(r->note, e1, sizeof e1),
+                  r->t.accuracy, r->t.passed ? "yes" : "no", r->t.objective, r->t.latency_ms,
+                  fmt_bytes((double)r->t.model_bytes, bb1, sizeof bb1), r->n_prec[0], r->n_prec[1], r->n_prec[2],
+                  r->t.seconds);
+    }
+    sb_printf(&h, "</table>\n<h2>Ops that fell back</h2>\n");
+    if (!fell)
+        sb_printf(&h, "<p>None: every tunable op runs in INT8.</p>\n");
+    else
+        sb_printf(&h, "<table><tr><th>op</th><th>type</th><th>precision</th><th>why</th></tr>\n");
+    for (int i = 0; i < t->n_ops; i++) {
+        if (best->prec[i] == LP_PREC_INT8)
+            continue;
+        char w[256];
+        why(t, cfg, i, rank[i], n_ranked, w, sizeof w);
+        sb_printf(&h, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", esc(t->ops[i].name, e1, sizeof e1),
+                  t->ops[i].op_type, lp_precision_name((lp_precision)best->prec[i]), w);
+    }
+    sb_printf(&h, "%s</body></html>\n", fell ? "</table>\n" : "");
+    lp_status st2 = write_text(t->workspace, "report.html", &h);
+    free(rank), free(order);
+    return st != LP_OK ? st : st2;
+}

@@ -1,0 +1,225 @@
+/* space.c — the tuning space: which ops can take which precision, the model-wise
+ * configurations in order of preference, points as recipes and keys, and the cost model. */
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "quant/quantize.h"
+#include "tune/tune.h"
+
+static const lp_calib_algo default_algos[] = { LP_CALIB_MINMAX, LP_CALIB_PERCENTILE, LP_CALIB_KL, LP_CALIB_MSE };
+
+/* Choice lists of the model-wise space: the configuration's when given, else lowp's. */
+typedef struct mw_lists {
+    int n_gran, n_scheme, n_algo;
+    bool gran[2], scheme[2];    /* per_channel?, symmetric? */
+    lp_calib_algo algo[4];
+} mw_lists;
+
+static void add_bool(bool *list, int *n, bool v)
+{
+    for (int i = 0; i < *n; i++)
+        if (list[i] == v)
+            return;
+    list[(*n)++] = v;
+}
+
+static void model_wise_lists(const lowp_config *cfg, mw_lists *m)
+{
+    memset(m, 0, sizeof *m);
+    if (cfg && cfg->quantization.present) {
+        const lp_cfg_op_quant *q = &cfg->quantization.model_wise;
+        for (int i = 0; i < q->weight.granularity.n; i++)
+            add_bool(m->gran, &m->n_gran, q->weight.granularity.v[i] == LP_GRAN_PER_CHANNEL);
+        for (int i = 0; i < q->activation.scheme.n; i++)
+            add_bool(m->scheme, &m->n_scheme, q->activation.scheme.v[i] == LP_SCHEME_SYM);
+        if (!q->activation.scheme.n) /* uint8 means asym, int8 sym */
+            for (int i = 0; i < q->activation.dtype.n; i++)
+                if (q->activation.dtype.v[i] == LP_QDT_UINT8 || q->activation.dtype.v[i] == LP_QDT_INT8)
+                    add_bool(m->scheme, &m->n_scheme, q->activation.dtype.v[i] == LP_QDT_INT8);
+        for (int i = 0; i < q->activation.algorithm.n; i++)
+            m->algo[m->n_algo++] = q->activation.algorithm.v[i] == LP_ALGO_KL ? LP_CALIB_KL : LP_CALIB_MINMAX;
+    }
+    if (!m->n_gran) {
+        m->gran[0] = true, m->gran[1] = false;
+        m->n_gran = 2;
+    }
+    if (!m->n_scheme) {
+        m->scheme[0] = false, m->scheme[1] = true;
+        m->n_scheme = 2;
+    }
+    if (!m->n_algo) {
+        memcpy(m->algo, default_algos, sizeof default_algos);
+        m->n_algo = 4;
+    }
+}
+
+static lp_status add_cfg(lowp_tuner *t, lp_approach a, int sampling, bool per_channel, bool sym, lp_calib_algo algo)
+{
+    lp_tune_cfg *c = realloc(t->cfgs, (size_t)(t->n_cfgs + 1) * sizeof *c);
+    if (!c)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    t->cfgs = c;
+    c = &t->cfgs[t->n_cfgs++];
+    memset(c, 0, sizeof *c);
+    c->approach = a;
+    c->sampling = sampling;
+    c->q = (lp_quant_cfg){ .per_channel = per_channel, .act_symmetric = sym, .algo = algo, .percentile = 99.99 };
+    if (a == LP_APPROACH_DYNAMIC_QUANT)
+        snprintf(c->name, sizeof c->name, "dynamic %s", per_channel ? "per_channel" : "per_tensor");
+    else
+        snprintf(c->name, sizeof c->name, "static ss=%lld %s %s %s", (long long)t->opt.sampling_sizes[sampling],
+                 per_channel ? "per_channel" : "per_tensor", sym ? "sym" : "asym", lp_calib_algo_name(algo));
+    return LP_OK;
+}
+
+/* Does op name `name` match an op_wise key (a name, or a regex matched in full)? */
+static bool op_matches(const lp_cfg_op_wise *o, const char *name)
+{
+    if (!o->is_regex)
+        return strcmp(o->pattern, name) == 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "^(%s)$", o->pattern);
+    regex_t re;
+    if (regcomp(&re, buf, REG_EXTENDED | REG_NOSUB) != 0)
+        return false;
+    bool m = regexec(&re, name, 0, NULL, 0) == 0;
+    regfree(&re);
+    return m;
+}
+
+static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o)
+{
+    const lp_cfg_choice *dt = o->q.has_activation && o->q.activation.dtype.n ? &o->q.activation.dtype
+                              : o->q.has_weight && o->q.weight.dtype.n   ? &o->q.weight.dtype
+                                                                          : NULL;
+    if (dt) {
+        bool allow[3] = { false, false, true }; /* fp32 stays possible: it is the fallback */
+        for (int i = 0; i < dt->n; i++) {
+            if (dt->v[i] == LP_QDT_INT8 || dt->v[i] == LP_QDT_UINT8)
+                allow[LP_PREC_INT8] = op->allow[LP_PREC_INT8];
+            else if (dt->v[i] == LP_QDT_BF16)
+                allow[LP_PREC_BF16] = op->allow[LP_PREC_BF16];
+        }
+        memcpy(op->allow, allow, sizeof allow);
+    }
+    const lp_cfg_tensor_quant *w = &o->q.weight, *a = &o->q.activation;
+    if (w->granularity.n || a->scheme.n || a->algorithm.n) {
+        op->has_cfg = true;
+        op->cfg = (lp_quant_cfg){ .per_channel = true, .algo = LP_CALIB_MINMAX, .percentile = 99.99 };
+        if (w->granularity.n)
+            op->cfg.per_channel = w->granularity.v[0] == LP_GRAN_PER_CHANNEL;
+        if (a->scheme.n)
+            op->cfg.act_symmetric = a->scheme.v[0] == LP_SCHEME_SYM;
+        if (a->algorithm.n)
+            op->cfg.algo = a->algorithm.v[0] == LP_ALGO_KL ? LP_CALIB_KL : LP_CALIB_MINMAX;
+    }
+}
+
+lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
+{
+    const lp_graph *g = t->fp32->g;
+    /* ops */
+    t->ops = calloc((size_t)g->n_nodes + 1, sizeof *t->ops);
+    if (!t->ops)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_capability cap = lp_quant_capability(g, i);
+        if (!cap.int8 && !cap.bf16)
+            continue;
+        lp_tune_op *op = &t->ops[t->n_ops];
+        op->node = i;
+        op->name = g->nodes[i].name;
+        op->op_type = g->nodes[i].op_type;
+        op->allow[LP_PREC_INT8] = cap.int8;
+        op->allow[LP_PREC_BF16] = cap.bf16 && t->bf16;
+        op->allow[LP_PREC_FP32] = true;
+        if (cfg)
+            for (int k = 0; k < cfg->quantization.n_op_wise; k++)
+                if (op_matches(&cfg->quantization.op_wise[k], op->name))
+                    apply_op_wise(op, &cfg->quantization.op_wise[k]);
+        if (g->nodes[i].n_in > 1 && g->nodes[i].in[1] >= 0 && g->values[g->nodes[i].in[1]].kind == LP_VALUE_CONST)
+            op->weight_elems = lp_tensor_numel(g->values[g->nodes[i].in[1]].init);
+        t->n_ops++;
+    }
+    if (!t->n_ops)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "%s: no op can be quantized (lowp quantizes Conv, Gemm and MatMul)",
+                        t->model_path ? t->model_path : "the model");
+    /* model-wise configurations */
+    bool do_static = strcmp(t->approach_name, "post_training_dynamic_quant") != 0;
+    bool do_dynamic = strcmp(t->approach_name, "post_training_static_quant") != 0;
+    mw_lists m;
+    model_wise_lists(cfg, &m);
+    if (do_static)
+        for (int s = 0; s < t->opt.n_sampling_sizes; s++)
+            for (int gi = 0; gi < m.n_gran; gi++)
+                for (int si = 0; si < m.n_scheme; si++)
+                    for (int ai = 0; ai < m.n_algo; ai++)
+                        LP_TRY(add_cfg(t, LP_APPROACH_STATIC_QUANT, s, m.gran[gi], m.scheme[si], m.algo[ai]));
+    if (do_dynamic)
+        for (int gi = 0; gi < m.n_gran; gi++)
+            LP_TRY(add_cfg(t, LP_APPROACH_DYNAMIC_QUANT, 0, m.gran[gi], false, LP_CALIB_MINMAX));
+    t->sens = calloc((size_t)t->n_cfgs, sizeof *t->sens);
+    t->sens_sqnr = calloc((size_t)t->n_cfgs, sizeof *t->sens_sqnr);
+    if (!t->sens || !t->sens_sqnr)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    return LP_OK;
+}
+
+void lp_tune_normalize(const lowp_tuner *t, unsigned char *prec)
+{
+    for (int i = 0; i < t->n_ops; i++) {
+        int p = prec[i] > LP_PREC_FP32 ? LP_PREC_FP32 : prec[i];
+        while (p < LP_PREC_FP32 && !t->ops[i].allow[p])
+            p++;
+        prec[i] = (unsigned char)p;
+    }
+}
+
+lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *prec, lp_recipe **out)
+{
+    const lp_tune_cfg *c = &t->cfgs[config];
+    lp_recipe *r;
+    LP_TRY(lp_recipe_new(&r));
+    r->approach = c->approach;
+    r->model_wise = c->q;
+    lp_status st = LP_OK;
+    for (int i = 0; i < t->n_ops && st == LP_OK; i++)
+        if (prec[i] != LP_PREC_INT8 || t->ops[i].has_cfg)
+            st = lp_recipe_set(r, t->ops[i].name, (lp_precision)prec[i], t->ops[i].has_cfg ? &t->ops[i].cfg : NULL);
+    if (st != LP_OK) {
+        lp_recipe_free(r);
+        return st;
+    }
+    *out = r;
+    return LP_OK;
+}
+
+char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec)
+{
+    size_t n = strlen(t->cfgs[config].name);
+    char *k = malloc(n + 2 + (size_t)t->n_ops);
+    if (!k)
+        return NULL;
+    memcpy(k, t->cfgs[config].name, n);
+    k[n] = '|';
+    for (int i = 0; i < t->n_ops; i++)
+        k[n + 1 + i] = "ibf"[prec[i] > 2 ? 2 : prec[i]];
+    k[n + 1 + t->n_ops] = 0;
+    return k;
+}
+
+/* Speed of each precision relative to FP32 in the cost model (documented in docs/tuning.md):
+ * INT8 kernels do 4x the MACs per instruction of FP32, BF16 2x. */
+static const double prec_factor[3] = { 0.25, 0.5, 1.0 };
+
+double lp_tune_cost(const lowp_tuner *t, const unsigned char *prec)
+{
+    double total = 0, fp32 = 0;
+    for (int i = 0; i < t->n_ops; i++) {
+        fp32 += t->ops[i].macs;
+        total += t->ops[i].macs * prec_factor[prec[i] > 2 ? 2 : prec[i]];
+    }
+    return fp32 > 0 ? total / fp32 : 1.0;
+}

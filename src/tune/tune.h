@@ -1,0 +1,175 @@
+/* tune.h — the tuner inside: the tuning space (tunable ops, model-wise configurations), the
+ * trials, the calibration and sensitivity caches. Strategies see it through lowp.h's
+ * lowp_tuner_* calls; the built-ins live in strategies.c, bayesian.c and auto.c. */
+#ifndef LP_TUNE_H
+#define LP_TUNE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "engine/session.h"
+#include "quant/calibrate.h"
+#include "quant/recipe.h"
+
+#define LP_TUNE_MAX_SAMPLINGS 8
+#define LP_TUNE_MAX_OBJECTIVES 3
+
+/* A model-wise configuration: one entry of the model-wise space. */
+typedef struct lp_tune_cfg {
+    lp_approach approach;
+    int sampling;               /* index into sampling_sizes (static only) */
+    lp_quant_cfg q;
+    char name[96];              /* "static ss=100 per_channel asym minmax" (the history key) */
+} lp_tune_cfg;
+
+/* A tunable op: a node of the optimized FP32 graph that can take a lower precision. */
+typedef struct lp_tune_op {
+    int node;                   /* index in the tuner's FP32 graph */
+    const char *name, *op_type; /* borrowed from that graph */
+    bool allow[3];              /* per lp_precision */
+    bool has_cfg;               /* op_wise settings fixed by the configuration */
+    lp_quant_cfg cfg;
+    double macs;                /* multiply-accumulates per sample (the cost model) */
+    int64_t weight_elems;       /* elements of its constant weight */
+} lp_tune_op;
+
+typedef struct lp_tune_rec {
+    lowp_tune_trial t;
+    int config;
+    unsigned char *prec;        /* per op */
+    char *key;                  /* config name + "|" + one letter per op (i, b, f) */
+    double cost;                /* the cost model's estimate, relative to FP32 */
+    int n_prec[3];
+    bool replayed;              /* came from the resumed history */
+    char note[160];
+    char strategy[32];
+} lp_tune_rec;
+
+/* A history entry loaded for resume. */
+typedef struct lp_tune_hist {
+    char *key;
+    lowp_tune_trial t;
+    double cost;
+} lp_tune_hist;
+
+typedef enum { LP_OBJ_PERFORMANCE, LP_OBJ_MODELSIZE, LP_OBJ_FOOTPRINT } lp_objective_kind;
+
+struct lowp_tuner {
+    lowp_tune_options opt;      /* strings below are the tuner's copies */
+    char *strategy_name, *approach_name, *objective_spec, *workspace, *output, *resume_from, *model_path;
+    int n_obj;
+    lp_objective_kind obj[LP_TUNE_MAX_OBJECTIVES];
+    double obj_w[LP_TUNE_MAX_OBJECTIVES];
+
+    lowp_session *fp32;         /* fp32->g: the optimized graph recipes name nodes of */
+    lowp_dataloader *calib, *eval;
+    lowp_metric *metric;
+    lowp_transform *post;
+    lp_tensor *sample[LOWP_SAMPLE_MAX_TENSORS]; /* the first evaluation sample (batch 1), for latency */
+    int n_sample;
+
+    int n_ops;
+    lp_tune_op *ops;
+    int n_cfgs;
+    lp_tune_cfg *cfgs;
+    bool bf16;                  /* the CPU runs BF16 natively */
+
+    lowp_calibration *cal[LP_TUNE_MAX_SAMPLINGS];
+    double **sens;              /* per config (NULL until computed): sensitivity in dB per op */
+    double **sens_sqnr;         /* and the SQNR of each op's output in the all-INT8 model */
+
+    bool hib;
+    double baseline, target;
+    double base_latency, base_cost;
+    int64_t base_bytes, base_footprint;
+
+    int n_trials, cap_trials;
+    lp_tune_rec *trials;
+    int n_hist;
+    lp_tune_hist *hist;
+    FILE *history;
+    bool hist_in_place;         /* resuming into the same file: replayed trials are in it already */
+    char fingerprint[40];
+
+    uint64_t rng;
+    double t0, eval_seconds;    /* start; seconds of one evaluation (for the ETA) */
+    bool keep_searching, strategy_keeps_searching, stopped;
+    int max_trials;
+    int dup_streak;
+    const char *cur_strategy;
+    char summary_strategy[64];
+};
+
+/* ---- space.c ---- */
+/* Tunable ops and model-wise configurations from the options and the configuration. */
+lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg);
+/* The recipe of a point. */
+lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *prec, lp_recipe **out);
+/* Moves each op's choice to an allowed one (int8 -> bf16 -> fp32). */
+void lp_tune_normalize(const lowp_tuner *t, unsigned char *prec);
+/* "CONFIG|ibf..." (malloc'ed). */
+char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec);
+/* The cost model: MAC-weighted precision factors, relative to the FP32 model (1.0). */
+double lp_tune_cost(const lowp_tuner *t, const unsigned char *prec);
+
+/* ---- model.c ---- */
+/* The graph of a point: quantized per recipe; its BF16 ops are listed in the model metadata
+ * LP_META_BF16_NODES, which sessions (and so the engine) honour and other runtimes ignore. */
+lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, lp_graph **out);
+/* The calibration for sampling index s, collected on first use. */
+lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out);
+
+/* ---- objective.c ---- */
+/* Measures a graph: median batch-1 latency, serialized size, peak memory (arena + scratch +
+ * weights of the compiled plan). */
+lp_status lp_tune_measure(lowp_tuner *t, const lp_graph *g, double *latency_ms, int64_t *bytes, int64_t *footprint);
+/* The ranking value of a trial (lower is better; 1.0 = the FP32 model). */
+double lp_tune_objective(const lowp_tuner *t, double cost, int64_t bytes, int64_t footprint);
+lp_status lp_tune_parse_objective(lowp_tuner *t, const char *spec);
+
+/* ---- sensitivity.c ---- */
+lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config);
+
+/* ---- history.c ---- */
+lp_status lp_tune_history_open(lowp_tuner *t);
+lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r);
+/* The resumed entry with `key`, or NULL. */
+const lp_tune_hist *lp_tune_history_find(const lowp_tuner *t, const char *key);
+
+/* ---- report.c ---- */
+lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s);
+
+/* ---- strategies ---- */
+typedef struct lp_tune_ranked {
+    int op;
+    double key;
+} lp_tune_ranked;
+/* qsort order: key descending, ties later op first (bottom-up). */
+int lp_tune_by_key_desc(const void *a, const void *b);
+/* A point with every op at `prec` (malloc'ed, n_ops + 1 bytes). */
+unsigned char *lp_tune_point_new(const lowp_tuner *t, int prec);
+/* BF16 where the op may take it, else FP32. */
+int lp_tune_fallback_of(const lowp_tuner *t, int op);
+bool lp_tune_any_bf16(const lowp_tuner *t);
+/* The INT8 ops of `base`, most sensitive first under `config`. */
+lp_status lp_tune_sensitivity_order(lowp_tuner *t, int config, const unsigned char *base, lp_tune_ranked *order, int *n_out);
+/* From passing q whose first k `order` ops fell back: revert them least sensitive first,
+ * keeping each revert that still passes. */
+lp_status lp_tune_revert(lowp_tuner *t, int c, unsigned char *q, const lp_tune_ranked *order, int k, int *stop);
+const lowp_tune_strategy *lp_tune_strategy_find(const char *name);
+/* Helpers shared by the built-ins. */
+bool lp_tune_better(const lowp_tuner *t, const lp_tune_rec *a, const lp_tune_rec *b);
+int lp_tune_best_config(const lowp_tuner *t);   /* the config of the most accurate trial */
+lp_status lp_tune_modelwise(lowp_tuner *t, int *stop, int limit);
+lp_status lp_tune_run_basic(lowp_tuner *t, void *user);
+lp_status lp_tune_run_mse(lowp_tuner *t, void *user);
+lp_status lp_tune_run_mse_v2(lowp_tuner *t, void *user);
+lp_status lp_tune_run_conservative(lowp_tuner *t, void *user);
+lp_status lp_tune_run_exhaustive(lowp_tuner *t, void *user);
+lp_status lp_tune_run_random(lowp_tuner *t, void *user);
+lp_status lp_tune_run_bayesian(lowp_tuner *t, void *user);
+lp_status lp_tune_run_auto(lowp_tuner *t, void *user);
+
+double lp_tune_now(void);
+
+#endif

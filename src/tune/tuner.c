@@ -1,0 +1,644 @@
+/* tuner.c — the tuning loop: FP32 baseline once, then trial by trial a point from the
+ * strategy -> quantize -> evaluate -> measure -> record, the exit policy, and the hand-back
+ * (best model, best_recipe.json, reports, summary). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "kernels/dnnl.h"
+#include "onnx/model.h"
+#include "tune/tune.h"
+
+double lp_tune_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+lowp_tune_options lowp_tune_options_default(void)
+{
+    return (lowp_tune_options){ .strategy = "auto", .approach = "post_training_static_quant", .relative = 1,
+                                .tolerance = 0.01, .higher_is_better = -1, .objective = "performance",
+                                .seed = 1978, .workspace = "./lowp_workspace", .n_sampling_sizes = 1,
+                                .sampling_sizes = { 100 } };
+}
+
+/* The YAML node at tuning.<a>.<b> (b may be NULL), to tell "given" from "default". */
+static const lp_yval *given(const lowp_config *c, const char *a, const char *b)
+{
+    const lp_yval *v = c->root ? lp_yval_get(lp_yval_get(c->root, "tuning"), a) : NULL;
+    return b ? lp_yval_get(v, b) : v;
+}
+
+lowp_status lowp_tune_options_from_config(const lowp_config *c, lowp_tune_options *o)
+{
+    if (!c || !o)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tune_options_from_config: NULL argument");
+    *o = lowp_tune_options_default();
+    if (given(c, "strategy", "name"))
+        o->strategy = c->tuning.strategy;
+    o->approach = c->quantization.approach == LP_APPROACH_DYNAMIC ? "post_training_dynamic_quant"
+                                                                 : "post_training_static_quant";
+    o->relative = c->tuning.relative;
+    o->tolerance = c->tuning.criterion;
+    if (given(c, "accuracy_criterion", "higher_is_better"))
+        o->higher_is_better = c->tuning.higher_is_better;
+    o->objective = c->tuning.objective;
+    o->timeout = (double)c->tuning.timeout;
+    if (given(c, "exit_policy", "max_trials"))
+        o->max_trials = (int)(c->tuning.max_trials > 1000000 ? 1000000 : c->tuning.max_trials);
+    o->seed = c->tuning.random_seed;
+    o->workspace = c->tuning.workspace_path;
+    if (c->tuning.resume) {
+        o->resume = 1;
+        o->resume_from = c->tuning.resume;
+    }
+    o->n_sampling_sizes = c->quantization.n_sampling_size > 8 ? 8 : c->quantization.n_sampling_size;
+    for (int i = 0; i < o->n_sampling_sizes; i++)
+        o->sampling_sizes[i] = c->quantization.sampling_size[i];
+    o->config = c;
+    return LP_OK;
+}
+
+void lowp_tuner_free(lowp_tuner *t)
+{
+    if (!t)
+        return;
+    if (t->history)
+        fclose(t->history);
+    free(t->strategy_name);
+    free(t->approach_name);
+    free(t->objective_spec);
+    free(t->workspace);
+    free(t->output);
+    free(t->resume_from);
+    free(t->model_path);
+    lowp_session_free(t->fp32);
+    lowp_dataloader_free(t->calib);
+    lowp_dataloader_free(t->eval);
+    lowp_metric_free(t->metric);
+    lowp_transform_free(t->post);
+    for (int i = 0; i < t->n_sample; i++)
+        lp_tensor_free(t->sample[i]);
+    free(t->ops);
+    for (int i = 0; i < LP_TUNE_MAX_SAMPLINGS; i++)
+        lowp_calibration_free(t->cal[i]);
+    for (int i = 0; i < t->n_cfgs; i++) {
+        if (t->sens)
+            free(t->sens[i]);
+        if (t->sens_sqnr)
+            free(t->sens_sqnr[i]);
+    }
+    free(t->sens);
+    free(t->sens_sqnr);
+    free(t->cfgs);
+    for (int i = 0; i < t->n_trials; i++) {
+        free(t->trials[i].prec);
+        free(t->trials[i].key);
+    }
+    free(t->trials);
+    for (int i = 0; i < t->n_hist; i++)
+        free(t->hist[i].key);
+    free(t->hist);
+    free(t);
+}
+
+static lp_status dup_str(const char *s, char **out)
+{
+    *out = NULL;
+    if (s && !(*out = strdup(s)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    return LP_OK;
+}
+
+/* The first sample of the evaluation data as batch-1 tensors (for latency). */
+static lp_status take_sample(lowp_tuner *t)
+{
+    lowp_sample b = { 0 };
+    int64_t n = 0;
+    lowp_dataloader_reset(t->eval);
+    lp_status st = lowp_dataloader_next(t->eval, &b, &n);
+    lowp_dataloader_reset(t->eval);
+    if (st == LP_OK && n == 0)
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: the evaluation dataloader yielded no samples",
+                      lowp_dataloader_describe(t->eval));
+    for (int i = 0; st == LP_OK && i < b.n_inputs; i++) {
+        const lp_tensor *x = b.inputs[i];
+        int64_t dims[LP_MAX_DIMS];
+        memcpy(dims, x->dims, sizeof dims);
+        if (x->ndim > 0)
+            dims[0] = 1;
+        st = lp_tensor_new(x->dtype, x->ndim, dims, &t->sample[i]);
+        if (st == LP_OK) {
+            memcpy(t->sample[i]->data, x->data, t->sample[i]->nbytes);
+            t->n_sample = i + 1;
+        }
+    }
+    lowp_sample_clear(&b);
+    return st;
+}
+
+/* MACs per sample of each tunable op, from a batch-1 plan's static shapes. */
+static lp_status count_macs(lowp_tuner *t)
+{
+    lp_plan *p = NULL;
+    const lp_tensor *in[LOWP_SAMPLE_MAX_TENSORS];
+    for (int i = 0; i < t->n_sample; i++)
+        in[i] = t->sample[i];
+    if (t->fp32->g->n_inputs != t->n_sample)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: batches have %d inputs, the model %d",
+                        lowp_dataloader_describe(t->eval), t->n_sample, t->fp32->g->n_inputs);
+    LP_TRY(lp_plan_compile(t->fp32->g, in, &p));
+    const lp_graph *g = p->g;
+    for (int i = 0; i < t->n_ops; i++) {
+        lp_tune_op *op = &t->ops[i];
+        op->macs = 1;
+        for (int k = 0; k < g->n_nodes; k++) {
+            const lp_node *n = &g->nodes[k];
+            if (n->dead || strcmp(n->name, op->name) != 0 || n->n_out < 1 || n->out[0] < 0 || n->n_in < 2)
+                continue;
+            const lp_value *y = &g->values[n->out[0]], *x = &g->values[n->in[0]], *w = &g->values[n->in[1]];
+            if (y->shape.ndim < 1 || !lp_shape_static(&y->shape))
+                break;
+            double out = (double)lp_numel(y->shape.ndim, y->shape.d);
+            double inner = 1;
+            if (!strcmp(n->op_type, "Conv") && w->shape.ndim >= 3 && lp_shape_static(&w->shape))
+                inner = (double)lp_numel(w->shape.ndim, w->shape.d) / (double)w->shape.d[0];
+            else if (x->shape.ndim >= 1 && lp_shape_static(&x->shape))
+                inner = (double)x->shape.d[x->shape.ndim - 1]; /* Gemm with transA=0, MatMul */
+            op->macs = out * inner;
+            break;
+        }
+    }
+    lp_plan_free(p);
+    return LP_OK;
+}
+
+lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, lowp_dataloader *eval,
+                              lowp_metric *metric, lowp_transform *post, const lowp_tune_options *options,
+                              lowp_tuner **out)
+{
+    lowp_tuner *t = NULL;
+    lp_status st = LP_OK;
+    if (!model || !eval || !metric || !out)
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_create: NULL model, evaluation data or metric");
+    else if (!(t = calloc(1, sizeof *t)))
+        st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st != LP_OK) {
+        lowp_dataloader_free(calib);
+        lowp_dataloader_free(eval);
+        lowp_metric_free(metric);
+        lowp_transform_free(post);
+        return st;
+    }
+    t->calib = calib, t->eval = eval, t->metric = metric, t->post = post;
+    t->opt = options ? *options : lowp_tune_options_default();
+    lowp_tune_options d = lowp_tune_options_default();
+    lowp_tune_options *o = &t->opt;
+    if (!o->strategy)
+        o->strategy = d.strategy;
+    if (!o->approach)
+        o->approach = d.approach;
+    if (!o->workspace)
+        o->workspace = d.workspace;
+    if (o->n_sampling_sizes <= 0) {
+        o->n_sampling_sizes = 1;
+        o->sampling_sizes[0] = 100;
+    }
+    if (o->n_sampling_sizes > LP_TUNE_MAX_SAMPLINGS)
+        o->n_sampling_sizes = LP_TUNE_MAX_SAMPLINGS;
+    for (int i = 0; i < o->n_sampling_sizes && st == LP_OK; i++)
+        if (o->sampling_sizes[i] < 1)
+            st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "calibration sampling size %lld: must be positive",
+                          (long long)o->sampling_sizes[i]);
+    if (st == LP_OK && strcmp(o->approach, "post_training_static_quant") && strcmp(o->approach, "post_training_dynamic_quant") &&
+        strcmp(o->approach, "post_training_auto_quant"))
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "approach '%s': expected post_training_static_quant, "
+                      "post_training_dynamic_quant or post_training_auto_quant", o->approach);
+    if (st == LP_OK && !lp_tune_strategy_find(o->strategy)) {
+        char known[512];
+        size_t n = 0;
+        known[0] = 0;
+        for (int i = 0; lowp_tune_strategy_at(i) && n < sizeof known; i++)
+            n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", lowp_tune_strategy_at(i)->name);
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "unknown tuning strategy '%s' (known: %s)", o->strategy, known);
+    }
+    if (st == LP_OK && !(o->tolerance == o->tolerance))
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "tolerance: not a number");
+    if (st == LP_OK)
+        st = dup_str(o->strategy, &t->strategy_name);
+    if (st == LP_OK)
+        st = dup_str(o->approach, &t->approach_name);
+    if (st == LP_OK)
+        st = dup_str(o->objective ? o->objective : "performance", &t->objective_spec);
+    if (st == LP_OK)
+        st = dup_str(o->workspace, &t->workspace);
+    if (st == LP_OK)
+        st = dup_str(o->resume_from, &t->resume_from);
+    if (st == LP_OK)
+        st = dup_str(model->path ? model->path : "model", &t->model_path);
+    if (st == LP_OK) {
+        char buf[1100];
+        snprintf(buf, sizeof buf, "%s/best_model.onnx", t->workspace);
+        st = dup_str(o->output ? o->output : buf, &t->output);
+    }
+    if (st == LP_OK) {
+        o->strategy = t->strategy_name, o->approach = t->approach_name, o->objective = t->objective_spec;
+        o->workspace = t->workspace, o->output = t->output, o->resume_from = t->resume_from;
+        st = lp_tune_parse_objective(t, t->objective_spec);
+    }
+    if (st == LP_OK && !t->calib && strcmp(o->approach, "post_training_dynamic_quant"))
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s needs calibration data (no calibration dataloader given)", o->approach);
+    if (st == LP_OK) {
+        lowp_session_options so = lowp_session_options_default();
+        so.threads = o->threads;
+        st = lp_session_create_graph(model->graph, &so, &t->fp32);
+    }
+    t->bf16 = lp_dnnl_bf16_supported();
+    if (st == LP_OK)
+        st = take_sample(t);
+    if (st == LP_OK)
+        st = lp_tune_build_space(t, o->config);
+    if (st == LP_OK)
+        st = count_macs(t);
+    o->config = NULL; /* not kept */
+    if (st != LP_OK) {
+        lowp_tuner_free(t);
+        return st;
+    }
+    t->hib = o->higher_is_better >= 0 ? o->higher_is_better != 0 : lowp_metric_higher_is_better(metric) != 0;
+    t->max_trials = o->max_trials > 0 ? o->max_trials : 100;
+    t->keep_searching = o->max_trials > 0 || o->timeout > 0;
+    t->rng = (uint64_t)o->seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
+    t->baseline = t->target = NAN;
+    *out = t;
+    return LP_OK;
+}
+
+lowp_status lowp_tuner_create_from_config(const lowp_model *model, const lowp_config *cfg,
+                                          const lowp_tune_options *options, lowp_tuner **out)
+{
+    if (!model || !cfg || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_create_from_config: NULL argument");
+    lowp_tune_options o;
+    if (options)
+        o = *options;
+    else
+        LP_TRY(lowp_tune_options_from_config(cfg, &o));
+    o.config = cfg;
+    lowp_dataloader *cal = NULL, *ev = NULL;
+    lowp_metric *m = NULL;
+    lowp_transform *post = NULL;
+    lp_status st = lowp_config_dataloader(cfg, "evaluation.accuracy", 0, 0, &ev);
+    if (st == LP_OK && strcmp(o.approach ? o.approach : "", "post_training_dynamic_quant") != 0) {
+        int64_t max = 0;
+        for (int i = 0; i < o.n_sampling_sizes; i++)
+            max = o.sampling_sizes[i] > max ? o.sampling_sizes[i] : max;
+        st = lowp_config_dataloader(cfg, "quantization.calibration", 0, max, &cal);
+    }
+    if (st == LP_OK)
+        st = lowp_config_metric(cfg, &m);
+    if (st == LP_OK)
+        st = lowp_config_postprocess(cfg, &post);
+    if (st != LP_OK) {
+        lowp_dataloader_free(cal);
+        lowp_dataloader_free(ev);
+        lowp_metric_free(m);
+        lowp_transform_free(post);
+        return st;
+    }
+    return lowp_tuner_create(model, cal, ev, m, post, &o, out);
+}
+
+/* ---- progress ---- */
+
+static int best_index(const lowp_tuner *t);
+
+static void progress(lowp_tuner *t, const char *phase, int64_t done, int64_t total, const char *note, bool finished)
+{
+    if (!t->opt.progress)
+        return;
+    int b = best_index(t);
+    double el = lp_tune_now() - t->t0, eta = -1;
+    if (t->n_trials > 0 && t->eval_seconds > 0) {
+        eta = (t->max_trials - t->n_trials) * t->eval_seconds * 1.3;
+        if (t->opt.timeout > 0 && eta > t->opt.timeout - el)
+            eta = t->opt.timeout - el > 0 ? t->opt.timeout - el : 0;
+    }
+    bool running = !finished && !strcmp(phase, "trial"); /* the trial under way is not counted yet */
+    lowp_tune_progress p = { .phase = phase, .trial = t->n_trials + running, .max_trials = t->max_trials, .done = done,
+                             .total = total, .baseline = t->baseline, .target = t->target,
+                             .accuracy = t->n_trials ? t->trials[t->n_trials - 1].t.accuracy : NAN,
+                             .best = b >= 0 && t->trials[b].t.passed ? t->trials[b].t.accuracy : NAN,
+                             .met = b >= 0 && t->trials[b].t.passed, .finished = finished, .elapsed = el, .eta = eta,
+                             .note = note ? note : "" };
+    t->opt.progress(t->opt.progress_user, &p);
+}
+
+typedef struct eval_progress {
+    lowp_tuner *t;
+    const char *phase, *note;
+} eval_progress;
+
+static void on_eval(void *user, int64_t done, int64_t total)
+{
+    eval_progress *e = user;
+    progress(e->t, e->phase, done, total, e->note, false);
+}
+
+static lp_status evaluate(lowp_tuner *t, const lp_graph *g, const char *phase, const char *note, double *acc,
+                          double *latency, int64_t *bytes, int64_t *footprint)
+{
+    lowp_session_options so = lowp_session_options_default();
+    so.threads = t->opt.threads;
+    lowp_session *s = NULL;
+    LP_TRY(lp_session_create_graph(g, &so, &s));
+    lowp_model m = { .graph = (lp_graph *)g };
+    eval_progress ep = { t, phase, note };
+    lowp_eval_options eo = { .postprocess = t->post, .progress = on_eval, .progress_user = &ep };
+    lowp_eval_result r;
+    double start = lp_tune_now();
+    lp_status st = lowp_evaluate(s, &m, t->eval, t->metric, &eo, &r);
+    lowp_session_free(s);
+    LP_TRY(st);
+    if (!strcmp(phase, "baseline"))
+        t->eval_seconds = lp_tune_now() - start;
+    *acc = r.value;
+    return lp_tune_measure(t, g, latency, bytes, footprint);
+}
+
+/* ---- trials ---- */
+
+static bool passes(const lowp_tuner *t, double acc)
+{
+    if (!(acc == acc))
+        return false;
+    double eps = 1e-12 * (fabs(t->target) + 1);
+    return t->hib ? acc >= t->target - eps : acc <= t->target + eps;
+}
+
+static bool more_accurate(const lowp_tuner *t, double a, double b)
+{
+    if (!(a == a))
+        return false;
+    if (!(b == b))
+        return true;
+    return t->hib ? a > b : a < b;
+}
+
+bool lp_tune_better(const lowp_tuner *t, const lp_tune_rec *a, const lp_tune_rec *b)
+{
+    if (a->t.passed != b->t.passed)
+        return a->t.passed;
+    double eps = 1e-9;
+    if (a->t.passed) {
+        if (fabs(a->t.objective - b->t.objective) > eps)
+            return a->t.objective < b->t.objective;
+        if (a->t.accuracy != b->t.accuracy)
+            return more_accurate(t, a->t.accuracy, b->t.accuracy);
+    } else {
+        if (a->t.accuracy != b->t.accuracy)
+            return more_accurate(t, a->t.accuracy, b->t.accuracy);
+        if (fabs(a->t.objective - b->t.objective) > eps)
+            return a->t.objective < b->t.objective;
+    }
+    return a->t.index < b->t.index;
+}
+
+static int best_index(const lowp_tuner *t)
+{
+    int b = -1;
+    for (int i = 0; i < t->n_trials; i++)
+        if (b < 0 || lp_tune_better(t, &t->trials[i], &t->trials[b]))
+            b = i;
+    return b;
+}
+
+int lp_tune_best_config(const lowp_tuner *t)
+{
+    int b = -1;
+    for (int i = 0; i < t->n_trials; i++)
+        if (b < 0 || more_accurate(t, t->trials[i].t.accuracy, t->trials[b].t.accuracy))
+            b = i;
+    return b < 0 ? 0 : t->trials[b].config;
+}
+
+static bool budget_spent(lowp_tuner *t)
+{
+    if (t->n_trials >= t->max_trials)
+        return true;
+    return t->opt.timeout > 0 && lp_tune_now() - t->t0 >= t->opt.timeout;
+}
+
+lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *precision, const char *note,
+                           lowp_tune_trial *trial_out, int *stop_out)
+{
+    int dummy_stop;
+    lowp_tune_trial dummy_trial;
+    if (!stop_out)
+        stop_out = &dummy_stop;
+    if (!trial_out)
+        trial_out = &dummy_trial;
+    memset(trial_out, 0, sizeof *trial_out);
+    trial_out->accuracy = NAN;
+    if (!t || !precision || config < 0 || config >= t->n_cfgs)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_try: bad argument");
+    *stop_out = t->stopped;
+    if (t->stopped)
+        return LP_OK;
+    unsigned char *prec = malloc((size_t)t->n_ops + 1);
+    if (!prec)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    memcpy(prec, precision, (size_t)t->n_ops);
+    lp_tune_normalize(t, prec);
+    int low = 0;
+    for (int i = 0; i < t->n_ops; i++)
+        low += prec[i] != LP_PREC_FP32;
+    if (!low) { /* the FP32 model itself: known, and not a quantization */
+        free(prec);
+        return LP_OK;
+    }
+    char *key = lp_tune_key(t, config, prec);
+    if (!key) {
+        free(prec);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < t->n_trials; i++)
+        if (!strcmp(t->trials[i].key, key)) { /* tried before in this run */
+            *trial_out = t->trials[i].t;
+            free(prec);
+            free(key);
+            if (++t->dup_streak > 100000)
+                t->stopped = true; /* a strategy going round in circles */
+            *stop_out = t->stopped;
+            return LP_OK;
+        }
+    t->dup_streak = 0;
+    if (budget_spent(t)) {
+        free(prec);
+        free(key);
+        t->stopped = true;
+        *stop_out = 1;
+        return LP_OK;
+    }
+    if (t->n_trials == t->cap_trials) {
+        int cap = t->cap_trials ? 2 * t->cap_trials : 32;
+        lp_tune_rec *r = realloc(t->trials, (size_t)cap * sizeof *r);
+        if (!r) {
+            free(prec);
+            free(key);
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+        t->trials = r;
+        t->cap_trials = cap;
+    }
+    lp_tune_rec rec = { .config = config, .prec = prec, .key = key };
+    snprintf(rec.note, sizeof rec.note, "%s", note ? note : "");
+    snprintf(rec.strategy, sizeof rec.strategy, "%s", t->cur_strategy ? t->cur_strategy : t->strategy_name);
+    rec.cost = lp_tune_cost(t, prec);
+    for (int i = 0; i < t->n_ops; i++)
+        rec.n_prec[prec[i]]++;
+    const lp_tune_hist *h = lp_tune_history_find(t, key);
+    lp_status st = LP_OK;
+    if (h) {
+        rec.t = h->t;
+        rec.replayed = true;
+    } else {
+        lp_graph *g = NULL;
+        double start = lp_tune_now();
+        st = lp_tune_build_graph(t, config, prec, &g);
+        if (st == LP_OK)
+            st = evaluate(t, g, "trial", rec.note, &rec.t.accuracy, &rec.t.latency_ms, &rec.t.model_bytes,
+                          &rec.t.footprint_bytes);
+        lp_graph_free(g);
+        rec.t.seconds = lp_tune_now() - start;
+    }
+    if (st != LP_OK) {
+        free(prec);
+        free(key);
+        return lp_error_prefix(st, "trial %d (%s)", t->n_trials + 1, t->cfgs[config].name);
+    }
+    rec.t.index = t->n_trials + 1;
+    rec.t.passed = passes(t, rec.t.accuracy);
+    rec.t.objective = lp_tune_objective(t, rec.cost, rec.t.model_bytes, rec.t.footprint_bytes);
+    t->trials[t->n_trials++] = rec;
+    if (!rec.replayed || !t->hist_in_place)
+        LP_TRY(lp_tune_history_append(t, &rec));
+    if (rec.t.passed && !t->keep_searching && !t->strategy_keeps_searching)
+        t->stopped = true;
+    if (budget_spent(t))
+        t->stopped = true;
+    progress(t, "trial", 0, 0, rec.note, true);
+    *trial_out = rec.t;
+    *stop_out = t->stopped;
+    return LP_OK;
+}
+
+/* ---- accessors for strategies ---- */
+
+int lowp_tuner_op_count(const lowp_tuner *t) { return t ? t->n_ops : 0; }
+const char *lowp_tuner_op_name(const lowp_tuner *t, int i) { return t && i >= 0 && i < t->n_ops ? t->ops[i].name : NULL; }
+const char *lowp_tuner_op_type(const lowp_tuner *t, int i) { return t && i >= 0 && i < t->n_ops ? t->ops[i].op_type : NULL; }
+int lowp_tuner_op_allows(const lowp_tuner *t, int i, lowp_tune_precision p)
+{
+    return t && i >= 0 && i < t->n_ops && (unsigned)p < 3 && t->ops[i].allow[p];
+}
+int lowp_tuner_config_count(const lowp_tuner *t) { return t ? t->n_cfgs : 0; }
+const char *lowp_tuner_config_name(const lowp_tuner *t, int c) { return t && c >= 0 && c < t->n_cfgs ? t->cfgs[c].name : NULL; }
+uint64_t *lowp_tuner_rng(lowp_tuner *t) { return t ? &t->rng : NULL; }
+int lowp_tuner_trial_count(const lowp_tuner *t) { return t ? t->n_trials : 0; }
+
+lowp_status lowp_tuner_trial(const lowp_tuner *t, int i, lowp_tune_trial *out)
+{
+    if (!t || !out || i < 0 || i >= t->n_trials)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_trial: no trial %d", i);
+    *out = t->trials[i].t;
+    return LP_OK;
+}
+
+int lowp_tuner_best(const lowp_tuner *t, int *config_out, unsigned char *prec_out)
+{
+    int b = t ? best_index(t) : -1;
+    if (b >= 0 && config_out)
+        *config_out = t->trials[b].config;
+    if (b >= 0 && prec_out)
+        memcpy(prec_out, t->trials[b].prec, (size_t)t->n_ops);
+    return b;
+}
+
+/* ---- the run ---- */
+
+static lp_status save_outputs(lowp_tuner *t, int b)
+{
+    const lp_tune_rec *r = &t->trials[b];
+    lp_graph *g = NULL;
+    LP_TRY(lp_tune_build_graph(t, r->config, r->prec, &g));
+    lowp_model m = { .graph = g };
+    lp_status st = lowp_model_save(&m, t->output);
+    lp_graph_free(g);
+    LP_TRY(st);
+    lp_recipe *rec = NULL;
+    LP_TRY(lp_tune_recipe(t, r->config, r->prec, &rec));
+    char path[1100];
+    snprintf(path, sizeof path, "%s/best_recipe.json", t->workspace);
+    st = lowp_recipe_save(rec, path);
+    lp_recipe_free(rec);
+    return st;
+}
+
+lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
+{
+    if (!t || !s)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_run: NULL argument");
+    if (t->history)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_run: a tuner runs once");
+    t->t0 = lp_tune_now();
+    LP_TRY(lp_tune_history_open(t));
+    /* the FP32 baseline, once */
+    double acc;
+    LP_TRY(evaluate(t, t->fp32->g, "baseline", "FP32", &acc, &t->base_latency, &t->base_bytes, &t->base_footprint));
+    t->baseline = acc;
+    t->base_cost = 1.0;
+    double d = t->opt.relative ? fabs(acc) * t->opt.tolerance : t->opt.tolerance;
+    t->target = t->hib ? acc - d : acc + d;
+    progress(t, "baseline", 0, 0, "FP32", true);
+    /* the strategy */
+    const lowp_tune_strategy *strat = lp_tune_strategy_find(t->strategy_name);
+    t->strategy_keeps_searching = strat->keeps_searching;
+    t->cur_strategy = strat->name;
+    snprintf(t->summary_strategy, sizeof t->summary_strategy, "%s", strat->name);
+    LP_TRY(strat->run(t, strat->user));
+    int b = best_index(t);
+    if (b < 0)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "strategy '%s' tried no recipe", strat->name);
+    LP_TRY(save_outputs(t, b));
+    const lp_tune_rec *r = &t->trials[b];
+    memset(s, 0, sizeof *s);
+    s->baseline = t->baseline;
+    s->target = t->target;
+    s->best = r->t.accuracy;
+    double loss = t->baseline != 0 ? (t->baseline - r->t.accuracy) / fabs(t->baseline) : 0;
+    s->relative_loss = t->hib ? loss : -loss;
+    s->met = r->t.passed;
+    s->trials = t->n_trials;
+    s->best_trial = r->t.index;
+    s->baseline_latency_ms = t->base_latency;
+    s->best_latency_ms = r->t.latency_ms;
+    s->speedup = r->t.latency_ms > 0 ? t->base_latency / r->t.latency_ms : NAN;
+    s->baseline_bytes = t->base_bytes;
+    s->best_bytes = r->t.model_bytes;
+    s->n_int8 = r->n_prec[LP_PREC_INT8];
+    s->n_bf16 = r->n_prec[LP_PREC_BF16];
+    s->n_fp32 = r->n_prec[LP_PREC_FP32];
+    s->strategy = t->summary_strategy;
+    s->output = t->output;
+    s->workspace = t->workspace;
+    s->seconds = lp_tune_now() - t->t0;
+    LP_TRY(lp_tune_write_reports(t, s));
+    s->seconds = lp_tune_now() - t->t0; /* the reports' sensitivity chart included */
+    progress(t, "done", 0, 0, NULL, true);
+    return LP_OK;
+}

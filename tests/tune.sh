@@ -1,0 +1,105 @@
+#!/bin/sh
+# tune.sh BUILD — `lowp tune` end to end on small Fashion-MNIST subsets: the config and short
+# forms, --json, exit status 3 when the target cannot be met (the most accurate model and the
+# report are written anyway), usage errors, and a tune killed with SIGKILL mid-run then
+# resumed ending with the same best recipe and history as an uninterrupted run.
+BUILD=${1:-build}
+LOWP="$BUILD/lowp"
+FM=/usr/share/datasets/fashion-mnist
+pass=0; fail=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+no() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+if [ ! -d "$FM" ]; then
+    echo "ok skipped: no Fashion-MNIST"; echo "tune.sh: 0 passed, 0 failed"; exit 0
+fi
+DATA="--calib FashionMNIST:$FM:train=true --eval FashionMNIST:$FM -T Rescale,Normalize=0.2860/0.3530"
+
+# help lists the strategies
+if "$LOWP" tune --help | grep -q "auto, basic, mse, mse_v2, conservative, exhaustive, random, bayesian"; then
+    ok help
+else
+    no help "strategies not listed"
+fi
+
+# config form, --json
+"$LOWP" tune examples/tune_mlp.yaml -n 300 -w "$T/cfg" -o "$T/cfg/mlp.int8.onnx" --json -q >"$T/cfg.json" 2>"$T/cfg.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"met_target": true' "$T/cfg.json" && grep -q '"trials": 1' "$T/cfg.json" &&
+   [ -s "$T/cfg/mlp.int8.onnx" ] && [ -s "$T/cfg/report.md" ] && [ -s "$T/cfg/report.html" ] &&
+   [ -s "$T/cfg/best_recipe.json" ] && [ "$(wc -l <"$T/cfg/history.jsonl")" = 2 ]; then
+    ok config_form
+else
+    no config_form "exit $rc: $(cat "$T/cfg.err" "$T/cfg.json" | tail -3)"
+fi
+
+# the tuned model evaluates like the tune said
+acc=$(grep '"best"' "$T/cfg.json" | grep -oE '[0-9.]+' | head -1)
+ev=$("$LOWP" eval "$T/cfg/mlp.int8.onnx" --config examples/tune_mlp.yaml -n 300 --json -q 2>/dev/null | grep '"value"' | grep -oE '[0-9.]+' | head -1)
+if [ -n "$acc" ] && [ "$acc" = "$ev" ]; then ok output_model_accuracy; else no output_model_accuracy "tune said $acc, eval says $ev"; fi
+
+# ONNX Runtime reads the tuned model and agrees on the accuracy (when node + onnxruntime-node are there)
+if command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ]; then
+    ort=$(node tests/ort_eval.js "$T/cfg/mlp.int8.onnx" 300 2>/dev/null | sed -E 's/correct ([0-9]+).*/\1/')
+    lowp_correct=$(awk -v a="$acc" 'BEGIN { printf "%d", a * 300 + 0.5 }')
+    if [ -n "$ort" ] && [ "$ort" = "$lowp_correct" ]; then ok onnxruntime_agrees; else no onnxruntime_agrees "ORT $ort of 300, lowp $lowp_correct"; fi
+fi
+
+# short form with a progress display (not a terminal: one line per trial)
+"$LOWP" tune models/mlp.onnx $DATA --metric topk=1 --tolerance 1% -n 300 -w "$T/short" -o "$T/short/out.onnx" \
+    >"$T/short.out" 2>"$T/short.err"
+rc=$?
+if [ $rc = 0 ] && grep -q "target met" "$T/short.out" && grep -q "tune: trial 1/100" "$T/short.err" &&
+   grep -q "FP32 baseline" "$T/short.err" && [ -s "$T/short/out.onnx" ]; then
+    ok short_form
+else
+    no short_form "exit $rc: $(tail -3 "$T/short.err")"
+fi
+
+# an impossible tolerance: exit 3, the most accurate model and a report labelled NOT MET
+"$LOWP" tune models/mlp.onnx $DATA --tolerance=-50% -n 300 --max-trials 4 -w "$T/imp" -o "$T/imp/out.onnx" \
+    --json -q >"$T/imp.json" 2>"$T/imp.err"
+rc=$?
+if [ $rc = 3 ] && grep -q '"met_target": false' "$T/imp.json" && [ -s "$T/imp/out.onnx" ] &&
+   grep -q "TARGET NOT MET" "$T/imp/report.md" && grep -q '"trials": 4' "$T/imp.json"; then
+    ok not_met_exit_3
+else
+    no not_met_exit_3 "exit $rc: $(tail -3 "$T/imp.err")"
+fi
+
+# usage errors
+"$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
+"$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?
+"$LOWP" tune models/mlp.onnx >/dev/null 2>&1; rc3=$?
+if [ $rc1 = 1 ] && [ $rc2 = 2 ] && grep -q "unknown tuning strategy 'nope'" "$T/bad.err" && [ $rc3 = 1 ]; then
+    ok usage_errors
+else
+    no usage_errors "exits $rc1 $rc2 $rc3"
+fi
+
+# SIGKILL mid-run, then --resume: same best recipe and history as an uninterrupted run
+ARGS="models/resnet_s.onnx $DATA --tolerance=-50% -n 200 -s random --max-trials 6 --seed 11 -q"
+"$LOWP" tune $ARGS -w "$T/full" -o "$T/full/out.onnx" >/dev/null 2>&1
+"$LOWP" tune $ARGS -w "$T/kill" -o "$T/kill/out.onnx" >/dev/null 2>&1 &
+pid=$!
+trials() { n=$(grep -c '"trial"' "$1" 2>/dev/null); echo "${n:-0}"; }
+i=0
+while [ $i -lt 300 ] && [ "$(trials "$T/kill/history.jsonl")" -lt 2 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+before=$(trials "$T/kill/history.jsonl")
+"$LOWP" tune $ARGS -w "$T/kill" -o "$T/kill/out.onnx" --resume >/dev/null 2>&1
+rc=$?
+strip() { sed -E 's/"(seconds|latency_ms)":[^,}]*,?//g' "$1"; }
+if [ $rc = 3 ] && [ "$before" -lt 6 ] && cmp -s "$T/full/best_recipe.json" "$T/kill/best_recipe.json" &&
+   [ "$(strip "$T/full/history.jsonl")" = "$(strip "$T/kill/history.jsonl" | grep -v '^[^{]')" ]; then
+    ok kill_and_resume
+else
+    no kill_and_resume "exit $rc, $before trials before the kill"
+fi
+
+echo "tune.sh: $pass passed, $fail failed"
+[ $fail = 0 ]

@@ -466,17 +466,20 @@ lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const
 
 /* ---- QuantizeLinear -> DequantizeLinear as 8-bit storage ---- */
 
-/* Channels-last for a value only convolutions read (INT8 convolutions' layout), else plain. */
+/* Channels-last (INT8 convolutions' layout) for a feature map some convolution reads, else
+ * plain. Other readers (a residual Add, pooling) dequantize through a reorder from either
+ * layout at the same cost, so one convolution reader is enough to choose channels-last and
+ * spare every convolution a reorder of its input. */
 static void qdq_layout(const lp_prep_ctx *pc, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
 {
     const lp_graph *g = pc->g;
     const lp_shape *s = shape(g, v);
-    bool convs = s->ndim >= 3 && s->ndim <= 5;
-    for (int i = 0; i < g->n_nodes && convs; i++)
+    bool conv_reader = false;
+    for (int i = 0; i < g->n_nodes && s->ndim >= 3 && s->ndim <= 5; i++)
         for (int k = 0; k < g->nodes[i].n_in; k++)
             if (g->nodes[i].in[k] == v)
-                convs &= g->nodes[i].op == LP_OP_Conv && k == 0;
-    if (!convs) {
+                conv_reader |= g->nodes[i].op == LP_OP_Conv && k == 0;
+    if (!conv_reader) {
         dn_plain_md(md, dt, s->ndim, s->d);
         return;
     }

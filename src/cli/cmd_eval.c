@@ -30,6 +30,7 @@ static const char usage[] =
     "  -n, --limit N          evaluate the first N samples only\n"
     "  -r, --reference FILE   the FP32 model, for metrics with compare_label: false\n"
     "  -t, --threads N        engine threads (default: the library's)\n"
+    "  -p, --precision P      fp32 (default) or bf16: run the whole model in BF16 where the CPU can\n"
     "  -j, --json             print {\"metric\", \"value\", \"samples\", \"seconds\"} as JSON\n"
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             show this help\n"
@@ -40,7 +41,7 @@ static const char usage[] =
 int lp_cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval", *model_path = NULL, *config = NULL, *dataset = NULL, *metric_spec = NULL,
-               *reference = NULL;
+               *reference = NULL, *precision = NULL;
     const char *transforms[32];
     int n_transforms = 0;
     long batch = 0, limit = 0, threads = 0;
@@ -77,6 +78,11 @@ int lp_cmd_eval(int argc, char **argv)
             if (r < 0) return LP_EXIT_USAGE;
             if (!lp_cli_int(v, 1, 2147483647L, &limit))
                 return lp_cli_usage_error(cmd, "--limit wants an integer >= 1, got '%s'", v);
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-p", "--precision", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            if (strcmp(v, "fp32") && strcmp(v, "bf16"))
+                return lp_cli_usage_error(cmd, "--precision is fp32 or bf16, not '%s'", v);
+            precision = v;
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-t", "--threads", &v)) != 0) {
             if (r < 0) return LP_EXIT_USAGE;
             if (!lp_cli_int(v, 1, 4096, &threads))
@@ -155,6 +161,8 @@ int lp_cmd_eval(int argc, char **argv)
     lowp_session_options so = lowp_session_options_default();
     if (threads)
         so.threads = (int)threads;
+    if (precision && !strcmp(precision, "bf16"))
+        so.precision = LOWP_BFLOAT16;
     if (lowp_model_load(model_path, &model) != LOWP_OK ||
         lowp_session_create(model, &so, &session) != LOWP_OK) {
         rc = lp_cli_lib_error();

@@ -169,6 +169,22 @@ static int count_op(const lp_graph *g, const char *op)
     return n;
 }
 
+/* How many of the fixed batch's 8 images get the same top-1 class from logits a and b (8,10). */
+static int agreement(const lowp_tensor *ya, const lowp_tensor *yb)
+{
+    const float *a = lowp_tensor_data((lowp_tensor *)ya), *b = lowp_tensor_data((lowp_tensor *)yb);
+    int agree = 0;
+    for (int i = 0; i < 8; i++) {
+        int am = 0, bm = 0;
+        for (int k = 1; k < 10; k++) {
+            am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
+            bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
+        }
+        agree += am == bm;
+    }
+    return agree;
+}
+
 static void quantize_zoo_model(const char *name, int expect_agree)
 {
     char path[256];
@@ -207,16 +223,7 @@ static void quantize_zoo_model(const char *name, int expect_agree)
     y = run_batch(m, x);
     yq = run_batch(q, x);
     if (y && yq) {
-        const float *a = lowp_tensor_data(y), *b = lowp_tensor_data(yq);
-        int agree = 0;
-        for (int i = 0; i < 8; i++) {
-            int am = 0, bm = 0;
-            for (int k = 1; k < 10; k++) {
-                am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
-                bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
-            }
-            agree += am == bm;
-        }
+        int agree = agreement(y, yq);
         CHECK_MSG(agree >= expect_agree, "%s: int8 agrees with fp32 on %d of 8 images", name, agree);
     }
     /* save -> load -> same outputs, and quantizing again gives the same bytes */
@@ -376,16 +383,7 @@ static void dynamic_model(const char *name, const char *int_op)
     y = run_batch(m, x);
     yq = run_batch(q, x);
     if (y && yq) {
-        const float *a = lowp_tensor_data(y), *b = lowp_tensor_data(yq);
-        int agree = 0;
-        for (int i = 0; i < 8; i++) {
-            int am = 0, bm = 0;
-            for (int k = 1; k < 10; k++) {
-                am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
-                bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
-            }
-            agree += am == bm;
-        }
+        int agree = agreement(y, yq);
         CHECK_MSG(agree >= 7, "%s dynamic: agrees with fp32 on %d of 8", name, agree);
     }
     char out[] = "/tmp/lowp_dq_XXXXXX";
@@ -634,16 +632,7 @@ static void test_smooth_quant(void)
     y = run_batch(m, x);
     yq = run_batch(q, x);
     if (y && yq) {
-        const float *a = lowp_tensor_data(y), *b = lowp_tensor_data(yq);
-        int agree = 0;
-        for (int i = 0; i < 8; i++) {
-            int am = 0, bm = 0;
-            for (int k = 1; k < 10; k++) {
-                am = a[i * 10 + k] > a[i * 10 + am] ? k : am;
-                bm = b[i * 10 + k] > b[i * 10 + bm] ? k : bm;
-            }
-            agree += am == bm;
-        }
+        int agree = agreement(y, yq);
         CHECK_MSG(agree >= 7, "smooth quant agrees on %d of 8", agree);
     }
 done:

@@ -636,10 +636,11 @@ typedef struct report {
 static int print_report(const report *rp)
 {
     const bench_cfg *cfg = rp->cfg;
-    long ni = cfg->instances, total_n = 0;
+    long ni = cfg->instances > 0 ? cfg->instances : 1;
+    size_t total_n = 0;
     for (long i = 0; i < ni; i++)
-        total_n += rp->res[i]->n;
-    double *all = malloc((size_t)(total_n + 1) * sizeof *all);
+        total_n += rp->res[i]->n > 0 ? (size_t)rp->res[i]->n : 0;
+    double *all = malloc((total_n + 1) * sizeof *all);
     stats *per = calloc((size_t)ni, sizeof *per);
     if (!all || !per) {
         free(all);

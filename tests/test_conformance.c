@@ -177,7 +177,7 @@ static int run_case(const char *dir, const lowp_model *m, char *why, size_t wlen
                 ok = 0;
             } else if (!compare(outs[o], want[o], why, wlen)) {
                 char tmp[512];
-                snprintf(tmp, sizeof tmp, "output %d (%s): %s", o, lowp_model_output_name(m, o), why);
+                snprintf(tmp, sizeof tmp, "output %d (%.200s): %.250s", o, lowp_model_output_name(m, o), why);
                 snprintf(why, wlen, "%s", tmp);
                 ok = 0;
             }

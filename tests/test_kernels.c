@@ -791,6 +791,36 @@ static void test_concat(void)
     }
 }
 
+/* Transpose runs as one oneDNN reorder into the output with permuted strides: random ranks
+ * 2-5, random permutations (and the default reversal), odd sizes; a data move, so exact. */
+static void test_transpose(void)
+{
+    for (int t = 0; t < 16; t++) {
+        gb *b = gb_new(13);
+        int r = rnd(2, 5);
+        int64_t xd[5], perm[5];
+        for (int i = 0; i < r; i++) {
+            xd[i] = rnd(1, 7);
+            perm[i] = i;
+        }
+        for (int i = r - 1; i > 0; i--) { /* Fisher-Yates with the test's generator */
+            int j = rnd(0, i);
+            int64_t tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+        }
+        int x = gb_input(b, r, xd);
+        int y = op1(b, "Transpose", x);
+        if (t % 4)
+            attr_ints(b, "perm", r, perm);
+        gb_output(b, y);
+        char what[64];
+        snprintf(what, sizeof what, "Transpose rank %d", r);
+        check_graph(what, b, steps(1, 1));
+        gb_free(b);
+    }
+}
+
 /* ---- BF16, threads, dynamic shapes ---- */
 
 static void test_bf16(void)
@@ -1008,6 +1038,7 @@ int main(int argc, char **argv)
     RUN(test_eltwise);
     RUN(test_binary);
     RUN(test_concat);
+    RUN(test_transpose);
     RUN(test_bf16);
     RUN(test_threads);
     RUN(test_fallback);

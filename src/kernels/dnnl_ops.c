@@ -1197,6 +1197,62 @@ static lp_status softmax_build(dn_step *st, const lp_prep_ctx *pc, const lp_node
     return dn_add_primitive(st, pc, pd, na, args);
 }
 
+/* ---- Transpose: one reorder into the output's plain bytes, seen with permuted strides ---- */
+
+/* The permutation of node n (attribute perm, default reversed); false if it is not one. */
+static bool transpose_perm(const lp_node *n, int r, int64_t *perm)
+{
+    const int64_t *pa = NULL;
+    int np = lp_attr_ints(n, "perm", &pa);
+    if (np >= 0 && np != r)
+        return false;
+    bool seen[DNNL_MAX_NDIMS] = { false };
+    for (int i = 0; i < r; i++) {
+        perm[i] = np == r ? pa[i] : r - 1 - i;
+        if (perm[i] < 0 || perm[i] >= r || seen[perm[i]])
+            return false;
+        seen[perm[i]] = true;
+    }
+    return true;
+}
+
+static bool transpose_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in != 1 || !all_f32(g, n, 0, 0) || !one_output(g, n) || !nonempty(g, n->in[0]))
+        return false;
+    int r = shape(g, n->in[0])->ndim;
+    int64_t perm[DNNL_MAX_NDIMS];
+    return r >= 2 && r <= 6 && transpose_perm(n, r, perm);
+}
+
+/* y = transpose(x, perm): y's plain strides, assigned to the x dimension each output axis
+ * comes from, describe y's bytes in x's index space; a reorder from x writes y. */
+static lp_status transpose_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    (void)priv;
+    const lp_shape *xs = shape(pc->g, n->in[0]);
+    int r = xs->ndim;
+    int64_t perm[DNNL_MAX_NDIMS];
+    if (!transpose_perm(n, r, perm))
+        return LOWP_ERR_UNSUPPORTED;
+    dnnl_dims_t dims, strides;
+    int64_t stride = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        strides[perm[i]] = stride;
+        stride *= xs->d[perm[i]];
+    }
+    for (int i = 0; i < r; i++)
+        dims[i] = xs->d[i];
+    dnnl_memory_desc_t src_md, dst_md;
+    dn_plain_md(&src_md, dnnl_f32, r, xs->d);
+    if (dnnl_memory_desc_init_by_strides(&dst_md, r, dims, dnnl_f32, strides) != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: transpose descriptor");
+    dnnl_memory_t ms, md;
+    LP_TRY(input_view(st, pc, n->in[0], &src_md, &ms));
+    LP_TRY(output_view(st, pc, ch->out_value, &dst_md, &md));
+    return dn_reorder_q(st, ms, NULL, md, NULL);
+}
+
 /* ---- eltwise: one primitive per oneDNN algorithm, in place after the first ---- */
 
 static bool eltwise_supports(const lp_graph *g, const lp_node *n)
@@ -1435,6 +1491,7 @@ static const dn_op ops[] = {
     { "Mul", binary_supports, binary_build, true },
     { "Div", binary_supports, binary_build, true },
     { "Concat", concat_supports, concat_build, false },
+    { "Transpose", transpose_supports, transpose_build, false },
 };
 
 static const dn_op *op_of(const lp_graph *g, int ni)

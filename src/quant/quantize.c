@@ -153,6 +153,35 @@ static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym
     return LP_OK;
 }
 
+/* The constants of a quantized tensor (values, scale, zero point: ownership passes, also on
+ * failure), named after value `src`, and the DequantizeLinear `dq_name` that restores it. */
+static lp_status dq_const(lp_graph *g, int src, const char *dq_name, lp_tensor *qt, lp_tensor *scale,
+                          lp_tensor *zp, int axis, int *dq_out)
+{
+    char name[512];
+    const char *suffix[3] = { "quantized", "scale", "zero_point" };
+    lp_tensor *t[3] = { qt, scale, zp };
+    int v[3], dq;
+    lp_status st = LP_OK;
+    for (int k = 0; k < 3; k++) {
+        if (st == LP_OK) {
+            snprintf(name, sizeof name, "%s_%s", g->values[src].name, suffix[k]);
+            st = lp_qb_const(g, name, t[k], &v[k]);
+        } else {
+            lp_tensor_free(t[k]);
+        }
+    }
+    if (st == LP_OK) {
+        snprintf(name, sizeof name, "%s_dequantized", g->values[src].name);
+        st = lp_graph_new_value(g, name, &dq);
+    }
+    if (st == LP_OK)
+        st = add_qdq_node(g, "DequantizeLinear", dq_name, v[0], v[1], v[2], dq, axis);
+    if (st == LP_OK)
+        *dq_out = dq;
+    return st;
+}
+
 /* Quantizes constant weight `w` to int8 symmetric along `axis` (-1: per tensor); returns the
  * DQ output value and the per-channel scales (*scales, malloc'ed, *n_scales entries). */
 static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, int *dq_out, float **scales, int64_t *n_scales)
@@ -175,29 +204,9 @@ static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, int *dq_
     }
     memcpy(st_t->data, sc, (size_t)ch * sizeof *sc);
     char name[512];
-    int qv, sv, zv, dq;
-    snprintf(name, sizeof name, "%s_quantized", g->values[w].name);
-    st = lp_qb_const(g, name, qt, &qv);
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_scale", g->values[w].name);
-        st = lp_qb_const(g, name, st_t, &sv);
-        st_t = NULL;
-    }
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_zero_point", g->values[w].name);
-        st = lp_qb_const(g, name, zt, &zv);
-        zt = NULL;
-    }
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_dequantized", g->values[w].name);
-        st = lp_graph_new_value(g, name, &dq);
-    }
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_weight_DequantizeLinear", node);
-        st = add_qdq_node(g, "DequantizeLinear", name, qv, sv, zv, dq, axis >= 0 && q->opset >= 13 ? axis : -1);
-    }
-    lp_tensor_free(st_t);
-    lp_tensor_free(zt);
+    int dq = -1;
+    snprintf(name, sizeof name, "%s_weight_DequantizeLinear", node);
+    st = dq_const(g, w, name, qt, st_t, zt, axis >= 0 && q->opset >= 13 ? axis : -1, &dq);
     if (st != LP_OK) {
         free(sc);
         return st;
@@ -241,32 +250,8 @@ static lp_status bias_qdq(qctx *q, const char *node, int b, float s_x, const flo
         qd[c] = v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : (int32_t)v;
     }
     char name[512];
-    int qv, sv, zv, dq;
-    snprintf(name, sizeof name, "%s_quantized", g->values[b].name);
-    st = lp_qb_const(g, name, qt, &qv);
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_scale", g->values[b].name);
-        st = lp_qb_const(g, name, st_t, &sv);
-        st_t = NULL;
-    }
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_zero_point", g->values[b].name);
-        st = lp_qb_const(g, name, zt, &zv);
-        zt = NULL;
-    }
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_dequantized", g->values[b].name);
-        st = lp_graph_new_value(g, name, &dq);
-    }
-    if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_bias_DequantizeLinear", node);
-        st = add_qdq_node(g, "DequantizeLinear", name, qv, sv, zv, dq, per_ch ? 0 : -1);
-    }
-    lp_tensor_free(st_t);
-    lp_tensor_free(zt);
-    LP_TRY(st);
-    *dq_out = dq;
-    return LP_OK;
+    snprintf(name, sizeof name, "%s_bias_DequantizeLinear", node);
+    return dq_const(g, b, name, qt, st_t, zt, per_ch ? 0 : -1, dq_out);
 }
 
 /* The scale of an activation's DQ twin (from the cache). */

@@ -339,6 +339,37 @@ static bool conv_supports(const lp_graph *g, const lp_node *n)
            cv.group >= 1 && cv.C % cv.group == 0 && cv.M % cv.group == 0;
 }
 
+/* The rest of a Conv / ConvTranspose build: the primitive for descriptor `desc` (consumes
+ * `attr`), then source, constant weights (from `wei_plain`), optional bias, destination (or a
+ * temporary reordered into the plain output) and the residual sum operand, then the step. */
+static lp_status weighted_finish(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                                 const void *desc, dnnl_primitive_attr_t attr, const dnnl_memory_desc_t *wei_plain,
+                                 const dnnl_memory_desc_t *bia_md, int out_v, bool out_priv, dnnl_exec_arg_t *args,
+                                 int na)
+{
+    const lp_graph *g = pc->g;
+    dnnl_primitive_desc_t pd;
+    LP_TRY(dn_pd_create(&pd, desc, attr));
+    dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
+    lp_status r;
+    if ((r = dn_input(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
+        (r = dn_const(st, g->values[n->in[1]].init->data, wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
+        (bia_md && (r = dn_mem(st, bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
+        (r = output_or_temp(st, pc, out_v, out_priv, dn_q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
+        (r = dn_copy_sum_operand(st, pc, ch, md)) != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
+    if (!bia_md) /* drop the bias slot */
+        args[3] = args[--na];
+    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    return mplain ? reorder_out(st, md, mplain) : LP_OK;
+}
+
 static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     const lp_graph *g = pc->g;
@@ -392,26 +423,8 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
         dnnl_primitive_attr_destroy(attr);
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: convolution descriptor");
     }
-    dnnl_primitive_desc_t pd;
-    LP_TRY(dn_pd_create(&pd, &cd, attr));
-    dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
-    lp_status r;
-    if ((r = dn_input(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
-        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
-        (has_bias && (r = dn_mem(st, &bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
-        (r = output_or_temp(st, pc, out_v, out_priv, dn_q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
-        (r = dn_copy_sum_operand(st, pc, ch, md)) != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
-    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
-    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
-    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
-    if (!has_bias) /* drop the bias slot */
-        args[3] = args[--na];
-    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
-    return mplain ? reorder_out(st, md, mplain) : LP_OK;
+    return weighted_finish(st, pc, n, ch, &cd, attr, &wei_plain, has_bias ? &bia_md : NULL, out_v, out_priv,
+                           args, na);
 }
 
 /* INT8 when the node is a quantized pattern (an INT8 result then, or nothing: a chain that
@@ -549,26 +562,8 @@ static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node
         dnnl_primitive_attr_destroy(attr);
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: deconvolution descriptor");
     }
-    dnnl_primitive_desc_t pd;
-    LP_TRY(dn_pd_create(&pd, &cd, attr));
-    dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
-    lp_status r;
-    if ((r = dn_input(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
-        (r = dn_const(st, g->values[n->in[1]].init->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
-        (has_bias && (r = dn_mem(st, &bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
-        (r = output_or_temp(st, pc, out_v, out_priv, dn_q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
-        (r = dn_copy_sum_operand(st, pc, ch, md)) != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
-    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
-    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
-    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
-    if (!has_bias)
-        args[3] = args[--na];
-    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
-    return mplain ? reorder_out(st, md, mplain) : LP_OK;
+    return weighted_finish(st, pc, n, ch, &cd, attr, &wei_plain, has_bias ? &bia_md : NULL, out_v, out_priv,
+                           args, na);
 }
 
 static lp_status deconv_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)

@@ -169,6 +169,21 @@ static int count_op(const lp_graph *g, const char *op)
     return n;
 }
 
+/* Loads model `path` and the fixed batch, and calibrates on that batch (8 images). True when
+ * all three exist; the caller frees them. */
+static bool calibrated(const char *path, lowp_model **m, lowp_tensor **x, lowp_calibration **cal)
+{
+    CHECK_OK(lowp_model_load(path, m));
+    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", x));
+    if (!*m || !*x)
+        return false;
+    const char *in = lowp_model_input_name(*m, 0);
+    CHECK_OK(lowp_calibration_create(*m, NULL, cal));
+    if (*cal)
+        CHECK_OK(lowp_calibration_feed(*cal, 1, &in, (const lowp_tensor *const *)x));
+    return *cal != NULL;
+}
+
 /* How many of the fixed batch's 8 images get the same top-1 class from logits a and b (8,10). */
 static int agreement(const lowp_tensor *ya, const lowp_tensor *yb)
 {
@@ -193,13 +208,8 @@ static void quantize_zoo_model(const char *name, int expect_agree)
     lowp_calibration *cal = NULL;
     lowp_recipe *r = NULL;
     snprintf(path, sizeof path, "models/%s.onnx", name);
-    CHECK_OK(lowp_model_load(path, &m));
-    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
-    if (!m || !x)
+    if (!calibrated(path, &m, &x, &cal))
         goto done;
-    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
-    const char *in = lowp_model_input_name(m, 0);
-    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
     CHECK(lowp_calibration_samples(cal) == 8);
     CHECK_OK(lowp_recipe_create(&r));
     CHECK_OK(lowp_quantize(m, cal, r, &q));
@@ -273,13 +283,8 @@ static void test_fallback_node(void)
     lowp_tensor *x = NULL;
     lowp_calibration *cal = NULL;
     lowp_recipe *r = NULL;
-    CHECK_OK(lowp_model_load("models/mlp.onnx", &m));
-    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
-    if (!m || !x)
+    if (!calibrated("models/mlp.onnx", &m, &x, &cal))
         goto done;
-    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
-    const char *in = lowp_model_input_name(m, 0);
-    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
     CHECK_OK(lowp_recipe_create(&r));
     const char *first = NULL;
     for (int i = 0; i < cal->session->g->n_nodes && !first; i++)
@@ -316,13 +321,9 @@ static void test_compare(void)
     lowp_recipe *r = NULL;
     lowp_comparison *c = NULL;
     char *json = NULL;
-    CHECK_OK(lowp_model_load("models/resnet_s.onnx", &m));
-    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
-    if (!m || !x)
+    if (!calibrated("models/resnet_s.onnx", &m, &x, &cal))
         goto done;
     const char *in = lowp_model_input_name(m, 0);
-    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
-    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
     CHECK_OK(lowp_recipe_create(&r));
     CHECK_OK(lowp_quantize(m, cal, r, &q));
     if (!q)
@@ -415,13 +416,8 @@ static void test_qoperator(void)
     lowp_tensor *x = NULL, *yq = NULL, *yo = NULL;
     lowp_calibration *cal = NULL;
     lowp_recipe *r = NULL;
-    CHECK_OK(lowp_model_load("models/resnet_s.onnx", &m));
-    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
-    if (!m || !x)
+    if (!calibrated("models/resnet_s.onnx", &m, &x, &cal))
         goto done;
-    const char *in = lowp_model_input_name(m, 0);
-    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
-    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
     CHECK_OK(lowp_recipe_create(&r));
     CHECK_OK(lowp_quantize(m, cal, r, &q));
     if (!q)
@@ -470,13 +466,8 @@ static void test_bf16_nodes(void)
     lowp_calibration *cal = NULL;
     lowp_recipe *r = NULL;
     lowp_session *s = NULL;
-    CHECK_OK(lowp_model_load("models/mlp.onnx", &m));
-    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
-    if (!m || !x)
+    if (!calibrated("models/mlp.onnx", &m, &x, &cal))
         goto done;
-    const char *in = lowp_model_input_name(m, 0);
-    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
-    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
     CHECK_OK(lowp_recipe_create(&r));
     const char *first = NULL;
     for (int i = 0; cal && i < cal->session->g->n_nodes && !first; i++)
@@ -613,13 +604,8 @@ static void test_smooth_quant(void)
     lowp_tensor *x = NULL, *y = NULL, *yq = NULL;
     lowp_calibration *cal = NULL;
     lowp_recipe *r = NULL;
-    CHECK_OK(lowp_model_load("models/mlp.onnx", &m));
-    CHECK_OK(lowp_tensor_load_npy("models/fixed_batch_input.npy", &x));
-    if (!m || !x)
+    if (!calibrated("models/mlp.onnx", &m, &x, &cal))
         goto done;
-    const char *in = lowp_model_input_name(m, 0);
-    CHECK_OK(lowp_calibration_create(m, NULL, &cal));
-    CHECK_OK(lowp_calibration_feed(cal, 1, &in, (const lowp_tensor *const *)&x));
     CHECK_OK(lowp_recipe_create(&r));
     CHECK_OK(lowp_recipe_set(r, "smooth_quant.alpha", "0.5"));
     CHECK_OK(lowp_quantize(m, cal, r, &q));

@@ -270,27 +270,12 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     const lp_qconst *qw = int8_weight(g, pc->qconst, n->in[1], 0);
     if (!qw)
         return LOWP_ERR_UNSUPPORTED;
-    const lp_window *w = &cv.win;
-    int nsp = w->nsp, off = LP_SP - nsp, nd = nsp + 2;
-    int64_t sd[DNNL_MAX_NDIMS], wd[DNNL_MAX_NDIMS], dd[DNNL_MAX_NDIMS];
-    dnnl_dims_t strides, dil, pl, pr;
-    sd[0] = cv.N, sd[1] = cv.C, dd[0] = cv.N, dd[1] = cv.M;
-    int wn = 0;
-    if (cv.group > 1)
-        wd[wn++] = cv.group;
-    wd[wn++] = cv.M / cv.group;
-    wd[wn++] = cv.C / cv.group;
-    bool padded = false;
-    for (int i = 0; i < nsp; i++) {
-        sd[2 + i] = w->in[off + i];
-        dd[2 + i] = w->out[off + i];
-        wd[wn++] = w->k[off + i];
-        strides[i] = w->stride[off + i];
-        dil[i] = w->dil[off + i] - 1;
-        pl[i] = w->pad0[off + i];
-        pr[i] = w->pad1[off + i];
-        padded |= pl[i] != 0 || pr[i] > 0;
-    }
+    dn_conv_dims geo;
+    dn_conv_dims_of(&cv, &geo);
+    int nd = geo.nd, wn = geo.wn;
+    const int64_t *sd = geo.src, *wd = geo.wei, *dd = geo.dst, *strides = geo.strides, *dil = geo.dil,
+                  *pl = geo.pad_l, *pr = geo.pad_r;
+    bool padded = geo.padded;
     int64_t M = cv.M, per_c = lp_tensor_numel(qw->q) / M;
     float *oscale = malloc((size_t)M * sizeof *oscale);
     double *comp = NULL;

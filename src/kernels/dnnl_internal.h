@@ -222,6 +222,15 @@ bool dn_matmul_spec(const lp_graph *g, const lp_node *n, mm_spec *m);
 /* Convolution geometry (ops/conv_ref.h's lp_conv) of node n; false when invalid. */
 struct lp_conv;
 bool dn_conv_geometry(const lp_graph *g, const lp_node *n, struct lp_conv *cv);
+/* That geometry in oneDNN's terms: source, weights (with a leading group dim when group > 1)
+ * and destination dims, strides, dilations (oneDNN counts from 0) and pads. */
+typedef struct dn_conv_dims {
+    int nd, wn;                         /* source/destination rank, weights rank */
+    int64_t src[DNNL_MAX_NDIMS], wei[DNNL_MAX_NDIMS], dst[DNNL_MAX_NDIMS];
+    dnnl_dims_t strides, dil, pad_l, pad_r;
+    bool padded;                        /* any nonzero begin pad or positive end pad */
+} dn_conv_dims;
+void dn_conv_dims_of(const struct lp_conv *cv, dn_conv_dims *d);
 void dn_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
 void dn_md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt);
 /* Creates a primitive descriptor (consumes attr), refusing oneDNN's reference implementations. */

@@ -328,6 +328,30 @@ bool dn_conv_geometry(const lp_graph *g, const lp_node *n, lp_conv *cv)
     return s == LP_OK;
 }
 
+void dn_conv_dims_of(const lp_conv *cv, dn_conv_dims *d)
+{
+    const lp_window *w = &cv->win;
+    int nsp = w->nsp, off = LP_SP - nsp;
+    d->nd = nsp + 2;
+    d->src[0] = cv->N, d->src[1] = cv->C, d->dst[0] = cv->N, d->dst[1] = cv->M;
+    d->wn = 0;
+    if (cv->group > 1)
+        d->wei[d->wn++] = cv->group;
+    d->wei[d->wn++] = cv->M / cv->group;
+    d->wei[d->wn++] = cv->C / cv->group;
+    d->padded = false;
+    for (int i = 0; i < nsp; i++) {
+        d->src[2 + i] = w->in[off + i];
+        d->dst[2 + i] = w->out[off + i];
+        d->wei[d->wn++] = w->k[off + i];
+        d->strides[i] = w->stride[off + i];
+        d->dil[i] = w->dil[off + i] - 1;
+        d->pad_l[i] = w->pad0[off + i];
+        d->pad_r[i] = w->pad1[off + i];
+        d->padded |= d->pad_l[i] != 0 || d->pad_r[i] > 0;
+    }
+}
+
 static bool conv_supports(const lp_graph *g, const lp_node *n)
 {
     lp_conv cv;
@@ -376,25 +400,11 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
     lp_conv cv;
     if (!dn_conv_geometry(g, n, &cv))
         return LOWP_ERR_UNSUPPORTED;
-    const lp_window *w = &cv.win;
-    int nsp = w->nsp, off = LP_SP - nsp, nd = nsp + 2;
-    int64_t sd[DNNL_MAX_NDIMS], wd[DNNL_MAX_NDIMS], dd[DNNL_MAX_NDIMS];
-    dnnl_dims_t strides, dil, pl, pr;
-    sd[0] = cv.N, sd[1] = cv.C, dd[0] = cv.N, dd[1] = cv.M;
-    int wn = 0;
-    if (cv.group > 1)
-        wd[wn++] = cv.group;
-    wd[wn++] = cv.M / cv.group;
-    wd[wn++] = cv.C / cv.group;
-    for (int i = 0; i < nsp; i++) {
-        sd[2 + i] = w->in[off + i];
-        dd[2 + i] = w->out[off + i];
-        wd[wn++] = w->k[off + i];
-        strides[i] = w->stride[off + i];
-        dil[i] = w->dil[off + i] - 1;
-        pl[i] = w->pad0[off + i];
-        pr[i] = w->pad1[off + i];
-    }
+    dn_conv_dims geo;
+    dn_conv_dims_of(&cv, &geo);
+    int nd = geo.nd, wn = geo.wn;
+    const int64_t *sd = geo.src, *wd = geo.wei, *dd = geo.dst, *strides = geo.strides, *dil = geo.dil,
+                  *pl = geo.pad_l, *pr = geo.pad_r;
     dnnl_data_type_t dt = compute_dt(pc);
     int out_v = ch->out_value;
     bool out_priv = priv && dn_value_private_ok(pc, out_v);

@@ -4,35 +4,14 @@
 # Prints "ok NAME" / "FAIL NAME: why" / "skip NAME: why" per case and a final
 # "bench.sh: N passed, N failed" line; exits non-zero on any failure. Timings are checked for
 # consistency only (p50 <= p90 <= p99, throughput ~ batch / latency), never against targets.
-BUILD=${1:-build}
-ROOT=$(pwd)
-case "$BUILD" in /*) LOWP="$BUILD/lowp" ;; *) LOWP="$ROOT/$BUILD/lowp" ;; esac
+SUITE=bench
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3   # only the json module is needed
 MLP="$ROOT/models/mlp.onnx"
 BATCH="$ROOT/models/fixed_batch_input.npy"
 QUICK="--warmup 2 --iters 20 --quiet"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/lowp_bench.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-passed=0; failed=0
-
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-skip() { echo "skip $1: $2"; }
-
-# lowp ARGS... — runs the program, stdout in $T/out, stderr in $T/err, status in $rc.
-lowp() { "$LOWP" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
-expect() {
-    [ "$rc" = "$2" ] && return 0
-    fail "$1" "exit $rc, want $2; stderr: $(head -c 300 "$T/err" | tr '\n' ' ')"
-    return 1
-}
-has() {
-    grep -qF -- "$3" "$2" && return 0
-    fail "$1" "$(basename "$2") lacks '$3': $(head -c 300 "$2" | tr '\n' ' ')"
-    return 1
-}
 # jcheck NAME CODE — runs python CODE with `r` = the JSON in $T/out; a failed assert fails NAME.
 jcheck() {
     "$PY" -c "
@@ -166,5 +145,4 @@ fi
 lowp bench "$MLP" --instances $((ncpu + 1)) --cores-per-instance 1 $QUICK
 expect too_many_instances 1 && has too_many_instances "$T/err" "CPUs" && ok too_many_instances
 
-echo "bench.sh: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

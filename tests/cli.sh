@@ -3,42 +3,13 @@
 # Prints "ok NAME" / "FAIL NAME: why" / "skip NAME: why" per case and a final
 # "cli.sh: N passed, N failed" line; exits non-zero on any failure. Skipped cases (a zoo model
 # or /usr/bin/python3 with numpy missing) count as neither.
-BUILD=${1:-build}
-ROOT=$(pwd)
-case "$BUILD" in /*) LOWP="$BUILD/lowp" ;; *) LOWP="$ROOT/$BUILD/lowp" ;; esac
+SUITE=cli
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3          # Debian's python3 with numpy (the one on PATH may lack it)
 MLP="$ROOT/models/mlp.onnx"
 BATCH="$ROOT/models/fixed_batch_input.npy"
 GOLD="$ROOT/models/mlp.fixed_batch_logits.npy"
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/lowp_cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-passed=0; failed=0
-
-ok() { echo "ok $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-skip() { echo "skip $1: $2"; }
-
-# lowp ARGS... — runs the program, stdout in $T/out, stderr in $T/err, status in $rc.
-lowp() { "$LOWP" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
-# expect NAME STATUS — fails NAME (returning 1) unless the last run exited with STATUS.
-expect() {
-    [ "$rc" = "$2" ] && return 0
-    fail "$1" "exit $rc, want $2; stderr: $(head -c 300 "$T/err" | tr '\n' ' ')"
-    return 1
-}
-# has NAME FILE TEXT — fails NAME (returning 1) unless FILE contains TEXT (fixed string).
-has() {
-    grep -qF -- "$3" "$2" && return 0
-    fail "$1" "$(basename "$2") lacks '$3': $(head -c 300 "$2" | tr '\n' ' ')"
-    return 1
-}
-# matches NAME FILE REGEX — like has, with an extended regular expression.
-matches() {
-    grep -qE -- "$3" "$2" && return 0
-    fail "$1" "$(basename "$2") has no line matching '$3': $(head -c 400 "$2" | tr '\n' '|')"
-    return 1
-}
 # exists NAME FILE
 exists() { [ -f "$2" ] && return 0; fail "$1" "$2 was not written"; return 1; }
 # pycheck NAME SCRIPT ARGS... — runs a python check (script on stdin is not used: SCRIPT is code).
@@ -301,5 +272,4 @@ if have_mlp run_outdir_is_a_file; then
         ok run_outdir_is_a_file
 fi
 
-echo "cli.sh: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

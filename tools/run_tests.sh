@@ -1,6 +1,7 @@
 #!/bin/sh
-# run_tests.sh BUILD — runs every test program in BUILD/tests and every tests/*.sh suite,
-# adds up their "N passed, N failed" lines, prints the total last and fails on any failure.
+# run_tests.sh BUILD — runs every test program in BUILD/tests and every tests/*.sh suite (not
+# tests/lib.sh, the suites' shared helpers), adds up their "N passed, N failed" lines, prints
+# the total last and fails on any failure.
 BUILD=${1:-build}
 passed=0; failed=0; broken=""
 log=$(mktemp)
@@ -25,6 +26,7 @@ for t in "$BUILD"/tests/test_*; do
 done
 for s in tests/*.sh; do
     [ -f "$s" ] || continue
+    [ "$s" = tests/lib.sh ] && continue   # sourced by the suites, not one itself
     run "$(basename "$s")" sh "$s" "$BUILD"
 done
 rm -f "$log"

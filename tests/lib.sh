@@ -1,0 +1,40 @@
+# lib.sh — what the shell suites that drive the lowp program share. Source it after setting
+# SUITE (e.g. "cli"); it reads BUILD from $1, sets ROOT, LOWP and a temporary folder $T
+# (removed on exit), and defines the per-case helpers. A suite ends with `finish`.
+BUILD=${1:-build}
+ROOT=$(pwd)
+case "$BUILD" in /*) LOWP="$BUILD/lowp" ;; *) LOWP="$ROOT/$BUILD/lowp" ;; esac
+T=$(mktemp -d "${TMPDIR:-/tmp}/lowp_$SUITE.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+passed=0; failed=0
+
+ok() { echo "ok $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+skip() { echo "skip $1: $2"; }
+
+# lowp ARGS... — runs the program, stdout in $T/out, stderr in $T/err, status in $rc.
+lowp() { "$LOWP" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# expect NAME STATUS — fails NAME (returning 1) unless the last run exited with STATUS.
+expect() {
+    [ "$rc" = "$2" ] && return 0
+    fail "$1" "exit $rc, want $2; stderr: $(head -c 300 "$T/err" | tr '\n' ' ')"
+    return 1
+}
+# has NAME FILE TEXT — fails NAME (returning 1) unless FILE contains TEXT (fixed string).
+has() {
+    grep -qF -- "$3" "$2" && return 0
+    fail "$1" "$(basename "$2") lacks '$3': $(head -c 300 "$2" | tr '\n' ' ')"
+    return 1
+}
+# matches NAME FILE REGEX — like has, with an extended regular expression.
+matches() {
+    grep -qE -- "$3" "$2" && return 0
+    fail "$1" "$(basename "$2") has no line matching '$3': $(head -c 400 "$2" | tr '\n' '|')"
+    return 1
+}
+
+# The closing "SUITE.sh: N passed, N failed" line; the status is non-zero on any failure.
+finish() {
+    echo "$SUITE.sh: $passed passed, $failed failed"
+    [ "$failed" = 0 ]
+}

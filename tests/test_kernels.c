@@ -426,6 +426,56 @@ static gb *resnet_block(int batch)
     return b;
 }
 
+/* A conv with pads 1 (3x3, 16 -> 16 channels) of h. */
+static int conv16(gb *b, int h)
+{
+    int64_t w[4] = { 16, 16, 3, 3 }, bd = 16, p1[4] = { 1, 1, 1, 1 };
+    int in[3] = { h, gb_const(b, 4, w, 0.1f), gb_const(b, 1, &bd, 0.1f) };
+    int y = gb_op(b, "Conv", 3, in);
+    attr_ints(b, "pads", 4, p1);
+    return y;
+}
+
+/* Values of p sharing storage with another value (in-place results). */
+static int shared_values(const lp_plan *p)
+{
+    int k = 0;
+    for (int v = 0; v < p->g->n_values; v++)
+        k += p->share_parent[v] != v;
+    return k;
+}
+
+/* The residual of Conv + Add + Relu is summed in place (the output takes over its storage)
+ * exactly when nothing reads it afterwards and the step reads it nowhere else; results
+ * equal the reference's either way. */
+static void test_inplace_residual(void)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        gb *b = gb_new(13);
+        int64_t xd[4] = { 1, 16, 9, 9 };
+        int x = gb_input(b, 4, xd);
+        int a = op1(b, "Relu", conv16(b, x));
+        /* kind 0: a -> conv -> conv, + a (read last there: in place)
+         * kind 1: the same, but a later step reads a again (no)
+         * kind 2: conv(a) + a (the step's convolution reads a too: no) */
+        int c = kind == 2 ? a : op1(b, "Relu", conv16(b, a));
+        int y = op1(b, "Relu", op2(b, "Add", conv16(b, c), a));
+        gb_output(b, conv16(b, y));
+        if (kind == 1)
+            gb_output(b, op1(b, "Sigmoid", a));
+        check_graph(kind == 0 ? "in place" : kind == 1 ? "residual read later" : "residual is the conv input",
+                    b, steps(-1, -1));
+        const lp_tensor *in[1] = { b->feed[0] };
+        lp_plan *p = NULL;
+        CHECK_OK(lp_plan_compile(b->g, in, &p));
+        if (p) {
+            CHECK_MSG(shared_values(p) == (kind == 0), "kind %d: %d values share storage", kind, shared_values(p));
+            lp_plan_free(p);
+        }
+        gb_free(b);
+    }
+}
+
 static void test_layout_chain(void)
 {
     gb *b = resnet_block(2);
@@ -1029,6 +1079,7 @@ int main(int argc, char **argv)
     RUN(test_conv_random);
     RUN(test_conv_fusion);
     RUN(test_layout_chain);
+    RUN(test_inplace_residual);
     RUN(test_deconv_random);
     RUN(test_gemm_random);
     RUN(test_matmul_random);

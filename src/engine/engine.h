@@ -70,7 +70,19 @@ typedef struct lp_prep_ctx {
     int threads;
     lp_dtype precision;         /* LOWP_FLOAT or LOWP_BFLOAT16 for this step */
     const lp_qconst *const *qconst; /* per value: its quantized origin, or NULL */
+    struct lp_plan *plan;       /* for lp_prep_may_overwrite / lp_prep_share_storage */
+    const uint8_t *internal;    /* per value: produced and consumed inside one fused step */
 } lp_prep_ctx;
+
+/* In-place results. A step may write its output `out` over the storage of an input `in`
+ * when nothing reads `in` -- or any value already sharing its storage -- after this step,
+ * both are intermediates with static shapes, neither lives only inside a fused step, and
+ * the step reads `in` nowhere else (the caller checks that last part). The kernel asks
+ * lp_prep_may_overwrite while building, and calls lp_prep_share_storage once its step is
+ * prepared; the arena then gives both values one block (the larger size, the union of
+ * their lifetimes). Taps still see each value right after the step producing it. */
+bool lp_prep_may_overwrite(const lp_prep_ctx *pc, int out, int in);
+void lp_prep_share_storage(const lp_prep_ctx *pc, int out, int in);
 
 /* A kernel backend (the seam for fast kernels in src/kernels/). */
 typedef struct lp_kernel {
@@ -151,6 +163,9 @@ typedef struct lp_plan {
     int n_qfold;                /* folded DequantizeLinear constants, by name (compile only) */
     char **qfold_name;
     lp_qconst *qfold;
+    int *share_parent;          /* per value: storage-sharing union-find parent (itself: a root) */
+    int *share_last;            /* per root: the last step reading any value of its set
+                                   (n_steps for graph outputs, -1 unread) */
 } lp_plan;
 
 /* Sees every tensor a node produces during lp_plan_run (calibration, debugging). The tensor

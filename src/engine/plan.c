@@ -132,23 +132,35 @@ static int by_size_desc(const void *a, const void *b)
     return x->value - y->value;
 }
 
+static int share_root(int *parent, int v)
+{
+    while (parent[v] != v) {
+        parent[v] = parent[parent[v]];
+        v = parent[v];
+    }
+    return v;
+}
+
 /* Greedy placement by size: each block goes at the lowest offset not overlapping any placed
- * block whose lifetime intersects its own. Values internal to a fused step (`internal`)
- * are never materialized and get no space. */
+ * block whose lifetime intersects its own. Values sharing storage (lp_prep_share_storage)
+ * are one block: the largest size, the union of their lifetimes. Values internal to a
+ * fused step (`internal`) are never materialized and get no space. */
 static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
 {
     lp_graph *g = p->g;
     int nb = 0;
-    block *b = calloc((size_t)g->n_values + 1, sizeof *b);
-    int *first = malloc(((size_t)g->n_values + 1) * sizeof *first);
-    int *last = malloc(((size_t)g->n_values + 1) * sizeof *last);
-    size_t *placed_idx = malloc(((size_t)g->n_values + 1) * sizeof *placed_idx);
-    if (!b || !first || !last || !placed_idx) {
-        free(b); free(first); free(last); free(placed_idx);
+    size_t nv = (size_t)g->n_values + 1;
+    block *b = calloc(nv, sizeof *b);
+    int *first = malloc(nv * sizeof *first);
+    int *last = malloc(nv * sizeof *last);
+    int *block_of = malloc(nv * sizeof *block_of); /* per root: its block */
+    size_t *placed_idx = malloc(nv * sizeof *placed_idx);
+    if (!b || !first || !last || !block_of || !placed_idx) {
+        free(b); free(first); free(last); free(block_of); free(placed_idx);
         return oom();
     }
     for (int v = 0; v < g->n_values; v++)
-        first[v] = last[v] = -1;
+        first[v] = last[v] = block_of[v] = -1;
     for (int s = 0; s < p->n_steps; s++) {
         for (int j = 0; j < p->steps[s].n_nodes; j++) {
             const lp_node *n = &g->nodes[p->steps[s].nodes[j]];
@@ -164,11 +176,22 @@ static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
         const lp_value *val = &g->values[v];
         if (val->kind != LP_VALUE_INTERMEDIATE || first[v] < 0 || p->dynamic_value[v] || internal[v])
             continue;
-        size_t size = p->value_bytes[v];
-        b[nb++] = (block){ .value = v, .size = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN,
-                           .first = first[v], .last = val->is_output ? p->n_steps : last[v] };
+        size_t size = (p->value_bytes[v] + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+        int until = val->is_output ? p->n_steps : last[v];
+        int r = share_root(p->share_parent, v);
+        if (block_of[r] < 0) {
+            block_of[r] = nb;
+            b[nb++] = (block){ .value = r, .size = size, .first = first[v], .last = until };
+            continue;
+        }
+        block *o = &b[block_of[r]];
+        o->size = size > o->size ? size : o->size;
+        o->first = first[v] < o->first ? first[v] : o->first;
+        o->last = until > o->last ? until : o->last;
     }
     qsort(b, (size_t)nb, sizeof *b, by_size_desc);
+    for (int i = 0; i < nb; i++)
+        block_of[b[i].value] = i;
     size_t total = 0;
     int n_placed = 0;
     for (int i = 0; i < nb; i++) {
@@ -195,15 +218,67 @@ static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
     size_t scratch = (p->scratch_size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     p->scratch = scratch ? aligned_alloc(ARENA_ALIGN, scratch) : NULL;
     if (!p->arena || (scratch && !p->scratch)) {
-        free(b); free(first); free(last); free(placed_idx);
+        free(b); free(first); free(last); free(block_of); free(placed_idx);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory: the model needs %zu bytes of activations",
                         total + scratch);
     }
-    for (int i = 0; i < nb; i++) {
-        const lp_value *val = &g->values[b[i].value];
-        lp_tensor_view(&p->vals[b[i].value], val->dtype, val->shape.ndim, val->shape.d, p->arena + b[i].offset);
+    for (int v = 0; v < g->n_values; v++) {
+        const lp_value *val = &g->values[v];
+        if (val->kind != LP_VALUE_INTERMEDIATE || first[v] < 0 || p->dynamic_value[v] || internal[v])
+            continue;
+        const block *o = &b[block_of[share_root(p->share_parent, v)]];
+        lp_tensor_view(&p->vals[v], val->dtype, val->shape.ndim, val->shape.d, p->arena + o->offset);
     }
-    free(b); free(first); free(last); free(placed_idx);
+    free(b); free(first); free(last); free(block_of); free(placed_idx);
+    return LP_OK;
+}
+
+static bool shareable(const lp_prep_ctx *pc, int v)
+{
+    const lp_value *val = &pc->g->values[v];
+    return val->kind == LP_VALUE_INTERMEDIATE && lp_shape_static(&val->shape) && !pc->plan->dynamic_value[v] &&
+           !pc->internal[v];
+}
+
+bool lp_prep_may_overwrite(const lp_prep_ctx *pc, int out, int in)
+{
+    lp_plan *p = pc->plan;
+    if (!p || out < 0 || in < 0 || out == in || !shareable(pc, out) || !shareable(pc, in) ||
+        pc->value_step[in] < 0 || pc->value_step[in] >= pc->step || pc->value_step[out] != pc->step)
+        return false;
+    return share_root(p->share_parent, out) == out && p->share_last[share_root(p->share_parent, in)] == pc->step;
+}
+
+void lp_prep_share_storage(const lp_prep_ctx *pc, int out, int in)
+{
+    lp_plan *p = pc->plan;
+    int ri = share_root(p->share_parent, in), ro = share_root(p->share_parent, out);
+    if (ri == ro)
+        return;
+    p->share_parent[ro] = ri;
+    if (p->share_last[ro] > p->share_last[ri])
+        p->share_last[ri] = p->share_last[ro];
+}
+
+/* Storage sharing starts with every value alone, last read by the last step reading it. */
+static lp_status share_init(lp_plan *p)
+{
+    const lp_graph *g = p->g;
+    size_t nv = (size_t)g->n_values + 1;
+    if (!(p->share_parent = malloc(nv * sizeof *p->share_parent)) ||
+        !(p->share_last = malloc(nv * sizeof *p->share_last)))
+        return oom();
+    for (int v = 0; v < g->n_values; v++) {
+        p->share_parent[v] = v;
+        p->share_last[v] = g->values[v].is_output ? p->n_steps : -1;
+    }
+    for (int s = 0; s < p->n_steps; s++)
+        for (int j = 0; j < p->steps[s].n_nodes; j++) {
+            const lp_node *n = &g->nodes[p->steps[s].nodes[j]];
+            for (int k = 0; k < n->n_in; k++)
+                if (n->in[k] >= 0 && p->share_last[n->in[k]] < s)
+                    p->share_last[n->in[k]] = s;
+        }
     return LP_OK;
 }
 
@@ -499,7 +574,7 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
             lp_tensor_view(&p->vals[v], val->dtype, val->shape.ndim, val->shape.d, NULL);
         }
     }
-    if ((st = choose_kernels(p, &ch)) != LP_OK || (st = build_steps(p, &ch)) != LP_OK)
+    if ((st = choose_kernels(p, &ch)) != LP_OK || (st = build_steps(p, &ch)) != LP_OK || (st = share_init(p)) != LP_OK)
         goto fail;
     size_t ki = 0, ko = 0;
     for (int si = 0; si < p->n_steps; si++) {
@@ -521,7 +596,8 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
                                .vals = p->vals, .value_bytes = p->value_bytes, .scratch_bytes = &p->scratch_size,
                                .scratch = &p->scratch, .threads = p->opt.threads,
                                .precision = step_precision(p, s),
-                               .qconst = (const lp_qconst *const *)p->qconst };
+                               .qconst = (const lp_qconst *const *)p->qconst, .plan = p,
+                               .internal = ch.internal };
             st = s->kernel->prepare_step(&pc, &s->state);
         } else {
             st = s->kernel->prepare(g, s->node, &s->state);
@@ -682,6 +758,8 @@ void lp_plan_free(lp_plan *p)
     free(p->qconst);
     free(p->group_nodes);
     free(p->value_bytes);
+    free(p->share_parent);
+    free(p->share_last);
     free(p->scratch);
     free(p->steps);
     free(p->in_ptrs);

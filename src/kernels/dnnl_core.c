@@ -243,7 +243,7 @@ lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_
 
 dn_mark dn_checkpoint(const dn_step *st)
 {
-    return (dn_mark){ st->n_exec, st->n_bind, st->n_mem, st->n_buf, strlen(st->impl) };
+    return (dn_mark){ st->n_exec, st->n_bind, st->n_mem, st->n_buf, st->share_in, strlen(st->impl) };
 }
 
 void dn_rollback(dn_step *st, dn_mark m)
@@ -255,6 +255,7 @@ void dn_rollback(dn_step *st, dn_mark m)
     while (st->n_buf > m.n_buf)
         free(st->buf[--st->n_buf]);
     st->n_bind = m.n_bind;
+    st->share_in = m.share_in;
     st->impl[m.impl_len] = 0;
 }
 
@@ -366,6 +367,7 @@ static void step_reset(dn_step *st)
     memset(st, 0, sizeof *st);
     st->stream = keep;
     st->out_value = -1;
+    st->share_in = -1;
 }
 
 static void dn_release(void *state)
@@ -459,6 +461,7 @@ static lp_status dn_prepare_step(const lp_prep_ctx *pc, void **state_out)
     if (!st)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing a oneDNN step");
     st->out_value = -1;
+    st->share_in = -1;
     if (!dn_engine() || dnnl_stream_create(&st->stream, dn_engine(), dnnl_stream_default_flags) != dnnl_success) {
         free(st);
         return lp_error(LOWP_ERR_INTERNAL, "oneDNN: cannot create a CPU engine or stream");
@@ -483,6 +486,8 @@ static lp_status dn_prepare_step(const lp_prep_ctx *pc, void **state_out)
         dn_release(st);
         return s;
     }
+    if (st->share_in >= 0)
+        lp_prep_share_storage(pc, st->out_value, st->share_in);
     *state_out = st;
     return LP_OK;
 }

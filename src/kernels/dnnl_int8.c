@@ -342,7 +342,7 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     if ((r = dn_input_q(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &qx, &ms)) != LP_OK ||
         (r = dn_const(st, qw->q->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
         (r = int8_dst(st, pc, ch, out_priv, dn_q_md(pd, DNNL_ARG_DST), NULL, &md, &mafter)) != LP_OK ||
-        (r = dn_copy_sum_operand(st, pc, ch, md)) != LP_OK) {
+        (r = dn_copy_sum_operand(st, pc, ch, md, mafter ? -1 : out_v)) != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
     }

@@ -60,6 +60,8 @@ typedef struct dn_step {
     bool out_private;                   /* stored in a layout/dtype other than plain float */
     dn_quant out_q;                     /* stored as 8-bit integers (out_md's data type) */
     char impl[128];                     /* what runs it, for describe() */
+    int share_in;                       /* an input whose storage the output takes over (a
+                                           residual summed in place), or -1 */
     /* the reference fallback */
     int n_ref;
     dn_ref *ref;
@@ -179,7 +181,7 @@ lp_status dn_input_plain(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_
 lp_status dn_const(dn_step *st, const void *data, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
                    dnnl_memory_t *out);
 /* A checkpoint of a step being built, to undo a failed attempt. */
-typedef struct dn_mark { int n_exec, n_bind, n_mem, n_buf; size_t impl_len; } dn_mark;
+typedef struct dn_mark { int n_exec, n_bind, n_mem, n_buf, share_in; size_t impl_len; } dn_mark;
 dn_mark dn_checkpoint(const dn_step *st);
 void dn_rollback(dn_step *st, dn_mark m);
 /* Adds an execution copying value v (as stored) into memory `dst` (any layout). */
@@ -239,8 +241,11 @@ const dnnl_memory_desc_t *dn_q_md(dnnl_primitive_desc_t pd, int arg);
 /* Tries the first full-size residual Add as a sum post-op, then as a binary post-op. */
 lp_status dn_with_sum(dn_build_fn build, dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
                       bool priv);
-/* The residual of a sum post-op copied into dst before the primitive. */
-lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst);
+/* The residual of a sum post-op copied into dst before the primitive -- or, when dst is
+ * the storage of value dst_value (-1: a temporary) and the residual is stored alike and read
+ * last here, nothing: the output takes over the residual's storage (st->share_in). */
+lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst,
+                              int dst_value);
 
 /* ---- builders (dnnl_ops.c); each returns LP_OK or LOWP_ERR_UNSUPPORTED ---- */
 

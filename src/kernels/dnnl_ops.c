@@ -280,12 +280,39 @@ done:
 
 /* ---- sum post-ops: a residual Add done in place ---- */
 
-/* The residual of a sum post-op, copied into dst before the primitive accumulates onto it. */
-lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst)
+/* How many times the step's nodes read value v. */
+static int step_reads(const lp_prep_ctx *pc, int v)
 {
-    for (int i = 0; i < ch->n_post; i++)
-        if (ch->post[i].as_sum)
-            return dn_copy_into(st, pc, ch->post[i].value, dst);
+    int k = 0;
+    for (int j = 0; j < pc->n_nodes; j++) {
+        const lp_node *n = &pc->g->nodes[pc->nodes[j]];
+        for (int i = 0; i < n->n_in; i++)
+            k += n->in[i] == v;
+    }
+    return k;
+}
+
+/* The residual of a sum post-op, copied into dst before the primitive accumulates onto it;
+ * or summed in place, when dst is value dst_value's storage, the residual is stored exactly
+ * like dst (float, same layout) and nothing reads it after this step. */
+lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst,
+                              int dst_value)
+{
+    for (int i = 0; i < ch->n_post; i++) {
+        if (!ch->post[i].as_sum)
+            continue;
+        int v = ch->post[i].value;
+        dnnl_memory_desc_t have;
+        const dnnl_memory_desc_t *want;
+        dn_value_md(pc, v, &have);
+        dnnl_memory_get_memory_desc(dst, &want);
+        if (dst_value >= 0 && !dn_value_quantized(pc, v, NULL) && have.data_type == dnnl_f32 &&
+            dnnl_memory_desc_equal(&have, want) && step_reads(pc, v) == 1 && lp_prep_may_overwrite(pc, dst_value, v)) {
+            st->share_in = v;
+            return LP_OK;
+        }
+        return dn_copy_into(st, pc, v, dst);
+    }
     return LP_OK;
 }
 
@@ -380,7 +407,7 @@ static lp_status weighted_finish(dn_step *st, const lp_prep_ctx *pc, const lp_no
         (r = dn_const(st, g->values[n->in[1]].init->data, wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
         (bia_md && (r = dn_mem(st, bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
         (r = output_or_temp(st, pc, out_v, out_priv, dn_q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
-        (r = dn_copy_sum_operand(st, pc, ch, md)) != LP_OK) {
+        (r = dn_copy_sum_operand(st, pc, ch, md, mplain ? -1 : out_v)) != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
     }

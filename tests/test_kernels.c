@@ -120,6 +120,17 @@ static int gb_scalar(gb *b, float x)
     return v;
 }
 
+/* A 1-D int64 constant. */
+static int gb_ints(gb *b, int64_t n, const int64_t *x)
+{
+    int v = gb_value(b, "i");
+    lp_tensor *t;
+    lp_tensor_new(LP_I64, 1, &n, &t);
+    memcpy(t->data, x, (size_t)n * sizeof *x);
+    lp_graph_set_const(b->g, v, t);
+    return v;
+}
+
 static int last_node;
 
 /* Adds op_type(in...) -> a new value; returns the value. -1 inputs are omitted optionals. */
@@ -474,6 +485,41 @@ static void test_inplace_residual(void)
         }
         gb_free(b);
     }
+}
+
+/* Flatten, Reshape, Squeeze and Unsqueeze of an intermediate are views: the step does no
+ * work and the output shares the input's storage; of a graph input they still copy. */
+static void test_views(void)
+{
+    gb *b = gb_new(13);
+    int64_t xd[4] = { 2, 16, 5, 5 }, shp[2] = { 2, 400 }, ax[1] = { 1 }, wd[2] = { 7, 400 };
+    int x = gb_input(b, 4, xd);
+    int r0 = op1(b, "Flatten", x); /* of the input: a copy */
+    int h = op1(b, "Relu", conv16(b, x));
+    int in_r[2] = { h, gb_ints(b, 2, shp) };
+    int r = gb_op(b, "Reshape", 2, in_r);
+    int in_u[2] = { r, gb_ints(b, 1, ax) };
+    int u = gb_op(b, "Unsqueeze", 2, in_u);
+    int in_s[2] = { u, gb_ints(b, 1, ax) };
+    int q = gb_op(b, "Squeeze", 2, in_s);
+    int in_g[2] = { q, gb_const(b, 2, wd, 0.1f) };
+    int y = gb_op(b, "Gemm", 2, in_g);
+    attr_i(b, "transB", 1);
+    gb_output(b, y);
+    gb_output(b, op2(b, "Add", r0, q)); /* the views' storage is still read after the Gemm */
+    check_graph("views", b, steps(-1, -1));
+    const lp_tensor *in[1] = { b->feed[0] };
+    lp_plan *p = NULL;
+    CHECK_OK(lp_plan_compile(b->g, in, &p));
+    if (p) {
+        int views = 0;
+        for (int s = 0; s < p->n_steps; s++)
+            views += strcmp(p->steps[s].kernel->name, "view") == 0;
+        CHECK_MSG(views == 3, "%d view steps, expected 3 (Reshape, Unsqueeze, Squeeze)", views);
+        CHECK(shared_values(p) == 3);
+        lp_plan_free(p);
+    }
+    gb_free(b);
 }
 
 static void test_layout_chain(void)
@@ -1067,8 +1113,8 @@ static void test_env_reference(void)
     CHECK_OK(lp_plan_compile(b->g, in, &p));
     unsetenv("LOWP_KERNELS");
     if (p)
-        for (int s = 0; s < p->n_steps; s++)
-            CHECK(p->steps[s].kernel == &lp_kernel_reference);
+        for (int s = 0; s < p->n_steps; s++) /* Flatten is a view: no kernel at all */
+            CHECK(p->steps[s].kernel == &lp_kernel_reference || strcmp(p->steps[s].kernel->name, "view") == 0);
     lp_plan_free(p);
     gb_free(b);
 }
@@ -1080,6 +1126,7 @@ int main(int argc, char **argv)
     RUN(test_conv_fusion);
     RUN(test_layout_chain);
     RUN(test_inplace_residual);
+    RUN(test_views);
     RUN(test_deconv_random);
     RUN(test_gemm_random);
     RUN(test_matmul_random);

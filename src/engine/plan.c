@@ -249,9 +249,8 @@ bool lp_prep_may_overwrite(const lp_prep_ctx *pc, int out, int in)
     return share_root(p->share_parent, out) == out && p->share_last[share_root(p->share_parent, in)] == pc->step;
 }
 
-void lp_prep_share_storage(const lp_prep_ctx *pc, int out, int in)
+static void share_union(lp_plan *p, int out, int in)
 {
-    lp_plan *p = pc->plan;
     int ri = share_root(p->share_parent, in), ro = share_root(p->share_parent, out);
     if (ri == ro)
         return;
@@ -259,6 +258,8 @@ void lp_prep_share_storage(const lp_prep_ctx *pc, int out, int in)
     if (p->share_last[ro] > p->share_last[ri])
         p->share_last[ri] = p->share_last[ro];
 }
+
+void lp_prep_share_storage(const lp_prep_ctx *pc, int out, int in) { share_union(pc->plan, out, in); }
 
 /* Storage sharing starts with every value alone, last read by the last step reading it. */
 static lp_status share_init(lp_plan *p)
@@ -484,6 +485,67 @@ static lp_status build_steps(lp_plan *p, choice *c)
     return LP_OK;
 }
 
+/* ---- views: Reshape-like steps that only rename their input's bytes ---- */
+
+static lp_status view_prepare(const lp_graph *g, int ni, void **state_out)
+{
+    (void)g; (void)ni;
+    *state_out = NULL;
+    return LP_OK;
+}
+
+static lp_status view_run(void *state, const lp_run_ctx *c)
+{
+    (void)state; (void)c;
+    return LP_OK;
+}
+
+static bool view_supports(const lp_graph *g, int ni)
+{
+    (void)g; (void)ni;
+    return false; /* never chosen: make_views assigns it */
+}
+
+static void view_release(void *state) { (void)state; }
+
+static const lp_kernel view_kernel = {
+    .name = "view",
+    .supports = view_supports,
+    .prepare = view_prepare,
+    .run = view_run,
+    .release = view_release,
+};
+
+static bool is_view_op(int op)
+{
+    return op == LP_OP_Reshape || op == LP_OP_Flatten || op == LP_OP_Squeeze || op == LP_OP_Unsqueeze ||
+           op == LP_OP_Identity;
+}
+
+/* A reference step running Reshape, Flatten, Squeeze, Unsqueeze or Identity on an
+ * intermediate (stored plain: its readers include this reference step) becomes a view: no
+ * work at run time, the output shares the input's storage. */
+static void make_views(lp_plan *p, const choice *c)
+{
+    const lp_graph *g = p->g;
+    for (int si = 0; si < p->n_steps; si++) {
+        lp_step *s = &p->steps[si];
+        const lp_node *n = &g->nodes[s->node];
+        if (s->n_nodes != 1 || s->kernel != &lp_kernel_reference || s->dynamic || !is_view_op(n->op) ||
+            n->n_in < 1 || n->n_out != 1 || n->in[0] < 0 || n->out[0] < 0)
+            continue;
+        int x = n->in[0], y = n->out[0];
+        const lp_value *vx = &g->values[x], *vy = &g->values[y];
+        if (vx->kind != LP_VALUE_INTERMEDIATE || vy->kind != LP_VALUE_INTERMEDIATE || c->value_step[x] < 0 ||
+            p->dynamic_value[x] || p->dynamic_value[y] || !lp_shape_static(&vx->shape) ||
+            !lp_shape_static(&vy->shape) || vx->dtype != vy->dtype ||
+            lp_numel(vx->shape.ndim, vx->shape.d) != lp_numel(vy->shape.ndim, vy->shape.d))
+            continue;
+        s->kernel = &view_kernel;
+        share_union(p, y, x);
+    }
+}
+
 /* The precision of a step: its first node's LP_ATTR_PRECISION, else the plan's. */
 static lp_dtype step_precision(const lp_plan *p, const lp_step *s)
 {
@@ -576,6 +638,7 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
     }
     if ((st = choose_kernels(p, &ch)) != LP_OK || (st = build_steps(p, &ch)) != LP_OK || (st = share_init(p)) != LP_OK)
         goto fail;
+    make_views(p, &ch);
     size_t ki = 0, ko = 0;
     for (int si = 0; si < p->n_steps; si++) {
         lp_step *s = &p->steps[si];

@@ -449,6 +449,13 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
         dn_md_any(&dst_md, nd, dd, dnnl_f32);
     else
         dn_plain_md(&dst_md, dnnl_f32, nd, dd);
+    const char *fx = getenv("LOWP_X16");
+    if (fx && priv && nd == 4 && cv.group == 1) {
+        if (cv.C % 16 == 0)
+            dnnl_memory_desc_init_by_tag(&src_md, nd, sd, dt, dnnl_aBcd16b);
+        if (cv.M % 16 == 0)
+            dnnl_memory_desc_init_by_tag(&dst_md, nd, dd, dnnl_f32, dnnl_aBcd16b);
+    }
     dnnl_exec_arg_t args[DN_MAX_ARGS];
     int na = 4;
     dnnl_primitive_attr_t attr;

@@ -522,6 +522,36 @@ static void test_views(void)
     gb_free(b);
 }
 
+/* 3x3 stride-1 convolutions with 64+ channels run as Winograd (same error bound as the
+ * direct kernels); LOWP_WINOGRAD=0 keeps them direct; 16 channels stay direct. */
+static void test_winograd(void)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        int64_t C = kind == 2 ? 16 : 64, M = kind == 2 ? 16 : 96;
+        int64_t xd[4] = { 2, C, 14, 11 }, wd[4] = { M, C, 3, 3 }, p1[4] = { 1, 1, 1, 1 };
+        gb *b = gb_new(13);
+        int x = gb_input(b, 4, xd);
+        int in[3] = { x, gb_const(b, 4, wd, 0.1f), gb_const(b, 1, &M, 0.1f) };
+        int y = gb_op(b, "Conv", 3, in);
+        attr_ints(b, "pads", 4, p1);
+        gb_output(b, op1(b, "Relu", y));
+        if (kind == 1)
+            setenv("LOWP_WINOGRAD", "0", 1);
+        check_graph(kind == 0 ? "winograd" : kind == 1 ? "winograd off" : "winograd, 16 channels", b, steps(1, 1));
+        const lp_tensor *feed[1] = { b->feed[0] };
+        lp_plan *p = NULL;
+        CHECK_OK(lp_plan_compile(b->g, feed, &p));
+        unsetenv("LOWP_WINOGRAD");
+        if (p) {
+            char buf[256];
+            bool wino = strstr(lp_plan_step_str(p, 0, buf, sizeof buf), "wino") != NULL;
+            CHECK_MSG(wino == (kind == 0), "kind %d: step '%s'", kind, buf);
+            lp_plan_free(p);
+        }
+        gb_free(b);
+    }
+}
+
 static void test_layout_chain(void)
 {
     gb *b = resnet_block(2);
@@ -1127,6 +1157,7 @@ int main(int argc, char **argv)
     RUN(test_layout_chain);
     RUN(test_inplace_residual);
     RUN(test_views);
+    RUN(test_winograd);
     RUN(test_deconv_random);
     RUN(test_gemm_random);
     RUN(test_matmul_random);

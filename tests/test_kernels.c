@@ -24,6 +24,7 @@
 #include "engine/engine.h"
 #include "engine/session.h"
 #include "kernels/dnnl.h"
+#include "kernels/dnnl_internal.h"
 #include "lowp.h"
 #include "onnx/model.h"
 #include "test.h"
@@ -980,6 +981,33 @@ static void test_bf16(void)
     }
 }
 
+/* A whole BF16 plan keeps activations in BF16 between oneDNN steps that all run in BF16
+ * (convolution outputs, the residual summed in place, max pooling); the results stay within
+ * the BF16 bound. */
+static void test_bf16_chain(void)
+{
+    bool hw = lp_dnnl_bf16_supported();
+    gb *b = resnet_block(2);
+    check_graph("bf16 resnet block", b, (expect){ .dnnl_steps = 6, .total_steps = 7, .precision = LOWP_BFLOAT16,
+                                                  .tol = hw ? TOL_BF16 : TOL_F32 });
+    const lp_tensor *in[1] = { b->feed[0] };
+    lp_plan_options o = lp_plan_options_default();
+    o.precision = LOWP_BFLOAT16;
+    lp_plan *p = NULL;
+    CHECK_OK(lp_plan_compile_opt(b->g, in, &o, &p));
+    if (p && hw) {
+        int n_bf16 = 0;
+        for (int s = 0; s < p->n_steps; s++)
+            if (p->steps[s].kernel == &lp_kernel_dnnl)
+                n_bf16 += ((const dn_step *)p->steps[s].state)->out_md.data_type == dnnl_bf16;
+        /* Conv+Relu, Conv+Add+Relu, MaxPool and the depthwise Conv feed BF16 oneDNN steps;
+         * GlobalAveragePool feeds Flatten (a view) and stores plain float */
+        CHECK_MSG(n_bf16 == 4, "%d steps store BF16, expected 4", n_bf16);
+    }
+    lp_plan_free(p);
+    gb_free(b);
+}
+
 static void test_threads(void)
 {
     gb *b = resnet_block(5);
@@ -1169,6 +1197,7 @@ int main(int argc, char **argv)
     RUN(test_concat);
     RUN(test_transpose);
     RUN(test_bf16);
+    RUN(test_bf16_chain);
     RUN(test_threads);
     RUN(test_fallback);
     RUN(test_env_reference);

@@ -70,6 +70,9 @@ typedef struct lp_prep_ctx {
     int threads;
     lp_dtype precision;         /* LOWP_FLOAT or LOWP_BFLOAT16 for this step */
     const lp_qconst *const *qconst; /* per value: its quantized origin, or NULL */
+    /* Per value: LOWP_BFLOAT16 when every step reading it runs in BF16 (a kernel may then
+     * store it as BF16 in a private layout), else LOWP_FLOAT. */
+    const lp_dtype *value_reader_precision;
     struct lp_plan *plan;       /* for lp_prep_may_overwrite / lp_prep_share_storage */
     const uint8_t *internal;    /* per value: produced and consumed inside one fused step */
 } lp_prep_ctx;

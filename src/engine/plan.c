@@ -299,13 +299,15 @@ typedef struct choice {
     int *value_step;
     const lp_kernel **reader_kernel;
     uint8_t *internal;          /* per value: produced and consumed inside one fused step */
+    lp_dtype *step_precision;   /* per step */
+    lp_dtype *reader_precision; /* per value: LOWP_BFLOAT16 when every reading step is BF16 */
 } choice;
 
 static void choice_free(choice *c)
 {
     free(c->reader_start); free(c->reader_node); free(c->taken); free(c->group_of);
     free(c->gstart); free(c->gnodes); free(c->gkernel); free(c->value_step);
-    free(c->reader_kernel); free(c->internal);
+    free(c->reader_kernel); free(c->internal); free(c->step_precision); free(c->reader_precision);
 }
 
 /* The fuse contract: untaken, distinct nodes; values made inside and read outside (or
@@ -557,6 +559,35 @@ static lp_dtype step_precision(const lp_plan *p, const lp_step *s)
     return p->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
 }
 
+/* Each step's precision, and per value whether all its readers run in BF16. */
+static lp_status precisions(lp_plan *p, choice *c)
+{
+    const lp_graph *g = p->g;
+    if (!(c->step_precision = malloc(((size_t)p->n_steps + 1) * sizeof *c->step_precision)) ||
+        !(c->reader_precision = malloc(((size_t)g->n_values + 1) * sizeof *c->reader_precision)))
+        return oom();
+    for (int v = 0; v < g->n_values; v++)
+        c->reader_precision[v] = LOWP_UNDEFINED;
+    for (int s = 0; s < p->n_steps; s++) {
+        const lp_step *st = &p->steps[s];
+        lp_dtype prec = c->step_precision[s] = step_precision(p, st);
+        for (int j = 0; j < st->n_nodes; j++) {
+            const lp_node *n = &g->nodes[st->nodes[j]];
+            for (int k = 0; k < n->n_in; k++) {
+                int v = n->in[k];
+                if (v < 0 || c->value_step[v] == s)
+                    continue;
+                lp_dtype *have = &c->reader_precision[v];
+                *have = *have == LOWP_UNDEFINED || *have == prec ? prec : LOWP_FLOAT;
+            }
+        }
+    }
+    for (int v = 0; v < g->n_values; v++)
+        if (c->reader_precision[v] != LOWP_BFLOAT16 || g->values[v].is_output)
+            c->reader_precision[v] = LOWP_FLOAT;
+    return LP_OK;
+}
+
 lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, lp_plan **out)
 {
     return lp_plan_compile_opt(src, inputs, NULL, out);
@@ -639,6 +670,8 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
     if ((st = choose_kernels(p, &ch)) != LP_OK || (st = build_steps(p, &ch)) != LP_OK || (st = share_init(p)) != LP_OK)
         goto fail;
     make_views(p, &ch);
+    if ((st = precisions(p, &ch)) != LP_OK)
+        goto fail;
     size_t ki = 0, ko = 0;
     for (int si = 0; si < p->n_steps; si++) {
         lp_step *s = &p->steps[si];
@@ -658,7 +691,8 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
                                .value_step = ch.value_step, .value_reader_kernel = ch.reader_kernel,
                                .vals = p->vals, .value_bytes = p->value_bytes, .scratch_bytes = &p->scratch_size,
                                .scratch = &p->scratch, .threads = p->opt.threads,
-                               .precision = step_precision(p, s),
+                               .precision = ch.step_precision[si],
+                               .value_reader_precision = ch.reader_precision,
                                .qconst = (const lp_qconst *const *)p->qconst, .plan = p,
                                .internal = ch.internal };
             st = s->kernel->prepare_step(&pc, &s->state);

@@ -183,6 +183,16 @@ static dnnl_data_type_t compute_dt(const lp_prep_ctx *pc)
     return pc->precision == LOWP_BFLOAT16 && lp_dnnl_bf16_supported() ? dnnl_bf16 : dnnl_f32;
 }
 
+/* How a BF16 step stores value v in a private layout: BF16 when every reader runs in BF16
+ * too (they would convert it anyway), else float. */
+static dnnl_data_type_t private_dt(const lp_prep_ctx *pc, int v, bool out_priv)
+{
+    return out_priv && compute_dt(pc) == dnnl_bf16 && pc->value_reader_precision &&
+                   pc->value_reader_precision[v] == LOWP_BFLOAT16
+               ? dnnl_bf16
+               : dnnl_f32;
+}
+
 /* ---- post-ops ---- */
 
 lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
@@ -294,7 +304,7 @@ static int step_reads(const lp_prep_ctx *pc, int v)
 
 /* The residual of a sum post-op, copied into dst before the primitive accumulates onto it;
  * or summed in place, when dst is value dst_value's storage, the residual is stored exactly
- * like dst (float, same layout) and nothing reads it after this step. */
+ * like dst (same layout and data type, not quantized) and nothing reads it after this step. */
 lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst,
                               int dst_value)
 {
@@ -306,8 +316,7 @@ lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain
         const dnnl_memory_desc_t *want;
         dn_value_md(pc, v, &have);
         dnnl_memory_get_memory_desc(dst, &want);
-        if (dst_value >= 0 && !dn_value_quantized(pc, v, NULL) && have.data_type == dnnl_f32 &&
-            dnnl_memory_desc_equal(&have, want) && step_reads(pc, v) == 1 && lp_prep_may_overwrite(pc, dst_value, v)) {
+        if (dst_value >= 0 && !dn_value_quantized(pc, v, NULL) && dnnl_memory_desc_equal(&have, want) && step_reads(pc, v) == 1 && lp_prep_may_overwrite(pc, dst_value, v)) {
             st->share_in = v;
             return LP_OK;
         }
@@ -458,7 +467,7 @@ static lp_status conv_build_alg(dn_step *st, const lp_prep_ctx *pc, const lp_nod
     if (has_bias)
         dn_plain_md(&bia_md, dnnl_f32, 1, &cv->M);
     if (priv || wino) /* plain outputs too: a blocked convolution plus a reorder beats a plain one */
-        dn_md_any(&dst_md, nd, dd, dnnl_f32);
+        dn_md_any(&dst_md, nd, dd, private_dt(pc, out_v, out_priv));
     else
         dn_plain_md(&dst_md, dnnl_f32, nd, dd);
     dnnl_exec_arg_t args[DN_MAX_ARGS];
@@ -994,8 +1003,9 @@ static lp_status pool_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n
     dnnl_memory_desc_t src_md, dst_md;
     dnnl_memory_t ms, md;
     LP_TRY(src_of(st, pc, n->in[0], out_priv, &src_md, &ms));
-    if (out_priv)
-        dn_md_any(&dst_md, ys->ndim, ys->d, dnnl_f32);
+    if (out_priv) /* a BF16 source stays BF16 when the readers run in BF16 */
+        dn_md_any(&dst_md, ys->ndim, ys->d,
+                  src_md.data_type == dnnl_bf16 ? private_dt(pc, ch->out_value, out_priv) : dnnl_f32);
     else
         dn_plain_md(&dst_md, dnnl_f32, ys->ndim, ys->d);
     dnnl_exec_arg_t args[DN_MAX_ARGS];

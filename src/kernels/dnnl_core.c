@@ -259,7 +259,7 @@ void dn_rollback(dn_step *st, dn_mark m)
     st->impl[m.impl_len] = 0;
 }
 
-lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t dst)
+lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t dst, const dn_quant *dq)
 {
     dnnl_memory_desc_t have;
     const dnnl_memory_desc_t *want;
@@ -270,7 +270,7 @@ lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t 
     dn_value_quantized(pc, v, &hq);
     LP_TRY(dn_mem_value(st, pc, v, &have, &src));
     dnnl_primitive_t r;
-    LP_TRY(reorder_prim_q(&have, &hq, want, NULL, &r));
+    LP_TRY(reorder_prim_q(&have, &hq, want, dq, &r));
     dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, dst } };
     return dn_add_exec(st, r, 2, args);
 }

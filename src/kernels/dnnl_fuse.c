@@ -392,8 +392,9 @@ static int qdq_pair(const walk *w, int qn, dn_quant *q)
 }
 
 /* An INT8 leader's chain may end in QuantizeLinear -> DequantizeLinear: the result is then
- * stored quantized (u8/s8 destination, requantized by the primitive). Not after a residual
- * (full-size) operand: INT8 convolutions take that only as a float sum. */
+ * stored quantized (u8/s8 destination, requantized by the primitive). After a residual
+ * (full-size) Add only for a convolution, when the residual is itself DequantizeLinear's
+ * output of the same type with zero point 0: it is summed as integers (dn_copy_sum_operand). */
 static void chain_q_tail(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, int max)
 {
     const lp_graph *g = w->g;
@@ -401,16 +402,23 @@ static void chain_q_tail(const walk *w, int ni, dn_chain *ch, int *nodes, int *n
     const lp_shape *os = &g->values[v].shape;
     if (*n + 2 > max || !dn_int8_leader(g, w->qconst, ni))
         return;
+    int residual = -1, n_full = 0;
     for (int i = 0; i < ch->n_post; i++) {
         const dn_post *p = &ch->post[i];
         if (p->kind == DN_POST_BINARY && p->value >= 0 &&
-            lp_numel(g->values[p->value].shape.ndim, g->values[p->value].shape.d) == lp_numel(os->ndim, os->d))
-            return;
+            lp_numel(g->values[p->value].shape.ndim, g->values[p->value].shape.d) == lp_numel(os->ndim, os->d)) {
+            residual = p->alg == dnnl_binary_add ? p->value : -2;
+            n_full++;
+        }
     }
+    dn_quant qr;
+    if (n_full > 1 || residual == -2 ||
+        (residual >= 0 && (g->nodes[ni].op != LP_OP_Conv || !dn_value_dq(g, residual, &qr) || qr.zp != 0)))
+        return;
     int qn = single_reader(w, v);
     dn_quant q;
     int d = qn >= 0 && g->nodes[qn].in[0] == v ? qdq_pair(w, qn, &q) : -1;
-    if (d < 0)
+    if (d < 0 || (residual >= 0 && q.dt != qr.dt))
         return;
     nodes[(*n)++] = qn;
     nodes[(*n)++] = d;

@@ -136,18 +136,31 @@ static lp_status int8_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *c
     dn_chain c2 = *ch;
     const dn_quant *qy = &ch->q_tail;
     if (qy->on) {
+        /* A residual summed into the quantized destination is there as its integers (zero
+         * point 0): its scale s_r goes into the sum's scale. */
         bool homogeneous = true;
-        for (int i = 0; i < c2.n_post; i++)
+        for (int i = 0; i < c2.n_post; i++) {
+            dn_quant qr;
+            if (c2.post[i].as_sum) {
+                if (!dn_value_dq(pc->g, c2.post[i].value, &qr) || qr.zp != 0)
+                    return LOWP_ERR_UNSUPPORTED;
+                c2.post[i].sum_scale = qr.scale;
+                continue;
+            }
             homogeneous &= c2.post[i].kind == DN_POST_ELTWISE &&
                            (c2.post[i].alg == dnnl_eltwise_relu || c2.post[i].alg == dnnl_eltwise_clip_v2);
+        }
         if (homogeneous) {
             for (int i = 0; i < n_scale; i++)
                 oscale[i] /= qy->scale;
-            for (int i = 0; i < c2.n_post; i++)
+            for (int i = 0; i < c2.n_post; i++) {
+                if (c2.post[i].as_sum)
+                    c2.post[i].sum_scale /= qy->scale;
                 if (c2.post[i].alg == dnnl_eltwise_clip_v2) {
                     c2.post[i].alpha /= qy->scale;
                     c2.post[i].beta /= qy->scale;
                 }
+            }
         } else {
             if (c2.n_post == DN_MAX_POST)
                 return LOWP_ERR_UNSUPPORTED;

@@ -85,6 +85,8 @@ typedef struct dn_post {
     int value;                          /* binary: the other operand's value ... */
     bool as_sum;                        /* an Add of a full-size tensor done as oneDNN's sum post-op:
                                            the operand is copied into dst before the primitive */
+    float sum_scale;                    /* the sum's scale (0: 1); a quantized destination sums
+                                           the residual's integers scaled by s_residual / s_dst */
     dnnl_memory_t mem;                  /* ... or a prepared operand (a constant made at compile) */
     dnnl_memory_desc_t md;              /* and its md */
 } dn_post;
@@ -184,8 +186,9 @@ lp_status dn_const(dn_step *st, const void *data, const dnnl_memory_desc_t *from
 typedef struct dn_mark { int n_exec, n_bind, n_mem, n_buf, share_in; size_t impl_len; } dn_mark;
 dn_mark dn_checkpoint(const dn_step *st);
 void dn_rollback(dn_step *st, dn_mark m);
-/* Adds an execution copying value v (as stored) into memory `dst` (any layout). */
-lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t dst);
+/* Adds an execution copying value v (as stored) into memory `dst` (any layout), quantized
+ * as `dq` when that is on. */
+lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t dst, const dn_quant *dq);
 /* Adds an execution. */
 lp_status dn_add_exec(dn_step *st, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args);
 /* Creates the primitive of `pd`, adds its execution with `args` plus the scratchpad, and
@@ -241,9 +244,10 @@ const dnnl_memory_desc_t *dn_q_md(dnnl_primitive_desc_t pd, int arg);
 /* Tries the first full-size residual Add as a sum post-op, then as a binary post-op. */
 lp_status dn_with_sum(dn_build_fn build, dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
                       bool priv);
-/* The residual of a sum post-op copied into dst before the primitive -- or, when dst is
- * the storage of value dst_value (-1: a temporary) and the residual is stored alike and read
- * last here, nothing: the output takes over the residual's storage (st->share_in). */
+/* The residual of a sum post-op copied into dst before the primitive (quantized like the
+ * residual's DequantizeLinear when the chain's result is quantized) -- or, when dst is the
+ * storage of value dst_value (-1: a temporary) and the residual is stored alike and read last
+ * here, nothing: the output takes over the residual's storage (st->share_in). */
 lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst,
                               int dst_value);
 

@@ -214,7 +214,7 @@ lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd
     for (int i = 0; i < ch->n_post && r == LP_OK; i++) {
         const dn_post *p = &ch->post[i];
         if (p->as_sum) {
-            if (dnnl_post_ops_append_sum(po, 1.f) != dnnl_success)
+            if (dnnl_post_ops_append_sum(po, p->sum_scale ? p->sum_scale : 1.f) != dnnl_success)
                 r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: sum post-op");
             continue;
         }
@@ -302,9 +302,11 @@ static int step_reads(const lp_prep_ctx *pc, int v)
     return k;
 }
 
-/* The residual of a sum post-op, copied into dst before the primitive accumulates onto it;
- * or summed in place, when dst is value dst_value's storage, the residual is stored exactly
- * like dst (same layout and data type, not quantized) and nothing reads it after this step. */
+/* The residual of a sum post-op, copied into dst before the primitive accumulates onto it
+ * (into a quantized dst: quantized as the residual's DequantizeLinear says, whose scale the
+ * sum post-op's scale undoes); or summed in place, when dst is value dst_value's storage, the
+ * residual is stored exactly so (layout, data type, quantization) and nothing reads it after
+ * this step. */
 lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, dnnl_memory_t dst,
                               int dst_value)
 {
@@ -312,15 +314,22 @@ lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain
         if (!ch->post[i].as_sum)
             continue;
         int v = ch->post[i].value;
+        dn_quant want_q = { 0 }, have_q = { 0 };
+        if (ch->q_tail.on && !dn_value_dq(pc->g, v, &want_q))
+            return LOWP_ERR_UNSUPPORTED;
+        dn_value_quantized(pc, v, &have_q);
+        bool same_q = have_q.on == want_q.on && (!have_q.on || (have_q.dt == want_q.dt && have_q.scale == want_q.scale &&
+                                                                 have_q.zp == want_q.zp));
         dnnl_memory_desc_t have;
         const dnnl_memory_desc_t *want;
         dn_value_md(pc, v, &have);
         dnnl_memory_get_memory_desc(dst, &want);
-        if (dst_value >= 0 && !dn_value_quantized(pc, v, NULL) && dnnl_memory_desc_equal(&have, want) && step_reads(pc, v) == 1 && lp_prep_may_overwrite(pc, dst_value, v)) {
+        if (dst_value >= 0 && same_q && dnnl_memory_desc_equal(&have, want) && step_reads(pc, v) == 1 &&
+            lp_prep_may_overwrite(pc, dst_value, v)) {
             st->share_in = v;
             return LP_OK;
         }
-        return dn_copy_into(st, pc, v, dst);
+        return dn_copy_into(st, pc, v, dst, &want_q);
     }
     return LP_OK;
 }

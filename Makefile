@@ -23,7 +23,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo install clean fuzz bench zoo
+.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv zoo
 all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp
 
 $(GEN_C) $(GEN_H): $(PROTO)
@@ -88,6 +88,14 @@ demo: deps all
 # Side-by-side timing against ONNX Runtime and PyTorch (docs/performance.md).
 bench: all
 	sh bench/run_all.sh $(BUILD)
+
+# The engine's overhead on ResNet-50's 3x3 convolutions against standalone oneDNN (a benchmark,
+# not a test: run $(BUILD)/bench/conv_overhead; docs/performance.md).
+bench-conv: $(BUILD)/bench/conv_overhead
+
+$(BUILD)/bench/conv_overhead: bench/conv_overhead.c $(BUILD)/liblowp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -3,16 +3,11 @@
 # forms, --json, exit status 3 when the target cannot be met (the most accurate model and the
 # report are written anyway), usage errors, and a tune killed with SIGKILL mid-run then
 # resumed ending with the same best recipe and history as an uninterrupted run.
-BUILD=${1:-build}
-LOWP="$BUILD/lowp"
+SUITE=tune
+. "$(dirname "$0")/lib.sh"
 FM=/usr/share/datasets/fashion-mnist
-pass=0; fail=0
-ok() { echo "ok $1"; pass=$((pass + 1)); }
-no() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
 if [ ! -d "$FM" ]; then
-    echo "ok skipped: no Fashion-MNIST"; echo "tune.sh: 0 passed, 0 failed"; exit 0
+    skip tune.sh "no Fashion-MNIST"; finish; exit
 fi
 DATA="--calib FashionMNIST:$FM:train=true --eval FashionMNIST:$FM -T Rescale,Normalize=0.2860/0.3530"
 
@@ -20,7 +15,7 @@ DATA="--calib FashionMNIST:$FM:train=true --eval FashionMNIST:$FM -T Rescale,Nor
 if "$LOWP" tune --help | grep -q "auto, basic, mse, mse_v2, conservative, exhaustive, random, bayesian"; then
     ok help
 else
-    no help "strategies not listed"
+    fail help "strategies not listed"
 fi
 
 # config form, --json
@@ -31,19 +26,19 @@ if [ $rc = 0 ] && grep -q '"met_target": true' "$T/cfg.json" && grep -q '"trials
    [ -s "$T/cfg/best_recipe.json" ] && [ "$(wc -l <"$T/cfg/history.jsonl")" = 2 ]; then
     ok config_form
 else
-    no config_form "exit $rc: $(cat "$T/cfg.err" "$T/cfg.json" | tail -3)"
+    fail config_form "exit $rc: $(cat "$T/cfg.err" "$T/cfg.json" | tail -3)"
 fi
 
 # the tuned model evaluates like the tune said
 acc=$(grep '"best"' "$T/cfg.json" | grep -oE '[0-9.]+' | head -1)
 ev=$("$LOWP" eval "$T/cfg/mlp.int8.onnx" --config examples/tune_mlp.yaml -n 300 --json -q 2>/dev/null | grep '"value"' | grep -oE '[0-9.]+' | head -1)
-if [ -n "$acc" ] && [ "$acc" = "$ev" ]; then ok output_model_accuracy; else no output_model_accuracy "tune said $acc, eval says $ev"; fi
+if [ -n "$acc" ] && [ "$acc" = "$ev" ]; then ok output_model_accuracy; else fail output_model_accuracy "tune said $acc, eval says $ev"; fi
 
 # ONNX Runtime reads the tuned model and agrees on the accuracy (when node + onnxruntime-node are there)
 if command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ]; then
     ort=$(node tests/ort_eval.js "$T/cfg/mlp.int8.onnx" 300 2>/dev/null | sed -E 's/correct ([0-9]+).*/\1/')
     lowp_correct=$(awk -v a="$acc" 'BEGIN { printf "%d", a * 300 + 0.5 }')
-    if [ -n "$ort" ] && [ "$ort" = "$lowp_correct" ]; then ok onnxruntime_agrees; else no onnxruntime_agrees "ORT $ort of 300, lowp $lowp_correct"; fi
+    if [ -n "$ort" ] && [ "$ort" = "$lowp_correct" ]; then ok onnxruntime_agrees; else fail onnxruntime_agrees "ORT $ort of 300, lowp $lowp_correct"; fi
 fi
 
 # short form with a progress display (not a terminal: one line per trial)
@@ -54,7 +49,7 @@ if [ $rc = 0 ] && grep -q "target met" "$T/short.out" && grep -q "tune: trial 1/
    grep -q "FP32 baseline" "$T/short.err" && [ -s "$T/short/out.onnx" ]; then
     ok short_form
 else
-    no short_form "exit $rc: $(tail -3 "$T/short.err")"
+    fail short_form "exit $rc: $(tail -3 "$T/short.err")"
 fi
 
 # an impossible tolerance: exit 3, the most accurate model and a report labelled NOT MET
@@ -65,7 +60,7 @@ if [ $rc = 3 ] && grep -q '"met_target": false' "$T/imp.json" && [ -s "$T/imp/ou
    grep -q "TARGET NOT MET" "$T/imp/report.md" && grep -q '"trials": 4' "$T/imp.json"; then
     ok not_met_exit_3
 else
-    no not_met_exit_3 "exit $rc: $(tail -3 "$T/imp.err")"
+    fail not_met_exit_3 "exit $rc: $(tail -3 "$T/imp.err")"
 fi
 
 # usage errors
@@ -75,7 +70,7 @@ fi
 if [ $rc1 = 1 ] && [ $rc2 = 2 ] && grep -q "unknown tuning strategy 'nope'" "$T/bad.err" && [ $rc3 = 1 ]; then
     ok usage_errors
 else
-    no usage_errors "exits $rc1 $rc2 $rc3"
+    fail usage_errors "exits $rc1 $rc2 $rc3"
 fi
 
 # SIGKILL mid-run, then --resume: same best recipe and history as an uninterrupted run
@@ -98,8 +93,7 @@ if [ $rc = 3 ] && [ "$before" -lt 6 ] && cmp -s "$T/full/best_recipe.json" "$T/k
    [ "$(strip "$T/full/history.jsonl")" = "$(strip "$T/kill/history.jsonl" | grep -v '^[^{]')" ]; then
     ok kill_and_resume
 else
-    no kill_and_resume "exit $rc, $before trials before the kill"
+    fail kill_and_resume "exit $rc, $before trials before the kill"
 fi
 
-echo "tune.sh: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish

@@ -1,4 +1,5 @@
-/* cli_data.c — progress display and short-form dataloaders for the data-driven commands. */
+/* cli_data.c — progress display, short-form dataloaders and the eval/tune data options for the
+ * data-driven commands. */
 #include "cli/cli_data.h"
 
 #include <math.h>
@@ -127,5 +128,68 @@ int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *tra
     o.max_samples = max_samples;
     if (lowp_dataloader_create(ds, t, &o, out) != LOWP_OK) /* owns ds and t, also on failure */
         return lp_cli_lib_error();
+    return LP_EXIT_OK;
+}
+
+int lp_cli_data_option(const char *cmd, int argc, char **argv, int *i, lp_cli_data_opts *o)
+{
+    const char *v = NULL;
+    int r;
+    if ((r = lp_cli_option(cmd, argc, argv, i, "-T", "--transform", &v)) != 0) {
+        if (r < 0)
+            return -1;
+        if (o->n_transforms == (int)(sizeof o->transforms / sizeof *o->transforms))
+            return lp_cli_usage_error(cmd, "too many --transform options"), -1;
+        o->transforms[o->n_transforms++] = v;
+        return 1;
+    }
+    if ((r = lp_cli_option(cmd, argc, argv, i, "-m", "--metric", &v)) != 0) {
+        if (r < 0)
+            return -1;
+        o->metric = v;
+        return 1;
+    }
+    return 0;
+}
+
+int lp_cli_eval_dataloader(const lp_cli_data_opts *o, const char *spec, const lowp_config *cfg, int batch_size,
+                           int default_batch, int64_t max_samples, lowp_dataloader **out)
+{
+    if (spec)
+        return lp_cli_dataloader(spec, o->n_transforms, o->transforms, batch_size ? batch_size : default_batch,
+                                 max_samples, out);
+    if (lowp_config_dataloader(cfg, "evaluation.accuracy", batch_size, max_samples, out) != LOWP_OK)
+        return lp_cli_lib_error();
+    return LP_EXIT_OK;
+}
+
+int lp_cli_metric(const lp_cli_data_opts *o, const lowp_config *cfg, lowp_metric **metric,
+                  lowp_transform **post)
+{
+    lowp_metric *m = NULL;
+    lowp_transform *t = NULL;
+    lowp_status st;
+    if (o->metric) {
+        char *name = NULL;
+        lowp_params *params = NULL;
+        st = lowp_params_parse_spec("metric", o->metric, &name, &params);
+        if (st == LOWP_OK)
+            st = lowp_metric_create(name, params, &m);
+        free(name);
+        lowp_params_free(params);
+    } else if (cfg && lowp_config_has_metric(cfg)) {
+        st = lowp_config_metric(cfg, &m);
+    } else {
+        st = lowp_metric_create("topk", NULL, &m);
+    }
+    if (st == LOWP_OK && cfg)
+        st = lowp_config_postprocess(cfg, &t);
+    if (st != LOWP_OK) {
+        lowp_transform_free(t);
+        lowp_metric_free(m);
+        return lp_cli_lib_error();
+    }
+    *metric = m;
+    *post = t;
     return LP_EXIT_OK;
 }

@@ -1,5 +1,6 @@
 /* cli_data.h — what the data-driven commands (eval, quantize, compare, tune) share: the progress
- * display and dataloaders built from the short forms --dataset SPEC --transform LIST. */
+ * display, dataloaders built from the short forms --dataset SPEC --transform LIST, and the
+ * --transform / --metric options of eval and tune with the dataloader and metric they give. */
 #ifndef LP_CLI_DATA_H
 #define LP_CLI_DATA_H
 
@@ -31,5 +32,26 @@ int lp_cli_append_transforms(lowp_transform *t, const char *list);
  * status; *out is set on success. */
 int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
                       int64_t max_samples, lowp_dataloader **out);
+
+/* The data options eval and tune share. */
+typedef struct lp_cli_data_opts {
+    const char *transforms[32];     /* -T, --transform LIST (repeatable), in order */
+    int n_transforms;
+    const char *metric;             /* -m, --metric SPEC; NULL: the config's, else topk */
+} lp_cli_data_opts;
+
+/* Takes argv[*i] when it is -T/--transform or -m/--metric, as lp_cli_option does: 1 with *i on
+ * the value, 0 when argv[*i] is something else, -1 after a usage error. */
+int lp_cli_data_option(const char *cmd, int argc, char **argv, int *i, lp_cli_data_opts *o);
+/* The evaluation dataloader: over dataset SPEC with o's transforms (batch_size, or
+ * default_batch when 0), or without SPEC from cfg's evaluation.accuracy section (batch_size
+ * and max_samples override it when > 0). Returns an exit status; *out is set on success. */
+int lp_cli_eval_dataloader(const lp_cli_data_opts *o, const char *spec, const lowp_config *cfg, int batch_size,
+                           int default_batch, int64_t max_samples, lowp_dataloader **out);
+/* The metric (o->metric, else cfg's evaluation.accuracy.metric, else topk) and, with a config,
+ * its postprocess (else *post is left NULL). Returns an exit status; on failure neither is
+ * set. */
+int lp_cli_metric(const lp_cli_data_opts *o, const lowp_config *cfg, lowp_metric **metric,
+                  lowp_transform **post);
 
 #endif

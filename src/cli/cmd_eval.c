@@ -40,10 +40,9 @@ static const char usage[] =
 
 int lp_cmd_eval(int argc, char **argv)
 {
-    const char *cmd = "eval", *model_path = NULL, *config = NULL, *dataset = NULL, *metric_spec = NULL,
-               *reference = NULL, *precision = NULL;
-    const char *transforms[32];
-    int n_transforms = 0;
+    const char *cmd = "eval", *model_path = NULL, *config = NULL, *dataset = NULL, *reference = NULL,
+               *precision = NULL;
+    lp_cli_data_opts data = {0};
     long batch = 0, limit = 0, threads = 0;
     bool json = false, quiet = false;
     for (int i = 1; i < argc; i++) {
@@ -59,14 +58,8 @@ int lp_cmd_eval(int argc, char **argv)
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-d", "--dataset", &v)) != 0) {
             if (r < 0) return LP_EXIT_USAGE;
             dataset = v;
-        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-T", "--transform", &v)) != 0) {
+        } else if ((r = lp_cli_data_option(cmd, argc, argv, &i, &data)) != 0) {
             if (r < 0) return LP_EXIT_USAGE;
-            if (n_transforms == 32)
-                return lp_cli_usage_error(cmd, "too many --transform options");
-            transforms[n_transforms++] = v;
-        } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-m", "--metric", &v)) != 0) {
-            if (r < 0) return LP_EXIT_USAGE;
-            metric_spec = v;
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-r", "--reference", &v)) != 0) {
             if (r < 0) return LP_EXIT_USAGE;
             reference = v;
@@ -103,7 +96,7 @@ int lp_cmd_eval(int argc, char **argv)
         return lp_cli_usage_error(cmd, "which model? (lowp eval MODEL ...)");
     if (!config && !dataset)
         return lp_cli_usage_error(cmd, "give --config FILE.yaml or --dataset SPEC");
-    if (!dataset && n_transforms)
+    if (!dataset && data.n_transforms)
         return lp_cli_usage_error(cmd, "--transform goes with --dataset");
 
     int rc = LP_EXIT_OK;
@@ -113,45 +106,16 @@ int lp_cmd_eval(int argc, char **argv)
     lowp_dataloader *dl = NULL;
     lowp_metric *metric = NULL;
     lowp_transform *post = NULL;
-    char *name = NULL;
-    lowp_params *params = NULL;
 
     if (config && lowp_config_load(config, &cfg) != LOWP_OK) {
         rc = lp_cli_lib_error();
         goto done;
     }
-    /* the dataloader */
-    if (dataset) {
-        rc = lp_cli_dataloader(dataset, n_transforms, transforms, batch ? (int)batch : 64, limit, &dl);
-        if (rc != LP_EXIT_OK)
-            goto done;
-    } else {
-        /* from the config; batch size and limit from the command line win */
-        if (lowp_config_dataloader(cfg, "evaluation.accuracy", (int)batch, limit, &dl) != LOWP_OK) {
-            rc = lp_cli_lib_error();
-            goto done;
-        }
-    }
-    /* the metric */
-    if (metric_spec) {
-        if (lowp_params_parse_spec("metric", metric_spec, &name, &params) != LOWP_OK ||
-            lowp_metric_create(name, params, &metric) != LOWP_OK) {
-            rc = lp_cli_lib_error();
-            goto done;
-        }
-    } else if (cfg && lowp_config_has_metric(cfg)) {
-        if (lowp_config_metric(cfg, &metric) != LOWP_OK) {
-            rc = lp_cli_lib_error();
-            goto done;
-        }
-    } else if (lowp_metric_create("topk", NULL, &metric) != LOWP_OK) {
-        rc = lp_cli_lib_error();
+    /* the dataloader (batch size and limit from the command line win over the config's) and
+     * the metric */
+    if ((rc = lp_cli_eval_dataloader(&data, dataset, cfg, (int)batch, 64, limit, &dl)) != LP_EXIT_OK ||
+        (rc = lp_cli_metric(&data, cfg, &metric, &post)) != LP_EXIT_OK)
         goto done;
-    }
-    if (cfg && lowp_config_postprocess(cfg, &post) != LOWP_OK) {
-        rc = lp_cli_lib_error();
-        goto done;
-    }
     if (!lowp_metric_compare_label(metric) && !reference) {
         rc = lp_cli_usage_error(cmd, "metric %s has compare_label: false: give the FP32 model with --reference",
                                 lowp_metric_name(metric));
@@ -215,8 +179,6 @@ int lp_cmd_eval(int argc, char **argv)
                res.seconds > 0 ? (double)res.samples / res.seconds : 0.0);
     }
 done:
-    free(name);
-    lowp_params_free(params);
     lowp_transform_free(post);
     lowp_metric_free(metric);
     lowp_dataloader_free(dl);

@@ -164,10 +164,9 @@ static bool ends_with(const char *s, const char *suffix)
 
 int lp_cmd_tune(int argc, char **argv)
 {
-    const char *cmd = "tune", *config = NULL, *model_path = NULL, *calib = NULL, *eval = NULL, *metric_spec = NULL;
+    const char *cmd = "tune", *config = NULL, *model_path = NULL, *calib = NULL, *eval = NULL;
     const char *strategy = NULL, *approach = NULL, *objective = NULL, *workspace = NULL, *output = NULL, *sizes = NULL;
-    const char *transforms[32];
-    int n_transforms = 0;
+    lp_cli_data_opts data = {0};
     long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1;
     double tolerance = NAN;
     bool absolute = false, resume = false, json = false, quiet = false;
@@ -198,7 +197,6 @@ int lp_cmd_tune(int argc, char **argv)
         OPT(NULL, "--model", model_path)
         OPT(NULL, "--calib", calib)
         OPT(NULL, "--eval", eval)
-        OPT("-m", "--metric", metric_spec)
         OPT("-s", "--strategy", strategy)
         OPT(NULL, "--approach", approach)
         OPT(NULL, "--objective", objective)
@@ -213,12 +211,9 @@ int lp_cmd_tune(int argc, char **argv)
         INT_OPT(NULL, "--seed", seed, 0, 2147483647L)
 #undef OPT
 #undef INT_OPT
-        if ((r = lp_cli_option(cmd, argc, argv, &i, "-T", "--transform", &v)) != 0) {
+        if ((r = lp_cli_data_option(cmd, argc, argv, &i, &data)) != 0) {
             if (r < 0)
                 return LP_EXIT_USAGE;
-            if (n_transforms == 32)
-                return lp_cli_usage_error(cmd, "too many --transform options");
-            transforms[n_transforms++] = v;
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--tolerance", &v)) != 0) {
             if (r < 0)
                 return LP_EXIT_USAGE;
@@ -261,8 +256,6 @@ int lp_cmd_tune(int argc, char **argv)
     lowp_metric *metric = NULL;
     lowp_transform *post = NULL;
     lowp_tuner *tuner = NULL;
-    char *name = NULL;
-    lowp_params *params = NULL;
     lowp_tune_options o = lowp_tune_options_default();
 
     if (config) {
@@ -309,15 +302,10 @@ int lp_cmd_tune(int argc, char **argv)
         goto done;
     }
     /* data: the short forms win over the configuration */
-    if (eval) {
-        if ((rc = lp_cli_dataloader(eval, n_transforms, transforms, batch ? (int)batch : 100, limit, &ev_dl)) != LP_EXIT_OK)
-            goto done;
-    } else if (lowp_config_dataloader(cfg, "evaluation.accuracy", (int)batch, limit, &ev_dl) != LOWP_OK) {
-        rc = lp_cli_lib_error();
+    if ((rc = lp_cli_eval_dataloader(&data, eval, cfg, (int)batch, 100, limit, &ev_dl)) != LP_EXIT_OK)
         goto done;
-    }
     if (calib && !dynamic) {
-        if ((rc = lp_cli_dataloader(calib, n_transforms, transforms, 50, max_cal, &cal_dl)) != LP_EXIT_OK)
+        if ((rc = lp_cli_dataloader(calib, data.n_transforms, data.transforms, 50, max_cal, &cal_dl)) != LP_EXIT_OK)
             goto done;
     } else if (!dynamic && cfg) {
         if (lowp_config_dataloader(cfg, "quantization.calibration", 0, max_cal, &cal_dl) != LOWP_OK) {
@@ -328,25 +316,8 @@ int lp_cmd_tune(int argc, char **argv)
         rc = lp_cli_usage_error(cmd, "give calibration data with --calib SPEC (or --approach dynamic)");
         goto done;
     }
-    if (metric_spec) {
-        if (lowp_params_parse_spec("metric", metric_spec, &name, &params) != LOWP_OK ||
-            lowp_metric_create(name, params, &metric) != LOWP_OK) {
-            rc = lp_cli_lib_error();
-            goto done;
-        }
-    } else if (cfg && lowp_config_has_metric(cfg)) {
-        if (lowp_config_metric(cfg, &metric) != LOWP_OK) {
-            rc = lp_cli_lib_error();
-            goto done;
-        }
-    } else if (lowp_metric_create("topk", NULL, &metric) != LOWP_OK) {
-        rc = lp_cli_lib_error();
+    if ((rc = lp_cli_metric(&data, cfg, &metric, &post)) != LP_EXIT_OK)
         goto done;
-    }
-    if (cfg && lowp_config_postprocess(cfg, &post) != LOWP_OK) {
-        rc = lp_cli_lib_error();
-        goto done;
-    }
     if (!lowp_metric_compare_label(metric)) {
         rc = lp_cli_usage_error(cmd, "metric %s has compare_label: false, which lowp tune does not support yet",
                                 lowp_metric_name(metric));
@@ -394,8 +365,6 @@ int lp_cmd_tune(int argc, char **argv)
     if (!s.met)
         rc = LP_EXIT_NOT_MET;
 done:
-    free(name);
-    lowp_params_free(params);
     lowp_tuner_free(tuner);
     lowp_transform_free(post);
     lowp_metric_free(metric);

@@ -646,6 +646,86 @@ static void test_matmul_int8(void)
     }
 }
 
+/* Dynamic quantization as the quantizer exports it: DynamicQuantizeLinear(x) ->
+ * MatMulInteger(x_q, W_q, x_zp, 0) -> Cast -> Mul(x_scale * w_scale) -> Add(bias) [-> Relu].
+ * oneDNN runs MatMulInteger with the run-time zero point and the rest as post-ops, in one
+ * INT8 step; alone (an unfused plan) it writes the int32 product. The integer product is
+ * exact and the float steps are the same operations, so the bound is float rounding. */
+static void test_matmul_integer(void)
+{
+    for (int t = 0; t < 8; t++) {
+        gb *b = gb_new();
+        int64_t S = rnd(1, 40), K = rnd(1, 130), N = rnd(1, 70), B = rnd(1, 3);
+        int64_t xd[3] = { B, S, K };
+        int nd = t % 2 ? 3 : 2;
+        int x = gb_input(b, nd, nd == 3 ? xd : xd + 1, -1.f, 2.f);
+        int dq[3] = { gb_value(b, "q"), gb_value(b, "s"), gb_value(b, "z") };
+        lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &last_node);
+        lp_tensor *w, *ws, *wz, *bias;
+        int64_t wd[2] = { K, N };
+        lp_tensor_new(LP_I8, 2, wd, &w);
+        lp_tensor_new(LOWP_FLOAT, 1, &N, &ws);
+        lp_tensor_new(LP_I8, 1, &N, &wz); /* zeros */
+        lp_tensor_new(LOWP_FLOAT, 1, &N, &bias);
+        for (int64_t i = 0; i < K * N; i++)
+            ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+        for (int64_t i = 0; i < N; i++) {
+            ((float *)ws->data)[i] = (float)(0.001 + 0.01 * rndu());
+            ((float *)bias->data)[i] = (float)(rndu() - 0.5);
+        }
+        int in[4] = { dq[0], gb_tensor(b, w), dq[2], gb_tensor(b, wz) };
+        int acc = gb_op(b, "MatMulInteger", 4, in);
+        int f = op1(b, "Cast", acc);
+        attr_i(b, "to", LOWP_FLOAT);
+        int scale = op2(b, "Mul", dq[1], gb_tensor(b, ws));
+        int y = op2(b, "Add", op2(b, "Mul", f, scale), gb_tensor(b, bias));
+        if (t % 3 == 1)
+            y = op1(b, "Relu", y);
+        gb_output(b, y);
+        char what[120];
+        snprintf(what, sizeof what, "MatMulInteger %dd S%lld K%lld N%lld%s", nd, (long long)S, (long long)K,
+                 (long long)N, t % 3 == 1 ? " relu" : "");
+        check_int8(what, b, 1, 0);
+        /* the fused step, and MatMulInteger alone in an unfused plan (int32 out) */
+        const lp_tensor *feed[1] = { b->feed[0] };
+        lp_plan_options o = lp_plan_options_default();
+        for (int unfused = 0; unfused < 2; unfused++) {
+            o.no_fuse = unfused;
+            lp_plan *p = NULL;
+            CHECK_OK(lp_plan_compile_opt(b->g, feed, &o, &p));
+            if (!p)
+                continue;
+            char buf[256];
+            bool found = false;
+            for (int k = 0; k < p->n_steps; k++) {
+                const char *d = lp_plan_step_str(p, k, buf, sizeof buf);
+                if (strstr(d, "MatMulInteger")) {
+                    found = true;
+                    CHECK_MSG(p->steps[k].kernel == &lp_kernel_dnnl && strstr(d, "int8") &&
+                                  (unfused || strstr(d, "MatMulInteger+Cast+Mul+Add")),
+                              "%s: step '%s'", what, d);
+                }
+            }
+            CHECK_MSG(found, "%s: no MatMulInteger step", what);
+            if (unfused) { /* the same result through the int32 product */
+                CHECK_OK(lp_plan_run(p, feed, NULL, NULL));
+                lp_plan *pr = NULL;
+                lp_plan_options ro = lp_plan_options_default();
+                ro.reference_only = true;
+                CHECK_OK(lp_plan_compile_opt(b->g, feed, &ro, &pr));
+                if (pr) {
+                    CHECK_OK(lp_plan_run(pr, feed, NULL, NULL));
+                    const lp_tensor *a = &p->vals[p->g->outputs[0]], *r = &pr->vals[pr->g->outputs[0]];
+                    CHECK(memcmp(a->data, r->data, (size_t)a->nbytes) == 0);
+                    lp_plan_free(pr);
+                }
+            }
+            lp_plan_free(p);
+        }
+        gb_free(b);
+    }
+}
+
 /* A quantized value read by float oneDNN kernels (dequantized on the way in) and a QDQ pair
  * whose result is a graph output (no 8-bit storage). */
 static void test_qdq_storage(void)
@@ -844,6 +924,7 @@ int main(int argc, char **argv)
     RUN(test_conv_int8_large);
     RUN(test_gemm_int8_random);
     RUN(test_matmul_int8);
+    RUN(test_matmul_integer);
     RUN(test_qdq_storage);
     RUN(test_taps);
     RUN(test_zoo_int8);

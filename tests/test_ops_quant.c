@@ -2,6 +2,7 @@
  * integer kernels (ConvInteger, MatMulInteger exactly; QLinearConv, QLinearMatMul within one
  * quantization step of a double-precision reference) on random shapes with zero points,
  * per-channel/per-row/per-column parameters, groups, strides and pads (fixed seed). */
+#include <math.h>
 #include <stdint.h>
 
 #include "ops/op.h"
@@ -185,6 +186,54 @@ static void test_dynamic_quantize(void)
     in[0] = F32(1, D(3), 0, 0, 0);
     CHECK_OK(eval(&t, 11, 1, in, 3, y));
     CHECK(y[2] && ((float *)y[1]->data)[0] == 0 && ((uint8_t *)y[2]->data)[0] == 0 && ((uint8_t *)y[0]->data)[1] == 0);
+    done(&t, 1, in, 3, y);
+    /* 1003 values (blocks of 8 and a tail): ties, values that saturate, NaN; every element as
+     * the scalar definition round-half-even(x / scale) + zp, saturated, NaN -> zp */
+    t = mk("DynamicQuantizeLinear", 1, 3);
+    int64_t n = 1003;
+    in[0] = NULL;
+    lp_tensor_new(LP_F32, 1, &n, &in[0]);
+    float *x = in[0]->data;
+    uint64_t rng = 7;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(lowp_random_uniform(&rng) * 4.0 - 1.5);
+    x[0] = -1.0f, x[1] = 1.55f; /* the range: scale 0.01, zero point 100 */
+    for (int64_t i = 2; i < 300; i++)
+        x[i] = ((float)(i % 200) - 100.0f + 0.5f) * 0.01f; /* near-ties */
+    x[17] = x[1001] = NAN;
+    x[18] = 1e30f, x[19] = -1e30f; /* saturate... and widen the range */
+    CHECK_OK(eval(&t, 11, 1, in, 3, y));
+    if (y[2]) {
+        float s = ((float *)y[1]->data)[0];
+        int32_t zp = ((uint8_t *)y[2]->data)[0];
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++)
+            bad += ((uint8_t *)y[0]->data)[i] != (uint8_t)lp_requant(x[i] / s, zp, 0, 255);
+        CHECK_MSG(bad == 0, "%d of %lld elements differ from the scalar definition", bad, (long long)n);
+    }
+    done(&t, 1, in, 3, y);
+    /* the same with a moderate range, so that most values fall inside it */
+    t = mk("DynamicQuantizeLinear", 1, 3);
+    lp_tensor_new(LP_F32, 1, &n, &in[0]);
+    x = in[0]->data;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(lowp_random_uniform(&rng) * 2.55 - 1.0);
+    for (int64_t i = 0; i < 200; i++)
+        x[i + 400] = ((float)i - 100.0f + 0.5f) * 0.01f;
+    x[5] = NAN;
+    CHECK_OK(eval(&t, 11, 1, in, 3, y));
+    if (y[2]) {
+        float s = ((float *)y[1]->data)[0];
+        int32_t zp = ((uint8_t *)y[2]->data)[0];
+        int bad = 0, mid = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint8_t want = (uint8_t)lp_requant(x[i] / s, zp, 0, 255);
+            bad += ((uint8_t *)y[0]->data)[i] != want;
+            mid += want > 0 && want < 255;
+        }
+        CHECK_MSG(bad == 0, "%d of %lld elements differ from the scalar definition", bad, (long long)n);
+        CHECK(mid > 900); /* the comparison covered unsaturated values */
+    }
     done(&t, 1, in, 3, y);
 }
 

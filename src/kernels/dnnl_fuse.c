@@ -162,7 +162,8 @@ static bool post_operand_ok(const lp_graph *g, int leader, const lp_shape *u, co
         return true;
     const char *op = g->nodes[leader].op_type;
     int oc = strcmp(op, "Conv") == 0 || strcmp(op, "ConvTranspose") == 0 ? 1
-             : strcmp(op, "Gemm") == 0 || strcmp(op, "MatMul") == 0 ? v->ndim - 1 : -1;
+             : strcmp(op, "Gemm") == 0 || strcmp(op, "MatMul") == 0 || strcmp(op, "MatMulInteger") == 0 ? v->ndim - 1
+                                                                                                  : -1;
     if (oc < 0)
         return false;
     for (int k = 0; k < v->ndim; k++) {
@@ -432,6 +433,15 @@ static void chain_walk(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, 
     const lp_graph *g = w->g;
     int v = g->nodes[ni].out[0];
     ch->n_post = 0;
+    if (is_op(g, ni, "MatMulInteger")) { /* its int32 result continues only through Cast to float */
+        int r = single_reader(w, v);
+        ch->out_value = v;
+        if (r < 0 || *n >= max || !is_op(g, r, "Cast") || g->nodes[r].in[0] != v ||
+            lp_attr_int(&g->nodes[r], "to", 0) != LOWP_FLOAT || !dn_value_f32(g, g->nodes[r].out[0]))
+            return;
+        nodes[(*n)++] = r;
+        v = g->nodes[r].out[0];
+    }
     for (;;) {
         ch->out_value = v;
         int rd[MAX_READERS];

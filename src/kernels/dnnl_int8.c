@@ -462,6 +462,111 @@ lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const
     return mafter ? dn_reorder_q(st, md, &ch->q_tail, mafter, NULL) : LP_OK;
 }
 
+/* ---- MatMulInteger (dynamic quantization) ---- */
+
+/* Value v is absent or a constant whose elements are all zero. */
+static bool zero_or_absent(const lp_graph *g, int v)
+{
+    if (v < 0)
+        return true;
+    const lp_tensor *t = g->values[v].kind == LP_VALUE_CONST ? g->values[v].init : NULL;
+    if (!t)
+        return false;
+    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
+        if (lp_tensor_get(t, i) != 0)
+            return false;
+    return true;
+}
+
+/* MatMulInteger(A u8 (..., M, K), B constant s8 (K, N), a_zero_point u8 scalar (constant or
+ * run-time, e.g. DynamicQuantizeLinear's), b_zero_point zero): what dynamic quantization
+ * exports (DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(scale) [-> Add bias]). */
+bool dn_mmi_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in < 2 || n->n_out != 1 || n->in[0] < 0 || n->in[1] < 0 || n->out[0] < 0)
+        return false;
+    const lp_value *a = &g->values[n->in[0]], *b = &g->values[n->in[1]];
+    if (a->dtype != LP_U8 || !lp_shape_static(&a->shape) || a->shape.ndim < 2 || b->kind != LP_VALUE_CONST ||
+        b->init->dtype != LP_I8 || b->init->ndim != 2 || a->shape.d[a->shape.ndim - 1] != b->init->dims[0] ||
+        lp_numel(a->shape.ndim, a->shape.d) == 0 || b->init->dims[1] == 0)
+        return false;
+    int za = n->n_in > 2 ? n->in[2] : -1;
+    if (za >= 0 && (g->values[za].dtype != LP_U8 || !lp_shape_static(&g->values[za].shape) ||
+                    lp_numel(g->values[za].shape.ndim, g->values[za].shape.d) != 1))
+        return false;
+    return zero_or_absent(g, n->n_in > 3 ? n->in[3] : -1);
+}
+
+/* u8 x s8 -> s32 by oneDNN's INT8 matmul, A's zero point given to it (a run-time one through
+ * a one-element reorder to s32 per run). When the chain absorbed the Cast to float, the
+ * destination is float and the rest of the chain (the scale Mul, the bias Add, activations)
+ * are post-ops; else the destination is the int32 result itself. */
+lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    (void)priv;
+    const lp_graph *g = pc->g;
+    if (!dn_mmi_supports(g, n))
+        return LOWP_ERR_UNSUPPORTED;
+    const lp_shape *as = shape(g, n->in[0]);
+    const lp_tensor *w = g->values[n->in[1]].init;
+    int64_t K = w->dims[0], N = w->dims[1], M = lp_numel(as->ndim - 1, as->d);
+    int64_t sd[2] = { M, K }, wd[2] = { K, N }, dd[2] = { M, N };
+    int out_v = ch->out_value;
+    bool to_float = out_v != n->out[0];
+    dnnl_memory_desc_t src_md, wei_md, wei_plain, dst_md, out_md;
+    dn_plain_md(&src_md, dnnl_u8, 2, sd);
+    dn_md_any(&wei_md, 2, wd, dnnl_s8);
+    dn_plain_md(&wei_plain, dnnl_s8, 2, wd);
+    dn_plain_md(&dst_md, to_float ? dnnl_f32 : dnnl_s32, 2, dd);
+    dn_plain_md(&out_md, to_float ? dnnl_f32 : dnnl_s32, shape(g, out_v)->ndim, shape(g, out_v)->d);
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 3;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, 2, dd, false, &attr, args, &na));
+    int za = n->n_in > 2 ? n->in[2] : -1;
+    bool zp_runtime = za >= 0 && !dn_value_const(g, za);
+    int32_t zp = za >= 0 && !zp_runtime ? (int32_t)lp_tensor_get(g->values[za].init, 0) : 0;
+    if (zp_runtime)
+        zp = DNNL_RUNTIME_S32_VAL;
+    if (zp && dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zp) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: MatMulInteger zero point");
+    }
+    dnnl_matmul_desc_t d;
+    if (dnnl_matmul_desc_init(&d, &src_md, &wei_md, NULL, &dst_md) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: MatMulInteger descriptor");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(dn_pd_create(&pd, &d, attr));
+    dnnl_memory_t ms, mw, md, mz8, mz;
+    lp_status r = dn_mem_value(st, pc, n->in[0], &src_md, &ms);
+    if (r == LP_OK)
+        r = dn_const(st, w->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+    if (r == LP_OK)
+        r = dn_mem_value(st, pc, out_v, &dst_md, &md);
+    if (r == LP_OK && zp_runtime) { /* the zero point, u8 -> s32, before the product */
+        int64_t one = 1;
+        dnnl_memory_desc_t z8, z32;
+        dn_plain_md(&z8, dnnl_u8, 1, &one);
+        dn_plain_md(&z32, dnnl_s32, 1, &one);
+        if ((r = dn_mem_value(st, pc, za, &z8, &mz8)) == LP_OK && (r = dn_mem_temp(st, &z32, &mz)) == LP_OK &&
+            (r = dn_reorder_q(st, mz8, NULL, mz, NULL)) == LP_OK)
+            args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, mz };
+    }
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    dn_set_output(st, pc, out_v, &out_md);
+    st->out_private = false; /* an int32 result is plain too: its readers take the bytes as they are */
+    note_int8(st);
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
 /* ---- QuantizeLinear -> DequantizeLinear as 8-bit storage ---- */
 
 /* Channels-last (INT8 convolutions' layout) for a feature map some convolution reads, else

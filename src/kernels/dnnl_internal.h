@@ -144,6 +144,9 @@ bool dn_int8_leader(const lp_graph *g, const lp_qconst *const *qconst, int ni);
 lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 lp_status dn_qdq_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv);
+/* MatMulInteger (dynamic quantization): u8 activations x constant s8 weights. */
+bool dn_mmi_supports(const lp_graph *g, const lp_node *n);
+lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 
 /* ---- value helpers (dnnl_core.c) ---- */
 

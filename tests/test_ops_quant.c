@@ -220,7 +220,9 @@ static void test_dynamic_quantize(void)
         x[i] = (float)(lowp_random_uniform(&rng) * 2.55 - 1.0);
     for (int64_t i = 0; i < 200; i++)
         x[i + 400] = ((float)i - 100.0f + 0.5f) * 0.01f;
-    x[5] = NAN;
+    /* the extremes and a later NaN in one vector lane (index mod 8 = 3): the NaN must not
+     * wipe what the lane saw before it */
+    x[3] = -1.2f, x[11] = 1.8f, x[995] = NAN;
     CHECK_OK(eval(&t, 11, 1, in, 3, y));
     if (y[2]) {
         float s = ((float *)y[1]->data)[0];
@@ -233,6 +235,11 @@ static void test_dynamic_quantize(void)
         }
         CHECK_MSG(bad == 0, "%d of %lld elements differ from the scalar definition", bad, (long long)n);
         CHECK(mid > 900); /* the comparison covered unsaturated values */
+        float lo = 0, hi = 0; /* the range ignores the NaN */
+        for (int64_t i = 0; i < n; i++)
+            if (!isnan(x[i]))
+                lo = x[i] < lo ? x[i] : lo, hi = x[i] > hi ? x[i] : hi;
+        CHECK(s == (hi - lo) / 255.0f);
     }
     done(&t, 1, in, 3, y);
 }

@@ -284,19 +284,25 @@ static lp_status dynq_run(const lp_run_ctx *c)
                              lp_dtype_traits_of(x->dtype)->name);
     const float *xd = x->data;
     int64_t total = lp_tensor_numel(x);
-    /* the range, including 0: eight running minima and maxima (the loop vectorizes) */
-    float mn8[8] = { 0 }, mx8[8] = { 0 };
-    int64_t i = 0;
-    for (; i + 8 <= total; i += 8)
-        for (int k = 0; k < 8; k++) {
-            mn8[k] = xd[i + k] < mn8[k] ? xd[i + k] : mn8[k];
-            mx8[k] = xd[i + k] > mx8[k] ? xd[i + k] : mx8[k];
-        }
+    /* the range, including 0 (NaN ignored) */
     float mn = 0.0f, mx = 0.0f;
-    for (int k = 0; k < 8; k++) {
-        mn = mn8[k] < mn ? mn8[k] : mn;
-        mx = mx8[k] > mx ? mx8[k] : mx;
+    int64_t i = 0;
+#if defined(__SSE2__)
+    __m128 mn4[2] = { _mm_setzero_ps(), _mm_setzero_ps() }, mx4[2] = { _mm_setzero_ps(), _mm_setzero_ps() };
+    for (; i + 8 <= total; i += 8)
+        for (int h = 0; h < 2; h++) { /* minps(x, m) is x < m ? x : m: a NaN x leaves m */
+            __m128 x4 = _mm_loadu_ps(xd + i + 4 * h);
+            mn4[h] = _mm_min_ps(x4, mn4[h]);
+            mx4[h] = _mm_max_ps(x4, mx4[h]);
+        }
+    float lanes[8];
+    _mm_storeu_ps(lanes, _mm_min_ps(mn4[0], mn4[1]));
+    _mm_storeu_ps(lanes + 4, _mm_max_ps(mx4[0], mx4[1]));
+    for (int k = 0; k < 4; k++) {
+        mn = lanes[k] < mn ? lanes[k] : mn;
+        mx = lanes[4 + k] > mx ? lanes[4 + k] : mx;
     }
+#endif
     for (; i < total; i++) {
         mn = xd[i] < mn ? xd[i] : mn;
         mx = xd[i] > mx ? xd[i] : mx;

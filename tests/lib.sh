@@ -5,7 +5,8 @@ BUILD=${1:-build}
 ROOT=$(pwd)
 case "$BUILD" in /*) LOWP="$BUILD/lowp" ;; *) LOWP="$ROOT/$BUILD/lowp" ;; esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/lowp_$SUITE.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM # stop the suite; the EXIT trap cleans up
 passed=0; failed=0
 
 ok() { echo "ok $1"; passed=$((passed + 1)); }

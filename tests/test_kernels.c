@@ -549,6 +549,21 @@ static void test_winograd(void)
             CHECK_MSG(wino == (kind == 0), "kind %d: step '%s'", kind, buf);
             lp_plan_free(p);
         }
+        if (kind == 0) { /* two threads: the same bits on every run */
+            lp_plan_options o2 = lp_plan_options_default();
+            o2.threads = 2;
+            lp_plan *p1 = NULL, *p2 = NULL;
+            CHECK_OK(lp_plan_compile_opt(b->g, feed, &o2, &p1));
+            CHECK_OK(lp_plan_compile_opt(b->g, feed, &o2, &p2));
+            if (p1 && p2) {
+                CHECK_OK(lp_plan_run(p1, feed, NULL, NULL));
+                CHECK_OK(lp_plan_run(p2, feed, NULL, NULL));
+                const lp_tensor *y1 = &p1->vals[p1->g->outputs[0]], *y2 = &p2->vals[p2->g->outputs[0]];
+                CHECK(memcmp(y1->data, y2->data, (size_t)y1->nbytes) == 0);
+            }
+            lp_plan_free(p1);
+            lp_plan_free(p2);
+        }
         gb_free(b);
     }
 }

@@ -233,9 +233,40 @@ static lp_status dequantize_run(const lp_run_ctx *c)
                              lp_dtype_traits_of(x->dtype)->name);
     float *y = c->out[0]->data;
     int64_t total = lp_tensor_numel(x);
-    for (int64_t i = 0; i < total; i++) {
-        int64_t ch = (i / inner) % count;
-        y[i] = (float)((int64_t)get_i32(x, i) - zp_at(zp, ch)) * scale_at(s, ch);
+    if (inner == 1 && count > 1 && total % count == 0) {
+        /* the channel is the last axis (a MatMul's per-column weight scales): rows of `count` */
+        int32_t *zs = malloc((size_t)count * sizeof *zs);
+        if (!zs)
+            return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int64_t k = 0; k < count; k++)
+            zs[k] = zp_at(zp, k);
+        const float *sc = s->data;
+        for (int64_t r = 0; r < total / count; r++)
+            for (int64_t k = 0; k < count; k++)
+                y[r * count + k] = (float)((int64_t)get_i32(x, r * count + k) - zs[k]) * sc[k];
+        free(zs);
+        return LP_OK;
+    }
+    /* runs of `inner` elements share a channel: its scale and zero point once per run (this
+     * folds every weight of a quantized model at compile time) */
+    for (int64_t i0 = 0, run = 0; i0 < total; i0 += inner, run++) {
+        int64_t ch = run % count, n = total - i0 < inner ? total - i0 : inner;
+        int32_t z = zp_at(zp, ch);
+        float sc = scale_at(s, ch);
+        float *yr = y + i0;
+        switch (x->dtype) {
+        case LP_U8:
+            for (int64_t k = 0; k < n; k++)
+                yr[k] = (float)((int64_t)((const uint8_t *)x->data)[i0 + k] - z) * sc;
+            break;
+        case LP_I8:
+            for (int64_t k = 0; k < n; k++)
+                yr[k] = (float)((int64_t)((const int8_t *)x->data)[i0 + k] - z) * sc;
+            break;
+        default:
+            for (int64_t k = 0; k < n; k++)
+                yr[k] = (float)((int64_t)((const int32_t *)x->data)[i0 + k] - z) * sc;
+        }
     }
     return LP_OK;
 }
@@ -259,9 +290,6 @@ static lp_status dynq_infer(lp_infer_ctx *c)
     return LP_OK;
 }
 
-/* x: any shape -> y (uint8), scale, zero point as the ONNX spec computes them:
- * scale = (max(0, max x) - min(0, min x)) / 255, zp = saturate(round(0 - min / scale)),
- * y = saturate(round(x / scale) + zp). All zeros give scale 0, zp 0, y 0. */
 /* One element of DynamicQuantizeLinear's output (see dynq_run). */
 static inline int32_t dynq_one(float x, float scale, float magic, float fzp)
 {
@@ -275,6 +303,9 @@ static inline int32_t dynq_one(float x, float scale, float magic, float fzp)
     return (int32_t)q;
 }
 
+/* x: any shape -> y (uint8), scale, zero point as the ONNX spec computes them:
+ * scale = (max(0, max x) - min(0, min x)) / 255, zp = saturate(round(0 - min / scale)),
+ * y = saturate(round(x / scale) + zp). All zeros give scale 0, zp 0, y 0. */
 static lp_status dynq_run(const lp_run_ctx *c)
 {
     LP_TRY(need_inputs(c, 1));

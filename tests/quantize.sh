@@ -81,6 +81,25 @@ if "$LOWP" compare models/resnet_s.onnx "$T/resnet_s.qdq.onnx" --dataset "$D" --
 else
     fail "compare" "$(tail -n 1 "$T/err")"
 fi
+# the page: a complete document, SQNR rounded to 2 decimals, weights striped in their SQNR's colour
+grep -q '^<!DOCTYPE html>' "$T/c.html" && grep -q '<meta charset="utf-8">' "$T/c.html" && grep -q '<title>' "$T/c.html" &&
+    ! grep -Eq '>-?[0-9]+\.[0-9]{3,}<' "$T/c.html" && grep -q 'fill="url(#s[012])"' "$T/c.html" &&
+    ok "compare html page" || fail "compare html page" "$(head -c 300 "$T/c.html")"
+# names with < > & " are escaped in the page (a copy of the MLP with odd names, built with onnx)
+if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+    if /usr/bin/python3 tools/odd_names.py models/mlp.onnx "$T/odd.onnx" 2>"$T/err" &&
+        "$LOWP" quantize "$T/odd.onnx" -o "$T/odd.q.onnx" --calib "$D:train=true" --transform "$TF" --samples 32 -q \
+            >/dev/null 2>>"$T/err" &&
+        "$LOWP" compare "$T/odd.onnx" "$T/odd.q.onnx" --dataset "$D" --transform "$TF" -n 8 -q --html "$T/odd.html" \
+            >/dev/null 2>>"$T/err"; then
+        grep -qF '&lt;b&gt;0&lt;/b&gt; &amp; &quot;q' "$T/odd.html" && ! grep -q '<b>' "$T/odd.html" &&
+            ok "compare html escapes names" || fail "compare html escaping" "$(grep -m1 'b>' "$T/odd.html")"
+    else
+        fail "compare html escaping" "$(tail -n 1 "$T/err")"
+    fi
+else
+    skip "compare html escaping" "/usr/bin/python3 with onnx absent"
+fi
 
 # errors: usage (exit 1) and bad input (exit 2, naming what is wrong)
 "$LOWP" quantize models/resnet_s.onnx >/dev/null 2>&1; [ $? = 1 ] && ok "missing -o is a usage error" || fail "missing -o" "exit $?"

@@ -52,6 +52,25 @@ else
     fail short_form "exit $rc: $(tail -3 "$T/short.err")"
 fi
 
+# the reports of a model whose op names hold < > & " | (a copy of the MLP, built with onnx): escaped in
+# both, the HTML a complete document with the Markdown's summary table
+if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+    /usr/bin/python3 tools/odd_names.py models/mlp.onnx "$T/odd.onnx" 2>"$T/odd.err" &&
+        "$LOWP" tune "$T/odd.onnx" $DATA --tolerance 50% -n 100 -w "$T/odd" -o "$T/odd/out.onnx" -q >/dev/null 2>>"$T/odd.err"
+    rc=$?
+    H="$T/odd/report.html"
+    if [ $rc = 0 ] && grep -q '^<!DOCTYPE html>' "$H" && grep -q '<meta charset="utf-8">' "$H" &&
+       grep -q '<title>lowp tuning report: ' "$H" && grep -q 'peak memory' "$H" &&
+       grep -qF '&lt;b&gt;8&lt;/b&gt; &amp; &quot;q' "$H" && ! grep -q '<b>' "$H" &&
+       grep -qF '| &lt;b&gt;8&lt;/b&gt; &amp; "q' "$T/odd/report.md" && grep -qF '&#124;' "$T/odd/report.md"; then
+        ok report_escaping
+    else
+        fail report_escaping "exit $rc: $(tail -2 "$T/odd.err") $(grep -m1 'b>' "$H")"
+    fi
+else
+    skip report_escaping "/usr/bin/python3 with onnx absent"
+fi
+
 # an impossible tolerance: exit 3, the most accurate model and a report labelled NOT MET
 "$LOWP" tune models/mlp.onnx $DATA --tolerance=-50% -n 300 --max-trials 4 -w "$T/imp" -o "$T/imp/out.onnx" \
     --json -q >"$T/imp.json" 2>"$T/imp.err"

@@ -27,53 +27,133 @@ static const char usage[] =
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             show this help\n";
 
-/* A standalone page: one horizontal bar per tensor, length by SQNR, worst first. */
-static int write_html(const char *path, const lp_cj *layers, const char *fp32, const char *quant)
+/* SQNR of a layer entry: null in the JSON is +inf (no noise: rel_error 0) or -inf (no signal). */
+static double entry_sqnr(const lp_cj *e)
 {
+    const lp_cj *s = lp_cj_get(e, "sqnr_db"), *re = lp_cj_get(e, "rel_error");
+    if (s && s->type == LP_CJ_NUMBER)
+        return s->num;
+    return re && re->type == LP_CJ_NUMBER && re->num == 0 ? INFINITY : -INFINITY;
+}
+
+/* Text for HTML element content and attribute values. */
+static void put_html(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        const char *r = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : *s == '"' ? "&quot;" : NULL;
+        if (r)
+            fputs(r, f);
+        else
+            fputc(*s, f);
+    }
+}
+
+/* UTF-8 characters in s (bytes that do not continue a sequence). */
+static int utf8_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* The last `keep` characters of s (a label's tail names the op more precisely than its head). */
+static const char *utf8_tail(const char *s, int keep)
+{
+    int skip = utf8_chars(s) - keep;
+    for (; *s && skip > 0; s++)
+        if (((unsigned char)s[1] & 0xC0) != 0x80)
+            skip--;
+    return s;
+}
+
+/* A standalone page: one horizontal bar per tensor, length by SQNR, worst first; the bar's
+ * colour says how bad it is, stripes mark weights, hovering shows the full name and rel. error. */
+static int write_html(const char *path, const lp_cj *doc, const lp_cj *layers, const char *fp32, const char *quant)
+{
+    enum { ROW = 18, BAR = 520, MAX_CHARS = 56 };
+    static const char *const colors[3] = { "#d33", "#e92", "#4a7" };
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
         return lp_cli_input_error("%s: cannot create", tmp);
-    int n = layers->n, row = 18, left = 360, width = 520;
+    int n = layers->n, n_weights = 0, chars = 8;
     double maxdb = 1;
     for (int i = 0; i < n; i++) {
-        const lp_cj *v = lp_cj_get(&layers->items[i], "sqnr_db");
-        if (v && v->type == LP_CJ_NUMBER && v->num > maxdb)
-            maxdb = v->num;
-    }
-    fprintf(f, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>lowp compare</title>\n"
-               "<style>body{font:14px sans-serif;margin:24px}text{font:12px monospace}</style></head><body>\n"
-               "<h1>Per-layer quantization error</h1>\n<p>FP32: <code>");
-    for (const char *c = fp32; *c; c++)
-        fputs(*c == '<' ? "&lt;" : *c == '&' ? "&amp;" : (char[2]){ *c, 0 }, f);
-    fprintf(f, "</code><br>quantized: <code>");
-    for (const char *c = quant; *c; c++)
-        fputs(*c == '<' ? "&lt;" : *c == '&' ? "&amp;" : (char[2]){ *c, 0 }, f);
-    fprintf(f, "</code></p>\n<p>SQNR in dB per tensor, worst first (red &lt; 20 dB, orange &lt; 30 dB). "
-               "Weights are striped.</p>\n");
-    fprintf(f, "<svg width=\"%d\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
-               "<defs><pattern id=\"s\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\">"
-               "<rect width=\"6\" height=\"6\" fill=\"#4a7\"/><path d=\"M0 6L6 0\" stroke=\"#fff\"/></pattern></defs>\n",
-            left + width + 80, n * row + 20);
-    for (int i = 0; i < n; i++) {
         const lp_cj *e = &layers->items[i];
-        const lp_cj *v = lp_cj_get(e, "sqnr_db");
-        double db = v && v->type == LP_CJ_NUMBER ? v->num : maxdb;
-        bool weight = strcmp(lp_cj_str(lp_cj_get(e, "kind"), ""), "weight") == 0;
-        int w = (int)(fmax(db, 0) / maxdb * width);
-        const char *color = weight ? "url(#s)" : db < 20 ? "#d33" : db < 30 ? "#e92" : "#4a7";
-        char label[200];
-        snprintf(label, sizeof label, "%s (%s)", lp_cj_str(lp_cj_get(e, "tensor"), ""), lp_cj_str(lp_cj_get(e, "op_type"), ""));
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 6, i * row + 13);
-        for (const char *c = label; *c; c++)
-            fputs(*c == '<' ? "&lt;" : *c == '&' ? "&amp;" : *c == '"' ? "&quot;" : (char[2]){ *c, 0 }, f);
-        fprintf(f, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/>"
-                   "<text x=\"%d\" y=\"%d\">%s</text>\n",
-                left, i * row + 2, w, row - 4, color, left + w + 4, i * row + 13,
-                v && v->type == LP_CJ_NUMBER ? v->str : "inf");
+        double db = entry_sqnr(e);
+        if (isfinite(db) && db > maxdb)
+            maxdb = db;
+        n_weights += strcmp(lp_cj_str(lp_cj_get(e, "kind"), ""), "weight") == 0;
+        int c = utf8_chars(lp_cj_str(lp_cj_get(e, "tensor"), "")) + utf8_chars(lp_cj_str(lp_cj_get(e, "op_type"), "")) + 3;
+        chars = c > chars ? c : chars;
     }
-    fprintf(f, "</svg>\n</body></html>\n");
+    chars = chars < MAX_CHARS ? chars : MAX_CHARS;
+    int left = (int)(chars * 7.3) + 12; /* 12px monospace is ~7.2px a character */
+    const lp_cj *samples = lp_cj_get(doc, "samples");
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>lowp compare: ", f);
+    put_html(f, quant);
+    fputs("</title>\n<style>body{font:14px sans-serif;margin:24px}code{word-break:break-all}"
+          ".chart{overflow-x:auto}svg text{font:12px monospace}"
+          "p span{white-space:nowrap}.key{display:inline-block;width:10px;height:10px;margin:0 3px}</style></head><body>\n"
+          "<h1>Per-layer quantization error</h1>\n<p>FP32: <code>", f);
+    put_html(f, fp32);
+    fputs("</code><br>quantized: <code>", f);
+    put_html(f, quant);
+    fprintf(f, "</code><br>%d tensors (%d activations, %d weights), %s samples</p>\n", n, n - n_weights, n_weights,
+            samples && samples->type == LP_CJ_NUMBER ? samples->str : "?");
+    fprintf(f, "<p>SQNR in dB per tensor (higher is better), worst first:"
+               " <span><i class=\"key\" style=\"background:%s\"></i>below 20 dB</span>"
+               " <span><i class=\"key\" style=\"background:%s\"></i>below 30 dB</span>"
+               " <span><i class=\"key\" style=\"background:%s\"></i>30 dB or more</span>. Weights are striped; "
+               "hover a bar for the relative error.</p>\n",
+            colors[0], colors[1], colors[2]);
+    int w_svg = left + BAR + 64, h_svg = n * ROW + 4;
+    fprintf(f, "<div class=\"chart\"><svg width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">\n<defs>",
+            w_svg, h_svg, w_svg, h_svg);
+    for (int k = 0; k < 3; k++)
+        fprintf(f, "<pattern id=\"s%d\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\">"
+                   "<rect width=\"6\" height=\"6\" fill=\"%s\"/><path d=\"M0 6L6 0\" stroke=\"#fff\"/></pattern>",
+                k, colors[k]);
+    fputs("</defs>\n", f);
+    for (int i = 0; i < n; i++) {
+        const lp_cj *e = &layers->items[i], *re = lp_cj_get(e, "rel_error");
+        const char *tensor = lp_cj_str(lp_cj_get(e, "tensor"), ""), *op = lp_cj_str(lp_cj_get(e, "op_type"), "");
+        const char *kind = lp_cj_str(lp_cj_get(e, "kind"), "");
+        double db = entry_sqnr(e);
+        int k = db < 20 ? 0 : db < 30 ? 1 : 2;
+        int w = (int)(fmin(fmax(db, 0), maxdb) / maxdb * BAR);
+        char value[32], rel[32];
+        snprintf(value, sizeof value, "%.2f", db);
+        snprintf(rel, sizeof rel, "%.4g", re && re->type == LP_CJ_NUMBER ? re->num : INFINITY);
+        fputs("<g><title>", f);
+        put_html(f, tensor);
+        fprintf(f, " (%s of ", kind);
+        put_html(f, op);
+        fputs(" node ", f);
+        put_html(f, lp_cj_str(lp_cj_get(e, "node"), ""));
+        fprintf(f, "): SQNR %s dB, relative error %s</title><text x=\"%d\" y=\"%d\" text-anchor=\"end\">", value, rel,
+                left - 6, i * ROW + 13);
+        int len = utf8_chars(tensor) + utf8_chars(op) + 3;
+        if (len > chars) { /* too long: keep the tail, which names the op more precisely */
+            fputs("\xE2\x80\xA6", f);
+            put_html(f, utf8_tail(tensor, chars - utf8_chars(op) - 4));
+        } else {
+            put_html(f, tensor);
+        }
+        fputs(" (", f);
+        put_html(f, op);
+        char fill[16];
+        if (strcmp(kind, "weight") == 0)
+            snprintf(fill, sizeof fill, "url(#s%d)", k);
+        else
+            snprintf(fill, sizeof fill, "%s", colors[k]);
+        fprintf(f, ")</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text></g>\n",
+                left, i * ROW + 2, w, ROW - 4, fill, left + w + 4, i * ROW + 13, value);
+    }
+    fputs("</svg></div>\n</body></html>\n", f);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
         return lp_cli_input_error("%s: cannot write", path);
@@ -186,17 +266,17 @@ int lp_cmd_compare(int argc, char **argv)
         printf("%-8s %-10s %-16s %-40s %s\n", "SQNR dB", "rel.err", "op", "tensor", "kind");
         for (int i = 0; i < layers->n && (!top || i < top); i++) {
             const lp_cj *e = &layers->items[i];
-            const lp_cj *s = lp_cj_get(e, "sqnr_db"), *re = lp_cj_get(e, "rel_error");
-            printf("%8.2f %-10.4g %-16s %-40s %s\n", s && s->type == LP_CJ_NUMBER ? s->num : INFINITY,
-                   re && re->type == LP_CJ_NUMBER ? re->num : 0.0, lp_cj_str(lp_cj_get(e, "op_type"), ""),
-                   lp_cj_str(lp_cj_get(e, "tensor"), ""), lp_cj_str(lp_cj_get(e, "kind"), ""));
+            const lp_cj *re = lp_cj_get(e, "rel_error");
+            printf("%8.2f %-10.4g %-16s %-40s %s\n", entry_sqnr(e), re && re->type == LP_CJ_NUMBER ? re->num : INFINITY,
+                   lp_cj_str(lp_cj_get(e, "op_type"), ""), lp_cj_str(lp_cj_get(e, "tensor"), ""),
+                   lp_cj_str(lp_cj_get(e, "kind"), ""));
         }
         if (top && layers->n > top)
             printf("(%d more; --top 0 shows all)\n", layers->n - (int)top);
         printf("samples %lld\n", (long long)done_n);
     }
     if (html)
-        rc = write_html(html, layers, paths[0], paths[1]);
+        rc = write_html(html, &doc, layers, paths[0], paths[1]);
 done:
     lp_cj_free(&doc);
     free(text);

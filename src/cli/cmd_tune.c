@@ -351,7 +351,8 @@ int lp_cmd_tune(int argc, char **argv)
         char b1[32], b2[32];
         printf("%s\n", s.met ? "target met" : "TARGET NOT MET: no recipe reached the target; wrote the most accurate one found");
         printf("model      %s\n", model_path);
-        printf("accuracy   %.4f FP32 -> %.4f tuned (%+.2f %%, target %.4f)\n", s.baseline, s.best, -100 * s.relative_loss,
+        printf("accuracy   %.4f FP32 -> %.4f tuned (%+.2f %%, target %.4f)\n", s.baseline, s.best,
+               fabs(s.relative_loss) < 5e-5 ? 0.0 : -100 * s.relative_loss, /* no "-0.00" */
                s.target);
         printf("latency    %.3f ms -> %.3f ms, speed-up x%.2f (batch 1, measured)\n", s.baseline_latency_ms,
                s.best_latency_ms, s.speedup);

@@ -117,6 +117,41 @@ static const char *esc(const char *s, char *buf, size_t size)
     return buf;
 }
 
+/* Text for HTML element content and attribute values, appended whole. */
+static void sb_html(sbuf *b, const char *s)
+{
+    for (const char *p = s ? s : ""; *p; p++) {
+        const char *r = *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '&' ? "&amp;" : *p == '"' ? "&quot;" : NULL;
+        if (r)
+            sb_printf(b, "%s", r);
+        else
+            sb_printf(b, "%c", *p);
+    }
+}
+
+/* UTF-8 characters in s (bytes that do not continue a sequence). */
+static int utf8_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* s escaped, or when longer than `max` characters an ellipsis and its last max-1 characters
+ * (the tail of an op name is the part that tells ops apart). */
+static void sb_html_tail(sbuf *b, const char *s, int max)
+{
+    int skip = utf8_chars(s) - max;
+    if (skip > 0) {
+        for (skip++; *s && skip > 0; s++)
+            if (((unsigned char)s[1] & 0xC0) != 0x80)
+                skip--;
+        sb_printf(b, "\xE2\x80\xA6"); /* U+2026 */
+    }
+    sb_html(b, s);
+}
+
 static lp_status write_text(const char *dir, const char *name, sbuf *b)
 {
     if (b->oom) {
@@ -140,6 +175,9 @@ static const char *fmt_bytes(double v, char *buf, size_t size)
         snprintf(buf, size, "%.0f B", v);
     return buf;
 }
+
+/* The accuracy change in percent, with no "-0.00" for a loss that rounds to nothing. */
+static double gain_pct(double relative_loss) { return fabs(relative_loss) < 5e-5 ? 0.0 : -100 * relative_loss; }
 
 /* Why op i of the best point is not INT8. */
 static void why(const lowp_tuner *t, int cfg, int i, int rank, int n_ranked, char *buf, size_t size)
@@ -182,7 +220,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     for (int k = 0; k < n_ranked; k++)
         rank[order[k].op] = k;
 
-    char e1[400], e2[400], bb1[32], bb2[32];
+    char e1[400], bb1[32], bb2[32];
     sbuf md = { 0 };
     sb_printf(&md, "# lowp tuning report\n\n");
     sb_printf(&md, "%s\n\n", s->met ? "**Target met.**"
@@ -195,7 +233,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
               esc(best->note, e1, sizeof e1));
     sb_printf(&md, "| | FP32 | tuned |\n|---|---|---|\n");
     sb_printf(&md, "| %s | %.6g | %.6g (%+.2f %%) |\n", lowp_metric_name(t->metric), s->baseline, s->best,
-              -100 * s->relative_loss);
+              gain_pct(s->relative_loss));
     sb_printf(&md, "| latency, batch 1 (measured) | %.3f ms | %.3f ms (x%.2f) |\n", s->baseline_latency_ms,
               s->best_latency_ms, s->speedup);
     sb_printf(&md, "| cost model (MACs weighted by precision) | 1.00 | %.2f |\n", best->cost);
@@ -245,20 +283,64 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     }
     lp_status st = write_text(t->workspace, "report.md", &md);
 
-    /* ---- HTML ---- */
+    /* ---- HTML: the same summary and tables, plus two charts ---- */
     sbuf h = { 0 };
-    sb_printf(&h, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>lowp tuning report</title>\n"
-                  "<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
-                  "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}.bad{color:#b00;font-weight:bold}"
-                  ".ok{color:#070;font-weight:bold}</style></head><body>\n<h1>lowp tuning report</h1>\n");
-    sb_printf(&h, "<p class=\"%s\">%s</p>\n", s->met ? "ok" : "bad",
-              s->met ? "Target met." : "TARGET NOT MET: the model written is the most accurate one found.");
-    sb_printf(&h, "<p>model <code>%s</code>, strategy %s, %d trials, %.1f s; %s %.6g &rarr; %.6g (target %.6g); "
-                  "latency %.3f &rarr; %.3f ms (x%.2f); size %s &rarr; %s; output <code>%s</code></p>\n",
-              esc(t->model_path, e1, sizeof e1), s->strategy, s->trials, s->seconds, lowp_metric_name(t->metric),
-              s->baseline, s->best, s->target, s->baseline_latency_ms, s->best_latency_ms, s->speedup,
-              fmt_bytes((double)s->baseline_bytes, bb1, sizeof bb1), fmt_bytes((double)s->best_bytes, bb2, sizeof bb2),
-              esc(s->output, e2, sizeof e2));
+    sb_printf(&h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>lowp tuning report: ");
+    sb_html(&h, t->model_path);
+    sb_printf(&h, "</title>\n<style>body{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}"
+                  "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}"
+                  "td{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.t,th.t{text-align:left;white-space:normal}"
+                  "td.w{min-width:14em}"
+                  ".bad{color:#b00;font-weight:bold}.ok{color:#070;font-weight:bold}.wide{overflow-x:auto}"
+                  "svg.fit{max-width:100%%;height:auto}code{word-break:break-all}"
+                  ".key{display:inline-block;width:10px;height:10px;margin:0 3px}p span{white-space:nowrap}"
+                  "</style></head><body>\n<h1>lowp tuning report</h1>\n");
+    sb_printf(&h, "<p class=\"%s\">%s</p>\n<ul><li>model: <code>", s->met ? "ok" : "bad",
+              s->met ? "Target met." : "TARGET NOT MET: no recipe reached the target within the budget; the model "
+                                       "written is the most accurate one found.");
+    sb_html(&h, t->model_path);
+    sb_printf(&h, "</code></li>\n<li>strategy: %s, %d trials, %.1f s</li>\n<li>criterion: %s %g (%s is better), target %.6g</li>\n"
+                  "<li>output: <code>", s->strategy, s->trials, s->seconds, t->opt.relative ? "relative" : "absolute",
+              t->opt.tolerance, t->hib ? "higher" : "lower", s->target);
+    sb_html(&h, s->output);
+    sb_printf(&h, "</code></li>\n<li>best trial: %d (", best->t.index);
+    sb_html(&h, best->note);
+    sb_printf(&h, ")</li></ul>\n<div class=\"wide\"><table><tr><th></th><th>FP32</th><th>tuned</th></tr>\n");
+    sb_printf(&h, "<tr><th class=\"t\">%s</th><td>%.6g</td><td>%.6g (%+.2f %%)</td></tr>\n", lowp_metric_name(t->metric),
+              s->baseline, s->best, gain_pct(s->relative_loss));
+    sb_printf(&h, "<tr><th class=\"t\">latency, batch 1 (measured)</th><td>%.3f ms</td><td>%.3f ms (x%.2f)</td></tr>\n",
+              s->baseline_latency_ms, s->best_latency_ms, s->speedup);
+    sb_printf(&h, "<tr><th class=\"t\">cost model (MACs weighted by precision)</th><td>1.00</td><td>%.2f</td></tr>\n", best->cost);
+    sb_printf(&h, "<tr><th class=\"t\">model size</th><td>%s</td><td>%s</td></tr>\n",
+              fmt_bytes((double)s->baseline_bytes, bb1, sizeof bb1), fmt_bytes((double)s->best_bytes, bb2, sizeof bb2));
+    sb_printf(&h, "<tr><th class=\"t\">peak memory</th><td>%s</td><td>%s</td></tr>\n",
+              fmt_bytes((double)t->base_footprint, bb1, sizeof bb1), fmt_bytes((double)best->t.footprint_bytes, bb2, sizeof bb2));
+    sb_printf(&h, "<tr><th class=\"t\">ops int8 / bf16 / fp32</th><td>0 / 0 / %d</td><td>%d / %d / %d</td></tr>\n</table></div>\n",
+              t->n_ops, s->n_int8, s->n_bf16, s->n_fp32);
+    sb_printf(&h, "<p>Configuration: %s. The ranking among passing recipes uses the cost model (deterministic); "
+                  "latency is measured with lowp's engine and reported.</p>\n", t->cfgs[cfg].name);
+
+    sb_printf(&h, "<h2>Ops that fell back</h2>\n");
+    if (!fell)
+        sb_printf(&h, "<p>None: every tunable op runs in INT8.</p>\n");
+    else
+        sb_printf(&h, "<div class=\"wide\"><table><tr><th>op</th><th>type</th><th>precision</th><th>why</th></tr>\n");
+    for (int i = 0; i < t->n_ops; i++) {
+        if (best->prec[i] == LP_PREC_INT8)
+            continue;
+        char w[256];
+        why(t, cfg, i, rank[i], n_ranked, w, sizeof w);
+        sb_printf(&h, "<tr><td class=\"t\">");
+        sb_html(&h, t->ops[i].name);
+        sb_printf(&h, "</td><td class=\"t\">");
+        sb_html(&h, t->ops[i].op_type);
+        sb_printf(&h, "</td><td class=\"t\">%s</td><td class=\"t w\">%s</td></tr>\n",
+                  lp_precision_name((lp_precision)best->prec[i]), w);
+    }
+    if (fell)
+        sb_printf(&h, "</table></div>\n");
+
     /* scatter: accuracy vs measured latency */
     double x0 = s->baseline_latency_ms, x1 = x0, y0 = s->baseline, y1 = y0;
     if (s->target == s->target)
@@ -272,34 +354,46 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     }
     double dx = x1 - x0 > 0 ? x1 - x0 : fabs(x0) * 0.1 + 1e-3, dy = y1 - y0 > 0 ? y1 - y0 : fabs(y0) * 0.01 + 1e-3;
     x0 -= 0.05 * dx, x1 += 0.05 * dx, y0 -= 0.05 * dy, y1 += 0.05 * dy;
-    const int W = 640, H = 360, L = 60, R = 20, T = 20, B = 40;
+    const int W = 640, H = 360, L = 70, R = 20, T = 20, B = 44;
 #define SX(v) (L + ((v) - x0) / (x1 - x0) * (W - L - R))
 #define SY(v) (H - B - ((v) - y0) / (y1 - y0) * (H - T - B))
-    sb_printf(&h, "<h2>Accuracy vs latency (all trials)</h2>\n<svg width=\"%d\" height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+    sb_printf(&h, "<h2>Accuracy vs latency (all trials)</h2>\n<svg class=\"fit\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                  "font-family=\"sans-serif\" font-size=\"12\" xmlns=\"http://www.w3.org/2000/svg\">\n"
                   "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n",
-              W, H, L, T, W - L - R, H - T - B);
-    sb_printf(&h, "<text x=\"%d\" y=\"%d\" font-size=\"12\">latency, batch 1 (ms): %.3f .. %.3f</text>\n", L, H - 10, x0, x1);
-    sb_printf(&h, "<text x=\"4\" y=\"%d\" font-size=\"12\">%.4g</text><text x=\"4\" y=\"%d\" font-size=\"12\">%.4g</text>\n",
-              T + 10, y1, H - B, y0);
-    if (s->target == s->target)
+              W, H, W, H, L, T, W - L - R, H - T - B);
+    /* axes: the ends of each range, and what is plotted */
+    sb_printf(&h, "<text x=\"%d\" y=\"%d\">%.3f</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.3f</text>"
+                  "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">latency, batch 1 (ms)</text>\n",
+              L, H - B + 16, x0, W - R, H - B + 16, x1, (L + W - R) / 2, H - 8);
+    sb_printf(&h, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text>"
+                  "<text transform=\"translate(14 %d) rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
+              L - 4, T + 10, y1, L - 4, H - B, y0, (T + H - B) / 2, lowp_metric_name(t->metric));
+    if (s->target == s->target) {
+        double ty = SY(s->target);
         sb_printf(&h, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c60\" stroke-dasharray=\"4\"/>"
-                      "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" fill=\"#c60\">target</text>\n",
-                  L, W - R, SY(s->target), SY(s->target), W - R - 40, SY(s->target) - 3);
-    sb_printf(&h, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"#333\"><title>FP32 baseline</title></rect>\n",
-              SX(s->baseline_latency_ms) - 4, SY(s->baseline) - 4);
+                      "<text x=\"%d\" y=\"%.1f\" font-size=\"11\" fill=\"#c60\" text-anchor=\"end\">target</text>\n",
+                  L, W - R, ty, ty, W - R - 4, ty < T + 14 ? ty + 13 : ty - 4);
+    }
+    sb_printf(&h, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"#333\"><title>FP32 baseline (%.6g, %.3f ms)</title></rect>\n",
+              SX(s->baseline_latency_ms) - 4, SY(s->baseline) - 4, s->baseline, s->baseline_latency_ms);
     for (int i = 0; i < t->n_trials; i++) {
         const lp_tune_rec *r = &t->trials[i];
         if (!(r->t.latency_ms == r->t.latency_ms) || !(r->t.accuracy == r->t.accuracy))
             continue;
-        sb_printf(&h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.7\"><title>trial %d: %s "
-                      "(%.6g, %.3f ms)</title></circle>\n",
+        sb_printf(&h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" fill-opacity=\"0.7\"><title>trial %d: ",
                   SX(r->t.latency_ms), SY(r->t.accuracy), i == b ? 7 : 4, i == b ? "#06c" : r->t.passed ? "#2a2" : "#c22",
-                  r->t.index, esc(r->note, e1, sizeof e1), r->t.accuracy, r->t.latency_ms);
+                  r->t.index);
+        sb_html(&h, r->note);
+        sb_printf(&h, " (%.6g, %.3f ms)</title></circle>\n", r->t.accuracy, r->t.latency_ms);
     }
-    sb_printf(&h, "</svg>\n<p>black: FP32; green: passed; red: failed; blue: returned.</p>\n");
 #undef SX
 #undef SY
-    /* sensitivity bars */
+    sb_printf(&h, "</svg>\n<p><span><i class=\"key\" style=\"background:#333\"></i>FP32</span> "
+                  "<span><i class=\"key\" style=\"background:#2a2\"></i>passed</span> "
+                  "<span><i class=\"key\" style=\"background:#c22\"></i>failed</span> "
+                  "<span><i class=\"key\" style=\"background:#06c\"></i>returned</span> (hover a point for its recipe)</p>\n");
+
+    /* sensitivity bars; names longer than the label column keep their tail, hovering shows all */
     if (sens) {
         double lo = 0, hi = -1e300;
         for (int i = 0; i < t->n_ops; i++)
@@ -307,49 +401,50 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
                 lo = fmin(lo, sens[i]), hi = fmax(hi, sens[i]);
         if (hi < lo + 1)
             hi = lo + 1;
-        int bh = 16, cw = 600;
-        sb_printf(&h, "<h2>Per-layer sensitivity (%s)</h2>\n<p>Noise-to-signal of the model outputs with only this op in INT8, dB (longer: more sensitive)."
-                      " Colour: precision in the returned model.</p>\n<svg width=\"%d\" height=\"%d\" "
-                      "xmlns=\"http://www.w3.org/2000/svg\">\n", t->cfgs[cfg].name, cw + 260, t->n_ops * bh + 10);
+        int chars = 8;
+        for (int i = 0; i < t->n_ops; i++)
+            chars = utf8_chars(t->ops[i].name) > chars ? utf8_chars(t->ops[i].name) : chars;
+        chars = chars < 48 ? chars : 48;
+        int bh = 18, cw = 520, lw = (int)(chars * 7.3) + 10; /* 12px monospace: ~7.2px a character */
+        sb_printf(&h, "<h2>Per-layer sensitivity (%s)</h2>\n<p>Noise-to-signal of the model outputs with only this op in INT8, "
+                      "dB (longer: more sensitive); hover a bar for the op's own SQNR. Colour: precision in the returned model "
+                      "<span><i class=\"key\" style=\"background:#2a2\"></i>int8</span> "
+                      "<span><i class=\"key\" style=\"background:#e90\"></i>bf16</span> "
+                      "<span><i class=\"key\" style=\"background:#c22\"></i>fp32</span></p>\n"
+                      "<div class=\"wide\"><svg width=\"%d\" height=\"%d\" font-size=\"12\" xmlns=\"http://www.w3.org/2000/svg\">\n",
+                  t->cfgs[cfg].name, lw + cw + 70, t->n_ops * bh + 4);
         for (int i = 0; i < t->n_ops; i++) {
             double v = isfinite(sens[i]) ? sens[i] : lo;
             double w = (v - lo) / (hi - lo) * cw;
             const char *col = best->prec[i] == LP_PREC_INT8 ? "#2a2" : best->prec[i] == LP_PREC_BF16 ? "#e90" : "#c22";
-            sb_printf(&h, "<text x=\"0\" y=\"%d\" font-size=\"11\">%s</text><rect x=\"200\" y=\"%d\" width=\"%.1f\" "
-                          "height=\"%d\" fill=\"%s\"><title>%.1f dB, output SQNR %.1f dB</title></rect>"
-                          "<text x=\"%.1f\" y=\"%d\" font-size=\"10\">%.1f</text>\n",
-                      i * bh + 12, esc(t->ops[i].name, e1, sizeof e1), i * bh + 2, w < 1 ? 1 : w, bh - 4, col, sens[i],
-                      t->sens_sqnr[cfg][i], 204 + w, i * bh + 12, sens[i]);
+            sb_printf(&h, "<g><title>");
+            sb_html(&h, t->ops[i].name);
+            sb_printf(&h, " (%s, %s): %.1f dB, output SQNR %.1f dB</title><text x=\"%d\" y=\"%d\" text-anchor=\"end\" "
+                          "font-family=\"monospace\">", t->ops[i].op_type, lp_precision_name((lp_precision)best->prec[i]),
+                      sens[i], t->sens_sqnr[cfg][i], lw - 6, i * bh + 13);
+            sb_html_tail(&h, t->ops[i].name, chars);
+            sb_printf(&h, "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>"
+                          "<text x=\"%.1f\" y=\"%d\">%.1f</text></g>\n",
+                      lw, i * bh + 2, w < 1 ? 1 : w, bh - 4, col, lw + (w < 1 ? 1 : w) + 4, i * bh + 13, sens[i]);
         }
-        sb_printf(&h, "</svg>\n<p>green: int8; orange: bf16; red: fp32.</p>\n");
+        sb_printf(&h, "</svg></div>\n");
     }
-    /* the same tables as the Markdown */
-    sb_printf(&h, "<h2>Trials</h2>\n<table><tr><th>#</th><th>strategy</th><th>what</th><th>%s</th><th>pass</th>"
+
+    sb_printf(&h, "<h2>Trials</h2>\n<div class=\"wide\"><table><tr><th>#</th><th>strategy</th><th>what</th><th>%s</th><th>pass</th>"
                   "<th>objective</th><th>latency ms</th><th>size</th><th>int8/bf16/fp32</th><th>s</th></tr>\n",
               lowp_metric_name(t->metric));
     for (int i = 0; i < t->n_trials; i++) {
         const lp_tune_rec *r = &t->trials[i];
-        sb_printf(&h, "<tr%s><td>%d</td><td>%s</td><td>%s</td><td>%.6g</td><td>%s</td><td>%.3f</td><td>%.3f</td>"
-                      "<td>%s</td><td>%d/%d/%d</td><td>%.1f</td></tr>\n",
-                  i == b ? " style=\"background:#def\"" : "", r->t.index, r->strategy, esc(r->note, e1, sizeof e1),
+        sb_printf(&h, "<tr%s><td>%d</td><td class=\"t\">%s</td><td class=\"t w\">", i == b ? " style=\"background:#def\"" : "",
+                  r->t.index, r->strategy);
+        sb_html(&h, r->note);
+        sb_printf(&h, "</td><td>%.6g</td><td class=\"t\">%s</td><td>%.3f</td><td>%.3f</td><td>%s</td><td>%d/%d/%d</td>"
+                      "<td>%.1f%s</td></tr>\n",
                   r->t.accuracy, r->t.passed ? "yes" : "no", r->t.objective, r->t.latency_ms,
                   fmt_bytes((double)r->t.model_bytes, bb1, sizeof bb1), r->n_prec[0], r->n_prec[1], r->n_prec[2],
-                  r->t.seconds);
+                  r->t.seconds, r->replayed ? " (resumed)" : "");
     }
-    sb_printf(&h, "</table>\n<h2>Ops that fell back</h2>\n");
-    if (!fell)
-        sb_printf(&h, "<p>None: every tunable op runs in INT8.</p>\n");
-    else
-        sb_printf(&h, "<table><tr><th>op</th><th>type</th><th>precision</th><th>why</th></tr>\n");
-    for (int i = 0; i < t->n_ops; i++) {
-        if (best->prec[i] == LP_PREC_INT8)
-            continue;
-        char w[256];
-        why(t, cfg, i, rank[i], n_ranked, w, sizeof w);
-        sb_printf(&h, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", esc(t->ops[i].name, e1, sizeof e1),
-                  t->ops[i].op_type, lp_precision_name((lp_precision)best->prec[i]), w);
-    }
-    sb_printf(&h, "%s</body></html>\n", fell ? "</table>\n" : "");
+    sb_printf(&h, "</table></div>\n</body></html>\n");
     lp_status st2 = write_text(t->workspace, "report.html", &h);
     free(rank), free(order);
     return st != LP_OK ? st : st2;

@@ -424,13 +424,26 @@ static lp_status choose_kernels(lp_plan *p, choice *c)
 
 /* Steps in graph order, a group placed at its last node; then who produces and who reads
  * each value. */
+/* The precision of a step: its first node's LP_ATTR_PRECISION, else the plan's. */
+static lp_dtype step_precision(const lp_plan *p, const lp_step *s)
+{
+    const char *want = lp_attr_str(&p->g->nodes[s->node], LP_ATTR_PRECISION, NULL);
+    if (want && strcmp(want, "bf16") == 0)
+        return LOWP_BFLOAT16;
+    if (want && strcmp(want, "fp32") == 0)
+        return LOWP_FLOAT;
+    return p->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
+}
+
 static lp_status build_steps(lp_plan *p, choice *c)
 {
     lp_graph *g = p->g;
     size_t nv = (size_t)g->n_values + 1;
     if (!(p->group_nodes = malloc(((size_t)c->gstart[c->n_groups] + 1) * sizeof *p->group_nodes)) ||
         !(c->value_step = malloc(nv * sizeof *c->value_step)) ||
-        !(c->reader_kernel = calloc(nv, sizeof *c->reader_kernel)) || !(c->internal = calloc(nv, 1)))
+        !(c->reader_kernel = calloc(nv, sizeof *c->reader_kernel)) || !(c->internal = calloc(nv, 1)) ||
+        !(c->reader_precision = calloc(nv, sizeof *c->reader_precision)) ||
+        !(c->step_precision = malloc(((size_t)g->n_nodes + 1) * sizeof *c->step_precision)))
         return oom();
     memcpy(p->group_nodes, c->gnodes, (size_t)c->gstart[c->n_groups] * sizeof *p->group_nodes);
     for (int i = 0; i < g->n_nodes; i++) {
@@ -468,8 +481,10 @@ static lp_status build_steps(lp_plan *p, choice *c)
                 }
         }
     }
+    /* what every step reading a value from outside agrees on: its kernel, its precision */
     for (int s = 0; s < p->n_steps; s++) {
         const lp_step *st = &p->steps[s];
+        lp_dtype prec = c->step_precision[s] = step_precision(p, st);
         for (int j = 0; j < st->n_nodes; j++) {
             const lp_node *n = &g->nodes[st->nodes[j]];
             for (int k = 0; k < n->n_in; k++) {
@@ -478,12 +493,17 @@ static lp_status build_steps(lp_plan *p, choice *c)
                     continue;
                 const lp_kernel *now = c->reader_kernel[v];
                 c->reader_kernel[v] = !now ? st->kernel : now == st->kernel ? now : &mixed;
+                lp_dtype *have = &c->reader_precision[v];
+                *have = *have == LOWP_UNDEFINED || *have == prec ? prec : LOWP_FLOAT;
             }
         }
     }
-    for (int v = 0; v < g->n_values; v++)
+    for (int v = 0; v < g->n_values; v++) {
         if (c->reader_kernel[v] == &mixed || g->values[v].is_output)
             c->reader_kernel[v] = NULL;
+        if (c->reader_precision[v] != LOWP_BFLOAT16 || g->values[v].is_output)
+            c->reader_precision[v] = LOWP_FLOAT;
+    }
     return LP_OK;
 }
 
@@ -548,45 +568,6 @@ static void make_views(lp_plan *p, const choice *c)
     }
 }
 
-/* The precision of a step: its first node's LP_ATTR_PRECISION, else the plan's. */
-static lp_dtype step_precision(const lp_plan *p, const lp_step *s)
-{
-    const char *want = lp_attr_str(&p->g->nodes[s->node], LP_ATTR_PRECISION, NULL);
-    if (want && strcmp(want, "bf16") == 0)
-        return LOWP_BFLOAT16;
-    if (want && strcmp(want, "fp32") == 0)
-        return LOWP_FLOAT;
-    return p->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
-}
-
-/* Each step's precision, and per value whether all its readers run in BF16. */
-static lp_status precisions(lp_plan *p, choice *c)
-{
-    const lp_graph *g = p->g;
-    if (!(c->step_precision = malloc(((size_t)p->n_steps + 1) * sizeof *c->step_precision)) ||
-        !(c->reader_precision = malloc(((size_t)g->n_values + 1) * sizeof *c->reader_precision)))
-        return oom();
-    for (int v = 0; v < g->n_values; v++)
-        c->reader_precision[v] = LOWP_UNDEFINED;
-    for (int s = 0; s < p->n_steps; s++) {
-        const lp_step *st = &p->steps[s];
-        lp_dtype prec = c->step_precision[s] = step_precision(p, st);
-        for (int j = 0; j < st->n_nodes; j++) {
-            const lp_node *n = &g->nodes[st->nodes[j]];
-            for (int k = 0; k < n->n_in; k++) {
-                int v = n->in[k];
-                if (v < 0 || c->value_step[v] == s)
-                    continue;
-                lp_dtype *have = &c->reader_precision[v];
-                *have = *have == LOWP_UNDEFINED || *have == prec ? prec : LOWP_FLOAT;
-            }
-        }
-    }
-    for (int v = 0; v < g->n_values; v++)
-        if (c->reader_precision[v] != LOWP_BFLOAT16 || g->values[v].is_output)
-            c->reader_precision[v] = LOWP_FLOAT;
-    return LP_OK;
-}
 
 lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, lp_plan **out)
 {
@@ -670,8 +651,6 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
     if ((st = choose_kernels(p, &ch)) != LP_OK || (st = build_steps(p, &ch)) != LP_OK || (st = share_init(p)) != LP_OK)
         goto fail;
     make_views(p, &ch);
-    if ((st = precisions(p, &ch)) != LP_OK)
-        goto fail;
     size_t ki = 0, ko = 0;
     for (int si = 0; si < p->n_steps; si++) {
         lp_step *s = &p->steps[si];

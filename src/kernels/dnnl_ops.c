@@ -124,6 +124,13 @@ static lp_status output_view(dn_step *st, const lp_prep_ctx *pc, int v, const dn
     return LP_OK;
 }
 
+/* The output stored as `md` when it may be private, else plain seen through `md`. */
+static lp_status output_priv_or_view(dn_step *st, const lp_prep_ctx *pc, int v, bool out_priv,
+                                     const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    return out_priv ? output(st, pc, v, md, out) : output_view(st, pc, v, md, out);
+}
+
 /* The primitive's dst: the output value itself when it may be stored as `want` (private,
  * or `want` is plain); else a temporary, and *plain_out the plain output to reorder into
  * after the primitive (reorder_out). */
@@ -1088,7 +1095,7 @@ static lp_status bn_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, 
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    lp_status r = out_priv ? output(st, pc, ch->out_value, &src_md, &md) : output_view(st, pc, ch->out_value, &src_md, &md);
+    lp_status r = output_priv_or_view(st, pc, ch->out_value, out_priv, &src_md, &md);
     if (r != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
@@ -1268,7 +1275,7 @@ static lp_status softmax_build(dn_step *st, const lp_prep_ctx *pc, const lp_node
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    lp_status rs = out_priv ? output(st, pc, ch->out_value, &dst_md, &md) : output_view(st, pc, ch->out_value, &dst_md, &md);
+    lp_status rs = output_priv_or_view(st, pc, ch->out_value, out_priv, &dst_md, &md);
     if (rs != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return rs;
@@ -1350,10 +1357,7 @@ static lp_status eltwise_run_posts(dn_step *st, const lp_prep_ctx *pc, int x, co
     dnnl_memory_desc_t md_;
     dnnl_memory_t ms, md;
     LP_TRY(src_of(st, pc, x, out_priv, &md_, &ms));
-    if (out_priv)
-        LP_TRY(output(st, pc, out_v, &md_, &md));
-    else
-        LP_TRY(output_view(st, pc, out_v, &md_, &md));
+    LP_TRY(output_priv_or_view(st, pc, out_v, out_priv, &md_, &md));
     for (int i = 0; i < np; i++) {
         dnnl_eltwise_desc_t d;
         if (dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, p[i].alg, &md_, p[i].alpha, p[i].beta) !=
@@ -1462,7 +1466,7 @@ static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     }
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    lp_status r = out_priv ? output(st, pc, ch->out_value, &dst_md, &md) : output_view(st, pc, ch->out_value, &dst_md, &md);
+    lp_status r = output_priv_or_view(st, pc, ch->out_value, out_priv, &dst_md, &md);
     if (r != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;

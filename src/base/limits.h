@@ -1,0 +1,11 @@
+/* limits.h — the documented bounds on what an input may make lowp do (docs/limits.md).
+ * Every recursion over input and every allocation sized by input checks one of these. */
+#ifndef LP_LIMITS_H
+#define LP_LIMITS_H
+
+/* Graph-valued attributes (If/Loop/Scan bodies) nested inside each other, counted from the
+ * main graph (0). Checked on the wire before protobuf-c unpacks a model (its unpack recurses),
+ * and by every recursive walk over subgraphs. */
+#define LP_MAX_GRAPH_NESTING 64
+
+#endif

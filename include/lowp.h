@@ -611,6 +611,12 @@ typedef struct lowp_tune_progress {
     double elapsed;        /* seconds since lowp_tuner_run began */
     double eta;            /* seconds left at most (< 0: unknown) */
     const char *note;      /* what the current trial tries, e.g. "fallback 3 ops to bf16" */
+    int passed;            /* 1 when the trial that just finished met the target */
+    int higher_is_better;  /* 1: a metric >= target passes; 0: a metric <= target passes */
+    double trial_seconds;  /* seconds one evaluation takes (NaN until measured) */
+    int budget_bound;      /* 1: the tune runs until its budget (trials or time) is spent, so
+                              `eta` bounds it; 0: it ends at the first passing trial, so `eta`
+                              only bounds the worst case */
 } lowp_tune_progress;
 
 typedef void (*lowp_tune_progress_fn)(void *user, const lowp_tune_progress *progress);

@@ -50,6 +50,9 @@ for c in $cmds; do
 done
 [ -n "$cmds" ] && [ -z "$bad" ] && ok command_help || fail command_help "commands '$cmds':$bad"
 
+lowp help help
+expect help_help 0 && has help_help "$T/out" "usage: lowp help [COMMAND]" && ok help_help
+
 lowp
 expect no_arguments 1 && has no_arguments "$T/err" "usage: lowp" && ok no_arguments
 

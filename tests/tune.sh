@@ -82,6 +82,27 @@ else
     fail not_met_exit_3 "exit $rc: $(tail -3 "$T/imp.err")"
 fi
 
+# progress lines carry the tuner's own verdict: with a negative tolerance (an improvement demanded,
+# target above the baseline) no trial passes, so none may print "pass" (they did, inferring the
+# direction from target <= baseline); a tune that stops at the first pass shows the time a trial
+# takes, not a 100-trial ETA bound
+"$LOWP" tune models/mlp.onnx $DATA --tolerance=-50% -n 100 --max-trials 2 -w "$T/neg" -o "$T/neg/out.onnx" \
+    >/dev/null 2>"$T/neg.err"
+rc=$?
+if [ $rc = 3 ] && [ "$(grep -c '^tune: trial .* FAIL ' "$T/neg.err")" = 2 ] && ! grep -q ' pass ' "$T/neg.err" &&
+   grep -q 'target >= ' "$T/neg.err" && grep -q 'ETA <= ' "$T/neg.err"; then
+    ok progress_verdict
+else
+    fail progress_verdict "exit $rc: $(grep '^tune:' "$T/neg.err" | head -3)"
+fi
+if grep -q "tune: trial 1/100 .* pass .* a trial " "$T/short.err" && ! grep -q "ETA" "$T/short.err" &&
+   grep -q "^trials     1 " "$T/short.out"; then
+    ok progress_first_pass
+else
+    fail progress_first_pass "$(grep '^tune: trial' "$T/short.err" | head -2)"
+fi
+if grep -q -- "- strategy: .*, 1 trial, " "$T/short/report.md"; then ok report_one_trial; else fail report_one_trial "$(grep -- '- strategy' "$T/short/report.md")"; fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

@@ -76,6 +76,20 @@ static const char *fmt_time(double s, char *buf, size_t size)
     return buf;
 }
 
+/* The time left: a bound when the tune runs until its budget is spent; otherwise (it ends at
+ * the first pass, which may be the next trial) only the time a trial takes. */
+static const char *eta_text(const lowp_tune_progress *p, char *buf, size_t size)
+{
+    char t[32];
+    if (p->budget_bound)
+        snprintf(buf, size, "ETA <= %s", fmt_time(p->eta, t, sizeof t));
+    else if (isfinite(p->trial_seconds))
+        snprintf(buf, size, "%s a trial", fmt_time(p->trial_seconds, t, sizeof t));
+    else
+        snprintf(buf, size, "ETA ?");
+    return buf;
+}
+
 typedef struct display {
     bool tty, quiet, line_open;
     double last;
@@ -87,9 +101,8 @@ static void on_progress(void *user, const lowp_tune_progress *p)
     display *d = user;
     if (d->quiet)
         return;
-    char el[32], eta[32], best[32];
+    char el[32], eta[48], best[32];
     fmt_time(p->elapsed, el, sizeof el);
-    fmt_time(p->eta, eta, sizeof eta);
     if (p->best == p->best)
         snprintf(best, sizeof best, "%.4f", p->best);
     else
@@ -101,12 +114,11 @@ static void on_progress(void *user, const lowp_tune_progress *p)
     if (p->finished) {
         if (!strcmp(p->phase, "baseline"))
             fprintf(stderr, "tune: FP32 baseline %.4f, target %s %.4f (%s elapsed)\n", p->baseline,
-                    p->target <= p->baseline ? ">=" : "<=", p->target, el);
+                    p->higher_is_better ? ">=" : "<=", p->target, el);
         else if (!strcmp(p->phase, "trial"))
-            fprintf(stderr, "tune: trial %d/%d  %.4f vs target %.4f  %s  best %s  %s elapsed, ETA <= %s  [%s]\n",
-                    p->trial, p->max_trials, p->accuracy, p->target,
-                    (p->target <= p->baseline ? p->accuracy >= p->target : p->accuracy <= p->target) ? "pass" : "FAIL",
-                    best, el, eta, p->note);
+            fprintf(stderr, "tune: trial %d/%d  %.4f vs target %.4f  %s  best %s  %s elapsed, %s  [%s]\n",
+                    p->trial, p->max_trials, p->accuracy, p->target, p->passed ? "pass" : "FAIL", best, el,
+                    eta_text(p, eta, sizeof eta), p->note);
         fflush(stderr);
         return;
     }
@@ -119,8 +131,8 @@ static void on_progress(void *user, const lowp_tune_progress *p)
         snprintf(what, sizeof what, "trial %d/%d", p->trial, p->max_trials);
     else
         snprintf(what, sizeof what, "%s", p->phase);
-    fprintf(stderr, "\r%s: %lld/%lld  best %s  %s elapsed  ETA <= %s   ", what, (long long)p->done,
-            (long long)p->total, best, el, eta);
+    fprintf(stderr, "\r%s: %lld/%lld  best %s  %s elapsed  %s   ", what, (long long)p->done,
+            (long long)p->total, best, el, eta_text(p, eta, sizeof eta));
     d->line_open = true;
     fflush(stderr);
 }
@@ -359,7 +371,11 @@ int lp_cmd_tune(int argc, char **argv)
         printf("size       %s -> %s\n", lp_cli_bytes((double)s.baseline_bytes, b1, sizeof b1),
                lp_cli_bytes((double)s.best_bytes, b2, sizeof b2));
         printf("ops        %d int8, %d bf16, %d fp32\n", s.n_int8, s.n_bf16, s.n_fp32);
-        printf("trials     %d (strategy %s, best: trial %d), %.1f s\n", s.trials, s.strategy, s.best_trial, s.seconds);
+        printf("trials     %d (strategy %s, best: trial %d), %.1f s\n", s.trials, s.strategy, s.best_trial,
+               s.seconds);
+        if (s.met && s.speedup > 0 && s.speedup < 1)
+            fprintf(stderr, "tune: warning: the tuned model is slower than FP32 (x%.2f) although it meets the "
+                            "target; see the report for where the time goes\n", s.speedup);
         printf("output     %s\n", s.output);
         printf("report     %s/report.md, %s/report.html\n", s.workspace, s.workspace);
     }

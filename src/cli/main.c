@@ -44,6 +44,11 @@ static int help(int argc, char **argv)
     }
     if (argc > 2)
         return lp_cli_usage_error("help", "expected one command name, got %d", argc - 1);
+    if (strcmp(argv[1], "help") == 0) {
+        printf("usage: lowp help [COMMAND]\n\nWithout COMMAND, lists lowp's commands; with one, shows its options "
+               "(the same as 'lowp COMMAND --help').\n");
+        return LP_EXIT_OK;
+    }
     const command *c = find(argv[1]);
     if (!c) {
         fprintf(stderr, "lowp help: unknown command '%s'\nsee 'lowp help'\n", argv[1]);

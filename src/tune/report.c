@@ -226,9 +226,9 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     sb_printf(&md, "%s\n\n", s->met ? "**Target met.**"
                                    : "**TARGET NOT MET** -- no recipe reached the target within the budget; the model "
                                      "written is the most accurate one found.");
-    sb_printf(&md, "- model: `%s`\n- strategy: %s, %d trials, %.1f s\n- criterion: %s %g (%s is better), target %.6g\n"
+    sb_printf(&md, "- model: `%s`\n- strategy: %s, %d trial%s, %.1f s\n- criterion: %s %g (%s is better), target %.6g\n"
                    "- output: `%s`\n- best trial: %d (%s)\n\n",
-              t->model_path, s->strategy, s->trials, s->seconds, t->opt.relative ? "relative" : "absolute",
+              t->model_path, s->strategy, s->trials, s->trials == 1 ? "" : "s", s->seconds, t->opt.relative ? "relative" : "absolute",
               t->opt.tolerance, t->hib ? "higher" : "lower", s->target, s->output, best->t.index,
               esc(best->note, e1, sizeof e1));
     sb_printf(&md, "| | FP32 | tuned |\n|---|---|---|\n");
@@ -300,8 +300,8 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
               s->met ? "Target met." : "TARGET NOT MET: no recipe reached the target within the budget; the model "
                                        "written is the most accurate one found.");
     sb_html(&h, t->model_path);
-    sb_printf(&h, "</code></li>\n<li>strategy: %s, %d trials, %.1f s</li>\n<li>criterion: %s %g (%s is better), target %.6g</li>\n"
-                  "<li>output: <code>", s->strategy, s->trials, s->seconds, t->opt.relative ? "relative" : "absolute",
+    sb_printf(&h, "</code></li>\n<li>strategy: %s, %d trial%s, %.1f s</li>\n<li>criterion: %s %g (%s is better), target %.6g</li>\n"
+                  "<li>output: <code>", s->strategy, s->trials, s->trials == 1 ? "" : "s", s->seconds, t->opt.relative ? "relative" : "absolute",
               t->opt.tolerance, t->hib ? "higher" : "lower", s->target);
     sb_html(&h, s->output);
     sb_printf(&h, "</code></li>\n<li>best trial: %d (", best->t.index);

@@ -334,7 +334,11 @@ static void progress(lowp_tuner *t, const char *phase, int64_t done, int64_t tot
                              .accuracy = t->n_trials ? t->trials[t->n_trials - 1].t.accuracy : NAN,
                              .best = b >= 0 && t->trials[b].t.passed ? t->trials[b].t.accuracy : NAN,
                              .met = b >= 0 && t->trials[b].t.passed, .finished = finished, .elapsed = el, .eta = eta,
-                             .note = note ? note : "" };
+                             .note = note ? note : "",
+                             .passed = finished && t->n_trials && t->trials[t->n_trials - 1].t.passed,
+                             .higher_is_better = t->hib,
+                             .trial_seconds = t->eval_seconds > 0 ? t->eval_seconds : NAN,
+                             .budget_bound = t->keep_searching || t->strategy_keeps_searching };
     t->opt.progress(t->opt.progress_user, &p);
 }
 

@@ -53,8 +53,14 @@ typedef enum lowp_status {
     LOWP_ERR_INTERNAL = 7          /* a bug in lowp: please report the message */
 } lowp_status;
 
-/* The message of the last failed call on this thread ("" if none). Valid until the next call. */
+/* The message of the last failed call on this thread ("" if none). Valid until the next call.
+ * Text it quotes from input has control characters and invalid UTF-8 written as \xNN. */
 const char *lowp_last_error(void);
+/* Copies `src` into `dst` (`cap` bytes, always NUL-terminated, cut before a character that does
+ * not fit) with control characters (C0, DEL, C1) and bytes that are not UTF-8 written as \xNN:
+ * for printing names read from a model without letting them drive the terminal. Returns the
+ * length written. */
+size_t lowp_escape_text(char *dst, size_t cap, const char *src);
 /* A short constant name for a status ("invalid argument", "I/O error", ...). */
 const char *lowp_status_string(lowp_status status);
 /* "MAJOR.MINOR.PATCH". */

@@ -2,6 +2,8 @@
 #ifndef LP_STATUS_H
 #define LP_STATUS_H
 
+#include <stddef.h>
+
 #include "lowp.h"
 
 typedef lowp_status lp_status;
@@ -14,8 +16,15 @@ typedef lowp_status lp_status;
 #define LP_PRINTF(f, a)
 #endif
 
-/* Records a formatted message as the last error and returns `status`, so that a failure
- * site reads `return lp_error(LOWP_ERR_FORMAT, "%s: truncated header", path);`. */
+/* Copies the first n bytes of src (up to a NUL) into dst (cap bytes, always terminated), with
+ * control characters (C0, DEL, C1) and bytes that are not well-formed UTF-8 written as \xNN, so
+ * that text quoted from a file cannot drive the terminal the message is printed on. Stops
+ * before a character that would not fit. Returns the length written. */
+size_t lp_escape_text(char *dst, size_t cap, const char *src, size_t n);
+
+/* Records a formatted message as the last error and returns `status`, so that a failure site
+ * reads `return lp_error(LOWP_ERR_FORMAT, "%s: truncated header", path);`. The message is escaped
+ * with lp_escape_text (any message may quote bytes from a file). */
 lp_status lp_error(lp_status status, const char *fmt, ...) LP_PRINTF(2, 3);
 
 /* Prepends "prefix: " to the current last-error message and returns `status`. Used by

@@ -2,9 +2,19 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Prints a formatted message to stderr with control characters escaped (it may quote input). */
+static void print_escaped(const char *fmt, va_list ap)
+{
+    char raw[2048], esc[2048];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    lowp_escape_text(esc, sizeof esc, raw);
+    fputs(esc, stderr);
+}
 
 int lp_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -12,7 +22,7 @@ int lp_cli_usage_error(const char *cmd, const char *fmt, ...)
     fflush(stdout);
     fprintf(stderr, "lowp %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_escaped(fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nsee 'lowp help %s'\n", cmd);
     return LP_EXIT_USAGE;
@@ -31,7 +41,7 @@ int lp_cli_input_error(const char *fmt, ...)
     fflush(stdout);
     fprintf(stderr, "lowp: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    print_escaped(fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
     return LP_EXIT_INPUT;
@@ -69,15 +79,52 @@ int lp_cli_option(const char *cmd, int argc, char **argv, int *i, const char *sh
     return 1;
 }
 
+/* The one strict number parser behind every numeric option: the whole text must be the
+ * number (no empty text, no leading blanks, no trailing junk), no overflow, within [lo, hi]. */
 bool lp_cli_int(const char *s, long lo, long hi, long *out)
 {
     char *end;
+    if (!s || !(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9')))
+        return false;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi)
+    if (*end || errno || v < lo || v > hi)
         return false;
     *out = v;
     return true;
+}
+
+bool lp_cli_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    if (!s || !(*s == '-' || *s == '+' || *s == '.' || (*s >= '0' && *s <= '9')))
+        return false;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno || !isfinite(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int lp_cli_int_list(const char *s, long lo, long hi, long *out, int max)
+{
+    int n = 0;
+    char item[32];
+    for (const char *p = s; *s;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (n == max || len >= sizeof item)
+            return -1;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!lp_cli_int(item, lo, hi, &out[n++]))
+            return -1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return n;
 }
 
 const char *lp_cli_thousands(long long v, char *buf, size_t size)

@@ -38,8 +38,13 @@ bool lp_cli_is_help(const char *arg);
  * missing. */
 int lp_cli_option(const char *cmd, int argc, char **argv, int *i, const char *short_opt,
                   const char *long_opt, const char **value);
-/* Parses a whole decimal integer within [lo, hi]. */
+/* The strict number parsers every numeric option goes through: the whole text is the number
+ * (not empty, no blanks, no trailing junk, no overflow), within [lo, hi]; false otherwise.
+ * lp_cli_int: a decimal integer. lp_cli_number: a finite decimal number. lp_cli_int_list:
+ * "1,2,3" (commas, no empty items; "" is the empty list) into out[max]; the count, or -1. */
 bool lp_cli_int(const char *s, long lo, long hi, long *out);
+bool lp_cli_number(const char *s, double lo, double hi, double *out);
+int lp_cli_int_list(const char *s, long lo, long hi, long *out, int max);
 
 /* "1,234,567". */
 const char *lp_cli_thousands(long long v, char *buf, size_t size);

@@ -121,22 +121,14 @@ static int find_feed(const feed *feeds, int n, const char *name, size_t len)
 /* "1,128" -> dims; "" is a scalar. */
 static bool parse_dims(const char *s, int *ndim, int64_t *dims)
 {
-    *ndim = 0;
-    if (!*s)
-        return true;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (end == s || errno || v < 0 || v > (1LL << 40) || *ndim == LOWP_MAX_DIMS)
-            return false;
-        dims[(*ndim)++] = v;
-        if (*end == '\0')
-            return true;
-        if (*end != ',')
-            return false;
-        s = end + 1;
-    }
+    long d[LOWP_MAX_DIMS];
+    int n = lp_cli_int_list(s, 0, 1L << 40, d, LOWP_MAX_DIMS);
+    if (n < 0)
+        return false;
+    for (int k = 0; k < n; k++)
+        dims[k] = d[k];
+    *ndim = n;
+    return true;
 }
 
 static void free_feeds(feed *feeds, int n)

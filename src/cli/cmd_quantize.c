@@ -82,9 +82,19 @@ static int parse(int argc, char **argv, opts *o)
             if (r > 0 && !lp_cli_int(v, 1, 1 << 20, &o->batch))
                 return lp_cli_usage_error(cmd, "--batch-size wants an integer >= 1, got '%s'", v);
         } else if (VALUE(NULL, "--algo")) o->algo = v;
-        else if (VALUE(NULL, "--percentile")) o->percentile = v;
+        else if (VALUE(NULL, "--percentile")) {
+            double p;
+            if (r > 0 && (!lp_cli_number(v, 0, 100, &p) || p <= 0))
+                return lp_cli_usage_error(cmd, "--percentile wants a number in (0, 100], got '%s'", v);
+            o->percentile = v;
+        }
         else if (VALUE(NULL, "--format")) o->format = v;
-        else if (VALUE(NULL, "--smooth-quant")) o->smooth = v;
+        else if (VALUE(NULL, "--smooth-quant")) {
+            double a;
+            if (r > 0 && (!lp_cli_number(v, 0, 1, &a) || a <= 0 || a >= 1))
+                return lp_cli_usage_error(cmd, "--smooth-quant wants a number in (0, 1), got '%s'", v);
+            o->smooth = v;
+        }
         else if (VALUE(NULL, "--recipe")) o->recipe = v;
         else if (VALUE(NULL, "--save-recipe")) o->save_recipe = v;
         else if (VALUE(NULL, "--exclude") || VALUE(NULL, "--exclude-op")) {

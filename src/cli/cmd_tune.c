@@ -137,35 +137,24 @@ static void on_progress(void *user, const lowp_tune_progress *p)
     fflush(stderr);
 }
 
-/* "1%" -> 0.01, "0.01" -> 0.01. */
-static bool parse_tolerance(const char *s, double *out)
+/* "1%" -> 0.01, "0.01" -> 0.01. A relative tolerance lies in [-100 %, 100 %] (past 100 % every
+ * trial of a positive higher-is-better metric passes); an absolute one, in metric units, within
+ * +-1e6 (docs/cli.md). */
+static bool parse_tolerance(const char *s, bool absolute, double *out)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s)
+    char num[64];
+    size_t n = strlen(s);
+    bool percent = n > 0 && s[n - 1] == '%';
+    if (n - percent >= sizeof num)
         return false;
-    if (*end == '%')
-        v /= 100, end++;
-    if (*end || !isfinite(v))
+    memcpy(num, s, n - percent);
+    num[n - percent] = '\0';
+    double lim = absolute ? 1e6 : percent ? 100 : 1;
+    if (!lp_cli_number(num, -lim, lim, out))
         return false;
-    *out = v;
+    if (percent)
+        *out /= 100;
     return true;
-}
-
-static int parse_sizes(const char *s, lowp_tune_options *o)
-{
-    o->n_sampling_sizes = 0;
-    while (*s) {
-        char *end;
-        long long v = strtoll(s, &end, 10);
-        if (end == s || v < 1 || o->n_sampling_sizes == 8)
-            return -1;
-        o->sampling_sizes[o->n_sampling_sizes++] = v;
-        s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return -1;
-    }
-    return o->n_sampling_sizes ? 0 : -1;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -181,6 +170,7 @@ int lp_cmd_tune(int argc, char **argv)
     lp_cli_data_opts data = {0};
     long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1;
     double tolerance = NAN;
+    const char *tolerance_text = NULL;
     bool absolute = false, resume = false, json = false, quiet = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -229,8 +219,7 @@ int lp_cmd_tune(int argc, char **argv)
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--tolerance", &v)) != 0) {
             if (r < 0)
                 return LP_EXIT_USAGE;
-            if (!parse_tolerance(v, &tolerance))
-                return lp_cli_usage_error(cmd, "--tolerance wants a number or a percentage (0.01, 1%%), got '%s'", v);
+            tolerance_text = v;
         } else if (!strcmp(argv[i], "--absolute")) {
             absolute = true;
         } else if (!strcmp(argv[i], "--resume")) {
@@ -249,6 +238,9 @@ int lp_cmd_tune(int argc, char **argv)
             return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
         }
     }
+    if (tolerance_text && !parse_tolerance(tolerance_text, absolute, &tolerance))
+        return lp_cli_usage_error(cmd, "--tolerance wants a number or a percentage within %s, got '%s'",
+                                  absolute ? "[-1e6, 1e6] (--absolute)" : "[-100%, 100%] (0.01, 1%)", tolerance_text);
     if (!config && !model_path)
         return lp_cli_usage_error(cmd, "give a configuration (lowp tune CONFIG.yaml) or a model with --calib and --eval");
     if (!config && !eval)
@@ -293,9 +285,16 @@ int lp_cmd_tune(int argc, char **argv)
     if (seed >= 0) o.seed = seed;
     if (threads) o.threads = (int)threads;
     if (resume) o.resume = 1;
-    if (sizes && parse_sizes(sizes, &o) != 0) {
-        rc = lp_cli_usage_error(cmd, "--sampling-size wants positive integers separated by commas (at most 8), got '%s'", sizes);
-        goto done;
+    if (sizes) {
+        long list[8];
+        int n = lp_cli_int_list(sizes, 1, 100000000L, list, 8);
+        if (n <= 0) {
+            rc = lp_cli_usage_error(cmd, "--sampling-size wants integers in [1, 100000000] separated by commas (at most 8), got '%s'", sizes);
+            goto done;
+        }
+        o.n_sampling_sizes = n;
+        for (int k = 0; k < n; k++)
+            o.sampling_sizes[k] = list[k];
     }
     bool dynamic = !strcmp(o.approach, "post_training_dynamic_quant");
     int64_t max_cal = 0;

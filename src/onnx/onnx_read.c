@@ -171,8 +171,12 @@ static lp_status tensor_from_proto(const reader *r, const Onnx__TensorProto *tp,
                   : dt == LP_U32 || dt == LP_U64 ? tp->n_uint64_data
                                   : tp->n_int32_data;
     if (!external && (have != n || (tp->has_raw_data && tp->raw_data.len != n * esize))) {
-        char detail[96];
-        snprintf(detail, sizeof detail, " (%zu values for %llu elements)", have, (unsigned long long)n);
+        char detail[128];
+        if (tp->has_raw_data)
+            snprintf(detail, sizeof detail, " (%zu bytes of raw_data for %llu elements of %zu bytes: %llu bytes)",
+                     tp->raw_data.len, (unsigned long long)n, esize, (unsigned long long)(n * esize));
+        else
+            snprintf(detail, sizeof detail, " (%zu values for %llu elements)", have, (unsigned long long)n);
         return bad(r, LOWP_ERR_FORMAT, "tensor '%s': data size does not match its shape%s", name, detail);
     }
     if (external) {

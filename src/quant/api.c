@@ -57,14 +57,14 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
     else if (strcmp(key, "smooth_quant.alpha") == 0) {
         char *end;
         double a = strtod(value, &end);
-        if (*end || !(a >= 0 && a < 1))
+        if (end == value || *end || !(a >= 0 && a < 1))
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': expected a number in [0, 1) (0: off), got '%s'", key, value);
         r->smooth_quant_alpha = a;
     }
     else if (strcmp(key, "activation.percentile") == 0) {
         char *end;
         double p = strtod(value, &end);
-        if (*end || !(p > 0 && p <= 100))
+        if (end == value || *end || !(p > 0 && p <= 100))
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': expected a number in (0, 100], got '%s'", key, value);
         c->percentile = p;
     } else if (!strcmp(key, "weight.granularity") || !strcmp(key, "activation.scheme") ||

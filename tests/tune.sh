@@ -103,6 +103,33 @@ else
 fi
 if grep -q -- "- strategy: .*, 1 trial, " "$T/short/report.md"; then ok report_one_trial; else fail report_one_trial "$(grep -- '- strategy' "$T/short/report.md")"; fi
 
+# objective footprint counts weights at their stored precision: the all-INT8 recipe weighs clearly
+# less than any with FP32 fallbacks and is the one chosen (footprints differed by ~15 bytes across
+# precisions when the plan's folded float copies of INT8 weights were counted). resnet_s's weights
+# are ~300 KB in FP32, its batch-1 activations a few KB, so INT8 weights make the all-INT8 model's
+# footprint well under 3/4 of one that keeps convolutions in FP32.
+"$LOWP" tune models/resnet_s.onnx $DATA --tolerance 5% -n 200 --objective footprint -s random --max-trials 6 \
+    --seed 3 -w "$T/fp" -o "$T/fp/out.onnx" --json -q >"$T/fp.json" 2>"$T/fp.err"
+rc=$?
+msg=$(/usr/bin/python3 - "$T/fp/history.jsonl" "$T/fp.json" <<'PYEOF'
+import json, sys
+trials = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"trial"')]
+summary = json.load(open(sys.argv[2]))
+int8 = [t for t in trials if all(p == "int8" for p in t["precision"].values())]
+other = [t for t in trials if t not in int8]
+if not int8 or not other:
+    print(f"need an all-INT8 trial and others, got {len(int8)} and {len(other)}"); sys.exit(1)
+a = min(t["footprint_bytes"] for t in int8)
+b = min(t["footprint_bytes"] for t in other)
+c = max(t["footprint_bytes"] for t in other)
+best = next(t for t in trials if t["trial"] == summary["best_trial"])
+ok = a < b and a < 0.75 * c and best in int8 and all(t["passed"] for t in int8)
+print(f"all-int8 {a} B, others {b}..{c} B, best trial {summary['best_trial']}")
+sys.exit(0 if ok else 1)
+PYEOF
+); prc=$?
+if [ $rc = 0 ] && [ $prc = 0 ]; then ok "footprint_prefers_int8 ($msg)"; else fail footprint_prefers_int8 "exit $rc: $msg $(tail -2 "$T/fp.err")"; fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

@@ -80,6 +80,44 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The bytes the plan's constants take at the precision they are kept in for the kernels that
+ * read them: a weight folded from DequantizeLinear as its integers, a float constant that only
+ * BF16 steps read in 16 bits, anything else as it is. (The plan also keeps the folded float
+ * copy of a quantized weight for its reference twin; counting that would make every precision
+ * weigh the same, and footprint could not tell an INT8 model from an FP32 one.) Activations are
+ * already counted at their stored precision by the arena. */
+static lp_status stored_weight_bytes(const lp_plan *plan, int64_t *out)
+{
+    const lp_graph *g = plan->g;
+    unsigned char *bf16_only = malloc((size_t)g->n_values + 1); /* 2 unread, 1 bf16 readers only, 0 else */
+    if (!bf16_only)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "footprint: out of memory");
+    memset(bf16_only, 2, (size_t)g->n_values + 1);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        const char *want = lp_attr_str(n, LP_ATTR_PRECISION, NULL);
+        bool bf16 = want ? strcmp(want, "bf16") == 0 : plan->opt.precision == LOWP_BFLOAT16;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && bf16_only[n->in[k]])
+                bf16_only[n->in[k]] = bf16;
+    }
+    int64_t total = 0;
+    for (int v = 0; v < g->n_values; v++) {
+        const lp_tensor *init = g->values[v].init;
+        if (g->values[v].kind != LP_VALUE_CONST || !init)
+            continue;
+        if (plan->qconst && plan->qconst[v])
+            total += (int64_t)plan->qconst[v]->q->nbytes;
+        else if (init->dtype == LOWP_FLOAT && bf16_only[v] == 1)
+            total += (int64_t)init->nbytes / 2;
+        else
+            total += (int64_t)init->nbytes;
+    }
+    free(bf16_only);
+    *out = total;
+    return LP_OK;
+}
+
 lp_status lp_tune_measure(lowp_tuner *t, const lp_graph *g, double *latency_ms, int64_t *bytes, int64_t *footprint)
 {
     /* size: the exported model */
@@ -116,11 +154,9 @@ lp_status lp_tune_measure(lowp_tuner *t, const lp_graph *g, double *latency_ms, 
     if (st == LP_OK) {
         qsort(times, (size_t)n, sizeof *times, cmp_double);
         *latency_ms = 1000 * (n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]));
-        int64_t fp = (int64_t)plan->arena_size + (int64_t)plan->scratch_size;
-        for (int v = 0; v < plan->g->n_values; v++)
-            if (plan->g->values[v].kind == LP_VALUE_CONST && plan->g->values[v].init)
-                fp += (int64_t)plan->g->values[v].init->nbytes;
-        *footprint = fp;
+        int64_t w = 0;
+        st = stored_weight_bytes(plan, &w);
+        *footprint = (int64_t)plan->arena_size + (int64_t)plan->scratch_size + w;
     }
     lowp_session_free(s);
     return st;

@@ -130,6 +130,21 @@ PYEOF
 ); prc=$?
 if [ $rc = 0 ] && [ $prc = 0 ]; then ok "footprint_prefers_int8 ($msg)"; else fail footprint_prefers_int8 "exit $rc: $msg $(tail -2 "$T/fp.err")"; fi
 
+# model.path is read relative to the configuration's folder, whatever the current directory; a
+# missing one names the file and line that named it
+mkdir -p "$T/mp/sub" && cp models/mlp.onnx "$T/mp/sub/" &&
+    sed 's#path: \.\./models/mlp.onnx#path: mlp.onnx#' examples/tune_mlp.yaml >"$T/mp/sub/t.yaml" &&
+    sed 's#path: \.\./models/mlp.onnx#path: nope.onnx#' examples/tune_mlp.yaml >"$T/mp/sub/missing.yaml"
+LOWP_ABS=$(cd "$(dirname "$LOWP")" && pwd)/$(basename "$LOWP")
+(cd "$T/mp" && "$LOWP_ABS" tune sub/t.yaml -n 100 -w ws -q >/dev/null 2>"$T/mp/err"); rc1=$?
+(cd "$T/mp" && "$LOWP_ABS" tune sub/missing.yaml -n 100 -w ws2 -q >/dev/null 2>"$T/mp/err2"); rc2=$?
+if [ $rc1 = 0 ] && [ -s "$T/mp/ws/best_model.onnx" ] && [ $rc2 = 2 ] &&
+   grep -q "model.path (sub/missing.yaml:10): sub/nope.onnx: " "$T/mp/err2"; then
+    ok model_path_beside_config
+else
+    fail model_path_beside_config "exits $rc1 $rc2: $(cat "$T/mp/err" "$T/mp/err2" | tail -2)"
+fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_data.h"
+#include "config/config.h"
 
 /* Exit status when no recipe met the target (the most accurate model is written anyway). */
 enum { LP_EXIT_NOT_MET = 3 };
@@ -302,13 +303,16 @@ int lp_cmd_tune(int argc, char **argv)
         max_cal = o.sampling_sizes[i] > max_cal ? o.sampling_sizes[i] : max_cal;
 
     /* the model */
-    if (!model_path && cfg)
+    bool from_config = !model_path && cfg && lowp_config_model_path(cfg);
+    if (from_config)
         model_path = lowp_config_model_path(cfg); /* lowp extension: model.path */
     if (!model_path) {
         rc = lp_cli_usage_error(cmd, "which model? (lowp tune CONFIG.yaml MODEL.onnx, or --model)");
         goto done;
     }
     if (lowp_model_load(model_path, &model) != LOWP_OK) {
+        if (from_config)
+            lp_error_prefix(LOWP_ERR_IO, "model.path (%s:%d)", config, lp_config_model_path_line(cfg));
         rc = lp_cli_lib_error();
         goto done;
     }

@@ -416,6 +416,7 @@ static lp_status parse_model(const ctx *c, const lp_yval *v)
     LP_TRY(check_keys(c, "model", v, keys, NULL));
     LP_TRY(get_str(c, v, "name", "model", &cfg->model.name));
     LP_TRY(get_str(c, v, "path", "model", &cfg->model.path));
+    cfg->model.path_line = lp_yval_line(lp_yval_get(v, "path"));
     const char *f = NULL;
     LP_TRY(get_str(c, v, "framework", "model", &f));
     if (f && find_name(fw, f) < 0)
@@ -687,6 +688,7 @@ void lowp_config_free(lowp_config *cfg)
 {
     if (!cfg)
         return;
+    free(cfg->model.path_owned);
     free(cfg->model.inputs);
     free(cfg->model.outputs);
     free(cfg->quantization.calibration.transforms);
@@ -715,6 +717,26 @@ lowp_status lowp_config_load_string(const char *yaml, const char *what, lowp_con
         return st;
     }
     *out = cfg;
+    return LP_OK;
+}
+
+/* model.path names a file beside the configuration (as a YAML file's own references are read),
+ * not one in whatever folder lowp happens to run in: a relative path is joined to the folder of
+ * the file that named it. */
+static lp_status resolve_model_path(lp_config *cfg, const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    const char *p = cfg->model.path;
+    if (!p || p[0] == '/' || !slash)
+        return LP_OK;
+    size_t dir = (size_t)(slash - file) + 1, n = strlen(p);
+    char *joined = malloc(dir + n + 1);
+    if (!joined)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", file);
+    memcpy(joined, file, dir);
+    memcpy(joined + dir, p, n + 1);
+    cfg->model.path_owned = joined;
+    cfg->model.path = joined;
     return LP_OK;
 }
 
@@ -759,6 +781,10 @@ lowp_status lowp_config_load(const char *path, lowp_config **out)
     if (st == LP_OK)
         st = lowp_config_load_string(buf, path, out);
     free(buf);
+    if (st == LP_OK && (st = resolve_model_path(*out, path)) != LP_OK) {
+        lowp_config_free(*out);
+        *out = NULL;
+    }
     return st;
 }
 
@@ -818,6 +844,7 @@ lowp_status lowp_config_dataloader(const lowp_config *cfg, const char *section, 
 int lowp_config_has_metric(const lowp_config *cfg) { return cfg && cfg->evaluation.metric.name; }
 
 const char *lowp_config_model_path(const lowp_config *cfg) { return cfg ? cfg->model.path : NULL; }
+int lp_config_model_path_line(const lowp_config *cfg) { return cfg ? cfg->model.path_line : 0; }
 
 int64_t lowp_config_sampling_size(const lowp_config *cfg)
 {

@@ -76,7 +76,10 @@ struct lowp_config {
     struct {
         const char *name;
         const char *framework;    /* LPOT's framework key, accepted for compatibility */
-        const char *path;         /* lowp extension: the ONNX file (the CLI's MODEL wins) */
+        const char *path;         /* lowp extension: the ONNX file (the CLI's MODEL wins),
+                                     relative paths joined to the configuration's folder */
+        char *path_owned;         /* that joined path (owned), or NULL */
+        int path_line;            /* where model.path stands in the file (0: not given) */
         int n_inputs, n_outputs;
         const char **inputs, **outputs;
     } model;
@@ -137,6 +140,8 @@ const char *lp_cfg_qdtype_name(int v);
 const char *lp_cfg_algorithm_name(int v);
 
 /* Builds the objects a section describes (params keep file and key path for messages). */
+/* The line of model.path in the configuration file (0: not given). */
+int lp_config_model_path_line(const lowp_config *cfg);
 lp_status lp_cfg_build_dataloader(const lp_config *cfg, const lp_cfg_dataloader *d, int64_t max_samples,
                                   lowp_dataloader **out);
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "lowp.h"
 #include "onnx.pb-c.h"
 #include "onnx/model.h"
@@ -129,6 +130,136 @@ static void test_raw_data_message(void)
               "message: %s", lowp_last_error());
 }
 
+/* ---- 1: nesting bombs, built on the wire ---- */
+
+typedef struct wbuf {
+    uint8_t *d;
+    size_t n;
+} wbuf;
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t k = 0;
+    do {
+        p[k++] = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return k;
+}
+
+/* b := pre + (field `field`, length-delimited: b) + post. */
+static void wrap(wbuf *b, const void *pre, size_t npre, uint32_t field, const void *post, size_t npost)
+{
+    uint8_t head[24];
+    size_t h = put_varint(head, (uint64_t)field << 3 | 2);
+    h += put_varint(head + h, b->n);
+    uint8_t *d = malloc(npre + h + b->n + npost);
+    memcpy(d, pre, npre);
+    memcpy(d + npre, head, h);
+    if (b->n)
+        memcpy(d + npre + h, b->d, b->n);
+    memcpy(d + npre + h + b->n, post, npost);
+    free(b->d);
+    b->d = d;
+    b->n = npre + h + b->n + npost;
+}
+
+/* A ModelProto whose graph holds an If whose then_branch holds an If ... `levels` deep. */
+static wbuf nested_if_model(int levels)
+{
+    static const uint8_t gname[] = { 0x12, 1, 'g' };                     /* GraphProto.name */
+    static const uint8_t attr_head[] = { 0x0a, 11, 't', 'h', 'e', 'n', '_', 'b', 'r', 'a', 'n', 'c', 'h',
+                                         0xa0, 0x01, 5 };                 /* name, type = GRAPH */
+    static const uint8_t node_head[] = { 0x1a, 2, 'i', 'f', 0x22, 2, 'I', 'f' }; /* name, op_type */
+    static const uint8_t model_head[] = { 0x08, 7, 0x42, 2, 0x10, 13 }; /* ir_version, opset 13 */
+    wbuf b = { malloc(sizeof gname), sizeof gname };
+    memcpy(b.d, gname, sizeof gname);
+    for (int k = 0; k < levels; k++) {
+        wrap(&b, attr_head, sizeof attr_head, 6, "", 0);       /* AttributeProto.g */
+        wrap(&b, node_head, sizeof node_head, 5, "", 0);       /* NodeProto.attribute */
+        wrap(&b, "", 0, 1, gname, sizeof gname);               /* GraphProto.node */
+    }
+    wrap(&b, model_head, sizeof model_head, 7, "", 0);         /* ModelProto.graph */
+    return b;
+}
+
+/* A ModelProto whose graph input has type sequence(sequence(...(tensor))) `levels` deep. */
+static wbuf nested_type_model(int levels)
+{
+    static const uint8_t tensor[] = { 0x0a, 2, 0x08, 1 };                 /* tensor_type{elem_type 1} */
+    wbuf b = { malloc(sizeof tensor), sizeof tensor };
+    memcpy(b.d, tensor, sizeof tensor);
+    for (int k = 0; k < levels; k++) {
+        wrap(&b, "", 0, 1, "", 0);                                        /* Sequence.elem_type */
+        wrap(&b, "", 0, 4, "", 0);                                        /* TypeProto.sequence_type */
+    }
+    wrap(&b, (const uint8_t[]){ 0x0a, 1, 'x' }, 3, 2, "", 0);             /* ValueInfoProto{name, type} */
+    wrap(&b, "", 0, 11, "", 0);                                           /* GraphProto.input */
+    wrap(&b, (const uint8_t[]){ 0x08, 7 }, 2, 7, "", 0);                  /* ModelProto.graph */
+    return b;
+}
+
+static void test_nested_if_bomb(void)
+{
+    /* the audit's file: ~2,900 levels, about 92 KB; protobuf-c's unpack overflowed the stack */
+    wbuf b = nested_if_model(2900);
+    CHECK_MSG(b.n > 60000 && b.n < 200000, "%zu bytes", b.n);
+    char path[512];
+    snprintf(path, sizeof path, "%s/nested_if.onnx", tmpdir);
+    write_bytes(path, b.d, b.n);
+    lowp_model *m = NULL;
+    CHECK(lowp_model_load(path, &m) == LOWP_ERR_UNSUPPORTED && !m);
+    const char *msg = lowp_last_error();
+    CHECK_MSG(strstr(msg, path) && strstr(msg, "nested deeper than 64") && strstr(msg, "node 'if'"), "message: %s", msg);
+    free(b.d);
+    /* the bound is exact: 64 levels pass the wire check, 65 do not */
+    b = nested_if_model(LP_MAX_GRAPH_NESTING);
+    CHECK_OK(lp_onnx_wire_check(b.d, b.n, "ok.onnx"));
+    free(b.d);
+    b = nested_if_model(LP_MAX_GRAPH_NESTING + 1);
+    CHECK(lp_onnx_wire_check(b.d, b.n, "deep.onnx") == LOWP_ERR_UNSUPPORTED);
+    free(b.d);
+    /* a small nesting is not refused for its nesting (the loader may still refuse If) */
+    b = nested_if_model(3);
+    lowp_status st = lowp_model_load_from_memory(b.d, b.n, NULL, &m);
+    CHECK_MSG(!strstr(lowp_last_error(), "nested"), "status %d: %s", st, lowp_last_error());
+    lowp_model_free(m);
+    free(b.d);
+}
+
+static void test_nested_type_bomb(void)
+{
+    wbuf b = nested_type_model(20000);
+    lowp_model *m = NULL;
+    CHECK(lowp_model_load_from_memory(b.d, b.n, NULL, &m) == LOWP_ERR_UNSUPPORTED && !m);
+    CHECK_MSG(strstr(lowp_last_error(), "nested deeper than 256"), "message: %s", lowp_last_error());
+    free(b.d);
+}
+
+/* Wire-level nonsense is refused by the walk, naming the file. */
+static void test_wire_nonsense(void)
+{
+    static const struct { const char *why; uint8_t bytes[8]; size_t n; } cases[] = {
+        { "graph with a varint wire type", { 0x38, 0x01 }, 2 },
+        { "length past the end", { 0x3a, 0x05, 0x0a }, 3 },
+        { "group wire type", { 0x0b }, 1 },
+        { "wire type 7", { 0x0f }, 1 },
+        { "field 0", { 0x02, 0x00 }, 2 },
+        { "overlong varint", { 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 8 },
+        { "node length past its graph", { 0x3a, 0x03, 0x0a, 0x05, 0x00 }, 5 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lowp_status st = lp_onnx_wire_check(cases[i].bytes, cases[i].n, "junk.onnx");
+        CHECK_MSG(st == LOWP_ERR_FORMAT && strstr(lowp_last_error(), "junk.onnx"), "%s: status %d: %s", cases[i].why,
+                  st, lowp_last_error());
+    }
+    /* and a real model passes */
+    size_t n;
+    uint8_t *buf = one_node_model("relu", "Relu", &n);
+    CHECK_OK(lp_onnx_wire_check(buf, n, "relu.onnx"));
+    free(buf);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lowp_hostile_XXXXXX");
@@ -138,6 +269,9 @@ int main(void)
     RUN(test_npy_header_escaped);
     RUN(test_node_name_escaped);
     RUN(test_raw_data_message);
+    RUN(test_nested_if_bomb);
+    RUN(test_nested_type_bomb);
+    RUN(test_wire_nonsense);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

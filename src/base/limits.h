@@ -8,4 +8,9 @@
  * and by every recursive walk over subgraphs. */
 #define LP_MAX_GRAPH_NESTING 64
 
+/* Messages of any kind nested inside each other in an ONNX file (a graph level costs three:
+ * GraphProto > NodeProto > AttributeProto; TypeProto nests through sequence/map/optional).
+ * Checked on the wire with LP_MAX_GRAPH_NESTING (onnx/wire_check.c). */
+#define LP_MAX_PROTO_DEPTH 256
+
 #endif

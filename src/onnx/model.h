@@ -13,6 +13,10 @@ struct lowp_model {
  * data lives (NULL: external data refused); `what` names the source in messages. */
 lp_status lp_onnx_read(const void *data, size_t size, const char *base_dir, const char *what,
                        lp_graph **out);
+/* Walks a serialized ModelProto's wire format without recursion and refuses nesting past
+ * LP_MAX_GRAPH_NESTING / LP_MAX_PROTO_DEPTH and malformed wire data, naming `what`. Called by
+ * lp_onnx_read before protobuf-c's (recursive) unpack. */
+lp_status lp_onnx_wire_check(const void *data, size_t size, const char *what);
 /* Serializes a graph as an ONNX ModelProto (weights inline) into a malloc'ed buffer. */
 lp_status lp_onnx_write(const lp_graph *g, uint8_t **data_out, size_t *size_out);
 /* Parses a serialized TensorProto (a .pb file of ONNX's test data) into a tensor. */

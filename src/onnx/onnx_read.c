@@ -516,6 +516,7 @@ static lp_status read_graph(const reader *r, const Onnx__ModelProto *mp, lp_grap
 lp_status lp_onnx_read(const void *data, size_t size, const char *base_dir, const char *what, lp_graph **out)
 {
     reader r = { .what = what ? what : "<memory>", .base_dir = base_dir };
+    LP_TRY(lp_onnx_wire_check(data, size, r.what));
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp)
         return lp_error(LOWP_ERR_FORMAT, "%s: not a valid ONNX model (corrupt or truncated protobuf)", r.what);

@@ -140,6 +140,31 @@ static inline bool dims_are(const lp_tensor *y, int nd, const int64_t *d)
     return true;
 }
 
+/* Exact float32 comparison (NaN matches NaN) or within rtol of the expected value. */
+#define CHECK_F32S(y, rtol, ...) check_f32s(y, (const float[]){ __VA_ARGS__ }, sizeof((const float[]){ __VA_ARGS__ }) / sizeof(float), rtol)
+static inline void check_f32s(const lp_tensor *y, const float *want, size_t n, double rtol)
+{
+    CHECK(y && y->dtype == LP_F32 && (size_t)lp_tensor_numel(y) == n);
+    if (!y || y->dtype != LP_F32 || (size_t)lp_tensor_numel(y) != n)
+        return;
+    const float *v = y->data;
+    for (size_t i = 0; i < n; i++) {
+        bool ok = isnan(want[i]) ? isnan(v[i]) : v[i] == want[i] || fabs((double)v[i] - want[i]) <= rtol * fabs(want[i]);
+        CHECK_MSG(ok, "element %zu: got %.9g, want %.9g", i, v[i], want[i]);
+    }
+}
+
+#define CHECK_INTS(y, dt, ...) check_ints(y, dt, (const int64_t[]){ __VA_ARGS__ }, sizeof((const int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t))
+static inline void check_ints(const lp_tensor *y, lp_dtype dt, const int64_t *want, size_t n)
+{
+    CHECK(y && y->dtype == dt && (size_t)lp_tensor_numel(y) == n);
+    if (!y || y->dtype != dt || (size_t)lp_tensor_numel(y) != n)
+        return;
+    for (size_t i = 0; i < n; i++)
+        CHECK_MSG(lp_tensor_get_int(y, (int64_t)i) == want[i], "element %zu: got %lld, want %lld", i,
+                  (long long)lp_tensor_get_int(y, (int64_t)i), (long long)want[i]);
+}
+
 /* Deterministic pseudo-random numbers (fixed seed per test). */
 static uint64_t rng_state = 1;
 static inline void rng_seed(uint64_t s) { rng_state = s * 6364136223846793005ULL + 1442695040888963407ULL; }

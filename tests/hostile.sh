@@ -38,4 +38,14 @@ fi
 lowp tune $M $EV --tolerance 1e20 --absolute
 expect tolerance_absolute_range 1 && has tolerance_absolute_range "$T/err" "1e6" && ok tolerance_absolute_range
 
+# non-regular files: refused at once (a FIFO nobody writes to would block; /dev/zero never ends)
+mkfifo "$T/fifo"
+for f in /dev/zero "$T/fifo" "$T"; do
+    lowp info "$f"
+    expect "info_nonregular_$(basename "$f")" 2 && has "info_nonregular_$(basename "$f")" "$T/err" "not a regular file" &&
+        ok "info_nonregular_$(basename "$f")"
+done
+lowp run $M -i "input=$T/fifo"
+expect run_fifo_npy 2 && has run_fifo_npy "$T/err" "not a regular file" && ok run_fifo_npy
+
 finish

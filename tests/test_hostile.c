@@ -260,6 +260,107 @@ static void test_wire_nonsense(void)
     free(buf);
 }
 
+/* ---- 11: inputs must be regular files ---- */
+
+/* A model whose one initializer W (4 floats) lives in external file `location`. */
+static uint8_t *external_model(const char *location, size_t *size)
+{
+    Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
+    Onnx__GraphProto gp = ONNX__GRAPH_PROTO__INIT;
+    Onnx__TensorProto w = ONNX__TENSOR_PROTO__INIT;
+    Onnx__ValueInfoProto out = ONNX__VALUE_INFO_PROTO__INIT;
+    Onnx__StringStringEntryProto kv = ONNX__STRING_STRING_ENTRY_PROTO__INIT;
+    int64_t dims[] = { 4 };
+    kv.key = "location", kv.value = (char *)location;
+    Onnx__StringStringEntryProto *kvp[] = { &kv };
+    w.name = "W";
+    w.n_dims = 1, w.dims = dims;
+    w.has_data_type = 1, w.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    w.has_data_location = 1, w.data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    w.n_external_data = 1, w.external_data = kvp;
+    Onnx__TensorProto *inits[] = { &w };
+    out.name = "W";
+    Onnx__ValueInfoProto *outs[] = { &out };
+    gp.name = "g";
+    gp.n_initializer = 1, gp.initializer = inits;
+    gp.n_output = 1, gp.output = outs;
+    mp.has_ir_version = 1, mp.ir_version = 7;
+    mp.graph = &gp;
+    *size = onnx__model_proto__get_packed_size(&mp);
+    uint8_t *buf = malloc(*size);
+    onnx__model_proto__pack(&mp, buf);
+    return buf;
+}
+
+/* `msg` refuses `path` as not a regular file. */
+static int refuses_nonregular(lowp_status st, const char *path)
+{
+    const char *msg = lowp_last_error();
+    return st != LOWP_OK && strstr(msg, path) && strstr(msg, "not a regular file");
+}
+
+static void test_non_regular_files(void)
+{
+    /* a FIFO nobody writes to would block open() and read() forever: the alarm turns a
+     * regression into a failure (SIGALRM kills the test) rather than a hang */
+    alarm(60);
+    char fifo[300], dir[300], model[512];
+    snprintf(fifo, sizeof fifo, "%s/fifo", tmpdir);
+    snprintf(dir, sizeof dir, "%s/adir", tmpdir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    CHECK(mkdir(dir, 0700) == 0);
+    const char *models[] = { "/dev/zero", fifo, dir };
+    for (int i = 0; i < 3; i++) {
+        lowp_model *m = NULL;
+        CHECK_MSG(refuses_nonregular(lowp_model_load(models[i], &m), models[i]) && !m, "%s: %s", models[i],
+                  lowp_last_error());
+    }
+    /* external data named by a model: a FIFO in the model's folder */
+    size_t n;
+    uint8_t *buf = external_model("fifo", &n);
+    snprintf(model, sizeof model, "%s/ext.onnx", tmpdir);
+    write_bytes(model, buf, n);
+    free(buf);
+    lowp_model *m = NULL;
+    lowp_status st = lowp_model_load(model, &m);
+    CHECK_MSG(refuses_nonregular(st, fifo) && strstr(lowp_last_error(), "'W'") && !m, "%s", lowp_last_error());
+    /* and a regular external file still loads */
+    char data[512];
+    snprintf(data, sizeof data, "%s/w.bin", tmpdir);
+    float w[4] = { 1, 2, 3, 4 };
+    write_bytes(data, w, sizeof w);
+    buf = external_model("w.bin", &n);
+    write_bytes(model, buf, n);
+    free(buf);
+    CHECK_OK(lowp_model_load(model, &m));
+    lowp_model_free(m);
+    /* .npy, configurations, recipes, datasets */
+    lowp_tensor *t = NULL;
+    CHECK_MSG(refuses_nonregular(lowp_tensor_load_npy(fifo, &t), fifo) && !t, "%s", lowp_last_error());
+    CHECK_MSG(refuses_nonregular(lowp_tensor_load_npy("/dev/zero", &t), "/dev/zero") && !t, "%s", lowp_last_error());
+    lowp_config *c = NULL;
+    CHECK_MSG(refuses_nonregular(lowp_config_load(fifo, &c), fifo) && !c, "%s", lowp_last_error());
+    lowp_recipe *r = NULL;
+    CHECK_MSG(refuses_nonregular(lowp_recipe_load(fifo, &r), fifo) && !r, "%s", lowp_last_error());
+    lowp_params *p = NULL;
+    lowp_dataset *ds = NULL;
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "inputs", fifo));
+    CHECK_MSG(refuses_nonregular(lowp_dataset_open("Npy", p, &ds), fifo) && !ds, "%s", lowp_last_error());
+    lowp_params_free(p);
+    p = NULL;
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "root", dir));
+    char idx[600];
+    snprintf(idx, sizeof idx, "%s/t10k-images-idx3-ubyte", dir);
+    CHECK(mkfifo(idx, 0600) == 0);
+    snprintf(idx, sizeof idx, "%s/t10k-labels-idx1-ubyte", dir);
+    CHECK(mkfifo(idx, 0600) == 0);
+    CHECK_MSG(refuses_nonregular(lowp_dataset_open("FashionMNIST", p, &ds), dir) && !ds, "%s", lowp_last_error());
+    lowp_params_free(p);
+    alarm(0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lowp_hostile_XXXXXX");
@@ -272,6 +373,7 @@ int main(void)
     RUN(test_nested_if_bomb);
     RUN(test_nested_type_bomb);
     RUN(test_wire_nonsense);
+    RUN(test_non_regular_files);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -1,5 +1,6 @@
 /* npy.c — NumPy .npy read/write (format 1.0-3.0, C order, little-endian numeric dtypes). */
 #include "base/npy.h"
+#include "base/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -338,9 +339,8 @@ lowp_status lowp_tensor_load_npy(const char *path, lowp_tensor **tensor_out)
 {
     if (!path || !tensor_out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tensor_load_npy: NULL argument");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    LP_TRY(lp_file_fopen(path, 0, &f, NULL));
     uint8_t prefix[12], *hdr = NULL;
     size_t hdr_off, hdr_len;
     npy_header h;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "data/data.h"
 #include "metric/metric.h"
 
@@ -744,9 +745,8 @@ lowp_status lowp_config_load(const char *path, lowp_config **out)
 {
     if (!path || !out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_load: NULL argument");
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *fp;
+    LP_TRY(lp_file_fopen(path, LP_MAX_TEXT_FILE, &fp, NULL));
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     lp_status st = buf ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "base/file.h"
 #include "data/data.h"
 
 typedef struct image_item {
@@ -165,9 +166,9 @@ static lp_status raw_open(const lowp_params *p, void **state_out, int64_t *lengt
         snprintf(list_path, sizeof list_path, "%s", list);
     else
         snprintf(list_path, sizeof list_path, "%s/val.txt", root);
-    FILE *fp = fopen(list_path, "r");
-    if (!fp)
-        return lp_error(LOWP_ERR_IO, "%s: cannot open the image list: %s", list_path, strerror(errno));
+    FILE *fp;
+    if (lp_file_fopen(list_path, 0, &fp, NULL) != LP_OK)
+        return lp_error_prefix(LOWP_ERR_IO, "image list");
     image_ds *d = calloc(1, sizeof *d);
     if (!d) {
         fclose(fp);

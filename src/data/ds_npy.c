@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "data/data.h"
 
 typedef struct npy_file {
@@ -59,9 +60,8 @@ static const char *dict_value(const char *h, const char *key)
 static lp_status npy_open_file(npy_file *f, const char *path)
 {
     snprintf(f->path, sizeof f->path, "%s", path);
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0)
-        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    f->fd = -1;
+    LP_TRY(lp_file_open(path, 0, &f->fd, NULL));
     unsigned char pre[12];
     LP_TRY(lp_read_at(f->fd, pre, 10, 0, path));
     if (memcmp(pre, "\x93NUMPY", 6) != 0)

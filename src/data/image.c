@@ -10,6 +10,7 @@
 
 #include <jpeglib.h>
 
+#include "base/file.h"
 #include "data/data.h"
 
 typedef struct jpeg_err {
@@ -119,9 +120,8 @@ static lp_status png_decode(const char *path, lp_tensor **out)
 
 lp_status lp_image_load(const char *path, lp_tensor **out)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *fp;
+    LP_TRY(lp_file_fopen(path, 0, &fp, NULL));
     unsigned char magic[8] = {0};
     size_t got = fread(magic, 1, 8, fp);
     lp_status st;

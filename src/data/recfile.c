@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "data/data.h"
 
 lp_status lp_recfile_open(lp_recfile *f, const char *path)
@@ -16,9 +17,8 @@ lp_status lp_recfile_open(lp_recfile *f, const char *path)
     memset(f, 0, sizeof *f);
     f->fd = -1;
     snprintf(f->path, sizeof f->path, "%s", path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    LP_TRY(lp_file_open(path, 0, &fd, NULL));
     unsigned char magic[2] = {0, 0};
     ssize_t r = pread(fd, magic, 2, 0);
     if (r == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {

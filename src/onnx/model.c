@@ -8,40 +8,6 @@
 
 #include "onnx/model.h"
 
-lp_status lp_read_file(const char *path, uint8_t **data_out, size_t *size_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return lp_error(LOWP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1 << 16;
-            uint8_t *q = realloc(buf, cap);
-            if (!q) {
-                free(buf);
-                fclose(f);
-                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory reading the file", path);
-            }
-            buf = q;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return lp_error(LOWP_ERR_IO, "%s: read error", path);
-    }
-    *data_out = buf;
-    *size_out = n;
-    return LP_OK;
-}
-
 lp_status lp_write_file_atomic(const char *path, const void *data, size_t size)
 {
     size_t len = strlen(path) + 32;

@@ -2,6 +2,7 @@
 #ifndef LP_MODEL_H
 #define LP_MODEL_H
 
+#include "base/file.h"
 #include "ir/graph.h"
 
 struct lowp_model {
@@ -22,8 +23,6 @@ lp_status lp_onnx_write(const lp_graph *g, uint8_t **data_out, size_t *size_out)
 /* Parses a serialized TensorProto (a .pb file of ONNX's test data) into a tensor. */
 lp_status lp_onnx_read_tensor(const void *data, size_t size, const char *what, lp_tensor **out);
 
-/* Reads a whole file into a malloc'ed buffer. */
-lp_status lp_read_file(const char *path, uint8_t **data_out, size_t *size_out);
 /* Writes a buffer to `path` via a temporary name in the same folder, then renames. */
 lp_status lp_write_file_atomic(const char *path, const void *data, size_t size);
 

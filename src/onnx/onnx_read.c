@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "onnx.pb-c.h"
 #include "onnx/model.h"
@@ -104,12 +105,14 @@ static lp_status external_size(const reader *r, const Onnx__TensorProto *tp, siz
     LP_TRY(external_entries(r, tp, &location, &offset, &length));
     char *path = NULL;
     LP_TRY(external_path(r, tp->name, location, &path));
-    struct stat sb;
-    int ok = stat(path, &sb) == 0;
+    int fd;
+    uint64_t fsize;
+    lp_status st = lp_file_open(path, 0, &fd, &fsize);
     free(path);
-    if (!ok)
-        return bad(r, LOWP_ERR_IO, "tensor '%s': cannot stat its external data file%s", tp->name, NULL);
-    *size_out = sb.st_size > offset ? (size_t)(sb.st_size - offset) : 0;
+    if (st != LP_OK)
+        return lp_error_prefix(st, "%s: tensor '%s': external data", r->what, tp->name);
+    close(fd);
+    *size_out = fsize > (uint64_t)offset ? (size_t)(fsize - (uint64_t)offset) : 0;
     return LP_OK;
 }
 
@@ -122,10 +125,10 @@ static lp_status read_external(const reader *r, const Onnx__TensorProto *tp, lp_
         return bad(r, LOWP_ERR_FORMAT, "tensor '%s': external data length does not match its shape%s", tp->name, NULL);
     char *path = NULL;
     LP_TRY(external_path(r, tp->name, location, &path));
-    FILE *f = fopen(path, "rb");
-    lp_status st = LP_OK;
-    if (!f)
-        st = lp_error(LOWP_ERR_IO, "%s: tensor '%s': cannot open external data file '%s': %s", r->what, tp->name, path, strerror(errno));
+    FILE *f = NULL;
+    lp_status st = lp_file_fopen(path, 0, &f, NULL);
+    if (st != LP_OK)
+        lp_error_prefix(st, "%s: tensor '%s': external data", r->what, tp->name);
     else if (fseeko(f, (off_t)offset, SEEK_SET) != 0 || fread(t->data, 1, t->nbytes, f) != t->nbytes)
         st = lp_error(LOWP_ERR_FORMAT, "%s: tensor '%s': external data file '%s' is shorter than offset %lld + %zu bytes",
                       r->what, tp->name, path, offset, t->nbytes);

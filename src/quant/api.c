@@ -22,7 +22,7 @@ lowp_status lowp_recipe_load(const char *path, lowp_recipe **out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_load: NULL argument");
     uint8_t *data;
     size_t size;
-    LP_TRY(lp_read_file(path, &data, &size));
+    LP_TRY(lp_read_file_max(path, LP_MAX_TEXT_FILE, &data, &size));
     lp_status st = lp_recipe_from_json((const char *)data, size, path, out);
     free(data);
     return st;

@@ -263,6 +263,15 @@ if have_mlp run_wrong_shape && have_numpy run_wrong_shape; then
     expect run_wrong_dtype 2 && has run_wrong_dtype "$T/err" "input" && ok run_wrong_dtype
 fi
 
+# a wrong input name lists the model's inputs (run goes through the library, bench checks itself)
+if have_mlp wrong_input_name; then
+    lowp run "$MLP" -i "nope=$BATCH" -o "$T"
+    expect wrong_input_name 2 && has wrong_input_name "$T/err" "no input named 'nope' (its inputs: 'input')" &&
+        lowp bench "$MLP" -i "nope=$BATCH" &&
+        expect wrong_input_name 1 && has wrong_input_name "$T/err" "no input named 'nope' (its inputs: 'input')" &&
+        ok wrong_input_name
+fi
+
 if have_mlp run_input_twice; then
     lowp run "$MLP" -i "$BATCH" -i "input=$BATCH" -o "$T"
     expect run_input_twice 1 && has run_input_twice "$T/err" "twice" && ok run_input_twice

@@ -118,6 +118,16 @@ static int find_feed(const feed *feeds, int n, const char *name, size_t len)
     return -1;
 }
 
+/* "'a', 'b'": the model's input names, for messages. */
+static const char *feed_names(const feed *feeds, int n, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int k = 0; k < n && len < size; k++)
+        len += (size_t)snprintf(buf + len, size - len, "%s'%s'", k ? ", " : "", feeds[k].name);
+    return buf;
+}
+
 /* "1,128" -> dims; "" is a scalar. */
 static bool parse_dims(const char *s, int *ndim, int64_t *dims)
 {
@@ -159,6 +169,7 @@ static int plan_feeds(const lowp_model *model, const bench_cfg *cfg, feed **feed
     lp_cj info = { 0 };
     bool parsed = false;
     int rc = LP_EXIT_OK, n = lowp_model_input_count(model);
+    char known[400];
     feed *feeds = calloc((size_t)n + 1, sizeof *feeds);
     bool batch_used = false;
     if (!feeds)
@@ -196,8 +207,8 @@ static int plan_feeds(const lowp_model *model, const bench_cfg *cfg, feed **feed
         else if (n == 1 && (!eq || access(spec, F_OK) == 0))
             k = 0;
         if (k < 0) {
-            rc = eq ? lp_cli_usage_error("bench", "-i %s: the model has no input named '%.*s'",
-                                         spec, (int)(eq - spec), spec)
+            rc = eq ? lp_cli_usage_error("bench", "-i %s: the model has no input named '%.*s' (its inputs: %s)",
+                                         spec, (int)(eq - spec), spec, feed_names(feeds, n, known, sizeof known))
                     : lp_cli_usage_error("bench", "-i %s: the model has %d inputs; say which "
                                          "one with -i NAME=FILE", spec, n);
             goto done;
@@ -225,8 +236,8 @@ static int plan_feeds(const lowp_model *model, const bench_cfg *cfg, feed **feed
             goto done;
         }
         if (k < 0) {
-            rc = lp_cli_usage_error("bench", "--shape %s: the model has no input named '%.*s'",
-                                    spec, (int)(eq - spec), spec);
+            rc = lp_cli_usage_error("bench", "--shape %s: the model has no input named '%.*s' (its inputs: %s)",
+                                    spec, (int)(eq - spec), spec, feed_names(feeds, n, known, sizeof known));
             goto done;
         }
         if (feeds[k].file) {

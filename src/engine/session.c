@@ -203,8 +203,16 @@ lp_status lp_session_bind(const lowp_session *s, int n_inputs, const char *const
         for (int i = 0; i < g->n_inputs && found < 0; i++)
             if (strcmp(g->values[g->inputs[i]].name, names[k]) == 0)
                 found = i;
-        if (found < 0)
-            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "the model has no input named '%s'", names[k]);
+        if (found < 0) {
+            char known[400];
+            size_t n = 0;
+            known[0] = 0;
+            for (int i = 0; i < g->n_inputs && n < sizeof known; i++)
+                n += (size_t)snprintf(known + n, sizeof known - n, "%s'%s'", i ? ", " : "",
+                                      g->values[g->inputs[i]].name);
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "the model has no input named '%s' (its inputs: %s)",
+                            names[k], known);
+        }
         ordered[found] = inputs[k];
     }
     for (int i = 0; i < g->n_inputs; i++)

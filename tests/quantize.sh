@@ -85,6 +85,39 @@ fi
 grep -q '^<!DOCTYPE html>' "$T/c.html" && grep -q '<meta charset="utf-8">' "$T/c.html" && grep -q '<title>' "$T/c.html" &&
     ! grep -Eq '>-?[0-9]+\.[0-9]{3,}<' "$T/c.html" && grep -q 'fill="url(#s[012])"' "$T/c.html" &&
     ok "compare html page" || fail "compare html page" "$(head -c 300 "$T/c.html")"
+# the text table stays aligned with long and non-ASCII tensor names: a copy of the MLP whose
+# intermediate names are 10 to 90 characters long with a 'ü' in each, built with onnx
+if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+    /usr/bin/python3 - models/mlp.onnx "$T/long.onnx" <<'PYEOF'
+import sys, onnx
+m = onnx.load(sys.argv[1]); g = m.graph
+keep = {v.name for v in g.input} | {v.name for v in g.output}
+names = {}
+def long(n):
+    if not n or n in keep: return n
+    if n not in names: names[n] = ("/ü" + "x" * (10 + 16 * len(names)))[:90] + "_%d" % len(names)
+    return names[n]
+for t in g.initializer: t.name = long(t.name)
+for n in g.node:
+    n.input[:] = [long(x) for x in n.input]; n.output[:] = [long(x) for x in n.output]
+onnx.save(m, sys.argv[2])
+PYEOF
+    if "$LOWP" quantize "$T/long.onnx" -o "$T/long.q.onnx" --calib "$D:train=true" --transform "$TF" --samples 32 -q \
+           >/dev/null 2>"$T/err" &&
+       "$LOWP" compare "$T/long.onnx" "$T/long.q.onnx" --dataset "$D" --transform "$TF" -n 8 -q --top 0 >"$T/long.txt" 2>>"$T/err"; then
+        # the 'kind' column starts at the same character on the header and every row
+        cols=$(/usr/bin/python3 -c 'import sys
+rows = [l.rstrip("\n") for l in open(sys.argv[1], encoding="utf-8") if l.rstrip().endswith(("kind", "activation", "weight"))]
+print(len(rows), len({len(l) - len(l.split()[-1]) for l in rows}))' "$T/long.txt")
+        case "$cols" in
+            [3-9]" 1"|[1-9][0-9]*" 1") ok "compare text table aligned ($cols)" ;;
+            *) fail "compare text table aligned" "rows, distinct kind columns: $cols" ;;
+        esac
+    else
+        fail "compare text table aligned" "$(tail -n 1 "$T/err")"
+    fi
+fi
+
 # names with < > & " are escaped in the page (a copy of the MLP with odd names, built with onnx)
 if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
     if /usr/bin/python3 tools/odd_names.py models/mlp.onnx "$T/odd.onnx" 2>"$T/err" &&

@@ -28,6 +28,21 @@ static const char usage[] =
     "  -h, --help             show this help\n";
 
 /* SQNR of a layer entry: null in the JSON is +inf (no noise: rel_error 0) or -inf (no signal). */
+/* Characters of a UTF-8 string (continuation bytes do not count): what a terminal shows. */
+static int text_width(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* s, then spaces up to width characters, then one space. */
+static void print_padded(const char *s, int width)
+{
+    printf("%s%*s ", s, width - text_width(s), "");
+}
+
 static double entry_sqnr(const lp_cj *e)
 {
     const lp_cj *s = lp_cj_get(e, "sqnr_db"), *re = lp_cj_get(e, "rel_error");
@@ -263,13 +278,26 @@ int lp_cmd_compare(int argc, char **argv)
     if (json) {
         fputs(text, stdout);
     } else {
-        printf("%-8s %-10s %-16s %-40s %s\n", "SQNR dB", "rel.err", "op", "tensor", "kind");
-        for (int i = 0; i < layers->n && (!top || i < top); i++) {
+        /* columns as wide as the longest name shown (in characters), so long and non-ASCII op
+         * and tensor names stay aligned */
+        int shown = top && layers->n > top ? (int)top : layers->n, w_op = 2, w_tensor = 6;
+        for (int i = 0; i < shown; i++) {
+            int a = text_width(lp_cj_str(lp_cj_get(&layers->items[i], "op_type"), ""));
+            int b = text_width(lp_cj_str(lp_cj_get(&layers->items[i], "tensor"), ""));
+            w_op = a > w_op ? a : w_op;
+            w_tensor = b > w_tensor ? b : w_tensor;
+        }
+        printf("%-8s %-10s ", "SQNR dB", "rel.err");
+        print_padded("op", w_op);
+        print_padded("tensor", w_tensor);
+        printf("kind\n");
+        for (int i = 0; i < shown; i++) {
             const lp_cj *e = &layers->items[i];
             const lp_cj *re = lp_cj_get(e, "rel_error");
-            printf("%8.2f %-10.4g %-16s %-40s %s\n", entry_sqnr(e), re && re->type == LP_CJ_NUMBER ? re->num : INFINITY,
-                   lp_cj_str(lp_cj_get(e, "op_type"), ""), lp_cj_str(lp_cj_get(e, "tensor"), ""),
-                   lp_cj_str(lp_cj_get(e, "kind"), ""));
+            printf("%8.2f %-10.4g ", entry_sqnr(e), re && re->type == LP_CJ_NUMBER ? re->num : INFINITY);
+            print_padded(lp_cj_str(lp_cj_get(e, "op_type"), ""), w_op);
+            print_padded(lp_cj_str(lp_cj_get(e, "tensor"), ""), w_tensor);
+            printf("%s\n", lp_cj_str(lp_cj_get(e, "kind"), ""));
         }
         if (top && layers->n > top)
             printf("(%d more; --top 0 shows all)\n", layers->n - (int)top);

@@ -259,6 +259,12 @@ static void test_tight_tolerance_falls_back(void)
                   "%s: met %d, %d trials, %d/%d/%d", strategies[i], s.met, s.trials, s.n_int8, s.n_bf16, s.n_fp32);
         CHECK(s.best <= s.target);
         CHECK(file_has(o.workspace, "report.md", "## Ops that fell back\n\n| op"));
+        /* the "why" column gives the strategy's own reason: a sensitivity rank only for the
+         * strategies that fall back in sensitivity order */
+        bool by_sensitivity = i == 0 || i == 2 || i == 3;
+        CHECK_MSG(file_has(o.workspace, "report.md", "| sensitivity rank ") == by_sensitivity &&
+                      file_has(o.workspace, "report.md", "chosen by what the trials measured") != by_sensitivity,
+                  "%s: report's why column", strategies[i]);
     }
 }
 

@@ -179,8 +179,17 @@ static const char *fmt_bytes(double v, char *buf, size_t size)
 /* The accuracy change in percent, with no "-0.00" for a loss that rounds to nothing. */
 static double gain_pct(double relative_loss) { return fabs(relative_loss) < 5e-5 ? 0.0 : -100 * relative_loss; }
 
-/* Why op i of the best point is not INT8. */
-static void why(const lowp_tuner *t, int cfg, int i, int rank, int n_ranked, char *buf, size_t size)
+/* The built-in strategies that choose fallbacks in order of per-op sensitivity; the others
+ * (basic, exhaustive, random, bayesian, conservative, registered ones) choose by what trials
+ * measured, so a sensitivity rank would not be their reason. */
+static bool chose_by_sensitivity(const char *strategy)
+{
+    return !strcmp(strategy, "auto") || !strcmp(strategy, "mse") || !strcmp(strategy, "mse_v2");
+}
+
+/* Why op i of the best point (found by `best`'s strategy) is not INT8. */
+static void why(const lowp_tuner *t, const lp_tune_rec *best, int cfg, int i, int rank, int n_ranked, char *buf,
+                size_t size)
 {
     const lp_tune_op *op = &t->ops[i];
     if (!op->allow[LP_PREC_INT8]) {
@@ -188,11 +197,15 @@ static void why(const lowp_tuner *t, int cfg, int i, int rank, int n_ranked, cha
         return;
     }
     const double *s = t->sens[cfg];
-    if (s && rank >= 0)
+    if (s && rank >= 0 && chose_by_sensitivity(best->strategy))
         snprintf(buf, size, "sensitivity rank %d of %d (alone in int8: model outputs at %.1f dB noise, its own SQNR %.1f dB)", rank + 1,
                  n_ranked, s[i], t->sens_sqnr[cfg][i]);
+    else if (s && rank >= 0)
+        snprintf(buf, size, "trial %d of the %s strategy, chosen by what the trials measured (its sensitivity rank, "
+                 "for reference: %d of %d)", best->t.index, best->strategy, rank + 1, n_ranked);
     else
-        snprintf(buf, size, "falling back recovered accuracy");
+        snprintf(buf, size, "trial %d of the %s strategy, chosen by what the trials measured", best->t.index,
+                 best->strategy);
 }
 
 lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
@@ -253,7 +266,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
         if (!fell++)
             sb_printf(&md, "| op | type | precision | why |\n|---|---|---|---|\n");
         char w[256];
-        why(t, cfg, i, rank[i], n_ranked, w, sizeof w);
+        why(t, best, cfg, i, rank[i], n_ranked, w, sizeof w);
         sb_printf(&md, "| %s | %s | %s | %s |\n", esc(t->ops[i].name, e1, sizeof e1), t->ops[i].op_type,
                   lp_precision_name((lp_precision)best->prec[i]), w);
     }
@@ -330,7 +343,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
         if (best->prec[i] == LP_PREC_INT8)
             continue;
         char w[256];
-        why(t, cfg, i, rank[i], n_ranked, w, sizeof w);
+        why(t, best, cfg, i, rank[i], n_ranked, w, sizeof w);
         sb_printf(&h, "<tr><td class=\"t\">");
         sb_html(&h, t->ops[i].name);
         sb_printf(&h, "</td><td class=\"t\">");

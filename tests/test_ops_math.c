@@ -82,10 +82,166 @@ static void test_sum_mean(void)
     done(&t, 2, shp, 1, y);
 }
 
+/* ---- unary math and activations ---- */
+
+static void test_round_half_to_even_and_sign(void)
+{
+    tcase t = mk("Round", 1, 1);
+    lp_tensor *in[1] = { F32(1, D(8), 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 2.4999998f, NAN) }, *y[1];
+    CHECK_OK(eval(&t, 11, 1, in, 1, y));
+    CHECK_F32S(y[0], 0, 0, 2, 2, -0.0f, -2, -2, 2, NAN);
+    done(&t, 1, in, 1, y);
+
+    t = mk("Sign", 1, 1);
+    lp_tensor *f[1] = { F32(1, D(4), -3, 0, 7, NAN) };
+    CHECK_OK(eval(&t, 13, 1, f, 1, y));
+    CHECK_F32S(y[0], 0, -1, 0, 1, NAN);
+    done(&t, 1, f, 1, y);
+    t = mk("Sign", 1, 1);
+    lp_tensor *i[1] = { I64(1, D(3), INT64_MIN, 0, 5) };
+    CHECK_OK(eval(&t, 13, 1, i, 1, y));
+    CHECK_INTS(y[0], LP_I64, -1, 0, 1);
+    done(&t, 1, i, 1, y);
+}
+
+static void test_activation_formulas(void)
+{
+    /* Softplus must not overflow for large x (exp(100) in float32 would be inf) */
+    tcase t = mk("Softplus", 1, 1);
+    lp_tensor *in[1] = { F32(1, D(3), 100, 0, -100) }, *y[1];
+    CHECK_OK(eval(&t, 13, 1, in, 1, y));
+    /* 1e-6 relative: log(2) and exp(-100) computed in double, rounded once to float32 */
+    CHECK_F32S(y[0], 1e-6, 100, 0.693147181f, 3.72007598e-44f);
+    done(&t, 1, in, 1, y);
+
+    t = mk("Celu", 1, 1);
+    attr_float(&t, "alpha", 2.0f);
+    lp_tensor *c[1] = { F32(1, D(2), -2, 3) };
+    CHECK_OK(eval(&t, 13, 1, c, 1, y));
+    CHECK_F32S(y[0], 1e-6, 2.0f * (expf(-1.0f) - 1.0f), 3);
+    done(&t, 1, c, 1, y);
+
+    t = mk("Shrink", 1, 1);
+    attr_float(&t, "lambd", 1.5f);
+    attr_float(&t, "bias", 1.0f);
+    lp_tensor *s[1] = { mkt(LP_I8, 1, D(5), (const int8_t[]){ -3, -1, 0, 1, 3 }) };
+    CHECK_OK(eval(&t, 13, 1, s, 1, y));
+    CHECK_INTS(y[0], LP_I8, -2, 0, 0, 0, 2);
+    done(&t, 1, s, 1, y);
+
+    t = mk("IsInf", 1, 1);
+    attr_int(&t, "detect_positive", 0);
+    lp_tensor *f[1] = { F32(1, D(4), -INFINITY, INFINITY, NAN, 1) };
+    CHECK_OK(eval(&t, 10, 1, f, 1, y));
+    CHECK_INTS(y[0], LP_BOOL, 1, 0, 0, 0);
+    done(&t, 1, f, 1, y);
+
+    /* integer input to a float-only op is refused at infer */
+    t = mk("Sin", 1, 1);
+    lp_tensor *bad[1] = { I64(1, D(1), 1) };
+    CHECK(eval(&t, 7, 1, bad, 1, y) != LP_OK);
+    done(&t, 1, bad, 1, y);
+}
+
+static void test_prelu_broadcast(void)
+{
+    /* slope (3,1) against X (2,3,2); and the opset-6 1-D per-channel slope */
+    tcase t = mk("PRelu", 2, 1);
+    lp_tensor *in[2] = { F32(3, D(2, 3, 2), -1, 1, -1, 1, -1, 1, -2, 2, -2, 2, -2, 2), F32(2, D(3, 1), 1, 2, 3) }, *y[1];
+    CHECK_OK(eval(&t, 16, 2, in, 1, y));
+    CHECK(dims_are(y[0], 3, D(2, 3, 2)));
+    CHECK_F32S(y[0], 0, -1, 1, -2, 1, -3, 1, -2, 2, -4, 2, -6, 2);
+    done(&t, 2, in, 1, y);
+
+    t = mk("PRelu", 2, 1);
+    lp_tensor *old[2] = { F32(3, D(1, 3, 2), -1, -1, -1, -1, -1, 1), F32(1, D(3), 1, 2, 3) };
+    CHECK_OK(eval(&t, 6, 2, old, 1, y));
+    CHECK_F32S(y[0], 0, -1, -1, -2, -2, -3, 1);
+    done(&t, 2, old, 1, y);
+
+    /* a slope that does not broadcast to X (would enlarge it) is refused */
+    t = mk("PRelu", 2, 1);
+    lp_tensor *bad[2] = { F32(1, D(2), 1, 2), F32(2, D(3, 2), 1, 2, 3, 4, 5, 6) };
+    CHECK(eval(&t, 16, 2, bad, 1, y) != LP_OK);
+    done(&t, 2, bad, 1, y);
+}
+
+/* ---- Mod, BitShift, comparisons, logic ---- */
+
+static void test_mod_sign_rules(void)
+{
+    /* fmod=0: the remainder takes the divisor's sign (Python); fmod=1: the dividend's (C) */
+    tcase t = mk("Mod", 2, 1);
+    lp_tensor *in[2] = { I32(1, D(6), -7, 7, -7, 7, 5, INT32_MIN), I32(1, D(6), 3, -3, -3, 3, 0, -1) }, *y[1];
+    CHECK_OK(eval(&t, 13, 2, in, 1, y));
+    CHECK_INTS(y[0], LP_I32, 2, -2, -1, 1, 0, 0);
+    done(&t, 2, in, 1, y);
+
+    t = mk("Mod", 2, 1);
+    attr_int(&t, "fmod", 1);
+    lp_tensor *in2[2] = { I32(1, D(4), -7, 7, -7, 7), I32(1, D(4), 3, -3, -3, 3) };
+    CHECK_OK(eval(&t, 13, 2, in2, 1, y));
+    CHECK_INTS(y[0], LP_I32, -1, 1, -1, 1);
+    done(&t, 2, in2, 1, y);
+
+    t = mk("Mod", 2, 1);
+    attr_int(&t, "fmod", 1);
+    lp_tensor *f[2] = { F32(1, D(3), -4.5f, 4.5f, 1), F32(1, D(3), 2, -2, 0) };
+    CHECK_OK(eval(&t, 13, 2, f, 1, y));
+    CHECK_F32S(y[0], 0, -0.5f, 0.5f, NAN);
+    done(&t, 2, f, 1, y);
+
+    t = mk("Mod", 2, 1);
+    lp_tensor *f0[2] = { F32(1, D(2), -4.5f, 4.5f), F32(0, NULL, 2) };
+    CHECK_OK(eval(&t, 13, 2, f0, 1, y));
+    CHECK_F32S(y[0], 0, 1.5f, 0.5f);
+    done(&t, 2, f0, 1, y);
+}
+
+static void test_bitshift_and_logic(void)
+{
+    tcase t = mk("BitShift", 2, 1);
+    attr_str(&t, "direction", "LEFT");
+    lp_tensor *in[2] = { U8(1, D(4), 1, 3, 255, 1), U8(1, D(4), 1, 7, 1, 8) }, *y[1];
+    CHECK_OK(eval(&t, 11, 2, in, 1, y));
+    CHECK_INTS(y[0], LP_U8, 2, 128, 254, 0); /* shifts past the width give 0 */
+    done(&t, 2, in, 1, y);
+
+    t = mk("BitShift", 2, 1);
+    attr_str(&t, "direction", "RIGHT");
+    lp_tensor *r[2] = { mkt(LP_U64, 1, D(2), (const uint64_t[]){ UINT64_MAX, 8 }), mkt(LP_U64, 0, NULL, (const uint64_t[]){ 63 }) };
+    CHECK_OK(eval(&t, 11, 2, r, 1, y));
+    CHECK_INTS(y[0], LP_U64, 1, 0);
+    done(&t, 2, r, 1, y);
+
+    t = mk("BitShift", 2, 1);
+    attr_str(&t, "direction", "UP");
+    lp_tensor *bad[2] = { U8(1, D(1), 1), U8(1, D(1), 1) };
+    CHECK(eval(&t, 11, 2, bad, 1, y) != LP_OK);
+    done(&t, 2, bad, 1, y);
+
+    t = mk("GreaterOrEqual", 2, 1);
+    lp_tensor *g[2] = { F32(1, D(4), 1, 2, NAN, 3), F32(1, D(1), 2) };
+    CHECK_OK(eval(&t, 16, 2, g, 1, y));
+    CHECK_INTS(y[0], LP_BOOL, 0, 1, 0, 1); /* NaN compares false */
+    done(&t, 2, g, 1, y);
+
+    t = mk("Xor", 2, 1);
+    lp_tensor *x[2] = { BOOL(2, D(2, 1), 0, 1), BOOL(1, D(2), 0, 1) };
+    CHECK_OK(eval(&t, 7, 2, x, 1, y));
+    CHECK_INTS(y[0], LP_BOOL, 0, 1, 1, 0);
+    done(&t, 2, x, 1, y);
+}
+
 int main(void)
 {
     RUN(test_max_min_nan_and_broadcast);
     RUN(test_max_min_integers_exact);
     RUN(test_sum_mean);
+    RUN(test_round_half_to_even_and_sign);
+    RUN(test_activation_formulas);
+    RUN(test_prelu_broadcast);
+    RUN(test_mod_sign_rules);
+    RUN(test_bitshift_and_logic);
     return TEST_SUMMARY("test_ops_math");
 }

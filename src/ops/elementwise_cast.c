@@ -1,4 +1,5 @@
-/* elementwise_cast.c — Cast between every numeric dtype lowp holds (bool, the integer types,
+/* elementwise_cast.c — Cast (and CastLike, which takes the target dtype from its second
+ * input) between every numeric dtype lowp holds (bool, the integer types,
  * float16, bfloat16, float32, float64). String is not supported.
  *
  * Rules, following NumPy's astype: float -> int truncates toward zero, saturating at the
@@ -63,3 +64,17 @@ static lp_status infer_Cast(lp_infer_ctx *c)
 
 const lp_op_def lp_opdef_Cast = { .name = "Cast", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
                                   .infer = infer_Cast, .run = run_Cast };
+
+/* CastLike: Cast to the dtype of input 1 (whose values are not read). */
+static lp_status infer_CastLike(lp_infer_ctx *c)
+{
+    lp_dtype dt = c->in[1]->dtype;
+    LP_TRY(lp_ew_check_dtype(c->node, c->in[0]->dtype, false, "input 0"));
+    LP_TRY(lp_ew_check_dtype(c->node, dt, false, "input 1"));
+    c->out[0].dtype = dt;
+    c->out[0].shape = c->in[0]->shape;
+    return LP_OK;
+}
+
+const lp_op_def lp_opdef_CastLike = { .name = "CastLike", .min_in = 2, .max_in = 2, .min_out = 1, .max_out = 1,
+                                      .infer = infer_CastLike, .run = run_Cast };

@@ -260,6 +260,122 @@ static void test_wire_nonsense(void)
     free(buf);
 }
 
+/* ---- 9: compile-time folding is capped ---- */
+
+/* Y = X + ConstantOfShape(Constant [n]) ("bomb"): the bomb's n floats are constant, so folding
+ * would materialize them at compile time. About 200 bytes. */
+static uint8_t *fold_bomb_model(int64_t count, size_t *size)
+{
+    Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
+    Onnx__GraphProto gp = ONNX__GRAPH_PROTO__INIT;
+    Onnx__NodeProto shape = ONNX__NODE_PROTO__INIT, bomb = ONNX__NODE_PROTO__INIT, add = ONNX__NODE_PROTO__INIT;
+    Onnx__AttributeProto value = ONNX__ATTRIBUTE_PROTO__INIT;
+    Onnx__TensorProto t = ONNX__TENSOR_PROTO__INIT;
+    Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+    Onnx__ValueInfoProto in = ONNX__VALUE_INFO_PROTO__INIT, out = ONNX__VALUE_INFO_PROTO__INIT;
+    Onnx__TypeProto ty = ONNX__TYPE_PROTO__INIT;
+    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
+    Onnx__TensorShapeProto sh = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    Onnx__TensorShapeProto__Dimension d1 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT;
+    int64_t one = 1;
+    t.n_dims = 1, t.dims = &one;
+    t.has_data_type = 1, t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    t.n_int64_data = 1, t.int64_data = &count;
+    value.name = "value", value.has_type = 1, value.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR, value.t = &t;
+    Onnx__AttributeProto *attrs[] = { &value };
+    char *s_out[] = { "S" }, *b_in[] = { "S" }, *b_out[] = { "B" }, *a_in[] = { "X", "B" }, *a_out[] = { "Y" };
+    shape.name = "shape", shape.op_type = "Constant", shape.n_output = 1, shape.output = s_out;
+    shape.n_attribute = 1, shape.attribute = attrs;
+    bomb.name = "bomb", bomb.op_type = "ConstantOfShape", bomb.n_input = 1, bomb.input = b_in;
+    bomb.n_output = 1, bomb.output = b_out;
+    add.name = "add", add.op_type = "Add", add.n_input = 2, add.input = a_in, add.n_output = 1, add.output = a_out;
+    Onnx__NodeProto *nodes[] = { &shape, &bomb, &add };
+    d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE, d1.dim_value = 1;
+    Onnx__TensorShapeProto__Dimension *dims[] = { &d1 };
+    sh.n_dim = 1, sh.dim = dims;
+    tt.has_elem_type = 1, tt.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, tt.shape = &sh;
+    ty.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE, ty.tensor_type = &tt;
+    in.name = "X", in.type = &ty;
+    out.name = "Y";
+    Onnx__ValueInfoProto *ip[] = { &in }, *op_[] = { &out };
+    gp.name = "g", gp.n_node = 3, gp.node = nodes;
+    gp.n_input = 1, gp.input = ip, gp.n_output = 1, gp.output = op_;
+    os.has_version = 1, os.version = 13;
+    Onnx__OperatorSetIdProto *osp[] = { &os };
+    mp.has_ir_version = 1, mp.ir_version = 7, mp.n_opset_import = 1, mp.opset_import = osp, mp.graph = &gp;
+    *size = onnx__model_proto__get_packed_size(&mp);
+    uint8_t *buf = malloc(*size);
+    onnx__model_proto__pack(&mp, buf);
+    return buf;
+}
+
+/* Loads the bomb from a file and runs it on X = [1]: the status; *y gets Y on success. */
+static lowp_status run_fold_bomb(int64_t count, int optimize, const char *path, lowp_tensor **y)
+{
+    size_t n;
+    uint8_t *buf = fold_bomb_model(count, &n);
+    write_bytes(path, buf, n);
+    free(buf);
+    lowp_model *m = NULL;
+    lowp_session *s = NULL;
+    lowp_status st = lowp_model_load(path, &m);
+    lowp_session_options o = lowp_session_options_default();
+    o.optimize = optimize;
+    if (st == LOWP_OK)
+        st = lowp_session_create(m, &o, &s);
+    int64_t one = 1;
+    lowp_tensor *x = NULL;
+    const float two = 2.0f;
+    if (st == LOWP_OK)
+        st = lowp_tensor_create(LOWP_FLOAT, 1, &one, &two, &x);
+    if (st == LOWP_OK) {
+        const char *names[] = { "X" };
+        const lowp_tensor *ins[] = { x };
+        st = lowp_session_run(s, 1, names, ins, 1, y);
+    }
+    lowp_tensor_free(x);
+    lowp_session_free(s);
+    lowp_model_free(m);
+    return st;
+}
+
+static void test_fold_bomb(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/fold_bomb.onnx", tmpdir);
+    unsetenv("LOWP_FOLD_LIMIT");
+    /* the audit's 2^31 floats (8 GB, 49 s) and 2^40 (a message naming neither file nor node),
+     * with and without the graph passes: refused at once, naming the file, node and override */
+    const int64_t counts[] = { INT64_C(1) << 31, INT64_C(1) << 40 };
+    for (int c = 0; c < 2; c++)
+        for (int opt = 0; opt < 2; opt++) {
+            lowp_tensor *y = NULL;
+            lowp_status st = run_fold_bomb(counts[c], opt, path, &y);
+            const char *msg = lowp_last_error();
+            CHECK_MSG(st == LOWP_ERR_UNSUPPORTED && !y && strstr(msg, path) && strstr(msg, "'bomb'") &&
+                      strstr(msg, "LOWP_FOLD_LIMIT") && strstr(msg, "256.0 MiB"),
+                      "2^%d, optimize %d: status %d: %s", c ? 40 : 31, opt, st, msg);
+            lowp_tensor_free(y);
+        }
+    /* the cap is the environment's when set: 1024 floats are 4 KiB */
+    for (int opt = 0; opt < 2; opt++) {
+        lowp_tensor *y = NULL;
+        setenv("LOWP_FOLD_LIMIT", "3K", 1);
+        CHECK(run_fold_bomb(1024, opt, path, &y) == LOWP_ERR_UNSUPPORTED && !y);
+        CHECK_MSG(strstr(lowp_last_error(), "4.0 KiB, more than the cap of 3.0 KiB"), "%s", lowp_last_error());
+        setenv("LOWP_FOLD_LIMIT", "4096", 1);
+        CHECK_OK(run_fold_bomb(1024, opt, path, &y));
+        const float *yd = y ? (const float *)lowp_tensor_data(y) : NULL;
+        CHECK(y && lowp_tensor_numel(y) == 1024 && yd[0] == 2.0f && yd[1023] == 2.0f);
+        lowp_tensor_free(y);
+        y = NULL;
+        setenv("LOWP_FOLD_LIMIT", "lots", 1);
+        CHECK(run_fold_bomb(1024, opt, path, &y) == LOWP_ERR_INVALID_ARGUMENT && !y);
+        CHECK_MSG(strstr(lowp_last_error(), "LOWP_FOLD_LIMIT='lots'"), "%s", lowp_last_error());
+    }
+    unsetenv("LOWP_FOLD_LIMIT");
+}
+
 /* ---- 11: inputs must be regular files ---- */
 
 /* A model whose one initializer W (4 floats) lives in external file `location`. */
@@ -374,6 +490,7 @@ int main(void)
     RUN(test_nested_type_bomb);
     RUN(test_wire_nonsense);
     RUN(test_non_regular_files);
+    RUN(test_fold_bomb);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -13,4 +13,9 @@
  * Checked on the wire with LP_MAX_GRAPH_NESTING (onnx/wire_check.c). */
 #define LP_MAX_PROTO_DEPTH 256
 
+/* The most bytes compile-time constant folding (graph passes, plan compilation) may
+ * materialize for one node's outputs; the environment variable LOWP_FOLD_LIMIT overrides it
+ * (ir/infer.c). A 196-byte model (ConstantOfShape [2^31]) took 8 GB and 49 s to fold. */
+#define LP_FOLD_LIMIT_DEFAULT ((uint64_t)256 << 20)
+
 #endif

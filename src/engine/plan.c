@@ -218,9 +218,20 @@ static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
     size_t scratch = (p->scratch_size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
     p->scratch = scratch ? aligned_alloc(ARENA_ALIGN, scratch) : NULL;
     if (!p->arena || (scratch && !p->scratch)) {
+        /* name the biggest activation (b[] is sorted by size): usually the culprit */
+        char which[600] = "";
+        if (nb) {
+            int big = b[0].value, prod = g->values[big].producer;
+            if (prod >= 0)
+                snprintf(which, sizeof which, "; the largest, %zu bytes, is '%s' from node '%s' (%s)", b[0].size,
+                         g->values[big].name, g->nodes[prod].name, g->nodes[prod].op_type);
+            else
+                snprintf(which, sizeof which, "; the largest, %zu bytes, is '%s'", b[0].size, g->values[big].name);
+        }
+        lp_status st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory: the model needs %zu bytes of activations%s",
+                                total + scratch, which);
         free(b); free(first); free(last); free(block_of); free(placed_idx);
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory: the model needs %zu bytes of activations",
-                        total + scratch);
+        return st;
     }
     for (int v = 0; v < g->n_values; v++) {
         const lp_value *val = &g->values[v];
@@ -733,7 +744,7 @@ static lp_status settle_dynamic(lp_plan *p, lp_step *st)
         if (!data || need > p->dynamic_cap[v]) {
             void *q = realloc(data, need ? need : 1);
             if (!q) {
-                status = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory at run time");
+                status = lp_node_error(n, LOWP_ERR_OUT_OF_MEMORY, "out of memory at run time for output %d (%zu bytes)", k, need);
                 break;
             }
             p->dynamic_buf[v] = data = q;

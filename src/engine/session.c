@@ -109,7 +109,16 @@ lowp_status lowp_session_create(const lowp_model *model, const lowp_session_opti
 {
     if (!model || !session_out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_create: NULL argument");
-    return lp_session_create_graph(model->graph, options, session_out);
+    lowp_session *s = NULL;
+    lp_status st = lp_session_create_graph(model->graph, options, &s);
+    if (st != LP_OK)
+        return model->path ? lp_error_prefix(st, "%s", model->path) : st;
+    if (model->path && !(s->what = strdup(model->path))) {
+        lowp_session_free(s);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    *session_out = s;
+    return LP_OK;
 }
 
 void lowp_session_free(lowp_session *s)
@@ -119,6 +128,7 @@ void lowp_session_free(lowp_session *s)
     for (int i = 0; i < s->n_plans; i++)
         lp_plan_free(s->plans[i]);
     lp_graph_free(s->g);
+    free(s->what);
     free(s);
 }
 
@@ -175,7 +185,9 @@ lp_status lp_session_plan(lowp_session *s, const lp_tensor *const *inputs, lp_pl
     lp_plan_options po = lp_plan_options_default();
     po.threads = s->opt.threads;
     po.precision = s->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
-    LP_TRY(lp_plan_compile_opt(g, inputs, &po, &plan));
+    lp_status st = lp_plan_compile_opt(g, inputs, &po, &plan);
+    if (st != LP_OK)
+        return s->what ? lp_error_prefix(st, "%s", s->what) : st;
     plan->last_used = s->clock;
     if (s->n_plans == LP_SESSION_MAX_PLANS) { /* evict the least recently used */
         int lru = 0;

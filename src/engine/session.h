@@ -12,6 +12,7 @@ struct lowp_session {
     lp_plan *plans[LP_SESSION_MAX_PLANS];
     int n_plans;
     uint64_t clock;
+    char *what;                 /* the model's file, prefixed to compile errors; NULL if none */
 };
 
 /* A session over a graph (copied). */

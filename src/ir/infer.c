@@ -1,8 +1,12 @@
 /* infer.c — shape/type inference: builds each node's input vinfos and calls its op. */
 #include "ir/infer.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/limits.h"
 
 void lp_vinfo_release(lp_vinfo *out, int n)
 {
@@ -111,7 +115,48 @@ lp_status lp_graph_infer(lp_graph *g, bool strict)
     return LP_OK;
 }
 
+lp_status lp_fold_limit(uint64_t *bytes_out)
+{
+    const char *env = getenv("LOWP_FOLD_LIMIT");
+    *bytes_out = LP_FOLD_LIMIT_DEFAULT;
+    if (!env)
+        return LP_OK;
+    char *end;
+    errno = 0;
+    unsigned long long v = (*env >= '0' && *env <= '9') ? strtoull(env, &end, 10) : 0;
+    int shift = 0;
+    if (*env >= '0' && *env <= '9' && !errno) {
+        shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+        end += shift != 0;
+    }
+    if (!(*env >= '0' && *env <= '9') || errno || *end || v > (UINT64_MAX >> shift))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "LOWP_FOLD_LIMIT='%s' is not a size (bytes, or a number with K, M or G)", env);
+    *bytes_out = (uint64_t)v << shift;
+    return LP_OK;
+}
+
+/* "1.5 GiB" style. */
+static const char *human_bytes(uint64_t b, char *buf, size_t size)
+{
+    static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    double x = (double)b;
+    int u = 0;
+    while (x >= 1024 && u < 6)
+        x /= 1024, u++;
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", x, units[u]);
+    return buf;
+}
+
 lp_status lp_node_eval(const lp_graph *g, int ni, lp_tensor **outs)
+{
+    bool over = false;
+    LP_TRY(lp_node_eval_capped(g, ni, outs, &over));
+    if (over)
+        return LOWP_ERR_UNSUPPORTED; /* lp_node_eval_capped left the message */
+    return LP_OK;
+}
+
+lp_status lp_node_eval_capped(const lp_graph *g, int ni, lp_tensor **outs, bool *over)
 {
     const lp_node *n = &g->nodes[ni];
     lp_vinfo vi[LP_MAX_NODE_IO];
@@ -126,7 +171,38 @@ lp_status lp_node_eval(const lp_graph *g, int ni, lp_tensor **outs)
             return lp_node_error(n, LOWP_ERR_INTERNAL, "evaluated with a non-constant input");
         }
     }
-    lp_status st = LP_OK;
+    /* What evaluating would materialize, checked before anything is allocated. */
+    uint64_t limit, total = 0;
+    bool big = false;
+    lp_status st = lp_fold_limit(&limit);
+    for (int k = 0; k < n->n_out && st == LP_OK; k++) {
+        if (n->out[k] < 0 || vi[k].value || !lp_shape_static(&vi[k].shape))
+            continue;
+        uint64_t bytes = lp_dtype_traits_of(vi[k].dtype)->size;
+        for (int d = 0; d < vi[k].shape.ndim; d++) {
+            uint64_t dim = (uint64_t)vi[k].shape.d[d];
+            big |= dim && bytes > UINT64_MAX / dim;
+            bytes = big ? UINT64_MAX : bytes * dim;
+        }
+        total = total > UINT64_MAX - bytes ? UINT64_MAX : total + bytes;
+    }
+    /* Dequantizing a weight is how quantized models keep big layers: it may take 4x the bytes of
+     * its integer input (which the file already held), whatever the cap; its input cannot be
+     * another DequantizeLinear's float output, so this does not compound. */
+    if (n->op == LP_OP_DequantizeLinear && n->n_in > 0 && n->in[0] >= 0 && g->values[n->in[0]].init &&
+        g->values[n->in[0]].init->nbytes <= UINT64_MAX / 4 && 4 * (uint64_t)g->values[n->in[0]].init->nbytes > limit)
+        limit = 4 * (uint64_t)g->values[n->in[0]].init->nbytes;
+    *over = st == LP_OK && total > limit;
+    if (st != LP_OK || *over) {
+        char have[32], cap[32];
+        if (*over)
+            lp_node_error(n, LOWP_ERR_UNSUPPORTED, "folding it at compile time would materialize %s, more than the cap of %s "
+                          "(set LOWP_FOLD_LIMIT to raise it, docs/limits.md)",
+                          big || total == UINT64_MAX ? "more than 16 EiB" : human_bytes(total, have, sizeof have),
+                          human_bytes(limit, cap, sizeof cap));
+        lp_vinfo_release(vi, n->n_out);
+        return st;
+    }
     int need_run = 0;
     for (int k = 0; k < n->n_out; k++)
         outs[k] = NULL;
@@ -139,8 +215,8 @@ lp_status lp_node_eval(const lp_graph *g, int ni, lp_tensor **outs)
             vi[k].value = NULL;
         } else if (!lp_shape_static(&vi[k].shape)) {
             st = lp_node_error(n, LOWP_ERR_SHAPE, "output %d has no static shape", k);
-        } else {
-            st = lp_tensor_new(vi[k].dtype, vi[k].shape.ndim, vi[k].shape.d, &outs[k]);
+        } else if ((st = lp_tensor_new(vi[k].dtype, vi[k].shape.ndim, vi[k].shape.d, &outs[k])) != LP_OK) {
+            lp_error_prefix(st, "node '%s' (%s) output %d", n->name, n->op_type, k);
         }
     }
     lp_vinfo_release(vi, n->n_out);

@@ -28,6 +28,15 @@ void lp_vinfo_release(lp_vinfo *out, int n);
 
 
 /* Evaluates node `ni` with its reference kernel when every input it reads is a constant:
- * outs[k] receives a new tensor per output (NULL for omitted outputs); the caller owns them. */
+ * outs[k] receives a new tensor per output (NULL for omitted outputs); the caller owns them.
+ * Refuses (LOWP_ERR_UNSUPPORTED, naming the node, its output sizes and the override) when the
+ * outputs it would materialize exceed the folding cap (lp_fold_limit). */
 lp_status lp_node_eval(const lp_graph *g, int ni, lp_tensor **outs);
+/* lp_node_eval that, instead of refusing, sets *over (outs untouched) when the outputs would
+ * exceed the folding cap: for passes that then leave the node unfolded. */
+lp_status lp_node_eval_capped(const lp_graph *g, int ni, lp_tensor **outs, bool *over);
+/* The most bytes compile-time folding may materialize per node: LP_FOLD_LIMIT_DEFAULT, or the
+ * environment variable LOWP_FOLD_LIMIT (bytes, or with a K, M or G suffix: 1024-based). A
+ * malformed value is an error naming it. */
+lp_status lp_fold_limit(uint64_t *bytes_out);
 #endif

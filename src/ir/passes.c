@@ -77,9 +77,12 @@ lp_status lp_pass_fold_constants(lp_graph *g, const lp_pass_options *opt)
             all_const = n->in[k] < 0 || g->values[n->in[k]].kind == LP_VALUE_CONST;
         if (!all_const)
             continue;
-        lp_status st = lp_node_eval(g, i, outs);
+        bool over;
+        lp_status st = lp_node_eval_capped(g, i, outs, &over);
         if (st != LP_OK)
             return st;
+        if (over)
+            continue; /* too big to fold: the node stays and runs (or the plan refuses it) */
         for (int k = 0; k < n->n_out; k++) {
             if (n->out[k] < 0)
                 continue;

@@ -139,6 +139,22 @@ bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post)
     return n->n_in == 1 || strcmp(op, "Clip") == 0;
 }
 
+/* oneDNN 2.6's JIT kernels build one eltwise injector per algorithm for a primitive's post-ops:
+ * a second post-op of an algorithm already in the list runs with the first one's alpha and beta
+ * (Conv -> LeakyRelu(0.2) -> Relu computed LeakyRelu twice; HardSigmoid's clip and a Clip's
+ * share dnnl_eltwise_clip_v2). A post-op fits the list when every earlier post-op of its
+ * algorithm has its parameters. */
+bool dn_post_fits(const dn_post *post, int n, const dn_post *p)
+{
+    if (p->kind != DN_POST_ELTWISE)
+        return true;
+    for (int i = 0; i < n; i++)
+        if (post[i].kind == DN_POST_ELTWISE && !post[i].as_sum && post[i].alg == p->alg &&
+            (post[i].alpha != p->alpha || post[i].beta != p->beta))
+            return false;
+    return true;
+}
+
 /* x (..., dims) broadcast onto dst without changing dst: each right-aligned dim 1 or equal. */
 static bool broadcasts_onto(const lp_shape *x, const lp_shape *dst)
 {
@@ -421,6 +437,9 @@ static void chain_q_tail(const walk *w, int ni, dn_chain *ch, int *nodes, int *n
     int d = qn >= 0 && g->nodes[qn].in[0] == v ? qdq_pair(w, qn, &q) : -1;
     if (d < 0 || (residual >= 0 && q.dt != qr.dt))
         return;
+    dn_post requant = { .kind = DN_POST_ELTWISE, .alg = dnnl_eltwise_linear, .alpha = 1.f / q.scale };
+    if (!dn_chain_scales(ch) && !dn_post_fits(ch->post, ch->n_post, &requant))
+        return; /* the INT8 builder's requantizing linear post-op would clash with the chain's */
     nodes[(*n)++] = qn;
     nodes[(*n)++] = d;
     ch->q_tail = q;
@@ -451,6 +470,9 @@ static void chain_walk(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, 
         if (nr == 1 && *n < max && ch->n_post + 2 <= DN_MAX_POST) {
             int r = rd[0];
             if (dn_eltwise_of(g, r, p, &np) && g->nodes[r].in[0] == v) {
+                for (int i = 0; i < np; i++)
+                    if (!dn_post_fits(ch->post, ch->n_post, &p[i]))
+                        np = 0; /* ends the chain: the op runs as a step of its own */
             } else if (binary_post(g, ni, r, v, p)) {
                 np = 1;
             } else {

@@ -125,6 +125,16 @@ bool dn_int8_leader(const lp_graph *g, const lp_qconst *const *qconst, int ni)
 
 /* ---- attributes: scales, zero points, post-ops, requantization ---- */
 
+bool dn_chain_scales(const dn_chain *ch)
+{
+    for (int i = 0; i < ch->n_post; i++) {
+        const dn_post *p = &ch->post[i];
+        if (!p->as_sum && !(p->kind == DN_POST_ELTWISE && (p->alg == dnnl_eltwise_relu || p->alg == dnnl_eltwise_clip_v2)))
+            return false;
+    }
+    return true;
+}
+
 /* The primitive computes dst = post_ops(oscale[c] * (acc + bias[c])) in the float domain
  * (oneDNN 2.x applies the bias before the scales); a quantized result then needs x / s_y +
  * zp_y: folded into the scales when every post-op commutes with a positive scale (ReLU,
@@ -138,19 +148,15 @@ static lp_status int8_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *c
     if (qy->on) {
         /* A residual summed into the quantized destination is there as its integers (zero
          * point 0): its scale s_r goes into the sum's scale. */
-        bool homogeneous = true;
         for (int i = 0; i < c2.n_post; i++) {
             dn_quant qr;
             if (c2.post[i].as_sum) {
                 if (!dn_value_dq(pc->g, c2.post[i].value, &qr) || qr.zp != 0)
                     return LOWP_ERR_UNSUPPORTED;
                 c2.post[i].sum_scale = qr.scale;
-                continue;
             }
-            homogeneous &= c2.post[i].kind == DN_POST_ELTWISE &&
-                           (c2.post[i].alg == dnnl_eltwise_relu || c2.post[i].alg == dnnl_eltwise_clip_v2);
         }
-        if (homogeneous) {
+        if (dn_chain_scales(&c2)) {
             for (int i = 0; i < n_scale; i++)
                 oscale[i] /= qy->scale;
             for (int i = 0; i < c2.n_post; i++) {

@@ -127,6 +127,9 @@ bool dn_group_analyze(const lp_graph *g, const lp_qconst *const *qconst, const i
                       dn_group_info *info);
 /* The fuse hook. */
 int dn_fuse(const lp_fuse_ctx *fc, int ni, int *group, int max);
+/* True when eltwise post-op p may follow post[0..n) in one primitive: oneDNN runs post-ops of
+ * one algorithm with the first one's parameters, so they must all have the same. */
+bool dn_post_fits(const dn_post *post, int n, const dn_post *p);
 /* True when node ni takes eltwise post-op `p` (an activation oneDNN has); fills p. */
 bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post);
 
@@ -137,6 +140,10 @@ bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post);
 bool dn_qnode_params(const lp_graph *g, int ni, dn_quant *q);
 /* Value v is DequantizeLinear(activation) per tensor: its parameters. */
 bool dn_value_dq(const lp_graph *g, int v, dn_quant *q);
+/* True when every post-op of ch commutes with a positive scale (ReLU, LeakyReLU, Clip, sums):
+ * a requantized result then folds 1 / s_y into the output scales; otherwise the INT8 builders
+ * append a linear post-op (alpha 1 / s_y). */
+bool dn_chain_scales(const dn_chain *ch);
 /* Node ni is a Conv, Gemm or MatMul the INT8 kernels run: quantized activation input,
  * int8 weights (a folded constant, or for MatMul a quantized s8 activation). */
 bool dn_int8_leader(const lp_graph *g, const lp_qconst *const *qconst, int ni);

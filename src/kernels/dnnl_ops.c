@@ -226,7 +226,10 @@ lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd
             continue;
         }
         if (p->kind == DN_POST_ELTWISE) {
-            if (dnnl_post_ops_append_eltwise(po, 1.f, p->alg, p->alpha, p->beta) != dnnl_success)
+            if (!dn_post_fits(ch->post, i, p)) /* the fuser never builds such a list */
+                r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: two eltwise post-ops of one algorithm with different "
+                                                   "parameters (oneDNN would run both with the first one's)");
+            else if (dnnl_post_ops_append_eltwise(po, 1.f, p->alg, p->alpha, p->beta) != dnnl_success)
                 r = lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: eltwise post-op");
             continue;
         }

@@ -1,0 +1,131 @@
+/* graph_builder.h — what the kernel tests share to build small graphs in C: values, inputs fed
+ * with given tensors, constants, nodes with attributes, outputs. Header-only (static inline),
+ * included once per test program; the caller owns the rng and the contents. */
+#ifndef LP_GRAPH_BUILDER_H
+#define LP_GRAPH_BUILDER_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/graph.h"
+#include "test.h"
+
+#define GB_MAX_FEED 8
+
+typedef struct gb {
+    lp_graph *g;
+    int n_feed;
+    lp_tensor *feed[GB_MAX_FEED];       /* the inputs' contents, in graph input order */
+    int cnt;                            /* for unique names */
+    int last_node;                      /* the node attr_* adds to */
+} gb;
+
+static inline gb *gb_new(int opset)
+{
+    gb *b = calloc(1, sizeof *b);
+    CHECK_OK(lp_graph_new(&b->g));
+    b->g->ir_version = 8;
+    b->g->opsets = calloc(1, sizeof *b->g->opsets);
+    b->g->opsets[0].domain = strdup("");
+    b->g->opsets[0].version = opset;
+    b->g->n_opsets = 1;
+    b->g->inputs = calloc(GB_MAX_FEED, sizeof(int));
+    b->g->outputs = calloc(GB_MAX_FEED, sizeof(int));
+    return b;
+}
+
+static inline void gb_free(gb *b)
+{
+    for (int i = 0; i < b->n_feed; i++)
+        lp_tensor_free(b->feed[i]);
+    lp_graph_free(b->g);
+    free(b);
+}
+
+static inline int gb_value(gb *b, const char *prefix)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s%d", prefix, b->cnt++);
+    int v = -1;
+    CHECK_OK(lp_graph_add_value(b->g, name, &v));
+    return v;
+}
+
+/* A graph input of t's type and shape, fed with t (the builder takes t). */
+static inline int gb_feed(gb *b, lp_tensor *t)
+{
+    int v = gb_value(b, "in");
+    lp_value *val = &b->g->values[v];
+    val->kind = LP_VALUE_INPUT;
+    val->dtype = t->dtype;
+    val->shape.ndim = t->ndim;
+    memcpy(val->shape.d, t->dims, (size_t)t->ndim * sizeof t->dims[0]);
+    b->feed[b->n_feed++] = t;
+    b->g->inputs[b->g->n_inputs++] = v;
+    return v;
+}
+
+/* A constant (the graph takes t). */
+static inline int gb_tensor(gb *b, lp_tensor *t)
+{
+    int v = gb_value(b, "c");
+    lp_graph_set_const(b->g, v, t);
+    return v;
+}
+
+/* A rank-0 constant of type dt. */
+static inline int gb_scalar(gb *b, lp_dtype dt, double x)
+{
+    lp_tensor *t = NULL;
+    CHECK_OK(lp_tensor_new(dt, 0, NULL, &t));
+    lp_dtype_traits_of(dt)->set(t->data, 0, x);
+    return gb_tensor(b, t);
+}
+
+/* op_type(in...) -> a new value, returned; -1 inputs are omitted optionals. */
+static inline int gb_op(gb *b, const char *op, int n_in, const int *in)
+{
+    int y = gb_value(b, "v");
+    char name[64];
+    snprintf(name, sizeof name, "n%d", b->cnt++);
+    CHECK_OK(lp_graph_add_node(b->g, name, op, "", n_in, in, 1, &y, &b->last_node));
+    return y;
+}
+static inline int op1(gb *b, const char *op, int x) { return gb_op(b, op, 1, &x); }
+static inline int op2(gb *b, const char *op, int x, int y)
+{
+    int in[2] = { x, y };
+    return gb_op(b, op, 2, in);
+}
+
+static inline void attr_i(gb *b, const char *name, int64_t v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INT, .i = v };
+    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+}
+static inline void attr_f(gb *b, const char *name, float v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_FLOAT, .f = v };
+    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+}
+static inline void attr_ints(gb *b, const char *name, int n, const int64_t *v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INTS, .n = n, .ints = (int64_t *)v };
+    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+}
+static inline void attr_s(gb *b, const char *name, const char *s)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) };
+    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+}
+
+static inline void gb_output(gb *b, int v)
+{
+    if (b->g->values[v].is_output)
+        return;
+    b->g->outputs[b->g->n_outputs++] = v;
+    b->g->values[v].is_output = true;
+}
+
+#endif

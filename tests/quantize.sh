@@ -85,6 +85,25 @@ fi
 grep -q '^<!DOCTYPE html>' "$T/c.html" && grep -q '<meta charset="utf-8">' "$T/c.html" && grep -q '<title>' "$T/c.html" &&
     ! grep -Eq '>-?[0-9]+\.[0-9]{3,}<' "$T/c.html" && grep -q 'fill="url(#s[012])"' "$T/c.html" &&
     ok "compare html page" || fail "compare html page" "$(head -c 300 "$T/c.html")"
+# a configuration's keys take effect: model_wise activation dtype bf16 / fp32 puts every
+# quantizable node in that precision, an op_wise dtype wins over it for its node, and the
+# calibration dataloader's batch_size is used (the quantizer used 32 whatever the config said)
+sed -e 's/      dtype: \[uint8, int8\]/      dtype: [bf16]/' -e 's/      scheme: \[asym, sym\]/      scheme: asym/' \
+    -e 's/      batch_size: 50/      batch_size: 40/' examples/mlp.yaml >"$T/bf16.yaml"
+printf 'op_wise:\n  /1/Gemm:\n    activation: {dtype: uint8}\n' | sed 's/^/  /' >"$T/ow.txt"
+sed -e '/^  model_wise:/e cat '"$T/ow.txt" "$T/bf16.yaml" >"$T/bf16ow.yaml"
+sed -e 's/      dtype: \[bf16\]/      dtype: [fp32]/' "$T/bf16.yaml" >"$T/fp32.yaml"
+"$LOWP" quantize models/mlp.onnx -o "$T/bf16.onnx" --config "$T/bf16.yaml" -n 100 -q >"$T/bf16.out" 2>"$T/err" &&
+"$LOWP" quantize models/mlp.onnx -o "$T/bf16ow.onnx" --config "$T/bf16ow.yaml" -n 100 -q >"$T/bf16ow.out" 2>>"$T/err" &&
+"$LOWP" quantize models/mlp.onnx -o "$T/fp32.onnx" --config "$T/fp32.yaml" -n 100 -q >"$T/fp32.out" 2>>"$T/err"
+if grep -q "nodes        0 int8, 3 bf16, 0 fp32 of 3" "$T/bf16.out" && grep -q "(batch 40)" "$T/bf16.out" &&
+   grep -q "nodes        1 int8, 2 bf16, 0 fp32 of 3" "$T/bf16ow.out" &&
+   grep -q "nodes        0 int8, 0 bf16, 3 fp32 of 3" "$T/fp32.out"; then
+    ok "config model_wise dtype, op_wise dtype, calibration batch_size"
+else
+    fail "config keys take effect" "$(cat "$T/bf16.out" "$T/bf16ow.out" "$T/fp32.out" "$T/err" | grep -E 'nodes|calib|lowp' | head -5)"
+fi
+
 # the text table stays aligned with long and non-ASCII tensor names: a copy of the MLP whose
 # intermediate names are 10 to 90 characters long with a 'ü' in each, built with onnx
 if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then

@@ -198,6 +198,23 @@ static void test_errors(void)
     E("quantization:\n  approach: quant_aware_training\n", "quant_aware_training is not supported");
     E("quantization:\n  model_wise:\n    weight:\n      granularity: per_row\n",
       "quantization.model_wise.weight.granularity: 'per_row' is not one of: per_channel, per_tensor at line 6");
+    /* schema values lowp cannot do are refused naming the key (they were accepted and done
+     * differently: asym/uint8 weights made symmetric int8, int8+asym activations made sym) */
+    E("quantization:\n  model_wise:\n    weight:\n      scheme: [sym, asym]\n",
+      "quantization.model_wise.weight.scheme: lowp quantizes weights symmetric (int8, zero point 0, as oneDNN's "
+      "INT8 kernels take them): use sym at line 6");
+    E("quantization:\n  op_wise:\n    conv1:\n      weight: {dtype: uint8}\n",
+      "quantization.op_wise.conv1.weight.dtype: lowp quantizes weights to int8 (or keeps them fp32/bf16): uint8 "
+      "weights are not supported at line 6");
+    E("quantization:\n  model_wise:\n    weight:\n      algorithm: kl\n",
+      "quantization.model_wise.weight.algorithm: weights are quantized from their own min/max");
+    E("quantization:\n  model_wise:\n    activation:\n      granularity: per_channel\n",
+      "quantization.model_wise.activation.granularity: activations are quantized per tensor");
+    E("quantization:\n  model_wise:\n    activation:\n      scheme: asym\n      dtype: int8\n",
+      "quantization.model_wise.activation.dtype: activations are uint8 asym or int8 sym; int8 with scheme asym is "
+      "not supported at line 7");
+    E("quantization:\n  model_wise:\n    activation: {scheme: [sym, asym], dtype: [uint8, int8]}\n",
+      "uint8 with scheme sym is not supported at line 5");
     E("quantization:\n  model_wise:\n    weight: {bit: 7.0}\n",
       "quantization.model_wise.weight.bit: 'bit' is an LPOT key that lowp does not support at line 5");
     E("quantization:\n  calibration:\n    dataloader:\n      dataset:\n        MNISTT: {root: /x}\n",

@@ -23,7 +23,7 @@ static const char usage[] =
     "  -d, --calib SPEC         calibration dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist:train=true\n"
     "  -T, --transform LIST     its transforms, e.g. Rescale,Normalize=0.2860/0.3530 (repeatable)\n"
     "  -n, --samples N          calibration samples (default: the config's sampling_size, else 100)\n"
-    "  -b, --batch-size N       calibration batch size (default 32)\n"
+    "  -b, --batch-size N       calibration batch size (default: the config's, else 32)\n"
     "      --algo NAME          activation ranges: minmax (default), percentile, kl, mse\n"
     "      --percentile P       for --algo percentile (default 99.99)\n"
     "      --per-channel        per-channel weights (the default)\n"
@@ -220,15 +220,15 @@ int lp_cmd_quantize(int argc, char **argv)
         rc = exclude(recipe, &cap, "op_type", o.exclude_op[i], "op type");
     if (rc != LP_EXIT_OK)
         goto done;
-    int64_t samples = 0;
+    int64_t samples = 0, largest_batch = 0;
     if (!lowp_recipe_is_dynamic(recipe)) {
         int64_t want = o.samples ? o.samples : 100;
         if (!o.samples && cfg && lowp_config_sampling_size(cfg) > 0)
             want = lowp_config_sampling_size(cfg);
-        int bs = o.batch ? (int)o.batch : 32;
+        /* --batch-size, else the config's calibration batch_size, else 32 */
         if (o.calib)
-            rc = lp_cli_dataloader(o.calib, o.n_transforms, o.transforms, bs, want, &dl);
-        else if (cfg && lowp_config_dataloader(cfg, "quantization.calibration", bs, want, &dl) != LOWP_OK)
+            rc = lp_cli_dataloader(o.calib, o.n_transforms, o.transforms, o.batch ? (int)o.batch : 32, want, &dl);
+        else if (cfg && lowp_config_dataloader(cfg, "quantization.calibration", (int)o.batch, want, &dl) != LOWP_OK)
             rc = lp_cli_lib_error();
         else if (!cfg)
             rc = lp_cli_usage_error("quantize", "static quantization needs calibration data: --calib SPEC or "
@@ -266,6 +266,7 @@ int lp_cmd_quantize(int argc, char **argv)
                 goto done;
             }
             samples += count;
+            largest_batch = count > largest_batch ? count : largest_batch;
             lp_progress_update(&pr, samples, total);
         }
         calib_seconds = lp_cli_now() - t0;
@@ -320,8 +321,8 @@ int lp_cmd_quantize(int argc, char **argv)
         printf("approach     %s, %s\n", is_dyn ? "dynamic" : "static", qo ? "QOperator" : "QDQ");
         printf("nodes        %d int8, %d bf16, %d fp32 of %d quantizable\n", n_int8, n_bf16, n_fp32, n_capable);
         if (!is_dyn)
-            printf("calibration  %lld samples of %s in %.1f s\n", (long long)samples, lowp_dataloader_describe(dl),
-                   calib_seconds);
+            printf("calibration  %lld samples (batch %lld) of %s in %.1f s\n", (long long)samples,
+                   (long long)largest_batch, lowp_dataloader_describe(dl), calib_seconds);
         printf("output       %s (%s, %.1fx smaller)\n", o.output, lp_cli_bytes((double)out_size, b, sizeof b),
                out_size > 0 ? (double)in_size / (double)out_size : 0.0);
     }

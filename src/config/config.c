@@ -339,6 +339,60 @@ static lp_status parse_dataloader(const ctx *c, const lp_yval *v, const char *pa
     return parse_transforms(c, lp_yval_get(v, "transform"), p, &d->transforms, &d->n_transforms);
 }
 
+static bool has_choice(const lp_cfg_choice *ch, int value)
+{
+    for (int i = 0; i < ch->n; i++)
+        if (ch->v[i] == value)
+            return true;
+    return false;
+}
+
+/* What LPOT's schema allows and lowp's quantization cannot do is refused here, naming the key,
+ * rather than accepted and done differently: weights are int8 symmetric (zero point 0, as
+ * oneDNN's INT8 kernels take them) from their own min/max, activations are per tensor, uint8
+ * asymmetric or int8 symmetric. In lists (a tuning space) an unsupported pairing of activation
+ * scheme and dtype is left out of the space; the first choices, which `lowp quantize` uses,
+ * must pair. */
+static lp_status check_tensor_quant(const ctx *c, const lp_yval *v, const char *path, bool weight,
+                                    const lp_cfg_tensor_quant *q)
+{
+    char key[300];
+    if (weight && has_choice(&q->scheme, LP_SCHEME_ASYM)) {
+        join(key, sizeof key, path, "scheme");
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, key, lp_yval_line(lp_yval_get(v, "scheme")),
+                            "lowp quantizes weights symmetric (int8, zero point 0, as oneDNN's INT8 kernels "
+                            "take them): use sym");
+    }
+    if (weight && has_choice(&q->dtype, LP_QDT_UINT8)) {
+        join(key, sizeof key, path, "dtype");
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, key, lp_yval_line(lp_yval_get(v, "dtype")),
+                            "lowp quantizes weights to int8 (or keeps them fp32/bf16): uint8 weights are not "
+                            "supported");
+    }
+    if (weight && has_choice(&q->algorithm, LP_ALGO_KL)) {
+        join(key, sizeof key, path, "algorithm");
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, key, lp_yval_line(lp_yval_get(v, "algorithm")),
+                            "weights are quantized from their own min/max (per channel or per tensor): "
+                            "kl is an activation calibration algorithm");
+    }
+    if (!weight && has_choice(&q->granularity, LP_GRAN_PER_CHANNEL)) {
+        join(key, sizeof key, path, "granularity");
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, key, lp_yval_line(lp_yval_get(v, "granularity")),
+                            "activations are quantized per tensor (one scale per tensor, as ONNX "
+                            "QuantizeLinear on activations and oneDNN's INT8 kernels take them)");
+    }
+    if (!weight && q->scheme.n && q->dtype.n) {
+        int s0 = q->scheme.v[0], d0 = q->dtype.v[0];
+        if ((d0 == LP_QDT_INT8 && s0 == LP_SCHEME_ASYM) || (d0 == LP_QDT_UINT8 && s0 == LP_SCHEME_SYM)) {
+            join(key, sizeof key, path, "dtype");
+            return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, key, lp_yval_line(lp_yval_get(v, "dtype")),
+                                "activations are uint8 asym or int8 sym; %s with scheme %s is not supported",
+                                d0 == LP_QDT_INT8 ? "int8" : "uint8", s0 == LP_SCHEME_ASYM ? "asym" : "sym");
+        }
+    }
+    return LP_OK;
+}
+
 static lp_status parse_tensor_quant(const ctx *c, const lp_yval *v, const char *path, bool weight,
                                     lp_cfg_tensor_quant *q)
 {
@@ -348,7 +402,8 @@ static lp_status parse_tensor_quant(const ctx *c, const lp_yval *v, const char *
     LP_TRY(get_choice(c, v, "granularity", path, gran_names, &q->granularity));
     LP_TRY(get_choice(c, v, "scheme", path, scheme_names, &q->scheme));
     LP_TRY(get_choice(c, v, "dtype", path, qdtype_names, &q->dtype));
-    return get_choice(c, v, "algorithm", path, algo_names, &q->algorithm);
+    LP_TRY(get_choice(c, v, "algorithm", path, algo_names, &q->algorithm));
+    return check_tensor_quant(c, v, path, weight, q);
 }
 
 static lp_status parse_op_quant(const ctx *c, const lp_yval *v, const char *path, lp_cfg_op_quant *q)

@@ -34,9 +34,16 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
     lp_recipe *r;
     LP_TRY(lp_recipe_new(&r));
     r->approach = cfg->quantization.approach == LP_APPROACH_DYNAMIC ? LP_APPROACH_DYNAMIC_QUANT : LP_APPROACH_STATIC_QUANT;
-    lp_precision ignored = LP_PREC_INT8;
-    apply(&cfg->quantization.model_wise, &r->model_wise, &ignored);
+    /* model_wise dtype fp32 or bf16 first: every node runs in that precision (op_wise may
+     * still choose int8 for some) */
+    lp_precision mw = LP_PREC_INT8;
+    apply(&cfg->quantization.model_wise, &r->model_wise, &mw);
     lp_status st = LP_OK;
+    for (int i = 0; i < g->n_nodes && st == LP_OK && mw != LP_PREC_INT8; i++) {
+        lp_capability cap = lp_quant_capability(g, i);
+        if (cap.int8 || cap.bf16)
+            st = lp_recipe_set(r, g->nodes[i].name, mw, NULL);
+    }
     for (int k = 0; k < cfg->quantization.n_op_wise && st == LP_OK; k++) {
         const lp_cfg_op_wise *ow = &cfg->quantization.op_wise[k];
         regex_t re;
@@ -55,6 +62,11 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
             lp_precision p;
             lp_quant_cfg c;
             lp_recipe_get(r, name, &p, &c);
+            /* an op_wise entry that names a dtype decides the precision itself */
+            bool names_dtype = (ow->q.has_weight && ow->q.weight.dtype.n) ||
+                               (ow->q.has_activation && ow->q.activation.dtype.n);
+            if (names_dtype)
+                p = LP_PREC_INT8;
             apply(&ow->q, &c, &p);
             st = lp_recipe_set(r, name, p, &c);
         }

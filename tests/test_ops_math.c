@@ -233,6 +233,145 @@ static void test_bitshift_and_logic(void)
     done(&t, 2, x, 1, y);
 }
 
+/* ---- reductions, ArgMin, CumSum, Hardmax ---- */
+
+static void test_reduce_logsumexp_stable_and_argmin(void)
+{
+    /* exp(1000) overflows double; the max-shifted sum does not */
+    tcase t = mk("ReduceLogSumExp", 1, 1);
+    attr_ints(&t, "axes", 1, D(-1));
+    attr_int(&t, "keepdims", 0);
+    lp_tensor *in[1] = { F32(2, D(2, 2), 1000, 1000, -INFINITY, -INFINITY) }, *y[1];
+    CHECK_OK(eval(&t, 13, 1, in, 1, y));
+    /* 1e-6 relative: log(2) computed in double, rounded once to float32 */
+    CHECK_F32S(y[0], 1e-6, 1000.693147f, -INFINITY);
+    done(&t, 1, in, 1, y);
+
+    t = mk("ReduceSumSquare", 1, 1);
+    lp_tensor *sq[1] = { F32(1, D(3), -1, 2, -3) };
+    CHECK_OK(eval(&t, 13, 1, sq, 1, y));
+    CHECK(dims_are(y[0], 1, D(1)));
+    CHECK_F32S(y[0], 0, 14);
+    done(&t, 1, sq, 1, y);
+
+    /* ArgMin: first minimum, or the last with select_last_index; NaN counts as the extreme */
+    t = mk("ArgMin", 1, 1);
+    attr_int(&t, "axis", -1);
+    attr_int(&t, "select_last_index", 1);
+    lp_tensor *am[1] = { F32(2, D(2, 4), 3, 1, 2, 1, 0, NAN, -5, NAN) };
+    CHECK_OK(eval(&t, 13, 1, am, 1, y));
+    CHECK_INTS(y[0], LP_I64, 3, 3);
+    done(&t, 1, am, 1, y);
+}
+
+static void test_cumsum_modes_and_hardmax(void)
+{
+    /* exclusive + reverse along axis -1 */
+    tcase t = mk("CumSum", 2, 1);
+    attr_int(&t, "exclusive", 1);
+    attr_int(&t, "reverse", 1);
+    lp_tensor *in[2] = { I32(2, D(2, 3), 1, 2, 3, 4, 5, 6), I64(0, NULL, -1) }, *y[1];
+    CHECK_OK(eval(&t, 14, 2, in, 1, y));
+    CHECK_INTS(y[0], LP_I32, 5, 3, 0, 11, 6, 0);
+    done(&t, 2, in, 1, y);
+
+    t = mk("CumSum", 2, 1);
+    lp_tensor *bad[2] = { F32(1, D(2), 1, 2), I64(0, NULL, 1) };
+    CHECK(eval(&t, 14, 2, bad, 1, y) != LP_OK); /* axis out of range */
+    done(&t, 2, bad, 1, y);
+
+    /* Hardmax: ties go to the first maximum */
+    t = mk("Hardmax", 1, 1);
+    lp_tensor *h[1] = { F32(2, D(2, 3), 1, 3, 3, -1, -2, -3) };
+    CHECK_OK(eval(&t, 13, 1, h, 1, y));
+    CHECK_F32S(y[0], 0, 0, 1, 0, 1, 0, 0);
+    done(&t, 1, h, 1, y);
+}
+
+/* ---- GatherElements, ScatterElements, GatherND, Trilu, losses ---- */
+
+static void test_gather_scatter_elements(void)
+{
+    /* axis 1, negative indices count from the end */
+    tcase t = mk("GatherElements", 2, 1);
+    attr_int(&t, "axis", 1);
+    lp_tensor *in[2] = { F32(2, D(2, 3), 1, 2, 3, 4, 5, 6), I64(2, D(2, 2), -1, 0, 1, 1) }, *y[1];
+    CHECK_OK(eval(&t, 13, 2, in, 1, y));
+    CHECK(dims_are(y[0], 2, D(2, 2)));
+    CHECK_F32S(y[0], 0, 3, 1, 5, 5);
+    done(&t, 2, in, 1, y);
+
+    t = mk("GatherElements", 2, 1);
+    lp_tensor *oob[2] = { F32(1, D(2), 1, 2), I64(1, D(1), 2) };
+    CHECK(eval(&t, 13, 2, oob, 1, y) != LP_OK);
+    done(&t, 2, oob, 1, y);
+
+    /* duplicate indices with reduction add accumulate; mul multiplies */
+    t = mk("ScatterElements", 3, 1);
+    attr_str(&t, "reduction", "add");
+    lp_tensor *sc[3] = { F32(1, D(3), 1, 1, 1), I64(1, D(3), 0, 0, -1), F32(1, D(3), 2, 3, 4) };
+    CHECK_OK(eval(&t, 16, 3, sc, 1, y));
+    CHECK_F32S(y[0], 0, 6, 1, 5);
+    done(&t, 3, sc, 1, y);
+
+    t = mk("ScatterElements", 3, 1);
+    attr_str(&t, "reduction", "avg");
+    lp_tensor *bad[3] = { F32(1, D(1), 1), I64(1, D(1), 0), F32(1, D(1), 2) };
+    CHECK(eval(&t, 16, 3, bad, 1, y) != LP_OK);
+    done(&t, 3, bad, 1, y);
+
+    /* GatherND with batch_dims 1: data (2,2,2), indices (2,1) -> rows data[b, idx[b]] */
+    t = mk("GatherND", 2, 1);
+    attr_int(&t, "batch_dims", 1);
+    lp_tensor *nd[2] = { F32(3, D(2, 2, 2), 0, 1, 2, 3, 4, 5, 6, 7), I64(2, D(2, 1), 1, 0) };
+    CHECK_OK(eval(&t, 13, 2, nd, 1, y));
+    CHECK(dims_are(y[0], 2, D(2, 2)));
+    CHECK_F32S(y[0], 0, 2, 3, 4, 5);
+    done(&t, 2, nd, 1, y);
+}
+
+static void test_trilu_and_losses(void)
+{
+    tcase t = mk("Trilu", 2, 1);
+    attr_int(&t, "upper", 0);
+    lp_tensor *in[2] = { F32(2, D(3, 3), 1, 2, 3, 4, 5, 6, 7, 8, 9), I64(0, NULL, -1) }, *y[2];
+    CHECK_OK(eval(&t, 14, 2, in, 1, y));
+    CHECK_F32S(y[0], 0, 0, 0, 0, 4, 0, 0, 7, 8, 0);
+    done(&t, 2, in, 1, y);
+
+    /* NLL mean divides by the weights of the targets not ignored; all ignored: 0/0 = NaN */
+    t = mk("NegativeLogLikelihoodLoss", 3, 1);
+    attr_int(&t, "ignore_index", 1);
+    lp_tensor *nl[3] = { F32(2, D(3, 2), -1, -2, -3, -4, -5, -6), I64(1, D(3), 0, 1, 1), F32(1, D(2), 2, 10) };
+    CHECK_OK(eval(&t, 13, 3, nl, 1, y));
+    CHECK(dims_are(y[0], 0, NULL));
+    CHECK_F32S(y[0], 0, 1); /* (2 * 1) / 2 */
+    done(&t, 3, nl, 1, y);
+
+    t = mk("NegativeLogLikelihoodLoss", 2, 1);
+    attr_int(&t, "ignore_index", 0);
+    lp_tensor *all[2] = { F32(2, D(1, 2), -1, -2), I64(1, D(1), 0) };
+    CHECK_OK(eval(&t, 13, 2, all, 1, y));
+    CHECK_F32S(y[0], 0, NAN);
+    done(&t, 2, all, 1, y);
+
+    /* a target outside [0, C) that is not ignored is an error */
+    t = mk("NegativeLogLikelihoodLoss", 2, 1);
+    lp_tensor *oob[2] = { F32(2, D(1, 2), -1, -2), I64(1, D(1), 2) };
+    CHECK(eval(&t, 13, 2, oob, 1, y) != LP_OK);
+    done(&t, 2, oob, 1, y);
+
+    /* SCE: equal scores give log_prob = -log(C) and loss log(C) */
+    t = mk("SoftmaxCrossEntropyLoss", 2, 2);
+    attr_str(&t, "reduction", "none");
+    lp_tensor *sce[2] = { F32(2, D(1, 4), 7, 7, 7, 7), I64(1, D(1), 2) };
+    CHECK_OK(eval(&t, 13, 2, sce, 2, y));
+    /* 1e-6 relative: log(4) in double rounded once */
+    CHECK_F32S(y[0], 1e-6, 1.38629436f);
+    CHECK_F32S(y[1], 1e-6, -1.38629436f, -1.38629436f, -1.38629436f, -1.38629436f);
+    done(&t, 2, sce, 2, y);
+}
+
 int main(void)
 {
     RUN(test_max_min_nan_and_broadcast);
@@ -243,5 +382,9 @@ int main(void)
     RUN(test_prelu_broadcast);
     RUN(test_mod_sign_rules);
     RUN(test_bitshift_and_logic);
+    RUN(test_reduce_logsumexp_stable_and_argmin);
+    RUN(test_cumsum_modes_and_hardmax);
+    RUN(test_gather_scatter_elements);
+    RUN(test_trilu_and_losses);
     return TEST_SUMMARY("test_ops_math");
 }

@@ -1,4 +1,5 @@
-/* reduce_softmax.c — Softmax and LogSoftmax.
+/* reduce_softmax.c — Softmax, LogSoftmax and Hardmax (1 at the first maximum of each row, 0
+ * elsewhere).
  *
  * The opset decides what is normalized. Before 13 the input is coerced to 2-D at `axis`
  * (default 1) and each row of the flattened trailing dims sums to one; from 13 only the single
@@ -27,12 +28,24 @@ static lp_status infer_softmax(lp_infer_ctx *c)
     return LP_OK;
 }
 
-/* One row: r[0..n) -> softmax or log-softmax of it, in place. */
-static void softmax_row(double *r, int64_t n, bool log_out)
+typedef enum smax_kind { SMAX_SOFT, SMAX_LOG, SMAX_HARD } smax_kind;
+
+/* One row: r[0..n) -> its softmax, log-softmax or hardmax, in place. */
+static void softmax_row(double *r, int64_t n, smax_kind kind)
 {
     double max = -INFINITY, sum = 0;
+    int64_t at = 0;
     for (int64_t k = 0; k < n; k++)
-        max = r[k] > max || isnan(r[k]) ? r[k] : max;
+        if (r[k] > max || (isnan(r[k]) && !isnan(max))) {
+            max = r[k];
+            at = k;
+        }
+    if (kind == SMAX_HARD) {
+        for (int64_t k = 0; k < n; k++)
+            r[k] = k == at;
+        return;
+    }
+    bool log_out = kind == SMAX_LOG;
     for (int64_t k = 0; k < n; k++)
         sum += exp(r[k] - max);
     for (int64_t k = 0; k < n; k++)
@@ -40,7 +53,7 @@ static void softmax_row(double *r, int64_t n, bool log_out)
 }
 
 /* x: (outer, n, inner) as above; y: the same. */
-static lp_status run_softmax(const lp_run_ctx *c, bool log_out)
+static lp_status run_softmax(const lp_run_ctx *c, smax_kind kind)
 {
     const lp_tensor *x = c->in[0];
     lp_tensor *y = c->out[0];
@@ -70,13 +83,13 @@ static lp_status run_softmax(const lp_run_ctx *c, bool log_out)
                 float *ys = y->data;
                 for (int64_t k = 0; k < n; k++)
                     row[k] = xs[base + k * inner];
-                softmax_row(row, n, log_out);
+                softmax_row(row, n, kind);
                 for (int64_t k = 0; k < n; k++)
                     ys[base + k * inner] = (float)row[k];
             } else {
                 for (int64_t k = 0; k < n; k++)
                     row[k] = t->get(x->data, base + k * inner);
-                softmax_row(row, n, log_out);
+                softmax_row(row, n, kind);
                 for (int64_t k = 0; k < n; k++)
                     lp_ew_setd(y, base + k * inner, row[k]);
             }
@@ -86,10 +99,13 @@ static lp_status run_softmax(const lp_run_ctx *c, bool log_out)
     return LP_OK;
 }
 
-static lp_status run_Softmax(const lp_run_ctx *c) { return run_softmax(c, false); }
-static lp_status run_LogSoftmax(const lp_run_ctx *c) { return run_softmax(c, true); }
+static lp_status run_Softmax(const lp_run_ctx *c) { return run_softmax(c, SMAX_SOFT); }
+static lp_status run_LogSoftmax(const lp_run_ctx *c) { return run_softmax(c, SMAX_LOG); }
+static lp_status run_Hardmax(const lp_run_ctx *c) { return run_softmax(c, SMAX_HARD); }
 
 const lp_op_def lp_opdef_Softmax = { .name = "Softmax", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
                                      .infer = infer_softmax, .run = run_Softmax };
 const lp_op_def lp_opdef_LogSoftmax = { .name = "LogSoftmax", .min_in = 1, .max_in = 1, .min_out = 1,
                                         .max_out = 1, .infer = infer_softmax, .run = run_LogSoftmax };
+const lp_op_def lp_opdef_Hardmax = { .name = "Hardmax", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
+                                     .infer = infer_softmax, .run = run_Hardmax };

@@ -100,6 +100,14 @@ lowp_status lowp_transform_apply(const lowp_transform *t, lowp_sample *s, uint64
 {
     if (!s)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_apply: NULL argument");
+    bool ok = s->n_inputs >= 0 && s->n_inputs <= LOWP_SAMPLE_MAX_TENSORS && s->n_labels >= 0 &&
+              s->n_labels <= LOWP_SAMPLE_MAX_TENSORS;
+    for (int i = 0; ok && i < s->n_inputs + s->n_labels; i++)
+        ok = (i < s->n_inputs ? s->inputs[i] : s->labels[i - s->n_inputs]) != NULL;
+    if (!ok)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_apply: a sample of %d inputs and "
+                        "%d labels (0..%d each, none NULL)", s->n_inputs, s->n_labels,
+                        LOWP_SAMPLE_MAX_TENSORS);
     uint64_t rng = seed;
     for (int i = 0; t && i < t->n; i++) {
         lp_status st = t->steps[i].vt->apply(t->steps[i].state, s, &rng);

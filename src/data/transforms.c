@@ -38,18 +38,27 @@ static lp_status img_of(const lp_tensor *t, img *m)
                     lp_shape_str(t->ndim, t->dims, buf, sizeof buf));
 }
 
-/* A new tensor of the same layout/dtype as `m` with size (h,w). */
-static lp_status img_new(const img *m, lp_dtype dtype, int ndim, int64_t h, int64_t w, lp_tensor **out)
+/* A new tensor of the same layout/dtype as `m` with size (h,w), and its geometry in *om. The
+ * layout is carried over, not guessed again from the new dims: a (2,3,5) CHW image resized
+ * to 3x3 is (2,3,3), which img_of would read as HWC. */
+static lp_status img_new(const img *m, lp_dtype dtype, int ndim, int64_t h, int64_t w, lp_tensor **out,
+                         img *om)
 {
     int64_t dims[3];
-    if (ndim == 2) {
+    if (ndim == 2)
         dims[0] = h, dims[1] = w;
-    } else if (m->chw) {
+    else if (m->chw)
         dims[0] = m->c, dims[1] = h, dims[2] = w;
-    } else {
+    else
         dims[0] = h, dims[1] = w, dims[2] = m->c;
-    }
-    return lp_tensor_new(dtype, ndim, dims, out);
+    LP_TRY(lp_tensor_new(dtype, ndim, dims, out));   /* bounds h*w*c before the strides below */
+    if (ndim == 2)
+        *om = (img){h, w, 1, w, 1, 1, false};
+    else if (m->chw)
+        *om = (img){h, w, m->c, w, 1, h * w, true};
+    else
+        *om = (img){h, w, m->c, w * m->c, m->c, 1, false};
+    return LP_OK;
 }
 
 /* Copies the (h,w) window at (top,left) into a new tensor (any dtype). */
@@ -58,14 +67,13 @@ static lp_status crop(lp_tensor **tp, int64_t top, int64_t left, int64_t h, int6
     lp_tensor *t = *tp;
     img m;
     LP_TRY(img_of(t, &m));
-    if (top < 0 || left < 0 || h <= 0 || w <= 0 || top + h > m.h || left + w > m.w)
+    if (top < 0 || left < 0 || h <= 0 || w <= 0 || h > m.h - top || w > m.w - left)   /* no overflow */
         return lp_error(LOWP_ERR_SHAPE, "crop (%lld,%lld) size %lldx%lld does not fit a %lldx%lld image",
                         (long long)top, (long long)left, (long long)h, (long long)w, (long long)m.h,
                         (long long)m.w);
     lp_tensor *o;
-    LP_TRY(img_new(&m, t->dtype, t->ndim, h, w, &o));
     img om;
-    img_of(o, &om);
+    LP_TRY(img_new(&m, t->dtype, t->ndim, h, w, &o, &om));
     size_t es = lp_dtype_traits_of(t->dtype)->size;
     const char *src = t->data;
     char *dst = o->data;
@@ -91,10 +99,12 @@ static lp_status resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp)
     LP_TRY(img_of(t, &m));
     if (oh <= 0 || ow <= 0)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "resize to %lldx%lld", (long long)oh, (long long)ow);
+    if (m.h < 1 || m.w < 1)
+        return lp_error(LOWP_ERR_SHAPE, "cannot resize an empty %lldx%lld image", (long long)m.h,
+                        (long long)m.w);
     lp_tensor *o;
-    LP_TRY(img_new(&m, LP_F32, t->ndim, oh, ow, &o));
     img om;
-    img_of(o, &om);
+    LP_TRY(img_new(&m, LP_F32, t->ndim, oh, ow, &o, &om));
     const lp_dtype_traits *tr = lp_dtype_traits_of(t->dtype);
     float *dst = o->data;
     double fy = (double)m.h / (double)oh, fx = (double)m.w / (double)ow;
@@ -188,6 +198,7 @@ static lp_status to_f32(lp_tensor **tp)
 
 typedef struct geo {
     int64_t h, w, x, y;
+    int64_t box_w, box_h;   /* CropResize's box */
     int interp;
     double scale[2], ratio[2];
 } geo;
@@ -343,6 +354,8 @@ static lp_status random_crop_apply(void *state, lowp_sample *s, uint64_t *rng)
 {
     geo *g = state;
     img m;
+    if (s->n_inputs < 1)
+        return LP_OK;
     LP_TRY(img_of(s->inputs[0], &m));
     if (g->h > m.h || g->w > m.w)
         return lp_error(LOWP_ERR_SHAPE, "RandomCrop %lldx%lld is larger than the %lldx%lld image",
@@ -382,6 +395,8 @@ static lp_status rrc_apply(void *state, lowp_sample *s, uint64_t *rng)
 {
     geo *g = state;
     img m;
+    if (s->n_inputs < 1)
+        return LP_OK;
     LP_TRY(img_of(s->inputs[0], &m));
     double area = (double)(m.h * m.w);
     int64_t ch = m.h, cw = m.w, top = 0, left = 0;
@@ -432,7 +447,7 @@ static lp_status crop_resize_create(const lowp_params *p, void **out)
     geo *pg = NULL;
     LP_TRY(geo_new(&pg));
     *pg = g;
-    pg->x = x, pg->y = y, pg->scale[0] = (double)w, pg->scale[1] = (double)h;
+    pg->x = x, pg->y = y, pg->box_w = w, pg->box_h = h;
     *out = pg;
     return LP_OK;
 }
@@ -442,7 +457,7 @@ static lp_status crop_resize_apply(void *state, lowp_sample *s, uint64_t *rng)
     (void)rng;
     geo *g = state;
     for (int i = 0; i < s->n_inputs; i++) {
-        LP_TRY(crop(&s->inputs[i], g->y, g->x, (int64_t)g->scale[1], (int64_t)g->scale[0]));
+        LP_TRY(crop(&s->inputs[i], g->y, g->x, g->box_h, g->box_w));
         LP_TRY(resize(&s->inputs[i], g->h, g->w, g->interp));
     }
     return LP_OK;
@@ -461,6 +476,8 @@ static lp_status transpose_create(const lowp_params *p, void **out)
     if (!q)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     lp_status st = lowp_params_get_ints(p, "perm", LP_MAX_DIMS, q->p, &q->n);
+    if (st == LP_OK && q->n == 0)
+        st = lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "perm is empty");
     unsigned seen = 0;
     for (int i = 0; i < q->n && st == LP_OK; i++) {
         if (q->p[i] < 0 || q->p[i] >= q->n || (seen >> q->p[i] & 1))

@@ -122,12 +122,20 @@ lowp_status lowp_evaluate(lowp_session *session, const lowp_model *model, lowp_d
             memcpy(post.labels, refs, sizeof refs);
             memset(refs, 0, sizeof refs);
         }
+        int64_t row = -1;   /* the batch row a metric refused: its sample is named */
         if (opt.postprocess)
             st = lowp_transform_apply(opt.postprocess, &post, 0);
-        if (st == LP_OK)
+        if (st == LP_OK) {
             st = lowp_metric_update(metric, post.n_inputs, (const lowp_tensor *const *)post.inputs,
                                     post.n_labels, (const lowp_tensor *const *)post.labels);
+            row = st != LP_OK ? lp_metric_failed_row() : -1;
+        }
         lowp_sample_clear(&post);
+        if (st != LP_OK && row >= 0 && row < count) {
+            st = lp_error_prefix(st, "%s: sample %lld", lowp_dataloader_describe(dl),
+                                 (long long)lowp_dataloader_batch_index(dl, row));
+            break;
+        }
         if (st != LP_OK) {
             st = lp_error_prefix(st, "%s: samples %lld..%lld", lowp_dataloader_describe(dl),
                                  (long long)lowp_dataloader_batch_index(dl, 0),

@@ -119,6 +119,30 @@ static lp_status grow_classes(mapst *m, int64_t cls)
     return LP_OK;
 }
 
+/* Class of ground-truth row g of image i: -1 for padding (any negative), else 0..MAX_CLASS-1;
+ * NaN, fractions and huge values are refused, as are non-finite coordinates of a real box. */
+static lp_status gt_class(const lp_tensor *gcls, const lp_tensor *gbox, int64_t i, int64_t ng, int64_t g,
+                          int64_t *out)
+{
+    double v = lp_tensor_get(gcls, i * ng + g);
+    if (v < 0) {
+        *out = -1;
+        return LP_OK;
+    }
+    if (!(v < MAX_CLASS && v == floor(v)))
+        return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT, "ground-truth box %lld has class %.17g "
+                                   "(class indices are 0..%d; negative marks padding)", (long long)g, v,
+                                   MAX_CLASS - 1);
+    for (int k = 0; k < 4; k++) {
+        double x = lp_tensor_get(gbox, (i * ng + g) * 4 + k);
+        if (!isfinite(x))
+            return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT,
+                                       "ground-truth box %lld has coordinate %d = %g", (long long)g, k, x);
+    }
+    *out = (int64_t)v;
+    return LP_OK;
+}
+
 static double iou(const lp_tensor *a, int64_t ia, const lp_tensor *b, int64_t ib)
 {
     double a0 = lp_tensor_get(a, ia), a1 = lp_tensor_get(a, ia + 1), a2 = lp_tensor_get(a, ia + 2),
@@ -157,25 +181,40 @@ static lp_status map_update(void *s, int no, const lowp_tensor *const *outs, int
         return lp_error(LOWP_ERR_SHAPE, "detection shapes do not fit: boxes (N,D,4), scores and "
                         "classes (N,D), label boxes (N,G,4) and classes (N,G)");
     int64_t n = boxes->dims[0], nd = boxes->dims[1], ng = gbox->dims[1];
+    /* Labels and detection classes are checked for the whole batch before any state changes. */
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t g = 0; g < ng; g++) {
+            int64_t c;
+            LP_TRY(gt_class(gcls, gbox, i, ng, g, &c));
+        }
+        for (int64_t d = 0; d < nd; d++) {
+            double c = lp_tensor_get(classes, i * nd + d);
+            if (c >= MAX_CLASS)
+                return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT, "detection %lld has class %.17g "
+                                           "(class indices are 0..%d)", (long long)d, c, MAX_CLASS - 1);
+        }
+    }
     bool *used = calloc((size_t)(ng ? ng : 1) * MAX_THRS, sizeof *used);
     det *img = malloc((size_t)(nd ? nd : 1) * sizeof *img);
-    int64_t *idx = malloc((size_t)(nd ? nd : 1) * sizeof *idx);
-    lp_status st = used && img && idx ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    int64_t *gc = malloc((size_t)(ng ? ng : 1) * sizeof *gc);   /* this image's gt classes */
+    lp_status st = used && img && gc ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     for (int64_t i = 0; i < n && st == LP_OK; i++) {
         for (int64_t g = 0; g < ng && st == LP_OK; g++) {
-            int64_t c = (int64_t)llround(lp_tensor_get(gcls, i * ng + g));
-            if (c >= 0 && (st = grow_classes(m, c)) == LP_OK)
-                m->n_gt[c]++;
+            gt_class(gcls, gbox, i, ng, g, &gc[g]);
+            if (gc[g] >= 0 && (st = grow_classes(m, gc[g])) == LP_OK)
+                m->n_gt[gc[g]]++;
         }
-        int64_t k = num ? (int64_t)llround(lp_tensor_get(num, i)) : nd;
-        if (k > nd)
-            k = nd;
+        /* num_detections: NaN or negative counts none, more than D counts D. */
+        double kv = num ? lp_tensor_get(num, i) : (double)nd;
+        int64_t k = !(kv > 0) ? 0 : kv >= (double)nd ? nd : (int64_t)kv;
         int64_t cnt = 0;
         for (int64_t d = 0; d < k && st == LP_OK; d++) {
-            int64_t c = (int64_t)llround(lp_tensor_get(classes, i * nd + d));
-            if (c < 0)
+            /* A NaN or negative class is no detection; a NaN score ranks last (a consistent
+             * order for qsort). */
+            double c = lp_tensor_get(classes, i * nd + d), sc = lp_tensor_get(scores, i * nd + d);
+            if (!(c >= 0))
                 continue;
-            img[cnt] = (det){(int32_t)c, (float)lp_tensor_get(scores, i * nd + d), 0, d};
+            img[cnt] = (det){(int32_t)llround(c), isnan(sc) ? -INFINITY : (float)sc, 0, d};
             cnt++;
         }
         qsort(img, (size_t)cnt, sizeof *img, cmp_score_desc);
@@ -186,7 +225,7 @@ static lp_status map_update(void *s, int no, const lowp_tensor *const *outs, int
                 double best = -1;
                 int64_t bg = -1;
                 for (int64_t g = 0; g < ng; g++) {
-                    if (used[g * MAX_THRS + t] || llround(lp_tensor_get(gcls, i * ng + g)) != img[j].cls)
+                    if (used[g * MAX_THRS + t] || gc[g] != img[j].cls)
                         continue;
                     double v = iou(boxes, (i * nd + d) * 4, gbox, (i * ng + g) * 4);
                     if (v >= m->thr[t] - 1e-12 && v > best)
@@ -214,7 +253,7 @@ static lp_status map_update(void *s, int no, const lowp_tensor *const *outs, int
     }
     free(used);
     free(img);
-    free(idx);
+    free(gc);
     return st;
 }
 
@@ -277,7 +316,8 @@ static lp_status map_result(void *s, double *v)
         free(d), free(prec), free(rec);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    memcpy(d, m->dets, (size_t)m->n_dets * sizeof *d);
+    if (m->n_dets)
+        memcpy(d, m->dets, (size_t)m->n_dets * sizeof *d);
     qsort(d, (size_t)m->n_dets, sizeof *d, cmp_class_score);
     double total = 0;
     for (int t = 0; t < m->n_thr; t++) {

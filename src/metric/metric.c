@@ -1,6 +1,7 @@
 /* metric.c — the metric registry and lowp_metric handles. */
 #include "metric/metric.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,20 @@ static const lowp_metric_vtable *const builtin[] = {
     &lp_metric_rmse, &lp_metric_f1, &lp_metric_map, &lp_metric_coco_map,
 };
 static lp_registry registry = LP_REGISTRY("metric", builtin);
+static _Thread_local int64_t failed_row = -1;
+
+lp_status lp_metric_row_error(int64_t row, lp_status st, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    failed_row = row;
+    return lp_error(st, "row %lld: %s", (long long)row, msg);
+}
+
+int64_t lp_metric_failed_row(void) { return failed_row; }
 
 const lowp_metric_vtable *lp_metric_find(const char *name)
 {
@@ -85,8 +100,13 @@ void lowp_metric_free(lowp_metric *m)
 lowp_status lowp_metric_update(lowp_metric *m, int n_outputs, const lowp_tensor *const *outputs,
                                int n_labels, const lowp_tensor *const *labels)
 {
-    if (!m || n_outputs < 1 || !outputs || (n_labels > 0 && !labels))
+    failed_row = -1;
+    if (!m || n_outputs < 1 || !outputs || n_labels < 0 || (n_labels > 0 && !labels))
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_update: bad argument");
+    for (int i = 0; i < n_outputs + n_labels; i++)
+        if (!(i < n_outputs ? outputs[i] : labels[i - n_outputs]))
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_update: %s %d is NULL",
+                            i < n_outputs ? "output" : "label", i < n_outputs ? i : i - n_outputs);
     lp_status st = m->vt->update(m->state, n_outputs, outputs, n_labels, labels);
     return st == LP_OK ? st : lp_error_prefix(st, "metric %s", m->vt->name);
 }

@@ -19,4 +19,12 @@ void lp_metric_names(char *buf, size_t size);
 /* Creates from a params view (keeps its file and key path for messages). */
 lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out);
 
+/* A metric's refusal of one row of the batch it is scoring (a label out of range, NaN...):
+ * records the message, prefixed "row N: ", and the row, so that lowp_evaluate can name the
+ * dataset sample behind it. */
+lp_status lp_metric_row_error(int64_t row, lp_status st, const char *fmt, ...) LP_PRINTF(3, 4);
+/* The batch row that the last failed lowp_metric_update on this thread refused, or -1 (the
+ * batch as a whole was refused, or the update succeeded). */
+int64_t lp_metric_failed_row(void);
+
 #endif

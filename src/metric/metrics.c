@@ -32,7 +32,10 @@ static lp_status class_shape(const lp_tensor *pred, const lp_tensor *label, int6
     *c = *n ? lp_tensor_numel(pred) / *n : 0;
     int64_t ln = label->ndim ? label->dims[0] : 1;
     int64_t per = ln ? lp_tensor_numel(label) / ln : 0;
-    if (ln != *n || (per != 1 && per != *c))
+    if (*n > 0 && *c == 0)
+        return lp_error(LOWP_ERR_SHAPE, "predictions %s hold no class scores",
+                        lp_shape_str(pred->ndim, pred->dims, sp, sizeof sp));
+    if (ln != *n || (per != 1 && per != *c) || (ln > 0 && per == 0))
         return lp_error(LOWP_ERR_SHAPE, "predictions %s and labels %s do not match (labels must be "
                         "(N), (N,1) or one-hot (N,C))",
                         lp_shape_str(pred->ndim, pred->dims, sp, sizeof sp),
@@ -41,32 +44,76 @@ static lp_status class_shape(const lp_tensor *pred, const lp_tensor *label, int6
     return LP_OK;
 }
 
-/* The label of row i: index, or argmax of a one-hot row. */
-static int64_t label_of(const lp_tensor *label, int64_t i, int64_t c, bool onehot)
+/* The class index of row i -- an index label, or the argmax of a one-hot row -- refusing
+ * anything that is not one of the c classes (negative, too large, fractional, NaN, inf). */
+static lp_status class_label(const lp_tensor *label, int64_t i, int64_t c, bool onehot, int64_t *out)
 {
-    if (!onehot)
-        return lp_tensor_get_int(label, i);
-    int64_t best = 0;
-    double bv = -INFINITY;
-    for (int64_t j = 0; j < c; j++) {
-        double v = lp_tensor_get(label, i * c + j);
-        if (v > bv)
-            bv = v, best = j;
+    if (onehot) {
+        int64_t best = 0;
+        double bv = -INFINITY;
+        for (int64_t j = 0; j < c; j++) {
+            double v = lp_tensor_get(label, i * c + j);
+            if (!isfinite(v))
+                return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT,
+                                           "one-hot label holds %g at class %lld", v, (long long)j);
+            if (v > bv)
+                bv = v, best = j;
+        }
+        *out = best;
+        return LP_OK;
     }
-    return best;
+    if (!lp_dtype_traits_of(label->dtype)->is_float) {
+        int64_t y = lp_tensor_get_int(label, i);   /* a u64 above INT64_MAX reads negative */
+        if (y < 0 || y >= c)
+            return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT,
+                                       label->dtype == LP_U64
+                                           ? "label %llu is not a class index of the %lld scores (0..%lld)"
+                                           : "label %lld is not a class index of the %lld scores (0..%lld)",
+                                       (long long)y, (long long)c, (long long)c - 1);
+        *out = y;
+        return LP_OK;
+    }
+    double v = lp_tensor_get(label, i);
+    if (!(v >= 0 && v < (double)c && v == floor(v)))
+        return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT,
+                                   "label %.17g is not a class index of the %lld scores (0..%lld)", v,
+                                   (long long)c, (long long)c - 1);
+    *out = (int64_t)v;
+    return LP_OK;
 }
 
-/* argmax, first index on ties (as numpy/PyTorch). */
+/* A 0/1 label of element i (binary and multilabel scoring); anything else is refused. */
+static lp_status binary_label(const lp_tensor *label, int64_t i, int64_t per_row, int64_t *out)
+{
+    double v = lp_tensor_get(label, i);
+    if (v != 0 && v != 1)
+        return lp_metric_row_error(per_row ? i / per_row : i, LOWP_ERR_INVALID_ARGUMENT,
+                                   "label %.17g at element %lld is not 0 or 1 (binary/multilabel "
+                                   "scores need 0/1 labels)", v, (long long)i);
+    *out = (int64_t)v;
+    return LP_OK;
+}
+
+/* argmax, first index on ties (as numpy/PyTorch); -1 when a score is NaN (no prediction,
+ * so that a model gone numerically wrong scores as wrong, never as class 0). */
 static int64_t argmax_row(const lp_tensor *pred, int64_t i, int64_t c)
 {
     int64_t best = 0;
-    double bv = c > 0 ? lp_tensor_get(pred, i * c) : 0;
-    for (int64_t j = 1; j < c; j++) {
+    double bv = -INFINITY;
+    for (int64_t j = 0; j < c; j++) {
         double v = lp_tensor_get(pred, i * c + j);
-        if (v > bv)
+        if (isnan(v))
+            return -1;
+        if (v > bv || j == 0)
             bv = v, best = j;
     }
-    return best;
+    return c > 0 ? best : -1;
+}
+
+/* Rows of a (N,...) tensor, for naming the row of element i. */
+static int64_t per_row(const lp_tensor *t)
+{
+    return t->ndim && t->dims[0] ? lp_tensor_numel(t) / t->dims[0] : 0;
 }
 
 /* ---- counting metrics (topk, Accuracy) ---- */
@@ -113,22 +160,21 @@ static lp_status topk_update(void *s, int no, const lowp_tensor *const *outs, in
     int64_t n, cls;
     bool onehot;
     LP_TRY(class_shape(outs[0], labels[0], &n, &cls, &onehot));
+    double correct = 0;
     for (int64_t i = 0; i < n; i++) {
-        int64_t y = label_of(labels[0], i, cls, onehot);
-        bool ok = false;
-        if (y >= 0 && y < cls) {
-            double ys = lp_tensor_get(outs[0], i * cls + y);
-            int64_t rank = 0;
-            for (int64_t j = 0; j < cls; j++) {
-                double v = lp_tensor_get(outs[0], i * cls + j);
-                if (v > ys || (v == ys && j < y) || isnan(ys))
-                    rank++;
-            }
-            ok = rank < c->k;
+        int64_t y;
+        LP_TRY(class_label(labels[0], i, cls, onehot, &y));
+        double ys = lp_tensor_get(outs[0], i * cls + y);
+        int64_t rank = 0;
+        for (int64_t j = 0; j < cls; j++) {
+            double v = lp_tensor_get(outs[0], i * cls + j);
+            if (v > ys || (v == ys && j < y) || isnan(ys) || isnan(v))
+                rank++;
         }
-        c->correct += ok;
-        c->total += 1;
+        correct += rank < c->k;
     }
+    c->correct += correct;   /* state changes only once the whole batch is accepted */
+    c->total += (double)n;
     return LP_OK;
 }
 
@@ -152,21 +198,27 @@ static lp_status accuracy_update(void *s, int no, const lowp_tensor *const *outs
     LP_TRY(need(no, nl, "Accuracy"));
     const lp_tensor *p = outs[0], *l = labels[0];
     int64_t np = lp_tensor_numel(p), nlab = lp_tensor_numel(l);
+    double correct = 0;
     if (np == nlab) {
         for (int64_t i = 0; i < np; i++) {
-            int64_t pv = lp_tensor_get(p, i) >= 0.5 ? 1 : 0;
-            c->correct += pv == (int64_t)llround(lp_tensor_get(l, i));
-            c->total += 1;
+            int64_t y;
+            LP_TRY(binary_label(l, i, per_row(l), &y));
+            correct += (lp_tensor_get(p, i) >= 0.5 ? 1 : 0) == y;   /* NaN: 0 */
         }
+        c->correct += correct;
+        c->total += (double)np;
         return LP_OK;
     }
     int64_t n, cls;
     bool onehot;
     LP_TRY(class_shape(p, l, &n, &cls, &onehot));
     for (int64_t i = 0; i < n; i++) {
-        c->correct += argmax_row(p, i, cls) == label_of(l, i, cls, onehot);
-        c->total += 1;
+        int64_t y;
+        LP_TRY(class_label(l, i, cls, onehot, &y));
+        correct += argmax_row(p, i, cls) == y;
     }
+    c->correct += correct;
+    c->total += (double)n;
     return LP_OK;
 }
 
@@ -180,22 +232,30 @@ static lp_status loss_update(void *s, int no, const lowp_tensor *const *outs, in
     int64_t n, cls;
     bool onehot;
     LP_TRY(class_shape(outs[0], labels[0], &n, &cls, &onehot));
+    double loss = 0;
     for (int64_t i = 0; i < n; i++) {
-        int64_t y = label_of(labels[0], i, cls, onehot);
-        if (y < 0 || y >= cls)
-            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "label %lld of row %lld is outside 0..%lld",
-                            (long long)y, (long long)i, (long long)(cls - 1));
+        int64_t y;
+        LP_TRY(class_label(labels[0], i, cls, onehot, &y));
+        /* log-sum-exp; a row with a NaN or +inf score, or only -inf scores, has no defined
+         * softmax: it scores the worst loss, +inf (a model gone numerically wrong). */
         double mx = -INFINITY, sum = 0;
+        bool bad = false;
         for (int64_t j = 0; j < cls; j++) {
             double v = lp_tensor_get(outs[0], i * cls + j);
+            bad |= isnan(v) || v == INFINITY;
             if (v > mx)
                 mx = v;
         }
+        if (bad || mx == -INFINITY) {
+            loss = INFINITY;
+            continue;
+        }
         for (int64_t j = 0; j < cls; j++)
             sum += exp(lp_tensor_get(outs[0], i * cls + j) - mx);
-        c->correct += mx + log(sum) - lp_tensor_get(outs[0], i * cls + y);
-        c->total += 1;
+        loss += mx + log(sum) - lp_tensor_get(outs[0], i * cls + y);
     }
+    c->correct += loss;
+    c->total += (double)n;
     return LP_OK;
 }
 
@@ -228,16 +288,23 @@ static lp_status err_update(void *s, int no, const lowp_tensor *const *outs, int
     LP_TRY(need(no, nl, "this metric"));
     const lp_tensor *p = outs[0], *l = labels[0];
     int64_t n = lp_tensor_numel(p);
-    if (n != lp_tensor_numel(l)) {
+    if (n != lp_tensor_numel(l) || (p->ndim && l->ndim && p->dims[0] != l->dims[0])) {
         char sp[96], sl[96];
-        return lp_error(LOWP_ERR_SHAPE, "predictions %s and labels %s differ in size",
+        return lp_error(LOWP_ERR_SHAPE, "predictions %s and labels %s differ in size or batch",
                         lp_shape_str(p->ndim, p->dims, sp, sizeof sp),
                         lp_shape_str(l->ndim, l->dims, sl, sizeof sl));
     }
+    double sum = 0;
     for (int64_t i = 0; i < n; i++) {
-        double d = lp_tensor_get(p, i) - lp_tensor_get(l, i);
-        e->sum += e->kind == ERR_ABS ? fabs(d) : d * d;
+        double y = lp_tensor_get(l, i), d = lp_tensor_get(p, i) - y;
+        if (!isfinite(y))
+            return lp_metric_row_error(i / (per_row(l) ? per_row(l) : 1), LOWP_ERR_INVALID_ARGUMENT,
+                                       "label (or reference output) %g at element %lld is not a "
+                                       "finite number", y, (long long)i);
+        /* A NaN or infinite prediction is infinitely wrong (not NaN, which compares false). */
+        sum += isfinite(d) ? (e->kind == ERR_ABS ? fabs(d) : d * d) : INFINITY;
     }
+    e->sum += sum;
     e->count += (double)n;
     return LP_OK;
 }
@@ -326,17 +393,26 @@ static lp_status f1_update(void *s, int no, const lowp_tensor *const *outs, int 
     } else {
         LP_TRY(class_shape(p, l, &n, &cls, &onehot));
     }
+    /* Every label is checked before any count changes, so a refused batch leaves no trace. */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t yt;
+        LP_TRY(binary_scores ? binary_label(l, i, per_row(l), &yt) : class_label(l, i, cls, onehot, &yt));
+    }
     LP_TRY(f1_grow(f, cls > 2 ? cls : 2));
     for (int64_t i = 0; i < n; i++) {
-        int64_t yp = binary_scores ? (lp_tensor_get(p, i) >= 0.5) : argmax_row(p, i, cls);
-        int64_t yt = binary_scores ? llround(lp_tensor_get(l, i)) : label_of(l, i, cls, onehot);
-        if (yt < 0)
-            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "F1: negative label %lld", (long long)yt);
-        LP_TRY(f1_grow(f, yt + 1));
+        double v = binary_scores ? lp_tensor_get(p, i) : 0;
+        int64_t yt = 0;
+        if (binary_scores)
+            binary_label(l, i, 0, &yt);
+        else
+            class_label(l, i, cls, onehot, &yt);
+        /* A NaN score predicts no class: a false negative, no false positive. */
+        int64_t yp = !binary_scores ? argmax_row(p, i, cls) : isnan(v) ? -1 : v >= 0.5;
         if (yp == yt) {
             f->tp[yt] += 1;
         } else {
-            f->fp[yp] += 1;
+            if (yp >= 0)
+                f->fp[yp] += 1;
             f->fn[yt] += 1;
         }
     }

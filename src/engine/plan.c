@@ -13,6 +13,7 @@
 /* Backends in order of preference; the reference backend last claims the rest. */
 static const lp_kernel *const backends[] = {
     &lp_kernel_dnnl,
+    &lp_kernel_dnnl_rnn,
     &lp_kernel_reference,
 };
 

@@ -7,6 +7,8 @@
 #include "engine/engine.h"
 
 extern const lp_kernel lp_kernel_dnnl;
+/* RNN, GRU and LSTM on oneDNN's RNN primitives (dnnl_rnn.c). */
+extern const lp_kernel lp_kernel_dnnl_rnn;
 
 /* True when the CPU runs oneDNN's BF16 kernels natively (AVX512_BF16 or better). A plan
  * asked for BF16 on another CPU runs FP32. */

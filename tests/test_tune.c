@@ -398,6 +398,56 @@ static void test_registered_strategy(void)
     CHECK(strstr(lowp_last_error(), "unknown tuning strategy 'nope'") != NULL);
 }
 
+static lowp_status fp32_only(lowp_tuner *t, void *user)
+{
+    (void)user;
+    int n = lowp_tuner_op_count(t);
+    unsigned char *p = malloc((size_t)n);
+    memset(p, LOWP_TUNE_FP32, (size_t)n);
+    lowp_tune_trial tr;
+    lowp_status st = lowp_tuner_try(t, 0, p, "all fp32", &tr, NULL);
+    CHECK(tr.index == 0); /* the FP32 model is not a trial */
+    free(p);
+    return st;
+}
+
+/* An op_wise that keeps every op FP32: each strategy (auto crashed, the others said only "tried
+ * no recipe") refuses with a message naming the op_wise entry and its line. A strategy that
+ * proposes only the FP32 model says that is why it tried nothing. */
+static void test_all_fp32_op_wise(void)
+{
+    const char *yaml = "model: {name: mlp}\n"
+                       "quantization:\n"
+                       "  op_wise:\n"
+                       "    '/1/Gemm': {activation: {dtype: [fp32]}}\n"  /* line 4 */
+                       "    '/[35]/Gemm':\n"                             /* line 5: a regex */
+                       "      weight: {dtype: fp32}\n";
+    lowp_config *cfg = NULL;
+    CHECK_OK(lowp_config_load_string(yaml, "fp32.yaml", &cfg));
+    for (int i = 0; cfg && lowp_tune_strategy_at(i); i++) {
+        const char *name = lowp_tune_strategy_at(i)->name;
+        if (!strncmp(name, "test_", 5))
+            continue;
+        lowp_tune_options o = opts("allfp32", name);
+        o.config = cfg;
+        lowp_tune_summary sum;
+        int st = tune_topk(&o, &sum);
+        const char *e = lowp_last_error();
+        CHECK_MSG(st == LOWP_ERR_INVALID_ARGUMENT && strstr(e, "nothing left to tune") &&
+                      strstr(e, "'/1/Gemm' (Gemm) by fp32.yaml: quantization.op_wise '/1/Gemm' (line 4)") &&
+                      strstr(e, "'/5/Gemm' (Gemm) by fp32.yaml: quantization.op_wise '/[35]/Gemm' (line 5)"),
+                  "%s: status %d: %s", name, st, e);
+    }
+    lowp_config_free(cfg);
+    static const lowp_tune_strategy s = { "test_fp32_only", "proposes only the FP32 model", 0, fp32_only, NULL };
+    CHECK_OK(lowp_tune_strategy_register(&s));
+    lowp_tune_options o = opts("fp32only", "test_fp32_only");
+    lowp_tune_summary sum;
+    CHECK(tune_topk(&o, &sum) == LOWP_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(lowp_last_error(), "strategy 'test_fp32_only' tried no recipe: every point it proposed was the FP32 model"),
+              "%s", lowp_last_error());
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof tmp, "/tmp/lowp_test_tune_XXXXXX");
@@ -415,6 +465,7 @@ int main(void)
     RUN(test_resume_equals_uninterrupted);
     RUN(test_same_seed_same_history);
     RUN(test_registered_strategy);
+    RUN(test_all_fp32_op_wise);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (!getenv("LOWP_TEST_KEEP") && system(cmd) != 0)

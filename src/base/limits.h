@@ -18,4 +18,9 @@
  * (ir/infer.c). A 196-byte model (ConstantOfShape [2^31]) took 8 GB and 49 s to fold. */
 #define LP_FOLD_LIMIT_DEFAULT ((uint64_t)256 << 20)
 
+/* Lists and maps nested inside each other in a YAML or JSON text (configs, recipes, tuning
+ * histories), counted from the top value (1). The tree builder refuses deeper texts, so every
+ * recursive walk over a parsed tree (free, clone, checks) is bounded by it. */
+#define LP_MAX_YAML_NESTING 64
+
 #endif

@@ -1,6 +1,7 @@
 /* npy.c — NumPy .npy read/write (format 1.0-3.0, C order, little-endian numeric dtypes). */
 #include "base/npy.h"
 #include "base/file.h"
+#include "base/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -465,21 +466,6 @@ lp_status lp_npy_write(const lp_tensor *t, const char *what, unsigned char **dat
     return LP_OK;
 }
 
-static bool write_all(int fd, const void *data, size_t n)
-{
-    const char *p = data;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 lowp_status lowp_tensor_save_npy(const lowp_tensor *tensor, const char *path)
 {
     if (!tensor || !path)
@@ -488,37 +474,14 @@ lowp_status lowp_tensor_save_npy(const lowp_tensor *tensor, const char *path)
     char hdr[512];
     size_t hlen = npy_header_bytes(tensor, hdr);
 
-    /* "<path>.tmp-<pid>-<n>" sits in the same folder, so rename() is atomic. */
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 48);
-    if (!tmp)
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    static _Thread_local unsigned counter;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, plen + 48, "%s.tmp-%ld-%u", path, (long)getpid(), counter++);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        lp_status st = lp_error(LOWP_ERR_IO, "%s: cannot create a temporary file next to it: %s",
-                                path, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    bool ok = write_all(fd, hdr, hlen) && (!tensor->nbytes ||
-                                           write_all(fd, tensor->data, tensor->nbytes));
-    int err = errno;
-    if (close(fd) != 0 && ok)
-        ok = false, err = errno;
-    if (ok && rename(tmp, path) != 0)
-        ok = false, err = errno;
-    if (!ok) {
-        unlink(tmp);
-        free(tmp);
+    /* A temporary in the same folder, renamed over `path` (base/outfile.h). */
+    lp_outfile o;
+    LP_TRY(lp_out_begin(path, &o));
+    if (fwrite(hdr, 1, hlen, o.f) != hlen ||
+        (tensor->nbytes && fwrite(tensor->data, 1, tensor->nbytes, o.f) != tensor->nbytes)) {
+        int err = errno;
+        lp_out_abort(&o);
         return lp_error(LOWP_ERR_IO, "%s: cannot write: %s", path, strerror(err));
     }
-    free(tmp);
-    return LP_OK;
+    return lp_out_commit(&o);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/outfile.h"
 #include "cli/cli.h"
 #include "cli/cli_data.h"
 
@@ -88,11 +89,10 @@ static int write_html(const char *path, const lp_cj *doc, const lp_cj *layers, c
 {
     enum { ROW = 18, BAR = 520, MAX_CHARS = 56 };
     static const char *const colors[3] = { "#d33", "#e92", "#4a7" };
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return lp_cli_input_error("%s: cannot create", tmp);
+    lp_outfile out;
+    if (lp_out_begin(path, &out) != LP_OK)
+        return lp_cli_input_error("%s", lowp_last_error());
+    FILE *f = out.f;
     int n = layers->n, n_weights = 0, chars = 8;
     double maxdb = 1;
     for (int i = 0; i < n; i++) {
@@ -169,10 +169,8 @@ static int write_html(const char *path, const lp_cj *doc, const lp_cj *layers, c
                 left, i * ROW + 2, w, ROW - 4, fill, left + w + 4, i * ROW + 13, value);
     }
     fputs("</svg></div>\n</body></html>\n", f);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return lp_cli_input_error("%s: cannot write", path);
-    }
+    if (lp_out_commit(&out) != LP_OK)
+        return lp_cli_input_error("%s", lowp_last_error());
     return LP_EXIT_OK;
 }
 

@@ -9,6 +9,8 @@
 #include "cli/cli.h"
 #include "cli/cli_data.h"
 
+enum { LP_EXIT_UNQUANTIZED = 4 };
+
 static const char usage[] =
     "usage: lowp quantize MODEL -o OUT.onnx [--config FILE.yaml | --calib SPEC [--transform LIST]] [options]\n"
     "\n"
@@ -41,6 +43,9 @@ static const char usage[] =
     "  -j, --json               print a JSON summary\n"
     "  -q, --quiet              no progress on stderr\n"
     "  -h, --help               show this help\n"
+    "\n"
+    "Exit status 4 (after a warning): the output was written but no op in it is quantized (the\n"
+    "recipe or op_wise keeps every op in FP32, or the model has no op lowp quantizes).\n"
     "\n"
     "example: lowp quantize models/resnet_s.onnx -o resnet_s.int8.onnx \\\n"
     "             --calib FashionMNIST:/usr/share/datasets/fashion-mnist:train=true \\\n"
@@ -289,6 +294,17 @@ int lp_cmd_quantize(int argc, char **argv)
         n_bf16 += !strcmp(p, "bf16");
         n_fp32 += !strcmp(p, "fp32");
     }
+    /* A model written with no op quantized is almost always a configuration mistake (an op_wise
+     * that keeps everything FP32, a model without quantizable ops): say so, and exit with a
+     * status of its own so that scripts notice. */
+    bool unquantized = n_int8 + n_bf16 == 0;
+    if (unquantized) {
+        fprintf(stderr, "lowp quantize: warning: %s is not quantized: %s (exit status %d)\n", o.output,
+                n_capable ? "the recipe keeps every quantizable op in FP32 (see quantization.op_wise)"
+                          : "the model has no op lowp can quantize",
+                LP_EXIT_UNQUANTIZED);
+        rc = LP_EXIT_UNQUANTIZED;
+    }
     double seconds = lp_cli_now() - t0;
     long long in_size = file_size(o.model), out_size = file_size(o.output);
     bool is_dyn = lowp_recipe_is_dynamic(recipe);
@@ -301,6 +317,7 @@ int lp_cmd_quantize(int argc, char **argv)
         lp_json_key(&j, "output"); lp_json_string(&j, o.output);
         lp_json_key(&j, "approach"); lp_json_string(&j, is_dyn ? "dynamic" : "static");
         lp_json_key(&j, "format"); lp_json_string(&j, qo ? "qoperator" : "qdq");
+        lp_json_key(&j, "quantized"); lp_json_bool(&j, !unquantized);
         lp_json_key(&j, "int8_nodes"); lp_json_int(&j, n_int8);
         lp_json_key(&j, "bf16_nodes"); lp_json_int(&j, n_bf16);
         lp_json_key(&j, "fp32_nodes"); lp_json_int(&j, n_fp32);

@@ -765,7 +765,7 @@ lowp_status lowp_config_load_string(const char *yaml, const char *what, lowp_con
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     snprintf(cfg->file, sizeof cfg->file, "%s", what ? what : "<config>");
     set_defaults(cfg);
-    lp_status st = lp_yaml_parse(yaml, strlen(yaml), cfg->file, &cfg->root);
+    lp_status st = lp_yval_parse(yaml, strlen(yaml), cfg->file, &cfg->root);
     if (st == LP_OK)
         st = parse_root(cfg);
     if (st != LP_OK) {

@@ -129,10 +129,6 @@ struct lowp_config {
 
 typedef struct lowp_config lp_config;
 
-/* Parses YAML text into a value tree with line numbers (no anchors/aliases; duplicate keys
- * are errors). `what` names the source in messages. */
-lp_status lp_yaml_parse(const char *text, size_t size, const char *what, lp_yval **out);
-
 /* LPOT's spelling of an enumeration value ("per_channel", "asym", "int8", "minmax"). */
 const char *lp_cfg_granularity_name(int v);
 const char *lp_cfg_scheme_name(int v);

@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "base/limits.h"
+
 /* ---- value trees ---- */
 
 lp_status lp_yval_new(lp_node_kind kind, int line, const char *str, lp_yval **out)
@@ -104,6 +106,135 @@ lp_status lp_yval_clone(const lp_yval *v, lp_yval **out)
     return LP_OK;
 }
 
+/* The tree builder's state: the open collections, and for a map the key read but not yet
+ * given its value. */
+typedef struct ybuild {
+    const char *what;
+    int depth;
+    lp_yval *stack[LP_MAX_YAML_NESTING];
+    char *keys[LP_MAX_YAML_NESTING];
+    int key_lines[LP_MAX_YAML_NESTING];
+    lp_yval *root;
+} ybuild;
+
+static const char *event_kind(yaml_event_type_t t)
+{
+    return t == YAML_SEQUENCE_START_EVENT ? "a list" : t == YAML_MAPPING_START_EVENT ? "a map" : "an alias";
+}
+
+/* Attaches a new value to the open collection (or makes it the root), then opens it when it
+ * is a collection. Takes ownership of `nv`. */
+static lp_status attach(ybuild *b, lp_yval *nv, int line)
+{
+    if (b->depth == 0) {
+        b->root = nv;
+    } else {
+        lp_yval *parent = b->stack[b->depth - 1];
+        if (parent->kind == LP_NODE_MAP)
+            nv->key_line = b->key_lines[b->depth - 1];
+        lp_status st = lp_yval_append(parent, b->keys[b->depth - 1], nv);
+        free(b->keys[b->depth - 1]);
+        b->keys[b->depth - 1] = NULL;
+        LP_TRY(st);
+    }
+    if (nv->kind == LP_NODE_SEQ || nv->kind == LP_NODE_MAP) {
+        if (b->depth == LP_MAX_YAML_NESTING)
+            return lp_error(LOWP_ERR_FORMAT, "%s: line %d: lists and maps nested more than %d levels deep", b->what,
+                            line, LP_MAX_YAML_NESTING);
+        b->stack[b->depth++] = nv;
+    }
+    return LP_OK;
+}
+
+/* One parser event. Every event kind is handled in every position: a key must be a scalar
+ * (a list, a map or an alias where a map's key belongs is refused), aliases are refused,
+ * and a second document is refused. */
+static lp_status on_event(ybuild *b, const yaml_event_t *ev, int *docs, bool *done)
+{
+    int line = (int)ev->start_mark.line + 1;
+    lp_yval *parent = b->depth > 0 ? b->stack[b->depth - 1] : NULL;
+    bool want_key = parent && parent->kind == LP_NODE_MAP && !b->keys[b->depth - 1];
+    lp_yval *nv = NULL;
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        *done = true;
+        return LP_OK;
+    case YAML_DOCUMENT_START_EVENT:
+        if (++*docs > 1)
+            return lp_error(LOWP_ERR_FORMAT, "%s: line %d: more than one YAML document", b->what, line);
+        return LP_OK;
+    case YAML_ALIAS_EVENT:
+        return lp_error(LOWP_ERR_UNSUPPORTED, "%s: line %d: YAML aliases (*name) are not supported", b->what, line);
+    case YAML_SCALAR_EVENT: {
+        const char *val = (const char *)ev->data.scalar.value;
+        bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        if (want_key) {
+            if (lp_yval_get(parent, val))
+                return lp_error(LOWP_ERR_FORMAT, "%s: key '%s' given twice at line %d", b->what, val, line);
+            if (!(b->keys[b->depth - 1] = strdup(val)))
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+            b->key_lines[b->depth - 1] = line;
+            return LP_OK;
+        }
+        bool null = plain && (!*val || !strcmp(val, "~") || !strcmp(val, "null") || !strcmp(val, "Null") ||
+                              !strcmp(val, "NULL"));
+        LP_TRY(lp_yval_new(null ? LP_NODE_NULL : LP_NODE_SCALAR, line, null ? NULL : val, &nv));
+        nv->quoted = !plain;
+        return attach(b, nv, line);
+    }
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        if (want_key)
+            return lp_error(LOWP_ERR_FORMAT, "%s: line %d: a key must be a name or a number, not %s", b->what, line,
+                            event_kind(ev->type));
+        LP_TRY(lp_yval_new(ev->type == YAML_SEQUENCE_START_EVENT ? LP_NODE_SEQ : LP_NODE_MAP, line, NULL, &nv));
+        return attach(b, nv, line);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        if (b->depth == 0) /* libyaml pairs them; a stray end is its bug, refused all the same */
+            return lp_error(LOWP_ERR_FORMAT, "%s: line %d: unbalanced end of a list or map", b->what, line);
+        free(b->keys[b->depth - 1]);
+        b->keys[b->depth - 1] = NULL;
+        b->depth--;
+        return LP_OK;
+    default: /* stream start, document end, no event */
+        return LP_OK;
+    }
+}
+
+lp_status lp_yval_parse(const char *text, size_t size, const char *what, lp_yval **out)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, size);
+    ybuild b = { .what = what };
+    int docs = 0;
+    bool done = false;
+    lp_status st = LP_OK;
+    while (!done && st == LP_OK) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            st = lp_error(LOWP_ERR_FORMAT, "%s: YAML syntax error: %s at line %d", what,
+                          parser.problem ? parser.problem : "unknown", (int)(parser.problem_mark.line + 1));
+            break;
+        }
+        st = on_event(&b, &ev, &docs, &done);
+        yaml_event_delete(&ev);
+    }
+    for (int i = 0; i < LP_MAX_YAML_NESTING; i++)
+        free(b.keys[i]);
+    yaml_parser_delete(&parser);
+    if (st == LP_OK && !b.root)
+        st = lp_error(LOWP_ERR_FORMAT, "%s: empty: no YAML value in it", what);
+    if (st != LP_OK) {
+        lp_yval_free(b.root);
+        return st;
+    }
+    *out = b.root;
+    return LP_OK;
+}
+
 lp_status lp_yval_parse_flow(const char *text, lp_yval **out)
 {
     /* Scalars that are not flow collections stay verbatim (a path may contain ':' or ','). */
@@ -112,77 +243,15 @@ lp_status lp_yval_parse_flow(const char *text, lp_yval **out)
         s++;
     if (*s != '[' && *s != '{')
         return lp_yval_new(LP_NODE_SCALAR, 0, text, out);
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser))
+    size_t n = strlen(text);
+    char *what = malloc(n + 3);
+    if (!what)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-    lp_yval *stack[16];
-    char *keys[16] = {0};
-    int depth = 0;
-    lp_yval *root = NULL;
-    lp_status st = LP_OK;
-    for (;;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&parser, &ev)) {
-            st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "'%s': not a valid YAML value: %s", text,
-                          parser.problem ? parser.problem : "syntax error");
-            break;
-        }
-        yaml_event_type_t t = ev.type;
-        lp_yval *nv = NULL;
-        if (t == YAML_SCALAR_EVENT) {
-            const char *val = (const char *)ev.data.scalar.value;
-            if (depth > 0 && stack[depth - 1]->kind == LP_NODE_MAP && !keys[depth - 1]) {
-                keys[depth - 1] = strdup(val);
-                yaml_event_delete(&ev);
-                continue;
-            }
-            st = lp_yval_new(LP_NODE_SCALAR, 0, val, &nv);
-            if (nv)
-                nv->quoted = ev.data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-        } else if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
-            st = lp_yval_new(t == YAML_SEQUENCE_START_EVENT ? LP_NODE_SEQ : LP_NODE_MAP, 0, NULL, &nv);
-        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
-            depth--;
-            yaml_event_delete(&ev);
-            continue;
-        }
-        yaml_event_delete(&ev);
-        if (st != LP_OK)
-            break;
-        if (nv) {
-            if (depth == 0) {
-                root = nv;
-            } else {
-                lp_yval *parent = stack[depth - 1];
-                st = lp_yval_append(parent, keys[depth - 1], nv);
-                free(keys[depth - 1]);
-                keys[depth - 1] = NULL;
-                if (st != LP_OK)
-                    break;
-            }
-            if (nv->kind != LP_NODE_SCALAR) {
-                if (depth == 16) {
-                    st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "'%s': nested too deeply", text);
-                    break;
-                }
-                stack[depth++] = nv;
-            }
-        }
-        if (t == YAML_STREAM_END_EVENT)
-            break;
-    }
-    for (int i = 0; i < 16; i++)
-        free(keys[i]);
-    yaml_parser_delete(&parser);
-    if (st == LP_OK && !root)
-        st = lp_yval_new(LP_NODE_NULL, 0, NULL, &root);
-    if (st != LP_OK) {
-        lp_yval_free(root);
-        return st;
-    }
-    *out = root;
-    return LP_OK;
+    snprintf(what, n + 3, "'%s'", text);
+    lp_status st = lp_yval_parse(text, n, what, out);
+    free(what);
+    /* A value given on the command line or through the API: a bad argument, not a bad file. */
+    return st == LOWP_ERR_FORMAT ? LOWP_ERR_INVALID_ARGUMENT : st;
 }
 
 /* ---- scalar conversions ---- */

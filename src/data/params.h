@@ -28,7 +28,14 @@ lp_status lp_yval_append(lp_yval *seq_or_map, const char *key, lp_yval *item);
 /* The value under `key` of a MAP, or NULL. */
 lp_yval *lp_yval_get(const lp_yval *map, const char *key);
 lp_status lp_yval_clone(const lp_yval *v, lp_yval **out);
-/* Parses a YAML flow-style value ("3", "[1, 2]", "abc") into a node (via libyaml). */
+/* Parses YAML text (block or flow style; JSON is YAML) into a value tree with 1-based line
+ * numbers, through libyaml's event parser. Refused, with "WHAT: line N": syntax errors, an
+ * empty text, more than one document, aliases, keys that are not scalars (`[1]: 2`), duplicate
+ * keys, and lists/maps nested deeper than LP_MAX_YAML_NESTING (so every recursive walk over a
+ * parsed tree is bounded by it). Plain `~`, `null` and empty values become LP_NODE_NULL. */
+lp_status lp_yval_parse(const char *text, size_t size, const char *what, lp_yval **out);
+/* A YAML flow-style value ("3", "[1, 2]", "abc") into a node; text that does not open a flow
+ * list or map stays a verbatim scalar. */
 lp_status lp_yval_parse_flow(const char *text, lp_yval **out);
 
 /* The line to report for `v`: its key's line when it has one. */

@@ -1,4 +1,4 @@
-/* model.c — the public lowp_model_* calls and whole-file I/O helpers. */
+/* model.c — the public lowp_model_* calls. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -7,31 +7,6 @@
 #include <unistd.h>
 
 #include "onnx/model.h"
-
-lp_status lp_write_file_atomic(const char *path, const void *data, size_t size)
-{
-    size_t len = strlen(path) + 32;
-    char *tmp = malloc(len);
-    if (!tmp)
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    lp_status st = LP_OK;
-    if (!f)
-        st = lp_error(LOWP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    else {
-        int ok = fwrite(data, 1, size, f) == size;
-        ok = (fclose(f) == 0) && ok;
-        if (!ok)
-            st = lp_error(LOWP_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        else if (rename(tmp, path) != 0)
-            st = lp_error(LOWP_ERR_IO, "%s: cannot rename to '%s': %s", tmp, path, strerror(errno));
-        if (st != LP_OK)
-            remove(tmp);
-    }
-    free(tmp);
-    return st;
-}
 
 static lp_status wrap(lp_graph *g, const char *path, lowp_model **out)
 {

@@ -3,6 +3,7 @@
 #define LP_MODEL_H
 
 #include "base/file.h"
+#include "base/outfile.h"
 #include "ir/graph.h"
 
 struct lowp_model {
@@ -23,7 +24,6 @@ lp_status lp_onnx_write(const lp_graph *g, uint8_t **data_out, size_t *size_out)
 /* Parses a serialized TensorProto (a .pb file of ONNX's test data) into a tensor. */
 lp_status lp_onnx_read_tensor(const void *data, size_t size, const char *what, lp_tensor **out);
 
-/* Writes a buffer to `path` via a temporary name in the same folder, then renames. */
-lp_status lp_write_file_atomic(const char *path, const void *data, size_t size);
+/* lp_write_file_atomic (a temporary in the same folder, then a rename) is in base/outfile.h. */
 
 #endif

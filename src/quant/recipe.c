@@ -229,7 +229,7 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
     rd r = { .what = what ? what : "recipe" };
     lp_yval *root = NULL;
     lp_recipe *rec = NULL;
-    LP_TRY(lp_yaml_parse(text, size, r.what, &root));
+    LP_TRY(lp_yval_parse(text, size, r.what, &root));
     lp_status st = lp_recipe_new(&rec);
     if (st == LP_OK && (!root || root->kind != LP_NODE_MAP))
         st = bad(&r, root, "recipe", "expected a map with model_wise and op_wise");

@@ -61,7 +61,7 @@ lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
                 break;
             }
     /* 2. a narrow miss: other calibration algorithms */
-    if (st == LP_OK && !stop && !passed) {
+    if (st == LP_OK && !stop && !passed && t->n_trials > 0) {
         const lowp_tune_trial *first = &t->trials[0].t;
         double band = fabs(t->baseline - t->target);
         double gap = t->hib ? t->target - first->accuracy : first->accuracy - t->target;

@@ -3,12 +3,17 @@
  * Resume reads it back: a recipe found there answers from the file instead of running again.
  * The strategies are deterministic given the trial results, so replaying the history and
  * continuing ends exactly where an uninterrupted run would. A line cut short by a kill is
- * ignored (that trial simply runs again). */
+ * ignored (that trial simply runs again); so is any line that is not a trial record. The
+ * header is written to a temporary and renamed, so a kill at any moment leaves a history that
+ * resumes. One tune at a time: the workspace is locked (lock_workspace). */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/json.h"
@@ -55,83 +60,123 @@ static void fingerprint(lowp_tuner *t)
 
 static lp_status mkdirs(const char *path)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
+    char *buf = strdup(path);
+    if (!buf)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    lp_status st = LP_OK;
+    for (char *p = buf + 1; st == LP_OK; p++) {
         if (*p == '/' || !*p) {
             char c = *p;
             *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return lp_error(LOWP_ERR_IO, "%s: cannot create the workspace folder: %s", buf, strerror(errno));
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                char b1[LP_PATH_BRIEF];
+                st = lp_error(LOWP_ERR_IO, "%s: cannot create the workspace folder: %s", lp_path_brief(buf, b1),
+                              strerror(errno));
+            }
             *p = c;
             if (!c)
                 break;
         }
     }
-    return LP_OK;
+    free(buf);
+    return st;
 }
 
 static bool get_num(const lp_yval *m, const char *key, double *out)
 {
     const lp_yval *v = lp_yval_get(m, key);
-    if (v && v->kind == LP_NODE_SCALAR && !strcmp(v->str, "null")) {
+    if (v && v->kind == LP_NODE_NULL) {
         *out = NAN;
         return true;
     }
     return v && lp_scalar_float(v, out);
 }
 
-static lp_status load(lowp_tuner *t, const char *path, bool *clean_end)
+void lp_tune_history_free(lp_tune_hist *h, int n)
 {
-    uint8_t *data = NULL;
-    size_t size = 0;
-    LP_TRY(lp_read_file(path, &data, &size));
-    *clean_end = size == 0 || data[size - 1] == '\n';
-    char *text = (char *)data;
+    for (int i = 0; i < n; i++)
+        free(h[i].key);
+    free(h);
+}
+
+lp_status lp_tune_history_parse(const char *text, size_t size, const char *path, const char *fingerprint,
+                                lp_tune_hist **hist_out, int *n_out, bool *fresh)
+{
+    *hist_out = NULL;
+    *n_out = 0;
+    /* A first line without its newline (or an empty file) is a header a kill or a full disk
+     * cut short (before headers were written atomically): there is nothing to replay. */
+    const char *nl = memchr(text, '\n', size);
+    *fresh = !nl;
+    if (!nl)
+        return LP_OK;
+    lp_tune_hist *hist = NULL;
+    int n = 0;
     lp_status st = LP_OK;
     int line_no = 0;
-    for (char *line = text; st == LP_OK && line < text + size;) {
-        char *end = memchr(line, '\n', (size_t)(text + size - line));
+    for (const char *line = text; st == LP_OK && line < text + size;) {
+        const char *end = memchr(line, '\n', (size_t)(text + size - line));
         if (!end) /* no newline: cut short by a kill */
             break;
-        *end = 0;
         line_no++;
         lp_yval *root = NULL;
-        if (*line && lp_yaml_parse(line, strlen(line), path, &root) == LP_OK && root && root->kind == LP_NODE_MAP) {
-            const lp_yval *fp = lp_yval_get(root, "fingerprint"), *key = lp_yval_get(root, "key");
-            if (line_no == 1) {
-                if (!fp || fp->kind != LP_NODE_SCALAR)
-                    st = lp_error(LOWP_ERR_FORMAT, "%s: not a lowp tuning history (no fingerprint on line 1)", path);
-                else if (strcmp(fp->str, t->fingerprint) != 0)
-                    st = lp_error(LOWP_ERR_INVALID_ARGUMENT,
-                                  "%s: this history was made with another model, data, seed or thread count "
-                                  "(fingerprint %s, now %s): remove it or tune without resume", path, fp->str,
-                                  t->fingerprint);
-            } else if (key && key->kind == LP_NODE_SCALAR) {
+        /* A bad line is ignored (that trial runs again); its parse error is not the run's. */
+        bool parsed = end > line && lp_yval_parse(line, (size_t)(end - line), path, &root) == LP_OK &&
+                      root->kind == LP_NODE_MAP;
+        if (!parsed) {
+            if (line_no == 1)
+                st = lp_error(LOWP_ERR_FORMAT, "%s: line 1: not a lowp tuning history", path);
+        } else if (line_no == 1) {
+            const lp_yval *fp = lp_yval_get(root, "fingerprint");
+            if (!fp || fp->kind != LP_NODE_SCALAR)
+                st = lp_error(LOWP_ERR_FORMAT, "%s: not a lowp tuning history (no fingerprint on line 1)", path);
+            else if (strcmp(fp->str, fingerprint) != 0)
+                st = lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                              "%s: this history was made with another model, data, seed or thread count "
+                              "(fingerprint %s, now %s): remove it or tune without resume", path, fp->str,
+                              fingerprint);
+        } else {
+            const lp_yval *key = lp_yval_get(root, "key");
+            if (key && key->kind == LP_NODE_SCALAR) {
                 lp_tune_hist h = { 0 };
                 double v;
                 h.t.accuracy = get_num(root, "accuracy", &v) ? v : NAN;
                 h.t.latency_ms = get_num(root, "latency_ms", &v) ? v : NAN;
-                h.t.model_bytes = get_num(root, "model_bytes", &v) ? (int64_t)v : 0;
-                h.t.footprint_bytes = get_num(root, "footprint_bytes", &v) ? (int64_t)v : 0;
+                h.t.model_bytes = get_num(root, "model_bytes", &v) && v >= 0 && v < 9e18 ? (int64_t)v : 0;
+                h.t.footprint_bytes = get_num(root, "footprint_bytes", &v) && v >= 0 && v < 9e18 ? (int64_t)v : 0;
                 h.t.seconds = get_num(root, "seconds", &v) ? v : 0;
                 h.cost = get_num(root, "cost", &v) ? v : 1;
-                lp_tune_hist *nh = realloc(t->hist, (size_t)(t->n_hist + 1) * sizeof *nh);
-                if (!nh || !(h.key = strdup(key->str))) {
-                    if (nh)
-                        t->hist = nh;
+                lp_tune_hist *nh = realloc(hist, (size_t)(n + 1) * sizeof *nh);
+                if (nh)
+                    hist = nh;
+                if (!nh || !(h.key = strdup(key->str)))
                     st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-                } else {
-                    t->hist = nh;
-                    t->hist[t->n_hist++] = h;
-                }
+                else
+                    hist[n++] = h;
             }
-        } else if (line_no == 1) {
-            st = lp_error(LOWP_ERR_FORMAT, "%s: line 1: not a lowp tuning history", path);
         }
         lp_yval_free(root);
         line = end + 1;
     }
+    if (st != LP_OK) {
+        lp_tune_history_free(hist, n);
+        return st;
+    }
+    *hist_out = hist;
+    *n_out = n;
+    return LP_OK;
+}
+
+/* Loads a history; *whole: the bytes up to its last newline (what follows was cut short). */
+static lp_status load(lowp_tuner *t, const char *path, size_t *whole, bool *fresh)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    LP_TRY(lp_read_file(path, &data, &size));
+    *whole = size;
+    while (*whole > 0 && data[*whole - 1] != '\n')
+        (*whole)--;
+    lp_status st = lp_tune_history_parse((const char *)data, size, path, t->fingerprint, &t->hist, &t->n_hist, fresh);
     free(data);
     return st;
 }
@@ -144,57 +189,134 @@ const lp_tune_hist *lp_tune_history_find(const lowp_tuner *t, const char *key)
     return NULL;
 }
 
-lp_status lp_tune_history_open(lowp_tuner *t)
+/* The workspace's lock: an exclusive flock on WORKSPACE/lock held until the tuner is freed
+ * (the kernel drops it when the process dies, so a kill never leaves a workspace locked).
+ * The file says who holds it, for the message a second run gets. */
+static lp_status lock_workspace(lowp_tuner *t)
 {
-    fingerprint(t);
-    LP_TRY(mkdirs(t->workspace));
-    char path[1100];
-    snprintf(path, sizeof path, "%s/history.jsonl", t->workspace);
-    bool same_file = false, clean_end = true;
+    char *path = NULL;
+    LP_TRY(lp_path_join(t->workspace, "lock", &path));
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    char b1[LP_PATH_BRIEF];
+    if (fd < 0) {
+        lp_status st = lp_error(LOWP_ERR_IO, "%s: cannot create the workspace lock: %s", lp_path_brief(path, b1),
+                                strerror(errno));
+        free(path);
+        return st;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char holder[256] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = 0;
+        holder[strcspn(holder, "\n")] = 0;
+        for (char *c = holder; *c; c++) /* the file is ours, but show it safely all the same */
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        close(fd);
+        lp_status st = err == EWOULDBLOCK
+            ? lp_error(LOWP_ERR_IO, "%s: the workspace is in use by another tune (%s); wait for it to end, or give "
+                                    "another workspace", lp_path_brief(t->workspace, b1), *holder ? holder : "holder unknown")
+            : lp_error(LOWP_ERR_IO, "%s: cannot lock: %s", lp_path_brief(path, b1), strerror(err));
+        free(path);
+        return st;
+    }
+    free(path);
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    char when[64] = "?";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    char *who = lp_strfmt("pid %ld on %s, started %s\n", (long)getpid(), host, when);
+    if (!who || ftruncate(fd, 0) != 0 || pwrite(fd, who, strlen(who), 0) < 0) {
+        /* the lock holds all the same; only the holder's description is missing */
+    }
+    free(who);
+    t->lock_fd = fd;
+    return LP_OK;
+}
+
+/* The header line: what the history belongs to. */
+static lp_status header(const lowp_tuner *t, char **out)
+{
+    lp_json j;
+    lp_json_init(&j, 0);
+    lp_json_begin_object(&j);
+    lp_json_key(&j, "lowp_tune_history");
+    lp_json_int(&j, 1);
+    lp_json_key(&j, "fingerprint");
+    lp_json_string(&j, t->fingerprint);
+    lp_json_key(&j, "model");
+    lp_json_string(&j, t->model_path);
+    lp_json_key(&j, "ops");
+    lp_json_begin_array(&j);
+    for (int i = 0; i < t->n_ops; i++)
+        lp_json_string(&j, t->ops[i].name);
+    lp_json_end_array(&j);
+    lp_json_end_object(&j);
+    char *s = NULL;
+    LP_TRY(lp_json_finish(&j, &s));
+    char *line = lp_strfmt("%s\n", s);
+    free(s);
+    if (!line)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = line;
+    return LP_OK;
+}
+
+static lp_status open_history(lowp_tuner *t, const char *path)
+{
+    bool same_file = false, fresh = false;
+    size_t whole = 0;
     if (t->opt.resume) {
         const char *from = t->resume_from ? t->resume_from : path;
         struct stat a, b;
         same_file = !t->resume_from || (stat(from, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
                                         a.st_dev == b.st_dev);
         if (access(from, F_OK) == 0)
-            LP_TRY(load(t, from, &clean_end));
+            LP_TRY(load(t, from, &whole, &fresh));
         else if (t->resume_from)
             return lp_error(LOWP_ERR_IO, "%s: cannot resume: no such history", from);
         else
             same_file = false; /* nothing to resume: start a new history */
+        if (fresh)
+            same_file = false; /* a header cut short: start the history again */
     }
     /* Resuming in place appends to the file (its trials are replayed, not rewritten);
-     * otherwise a new history starts with its header. */
-    t->history = fopen(path, same_file ? "a" : "w");
-    if (!t->history)
-        return lp_error(LOWP_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-    t->hist_in_place = same_file;
-    if (same_file && !clean_end)
-        fputc('\n', t->history); /* end the line a kill cut short */
+     * otherwise a new history starts with its header, written to a temporary and renamed so
+     * that a kill at any moment leaves either the old history or the new header whole. */
     if (!same_file) {
-        lp_json j;
-        lp_json_init(&j, 0);
-        lp_json_begin_object(&j);
-        lp_json_key(&j, "lowp_tune_history");
-        lp_json_int(&j, 1);
-        lp_json_key(&j, "fingerprint");
-        lp_json_string(&j, t->fingerprint);
-        lp_json_key(&j, "model");
-        lp_json_string(&j, t->model_path);
-        lp_json_key(&j, "ops");
-        lp_json_begin_array(&j);
-        for (int i = 0; i < t->n_ops; i++)
-            lp_json_string(&j, t->ops[i].name);
-        lp_json_end_array(&j);
-        lp_json_end_object(&j);
-        char *s = NULL;
-        LP_TRY(lp_json_finish(&j, &s));
-        fprintf(t->history, "%s\n", s);
-        free(s);
-        if (fflush(t->history) != 0)
-            return lp_error(LOWP_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        char *line = NULL;
+        LP_TRY(header(t, &line));
+        lp_status st = lp_write_file_atomic(path, line, strlen(line));
+        free(line);
+        LP_TRY(st);
     }
+    char b1[LP_PATH_BRIEF];
+    /* A last line cut short goes: the trial it recorded runs again and is appended whole. */
+    if (same_file && truncate(path, (off_t)whole) != 0)
+        return lp_error(LOWP_ERR_IO, "%s: cannot cut its last, incomplete line: %s", lp_path_brief(path, b1),
+                        strerror(errno));
+    t->history = fopen(path, "a");
+    if (!t->history)
+        return lp_error(LOWP_ERR_IO, "%s: cannot write: %s", lp_path_brief(path, b1), strerror(errno));
+    t->hist_in_place = same_file;
     return LP_OK;
+}
+
+lp_status lp_tune_history_open(lowp_tuner *t)
+{
+    fingerprint(t);
+    LP_TRY(mkdirs(t->workspace));
+    LP_TRY(lock_workspace(t));
+    char *path = NULL;
+    LP_TRY(lp_path_join(t->workspace, "history.jsonl", &path));
+    lp_status st = open_history(t, path);
+    free(path);
+    return st;
 }
 
 lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r)
@@ -241,7 +363,10 @@ lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r)
     size_t n = strlen(s);
     bool ok = fwrite(s, 1, n, t->history) == n && fputc('\n', t->history) != EOF && fflush(t->history) == 0;
     free(s);
-    if (!ok)
-        return lp_error(LOWP_ERR_IO, "%s/history.jsonl: cannot write: %s", t->workspace, strerror(errno));
+    if (!ok) {
+        char b1[LP_PATH_BRIEF];
+        return lp_error(LOWP_ERR_IO, "%s/history.jsonl: cannot write: %s", lp_path_brief(t->workspace, b1),
+                        strerror(errno));
+    }
     return LP_OK;
 }

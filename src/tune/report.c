@@ -158,9 +158,11 @@ static lp_status write_text(const char *dir, const char *name, sbuf *b)
         free(b->p);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory writing %s", name);
     }
-    char path[1100];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    lp_status st = lp_write_file_atomic(path, b->p ? b->p : "", b->n);
+    char *path = NULL;
+    lp_status st = lp_path_join(dir, name, &path);
+    if (st == LP_OK)
+        st = lp_write_file_atomic(path, b->p ? b->p : "", b->n);
+    free(path);
     free(b->p);
     return st;
 }

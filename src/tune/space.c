@@ -89,7 +89,7 @@ static bool op_matches(const lp_cfg_op_wise *o, const char *name)
     return m;
 }
 
-static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o)
+static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o, int k)
 {
     const lp_cfg_choice *dt = o->q.has_activation && o->q.activation.dtype.n ? &o->q.activation.dtype
                               : o->q.has_weight && o->q.weight.dtype.n   ? &o->q.weight.dtype
@@ -103,6 +103,7 @@ static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o)
                 allow[LP_PREC_BF16] = op->allow[LP_PREC_BF16];
         }
         memcpy(op->allow, allow, sizeof allow);
+        op->op_wise = k;
     }
     const lp_cfg_tensor_quant *w = &o->q.weight, *a = &o->q.activation;
     if (w->granularity.n || a->scheme.n || a->algorithm.n) {
@@ -115,6 +116,40 @@ static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o)
         if (a->algorithm.n)
             op->cfg.algo = a->algorithm.v[0] == LP_ALGO_KL ? LP_CALIB_KL : LP_CALIB_MINMAX;
     }
+}
+
+/* Refuses a space where every op is held at FP32 (no strategy could try anything), saying
+ * which op_wise entry — or which missing kernel — holds each op there. */
+static lp_status check_something_to_tune(const lowp_tuner *t, const lowp_config *cfg)
+{
+    for (int i = 0; i < t->n_ops; i++)
+        if (t->ops[i].allow[LP_PREC_INT8] || t->ops[i].allow[LP_PREC_BF16])
+            return LP_OK;
+    char why[1024];
+    size_t n = 0;
+    why[0] = 0;
+    int listed = 0;
+    for (int i = 0; i < t->n_ops && n < sizeof why - 1; i++) {
+        const lp_tune_op *op = &t->ops[i];
+        if (listed == 6) {
+            n += (size_t)snprintf(why + n, sizeof why - n, "; and %d more", t->n_ops - i);
+            break;
+        }
+        listed++;
+        const char *sep = i ? "; " : "";
+        if (op->op_wise >= 0 && cfg) {
+            const lp_cfg_op_wise *o = &cfg->quantization.op_wise[op->op_wise];
+            n += (size_t)snprintf(why + n, sizeof why - n, "%s'%s' (%s) by %s: quantization.op_wise '%s' (line %d)",
+                                  sep, op->name, op->op_type, cfg->file, o->pattern, o->line);
+        } else {
+            n += (size_t)snprintf(why + n, sizeof why - n, "%s'%s' (%s): no INT8 form, and this CPU has no native BF16",
+                                  sep, op->name, op->op_type);
+        }
+    }
+    return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                    "%s: nothing left to tune: every quantizable op (%d) is kept in FP32: %s. Allow int8 or bf16 for "
+                    "at least one op (activation/weight dtype in op_wise), or use the FP32 model as it is",
+                    t->model_path ? t->model_path : "the model", t->n_ops, why);
 }
 
 lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
@@ -135,10 +170,11 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
         op->allow[LP_PREC_INT8] = cap.int8;
         op->allow[LP_PREC_BF16] = cap.bf16 && t->bf16;
         op->allow[LP_PREC_FP32] = true;
+        op->op_wise = -1;
         if (cfg)
             for (int k = 0; k < cfg->quantization.n_op_wise; k++)
                 if (op_matches(&cfg->quantization.op_wise[k], op->name))
-                    apply_op_wise(op, &cfg->quantization.op_wise[k]);
+                    apply_op_wise(op, &cfg->quantization.op_wise[k], k);
         if (g->nodes[i].n_in > 1 && g->nodes[i].in[1] >= 0 && g->values[g->nodes[i].in[1]].kind == LP_VALUE_CONST)
             op->weight_elems = lp_tensor_numel(g->values[g->nodes[i].in[1]].init);
         t->n_ops++;
@@ -146,6 +182,7 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
     if (!t->n_ops)
         return lp_error(LOWP_ERR_UNSUPPORTED, "%s: no op can be quantized (lowp quantizes Conv, Gemm and MatMul)",
                         t->model_path ? t->model_path : "the model");
+    LP_TRY(check_something_to_tune(t, cfg));
     /* model-wise configurations */
     bool do_static = strcmp(t->approach_name, "post_training_dynamic_quant") != 0;
     bool do_dynamic = strcmp(t->approach_name, "post_training_static_quant") != 0;

@@ -28,6 +28,7 @@ typedef struct lp_tune_op {
     const char *name, *op_type; /* borrowed from that graph */
     bool allow[3];              /* per lp_precision */
     bool has_cfg;               /* op_wise settings fixed by the configuration */
+    int op_wise;                /* the op_wise entry that set its precisions, -1: none */
     lp_quant_cfg cfg;
     double macs;                /* multiply-accumulates per sample (the cost model) */
     int64_t weight_elems;       /* elements of its constant weight */
@@ -88,6 +89,7 @@ struct lowp_tuner {
     int n_hist;
     lp_tune_hist *hist;
     FILE *history;
+    int lock_fd;                /* the workspace lock (flock), -1: not taken */
     bool hist_in_place;         /* resuming into the same file: replayed trials are in it already */
     char fingerprint[40];
 
@@ -131,7 +133,15 @@ lp_status lp_tune_parse_objective(lowp_tuner *t, const char *spec);
 lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config);
 
 /* ---- history.c ---- */
+/* Creates and locks the workspace, then opens WORKSPACE/history.jsonl: replays it when
+ * resuming, else starts it with its header. */
 lp_status lp_tune_history_open(lowp_tuner *t);
+/* Parses a history's text: line 1 must be a header with `fingerprint`; every other line that
+ * is a trial record (a map with a "key") becomes an entry, every other line is ignored.
+ * *fresh: the text holds no complete line (a header a kill cut short): nothing to replay. */
+lp_status lp_tune_history_parse(const char *text, size_t size, const char *path, const char *fingerprint,
+                                lp_tune_hist **hist_out, int *n_out, bool *fresh);
+void lp_tune_history_free(lp_tune_hist *h, int n);
 lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r);
 /* The resumed entry with `key`, or NULL. */
 const lp_tune_hist *lp_tune_history_find(const lowp_tuner *t, const char *key);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "kernels/dnnl.h"
@@ -100,9 +101,9 @@ void lowp_tuner_free(lowp_tuner *t)
         free(t->trials[i].key);
     }
     free(t->trials);
-    for (int i = 0; i < t->n_hist; i++)
-        free(t->hist[i].key);
-    free(t->hist);
+    lp_tune_history_free(t->hist, t->n_hist);
+    if (t->lock_fd >= 0)
+        close(t->lock_fd); /* releases the workspace */
     free(t);
 }
 
@@ -195,6 +196,7 @@ lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, l
         return st;
     }
     t->calib = calib, t->eval = eval, t->metric = metric, t->post = post;
+    t->lock_fd = -1;
     t->opt = options ? *options : lowp_tune_options_default();
     lowp_tune_options d = lowp_tune_options_default();
     lowp_tune_options *o = &t->opt;
@@ -240,11 +242,8 @@ lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, l
         st = dup_str(o->resume_from, &t->resume_from);
     if (st == LP_OK)
         st = dup_str(model->path ? model->path : "model", &t->model_path);
-    if (st == LP_OK) {
-        char buf[1100];
-        snprintf(buf, sizeof buf, "%s/best_model.onnx", t->workspace);
-        st = dup_str(o->output ? o->output : buf, &t->output);
-    }
+    if (st == LP_OK)
+        st = o->output ? dup_str(o->output, &t->output) : lp_path_join(t->workspace, "best_model.onnx", &t->output);
     if (st == LP_OK) {
         o->strategy = t->strategy_name, o->approach = t->approach_name, o->objective = t->objective_spec;
         o->workspace = t->workspace, o->output = t->output, o->resume_from = t->resume_from;
@@ -586,9 +585,11 @@ static lp_status save_outputs(lowp_tuner *t, int b)
     LP_TRY(st);
     lp_recipe *rec = NULL;
     LP_TRY(lp_tune_recipe(t, r->config, r->prec, &rec));
-    char path[1100];
-    snprintf(path, sizeof path, "%s/best_recipe.json", t->workspace);
-    st = lowp_recipe_save(rec, path);
+    char *path = NULL;
+    st = lp_path_join(t->workspace, "best_recipe.json", &path);
+    if (st == LP_OK)
+        st = lowp_recipe_save(rec, path);
+    free(path);
     lp_recipe_free(rec);
     return st;
 }
@@ -617,7 +618,9 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
     LP_TRY(strat->run(t, strat->user));
     int b = best_index(t);
     if (b < 0)
-        return lp_error(LOWP_ERR_UNSUPPORTED, "strategy '%s' tried no recipe", strat->name);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "strategy '%s' tried no recipe: %s", strat->name,
+                        t->stopped ? "the time or trial budget ran out before its first trial"
+                                   : "every point it proposed was the FP32 model (all ops kept in FP32)");
     LP_TRY(save_outputs(t, b));
     const lp_tune_rec *r = &t->trials[b];
     memset(s, 0, sizeof *s);

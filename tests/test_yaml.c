@@ -1,0 +1,194 @@
+/* test_yaml.c — the YAML/JSON tree builder (lp_yval_parse) against hostile texts: every kind
+ * of parser event in every position (top level, map key, map value, list item; block and flow
+ * style), nesting just under and over LP_MAX_YAML_NESTING, and the same texts through the
+ * config loader, the recipe reader and a tuning history's replay. Each text is built here.
+ * Each must be accepted or refused with a message naming the source and the line — never a
+ * crash (run under ASan/UBSan by `make test-asan`). */
+#include "test.h"
+
+#include "base/limits.h"
+#include "config/config.h"
+#include "data/params.h"
+#include "lowp.h"
+#include "quant/recipe.h"
+#include "tune/tune.h"
+
+/* The values a position can hold, one per libyaml event kind (and style). */
+static const char *const flow_values[] = {
+    "1", "x", "'q'", "\"d\"", "~", "", "[1, 2]", "[]", "{a: 1}", "{}", "*al", "&an 5", "!!str 7", "[[1]]", "{[1]: 2}",
+};
+
+static int parse(const char *text, lp_yval **out)
+{
+    *out = NULL;
+    return lp_yval_parse(text, strlen(text), "t.yaml", out);
+}
+
+/* Accepted, or refused with "t.yaml" and "line" in the message. */
+static void check_text(const char *text)
+{
+    lp_yval *v = NULL;
+    lowp_status st = parse(text, &v);
+    if (st == LOWP_OK)
+        CHECK_MSG(v != NULL, "accepted without a tree: %s", text);
+    else if (!*text)
+        CHECK(strstr(lowp_last_error(), "t.yaml: empty"));
+    else
+        CHECK_MSG(strstr(lowp_last_error(), "t.yaml") && strstr(lowp_last_error(), "line"),
+                  "'%s' refused without file:line: %s", text, lowp_last_error());
+    lp_yval_free(v);
+}
+
+static void test_every_event_in_every_position(void)
+{
+    int n = (int)(sizeof flow_values / sizeof *flow_values);
+    char t[512];
+    for (int i = 0; i < n; i++) {
+        const char *a = flow_values[i];
+        for (int j = 0; j < n; j++) {
+            const char *b = flow_values[j];
+            /* flow: as a key, as a value, as a list item, top level */
+            snprintf(t, sizeof t, "{%s: %s}", a, b), check_text(t);
+            snprintf(t, sizeof t, "[%s, %s]", a, b), check_text(t);
+            snprintf(t, sizeof t, "base: &al 1\n%s: %s\n", a, b), check_text(t);
+            snprintf(t, sizeof t, "? %s\n: %s\n", a, b), check_text(t);
+            snprintf(t, sizeof t, "- %s\n- %s\n", a, b), check_text(t);
+            snprintf(t, sizeof t, "k:\n  %s: %s\n", a, b), check_text(t);
+            /* block collections as keys and values */
+            snprintf(t, sizeof t, "? - %s\n: %s\n", a, b), check_text(t);
+            snprintf(t, sizeof t, "? %s: 1\n: %s\n", a, b), check_text(t);
+            snprintf(t, sizeof t, "k:\n  - %s\n  - x: %s\n", a, b), check_text(t);
+            snprintf(t, sizeof t, "%s\n---\n%s\n", a, b), check_text(t);
+        }
+        snprintf(t, sizeof t, "%s", a), check_text(t);
+    }
+}
+
+/* A key that is not a scalar is refused with the line of the key. */
+static void test_non_scalar_keys(void)
+{
+    static const struct { const char *text; const char *want; } cases[] = {
+        { "[1]: 2\n", "t.yaml: line 1: a key must be a name or a number, not a list" },
+        { "a: 1\n{b: 1}: 2\n", "t.yaml: line 2: a key must be a name or a number, not a map" },
+        { "a: 1\nb: 2\n? - 1\n: 2\n", "t.yaml: line 3: a key must be a name or a number, not a list" },
+        { "? x: 1\n: 2\n", "t.yaml: line 1: a key must be a name or a number, not a map" },
+        { "{\"key\": 1, [1]: 2}", "t.yaml: line 1: a key must be a name or a number, not a list" },
+        { "a: &x 1\n*x : 2\n", "t.yaml: line 2: YAML aliases" },
+        { "a:\n  b:\n    [c]: 1\n", "t.yaml: line 3: a key must be" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        lp_yval *v = NULL;
+        CHECK_MSG(parse(cases[i].text, &v) != LOWP_OK, "accepted %s", cases[i].text);
+        CHECK_MSG(strstr(lowp_last_error(), cases[i].want), "'%s': message '%s' lacks '%s'", cases[i].text,
+                  lowp_last_error(), cases[i].want);
+        lp_yval_free(v);
+    }
+}
+
+/* Nesting: LP_MAX_YAML_NESTING levels load, one more is refused with its line, in flow and
+ * block style, lists and maps. */
+static void test_nesting_bound(void)
+{
+    enum { N = LP_MAX_YAML_NESTING };
+    static char t[64 * (N + 2) + 16];
+    for (int extra = 0; extra <= 1; extra++) {
+        int d = N + extra;
+        /* flow lists */
+        size_t k = 0;
+        for (int i = 0; i < d; i++)
+            t[k++] = '[';
+        for (int i = 0; i < d; i++)
+            t[k++] = ']';
+        t[k] = 0;
+        lp_yval *v = NULL;
+        lowp_status st = parse(t, &v);
+        CHECK_MSG(extra ? st != LOWP_OK : st == LOWP_OK, "flow depth %d: %s", d, lowp_last_error());
+        if (extra)
+            CHECK(strstr(lowp_last_error(), "t.yaml: line 1: lists and maps nested more than 64 levels deep"));
+        lp_yval_free(v);
+        /* block maps, one level per line */
+        k = 0;
+        for (int i = 0; i < d; i++) {
+            for (int s = 0; s < i; s++)
+                t[k++] = ' ';
+            k += (size_t)sprintf(t + k, "k:%s", i + 1 < d ? "\n" : " 1\n");
+        }
+        t[k] = 0;
+        v = NULL;
+        st = parse(t, &v);
+        CHECK_MSG(extra ? st != LOWP_OK : st == LOWP_OK, "block depth %d: %s", d, lowp_last_error());
+        if (extra) {
+            char want[64];
+            snprintf(want, sizeof want, "t.yaml: line %d: lists and maps nested", d);
+            CHECK_MSG(strstr(lowp_last_error(), want), "%s", lowp_last_error());
+        }
+        lp_yval_free(v);
+    }
+    /* far deeper than libyaml would care about: still a message, no stack use by the tree */
+    size_t n = 100000;
+    char *deep = malloc(2 * n + 1);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = 0;
+    lp_yval *v = NULL;
+    CHECK(parse(deep, &v) != LOWP_OK);
+    lp_yval_free(v);
+    free(deep);
+}
+
+/* The same hostile lines through the readers built on the parser. */
+static void test_through_the_readers(void)
+{
+    const char *cfgs[] = {
+        "[1]: 2\n", "model:\n  name: m\n  [1]: 2\n", "model: {name: m, {a: 1}: 2}\n",
+        "model:\n  name: m\nquantization:\n  op_wise:\n    ? [conv]\n    : {activation: {dtype: fp32}}\n",
+    };
+    for (size_t i = 0; i < sizeof cfgs / sizeof *cfgs; i++) {
+        lowp_config *c = NULL;
+        CHECK_MSG(lowp_config_load_string(cfgs[i], "conf.yaml", &c) != LOWP_OK, "accepted %s", cfgs[i]);
+        CHECK_MSG(strstr(lowp_last_error(), "conf.yaml: line") && strstr(lowp_last_error(), "a key must be"), "%s",
+                  lowp_last_error());
+        lowp_config_free(c);
+    }
+    lp_recipe *r = NULL;
+    const char *rj = "{\"op_wise\": {[\"conv\"]: {\"precision\": \"fp32\"}}}";
+    CHECK(lp_recipe_from_json(rj, strlen(rj), "r.json", &r) != LOWP_OK);
+    CHECK_MSG(strstr(lowp_last_error(), "r.json: line 1: a key must be"), "%s", lowp_last_error());
+    lp_recipe_free(r);
+
+    /* a history: a header, a good trial, then hostile lines — ignored, the good trial kept */
+    const char *h =
+        "{\"lowp_tune_history\": 1, \"fingerprint\": \"abc\", \"ops\": []}\n"
+        "{\"trial\": 1, \"key\": \"k1\", \"accuracy\": 0.5, \"cost\": 0.25}\n"
+        "[1]: 2\n"
+        "{[1]: 2, \"key\": \"k2\"}\n"
+        "{\"key\": {\"a\": 1}}\n"
+        "{\"key\": \"k3\", \"accuracy\": null, \"model_bytes\": 1e300}\n"
+        "*x\n"
+        "\n"
+        "{\"key\": \"k4\"";   /* cut short */
+    lp_tune_hist *hist = NULL;
+    int nh = 0;
+    bool fresh = true;
+    CHECK_OK(lp_tune_history_parse(h, strlen(h), "history.jsonl", "abc", &hist, &nh, &fresh));
+    CHECK(!fresh);
+    CHECK_MSG(nh == 2, "%d entries", nh);
+    if (nh == 2) {
+        CHECK(!strcmp(hist[0].key, "k1") && hist[0].t.accuracy == 0.5 && hist[0].cost == 0.25);
+        CHECK(!strcmp(hist[1].key, "k3") && isnan(hist[1].t.accuracy) && hist[1].t.model_bytes == 0);
+    }
+    lp_tune_history_free(hist, nh);
+    /* a hostile first line is not a history */
+    const char *h1 = "[1]: 2\n{\"key\": \"k1\"}\n";
+    CHECK(lp_tune_history_parse(h1, strlen(h1), "history.jsonl", "abc", &hist, &nh, &fresh) == LOWP_ERR_FORMAT);
+    CHECK(strstr(lowp_last_error(), "history.jsonl: line 1: not a lowp tuning history"));
+}
+
+int main(void)
+{
+    RUN(test_every_event_in_every_position);
+    RUN(test_non_scalar_keys);
+    RUN(test_nesting_bound);
+    RUN(test_through_the_readers);
+    return TEST_SUMMARY("test_yaml");
+}

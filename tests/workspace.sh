@@ -155,7 +155,7 @@ if expect stale_quantize 0 && [ ! -e "$T/q.onnx.tmp.$dead" ]; then ok stale_quan
 # is covered by tests/test_tune.c); quantize writes the model, warns, and exits 4
 sed 's|path: ./lowp_workspace/mlp|path: '"$T/fp32ws"'|; s|^  approach: post_training_static_quant|  approach: post_training_static_quant\n  op_wise:\n    ".*":\n      activation: {dtype: [fp32]}|' \
     examples/tune_mlp.yaml >"$T/fp32.yaml"
-lowp tune "$T/fp32.yaml" -n 100 -q
+lowp tune "$T/fp32.yaml" models/mlp.onnx -n 100 -q
 if expect tune_all_fp32 2 && has tune_all_fp32 "$T/err" "nothing left to tune" &&
    has tune_all_fp32 "$T/err" "by $T/fp32.yaml: quantization.op_wise '.*' (line 15)"; then
     ok tune_all_fp32

@@ -86,6 +86,25 @@ static void print_summary(const lp_cj *info)
     for (int i = 0; ops && i < ops->n; i++)
         printf("%s%s %lld", i ? ", " : "", ops->keys[i], num(&ops->items[i]));
     printf("%s\n", ops && ops->n ? "" : "(none)");
+    const lp_cj *subs = lp_cj_get(info, "subgraphs");
+    if (subs && subs->type == LP_CJ_ARRAY && subs->n) {
+        printf("%-11s%d (control flow; their ops are counted above)\n", "subgraphs", subs->n);
+        for (int i = 0; i < subs->n; i++) {
+            const lp_cj *sg = &subs->items[i];
+            int depth = (int)num(lp_cj_get(sg, "depth"));
+            printf("  %*s%s.%s (%s): %lld nodes", 2 * (depth > 8 ? 8 : depth - 1), "",
+                   lp_cj_str(lp_cj_get(sg, "node"), "?"), lp_cj_str(lp_cj_get(sg, "attribute"), "?"),
+                   lp_cj_str(lp_cj_get(sg, "op"), "?"), num(lp_cj_get(sg, "node_count")));
+            const lp_cj *sops = lp_cj_get(sg, "ops");
+            for (int k = 0; sops && k < sops->n && k < 6; k++)
+                printf("%s%s %lld", k ? ", " : ": ", sops->keys[k], num(&sops->items[k]));
+            printf("%s", sops && sops->n > 6 ? ", ..." : "");
+            const lp_cj *outer = lp_cj_get(sg, "outer");
+            if (outer && outer->type == LP_CJ_ARRAY && outer->n)
+                printf("; reads %d outer value%s", outer->n, outer->n == 1 ? "" : "s");
+            printf("\n");
+        }
+    }
     const lp_cj *params = lp_cj_get(info, "parameters");
     printf("%-11s%s (%s)\n", "parameters", lp_cli_thousands(num(lp_cj_get(params, "count")), b1, sizeof b1),
            lp_cli_bytes((double)num(lp_cj_get(params, "bytes")), b2, sizeof b2));

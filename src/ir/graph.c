@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "ops/op.h"
 
 static char *dupstr(const char *s)
@@ -50,6 +51,10 @@ void lp_attr_clear(lp_attr *a)
     for (int i = 0; a->strings && i < a->n; i++)
         free(a->strings[i]);
     free(a->strings);
+    lp_graph_free(a->g);
+    for (int i = 0; a->graphs && i < a->n; i++)
+        lp_graph_free(a->graphs[i]);
+    free(a->graphs);
     memset(a, 0, sizeof *a);
 }
 
@@ -105,6 +110,7 @@ void lp_graph_free(lp_graph *g)
     for (int i = 0; i < g->n_syms; i++)
         free(g->syms[i]);
     free(g->syms);
+    free(g->outer);
     free(g);
 }
 
@@ -218,7 +224,9 @@ lp_status lp_graph_add_node(lp_graph *g, const char *name, const char *op_type,
     return LP_OK;
 }
 
-static lp_status attr_copy(lp_attr *d, const lp_attr *s)
+static lp_status clone_impl(const lp_graph *s, bool share_constants, lp_graph **out);
+
+static lp_status attr_copy(lp_attr *d, const lp_attr *s, bool share_constants)
 {
     memset(d, 0, sizeof *d);
     d->name = dupstr(s->name);
@@ -253,22 +261,33 @@ static lp_status attr_copy(lp_attr *d, const lp_attr *s)
             if (!(d->strings[i] = dupstr(s->strings[i])))
                 goto fail;
     }
+    if (s->g && clone_impl(s->g, share_constants, &d->g) != LP_OK)
+        goto fail;
+    if (s->graphs) {
+        if (!(d->graphs = calloc((size_t)(s->n ? s->n : 1), sizeof *d->graphs)))
+            goto fail;
+        for (int i = 0; i < s->n; i++)
+            if (clone_impl(s->graphs[i], share_constants, &d->graphs[i]) != LP_OK)
+                goto fail;
+    }
     return LP_OK;
 fail:
     lp_attr_clear(d);
     return OOM();
 }
 
-lp_status lp_node_add_attr(lp_node *n, const lp_attr *a)
+static lp_status add_attr(lp_node *n, const lp_attr *a, bool share_constants)
 {
     lp_attr *attrs = realloc(n->attrs, (size_t)(n->n_attr + 1) * sizeof *attrs);
     if (!attrs)
         return OOM();
     n->attrs = attrs;
-    LP_TRY(attr_copy(&n->attrs[n->n_attr], a));
+    LP_TRY(attr_copy(&n->attrs[n->n_attr], a, share_constants));
     n->n_attr++;
     return LP_OK;
 }
+
+lp_status lp_node_add_attr(lp_node *n, const lp_attr *a) { return add_attr(n, a, false); }
 
 lp_status lp_graph_sym(lp_graph *g, const char *name, int64_t *dim_out)
 {
@@ -403,6 +422,8 @@ lp_status lp_graph_compact(lp_graph *g)
         used[g->inputs[i]] = 1;
     for (int i = 0; i < g->n_outputs; i++)
         used[g->outputs[i]] = 1;
+    for (int i = 0; i < g->n_outer; i++)
+        used[g->outer[i]] = 1;
     int nv = 0;
     for (int i = 0; i < g->n_values; i++) {
         if (!used[i]) {
@@ -431,6 +452,8 @@ lp_status lp_graph_compact(lp_graph *g)
         g->inputs[i] = remap[g->inputs[i]];
     for (int i = 0; i < g->n_outputs; i++)
         g->outputs[i] = remap[g->outputs[i]];
+    for (int i = 0; i < g->n_outer; i++)
+        g->outer[i] = remap[g->outer[i]];
     free(remap);
     free(used);
     lp_graph_link(g);
@@ -509,8 +532,6 @@ done:
     return st;
 }
 
-static lp_status clone_impl(const lp_graph *s, bool share_constants, lp_graph **out);
-
 lp_status lp_graph_clone(const lp_graph *s, lp_graph **out) { return clone_impl(s, false, out); }
 lp_status lp_graph_clone_shared(const lp_graph *s, lp_graph **out) { return clone_impl(s, true, out); }
 
@@ -581,10 +602,11 @@ static lp_status clone_impl(const lp_graph *s, bool share_constants, lp_graph **
         lp_node *dn = &g->nodes[i];
         dn->dead = sn->dead;
         dn->op = sn->op;
+        dn->n_implicit = sn->n_implicit;
         if (sn->doc && !(dn->doc = dupstr(sn->doc)))
             goto fail;
         for (int k = 0; k < sn->n_attr; k++)
-            if (lp_node_add_attr(dn, &sn->attrs[k]) != LP_OK)
+            if (add_attr(dn, &sn->attrs[k], share_constants) != LP_OK)
                 goto fail;
     }
     if (s->n_inputs && !(g->inputs = malloc((size_t)s->n_inputs * sizeof *g->inputs)))
@@ -597,12 +619,102 @@ static lp_status clone_impl(const lp_graph *s, bool share_constants, lp_graph **
         memcpy(g->inputs, s->inputs, (size_t)s->n_inputs * sizeof *g->inputs);
     if (s->n_outputs)
         memcpy(g->outputs, s->outputs, (size_t)s->n_outputs * sizeof *g->outputs);
+    if (s->n_outer) {
+        if (!(g->outer = malloc((size_t)s->n_outer * sizeof *g->outer)))
+            goto fail;
+        memcpy(g->outer, s->outer, (size_t)s->n_outer * sizeof *g->outer);
+        g->n_outer = s->n_outer;
+    }
     lp_graph_link(g);
     *out = g;
     return LP_OK;
 fail:
     lp_graph_free(g);
     return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory copying the graph");
+}
+
+/* ---- subgraphs ---- */
+
+bool lp_node_has_subgraphs(const lp_node *n)
+{
+    for (int i = 0; i < n->n_attr; i++)
+        if (n->attrs[i].g || n->attrs[i].graphs)
+            return true;
+    return false;
+}
+
+lp_graph *lp_node_subgraph(const lp_node *n, const char *name)
+{
+    const lp_attr *a = lp_node_attr(n, name);
+    return a && a->type == LP_ATTR_GRAPH ? a->g : NULL;
+}
+
+static lp_status walk(lp_graph *g, int depth, lp_subgraph_fn fn, void *user)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_node *n = &g->nodes[i];
+        for (int a = 0; a < n->n_attr; a++) {
+            lp_attr *at = &n->attrs[a];
+            int cnt = at->g ? 1 : at->graphs ? at->n : 0;
+            for (int k = 0; k < cnt; k++) {
+                lp_graph *sub = at->g ? at->g : at->graphs[k];
+                if (depth + 1 > LP_MAX_GRAPH_NESTING)
+                    return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "subgraphs nested more than %d deep",
+                                         LP_MAX_GRAPH_NESTING);
+                LP_TRY(fn(user, sub, g, i, depth + 1));
+                LP_TRY(walk(sub, depth + 1, fn, user));
+                n = &g->nodes[i]; /* fn may have added nodes or values to g */
+            }
+        }
+    }
+    return LP_OK;
+}
+
+lp_status lp_graph_walk_subgraphs(lp_graph *g, lp_subgraph_fn fn, void *user) { return walk(g, 0, fn, user); }
+
+/* Appends an LP_VALUE_OUTER value named `name` to subgraph `sub`'s outer list (a local value
+ * of that name that nothing defines becomes it). */
+static lp_status add_outer(lp_graph *sub, const char *name)
+{
+    int v = lp_graph_find_value(sub, name);
+    if (v >= 0 && (sub->values[v].kind != LP_VALUE_INTERMEDIATE || sub->values[v].producer >= 0)) {
+        /* the subgraph defines the name itself: the outer value gets a fresh local name */
+        LP_TRY(lp_graph_new_value(sub, name, &v));
+    } else if (v < 0) {
+        LP_TRY(lp_graph_add_value(sub, name, &v));
+    }
+    int *o = realloc(sub->outer, (size_t)(sub->n_outer + 1) * sizeof *o);
+    if (!o)
+        return OOM();
+    sub->outer = o;
+    sub->outer[sub->n_outer++] = v;
+    sub->values[v].kind = LP_VALUE_OUTER;
+    sub->values[v].producer = -1;
+    return LP_OK;
+}
+
+lp_status lp_node_add_implicit(lp_graph *g, int ni, int v, int *slot_out)
+{
+    lp_node *n = &g->nodes[ni];
+    for (int j = 0; j < n->n_implicit; j++)
+        if (n->in[lp_node_n_explicit(n) + j] == v) {
+            *slot_out = j;
+            return LP_OK;
+        }
+    int *in = realloc(n->in, (size_t)(n->n_in + 1) * sizeof *in);
+    if (!in)
+        return OOM();
+    n->in = in;
+    n->in[n->n_in++] = v;
+    n->n_implicit++;
+    for (int a = 0; a < n->n_attr; a++) {
+        lp_attr *at = &n->attrs[a];
+        int cnt = at->g ? 1 : at->graphs ? at->n : 0;
+        for (int k = 0; k < cnt; k++)
+            LP_TRY(add_outer(at->g ? at->g : at->graphs[k], g->values[v].name));
+    }
+    *slot_out = n->n_implicit - 1;
+    return LP_OK;
 }
 
 /* ---- attributes ---- */

@@ -32,6 +32,8 @@ typedef enum lp_value_kind {
     LP_VALUE_INTERMEDIATE = 0,  /* produced by a node */
     LP_VALUE_INPUT,             /* a graph input fed at run time */
     LP_VALUE_CONST,             /* an initializer or a folded constant: init holds the data */
+    LP_VALUE_OUTER,             /* subgraphs only: a value of an enclosing graph, read by name in
+                                   the file; bound by position (lp_graph.outer) at run time */
 } lp_value_kind;
 
 typedef struct lp_value {
@@ -51,8 +53,10 @@ typedef struct lp_value {
 typedef enum lp_attr_type {
     LP_ATTR_UNDEFINED = 0, LP_ATTR_FLOAT = 1, LP_ATTR_INT = 2, LP_ATTR_STRING = 3,
     LP_ATTR_TENSOR = 4, LP_ATTR_GRAPH = 5, LP_ATTR_FLOATS = 6, LP_ATTR_INTS = 7,
-    LP_ATTR_STRINGS = 8,
+    LP_ATTR_STRINGS = 8, LP_ATTR_GRAPHS = 10,
 } lp_attr_type;
+
+struct lp_graph;
 
 typedef struct lp_attr {
     char *name;
@@ -66,6 +70,8 @@ typedef struct lp_attr {
     float *floats;
     int64_t *ints;
     char **strings;
+    struct lp_graph *g;         /* GRAPH: a subgraph (owned) */
+    struct lp_graph **graphs;   /* GRAPHS: n subgraphs (owned) */
 } lp_attr;
 
 typedef struct lp_node {
@@ -75,6 +81,10 @@ typedef struct lp_node {
     int op;                     /* index into the op registry, -1 if unknown */
     int n_in, n_out;
     int *in, *out;              /* value indices; -1 for an omitted optional input/output */
+    int n_implicit;             /* control flow: the last n_implicit entries of in[] are the
+                                   enclosing graph's values its subgraphs read (ONNX's outer
+                                   scope), in the order of each subgraph's `outer` list; not
+                                   written to files. Passes see them as ordinary uses. */
     int n_attr;
     lp_attr *attrs;
     char *doc;
@@ -114,6 +124,15 @@ typedef struct lp_graph {
 
     int n_syms;
     char **syms;                /* symbolic dimension names */
+
+    /* Subgraphs (a GRAPH attribute's body): the LP_VALUE_OUTER values, one per implicit
+     * input of the owning node, in the same order (every subgraph of a node has the same
+     * list; a branch that does not read one simply has no reader for it). Names of outer
+     * values are those the enclosing graph had on load; the writer names them after the
+     * enclosing node's current inputs. Model-level fields stay empty except opsets (copied
+     * from the model so nodes inside know their opset). */
+    int n_outer;
+    int *outer;
 } lp_graph;
 
 lp_status lp_graph_new(lp_graph **out);
@@ -170,6 +189,24 @@ lp_status lp_graph_toposort(lp_graph *g);
 void lp_graph_link(lp_graph *g);
 /* Number of live nodes that read value v (graph outputs count as one reader each). */
 int lp_graph_use_count(const lp_graph *g, int v);
+
+/* ---- subgraphs (control flow) ---- */
+
+/* Inputs a node's op sees in the file: n_in minus the implicit outer-scope ones. */
+static inline int lp_node_n_explicit(const lp_node *n) { return n->n_in - n->n_implicit; }
+/* True when some attribute of `n` holds a subgraph. */
+bool lp_node_has_subgraphs(const lp_node *n);
+/* The subgraph of GRAPH attribute `name`, or NULL. */
+struct lp_graph *lp_node_subgraph(const lp_node *n, const char *name);
+/* Visits every subgraph of every node of `g`, depth first (parents before children), up to
+ * LP_MAX_GRAPH_NESTING deep; `fn` gets the subgraph, the node owning it (in `parent`) and
+ * the depth (1 for subgraphs of g's nodes). A non-LP_OK return stops the walk. */
+typedef lp_status (*lp_subgraph_fn)(void *user, lp_graph *sub, lp_graph *parent, int node, int depth);
+lp_status lp_graph_walk_subgraphs(lp_graph *g, lp_subgraph_fn fn, void *user);
+/* Appends value `v` of `g` as a new implicit input of node `ni` and a new outer value (named
+ * after v) to each of the node's subgraphs; *slot_out = its index in the outer lists. An
+ * existing slot for v is reused. */
+lp_status lp_node_add_implicit(lp_graph *g, int ni, int v, int *slot_out);
 
 /* ---- attributes ---- */
 const lp_attr *lp_node_attr(const lp_node *n, const char *name);

@@ -25,8 +25,8 @@ lp_status lp_node_infer_with(const lp_graph *g, int ni, const lp_vinfo *const *i
     const lp_op_def *op = lp_op_get(n->op);
     if (!op->infer)
         return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "operator '%s' is not implemented yet", n->op_type);
-    /* Trailing omitted optional inputs do not count. */
-    int n_in = n->n_in, n_out = n->n_out;
+    /* Trailing omitted optional inputs do not count, nor do a subgraph's implicit inputs. */
+    int n_in = lp_node_n_explicit(n), n_out = n->n_out;
     while (n_in > 0 && n->in[n_in - 1] < 0)
         n_in--;
     if (n_in < op->min_in || n_in > op->max_in)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "onnx.pb-c.h"
+#include "base/limits.h"
 #include "onnx/model.h"
 #include "ops/op.h"
 
@@ -15,7 +16,10 @@
 typedef struct reader {
     const char *what;        /* the file (or "<memory>") */
     const char *base_dir;    /* external data folder, NULL: refused */
+    const lp_graph *main;    /* the model's graph (subgraphs copy its opsets) */
 } reader;
+
+static lp_status read_body(const reader *r, const Onnx__GraphProto *gp, lp_graph *g, int depth);
 
 static lp_status bad(const reader *r, lp_status st, const char *fmt, const char *name, const char *detail)
 {
@@ -248,7 +252,42 @@ lp_status lp_onnx_read_tensor(const void *data, size_t size, const char *what, l
 
 /* ---- attributes ---- */
 
-static lp_status attr_from_proto(const reader *r, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap, lp_attr *a)
+/* A subgraph of a node `depth` deep: its own IR graph, opsets copied from the model. */
+static lp_status subgraph_from_proto(const reader *r, const Onnx__GraphProto *gp, int depth, const char *where,
+                                     lp_graph **out)
+{
+    if (!gp)
+        return bad(r, LOWP_ERR_FORMAT, "%s is a graph attribute without a graph%s", where, NULL);
+    if (depth > LP_MAX_GRAPH_NESTING)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "%s: %s: subgraphs nested more than %d deep", r->what, where,
+                        LP_MAX_GRAPH_NESTING);
+    lp_graph *g;
+    LP_TRY(lp_graph_new(&g));
+    lp_status st = LP_OK;
+    if (r->main->n_opsets && !(g->opsets = calloc((size_t)r->main->n_opsets, sizeof *g->opsets)))
+        st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+    for (int i = 0; st == LP_OK && i < r->main->n_opsets; i++) {
+        g->opsets[i].version = r->main->opsets[i].version;
+        if (!(g->opsets[i].domain = strdup(r->main->opsets[i].domain)))
+            st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        g->n_opsets++;
+    }
+    char what[1024];
+    snprintf(what, sizeof what, "%s: %s", r->what, where);
+    reader sub = *r;
+    sub.what = what;
+    if (st == LP_OK)
+        st = read_body(&sub, gp, g, depth);
+    if (st != LP_OK) {
+        lp_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return LP_OK;
+}
+
+static lp_status attr_from_proto(const reader *r, const Onnx__NodeProto *np, const Onnx__AttributeProto *ap, lp_attr *a,
+                                 int depth)
 {
     memset(a, 0, sizeof *a);
     const char *nn = np->name ? np->name : "";
@@ -267,6 +306,7 @@ static lp_status attr_from_proto(const reader *r, const Onnx__NodeProto *np, con
         else if (ap->n_floats) type = LP_ATTR_FLOATS;
         else if (ap->n_ints) type = LP_ATTR_INTS;
         else if (ap->n_strings) type = LP_ATTR_STRINGS;
+        else if (ap->g) type = LP_ATTR_GRAPH;
         else
             return bad(r, LOWP_ERR_FORMAT, "%s has no type and no value%s", where, NULL);
     }
@@ -322,9 +362,30 @@ static lp_status attr_from_proto(const reader *r, const Onnx__NodeProto *np, con
             a->strings[i][ap->strings[i].len] = 0;
         }
         break;
+    case LP_ATTR_GRAPH: {
+        lp_status st = subgraph_from_proto(r, ap->g, depth + 1, where, &a->g);
+        if (st != LP_OK) {
+            lp_attr_clear(a);
+            return st;
+        }
+        break;
+    }
+    case LP_ATTR_GRAPHS:
+        a->n = 0;
+        if (!(a->graphs = calloc(ap->n_graphs ? ap->n_graphs : 1, sizeof *a->graphs)))
+            goto oom;
+        for (size_t i = 0; i < ap->n_graphs; i++) {
+            lp_status st = subgraph_from_proto(r, ap->graphs[i], depth + 1, where, &a->graphs[i]);
+            if (st != LP_OK) {
+                lp_attr_clear(a);
+                return st;
+            }
+            a->n++;
+        }
+        break;
     default:
         lp_attr_clear(a);
-        return bad(r, LOWP_ERR_UNSUPPORTED, "%s holds a subgraph, tensor list or type; control flow and such attributes are not supported%s", where, NULL);
+        return bad(r, LOWP_ERR_UNSUPPORTED, "%s holds a tensor list, sparse tensor or type; such attributes are not supported%s", where, NULL);
     }
     return LP_OK;
 oom:
@@ -337,8 +398,8 @@ oom:
 static lp_status read_type(const reader *r, lp_graph *g, const Onnx__ValueInfoProto *vi, lp_value *v)
 {
     const Onnx__TypeProto *tp = vi->type;
-    if (!tp)
-        return LP_OK; /* no type: leave unknown */
+    if (!tp || tp->value_case == ONNX__TYPE_PROTO__VALUE__NOT_SET)
+        return LP_OK; /* no type: leave unknown (subgraph outputs often have none) */
     if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
         return bad(r, LOWP_ERR_UNSUPPORTED, "value '%s' is not a tensor (sequence, map and optional types are not supported)%s", vi->name, NULL);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
@@ -368,46 +429,58 @@ static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
 
 /* ---- the model ---- */
 
-static lp_status read_graph(const reader *r, const Onnx__ModelProto *mp, lp_graph *g)
+/* ---- scopes: a subgraph reads the enclosing graphs' values by name ---- */
+
+/* Binds the names subgraphs of g's nodes read from outside themselves, innermost first:
+ * a name a subgraph uses but does not define becomes one of its outer values and an
+ * implicit input of the node owning it -- a value of g, which is in turn free in g when g
+ * does not define it either (and bound one level up). */
+static lp_status bind_graph(const reader *r, lp_graph *g, int depth)
 {
-    const Onnx__GraphProto *gp = mp->graph;
-    if (!gp)
-        return lp_error(LOWP_ERR_FORMAT, "%s: the model has no graph", r->what);
-    g->ir_version = mp->has_ir_version ? mp->ir_version : 0;
-    g->model_version = mp->has_model_version ? mp->model_version : 0;
-    g->producer_name = dup_or_null(mp->producer_name);
-    g->producer_version = dup_or_null(mp->producer_version);
-    g->model_domain = dup_or_null(mp->domain);
-    g->model_doc = dup_or_null(mp->doc_string);
-    g->graph_doc = dup_or_null(gp->doc_string);
-    g->name = dup_or_null(gp->name);
-    if (mp->n_opset_import) {
-        g->opsets = calloc(mp->n_opset_import, sizeof *g->opsets);
-        if (!g->opsets)
-            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
-        for (size_t i = 0; i < mp->n_opset_import; i++) {
-            const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
-            g->opsets[i].domain = strdup(o->domain ? o->domain : "");
-            g->opsets[i].version = o->has_version ? o->version : 0;
-            g->n_opsets++;
-            if (!g->opsets[i].domain)
-                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!lp_node_has_subgraphs(&g->nodes[i]))
+            continue;
+        if (depth + 1 > LP_MAX_GRAPH_NESTING)
+            return lp_error(LOWP_ERR_UNSUPPORTED, "%s: subgraphs nested more than %d deep", r->what, LP_MAX_GRAPH_NESTING);
+        for (int a = 0; a < g->nodes[i].n_attr; a++) {
+            lp_attr *at = &g->nodes[i].attrs[a];
+            int cnt = at->g ? 1 : at->graphs ? at->n : 0;
+            for (int k = 0; k < cnt; k++) {
+                lp_graph *sub = at->g ? at->g : at->graphs[k];
+                LP_TRY(bind_graph(r, sub, depth + 1));
+                for (int v = 0; v < sub->n_values; v++) {
+                    const lp_value *val = &sub->values[v];
+                    if (val->kind != LP_VALUE_INTERMEDIATE || val->producer >= 0)
+                        continue;
+                    int outer, slot;
+                    LP_TRY(lp_graph_value(g, val->name, &outer));
+                    LP_TRY(lp_node_add_implicit(g, i, outer, &slot));
+                    at = &g->nodes[i].attrs[a];
+                }
+            }
         }
     }
-    if (mp->n_metadata_props) {
-        g->meta = calloc(mp->n_metadata_props, sizeof *g->meta);
-        if (!g->meta)
-            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
-        for (size_t i = 0; i < mp->n_metadata_props; i++) {
-            g->meta[i].key = strdup(mp->metadata_props[i]->key ? mp->metadata_props[i]->key : "");
-            g->meta[i].value = strdup(mp->metadata_props[i]->value ? mp->metadata_props[i]->value : "");
-            g->n_meta++;
-            if (!g->meta[i].key || !g->meta[i].value)
-                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
-        }
-    }
+    return LP_OK;
+}
+
+static lp_status toposort_sub(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
+{
+    (void)user; (void)depth;
+    lp_status st = lp_graph_toposort(sub);
+    if (st != LP_OK)
+        return lp_error_prefix(st, "node '%s' (%s) subgraph '%s'", parent->nodes[node].name,
+                               parent->nodes[node].op_type, sub->name ? sub->name : "");
+    return LP_OK;
+}
+
+static lp_status read_body(const reader *r, const Onnx__GraphProto *gp, lp_graph *g, int depth)
+{
     if (gp->n_sparse_initializer)
         return lp_error(LOWP_ERR_UNSUPPORTED, "%s: sparse initializers are not supported", r->what);
+    if (depth > 0 && !g->name)
+        g->name = dup_or_null(gp->name);
+    if (depth > 0 && !g->graph_doc)
+        g->graph_doc = dup_or_null(gp->doc_string);
 
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *tp = gp->initializer[i];
@@ -481,7 +554,7 @@ static lp_status read_graph(const reader *r, const Onnx__ModelProto *mp, lp_grap
         n->doc = dup_or_null(np->doc_string);
         for (size_t k = 0; k < np->n_attribute; k++) {
             lp_attr a;
-            LP_TRY(attr_from_proto(r, np, np->attribute[k], &a));
+            LP_TRY(attr_from_proto(r, np, np->attribute[k], &a, depth));
             st = lp_node_add_attr(&g->nodes[idx], &a);
             lp_attr_clear(&a);
             LP_TRY(st);
@@ -490,6 +563,8 @@ static lp_status read_graph(const reader *r, const Onnx__ModelProto *mp, lp_grap
     for (size_t i = 0; i < gp->n_output; i++) {
         const Onnx__ValueInfoProto *vi = gp->output[i];
         int v = vi->name ? lp_graph_find_value(g, vi->name) : -1;
+        if (v < 0 && depth > 0 && vi->name && *vi->name) /* a subgraph may return an outer value */
+            LP_TRY(lp_graph_add_value(g, vi->name, &v));
         if (v < 0)
             return lp_error(LOWP_ERR_FORMAT, "%s: graph output '%s' is not produced by any node, input or initializer",
                             r->what, vi->name ? vi->name : "");
@@ -510,7 +585,53 @@ static lp_status read_graph(const reader *r, const Onnx__ModelProto *mp, lp_grap
         LP_TRY(read_type(r, g, vi, &g->values[v]));
         g->values[v].in_value_info = true;
     }
+    return LP_OK;
+}
+
+static lp_status read_model(reader *r, const Onnx__ModelProto *mp, lp_graph *g)
+{
+    const Onnx__GraphProto *gp = mp->graph;
+    if (!gp)
+        return lp_error(LOWP_ERR_FORMAT, "%s: the model has no graph", r->what);
+    g->ir_version = mp->has_ir_version ? mp->ir_version : 0;
+    g->model_version = mp->has_model_version ? mp->model_version : 0;
+    g->producer_name = dup_or_null(mp->producer_name);
+    g->producer_version = dup_or_null(mp->producer_version);
+    g->model_domain = dup_or_null(mp->domain);
+    g->model_doc = dup_or_null(mp->doc_string);
+    g->graph_doc = dup_or_null(gp->doc_string);
+    g->name = dup_or_null(gp->name);
+    if (mp->n_opset_import) {
+        g->opsets = calloc(mp->n_opset_import, sizeof *g->opsets);
+        if (!g->opsets)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        for (size_t i = 0; i < mp->n_opset_import; i++) {
+            const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+            g->opsets[i].domain = strdup(o->domain ? o->domain : "");
+            g->opsets[i].version = o->has_version ? o->version : 0;
+            g->n_opsets++;
+            if (!g->opsets[i].domain)
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        }
+    }
+    if (mp->n_metadata_props) {
+        g->meta = calloc(mp->n_metadata_props, sizeof *g->meta);
+        if (!g->meta)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        for (size_t i = 0; i < mp->n_metadata_props; i++) {
+            g->meta[i].key = strdup(mp->metadata_props[i]->key ? mp->metadata_props[i]->key : "");
+            g->meta[i].value = strdup(mp->metadata_props[i]->value ? mp->metadata_props[i]->value : "");
+            g->n_meta++;
+            if (!g->meta[i].key || !g->meta[i].value)
+                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", r->what);
+        }
+    }
+    r->main = g;
+    LP_TRY(read_body(r, gp, g, 0));
+    LP_TRY(bind_graph(r, g, 0));
     lp_status st = lp_graph_toposort(g);
+    if (st == LP_OK)
+        st = lp_graph_walk_subgraphs(g, toposort_sub, NULL);
     if (st != LP_OK)
         return lp_error_prefix(st, "%s", r->what);
     return LP_OK;
@@ -526,7 +647,7 @@ lp_status lp_onnx_read(const void *data, size_t size, const char *base_dir, cons
     lp_graph *g = NULL;
     lp_status st = lp_graph_new(&g);
     if (st == LP_OK)
-        st = read_graph(&r, mp, g);
+        st = read_model(&r, mp, g);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (st != LP_OK) {
         lp_graph_free(g);

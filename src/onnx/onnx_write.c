@@ -68,14 +68,14 @@ static Onnx__TensorProto *tensor_proto(pool *p, const lp_tensor *t, const char *
     return tp;
 }
 
-static Onnx__ValueInfoProto *value_info(pool *p, const lp_graph *g, const lp_value *v)
+static Onnx__ValueInfoProto *value_info(pool *p, const lp_graph *g, const lp_value *v, const char *name)
 {
     Onnx__ValueInfoProto *vi = NEW(p, Onnx__ValueInfoProto, ONNX__VALUE_INFO_PROTO__INIT);
     Onnx__TypeProto *tp = NEW(p, Onnx__TypeProto, ONNX__TYPE_PROTO__INIT);
     Onnx__TypeProto__Tensor *tt = NEW(p, Onnx__TypeProto__Tensor, ONNX__TYPE_PROTO__TENSOR__INIT);
     if (!vi || !tp || !tt)
         return NULL;
-    vi->name = v->name;
+    vi->name = (char *)name;
     vi->doc_string = v->doc;
     vi->type = tp;
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
@@ -111,7 +111,28 @@ static Onnx__ValueInfoProto *value_info(pool *p, const lp_graph *g, const lp_val
     return vi;
 }
 
-static Onnx__AttributeProto *attr_proto(pool *p, const lp_attr *a)
+static Onnx__GraphProto *graph_proto(pool *p, const lp_graph *g, const char *const *outer_names, int depth);
+
+/* The GraphProto of subgraph `sub` of node `n` (whose graph's value names are `names`). */
+static Onnx__GraphProto *sub_proto(pool *p, const char *const *names, const lp_node *n, const lp_graph *sub,
+                                   int depth)
+{
+    const char **outer = pool_alloc(p, (size_t)(sub->n_outer + 1) * sizeof *outer);
+    if (!outer)
+        return NULL;
+    if (sub->n_outer != n->n_implicit) {
+        lp_node_error(n, LOWP_ERR_INTERNAL, "a subgraph has %d outer values for %d implicit inputs", sub->n_outer,
+                      n->n_implicit);
+        p->failed = 2;
+        return NULL;
+    }
+    for (int j = 0; j < sub->n_outer; j++)
+        outer[j] = names[n->in[lp_node_n_explicit(n) + j]];
+    return graph_proto(p, sub, outer, depth + 1);
+}
+
+static Onnx__AttributeProto *attr_proto(pool *p, const lp_attr *a, const char *const *names, const lp_node *n,
+                                        int depth)
 {
     Onnx__AttributeProto *ap = NEW(p, Onnx__AttributeProto, ONNX__ATTRIBUTE_PROTO__INIT);
     if (!ap)
@@ -138,18 +159,120 @@ static Onnx__AttributeProto *attr_proto(pool *p, const lp_attr *a)
             ap->strings[i].data = (uint8_t *)a->strings[i];
         }
         break;
+    case LP_ATTR_GRAPH:
+        if (!(ap->g = sub_proto(p, names, n, a->g, depth)))
+            return NULL;
+        break;
+    case LP_ATTR_GRAPHS:
+        ap->n_graphs = (size_t)a->n;
+        if (!(ap->graphs = pool_alloc(p, (size_t)a->n * sizeof *ap->graphs)))
+            return NULL;
+        for (int i = 0; i < a->n; i++)
+            if (!(ap->graphs[i] = sub_proto(p, names, n, a->graphs[i], depth)))
+                return NULL;
+        break;
     default:
         return NULL;
     }
     return ap;
 }
 
-static lp_status build(pool *p, const lp_graph *g, Onnx__ModelProto *mp)
+/* A GraphProto for `g`; `outer_names` names a subgraph's outer values (NULL for the model's
+ * graph), which are the enclosing graph's values and not written here. */
+static Onnx__GraphProto *graph_proto(pool *p, const lp_graph *g, const char *const *outer_names, int depth)
 {
     Onnx__GraphProto *gp = NEW(p, Onnx__GraphProto, ONNX__GRAPH_PROTO__INIT);
-    if (!gp)
+    const char **names = pool_alloc(p, (size_t)(g->n_values + 1) * sizeof *names);
+    if (!gp || !names)
+        return NULL;
+    for (int v = 0; v < g->n_values; v++)
+        names[v] = g->values[v].name;
+    for (int j = 0; outer_names && j < g->n_outer; j++)
+        names[g->outer[j]] = outer_names[j];
+    gp->name = g->name ? g->name : "lowp";
+    gp->doc_string = g->graph_doc;
+
+    /* nodes (live ones, in order) */
+    gp->node = pool_alloc(p, (size_t)g->n_nodes * sizeof *gp->node);
+    for (int i = 0; gp->node && i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        if (n->dead)
+            continue;
+        Onnx__NodeProto *np = NEW(p, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
+        if (!np)
+            return NULL;
+        np->name = n->name;
+        np->op_type = n->op_type;
+        np->domain = n->domain && *n->domain ? n->domain : NULL;
+        np->doc_string = n->doc;
+        np->n_input = (size_t)lp_node_n_explicit(n); /* implicit inputs are the subgraphs' to name */
+        np->input = pool_alloc(p, (size_t)n->n_in * sizeof(char *));
+        np->n_output = (size_t)n->n_out;
+        np->output = pool_alloc(p, (size_t)n->n_out * sizeof(char *));
+        np->n_attribute = 0; /* filled below; lowp's internal lowp_* attributes are never exported */
+        np->attribute = pool_alloc(p, (size_t)n->n_attr * sizeof *np->attribute);
+        if (!np->input || !np->output || !np->attribute)
+            return NULL;
+        for (int k = 0; k < n->n_in; k++)
+            np->input[k] = n->in[k] >= 0 ? (char *)names[n->in[k]] : "";
+        for (int k = 0; k < n->n_out; k++)
+            np->output[k] = n->out[k] >= 0 ? (char *)names[n->out[k]] : "";
+        for (int k = 0; k < n->n_attr; k++) {
+            if (strncmp(n->attrs[k].name, "lowp_", 5) == 0)
+                continue;
+            if (n->attrs[k].type == LP_ATTR_UNDEFINED) {
+                lp_node_error(n, LOWP_ERR_UNSUPPORTED, "attribute '%s' cannot be saved", n->attrs[k].name);
+                p->failed = 2;
+                return NULL;
+            }
+            if (!(np->attribute[np->n_attribute++] = attr_proto(p, &n->attrs[k], names, n, depth)))
+                return NULL;
+        }
+        gp->node[gp->n_node++] = np;
+    }
+
+    /* initializers and values */
+    int n_const = 0, n_listed = 0, n_vi = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        const lp_value *v = &g->values[i];
+        n_const += v->kind == LP_VALUE_CONST;
+        n_listed += v->kind == LP_VALUE_CONST && v->init_listed_as_input;
+        n_vi += v->kind == LP_VALUE_INTERMEDIATE && v->in_value_info && !v->is_output;
+    }
+    gp->initializer = pool_alloc(p, (size_t)n_const * sizeof *gp->initializer);
+    gp->input = pool_alloc(p, (size_t)(g->n_inputs + n_listed) * sizeof *gp->input);
+    gp->output = pool_alloc(p, (size_t)g->n_outputs * sizeof *gp->output);
+    gp->value_info = pool_alloc(p, (size_t)n_vi * sizeof *gp->value_info);
+    if (!gp->initializer || !gp->input || !gp->output || !gp->value_info)
+        return NULL;
+    for (int i = 0; i < g->n_inputs; i++)
+        if (!(gp->input[gp->n_input++] = value_info(p, g, &g->values[g->inputs[i]], names[g->inputs[i]])))
+            return NULL;
+    for (int i = 0; i < g->n_values; i++) {
+        const lp_value *v = &g->values[i];
+        if (v->kind == LP_VALUE_CONST) {
+            if (!(gp->initializer[gp->n_initializer++] = tensor_proto(p, v->init, names[i], v->doc)))
+                return NULL;
+            if (v->init_listed_as_input && !(gp->input[gp->n_input++] = value_info(p, g, v, names[i])))
+                return NULL;
+        } else if (v->kind == LP_VALUE_INTERMEDIATE && v->in_value_info && !v->is_output) {
+            if (!(gp->value_info[gp->n_value_info++] = value_info(p, g, v, names[i])))
+                return NULL;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!(gp->output[gp->n_output++] = value_info(p, g, &g->values[g->outputs[i]], names[g->outputs[i]])))
+            return NULL;
+    return gp;
+}
+
+static lp_status build(pool *p, const lp_graph *g, Onnx__ModelProto *mp)
+{
+    if (!(mp->graph = graph_proto(p, g, NULL, 0))) {
+        if (!p->failed)
+            p->failed = 1;
         return LP_OK; /* p->failed reports it */
-    mp->graph = gp;
+    }
     mp->has_ir_version = 1;
     mp->ir_version = g->ir_version ? g->ir_version : 8;
     mp->producer_name = g->producer_name;
@@ -181,77 +304,6 @@ static lp_status build(pool *p, const lp_graph *g, Onnx__ModelProto *mp)
         kv->value = g->meta[i].value;
         mp->metadata_props[i] = kv;
     }
-    gp->name = g->name ? g->name : "lowp";
-    gp->doc_string = g->graph_doc;
-
-    /* nodes (live ones, in order) */
-    gp->node = pool_alloc(p, (size_t)g->n_nodes * sizeof *gp->node);
-    for (int i = 0; gp->node && i < g->n_nodes; i++) {
-        const lp_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        Onnx__NodeProto *np = NEW(p, Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
-        if (!np)
-            return LP_OK;
-        np->name = n->name;
-        np->op_type = n->op_type;
-        np->domain = n->domain && *n->domain ? n->domain : NULL;
-        np->doc_string = n->doc;
-        np->n_input = (size_t)n->n_in;
-        np->input = pool_alloc(p, (size_t)n->n_in * sizeof(char *));
-        np->n_output = (size_t)n->n_out;
-        np->output = pool_alloc(p, (size_t)n->n_out * sizeof(char *));
-        np->n_attribute = 0; /* filled below; lowp's internal lowp_* attributes are never exported */
-        np->attribute = pool_alloc(p, (size_t)n->n_attr * sizeof *np->attribute);
-        if (!np->input || !np->output || !np->attribute)
-            return LP_OK;
-        for (int k = 0; k < n->n_in; k++)
-            np->input[k] = n->in[k] >= 0 ? g->values[n->in[k]].name : "";
-        for (int k = 0; k < n->n_out; k++)
-            np->output[k] = n->out[k] >= 0 ? g->values[n->out[k]].name : "";
-        for (int k = 0; k < n->n_attr; k++) {
-            if (strncmp(n->attrs[k].name, "lowp_", 5) == 0)
-                continue;
-            if (n->attrs[k].type == LP_ATTR_UNDEFINED || n->attrs[k].type == LP_ATTR_GRAPH)
-                return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "attribute '%s' cannot be saved", n->attrs[k].name);
-            if (!(np->attribute[np->n_attribute++] = attr_proto(p, &n->attrs[k])))
-                return LP_OK;
-        }
-        gp->node[gp->n_node++] = np;
-    }
-
-    /* initializers and values */
-    int n_const = 0, n_listed = 0, n_vi = 0;
-    for (int i = 0; i < g->n_values; i++) {
-        const lp_value *v = &g->values[i];
-        n_const += v->kind == LP_VALUE_CONST;
-        n_listed += v->kind == LP_VALUE_CONST && v->init_listed_as_input;
-        n_vi += v->kind == LP_VALUE_INTERMEDIATE && v->in_value_info && !v->is_output;
-    }
-    gp->initializer = pool_alloc(p, (size_t)n_const * sizeof *gp->initializer);
-    gp->input = pool_alloc(p, (size_t)(g->n_inputs + n_listed) * sizeof *gp->input);
-    gp->output = pool_alloc(p, (size_t)g->n_outputs * sizeof *gp->output);
-    gp->value_info = pool_alloc(p, (size_t)n_vi * sizeof *gp->value_info);
-    if (!gp->initializer || !gp->input || !gp->output || !gp->value_info)
-        return LP_OK;
-    for (int i = 0; i < g->n_inputs; i++)
-        if (!(gp->input[gp->n_input++] = value_info(p, g, &g->values[g->inputs[i]])))
-            return LP_OK;
-    for (int i = 0; i < g->n_values; i++) {
-        const lp_value *v = &g->values[i];
-        if (v->kind == LP_VALUE_CONST) {
-            if (!(gp->initializer[gp->n_initializer++] = tensor_proto(p, v->init, v->name, v->doc)))
-                return LP_OK;
-            if (v->init_listed_as_input && !(gp->input[gp->n_input++] = value_info(p, g, v)))
-                return LP_OK;
-        } else if (v->kind == LP_VALUE_INTERMEDIATE && v->in_value_info && !v->is_output) {
-            if (!(gp->value_info[gp->n_value_info++] = value_info(p, g, v)))
-                return LP_OK;
-        }
-    }
-    for (int i = 0; i < g->n_outputs; i++)
-        if (!(gp->output[gp->n_output++] = value_info(p, g, &g->values[g->outputs[i]])))
-            return LP_OK;
     return LP_OK;
 }
 
@@ -260,7 +312,9 @@ lp_status lp_onnx_write(const lp_graph *g, uint8_t **data_out, size_t *size_out)
     pool p = { 0 };
     Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
     lp_status st = build(&p, g, &mp);
-    if (st == LP_OK && p.failed)
+    if (p.failed == 2) /* an error already recorded */
+        st = LOWP_ERR_UNSUPPORTED;
+    else if (st == LP_OK && p.failed)
         st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory serializing the model");
     if (st == LP_OK) {
         size_t size = onnx__model_proto__get_packed_size(&mp);

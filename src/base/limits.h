@@ -23,4 +23,22 @@
  * recursive walk over a parsed tree (free, clone, checks) is bounded by it. */
 #define LP_MAX_YAML_NESTING 64
 
+/* Images (data/image.c): the size a JPEG or PNG may declare, checked right after its header,
+ * before anything is decoded; the environment variables LOWP_MAX_IMAGE_SIDE and
+ * LOWP_MAX_IMAGE_PIXELS override them. An 885-byte JPEG declaring 20000x20000 decoded to
+ * 1.6 GB. A decoded image takes 12 bytes per RGB pixel (float32), so the default 2^28 pixels
+ * is 3 GiB at most. */
+#define LP_MAX_IMAGE_SIDE 16384
+#define LP_MAX_IMAGE_PIXELS ((uint64_t)1 << 28)
+/* The most LOWP_MAX_IMAGE_SIDE may say (libpng's own default cap). */
+#define LP_MAX_IMAGE_SIDE_EVER 1000000
+/* Image files are read whole into memory first; a compressed image is far smaller. */
+#define LP_MAX_IMAGE_FILE ((uint64_t)256 << 20)
+/* Scans of a progressive JPEG (each one re-walks every coefficient; real files have ~10). */
+#define LP_MAX_JPEG_SCANS 256
+/* libpng: the most ancillary chunks kept and the largest chunk it may allocate (its own
+ * defaults are 1000 and 8 MB). */
+#define LP_MAX_PNG_CHUNKS 1000
+#define LP_MAX_PNG_CHUNK ((size_t)8 << 20)
+
 #endif

@@ -51,6 +51,16 @@ lp_status lp_sample_add_class(lowp_sample *s, int64_t label);
 /* Images: decode a JPEG or PNG file into float32 (H,W,C) with values 0..255 (C = 1 or 3:
  * grayscale stays 1 channel, alpha and palettes become RGB). Errors name the file. */
 lp_status lp_image_load(const char *path, lp_tensor **out);
+/* The same from the file's bytes in memory; `path` names it in messages. */
+lp_status lp_image_decode(const uint8_t *data, size_t size, const char *path, lp_tensor **out);
+
+/* The image limits in force: LP_MAX_IMAGE_SIDE / LP_MAX_IMAGE_PIXELS (base/limits.h) unless
+ * the environment variables LOWP_MAX_IMAGE_SIDE / LOWP_MAX_IMAGE_PIXELS say otherwise (a bad
+ * value is an error naming the variable). */
+typedef struct lp_image_limit {
+    uint64_t side, pixels;
+} lp_image_limit;
+lp_status lp_image_limits(lp_image_limit *lim);
 
 /* Reads exactly `size` bytes at `offset` (pread); errors name `what`. */
 lp_status lp_read_at(int fd, void *buf, size_t size, int64_t offset, const char *what);

@@ -8,6 +8,7 @@ SUITE=quantize
 D=FashionMNIST:/usr/share/datasets/fashion-mnist
 TF=Rescale,Normalize=0.2860/0.3530
 N=2000
+PY=/usr/bin/python3
 if [ ! -d bench/node_modules/onnxruntime-node ]; then
     (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
 fi
@@ -58,6 +59,63 @@ if "$LOWP" quantize models/mlp.onnx -o "$T/mlp.dyn.onnx" --dynamic -q >/dev/null
 else
     fail "dynamic quantize" "$(tail -n 1 "$T/err")"
 fi
+
+# dynamic quantization of convolutional models: by default what ONNX Runtime's own quantizer
+# writes (per-tensor uint8 ConvInteger weights, one zero point), which ORT runs; --per-channel
+# keeps one weight zero point (128) so ORT runs that too
+for m in resnet_s mobilenetv2_s; do
+    for g in default per-channel; do
+        opt=; [ $g = per-channel ] && opt=--per-channel
+        if ! "$LOWP" quantize models/$m.onnx -o "$T/$m.dyn.onnx" --dynamic $opt -q >/dev/null 2>"$T/err"; then
+            fail "$m dynamic $g" "$(tail -n 1 "$T/err")"; continue
+        fi
+        "$PY" - "$T/$m.dyn.onnx" $g <<'PYEOF' >"$T/chk" 2>&1 && ok "$m dynamic $g: $(cat "$T/chk")" || fail "$m dynamic $g" "$(tail -n 1 "$T/chk")"
+import sys, onnx
+m = onnx.load(sys.argv[1]); inits = {i.name: i for i in m.graph.initializer}
+convs = [n for n in m.graph.node if n.op_type == "ConvInteger"]
+assert convs, "no ConvInteger"
+for n in convs:
+    w, z = inits[n.input[1]], inits[n.input[3]]
+    assert w.data_type == onnx.TensorProto.UINT8, f"{n.name}: weight type {w.data_type}"
+    assert z.data_type == onnx.TensorProto.UINT8 and len(z.dims) == 0, f"{n.name}: weight zero point {z.dims}"
+print(f"{len(convs)} ConvInteger, uint8 weights, scalar zero points")
+PYEOF
+        q=$(correct "$T/$m.dyn.onnx"); o=$(ort_correct "$T/$m.dyn.onnx"); fp=$(correct models/$m.onnx)
+        [ -n "$q" ] && [ "$q" -ge $(( fp * 98 / 100 )) ] && ok "$m dynamic $g accuracy $q vs fp32 $fp" ||
+            fail "$m dynamic $g accuracy" "$q vs $fp"
+        within "$o" "$q" 4 && ok "onnxruntime runs $m's dynamic $g export ($o vs lowp $q)" ||
+            fail "$m dynamic $g ort" "ort '$o' vs lowp '$q' $(tail -n 2 "$T/ort.err")"
+    done
+done
+
+# --dynamic runs nothing: a model with an op lowp lacks quantizes (the op copied through); a
+# model with nothing to quantize is reported (exit status 4)
+"$PY" - "$T" <<'PYEOF' || fail "dynamic models" "cannot build the test models"
+import sys, numpy as np, onnx
+from onnx import helper as h, TensorProto as T, numpy_helper as nh
+r = np.random.default_rng(0)
+W = nh.from_array(r.standard_normal((8, 3, 3, 3)).astype(np.float32), "W")
+W2 = nh.from_array(r.standard_normal((288, 10)).astype(np.float32), "W2")
+nodes = [h.make_node("Conv", ["x", "W"], ["c"]), h.make_node("FooBar", ["c"], ["f0"], domain="com.example"),
+         h.make_node("Flatten", ["f0"], ["f"]), h.make_node("MatMul", ["f", "W2"], ["y"])]
+g = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [1, 3, 8, 8])],
+                 [h.make_tensor_value_info("y", T.FLOAT, [1, 10])], [W, W2])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.example", 1)]), sys.argv[1] + "/unknown.onnx")
+g = h.make_graph([h.make_node("Relu", ["x"], ["y"])], "g", [h.make_tensor_value_info("x", T.FLOAT, [4])],
+                 [h.make_tensor_value_info("y", T.FLOAT, [4])])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), sys.argv[1] + "/relu.onnx")
+PYEOF
+if "$LOWP" quantize "$T/unknown.onnx" -o "$T/unknown.dyn.onnx" --dynamic -q >/dev/null 2>"$T/err"; then
+    "$LOWP" info "$T/unknown.dyn.onnx" >"$T/info" 2>&1
+    grep -q ConvInteger "$T/info" && grep -q MatMulInteger "$T/info" && grep -q FooBar "$T/info" &&
+        ok "--dynamic quantizes around an op lowp cannot run" || fail "dynamic unknown op" "$(cat "$T/info")"
+else
+    fail "dynamic unknown op" "$(tail -n 1 "$T/err")"
+fi
+"$LOWP" quantize "$T/relu.onnx" -o "$T/relu.q.onnx" --dynamic >/dev/null 2>"$T/err"
+rc=$?
+[ $rc = 4 ] && grep -q "has no op lowp can quantize" "$T/err" &&
+    ok "nothing to quantize: said, exit 4" || fail "nothing to quantize" "rc $rc: $(cat "$T/err")"
 
 # determinism: the same data and recipe give the same bytes; a saved recipe reproduces the model
 "$LOWP" quantize models/resnet_s.onnx -o "$T/a.onnx" --calib "$D:train=true" --transform "$TF" --samples 64 \

@@ -61,6 +61,36 @@ static lp_status apply_bf16_nodes(lp_graph *g)
     return st;
 }
 
+lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, lp_graph **out)
+{
+    lp_graph *g = NULL;
+    lp_status st = lp_graph_clone(src, &g);
+    if (st == LP_OK && lp_graph_opset(g, "") < 7)
+        st = lp_graph_infer(g, false); /* ranks for check_legacy */
+    if (st == LP_OK)
+        st = check_legacy(g);
+    for (int i = 0; runnable && st == LP_OK && i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        if (n->op < 0)
+            st = lp_node_error(n, LOWP_ERR_UNSUPPORTED, "lowp has no operator '%s'%s%s", n->op_type,
+                               *n->domain ? " in domain " : "", n->domain);
+        else if (!lp_op_implemented(n->op))
+            st = lp_node_error(n, LOWP_ERR_UNSUPPORTED, "operator '%s' is not implemented yet", n->op_type);
+    }
+    if (st == LP_OK && optimize) {
+        lp_pass_options po = { .keep_dequantize = true };
+        st = lp_graph_optimize(g, &po);
+    }
+    if (st == LP_OK)
+        st = apply_bf16_nodes(g);
+    if (st != LP_OK) {
+        lp_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return LP_OK;
+}
+
 lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_options *options, lowp_session **out)
 {
     lowp_session *s = calloc(1, sizeof *s);
@@ -75,27 +105,7 @@ lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_option
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "session option precision: %s is not float32 or bfloat16",
                         lowp_dtype_name(p));
     }
-    lp_status st = lp_graph_clone(src, &s->g);
-    if (st == LP_OK && lp_graph_opset(s->g, "") < 7)
-        st = lp_graph_infer(s->g, false); /* ranks for check_legacy */
-    if (st == LP_OK)
-        st = check_legacy(s->g);
-    if (st == LP_OK) {
-        for (int i = 0; i < s->g->n_nodes && st == LP_OK; i++) {
-            const lp_node *n = &s->g->nodes[i];
-            if (n->op < 0)
-                st = lp_node_error(n, LOWP_ERR_UNSUPPORTED, "lowp has no operator '%s'%s%s", n->op_type,
-                                   *n->domain ? " in domain " : "", n->domain);
-            else if (!lp_op_implemented(n->op))
-                st = lp_node_error(n, LOWP_ERR_UNSUPPORTED, "operator '%s' is not implemented yet", n->op_type);
-        }
-    }
-    if (st == LP_OK && s->opt.optimize) {
-        lp_pass_options po = { .keep_dequantize = true };
-        st = lp_graph_optimize(s->g, &po);
-    }
-    if (st == LP_OK)
-        st = apply_bf16_nodes(s->g);
+    lp_status st = lp_session_graph(src, true, s->opt.optimize, &s->g);
     if (st != LP_OK) {
         lowp_session_free(s);
         return st;

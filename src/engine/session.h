@@ -16,6 +16,11 @@ struct lowp_session {
 };
 
 /* A session over a graph (copied). */
+/* The graph a session of `src` runs: a copy, legacy forms checked, optimized when asked (weight
+ * DequantizeLinear kept), BF16 node choices applied. `runnable`: refuse ops lowp cannot run
+ * (naming the node); otherwise they pass through untouched (dynamic quantization and capability
+ * listing need no run). */
+lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, lp_graph **out);
 lp_status lp_session_create_graph(const lp_graph *g, const lowp_session_options *options, lowp_session **out);
 /* Orders named inputs into graph input order (ordered has g->n_inputs slots). */
 lp_status lp_session_bind(const lowp_session *s, int n_inputs, const char *const *names,

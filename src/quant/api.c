@@ -45,7 +45,7 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_recipe_set: NULL argument");
     lp_quant_cfg *c = &r->model_wise;
     if (strcmp(key, "weight.granularity") == 0 && (!strcmp(value, "per_channel") || !strcmp(value, "per_tensor")))
-        c->per_channel = strcmp(value, "per_channel") == 0;
+        c->per_channel = strcmp(value, "per_channel") == 0, c->per_channel_given = true;
     else if (strcmp(key, "activation.scheme") == 0 && (!strcmp(value, "sym") || !strcmp(value, "asym")))
         c->act_symmetric = strcmp(value, "sym") == 0;
     else if (strcmp(key, "activation.algorithm") == 0 && lp_calib_algo_from_name(value) >= 0)
@@ -114,9 +114,8 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
 {
     if (!model || !json_out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_capability: NULL argument");
-    lowp_session *s = NULL;
-    LP_TRY(lp_session_create_graph(model->graph, NULL, &s));
-    const lp_graph *g = s->g;
+    lp_graph *g = NULL;
+    LP_TRY(lp_session_graph(model->graph, false, true, &g));
     lp_json j;
     lp_json_init(&j, 0);
     lp_json_begin_array(&j);
@@ -134,7 +133,7 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
         lp_json_end_object(&j);
     }
     lp_json_end_array(&j);
-    lowp_session_free(s);
+    lp_graph_free(g);
     return lp_json_finish(&j, json_out);
 }
 
@@ -155,7 +154,7 @@ lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *cal, 
     if (!model || !recipe || !out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_quantize: NULL argument");
     /* the optimized graph the calibration observed, or a fresh one */
-    lowp_session *tmp = NULL;
+    lp_graph *tmp = NULL;
     const lp_graph *g;
     if (cal) {
         g = cal->session->g;
@@ -165,14 +164,14 @@ lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *cal, 
         lowp_session_free(s);
         if (!same)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_quantize: the calibration was made from a different model");
-    } else {
-        LP_TRY(lp_session_create_graph(model->graph, NULL, &tmp));
-        g = tmp->g;
+    } else { /* dynamic quantization runs nothing: ops lowp cannot run pass through */
+        LP_TRY(lp_session_graph(model->graph, recipe->approach != LP_APPROACH_DYNAMIC_QUANT, true, &tmp));
+        g = tmp;
     }
     lp_graph *qg = NULL;
     lp_status st = recipe->approach == LP_APPROACH_DYNAMIC_QUANT ? lp_quantize_graph_dynamic(g, recipe, &qg)
                                                                  : lp_quantize_graph(g, cal, recipe, &qg);
-    lowp_session_free(tmp);
+    lp_graph_free(tmp);
     LP_TRY(st);
     lowp_model *m = calloc(1, sizeof *m);
     if (!m) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ops/requant.h"
+#include "quant/quantize.h"
 
 lp_status lp_qb_const(lp_graph *g, const char *name, lp_tensor *t, int *v_out)
 {
@@ -41,6 +42,13 @@ lp_status lp_qb_attr_int(lp_graph *g, int node, const char *name, int64_t v)
 
 lp_status lp_quantize_weight(const lp_tensor *w, int axis, lp_tensor **q_out, float **scales_out, int64_t *n_out)
 {
+    int32_t zp;
+    return lp_quantize_weight_as(w, axis, LP_I8, q_out, scales_out, n_out, &zp);
+}
+
+lp_status lp_quantize_weight_as(const lp_tensor *w, int axis, lp_dtype dt, lp_tensor **q_out, float **scales_out,
+                                int64_t *n_out, int32_t *zp_out)
+{
     int64_t ch = axis >= 0 ? w->dims[axis] : 1, inner = 1;
     for (int d = axis + 1; axis >= 0 && d < w->ndim; d++)
         inner *= w->dims[d];
@@ -49,24 +57,36 @@ lp_status lp_quantize_weight(const lp_tensor *w, int axis, lp_tensor **q_out, fl
     lp_tensor *q = NULL;
     if (!sc)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory quantizing a weight");
-    lp_status st = lp_tensor_new(LP_I8, w->ndim, w->dims, &q);
+    lp_status st = lp_tensor_new(dt, w->ndim, w->dims, &q);
     if (st != LP_OK) {
         free(sc);
         return st;
     }
     const float *wd = w->data;
-    /* element i belongs to channel (i / inner) % ch */
+    int32_t zp = dt == LP_U8 ? 128 : 0, lo = dt == LP_U8 ? 0 : -127, hi = dt == LP_U8 ? 255 : 127;
+    if (dt == LP_U8 && axis < 0) {
+        float mn = 0, mx = 0;
+        for (int64_t i = 0; i < n; i++)
+            mn = fminf(mn, wd[i]), mx = fmaxf(mx, wd[i]);
+        lp_qparams(mn, mx, false, &sc[0], &zp);
+    } else {
+        /* element i belongs to channel (i / inner) % ch */
+        for (int64_t i = 0; i < n; i++) {
+            int64_t c = axis >= 0 ? (i / inner) % ch : 0;
+            sc[c] = fmaxf(sc[c], fabsf(wd[i]));
+        }
+        for (int64_t c = 0; c < ch; c++)
+            sc[c] = sc[c] > 0 ? sc[c] / 127.0f : 1.0f;
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t c = axis >= 0 ? (i / inner) % ch : 0;
-        sc[c] = fmaxf(sc[c], fabsf(wd[i]));
+        int32_t v = lp_requant(wd[i] / sc[c], zp, lo, hi);
+        if (dt == LP_U8)
+            ((uint8_t *)q->data)[i] = (uint8_t)v;
+        else
+            ((int8_t *)q->data)[i] = (int8_t)v;
     }
-    for (int64_t c = 0; c < ch; c++)
-        sc[c] = sc[c] > 0 ? sc[c] / 127.0f : 1.0f;
-    int8_t *qd = q->data;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t c = axis >= 0 ? (i / inner) % ch : 0;
-        qd[i] = (int8_t)lp_requant(wd[i] / sc[c], 0, -127, 127);
-    }
+    *zp_out = zp;
     *q_out = q;
     *scales_out = sc;
     *n_out = ch;

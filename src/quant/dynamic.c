@@ -2,7 +2,9 @@
  * per batch at run time. Exported in standard ONNX as
  *   X -> DynamicQuantizeLinear -> (Xq, Xs, Xzp)
  *   MatMulInteger(Xq, Wq, Xzp, Wzp) | ConvInteger(...) -> int32 -> Cast -> Mul(Xs * Ws) [-> Add bias]
- * the form ONNX Runtime's dynamic quantizer emits and runs. */
+ * the form ONNX Runtime's dynamic quantizer emits and runs: weights per tensor by default, int8
+ * symmetric for MatMulInteger, uint8 asymmetric for ConvInteger (ORT refuses per-channel weight
+ * zero points there, and runs int8 weights several times slower). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,19 +98,19 @@ static lp_status rewrite(dctx *d, int ni, bool per_channel)
     lp_tensor *q = NULL;
     float *sc = NULL;
     int64_t nsc = 0;
-    lp_status st = lp_quantize_weight(wk, axis, &q, &sc, &nsc);
+    int32_t zp = 0;
+    /* what ONNX Runtime's dynamic quantizer writes and runs fast: ConvInteger with uint8
+     * weights, MatMulInteger with int8 ones; one weight zero point (per-channel scales are
+     * applied after the integer op) */
+    lp_status st = lp_quantize_weight_as(wk, axis, conv ? LP_U8 : LP_I8, &q, &sc, &nsc, &zp);
     lp_tensor_free(wf);
     LP_TRY(st);
     int wq, wzp, ws, yi, yf, s, yo;
     snprintf(name, sizeof name, "%s_weight_quantized", nm);
     st = lp_qb_const(g, name, q, &wq);
     if (st == LP_OK) {
-        lp_tensor *z = NULL;
-        int64_t zd[1] = { nsc };
-        st = lp_tensor_new(LP_I8, axis >= 0 ? 1 : 0, zd, &z);
         snprintf(name, sizeof name, "%s_weight_zero_point", nm);
-        if (st == LP_OK)
-            st = lp_qb_const(g, name, z, &wzp);
+        st = lp_qb_scalar(g, name, conv ? LP_U8 : LP_I8, zp, &wzp);
     }
     if (st == LP_OK) { /* weight scale shaped to broadcast over the output: (N) or (1,M,1,1) */
         int64_t sd[4] = { 1, nsc, 1, 1 }, vd[1] = { nsc };
@@ -230,7 +232,7 @@ lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_
         lp_quant_cfg cfg;
         lp_recipe_get(r, d.g->nodes[i].name, &p, &cfg);
         if (p == LP_PREC_INT8 && dynamic_capable(d.g, i))
-            st = rewrite(&d, i, cfg.per_channel);
+            st = rewrite(&d, i, lp_weight_per_channel(&cfg, LP_APPROACH_DYNAMIC_QUANT));
     }
     if (st == LP_OK)
         st = lp_recipe_mark_bf16(d.g, r);

@@ -109,12 +109,17 @@ void lp_recipe_get(const lp_recipe *r, const char *name, lp_precision *p, lp_qua
     *cfg = n && n->has_cfg ? n->cfg : r->model_wise;
 }
 
-static void write_cfg(lp_json *j, const lp_quant_cfg *c)
+bool lp_weight_per_channel(const lp_quant_cfg *c, lp_approach a)
+{
+    return c->per_channel_given ? c->per_channel : a == LP_APPROACH_STATIC_QUANT;
+}
+
+static void write_cfg(lp_json *j, const lp_quant_cfg *c, lp_approach a)
 {
     lp_json_key(j, "weight");
     lp_json_begin_object(j);
     lp_json_key(j, "granularity");
-    lp_json_string(j, c->per_channel ? "per_channel" : "per_tensor");
+    lp_json_string(j, lp_weight_per_channel(c, a) ? "per_channel" : "per_tensor");
     lp_json_end_object(j);
     lp_json_key(j, "activation");
     lp_json_begin_object(j);
@@ -149,7 +154,7 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
     }
     lp_json_key(&j, "model_wise");
     lp_json_begin_object(&j);
-    write_cfg(&j, &r->model_wise);
+    write_cfg(&j, &r->model_wise, r->approach);
     lp_json_end_object(&j);
     lp_json_key(&j, "op_wise");
     lp_json_begin_object(&j);
@@ -160,7 +165,7 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
         lp_json_key(&j, "precision");
         lp_json_string(&j, lp_precision_name(n->precision));
         if (n->has_cfg)
-            write_cfg(&j, &n->cfg);
+            write_cfg(&j, &n->cfg, r->approach);
         lp_json_end_object(&j);
     }
     lp_json_end_object(&j);
@@ -204,6 +209,7 @@ static lp_status read_cfg(const rd *r, const lp_yval *m, const char *path, lp_qu
                 if (strcmp(s, "per_channel") && strcmp(s, "per_tensor"))
                     return lp_cfg_error(LOWP_ERR_FORMAT, r->what, pp, lp_yval_line(x), "expected per_channel or per_tensor, got '%s'", s);
                 c->per_channel = strcmp(s, "per_channel") == 0;
+                c->per_channel_given = true;
             } else if (k[0] == 'a' && strcmp(kk, "scheme") == 0) {
                 if (strcmp(s, "sym") && strcmp(s, "asym"))
                     return lp_cfg_error(LOWP_ERR_FORMAT, r->what, pp, lp_yval_line(x), "expected sym or asym, got '%s'", s);

@@ -21,7 +21,9 @@
 typedef enum lp_precision { LP_PREC_INT8 = 0, LP_PREC_BF16, LP_PREC_FP32 } lp_precision;
 
 typedef struct lp_quant_cfg {
-    bool per_channel;           /* weights: per output channel (default) or per tensor */
+    bool per_channel;           /* weights: per output channel or per tensor ... */
+    bool per_channel_given;     /* ... as a recipe, config or option said; else the approach's
+                                   default (lp_weight_per_channel) */
     bool act_symmetric;         /* activations: int8 symmetric, else uint8 asymmetric (default) */
     lp_calib_algo algo;         /* activation clip range */
     double percentile;          /* for LP_CALIB_PERCENTILE, default 99.99 */
@@ -63,6 +65,10 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
  * (the optimized graph whose node names op_wise refers to). */
 struct lowp_config;
 lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g, lp_recipe **out);
+
+/* The weight granularity in effect: as given, else per channel for static quantization and per
+ * tensor for dynamic (what ONNX Runtime's ConvInteger takes and its own quantizer writes). */
+bool lp_weight_per_channel(const lp_quant_cfg *c, lp_approach a);
 
 const char *lp_precision_name(lp_precision p);
 /* "post_training_static_quant" / "post_training_dynamic_quant"; -1 from_name when unknown. */

@@ -11,7 +11,7 @@
 static void apply(const lp_cfg_op_quant *q, lp_quant_cfg *c, lp_precision *prec)
 {
     if (q->has_weight && q->weight.granularity.n)
-        c->per_channel = q->weight.granularity.v[0] == LP_GRAN_PER_CHANNEL;
+        c->per_channel = q->weight.granularity.v[0] == LP_GRAN_PER_CHANNEL, c->per_channel_given = true;
     if (q->has_activation && q->activation.scheme.n)
         c->act_symmetric = q->activation.scheme.v[0] == LP_SCHEME_SYM;
     if (q->has_activation && q->activation.dtype.n && q->activation.dtype.v[0] == LP_QDT_INT8)

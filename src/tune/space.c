@@ -65,7 +65,7 @@ static lp_status add_cfg(lowp_tuner *t, lp_approach a, int sampling, bool per_ch
     memset(c, 0, sizeof *c);
     c->approach = a;
     c->sampling = sampling;
-    c->q = (lp_quant_cfg){ .per_channel = per_channel, .act_symmetric = sym, .algo = algo, .percentile = 99.99 };
+    c->q = (lp_quant_cfg){ .per_channel = per_channel, .per_channel_given = true, .act_symmetric = sym, .algo = algo, .percentile = 99.99 };
     if (a == LP_APPROACH_DYNAMIC_QUANT)
         snprintf(c->name, sizeof c->name, "dynamic %s", per_channel ? "per_channel" : "per_tensor");
     else
@@ -110,7 +110,7 @@ static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o, int k)
         op->has_cfg = true;
         op->cfg = (lp_quant_cfg){ .per_channel = true, .algo = LP_CALIB_MINMAX, .percentile = 99.99 };
         if (w->granularity.n)
-            op->cfg.per_channel = w->granularity.v[0] == LP_GRAN_PER_CHANNEL;
+            op->cfg.per_channel = w->granularity.v[0] == LP_GRAN_PER_CHANNEL, op->cfg.per_channel_given = true;
         if (a->scheme.n)
             op->cfg.act_symmetric = a->scheme.v[0] == LP_SCHEME_SYM;
         if (a->algorithm.n)

@@ -145,6 +145,24 @@ else
     fail model_path_beside_config "exits $rc1 $rc2: $(cat "$T/mp/err" "$T/mp/err2" | tail -2)"
 fi
 
+# an op_wise key that names no node is refused by tune as by quantize (tune ignored it), and a
+# regex matches from the start of a name in both (LPOT's re.match)
+printf '  op_wise:\n    /9/Gemm:\n      activation: {dtype: [fp32]}\n' >"$T/ow_none.txt"
+printf '  op_wise:\n    .*[35]/Gemm:\n      activation: {dtype: [fp32]}\n' >"$T/ow_re.txt"
+sed -e '/^  calibration:/e cat '"$T/ow_none.txt" examples/tune_mlp.yaml >"$T/ow_none.yaml"
+sed -e '/^  calibration:/e cat '"$T/ow_re.txt" examples/tune_mlp.yaml >"$T/ow_re.yaml"
+"$LOWP" tune "$T/ow_none.yaml" models/mlp.onnx -n 100 -w "$T/ow1" -q >/dev/null 2>"$T/ow1.err"; rc1=$?
+"$LOWP" quantize models/mlp.onnx -o "$T/ow1.onnx" --config "$T/ow_none.yaml" -n 50 -q >/dev/null 2>"$T/ow2.err"; rc2=$?
+"$LOWP" tune "$T/ow_re.yaml" models/mlp.onnx -n 100 -w "$T/ow3" -q --json >"$T/ow3.json" 2>"$T/ow3.err"; rc3=$?
+"$LOWP" quantize models/mlp.onnx -o "$T/ow4.onnx" --config "$T/ow_re.yaml" -n 50 >"$T/ow4.out" 2>&1; rc4=$?
+want="quantization.op_wise: '/9/Gemm' at line 15 matches no node of the model"
+if [ $rc1 = 2 ] && [ $rc2 = 2 ] && grep -q "$want" "$T/ow1.err" && grep -q "$want" "$T/ow2.err" &&
+   [ $rc3 = 0 ] && grep -q '"fp32": 2' "$T/ow3.json" && [ $rc4 = 0 ] && grep -q "1 int8, 0 bf16, 2 fp32" "$T/ow4.out"; then
+    ok op_wise_same_in_tune_and_quantize
+else
+    fail op_wise_same_in_tune_and_quantize "exits $rc1 $rc2 $rc3 $rc4: $(cat "$T/ow1.err" "$T/ow3.err" | tail -2)"
+fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

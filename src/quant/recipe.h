@@ -65,6 +65,13 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
  * (the optimized graph whose node names op_wise refers to). */
 struct lowp_config;
 lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g, lp_recipe **out);
+/* Does node `name` match an op_wise key: the name itself, or a regular expression (POSIX
+ * extended) matching from the start of the name (LPOT's re.match)? quantize and tune match
+ * alike. */
+struct lp_cfg_op_wise;
+bool lp_op_wise_matches(const struct lp_cfg_op_wise *o, const char *name);
+/* Every op_wise key names at least one node of g, else an error naming the key and its line. */
+lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g);
 
 /* The weight granularity in effect: as given, else per channel for static quantization and per
  * tensor for dynamic (what ONNX Runtime's ConvInteger takes and its own quantizer writes). */

@@ -1,6 +1,9 @@
 /* recipe_config.c — the starting recipe a YAML configuration describes: quantization.approach,
- * model_wise (the first choice of each list) and op_wise (node names or regexes, LPOT's rule). */
+ * model_wise (the first choice of each list) and op_wise (node names, or regular expressions matched from the start of a name, as LPOT's
+ * re.match). */
 #include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -29,6 +32,48 @@ static void apply(const lp_cfg_op_quant *q, lp_quant_cfg *c, lp_precision *prec)
     }
 }
 
+bool lp_op_wise_matches(const lp_cfg_op_wise *o, const char *name)
+{
+    if (!o->is_regex)
+        return strcmp(o->pattern, name) == 0;
+    size_t n = strlen(o->pattern);
+    char *full = malloc(n + 4);
+    if (!full)
+        return false;
+    snprintf(full, n + 4, "^(%s)", o->pattern);
+    regex_t re;
+    bool m = regcomp(&re, full, REG_EXTENDED | REG_NOSUB) == 0;
+    free(full);
+    if (m) {
+        m = regexec(&re, name, 0, NULL, 0) == 0;
+        regfree(&re);
+    }
+    return m;
+}
+
+lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g)
+{
+    for (int k = 0; k < cfg->quantization.n_op_wise; k++) {
+        const lp_cfg_op_wise *ow = &cfg->quantization.op_wise[k];
+        regex_t re;
+        if (ow->is_regex) {
+            if (regcomp(&re, ow->pattern, REG_EXTENDED | REG_NOSUB) != 0)
+                return lp_error(LOWP_ERR_FORMAT, "%s: quantization.op_wise: bad regular expression '%s' at line %d",
+                                cfg->file, ow->pattern, ow->line);
+            regfree(&re);
+        }
+        int i = 0;
+        while (i < g->n_nodes && !lp_op_wise_matches(ow, g->nodes[i].name))
+            i++;
+        if (i == g->n_nodes)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                            "%s: quantization.op_wise: '%s' at line %d matches no node of the model (names are those "
+                            "of the optimized graph: see lowp quantize --list)",
+                            cfg->file, ow->pattern, ow->line);
+    }
+    return LP_OK;
+}
+
 lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g, lp_recipe **out)
 {
     lp_recipe *r;
@@ -44,21 +89,14 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
         if (cap.int8 || cap.bf16)
             st = lp_recipe_set(r, g->nodes[i].name, mw, NULL);
     }
+    if (st == LP_OK)
+        st = lp_op_wise_check(cfg, g);
     for (int k = 0; k < cfg->quantization.n_op_wise && st == LP_OK; k++) {
         const lp_cfg_op_wise *ow = &cfg->quantization.op_wise[k];
-        regex_t re;
-        if (ow->is_regex && regcomp(&re, ow->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
-            st = lp_error(LOWP_ERR_FORMAT, "%s: quantization.op_wise: bad regular expression '%s' at line %d",
-                          cfg->file, ow->pattern, ow->line);
-            break;
-        }
-        int matched = 0;
         for (int i = 0; i < g->n_nodes && st == LP_OK; i++) {
             const char *name = g->nodes[i].name;
-            bool hit = ow->is_regex ? regexec(&re, name, 0, NULL, 0) == 0 : strcmp(name, ow->pattern) == 0;
-            if (!hit)
+            if (!lp_op_wise_matches(ow, name))
                 continue;
-            matched++;
             lp_precision p;
             lp_quant_cfg c;
             lp_recipe_get(r, name, &p, &c);
@@ -70,13 +108,6 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
             apply(&ow->q, &c, &p);
             st = lp_recipe_set(r, name, p, &c);
         }
-        if (ow->is_regex)
-            regfree(&re);
-        if (st == LP_OK && !matched)
-            st = lp_error(LOWP_ERR_INVALID_ARGUMENT,
-                          "%s: quantization.op_wise: '%s' at line %d matches no node of the model (names are those "
-                          "of the optimized graph: see lowp quantize --list)",
-                          cfg->file, ow->pattern, ow->line);
     }
     if (st != LP_OK) {
         lp_recipe_free(r);

@@ -1,6 +1,5 @@
 /* space.c — the tuning space: which ops can take which precision, the model-wise
  * configurations in order of preference, points as recipes and keys, and the cost model. */
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,21 +73,6 @@ static lp_status add_cfg(lowp_tuner *t, lp_approach a, int sampling, bool per_ch
     return LP_OK;
 }
 
-/* Does op name `name` match an op_wise key (a name, or a regex matched in full)? */
-static bool op_matches(const lp_cfg_op_wise *o, const char *name)
-{
-    if (!o->is_regex)
-        return strcmp(o->pattern, name) == 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "^(%s)$", o->pattern);
-    regex_t re;
-    if (regcomp(&re, buf, REG_EXTENDED | REG_NOSUB) != 0)
-        return false;
-    bool m = regexec(&re, name, 0, NULL, 0) == 0;
-    regfree(&re);
-    return m;
-}
-
 static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o, int k)
 {
     const lp_cfg_choice *dt = o->q.has_activation && o->q.activation.dtype.n ? &o->q.activation.dtype
@@ -155,6 +139,8 @@ static lp_status check_something_to_tune(const lowp_tuner *t, const lowp_config 
 lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
 {
     const lp_graph *g = t->fp32->g;
+    if (cfg)
+        LP_TRY(lp_op_wise_check(cfg, g)); /* a key that names no node is a mistake, as in quantize */
     /* ops */
     t->ops = calloc((size_t)g->n_nodes + 1, sizeof *t->ops);
     if (!t->ops)
@@ -173,7 +159,7 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
         op->op_wise = -1;
         if (cfg)
             for (int k = 0; k < cfg->quantization.n_op_wise; k++)
-                if (op_matches(&cfg->quantization.op_wise[k], op->name))
+                if (lp_op_wise_matches(&cfg->quantization.op_wise[k], op->name))
                     apply_op_wise(op, &cfg->quantization.op_wise[k], k);
         if (g->nodes[i].n_in > 1 && g->nodes[i].in[1] >= 0 && g->values[g->nodes[i].in[1]].kind == LP_VALUE_CONST)
             op->weight_elems = lp_tensor_numel(g->values[g->nodes[i].in[1]].init);

@@ -463,6 +463,9 @@ lowp_status lowp_config_dataloader(const lowp_config *config, const char *sectio
 /* model.path (a lowp extension of LPOT's schema: the ONNX file), or NULL. Lives as long as
  * the config. */
 const char *lowp_config_model_path(const lowp_config *config);
+/* Checks model.inputs / model.outputs (when given) against the model's: each name must be one
+ * of them, else an error naming the key, its line and the model's names. */
+lowp_status lowp_config_check_model(const lowp_config *config, const lowp_model *model);
 /* quantization.calibration.sampling_size (the first, when a list; default 100). */
 int64_t lowp_config_sampling_size(const lowp_config *config);
 /* 1 when evaluation.accuracy.metric is given. */

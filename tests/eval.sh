@@ -74,6 +74,13 @@ expect_fail no_config "$T/none.yaml: cannot open" models/mlp.onnx --config "$T/n
 expect_fail unknown_transform "unknown transform 'Rescal'" models/mlp.onnx --dataset "dummy:[4,1,28,28]" --transform Rescal
 expect_fail compare_label "give the FP32 model with --reference" models/mlp.onnx --dataset "dummy:[4,1,28,28]" --metric MSE:compare_label=false
 expect_fail usage "give --config FILE.yaml or --dataset SPEC" models/mlp.onnx
+# model.inputs / model.outputs are checked against the model (they were accepted unchecked)
+sed 's/  outputs: logits/  outputs: [logits, probs]/' examples/mlp.yaml >"$T/io.yaml"
+sed 's/  inputs: input$/  inputs: image/' examples/mlp.yaml >"$T/io2.yaml"
+expect_fail model_outputs "io.yaml: model.outputs: 'probs' is not an output of the model (its outputs: 'logits') at line 9" \
+    models/mlp.onnx --config "$T/io.yaml"
+expect_fail model_inputs "io2.yaml: model.inputs: 'image' is not an input of the model (its inputs: 'input') at line 8" \
+    models/mlp.onnx --config "$T/io2.yaml"
 
 # compare_label: false against the model itself: MSE 0 on dummy data with labels
 if out=$("$LOWP" eval models/mlp.onnx --dataset "dummy:[8,1,28,28]" --metric MSE:compare_label=false \

@@ -127,7 +127,7 @@ int lp_cmd_eval(int argc, char **argv)
         so.threads = (int)threads;
     if (precision && !strcmp(precision, "bf16"))
         so.precision = LOWP_BFLOAT16;
-    if (lowp_model_load(model_path, &model) != LOWP_OK ||
+    if (lowp_model_load(model_path, &model) != LOWP_OK || (cfg && lowp_config_check_model(cfg, model) != LOWP_OK) ||
         lowp_session_create(model, &so, &session) != LOWP_OK) {
         rc = lp_cli_lib_error();
         goto done;

@@ -186,7 +186,7 @@ int lp_cmd_quantize(int argc, char **argv)
     double t0 = lp_cli_now(), calib_seconds = 0;
 
     if (lowp_model_load(o.model, &model) != LOWP_OK || (o.config && lowp_config_load(o.config, &cfg) != LOWP_OK) ||
-        lowp_model_capability(model, &cap_json) != LOWP_OK) {
+        (cfg && lowp_config_check_model(cfg, model) != LOWP_OK) || lowp_model_capability(model, &cap_json) != LOWP_OK) {
         rc = lp_cli_lib_error();
         goto done;
     }

@@ -316,6 +316,10 @@ int lp_cmd_tune(int argc, char **argv)
         rc = lp_cli_lib_error();
         goto done;
     }
+    if (cfg && lowp_config_check_model(cfg, model) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
     /* data: the short forms win over the configuration */
     if ((rc = lp_cli_eval_dataloader(&data, eval, cfg, (int)batch, 100, limit, &ev_dl)) != LP_EXIT_OK)
         goto done;

@@ -481,6 +481,8 @@ static lp_status parse_model(const ctx *c, const lp_yval *v)
                             "lowp works on ONNX models: framework must be one of onnxrt_qlinearops, "
                             "onnxrt_integerops, onnxrt_qdq (got '%s')", f);
     cfg->model.framework = f;
+    cfg->model.inputs_line = lp_yval_line(lp_yval_get(v, "inputs"));
+    cfg->model.outputs_line = lp_yval_line(lp_yval_get(v, "outputs"));
     LP_TRY(str_list(c, lp_yval_get(v, "inputs"), "model.inputs", &cfg->model.inputs, &cfg->model.n_inputs));
     return str_list(c, lp_yval_get(v, "outputs"), "model.outputs", &cfg->model.outputs, &cfg->model.n_outputs);
 }
@@ -794,6 +796,41 @@ static lp_status resolve_model_path(lp_config *cfg, const char *file)
     cfg->model.path_owned = joined;
     cfg->model.path = joined;
     return LP_OK;
+}
+
+/* Is each of `names` one of the model's inputs (or outputs)? */
+static lp_status check_names(const lp_config *cfg, const lowp_model *model, bool inputs)
+{
+    const char *const *names = inputs ? cfg->model.inputs : cfg->model.outputs;
+    int n = inputs ? cfg->model.n_inputs : cfg->model.n_outputs;
+    int count = inputs ? lowp_model_input_count(model) : lowp_model_output_count(model);
+    for (int k = 0; k < n; k++) {
+        int i = 0;
+        while (i < count && strcmp(names[k], inputs ? lowp_model_input_name(model, i)
+                                                    : lowp_model_output_name(model, i)) != 0)
+            i++;
+        if (i < count)
+            continue;
+        char known[400];
+        size_t len = 0;
+        known[0] = 0;
+        for (int j = 0; j < count && len < sizeof known; j++)
+            len += (size_t)snprintf(known + len, sizeof known - len, "%s'%s'", j ? ", " : "",
+                                    inputs ? lowp_model_input_name(model, j) : lowp_model_output_name(model, j));
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, cfg->file, inputs ? "model.inputs" : "model.outputs",
+                            inputs ? cfg->model.inputs_line : cfg->model.outputs_line,
+                            "'%s' is not %s of the model (its %s: %s)", names[k], inputs ? "an input" : "an output",
+                            inputs ? "inputs" : "outputs", known);
+    }
+    return LP_OK;
+}
+
+lowp_status lowp_config_check_model(const lowp_config *config, const lowp_model *model)
+{
+    if (!config || !model)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_check_model: NULL argument");
+    LP_TRY(check_names(config, model, true));
+    return check_names(config, model, false);
 }
 
 lowp_status lowp_config_load(const char *path, lowp_config **out)

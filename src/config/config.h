@@ -82,6 +82,7 @@ struct lowp_config {
         int path_line;            /* where model.path stands in the file (0: not given) */
         int n_inputs, n_outputs;
         const char **inputs, **outputs;
+        int inputs_line, outputs_line;
     } model;
 
     struct {

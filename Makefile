@@ -23,7 +23,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv zoo
+.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv bench-graph zoo
 all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp
 
 $(GEN_C) $(GEN_H): $(PROTO)
@@ -48,7 +48,7 @@ $(BUILD)/liblowp.so: $(LIB_OBJ)
 $(BUILD)/lowp: $(CLI_OBJ) $(BUILD)/liblowp.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblowp.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h tests/op_harness.h tests/graph_builder.h $(BUILD)/liblowp.a
+$(BUILD)/tests/%: tests/%.c tests/test.h tests/op_harness.h tests/graph_builder.h tests/chain_model.h $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -Itests $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 
@@ -94,6 +94,15 @@ bench: all
 bench-conv: $(BUILD)/bench/conv_overhead
 
 $(BUILD)/bench/conv_overhead: bench/conv_overhead.c $(BUILD)/liblowp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
+
+# Time per node of load, info, passes and compile on chains of 10k-200k nodes, in order and
+# reversed (docs/limits.md): flat columns mean linear work. Run $(BUILD)/bench/graph_scale.
+bench-graph: $(BUILD)/bench/graph_scale
+	$(BUILD)/bench/graph_scale
+
+$(BUILD)/bench/graph_scale: bench/graph_scale.c tests/chain_model.h $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 

@@ -2,6 +2,7 @@
  * sequences in messages, nesting bombs, folding bombs, non-regular files, huge graphs. Every
  * case builds its input itself and checks the refusal (or the result), never a timing. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,8 +10,10 @@
 #include "base/limits.h"
 #include "lowp.h"
 #include "onnx.pb-c.h"
+#include "engine/session.h"
 #include "onnx/model.h"
 #include "test.h"
+#include "chain_model.h"
 
 static char tmpdir[256];
 
@@ -377,6 +380,92 @@ static void test_fold_bomb(void)
     unsetenv("LOWP_FOLD_LIMIT");
 }
 
+/* ---- 12: big graphs in linear time (checked for correctness here; bench/graph_scale.c times
+ * them) ---- */
+
+/* Runs the model on X = [x]; Y's single value (NAN on failure, with the message printed). */
+static float run_scalar(const lowp_model *m, float x)
+{
+    lowp_session *s = NULL;
+    lowp_tensor *xt = NULL, *y = NULL;
+    int64_t one = 1;
+    const char *names[] = { "X" };
+    float r = NAN;
+    if (lowp_session_create(m, NULL, &s) == LOWP_OK && lowp_tensor_create(LOWP_FLOAT, 1, &one, &x, &xt) == LOWP_OK &&
+        lowp_session_run(s, 1, names, (const lowp_tensor *const[]){ xt }, 1, &y) == LOWP_OK)
+        r = *(const float *)lowp_tensor_data(y);
+    else
+        printf("  run: %s\n", lowp_last_error());
+    lowp_tensor_free(xt);
+    lowp_tensor_free(y);
+    lowp_session_free(s);
+    return r;
+}
+
+static void test_big_reversed_chain(void)
+{
+    /* 60,000 nodes listed backwards: the old toposort swept the node list once per level
+     * (quadratic: 80,000 nodes took 24 s to load) */
+    const int n = 60000;
+    size_t size;
+    uint8_t *buf = chain_model(n, true, false, &size);
+    lowp_model *m = NULL;
+    CHECK_OK(lowp_model_load_from_memory(buf, size, NULL, &m));
+    free(buf);
+    if (!m)
+        return;
+    /* loaded in dependency order: node i reads what node i - 1 wrote */
+    const lp_graph *g = m->graph;
+    int bad = 0;
+    for (int i = 1; i < g->n_nodes; i++)
+        bad += g->values[g->nodes[i].in[0]].producer != i - 1;
+    CHECK_MSG(g->n_nodes == n && bad == 0 && strcmp(g->nodes[0].name, "n0") == 0, "%d nodes, %d out of order", g->n_nodes, bad);
+    /* compiles and computes: each Add adds 0.5, each Relu keeps it positive */
+    float y = run_scalar(m, 1.0f);
+    CHECK_MSG(y == 1.0f + 0.5f * (float)(n / 2), "y = %g", y);
+    lowp_model_free(m);
+}
+
+static void test_big_identity_chain(void)
+{
+    /* 60,000 Identity nodes: the removal pass rewired readers with a scan per node and dead
+     * node removal counted uses per node (quadratic); all go, Y = X */
+    size_t size;
+    uint8_t *buf = chain_model(60000, false, true, &size);
+    lowp_model *m = NULL;
+    CHECK_OK(lowp_model_load_from_memory(buf, size, NULL, &m));
+    free(buf);
+    if (!m)
+        return;
+    lowp_session *s = NULL;
+    CHECK_OK(lowp_session_create(m, NULL, &s));
+    CHECK_MSG(s && s->g->n_nodes <= 1, "%d nodes left after the passes", s ? s->g->n_nodes : -1);
+    lowp_session_free(s);
+    CHECK(run_scalar(m, 3.0f) == 3.0f);
+    lowp_model_free(m);
+}
+
+/* The toposort still names a node of a cycle, and keeps a topological file order as is. */
+static void test_toposort_cycle_and_order(void)
+{
+    size_t size;
+    uint8_t *buf = chain_model(5, false, false, &size);
+    lowp_model *m = NULL;
+    CHECK_OK(lowp_model_load_from_memory(buf, size, NULL, &m));
+    for (int i = 0; m && i < 5; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "n%d", i);
+        CHECK(strcmp(m->graph->nodes[i].name, want) == 0);
+    }
+    lp_graph *g = m ? m->graph : NULL;
+    if (g) { /* n0 now reads n3's output: n0 -> n1 -> n2 -> n3 -> n0 */
+        g->nodes[0].in[0] = g->nodes[3].out[0];
+        CHECK(lp_graph_toposort(g) == LOWP_ERR_FORMAT && strstr(lowp_last_error(), "cycle"));
+    }
+    lowp_model_free(m);
+    free(buf);
+}
+
 /* ---- 11: inputs must be regular files ---- */
 
 /* A model whose one initializer W (4 floats) lives in external file `location`. */
@@ -492,6 +581,9 @@ int main(void)
     RUN(test_wire_nonsense);
     RUN(test_non_regular_files);
     RUN(test_fold_bomb);
+    RUN(test_big_reversed_chain);
+    RUN(test_big_identity_chain);
+    RUN(test_toposort_cycle_and_order);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

@@ -142,6 +142,82 @@ static int share_root(int *parent, int v)
     return v;
 }
 
+typedef struct span {
+    size_t offset, size;
+} span;
+
+static int by_offset(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Places blocks (sorted by size, largest first) at the lowest offset not overlapping a placed
+ * block whose lifetime [first, last] (steps in [0, n_times)) intersects theirs. The placed
+ * blocks live in a segment tree over `first` holding the largest `last` below each node, so the
+ * ones live together with a new block are found in O((k + 1) log n) for k of them, and the
+ * lowest free offset among those k by one sorted sweep: O(n log n) for a chain, where the old
+ * scan over every placed block was quadratic (80,000 nodes: minutes). */
+static lp_status place_blocks(block *b, int nb, int n_times, size_t *total_out)
+{
+    int size = 1;
+    while (size < n_times)
+        size *= 2;
+    int *maxlast = malloc(2 * (size_t)size * sizeof *maxlast);
+    int *head = malloc((size_t)size * sizeof *head);      /* per first step: placed blocks */
+    int *next = malloc(((size_t)nb + 1) * sizeof *next);
+    span *hit = malloc(((size_t)nb + 1) * sizeof *hit);
+    if (!maxlast || !head || !next || !hit) {
+        free(maxlast); free(head); free(next); free(hit);
+        return oom();
+    }
+    for (int i = 0; i < 2 * size; i++)
+        maxlast[i] = -1;
+    for (int i = 0; i < size; i++)
+        head[i] = -1;
+    size_t total = 0;
+    for (int i = 0; i < nb; i++) {
+        /* placed blocks with first <= b[i].last and last >= b[i].first */
+        int nh = 0, stack[128], ns = 0;
+        stack[ns++] = 1;
+        while (ns) {
+            int node = stack[--ns], lo = node;
+            while (lo < size)
+                lo *= 2; /* the node's leftmost leaf */
+            lo -= size;
+            if (maxlast[node] < b[i].first || lo > b[i].last)
+                continue;
+            if (node >= size) {
+                for (int j = head[node - size]; j >= 0; j = next[j])
+                    if (b[j].last >= b[i].first)
+                        hit[nh++] = (span){ b[j].offset, b[j].size };
+                continue;
+            }
+            stack[ns++] = 2 * node + 1;
+            stack[ns++] = 2 * node;
+        }
+        qsort(hit, (size_t)nh, sizeof *hit, by_offset);
+        size_t off = 0;
+        for (int k = 0; k < nh; k++) {
+            if (hit[k].offset >= off + b[i].size)
+                break;  /* the gap before it fits */
+            if (hit[k].offset + hit[k].size > off)
+                off = hit[k].offset + hit[k].size;
+        }
+        b[i].offset = off;
+        if (off + b[i].size > total)
+            total = off + b[i].size;
+        int leaf = b[i].first;
+        next[i] = head[leaf];
+        head[leaf] = i;
+        for (int node = leaf + size; node >= 1 && maxlast[node] < b[i].last; node /= 2)
+            maxlast[node] = b[i].last;
+    }
+    free(maxlast); free(head); free(next); free(hit);
+    *total_out = total;
+    return LP_OK;
+}
+
 /* Greedy placement by size: each block goes at the lowest offset not overlapping any placed
  * block whose lifetime intersects its own. Values sharing storage (lp_prep_share_storage)
  * are one block: the largest size, the union of their lifetimes. Values internal to a
@@ -155,9 +231,8 @@ static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
     int *first = malloc(nv * sizeof *first);
     int *last = malloc(nv * sizeof *last);
     int *block_of = malloc(nv * sizeof *block_of); /* per root: its block */
-    size_t *placed_idx = malloc(nv * sizeof *placed_idx);
-    if (!b || !first || !last || !block_of || !placed_idx) {
-        free(b); free(first); free(last); free(block_of); free(placed_idx);
+    if (!b || !first || !last || !block_of) {
+        free(b); free(first); free(last); free(block_of);
         return oom();
     }
     for (int v = 0; v < g->n_values; v++)
@@ -194,25 +269,10 @@ static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
     for (int i = 0; i < nb; i++)
         block_of[b[i].value] = i;
     size_t total = 0;
-    int n_placed = 0;
-    for (int i = 0; i < nb; i++) {
-        size_t off = 0;
-        bool moved = true;
-        while (moved) { /* restart the scan whenever the candidate offset moves */
-            moved = false;
-            for (int j = 0; j < n_placed; j++) {
-                const block *o = &b[placed_idx[j]];
-                bool live_together = o->first <= b[i].last && b[i].first <= o->last;
-                if (live_together && off < o->offset + o->size && o->offset < off + b[i].size) {
-                    off = o->offset + o->size;
-                    moved = true;
-                }
-            }
-        }
-        b[i].offset = off;
-        placed_idx[n_placed++] = (size_t)i;
-        if (off + b[i].size > total)
-            total = off + b[i].size;
+    lp_status pst = place_blocks(b, nb, p->n_steps + 1, &total);
+    if (pst != LP_OK) {
+        free(b); free(first); free(last); free(block_of);
+        return pst;
     }
     p->arena_size = total;
     p->arena = aligned_alloc(ARENA_ALIGN, total ? total : ARENA_ALIGN);
@@ -231,7 +291,7 @@ static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
         }
         lp_status st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory: the model needs %zu bytes of activations%s",
                                 total + scratch, which);
-        free(b); free(first); free(last); free(block_of); free(placed_idx);
+        free(b); free(first); free(last); free(block_of);
         return st;
     }
     for (int v = 0; v < g->n_values; v++) {
@@ -241,7 +301,7 @@ static lp_status plan_memory(lp_plan *p, const uint8_t *internal)
         const block *o = &b[block_of[share_root(p->share_parent, v)]];
         lp_tensor_view(&p->vals[v], val->dtype, val->shape.ndim, val->shape.d, p->arena + o->offset);
     }
-    free(b); free(first); free(last); free(block_of); free(placed_idx);
+    free(b); free(first); free(last); free(block_of);
     return LP_OK;
 }
 

@@ -460,26 +460,109 @@ lp_status lp_graph_compact(lp_graph *g)
     return reindex(g);
 }
 
+/* A binary min-heap of node indices: Kahn's algorithm takes the lowest-numbered ready node
+ * first, so a graph already in topological order keeps its order exactly. */
+static void heap_push(int *h, int *n, int x)
+{
+    int i = (*n)++;
+    while (i > 0 && h[(i - 1) / 2] > x) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = x;
+}
+
+static int heap_pop(int *h, int *n)
+{
+    int top = h[0], x = h[--*n], i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n)
+            break;
+        if (c + 1 < *n && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= x)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n)
+        h[i] = x;
+    return top;
+}
+
+lp_status lp_graph_consumers(const lp_graph *g, lp_consumers *c)
+{
+    size_t nv = (size_t)g->n_values;
+    memset(c, 0, sizeof *c);
+    c->start = calloc(nv + 1, sizeof *c->start);
+    if (!c->start)
+        return OOM();
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0)
+                c->start[g->nodes[i].in[k] + 1]++;
+    for (size_t v = 0; v < nv; v++)
+        c->start[v + 1] += c->start[v];
+    int *fill = malloc((nv + 1) * sizeof *fill);
+    c->node = malloc(((size_t)c->start[nv] + 1) * sizeof *c->node);
+    if (!fill || !c->node) {
+        free(fill);
+        lp_consumers_free(c);
+        return OOM();
+    }
+    memcpy(fill, c->start, nv * sizeof *fill);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0)
+                c->node[fill[g->nodes[i].in[k]]++] = i;
+    free(fill);
+    return LP_OK;
+}
+
+void lp_consumers_free(lp_consumers *c)
+{
+    free(c->start);
+    free(c->node);
+    memset(c, 0, sizeof *c);
+}
+
+lp_status lp_graph_use_counts(const lp_graph *g, int **counts_out)
+{
+    int *u = calloc((size_t)g->n_values + 1, sizeof *u);
+    if (!u)
+        return OOM();
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0)
+                u[g->nodes[i].in[k]]++;
+    for (int i = 0; i < g->n_outputs; i++)
+        u[g->outputs[i]]++;
+    *counts_out = u;
+    return LP_OK;
+}
+
+/* Kahn's algorithm over the value -> readers index: O(edges + n log n). Dead nodes are
+ * ready at once (nothing they read matters; lp_graph_compact drops them). */
 lp_status lp_graph_toposort(lp_graph *g)
 {
     int n = g->n_nodes;
     if (n == 0)
         return LP_OK;
     lp_graph_link(g);
-    int *pending = calloc((size_t)n, sizeof *pending);   /* unmet inputs per node */
+    lp_consumers cons = { 0 };
+    int *pending = calloc((size_t)n, sizeof *pending);   /* inputs whose producer is not placed */
     int *order = malloc((size_t)n * sizeof *order);
-    char *ready_v = calloc((size_t)(g->n_values ? g->n_values : 1), 1);
+    int *heap = malloc((size_t)n * sizeof *heap);
     lp_node *sorted = malloc((size_t)n * sizeof *sorted);
     lp_status st = LP_OK;
-    if (!pending || !order || !ready_v || !sorted) {
+    if (!pending || !order || !heap || !sorted || lp_graph_consumers(g, &cons) != LP_OK) {
         st = OOM();
         goto done;
     }
-    for (int v = 0; v < g->n_values; v++)
-        ready_v[v] = g->values[v].producer < 0;
     for (int i = 0; i < n; i++) {
         lp_node *nd = &g->nodes[i];
-        for (int k = 0; k < nd->n_in; k++) {
+        for (int k = 0; k < nd->n_in && !nd->dead; k++) {
             int v = nd->in[k];
             if (v < 0)
                 continue;
@@ -488,46 +571,42 @@ lp_status lp_graph_toposort(lp_graph *g)
                                    "graph input or initializer", g->values[v].name);
                 goto done;
             }
+            pending[i] += g->values[v].producer >= 0;
         }
     }
-    /* Repeated stable sweeps: O(n * depth) worst case, simple and keeps file order. */
-    int done_count = 0;
-    char *placed = (char *)pending;
-    memset(placed, 0, (size_t)n * sizeof *pending);
-    while (done_count < n) {
-        int progress = 0;
-        for (int i = 0; i < n; i++) {
-            if (placed[i])
-                continue;
-            lp_node *nd = &g->nodes[i];
-            int ok = 1;
-            for (int k = 0; k < nd->n_in && ok; k++)
-                ok = nd->in[k] < 0 || ready_v[nd->in[k]];
-            if (!ok)
-                continue;
-            placed[i] = 1;
-            order[done_count++] = i;
-            progress = 1;
-            for (int k = 0; k < nd->n_out; k++)
-                if (nd->out[k] >= 0)
-                    ready_v[nd->out[k]] = 1;
+    int nh = 0, done_count = 0;
+    for (int i = 0; i < n; i++)
+        if (!pending[i])
+            heap_push(heap, &nh, i);
+    while (nh) {
+        int i = heap_pop(heap, &nh);
+        order[done_count++] = i;
+        const lp_node *nd = &g->nodes[i];
+        for (int k = 0; k < nd->n_out; k++) {
+            int v = nd->out[k];
+            if (v < 0 || g->values[v].producer != i)
+                continue; /* each value releases its readers once, from its producer */
+            for (int r = cons.start[v]; r < cons.start[v + 1]; r++)
+                if (--pending[cons.node[r]] == 0)
+                    heap_push(heap, &nh, cons.node[r]);
         }
-        if (!progress) {
-            for (int i = 0; i < n; i++)
-                if (!placed[i]) {
-                    st = lp_node_error(&g->nodes[i], LOWP_ERR_FORMAT, "the graph has a cycle through this node");
-                    goto done;
-                }
-        }
+    }
+    if (done_count < n) {
+        for (int i = 0; i < n; i++)
+            if (pending[i]) {
+                st = lp_node_error(&g->nodes[i], LOWP_ERR_FORMAT, "the graph has a cycle through this node");
+                goto done;
+            }
     }
     for (int i = 0; i < n; i++)
         sorted[i] = g->nodes[order[i]];
     memcpy(g->nodes, sorted, (size_t)n * sizeof *sorted);
     lp_graph_link(g);
 done:
+    lp_consumers_free(&cons);
     free(pending);
     free(order);
-    free(ready_v);
+    free(heap);
     free(sorted);
     return st;
 }

@@ -187,8 +187,20 @@ lp_status lp_graph_compact(lp_graph *g);
 lp_status lp_graph_toposort(lp_graph *g);
 /* Recomputes each value's producer from the nodes. */
 void lp_graph_link(lp_graph *g);
-/* Number of live nodes that read value v (graph outputs count as one reader each). */
+/* Number of live nodes that read value v (graph outputs count as one reader each). O(nodes):
+ * a pass that asks for many values uses lp_graph_use_counts instead. */
 int lp_graph_use_count(const lp_graph *g, int v);
+/* lp_graph_use_count of every value at once (n_values entries, malloc'ed): O(nodes + edges). */
+lp_status lp_graph_use_counts(const lp_graph *g, int **counts_out);
+
+/* The live readers of every value, built once (CSR): the readers of v are
+ * node[start[v]] .. node[start[v + 1] - 1], a node reading v twice listed twice. */
+typedef struct lp_consumers {
+    int *start;                 /* n_values + 1 offsets */
+    int *node;
+} lp_consumers;
+lp_status lp_graph_consumers(const lp_graph *g, lp_consumers *out);
+void lp_consumers_free(lp_consumers *c);
 
 /* ---- subgraphs (control flow) ---- */
 

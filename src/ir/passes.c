@@ -9,30 +9,43 @@
 #include "ir/infer.h"
 #include "ops/op.h"
 
-/* Replaces every read of value `from` by `to` (node inputs and graph outputs). */
-static void replace_uses(lp_graph *g, int from, int to)
-{
-    for (int i = 0; i < g->n_nodes; i++) {
-        lp_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == from)
-                n->in[k] = to;
-    }
-}
-
 static bool is_graph_output(const lp_graph *g, int v) { return g->values[v].is_output; }
 
+/* The value v stands for after removals: alias[] chains point upstream (path-compressed). */
+static int resolve(int *alias, int v)
+{
+    int r = v;
+    while (r >= 0 && alias[r] >= 0)
+        r = alias[r];
+    while (v >= 0 && alias[v] >= 0) {
+        int next = alias[v];
+        alias[v] = r;
+        v = next;
+    }
+    return r;
+}
+
+/* Linear: readers of a removed node's output are redirected through alias[] (resolved on
+ * every read here, and once at the end), use counts are kept up to date instead of counted
+ * per node. */
 lp_status lp_pass_remove_identity(lp_graph *g)
 {
+    int *uses = NULL, *alias = malloc(((size_t)g->n_values + 1) * sizeof *alias);
+    if (!alias || lp_graph_use_counts(g, &uses) != LP_OK) {
+        free(alias);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory removing Identity nodes");
+    }
+    for (int v = 0; v < g->n_values; v++)
+        alias[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         lp_node *n = &g->nodes[i];
         if (n->dead || (n->op != LP_OP_Identity && n->op != LP_OP_Dropout) || n->n_in < 1 || n->in[0] < 0 ||
             n->out[0] < 0)
             continue;
+        for (int k = 0; k < n->n_in; k++)
+            n->in[k] = resolve(alias, n->in[k]);
         if (n->op == LP_OP_Dropout) {
-            if (n->n_out > 1 && n->out[1] >= 0 && lp_graph_use_count(g, n->out[1]) > 0)
+            if (n->n_out > 1 && n->out[1] >= 0 && uses[n->out[1]] > 0)
                 continue; /* the mask is read */
             if (n->n_in > 2 && n->in[2] >= 0) { /* training_mode: only a constant false is inference */
                 const lp_tensor *t = g->values[n->in[2]].init;
@@ -42,14 +55,19 @@ lp_status lp_pass_remove_identity(lp_graph *g)
         }
         int in = n->in[0], out = n->out[0];
         if (!is_graph_output(g, out)) {
-            replace_uses(g, out, in);
+            alias[out] = in; /* readers of out now read in */
+            uses[in] += uses[out] - 1;
+            uses[out] = 0;
+            for (int k = 1; k < n->n_in; k++)
+                if (n->in[k] >= 0)
+                    uses[n->in[k]]--;
             n->dead = true;
             continue;
         }
         /* The output is a graph output: let the producer of `in` write `out` directly, if
          * `in` is a plain intermediate that only this node reads. */
         int p = g->values[in].producer;
-        if (p < 0 || is_graph_output(g, in) || lp_graph_use_count(g, in) != 1)
+        if (p < 0 || is_graph_output(g, in) || uses[in] != 1)
             continue;
         lp_node *pn = &g->nodes[p];
         for (int k = 0; k < pn->n_out; k++)
@@ -57,8 +75,17 @@ lp_status lp_pass_remove_identity(lp_graph *g)
                 pn->out[k] = out;
         g->values[out].producer = p;
         g->values[in].producer = -1;
+        uses[in] = 0;
+        for (int k = 1; k < n->n_in; k++)
+            if (n->in[k] >= 0)
+                uses[n->in[k]]--;
         n->dead = true;
     }
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].n_in; k++)
+            g->nodes[i].in[k] = resolve(alias, g->nodes[i].in[k]);
+    free(alias);
+    free(uses);
     lp_graph_link(g);
     return LP_OK;
 }
@@ -92,26 +119,6 @@ lp_status lp_pass_fold_constants(lp_graph *g, const lp_pass_options *opt)
     }
     lp_graph_link(g);
     return LP_OK;
-}
-
-/* The single live node reading value v, or -1 (also -1 when v is a graph output). */
-static int sole_reader(const lp_graph *g, int v)
-{
-    if (is_graph_output(g, v))
-        return -1;
-    int reader = -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const lp_node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == v) {
-                if (reader >= 0 && reader != i)
-                    return -1;
-                reader = i;
-            }
-    }
-    return reader;
 }
 
 static const lp_tensor *const_f32(const lp_graph *g, const lp_node *n, int k)
@@ -223,6 +230,8 @@ fail:
 
 lp_status lp_pass_fold_batchnorm(lp_graph *g)
 {
+    int *uses, n_uses = g->n_values; /* fold_one adds constants past n_uses; BNs never read them */
+    LP_TRY(lp_graph_use_counts(g, &uses));
     for (int i = 0; i < g->n_nodes; i++) {
         lp_node *bn = &g->nodes[i];
         if (bn->dead || bn->op != LP_OP_BatchNormalization || bn->n_in < 5 || bn->in[0] < 0)
@@ -230,35 +239,58 @@ lp_status lp_pass_fold_batchnorm(lp_graph *g)
         if (lp_attr_int(bn, "training_mode", 0))
             continue;
         int pi = g->values[bn->in[0]].producer;
-        if (pi < 0 || g->nodes[pi].dead || sole_reader(g, bn->in[0]) != i)
+        /* the BN must be the only reader (graph outputs count as readers) */
+        if (pi < 0 || g->nodes[pi].dead || bn->in[0] >= n_uses || uses[bn->in[0]] != 1)
             continue;
         int op = g->nodes[pi].op;
         if (op != LP_OP_Conv && op != LP_OP_Gemm)
             continue;
-        LP_TRY(fold_one(g, pi, i));
+        lp_status st = fold_one(g, pi, i);
+        if (st != LP_OK) {
+            free(uses);
+            return st;
+        }
     }
+    free(uses);
     lp_graph_link(g);
     return LP_OK;
 }
 
+/* A worklist over use counts: a node dies when none of its outputs is read; its inputs lose
+ * a reader, which may kill their producers in turn. Linear in nodes + edges. */
 lp_status lp_pass_dead_nodes(lp_graph *g)
 {
-    bool changed = true;
-    while (changed) {
-        changed = false;
-        for (int i = g->n_nodes - 1; i >= 0; i--) {
-            lp_node *n = &g->nodes[i];
-            if (n->dead)
+    lp_graph_link(g);
+    /* every live node once, plus a producer per value whose count reaches 0 */
+    int *uses = NULL, *work = malloc(((size_t)g->n_nodes + (size_t)g->n_values + 1) * sizeof *work), nw = 0;
+    if (!work || lp_graph_use_counts(g, &uses) != LP_OK) {
+        free(work);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory removing dead nodes");
+    }
+    for (int i = g->n_nodes - 1; i >= 0; i--)
+        if (!g->nodes[i].dead)
+            work[nw++] = i;
+    while (nw) {
+        lp_node *n = &g->nodes[work[--nw]];
+        if (n->dead)
+            continue;
+        bool used = false;
+        for (int k = 0; k < n->n_out && !used; k++)
+            used = n->out[k] >= 0 && uses[n->out[k]] > 0;
+        if (used)
+            continue;
+        n->dead = true;
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v < 0 || --uses[v] > 0)
                 continue;
-            bool used = false;
-            for (int k = 0; k < n->n_out && !used; k++)
-                used = n->out[k] >= 0 && lp_graph_use_count(g, n->out[k]) > 0;
-            if (!used) {
-                n->dead = true;
-                changed = true;
-            }
+            int p = g->values[v].producer;
+            if (p >= 0 && !g->nodes[p].dead)
+                work[nw++] = p;
         }
     }
+    free(work);
+    free(uses);
     return LP_OK;
 }
 

@@ -73,7 +73,7 @@ static void test_non_scalar_keys(void)
         { "a: 1\nb: 2\n? - 1\n: 2\n", "t.yaml: line 3: a key must be a name or a number, not a list" },
         { "? x: 1\n: 2\n", "t.yaml: line 1: a key must be a name or a number, not a map" },
         { "{\"key\": 1, [1]: 2}", "t.yaml: line 1: a key must be a name or a number, not a list" },
-        { "a: &x 1\n*x : 2\n", "t.yaml: line 2: YAML aliases" },
+        { "a: &x 1\n*x : 2\n", "t.yaml: line 2: a key must be a name or a number, not an alias" },
         { "a:\n  b:\n    [c]: 1\n", "t.yaml: line 3: a key must be" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -136,6 +136,73 @@ static void test_nesting_bound(void)
     free(deep);
 }
 
+/* Two trees are equal (keys in the same order, scalars alike). */
+static bool same_tree(const lp_yval *a, const lp_yval *b)
+{
+    if (a->kind != b->kind || a->n != b->n || (a->str || b->str ? !a->str || !b->str || strcmp(a->str, b->str) : 0))
+        return false;
+    for (int i = 0; i < a->n; i++)
+        if ((a->keys && strcmp(a->keys[i], b->keys[i])) || !same_tree(a->items[i], b->items[i]))
+            return false;
+    return true;
+}
+
+/* Anchors, aliases and merge keys (PyYAML accepts them, so LPOT configurations may use them)
+ * give the tree the text would give written out; hostile uses are refused with their line:
+ * an alias of nothing, an alias inside the value it names, '<<' of a non-map, and an alias
+ * expansion bomb (each level doubling) past LP_MAX_YAML_NODES. */
+static void test_anchors_aliases_merge(void)
+{
+    static const struct { const char *with, *without; } same[] = {
+        { "a: &x [1, 2]\nb: *x\n", "a: [1, 2]\nb: [1, 2]\n" },
+        { "a: &s hi\nb: {c: *s, d: [*s, *s]}\n", "a: hi\nb: {c: hi, d: [hi, hi]}\n" },
+        { "base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n", "base: {x: 1, y: 2}\nd:\n  y: 3\n  x: 1\n" },
+        { "p: &p {x: 1}\nq: &q {y: 2, x: 9}\nd: {<<: [*p, *q], z: 0}\n",
+          "p: {x: 1}\nq: {y: 2, x: 9}\nd: {z: 0, x: 1, y: 2}\n" },
+        { "a: &x 1\na2: &x 2\nb: *x\n", "a: 1\na2: 2\nb: 2\n" },   /* the latest anchor of a name */
+    };
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+        lp_yval *a = NULL, *b = NULL;
+        CHECK_MSG(parse(same[i].with, &a) == LOWP_OK, "%s: %s", same[i].with, lowp_last_error());
+        CHECK_OK(parse(same[i].without, &b));
+        CHECK_MSG(a && b && same_tree(a, b), "'%s' differs from '%s'", same[i].with, same[i].without);
+        lp_yval_free(a);
+        lp_yval_free(b);
+    }
+    static const struct { const char *text, *want; } bad[] = {
+        { "a: 1\nb: *nope\n", "t.yaml: line 2: alias *nope names no anchor" },
+        { "a: &x [1, *x]\n", "t.yaml: line 1: alias *x stands inside the value it names" },
+        { "a: &x 1\nb: {<<: *x}\n", "t.yaml: line 2: '<<' merges maps" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        lp_yval *v = NULL;
+        CHECK_MSG(parse(bad[i].text, &v) != LOWP_OK, "accepted %s", bad[i].text);
+        CHECK_MSG(strstr(lowp_last_error(), bad[i].want), "'%s': '%s' lacks '%s'", bad[i].text, lowp_last_error(),
+                  bad[i].want);
+        lp_yval_free(v);
+    }
+    /* a0 is two values, each level doubles: 40 levels would be 2^40 values */
+    char bomb[4096];
+    size_t k = (size_t)sprintf(bomb, "a0: &a0 [x, x]\n");
+    for (int i = 1; i < 40; i++)
+        k += (size_t)sprintf(bomb + k, "a%d: &a%d [*a%d, *a%d]\n", i, i, i - 1, i - 1);
+    lp_yval *v = NULL;
+    CHECK(parse(bomb, &v) != LOWP_OK);
+    CHECK_MSG(strstr(lowp_last_error(), "values with aliases expanded"), "%s", lowp_last_error());
+    lp_yval_free(v);
+    /* through the config loader: an LPOT-style config sharing a dataloader by alias */
+    const char *cfg =
+        "model: {name: m}\n"
+        "quantization:\n  calibration:\n    dataloader: &dl\n      batch_size: 7\n"
+        "      dataset: {dummy: {shape: [4, 3]}}\n"
+        "evaluation:\n  accuracy:\n    metric: {topk: 1}\n    dataloader: *dl\n";
+    lowp_config *c = NULL;
+    CHECK_MSG(lowp_config_load_string(cfg, "conf.yaml", &c) == LOWP_OK, "%s", lowp_last_error());
+    if (c)
+        CHECK(c->evaluation.accuracy_dataloader.batch_size == 7);
+    lowp_config_free(c);
+}
+
 /* The same hostile lines through the readers built on the parser. */
 static void test_through_the_readers(void)
 {
@@ -189,6 +256,7 @@ int main(void)
     RUN(test_every_event_in_every_position);
     RUN(test_non_scalar_keys);
     RUN(test_nesting_bound);
+    RUN(test_anchors_aliases_merge);
     RUN(test_through_the_readers);
     return TEST_SUMMARY("test_yaml");
 }

@@ -23,6 +23,11 @@
  * recursive walk over a parsed tree (free, clone, checks) is bounded by it. */
 #define LP_MAX_YAML_NESTING 64
 
+/* Values in one YAML text after its aliases (*name) are expanded: each alias is a copy of its
+ * anchored value, so a few lines of aliases of aliases could ask for billions ("billion
+ * laughs"). Configurations have hundreds. */
+#define LP_MAX_YAML_NODES 100000
+
 /* Images (data/image.c): the size a JPEG or PNG may declare, checked right after its header,
  * before anything is decoded; the environment variables LOWP_MAX_IMAGE_SIDE and
  * LOWP_MAX_IMAGE_PIXELS override them. An 885-byte JPEG declaring 20000x20000 decoded to

@@ -108,6 +108,11 @@ lp_status lp_yval_clone(const lp_yval *v, lp_yval **out)
 
 /* The tree builder's state: the open collections, and for a map the key read but not yet
  * given its value. */
+typedef struct anchor {
+    char *name;
+    lp_yval *node;              /* in the tree being built (owned by it) */
+} anchor;
+
 typedef struct ybuild {
     const char *what;
     int depth;
@@ -115,7 +120,111 @@ typedef struct ybuild {
     char *keys[LP_MAX_YAML_NESTING];
     int key_lines[LP_MAX_YAML_NESTING];
     lp_yval *root;
+    anchor *anchors;            /* &name -> value, the latest definition of a name wins */
+    int n_anchors, cap_anchors;
+    int64_t nodes;              /* values made, aliases expanded (LP_MAX_YAML_NODES) */
 } ybuild;
+
+/* Values in a tree and its height (1 for a scalar); the tree is bounded by the nesting limit. */
+static int64_t tree_size(const lp_yval *v, int *height)
+{
+    int64_t n = 1;
+    int h = 0;
+    for (int i = 0; i < v->n; i++) {
+        int hi;
+        n += tree_size(v->items[i], &hi);
+        h = hi > h ? hi : h;
+    }
+    *height = h + 1;
+    return n;
+}
+
+static lp_status count_node(ybuild *b, int64_t n, int line)
+{
+    b->nodes += n;
+    if (b->nodes > LP_MAX_YAML_NODES)
+        return lp_error(LOWP_ERR_FORMAT, "%s: line %d: more than %d values with aliases expanded", b->what, line,
+                        LP_MAX_YAML_NODES);
+    return LP_OK;
+}
+
+static lp_status add_anchor(ybuild *b, const unsigned char *name, lp_yval *node)
+{
+    if (!name)
+        return LP_OK;
+    if (b->n_anchors == b->cap_anchors) {
+        int cap = b->cap_anchors ? 2 * b->cap_anchors : 8;
+        anchor *a = realloc(b->anchors, (size_t)cap * sizeof *a);
+        if (!a)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        b->anchors = a;
+        b->cap_anchors = cap;
+    }
+    if (!(b->anchors[b->n_anchors].name = strdup((const char *)name)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    b->anchors[b->n_anchors++].node = node;
+    return LP_OK;
+}
+
+/* The value an alias stands for: a copy of its anchor's, which must be complete (an alias
+ * inside the value it names would make the tree infinite). */
+static lp_status resolve_alias(ybuild *b, const char *name, int line, lp_yval **out)
+{
+    int k = b->n_anchors - 1;
+    while (k >= 0 && strcmp(b->anchors[k].name, name) != 0)
+        k--;
+    if (k < 0)
+        return lp_error(LOWP_ERR_FORMAT, "%s: line %d: alias *%s names no anchor (&%s) before it", b->what, line,
+                        name, name);
+    const lp_yval *target = b->anchors[k].node;
+    for (int d = 0; d < b->depth; d++)
+        if (b->stack[d] == target)
+            return lp_error(LOWP_ERR_FORMAT, "%s: line %d: alias *%s stands inside the value it names", b->what,
+                            line, name);
+    int height;
+    int64_t n = tree_size(target, &height);
+    if (b->depth + height > LP_MAX_YAML_NESTING)
+        return lp_error(LOWP_ERR_FORMAT, "%s: line %d: lists and maps nested more than %d levels deep (alias *%s)",
+                        b->what, line, LP_MAX_YAML_NESTING, name);
+    LP_TRY(count_node(b, n, line));
+    LP_TRY(lp_yval_clone(target, out));
+    (*out)->line = line;
+    (*out)->key_line = 0;
+    return LP_OK;
+}
+
+/* YAML's merge key: `<<: *base` (or a list of such) in a map adds the merged maps' keys the
+ * map does not set itself (PyYAML's rule, which LPOT's loader follows), when the map ends. */
+static lp_status apply_merges(ybuild *b, lp_yval *map, int line)
+{
+    lp_yval *merge = lp_yval_get(map, "<<");
+    if (!merge)
+        return LP_OK;
+    int n_src = merge->kind == LP_NODE_SEQ ? merge->n : 1;
+    for (int s = 0; s < n_src; s++) {
+        const lp_yval *src = merge->kind == LP_NODE_SEQ ? merge->items[s] : merge;
+        if (src->kind != LP_NODE_MAP)
+            return lp_error(LOWP_ERR_FORMAT, "%s: line %d: '<<' merges maps (<<: *name, or a list of them)", b->what,
+                            src->line ? src->line : line);
+        for (int i = 0; i < src->n; i++) {
+            if (lp_yval_get(map, src->keys[i]))
+                continue;
+            lp_yval *copy;
+            LP_TRY(lp_yval_clone(src->items[i], &copy));
+            LP_TRY(lp_yval_append(map, src->keys[i], copy));
+        }
+    }
+    /* drop the '<<' entry itself */
+    int at = 0;
+    while (strcmp(map->keys[at], "<<") != 0)
+        at++;
+    free(map->keys[at]);
+    lp_yval_free(map->items[at]);
+    memmove(map->keys + at, map->keys + at + 1, (size_t)(map->n - at - 1) * sizeof *map->keys);
+    memmove(map->items + at, map->items + at + 1, (size_t)(map->n - at - 1) * sizeof *map->items);
+    map->n--;
+    return LP_OK;
+}
 
 static const char *event_kind(yaml_event_type_t t)
 {
@@ -123,8 +232,9 @@ static const char *event_kind(yaml_event_type_t t)
 }
 
 /* Attaches a new value to the open collection (or makes it the root), then opens it when it
- * is a collection. Takes ownership of `nv`. */
-static lp_status attach(ybuild *b, lp_yval *nv, int line)
+ * is a collection about to be filled (not a complete copy an alias stands for). Takes
+ * ownership of `nv`. */
+static lp_status attach(ybuild *b, lp_yval *nv, int line, bool open)
 {
     if (b->depth == 0) {
         b->root = nv;
@@ -137,7 +247,7 @@ static lp_status attach(ybuild *b, lp_yval *nv, int line)
         b->keys[b->depth - 1] = NULL;
         LP_TRY(st);
     }
-    if (nv->kind == LP_NODE_SEQ || nv->kind == LP_NODE_MAP) {
+    if (open && (nv->kind == LP_NODE_SEQ || nv->kind == LP_NODE_MAP)) {
         if (b->depth == LP_MAX_YAML_NESTING)
             return lp_error(LOWP_ERR_FORMAT, "%s: line %d: lists and maps nested more than %d levels deep", b->what,
                             line, LP_MAX_YAML_NESTING);
@@ -147,8 +257,9 @@ static lp_status attach(ybuild *b, lp_yval *nv, int line)
 }
 
 /* One parser event. Every event kind is handled in every position: a key must be a scalar
- * (a list, a map or an alias where a map's key belongs is refused), aliases are refused,
- * and a second document is refused. */
+ * (a list, a map or an alias where a map's key belongs is refused), an alias is a copy of its
+ * anchored value (bounded by LP_MAX_YAML_NODES and the nesting limit), and a second document
+ * is refused. */
 static lp_status on_event(ybuild *b, const yaml_event_t *ev, int *docs, bool *done)
 {
     int line = (int)ev->start_mark.line + 1;
@@ -164,7 +275,11 @@ static lp_status on_event(ybuild *b, const yaml_event_t *ev, int *docs, bool *do
             return lp_error(LOWP_ERR_FORMAT, "%s: line %d: more than one YAML document", b->what, line);
         return LP_OK;
     case YAML_ALIAS_EVENT:
-        return lp_error(LOWP_ERR_UNSUPPORTED, "%s: line %d: YAML aliases (*name) are not supported", b->what, line);
+        if (want_key)
+            return lp_error(LOWP_ERR_FORMAT, "%s: line %d: a key must be a name or a number, not %s", b->what, line,
+                            event_kind(ev->type));
+        LP_TRY(resolve_alias(b, (const char *)ev->data.alias.anchor, line, &nv));
+        return attach(b, nv, line, false);
     case YAML_SCALAR_EVENT: {
         const char *val = (const char *)ev->data.scalar.value;
         bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -178,21 +293,28 @@ static lp_status on_event(ybuild *b, const yaml_event_t *ev, int *docs, bool *do
         }
         bool null = plain && (!*val || !strcmp(val, "~") || !strcmp(val, "null") || !strcmp(val, "Null") ||
                               !strcmp(val, "NULL"));
+        LP_TRY(count_node(b, 1, line));
         LP_TRY(lp_yval_new(null ? LP_NODE_NULL : LP_NODE_SCALAR, line, null ? NULL : val, &nv));
         nv->quoted = !plain;
-        return attach(b, nv, line);
+        LP_TRY(attach(b, nv, line, false));
+        return add_anchor(b, ev->data.scalar.anchor, nv);
     }
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT:
         if (want_key)
             return lp_error(LOWP_ERR_FORMAT, "%s: line %d: a key must be a name or a number, not %s", b->what, line,
                             event_kind(ev->type));
+        LP_TRY(count_node(b, 1, line));
         LP_TRY(lp_yval_new(ev->type == YAML_SEQUENCE_START_EVENT ? LP_NODE_SEQ : LP_NODE_MAP, line, NULL, &nv));
-        return attach(b, nv, line);
+        LP_TRY(attach(b, nv, line, true));
+        return add_anchor(b, ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
+                                                                     : ev->data.mapping_start.anchor, nv);
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
         if (b->depth == 0) /* libyaml pairs them; a stray end is its bug, refused all the same */
             return lp_error(LOWP_ERR_FORMAT, "%s: line %d: unbalanced end of a list or map", b->what, line);
+        if (ev->type == YAML_MAPPING_END_EVENT)
+            LP_TRY(apply_merges(b, b->stack[b->depth - 1], line));
         free(b->keys[b->depth - 1]);
         b->keys[b->depth - 1] = NULL;
         b->depth--;
@@ -224,6 +346,9 @@ lp_status lp_yval_parse(const char *text, size_t size, const char *what, lp_yval
     }
     for (int i = 0; i < LP_MAX_YAML_NESTING; i++)
         free(b.keys[i]);
+    for (int i = 0; i < b.n_anchors; i++)
+        free(b.anchors[i].name);
+    free(b.anchors);
     yaml_parser_delete(&parser);
     if (st == LP_OK && !b.root)
         st = lp_error(LOWP_ERR_FORMAT, "%s: empty: no YAML value in it", what);

@@ -30,9 +30,11 @@ lp_yval *lp_yval_get(const lp_yval *map, const char *key);
 lp_status lp_yval_clone(const lp_yval *v, lp_yval **out);
 /* Parses YAML text (block or flow style; JSON is YAML) into a value tree with 1-based line
  * numbers, through libyaml's event parser. Refused, with "WHAT: line N": syntax errors, an
- * empty text, more than one document, aliases, keys that are not scalars (`[1]: 2`), duplicate
- * keys, and lists/maps nested deeper than LP_MAX_YAML_NESTING (so every recursive walk over a
- * parsed tree is bounded by it). Plain `~`, `null` and empty values become LP_NODE_NULL. */
+ * empty text, more than one document, keys that are not scalars (`[1]: 2`), duplicate keys,
+ * lists/maps nested deeper than LP_MAX_YAML_NESTING (so every recursive walk over a parsed
+ * tree is bounded by it), and more than LP_MAX_YAML_NODES values. Anchors and aliases
+ * (`&name`, `*name`: a copy) and merge keys (`<<: *name`) work as in PyYAML. Plain `~`,
+ * `null` and empty values become LP_NODE_NULL. */
 lp_status lp_yval_parse(const char *text, size_t size, const char *what, lp_yval **out);
 /* A YAML flow-style value ("3", "[1, 2]", "abc") into a node; text that does not open a flow
  * list or map stays a verbatim scalar. */

@@ -163,6 +163,19 @@ else
     fail op_wise_same_in_tune_and_quantize "exits $rc1 $rc2 $rc3 $rc4: $(cat "$T/ow1.err" "$T/ow3.err" | tail -2)"
 fi
 
+# compare_label false (LPOT's gpt2 / oob examples): trials are scored against the FP32 model's
+# outputs, so the baseline is exactly 0 and INT8 lands a little above it (against the labels,
+# the logits' MSE would be ~30)
+"$LOWP" tune models/mlp.onnx $DATA --metric MSE:compare_label=false --absolute --tolerance 0.05 -n 200 \
+    -w "$T/cl" -q --json >"$T/cl.json" 2>"$T/cl.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"baseline": 0,' "$T/cl.json" && grep -q '"met_target": true' "$T/cl.json" &&
+   /usr/bin/python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["best"]; sys.exit(0 if 0 < b < 0.05 else 1)' "$T/cl.json"; then
+    ok compare_label_false
+else
+    fail compare_label_false "exit $rc: $(tail -2 "$T/cl.err") $(grep best "$T/cl.json")"
+fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

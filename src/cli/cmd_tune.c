@@ -337,11 +337,6 @@ int lp_cmd_tune(int argc, char **argv)
     }
     if ((rc = lp_cli_metric(&data, cfg, &metric, &post)) != LP_EXIT_OK)
         goto done;
-    if (!lowp_metric_compare_label(metric)) {
-        rc = lp_cli_usage_error(cmd, "metric %s has compare_label: false, which lowp tune does not support yet",
-                                lowp_metric_name(metric));
-        goto done;
-    }
     display d = { .tty = isatty(2), .quiet = quiet };
     o.progress = on_progress;
     o.progress_user = &d;

@@ -361,7 +361,9 @@ static lp_status evaluate(lowp_tuner *t, const lp_graph *g, const char *phase, c
     LP_TRY(lp_session_create_graph(g, &so, &s));
     lowp_model m = { .graph = (lp_graph *)g };
     eval_progress ep = { t, phase, note };
-    lowp_eval_options eo = { .postprocess = t->post, .progress = on_eval, .progress_user = &ep };
+    /* compare_label false (LPOT's gpt2 / oob examples): scored against the FP32 model's outputs */
+    lowp_eval_options eo = { .reference = lowp_metric_compare_label(t->metric) ? NULL : t->fp32,
+                             .postprocess = t->post, .progress = on_eval, .progress_user = &ep };
     lowp_eval_result r;
     double start = lp_tune_now();
     lp_status st = lowp_evaluate(s, &m, t->eval, t->metric, &eo, &r);

@@ -1,7 +1,7 @@
 /* test_kernels_rnn.c — the oneDNN RNN kernel (kernels/dnnl_rnn.c) against the reference kernel
  * (ops/rnn.c) on random RNN, GRU and LSTM nodes: every direction and layout, odd sizes, bias,
  * initial states and sequence_lens as constants, as graph inputs or absent, peepholes, both
- * GRU forms, every subset of outputs. Cases oneDNN cannot compute as ONNX does (clip,
+ * GRU forms, every subset of outputs, and com.microsoft's DynamicQuantizeLSTM (8-bit weights). Cases oneDNN cannot compute as ONNX does (clip,
  * input_forget, other activations, rows shorter than T) must be declined -- or, for
  * sequence_lens known only at run time, handed to the reference kernel -- with the same result.
  *
@@ -158,10 +158,31 @@ static void random_case(int idx, int spoil)
     int64_t sd[3] = { D, B, H }, pd[2] = { D, 3 * H };
     if (layout)
         xd[0] = B, xd[1] = T, sd[0] = B, sd[1] = D;
-    int in[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+    int in[12] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
     in[0] = rg_value(&b, "X", rand_tensor(LOWP_FLOAT, 3, xd, 1.0f), true);
-    in[1] = rg_value(&b, "W", rand_tensor(LOWP_FLOAT, 3, wd, 0.5f), false);
-    in[2] = rg_value(&b, "R", rand_tensor(LOWP_FLOAT, 3, rd, 0.5f), false);
+    /* an LSTM in layout 0 is sometimes com.microsoft's DynamicQuantizeLSTM: int8 W (D, I, 4H) and
+     * R (D, H, 4H), scales and zero points per direction or per gate row */
+    bool quant = lstm && !layout && rnd(0, 2) == 0;
+    if (quant) {
+        int per_row = rnd(0, 1);
+        for (int m = 0; m < 2; m++) {
+            int64_t qd[3] = { D, m ? H : I, G * H }, sd2[2] = { D, G * H };
+            lp_tensor *q = rand_tensor(LP_I8, 3, qd, 0), *sc = rand_tensor(LOWP_FLOAT, per_row ? 2 : 1, sd2, 0);
+            lp_tensor *zp = rand_tensor(LP_I8, per_row ? 2 : 1, sd2, 0);
+            for (int64_t i = 0; i < lp_tensor_numel(q); i++)
+                ((int8_t *)q->data)[i] = (int8_t)rnd(-127, 127);
+            for (int64_t i = 0; i < lp_tensor_numel(sc); i++) {
+                ((float *)sc->data)[i] = 0.5f / 127.0f * (0.5f + 0.5f * (rndf() + 1.0f) / 2.0f);
+                ((int8_t *)zp->data)[i] = (int8_t)rnd(-3, 3);
+            }
+            in[1 + m] = rg_value(&b, m ? "Rq" : "Wq", q, false);
+            in[8 + 2 * m] = rg_value(&b, m ? "Rs" : "Ws", sc, false);
+            in[9 + 2 * m] = rg_value(&b, m ? "Rzp" : "Wzp", zp, false);
+        }
+    } else {
+        in[1] = rg_value(&b, "W", rand_tensor(LOWP_FLOAT, 3, wd, 0.5f), false);
+        in[2] = rg_value(&b, "R", rand_tensor(LOWP_FLOAT, 3, rd, 0.5f), false);
+    }
     if (rnd(0, 2))
         in[3] = rg_value(&b, "B", rand_tensor(LOWP_FLOAT, 2, bd, 0.5f), false);
     /* sequence_lens: absent, all T (constant or fed), or shorter rows (constant: declined;
@@ -183,7 +204,7 @@ static void random_case(int idx, int spoil)
         in[6] = rg_value(&b, "c0", rand_tensor(LOWP_FLOAT, 3, sd, 1.0f), c0 == 2);
     if (lstm && rnd(0, 1))
         in[7] = rg_value(&b, "P", rand_tensor(LOWP_FLOAT, 2, pd, 0.5f), false);
-    int n_in = lstm ? 8 : 6;
+    int n_in = quant ? 12 : lstm ? 8 : 6;
     while (in[n_in - 1] < 0)
         n_in--;
 
@@ -201,10 +222,12 @@ static void random_case(int idx, int spoil)
         }
     while (out[n_out - 1] < 0)
         n_out--;
-    CHECK_OK(lp_graph_add_node(b.g, "rnn", kinds[k], "", n_in, in, n_out, out, &b.node));
+    CHECK_OK(lp_graph_add_node(b.g, "rnn", quant ? "DynamicQuantizeLSTM" : kinds[k], quant ? "com.microsoft" : "",
+                               n_in, in, n_out, out, &b.node));
     attr_i(&b, "hidden_size", H);
     attr_s(&b, "direction", dirs[dr]);
-    attr_i(&b, "layout", layout);
+    if (!quant)
+        attr_i(&b, "layout", layout);
     char desc[160];
     char *act_rnn[2] = { "Tanh", "Tanh" };
     int a = rnd(0, 3);
@@ -228,8 +251,8 @@ static void random_case(int idx, int spoil)
         attr_strs(&b, "activations", (int)(k == 0 ? D : 2 * D), hs);
         spoiled = " HardSigmoid/Softsign";
     }
-    snprintf(desc, sizeof desc, "case %d: %s %s layout %d T%lld B%lld I%lld H%lld%s%s seq %d h0 %d c0 %d%s%s out %d%s",
-             idx, kinds[k], dirs[dr], layout, (long long)T, (long long)B, (long long)I, (long long)H,
+    snprintf(desc, sizeof desc, "case %d: %s%s %s layout %d T%lld B%lld I%lld H%lld%s%s seq %d h0 %d c0 %d%s%s out %d%s",
+             idx, quant ? "quantized " : "", kinds[k], dirs[dr], layout, (long long)T, (long long)B, (long long)I, (long long)H,
              in[3] >= 0 ? " bias" : "", in[7] >= 0 ? " peep" : "", seq_mode, h0, c0, short_rows ? " short" : "",
              k == 0 ? act_rnn[0] : "", mask, spoiled);
     if (verbose)

@@ -285,9 +285,10 @@ int lp_cmd_quantize(int argc, char **argv)
         goto done;
     }
     int n_int8 = 0, n_capable = 0, n_fp32 = 0, n_bf16 = 0;
+    const char *cap_key = lowp_recipe_is_dynamic(recipe) ? "dynamic_int8" : "int8";
     for (int i = 0; i < cap.n; i++) {
         const lp_cj *e = &cap.items[i];
-        if (!(lp_cj_get(e, "int8") && lp_cj_get(e, "int8")->b))
+        if (!(lp_cj_get(e, cap_key) && lp_cj_get(e, cap_key)->b))
             continue;
         n_capable++;
         const char *p = lowp_recipe_node_precision(recipe, lp_cj_str(lp_cj_get(e, "node"), ""));

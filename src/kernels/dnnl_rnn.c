@@ -3,7 +3,8 @@
  * (RNN: Tanh, Relu, LeakyRelu or Sigmoid, one for both directions), no clip, no input_forget,
  * constant W, R, B and P; sequence_lens absent, or all equal to T at run time -- a call with
  * shorter rows runs the reference kernel (ops/rnn.c), which is also the twin the tests compare
- * against. Design and numbers: docs/engine.md, "Recurrent networks". */
+ * against. com.microsoft's DynamicQuantizeLSTM runs as the FP32 LSTM of its dequantized weights.
+ * Design and numbers: docs/engine.md, "Recurrent networks". */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,14 +71,17 @@ static bool rnn_claimable(const lp_graph *g, const lp_node *n, lp_rnn_attrs *a, 
     if (a->kind == LP_RNN_VANILLA ? !vanilla_act(a, &alg, &alpha) : !a->default_fns)
         return false;
     int x = input(n, LP_RNN_X), w = input(n, LP_RNN_W), r = input(n, LP_RNN_R);
-    if (!dn_value_f32(g, x) || !const_f32(g, w) || !const_f32(g, r))
+    if (!dn_value_f32(g, x) || (a->quantized ? !dn_value_const(g, w) || !dn_value_const(g, r)
+                                             : !const_f32(g, w) || !const_f32(g, r)))
         return false;
     for (int i = LP_RNN_B; i < n->n_in; i++) {
         int v = n->in[i];
         if (v < 0)
             continue;
-        if (i == LP_RNN_SEQ ? g->values[v].dtype != LOWP_INT32
-                            : (i == LP_RNN_H0 || i == LP_RNN_C0) ? !dn_value_f32(g, v) : !const_f32(g, v))
+        if (i >= LP_RNN_W_SCALE ? !dn_value_const(g, v) /* DynamicQuantizeLSTM's scales, zero points */
+            : i == LP_RNN_SEQ   ? g->values[v].dtype != LOWP_INT32
+            : (i == LP_RNN_H0 || i == LP_RNN_C0) ? !dn_value_f32(g, v)
+                                                 : !const_f32(g, v))
             return false;
     }
     for (int o = 0; o < n->n_out; o++)
@@ -89,7 +93,7 @@ static bool rnn_claimable(const lp_graph *g, const lp_node *n, lp_rnn_attrs *a, 
     dm->T = xs->d[a->layout1 ? 1 : 0];
     dm->B = xs->d[a->layout1 ? 0 : 1];
     dm->I = xs->d[2];
-    dm->H = g->values[r].shape.d[2];
+    dm->H = g->values[r].shape.d[a->quantized ? 1 : 2];
     int seq = input(n, LP_RNN_SEQ);
     if (seq >= 0 && dn_value_const(g, seq)) /* rows shorter than T: the reference kernel's */
         for (int64_t b = 0; b < lp_tensor_numel(g->values[seq].init); b++)
@@ -269,8 +273,21 @@ static lp_status rnn_build(rnn_state *s, const lp_graph *g, const lp_node *n)
     snprintf(s->impl, sizeof s->impl, "oneDNN %s %s", n->op_type, impl ? impl : "");
 
     lp_status st = LP_OK;
-    float *plain = NULL;
-    const float *w = g->values[n->in[LP_RNN_W]].init->data, *r = g->values[n->in[LP_RNN_R]].init->data;
+    float *plain = NULL, *wf = NULL, *rf = NULL;
+    const float *w, *r;
+    if (a->quantized) { /* DynamicQuantizeLSTM: the float LSTM of its dequantized weights */
+        const lp_value *v = g->values;
+        if ((st = lp_rnn_dequantize(n, v[n->in[LP_RNN_W]].init, v[n->in[LP_RNN_W_SCALE]].init,
+                                    v[n->in[LP_RNN_W_ZP]].init, &wf)) != LP_OK ||
+            (st = lp_rnn_dequantize(n, v[n->in[LP_RNN_R]].init, v[n->in[LP_RNN_R_SCALE]].init,
+                                    v[n->in[LP_RNN_R_ZP]].init, &rf)) != LP_OK)
+            goto done;
+        w = wf;
+        r = rf;
+    } else {
+        w = g->values[n->in[LP_RNN_W]].init->data;
+        r = g->values[n->in[LP_RNN_R]].init->data;
+    }
     int b = input(n, LP_RNN_B);
     size_t n_plain = (size_t)(D * (I > H ? I : H) * G * H + D * nb * H + D * 3 * H);
     if (!(plain = calloc(n_plain, sizeof *plain))) {
@@ -320,6 +337,8 @@ static lp_status rnn_build(rnn_state *s, const lp_graph *g, const lp_node *n)
         st = dnnl_fail(n, e, "RNN memory or primitive creation");
 done:
     free(plain);
+    free(wf);
+    free(rf);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
@@ -327,7 +346,7 @@ done:
 static bool rnn_supports(const lp_graph *g, int ni)
 {
     const lp_node *n = &g->nodes[ni];
-    if (n->op != LP_OP_RNN && n->op != LP_OP_GRU && n->op != LP_OP_LSTM)
+    if (n->op != LP_OP_RNN && n->op != LP_OP_GRU && n->op != LP_OP_LSTM && n->op != LP_OP_DynamicQuantizeLSTM)
         return false;
     lp_rnn_attrs a;
     lp_rnn_dims dm;

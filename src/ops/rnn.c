@@ -1,4 +1,5 @@
-/* rnn.c — the recurrent ops RNN, GRU and LSTM (opsets 1-14+): attributes, shape inference and
+/* rnn.c — the recurrent ops RNN, GRU and LSTM (opsets 1-14+), and com.microsoft's
+ * DynamicQuantizeLSTM (an LSTM with 8-bit weights): attributes, shape inference and
  * the plain C reference kernel. One batch row and one time step at a time, written for
  * clarity; the oneDNN kernel (kernels/dnnl_rnn.c) is the fast twin. Shapes: ops/rnn.h. */
 #include <math.h>
@@ -32,12 +33,14 @@ static const struct act_def {
 static const struct kind_def {
     const char *op;
     lp_rnn_kind kind;
+    bool quantized;
     int gates, n_fn;
     lp_rnn_act defaults[3];
 } kind_defs[] = {
-    { "RNN", LP_RNN_VANILLA, 1, 1, { LP_ACT_TANH } },
-    { "GRU", LP_RNN_GRU, 3, 2, { LP_ACT_SIGMOID, LP_ACT_TANH } },
-    { "LSTM", LP_RNN_LSTM, 4, 3, { LP_ACT_SIGMOID, LP_ACT_TANH, LP_ACT_TANH } },
+    { "RNN", LP_RNN_VANILLA, false, 1, 1, { LP_ACT_TANH } },
+    { "GRU", LP_RNN_GRU, false, 3, 2, { LP_ACT_SIGMOID, LP_ACT_TANH } },
+    { "LSTM", LP_RNN_LSTM, false, 4, 3, { LP_ACT_SIGMOID, LP_ACT_TANH, LP_ACT_TANH } },
+    { "DynamicQuantizeLSTM", LP_RNN_LSTM, true, 4, 3, { LP_ACT_SIGMOID, LP_ACT_TANH, LP_ACT_TANH } },
 };
 
 lp_status lp_rnn_attrs_of(const lp_node *n, lp_rnn_attrs *a)
@@ -50,6 +53,7 @@ lp_status lp_rnn_attrs_of(const lp_node *n, lp_rnn_attrs *a)
     if (!k)
         return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "not a recurrent op");
     a->kind = k->kind;
+    a->quantized = k->quantized;
     a->gates = k->gates;
     a->n_fn = k->n_fn;
 
@@ -66,7 +70,7 @@ lp_status lp_rnn_attrs_of(const lp_node *n, lp_rnn_attrs *a)
     a->hidden = lp_node_attr(n, "hidden_size") ? lp_attr_int(n, "hidden_size", 0) : -1;
     if (lp_node_attr(n, "hidden_size") && a->hidden <= 0)
         return lp_node_error(n, LOWP_ERR_FORMAT, "hidden_size %lld must be positive", (long long)a->hidden);
-    int64_t layout = lp_attr_int(n, "layout", 0);
+    int64_t layout = a->quantized ? 0 : lp_attr_int(n, "layout", 0); /* com.microsoft's has none */
     if (layout != 0 && layout != 1)
         return lp_node_error(n, LOWP_ERR_FORMAT, "layout %lld is not 0 or 1", (long long)layout);
     a->layout1 = layout == 1;
@@ -198,14 +202,25 @@ static lp_status rnn_infer(lp_infer_ctx *c)
     const lp_node *n = c->node;
     lp_rnn_attrs a;
     LP_TRY(lp_rnn_attrs_of(n, &a));
-    int n_in = a.kind == LP_RNN_LSTM ? 8 : 6;
+    int n_in = a.quantized ? 12 : a.kind == LP_RNN_LSTM ? 8 : 6;
     if (c->n_in > n_in)
         return lp_node_error(n, LOWP_ERR_FORMAT, "%d inputs given, %s takes at most %d", c->n_in, n->op_type, n_in);
     const lp_shape *in[8] = { 0 };
+    lp_shape wt[2];
     lp_dtype dt = LOWP_UNDEFINED;
-    for (int i = 0; i < c->n_in; i++) {
+    for (int i = 0; i < c->n_in && i < 8; i++) {
         in[i] = shape_or_null(c, i);
-        if (!c->in[i] || i == LP_RNN_SEQ)
+        if (a.quantized && in[i] && (i == LP_RNN_W || i == LP_RNN_R)) {
+            /* (D, K, 4H) int8: checked as the (D, 4H, K) it stands for */
+            const lp_shape *q = in[i];
+            if (q->ndim != 3)
+                return lp_node_error(n, LOWP_ERR_SHAPE, "%s must have rank 3, got %d", i == LP_RNN_W ? "W" : "R", q->ndim);
+            wt[i - 1] = *q;
+            wt[i - 1].d[1] = q->d[2];
+            wt[i - 1].d[2] = q->d[1];
+            in[i] = &wt[i - 1];
+        }
+        if (!c->in[i] || i == LP_RNN_SEQ || (a.quantized && (i == LP_RNN_W || i == LP_RNN_R)))
             continue;
         lp_dtype t = c->in[i]->dtype;
         if (t != LOWP_UNDEFINED && dt != LOWP_UNDEFINED && t != dt)
@@ -351,6 +366,34 @@ static void cell(const lp_rnn_attrs *a, const rnn_dir *d, const lp_rnn_dims *dm,
     }
 }
 
+lp_status lp_rnn_dequantize(const lp_node *n, const lp_tensor *q, const lp_tensor *scale, const lp_tensor *zp,
+                            float **out)
+{
+    *out = NULL;
+    if (!q || !scale || !zp || q->ndim != 3 || (q->dtype != LP_I8 && q->dtype != LP_U8) || zp->dtype != q->dtype ||
+        scale->dtype != LP_F32)
+        return lp_node_error(n, LOWP_ERR_FORMAT, "quantized weights must be int8 or uint8 (D, K, 4H) with float "
+                                                 "scales and zero points of their type");
+    int64_t D = q->dims[0], K = q->dims[1], N = q->dims[2], ns = lp_tensor_numel(scale);
+    if ((ns != D && ns != D * N) || lp_tensor_numel(zp) != ns)
+        return lp_node_error(n, LOWP_ERR_SHAPE, "weight scales and zero points must have %lld or %lld values, got %lld "
+                                                "and %lld", (long long)D, (long long)(D * N), (long long)ns,
+                             (long long)lp_tensor_numel(zp));
+    float *w = malloc((size_t)(D * K * N > 0 ? D * K * N : 1) * sizeof *w);
+    if (!w)
+        return lp_node_error(n, LOWP_ERR_OUT_OF_MEMORY, "out of memory dequantizing weights");
+    const float *sc = scale->data;
+    for (int64_t d = 0; d < D; d++)
+        for (int64_t j = 0; j < N; j++) {
+            int64_t si = ns == D ? d : d * N + j;
+            double z = lp_tensor_get(zp, si);
+            for (int64_t k = 0; k < K; k++) /* (D, K, N) -> (D, N, K) */
+                w[(d * N + j) * K + k] = (float)((lp_tensor_get(q, (d * K + k) * N + j) - z) * sc[si]);
+        }
+    *out = w;
+    return LP_OK;
+}
+
 /* A float32 copy of t's data (or t's data itself when float32). *owned: what to free. */
 static lp_status as_f32(const lp_node *n, const lp_tensor *t, const float **out, float **owned)
 {
@@ -384,14 +427,21 @@ static lp_status rnn_run(const lp_run_ctx *c)
     for (int i = 0; i < c->n_in && i < 8; i++)
         if ((in[i] = c->in[i])) {
             lp_shape_of(in[i], &shp[i]);
+            if (a.quantized && (i == LP_RNN_W || i == LP_RNN_R)) { /* (D, K, 4H) stands for (D, 4H, K) */
+                shp[i].d[1] = in[i]->dims[2];
+                shp[i].d[2] = in[i]->dims[1];
+            }
             sp[i] = &shp[i];
         }
     for (int i = 0; i < 3; i++)
         if (!in[i])
             return lp_node_error(n, LOWP_ERR_FORMAT, "required input %s is missing", i == 0 ? "X" : i == 1 ? "W" : "R");
     lp_dtype dt = in[LP_RNN_X]->dtype;
+    if (a.quantized && (c->n_in < 12 || !c->in[LP_RNN_W_SCALE] || !c->in[LP_RNN_W_ZP] || !c->in[LP_RNN_R_SCALE] ||
+                        !c->in[LP_RNN_R_ZP]))
+        return lp_node_error(n, LOWP_ERR_FORMAT, "W_scale, W_zero_point, R_scale and R_zero_point are required");
     for (int i = 0; i < 8; i++)
-        if (in[i] && i != LP_RNN_SEQ && in[i]->dtype != dt)
+        if (in[i] && i != LP_RNN_SEQ && !(a.quantized && (i == LP_RNN_W || i == LP_RNN_R)) && in[i]->dtype != dt)
             return lp_node_error(n, LOWP_ERR_SHAPE, "input %d is not of X's type", i);
     if (!lp_dtype_traits_of(dt)->is_float)
         return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "X is %s, expected a float type", lp_dtype_traits_of(dt)->name);
@@ -416,8 +466,13 @@ static lp_status rnn_run(const lp_run_ctx *c)
     float *owned[8] = { 0 };
     float *y = NULL, *yh = NULL, *yc = NULL, *work = NULL;
     for (int i = 0; i < 8 && st == LP_OK; i++)
-        if (i != LP_RNN_SEQ)
+        if (a.quantized && (i == LP_RNN_W || i == LP_RNN_R)) {
+            int s0 = i == LP_RNN_W ? LP_RNN_W_SCALE : LP_RNN_R_SCALE;
+            st = lp_rnn_dequantize(n, in[i], c->in[s0], c->in[s0 + 1], &owned[i]);
+            f[i] = owned[i];
+        } else if (i != LP_RNN_SEQ) {
             st = as_f32(n, in[i], &f[i], &owned[i]);
+        }
     /* results in float32: Y (T*D*B*H), Y_h and Y_c (D*B*H) each; work: h, c, gates, tmp */
     size_t ny = (size_t)(T * D * B * H), ns = (size_t)(D * B * H), nw = (size_t)(2 * H + G * H + H);
     if (st == LP_OK && (!(y = calloc(ny ? ny : 1, sizeof *y)) || !(yh = calloc(ns ? ns : 1, sizeof *yh)) ||
@@ -497,5 +552,10 @@ const lp_op_def lp_opdef_GRU = {
 
 const lp_op_def lp_opdef_LSTM = {
     .name = "LSTM", .min_in = 3, .max_in = 8, .min_out = 0, .max_out = 3,
+    .infer = rnn_infer, .run = rnn_run,
+};
+
+const lp_op_def lp_opdef_DynamicQuantizeLSTM = {
+    .name = "DynamicQuantizeLSTM", .domain = "com.microsoft", .min_in = 12, .max_in = 12, .min_out = 0, .max_out = 3,
     .infer = rnn_infer, .run = rnn_run,
 };

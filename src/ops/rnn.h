@@ -7,7 +7,11 @@
  *   X (T, B, I)   W (D, G*H, I)   R (D, G*H, H)   B (D, 2*G*H)   sequence_lens (B) int32
  *   initial_h, initial_c, Y_h, Y_c (D, B, H)   P (D, 3*H)   Y (T, D, B, H)
  * with D directions and G gates: 1 (RNN), 3 (GRU, order z r h), 4 (LSTM, order i o f c;
- * peepholes P in order i o f). */
+ * peepholes P in order i o f).
+ * com.microsoft's DynamicQuantizeLSTM (what ONNX Runtime's dynamic quantizer makes of an LSTM)
+ * is an LSTM whose W and R are 8-bit and transposed, W (D, I, 4*H) and R (D, H, 4*H), with
+ * four more inputs W_scale, W_zero_point, R_scale, R_zero_point, each (D) or (D, 4*H). lowp
+ * computes it as the LSTM of the dequantized weights. */
 #ifndef LP_OPS_RNN_H
 #define LP_OPS_RNN_H
 
@@ -27,11 +31,13 @@ typedef struct lp_rnn_fn {
 } lp_rnn_fn;
 
 /* Input and output positions. */
-enum { LP_RNN_X, LP_RNN_W, LP_RNN_R, LP_RNN_B, LP_RNN_SEQ, LP_RNN_H0, LP_RNN_C0, LP_RNN_P };
+enum { LP_RNN_X, LP_RNN_W, LP_RNN_R, LP_RNN_B, LP_RNN_SEQ, LP_RNN_H0, LP_RNN_C0, LP_RNN_P,
+       LP_RNN_W_SCALE, LP_RNN_W_ZP, LP_RNN_R_SCALE, LP_RNN_R_ZP };
 enum { LP_RNN_Y, LP_RNN_YH, LP_RNN_YC };
 
 typedef struct lp_rnn_attrs {
     lp_rnn_kind kind;
+    bool quantized;             /* DynamicQuantizeLSTM */
     int gates;                  /* G */
     int n_fn;                   /* activations per direction: 1 (RNN), 2 (GRU), 3 (LSTM) */
     int dirs;                   /* D: 2 for "bidirectional", else 1 */
@@ -48,6 +54,12 @@ typedef struct lp_rnn_attrs {
 
 /* Reads and checks node n's attributes (kind from its op_type). */
 lp_status lp_rnn_attrs_of(const lp_node *n, lp_rnn_attrs *a);
+
+/* A DynamicQuantizeLSTM weight q (D, K, G*H), int8 or uint8, as float32 in ONNX's LSTM order
+ * (D, G*H, K): (q - zero_point) * scale, per direction or per (direction, row). *out is
+ * malloc'ed; the caller frees it. */
+lp_status lp_rnn_dequantize(const lp_node *n, const lp_tensor *q, const lp_tensor *scale, const lp_tensor *zp,
+                            float **out);
 
 /* The sizes of one instance. */
 typedef struct lp_rnn_dims {

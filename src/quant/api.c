@@ -130,6 +130,8 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
         lp_json_bool(&j, c.int8);
         lp_json_key(&j, "bf16");
         lp_json_bool(&j, c.bf16);
+        lp_json_key(&j, "dynamic_int8");
+        lp_json_bool(&j, c.dynamic);
         lp_json_end_object(&j);
     }
     lp_json_end_array(&j);

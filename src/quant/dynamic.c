@@ -4,7 +4,9 @@
  *   MatMulInteger(Xq, Wq, Xzp, Wzp) | ConvInteger(...) -> int32 -> Cast -> Mul(Xs * Ws) [-> Add bias]
  * the form ONNX Runtime's dynamic quantizer emits and runs: weights per tensor by default, int8
  * symmetric for MatMulInteger, uint8 asymmetric for ConvInteger (ORT refuses per-channel weight
- * zero points there, and runs int8 weights several times slower). */
+ * zero points there, and runs int8 weights several times slower). An LSTM becomes com.microsoft's
+ * DynamicQuantizeLSTM (int8 W and R, transposed), as ONNX Runtime's quantizer makes it. GRU and
+ * RNN stay float32: no standard or ONNX Runtime op takes their weights in 8 bits. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,12 +210,98 @@ static lp_status rewrite(dctx *d, int ni, bool per_channel)
     return LP_OK;
 }
 
-/* Whether node ni takes the dynamic form: MatMul with a constant 2-D weight, Gemm with a
- * constant weight and no transA, Conv with a constant weight. */
-static bool dynamic_capable(const lp_graph *g, int ni)
+/* ---- LSTM -> com.microsoft DynamicQuantizeLSTM (what ONNX Runtime's dynamic quantizer emits) ---- */
+
+/* W or R (D, 4H, K) as int8 (D, K, 4H), symmetric, one scale per direction or per (direction,
+ * gate row); adds the weight, its scale and its zero point (int8 zeros) as constants. */
+static lp_status lstm_weight(lp_graph *g, const char *nm, const char *what, const lp_tensor *w, bool per_channel,
+                             int *wq, int *ws, int *wzp)
 {
-    lp_capability c = lp_quant_capability(g, ni);
-    return c.int8 && c.weighted;
+    int64_t D = w->dims[0], N = w->dims[1], K = w->dims[2];
+    lp_tensor flat = *w; /* per channel: the rows of (D*4H, K); else the directions of (D, 4H*K) */
+    flat.ndim = 2;
+    flat.dims[0] = per_channel ? D * N : D;
+    flat.dims[1] = per_channel ? K : N * K;
+    lp_tensor *q = NULL, *qt = NULL, *sc_t = NULL, *zp = NULL;
+    float *sc = NULL;
+    int64_t nsc = 0;
+    LP_TRY(lp_quantize_weight(&flat, 0, &q, &sc, &nsc));
+    int64_t td[3] = { D, K, N }, sd[2] = { D, N };
+    lp_status st = lp_tensor_new(LP_I8, 3, td, &qt);
+    if (st == LP_OK)
+        st = lp_tensor_new(LP_F32, per_channel ? 2 : 1, sd, &sc_t);
+    if (st == LP_OK)
+        st = lp_tensor_new(LP_I8, per_channel ? 2 : 1, sd, &zp);
+    if (st == LP_OK) {
+        const int8_t *a = q->data;
+        int8_t *b = qt->data;
+        for (int64_t d = 0; d < D; d++) /* (D, N, K) -> (D, K, N) */
+            for (int64_t j = 0; j < N; j++)
+                for (int64_t k = 0; k < K; k++)
+                    b[(d * K + k) * N + j] = a[(d * N + j) * K + k];
+        memcpy(sc_t->data, sc, (size_t)nsc * sizeof *sc);
+    }
+    lp_tensor_free(q);
+    free(sc);
+    char name[512];
+    snprintf(name, sizeof name, "%s_%s_quantized", nm, what);
+    if (st == LP_OK) {
+        st = lp_qb_const(g, name, qt, wq);
+        qt = NULL;
+    }
+    snprintf(name, sizeof name, "%s_%s_scale", nm, what);
+    if (st == LP_OK) {
+        st = lp_qb_const(g, name, sc_t, ws);
+        sc_t = NULL;
+    }
+    snprintf(name, sizeof name, "%s_%s_zero_point", nm, what);
+    if (st == LP_OK) {
+        st = lp_qb_const(g, name, zp, wzp);
+        zp = NULL;
+    }
+    lp_tensor_free(qt);
+    lp_tensor_free(sc_t);
+    lp_tensor_free(zp);
+    return st;
+}
+
+/* Imports com.microsoft (version 1) when the graph does not yet. */
+static lp_status import_ms_domain(lp_graph *g)
+{
+    if (lp_graph_opset(g, "com.microsoft") > 0)
+        return LP_OK;
+    lp_opset *o = realloc(g->opsets, (size_t)(g->n_opsets + 1) * sizeof *o);
+    if (!o)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    g->opsets = o;
+    if (!(o[g->n_opsets].domain = strdup("com.microsoft")))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    o[g->n_opsets++].version = 1;
+    return LP_OK;
+}
+
+static lp_status rewrite_lstm(dctx *d, int ni, bool per_channel)
+{
+    lp_graph *g = d->g;
+    lp_node n = g->nodes[ni]; /* a copy: adding nodes may move the array */
+    int in[12];
+    for (int i = 0; i < 8; i++)
+        in[i] = i < n.n_in ? n.in[i] : -1;
+    LP_TRY(lstm_weight(g, n.name, "W", g->values[n.in[1]].init, per_channel, &in[1], &in[8], &in[9]));
+    LP_TRY(lstm_weight(g, n.name, "R", g->values[n.in[2]].init, per_channel, &in[2], &in[10], &in[11]));
+    LP_TRY(import_ms_domain(g));
+    char name[512];
+    snprintf(name, sizeof name, "%s_quant", n.name);
+    int idx;
+    g->nodes[ni].dead = true;
+    LP_TRY(lp_graph_add_node(g, name, "DynamicQuantizeLSTM", "com.microsoft", 12, in, n.n_out, n.out, &idx));
+    const lp_node *src = &g->nodes[ni];
+    for (int k = 0; k < src->n_attr; k++)
+        if (strcmp(src->attrs[k].name, "layout") != 0) {
+            lp_attr a = src->attrs[k];
+            LP_TRY(lp_node_add_attr(&g->nodes[idx], &a));
+        }
+    return LP_OK;
 }
 
 lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_graph **out)
@@ -231,8 +319,9 @@ lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_
         lp_precision p;
         lp_quant_cfg cfg;
         lp_recipe_get(r, d.g->nodes[i].name, &p, &cfg);
-        if (p == LP_PREC_INT8 && dynamic_capable(d.g, i))
-            st = rewrite(&d, i, lp_weight_per_channel(&cfg, LP_APPROACH_DYNAMIC_QUANT));
+        bool pc = lp_weight_per_channel(&cfg, LP_APPROACH_DYNAMIC_QUANT);
+        if (p == LP_PREC_INT8 && lp_quant_capability(d.g, i).dynamic)
+            st = d.g->nodes[i].op == LP_OP_LSTM ? rewrite_lstm(&d, i, pc) : rewrite(&d, i, pc);
     }
     if (st == LP_OK)
         st = lp_recipe_mark_bf16(d.g, r);

@@ -34,10 +34,17 @@ lp_capability lp_quant_capability(const lp_graph *g, int ni)
         c.weighted = w_const && w->init->ndim == 2;
         c.int8 = c.weighted || (!w_const && (!w->dtype || w->dtype == LP_F32));
         break;
+    case LP_OP_LSTM: /* dynamic only (static leaves recurrent ops float): constant W and R,
+                        layout 0 -- DynamicQuantizeLSTM has no layout attribute */
+        c.dynamic = w_const && w->init->ndim == 3 && n->n_in > 2 && n->in[2] >= 0 &&
+                    g->values[n->in[2]].kind == LP_VALUE_CONST && g->values[n->in[2]].init->dtype == LP_F32 &&
+                    g->values[n->in[2]].init->ndim == 3 && lp_attr_int(n, "layout", 0) == 0;
+        break;
     default:
         break;
     }
     c.bf16 = c.int8;
+    c.dynamic |= c.int8 && c.weighted;
     return c;
 }
 

@@ -10,6 +10,8 @@ typedef struct lp_capability {
     bool int8;                  /* a QDQ form exists that the engine lowers to INT8 kernels */
     bool bf16;
     bool weighted;              /* has a constant weight quantized per channel or per tensor */
+    bool dynamic;               /* dynamic quantization rewrites it: a weighted int8 op, or an
+                                   LSTM (-> com.microsoft DynamicQuantizeLSTM) */
 } lp_capability;
 
 lp_capability lp_quant_capability(const lp_graph *g, int ni);

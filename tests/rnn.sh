@@ -69,7 +69,10 @@ PYEOF
 for name in torch_lstm torch_lstm_bf torch_gru; do
     m="$T/m/$name.onnx"; q="$T/$name.dyn.onnx"; in="$T/m/$name.in.npy"
     lowp quantize "$m" --dynamic -o "$q"
-    expect "$name/quantize" 0 || continue
+    case $name in # nothing to quantize in a GRU model: exit status 4 and a warning saying so
+    *lstm*) expect "$name/quantize" 0 || continue ;;
+    *) expect "$name/quantize" 4 && has "$name/quantize warns" "$T/err" "is not quantized" || continue ;;
+    esac
     n_dq=$($PY -c "import onnx, sys; print(sum(n.op_type == 'DynamicQuantizeLSTM' and n.domain == 'com.microsoft' for n in onnx.load(sys.argv[1]).graph.node))" "$q")
     case $name in
     *lstm*) [ "$n_dq" -gt 0 ] && ok "$name/DynamicQuantizeLSTM ($n_dq nodes)" || fail "$name/DynamicQuantizeLSTM" "none in the output" ;;

@@ -659,6 +659,10 @@ typedef struct lowp_tune_options {
                                    space (read during lowp_tuner_create only) */
     lowp_tune_progress_fn progress;
     void *progress_user;
+    int performance_only;       /* 1: LPOT's exit_policy.performance_only: quantize with the
+                                   strategy's first recipe and measure it, without evaluating
+                                   accuracy (the evaluation data then only gives the input
+                                   shapes for the speed measurement) */
 } lowp_tune_options;
 
 /* Defaults as documented above. */

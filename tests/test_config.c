@@ -237,6 +237,8 @@ static void test_errors(void)
     E("evaluation:\n  accuracy: [1, 2]\n", "evaluation.accuracy: expected a map of keys, got 'a list' at line 4");
     E("evaluation: {accuracy: {metric: {topk: 1}}\n", "YAML syntax error");
     E("base: &b {x: 1}\nother: *b\n", "unknown key 'base'");
+    E("tuning:\n  strategy: {name: basic, accuracy_weight: 0.8}\n",
+      "tuning.strategy.accuracy_weight: LPOT weighs accuracy against latency this way only in its tpe strategy");
 #undef E
     expect_error("", "empty");
     expect_error("model:\n  framework: onnxrt_qdq\n", "model: 'name' is required");

@@ -176,6 +176,20 @@ else
     fail compare_label_false "exit $rc: $(tail -2 "$T/cl.err") $(grep best "$T/cl.json")"
 fi
 
+# exit_policy.performance_only (and --performance-only): one recipe, measured, accuracy never
+# evaluated — even with a trial budget (it was accepted and ignored)
+sed 's/^    timeout: 0 .*/    max_trials: 5\n    performance_only: true/' examples/tune_mlp.yaml >"$T/po.yaml"
+"$LOWP" tune "$T/po.yaml" models/mlp.onnx -w "$T/po" >"$T/po.out" 2>"$T/po.err"; rc1=$?
+"$LOWP" tune models/mlp.onnx $DATA --performance-only --max-trials 5 -w "$T/po2" >"$T/po2.out" 2>"$T/po2.err"; rc2=$?
+if [ $rc1 = 0 ] && [ $rc2 = 0 ] && grep -q "^accuracy   not evaluated" "$T/po.out" && grep -q "^trials     1 " "$T/po.out" &&
+   grep -q "^accuracy   not evaluated" "$T/po2.out" && grep -q "^trials     1 " "$T/po2.out" &&
+   grep -q "accuracy is not evaluated" "$T/po.err" && grep -q "Performance only" "$T/po/report.md" &&
+   [ -s "$T/po/best_model.onnx" ]; then
+    ok performance_only
+else
+    fail performance_only "exits $rc1 $rc2: $(cat "$T/po.err" "$T/po.out" | tail -3)"
+fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

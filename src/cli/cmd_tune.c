@@ -32,6 +32,8 @@ static const char usage[] =
     "  -m, --metric SPEC      evaluation metric (default topk=1)\n"
     "      --tolerance X      allowed loss: 1%% or 0.01 relative (default), see --absolute\n"
     "      --absolute         the tolerance is absolute (metric units)\n"
+    "      --performance-only quantize with the first recipe and measure it, without evaluating\n"
+    "                         accuracy (LPOT's exit_policy.performance_only)\n"
     "  -s, --strategy NAME    %s (default auto)\n"
     "      --approach A       static (default), dynamic, or auto (static, then dynamic)\n"
     "      --objective SPEC   performance (default), modelsize, footprint, or performance:0.7,modelsize:0.3\n"
@@ -113,9 +115,13 @@ static void on_progress(void *user, const lowp_tune_progress *p)
         d->line_open = false;
     }
     if (p->finished) {
-        if (!strcmp(p->phase, "baseline"))
+        if (!strcmp(p->phase, "baseline") && !(p->baseline == p->baseline))
+            fprintf(stderr, "tune: performance only: accuracy is not evaluated (%s elapsed)\n", el);
+        else if (!strcmp(p->phase, "baseline"))
             fprintf(stderr, "tune: FP32 baseline %.4f, target %s %.4f (%s elapsed)\n", p->baseline,
                     p->higher_is_better ? ">=" : "<=", p->target, el);
+        else if (!strcmp(p->phase, "trial") && !(p->target == p->target))
+            fprintf(stderr, "tune: trial %d/%d  measured  %s elapsed  [%s]\n", p->trial, p->max_trials, el, p->note);
         else if (!strcmp(p->phase, "trial"))
             fprintf(stderr, "tune: trial %d/%d  %.4f vs target %.4f  %s  best %s  %s elapsed, %s  [%s]\n",
                     p->trial, p->max_trials, p->accuracy, p->target, p->passed ? "pass" : "FAIL", best, el,
@@ -172,7 +178,7 @@ int lp_cmd_tune(int argc, char **argv)
     long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1;
     double tolerance = NAN;
     const char *tolerance_text = NULL;
-    bool absolute = false, resume = false, json = false, quiet = false;
+    bool absolute = false, resume = false, json = false, quiet = false, performance_only = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -223,6 +229,8 @@ int lp_cmd_tune(int argc, char **argv)
             tolerance_text = v;
         } else if (!strcmp(argv[i], "--absolute")) {
             absolute = true;
+        } else if (!strcmp(argv[i], "--performance-only")) {
+            performance_only = true;
         } else if (!strcmp(argv[i], "--resume")) {
             resume = true;
         } else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
@@ -286,6 +294,7 @@ int lp_cmd_tune(int argc, char **argv)
     if (seed >= 0) o.seed = seed;
     if (threads) o.threads = (int)threads;
     if (resume) o.resume = 1;
+    if (performance_only) o.performance_only = 1;
     if (sizes) {
         long list[8];
         int n = lp_cli_int_list(sizes, 1, 100000000L, list, 8);
@@ -363,11 +372,16 @@ int lp_cmd_tune(int argc, char **argv)
         free(text);
     } else {
         char b1[32], b2[32];
-        printf("%s\n", s.met ? "target met" : "TARGET NOT MET: no recipe reached the target; wrote the most accurate one found");
+        printf("%s\n", o.performance_only ? "done (performance only: accuracy not evaluated)"
+                        : s.met ? "target met"
+                                : "TARGET NOT MET: no recipe reached the target; wrote the most accurate one found");
         printf("model      %s\n", model_path);
-        printf("accuracy   %.4f FP32 -> %.4f tuned (%+.2f %%, target %.4f)\n", s.baseline, s.best,
-               fabs(s.relative_loss) < 5e-5 ? 0.0 : -100 * s.relative_loss, /* no "-0.00" */
-               s.target);
+        if (o.performance_only)
+            printf("accuracy   not evaluated (performance only)\n");
+        else
+            printf("accuracy   %.4f FP32 -> %.4f tuned (%+.2f %%, target %.4f)\n", s.baseline, s.best,
+                   fabs(s.relative_loss) < 5e-5 ? 0.0 : -100 * s.relative_loss, /* no "-0.00" */
+                   s.target);
         printf("latency    %.3f ms -> %.3f ms, speed-up x%.2f (batch 1, measured)\n", s.baseline_latency_ms,
                s.best_latency_ms, s.speedup);
         printf("size       %s -> %s\n", lp_cli_bytes((double)s.baseline_bytes, b1, sizeof b1),

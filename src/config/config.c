@@ -647,6 +647,20 @@ static lp_status parse_tuning(const ctx *c, const lp_yval *v)
     LP_TRY(get_enum(c, s, "name", "tuning.strategy", strategies, &cfg->tuning.strategy));
     LP_TRY(get_float(c, s, "accuracy_weight", "tuning.strategy", false, &cfg->tuning.accuracy_weight));
     LP_TRY(get_float(c, s, "latency_weight", "tuning.strategy", false, &cfg->tuning.latency_weight));
+    /* LPOT reads these in its tpe strategy only (lowp has none such): another value would be
+     * ignored, so it is refused */
+    static const char *const wnames[] = {"accuracy_weight", "latency_weight"};
+    for (int i = 0; i < 2; i++) {
+        double w = i ? cfg->tuning.latency_weight : cfg->tuning.accuracy_weight;
+        if (w != 1.0) {
+            char key[64];
+            snprintf(key, sizeof key, "tuning.strategy.%s", wnames[i]);
+            return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, key, lp_yval_line(lp_yval_get(s, wnames[i])),
+                                "LPOT weighs accuracy against latency this way only in its tpe strategy, which "
+                                "lowp does not have; leave it at 1.0 (lowp ranks passing recipes by "
+                                "tuning.objective)");
+        }
+    }
 
     const lp_yval *ac = lp_yval_get(v, "accuracy_criterion");
     static const char *const akeys[] = {"relative", "absolute", "higher_is_better", NULL};

@@ -55,6 +55,8 @@ static void fingerprint(lowp_tuner *t)
     h = fnv_str(h, lowp_metric_name(t->metric));
     h = fnv(h, &t->opt.seed, sizeof t->opt.seed);
     h = fnv(h, &t->opt.threads, sizeof t->opt.threads);
+    if (t->opt.performance_only) /* its trials have no accuracy: a normal run must not reuse them */
+        h = fnv_str(h, "performance_only");
     snprintf(t->fingerprint, sizeof t->fingerprint, "%016llx", (unsigned long long)h);
 }
 

@@ -238,9 +238,12 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     char e1[400], bb1[32], bb2[32];
     sbuf md = { 0 };
     sb_printf(&md, "# lowp tuning report\n\n");
-    sb_printf(&md, "%s\n\n", s->met ? "**Target met.**"
-                                   : "**TARGET NOT MET** -- no recipe reached the target within the budget; the model "
-                                     "written is the most accurate one found.");
+    const char *verdict = t->opt.performance_only
+                              ? "Performance only: accuracy was not evaluated (exit_policy.performance_only)."
+                          : s->met ? "Target met."
+                                   : "TARGET NOT MET: no recipe reached the target within the budget; the model "
+                                     "written is the most accurate one found.";
+    sb_printf(&md, "**%s**\n\n", verdict);
     sb_printf(&md, "- model: `%s`\n- strategy: %s, %d trial%s, %.1f s\n- criterion: %s %g (%s is better), target %.6g\n"
                    "- output: `%s`\n- best trial: %d (%s)\n\n",
               t->model_path, s->strategy, s->trials, s->trials == 1 ? "" : "s", s->seconds, t->opt.relative ? "relative" : "absolute",
@@ -311,9 +314,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
                   "svg.fit{max-width:100%%;height:auto}code{word-break:break-all}"
                   ".key{display:inline-block;width:10px;height:10px;margin:0 3px}p span{white-space:nowrap}"
                   "</style></head><body>\n<h1>lowp tuning report</h1>\n");
-    sb_printf(&h, "<p class=\"%s\">%s</p>\n<ul><li>model: <code>", s->met ? "ok" : "bad",
-              s->met ? "Target met." : "TARGET NOT MET: no recipe reached the target within the budget; the model "
-                                       "written is the most accurate one found.");
+    sb_printf(&h, "<p class=\"%s\">%s</p>\n<ul><li>model: <code>", s->met ? "ok" : "bad", verdict);
     sb_html(&h, t->model_path);
     sb_printf(&h, "</code></li>\n<li>strategy: %s, %d trial%s, %.1f s</li>\n<li>criterion: %s %g (%s is better), target %.6g</li>\n"
                   "<li>output: <code>", s->strategy, s->trials, s->trials == 1 ? "" : "s", s->seconds, t->opt.relative ? "relative" : "absolute",

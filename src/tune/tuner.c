@@ -52,6 +52,7 @@ lowp_status lowp_tune_options_from_config(const lowp_config *c, lowp_tune_option
     if (given(c, "exit_policy", "max_trials"))
         o->max_trials = (int)(c->tuning.max_trials > 1000000 ? 1000000 : c->tuning.max_trials);
     o->seed = c->tuning.random_seed;
+    o->performance_only = c->tuning.performance_only;
     o->workspace = c->tuning.workspace_path;
     if (c->tuning.resume) {
         o->resume = 1;
@@ -364,9 +365,9 @@ static lp_status evaluate(lowp_tuner *t, const lp_graph *g, const char *phase, c
     /* compare_label false (LPOT's gpt2 / oob examples): scored against the FP32 model's outputs */
     lowp_eval_options eo = { .reference = lowp_metric_compare_label(t->metric) ? NULL : t->fp32,
                              .postprocess = t->post, .progress = on_eval, .progress_user = &ep };
-    lowp_eval_result r;
+    lowp_eval_result r = { .value = NAN };
     double start = lp_tune_now();
-    lp_status st = lowp_evaluate(s, &m, t->eval, t->metric, &eo, &r);
+    lp_status st = t->opt.performance_only ? LP_OK : lowp_evaluate(s, &m, t->eval, t->metric, &eo, &r);
     lowp_session_free(s);
     LP_TRY(st);
     if (!strcmp(phase, "baseline"))
@@ -379,6 +380,8 @@ static lp_status evaluate(lowp_tuner *t, const lp_graph *g, const char *phase, c
 
 static bool passes(const lowp_tuner *t, double acc)
 {
+    if (t->opt.performance_only) /* no accuracy goal: the first recipe is the answer */
+        return true;
     if (!(acc == acc))
         return false;
     double eps = 1e-12 * (fabs(t->target) + 1);
@@ -532,7 +535,7 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
     t->trials[t->n_trials++] = rec;
     if (!rec.replayed || !t->hist_in_place)
         LP_TRY(lp_tune_history_append(t, &rec));
-    if (rec.t.passed && !t->keep_searching && !t->strategy_keeps_searching)
+    if (rec.t.passed && ((!t->keep_searching && !t->strategy_keeps_searching) || t->opt.performance_only))
         t->stopped = true;
     if (budget_spent(t))
         t->stopped = true;

@@ -1,11 +1,13 @@
 /* ds_cifar.c — CIFAR10 / CIFAR100 from the binary version (data_batch_N.bin / test_batch.bin,
  * train.bin / test.bin), read by offset. Samples: float32 (32,32,3) HWC, values 0..255;
  * labels: int64 scalars (CIFAR100: the fine label). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/outfile.h"
 #include "data/data.h"
 #include "data/recfile.h"
 
@@ -32,16 +34,20 @@ static void cifar_close(void *state)
 }
 
 /* The folder holding the .bin files: root itself or the archive's folder inside it. */
-static void cifar_dir(const char *root, const char *sub, const char *probe, char *out, size_t size)
+/* The folder holding the batches: ROOT itself when `probe` is in it, else ROOT/SUB. */
+static lp_status cifar_dir(const char *root, const char *sub, const char *probe, char **out)
 {
+    char *p = NULL;
+    LP_TRY(lp_path_join(root, probe, &p));
     struct stat sb;
-    char p[1100];
-    snprintf(p, sizeof p, "%s/%s", root, probe);
-    if (stat(p, &sb) == 0) {
-        snprintf(out, size, "%s", root);
-        return;
+    bool here = stat(p, &sb) == 0;
+    free(p);
+    if (here) {
+        if (!(*out = strdup(root)))
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        return LP_OK;
     }
-    snprintf(out, size, "%s/%s", root, sub);
+    return lp_path_join(root, sub, out);
 }
 
 static lp_status cifar_open_common(const lowp_params *p, int label_bytes, void **state_out,
@@ -58,7 +64,8 @@ static lp_status cifar_open_common(const lowp_params *p, int label_bytes, void *
     snprintf(d->root, sizeof d->root, "%s", root);
     const char *names[CIFAR_MAX_FILES];
     int n = 0;
-    char dir[600];
+    char *dir = NULL;
+    lp_status st = LP_OK;
     if (label_bytes == 1) {
         static const char *const tr[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
                                          "data_batch_4.bin", "data_batch_5.bin"};
@@ -67,19 +74,21 @@ static lp_status cifar_open_common(const lowp_params *p, int label_bytes, void *
                 names[n] = tr[n];
         else
             names[n++] = "test_batch.bin";
-        cifar_dir(root, "cifar-10-batches-bin", names[0], dir, sizeof dir);
+        st = cifar_dir(root, "cifar-10-batches-bin", names[0], &dir);
     } else {
         names[n++] = train ? "train.bin" : "test.bin";
-        cifar_dir(root, "cifar-100-binary", names[0], dir, sizeof dir);
+        st = cifar_dir(root, "cifar-100-binary", names[0], &dir);
     }
-    lp_status st = LP_OK;
     int64_t rec = label_bytes + CIFAR_PIXELS;
     for (int i = 0; i < n && st == LP_OK; i++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        st = lp_recfile_open(&d->files[i], path);
-        if (st != LP_OK)
+        char *path = NULL;
+        st = lp_path_join(dir, names[i], &path);
+        if (st == LP_OK)
+            st = lp_recfile_open(&d->files[i], path);
+        if (st != LP_OK) {
+            free(path);
             break;
+        }
         d->n_files++;
         struct stat sb;
         if (d->files[i].is_gz)
@@ -91,7 +100,9 @@ static lp_status cifar_open_common(const lowp_params *p, int label_bytes, void *
             lp_recfile_set_layout(&d->files[i], 0, rec);
             d->first[i + 1] = d->first[i] + sb.st_size / rec;
         }
+        free(path);
     }
+    free(dir);
     if (st != LP_OK) {
         cifar_close(d);
         return st;

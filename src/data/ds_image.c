@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "base/file.h"
+#include "base/outfile.h"
 #include "data/data.h"
 
 typedef struct image_item {
@@ -75,10 +76,13 @@ static lp_status list_dir(const char *dir, bool dirs, char ***names_out, int *n_
     while ((e = readdir(dp))) {
         if (e->d_name[0] == '.')
             continue;
-        char path[1200];
+        char *path = NULL;
         struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &sb) != 0)
+        if ((st = lp_path_join(dir, e->d_name, &path)) != LP_OK)
+            break;
+        int r = stat(path, &sb);
+        free(path);
+        if (r != 0)
             continue;
         if (dirs ? !S_ISDIR(sb.st_mode) : !(S_ISREG(sb.st_mode) && is_image_name(e->d_name)))
             continue;
@@ -132,17 +136,21 @@ static lp_status folder_open(const lowp_params *p, void **state_out, int64_t *le
     if (st == LP_OK && n_classes == 0)
         st = lp_error(LOWP_ERR_FORMAT, "%s: no class sub-folders", root);
     for (int c = 0; c < n_classes && st == LP_OK; c++) {
-        char dir[1200];
-        snprintf(dir, sizeof dir, "%s/%s", root, classes[c]);
+        char *dir = NULL;
         char **files = NULL;
         int n_files = 0;
-        st = list_dir(dir, false, &files, &n_files);
+        st = lp_path_join(root, classes[c], &dir);
+        if (st == LP_OK)
+            st = list_dir(dir, false, &files, &n_files);
         for (int i = 0; i < n_files && st == LP_OK; i++) {
-            char path[2400];
-            snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-            st = add_item(d, path, c);
+            char *path = NULL;
+            st = lp_path_join(dir, files[i], &path);
+            if (st == LP_OK)
+                st = add_item(d, path, c);
+            free(path);
         }
         free_names(files, n_files);
+        free(dir);
     }
     free_names(classes, n_classes);
     if (st == LP_OK && d->n == 0)
@@ -161,26 +169,30 @@ static lp_status raw_open(const lowp_params *p, void **state_out, int64_t *lengt
     const char *root, *list;
     LP_TRY(lowp_params_get_string(p, "data_path", NULL, &root));
     LP_TRY(lowp_params_get_string(p, "image_list", NULL, &list));
-    char list_path[1100];
-    if (list)
-        snprintf(list_path, sizeof list_path, "%s", list);
-    else
-        snprintf(list_path, sizeof list_path, "%s/val.txt", root);
+    char *list_path = NULL;
+    if (list && !(list_path = strdup(list)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!list)
+        LP_TRY(lp_path_join(root, "val.txt", &list_path));
     FILE *fp;
-    if (lp_file_fopen(list_path, 0, &fp, NULL) != LP_OK)
+    if (lp_file_fopen(list_path, 0, &fp, NULL) != LP_OK) {
+        free(list_path);
         return lp_error_prefix(LOWP_ERR_IO, "image list");
+    }
     image_ds *d = calloc(1, sizeof *d);
     if (!d) {
         fclose(fp);
+        free(list_path);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     }
     snprintf(d->root, sizeof d->root, "%s", root);
     lp_status st = LP_OK;
-    char line[2048];
+    char *line = NULL, *name = NULL;
+    size_t line_cap = 0;
     int lineno = 0;
-    while (st == LP_OK && fgets(line, sizeof line, fp)) {
+    /* Lines and names of any length (getline, %ms): nothing is cut or split. */
+    while (st == LP_OK && getline(&line, &line_cap, fp) >= 0) {
         lineno++;
-        char name[1024];
         long long label;
         char extra;
         char *s = line;
@@ -188,18 +200,25 @@ static lp_status raw_open(const lowp_params *p, void **state_out, int64_t *lengt
             s++;
         if (*s == '\n' || *s == '\r' || *s == 0 || *s == '#')
             continue;
-        int got = sscanf(s, "%1023s %lld %c", name, &label, &extra);
+        free(name);
+        name = NULL;
+        int got = sscanf(s, "%ms %lld %c", &name, &label, &extra);
         if (got != 2) {
             st = lp_error(LOWP_ERR_FORMAT, "%s:%d: expected 'file label'", list_path, lineno);
             break;
         }
-        char path[2200];
-        snprintf(path, sizeof path, "%s/%s", root, name);
-        st = add_item(d, path, label);
+        char *path = NULL;
+        st = lp_path_join(root, name, &path);
+        if (st == LP_OK)
+            st = add_item(d, path, label);
+        free(path);
     }
+    free(line);
+    free(name);
     fclose(fp);
     if (st == LP_OK && d->n == 0)
         st = lp_error(LOWP_ERR_FORMAT, "%s: the image list is empty", list_path);
+    free(list_path);
     if (st != LP_OK) {
         image_close(d);
         return st;

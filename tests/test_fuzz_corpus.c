@@ -1,4 +1,4 @@
-/* test_fuzz_corpus.c — replays every file of fuzz/corpus/model and fuzz/corpus/npy through the
+/* test_fuzz_corpus.c — replays every file of fuzz/corpus/{model,npy,config,history,recipe} through the
  * fuzz targets' entry points, so that every input the fuzzers found interesting stays crash-
  * and leak-free (this runs under ASan/UBSan in `make test-asan`). Also replays the files in
  * fuzz/crashes when present: a fixed crash must stay fixed. */
@@ -60,21 +60,45 @@ static void test_npy_corpus(void)
     CHECK_MSG(n > 0, "fuzz/corpus/npy is missing or empty (run from the repository root)");
 }
 
-/* Crash inputs kept as regression cases: fuzz/crashes/model-* and npy-* (libFuzzer's
- * artifact names). Fixed crashes pass; an unfixed one crashes this test, as it should. */
+static void test_config_corpus(void)
+{
+    int n = replay("fuzz/corpus/config", lp_fuzz_config_one);
+    CHECK_MSG(n > 0, "fuzz/corpus/config is missing or empty (run from the repository root)");
+}
+
+static void test_history_corpus(void)
+{
+    int n = replay("fuzz/corpus/history", lp_fuzz_history_one);
+    CHECK_MSG(n > 0, "fuzz/corpus/history is missing or empty (run from the repository root)");
+}
+
+static void test_recipe_corpus(void)
+{
+    int n = replay("fuzz/corpus/recipe", lp_fuzz_recipe_one);
+    CHECK_MSG(n > 0, "fuzz/corpus/recipe is missing or empty (run from the repository root)");
+}
+
+/* Crash inputs kept as regression cases: fuzz/crashes/TARGET-* (libFuzzer's artifact names).
+ * Fixed crashes pass; an unfixed one crashes this test, as it should. */
 static void test_saved_crashes(void)
 {
+    static const struct { const char *prefix; int (*fn)(const uint8_t *, size_t); } targets[] = {
+        { "model-", lp_fuzz_model_one },     { "npy-", lp_fuzz_npy_one },
+        { "config-", lp_fuzz_config_one },   { "history-", lp_fuzz_history_one },
+        { "recipe-", lp_fuzz_recipe_one },
+    };
     DIR *d = opendir("fuzz/crashes");
     if (!d)
         return;
     struct dirent *e;
     char path[1024];
     while ((e = readdir(d))) {
-        int is_model = strncmp(e->d_name, "model-", 6) == 0;
-        if (!is_model && strncmp(e->d_name, "npy-", 4) != 0)
-            continue;
-        snprintf(path, sizeof path, "fuzz/crashes/%s", e->d_name);
-        replayed += replay_file(path, is_model ? lp_fuzz_model_one : lp_fuzz_npy_one);
+        for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
+            if (strncmp(e->d_name, targets[i].prefix, strlen(targets[i].prefix)) != 0)
+                continue;
+            snprintf(path, sizeof path, "fuzz/crashes/%s", e->d_name);
+            replayed += replay_file(path, targets[i].fn);
+        }
     }
     closedir(d);
 }
@@ -83,6 +107,9 @@ int main(void)
 {
     RUN(test_model_corpus);
     RUN(test_npy_corpus);
+    RUN(test_config_corpus);
+    RUN(test_history_corpus);
+    RUN(test_recipe_corpus);
     RUN(test_saved_crashes);
     printf("replayed %d inputs\n", replayed);
     return TEST_SUMMARY("test_fuzz_corpus");

@@ -15,15 +15,22 @@
 #include "quant/recipe.h"
 #include "tune/tune.h"
 
-/* ONNX bytes: load (no external data), describe as JSON, write back and re-read. */
+/* ONNX bytes: load (no external data), describe as JSON, prepare a session (graph passes:
+ * toposort, Identity removal, constant folding with the reference kernels, BN folding, dead
+ * nodes, shape inference), write back and re-read. Folding is capped at 1 MiB per node here
+ * (LOWP_FOLD_LIMIT, unless set) so that inputs stay fast to run. */
 static inline int lp_fuzz_model_one(const uint8_t *data, size_t size)
 {
     lowp_model *m = NULL;
+    setenv("LOWP_FOLD_LIMIT", "1M", 0);
     if (lowp_model_load_from_memory(data, size, NULL, &m) != LOWP_OK)
         return 0;
     char *json = NULL;
     if (lowp_model_info_json(m, &json) == LOWP_OK)
         free(json);
+    lowp_session *s = NULL;
+    if (lowp_session_create(m, NULL, &s) == LOWP_OK)
+        lowp_session_free(s);
     /* The saver must accept whatever the loader accepted; its bytes must load again. */
     uint8_t *out = NULL;
     size_t out_size = 0;

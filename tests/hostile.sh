@@ -38,6 +38,27 @@ fi
 lowp tune $M $EV --tolerance 1e20 --absolute
 expect tolerance_absolute_range 1 && has tolerance_absolute_range "$T/err" "1e6" && ok tolerance_absolute_range
 
+# names with terminal escape sequences: lowp info shows them escaped (\x1B), never raw
+if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
+    /usr/bin/python3 - "$T/esc.onnx" <<'PY'
+import sys
+from onnx import helper, TensorProto
+x = 'X\x1b[1m'
+n = [helper.make_node('Relu', [x], ['Y'], name='evil\x1b]0;title\x07\x1b[2J')]
+g = helper.make_graph(n, 'g\x1b[31m', [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1])],
+                      [helper.make_tensor_value_info('Y', TensorProto.FLOAT, [1])])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid('', 13)])
+m.ir_version = 7
+open(sys.argv[1], 'wb').write(m.SerializeToString())
+PY
+    lowp info "$T/esc.onnx"
+    if expect info_escapes 0 && has info_escapes "$T/out" 'g\x1B[31m' && has info_escapes "$T/out" 'X\x1B[1m'; then
+        if LC_ALL=C grep -q "$(printf '\033')" "$T/out"; then fail info_escapes "a raw ESC byte reached stdout"; else ok info_escapes; fi
+    fi
+else
+    skip info_escapes "no python3-onnx"
+fi
+
 # non-regular files: refused at once (a FIFO nobody writes to would block; /dev/zero never ends)
 mkfifo "$T/fifo"
 for f in /dev/zero "$T/fifo" "$T"; do

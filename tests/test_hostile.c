@@ -453,7 +453,7 @@ static void test_toposort_cycle_and_order(void)
     lowp_model *m = NULL;
     CHECK_OK(lowp_model_load_from_memory(buf, size, NULL, &m));
     for (int i = 0; m && i < 5; i++) {
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "n%d", i);
         CHECK(strcmp(m->graph->nodes[i].name, want) == 0);
     }

@@ -69,6 +69,9 @@ typedef struct lp_cj {
 /* Parses `text` into *out; false on a syntax error or out of memory. */
 bool lp_cj_parse(const char *text, lp_cj *out);
 void lp_cj_free(lp_cj *v);
+/* Escapes control characters in every string and key (lowp_escape_text), for printing text
+ * that came from a model; false when out of memory. */
+bool lp_cj_escape_strings(lp_cj *v);
 /* The member `key` of an object, or NULL. */
 const lp_cj *lp_cj_get(const lp_cj *obj, const char *key);
 /* The string of a STRING value, else `dflt`. */

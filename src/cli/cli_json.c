@@ -219,6 +219,39 @@ bool lp_cj_parse(const char *text, lp_cj *out)
     return true;
 }
 
+/* A malloc'ed copy of s with control characters escaped, or NULL. */
+static char *escaped(const char *s)
+{
+    size_t cap = 4 * strlen(s) + 1;
+    char *e = malloc(cap);
+    if (e)
+        lowp_escape_text(e, cap, s);
+    return e;
+}
+
+bool lp_cj_escape_strings(lp_cj *v)
+{
+    if (v->type == LP_CJ_STRING) {
+        char *e = escaped(v->str);
+        if (!e)
+            return false;
+        free(v->str);
+        v->str = e;
+    }
+    for (int i = 0; i < v->n; i++) { /* recursion bounded by the parser's CJ_MAX_DEPTH */
+        if (!lp_cj_escape_strings(&v->items[i]))
+            return false;
+        if (v->keys) {
+            char *e = escaped(v->keys[i]);
+            if (!e)
+                return false;
+            free(v->keys[i]);
+            v->keys[i] = e;
+        }
+    }
+    return true;
+}
+
 void lp_cj_free(lp_cj *v)
 {
     for (int i = 0; i < v->n; i++) {

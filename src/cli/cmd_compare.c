@@ -269,7 +269,8 @@ int lp_cmd_compare(int argc, char **argv)
         goto done;
     }
     const lp_cj *layers = NULL;
-    if (!lp_cj_parse(text, &doc) || !(layers = lp_cj_get(&doc, "layers")) || layers->type != LP_CJ_ARRAY) {
+    if (!lp_cj_parse(text, &doc) || !lp_cj_escape_strings(&doc) || !(layers = lp_cj_get(&doc, "layers")) ||
+        layers->type != LP_CJ_ARRAY) {
         rc = lp_cli_input_error("internal error: unreadable comparison");
         goto done;
     }

@@ -156,7 +156,10 @@ int lp_cmd_info(int argc, char **argv)
     } else {
         lp_cj info;
         if (lp_cj_parse(text, &info)) {
-            print_summary(&info);
+            if (lp_cj_escape_strings(&info)) /* names from the model may hold escape sequences */
+                print_summary(&info);
+            else
+                rc = lp_cli_input_error("out of memory");
             lp_cj_free(&info);
         } else {
             rc = lp_cli_input_error("internal error: cannot read the model summary JSON");

@@ -663,6 +663,9 @@ typedef struct lowp_tune_options {
                                    strategy's first recipe and measure it, without evaluating
                                    accuracy (the evaluation data then only gives the input
                                    shapes for the speed measurement) */
+    int qoperator;              /* 1: write the tuned static model in QOperator form
+                                   (QLinearConv/QLinearMatMul; LPOT's onnxrt_qlinearops);
+                                   0 (default): QDQ */
 } lowp_tune_options;
 
 /* Defaults as documented above. */

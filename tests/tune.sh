@@ -190,6 +190,24 @@ else
     fail performance_only "exits $rc1 $rc2: $(cat "$T/po.err" "$T/po.out" | tail -3)"
 fi
 
+# model.framework picks the form as in LPOT: onnxrt_qlinearops writes the tuned model as QOperator
+# (QLinearConv), onnxrt_integerops means dynamic quantization (a static approach with it is refused)
+sed -E 's/framework: onnxrt_qdq */framework: onnxrt_qlinearops /' examples/tune_resnet_s.yaml >"$T/qlin.yaml"
+sed -E 's/framework: onnxrt_qdq */framework: onnxrt_integerops /' examples/tune_resnet_s.yaml >"$T/intops.yaml"
+sed '/approach: post_training_static_quant/d' "$T/intops.yaml" >"$T/intops2.yaml"
+"$LOWP" tune "$T/qlin.yaml" models/resnet_s.onnx -n 200 -w "$T/qlin" -q --json >"$T/qlin.json" 2>"$T/qlin.err"; rc1=$?
+"$LOWP" tune "$T/intops.yaml" models/resnet_s.onnx -n 200 -w "$T/intops" -q >/dev/null 2>"$T/intops.err"; rc2=$?
+"$LOWP" quantize models/resnet_s.onnx --config "$T/intops2.yaml" -o "$T/intops2.onnx" -q >"$T/intops2.out" 2>&1; rc3=$?
+ops=$(/usr/bin/python3 -c 'import onnx,sys; print(" ".join(sorted({n.op_type for n in onnx.load(sys.argv[1]).graph.node})))' \
+    "$T/qlin/best_model.onnx" 2>&1)
+if [ $rc1 = 0 ] && echo "$ops" | grep -q QLinearConv && [ $rc2 = 2 ] &&
+   grep -q "model.framework onnxrt_integerops is dynamic quantization" "$T/intops.err" && [ $rc3 = 0 ] &&
+   grep -q "approach     dynamic, IntegerOps" "$T/intops2.out"; then
+    ok framework_picks_form
+else
+    fail framework_picks_form "exits $rc1 $rc2 $rc3: ops $ops; $(tail -1 "$T/qlin.err") $(tail -1 "$T/intops.err")"
+fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

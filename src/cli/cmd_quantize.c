@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "cli/cli.h"
 #include "cli/cli_data.h"
+#include "config/config.h"
 
 enum { LP_EXIT_UNQUANTIZED = 4 };
 
@@ -37,7 +38,8 @@ static const char usage[] =
     "      --dynamic            dynamic quantization (DynamicQuantizeLinear + MatMulInteger/ConvInteger)\n"
     "      --smooth-quant A     SmoothQuant for MatMul/Gemm inputs with migration strength A in (0,1)\n"
     "      --bias-correction    correct Conv/Gemm biases for the weight-quantization mean shift\n"
-    "      --format FMT         qdq (default) or qoperator (QLinearConv/QLinearMatMul)\n"
+    "      --format FMT         qdq (default; the config's model.framework onnxrt_qlinearops means\n"
+    "                           qoperator) or qoperator (QLinearConv/QLinearMatMul)\n"
     "      --recipe FILE        start from this recipe (JSON); the options above change it\n"
     "      --save-recipe FILE   write the recipe used (JSON)\n"
     "      --list               print the nodes quantization can touch (names recipes use) and exit\n"
@@ -190,6 +192,9 @@ int lp_cmd_quantize(int argc, char **argv)
         rc = lp_cli_lib_error();
         goto done;
     }
+    /* LPOT's model.framework onnxrt_qlinearops: the QOperator form, unless --format says */
+    if (!o.format && cfg && cfg->model.framework && !strcmp(cfg->model.framework, "onnxrt_qlinearops"))
+        o.format = "qoperator";
     if (!lp_cj_parse(cap_json, &cap) || cap.type != LP_CJ_ARRAY) {
         rc = lp_cli_input_error("internal error: unreadable capability list");
         goto done;
@@ -337,7 +342,7 @@ int lp_cmd_quantize(int argc, char **argv)
     } else {
         char a[32], b[32];
         printf("model        %s (%s)\n", o.model, lp_cli_bytes((double)in_size, a, sizeof a));
-        printf("approach     %s, %s\n", is_dyn ? "dynamic" : "static", qo ? "QOperator" : "QDQ");
+        printf("approach     %s, %s\n", is_dyn ? "dynamic" : "static", is_dyn ? "IntegerOps" : qo ? "QOperator" : "QDQ");
         printf("nodes        %d int8, %d bf16, %d fp32 of %d quantizable\n", n_int8, n_bf16, n_fp32, n_capable);
         if (!is_dyn)
             printf("calibration  %lld samples (batch %lld) of %s in %.1f s\n", (long long)samples,

@@ -745,6 +745,15 @@ static lp_status parse_root(lp_config *cfg)
     const lp_yval *q = lp_yval_get(r, "quantization");
     if (q)
         LP_TRY(parse_quantization(&c, q));
+    /* LPOT's onnxrt_integerops is dynamic quantization (MatMulInteger / ConvInteger) */
+    if (cfg->model.framework && !strcmp(cfg->model.framework, "onnxrt_integerops")) {
+        const lp_yval *av = q ? lp_yval_get(q, "approach") : NULL;
+        if (av && cfg->quantization.approach != LP_APPROACH_DYNAMIC)
+            return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, cfg->file, "quantization.approach", lp_yval_line(av),
+                                "model.framework onnxrt_integerops is dynamic quantization: the approach must be "
+                                "post_training_dynamic_quant (or left out)");
+        cfg->quantization.approach = LP_APPROACH_DYNAMIC;
+    }
     const lp_yval *e = lp_yval_get(r, "evaluation");
     if (e)
         LP_TRY(parse_evaluation(&c, e));

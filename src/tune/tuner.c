@@ -53,6 +53,7 @@ lowp_status lowp_tune_options_from_config(const lowp_config *c, lowp_tune_option
         o->max_trials = (int)(c->tuning.max_trials > 1000000 ? 1000000 : c->tuning.max_trials);
     o->seed = c->tuning.random_seed;
     o->performance_only = c->tuning.performance_only;
+    o->qoperator = c->model.framework && !strcmp(c->model.framework, "onnxrt_qlinearops");
     o->workspace = c->tuning.workspace_path;
     if (c->tuning.resume) {
         o->resume = 1;
@@ -584,8 +585,12 @@ static lp_status save_outputs(lowp_tuner *t, int b)
     const lp_tune_rec *r = &t->trials[b];
     lp_graph *g = NULL;
     LP_TRY(lp_tune_build_graph(t, r->config, r->prec, &g));
-    lowp_model m = { .graph = g };
-    lp_status st = lowp_model_save(&m, t->output);
+    lowp_model m = { .graph = g }, *qo = NULL;
+    bool qop = t->opt.qoperator && t->cfgs[r->config].approach == LP_APPROACH_STATIC_QUANT;
+    lp_status st = qop ? lowp_model_to_qoperator(&m, &qo) : LP_OK;
+    if (st == LP_OK)
+        st = lowp_model_save(qo ? qo : &m, t->output);
+    lowp_model_free(qo);
     lp_graph_free(g);
     LP_TRY(st);
     lp_recipe *rec = NULL;

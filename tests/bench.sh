@@ -142,6 +142,23 @@ assert near(r['throughput'], sum(i['throughput'] for i in r['per_instance']), 1.
 else
     skip instances "one CPU online"
 fi
+# LPOT's benchmark mode from a configuration's evaluation.performance: warmup, iteration, configs
+# and the dataloader's first batch (batch_size 4) as the input; the command line wins
+sed -e 's/    iteration: 100/    iteration: 3/' -e 's/      cores_per_instance: 2/      cores_per_instance: 1/' \
+    -e '/^  performance:/,/^tuning:/s/      batch_size: 1/      batch_size: 4/' examples/mlp.yaml >"$T/perf.yaml"
+lowp bench "$MLP" --config "$T/perf.yaml" --json -q
+expect config_mode 0 && jcheck config_mode "$SANE
+assert r['iterations'] == 3 and r['warmup'] == 5 and r['instances'] == 1 and r['cores_per_instance'] == 1, r
+assert r['inputs'][0]['shape'] == [4, 1, 28, 28], r['inputs']
+assert r['inputs'][0]['source'] == 'evaluation.performance.dataloader, first batch', r['inputs']" && ok config_mode
+lowp bench "$MLP" --config "$T/perf.yaml" --iters 2 --warmup 1 --json -q
+expect config_cli_wins 0 && jcheck config_cli_wins "$SANE
+assert r['iterations'] == 2 and r['warmup'] == 1, r" && ok config_cli_wins
+sed 's/      num_of_instance: 1/      num_of_instance: 1\n      inter_num_of_threads: 2/' "$T/perf.yaml" >"$T/perf2.yaml"
+lowp bench "$MLP" --config "$T/perf2.yaml" -q
+expect config_inter_threads 2 && has config_inter_threads "$T/err" "inter_num_of_threads: lowp runs one op at a time" &&
+    ok config_inter_threads
+
 lowp bench "$MLP" --instances $((ncpu + 1)) --cores-per-instance 1 $QUICK
 expect too_many_instances 1 && has too_many_instances "$T/err" "CPUs" && ok too_many_instances
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 
 static const char usage[] =
     "usage: lowp bench MODEL [--batch N] [--shape NAME=D0,D1,...] [-i NAME=FILE.npy]\n"
@@ -41,6 +42,9 @@ static const char usage[] =
     "      --cores-per-instance C\n"
     "                         cores (and engine threads) per instance (default 1)\n"
     "      --seed N           seed of the random inputs (default 1978)\n"
+    "  -c, --config FILE      LPOT's benchmark mode: evaluation.performance's warmup, iteration,\n"
+    "                         configs (num_of_instance, cores_per_instance, intra_num_of_threads)\n"
+    "                         and dataloader (its first batch is the input); options given here win\n"
     "  -j, --json             print the results as one JSON object\n"
     "  -q, --quiet            no progress line on stderr\n"
     "  -h, --help             show this help\n"
@@ -62,6 +66,8 @@ typedef struct bench_cfg {
     const char *precision;
     unsigned long long seed;
     bool json, quiet;
+    const char *config;     /* --config: LPOT's evaluation.performance section */
+    bool warmup_given, iters_given, instances_given, cores_given, threads_given, batch_given;
 } bench_cfg;
 
 /* One model input as it will be fed. */
@@ -636,6 +642,14 @@ typedef struct report {
     const int *cpus;        /* instances * cores, or NULL when not pinned */
 } report;
 
+/* Where input f comes from, for the report: a file, the configuration's dataloader, or random. */
+static const char *feed_source(const report *rp, int f)
+{
+    if (!rp->feeds[f].file)
+        return "random";
+    return rp->cfg->config ? "evaluation.performance.dataloader, first batch" : rp->feeds[f].file;
+}
+
 static int print_report(const report *rp)
 {
     const bench_cfg *cfg = rp->cfg;
@@ -694,7 +708,7 @@ static int print_report(const report *rp)
             for (int d = 0; d < rp->feeds[f].ndim; d++)
                 printf("%s%lld", d ? ", " : "", (long long)rp->feeds[f].dims[d]);
             printf("], \"source\": ");
-            json_string(rp->feeds[f].file ? rp->feeds[f].file : "random");
+            json_string(feed_source(rp, f));
             printf("}");
         }
         printf("\n  ],\n  \"latency_ms\": ");
@@ -727,7 +741,7 @@ static int print_report(const report *rp)
             shape_str(rp->feeds[f].ndim, rp->feeds[f].dims, shp, sizeof shp);
             printf("%-11s%s %s %s (%s)\n", f ? "" : "inputs", rp->feeds[f].name,
                    lowp_dtype_name(rp->feeds[f].dtype), shp,
-                   rp->feeds[f].file ? rp->feeds[f].file : "random");
+                   feed_source(rp, f));
         }
         printf("%-11sbatch %ld, threads %d, %s, warmup %ld, %ld timed runs", "setup", rp->samples,
                threads, cfg->precision, cfg->warmup, cfg->iters);
@@ -881,24 +895,26 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, bool *help)
         }
 #define OPT(s, l) ((r = lp_cli_option("bench", argc, argv, &i, s, l, &val)) != 0)
         if (OPT("-b", "--batch"))
-            rc = r < 0 ? LP_EXIT_USAGE : parse_long("--batch", val, 1, 1L << 20, &cfg->batch);
+            rc = r < 0 ? LP_EXIT_USAGE : (cfg->batch_given = true, parse_long("--batch", val, 1, 1L << 20, &cfg->batch));
+        else if (OPT("-c", "--config"))
+            rc = r < 0 ? LP_EXIT_USAGE : (cfg->config = val, LP_EXIT_OK);
         else if (OPT("-s", "--shape"))
             rc = r < 0 ? LP_EXIT_USAGE : (cfg->shapes[cfg->n_shapes++] = val, LP_EXIT_OK);
         else if (OPT("-i", "--input"))
             rc = r < 0 ? LP_EXIT_USAGE : (cfg->files[cfg->n_files++] = val, LP_EXIT_OK);
         else if (OPT("-w", "--warmup"))
-            rc = r < 0 ? LP_EXIT_USAGE : parse_long("--warmup", val, 0, MAX_ITERS, &cfg->warmup);
+            rc = r < 0 ? LP_EXIT_USAGE : (cfg->warmup_given = true, parse_long("--warmup", val, 0, MAX_ITERS, &cfg->warmup));
         else if (OPT("-n", "--iters"))
-            rc = r < 0 ? LP_EXIT_USAGE : parse_long("--iters", val, 1, MAX_ITERS, &cfg->iters);
+            rc = r < 0 ? LP_EXIT_USAGE : (cfg->iters_given = true, parse_long("--iters", val, 1, MAX_ITERS, &cfg->iters));
         else if (OPT("-t", "--threads"))
-            rc = r < 0 ? LP_EXIT_USAGE : parse_long("--threads", val, 0, 1024, &cfg->threads);
+            rc = r < 0 ? LP_EXIT_USAGE : (cfg->threads_given = true, parse_long("--threads", val, 0, 1024, &cfg->threads));
         else if (OPT(NULL, "--precision"))
             rc = r < 0 ? LP_EXIT_USAGE : (cfg->precision = val, LP_EXIT_OK);
         else if (OPT(NULL, "--instances"))
-            rc = r < 0 ? LP_EXIT_USAGE : parse_long("--instances", val, 1, MAX_CPUS, &cfg->instances);
+            rc = r < 0 ? LP_EXIT_USAGE : (cfg->instances_given = true, parse_long("--instances", val, 1, MAX_CPUS, &cfg->instances));
         else if (OPT(NULL, "--cores-per-instance"))
             rc = r < 0 ? LP_EXIT_USAGE
-                       : parse_long("--cores-per-instance", val, 1, MAX_CPUS, &cfg->cores);
+                       : (cfg->cores_given = true, parse_long("--cores-per-instance", val, 1, MAX_CPUS, &cfg->cores));
         else if (OPT(NULL, "--seed")) {
             rc = r < 0 ? LP_EXIT_USAGE : parse_long("--seed", val, 0, 0x7fffffffL, &seed);
             cfg->seed = rc == LP_EXIT_OK ? (unsigned long long)seed : cfg->seed;
@@ -922,6 +938,12 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, bool *help)
     if (strcmp(cfg->precision, "fp32") != 0 && strcmp(cfg->precision, "bf16") != 0)
         return lp_cli_usage_error("bench", "--precision wants fp32 or bf16, not '%s'",
                                   cfg->precision);
+    return LP_EXIT_OK;
+}
+
+/* The instance layout, once the command line and the configuration have spoken. */
+static int check_layout(bench_cfg *cfg)
+{
     if (cfg->instances > 1 && cfg->cores < 0)
         cfg->cores = 1;
     if (cfg->cores > 0 && cfg->threads > 0 && cfg->threads != cfg->cores)
@@ -931,12 +953,106 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, bool *help)
     return LP_EXIT_OK;
 }
 
+/* LPOT's benchmark mode: the configuration's evaluation.performance section gives warmup,
+ * iteration, configs (instances, cores, threads) and a dataloader whose first batch becomes
+ * the fixed input (written as .npy files under `dir`, fed like -i). The command line wins over
+ * the configuration. */
+static int apply_config(bench_cfg *cfg, const char *dir, char ***specs_out, int *n_specs_out)
+{
+    lowp_config *c = NULL;
+    lowp_model *m = NULL;
+    lowp_dataloader *dl = NULL;
+    lowp_sample batch = { 0 };
+    int64_t count = 0;
+    int rc = LP_EXIT_OK;
+    if (lowp_config_load(cfg->config, &c) != LOWP_OK)
+        return lp_cli_lib_error();
+    const lp_config *k = c;
+    if (!k->evaluation.has_performance) {
+        rc = lp_cli_input_error("%s: no evaluation.performance section (LPOT's benchmark settings)", cfg->config);
+        goto done;
+    }
+    const lp_cfg_perf_configs *pc = &k->evaluation.performance_configs;
+    if (pc->inter_num_of_threads > 1) {
+        rc = lp_cli_input_error("%s: evaluation.performance.configs.inter_num_of_threads: lowp runs one op at a "
+                                "time, its threads work inside each op (intra_num_of_threads)", cfg->config);
+        goto done;
+    }
+    if (pc->has_kmp)
+        fprintf(stderr, "lowp bench: note: kmp_blocktime / kmp_affinity are Intel OpenMP settings; lowp's GNU "
+                        "OpenMP does not read them (its counterparts: OMP_WAIT_POLICY, OMP_PROC_BIND), and "
+                        "instances are pinned to their cores already\n");
+    if (!cfg->warmup_given)
+        cfg->warmup = k->evaluation.warmup;
+    if (!cfg->instances_given && pc->num_of_instance > 0)
+        cfg->instances = (long)pc->num_of_instance;
+    if (!cfg->cores_given && pc->cores_per_instance > 0)
+        cfg->cores = (long)pc->cores_per_instance;
+    if (!cfg->threads_given && pc->intra_num_of_threads > 0 && cfg->cores <= 0)
+        cfg->threads = (long)pc->intra_num_of_threads;
+    if (lowp_config_dataloader(c, "evaluation.performance", cfg->batch_given ? (int)cfg->batch : 0, 0, &dl) !=
+            LOWP_OK ||
+        lowp_dataloader_next(dl, &batch, &count) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (!count) {
+        rc = lp_cli_input_error("%s: evaluation.performance.dataloader yields no sample", cfg->config);
+        goto done;
+    }
+    if (!cfg->iters_given) {
+        /* iteration -1 (LPOT's default): one run per batch of the whole dataloader */
+        int64_t n = k->evaluation.iteration;
+        if (n <= 0) {
+            int64_t len = lowp_dataloader_length(dl);
+            n = len > 0 ? (len + count - 1) / count : 50;
+        }
+        cfg->iters = n > MAX_ITERS ? MAX_ITERS : (long)n;
+    }
+    char **specs = calloc((size_t)batch.n_inputs + 1, sizeof *specs);
+    if (!specs) {
+        rc = lp_cli_input_error("out of memory");
+        goto done;
+    }
+    *specs_out = specs;
+    if (lowp_model_load(cfg->path, &m) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
+    if (batch.n_inputs != lowp_model_input_count(m)) {
+        rc = lp_cli_input_error("%s: the performance dataloader yields %d inputs per sample, the model takes %d",
+                                cfg->config, batch.n_inputs, lowp_model_input_count(m));
+        goto done;
+    }
+    for (int i = 0; i < batch.n_inputs && rc == LP_EXIT_OK; i++) {
+        const char *name = lowp_model_input_name(m, i);
+        size_t n = strlen(name) + strlen(dir) + 32;
+        specs[i] = malloc(n);
+        if (!specs[i]) {
+            rc = lp_cli_input_error("out of memory");
+            break;
+        }
+        *n_specs_out = i + 1;
+        int at = snprintf(specs[i], n, "%s=", name);
+        snprintf(specs[i] + at, n - (size_t)at, "%s/input%d.npy", dir, i);
+        if (lowp_tensor_save_npy(batch.inputs[i], specs[i] + at) != LOWP_OK)
+            rc = lp_cli_lib_error();
+    }
+done:
+    lowp_model_free(m);
+    lowp_sample_clear(&batch);
+    lowp_dataloader_free(dl);
+    lowp_config_free(c);
+    return rc;
+}
+
 int lp_cmd_bench(int argc, char **argv)
 {
     bench_cfg cfg = { .batch = -1, .warmup = 5, .iters = 50, .threads = 0, .instances = 1,
                       .cores = -1, .precision = "fp32", .seed = 1978 };
     bool help = false;
-    int rc, n_feeds = 0, *cpus = NULL;
+    int rc, n_feeds = 0, *cpus = NULL, n_cfg_inputs = 0;
+    char tmpdir[] = "/tmp/lowp_bench_XXXXXX", **cfg_inputs = NULL;
     long samples = 1;
     feed *feeds = NULL;
     lowp_model *model = NULL;
@@ -956,6 +1072,24 @@ int lp_cmd_bench(int argc, char **argv)
         fputs(usage, stdout);
         goto done;
     }
+    if (cfg.config) {
+        if (cfg.n_files) {
+            rc = lp_cli_usage_error("bench", "give inputs with -i or with --config's dataloader, not both");
+            goto done;
+        }
+        if (!mkdtemp(tmpdir)) {
+            rc = lp_cli_input_error("cannot make a temporary folder: %s", strerror(errno));
+            goto done;
+        }
+        if ((rc = apply_config(&cfg, tmpdir, &cfg_inputs, &n_cfg_inputs)) != LP_EXIT_OK)
+            goto done;
+        /* a single-input model takes -i FILE; several are fed in order by name below */
+        cfg.n_files = 0;
+        for (int i = 0; i < n_cfg_inputs; i++)
+            cfg.files[cfg.n_files++] = cfg_inputs[i];
+    }
+    if ((rc = check_layout(&cfg)) != LP_EXIT_OK)
+        goto done;
     /* Check the model and the input shapes once here, so that a bad model or shape gives one
      * message rather than one per instance. */
     if (lowp_model_load(cfg.path, &model) != LOWP_OK) {
@@ -1017,5 +1151,12 @@ done:
     lowp_model_free(model);
     free(cfg.shapes);
     free(cfg.files);
+    for (int i = 0; i < n_cfg_inputs; i++) {
+        unlink(strchr(cfg_inputs[i], '=') + 1);
+        free(cfg_inputs[i]);
+    }
+    free(cfg_inputs);
+    if (strcmp(tmpdir, "/tmp/lowp_bench_XXXXXX") != 0)
+        rmdir(tmpdir);
     return rc;
 }

@@ -436,8 +436,10 @@ static lp_status parse_configs(const ctx *c, const lp_yval *v, const char *path,
     LP_TRY(get_int(c, v, "intra_num_of_threads", path, 1, &pc->intra_num_of_threads));
     int64_t kb = 0;
     const char *ka = NULL;
-    LP_TRY(get_int(c, v, "kmp_blocktime", path, 0, &kb));   /* OpenMP tuning knobs: accepted */
-    return get_str(c, v, "kmp_affinity", path, &ka);
+    LP_TRY(get_int(c, v, "kmp_blocktime", path, 0, &kb));   /* Intel OpenMP knobs: noted by bench */
+    LP_TRY(get_str(c, v, "kmp_affinity", path, &ka));
+    pc->has_kmp = lp_yval_get(v, "kmp_blocktime") || lp_yval_get(v, "kmp_affinity");
+    return LP_OK;
 }
 
 static lp_status str_list(const ctx *c, const lp_yval *v, const char *path, const char ***out, int *n_out)

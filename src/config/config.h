@@ -65,6 +65,7 @@ typedef struct lp_cfg_perf_configs {
     int64_t cores_per_instance;   /* 0: not given */
     int64_t num_of_instance;      /* default 1 */
     int64_t inter_num_of_threads, intra_num_of_threads;   /* 0: not given */
+    bool has_kmp;                 /* kmp_blocktime / kmp_affinity given (Intel OpenMP's) */
 } lp_cfg_perf_configs;
 
 struct lowp_config {

@@ -372,6 +372,104 @@ static void test_trilu_and_losses(void)
     done(&t, 2, sce, 2, y);
 }
 
+/* ---- outputs sized by values: NonZero, Unique, TopK, Compress, OneHot ---- */
+
+static void test_nonzero_unique(void)
+{
+    tcase t = mk("NonZero", 1, 1);
+    lp_tensor *in[1] = { F32(2, D(2, 2), 0, NAN, -0.0f, 3) }, *y[4];
+    CHECK_OK(eval(&t, 13, 1, in, 1, y));
+    CHECK(dims_are(y[0], 2, D(2, 2))); /* NaN counts as non-zero, -0 does not */
+    CHECK_INTS(y[0], LP_I64, 0, 1, 1, 1);
+    done(&t, 1, in, 1, y);
+
+    /* sorted=0 keeps first-occurrence order; all four outputs */
+    t = mk("Unique", 1, 4);
+    attr_int(&t, "sorted", 0);
+    lp_tensor *u[1] = { I64(1, D(6), 2, 1, 1, 3, 4, 3) };
+    CHECK_OK(eval(&t, 11, 1, u, 4, y));
+    CHECK_INTS(y[0], LP_I64, 2, 1, 3, 4);
+    CHECK_INTS(y[1], LP_I64, 0, 1, 3, 4);
+    CHECK_INTS(y[2], LP_I64, 0, 1, 1, 2, 3, 2);
+    CHECK_INTS(y[3], LP_I64, 1, 2, 2, 1);
+    done(&t, 1, u, 4, y);
+
+    /* rows along axis 0, sorted lexicographically */
+    t = mk("Unique", 1, 1);
+    attr_int(&t, "axis", 0);
+    lp_tensor *r[1] = { F32(2, D(3, 2), 2, 1, 1, 5, 2, 1) };
+    CHECK_OK(eval(&t, 11, 1, r, 1, y));
+    CHECK(dims_are(y[0], 2, D(2, 2)));
+    CHECK_F32S(y[0], 0, 1, 5, 2, 1);
+    done(&t, 1, r, 1, y);
+}
+
+static void test_topk_compress_onehot(void)
+{
+    /* smallest 2 along axis 0; ties keep the lower index first */
+    tcase t = mk("TopK", 2, 2);
+    attr_int(&t, "axis", 0);
+    attr_int(&t, "largest", 0);
+    lp_tensor *in[2] = { F32(2, D(3, 2), 3, 1, 1, 1, 2, 0), I64(1, D(1), 2) }, *y[2];
+    CHECK_OK(eval(&t, 11, 2, in, 2, y));
+    CHECK(dims_are(y[0], 2, D(2, 2)));
+    CHECK_F32S(y[0], 0, 1, 0, 2, 1);
+    CHECK_INTS(y[1], LP_I64, 1, 2, 2, 0);
+    done(&t, 2, in, 2, y);
+
+    t = mk("TopK", 2, 2);
+    lp_tensor *big[2] = { F32(1, D(2), 1, 2), I64(1, D(1), 3) };
+    CHECK(eval(&t, 11, 2, big, 2, y) != LP_OK); /* k larger than the axis */
+    done(&t, 2, big, 2, y);
+
+    /* Compress without axis flattens; a condition shorter than the input is allowed */
+    t = mk("Compress", 2, 1);
+    lp_tensor *cp[2] = { F32(2, D(2, 2), 1, 2, 3, 4), BOOL(1, D(3), 0, 1, 1) };
+    CHECK_OK(eval(&t, 11, 2, cp, 1, y));
+    CHECK_F32S(y[0], 0, 2, 3);
+    done(&t, 2, cp, 1, y);
+
+    /* OneHot: negative index counts from depth, out of range is all off; axis 0 */
+    t = mk("OneHot", 3, 1);
+    attr_int(&t, "axis", 0);
+    lp_tensor *oh[3] = { I64(1, D(3), -1, 0, 5), F32(0, NULL, 3), F32(1, D(2), -1, 9) };
+    CHECK_OK(eval(&t, 11, 3, oh, 1, y));
+    CHECK(dims_are(y[0], 2, D(3, 3)));
+    CHECK_F32S(y[0], 0, -1, 9, -1, -1, -1, -1, 9, -1, -1);
+    done(&t, 3, oh, 1, y);
+
+    /* a depth past the documented bound is refused before anything is allocated */
+    t = mk("OneHot", 3, 1);
+    lp_tensor *huge[3] = { I64(1, D(2), 0, 1), F32(0, NULL, 1e12f), F32(1, D(2), 0, 1) };
+    CHECK(eval(&t, 11, 3, huge, 1, y) != LP_OK);
+    done(&t, 3, huge, 1, y);
+}
+
+static void test_space_depth_roundtrip_and_unpool(void)
+{
+    /* SpaceToDepth then DepthToSpace (DCR) gives the input back */
+    lp_tensor *x = rand_f32(4, D(1, 2, 4, 6)), *deep[1], *back[1];
+    tcase t = mk("SpaceToDepth", 1, 1);
+    attr_int(&t, "blocksize", 2);
+    lp_tensor *in[1] = { x };
+    CHECK_OK(eval(&t, 13, 1, in, 1, deep));
+    CHECK(dims_are(deep[0], 4, D(1, 8, 2, 3)));
+    tcase t2 = mk("DepthToSpace", 1, 1);
+    attr_int(&t2, "blocksize", 2);
+    CHECK_OK(eval(&t2, 13, 1, deep, 1, back));
+    CHECK(back[0] && memcmp(back[0]->data, x->data, x->nbytes) == 0);
+    done(&t2, 1, deep, 1, back);
+    done(&t, 1, in, 0, NULL);
+
+    /* MaxUnpool: an index outside the output fails */
+    t = mk("MaxUnpool", 2, 1);
+    attr_ints(&t, "kernel_shape", 2, D(2, 2));
+    attr_ints(&t, "strides", 2, D(2, 2));
+    lp_tensor *up[2] = { F32(4, D(1, 1, 1, 1), 7), I64(4, D(1, 1, 1, 1), 4) }, *y[1];
+    CHECK(eval(&t, 11, 2, up, 1, y) != LP_OK);
+    done(&t, 2, up, 1, y);
+}
+
 int main(void)
 {
     RUN(test_max_min_nan_and_broadcast);
@@ -386,5 +484,8 @@ int main(void)
     RUN(test_cumsum_modes_and_hardmax);
     RUN(test_gather_scatter_elements);
     RUN(test_trilu_and_losses);
+    RUN(test_nonzero_unique);
+    RUN(test_topk_compress_onehot);
+    RUN(test_space_depth_roundtrip_and_unpool);
     return TEST_SUMMARY("test_ops_math");
 }

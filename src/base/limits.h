@@ -18,6 +18,12 @@
  * (ir/infer.c). A 196-byte model (ConstantOfShape [2^31]) took 8 GB and 49 s to fold. */
 #define LP_FOLD_LIMIT_DEFAULT ((uint64_t)256 << 20)
 
+/* Elements in one output whose size an input's *values* choose rather than its shape (OneHot's
+ * depth, TopK's k, NonZero, Unique, Compress, NonMaxSuppression...): checked by the op's infer
+ * before any buffer is sized (ops/util.c lp_op_check_count), so a small tensor cannot ask for
+ * terabytes and no size computation overflows. */
+#define LP_MAX_VALUE_SIZED_ELEMS ((int64_t)1 << 32)
+
 /* Lists and maps nested inside each other in a YAML or JSON text (configs, recipes, tuning
  * histories), counted from the top value (1). The tree builder refuses deeper texts, so every
  * recursive walk over a parsed tree (free, clone, checks) is bounded by it. */

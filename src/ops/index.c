@@ -1,13 +1,15 @@
 /* index.c — indexed reads and writes: GatherElements, GatherND, ScatterElements (and its
- * opset-9 name Scatter), ScatterND.
+ * opset-9 name Scatter), ScatterND, OneHot.
  *
  * Indices are int32 or int64, negative ones count from the end of their dim; an index outside
  * [-dim, dim) fails naming the node. Plain copies move element-size bytes, so every dtype
  * works; scatter reductions (add, mul, max, min) take numbers: floats in double, integers
  * exactly (add and mul wrapping), and when several updates hit one element they apply in
  * order, as ONNX's reference does. */
+#include <math.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "ops/elementwise_util.h"
 
 static size_t esize(const lp_tensor *t) { return lp_dtype_traits_of(t->dtype)->size; }
@@ -301,3 +303,81 @@ const lp_op_def lp_opdef_GatherND = { .name = "GatherND", .min_in = 2, .max_in =
                                       .infer = infer_GatherND, .run = run_GatherND };
 const lp_op_def lp_opdef_ScatterND = { .name = "ScatterND", .min_in = 3, .max_in = 3, .min_out = 1, .max_out = 1,
                                        .infer = infer_scatter, .run = run_ScatterND };
+
+/* ---- OneHot: indices (any numeric), depth (a scalar), values [off, on] -> indices' shape with
+ * a new dim of `depth` at `axis`; on where the index (negative: + depth) matches, off
+ * elsewhere, all off for an index out of range. ---- */
+
+static lp_status onehot_depth(const lp_node *n, const lp_tensor *d, int64_t *out)
+{
+    if (lp_tensor_numel(d) != 1 || !lp_dtype_valid(d->dtype) || d->dtype == LP_BOOL)
+        return lp_node_error(n, LOWP_ERR_SHAPE, "depth must be one number");
+    double v = lp_tensor_get(d, 0);
+    if (!(v >= 1) || v > (double)LP_MAX_VALUE_SIZED_ELEMS)
+        return lp_node_error(n, LOWP_ERR_INVALID_ARGUMENT, "depth %g is not in [1, %lld]", v,
+                             (long long)LP_MAX_VALUE_SIZED_ELEMS);
+    *out = (int64_t)v;
+    return LP_OK;
+}
+
+static lp_status infer_OneHot(lp_infer_ctx *c)
+{
+    const lp_vinfo *ind = c->in[0], *d = c->in[1], *vals = c->in[2];
+    LP_TRY(lp_ew_check_dtype(c->node, ind->dtype, false, "the indices"));
+    int r = ind->shape.ndim;
+    c->out[0].dtype = vals->dtype;
+    if (r < 0) {
+        c->out[0].shape.ndim = -1;
+        return LP_OK;
+    }
+    if (r + 1 > LP_MAX_DIMS)
+        return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "output rank %d exceeds %d", r + 1, LP_MAX_DIMS);
+    int axis;
+    LP_TRY(lp_op_axis(c->node, lp_attr_int(c->node, "axis", -1), r + 1, &axis));
+    int64_t depth = LP_DIM_UNKNOWN, total;
+    if (d->value) {
+        LP_TRY(onehot_depth(c->node, d->value, &depth));
+        if (lp_shape_static(&ind->shape))
+            LP_TRY(lp_op_check_count(c->node, lp_numel(r, ind->shape.d), depth, "OneHot output", &total));
+    }
+    c->out[0].shape.ndim = r + 1;
+    for (int k = 0, j = 0; k < r + 1; k++)
+        c->out[0].shape.d[k] = k == axis ? depth : ind->shape.d[j++];
+    return LP_OK;
+}
+
+/* ind: (outer, inner) split at axis; y: (outer, depth, inner). */
+static lp_status run_OneHot(const lp_run_ctx *c)
+{
+    const lp_tensor *ind = c->in[0], *vals = c->in[2];
+    lp_tensor *y = c->out[0];
+    int64_t depth, total;
+    LP_TRY(onehot_depth(c->node, c->in[1], &depth));
+    int axis;
+    LP_TRY(lp_op_axis(c->node, lp_attr_int(c->node, "axis", -1), ind->ndim + 1, &axis));
+    LP_TRY(lp_op_check_count(c->node, lp_tensor_numel(ind), depth, "OneHot output", &total));
+    size_t es = esize(y);
+    if (lp_tensor_numel(vals) != 2 || vals->dtype != y->dtype || lp_tensor_numel(y) != total || !es)
+        return lp_node_error(c->node, LOWP_ERR_SHAPE, "values must be [off, on] of the output's dtype");
+    int64_t outer = lp_numel(axis, ind->dims), inner = lp_numel(ind->ndim - axis, ind->dims + axis);
+    const char *off = vals->data, *on = off + es;
+    char *dst = y->data;
+    bool is_float = lp_ew_is_float(ind->dtype);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < depth; k++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t at = o * inner + i;
+                int64_t v = INT64_MAX; /* a float index too large (or NaN) matches nothing */
+                if (!is_float)
+                    v = lp_ew_geti(ind, at);
+                else if (fabs(lp_tensor_get(ind, at)) < 0x1p62)
+                    v = (int64_t)lp_tensor_get(ind, at);
+                if (v < 0)
+                    v += depth;
+                memcpy(dst + (size_t)((o * depth + k) * inner + i) * es, v == k ? on : off, es);
+            }
+    return LP_OK;
+}
+
+const lp_op_def lp_opdef_OneHot = { .name = "OneHot", .min_in = 3, .max_in = 3, .min_out = 1, .max_out = 1,
+                                    .infer = infer_OneHot, .run = run_OneHot };

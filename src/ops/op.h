@@ -84,6 +84,14 @@ void lp_broadcast_strides(int in_nd, const int64_t *in, int out_nd, const int64_
  * Returns LP_OK with *n_out = -1 when the value is not known (v NULL or no value). */
 lp_status lp_vinfo_ints(const lp_node *node, const lp_vinfo *v, int64_t *vals, int max, int *n_out);
 
+/* Fails (naming the node and `what`) unless 0 <= a * b <= LP_MAX_VALUE_SIZED_ELEMS; *out = a * b.
+ * For outputs whose size comes from input values (OneHot depth, TopK k, ...). */
+lp_status lp_op_check_count(const lp_node *n, int64_t a, int64_t b, const char *what, int64_t *out);
+
+/* Sorts idx[0..n) by cmp(ctx, a, b) (<0, 0, >0), stably: equal keys keep their order. */
+lp_status lp_sort_indices(int64_t *idx, int64_t n, int (*cmp)(const void *ctx, int64_t a, int64_t b),
+                          const void *ctx);
+
 /* Shape of a concrete tensor as an lp_shape. */
 void lp_shape_of(const lp_tensor *t, lp_shape *s);
 

@@ -1,5 +1,5 @@
-/* resize.c — Resize (opsets 10-17): nearest, N-linear and cubic interpolation over any axes,
- * every coordinate_transformation_mode. Follows the ONNX reference (onnx/backend/test/case/
+/* resize.c — Resize (opsets 10-17) and Upsample (7-9): nearest, N-linear and cubic
+ * interpolation over any axes, every coordinate_transformation_mode. Follows the ONNX reference (onnx/backend/test/case/
  * node/resize.py): each output coordinate maps to a source coordinate per axis, which picks
  * 1, 2 or 4 source indices (clamped to the edge) with weights; the output is the weighted
  * sum over the product of the per-axis picks. */
@@ -361,4 +361,63 @@ static lp_status resize_run(const lp_run_ctx *c)
 const lp_op_def lp_opdef_Resize = {
     .name = "Resize", .min_in = 2, .max_in = 4, .min_out = 1, .max_out = 1,
     .infer = resize_infer, .run = resize_run,
+};
+
+/* ---- Upsample (opsets 7-9, deprecated since 10): Resize-10 without downsampling. Opset 9
+ * takes the scales as input 1, as Resize-10 does; opsets 7-8 as the float attribute `scales`,
+ * which becomes that input here. ---- */
+
+static lp_status upsample_scales(const lp_node *n, lp_tensor **out)
+{
+    const float *s;
+    int k = lp_attr_floats(n, "scales", &s);
+    if (k < 1 || k > LP_MAX_DIMS)
+        return lp_node_error(n, LOWP_ERR_FORMAT, "Upsample before opset 9 needs the attribute 'scales' (1 to %d floats)",
+                             LP_MAX_DIMS);
+    int64_t dims[1] = { k };
+    LP_TRY(lp_tensor_new(LP_F32, 1, dims, out));
+    memcpy((*out)->data, s, (size_t)k * sizeof *s);
+    return LP_OK;
+}
+
+static lp_status upsample_infer(lp_infer_ctx *c)
+{
+    lp_infer_ctx c10 = *c;
+    c10.opset = 10;
+    if (c->opset >= 9) {
+        if (c->n_in != 2)
+            return lp_node_error(c->node, LOWP_ERR_FORMAT, "Upsample-9 takes X and scales");
+        return resize_infer(&c10);
+    }
+    lp_tensor *scales;
+    LP_TRY(upsample_scales(c->node, &scales));
+    lp_vinfo vs = { .dtype = LP_F32, .value = scales };
+    lp_shape_of(scales, &vs.shape);
+    const lp_vinfo *in[2] = { c->in[0], &vs };
+    c10.n_in = 2;
+    c10.in = in;
+    lp_status st = resize_infer(&c10);
+    lp_tensor_free(scales);
+    return st;
+}
+
+static lp_status upsample_run(const lp_run_ctx *c)
+{
+    lp_run_ctx c10 = *c;
+    c10.opset = 10;
+    if (c->opset >= 9)
+        return resize_run(&c10);
+    lp_tensor *scales;
+    LP_TRY(upsample_scales(c->node, &scales));
+    const lp_tensor *in[2] = { c->in[0], scales };
+    c10.n_in = 2;
+    c10.in = in;
+    lp_status st = resize_run(&c10);
+    lp_tensor_free(scales);
+    return st;
+}
+
+const lp_op_def lp_opdef_Upsample = {
+    .name = "Upsample", .min_in = 1, .max_in = 2, .min_out = 1, .max_out = 1,
+    .infer = upsample_infer, .run = upsample_run,
 };

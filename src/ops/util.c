@@ -1,5 +1,8 @@
 /* util.c — helpers shared by op implementations: axes, broadcasting, constant inputs. */
+#include <stdlib.h>
 #include <string.h>
+
+#include "base/limits.h"
 
 #include "ops/op.h"
 
@@ -97,4 +100,45 @@ void lp_vinfo_set(lp_vinfo *v, lp_dtype dtype, int ndim, const int64_t *dims)
     v->shape.ndim = ndim;
     for (int i = 0; i < ndim; i++)
         v->shape.d[i] = dims[i];
+}
+
+lp_status lp_op_check_count(const lp_node *n, int64_t a, int64_t b, const char *what, int64_t *out)
+{
+    if (a < 0 || b < 0 || (a && b > LP_MAX_VALUE_SIZED_ELEMS / a))
+        return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "%s: %lld x %lld elements is negative or more than the %lld "
+                             "lowp allows (docs/limits.md)", what, (long long)a, (long long)b,
+                             (long long)LP_MAX_VALUE_SIZED_ELEMS);
+    *out = a * b;
+    return LP_OK;
+}
+
+/* Bottom-up merge sort through a scratch array: stable, O(n log n), no recursion. */
+lp_status lp_sort_indices(int64_t *idx, int64_t n, int (*cmp)(const void *ctx, int64_t a, int64_t b),
+                          const void *ctx)
+{
+    if (n < 2)
+        return LP_OK;
+    int64_t *tmp = malloc((size_t)n * sizeof *tmp);
+    if (!tmp)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory sorting %lld items", (long long)n);
+    int64_t *src = idx, *dst = tmp;
+    for (int64_t w = 1; w < n; w *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * w) {
+            int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int64_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = cmp(ctx, src[j], src[i]) < 0 ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        int64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != idx)
+        memcpy(idx, src, (size_t)n * sizeof *idx);
+    free(tmp);
+    return LP_OK;
 }

@@ -162,6 +162,28 @@ else
     fail "config keys take effect" "$(cat "$T/bf16.out" "$T/bf16ow.out" "$T/fp32.out" "$T/err" | grep -E 'nodes|calib|lowp' | head -5)"
 fi
 
+# LPOT 1.4's recipes take effect: first/last_conv_or_matmul_quantization false keep the first and
+# last Gemm FP32, fast_bias_correction turns bias correction on (it shows in the recipe used);
+# the two scale_propagation keys false and weight_correction true are refused naming the key
+rec() { printf '  recipes:\n%s\n' "$1" >"$T/rec.txt"; sed -e '/^  model_wise:/e cat '"$T/rec.txt" examples/mlp.yaml >"$T/rec.yaml"; }
+rec '    first_conv_or_matmul_quantization: false
+    last_conv_or_matmul_quantization: false
+    fast_bias_correction: true'
+"$LOWP" quantize models/mlp.onnx -o "$T/rec.onnx" --config "$T/rec.yaml" -n 100 --save-recipe "$T/rec.json" \
+    -q >"$T/rec.out" 2>"$T/err"; rc1=$?
+rec '    scale_propagation_concat: false'
+"$LOWP" quantize models/mlp.onnx -o "$T/rec2.onnx" --config "$T/rec.yaml" -n 100 -q >/dev/null 2>"$T/rec2.err"; rc2=$?
+rec '    weight_correction: true'
+"$LOWP" quantize models/mlp.onnx -o "$T/rec3.onnx" --config "$T/rec.yaml" -n 100 -q >/dev/null 2>"$T/rec3.err"; rc3=$?
+if [ $rc1 = 0 ] && grep -q "nodes        1 int8, 0 bf16, 2 fp32 of 3" "$T/rec.out" &&
+   grep -q '"bias_correction": *true' "$T/rec.json" && grep -q '"/1/Gemm"' "$T/rec.json" && grep -q '"/5/Gemm"' "$T/rec.json" &&
+   [ $rc2 = 2 ] && grep -q "quantization.recipes.scale_propagation_concat: lowp never gives a Concat output" "$T/rec2.err" &&
+   [ $rc3 = 2 ] && grep -q "quantization.recipes.weight_correction: weight correction is not implemented" "$T/rec3.err"; then
+    ok "config recipes"
+else
+    fail "config recipes" "exits $rc1 $rc2 $rc3: $(cat "$T/rec.out" "$T/err" "$T/rec2.err" "$T/rec3.err" | grep -E 'nodes|lowp' | head -4)"
+fi
+
 # the text table stays aligned with long and non-ASCII tensor names: a copy of the MLP whose
 # intermediate names are 10 to 90 characters long with a 'ü' in each, built with onnx
 if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then

@@ -208,6 +208,15 @@ else
     fail framework_picks_form "exits $rc1 $rc2 $rc3: ops $ops; $(tail -1 "$T/qlin.err") $(tail -1 "$T/intops.err")"
 fi
 
+# recipes.first_conv_or_matmul_quantization: false keeps the first Gemm FP32 in every trial
+printf '  recipes:\n    first_conv_or_matmul_quantization: false\n' >"$T/first.txt"
+sed -e '/^  calibration:/e cat '"$T/first.txt" examples/tune_mlp.yaml >"$T/first.yaml"
+"$LOWP" tune "$T/first.yaml" models/mlp.onnx -n 100 -s random --max-trials 3 -w "$T/first" -q >/dev/null 2>"$T/first.err"
+rc=$?
+n=$(grep -c '"trial"' "$T/first/history.jsonl" 2>/dev/null)
+k=$(grep -c '"/1/Gemm":"fp32"' "$T/first/history.jsonl" 2>/dev/null)
+if [ $rc = 0 ] && [ "${n:-0}" -ge 1 ] && [ "$n" = "$k" ]; then ok recipes_first_kept_fp32; else fail recipes_first_kept_fp32 "exit $rc, $k of $n trials"; fi
+
 # usage errors
 "$LOWP" tune models/mlp.onnx $DATA --tolerance abc >/dev/null 2>&1; rc1=$?
 "$LOWP" tune models/mlp.onnx $DATA -s nope -n 10 -w "$T/bad" >/dev/null 2>"$T/bad.err"; rc2=$?

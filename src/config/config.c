@@ -558,13 +558,36 @@ static lp_status parse_quantization(const ctx *c, const lp_yval *v)
             LP_TRY(parse_op_quant(c, ow->items[i], p, &o->q));
         }
     }
+    /* LPOT 1.4's recipes. lowp never requantizes a MaxPool or Concat output with a scale of its
+     * own (they run on their inputs' quantized values, so the scale propagates): the two
+     * scale_propagation keys can only be true. weight_correction is not implemented. */
     const lp_yval *rc = lp_yval_get(v, "recipes");
     static const char *const rc_keys[] = {"scale_propagation_max_pooling", "scale_propagation_concat",
-                                          "first_conv_or_matmul_quantization", NULL};
+                                          "first_conv_or_matmul_quantization", "last_conv_or_matmul_quantization",
+                                          "fast_bias_correction", "weight_correction", NULL};
     LP_TRY(check_keys(c, "quantization.recipes", rc, rc_keys, NULL));
     LP_TRY(get_bool(c, rc, rc_keys[0], "quantization.recipes", &cfg->quantization.scale_propagation_max_pooling));
     LP_TRY(get_bool(c, rc, rc_keys[1], "quantization.recipes", &cfg->quantization.scale_propagation_concat));
-    return get_bool(c, rc, rc_keys[2], "quantization.recipes", &cfg->quantization.first_conv_or_matmul_quantization);
+    LP_TRY(get_bool(c, rc, rc_keys[2], "quantization.recipes", &cfg->quantization.first_conv_or_matmul_quantization));
+    LP_TRY(get_bool(c, rc, rc_keys[3], "quantization.recipes", &cfg->quantization.last_conv_or_matmul_quantization));
+    LP_TRY(get_bool(c, rc, rc_keys[4], "quantization.recipes", &cfg->quantization.fast_bias_correction));
+    bool wc = false;
+    LP_TRY(get_bool(c, rc, rc_keys[5], "quantization.recipes", &wc));
+    for (int i = 0; i < 2; i++) {
+        bool on = i ? cfg->quantization.scale_propagation_concat : cfg->quantization.scale_propagation_max_pooling;
+        if (!on) {
+            char key[80];
+            snprintf(key, sizeof key, "quantization.recipes.%s", rc_keys[i]);
+            return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, key, lp_yval_line(lp_yval_get(rc, rc_keys[i])),
+                                "lowp never gives a %s output a scale of its own (it runs on its input's quantized "
+                                "values): only true", i ? "Concat" : "MaxPool");
+        }
+    }
+    if (wc)
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "quantization.recipes.weight_correction",
+                            lp_yval_line(lp_yval_get(rc, rc_keys[5])),
+                            "weight correction is not implemented (bias correction is: fast_bias_correction)");
+    return LP_OK;
 }
 
 static lp_status parse_evaluation(const ctx *c, const lp_yval *v)
@@ -709,6 +732,7 @@ static void set_defaults(lp_config *cfg)
     cfg->quantization.scale_propagation_max_pooling = true;
     cfg->quantization.scale_propagation_concat = true;
     cfg->quantization.first_conv_or_matmul_quantization = true;
+    cfg->quantization.last_conv_or_matmul_quantization = true;
     cfg->evaluation.warmup = 5;
     cfg->evaluation.iteration = -1;
     cfg->evaluation.accuracy_configs.num_of_instance = 1;

@@ -96,7 +96,9 @@ struct lowp_config {
         int n_op_wise;
         lp_cfg_op_wise *op_wise;
         bool scale_propagation_max_pooling, scale_propagation_concat,
-            first_conv_or_matmul_quantization;     /* recipes, default true */
+            first_conv_or_matmul_quantization,     /* recipes, default true: false keeps */
+            last_conv_or_matmul_quantization;      /* the first / last Conv, MatMul or Gemm FP32 */
+        bool fast_bias_correction;                 /* recipes: bias correction (default false) */
     } quantization;
 
     struct {

@@ -70,6 +70,10 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
  * alike. */
 struct lp_cfg_op_wise;
 bool lp_op_wise_matches(const struct lp_cfg_op_wise *o, const char *name);
+/* The nodes the recipes first/last_conv_or_matmul_quantization: false keep in FP32 (the first
+ * and last Conv, ConvTranspose, MatMul or Gemm of g in graph order): their count, indices in
+ * kept[]. */
+int lp_recipe_kept_fp32(const struct lowp_config *cfg, const lp_graph *g, int kept[2]);
 /* Every op_wise key names at least one node of g, else an error naming the key and its line. */
 lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g);
 

@@ -74,6 +74,24 @@ lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g)
     return LP_OK;
 }
 
+int lp_recipe_kept_fp32(const struct lowp_config *cfg, const lp_graph *g, int kept[2])
+{
+    int n = 0, first = -1, last = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const char *op = g->nodes[i].op_type;
+        if (strcmp(op, "Conv") && strcmp(op, "ConvTranspose") && strcmp(op, "MatMul") && strcmp(op, "Gemm"))
+            continue;
+        if (first < 0)
+            first = i;
+        last = i;
+    }
+    if (!cfg->quantization.first_conv_or_matmul_quantization && first >= 0)
+        kept[n++] = first;
+    if (!cfg->quantization.last_conv_or_matmul_quantization && last >= 0 && (n == 0 || last != first))
+        kept[n++] = last;
+    return n;
+}
+
 lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g, lp_recipe **out)
 {
     lp_recipe *r;
@@ -89,6 +107,12 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
         if (cap.int8 || cap.bf16)
             st = lp_recipe_set(r, g->nodes[i].name, mw, NULL);
     }
+    r->bias_correction = cfg->quantization.fast_bias_correction;
+    /* recipes first/last_conv_or_matmul_quantization: false keeps that op FP32 (op_wise may
+     * still say otherwise) */
+    int kept[2], n_kept = lp_recipe_kept_fp32(cfg, g, kept);
+    for (int k = 0; k < n_kept && st == LP_OK; k++)
+        st = lp_recipe_set(r, g->nodes[kept[k]].name, LP_PREC_FP32, NULL);
     if (st == LP_OK)
         st = lp_op_wise_check(cfg, g);
     for (int k = 0; k < cfg->quantization.n_op_wise && st == LP_OK; k++) {

@@ -139,8 +139,12 @@ static lp_status check_something_to_tune(const lowp_tuner *t, const lowp_config 
 lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
 {
     const lp_graph *g = t->fp32->g;
-    if (cfg)
+    int kept[2], n_kept = 0;
+    if (cfg) {
         LP_TRY(lp_op_wise_check(cfg, g)); /* a key that names no node is a mistake, as in quantize */
+        n_kept = lp_recipe_kept_fp32(cfg, g, kept);
+        t->bias_correction = cfg->quantization.fast_bias_correction;
+    }
     /* ops */
     t->ops = calloc((size_t)g->n_nodes + 1, sizeof *t->ops);
     if (!t->ops)
@@ -157,6 +161,9 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
         op->allow[LP_PREC_BF16] = cap.bf16 && t->bf16;
         op->allow[LP_PREC_FP32] = true;
         op->op_wise = -1;
+        for (int k = 0; k < n_kept; k++)
+            if (kept[k] == i)
+                op->allow[LP_PREC_INT8] = op->allow[LP_PREC_BF16] = false; /* recipes: first/last kept FP32 */
         if (cfg)
             for (int k = 0; k < cfg->quantization.n_op_wise; k++)
                 if (lp_op_wise_matches(&cfg->quantization.op_wise[k], op->name))
@@ -207,6 +214,7 @@ lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *p
     LP_TRY(lp_recipe_new(&r));
     r->approach = c->approach;
     r->model_wise = c->q;
+    r->bias_correction = t->bias_correction && c->approach == LP_APPROACH_STATIC_QUANT;
     lp_status st = LP_OK;
     for (int i = 0; i < t->n_ops && st == LP_OK; i++)
         if (prec[i] != LP_PREC_INT8 || t->ops[i].has_cfg)

@@ -96,6 +96,7 @@ struct lowp_tuner {
     uint64_t rng;
     double t0, eval_seconds;    /* start; seconds of one evaluation (for the ETA) */
     bool keep_searching, strategy_keeps_searching, stopped;
+    bool bias_correction;       /* recipes: fast_bias_correction (static recipes) */
     int max_trials;
     int dup_streak;
     const char *cur_strategy;

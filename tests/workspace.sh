@@ -22,13 +22,14 @@ tune "$T/ref"
 if expect reference 3 && [ "$(trials "$T/ref/history.jsonl")" = 6 ]; then ok reference; fi
 REF="$T/ref/history.jsonl"
 
-# same_as_ref NAME WS — the resumed workspace ends like the uninterrupted run
+# same_as_ref NAME WS [REFERENCE_WS] — the resumed workspace ends like the uninterrupted run
 same_as_ref() {
-    if [ "$(strip "$REF")" = "$(strip "$2/history.jsonl" | grep -aE '^\{"(trial|lowp_tune_history)".*\}$')" ] &&
-       cmp -s "$T/ref/best_recipe.json" "$2/best_recipe.json"; then
+    r=${3:-$T/ref}
+    if [ "$(strip "$r/history.jsonl")" = "$(strip "$2/history.jsonl" | grep -aE '^\{"(trial|lowp_tune_history)".*\}$')" ] &&
+       cmp -s "$r/best_recipe.json" "$2/best_recipe.json"; then
         return 0
     fi
-    strip "$REF" >"$T/a"; strip "$2/history.jsonl" >"$T/b"
+    strip "$r/history.jsonl" >"$T/a"; strip "$2/history.jsonl" >"$T/b"
     fail "$1" "history differs from the uninterrupted run: $(diff "$T/a" "$T/b" 2>&1 | head -c 300)"
     return 1
 }
@@ -83,6 +84,40 @@ while [ $i -lt 8 ]; do
 done
 tune "$W" --resume
 if expect "random_kills($kills)" 3 && same_as_ref "random_kills($kills)" "$W"; then ok "random_kills($kills)"; fi
+
+# a full disk at every point of a tune, simulated with a file-size limit (writes fail with EFBIG
+# as they would with ENOSPC): 0 blocks fails the header, then each run gets a little further
+# (history lines, then the model); then a resume without the limit ends like an uninterrupted
+# run. The data are .npy files (the gzip'ed IDX reader's temporary copy would hit the limit first).
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    /usr/bin/python3 - "$T" <<'PY'
+import gzip, sys, numpy as np
+fm, t = '/usr/share/datasets/fashion-mnist', sys.argv[1]
+x = np.frombuffer(gzip.open(fm + '/t10k-images-idx3-ubyte.gz').read()[16:], np.uint8)[:200 * 784]
+y = np.frombuffer(gzip.open(fm + '/t10k-labels-idx1-ubyte.gz').read()[8:], np.uint8)[:200]
+np.save(t + '/x.npy', ((x.reshape(200, 1, 28, 28) / 255.0 - 0.2860) / 0.3530).astype(np.float32))
+np.save(t + '/y.npy', y.astype(np.int64))
+PY
+    NARGS="models/mlp.onnx --calib Npy:$T/x.npy --eval Npy:$T/x.npy:labels=$T/y.npy --metric topk=1 --tolerance=-50% -n 100 -s random --max-trials 6 --seed 11 -q"
+    "$LOWP" tune $NARGS -w "$T/npref" -o "$T/npref/out.onnx" >/dev/null 2>&1
+    W="$T/full"; rcs=""; why=""
+    for blocks in 0 1 2 3 4 8; do
+        # stderr through a pipe: a file would be under the limit too
+        err=$( (trap '' XFSZ; ulimit -f $blocks; exec "$LOWP" tune $NARGS -w "$W" -o "$W/out.onnx" --resume 2>&1 >/dev/null); echo "exit $?")
+        rcs="$rcs${err##*exit }"
+        case $err in *"cannot write: File too large"*) ;; *) why="$why [$blocks: $(echo "$err" | head -c 150)]" ;; esac
+    done
+    "$LOWP" tune $NARGS -w "$W" -o "$W/out.onnx" --resume >/dev/null 2>"$T/err"; rc=$?
+    if expect full_disk 3 && same_as_ref full_disk "$W" "$T/npref"; then
+        if [ "$rcs" = 222222 ] && [ -z "$why" ] && ! ls "$W" | grep -q '\.tmp\.'; then
+            ok full_disk
+        else
+            fail full_disk "limited runs exited $rcs;$why; files: $(ls "$W" | tr '\n' ' ')"
+        fi
+    fi
+else
+    skip full_disk "/usr/bin/python3 with numpy absent"
+fi
 
 # two tunes on one workspace: the second is refused while the first runs, naming it; the
 # first's history is whole

@@ -141,6 +141,12 @@ const char *lowp_model_output_name(const lowp_model *model, int index);
  * malloc'ed; the caller frees it with free(). */
 lowp_status lowp_model_info_json(const lowp_model *model, char **json_out);
 
+/* Whether lowp can run `model` without running it: every op known and implemented, shapes and
+ * types inferable. LOWP_OK, or the first problem in lowp_last_error() naming the node and op.
+ * *notes_out (may be NULL; free() it) gets what lowp changes to run the model, e.g. "float16
+ * computed in float32 (238 tensors)", or "" when nothing. */
+lowp_status lowp_model_check(const lowp_model *model, char **notes_out);
+
 /* ---- Sessions: a model compiled for execution. ---- */
 
 typedef struct lowp_session lowp_session;

@@ -1,6 +1,6 @@
 // ort_run_all.js MODEL OUTDIR NAME=IN.npy ... — runs an ONNX model in ONNX Runtime (the npm
 // package onnxruntime-node installed under bench/) with named inputs (.npy: float32, int64 or
-// bool) and writes every output to OUTDIR/<name>.npy with the name sanitized as `lowp run` does.
+// bool, float16) and writes every output to OUTDIR/<name>.npy with the name sanitized as `lowp run` does.
 // Used by the tests that hold lowp's results against ONNX Runtime's on multi-input models.
 'use strict';
 const fs = require('fs');
@@ -8,7 +8,7 @@ const path = require('path');
 const ort = require(path.join(__dirname, '..', 'bench', 'node_modules', 'onnxruntime-node'));
 const npy = require(path.join(__dirname, '..', 'bench', 'npy.js'));
 
-const KINDS = { '<f4': ['float32', 4], '<i8': ['int64', 8], '|b1': ['bool', 1] };
+const KINDS = { '<f4': ['float32', 4], '<i8': ['int64', 8], '|b1': ['bool', 1], '<f2': ['float16', 2] };
 
 function readNpy(file) {
   const { descr, shape, bytes } = npy.readRaw(file);
@@ -16,12 +16,14 @@ function readNpy(file) {
   const n = shape.reduce((a, b) => a * b, 1);
   const copy = new Uint8Array(bytes.subarray(0, n * KINDS[descr][1])).buffer;
   const type = KINDS[descr][0];
-  const data = type === 'float32' ? new Float32Array(copy) : type === 'int64' ? new BigInt64Array(copy) : new Uint8Array(copy);
+  const data = type === 'float32' ? new Float32Array(copy) : type === 'int64' ? new BigInt64Array(copy)
+    : type === 'float16' ? new Uint16Array(copy) : new Uint8Array(copy);
   return new ort.Tensor(type, type === 'bool' ? Array.from(data, (v) => v !== 0) : data, shape);
 }
 
 function writeNpy(file, t) {
-  const descr = t.type === 'float32' ? '<f4' : t.type === 'int64' ? '<i8' : t.type === 'bool' ? '|b1' : null;
+  const descr = t.type === 'float32' ? '<f4' : t.type === 'int64' ? '<i8' : t.type === 'bool' ? '|b1'
+    : t.type === 'float16' ? '<f2' : null;
   if (!descr) throw new Error(`output type ${t.type} is not written here`);
   const shape = t.dims;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;

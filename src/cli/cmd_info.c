@@ -9,7 +9,8 @@ static const char usage[] =
     "\n"
     "Summarizes an ONNX model: producer, opsets, inputs and outputs with dtype and shape\n"
     "(symbolic dims by name, '?' when unknown), the op histogram, the parameter count and\n"
-    "size, and any op lowp cannot run.\n"
+    "size, any op lowp cannot run, and whether lowp runs the model (else the first problem,\n"
+    "naming the node and op).\n"
     "\n"
     "  --json     print the summary as JSON (the same as lowp_model_info_json)\n"
     "  -h, --help show this help\n";
@@ -57,7 +58,7 @@ static long long num(const lp_cj *v)
     return v && v->type == LP_CJ_NUMBER ? strtoll(v->str, NULL, 10) : 0;
 }
 
-static void print_summary(const lp_cj *info)
+static void print_summary(const lp_cj *info, const char *why_not, const char *notes)
 {
     char b1[32], b2[32];
     const lp_cj *producer = lp_cj_get(info, "producer");
@@ -118,6 +119,10 @@ static void print_summary(const lp_cj *info)
     } else {
         printf("unsupported ops: none\n");
     }
+    if (!why_not)
+        printf("%-11syes%s%s%s\n", "runs", notes && *notes ? " (" : "", notes ? notes : "", notes && *notes ? ")" : "");
+    else
+        printf("%-11sno: %s\n", "runs", why_not);
 }
 
 int lp_cmd_info(int argc, char **argv)
@@ -147,6 +152,10 @@ int lp_cmd_info(int argc, char **argv)
     if (lowp_model_load(path, &model) != LOWP_OK)
         return lp_cli_lib_error();
     lowp_status st = lowp_model_info_json(model, &text);
+    char *notes = NULL;
+    char why_not[1024] = "";
+    if (st == LOWP_OK && !json && lowp_model_check(model, &notes) != LOWP_OK)
+        lowp_escape_text(why_not, sizeof why_not, lowp_last_error()); /* it names nodes of the model */
     lowp_model_free(model);
     if (st != LOWP_OK)
         return lp_cli_lib_error();
@@ -157,7 +166,7 @@ int lp_cmd_info(int argc, char **argv)
         lp_cj info;
         if (lp_cj_parse(text, &info)) {
             if (lp_cj_escape_strings(&info)) /* names from the model may hold escape sequences */
-                print_summary(&info);
+                print_summary(&info, *why_not ? why_not : NULL, notes);
             else
                 rc = lp_cli_input_error("out of memory");
             lp_cj_free(&info);
@@ -166,5 +175,6 @@ int lp_cmd_info(int argc, char **argv)
         }
     }
     free(text);
+    free(notes);
     return rc;
 }

@@ -61,7 +61,7 @@ static lp_status apply_bf16_nodes(lp_graph *g)
     return st;
 }
 
-lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, lp_graph **out)
+lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, int *n_widened, lp_graph **out)
 {
     lp_graph *g = NULL;
     lp_status st = lp_graph_clone(src, &g);
@@ -69,6 +69,11 @@ lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, lp
         st = lp_graph_infer(g, false); /* ranks for check_legacy */
     if (st == LP_OK)
         st = check_legacy(g);
+    int n_half = 0;
+    if (st == LP_OK)
+        st = lp_pass_float16(g, &n_half);
+    if (n_widened)
+        *n_widened = n_half;
     for (int i = 0; runnable && st == LP_OK && i < g->n_nodes; i++) {
         const lp_node *n = &g->nodes[i];
         if (n->op < 0)
@@ -91,6 +96,30 @@ lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, lp
     return LP_OK;
 }
 
+lowp_status lowp_model_check(const lowp_model *model, char **notes_out)
+{
+    if (notes_out)
+        *notes_out = NULL;
+    if (!model || !model->graph)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_check: NULL argument");
+    lp_graph *g = NULL;
+    int n_half = 0;
+    lp_status st = lp_session_graph(model->graph, true, true, &n_half, &g);
+    if (st == LP_OK)
+        st = lp_graph_infer(g, true);
+    lp_graph_free(g);
+    if (st != LP_OK)
+        return model->path ? lp_error_prefix(st, "%s", model->path) : st;
+    if (notes_out) {
+        char buf[96] = "";
+        if (n_half)
+            snprintf(buf, sizeof buf, "float16/bfloat16 computed in float32: %d tensors and boundaries", n_half);
+        if (!(*notes_out = strdup(buf)))
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    return LP_OK;
+}
+
 lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_options *options, lowp_session **out)
 {
     lowp_session *s = calloc(1, sizeof *s);
@@ -105,7 +134,7 @@ lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_option
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "session option precision: %s is not float32 or bfloat16",
                         lowp_dtype_name(p));
     }
-    lp_status st = lp_session_graph(src, true, s->opt.optimize, &s->g);
+    lp_status st = lp_session_graph(src, true, s->opt.optimize, NULL, &s->g);
     if (st != LP_OK) {
         lowp_session_free(s);
         return st;

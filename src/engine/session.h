@@ -19,8 +19,9 @@ struct lowp_session {
 /* The graph a session of `src` runs: a copy, legacy forms checked, optimized when asked (weight
  * DequantizeLinear kept), BF16 node choices applied. `runnable`: refuse ops lowp cannot run
  * (naming the node); otherwise they pass through untouched (dynamic quantization and capability
- * listing need no run). */
-lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, lp_graph **out);
+ * listing need no run). FP16/BF16 parts are widened to FP32 (lp_pass_float16; *n_widened, may be
+ * NULL, counts what changed). */
+lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, int *n_widened, lp_graph **out);
 lp_status lp_session_create_graph(const lp_graph *g, const lowp_session_options *options, lowp_session **out);
 /* Orders named inputs into graph input order (ordered has g->n_inputs slots). */
 lp_status lp_session_bind(const lowp_session *s, int n_inputs, const char *const *names,

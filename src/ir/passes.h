@@ -20,6 +20,12 @@ lp_status lp_pass_fold_constants(lp_graph *g, const lp_pass_options *opt);
 lp_status lp_pass_fold_batchnorm(lp_graph *g);
 /* Marks nodes dead when nothing reads their outputs. */
 lp_status lp_pass_dead_nodes(lp_graph *g);
+/* FP16/BF16 models computed in FP32 (ir/float16.c): half constants, tensor attributes and
+ * Cast/dtype type attributes become float32 (also inside subgraphs); half graph inputs are read
+ * through a Cast to float32 and half outputs Cast back, so the model's interface is unchanged;
+ * Casts left float32 -> float32 are removed. *n_widened: tensors and boundaries changed (0:
+ * the graph was not touched). */
+lp_status lp_pass_float16(lp_graph *g, int *n_widened);
 /* All of the above in a sensible order, then compact + toposort + strict inference. */
 lp_status lp_graph_optimize(lp_graph *g, const lp_pass_options *opt);
 

@@ -115,7 +115,7 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
     if (!model || !json_out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_capability: NULL argument");
     lp_graph *g = NULL;
-    LP_TRY(lp_session_graph(model->graph, false, true, &g));
+    LP_TRY(lp_session_graph(model->graph, false, true, NULL, &g));
     lp_json j;
     lp_json_init(&j, 0);
     lp_json_begin_array(&j);
@@ -167,7 +167,7 @@ lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *cal, 
         if (!same)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_quantize: the calibration was made from a different model");
     } else { /* dynamic quantization runs nothing: ops lowp cannot run pass through */
-        LP_TRY(lp_session_graph(model->graph, recipe->approach != LP_APPROACH_DYNAMIC_QUANT, true, &tmp));
+        LP_TRY(lp_session_graph(model->graph, recipe->approach != LP_APPROACH_DYNAMIC_QUANT, true, NULL, &tmp));
         g = tmp;
     }
     lp_graph *qg = NULL;

@@ -319,8 +319,170 @@ static void test_user_transform(void)
     lowp_tensor_free(t);
 }
 
+/* LPOT's ImageNet pipelines on an 8x12 RGB image whose pixel (y,x,c) is 10y + x + 100c (0..255):
+ * ResizeCropImagenet with resize_side 8 keeps the size (shorter side 8), so its output is the
+ * centred 4x6 window, /255, normalized per channel, in (C,H,W); BilinearImagenet with
+ * central_fraction 0.5 crops rows 2..5 and columns 3..8 and resizes to the same 4x6 (exact). */
+static void test_imagenet_pipelines(void)
+{
+    float v[8 * 12 * 3];
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 12; x++)
+            for (int c = 0; c < 3; c++)
+                v[(y * 12 + x) * 3 + c] = (float)(10 * y + x + 100 * c);
+    int64_t dims[3] = {8, 12, 3};
+    lowp_tensor *t = tensor(3, dims, v);
+    const double mean[3] = {0, 0, 0}, std[3] = {0.229, 0.224, 0.225};   /* LPOT's defaults */
+    float want[3 * 4 * 6];
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 4; y++)
+            for (int x = 0; x < 6; x++)
+                want[(c * 4 + y) * 6 + x] = (float)(((10 * (y + 2) + (x + 3) + 100 * c) / 255.0 - mean[c]) / std[c]);
+    int64_t chw[3] = {3, 4, 6};
+    check_values(apply("ResizeCropImagenet", t, 1, "height", "4", "width", "6", "resize_side", "8"), 3, chw, want,
+                 1e-5);
+    float want2[4 * 6 * 3];
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 6; x++)
+            for (int c = 0; c < 3; c++)
+                want2[(y * 6 + x) * 3 + c] = (float)((((10 * (y + 2) + (x + 3) + 100 * c) / 255.0 - 0.5) * 2.0 - 0.1 * c) * 2.0);
+    int64_t hwc[3] = {4, 6, 3};
+    lowp_tensor *b = apply("BilinearImagenet", t, 1, "height", "4", "width", "6", "central_fraction", "0.5");
+    CHECK(b != NULL);
+    if (b) {
+        /* mean_value and scale too */
+        lowp_tensor_free(b);
+        lowp_params *p = NULL;
+        lowp_transform *tf = NULL;
+        CHECK_OK(lowp_params_create(&p));
+        CHECK_OK(lowp_params_set(p, "height", "4"));
+        CHECK_OK(lowp_params_set(p, "width", "6"));
+        CHECK_OK(lowp_params_set(p, "central_fraction", "0.5"));
+        CHECK_OK(lowp_params_set(p, "mean_value", "[0, 0.1, 0.2]"));
+        CHECK_OK(lowp_params_set(p, "scale", "2"));
+        CHECK_OK(lowp_transform_create(&tf));
+        CHECK_OK(lowp_transform_append(tf, "BilinearImagenet", p));
+        lowp_params_free(p);
+        lowp_sample s = {0};
+        CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 3, dims, v, &s.inputs[0]));
+        s.n_inputs = 1;
+        CHECK_OK(lowp_transform_apply(tf, &s, 1));
+        check_values(s.inputs[0], 3, hwc, want2, 1e-5);
+        lowp_transform_free(tf);
+    }
+    /* a crop larger than the resized image is an error naming the sizes */
+    CHECK(apply("ResizeCropImagenet", t, 1, "height", "300", "width", "6", NULL, NULL) == NULL);
+    CHECK(strstr(lowp_last_error(), "smaller than the 300x6 crop"));
+    lowp_tensor_free(t);
+}
+
+/* ToTensor, flips, AlignImageChannel, CropToBoundingBox, Pad and QuantizedInput by hand. */
+static void test_lpot_small_transforms(void)
+{
+    /* a 2x3 image, 2 channels (HWC): value 10y + x + 100c */
+    float v[2 * 3 * 2];
+    for (int y = 0; y < 2; y++)
+        for (int x = 0; x < 3; x++)
+            for (int c = 0; c < 2; c++)
+                v[(y * 3 + x) * 2 + c] = (float)(10 * y + x + 100 * c);
+    int64_t dims[3] = {2, 3, 2};
+    lowp_tensor *t = tensor(3, dims, v);
+    /* ToTensor of a float image: CHW, values unchanged (uint8 would be scaled by 1/255) */
+    const float chw_want[12] = {0, 1, 2, 10, 11, 12, 100, 101, 102, 110, 111, 112};
+    int64_t chw[3] = {2, 2, 3};
+    check_values(apply("ToTensor", t, 1, NULL, NULL, NULL, NULL, NULL, NULL), 3, chw, chw_want, 0);
+    uint8_t u[6] = {0, 51, 102, 153, 204, 255};
+    int64_t hw[2] = {2, 3};
+    lowp_tensor *tu = NULL;
+    CHECK_OK(lowp_tensor_create(LOWP_UINT8, 2, hw, u, &tu));
+    const float u_want[6] = {0, 0.2f, 0.4f, 0.6f, 0.8f, 1};
+    int64_t c1[3] = {1, 2, 3};
+    check_values(apply("ToTensor", tu, 1, NULL, NULL, NULL, NULL, NULL, NULL), 3, c1, u_want, 1e-7);
+    lowp_tensor_free(tu);
+    /* flips: each seed flips or not; over 32 seeds both happen, and a flip mirrors exactly */
+    const float h_want[12] = {2, 102, 1, 101, 0, 100, 12, 112, 11, 111, 10, 110};
+    const float v_want[12] = {10, 110, 11, 111, 12, 112, 0, 100, 1, 101, 2, 102};
+    for (int k = 0; k < 2; k++) {
+        int flipped = 0, kept = 0;
+        for (uint64_t seed = 1; seed <= 32; seed++) {
+            lowp_tensor *o = apply(k ? "RandomVerticalFlip" : "RandomHorizontalFlip", t, seed, NULL, NULL, NULL,
+                                   NULL, NULL, NULL);
+            CHECK(o != NULL);
+            if (!o)
+                continue;
+            const float *x = lowp_tensor_data(o);
+            int same = !memcmp(x, v, sizeof v), mirrored = !memcmp(x, k ? v_want : h_want, sizeof v);
+            CHECK(same || mirrored);
+            flipped += mirrored, kept += same;
+            lowp_tensor_free(o);
+        }
+        CHECK_MSG(flipped > 0 && kept > 0, "flip %d: %d flipped, %d kept", k, flipped, kept);
+    }
+    /* CropToBoundingBox: row 1, columns 1..2 */
+    const float box_want[4] = {11, 111, 12, 112};
+    int64_t bd[3] = {1, 2, 2};
+    lowp_params *p = NULL;
+    lowp_transform *tf = NULL;
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "offset_height", "1"));
+    CHECK_OK(lowp_params_set(p, "offset_width", "1"));
+    CHECK_OK(lowp_params_set(p, "target_height", "1"));
+    CHECK_OK(lowp_params_set(p, "target_width", "2"));
+    CHECK_OK(lowp_transform_create(&tf));
+    CHECK_OK(lowp_transform_append(tf, "CropToBoundingBox", p));
+    lowp_params_free(p);
+    lowp_sample s = {0};
+    CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 3, dims, v, &s.inputs[0]));
+    s.n_inputs = 1;
+    CHECK_OK(lowp_transform_apply(tf, &s, 1));
+    check_values(s.inputs[0], 3, bd, box_want, 0);
+    lowp_transform_free(tf);
+    lowp_tensor_free(t);
+
+    /* Pad a 1x4 grey row [1 2 3 4] by 2 on the left and right (numpy.pad's modes) */
+    float row[4] = {1, 2, 3, 4};
+    int64_t rd[2] = {1, 4}, pd[2] = {1, 8};
+    lowp_tensor *r = tensor(2, rd, row);
+    const float cst[8] = {9, 9, 1, 2, 3, 4, 9, 9}, edge[8] = {1, 1, 1, 2, 3, 4, 4, 4},
+                refl[8] = {3, 2, 1, 2, 3, 4, 3, 2}, sym[8] = {2, 1, 1, 2, 3, 4, 4, 3};
+    check_values(apply("Pad", r, 1, "padding", "[2, 0]", "fill", "9", NULL, NULL), 2, pd, cst, 0);
+    check_values(apply("Pad", r, 1, "padding", "[2, 0]", "padding_mode", "edge", NULL, NULL), 2, pd, edge, 0);
+    check_values(apply("Pad", r, 1, "padding", "[2, 0]", "padding_mode", "reflect", NULL, NULL), 2, pd, refl, 0);
+    check_values(apply("Pad", r, 1, "padding", "[2, 0]", "padding_mode", "symmetric", NULL, NULL), 2, pd, sym, 0);
+    CHECK(apply("Pad", r, 1, "padding", "[4, 0]", "padding_mode", "reflect", NULL, NULL) == NULL);
+    CHECK(apply("Pad", r, 1, "padding", "1", "padding_mode", "wrap", NULL, NULL) == NULL);
+    lowp_tensor_free(r);
+
+    /* AlignImageChannel: RGB -> grey by luma, grey -> RGB by repetition, RGBA -> RGB */
+    float rgb[3] = {100, 50, 10}, grey[1] = {7}, rgba[4] = {1, 2, 3, 4};
+    int64_t d3[3] = {1, 1, 3}, d1[2] = {1, 1}, d4[3] = {1, 1, 4}, o1[3] = {1, 1, 1}, o3[3] = {1, 1, 3};
+    lowp_tensor *a = tensor(3, d3, rgb), *g = tensor(2, d1, grey), *a4 = tensor(3, d4, rgba);
+    const float luma[1] = {0.299f * 100 + 0.587f * 50 + 0.114f * 10}, rep[3] = {7, 7, 7}, drop[3] = {1, 2, 3};
+    check_values(apply("AlignImageChannel", a, 1, "dim", "1", NULL, NULL, NULL, NULL), 3, o1, luma, 1e-4);
+    check_values(apply("AlignImageChannel", g, 1, "dim", "3", NULL, NULL, NULL, NULL), 3, o3, rep, 0);
+    check_values(apply("AlignImageChannel", a4, 1, "dim", "3", NULL, NULL, NULL, NULL), 3, o3, drop, 0);
+    CHECK(apply("AlignImageChannel", a, 1, "dim", "2", NULL, NULL, NULL, NULL) == NULL);
+    lowp_tensor_free(a), lowp_tensor_free(g), lowp_tensor_free(a4);
+
+    /* QuantizedInput: round(x * scale), saturated */
+    float q[4] = {-3, 0.4f, 1.6f, 300};
+    int64_t qd[1] = {4};
+    lowp_tensor *qt = tensor(1, qd, q);
+    lowp_tensor *o = apply("QuantizedInput", qt, 1, "dtype", "uint8", "scale", "2", NULL, NULL);
+    CHECK(o && lowp_tensor_dtype(o) == LOWP_UINT8);
+    if (o) {
+        const uint8_t *x = lowp_tensor_data(o);
+        CHECK_MSG(x[0] == 0 && x[1] == 1 && x[2] == 3 && x[3] == 255, "%d %d %d %d", x[0], x[1], x[2], x[3]);
+        lowp_tensor_free(o);
+    }
+    CHECK(apply("QuantizedInput", qt, 1, "dtype", "float16", NULL, NULL, NULL, NULL) == NULL);
+    lowp_tensor_free(qt);
+}
+
 int main(void)
 {
+    RUN(test_imagenet_pipelines);
+    RUN(test_lpot_small_transforms);
     RUN(test_rescale_normalize);
     RUN(test_resize);
     RUN(test_crops);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -172,8 +173,14 @@ static lp_status raw_open(const lowp_params *p, void **state_out, int64_t *lengt
     char *list_path = NULL;
     if (list && !(list_path = strdup(list)))
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    if (!list)
-        LP_TRY(lp_path_join(root, "val.txt", &list_path));
+    if (!list) { /* LPOT's default, val_map.txt in data_path; else val.txt */
+        LP_TRY(lp_path_join(root, "val_map.txt", &list_path));
+        if (access(list_path, F_OK) != 0) {
+            free(list_path);
+            list_path = NULL;
+            LP_TRY(lp_path_join(root, "val.txt", &list_path));
+        }
+    }
     FILE *fp;
     if (lp_file_fopen(list_path, 0, &fp, NULL) != LP_OK) {
         free(list_path);

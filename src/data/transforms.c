@@ -10,16 +10,11 @@
 #include <string.h>
 
 #include "data/data.h"
+#include "data/image_ops.h"
 
 /* ---- image geometry ---- */
 
-typedef struct img {
-    int64_t h, w, c;
-    int64_t sy, sx, sc;   /* element strides */
-    bool chw;
-} img;
-
-static lp_status img_of(const lp_tensor *t, img *m)
+lp_status lp_img_of(const lp_tensor *t, img *m)
 {
     char buf[96];
     if (t->ndim == 2) {
@@ -41,7 +36,7 @@ static lp_status img_of(const lp_tensor *t, img *m)
 /* A new tensor of the same layout/dtype as `m` with size (h,w), and its geometry in *om. The
  * layout is carried over, not guessed again from the new dims: a (2,3,5) CHW image resized
  * to 3x3 is (2,3,3), which img_of would read as HWC. */
-static lp_status img_new(const img *m, lp_dtype dtype, int ndim, int64_t h, int64_t w, lp_tensor **out,
+lp_status lp_img_new(const img *m, lp_dtype dtype, int ndim, int64_t h, int64_t w, lp_tensor **out,
                          img *om)
 {
     int64_t dims[3];
@@ -62,18 +57,18 @@ static lp_status img_new(const img *m, lp_dtype dtype, int ndim, int64_t h, int6
 }
 
 /* Copies the (h,w) window at (top,left) into a new tensor (any dtype). */
-static lp_status crop(lp_tensor **tp, int64_t top, int64_t left, int64_t h, int64_t w)
+lp_status lp_img_crop(lp_tensor **tp, int64_t top, int64_t left, int64_t h, int64_t w)
 {
     lp_tensor *t = *tp;
     img m;
-    LP_TRY(img_of(t, &m));
+    LP_TRY(lp_img_of(t, &m));
     if (top < 0 || left < 0 || h <= 0 || w <= 0 || h > m.h - top || w > m.w - left)   /* no overflow */
         return lp_error(LOWP_ERR_SHAPE, "crop (%lld,%lld) size %lldx%lld does not fit a %lldx%lld image",
                         (long long)top, (long long)left, (long long)h, (long long)w, (long long)m.h,
                         (long long)m.w);
     lp_tensor *o;
     img om;
-    LP_TRY(img_new(&m, t->dtype, t->ndim, h, w, &o, &om));
+    LP_TRY(lp_img_new(&m, t->dtype, t->ndim, h, w, &o, &om));
     size_t es = lp_dtype_traits_of(t->dtype)->size;
     const char *src = t->data;
     char *dst = o->data;
@@ -87,16 +82,14 @@ static lp_status crop(lp_tensor **tp, int64_t top, int64_t left, int64_t h, int6
     return LP_OK;
 }
 
-enum { INTERP_BILINEAR, INTERP_NEAREST };
-
 /* Resizes to (oh,ow) into a new float32 tensor. Bilinear uses half-pixel centres and clamps
  * at the border (OpenCV INTER_LINEAR, PyTorch align_corners=False without antialiasing);
  * nearest takes source floor(x * in/out) (OpenCV INTER_NEAREST). */
-static lp_status resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp)
+lp_status lp_img_resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp)
 {
     lp_tensor *t = *tp;
     img m;
-    LP_TRY(img_of(t, &m));
+    LP_TRY(lp_img_of(t, &m));
     if (oh <= 0 || ow <= 0)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "resize to %lldx%lld", (long long)oh, (long long)ow);
     if (m.h < 1 || m.w < 1)
@@ -104,7 +97,7 @@ static lp_status resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp)
                         (long long)m.w);
     lp_tensor *o;
     img om;
-    LP_TRY(img_new(&m, LP_F32, t->ndim, oh, ow, &o, &om));
+    LP_TRY(lp_img_new(&m, LP_F32, t->ndim, oh, ow, &o, &om));
     const lp_dtype_traits *tr = lp_dtype_traits_of(t->dtype);
     float *dst = o->data;
     double fy = (double)m.h / (double)oh, fx = (double)m.w / (double)ow;
@@ -151,7 +144,7 @@ static lp_status resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp)
 }
 
 /* `size`: one int (square) or [h, w]. */
-static lp_status get_size(const lowp_params *p, const char *key, int64_t *h, int64_t *w)
+lp_status lp_img_get_size(const lowp_params *p, const char *key, int64_t *h, int64_t *w)
 {
     int64_t v[2];
     int n;
@@ -165,7 +158,7 @@ static lp_status get_size(const lowp_params *p, const char *key, int64_t *h, int
     return LP_OK;
 }
 
-static lp_status get_interp(const lowp_params *p, int *out)
+lp_status lp_img_get_interp(const lowp_params *p, int *out)
 {
     const char *s;
     LP_TRY(lowp_params_get_string(p, "interpolation", "bilinear", &s));
@@ -180,7 +173,7 @@ static lp_status get_interp(const lowp_params *p, int *out)
 }
 
 /* Ensures t is float32 (converting in a new tensor). */
-static lp_status to_f32(lp_tensor **tp)
+lp_status lp_img_to_f32(lp_tensor **tp)
 {
     lp_tensor *t = *tp;
     if (t->dtype == LP_F32)
@@ -221,7 +214,7 @@ static lp_status rescale_apply(void *state, lowp_sample *s, uint64_t *rng)
     (void)state, (void)rng;
     const float k = (float)(1.0 / 255.0);   /* the zoo's (and torchvision-style) pixel scale */
     for (int i = 0; i < s->n_inputs; i++) {
-        LP_TRY(to_f32(&s->inputs[i]));
+        LP_TRY(lp_img_to_f32(&s->inputs[i]));
         float *x = s->inputs[i]->data;
         int64_t n = lp_tensor_numel(s->inputs[i]);
         for (int64_t j = 0; j < n; j++)
@@ -271,7 +264,7 @@ static lp_status normalize_apply(void *state, lowp_sample *s, uint64_t *rng)
     (void)rng;
     norm *z = state;
     for (int i = 0; i < s->n_inputs; i++) {
-        LP_TRY(to_f32(&s->inputs[i]));
+        LP_TRY(lp_img_to_f32(&s->inputs[i]));
         lp_tensor *t = s->inputs[i];
         float *x = t->data;
         int64_t n = lp_tensor_numel(t);
@@ -282,7 +275,7 @@ static lp_status normalize_apply(void *state, lowp_sample *s, uint64_t *rng)
         }
         img m;
         char buf[96];
-        if (img_of(t, &m) != LP_OK || m.c != z->n)
+        if (lp_img_of(t, &m) != LP_OK || m.c != z->n)
             return lp_error(LOWP_ERR_SHAPE, "Normalize has %d channels of mean/std but the input is %s",
                             z->n, lp_shape_str(t->ndim, t->dims, buf, sizeof buf));
         for (int64_t c = 0; c < m.c; c++)
@@ -300,8 +293,8 @@ static lp_status normalize_apply(void *state, lowp_sample *s, uint64_t *rng)
 static lp_status resize_create(const lowp_params *p, void **out)
 {
     geo g = {0};
-    LP_TRY(get_size(p, "size", &g.h, &g.w));
-    LP_TRY(get_interp(p, &g.interp));
+    LP_TRY(lp_img_get_size(p, "size", &g.h, &g.w));
+    LP_TRY(lp_img_get_interp(p, &g.interp));
     geo *pg = NULL;
     LP_TRY(geo_new(&pg));
     *pg = g;
@@ -314,7 +307,7 @@ static lp_status resize_apply(void *state, lowp_sample *s, uint64_t *rng)
     (void)rng;
     geo *g = state;
     for (int i = 0; i < s->n_inputs; i++)
-        LP_TRY(resize(&s->inputs[i], g->h, g->w, g->interp));
+        LP_TRY(lp_img_resize(&s->inputs[i], g->h, g->w, g->interp));
     return LP_OK;
 }
 
@@ -323,7 +316,7 @@ static lp_status resize_apply(void *state, lowp_sample *s, uint64_t *rng)
 static lp_status size_create(const lowp_params *p, void **out)
 {
     geo g = {0};
-    LP_TRY(get_size(p, "size", &g.h, &g.w));
+    LP_TRY(lp_img_get_size(p, "size", &g.h, &g.w));
     geo *pg = NULL;
     LP_TRY(geo_new(&pg));
     *pg = g;
@@ -337,8 +330,8 @@ static lp_status center_crop_apply(void *state, lowp_sample *s, uint64_t *rng)
     geo *g = state;
     for (int i = 0; i < s->n_inputs; i++) {
         img m;
-        LP_TRY(img_of(s->inputs[i], &m));
-        LP_TRY(crop(&s->inputs[i], (m.h - g->h) / 2, (m.w - g->w) / 2, g->h, g->w));
+        LP_TRY(lp_img_of(s->inputs[i], &m));
+        LP_TRY(lp_img_crop(&s->inputs[i], (m.h - g->h) / 2, (m.w - g->w) / 2, g->h, g->w));
     }
     return LP_OK;
 }
@@ -356,13 +349,13 @@ static lp_status random_crop_apply(void *state, lowp_sample *s, uint64_t *rng)
     img m;
     if (s->n_inputs < 1)
         return LP_OK;
-    LP_TRY(img_of(s->inputs[0], &m));
+    LP_TRY(lp_img_of(s->inputs[0], &m));
     if (g->h > m.h || g->w > m.w)
         return lp_error(LOWP_ERR_SHAPE, "RandomCrop %lldx%lld is larger than the %lldx%lld image",
                         (long long)g->h, (long long)g->w, (long long)m.h, (long long)m.w);
     int64_t top = rand_int(rng, 0, m.h - g->h), left = rand_int(rng, 0, m.w - g->w);
     for (int i = 0; i < s->n_inputs; i++)
-        LP_TRY(crop(&s->inputs[i], top, left, g->h, g->w));
+        LP_TRY(lp_img_crop(&s->inputs[i], top, left, g->h, g->w));
     return LP_OK;
 }
 
@@ -371,8 +364,8 @@ static lp_status random_crop_apply(void *state, lowp_sample *s, uint64_t *rng)
 static lp_status rrc_create(const lowp_params *p, void **out)
 {
     geo g = {.scale = {0.08, 1.0}, .ratio = {3.0 / 4.0, 4.0 / 3.0}};
-    LP_TRY(get_size(p, "size", &g.h, &g.w));
-    LP_TRY(get_interp(p, &g.interp));
+    LP_TRY(lp_img_get_size(p, "size", &g.h, &g.w));
+    LP_TRY(lp_img_get_interp(p, &g.interp));
     double v[2];
     int n;
     LP_TRY(lowp_params_get_floats(p, "scale", 2, v, &n));
@@ -397,7 +390,7 @@ static lp_status rrc_apply(void *state, lowp_sample *s, uint64_t *rng)
     img m;
     if (s->n_inputs < 1)
         return LP_OK;
-    LP_TRY(img_of(s->inputs[0], &m));
+    LP_TRY(lp_img_of(s->inputs[0], &m));
     double area = (double)(m.h * m.w);
     int64_t ch = m.h, cw = m.w, top = 0, left = 0;
     bool found = false;
@@ -423,8 +416,8 @@ static lp_status rrc_apply(void *state, lowp_sample *s, uint64_t *rng)
         left = (m.w - cw) / 2;
     }
     for (int i = 0; i < s->n_inputs; i++) {
-        LP_TRY(crop(&s->inputs[i], top, left, ch, cw));
-        LP_TRY(resize(&s->inputs[i], g->h, g->w, g->interp));
+        LP_TRY(lp_img_crop(&s->inputs[i], top, left, ch, cw));
+        LP_TRY(lp_img_resize(&s->inputs[i], g->h, g->w, g->interp));
     }
     return LP_OK;
 }
@@ -439,8 +432,8 @@ static lp_status crop_resize_create(const lowp_params *p, void **out)
     LP_TRY(lowp_params_get_int(p, "y", 0, &y));
     LP_TRY(lowp_params_get_int(p, "width", 0, &w));
     LP_TRY(lowp_params_get_int(p, "height", 0, &h));
-    LP_TRY(get_size(p, "size", &g.h, &g.w));
-    LP_TRY(get_interp(p, &g.interp));
+    LP_TRY(lp_img_get_size(p, "size", &g.h, &g.w));
+    LP_TRY(lp_img_get_interp(p, &g.interp));
     if (x < 0 || y < 0 || w <= 0 || h <= 0)
         return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0,
                             "x, y must be >= 0 and width, height > 0");
@@ -457,8 +450,8 @@ static lp_status crop_resize_apply(void *state, lowp_sample *s, uint64_t *rng)
     (void)rng;
     geo *g = state;
     for (int i = 0; i < s->n_inputs; i++) {
-        LP_TRY(crop(&s->inputs[i], g->y, g->x, g->box_h, g->box_w));
-        LP_TRY(resize(&s->inputs[i], g->h, g->w, g->interp));
+        LP_TRY(lp_img_crop(&s->inputs[i], g->y, g->x, g->box_h, g->box_w));
+        LP_TRY(lp_img_resize(&s->inputs[i], g->h, g->w, g->interp));
     }
     return LP_OK;
 }

@@ -1,0 +1,116 @@
+#!/bin/sh
+# lpot_examples.sh BUILD — LPOT's own example configurations run as written, with only the
+# dataset paths changed, on a model and data this suite builds (tools/make_lpot_fixture.py:
+# ImageNet-shaped PNGs of varied sizes listed in val_map.txt, a small CNN whose classifier is
+# the node the example's op_wise names). The configuration below carries the keys and values
+# of LPOT's ONNX Runtime image-recognition example (resnet50_v1_5.yaml) — comments dropped, the
+# /path/to placeholders replaced — so ImagenetRaw, ResizeCropImagenet, op_wise in flow style,
+# "50, 100" sampling sizes, onnxrt_qlinearops and the performance section must all work.
+SUITE=lpot_examples
+. "$(dirname "$0")/lib.sh"
+if ! /usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null; then
+    skip lpot_examples "/usr/bin/python3 with onnx and numpy absent"; finish; exit
+fi
+F="$T/fixture"
+/usr/bin/python3 tools/make_lpot_fixture.py "$F" || { fail fixture "make_lpot_fixture.py failed"; finish; exit; }
+cat >"$T/resnet50_v1_5.yaml" <<YAML
+model:
+  name: resnet50_v1_5
+  framework: onnxrt_qlinearops
+
+quantization:
+  approach: post_training_static_quant
+  calibration:
+    sampling_size: 50, 100
+    dataloader:
+      batch_size: 1
+      dataset:
+        ImagenetRaw:
+          data_path: $F/images
+          image_list: $F/images/val_map.txt
+      transform:
+        ResizeCropImagenet:
+          height: 224
+          width: 224
+          mean_value: [0.485, 0.456, 0.406]
+  op_wise: {
+     'Gemm_174_MatMul': {
+     'activation':  {'dtype': ['fp32']},
+     'weight': {'dtype': ['fp32']}
+     }
+     }
+
+evaluation:
+  accuracy:
+    metric:
+      topk: 1
+    dataloader:
+      batch_size: 32
+      dataset:
+        ImagenetRaw:
+          data_path: $F/images
+          image_list: $F/images/val_map.txt
+      transform:
+        ResizeCropImagenet:
+          height: 224
+          width: 224
+          mean_value: [0.485, 0.456, 0.406]
+  performance:
+    warmup: 10
+    iteration: 100
+    configs:
+      cores_per_instance: 4
+      num_of_instance: 7
+    dataloader:
+      batch_size: 1
+      dataset:
+        ImagenetRaw:
+          data_path: $F/images
+          image_list: $F/images/val_map.txt
+      transform:
+        ResizeCropImagenet:
+          height: 224
+          width: 224
+          mean_value: [0.485, 0.456, 0.406]
+
+tuning:
+  accuracy_criterion:
+    relative:  0.01
+  exit_policy:
+    timeout: 0
+  random_seed: 9527
+YAML
+Y="$T/resnet50_v1_5.yaml"
+
+# eval: the fixture's classes are the dominant colour, which the model reads through
+# ResizeCropImagenet's normalization: every image right
+"$LOWP" eval "$F/model.onnx" --config "$Y" --json -q >"$T/eval.json" 2>"$T/eval.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"value": *1[,.]' "$T/eval.json" && grep -q '"samples": *24' "$T/eval.json"; then
+    ok resnet50_example_eval
+else
+    fail resnet50_example_eval "exit $rc: $(tail -1 "$T/eval.err") $(head -c 200 "$T/eval.json")"
+fi
+
+# quantize: the QOperator form (onnxrt_qlinearops), the op_wise node kept FP32, the calibration
+# sampling size the first of "50, 100" (the fixture has 24 images, all used)
+"$LOWP" quantize "$F/model.onnx" --config "$Y" -o "$T/q.onnx" --json -q >"$T/q.json" 2>"$T/q.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"format":"qoperator"' "$T/q.json" && grep -q '"int8_nodes":1,' "$T/q.json" &&
+   grep -q '"fp32_nodes":1,' "$T/q.json" && grep -q '"calibration_samples":24,' "$T/q.json" && [ -s "$T/q.onnx" ]; then
+    ok resnet50_example_quantize
+else
+    fail resnet50_example_quantize "exit $rc: $(tail -1 "$T/q.err") $(cat "$T/q.json")"
+fi
+
+# tune: meets the 1 % criterion, the tuned model evaluates as the tune said
+"$LOWP" tune "$Y" "$F/model.onnx" -w "$T/ws" --json -q >"$T/tune.json" 2>"$T/tune.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"met_target": true' "$T/tune.json" && [ -s "$T/ws/best_model.onnx" ] &&
+   "$LOWP" eval "$T/ws/best_model.onnx" --config "$Y" --json -q 2>/dev/null | grep -q '"value": *1[,.]'; then
+    ok resnet50_example_tune
+else
+    fail resnet50_example_tune "exit $rc: $(tail -1 "$T/tune.err")"
+fi
+
+finish

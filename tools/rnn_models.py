@@ -149,6 +149,26 @@ def torch_cases(out):
         np.save(os.path.join(out, name + ".in.npy"), x.numpy())
         np.save(os.path.join(out, name + ".torch.npy"), y.numpy())
 
+    class Head(torch.nn.Module):
+        """A batch-first LSTM with a Linear head on every step: quantization keeps the LSTM
+        float (static) or makes it DynamicQuantizeLSTM (dynamic) and quantizes the head."""
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(6, 12, batch_first=True)
+            self.head = torch.nn.Linear(12, 4)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0])
+
+    mod = Head().eval()
+    x = torch.randn(3, 7, 6)
+    with torch.no_grad():
+        y = mod(x)
+    torch.onnx.export(mod, (x,), os.path.join(out, "torch_lstm_head.onnx"), input_names=["X"], output_names=["out"],
+                      dynamic_axes={"X": {0: "batch"}, "out": {0: "batch"}}, opset_version=14)
+    np.save(os.path.join(out, "torch_lstm_head.in.npy"), x.numpy())
+    np.save(os.path.join(out, "torch_lstm_head.torch.npy"), y.numpy())
+
 
 def main():
     if len(sys.argv) != 2:

@@ -74,6 +74,13 @@ expect_fail no_config "$T/none.yaml: cannot open" models/mlp.onnx --config "$T/n
 expect_fail unknown_transform "unknown transform 'Rescal'" models/mlp.onnx --dataset "dummy:[4,1,28,28]" --transform Rescal
 expect_fail compare_label "give the FP32 model with --reference" models/mlp.onnx --dataset "dummy:[4,1,28,28]" --metric MSE:compare_label=false
 expect_fail usage "give --config FILE.yaml or --dataset SPEC" models/mlp.onnx
+# evaluation.accuracy.configs: cores_per_instance sets eval's threads; several instances are refused
+printf 'model:\n  name: m\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    configs: {cores_per_instance: 2}\n    dataloader: {dataset: {dummy: {shape: [2,1,28,28], label: true}}}\n' >"$T/acfg.yaml"
+if "$LOWP" eval models/mlp.onnx --config "$T/acfg.yaml" --json -q 2>&1 | grep -q '"threads":2'; then
+    ok accuracy_configs_threads; else fail accuracy_configs_threads "threads not taken from configs"; fi
+sed 's/cores_per_instance: 2/num_of_instance: 2/' "$T/acfg.yaml" >"$T/acfg2.yaml"
+expect_fail accuracy_configs_instances "evaluation.accuracy.configs.num_of_instance: lowp eval scores in one process" \
+    models/mlp.onnx --config "$T/acfg2.yaml"
 # model.inputs / model.outputs are checked against the model (they were accepted unchecked)
 sed 's/  outputs: logits/  outputs: [logits, probs]/' examples/mlp.yaml >"$T/io.yaml"
 sed 's/  inputs: input$/  inputs: image/' examples/mlp.yaml >"$T/io2.yaml"

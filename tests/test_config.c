@@ -248,8 +248,72 @@ static void test_errors(void)
     CHECK(strstr(lowp_last_error(), "/nonexistent/conf.yaml: cannot open"));
 }
 
+/* LPOT 1.4's schema (its config.py), key by key: each key is either honoured — it loads, and the
+ * test named beside it shows its effect — or refused with a message naming the key path and its
+ * line. None is accepted and then ignored. Keys under a dataloader, a metric or a transform are
+ * covered by the registries' own parameter checks (test_data, test_metric). */
+static void test_lpot_schema_keys(void)
+{
+    static const struct { const char *yaml, *refusal, *effect; } keys[] = {
+        /* model */
+        { "model: {name: m}\n", NULL, "required: test_errors" },
+        { "model: {name: m, framework: onnxrt_qlinearops}\n", NULL, "tune.sh framework_picks_form" },
+        { "model: {name: m, framework: onnxrt_integerops}\n", NULL, "tune.sh framework_picks_form" },
+        { "model: {name: m, framework: tensorflow}\n", "model.framework: lowp works on ONNX models", NULL },
+        { "model: {name: m, inputs: [input], outputs: logits}\n", NULL, "eval.sh model_inputs/model_outputs" },
+        { "model: {name: m}\ndevice: cpu\n", NULL, "the only device" },
+        { "model: {name: m}\ndevice: gpu\n", "device: 'gpu' is not one of: cpu at line 2", NULL },
+        { "model: {name: m}\nversion: 1.0\n", NULL, "informational" },
+        /* quantization */
+        { "model: {name: m}\nquantization: {approach: post_training_dynamic_quant}\n", NULL, "quantize.sh dynamic" },
+        { "model: {name: m}\nquantization: {approach: quant_aware_training}\n", "quant_aware_training is not supported", NULL },
+        { "model: {name: m}\nquantization:\n  train: {start_epoch: 0}\n", "quantization.train: 'train' is an LPOT key that lowp does not support at line 3", NULL },
+        { "model: {name: m}\nquantization:\n  advance: {c: {bias_correction: weight_empirical}}\n", "quantization.advance: 'advance' is an LPOT key that lowp does not support at line 3", NULL },
+        { "model: {name: m}\nquantization:\n  calibration: {sampling_size: '50, 100'}\n", NULL, "lpot_examples.sh quantize (calibration_samples)" },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {batch_size: 4, dataset: {dummy: {shape: [2, 3]}}}\n", NULL, "quantize.sh (batch 40)" },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {filter: {LabelBalance: {size: 1}}, dataset: {dummy: {shape: [2, 3]}}}\n", "dataloader.filter: 'filter' is an LPOT key that lowp does not support at line 4", NULL },
+        { "model: {name: m}\nquantization:\n  recipes: {first_conv_or_matmul_quantization: false, fast_bias_correction: true}\n", NULL, "quantize.sh config recipes" },
+        { "model: {name: m}\nquantization:\n  recipes: {scale_propagation_max_pooling: false}\n", "quantization.recipes.scale_propagation_max_pooling: lowp never gives a MaxPool output", NULL },
+        { "model: {name: m}\nquantization:\n  recipes: {weight_correction: true}\n", "quantization.recipes.weight_correction: weight correction is not implemented", NULL },
+        { "model: {name: m}\nquantization:\n  model_wise:\n    weight: {granularity: per_tensor, scheme: sym, dtype: int8, algorithm: minmax}\n", NULL, "tune space, quantize.sh" },
+        { "model: {name: m}\nquantization:\n  model_wise:\n    weight: {bit: 7.0}\n", "quantization.model_wise.weight.bit: 'bit' is an LPOT key that lowp does not support at line 4", NULL },
+        { "model: {name: m}\nquantization:\n  model_wise:\n    activation: {granularity: per_tensor, scheme: sym, dtype: int8, algorithm: kl}\n", NULL, "quantize.sh, tune space" },
+        { "model: {name: m}\nquantization:\n  model_wise:\n    activation: {dtype: bf16}\n", NULL, "quantize.sh config model_wise dtype" },
+        { "model: {name: m}\nquantization:\n  op_wise: {conv1: {activation: {dtype: fp32}}}\n", NULL, "tune.sh op_wise_same_in_tune_and_quantize" },
+        /* evaluation */
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    configs: {cores_per_instance: 2, intra_num_of_threads: 2}\n", NULL, "eval's threads (its JSON)" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    postprocess: {transform: {LabelShift: 1}}\n", NULL, "eval.sh" },
+        { "model: {name: m}\nevaluation:\n  performance:\n    warmup: 3\n    iteration: 7\n    configs: {num_of_instance: 1, cores_per_instance: 1, kmp_blocktime: 1}\n", NULL, "bench.sh config_mode" },
+        /* tuning */
+        { "model: {name: m}\ntuning:\n  strategy: {name: basic}\n", NULL, "tune.sh" },
+        { "model: {name: m}\ntuning:\n  strategy: {name: basic, latency_weight: 2.0}\n", "tuning.strategy.latency_weight: LPOT weighs accuracy against latency this way only in its tpe strategy", NULL },
+        { "model: {name: m}\ntuning:\n  accuracy_criterion: {absolute: 0.1, higher_is_better: false}\n", NULL, "tune.sh compare_label_false" },
+        { "model: {name: m}\ntuning:\n  objective: footprint\n", NULL, "tune.sh footprint_prefers_int8" },
+        { "model: {name: m}\ntuning:\n  exit_policy: {timeout: 5, max_trials: 3, performance_only: true}\n", NULL, "tune.sh performance_only" },
+        { "model: {name: m}\ntuning:\n  random_seed: 9527\n", NULL, "test_tune same seed, same history" },
+        { "model: {name: m}\ntuning:\n  workspace: {path: ./ws, resume: ./ws/history.jsonl}\n", NULL, "tune.sh kill_and_resume" },
+        { "model: {name: m}\ntuning:\n  tensorboard: true\n", "tuning.tensorboard: tensorboard output is not supported at line 3", NULL },
+        /* sections lowp refuses whole */
+        { "model: {name: m}\npruning: {approach: {}}\n", "pruning: 'pruning' is an LPOT key that lowp does not support at line 2", NULL },
+        { "model: {name: m}\ngraph_optimization: {precisions: [bf16]}\n", "graph_optimization: 'graph_optimization' is an LPOT key that lowp does not support at line 2", NULL },
+        { "model: {name: m}\nmodel_conversion: {source: qat}\n", "model_conversion: 'model_conversion' is an LPOT key that lowp does not support at line 2", NULL },
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        lowp_config *c = NULL;
+        lowp_status st = lowp_config_load_string(keys[i].yaml, "conf.yaml", &c);
+        if (keys[i].refusal)
+            CHECK_MSG(st != LOWP_OK && strstr(lowp_last_error(), keys[i].refusal), "%s: want a refusal '%s', got '%s'",
+                      keys[i].yaml, keys[i].refusal, st == LOWP_OK ? "accepted" : lowp_last_error());
+        else
+            CHECK_MSG(st == LOWP_OK && keys[i].effect, "%s: want it honoured (%s), got '%s'", keys[i].yaml,
+                      keys[i].effect, lowp_last_error());
+        lowp_config_free(c);
+    }
+}
+
 int main(void)
 {
+    RUN(test_lpot_schema_keys);
     RUN(test_full);
     RUN(test_defaults);
     RUN(test_examples);

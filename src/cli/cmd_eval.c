@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "cli/cli.h"
 #include "cli/cli_data.h"
+#include "config/config.h"
 
 static const char usage[] =
     "usage: lowp eval MODEL --config FILE.yaml [options]\n"
@@ -123,6 +124,16 @@ int lp_cmd_eval(int argc, char **argv)
     }
     /* the model, compiled once */
     lowp_session_options so = lowp_session_options_default();
+    if (cfg && !threads) {
+        /* LPOT's evaluation.accuracy.configs: the threads of the one evaluating process */
+        const lp_cfg_perf_configs *pc = &cfg->evaluation.accuracy_configs;
+        if (pc->num_of_instance > 1) {
+            rc = lp_cli_input_error("%s: evaluation.accuracy.configs.num_of_instance: lowp eval scores in one process "
+                                    "(several instances are a speed measurement: lowp bench --config)", config);
+            goto done;
+        }
+        threads = pc->intra_num_of_threads > 0 ? pc->intra_num_of_threads : pc->cores_per_instance;
+    }
     if (threads)
         so.threads = (int)threads;
     if (precision && !strcmp(precision, "bf16"))
@@ -160,6 +171,8 @@ int lp_cmd_eval(int argc, char **argv)
         lp_json_int(&j, res.samples);
         lp_json_key(&j, "seconds");
         lp_json_double(&j, round(res.seconds * 1000) / 1000);
+        lp_json_key(&j, "threads");
+        lp_json_int(&j, threads); /* 0: the library's default */
         lp_json_end_object(&j);
         if (lp_json_finish(&j, &text) != LOWP_OK) {
             rc = lp_cli_lib_error();

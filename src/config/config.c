@@ -753,7 +753,8 @@ static lp_status parse_root(lp_config *cfg)
 {
     ctx c = {cfg, cfg->file};
     static const char *const keys[] = {"version", "model", "device", "quantization", "evaluation", "tuning", NULL};
-    static const char *const unsup[] = {"pruning", "graph_optimization", "distillation", "mixed_precision", NULL};
+    static const char *const unsup[] = {"pruning", "graph_optimization", "distillation", "mixed_precision",
+                                        "model_conversion", NULL};
     const lp_yval *r = cfg->root;
     if (r->kind != LP_NODE_MAP)
         return bad(&c, "", r, "the configuration must be a map of sections (model, quantization, ...)");

@@ -33,6 +33,11 @@ lp_status lp_node_infer_with(const lp_graph *g, int ni, const lp_vinfo *const *i
         return lp_node_error(n, LOWP_ERR_FORMAT, "has %d inputs, expected %d to %d", n_in, op->min_in, op->max_in);
     if (n_out < op->min_out || n_out > op->max_out)
         return lp_node_error(n, LOWP_ERR_FORMAT, "has %d outputs, expected %d to %d", n_out, op->min_out, op->max_out);
+    /* Ops may read their required inputs without a NULL check: an omitted one is refused here
+     * (the fuzzer's Clip with input 0 named "" read a NULL). */
+    for (int k = 0; k < op->min_in && k < n->n_in; k++)
+        if (!in[k] && !((op->optional_in >> k) & 1))
+            return lp_node_error(n, LOWP_ERR_FORMAT, "input %d is required but omitted (empty name)", k);
     for (int k = 0; k < n->n_out; k++)
         memset(&out[k], 0, sizeof out[k]);
     lp_infer_ctx c = {

@@ -45,6 +45,9 @@ typedef struct lp_op_def {
     int min_out, max_out;
     lp_status (*infer)(lp_infer_ctx *c);
     lp_status (*run)(const lp_run_ctx *c);
+    unsigned optional_in;       /* bit k: input k < min_in may be omitted ("") in a file (Resize's
+                                   roi); every other input below min_in is checked present before
+                                   infer, so ops may read them without a NULL check */
 } lp_op_def;
 
 /* The registry, generated from ops.def. */

@@ -359,7 +359,7 @@ static lp_status resize_run(const lp_run_ctx *c)
 }
 
 const lp_op_def lp_opdef_Resize = {
-    .name = "Resize", .min_in = 2, .max_in = 4, .min_out = 1, .max_out = 1,
+    .name = "Resize", .min_in = 2, .max_in = 4, .min_out = 1, .max_out = 1, .optional_in = 1u << 1,
     .infer = resize_infer, .run = resize_run,
 };
 

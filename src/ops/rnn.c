@@ -557,5 +557,6 @@ const lp_op_def lp_opdef_LSTM = {
 
 const lp_op_def lp_opdef_DynamicQuantizeLSTM = {
     .name = "DynamicQuantizeLSTM", .domain = "com.microsoft", .min_in = 12, .max_in = 12, .min_out = 0, .max_out = 3,
+    .optional_in = 0xF8u, /* B, sequence_lens, initial_h, initial_c, P */
     .infer = rnn_infer, .run = rnn_run,
 };

@@ -31,8 +31,8 @@ if [ -d "$FM" ]; then
             zoo_case "$m" --config "examples/$m.yaml" -b 200
         done
     fi
-    # --json has exactly the four keys
-    if grep -qE '^\{"metric":"topk","value":0\.[0-9]+,"samples":10000,"seconds":[0-9.e-]+\}$' "$T/mlp.json"; then
+    # --json has exactly these keys (threads: 0 is the library default)
+    if grep -qE '^\{"metric":"topk","value":0\.[0-9]+,"samples":10000,"seconds":[0-9.e-]+,"threads":[0-9]+\}$' "$T/mlp.json"; then
         ok json_shape; else fail json_shape "$(cat "$T/mlp.json")"; fi
     # text output: metric, samples, seconds; progress lines on a non-terminal stderr
     "$LOWP" eval models/mlp.onnx --dataset "FashionMNIST:$FM" --transform Rescale,Normalize=0.2860/0.3530 \

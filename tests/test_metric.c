@@ -122,6 +122,11 @@ static void test_detection(void)
     CHECK_NEAR(score("mAP", NULL, NULL, 3, o, 2, l), expected("map_050_all"), 1e-9);
     CHECK_NEAR(score("mAP", "map_points", "11", 3, o, 2, l), expected("map_050_11"), 1e-9);
     CHECK_NEAR(score("COCOmAP", NULL, NULL, 3, o, 2, l), expected("coco_map"), 1e-9);
+    /* VOCmAP is LPOT's mAP with VOC's defaults (IoU 0.5, area under the PR curve); COCOmAP takes
+     * iou_thrs / map_points as LPOT does */
+    CHECK_NEAR(score("VOCmAP", NULL, NULL, 3, o, 2, l), expected("map_050_all"), 1e-9);
+    CHECK_NEAR(score("VOCmAP", "map_points", "11", 3, o, 2, l), expected("map_050_11"), 1e-9);
+    CHECK_NEAR(score("COCOmAP", "iou_thrs", "0.5", 3, o, 2, l), score("mAP", "map_points", "101", 3, o, 2, l), 1e-12);
     for (int i = 0; i < 3; i++)
         lowp_tensor_free(o[i]);
     for (int i = 0; i < 2; i++)

@@ -50,16 +50,13 @@ static lp_status map_create_common(const lowp_params *p, bool coco, void **out)
     if (!m)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     lp_status st = LP_OK;
-    const char *thrs = "0.5";
+    /* LPOT's defaults: COCO's ten thresholds and 101 points; mAP and VOCmAP IoU 0.5 and the area
+     * under the PR curve */
+    const char *thrs = NULL;
     int64_t points = 0;
-    if (coco) {
-        thrs = "0.5:0.05:0.95";
-        points = 101;
-    } else {
-        st = lowp_params_get_string(p, "iou_thrs", "0.5", &thrs);
-        if (st == LP_OK)
-            st = lowp_params_get_int(p, "map_points", 0, &points);
-    }
+    st = lowp_params_get_string(p, "iou_thrs", coco ? "0.5:0.05:0.95" : "0.5", &thrs);
+    if (st == LP_OK)
+        st = lowp_params_get_int(p, "map_points", coco ? 101 : 0, &points);
     const char *anno = NULL;
     if (st == LP_OK)
         st = lowp_params_get_string(p, "anno_path", NULL, &anno);
@@ -345,10 +342,8 @@ static const lowp_param_spec map_params[] = {
     {"anno_path", LOWP_PARAM_STRING, 0, 0},
     {NULL, 0, 0, 0},
 };
-static const lowp_param_spec coco_params[] = {
-    {"anno_path", LOWP_PARAM_STRING, 0, 0},
-    {NULL, 0, 0, 0},
-};
+
 
 const lowp_metric_vtable lp_metric_map = {"mAP", map_params, 1, map_create, map_update, map_result, map_reset, map_free};
-const lowp_metric_vtable lp_metric_coco_map = {"COCOmAP", coco_params, 1, coco_create, map_update, map_result, map_reset, map_free};
+const lowp_metric_vtable lp_metric_coco_map = {"COCOmAP", map_params, 1, coco_create, map_update, map_result, map_reset, map_free};
+const lowp_metric_vtable lp_metric_voc_map = {"VOCmAP", map_params, 1, map_create, map_update, map_result, map_reset, map_free};

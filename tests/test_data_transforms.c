@@ -124,7 +124,32 @@ static void test_resize(void)
     t = tensor(3, h4, big);
     float down[4] = {2.5f, 4.5f, 10.5f, 12.5f};
     check_values(apply("Resize", t, 0, "size", "2", NULL, NULL, NULL, NULL), 3, h2, down, 1e-5);
-    CHECK(apply("Resize", t, 0, "size", "2", "interpolation", "bicubic", NULL, NULL) == NULL);
+    CHECK(apply("Resize", t, 0, "size", "2", "interpolation", "lanczos", NULL, NULL) == NULL);
+    /* bicubic (OpenCV INTER_CUBIC): the same size is the identity (weights 0,1,0,0); on a ramp
+     * of slope 1, upscaled 2x, inner outputs fall at fractions t = 0.25 / 0.75 past a source
+     * pixel, where OpenCV's a = -0.75 kernel gives sum(i * w_i) = 1.296875 / 1.703125 over its
+     * taps at -1..2 (a = -0.5 would give 1.25 / 1.75: a = -0.75 sharpens) */
+    check_values(apply("Resize", t, 0, "size", "4", "interpolation", "bicubic", NULL, NULL), 3, h4, big, 1e-6);
+    lowp_tensor_free(t);
+    float ramp[4 * 8];
+    for (int y = 0; y < 4; y++)
+        for (int x = 0; x < 8; x++)
+            ramp[y * 8 + x] = (float)x;
+    int64_t r48[2] = {4, 8}, r4x16[2] = {4, 16};
+    t = tensor(2, r48, ramp);
+    lowp_tensor *up = apply("Resize", t, 0, "size", "[4, 16]", "interpolation", "bicubic", NULL, NULL);
+    CHECK(up && lowp_tensor_dims(up)[0] == r4x16[0] && lowp_tensor_dims(up)[1] == r4x16[1]);
+    if (up) {
+        const float *u = lowp_tensor_data(up);
+        for (int x = 0; x < 16; x++) {
+            double rx = (x + 0.5) * 0.5 - 0.5;
+            int bx = (int)floor(rx);
+            double want = (bx - 1) + (rx - bx < 0.5 ? 1.296875 : 1.703125);
+            if (bx - 1 >= 0 && bx + 2 <= 7)
+                CHECK_MSG(fabs(u[2 * 16 + x] - want) < 1e-5, "x %d: %g != %g", x, u[2 * 16 + x], want);
+        }
+        lowp_tensor_free(up);
+    }
     lowp_tensor_free(t);
 }
 

@@ -14,7 +14,7 @@ typedef struct img {
     bool chw;
 } img;
 
-enum { INTERP_BILINEAR, INTERP_NEAREST };
+enum { INTERP_BILINEAR, INTERP_NEAREST, INTERP_BICUBIC };
 
 /* The geometry of an image tensor, or an error naming its shape. */
 lp_status lp_img_of(const lp_tensor *t, img *m);
@@ -23,13 +23,13 @@ lp_status lp_img_new(const img *m, lp_dtype dtype, int ndim, int64_t h, int64_t 
 /* Replaces *tp by its (h,w) window at (top,left) (any dtype). */
 lp_status lp_img_crop(lp_tensor **tp, int64_t top, int64_t left, int64_t h, int64_t w);
 /* Replaces *tp by a float32 resize to (oh,ow): bilinear with half-pixel centres (OpenCV
- * INTER_LINEAR) or nearest. */
+ * INTER_LINEAR), bicubic (INTER_CUBIC) or nearest. */
 lp_status lp_img_resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp);
 /* Replaces *tp by its float32 copy unless it is float32. */
 lp_status lp_img_to_f32(lp_tensor **tp);
 /* `key`: one int (square) or [h, w], positive. */
 lp_status lp_img_get_size(const lowp_params *p, const char *key, int64_t *h, int64_t *w);
-/* `interpolation`: bilinear (default) or nearest. */
+/* `interpolation`: bilinear (default), bicubic or nearest. */
 lp_status lp_img_get_interp(const lowp_params *p, int *out);
 
 #endif

@@ -82,8 +82,21 @@ lp_status lp_img_crop(lp_tensor **tp, int64_t top, int64_t left, int64_t h, int6
     return LP_OK;
 }
 
+/* OpenCV INTER_CUBIC's four weights (a = -0.75) for a source offset t in [0, 1). */
+static void cubic_weights(double t, double w[4])
+{
+    const double a = -0.75;
+    w[0] = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a;
+    w[1] = ((a + 2) * t - (a + 3)) * t * t + 1;
+    w[2] = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1;
+    w[3] = 1 - w[0] - w[1] - w[2];
+}
+
+static int64_t clamp_index(int64_t i, int64_t n) { return i < 0 ? 0 : i >= n ? n - 1 : i; }
+
 /* Resizes to (oh,ow) into a new float32 tensor. Bilinear uses half-pixel centres and clamps
  * at the border (OpenCV INTER_LINEAR, PyTorch align_corners=False without antialiasing);
+ * bicubic is OpenCV's INTER_CUBIC (half-pixel centres, a = -0.75, border pixels replicated);
  * nearest takes source floor(x * in/out) (OpenCV INTER_NEAREST). */
 lp_status lp_img_resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp)
 {
@@ -126,9 +139,21 @@ lp_status lp_img_resize(lp_tensor **tp, int64_t oh, int64_t ow, int interp)
             int64_t nx = (int64_t)floor((double)x * fx);
             if (nx > m.w - 1)
                 nx = m.w - 1;
+            double cy[4], cx[4];
+            int64_t by = 0, bx = 0;
+            if (interp == INTERP_BICUBIC) {
+                double ry = (y + 0.5) * fy - 0.5, rx = (x + 0.5) * fx - 0.5;
+                by = (int64_t)floor(ry), bx = (int64_t)floor(rx);
+                cubic_weights(ry - (double)by, cy);
+                cubic_weights(rx - (double)bx, cx);
+            }
             for (int64_t c = 0; c < m.c; c++) {
-                double v;
-                if (interp == INTERP_NEAREST)
+                double v = 0;
+                if (interp == INTERP_BICUBIC) {
+                    for (int i = 0; i < 4; i++)
+                        for (int j = 0; j < 4; j++)
+                            v += cy[i] * cx[j] * SRC(c, clamp_index(by - 1 + i, m.h), clamp_index(bx - 1 + j, m.w));
+                } else if (interp == INTERP_NEAREST)
                     v = SRC(c, ny, nx);
                 else
                     v = (1 - wy) * ((1 - wx) * SRC(c, y0, x0) + wx * SRC(c, y0, x1)) +
@@ -166,9 +191,11 @@ lp_status lp_img_get_interp(const lowp_params *p, int *out)
         *out = INTERP_BILINEAR;
     else if (!strcmp(s, "nearest"))
         *out = INTERP_NEAREST;
+    else if (!strcmp(s, "bicubic"))
+        *out = INTERP_BICUBIC;
     else
         return lp_cfg_error(LOWP_ERR_UNSUPPORTED, p->file, p->path, 0,
-                            "interpolation '%s' is not supported (bilinear, nearest)", s);
+                            "interpolation '%s' is not supported (bilinear, bicubic, nearest)", s);
     return LP_OK;
 }
 

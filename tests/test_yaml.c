@@ -6,6 +6,7 @@
  * crash (run under ASan/UBSan by `make test-asan`). */
 #include "test.h"
 
+#include "base/json.h"
 #include "base/limits.h"
 #include "config/config.h"
 #include "data/params.h"
@@ -251,6 +252,61 @@ static void test_through_the_readers(void)
     CHECK(strstr(lowp_last_error(), "history.jsonl: line 1: not a lowp tuning history"));
 }
 
+/* UTF-8 of code point `cp` into `out` (NUL-terminated); its length. */
+static int utf8(unsigned cp, char *out)
+{
+    int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    static const unsigned char lead[5] = { 0, 0, 0xc0, 0xe0, 0xf0 };
+    for (int i = n - 1; i > 0; i--, cp >>= 6)
+        out[i] = (char)(0x80 | (cp & 0x3f));
+    out[0] = (char)(n == 1 ? cp : lead[n] | cp);
+    out[n] = 0;
+    return n;
+}
+
+/* Whatever text lowp writes as JSON reads back as the same text through the YAML reader (how
+ * recipes and histories are read): every code point of the BMP's first 0x3000 and a stride
+ * through the rest (surrogates excluded), each alone and between letters, as a key and as a
+ * value. The fuzzer found U+0085 (a YAML line break) breaking a recipe's round trip. */
+static void test_json_text_reads_back(void)
+{
+    int bad = 0;
+    for (unsigned cp = 1; cp <= 0x10ffff && bad < 5; cp += cp < 0x3000 ? 1 : 97) {
+        if (cp >= 0xd800 && cp <= 0xdfff)
+            continue;
+        char s[16] = "a";
+        utf8(cp, s + 1);
+        strcat(s, "z");
+        lp_json j;
+        lp_json_init(&j, 0);
+        lp_json_begin_object(&j);
+        lp_json_key(&j, s);
+        lp_json_string(&j, s);
+        lp_json_end_object(&j);
+        char *text = NULL;
+        lp_yval *v = NULL;
+        if (lp_json_finish(&j, &text) != LOWP_OK || lp_yval_parse(text, strlen(text), "j", &v) != LOWP_OK ||
+            v->kind != LP_NODE_MAP || v->n != 1 || strcmp(v->keys[0], s) != 0 || v->items[0]->kind != LP_NODE_SCALAR ||
+            strcmp(v->items[0]->str, s) != 0) {
+            CHECK_MSG(0, "U+%04X: %s -> %s", cp, text ? text : "(no text)", lowp_last_error());
+            bad++;
+        }
+        lp_yval_free(v);
+        free(text);
+    }
+    /* bytes that are not UTF-8 become U+FFFD, which reads back */
+    lp_json j;
+    lp_json_init(&j, 0);
+    lp_json_string(&j, "a\xff\xc0\x80z");
+    char *text = NULL;
+    lp_yval *v = NULL;
+    CHECK_OK(lp_json_finish(&j, &text));
+    CHECK_OK(lp_yval_parse(text, strlen(text), "j", &v));
+    CHECK(v && v->kind == LP_NODE_SCALAR && !strcmp(v->str, "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz"));
+    lp_yval_free(v);
+    free(text);
+}
+
 int main(void)
 {
     RUN(test_every_event_in_every_position);
@@ -258,5 +314,6 @@ int main(void)
     RUN(test_nesting_bound);
     RUN(test_anchors_aliases_merge);
     RUN(test_through_the_readers);
+    RUN(test_json_text_reads_back);
     return TEST_SUMMARY("test_yaml");
 }

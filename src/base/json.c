@@ -107,7 +107,7 @@ static void put_escaped(lp_json *j, const char *str, size_t n)
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
         size_t len = 0;
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
             len = 1;
         } else if (c >= 0xc2 && c <= 0xdf) {
             len = i + 1 < n && (s[i + 1] & 0xc0) == 0x80 ? 2 : 0;
@@ -118,6 +118,20 @@ static void put_escaped(lp_json *j, const char *str, size_t n)
             unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
             len = i + 3 < n && s[i + 1] >= lo && s[i + 1] <= hi && (s[i + 2] & 0xc0) == 0x80 &&
                   (s[i + 3] & 0xc0) == 0x80 ? 4 : 0;
+        }
+        /* Code points YAML does not take verbatim (lowp reads its own JSON back with a YAML
+         * parser): C1 controls (NEL U+0085 breaks a line there), U+2028/9, BOM, non-characters.
+         * They are written as \uXXXX, which JSON and YAML both read back as the same text. */
+        unsigned cp = len == 2 ? (c & 0x1f) << 6 | (s[i + 1] & 0x3f)
+                    : len == 3 ? (c & 0x0f) << 12 | (s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f) : 0;
+        if ((len == 2 && cp <= 0x9f) || (len == 3 && (cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp >= 0xfffe))) {
+            put(j, (const char *)s + i - run, run);
+            run = 0;
+            char esc[8];
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+            puts_(j, esc);
+            i += len;
+            continue;
         }
         if (len) {
             i += len;
@@ -136,7 +150,7 @@ static void put_escaped(lp_json *j, const char *str, size_t n)
         case '\b': puts_(j, "\\b"); break;
         case '\f': puts_(j, "\\f"); break;
         default:
-            if (c < 0x20) {
+            if (c < 0x20 || c == 0x7f) {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
                 puts_(j, esc);
             } else {

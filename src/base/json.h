@@ -16,7 +16,9 @@
  * what they write. Errors (out of memory, a value where a key is due, unbalanced containers,
  * nesting deeper than LP_JSON_MAX_DEPTH) are sticky: the writer calls return nothing and
  * lp_json_finish reports the first one. Strings are written as valid UTF-8: control characters
- * are escaped and invalid UTF-8 bytes become U+FFFD, so any C string is safe to pass.
+ * (C0, DEL, C1), U+2028/9, U+FEFF and U+FFFE/F are escaped (\uXXXX: lowp reads JSON back with a
+ * YAML parser, which takes none of them verbatim) and invalid UTF-8 bytes become U+FFFD, so any
+ * C string is safe to pass and reads back as itself.
  * Non-finite doubles are written as null (JSON has no NaN/Inf). */
 #ifndef LP_JSON_H
 #define LP_JSON_H

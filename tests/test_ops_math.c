@@ -470,6 +470,93 @@ static void test_space_depth_roundtrip_and_unpool(void)
     done(&t, 2, up, 1, y);
 }
 
+/* ---- NonMaxSuppression, RoiAlign, GridSample, DFT, windows ---- */
+
+static void test_nms_and_roialign(void)
+{
+    /* three boxes, the second overlaps the first (IoU 0.81), the third is apart; corners given
+     * in either order; max 2 per class */
+    tcase t = mk("NonMaxSuppression", 5, 1);
+    lp_tensor *in[5] = { F32(3, D(1, 3, 4), 0, 0, 1, 1, 0.1f, 0.1f, 1, 1, 3, 3, 2, 2),
+                         F32(3, D(1, 1, 3), 0.9f, 0.95f, 0.5f), I64(1, D(1), 2), F32(1, D(1), 0.5f),
+                         F32(1, D(1), 0.0f) }, *y[1];
+    CHECK_OK(eval(&t, 11, 5, in, 1, y));
+    CHECK(dims_are(y[0], 2, D(2, 3)));
+    CHECK_INTS(y[0], LP_I64, 0, 0, 1, 0, 0, 2);
+    done(&t, 5, in, 1, y);
+
+    /* RoiAlign avg over a constant plane gives the constant; a bad batch index fails */
+    t = mk("RoiAlign", 3, 1);
+    attr_int(&t, "output_height", 2);
+    attr_int(&t, "output_width", 2);
+    lp_tensor *x = mkt(LP_F32, 4, D(1, 1, 4, 4), NULL);
+    for (int i = 0; i < 16; i++)
+        ((float *)x->data)[i] = 3;
+    lp_tensor *ra[3] = { x, F32(2, D(1, 4), 0.5f, 0.5f, 2.5f, 2.5f), I64(1, D(1), 0) };
+    CHECK_OK(eval(&t, 16, 3, ra, 1, y));
+    CHECK(dims_are(y[0], 4, D(1, 1, 2, 2)));
+    CHECK_F32S(y[0], 1e-6, 3, 3, 3, 3);
+    ((int64_t *)ra[2]->data)[0] = 1;
+    lp_tensor *y2[1];
+    CHECK(eval(&t, 16, 3, ra, 1, y2) != LP_OK);
+    lp_tensor_free(y2[0]);
+    done(&t, 3, ra, 1, y);
+}
+
+static void test_gridsample_corners_and_padding(void)
+{
+    /* align_corners=1: grid (-1,-1) and (1,1) hit the corner pixels exactly; (3, 0) is outside:
+     * zeros padding gives 0, border the edge pixel */
+    lp_tensor *y[1];
+    const char *pads[2] = { "zeros", "border" };
+    /* (3, 0) maps to pixel x = 2, y = 0.5: border clamps x to 1, between 2 and 4 */
+    const float far[2] = { 0, 3 };
+    for (int p = 0; p < 2; p++) {
+        tcase t = mk("GridSample", 2, 1);
+        attr_int(&t, "align_corners", 1);
+        attr_str(&t, "padding_mode", pads[p]);
+        lp_tensor *in[2] = { F32(4, D(1, 1, 2, 2), 1, 2, 3, 4), F32(4, D(1, 1, 3, 2), -1, -1, 1, 1, 3, 0) };
+        CHECK_OK(eval(&t, 16, 2, in, 1, y));
+        CHECK(dims_are(y[0], 4, D(1, 1, 1, 3)));
+        CHECK_F32S(y[0], 1e-6, 1, 4, far[p]);
+        done(&t, 2, in, 1, y);
+    }
+}
+
+static void test_dft_and_windows(void)
+{
+    /* DFT of [1, 2, 3, 4] (real): [10, -2+2i, -2, -2-2i]; inverse gives it back */
+    tcase t = mk("DFT", 1, 1);
+    lp_tensor *in[1] = { F32(3, D(1, 4, 1), 1, 2, 3, 4) }, *y[1], *z[1];
+    CHECK_OK(eval(&t, 17, 1, in, 1, y));
+    CHECK(dims_are(y[0], 3, D(1, 4, 2)));
+    const float want[8] = { 10, 0, -2, 2, -2, 0, -2, -2 };
+    for (int i = 0; y[0] && i < 8; i++)
+        CHECK_NEAR(((float *)y[0]->data)[i], want[i], 1e-5); /* double sums of 4 terms, rounded to float32 */
+    tcase ti = mk("DFT", 1, 1);
+    attr_int(&ti, "inverse", 1);
+    CHECK_OK(eval(&ti, 17, 1, y, 1, z));
+    const float back[8] = { 1, 0, 2, 0, 3, 0, 4, 0 };
+    for (int i = 0; z[0] && i < 8; i++)
+        CHECK_NEAR(((float *)z[0]->data)[i], back[i], 1e-5);
+    done(&ti, 1, y, 1, z);
+    done(&t, 1, in, 0, NULL);
+
+    /* symmetric Hann of 5: [0, .5, 1, .5, 0]; a negative size fails */
+    t = mk("HannWindow", 1, 1);
+    attr_int(&t, "periodic", 0);
+    lp_tensor *w[1] = { I64(0, NULL, 5) };
+    CHECK_OK(eval(&t, 17, 1, w, 1, y));
+    const float hann[5] = { 0, 0.5f, 1, 0.5f, 0 };
+    for (int i = 0; y[0] && i < 5; i++)
+        CHECK_NEAR(((float *)y[0]->data)[i], hann[i], 1e-7); /* cos in double, one float32 rounding */
+    done(&t, 1, w, 1, y);
+    t = mk("HannWindow", 1, 1);
+    lp_tensor *neg[1] = { I64(0, NULL, -3) };
+    CHECK(eval(&t, 17, 1, neg, 1, y) != LP_OK);
+    done(&t, 1, neg, 1, y);
+}
+
 int main(void)
 {
     RUN(test_max_min_nan_and_broadcast);
@@ -487,5 +574,8 @@ int main(void)
     RUN(test_nonzero_unique);
     RUN(test_topk_compress_onehot);
     RUN(test_space_depth_roundtrip_and_unpool);
+    RUN(test_nms_and_roialign);
+    RUN(test_gridsample_corners_and_padding);
+    RUN(test_dft_and_windows);
     return TEST_SUMMARY("test_ops_math");
 }

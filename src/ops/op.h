@@ -95,6 +95,13 @@ lp_status lp_op_check_count(const lp_node *n, int64_t a, int64_t b, const char *
 lp_status lp_sort_indices(int64_t *idx, int64_t n, int (*cmp)(const void *ctx, int64_t a, int64_t b),
                           const void *ctx);
 
+/* For ops that compute an output outright (sizes chosen by values): infer hands the tensor to
+ * an output vinfo (which then owns it: dtype, shape and value); run copies it into the
+ * output the engine sized (c->out[k], skipped when NULL), checking the sizes agree. Both take
+ * ownership of t (NULL allowed). */
+void lp_vinfo_give(lp_vinfo *v, lp_tensor *t);
+lp_status lp_op_copy_computed(const lp_run_ctx *c, int k, lp_tensor *t);
+
 /* Shape of a concrete tensor as an lp_shape. */
 void lp_shape_of(const lp_tensor *t, lp_shape *s);
 

@@ -21,28 +21,18 @@ static size_t esize(const lp_tensor *t) { return lp_dtype_traits_of(t->dtype)->s
 static void give_outputs(lp_infer_ctx *c, lp_tensor **t)
 {
     for (int k = 0; k < c->n_out && k < MAX_OUT; k++) {
-        if (!t[k])
-            continue;
-        lp_vinfo_set(&c->out[k], t[k]->dtype, t[k]->ndim, t[k]->dims);
-        c->out[k].value = t[k];
+        lp_vinfo_give(&c->out[k], t[k]);
         t[k] = NULL;
     }
 }
 
-/* Copies computed tensors into run's preallocated outputs, checking their shapes agree, and
- * frees them. */
+/* Copies computed tensors into run's preallocated outputs and frees them. */
 static lp_status copy_outputs(const lp_run_ctx *c, lp_tensor **t)
 {
     lp_status st = LP_OK;
-    for (int k = 0; k < c->n_out && k < MAX_OUT; k++) {
-        lp_tensor *o = c->out[k];
-        if (st == LP_OK && o && t[k]) {
-            if (o->dtype != t[k]->dtype || o->nbytes != t[k]->nbytes)
-                st = lp_node_error(c->node, LOWP_ERR_INTERNAL, "output %d was sized for another result", k);
-            else if (o->nbytes)
-                memcpy(o->data, t[k]->data, o->nbytes);
-        }
-        lp_tensor_free(t[k]);
+    for (int k = 0; k < MAX_OUT; k++) {
+        lp_status sk = k < c->n_out ? lp_op_copy_computed(c, k, t[k]) : (lp_tensor_free(t[k]), LP_OK);
+        st = st == LP_OK ? sk : st;
         t[k] = NULL;
     }
     return st;
@@ -364,10 +354,7 @@ static lp_status run_Unique(const lp_run_ctx *c)
             lp_tensor_free(t[k]);
         return st;
     }
-    st = copy_outputs(c, t);
-    for (int k = 0; k < MAX_OUT; k++) /* outputs the node does not use */
-        lp_tensor_free(t[k]);
-    return st;
+    return copy_outputs(c, t);
 }
 
 const lp_op_def lp_opdef_Unique = { .name = "Unique", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 4,

@@ -142,3 +142,25 @@ lp_status lp_sort_indices(int64_t *idx, int64_t n, int (*cmp)(const void *ctx, i
     free(tmp);
     return LP_OK;
 }
+
+void lp_vinfo_give(lp_vinfo *v, lp_tensor *t)
+{
+    if (!t)
+        return;
+    lp_vinfo_set(v, t->dtype, t->ndim, t->dims);
+    v->value = t;
+}
+
+lp_status lp_op_copy_computed(const lp_run_ctx *c, int k, lp_tensor *t)
+{
+    lp_tensor *o = k < c->n_out ? c->out[k] : NULL;
+    lp_status st = LP_OK;
+    if (o && t) {
+        if (o->dtype != t->dtype || o->nbytes != t->nbytes)
+            st = lp_node_error(c->node, LOWP_ERR_INTERNAL, "output %d was sized for another result", k);
+        else if (o->nbytes)
+            memcpy(o->data, t->data, o->nbytes);
+    }
+    lp_tensor_free(t);
+    return st;
+}

@@ -386,6 +386,15 @@ static const struct { const char *name, *k1, *v1, *k2, *v2; } tf_valid[] = {
     {"ToArray", NULL, NULL, NULL, NULL},
     {"CropResize", "x", "1", "y", "0", },
     {"LabelShift", "label_shift", "1", NULL, NULL},
+    {"ResizeCropImagenet", "height", "2", "width", "2"},
+    {"BilinearImagenet", "height", "2", "width", "3"},
+    {"ToTensor", NULL, NULL, NULL, NULL},
+    {"RandomHorizontalFlip", NULL, NULL, NULL, NULL},
+    {"RandomVerticalFlip", NULL, NULL, NULL, NULL},
+    {"AlignImageChannel", "dim", "3", NULL, NULL},
+    {"CropToBoundingBox", "offset_height", "1", "offset_width", "0"},
+    {"Pad", "padding", "[1, 2]", "padding_mode", "reflect"},
+    {"QuantizedInput", "dtype", "uint8", "scale", "2"},
 };
 
 /* Hostile values by param type. */
@@ -473,6 +482,12 @@ static void test_transforms(void)
             CHECK_OK(lowp_params_set(p, "width", "2"));
             CHECK_OK(lowp_params_set(p, "height", "2"));
             CHECK_OK(lowp_params_set(p, "size", "3"));
+        }
+        if (!strcmp(names[i], "ResizeCropImagenet"))
+            CHECK_OK(lowp_params_set(p, "resize_side", "4"));
+        if (!strcmp(names[i], "CropToBoundingBox")) {
+            CHECK_OK(lowp_params_set(p, "target_height", "2"));
+            CHECK_OK(lowp_params_set(p, "target_width", "2"));
         }
         run_transform(names[i], p);
         /* then each param of the spec made hostile in turn */

@@ -39,6 +39,13 @@ lp_status lp_img_of(const lp_tensor *t, img *m)
 lp_status lp_img_new(const img *m, lp_dtype dtype, int ndim, int64_t h, int64_t w, lp_tensor **out,
                          img *om)
 {
+    /* what a transform makes is bounded as decoded images are (data/image.c): a Pad or a
+     * resize of hostile sizes is refused before anything is allocated */
+    lp_image_limit lim;
+    LP_TRY(lp_image_limits(&lim));
+    if (h < 0 || w < 0 || (w && (uint64_t)h > lim.pixels / (uint64_t)w))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "an image of %lldx%lld pixels is over the limit of %llu (LOWP_MAX_IMAGE_PIXELS)",
+                        (long long)h, (long long)w, (unsigned long long)lim.pixels);
     int64_t dims[3];
     if (ndim == 2)
         dims[0] = h, dims[1] = w;

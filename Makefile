@@ -48,7 +48,7 @@ $(BUILD)/liblowp.so: $(LIB_OBJ)
 $(BUILD)/lowp: $(CLI_OBJ) $(BUILD)/liblowp.a
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblowp.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test.h tests/op_harness.h tests/graph_builder.h tests/chain_model.h $(BUILD)/liblowp.a
+$(BUILD)/tests/%: tests/%.c tests/test.h tests/op_harness.h tests/graph_builder.h tests/chain_model.h tests/fm_data.h $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -Itests $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 

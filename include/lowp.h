@@ -50,7 +50,8 @@ typedef enum lowp_status {
     LOWP_ERR_UNSUPPORTED = 4,      /* valid input that lowp does not handle (an op, a dtype) */
     LOWP_ERR_SHAPE = 5,            /* shapes or dtypes that do not fit together */
     LOWP_ERR_OUT_OF_MEMORY = 6,
-    LOWP_ERR_INTERNAL = 7          /* a bug in lowp: please report the message */
+    LOWP_ERR_INTERNAL = 7,         /* a bug in lowp: please report the message */
+    LOWP_ERR_CANCELLED = 8         /* a user callback asked to stop (e.g. Ctrl-C in Python) */
 } lowp_status;
 
 /* The message of the last failed call on this thread ("" if none). Valid until the next call.
@@ -61,6 +62,9 @@ const char *lowp_last_error(void);
  * for printing names read from a model without letting them drive the terminal. Returns the
  * length written. */
 size_t lowp_escape_text(char *dst, size_t cap, const char *src);
+/* Sets this thread's message (callbacks use it so that the status they return is explained);
+ * returns `status`. The text is copied (at most 1023 bytes). */
+lowp_status lowp_set_error(lowp_status status, const char *message);
 /* A short constant name for a status ("invalid argument", "I/O error", ...). */
 const char *lowp_status_string(lowp_status status);
 /* "MAJOR.MINOR.PATCH". */
@@ -100,6 +104,11 @@ typedef struct lowp_tensor lowp_tensor;
  * otherwise the tensor is zero-filled. ndim may be 0 (a scalar). */
 lowp_status lowp_tensor_create(lowp_dtype dtype, int ndim, const int64_t *dims,
                                const void *data, lowp_tensor **tensor_out);
+/* A tensor over the caller's `data` (C order, numel*size bytes), without copying: lowp reads
+ * (and, as an output, writes) that memory, which must stay valid until the tensor is freed;
+ * lowp_tensor_free does not free it. */
+lowp_status lowp_tensor_wrap(lowp_dtype dtype, int ndim, const int64_t *dims, void *data,
+                             lowp_tensor **tensor_out);
 void lowp_tensor_free(lowp_tensor *tensor);
 lowp_dtype lowp_tensor_dtype(const lowp_tensor *tensor);
 int lowp_tensor_ndim(const lowp_tensor *tensor);
@@ -372,6 +381,26 @@ typedef struct lowp_dataloader lowp_dataloader;
 lowp_status lowp_dataloader_create(lowp_dataset *dataset, lowp_transform *transform,
                                    const lowp_dataloader_options *options,
                                    lowp_dataloader **dataloader_out);
+/* User-supplied batches (a Python iterable, the caller's own reader): `next` fills the zeroed
+ * `batch` with new tensors (inputs in the model's order, labels if any) and sets *count_out to
+ * the samples in it (the first dimension), 0 at the end of the epoch; an error status stops the
+ * reader's user (calibration, a tune) with lowp_last_error() as the message, which `next`
+ * should set (lowp_set_error). `reset` starts from the first batch again (NULL: the source
+ * is read once, a second pass yields nothing); `free` releases `user` (may be NULL). */
+typedef struct lowp_batch_source {
+    lowp_status (*next)(void *user, lowp_sample *batch, int64_t *count_out);
+    void (*reset)(void *user);
+    void (*free)(void *user);
+    void *user;
+    int64_t length;          /* samples per epoch if known (progress, history), else 0 */
+    const char *description; /* for messages and the history, e.g. "calib_dataloader"; copied */
+} lowp_batch_source;
+
+/* A dataloader that reads batches from `source` as they come (batch_size, shuffle and
+ * max_samples do not apply: the source decides). It owns source->user from now on (frees it
+ * also when it fails). */
+lowp_status lowp_dataloader_create_from_source(const lowp_batch_source *source,
+                                               lowp_dataloader **dataloader_out);
 void lowp_dataloader_free(lowp_dataloader *dataloader);
 /* The next batch into `batch` (cleared first): each input and label stacked along a new
  * first axis. *count_out is the number of samples in it: 0 when the epoch is over.
@@ -693,6 +722,61 @@ lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calibrat
  * default -- pass the result of lowp_tune_options_from_config edited as you need. */
 lowp_status lowp_tuner_create_from_config(const lowp_model *model, const lowp_config *config,
                                           const lowp_tune_options *options, lowp_tuner **tuner_out);
+/* ---- user evaluation: the tuner scores candidates through one seam ----
+ * Instead of a dataloader + metric, the caller's own function scores each candidate model (a
+ * detector with its own post-processing, WER, an app): it gets the model and a session
+ * compiled on it and returns the metric value. Strategies, history, resume and reports work
+ * the same. An error status stops the tune cleanly: the trials finished so far stay in
+ * history.jsonl, and a tune with `resume` continues from there. */
+typedef struct lowp_eval_request {
+    const lowp_model *model;   /* the candidate: the FP32 model at the baseline, then each
+                                  trial's quantized model; valid during the call only */
+    lowp_session *session;     /* a session compiled on it (the tuner's threads), ready to run */
+    int trial;                 /* 0: the FP32 baseline; 1, 2, ...: the trial */
+    const char *note;          /* what the candidate is ("FP32", "fallback 3 ops to bf16") */
+    const char *workspace;     /* the tuner's workspace folder (NULL outside a tune) */
+} lowp_eval_request;
+
+/* Scores a candidate into *value_out. On failure return a status (LOWP_ERR_CANCELLED to stop
+ * on the user's request) after setting the message with lowp_set_error. */
+typedef lowp_status (*lowp_eval_fn)(void *user, const lowp_eval_request *request, double *value_out);
+
+typedef struct lowp_evaluator {
+    lowp_eval_fn fn;
+    void *user;
+    void (*free)(void *user);  /* releases `user` with the tuner (may be NULL) */
+    const char *name;          /* what the value is, for history and reports ("WER"); copied;
+                                  NULL: "user metric" */
+    int higher_is_better;      /* 1 or 0 (lowp_tune_options.higher_is_better, when >= 0, wins) */
+} lowp_evaluator;
+
+/* A tuner scoring with `evaluator` (whose `user` it owns from now on, also when it fails).
+ * `calibration` as in lowp_tuner_create (a lowp_dataloader_create_from_source over the
+ * caller's batches is the usual choice); with neither calibration nor evaluation data, the
+ * latency measurements run on a batch-1 input of zeros shaped like the model's inputs
+ * (symbolic dims 1). */
+lowp_status lowp_tuner_create_with_evaluator(const lowp_model *model, lowp_dataloader *calibration,
+                                             const lowp_evaluator *evaluator,
+                                             const lowp_tune_options *options, lowp_tuner **tuner_out);
+
+/* Scores `model` once with `evaluator` (trial 0, no workspace) on a new session (`options`
+ * may be NULL); the evaluator's user is not freed. What `lowp eval --eval-cmd` does. */
+lowp_status lowp_evaluator_run(const lowp_evaluator *evaluator, const lowp_model *model,
+                               const lowp_session_options *options, double *value_out);
+
+/* An evaluator that runs an external program per candidate (`lowp tune --eval-cmd`): the
+ * model is saved to WORKSPACE/candidates/trial_N.onnx (baseline: fp32.onnx; outside a tune, a
+ * temporary folder), `{model}` in `command` is replaced by that path, shell-quoted (without
+ * `{model}`, the path is appended), and `/bin/sh -c` runs it in its own process group with
+ * LOWP_MODEL and LOWP_TRIAL in the environment. The last non-empty line of its standard output
+ * must be the metric, a number. A non-zero exit, a non-numeric last line, or running longer
+ * than `timeout_seconds` (> 0; the whole process group is killed) is an error naming the trial,
+ * the command and the tail of its standard error. The candidate file is removed after a
+ * success and kept after a failure. Fill *evaluator_out; free it with evaluator_out->free
+ * unless a tuner took it. See docs/cli.md, "--eval-cmd". */
+lowp_status lowp_evaluator_command(const char *command, double timeout_seconds,
+                                   int higher_is_better, lowp_evaluator *evaluator_out);
+
 void lowp_tuner_free(lowp_tuner *tuner);
 
 typedef struct lowp_tune_summary {

@@ -60,6 +60,11 @@ size_t lowp_escape_text(char *dst, size_t cap, const char *src)
     return lp_escape_text(dst, cap, src ? src : "", src ? strlen(src) : 0);
 }
 
+lowp_status lowp_set_error(lowp_status status, const char *message)
+{
+    return lp_error(status, "%s", message ? message : "");
+}
+
 lp_status lp_error(lp_status status, const char *fmt, ...)
 {
     char raw[sizeof last_error];
@@ -102,6 +107,7 @@ const char *lowp_status_string(lowp_status status)
         [LOWP_ERR_SHAPE] = "shape mismatch",
         [LOWP_ERR_OUT_OF_MEMORY] = "out of memory",
         [LOWP_ERR_INTERNAL] = "internal error",
+        [LOWP_ERR_CANCELLED] = "cancelled",
     };
     if ((unsigned)status < sizeof names / sizeof names[0] && names[status])
         return names[status];

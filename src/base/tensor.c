@@ -13,7 +13,8 @@ int64_t lp_numel(int ndim, const int64_t *dims)
     return n;
 }
 
-lp_status lp_tensor_new(lp_dtype dtype, int ndim, const int64_t *dims, lp_tensor **out)
+/* The checks every tensor header passes (dtype, rank, dims); its byte size into *nbytes. */
+static lp_status check_header(lp_dtype dtype, int ndim, const int64_t *dims, size_t *nbytes)
 {
     size_t esize = lp_dtype_traits_of(dtype)->size;
     if (!esize)
@@ -29,6 +30,14 @@ lp_status lp_tensor_new(lp_dtype dtype, int ndim, const int64_t *dims, lp_tensor
             return lp_error(LOWP_ERR_OUT_OF_MEMORY, "tensor of %s is too large", lp_dtype_traits_of(dtype)->name);
         n *= dims[i];
     }
+    *nbytes = (size_t)n * esize;
+    return LP_OK;
+}
+
+lp_status lp_tensor_new(lp_dtype dtype, int ndim, const int64_t *dims, lp_tensor **out)
+{
+    size_t nbytes;
+    LP_TRY(check_header(dtype, ndim, dims, &nbytes));
     lp_tensor *t = calloc(1, sizeof *t);
     if (!t)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor");
@@ -36,12 +45,12 @@ lp_status lp_tensor_new(lp_dtype dtype, int ndim, const int64_t *dims, lp_tensor
     t->ndim = ndim;
     if (ndim)
         memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
-    t->nbytes = (size_t)n * esize;
+    t->nbytes = nbytes;
     t->data = calloc(1, t->nbytes ? t->nbytes : 1);
     t->owns_data = true;
     if (!t->data) {
         free(t);
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory allocating %zu bytes", (size_t)n * esize);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory allocating %zu bytes", nbytes);
     }
     *out = t;
     return LP_OK;
@@ -119,6 +128,23 @@ lowp_status lowp_tensor_create(lowp_dtype dtype, int ndim, const int64_t *dims, 
     LP_TRY(lp_tensor_new(dtype, ndim, dims, &t));
     if (data && t->nbytes)
         memcpy(t->data, data, t->nbytes);
+    *tensor_out = t;
+    return LP_OK;
+}
+
+lowp_status lowp_tensor_wrap(lowp_dtype dtype, int ndim, const int64_t *dims, void *data,
+                             lowp_tensor **tensor_out)
+{
+    if (!tensor_out || (ndim > 0 && !dims))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tensor_wrap: NULL argument");
+    size_t nbytes;
+    LP_TRY(check_header(dtype, ndim, dims, &nbytes));
+    if (nbytes && !data)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tensor_wrap: NULL data for %zu bytes", nbytes);
+    lp_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor");
+    lp_tensor_view(t, dtype, ndim, dims, data); /* owns_data false: the caller's memory */
     *tensor_out = t;
     return LP_OK;
 }

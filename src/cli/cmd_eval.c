@@ -15,6 +15,7 @@
 static const char usage[] =
     "usage: lowp eval MODEL --config FILE.yaml [options]\n"
     "       lowp eval MODEL --dataset SPEC [--transform LIST] [--metric SPEC] [options]\n"
+    "       lowp eval MODEL --eval-cmd 'CMD {model}' [--eval-timeout SEC]\n"
     "\n"
     "Runs MODEL over a dataset and prints the metric, the number of samples and the wall time.\n"
     "With --config the dataloader, metric and postprocess come from evaluation.accuracy of an\n"
@@ -30,6 +31,9 @@ static const char usage[] =
     "  -b, --batch-size N     samples per batch (default: the config's, else 64)\n"
     "  -n, --limit N          evaluate the first N samples only\n"
     "  -r, --reference FILE   the FP32 model, for metrics with compare_label: false\n"
+    "      --eval-cmd CMD     score with your program: {model} becomes the model's path (a copy);\n"
+    "                         the last line it prints is the metric (docs/cli.md, as lowp tune)\n"
+    "      --eval-timeout SEC stop the program after SEC seconds (default: no limit)\n"
     "  -t, --threads N        engine threads (default: the library's)\n"
     "  -p, --precision P      fp32 (default) or bf16: run the whole model in BF16 where the CPU can\n"
     "  -j, --json             print {\"metric\", \"value\", \"samples\", \"seconds\"} as JSON\n"
@@ -39,10 +43,36 @@ static const char usage[] =
     "example: lowp eval models/mlp.onnx --dataset FashionMNIST:/usr/share/datasets/fashion-mnist \\\n"
     "             --transform Rescale,Normalize=0.2860/0.3530 --metric topk=1\n";
 
+/* --eval-cmd: the user's program scores the model (the protocol of lowp tune --eval-cmd). */
+static int eval_with_command(const char *model_path, const char *command, double timeout, int threads, bool json)
+{
+    lowp_model *model = NULL;
+    lowp_evaluator ev = { 0 };
+    lowp_session_options so = lowp_session_options_default();
+    if (threads)
+        so.threads = threads;
+    double value = 0, t0 = lp_cli_now();
+    int rc = LP_EXIT_OK;
+    if (lowp_model_load(model_path, &model) != LOWP_OK || lowp_evaluator_command(command, timeout, 1, &ev) != LOWP_OK ||
+        lowp_evaluator_run(&ev, model, &so, &value) != LOWP_OK)
+        rc = lp_cli_lib_error();
+    if (ev.free)
+        ev.free(ev.user);
+    lowp_model_free(model);
+    if (rc != LP_EXIT_OK)
+        return rc;
+    if (json)
+        printf("{\"metric\": \"eval-cmd\", \"value\": %.17g, \"seconds\": %.3f}\n", value, lp_cli_now() - t0);
+    else
+        printf("model    %s\nmetric   eval-cmd = %.6g\nseconds  %.2f\n", model_path, value, lp_cli_now() - t0);
+    return LP_EXIT_OK;
+}
+
 int lp_cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval", *model_path = NULL, *config = NULL, *dataset = NULL, *reference = NULL,
-               *precision = NULL;
+               *precision = NULL, *eval_cmd = NULL;
+    double eval_timeout = 0;
     lp_cli_data_opts data = {0};
     long batch = 0, limit = 0, threads = 0;
     bool json = false, quiet = false;
@@ -61,6 +91,13 @@ int lp_cmd_eval(int argc, char **argv)
             dataset = v;
         } else if ((r = lp_cli_data_option(cmd, argc, argv, &i, &data)) != 0) {
             if (r < 0) return LP_EXIT_USAGE;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--eval-cmd", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            eval_cmd = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--eval-timeout", &v)) != 0) {
+            if (r < 0) return LP_EXIT_USAGE;
+            if (!lp_cli_number(v, 1e-3, 1e9, &eval_timeout))
+                return lp_cli_usage_error(cmd, "--eval-timeout wants seconds > 0, got '%s'", v);
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-r", "--reference", &v)) != 0) {
             if (r < 0) return LP_EXIT_USAGE;
             reference = v;
@@ -95,8 +132,12 @@ int lp_cmd_eval(int argc, char **argv)
     }
     if (!model_path)
         return lp_cli_usage_error(cmd, "which model? (lowp eval MODEL ...)");
+    if (eval_cmd)
+        return eval_with_command(model_path, eval_cmd, eval_timeout, (int)threads, json);
+    if (eval_timeout > 0)
+        return lp_cli_usage_error(cmd, "--eval-timeout goes with --eval-cmd");
     if (!config && !dataset)
-        return lp_cli_usage_error(cmd, "give --config FILE.yaml or --dataset SPEC");
+        return lp_cli_usage_error(cmd, "give --config FILE.yaml, --dataset SPEC or --eval-cmd CMD");
     if (!dataset && data.n_transforms)
         return lp_cli_usage_error(cmd, "--transform goes with --dataset");
 

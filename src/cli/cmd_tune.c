@@ -18,6 +18,7 @@ static const char usage[] =
     "usage: lowp tune CONFIG.yaml [MODEL.onnx] [-o OUT.onnx] [--resume] [--json] [options]\n"
     "       lowp tune MODEL.onnx --calib SPEC --eval SPEC [--transform LIST] [--metric SPEC]\n"
     "                 [--tolerance 1%%] -o OUT.onnx [options]\n"
+    "       lowp tune MODEL.onnx --calib SPEC --eval-cmd 'CMD {model}' [--eval-timeout SEC] ...\n"
     "\n"
     "Quantizes MODEL and searches recipes (INT8 schemes, calibration algorithms, BF16/FP32\n"
     "fallback per op) for the fastest one whose accuracy stays within the tolerance of the FP32\n"
@@ -30,6 +31,10 @@ static const char usage[] =
     "      --eval SPEC        evaluation dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist\n"
     "  -T, --transform LIST   transforms for both, e.g. Rescale,Normalize=0.2860/0.3530\n"
     "  -m, --metric SPEC      evaluation metric (default topk=1)\n"
+    "      --eval-cmd CMD     score each candidate with your program instead: {model} becomes the\n"
+    "                         candidate's path; the last line it prints is the metric (docs/cli.md)\n"
+    "      --eval-timeout SEC stop a scoring run after SEC seconds (default: no limit)\n"
+    "      --lower-is-better  the --eval-cmd metric is a loss or an error rate\n"
     "      --tolerance X      allowed loss: 1%% or 0.01 relative (default), see --absolute\n"
     "      --absolute         the tolerance is absolute (metric units)\n"
     "      --performance-only quantize with the first recipe and measure it, without evaluating\n"
@@ -174,6 +179,9 @@ int lp_cmd_tune(int argc, char **argv)
 {
     const char *cmd = "tune", *config = NULL, *model_path = NULL, *calib = NULL, *eval = NULL;
     const char *strategy = NULL, *approach = NULL, *objective = NULL, *workspace = NULL, *output = NULL, *sizes = NULL;
+    const char *eval_cmd = NULL;
+    double eval_timeout = 0;
+    bool lower_is_better = false;
     lp_cli_data_opts data = {0};
     long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1;
     double tolerance = NAN;
@@ -212,6 +220,7 @@ int lp_cmd_tune(int argc, char **argv)
         OPT("-w", "--workspace", workspace)
         OPT("-o", "--output", output)
         OPT(NULL, "--sampling-size", sizes)
+        OPT(NULL, "--eval-cmd", eval_cmd)
         INT_OPT("-b", "--batch-size", batch, 1, 1 << 20)
         INT_OPT("-n", "--limit", limit, 1, 2147483647L)
         INT_OPT("-t", "--threads", threads, 1, 4096)
@@ -227,6 +236,13 @@ int lp_cmd_tune(int argc, char **argv)
             if (r < 0)
                 return LP_EXIT_USAGE;
             tolerance_text = v;
+        } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--eval-timeout", &v)) != 0) {
+            if (r < 0)
+                return LP_EXIT_USAGE;
+            if (!lp_cli_number(v, 1e-3, 1e9, &eval_timeout))
+                return lp_cli_usage_error(cmd, "--eval-timeout wants seconds > 0, got '%s'", v);
+        } else if (!strcmp(argv[i], "--lower-is-better")) {
+            lower_is_better = true;
         } else if (!strcmp(argv[i], "--absolute")) {
             absolute = true;
         } else if (!strcmp(argv[i], "--performance-only")) {
@@ -252,8 +268,13 @@ int lp_cmd_tune(int argc, char **argv)
                                   absolute ? "[-1e6, 1e6] (--absolute)" : "[-100%, 100%] (0.01, 1%)", tolerance_text);
     if (!config && !model_path)
         return lp_cli_usage_error(cmd, "give a configuration (lowp tune CONFIG.yaml) or a model with --calib and --eval");
-    if (!config && !eval)
-        return lp_cli_usage_error(cmd, "without a configuration, give the evaluation data with --eval SPEC");
+    if (!config && !eval && !eval_cmd)
+        return lp_cli_usage_error(cmd, "without a configuration, give the evaluation data with --eval SPEC (or a "
+                                  "scoring program with --eval-cmd CMD)");
+    if (eval_cmd && eval)
+        return lp_cli_usage_error(cmd, "--eval and --eval-cmd both score the candidates: give one");
+    if (!eval_cmd && (eval_timeout > 0 || lower_is_better))
+        return lp_cli_usage_error(cmd, "--eval-timeout and --lower-is-better go with --eval-cmd");
     if (approach) {
         static const char *const full[] = { "post_training_static_quant", "post_training_dynamic_quant",
                                             "post_training_auto_quant" };
@@ -329,8 +350,8 @@ int lp_cmd_tune(int argc, char **argv)
         rc = lp_cli_lib_error();
         goto done;
     }
-    /* data: the short forms win over the configuration */
-    if ((rc = lp_cli_eval_dataloader(&data, eval, cfg, (int)batch, 100, limit, &ev_dl)) != LP_EXIT_OK)
+    /* data: the short forms win over the configuration; --eval-cmd replaces evaluation data */
+    if (!eval_cmd && (rc = lp_cli_eval_dataloader(&data, eval, cfg, (int)batch, 100, limit, &ev_dl)) != LP_EXIT_OK)
         goto done;
     if (calib && !dynamic) {
         if ((rc = lp_cli_dataloader(calib, data.n_transforms, data.transforms, 50, max_cal, &cal_dl)) != LP_EXIT_OK)
@@ -344,12 +365,24 @@ int lp_cmd_tune(int argc, char **argv)
         rc = lp_cli_usage_error(cmd, "give calibration data with --calib SPEC (or --approach dynamic)");
         goto done;
     }
-    if ((rc = lp_cli_metric(&data, cfg, &metric, &post)) != LP_EXIT_OK)
+    if (!eval_cmd && (rc = lp_cli_metric(&data, cfg, &metric, &post)) != LP_EXIT_OK)
         goto done;
     display d = { .tty = isatty(2), .quiet = quiet };
     o.progress = on_progress;
     o.progress_user = &d;
-    lowp_status st = lowp_tuner_create(model, cal_dl, ev_dl, metric, post, &o, &tuner);
+    lowp_status st;
+    if (eval_cmd) {
+        lowp_evaluator ev;
+        if (lower_is_better)
+            o.higher_is_better = 0;
+        st = lowp_evaluator_command(eval_cmd, eval_timeout, o.higher_is_better != 0, &ev);
+        if (st == LOWP_OK)
+            st = lowp_tuner_create_with_evaluator(model, cal_dl, &ev, &o, &tuner);
+        else
+            lowp_dataloader_free(cal_dl);
+    } else {
+        st = lowp_tuner_create(model, cal_dl, ev_dl, metric, post, &o, &tuner);
+    }
     cal_dl = ev_dl = NULL, metric = NULL, post = NULL; /* the tuner owns them now */
     if (st != LOWP_OK) {
         rc = lp_cli_lib_error();

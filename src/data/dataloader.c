@@ -17,6 +17,11 @@ struct lowp_dataloader {
     int64_t *order;       /* permutation (shuffle) or NULL (identity) */
     int64_t *batch_idx;   /* dataset indices of the last batch */
     int64_t batch_n;
+    int64_t batch_base;   /* from a source: the position of the last batch's first sample */
+    bool from_source;     /* batches come from `src` (ds and tf are NULL) */
+    bool read_once, src_done; /* a source without reset: read, and over */
+    lowp_batch_source src;
+    char src_desc[160];
 };
 
 lowp_dataloader_options lowp_dataloader_options_default(void)
@@ -82,10 +87,67 @@ lowp_status lowp_dataloader_create(lowp_dataset *ds, lowp_transform *tf,
     return LP_OK;
 }
 
+lowp_status lowp_dataloader_create_from_source(const lowp_batch_source *src, lowp_dataloader **out)
+{
+    if (!src || !src->next || !out) {
+        if (src && src->free)
+            src->free(src->user);
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_dataloader_create_from_source: NULL source, next or output");
+    }
+    lowp_dataloader *dl = calloc(1, sizeof *dl);
+    if (!dl) {
+        if (src->free)
+            src->free(src->user);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    dl->from_source = true;
+    dl->src = *src;
+    snprintf(dl->src_desc, sizeof dl->src_desc, "%s", src->description ? src->description : "user batches");
+    dl->src.description = dl->src_desc;
+    dl->length = src->length > 0 ? src->length : 0;
+    dl->opt = lowp_dataloader_options_default();
+    *out = dl;
+    return LP_OK;
+}
+
+/* A source's batch: checked for the sample count it claims. */
+static lp_status source_next(lowp_dataloader *dl, lowp_sample *batch, int64_t *count_out)
+{
+    int64_t n = 0;
+    lp_status st = dl->src.next(dl->src.user, batch, &n);
+    if (st != LP_OK) {
+        lowp_sample_clear(batch);
+        return lp_error_prefix(st, "%s: batch at sample %lld", dl->src_desc, (long long)dl->pos);
+    }
+    if (n == 0) {
+        lowp_sample_clear(batch);
+        return LP_OK;
+    }
+    if (n < 0 || batch->n_inputs < 1 || batch->n_inputs > LOWP_SAMPLE_MAX_TENSORS ||
+        batch->n_labels < 0 || batch->n_labels > LOWP_SAMPLE_MAX_TENSORS)
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: a batch of %lld samples with %d inputs and %d labels",
+                      dl->src_desc, (long long)n, batch->n_inputs, batch->n_labels);
+    for (int i = 0; st == LP_OK && i < batch->n_inputs; i++)
+        if (!batch->inputs[i] || (batch->inputs[i]->ndim > 0 && batch->inputs[i]->dims[0] != n))
+            st = lp_error(LOWP_ERR_SHAPE, "%s: batch at sample %lld: input %d does not have %lld rows", dl->src_desc,
+                          (long long)dl->pos, i, (long long)n);
+    if (st != LP_OK) {
+        lowp_sample_clear(batch);
+        return st;
+    }
+    dl->batch_n = n;
+    dl->batch_base = dl->pos;
+    dl->pos += n;
+    *count_out = n;
+    return LP_OK;
+}
+
 void lowp_dataloader_free(lowp_dataloader *dl)
 {
     if (!dl)
         return;
+    if (dl->from_source && dl->src.free)
+        dl->src.free(dl->src.user);
     lowp_dataset_free(dl->ds);
     lowp_transform_free(dl->tf);
     free(dl->order);
@@ -95,18 +157,27 @@ void lowp_dataloader_free(lowp_dataloader *dl)
 
 void lowp_dataloader_reset(lowp_dataloader *dl)
 {
-    if (dl)
-        dl->pos = 0, dl->batch_n = 0;
+    if (!dl)
+        return;
+    if (dl->from_source && dl->src.reset && dl->pos > 0)
+        dl->src.reset(dl->src.user);
+    dl->pos = 0, dl->batch_n = 0;
+    dl->src_done = dl->from_source && !dl->src.reset && dl->read_once;
 }
 
 int64_t lowp_dataloader_length(const lowp_dataloader *dl) { return dl ? dl->length : 0; }
 
 int64_t lowp_dataloader_batch_index(const lowp_dataloader *dl, int64_t i)
 {
-    return dl && i >= 0 && i < dl->batch_n ? dl->batch_idx[i] : -1;
+    if (!dl || i < 0 || i >= dl->batch_n)
+        return -1;
+    return dl->from_source ? dl->batch_base + i : dl->batch_idx[i];
 }
 
-const char *lowp_dataloader_describe(const lowp_dataloader *dl) { return dl ? dl->ds->desc : ""; }
+const char *lowp_dataloader_describe(const lowp_dataloader *dl)
+{
+    return !dl ? "" : dl->from_source ? dl->src_desc : dl->ds->desc;
+}
 
 static bool same_shape(const lp_tensor *a, const lp_tensor *b)
 {
@@ -150,6 +221,12 @@ lowp_status lowp_dataloader_next(lowp_dataloader *dl, lowp_sample *batch, int64_
     lowp_sample_clear(batch);
     *count_out = 0;
     dl->batch_n = 0;
+    if (dl->from_source) {
+        if (dl->src_done)
+            return LP_OK;
+        dl->read_once = true;
+        return source_next(dl, batch, count_out);
+    }
     int64_t n = dl->length - dl->pos;
     if (n > dl->opt.batch_size)
         n = dl->opt.batch_size;

@@ -44,15 +44,18 @@ static void fingerprint(lowp_tuner *t)
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].kind == LP_VALUE_CONST && g->values[v].init && g->values[v].init->data)
             h = fnv(h, g->values[v].init->data, g->values[v].init->nbytes);
-    h = fnv_str(h, lowp_dataloader_describe(t->eval));
-    int64_t n = lowp_dataloader_length(t->eval);
-    h = fnv(h, &n, sizeof n);
+    int64_t n = 0;
+    if (t->eval) {
+        h = fnv_str(h, lowp_dataloader_describe(t->eval));
+        n = lowp_dataloader_length(t->eval);
+        h = fnv(h, &n, sizeof n);
+    }
     if (t->calib) {
         h = fnv_str(h, lowp_dataloader_describe(t->calib));
         n = lowp_dataloader_length(t->calib);
         h = fnv(h, &n, sizeof n);
     }
-    h = fnv_str(h, lowp_metric_name(t->metric));
+    h = fnv_str(h, t->metric_name);
     h = fnv(h, &t->opt.seed, sizeof t->opt.seed);
     h = fnv(h, &t->opt.threads, sizeof t->opt.threads);
     if (t->opt.performance_only) /* its trials have no accuracy: a normal run must not reuse them */

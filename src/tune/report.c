@@ -250,7 +250,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
               t->opt.tolerance, t->hib ? "higher" : "lower", s->target, s->output, best->t.index,
               esc(best->note, e1, sizeof e1));
     sb_printf(&md, "| | FP32 | tuned |\n|---|---|---|\n");
-    sb_printf(&md, "| %s | %.6g | %.6g (%+.2f %%) |\n", lowp_metric_name(t->metric), s->baseline, s->best,
+    sb_printf(&md, "| %s | %.6g | %.6g (%+.2f %%) |\n", t->metric_name, s->baseline, s->best,
               gain_pct(s->relative_loss));
     sb_printf(&md, "| latency, batch 1 (measured) | %.3f ms | %.3f ms (x%.2f) |\n", s->baseline_latency_ms,
               s->best_latency_ms, s->speedup);
@@ -290,7 +290,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
         sb_printf(&md, "Not available for this configuration.\n");
     }
     sb_printf(&md, "\n## Trials\n\n| # | strategy | what | %s | pass | objective | latency ms | size | int8/bf16/fp32 | s |\n"
-                   "|---|---|---|---|---|---|---|---|---|---|\n", lowp_metric_name(t->metric));
+                   "|---|---|---|---|---|---|---|---|---|---|\n", t->metric_name);
     for (int i = 0; i < t->n_trials; i++) {
         const lp_tune_rec *r = &t->trials[i];
         sb_printf(&md, "| %d%s | %s | %s | %.6g | %s | %.3f | %.3f | %s | %d/%d/%d | %.1f%s |\n", r->t.index,
@@ -323,7 +323,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     sb_printf(&h, "</code></li>\n<li>best trial: %d (", best->t.index);
     sb_html(&h, best->note);
     sb_printf(&h, ")</li></ul>\n<div class=\"wide\"><table><tr><th></th><th>FP32</th><th>tuned</th></tr>\n");
-    sb_printf(&h, "<tr><th class=\"t\">%s</th><td>%.6g</td><td>%.6g (%+.2f %%)</td></tr>\n", lowp_metric_name(t->metric),
+    sb_printf(&h, "<tr><th class=\"t\">%s</th><td>%.6g</td><td>%.6g (%+.2f %%)</td></tr>\n", t->metric_name,
               s->baseline, s->best, gain_pct(s->relative_loss));
     sb_printf(&h, "<tr><th class=\"t\">latency, batch 1 (measured)</th><td>%.3f ms</td><td>%.3f ms (x%.2f)</td></tr>\n",
               s->baseline_latency_ms, s->best_latency_ms, s->speedup);
@@ -383,7 +383,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
               L, H - B + 16, x0, W - R, H - B + 16, x1, (L + W - R) / 2, H - 8);
     sb_printf(&h, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g</text>"
                   "<text transform=\"translate(14 %d) rotate(-90)\" text-anchor=\"middle\">%s</text>\n",
-              L - 4, T + 10, y1, L - 4, H - B, y0, (T + H - B) / 2, lowp_metric_name(t->metric));
+              L - 4, T + 10, y1, L - 4, H - B, y0, (T + H - B) / 2, t->metric_name);
     if (s->target == s->target) {
         double ty = SY(s->target);
         sb_printf(&h, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#c60\" stroke-dasharray=\"4\"/>"
@@ -448,7 +448,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
 
     sb_printf(&h, "<h2>Trials</h2>\n<div class=\"wide\"><table><tr><th>#</th><th>strategy</th><th>what</th><th>%s</th><th>pass</th>"
                   "<th>objective</th><th>latency ms</th><th>size</th><th>int8/bf16/fp32</th><th>s</th></tr>\n",
-              lowp_metric_name(t->metric));
+              t->metric_name);
     for (int i = 0; i < t->n_trials; i++) {
         const lp_tune_rec *r = &t->trials[i];
         sb_printf(&h, "<tr%s><td>%d</td><td class=\"t\">%s</td><td class=\"t w\">", i == b ? " style=\"background:#def\"" : "",

@@ -119,9 +119,15 @@ lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config)
         add_slot(&c, g->values[g->outputs[i]].name, true);
     /* a few batches of the same shape, and the FP32 model's values on them, once */
     lowp_dataloader *dl = t->calib ? t->calib : t->eval;
+    if (!dl) { /* a user evaluator with no data through lowp: the latency sample */
+        for (int i = 0; st == LP_OK && i < t->n_sample; i++)
+            if ((st = lp_tensor_clone(t->sample[i], &batches[0].inputs[i])) == LP_OK)
+                batches[0].n_inputs = i + 1;
+        n_batches = 1;
+    }
     lowp_dataloader_reset(dl);
     int64_t seen = 0;
-    while (st == LP_OK && seen < SENS_MAX_SAMPLES && n_batches < SENS_MAX_BATCHES) {
+    while (dl && st == LP_OK && seen < SENS_MAX_SAMPLES && n_batches < SENS_MAX_BATCHES) {
         int64_t n = 0;
         lowp_sample *b = &batches[n_batches];
         st = lowp_dataloader_next(dl, b, &n);

@@ -66,6 +66,10 @@ struct lowp_tuner {
     lowp_dataloader *calib, *eval;
     lowp_metric *metric;
     lowp_transform *post;
+    lowp_evaluator ev;          /* how candidates are scored: the built-in eval + metric above
+                                   (user = the tuner) or the caller's (user owned) */
+    bool ev_owned;              /* ev.free(ev.user) with the tuner */
+    char *metric_name;          /* for history and reports */
     lp_tensor *sample[LOWP_SAMPLE_MAX_TENSORS]; /* the first evaluation sample (batch 1), for latency */
     int n_sample;
 

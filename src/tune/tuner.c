@@ -84,6 +84,9 @@ void lowp_tuner_free(lowp_tuner *t)
     lowp_dataloader_free(t->eval);
     lowp_metric_free(t->metric);
     lowp_transform_free(t->post);
+    if (t->ev_owned && t->ev.free)
+        t->ev.free(t->ev.user);
+    free(t->metric_name);
     for (int i = 0; i < t->n_sample; i++)
         lp_tensor_free(t->sample[i]);
     free(t->ops);
@@ -117,17 +120,41 @@ static lp_status dup_str(const char *s, char **out)
     return LP_OK;
 }
 
-/* The first sample of the evaluation data as batch-1 tensors (for latency). */
+/* Zeros shaped like the model's inputs, symbolic or unknown dims 1 (for latency, when no data
+ * comes through lowp: a user evaluator with dynamic quantization). */
+static lp_status zero_sample(lowp_tuner *t)
+{
+    const lp_graph *g = t->fp32->g;
+    if (g->n_inputs > LOWP_SAMPLE_MAX_TENSORS)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "the model has %d inputs (at most %d supported)", g->n_inputs,
+                        LOWP_SAMPLE_MAX_TENSORS);
+    for (int i = 0; i < g->n_inputs; i++) {
+        const lp_value *v = &g->values[g->inputs[i]];
+        int64_t dims[LP_MAX_DIMS];
+        int nd = v->shape.ndim > 0 ? v->shape.ndim : 0;
+        for (int k = 0; k < nd && k < LP_MAX_DIMS; k++)
+            dims[k] = lp_dim_known(v->shape.d[k]) ? v->shape.d[k] : 1;
+        LP_TRY(lp_tensor_new(v->dtype != LOWP_UNDEFINED ? v->dtype : LOWP_FLOAT, nd, dims, &t->sample[i]));
+        t->n_sample = i + 1;
+    }
+    return LP_OK;
+}
+
+/* The first sample of the evaluation data (else the calibration data, else zeros) as batch-1
+ * tensors (for latency). */
 static lp_status take_sample(lowp_tuner *t)
 {
+    lowp_dataloader *dl = t->eval ? t->eval : t->calib;
+    if (!dl)
+        return zero_sample(t);
     lowp_sample b = { 0 };
     int64_t n = 0;
-    lowp_dataloader_reset(t->eval);
-    lp_status st = lowp_dataloader_next(t->eval, &b, &n);
-    lowp_dataloader_reset(t->eval);
+    lowp_dataloader_reset(dl);
+    lp_status st = lowp_dataloader_next(dl, &b, &n);
+    lowp_dataloader_reset(dl);
     if (st == LP_OK && n == 0)
-        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: the evaluation dataloader yielded no samples",
-                      lowp_dataloader_describe(t->eval));
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: the %s dataloader yielded no samples",
+                      lowp_dataloader_describe(dl), dl == t->eval ? "evaluation" : "calibration");
     for (int i = 0; st == LP_OK && i < b.n_inputs; i++) {
         const lp_tensor *x = b.inputs[i];
         int64_t dims[LP_MAX_DIMS];
@@ -153,7 +180,7 @@ static lp_status count_macs(lowp_tuner *t)
         in[i] = t->sample[i];
     if (t->fp32->g->n_inputs != t->n_sample)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: batches have %d inputs, the model %d",
-                        lowp_dataloader_describe(t->eval), t->n_sample, t->fp32->g->n_inputs);
+                        lowp_dataloader_describe(t->eval ? t->eval : t->calib), t->n_sample, t->fp32->g->n_inputs);
     LP_TRY(lp_plan_compile(t->fp32->g, in, &p));
     const lp_graph *g = p->g;
     for (int i = 0; i < t->n_ops; i++) {
@@ -180,14 +207,22 @@ static lp_status count_macs(lowp_tuner *t)
     return LP_OK;
 }
 
-lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, lowp_dataloader *eval,
-                              lowp_metric *metric, lowp_transform *post, const lowp_tune_options *options,
-                              lowp_tuner **out)
+static lp_status builtin_eval(void *user, const lowp_eval_request *rq, double *value_out);
+
+/* The one constructor behind both public ones: `ev` scores candidates (NULL: the built-in
+ * evaluation data + metric). Owns everything handed in, also when it fails. */
+static lp_status create(const lowp_model *model, lowp_dataloader *calib, lowp_dataloader *eval, lowp_metric *metric,
+                        lowp_transform *post, const lowp_evaluator *ev, const lowp_tune_options *options,
+                        lowp_tuner **out)
 {
     lowp_tuner *t = NULL;
     lp_status st = LP_OK;
-    if (!model || !eval || !metric || !out)
-        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_create: NULL model, evaluation data or metric");
+    if (!model || !out)
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_create: NULL model or output");
+    else if (!ev && (!eval || !metric))
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_create: NULL evaluation data or metric");
+    else if (ev && !ev->fn)
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_create_with_evaluator: the evaluator has no function");
     else if (!(t = calloc(1, sizeof *t)))
         st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     if (st != LP_OK) {
@@ -195,8 +230,17 @@ lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, l
         lowp_dataloader_free(eval);
         lowp_metric_free(metric);
         lowp_transform_free(post);
+        if (ev && ev->free)
+            ev->free(ev->user);
         return st;
     }
+    if (ev) {
+        t->ev = *ev;
+        t->ev_owned = true;
+    } else {
+        t->ev = (lowp_evaluator){ .fn = builtin_eval, .user = t, .higher_is_better = lowp_metric_higher_is_better(metric) != 0 };
+    }
+    st = dup_str(ev ? (ev->name && *ev->name ? ev->name : "user metric") : lowp_metric_name(metric), &t->metric_name);
     t->calib = calib, t->eval = eval, t->metric = metric, t->post = post;
     t->lock_fd = -1;
     t->opt = options ? *options : lowp_tune_options_default();
@@ -234,6 +278,7 @@ lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, l
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "tolerance: not a number");
     if (st == LP_OK)
         st = dup_str(o->strategy, &t->strategy_name);
+    t->ev.name = t->metric_name;
     if (st == LP_OK)
         st = dup_str(o->approach, &t->approach_name);
     if (st == LP_OK)
@@ -270,12 +315,46 @@ lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, l
         lowp_tuner_free(t);
         return st;
     }
-    t->hib = o->higher_is_better >= 0 ? o->higher_is_better != 0 : lowp_metric_higher_is_better(metric) != 0;
+    t->hib = o->higher_is_better >= 0 ? o->higher_is_better != 0 : t->ev.higher_is_better != 0;
     t->max_trials = o->max_trials > 0 ? o->max_trials : 100;
     t->keep_searching = o->max_trials > 0 || o->timeout > 0;
     t->rng = (uint64_t)o->seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL;
     t->baseline = t->target = NAN;
     *out = t;
+    return LP_OK;
+}
+
+lowp_status lowp_tuner_create(const lowp_model *model, lowp_dataloader *calib, lowp_dataloader *eval,
+                              lowp_metric *metric, lowp_transform *post, const lowp_tune_options *options,
+                              lowp_tuner **out)
+{
+    return create(model, calib, eval, metric, post, NULL, options, out);
+}
+
+lowp_status lowp_tuner_create_with_evaluator(const lowp_model *model, lowp_dataloader *calib,
+                                             const lowp_evaluator *evaluator, const lowp_tune_options *options,
+                                             lowp_tuner **out)
+{
+    if (!evaluator) {
+        lowp_dataloader_free(calib);
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_create_with_evaluator: NULL evaluator");
+    }
+    return create(model, calib, NULL, NULL, NULL, evaluator, options, out);
+}
+
+lowp_status lowp_evaluator_run(const lowp_evaluator *ev, const lowp_model *model, const lowp_session_options *options,
+                               double *value_out)
+{
+    if (!ev || !ev->fn || !model || !value_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_evaluator_run: NULL argument");
+    lowp_session *s = NULL;
+    LP_TRY(lowp_session_create(model, options, &s));
+    lowp_eval_request rq = { .model = model, .session = s, .trial = 0, .note = "FP32" };
+    double v = NAN;
+    lp_status st = ev->fn(ev->user, &rq, &v);
+    lowp_session_free(s);
+    LP_TRY(st);
+    *value_out = v;
     return LP_OK;
 }
 
@@ -354,7 +433,22 @@ static void on_eval(void *user, int64_t done, int64_t total)
     progress(e->t, e->phase, done, total, e->note, false);
 }
 
-static lp_status evaluate(lowp_tuner *t, const lp_graph *g, const char *phase, const char *note, double *acc,
+/* The built-in scorer: the evaluation dataloader through the candidate's session, the metric. */
+static lp_status builtin_eval(void *user, const lowp_eval_request *rq, double *value_out)
+{
+    lowp_tuner *t = user;
+    eval_progress ep = { t, rq->trial ? "trial" : "baseline", rq->note };
+    /* compare_label false (LPOT's gpt2 / oob examples): scored against the FP32 model's outputs */
+    lowp_eval_options eo = { .reference = lowp_metric_compare_label(t->metric) ? NULL : t->fp32,
+                             .postprocess = t->post, .progress = on_eval, .progress_user = &ep };
+    lowp_eval_result r;
+    LP_TRY(lowp_evaluate(rq->session, rq->model, t->eval, t->metric, &eo, &r));
+    *value_out = r.value;
+    return LP_OK;
+}
+
+/* Scores a candidate through the evaluator (trial 0: the baseline) and measures it. */
+static lp_status evaluate(lowp_tuner *t, const lp_graph *g, int trial, const char *note, double *acc,
                           double *latency, int64_t *bytes, int64_t *footprint)
 {
     lowp_session_options so = lowp_session_options_default();
@@ -362,18 +456,19 @@ static lp_status evaluate(lowp_tuner *t, const lp_graph *g, const char *phase, c
     lowp_session *s = NULL;
     LP_TRY(lp_session_create_graph(g, &so, &s));
     lowp_model m = { .graph = (lp_graph *)g };
-    eval_progress ep = { t, phase, note };
-    /* compare_label false (LPOT's gpt2 / oob examples): scored against the FP32 model's outputs */
-    lowp_eval_options eo = { .reference = lowp_metric_compare_label(t->metric) ? NULL : t->fp32,
-                             .postprocess = t->post, .progress = on_eval, .progress_user = &ep };
-    lowp_eval_result r = { .value = NAN };
-    double start = lp_tune_now();
-    lp_status st = t->opt.performance_only ? LP_OK : lowp_evaluate(s, &m, t->eval, t->metric, &eo, &r);
+    lowp_eval_request rq = { .model = &m, .session = s, .trial = trial, .note = note, .workspace = t->workspace };
+    double start = lp_tune_now(), v = NAN;
+    if (t->ev.fn != builtin_eval && !t->opt.performance_only) /* the built-in reports per batch itself */
+        progress(t, trial ? "trial" : "baseline", 0, 0, note, false);
+    /* performance_only (LPOT's exit policy): no accuracy, the candidate is only measured */
+    lp_status st = t->opt.performance_only ? LP_OK : t->ev.fn(t->ev.user, &rq, &v);
     lowp_session_free(s);
+    if (st == LP_OK && trial == 0 && !(v == v) && !t->opt.performance_only)
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: the FP32 model scored NaN", t->metric_name);
     LP_TRY(st);
-    if (!strcmp(phase, "baseline"))
+    if (trial == 0)
         t->eval_seconds = lp_tune_now() - start;
-    *acc = r.value;
+    *acc = v;
     return lp_tune_measure(t, g, latency, bytes, footprint);
 }
 
@@ -520,7 +615,7 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
         double start = lp_tune_now();
         st = lp_tune_build_graph(t, config, prec, &g);
         if (st == LP_OK)
-            st = evaluate(t, g, "trial", rec.note, &rec.t.accuracy, &rec.t.latency_ms, &rec.t.model_bytes,
+            st = evaluate(t, g, t->n_trials + 1, rec.note, &rec.t.accuracy, &rec.t.latency_ms, &rec.t.model_bytes,
                           &rec.t.footprint_bytes);
         lp_graph_free(g);
         rec.t.seconds = lp_tune_now() - start;
@@ -614,7 +709,9 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
     LP_TRY(lp_tune_history_open(t));
     /* the FP32 baseline, once */
     double acc;
-    LP_TRY(evaluate(t, t->fp32->g, "baseline", "FP32", &acc, &t->base_latency, &t->base_bytes, &t->base_footprint));
+    lp_status st = evaluate(t, t->fp32->g, 0, "FP32", &acc, &t->base_latency, &t->base_bytes, &t->base_footprint);
+    if (st != LP_OK)
+        return lp_error_prefix(st, "FP32 baseline");
     t->baseline = acc;
     t->base_cost = 1.0;
     double d = t->opt.relative ? fabs(acc) * t->opt.tolerance : t->opt.tolerance;

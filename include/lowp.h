@@ -804,6 +804,10 @@ typedef struct lowp_tune_summary {
  * WORKSPACE/{history.jsonl, best_recipe.json, report.md, report.html}. Returns LOWP_OK also
  * when no recipe met the target (summary->met == 0); fails only on errors. */
 lowp_status lowp_tuner_run(lowp_tuner *tuner, lowp_tune_summary *summary_out);
+/* Asks a running tune to stop (from a progress callback, another thread, a signal handler):
+ * lowp_tuner_run then returns LOWP_ERR_CANCELLED at its next check -- before the next trial, or
+ * after the baseline -- with the finished trials in the history (resumable). */
+void lowp_tuner_cancel(lowp_tuner *tuner);
 /* The summary as JSON (what `lowp tune --json` prints); *json_out is malloc'ed (free()). */
 lowp_status lowp_tune_summary_json(const lowp_tune_summary *summary, char **json_out);
 

@@ -271,6 +271,39 @@ static void test_error_stops_and_resumes(void)
     lowp_model_free(m);
 }
 
+/* lowp_tuner_cancel from a progress callback (what Ctrl-C in Python does): the run stops with
+ * LOWP_ERR_CANCELLED at the next check, the finished trial stays in the history. */
+static lowp_tuner *cancel_me;
+
+static void cancel_after_trial_1(void *user, const lowp_tune_progress *p)
+{
+    (void)user;
+    if (p->finished && !strcmp(p->phase, "trial") && p->trial == 1)
+        lowp_tuner_cancel(cancel_me);
+}
+
+static void test_cancel(void)
+{
+    lowp_model *m = mlp();
+    lowp_tune_options o = opts("cancel");
+    o.tolerance = -0.5; /* unreachable: without the cancel, 3 trials */
+    o.max_trials = 3;
+    o.progress = cancel_after_trial_1;
+    lowp_metric *metric = NULL;
+    CHECK_OK(lowp_metric_create("topk", NULL, &metric));
+    CHECK_OK(lowp_tuner_create(m, fm_loader(true, 50, N_CAL), fm_loader(false, 100, N_EVAL), metric, NULL, &o,
+                               &cancel_me));
+    lowp_tune_summary s;
+    lowp_status st = lowp_tuner_run(cancel_me, &s);
+    CHECK_MSG(st == LOWP_ERR_CANCELLED && strstr(lowp_last_error(), "before trial 2"), "status %d: %s", st,
+              lowp_last_error());
+    char hist[400];
+    snprintf(hist, sizeof hist, "%s/history.jsonl", o.workspace);
+    CHECK_MSG(count_lines(hist) == 2, "history has %d lines (want a header and 1 trial)", count_lines(hist));
+    lowp_tuner_free(cancel_me);
+    lowp_model_free(m);
+}
+
 /* Dynamic quantization with a user evaluator and no data through lowp at all: latency runs on
  * zeros shaped like the inputs. */
 static void test_dynamic_without_data(void)
@@ -434,6 +467,7 @@ int main(void)
     RUN(test_batch_source);
     RUN(test_user_eval_matches_builtin);
     RUN(test_error_stops_and_resumes);
+    RUN(test_cancel);
     RUN(test_dynamic_without_data);
     RUN(test_command);
     RUN(test_command_tune);

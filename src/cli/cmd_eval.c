@@ -137,7 +137,7 @@ int lp_cmd_eval(int argc, char **argv)
     if (eval_timeout > 0)
         return lp_cli_usage_error(cmd, "--eval-timeout goes with --eval-cmd");
     if (!config && !dataset)
-        return lp_cli_usage_error(cmd, "give --config FILE.yaml, --dataset SPEC or --eval-cmd CMD");
+        return lp_cli_usage_error(cmd, "give --config FILE.yaml or --dataset SPEC (or --eval-cmd CMD)");
     if (!dataset && data.n_transforms)
         return lp_cli_usage_error(cmd, "--transform goes with --dataset");
 

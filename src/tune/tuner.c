@@ -581,6 +581,12 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
             return LP_OK;
         }
     t->dup_streak = 0;
+    if (t->cancelled) {
+        free(prec);
+        free(key);
+        return lp_error(LOWP_ERR_CANCELLED, "cancelled before trial %d (the history keeps %d trials: resume continues)",
+                        t->n_trials + 1, t->n_trials);
+    }
     if (budget_spent(t)) {
         free(prec);
         free(key);
@@ -639,6 +645,12 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
     *trial_out = rec.t;
     *stop_out = t->stopped;
     return LP_OK;
+}
+
+void lowp_tuner_cancel(lowp_tuner *t)
+{
+    if (t)
+        t->cancelled = 1;
 }
 
 /* ---- accessors for strategies ---- */
@@ -712,6 +724,8 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
     lp_status st = evaluate(t, t->fp32->g, 0, "FP32", &acc, &t->base_latency, &t->base_bytes, &t->base_footprint);
     if (st != LP_OK)
         return lp_error_prefix(st, "FP32 baseline");
+    if (t->cancelled)
+        return lp_error(LOWP_ERR_CANCELLED, "cancelled after the FP32 baseline");
     t->baseline = acc;
     t->base_cost = 1.0;
     double d = t->opt.relative ? fabs(acc) * t->opt.tolerance : t->opt.tolerance;

@@ -2,6 +2,9 @@
 # `make test`, `make test-asan`, `make demo`, `make install PREFIX=...`, `make deps`.
 
 PREFIX ?= /usr/local
+# the Python package goes where Debian's python3 looks under PREFIX (/usr/local/lib/python3.11/dist-packages)
+PYTHON ?= /usr/bin/python3
+PYDIR = $(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)/dist-packages
 CC ?= cc
 BUILD ?= build
 OPT ?= -O2
@@ -112,6 +115,10 @@ install: all
 	install -m 644 include/lowp.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/lowp $(DESTDIR)$(PREFIX)/bin/
 	printf '%s\n' "$$LOWP_PC" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lowp.pc
+	install -d $(DESTDIR)$(PYDIR)/lowp/experimental
+	install -m 644 python/lowp/*.py $(DESTDIR)$(PYDIR)/lowp/
+	install -m 644 python/lowp/experimental/*.py $(DESTDIR)$(PYDIR)/lowp/experimental/
+	printf 'LIBRARY = "%s"\n' "$(PREFIX)/lib/liblowp.so" > $(DESTDIR)$(PYDIR)/lowp/_install.py
 
 zoo:
 	/usr/bin/python3 tools/make_zoo.py

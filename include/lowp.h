@@ -188,6 +188,14 @@ lowp_status lowp_session_run(lowp_session *session, int n_inputs, const char *co
                              const lowp_tensor *const *inputs, int n_outputs,
                              lowp_tensor **outputs);
 
+/* The same, writing the first `n_outputs` outputs into tensors the caller made (e.g. with
+ * lowp_tensor_wrap over its own buffers) with exactly the outputs' dtypes and shapes (else
+ * LOWP_ERR_SHAPE naming the output): no allocation per run, for bindings that know the shapes
+ * from an earlier run. */
+lowp_status lowp_session_run_into(lowp_session *session, int n_inputs,
+                                  const char *const *input_names, const lowp_tensor *const *inputs,
+                                  int n_outputs, lowp_tensor *const *outputs);
+
 /* Bytes of the activation arena of the plan compiled for the most recently used input shapes
  * (0 before the first run); weights and plans cached for other shapes are not counted. */
 lowp_status lowp_session_memory_bytes(const lowp_session *session, size_t *arena_bytes_out);

@@ -369,6 +369,35 @@ static void test_tensor_wrap(void)
     CHECK(lowp_tensor_wrap(LOWP_STRING, 1, dims, data, &t) == LOWP_ERR_UNSUPPORTED);
 }
 
+/* lowp_session_run_into writes into the caller's tensors what lowp_session_run returns, and
+ * refuses a tensor of the wrong shape or dtype naming the output. */
+static void test_run_into(void)
+{
+    lowp_model *m = mlp();
+    lowp_session *s = NULL;
+    CHECK_OK(lowp_session_create(m, NULL, &s));
+    float x[3 * 784], y[3 * 10];
+    for (int i = 0; i < 3 * 784; i++)
+        x[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    int64_t xd[4] = { 3, 1, 28, 28 }, yd[2] = { 3, 10 }, bad[2] = { 3, 9 };
+    lowp_tensor *in = NULL, *out = NULL, *ref = NULL, *wrong = NULL;
+    CHECK_OK(lowp_tensor_wrap(LOWP_FLOAT, 4, xd, x, &in));
+    CHECK_OK(lowp_tensor_wrap(LOWP_FLOAT, 2, yd, y, &out));
+    CHECK_OK(lowp_tensor_wrap(LOWP_FLOAT, 2, bad, y, &wrong));
+    const char *name = lowp_model_input_name(m, 0);
+    CHECK_OK(lowp_session_run(s, 1, &name, (const lowp_tensor *const *)&in, 1, &ref));
+    CHECK_OK(lowp_session_run_into(s, 1, &name, (const lowp_tensor *const *)&in, 1, &out));
+    CHECK(ref && !memcmp(lowp_tensor_data(ref), y, sizeof y));
+    CHECK(lowp_session_run_into(s, 1, &name, (const lowp_tensor *const *)&in, 1, &wrong) == LOWP_ERR_SHAPE);
+    CHECK_MSG(strstr(lowp_last_error(), "'logits'") != NULL, "message: %s", lowp_last_error());
+    lowp_tensor_free(ref);
+    lowp_tensor_free(in);
+    lowp_tensor_free(out);
+    lowp_tensor_free(wrong);
+    lowp_session_free(s);
+    lowp_model_free(m);
+}
+
 /* ---- the external command ---- */
 
 static char script[300];
@@ -465,6 +494,7 @@ int main(void)
     }
     RUN(test_tensor_wrap);
     RUN(test_batch_source);
+    RUN(test_run_into);
     RUN(test_user_eval_matches_builtin);
     RUN(test_error_stops_and_resumes);
     RUN(test_cancel);

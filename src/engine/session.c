@@ -301,6 +301,41 @@ lowp_status lowp_session_run(lowp_session *s, int n_inputs, const char *const *i
     return st;
 }
 
+lowp_status lowp_session_run_into(lowp_session *s, int n_inputs, const char *const *input_names,
+                                  const lowp_tensor *const *inputs, int n_outputs, lowp_tensor *const *outputs)
+{
+    if (!s || n_outputs < 0 || (n_outputs && !outputs))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_run_into: NULL argument");
+    const lp_graph *g = s->g;
+    if (n_outputs > g->n_outputs)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_run_into: %d outputs given, the model has %d",
+                        n_outputs, g->n_outputs);
+    const lp_tensor *ordered_store[16], **ordered = ordered_store;
+    if (g->n_inputs > 16 && !(ordered = malloc((size_t)g->n_inputs * sizeof *ordered)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_plan *plan = NULL;
+    lp_status st = lp_session_bind(s, n_inputs, input_names, inputs, ordered);
+    if (st == LP_OK)
+        st = lp_session_plan(s, ordered, &plan);
+    if (st == LP_OK)
+        st = lp_plan_run(plan, ordered, NULL, NULL);
+    for (int i = 0; st == LP_OK && i < n_outputs; i++) {
+        const lp_tensor *y = &plan->vals[plan->g->outputs[i]];
+        lp_tensor *o = outputs[i];
+        char a[96], b[96];
+        if (!o || o->dtype != y->dtype || o->ndim != y->ndim || memcmp(o->dims, y->dims, (size_t)y->ndim * sizeof *y->dims))
+            st = lp_error(LOWP_ERR_SHAPE, "lowp_session_run_into: output '%s' is %s %s, the tensor given for it %s %s",
+                          g->values[g->outputs[i]].name, lp_dtype_traits_of(y->dtype)->name,
+                          lp_shape_str(y->ndim, y->dims, a, sizeof a), o ? lp_dtype_traits_of(o->dtype)->name : "NULL",
+                          o ? lp_shape_str(o->ndim, o->dims, b, sizeof b) : "");
+        else if (y->nbytes)
+            memcpy(o->data, y->data, y->nbytes);
+    }
+    if (ordered != ordered_store)
+        free(ordered);
+    return st;
+}
+
 lowp_status lowp_session_memory_bytes(const lowp_session *s, size_t *arena_bytes_out)
 {
     if (!s || !arena_bytes_out)

@@ -743,6 +743,10 @@ typedef struct lowp_eval_request {
     int trial;                 /* 0: the FP32 baseline; 1, 2, ...: the trial */
     const char *note;          /* what the candidate is ("FP32", "fallback 3 ops to bf16") */
     const char *workspace;     /* the tuner's workspace folder (NULL outside a tune) */
+    const volatile int *cancelled; /* becomes non-zero when the tune is asked to stop
+                                  (lowp_tuner_cancel, e.g. from a SIGINT handler): a long
+                                  evaluation may poll it and return LOWP_ERR_CANCELLED;
+                                  may be NULL */
 } lowp_eval_request;
 
 /* Scores a candidate into *value_out. On failure return a status (LOWP_ERR_CANCELLED to stop

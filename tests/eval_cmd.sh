@@ -80,6 +80,36 @@ elif [ -e "$T/survivor" ]; then
     fail timeout_kills_group "a process of the timed-out group survived"
 fi
 
+# Ctrl-C (SIGINT) while the scorer of trial 1 runs: its group is killed, lowp exits 130 with the
+# baseline... and no trial in the history, and says --resume continues
+cat >"$T/slow1.sh" <<SH
+#!/bin/sh
+[ "\$LOWP_TRIAL" = 0 ] && { echo 0.9; exit 0; }
+(sleep 6; touch "$T/survivor1") &
+sleep 60
+echo 0.9
+SH
+chmod +x "$T/slow1.sh"
+"$LOWP" tune models/mlp.onnx $CAL --eval-cmd "$T/slow1.sh {model}" -w "$T/int" -q >"$T/out" 2>"$T/err" &
+pid=$!
+i=0
+while [ $i -lt 100 ] && [ ! -e "$T/int/candidates/trial_1.onnx" ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+kill -INT $pid
+start=$(date +%s)
+wait $pid
+rc=$?
+took=$(($(date +%s) - start))
+sleep 7
+if expect interrupt 130 && has interrupt "$T/err" "--resume" && has interrupt "$T/err" "interrupted" &&
+   [ "$took" -lt 5 ] && [ ! -e "$T/survivor1" ] && [ "$(wc -l <"$T/int/history.jsonl")" = 1 ]; then
+    ok ctrl_c_stops_scorer
+elif [ -e "$T/survivor1" ]; then
+    fail ctrl_c_stops_scorer "the scorer's group survived"
+else
+    fail ctrl_c_stops_scorer "took ${took}s, history $(wc -l <"$T/int/history.jsonl") lines"
+fi
+
 # lowp eval --eval-cmd, text and JSON
 lowp eval models/mlp.onnx --eval-cmd "$T/scorer.sh {model}" --json
 if expect eval_json 0 && has eval_json "$T/out" '"value": 0.9'; then

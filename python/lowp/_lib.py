@@ -113,7 +113,7 @@ class TuneSummary(ctypes.Structure):
 
 class EvalRequest(ctypes.Structure):
     _fields_ = [("model", c_void_p), ("session", c_void_p), ("trial", c_int), ("note", c_char_p),
-                ("workspace", c_char_p)]
+                ("workspace", c_char_p), ("cancelled", POINTER(c_int))]
 
 
 EVAL_FN = ctypes.CFUNCTYPE(status, c_void_p, POINTER(EvalRequest), POINTER(c_double))

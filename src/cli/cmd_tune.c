@@ -1,6 +1,7 @@
 /* cmd_tune.c — `lowp tune`: accuracy-driven quantization tuning (LPOT's main job). Finds the
  * fastest recipe within the accuracy tolerance and writes the model, the history and a report. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "config/config.h"
 
 /* Exit status when no recipe met the target (the most accurate model is written anyway). */
-enum { LP_EXIT_NOT_MET = 3 };
+enum { LP_EXIT_NOT_MET = 3, LP_EXIT_INTERRUPTED = 130 };
 
 static const char usage[] =
     "usage: lowp tune CONFIG.yaml [MODEL.onnx] [-o OUT.onnx] [--resume] [--json] [options]\n"
@@ -57,7 +58,8 @@ static const char usage[] =
     "  -h, --help             show this help\n"
     "\n"
     "exit status: 0 target met, 1 usage error, 2 bad input, 3 no recipe met the target (the most\n"
-    "accurate model found is written and labelled as such)\n"
+    "accurate model found is written and labelled as such), 130 interrupted (Ctrl-C: the history is\n"
+    "kept, --resume continues)\n"
     "\n"
     "example: lowp tune models/resnet_s.onnx --calib FashionMNIST:/usr/share/datasets/fashion-mnist:train=true \\\n"
     "             --eval FashionMNIST:/usr/share/datasets/fashion-mnist --transform Rescale,Normalize=0.2860/0.3530 \\\n"
@@ -173,6 +175,34 @@ static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Ctrl-C (or SIGTERM) during a tune: the first asks the tuner to stop at its next check (a
+ * running --eval-cmd program is killed at once), keeping the history for --resume; the handler
+ * then resets, so a second Ctrl-C ends the process as usual. */
+static lowp_tuner *volatile interrupted_tuner;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    static const char msg[] = "\nlowp tune: stopping (the history is kept; --resume continues). "
+                              "Ctrl-C again to quit at once\n";
+    if (interrupted_tuner)
+        lowp_tuner_cancel(interrupted_tuner);
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+}
+
+static void catch_interrupts(lowp_tuner *t, struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = (int)SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    interrupted_tuner = t;
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
 }
 
 int lp_cmd_tune(int argc, char **argv)
@@ -389,10 +419,18 @@ int lp_cmd_tune(int argc, char **argv)
         goto done;
     }
     lowp_tune_summary s;
-    if (lowp_tuner_run(tuner, &s) != LOWP_OK) {
+    struct sigaction old_int, old_term;
+    catch_interrupts(tuner, &old_int, &old_term);
+    st = lowp_tuner_run(tuner, &s);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    interrupted_tuner = NULL;
+    if (st != LOWP_OK) {
         if (d.line_open)
             fprintf(stderr, "\n");
         rc = lp_cli_lib_error();
+        if (st == LOWP_ERR_CANCELLED)
+            rc = LP_EXIT_INTERRUPTED;
         goto done;
     }
     if (json) {

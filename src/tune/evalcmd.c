@@ -137,10 +137,11 @@ gone:
     kill(-pid, SIGKILL); /* anything the shell left behind in the group */
 }
 
-/* Runs `cmd` (sh -c) with its output into the tails; *status_out is waitpid's status, or -1
+/* Runs `cmd` (sh -c) with its output into the tails; *status_out is waitpid's status, -2 when
+ * `*cancelled` became non-zero (the group is killed), or -1
  * on time-out. */
-static lp_status run_command(const char *cmd, double timeout, const char *model, int trial, tail *out, tail *err,
-                             int *status_out)
+static lp_status run_command(const char *cmd, double timeout, const char *model, int trial,
+                             const volatile int *cancelled, tail *out, tail *err, int *status_out)
 {
     int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
     if (pipe(po) != 0 || pipe(pe) != 0) {
@@ -202,17 +203,22 @@ static lp_status run_command(const char *cmd, double timeout, const char *model,
     free(env);
     free(vm);
     double deadline = timeout > 0 ? lp_tune_now() + timeout : 0;
-    bool timed_out = false;
+    bool timed_out = false, interrupted = false;
     struct pollfd fds[2] = { { .fd = po[0], .events = POLLIN }, { .fd = pe[0], .events = POLLIN } };
     while (st == LP_OK && (fds[0].fd >= 0 || fds[1].fd >= 0)) {
-        int wait_ms = -1;
+        if (cancelled && *cancelled) {
+            interrupted = true;
+            break;
+        }
+        int wait_ms = 100; /* the cancel flag is looked at this often */
         if (deadline > 0) {
             double left = deadline - lp_tune_now();
             if (left <= 0) {
                 timed_out = true;
                 break;
             }
-            wait_ms = (int)(left * 1000) + 1;
+            if (left * 1000 < wait_ms)
+                wait_ms = (int)(left * 1000) + 1;
         }
         int r = poll(fds, 2, wait_ms);
         if (r < 0 && errno == EINTR)
@@ -235,9 +241,9 @@ static lp_status run_command(const char *cmd, double timeout, const char *model,
     close(po[0]);
     close(pe[0]);
     if (pid > 0) {
-        if (timed_out || st != LP_OK) {
+        if (timed_out || interrupted || st != LP_OK) {
             kill_group(pid);
-            *status_out = -1;
+            *status_out = interrupted ? -2 : -1;
         } else {
             int status = 0;
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -279,7 +285,7 @@ static lp_status eval_cmd_fn(void *user, const lowp_eval_request *rq, double *va
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     tail *out = calloc(1, sizeof *out), *err = calloc(1, sizeof *err);
     int status = 0;
-    lp_status st = out && err ? run_command(cmd, c->timeout, path, rq->trial, out, err, &status)
+    lp_status st = out && err ? run_command(cmd, c->timeout, path, rq->trial, rq->cancelled, out, err, &status)
                               : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     char errtail[600], line[200];
     if (st == LP_OK) {
@@ -296,7 +302,9 @@ static lp_status eval_cmd_fn(void *user, const lowp_eval_request *rq, double *va
         snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), out->buf + start);
         char *stop = NULL;
         double v = *line ? strtod(line, &stop) : NAN;
-        if (status == -1)
+        if (status == -2)
+            st = lp_error(LOWP_ERR_CANCELLED, "eval-cmd '%s' was stopped: the tune was interrupted", c->command);
+        else if (status == -1)
             st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "eval-cmd '%s' ran longer than %g s and was killed%s%s", c->command,
                           c->timeout, sep, errtail);
         else if (WIFSIGNALED(status))

@@ -5,7 +5,6 @@
 #define LP_TUNE_H
 
 #include <stdbool.h>
-#include <signal.h>
 #include <stdio.h>
 
 #include "engine/session.h"
@@ -102,7 +101,8 @@ struct lowp_tuner {
     double t0, eval_seconds;    /* start; seconds of one evaluation (for the ETA) */
     bool keep_searching, strategy_keeps_searching, stopped;
     bool bias_correction;       /* recipes: fast_bias_correction (static recipes) */
-    volatile sig_atomic_t cancelled; /* lowp_tuner_cancel */
+    volatile int cancelled;     /* lowp_tuner_cancel (from a signal handler too: an aligned int
+                                   store, what sig_atomic_t is on the platforms lowp builds on) */
     int max_trials;
     int dup_streak;
     const char *cur_strategy;

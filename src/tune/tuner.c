@@ -456,7 +456,8 @@ static lp_status evaluate(lowp_tuner *t, const lp_graph *g, int trial, const cha
     lowp_session *s = NULL;
     LP_TRY(lp_session_create_graph(g, &so, &s));
     lowp_model m = { .graph = (lp_graph *)g };
-    lowp_eval_request rq = { .model = &m, .session = s, .trial = trial, .note = note, .workspace = t->workspace };
+    lowp_eval_request rq = { .model = &m, .session = s, .trial = trial, .note = note, .workspace = t->workspace,
+                             .cancelled = &t->cancelled };
     double start = lp_tune_now(), v = NAN;
     if (t->ev.fn != builtin_eval && !t->opt.performance_only) /* the built-in reports per batch itself */
         progress(t, trial ? "trial" : "baseline", 0, 0, note, false);

@@ -15,7 +15,8 @@ if [ ! -f "$LIB" ]; then
 fi
 # an ASan build of the library needs the ASan runtime loaded first into python3
 if ldd "$LIB" | grep -q libasan; then
-    export LD_PRELOAD="$(cc -print-file-name=libasan.so)"
+    # libstdc++ too: ASan must intercept __cxa_throw, which torch uses, from the start
+    export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libstdc++.so)"
     export ASAN_OPTIONS="detect_leaks=0:$ASAN_OPTIONS"   # the interpreter's own allocations
 fi
 export LOWP_LIBRARY="$LIB" PYTHONPATH="$ROOT/python" PYTHONDONTWRITEBYTECODE=1

@@ -96,8 +96,8 @@ class TuneOptions(ctypes.Structure):
                 ("workspace", c_char_p), ("output", c_char_p), ("resume", c_int),
                 ("resume_from", c_char_p), ("n_sampling_sizes", c_int),
                 ("sampling_sizes", c_int64 * 8), ("threads", c_int), ("config", c_void_p),
-                ("progress", PROGRESS_FN), ("progress_user", c_void_p),
-                ("_reserve", ctypes.c_char * 256)]  # room for fields appended in C later
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("performance_only", c_int),
+                ("qoperator", c_int), ("_reserve", ctypes.c_char * 256)]  # room for fields appended in C later
 
 
 class TuneSummary(ctypes.Structure):

@@ -29,6 +29,10 @@
  * recursive walk over a parsed tree (free, clone, checks) is bounded by it. */
 #define LP_MAX_YAML_NESTING 64
 
+/* The longest key (as written, quotes and escapes included) lowp writes in a JSON file it reads
+ * back (recipes): libyaml reads an implicit key of at most 1024 characters. */
+#define LP_MAX_JSON_KEY 1000
+
 /* Values in one YAML text after its aliases (*name) are expanded: each alias is a copy of its
  * anchored value, so a few lines of aliases of aliases could ask for billions ("billion
  * laughs"). Configurations have hundreds. */

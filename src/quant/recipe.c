@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/limits.h"
 #include "config/config.h"
 
 static const char *const prec_names[] = { "int8", "bf16", "fp32" };
@@ -134,8 +135,26 @@ static void write_cfg(lp_json *j, const lp_quant_cfg *c, lp_approach a)
     lp_json_end_object(j);
 }
 
+/* The length of `s` written as a JSON string (quotes included). */
+static size_t json_len(const char *s)
+{
+    lp_json j;
+    lp_json_init(&j, 0);
+    lp_json_string(&j, s);
+    char *t = NULL;
+    size_t n = lp_json_finish(&j, &t) == LP_OK ? strlen(t) : SIZE_MAX;
+    free(t);
+    return n;
+}
+
 lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
 {
+    /* Node names are the op_wise keys; recipes are read back with a YAML parser, whose keys
+     * stop at 1024 characters: refuse here rather than write a file that does not load. */
+    for (int i = 0; i < r->n_nodes; i++)
+        if (strlen(r->nodes[i].node) > LP_MAX_JSON_KEY / 6 && json_len(r->nodes[i].node) > LP_MAX_JSON_KEY)
+            return lp_error(LOWP_ERR_UNSUPPORTED, "recipe: node '%.60s...' has a name over %d bytes as JSON, "
+                            "more than a recipe's reader takes as a key", r->nodes[i].node, LP_MAX_JSON_KEY);
     lp_json j;
     lp_json_init(&j, 2);
     lp_json_begin_object(&j);

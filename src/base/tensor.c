@@ -9,7 +9,8 @@ int64_t lp_numel(int ndim, const int64_t *dims)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
-        n *= dims[i];
+        if (__builtin_mul_overflow(n, dims[i], &n))
+            return dims[i] < 0 ? -1 : INT64_MAX; /* saturates: dims from files can overflow */
     return n;
 }
 

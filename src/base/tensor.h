@@ -20,6 +20,7 @@ typedef struct lowp_tensor {
 } lp_tensor;
 
 /* Product of dims (1 for a scalar). */
+/* The product of the dims; INT64_MAX when it overflows (dims read from a file can). */
 int64_t lp_numel(int ndim, const int64_t *dims);
 static inline int64_t lp_tensor_numel(const lp_tensor *t) { return lp_numel(t->ndim, t->dims); }
 

@@ -31,7 +31,8 @@ static int64_t dims_product(int n, const int64_t *d)
         if (d[i] == 0)
             return 0;
         if (lp_dim_known(d[i])) {
-            p *= d[i];
+            if (__builtin_mul_overflow(p, d[i], &p))
+                return LP_DIM_UNKNOWN; /* past 2^63 elements: a later check refuses it */
         } else {
             n_unknown++;
             sym = d[i];
@@ -119,7 +120,8 @@ static lp_status reshape_resolve(const lp_node *node, const lp_shape *in, int64_
         if (i == neg)
             continue;
         if (lp_dim_known(out[i])) {
-            p_out *= out[i];
+            if (__builtin_mul_overflow(p_out, out[i], &p_out))
+                return lp_node_error(node, LOWP_ERR_SHAPE, "the target shape has more than 2^63 elements");
             continue;
         }
         int j = 0;
@@ -132,9 +134,10 @@ static lp_status reshape_resolve(const lp_node *node, const lp_shape *in, int64_
         rest[j] = rest[--n_rest]; /* the symbol cancels */
     }
     for (int j = 0; j < n_rest; j++) {
-        if (lp_dim_known(rest[j]))
-            p_in *= rest[j];
-        else
+        if (lp_dim_known(rest[j])) {
+            if (__builtin_mul_overflow(p_in, rest[j], &p_in))
+                return lp_node_error(node, LOWP_ERR_SHAPE, "the input has more than 2^63 elements");
+        } else
             known = false;
     }
     if (!known)

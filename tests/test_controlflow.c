@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/limits.h"
+#include "engine/session.h"
 #include "ir/passes.h"
 #include "lowp.h"
 #include "onnx/model.h"
@@ -180,6 +181,62 @@ static void test_silero(void)
     }
 }
 
+static int count_op(const lp_graph *g, const char *op)
+{
+    int c = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        c += !g->nodes[i].dead && strcmp(g->nodes[i].op_type, op) == 0;
+    return c;
+}
+
+static lp_tensor *f32_tensor(int ndim, const int64_t *dims, float seed)
+{
+    lp_tensor *t = NULL;
+    if (lp_tensor_new(LP_F32, ndim, dims, &t) != LP_OK)
+        return NULL;
+    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
+        ((float *)t->data)[i] = seed * (float)((i * 7) % 5 - 2);
+    return t;
+}
+
+/* An If on a constant is gone from the session's graph; one decided by shape arithmetic is
+ * gone from the plan (its branch's nodes run as steps of their own). */
+static void test_fold_if(void)
+{
+    lp_graph *g = load("if_const");
+    lowp_session *s = NULL;
+    if (g)
+        CHECK_OK(lp_session_create_graph(g, NULL, &s));
+    CHECK(s && count_op(s->g, "If") == 0 && count_op(s->g, "Relu") == 1);
+    lowp_session_free(s);
+    lp_graph_free(g);
+
+    g = load("if_shape");
+    CHECK(g);
+    for (int64_t n = 1; g && n <= 3; n += 2) {
+        int64_t dims[2] = { n, 5 };
+        lp_tensor *x = f32_tensor(2, dims, 1.0f);
+        const lp_tensor *in[1] = { x };
+        lp_plan *p = NULL;
+        CHECK_OK(lp_plan_compile(g, in, &p));
+        if (p) {
+            CHECK(count_op(p->g, "If") == 0);
+            char buf[256];
+            for (int k = 0; k < p->n_steps; k++)
+                CHECK_MSG(!strstr(lp_plan_step_str(p, k, buf, sizeof buf), "If"), "step %s", buf);
+            CHECK_OK(lp_plan_run(p, in, NULL, NULL));
+            const lp_tensor *y = &p->vals[p->g->outputs[0]];
+            for (int64_t i = 0; i < lp_tensor_numel(x); i++) {
+                float v = ((float *)x->data)[i] * (n == 1 ? 2.0f : 1.0f);
+                CHECK_NEAR(((float *)y->data)[i], v > 0 ? v : 0, 0); /* exact: one multiply by 2 */
+            }
+        }
+        lp_plan_free(p);
+        lp_tensor_free(x);
+    }
+    lp_graph_free(g);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/lowp_cf_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -197,6 +254,7 @@ int main(void)
     RUN(test_scopes);
     RUN(test_passes_keep_outer);
     RUN(test_unbound_name);
+    RUN(test_fold_if);
     RUN(test_silero);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -6,6 +6,7 @@
 
 #include "engine/engine.h"
 #include "ir/infer.h"
+#include "ir/subgraph.h"
 #include "kernels/dnnl.h"
 
 #define ARENA_ALIGN 64
@@ -680,7 +681,14 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
             g->values[v].dtype = LOWP_UNDEFINED;
         }
     for (int i = 0; i < g->n_nodes; i++) {
-        bool dynamic;
+        bool dynamic, inlined;
+        /* An If whose condition is known by now (constants, shapes, inputs bound by value)
+         * becomes its branch's nodes, which come next in this walk: they are folded, fused and
+         * planned like the rest of the graph. */
+        if ((st = lp_graph_inline_if(g, i, &inlined)) != LP_OK)
+            goto fail;
+        if (inlined)
+            continue;
         if (!g->nodes[i].dead && (st = compile_node(p, g, i, &dynamic)) != LP_OK)
             goto fail;
         g->nodes[i].dynamic = dynamic;

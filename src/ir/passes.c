@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ir/infer.h"
+#include "ir/subgraph.h"
 #include "ops/op.h"
 
 static bool is_graph_output(const lp_graph *g, int v) { return g->values[v].is_output; }
@@ -294,11 +295,47 @@ lp_status lp_pass_dead_nodes(lp_graph *g)
     return LP_OK;
 }
 
+lp_status lp_pass_fold_if(lp_graph *g, bool *changed)
+{
+    *changed = false;
+    for (int i = 0; i < g->n_nodes; i++) {
+        bool inlined;
+        LP_TRY(lp_graph_inline_if(g, i, &inlined));
+        *changed |= inlined;
+    }
+    return LP_OK;
+}
+
+static lp_status optimize_sub(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
+{
+    (void)parent; (void)node; (void)depth;
+    lp_status st = lp_graph_optimize(sub, user);
+    return st == LP_OK ? LP_OK : lp_error_prefix(st, "subgraph '%s'", sub->name ? sub->name : "");
+}
+
 lp_status lp_graph_optimize(lp_graph *g, const lp_pass_options *opt)
 {
     LP_TRY(lp_graph_toposort(g));
     LP_TRY(lp_pass_remove_identity(g));
     LP_TRY(lp_pass_fold_constants(g, opt));
+    /* an If decided by constants becomes its branch, whose own constants then fold (its
+     * nested Ifs come along and are decided in turn: at most LP_MAX_GRAPH_NESTING rounds) */
+    for (bool changed = true; changed;) {
+        LP_TRY(lp_pass_fold_if(g, &changed));
+        if (changed) {
+            LP_TRY(lp_graph_toposort(g));
+            LP_TRY(lp_pass_remove_identity(g));
+            LP_TRY(lp_pass_fold_constants(g, opt));
+        }
+    }
+    /* bodies are optimized on their own (each graph's walk visits its direct subgraphs; the
+     * recursion goes one level per call, bounded by the nesting checked on load) */
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++) {
+            lp_attr *at = &g->nodes[i].attrs[a];
+            for (int k = 0; k < (at->g ? 1 : at->graphs ? at->n : 0); k++)
+                LP_TRY(optimize_sub((void *)opt, at->g ? at->g : at->graphs[k], g, i, 1));
+        }
     LP_TRY(lp_pass_fold_batchnorm(g));
     LP_TRY(lp_pass_dead_nodes(g));
     LP_TRY(lp_graph_compact(g));

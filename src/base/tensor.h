@@ -34,6 +34,9 @@ void lp_tensor_free(lp_tensor *t);
 
 /* Same dtype, shape and bytes. */
 bool lp_tensor_equal(const lp_tensor *a, const lp_tensor *b);
+/* Copies index `idx` of `t` along `axis` into `s` (t's shape without that axis, same dtype),
+ * or with `write` from `s` into t. */
+void lp_tensor_slice_copy(lp_tensor *t, int axis, int64_t idx, lp_tensor *s, bool write);
 /* "float32[1,3,224,224]" into buf. */
 const char *lp_shape_str(int ndim, const int64_t *dims, char *buf, size_t size);
 

@@ -113,10 +113,15 @@ typedef struct lp_kernel {
     const lp_tensor *(*plain)(void *state, int value, const lp_tensor *t);
     /* A short description of what runs the step (e.g. the oneDNN implementation). */
     const char *(*describe)(void *state);
+    /* For dynamic steps: the kernel points its output headers at memory it owns (valid until
+     * its next run) instead of the plan inferring and allocating them before the run. */
+    bool sizes_outputs;
 } lp_kernel;
 
 /* The reference backend: every op's plain C kernel from the registry. */
 extern const lp_kernel lp_kernel_reference;
+/* Control flow (If, Loop, Scan 9+): bodies run as sub-plans of this engine (engine/control.c). */
+extern const lp_kernel lp_kernel_control;
 
 struct lp_step {
     int node;                   /* index in plan->g (the first node of a fused group) */
@@ -136,6 +141,10 @@ typedef struct lp_plan_options {
                                    the CPU has BF16 instructions); otherwise FP32 */
     bool reference_only;        /* reference kernels only (also env LOWP_KERNELS=reference) */
     bool no_fuse;               /* one step per node, so that a tap sees every value */
+    /* Per graph input, or NULL: 1 = compile with the fed *values* as constants, so that what
+     * they decide (an If on Equal(sr, 16000)) folds; such a plan serves only those values
+     * (lp_plan.bound). The array must outlive the plan (the session owns it). */
+    const uint8_t *bind_values;
 } lp_plan_options;
 
 /* Defaults: 1 thread, FP32, all backends, fusion on. */
@@ -154,6 +163,7 @@ typedef struct lp_plan {
     void **dynamic_buf;         /* per value: its heap buffer (dynamic values only) */
     size_t *dynamic_cap;        /* and that buffer's size, grown as needed */
     int64_t *input_dims;        /* LP_MAX_DIMS per graph input: the shapes compiled for */
+    lp_tensor **bound;          /* per graph input: the value compiled in (bind_values), or NULL */
     uint64_t last_used;         /* for the session's plan cache */
     lp_plan_options opt;
     int *group_nodes;           /* storage for the steps' node lists */

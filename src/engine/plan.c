@@ -13,6 +13,7 @@
 
 /* Backends in order of preference; the reference backend last claims the rest. */
 static const lp_kernel *const backends[] = {
+    &lp_kernel_control,
     &lp_kernel_dnnl,
     &lp_kernel_dnnl_rnn,
     &lp_kernel_reference,
@@ -462,12 +463,15 @@ static lp_status choose_kernels(lp_plan *p, choice *c)
         const lp_kernel *k = NULL;
         int ng = 1;
         grp[0] = i;
-        if (n->dynamic) { /* shapes unknown until run time: the reference kernels take it */
-            if (lp_kernel_reference.supports(g, i))
+        if (n->dynamic) { /* shapes unknown until run time: control flow or the reference kernels */
+            if (lp_kernel_control.supports(g, i))
+                k = &lp_kernel_control;
+            else if (lp_kernel_reference.supports(g, i))
                 k = &lp_kernel_reference;
         }
         for (size_t b = 0; b < sizeof backends / sizeof backends[0] && !k; b++) {
-            if (ref_only && backends[b] != &lp_kernel_reference)
+            /* reference-only plans still run control flow on sub-plans (of reference kernels) */
+            if (ref_only && backends[b] != &lp_kernel_reference && backends[b] != &lp_kernel_control)
                 continue;
             if (backends[b]->fuse && !p->opt.no_fuse) {
                 int m = backends[b]->fuse(&fc, i, grp, LP_MAX_FUSED);
@@ -674,6 +678,18 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
         lp_shape_of(inputs[i], &v->shape);
         memcpy(p->input_dims + (size_t)i * LP_MAX_DIMS, inputs[i]->dims, sizeof inputs[i]->dims);
     }
+    if (p->opt.bind_values) {
+        if (!(p->bound = calloc((size_t)g->n_inputs + 1, sizeof *p->bound)))
+            goto nomem;
+        for (int i = 0; i < g->n_inputs; i++) {
+            lp_tensor *t = NULL;
+            if (!p->opt.bind_values[i])
+                continue;
+            if (lp_tensor_clone(inputs[i], &p->bound[i]) != LP_OK || lp_tensor_clone(inputs[i], &t) != LP_OK)
+                goto nomem;
+            lp_graph_set_const(g, g->inputs[i], t); /* still bound as an input at run time */
+        }
+    }
     /* Everything downstream of the inputs is recomputed with concrete shapes. */
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].kind == LP_VALUE_INTERMEDIATE) {
@@ -863,7 +879,7 @@ lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap,
     lp_status status = LP_OK;
     for (int s = 0; s < p->n_steps && status == LP_OK; s++) {
         lp_step *st = &p->steps[s];
-        if (st->dynamic && (status = settle_dynamic(p, st)) != LP_OK)
+        if (st->dynamic && !st->kernel->sizes_outputs && (status = settle_dynamic(p, st)) != LP_OK)
             break;
         if ((status = st->kernel->run(st->state, &st->ctx)) != LP_OK || !tap)
             continue;
@@ -928,6 +944,9 @@ void lp_plan_free(lp_plan *p)
     free(p->vals);
     free(p->arena);
     free(p->input_dims);
+    for (int i = 0; p->bound && i < p->g->n_inputs; i++)
+        lp_tensor_free(p->bound[i]);
+    free(p->bound);
     lp_graph_free(p->g);
     free(p);
 }

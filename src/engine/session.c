@@ -120,6 +120,53 @@ lowp_status lowp_model_check(const lowp_model *model, char **notes_out)
     return LP_OK;
 }
 
+/* Inputs worth compiling by value: small integer or bool tensors (at most 16 values by their
+ * declared shape) from which an If's condition is computed. A plan then folds the If and
+ * fuses its branch with the rest; each distinct value gets its own cached plan. */
+static lp_status find_bind_values(lowp_session *s)
+{
+    const lp_graph *g = s->g;
+    size_t nv = (size_t)g->n_values + 1;
+    uint8_t *reach = calloc(nv, 1);
+    int *stack = malloc(nv * sizeof *stack);
+    lp_status st = reach && stack ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    int top = 0;
+    for (int i = 0; st == LP_OK && i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        if (n->op == LP_OP_If && n->n_in > 0 && n->in[0] >= 0 && !reach[n->in[0]]) {
+            reach[n->in[0]] = 1;
+            stack[top++] = n->in[0];
+        }
+    }
+    while (st == LP_OK && top > 0) { /* every value feeds the stack at most once */
+        int v = stack[--top], p = g->values[v].producer;
+        if (p < 0)
+            continue;
+        const lp_node *n = &g->nodes[p];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && !reach[n->in[k]]) {
+                reach[n->in[k]] = 1;
+                stack[top++] = n->in[k];
+            }
+    }
+    for (int i = 0; st == LP_OK && i < g->n_inputs; i++) {
+        const lp_value *v = &g->values[g->inputs[i]];
+        const lp_dtype_traits *tr = lp_dtype_traits_of(v->dtype);
+        bool small = lp_shape_static(&v->shape) && lp_numel(v->shape.ndim, v->shape.d) <= 16;
+        if (!reach[g->inputs[i]] || !small || tr->is_float || !tr->size)
+            continue;
+        if (!s->bind_values && !(s->bind_values = calloc((size_t)g->n_inputs, 1))) {
+            st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+            break;
+        }
+        s->bind_values[i] = 1;
+    }
+    s->plan_opt.bind_values = s->bind_values;
+    free(reach);
+    free(stack);
+    return st;
+}
+
 lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_options *options, lowp_session **out)
 {
     lowp_session *s = calloc(1, sizeof *s);
@@ -134,12 +181,28 @@ lp_status lp_session_create_graph(const lp_graph *src, const lowp_session_option
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "session option precision: %s is not float32 or bfloat16",
                         lowp_dtype_name(p));
     }
+    s->plan_opt = lp_plan_options_default();
+    s->plan_opt.threads = s->opt.threads;
+    s->plan_opt.precision = s->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
     lp_status st = lp_session_graph(src, true, s->opt.optimize, NULL, &s->g);
+    if (st == LP_OK)
+        st = find_bind_values(s);
     if (st != LP_OK) {
         lowp_session_free(s);
         return st;
     }
     *out = s;
+    return LP_OK;
+}
+
+lp_status lp_session_create_sub(const lp_graph *g, const lp_plan_options *po, lowp_session **out)
+{
+    lowp_session_options o = lowp_session_options_default();
+    o.threads = po->threads;
+    o.precision = po->precision;
+    LP_TRY(lp_session_create_graph(g, &o, out));
+    (*out)->plan_opt = *po;
+    (*out)->plan_opt.bind_values = (*out)->bind_values;
     return LP_OK;
 }
 
@@ -168,6 +231,7 @@ void lowp_session_free(lowp_session *s)
         lp_plan_free(s->plans[i]);
     lp_graph_free(s->g);
     free(s->what);
+    free(s->bind_values);
     free(s);
 }
 
@@ -212,7 +276,8 @@ lp_status lp_session_plan(lowp_session *s, const lp_tensor *const *inputs, lp_pl
         for (int i = 0; same && i < g->n_inputs; i++) {
             const int64_t *d = s->plans[p]->input_dims + (size_t)i * LP_MAX_DIMS;
             same = s->plans[p]->g->values[s->plans[p]->g->inputs[i]].dtype == inputs[i]->dtype &&
-                   memcmp(d, inputs[i]->dims, (size_t)inputs[i]->ndim * sizeof *d) == 0;
+                   memcmp(d, inputs[i]->dims, (size_t)inputs[i]->ndim * sizeof *d) == 0 &&
+                   (!s->plans[p]->bound || !s->plans[p]->bound[i] || lp_tensor_equal(s->plans[p]->bound[i], inputs[i]));
         }
         if (same) {
             s->plans[p]->last_used = s->clock;
@@ -221,10 +286,7 @@ lp_status lp_session_plan(lowp_session *s, const lp_tensor *const *inputs, lp_pl
         }
     }
     lp_plan *plan;
-    lp_plan_options po = lp_plan_options_default();
-    po.threads = s->opt.threads;
-    po.precision = s->opt.precision == LOWP_BFLOAT16 ? LOWP_BFLOAT16 : LOWP_FLOAT;
-    lp_status st = lp_plan_compile_opt(g, inputs, &po, &plan);
+    lp_status st = lp_plan_compile_opt(g, inputs, &s->plan_opt, &plan);
     if (st != LP_OK)
         return s->what ? lp_error_prefix(st, "%s", s->what) : st;
     plan->last_used = s->clock;

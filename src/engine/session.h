@@ -13,6 +13,9 @@ struct lowp_session {
     int n_plans;
     uint64_t clock;
     char *what;                 /* the model's file, prefixed to compile errors; NULL if none */
+    lp_plan_options plan_opt;   /* what every plan compiles with (from opt, or a parent plan's) */
+    uint8_t *bind_values;       /* per graph input: plans compile with its value (it decides an
+                                   If: Silero's sample rate); NULL when no input does */
 };
 
 /* A session over a graph (copied). */
@@ -23,6 +26,9 @@ struct lowp_session {
  * NULL, counts what changed). */
 lp_status lp_session_graph(const lp_graph *src, bool runnable, bool optimize, int *n_widened, lp_graph **out);
 lp_status lp_session_create_graph(const lp_graph *g, const lowp_session_options *options, lowp_session **out);
+/* A session over a control-flow body for the engine: plans compile with `po` (the enclosing
+ * plan's threads, precision, kernel choice). */
+lp_status lp_session_create_sub(const lp_graph *g, const lp_plan_options *po, lowp_session **out);
 /* Orders named inputs into graph input order (ordered has g->n_inputs slots). */
 lp_status lp_session_bind(const lowp_session *s, int n_inputs, const char *const *names,
                           const lp_tensor *const *inputs, const lp_tensor **ordered);

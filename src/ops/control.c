@@ -360,22 +360,6 @@ const lp_op_def lp_opdef_Loop = { .name = "Loop", .min_in = 2, .max_in = 1024, .
 
 /* ---- Scan (opset 9+; opset 8's batched form runs as one opset-9 scan per batch row) ---- */
 
-/* Copies slice `idx` of `t` along `axis` into (or, with `write`, out of) `s`, which has t's
- * shape without that axis. */
-static void slice_copy(lp_tensor *t, int axis, int64_t idx, lp_tensor *s, bool write)
-{
-    int64_t outer = 1, inner = (int64_t)lp_dtype_traits_of(t->dtype)->size;
-    for (int i = 0; i < axis; i++)
-        outer *= t->dims[i];
-    for (int i = axis + 1; i < t->ndim; i++)
-        inner *= t->dims[i];
-    uint8_t *td = t->data, *sd = s->data;
-    for (int64_t o = 0; o < outer; o++) {
-        uint8_t *a = td + ((size_t)(o * t->dims[axis] + idx)) * (size_t)inner, *b = sd + (size_t)(o * inner);
-        if (inner)
-            memcpy(write ? a : b, write ? b : a, (size_t)inner);
-    }
-}
 
 static lp_status slice_new(const lp_tensor *t, int axis, int64_t idx, lp_tensor **out)
 {
@@ -384,7 +368,7 @@ static lp_status slice_new(const lp_tensor *t, int axis, int64_t idx, lp_tensor 
         if (i != axis)
             dims[k++] = t->dims[i];
     LP_TRY(lp_tensor_new(t->dtype, t->ndim - 1, dims, out));
-    slice_copy((lp_tensor *)t, axis, idx, *out, false);
+    lp_tensor_slice_copy((lp_tensor *)t, axis, idx, *out, false);
     return LP_OK;
 }
 
@@ -484,7 +468,7 @@ static lp_status scan_once(const lp_node *n, const lp_graph *body, int N, int M,
                 memcmp(y->dims, y0->dims, (size_t)y->ndim * sizeof *y->dims) != 0)
                 st = lp_node_error(n, LOWP_ERR_SHAPE, "scan output %d changes shape at step %lld", k, (long long)t);
             else
-                slice_copy(outs[N + k], (int)a, rev ? seq - 1 - t : t, (lp_tensor *)y, true);
+                lp_tensor_slice_copy(outs[N + k], (int)a, rev ? seq - 1 - t : t, (lp_tensor *)y, true);
         }
     }
     if (st != LP_OK)

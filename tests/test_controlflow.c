@@ -124,7 +124,11 @@ static void test_passes_keep_outer(void)
     lp_graph *c = NULL;
     CHECK_OK(lp_graph_clone(g, &c));
     int i = c ? node_named(c, "If") : -1;
-    CHECK(i >= 0 && lp_node_subgraph(&c->nodes[i], "then_branch") && c->nodes[i].n_implicit == 2);
+    /* h stays an implicit input; the initializer w became the else branch's own constant */
+    CHECK(i >= 0 && lp_node_subgraph(&c->nodes[i], "then_branch") && c->nodes[i].n_implicit == 1);
+    lp_graph *e = i >= 0 ? lp_node_subgraph(&c->nodes[i], "else_branch") : NULL;
+    int w = e ? lp_graph_find_value(e, "w") : -1;
+    CHECK(e && e->n_outer == 1 && w >= 0 && e->values[w].kind == LP_VALUE_CONST);
     lp_graph_free(c);
     lp_graph_free(g);
 }

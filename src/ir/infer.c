@@ -8,6 +8,8 @@
 
 #include "base/limits.h"
 
+#include "base/limits.h"
+
 void lp_vinfo_release(lp_vinfo *out, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -92,7 +94,40 @@ static void merge_shape(lp_shape *have, const lp_shape *inferred)
     }
 }
 
-lp_status lp_graph_infer(lp_graph *g, bool strict)
+static lp_status infer_graph(lp_graph *g, bool strict, int depth);
+
+/* Types a subgraph's outer values from the enclosing node's implicit inputs (symbolic dims by
+ * name: each graph has its own symbol table), then infers the subgraph. */
+static lp_status infer_subgraphs(lp_graph *g, int ni, bool strict, int depth)
+{
+    if (depth + 1 > LP_MAX_GRAPH_NESTING)
+        return lp_node_error(&g->nodes[ni], LOWP_ERR_UNSUPPORTED, "subgraphs nested more than %d deep",
+                             LP_MAX_GRAPH_NESTING);
+    lp_node *n = &g->nodes[ni];
+    for (int a = 0; a < n->n_attr; a++) {
+        lp_attr *at = &n->attrs[a];
+        for (int k = 0; k < (at->g ? 1 : at->graphs ? at->n : 0); k++) {
+            lp_graph *sub = at->g ? at->g : at->graphs[k];
+            for (int j = 0; j < sub->n_outer && j < n->n_implicit; j++) {
+                const lp_value *o = &g->values[n->in[lp_node_n_explicit(n) + j]];
+                lp_value *v = &sub->values[sub->outer[j]];
+                v->dtype = o->dtype;
+                v->shape = o->shape;
+                for (int d = 0; d < v->shape.ndim; d++) {
+                    const char *sym = lp_graph_sym_name(g, o->shape.d[d]);
+                    if (sym)
+                        LP_TRY(lp_graph_sym(sub, sym, &v->shape.d[d]));
+                }
+            }
+            LP_TRY(infer_graph(sub, strict, depth + 1));
+        }
+    }
+    return LP_OK;
+}
+
+lp_status lp_graph_infer(lp_graph *g, bool strict) { return infer_graph(g, strict, 0); }
+
+static lp_status infer_graph(lp_graph *g, bool strict, int depth)
 {
     lp_vinfo out[LP_MAX_NODE_IO];
     for (int i = 0; i < g->n_nodes; i++) {
@@ -102,6 +137,8 @@ lp_status lp_graph_infer(lp_graph *g, bool strict)
         if (n->n_out > LP_MAX_NODE_IO)
             return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than %d outputs", LP_MAX_NODE_IO);
         lp_status st = lp_node_infer(g, i, out);
+        if (st == LP_OK && n->n_implicit) /* types inside bodies, for quantization and info */
+            st = infer_subgraphs(g, i, strict, depth);
         if (st != LP_OK) {
             if (strict)
                 return st;

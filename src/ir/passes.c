@@ -306,6 +306,36 @@ lp_status lp_pass_fold_if(lp_graph *g, bool *changed)
     return LP_OK;
 }
 
+lp_status lp_pass_bind_outer_constants(lp_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_node *n = &g->nodes[i];
+        int ne = lp_node_n_explicit(n);
+        for (int j = n->n_implicit - 1; j >= 0; j--) {
+            const lp_value *v = &g->values[n->in[ne + j]];
+            if (v->kind != LP_VALUE_CONST)
+                continue;
+            for (int a = 0; a < n->n_attr; a++) {
+                lp_attr *at = &n->attrs[a];
+                for (int k = 0; k < (at->g ? 1 : at->graphs ? at->n : 0); k++) {
+                    lp_graph *sub = at->g ? at->g : at->graphs[k];
+                    lp_tensor *t;
+                    if (j >= sub->n_outer)
+                        return lp_node_error(n, LOWP_ERR_INTERNAL, "a subgraph lacks outer value %d", j);
+                    LP_TRY(lp_tensor_clone(v->init, &t));
+                    lp_graph_set_const(sub, sub->outer[j], t);
+                    memmove(sub->outer + j, sub->outer + j + 1, (size_t)(sub->n_outer - j - 1) * sizeof *sub->outer);
+                    sub->n_outer--;
+                }
+            }
+            memmove(n->in + ne + j, n->in + ne + j + 1, (size_t)(n->n_implicit - j - 1) * sizeof *n->in);
+            n->n_in--;
+            n->n_implicit--;
+        }
+    }
+    return LP_OK;
+}
+
 static lp_status optimize_sub(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
 {
     (void)parent; (void)node; (void)depth;
@@ -328,8 +358,10 @@ lp_status lp_graph_optimize(lp_graph *g, const lp_pass_options *opt)
             LP_TRY(lp_pass_fold_constants(g, opt));
         }
     }
-    /* bodies are optimized on their own (each graph's walk visits its direct subgraphs; the
+    /* constants a body reads from here become its own (folding, quantization and the engine's
+     * sub-plans see them there); bodies are then optimized on their own (each graph's walk visits its direct subgraphs; the
      * recursion goes one level per call, bounded by the nesting checked on load) */
+    LP_TRY(lp_pass_bind_outer_constants(g));
     for (int i = 0; i < g->n_nodes; i++)
         for (int a = 0; a < g->nodes[i].n_attr; a++) {
             lp_attr *at = &g->nodes[i].attrs[a];

@@ -18,6 +18,9 @@ lp_status lp_pass_remove_identity(lp_graph *g);
 lp_status lp_pass_fold_constants(lp_graph *g, const lp_pass_options *opt);
 /* Replaces every If whose condition is a constant by the branch it selects (*changed: any). */
 lp_status lp_pass_fold_if(lp_graph *g, bool *changed);
+/* Gives every subgraph its own copy of the constants it reads from g (outer values that are
+ * constants here become constants there; the node loses those implicit inputs). */
+lp_status lp_pass_bind_outer_constants(lp_graph *g);
 /* Folds an inference BatchNormalization into the Conv or Gemm that alone feeds it. */
 lp_status lp_pass_fold_batchnorm(lp_graph *g);
 /* Marks nodes dead when nothing reads their outputs. */

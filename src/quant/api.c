@@ -110,6 +110,32 @@ lowp_status lowp_recipe_from_config(const lowp_config *config, const lowp_model 
     return st;
 }
 
+static void capability_entries(lp_json *j, const lp_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        lp_capability c = lp_quant_capability(g, i);
+        lp_json_begin_object(j);
+        lp_json_key(j, "node");
+        lp_json_string(j, g->nodes[i].name);
+        lp_json_key(j, "op_type");
+        lp_json_string(j, g->nodes[i].op_type);
+        lp_json_key(j, "int8");
+        lp_json_bool(j, c.int8);
+        lp_json_key(j, "bf16");
+        lp_json_bool(j, c.bf16);
+        lp_json_key(j, "dynamic_int8");
+        lp_json_bool(j, c.dynamic);
+        lp_json_end_object(j);
+    }
+}
+
+static lp_status capability_sub(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
+{
+    (void)parent; (void)node; (void)depth;
+    capability_entries(user, sub);
+    return LP_OK;
+}
+
 lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
 {
     if (!model || !json_out)
@@ -119,23 +145,14 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
     lp_json j;
     lp_json_init(&j, 0);
     lp_json_begin_array(&j);
-    for (int i = 0; i < g->n_nodes; i++) {
-        lp_capability c = lp_quant_capability(g, i);
-        lp_json_begin_object(&j);
-        lp_json_key(&j, "node");
-        lp_json_string(&j, g->nodes[i].name);
-        lp_json_key(&j, "op_type");
-        lp_json_string(&j, g->nodes[i].op_type);
-        lp_json_key(&j, "int8");
-        lp_json_bool(&j, c.int8);
-        lp_json_key(&j, "bf16");
-        lp_json_bool(&j, c.bf16);
-        lp_json_key(&j, "dynamic_int8");
-        lp_json_bool(&j, c.dynamic);
-        lp_json_end_object(&j);
-    }
+    capability_entries(&j, g); /* then the nodes inside control flow, depth first */
+    lp_status st = lp_graph_walk_subgraphs(g, capability_sub, &j);
     lp_json_end_array(&j);
     lp_graph_free(g);
+    if (st != LP_OK) {
+        lp_json_free(&j);
+        return st;
+    }
     return lp_json_finish(&j, json_out);
 }
 

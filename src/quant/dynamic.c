@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "ir/infer.h"
 #include "ops/op.h"
 #include "quant/build.h"
@@ -304,6 +305,47 @@ static lp_status rewrite_lstm(dctx *d, int ni, bool per_channel)
     return LP_OK;
 }
 
+static lp_status ms_domain_used(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
+{
+    (void)parent; (void)node; (void)depth;
+    return lp_graph_opset(sub, "com.microsoft") > 0 ? import_ms_domain(user) : LP_OK;
+}
+
+/* Rewrites the weighted nodes of g the recipe wants in INT8, then those inside its control
+ * flow: every body is a graph of its own (own activation cache; weights that are the body's
+ * initializers qualify, weights read from an enclosing scope are not constants there and stay
+ * float). */
+static lp_status dynamic_graph(lp_graph *g, const lp_recipe *r, int depth)
+{
+    dctx d = { .g = g };
+    lp_status st = LP_OK;
+    int n_orig = g->n_nodes;
+    for (int i = 0; i < n_orig && st == LP_OK; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(r, g->nodes[i].name, &p, &cfg);
+        bool pc = lp_weight_per_channel(&cfg, LP_APPROACH_DYNAMIC_QUANT);
+        if (p == LP_PREC_INT8 && lp_quant_capability(g, i).dynamic)
+            st = g->nodes[i].op == LP_OP_LSTM ? rewrite_lstm(&d, i, pc) : rewrite(&d, i, pc);
+    }
+    free(d.cache);
+    for (int i = 0; i < g->n_nodes && st == LP_OK; i++)
+        for (int a = 0; a < g->nodes[i].n_attr && st == LP_OK; a++) {
+            lp_attr *at = &g->nodes[i].attrs[a];
+            for (int k = 0; k < (at->g ? 1 : at->graphs ? at->n : 0) && st == LP_OK; k++) {
+                lp_graph *sub = at->g ? at->g : at->graphs[k];
+                if (depth + 1 > LP_MAX_GRAPH_NESTING)
+                    return lp_node_error(&g->nodes[i], LOWP_ERR_UNSUPPORTED, "subgraphs nested more than %d deep",
+                                         LP_MAX_GRAPH_NESTING);
+                st = dynamic_graph(sub, r, depth + 1);
+                if (st == LP_OK && (st = lp_graph_compact(sub)) == LP_OK &&
+                    (st = lp_graph_toposort(sub)) == LP_OK)
+                    st = lp_graph_infer(sub, false);
+            }
+        }
+    return st;
+}
+
 lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_graph **out)
 {
     if (lp_graph_opset(src, "") < 11)
@@ -311,31 +353,23 @@ lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_
                         "the model imports ONNX opset %lld; dynamic quantization (DynamicQuantizeLinear) needs "
                         "opset 11 or newer: re-export the model with opset 13",
                         (long long)lp_graph_opset(src, ""));
-    dctx d = { 0 };
-    LP_TRY(lp_graph_clone(src, &d.g));
-    lp_status st = LP_OK;
-    int n_orig = d.g->n_nodes;
-    for (int i = 0; i < n_orig && st == LP_OK; i++) {
-        lp_precision p;
-        lp_quant_cfg cfg;
-        lp_recipe_get(r, d.g->nodes[i].name, &p, &cfg);
-        bool pc = lp_weight_per_channel(&cfg, LP_APPROACH_DYNAMIC_QUANT);
-        if (p == LP_PREC_INT8 && lp_quant_capability(d.g, i).dynamic)
-            st = d.g->nodes[i].op == LP_OP_LSTM ? rewrite_lstm(&d, i, pc) : rewrite(&d, i, pc);
-    }
+    lp_graph *g = NULL;
+    LP_TRY(lp_graph_clone(src, &g));
+    lp_status st = dynamic_graph(g, r, 0);
+    if (st == LP_OK) /* a body's DynamicQuantizeLSTM needs the model to import com.microsoft */
+        st = lp_graph_walk_subgraphs(g, ms_domain_used, g);
     if (st == LP_OK)
-        st = lp_recipe_mark_bf16(d.g, r);
+        st = lp_recipe_mark_bf16(g, r);
     if (st == LP_OK)
-        st = lp_graph_compact(d.g);
+        st = lp_graph_compact(g);
     if (st == LP_OK)
-        st = lp_graph_toposort(d.g);
+        st = lp_graph_toposort(g);
     if (st == LP_OK)
-        st = lp_graph_infer(d.g, false);
-    free(d.cache);
+        st = lp_graph_infer(g, false);
     if (st != LP_OK) {
-        lp_graph_free(d.g);
+        lp_graph_free(g);
         return st;
     }
-    *out = d.g;
+    *out = g;
     return LP_OK;
 }

@@ -63,7 +63,7 @@ static lp_status buf_fit(buf *b, lp_dtype dt, int ndim, const int64_t *dims)
         if (!q)
             return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory running control flow (%zu bytes)", need);
         b->t.data = q;
-        b->cap = need;
+        b->cap = need ? need : 1; /* nonzero: the buffer is ours to free */
     }
     void *data = b->t.data;
     lp_tensor_view(&b->t, dt, ndim, dims, data);

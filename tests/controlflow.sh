@@ -131,5 +131,16 @@ for n in m.graph.node:
 onnx.save(m, sys.argv[2])
 EOF
     real "hey_jarvis_verifier" "$T/jarvis_verify.onnx" x.1="$T/feat0.npy"
+    # quantized: dynamically, the verifier branch's 3 Gemms too (6); statically, the main
+    # graph's 3 only (static QDQ does not go into bodies yet; the summary must not claim more).
+    # Both exports run in ONNX Runtime; lowp agrees within 1e-2 (INT8 kernels of two runtimes
+    # may round a requantization one step apart; the score is a sigmoid near 1)
+    lowp quantize "$T/jarvis_verify.onnx" --dynamic -o "$T/jarvis.dyn.onnx"
+    expect "hey_jarvis quantize --dynamic" 0 && has "hey_jarvis: 6 Gemms quantized dynamically" "$T/out" "6 int8"
+    RTOL=0 ATOL=1e-2 real "hey_jarvis_dynamic" "$T/jarvis.dyn.onnx" x.1="$T/feat0.npy"
+    lowp quantize "$T/jarvis_verify.onnx" --calib "dummy:[20,16,96]:low=-3:high=3" -b 1 -o "$T/jarvis.qdq.onnx"
+    expect "hey_jarvis quantize static" 0 && has "hey_jarvis: 3 Gemms quantized statically" "$T/out" "3 int8, 0 bf16, 0 fp32 of 3"
+    RTOL=0 ATOL=1e-2 real "hey_jarvis_static" "$T/jarvis.qdq.onnx" x.1="$T/feat0.npy"
+    unset RTOL ATOL
 fi
 finish

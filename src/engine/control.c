@@ -278,7 +278,7 @@ static lp_status append_row(const lp_node *n, buf *b, int64_t row, const lp_tens
             cap *= 2;
         void *q = realloc(b->cap ? b->t.data : NULL, cap);
         if (!q)
-            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory: a Loop's scan output needs %zu bytes", need);
+            return lp_node_error(n, LOWP_ERR_OUT_OF_MEMORY, "out of memory: a scan output needs %zu bytes", need);
         b->t.data = q;
         b->cap = cap;
     }

@@ -110,10 +110,14 @@ lowp_status lowp_recipe_from_config(const lowp_config *config, const lowp_model 
     return st;
 }
 
-static void capability_entries(lp_json *j, const lp_graph *g)
+/* `body`: nodes inside control flow, which only dynamic quantization rewrites so far (static
+ * QDQ insertion and per-node BF16 work on the main graph). */
+static void capability_entries(lp_json *j, const lp_graph *g, bool body)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         lp_capability c = lp_quant_capability(g, i);
+        if (body)
+            c.int8 = c.bf16 = false;
         lp_json_begin_object(j);
         lp_json_key(j, "node");
         lp_json_string(j, g->nodes[i].name);
@@ -132,7 +136,7 @@ static void capability_entries(lp_json *j, const lp_graph *g)
 static lp_status capability_sub(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
 {
     (void)parent; (void)node; (void)depth;
-    capability_entries(user, sub);
+    capability_entries(user, sub, true);
     return LP_OK;
 }
 
@@ -145,7 +149,7 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
     lp_json j;
     lp_json_init(&j, 0);
     lp_json_begin_array(&j);
-    capability_entries(&j, g); /* then the nodes inside control flow, depth first */
+    capability_entries(&j, g, false); /* then the nodes inside control flow, depth first */
     lp_status st = lp_graph_walk_subgraphs(g, capability_sub, &j);
     lp_json_end_array(&j);
     lp_graph_free(g);

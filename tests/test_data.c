@@ -130,20 +130,17 @@ static void test_idx(void)
     /* missing folder / file */
     CHECK(open_ds("MNIST", "root", "/nonexistent/mnist", NULL, NULL, &d) == LOWP_ERR_IO);
     CHECK(strstr(lowp_last_error(), "/nonexistent/mnist/t10k-images-idx3-ubyte"));
-    /* truncated images: the error names the file and the sample */
+    /* truncated images: refused at open (the sample count sizes the dataloader's permutation),
+     * naming the file and both sizes */
     unsigned char img[16 + 6] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3};
     unsigned char lab[8 + 2] = {0, 0, 8, 1, 0, 0, 0, 2, 1, 2};
     mkdir_rel("mnist_trunc");
     write_file("mnist_trunc/t10k-images-idx3-ubyte", img, sizeof img, 0);
     write_file("mnist_trunc/t10k-labels-idx1-ubyte", lab, sizeof lab, 0);
     path_of(root, sizeof root, "mnist_trunc");
-    CHECK_OK(open_ds("MNIST", "root", root, NULL, NULL, &d));
-    lowp_sample s = {0};
-    CHECK_OK(lowp_dataset_get(d, 0, &s));
-    CHECK(lowp_dataset_get(d, 1, &s) == LOWP_ERR_FORMAT);
-    CHECK(strstr(lowp_last_error(), "sample 1") && strstr(lowp_last_error(), "t10k-images-idx3-ubyte: file is truncated"));
-    CHECK(s.n_inputs == 0);
-    lowp_dataset_free(d);
+    CHECK(open_ds("MNIST", "root", root, NULL, NULL, &d) == LOWP_ERR_FORMAT);
+    CHECK(strstr(lowp_last_error(), "t10k-images-idx3-ubyte: the header declares 2 images (28 bytes) but "
+                                    "the file holds 22 bytes: truncated?"));
     /* not an IDX file */
     write_file("mnist_trunc/t10k-images-idx3-ubyte", "hello world, not idx", 20, 0);
     CHECK(open_ds("MNIST", "root", root, NULL, NULL, &d) == LOWP_ERR_FORMAT);

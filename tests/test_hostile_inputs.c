@@ -10,6 +10,7 @@
 #include "test.h"
 
 #include <stdint.h>
+#include <zlib.h>
 
 #include "base/tensor.h"
 #include "data/data.h"
@@ -370,6 +371,190 @@ static void test_evaluate_names_sample(void)
     remove(dir);
 }
 
+/* ---- datasets: files whose headers lie ---- */
+
+static char ds_dir[64];
+
+static void put_file(const char *name, const void *data, size_t size)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", ds_dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(data, 1, size, f) == size);
+    if (f)
+        fclose(f);
+}
+
+static void put_gz(const char *name, const void *data, size_t size)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", ds_dir, name);
+    gzFile g = gzopen(path, "wb");
+    CHECK(g && gzwrite(g, data, (unsigned)size) == (int)size);
+    if (g)
+        gzclose(g);
+}
+
+/* Opens dataset `name` (one or two params); returns the status, the dataset in *out if asked. */
+static lowp_status open_with(const char *name, const char *k1, const char *v1, const char *k2, const char *v2,
+                             lowp_dataset **out)
+{
+    lowp_params *p = NULL;
+    lowp_dataset *d = NULL;
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, k1, v1));
+    if (k2)
+        CHECK_OK(lowp_params_set(p, k2, v2));
+    lowp_status st = lowp_dataset_open(name, p, &d);
+    lowp_params_free(p);
+    if (out)
+        *out = d;
+    else
+        lowp_dataset_free(d);
+    return st;
+}
+
+#define CHECK_REFUSED(st, want) \
+    CHECK_MSG((st) != LOWP_OK && strstr(lowp_last_error(), want), "wanted '%s', got '%s'", want, lowp_last_error())
+
+static void test_idx_headers(void)
+{
+    unsigned char lab[8 + 2] = {0, 0, 8, 1, 0, 0, 0, 2, 1, 2};
+    unsigned char img[16 + 8] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2};
+    put_file("t10k-labels-idx1-ubyte", lab, sizeof lab);
+    /* 2^32-1 rows and columns: the product overflowed int64 (UB) before it was checked */
+    memset(img + 8, 0xFF, 8);
+    put_file("t10k-images-idx3-ubyte", img, sizeof img);
+    CHECK_REFUSED(open_with("MNIST", "root", ds_dir, NULL, NULL, NULL), "bad image size 4294967295x4294967295");
+    /* 2^32-1 images in a 24-byte file (a shuffling dataloader then wanted 32 GiB): refused at
+     * open, plain and gzip'ed */
+    memset(img + 4, 0xFF, 4);
+    img[11] = 2, img[15] = 2, memset(img + 8, 0, 3), memset(img + 12, 0, 3);
+    lab[4] = lab[5] = lab[6] = lab[7] = 0xFF;
+    put_file("t10k-labels-idx1-ubyte", lab, sizeof lab);
+    put_file("t10k-images-idx3-ubyte", img, sizeof img);
+    CHECK_REFUSED(open_with("MNIST", "root", ds_dir, NULL, NULL, NULL),
+                  "t10k-labels-idx1-ubyte: the header declares 4294967295 labels");
+    char path[128];
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte", ds_dir);
+    remove(path);
+    put_gz("t10k-labels-idx1-ubyte.gz", lab, sizeof lab);
+    CHECK_REFUSED(open_with("MNIST", "root", ds_dir, NULL, NULL, NULL), "bytes) but the file (uncompressed) holds 10 bytes");
+    /* the honest gzip'ed pair still opens and reads backwards (inflated to a temporary copy) */
+    lab[4] = lab[5] = lab[6] = 0, lab[7] = 2, img[4] = img[5] = img[6] = 0, img[7] = 2;
+    put_gz("t10k-labels-idx1-ubyte.gz", lab, sizeof lab);
+    put_file("t10k-images-idx3-ubyte", img, sizeof img);
+    lowp_dataset *d = NULL;
+    CHECK_OK(open_with("MNIST", "root", ds_dir, NULL, NULL, &d));
+    lowp_sample smp = {0};
+    CHECK(d && lowp_dataset_length(d) == 2);
+    CHECK_OK(lowp_dataset_get(d, 1, &smp));
+    CHECK_OK(lowp_dataset_get(d, 0, &smp));
+    CHECK(smp.n_labels == 1 && *(int64_t *)lowp_tensor_data(smp.labels[0]) == 1);
+    lowp_sample_clear(&smp);
+    lowp_dataset_free(d);
+    snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", ds_dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", ds_dir);
+    remove(path);
+}
+
+static void test_cifar_labels(void)
+{
+    static unsigned char rec[2 * 3073];
+    rec[0] = 3, rec[3073] = 200;   /* sample 1: no CIFAR10 class */
+    put_file("test_batch.bin", rec, sizeof rec);
+    lowp_dataset *d = NULL;
+    CHECK_OK(open_with("CIFAR10", "root", ds_dir, NULL, NULL, &d));
+    lowp_sample smp = {0};
+    CHECK_OK(lowp_dataset_get(d, 0, &smp));
+    CHECK_REFUSED(lowp_dataset_get(d, 1, &smp), ": sample 1: ");
+    CHECK(strstr(lowp_last_error(), "record 1 has label 200, not a CIFAR10 class (0..9)"));
+    lowp_sample_clear(&smp);
+    lowp_dataset_free(d);
+    char path[128];
+    snprintf(path, sizeof path, "%s/test_batch.bin", ds_dir);
+    remove(path);
+}
+
+static void put_npy(const char *name, const char *descr, const char *shape, size_t data_bytes)
+{
+    char h[128];
+    unsigned char buf[256] = {0};
+    int k = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    while ((10 + k + 1) % 64)
+        h[k++] = ' ';
+    h[k++] = '\n';
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)k;
+    memcpy(buf + 10, h, (size_t)k);
+    put_file(name, buf, 10 + (size_t)k + data_bytes);
+}
+
+static void test_npy_shapes(void)
+{
+    char in[128];
+    snprintf(in, sizeof in, "%s/x.npy", ds_dir);
+    /* a sample shape whose element count overflows int64 */
+    put_npy("x.npy", "<f4", "(3, 4611686018427387904, 4)", 16);
+    CHECK_REFUSED(open_with("Npy", "inputs", in, NULL, NULL, NULL), "would be too large");
+    /* samples x rows overflowing the size check */
+    put_npy("x.npy", "<f4", "(4611686018427387904, 2)", 16);
+    CHECK_REFUSED(open_with("Npy", "inputs", in, NULL, NULL, NULL), "file is truncated");
+    /* 2^62 empty samples: a shuffling dataloader's permutation size wrapped around */
+    put_npy("x.npy", "<f4", "(4611686018427387904, 0)", 0);
+    lowp_dataset *d = NULL;
+    CHECK_OK(open_with("Npy", "inputs", in, NULL, NULL, &d));
+    lowp_dataloader_options o = lowp_dataloader_options_default();
+    o.shuffle = 1;
+    lowp_dataloader *dl = NULL;
+    CHECK_REFUSED(d ? lowp_dataloader_create(d, NULL, &o, &dl) : LOWP_ERR_INTERNAL, "permutation");
+    remove(in);
+}
+
+static void test_image_list(void)
+{
+    static const struct { const char *text, *want; } cases[] = {
+        {"a.jpg 1\nb.jpg -1\n", "val.txt:2: expected 'file label'"},
+        {"a.jpg 99999999999999999999\n", "val.txt:1: expected 'file label'"},
+        {"a.jpg 1 2\n", "val.txt:1: expected 'file label'"},
+        {"a.jpg\n", "val.txt:1: expected 'file label'"},
+        {"a.jpg 1x\n", "val.txt:1: expected 'file label'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        put_file("val.txt", cases[i].text, strlen(cases[i].text));
+        CHECK_REFUSED(open_with("ImagenetRaw", "data_path", ds_dir, NULL, NULL, NULL), cases[i].want);
+    }
+    /* a line of 5000 bytes was read as two lines of 2047 and more */
+    char *big = malloc(5010);
+    memset(big, 'a', 5000);
+    memcpy(big + 5000, " 3\n", 3);
+    put_file("val.txt", big, 5003);
+    CHECK_REFUSED(open_with("ImagenetRaw", "data_path", ds_dir, NULL, NULL, NULL), "val.txt:1: line longer than 4096");
+    free(big);
+    /* comments, blank lines, CRLF and tabs are fine */
+    const char ok[] = "# list\n\n a.jpg\t7\r\nb.png 0\n";
+    put_file("val.txt", ok, sizeof ok - 1);
+    lowp_dataset *d = NULL;
+    CHECK_OK(open_with("ImagenetRaw", "data_path", ds_dir, NULL, NULL, &d));
+    CHECK(d && lowp_dataset_length(d) == 2);
+    lowp_dataset_free(d);
+    char path[128];
+    snprintf(path, sizeof path, "%s/val.txt", ds_dir);
+    remove(path);
+}
+
+static void test_datasets(void)
+{
+    snprintf(ds_dir, sizeof ds_dir, "/tmp/lowp_hostile_ds_XXXXXX");
+    CHECK(mkdtemp(ds_dir) != NULL);
+    test_idx_headers();
+    test_cifar_labels();
+    test_npy_shapes();
+    test_image_list();
+    remove(ds_dir);
+}
+
 /* ---- transforms ---- */
 
 /* Valid params for each built-in transform; a transform missing here fails the test (add it,
@@ -512,6 +697,7 @@ int main(void)
     RUN(test_f1_int64_max);
     RUN(test_metrics);
     RUN(test_evaluate_names_sample);
+    RUN(test_datasets);
     RUN(test_transforms);
     return TEST_SUMMARY("test_hostile_inputs");
 }

@@ -63,7 +63,8 @@ lowp_status lowp_dataloader_create(lowp_dataset *ds, lowp_transform *tf,
         st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == LP_OK && opt.shuffle && ds->length > 0) {
         /* Fisher-Yates over the whole dataset; max_samples then takes a random subset. */
-        dl->order = malloc((size_t)ds->length * sizeof *dl->order);
+        dl->order = (uint64_t)ds->length <= SIZE_MAX / sizeof *dl->order
+                        ? malloc((size_t)ds->length * sizeof *dl->order) : NULL;
         if (!dl->order)
             st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for a %lld-sample permutation",
                           (long long)ds->length);

@@ -122,6 +122,14 @@ static lp_status cifar_get(void *state, int64_t index, lowp_sample *s)
     while (f + 1 < d->n_files && index >= d->first[f + 1])
         f++;
     LP_TRY(lp_recfile_read(&d->files[f], index - d->first[f], d->rec));
+    /* The label bytes say whether this is a CIFAR file at all (a CIFAR100 file read as
+     * CIFAR10 has the same record count only by chance). */
+    int fine = d->rec[d->label_bytes - 1], n_fine = d->label_bytes == 1 ? 10 : 100;
+    if (fine >= n_fine || (d->label_bytes == 2 && d->rec[0] >= 20))
+        return lp_error(LOWP_ERR_FORMAT, "%s: record %lld has label %d%s, not a CIFAR%d class (0..%d): "
+                        "not a CIFAR%d batch?", d->files[f].path, (long long)(index - d->first[f]), fine,
+                        d->label_bytes == 2 && d->rec[0] >= 20 ? " (or coarse label >= 20)" : "", n_fine,
+                        n_fine - 1, n_fine);
     int64_t dims[3] = {32, 32, 3};
     lp_tensor *t;
     LP_TRY(lp_tensor_new(LP_F32, 3, dims, &t));

@@ -76,19 +76,26 @@ static lp_status idx_open(const lowp_params *p, void **state_out, int64_t *lengt
     if (st == LP_OK && ldims[0] != idims[0])
         st = lp_error(LOWP_ERR_FORMAT, "%s has %lld labels but %s has %lld images", lpath,
                       (long long)ldims[0], ipath, (long long)idims[0]);
-    if (st == LP_OK && (idims[1] <= 0 || idims[2] <= 0 || idims[1] * idims[2] > (1 << 24)))
-        st = lp_error(LOWP_ERR_FORMAT, "%s: bad image size %lldx%lld", ipath, (long long)idims[1],
-                      (long long)idims[2]);
+    /* Each dim is below 2^32: bound them one by one before multiplying. */
+    if (st == LP_OK && (idims[1] <= 0 || idims[2] <= 0 || idims[1] > (1 << 24) || idims[2] > (1 << 24) ||
+                        idims[1] * idims[2] > (1 << 24)))
+        st = lp_error(LOWP_ERR_FORMAT, "%s: bad image size %lldx%lld (1 to 2^24 pixels)", ipath,
+                      (long long)idims[1], (long long)idims[2]);
+    if (st == LP_OK) {
+        d->rows = idims[1];
+        d->cols = idims[2];
+        lp_recfile_set_layout(&d->images, 16, d->rows * d->cols);
+        lp_recfile_set_layout(&d->labels, 8, 1);
+        st = lp_recfile_check_count(&d->labels, ldims[0], "labels");
+    }
+    if (st == LP_OK)
+        st = lp_recfile_check_count(&d->images, idims[0], "images");
     if (st == LP_OK && !(d->buf = malloc((size_t)(idims[1] * idims[2]))))
         st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     if (st != LP_OK) {
         idx_close(d);
         return st;
     }
-    d->rows = idims[1];
-    d->cols = idims[2];
-    lp_recfile_set_layout(&d->images, 16, d->rows * d->cols);
-    lp_recfile_set_layout(&d->labels, 8, 1);
     *state_out = d;
     *length_out = idims[0];
     return LP_OK;

@@ -194,24 +194,33 @@ static lp_status raw_open(const lowp_params *p, void **state_out, int64_t *lengt
     }
     snprintf(d->root, sizeof d->root, "%s", root);
     lp_status st = LP_OK;
-    char *line = NULL, *name = NULL;
+    char *line = NULL;
     size_t line_cap = 0;
+    ssize_t len;
     int lineno = 0;
-    /* Lines and names of any length (getline, %ms): nothing is cut or split. */
-    while (st == LP_OK && getline(&line, &line_cap, fp) >= 0) {
+    /* Lines and names of any length are read whole (getline); a line longer than any real
+     * one, a NUL byte, a label that is not a class index or a trailing token is an error. */
+    while (st == LP_OK && (len = getline(&line, &line_cap, fp)) >= 0) {
         lineno++;
-        long long label;
-        char extra;
-        char *s = line;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s == '\n' || *s == '\r' || *s == 0 || *s == '#')
+        if (len > 4096 || (size_t)len != strlen(line)) {
+            st = lp_error(LOWP_ERR_FORMAT, "%s:%d: %s", list_path, lineno,
+                          len > 4096 ? "line longer than 4096 bytes" : "a NUL byte in the line");
+            break;
+        }
+        char *s = line + strspn(line, " \t\r\n");
+        if (*s == 0 || *s == '#')
             continue;
-        free(name);
-        name = NULL;
-        int got = sscanf(s, "%ms %lld %c", &name, &label, &extra);
-        if (got != 2) {
-            st = lp_error(LOWP_ERR_FORMAT, "%s:%d: expected 'file label'", list_path, lineno);
+        char *name = s;
+        s += strcspn(s, " \t\r\n");
+        char *num = s + strspn(s, " \t");
+        if (*s)
+            *s = 0;
+        char *end;
+        errno = 0;
+        long long label = *num >= '0' && *num <= '9' ? strtoll(num, &end, 10) : -1;
+        if (label < 0 || errno || end[strspn(end, " \t\r\n")] != 0) {
+            st = lp_error(LOWP_ERR_FORMAT, "%s:%d: expected 'file label' with a class index 0..%lld",
+                          list_path, lineno, (long long)INT64_MAX);
             break;
         }
         char *path = NULL;
@@ -221,7 +230,6 @@ static lp_status raw_open(const lowp_params *p, void **state_out, int64_t *lengt
         free(path);
     }
     free(line);
-    free(name);
     fclose(fp);
     if (st == LP_OK && d->n == 0)
         st = lp_error(LOWP_ERR_FORMAT, "%s: the image list is empty", list_path);

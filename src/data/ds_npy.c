@@ -129,14 +129,18 @@ static lp_status npy_open_file(npy_file *f, const char *path)
         return lp_error(LOWP_ERR_UNSUPPORTED, "%s: .npy dtype '%c%s' is not supported", path, order, code);
     if (f->ndim == 0)
         return lp_error(LOWP_ERR_SHAPE, "%s: a 0-d array has no samples (the first axis is the sample axis)", path);
-    int64_t row = 1;
-    for (int i = 1; i < f->ndim; i++)
+    int64_t row = 1;   /* elements per sample, bounded as a tensor's are (2^40) before multiplying */
+    for (int i = 1; i < f->ndim; i++) {
+        if (f->dims[i] && row > (INT64_C(1) << 40) / f->dims[i])
+            return lp_error(LOWP_ERR_SHAPE, "%s: a sample of this .npy shape would be too large", path);
         row *= f->dims[i];
+    }
     if (fortran && row > 1)
         return lp_error(LOWP_ERR_UNSUPPORTED, "%s: Fortran-order arrays are not supported", path);
     f->row_bytes = row * (int64_t)lp_dtype_traits_of(f->dtype)->size;
     struct stat sb;
-    if (fstat(f->fd, &sb) != 0 || sb.st_size < f->data_off + f->dims[0] * f->row_bytes)
+    if (fstat(f->fd, &sb) != 0 ||
+        (f->row_bytes && f->dims[0] > (sb.st_size - f->data_off) / f->row_bytes) || sb.st_size < f->data_off)
         return lp_error(LOWP_ERR_FORMAT, "%s: file is truncated (shape says %lld samples)", path,
                         (long long)f->dims[0]);
     return LP_OK;

@@ -74,6 +74,42 @@ void lp_recfile_set_layout(lp_recfile *f, int64_t header, int64_t rec_size)
     }
 }
 
+lp_status lp_recfile_check_count(lp_recfile *f, int64_t n, const char *what)
+{
+    if (n < 0 || (f->rec_size && n > (INT64_MAX - f->header) / f->rec_size))
+        return lp_error(LOWP_ERR_FORMAT, "%s: the header declares %lld %s, too many for any file", f->path,
+                        (long long)n, what);
+    int64_t need = f->header + n * f->rec_size, have = 0;
+    if (!f->gz) {
+        struct stat sb;
+        if (fstat(f->fd, &sb) != 0)
+            return lp_error(LOWP_ERR_IO, "%s: cannot stat: %s", f->path, strerror(errno));
+        have = (int64_t)sb.st_size;
+    } else {
+        char *buf = malloc(1 << 16);
+        if (!buf)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        lp_status st = gzrewind(f->gz) == 0 ? LP_OK : lp_error(LOWP_ERR_IO, "%s: cannot rewind", f->path);
+        while (st == LP_OK && have < need) {
+            int r = gzread(f->gz, buf, 1 << 16);
+            int err;
+            if (r < 0)
+                st = lp_error(LOWP_ERR_FORMAT, "%s: gzip data is corrupt: %s", f->path, gzerror(f->gz, &err));
+            if (r <= 0)
+                break;
+            have += r;
+        }
+        free(buf);
+        LP_TRY(st);
+        lp_recfile_set_layout(f, f->header, f->rec_size);   /* back to record 0 */
+    }
+    if (have < need)
+        return lp_error(LOWP_ERR_FORMAT, "%s: the header declares %lld %s (%lld bytes) but the file%s holds "
+                        "%lld bytes: truncated?", f->path, (long long)n, what, (long long)need,
+                        f->gz ? " (uncompressed)" : "", (long long)have);
+    return LP_OK;
+}
+
 /* Inflates the whole gzip stream into an unlinked temporary file; reads go by offset after. */
 static lp_status inflate_to_temp(lp_recfile *f)
 {

@@ -26,6 +26,11 @@ lp_status lp_recfile_open(lp_recfile *f, const char *path);
 /* Reads `size` header bytes from the start (call before lp_recfile_set_layout). */
 lp_status lp_recfile_read_header(lp_recfile *f, void *buf, size_t size);
 void lp_recfile_set_layout(lp_recfile *f, int64_t header, int64_t rec_size);
+/* Fails unless the file holds `n` records after its header (the uncompressed size for gzip:
+ * streamed through once, stopping as soon as there is enough), so that a header declaring
+ * more records than the file has is refused at open -- the sample count sizes allocations
+ * (the dataloader's permutation). `what` names the records in the message ("images"). */
+lp_status lp_recfile_check_count(lp_recfile *f, int64_t n, const char *what);
 /* Record `index` into buf (rec_size bytes). Errors name the file and record. */
 lp_status lp_recfile_read(lp_recfile *f, int64_t index, void *buf);
 void lp_recfile_close(lp_recfile *f);

@@ -1,4 +1,5 @@
-/* test_fuzz_corpus.c — replays every file of fuzz/corpus/{model,npy,config,history,recipe} through the
+/* test_fuzz_corpus.c — replays every file of fuzz/corpus/{model,npy,config,history,recipe} and of the
+ * data targets' corpora (jpeg, png, idx, cifar, dataset) through the
  * fuzz targets' entry points, so that every input the fuzzers found interesting stays crash-
  * and leak-free (this runs under ASan/UBSan in `make test-asan`). Also replays the files in
  * fuzz/crashes when present: a fixed crash must stay fixed. */
@@ -7,6 +8,7 @@
 
 #include "test.h"
 #include "../fuzz/fuzz_targets.h"
+#include "../fuzz/fuzz_data.h"
 
 static int replayed;
 
@@ -78,6 +80,23 @@ static void test_recipe_corpus(void)
     CHECK_MSG(n > 0, "fuzz/corpus/recipe is missing or empty (run from the repository root)");
 }
 
+/* The data targets: corpus fuzz/corpus/<name>, crash artifacts fuzz/crashes/<name>-*. */
+static const struct { const char *name; int (*fn)(const uint8_t *, size_t); } data_targets[] = {
+    { "jpeg", lp_fuzz_image_one }, { "png", lp_fuzz_image_one },     { "idx", lp_fuzz_idx_one },
+    { "cifar", lp_fuzz_cifar_one }, { "dataset", lp_fuzz_dataset_one },
+};
+
+static void test_data_corpora(void)
+{
+    for (size_t i = 0; i < sizeof data_targets / sizeof *data_targets; i++) {
+        char dir[64];
+        snprintf(dir, sizeof dir, "fuzz/corpus/%s", data_targets[i].name);
+        int n = replay(dir, data_targets[i].fn);
+        CHECK_MSG(n > 0, "%s is missing or empty (run from the repository root)", dir);
+    }
+    lp_fuzz_data_cleanup();
+}
+
 /* Crash inputs kept as regression cases: fuzz/crashes/TARGET-* (libFuzzer's artifact names).
  * Fixed crashes pass; an unfixed one crashes this test, as it should. */
 static void test_saved_crashes(void)
@@ -86,6 +105,9 @@ static void test_saved_crashes(void)
         { "model-", lp_fuzz_model_one },     { "npy-", lp_fuzz_npy_one },
         { "config-", lp_fuzz_config_one },   { "history-", lp_fuzz_history_one },
         { "recipe-", lp_fuzz_recipe_one },
+        { "jpeg-", lp_fuzz_image_one },      { "png-", lp_fuzz_image_one },
+        { "idx-", lp_fuzz_idx_one },         { "cifar-", lp_fuzz_cifar_one },
+        { "dataset-", lp_fuzz_dataset_one },
     };
     DIR *d = opendir("fuzz/crashes");
     if (!d)
@@ -101,6 +123,7 @@ static void test_saved_crashes(void)
         }
     }
     closedir(d);
+    lp_fuzz_data_cleanup();
 }
 
 int main(void)
@@ -110,6 +133,7 @@ int main(void)
     RUN(test_config_corpus);
     RUN(test_history_corpus);
     RUN(test_recipe_corpus);
+    RUN(test_data_corpora);
     RUN(test_saved_crashes);
     printf("replayed %d inputs\n", replayed);
     return TEST_SUMMARY("test_fuzz_corpus");

@@ -559,33 +559,34 @@ static void test_datasets(void)
 
 /* Valid params for each built-in transform; a transform missing here fails the test (add it,
  * so that its apply is exercised with hostile samples). */
-static const struct { const char *name, *k1, *v1, *k2, *v2; } tf_valid[] = {
-    {"Rescale", NULL, NULL, NULL, NULL},
-    {"Normalize", "mean", "[0.5, 0.4, 0.3]", "std", "[0.2, 0.2, 0.2]"},
-    {"Resize", "size", "[3, 2]", NULL, NULL},
-    {"CenterCrop", "size", "2", NULL, NULL},
-    {"RandomCrop", "size", "2", NULL, NULL},
-    {"RandomResizedCrop", "size", "3", NULL, NULL},
-    {"Transpose", "perm", "[2, 0, 1]", NULL, NULL},
-    {"Cast", "dtype", "int8", NULL, NULL},
-    {"ToArray", NULL, NULL, NULL, NULL},
-    {"CropResize", "x", "1", "y", "0", },
-    {"LabelShift", "label_shift", "1", NULL, NULL},
-    {"ResizeCropImagenet", "height", "2", "width", "2"},
-    {"BilinearImagenet", "height", "2", "width", "3"},
-    {"ToTensor", NULL, NULL, NULL, NULL},
-    {"RandomHorizontalFlip", NULL, NULL, NULL, NULL},
-    {"RandomVerticalFlip", NULL, NULL, NULL, NULL},
-    {"AlignImageChannel", "dim", "3", NULL, NULL},
-    {"CropToBoundingBox", "offset_height", "1", "offset_width", "0"},
-    {"Pad", "padding", "[1, 2]", "padding_mode", "reflect"},
-    {"QuantizedInput", "dtype", "uint8", "scale", "2"},
+static const struct { const char *name, *k[4], *v[4]; } tf_valid[] = {
+    {"Rescale", {}, {}},
+    {"Normalize", {"mean", "std"}, {"[0.5, 0.4, 0.3]", "[0.2, 0.2, 0.2]"}},
+    {"Resize", {"size"}, {"[3, 2]"}},
+    {"CenterCrop", {"size"}, {"2"}},
+    {"RandomCrop", {"size"}, {"2"}},
+    {"RandomResizedCrop", {"size"}, {"3"}},
+    {"Transpose", {"perm"}, {"[2, 0, 1]"}},
+    {"Cast", {"dtype"}, {"int8"}},
+    {"ToArray", {}, {}},
+    {"CropResize", {"x", "y", "width", "height"}, {"1", "0", "2", "2"}},
+    {"LabelShift", {"label_shift"}, {"1"}},
+    {"ResizeCropImagenet", {"height", "width"}, {"3", "3"}},
+    {"BilinearImagenet", {"height", "width"}, {"3", "2"}},
+    {"ToTensor", {}, {}},
+    {"RandomHorizontalFlip", {}, {}},
+    {"RandomVerticalFlip", {}, {}},
+    {"AlignImageChannel", {"dim"}, {"3"}},
+    {"CropToBoundingBox", {"offset_height", "offset_width", "target_height", "target_width"}, {"1", "0", "2", "2"}},
+    {"Pad", {"padding", "padding_mode"}, {"[1, 2]", "reflect"}},
+    {"QuantizedInput", {"dtype", "scale"}, {"uint8", "2"}},
 };
 
 /* Hostile values by param type. */
 static const char *const hostile_int[] = {"9223372036854775807", "-9223372036854775808", "-1", "0", "4294967296"};
 static const char *const hostile_ints[] = {"[9223372036854775807]", "[-1, 5]", "[0]", "[1, 9223372036854775807]", "[]"};
 static const char *const hostile_floats[] = {"[1e308, -1e308]", "[0]", "[-1]", "[1e-320, 1e-320]", "[5, 1]"};
+static const char *const hostile_float[] = {"1e308", "-1e308", "0", "-1", "1e-320"};
 static const char *const hostile_strings[] = {"", "nonsense", "float32", "nearest"};
 
 /* A random sample of 1..3 inputs and 0..2 labels, shaped like images or not. */
@@ -656,24 +657,13 @@ static void test_transforms(void)
         CHECK_MSG(j < sizeof tf_valid / sizeof tf_valid[0], "transform %s has no case here", names[i]);
         if (j == sizeof tf_valid / sizeof tf_valid[0])
             continue;
-        /* valid params (CropResize needs more than two: the rest are set below) */
+        /* valid params */
         lowp_params *p = NULL;
         CHECK_OK(lowp_params_create(&p));
-        if (tf_valid[j].k1)
-            CHECK_OK(lowp_params_set(p, tf_valid[j].k1, tf_valid[j].v1));
-        if (tf_valid[j].k2)
-            CHECK_OK(lowp_params_set(p, tf_valid[j].k2, tf_valid[j].v2));
-        if (!strcmp(names[i], "CropResize")) {
-            CHECK_OK(lowp_params_set(p, "width", "2"));
-            CHECK_OK(lowp_params_set(p, "height", "2"));
+        for (int k = 0; k < 4 && tf_valid[j].k[k]; k++)
+            CHECK_OK(lowp_params_set(p, tf_valid[j].k[k], tf_valid[j].v[k]));
+        if (!strcmp(names[i], "CropResize"))   /* five required params */
             CHECK_OK(lowp_params_set(p, "size", "3"));
-        }
-        if (!strcmp(names[i], "ResizeCropImagenet"))
-            CHECK_OK(lowp_params_set(p, "resize_side", "4"));
-        if (!strcmp(names[i], "CropToBoundingBox")) {
-            CHECK_OK(lowp_params_set(p, "target_height", "2"));
-            CHECK_OK(lowp_params_set(p, "target_width", "2"));
-        }
         run_transform(names[i], p);
         /* then each param of the spec made hostile in turn */
         const lowp_transform_vtable *vt = lp_transform_find(names[i]);
@@ -681,8 +671,9 @@ static void test_transforms(void)
             const char *const *vals = sp->type == LOWP_PARAM_INT ? hostile_int
                                     : sp->type == LOWP_PARAM_INT_LIST ? hostile_ints
                                     : sp->type == LOWP_PARAM_FLOAT_LIST ? hostile_floats
+                                    : sp->type == LOWP_PARAM_FLOAT ? hostile_float
                                                                         : hostile_strings;
-            int nv = sp->type == LOWP_PARAM_STRING ? 4 : 5;
+            int nv = vals == hostile_strings ? 4 : 5;   /* every other list has 5 */
             for (int k = 0; k < nv; k++) {
                 CHECK_OK(lowp_params_set(p, sp->name, vals[k]));
                 run_transform(names[i], p);

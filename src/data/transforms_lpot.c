@@ -131,8 +131,15 @@ static lp_status rci_apply(void *state, lowp_sample *s, uint64_t *rng)
         LP_TRY(grey_to_rgb(tp));
         img m;
         LP_TRY(lp_img_of(*tp, &m));
+        if (m.h < 1 || m.w < 1)
+            return lp_error(LOWP_ERR_SHAPE, "ResizeCropImagenet: the image is empty (%lldx%lld)",
+                            (long long)m.h, (long long)m.w);
         double scale = (double)r->side / (double)(m.h > m.w ? m.w : m.h);
-        int64_t nh = (int64_t)((double)m.h * scale), nw = (int64_t)((double)m.w * scale);
+        double dh = (double)m.h * scale, dw = (double)m.w * scale;
+        if (dh > (double)(INT64_C(1) << 40) || dw > (double)(INT64_C(1) << 40))   /* no UB cast below */
+            return lp_error(LOWP_ERR_SHAPE, "ResizeCropImagenet: resize_side %lld makes a %lldx%lld image too "
+                            "large", (long long)r->side, (long long)m.h, (long long)m.w);
+        int64_t nh = (int64_t)dh, nw = (int64_t)dw;
         if (nh < r->h || nw < r->w)
             return lp_error(LOWP_ERR_SHAPE,
                             "ResizeCropImagenet: a %lldx%lld image resized to %lldx%lld is smaller than the "

@@ -132,8 +132,16 @@ def test_ctrl_c_from_another_thread(tmp_path, calib_batches, top1):
     import threading
 
     def start_timer(session):
-        if session.trial == 0:
-            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        # the signal comes from another thread; waiting until it has been sent keeps the test
+        # from racing the tune (a 0.3 s timer lost to 40 quick trials on a loaded machine)
+        if session.trial == 1:
+            sent = threading.Event()
+
+            def send():
+                os.kill(os.getpid(), signal.SIGINT)
+                sent.set()
+            threading.Thread(target=send).start()
+            sent.wait(10)
         return top1(session)
 
     with pytest.raises(KeyboardInterrupt) as e:

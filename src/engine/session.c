@@ -334,6 +334,25 @@ lp_status lp_session_bind(const lowp_session *s, int n_inputs, const char *const
     return LP_OK;
 }
 
+/* Binds the named inputs, picks (or compiles) the plan for their shapes and runs it; the
+ * outputs are then plan->vals of plan->g->outputs. Shared by run and run_into. */
+static lp_status run_plan(lowp_session *s, int n_inputs, const char *const *input_names,
+                          const lowp_tensor *const *inputs, lp_plan **plan_out)
+{
+    const lp_graph *g = s->g;
+    const lp_tensor *ordered_store[16], **ordered = ordered_store;
+    if (g->n_inputs > 16 && !(ordered = malloc((size_t)g->n_inputs * sizeof *ordered)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_status st = lp_session_bind(s, n_inputs, input_names, inputs, ordered);
+    if (st == LP_OK)
+        st = lp_session_plan(s, ordered, plan_out);
+    if (st == LP_OK)
+        st = lp_plan_run(*plan_out, ordered, NULL, NULL);
+    if (ordered != ordered_store)
+        free(ordered);
+    return st;
+}
+
 lowp_status lowp_session_run(lowp_session *s, int n_inputs, const char *const *input_names,
                              const lowp_tensor *const *inputs, int n_outputs, lowp_tensor **outputs)
 {
@@ -343,23 +362,14 @@ lowp_status lowp_session_run(lowp_session *s, int n_inputs, const char *const *i
     if (n_outputs > g->n_outputs)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_run: %d outputs asked, the model has %d", n_outputs,
                         g->n_outputs);
-    const lp_tensor *ordered_store[16], **ordered = ordered_store;
-    if (g->n_inputs > 16 && !(ordered = malloc((size_t)g->n_inputs * sizeof *ordered)))
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     lp_plan *plan = NULL;
-    lp_status st = lp_session_bind(s, n_inputs, input_names, inputs, ordered);
-    if (st == LP_OK)
-        st = lp_session_plan(s, ordered, &plan);
-    if (st == LP_OK)
-        st = lp_plan_run(plan, ordered, NULL, NULL);
+    lp_status st = run_plan(s, n_inputs, input_names, inputs, &plan);
     for (int i = 0; st == LP_OK && i < n_outputs; i++) {
         st = lp_tensor_clone(&plan->vals[plan->g->outputs[i]], &outputs[i]);
         if (st != LP_OK)
             while (i-- > 0)
                 lp_tensor_free(outputs[i]);
     }
-    if (ordered != ordered_store)
-        free(ordered);
     return st;
 }
 
@@ -372,15 +382,8 @@ lowp_status lowp_session_run_into(lowp_session *s, int n_inputs, const char *con
     if (n_outputs > g->n_outputs)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_run_into: %d outputs given, the model has %d",
                         n_outputs, g->n_outputs);
-    const lp_tensor *ordered_store[16], **ordered = ordered_store;
-    if (g->n_inputs > 16 && !(ordered = malloc((size_t)g->n_inputs * sizeof *ordered)))
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     lp_plan *plan = NULL;
-    lp_status st = lp_session_bind(s, n_inputs, input_names, inputs, ordered);
-    if (st == LP_OK)
-        st = lp_session_plan(s, ordered, &plan);
-    if (st == LP_OK)
-        st = lp_plan_run(plan, ordered, NULL, NULL);
+    lp_status st = run_plan(s, n_inputs, input_names, inputs, &plan);
     for (int i = 0; st == LP_OK && i < n_outputs; i++) {
         const lp_tensor *y = &plan->vals[plan->g->outputs[i]];
         lp_tensor *o = outputs[i];
@@ -393,8 +396,6 @@ lowp_status lowp_session_run_into(lowp_session *s, int n_inputs, const char *con
         else if (y->nbytes)
             memcpy(o->data, y->data, y->nbytes);
     }
-    if (ordered != ordered_store)
-        free(ordered);
     return st;
 }
 

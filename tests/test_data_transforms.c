@@ -11,17 +11,15 @@ static lowp_tensor *tensor(int ndim, const int64_t *dims, const float *v)
     return t;
 }
 
-/* Applies transform NAME (params as "key", "value" pairs, up to 3) to a copy of `t`. */
-static lowp_tensor *apply(const char *name, lowp_tensor *t, uint64_t seed, const char *k1,
-                          const char *v1, const char *k2, const char *v2, const char *k3,
-                          const char *v3)
+/* Applies transform NAME (params as a NULL-ended list of "key", "value" pairs) to a copy of
+ * `t`. */
+static lowp_tensor *apply_kv(const char *name, lowp_tensor *t, uint64_t seed, const char *const *kv)
 {
     lowp_params *p = NULL;
     lowp_transform *tf = NULL;
     CHECK_OK(lowp_params_create(&p));
-    if (k1) CHECK_OK(lowp_params_set(p, k1, v1));
-    if (k2) CHECK_OK(lowp_params_set(p, k2, v2));
-    if (k3) CHECK_OK(lowp_params_set(p, k3, v3));
+    for (int i = 0; kv[i]; i += 2)
+        CHECK_OK(lowp_params_set(p, kv[i], kv[i + 1]));
     CHECK_OK(lowp_transform_create(&tf));
     lowp_status st = lowp_transform_append(tf, name, p);
     lowp_params_free(p);
@@ -47,6 +45,17 @@ static lowp_tensor *apply(const char *name, lowp_tensor *t, uint64_t seed, const
     lowp_tensor *out = s.inputs[0];
     lowp_tensor_free(s.labels[0]);
     return out;
+}
+
+/* The same with up to 3 pairs. */
+static lowp_tensor *apply(const char *name, lowp_tensor *t, uint64_t seed, const char *k1, const char *v1,
+                          const char *k2, const char *v2, const char *k3, const char *v3)
+{
+    const char *kv[7] = {k1, v1, k2, v2, k3, v3, NULL};
+    if (!k3) kv[4] = NULL;
+    if (!k2) kv[2] = NULL;
+    if (!k1) kv[0] = NULL;
+    return apply_kv(name, t, seed, kv);
 }
 
 static void check_values(lowp_tensor *t, int ndim, const int64_t *dims, const float *want, double tol)
@@ -372,29 +381,10 @@ static void test_imagenet_pipelines(void)
             for (int c = 0; c < 3; c++)
                 want2[(y * 6 + x) * 3 + c] = (float)((((10 * (y + 2) + (x + 3) + 100 * c) / 255.0 - 0.5) * 2.0 - 0.1 * c) * 2.0);
     int64_t hwc[3] = {4, 6, 3};
-    lowp_tensor *b = apply("BilinearImagenet", t, 1, "height", "4", "width", "6", "central_fraction", "0.5");
-    CHECK(b != NULL);
-    if (b) {
-        /* mean_value and scale too */
-        lowp_tensor_free(b);
-        lowp_params *p = NULL;
-        lowp_transform *tf = NULL;
-        CHECK_OK(lowp_params_create(&p));
-        CHECK_OK(lowp_params_set(p, "height", "4"));
-        CHECK_OK(lowp_params_set(p, "width", "6"));
-        CHECK_OK(lowp_params_set(p, "central_fraction", "0.5"));
-        CHECK_OK(lowp_params_set(p, "mean_value", "[0, 0.1, 0.2]"));
-        CHECK_OK(lowp_params_set(p, "scale", "2"));
-        CHECK_OK(lowp_transform_create(&tf));
-        CHECK_OK(lowp_transform_append(tf, "BilinearImagenet", p));
-        lowp_params_free(p);
-        lowp_sample s = {0};
-        CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 3, dims, v, &s.inputs[0]));
-        s.n_inputs = 1;
-        CHECK_OK(lowp_transform_apply(tf, &s, 1));
-        check_values(s.inputs[0], 3, hwc, want2, 1e-5);
-        lowp_transform_free(tf);
-    }
+    /* mean_value and scale too */
+    const char *const bli_kv[] = {"height", "4", "width", "6", "central_fraction", "0.5", "mean_value", "[0, 0.1, 0.2]",
+                                  "scale", "2", NULL};
+    check_values(apply_kv("BilinearImagenet", t, 1, bli_kv), 3, hwc, want2, 1e-5);
     /* a crop larger than the resized image is an error naming the sizes */
     CHECK(apply("ResizeCropImagenet", t, 1, "height", "300", "width", "6", NULL, NULL) == NULL);
     CHECK(strstr(lowp_last_error(), "smaller than the 300x6 crop"));
@@ -446,22 +436,9 @@ static void test_lpot_small_transforms(void)
     /* CropToBoundingBox: row 1, columns 1..2 */
     const float box_want[4] = {11, 111, 12, 112};
     int64_t bd[3] = {1, 2, 2};
-    lowp_params *p = NULL;
-    lowp_transform *tf = NULL;
-    CHECK_OK(lowp_params_create(&p));
-    CHECK_OK(lowp_params_set(p, "offset_height", "1"));
-    CHECK_OK(lowp_params_set(p, "offset_width", "1"));
-    CHECK_OK(lowp_params_set(p, "target_height", "1"));
-    CHECK_OK(lowp_params_set(p, "target_width", "2"));
-    CHECK_OK(lowp_transform_create(&tf));
-    CHECK_OK(lowp_transform_append(tf, "CropToBoundingBox", p));
-    lowp_params_free(p);
-    lowp_sample s = {0};
-    CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 3, dims, v, &s.inputs[0]));
-    s.n_inputs = 1;
-    CHECK_OK(lowp_transform_apply(tf, &s, 1));
-    check_values(s.inputs[0], 3, bd, box_want, 0);
-    lowp_transform_free(tf);
+    const char *const box_kv[] = {"offset_height", "1", "offset_width", "1", "target_height", "1", "target_width", "2",
+                                  NULL};
+    check_values(apply_kv("CropToBoundingBox", t, 1, box_kv), 3, bd, box_want, 0);
     lowp_tensor_free(t);
 
     /* Pad a 1x4 grey row [1 2 3 4] by 2 on the left and right (numpy.pad's modes) */

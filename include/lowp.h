@@ -200,6 +200,17 @@ lowp_status lowp_session_run_into(lowp_session *session, int n_inputs,
  * (0 before the first run); weights and plans cached for other shapes are not counted. */
 lowp_status lowp_session_memory_bytes(const lowp_session *session, size_t *arena_bytes_out);
 
+/* Profiling (`lowp bench --profile`). With `on`, every later run of the session times each
+ * step of its plan (a node, or nodes fused into one kernel call) and the layout conversions
+ * (oneDNN reorders) inside it, at a cost of about 0.1 µs per step; the last 1024 runs are kept
+ * per plan. Calling it again (on or off) discards what was recorded. */
+lowp_status lowp_session_profile(lowp_session *session, int on);
+/* The profile of the plan run most recently, as JSON (medians over the recorded runs: per step
+ * sorted by time -- kernel, oneDNN primitive kinds or "reference", implementation, reorders --
+ * and per op type; keys in docs/performance.md, "Profiling"). *json_out is malloc'ed; free() it.
+ * LOWP_ERR_INVALID_ARGUMENT when no profiled run was recorded. */
+lowp_status lowp_session_profile_json(const lowp_session *session, char **json_out);
+
 /* ---- Data sets, transforms and metrics (src/data, src/metric) ----
  *
  * Evaluating a model the LPOT way: a dataset yields samples one at a time, a transform

@@ -89,6 +89,55 @@ expect human 0 && has human "$T/out" "p50" && has human "$T/out" "p99" &&
 lowp bench "$MLP" --json --warmup 1 --iters 5
 expect progress_stdout 0 && jcheck progress_stdout "$SANE" && ok progress_stdout
 
+# ---- --profile: the per-step profile's structure (its timings are checked against each other
+# by tests/test_profile.c, never against targets) ----
+
+RESNET_S="$ROOT/models/resnet_s.onnx"
+PROFILE='
+p = r["profile"]
+for k in ("runs", "n_steps", "run_ms", "steps_ms", "reorders", "reorder_ms", "steps", "by_op"):
+    assert k in p, "missing key " + k
+assert p["runs"] == r["iterations"], (p["runs"], r["iterations"])
+steps = p["steps"]
+assert len(steps) == p["n_steps"] > 0
+assert sorted(s["step"] for s in steps) == list(range(p["n_steps"]))
+ms = [s["ms"] for s in steps]
+assert ms == sorted(ms, reverse=True), "steps not sorted by time"
+for s in steps:
+    for k in ("ms", "share", "kernel", "primitive", "impl", "reorders", "reorder_ms", "ops", "nodes"):
+        assert k in s, "step misses " + k
+    assert s["ms"] >= 0 and 0 <= s["reorder_ms"] and s["reorders"] >= 0
+    assert abs(s["share"] - s["ms"] / p["run_ms"]) < 1e-9
+    assert s["kernel"] in ("dnnl", "dnnl_rnn", "reference", "view", "control"), s["kernel"]
+    assert len(s["nodes"]) == len(s["ops"].split("+")) >= 1
+# the totals are the sums of the per-step medians (to rounding)
+assert abs(sum(ms) - p["steps_ms"]) <= 1e-9 * max(1, p["steps_ms"])
+assert sum(s["reorders"] for s in steps) == p["reorders"]
+assert abs(sum(s["reorder_ms"] for s in steps) - p["reorder_ms"]) <= 1e-9 * max(1, p["reorder_ms"])
+# by_op regroups the same steps
+assert sum(o["steps"] for o in p["by_op"]) == p["n_steps"]
+assert abs(sum(o["ms"] for o in p["by_op"]) - p["steps_ms"]) <= 1e-9 * max(1, p["steps_ms"])
+assert sum(o["reorders"] for o in p["by_op"]) == p["reorders"]
+'
+lowp bench "$RESNET_S" --profile --json $QUICK
+expect profile_json 0 && jcheck profile_json "$SANE$PROFILE
+kinds = {s['primitive'] for s in p['steps'] if s['kernel'] == 'dnnl'}
+assert any('convolution' in k for k in kinds), kinds
+assert all(s['impl'] for s in p['steps'] if s['kernel'] == 'dnnl'), 'a oneDNN step without its implementation'
+assert p['reorders'] > 0, 'resnet_s reorders at its Winograd conv and pooling'" && ok profile_json
+
+LOWP_KERNELS=reference lowp bench "$MLP" --profile --json $QUICK
+expect profile_reference 0 && jcheck profile_reference "$SANE$PROFILE
+assert {s['primitive'] for s in p['steps']} <= {'reference', 'view'}, p['steps']
+assert p['reorders'] == 0" && ok profile_reference
+
+lowp bench "$RESNET_S" --profile $QUICK
+expect profile_text 0 && has profile_text "$T/out" "profiled runs" && has profile_text "$T/out" "convolution" &&
+    has profile_text "$T/out" "op (leading the step)" && ok profile_text
+
+lowp bench "$MLP" --profile --instances 2 --cores-per-instance 1 $QUICK
+expect profile_instances 1 && has profile_instances "$T/err" "--profile" && ok profile_instances
+
 # ---- usage and input errors ----
 
 bad=""

@@ -19,7 +19,8 @@
 static const char usage[] =
     "usage: lowp bench MODEL [--batch N] [--shape NAME=D0,D1,...] [-i NAME=FILE.npy]\n"
     "                  [--warmup N] [--iters N] [--threads N] [--precision fp32|bf16]\n"
-    "                  [--instances I --cores-per-instance C] [--seed N] [--json] [--quiet]\n"
+    "                  [--instances I --cores-per-instance C] [--seed N] [--profile]\n"
+    "                  [--json] [--quiet]\n"
     "\n"
     "Runs MODEL repeatedly on fixed inputs and reports latency percentiles (p50/p90/p99, ms),\n"
     "throughput (samples/s) and peak memory (peak RSS of the process).\n"
@@ -42,6 +43,10 @@ static const char usage[] =
     "      --cores-per-instance C\n"
     "                         cores (and engine threads) per instance (default 1)\n"
     "      --seed N           seed of the random inputs (default 1978)\n"
+    "      --profile          also time every step of the plan (a node or a fused group) over\n"
+    "                         the timed runs: medians, the kernel that ran it (oneDNN primitive\n"
+    "                         and implementation, or reference), its reorders; a table sorted\n"
+    "                         by time and a summary per op type (\"profile\" with --json)\n"
     "  -c, --config FILE      LPOT's benchmark mode: evaluation.performance's warmup, iteration,\n"
     "                         configs (num_of_instance, cores_per_instance, intra_num_of_threads)\n"
     "                         and dataloader (its first batch is the input); options given here win\n"
@@ -65,7 +70,7 @@ typedef struct bench_cfg {
     long warmup, iters, threads, instances, cores;  /* cores: -1 when not given */
     const char *precision;
     unsigned long long seed;
-    bool json, quiet;
+    bool json, quiet, profile;
     const char *config;     /* --config: LPOT's evaluation.performance section */
     bool warmup_given, iters_given, instances_given, cores_given, threads_given, batch_given;
 } bench_cfg;
@@ -89,6 +94,7 @@ typedef struct inst_result {
     double wall_s;          /* the timed loop */
     double peak_rss;        /* bytes */
     double arena;           /* bytes of the engine's intermediate arena; -1 unknown */
+    char *profile;          /* --profile: the session's profile JSON (in this process only) */
     long n;                 /* latencies recorded */
     double lat_ms[];        /* cfg.iters of them */
 } inst_result;
@@ -481,6 +487,10 @@ static int run_instance(const bench_cfg *cfg, int instance, int threads, int rea
             while (read(go_fd, &c, 1) < 0 && errno == EINTR)
                 ;
         }
+        if (it == cfg->warmup && cfg->profile && lowp_session_profile(session, 1) != LOWP_OK) {
+            rc = lp_cli_lib_error();
+            goto done;
+        }
         if (it == cfg->warmup)
             r->wall_s = now_s();
         if (it == cfg->warmup + cfg->iters)
@@ -509,6 +519,10 @@ static int run_instance(const bench_cfg *cfg, int instance, int threads, int rea
     }
     r->wall_s = now_s() - r->wall_s;
     progress_end(&pg);
+    if (cfg->profile && lowp_session_profile_json(session, &r->profile) != LOWP_OK) {
+        rc = lp_cli_lib_error();
+        goto done;
+    }
     r->arena = -1;
     size_t arena;
     if (lowp_session_memory_bytes(session, &arena) == LOWP_OK)
@@ -650,6 +664,62 @@ static const char *feed_source(const report *rp, int f)
     return rp->cfg->config ? "evaluation.performance.dataloader, first batch" : rp->feeds[f].file;
 }
 
+static double cj_num(const lp_cj *o, const char *key)
+{
+    const lp_cj *v = lp_cj_get(o, key);
+    return v && v->type == LP_CJ_NUMBER ? v->num : 0;
+}
+
+/* The profile (the library's JSON) as two tables: steps by time, then op types by time. */
+static int print_profile(const char *text, double p50)
+{
+    lp_cj root;
+    if (!lp_cj_parse(text, &root))
+        return lp_cli_input_error("cannot read the profile");
+    if (!lp_cj_escape_strings(&root)) {
+        lp_cj_free(&root);
+        return lp_cli_input_error("out of memory");
+    }
+    const lp_cj *steps = lp_cj_get(&root, "steps"), *by_op = lp_cj_get(&root, "by_op");
+    double run_ms = cj_num(&root, "run_ms");
+    printf("%-11s%.0f profiled runs; per run (medians): %.3f ms in the engine's steps loop, "
+           "%.3f ms the sum of its %.0f steps; %.0f reorders, %.3f ms\n", "profile", cj_num(&root, "runs"),
+           run_ms, cj_num(&root, "steps_ms"), cj_num(&root, "n_steps"), cj_num(&root, "reorders"),
+           cj_num(&root, "reorder_ms"));
+    printf("%-11s%.3f ms outside the steps loop (binding inputs, copying outputs) of p50 %.3f ms\n", "",
+           p50 - run_ms, p50);
+    printf("\n%9s %6s %6s  %-9s %-22s %-30s %-15s %s\n", "ms", "share", "cum", "kernel", "primitive",
+           "implementation", "reorders (ms)", "ops: nodes");
+    double cum = 0;
+    for (int i = 0; steps && steps->type == LP_CJ_ARRAY && i < steps->n; i++) {
+        const lp_cj *st = &steps->items[i], *nodes = lp_cj_get(st, "nodes");
+        char ro[40] = "-";
+        cum += cj_num(st, "share");
+        if (cj_num(st, "reorders") > 0)
+            snprintf(ro, sizeof ro, "%.0f (%.3f)", cj_num(st, "reorders"), cj_num(st, "reorder_ms"));
+        printf("%9.3f %5.1f%% %5.1f%%  %-9s %-22s %-30.30s %-15s %s:", cj_num(st, "ms"),
+               100 * cj_num(st, "share"), 100 * cum, lp_cj_str(lp_cj_get(st, "kernel"), "?"),
+               lp_cj_str(lp_cj_get(st, "primitive"), "?"), lp_cj_str(lp_cj_get(st, "impl"), ""), ro,
+               lp_cj_str(lp_cj_get(st, "ops"), "?"));
+        for (int k = 0; nodes && nodes->type == LP_CJ_ARRAY && k < nodes->n; k++)
+            printf("%s%s", k ? ", " : " ", lp_cj_str(&nodes->items[k], "?"));
+        printf("\n");
+    }
+    printf("\n%9s %6s %6s  %-9s %-22s %-15s %s\n", "ms", "share", "steps", "kernel", "primitive",
+           "reorders (ms)", "op (leading the step)");
+    for (int i = 0; by_op && by_op->type == LP_CJ_ARRAY && i < by_op->n; i++) {
+        const lp_cj *o = &by_op->items[i];
+        char ro[40] = "-";
+        if (cj_num(o, "reorders") > 0)
+            snprintf(ro, sizeof ro, "%.0f (%.3f)", cj_num(o, "reorders"), cj_num(o, "reorder_ms"));
+        printf("%9.3f %5.1f%% %6.0f  %-9s %-22s %-15s %s\n", cj_num(o, "ms"), 100 * cj_num(o, "share"),
+               cj_num(o, "steps"), lp_cj_str(lp_cj_get(o, "kernel"), "?"),
+               lp_cj_str(lp_cj_get(o, "primitive"), "?"), ro, lp_cj_str(lp_cj_get(o, "op"), "?"));
+    }
+    lp_cj_free(&root);
+    return LP_EXIT_OK;
+}
+
 static int print_report(const report *rp)
 {
     const bench_cfg *cfg = rp->cfg;
@@ -733,7 +803,14 @@ static int print_report(const report *rp)
             json_bytes(r->peak_rss);
             printf("}");
         }
-        printf("\n  ]\n}\n");
+        printf("\n  ]");
+        if (rp->res[0]->profile) {
+            size_t len = strlen(rp->res[0]->profile);
+            while (len && rp->res[0]->profile[len - 1] == '\n')
+                len--;
+            printf(",\n  \"profile\": %.*s", (int)len, rp->res[0]->profile);
+        }
+        printf("\n}\n");
     } else {
         char b1[32], b2[32], shp[160];
         printf("%-11s%s\n", "model", cfg->path);
@@ -762,6 +839,11 @@ static int print_report(const report *rp)
                 cpus_str(rp->cpus + i * cores, cores, cl, sizeof cl);
             printf("  instance %ld  cores %-8s p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  %.1f samples/s\n",
                    i, cl, per[i].p50, per[i].p90, per[i].p99, throughput(rp->res[i], rp->samples));
+        }
+        if (rp->res[0]->profile && print_profile(rp->res[0]->profile, s.p50) != LP_EXIT_OK) {
+            free(all);
+            free(per);
+            return LP_EXIT_INPUT;
         }
     }
     free(all);
@@ -923,6 +1005,8 @@ static int parse_args(int argc, char **argv, bench_cfg *cfg, bool *help)
             cfg->json = true;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
             cfg->quiet = true;
+        else if (strcmp(a, "--profile") == 0)
+            cfg->profile = true;
         else if (a[0] == '-' && a[1])
             rc = lp_cli_usage_error("bench", "unknown option '%s'", a);
         else if (cfg->path)
@@ -946,6 +1030,9 @@ static int check_layout(bench_cfg *cfg)
 {
     if (cfg->instances > 1 && cfg->cores < 0)
         cfg->cores = 1;
+    if (cfg->profile && cfg->cores > 0)
+        return lp_cli_usage_error("bench", "--profile runs in this process: not with --instances or "
+                                  "--cores-per-instance");
     if (cfg->cores > 0 && cfg->threads > 0 && cfg->threads != cfg->cores)
         return lp_cli_usage_error("bench", "--threads %ld differs from --cores-per-instance %ld "
                                   "(each instance runs one thread per core)", cfg->threads,
@@ -1143,6 +1230,8 @@ int lp_cmd_bench(int argc, char **argv)
     rc = print_report(&rp);
 
 done:
+    if (res && res[0])
+        free(res[0]->profile);
     if (shm != MAP_FAILED)
         munmap(shm, shm_size);
     free(res);

@@ -87,6 +87,14 @@ typedef struct lp_prep_ctx {
 bool lp_prep_may_overwrite(const lp_prep_ctx *pc, int out, int in);
 void lp_prep_share_storage(const lp_prep_ctx *pc, int out, int in);
 
+/* Profiling: what one profiled run of a step did besides taking its time (lp_plan_profile). */
+typedef struct lp_step_prof {
+    const char *primitive;      /* what computed it: oneDNN primitive kinds ("convolution",
+                                   "matmul+reorder"...) or "reference"; NULL: the kernel's name */
+    int reorders;               /* layout / data-type conversions the step ran */
+    double reorder_s;           /* and their time, seconds */
+} lp_step_prof;
+
 /* A kernel backend (the seam for fast kernels in src/kernels/). */
 typedef struct lp_kernel {
     const char *name;
@@ -113,6 +121,9 @@ typedef struct lp_kernel {
     const lp_tensor *(*plain)(void *state, int value, const lp_tensor *t);
     /* A short description of what runs the step (e.g. the oneDNN implementation). */
     const char *(*describe)(void *state);
+    /* Profiling: runs the step like `run`, filling *prof (zeroed by the caller). Without it a
+     * profiled step reports its kernel's name and no conversions. */
+    lp_status (*run_profiled)(void *state, const lp_run_ctx *c, lp_step_prof *prof);
     /* For dynamic steps: the kernel points its output headers at memory it owns (valid until
      * its next run) instead of the plan inferring and allocating them before the run. */
     bool sizes_outputs;
@@ -179,6 +190,7 @@ typedef struct lp_plan {
     int *share_parent;          /* per value: storage-sharing union-find parent (itself: a root) */
     int *share_last;            /* per root: the last step reading any value of its set
                                    (n_steps for graph outputs, -1 unread) */
+    struct lp_plan_prof *prof;  /* per-step timings while profiling (engine/profile.c), or NULL */
 } lp_plan;
 
 /* Sees every tensor a node produces during lp_plan_run (calibration, debugging). The tensor
@@ -199,6 +211,32 @@ lp_status lp_plan_compile_opt(const lp_graph *g, const lp_tensor *const *inputs,
  * thread count and restores the calling thread's OpenMP setting afterwards. */
 lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap, void *user);
 void lp_plan_free(lp_plan *p);
+
+/* Profiling (engine/profile.c): from lp_plan_profile_start on, every lp_plan_run times each
+ * step (and the conversions inside oneDNN steps) and keeps the times of the last
+ * LP_PROFILE_MAX_RUNS runs (fewer when the plan has very many steps: at most 64 MiB of
+ * samples). Starting again discards what was recorded; lp_plan_free frees it. */
+#define LP_PROFILE_MAX_RUNS 1024
+typedef struct lp_plan_prof {
+    int cap;                    /* runs kept (a ring) */
+    long runs;                  /* runs recorded in all */
+    int n_steps;
+    double *step_s;             /* cap x n_steps: each step's time per run (seconds) */
+    double *reorder_s;          /* cap x n_steps: time of its conversions */
+    double *run_s;              /* cap: the whole lp_plan_run */
+    int *reorders;              /* per step: conversions in the last run */
+    const char **primitive;     /* per step: what computed it (the last run's answer) */
+} lp_plan_prof;
+lp_status lp_plan_profile_start(lp_plan *p);
+void lp_plan_profile_stop(lp_plan *p);
+/* Seconds on a monotonic clock. */
+double lp_now_s(void);
+struct lp_json;
+/* Writes the profile as one JSON object (docs/performance.md, "Profiling"): medians over the
+ * recorded runs per step, sorted by time, with kernel, primitive, implementation and
+ * conversions, plus a summary per op type. LOWP_ERR_INVALID_ARGUMENT when nothing was
+ * recorded. */
+lp_status lp_plan_profile_json(const lp_plan *p, struct lp_json *j);
 
 /* "kernel" or "kernel: description" for step s, into buf (for listings and tests). */
 const char *lp_plan_step_str(const lp_plan *p, int s, char *buf, size_t size);

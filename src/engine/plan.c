@@ -877,10 +877,24 @@ lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap,
     if (omp_before != p->opt.threads)
         omp_set_num_threads(p->opt.threads);
     lp_status status = LP_OK;
+    lp_plan_prof *prof = tap ? NULL : p->prof; /* a tapped run copies tensors: not timed */
+    size_t row = prof ? (size_t)(prof->runs % prof->cap) * (size_t)p->n_steps : 0;
+    double t_run = prof ? lp_now_s() : 0;
     for (int s = 0; s < p->n_steps && status == LP_OK; s++) {
         lp_step *st = &p->steps[s];
+        double t0 = prof ? lp_now_s() : 0;
         if (st->dynamic && !st->kernel->sizes_outputs && (status = settle_dynamic(p, st)) != LP_OK)
             break;
+        if (prof) {
+            lp_step_prof sp = { 0 };
+            status = st->kernel->run_profiled ? st->kernel->run_profiled(st->state, &st->ctx, &sp)
+                                              : st->kernel->run(st->state, &st->ctx);
+            prof->step_s[row + (size_t)s] = lp_now_s() - t0;
+            prof->reorder_s[row + (size_t)s] = sp.reorder_s;
+            prof->reorders[s] = sp.reorders;
+            prof->primitive[s] = sp.primitive ? sp.primitive : st->kernel->name;
+            continue;
+        }
         if ((status = st->kernel->run(st->state, &st->ctx)) != LP_OK || !tap)
             continue;
         int ni = st->nodes[st->n_nodes - 1];
@@ -894,6 +908,8 @@ lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap,
             status = tap(user, p, ni, n->out[k], t);
         }
     }
+    if (prof && status == LP_OK)
+        prof->run_s[prof->runs++ % prof->cap] = lp_now_s() - t_run;
     if (omp_before != p->opt.threads)
         omp_set_num_threads(omp_before);
     return status;
@@ -919,6 +935,7 @@ void lp_plan_free(lp_plan *p)
         if (p->steps[s].kernel && p->steps[s].kernel->release)
             p->steps[s].kernel->release(p->steps[s].state);
     lp_plan_free(p->tap_plan);
+    lp_plan_profile_stop(p);
     for (int i = 0; i < p->n_qfold; i++) {
         free(p->qfold_name[i]);
         lp_tensor_free((lp_tensor *)p->qfold[i].q);

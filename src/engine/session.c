@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "engine/engine.h"
 #include "engine/session.h"
 #include "ir/infer.h"
@@ -346,6 +347,8 @@ static lp_status run_plan(lowp_session *s, int n_inputs, const char *const *inpu
     lp_status st = lp_session_bind(s, n_inputs, input_names, inputs, ordered);
     if (st == LP_OK)
         st = lp_session_plan(s, ordered, plan_out);
+    if (st == LP_OK && s->profiling && !(*plan_out)->prof)
+        st = lp_plan_profile_start(*plan_out);
     if (st == LP_OK)
         st = lp_plan_run(*plan_out, ordered, NULL, NULL);
     if (ordered != ordered_store)
@@ -397,6 +400,45 @@ lowp_status lowp_session_run_into(lowp_session *s, int n_inputs, const char *con
             memcpy(o->data, y->data, y->nbytes);
     }
     return st;
+}
+
+/* The plan run most recently, or NULL. */
+static lp_plan *last_plan(const lowp_session *s)
+{
+    lp_plan *last = NULL;
+    for (int p = 0; p < s->n_plans; p++)
+        if (!last || s->plans[p]->last_used > last->last_used)
+            last = s->plans[p];
+    return last;
+}
+
+lowp_status lowp_session_profile(lowp_session *s, int on)
+{
+    if (!s)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_profile: NULL session");
+    s->profiling = on != 0;
+    for (int p = 0; p < s->n_plans; p++)
+        lp_plan_profile_stop(s->plans[p]); /* runs from now on start a fresh profile */
+    return LP_OK;
+}
+
+lowp_status lowp_session_profile_json(const lowp_session *s, char **json_out)
+{
+    if (!s || !json_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_session_profile_json: NULL argument");
+    *json_out = NULL;
+    const lp_plan *p = last_plan(s);
+    if (!p || !p->prof || !p->prof->runs)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                        "lowp_session_profile_json: no profiled run (call lowp_session_profile(session, 1), then run)");
+    lp_json j;
+    lp_json_init(&j, 2);
+    lp_status st = lp_plan_profile_json(p, &j);
+    if (st != LP_OK) {
+        lp_json_free(&j);
+        return st;
+    }
+    return lp_json_finish(&j, json_out);
 }
 
 lowp_status lowp_session_memory_bytes(const lowp_session *s, size_t *arena_bytes_out)

@@ -16,6 +16,7 @@ struct lowp_session {
     lp_plan_options plan_opt;   /* what every plan compiles with (from opt, or a parent plan's) */
     uint8_t *bind_values;       /* per graph input: plans compile with its value (it decides an
                                    If: Silero's sample rate); NULL when no input does */
+    bool profiling;             /* lowp_session_profile: runs record per-step timings */
 };
 
 /* A session over a graph (copied). */

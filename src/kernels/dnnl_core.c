@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include "engine/engine.h"
 #include "kernels/dnnl_internal.h"
 
 static dnnl_engine_t engine;
@@ -492,10 +495,32 @@ static lp_status dn_prepare_step(const lp_prep_ctx *pc, void **state_out)
     return LP_OK;
 }
 
-static lp_status dn_run(void *state, const lp_run_ctx *c)
+/* Profiling: the step's primitive kinds, distinct, in execution order ("reorder+convolution"),
+ * "reference" for the reference fallback; which executions are reorders. */
+static void find_kinds(dn_step *st)
 {
-    (void)c;
-    dn_step *st = state;
+    size_t k = 0;
+    for (int i = 0; i < st->n_exec; i++) {
+        const_dnnl_primitive_desc_t pd = NULL;
+        dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+        if (dnnl_primitive_get_primitive_desc(st->exec[i].prim, &pd) == dnnl_success && pd)
+            dnnl_primitive_desc_query(pd, dnnl_query_primitive_kind, 0, &kind);
+        if (kind == dnnl_reorder)
+            st->reorder_mask |= 1u << i;
+        const char *name = kind == dnnl_undefined_primitive ? "?" : dnnl_prim_kind2str(kind);
+        char item[40], have[sizeof st->kinds + 2];
+        snprintf(item, sizeof item, "+%s+", name);
+        snprintf(have, sizeof have, "+%s+", st->kinds);
+        if (!strstr(have, item) && k < sizeof st->kinds)
+            k += (size_t)snprintf(st->kinds + k, sizeof st->kinds - k, "%s%s", k ? "+" : "", name);
+    }
+    if (st->n_ref && k < sizeof st->kinds)
+        snprintf(st->kinds + k, sizeof st->kinds - k, "%sreference", k ? "+" : "");
+}
+
+/* Runs the step; with `prof` (profiling), times each reorder into it. */
+static lp_status run_step(dn_step *st, const lp_run_ctx *c, lp_step_prof *prof)
+{
     for (int i = 0; i < st->n_bind; i++) {
         dn_bind *b = &st->bind[i];
         if (*b->where != b->last) {
@@ -505,15 +530,33 @@ static lp_status dn_run(void *state, const lp_run_ctx *c)
         }
     }
     for (int i = 0; i < st->n_exec; i++) {
+        bool timed = prof && (st->reorder_mask & (1u << i));
+        double t0 = timed ? lp_now_s() : 0;
         dnnl_status_t s = dnnl_primitive_execute(st->exec[i].prim, st->stream, st->exec[i].nargs, st->exec[i].args);
         if (s != dnnl_success)
             return lp_node_error(c->node, LOWP_ERR_INTERNAL, "oneDNN: primitive execution failed (status %d)", (int)s);
+        if (timed) {
+            dnnl_stream_wait(st->stream);
+            prof->reorders++;
+            prof->reorder_s += lp_now_s() - t0;
+        }
     }
     if (st->n_exec)
         dnnl_stream_wait(st->stream);
     for (int i = 0; i < st->n_ref; i++)
         LP_TRY(st->ref[i].op->run(&st->ref[i].ctx));
     return LP_OK;
+}
+
+static lp_status dn_run(void *state, const lp_run_ctx *c) { return run_step(state, c, NULL); }
+
+static lp_status dn_run_profiled(void *state, const lp_run_ctx *c, lp_step_prof *prof)
+{
+    dn_step *st = state;
+    if (!st->kinds[0])
+        find_kinds(st);
+    prof->primitive = st->kinds[0] ? st->kinds : NULL;
+    return run_step(st, c, prof);
 }
 
 static const lp_tensor *dn_plain(void *state, int value, const lp_tensor *t)
@@ -562,6 +605,7 @@ const lp_kernel lp_kernel_dnnl = {
     .prepare = dn_prepare_unused,
     .run = dn_run,
     .release = dn_release,
+    .run_profiled = dn_run_profiled,
     .fuse = dn_fuse,
     .prepare_step = dn_prepare_step,
     .plain = dn_plain,

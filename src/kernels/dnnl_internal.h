@@ -60,6 +60,8 @@ typedef struct dn_step {
     bool out_private;                   /* stored in a layout/dtype other than plain float */
     dn_quant out_q;                     /* stored as 8-bit integers (out_md's data type) */
     char impl[128];                     /* what runs it, for describe() */
+    char kinds[96];                     /* profiling: its primitive kinds ("convolution+reorder"), */
+    uint32_t reorder_mask;              /* and which executions are reorders (found on first use) */
     int share_in;                       /* an input whose storage the output takes over (a
                                            residual summed in place), or -1 */
     /* the reference fallback */

@@ -283,6 +283,11 @@ static void test_lpot_schema_keys(void)
         /* evaluation */
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    configs: {cores_per_instance: 2, intra_num_of_threads: 2}\n", NULL, "eval's threads (its JSON)" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    postprocess: {transform: {LabelShift: 1}}\n", NULL, "eval.sh" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {mIOU: {num_classes: 21}}\n", NULL, "test_metric_more miou" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {BLEU: {}}\n", NULL, "test_metric_more bleu" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric:\n      SquadF1:\n", NULL, "test_metric_more squad" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {SquadF1: {}}\n    postprocess:\n      transform: {SquadV1: {label_file: dev-v1.1.json, vocab_file: vocab.txt}}\n",
+          "evaluation.accuracy.postprocess.transform: unknown transform 'SquadV1'", NULL },
         { "model: {name: m}\nevaluation:\n  performance:\n    warmup: 3\n    iteration: 7\n    configs: {num_of_instance: 1, cores_per_instance: 1, kmp_blocktime: 1}\n", NULL, "bench.sh config_mode" },
         /* tuning */
         { "model: {name: m}\ntuning:\n  strategy: {name: basic}\n", NULL, "tune.sh" },

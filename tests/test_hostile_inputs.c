@@ -157,10 +157,25 @@ static void batch_free(batch *b)
 
 /* kind 0: scores (4,10) and class indices (4), int64; kind 1: the same with float labels;
  * kind 2: scores (4,3) and one-hot/0-1 labels (4,3) float (also what MSE/MAE/RMSE take);
- * kind 3: detections (boxes (2,3,4), scores, classes) and ground truth (boxes (2,2,4), classes). */
+ * kind 3: detections (boxes (2,3,4), scores, classes) and ground truth (boxes (2,2,4), classes);
+ * kind 4: answer-span logits (start, end (2,5)) and gold spans (start, end (2,2), int64). */
+#define N_KINDS 5
 static batch valid_batch(int kind)
 {
     batch b = {0};
+    if (kind == 4) {
+        int64_t dl[2] = {2, 5}, dg[2] = {2, 2};
+        static const int64_t gs[4] = {1, -1, 0, 2}, ge[4] = {3, -1, 0, 4};
+        b.no = b.nl = 2, b.rows = 2;
+        for (int k = 0; k < 2; k++) {
+            b.o[k] = new_tensor(LP_F32, 2, dl);
+            b.l[k] = new_tensor(LP_I64, 2, dg);
+            for (int64_t i = 0; i < 10; i++)
+                ((float *)b.o[k]->data)[i] = (float)((i * 3 + k) % 7);
+            memcpy(b.l[k]->data, k ? ge : gs, sizeof gs);
+        }
+        return b;
+    }
     if (kind <= 2) {
         int64_t c = kind == 2 ? 3 : 10, ds[2] = {4, c}, dl[2] = {4, 3};
         b.no = b.nl = 1, b.rows = 4;
@@ -214,11 +229,35 @@ static bool contains_row(int64_t row)
     return strstr(lowp_last_error(), want) && lp_metric_failed_row() == row;
 }
 
+/* Whether label value h (element e of labels[0], row `row`) is one the metric legitimately
+ * takes in batch family `kind` -- then it is not hostile to it. */
+static bool label_fine(const char *name, int kind, const batch *p, int64_t row, int64_t e, double h)
+{
+    bool integer = isfinite(h) && h == floor(h);
+    /* token ids are any integers; mIOU ignores class labels outside 0..num_classes-1 (VOC's
+     * 255 "void"), as LPOT's mask does */
+    if (!strcmp(name, "BLEU") && kind != 3)
+        return p->l[0]->dtype == LP_I64 || (integer && fabs(h) < 9.2e18);
+    if (!strcmp(name, "mIOU") && kind != 3)
+        return p->l[0]->dtype == LP_I64 || integer;
+    if (kind == 4) {   /* a gold span: 0 <= start <= end < 5, or both negative (absent) */
+        double end = lp_tensor_get(p->l[1], e);
+        bool any = false;
+        for (int64_t j = row * 2; j < row * 2 + 2; j++)
+            any |= (j == e ? h : lp_tensor_get(p->l[0], j)) >= 0;
+        return any && ((h < 0 && end < 0) || (integer && h >= 0 && h <= end && end < 5));
+    }
+    return kind <= 1 ? (h >= 0 && h < 10 && h == floor(h))
+         : kind == 2 ? isfinite(h)
+                     : (h < 0 || (h < 1048576.0 && h == floor(h)));
+}
+
 /* For every metric and every batch family it accepts: one hostile label -> refused, row
- * named, state untouched; a batch-size mismatch -> refused. */
+ * named, state untouched; a batch-size mismatch -> refused. Every metric must accept one. */
 static void targeted(const char *name, const char *k, const char *v)
 {
-    for (int kind = 0; kind < 4; kind++) {
+    int accepted = 0;
+    for (int kind = 0; kind < N_KINDS; kind++) {
         lowp_metric *m = make_metric(name, k, v), *ref = make_metric(name, k, v);
         if (!m || !ref) {
             lowp_metric_free(m);
@@ -227,6 +266,7 @@ static void targeted(const char *name, const char *k, const char *v)
         }
         batch b = valid_batch(kind);
         bool accepts = update(m, b.no, b.o, b.nl, b.l) == LOWP_OK;
+        accepted += accepts;
         double want = 0;
         lowp_status want_st = LOWP_OK;   /* F1 'binary' on 10 classes: an error, and stays one */
         if (accepts) {
@@ -243,10 +283,7 @@ static void targeted(const char *name, const char *k, const char *v)
             /* What a family legitimately takes is not hostile to it: class indices 0..9; any
              * finite one-hot/regression label (only non-finite ones are hostile to all);
              * ground-truth classes below 2^20, negative ones marking padding. */
-            bool fine = kind <= 1 ? (h >= 0 && h < 10 && h == floor(h))
-                      : kind == 2 ? isfinite(h)
-                                  : (h < 0 || (h < 1048576.0 && h == floor(h)));
-            if (fine) {
+            if (label_fine(name, kind, &p, row, e, h)) {
                 batch_free(&p);
                 continue;
             }
@@ -286,6 +323,8 @@ static void targeted(const char *name, const char *k, const char *v)
         lowp_metric_free(m);
         lowp_metric_free(ref);
     }
+    CHECK_MSG(accepted, "metric %s accepts none of the %d batch families: "
+              "give it one here, so that its hostile cases run", name, N_KINDS);
 }
 
 static void test_metrics(void)

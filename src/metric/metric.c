@@ -11,6 +11,7 @@
 static const lowp_metric_vtable *const builtin[] = {
     &lp_metric_topk, &lp_metric_accuracy, &lp_metric_loss, &lp_metric_mae, &lp_metric_mse,
     &lp_metric_rmse, &lp_metric_f1, &lp_metric_map, &lp_metric_coco_map, &lp_metric_voc_map,
+    &lp_metric_miou, &lp_metric_bleu, &lp_metric_squad_f1,
 };
 static lp_registry registry = LP_REGISTRY("metric", builtin);
 static _Thread_local int64_t failed_row = -1;

@@ -12,7 +12,8 @@ struct lowp_metric {
 };
 
 extern const lowp_metric_vtable lp_metric_topk, lp_metric_accuracy, lp_metric_loss, lp_metric_mae,
-    lp_metric_mse, lp_metric_rmse, lp_metric_f1, lp_metric_map, lp_metric_coco_map, lp_metric_voc_map;
+    lp_metric_mse, lp_metric_rmse, lp_metric_f1, lp_metric_map, lp_metric_coco_map, lp_metric_voc_map,
+    lp_metric_miou, lp_metric_bleu, lp_metric_squad_f1;
 
 const lowp_metric_vtable *lp_metric_find(const char *name);
 void lp_metric_names(char *buf, size_t size);

@@ -1,0 +1,331 @@
+/* grad_elementwise.c — backward of the broadcasting binary ops, the pointwise activations,
+ * Softmax/LogSoftmax and the mean/sum reductions. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/grad.h"
+
+/* ---------------- binary, broadcasting ---------------- */
+
+typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW } bin_kind;
+
+/* y = a (op) b with numpy broadcasting; din[k] += dL/dk reduced over k's broadcast dims. */
+static lp_status binary_backward(const lp_grad_ctx *c, bin_kind kind)
+{
+    const lp_tensor *a = c->in[0], *b = c->in[1], *y = c->out[0];
+    const float *g = c->dout[0]->data;
+    LP_TRY(lp_grad_want_f32(c, a, "A"));
+    LP_TRY(lp_grad_want_f32(c, b, "B"));
+    int64_t n = lp_tensor_numel(y);
+    int64_t *oa = lp_grad_bcast_offsets(a->ndim, a->dims, y->ndim, y->dims);
+    int64_t *ob = lp_grad_bcast_offsets(b->ndim, b->dims, y->ndim, y->dims);
+    if (!oa || !ob) {
+        free(oa);
+        free(ob);
+        return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory");
+    }
+    const float *A = a->data, *B = b->data, *Y = y->data;
+    float *dA = c->din[0] ? c->din[0]->data : NULL, *dB = c->din[1] ? c->din[1]->data : NULL;
+    for (int64_t i = 0; i < n; i++) {
+        float av = A[oa[i]], bv = B[ob[i]], gi = g[i];
+        float ga, gb;
+        switch (kind) {
+        case BIN_ADD: ga = gi; gb = gi; break;
+        case BIN_SUB: ga = gi; gb = -gi; break;
+        case BIN_MUL: ga = gi * bv; gb = gi * av; break;
+        case BIN_DIV: ga = gi / bv; gb = -gi * av / (bv * bv); break;
+        default: /* POW: y = a^b */
+            ga = bv == 0 ? 0.0f : gi * bv * powf(av, bv - 1.0f);
+            gb = av > 0 ? gi * Y[i] * logf(av) : 0.0f;
+            break;
+        }
+        if (dA)
+            dA[oa[i]] += ga;
+        if (dB)
+            dB[ob[i]] += gb;
+    }
+    free(oa);
+    free(ob);
+    return LP_OK;
+}
+
+static lp_status add_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_ADD); }
+static lp_status sub_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_SUB); }
+static lp_status mul_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_MUL); }
+static lp_status div_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_DIV); }
+static lp_status pow_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_POW); }
+
+const lp_grad_def lp_graddef_Add = { .name = "Add", .diff_in = 3, .param_in = 3, .backward = add_bw };
+const lp_grad_def lp_graddef_Sub = { .name = "Sub", .diff_in = 3, .param_in = 3, .backward = sub_bw };
+const lp_grad_def lp_graddef_Mul = { .name = "Mul", .diff_in = 3, .param_in = 3, .backward = mul_bw };
+const lp_grad_def lp_graddef_Div = { .name = "Div", .diff_in = 3, .param_in = 3, .backward = div_bw };
+/* the exponent of a Pow is a constant in every exported model seen (x^2, x^0.5): not trained */
+const lp_grad_def lp_graddef_Pow = { .name = "Pow", .diff_in = 3, .param_in = 1, .backward = pow_bw };
+
+/* ---------------- unary ---------------- */
+
+typedef float (*unary_fn)(const lp_grad_ctx *c, float x, float y, const float *p);
+
+/* dx += g * f'(x, y); p: up to four op parameters read once. */
+static lp_status unary_backward(const lp_grad_ctx *c, unary_fn f, const float *p)
+{
+    const lp_tensor *x = c->in[0], *y = c->out[0];
+    LP_TRY(lp_grad_want_f32(c, x, "X"));
+    if (!c->din[0])
+        return LP_OK;
+    const float *X = x->data, *Y = y->data, *g = c->dout[0]->data;
+    float *dx = c->din[0]->data;
+    int64_t n = lp_tensor_numel(x);
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += g[i] * f(c, X[i], Y[i], p);
+    return LP_OK;
+}
+
+static float d_relu(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)y, (void)p;
+    return x > 0 ? 1.0f : 0.0f;
+}
+static float d_leaky(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)y;
+    return x > 0 ? 1.0f : p[0];
+}
+/* Clip passes the gradient where x lies inside [min, max] (PyTorch's clamp does the same) */
+static float d_clip(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)y;
+    return x >= p[0] && x <= p[1] ? 1.0f : 0.0f;
+}
+static float d_sigmoid(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)x, (void)p;
+    return y * (1.0f - y);
+}
+static float d_tanh(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)x, (void)p;
+    return 1.0f - y * y;
+}
+static float d_erf(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)y, (void)p;
+    return 1.1283791670955126f * expf(-x * x); /* 2/sqrt(pi) e^(-x^2) */
+}
+static float d_sqrt(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)x, (void)p;
+    return y > 0 ? 0.5f / y : 0.0f;
+}
+static float d_exp(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)x, (void)p;
+    return y;
+}
+static float d_log(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)y, (void)p;
+    return 1.0f / x;
+}
+static float d_neg(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)x, (void)y, (void)p;
+    return -1.0f;
+}
+static float d_recip(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)x, (void)p;
+    return -y * y;
+}
+static float d_identity(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)x, (void)y, (void)p;
+    return 1.0f;
+}
+/* y = max(0, min(1, alpha x + beta)) */
+static float d_hardsigmoid(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)y;
+    float t = p[0] * x + p[1];
+    return t > 0 && t < 1 ? p[0] : 0.0f;
+}
+/* y = x * max(0, min(1, x/6 + 1/2)) */
+static float d_hardswish(const lp_grad_ctx *c, float x, float y, const float *p)
+{
+    (void)c, (void)y, (void)p;
+    return x < -3 ? 0.0f : x > 3 ? 1.0f : x / 3.0f + 0.5f;
+}
+
+static lp_status relu_bw(const lp_grad_ctx *c) { return unary_backward(c, d_relu, NULL); }
+static lp_status leaky_bw(const lp_grad_ctx *c)
+{
+    float p[1] = { lp_attr_float(c->node, "alpha", 0.01f) };
+    return unary_backward(c, d_leaky, p);
+}
+static lp_status clip_bw(const lp_grad_ctx *c)
+{
+    float p[2] = { -INFINITY, INFINITY };
+    if (c->opset < 11) {
+        p[0] = lp_attr_float(c->node, "min", -INFINITY);
+        p[1] = lp_attr_float(c->node, "max", INFINITY);
+    } else
+        for (int k = 1; k <= 2 && k < c->n_in; k++)
+            if (c->in[k] && lp_tensor_numel(c->in[k]) == 1)
+                p[k - 1] = (float)lp_tensor_get(c->in[k], 0);
+    return unary_backward(c, d_clip, p);
+}
+static lp_status sigmoid_bw(const lp_grad_ctx *c) { return unary_backward(c, d_sigmoid, NULL); }
+static lp_status tanh_bw(const lp_grad_ctx *c) { return unary_backward(c, d_tanh, NULL); }
+static lp_status erf_bw(const lp_grad_ctx *c) { return unary_backward(c, d_erf, NULL); }
+static lp_status sqrt_bw(const lp_grad_ctx *c) { return unary_backward(c, d_sqrt, NULL); }
+static lp_status exp_bw(const lp_grad_ctx *c) { return unary_backward(c, d_exp, NULL); }
+static lp_status log_bw(const lp_grad_ctx *c) { return unary_backward(c, d_log, NULL); }
+static lp_status neg_bw(const lp_grad_ctx *c) { return unary_backward(c, d_neg, NULL); }
+static lp_status recip_bw(const lp_grad_ctx *c) { return unary_backward(c, d_recip, NULL); }
+static lp_status identity_bw(const lp_grad_ctx *c) { return unary_backward(c, d_identity, NULL); }
+static lp_status hardsigmoid_bw(const lp_grad_ctx *c)
+{
+    float p[2] = { lp_attr_float(c->node, "alpha", 0.2f), lp_attr_float(c->node, "beta", 0.5f) };
+    return unary_backward(c, d_hardsigmoid, p);
+}
+static lp_status hardswish_bw(const lp_grad_ctx *c) { return unary_backward(c, d_hardswish, NULL); }
+
+#define UNARY_ROW(op, fn) const lp_grad_def lp_graddef_##op = { .name = #op, .diff_in = 1, .backward = fn };
+UNARY_ROW(Relu, relu_bw)
+UNARY_ROW(LeakyRelu, leaky_bw)
+UNARY_ROW(Clip, clip_bw)
+UNARY_ROW(Sigmoid, sigmoid_bw)
+UNARY_ROW(Tanh, tanh_bw)
+UNARY_ROW(Erf, erf_bw)
+UNARY_ROW(Sqrt, sqrt_bw)
+UNARY_ROW(Exp, exp_bw)
+UNARY_ROW(Log, log_bw)
+UNARY_ROW(Neg, neg_bw)
+UNARY_ROW(Reciprocal, recip_bw)
+UNARY_ROW(HardSigmoid, hardsigmoid_bw)
+UNARY_ROW(HardSwish, hardswish_bw)
+UNARY_ROW(Identity, identity_bw)
+#undef UNARY_ROW
+
+/* ---------------- Softmax, LogSoftmax ---------------- */
+
+/* The (outer, n, inner) view of the softmax axis: opset >= 13 normalizes along `axis` alone;
+ * before, over the flattened dims from `axis` on (the 2-D coercion). */
+static lp_status softmax_geom(const lp_grad_ctx *c, int64_t *outer, int64_t *n, int64_t *inner)
+{
+    const lp_tensor *x = c->in[0];
+    int ax;
+    LP_TRY(lp_op_axis(c->node, lp_attr_int(c->node, "axis", c->opset >= 13 ? -1 : 1), x->ndim, &ax));
+    *outer = lp_numel(ax, x->dims);
+    if (c->opset >= 13) {
+        *n = x->dims[ax];
+        *inner = lp_numel(x->ndim - ax - 1, x->dims + ax + 1);
+    } else {
+        *n = lp_numel(x->ndim - ax, x->dims + ax);
+        *inner = 1;
+    }
+    return LP_OK;
+}
+
+static lp_status softmax_backward(const lp_grad_ctx *c, bool log)
+{
+    LP_TRY(lp_grad_want_f32(c, c->in[0], "input"));
+    if (!c->din[0])
+        return LP_OK;
+    int64_t outer, n, inner;
+    LP_TRY(softmax_geom(c, &outer, &n, &inner));
+    const float *Y = c->out[0]->data, *g = c->dout[0]->data;
+    float *dx = c->din[0]->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t in = 0; in < inner; in++) {
+            int64_t base = o * n * inner + in;
+            double s = 0;
+            for (int64_t k = 0; k < n; k++) {
+                int64_t i = base + k * inner;
+                s += log ? g[i] : g[i] * Y[i];
+            }
+            for (int64_t k = 0; k < n; k++) {
+                int64_t i = base + k * inner;
+                /* softmax: y (g - <g, y>); log-softmax: g - e^y <g, 1> */
+                dx[i] += log ? g[i] - expf(Y[i]) * (float)s : Y[i] * (g[i] - (float)s);
+            }
+        }
+    return LP_OK;
+}
+
+static lp_status softmax_bw(const lp_grad_ctx *c) { return softmax_backward(c, false); }
+static lp_status logsoftmax_bw(const lp_grad_ctx *c) { return softmax_backward(c, true); }
+const lp_grad_def lp_graddef_Softmax = { .name = "Softmax", .diff_in = 1, .backward = softmax_bw };
+const lp_grad_def lp_graddef_LogSoftmax = { .name = "LogSoftmax", .diff_in = 1, .backward = logsoftmax_bw };
+
+/* ---------------- ReduceMean, ReduceSum ---------------- */
+
+/* dx += g broadcast back over the reduced axes (divided by the count for the mean). */
+static lp_status reduce_backward(const lp_grad_ctx *c, bool mean, int64_t axes_input_opset)
+{
+    const lp_tensor *x = c->in[0];
+    LP_TRY(lp_grad_want_f32(c, x, "data"));
+    if (!c->din[0])
+        return LP_OK;
+    int64_t axes[LP_MAX_DIMS];
+    int na = 0;
+    if (c->opset >= axes_input_opset) {
+        if (c->n_in > 1 && c->in[1]) {
+            int64_t cnt = lp_tensor_numel(c->in[1]);
+            if (cnt > x->ndim)
+                return lp_node_error(c->node, LOWP_ERR_FORMAT, "backward: %lld axes for rank %d",
+                                     (long long)cnt, x->ndim);
+            for (int64_t i = 0; i < cnt; i++)
+                axes[na++] = lp_tensor_get_int(c->in[1], i);
+        }
+    } else {
+        const int64_t *v;
+        int cnt = lp_attr_ints(c->node, "axes", &v);
+        if (cnt > x->ndim)
+            return lp_node_error(c->node, LOWP_ERR_FORMAT, "backward: %d axes for rank %d", cnt, x->ndim);
+        for (int i = 0; i < cnt; i++)
+            axes[na++] = v[i];
+    }
+    bool reduced[LP_MAX_DIMS] = { false };
+    if (na == 0) {
+        if (lp_attr_int(c->node, "noop_with_empty_axes", 0)) {
+            float *dx = c->din[0]->data;
+            const float *g = c->dout[0]->data;
+            for (int64_t i = 0; i < lp_tensor_numel(x); i++)
+                dx[i] += g[i];
+            return LP_OK;
+        }
+        for (int k = 0; k < x->ndim; k++)
+            reduced[k] = true;
+    }
+    for (int i = 0; i < na; i++) {
+        int ax;
+        LP_TRY(lp_op_axis(c->node, axes[i], x->ndim, &ax));
+        reduced[ax] = true;
+    }
+    /* g viewed with the reduced dims kept as 1, broadcast to x */
+    lp_tensor gk;
+    int64_t kd[LP_MAX_DIMS];
+    int64_t count = 1;
+    for (int k = 0; k < x->ndim; k++) {
+        kd[k] = reduced[k] ? 1 : x->dims[k];
+        count *= reduced[k] ? x->dims[k] : 1;
+    }
+    lp_tensor_view(&gk, LP_F32, x->ndim, kd, c->dout[0]->data);
+    int64_t *off = lp_grad_bcast_offsets(gk.ndim, gk.dims, x->ndim, x->dims);
+    if (!off)
+        return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory");
+    const float *g = c->dout[0]->data;
+    float *dx = c->din[0]->data;
+    float s = mean && count ? 1.0f / (float)count : 1.0f;
+    for (int64_t i = 0; i < lp_tensor_numel(x); i++)
+        dx[i] += s * g[off[i]];
+    free(off);
+    return LP_OK;
+}
+
+static lp_status reducemean_bw(const lp_grad_ctx *c) { return reduce_backward(c, true, 18); }
+static lp_status reducesum_bw(const lp_grad_ctx *c) { return reduce_backward(c, false, 13); }
+const lp_grad_def lp_graddef_ReduceMean = { .name = "ReduceMean", .diff_in = 1, .backward = reducemean_bw };
+const lp_grad_def lp_graddef_ReduceSum = { .name = "ReduceSum", .diff_in = 1, .backward = reducesum_bw };

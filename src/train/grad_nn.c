@@ -1,0 +1,348 @@
+/* grad_nn.c — backward of Conv (im2col + matrix products, col2im for the input gradient),
+ * pooling, and BatchNormalization with its training-mode forward (batch statistics, running
+ * statistics updated as ONNX's training_mode defines them). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/conv_ref.h"
+#include "train/grad.h"
+
+/* ---------------- Conv ---------------- */
+
+/* x: (N,C,in...), w: (M,C/group,k...), y: (N,M,out...). Per image and group, with
+ * col = im2col(x) (K = C/group * kprod, P = outprod):
+ *   dW_g (Mg,K) += dY (Mg,P) col^T;   dcol (K,P) = W_g^T dY;   dx += col2im(dcol);
+ *   dbias[m] += sum over p of dY. */
+static lp_status conv_bw(const lp_grad_ctx *c)
+{
+    const lp_tensor *x = c->in[0], *w = c->in[1];
+    LP_TRY(lp_grad_want_f32(c, x, "X"));
+    LP_TRY(lp_grad_want_f32(c, w, "W"));
+    lp_conv cv;
+    LP_TRY(lp_conv_setup(c->node, x, w, &cv));
+    const lp_window *win = &cv.win;
+    int64_t Cg = cv.C / cv.group, Mg = cv.M / cv.group;
+    int64_t K = Cg * lp_window_kprod(win), P = lp_window_outprod(win), I = lp_window_inprod(win);
+    bool pointwise = lp_window_is_pointwise(win);
+    float *dx = c->din[0] ? c->din[0]->data : NULL, *dw = c->din[1] ? c->din[1]->data : NULL;
+    float *db = c->n_in > 2 && c->in[2] && c->din[2] ? c->din[2]->data : NULL;
+    const float *X = x->data, *W = w->data, *g = c->dout[0]->data;
+    float *col = NULL, *dcol = NULL;
+    if (!pointwise) {
+        col = malloc((size_t)(K * P) * sizeof *col);
+        dcol = malloc((size_t)(K * P) * sizeof *dcol);
+        if (!col || !dcol) {
+            free(col);
+            free(dcol);
+            return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory for a %lldx%lld column buffer",
+                                 (long long)K, (long long)P);
+        }
+    }
+    lp_status st = LP_OK;
+    for (int64_t b = 0; b < cv.N && st == LP_OK; b++)
+        for (int64_t gr = 0; gr < cv.group && st == LP_OK; gr++) {
+            const float *xg = X + (b * cv.C + gr * Cg) * I;
+            const float *gy = g + (b * cv.M + gr * Mg) * P;
+            const float *wg = W + gr * Mg * K;
+            if (dw) {
+                const float *cm = xg;
+                if (!pointwise) {
+                    lp_im2col_f32(xg, Cg, win, col);
+                    cm = col;
+                }
+                st = lp_grad_matmul(Mg, K, P, 1.0f, gy, P, 1, cm, 1, P, 1.0f, dw + gr * Mg * K);
+            }
+            if (dx && st == LP_OK) {
+                float *dxg = dx + (b * cv.C + gr * Cg) * I;
+                if (pointwise)
+                    st = lp_grad_matmul(K, P, Mg, 1.0f, wg, 1, K, gy, P, 1, 1.0f, dxg);
+                else {
+                    st = lp_grad_matmul(K, P, Mg, 1.0f, wg, 1, K, gy, P, 1, 0.0f, dcol);
+                    lp_col2im_f32(dcol, Cg, win, dxg);
+                }
+            }
+        }
+    free(col);
+    free(dcol);
+    if (db)
+        for (int64_t b = 0; b < cv.N; b++)
+            for (int64_t m = 0; m < cv.M; m++) {
+                const float *gm = g + (b * cv.M + m) * P;
+                double s = 0;
+                for (int64_t p = 0; p < P; p++)
+                    s += gm[p];
+                db[m] += (float)s;
+            }
+    return st;
+}
+
+const lp_grad_def lp_graddef_Conv = { .name = "Conv", .diff_in = 7, .param_in = 6, .backward = conv_bw };
+
+/* ---------------- pooling ---------------- */
+
+static lp_status pool_window(const lp_grad_ctx *c, lp_window *w, int64_t *planes)
+{
+    const lp_tensor *x = c->in[0];
+    LP_TRY(lp_grad_want_f32(c, x, "X"));
+    if (x->ndim < 3 || x->ndim > 2 + LP_SP)
+        return lp_node_error(c->node, LOWP_ERR_SHAPE, "backward: rank %d, expected (N, C, 1 to 3 spatial dims)", x->ndim);
+    const int64_t *k;
+    int nk = lp_attr_ints(c->node, "kernel_shape", &k);
+    if (nk != x->ndim - 2)
+        return lp_node_error(c->node, LOWP_ERR_FORMAT, "backward: kernel_shape has %d dims for %d spatial dims",
+                             nk, x->ndim - 2);
+    LP_TRY(lp_window_init(c->node, x->ndim - 2, x->dims + 2, k, lp_attr_int(c->node, "ceil_mode", 0) != 0, w));
+    *planes = x->dims[0] * x->dims[1];
+    return LP_OK;
+}
+
+/* The window loops of MaxPool / AveragePool, visiting the in-bounds taps of output o. */
+#define FOR_TAPS(w, st, body)                                                                  \
+    for (int64_t k0 = 0; k0 < (w).k[0]; k0++) {                                              \
+        int64_t i0 = (st)[0] + k0 * (w).dil[0];                                              \
+        if (i0 < 0 || i0 >= (w).in[0])                                                       \
+            continue;                                                                        \
+        for (int64_t k1 = 0; k1 < (w).k[1]; k1++) {                                          \
+            int64_t i1 = (st)[1] + k1 * (w).dil[1];                                          \
+            if (i1 < 0 || i1 >= (w).in[1])                                                   \
+                continue;                                                                    \
+            for (int64_t k2 = 0; k2 < (w).k[2]; k2++) {                                      \
+                int64_t i2 = (st)[2] + k2 * (w).dil[2];                                      \
+                if (i2 < 0 || i2 >= (w).in[2])                                               \
+                    continue;                                                                \
+                int64_t at = (i0 * (w).in[1] + i1) * (w).in[2] + i2;                         \
+                body                                                                         \
+            }                                                                                \
+        }                                                                                    \
+    }
+
+/* The gradient goes to the first maximum of each window (the forward's choice). */
+static lp_status maxpool_bw(const lp_grad_ctx *c)
+{
+    lp_window w;
+    int64_t planes;
+    LP_TRY(pool_window(c, &w, &planes));
+    if (!c->din[0])
+        return LP_OK;
+    int64_t I = lp_window_inprod(&w), O = lp_window_outprod(&w);
+    const float *X = c->in[0]->data, *g = c->dout[0]->data;
+    float *dx = c->din[0]->data;
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t o0 = 0; o0 < w.out[0]; o0++)
+            for (int64_t o1 = 0; o1 < w.out[1]; o1++)
+                for (int64_t o2 = 0; o2 < w.out[2]; o2++) {
+                    int64_t st[LP_SP] = { o0 * w.stride[0] - w.pad0[0], o1 * w.stride[1] - w.pad0[1],
+                                          o2 * w.stride[2] - w.pad0[2] };
+                    const float *xp = X + pl * I;
+                    int64_t arg = -1;
+                    float best = -INFINITY;
+                    FOR_TAPS(w, st, if (arg < 0 || xp[at] > best) { best = xp[at]; arg = at; })
+                    if (arg >= 0)
+                        dx[pl * I + arg] += g[pl * O + (o0 * w.out[1] + o1) * w.out[2] + o2];
+                }
+    return LP_OK;
+}
+
+/* Taps of a window along one dim that land in [lo, hi) (the forward's divisor rule). */
+static int64_t taps_in(int64_t start, int64_t k, int64_t dil, int64_t lo, int64_t hi)
+{
+    int64_t cnt = 0;
+    for (int64_t j = 0; j < k; j++)
+        cnt += start + j * dil >= lo && start + j * dil < hi;
+    return cnt;
+}
+
+static lp_status avgpool_bw(const lp_grad_ctx *c)
+{
+    lp_window w;
+    int64_t planes;
+    LP_TRY(pool_window(c, &w, &planes));
+    if (!c->din[0])
+        return LP_OK;
+    bool incl = lp_attr_int(c->node, "count_include_pad", 0) != 0;
+    int64_t I = lp_window_inprod(&w), O = lp_window_outprod(&w);
+    const float *g = c->dout[0]->data;
+    float *dx = c->din[0]->data;
+    for (int64_t o0 = 0; o0 < w.out[0]; o0++)
+        for (int64_t o1 = 0; o1 < w.out[1]; o1++)
+            for (int64_t o2 = 0; o2 < w.out[2]; o2++) {
+                int64_t st[LP_SP] = { o0 * w.stride[0] - w.pad0[0], o1 * w.stride[1] - w.pad0[1],
+                                      o2 * w.stride[2] - w.pad0[2] };
+                int64_t count = 1;
+                for (int i = 0; i < LP_SP; i++)
+                    count *= incl ? taps_in(st[i], w.k[i], w.dil[i], -w.pad0[i], w.in[i] + w.pad1[i])
+                                  : taps_in(st[i], w.k[i], w.dil[i], 0, w.in[i]);
+                if (!count)
+                    continue;
+                int64_t o = (o0 * w.out[1] + o1) * w.out[2] + o2;
+                for (int64_t pl = 0; pl < planes; pl++) {
+                    float gv = g[pl * O + o] / (float)count;
+                    float *dp = dx + pl * I;
+                    FOR_TAPS(w, st, dp[at] += gv;)
+                }
+            }
+    return LP_OK;
+}
+
+const lp_grad_def lp_graddef_MaxPool = { .name = "MaxPool", .diff_in = 1, .backward = maxpool_bw };
+const lp_grad_def lp_graddef_AveragePool = { .name = "AveragePool", .diff_in = 1, .backward = avgpool_bw };
+
+/* x: (N,C,spatial...) -> y: (N,C,1...) */
+static lp_status global_pool_bw(const lp_grad_ctx *c, bool is_max)
+{
+    const lp_tensor *x = c->in[0];
+    LP_TRY(lp_grad_want_f32(c, x, "X"));
+    if (!c->din[0] || x->ndim < 2)
+        return LP_OK;
+    int64_t planes = x->dims[0] * x->dims[1], S = planes ? lp_tensor_numel(x) / planes : 0;
+    const float *X = x->data, *g = c->dout[0]->data;
+    float *dx = c->din[0]->data;
+    for (int64_t p = 0; p < planes; p++) {
+        if (is_max) {
+            int64_t arg = 0;
+            for (int64_t i = 1; i < S; i++)
+                if (X[p * S + i] > X[p * S + arg])
+                    arg = i;
+            if (S)
+                dx[p * S + arg] += g[p];
+        } else
+            for (int64_t i = 0; i < S; i++)
+                dx[p * S + i] += g[p] / (float)S;
+    }
+    return LP_OK;
+}
+
+static lp_status gap_bw(const lp_grad_ctx *c) { return global_pool_bw(c, false); }
+static lp_status gmp_bw(const lp_grad_ctx *c) { return global_pool_bw(c, true); }
+const lp_grad_def lp_graddef_GlobalAveragePool = { .name = "GlobalAveragePool", .diff_in = 1, .backward = gap_bw };
+const lp_grad_def lp_graddef_GlobalMaxPool = { .name = "GlobalMaxPool", .diff_in = 1, .backward = gmp_bw };
+
+/* ---------------- BatchNormalization ---------------- */
+
+/* Per channel of the last training-mode forward: the batch mean and 1/sqrt(var + eps). */
+typedef struct bn_saved {
+    int64_t C;
+    float *mean, *invstd;
+} bn_saved;
+
+static void bn_free(void *p)
+{
+    bn_saved *s = p;
+    if (s) {
+        free(s->mean);
+        free(s->invstd);
+        free(s);
+    }
+}
+
+/* X: (N,C,spatial...), scale/B/mean/var: (C). Training mode normalizes by the batch's own
+ * statistics and moves the running ones: running = running * momentum + batch * (1 - momentum)
+ * (population variance, as ONNX's training_mode defines it). Inference mode is the op's own
+ * kernel. */
+static lp_status bn_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    if (!f->training)
+        return lp_op_get(lp_op_find("", "BatchNormalization"))->run(c);
+    const lp_tensor *x = c->in[0];
+    for (int k = 0; k < 5; k++)
+        if (!c->in[k] || c->in[k]->dtype != LP_F32)
+            return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "training: input %d must be float32", k);
+    if (x->ndim < 2)
+        return lp_node_error(c->node, LOWP_ERR_SHAPE, "training: rank %d, expected (N, C, ...)", x->ndim);
+    int64_t N = x->dims[0], C = x->dims[1], S = lp_numel(x->ndim - 2, x->dims + 2);
+    for (int k = 1; k < 5; k++)
+        if (lp_tensor_numel(c->in[k]) != C)
+            return lp_node_error(c->node, LOWP_ERR_SHAPE, "training: input %d has %lld values for %lld channels", k,
+                                 (long long)lp_tensor_numel(c->in[k]), (long long)C);
+    float eps = lp_attr_float(c->node, "epsilon", 1e-5f), mom = lp_attr_float(c->node, "momentum", 0.9f);
+    bn_saved *s = calloc(1, sizeof *s);
+    if (s) {
+        s->C = C;
+        s->mean = malloc((size_t)(C ? C : 1) * sizeof *s->mean);
+        s->invstd = malloc((size_t)(C ? C : 1) * sizeof *s->invstd);
+    }
+    if (!s || !s->mean || !s->invstd) {
+        bn_free(s);
+        return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "training: out of memory");
+    }
+    const float *X = x->data, *sc = c->in[1]->data, *bi = c->in[2]->data;
+    float *rm = f->in_rw[3]->data, *rv = f->in_rw[4]->data, *Y = c->out[0]->data;
+    double m = (double)(N * S);
+    for (int64_t ch = 0; ch < C; ch++) {
+        double sum = 0, sq = 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++)
+                sum += X[(n * C + ch) * S + i];
+        double mean = m > 0 ? sum / m : 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++) {
+                double d = X[(n * C + ch) * S + i] - mean;
+                sq += d * d;
+            }
+        double var = m > 0 ? sq / m : 0;
+        float inv = (float)(1.0 / sqrt(var + eps));
+        s->mean[ch] = (float)mean;
+        s->invstd[ch] = inv;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++) {
+                int64_t at = (n * C + ch) * S + i;
+                Y[at] = (X[at] - (float)mean) * inv * sc[ch] + bi[ch];
+            }
+        rm[ch] = rm[ch] * mom + (float)mean * (1 - mom);
+        rv[ch] = rv[ch] * mom + (float)var * (1 - mom);
+    }
+    /* opset 14+ training_mode outputs: the running statistics after the update */
+    for (int k = 1; k <= 2 && k < c->n_out; k++)
+        if (c->out[k] && lp_tensor_numel(c->out[k]) == C)
+            memcpy(c->out[k]->data, k == 1 ? rm : rv, (size_t)C * sizeof(float));
+    *f->saved = s;
+    return LP_OK;
+}
+
+static lp_status bn_bw(const lp_grad_ctx *c)
+{
+    const lp_tensor *x = c->in[0];
+    LP_TRY(lp_grad_want_f32(c, x, "X"));
+    int64_t N = x->dims[0], C = x->dims[1], S = lp_numel(x->ndim - 2, x->dims + 2);
+    const bn_saved *s = c->saved;
+    float eps = lp_attr_float(c->node, "epsilon", 1e-5f);
+    const float *X = x->data, *sc = c->in[1]->data, *g = c->dout[0]->data;
+    const float *rmean = c->in[3]->data, *rvar = c->in[4]->data;
+    float *dx = c->din[0] ? c->din[0]->data : NULL, *dsc = c->din[1] ? c->din[1]->data : NULL;
+    float *dbi = c->din[2] ? c->din[2]->data : NULL;
+    double m = (double)(N * S);
+    for (int64_t ch = 0; ch < C; ch++) {
+        float mean = s ? s->mean[ch] : rmean[ch];
+        float inv = s ? s->invstd[ch] : 1.0f / sqrtf(rvar[ch] + eps);
+        double sg = 0, sgx = 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++) {
+                int64_t at = (n * C + ch) * S + i;
+                sg += g[at];
+                sgx += g[at] * (X[at] - mean) * inv;
+            }
+        if (dsc)
+            dsc[ch] += (float)sgx;
+        if (dbi)
+            dbi[ch] += (float)sg;
+        if (!dx)
+            continue;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t i = 0; i < S; i++) {
+                int64_t at = (n * C + ch) * S + i;
+                if (s) { /* the batch statistics depend on x too */
+                    float xh = (X[at] - mean) * inv;
+                    dx[at] += sc[ch] * inv * (g[at] - (float)(sg / m) - xh * (float)(sgx / m));
+                } else
+                    dx[at] += sc[ch] * inv * g[at];
+            }
+    }
+    return LP_OK;
+}
+
+const lp_grad_def lp_graddef_BatchNormalization = {
+    .name = "BatchNormalization", .diff_in = 7, .param_in = 6,
+    .forward = bn_forward, .backward = bn_bw, .free_saved = bn_free,
+};

@@ -1,0 +1,382 @@
+/* tape.c — the forward/backward interpreter of tape.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/infer.h"
+#include "train/grad.h"
+#include "train/tape.h"
+
+struct lp_tape {
+    lp_graph *g;
+    lp_tape_options o;
+    lp_tensor **val;            /* per value: the last forward's tensor */
+    bool *own;                  /* per value: val is the tape's (intermediates) */
+    lp_tensor **grad;           /* per value: accumulated gradient, or NULL */
+    bool *reach;                /* per value: a gradient can reach it */
+    bool *is_param;
+    int *params, n_params;
+    const lp_grad_def **def;    /* per node, NULL: no backward */
+    void **saved;               /* per node: the forward override's state */
+    int64_t *opset;             /* per node */
+    /* per-node scratch, LP_MAX_NODE_IO entries each */
+    lp_vinfo *vin, *vout;
+    const lp_vinfo **vinp;
+    const lp_tensor **tin, **tout_c, **dout;
+    lp_tensor **tin_rw, **tout, **din;
+};
+
+static bool bit_of(unsigned mask, int k) { return k < 32 ? (mask >> k) & 1u : mask == ~0u; }
+
+static bool is_qdq_scale(const lp_node *n, int k)
+{
+    return k == 1 && (!strcmp(n->op_type, "QuantizeLinear") || !strcmp(n->op_type, "DequantizeLinear"));
+}
+
+void lp_tape_free(lp_tape *t)
+{
+    if (!t)
+        return;
+    if (t->g) {
+        for (int v = 0; v < t->g->n_values; v++) {
+            if (t->own && t->own[v])
+                lp_tensor_free(t->val[v]);
+            if (t->grad)
+                lp_tensor_free(t->grad[v]);
+        }
+        for (int n = 0; n < t->g->n_nodes && t->saved; n++)
+            if (t->saved[n] && t->def[n] && t->def[n]->free_saved)
+                t->def[n]->free_saved(t->saved[n]);
+    }
+    free(t->val);
+    free(t->own);
+    free(t->grad);
+    free(t->reach);
+    free(t->is_param);
+    free(t->params);
+    free(t->def);
+    free(t->saved);
+    free(t->opset);
+    free(t->vin);
+    free(t->vout);
+    free(t->vinp);
+    free(t->tin);
+    free(t->tout_c);
+    free(t->dout);
+    free(t->tin_rw);
+    free(t->tout);
+    free(t->din);
+    free(t);
+}
+
+lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out)
+{
+    *out = NULL;
+    lp_tape *t = calloc(1, sizeof *t);
+    if (!t)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    t->g = g;
+    if (opts)
+        t->o = *opts;
+    size_t nv = (size_t)(g->n_values ? g->n_values : 1), nn = (size_t)(g->n_nodes ? g->n_nodes : 1);
+    size_t io = LP_MAX_NODE_IO;
+    t->val = calloc(nv, sizeof *t->val);
+    t->own = calloc(nv, sizeof *t->own);
+    t->grad = calloc(nv, sizeof *t->grad);
+    t->reach = calloc(nv, sizeof *t->reach);
+    t->is_param = calloc(nv, sizeof *t->is_param);
+    t->params = calloc(nv, sizeof *t->params);
+    t->def = calloc(nn, sizeof *t->def);
+    t->saved = calloc(nn, sizeof *t->saved);
+    t->opset = calloc(nn, sizeof *t->opset);
+    t->vin = calloc(io, sizeof *t->vin);
+    t->vout = calloc(io, sizeof *t->vout);
+    t->vinp = calloc(io, sizeof *t->vinp);
+    t->tin = calloc(io, sizeof *t->tin);
+    t->tout_c = calloc(io, sizeof *t->tout_c);
+    t->dout = calloc(io, sizeof *t->dout);
+    t->tin_rw = calloc(io, sizeof *t->tin_rw);
+    t->tout = calloc(io, sizeof *t->tout);
+    t->din = calloc(io, sizeof *t->din);
+    if (!t->val || !t->own || !t->grad || !t->reach || !t->is_param || !t->params || !t->def || !t->saved ||
+        !t->opset || !t->vin || !t->vout || !t->vinp || !t->tin || !t->tout_c || !t->dout || !t->tin_rw ||
+        !t->tout || !t->din) {
+        lp_tape_free(t);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for a training tape of %d values", g->n_values);
+    }
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        const lp_node *n = &g->nodes[ni];
+        if (n->dead)
+            continue;
+        if (n->op < 0 || !lp_op_implemented(n->op)) {
+            lp_tape_free(t);
+            return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "lowp has no kernel for this op");
+        }
+        if (n->n_in > LP_MAX_NODE_IO || n->n_out > LP_MAX_NODE_IO) {
+            lp_tape_free(t);
+            return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "more than %d inputs or outputs", LP_MAX_NODE_IO);
+        }
+        t->def[ni] = lp_grad_find(n->domain, n->op_type);
+        t->opset[ni] = lp_graph_opset(g, n->domain);
+        const lp_grad_def *d = t->def[ni];
+        for (int k = 0; d && k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v < 0 || !bit_of(d->param_in, k) || t->is_param[v] || g->values[v].kind != LP_VALUE_CONST ||
+                !g->values[v].init || g->values[v].init->dtype != LP_F32)
+                continue;
+            if (is_qdq_scale(n, k) && !t->o.learn_scale)
+                continue;
+            t->is_param[v] = true;
+            t->params[t->n_params++] = v;
+        }
+    }
+    for (int v = 0; v < g->n_values; v++)
+        t->reach[v] = t->is_param[v] || (t->o.grad_inputs && g->values[v].kind == LP_VALUE_INPUT);
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        const lp_node *n = &g->nodes[ni];
+        if (n->dead)
+            continue;
+        bool any = false;
+        for (int k = 0; k < n->n_in && !any; k++)
+            any = n->in[k] >= 0 && t->reach[n->in[k]] && (!t->def[ni] || bit_of(t->def[ni]->diff_in, k));
+        /* a node without a backward passes "reachable" on to its float outputs, so a loss
+         * that depends on it fails at backward, naming it, instead of training silently less */
+        for (int k = 0; any && k < n->n_out; k++)
+            if (n->out[k] >= 0 && (t->def[ni] || g->values[n->out[k]].dtype == LP_F32))
+                t->reach[n->out[k]] = true;
+    }
+    *out = t;
+    return LP_OK;
+}
+
+lp_graph *lp_tape_graph(const lp_tape *t) { return t->g; }
+int lp_tape_n_params(const lp_tape *t) { return t->n_params; }
+int lp_tape_param(const lp_tape *t, int i) { return i >= 0 && i < t->n_params ? t->params[i] : -1; }
+
+void lp_tape_freeze(lp_tape *t, int v)
+{
+    for (int i = 0; i < t->n_params; i++)
+        if (t->params[i] == v) {
+            memmove(t->params + i, t->params + i + 1, (size_t)(t->n_params - i - 1) * sizeof *t->params);
+            t->n_params--;
+            t->is_param[v] = false;
+            lp_tensor_free(t->grad[v]);
+            t->grad[v] = NULL;
+            return;
+        }
+}
+
+const lp_tensor *lp_tape_value(const lp_tape *t, int v)
+{
+    return v >= 0 && v < t->g->n_values ? t->val[v] : NULL;
+}
+
+lp_tensor *lp_tape_grad(const lp_tape *t, int v)
+{
+    return v >= 0 && v < t->g->n_values ? t->grad[v] : NULL;
+}
+
+void lp_tape_zero_grad(lp_tape *t)
+{
+    for (int v = 0; v < t->g->n_values; v++) {
+        lp_tensor_free(t->grad[v]);
+        t->grad[v] = NULL;
+    }
+}
+
+/* Drops the last run's intermediates, saved states and non-parameter gradients. */
+static void tape_clear_run(lp_tape *t)
+{
+    const lp_graph *g = t->g;
+    for (int v = 0; v < g->n_values; v++) {
+        if (t->own[v])
+            lp_tensor_free(t->val[v]);
+        t->val[v] = NULL;
+        t->own[v] = false;
+        if (!t->is_param[v]) {
+            lp_tensor_free(t->grad[v]);
+            t->grad[v] = NULL;
+        }
+    }
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (t->saved[n] && t->def[n] && t->def[n]->free_saved)
+            t->def[n]->free_saved(t->saved[n]);
+        t->saved[n] = NULL;
+    }
+}
+
+static lp_status run_node(lp_tape *t, int ni, bool training, uint64_t seed)
+{
+    const lp_graph *g = t->g;
+    const lp_node *n = &g->nodes[ni];
+    for (int k = 0; k < n->n_in; k++) {
+        int v = n->in[k];
+        t->tin[k] = NULL;
+        t->tin_rw[k] = NULL;
+        t->vinp[k] = NULL;
+        if (v < 0)
+            continue;
+        lp_tensor *x = t->val[v];
+        if (!x)
+            return lp_node_error(n, LOWP_ERR_FORMAT, "input '%s' has no value (not produced before this node)",
+                                 g->values[v].name);
+        t->tin[k] = x;
+        t->tin_rw[k] = x;
+        lp_vinfo *vi = &t->vin[k];
+        vi->dtype = x->dtype;
+        lp_shape_of(x, &vi->shape);
+        /* values that decide shapes (Reshape's shape, Slice's starts) are integers or constants */
+        vi->value = g->values[v].kind == LP_VALUE_CONST || !lp_dtype_traits_of(x->dtype)->is_float ? x : NULL;
+        t->vinp[k] = vi;
+    }
+    memset(t->vout, 0, (size_t)n->n_out * sizeof *t->vout);
+    LP_TRY(lp_node_infer_with(g, ni, t->vinp, t->vout));
+    bool computed = true;
+    lp_status st = LP_OK;
+    for (int k = 0; k < n->n_out; k++) {
+        int v = n->out[k];
+        t->tout[k] = NULL;
+        if (v < 0)
+            continue;
+        lp_vinfo *vo = &t->vout[k];
+        if (vo->value) {
+            t->tout[k] = vo->value;
+            vo->value = NULL;
+        } else {
+            computed = false;
+            if (!lp_shape_static(&vo->shape) || vo->dtype == LOWP_UNDEFINED) {
+                st = lp_node_error(n, LOWP_ERR_SHAPE, "output '%s': shape not known after inference",
+                                   g->values[v].name);
+                break;
+            }
+            st = lp_tensor_new(vo->dtype, vo->shape.ndim, vo->shape.d, &t->tout[k]);
+            if (st != LP_OK)
+                break;
+        }
+        t->val[v] = t->tout[k];
+        t->own[v] = true;
+    }
+    lp_vinfo_release(t->vout, n->n_out);
+    if (st != LP_OK || computed)
+        return st;
+    lp_run_ctx rc = { .node = n, .opset = t->opset[ni], .n_in = n->n_in, .n_out = n->n_out,
+                      .in = t->tin, .out = t->tout };
+    const lp_grad_def *d = t->def[ni];
+    if (d && d->forward) {
+        lp_fwd_ctx fc = { .rc = &rc, .in_rw = t->tin_rw, .training = training,
+                          .seed = seed ^ ((uint64_t)(ni + 1) * 0x9E3779B97F4A7C15ull), .saved = &t->saved[ni] };
+        return d->forward(&fc);
+    }
+    return lp_op_get(n->op)->run(&rc);
+}
+
+lp_status lp_tape_forward(lp_tape *t, lp_tensor *const *inputs, bool training, uint64_t seed)
+{
+    lp_graph *g = t->g;
+    tape_clear_run(t);
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == LP_VALUE_CONST)
+            t->val[v] = g->values[v].init;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        if (g->values[v].kind == LP_VALUE_CONST)
+            continue;
+        const lp_value *val = &g->values[v];
+        lp_tensor *x = inputs[i];
+        if (!x)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "input '%s': no tensor given", val->name);
+        if (val->dtype != LOWP_UNDEFINED && x->dtype != val->dtype)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "input '%s': %s given, the model declares %s", val->name,
+                            lp_dtype_traits_of(x->dtype)->name, lp_dtype_traits_of(val->dtype)->name);
+        if (val->shape.ndim >= 0 && val->shape.ndim != x->ndim)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "input '%s': rank %d given, the model declares %d", val->name,
+                            x->ndim, val->shape.ndim);
+        t->val[v] = x;
+    }
+    for (int ni = 0; ni < g->n_nodes; ni++)
+        if (!g->nodes[ni].dead)
+            LP_TRY(run_node(t, ni, training, seed));
+    return LP_OK;
+}
+
+/* A zeroed float32 gradient of value v's current shape. */
+static lp_status grad_of(lp_tape *t, int v, lp_tensor **out)
+{
+    if (!t->grad[v]) {
+        const lp_tensor *x = t->val[v];
+        if (!x)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "value '%s' has no tensor: run forward first",
+                            t->g->values[v].name);
+        LP_TRY(lp_tensor_new(LP_F32, x->ndim, x->dims, &t->grad[v]));
+    }
+    *out = t->grad[v];
+    return LP_OK;
+}
+
+lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_tensor *const *grads)
+{
+    lp_graph *g = t->g;
+    for (int i = 0; i < n_seed; i++) {
+        int v = values[i];
+        if (v < 0 || v >= g->n_values)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "backward: value %d out of range", v);
+        lp_tensor *gv;
+        LP_TRY(grad_of(t, v, &gv));
+        if (grads[i]->dtype != LP_F32 || lp_tensor_numel(grads[i]) != lp_tensor_numel(gv))
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "backward: the gradient of '%s' must be float32 with %lld values",
+                            g->values[v].name, (long long)lp_tensor_numel(gv));
+        float *d = gv->data;
+        const float *s = grads[i]->data;
+        for (int64_t k = 0; k < lp_tensor_numel(gv); k++)
+            d[k] += s[k];
+    }
+    for (int ni = g->n_nodes - 1; ni >= 0; ni--) {
+        const lp_node *n = &g->nodes[ni];
+        if (n->dead)
+            continue;
+        bool has_dout = false;
+        for (int k = 0; k < n->n_out; k++) {
+            t->dout[k] = n->out[k] >= 0 ? t->grad[n->out[k]] : NULL;
+            t->tout_c[k] = n->out[k] >= 0 ? t->val[n->out[k]] : NULL;
+            has_dout |= t->dout[k] != NULL;
+        }
+        if (!has_dout)
+            continue;
+        const lp_grad_def *d = t->def[ni];
+        bool want = false;
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            t->din[k] = NULL;
+            t->tin[k] = v >= 0 ? t->val[v] : NULL;
+            if (v < 0 || !t->reach[v] || (d && !bit_of(d->diff_in, k)))
+                continue;
+            if (!d)
+                return lp_node_error(n, LOWP_ERR_UNSUPPORTED,
+                                     "no backward for %s yet: lowp cannot train through this node "
+                                     "(docs/training.md lists the ops it can)", n->op_type);
+            LP_TRY(grad_of(t, v, &t->din[k]));
+            want = true;
+        }
+        if (!want)
+            continue;
+        /* outputs without a gradient of their own get zeros (a multi-output op where the
+         * loss reads only some outputs) */
+        for (int k = 0; k < n->n_out; k++)
+            if (!t->dout[k] && n->out[k] >= 0 && t->val[n->out[k]]) {
+                lp_tensor *z;
+                LP_TRY(grad_of(t, n->out[k], &z));
+                t->dout[k] = z;
+            }
+        lp_grad_ctx gc = { .node = n, .opset = t->opset[ni], .n_in = n->n_in, .n_out = n->n_out,
+                           .in = t->tin, .out = t->tout_c, .dout = t->dout, .din = t->din, .saved = t->saved[ni] };
+        LP_TRY(d->backward(&gc));
+        /* an intermediate's gradient is complete once its producer has run: free it */
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v >= 0 && !t->is_param[v] && !g->values[v].is_output) {
+                lp_tensor_free(t->grad[v]);
+                t->grad[v] = NULL;
+            }
+        }
+    }
+    return LP_OK;
+}

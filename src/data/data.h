@@ -63,6 +63,12 @@ typedef struct lp_image_limit {
 } lp_image_limit;
 lp_status lp_image_limits(lp_image_limit *lim);
 
+/* A new epoch order: the dataloader's seed becomes `seed` (a new permutation when it
+ * shuffles, new random transforms) and it starts from the first batch. Sources: no effect. */
+void lp_dataloader_reseed(lowp_dataloader *dl, uint64_t seed);
+/* Batches per epoch (0 for a source of unknown length). */
+int64_t lp_dataloader_batches(const lowp_dataloader *dl);
+
 /* Reads exactly `size` bytes at `offset` (pread); errors name `what`. */
 lp_status lp_read_at(int fd, void *buf, size_t size, int64_t offset, const char *what);
 

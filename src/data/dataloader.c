@@ -30,6 +30,20 @@ lowp_dataloader_options lowp_dataloader_options_default(void)
                                      .drop_last = 0};
 }
 
+/* Fisher-Yates over the whole dataset; max_samples then takes a random subset. */
+static void shuffle_order(int64_t *order, int64_t n, uint64_t seed)
+{
+    uint64_t rng = seed;
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(lowp_random_next(&rng) % (uint64_t)(i + 1));
+        int64_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+}
+
 lowp_status lowp_dataloader_create(lowp_dataset *ds, lowp_transform *tf,
                                    const lowp_dataloader_options *options, lowp_dataloader **out)
 {
@@ -62,23 +76,13 @@ lowp_status lowp_dataloader_create(lowp_dataset *ds, lowp_transform *tf,
     if (!dl->batch_idx)
         st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == LP_OK && opt.shuffle && ds->length > 0) {
-        /* Fisher-Yates over the whole dataset; max_samples then takes a random subset. */
         dl->order = (uint64_t)ds->length <= SIZE_MAX / sizeof *dl->order
                         ? malloc((size_t)ds->length * sizeof *dl->order) : NULL;
         if (!dl->order)
             st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for a %lld-sample permutation",
                           (long long)ds->length);
-        else {
-            uint64_t rng = opt.seed;
-            for (int64_t i = 0; i < ds->length; i++)
-                dl->order[i] = i;
-            for (int64_t i = ds->length - 1; i > 0; i--) {
-                int64_t j = (int64_t)(lowp_random_next(&rng) % (uint64_t)(i + 1));
-                int64_t t = dl->order[i];
-                dl->order[i] = dl->order[j];
-                dl->order[j] = t;
-            }
-        }
+        else
+            shuffle_order(dl->order, ds->length, opt.seed);
     }
     if (st != LP_OK) {
         lowp_dataloader_free(dl);
@@ -166,7 +170,24 @@ void lowp_dataloader_reset(lowp_dataloader *dl)
     dl->src_done = dl->from_source && !dl->src.reset && dl->read_once;
 }
 
+void lp_dataloader_reseed(lowp_dataloader *dl, uint64_t seed)
+{
+    if (!dl || dl->from_source)
+        return;
+    dl->opt.seed = seed;
+    if (dl->order)
+        shuffle_order(dl->order, dl->ds->length, seed);
+    lowp_dataloader_reset(dl);
+}
+
 int64_t lowp_dataloader_length(const lowp_dataloader *dl) { return dl ? dl->length : 0; }
+
+int64_t lp_dataloader_batches(const lowp_dataloader *dl)
+{
+    if (!dl || dl->from_source || dl->opt.batch_size < 1)
+        return 0;
+    return (dl->length + dl->opt.batch_size - 1) / dl->opt.batch_size;
+}
 
 int64_t lowp_dataloader_batch_index(const lowp_dataloader *dl, int64_t i)
 {

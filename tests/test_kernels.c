@@ -349,7 +349,15 @@ static int activation(gb *b, int kind, int y, const char **name)
     case 4: *name = "HardSwish"; return op1(b, "HardSwish", y);
     case 5: *name = "Tanh"; return op1(b, "Tanh", y);
     case 6: *name = "LeakyRelu"; y = op1(b, "LeakyRelu", y); attr_f(b, "alpha", 0.1f); return y;
-    default: { /* GELU as PyTorch exports it: x * 0.5 * (1 + erf(x / sqrt 2)) */
+    /* constant-scalar binaries and unary ops that are oneDNN eltwise algorithms */
+    case 8: *name = "Max(x,-0.4)"; return op2(b, "Max", y, gb_scalar(b, -0.4f));
+    case 9: *name = "Min(0.5,x)"; return op2(b, "Min", gb_scalar(b, 0.5f), y);
+    case 10: *name = "Sub(1.5,x)"; return op2(b, "Sub", gb_scalar(b, 1.5f), y);
+    case 11: *name = "Pow(x,2)"; return op2(b, "Pow", y, gb_scalar(b, 2.f));
+    case 12: *name = "Neg"; return op1(b, "Neg", y);
+    case 13: *name = "Abs"; return op1(b, "Abs", y);
+    case 14: *name = "Exp"; return op1(b, "Exp", y);
+    default: { /* 7: GELU as PyTorch exports it: x * 0.5 * (1 + erf(x / sqrt 2)) */
         *name = "GELU(erf)";
         int a = op2(b, "Div", y, gb_scalar(b, 1.4142135f));
         int e = op1(b, "Erf", a);
@@ -359,7 +367,7 @@ static int activation(gb *b, int kind, int y, const char **name)
     }
     }
 }
-#define N_ACT 8
+#define N_ACT 15
 
 static void test_conv_fusion(void)
 {
@@ -915,6 +923,150 @@ static void test_binary(void)
     }
 }
 
+/* ---- Resize / Upsample ---- */
+
+/* Generated: every mode, coordinate_transformation_mode, nearest_mode, cubic coefficient,
+ * exclude_outside, scales or sizes, up and down, rank 3 and 4, opsets 10-13 and Upsample 7/9;
+ * fed from the graph input (plain) or between convolutions (which keep blocked or
+ * channels-last layouts through it). Error bound: nearest copies (exact); linear and cubic
+ * sum in float with float weights where the reference sums the products wh * ww in double:
+ * each output sums at most 4 row taps of 4 column taps, so about 10 roundings (2^-24 each) of
+ * terms whose absolute weights sum to at most 1.6 (cubic, a = -0.75), i.e. under 1e-6 of
+ * max|x| -- checked at 4e-6 alone and at TOL_F32 with the convolutions around it. */
+static void test_resize_random(void)
+{
+    static const char *const modes[] = { "nearest", "linear", "cubic" };
+    static const char *const coords[] = { "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                          "tf_half_pixel_for_nn", "tf_crop_and_resize" };
+    static const char *const rounds[] = { "round_prefer_floor", "round_prefer_ceil", "floor", "ceil" };
+    static const float scale_set[] = { 0.5f, 0.6f, 1.f, 1.5f, 2.f, 3.f };
+    int claimed = 0, cases = 0;
+    for (int t = 0; t < 160; t++) {
+        gb *b = gb_new(t % 8 == 7 ? 10 : t % 8 == 6 ? 11 : 13);
+        int64_t opset = b->g->opsets[0].version;
+        bool upsample = t % 16 == 5 || t % 16 == 13; /* Upsample-9 (13) or Upsample-7 (5) */
+        if (upsample)
+            b->g->opsets[0].version = opset = t % 16 == 5 ? 7 : 9;
+        int r = rnd(3, 4), mode = rnd(0, opset >= 11 ? 2 : 1), coord = opset >= 11 ? rnd(0, 5) : 3,
+            round = rnd(0, 3);
+        bool conv = t % 2 == 1, use_sizes = opset >= 11 && rnd(0, 2) == 0;
+        int64_t xd[4] = { rnd(1, 2), conv ? rnd(3, 20) : rnd(1, 5), rnd(1, 9), rnd(1, 9) };
+        if (r == 3)
+            xd[2] = rnd(1, 13);
+        else if (conv && t % 4 == 3)
+            xd[1] = 64; /* a Winograd conv: its output is channel-blocked (nChw16c) */
+        int x = gb_input(b, r, xd);
+        if (conv) { /* 3x3, same size */
+            int64_t wd[4] = { xd[1], xd[1], 3, 3 }, p[4] = { 1, 1, 1, 1 };
+            wd[1] = xd[1];
+            int in[2] = { x, gb_const(b, r, wd, 0.3f) };
+            x = gb_op(b, "Conv", 2, in);
+            attr_ints(b, "pads", 2 * (r - 2), p);
+        }
+        float scales[4] = { 1, 1, 1, 1 };
+        int64_t sizes[4] = { xd[0], xd[1], 1, 1 };
+        for (int k = 2; k < r; k++) {
+            scales[k] = scale_set[rnd(0, 5)];
+            sizes[k] = rnd(1, (int)(2 * xd[k] + 1));
+        }
+        int sv = -1, zv = -1, roi = -1;
+        for (int k = 2; k < r; k++) /* no empty outputs, also when cropped to 0.6 of an axis */
+            if (0.6f * (float)xd[k] * scales[k] < 1.f)
+                scales[k] = 3.f;
+        if (use_sizes) {
+            zv = gb_ints(b, r, sizes);
+        } else {
+            int64_t n = r;
+            sv = gb_value(b, "sc");
+            lp_tensor *ts;
+            lp_tensor_new(LOWP_FLOAT, 1, &n, &ts);
+            memcpy(ts->data, scales, (size_t)r * sizeof *scales);
+            lp_graph_set_const(b->g, sv, ts);
+        }
+        if (coord == 5) { /* crop the spatial axes, keep batch and channels whole */
+            int64_t n = 2 * r;
+            roi = gb_value(b, "roi");
+            lp_tensor *tr;
+            lp_tensor_new(LOWP_FLOAT, 1, &n, &tr);
+            float *d = tr->data;
+            for (int k = 0; k < r; k++) {
+                d[k] = k < 2 ? 0.f : 0.4f * rndf();
+                d[k + r] = k < 2 ? 1.f : 1.f + 0.4f * rndf();
+            }
+            lp_graph_set_const(b->g, roi, tr);
+        }
+        int y;
+        if (upsample && opset == 7) {
+            y = op1(b, "Upsample", x);
+            lp_attr a = { .name = "scales", .type = LP_ATTR_FLOATS, .n = r, .floats = scales };
+            lp_node_add_attr(&b->g->nodes[last_node], &a);
+        } else if (upsample || opset == 10) {
+            y = op2(b, upsample ? "Upsample" : "Resize", x, sv);
+        } else {
+            int in[4] = { x, roi, sv, zv };
+            y = gb_op(b, "Resize", 4, in);
+        }
+        attr_s(b, "mode", modes[mode]);
+        if (opset >= 11) {
+            attr_s(b, "coordinate_transformation_mode", coords[coord]);
+            attr_s(b, "nearest_mode", rounds[round]);
+            attr_f(b, "cubic_coeff_a", rnd(0, 1) ? -0.75f : -0.5f);
+            attr_i(b, "exclude_outside", rnd(0, 1));
+            attr_f(b, "extrapolation_value", rndf());
+        }
+        if (conv) { /* a 1x1 convolution reads it */
+            const lp_shape *ys = &b->g->values[y].shape;
+            (void)ys;
+            int64_t wd[4] = { 2, xd[1], 1, 1 };
+            int in[2] = { y, gb_const(b, r, wd, 0.5f) };
+            y = gb_op(b, "Conv", 2, in);
+        }
+        gb_output(b, y);
+        char what[200];
+        snprintf(what, sizeof what, "%s-%lld r%d %s %s %s %s%s", upsample ? "Upsample" : "Resize", (long long)opset, r,
+                 modes[mode], opset >= 11 ? coords[coord] : "asymmetric", mode == 0 ? rounds[round] : "",
+                 use_sizes ? "sizes" : "scales", conv ? " between convs" : "");
+        /* the fast kernel takes batch and channel axes that map one to one: not so where
+         * tf_half_pixel_for_nn shifts them (linear/cubic, or nearest rounding up) */
+        bool claim = !(coord == 4 && opset >= 11 && (mode != 0 || round == 1 || round == 3));
+        expect e = conv ? steps(claim ? 3 : 2, 3) : steps(claim ? 1 : 0, 1);
+        e.tol = conv ? TOL_F32 : 4e-6;
+        check_graph(what, b, e);
+        cases++;
+        claimed += claim;
+        gb_free(b);
+    }
+    CHECK_MSG(claimed > cases / 2, "only %d of %d cases on the fast kernel", claimed, cases);
+}
+
+/* Sub(c, x) with x the full-shaped operand: oneDNN computes x - c and negates it (exact, IEEE
+ * subtraction being antisymmetric), standalone and as post-ops after a convolution. */
+static void test_sub_swapped(void)
+{
+    static const int64_t cshapes[][5] = { { 4, 1, 3, 1, 1 }, { 1, 5 }, { 0 }, { 4, 2, 3, 4, 5 } };
+    for (int t = 0; t < 8; t++) {
+        gb *b = gb_new(13);
+        int64_t xd[4] = { 2, 3, 4, 5 };
+        const int64_t *cs = cshapes[t % 4];
+        int x = gb_input(b, 4, xd);
+        if (t >= 4) { /* after a 3x3 convolution, padded to keep the shape */
+            int64_t wd[4] = { 3, 3, 3, 3 }, p[4] = { 1, 1, 1, 1 };
+            int in[2] = { x, gb_const(b, 4, wd, 0.3f) };
+            x = gb_op(b, "Conv", 2, in);
+            attr_ints(b, "pads", 4, p);
+        }
+        int c = t % 4 == 3 ? gb_input(b, (int)cs[0], cs + 1) : gb_const(b, (int)cs[0], cs + 1, 1.f);
+        int y = op1(b, "Relu", op2(b, "Sub", c, x));
+        gb_output(b, y);
+        char what[64];
+        snprintf(what, sizeof what, "Sub(c rank %lld, x)%s", (long long)cs[0], t >= 4 ? " after Conv" : "");
+        /* a scalar c alone is an eltwise (no post-ops: Relu is a step of its own); a per-last-dim
+         * c is no fast post-op of a convolution (one per channel is) */
+        check_graph(what, b, t == 2 || t == 5 ? steps(2, 2) : steps(1, 1));
+        gb_free(b);
+    }
+}
+
 static void test_concat(void)
 {
     for (int t = 0; t < 8; t++) {
@@ -1209,6 +1361,8 @@ int main(int argc, char **argv)
     RUN(test_softmax);
     RUN(test_eltwise);
     RUN(test_binary);
+    RUN(test_sub_swapped);
+    RUN(test_resize_random);
     RUN(test_concat);
     RUN(test_transpose);
     RUN(test_bf16);

@@ -337,6 +337,78 @@ static void test_passes_keep_results(void)
     lp_graph_free(g);
 }
 
+/* Casts to the type their input already has are removed (x -> Cast(float) -> Relu ->
+ * Cast(double) -> Cast(float) -> Cast(float) = y: the first and the last go; the last is the
+ * graph output, which the Cast before it then writes); results agree. */
+static void test_noop_casts_removed(void)
+{
+    lp_graph *g = NULL;
+    CHECK_OK(lp_graph_new(&g));
+    if (!g)
+        return;
+    g->ir_version = 8;
+    g->opsets = calloc(1, sizeof *g->opsets);
+    g->opsets[0].domain = strdup("");
+    g->opsets[0].version = 13;
+    g->n_opsets = 1;
+    int v[6];
+    const char *names[6] = { "x", "c1", "r", "c2", "c3", "y" };
+    for (int i = 0; i < 6; i++)
+        lp_graph_add_value(g, names[i], &v[i]);
+    g->values[v[0]].kind = LP_VALUE_INPUT;
+    g->values[v[0]].dtype = LP_F32;
+    g->values[v[0]].shape.ndim = 1;
+    g->values[v[0]].shape.d[0] = 4;
+    static const int64_t to[4] = { 1, 11, 1, 1 };
+    int ni;
+    lp_graph_add_node(g, "cast_same", "Cast", "", 1, &v[0], 1, &v[1], &ni);
+    lp_attr a = { .name = "to", .type = LP_ATTR_INT, .i = to[0] };
+    lp_node_add_attr(&g->nodes[ni], &a);
+    lp_graph_add_node(g, "relu", "Relu", "", 1, &v[1], 1, &v[2], NULL);
+    const char *cn[3] = { "cast_double", "cast_back", "cast_out" };
+    for (int k = 0; k < 3; k++) {
+        lp_graph_add_node(g, cn[k], "Cast", "", 1, &v[2 + k], 1, &v[3 + k], &ni);
+        a.i = to[k + 1];
+        lp_node_add_attr(&g->nodes[ni], &a);
+    }
+    g->inputs = malloc(sizeof(int));
+    g->inputs[0] = v[0];
+    g->n_inputs = 1;
+    g->outputs = malloc(sizeof(int));
+    g->outputs[0] = v[5];
+    g->n_outputs = 1;
+    g->values[v[5]].is_output = true;
+    lowp_session_options o0 = lowp_session_options_default(), o1 = o0;
+    o0.optimize = 0;
+    lowp_session *s0 = NULL, *s1 = NULL;
+    CHECK_OK(lp_session_create_graph(g, &o0, &s0));
+    CHECK_OK(lp_session_create_graph(g, &o1, &s1));
+    if (s0 && s1) {
+        char ops[128] = "";
+        for (int i = 0; i < s1->g->n_nodes; i++)
+            if (!s1->g->nodes[i].dead)
+                snprintf(ops + strlen(ops), sizeof ops - strlen(ops), "%s%s", *ops ? "," : "", s1->g->nodes[i].name);
+        CHECK_MSG(strcmp(ops, "relu,cast_double,cast_back") == 0, "nodes left: %s", ops);
+        int y = lp_graph_find_value(s1->g, "y");
+        CHECK(y >= 0 && s1->g->values[y].is_output && s1->g->values[y].producer >= 0 &&
+              strcmp(s1->g->nodes[s1->g->values[y].producer].name, "cast_back") == 0);
+        int64_t dims[1] = { 4 };
+        float xs[4] = { -1.5f, 0.f, 2.25f, 1e30f };
+        lowp_tensor *x = NULL, *y0 = NULL, *y1 = NULL;
+        lowp_tensor_create(LOWP_FLOAT, 1, dims, xs, &x);
+        const char *name = "x";
+        CHECK_OK(lowp_session_run(s0, 1, &name, (const lowp_tensor *const *)&x, 1, &y0));
+        CHECK_OK(lowp_session_run(s1, 1, &name, (const lowp_tensor *const *)&x, 1, &y1));
+        CHECK(y0 && y1 && lp_tensor_equal(y0, y1));
+        lowp_tensor_free(x);
+        lowp_tensor_free(y0);
+        lowp_tensor_free(y1);
+    }
+    lowp_session_free(s0);
+    lowp_session_free(s1);
+    lp_graph_free(g);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/lowp_test_onnx_XXXXXX");
@@ -348,6 +420,7 @@ int main(void)
     RUN(test_corrupt);
     RUN(test_unknown_op);
     RUN(test_passes_keep_results);
+    RUN(test_noop_casts_removed);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)

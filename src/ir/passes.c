@@ -1,5 +1,5 @@
-/* passes.c — result-preserving rewrites: identity removal, constant folding, BN folding,
- * dead-node removal. */
+/* passes.c — result-preserving rewrites: identity (and no-op Cast) removal, constant folding,
+ * BN folding, dead-node removal. */
 #include "ir/passes.h"
 
 #include <math.h>
@@ -26,6 +26,16 @@ static int resolve(int *alias, int v)
     return r;
 }
 
+/* A Cast to the type its input already has (float -> float after an FP16 model is widened):
+ * the identity. Needs the input's dtype known (lp_graph_optimize infers first). */
+static bool is_noop_cast(const lp_graph *g, const lp_node *n)
+{
+    if (n->op != LP_OP_Cast || n->n_in != 1 || n->in[0] < 0 || n->n_out != 1 || n->out[0] < 0)
+        return false;
+    lp_dtype t = g->values[n->in[0]].dtype;
+    return lp_dtype_valid(t) && lp_attr_int(n, "to", 0) == (int64_t)t;
+}
+
 /* Linear: readers of a removed node's output are redirected through alias[] (resolved on
  * every read here, and once at the end), use counts are kept up to date instead of counted
  * per node. */
@@ -40,8 +50,8 @@ lp_status lp_pass_remove_identity(lp_graph *g)
         alias[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         lp_node *n = &g->nodes[i];
-        if (n->dead || (n->op != LP_OP_Identity && n->op != LP_OP_Dropout) || n->n_in < 1 || n->in[0] < 0 ||
-            n->out[0] < 0)
+        if (n->dead || (n->op != LP_OP_Identity && n->op != LP_OP_Dropout && !is_noop_cast(g, n)) || n->n_in < 1 ||
+            n->in[0] < 0 || n->out[0] < 0)
             continue;
         for (int k = 0; k < n->n_in; k++)
             n->in[k] = resolve(alias, n->in[k]);
@@ -346,6 +356,11 @@ static lp_status optimize_sub(void *user, lp_graph *sub, lp_graph *parent, int n
 lp_status lp_graph_optimize(lp_graph *g, const lp_pass_options *opt)
 {
     LP_TRY(lp_graph_toposort(g));
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == LP_OP_Cast) { /* types, so that no-op Casts are seen */
+            LP_TRY(lp_graph_infer(g, false));
+            break;
+        }
     LP_TRY(lp_pass_remove_identity(g));
     LP_TRY(lp_pass_fold_constants(g, opt));
     /* an If decided by constants becomes its branch, whose own constants then fold (its

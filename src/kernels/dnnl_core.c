@@ -354,6 +354,8 @@ static void step_reset(dn_step *st)
         dnnl_memory_destroy(st->mem[i]);
     for (int i = 0; i < st->n_buf; i++)
         free(st->buf[i]);
+    if (st->custom_free)
+        st->custom_free(st->custom_arg);
     for (int i = 0; i < st->n_ref_tmp; i++)
         if (st->ref_tmp[i].owns_data)
             free(st->ref_tmp[i].data);
@@ -514,6 +516,8 @@ static void find_kinds(dn_step *st)
         if (!strstr(have, item) && k < sizeof st->kinds)
             k += (size_t)snprintf(st->kinds + k, sizeof st->kinds - k, "%s%s", k ? "+" : "", name);
     }
+    if (st->custom && k < sizeof st->kinds)
+        k += (size_t)snprintf(st->kinds + k, sizeof st->kinds - k, "%slowp", k ? "+" : "");
     if (st->n_ref && k < sizeof st->kinds)
         snprintf(st->kinds + k, sizeof st->kinds - k, "%sreference", k ? "+" : "");
 }
@@ -543,6 +547,8 @@ static lp_status run_step(dn_step *st, const lp_run_ctx *c, lp_step_prof *prof)
     }
     if (st->n_exec)
         dnnl_stream_wait(st->stream);
+    if (st->custom)
+        LP_TRY(st->custom(st->custom_arg, c));
     for (int i = 0; i < st->n_ref; i++)
         LP_TRY(st->ref[i].op->run(&st->ref[i].ctx));
     return LP_OK;

@@ -93,14 +93,62 @@ static int other_input(const lp_node *n, int v, bool *first)
     return -1;
 }
 
+/* Ops of two inputs that are an eltwise of one of them when the other is a constant scalar:
+ * Max(x, c) and Min(x, c) (either order) as clip_v2 to [c, inf) or (-inf, c]; Sub(c, x) as
+ * linear -x + c (one rounding, as c - x has); Pow(x, 2) as square (x * x rounded once, as the
+ * reference's double product is). *src: which input is x. */
+static bool scalar_eltwise(const lp_graph *g, const lp_node *n, dn_post *p, int *src)
+{
+    const char *op = n->op_type;
+    bool minmax = strcmp(op, "Max") == 0 || strcmp(op, "Min") == 0;
+    if (n->n_in != 2 || *n->domain || !(minmax || strcmp(op, "Sub") == 0 || strcmp(op, "Pow") == 0))
+        return false;
+    double c;
+    int k = -1;
+    for (int i = 0; i < 2 && k < 0; i++)
+        if (const_scalar(g, n->in[1 - i], &c) && dn_value_f32(g, n->in[i]) && !dn_value_const(g, n->in[i]))
+            k = i;
+    if (k < 0 || (strcmp(op, "Sub") == 0 && k != 1) || (strcmp(op, "Pow") == 0 && (k != 0 || c != 2.0)))
+        return false;
+    const lp_shape *xs = &g->values[n->in[k]].shape, *ys = &g->values[n->out[0]].shape;
+    if (xs->ndim != ys->ndim || memcmp(xs->d, ys->d, (size_t)xs->ndim * sizeof xs->d[0]) != 0 || isnan(c))
+        return false;
+    *src = k;
+    if (minmax) {
+        bool max = strcmp(op, "Max") == 0;
+        p->alg = dnnl_eltwise_clip_v2;
+        p->alpha = max ? (float)c : -INFINITY;
+        p->beta = max ? INFINITY : (float)c;
+    } else if (strcmp(op, "Sub") == 0) {
+        p->alg = dnnl_eltwise_linear;
+        p->alpha = -1.f;
+        p->beta = (float)c;
+    } else {
+        p->alg = dnnl_eltwise_square;
+    }
+    return true;
+}
+
+int dn_eltwise_src(const lp_graph *g, int ni)
+{
+    dn_post p;
+    int k = 0;
+    return scalar_eltwise(g, &g->nodes[ni], &p, &k) ? k : 0;
+}
+
 bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post)
 {
     const lp_node *n = &g->nodes[ni];
-    if (n->op < 0 || n->n_in < 1 || n->n_out != 1 || !dn_value_f32(g, n->in[0]) || !dn_value_f32(g, n->out[0]))
+    if (n->op < 0 || n->n_in < 1 || n->n_out != 1 || !dn_value_f32(g, n->out[0]))
         return false;
     const char *op = n->op_type;
     *n_post = 1;
     p[0] = (dn_post){ .kind = DN_POST_ELTWISE };
+    int k;
+    if (scalar_eltwise(g, n, p, &k))
+        return true;
+    if (!dn_value_f32(g, n->in[0]))
+        return false;
     if (strcmp(op, "Relu") == 0)
         p[0].alg = dnnl_eltwise_relu;
     else if (strcmp(op, "LeakyRelu") == 0) {
@@ -118,7 +166,14 @@ bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post)
         p[0].beta = lp_attr_float(n, "beta", 0.5f);
         p[1] = (dn_post){ .kind = DN_POST_ELTWISE, .alg = dnnl_eltwise_clip_v2, .alpha = 0.f, .beta = 1.f };
         *n_post = 2;
-    } else if (strcmp(op, "Clip") == 0) {
+    } else if (strcmp(op, "Neg") == 0) {
+        p[0].alg = dnnl_eltwise_linear; /* -x: exact */
+        p[0].alpha = -1.f;
+    } else if (strcmp(op, "Abs") == 0)
+        p[0].alg = dnnl_eltwise_abs;
+    else if (strcmp(op, "Exp") == 0)
+        p[0].alg = dnnl_eltwise_exp;
+    else if (strcmp(op, "Clip") == 0) {
         double lo = -FLT_MAX, hi = FLT_MAX;
         if (lp_graph_opset(g, "") < 11) {
             lo = lp_attr_float(n, "min", -FLT_MAX);
@@ -191,8 +246,10 @@ static bool post_operand_ok(const lp_graph *g, int leader, const lp_shape *u, co
     return true;
 }
 
-/* A binary node ni reading chain value v as a post-op of `leader`; fills p. */
-static bool binary_post(const lp_graph *g, int leader, int ni, int v, dn_post *p)
+/* A binary node ni reading chain value v as a post-op of `leader`; fills p[0] and returns 1,
+ * or for Sub(u, v) p[0..1] = (v - u, negated) and returns 2 (exact: c - x == -(x - c) in IEEE
+ * arithmetic); 0 when it is none. */
+static int binary_post(const lp_graph *g, int leader, int ni, int v, dn_post *p)
 {
     const lp_node *n = &g->nodes[ni];
     static const struct { const char *op; dnnl_alg_kind_t alg; bool commutes; } ops[] = {
@@ -204,16 +261,20 @@ static bool binary_post(const lp_graph *g, int leader, int ni, int v, dn_post *p
             continue;
         bool first;
         int u = other_input(n, v, &first);
-        if (u < 0 || (!first && !ops[i].commutes) || !dn_value_f32(g, u) || !dn_value_f32(g, n->out[0]))
-            return false;
+        bool negate = !first && ops[i].alg == dnnl_binary_sub;
+        if (u < 0 || (!first && !ops[i].commutes && !negate) || !dn_value_f32(g, u) || !dn_value_f32(g, n->out[0]))
+            return 0;
         const lp_shape *vs = &g->values[v].shape, *os = &g->values[n->out[0]].shape;
         if (os->ndim != vs->ndim || memcmp(os->d, vs->d, (size_t)vs->ndim * sizeof vs->d[0]) != 0 ||
             !broadcasts_onto(&g->values[u].shape, vs) || !post_operand_ok(g, leader, &g->values[u].shape, vs))
-            return false;
-        *p = (dn_post){ .kind = DN_POST_BINARY, .alg = ops[i].alg, .value = u };
-        return true;
+            return 0;
+        p[0] = (dn_post){ .kind = DN_POST_BINARY, .alg = ops[i].alg, .value = u };
+        if (!negate)
+            return 1;
+        p[1] = (dn_post){ .kind = DN_POST_ELTWISE, .alg = dnnl_eltwise_linear, .alpha = -1.f };
+        return 2;
     }
-    return false;
+    return 0;
 }
 
 /* GELU from its head node h (Div(x, sqrt 2) or Mul(x, 1/sqrt 2)); nodes[5] in order. */
@@ -469,12 +530,14 @@ static void chain_walk(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, 
         int np = 0;
         if (nr == 1 && *n < max && ch->n_post + 2 <= DN_MAX_POST) {
             int r = rd[0];
-            if (dn_eltwise_of(g, r, p, &np) && g->nodes[r].in[0] == v) {
+            if (dn_eltwise_of(g, r, p, &np) && g->nodes[r].in[dn_eltwise_src(g, r)] == v) {
                 for (int i = 0; i < np; i++)
                     if (!dn_post_fits(ch->post, ch->n_post, &p[i]))
                         np = 0; /* ends the chain: the op runs as a step of its own */
-            } else if (binary_post(g, ni, r, v, p)) {
-                np = 1;
+            } else if ((np = binary_post(g, ni, r, v, p)) > 0) {
+                for (int i = 0; i < np; i++)
+                    if (!dn_post_fits(ch->post, ch->n_post, &p[i]))
+                        np = 0;
             } else {
                 np = 0;
             }

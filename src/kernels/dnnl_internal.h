@@ -64,6 +64,11 @@ typedef struct dn_step {
     uint32_t reorder_mask;              /* and which executions are reorders (found on first use) */
     int share_in;                       /* an input whose storage the output takes over (a
                                            residual summed in place), or -1 */
+    /* own code for what oneDNN has no primitive for, run after the executions on the memories
+     * they bind (dnnl_resize.c); custom_free releases custom_arg with the step */
+    lp_status (*custom)(void *arg, const lp_run_ctx *c);
+    void *custom_arg;
+    void (*custom_free)(void *arg);
     /* the reference fallback */
     int n_ref;
     dn_ref *ref;
@@ -134,6 +139,8 @@ int dn_fuse(const lp_fuse_ctx *fc, int ni, int *group, int max);
 bool dn_post_fits(const dn_post *post, int n, const dn_post *p);
 /* True when node ni takes eltwise post-op `p` (an activation oneDNN has); fills p. */
 bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post);
+/* Which input of eltwise node ni is the data (Max(c, x): 1; otherwise 0). */
+int dn_eltwise_src(const lp_graph *g, int ni);
 
 /* ---- INT8 (dnnl_int8.c) ---- */
 
@@ -156,6 +163,11 @@ lp_status dn_qdq_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *
 /* MatMulInteger (dynamic quantization): u8 activations x constant s8 weights. */
 bool dn_mmi_supports(const lp_graph *g, const lp_node *n);
 lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
+
+/* ---- Resize / Upsample on oneDNN's layouts (dnnl_resize.c) ---- */
+
+bool dn_resize_supports(const lp_graph *g, const lp_node *n);
+lp_status dn_resize_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 
 /* ---- value helpers (dnnl_core.c) ---- */
 

@@ -1385,19 +1385,21 @@ static lp_status eltwise_build(dn_step *st, const lp_prep_ctx *pc, const lp_node
     int np;
     if (!dn_eltwise_of(pc->g, (int)(n - pc->g->nodes), p, &np))
         return LOWP_ERR_UNSUPPORTED;
-    return eltwise_run_posts(st, pc, n->in[0], p, np, ch->out_value, priv);
+    return eltwise_run_posts(st, pc, n->in[dn_eltwise_src(pc->g, (int)(n - pc->g->nodes))], p, np, ch->out_value,
+                             priv);
 }
 
 /* ---- binary Add/Sub/Mul/Div with broadcasting of the second operand ---- */
 
-/* Which input is oneDNN's src0 (the one shaped like the output); -1: none. */
+/* Which input is oneDNN's src0 (the one shaped like the output); -1: none. Sub(c, x) with x
+ * the full-shaped one is x - c negated (exact: IEEE subtraction is antisymmetric). */
 static int binary_src0(const lp_graph *g, const lp_node *n)
 {
     if (n->n_in != 2 || !all_f32(g, n, 0, 1) || !one_output(g, n))
         return -1;
     const lp_shape *ys = shape(g, n->out[0]);
-    bool commutes = strcmp(n->op_type, "Add") == 0 || strcmp(n->op_type, "Mul") == 0;
-    for (int k = 0; k < (commutes ? 2 : 1); k++) {
+    bool swaps = strcmp(n->op_type, "Add") == 0 || strcmp(n->op_type, "Mul") == 0 || strcmp(n->op_type, "Sub") == 0;
+    for (int k = 0; k < (swaps ? 2 : 1); k++) {
         const lp_shape *s = shape(g, n->in[k]);
         if (s->ndim == ys->ndim && memcmp(s->d, ys->d, (size_t)s->ndim * sizeof s->d[0]) == 0)
             return k;
@@ -1407,6 +1409,8 @@ static int binary_src0(const lp_graph *g, const lp_node *n)
 
 static bool binary_supports(const lp_graph *g, const lp_node *n)
 {
+    if (eltwise_supports(g, n)) /* Sub(c, x) with a scalar c */
+        return true;
     int k0 = binary_src0(g, n);
     if (k0 < 0 || shape(g, n->out[0])->ndim < 1)
         return false;
@@ -1427,10 +1431,26 @@ static bool binary_supports(const lp_graph *g, const lp_node *n)
 static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     const lp_graph *g = pc->g;
+    if (eltwise_supports(g, n)) /* Sub(c, x) with a scalar c: never leads a chain */
+        return eltwise_build(st, pc, n, ch, priv);
     int k0 = binary_src0(g, n);
     if (k0 < 0)
         return LOWP_ERR_UNSUPPORTED;
     int a = n->in[k0], b = n->in[1 - k0];
+    dn_chain negated;
+    if (k0 == 1 && strcmp(n->op_type, "Sub") == 0) { /* -(x - c), then the chain's post-ops */
+        dn_post neg = { .kind = DN_POST_ELTWISE, .alg = dnnl_eltwise_linear, .alpha = -1.f };
+        if (ch->n_post + 1 > DN_MAX_POST)
+            return LOWP_ERR_UNSUPPORTED;
+        for (int i = 0; i < ch->n_post; i++)
+            if (!dn_post_fits(&neg, 1, &ch->post[i]))
+                return LOWP_ERR_UNSUPPORTED;
+        negated = *ch;
+        negated.post[0] = neg;
+        memcpy(negated.post + 1, ch->post, (size_t)ch->n_post * sizeof *ch->post);
+        negated.n_post = ch->n_post + 1;
+        ch = &negated;
+    }
     static const struct { const char *op; dnnl_alg_kind_t alg; } algs[] = {
         { "Add", dnnl_binary_add }, { "Sub", dnnl_binary_sub }, { "Mul", dnnl_binary_mul }, { "Div", dnnl_binary_div },
     };
@@ -1575,12 +1595,20 @@ static const dn_op ops[] = {
     { "Tanh", eltwise_supports, eltwise_build, false },
     { "HardSigmoid", eltwise_supports, eltwise_build, false },
     { "HardSwish", eltwise_supports, eltwise_build, false },
+    { "Neg", eltwise_supports, eltwise_build, false },
+    { "Abs", eltwise_supports, eltwise_build, false },
+    { "Exp", eltwise_supports, eltwise_build, false },
+    { "Max", eltwise_supports, eltwise_build, false },
+    { "Min", eltwise_supports, eltwise_build, false },
+    { "Pow", eltwise_supports, eltwise_build, false },
     { "Add", binary_supports, binary_build, true },
     { "Sub", binary_supports, binary_build, true },
     { "Mul", binary_supports, binary_build, true },
     { "Div", binary_supports, binary_build, true },
     { "Concat", concat_supports, concat_build, false },
     { "Transpose", transpose_supports, transpose_build, false },
+    { "Resize", dn_resize_supports, dn_resize_build, false },
+    { "Upsample", dn_resize_supports, dn_resize_build, false },
 };
 
 static const dn_op *op_of(const lp_graph *g, int ni)
@@ -1603,7 +1631,7 @@ bool dn_supports_node(const lp_graph *g, int ni)
 bool dn_chain_leader(const lp_graph *g, int ni)
 {
     const dn_op *op = op_of(g, ni);
-    return op && op->leader && dn_supports_node(g, ni);
+    return op && op->leader && dn_supports_node(g, ni) && !eltwise_supports(g, &g->nodes[ni]);
 }
 
 lp_status dn_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool allow_private)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/op.h"
+#include "ops/resize.h"
 
 typedef enum rz_mode { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC } rz_mode;
 typedef enum rz_coord {
@@ -168,13 +168,7 @@ static lp_status resize_infer(lp_infer_ctx *c)
     return rz_out_dims(c->node, &at, &a, x->shape.ndim, x->shape.d, y->shape.d);
 }
 
-/* Up to 4 source indices and weights for one output coordinate along one axis. */
-typedef struct rz_taps {
-    int n;
-    bool outside;               /* tf_crop_and_resize: the extrapolation value */
-    int64_t idx[4];
-    double w[4];
-} rz_taps;
+typedef lp_resize_taps rz_taps;
 
 static double rz_source_coord(const rz_attrs *at, double x, double scale, int64_t in, double out_len,
                               double roi0, double roi1)
@@ -265,13 +259,14 @@ static void rz_axis_taps(const rz_attrs *at, int64_t o, double scale, int64_t in
     t->n = k;
 }
 
-static lp_status resize_run(const lp_run_ctx *c)
+/* The taps of every output coordinate of every axis (c as for resize_run, opset >= 10). */
+static lp_status resize_plan(const lp_run_ctx *c, lp_resize_plan *p)
 {
-    /* x: (d0..dr-1) -> y: (o0..or-1); y[o] = sum over taps of prod_k w_k * x[idx_0..idx_r-1] */
     const lp_tensor *x = c->in[0];
-    lp_tensor *y = c->out[0];
+    const lp_tensor *y = c->out[0];
     rz_attrs at;
     rz_args a;
+    memset(p, 0, sizeof *p);
     LP_TRY(rz_attrs_read(c->node, c->opset, &at));
     LP_TRY(rz_args_read(c->node, c->opset, c->n_in, NULL, c->in, &a));
     int r = x->ndim;
@@ -280,22 +275,20 @@ static lp_status resize_run(const lp_run_ctx *c)
     for (int k = 0; k < r; k++)
         if (y->dims[k] != want[k] || y->ndim != r || y->dtype != x->dtype)
             return lp_node_error(c->node, LOWP_ERR_INTERNAL, "output dim %d does not match", k);
-    int64_t total = lp_tensor_numel(y);
-    if (total == 0)
-        return LP_OK;
-    if (lp_tensor_numel(x) == 0)
+    if (lp_tensor_numel(y) != 0 && lp_tensor_numel(x) == 0)
         return lp_node_error(c->node, LOWP_ERR_SHAPE, "cannot resize an empty tensor to a non-empty one");
-
-    /* Taps for every output coordinate of every axis. */
-    int64_t n_taps = 0, first[LP_MAX_DIMS];
+    int64_t n_taps = 0;
     for (int k = 0; k < r; k++) {
-        first[k] = n_taps;
+        p->first[k] = n_taps;
         n_taps += y->dims[k];
     }
-    rz_taps *taps = malloc((size_t)(n_taps ? n_taps : 1) * sizeof *taps);
-    if (!taps)
+    p->ndim = r;
+    p->nearest = at.mode == RZ_NEAREST;
+    p->extrapolation = at.extrapolation;
+    p->taps = malloc((size_t)(n_taps ? n_taps : 1) * sizeof *p->taps);
+    if (!p->taps)
         return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    for (int k = 0; k < r; k++) {
+    for (int k = 0; k < r && lp_tensor_numel(y) != 0; k++) {
         /* The reference's scale and float output length: sizes/in, or the given scale. */
         double scale = a.n_sizes >= 0 ? (double)y->dims[k] / (double)x->dims[k] : a.scales[k];
         double roi0 = a.n_roi > 0 ? a.roi[k] : 0, roi1 = a.n_roi > 0 ? a.roi[k + r] : 1;
@@ -303,9 +296,27 @@ static lp_status resize_run(const lp_run_ctx *c)
         if (at.coord == RZ_TF_CROP_AND_RESIZE && a.n_sizes < 0)
             out_len *= roi1 - roi0;
         for (int64_t o = 0; o < y->dims[k]; o++)
-            rz_axis_taps(&at, o, scale, x->dims[k], out_len, roi0, roi1, &taps[first[k] + o]);
+            rz_axis_taps(&at, o, scale, x->dims[k], out_len, roi0, roi1, &p->taps[p->first[k] + o]);
     }
+    return LP_OK;
+}
 
+void lp_resize_plan_free(lp_resize_plan *p)
+{
+    free(p->taps);
+    p->taps = NULL;
+}
+
+static lp_status resize_run(const lp_run_ctx *c)
+{
+    /* x: (d0..dr-1) -> y: (o0..or-1); y[o] = sum over taps of prod_k w_k * x[idx_0..idx_r-1] */
+    const lp_tensor *x = c->in[0];
+    lp_tensor *y = c->out[0];
+    lp_resize_plan plan;
+    LP_TRY(resize_plan(c, &plan));
+    int r = x->ndim;
+    int64_t total = lp_tensor_numel(y), *first = plan.first;
+    const rz_taps *taps = plan.taps;
     const lp_dtype_traits *tr = lp_dtype_traits_of(x->dtype);
     size_t es = tr->size;
     int64_t xst[LP_MAX_DIMS], s = 1;
@@ -322,8 +333,8 @@ static lp_status resize_run(const lp_run_ctx *c)
             outside |= t[k]->outside;
         }
         if (outside) {
-            tr->set(y->data, i, at.extrapolation);
-        } else if (at.mode == RZ_NEAREST) { /* one tap per axis: copy the element exactly */
+            tr->set(y->data, i, plan.extrapolation);
+        } else if (plan.nearest) { /* one tap per axis: copy the element exactly */
             int64_t src = 0;
             for (int k = 0; k < r; k++)
                 src += t[k]->idx[0] * xst[k];
@@ -354,7 +365,7 @@ static lp_status resize_run(const lp_run_ctx *c)
             o_idx[k] = 0;
         }
     }
-    free(taps);
+    lp_resize_plan_free(&plan);
     return LP_OK;
 }
 
@@ -413,6 +424,25 @@ static lp_status upsample_run(const lp_run_ctx *c)
     c10.n_in = 2;
     c10.in = in;
     lp_status st = resize_run(&c10);
+    lp_tensor_free(scales);
+    return st;
+}
+
+lp_status lp_resize_plan_make(const lp_run_ctx *c, lp_resize_plan *p)
+{
+    lp_run_ctx c10 = *c;
+    memset(p, 0, sizeof *p);
+    if (c->node->op == LP_OP_Resize)
+        return resize_plan(c, p);
+    c10.opset = 10;
+    if (c->opset >= 9)
+        return resize_plan(&c10, p);
+    lp_tensor *scales;
+    LP_TRY(upsample_scales(c->node, &scales));
+    const lp_tensor *in[2] = { c->in[0], scales };
+    c10.n_in = 2;
+    c10.in = in;
+    lp_status st = resize_plan(&c10, p);
     lp_tensor_free(scales);
     return st;
 }

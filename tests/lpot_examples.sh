@@ -6,6 +6,9 @@
 # of LPOT's ONNX Runtime image-recognition example (resnet50_v1_5.yaml) — comments dropped, the
 # /path/to placeholders replaced — so ImagenetRaw, ResizeCropImagenet, op_wise in flow style,
 # "50, 100" sampling sizes, onnxrt_qlinearops and the performance section must all work.
+# The second, LPOT's object-detection example (ssd_mobilenet_v1.yaml), runs on a COCO-format
+# fixture (tools/make_lpot_fixture_coco.py): COCORaw, dataloader.filter LabelBalance, COCOmAP,
+# outputs as one comma-separated string, op_wise names with a regex.
 SUITE=lpot_examples
 . "$(dirname "$0")/lib.sh"
 if ! /usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null; then
@@ -111,6 +114,143 @@ if [ $rc = 0 ] && grep -q '"met_target": true' "$T/tune.json" && [ -s "$T/ws/bes
     ok resnet50_example_tune
 else
     fail resnet50_example_tune "exit $rc: $(tail -1 "$T/tune.err")"
+fi
+
+# ---- object detection: ssd_mobilenet_v1.yaml as written, paths changed ----
+C="$T/coco"
+/usr/bin/python3 tools/make_lpot_fixture_coco.py "$C" || { fail coco_fixture "make_lpot_fixture_coco.py failed"; finish; exit; }
+cat >"$T/ssd_mobilenet_v1.yaml" <<YAML
+model:
+  name: ssd_mobilenet_v1
+  framework: onnxrt_qlinearops
+  inputs: image
+  outputs: num_detections,detection_bboxes,detection_scores,detection_classes
+
+quantization:
+  approach: post_training_static_quant
+  calibration:
+    sampling_size: 50
+    dataloader:
+      dataset:
+        COCORaw:
+          root: $C
+      filter:
+        LabelBalance:
+          size: 1
+      transform:
+        Resize:
+          size: 300
+  model_wise:
+    activation:
+      algorithm: minmax
+      scheme: sym
+    weight:
+      algorithm: minmax
+      scheme: sym
+  op_wise: {
+    'Postprocessor/BatchMultiClassNonMaxSuppression/mul': {
+     'activation':  {'dtype': ['fp32'], 'scheme':['sym']},
+     'weight': {'dtype': ['fp32'], 'scheme':['sym']}
+     },
+     'Mul__161':{
+     'activation':  {'dtype': ['fp32'], 'scheme':['sym']},
+     'weight': {'dtype': ['fp32'], 'scheme':['sym']}
+     },
+     'Mul__166':{
+     'activation':  {'dtype': ['fp32'], 'scheme':['sym']},
+     'weight': {'dtype': ['fp32'], 'scheme':['sym']}
+     },
+     'Shape__7732':{
+     'activation':  {'dtype': ['fp32'], 'scheme':['sym']},
+     'weight': {'dtype': ['fp32'], 'scheme':['sym']}
+     },
+     'Gather__*': {
+     'activation':  {'dtype': ['fp32'], 'scheme':['sym']},
+     'weight': {'dtype': ['fp32'], 'scheme':['sym']}
+     },
+     'Postprocessor/convert_scores':{
+      'activation':  {'dtype': ['fp32'], 'scheme':['sym']},
+     'weight': {'dtype': ['fp32'], 'scheme':['sym']}
+     }
+  }
+
+evaluation:
+  accuracy:
+    metric:
+      COCOmAP: {}
+    configs:
+      cores_per_instance: 28
+      num_of_instance: 1
+      kmp_blocktime: 1
+    dataloader:
+      batch_size: 16
+      dataset:
+        COCORaw:
+          root: $C
+      transform:
+        Resize:
+          size: 300
+  performance:
+    iteration: 11
+    configs:
+      cores_per_instance: 28
+      num_of_instance: 1
+      kmp_blocktime: 1
+    dataloader:
+      batch_size: 16
+      dataset:
+        COCORaw:
+          root: $C
+      transform:
+        Resize:
+          size: 300
+tuning:
+  accuracy_criterion:
+    absolute:  0.01
+  exit_policy:
+    timeout: 0
+  random_seed: 9527
+YAML
+S="$T/ssd_mobilenet_v1.yaml"
+
+# eval: 18 of the 20 listed images (one file missing, one without boxes), every square found
+# at every COCO IoU threshold
+"$LOWP" eval "$C/model.onnx" --config "$S" --json -q >"$T/ssd_eval.json" 2>"$T/ssd_eval.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"value": *1[,.]' "$T/ssd_eval.json" && grep -q '"samples": *18' "$T/ssd_eval.json"; then
+    ok ssd_example_eval
+else
+    fail ssd_example_eval "exit $rc: $(tail -1 "$T/ssd_eval.err") $(head -c 200 "$T/ssd_eval.json")"
+fi
+
+# anno_path (the instances file: categories 1..3 keep their numbers) is read and scores the same
+"$LOWP" eval "$C/model.onnx" --config "$S" --metric "COCOmAP:anno_path=$C/annotations/instances_val2017.json" \
+    --json -q >"$T/ssd_anno.json" 2>"$T/ssd_anno.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"value": *1[,.]' "$T/ssd_anno.json"; then
+    ok ssd_example_anno_path
+else
+    fail ssd_example_anno_path "exit $rc: $(tail -1 "$T/ssd_anno.err") $(head -c 200 "$T/ssd_anno.json")"
+fi
+
+# quantize: QOperator, the Conv in INT8; calibration on the 6 images with exactly one box
+# (filter LabelBalance size 1)
+"$LOWP" quantize "$C/model.onnx" --config "$S" -o "$T/ssd_q.onnx" --json -q >"$T/ssd_q.json" 2>"$T/ssd_q.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"format":"qoperator"' "$T/ssd_q.json" && grep -q '"int8_nodes":1,' "$T/ssd_q.json" &&
+   grep -q '"calibration_samples":6,' "$T/ssd_q.json" && [ -s "$T/ssd_q.onnx" ]; then
+    ok ssd_example_quantize
+else
+    fail ssd_example_quantize "exit $rc: $(tail -1 "$T/ssd_q.err") $(cat "$T/ssd_q.json")"
+fi
+
+# tune: meets the absolute 0.01 criterion on COCOmAP
+"$LOWP" tune "$S" "$C/model.onnx" -w "$T/ssd_ws" --json -q >"$T/ssd_tune.json" 2>"$T/ssd_tune.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"met_target": true' "$T/ssd_tune.json" && [ -s "$T/ssd_ws/best_model.onnx" ]; then
+    ok ssd_example_tune
+else
+    fail ssd_example_tune "exit $rc: $(tail -1 "$T/ssd_tune.err")"
 fi
 
 finish

@@ -155,6 +155,52 @@ static void test_defaults(void)
     lowp_config_free(c);
 }
 
+/* multi_metrics with weights: the value is mean(weight_i * value_i), as INC combines them; the
+ * direction is tuning.accuracy_criterion.higher_is_better. Scores [[2,1],[0,3]] against labels
+ * [0,0]: Accuracy 1/2 (row 1's argmax is 1), topk k=2 1 (two classes). Value
+ * (0.2 * 1/2 + 0.6 * 1) / 2 = 0.35. */
+static void test_multi_metrics(void)
+{
+    lowp_config *c = NULL;
+    CHECK_OK(lowp_config_load_string("model: {name: m, outputs: 'a, b,c'}\n"
+                                     "tuning: {accuracy_criterion: {relative: 0.01, higher_is_better: false}}\n"
+                                     "evaluation:\n  accuracy:\n    multi_metrics:\n      Accuracy: {}\n"
+                                     "      topk: 2\n      weight: [0.2, 0.6]\n", "conf.yaml", &c));
+    if (!c)
+        return;
+    CHECK(c->model.n_outputs == 3 && !strcmp(c->model.outputs[0], "a") && !strcmp(c->model.outputs[1], "b") &&
+          !strcmp(c->model.outputs[2], "c"));
+    CHECK(lowp_config_has_metric(c));
+    lowp_metric *m = NULL;
+    CHECK_OK(lowp_config_metric(c, &m));
+    if (m) {
+        float s[4] = {2, 1, 0, 3};
+        int64_t y[2] = {0, 0}, d2[2] = {2, 2}, d1[1] = {2};
+        lowp_tensor *x = NULL, *l = NULL;
+        CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 2, d2, s, &x));
+        CHECK_OK(lowp_tensor_create(LOWP_INT64, 1, d1, y, &l));
+        const lowp_tensor *xo = x, *lo = l;
+        CHECK_OK(lowp_metric_update(m, 1, &xo, 1, &lo));
+        double v = -1;
+        CHECK_OK(lowp_metric_result(m, &v));
+        CHECK_NEAR(v, (0.2 * 0.5 + 0.6 * 1.0) / 2, 1e-15);
+        CHECK(lowp_metric_higher_is_better(m) == 0);   /* the criterion's direction */
+        lowp_metric_reset(m);
+        CHECK_OK(lowp_metric_result(m, &v));
+        CHECK(v == 0);
+        lowp_tensor_free(x);
+        lowp_tensor_free(l);
+    }
+    lowp_metric_free(m);
+    lowp_config_free(c);
+    /* metrics that read different references cannot share a batch */
+    CHECK_OK(lowp_config_load_string("model: {name: m}\nevaluation:\n  accuracy:\n    multi_metrics:\n"
+                                     "      MSE: {compare_label: false}\n      MAE: {}\n      weight: [1, 1]\n",
+                                     "conf.yaml", &c));
+    CHECK(c && lowp_config_metric(c, &m) != LOWP_OK && strstr(lowp_last_error(), "give them one compare_label"));
+    lowp_config_free(c);
+}
+
 static void test_examples(void)
 {
     const char *names[] = {"examples/mlp.yaml", "examples/resnet_s.yaml", "examples/mobilenetv2_s.yaml",
@@ -186,7 +232,7 @@ static void test_errors(void)
     E("evaluation:\n  accuracy:\n    metric:\n      topk: five\n",
       "evaluation.accuracy.metric.topk.k: expected an integer, got 'five' at line 6");
     E("evaluation:\n  accuracy:\n    metrik: {topk: 1}\n",
-      "evaluation.accuracy.metrik: unknown key 'metrik' (expected one of: metric, dataloader, postprocess, configs) at line 5");
+      "evaluation.accuracy.metrik: unknown key 'metrik' (expected one of: metric, multi_metrics, dataloader, postprocess, configs) at line 5");
     E("evaluation:\n  accuracy:\n    metric: {topk: 1, Accuracy: {}}\n",
       "evaluation.accuracy.metric: expected exactly one metric name");
     E("tuning:\n  accuracy_criterion:\n    relative: lots\n",
@@ -271,7 +317,10 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\nquantization:\n  advance: {c: {bias_correction: weight_empirical}}\n", "quantization.advance: 'advance' is an LPOT key that lowp does not support at line 3", NULL },
         { "model: {name: m}\nquantization:\n  calibration: {sampling_size: '50, 100'}\n", NULL, "lpot_examples.sh quantize (calibration_samples)" },
         { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {batch_size: 4, dataset: {dummy: {shape: [2, 3]}}}\n", NULL, "quantize.sh (batch 40)" },
-        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {filter: {LabelBalance: {size: 1}}, dataset: {dummy: {shape: [2, 3]}}}\n", "dataloader.filter: 'filter' is an LPOT key that lowp does not support at line 4", NULL },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {filter: {LabelBalance: {size: 1}}, dataset: {COCORaw: {root: /data/coco}}}\n", NULL, "lpot_examples.sh ssd_example_quantize (calibration_samples), test_coco label_balance" },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {filter: {LabelBalance: {size: 1}}, dataset: {dummy: {shape: [2, 3]}}}\n", "dataloader.filter.LabelBalance: LabelBalance keeps images with exactly 'size' boxes: it applies to detection datasets (COCORaw, as LPOT's LabelBalanceCOCORaw), not to dummy at line 4", NULL },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {filter: {LabelBalance: {size: 0}}, dataset: {COCORaw: {root: /c}}}\n", "filter.LabelBalance.size: must be at least 1", NULL },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {dataset: {COCORaw: {root: /c, num_cores: 4}}}\n", NULL, "COCORaw refuses num_cores when opened: test_coco" },
         { "model: {name: m}\nquantization:\n  recipes: {first_conv_or_matmul_quantization: false, fast_bias_correction: true}\n", NULL, "quantize.sh config recipes" },
         { "model: {name: m}\nquantization:\n  recipes: {scale_propagation_max_pooling: false}\n", "quantization.recipes.scale_propagation_max_pooling: lowp never gives a MaxPool output", NULL },
         { "model: {name: m}\nquantization:\n  recipes: {weight_correction: true}\n", "quantization.recipes.weight_correction: weight correction is not implemented", NULL },
@@ -284,11 +333,20 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    configs: {cores_per_instance: 2, intra_num_of_threads: 2}\n", NULL, "eval's threads (its JSON)" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    postprocess: {transform: {LabelShift: 1}}\n", NULL, "eval.sh" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {mIOU: {num_classes: 21}}\n", NULL, "test_metric_more miou" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {COCOmAP: {anno_path: /nonexistent.json}}\n", "evaluation.accuracy.metric.COCOmAP.anno_path: /nonexistent.json: cannot open", NULL },
+        { "model: {name: m, outputs: 'num_detections,detection_bboxes, detection_scores'}\n", NULL, "test_multi_metrics (split), lpot_examples.sh ssd_example_eval" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {BLEU: {}}\n", NULL, "test_metric_more bleu" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric:\n      SquadF1:\n", NULL, "test_metric_more squad" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {SquadF1: {}}\n    postprocess:\n      transform: {SquadV1: {label_file: dev-v1.1.json, vocab_file: vocab.txt}}\n",
           "evaluation.accuracy.postprocess.transform: unknown transform 'SquadV1'", NULL },
         { "model: {name: m}\nevaluation:\n  performance:\n    warmup: 3\n    iteration: 7\n    configs: {num_of_instance: 1, cores_per_instance: 1, kmp_blocktime: 1}\n", NULL, "bench.sh config_mode" },
+        /* INC 2.x's multi_metrics */
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    multi_metrics: {topk: 1, Loss: {}, weight: [0.5, 0.5]}\n", NULL, "test_multi_metrics" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    multi_metrics: {topk: 1, Loss: {}}\n", "evaluation.accuracy.multi_metrics: lowp tunes on one value: give 'weight'", NULL },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    multi_metrics: {topk: 1, Loss: {}, weight: [1, 1], higher_is_better: [true, false]}\n", "multi_metrics.higher_is_better: per-metric directions", NULL },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    multi_metrics: {topk: 1, Loss: {}, weight: [1]}\n", "multi_metrics.weight: 1 weights for 2 metrics", NULL },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    multi_metrics: {topk: 1, weight: 1}\n", "give either 'metric' or 'multi_metrics'", NULL },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    multi_metrics: {top5x: 1, weight: 1}\n", "unknown metric 'top5x'", NULL },
         /* tuning */
         { "model: {name: m}\ntuning:\n  strategy: {name: basic}\n", NULL, "tune.sh" },
         { "model: {name: m}\ntuning:\n  strategy: {name: basic, latency_weight: 2.0}\n", "tuning.strategy.latency_weight: LPOT weighs accuracy against latency this way only in its tpe strategy", NULL },
@@ -319,6 +377,7 @@ static void test_lpot_schema_keys(void)
 int main(void)
 {
     RUN(test_lpot_schema_keys);
+    RUN(test_multi_metrics);
     RUN(test_full);
     RUN(test_defaults);
     RUN(test_examples);

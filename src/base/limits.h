@@ -49,6 +49,9 @@
 #define LP_MAX_IMAGE_SIDE_EVER 1000000
 /* Image files are read whole into memory first; a compressed image is far smaller. */
 #define LP_MAX_IMAGE_FILE ((uint64_t)256 << 20)
+/* COCO-format annotation files (data/coco.c) are read whole: instances_train2017.json, the
+ * largest of COCO's, is 448 MB. */
+#define LP_MAX_COCO_JSON_BYTES ((uint64_t)1 << 30)
 /* Scans of a progressive JPEG (each one re-walks every coefficient; real files have ~10). */
 #define LP_MAX_JPEG_SCANS 256
 /* libpng: the most ancillary chunks kept and the largest chunk it may allocate (its own

@@ -301,12 +301,45 @@ static lp_status parse_transforms(const ctx *c, const lp_yval *v, const char *pa
     return LP_OK;
 }
 
+/* filter: LPOT 1.4 has one, LabelBalance (size: N), which it registers for COCO datasets only
+ * (LabelBalanceCOCORaw keeps the images with exactly N boxes). It becomes the dataset's
+ * `label_balance` parameter; a dataset without one is refused naming the key. */
+static lp_status parse_filter(const ctx *c, const lp_yval *dl, const char *path, const lowp_dataset_vtable *vt,
+                              lp_cfg_dataloader *d)
+{
+    const lp_yval *f = lp_yval_get(dl, "filter");
+    if (!f)
+        return LP_OK;
+    char p[256];
+    join(p, sizeof p, path, "filter");
+    static const char *const names[] = {"LabelBalance", NULL};
+    LP_TRY(check_keys(c, p, f, names, NULL));
+    const lp_yval *lb = lp_yval_get(f, "LabelBalance");
+    if (!lb)
+        return bad(c, p, f, "expected LabelBalance: {size: N}");
+    static const char *const lkeys[] = {"size", NULL};
+    char q[300];
+    join(q, sizeof q, p, "LabelBalance");
+    LP_TRY(check_keys(c, q, lb, lkeys, NULL));
+    if (!lp_yval_get(lb, "size"))
+        return bad(c, q, lb, "LabelBalance needs 'size' (the number of boxes an image must have)");
+    LP_TRY(get_int(c, lb, "size", q, 1, &d->label_balance));
+    if (lp_yval_get(d->dataset.params, "label_balance"))
+        return bad(c, q, lb, "the dataset's label_balance says the same: give one of them");
+    bool takes = false;
+    for (const lowp_param_spec *s = vt->params; s && s->name; s++)
+        takes |= !strcmp(s->name, "label_balance");
+    if (!takes)
+        return bad(c, q, lb, "LabelBalance keeps images with exactly 'size' boxes: it applies to detection "
+                   "datasets (COCORaw, as LPOT's LabelBalanceCOCORaw), not to %s", vt->name);
+    return LP_OK;
+}
+
 static lp_status parse_dataloader(const ctx *c, const lp_yval *v, const char *path, lp_cfg_dataloader *d)
 {
-    static const char *const keys[] = {"batch_size", "last_batch", "dataset", "transform", "shuffle", NULL};
-    static const char *const unsup[] = {"filter", NULL};
+    static const char *const keys[] = {"batch_size", "last_batch", "dataset", "transform", "shuffle", "filter", NULL};
     static const char *const last[] = {"rollover", "discard", NULL};
-    LP_TRY(check_keys(c, path, v, keys, unsup));
+    LP_TRY(check_keys(c, path, v, keys, NULL));
     d->present = true;
     d->batch_size = 1;
     snprintf(d->path, sizeof d->path, "%s", path);
@@ -335,6 +368,7 @@ static lp_status parse_dataloader(const ctx *c, const lp_yval *v, const char *pa
     char what[160];
     snprintf(what, sizeof what, "dataset '%s'", d->dataset.name);
     LP_TRY(lp_params_check(&params, vt->params, what));
+    LP_TRY(parse_filter(c, v, path, vt, d));
     join(p, sizeof p, path, "transform");
     return parse_transforms(c, lp_yval_get(v, "transform"), p, &d->transforms, &d->n_transforms);
 }
@@ -442,21 +476,50 @@ static lp_status parse_configs(const ctx *c, const lp_yval *v, const char *path,
     return LP_OK;
 }
 
+/* A name, a list of names, or LPOT's comma-separated string ("a,b,c": its input_to_list splits
+ * it, stripping spaces). One allocation: the pointers, then a copy of split strings. */
 static lp_status str_list(const ctx *c, const lp_yval *v, const char *path, const char ***out, int *n_out)
 {
     if (!v || v->kind == LP_NODE_NULL)
         return LP_OK;
-    int n = v->kind == LP_NODE_SEQ ? v->n : 1;
-    const char **l = calloc((size_t)(n ? n : 1), sizeof *l);
+    int n = 0;
+    size_t text = 0;
+    for (int i = 0; i < (v->kind == LP_NODE_SEQ ? v->n : 1); i++) {
+        const lp_yval *it = v->kind == LP_NODE_SEQ ? v->items[i] : v;
+        if (it->kind != LP_NODE_SCALAR)
+            return bad(c, path, it, "expected a name or a list of names");
+        text += strlen(it->str) + 1;
+        n++;
+        if (v->kind != LP_NODE_SEQ)   /* a list's items are names as written */
+            for (const char *q = it->str; (q = strchr(q, ',')); q++)
+                n++;
+    }
+    const char **l = calloc(1, (size_t)(n ? n : 1) * sizeof *l + text);
     if (!l)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    for (int i = 0; i < n; i++) {
+    char *buf = (char *)(l + (n ? n : 1));
+    int k = 0;
+    for (int i = 0; i < (v->kind == LP_NODE_SEQ ? v->n : 1); i++) {
         const lp_yval *it = v->kind == LP_NODE_SEQ ? v->items[i] : v;
-        if (it->kind != LP_NODE_SCALAR) {
-            free(l);
-            return bad(c, path, it, "expected a name or a list of names");
+        size_t len = strlen(it->str);
+        memcpy(buf, it->str, len + 1);
+        if (v->kind == LP_NODE_SEQ) {
+            l[k++] = buf;
+        } else {
+            for (char *part = buf, *comma; part; part = comma ? comma + 1 : NULL) {
+                if ((comma = strchr(part, ',')))
+                    *comma = 0;
+                part += strspn(part, " \t");
+                for (size_t e = strlen(part); e && (part[e - 1] == ' ' || part[e - 1] == '\t'); e--)
+                    part[e - 1] = 0;
+                if (!*part) {
+                    free(l);
+                    return bad(c, path, it, "an empty name in '%s'", it->str);
+                }
+                l[k++] = part;
+            }
         }
-        l[i] = it->str;
+        buf += len + 1;
     }
     *out = l;
     *n_out = n;
@@ -464,6 +527,78 @@ static lp_status str_list(const ctx *c, const lp_yval *v, const char *path, cons
 }
 
 /* ---- sections ---- */
+
+/* A metric name and its parameters, checked by building it once; path is the parent key. */
+static lp_status check_metric(const ctx *c, const char *path, lp_cfg_named *n)
+{
+    lowp_params p;
+    lp_params_view(&p, n->params, c->file, path);
+    if (!lp_metric_find(n->name)) {
+        char names[512];
+        lp_metric_names(names, sizeof names);
+        return lp_unknown_name(&p, "metric", n->name, names);
+    }
+    join(n->path, sizeof n->path, path, n->name);
+    lp_params_view(&p, n->params, c->file, n->path);
+    lowp_metric *m = NULL;
+    LP_TRY(lp_metric_create_params(n->name, &p, &m));
+    lowp_metric_free(m);
+    return LP_OK;
+}
+
+/* multi_metrics (INC 2.x): metric names, `weight` (one per metric) and `higher_is_better`.
+ * lowp tunes on one value, so the weighted form is what it takes: mean(weight_i * value_i), as
+ * INC combines them, compared in the direction of tuning.accuracy_criterion.higher_is_better
+ * (INC ignores the per-metric list then). Without weight INC holds each metric to its own
+ * target; lowp refuses that, naming the key. */
+static lp_status parse_multi_metrics(const ctx *c, const lp_yval *v)
+{
+    const char *path = "evaluation.accuracy.multi_metrics";
+    lp_config *cfg = c->cfg;
+    LP_TRY(need_map(c, path, v));
+    if (!v || v->kind != LP_NODE_MAP)
+        return bad(c, path, v, "expected metric names with their parameters, and 'weight'");
+    const lp_yval *w = lp_yval_get(v, "weight"), *hib = lp_yval_get(v, "higher_is_better");
+    int n = v->n - (w != NULL) - (hib != NULL);
+    if (n < 1)
+        return bad(c, path, v, "name at least one metric");
+    char p[256];
+    if (hib) {
+        join(p, sizeof p, path, "higher_is_better");
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, p, lp_yval_line(hib),
+                            "per-metric directions hold each metric to its own target, and lowp tunes on one "
+                            "value: give 'weight' (the weighted mean is compared in the direction of "
+                            "tuning.accuracy_criterion.higher_is_better, as INC does with weights)");
+    }
+    if (!w)
+        return bad(c, path, v, "lowp tunes on one value: give 'weight' (one per metric; the value is "
+                   "mean(weight * metric), as INC combines them)");
+    join(p, sizeof p, path, "weight");
+    int nw = w->kind == LP_NODE_SEQ ? w->n : 1;
+    if (nw != n)
+        return bad(c, p, w, "%d weights for %d metrics", nw, n);
+    cfg->evaluation.multi = calloc((size_t)n, sizeof *cfg->evaluation.multi);
+    cfg->evaluation.multi_weight = calloc((size_t)n, sizeof *cfg->evaluation.multi_weight);
+    if (!cfg->evaluation.multi || !cfg->evaluation.multi_weight)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < nw; i++) {
+        const lp_yval *it = w->kind == LP_NODE_SEQ ? w->items[i] : w;
+        double x;
+        if (it->kind != LP_NODE_SCALAR || !lp_scalar_float(it, &x) || !isfinite(x))
+            return bad(c, p, it, "expected a number, got '%s'", show(it));
+        cfg->evaluation.multi_weight[i] = x;
+    }
+    for (int i = 0, k = 0; i < v->n; i++) {
+        if (v->items[i] == w || v->items[i] == hib)
+            continue;
+        lp_cfg_named *nm = &cfg->evaluation.multi[k++];
+        nm->name = v->keys[i];
+        nm->params = v->items[i];
+        cfg->evaluation.n_multi = k;
+        LP_TRY(check_metric(c, path, nm));
+    }
+    return LP_OK;
+}
 
 static lp_status parse_model(const ctx *c, const lp_yval *v)
 {
@@ -597,27 +732,19 @@ static lp_status parse_evaluation(const ctx *c, const lp_yval *v)
     LP_TRY(check_keys(c, "evaluation", v, keys, NULL));
     const lp_yval *acc = lp_yval_get(v, "accuracy");
     if (acc) {
-        static const char *const akeys[] = {"metric", "dataloader", "postprocess", "configs", NULL};
-        static const char *const aunsup[] = {"multi_metrics", NULL};
-        LP_TRY(check_keys(c, "evaluation.accuracy", acc, akeys, aunsup));
+        static const char *const akeys[] = {"metric", "multi_metrics", "dataloader", "postprocess", "configs", NULL};
+        LP_TRY(check_keys(c, "evaluation.accuracy", acc, akeys, NULL));
         cfg->evaluation.has_accuracy = true;
         const lp_yval *m = lp_yval_get(acc, "metric");
         if (m) {
             LP_TRY(get_named(c, m, "evaluation.accuracy.metric", "metric", &cfg->evaluation.metric));
-            lowp_params p;
-            lp_params_view(&p, cfg->evaluation.metric.params, c->file, "evaluation.accuracy.metric");
-            if (!lp_metric_find(cfg->evaluation.metric.name)) {
-                char names[512];
-                lp_metric_names(names, sizeof names);
-                return lp_unknown_name(&p, "metric", cfg->evaluation.metric.name, names);
-            }
-            join(cfg->evaluation.metric.path, sizeof cfg->evaluation.metric.path,
-                 "evaluation.accuracy.metric", cfg->evaluation.metric.name);
-            lp_params_view(&p, cfg->evaluation.metric.params, c->file, cfg->evaluation.metric.path);
-            lowp_metric *mm = NULL;
-            LP_TRY(lp_metric_create_params(cfg->evaluation.metric.name, &p, &mm));
-            lowp_metric_free(mm);
+            LP_TRY(check_metric(c, "evaluation.accuracy.metric", &cfg->evaluation.metric));
         }
+        const lp_yval *mm = lp_yval_get(acc, "multi_metrics");
+        if (mm && m)
+            return bad(c, "evaluation.accuracy.multi_metrics", mm, "give either 'metric' or 'multi_metrics', not both");
+        if (mm)
+            LP_TRY(parse_multi_metrics(c, mm));
         const lp_yval *dl = lp_yval_get(acc, "dataloader");
         if (dl)
             LP_TRY(parse_dataloader(c, dl, "evaluation.accuracy.dataloader", &cfg->evaluation.accuracy_dataloader));
@@ -804,6 +931,8 @@ void lowp_config_free(lowp_config *cfg)
     free(cfg->evaluation.accuracy_dataloader.transforms);
     free(cfg->evaluation.performance_dataloader.transforms);
     free(cfg->evaluation.postprocess);
+    free(cfg->evaluation.multi);
+    free(cfg->evaluation.multi_weight);
     lp_yval_free(cfg->root);
     free(cfg);
 }
@@ -930,6 +1059,44 @@ lowp_status lowp_config_load(const char *path, lowp_config **out)
     return st;
 }
 
+/* The dataset's parameter map plus label_balance: N (a direct value becomes its first
+ * positional key, as lp_params_lookup reads it). */
+static lp_status params_with_filter(const lp_cfg_dataloader *d, lp_yval **out)
+{
+    const lp_yval *src = d->dataset.params;
+    lp_yval *map = NULL, *item = NULL;
+    char num[32];
+    snprintf(num, sizeof num, "%lld", (long long)d->label_balance);
+    if (src && src->kind == LP_NODE_MAP) {
+        LP_TRY(lp_yval_clone(src, &map));
+    } else {
+        LP_TRY(lp_yval_new(LP_NODE_MAP, src ? src->line : 0, NULL, &map));
+        const lowp_dataset_vtable *vt = lp_dataset_find(d->dataset.name);
+        const char *first = NULL;
+        for (const lowp_param_spec *s = vt ? vt->params : NULL; s && s->name; s++)
+            if (s->positional == 1)
+                first = s->name;
+        if (src && src->kind != LP_NODE_NULL && first) {
+            lp_status st = lp_yval_clone(src, &item);
+            if (st == LP_OK)
+                st = lp_yval_append(map, first, item);
+            if (st != LP_OK) {
+                lp_yval_free(map);
+                return st;
+            }
+        }
+    }
+    lp_status st = lp_yval_new(LP_NODE_SCALAR, 0, num, &item);
+    if (st == LP_OK)
+        st = lp_yval_append(map, "label_balance", item);
+    if (st != LP_OK) {
+        lp_yval_free(map);
+        return st;
+    }
+    *out = map;
+    return LP_OK;
+}
+
 lp_status lp_cfg_build_dataloader(const lp_config *cfg, const lp_cfg_dataloader *d, int64_t max_samples,
                                   lowp_dataloader **out)
 {
@@ -937,7 +1104,14 @@ lp_status lp_cfg_build_dataloader(const lp_config *cfg, const lp_cfg_dataloader 
     lowp_params p;
     view_of(&c, &d->dataset, &p);
     lowp_dataset *ds = NULL;
-    LP_TRY(lp_dataset_open_params(d->dataset.name, &p, &ds));
+    lp_yval *with_filter = NULL;
+    if (d->label_balance > 0)
+        LP_TRY(params_with_filter(d, &with_filter));
+    if (with_filter)
+        p.node = with_filter;
+    lp_status dst = lp_dataset_open_params(d->dataset.name, &p, &ds);
+    lp_yval_free(with_filter);
+    LP_TRY(dst);
     lowp_transform *t = NULL;
     lp_status st = lowp_transform_create(&t);
     for (int i = 0; i < d->n_transforms && st == LP_OK; i++) {
@@ -983,7 +1157,10 @@ lowp_status lowp_config_dataloader(const lowp_config *cfg, const char *section, 
     return lp_cfg_build_dataloader(cfg, &dd, max_samples > 0 ? max_samples : max, out);
 }
 
-int lowp_config_has_metric(const lowp_config *cfg) { return cfg && cfg->evaluation.metric.name; }
+int lowp_config_has_metric(const lowp_config *cfg)
+{
+    return cfg && (cfg->evaluation.metric.name || cfg->evaluation.n_multi);
+}
 
 const char *lowp_config_model_path(const lowp_config *cfg) { return cfg ? cfg->model.path : NULL; }
 int lp_config_model_path_line(const lowp_config *cfg) { return cfg ? cfg->model.path_line : 0; }
@@ -997,9 +1174,27 @@ lowp_status lowp_config_metric(const lowp_config *cfg, lowp_metric **out)
 {
     if (!cfg || !out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_metric: NULL argument");
+    lowp_params p;
+    if (cfg->evaluation.n_multi) {
+        int n = cfg->evaluation.n_multi;
+        lowp_metric **ms = calloc((size_t)n, sizeof *ms);
+        if (!ms)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        lp_status st = LP_OK;
+        for (int i = 0; i < n && st == LP_OK; i++) {
+            lp_params_view(&p, cfg->evaluation.multi[i].params, cfg->file, cfg->evaluation.multi[i].path);
+            st = lp_metric_create_params(cfg->evaluation.multi[i].name, &p, &ms[i]);
+        }
+        if (st == LP_OK)   /* takes the metrics, also when it fails */
+            st = lp_metric_create_multi(n, ms, cfg->evaluation.multi_weight, cfg->tuning.higher_is_better, out);
+        else
+            for (int i = 0; i < n; i++)
+                lowp_metric_free(ms[i]);
+        free(ms);
+        return st;
+    }
     if (!cfg->evaluation.metric.name)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: evaluation.accuracy.metric is missing", cfg->file);
-    lowp_params p;
     lp_params_view(&p, cfg->evaluation.metric.params, cfg->file, cfg->evaluation.metric.path);
     return lp_metric_create_params(cfg->evaluation.metric.name, &p, out);
 }

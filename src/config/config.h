@@ -24,6 +24,8 @@ typedef struct lp_cfg_dataloader {
     bool drop_last;            /* last_batch: discard (default rollover: keep the partial batch) */
     bool shuffle;              /* lowp extension, default false */
     lp_cfg_named dataset;
+    int64_t label_balance;     /* filter: {LabelBalance: {size: N}} (0: none), passed to the
+                                  dataset as its label_balance parameter (COCORaw) */
     int n_transforms;
     lp_cfg_named *transforms;  /* in YAML order (Compose) */
     char path[96];             /* "evaluation.accuracy.dataloader" */
@@ -103,7 +105,10 @@ struct lowp_config {
 
     struct {
         bool has_accuracy;
-        lp_cfg_named metric;                       /* exactly one */
+        lp_cfg_named metric;                       /* exactly one, or: */
+        int n_multi;                               /* multi_metrics (INC 2.x): the metrics, */
+        lp_cfg_named *multi;                       /* in YAML order, */
+        double *multi_weight;                      /* and their weights */
         lp_cfg_dataloader accuracy_dataloader;
         int n_postprocess;
         lp_cfg_named *postprocess;                 /* postprocess.transform, in order */

@@ -7,12 +7,15 @@
  * score to the unmatched ground truth of their class with the highest IoU >= threshold
  * (COCO's rule). AP per class from the precision/recall curve: map_points 0 = all points
  * (VOC 2010+), 11 = VOC 2007, 101 = COCO; mAP = mean over classes with ground truth, then
- * over the IoU thresholds. The metric keeps one small record per detection. */
+ * over the IoU thresholds. The metric keeps one small record per detection. With anno_path (a
+ * COCO-format JSON) ground-truth classes are COCO category ids (COCORaw's labels, LPOT's class
+ * names) renumbered to their position + 1 in that file's categories, as LPOT numbers the names. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/coco.h"
 #include "metric/metric.h"
 
 #define MAX_THRS 10
@@ -32,6 +35,8 @@ typedef struct mapst {
     int64_t n_dets, cap_dets;
     int64_t *n_gt;    /* per class */
     int64_t n_cls;
+    int64_t *anno_ids;  /* anno_path's category ids in file order: ground-truth class id -> */
+    int64_t n_anno;     /* its position + 1 (LPOT numbers the names it reads there so) */
 } mapst;
 
 static void map_free(void *s)
@@ -41,7 +46,28 @@ static void map_free(void *s)
         return;
     free(m->dets);
     free(m->n_gt);
+    free(m->anno_ids);
     free(m);
+}
+
+/* anno_path: a COCO-format JSON whose "categories" renumber the ground-truth classes. */
+static lp_status read_anno(mapst *m, const lowp_params *p, const char *path)
+{
+    lp_coco *c = NULL;
+    lp_status st = lp_coco_read(path, 1, &c);
+    if (st != LP_OK)
+        return lp_error_prefix(st, "%s%s%s.anno_path", p->file, *p->file ? ": " : "", p->path);
+    if (c->n_cats == 0)
+        st = lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0,
+                          "anno_path %s lists no categories", path);
+    else if (!(m->anno_ids = malloc((size_t)c->n_cats * sizeof *m->anno_ids)))
+        st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int64_t i = 0; st == LP_OK && i < c->n_cats; i++)
+        m->anno_ids[i] = c->cats[i].id;
+    if (st == LP_OK)
+        m->n_anno = c->n_cats;
+    lp_coco_free(c);
+    return st;
 }
 
 static lp_status map_create_common(const lowp_params *p, bool coco, void **out)
@@ -61,8 +87,7 @@ static lp_status map_create_common(const lowp_params *p, bool coco, void **out)
     if (st == LP_OK)
         st = lowp_params_get_string(p, "anno_path", NULL, &anno);
     if (st == LP_OK && anno)
-        st = lp_cfg_error(LOWP_ERR_UNSUPPORTED, p->file, p->path, 0,
-                          "anno_path (a label map file) is not supported; labels are class indices");
+        st = read_anno(m, p, anno);
     if (st == LP_OK && points != 0 && points != 11 && points != 101)
         st = lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "map_points must be 0, 11 or 101");
     if (st == LP_OK) {
@@ -81,7 +106,7 @@ static lp_status map_create_common(const lowp_params *p, bool coco, void **out)
         }
     }
     if (st != LP_OK) {
-        free(m);
+        map_free(m);
         return st;
     }
     m->points = (int)points;
@@ -118,8 +143,8 @@ static lp_status grow_classes(mapst *m, int64_t cls)
 
 /* Class of ground-truth row g of image i: -1 for padding (any negative), else 0..MAX_CLASS-1;
  * NaN, fractions and huge values are refused, as are non-finite coordinates of a real box. */
-static lp_status gt_class(const lp_tensor *gcls, const lp_tensor *gbox, int64_t i, int64_t ng, int64_t g,
-                          int64_t *out)
+static lp_status gt_class(const mapst *m, const lp_tensor *gcls, const lp_tensor *gbox, int64_t i, int64_t ng,
+                          int64_t g, int64_t *out)
 {
     double v = lp_tensor_get(gcls, i * ng + g);
     if (v < 0) {
@@ -137,6 +162,15 @@ static lp_status gt_class(const lp_tensor *gcls, const lp_tensor *gbox, int64_t 
                                        "ground-truth box %lld has coordinate %d = %g", (long long)g, k, x);
     }
     *out = (int64_t)v;
+    if (m->n_anno) {
+        int64_t k = 0;
+        while (k < m->n_anno && m->anno_ids[k] != *out)
+            k++;
+        if (k == m->n_anno)
+            return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT, "ground-truth box %lld has class %lld, "
+                                       "which is not a category id of anno_path", (long long)g, (long long)*out);
+        *out = k + 1;
+    }
     return LP_OK;
 }
 
@@ -182,7 +216,7 @@ static lp_status map_update(void *s, int no, const lowp_tensor *const *outs, int
     for (int64_t i = 0; i < n; i++) {
         for (int64_t g = 0; g < ng; g++) {
             int64_t c;
-            LP_TRY(gt_class(gcls, gbox, i, ng, g, &c));
+            LP_TRY(gt_class(m, gcls, gbox, i, ng, g, &c));
         }
         for (int64_t d = 0; d < nd; d++) {
             double c = lp_tensor_get(classes, i * nd + d);
@@ -197,7 +231,7 @@ static lp_status map_update(void *s, int no, const lowp_tensor *const *outs, int
     lp_status st = used && img && gc ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     for (int64_t i = 0; i < n && st == LP_OK; i++) {
         for (int64_t g = 0; g < ng && st == LP_OK; g++) {
-            gt_class(gcls, gbox, i, ng, g, &gc[g]);
+            gt_class(m, gcls, gbox, i, ng, g, &gc[g]);
             if (gc[g] >= 0 && (st = grow_classes(m, gc[g])) == LP_OK)
                 m->n_gt[gc[g]]++;
         }

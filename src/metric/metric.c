@@ -62,6 +62,7 @@ lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_me
     if (!m)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     m->vt = vt;
+    m->higher_is_better = -1;
     params->spec = vt->params;
     lp_status st = LP_OK;
     m->compare_label = 1;
@@ -127,5 +128,8 @@ void lowp_metric_reset(lowp_metric *m)
 }
 
 const char *lowp_metric_name(const lowp_metric *m) { return m ? m->vt->name : ""; }
-int lowp_metric_higher_is_better(const lowp_metric *m) { return m ? m->vt->higher_is_better : 1; }
+int lowp_metric_higher_is_better(const lowp_metric *m)
+{
+    return !m ? 1 : m->higher_is_better >= 0 ? m->higher_is_better : m->vt->higher_is_better;
+}
 int lowp_metric_compare_label(const lowp_metric *m) { return m ? m->compare_label : 1; }

@@ -9,6 +9,7 @@ struct lowp_metric {
     const lowp_metric_vtable *vt;
     void *state;
     int compare_label;
+    int higher_is_better;   /* -1: the vtable's */
 };
 
 extern const lowp_metric_vtable lp_metric_topk, lp_metric_accuracy, lp_metric_loss, lp_metric_mae,
@@ -19,6 +20,11 @@ const lowp_metric_vtable *lp_metric_find(const char *name);
 void lp_metric_names(char *buf, size_t size);
 /* Creates from a params view (keeps its file and key path for messages). */
 lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out);
+
+/* Several metrics as one (multi_metrics with weights): value mean(weights[i] * value_i). Takes
+ * the n metrics (frees them also when it fails); they must agree on compare_label. */
+lp_status lp_metric_create_multi(int n, lowp_metric **metrics, const double *weights, int higher_is_better,
+                                 lowp_metric **out);
 
 /* A metric's refusal of one row of the batch it is scoring (a label out of range, NaN...):
  * records the message, prefixed "row N: ", and the row, so that lowp_evaluate can name the

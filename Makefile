@@ -19,10 +19,14 @@ GEN_C := $(BUILD)/gen/onnx.pb-c.c
 GEN_H := $(BUILD)/gen/onnx.pb-c.h
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
-LIB_SRC := $(filter-out src/cli/%,$(LIB_SRC))
+LIB_SRC := $(filter-out src/cli/% src/server/%,$(LIB_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o
-CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# `lowp ui` (src/server/, docs/ui.md) is part of the program, not of liblowp: only the program
+# links libmicrohttpd; its pages (ui/) are compiled in by ui/embed.c
+SERVER_SRC := $(sort $(wildcard src/server/*.c))
+UI_ASSETS := $(sort $(wildcard ui/*.html ui/*.css ui/*.js ui/*.svg))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_assets.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -41,6 +45,17 @@ $(BUILD)/obj/%.o: %.c $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/tools/embed: ui/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $< -o $@
+
+$(BUILD)/gen/ui_assets.c: $(BUILD)/tools/embed $(UI_ASSETS)
+	$(BUILD)/tools/embed $@ $(UI_ASSETS)
+
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/server/assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CPPFLAGS) -c $< -o $@
+
 $(BUILD)/liblowp.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -49,7 +64,7 @@ $(BUILD)/liblowp.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/lowp: $(CLI_OBJ) $(BUILD)/liblowp.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblowp.a $(LDLIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblowp.a $(LDLIBS) -lmicrohttpd
 
 $(BUILD)/tests/%: tests/%.c tests/test.h tests/op_harness.h tests/graph_builder.h tests/chain_model.h tests/fm_data.h $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)

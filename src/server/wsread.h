@@ -1,0 +1,27 @@
+/* wsread.h — reading what the CLI writes into a workspace (workspaces.c): the tuning history
+ * line by line (also from an offset, for the live view), the other JSON files, the lock. */
+#ifndef LP_SERVER_WSREAD_H
+#define LP_SERVER_WSREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/json.h"
+#include "data/params.h"
+
+typedef struct lp_srv_history {
+    lp_yval *header;            /* line 1, when read from offset 0 */
+    lp_yval **trials;           /* the trial lines (objects with a "key") */
+    int n;
+} lp_srv_history;
+
+lp_status lp_srv_history_read(const char *dir, size_t from, lp_srv_history *h, size_t *end_out);
+void lp_srv_history_free(lp_srv_history *h);
+int lp_srv_history_best(const lp_srv_history *h, bool higher_is_better);
+bool lp_srv_workspace_busy(const char *dir);
+/* DIR/NAME parsed (JSON or YAML), or NULL when missing or unreadable. */
+lp_yval *lp_srv_read_yval(const char *dir, const char *name);
+/* Writes a parsed value as JSON: unquoted scalars that read as numbers or booleans as such. */
+void lp_srv_yval_json(lp_json *j, const lp_yval *v);
+
+#endif

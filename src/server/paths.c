@@ -84,14 +84,14 @@ char *lp_srv_resolve(const lp_server *s, int root, const char *rel, bool must_ex
     return canon;
 }
 
-int lp_srv_root_of(const lp_server *s, const char *path, int kind, char **canon_out)
+int lp_srv_root_of(const lp_server *s, const char *path, unsigned kinds, char **canon_out)
 {
     *canon_out = NULL;
     char *canon = realpath(path, NULL);
     if (!canon)
         return -1;
     for (int i = 0; i < s->n_roots; i++)
-        if ((kind < 0 || (int)s->roots[i].kind == kind) && inside(canon, s->roots[i].path)) {
+        if (((kinds >> s->roots[i].kind) & 1) && inside(canon, s->roots[i].path)) {
             *canon_out = canon;
             return i;
         }

@@ -20,6 +20,8 @@
 #include "base/json.h"
 #include "base/outfile.h"
 #include "server/assets.h"
+#include "server/events.h"
+#include "server/jobs.h"
 
 /* ---- replies ---- */
 
@@ -143,6 +145,7 @@ static void api_session(lp_server *s, const lp_request *q, lp_reply *r)
         lp_json_end_object(&j);
     }
     lp_json_end_array(&j);
+    lp_jobs_describe_choices(&j);
     lp_json_end_object(&j);
     char *text = NULL;
     lp_status st = lp_json_finish(&j, &text);
@@ -162,19 +165,30 @@ static const struct route {
     { "GET", "/api/workspace", lp_api_workspace },
     { "GET", "/api/models", lp_api_models },
     { "GET", "/api/file", lp_api_files },
+    { "GET", "/api/events", lp_api_events },
+    { "GET", "/api/graph", lp_api_graph },
+    { "GET", "/api/jobs", lp_api_jobs },
+    { "POST", "/api/jobs", lp_api_job_submit },
+    { "POST", "/api/jobs/cancel", lp_api_job_cancel },
+    { "POST", "/api/jobs/resume", lp_api_job_resume },
 };
 
 static void route(lp_server *s, const lp_request *q, lp_reply *r)
 {
+    const struct route *other = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!strcmp(routes[i].path, q->url)) {
             if (strcmp(routes[i].method, q->method) != 0) {
-                lp_reply_error(r, 405, "%s wants %s", q->url, routes[i].method);
-                return;
+                other = &routes[i];
+                continue;
             }
             routes[i].fn(s, q, r);
             return;
         }
+    if (other) {
+        lp_reply_error(r, 405, "%s wants %s", q->url, other->method);
+        return;
+    }
     if (strcmp(q->method, "GET") != 0) {
         lp_reply_error(r, 405, "method %s not allowed here", q->method);
         return;
@@ -260,7 +274,9 @@ static void add_common_headers(struct MHD_Response *resp)
 static enum MHD_Result send_reply(struct MHD_Connection *c, lp_reply *r)
 {
     struct MHD_Response *resp;
-    if (r->fd >= 0)
+    if (r->stream)
+        resp = lp_events_response(r->stream);
+    else if (r->fd >= 0)
         resp = MHD_create_response_from_fd64(r->fd_size, r->fd);
     else
         resp = MHD_create_response_from_buffer(r->size, r->body ? r->body : (void *)"",
@@ -390,6 +406,8 @@ void lp_server_stop(lp_server *s)
     if (!s)
         return;
     s->stopping = 1;
+    lp_jobs_free(s->jobs); /* cancels the running job and waits for it */
+    s->jobs = NULL;
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
     for (int i = 0; i < s->n_roots; i++)
@@ -430,6 +448,8 @@ lp_status lp_server_start(const lp_server_options *o, lp_server **out, char **ur
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "--host wants an IPv4 address such as 127.0.0.1, got '%s'", host);
     if (st == LP_OK && strlen(host) >= sizeof s->host)
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "--host: too long");
+    if (st == LP_OK)
+        st = lp_jobs_create(s, &s->jobs);
     if (st != LP_OK) {
         lp_server_stop(s);
         return st;

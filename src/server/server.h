@@ -62,9 +62,15 @@ void lp_server_stop(lp_server *s);
  * that resolves (through symlinks) outside the root. must_exist: the path must exist (else only
  * its parent must). Returns the malloc'ed path, or NULL with the reason in *why. */
 char *lp_srv_resolve(const lp_server *s, int root, const char *rel, bool must_exist, const char **why);
-/* The root an absolute path lies in (canonicalized; it must exist), among roots of `kind`
- * (-1: any kind); -1 when none. *canon_out (malloc'ed) gets the canonical path. */
-int lp_srv_root_of(const lp_server *s, const char *path, int kind, char **canon_out);
+/* The root a path lies in (canonicalized; it must exist), among the roots whose kind is in the
+ * bitmask `kinds` (1 << LP_ROOT_MODEL | ...; LP_ROOTS_ANY: all); -1 when none. *canon_out
+ * (malloc'ed) gets the canonical path. */
+#define LP_ROOTS_ANY 7u
+int lp_srv_root_of(const lp_server *s, const char *path, unsigned kinds, char **canon_out);
+/* The FP32 model a workspace's run started from (ui_run.json, else the history's header; a
+ * relative path is tried from here and from the workspace's parents), when it is inside a
+ * model or workspace root: its canonical path (malloc'ed) and *root_out; else NULL. */
+char *lp_srv_workspace_model(const lp_server *s, const char *dir, int *root_out);
 
 /* ---- replies ---- */
 
@@ -103,5 +109,6 @@ void lp_api_workspaces(lp_server *s, const lp_request *q, lp_reply *r);
 void lp_api_workspace(lp_server *s, const lp_request *q, lp_reply *r);
 void lp_api_files(lp_server *s, const lp_request *q, lp_reply *r);
 void lp_api_models(lp_server *s, const lp_request *q, lp_reply *r);
+void lp_api_graph(lp_server *s, const lp_request *q, lp_reply *r);
 
 #endif

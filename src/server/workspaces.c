@@ -212,6 +212,36 @@ static void iso_time(time_t t, char *buf, size_t size)
         snprintf(buf, size, "?");
 }
 
+char *lp_srv_workspace_model(const lp_server *s, const char *dir, int *root_out)
+{
+    lp_yval *run = lp_srv_read_yval(dir, "ui_run.json");
+    lp_srv_history h = { 0 };
+    size_t end = 0;
+    const lp_yval *m = run ? lp_yval_get(run, "model") : NULL;
+    if ((!m || m->kind != LP_NODE_SCALAR) && lp_srv_history_read(dir, 0, &h, &end) == LP_OK && h.header)
+        m = lp_yval_get(h.header, "model");
+    char *found = NULL;
+    /* a relative path is relative to where the tune ran: try here, then the workspace's parents */
+    static const char *const ups[] = { "../", "../../", "../../../" };
+    for (int k = 0; m && m->kind == LP_NODE_SCALAR && !found && k < 4; k++) {
+        if (m->str[0] == '/' && k)
+            break;
+        char *cand = m->str[0] == '/' || !k ? strdup(m->str) : lp_strfmt("%s/%s%s", dir, ups[k - 1], m->str);
+        char *canon = NULL;
+        int r = cand ? lp_srv_root_of(s, cand, 1u << LP_ROOT_MODEL | 1u << LP_ROOT_WORKSPACE, &canon) : -1;
+        if (r >= 0) {
+            found = canon;
+            *root_out = r;
+        } else {
+            free(canon);
+        }
+        free(cand);
+    }
+    lp_srv_history_free(&h);
+    lp_yval_free(run);
+    return found;
+}
+
 /* The summary of one workspace (a JSON object); false when `dir` is not one. */
 static bool summarize(lp_json *j, const char *dir, int root, const char *rel)
 {
@@ -409,6 +439,21 @@ void lp_api_workspace(lp_server *s, const lp_request *q, lp_reply *r)
         lp_srv_yval_json(&j, v);
         lp_yval_free(v);
     }
+    int mroot = -1;
+    char *model = lp_srv_workspace_model(s, dir, &mroot);
+    lp_json_key(&j, "model_ref");
+    if (model) {
+        lp_json_begin_object(&j);
+        lp_json_key(&j, "root");
+        lp_json_int(&j, mroot);
+        lp_json_key(&j, "path");
+        const char *rp = model + strlen(s->roots[mroot].path);
+        lp_json_string(&j, *rp == '/' ? rp + 1 : rp);
+        lp_json_end_object(&j);
+    } else {
+        lp_json_null(&j);
+    }
+    free(model);
     lp_json_key(&j, "files");
     list_files(&j, dir);
     lp_json_end_object(&j);

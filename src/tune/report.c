@@ -1,7 +1,7 @@
 /* report.c — what the tuner hands back besides the model: WORKSPACE/report.md (summary,
  * ops that fell back and why, every trial), WORKSPACE/report.html (the same plus an
  * accuracy-vs-latency scatter of all trials and the per-layer sensitivity chart, inline SVG),
- * and the summary as JSON. */
+ * WORKSPACE/report.json (the same facts for programs: lowp ui), and the summary as JSON. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -208,6 +208,96 @@ static void why(const lowp_tuner *t, const lp_tune_rec *best, int cfg, int i, in
     else
         snprintf(buf, size, "trial %d of the %s strategy, chosen by what the trials measured", best->t.index,
                  best->strategy);
+}
+
+/* report.json: the report's facts for programs (lowp ui reads it): the summary, the criterion,
+ * and per tunable op its precision in the returned model, why it is not INT8, its sensitivity. */
+static lp_status write_json(const lowp_tuner *t, const lowp_tune_summary *s, const lp_tune_rec *best, int cfg,
+                            const int *rank, int n_ranked)
+{
+    const double *sens = t->sens[cfg];
+    lp_json j;
+    lp_json_init(&j, 2);
+    lp_json_begin_object(&j);
+    lp_json_key(&j, "met_target");
+    lp_json_bool(&j, s->met);
+    lp_json_key(&j, "performance_only");
+    lp_json_bool(&j, t->opt.performance_only != 0);
+    lp_json_key(&j, "model");
+    lp_json_string(&j, t->model_path);
+    lp_json_key(&j, "metric");
+    lp_json_string(&j, t->metric_name);
+    lp_json_key(&j, "higher_is_better");
+    lp_json_bool(&j, t->hib);
+    lp_json_key(&j, "relative");
+    lp_json_bool(&j, t->opt.relative != 0);
+    lp_json_key(&j, "tolerance");
+    lp_json_double(&j, t->opt.tolerance);
+    static const char *const keys[] = { "baseline", "target", "best", "baseline_latency_ms", "best_latency_ms", "speedup" };
+    const double vals[] = { s->baseline, s->target, s->best, s->baseline_latency_ms, s->best_latency_ms, s->speedup };
+    for (int i = 0; i < 6; i++) {
+        lp_json_key(&j, keys[i]);
+        lp_json_double(&j, vals[i]);
+    }
+    lp_json_key(&j, "baseline_bytes");
+    lp_json_int(&j, s->baseline_bytes);
+    lp_json_key(&j, "best_bytes");
+    lp_json_int(&j, s->best_bytes);
+    lp_json_key(&j, "baseline_footprint_bytes");
+    lp_json_int(&j, t->base_footprint);
+    lp_json_key(&j, "best_footprint_bytes");
+    lp_json_int(&j, best->t.footprint_bytes);
+    lp_json_key(&j, "best_trial");
+    lp_json_int(&j, best->t.index);
+    lp_json_key(&j, "config");
+    lp_json_string(&j, t->cfgs[cfg].name);
+    lp_json_key(&j, "strategy");
+    lp_json_string(&j, s->strategy);
+    lp_json_key(&j, "trials");
+    lp_json_int(&j, s->trials);
+    lp_json_key(&j, "seconds");
+    lp_json_double(&j, round(s->seconds * 1000) / 1000);
+    lp_json_key(&j, "output");
+    lp_json_string(&j, s->output);
+    lp_json_key(&j, "ops");
+    lp_json_begin_array(&j);
+    for (int i = 0; i < t->n_ops; i++) {
+        lp_json_begin_object(&j);
+        lp_json_key(&j, "name");
+        lp_json_string(&j, t->ops[i].name);
+        lp_json_key(&j, "op_type");
+        lp_json_string(&j, t->ops[i].op_type);
+        lp_json_key(&j, "precision");
+        lp_json_string(&j, lp_precision_name((lp_precision)best->prec[i]));
+        lp_json_key(&j, "why");
+        if (best->prec[i] == LP_PREC_INT8) {
+            lp_json_null(&j);
+        } else {
+            char w[256];
+            why(t, best, cfg, i, rank[i], n_ranked, w, sizeof w);
+            lp_json_string(&j, w);
+        }
+        lp_json_key(&j, "sensitivity_db");
+        lp_json_double(&j, sens ? sens[i] : NAN);
+        lp_json_key(&j, "sqnr_db");
+        lp_json_double(&j, sens ? t->sens_sqnr[cfg][i] : NAN);
+        lp_json_key(&j, "sensitivity_rank");
+        if (rank[i] >= 0)
+            lp_json_int(&j, rank[i] + 1);
+        else
+            lp_json_null(&j);
+        lp_json_end_object(&j);
+    }
+    lp_json_end_array(&j);
+    lp_json_end_object(&j);
+    char *text = NULL, *path = NULL;
+    LP_TRY(lp_json_finish(&j, &text));
+    lp_status st = lp_path_join(t->workspace, "report.json", &path);
+    if (st == LP_OK)
+        st = lp_write_file_atomic(path, text, strlen(text));
+    free(path);
+    free(text);
+    return st;
 }
 
 lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
@@ -462,6 +552,7 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     }
     sb_printf(&h, "</table></div>\n</body></html>\n");
     lp_status st2 = write_text(t->workspace, "report.html", &h);
+    lp_status st3 = write_json(t, s, best, cfg, rank, n_ranked);
     free(rank), free(order);
-    return st != LP_OK ? st : st2;
+    return st != LP_OK ? st : st2 != LP_OK ? st2 : st3;
 }

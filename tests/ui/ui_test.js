@@ -110,6 +110,48 @@ async function rawChecks(csrf) {
   });
 }
 
+// A page of another origin (another port of 127.0.0.1: the same *site*, so a SameSite cookie
+// is sent) that tries to start a job: a form POST and a no-preflight fetch, both must fail.
+function attackerServer(target) {
+  const page = `<!DOCTYPE html><html><body>
+<form id="f" method="POST" action="${target}/api/jobs" enctype="text/plain" target="sink">
+<input name='{"command":"tune","x":"' value='"}'></form><iframe name="sink"></iframe>
+<script>
+fetch("${target}/api/jobs", { method: "POST", mode: "no-cors", credentials: "include",
+  headers: { "Content-Type": "text/plain" }, body: JSON.stringify({ command: "bench" }) })
+  .catch(() => {}).finally(() => { document.getElementById("f").submit(); setTimeout(() => { document.title = "sent"; }, 500); });
+</script></body></html>`;
+  const srv = http.createServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end(page); });
+  return new Promise(resolve => srv.listen(0, '127.0.0.1', () => resolve(srv)));
+}
+
+async function jobsNow() { return JSON.parse((await raw('GET', '/api/jobs', auth)).body).jobs; }
+async function waitFor(page, fn, what, timeout = 60000, ...args) {
+  try { return await page.waitForFunction(fn, { timeout, polling: 50 }, ...args); } catch (e) { throw new Error('waiting for ' + what + ': ' + e.message); }
+}
+
+// Fills and submits the job form for a tune of resnet_s on Fashion-MNIST.
+async function startTune(page, name, maxTrials) {
+  await page.goto(origin + '/#/', { waitUntil: 'networkidle0' });
+  await page.goto(origin + '/#/new', { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#job-form');
+  await page.select('#f-command', 'tune');
+  const models = await page.$$eval('#f-model option', os => os.map(o => o.value));
+  await page.select('#f-model', models.find(v => v.endsWith(':resnet_s.onnx')));
+  await page.type('#f-name', name);
+  for (const k of ['calib', 'eval']) {
+    await page.select(`#f-${k}-kind`, 'FashionMNIST');
+    await page.$eval(`#f-${k}-options`, (el, v) => { el.value = v; }, k === 'calib' ? 'train=true' : '');
+  }
+  await page.type('#f-transform', 'Rescale,Normalize=0.2860/0.3530');
+  await page.$eval('#f-tolerance', el => { el.value = '0'; });
+  await page.select('#f-strategy', 'basic');
+  await page.type('#f-max_trials', String(maxTrials));
+  await page.type('#f-limit', '500');
+  await page.type('#f-sampling_size', '50');
+  await Promise.all([page.waitForFunction(() => location.hash.startsWith('#/run'), { timeout: 15000 }), page.click('#submit')]);
+}
+
 async function main() {
   fs.mkdirSync(shots, { recursive: true });
   const session = JSON.parse((await raw('GET', '/api/session', auth)).body);
@@ -124,8 +166,9 @@ async function main() {
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
   const consoleErrors = [];
-  page.on('console', m => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('console', m => { if (m.type() === 'error' && !/status of 400/.test(m.text())) consoleErrors.push(m.text()); });
   page.on('pageerror', e => consoleErrors.push(String(e)));
+  const shot = name => page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
   try {
     await check('browser-open-url', async () => {
       await page.goto(url, { waitUntil: 'networkidle0' });
@@ -134,15 +177,141 @@ async function main() {
     await check('runs-list', async () => {
       await page.waitForSelector('#runs tr[data-ws="t1"]', { timeout: 10000 });
       const text = await page.$eval('#runs', t => t.innerText);
-      await page.screenshot({ path: path.join(shots, 'runs.png'), fullPage: true });
+      await shot('runs');
       return text.includes('mlp.onnx') && /best 0\.\d+/.test(text) || 'row: ' + text;
     });
-    await check('run-page', async () => {
+    await check('run-page-cli-tune', async () => {
       await page.click('#runs tr[data-ws="t1"] a');
       await page.waitForSelector('#trials tr[data-trial="1"]', { timeout: 10000 });
-      await page.screenshot({ path: path.join(shots, 'run.png'), fullPage: true });
-      return true;
+      await waitFor(page, () => document.body.dataset.ended === '1' && document.querySelector('#fallbacks'), 'the report of t1');
+      const sens = await page.$$eval('#sensitivity rect', rs => rs.length);
+      await shot('run');
+      return sens === 3 || `sensitivity bars: ${sens}, want 3 (the MLP's Gemms)`;
     });
+    await check('download-recipe', async () => {
+      const href = await page.$eval('#dl-recipe', a => a.getAttribute('href'));
+      const r = await raw('GET', href, auth);
+      return r.status === 200 && /attachment/.test(r.headers['content-disposition']) && JSON.parse(r.body) && true || `status ${r.status}`;
+    });
+
+    // a tune started from the form, watched live
+    let live = null;
+    await check('form-tune-live', async () => {
+      await startTune(page, 'formtune', 6);
+      await page.evaluate(() => { window.__noReload = 1; });
+      const seen = [];
+      for (let i = 0; i < 1200; i++) {
+        const s = await page.evaluate(() => ({ rows: document.querySelectorAll('#trials tbody tr').length,
+          pts: document.querySelectorAll('#scatter-svg circle.pt').length,
+          state: (document.querySelector('#state') || {}).innerText, ended: document.body.dataset.ended, noReload: window.__noReload }));
+        seen.push(s);
+        if (s.rows > 0 && s.rows < 6 && s.state === 'running' && !live) { live = s; await shot('run-live'); }
+        if (s.ended === '1') break;
+        await new Promise(r => setTimeout(r, 50));
+      }
+      const last = seen[seen.length - 1];
+      if (!last.noReload) return 'the page reloaded';
+      if (last.ended !== '1') return 'the tune did not end: ' + JSON.stringify(last);
+      if (!live) return 'never saw a partial trial list while running: ' + JSON.stringify(seen.filter((s, i) => i % 20 === 0).slice(0, 20));
+      return last.rows === 6 && last.pts === 6 || 'final ' + JSON.stringify(last);
+    });
+    await check('form-tune-report', async () => {
+      await waitFor(page, () => document.querySelector('#fallbacks'), 'the report section', 15000);
+      const progress = await page.$eval('#progress-text', e => e.innerText);
+      await shot('run-done');
+      const files = fs.readdirSync(path.join(wsRoot, 'formtune'));
+      const want = ['history.jsonl', 'best_recipe.json', 'best_model.onnx', 'report.md', 'report.json', 'ui_run.json'];
+      const missing = want.filter(f => !files.includes(f));
+      return !missing.length && /6 trials of at most 6/.test(progress) || `missing ${missing} / progress ${progress}`;
+    });
+    await check('form-job-command-line', async () => {
+      const j = (await jobsNow()).find(x => x.path === 'formtune');
+      fs.writeFileSync(path.join(shots, 'formtune.cmd'), j.command_line + '\n');
+      return j.state === 'done' && j.command_line.startsWith('lowp tune ') && j.command_line.includes('--strategy basic') || JSON.stringify(j);
+    });
+
+    await check('form-refuses-outside-path', async () => {
+      const before = (await jobsNow()).length;
+      await page.goto(origin + '/#/', { waitUntil: 'networkidle0' });
+      await page.goto(origin + '/#/new', { waitUntil: 'networkidle0' });
+      await page.waitForSelector('#job-form');
+      await page.select('#f-calib-kind', 'FashionMNIST');
+      await page.type('#f-calib-path', '../../etc');
+      await page.type('#f-name', 'evil');
+      await page.click('#submit');
+      await waitFor(page, () => document.querySelector('#form-error').innerText.length > 0, 'the form error');
+      const msg = await page.$eval('#form-error', e => e.innerText);
+      return (await jobsNow()).length === before && /not allowed|outside/.test(msg) || 'message: ' + msg;
+    });
+
+    // cancel a running tune, then resume it from its page
+    await check('cancel-and-resume', async () => {
+      await startTune(page, 'cancelled', 8);
+      await page.waitForSelector('#trials tbody tr', { timeout: 60000 });
+      await page.waitForSelector('#cancel', { timeout: 10000 });
+      await page.click('#cancel');
+      await waitFor(page, () => /cancelled/.test((document.querySelector('#state') || {}).innerText || ''), 'the cancelled state');
+      const kept = fs.readFileSync(path.join(wsRoot, 'cancelled', 'history.jsonl'), 'utf8').trim().split('\n').length - 1;
+      await page.waitForSelector('#resume', { timeout: 10000 });
+      await shot('run-cancelled');
+      await page.click('#resume');
+      await waitFor(page, () => document.body.dataset.ended === '1' && /done/.test(document.querySelector('#state').innerText), 'the resumed tune', 90000);
+      const lines = fs.readFileSync(path.join(wsRoot, 'cancelled', 'history.jsonl'), 'utf8').trim().split('\n').slice(1).map(JSON.parse);
+      const trials = lines.map(t => t.trial);
+      const jobs = (await jobsNow()).filter(x => x.path === 'cancelled');
+      const resumed = jobs.find(x => x.command_line.includes('--resume'));
+      if (!resumed) return 'no --resume job: ' + JSON.stringify(jobs);
+      if (new Set(trials).size !== trials.length) return 'a trial ran twice: ' + trials;
+      return trials.length === 8 && kept >= 1 && kept < 8 || `kept ${kept}, final trials ${trials}`;
+    });
+
+    await check('graph-page', async () => {
+      await page.goto(origin + '/#/graph?' + new URLSearchParams({ root: 0, path: 'formtune' }), { waitUntil: 'networkidle0' });
+      await page.waitForSelector('#graph-svg g.node', { timeout: 15000 });
+      const n = await page.$$eval('#graph-svg g.node', gs => gs.length);
+      const int8 = await page.$$eval('#graph-svg g.node[data-precision="int8"]', gs => gs.length);
+      const edges = await page.$$eval('#graph-svg path', ps => ps.length);
+      await shot('graph');
+      return n >= 20 && int8 >= 1 && edges >= n - 1 || `nodes ${n}, int8 ${int8}, edges ${edges}`;
+    });
+
+    await check('layers-page', async () => {
+      await page.goto(origin + '/#/layers?' + new URLSearchParams({ root: 0, path: 'formtune' }), { waitUntil: 'networkidle0' });
+      await page.waitForSelector('#compare-form', { timeout: 10000 });
+      await page.click('#compare-start');
+      await page.waitForSelector('#layers tr[data-tensor]', { timeout: 60000 });
+      const rows = await page.$$eval('#layers tr[data-tensor]', rs => rs.length);
+      const sqnr = await page.$$eval('#layers tr[data-tensor] td:nth-child(5)', tds => tds.map(t => parseFloat(t.innerText)));
+      await page.click('#layers tr[data-tensor]');
+      await page.waitForSelector('#histogram h2', { timeout: 5000 });
+      await shot('layers');
+      const sorted = sqnr.every((v, i) => i === 0 || isNaN(v) || isNaN(sqnr[i - 1]) || v >= sqnr[i - 1]);
+      return rows >= 10 && sorted || `rows ${rows}, sqnr ${sqnr.slice(0, 5)}`;
+    });
+
+    await check('jobs-page', async () => {
+      await page.goto(origin + '/#/jobs', { waitUntil: 'networkidle0' });
+      await page.waitForSelector('#jobs tr[data-job]', { timeout: 10000 });
+      const n = await page.$$eval('#jobs tr[data-job]', rs => rs.length);
+      await shot('jobs');
+      return n === (await jobsNow()).length || `rows ${n}`;
+    });
+
+    await check('cross-site-post-from-browser', async () => {
+      const before = (await jobsNow()).length;
+      const srv = await attackerServer(origin);
+      const evil = await browser.newPage();
+      const codes = [];
+      evil.on('response', r => { if (r.url().includes('/api/jobs')) codes.push(r.status()); });
+      await evil.goto(`http://127.0.0.1:${srv.address().port}/`, { waitUntil: 'networkidle0' });
+      await evil.waitForFunction(() => document.title === 'sent', { timeout: 10000 });
+      await new Promise(r => setTimeout(r, 300));
+      await evil.close();
+      srv.close();
+      const after = (await jobsNow()).length;
+      return after === before && codes.length >= 1 && codes.every(c => c === 403) || `jobs ${before} -> ${after}, responses ${codes}`;
+    });
+
     await check('no-console-errors', async () => consoleErrors.length === 0 || consoleErrors.join(' | '));
   } finally {
     await browser.close();

@@ -70,6 +70,11 @@ $(BUILD)/tests/%: tests/%.c tests/test.h tests/op_harness.h tests/graph_builder.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -Itests $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 
+# tests of `lowp ui`'s own code link its objects too
+$(BUILD)/tests/test_server_%: tests/test_server_%.c tests/test.h $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_assets.o $(BUILD)/liblowp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) -Itests $< -o $@ $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/ui_assets.o $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS) -lmicrohttpd
+
 # pkg-config file for the installed prefix (written at install time, so PREFIX is honoured)
 define LOWP_PC
 prefix=$(PREFIX)

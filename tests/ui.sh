@@ -40,6 +40,19 @@ else
     failed=$((failed + $(grep -c '^FAIL ' "$T/node.out")))
     grep -q '^ui_test.js: ' "$T/node.out" || fail ui-driver "did not finish: $(tail -5 "$T/node.out")"
 fi
+# The CLI resumes a workspace the dashboard's job wrote: the job's own command line plus --resume
+# replays every trial from the history and runs none again.
+CMD="$ROOT/$BUILD/ui-screens/formtune.cmd"
+if [ -f "$CMD" ] && [ -f "$WS/formtune/history.jsonl" ]; then
+    before=$(wc -l < "$WS/formtune/history.jsonl")
+    eval "\"$LOWP\" $(sed 's/^lowp //' "$CMD") --resume -q" >"$T/out" 2>"$T/err"; rc=$?
+    after=$(wc -l < "$WS/formtune/history.jsonl")
+    if { [ "$rc" = 0 ] || [ "$rc" = 3 ]; } && [ "$before" = "$after" ] && grep -q '"trials": 6' "$T/out"; then ok cli-resumes-ui-job
+    else fail cli-resumes-ui-job "exit $rc, history $before -> $after lines: $(head -c 300 "$T/err")"; fi
+else
+    fail cli-resumes-ui-job "the form's tune left no command line or history"
+fi
+
 kill $UI_PID 2>/dev/null
 wait $UI_PID 2>/dev/null
 rc=$?

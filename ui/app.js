@@ -52,15 +52,14 @@ async function viewRuns(args, ctx) {
   workspaces.sort((a, b) => (b.date || '').localeCompare(a.date || ''));
   const rows = workspaces.map(w => {
     const best = w.best;
-    const state = w.running ? 'running' : w.kind !== 'tune' && w.run ? (w.run.state || 'done')
-      : w.report ? 'done' : w.trials ? 'stopped' : 'empty';
+    const state = w.state;
     let result = '';
     if (w.kind === 'tune') {
       result = best ? `best ${fmt(best.accuracy)} (trial ${best.trial}${best.passed ? ', passed' : ', no pass'}), ` +
         `${w.trials} trial${w.trials === 1 ? '' : 's'}, ${w.passed} passed` : 'no trial yet';
       if (w.met_target === false) result += ' — target not met';
-    } else if (w.run && w.run.summary) {
-      result = w.run.summary;
+    } else if (w.output) {
+      result = runResult(w.kind, w.output);
     }
     return h('tr', { 'data-ws': w.path },
       h('td', {}, w.kind),
@@ -84,7 +83,8 @@ async function viewRun(args, ctx) {
   const d = await api('/api/workspace?' + wsq(ws));
   const s = d.summary;
   const live = { trials: [], baseline: null, target: null, hib: true, maxTrials: null, state: '' };
-  if (d.report) Object.assign(live, { baseline: d.report.baseline, target: d.report.target, hib: d.report.higher_is_better !== false });
+  if (d.report) Object.assign(live, { baseline: d.report.baseline, target: d.report.target, hib: d.report.higher_is_better !== false,
+    baselineLatency: d.report.baseline_latency_ms });
   const stateEl = h('span', { id: 'state' });
   const progressBar = h('div', {});
   const progressText = h('span', { id: 'progress-text', class: 'muted' });
@@ -125,7 +125,7 @@ async function viewRun(args, ctx) {
       const again = await api('/api/workspace?' + wsq(ws)).catch(() => null);
       if (again && again.report) {
         d.report = again.report;
-        Object.assign(live, { baseline: again.report.baseline, target: again.report.target });
+        Object.assign(live, { baseline: again.report.baseline, target: again.report.target, baselineLatency: again.report.baseline_latency_ms });
         extra.replaceChildren(reportView(again.report, ws));
         redraw();
       }
@@ -183,10 +183,18 @@ function trialRow(t) {
     h('td', { class: 'n' }, `${c.int8}/${c.bf16}/${c.fp32}`), h('td', { class: 'n' }, fmt(t.seconds, 1)));
 }
 
+// One line for a quantize or bench job's JSON output.
+function runResult(kind, o) {
+  if (kind === 'quantize')
+    return `${o.int8_nodes} int8, ${o.bf16_nodes} bf16, ${o.fp32_nodes} fp32 nodes; ${kb(o.input_bytes)} → ${kb(o.output_bytes)}`;
+  if (kind === 'bench' && o.latency_ms)
+    return `p50 ${fmt(o.latency_ms.p50, 3)} ms, p99 ${fmt(o.latency_ms.p99, 3)} ms, ${fmt(o.throughput, 1)} samples/s (batch ${o.batch})`;
+  return '';
+}
 function resultView(d) {
-  const r = d.summary.run || {};
-  const out = [h('p', {}, 'state: ', stateTag(r.state || '?'))];
-  if (d.result) out.push(h('pre', { id: 'result-json' }, JSON.stringify(d.result, null, 2)));
+  const s = d.summary;
+  const out = [h('p', { id: 'result-line' }, s.output ? runResult(s.kind, s.output) : 'no result yet')];
+  if (s.output) out.push(h('pre', { id: 'result-json' }, JSON.stringify(s.output, null, 2)));
   return out;
 }
 
@@ -197,6 +205,8 @@ function scatterPlot(live) {
   const svg = h('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, id: 'scatter-svg', class: 'chart' });
   if (!pts.length) { svg.append(h('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', fill: '#888' }, 'trials appear here as they finish')); return svg; }
   const xs = pts.map(t => t.latency_ms), ys = pts.map(t => t.accuracy);
+  const fp32 = typeof live.baselineLatency === 'number' && typeof live.baseline === 'number';
+  if (fp32) xs.push(live.baselineLatency);
   if (live.baseline !== null && live.baseline !== undefined) ys.push(live.baseline);
   if (live.target !== null && live.target !== undefined) ys.push(live.target);
   let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
@@ -211,6 +221,8 @@ function scatterPlot(live) {
   if (live.target !== null && live.target !== undefined)
     svg.append(h('line', { x1: L, x2: W - R, y1: sy(live.target), y2: sy(live.target), stroke: '#c60', 'stroke-dasharray': 4 }),
       h('text', { x: W - R - 4, y: sy(live.target) - 4, 'text-anchor': 'end', fill: '#c60', 'font-size': 11 }, 'target'));
+  if (fp32) svg.append(h('rect', { x: sx(live.baselineLatency) - 4, y: sy(live.baseline) - 4, width: 8, height: 8, fill: '#333', id: 'fp32-point' },
+    h('title', {}, `FP32 baseline (${fmt(live.baseline)}, ${fmt(live.baselineLatency, 3)} ms)`)));
   let best = null;
   for (const t of pts) if (t.passed && (!best || t.objective < best.objective)) best = t;
   for (const t of pts)
@@ -218,7 +230,7 @@ function scatterPlot(live) {
       fill: t === best ? '#06c' : t.passed ? '#2a2' : '#c22', 'fill-opacity': 0.75, 'data-trial': t.trial },
     h('title', {}, `trial ${t.trial}: ${t.note} (${fmt(t.accuracy)}, ${fmt(t.latency_ms, 3)} ms)`)));
   return h('div', {}, svg, h('p', { class: 'muted' },
-    'green: passed, red: failed, blue: best so far, dashed: target (hover a point for its recipe)'));
+    'black square: FP32, green: passed, red: failed, blue: best so far, dashed: target (hover a point for its recipe)'));
 }
 
 // From report.json (written when a tune ends): the verdict, what fell back and why, sensitivity.
@@ -482,6 +494,8 @@ const views = { '/': viewRuns, '/run': viewRun, '/new': viewNew, '/jobs': viewJo
 let current = null;
 async function render() {
   if (stream) { stream.close(); stream = null; }
+  document.body.dataset.ended = '';
+  document.body.dataset.view = '';
   const { path, args } = route();
   const me = {};
   current = me;

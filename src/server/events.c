@@ -55,31 +55,6 @@ static void emit_json(lp_stream *st, const char *event, lp_json *j)
     free(text);
 }
 
-/* What the run is doing now: "running" (a tune holds the workspace lock, or its job runs),
- * "queued", or its end ("done", "failed", "cancelled", "stopped": a tune that ended without
- * its reports, e.g. killed). */
-static void current_state(lp_stream *st, char *buf, size_t size)
-{
-    char jb[32];
-    const char *job = lp_jobs_state_of(st->s->jobs, st->dir, jb, sizeof jb);
-    struct stat sb;
-    char *rep = NULL;
-    bool report = lp_path_join(st->dir, "report.md", &rep) == LP_OK && stat(rep, &sb) == 0;
-    free(rep);
-    if (lp_srv_workspace_busy(st->dir))
-        snprintf(buf, size, "running");
-    else if (job)
-        snprintf(buf, size, "%s", job);
-    else if (report)
-        snprintf(buf, size, "done");
-    else {
-        lp_yval *run = lp_srv_read_yval(st->dir, "ui_run.json");
-        const lp_yval *s = run ? lp_yval_get(run, "state") : NULL;
-        snprintf(buf, size, "%s", s && s->kind == LP_NODE_SCALAR ? s->str : "stopped");
-        lp_yval_free(run);
-    }
-}
-
 static void poll_once(lp_stream *st)
 {
     /* new trials */
@@ -140,7 +115,7 @@ static void poll_once(lp_stream *st)
     free(lp);
     /* state changes */
     char now[32];
-    current_state(st, now, sizeof now);
+    lp_srv_run_state(st->s, st->dir, now, sizeof now);
     if (strcmp(now, st->state) != 0) {
         snprintf(st->state, sizeof st->state, "%s", now);
         lp_json j;

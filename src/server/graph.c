@@ -48,6 +48,11 @@ void lp_api_graph(lp_server *s, const lp_request *q, lp_reply *r)
     char *dir = lp_req_path(s, q, r, &root), *model_path = NULL;
     if (!dir)
         return;
+    if (s->roots[root].kind == LP_ROOT_DATA) {
+        lp_reply_error(r, 403, "data folders are read by jobs, not served");
+        free(dir);
+        return;
+    }
     int mroot = -1;
     if (s->roots[root].kind == LP_ROOT_WORKSPACE && !(model_path = lp_srv_workspace_model(s, dir, &mroot))) {
         lp_reply_error(r, 404, "the run's model is not inside a folder lowp ui serves (or it is gone)");

@@ -84,7 +84,7 @@ static void job_free(job *jb)
     if (!jb)
         return;
     for (int i = 0; i < jb->argc; i++)
-        free(jb->argv[i]);
+        free(jb->argv[i]); /* NULL when handed over */
     free(jb->dir);
     free(jb->rel);
     free(jb->model);
@@ -431,6 +431,18 @@ static bool arg(build *b, const char *a)
 
 static bool arg2(build *b, const char *opt, const char *v) { return arg(b, opt) && arg(b, v); }
 
+/* An option whose value is a file of the workspace, as an absolute path: the command line the
+ * Jobs page shows runs the same from any folder. */
+static bool arg_ws_file(build *b, const char *opt, const char *name)
+{
+    char *p = NULL;
+    if (lp_path_join(b->jb->dir, name, &p) != LP_OK)
+        return failf(b, "out of memory");
+    bool ok = opt ? arg2(b, opt, p) : arg(b, p);
+    free(p);
+    return ok;
+}
+
 /* Text of only these characters. */
 static bool only(const char *s, const char *allowed) { return strspn(s, allowed) == strlen(s); }
 
@@ -442,11 +454,21 @@ static bool slash_numbers_only(const char *s)
 {
     for (const char *p = s; *p;) {
         size_t n = strcspn(p, ",=:");
-        const char *slash = memchr(p, '/', n);
-        if (slash)
-            for (size_t k = 0; k < n; k++)
-                if (!strchr("0123456789.eE+-/", p[k]))
+        if (memchr(p, '/', n)) {
+            for (const char *q = p; q < p + n;) {
+                size_t k = strcspn(q, "/,=:");
+                char num[64], *end = NULL;
+                if (k == 0 || k >= sizeof num)
                     return false;
+                memcpy(num, q, k);
+                num[k] = 0;
+                (void)strtod(num, &end);
+                if (*end || !strchr("0123456789", num[strspn(num, "+-.")]))
+                    return false;
+                q += k;
+                q += q < p + n && *q == '/';
+            }
+        }
         p += n;
         p += *p != 0;
     }
@@ -523,10 +545,12 @@ static bool dataset_spec(build *b, const char *key, const char *opt)
 }
 
 /* Every scalar of an uploaded configuration that could be a path ('/' in it, other than
- * numbers like 0.2860/0.3530) must lie inside a folder lowp ui serves or reads. */
-static bool yaml_paths_inside(build *b, const lp_yval *v, int depth)
+ * numbers like 0.2860/0.3530) must lie inside a folder lowp ui serves or reads — except
+ * model.path and tuning.workspace.path, which the job's own MODEL and --workspace override. */
+static bool yaml_paths_inside(build *b, const lp_yval *v, const char *key_path, int depth)
 {
-    if (!v || depth > 64)
+    if (!v || depth > 64 || !strcmp(key_path, "model.path") || !strcmp(key_path, "tuning.workspace.path") ||
+        !strcmp(key_path, "tuning.workspace.resume"))
         return true;
     if (v->kind == LP_NODE_SCALAR) {
         if (!strchr(v->str, '/') || slash_numbers_only(v->str))
@@ -544,11 +568,15 @@ static bool yaml_paths_inside(build *b, const lp_yval *v, int depth)
         }
         free(abs);
         free(canon);
-        return r >= 0 || failf(b, "configuration line %d: '%s' is not inside a folder lowp ui was given", v->line, v->str);
+        return r >= 0 || failf(b, "configuration line %d: %s '%s' is not inside a folder lowp ui was given", v->line,
+                               key_path, v->str);
     }
-    for (int i = 0; i < v->n; i++)
-        if (!yaml_paths_inside(b, v->items[i], depth + 1))
+    for (int i = 0; i < v->n; i++) {
+        char sub[256];
+        snprintf(sub, sizeof sub, "%s%s%s", key_path, *key_path ? "." : "", v->kind == LP_NODE_MAP ? v->keys[i] : "[]");
+        if (!yaml_paths_inside(b, v->items[i], sub, depth + 1))
             return false;
+    }
     return true;
 }
 
@@ -600,7 +628,7 @@ static bool build_compare(build *b)
     }
     if (!qname)
         return failf(b, "%s: no quantized model (best_model.onnx or model.int8.onnx) yet", jb->rel);
-    if (!arg(b, b->s->lowp_exe) || !arg(b, "compare") || !arg(b, jb->model) || !arg(b, qname))
+    if (!arg(b, b->s->lowp_exe) || !arg(b, "compare") || !arg(b, jb->model) || !arg_ws_file(b, NULL, qname))
         return false;
     if (!lp_yval_get(b->form, "calib") || !field(lp_yval_get(b->form, "calib"), "kind"))
         return failf(b, "calib: the data to compare on");
@@ -671,14 +699,14 @@ static bool build_job(build *b, bool resume)
         lp_yval *cfg = NULL;
         if (lp_yval_parse(yaml, strlen(yaml), "configuration", &cfg) != LP_OK)
             return failf(b, "%s", lowp_last_error());
-        bool ok = cfg->kind == LP_NODE_MAP ? yaml_paths_inside(b, cfg, 0) : failf(b, "configuration: not a YAML map");
+        bool ok = cfg->kind == LP_NODE_MAP ? yaml_paths_inside(b, cfg, "", 0) : failf(b, "configuration: not a YAML map");
         lp_yval_free(cfg);
         if (!ok)
             return false;
     }
     if (!arg(b, b->s->lowp_exe) || !arg(b, cmd))
         return false;
-    if (yaml && !arg2(b, "--config", "config.yaml"))
+    if (yaml && !arg_ws_file(b, "--config", "config.yaml"))
         return false;
     if (!arg(b, model))
         return false;
@@ -715,20 +743,40 @@ static bool build_job(build *b, bool resume)
         if (!int_field(b, "max_trials", 1, 100000, "--max-trials") || !int_field(b, "limit", 1, 100000000, "--limit") ||
             !int_field(b, "sampling_size", 1, 1000000, "--sampling-size"))
             return false;
-        if (!arg2(b, "--workspace", jb->dir) || !arg2(b, "--output", "best_model.onnx") || !arg(b, "--json"))
+        if (!arg2(b, "--workspace", jb->dir) || !arg_ws_file(b, "--output", "best_model.onnx") || !arg(b, "--json"))
             return false;
         if (resume && !arg(b, "--resume"))
             return false;
     } else if (quant) {
         if (!int_field(b, "samples", 1, 100000000, "--samples"))
             return false;
-        if (!arg2(b, "--output", "model.int8.onnx") || !arg(b, "--json"))
+        if (!arg_ws_file(b, "--output", "model.int8.onnx") || !arg(b, "--json"))
             return false;
     } else {
         if (!int_field(b, "iters", 1, 1000000, "--iters") || !arg(b, "--json"))
             return false;
     }
     return true;
+}
+
+char **lp_jobs_form_argv(lp_server *s, const char *form_json, bool resume, char *err, size_t errsize)
+{
+    lp_yval *form = NULL;
+    job *jb = calloc(1, sizeof *jb);
+    char **argv = NULL;
+    if (!jb || lp_yval_parse(form_json, strlen(form_json), "form", &form) != LP_OK || form->kind != LP_NODE_MAP) {
+        snprintf(err, errsize, "not a JSON object");
+    } else {
+        build b = { .s = s, .form = form, .jb = jb };
+        if (!build_job(&b, resume))
+            snprintf(err, errsize, "%s", b.err);
+        else if ((argv = calloc((size_t)jb->argc + 1, sizeof *argv)))
+            for (int i = 0; i < jb->argc; i++)
+                argv[i] = jb->argv[i], jb->argv[i] = NULL;
+    }
+    lp_yval_free(form);
+    job_free(jb);
+    return argv;
 }
 
 /* Queues a job from a parsed form; on success returns its id (the workspace is created). */

@@ -405,11 +405,11 @@ void lp_server_stop(lp_server *s)
 {
     if (!s)
         return;
-    s->stopping = 1;
-    lp_jobs_free(s->jobs); /* cancels the running job and waits for it */
-    s->jobs = NULL;
+    s->stopping = 1; /* event streams end (they look every 0.2 s); then the connections close */
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    lp_jobs_free(s->jobs); /* cancels the running job and waits for it */
+    s->jobs = NULL;
     for (int i = 0; i < s->n_roots; i++)
         free(s->roots[i].path);
     free(s->lowp_exe);

@@ -20,6 +20,7 @@
 #include "base/outfile.h"
 #include "data/params.h"
 #include "server/server.h"
+#include "server/jobs.h"
 #include "server/wsread.h"
 
 /* ---- a YAML/JSON value tree back to JSON ---- */
@@ -242,8 +243,29 @@ char *lp_srv_workspace_model(const lp_server *s, const char *dir, int *root_out)
     return found;
 }
 
+void lp_srv_run_state(lp_server *s, const char *dir, char *buf, size_t size)
+{
+    char jb[32];
+    const char *job = s->jobs ? lp_jobs_state_of(s->jobs, dir, jb, sizeof jb) : NULL;
+    if (lp_srv_workspace_busy(dir)) {
+        snprintf(buf, size, "running");
+    } else if (job) {
+        snprintf(buf, size, "%s", job);
+    } else if (file_exists(dir, "report.md", NULL)) {
+        snprintf(buf, size, "done");
+    } else {
+        /* a job of an earlier server: its recorded end, or "stopped" when it never recorded one
+           (the server or the job was killed) */
+        lp_yval *run = lp_srv_read_yval(dir, "ui_run.json");
+        const lp_yval *st = run ? lp_yval_get(run, "state") : NULL;
+        const char *v = st && st->kind == LP_NODE_SCALAR ? st->str : "stopped";
+        snprintf(buf, size, "%s", !strcmp(v, "running") || !strcmp(v, "queued") ? "stopped" : v);
+        lp_yval_free(run);
+    }
+}
+
 /* The summary of one workspace (a JSON object); false when `dir` is not one. */
-static bool summarize(lp_json *j, const char *dir, int root, const char *rel)
+static bool summarize(lp_json *j, lp_server *s, const char *dir, int root, const char *rel)
 {
     struct stat hs, rs;
     bool tune = file_exists(dir, "history.jsonl", &hs);
@@ -272,8 +294,10 @@ static bool summarize(lp_json *j, const char *dir, int root, const char *rel)
     iso_time(t, when, sizeof when);
     lp_json_key(j, "date");
     lp_json_string(j, when);
-    lp_json_key(j, "running");
-    lp_json_bool(j, tune && lp_srv_workspace_busy(dir));
+    char state[32];
+    lp_srv_run_state(s, dir, state, sizeof state);
+    lp_json_key(j, "state");
+    lp_json_string(j, state);
     lp_json_key(j, "report");
     lp_json_bool(j, file_exists(dir, "report.html", NULL));
     if (tune) {
@@ -298,6 +322,12 @@ static bool summarize(lp_json *j, const char *dir, int root, const char *rel)
         lp_json_key(j, "run");
         lp_srv_yval_json(j, run);
     }
+    if (!tune) { /* a quantize or bench job: what the command printed (--json) */
+        lp_yval *out = lp_srv_read_yval(dir, "ui_job.out");
+        lp_json_key(j, "output");
+        lp_srv_yval_json(j, out && out->kind == LP_NODE_MAP ? out : NULL);
+        lp_yval_free(out);
+    }
     lp_json_end_object(j);
     lp_srv_history_free(&h);
     lp_yval_free(run);
@@ -306,7 +336,7 @@ static bool summarize(lp_json *j, const char *dir, int root, const char *rel)
 
 /* Breadth-first over the root's folders (not following symlinks), LP_SRV_MAX_SCAN_DIRS at most,
  * three levels deep: a workspace is a folder, not a file, and is not searched inside. */
-static void scan_root(lp_json *j, const lp_server *s, int root, int *budget)
+static void scan_root(lp_json *j, lp_server *s, int root, int *budget)
 {
     char **queue = malloc(LP_SRV_MAX_SCAN_DIRS * sizeof *queue);
     int *depth = malloc(LP_SRV_MAX_SCAN_DIRS * sizeof *depth);
@@ -322,7 +352,7 @@ static void scan_root(lp_json *j, const lp_server *s, int root, int *budget)
         int d = depth[head++];
         (*budget)--;
         char *dir = *rel ? lp_strfmt("%s/%s", s->roots[root].path, rel) : strdup(s->roots[root].path);
-        if (rel && dir && !summarize(j, dir, root, rel) && d < 3) {
+        if (rel && dir && !summarize(j, s, dir, root, rel) && d < 3) {
             DIR *dh = opendir(dir);
             struct dirent *e;
             while (dh && (e = readdir(dh)) && tail < LP_SRV_MAX_SCAN_DIRS) {
@@ -410,7 +440,7 @@ void lp_api_workspace(lp_server *s, const lp_request *q, lp_reply *r)
     lp_json_begin_object(&j);
     lp_json_key(&j, "summary");
     const char *rel = lp_req_arg(q, "path");
-    if (!summarize(&j, dir, root, rel ? rel : "")) {
+    if (!summarize(&j, s, dir, root, rel ? rel : "")) {
         lp_json_free(&j);
         free(dir);
         lp_reply_error(r, 404, "%s: not a workspace (no history.jsonl or ui_run.json)", rel ? rel : "");

@@ -19,6 +19,11 @@ lp_status lp_srv_history_read(const char *dir, size_t from, lp_srv_history *h, s
 void lp_srv_history_free(lp_srv_history *h);
 int lp_srv_history_best(const lp_srv_history *h, bool higher_is_better);
 bool lp_srv_workspace_busy(const char *dir);
+/* What the run in `dir` is doing: "running" (a tune holds the workspace lock, or its job runs),
+ * "queued", or how it ended: "done", "failed", "cancelled", "stopped" (a tune that ended without
+ * its reports, e.g. killed, or a job of an earlier server that never recorded its end). */
+struct lp_server;
+void lp_srv_run_state(struct lp_server *s, const char *dir, char *buf, size_t size);
 /* DIR/NAME parsed (JSON or YAML), or NULL when missing or unreadable. */
 lp_yval *lp_srv_read_yval(const char *dir, const char *name);
 /* Writes a parsed value as JSON: unquoted scalars that read as numbers or booleans as such. */

@@ -149,6 +149,7 @@ async function startTune(page, name, maxTrials) {
   await page.type('#f-max_trials', String(maxTrials));
   await page.type('#f-limit', '500');
   await page.type('#f-sampling_size', '50');
+  await page.screenshot({ path: path.join(shots, 'new.png'), fullPage: true });
   await Promise.all([page.waitForFunction(() => location.hash.startsWith('#/run'), { timeout: 15000 }), page.click('#submit')]);
 }
 
@@ -242,6 +243,69 @@ async function main() {
       await waitFor(page, () => document.querySelector('#form-error').innerText.length > 0, 'the form error');
       const msg = await page.$eval('#form-error', e => e.innerText);
       return (await jobsNow()).length === before && /not allowed|outside/.test(msg) || 'message: ' + msg;
+    });
+
+    // quantize and bench from the form; a tune from an uploaded YAML; a YAML naming /etc refused
+    const submitForm = async (fill) => {
+      await page.goto(origin + '/#/', { waitUntil: 'networkidle0' });
+      await page.goto(origin + '/#/new', { waitUntil: 'networkidle0' });
+      await page.waitForSelector('#job-form');
+      const models = await page.$$eval('#f-model option', os => os.map(o => o.value));
+      await page.select('#f-model', models.find(v => v.endsWith(':mlp.onnx')));
+      await fill();
+      await page.click('#submit');
+      await waitFor(page, () => location.hash.startsWith('#/run') || document.querySelector('#form-error').innerText, 'the submit', 15000);
+      return page.evaluate(() => document.querySelector('#form-error') ? document.querySelector('#form-error').innerText : '');
+    };
+    await check('form-quantize', async () => {
+      const err = await submitForm(async () => {
+        await page.select('#f-command', 'quantize');
+        await page.type('#f-name', 'q1');
+        await page.select('#f-calib-kind', 'FashionMNIST');
+        await page.$eval('#f-calib-options', el => { el.value = 'train=true'; });
+        await page.select('#f-eval-kind', '');
+        await page.type('#f-transform', 'Rescale,Normalize=0.2860/0.3530');
+        await page.type('#f-sampling_size', '50');
+      });
+      if (err) return 'form error: ' + err;
+      await waitFor(page, () => /int8/.test((document.querySelector('#result-line') || {}).innerText || ''), 'the quantize result');
+      await shot('run-quantize');
+      return fs.existsSync(path.join(wsRoot, 'q1', 'model.int8.onnx')) || 'no model.int8.onnx';
+    });
+    await check('form-bench', async () => {
+      const err = await submitForm(async () => {
+        await page.select('#f-command', 'bench');
+        await page.type('#f-name', 'b1');
+        await page.select('#f-calib-kind', '');
+        await page.select('#f-eval-kind', '');
+      });
+      if (err) return 'form error: ' + err;
+      await waitFor(page, () => /p50 [\d.]+ ms/.test((document.querySelector('#result-line') || {}).innerText || ''), 'the bench result');
+      return true;
+    });
+    const yaml = fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'tune_mlp.yaml'), 'utf8');
+    await check('form-yaml-outside-refused', async () => {
+      const before = (await jobsNow()).length;
+      const err = await submitForm(async () => {
+        await page.type('#f-name', 'y-evil');
+        await page.select('#f-calib-kind', '');
+        await page.select('#f-eval-kind', '');
+        await page.$eval('#f-yaml', (el, v) => { el.value = v; }, yaml.replace(/root: \/usr\/share\/datasets\/fashion-mnist/g, 'root: /etc'));
+      });
+      return (await jobsNow()).length === before && /not inside/.test(err) || 'error: ' + err;
+    });
+    await check('form-yaml-tune', async () => {
+      const err = await submitForm(async () => {
+        await page.type('#f-name', 'y1');
+        await page.select('#f-calib-kind', '');
+        await page.select('#f-eval-kind', '');
+        await page.type('#f-limit', '300');
+        await page.$eval('#f-yaml', (el, v) => { el.value = v; }, yaml);
+      });
+      if (err) return 'form error: ' + err;
+      await waitFor(page, () => document.body.dataset.ended === '1' && /done/.test(document.querySelector('#state').innerText), 'the YAML tune');
+      const j = (await jobsNow()).find(x => x.path === 'y1');
+      return j.command_line.includes('/y1/config.yaml') && fs.existsSync(path.join(wsRoot, 'y1', 'config.yaml')) || j.command_line;
     });
 
     // cancel a running tune, then resume it from its page

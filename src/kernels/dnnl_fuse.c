@@ -95,20 +95,22 @@ static int other_input(const lp_node *n, int v, bool *first)
 
 /* Ops of two inputs that are an eltwise of one of them when the other is a constant scalar:
  * Max(x, c) and Min(x, c) (either order) as clip_v2 to [c, inf) or (-inf, c]; Sub(c, x) as
- * linear -x + c (one rounding, as c - x has); Pow(x, 2) as square (x * x rounded once, as the
- * reference's double product is). *src: which input is x. */
+ * linear -x + c (one rounding, as c - x has); Div(c, x) as pow with alpha c, beta -1 (oneDNN
+ * divides: c / x); Pow(x, 2) as square (x * x rounded once, as the reference's double product
+ * is). *src: which input is x. */
 static bool scalar_eltwise(const lp_graph *g, const lp_node *n, dn_post *p, int *src)
 {
     const char *op = n->op_type;
     bool minmax = strcmp(op, "Max") == 0 || strcmp(op, "Min") == 0;
-    if (n->n_in != 2 || *n->domain || !(minmax || strcmp(op, "Sub") == 0 || strcmp(op, "Pow") == 0))
+    bool div = strcmp(op, "Div") == 0;
+    if (n->n_in != 2 || *n->domain || !(minmax || div || strcmp(op, "Sub") == 0 || strcmp(op, "Pow") == 0))
         return false;
     double c;
     int k = -1;
     for (int i = 0; i < 2 && k < 0; i++)
         if (const_scalar(g, n->in[1 - i], &c) && dn_value_f32(g, n->in[i]) && !dn_value_const(g, n->in[i]))
             k = i;
-    if (k < 0 || (strcmp(op, "Sub") == 0 && k != 1) || (strcmp(op, "Pow") == 0 && (k != 0 || c != 2.0)))
+    if (k < 0 || ((div || strcmp(op, "Sub") == 0) && k != 1) || (strcmp(op, "Pow") == 0 && (k != 0 || c != 2.0)))
         return false;
     const lp_shape *xs = &g->values[n->in[k]].shape, *ys = &g->values[n->out[0]].shape;
     if (xs->ndim != ys->ndim || memcmp(xs->d, ys->d, (size_t)xs->ndim * sizeof xs->d[0]) != 0 || isnan(c))
@@ -119,6 +121,10 @@ static bool scalar_eltwise(const lp_graph *g, const lp_node *n, dn_post *p, int 
         p->alg = dnnl_eltwise_clip_v2;
         p->alpha = max ? (float)c : -INFINITY;
         p->beta = max ? INFINITY : (float)c;
+    } else if (div) {
+        p->alg = dnnl_eltwise_pow; /* c * x^-1 */
+        p->alpha = (float)c;
+        p->beta = -1.f;
     } else if (strcmp(op, "Sub") == 0) {
         p->alg = dnnl_eltwise_linear;
         p->alpha = -1.f;

@@ -418,35 +418,54 @@ static bool conv_supports(const lp_graph *g, const lp_node *n)
            cv.group >= 1 && cv.C % cv.group == 0 && cv.M % cv.group == 0;
 }
 
+/* Adds primitive pd's execution with src, weights, dst and an optional bias (NULL: none) in
+ * args[0..3]; args[4..na) are the post-ops' operands dn_attr added. */
+static lp_status add_weighted(dn_step *st, const lp_prep_ctx *pc, dnnl_primitive_desc_t pd, dnnl_memory_t src,
+                              dnnl_memory_t wei, dnnl_memory_t dst, dnnl_memory_t bias, dnnl_exec_arg_t *args, int na)
+{
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, src };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, wei };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, dst };
+    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, bias };
+    if (!bias) /* drop the bias slot */
+        args[3] = args[--na];
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
 /* The rest of a Conv / ConvTranspose build: the primitive for descriptor `desc` (consumes
- * `attr`), then source, constant weights (from `wei_plain`), optional bias, destination (or a
- * temporary reordered into the plain output) and the residual sum operand, then the step. */
-static lp_status weighted_finish(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
-                                 const void *desc, dnnl_primitive_attr_t attr, const dnnl_memory_desc_t *wei_plain,
-                                 const dnnl_memory_desc_t *bia_md, int out_v, bool out_priv, dnnl_exec_arg_t *args,
-                                 int na)
+ * `attr`), then source (`src`, or node input 0 as the primitive wants it), constant weights
+ * (`wei_data` as `wei_plain`), optional bias, destination (or a temporary reordered into the
+ * plain output) and the residual sum operand, then the step. */
+static lp_status weighted_finish_src(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                                     const void *desc, dnnl_primitive_attr_t attr, dnnl_memory_t src,
+                                     const void *wei_data, const dnnl_memory_desc_t *wei_plain,
+                                     const dnnl_memory_desc_t *bia_md, int out_v, bool out_priv,
+                                     dnnl_exec_arg_t *args, int na)
 {
     const lp_graph *g = pc->g;
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, desc, attr));
-    dnnl_memory_t ms, mw, mb = NULL, md, mplain = NULL;
+    dnnl_memory_t ms = src, mw, mb = NULL, md, mplain = NULL;
     lp_status r;
-    if ((r = dn_input(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK ||
-        (r = dn_const(st, g->values[n->in[1]].init->data, wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
+    if ((!src && (r = dn_input(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &ms)) != LP_OK) ||
+        (r = dn_const(st, wei_data, wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
         (bia_md && (r = dn_mem(st, bia_md, g->values[n->in[2]].init->data, &mb)) != LP_OK) ||
         (r = output_or_temp(st, pc, out_v, out_priv, dn_q_md(pd, DNNL_ARG_DST), &md, &mplain)) != LP_OK ||
         (r = dn_copy_sum_operand(st, pc, ch, md, mplain ? -1 : out_v)) != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
     }
-    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
-    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
-    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
-    if (!bia_md) /* drop the bias slot */
-        args[3] = args[--na];
-    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    LP_TRY(add_weighted(st, pc, pd, ms, mw, md, mb, args, na));
     return mplain ? reorder_out(st, md, mplain) : LP_OK;
+}
+
+static lp_status weighted_finish(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                                 const void *desc, dnnl_primitive_attr_t attr, const dnnl_memory_desc_t *wei_plain,
+                                 const dnnl_memory_desc_t *bia_md, int out_v, bool out_priv, dnnl_exec_arg_t *args,
+                                 int na)
+{
+    return weighted_finish_src(st, pc, n, ch, desc, attr, NULL, pc->g->values[n->in[1]].init->data, wei_plain, bia_md,
+                               out_v, out_priv, args, na);
 }
 
 /* Winograd F(2x2,3x3) / F(4x4,3x3), oneDNN's jit_*_wino kernels, does a 3x3 stride-1
@@ -504,6 +523,87 @@ static lp_status conv_build_alg(dn_step *st, const lp_prep_ctx *pc, const lp_nod
                            args, na);
 }
 
+/* A 1-D convolution of one input channel with a large stride s -- an STFT exported as Conv
+ * (openWakeWord's melspectrogram: k = 512, s = 160, 257 filters) -- as a matrix product over
+ * frames: F[t][i] = x[t*s + i] (im2col), y[o][t] = sum_i w[o][i] F[t][i] + b[o] = (w F^T)[o][t].
+ * Measured on that STFT (docs/performance.md, "1-D large-stride convolutions"), oneDNN's
+ * direct brgconv kernel already runs it as fast as this matmul (0.54 vs 0.55 ms per conv) and
+ * faster than a phase-decomposed stride-1 form (0.69 ms): the rule is the direct convolution,
+ * and this formulation runs only with LOWP_CONV_FRAMES=1, to measure it again on other shapes
+ * or CPUs (test_kernels checks it against the reference). Same products, another order. */
+static bool frames_fits(const lp_conv *cv, const dn_conv_dims *geo, const dn_chain *ch, dnnl_data_type_t dt)
+{
+    const char *env = getenv("LOWP_CONV_FRAMES");
+    return env && strcmp(env, "1") == 0 && dt == dnnl_f32 && geo->nd == 3 && cv->group == 1 && cv->C == 1 &&
+           cv->N == 1 && ch->n_post == 0 && geo->dil[0] == 0 && geo->pad_l[0] == 0 && geo->pad_r[0] <= 0;
+}
+
+static lp_status conv_build_frames(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                                   const dn_conv_dims *geo)
+{
+    const lp_graph *g = pc->g;
+    int x = n->in[0], out_v = ch->out_value;
+    int64_t s = geo->strides[0], k = geo->wei[2], O = geo->dst[1], T = geo->dst[2];
+    /* frames, copied dense: F[t][m*s + j] = x[(t + m)*s + j], one reorder per m (views of
+     * overlapping frames are no valid memory descriptor; these are not overlapping) */
+    int64_t fd[2] = { T, k }, M = (k + s - 1) / s;
+    if (M > DN_MAX_EXEC - 2 || (T - 1) * s + k > geo->src[2]) /* the frames stay inside x */
+        return LOWP_ERR_UNSUPPORTED;
+    dnnl_memory_desc_t fplain;
+    dn_plain_md(&fplain, dnnl_f32, 2, fd);
+    dnnl_memory_t mf;
+    LP_TRY(dn_mem_temp(st, &fplain, &mf));
+    void *fh = NULL;
+    dnnl_memory_get_data_handle(mf, &fh);
+    for (int64_t m = 0; m < M; m++) {
+        int64_t w = k - m * s < s ? k - m * s : s, pd_[2] = { T, w }, xs[2] = { s, 1 }, fs[2] = { k, 1 };
+        dnnl_memory_desc_t xv, fv;
+        dn_md_strided(&xv, 2, pd_, xs, dnnl_f32);
+        dn_md_strided(&fv, 2, pd_, fs, dnnl_f32);
+        xv.offset0 = fv.offset0 = m * s;
+        dnnl_memory_t mx, mfv;
+        LP_TRY(input_view(st, pc, x, &xv, &mx));
+        LP_TRY(dn_mem(st, &fv, fh, &mfv));
+        LP_TRY(dn_reorder_q(st, mx, NULL, mfv, NULL));
+    }
+    /* (T,k) x (k,O) + b: the frames by the transposed weights (prepacked once); the (T,O)
+     * result is reordered into the (O,T) output */
+    int64_t wd[2] = { k, O }, ws[2] = { 1, k }, cd[2] = { T, O }, cs[2] = { 1, T }, biad[2] = { 1, O };
+    dnnl_memory_desc_t w_view, w_md, c_md, c_out, bia_md;
+    dn_md_strided(&w_view, 2, wd, ws, dnnl_f32);
+    dn_md_any(&w_md, 2, wd, dnnl_f32);
+    dn_plain_md(&c_md, dnnl_f32, 2, cd);
+    dn_md_strided(&c_out, 2, cd, cs, dnnl_f32);
+    bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+    if (has_bias)
+        dn_plain_md(&bia_md, dnnl_f32, 2, biad);
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 4;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, 2, cd, false, &attr, args, &na));
+    dnnl_matmul_desc_t d;
+    if (dnnl_matmul_desc_init(&d, &fplain, &w_md, has_bias ? &bia_md : NULL, &c_md) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: matmul descriptor");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(dn_pd_create(&pd, &d, attr));
+    dnnl_memory_t mw, mbias = NULL, mc, mo;
+    lp_status r = dn_const(st, g->values[n->in[1]].init->data, &w_view, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+    if (r == LP_OK && has_bias)
+        r = dn_mem(st, &bia_md, g->values[n->in[2]].init->data, &mbias);
+    if (r == LP_OK)
+        r = dn_mem_temp(st, &c_md, &mc);
+    if (r == LP_OK)
+        r = output_view(st, pc, out_v, &c_out, &mo);
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    LP_TRY(add_weighted(st, pc, pd, mf, mw, mc, mbias, args, na));
+    return reorder_out(st, mc, mo);
+}
+
 static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     lp_conv cv;
@@ -511,6 +611,14 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
         return LOWP_ERR_UNSUPPORTED;
     dn_conv_dims geo;
     dn_conv_dims_of(&cv, &geo);
+    if (frames_fits(&cv, &geo, ch, compute_dt(pc))) {
+        dn_mark m = dn_checkpoint(st);
+        lp_status r = conv_build_frames(st, pc, n, ch, &geo);
+        if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY)
+            return r;
+        dn_rollback(st, m);
+        lp_error(LP_OK, "%s", "");
+    }
     if (winograd_fits(&cv, &geo, compute_dt(pc))) {
         dn_mark m = dn_checkpoint(st);
         lp_status r = conv_build_alg(st, pc, n, ch, priv, &cv, &geo, dnnl_convolution_winograd);
@@ -877,13 +985,7 @@ static lp_status mm_build(dn_step *st, const lp_prep_ctx *pc, const mm_spec *m, 
         dnnl_primitive_desc_destroy(pd);
         return r;
     }
-    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
-    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
-    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
-    if (!as_bias)
-        args[3] = args[--na];
-    return dn_add_primitive(st, pc, pd, na, args);
+    return add_weighted(st, pc, pd, ms, mw, md, as_bias ? mb : NULL, args, na);
 }
 
 static bool gemm_supports(const lp_graph *g, const lp_node *n)
@@ -1409,7 +1511,7 @@ static int binary_src0(const lp_graph *g, const lp_node *n)
 
 static bool binary_supports(const lp_graph *g, const lp_node *n)
 {
-    if (eltwise_supports(g, n)) /* Sub(c, x) with a scalar c */
+    if (eltwise_supports(g, n)) /* Sub(c, x), Div(c, x) with a scalar c */
         return true;
     int k0 = binary_src0(g, n);
     if (k0 < 0 || shape(g, n->out[0])->ndim < 1)

@@ -266,7 +266,6 @@ static void run_job(lp_jobs *js, job *jb)
     bool finished = jb->exit_code == 0 || (jb->exit_code == 3 && !strcmp(jb->command, "tune")) ||
                     (jb->exit_code == 4 && !strcmp(jb->command, "quantize"));
     jb->state = jb->cancel ? JOB_CANCELLED : finished ? JOB_DONE : JOB_FAILED;
-    pthread_mutex_unlock(&js->mu);
     if (err) {
         char *log = NULL;
         if (lp_path_join(jb->dir, jb->log_name, &log) == LP_OK) {
@@ -278,7 +277,8 @@ static void run_job(lp_jobs *js, job *jb)
         }
         free(log);
     }
-    write_run_file(jb);
+    write_run_file(jb); /* under the lock: a finished job may be forgotten (freed) once it is unlocked */
+    pthread_mutex_unlock(&js->mu);
 }
 
 static void *worker(void *arg)
@@ -913,10 +913,10 @@ void lp_api_job_cancel(lp_server *s, const lp_request *q, lp_reply *r)
     for (int i = 0; i < js->n && !jb; i++)
         if (js->jobs[i]->id == id)
             jb = js->jobs[i];
-    const char *was = jb ? state_names[jb->state] : NULL;
     if (jb && jb->state == JOB_QUEUED) {
         jb->state = JOB_CANCELLED;
         jb->finished = time(NULL);
+        write_run_file(jb);
     } else if (jb && jb->state == JOB_RUNNING) {
         jb->cancel = true; /* the worker sends SIGTERM (then SIGKILL after a grace period) */
     }
@@ -925,8 +925,6 @@ void lp_api_job_cancel(lp_server *s, const lp_request *q, lp_reply *r)
         lp_reply_error(r, 404, "no job %d", id);
         return;
     }
-    if (!strcmp(was, "queued"))
-        write_run_file(jb);
     reply_id(r, id);
 }
 

@@ -313,7 +313,10 @@ static enum MHD_Result token_redirect(const lp_server *s, struct MHD_Connection 
     char cookie[160];
     snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict", s->cookie_name, s->token);
     MHD_add_response_header(resp, "Set-Cookie", cookie);
-    MHD_add_response_header(resp, "Location", url[0] == '/' && url[1] != '/' ? url : "/");
+    /* always "/": echoing the path back ("//evil.example", "/\\evil.example") would make an
+       open redirect; the page's own route is in the fragment, which the browser keeps */
+    (void)url;
+    MHD_add_response_header(resp, "Location", "/");
     add_common_headers(resp);
     enum MHD_Result ok = MHD_queue_response(c, 303, resp);
     MHD_destroy_response(resp);

@@ -57,6 +57,23 @@ async function rawChecks(csrf) {
     const c = String(r.headers['set-cookie'] || '');
     return c.includes(token) && c.includes('HttpOnly') && c.includes('SameSite=Strict') && r.headers.location === '/' || 'cookie ' + c;
   });
+  await check('token-redirect-not-open', async () => {
+    for (const p of ['//evil.example/?token=' + token, '/\\evil.example/?token=' + token, '/x/?token=' + token]) {
+      const r = await raw('GET', p);
+      if (r.status !== 303 || r.headers.location !== '/') return `${p}: status ${r.status}, Location ${r.headers.location}`;
+    }
+    return true;
+  });
+  await check('headers-csp-nosniff', async () => {
+    const r = await raw('GET', '/', auth);
+    const csp = r.headers['content-security-policy'] || '';
+    return /script-src 'self'/.test(csp) && /frame-ancestors 'none'/.test(csp) && r.headers['x-content-type-options'] === 'nosniff' ||
+      JSON.stringify(r.headers);
+  });
+  await check('workspace-html-served-as-text', async () => {
+    const r = await raw('GET', '/api/file?root=0&path=t1/report.html', auth);
+    return r.status === 200 && /^text\/plain/.test(r.headers['content-type']) || `status ${r.status}, type ${r.headers['content-type']}`;
+  });
   await check('host-rebinding', async () =>
     expectStatus(await raw('GET', '/api/workspaces', { ...auth, Host: 'evil.example:' + base.port }), 403, 'foreign Host'));
   for (const [name, p] of [

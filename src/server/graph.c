@@ -1,16 +1,56 @@
 /* graph.c — GET /api/graph: a model as nodes and edges for the graph page, each node with the
  * precision a run chose for it. The graph is the one recipes name (lp_session_graph: optimized,
  * BatchNormalization and constants folded — what `lowp quantize --list` shows); the precision
- * comes from the run's report.json, else from its best trial in history.jsonl. */
+ * comes from the run's report.json, else from its best trial in history.jsonl, else from the
+ * structure of the quantized model in the workspace (a quantize job). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/session.h"
+#include "base/outfile.h"
 #include "onnx/model.h"
+#include "ops/op.h"
 #include "server/server.h"
 #include "server/wsread.h"
 
 #define MAX_GRAPH_NODES 5000    /* more are cut (the page says so): a browser draws this many */
+
+/* From a quantized model's structure (a quantize job's model.int8.onnx): a node reading a
+ * DequantizeLinear output computes on INT8 data, a node the model's BF16 list names runs in
+ * BF16; the rest is not known (grey). Node names are those of the optimized FP32 graph. */
+static lp_yval *model_precisions(const char *dir)
+{
+    static const char *const files[] = { "model.int8.onnx", "best_model.onnx" };
+    lp_yval *out = NULL;
+    for (int f = 0; f < 2 && !out; f++) {
+        char *p = NULL;
+        lowp_model *m = NULL;
+        lp_graph *g = NULL;
+        if (lp_path_join(dir, files[f], &p) == LP_OK && access(p, R_OK) == 0 && lowp_model_load(p, &m) == LP_OK &&
+            lp_session_graph(m->graph, false, true, NULL, &g) == LP_OK && lp_yval_new(LP_NODE_MAP, 0, NULL, &out) == LP_OK) {
+            for (int i = 0; i < g->n_nodes; i++) {
+                const lp_node *n = &g->nodes[i];
+                if (n->op == LP_OP_QuantizeLinear || n->op == LP_OP_DequantizeLinear || lp_yval_get(out, n->name))
+                    continue;
+                const lp_attr *a = lp_node_attr(n, LP_ATTR_PRECISION);
+                const char *prec = a && a->type == LP_ATTR_STRING && a->s && !strcmp(a->s, "bf16") ? "bf16" : NULL;
+                for (int k = 0; !prec && k < n->n_in; k++) {
+                    int pr = n->in[k] >= 0 ? g->values[n->in[k]].producer : -1;
+                    if (pr >= 0 && g->nodes[pr].op == LP_OP_DequantizeLinear)
+                        prec = "int8";
+                }
+                lp_yval *v = NULL;
+                if (prec && lp_yval_new(LP_NODE_SCALAR, 0, prec, &v) == LP_OK)
+                    (void)lp_yval_append(out, n->name, v);
+            }
+        }
+        lp_graph_free(g);
+        lowp_model_free(m);
+        free(p);
+    }
+    return out;
+}
 
 /* op name -> "int8" / "bf16" / "fp32" from the run, as a parsed map (NULL: none known). */
 static lp_yval *run_precisions(const char *dir)
@@ -33,7 +73,7 @@ static lp_yval *run_precisions(const char *dir)
     lp_srv_history h;
     size_t end = 0;
     if (lp_srv_history_read(dir, 0, &h, &end) != LP_OK)
-        return NULL;
+        return model_precisions(dir);
     int b = lp_srv_history_best(&h, true);
     const lp_yval *prec = b >= 0 ? lp_yval_get(h.trials[b], "precision") : NULL;
     if (prec && prec->kind == LP_NODE_MAP)

@@ -356,6 +356,12 @@ async function main() {
       return n >= 20 && int8 >= 1 && edges >= n - 1 || `nodes ${n}, int8 ${int8}, edges ${edges}`;
     });
 
+    await check('graph-quantize-job', async () => {
+      await page.goto(origin + '/#/graph?' + new URLSearchParams({ root: 0, path: 'q1' }), { waitUntil: 'networkidle0' });
+      await page.waitForSelector('#graph-svg g.node', { timeout: 15000 });
+      const int8 = await page.$$eval('#graph-svg g.node[data-precision="int8"]', gs => gs.map(g => g.dataset.op));
+      return int8.filter(op => op === 'Gemm').length === 3 || 'int8 nodes: ' + int8;
+    });
     await check('layers-page', async () => {
       await page.goto(origin + '/#/layers?' + new URLSearchParams({ root: 0, path: 'formtune' }), { waitUntil: 'networkidle0' });
       await page.waitForSelector('#compare-form', { timeout: 10000 });

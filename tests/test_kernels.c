@@ -520,6 +520,11 @@ static void test_views(void)
     attr_i(b, "transB", 1);
     gb_output(b, y);
     gb_output(b, op2(b, "Add", r0, q)); /* the views' storage is still read after the Gemm */
+    /* a Cast to the type it has, writing a graph output from a value another node reads (as
+     * FP16 models widened to float leave them): a view too */
+    int c = op1(b, "Cast", h);
+    attr_i(b, "to", LOWP_FLOAT);
+    gb_output(b, c);
     check_graph("views", b, steps(-1, -1));
     const lp_tensor *in[1] = { b->feed[0] };
     lp_plan *p = NULL;
@@ -528,8 +533,8 @@ static void test_views(void)
         int views = 0;
         for (int s = 0; s < p->n_steps; s++)
             views += strcmp(p->steps[s].kernel->name, "view") == 0;
-        CHECK_MSG(views == 3, "%d view steps, expected 3 (Reshape, Unsqueeze, Squeeze)", views);
-        CHECK(shared_values(p) == 3);
+        CHECK_MSG(views == 4, "%d view steps, expected 4 (Reshape, Unsqueeze, Squeeze, Cast)", views);
+        CHECK(shared_values(p) == 4);
         lp_plan_free(p);
     }
     gb_free(b);
@@ -1045,6 +1050,108 @@ static void test_resize_random(void)
     CHECK_MSG(claimed > cases / 2, "only %d of %d cases on the fast kernel", claimed, cases);
 }
 
+/* ---- Slice, Pad ---- */
+
+/* Generated Slices (random starts/ends beyond the dims and negative, steps 1-3, some axes,
+ * opset 9 attributes or 13 inputs) and constant Pads (zero or non-zero fill, opset 2
+ * attributes or 11 inputs), alone (plain) or between convolutions (blocked nChw16c from a
+ * Winograd conv, channels-last from brgconv). A reversed Slice, a cropping Pad and reflect/edge
+ * stay on the reference kernels. Data moves: exact alone; TOL_F32 with the convs around. */
+static void test_slice_pad_random(void)
+{
+    for (int t = 0; t < 96; t++) {
+        bool pad = t % 2, conv = t % 3 == 1;
+        int opset = t % 4 < 2 ? 13 : pad ? 2 : 9;
+        gb *b = gb_new(opset);
+        int r = conv ? 4 : rnd(1, 5);
+        int64_t xd[5];
+        for (int k = 0; k < r; k++)
+            xd[k] = rnd(1, 7);
+        if (conv) {
+            xd[0] = 1;
+            xd[1] = t % 4 == 1 ? 64 : rnd(3, 20);
+        }
+        int x = gb_input(b, r, xd);
+        if (conv) {
+            int64_t wd[4] = { xd[1], xd[1], 3, 3 }, p[4] = { 1, 1, 1, 1 };
+            int in[2] = { x, gb_const(b, 4, wd, 0.3f) };
+            x = gb_op(b, "Conv", 2, in);
+            attr_ints(b, "pads", 4, p);
+        }
+        bool claim = true;
+        int y;
+        char what[160];
+        int64_t out_c = conv ? xd[1] : 0; /* channels after the Slice or Pad */
+        if (!pad) {
+            int n = rnd(1, r);
+            int64_t st[5], en[5], ax[5], sp[5];
+            for (int i = 0; i < n; i++) {
+                int a = r - 1 - i;
+                ax[i] = a - (rnd(0, 1) ? r : 0); /* distinct, some negative */
+                int64_t d = xd[a], s0 = rnd(0, (int)d - 1), l = rnd(1, (int)(d - s0));
+                sp[i] = opset < 10 ? 1 : rnd(0, 5) == 0 ? -1 : rnd(1, 3);
+                if (sp[i] < 0) { /* reversed: from s0 + l - 1 down to s0 */
+                    st[i] = s0 + l - 1;
+                    en[i] = s0 - 1 < 0 ? -(int64_t)d - 1 : s0 - 1;
+                } else {
+                    st[i] = rnd(0, 1) ? s0 : s0 - d; /* negative counts from the end */
+                    en[i] = s0 + l == d && rnd(0, 1) ? INT64_MAX : rnd(0, 1) && s0 + l < d ? s0 + l - d : s0 + l;
+                }
+                claim &= sp[i] > 0;
+                if (a == 1 && conv)
+                    out_c = (l + (sp[i] > 0 ? sp[i] : 1) - 1) / (sp[i] > 0 ? sp[i] : 1);
+            }
+            if (opset >= 10) {
+                int in[5] = { x, gb_ints(b, n, st), gb_ints(b, n, en), gb_ints(b, n, ax), gb_ints(b, n, sp) };
+                y = gb_op(b, "Slice", 5, in);
+            } else {
+                y = op1(b, "Slice", x);
+                attr_ints(b, "starts", n, st);
+                attr_ints(b, "ends", n, en);
+                attr_ints(b, "axes", n, ax);
+            }
+            snprintf(what, sizeof what, "Slice-%d rank %d, %d axes%s", opset, r, n, conv ? " between convs" : "");
+        } else {
+            int64_t pads[10];
+            for (int k = 0; k < 2 * r; k++)
+                pads[k] = rnd(0, 5) == 0 ? -1 : rnd(0, 3);
+            if (conv)
+                pads[1] = pads[1 + r] = 0;
+            float fill = rnd(0, 1) ? 0.f : 0.5f;
+            int mode = rnd(0, 4) == 0 ? rnd(1, 2) : 0;
+            for (int k = 0; k < r; k++) /* no empty outputs */
+                if (xd[k] + pads[k] + pads[k + r] < 1)
+                    pads[k] = pads[k + r] = 0;
+            claim = mode == 0;
+            for (int k = 0; k < 2 * r; k++)
+                claim &= pads[k] >= 0;
+            if (opset >= 11) {
+                int64_t n = 2 * r;
+                int in[3] = { x, gb_ints(b, n, pads), gb_scalar(b, fill) };
+                y = gb_op(b, "Pad", 3, in);
+            } else {
+                y = op1(b, "Pad", x);
+                attr_ints(b, "pads", 2 * r, pads);
+                attr_f(b, "value", fill);
+            }
+            static const char *const modes[] = { "constant", "reflect", "edge" };
+            attr_s(b, "mode", modes[mode]);
+            snprintf(what, sizeof what, "Pad-%d rank %d %s fill %g%s", opset, r, modes[mode], fill,
+                     conv ? " between convs" : "");
+        }
+        if (conv) { /* a 1x1 convolution reads it */
+            int64_t wd[4] = { 2, out_c, 1, 1 };
+            int in[2] = { y, gb_const(b, 4, wd, 0.5f) };
+            y = gb_op(b, "Conv", 2, in);
+        }
+        gb_output(b, y);
+        expect e = conv ? steps(claim ? 3 : 2, 3) : steps(claim ? 1 : 0, 1);
+        e.tol = conv ? TOL_F32 : 1e-30;
+        check_graph(what, b, e);
+        gb_free(b);
+    }
+}
+
 /* A 1-D convolution of one channel with a large stride (an STFT as Conv), directly and as
  * im2col + matmul (LOWP_CONV_FRAMES=1): odd lengths, kernels not a multiple of the stride,
  * with and without bias. */
@@ -1405,6 +1512,7 @@ int main(int argc, char **argv)
     RUN(test_sub_swapped);
     RUN(test_resize_random);
     RUN(test_conv1d_strided);
+    RUN(test_slice_pad_random);
     RUN(test_concat);
     RUN(test_transpose);
     RUN(test_bf16);

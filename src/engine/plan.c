@@ -615,13 +615,15 @@ static const lp_kernel view_kernel = {
     .release = view_release,
 };
 
+/* (A Cast is one when it keeps the dtype, which make_views checks: the ones the Identity pass
+ * leaves, writing a graph output from a value others read too.) */
 static bool is_view_op(int op)
 {
     return op == LP_OP_Reshape || op == LP_OP_Flatten || op == LP_OP_Squeeze || op == LP_OP_Unsqueeze ||
-           op == LP_OP_Identity;
+           op == LP_OP_Identity || op == LP_OP_Cast;
 }
 
-/* A reference step running Reshape, Flatten, Squeeze, Unsqueeze or Identity on an
+/* A reference step running Reshape, Flatten, Squeeze, Unsqueeze, Identity or a no-op Cast on an
  * intermediate (stored plain: its readers include this reference step) becomes a view: no
  * work at run time, the output shares the input's storage. */
 static void make_views(lp_plan *p, const choice *c)

@@ -516,7 +516,7 @@ static void find_kinds(dn_step *st)
         if (!strstr(have, item) && k < sizeof st->kinds)
             k += (size_t)snprintf(st->kinds + k, sizeof st->kinds - k, "%s%s", k ? "+" : "", name);
     }
-    if (st->custom && k < sizeof st->kinds)
+    if ((st->custom || st->custom_pre) && k < sizeof st->kinds)
         k += (size_t)snprintf(st->kinds + k, sizeof st->kinds - k, "%slowp", k ? "+" : "");
     if (st->n_ref && k < sizeof st->kinds)
         snprintf(st->kinds + k, sizeof st->kinds - k, "%sreference", k ? "+" : "");
@@ -533,6 +533,8 @@ static lp_status run_step(dn_step *st, const lp_run_ctx *c, lp_step_prof *prof)
             b->last = *b->where;
         }
     }
+    if (st->custom_pre)
+        LP_TRY(st->custom_pre(st->custom_arg, c));
     for (int i = 0; i < st->n_exec; i++) {
         bool timed = prof && (st->reorder_mask & (1u << i));
         double t0 = timed ? lp_now_s() : 0;

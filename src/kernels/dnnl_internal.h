@@ -67,6 +67,7 @@ typedef struct dn_step {
     /* own code for what oneDNN has no primitive for, run after the executions on the memories
      * they bind (dnnl_resize.c); custom_free releases custom_arg with the step */
     lp_status (*custom)(void *arg, const lp_run_ctx *c);
+    lp_status (*custom_pre)(void *arg, const lp_run_ctx *c); /* run before the executions */
     void *custom_arg;
     void (*custom_free)(void *arg);
     /* the reference fallback */
@@ -168,6 +169,9 @@ lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
 
 bool dn_resize_supports(const lp_graph *g, const lp_node *n);
 lp_status dn_resize_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
+/* An f32 md for dims (rank nd) laid out like `like` when that is a layout lowp's own kernels
+ * walk (rank 3-4: plain, channels-last, channel-blocked by 8 or 16; true), else plain (false). */
+bool dn_md_like(const dnnl_memory_desc_t *like, int nd, const int64_t *dims, dnnl_memory_desc_t *out);
 
 /* ---- value helpers (dnnl_core.c) ---- */
 

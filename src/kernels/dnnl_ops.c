@@ -1,10 +1,13 @@
 /* dnnl_ops.c — what the oneDNN backend claims and how it builds each op family's
  * primitives: convolution, deconvolution, Gemm/MatMul, pooling, normalizations, softmax,
- * eltwise, binary and concat. Primitives are created here, once per plan. */
+ * eltwise, binary, concat, transpose, slice and pad. Primitives are created here, once per plan. */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/dnnl_internal.h"
 #include "ops/conv_ref.h"
+#include "ops/shape_copy.h"
 
 /* ---- small helpers ---- */
 
@@ -1659,6 +1662,188 @@ static lp_status concat_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     return dn_add_primitive(st, pc, pd, na, args);
 }
 
+/* ---- Slice, Pad: data moves as oneDNN reorders, on the producer's layout when they can ---- */
+
+/* The node's run context at compile time: x's header (dims), the constant other inputs. */
+static void const_ctx(const lp_graph *g, const lp_node *n, lp_tensor *hx, const lp_tensor **in, lp_run_ctx *c)
+{
+    const lp_value *vx = &g->values[n->in[0]];
+    lp_tensor_view(hx, vx->dtype, vx->shape.ndim, vx->shape.d, NULL);
+    in[0] = hx;
+    for (int k = 1; k < n->n_in && k < LP_MAX_NODE_IO; k++)
+        in[k] = n->in[k] >= 0 ? g->values[n->in[k]].init : NULL;
+    *c = (lp_run_ctx){ .node = n, .opset = lp_graph_opset(g, n->domain), .n_in = n->n_in, .n_out = 1, .in = in };
+}
+
+/* Static float data in and out, every other input constant. */
+static bool moves_const_args(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in < 1 || !all_f32(g, n, 0, 0) || !one_output(g, n) || !nonempty(g, n->in[0]) || !nonempty(g, n->out[0]))
+        return false;
+    for (int k = 1; k < n->n_in; k++)
+        if (n->in[k] >= 0 && !dn_value_const(g, n->in[k]))
+            return false;
+    return true;
+}
+
+static bool slice_window_of(const lp_graph *g, const lp_node *n, int64_t *start, int64_t *step, int64_t *len)
+{
+    lp_tensor hx;
+    const lp_tensor *in[LP_MAX_NODE_IO] = { 0 };
+    lp_run_ctx c;
+    const_ctx(g, n, &hx, in, &c);
+    if (lp_slice_window(&c, start, step, len) != LP_OK) {
+        lp_error(LP_OK, "%s", ""); /* the reference kernel reports it */
+        return false;
+    }
+    for (int k = 0; k < hx.ndim; k++)
+        if (step[k] <= 0) /* a reversed slice is no memory view */
+            return false;
+    return true;
+}
+
+static bool slice_supports(const lp_graph *g, const lp_node *n)
+{
+    int64_t start[LP_MAX_DIMS], step[LP_MAX_DIMS], len[LP_MAX_DIMS];
+    return moves_const_args(g, n) && shape(g, n->in[0])->ndim <= DNNL_MAX_NDIMS &&
+           slice_window_of(g, n, start, step, len);
+}
+
+/* Slice as one reorder: from a sub-memory of x as its producer stores it (steps of 1) into the
+ * output laid out alike; else from a strided view of plain x into a plain output. Exact. */
+static lp_status slice_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    int x = n->in[0], y = ch->out_value;
+    int64_t start[LP_MAX_DIMS], step[LP_MAX_DIMS], len[LP_MAX_DIMS];
+    if (ch->n_post || !slice_window_of(g, n, start, step, len))
+        return LOWP_ERR_UNSUPPORTED;
+    const lp_shape *xs = shape(g, x);
+    int r = xs->ndim;
+    bool unit = true;
+    for (int k = 0; k < r; k++)
+        unit &= step[k] == 1;
+    dnnl_memory_desc_t have, sub, dst_md;
+    dn_value_md(pc, x, &have);
+    dnnl_memory_t ms, md;
+    dnnl_dims_t sub_dims = { 0 }, sub_off = { 0 };
+    for (int k = 0; k < r; k++)
+        sub_dims[k] = len[k], sub_off[k] = start[k];
+    if (unit && priv && dn_value_private_ok(pc, y) && !dn_value_quantized(pc, x, NULL) &&
+        dn_md_like(&have, r, len, &dst_md) &&
+        dnnl_memory_desc_init_submemory(&sub, &have, sub_dims, sub_off) == dnnl_success) {
+        LP_TRY(dn_mem_value(st, pc, x, &sub, &ms));
+        LP_TRY(output(st, pc, y, &dst_md, &md));
+        snprintf(st->impl, sizeof st->impl, "reorder, layout kept");
+        return dn_reorder_q(st, ms, NULL, md, NULL);
+    }
+    int64_t xst[DNNL_MAX_NDIMS], vst[DNNL_MAX_NDIMS], off = 0;
+    dense_strides(r, xs->d, xst);
+    for (int k = 0; k < r; k++) {
+        vst[k] = xst[k] * step[k];
+        off += start[k] * xst[k];
+    }
+    dnnl_memory_desc_t view;
+    dn_md_strided(&view, r, len, vst, dnnl_f32);
+    view.offset0 = off;
+    dn_plain_md(&dst_md, dnnl_f32, r, len);
+    LP_TRY(input_view(st, pc, x, &view, &ms));
+    LP_TRY(output(st, pc, y, &dst_md, &md));
+    snprintf(st->impl, sizeof st->impl, "reorder, plain");
+    return dn_reorder_q(st, ms, NULL, md, NULL);
+}
+
+static bool pad_window_of(const lp_graph *g, const lp_node *n, int64_t *pads, double *fill)
+{
+    lp_tensor hx;
+    const lp_tensor *in[LP_MAX_NODE_IO] = { 0 };
+    lp_run_ctx c;
+    const_ctx(g, n, &hx, in, &c);
+    bool constant;
+    if (lp_pad_window(&c, &constant, pads, fill) != LP_OK) {
+        lp_error(LP_OK, "%s", "");
+        return false;
+    }
+    for (int k = 0; k < 2 * hx.ndim; k++)
+        if (pads[k] < 0) /* a crop: the reference */
+            return false;
+    return constant;
+}
+
+static bool pad_supports(const lp_graph *g, const lp_node *n)
+{
+    int64_t pads[2 * LP_MAX_DIMS];
+    double fill;
+    return moves_const_args(g, n) && shape(g, n->in[0])->ndim <= DNNL_MAX_NDIMS && pad_window_of(g, n, pads, &fill);
+}
+
+typedef struct pad_state {
+    dnnl_memory_t dst;
+    size_t count;               /* floats in the output's storage */
+    float fill;
+} pad_state;
+
+static lp_status pad_fill(void *arg, const lp_run_ctx *c)
+{
+    (void)c;
+    const pad_state *ps = arg;
+    float *d = NULL;
+    dnnl_memory_get_data_handle(ps->dst, (void **)&d);
+    if (ps->fill == 0.f && !signbit(ps->fill))
+        memset(d, 0, ps->count * sizeof *d);
+    else
+        for (size_t i = 0; i < ps->count; i++)
+            d[i] = ps->fill;
+    return LP_OK;
+}
+
+/* Pad (constant mode, no crops): the output filled, then x reordered into the sub-memory that
+ * is its interior -- in the producer's layout when the interior starts on a channel block and
+ * a non-zero fill would not land in a block's padding channels; else plain. Exact. */
+static lp_status pad_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    int x = n->in[0], y = ch->out_value;
+    int64_t pads[2 * LP_MAX_DIMS];
+    double fill;
+    if (ch->n_post || !pad_window_of(g, n, pads, &fill))
+        return LOWP_ERR_UNSUPPORTED;
+    const lp_shape *xs = shape(g, x), *ys = shape(g, y);
+    int r = xs->ndim;
+    dnnl_memory_desc_t have, like_x, dst_md, sub;
+    dn_value_md(pc, x, &have);
+    bool like = priv && dn_value_private_ok(pc, y) && !dn_value_quantized(pc, x, NULL) &&
+                dn_md_like(&have, r, ys->d, &dst_md) && dn_md_like(&have, r, xs->d, &like_x) &&
+                dnnl_memory_desc_equal(&like_x, &have);
+    if (like && have.format_desc.blocking.inner_nblks == 1) {
+        int64_t blk = have.format_desc.blocking.inner_blks[0];
+        like = pads[1] % blk == 0 && (fill == 0.0 || (xs->d[1] % blk == 0 && ys->d[1] % blk == 0));
+    }
+    if (!like) {
+        dn_plain_md(&dst_md, dnnl_f32, r, ys->d);
+        dn_plain_md(&have, dnnl_f32, r, xs->d);
+    }
+    dnnl_dims_t sub_dims = { 0 }, sub_off = { 0 };
+    for (int k = 0; k < r; k++)
+        sub_dims[k] = xs->d[k], sub_off[k] = pads[k];
+    if (dnnl_memory_desc_init_submemory(&sub, &dst_md, sub_dims, sub_off) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    pad_state *ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing Pad");
+    st->custom_arg = ps;
+    st->custom_free = free;
+    ps->fill = (float)fill;
+    ps->count = dnnl_memory_desc_get_size(&dst_md) / sizeof(float);
+    dnnl_memory_t ms, msub;
+    LP_TRY(dn_input(st, pc, x, &have, &ms));
+    LP_TRY(output(st, pc, y, &dst_md, &ps->dst));
+    LP_TRY(dn_mem_value(st, pc, y, &sub, &msub));
+    st->custom_pre = pad_fill;
+    snprintf(st->impl, sizeof st->impl, "fill + reorder, %s", like ? "layout kept" : "plain");
+    return dn_reorder_q(st, ms, NULL, msub, NULL);
+}
+
 /* ---- GELU (the Erf subgraph) as one eltwise ---- */
 
 static lp_status gelu_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv)
@@ -1709,6 +1894,8 @@ static const dn_op ops[] = {
     { "Div", binary_supports, binary_build, true },
     { "Concat", concat_supports, concat_build, false },
     { "Transpose", transpose_supports, transpose_build, false },
+    { "Slice", slice_supports, slice_build, false },
+    { "Pad", pad_supports, pad_build, false },
     { "Resize", dn_resize_supports, dn_resize_build, false },
     { "Upsample", dn_resize_supports, dn_resize_build, false },
 };

@@ -237,6 +237,17 @@ static rs_axis *axis_of(const lp_resize_plan *p, int k, int64_t n_out, int64_t s
     return a;
 }
 
+bool dn_md_like(const dnnl_memory_desc_t *like, int nd, const int64_t *dims, dnnl_memory_desc_t *out)
+{
+    rs_layout l;
+    if (nd < 3 || nd > 4 || like->ndims != nd || !layout_of(like, &l)) {
+        dn_plain_md(out, dnnl_f32, nd, dims);
+        return false;
+    }
+    md_of(out, l, nd, dims);
+    return true;
+}
+
 lp_status dn_resize_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     const lp_graph *g = pc->g;

@@ -2,7 +2,7 @@
  * Gather, Expand, Tile, Pad. Kernels copy elem-size bytes, so every dtype works. */
 #include <string.h>
 
-#include "ops/op.h"
+#include "ops/shape_copy.h"
 
 /* ---- shared pieces ---- */
 
@@ -488,29 +488,40 @@ static lp_status slice_infer(lp_infer_ctx *c)
     return LP_OK;
 }
 
-static lp_status slice_run(const lp_run_ctx *c)
+lp_status lp_slice_window(const lp_run_ctx *c, int64_t *start, int64_t *step, int64_t *len)
 {
-    /* x: (d0..dr-1) -> y: (len0..lenr-1), y[i] = x[start + i * step] per axis */
     const lp_tensor *x = c->in[0];
-    lp_tensor *y = c->out[0];
     slice_args a;
     LP_TRY(slice_args_read(c->node, c->opset, c->n_in, NULL, c->in, &a));
     if (!a.known)
         return lp_node_error(c->node, LOWP_ERR_INTERNAL, "arguments are missing");
     LP_TRY(slice_axes(c->node, &a, x->ndim));
-    int64_t xst[LP_MAX_DIMS], st[LP_MAX_DIMS], len[LP_MAX_DIMS];
-    strides_of(x->ndim, x->dims, xst);
-    int64_t off = 0;
     for (int k = 0; k < x->ndim; k++) {
-        st[k] = xst[k];
+        start[k] = 0;
+        step[k] = 1;
         len[k] = x->dims[k];
     }
     for (int i = 0; i < a.n; i++) {
         int ax = (int)a.axes[i];
         len[ax] = slice_clamp(x->dims[ax], &a.starts[i], a.ends[i], a.steps[i]);
-        st[ax] = xst[ax] * a.steps[i];
-        if (len[ax] > 0)
-            off += a.starts[i] * xst[ax];
+        start[ax] = len[ax] > 0 ? a.starts[i] : 0;
+        step[ax] = a.steps[i];
+    }
+    return LP_OK;
+}
+
+static lp_status slice_run(const lp_run_ctx *c)
+{
+    /* x: (d0..dr-1) -> y: (len0..lenr-1), y[i] = x[start + i * step] per axis */
+    const lp_tensor *x = c->in[0];
+    lp_tensor *y = c->out[0];
+    int64_t xst[LP_MAX_DIMS], st[LP_MAX_DIMS], len[LP_MAX_DIMS], start[LP_MAX_DIMS], step[LP_MAX_DIMS];
+    LP_TRY(lp_slice_window(c, start, step, len));
+    strides_of(x->ndim, x->dims, xst);
+    int64_t off = 0;
+    for (int k = 0; k < x->ndim; k++) {
+        st[k] = xst[k] * step[k];
+        off += start[k] * xst[k];
     }
     for (int k = 0; k < x->ndim; k++)
         if (y->ndim != x->ndim || len[k] != y->dims[k])
@@ -817,19 +828,51 @@ static int64_t pad_source(int64_t o, int64_t begin, int64_t d, pad_mode mode)
     return i < d ? i : period - i;
 }
 
+/* The constant_value input (opset 11+) when given and not empty, else NULL; checks its type. */
+static lp_status pad_fill_input(const lp_run_ctx *c, const lp_tensor **out)
+{
+    const lp_tensor *cv = c->opset >= 11 && c->n_in > 2 ? c->in[2] : NULL;
+    *out = NULL;
+    if (!cv || lp_tensor_numel(cv) == 0)
+        return LP_OK;
+    if (cv->dtype != c->in[0]->dtype)
+        return lp_node_error(c->node, LOWP_ERR_SHAPE, "constant_value is %s, data is %s",
+                             lp_dtype_traits_of(cv->dtype)->name, lp_dtype_traits_of(c->in[0]->dtype)->name);
+    *out = cv;
+    return LP_OK;
+}
+
+/* Mode and pads of a run (checked against the input's rank). */
+static lp_status pad_geometry(const lp_run_ctx *c, pad_mode *mode, int64_t *pads)
+{
+    LP_TRY(pad_mode_of(c->node, mode));
+    int n;
+    LP_TRY(pad_pads(c->node, c->opset, NULL, c->opset >= 11 ? c->in[1] : NULL, pads, &n));
+    if (n != 2 * c->in[0]->ndim)
+        return lp_node_error(c->node, LOWP_ERR_SHAPE, "%d pads for rank %d", n, c->in[0]->ndim);
+    return LP_OK;
+}
+
+lp_status lp_pad_window(const lp_run_ctx *c, bool *constant, int64_t *pads, double *fill)
+{
+    pad_mode mode;
+    const lp_tensor *cv;
+    LP_TRY(pad_geometry(c, &mode, pads));
+    LP_TRY(pad_fill_input(c, &cv));
+    *constant = mode == PAD_CONSTANT;
+    *fill = cv ? lp_tensor_get(cv, 0) : c->opset < 11 ? lp_attr_float(c->node, "value", 0.0f) : 0.0;
+    return LP_OK;
+}
+
 static lp_status pad_run(const lp_run_ctx *c)
 {
     /* x: (d0..dr-1) -> y: (d0+b0+e0, ..); y[i] = x[i - b] inside, fill/reflect/edge outside */
     const lp_tensor *x = c->in[0];
     lp_tensor *y = c->out[0];
     pad_mode mode;
-    LP_TRY(pad_mode_of(c->node, &mode));
     int r = x->ndim;
     int64_t pads[2 * LP_MAX_DIMS];
-    int n;
-    LP_TRY(pad_pads(c->node, c->opset, NULL, c->opset >= 11 ? c->in[1] : NULL, pads, &n));
-    if (n != 2 * r)
-        return lp_node_error(c->node, LOWP_ERR_SHAPE, "%d pads for rank %d", n, r);
+    LP_TRY(pad_geometry(c, &mode, pads));
     for (int k = 0; k < r; k++) {
         if (y->ndim != r || y->dims[k] != x->dims[k] + pads[k] + pads[k + r])
             return lp_node_error(c->node, LOWP_ERR_INTERNAL, "output dim %d does not match", k);
@@ -840,11 +883,9 @@ static lp_status pad_run(const lp_run_ctx *c)
     /* The fill element, in the data type. */
     size_t es = esize(x);
     unsigned char fill[16] = { 0 };
-    const lp_tensor *cv = c->opset >= 11 && c->n_in > 2 ? c->in[2] : NULL;
-    if (cv && lp_tensor_numel(cv) > 0) {
-        if (cv->dtype != x->dtype)
-            return lp_node_error(c->node, LOWP_ERR_SHAPE, "constant_value is %s, data is %s",
-                                 lp_dtype_traits_of(cv->dtype)->name, lp_dtype_traits_of(x->dtype)->name);
+    const lp_tensor *cv;
+    LP_TRY(pad_fill_input(c, &cv));
+    if (cv) {
         memcpy(fill, cv->data, es);
     } else if (c->opset < 11) {
         lp_dtype_traits_of(x->dtype)->set(fill, 0, lp_attr_float(c->node, "value", 0.0f));

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/tensor.h"
+#include "data/coco.h"
 #include "data/data.h"
 #include "lowp.h"
 
@@ -65,17 +67,29 @@ static inline void lp_fuzz_write(const char *name, const uint8_t *data, size_t s
         abort();
 }
 
+/* A sub-folder of the private folder (made once), for datasets that look for their files by
+ * name and would find another target's there. */
+static inline const char *lp_fuzz_subfolder(const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", lp_fuzz_folder(), name);
+    mkdir(out, 0700);
+    return out;
+}
+
 /* Removes what the dataset targets wrote (the replay test calls it at the end). */
 static inline void lp_fuzz_data_cleanup(void)
 {
     static const char *const names[] = {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "test_batch.bin",
-                                        "test.bin", "x.npy", "y.npy", "val.txt"};
+                                        "test.bin", "x.npy", "y.npy", "val.txt", "lpot/mnist.npz",
+                                        "lpot/test_batch", "lpot/annotations/instances_val2017.json",
+                                        "lpot/annotations", "lpot"};
     char path[128];
     if (!lp_fuzz_dir[0])
         return;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", lp_fuzz_dir, names[i]);
-        unlink(path);
+        if (unlink(path) != 0)
+            rmdir(path);
     }
     rmdir(lp_fuzz_dir);
     lp_fuzz_dir[0] = 0;
@@ -191,6 +205,43 @@ static inline int lp_fuzz_dataset_one(const uint8_t *data, size_t size)
     snprintf(in_list, sizeof in_list, "[%s]", path);
     snprintf(lab_list, sizeof lab_list, "[%s]", lab);
     lp_fuzz_dataset("Npy", "inputs", in_list, "labels", lab_list, lp_fuzz_check_any_sample);
+    return 0;
+}
+
+/* LPOT's own formats: [kind byte % 3][the file]: 0 a COCO instances JSON (read whole, as
+ * anno_path, and as COCORaw's annotations, whose images are then all missing), 1 MNIST's
+ * mnist.npz, 2 a pickled CIFAR-10 test_batch (the python version). In their own sub-folder, so
+ * the IDX and CIFAR targets' files there do not shadow them. */
+static inline int lp_fuzz_lpot_one(const uint8_t *data, size_t size)
+{
+    char dir[160], sub[200], path[256];
+    if (size < 1)
+        return 0;
+    lp_fuzz_subfolder("lpot", dir, sizeof dir);
+    int kind = data[0] % 3;
+    if (kind == 0) {
+        snprintf(sub, sizeof sub, "%s/annotations", dir);
+        mkdir(sub, 0700);
+        lp_fuzz_write("lpot/annotations/instances_val2017.json", data + 1, size - 1, path, sizeof path);
+        for (int cats = 0; cats < 2; cats++) {
+            lp_coco *c = NULL;
+            if (lp_coco_read(path, cats, &c) == LOWP_OK) {
+                for (int64_t i = 0; i < c->n_images; i++)   /* the promises a reader keeps */
+                    if (!c->images[i].file_name || c->images[i].file_name[0] == '/' || !(c->images[i].width > 0))
+                        abort();
+                for (int64_t i = 0; i < c->n_anns; i++)
+                    if (c->anns[i].has_bbox && (c->anns[i].bbox[2] < 0 || c->anns[i].bbox[3] < 0))
+                        abort();
+                lp_coco_free(c);
+            }
+        }
+        lp_fuzz_dataset("COCORaw", "root", dir, NULL, NULL, lp_fuzz_check_any_sample);
+        unlink(path);
+        return 0;
+    }
+    lp_fuzz_write(kind == 1 ? "lpot/mnist.npz" : "lpot/test_batch", data + 1, size - 1, path, sizeof path);
+    lp_fuzz_dataset(kind == 1 ? "MNIST" : "CIFAR10", "root", dir, NULL, NULL, lp_fuzz_check_class_sample);
+    unlink(path);
     return 0;
 }
 

@@ -8,7 +8,12 @@
 # "50, 100" sampling sizes, onnxrt_qlinearops and the performance section must all work.
 # The second, LPOT's object-detection example (ssd_mobilenet_v1.yaml), runs on a COCO-format
 # fixture (tools/make_lpot_fixture_coco.py): COCORaw, dataloader.filter LabelBalance, COCOmAP,
-# outputs as one comma-separated string, op_wise names with a regex.
+# outputs as one comma-separated string, op_wise names with a regex. The third is LPOT's BERT
+# SQuAD example (examples/tensorflow/nlp/bert_large_squad/bert.yaml) brought to ONNX Runtime
+# the way LPOT's own ONNX BERT example is (onnxrt_integerops, dynamic): the TensorFlow-only
+# parts -- framework, the `bert` TF-record dataset, the SquadV1 detokenizing postprocess -- are
+# replaced by an ONNX model and its features as .npy (tools/make_lpot_fixture_bert.py); the
+# SquadF1 metric, sampling size, model_wise, op_wise and tuning keys are LPOT's.
 SUITE=lpot_examples
 . "$(dirname "$0")/lib.sh"
 if ! /usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null; then
@@ -251,6 +256,95 @@ if [ $rc = 0 ] && grep -q '"met_target": true' "$T/ssd_tune.json" && [ -s "$T/ss
     ok ssd_example_tune
 else
     fail ssd_example_tune "exit $rc: $(tail -1 "$T/ssd_tune.err")"
+fi
+
+# ---- question answering: LPOT's BERT SQuAD example on ONNX ----
+B="$T/bert"
+/usr/bin/python3 tools/make_lpot_fixture_bert.py "$B" || { fail bert_fixture "make_lpot_fixture_bert.py failed"; finish; exit; }
+cat >"$T/bert.yaml" <<YAML
+model:
+  name: bert
+  framework: onnxrt_integerops
+  inputs: input_ids, input_mask, segment_ids
+  outputs: start_logits, end_logits
+
+evaluation:
+  accuracy:
+    metric:
+      SquadF1:
+    dataloader:
+      dataset:
+        Npy:
+          inputs: [$B/input_ids.npy, $B/input_mask.npy, $B/segment_ids.npy]
+          labels: [$B/start_positions.npy, $B/end_positions.npy]
+      batch_size: 64
+  performance:
+    iteration: 10
+    configs:
+        num_of_instance: 4
+        cores_per_instance: 7
+    dataloader:
+      dataset:
+        Npy:
+          inputs: [$B/input_ids.npy, $B/input_mask.npy, $B/segment_ids.npy]
+      batch_size: 64
+
+quantization:
+  approach: post_training_dynamic_quant
+  calibration:
+    sampling_size: 500
+    dataloader:
+      dataset:
+        Npy:
+          inputs: [$B/input_ids.npy, $B/input_mask.npy, $B/segment_ids.npy]
+      batch_size: 64
+  model_wise:
+    weight:
+      granularity: per_channel
+  op_wise: {
+             'MatMul_qa': {
+               'activation':  {'dtype': ['fp32']},
+               'weight':  {'dtype': ['fp32']},
+             }
+           }
+tuning:
+  accuracy_criterion:
+    relative:  0.01
+  exit_policy:
+    timeout: 0
+    max_trials: 100
+  random_seed: 9527
+YAML
+Q="$T/bert.yaml"
+
+# eval: every answer span found (F1 100 over the 40 questions; exact match too)
+"$LOWP" eval "$B/model.onnx" --config "$Q" --json -q >"$T/bert_eval.json" 2>"$T/bert_eval.err"
+rc=$?
+"$LOWP" eval "$B/model.onnx" --config "$Q" --metric SquadF1:exact_match=true --json -q >"$T/bert_em.json" 2>>"$T/bert_eval.err"
+if [ $rc = 0 ] && grep -q '"metric":"SquadF1","value":100,"samples":40' "$T/bert_eval.json" &&
+   grep -q '"value":100,' "$T/bert_em.json"; then
+    ok bert_example_eval
+else
+    fail bert_example_eval "exit $rc: $(tail -1 "$T/bert_eval.err") $(cat "$T/bert_eval.json")"
+fi
+
+# quantize: dynamic (integerops), the op_wise head kept FP32, the mixing MatMul in INT8
+"$LOWP" quantize "$B/model.onnx" --config "$Q" -o "$T/bert_q.onnx" --json -q >"$T/bert_q.json" 2>"$T/bert_q.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"approach":"dynamic"' "$T/bert_q.json" && grep -q '"int8_nodes":1,' "$T/bert_q.json" &&
+   grep -q '"fp32_nodes":1,' "$T/bert_q.json" && [ -s "$T/bert_q.onnx" ]; then
+    ok bert_example_quantize
+else
+    fail bert_example_quantize "exit $rc: $(tail -1 "$T/bert_q.err") $(cat "$T/bert_q.json")"
+fi
+
+# tune: meets the 1 % criterion on SquadF1
+"$LOWP" tune "$Q" "$B/model.onnx" -w "$T/bert_ws" --json -q >"$T/bert_tune.json" 2>"$T/bert_tune.err"
+rc=$?
+if [ $rc = 0 ] && grep -q '"met_target": true' "$T/bert_tune.json" && [ -s "$T/bert_ws/best_model.onnx" ]; then
+    ok bert_example_tune
+else
+    fail bert_example_tune "exit $rc: $(tail -1 "$T/bert_tune.err")"
 fi
 
 finish

@@ -201,6 +201,23 @@ static void test_multi_metrics(void)
     lowp_config_free(c);
 }
 
+/* evaluation.accuracy.iteration (LPOT's): the accuracy dataloader stops after that many batches. */
+static void test_accuracy_iteration(void)
+{
+    lowp_config *c = NULL;
+    CHECK_OK(lowp_config_load_string("model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n"
+                                     "    iteration: 3\n    dataloader:\n      batch_size: 4\n"
+                                     "      dataset: {dummy: {shape: [100, 2], label: true}}\n", "conf.yaml", &c));
+    lowp_dataloader *dl = NULL;
+    CHECK_OK(lowp_config_dataloader(c, "evaluation.accuracy", 0, 0, &dl));
+    CHECK(dl && lowp_dataloader_length(dl) == 12);   /* 3 batches of 4 */
+    lowp_dataloader_free(dl);
+    CHECK_OK(lowp_config_dataloader(c, "evaluation.accuracy", 10, 0, &dl));
+    CHECK(dl && lowp_dataloader_length(dl) == 30);   /* a batch-size override keeps 3 batches */
+    lowp_dataloader_free(dl);
+    lowp_config_free(c);
+}
+
 static void test_examples(void)
 {
     const char *names[] = {"examples/mlp.yaml", "examples/resnet_s.yaml", "examples/mobilenetv2_s.yaml",
@@ -232,7 +249,7 @@ static void test_errors(void)
     E("evaluation:\n  accuracy:\n    metric:\n      topk: five\n",
       "evaluation.accuracy.metric.topk.k: expected an integer, got 'five' at line 6");
     E("evaluation:\n  accuracy:\n    metrik: {topk: 1}\n",
-      "evaluation.accuracy.metrik: unknown key 'metrik' (expected one of: metric, multi_metrics, dataloader, postprocess, configs) at line 5");
+      "evaluation.accuracy.metrik: unknown key 'metrik' (expected one of: metric, multi_metrics, dataloader, postprocess, configs, iteration) at line 5");
     E("evaluation:\n  accuracy:\n    metric: {topk: 1, Accuracy: {}}\n",
       "evaluation.accuracy.metric: expected exactly one metric name");
     E("tuning:\n  accuracy_criterion:\n    relative: lots\n",
@@ -333,12 +350,20 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    configs: {cores_per_instance: 2, intra_num_of_threads: 2}\n", NULL, "eval's threads (its JSON)" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    postprocess: {transform: {LabelShift: 1}}\n", NULL, "eval.sh" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {mIOU: {num_classes: 21}}\n", NULL, "test_metric_more miou" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    iteration: 2\n", NULL, "test_accuracy_iteration" },
+        { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {topk: 1}\n    iteration: 0\n", "evaluation.accuracy.iteration: must be -1 (every batch) or a number of batches >= 1", NULL },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {COCOmAP: {anno_path: /nonexistent.json}}\n", "evaluation.accuracy.metric.COCOmAP.anno_path: /nonexistent.json: cannot open", NULL },
         { "model: {name: m, outputs: 'num_detections,detection_bboxes, detection_scores'}\n", NULL, "test_multi_metrics (split), lpot_examples.sh ssd_example_eval" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {BLEU: {}}\n", NULL, "test_metric_more bleu" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric:\n      SquadF1:\n", NULL, "test_metric_more squad" },
         { "model: {name: m}\nevaluation:\n  accuracy:\n    metric: {SquadF1: {}}\n    postprocess:\n      transform: {SquadV1: {label_file: dev-v1.1.json, vocab_file: vocab.txt}}\n",
-          "evaluation.accuracy.postprocess.transform: unknown transform 'SquadV1'", NULL },
+          "evaluation.accuracy.postprocess.transform: transform 'SquadV1' at line 6 is an LPOT transform that lowp does not have: it detokenizes", NULL },
+        /* datasets and transforms of LPOT 1.4's schema lowp has now, and the TensorFlow-only ones it names */
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {dataset: {dummy_v2: {input_shape: [3, 2], label_shape: [1], length: 8}}}\n", NULL, "test_data dummy_v2" },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader:\n      dataset: {dummy: {shape: [2, 3]}}\n      transform: {ResizeWithRatio: {min_dim: 8, max_dim: 16, padding: false}, PaddedCenterCrop: {size: 4, crop_padding: 1}, ColorJitter: {brightness: 0.2}, ToNDArray: {}}\n", NULL, "test_data_transforms ratio_crop_jitter" },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {dataset: {bert: {root: /r, label_file: /l}}}\n", "dataset 'bert' at line 4 is an LPOT dataset that lowp does not have", NULL },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {dataset: {COCORecord: {root: /r}}}\n", "use COCORaw", NULL },
+        { "model: {name: m}\nquantization:\n  calibration:\n    dataloader:\n      dataset: {dummy: {shape: [2, 3]}}\n      transform: {ParseDecodeImagenet: {}}\n", "it decodes TensorFlow records", NULL },
         { "model: {name: m}\nevaluation:\n  performance:\n    warmup: 3\n    iteration: 7\n    configs: {num_of_instance: 1, cores_per_instance: 1, kmp_blocktime: 1}\n", NULL, "bench.sh config_mode" },
         /* INC 2.x's multi_metrics */
         { "model: {name: m}\nevaluation:\n  accuracy:\n    multi_metrics: {topk: 1, Loss: {}, weight: [0.5, 0.5]}\n", NULL, "test_multi_metrics" },
@@ -378,6 +403,7 @@ int main(void)
 {
     RUN(test_lpot_schema_keys);
     RUN(test_multi_metrics);
+    RUN(test_accuracy_iteration);
     RUN(test_full);
     RUN(test_defaults);
     RUN(test_examples);

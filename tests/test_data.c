@@ -422,6 +422,45 @@ static void test_dummy(void)
     lowp_params_free(p);
     CHECK(lowp_dataset_open("nosuch", NULL, &d) == LOWP_ERR_INVALID_ARGUMENT);
     CHECK(strstr(lowp_last_error(), "unknown dataset 'nosuch'"));
+    /* dummy_v2: per-sample shapes; low/high/dtype per input then label; `length` samples */
+    p = params("input_shape", "[[2, 3], [4]]", "label_shape", "[1]");
+    CHECK_OK(lowp_params_set(p, "low", "[0, 10, -3]"));
+    CHECK_OK(lowp_params_set(p, "high", "[1, 20, -2]"));
+    CHECK_OK(lowp_params_set(p, "dtype", "[float32, int32, int64]"));
+    CHECK_OK(lowp_params_set(p, "length", "12"));
+    CHECK_OK(lowp_dataset_open("dummy_v2", p, &d));
+    lowp_params_free(p);
+    CHECK(d && lowp_dataset_length(d) == 12);
+    if (d && lowp_dataset_get(d, 11, &s) == LOWP_OK) {
+        CHECK(s.n_inputs == 2 && s.n_labels == 1);
+        CHECK(lowp_tensor_ndim(s.inputs[0]) == 2 && lowp_tensor_dims(s.inputs[0])[1] == 3);
+        CHECK(lowp_tensor_dtype(s.inputs[1]) == LOWP_INT32 && lowp_tensor_numel(s.inputs[1]) == 4);
+        CHECK(lowp_tensor_dtype(s.labels[0]) == LOWP_INT64 && lowp_tensor_numel(s.labels[0]) == 1);
+        const float *x = lowp_tensor_data(s.inputs[0]);
+        const int32_t *y = lowp_tensor_data(s.inputs[1]);
+        for (int i = 0; i < 6; i++)
+            CHECK(x[i] >= 0 && x[i] < 1);
+        for (int i = 0; i < 4; i++)
+            CHECK(y[i] >= 10 && y[i] < 20);
+        CHECK(*(const int64_t *)lowp_tensor_data(s.labels[0]) == -3);   /* floor of [-3, -2) */
+    }
+    lowp_sample_clear(&s);
+    lowp_dataset_free(d);
+    /* one input without labels, LPOT's defaults; a rank beyond the limit and length 0 refused */
+    p = params("input_shape", "[224, 224, 3]", NULL, NULL);
+    CHECK_OK(lowp_dataset_open("dummy_v2", p, &d));
+    lowp_params_free(p);
+    CHECK(d && lowp_dataset_length(d) == 1000);
+    if (d && lowp_dataset_get(d, 0, &s) == LOWP_OK)
+        CHECK(s.n_inputs == 1 && s.n_labels == 0 && lowp_tensor_numel(s.inputs[0]) == 224 * 224 * 3);
+    lowp_sample_clear(&s);
+    lowp_dataset_free(d);
+    p = params("input_shape", "[1, 1, 1, 1, 1, 1, 1, 1, 1]", NULL, NULL);
+    CHECK(lowp_dataset_open("dummy_v2", p, &d) != LOWP_OK);
+    lowp_params_free(p);
+    p = params("input_shape", "[2]", "length", "0");
+    CHECK(lowp_dataset_open("dummy_v2", p, &d) != LOWP_OK && strstr(lowp_last_error(), "length must be >= 1"));
+    lowp_params_free(p);
 }
 
 /* ---- a user dataset: sample i = [i, i] (shape [2], or [3] for index bad), label i ---- */

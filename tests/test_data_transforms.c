@@ -481,9 +481,133 @@ static void test_lpot_small_transforms(void)
     lowp_tensor_free(qt);
 }
 
+/* ResizeWithRatio, PaddedCenterCrop and ColorJitter against values worked out by hand. */
+static void test_ratio_crop_jitter(void)
+{
+    /* (2,4,1) of 7s, min_dim 4: scale max(1, 4/2) = 2 makes the long side 8 > max_dim 6, so
+     * scale 6/4: (3,6), still 7s (bilinear of a constant) */
+    float sevens[8] = {7, 7, 7, 7, 7, 7, 7, 7}, want18[18];
+    for (int i = 0; i < 18; i++)
+        want18[i] = 7;
+    int64_t d241[3] = {2, 4, 1}, d361[3] = {3, 6, 1};
+    lowp_tensor *x = tensor(3, d241, sevens);
+    check_values(apply("ResizeWithRatio", x, 0, "min_dim", "4", "max_dim", "6", NULL, NULL), 3, d361, want18, 0);
+    /* never down to min_dim: a side already larger stays as it is */
+    check_values(apply("ResizeWithRatio", x, 0, "min_dim", "1", "max_dim", "0", NULL, NULL), 3, d241, sevens, 0);
+    /* padding to max_dim 8 (min_dim 0: no upscale): placed at top (8-2)/2 = 3, left (8-4)/2 = 2;
+     * the box [0, 0, 1, 1] becomes [(0*2+3)/8, (0*4+2)/8, (1*2+3)/8, (1*4+2)/8] */
+    lowp_params *p = NULL;
+    lowp_transform *tf = NULL;
+    CHECK_OK(lowp_params_create(&p));
+    CHECK_OK(lowp_params_set(p, "min_dim", "0"));
+    CHECK_OK(lowp_params_set(p, "max_dim", "8"));
+    CHECK_OK(lowp_params_set(p, "padding", "true"));
+    CHECK_OK(lowp_transform_create(&tf));
+    CHECK_OK(lowp_transform_append(tf, "ResizeWithRatio", p));
+    lowp_sample s = {0};
+    float box[8] = {0, 0, 1, 1, 0.5f, 0.5f, 1, 1};
+    int64_t db[2] = {2, 4};
+    CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 3, d241, sevens, &s.inputs[0]));
+    CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 2, db, box, &s.labels[0]));
+    s.n_inputs = s.n_labels = 1;
+    CHECK_OK(lowp_transform_apply(tf, &s, 0));
+    if (s.n_inputs == 1) {
+        const int64_t *d = lowp_tensor_dims(s.inputs[0]);
+        CHECK(d[0] == 8 && d[1] == 8 && d[2] == 1);
+        const float *o = lowp_tensor_data(s.inputs[0]), *b = lowp_tensor_data(s.labels[0]);
+        CHECK(o[3 * 8 + 2] == 7 && o[4 * 8 + 5] == 7 && o[0] == 0 && o[5 * 8 + 2] == 0 && o[3 * 8 + 6] == 0);
+        CHECK(b[0] == 0.375f && b[1] == 0.25f && b[2] == 0.625f && b[3] == 0.75f);
+        CHECK(b[4] == 0.5f && b[5] == 0.5f);   /* (0.5*2+3)/8, (0.5*4+2)/8 */
+    }
+    lowp_sample_clear(&s);
+    /* padding with a label that is not boxes is refused, not silently left alone */
+    int64_t five = 5;
+    CHECK_OK(lowp_tensor_create(LOWP_FLOAT, 3, d241, sevens, &s.inputs[0]));
+    CHECK_OK(lowp_tensor_create(LOWP_INT64, 0, NULL, &five, &s.labels[0]));
+    s.n_inputs = s.n_labels = 1;
+    CHECK(lowp_transform_apply(tf, &s, 0) != LOWP_OK && strstr(lowp_last_error(), "not float boxes"));
+    lowp_sample_clear(&s);
+    lowp_transform_free(tf);
+    lowp_params_free(p);
+    lowp_tensor_free(x);
+
+    /* PaddedCenterCrop size 3, crop_padding 1 on (5,6,1) values 0..29: side int(3/4 * 5) = 3,
+     * top (5-3+1)/2 = 1, left (6-3+1)/2 = 2 */
+    float v30[30], want9[9];
+    for (int i = 0; i < 30; i++)
+        v30[i] = (float)i;
+    for (int y = 0; y < 3; y++)
+        for (int xx = 0; xx < 3; xx++)
+            want9[y * 3 + xx] = (float)((y + 1) * 6 + xx + 2);
+    int64_t d561[3] = {5, 6, 1}, d331[3] = {3, 3, 1};
+    x = tensor(3, d561, v30);
+    check_values(apply("PaddedCenterCrop", x, 0, "size", "3", "crop_padding", "1", NULL, NULL), 3, d331, want9, 0);
+    CHECK(apply("PaddedCenterCrop", x, 0, "size", "[3, 4]", NULL, NULL, NULL, NULL) == NULL &&
+          strstr(lowp_last_error(), "the crop is square"));
+    lowp_tensor_free(x);
+
+    /* ColorJitter on an RGB (2,2,3) image of mid values (no clamping):
+     * brightness alone scales every value by one factor in [0.5, 1.5]; the same seed gives the
+     * same factor, another seed another */
+    float rgb[12] = {100, 120, 90, 60, 70, 80, 110, 100, 90, 128, 128, 128};
+    int64_t d223[3] = {2, 2, 3};
+    x = tensor(3, d223, rgb);
+    lowp_tensor *a = apply("ColorJitter", x, 3, "brightness", "0.5", NULL, NULL, NULL, NULL),
+                *b = apply("ColorJitter", x, 3, "brightness", "0.5", NULL, NULL, NULL, NULL),
+                *c = apply("ColorJitter", x, 4, "brightness", "0.5", NULL, NULL, NULL, NULL);
+    if (a && b && c) {
+        const float *pa = lowp_tensor_data(a), *pb = lowp_tensor_data(b), *pc = lowp_tensor_data(c);
+        double f = pa[0] / rgb[0];
+        CHECK(f >= 0.5 && f <= 1.5);
+        for (int i = 0; i < 12; i++) {
+            CHECK_NEAR(pa[i], rgb[i] * f, 1e-3);   /* float32 products */
+            CHECK(pa[i] == pb[i]);
+        }
+        CHECK(pc[0] != pa[0]);
+    }
+    lowp_tensor_free(a), lowp_tensor_free(b), lowp_tensor_free(c);
+    /* contrast alone: out - m = f (x - m) around the image's mean grey m (luma 0.299/0.587/0.114) */
+    double m = 0;
+    for (int i = 0; i < 4; i++)
+        m += 0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2];
+    m /= 4;
+    a = apply("ColorJitter", x, 5, "contrast", "0.5", NULL, NULL, NULL, NULL);
+    if (a) {
+        const float *pa = lowp_tensor_data(a);
+        double f = (pa[0] - m) / (rgb[0] - m);
+        CHECK(f >= 0.5 && f <= 1.5);
+        for (int i = 0; i < 12; i++)
+            CHECK_NEAR(pa[i] - m, f * (rgb[i] - m), 1e-3);
+    }
+    lowp_tensor_free(a);
+    /* saturation and hue leave a grey pixel (the last) grey; hue keeps each pixel's max and min
+     * (value and saturation): pixel 0 (100, 120, 90) keeps 120 and 90 */
+    a = apply("ColorJitter", x, 6, "saturation", "0.9", "hue", "0.5", NULL, NULL);
+    if (a) {
+        const float *pa = lowp_tensor_data(a);
+        CHECK_NEAR(pa[9], 128, 1e-3);
+        CHECK_NEAR(pa[10], 128, 1e-3);
+        CHECK_NEAR(pa[11], 128, 1e-3);
+    }
+    lowp_tensor_free(a);
+    a = apply("ColorJitter", x, 7, "hue", "0.5", NULL, NULL, NULL, NULL);
+    if (a) {
+        const float *pa = lowp_tensor_data(a);
+        double mx = fmax(pa[0], fmax(pa[1], pa[2])), mn = fmin(pa[0], fmin(pa[1], pa[2]));
+        CHECK_NEAR(mx, 120, 1e-3);
+        CHECK_NEAR(mn, 90, 1e-3);
+        CHECK(!(pa[0] == 100 && pa[1] == 120 && pa[2] == 90));   /* a factor of exactly 0 is unlikely */
+    }
+    lowp_tensor_free(a);
+    CHECK(apply("ColorJitter", x, 0, "hue", "0.6", NULL, NULL, NULL, NULL) == NULL &&
+          strstr(lowp_last_error(), "hue must be in 0..0.5"));
+    lowp_tensor_free(x);
+}
+
 int main(void)
 {
     RUN(test_imagenet_pipelines);
+    RUN(test_ratio_crop_jitter);
     RUN(test_lpot_small_transforms);
     RUN(test_rescale_normalize);
     RUN(test_resize);

@@ -83,7 +83,7 @@ static void test_recipe_corpus(void)
 /* The data targets: corpus fuzz/corpus/<name>, crash artifacts fuzz/crashes/<name>-*. */
 static const struct { const char *name; int (*fn)(const uint8_t *, size_t); } data_targets[] = {
     { "jpeg", lp_fuzz_image_one }, { "png", lp_fuzz_image_one },     { "idx", lp_fuzz_idx_one },
-    { "cifar", lp_fuzz_cifar_one }, { "dataset", lp_fuzz_dataset_one },
+    { "cifar", lp_fuzz_cifar_one }, { "dataset", lp_fuzz_dataset_one }, { "lpot", lp_fuzz_lpot_one },
 };
 
 static void test_data_corpora(void)
@@ -107,7 +107,7 @@ static void test_saved_crashes(void)
         { "recipe-", lp_fuzz_recipe_one },
         { "jpeg-", lp_fuzz_image_one },      { "png-", lp_fuzz_image_one },
         { "idx-", lp_fuzz_idx_one },         { "cifar-", lp_fuzz_cifar_one },
-        { "dataset-", lp_fuzz_dataset_one },
+        { "dataset-", lp_fuzz_dataset_one },  { "lpot-", lp_fuzz_lpot_one },
     };
     DIR *d = opendir("fuzz/crashes");
     if (!d)

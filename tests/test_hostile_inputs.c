@@ -619,6 +619,10 @@ static const struct { const char *name, *k[4], *v[4]; } tf_valid[] = {
     {"CropToBoundingBox", {"offset_height", "offset_width", "target_height", "target_width"}, {"1", "0", "2", "2"}},
     {"Pad", {"padding", "padding_mode"}, {"[1, 2]", "reflect"}},
     {"QuantizedInput", {"dtype", "scale"}, {"uint8", "2"}},
+    {"ResizeWithRatio", {"min_dim", "max_dim", "padding"}, {"6", "9", "true"}},
+    {"PaddedCenterCrop", {"size", "crop_padding"}, {"3", "1"}},
+    {"ColorJitter", {"brightness", "contrast", "saturation", "hue"}, {"0.4", "0.4", "0.4", "0.1"}},
+    {"ToNDArray", {}, {}},
 };
 
 /* Hostile values by param type. */

@@ -1,7 +1,8 @@
 /* gen_data_seeds.c — writes the seed corpora of the data fuzz targets (fuzz/fuzz_data.h):
  * small valid JPEGs (baseline, progressive, gray, 4:2:0, restarts, arithmetic, CMYK), PNGs
  * (RGB, gray, alpha, palette, 16-bit, 1-bit, interlaced with text), IDX pairs (plain and
- * gzip), CIFAR10/100 batches, Npy pairs and an ImagenetRaw list, in the targets' framing.
+ * gzip), CIFAR10/100 batches, Npy pairs and an ImagenetRaw list, and LPOT's own formats (a COCO
+ * instances JSON, mnist.npz stored and deflated, a pickled CIFAR batch), in the targets' framing.
  *   cc -O1 tools/gen_data_seeds.c -o /tmp/gen_data_seeds -ljpeg -lpng -lz && /tmp/gen_data_seeds fuzz/corpus */
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,73 @@ static size_t npy(unsigned char *out, const char *descr, const char *shape, cons
     return 10 + (size_t)k + n;
 }
 
+static void le16(unsigned char *p, unsigned v) { p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8); }
+static void le32(unsigned char *p, unsigned v) { le16(p, v & 0xFFFF), le16(p + 2, v >> 16); }
+
+/* A zip of two members into out (after a 1-byte kind), stored (method 0) or raw-deflated (8). */
+static size_t zip2(unsigned char *out, const char *n1, const unsigned char *d1, size_t s1, const char *n2,
+                   const unsigned char *d2, size_t s2, int method)
+{
+    const char *names[2] = {n1, n2};
+    const unsigned char *data[2] = {d1, d2};
+    size_t sizes[2] = {s1, s2}, pos = 1, offs[2], comp[2];
+    unsigned crc[2];
+    static unsigned char packed[2][4096];
+    for (int i = 0; i < 2; i++) {
+        crc[i] = (unsigned)crc32(0, data[i], (uInt)sizes[i]);
+        if (method == 8) {
+            z_stream z = {0};
+            deflateInit2(&z, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+            z.next_in = (unsigned char *)data[i], z.avail_in = (uInt)sizes[i];
+            z.next_out = packed[i], z.avail_out = sizeof packed[i];
+            deflate(&z, Z_FINISH);
+            comp[i] = z.total_out;
+            deflateEnd(&z);
+        } else {
+            memcpy(packed[i], data[i], sizes[i]);
+            comp[i] = sizes[i];
+        }
+        size_t nl = strlen(names[i]);
+        offs[i] = pos - 1;
+        memset(out + pos, 0, 30);
+        le32(out + pos, 0x04034b50), le16(out + pos + 4, 20), le16(out + pos + 8, (unsigned)method);
+        le32(out + pos + 14, crc[i]), le32(out + pos + 18, (unsigned)comp[i]), le32(out + pos + 22, (unsigned)sizes[i]);
+        le16(out + pos + 26, (unsigned)nl);
+        memcpy(out + pos + 30, names[i], nl);
+        memcpy(out + pos + 30 + nl, packed[i], comp[i]);
+        pos += 30 + nl + comp[i];
+    }
+    size_t cd = pos;
+    for (int i = 0; i < 2; i++) {
+        size_t nl = strlen(names[i]);
+        memset(out + pos, 0, 46);
+        le32(out + pos, 0x02014b50), le16(out + pos + 4, 20), le16(out + pos + 6, 20), le16(out + pos + 10, (unsigned)method);
+        le32(out + pos + 16, crc[i]), le32(out + pos + 20, (unsigned)comp[i]), le32(out + pos + 24, (unsigned)sizes[i]);
+        le16(out + pos + 28, (unsigned)nl), le32(out + pos + 42, (unsigned)offs[i]);
+        memcpy(out + pos + 46, names[i], nl);
+        pos += 46 + nl;
+    }
+    memset(out + pos, 0, 22);
+    le32(out + pos, 0x06054b50), le16(out + pos + 8, 2), le16(out + pos + 10, 2);
+    le32(out + pos + 12, (unsigned)(pos - cd)), le32(out + pos + 16, (unsigned)(cd - 1));
+    return pos + 22;
+}
+
+/* CIFAR-10's python batch of two images, as Python 2's cPickle (protocol 2) wrote it. */
+static size_t cifar_pickle(unsigned char *out)
+{
+    static const unsigned char head[] = "\x02\x80\x02}q\x01(U\x04" "data" "q\x02" "cnumpy.core.multiarray\n_reconstruct\n"
+        "q\x03" "cnumpy\nndarray\n" "q\x04K\x00\x85q\x05U\x01" "b" "q\x06\x87q\x07R(K\x01K\x02M\x00\x0c\x86"
+        "cnumpy\ndtype\n" "q\x0aU\x02" "u1" "K\x00K\x01\x87R(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89T\x00\x18\x00\x00";
+    static const unsigned char tail[] = "tbU\x06" "labels" "](K\x03K\x09" "eU\x0b" "batch_label" "h\x06u.";
+    size_t n = sizeof head - 1;
+    memcpy(out, head, n);
+    for (int i = 0; i < 2 * 3072; i++)
+        out[n++] = (unsigned char)(i % 251);
+    memcpy(out + n, tail, sizeof tail - 1);
+    return n + sizeof tail - 1;
+}
+
 int main(int argc, char **argv)
 {
     root = argc > 1 ? argv[1] : "fuzz/corpus";
@@ -212,5 +280,21 @@ int main(int argc, char **argv)
     pair("dataset", "npy_u8_nolabels", &kind, 1, x, npy(x, "|u1", "(2, 2)", b, sizeof b), y, 0);
     const char list[] = "\x01" "a.jpg 1\n# a comment\n\n  b/c.png 7\r\nd.jpeg 0\n";
     put("dataset", "imagenet_list", list, sizeof list - 1);
+
+    /* LPOT's formats: [kind][file] */
+    const char coco[] = "\x00{\"images\": [{\"id\": 5, \"file_name\": \"a.png\", \"width\": 8, \"height\": 4}],\n"
+        " \"annotations\": [{\"image_id\": 5, \"category_id\": 1, \"bbox\": [2, 1, 4, 2], \"segmentation\": [[1, 2]]},\n"
+        "  {\"image_id\": 5, \"category_id\": 3, \"bbox\": []}],\n"
+        " \"categories\": [{\"id\": 1, \"name\": \"p\\u00e9rson\"}, {\"id\": 3, \"name\": \"car\"}], \"info\": {\"a\": [true, null, -1.5e3]}}";
+    put("lpot", "coco", coco, sizeof coco - 1);
+    unsigned char xs[2 * 2 * 3] = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110}, ys[2] = {3, 9};
+    static unsigned char zx[256], zy[256], zip[2048], pk[8192];
+    size_t nx = npy(zx, "|u1", "(2, 2, 3)", xs, sizeof xs), ny = npy(zy, "|u1", "(2,)", ys, sizeof ys);
+    for (int method = 0; method <= 8; method += 8) {
+        zip[0] = 1;
+        size_t nz = zip2(zip, "x_test.npy", zx, nx, "y_test.npy", zy, ny, method);
+        put("lpot", method ? "npz_deflated" : "npz_stored", zip, nz);
+    }
+    put("lpot", "cifar_pickle", pk, cifar_pickle(pk));
     return 0;
 }

@@ -52,6 +52,11 @@
 /* COCO-format annotation files (data/coco.c) are read whole: instances_train2017.json, the
  * largest of COCO's, is 448 MB. */
 #define LP_MAX_COCO_JSON_BYTES ((uint64_t)1 << 30)
+/* One member of a NumPy .npz archive (data/npz.c), inflated into memory whole: mnist.npz's
+ * largest, x_train.npy, is 47 MB. */
+#define LP_MAX_NPZ_MEMBER ((uint64_t)1 << 30)
+/* A pickled CIFAR batch (data/pickle.c), read whole: CIFAR-100's train file is 157 MB. */
+#define LP_MAX_PICKLE_BYTES ((uint64_t)512 << 20)
 /* Scans of a progressive JPEG (each one re-walks every coefficient; real files have ~10). */
 #define LP_MAX_JPEG_SCANS 256
 /* libpng: the most ancillary chunks kept and the largest chunk it may allocate (its own

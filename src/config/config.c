@@ -732,9 +732,15 @@ static lp_status parse_evaluation(const ctx *c, const lp_yval *v)
     LP_TRY(check_keys(c, "evaluation", v, keys, NULL));
     const lp_yval *acc = lp_yval_get(v, "accuracy");
     if (acc) {
-        static const char *const akeys[] = {"metric", "multi_metrics", "dataloader", "postprocess", "configs", NULL};
+        static const char *const akeys[] = {"metric", "multi_metrics", "dataloader", "postprocess", "configs",
+                                            "iteration", NULL};
         LP_TRY(check_keys(c, "evaluation.accuracy", acc, akeys, NULL));
         cfg->evaluation.has_accuracy = true;
+        cfg->evaluation.accuracy_iteration = -1;
+        LP_TRY(get_int(c, acc, "iteration", "evaluation.accuracy", -1, &cfg->evaluation.accuracy_iteration));
+        if (cfg->evaluation.accuracy_iteration == 0)
+            return bad(c, "evaluation.accuracy.iteration", lp_yval_get(acc, "iteration"),
+                       "must be -1 (every batch) or a number of batches >= 1");
         const lp_yval *m = lp_yval_get(acc, "metric");
         if (m) {
             LP_TRY(get_named(c, m, "evaluation.accuracy.metric", "metric", &cfg->evaluation.metric));
@@ -1139,8 +1145,13 @@ lowp_status lowp_config_dataloader(const lowp_config *cfg, const char *section, 
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_dataloader: NULL argument");
     const lp_cfg_dataloader *d = NULL;
     int64_t max = 0;
-    if (!strcmp(section, "evaluation.accuracy"))
+    if (!strcmp(section, "evaluation.accuracy")) {
         d = &cfg->evaluation.accuracy_dataloader;
+        /* LPOT's accuracy iteration: that many batches (of the configured size) */
+        int64_t bs = batch_size > 0 ? batch_size : d->batch_size;
+        if (cfg->evaluation.accuracy_iteration > 0 && bs > 0 && cfg->evaluation.accuracy_iteration <= INT64_MAX / bs)
+            max = cfg->evaluation.accuracy_iteration * bs;
+    }
     else if (!strcmp(section, "evaluation.performance"))
         d = &cfg->evaluation.performance_dataloader;
     else if (!strcmp(section, "quantization.calibration")) {

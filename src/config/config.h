@@ -110,6 +110,7 @@ struct lowp_config {
         lp_cfg_named *multi;                       /* in YAML order, */
         double *multi_weight;                      /* and their weights */
         lp_cfg_dataloader accuracy_dataloader;
+        int64_t accuracy_iteration;                /* batches to evaluate; -1 (default): all */
         int n_postprocess;
         lp_cfg_named *postprocess;                 /* postprocess.transform, in order */
         lp_cfg_perf_configs accuracy_configs;

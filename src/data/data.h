@@ -25,11 +25,12 @@ struct lowp_transform {
 
 /* Built-in vtables, listed in one table each (dataset.c, transform.c). */
 extern const lowp_dataset_vtable lp_ds_mnist, lp_ds_fashion_mnist, lp_ds_cifar10, lp_ds_cifar100,
-    lp_ds_image_folder, lp_ds_imagenet_raw, lp_ds_npy, lp_ds_dummy, lp_ds_coco_raw;
+    lp_ds_image_folder, lp_ds_imagenet_raw, lp_ds_npy, lp_ds_dummy, lp_ds_dummy_v2, lp_ds_coco_raw;
 extern const lowp_transform_vtable lp_tf_rescale, lp_tf_normalize, lp_tf_resize, lp_tf_center_crop,
     lp_tf_random_crop, lp_tf_random_resized_crop, lp_tf_transpose, lp_tf_cast, lp_tf_to_array,
     lp_tf_crop_resize, lp_tf_label_shift, lp_tf_resize_crop_imagenet, lp_tf_bilinear_imagenet, lp_tf_to_tensor,
-    lp_tf_random_hflip, lp_tf_random_vflip, lp_tf_align_channel, lp_tf_crop_to_box, lp_tf_pad, lp_tf_quantized_input;
+    lp_tf_random_hflip, lp_tf_random_vflip, lp_tf_align_channel, lp_tf_crop_to_box, lp_tf_pad, lp_tf_quantized_input,
+    lp_tf_resize_with_ratio, lp_tf_padded_center_crop, lp_tf_color_jitter, lp_tf_to_ndarray;
 
 /* Registry lookups (NULL when unknown). */
 const lowp_dataset_vtable *lp_dataset_find(const char *name);

@@ -11,7 +11,7 @@
 
 static const lowp_dataset_vtable *const builtin[] = {
     &lp_ds_mnist, &lp_ds_fashion_mnist, &lp_ds_cifar10, &lp_ds_cifar100, &lp_ds_image_folder,
-    &lp_ds_imagenet_raw, &lp_ds_npy, &lp_ds_dummy, &lp_ds_coco_raw,
+    &lp_ds_imagenet_raw, &lp_ds_npy, &lp_ds_dummy, &lp_ds_dummy_v2, &lp_ds_coco_raw,
 };
 static lp_registry registry = LP_REGISTRY("dataset", builtin);
 

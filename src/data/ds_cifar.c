@@ -1,6 +1,8 @@
 /* ds_cifar.c — CIFAR10 / CIFAR100 from the binary version (data_batch_N.bin / test_batch.bin,
- * train.bin / test.bin), read by offset. Samples: float32 (32,32,3) HWC, values 0..255;
- * labels: int64 scalars (CIFAR100: the fine label). */
+ * train.bin / test.bin), read by offset, or, when those are absent, from the "python version"
+ * LPOT reads (data_batch_N / test_batch, train / test: pickled dicts, data/pickle.c), held in
+ * memory as LPOT does. Samples: float32 (32,32,3) HWC, values 0..255; labels: int64 scalars
+ * (CIFAR100: the fine label). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 
 #include "base/outfile.h"
 #include "data/data.h"
+#include "data/pickle.h"
 #include "data/recfile.h"
 
 #define CIFAR_PIXELS 3072
@@ -20,6 +23,8 @@ typedef struct cifar_ds {
     int64_t first[CIFAR_MAX_FILES + 1];  /* sample index where each file starts */
     int label_bytes;                     /* 1 (CIFAR10) or 2 (CIFAR100: coarse, fine) */
     unsigned char rec[2 + CIFAR_PIXELS];
+    lp_cifar_batch py[CIFAR_MAX_FILES];  /* the python version, in memory (n_py batches) */
+    int n_py;
     char root[512];
 } cifar_ds;
 
@@ -30,6 +35,8 @@ static void cifar_close(void *state)
         return;
     for (int i = 0; i < d->n_files; i++)
         lp_recfile_close(&d->files[i]);
+    for (int i = 0; i < d->n_py; i++)
+        lp_cifar_batch_free(&d->py[i]);
     free(d);
 }
 
@@ -48,6 +55,57 @@ static lp_status cifar_dir(const char *root, const char *sub, const char *probe,
         return LP_OK;
     }
     return lp_path_join(root, sub, out);
+}
+
+#define PY_SUB(label_bytes) ((label_bytes) == 1 ? "cifar-10-batches-py" : "cifar-100-python")
+#define PY_FIRST(label_bytes, train) \
+    ((label_bytes) == 1 ? ((train) ? "data_batch_1" : "test_batch") : ((train) ? "train" : "test"))
+
+/* Whether the python version's first batch is in ROOT or ROOT/SUB. */
+static bool has_python(const char *root, int label_bytes, int train)
+{
+    char *dir = NULL, *path = NULL;
+    struct stat sb;
+    bool yes = cifar_dir(root, PY_SUB(label_bytes), PY_FIRST(label_bytes, train), &dir) == LP_OK &&
+               lp_path_join(dir, PY_FIRST(label_bytes, train), &path) == LP_OK && stat(path, &sb) == 0;
+    free(dir);
+    free(path);
+    return yes;
+}
+
+/* The python version: the pickled batches in ROOT or ROOT/SUB, labels checked once. */
+static lp_status cifar_open_python(cifar_ds *d, const char *root, int label_bytes, int train)
+{
+    static const char *const tr10[] = {"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"};
+    const char *names[CIFAR_MAX_FILES];
+    int n = 0;
+    if (label_bytes == 1 && train)
+        for (n = 0; n < 5; n++)
+            names[n] = tr10[n];
+    else
+        names[n++] = label_bytes == 1 ? "test_batch" : train ? "train" : "test";
+    char *dir = NULL;
+    LP_TRY(cifar_dir(root, PY_SUB(label_bytes), names[0], &dir));
+    lp_status st = LP_OK;
+    int64_t n_cls = label_bytes == 1 ? 10 : 100;
+    for (int i = 0; i < n && st == LP_OK; i++) {
+        char *path = NULL;
+        st = lp_path_join(dir, names[i], &path);
+        if (st == LP_OK)
+            st = lp_cifar_pickle_read(path, label_bytes == 1 ? "labels" : "fine_labels", &d->py[i]);
+        if (st == LP_OK)
+            d->n_py++;
+        for (int64_t k = 0; st == LP_OK && k < d->py[i].n; k++)
+            if (d->py[i].labels[k] < 0 || d->py[i].labels[k] >= n_cls)
+                st = lp_error(LOWP_ERR_FORMAT, "%s: image %lld has label %lld, not a CIFAR%lld class (0..%lld): "
+                              "not a CIFAR%lld batch?", path, (long long)k, (long long)d->py[i].labels[k],
+                              (long long)n_cls, (long long)n_cls - 1, (long long)n_cls);
+        if (st == LP_OK)
+            d->first[i + 1] = d->first[i] + d->py[i].n;
+        free(path);
+    }
+    free(dir);
+    return st;
 }
 
 static lp_status cifar_open_common(const lowp_params *p, int label_bytes, void **state_out,
@@ -79,6 +137,23 @@ static lp_status cifar_open_common(const lowp_params *p, int label_bytes, void *
         names[n++] = train ? "train.bin" : "test.bin";
         st = cifar_dir(root, "cifar-100-binary", names[0], &dir);
     }
+    /* no binary batch where it would be: the python version, if it is there */
+    char *probe = NULL;
+    struct stat pb;
+    if (st == LP_OK && (st = lp_path_join(dir, names[0], &probe)) == LP_OK && stat(probe, &pb) != 0 &&
+        has_python(root, label_bytes, train)) {
+        free(probe);
+        free(dir);
+        st = cifar_open_python(d, root, label_bytes, train);
+        if (st != LP_OK) {
+            cifar_close(d);
+            return st;
+        }
+        *state_out = d;
+        *length_out = d->first[d->n_py];
+        return LP_OK;
+    }
+    free(probe);
     int64_t rec = label_bytes + CIFAR_PIXELS;
     for (int i = 0; i < n && st == LP_OK; i++) {
         char *path = NULL;
@@ -119,9 +194,18 @@ static lp_status cifar_get(void *state, int64_t index, lowp_sample *s)
 {
     cifar_ds *d = state;
     int f = 0;
-    while (f + 1 < d->n_files && index >= d->first[f + 1])
-        f++;
-    LP_TRY(lp_recfile_read(&d->files[f], index - d->first[f], d->rec));
+    if (d->n_py) {   /* the python version: planes R, G, B of 32x32, as the .bin records */
+        while (f + 1 < d->n_py && index >= d->first[f + 1])
+            f++;
+        d->rec[d->label_bytes - 1] = (unsigned char)d->py[f].labels[index - d->first[f]];
+        if (d->label_bytes == 2)
+            d->rec[0] = 0;
+        memcpy(d->rec + d->label_bytes, d->py[f].pixels + (index - d->first[f]) * CIFAR_PIXELS, CIFAR_PIXELS);
+    } else {
+        while (f + 1 < d->n_files && index >= d->first[f + 1])
+            f++;
+        LP_TRY(lp_recfile_read(&d->files[f], index - d->first[f], d->rec));
+    }
     /* The label bytes say whether this is a CIFAR file at all (a CIFAR100 file read as
      * CIFAR10 has the same record count only by chance). */
     int fine = d->rec[d->label_bytes - 1], n_fine = d->label_bytes == 1 ? 10 : 100;

@@ -1,6 +1,9 @@
-/* ds_dummy.c — the dummy dataset: random samples of a given shape, dtype and range, for speed
- * work. As in LPOT, shape's first dim is the number of samples; a list of shapes gives several
- * inputs. Sample i is generated from a seed derived from i, so it is the same every time. */
+/* ds_dummy.c — the dummy datasets: random samples of a given shape, dtype and range, for speed
+ * work. dummy: as in LPOT, shape's first dim is the number of samples; a list of shapes gives
+ * several inputs. dummy_v2: LPOT's input_shape / label_shape are per-sample shapes (lists of
+ * them for several tensors) with low/high/dtype per input then label; LPOT's never ends, lowp's
+ * has `length` samples (default 1000). Sample i is generated from a seed derived from i, so it
+ * is the same every time. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +19,8 @@ typedef struct dummy_input {
 } dummy_input;
 
 typedef struct dummy_ds {
-    int n;
-    dummy_input in[LOWP_SAMPLE_MAX_TENSORS];
+    int n, n_labels;                 /* dummy_v2: label tensors in[n .. n + n_labels) */
+    dummy_input in[LOWP_SAMPLE_MAX_TENSORS * 2];
     int label;
     int64_t length;
     char desc[64];
@@ -32,7 +35,8 @@ static lp_status bad_shape(const lowp_params *p, const lp_yval *v)
                         "samples) or a list of such lists");
 }
 
-/* One shape (SEQ of ints or a "1, 2, 3" scalar) into in. */
+/* One shape (SEQ of ints or a "1, 2, 3" scalar) into in; with `count` its first dim is the
+ * number of samples, else it is the sample's shape. */
 static lp_status parse_shape(const lowp_params *p, const lp_yval *v, dummy_input *in, int64_t *count)
 {
     lowp_params one;
@@ -50,9 +54,61 @@ static lp_status parse_shape(const lowp_params *p, const lp_yval *v, dummy_input
     for (int i = 0; i < n; i++)
         if (dims[i] <= 0)
             return bad_shape(p, v);
-    *count = dims[0];
-    in->ndim = n - 1;
-    memcpy(in->dims, dims + 1, (size_t)(n - 1) * sizeof *dims);
+    if (!count && n > LP_MAX_DIMS)
+        return bad_shape(p, v);
+    if (count)
+        *count = dims[0];
+    in->ndim = count ? n - 1 : n;
+    memcpy(in->dims, dims + (count ? 1 : 0), (size_t)in->ndim * sizeof *dims);
+    return LP_OK;
+}
+
+/* A shape or a list of shapes (several tensors) into in[0..*n). */
+static lp_status parse_shapes(const lowp_params *p, const lp_yval *shape, int max, dummy_input *in, int *n,
+                              int64_t *count)
+{
+    *n = 0;
+    if (shape && shape->kind == LP_NODE_SEQ && shape->n > 0 && shape->items[0]->kind == LP_NODE_SEQ) {
+        if (shape->n > max)
+            return bad_shape(p, shape);
+        for (int i = 0; i < shape->n; i++) {
+            int64_t c = 0;
+            LP_TRY(parse_shape(p, shape->items[i], &in[i], count ? &c : NULL));
+            if (count && i > 0 && c != *count)
+                return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, shape->line,
+                                    "every shape needs the same first dim (number of samples)");
+            if (count)
+                *count = c;
+            ++*n;
+        }
+        return LP_OK;
+    }
+    if (!shape)
+        return bad_shape(p, NULL);
+    *n = 1;
+    return parse_shape(p, shape, &in[0], count);
+}
+
+/* low, high and dtype of tensors in[0..n): one value for all, or one per tensor. */
+static lp_status parse_ranges(const lowp_params *p, dummy_input *in, int n)
+{
+    double lows[LOWP_SAMPLE_MAX_TENSORS * 2], highs[LOWP_SAMPLE_MAX_TENSORS * 2];
+    int n_low = 0, n_high = 0, n_dt = 0;
+    LP_TRY(lowp_params_get_floats(p, "low", LOWP_SAMPLE_MAX_TENSORS * 2, lows, &n_low));
+    LP_TRY(lowp_params_get_floats(p, "high", LOWP_SAMPLE_MAX_TENSORS * 2, highs, &n_high));
+    for (int i = 0; i < n; i++) {
+        const char *dt;
+        LP_TRY(lowp_params_get_string_at(p, "dtype", i, &dt, &n_dt));
+        if (!dt)
+            LP_TRY(lowp_params_get_string_at(p, "dtype", 0, &dt, &n_dt));
+        in[i].dtype = dt ? lp_dtype_from_name(dt) : LP_F32;
+        if (in[i].dtype == LOWP_UNDEFINED || !lp_dtype_valid(in[i].dtype))
+            return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "unknown dtype '%s'", dt);
+        in[i].low = n_low ? lows[i < n_low ? i : 0] : -128.0;
+        in[i].high = n_high ? highs[i < n_high ? i : 0] : 127.0;
+        if (!(in[i].high >= in[i].low))
+            return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "high < low");
+    }
     return LP_OK;
 }
 
@@ -61,46 +117,9 @@ static lp_status dummy_open(const lowp_params *p, void **state_out, int64_t *len
     dummy_ds *d = calloc(1, sizeof *d);
     if (!d)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    lp_status st = LP_OK;
-    const lp_yval *shape = lp_params_lookup(p, "shape");
-    if (shape && shape->kind == LP_NODE_SEQ && shape->n > 0 && shape->items[0]->kind == LP_NODE_SEQ) {
-        if (shape->n > LOWP_SAMPLE_MAX_TENSORS)
-            st = bad_shape(p, shape);
-        for (int i = 0; i < shape->n && st == LP_OK; i++) {
-            int64_t count;
-            st = parse_shape(p, shape->items[i], &d->in[i], &count);
-            if (st == LP_OK && i > 0 && count != d->length)
-                st = lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, shape->line,
-                                  "every shape needs the same first dim (number of samples)");
-            d->length = count;
-            d->n++;
-        }
-    } else if (shape) {
-        st = parse_shape(p, shape, &d->in[0], &d->length);
-        d->n = 1;
-    } else {
-        st = bad_shape(p, NULL);
-    }
-    double lows[LOWP_SAMPLE_MAX_TENSORS], highs[LOWP_SAMPLE_MAX_TENSORS];
-    int n_low = 0, n_high = 0, n_dt = 0;
+    lp_status st = parse_shapes(p, lp_params_lookup(p, "shape"), LOWP_SAMPLE_MAX_TENSORS, d->in, &d->n, &d->length);
     if (st == LP_OK)
-        st = lowp_params_get_floats(p, "low", LOWP_SAMPLE_MAX_TENSORS, lows, &n_low);
-    if (st == LP_OK)
-        st = lowp_params_get_floats(p, "high", LOWP_SAMPLE_MAX_TENSORS, highs, &n_high);
-    for (int i = 0; i < d->n && st == LP_OK; i++) {
-        const char *dt;
-        st = lowp_params_get_string_at(p, "dtype", i, &dt, &n_dt);
-        if (st == LP_OK && !dt)
-            st = lowp_params_get_string_at(p, "dtype", 0, &dt, &n_dt);
-        dummy_input *in = &d->in[i];
-        in->dtype = dt ? lp_dtype_from_name(dt) : LP_F32;
-        if (st == LP_OK && (in->dtype == LOWP_UNDEFINED || !lp_dtype_valid(in->dtype)))
-            st = lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "unknown dtype '%s'", dt);
-        in->low = n_low ? lows[i < n_low ? i : 0] : -128.0;
-        in->high = n_high ? highs[i < n_high ? i : 0] : 127.0;
-        if (st == LP_OK && !(in->high >= in->low))
-            st = lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "high < low");
-    }
+        st = parse_ranges(p, d->in, d->n);
     if (st == LP_OK)
         st = lowp_params_get_bool(p, "label", 0, &d->label);
     if (st != LP_OK) {
@@ -113,11 +132,36 @@ static lp_status dummy_open(const lowp_params *p, void **state_out, int64_t *len
     return LP_OK;
 }
 
+static lp_status dummy_v2_open(const lowp_params *p, void **state_out, int64_t *length_out)
+{
+    dummy_ds *d = calloc(1, sizeof *d);
+    if (!d)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_status st = parse_shapes(p, lp_params_lookup(p, "input_shape"), LOWP_SAMPLE_MAX_TENSORS, d->in, &d->n, NULL);
+    const lp_yval *ls = lp_params_lookup(p, "label_shape");
+    if (st == LP_OK && ls)
+        st = parse_shapes(p, ls, LOWP_SAMPLE_MAX_TENSORS, d->in + d->n, &d->n_labels, NULL);
+    if (st == LP_OK)
+        st = parse_ranges(p, d->in, d->n + d->n_labels);
+    if (st == LP_OK)
+        st = lowp_params_get_int(p, "length", 1000, &d->length);
+    if (st == LP_OK && d->length < 1)
+        st = lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "length must be >= 1");
+    if (st != LP_OK) {
+        free(d);
+        return st;
+    }
+    snprintf(d->desc, sizeof d->desc, "%lld random samples (dummy_v2)", (long long)d->length);
+    *state_out = d;
+    *length_out = d->length;
+    return LP_OK;
+}
+
 static lp_status dummy_get(void *state, int64_t index, lowp_sample *s)
 {
     dummy_ds *d = state;
     uint64_t rng = 0x5EED0000ull ^ ((uint64_t)index * 0x9E3779B97F4A7C15ull);
-    for (int i = 0; i < d->n; i++) {
+    for (int i = 0; i < d->n + d->n_labels; i++) {
         dummy_input *in = &d->in[i];
         lp_tensor *t;
         LP_TRY(lp_tensor_new(in->dtype, in->ndim, in->dims, &t));
@@ -127,7 +171,7 @@ static lp_status dummy_get(void *state, int64_t index, lowp_sample *s)
             double v = in->low + (in->high - in->low) * lowp_random_uniform(&rng);
             tr->set(t->data, k, tr->is_float ? v : floor(v));
         }
-        LP_TRY(lp_sample_add_input(s, t));
+        LP_TRY(i < d->n ? lp_sample_add_input(s, t) : lp_sample_add_label(s, t));
     }
     return d->label ? lp_sample_add_class(s, 0) : LP_OK;
 }
@@ -143,6 +187,19 @@ static const lowp_param_spec dummy_params[] = {
     {NULL, 0, 0, 0},
 };
 
+static const lowp_param_spec dummy_v2_params[] = {
+    {"input_shape", LOWP_PARAM_ANY, 1, 1},
+    {"label_shape", LOWP_PARAM_ANY, 0, 0},
+    {"low", LOWP_PARAM_FLOAT_LIST, 0, 0},
+    {"high", LOWP_PARAM_FLOAT_LIST, 0, 0},
+    {"dtype", LOWP_PARAM_STRING_LIST, 0, 0},
+    {"length", LOWP_PARAM_INT, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
 const lowp_dataset_vtable lp_ds_dummy = {
     "dummy", dummy_params, dummy_open, dummy_get, dummy_close, dummy_describe,
+};
+const lowp_dataset_vtable lp_ds_dummy_v2 = {
+    "dummy_v2", dummy_v2_params, dummy_v2_open, dummy_get, dummy_close, dummy_describe,
 };

@@ -438,12 +438,36 @@ lp_status lp_cfg_error(lp_status st, const char *file, const char *path, int lin
                     path && *path ? path : "", path && *path ? ": " : "", msg, where);
 }
 
+/* LPOT 1.4 components lowp does not have, and why: named in the refusal instead of a bare
+ * "unknown" (docs/config.md lists them too). */
+static const struct { const char *kind, *name, *why; } lpot_missing[] = {
+    {"dataset", "TFRecordDataset", "TensorFlow record files hold TensorFlow's data; give the data as images, IDX, CIFAR, Npy or COCO JSON"},
+    {"dataset", "ImageRecord", "TensorFlow ImageNet records; use ImagenetRaw or ImageFolder on the images"},
+    {"dataset", "Imagenet", "LPOT's deprecated TensorFlow ImageNet records; use ImagenetRaw"},
+    {"dataset", "COCORecord", "TensorFlow COCO records; use COCORaw on the images and instances JSON"},
+    {"dataset", "VOCRecord", "TensorFlow VOC records"},
+    {"dataset", "bert", "TensorFlow feature records of LPOT's BERT preprocessing (a tokenizer lowp does not have); save the features as .npy and use Npy"},
+    {"dataset", "style_transfer", "TensorFlow style-transfer pairs"},
+    {"transform", "ParseDecodeImagenet", "it decodes TensorFlow records, which lowp does not read"},
+    {"transform", "ParseDecodeCoco", "it decodes TensorFlow records, which lowp does not read"},
+    {"transform", "ParseDecodeVoc", "it decodes TensorFlow records, which lowp does not read"},
+    {"transform", "DecodeImage", "TensorFlow's image bytes: lowp's datasets decode images already"},
+    {"transform", "EncodeJped", "TensorFlow's image bytes: lowp's datasets decode images already"},
+    {"transform", "ToPILImage", "lowp's samples are arrays (float32 0..255 HWC from image datasets): there is no PIL image to convert to; Cast or ToArray"},
+    {"transform", "SquadV1", "it detokenizes answers with BERT's vocabulary (a tokenizer lowp does not have); SquadF1 scores the model's answer spans on token positions"},
+};
+
 lp_status lp_unknown_name(const lowp_params *p, const char *kind, const char *name, const char *known)
 {
     char where[40] = "";
     int line = lp_yval_line(p->node);
     if (line > 0)
         snprintf(where, sizeof where, " at line %d", line);
+    for (size_t i = 0; i < sizeof lpot_missing / sizeof *lpot_missing; i++)
+        if (!strcmp(lpot_missing[i].kind, kind) && !strcmp(lpot_missing[i].name, name))
+            return lp_error(LOWP_ERR_UNSUPPORTED, "%s%s%s%s%s '%s'%s is an LPOT %s that lowp does not have: %s",
+                            p->file, *p->file ? ": " : "", p->path, *p->path ? ": " : "", kind, name, where, kind,
+                            lpot_missing[i].why);
     return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s%s%s%sunknown %s '%s'%s (known: %s)", p->file,
                     *p->file ? ": " : "", p->path, *p->path ? ": " : "", kind, name, where, known);
 }

@@ -12,7 +12,7 @@ static const lowp_transform_vtable *const builtin[] = {
     &lp_tf_random_resized_crop, &lp_tf_transpose, &lp_tf_cast, &lp_tf_to_array,
     &lp_tf_crop_resize, &lp_tf_label_shift, &lp_tf_resize_crop_imagenet, &lp_tf_bilinear_imagenet, &lp_tf_to_tensor,
     &lp_tf_random_hflip, &lp_tf_random_vflip, &lp_tf_align_channel, &lp_tf_crop_to_box, &lp_tf_pad,
-    &lp_tf_quantized_input,
+    &lp_tf_quantized_input, &lp_tf_resize_with_ratio, &lp_tf_padded_center_crop, &lp_tf_color_jitter, &lp_tf_to_ndarray,
 };
 static lp_registry registry = LP_REGISTRY("transform", builtin);
 

@@ -597,7 +597,7 @@ static lp_status cast_apply(void *state, lowp_sample *s, uint64_t *rng)
     return LP_OK;
 }
 
-/* ---- ToArray: samples are arrays already (kept so LPOT configs load) ---- */
+/* ---- ToArray, ToNDArray (MXNet's): samples are arrays already (kept so LPOT configs load) ---- */
 
 static lp_status noop_apply(void *state, lowp_sample *s, uint64_t *rng)
 {
@@ -690,5 +690,6 @@ const lowp_transform_vtable lp_tf_random_resized_crop = {"RandomResizedCrop", rr
 const lowp_transform_vtable lp_tf_transpose = {"Transpose", transpose_params, transpose_create, transpose_apply, state_free};
 const lowp_transform_vtable lp_tf_cast = {"Cast", cast_params, cast_create, cast_apply, state_free};
 const lowp_transform_vtable lp_tf_to_array = {"ToArray", no_params, NULL, noop_apply, NULL};
+const lowp_transform_vtable lp_tf_to_ndarray = {"ToNDArray", no_params, NULL, noop_apply, NULL};   /* MXNet's */
 const lowp_transform_vtable lp_tf_crop_resize = {"CropResize", crop_resize_params, crop_resize_create, crop_resize_apply, state_free};
 const lowp_transform_vtable lp_tf_label_shift = {"LabelShift", label_shift_params, label_shift_create, label_shift_apply, state_free};

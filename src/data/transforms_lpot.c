@@ -1,8 +1,10 @@
 /* transforms_lpot.c — LPOT's image transforms beyond the torchvision-style basics in
  * transforms.c: the ImageNet pipelines its ONNX Runtime examples use (ResizeCropImagenet,
- * BilinearImagenet), ToTensor, random flips, AlignImageChannel, CropToBoundingBox, Pad and
- * QuantizedInput, with LPOT's parameter names and defaults (docs/config.md says where lowp
- * departs). Every one works on each input of a sample and leaves labels alone. */
+ * BilinearImagenet), ToTensor, random flips, AlignImageChannel, CropToBoundingBox, Pad,
+ * QuantizedInput, ResizeWithRatio, PaddedCenterCrop and ColorJitter, with LPOT's
+ * parameter names and defaults (docs/config.md says where lowp departs). Every one works on
+ * each input of a sample and leaves labels alone, except ResizeWithRatio's padding, which moves
+ * box labels with the image as LPOT's does. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -520,6 +522,250 @@ static lp_status qin_apply(void *state, lowp_sample *s, uint64_t *rng)
     return LP_OK;
 }
 
+/* ---- ResizeWithRatio: the shorter side up to min_dim (never down), the longer then capped at
+ * max_dim, aspect kept (bilinear); with padding, zero-padded to max_dim x max_dim centred and
+ * the box labels (labels[0], (...,4) [ymin, xmin, ymax, xmax] in 0..1) moved with it. LPOT's
+ * ONNX code swaps height and width in its cv2.resize call (stretching non-square images);
+ * lowp keeps the aspect, as the transform's name and documentation say. ---- */
+
+typedef struct rwr {
+    int64_t min_dim, max_dim;
+    int padding;
+} rwr;
+
+static lp_status rwr_create(const lowp_params *p, void **out)
+{
+    rwr r;
+    LP_TRY(lowp_params_get_int(p, "min_dim", 800, &r.min_dim));
+    LP_TRY(lowp_params_get_int(p, "max_dim", 1365, &r.max_dim));
+    LP_TRY(lowp_params_get_bool(p, "padding", 0, &r.padding));
+    if (r.min_dim < 0 || r.max_dim < 0 || r.min_dim > 65536 || r.max_dim > 65536)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0,
+                            "min_dim and max_dim must be in 0..65536 (0: no bound)");
+    if (r.padding && r.max_dim == 0)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "padding pads to max_dim: give one");
+    rwr *s = malloc(sizeof *s);
+    if (!s)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    *s = r;
+    *out = s;
+    return LP_OK;
+}
+
+static lp_status rwr_apply(void *state, lowp_sample *s, uint64_t *rng)
+{
+    (void)rng;
+    const rwr *r = state;
+    if (r->padding && s->n_labels > 0) {   /* the boxes must be boxes before anything moves */
+        const lp_tensor *b = s->labels[0];
+        if (b->ndim < 1 || b->dims[b->ndim - 1] != 4 || !lp_dtype_traits_of(b->dtype)->is_float)
+            return lp_error(LOWP_ERR_SHAPE, "ResizeWithRatio: padding moves the box labels, and labels[0] is "
+                            "not float boxes (...,4)");
+    }
+    int64_t nh = 0, nw = 0;
+    for (int i = 0; i < s->n_inputs; i++) {
+        img m;
+        LP_TRY(lp_img_of(s->inputs[i], &m));
+        if (m.h < 1 || m.w < 1)
+            return lp_error(LOWP_ERR_SHAPE, "ResizeWithRatio: an empty %lldx%lld image", (long long)m.h,
+                            (long long)m.w);
+        double lo = (double)(m.h < m.w ? m.h : m.w), hi = (double)(m.h > m.w ? m.h : m.w), scale = 1;
+        if (r->min_dim)
+            scale = fmax(1.0, (double)r->min_dim / lo);
+        if (r->max_dim && nearbyint(hi * scale) > (double)r->max_dim)
+            scale = (double)r->max_dim / hi;
+        nh = (int64_t)nearbyint((double)m.h * scale), nw = (int64_t)nearbyint((double)m.w * scale);
+        nh = nh < 1 ? 1 : nh, nw = nw < 1 ? 1 : nw;
+        if (scale != 1)
+            LP_TRY(lp_img_resize(&s->inputs[i], nh, nw, INTERP_BILINEAR));
+        if (!r->padding)
+            continue;
+        img rm, om;
+        LP_TRY(lp_img_of(s->inputs[i], &rm));
+        lp_tensor *t = s->inputs[i], *o;
+        LP_TRY(lp_img_new(&rm, t->dtype, t->ndim, r->max_dim, r->max_dim, &o, &om));
+        memset(o->data, 0, o->nbytes);
+        int64_t top = (r->max_dim - rm.h) / 2, left = (r->max_dim - rm.w) / 2;
+        const lp_dtype_traits *tr = lp_dtype_traits_of(t->dtype);
+        for (int64_t c = 0; c < rm.c; c++)
+            for (int64_t y = 0; y < rm.h; y++)
+                for (int64_t x = 0; x < rm.w; x++)
+                    tr->set(o->data, c * om.sc + (y + top) * om.sy + (x + left) * om.sx,
+                            tr->get(t->data, c * rm.sc + y * rm.sy + x * rm.sx));
+        lp_tensor_free(t);
+        s->inputs[i] = o;
+        nh = rm.h, nw = rm.w;
+    }
+    if (r->padding && s->n_labels > 0 && s->n_inputs > 0) {
+        /* box * [h, w, h, w] + [top, left, top, left], / max_dim, as LPOT (the last input's size) */
+        lp_tensor *b = s->labels[0];
+        const lp_dtype_traits *tr = lp_dtype_traits_of(b->dtype);
+        double top = (double)((r->max_dim - nh) / 2), left = (double)((r->max_dim - nw) / 2);
+        for (int64_t k = 0; k < lp_tensor_numel(b); k++) {
+            bool vertical = k % 2 == 0;
+            double v = tr->get(b->data, k) * (double)(vertical ? nh : nw) + (vertical ? top : left);
+            tr->set(b->data, k, v / (double)r->max_dim);
+        }
+    }
+    return LP_OK;
+}
+
+/* ---- PaddedCenterCrop (LPOT's, EfficientNet's): a centred square of
+ * int(size / (size + crop_padding) * min(h, w)) pixels, top-left rounded up ---- */
+
+typedef struct pcc {
+    int64_t size, pad;
+} pcc;
+
+static lp_status pcc_create(const lowp_params *p, void **out)
+{
+    int64_t h, w, pad;
+    LP_TRY(lp_img_get_size(p, "size", &h, &w));
+    LP_TRY(lowp_params_get_int(p, "crop_padding", 0, &pad));
+    if (h != w)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0,
+                            "the crop is square: size [%lld, %lld] has two sides", (long long)h, (long long)w);
+    if (pad < 0 || pad > 65536 || h > 65536)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0,
+                            "size must be in 1..65536 and crop_padding in 0..65536");
+    pcc *s = malloc(sizeof *s);
+    if (!s)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    *s = (pcc){h, pad};
+    *out = s;
+    return LP_OK;
+}
+
+static lp_status pcc_apply(void *state, lowp_sample *s, uint64_t *rng)
+{
+    (void)rng;
+    const pcc *c = state;
+    for (int i = 0; i < s->n_inputs; i++) {
+        img m;
+        LP_TRY(lp_img_of(s->inputs[i], &m));
+        int64_t side = (int64_t)((double)c->size / (double)(c->size + c->pad) * (double)(m.h < m.w ? m.h : m.w));
+        if (side < 1)
+            return lp_error(LOWP_ERR_SHAPE, "PaddedCenterCrop: nothing left of a %lldx%lld image", (long long)m.h,
+                            (long long)m.w);
+        LP_TRY(lp_img_crop(&s->inputs[i], (m.h - side + 1) / 2, (m.w - side + 1) / 2, side, side));
+    }
+    return LP_OK;
+}
+
+/* ---- ColorJitter (torchvision's): brightness, contrast and saturation factors drawn from
+ * [max(0, 1 - v), 1 + v], hue from [-v, v] (v <= 0.5), applied in a random order, on values
+ * 0..255 (lowp's pixel range; clamped there as PIL clamps bytes). Contrast blends with the
+ * image's mean grey, saturation with each pixel's grey (ITU-R 601 luma), hue rotates in HSV.
+ * Saturation and hue need 3 channels (grey images skip them, as torchvision does). The draws
+ * come from the sample's seeded state: the same seed, the same jitter. ---- */
+
+typedef struct cj {
+    double v[4];   /* brightness, contrast, saturation, hue */
+} cj;
+
+static lp_status cj_create(const lowp_params *p, void **out)
+{
+    static const char *const keys[] = {"brightness", "contrast", "saturation", "hue"};
+    cj c;
+    for (int k = 0; k < 4; k++) {
+        LP_TRY(lowp_params_get_float(p, keys[k], 0, &c.v[k]));
+        if (!(c.v[k] >= 0 && c.v[k] <= (k == 3 ? 0.5 : 1e6)))
+            return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, p->file, p->path, 0, "%s must be in 0..%s (got %g)",
+                                keys[k], k == 3 ? "0.5" : "1e6", c.v[k]);
+    }
+    cj *s = malloc(sizeof *s);
+    if (!s)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    *s = c;
+    *out = s;
+    return LP_OK;
+}
+
+static double clamp255(double v) { return v < 0 ? 0 : v > 255 ? 255 : v; }
+
+static double luma(const lp_dtype_traits *tr, const void *d, const img *m, int64_t y, int64_t x)
+{
+    int64_t o = y * m->sy + x * m->sx;
+    return 0.299 * tr->get(d, o) + 0.587 * tr->get(d, o + m->sc) + 0.114 * tr->get(d, o + 2 * m->sc);
+}
+
+/* Rotates the hue of one RGB pixel (0..255) by h turns. */
+static void hue_shift(double *rgb, double h)
+{
+    double r = rgb[0] / 255, g = rgb[1] / 255, b = rgb[2] / 255;
+    double mx = fmax(r, fmax(g, b)), mn = fmin(r, fmin(g, b)), d = mx - mn, hh = 0;
+    if (d > 0)
+        hh = mx == r ? fmod((g - b) / d, 6) : mx == g ? (b - r) / d + 2 : (r - g) / d + 4;
+    hh = hh / 6 + h;
+    hh -= floor(hh);
+    double sat = mx > 0 ? d / mx : 0, v = mx;
+    double f = hh * 6, i = floor(f), fr = f - i;
+    double p = v * (1 - sat), q = v * (1 - sat * fr), t = v * (1 - sat * (1 - fr));
+    static const int idx[6][3] = {{0, 3, 2}, {1, 0, 2}, {2, 0, 3}, {2, 1, 0}, {3, 2, 0}, {0, 2, 1}};
+    double vals[4] = {v, q, p, t};
+    int k = (int)i % 6;
+    for (int c = 0; c < 3; c++)
+        rgb[c] = vals[idx[k][c]] * 255;
+}
+
+static lp_status cj_apply(void *state, lowp_sample *s, uint64_t *rng)
+{
+    const cj *c = state;
+    double f[4];
+    int order[4] = {0, 1, 2, 3};
+    for (int k = 0; k < 4; k++) {   /* torchvision draws the order, then each factor */
+        int j = k + (int)(lowp_random_uniform(rng) * (4 - k));
+        int t = order[k];
+        order[k] = order[j < 4 ? j : 3];
+        order[j < 4 ? j : 3] = t;
+    }
+    for (int k = 0; k < 4; k++) {
+        double v = c->v[k], lo = k == 3 ? -v : fmax(0, 1 - v), hi = k == 3 ? v : 1 + v;
+        f[k] = lo + (hi - lo) * lowp_random_uniform(rng);
+    }
+    for (int i = 0; i < s->n_inputs; i++) {
+        LP_TRY(lp_img_to_f32(&s->inputs[i]));
+        lp_tensor *t = s->inputs[i];
+        img m;
+        LP_TRY(lp_img_of(t, &m));
+        const lp_dtype_traits *tr = lp_dtype_traits_of(t->dtype);
+        bool rgb = m.c == 3;
+        if (m.h < 1 || m.w < 1 || m.c < 1)   /* an empty image: nothing to jitter (nothing to read) */
+            continue;
+        for (int k = 0; k < 4; k++) {
+            int op = order[k];
+            if (c->v[op] == 0 || (op >= 2 && !rgb))
+                continue;
+            double mean = 0;
+            if (op == 1) {   /* contrast: the mean grey of the whole image */
+                for (int64_t y = 0; y < m.h; y++)
+                    for (int64_t x = 0; x < m.w; x++)
+                        mean += rgb ? luma(tr, t->data, &m, y, x) : tr->get(t->data, y * m.sy + x * m.sx);
+                mean /= (double)(m.h * m.w > 0 ? m.h * m.w : 1);
+            }
+            for (int64_t y = 0; y < m.h; y++)
+                for (int64_t x = 0; x < m.w; x++) {
+                    int64_t o = y * m.sy + x * m.sx;
+                    if (op == 3) {
+                        double px[3] = {tr->get(t->data, o), tr->get(t->data, o + m.sc), tr->get(t->data, o + 2 * m.sc)};
+                        for (int q = 0; q < 3; q++)
+                            px[q] = clamp255(px[q]);
+                        hue_shift(px, f[3]);
+                        for (int q = 0; q < 3; q++)
+                            tr->set(t->data, o + q * m.sc, px[q]);
+                        continue;
+                    }
+                    double g = op == 2 ? luma(tr, t->data, &m, y, x) : mean;
+                    for (int64_t ch = 0; ch < m.c; ch++) {
+                        double v = tr->get(t->data, o + ch * m.sc);
+                        tr->set(t->data, o + ch * m.sc, clamp255(op == 0 ? v * f[0] : f[op] * v + (1 - f[op]) * g));
+                    }
+                }
+        }
+    }
+    return LP_OK;
+}
+
 /* ---- the table ---- */
 
 static const lowp_param_spec no_params[] = {{NULL, 0, 0, 0}};
@@ -558,6 +804,24 @@ static const lowp_param_spec pad_params[] = {
     {"padding_mode", LOWP_PARAM_STRING, 0, 3},
     {NULL, 0, 0, 0},
 };
+static const lowp_param_spec rwr_params[] = {
+    {"min_dim", LOWP_PARAM_INT, 0, 1},
+    {"max_dim", LOWP_PARAM_INT, 0, 2},
+    {"padding", LOWP_PARAM_BOOL, 0, 3},
+    {NULL, 0, 0, 0},
+};
+static const lowp_param_spec pcc_params[] = {
+    {"size", LOWP_PARAM_INT_LIST, 1, 1},
+    {"crop_padding", LOWP_PARAM_INT, 0, 2},
+    {NULL, 0, 0, 0},
+};
+static const lowp_param_spec cj_params[] = {
+    {"brightness", LOWP_PARAM_FLOAT, 0, 1},
+    {"contrast", LOWP_PARAM_FLOAT, 0, 2},
+    {"saturation", LOWP_PARAM_FLOAT, 0, 3},
+    {"hue", LOWP_PARAM_FLOAT, 0, 4},
+    {NULL, 0, 0, 0},
+};
 static const lowp_param_spec qin_params[] = {
     {"dtype", LOWP_PARAM_STRING, 1, 1},
     {"scale", LOWP_PARAM_FLOAT, 0, 2},
@@ -576,3 +840,7 @@ const lowp_transform_vtable lp_tf_align_channel = {"AlignImageChannel", align_pa
 const lowp_transform_vtable lp_tf_crop_to_box = {"CropToBoundingBox", ctb_params, ctb_create, ctb_apply, state_free};
 const lowp_transform_vtable lp_tf_pad = {"Pad", pad_params, pad_create, pad_apply, state_free};
 const lowp_transform_vtable lp_tf_quantized_input = {"QuantizedInput", qin_params, qin_create, qin_apply, state_free};
+const lowp_transform_vtable lp_tf_resize_with_ratio = {"ResizeWithRatio", rwr_params, rwr_create, rwr_apply, state_free};
+const lowp_transform_vtable lp_tf_padded_center_crop = {"PaddedCenterCrop", pcc_params, pcc_create, pcc_apply,
+                                                        state_free};
+const lowp_transform_vtable lp_tf_color_jitter = {"ColorJitter", cj_params, cj_create, cj_apply, state_free};

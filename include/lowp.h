@@ -626,6 +626,16 @@ lowp_status lowp_comparison_feed(lowp_comparison *comparison, int n_inputs,
  * "sqnr_db", "rel_error"}, ...]} worst first; *json_out is malloc'ed (free()). No more feeding
  * after this call. */
 lowp_status lowp_comparison_json(lowp_comparison *comparison, char **json_out);
+/* The values behind it: per tensor, histograms of what each model computed over every sample
+ * fed, on TensorBoard's default buckets (edges +-1e-12 * 1.1^k, 0; docs/cli.md):
+ * {"samples": N, "layers": [{"node", "op_type", "tensor", "kind", "fp32": H, "quantized": H}]}
+ * in the order of lowp_comparison_json, H = {"min", "max", "num", "sum", "sum_squares",
+ * "skipped" (non-finite values, not counted), "bucket_limit": [...], "bucket": [...]} exactly
+ * as lowp_comparison_tensorboard writes them. Same contract as lowp_comparison_json. */
+lowp_status lowp_comparison_histograms_json(lowp_comparison *comparison, char **json_out);
+/* Writes those histograms as TensorBoard event files, one run per model: DIR/fp32 and
+ * DIR/quantized (created), one histogram per tensor tagged with its name, at `step`. */
+lowp_status lowp_comparison_tensorboard(lowp_comparison *comparison, const char *dir, int64_t step);
 void lowp_comparison_free(lowp_comparison *comparison);
 
 /* ---- end of quantization ---- */
@@ -720,6 +730,11 @@ typedef struct lowp_tune_options {
     int qoperator;              /* 1: write the tuned static model in QOperator form
                                    (QLinearConv/QLinearMatMul; LPOT's onnxrt_qlinearops);
                                    0 (default): QDQ */
+    int tensorboard;            /* 1: TensorBoard event files in WORKSPACE/tensorboard (LPOT's
+                                   tuning.tensorboard): run "fp32" (baseline accuracy, histograms
+                                   of every tensor on the first evaluation batch) and run
+                                   "quantized" (per trial, step = trial: accuracy, objective,
+                                   latency_ms, histograms); docs/tuning.md */
 } lowp_tune_options;
 
 /* Defaults as documented above. */

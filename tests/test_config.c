@@ -69,7 +69,8 @@ static const char *full =
     "  random_seed: 9527\n"
     "  workspace:\n"
     "    path: /tmp/ws\n"
-    "    resume: /tmp/ws/history.snapshot\n";
+    "    resume: /tmp/ws/history.snapshot\n"
+    "  tensorboard: true\n";
 
 static void test_full(void)
 {
@@ -110,6 +111,7 @@ static void test_full(void)
     CHECK(!c->tuning.higher_is_better && !strcmp(c->tuning.objective, "modelsize"));
     CHECK(c->tuning.timeout == 60 && c->tuning.max_trials == 7 && c->tuning.random_seed == 9527);
     CHECK(!strcmp(c->tuning.workspace_path, "/tmp/ws") && !strcmp(c->tuning.resume, "/tmp/ws/history.snapshot"));
+    CHECK(c->tuning.tensorboard);
 
     /* the objects it describes */
     lowp_dataloader *dl = NULL;
@@ -147,6 +149,7 @@ static void test_defaults(void)
     CHECK(c->quantization.approach == LP_APPROACH_STATIC);
     CHECK(!strcmp(c->tuning.strategy, "auto") && c->tuning.relative && c->tuning.criterion == 0.01);
     CHECK(c->tuning.higher_is_better && c->tuning.max_trials == 100 && c->tuning.random_seed == 1978);
+    CHECK(!c->tuning.tensorboard);
     CHECK(!strcmp(c->tuning.objective, "performance") && c->tuning.timeout == 0);
     CHECK(c->evaluation.warmup == 5 && c->evaluation.iteration == -1 && !lowp_config_has_metric(c));
     lowp_dataloader *dl = NULL;
@@ -380,7 +383,7 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\ntuning:\n  exit_policy: {timeout: 5, max_trials: 3, performance_only: true}\n", NULL, "tune.sh performance_only" },
         { "model: {name: m}\ntuning:\n  random_seed: 9527\n", NULL, "test_tune same seed, same history" },
         { "model: {name: m}\ntuning:\n  workspace: {path: ./ws, resume: ./ws/history.jsonl}\n", NULL, "tune.sh kill_and_resume" },
-        { "model: {name: m}\ntuning:\n  tensorboard: true\n", "tuning.tensorboard: tensorboard output is not supported at line 3", NULL },
+        { "model: {name: m}\ntuning:\n  tensorboard: true\n", NULL, "tensorboard.sh tune" },
         /* sections lowp refuses whole */
         { "model: {name: m}\npruning: {approach: {}}\n", "pruning: 'pruning' is an LPOT key that lowp does not support at line 2", NULL },
         { "model: {name: m}\ngraph_optimization: {precisions: [bf16]}\n", "graph_optimization: 'graph_optimization' is an LPOT key that lowp does not support at line 2", NULL },

@@ -97,7 +97,8 @@ class TuneOptions(ctypes.Structure):
                 ("resume_from", c_char_p), ("n_sampling_sizes", c_int),
                 ("sampling_sizes", c_int64 * 8), ("threads", c_int), ("config", c_void_p),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("performance_only", c_int),
-                ("qoperator", c_int), ("_reserve", ctypes.c_char * 256)]  # room for fields appended in C later
+                ("qoperator", c_int), ("tensorboard", c_int),
+                ("_reserve", ctypes.c_char * 256)]  # room for fields appended in C later
 
 
 class TuneSummary(ctypes.Structure):
@@ -256,6 +257,8 @@ _PROTOS = [
     ("lowp_comparison_create", status, [P, P, PP]),
     ("lowp_comparison_feed", status, [P, c_int, POINTER(c_char_p), PP]),
     ("lowp_comparison_json", status, [P, PP]),
+    ("lowp_comparison_histograms_json", status, [P, PP]),
+    ("lowp_comparison_tensorboard", status, [P, c_char_p, ctypes.c_int64]),
     ("lowp_comparison_free", None, [P]),
     ("lowp_tune_options_default", TuneOptions, []),
     ("lowp_tune_options_from_config", status, [P, POINTER(TuneOptions)]),

@@ -533,10 +533,11 @@ def _first_inputs(data):
     raise ValueError("the data yielded nothing")
 
 
-def compare(fp32, quantized, feeds):
+def compare(fp32, quantized, feeds, tensorboard=None):
     """Per-layer error of `quantized` against `fp32` on `feeds` (an iterable of feeds):
     a list of {"node", "op_type", "tensor", "kind" ("activation"/"weight"), "sqnr_db",
-    "rel_error"}, worst (lowest SQNR) first."""
+    "rel_error"}, worst (lowest SQNR) first. `tensorboard`: a folder to write TensorBoard
+    event files to (histograms of every tensor, runs fp32/ and quantized/; docs/cli.md)."""
     fp32, quantized = load(fp32), load(quantized)
     c = c_void_p()
     check(lib.lowp_comparison_create(fp32.handle, quantized.handle, byref(c)))
@@ -544,7 +545,10 @@ def compare(fp32, quantized, feeds):
         _feed_calls(fp32, feeds, "compare", lambda names_c, ts, n: check(lib.lowp_comparison_feed(c, n, names_c, ts)))
         out = c_void_p()
         check(lib.lowp_comparison_json(c, byref(out)))
-        return json.loads(take_string(out))["layers"]
+        layers = json.loads(take_string(out))["layers"]
+        if tensorboard is not None:
+            check(lib.lowp_comparison_tensorboard(c, os.fsencode(tensorboard), 0))
+        return layers
     finally:
         lib.lowp_comparison_free(c)
 

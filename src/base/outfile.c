@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *lp_strfmt(const char *fmt, ...)
@@ -133,7 +134,9 @@ lp_status lp_out_begin(const char *path, lp_outfile *o)
     return st;
 }
 
-lp_status lp_out_commit(lp_outfile *o)
+lp_status lp_out_commit(lp_outfile *o) { return lp_out_commit_as(o, o->path); }
+
+lp_status lp_out_commit_as(lp_outfile *o, const char *path)
 {
     int bad = ferror(o->f);
     int err = bad ? EIO : 0;
@@ -142,9 +145,9 @@ lp_status lp_out_commit(lp_outfile *o)
     lp_status st = LP_OK;
     char b1[LP_PATH_BRIEF];
     if (bad)
-        st = lp_error(LOWP_ERR_IO, "%s: cannot write: %s", lp_path_brief(o->path, b1), strerror(err));
-    else if (rename(o->tmp, o->path) != 0)
-        st = lp_error(LOWP_ERR_IO, "%s: cannot rename its temporary over it: %s", lp_path_brief(o->path, b1),
+        st = lp_error(LOWP_ERR_IO, "%s: cannot write: %s", lp_path_brief(path, b1), strerror(err));
+    else if (rename(o->tmp, path) != 0)
+        st = lp_error(LOWP_ERR_IO, "%s: cannot rename its temporary over it: %s", lp_path_brief(path, b1),
                       strerror(errno));
     if (st != LP_OK)
         unlink(o->tmp);
@@ -163,6 +166,34 @@ void lp_out_abort(lp_outfile *o)
     free(o->path);
     free(o->tmp);
     memset(o, 0, sizeof *o);
+}
+
+lp_status lp_make_dirs(const char *dir, const char *what)
+{
+    char *buf = strdup(dir);
+    if (!buf)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", dir);
+    lp_status st = LP_OK;
+    char b1[LP_PATH_BRIEF];
+    for (char *p = buf + (*buf == '/'); st == LP_OK; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char c = *p;
+        *p = 0;
+        if (*buf && mkdir(buf, 0777) != 0 && errno != EEXIST)
+            st = lp_error(LOWP_ERR_IO, "%s: cannot create %s folder: %s", lp_path_brief(buf, b1), what, strerror(errno));
+        *p = c;
+        if (!c)
+            break;
+    }
+    free(buf);
+    struct stat sb;
+    if (st == LP_OK) { /* "a/b" where a is a file: mkdir said EEXIST for it, and b failed as ENOTDIR */
+        int err = stat(dir, &sb) != 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+        if (err)
+            st = lp_error(LOWP_ERR_IO, "%s: cannot create %s folder: %s", lp_path_brief(dir, b1), what, strerror(err));
+    }
+    return st;
 }
 
 lp_status lp_write_file_atomic(const char *path, const void *data, size_t size)

@@ -36,10 +36,16 @@ lp_status lp_out_begin(const char *path, lp_outfile *o);
 /* Closes the temporary and renames it over the target; on any failure removes it and says
  * why. Frees `o` either way. */
 lp_status lp_out_commit(lp_outfile *o);
+/* lp_out_commit, renaming the temporary to `path` instead of the target it began with: for
+ * readers that pick files up by a name pattern, begin with a target outside the pattern. */
+lp_status lp_out_commit_as(lp_outfile *o, const char *path);
 /* Closes and removes the temporary (an abandoned write); frees `o`. */
 void lp_out_abort(lp_outfile *o);
 /* The whole file at once, through the calls above. */
 lp_status lp_write_file_atomic(const char *path, const void *data, size_t size);
+
+/* mkdir -p: `dir` and its missing parents; the message names `what` ("the workspace"). */
+lp_status lp_make_dirs(const char *dir, const char *what);
 
 /* Removes the temporaries "PATH.tmp.PID[.N]" whose process no longer exists; returns how many. */
 int lp_out_clean_stale(const char *path);

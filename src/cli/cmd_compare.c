@@ -24,6 +24,9 @@ static const char usage[] =
     "  -b, --batch-size N     (default 8)\n"
     "      --top N            rows to print (default 20; 0: all)\n"
     "      --html FILE        also write a standalone page with a bar chart of per-layer SQNR\n"
+    "      --tensorboard DIR  also write TensorBoard event files: histograms of every tensor's\n"
+    "                         values, DIR/fp32 and DIR/quantized (tensorboard --logdir DIR)\n"
+    "      --histograms FILE  also write those histograms as JSON\n"
     "  -j, --json             print the JSON instead of the table\n"
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             show this help\n";
@@ -177,6 +180,7 @@ static int write_html(const char *path, const lp_cj *doc, const lp_cj *layers, c
 int lp_cmd_compare(int argc, char **argv)
 {
     const char *cmd = "compare", *paths[2] = { NULL, NULL }, *config = NULL, *dataset = NULL, *html = NULL;
+    const char *tb_dir = NULL, *hist_path = NULL;
     const char *transforms[32];
     int n_transforms = 0, n_paths = 0;
     long samples = 32, batch = 8, top = 20;
@@ -204,6 +208,8 @@ int lp_cmd_compare(int argc, char **argv)
             if (r > 0 && !lp_cli_int(v, 0, 1000000, &top))
                 return lp_cli_usage_error(cmd, "--top wants an integer >= 0, got '%s'", v);
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--html", &v)) != 0) html = v;
+        else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--tensorboard", &v)) != 0) tb_dir = v;
+        else if ((r = lp_cli_option(cmd, argc, argv, &i, NULL, "--histograms", &v)) != 0) hist_path = v;
         else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) quiet = true;
         else if (argv[i][0] == '-' && argv[i][1]) return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
@@ -223,7 +229,7 @@ int lp_cmd_compare(int argc, char **argv)
     lowp_dataloader *dl = NULL;
     lowp_comparison *c = NULL;
     lowp_sample b = { 0 };
-    char *text = NULL;
+    char *text = NULL, *hist = NULL;
     lp_cj doc = { 0 };
     if (lowp_model_load(paths[0], &fp32) != LOWP_OK || lowp_model_load(paths[1], &quant) != LOWP_OK ||
         (config && lowp_config_load(config, &cfg) != LOWP_OK)) {
@@ -264,7 +270,10 @@ int lp_cmd_compare(int argc, char **argv)
         done_n += count;
         lp_progress_update(&pr, done_n, total);
     }
-    if (lowp_comparison_json(c, &text) != LOWP_OK) {
+    if (lowp_comparison_json(c, &text) != LOWP_OK ||
+        (tb_dir && lowp_comparison_tensorboard(c, tb_dir, 0) != LOWP_OK) ||
+        (hist_path && (lowp_comparison_histograms_json(c, &hist) != LOWP_OK ||
+                       lp_write_file_atomic(hist_path, hist, strlen(hist)) != LOWP_OK))) {
         rc = lp_cli_lib_error();
         goto done;
     }
@@ -307,6 +316,7 @@ int lp_cmd_compare(int argc, char **argv)
 done:
     lp_cj_free(&doc);
     free(text);
+    free(hist);
     lowp_sample_clear(&b);
     lowp_comparison_free(c);
     lowp_dataloader_free(dl);

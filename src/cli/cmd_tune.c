@@ -49,6 +49,8 @@ static const char usage[] =
     "      --sampling-size L  calibration sample counts to try, e.g. 300 or 100,500\n"
     "  -w, --workspace DIR    history and reports (default: the config's, else ./lowp_workspace)\n"
     "      --resume           do not run again the recipes in the workspace's history\n"
+    "      --tensorboard      TensorBoard event files in WORKSPACE/tensorboard: per trial, accuracy,\n"
+    "                         objective and histograms of every tensor (LPOT's tuning.tensorboard)\n"
     "  -o, --output FILE      the tuned model (default WORKSPACE/best_model.onnx)\n"
     "  -b, --batch-size N     evaluation batch size (default: the config's, else 100)\n"
     "  -n, --limit N          evaluate on the first N samples only\n"
@@ -216,7 +218,7 @@ int lp_cmd_tune(int argc, char **argv)
     long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1;
     double tolerance = NAN;
     const char *tolerance_text = NULL;
-    bool absolute = false, resume = false, json = false, quiet = false, performance_only = false;
+    bool absolute = false, resume = false, json = false, quiet = false, performance_only = false, tensorboard = false;
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -279,6 +281,8 @@ int lp_cmd_tune(int argc, char **argv)
             performance_only = true;
         } else if (!strcmp(argv[i], "--resume")) {
             resume = true;
+        } else if (!strcmp(argv[i], "--tensorboard")) {
+            tensorboard = true;
         } else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
             json = true;
         } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
@@ -346,6 +350,7 @@ int lp_cmd_tune(int argc, char **argv)
     if (threads) o.threads = (int)threads;
     if (resume) o.resume = 1;
     if (performance_only) o.performance_only = 1;
+    if (tensorboard) o.tensorboard = 1;
     if (sizes) {
         long list[8];
         int n = lp_cli_int_list(sizes, 1, 100000000L, list, 8);
@@ -465,6 +470,8 @@ int lp_cmd_tune(int argc, char **argv)
                             "target; see the report for where the time goes\n", s.speedup);
         printf("output     %s\n", s.output);
         printf("report     %s/report.md, %s/report.html\n", s.workspace, s.workspace);
+        if (o.tensorboard)
+            printf("tensorboard tensorboard --logdir %s/tensorboard\n", s.workspace);
     }
     if (!s.met)
         rc = LP_EXIT_NOT_MET;

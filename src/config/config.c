@@ -844,11 +844,7 @@ static lp_status parse_tuning(const ctx *c, const lp_yval *v)
     LP_TRY(get_int(c, ep, "max_trials", "tuning.exit_policy", 1, &cfg->tuning.max_trials));
     LP_TRY(get_bool(c, ep, "performance_only", "tuning.exit_policy", &cfg->tuning.performance_only));
     LP_TRY(get_int(c, v, "random_seed", "tuning", INT64_MIN, &cfg->tuning.random_seed));
-    bool tb = false;
-    LP_TRY(get_bool(c, v, "tensorboard", "tuning", &tb));
-    if (tb)
-        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "tuning.tensorboard",
-                            lp_yval_line(lp_yval_get(v, "tensorboard")), "tensorboard output is not supported");
+    LP_TRY(get_bool(c, v, "tensorboard", "tuning", &cfg->tuning.tensorboard));
     const lp_yval *ws = lp_yval_get(v, "workspace");
     static const char *const wkeys[] = {"path", "resume", NULL};
     LP_TRY(check_keys(c, "tuning.workspace", ws, wkeys, NULL));

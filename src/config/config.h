@@ -132,6 +132,7 @@ struct lowp_config {
         int64_t max_trials;                        /* default 100 */
         bool performance_only;                     /* default false */
         int64_t random_seed;                       /* default 1978 */
+        bool tensorboard;                          /* event files in WORKSPACE/tensorboard (default false) */
         const char *workspace_path;                /* default "./lowp_workspace" */
         const char *resume;                        /* NULL: none */
     } tuning;

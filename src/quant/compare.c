@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/json.h"
+#include "base/outfile.h"
 #include "ir/infer.h"
 #include "onnx/model.h"
 #include "ops/op.h"
@@ -44,7 +45,7 @@ static int add_layer(lp_comparison *c, const char *node, const char *op, const c
     return c->n++;
 }
 
-static void accumulate(lp_layer_error *e, const float *x, const float *y, int64_t n)
+static lp_status accumulate(lp_layer_error *e, const float *x, const float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         double d = (double)x[i] - y[i];
@@ -54,6 +55,8 @@ static void accumulate(lp_layer_error *e, const float *x, const float *y, int64_
         e->abs_ref += fabs(x[i]);
     }
     e->count += n;
+    LP_TRY(lp_tb_histo_add(&e->hist[0], x, n));
+    return lp_tb_histo_add(&e->hist[1], y, n);
 }
 
 /* Weights: each node of the quantized graph that reads a DequantizeLinear of an int8 constant
@@ -86,9 +89,11 @@ static lp_status compare_weights(lp_comparison *c, const lp_graph *fg, const lp_
                 lp_tensor_free(deq[0]);
                 return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
             }
+            lp_status st = LP_OK;
             if (deq[0] && lp_tensor_numel(deq[0]) == lp_tensor_numel(fv->init))
-                accumulate(&c->layers[l], fv->init->data, deq[0]->data, lp_tensor_numel(deq[0]));
+                st = accumulate(&c->layers[l], fv->init->data, deq[0]->data, lp_tensor_numel(deq[0]));
             lp_tensor_free(deq[0]);
+            LP_TRY(st);
         }
     }
     return LP_OK;
@@ -140,6 +145,8 @@ void lowp_comparison_free(lowp_comparison *c)
         free(c->layers[i].node);
         free(c->layers[i].op_type);
         free(c->layers[i].tensor);
+        lp_tb_histo_free(&c->layers[i].hist[0]);
+        lp_tb_histo_free(&c->layers[i].hist[1]);
     }
     free(c->layers);
     lp_strmap_clear(&c->index);
@@ -173,7 +180,7 @@ static lp_status tap(void *user, const lp_plan *plan, int node, int value, const
     }
     const lp_tensor *r = c->ref[l];
     if (r && r->nbytes == t->nbytes)
-        accumulate(&c->layers[l], r->data, t->data, lp_tensor_numel(t));
+        return accumulate(&c->layers[l], r->data, t->data, lp_tensor_numel(t));
     return LP_OK;
 }
 
@@ -226,12 +233,75 @@ void lp_comparison_sort(lp_comparison *c)
     qsort(c->layers, (size_t)c->n, sizeof *c->layers, by_sqnr);
 }
 
-lowp_status lowp_comparison_json(lowp_comparison *c, char **json_out)
+lp_status lp_comparison_tb_histograms(lp_comparison *c, int side, lp_tb_file *f, int64_t step)
 {
-    if (!c || !json_out)
-        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_comparison_json: NULL argument");
     if (c->index.count)
         lp_comparison_sort(c);
+    for (int i = 0; i < c->n; i++)
+        if (c->layers[i].count)
+            LP_TRY(lp_tb_histogram(f, step, c->layers[i].tensor, &c->layers[i].hist[side]));
+    return LP_OK;
+}
+
+lowp_status lowp_comparison_tensorboard(lowp_comparison *c, const char *dir, int64_t step)
+{
+    if (!c || !dir)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_comparison_tensorboard: NULL argument");
+    static const char *const runs[2] = { "fp32", "quantized" };
+    for (int side = 0; side < 2; side++) {
+        char *path = NULL;
+        lp_tb_file f;
+        lp_status st = lp_path_join(dir, runs[side], &path);
+        if (st == LP_OK)
+            st = lp_tb_begin(&f);
+        if (st == LP_OK) {
+            st = lp_comparison_tb_histograms(c, side, &f, step);
+            if (st == LP_OK)
+                st = lp_tb_commit(&f, path);
+            else
+                lp_tb_free(&f);
+        }
+        free(path);
+        LP_TRY(st);
+    }
+    return LP_OK;
+}
+
+static void histogram_json(lp_json *j, const lp_tb_histo *h, double *limits, double *counts)
+{
+    int m = lp_tb_histo_encode(h, limits, counts);
+    lp_json_begin_object(j);
+    lp_json_key(j, "min"); lp_json_double(j, m ? h->min : 0);
+    lp_json_key(j, "max"); lp_json_double(j, m ? h->max : 0);
+    lp_json_key(j, "num"); lp_json_double(j, h->num);
+    lp_json_key(j, "sum"); lp_json_double(j, h->sum);
+    lp_json_key(j, "sum_squares"); lp_json_double(j, h->sum_squares);
+    lp_json_key(j, "skipped"); lp_json_int(j, h->skipped);
+    lp_json_key(j, "bucket_limit");
+    lp_json_begin_array_flat(j);
+    for (int i = 0; i < m; i++)
+        lp_json_double(j, limits[i]);
+    lp_json_end_array(j);
+    lp_json_key(j, "bucket");
+    lp_json_begin_array_flat(j);
+    for (int i = 0; i < m; i++)
+        lp_json_double(j, counts[i]);
+    lp_json_end_array(j);
+    lp_json_end_object(j);
+}
+
+/* The JSON of both public calls: per layer its SQNR numbers, or its two histograms. */
+static lp_status comparison_json(lp_comparison *c, bool histograms, char **json_out)
+{
+    if (c->index.count)
+        lp_comparison_sort(c);
+    int nb = histograms ? lp_tb_bucket_count() : 0;
+    double *limits = NULL, *counts = NULL;
+    if (histograms && (!(limits = malloc((size_t)(nb + 1) * sizeof *limits)) ||
+                       !(counts = malloc((size_t)(nb + 1) * sizeof *counts)))) {
+        free(limits);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
     lp_json j;
     lp_json_init(&j, 2);
     lp_json_begin_object(&j);
@@ -248,11 +318,32 @@ lowp_status lowp_comparison_json(lowp_comparison *c, char **json_out)
         lp_json_key(&j, "op_type"); lp_json_string(&j, e->op_type);
         lp_json_key(&j, "tensor"); lp_json_string(&j, e->tensor);
         lp_json_key(&j, "kind"); lp_json_string(&j, e->is_weight ? "weight" : "activation");
-        lp_json_key(&j, "sqnr_db"); lp_json_double(&j, lp_layer_sqnr(e));
-        lp_json_key(&j, "rel_error"); lp_json_double(&j, lp_layer_rel_error(e));
+        if (histograms) {
+            lp_json_key(&j, "fp32"); histogram_json(&j, &e->hist[0], limits, counts);
+            lp_json_key(&j, "quantized"); histogram_json(&j, &e->hist[1], limits, counts);
+        } else {
+            lp_json_key(&j, "sqnr_db"); lp_json_double(&j, lp_layer_sqnr(e));
+            lp_json_key(&j, "rel_error"); lp_json_double(&j, lp_layer_rel_error(e));
+        }
         lp_json_end_object(&j);
     }
     lp_json_end_array(&j);
     lp_json_end_object(&j);
+    free(limits);
+    free(counts);
     return lp_json_finish(&j, json_out);
+}
+
+lowp_status lowp_comparison_json(lowp_comparison *c, char **json_out)
+{
+    if (!c || !json_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_comparison_json: NULL argument");
+    return comparison_json(c, false, json_out);
+}
+
+lowp_status lowp_comparison_histograms_json(lowp_comparison *c, char **json_out)
+{
+    if (!c || !json_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_comparison_histograms_json: NULL argument");
+    return comparison_json(c, true, json_out);
 }

@@ -4,6 +4,7 @@
 #ifndef LP_COMPARE_H
 #define LP_COMPARE_H
 
+#include "base/tensorboard.h"
 #include "engine/session.h"
 
 typedef struct lp_layer_error {
@@ -14,6 +15,7 @@ typedef struct lp_layer_error {
     double signal, noise;       /* sum x^2, sum (x - y)^2 */
     double abs_err, abs_ref;    /* sum |x - y|, sum |x| */
     int64_t count;
+    lp_tb_histo hist[2];        /* the values: [0] the FP32 model's, [1] the quantized one's */
 } lp_layer_error;
 
 struct lowp_comparison {
@@ -34,5 +36,9 @@ double lp_layer_rel_error(const lp_layer_error *e);
 
 /* Sorts worst (lowest SQNR) first. */
 void lp_comparison_sort(lp_comparison *c);
+
+/* Adds one histogram per compared tensor (tag: its name) of side 0 (FP32) or 1 (quantized)
+ * at `step` to an event file. Sorts first. */
+lp_status lp_comparison_tb_histograms(lp_comparison *c, int side, lp_tb_file *f, int64_t step);
 
 #endif

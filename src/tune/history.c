@@ -63,30 +63,6 @@ static void fingerprint(lowp_tuner *t)
     snprintf(t->fingerprint, sizeof t->fingerprint, "%016llx", (unsigned long long)h);
 }
 
-static lp_status mkdirs(const char *path)
-{
-    char *buf = strdup(path);
-    if (!buf)
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    lp_status st = LP_OK;
-    for (char *p = buf + 1; st == LP_OK; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                char b1[LP_PATH_BRIEF];
-                st = lp_error(LOWP_ERR_IO, "%s: cannot create the workspace folder: %s", lp_path_brief(buf, b1),
-                              strerror(errno));
-            }
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    free(buf);
-    return st;
-}
-
 static bool get_num(const lp_yval *m, const char *key, double *out)
 {
     const lp_yval *v = lp_yval_get(m, key);
@@ -315,7 +291,7 @@ static lp_status open_history(lowp_tuner *t, const char *path)
 lp_status lp_tune_history_open(lowp_tuner *t)
 {
     fingerprint(t);
-    LP_TRY(mkdirs(t->workspace));
+    LP_TRY(lp_make_dirs(t->workspace, "the workspace"));
     LP_TRY(lock_workspace(t));
     char *path = NULL;
     LP_TRY(lp_path_join(t->workspace, "history.jsonl", &path));

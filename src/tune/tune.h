@@ -107,6 +107,8 @@ struct lowp_tuner {
     int dup_streak;
     const char *cur_strategy;
     char summary_strategy[64];
+    lowp_sample tb_batch;       /* tensorboard: the batch trials are compared on */
+    bool tb_fp32_written;
 };
 
 /* ---- space.c ---- */
@@ -152,6 +154,11 @@ void lp_tune_history_free(lp_tune_hist *h, int n);
 lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r);
 /* The resumed entry with `key`, or NULL. */
 const lp_tune_hist *lp_tune_history_find(const lowp_tuner *t, const char *key);
+
+/* ---- tboard.c ---- */
+/* TensorBoard event files of trial `r` (opt.tensorboard): its scalars and, given its graph
+ * `g`, the histograms of every tensor of `g` and (once) of the FP32 model. */
+lp_status lp_tune_tensorboard(lowp_tuner *t, const lp_graph *g, const lp_tune_rec *r);
 
 /* ---- report.c ---- */
 lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s);

@@ -54,6 +54,7 @@ lowp_status lowp_tune_options_from_config(const lowp_config *c, lowp_tune_option
     o->seed = c->tuning.random_seed;
     o->performance_only = c->tuning.performance_only;
     o->qoperator = c->model.framework && !strcmp(c->model.framework, "onnxrt_qlinearops");
+    o->tensorboard = c->tuning.tensorboard;
     o->workspace = c->tuning.workspace_path;
     if (c->tuning.resume) {
         o->resume = 1;
@@ -89,6 +90,7 @@ void lowp_tuner_free(lowp_tuner *t)
     free(t->metric_name);
     for (int i = 0; i < t->n_sample; i++)
         lp_tensor_free(t->sample[i]);
+    lowp_sample_clear(&t->tb_batch);
     free(t->ops);
     for (int i = 0; i < LP_TUNE_MAX_SAMPLINGS; i++)
         lowp_calibration_free(t->cal[i]);
@@ -614,27 +616,30 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
         rec.n_prec[prec[i]]++;
     const lp_tune_hist *h = lp_tune_history_find(t, key);
     lp_status st = LP_OK;
+    lp_graph *g = NULL;
     if (h) {
         rec.t = h->t;
         rec.replayed = true;
     } else {
-        lp_graph *g = NULL;
         double start = lp_tune_now();
         st = lp_tune_build_graph(t, config, prec, &g);
         if (st == LP_OK)
             st = evaluate(t, g, t->n_trials + 1, rec.note, &rec.t.accuracy, &rec.t.latency_ms, &rec.t.model_bytes,
                           &rec.t.footprint_bytes);
-        lp_graph_free(g);
         rec.t.seconds = lp_tune_now() - start;
     }
+    rec.t.index = t->n_trials + 1;
+    rec.t.passed = passes(t, rec.t.accuracy);
+    rec.t.objective = lp_tune_objective(t, rec.cost, rec.t.model_bytes, rec.t.footprint_bytes);
+    /* a trial replayed into the same workspace has its event file there already */
+    if (st == LP_OK && t->opt.tensorboard && !(rec.replayed && t->hist_in_place))
+        st = lp_tune_tensorboard(t, g, &rec);
+    lp_graph_free(g);
     if (st != LP_OK) {
         free(prec);
         free(key);
         return lp_error_prefix(st, "trial %d (%s)", t->n_trials + 1, t->cfgs[config].name);
     }
-    rec.t.index = t->n_trials + 1;
-    rec.t.passed = passes(t, rec.t.accuracy);
-    rec.t.objective = lp_tune_objective(t, rec.cost, rec.t.model_bytes, rec.t.footprint_bytes);
     t->trials[t->n_trials++] = rec;
     if (!rec.replayed || !t->hist_in_place)
         LP_TRY(lp_tune_history_append(t, &rec));

@@ -73,7 +73,7 @@ def test_errors_carry_status_and_message(tmp_path):
         lowp.load(b"not a model")
 
 
-def test_quantize_static_dynamic_compare(calib_batches, test_set):
+def test_quantize_static_dynamic_compare(calib_batches, test_set, tmp_path):
     x, y = test_set
     fp32 = lowp.Session(MLP).run(x)["logits"]
     q = lowp.quantize(MLP, calib=calib_batches)
@@ -89,8 +89,12 @@ def test_quantize_static_dynamic_compare(calib_batches, test_set):
     assert q3.to_bytes() == lowp.quantize(MLP, calib=calib_batches[:1]).to_bytes()
     d = lowp.quantize(MLP, approach="dynamic")
     assert "DynamicQuantizeLinear" in d.info()["ops"]
-    layers = lowp.compare(MLP, q, [x[:32]])
+    layers = lowp.compare(MLP, q, [x[:32]], tensorboard=tmp_path / "tb")
     assert layers and {"node", "sqnr_db", "kind"} <= set(layers[0])
+    # one event file per run (their content: tests/tensorboard.sh reads them back)
+    for run in ("fp32", "quantized"):
+        files = os.listdir(tmp_path / "tb" / run)
+        assert len(files) == 1 and files[0].startswith("events.out.tfevents.")
     finite = [l["sqnr_db"] for l in layers if l["sqnr_db"] is not None]  # JSON null: an infinite SQNR
     assert finite and finite == sorted(finite)
     with pytest.raises(ValueError):

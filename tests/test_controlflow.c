@@ -11,13 +11,14 @@
 #include "engine/session.h"
 #include "ir/passes.h"
 #include "ir/subgraph.h"
+#include "quant/calibrate.h"
 #include "lowp.h"
 #include "onnx/model.h"
 #include "test.h"
 
 static char dir[256];
 static const char *const models[] = { "if_const", "if_data", "if_sr", "if_shape", "nested_if",
-                                      "loop", "loop_cond", "scan", "scan_rev" };
+                                      "loop", "loop_cond", "scan", "scan_rev", "loop_mm", "scan_mm", "if_conv", "if_shared" };
 #define N_MODELS (int)(sizeof models / sizeof models[0])
 
 static lp_graph *load(const char *name)
@@ -325,6 +326,122 @@ static void test_subplans(void)
     lp_graph_free(g);
 }
 
+/* The Loop's output 'ys' ([trips, N, 4]) after compiling loop_mm with its trip count M set to
+ * `trips` (and its condition input set to `cond`: -1 absent): static when the count is known. */
+static void check_trips(int64_t trips, int cond, int64_t want_dim0)
+{
+    lp_graph *g = load("loop_mm");
+    CHECK(g);
+    if (!g)
+        return;
+    int m = lp_graph_find_value(g, "M");
+    *(int64_t *)g->values[m].init->data = trips;
+    int loop = node_named(g, "Loop");
+    if (cond >= 0) { /* a constant condition input */
+        lp_tensor *c = NULL;
+        int v;
+        CHECK_OK(lp_tensor_new(LP_BOOL, 0, NULL, &c));
+        ((uint8_t *)c->data)[0] = (uint8_t)cond;
+        CHECK_OK(lp_graph_add_value(g, "cond0", &v));
+        lp_graph_set_const(g, v, c);
+        g->nodes[loop].in[1] = v;
+    }
+    int64_t dims[2] = { 2, 8 };
+    lp_tensor *x = f32_tensor(2, dims, 0.5f);
+    const lp_tensor *in[1] = { x };
+    lp_plan *p = NULL;
+    CHECK_OK(lp_plan_compile(g, in, &p));
+    int ys = p ? lp_graph_find_value(p->g, "ys") : -1;
+    const lp_shape *s = ys >= 0 ? &p->g->values[ys].shape : NULL;
+    bool dynamic = false;
+    for (int k = 0; p && k < p->n_steps; k++)
+        dynamic |= p->steps[k].dynamic;
+    if (want_dim0 >= 0)
+        CHECK_MSG(s && lp_shape_static(s) && s->d[0] == want_dim0 && s->d[1] == 2 && !dynamic,
+                  "M=%lld: ys has %lld rows, dynamic %d", (long long)trips, s ? (long long)s->d[0] : -9, dynamic);
+    else
+        CHECK_MSG(s && s->d[0] == LP_DIM_UNKNOWN && dynamic, "M=%lld: ys should be sized at run time", (long long)trips);
+    if (p && want_dim0 >= 0) { /* and it runs: as many rows as iterations */
+        CHECK_OK(lp_plan_run(p, in, NULL, NULL));
+        const lp_tensor *y = &p->vals[ys];
+        int64_t rows = cond == 0 ? 0 : trips;
+        CHECK_MSG(y->ndim == 3 && y->dims[0] == rows, "M=%lld: %lld rows ran", (long long)trips, (long long)y->dims[0]);
+    }
+    lp_plan_free(p);
+    lp_tensor_free(x);
+    lp_graph_free(g);
+}
+
+/* Loop trip counts known before the run give static output shapes (compiled like the rest of
+ * the graph, no run-time sizing); an "infinite" count or a data-dependent one does not. */
+static void test_static_trips(void)
+{
+    check_trips(3, -1, 3);
+    check_trips(7, 1, 7);
+    check_trips(5, 0, 0); /* a false condition: no iteration */
+    check_trips(0, -1, 0);
+    check_trips(LP_MAX_STATIC_TRIPS + 1, 0, 0);
+    check_trips(INT64_MAX, -1, -1); /* "forever" (not run) */
+    /* loop_cond's condition comes from the data: sized at run time */
+    lp_graph *g = load("loop_cond");
+    CHECK(g);
+    float xv[2] = { 1.0f, 0.5f };
+    int64_t d1[1] = { 2 };
+    lp_tensor *x = f32_tensor(1, d1, 0), *c = NULL;
+    memcpy(x->data, xv, sizeof xv);
+    CHECK_OK(lp_tensor_new(LP_BOOL, 0, NULL, &c));
+    ((uint8_t *)c->data)[0] = 1;
+    const lp_tensor *in[2] = { x, c };
+    lp_plan *p = NULL;
+    if (g)
+        CHECK_OK(lp_plan_compile(g, in, &p));
+    int t = p ? lp_graph_find_value(p->g, "trace_all") : -1;
+    CHECK(t >= 0 && p->g->values[t].shape.d[0] == LP_DIM_UNKNOWN);
+    lp_plan_free(p);
+    lp_tensor_free(x);
+    lp_tensor_free(c);
+    lp_graph_free(g);
+}
+
+/* Calibration observes inside bodies: the Loop's MatMul input (a carried value, shown to the
+ * tap before each iteration) and output, the If's branch values (only the branch taken). */
+static void test_calibrate_bodies(void)
+{
+    static const struct { const char *model; float x; const char *seen, *unseen; } cases[] = {
+        { "loop_mm", 0.5f, "hc", NULL }, { "loop_mm", 0.5f, "y_t", NULL },
+        { "scan_mm", 0.5f, "xt", NULL }, { "scan_mm", 0.5f, "ab", NULL },
+        { "if_conv", 0.5f, "ct", "ce" }, { "if_conv", -0.5f, "ce", "ct" }, { "if_conv", -0.5f, "xn", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lp_graph *g = load(cases[i].model);
+        CHECK(g);
+        if (!g)
+            continue;
+        lowp_model m = { .graph = g };
+        lowp_calibration *cal = NULL;
+        CHECK_OK(lowp_calibration_create(&m, NULL, &cal));
+        int64_t dims[4] = { 2, 3, 8, 8 };
+        if (!strcmp(cases[i].model, "loop_mm"))
+            dims[1] = 8;
+        else if (!strcmp(cases[i].model, "scan_mm"))
+            dims[1] = 5, dims[2] = 6;
+        int nd = !strcmp(cases[i].model, "if_conv") ? 4 : !strcmp(cases[i].model, "scan_mm") ? 3 : 2;
+        lp_tensor *x = f32_tensor(nd, dims, 0);
+        for (int64_t k = 0; k < lp_tensor_numel(x); k++)
+            ((float *)x->data)[k] = cases[i].x + 0.01f * (float)(k % 7);
+        const char *name = "x";
+        if (cal)
+            CHECK_OK(lowp_calibration_feed(cal, 1, &name, (const lowp_tensor *const *)&x));
+        const lp_observer *o = cal ? lp_calibration_find(cal, cases[i].seen) : NULL;
+        CHECK_MSG(o && o->count > 0, "%s: no statistics for '%s'", cases[i].model, cases[i].seen);
+        if (cases[i].unseen)
+            CHECK_MSG(cal && !lp_calibration_find(cal, cases[i].unseen), "%s: '%s' seen", cases[i].model, cases[i].unseen);
+        lowp_calibration_free(cal);
+        lp_tensor_free(x);
+        lp_graph_free(g);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/lowp_cf_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -344,6 +461,8 @@ int main(void)
     RUN(test_unbound_name);
     RUN(test_fold_if);
     RUN(test_subplans);
+    RUN(test_static_trips);
+    RUN(test_calibrate_bodies);
     RUN(test_silero);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -178,3 +178,80 @@ g = h.make_graph(
     "scan_rev", [vi("s0", TP.FLOAT, [2]), vi("xs", TP.FLOAT, [2, 4])],
     [vi("s_final", TP.FLOAT, [2]), vi("ys", TP.FLOAT, [2, 4])], [init("w", f32(2))])
 save("scan_rev", g, {"a": {"s0": f32(2), "xs": f32(2, 4)}}, opset=11)
+
+# ---- weighted ops inside bodies, for static quantization (one float input each, a leading
+# batch dimension, so that calibration data batches as usual) ----
+# Loop with a constant trip count: MatMul on the carried state with an outer weight, a Gemm
+# with a body-local weight producing a scan output
+body = h.make_graph(
+    [h.make_node("Identity", ["cond_in"], ["cond_out"]),
+     h.make_node("MatMul", ["hc", "W"], ["hm"]),
+     h.make_node("Add", ["hm", "B"], ["ha"]),
+     h.make_node("Tanh", ["ha"], ["h_out"]),
+     h.make_node("Gemm", ["h_out", "G"], ["y_t"])],
+    "body", [vi("i", TP.INT64, []), vi("cond_in", TP.BOOL, []), vi("hc", TP.FLOAT, ["N", 8])],
+    [vi("cond_out", TP.BOOL, []), vi("h_out", TP.FLOAT, ["N", 8]), vi("y_t", TP.FLOAT, ["N", 4])],
+    [init("G", f32(8, 4) * 0.5)])
+g = h.make_graph(
+    [h.make_node("Loop", ["M", "", "x"], ["hf", "ys"], body=body)],
+    "loop_mm", [vi("x", TP.FLOAT, ["N", 8])],
+    [vi("hf", TP.FLOAT, ["N", 8]), vi("ys", TP.FLOAT, [3, "N", 4])],
+    [init("M", np.int64(3)), init("W", f32(8, 8) * 0.4), init("B", f32(8) * 0.1)])
+save("loop_mm", g, {"a": {"x": f32(2, 8)}})
+
+# Scan along axis 1 (an RNN cell): the slice and the state each through a MatMul (body-local
+# and outer weights); the initial state from a MatMul of the main graph
+body = h.make_graph(
+    [h.make_node("MatMul", ["xt", "Wx"], ["a"]), h.make_node("MatMul", ["s", "Wh"], ["b"]),
+     h.make_node("Add", ["a", "b"], ["ab"]), h.make_node("Tanh", ["ab"], ["s_out"]),
+     h.make_node("Identity", ["s_out"], ["y_t"])],
+    "body", [vi("s", TP.FLOAT, ["N", 8]), vi("xt", TP.FLOAT, ["N", 6])],
+    [vi("s_out", TP.FLOAT, ["N", 8]), vi("y_t", TP.FLOAT, ["N", 8])],
+    [init("Wx", f32(6, 8) * 0.4)])
+g = h.make_graph(
+    [h.make_node("ReduceMean", ["x"], ["xm"], axes=[1], keepdims=0),
+     h.make_node("MatMul", ["xm", "Ws"], ["s0"]),
+     h.make_node("Scan", ["s0", "x"], ["s_final", "ys"], body=body, num_scan_inputs=1,
+                 scan_input_axes=[1], scan_output_axes=[1])],
+    "scan_mm", [vi("x", TP.FLOAT, ["N", 5, 6])],
+    [vi("s_final", TP.FLOAT, ["N", 8]), vi("ys", TP.FLOAT, ["N", 5, 8])],
+    [init("Ws", f32(6, 8) * 0.4), init("Wh", f32(8, 8) * 0.3)])
+save("scan_mm", g, {"a": {"x": f32(2, 5, 6)}})
+
+# If on data (the input's mean): a Conv with a branch-local weight, or one with an outer weight
+# on a branch-local activation
+then_g = h.make_graph([h.make_node("Conv", ["x", "Kt", "Bt"], ["ct"]), h.make_node("Relu", ["ct"], ["t_out"])],
+                      "then", [], [vi("t_out", TP.FLOAT, ["N", 4, 6, 6])],
+                      [init("Kt", f32(4, 3, 3, 3) * 0.3), init("Bt", f32(4) * 0.1)])
+else_g = h.make_graph([h.make_node("Neg", ["x"], ["xn"]), h.make_node("Conv", ["xn", "Ke"], ["ce"]),
+                       h.make_node("Sigmoid", ["ce"], ["e_out"])],
+                      "else", [], [vi("e_out", TP.FLOAT, ["N", 4, 6, 6])])
+g = h.make_graph(
+    [h.make_node("ReduceMean", ["x"], ["m"], keepdims=0),
+     h.make_node("Greater", ["m", "zero"], ["pos"]),
+     h.make_node("If", ["pos"], ["y"], then_branch=then_g, else_branch=else_g)],
+    "if_conv", [vi("x", TP.FLOAT, ["N", 3, 8, 8])], [vi("y", TP.FLOAT, ["N", 4, 6, 6])],
+    [init("zero", np.float32(0)), init("Ke", f32(4, 3, 3, 3) * 0.3)])
+save("if_conv", g, {"pos": {"x": f32(2, 3, 8, 8) + 0.5}, "neg": {"x": f32(2, 3, 8, 8) - 0.5}})
+
+# the same outer input and weight quantized in the main graph and in both branches of an If:
+# the names the quantizer makes in the branches must not shadow the main graph's
+then_g = h.make_graph([h.make_node("MatMul", ["x", "W"], ["st"])], "then", [], [vi("st", TP.FLOAT, ["N", 8])])
+else_g = h.make_graph([h.make_node("MatMul", ["hs", "W"], ["se"])], "else", [], [vi("se", TP.FLOAT, ["N", 8])])
+g = h.make_graph(
+    [h.make_node("MatMul", ["x", "W"], ["hs"]),
+     h.make_node("ReduceMean", ["hs"], ["m"], keepdims=0),
+     h.make_node("Greater", ["m", "zero"], ["pos"]),
+     h.make_node("If", ["pos"], ["y"], then_branch=then_g, else_branch=else_g)],
+    "if_shared", [vi("x", TP.FLOAT, ["N", 8])], [vi("y", TP.FLOAT, ["N", 8])],
+    [init("zero", np.float32(0)), init("W", np.eye(8, dtype=np.float32) + f32(8, 8) * 0.1)])
+save("if_shared", g, {"pos": {"x": f32(2, 8) + 0.5}, "neg": {"x": f32(2, 8) - 0.5}})
+
+# calibration data: 16 samples each (if_conv, if_shared: half of them positive)
+np.save(os.path.join(OUT, "calib.loop_mm.npy"), f32(16, 8))
+np.save(os.path.join(OUT, "calib.scan_mm.npy"), f32(16, 5, 6))
+np.save(os.path.join(OUT, "calib.if_shared.npy"),
+        np.concatenate([f32(8, 8) + 0.5, f32(8, 8) - 0.5]).astype(np.float32))
+calib = np.concatenate([f32(8, 3, 8, 8) + 0.5, f32(8, 3, 8, 8) - 0.5]).astype(np.float32)
+np.save(os.path.join(OUT, "calib.if_conv.npy"), calib)
+np.save(os.path.join(OUT, "calib_pos.if_conv.npy"), calib[:8])

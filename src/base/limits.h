@@ -24,6 +24,11 @@
  * terabytes and no size computation overflows. */
 #define LP_MAX_VALUE_SIZED_ELEMS ((int64_t)1 << 32)
 
+/* A Loop whose trip count and condition are constants gets static output shapes (its scan
+ * outputs' first dimension is the trip count) up to this many iterations; a larger count (an
+ * exporter's "forever", INT64_MAX) keeps them sized at run time. */
+#define LP_MAX_STATIC_TRIPS ((int64_t)1 << 24)
+
 /* Lists and maps nested inside each other in a YAML or JSON text (configs, recipes, tuning
  * histories), counted from the top value (1). The tree builder refuses deeper texts, so every
  * recursive walk over a parsed tree (free, clone, checks) is bounded by it. */

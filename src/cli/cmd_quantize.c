@@ -182,8 +182,8 @@ int lp_cmd_quantize(int argc, char **argv)
     lowp_recipe *recipe = NULL;
     lowp_calibration *cal = NULL;
     lowp_dataloader *dl = NULL;
-    char *cap_json = NULL;
-    lp_cj cap = { 0 };
+    char *cap_json = NULL, *qcap_json = NULL;
+    lp_cj cap = { 0 }, qcap = { 0 };
     lowp_sample batch = { 0 };
     double t0 = lp_cli_now(), calib_seconds = 0;
 
@@ -289,17 +289,40 @@ int lp_cmd_quantize(int argc, char **argv)
         rc = lp_cli_lib_error();
         goto done;
     }
-    int n_int8 = 0, n_capable = 0, n_fp32 = 0, n_bf16 = 0;
+    int n_int8 = 0, n_capable = 0, n_fp32 = 0, n_bf16 = 0, n_unreached = 0;
     const char *cap_key = lowp_recipe_is_dynamic(recipe) ? "dynamic_int8" : "int8";
+    /* static: what the written model holds, not only what the recipe asked (a node calibration
+     * never reached, in a branch no batch took, stays FP32) */
+    if (!lowp_recipe_is_dynamic(recipe) &&
+        (lowp_model_capability(q, &qcap_json) != LOWP_OK || !lp_cj_parse(qcap_json, &qcap) || qcap.type != LP_CJ_ARRAY)) {
+        rc = lp_cli_input_error("internal error: unreadable capability list of the quantized model");
+        goto done;
+    }
     for (int i = 0; i < cap.n; i++) {
         const lp_cj *e = &cap.items[i];
         if (!(lp_cj_get(e, cap_key) && lp_cj_get(e, cap_key)->b))
             continue;
         n_capable++;
-        const char *p = lowp_recipe_node_precision(recipe, lp_cj_str(lp_cj_get(e, "node"), ""));
-        n_int8 += !strcmp(p, "int8");
+        const char *name = lp_cj_str(lp_cj_get(e, "node"), "");
+        const char *p = lowp_recipe_node_precision(recipe, name);
+        bool int8 = !strcmp(p, "int8");
+        for (int k = 0; int8 && qcap.type == LP_CJ_ARRAY && k <= qcap.n; k++) {
+            const lp_cj *qe = k < qcap.n ? &qcap.items[k] : NULL;
+            if (!qe) { /* not found in QDQ form */
+                int8 = false;
+                n_unreached++;
+            } else if (!strcmp(lp_cj_str(lp_cj_get(qe, "node"), ""), name)) {
+                const lp_cj *qq = lp_cj_get(qe, "quantized");
+                if (!(qq && qq->b)) {
+                    int8 = false;
+                    n_unreached++;
+                }
+                break;
+            }
+        }
+        n_int8 += int8;
         n_bf16 += !strcmp(p, "bf16");
-        n_fp32 += !strcmp(p, "fp32");
+        n_fp32 += !int8 && strcmp(p, "bf16");
     }
     /* A model written with no op quantized is almost always a configuration mistake (an op_wise
      * that keeps everything FP32, a model without quantizable ops): say so, and exit with a
@@ -328,6 +351,7 @@ int lp_cmd_quantize(int argc, char **argv)
         lp_json_key(&j, "int8_nodes"); lp_json_int(&j, n_int8);
         lp_json_key(&j, "bf16_nodes"); lp_json_int(&j, n_bf16);
         lp_json_key(&j, "fp32_nodes"); lp_json_int(&j, n_fp32);
+        lp_json_key(&j, "unreached_nodes"); lp_json_int(&j, n_unreached);
         lp_json_key(&j, "calibration_samples"); lp_json_int(&j, samples);
         lp_json_key(&j, "input_bytes"); lp_json_int(&j, in_size);
         lp_json_key(&j, "output_bytes"); lp_json_int(&j, out_size);
@@ -343,7 +367,10 @@ int lp_cmd_quantize(int argc, char **argv)
         char a[32], b[32];
         printf("model        %s (%s)\n", o.model, lp_cli_bytes((double)in_size, a, sizeof a));
         printf("approach     %s, %s\n", is_dyn ? "dynamic" : "static", is_dyn ? "IntegerOps" : qo ? "QOperator" : "QDQ");
-        printf("nodes        %d int8, %d bf16, %d fp32 of %d quantizable\n", n_int8, n_bf16, n_fp32, n_capable);
+        printf("nodes        %d int8, %d bf16, %d fp32 of %d quantizable", n_int8, n_bf16, n_fp32, n_capable);
+        if (n_unreached)
+            printf(" (%d the calibration data never reached: kept FP32)", n_unreached);
+        printf("\n");
         if (!is_dyn)
             printf("calibration  %lld samples (batch %lld) of %s in %.1f s\n", (long long)samples,
                    (long long)largest_batch, lowp_dataloader_describe(dl), calib_seconds);
@@ -354,6 +381,8 @@ done:
     lowp_sample_clear(&batch);
     lp_cj_free(&cap);
     free(cap_json);
+    lp_cj_free(&qcap);
+    free(qcap_json);
     lowp_dataloader_free(dl);
     lowp_calibration_free(cal);
     lowp_recipe_free(recipe);

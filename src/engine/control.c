@@ -207,8 +207,13 @@ static lp_status run_body(cf_state *s, body *b, const lp_run_ctx *c, const lp_te
     for (int j = 0; j < b->n_fed; j++)
         s->feed[b->n_own + j] = c->in[ne + b->fed_slot[j]];
     lp_plan *p;
+    lp_tap_fn tap;
+    void *user;
+    lp_plan_current_tap(&tap, &user); /* calibration and comparisons see the body's values */
     LP_TRY(lp_session_plan(b->s, s->feed, &p));
-    LP_TRY(lp_plan_run(p, s->feed, NULL, NULL));
+    for (int i = 0; tap && i < b->n_own; i++) /* and its own inputs: a scan slice, a carried value */
+        LP_TRY(tap(user, p, -1, p->g->inputs[i], own[i]));
+    LP_TRY(lp_plan_run(p, s->feed, tap, user));
     *plan_out = p;
     return LP_OK;
 }
@@ -337,7 +342,10 @@ static lp_status run_loop(cf_state *s, const lp_run_ctx *c)
     for (int j = 0; j < N && st == LP_OK; j++)
         st = deliver(s, c, j, own[2 + j]);
     for (int k = 0; k < K && st == LP_OK; k++) {
-        if (i == 0) { /* no iteration: rows of the body's declared shape, zero of them */
+        if (i == 0 && !s->dynamic && c->out[N + k]) { /* no iteration, as the compile knew */
+            const lp_tensor *d = c->out[N + k];
+            st = buf_fit(&s->outs[N + k], d->dtype, d->ndim, d->dims);
+        } else if (i == 0) { /* no iteration: rows of the body's declared shape, zero of them */
             const lp_graph *bg = b->s->g;
             const lp_value *v = &bg->values[bg->outputs[1 + N + k]];
             int64_t dims[LP_MAX_DIMS] = { 0 };

@@ -197,7 +197,9 @@ typedef struct lp_plan {
  * is only valid during the call. Return non-LP_OK to stop the run with that status. A plan
  * with fused steps runs tapped runs on an unfused twin of itself (compiled on the first
  * tapped run, kept with the plan): `plan` is then that twin, whose graph has the same value
- * names; use plan->g to resolve `value`. */
+ * names; use plan->g to resolve `value`. Control-flow bodies are shown too (lp_plan_current_tap):
+ * `plan` is then the body's, and `node` is -1 for the body's own inputs (a Loop's carried
+ * values, a Scan's slices), shown before each iteration. */
 typedef lp_status (*lp_tap_fn)(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t);
 
 /* Compiles `g` (not modified) for inputs shaped like `inputs[i]` (graph input order;
@@ -210,6 +212,10 @@ lp_status lp_plan_compile_opt(const lp_graph *g, const lp_tensor *const *inputs,
  * plan->vals[g->outputs[i]] until the next run. `tap` may be NULL. Runs with the plan's
  * thread count and restores the calling thread's OpenMP setting afterwards. */
 lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap, void *user);
+/* The tap of the lp_plan_run under way on this thread (NULL when none): kernels that run plans
+ * of their own (control flow's bodies) pass it on, so that a tap sees inside them too (its
+ * `plan` is then the body's). */
+void lp_plan_current_tap(lp_tap_fn *tap, void **user);
 void lp_plan_free(lp_plan *p);
 
 /* Profiling (engine/profile.c): from lp_plan_profile_start on, every lp_plan_run times each

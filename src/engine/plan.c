@@ -866,11 +866,24 @@ static lp_status run_tapped_twin(lp_plan *p, const lp_tensor *const *inputs, lp_
     return LP_OK;
 }
 
+static _Thread_local lp_tap_fn current_tap;
+static _Thread_local void *current_tap_user;
+
+void lp_plan_current_tap(lp_tap_fn *tap, void **user)
+{
+    *tap = current_tap;
+    *user = current_tap_user;
+}
+
 lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap, void *user)
 {
     lp_graph *g = p->g;
     if (tap && p->fused)
         return run_tapped_twin(p, inputs, tap, user);
+    lp_tap_fn outer_tap = current_tap;
+    void *outer_user = current_tap_user;
+    current_tap = tap;
+    current_tap_user = user;
     for (int i = 0; i < g->n_inputs; i++) {
         lp_tensor *t = &p->vals[g->inputs[i]];
         lp_tensor_view(t, inputs[i]->dtype, inputs[i]->ndim, inputs[i]->dims, inputs[i]->data);
@@ -914,6 +927,8 @@ lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap,
         prof->run_s[prof->runs++ % prof->cap] = lp_now_s() - t_run;
     if (omp_before != p->opt.threads)
         omp_set_num_threads(omp_before);
+    current_tap = outer_tap;
+    current_tap_user = outer_user;
     return status;
 }
 

@@ -17,6 +17,7 @@ typedef struct reader {
     const char *what;        /* the file (or "<memory>") */
     const char *base_dir;    /* external data folder, NULL: refused */
     const lp_graph *main;    /* the model's graph (subgraphs copy its opsets) */
+    int *unnamed;            /* unnamed subgraph nodes named so far (names unique in the model) */
 } reader;
 
 static lp_status read_body(const reader *r, const Onnx__GraphProto *gp, lp_graph *g, int depth);
@@ -538,9 +539,15 @@ static lp_status read_body(const reader *r, const Onnx__GraphProto *gp, lp_graph
                 st = lp_graph_add_value(g, np->output[k], &v);
             outv[k] = v;
         }
-        char gen[128];
+        char gen[300];
         const char *name = np->name;
-        if (!name || !*name) {
+        if ((!name || !*name) && depth > 0 && r->unnamed) {
+            /* bodies number their nodes from 0 too: recipes and calibration find nodes by name,
+             * so a body's generated names are unique in the model (then_Conv_1, else_Conv_2) */
+            snprintf(gen, sizeof gen, "%.100s_%.100s_%d", gp->name && *gp->name ? gp->name : "body", np->op_type,
+                     ++*r->unnamed);
+            name = gen;
+        } else if (!name || !*name) {
             snprintf(gen, sizeof gen, "%s_%zu", np->op_type, i);
             name = gen;
         }
@@ -639,7 +646,8 @@ static lp_status read_model(reader *r, const Onnx__ModelProto *mp, lp_graph *g)
 
 lp_status lp_onnx_read(const void *data, size_t size, const char *base_dir, const char *what, lp_graph **out)
 {
-    reader r = { .what = what ? what : "<memory>", .base_dir = base_dir };
+    int unnamed = 0;
+    reader r = { .what = what ? what : "<memory>", .base_dir = base_dir, .unnamed = &unnamed };
     LP_TRY(lp_onnx_wire_check(data, size, r.what));
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, size, data);
     if (!mp)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
 #include "ir/infer.h"
 #include "ir/subgraph.h"
 #include "ops/op.h"
@@ -303,6 +304,24 @@ static lp_status loop_exec(const lp_node *n, int64_t opset, int n_in, const lp_t
     return st;
 }
 
+/* The iterations a Loop runs, when its inputs decide it before it runs: a constant trip count
+ * M (bounded: an "infinite" loop is not unrolled into a shape) and a condition that is absent
+ * or constant, and stays true in the body (cond_out folded to true, given cond_in true); a
+ * constant false condition runs none. -1 otherwise. */
+static int64_t static_trip_count(const lp_infer_ctx *c, const lp_vinfo *cond_out)
+{
+    const lp_vinfo *m = c->in[0], *cond = c->n_in > 1 ? c->in[1] : NULL;
+    if (cond && (!cond->value || lp_tensor_numel(cond->value) != 1))
+        return -1;
+    if (cond && lp_tensor_get(cond->value, 0) == 0)
+        return 0;
+    if (!m || !m->value || lp_tensor_numel(m->value) != 1 || !cond_out->value ||
+        lp_tensor_numel(cond_out->value) != 1 || lp_tensor_get(cond_out->value, 0) == 0)
+        return -1;
+    int64_t trips = lp_tensor_get_int(m->value, 0);
+    return trips < 0 ? 0 : trips <= LP_MAX_STATIC_TRIPS ? trips : -1;
+}
+
 static lp_status loop_infer(lp_infer_ctx *c)
 {
     const lp_node *n = c->node;
@@ -324,13 +343,20 @@ static lp_status loop_infer(lp_infer_ctx *c)
         return oom(n);
     }
     vin[0] = (lp_vinfo){ .dtype = LP_I64, .shape = { .ndim = 0 } };
-    vin[1] = (lp_vinfo){ .dtype = LP_BOOL, .shape = { .ndim = 0 } };
+    /* an iteration runs only while the condition holds: inside the body, cond_in is true in
+     * every iteration that runs (so what depends on it alone folds) */
+    lp_tensor *yes = NULL;
+    st = scalar(LP_BOOL, 1, &yes);
+    vin[1] = (lp_vinfo){ .dtype = LP_BOOL, .shape = { .ndim = 0 }, .value = yes };
     for (int j = 0; j < N; j++)
         if (c->in[2 + j])
             vin[2 + j] = (lp_vinfo){ .dtype = c->in[2 + j]->dtype, .shape = c->in[2 + j]->shape };
     for (int i = 0; i < N + 2; i++)
         pin[i] = &vin[i];
-    st = lp_subgraph_infer(body, c->in + ne, pin, vout);
+    if (st == LP_OK)
+        st = lp_subgraph_infer(body, c->in + ne, pin, vout);
+    int64_t trips = st == LP_OK ? static_trip_count(c, &vout[0]) : -1;
+    lp_tensor_free(yes);
     for (int j = 0; st == LP_OK && j < N; j++) {
         c->out[j].dtype = vout[1 + j].dtype ? vout[1 + j].dtype : vin[2 + j].dtype;
         c->out[j].shape = vout[1 + j].shape;
@@ -340,7 +366,7 @@ static lp_status loop_infer(lp_infer_ctx *c)
         const lp_vinfo *s = &vout[1 + N + k];
         c->out[N + k].dtype = s->dtype;
         c->out[N + k].shape.ndim = s->shape.ndim < 0 || s->shape.ndim >= LP_MAX_DIMS ? -1 : s->shape.ndim + 1;
-        c->out[N + k].shape.d[0] = LP_DIM_UNKNOWN; /* the trip count is known only once it ran */
+        c->out[N + k].shape.d[0] = trips >= 0 ? trips : LP_DIM_UNKNOWN; /* else known once it ran */
         for (int i = 0; i < s->shape.ndim && i + 1 < LP_MAX_DIMS; i++)
             c->out[N + k].shape.d[i + 1] = s->shape.d[i];
     }

@@ -110,14 +110,14 @@ lowp_status lowp_recipe_from_config(const lowp_config *config, const lowp_model 
     return st;
 }
 
-/* `body`: nodes inside control flow, which only dynamic quantization rewrites so far (static
- * QDQ insertion and per-node BF16 work on the main graph). */
+/* `body`: nodes inside control flow, which static QDQ and dynamic quantization rewrite like
+ * the main graph's (per-node BF16 is marked on the main graph only). */
 static void capability_entries(lp_json *j, const lp_graph *g, bool body)
 {
     for (int i = 0; i < g->n_nodes; i++) {
         lp_capability c = lp_quant_capability(g, i);
         if (body)
-            c.int8 = c.bf16 = false;
+            c.bf16 = false;
         lp_json_begin_object(j);
         lp_json_key(j, "node");
         lp_json_string(j, g->nodes[i].name);
@@ -129,6 +129,11 @@ static void capability_entries(lp_json *j, const lp_graph *g, bool body)
         lp_json_bool(j, c.bf16);
         lp_json_key(j, "dynamic_int8");
         lp_json_bool(j, c.dynamic);
+        /* in QDQ form already: it reads a DequantizeLinear (a quantized model's INT8 nodes) */
+        const lp_node *n = &g->nodes[i];
+        int p = n->n_in > 0 && n->in[0] >= 0 ? g->values[n->in[0]].producer : -1;
+        lp_json_key(j, "quantized");
+        lp_json_bool(j, p >= 0 && g->nodes[p].op == LP_OP_DequantizeLinear);
         lp_json_end_object(j);
     }
 }

@@ -5,6 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+static lp_status count_values(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
+{
+    (void)parent, (void)node, (void)depth;
+    *(int64_t *)user += sub->n_values;
+    return LP_OK;
+}
+
+/* An observer for each float value of g that is computed or fed (not constants, not outer
+ * values: those are observed where they are defined); a name seen before keeps its observer. */
+static lp_status add_observers(void *user, lp_graph *g, lp_graph *parent, int node, int depth)
+{
+    (void)parent, (void)node, (void)depth;
+    lp_calibration *c = user;
+    for (int v = 0; v < g->n_values; v++) {
+        const lp_value *val = &g->values[v];
+        if (val->kind == LP_VALUE_CONST || val->kind == LP_VALUE_OUTER || (val->dtype && val->dtype != LP_F32) ||
+            lp_strmap_get(&c->index, val->name) >= 0)
+            continue;
+        if (!(c->names[c->n_obs] = strdup(val->name)) ||
+            lp_strmap_put(&c->index, c->names[c->n_obs], c->n_obs) != LP_OK)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        lp_observer_init(&c->obs[c->n_obs]);
+        c->n_obs++;
+    }
+    return LP_OK;
+}
+
 lowp_status lowp_calibration_create(const lowp_model *model, const lowp_session_options *options,
                                     lowp_calibration **out)
 {
@@ -20,26 +47,28 @@ lowp_status lowp_calibration_create(const lowp_model *model, const lowp_session_
         free(c);
         return st;
     }
-    /* one observer per float value a node reads or writes, and per float graph input */
-    const lp_graph *g = c->session->g;
-    c->obs = calloc((size_t)g->n_values + 1, sizeof *c->obs);
-    c->names = calloc((size_t)g->n_values + 1, sizeof *c->names);
-    c->channels = calloc((size_t)g->n_values + 1, sizeof *c->channels);
-    if (!c->obs || !c->names || !c->channels) {
-        lowp_calibration_free(c);
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for %d observers", g->n_values);
+    /* one observer per float value a node reads or writes, and per float graph input; the
+     * same inside control-flow bodies (their values by name: the engine shows them through
+     * the tap as it runs the bodies), whose outer values are the enclosing graph's */
+    lp_graph *g = c->session->g;
+    int64_t total = g->n_values;
+    st = lp_graph_walk_subgraphs(g, count_values, &total);
+    if (st == LP_OK && total > INT32_MAX / 2)
+        st = lp_error(LOWP_ERR_UNSUPPORTED, "%lld values to observe: too many", (long long)total);
+    if (st == LP_OK) {
+        c->obs = calloc((size_t)total + 1, sizeof *c->obs);
+        c->names = calloc((size_t)total + 1, sizeof *c->names);
+        c->channels = calloc((size_t)total + 1, sizeof *c->channels);
+        if (!c->obs || !c->names || !c->channels)
+            st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for %lld observers", (long long)total);
     }
-    for (int v = 0; v < g->n_values; v++) {
-        const lp_value *val = &g->values[v];
-        if (val->kind == LP_VALUE_CONST || (val->dtype && val->dtype != LP_F32))
-            continue;
-        if (!(c->names[c->n_obs] = strdup(val->name)) ||
-            lp_strmap_put(&c->index, c->names[c->n_obs], c->n_obs) != LP_OK) {
-            lowp_calibration_free(c);
-            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-        }
-        lp_observer_init(&c->obs[c->n_obs]);
-        c->n_obs++;
+    if (st == LP_OK)
+        st = add_observers(c, g, NULL, 0, 0);
+    if (st == LP_OK)
+        st = lp_graph_walk_subgraphs(g, add_observers, c);
+    if (st != LP_OK) {
+        lowp_calibration_free(c);
+        return st;
     }
     *out = c;
     return LP_OK;

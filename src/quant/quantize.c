@@ -91,6 +91,11 @@ typedef struct qctx {
     synth_obs *synth;
     int n_synth;
     int64_t opset;
+    bool any_int8;
+    /* "" in the main graph; in a body "_" + the node that owns it: what the quantizer names
+     * there must not shadow a name of an enclosing graph (ONNX forbids it), and outer values
+     * and weights copied into bodies keep their outer names */
+    char scope[160];
 } qctx;
 
 /* Statistics of activation v: calibrated, or derived for tensors the quantizer made. */
@@ -134,18 +139,18 @@ static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym
         }
     }
     int s, z, qv, dq;
-    snprintf(name, sizeof name, "%s_scale", vname);
+    snprintf(name, sizeof name, "%s%s_scale", vname, q->scope);
     LP_TRY(lp_qb_scalar(g, name, LP_F32, scale, &s));
-    snprintf(name, sizeof name, "%s_zero_point", vname);
+    snprintf(name, sizeof name, "%s%s_zero_point", vname, q->scope);
     LP_TRY(lp_qb_scalar(g, name, sym ? LP_I8 : LP_U8, zp, &z));
-    snprintf(name, sizeof name, "%s_quantized", vname);
+    snprintf(name, sizeof name, "%s%s_quantized", vname, q->scope);
     LP_TRY(lp_graph_new_value(g, name, &qv));
-    snprintf(name, sizeof name, "%s_dequantized", vname);
+    snprintf(name, sizeof name, "%s%s_dequantized", vname, q->scope);
     LP_TRY(lp_graph_new_value(g, name, &dq));
     vname = g->values[v].name; /* the values array may have moved */
-    snprintf(name, sizeof name, "%s_QuantizeLinear", vname);
+    snprintf(name, sizeof name, "%s%s_QuantizeLinear", vname, q->scope);
     LP_TRY(add_qdq_node(g, "QuantizeLinear", name, v, s, z, qv, -1));
-    snprintf(name, sizeof name, "%s_DequantizeLinear", vname);
+    snprintf(name, sizeof name, "%s%s_DequantizeLinear", vname, q->scope);
     LP_TRY(add_qdq_node(g, "DequantizeLinear", name, qv, s, z, dq, -1));
     if (q->n_cache == q->cap_cache) {
         int cap = q->cap_cache ? 2 * q->cap_cache : 32;
@@ -162,8 +167,8 @@ static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym
 
 /* The constants of a quantized tensor (values, scale, zero point: ownership passes, also on
  * failure), named after value `src`, and the DequantizeLinear `dq_name` that restores it. */
-static lp_status dq_const(lp_graph *g, int src, const char *dq_name, lp_tensor *qt, lp_tensor *scale,
-                          lp_tensor *zp, int axis, int *dq_out)
+static lp_status dq_const(lp_graph *g, const char *scope, int src, const char *dq_name, lp_tensor *qt,
+                          lp_tensor *scale, lp_tensor *zp, int axis, int *dq_out)
 {
     char name[512];
     const char *suffix[3] = { "quantized", "scale", "zero_point" };
@@ -172,14 +177,14 @@ static lp_status dq_const(lp_graph *g, int src, const char *dq_name, lp_tensor *
     lp_status st = LP_OK;
     for (int k = 0; k < 3; k++) {
         if (st == LP_OK) {
-            snprintf(name, sizeof name, "%s_%s", g->values[src].name, suffix[k]);
+            snprintf(name, sizeof name, "%s%s_%s", g->values[src].name, scope, suffix[k]);
             st = lp_qb_const(g, name, t[k], &v[k]);
         } else {
             lp_tensor_free(t[k]);
         }
     }
     if (st == LP_OK) {
-        snprintf(name, sizeof name, "%s_dequantized", g->values[src].name);
+        snprintf(name, sizeof name, "%s%s_dequantized", g->values[src].name, scope);
         st = lp_graph_new_value(g, name, &dq);
     }
     if (st == LP_OK)
@@ -213,7 +218,7 @@ static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, int *dq_
     char name[512];
     int dq = -1;
     snprintf(name, sizeof name, "%s_weight_DequantizeLinear", node);
-    st = dq_const(g, w, name, qt, st_t, zt, axis >= 0 && q->opset >= 13 ? axis : -1, &dq);
+    st = dq_const(g, q->scope, w, name, qt, st_t, zt, axis >= 0 && q->opset >= 13 ? axis : -1, &dq);
     if (st != LP_OK) {
         free(sc);
         return st;
@@ -258,7 +263,7 @@ static lp_status bias_qdq(qctx *q, const char *node, int b, float s_x, const flo
     }
     char name[512];
     snprintf(name, sizeof name, "%s_bias_DequantizeLinear", node);
-    return dq_const(g, b, name, qt, st_t, zt, per_ch ? 0 : -1, dq_out);
+    return dq_const(g, q->scope, b, name, qt, st_t, zt, per_ch ? 0 : -1, dq_out);
 }
 
 /* The scale of an activation's DQ twin (from the cache). */
@@ -311,7 +316,7 @@ static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis)
         }
         char name[512];
         int bv;
-        snprintf(name, sizeof name, "%s_corrected", g->values[g->nodes[ni].in[2]].name);
+        snprintf(name, sizeof name, "%s%s_corrected", g->values[g->nodes[ni].in[2]].name, q->scope);
         st = lp_qb_const(g, name, nb, &bv);
         nb = NULL;
         if (st == LP_OK)
@@ -387,15 +392,15 @@ static lp_status smooth(qctx *q, double alpha)
         }
         char name[512];
         int iv, xs, idx;
-        snprintf(name, sizeof name, "%s_smooth_scale", g->values[v].name);
+        snprintf(name, sizeof name, "%s%s_smooth_scale", g->values[v].name, q->scope);
         st = lp_qb_const(g, name, inv, &iv);
         if (st == LP_OK) {
-            snprintf(name, sizeof name, "%s_smoothed", g->values[v].name);
+            snprintf(name, sizeof name, "%s%s_smoothed", g->values[v].name, q->scope);
             st = lp_qb_value(g, name, &xs);
         }
         if (st == LP_OK) {
             int in[2] = { v, iv };
-            snprintf(name, sizeof name, "%s_SmoothQuant_Mul", g->values[v].name);
+            snprintf(name, sizeof name, "%s%s_SmoothQuant_Mul", g->values[v].name, q->scope);
             st = lp_qb_node(g, "Mul", name, 2, in, 1, &xs, &idx);
         }
         for (int r = 0; r < nr && st == LP_OK; r++) { /* readers take X/s and s*W */
@@ -411,7 +416,7 @@ static lp_status smooth(qctx *q, double alpha)
                 for (int64_t j = 0; j < N; j++)
                     w[tb ? j * K + k : k * N + j] = (float)(w[tb ? j * K + k : k * N + j] * s[k]);
             int wv;
-            snprintf(name, sizeof name, "%s_smoothed", g->values[n->in[1]].name);
+            snprintf(name, sizeof name, "%s%s_smoothed", g->values[n->in[1]].name, q->scope);
             st = lp_qb_const(g, name, nw, &wv);
             if (st == LP_OK) {
                 g->nodes[readers[r]].in[0] = xs;
@@ -549,16 +554,62 @@ lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r)
     return st;
 }
 
+/* Whether the recipe puts a node of g in INT8 that can take it. */
+static lp_status find_int8(void *user, lp_graph *g, lp_graph *parent, int node, int depth)
+{
+    (void)parent, (void)node, (void)depth;
+    qctx *q = user;
+    for (int i = 0; i < g->n_nodes && !q->any_int8; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(q->recipe, g->nodes[i].name, &p, &cfg);
+        q->any_int8 = p == LP_PREC_INT8 && lp_quant_capability(g, i).int8;
+    }
+    return LP_OK;
+}
+
+/* QDQ into graph g (the main graph or a control-flow body: each is a graph of its own, with
+ * its own activation pairs; the calibration knows body values by name). */
+static lp_status quantize_nodes(const qctx *parent, lp_graph *g, const char *scope)
+{
+    qctx q = { .g = g, .cal = parent->cal, .recipe = parent->recipe, .opset = parent->opset };
+    snprintf(q.scope, sizeof q.scope, "%s", scope);
+    lp_status st = LP_OK;
+    if (parent->recipe->smooth_quant_alpha > 0)
+        st = smooth(&q, parent->recipe->smooth_quant_alpha);
+    int n_orig = g->n_nodes;
+    for (int i = 0; i < n_orig && st == LP_OK; i++) {
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(q.recipe, g->nodes[i].name, &p, &cfg);
+        if (p == LP_PREC_INT8)
+            st = quantize_node(&q, i, &cfg);
+    }
+    if (st == LP_OK)
+        share_with_adds(&q);
+    free(q.cache);
+    for (int i = 0; i < q.n_synth; i++)
+        free(q.synth[i].obs);
+    free(q.synth);
+    return st;
+}
+
+static lp_status quantize_body(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
+{
+    (void)depth;
+    char scope[160];
+    snprintf(scope, sizeof scope, "_%.150s", parent->nodes[node].name);
+    LP_TRY(quantize_nodes(user, sub, scope));
+    LP_TRY(lp_graph_compact(sub));
+    return lp_graph_toposort(sub);
+}
+
 lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, const lp_recipe *r, lp_graph **out)
 {
     qctx q = { .cal = cal, .recipe = r, .opset = lp_graph_opset(src, "") };
-    bool any_int8 = false;
-    for (int i = 0; i < src->n_nodes; i++) {
-        lp_precision p;
-        lp_quant_cfg cfg;
-        lp_recipe_get(r, src->nodes[i].name, &p, &cfg);
-        any_int8 |= p == LP_PREC_INT8 && lp_quant_capability(src, i).int8;
-    }
+    LP_TRY(lp_graph_walk_subgraphs((lp_graph *)src, find_int8, &q)); /* reads only */
+    find_int8(&q, (lp_graph *)src, NULL, 0, 0);
+    bool any_int8 = q.any_int8;
     if (any_int8 && q.opset < 10)
         return lp_error(LOWP_ERR_UNSUPPORTED,
                         "the model imports ONNX opset %lld; INT8 (QuantizeLinear/DequantizeLinear) needs opset 10 or "
@@ -567,19 +618,9 @@ lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, cons
     if (any_int8 && !cal)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "INT8 nodes need calibration statistics (no calibration given)");
     LP_TRY(lp_graph_clone(src, &q.g));
-    lp_status st = LP_OK;
-    if (any_int8 && r->smooth_quant_alpha > 0)
-        st = smooth(&q, r->smooth_quant_alpha);
-    int n_orig = q.g->n_nodes;
-    for (int i = 0; i < n_orig && st == LP_OK; i++) {
-        lp_precision p;
-        lp_quant_cfg cfg;
-        lp_recipe_get(r, q.g->nodes[i].name, &p, &cfg);
-        if (p == LP_PREC_INT8)
-            st = quantize_node(&q, i, &cfg);
-    }
-    if (st == LP_OK)
-        share_with_adds(&q);
+    lp_status st = any_int8 ? quantize_nodes(&q, q.g, "") : LP_OK;
+    if (st == LP_OK && any_int8)
+        st = lp_graph_walk_subgraphs(q.g, quantize_body, &q);
     if (st == LP_OK)
         st = lp_recipe_mark_bf16(q.g, r);
     if (st == LP_OK)
@@ -588,10 +629,6 @@ lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, cons
         st = lp_graph_toposort(q.g);
     if (st == LP_OK)
         st = lp_graph_infer(q.g, false);
-    free(q.cache);
-    for (int i = 0; i < q.n_synth; i++)
-        free(q.synth[i].obs);
-    free(q.synth);
     if (st != LP_OK) {
         lp_graph_free(q.g);
         return st;

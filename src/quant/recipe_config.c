@@ -51,6 +51,20 @@ bool lp_op_wise_matches(const lp_cfg_op_wise *o, const char *name)
     return m;
 }
 
+typedef struct ow_find {
+    const lp_cfg_op_wise *ow;
+    bool found;
+} ow_find;
+
+static lp_status ow_in_graph(void *user, lp_graph *g, lp_graph *parent, int node, int depth)
+{
+    (void)parent, (void)node, (void)depth;
+    ow_find *f = user;
+    for (int i = 0; i < g->n_nodes && !f->found; i++)
+        f->found = lp_op_wise_matches(f->ow, g->nodes[i].name);
+    return LP_OK;
+}
+
 lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g)
 {
     for (int k = 0; k < cfg->quantization.n_op_wise; k++) {
@@ -62,10 +76,11 @@ lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g)
                                 cfg->file, ow->pattern, ow->line);
             regfree(&re);
         }
-        int i = 0;
-        while (i < g->n_nodes && !lp_op_wise_matches(ow, g->nodes[i].name))
-            i++;
-        if (i == g->n_nodes)
+        ow_find f = { .ow = ow }; /* in the main graph or inside control flow */
+        ow_in_graph(&f, (lp_graph *)g, NULL, 0, 0);
+        if (!f.found)
+            LP_TRY(lp_graph_walk_subgraphs((lp_graph *)g, ow_in_graph, &f)); /* reads only */
+        if (!f.found)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT,
                             "%s: quantization.op_wise: '%s' at line %d matches no node of the model (names are those "
                             "of the optimized graph: see lowp quantize --list)",

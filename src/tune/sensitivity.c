@@ -33,6 +33,8 @@ typedef struct sens_ctx {
     slot *slots;
     int n_slots;
     int *map;                   /* plan value -> slot, -1 */
+    const lp_graph *mapped;     /* the graph `map` indexes (the tap also sees control-flow
+                                   bodies' values, which it leaves alone) */
     int batch;
     bool reference;
     int own;                    /* the slot of the op being measured (compare mode) */
@@ -52,8 +54,10 @@ static int add_slot(sens_ctx *c, const char *name, bool is_output)
 
 static lp_status tap(void *user, const lp_plan *plan, int node, int value, const lp_tensor *x)
 {
-    (void)plan, (void)node;
+    (void)node;
     sens_ctx *c = user;
+    if (plan->g != c->mapped)
+        return LP_OK;
     int s = c->map[value];
     if (s < 0 || x->dtype != LP_F32)
         return LP_OK;
@@ -84,6 +88,7 @@ static lp_status map_plan(sens_ctx *c, const lp_plan *p)
     c->map = malloc((size_t)(p->g->n_values + 1) * sizeof *c->map);
     if (!c->map)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    c->mapped = p->g;
     for (int v = 0; v < p->g->n_values; v++)
         c->map[v] = -1;
     for (int s = 0; s < c->n_slots; s++) {
@@ -114,7 +119,7 @@ lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config)
     po.no_fuse = true; /* every op's own output is seen */
     /* what to watch: each op's output and the model outputs */
     for (int i = 0; st == LP_OK && i < t->n_ops; i++)
-        own[i] = add_slot(&c, g->values[g->nodes[t->ops[i].node].out[0]].name, false);
+        own[i] = add_slot(&c, t->ops[i].out_name, false); /* a body op's: seen only at the outputs */
     for (int i = 0; st == LP_OK && i < g->n_outputs; i++)
         add_slot(&c, g->values[g->outputs[i]].name, true);
     /* a few batches of the same shape, and the FP32 model's values on them, once */

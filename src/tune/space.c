@@ -136,33 +136,42 @@ static lp_status check_something_to_tune(const lowp_tuner *t, const lowp_config 
                     t->model_path ? t->model_path : "the model", t->n_ops, why);
 }
 
-lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
+typedef struct ops_ctx {
+    lowp_tuner *t;
+    const lowp_config *cfg;
+    int kept[2], n_kept;        /* main-graph nodes the configuration keeps FP32 */
+} ops_ctx;
+
+static lp_status count_nodes(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
 {
-    const lp_graph *g = t->fp32->g;
-    int kept[2], n_kept = 0;
-    if (cfg) {
-        LP_TRY(lp_op_wise_check(cfg, g)); /* a key that names no node is a mistake, as in quantize */
-        n_kept = lp_recipe_kept_fp32(cfg, g, kept);
-        t->bias_correction = cfg->quantization.fast_bias_correction;
-    }
-    /* ops */
-    t->ops = calloc((size_t)g->n_nodes + 1, sizeof *t->ops);
-    if (!t->ops)
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    (void)parent, (void)node, (void)depth;
+    *(int64_t *)user += sub->n_nodes;
+    return LP_OK;
+}
+
+/* The tunable ops of g: the main graph (depth 0), or a control-flow body (its ops take INT8 or
+ * stay FP32: per-node BF16 is marked on the main graph only). */
+static lp_status add_ops(void *user, lp_graph *g, lp_graph *parent, int node, int depth)
+{
+    (void)parent, (void)node;
+    ops_ctx *oc = user;
+    lowp_tuner *t = oc->t;
+    const lowp_config *cfg = oc->cfg;
     for (int i = 0; i < g->n_nodes; i++) {
         lp_capability cap = lp_quant_capability(g, i);
         if (!cap.int8 && !cap.bf16)
             continue;
         lp_tune_op *op = &t->ops[t->n_ops];
-        op->node = i;
+        op->node = depth ? -1 : i;
         op->name = g->nodes[i].name;
         op->op_type = g->nodes[i].op_type;
+        op->out_name = g->nodes[i].n_out > 0 && g->nodes[i].out[0] >= 0 ? g->values[g->nodes[i].out[0]].name : "";
         op->allow[LP_PREC_INT8] = cap.int8;
-        op->allow[LP_PREC_BF16] = cap.bf16 && t->bf16;
+        op->allow[LP_PREC_BF16] = cap.bf16 && t->bf16 && !depth;
         op->allow[LP_PREC_FP32] = true;
         op->op_wise = -1;
-        for (int k = 0; k < n_kept; k++)
-            if (kept[k] == i)
+        for (int k = 0; k < oc->n_kept && !depth; k++)
+            if (oc->kept[k] == i)
                 op->allow[LP_PREC_INT8] = op->allow[LP_PREC_BF16] = false; /* recipes: first/last kept FP32 */
         if (cfg)
             for (int k = 0; k < cfg->quantization.n_op_wise; k++)
@@ -172,6 +181,26 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
             op->weight_elems = lp_tensor_numel(g->values[g->nodes[i].in[1]].init);
         t->n_ops++;
     }
+    return LP_OK;
+}
+
+lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
+{
+    lp_graph *g = t->fp32->g;
+    ops_ctx oc = { .t = t, .cfg = cfg };
+    if (cfg) {
+        LP_TRY(lp_op_wise_check(cfg, g)); /* a key that names no node is a mistake, as in quantize */
+        oc.n_kept = lp_recipe_kept_fp32(cfg, g, oc.kept);
+        t->bias_correction = cfg->quantization.fast_bias_correction;
+    }
+    /* ops: the main graph's, then those inside control flow (depth first) */
+    int64_t n_nodes = g->n_nodes;
+    LP_TRY(lp_graph_walk_subgraphs(g, count_nodes, &n_nodes));
+    t->ops = calloc((size_t)n_nodes + 1, sizeof *t->ops);
+    if (!t->ops)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    LP_TRY(add_ops(&oc, g, NULL, 0, 0));
+    LP_TRY(lp_graph_walk_subgraphs(g, add_ops, &oc));
     if (!t->n_ops)
         return lp_error(LOWP_ERR_UNSUPPORTED, "%s: no op can be quantized (lowp quantizes Conv, Gemm and MatMul)",
                         t->model_path ? t->model_path : "the model");

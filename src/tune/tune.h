@@ -24,8 +24,9 @@ typedef struct lp_tune_cfg {
 
 /* A tunable op: a node of the optimized FP32 graph that can take a lower precision. */
 typedef struct lp_tune_op {
-    int node;                   /* index in the tuner's FP32 graph */
-    const char *name, *op_type; /* borrowed from that graph */
+    int node;                   /* index in the tuner's FP32 graph; -1: inside control flow */
+    const char *name, *op_type; /* borrowed from that graph (or the body) */
+    const char *out_name;       /* its first output */
     bool allow[3];              /* per lp_precision */
     bool has_cfg;               /* op_wise settings fixed by the configuration */
     int op_wise;                /* the op_wise entry that set its precisions, -1: none */

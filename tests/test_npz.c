@@ -137,6 +137,22 @@ static void test_mnist_npz(void)
     free(bx[0].data);
     write_zip(path, m, 2, 12);   /* bzip2: refused */
     CHECK(open_mnist(&d) != LOWP_OK && strstr(lowp_last_error(), "compression method 12"));
+    /* a deflated member declaring far more than deflate can give is refused before allocating */
+    write_zip(path, m, 2, 8);
+    FILE *fz = fopen(path, "r+b");
+    unsigned char zb[4096];
+    size_t zn = fz ? fread(zb, 1, sizeof zb, fz) : 0;
+    for (size_t k = 0; k + 46 <= zn; k++)   /* the central directory's first entry: size 2^30 */
+        if (zb[k] == 0x50 && zb[k + 1] == 0x4b && zb[k + 2] == 1 && zb[k + 3] == 2) {
+            zb[k + 24] = 0, zb[k + 25] = 0, zb[k + 26] = 0, zb[k + 27] = 0x40;
+            break;
+        }
+    if (fz) {
+        rewind(fz);
+        fwrite(zb, 1, zn, fz);
+        fclose(fz);
+    }
+    CHECK(open_mnist(&d) != LOWP_OK && strstr(lowp_last_error(), "more than deflate can expand"));
     /* truncations at every length: an error, never a crash */
     write_zip(path, m, 2, 8);
     FILE *f = fopen(path, "rb");

@@ -109,6 +109,10 @@ lp_status lp_npz_read(const char *path, const char *member, lp_tensor **out)
         st = lp_error(LOWP_ERR_UNSUPPORTED, "%s: compression method %d (only stored and deflate)", what, method);
     if (st == LP_OK && (comp == 0xFFFFFFFFu || usize == 0xFFFFFFFFu || local == 0xFFFFFFFFu))
         st = lp_error(LOWP_ERR_UNSUPPORTED, "%s: a zip64 member", what);
+    /* deflate expands at most ~1032:1: a larger claim is refused before the buffer is allocated */
+    if (st == LP_OK && method == 8 && usize > comp * 1032 + 1024)
+        st = lp_error(LOWP_ERR_FORMAT, "%s: %llu bytes declared from %llu deflated: more than deflate can expand",
+                      what, (unsigned long long)usize, (unsigned long long)comp);
     if (st == LP_OK && (usize > LP_MAX_NPZ_MEMBER || (method == 0 && comp != usize)))
         st = lp_error(LOWP_ERR_FORMAT, "%s: %llu bytes uncompressed (at most %llu; stored members keep their size)",
                       what, (unsigned long long)usize, (unsigned long long)LP_MAX_NPZ_MEMBER);

@@ -75,6 +75,17 @@ async function viewRuns(args, ctx) {
       rows)) : h('p', { class: 'muted' }, 'No runs yet in ', session.roots.filter(r => r.kind === 'workspace').map(r => r.path).join(', '),
       '. ', h('a', { href: '#/new' }, 'Start one'), ' or run lowp tune with -w inside one of those folders.'),
     complete ? null : h('p', { class: 'muted' }, 'Only the first folders were searched (too many).'));
+  // new runs (a CLI tune started meanwhile, a job) and state changes appear without a reload
+  viewRunsPoll(ctx, JSON.stringify(workspaces));
+}
+function viewRunsPoll(ctx, seen) {
+  setTimeout(async () => {
+    if (!ctx.live()) return;
+    const again = await api('/api/workspaces').catch(() => null);
+    if (!ctx.live()) return;
+    if (again && JSON.stringify(again.workspaces.sort((a, b) => (b.date || '').localeCompare(a.date || ''))) !== seen) render();
+    else viewRunsPoll(ctx, seen);
+  }, 3000);
 }
 
 // ---- #/run : one workspace, live while it runs ----
@@ -504,7 +515,10 @@ async function render() {
   if (!view) { ctx.show(h('p', { class: 'err' }, 'No such page: ' + path)); return; }
   try {
     await view(args, ctx);
-    if (ctx.live()) document.body.dataset.view = path;
+    if (ctx.live()) {
+      document.body.dataset.view = path;
+      document.body.dataset.rendered = String(+(document.body.dataset.rendered || 0) + 1);  // for tests: a page is complete
+    }
   } catch (e) {
     ctx.show(h('p', { class: 'err', id: 'error' }, String(e.message || e)));
   }

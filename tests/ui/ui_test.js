@@ -142,6 +142,17 @@ fetch("${target}/api/jobs", { method: "POST", mode: "no-cors", credentials: "inc
   return new Promise(resolve => srv.listen(0, '127.0.0.1', () => resolve(srv)));
 }
 
+// Navigates to a route of the dashboard and waits until that page has finished rendering (a
+// page still showing the previous route's content must not satisfy the next check).
+async function gotoView(page, hash, timeout = 15000) {
+  const view = hash.replace(/^#/, '').split('?')[0];
+  const n = await page.evaluate(() => +(document.body.dataset.rendered || 0));
+  if (await page.evaluate(h => location.hash === h, hash)) await page.evaluate(() => render());
+  else await page.goto(origin + '/' + hash);
+  await page.waitForFunction((n, v) => +(document.body.dataset.rendered || 0) > n && document.body.dataset.view === v,
+    { timeout, polling: 50 }, n, view);
+}
+
 async function jobsNow() { return JSON.parse((await raw('GET', '/api/jobs', auth)).body).jobs; }
 async function waitFor(page, fn, what, timeout = 60000, ...args) {
   try { return await page.waitForFunction(fn, { timeout, polling: 50 }, ...args); } catch (e) { throw new Error('waiting for ' + what + ': ' + e.message); }
@@ -149,9 +160,7 @@ async function waitFor(page, fn, what, timeout = 60000, ...args) {
 
 // Fills and submits the job form for a tune of resnet_s on Fashion-MNIST.
 async function startTune(page, name, maxTrials) {
-  await page.goto(origin + '/#/', { waitUntil: 'networkidle0' });
-  await page.goto(origin + '/#/new', { waitUntil: 'networkidle0' });
-  await page.waitForSelector('#job-form');
+  await gotoView(page, '#/new');
   await page.select('#f-command', 'tune');
   const models = await page.$$eval('#f-model option', os => os.map(o => o.value));
   await page.select('#f-model', models.find(v => v.endsWith(':resnet_s.onnx')));
@@ -248,11 +257,18 @@ async function main() {
       return j.state === 'done' && j.command_line.startsWith('lowp tune ') && j.command_line.includes('--strategy basic') || JSON.stringify(j);
     });
 
+    await check('runs-list-updates', async () => {
+      await gotoView(page, '#/');
+      await page.waitForSelector('#runs tr[data-ws="t1"]', { timeout: 10000 });
+      // a tune appears in a workspace folder while the list is open (the same history file a CLI tune writes)
+      fs.mkdirSync(path.join(wsRoot, 'appeared'));
+      fs.copyFileSync(path.join(wsRoot, 't1', 'history.jsonl'), path.join(wsRoot, 'appeared', 'history.jsonl'));
+      await page.waitForSelector('#runs tr[data-ws="appeared"]', { timeout: 10000 });
+      return true;
+    });
     await check('form-refuses-outside-path', async () => {
       const before = (await jobsNow()).length;
-      await page.goto(origin + '/#/', { waitUntil: 'networkidle0' });
-      await page.goto(origin + '/#/new', { waitUntil: 'networkidle0' });
-      await page.waitForSelector('#job-form');
+      await gotoView(page, '#/new');
       await page.select('#f-calib-kind', 'FashionMNIST');
       await page.type('#f-calib-path', '../../etc');
       await page.type('#f-name', 'evil');
@@ -264,9 +280,7 @@ async function main() {
 
     // quantize and bench from the form; a tune from an uploaded YAML; a YAML naming /etc refused
     const submitForm = async (fill) => {
-      await page.goto(origin + '/#/', { waitUntil: 'networkidle0' });
-      await page.goto(origin + '/#/new', { waitUntil: 'networkidle0' });
-      await page.waitForSelector('#job-form');
+      await gotoView(page, '#/new');
       const models = await page.$$eval('#f-model option', os => os.map(o => o.value));
       await page.select('#f-model', models.find(v => v.endsWith(':mlp.onnx')));
       await fill();
@@ -347,8 +361,7 @@ async function main() {
     });
 
     await check('graph-page', async () => {
-      await page.goto(origin + '/#/graph?' + new URLSearchParams({ root: 0, path: 'formtune' }), { waitUntil: 'networkidle0' });
-      await page.waitForSelector('#graph-svg g.node', { timeout: 15000 });
+      await gotoView(page, '#/graph?' + new URLSearchParams({ root: 0, path: 'formtune' }));
       const n = await page.$$eval('#graph-svg g.node', gs => gs.length);
       const int8 = await page.$$eval('#graph-svg g.node[data-precision="int8"]', gs => gs.length);
       const edges = await page.$$eval('#graph-svg path', ps => ps.length);
@@ -357,13 +370,12 @@ async function main() {
     });
 
     await check('graph-quantize-job', async () => {
-      await page.goto(origin + '/#/graph?' + new URLSearchParams({ root: 0, path: 'q1' }), { waitUntil: 'networkidle0' });
-      await page.waitForSelector('#graph-svg g.node', { timeout: 15000 });
+      await gotoView(page, '#/graph?' + new URLSearchParams({ root: 0, path: 'q1' }));
       const int8 = await page.$$eval('#graph-svg g.node[data-precision="int8"]', gs => gs.map(g => g.dataset.op));
       return int8.filter(op => op === 'Gemm').length === 3 || 'int8 nodes: ' + int8;
     });
     await check('layers-page', async () => {
-      await page.goto(origin + '/#/layers?' + new URLSearchParams({ root: 0, path: 'formtune' }), { waitUntil: 'networkidle0' });
+      await gotoView(page, '#/layers?' + new URLSearchParams({ root: 0, path: 'formtune' }));
       await page.waitForSelector('#compare-form', { timeout: 10000 });
       await page.click('#compare-start');
       await page.waitForSelector('#layers tr[data-tensor]', { timeout: 60000 });
@@ -377,7 +389,7 @@ async function main() {
     });
 
     await check('jobs-page', async () => {
-      await page.goto(origin + '/#/jobs', { waitUntil: 'networkidle0' });
+      await gotoView(page, '#/jobs');
       await page.waitForSelector('#jobs tr[data-job]', { timeout: 10000 });
       const n = await page.$$eval('#jobs tr[data-job]', rs => rs.length);
       await shot('jobs');

@@ -417,7 +417,7 @@ async function viewLayers(args, ctx) {
   }
   const hist = has('layers_hist.json') ? await (await fetch(fileUrl(ws.root, p + 'layers_hist.json'))).json().catch(() => null) : null;
   const histBox = h('div', { id: 'histogram' }, hist ? h('p', { class: 'muted' }, 'Click a row for the two distributions overlaid.')
-    : h('p', { class: 'muted' }, 'No histograms in this comparison (this lowp compare does not write them).'));
+    : h('p', { class: 'muted' }, 'No histograms in this comparison (layers_hist.json is missing).'));
   const vals = res.layers.map(l => typeof l.sqnr_db === 'number' ? l.sqnr_db : 0);
   const hi = Math.max(1, ...vals);
   const table = h('table', { id: 'layers' }, h('tr', {}, ['tensor', 'node', 'op', 'kind', 'SQNR dB', '', 'rel. error'].map(t => h('th', {}, t))),

@@ -633,7 +633,7 @@ static bool build_compare(build *b)
     if (!lp_yval_get(b->form, "calib") || !field(lp_yval_get(b->form, "calib"), "kind"))
         return failf(b, "calib: the data to compare on");
     return dataset_spec(b, "calib", "--dataset") && transform_arg(b) && int_field(b, "samples", 1, 100000, "--samples") &&
-           arg(b, "--json");
+           arg_ws_file(b, "--histograms", "layers_hist.json") && arg(b, "--json");
 }
 
 /* The command line of a job from its form. resume: the workspace exists (a tune resumed). */

@@ -383,7 +383,9 @@ async function main() {
       const sqnr = await page.$$eval('#layers tr[data-tensor] td:nth-child(5)', tds => tds.map(t => parseFloat(t.innerText)));
       await page.click('#layers tr[data-tensor]');
       await page.waitForSelector('#histogram h2', { timeout: 5000 });
+      const lines = await page.$$eval('#histogram-svg polyline', ps => ps.map(p => p.getAttribute('class')));
       await shot('layers');
+      if (lines.length !== 2) return 'histogram lines: ' + lines;
       const sorted = sqnr.every((v, i) => i === 0 || isNaN(v) || isNaN(sqnr[i - 1]) || v >= sqnr[i - 1]);
       return rows >= 10 && sorted || `rows ${rows}, sqnr ${sqnr.slice(0, 5)}`;
     });

@@ -726,6 +726,103 @@ static void test_matmul_integer(void)
     }
 }
 
+/* ONNX Runtime's dynamic convolution: DynamicQuantizeLinear(x) -> ConvInteger(x_q, W_q, x_zp,
+ * w_zp) -> Cast -> Mul(x_scale * w_scale) -> Add(bias) [-> Relu] [-> Add(residual)], weights
+ * u8 with a zero point that puts some w - w_zp outside int8 (the oneDNN step then adds a
+ * weight correction), u8 whose w - w_zp fit (per tensor or per channel), or s8 symmetric;
+ * random geometry (1-D/2-D, strides, dilations, pads, groups). The integer sums are exact on
+ * both sides; the fast step's float results differ by rounding only: the correction path adds
+ * two float terms, each rounded once, whose magnitudes are bounded by the largest possible
+ * sum K * 255 * 255 times the output scale -- 4 ulps of that is the tolerance. Unfused, a
+ * ConvInteger alone writes the int32 sums (exact) or, with a correction, runs the reference
+ * kernel (a float sum would not be exact in int32). */
+static void tset(lp_tensor *t, int64_t i, double v) { lp_dtype_traits_of(t->dtype)->set(t->data, i, v); }
+
+static void test_conv_integer(void)
+{
+    for (int t = 0; t < 24; t++) {
+        gb *b = gb_new();
+        int nsp = rnd(1, 2), group = rnd(0, 3) == 0 ? 2 : 1, kind = t % 3; /* 0 u8, 1 u8 fit, 2 s8 */
+        int64_t C = group * rnd(1, 12), M = group * rnd(1, 20), xd[4] = { rnd(1, 2), C }, wd[4] = { M, C / group };
+        int64_t k[2], st[2], dl[2], pads[4];
+        for (int i = 0; i < nsp; i++) {
+            k[i] = rnd(1, 3);
+            st[i] = rnd(1, 2);
+            dl[i] = rnd(1, 2);
+            pads[i] = rnd(0, (int)k[i] - 1);
+            pads[nsp + i] = rnd(0, (int)k[i] - 1);
+            xd[2 + i] = rnd((int)((k[i] - 1) * dl[i] + 1), 17);
+            wd[2 + i] = k[i];
+        }
+        int x = gb_input(b, 2 + nsp, xd, -1.f, 2.f);
+        int dq[3] = { gb_value(b, "q"), gb_value(b, "s"), gb_value(b, "z") };
+        lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &last_node);
+        bool per_channel = kind == 1 && rnd(0, 1);
+        int64_t nz = per_channel ? M : 1, per = lp_numel(nsp + 1, wd + 1);
+        lp_tensor *w, *wz, *ws, *bias;
+        lp_tensor_new(kind == 2 ? LP_I8 : LP_U8, 2 + nsp, wd, &w);
+        lp_tensor_new(kind == 2 ? LP_I8 : LP_U8, per_channel ? 1 : 0, &nz, &wz);
+        int64_t bd[3] = { M, 1, 1 };
+        lp_tensor_new(LOWP_FLOAT, 1 + nsp, bd, &ws);
+        lp_tensor_new(LOWP_FLOAT, 1 + nsp, bd, &bias);
+        for (int64_t c = 0; c < nz; c++)
+            tset(wz, c, kind == 0 ? rnd(60, 200) : kind == 1 ? rnd(100, 155) : 0);
+        for (int64_t i = 0; i < M * per; i++) {
+            int z = (int)lp_tensor_get(wz, per_channel ? i / per : 0);
+            tset(w, i, kind == 0 ? rnd(0, 255) : kind == 1 ? rnd(z - 100, z + 100) : rnd(-127, 127));
+        }
+        for (int64_t i = 0; i < M; i++) {
+            ((float *)ws->data)[i] = (float)(0.002 + 0.02 * rndu());
+            ((float *)bias->data)[i] = (float)(rndu() - 0.5);
+        }
+        float max_ws = 0.022f;
+        int in[4] = { dq[0], gb_tensor(b, w), dq[2], gb_tensor(b, wz) };
+        int acc = gb_op(b, "ConvInteger", 4, in);
+        attr_ints(b, "kernel_shape", nsp, k);
+        attr_ints(b, "strides", nsp, st);
+        attr_ints(b, "dilations", nsp, dl);
+        attr_ints(b, "pads", 2 * nsp, pads);
+        attr_i(b, "group", group);
+        int f = op1(b, "Cast", acc);
+        attr_i(b, "to", LOWP_FLOAT);
+        int scale = op2(b, "Mul", dq[1], gb_tensor(b, ws));
+        int y = op2(b, "Add", op2(b, "Mul", f, scale), gb_tensor(b, bias));
+        if (t % 4 == 1)
+            y = op1(b, "Relu", y);
+        if (t % 5 == 2) { /* a residual of the output's shape */
+            int64_t yd[4] = { xd[0], M };
+            for (int i = 0; i < nsp; i++)
+                yd[2 + i] = (xd[2 + i] + pads[i] + pads[nsp + i] - (k[i] - 1) * dl[i] - 1) / st[i] + 1;
+            y = op2(b, "Add", y, gb_input(b, 2 + nsp, yd, -1.f, 1.f));
+        }
+        gb_output(b, y);
+        char what[160];
+        snprintf(what, sizeof what, "ConvInteger %s%s %dd C%lld M%lld g%d k%lld s%lld d%lld%s%s",
+                 kind == 0 ? "u8" : kind == 1 ? "u8fit" : "s8", per_channel ? " per-channel" : "", nsp, (long long)C,
+                 (long long)M, group, (long long)k[0], (long long)st[0], (long long)dl[0], t % 4 == 1 ? " relu" : "",
+                 t % 5 == 2 ? " residual" : "");
+        double K = (double)(C / group) * k[0] * (nsp > 1 ? k[1] : 1);
+        /* grouped ones are left to the reference kernel (dnnl_int8.c says why) */
+        check_int8(what, b, group > 1 ? 0 : 1, 4 * ldexp(K * 255 * 255 * (3.0 / 255) * max_ws, -23));
+        const lp_tensor *feed[2] = { b->feed[0], b->feed[1] };
+        lp_plan_options o = lp_plan_options_default(), ro = lp_plan_options_default();
+        o.no_fuse = true;
+        ro.reference_only = true;
+        lp_plan *p = NULL, *pr = NULL;
+        CHECK_OK(lp_plan_compile_opt(b->g, feed, &o, &p));
+        CHECK_OK(lp_plan_compile_opt(b->g, feed, &ro, &pr));
+        if (p && pr) {
+            CHECK_OK(lp_plan_run(p, feed, NULL, NULL));
+            CHECK_OK(lp_plan_run(pr, feed, NULL, NULL));
+            const lp_tensor *a = &p->vals[p->g->outputs[0]], *r = &pr->vals[pr->g->outputs[0]];
+            CHECK_MSG(memcmp(a->data, r->data, (size_t)a->nbytes) == 0, "%s: unfused differs", what);
+        }
+        lp_plan_free(p);
+        lp_plan_free(pr);
+        gb_free(b);
+    }
+}
+
 /* A quantized value read by float oneDNN kernels (dequantized on the way in) and a QDQ pair
  * whose result is a graph output (no 8-bit storage). */
 static void test_qdq_storage(void)
@@ -925,6 +1022,7 @@ int main(int argc, char **argv)
     RUN(test_gemm_int8_random);
     RUN(test_matmul_int8);
     RUN(test_matmul_integer);
+    RUN(test_conv_integer);
     RUN(test_qdq_storage);
     RUN(test_taps);
     RUN(test_zoo_int8);

@@ -238,7 +238,7 @@ static bool post_operand_ok(const lp_graph *g, int leader, const lp_shape *u, co
     if (un == 1 || un == vn)
         return true;
     const char *op = g->nodes[leader].op_type;
-    int oc = strcmp(op, "Conv") == 0 || strcmp(op, "ConvTranspose") == 0 ? 1
+    int oc = strcmp(op, "Conv") == 0 || strcmp(op, "ConvTranspose") == 0 || strcmp(op, "ConvInteger") == 0 ? 1
              : strcmp(op, "Gemm") == 0 || strcmp(op, "MatMul") == 0 || strcmp(op, "MatMulInteger") == 0 ? v->ndim - 1
                                                                                                   : -1;
     if (oc < 0)
@@ -519,7 +519,7 @@ static void chain_walk(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, 
     const lp_graph *g = w->g;
     int v = g->nodes[ni].out[0];
     ch->n_post = 0;
-    if (is_op(g, ni, "MatMulInteger")) { /* its int32 result continues only through Cast to float */
+    if (is_op(g, ni, "MatMulInteger") || is_op(g, ni, "ConvInteger")) { /* int32 continues through Cast to float */
         int r = single_reader(w, v);
         ch->out_value = v;
         if (r < 0 || *n >= max || !is_op(g, r, "Cast") || g->nodes[r].in[0] != v ||

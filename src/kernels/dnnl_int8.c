@@ -503,6 +503,34 @@ bool dn_mmi_supports(const lp_graph *g, const lp_node *n)
     return zero_or_absent(g, n->n_in > 3 ? n->in[3] : -1);
 }
 
+/* A run-time source zero point (a u8 scalar value, e.g. DynamicQuantizeLinear's) for
+ * oneDNN: reordered to the s32 it wants by a one-element reorder per run; *arg is the
+ * execution argument to pass with the primitive. */
+static dnnl_data_type_t q8_dt(lp_dtype t) { return t == LP_I8 ? dnnl_s8 : dnnl_u8; }
+
+static lp_status runtime_src_zp(dn_step *st, const lp_prep_ctx *pc, int za, dnnl_exec_arg_t *arg)
+{
+    int64_t one = 1;
+    dnnl_memory_desc_t z8, z32;
+    dnnl_memory_t mz8, mz;
+    dn_plain_md(&z8, q8_dt(pc->g->values[za].dtype), 1, &one);
+    dn_plain_md(&z32, dnnl_s32, 1, &one);
+    LP_TRY(dn_mem_value(st, pc, za, &z8, &mz8));
+    LP_TRY(dn_mem_temp(st, &z32, &mz));
+    LP_TRY(dn_reorder_q(st, mz8, NULL, mz, NULL));
+    *arg = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, mz };
+    return LP_OK;
+}
+
+/* The zero point of a source from input za (absent: 0): a constant's value, or
+ * DNNL_RUNTIME_S32_VAL when it is known only at run time. */
+static int32_t src_zp_of(const lp_graph *g, int za)
+{
+    if (za < 0)
+        return 0;
+    return dn_value_const(g, za) ? (int32_t)lp_tensor_get(g->values[za].init, 0) : DNNL_RUNTIME_S32_VAL;
+}
+
 /* u8 x s8 -> s32 by oneDNN's INT8 matmul, A's zero point given to it (a run-time one through
  * a one-element reorder to s32 per run). When the chain absorbed the Cast to float, the
  * destination is float and the rest of the chain (the scale Mul, the bias Add, activations)
@@ -530,10 +558,7 @@ lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     dnnl_primitive_attr_t attr;
     LP_TRY(dn_attr(st, pc, ch, 2, dd, false, &attr, args, &na));
     int za = n->n_in > 2 ? n->in[2] : -1;
-    bool zp_runtime = za >= 0 && !dn_value_const(g, za);
-    int32_t zp = za >= 0 && !zp_runtime ? (int32_t)lp_tensor_get(g->values[za].init, 0) : 0;
-    if (zp_runtime)
-        zp = DNNL_RUNTIME_S32_VAL;
+    int32_t zp = src_zp_of(g, za);
     if (zp && dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zp) != dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: MatMulInteger zero point");
@@ -545,21 +570,14 @@ lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     }
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    dnnl_memory_t ms, mw, md, mz8, mz;
+    dnnl_memory_t ms, mw, md;
     lp_status r = dn_mem_value(st, pc, n->in[0], &src_md, &ms);
     if (r == LP_OK)
         r = dn_const(st, w->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     if (r == LP_OK)
         r = dn_mem_value(st, pc, out_v, &dst_md, &md);
-    if (r == LP_OK && zp_runtime) { /* the zero point, u8 -> s32, before the product */
-        int64_t one = 1;
-        dnnl_memory_desc_t z8, z32;
-        dn_plain_md(&z8, dnnl_u8, 1, &one);
-        dn_plain_md(&z32, dnnl_s32, 1, &one);
-        if ((r = dn_mem_value(st, pc, za, &z8, &mz8)) == LP_OK && (r = dn_mem_temp(st, &z32, &mz)) == LP_OK &&
-            (r = dn_reorder_q(st, mz8, NULL, mz, NULL)) == LP_OK)
-            args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, mz };
-    }
+    if (r == LP_OK && zp == DNNL_RUNTIME_S32_VAL)
+        r = runtime_src_zp(st, pc, za, &args[na++]);
     if (r != LP_OK) {
         dnnl_primitive_desc_destroy(pd);
         return r;
@@ -571,6 +589,362 @@ lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
     args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
     return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* ---- ConvInteger (dynamic quantization, ONNX Runtime's quantizer) ---- */
+
+/* The weights w - zw[m] of a ConvInteger as s8 for oneDNN: w8 = w - off[m] and the rest,
+ * (off - zw) * (the window sum of x - zx), as a correction `corr` (0: none). off is zw
+ * itself when every w - zw fits s8; else, with one weight zero point for the whole tensor
+ * and one group, 128 for u8 weights (w - 128 always fits) and 0 for s8 ones. ONNX Runtime's
+ * u8 weights are asymmetric per tensor: a few w - zw of most layers lie outside s8.
+ * w8 may be NULL (only the check). False when neither works. */
+static bool convint_weights(const lp_graph *g, const lp_node *n, int8_t *w8, int32_t *corr)
+{
+    const lp_tensor *w = g->values[n->in[1]].init;
+    int zwv = n->n_in > 3 ? n->in[3] : -1;
+    const lp_tensor *zw = zwv >= 0 ? g->values[zwv].init : NULL;
+    int64_t M = w->dims[0], total = lp_tensor_numel(w), per = total / M, nz = zw ? lp_tensor_numel(zw) : 1;
+    bool fits = true;
+    for (int64_t i = 0; i < total && fits; i++) {
+        int64_t d = (int64_t)lp_tensor_get(w, i) - (zw ? (int64_t)lp_tensor_get(zw, nz == 1 ? 0 : i / per) : 0);
+        fits = d >= -128 && d <= 127;
+    }
+    int32_t off = 0;
+    *corr = 0;
+    if (!fits) {
+        if (nz != 1 || lp_attr_int(n, "group", 1) != 1)
+            return false;
+        off = w->dtype == LP_U8 ? 128 : 0;
+        *corr = off - (zw ? (int32_t)lp_tensor_get(zw, 0) : 0);
+    }
+    for (int64_t i = 0; w8 && i < total; i++)
+        w8[i] = (int8_t)((int32_t)lp_tensor_get(w, i) - (fits && zw ? (int32_t)lp_tensor_get(zw, nz == 1 ? 0 : i / per)
+                                                                        : off));
+    return true;
+}
+
+/* ConvInteger(x u8/s8 (N,C,in...), w constant u8/s8 (M,C/group,k...), x_zero_point constant
+ * or run-time scalar, w_zero_point constant per tensor or per output channel). */
+bool dn_convint_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in < 2 || n->n_out != 1 || n->in[0] < 0 || n->in[1] < 0 || n->out[0] < 0)
+        return false;
+    const lp_value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]];
+    if ((x->dtype != LP_U8 && x->dtype != LP_I8) || !lp_shape_static(&x->shape) || x->shape.ndim < 3 ||
+        x->shape.ndim > 5 || w->kind != LP_VALUE_CONST || (w->init->dtype != LP_U8 && w->init->dtype != LP_I8) ||
+        w->init->ndim != x->shape.ndim || lp_numel(x->shape.ndim, x->shape.d) == 0 ||
+        lp_tensor_numel(w->init) == 0 || !lp_shape_static(&g->values[n->out[0]].shape))
+        return false;
+    int za = n->n_in > 2 ? n->in[2] : -1, zw = n->n_in > 3 ? n->in[3] : -1;
+    if (za >= 0 && (g->values[za].dtype != x->dtype || !lp_shape_static(&g->values[za].shape) ||
+                    lp_numel(g->values[za].shape.ndim, g->values[za].shape.d) != 1))
+        return false;
+    if (zw >= 0 && (g->values[zw].kind != LP_VALUE_CONST || g->values[zw].init->dtype != w->init->dtype ||
+                    (lp_tensor_numel(g->values[zw].init) != 1 &&
+                     lp_tensor_numel(g->values[zw].init) != w->init->dims[0])))
+        return false;
+    lp_conv cv;
+    int32_t corr;
+    /* one group: grouped integer convolutions with a source zero point gave wrong results
+     * from oneDNN 2.6 in tests (1-D, strided); they run on the reference kernel */
+    return lp_attr_int(n, "group", 1) == 1 && dn_conv_geometry(g, n, &cv) && convint_weights(g, n, NULL, &corr);
+}
+
+/* Value v, 8-bit integers of type dt, as memory of layout `want`: bound as stored (by a
+ * oneDNN producer in its layout, else plain), or through a temporary filled by a reorder. */
+static lp_status input_q8_as(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_data_type_t dt,
+                             const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+    dnnl_memory_desc_t have;
+    dn_value_md(pc, v, &have);
+    if (have.data_type != dt) /* not a oneDNN step's output (those say f32): plain */
+        dn_plain_md(&have, dt, shape(pc->g, v)->ndim, shape(pc->g, v)->d);
+    if (dnnl_memory_desc_equal(&have, want))
+        return dn_mem_value(st, pc, v, want, out);
+    dnnl_memory_t from;
+    LP_TRY(dn_mem_value(st, pc, v, &have, &from));
+    LP_TRY(dn_mem_temp(st, want, out));
+    return dn_reorder_q(st, from, NULL, *out, NULL);
+}
+
+/* A convolution primitive descriptor (consumes attr). */
+static lp_status conv_pd(dnnl_primitive_desc_t *pd, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *wei,
+                         const dnnl_memory_desc_t *dst, const dn_conv_dims *geo, bool pointwise,
+                         dnnl_primitive_attr_t attr)
+{
+    static const dnnl_dims_t ones = { 1, 1, 1 }, zeros = { 0, 0, 0 };
+    dnnl_convolution_desc_t d;
+    if (dnnl_dilated_convolution_forward_desc_init(&d, dnnl_forward_inference, dnnl_convolution_direct, src, wei,
+                                                   NULL, dst, pointwise ? ones : geo->strides,
+                                                   pointwise ? zeros : geo->dil, pointwise ? zeros : geo->pad_l,
+                                                   pointwise ? zeros : geo->pad_r) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: ConvInteger descriptor");
+    }
+    return dn_pd_create(pd, &d, attr);
+}
+
+/* An attribute with the source zero point zp (0: none; DNNL_RUNTIME_S32_VAL: given per run)
+ * and output scale `scale` (1: none) added to *attr (made when NULL). */
+static lp_status zp_scale_attr(dn_step *st, const lp_prep_ctx *pc, int32_t zp, float scale,
+                               dnnl_primitive_attr_t *attr)
+{
+    if (!*attr)
+        LP_TRY(dn_attr(st, pc, NULL, 0, NULL, false, attr, NULL, NULL));
+    if ((zp && dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0, &zp) != dnnl_success) ||
+        (scale != 1.f && dnnl_primitive_attr_set_output_scales(*attr, 1, 0, &scale) != dnnl_success)) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: ConvInteger attributes");
+    }
+    return LP_OK;
+}
+
+/* The weight correction corr * S of convint_weights into *out ((N,1,out...) f32, plain):
+ * S, the window sums of x - zx over all channels. Where oneDNN pools the window fast, a 1x1
+ * convolution of x to one channel of ones (scaled by corr * window size) followed by an
+ * average pooling that counts the (zero) padding; else (dilated windows) one convolution of
+ * x with one output channel of ones over the whole window, scaled by corr. ms is x in
+ * layout src_md. */
+static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn_conv_dims *geo, int64_t kprod,
+                                    int32_t corr, int32_t zp, const dnnl_exec_arg_t *zarg, dnnl_memory_t ms,
+                                    const dnnl_memory_desc_t *src_md, dnnl_memory_t *out)
+{
+    static const dnnl_format_tag_t nxc[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
+    int nd = geo->nd;
+    dnnl_dims_t td, cd, wd, k;
+    memcpy(td, geo->src, sizeof td);
+    memcpy(cd, geo->dst, sizeof cd);
+    td[1] = cd[1] = 1;
+    wd[0] = 1;
+    wd[1] = geo->src[1];
+    for (int i = 2; i < nd; i++)
+        k[i - 2] = geo->wei[geo->wn - nd + i];
+    dnnl_memory_desc_t t_plain, c_md;
+    dn_plain_md(&t_plain, dnnl_f32, nd, td);
+    dn_plain_md(&c_md, dnnl_f32, nd, cd);
+    dnnl_primitive_desc_t ppd = NULL; /* plain in and out: oneDNN pools fast only with one layout */
+    dnnl_pooling_v2_desc_t pool;
+    dnnl_primitive_attr_t pattr;
+    LP_TRY(dn_attr(st, pc, NULL, 0, NULL, false, &pattr, NULL, NULL));
+    if (dnnl_pooling_v2_forward_desc_init(&pool, dnnl_forward_inference, dnnl_pooling_avg_include_padding, &t_plain,
+                                          &c_md, geo->strides, k, geo->dil, geo->pad_l, geo->pad_r) != dnnl_success)
+        dnnl_primitive_attr_destroy(pattr);
+    else if (dn_pd_create(&ppd, &pool, pattr) != LP_OK) /* (consumes pattr) */
+        ppd = NULL;
+    bool pointwise = ppd != NULL;
+    for (int i = 2; i < nd; i++)
+        wd[i] = pointwise ? 1 : k[i - 2];
+    dnnl_memory_desc_t w_md, w_any, t_md;
+    dn_plain_md(&w_md, dnnl_s8, nd, wd);
+    dn_md_any(&w_any, nd, wd, dnnl_s8);
+    /* one channel: channels-last (what the fast kernels write) has the bytes of plain */
+    dnnl_memory_desc_init_by_tag(&t_md, nd, pointwise ? td : cd, dnnl_f32, nxc[nd]);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t tpd = NULL;
+    lp_status r = zp_scale_attr(st, pc, zp, (float)corr * (float)(pointwise ? kprod : 1), &attr);
+    if (r == LP_OK)
+        r = conv_pd(&tpd, src_md, &w_any, &t_md, geo, pointwise, attr);
+    int64_t nw = lp_numel(nd, wd);
+    int8_t *ones = r == LP_OK ? malloc((size_t)nw) : NULL;
+    if (r == LP_OK && !ones)
+        r = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing an integer convolution");
+    dnnl_memory_t mw, mt;
+    if (ones)
+        memset(ones, 1, (size_t)nw);
+    if (r == LP_OK)
+        r = dn_const(st, ones, &w_md, dn_q_md(tpd, DNNL_ARG_WEIGHTS), &mw);
+    free(ones);
+    if (r == LP_OK)
+        r = dn_mem_temp(st, &t_md, &mt);
+    if (r != LP_OK) {
+        if (tpd)
+            dnnl_primitive_desc_destroy(tpd);
+        if (ppd)
+            dnnl_primitive_desc_destroy(ppd);
+        return r;
+    }
+    dnnl_exec_arg_t targs[4] = { { DNNL_ARG_SRC, ms }, { DNNL_ARG_WEIGHTS, mw }, { DNNL_ARG_DST, mt } };
+    int tn = 3;
+    if (zp == DNNL_RUNTIME_S32_VAL)
+        targs[tn++] = *zarg;
+    void *th = NULL;
+    dnnl_memory_get_data_handle(mt, &th);
+    r = dn_add_primitive(st, pc, tpd, tn, targs);
+    if (r != LP_OK || !pointwise) {
+        if (ppd)
+            dnnl_primitive_desc_destroy(ppd);
+        return r == LP_OK ? dn_mem(st, &c_md, th, out) : r;
+    }
+    dnnl_memory_t mtp;
+    if ((r = dn_mem(st, &t_plain, th, &mtp)) != LP_OK || (r = dn_mem_temp(st, &c_md, out)) != LP_OK) {
+        dnnl_primitive_desc_destroy(ppd);
+        return r;
+    }
+    dnnl_exec_arg_t pargs[2] = { { DNNL_ARG_SRC, mtp }, { DNNL_ARG_DST, *out } };
+    return dn_add_primitive(st, pc, ppd, 2, pargs);
+}
+
+/* m = post-ops of ch (m `alg` src1), in place in layout md: one binary primitive. */
+static lp_status binary_into(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
+                             dnnl_alg_kind_t alg, const dnnl_memory_desc_t *md, dnnl_memory_t m,
+                             const dnnl_memory_desc_t *src1_md, dnnl_memory_t src1)
+{
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 3;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, nd, dims, false, &attr, args, &na));
+    dnnl_binary_desc_t bd;
+    if (dnnl_binary_desc_init(&bd, alg, md, src1_md, md) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: ConvInteger correction");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(dn_pd_create(&pd, &bd, attr));
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_0, m };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_1, src1 };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, m };
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* u8/s8 x s8 -> s32 convolution with oneDNN's source zero point (which pads with it, as
+ * ConvInteger's x - x_zero_point pads with 0). With the Cast to float absorbed the result is
+ * float and the chain's scale Mul, bias Add and activations are post-ops. A weight
+ * correction (convint_weights) broadcasts over the channels, which oneDNN 2.6's fast
+ * convolutions do not take as a binary post-op: the convolution then writes float
+ * channels-last and a binary primitive adds the correction with the chain as its post-ops,
+ * in place (then a reorder when the output must be plain). Without the Cast the destination is the int32 result (then only without a
+ * correction: a float sum would not be exact in int32 beyond 2^24). */
+static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                                   bool priv)
+{
+    const lp_graph *g = pc->g;
+    lp_conv cv;
+    if (!dn_convint_supports(g, n) || !dn_conv_geometry(g, n, &cv))
+        return LOWP_ERR_UNSUPPORTED;
+    dn_conv_dims geo;
+    dn_conv_dims_of(&cv, &geo);
+    const lp_tensor *w = g->values[n->in[1]].init;
+    int out_v = ch->out_value;
+    bool to_float = out_v != n->out[0];
+    int32_t corr;
+    convint_weights(g, n, NULL, &corr);
+    if (corr && !to_float)
+        return LOWP_ERR_UNSUPPORTED;
+    int nd = geo.nd;
+    static const dnnl_format_tag_t nxc[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
+    dnnl_data_type_t xdt = q8_dt(g->values[n->in[0]].dtype);
+    int za = n->n_in > 2 ? n->in[2] : -1;
+    int32_t zp = src_zp_of(g, za);
+    bool out_priv = priv && to_float && dn_value_private_ok(pc, out_v);
+    dnnl_memory_desc_t src_md, wei_md, wei_plain, dst_md;
+    dn_md_any(&src_md, nd, geo.src, xdt);
+    dn_md_any(&wei_md, geo.wn, geo.wei, dnnl_s8);
+    dn_plain_md(&wei_plain, dnnl_s8, geo.wn, geo.wei);
+    dnnl_dims_t dd;
+    memcpy(dd, geo.dst, sizeof dd);
+    if (corr)
+        dnnl_memory_desc_init_by_tag(&dst_md, nd, dd, dnnl_f32, nxc[nd]);
+    else if (priv) /* (INT8 convolutions are fast only channels-last or blocked) */
+        dn_md_any(&dst_md, nd, geo.dst, to_float ? dnnl_f32 : dnnl_s32);
+    else
+        dn_plain_md(&dst_md, to_float ? dnnl_f32 : dnnl_s32, nd, geo.dst);
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 3;
+    dnnl_primitive_attr_t attr = NULL;
+    if (!corr)
+        LP_TRY(dn_attr(st, pc, ch, nd, geo.dst, priv, &attr, args, &na));
+    LP_TRY(zp_scale_attr(st, pc, zp, 1.f, &attr));
+    dnnl_primitive_desc_t pd;
+    LP_TRY(conv_pd(&pd, &src_md, &wei_md, &dst_md, &geo, false, attr));
+    dnnl_memory_t ms, mw, md, mcorr = NULL, mafter = NULL;
+    dnnl_exec_arg_t zarg;
+    int8_t *w8 = malloc((size_t)lp_tensor_numel(w));
+    lp_status r = w8 ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing an integer convolution");
+    if (r == LP_OK) {
+        convint_weights(g, n, w8, &corr);
+        r = dn_const(st, w8, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+    }
+    free(w8);
+    if (r == LP_OK)
+        r = input_q8_as(st, pc, n->in[0], xdt, dn_q_md(pd, DNNL_ARG_SRC), &ms);
+    if (r == LP_OK && zp == DNNL_RUNTIME_S32_VAL && (r = runtime_src_zp(st, pc, za, &zarg)) == LP_OK)
+        args[na++] = zarg;
+    if (r == LP_OK && corr)
+        r = convint_correction(st, pc, &geo, lp_window_kprod(&cv.win), corr, zp, &zarg, ms, dn_q_md(pd, DNNL_ARG_SRC),
+                               &mcorr);
+    if (r == LP_OK && corr) { /* the convolution into the output (channels-last) or a temporary */
+        if (out_priv) {
+            r = dn_mem_value(st, pc, out_v, &dst_md, &md);
+            dn_set_output(st, pc, out_v, &dst_md);
+        } else {
+            r = dn_mem_temp(st, &dst_md, &md);
+        }
+    } else if (r == LP_OK && to_float) {
+        r = int8_dst(st, pc, ch, out_priv, dn_q_md(pd, DNNL_ARG_DST), NULL, &md, &mafter);
+        if (r == LP_OK)
+            r = dn_copy_sum_operand(st, pc, ch, md, mafter ? -1 : out_v);
+    } else if (r == LP_OK) { /* int32 sums: plain (readers take the bytes as they are) */
+        dnnl_memory_desc_t plain;
+        dn_plain_md(&plain, dnnl_s32, nd, geo.dst);
+        if (dnnl_memory_desc_equal(&plain, dn_q_md(pd, DNNL_ARG_DST)))
+            r = dn_mem_value(st, pc, out_v, &plain, &md);
+        else if ((r = dn_mem_temp(st, dn_q_md(pd, DNNL_ARG_DST), &md)) == LP_OK)
+            r = dn_mem_value(st, pc, out_v, &plain, &mafter);
+        dn_set_output(st, pc, out_v, &plain);
+        st->out_private = false;
+    }
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    note_int8(st);
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    if (!corr)
+        return mafter ? dn_reorder_q(st, md, NULL, mafter, NULL) : LP_OK;
+    /* out = chain(conv + correction): a binary add broadcasting the correction over channels.
+     * Binary primitives are fast only with one layout in and out: the chain up to a
+     * full-size operand (a residual) is that add's post-ops; the rest goes on a second
+     * binary adding the residual converted to the layout of the result. */
+    int64_t full = lp_numel(nd, geo.dst), split = ch->n_post;
+    for (int i = 0; i < ch->n_post && split == ch->n_post; i++)
+        if (ch->post[i].kind == DN_POST_BINARY && !ch->post[i].mem && ch->post[i].value >= 0 &&
+            lp_numel(shape(g, ch->post[i].value)->ndim, shape(g, ch->post[i].value)->d) == full)
+            split = i;
+    dn_chain head = *ch, tail = *ch;
+    head.n_post = (int)split;
+    tail.n_post = split < ch->n_post ? ch->n_post - (int)split - 1 : 0;
+    if (tail.n_post)
+        memmove(tail.post, ch->post + split + 1, (size_t)tail.n_post * sizeof *tail.post);
+    const dnnl_memory_desc_t *corr_md;
+    dnnl_memory_get_memory_desc(mcorr, &corr_md);
+    LP_TRY(binary_into(st, pc, &head, nd, geo.dst, dnnl_binary_add, &dst_md, md, corr_md, mcorr));
+    dnnl_memory_desc_t out_md = dst_md;
+    dnnl_memory_t mo = md;
+    if (!out_priv) {
+        dn_plain_md(&out_md, dnnl_f32, nd, geo.dst);
+        LP_TRY(dn_mem_value(st, pc, out_v, &out_md, &mo));
+        dn_set_output(st, pc, out_v, &out_md);
+        LP_TRY(dn_reorder_q(st, md, NULL, mo, NULL));
+    }
+    if (split == ch->n_post)
+        return LP_OK;
+    const dn_post *res = &ch->post[split];
+    dnnl_memory_t mr;
+    LP_TRY(dn_input(st, pc, res->value, &out_md, &mr));
+    return binary_into(st, pc, &tail, nd, geo.dst, res->as_sum ? dnnl_binary_add : res->alg, &out_md, mo, &out_md,
+                       mr);
+}
+
+/* A residual Add as oneDNN's sum post-op first (fast convolutions take no full-size binary
+ * post-op), then as a binary one. */
+lp_status dn_convint_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    return dn_with_sum(convint_build_one, st, pc, n, ch, priv);
 }
 
 /* ---- QuantizeLinear -> DequantizeLinear as 8-bit storage ---- */

@@ -1867,6 +1867,7 @@ static const dn_op ops[] = {
     { "Gemm", gemm_supports, gemm_build, true },
     { "MatMul", matmul_supports, matmul_build, true },
     { "MatMulInteger", dn_mmi_supports, dn_mmi_build, true },
+    { "ConvInteger", dn_convint_supports, dn_convint_build, true },
     { "MaxPool", pool_supports, pool_build, false },
     { "AveragePool", pool_supports, pool_build, false },
     { "GlobalAveragePool", pool_supports, pool_build, false },

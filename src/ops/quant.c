@@ -12,6 +12,7 @@
 #include "ops/conv_ref.h"
 #include "ops/gemm_ref.h"
 #include "ops/matmul_ref.h"
+#include "ops/quant.h"
 #include "ops/requant.h"
 
 static const lp_shape unknown_shape = { .ndim = -1 };
@@ -303,18 +304,11 @@ static inline int32_t dynq_one(float x, float scale, float magic, float fzp)
     return (int32_t)q;
 }
 
-/* x: any shape -> y (uint8), scale, zero point as the ONNX spec computes them:
+/* x: any shape -> y (uint8), scale, zero point as the ONNX spec computes them (ops/quant.h):
  * scale = (max(0, max x) - min(0, min x)) / 255, zp = saturate(round(0 - min / scale)),
  * y = saturate(round(x / scale) + zp). All zeros give scale 0, zp 0, y 0. */
-static lp_status dynq_run(const lp_run_ctx *c)
+void lp_dynamic_quantize(const float *xd, int64_t total, uint8_t *y, float *scale_out, uint8_t *zp_out)
 {
-    LP_TRY(need_inputs(c, 1));
-    const lp_tensor *x = c->in[0];
-    if (x->dtype != LP_F32)
-        return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "x is %s, expected float32",
-                             lp_dtype_traits_of(x->dtype)->name);
-    const float *xd = x->data;
-    int64_t total = lp_tensor_numel(x);
     /* the range, including 0 (NaN ignored) */
     float mn = 0.0f, mx = 0.0f;
     int64_t i = 0;
@@ -340,7 +334,6 @@ static lp_status dynq_run(const lp_run_ctx *c)
     }
     float scale = (mx - mn) / 255.0f;
     int32_t zp = scale > 0.0f ? lp_requant(0.0f - mn / scale, 0, 0, 255) : 0;
-    uint8_t *y = c->out[0]->data;
     if (scale > 0.0f) {
         /* lp_requant's rounding in a form that vectorizes (blocks of 8): x / scale clamped to
          * a range that saturates either way, rounded half to even by adding and subtracting
@@ -371,10 +364,24 @@ static lp_status dynq_run(const lp_run_ctx *c)
     } else {
         memset(y, zp, (size_t)total);
     }
+    *scale_out = scale;
+    *zp_out = (uint8_t)zp;
+}
+
+static lp_status dynq_run(const lp_run_ctx *c)
+{
+    LP_TRY(need_inputs(c, 1));
+    const lp_tensor *x = c->in[0];
+    if (x->dtype != LP_F32)
+        return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "x is %s, expected float32",
+                             lp_dtype_traits_of(x->dtype)->name);
+    float scale;
+    uint8_t zp;
+    lp_dynamic_quantize(x->data, lp_tensor_numel(x), c->out[0]->data, &scale, &zp);
     if (c->n_out > 1 && c->out[1])
         *(float *)c->out[1]->data = scale;
     if (c->n_out > 2 && c->out[2])
-        *(uint8_t *)c->out[2]->data = (uint8_t)zp;
+        *(uint8_t *)c->out[2]->data = zp;
     return LP_OK;
 }
 
@@ -560,7 +567,7 @@ static int32_t *ab_minus_zp(const lp_tensor *t, const lp_tensor *zp, bool is_a, 
 }
 
 /* a: (..., M, K), b: (..., K, N) u8/i8 -> acc: (..., M, N) int32 = (a - a_zp) * (b - b_zp) */
-static lp_status matmul_int_acc(const lp_run_ctx *c, const lp_tensor *a, const lp_tensor *azp, const lp_tensor *b,
+lp_status lp_qmatmul_acc(const lp_run_ctx *c, const lp_tensor *a, const lp_tensor *azp, const lp_tensor *b,
                                 const lp_tensor *bzp, lp_matmul *mm, int32_t *acc)
 {
     const lp_node *n = c->node;
@@ -605,7 +612,7 @@ static lp_status mmint_run(const lp_run_ctx *c)
 {
     LP_TRY(need_inputs(c, 2));
     lp_matmul mm;
-    return matmul_int_acc(c, c->in[0], opt_in(c, 2), c->in[1], opt_in(c, 3), &mm, c->out[0]->data);
+    return lp_qmatmul_acc(c, c->in[0], opt_in(c, 2), c->in[1], opt_in(c, 3), &mm, c->out[0]->data);
 }
 
 const lp_op_def lp_opdef_MatMulInteger = {
@@ -643,7 +650,7 @@ static lp_status qlmm_run(const lp_run_ctx *c)
     if (!acc)
         return lp_node_error(n, LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     lp_matmul mm;
-    lp_status st = matmul_int_acc(c, a, c->in[2], b, c->in[5], &mm, acc);
+    lp_status st = lp_qmatmul_acc(c, a, c->in[2], b, c->in[5], &mm, acc);
     if (st == LP_OK)
         st = check_ab_param(n, as, a, true, &mm, "a_scale");
     if (st == LP_OK)

@@ -572,16 +572,17 @@ static const lp_tensor *dn_plain(void *state, int value, const lp_tensor *t)
     dn_step *st = state;
     if (value != st->out_value || !st->out_private)
         return t;
-    if (!st->plain_reorder) {
+    if (!st->plain_reorder) { /* float, or the 8-bit integers of a u8/s8 value (DynamicQuantizeLinear's) */
         dnnl_memory_desc_t plain;
-        dn_plain_md(&plain, dnnl_f32, t->ndim, t->dims);
+        dn_plain_md(&plain, t->dtype == LP_U8 ? dnnl_u8 : t->dtype == LP_I8 ? dnnl_s8 : dnnl_f32, t->ndim, t->dims);
         size_t size = dnnl_memory_desc_get_size(&plain);
         if (!(st->plain_buf = malloc(size ? size : 1)) ||
             reorder_prim_q(&st->out_md, &st->out_q, &plain, NULL, &st->plain_reorder) != LP_OK ||
             dnnl_memory_create(&st->plain_src, &st->out_md, dn_engine(), DNNL_MEMORY_NONE) != dnnl_success ||
             dnnl_memory_create(&st->plain_dst, &plain, dn_engine(), st->plain_buf) != dnnl_success)
             return t; /* cannot show it: the tap sees the raw layout */
-        lp_tensor_view(&st->plain, LOWP_FLOAT, t->ndim, t->dims, st->plain_buf);
+        lp_tensor_view(&st->plain, t->dtype == LP_U8 || t->dtype == LP_I8 ? t->dtype : LOWP_FLOAT, t->ndim, t->dims,
+                       st->plain_buf);
     }
     dnnl_memory_set_data_handle(st->plain_src, t->data);
     dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, st->plain_src }, { DNNL_ARG_TO, st->plain_dst } };

@@ -167,6 +167,9 @@ lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
 /* ConvInteger (dynamic quantization): u8/s8 activations x constant u8/s8 weights. */
 bool dn_convint_supports(const lp_graph *g, const lp_node *n);
 lp_status dn_convint_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
+/* DynamicQuantizeLinear on its input as stored (dnnl_qdyn.c). */
+bool dn_dynq_supports(const lp_graph *g, const lp_node *n);
+lp_status dn_dynq_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 
 /* ---- Resize / Upsample on oneDNN's layouts (dnnl_resize.c) ---- */
 

@@ -1868,6 +1868,7 @@ static const dn_op ops[] = {
     { "MatMul", matmul_supports, matmul_build, true },
     { "MatMulInteger", dn_mmi_supports, dn_mmi_build, true },
     { "ConvInteger", dn_convint_supports, dn_convint_build, true },
+    { "DynamicQuantizeLinear", dn_dynq_supports, dn_dynq_build, false },
     { "MaxPool", pool_supports, pool_build, false },
     { "AveragePool", pool_supports, pool_build, false },
     { "GlobalAveragePool", pool_supports, pool_build, false },

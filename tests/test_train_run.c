@@ -9,6 +9,8 @@
 #include "test.h"
 #include "fm_data.h"
 #include "graph_builder.h"
+#include "onnx/model.h"
+#include "train/qat.h"
 #include "train/train.h"
 
 static uint64_t rng = 7;
@@ -330,14 +332,66 @@ static void test_bad_options(void)
     gb_free(b);
 }
 
+/* QAT's prepare and export undo each other: with no training step, the exported model is the
+ * PTQ model (same int8 weights, same int32 biases), so its outputs are the same bits; and the
+ * fake-quantized training graph computes the PTQ model's outputs (the reference forward). */
+static void test_qat_roundtrip(void)
+{
+    lowp_model *m = mlp();
+    lowp_dataloader *calib = fm_loader(true, 32, 64), *data = fm_loader(true, 32, 64);
+    lp_recipe *r = NULL;
+    CHECK_OK(lp_recipe_new(&r));
+    lp_train_options o = opts();
+    o.epochs = 0;
+    lp_graph *ptq = NULL, *qat = NULL;
+    lp_train_result res;
+    CHECK_OK(lp_qat_run(m->graph, r, calib, 64, data, &o, &res, &ptq, &qat));
+    lp_graph *train = NULL;
+    if (ptq)
+        CHECK_OK(lp_qat_prepare(ptq, NULL, &train));
+    lowp_dataloader *dl = fm_loader(false, 16, 16);
+    lowp_sample b = { 0 };
+    int64_t n;
+    CHECK_OK(lowp_dataloader_next(dl, &b, &n));
+    lp_graph *gs[3] = { ptq, qat, train };
+    lp_tensor *y[3] = { NULL };
+    int qnodes = 0;
+    for (int k = 0; k < 3 && gs[k]; k++) {
+        lp_tape *t = NULL;
+        CHECK_OK(lp_tape_create(gs[k], NULL, &t));
+        CHECK_OK(lp_tape_forward(t, b.inputs, false, 0));
+        const lp_tensor *out = lp_tape_value(t, gs[k]->outputs[0]);
+        if (out)
+            CHECK_OK(lp_tensor_clone(out, &y[k]));
+        lp_tape_free(t);
+    }
+    for (int i = 0; qat && i < qat->n_nodes; i++)
+        qnodes += !strcmp(qat->nodes[i].op_type, "QuantizeLinear");
+    CHECK(y[0] && y[1] && y[2]);
+    CHECK(y[0] && y[1] && lp_tensor_equal(y[0], y[1]));
+    CHECK(y[0] && y[2] && lp_tensor_equal(y[0], y[2]));
+    CHECK(ptq && qat && ptq->n_nodes == qat->n_nodes && qnodes > 0);
+    for (int k = 0; k < 3; k++)
+        lp_tensor_free(y[k]);
+    lowp_sample_clear(&b);
+    lowp_dataloader_free(dl);
+    lp_graph_free(train);
+    lp_graph_free(ptq);
+    lp_graph_free(qat);
+    lp_recipe_free(r);
+    lowp_dataloader_free(calib);
+    lowp_dataloader_free(data);
+    lowp_model_free(m);
+}
+
 int main(void)
 {
-    (void)mlp; /* fm_data.h's zoo MLP is not used here */
     RUN(test_learns);
     RUN(test_deterministic);
     RUN(test_resume_after_kill);
     RUN(test_optimizer_rules);
     RUN(test_mask_hook);
     RUN(test_bad_options);
+    RUN(test_qat_roundtrip);
     return TEST_SUMMARY("test_train_run");
 }

@@ -102,6 +102,12 @@ int lp_cli_append_transforms(lowp_transform *t, const char *list)
 int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
                       int64_t max_samples, lowp_dataloader **out)
 {
+    return lp_cli_dataloader_shuffled(spec, n_transforms, transforms, batch_size, max_samples, false, out);
+}
+
+int lp_cli_dataloader_shuffled(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
+                               int64_t max_samples, bool shuffle, lowp_dataloader **out)
+{
     char *name = NULL;
     lowp_params *params = NULL;
     lowp_dataset *ds = NULL;
@@ -126,6 +132,7 @@ int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *tra
     lowp_dataloader_options o = lowp_dataloader_options_default();
     o.batch_size = batch_size;
     o.max_samples = max_samples;
+    o.shuffle = shuffle;
     if (lowp_dataloader_create(ds, t, &o, out) != LOWP_OK) /* owns ds and t, also on failure */
         return lp_cli_lib_error();
     return LP_EXIT_OK;

@@ -32,6 +32,9 @@ int lp_cli_append_transforms(lowp_transform *t, const char *list);
  * status; *out is set on success. */
 int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
                       int64_t max_samples, lowp_dataloader **out);
+/* The same, in a seeded random order when `shuffle` (training data). */
+int lp_cli_dataloader_shuffled(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
+                               int64_t max_samples, bool shuffle, lowp_dataloader **out);
 
 /* The data options eval and tune share. */
 typedef struct lp_cli_data_opts {

@@ -624,24 +624,112 @@ static lp_status parse_model(const ctx *c, const lp_yval *v)
     return str_list(c, lp_yval_get(v, "outputs"), "model.outputs", &cfg->model.outputs, &cfg->model.n_outputs);
 }
 
+/* LPOT's train: section. The optimizer and criterion maps hold exactly one named entry. */
+static lp_status parse_train(const ctx *c, const lp_yval *v, const char *path, lp_cfg_train *t)
+{
+    static const char *const keys[] = {"optimizer", "criterion", "dataloader", "start_epoch", "end_epoch",
+                                       "iteration", "frequency", "hostfile", NULL};
+    static const char *const opt_names[] = {"SGD", "Adam", "AdamW", NULL};
+    static const char *const opt_keys[] = {"learning_rate", "momentum", "nesterov", "weight_decay", "beta_1",
+                                           "beta_2", "epsilon", NULL};
+    static const char *const crit_names[] = {"CrossEntropyLoss", "NLLLoss", "MSELoss", "KnowledgeDistillationLoss", NULL};
+    static const char *const crit_keys[] = {"reduction", "temperature", "loss_weights", "loss_types", NULL};
+    static const char *const reductions[] = {"mean", "sum", "none", "None", NULL};
+    LP_TRY(check_keys(c, path, v, keys, NULL));
+    memset(t, 0, sizeof *t);
+    t->present = true;
+    t->line = lp_yval_line(v);
+    t->learning_rate = 0.01;
+    t->beta_1 = 0.9;
+    t->beta_2 = 0.999;
+    t->epsilon = 1e-8;
+    t->temperature = 1.0;
+    t->loss_weights[0] = t->loss_weights[1] = 0.5;
+    t->optimizer = "SGD";
+    t->criterion = "CrossEntropyLoss";
+    char p[256], q[256];
+    LP_TRY(get_int(c, v, "start_epoch", path, 0, &t->start_epoch));
+    t->end_epoch = t->start_epoch + 1;
+    LP_TRY(get_int(c, v, "end_epoch", path, t->start_epoch + 1, &t->end_epoch));
+    LP_TRY(get_int(c, v, "iteration", path, 1, &t->iteration));
+    LP_TRY(get_int(c, v, "frequency", path, 1, &t->frequency));
+    const lp_yval *dl = lp_yval_get(v, "dataloader");
+    join(p, sizeof p, path, "dataloader");
+    if (dl)
+        LP_TRY(parse_dataloader(c, dl, p, &t->dataloader));
+    const lp_yval *o = lp_yval_get(v, "optimizer");
+    join(p, sizeof p, path, "optimizer");
+    LP_TRY(need_map(c, p, o));
+    if (o && o->kind == LP_NODE_MAP) {
+        if (o->n != 1)
+            return bad(c, p, o, "expected one optimizer (SGD, Adam or AdamW)");
+        join(q, sizeof q, p, o->keys[0]);
+        if (find_name(opt_names, o->keys[0]) < 0)
+            return bad_choice(c, q, o->items[0], o->keys[0], opt_names);
+        t->optimizer = o->keys[0];
+        const lp_yval *ov = o->items[0];
+        LP_TRY(check_keys(c, q, ov, opt_keys, NULL));
+        LP_TRY(get_float(c, ov, "learning_rate", q, false, &t->learning_rate));
+        LP_TRY(get_float(c, ov, "momentum", q, false, &t->momentum));
+        LP_TRY(get_bool(c, ov, "nesterov", q, &t->nesterov));
+        LP_TRY(get_float(c, ov, "weight_decay", q, false, &t->weight_decay));
+        LP_TRY(get_float(c, ov, "beta_1", q, false, &t->beta_1));
+        LP_TRY(get_float(c, ov, "beta_2", q, false, &t->beta_2));
+        LP_TRY(get_float(c, ov, "epsilon", q, false, &t->epsilon));
+        if (!(t->learning_rate > 0) || t->momentum < 0 || t->weight_decay < 0)
+            return bad(c, q, ov, "learning_rate must be positive, momentum and weight_decay not negative");
+    }
+    const lp_yval *cr = lp_yval_get(v, "criterion");
+    join(p, sizeof p, path, "criterion");
+    LP_TRY(need_map(c, p, cr));
+    if (cr && cr->kind == LP_NODE_MAP) {
+        if (cr->n != 1)
+            return bad(c, p, cr, "expected one criterion");
+        join(q, sizeof q, p, cr->keys[0]);
+        if (find_name(crit_names, cr->keys[0]) < 0)
+            return bad_choice(c, q, cr->items[0], cr->keys[0], crit_names);
+        t->criterion = cr->keys[0];
+        const lp_yval *cv = cr->items[0];
+        LP_TRY(check_keys(c, q, cv, crit_keys, NULL));
+        const char *red = NULL;
+        LP_TRY(get_enum(c, cv, "reduction", q, reductions, &red));
+        t->reduction_sum = red && !strcmp(red, "sum");
+        LP_TRY(get_float(c, cv, "temperature", q, false, &t->temperature));
+        const lp_yval *lw = lp_yval_get(cv, "loss_weights");
+        if (lw) {
+            char r[300];
+            join(r, sizeof r, q, "loss_weights");
+            if (lw->kind != LP_NODE_SEQ || lw->n != 2 || !lp_scalar_float(lw->items[0], &t->loss_weights[0]) ||
+                !lp_scalar_float(lw->items[1], &t->loss_weights[1]))
+                return bad(c, r, lw, "expected two numbers [labels, teacher]");
+        }
+        if (!(t->temperature > 0))
+            return bad(c, q, cv, "temperature must be positive");
+    }
+    return LP_OK;
+}
+
 static lp_status parse_quantization(const ctx *c, const lp_yval *v)
 {
-    static const char *const keys[] = {"approach", "calibration", "model_wise", "op_wise", "recipes", NULL};
-    static const char *const unsup[] = {"train", "advance", NULL};
+    static const char *const keys[] = {"approach", "calibration", "model_wise", "op_wise", "recipes", "train", NULL};
+    static const char *const unsup[] = {"advance", NULL};
     static const char *const approaches[] = {"post_training_static_quant", "post_training_dynamic_quant",
-                                             "post_training_auto_quant", NULL};
+                                             "post_training_auto_quant", "quant_aware_training", NULL};
     lp_config *cfg = c->cfg;
     LP_TRY(check_keys(c, "quantization", v, keys, unsup));
     cfg->quantization.present = true;
     const char *a = NULL;
-    const lp_yval *av = lp_yval_get(v, "approach");
-    if (av && av->kind == LP_NODE_SCALAR && !strcmp(av->str, "quant_aware_training"))
-        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "quantization.approach", lp_yval_line(av),
-                            "quant_aware_training is not supported (lowp quantizes after training)");
     LP_TRY(get_enum(c, v, "approach", "quantization", approaches, &a));
     cfg->quantization.approach = a && !strcmp(a, approaches[1])   ? LP_APPROACH_DYNAMIC
                                  : a && !strcmp(a, approaches[2]) ? LP_APPROACH_AUTO
+                                 : a && !strcmp(a, approaches[3]) ? LP_APPROACH_QAT
                                                                   : LP_APPROACH_STATIC;
+    const lp_yval *tr = lp_yval_get(v, "train");
+    if (tr)
+        LP_TRY(parse_train(c, tr, "quantization.train", &cfg->quantization.train));
+    if (cfg->quantization.approach == LP_APPROACH_QAT && !tr)
+        return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, c->file, "quantization.train", lp_yval_line(v),
+                            "quant_aware_training needs a train: section (optimizer, criterion, dataloader)");
 
     const lp_yval *cal = lp_yval_get(v, "calibration");
     static const char *const cal_keys[] = {"sampling_size", "dataloader", NULL};
@@ -1153,9 +1241,12 @@ lowp_status lowp_config_dataloader(const lowp_config *cfg, const char *section, 
     else if (!strcmp(section, "quantization.calibration")) {
         d = &cfg->quantization.calibration;
         max = cfg->quantization.sampling_size[0];
-    } else
+    } else if (!strcmp(section, "quantization.train"))
+        d = &cfg->quantization.train.dataloader;
+    else
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_config_dataloader: unknown section '%s' "
-                        "(evaluation.accuracy, evaluation.performance, quantization.calibration)", section);
+                        "(evaluation.accuracy, evaluation.performance, quantization.calibration, "
+                        "quantization.train)", section);
     if (!d->present)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: %s.dataloader is missing", cfg->file, section);
     lp_cfg_dataloader dd = *d;

@@ -60,8 +60,27 @@ typedef struct lp_cfg_op_wise {
     lp_cfg_op_quant q;
 } lp_cfg_op_wise;
 
-/* post_training_auto_quant: the tuner tries static, then dynamic */
-typedef enum { LP_APPROACH_STATIC, LP_APPROACH_DYNAMIC, LP_APPROACH_AUTO } lp_cfg_approach;
+/* post_training_auto_quant: the tuner tries static, then dynamic; quant_aware_training: `lowp
+ * train` (a static recipe, then fine-tuning per quantization.train) */
+typedef enum { LP_APPROACH_STATIC, LP_APPROACH_DYNAMIC, LP_APPROACH_AUTO, LP_APPROACH_QAT } lp_cfg_approach;
+
+/* LPOT's train: section (quantization.train, pruning.train): docs/training.md */
+typedef struct lp_cfg_train {
+    bool present;
+    int64_t start_epoch;       /* default 0 */
+    int64_t end_epoch;         /* default start_epoch + 1 */
+    int64_t iteration;         /* batches per epoch at most; 0: all */
+    int64_t frequency;         /* accepted (LPOT's); lowp checkpoints every epoch */
+    lp_cfg_dataloader dataloader;
+    const char *optimizer;     /* SGD (default), Adam, AdamW */
+    double learning_rate, momentum, weight_decay, beta_1, beta_2, epsilon;
+    bool nesterov;
+    const char *criterion;     /* CrossEntropyLoss (default), NLLLoss, MSELoss, KnowledgeDistillationLoss */
+    bool reduction_sum;        /* reduction: sum (default mean; none is taken as mean) */
+    double temperature;        /* KnowledgeDistillationLoss, default 1 */
+    double loss_weights[2];    /* KnowledgeDistillationLoss: [labels, teacher], default [0.5, 0.5] */
+    int line;
+} lp_cfg_train;
 
 typedef struct lp_cfg_perf_configs {
     int64_t cores_per_instance;   /* 0: not given */
@@ -101,6 +120,7 @@ struct lowp_config {
             first_conv_or_matmul_quantization,     /* recipes, default true: false keeps */
             last_conv_or_matmul_quantization;      /* the first / last Conv, MatMul or Gemm FP32 */
         bool fast_bias_correction;                 /* recipes: bias correction (default false) */
+        lp_cfg_train train;                        /* quant_aware_training's train: section */
     } quantization;
 
     struct {

@@ -1,0 +1,30 @@
+/* qat.h — quantization-aware training graphs: from a QDQ model (what lp_quantize_graph writes
+ * for a PTQ recipe) to a fake-quantized training graph, and back to standard QDQ ONNX.
+ *
+ * Prepare: every constant int8 weight behind a DequantizeLinear becomes a float weight (the
+ * FP32 model's own, found by name, else the dequantized values) feeding a QuantizeLinear with
+ * the same scale and zero point, so the forward computes what the PTQ model computes and the
+ * float weight is trained through the straight-through estimator; int32 biases become float
+ * biases. Activation Q -> DQ pairs stay as they are (their scales train with learn_scale).
+ * Export: each weight QuantizeLinear is evaluated into an int8 constant again, and each float
+ * bias of a Conv/Gemm between quantized input and weight is stored as int32 with scale
+ * s_x * s_w (the scales in force after training), as lp_quantize_graph lays them out. */
+#ifndef LP_TRAIN_QAT_H
+#define LP_TRAIN_QAT_H
+
+#include "quant/recipe.h"
+#include "train/train.h"
+
+/* `qdq`: the quantized graph; `fp32`: the optimized FP32 graph it came from (may be NULL). */
+lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, lp_graph **train_out);
+lp_status lp_qat_export(const lp_graph *train, lp_graph **qdq_out);
+
+/* The whole of quantization-aware training: calibrate `fp32` (a loaded model's graph) on
+ * `calib` (up to `calib_samples` samples), quantize it per `recipe` (PTQ: *ptq_out, may be
+ * NULL), fine-tune the fake-quantized graph on `data` per `o` (a KnowledgeDistillationLoss gets
+ * the FP32 model as its teacher), export the QDQ graph (*qat_out). */
+lp_status lp_qat_run(const lp_graph *fp32, const lp_recipe *recipe, lowp_dataloader *calib, int64_t calib_samples,
+                     lowp_dataloader *data, const lp_train_options *o, lp_train_result *result, lp_graph **ptq_out,
+                     lp_graph **qat_out);
+
+#endif

@@ -1,0 +1,112 @@
+# train.sh — `lowp train` (quantization-aware training) end to end: resnet_s fine-tuned with
+# fake quantization on Fashion-MNIST, exported as QDQ ONNX that ONNX Runtime runs with the
+# accuracy lowp reports; the LPOT YAML form; a run killed with SIGKILL and started again
+# resumes from its checkpoint and writes the same model as an uninterrupted run.
+SUITE=train
+. tests/lib.sh
+
+FM=/usr/share/datasets/fashion-mnist
+TF=Rescale,Normalize=0.2860/0.3530
+if [ ! -d bench/node_modules/onnxruntime-node ]; then
+    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
+fi
+
+# QAT of the zoo's resnet_s: PTQ default recipe, 1 epoch on 384 training samples, evaluated on
+# the first 300 test images by lowp (FP32, PTQ, QAT), then the written model by ONNX Runtime.
+lowp train models/resnet_s.onnx -o "$T/qat.onnx" --data "FashionMNIST:$FM:train=true" -T "$TF" \
+    --eval "FashionMNIST:$FM:train=false" --eval-samples 300 --samples 384 -b 32 -e 1 --lr 1e-4 \
+    -n 200 -j -q
+if expect qat 0; then
+    qat=$(sed -n 's/.*"qat": \([0-9.]*\).*/\1/p' "$T/out")
+    ptq=$(sed -n 's/.*"ptq": \([0-9.]*\).*/\1/p' "$T/out")
+    fp32=$(sed -n 's/.*"fp32": \([0-9.]*\).*/\1/p' "$T/out")
+    # a small learning rate on a model PTQ already keeps within a point of FP32: QAT must stay
+    # within 2 points (6 of 300 images) of PTQ; a broken export or gradient falls far below
+    if awk -v q="$qat" -v p="$ptq" -v f="$fp32" 'BEGIN { exit !(q >= p - 0.02 && q > 0.8 && f > 0.85) }'; then
+        ok qat_accuracy
+    else
+        fail qat_accuracy "fp32 $fp32, ptq $ptq, qat $qat"
+    fi
+    lowp info "$T/qat.onnx"
+    if expect qat_is_qdq 0 && has qat_is_qdq "$T/out" QuantizeLinear && has qat_is_qdq "$T/out" DequantizeLinear; then
+        ok qat_is_qdq
+    fi
+    # ONNX Runtime on the same 300 images: the accuracy lowp reported (a disagreement of at most
+    # two images: INT8 rounding in ORT's and lowp's kernels can flip a near tie)
+    if node tests/ort_eval.js "$T/qat.onnx" 300 >"$T/ort" 2>"$T/ort.err"; then
+        correct=$(sed -n 's/^correct \([0-9]*\).*/\1/p' "$T/ort")
+        if awk -v c="$correct" -v q="$qat" 'BEGIN { d = c - q * 300; exit !(d <= 2 && d >= -2) }'; then
+            ok qat_ort_accuracy
+        else
+            fail qat_ort_accuracy "ORT $correct/300, lowp $qat"
+        fi
+    else
+        fail qat_ort_accuracy "$(head -c 300 "$T/ort.err")"
+    fi
+fi
+
+# The LPOT YAML form: approach quant_aware_training with a train: section.
+cat >"$T/qat.yaml" <<YAML
+model: {name: resnet_s, framework: onnxrt_qdq}
+quantization:
+  approach: quant_aware_training
+  calibration:
+    sampling_size: 64
+  train:
+    start_epoch: 0
+    end_epoch: 1
+    iteration: 4
+    dataloader:
+      batch_size: 16
+      dataset: {FashionMNIST: {root: $FM, train: true}}
+      transform: {Rescale: {}, Normalize: {mean: [0.2860], std: [0.3530]}}
+    criterion:
+      CrossEntropyLoss: {reduction: mean}
+    optimizer:
+      SGD: {learning_rate: 0.0001, momentum: 0.9, nesterov: true, weight_decay: 0.0001}
+evaluation:
+  accuracy:
+    metric: {topk: 1}
+    dataloader:
+      batch_size: 50
+      dataset: {FashionMNIST: {root: $FM, train: false}}
+      transform: {Rescale: {}, Normalize: {mean: [0.2860], std: [0.3530]}}
+tuning:
+  workspace: {path: $T/ws_yaml}
+YAML
+lowp train models/resnet_s.onnx -o "$T/qat_yaml.onnx" -c "$T/qat.yaml" --eval-samples 100 -j
+if expect qat_yaml 0 && has qat_yaml "$T/out" '"steps": 4' && has qat_yaml "$T/err" "epoch 1/1"; then
+    [ -f "$T/ws_yaml/train_checkpoint.bin" ] && ok qat_yaml || fail qat_yaml "no checkpoint in the workspace"
+fi
+
+# Kill and resume: two epochs of 24 batches with a checkpoint after the first; the run is
+# killed (SIGKILL) once that checkpoint exists, started again, and must write the same bytes
+# as a run that was never interrupted.
+args="models/resnet_s.onnx --data FashionMNIST:$FM:train=true -T $TF --samples 384 -b 16 -e 2 --lr 1e-4 -n 64 -q"
+lowp train $args -o "$T/whole.onnx" -w "$T/ws_whole"
+expect resume_whole 0
+"$LOWP" train $args -o "$T/resumed.onnx" -w "$T/ws_kill" >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ ! -f "$T/ws_kill/train_checkpoint.bin" ] && [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do
+    sleep 0.05; i=$((i + 1))
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+if [ -f "$T/resumed.onnx" ]; then
+    skip resume_after_kill "the run finished before it could be killed"
+else
+    lowp train $args -o "$T/resumed.onnx" -w "$T/ws_kill" -j
+    if expect resume_after_kill 0 && has resume_after_kill "$T/out" '"resumed": true'; then
+        cmp -s "$T/whole.onnx" "$T/resumed.onnx" && ok resume_after_kill ||
+            fail resume_after_kill "the resumed run wrote a different model"
+    fi
+fi
+
+# Errors name what is wrong.
+lowp train models/resnet_s.onnx -o "$T/x.onnx"
+expect no_data 1 && has no_data "$T/err" "training needs data" && ok no_data
+lowp train models/resnet_s.onnx -o "$T/x.onnx" --data "FashionMNIST:$FM" --optimizer Adagrad
+expect bad_optimizer 1 && has bad_optimizer "$T/err" "Adagrad" && ok bad_optimizer
+
+finish

@@ -444,6 +444,110 @@ static void case_dequantize(gb *b)
     attr_i(b, "axis", 1);
 }
 
+/* ---- data movement (grad_index.c): each through its own forward kernel ---- */
+
+static int const_ints_shaped(gb *b, int nd, const int64_t *dims, const int64_t *v)
+{
+    lp_tensor *t = NULL;
+    CHECK_OK(lp_tensor_new(LP_I64, nd, dims, &t));
+    memcpy(t->data, v, (size_t)lp_tensor_numel(t) * sizeof *v);
+    return gb_tensor(b, t);
+}
+
+static void case_gather(gb *b)
+{
+    int64_t d[3] = { irand(1, 3), irand(2, 4), irand(1, 3) }, idx[4], nd = irand(1, 4);
+    int ax = irand(0, 2);
+    for (int i = 0; i < nd; i++) /* repeats and negative indices: both must add up */
+        idx[i] = irand(-(int)d[ax], (int)d[ax] - 1);
+    gb_output(b, op2(b, "Gather", feed(b, 3, d), const_ints_shaped(b, 1, &nd, idx)));
+    attr_i(b, "axis", ax);
+}
+static void case_slice(gb *b)
+{
+    int64_t d[3] = { irand(2, 5), irand(2, 5), irand(1, 3) };
+    int64_t starts[2] = { irand(-2, 1), irand(0, 1) }, ends[2] = { 100, irand(-1, 4) }, axes[2] = { 0, 1 },
+            steps[2] = { irand(1, 2), irand(0, 1) ? 1 : -1 };
+    if (steps[1] < 0) {
+        starts[1] = -1;
+        ends[1] = -100;
+    }
+    int n = 2;
+    int in[5] = { feed(b, 3, d), const_ints(b, n, starts), const_ints(b, n, ends), const_ints(b, n, axes),
+                  const_ints(b, n, steps) };
+    gb_output(b, gb_op(b, "Slice", 5, in));
+}
+static void case_split(gb *b)
+{
+    int64_t d[2] = { irand(1, 3), irand(3, 6) }, sizes[2];
+    sizes[0] = irand(1, (int)d[1] - 1);
+    sizes[1] = d[1] - sizes[0];
+    int in[2] = { feed(b, 2, d), const_ints(b, 2, sizes) };
+    int out[2] = { gb_value(b, "s"), gb_value(b, "s") };
+    CHECK_OK(lp_graph_add_node(b->g, "split", "Split", "", 2, in, 2, out, &b->last_node));
+    attr_i(b, "axis", 1);
+    gb_output(b, out[0]);
+    gb_output(b, out[1]);
+}
+static void case_pad(gb *b)
+{
+    static const char *modes[3] = { "constant", "edge", "reflect" };
+    int64_t d[2] = { irand(2, 4), irand(2, 4) }, pads[4] = { irand(0, 1), irand(0, 1), irand(0, 1), irand(0, 1) };
+    int in[3] = { feed(b, 2, d), const_ints(b, 4, pads), gb_scalar(b, LP_F32, 0.5) };
+    gb_output(b, gb_op(b, "Pad", 3, in));
+    attr_s(b, "mode", modes[irand(0, 2)]);
+}
+static void case_expand(gb *b)
+{
+    int64_t d[2] = { irand(1, 3), 1 }, shape[3] = { 2, d[0], irand(1, 3) };
+    gb_output(b, op2(b, "Expand", feed(b, 2, d), const_ints(b, 3, shape)));
+}
+static void case_tile(gb *b)
+{
+    int64_t d[2] = { irand(1, 3), irand(1, 3) }, rep[2] = { irand(1, 3), irand(1, 2) };
+    gb_output(b, op2(b, "Tile", feed(b, 2, d), const_ints(b, 2, rep)));
+}
+static void case_gatherelements(gb *b)
+{
+    int64_t d[2] = { irand(2, 4), irand(2, 4) }, id[2] = { irand(1, 4), d[1] }, idx[16];
+    for (int i = 0; i < id[0] * id[1]; i++)
+        idx[i] = irand(0, (int)d[0] - 1);
+    gb_output(b, op2(b, "GatherElements", feed(b, 2, d), const_ints_shaped(b, 2, id, idx)));
+    attr_i(b, "axis", 0);
+}
+static void case_gathernd(gb *b)
+{
+    int64_t d[3] = { irand(2, 3), irand(2, 3), irand(1, 3) }, id[2] = { irand(1, 3), 2 }, idx[6];
+    for (int i = 0; i < id[0]; i++) {
+        idx[2 * i] = irand(0, (int)d[0] - 1);
+        idx[2 * i + 1] = irand(0, (int)d[1] - 1);
+    }
+    gb_output(b, op2(b, "GatherND", feed(b, 3, d), const_ints_shaped(b, 2, id, idx)));
+}
+static void case_depthtospace(gb *b)
+{
+    int64_t d[4] = { 1, 4 * irand(1, 2), irand(1, 3), irand(1, 3) };
+    gb_output(b, op1(b, "DepthToSpace", feed(b, 4, d)));
+    attr_i(b, "blocksize", 2);
+    attr_s(b, "mode", irand(0, 1) ? "DCR" : "CRD");
+}
+static void case_spacetodepth(gb *b)
+{
+    int64_t d[4] = { 1, irand(1, 2), 2 * irand(1, 2), 2 * irand(1, 2) };
+    gb_output(b, op1(b, "SpaceToDepth", feed(b, 4, d)));
+    attr_i(b, "blocksize", 2);
+}
+static void case_layernorm(gb *b)
+{
+    /* at least 3 normalized values: over 2, x_hat is +-1 whatever x (a near-singular map whose
+     * finite differences at h = 1e-2 are not accurate when the two values are close) */
+    int64_t d[3] = { irand(1, 3), irand(2, 4), irand(3, 5) };
+    int ax = irand(1, 2);
+    int in[3] = { feed(b, 3, d), param(b, 3 - ax, d + ax), param(b, 1, d + 2) };
+    gb_output(b, gb_op(b, "LayerNormalization", 3, in));
+    attr_i(b, "axis", ax);
+}
+
 typedef struct fd_case {
     const char *op;
     void (*build)(gb *b);
@@ -467,6 +571,10 @@ static const fd_case cases[] = {
     { "Unsqueeze", case_unsqueeze, 0 }, { "Transpose", case_transpose, 0 }, { "Concat", case_concat, 0 },
     { "Dropout", case_dropout, 1 }, { "Dropout", case_dropout, 0 },
     { "DequantizeLinear", case_dequantize, 0 },
+    { "Gather", case_gather, 0 }, { "Slice", case_slice, 0 }, { "Split", case_split, 0 }, { "Pad", case_pad, 0 },
+    { "Expand", case_expand, 0 }, { "Tile", case_tile, 0 }, { "GatherElements", case_gatherelements, 0 },
+    { "GatherND", case_gathernd, 0 }, { "DepthToSpace", case_depthtospace, 0 },
+    { "SpaceToDepth", case_spacetodepth, 0 }, { "LayerNormalization", case_layernorm, 0 },
     /* QuantizeLinear: see test_fake_quant_lsq (rounding has no finite difference to compare) */
     { "QuantizeLinear", NULL, 0 },
 };

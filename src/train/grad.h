@@ -56,7 +56,9 @@ const lp_grad_def *lp_grad_at(int i);
     X(Identity) X(Softmax) X(LogSoftmax) X(ReduceMean) X(ReduceSum)                        \
     X(Gemm) X(MatMul) X(Conv) X(MaxPool) X(AveragePool) X(GlobalAveragePool)               \
     X(GlobalMaxPool) X(BatchNormalization) X(Flatten) X(Reshape) X(Squeeze) X(Unsqueeze)   \
-    X(Transpose) X(Concat) X(Dropout) X(QuantizeLinear) X(DequantizeLinear)
+    X(Transpose) X(Concat) X(Dropout) X(QuantizeLinear) X(DequantizeLinear)                \
+    X(Gather) X(Slice) X(Split) X(Pad) X(Expand) X(Tile) X(GatherElements) X(GatherND)      \
+    X(DepthToSpace) X(SpaceToDepth) X(LayerNormalization)
 #define LP_GRAD_DECL(name) extern const lp_grad_def lp_graddef_##name;
 LP_GRAD_ROWS(LP_GRAD_DECL)
 #undef LP_GRAD_DECL

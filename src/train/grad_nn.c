@@ -346,3 +346,74 @@ const lp_grad_def lp_graddef_BatchNormalization = {
     .name = "BatchNormalization", .diff_in = 7, .param_in = 6,
     .forward = bn_forward, .backward = bn_bw, .free_saved = bn_free,
 };
+
+/* ---------------- LayerNormalization ---------------- */
+
+/* X viewed as (rows, D) with D = prod(X.shape[axis:]); Scale and B broadcast to X.shape[axis:].
+ * Per row: xh = (x - mean) * inv, y = xh * scale + B;
+ *   dx = inv * (gs - mean(gs) - xh * mean(gs * xh)) with gs = g * scale,
+ *   dscale += g * xh, dB += g (summed over rows and broadcast positions).
+ * Gradients reaching the optional Mean / InvStdDev outputs are not propagated (nothing
+ * trains through them in practice; they are refused rather than dropped). */
+static lp_status ln_bw(const lp_grad_ctx *c)
+{
+    const lp_tensor *x = c->in[0], *sc = c->in[1], *bi = c->n_in > 2 ? c->in[2] : NULL;
+    LP_TRY(lp_grad_want_f32(c, x, "X"));
+    LP_TRY(lp_grad_want_f32(c, sc, "Scale"));
+    for (int k = 1; k < c->n_out; k++)
+        if (c->dout[k] && c->out[k]) {
+            const float *d = c->dout[k]->data;
+            for (int64_t i = 0; i < lp_tensor_numel(c->dout[k]); i++)
+                if (d[i] != 0)
+                    return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "backward: a gradient through output %d", k);
+        }
+    int axis;
+    LP_TRY(lp_op_axis(c->node, lp_attr_int(c->node, "axis", -1), x->ndim, &axis));
+    float eps = lp_attr_float(c->node, "epsilon", 1e-5f);
+    int nd = x->ndim - axis;
+    int64_t D = lp_numel(nd, x->dims + axis), rows = D ? lp_tensor_numel(x) / D : 0;
+    int64_t *os = lp_grad_bcast_offsets(sc->ndim, sc->dims, nd, x->dims + axis);
+    int64_t *ob = bi ? lp_grad_bcast_offsets(bi->ndim, bi->dims, nd, x->dims + axis) : NULL;
+    double *xh = malloc((size_t)(D ? D : 1) * sizeof *xh);
+    if (!os || (bi && !ob) || !xh) {
+        free(os);
+        free(ob);
+        free(xh);
+        return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory");
+    }
+    const float *X = x->data, *S = sc->data, *g = c->dout[0]->data;
+    float *dx = c->din[0] ? c->din[0]->data : NULL, *ds = c->din[1] ? c->din[1]->data : NULL;
+    float *db = bi && c->n_in > 2 && c->din[2] ? c->din[2]->data : NULL;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = X + r * D, *gr = g + r * D;
+        double mean = 0, var = 0;
+        for (int64_t j = 0; j < D; j++)
+            mean += xr[j];
+        mean /= (double)D;
+        for (int64_t j = 0; j < D; j++)
+            var += (xr[j] - mean) * (xr[j] - mean);
+        double inv = 1.0 / sqrt(var / (double)D + eps), m1 = 0, m2 = 0;
+        for (int64_t j = 0; j < D; j++) {
+            xh[j] = (xr[j] - mean) * inv;
+            double gs = (double)gr[j] * S[os[j]];
+            m1 += gs;
+            m2 += gs * xh[j];
+            if (ds)
+                ds[os[j]] += (float)(gr[j] * xh[j]);
+            if (db)
+                db[ob[j]] += gr[j];
+        }
+        m1 /= (double)D;
+        m2 /= (double)D;
+        for (int64_t j = 0; dx && j < D; j++)
+            dx[r * D + j] += (float)(inv * ((double)gr[j] * S[os[j]] - m1 - xh[j] * m2));
+    }
+    free(os);
+    free(ob);
+    free(xh);
+    return LP_OK;
+}
+
+const lp_grad_def lp_graddef_LayerNormalization = {
+    .name = "LayerNormalization", .diff_in = 7, .param_in = 6, .backward = ln_bw,
+};

@@ -30,7 +30,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv bench-graph zoo
+.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv bench-graph bench-train zoo
 all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp
 
 $(GEN_C) $(GEN_H): $(PROTO)
@@ -117,6 +117,15 @@ bench: all
 bench-conv: $(BUILD)/bench/conv_overhead
 
 $(BUILD)/bench/conv_overhead: bench/conv_overhead.c $(BUILD)/liblowp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
+
+# A training step of resnet_s at batch 64 in lowp and in PyTorch, side by side (a benchmark:
+# bench/train_bench.sh; docs/training.md).
+bench-train: $(BUILD)/bench/train_bench
+	sh bench/train_bench.sh $(BUILD)
+
+$(BUILD)/bench/train_bench: bench/train_bench.c $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 

@@ -548,6 +548,36 @@ static void case_layernorm(gb *b)
     attr_i(b, "axis", ax);
 }
 
+static void variadic_case(gb *b, const char *op, bool distinct_values)
+{
+    int n = irand(1, 3), in[3];
+    int64_t d[2] = { irand(1, 3), irand(2, 4) };
+    for (int k = 0; k < n; k++) {
+        int64_t dk[2] = { irand(0, 1) ? d[0] : 1, d[1] }; /* some broadcast */
+        /* Max/Min: values spaced apart so that no two inputs tie within 2h */
+        lp_tensor *t = randt(2, dk, -1, 1, 0, NULL);
+        if (distinct_values)
+            for (int64_t i = 0; i < lp_tensor_numel(t); i++)
+                ((float *)t->data)[i] = (float)(0.3 * k + 0.1 * irand(0, 2) + 0.9 * irand(0, 3));
+        in[k] = k == 1 ? gb_tensor(b, t) : gb_feed(b, t);
+    }
+    gb_output(b, gb_op(b, op, n, in));
+}
+static void case_sum(gb *b) { variadic_case(b, "Sum", false); }
+static void case_mean(gb *b) { variadic_case(b, "Mean", false); }
+static void case_max(gb *b) { variadic_case(b, "Max", true); }
+static void case_min(gb *b) { variadic_case(b, "Min", true); }
+static void case_where(gb *b)
+{
+    int64_t d[2] = { irand(1, 3), irand(1, 4) }, d1[1] = { d[1] };
+    lp_tensor *cond = NULL;
+    CHECK_OK(lp_tensor_new(LP_BOOL, 2, d, &cond));
+    for (int64_t i = 0; i < lp_tensor_numel(cond); i++)
+        ((uint8_t *)cond->data)[i] = (uint8_t)irand(0, 1);
+    int in[3] = { gb_tensor(b, cond), feed(b, 2, d), param(b, 1, d1) };
+    gb_output(b, gb_op(b, "Where", 3, in));
+}
+
 typedef struct fd_case {
     const char *op;
     void (*build)(gb *b);
@@ -575,6 +605,8 @@ static const fd_case cases[] = {
     { "Expand", case_expand, 0 }, { "Tile", case_tile, 0 }, { "GatherElements", case_gatherelements, 0 },
     { "GatherND", case_gathernd, 0 }, { "DepthToSpace", case_depthtospace, 0 },
     { "SpaceToDepth", case_spacetodepth, 0 }, { "LayerNormalization", case_layernorm, 0 },
+    { "Sum", case_sum, 0 }, { "Mean", case_mean, 0 }, { "Max", case_max, 0 }, { "Min", case_min, 0 },
+    { "Where", case_where, 0 },
     /* QuantizeLinear: see test_fake_quant_lsq (rounding has no finite difference to compare) */
     { "QuantizeLinear", NULL, 0 },
 };

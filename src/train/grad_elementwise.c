@@ -82,11 +82,6 @@ static lp_status unary_backward(const lp_grad_ctx *c, unary_fn f, const float *p
     return LP_OK;
 }
 
-static float d_relu(const lp_grad_ctx *c, float x, float y, const float *p)
-{
-    (void)c, (void)y, (void)p;
-    return x > 0 ? 1.0f : 0.0f;
-}
 static float d_leaky(const lp_grad_ctx *c, float x, float y, const float *p)
 {
     (void)c, (void)y;
@@ -157,7 +152,31 @@ static float d_hardswish(const lp_grad_ctx *c, float x, float y, const float *p)
     return x < -3 ? 0.0f : x > 3 ? 1.0f : x / 3.0f + 0.5f;
 }
 
-static lp_status relu_bw(const lp_grad_ctx *c) { return unary_backward(c, d_relu, NULL); }
+/* Relu is on every hot path: plain loops (the same values as the reference kernel, which
+ * computes x < 0 ? 0 : x in double and rounds back, exact for float32). */
+static lp_status relu_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    if (c->in[0]->dtype != LP_F32)
+        return lp_op_get(c->node->op)->run(c);
+    const float *x = c->in[0]->data;
+    float *y = c->out[0]->data;
+    for (int64_t i = 0, n = lp_tensor_numel(c->in[0]); i < n; i++)
+        y[i] = x[i] < 0 ? 0.0f : x[i];
+    return LP_OK;
+}
+
+static lp_status relu_bw(const lp_grad_ctx *c)
+{
+    LP_TRY(lp_grad_want_f32(c, c->in[0], "X"));
+    if (!c->din[0])
+        return LP_OK;
+    const float *x = c->in[0]->data, *g = c->dout[0]->data;
+    float *dx = c->din[0]->data;
+    for (int64_t i = 0, n = lp_tensor_numel(c->in[0]); i < n; i++)
+        dx[i] += x[i] > 0 ? g[i] : 0.0f;
+    return LP_OK;
+}
 static lp_status leaky_bw(const lp_grad_ctx *c)
 {
     float p[1] = { lp_attr_float(c->node, "alpha", 0.01f) };
@@ -192,7 +211,6 @@ static lp_status hardsigmoid_bw(const lp_grad_ctx *c)
 static lp_status hardswish_bw(const lp_grad_ctx *c) { return unary_backward(c, d_hardswish, NULL); }
 
 #define UNARY_ROW(op, fn) const lp_grad_def lp_graddef_##op = { .name = #op, .diff_in = 1, .backward = fn };
-UNARY_ROW(Relu, relu_bw)
 UNARY_ROW(LeakyRelu, leaky_bw)
 UNARY_ROW(Clip, clip_bw)
 UNARY_ROW(Sigmoid, sigmoid_bw)
@@ -207,6 +225,7 @@ UNARY_ROW(HardSigmoid, hardsigmoid_bw)
 UNARY_ROW(HardSwish, hardswish_bw)
 UNARY_ROW(Identity, identity_bw)
 #undef UNARY_ROW
+const lp_grad_def lp_graddef_Relu = { .name = "Relu", .diff_in = 1, .forward = relu_forward, .backward = relu_bw };
 
 /* ---------------- Softmax, LogSoftmax ---------------- */
 
@@ -329,3 +348,75 @@ static lp_status reducemean_bw(const lp_grad_ctx *c) { return reduce_backward(c,
 static lp_status reducesum_bw(const lp_grad_ctx *c) { return reduce_backward(c, false, 13); }
 const lp_grad_def lp_graddef_ReduceMean = { .name = "ReduceMean", .diff_in = 1, .backward = reducemean_bw };
 const lp_grad_def lp_graddef_ReduceSum = { .name = "ReduceSum", .diff_in = 1, .backward = reducesum_bw };
+
+/* ---------------- Sum, Mean, Max, Min (variadic, broadcasting), Where ---------------- */
+
+/* y = f(x_0, ..., x_n-1): Sum and Mean pass g (over n) to every input; Max and Min to the
+ * first input holding the extreme value (the forward's choice among ties). */
+static lp_status variadic_backward(const lp_grad_ctx *c, int kind /* 0 sum, 1 mean, 2 max, 3 min */)
+{
+    const lp_tensor *y = c->out[0];
+    int n = c->n_in;
+    if (n > 64)
+        return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "backward: more than 64 inputs");
+    int64_t *off[64] = { NULL };
+    lp_status st = LP_OK;
+    for (int k = 0; k < n && st == LP_OK; k++) {
+        st = lp_grad_want_f32(c, c->in[k], "input");
+        if (st == LP_OK && !(off[k] = lp_grad_bcast_offsets(c->in[k]->ndim, c->in[k]->dims, y->ndim, y->dims)))
+            st = lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory");
+    }
+    const float *g = c->dout[0]->data, *Y = y->data;
+    for (int64_t i = 0; st == LP_OK && i < lp_tensor_numel(y); i++) {
+        if (kind <= 1) {
+            float gi = kind ? g[i] / (float)n : g[i];
+            for (int k = 0; k < n; k++)
+                if (c->din[k])
+                    ((float *)c->din[k]->data)[off[k][i]] += gi;
+            continue;
+        }
+        for (int k = 0; k < n; k++)
+            if (((const float *)c->in[k]->data)[off[k][i]] == Y[i]) {
+                if (c->din[k])
+                    ((float *)c->din[k]->data)[off[k][i]] += g[i];
+                break;
+            }
+    }
+    for (int k = 0; k < n; k++)
+        free(off[k]);
+    return st;
+}
+
+static lp_status sum_bw(const lp_grad_ctx *c) { return variadic_backward(c, 0); }
+static lp_status mean_bw(const lp_grad_ctx *c) { return variadic_backward(c, 1); }
+static lp_status max_bw(const lp_grad_ctx *c) { return variadic_backward(c, 2); }
+static lp_status min_bw(const lp_grad_ctx *c) { return variadic_backward(c, 3); }
+const lp_grad_def lp_graddef_Sum = { .name = "Sum", .diff_in = ~0u, .param_in = ~0u, .backward = sum_bw };
+const lp_grad_def lp_graddef_Mean = { .name = "Mean", .diff_in = ~0u, .param_in = ~0u, .backward = mean_bw };
+const lp_grad_def lp_graddef_Max = { .name = "Max", .diff_in = ~0u, .backward = max_bw };
+const lp_grad_def lp_graddef_Min = { .name = "Min", .diff_in = ~0u, .backward = min_bw };
+
+/* y = cond ? a : b (broadcasting): a gets g where cond holds, b elsewhere. */
+static lp_status where_bw(const lp_grad_ctx *c)
+{
+    const lp_tensor *cond = c->in[0], *y = c->out[0];
+    for (int k = 1; k <= 2; k++)
+        LP_TRY(lp_grad_want_f32(c, c->in[k], k == 1 ? "X" : "Y"));
+    int64_t *oc = lp_grad_bcast_offsets(cond->ndim, cond->dims, y->ndim, y->dims);
+    int64_t *oa = lp_grad_bcast_offsets(c->in[1]->ndim, c->in[1]->dims, y->ndim, y->dims);
+    int64_t *ob = lp_grad_bcast_offsets(c->in[2]->ndim, c->in[2]->dims, y->ndim, y->dims);
+    lp_status st = oc && oa && ob ? LP_OK : lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory");
+    const float *g = c->dout[0]->data;
+    for (int64_t i = 0; st == LP_OK && i < lp_tensor_numel(y); i++) {
+        bool pick_a = lp_tensor_get(cond, oc[i]) != 0;
+        lp_tensor *d = c->din[pick_a ? 1 : 2];
+        if (d)
+            ((float *)d->data)[(pick_a ? oa : ob)[i]] += g[i];
+    }
+    free(oc);
+    free(oa);
+    free(ob);
+    return st;
+}
+
+const lp_grad_def lp_graddef_Where = { .name = "Where", .diff_in = 6, .param_in = 6, .backward = where_bw };

@@ -2,13 +2,49 @@
  * pooling, and BatchNormalization with its training-mode forward (batch statistics, running
  * statistics updated as ONNX's training_mode defines them). */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/conv_ref.h"
+#include "train/dnnl_conv.h"
 #include "train/grad.h"
 
 /* ---------------- Conv ---------------- */
+
+/* Training runs 2-D Conv on oneDNN (dnnl_conv.c); otherwise (LOWP_KERNELS=reference, 1-D/3-D)
+ * image by image in parallel (OpenMP, static schedule): each image is the reference kernel's
+ * computation for N = 1, so that forward is bitwise the same for any thread count; the weight
+ * gradient sums per thread and then over threads in order, the same for a given thread count. */
+static lp_status conv_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    const lp_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    int nt = omp_get_max_threads();
+    if (x->dtype != LP_F32 || w->dtype != LP_F32 || (b && b->dtype != LP_F32) || x->ndim < 3)
+        return lp_op_get(c->node->op)->run(c);
+    lp_conv cv;
+    LP_TRY(lp_conv_setup(c->node, x, w, &cv));
+    lp_status fast = lp_dnnl_conv_forward(&cv, x->data, w->data, b ? b->data : NULL, c->out[0]->data);
+    if (fast != LOWP_ERR_UNSUPPORTED)
+        return fast;
+    if (x->dims[0] < 2 || nt < 2)
+        return lp_op_get(c->node->op)->run(c);
+    lp_conv one = cv;
+    one.N = 1;
+    int64_t xs = cv.C * lp_window_inprod(&cv.win), ys = cv.M * lp_window_outprod(&cv.win);
+    lp_status st = LP_OK;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t i = 0; i < cv.N; i++) {
+        lp_status s1 = lp_conv_f32(c->node, &one, (const float *)x->data + i * xs, w->data, b ? b->data : NULL,
+                                   (float *)c->out[0]->data + i * ys);
+        if (s1 != LP_OK) {
+#pragma omp critical
+            st = s1;
+        }
+    }
+    return st;
+}
 
 /* x: (N,C,in...), w: (M,C/group,k...), y: (N,M,out...). Per image and group, with
  * col = im2col(x) (K = C/group * kprod, P = outprod):
@@ -24,47 +60,76 @@ static lp_status conv_bw(const lp_grad_ctx *c)
     const lp_window *win = &cv.win;
     int64_t Cg = cv.C / cv.group, Mg = cv.M / cv.group;
     int64_t K = Cg * lp_window_kprod(win), P = lp_window_outprod(win), I = lp_window_inprod(win);
+    int64_t WN = lp_tensor_numel(w);
     bool pointwise = lp_window_is_pointwise(win);
     float *dx = c->din[0] ? c->din[0]->data : NULL, *dw = c->din[1] ? c->din[1]->data : NULL;
     float *db = c->n_in > 2 && c->in[2] && c->din[2] ? c->din[2]->data : NULL;
     const float *X = x->data, *W = w->data, *g = c->dout[0]->data;
-    float *col = NULL, *dcol = NULL;
-    if (!pointwise) {
-        col = malloc((size_t)(K * P) * sizeof *col);
-        dcol = malloc((size_t)(K * P) * sizeof *dcol);
-        if (!col || !dcol) {
-            free(col);
-            free(dcol);
-            return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory for a %lldx%lld column buffer",
-                                 (long long)K, (long long)P);
+    lp_status fast = lp_dnnl_conv_backward(&cv, X, W, g, dx, dw, db);
+    if (fast != LOWP_ERR_UNSUPPORTED)
+        return fast;
+    int nt = omp_get_max_threads();
+    if (nt > cv.N)
+        nt = cv.N > 0 ? (int)cv.N : 1;
+    /* per thread: col and dcol (K x P) and, past the first thread, a dW accumulator */
+    size_t per = pointwise ? 0 : (size_t)(2 * K * P);
+    float *buf = malloc(((size_t)nt * per + (dw ? (size_t)(nt - 1) * (size_t)WN : 0) + 1) * sizeof *buf);
+    if (!buf)
+        return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory for %d column buffers of %lldx%lld",
+                             nt, (long long)K, (long long)P);
+    float *dw_extra = buf + (size_t)nt * per;
+    if (dw && nt > 1)
+        memset(dw_extra, 0, (size_t)(nt - 1) * (size_t)WN * sizeof *buf);
+    lp_status st = LP_OK;
+#pragma omp parallel num_threads(nt)
+    {
+        int tid = omp_get_thread_num();
+        float *col = buf + (size_t)tid * per, *dcol = col + per / 2;
+        float *dwt = !dw ? NULL : tid == 0 ? dw : dw_extra + (size_t)(tid - 1) * (size_t)WN;
+        lp_status ts = LP_OK;
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < cv.N; b++)
+            for (int64_t gr = 0; gr < cv.group && ts == LP_OK; gr++) {
+                const float *xg = X + (b * cv.C + gr * Cg) * I;
+                const float *gy = g + (b * cv.M + gr * Mg) * P;
+                const float *wg = W + gr * Mg * K;
+                if (dwt) {
+                    const float *cm = xg;
+                    if (!pointwise) {
+                        lp_im2col_f32(xg, Cg, win, col);
+                        cm = col;
+                    }
+                    /* dW_g^T (K,Mg) = col (K,P) dY^T (P,Mg): transposing dY (Mg x P) is cheaper
+                     * than transposing col (K x P); dcol holds dW_g^T, added in transposed */
+                    float *dwT = pointwise ? NULL : dcol;
+                    if (dwT && K * Mg <= K * P) {
+                        ts = lp_grad_matmul(K, Mg, P, 1.0f, cm, P, 1, gy, 1, P, 0.0f, dwT);
+                        float *dst = dwt + gr * Mg * K;
+                        for (int64_t m = 0; m < Mg; m++)
+                            for (int64_t k = 0; k < K; k++)
+                                dst[m * K + k] += dwT[k * Mg + m];
+                    } else
+                        ts = lp_grad_matmul(Mg, K, P, 1.0f, gy, P, 1, cm, 1, P, 1.0f, dwt + gr * Mg * K);
+                }
+                if (dx && ts == LP_OK) {
+                    float *dxg = dx + (b * cv.C + gr * Cg) * I;
+                    if (pointwise)
+                        ts = lp_grad_matmul(K, P, Mg, 1.0f, wg, 1, K, gy, P, 1, 1.0f, dxg);
+                    else {
+                        ts = lp_grad_matmul(K, P, Mg, 1.0f, wg, 1, K, gy, P, 1, 0.0f, dcol);
+                        lp_col2im_f32(dcol, Cg, win, dxg);
+                    }
+                }
+            }
+        if (ts != LP_OK) {
+#pragma omp critical
+            st = ts;
         }
     }
-    lp_status st = LP_OK;
-    for (int64_t b = 0; b < cv.N && st == LP_OK; b++)
-        for (int64_t gr = 0; gr < cv.group && st == LP_OK; gr++) {
-            const float *xg = X + (b * cv.C + gr * Cg) * I;
-            const float *gy = g + (b * cv.M + gr * Mg) * P;
-            const float *wg = W + gr * Mg * K;
-            if (dw) {
-                const float *cm = xg;
-                if (!pointwise) {
-                    lp_im2col_f32(xg, Cg, win, col);
-                    cm = col;
-                }
-                st = lp_grad_matmul(Mg, K, P, 1.0f, gy, P, 1, cm, 1, P, 1.0f, dw + gr * Mg * K);
-            }
-            if (dx && st == LP_OK) {
-                float *dxg = dx + (b * cv.C + gr * Cg) * I;
-                if (pointwise)
-                    st = lp_grad_matmul(K, P, Mg, 1.0f, wg, 1, K, gy, P, 1, 1.0f, dxg);
-                else {
-                    st = lp_grad_matmul(K, P, Mg, 1.0f, wg, 1, K, gy, P, 1, 0.0f, dcol);
-                    lp_col2im_f32(dcol, Cg, win, dxg);
-                }
-            }
-        }
-    free(col);
-    free(dcol);
+    for (int t = 1; dw && t < nt; t++) /* thread order: the same sum for a given thread count */
+        for (int64_t i = 0; i < WN; i++)
+            dw[i] += dw_extra[(size_t)(t - 1) * (size_t)WN + (size_t)i];
+    free(buf);
     if (db)
         for (int64_t b = 0; b < cv.N; b++)
             for (int64_t m = 0; m < cv.M; m++) {
@@ -77,7 +142,9 @@ static lp_status conv_bw(const lp_grad_ctx *c)
     return st;
 }
 
-const lp_grad_def lp_graddef_Conv = { .name = "Conv", .diff_in = 7, .param_in = 6, .backward = conv_bw };
+const lp_grad_def lp_graddef_Conv = {
+    .name = "Conv", .diff_in = 7, .param_in = 6, .forward = conv_forward, .backward = conv_bw,
+};
 
 /* ---------------- pooling ---------------- */
 

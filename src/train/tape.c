@@ -12,6 +12,7 @@ struct lp_tape {
     lp_tensor **val;            /* per value: the last forward's tensor */
     bool *own;                  /* per value: val is the tape's (intermediates) */
     lp_tensor **grad;           /* per value: accumulated gradient, or NULL */
+    lp_tensor **spare, **grad_spare; /* per value: the previous run's buffers, for reuse */
     bool *reach;                /* per value: a gradient can reach it */
     bool *is_param;
     int *params, n_params;
@@ -42,6 +43,10 @@ void lp_tape_free(lp_tape *t)
                 lp_tensor_free(t->val[v]);
             if (t->grad)
                 lp_tensor_free(t->grad[v]);
+            if (t->spare)
+                lp_tensor_free(t->spare[v]);
+            if (t->grad_spare)
+                lp_tensor_free(t->grad_spare[v]);
         }
         for (int n = 0; n < t->g->n_nodes && t->saved; n++)
             if (t->saved[n] && t->def[n] && t->def[n]->free_saved)
@@ -50,6 +55,8 @@ void lp_tape_free(lp_tape *t)
     free(t->val);
     free(t->own);
     free(t->grad);
+    free(t->spare);
+    free(t->grad_spare);
     free(t->reach);
     free(t->is_param);
     free(t->params);
@@ -82,6 +89,8 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
     t->val = calloc(nv, sizeof *t->val);
     t->own = calloc(nv, sizeof *t->own);
     t->grad = calloc(nv, sizeof *t->grad);
+    t->spare = calloc(nv, sizeof *t->spare);
+    t->grad_spare = calloc(nv, sizeof *t->grad_spare);
     t->reach = calloc(nv, sizeof *t->reach);
     t->is_param = calloc(nv, sizeof *t->is_param);
     t->params = calloc(nv, sizeof *t->params);
@@ -97,7 +106,7 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
     t->tin_rw = calloc(io, sizeof *t->tin_rw);
     t->tout = calloc(io, sizeof *t->tout);
     t->din = calloc(io, sizeof *t->din);
-    if (!t->val || !t->own || !t->grad || !t->reach || !t->is_param || !t->params || !t->def || !t->saved ||
+    if (!t->val || !t->own || !t->grad || !t->spare || !t->grad_spare || !t->reach || !t->is_param || !t->params || !t->def || !t->saved ||
         !t->opset || !t->vin || !t->vout || !t->vinp || !t->tin || !t->tout_c || !t->dout || !t->tin_rw ||
         !t->tout || !t->din) {
         lp_tape_free(t);
@@ -178,22 +187,29 @@ lp_tensor *lp_tape_grad(const lp_tape *t, int v)
 void lp_tape_zero_grad(lp_tape *t)
 {
     for (int v = 0; v < t->g->n_values; v++) {
-        lp_tensor_free(t->grad[v]);
+        lp_tensor_free(t->grad_spare[v]);
+        t->grad_spare[v] = t->grad[v];
         t->grad[v] = NULL;
     }
 }
 
-/* Drops the last run's intermediates, saved states and non-parameter gradients. */
+/* Forgets the last run's values (the tape keeps its own intermediates' buffers in `spare`
+ * for the next run: a training loop runs the same shapes every step, and fresh multi-megabyte
+ * allocations would cost a page fault per page each time), saved states and non-parameter
+ * gradients. */
 static void tape_clear_run(lp_tape *t)
 {
     const lp_graph *g = t->g;
     for (int v = 0; v < g->n_values; v++) {
-        if (t->own[v])
-            lp_tensor_free(t->val[v]);
+        if (t->own[v]) {
+            lp_tensor_free(t->spare[v]);
+            t->spare[v] = t->val[v];
+        }
         t->val[v] = NULL;
         t->own[v] = false;
         if (!t->is_param[v]) {
-            lp_tensor_free(t->grad[v]);
+            lp_tensor_free(t->grad_spare[v]);
+            t->grad_spare[v] = t->grad[v];
             t->grad[v] = NULL;
         }
     }
@@ -202,6 +218,22 @@ static void tape_clear_run(lp_tape *t)
             t->def[n]->free_saved(t->saved[n]);
         t->saved[n] = NULL;
     }
+}
+
+/* The buffer kept in *spare when it has this dtype and shape, zeroed (kernels may count on
+ * zeroed outputs, as from lp_tensor_new), else a new tensor; *spare is consumed either way. */
+static lp_status reuse(lp_tensor **spare, lp_dtype dt, int nd, const int64_t *dims, lp_tensor **out)
+{
+    lp_tensor *s = *spare;
+    *spare = NULL;
+    if (s && s->dtype == dt && s->ndim == nd && !memcmp(s->dims, dims, (size_t)nd * sizeof *dims)) {
+        if (s->nbytes)
+            memset(s->data, 0, s->nbytes);
+        *out = s;
+        return LP_OK;
+    }
+    lp_tensor_free(s);
+    return lp_tensor_new(dt, nd, dims, out);
 }
 
 static lp_status run_node(lp_tape *t, int ni, bool training, uint64_t seed)
@@ -248,7 +280,7 @@ static lp_status run_node(lp_tape *t, int ni, bool training, uint64_t seed)
                                    g->values[v].name);
                 break;
             }
-            st = lp_tensor_new(vo->dtype, vo->shape.ndim, vo->shape.d, &t->tout[k]);
+            st = reuse(&t->spare[v], vo->dtype, vo->shape.ndim, vo->shape.d, &t->tout[k]);
             if (st != LP_OK)
                 break;
         }
@@ -306,7 +338,7 @@ static lp_status grad_of(lp_tape *t, int v, lp_tensor **out)
         if (!x)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "value '%s' has no tensor: run forward first",
                             t->g->values[v].name);
-        LP_TRY(lp_tensor_new(LP_F32, x->ndim, x->dims, &t->grad[v]));
+        LP_TRY(reuse(&t->grad_spare[v], LP_F32, x->ndim, x->dims, &t->grad[v]));
     }
     *out = t->grad[v];
     return LP_OK;
@@ -369,11 +401,12 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
         lp_grad_ctx gc = { .node = n, .opset = t->opset[ni], .n_in = n->n_in, .n_out = n->n_out,
                            .in = t->tin, .out = t->tout_c, .dout = t->dout, .din = t->din, .saved = t->saved[ni] };
         LP_TRY(d->backward(&gc));
-        /* an intermediate's gradient is complete once its producer has run: free it */
+        /* an intermediate's gradient is complete once its producer has run: set it aside */
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
             if (v >= 0 && !t->is_param[v] && !g->values[v].is_output) {
-                lp_tensor_free(t->grad[v]);
+                lp_tensor_free(t->grad_spare[v]);
+                t->grad_spare[v] = t->grad[v];
                 t->grad[v] = NULL;
             }
         }

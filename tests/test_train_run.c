@@ -345,10 +345,10 @@ static void test_qat_roundtrip(void)
     o.epochs = 0;
     lp_graph *ptq = NULL, *qat = NULL;
     lp_train_result res;
-    CHECK_OK(lp_qat_run(m->graph, r, calib, 64, data, &o, &res, &ptq, &qat));
+    CHECK_OK(lp_qat_run(m->graph, r, calib, 64, 8, data, &o, &res, &ptq, &qat));
     lp_graph *train = NULL;
     if (ptq)
-        CHECK_OK(lp_qat_prepare(ptq, NULL, &train));
+        CHECK_OK(lp_qat_prepare(ptq, NULL, 8, &train));
     lowp_dataloader *dl = fm_loader(false, 16, 16);
     lowp_sample b = { 0 };
     int64_t n;

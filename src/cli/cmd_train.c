@@ -45,6 +45,8 @@ static const char usage[] =
     "      --schedule NAME      constant (default), step or cosine\n"
     "      --clip X             clip gradients to global L2 norm X\n"
     "      --learn-scale        train the quantization scales too (LSQ)\n"
+    "      --weight-bits N      narrower weights, 2 to 8 (default 8): symmetric per channel in int8\n"
+    "                           containers; the PTQ accuracy printed is then plain rounding at N bits\n"
     "      --distill T          distil from the FP32 model (KnowledgeDistillationLoss, temperature T)\n"
     "  -w, --workspace DIR      checkpoints; a killed run started again resumes (default: the\n"
     "                           config's tuning.workspace.path; none without a config)\n"
@@ -62,7 +64,7 @@ static const char usage[] =
 typedef struct opts {
     const char *model, *output, *config, *data, *eval, *recipe, *optimizer, *schedule, *workspace;
     lp_cli_data_opts d;
-    long batch, samples, calib_samples, epochs, iterations, eval_samples, seed;
+    long batch, samples, calib_samples, epochs, iterations, eval_samples, seed, weight_bits;
     double lr, momentum, weight_decay, clip, distill;
     bool nesterov, learn_scale, no_resume, json, quiet;
 } opts;
@@ -117,6 +119,7 @@ static int parse(int argc, char **argv, opts *o)
         INT(NULL, "--iterations", 1, iterations)
         INT(NULL, "--eval-samples", 1, eval_samples)
         INT(NULL, "--seed", 0, seed)
+        INT(NULL, "--weight-bits", 2, weight_bits)
         NUM("--lr", 0, lr)
         NUM("--momentum", 0, momentum)
         NUM("--weight-decay", 0, weight_decay)
@@ -149,6 +152,8 @@ static int parse(int argc, char **argv, opts *o)
     }
     if (o->schedule && strcmp(o->schedule, "constant") && strcmp(o->schedule, "step") && strcmp(o->schedule, "cosine"))
         return lp_cli_usage_error(cmd, "--schedule is constant, step or cosine, not '%s'", o->schedule);
+    if (o->weight_bits > 8)
+        return lp_cli_usage_error(cmd, "--weight-bits is 2 to 8, not %ld", o->weight_bits);
     if (o->distill == 0 && o->distill != UNSET)
         return lp_cli_usage_error(cmd, "--distill wants a temperature > 0");
     return LP_EXIT_OK;
@@ -228,7 +233,7 @@ static int evaluate(const lp_graph *g, lowp_dataloader *dl, lowp_metric *metric,
 int lp_cmd_train(int argc, char **argv)
 {
     opts o = { .batch = UNSET, .samples = UNSET, .calib_samples = UNSET, .epochs = UNSET, .iterations = UNSET,
-               .eval_samples = UNSET, .seed = UNSET, .lr = UNSET, .momentum = UNSET, .weight_decay = UNSET,
+               .eval_samples = UNSET, .seed = UNSET, .weight_bits = 8, .lr = UNSET, .momentum = UNSET, .weight_decay = UNSET,
                .clip = UNSET, .distill = UNSET };
     int rc = parse(argc, argv, &o);
     if (rc)
@@ -293,7 +298,7 @@ int lp_cmd_train(int argc, char **argv)
         fprintf(stderr, "lowp train: %s: calibrating on %lld samples, quantizing, then %lld epoch%s of %s\n", o.model,
                 (long long)calib_n, (long long)to.epochs, to.epochs == 1 ? "" : "s", lowp_dataloader_describe(data));
     lp_train_result res;
-    if (lp_qat_run(model->graph, recipe, calib ? calib : data, calib_n, data, &to, &res, &ptq, &qat) != LOWP_OK) {
+    if (lp_qat_run(model->graph, recipe, calib ? calib : data, calib_n, (int)o.weight_bits, data, &to, &res, &ptq, &qat) != LOWP_OK) {
         rc = lp_cli_lib_error();
         goto done;
     }

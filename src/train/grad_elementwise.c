@@ -192,6 +192,17 @@ static lp_status clip_bw(const lp_grad_ctx *c)
         for (int k = 1; k <= 2 && k < c->n_in; k++)
             if (c->in[k] && lp_tensor_numel(c->in[k]) == 1)
                 p[k - 1] = (float)lp_tensor_get(c->in[k], 0);
+    if (c->in[0]->dtype != LP_F32 && c->din[0]) {
+        /* an integer Clip (narrow fake-quantized weights): the straight-through gradient of
+         * the integer values, passed where they lie inside the bounds */
+        const float *g = c->dout[0]->data;
+        float *dx = c->din[0]->data;
+        for (int64_t i = 0; i < lp_tensor_numel(c->in[0]); i++) {
+            double v = lp_tensor_get(c->in[0], i);
+            dx[i] += v >= p[0] && v <= p[1] ? g[i] : 0.0f;
+        }
+        return LP_OK;
+    }
     return unary_backward(c, d_clip, p);
 }
 static lp_status sigmoid_bw(const lp_grad_ctx *c) { return unary_backward(c, d_sigmoid, NULL); }

@@ -26,18 +26,22 @@ static lp_status dequantize(const lp_graph *g, int ni, lp_tensor **out)
     return LP_OK;
 }
 
-/* The FP32 graph's float constant named like the quantized one without "_quantized", when it
- * has the same shape. */
-static lp_tensor *fp32_twin(const lp_graph *fp32, const char *qname, const lp_tensor *like)
+/* The name a quantized constant came from: `qname` up to its last "_quantized" (the
+ * quantizer names X's integers X_quantized, maybe with a suffix that made it unique). */
+static void base_name(const char *qname, char *out, size_t cap)
 {
-    if (!fp32)
-        return NULL;
-    size_t n = strlen(qname), suf = strlen("_quantized");
-    if (n <= suf || strcmp(qname + n - suf, "_quantized") != 0)
-        return NULL;
-    char *base = strndup(qname, n - suf);
-    int v = base ? lp_graph_find_value(fp32, base) : -1;
-    free(base);
+    snprintf(out, cap, "%s", qname);
+    char *last = NULL;
+    for (char *p = strstr(out, "_quantized"); p; p = strstr(p + 1, "_quantized"))
+        last = p;
+    if (last && last != out)
+        *last = 0;
+}
+
+/* The FP32 graph's float constant named `base`, when it has the shape of `like`. */
+static lp_tensor *fp32_twin(const lp_graph *fp32, const char *base, const lp_tensor *like)
+{
+    int v = fp32 ? lp_graph_find_value(fp32, base) : -1;
     const lp_tensor *t = const_of(fp32, v);
     if (!t || t->dtype != LP_F32 || t->ndim != like->ndim ||
         memcmp(t->dims, like->dims, (size_t)t->ndim * sizeof *t->dims) != 0)
@@ -72,8 +76,59 @@ static lp_status finish(lp_graph *g, lp_graph **out)
     return LP_OK;
 }
 
-lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, lp_graph **out)
+/* Narrower weights in int8 containers: scales max|w| / (2^(bits-1) - 1) per channel (or per
+ * tensor, as the recipe had it) and a Clip to [-(2^(bits-1) - 1), 2^(bits-1) - 1] between the
+ * weight's QuantizeLinear and its DequantizeLinear (exported folded into the int8 constant). */
+static lp_status narrow_weight(lp_graph *g, int dq, int qnode, int qout, const lp_tensor *w, int bits, int *clip_out)
 {
+    lp_node *n = &g->nodes[dq];
+    const lp_tensor *s0 = const_of(g, n->in[1]);
+    if (!s0 || s0->dtype != LP_F32)
+        return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "QAT: the weight scale is not a float constant");
+    int64_t k = lp_tensor_numel(s0), inner = 1, count = 1;
+    if (k > 1) {
+        int axis;
+        LP_TRY(lp_op_axis(n, lp_attr_int(n, "axis", 1), w->ndim, &axis));
+        count = w->dims[axis];
+        inner = lp_numel(w->ndim - axis - 1, w->dims + axis + 1);
+        if (count != k)
+            return lp_node_error(n, LOWP_ERR_SHAPE, "QAT: %lld scales for %lld channels", (long long)k, (long long)count);
+    }
+    lp_tensor *s = NULL;
+    LP_TRY(lp_tensor_clone(s0, &s));
+    float *sd = s->data;
+    const float *wd = w->data;
+    int qmax = (1 << (bits - 1)) - 1;
+    for (int64_t c = 0; c < k; c++)
+        sd[c] = 0;
+    for (int64_t i = 0; i < lp_tensor_numel(w); i++) {
+        int64_t c = k > 1 ? (i / inner) % count : 0;
+        float a = wd[i] < 0 ? -wd[i] : wd[i];
+        sd[c] = a > sd[c] ? a : sd[c];
+    }
+    for (int64_t c = 0; c < k; c++)
+        sd[c] = sd[c] > 0 ? sd[c] / (float)qmax : 1.0f;
+    char name[512];
+    int sv, lo, hi, cv, ci;
+    snprintf(name, sizeof name, "%s_scale%dbit", g->values[n->in[0]].name, bits);
+    LP_TRY(lp_qb_const(g, name, s, &sv));
+    g->nodes[dq].in[1] = sv;
+    g->nodes[qnode].in[1] = sv;
+    LP_TRY(lp_qb_scalar(g, "qat_clip_lo", LP_I8, -qmax, &lo));
+    LP_TRY(lp_qb_scalar(g, "qat_clip_hi", LP_I8, qmax, &hi));
+    snprintf(name, sizeof name, "%s_clipped", g->values[qout].name);
+    LP_TRY(lp_qb_value(g, name, &cv));
+    int in[3] = { qout, lo, hi };
+    snprintf(name, sizeof name, "%s_Clip%dbit", g->nodes[dq].name, bits);
+    LP_TRY(lp_qb_node(g, "Clip", name, 3, in, 1, &cv, &ci));
+    *clip_out = cv;
+    return LP_OK;
+}
+
+lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, int weight_bits, lp_graph **out)
+{
+    if (weight_bits < 2 || weight_bits > 8)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "QAT: weight bits must be 2 to 8 (got %d)", weight_bits);
     lp_graph *g = NULL;
     LP_TRY(lp_graph_clone(qdq, &g));
     lp_status st = LP_OK;
@@ -85,11 +140,12 @@ lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, lp_graph **o
         const lp_tensor *q = const_of(g, qv);
         if (!q || (q->dtype != LP_I8 && q->dtype != LP_U8 && q->dtype != LP_I32))
             continue;
-        lp_tensor *w = fp32_twin(fp32, g->values[qv].name, q);
+        char name[512], base[480];
+        base_name(g->values[qv].name, base, sizeof base);
+        lp_tensor *w = fp32_twin(fp32, base, q);
         if (!w && (st = dequantize(g, ni, &w)) != LP_OK)
             break;
-        char name[512];
-        snprintf(name, sizeof name, "%s_qat", g->values[qv].name);
+        snprintf(name, sizeof name, "%s", base);
         int wv, out_v;
         if ((st = lp_qb_const(g, name, w, &wv)) != LP_OK)
             break;
@@ -110,6 +166,8 @@ lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, lp_graph **o
         const lp_attr *ax = lp_node_attr(&g->nodes[ni], "axis");
         if (ax)
             st = lp_qb_attr_int(g, qi, "axis", ax->i);
+        if (st == LP_OK && weight_bits < 8 && q->dtype == LP_I8)
+            st = narrow_weight(g, ni, qi, out_v, g->values[wv].init, weight_bits, &out_v);
         g->nodes[ni].in[0] = out_v;
     }
     if (st != LP_OK) {
@@ -167,9 +225,6 @@ static lp_status bias_export(lp_graph *g, int ni)
     }
     char name[512], base[400];
     snprintf(base, sizeof base, "%s", g->values[bv].name);
-    size_t bl = strlen(base);
-    if (bl > 4 && !strcmp(base + bl - 4, "_qat")) /* back to the PTQ model's names */
-        base[bl - 4 - (bl > 14 && !strcmp(base + bl - 14, "_quantized_qat") ? 10 : 0)] = 0;
     int v[3], dq;
     const char *suffix[3] = { "quantized", "scale", "zero_point" };
     lp_tensor *t[3] = { qt, st_t, zt };
@@ -213,15 +268,32 @@ lp_status lp_qat_export(const lp_graph *train, lp_graph **out)
         if ((st = lp_node_eval(g, ni, outs)) != LP_OK)
             break;
         char name[512];
-        const char *wn = g->values[g->nodes[ni].in[0]].name;
-        size_t wl = strlen(wn);
-        snprintf(name, sizeof name, "%.*s", (int)(wl > 4 && !strcmp(wn + wl - 4, "_qat") ? wl - 4 : wl), wn);
+        snprintf(name, sizeof name, "%s_quantized", g->values[g->nodes[ni].in[0]].name);
         int qv;
         if ((st = lp_qb_const(g, name, outs[0], &qv)) != LP_OK)
             break;
         g->nodes[ni].dead = true;
         rewire(g, g->nodes[ni].out[0], qv);
     next:;
+    }
+    /* narrowed weights: the Clip after the folded QuantizeLinear folds too */
+    for (int ni = 0; ni < n_nodes && st == LP_OK; ni++) {
+        lp_node *n = &g->nodes[ni];
+        if (!is_op(n, "Clip") || !const_of(g, n->in[0]) || g->values[n->in[0]].init->dtype != LP_I8)
+            continue;
+        bool all_const = true;
+        for (int k = 1; k < n->n_in; k++)
+            all_const &= n->in[k] < 0 || const_of(g, n->in[k]) != NULL;
+        lp_tensor *outs[1] = { NULL };
+        int cv;
+        if (!all_const || (st = lp_node_eval(g, ni, outs)) != LP_OK)
+            continue;
+        char name[512];
+        snprintf(name, sizeof name, "%s", g->values[g->nodes[ni].in[0]].name);
+        if ((st = lp_qb_const(g, name, outs[0], &cv)) != LP_OK)
+            break;
+        g->nodes[ni].dead = true;
+        rewire(g, g->nodes[ni].out[0], cv);
     }
     for (int ni = 0; ni < n_nodes && st == LP_OK; ni++)
         st = bias_export(g, ni);
@@ -270,8 +342,8 @@ static lp_status calibrate(const lp_graph *fp32, lowp_dataloader *dl, int64_t wa
 }
 
 lp_status lp_qat_run(const lp_graph *fp32, const lp_recipe *recipe, lowp_dataloader *calib, int64_t calib_samples,
-                     lowp_dataloader *data, const lp_train_options *o, lp_train_result *result, lp_graph **ptq_out,
-                     lp_graph **qat_out)
+                     int weight_bits, lowp_dataloader *data, const lp_train_options *o, lp_train_result *result,
+                     lp_graph **ptq_out, lp_graph **qat_out)
 {
     if (recipe->approach != LP_APPROACH_STATIC_QUANT)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "quantization-aware training starts from a static recipe "
@@ -282,7 +354,13 @@ lp_status lp_qat_run(const lp_graph *fp32, const lp_recipe *recipe, lowp_dataloa
     lp_graph *qdq = NULL, *train = NULL, *teacher = NULL;
     lp_status st = lp_quantize_graph(opt, cal, recipe, &qdq);
     if (st == LP_OK)
-        st = lp_qat_prepare(qdq, opt, &train);
+        st = lp_qat_prepare(qdq, opt, weight_bits, &train);
+    if (st == LP_OK && weight_bits < 8) { /* the PTQ model at that width: plain rounding */
+        lp_graph *narrow = NULL;
+        st = lp_qat_export(train, &narrow);
+        lp_graph_free(qdq);
+        qdq = narrow;
+    }
     lp_train_options to = *o;
     const lp_loss_def *loss = lp_loss_find(o->criterion);
     if (st == LP_OK && loss && loss->needs_teacher && !to.teacher) {

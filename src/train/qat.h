@@ -15,16 +15,20 @@
 #include "quant/recipe.h"
 #include "train/train.h"
 
-/* `qdq`: the quantized graph; `fp32`: the optimized FP32 graph it came from (may be NULL). */
-lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, lp_graph **train_out);
+/* `qdq`: the quantized graph; `fp32`: the optimized FP32 graph it came from (may be NULL).
+ * `weight_bits` 8: the recipe's int8 weights; 2..7: narrower symmetric weights in int8
+ * containers (scales max|w| / (2^(bits-1) - 1), a Clip to that range after the weight's
+ * QuantizeLinear), which export as int8 QDQ weights that use only that range. */
+lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, int weight_bits, lp_graph **train_out);
 lp_status lp_qat_export(const lp_graph *train, lp_graph **qdq_out);
 
 /* The whole of quantization-aware training: calibrate `fp32` (a loaded model's graph) on
- * `calib` (up to `calib_samples` samples), quantize it per `recipe` (PTQ: *ptq_out, may be
- * NULL), fine-tune the fake-quantized graph on `data` per `o` (a KnowledgeDistillationLoss gets
- * the FP32 model as its teacher), export the QDQ graph (*qat_out). */
+ * `calib` (up to `calib_samples` samples), quantize it per `recipe` with `weight_bits` weights
+ * (the untrained result, plain rounding: *ptq_out, may be NULL), fine-tune the fake-quantized
+ * graph on `data` per `o` (a KnowledgeDistillationLoss gets the FP32 model as its teacher),
+ * export the QDQ graph (*qat_out). */
 lp_status lp_qat_run(const lp_graph *fp32, const lp_recipe *recipe, lowp_dataloader *calib, int64_t calib_samples,
-                     lowp_dataloader *data, const lp_train_options *o, lp_train_result *result, lp_graph **ptq_out,
-                     lp_graph **qat_out);
+                     int weight_bits, lowp_dataloader *data, const lp_train_options *o, lp_train_result *result,
+                     lp_graph **ptq_out, lp_graph **qat_out);
 
 #endif

@@ -578,6 +578,31 @@ static void case_where(gb *b)
     gb_output(b, gb_op(b, "Where", 3, in));
 }
 
+/* the loss ops: (N, C[, d]) scores, random targets (some ignored), optional class weights, each
+ * reduction; SoftmaxCrossEntropyLoss also with its log_prob output in the sum */
+static void loss_case(gb *b, const char *op)
+{
+    static const char *reds[3] = { "none", "sum", "mean" };
+    int spatial = irand(0, 1);
+    int64_t N = irand(1, 3), C = irand(2, 4), dd = irand(1, 3);
+    int64_t dx[3] = { N, C, dd }, dt[2] = { N, dd }, tv[9];
+    for (int i = 0; i < N * (spatial ? dd : 1); i++)
+        tv[i] = irand(0, (int)C); /* C is the ignore_index below */
+    tv[0] = irand(0, (int)C - 1); /* one counted target: a mean over none is 0/0 (NaN, as ONNX) */
+    int in[3] = { feed(b, spatial ? 3 : 2, dx), const_ints_shaped(b, spatial ? 2 : 1, dt, tv),
+                  gb_tensor(b, randt(1, &C, 0.5, 2, 0, NULL)) };
+    int nin = irand(0, 1) ? 3 : 2;
+    int out[2] = { gb_value(b, "l"), gb_value(b, "p") };
+    int nout = !strcmp(op, "SoftmaxCrossEntropyLoss") ? irand(1, 2) : 1;
+    CHECK_OK(lp_graph_add_node(b->g, "loss", op, "", nin, in, nout, out, &b->last_node));
+    attr_s(b, "reduction", reds[irand(0, 2)]);
+    attr_i(b, "ignore_index", C);
+    for (int k = 0; k < nout; k++)
+        gb_output(b, out[k]);
+}
+static void case_nll(gb *b) { loss_case(b, "NegativeLogLikelihoodLoss"); }
+static void case_sce(gb *b) { loss_case(b, "SoftmaxCrossEntropyLoss"); }
+
 typedef struct fd_case {
     const char *op;
     void (*build)(gb *b);
@@ -606,7 +631,8 @@ static const fd_case cases[] = {
     { "GatherND", case_gathernd, 0 }, { "DepthToSpace", case_depthtospace, 0 },
     { "SpaceToDepth", case_spacetodepth, 0 }, { "LayerNormalization", case_layernorm, 0 },
     { "Sum", case_sum, 0 }, { "Mean", case_mean, 0 }, { "Max", case_max, 0 }, { "Min", case_min, 0 },
-    { "Where", case_where, 0 },
+    { "Where", case_where, 0 }, { "NegativeLogLikelihoodLoss", case_nll, 0 },
+    { "SoftmaxCrossEntropyLoss", case_sce, 0 },
     /* QuantizeLinear: see test_fake_quant_lsq (rounding has no finite difference to compare) */
     { "QuantizeLinear", NULL, 0 },
 };

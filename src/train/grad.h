@@ -58,7 +58,8 @@ const lp_grad_def *lp_grad_at(int i);
     X(GlobalMaxPool) X(BatchNormalization) X(Flatten) X(Reshape) X(Squeeze) X(Unsqueeze)   \
     X(Transpose) X(Concat) X(Dropout) X(QuantizeLinear) X(DequantizeLinear)                \
     X(Gather) X(Slice) X(Split) X(Pad) X(Expand) X(Tile) X(GatherElements) X(GatherND)      \
-    X(DepthToSpace) X(SpaceToDepth) X(LayerNormalization) X(Sum) X(Mean) X(Max) X(Min) X(Where)
+    X(DepthToSpace) X(SpaceToDepth) X(LayerNormalization) X(Sum) X(Mean) X(Max) X(Min) X(Where) \
+    X(NegativeLogLikelihoodLoss) X(SoftmaxCrossEntropyLoss)
 #define LP_GRAD_DECL(name) extern const lp_grad_def lp_graddef_##name;
 LP_GRAD_ROWS(LP_GRAD_DECL)
 #undef LP_GRAD_DECL

@@ -578,7 +578,9 @@ lowp_status lowp_recipe_save(const lowp_recipe *recipe, const char *path);
 /* Sets a model-wide choice: key "bias_correction" (true|false: static quantization corrects
  * each Conv/Gemm bias for the mean output shift its weight quantization causes, from the
  * calibration's per-channel input means), "smooth_quant.alpha" (a number in (0,1); 0 = off:
- * SmoothQuant migrates activation outliers of MatMul/Gemm inputs into the weights), "approach" (post_training_static_quant |
+ * SmoothQuant migrates activation outliers of MatMul/Gemm inputs into the weights), "equalization"
+ * (true|false: cross-layer equalization of Conv/Gemm/MatMul pairs first, function-preserving
+ * per-channel rescaling that evens out channel ranges), "approach" (post_training_static_quant |
  * post_training_dynamic_quant: weights int8 offline, activations quantized per batch at run
  * time, no calibration needed), "weight.granularity" (per_channel|per_tensor),
  * "activation.scheme" (asym|sym), "activation.algorithm" (minmax|percentile|kl|mse),

@@ -38,6 +38,7 @@ static const char usage[] =
     "      --dynamic            dynamic quantization (DynamicQuantizeLinear + MatMulInteger/ConvInteger)\n"
     "      --smooth-quant A     SmoothQuant for MatMul/Gemm inputs with migration strength A in (0,1)\n"
     "      --bias-correction    correct Conv/Gemm biases for the weight-quantization mean shift\n"
+    "      --equalize           cross-layer equalization of Conv/Gemm/MatMul pairs first\n"
     "      --format FMT         qdq (default; the config's model.framework onnxrt_qlinearops means\n"
     "                           qoperator) or qoperator (QLinearConv/QLinearMatMul)\n"
     "      --recipe FILE        start from this recipe (JSON); the options above change it\n"
@@ -62,7 +63,7 @@ typedef struct opts {
     int n_exclude, n_exclude_op;
     long samples, batch;
     int per_channel; /* -1: not given */
-    bool act_sym, dynamic, list, json, quiet, bias_correction;
+    bool act_sym, dynamic, list, json, quiet, bias_correction, equalize;
 } opts;
 
 static int parse(int argc, char **argv, opts *o)
@@ -119,6 +120,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(argv[i], "--act-sym")) o->act_sym = true;
         else if (!strcmp(argv[i], "--dynamic")) o->dynamic = true;
         else if (!strcmp(argv[i], "--bias-correction")) o->bias_correction = true;
+        else if (!strcmp(argv[i], "--equalize")) o->equalize = true;
         else if (!strcmp(argv[i], "--list")) o->list = true;
         else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
         else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
@@ -221,7 +223,8 @@ int lp_cmd_quantize(int argc, char **argv)
          lowp_recipe_set(recipe, "weight.granularity", o.per_channel ? "per_channel" : "per_tensor") != LOWP_OK) ||
         (o.act_sym && lowp_recipe_set(recipe, "activation.scheme", "sym") != LOWP_OK) ||
         (o.smooth && lowp_recipe_set(recipe, "smooth_quant.alpha", o.smooth) != LOWP_OK) ||
-        (o.bias_correction && lowp_recipe_set(recipe, "bias_correction", "true") != LOWP_OK)) {
+        (o.bias_correction && lowp_recipe_set(recipe, "bias_correction", "true") != LOWP_OK) ||
+        (o.equalize && lowp_recipe_set(recipe, "equalization", "true") != LOWP_OK)) {
         rc = lp_cli_lib_error();
         goto done;
     }

@@ -54,6 +54,8 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
         r->approach = (lp_approach)lp_approach_from_name(value);
     else if (strcmp(key, "bias_correction") == 0 && (!strcmp(value, "true") || !strcmp(value, "false")))
         r->bias_correction = strcmp(value, "true") == 0;
+    else if (strcmp(key, "equalization") == 0 && (!strcmp(value, "true") || !strcmp(value, "false")))
+        r->equalization = strcmp(value, "true") == 0;
     else if (strcmp(key, "smooth_quant.alpha") == 0) {
         char *end;
         double a = strtod(value, &end);
@@ -68,11 +70,12 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': expected a number in (0, 100], got '%s'", key, value);
         c->percentile = p;
     } else if (!strcmp(key, "weight.granularity") || !strcmp(key, "activation.scheme") ||
-               !strcmp(key, "activation.algorithm") || !strcmp(key, "approach") || !strcmp(key, "bias_correction"))
+               !strcmp(key, "activation.algorithm") || !strcmp(key, "approach") || !strcmp(key, "bias_correction") ||
+               !strcmp(key, "equalization"))
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': bad value '%s'", key, value);
     else
         return lp_error(LOWP_ERR_INVALID_ARGUMENT,
-                        "unknown recipe key '%s' (known: approach, bias_correction, smooth_quant.alpha, weight.granularity, activation.scheme, "
+                        "unknown recipe key '%s' (known: approach, bias_correction, equalization, smooth_quant.alpha, weight.granularity, activation.scheme, "
                         "activation.algorithm, activation.percentile)", key);
     return LP_OK;
 }

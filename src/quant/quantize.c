@@ -3,6 +3,7 @@
 #include "quant/quantize.h"
 
 #include "quant/build.h"
+#include "quant/equalize.h"
 
 #include <float.h>
 #include <math.h>
@@ -78,8 +79,10 @@ typedef struct qdq_cache {
 } qdq_cache;
 
 typedef struct synth_obs {
-    int value;                  /* a tensor the quantizer created (SmoothQuant's scaled input) */
+    int value;                  /* a tensor the quantizer created (SmoothQuant's scaled input) or
+                                   rescaled (equalization) */
     lp_observer *obs;           /* min/max only: ranges for it are minmax */
+    lp_channel_stats ch;        /* rescaled per-channel statistics (channels 0: none) */
 } synth_obs;
 
 typedef struct qctx {
@@ -105,6 +108,15 @@ static const lp_observer *find_obs(const qctx *q, int v)
         if (q->synth[i].value == v)
             return q->synth[i].obs;
     return q->cal ? lp_calibration_find(q->cal, q->g->values[v].name) : NULL;
+}
+
+/* Per-channel statistics of activation v, likewise. */
+static const lp_channel_stats *find_channels(const qctx *q, int v)
+{
+    for (int i = 0; i < q->n_synth; i++)
+        if (q->synth[i].value == v)
+            return q->synth[i].ch.channels ? &q->synth[i].ch : NULL;
+    return q->cal ? lp_calibration_channels(q->cal, q->g->values[v].name) : NULL;
 }
 
 static lp_status add_qdq_node(lp_graph *g, const char *op, const char *name, int x, int scale, int zp, int out,
@@ -281,7 +293,7 @@ static float cached_scale(const qctx *q, int dq)
 static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis)
 {
     lp_graph *g = q->g;
-    const lp_channel_stats *cs = q->cal ? lp_calibration_channels(q->cal, g->values[x].name) : NULL;
+    const lp_channel_stats *cs = find_channels(q, x);
     const lp_tensor *wt = g->values[w].init, *bt = g->values[g->nodes[ni].in[2]].init;
     bool conv = g->nodes[ni].op == LP_OP_Conv, trans_b = !conv && lp_attr_int(&g->nodes[ni], "transB", 0);
     int64_t m_out = conv || trans_b ? wt->dims[0] : wt->dims[1];
@@ -328,6 +340,74 @@ static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis)
     return st;
 }
 
+/* Records derived statistics for tensor v: min/max, and per-channel ones when ch is not NULL
+ * (its arrays are taken over, also on failure). */
+static lp_status add_synth(qctx *q, int v, double lo, double hi, lp_channel_stats *ch)
+{
+    synth_obs *so = realloc(q->synth, (size_t)(q->n_synth + 1) * sizeof *so);
+    lp_observer *o = malloc(sizeof *o);
+    if (so)
+        q->synth = so;
+    if (!so || !o) {
+        free(o);
+        if (ch)
+            free(ch->min), free(ch->max), free(ch->sum);
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    lp_observer_init(o);
+    o->min = lo;
+    o->max = hi;
+    o->count = 1;
+    q->synth[q->n_synth++] = (synth_obs){ .value = v, .obs = o, .ch = ch ? *ch : (lp_channel_stats){ 0 } };
+    return LP_OK;
+}
+
+/* Equalization may rescale tensor v when its per-channel statistics are there, along the
+ * channel axis calibration used (1 for rank >= 4, the last otherwise). */
+static bool eq_ok(void *user, const lp_graph *g, int v, int rank, int axis, int64_t channels)
+{
+    (void)g;
+    const qctx *q = user;
+    const lp_channel_stats *cs = find_channels(q, v);
+    return find_obs(q, v) && cs && cs->count > 0 && cs->channels == channels && axis == (rank >= 4 ? 1 : rank - 1);
+}
+
+/* Cross-layer equalization (equalize.h) of q->g; the tensors it rescales get statistics
+ * derived from their per-channel ones (so their ranges are minmax). */
+static lp_status equalize(qctx *q)
+{
+    lp_equalized e;
+    LP_TRY(lp_equalize(q->g, 0, eq_ok, q, &e));
+    lp_status st = LP_OK;
+    for (int v = 0; v < e.n_values && st == LP_OK; v++) {
+        if (!e.div[v])
+            continue;
+        const lp_channel_stats *cs = find_channels(q, v);
+        int64_t n = cs->channels;
+        lp_channel_stats ch = { .channels = n, .count = cs->count };
+        ch.min = malloc((size_t)n * sizeof *ch.min);
+        ch.max = malloc((size_t)n * sizeof *ch.max);
+        ch.sum = malloc((size_t)n * sizeof *ch.sum);
+        if (!ch.min || !ch.max || !ch.sum) {
+            free(ch.min), free(ch.max), free(ch.sum);
+            st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+            break;
+        }
+        double lo = INFINITY, hi = -INFINITY;
+        for (int64_t c = 0; c < n; c++) {
+            double d = e.div[v][c];
+            ch.min[c] = cs->min[c] / d;
+            ch.max[c] = cs->max[c] / d;
+            ch.sum[c] = cs->sum[c] / d;
+            lo = fmin(lo, ch.min[c]);
+            hi = fmax(hi, ch.max[c]);
+        }
+        st = add_synth(q, v, lo, hi, &ch);
+    }
+    lp_equalized_free(&e);
+    return st;
+}
+
 /* SmoothQuant (Xiao et al. 2023): for an activation X read by int8 MatMul/Gemm nodes with
  * constant 2-D weights, s_k = max|X_k|^a / max|W_k|^(1-a) per input feature k; the readers then
  * read X/s (a Mul by a constant) and use s*W, so outliers of X move into the weights, which
@@ -339,7 +419,7 @@ static lp_status smooth(qctx *q, double alpha)
     for (int v = 0; v < g->n_values; v++) {
         if (g->values[v].kind == LP_VALUE_CONST)
             continue;
-        const lp_channel_stats *cs = lp_calibration_channels(q->cal, g->values[v].name);
+        const lp_channel_stats *cs = find_channels(q, v);
         if (!cs)
             continue;
         int64_t K = cs->channels;
@@ -424,22 +504,8 @@ static lp_status smooth(qctx *q, double alpha)
             }
         }
         free(s);
-        if (st == LP_OK) { /* derived statistics for X/s */
-            synth_obs *so = realloc(q->synth, (size_t)(q->n_synth + 1) * sizeof *so);
-            lp_observer *o = malloc(sizeof *o);
-            if (!so || !o) {
-                free(o);
-                if (so)
-                    q->synth = so;
-                return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-            }
-            q->synth = so;
-            lp_observer_init(o);
-            o->min = lo;
-            o->max = hi;
-            o->count = 1;
-            q->synth[q->n_synth++] = (synth_obs){ .value = xs, .obs = o };
-        }
+        if (st == LP_OK) /* derived statistics for X/s */
+            st = add_synth(q, xs, lo, hi, NULL);
         LP_TRY(st);
     }
     return LP_OK;
@@ -575,7 +641,9 @@ static lp_status quantize_nodes(const qctx *parent, lp_graph *g, const char *sco
     qctx q = { .g = g, .cal = parent->cal, .recipe = parent->recipe, .opset = parent->opset };
     snprintf(q.scope, sizeof q.scope, "%s", scope);
     lp_status st = LP_OK;
-    if (parent->recipe->smooth_quant_alpha > 0)
+    if (parent->recipe->equalization)
+        st = equalize(&q);
+    if (st == LP_OK && parent->recipe->smooth_quant_alpha > 0)
         st = smooth(&q, parent->recipe->smooth_quant_alpha);
     int n_orig = g->n_nodes;
     for (int i = 0; i < n_orig && st == LP_OK; i++) {
@@ -588,8 +656,10 @@ static lp_status quantize_nodes(const qctx *parent, lp_graph *g, const char *sco
     if (st == LP_OK)
         share_with_adds(&q);
     free(q.cache);
-    for (int i = 0; i < q.n_synth; i++)
+    for (int i = 0; i < q.n_synth; i++) {
         free(q.synth[i].obs);
+        free(q.synth[i].ch.min), free(q.synth[i].ch.max), free(q.synth[i].ch.sum);
+    }
     free(q.synth);
     return st;
 }

@@ -57,6 +57,7 @@ lp_status lp_recipe_clone(const lp_recipe *r, lp_recipe **out)
     c->approach = r->approach;
     c->bias_correction = r->bias_correction;
     c->smooth_quant_alpha = r->smooth_quant_alpha;
+    c->equalization = r->equalization;
     for (int i = 0; i < r->n_nodes; i++) {
         const lp_node_recipe *n = &r->nodes[i];
         lp_status st = lp_recipe_set(c, n->node, n->precision, n->has_cfg ? &n->cfg : NULL);
@@ -162,6 +163,10 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
     lp_json_string(&j, lp_approach_name(r->approach));
     if (r->bias_correction) {
         lp_json_key(&j, "bias_correction");
+        lp_json_bool(&j, true);
+    }
+    if (r->equalization) {
+        lp_json_key(&j, "equalization");
         lp_json_bool(&j, true);
     }
     if (r->smooth_quant_alpha > 0) {
@@ -271,6 +276,9 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
         } else if (strcmp(k, "bias_correction") == 0) {
             if (!lp_scalar_bool(v, &rec->bias_correction))
                 st = bad(&r, v, "bias_correction", "expected true or false");
+        } else if (strcmp(k, "equalization") == 0) {
+            if (!lp_scalar_bool(v, &rec->equalization))
+                st = bad(&r, v, "equalization", "expected true or false");
         } else if (strcmp(k, "smooth_quant") == 0) {
             const lp_yval *a = v->kind == LP_NODE_MAP ? lp_yval_get(v, "alpha") : NULL;
             bool off = false;
@@ -312,7 +320,7 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
                     st = lp_recipe_set(rec, v->keys[n], p, has_cfg ? &cfg : NULL);
             }
         } else {
-            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, bias_correction, smooth_quant, model_wise, op_wise)", k);
+            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, bias_correction, equalization, smooth_quant, model_wise, op_wise)", k);
         }
     }
     lp_yval_free(root);

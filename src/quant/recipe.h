@@ -2,7 +2,8 @@
  * writes as JSON in LPOT's model_wise / op_wise form:
  *
  *   { "approach": "post_training_static_quant",
- *     "bias_correction": false, "smooth_quant": { "alpha": 0.5 },      (both optional, off)
+ *     "bias_correction": false, "smooth_quant": { "alpha": 0.5 },      (all optional, off)
+ *     "equalization": false,
  *     "model_wise": { "weight":     { "granularity": "per_channel" },
  *                     "activation": { "scheme": "asym", "algorithm": "minmax",
  *                                     "percentile": 99.99 } },
@@ -42,6 +43,7 @@ typedef struct lowp_recipe {
     lp_approach approach;       /* post_training_static_quant (default) or _dynamic_quant */
     bool bias_correction;       /* static: correct biases for the weight-quantization shift */
     double smooth_quant_alpha;  /* static: SmoothQuant migration strength; 0 = off (default) */
+    bool equalization;          /* static: cross-layer equalization first (quant/equalize.h) */
     lp_quant_cfg model_wise;
     int n_nodes, cap_nodes;
     lp_node_recipe *nodes;

@@ -5,12 +5,15 @@
  *     with approach post_training_auto_quant also the dynamic form;
  *  2. when that misses the target narrowly (within one tolerance band), a few calibration
  *     algorithms (percentile, mse, kl) -- a better clip range often closes a small gap;
- *  3. sensitivity-ordered fallback (mse_v2's order) with a growing step: the 1, 2, 3, 4, 6, 8,
+ *  3. the recovery ladder (recover.c): cross-layer equalization, then SmoothQuant with alpha
+ *     chosen on calibration data -- the quantized model changes, every op stays INT8;
+ *     the steps that helped stay on for what follows;
+ *  4. sensitivity-ordered fallback (mse_v2's order) with a growing step: the 1, 2, 3, 4, 6, 8,
  *     12, ... most sensitive ops to BF16 (FP32 where BF16 is not native), then to FP32;
- *  4. once a count k passes: binary search for the smallest passing count, then revert the
+ *  5. once a count k passes: binary search for the smallest passing count, then revert the
  *     least sensitive fallbacks while the target holds (mse_v2's second phase), then the other
  *     model-wise configurations with that fallback set.
- * Steps 4's searches only run when the tuner keeps searching (a timeout or max_trials):
+ * Step 5's searches only run when the tuner keeps searching (a timeout or max_trials):
  * with the default exit policy the first pass ends the tune. */
 #include <math.h>
 #include <stdlib.h>
@@ -74,7 +77,12 @@ lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
             }
         }
     }
-    /* 3. sensitivity-ordered fallback with a growing step */
+    /* 3. the recovery ladder, on the most accurate static configuration so far */
+    if (st == LP_OK && !stop && !passed) {
+        int cr = lp_tune_best_config(t);
+        st = lp_tune_recover(t, t->cfgs[cr].approach == LP_APPROACH_STATIC_QUANT ? cr : c0, base, &passed, &stop);
+    }
+    /* 4. sensitivity-ordered fallback with a growing step */
     int c = lp_tune_best_config(t), n = 0, k_pass = 0;
     if (st == LP_OK && !stop && !passed)
         st = lp_tune_sensitivity_order(t, c, base, order, &n);
@@ -100,7 +108,7 @@ lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
             if (k < n && k + step > n)
                 step = n - k;
         }
-        /* 4. the smallest passing count, then reverts, then the other configurations */
+        /* 5. the smallest passing count, then reverts, then the other configurations */
         while (st == LP_OK && !stop && passed && k_pass - k_lo > 1) {
             int m = (k_lo + k_pass) / 2;
             memcpy(q, base, (size_t)t->n_ops);

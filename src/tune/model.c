@@ -75,11 +75,12 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out)
     return LP_OK;
 }
 
-lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, lp_graph **out)
+lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
+                              lp_graph **out)
 {
     const lp_tune_cfg *c = &t->cfgs[config];
     lp_recipe *r = NULL;
-    LP_TRY(lp_tune_recipe(t, config, prec, &r));
+    LP_TRY(lp_tune_recipe(t, config, prec, rv, &r));
     lp_graph *qg = NULL;
     lp_status st = LP_OK;
     if (c->approach == LP_APPROACH_DYNAMIC_QUANT) {

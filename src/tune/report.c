@@ -353,6 +353,20 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     sb_printf(&md, "Configuration: %s. The ranking among passing recipes uses the cost model (deterministic); "
                    "latency is measured with lowp's engine and reported (docs/tuning.md).\n\n", t->cfgs[cfg].name);
 
+    if (t->n_rungs) {
+        sb_printf(&md, "## Accuracy recovery\n\nSteps the auto strategy took before falling ops back (docs/tuning.md); "
+                       "accuracy of the best trial before the step and of the step's own trial.\n\n"
+                       "| step | what | before | after | change | trial |\n|---|---|---|---|---|---|\n");
+        for (int i = 0; i < t->n_rungs; i++) {
+            const lp_tune_rung *r = &t->rungs[i];
+            if (r->trial)
+                sb_printf(&md, "| %s | %s | %.6g | %.6g | %+.6g | %d |\n", r->step, esc(r->detail, e1, sizeof e1), r->before,
+                          r->after, r->after - r->before, r->trial);
+            else
+                sb_printf(&md, "| %s | %s | | | | |\n", r->step, esc(r->detail, e1, sizeof e1));
+        }
+        sb_printf(&md, "\n");
+    }
     sb_printf(&md, "## Ops that fell back\n\n");
     int fell = 0;
     for (int i = 0; i < t->n_ops; i++) {
@@ -427,6 +441,21 @@ lp_status lp_tune_write_reports(lowp_tuner *t, const lowp_tune_summary *s)
     sb_printf(&h, "<p>Configuration: %s. The ranking among passing recipes uses the cost model (deterministic); "
                   "latency is measured with lowp's engine and reported.</p>\n", t->cfgs[cfg].name);
 
+    if (t->n_rungs) {
+        sb_printf(&h, "<h2>Accuracy recovery</h2>\n<div class=\"wide\"><table><tr><th>step</th><th>what</th><th>before</th>"
+                      "<th>after</th><th>change</th><th>trial</th></tr>\n");
+        for (int i = 0; i < t->n_rungs; i++) {
+            const lp_tune_rung *r = &t->rungs[i];
+            sb_printf(&h, "<tr><td>%s</td><td>", r->step);
+            sb_html(&h, r->detail);
+            if (r->trial)
+                sb_printf(&h, "</td><td>%.6g</td><td>%.6g</td><td>%+.6g</td><td>%d</td></tr>\n", r->before, r->after,
+                          r->after - r->before, r->trial);
+            else
+                sb_printf(&h, "</td><td></td><td></td><td></td><td></td></tr>\n");
+        }
+        sb_printf(&h, "</table></div>\n");
+    }
     sb_printf(&h, "<h2>Ops that fell back</h2>\n");
     if (!fell)
         sb_printf(&h, "<p>None: every tunable op runs in INT8.</p>\n");

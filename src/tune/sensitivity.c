@@ -190,7 +190,7 @@ lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config)
         prec[i] = LP_PREC_INT8;
         lp_graph *qg = NULL;
         lp_plan *qp = NULL;
-        st = lp_tune_build_graph(t, config, prec, &qg);
+        st = lp_tune_build_graph(t, config, prec, &t->rv, &qg);
         if (st == LP_OK)
             st = lp_plan_compile_opt(qg, (const lp_tensor **)batches[0].inputs, &po, &qp);
         if (st == LP_OK)

@@ -236,7 +236,8 @@ void lp_tune_normalize(const lowp_tuner *t, unsigned char *prec)
     }
 }
 
-lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *prec, lp_recipe **out)
+lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
+                         lp_recipe **out)
 {
     const lp_tune_cfg *c = &t->cfgs[config];
     lp_recipe *r;
@@ -244,6 +245,10 @@ lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *p
     r->approach = c->approach;
     r->model_wise = c->q;
     r->bias_correction = t->bias_correction && c->approach == LP_APPROACH_STATIC_QUANT;
+    if (rv && c->approach == LP_APPROACH_STATIC_QUANT) {
+        r->equalization = rv->equalize;
+        r->smooth_quant_alpha = rv->sq_alpha;
+    }
     lp_status st = LP_OK;
     for (int i = 0; i < t->n_ops && st == LP_OK; i++)
         if (prec[i] != LP_PREC_INT8 || t->ops[i].has_cfg)
@@ -258,11 +263,18 @@ lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *p
 
 char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec)
 {
-    size_t n = strlen(t->cfgs[config].name);
+    char rv[48] = "";
+    if (t->cfgs[config].approach == LP_APPROACH_STATIC_QUANT) { /* dynamic recipes take no recovery */
+        size_t m = (size_t)snprintf(rv, sizeof rv, "%s", t->rv.equalize ? "+eq" : "");
+        if (t->rv.sq_alpha > 0)
+            snprintf(rv + m, sizeof rv - m, "+sq%.2f", t->rv.sq_alpha);
+    }
+    size_t n0 = strlen(t->cfgs[config].name), n = n0 + strlen(rv);
     char *k = malloc(n + 2 + (size_t)t->n_ops);
     if (!k)
         return NULL;
-    memcpy(k, t->cfgs[config].name, n);
+    memcpy(k, t->cfgs[config].name, n0);
+    memcpy(k + n0, rv, strlen(rv));
     k[n] = '|';
     for (int i = 0; i < t->n_ops; i++)
         k[n + 1 + i] = "ibf"[prec[i] > 2 ? 2 : prec[i]];

@@ -22,6 +22,21 @@ typedef struct lp_tune_cfg {
     char name[96];              /* "static ss=100 per_channel asym minmax" (the history key) */
 } lp_tune_cfg;
 
+/* The accuracy-recovery steps a trial's recipe takes (recover.c): part of the trial's key. */
+typedef struct lp_tune_recovery {
+    bool equalize;              /* cross-layer equalization */
+    double sq_alpha;            /* SmoothQuant strength, 0: off */
+} lp_tune_recovery;
+
+/* One rung of the recovery ladder, for the report. */
+typedef struct lp_tune_rung {
+    char step[32];              /* "equalization", "smooth_quant", ... */
+    char detail[160];
+    double before, after;       /* best accuracy before the step, the step's trial's */
+    int trial;                  /* 1-based trial index, 0: skipped (detail says why) */
+} lp_tune_rung;
+#define LP_TUNE_MAX_RUNGS 8
+
 /* A tunable op: a node of the optimized FP32 graph that can take a lower precision. */
 typedef struct lp_tune_op {
     int node;                   /* index in the tuner's FP32 graph; -1: inside control flow */
@@ -42,6 +57,7 @@ typedef struct lp_tune_rec {
     char *key;                  /* config name + "|" + one letter per op (i, b, f) */
     double cost;                /* the cost model's estimate, relative to FP32 */
     int n_prec[3];
+    lp_tune_recovery rv;        /* the recovery steps of its recipe */
     bool replayed;              /* came from the resumed history */
     char note[160];
     char strategy[32];
@@ -102,6 +118,10 @@ struct lowp_tuner {
     double t0, eval_seconds;    /* start; seconds of one evaluation (for the ETA) */
     bool keep_searching, strategy_keeps_searching, stopped;
     bool bias_correction;       /* recipes: fast_bias_correction (static recipes) */
+    lp_tune_recovery rv;        /* the recovery steps lowp_tuner_try's trials take (static) */
+    lp_tune_rung rungs[LP_TUNE_MAX_RUNGS];
+    int n_rungs;
+    struct lp_tune_probe *probe; /* recover.c: calibration batches and FP32 outputs */
     volatile int cancelled;     /* lowp_tuner_cancel (from a signal handler too: an aligned int
                                    store, what sig_atomic_t is on the platforms lowp builds on) */
     int max_trials;
@@ -115,11 +135,12 @@ struct lowp_tuner {
 /* ---- space.c ---- */
 /* Tunable ops and model-wise configurations from the options and the configuration. */
 lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg);
-/* The recipe of a point. */
-lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *prec, lp_recipe **out);
+/* The recipe of a point with recovery steps rv (NULL: none). */
+lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
+                         lp_recipe **out);
 /* Moves each op's choice to an allowed one (int8 -> bf16 -> fp32). */
 void lp_tune_normalize(const lowp_tuner *t, unsigned char *prec);
-/* "CONFIG|ibf..." (malloc'ed). */
+/* "CONFIG|ibf..." (malloc'ed); "CONFIG+eq+sq0.50|ibf..." with t->rv's recovery steps. */
 char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec);
 /* The cost model: MAC-weighted precision factors, relative to the FP32 model (1.0). */
 double lp_tune_cost(const lowp_tuner *t, const unsigned char *prec);
@@ -127,7 +148,8 @@ double lp_tune_cost(const lowp_tuner *t, const unsigned char *prec);
 /* ---- model.c ---- */
 /* The graph of a point: quantized per recipe; its BF16 ops are listed in the model metadata
  * LP_META_BF16_NODES, which sessions (and so the engine) honour and other runtimes ignore. */
-lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, lp_graph **out);
+lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
+                              lp_graph **out);
 /* The calibration for sampling index s, collected on first use. */
 lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out);
 
@@ -141,6 +163,13 @@ lp_status lp_tune_parse_objective(lowp_tuner *t, const char *spec);
 
 /* ---- sensitivity.c ---- */
 lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config);
+
+/* ---- recover.c ---- */
+/* The recovery ladder (equalization, then SmoothQuant with its alpha chosen on calibration
+ * data) from static config c and all-INT8 point base: a trial per useful step, t->rv left at
+ * the most accurate steps; *passed when a trial met the target. Records t->rungs. */
+lp_status lp_tune_recover(lowp_tuner *t, int c, const unsigned char *base, bool *passed, int *stop);
+void lp_tune_probe_free(struct lp_tune_probe *p);
 
 /* ---- history.c ---- */
 /* Creates and locks the workspace, then opens WORKSPACE/history.jsonl: replays it when

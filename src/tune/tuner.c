@@ -81,6 +81,7 @@ void lowp_tuner_free(lowp_tuner *t)
     free(t->resume_from);
     free(t->model_path);
     lowp_session_free(t->fp32);
+    lp_tune_probe_free(t->probe);
     lowp_dataloader_free(t->calib);
     lowp_dataloader_free(t->eval);
     lowp_metric_free(t->metric);
@@ -608,7 +609,7 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
         t->trials = r;
         t->cap_trials = cap;
     }
-    lp_tune_rec rec = { .config = config, .prec = prec, .key = key };
+    lp_tune_rec rec = { .config = config, .prec = prec, .key = key, .rv = t->rv };
     snprintf(rec.note, sizeof rec.note, "%s", note ? note : "");
     snprintf(rec.strategy, sizeof rec.strategy, "%s", t->cur_strategy ? t->cur_strategy : t->strategy_name);
     rec.cost = lp_tune_cost(t, prec);
@@ -622,7 +623,7 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
         rec.replayed = true;
     } else {
         double start = lp_tune_now();
-        st = lp_tune_build_graph(t, config, prec, &g);
+        st = lp_tune_build_graph(t, config, prec, &t->rv, &g);
         if (st == LP_OK)
             st = evaluate(t, g, t->n_trials + 1, rec.note, &rec.t.accuracy, &rec.t.latency_ms, &rec.t.model_bytes,
                           &rec.t.footprint_bytes);
@@ -697,7 +698,7 @@ static lp_status save_outputs(lowp_tuner *t, int b)
 {
     const lp_tune_rec *r = &t->trials[b];
     lp_graph *g = NULL;
-    LP_TRY(lp_tune_build_graph(t, r->config, r->prec, &g));
+    LP_TRY(lp_tune_build_graph(t, r->config, r->prec, &r->rv, &g));
     lowp_model m = { .graph = g }, *qo = NULL;
     bool qop = t->opt.qoperator && t->cfgs[r->config].approach == LP_APPROACH_STATIC_QUANT;
     lp_status st = qop ? lowp_model_to_qoperator(&m, &qo) : LP_OK;
@@ -707,7 +708,7 @@ static lp_status save_outputs(lowp_tuner *t, int b)
     lp_graph_free(g);
     LP_TRY(st);
     lp_recipe *rec = NULL;
-    LP_TRY(lp_tune_recipe(t, r->config, r->prec, &rec));
+    LP_TRY(lp_tune_recipe(t, r->config, r->prec, &r->rv, &rec));
     char *path = NULL;
     st = lp_path_join(t->workspace, "best_recipe.json", &path);
     if (st == LP_OK)

@@ -566,6 +566,11 @@ lowp_status lowp_calibration_feed(lowp_calibration *calibration, int n_inputs,
                                   const char *const *input_names, const lowp_tensor *const *inputs);
 /* Samples seen so far (sum of the first input's first dimension). */
 int64_t lowp_calibration_samples(const lowp_calibration *calibration);
+/* Makes the calibration also collect what `recipe` needs beyond activation ranges: with
+ * learned_rounding, the second moments E[x x^T] of every Conv/Gemm/MatMul weight's input
+ * patches (a sample of up to 1024 patches per batch; layers whose moments would exceed 32 MB
+ * are skipped and keep nearest rounding). Call before the first feed. */
+lowp_status lowp_calibration_for_recipe(lowp_calibration *calibration, const lowp_recipe *recipe);
 void lowp_calibration_free(lowp_calibration *calibration);
 
 /* The default recipe: int8 everywhere it can run, weights int8 symmetric per channel,
@@ -580,9 +585,13 @@ lowp_status lowp_recipe_save(const lowp_recipe *recipe, const char *path);
  * calibration's per-channel input means), "smooth_quant.alpha" (a number in (0,1); 0 = off:
  * SmoothQuant migrates activation outliers of MatMul/Gemm inputs into the weights), "equalization"
  * (true|false: cross-layer equalization of Conv/Gemm/MatMul pairs first, function-preserving
- * per-channel rescaling that evens out channel ranges), "approach" (post_training_static_quant |
+ * per-channel rescaling that evens out channel ranges), "learned_rounding" (true|false: each
+ * weight rounded down or up, and each channel's scale chosen, to minimise its layer's output error
+ * on the calibration data; the calibration must have been prepared with
+ * lowp_calibration_for_recipe), "approach" (post_training_static_quant |
  * post_training_dynamic_quant: weights int8 offline, activations quantized per batch at run
- * time, no calibration needed), "weight.granularity" (per_channel|per_tensor),
+ * time, no calibration needed), "weight.granularity" (per_channel|per_tensor), "weight.bits" (2..8, default 8: weights
+ * stored as int8 holding values in [-(2^(bits-1)-1), 2^(bits-1)-1]),
  * "activation.scheme" (asym|sym), "activation.algorithm" (minmax|percentile|kl|mse),
  * "activation.percentile" (a number in (0,100]). */
 lowp_status lowp_recipe_set(lowp_recipe *recipe, const char *key, const char *value);

@@ -6,7 +6,9 @@
 #    equalization, and the report's recovery table says so;
 #  - vit_s with x200 LayerNorm channels feeding Q/K/V and MLP MatMuls: SmoothQuant with alpha
 #    chosen on calibration data recovers it, at most 2 ops left FP32;
-#  - `lowp quantize --equalize` and ONNX Runtime running the equalized INT8 model.
+#  - `lowp quantize --equalize` and ONNX Runtime running the equalized INT8 model;
+#  - 4-bit weights / 8-bit activations on resnet_s: learned rounding within 1 % of FP32 where
+#    nearest rounding is not, and ONNX Runtime runs the result.
 SUITE=recovery
 . "$(dirname "$0")/lib.sh"
 FM=/usr/share/datasets/fashion-mnist
@@ -19,6 +21,20 @@ N=1000 # evaluation samples: 1 % of ~0.91 is 9 images, so the 1 % target is not 
 
 # value of "key": number in a --json output
 num() { sed -nE "s/.*\"$1\": ?([-0-9.e]+).*/\1/p" "$2" | head -1; }
+# top-1 of MODEL on the first N test images
+acc() { lowp eval "$1" -d FashionMNIST:$FM $TR -n "$2" -j -q; num value "$T/out"; }
+# ort_agrees NAME MODEL N ACC: ONNX Runtime gets MODEL's accuracy on N images within 0.2 % of ACC
+# (ORT's and lowp's INT8 kernels may round a handful of borderline images differently)
+ort_agrees() {
+    command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ] || return 0
+    ort=$(node tests/ort_eval.js "$2" "$3" 2>/dev/null | sed -E 's/correct ([0-9]+).*/\1/')
+    want=$(awk -v a="$4" -v n="$3" 'BEGIN { printf "%d", a * n + 0.5 }')
+    if [ -n "$ort" ] && awk -v o="$ort" -v w="$want" -v n="$3" 'BEGIN { d = o - w; exit !(d <= n / 500 && d >= -n / 500) }'; then
+        ok "$1"
+    else
+        fail "$1" "ORT $ort of $3, lowp $want"
+    fi
+}
 
 /usr/bin/python3 tools/make_rescaled_model.py models/resnet_s.onnx "$T/r200.onnx" >"$T/mk.out" 2>&1 ||
     fail make_resnet "$(tail -2 "$T/mk.out")"
@@ -26,14 +42,11 @@ num() { sed -nE "s/.*\"$1\": ?([-0-9.e]+).*/\1/p" "$2" | head -1; }
     fail make_vit "$(tail -2 "$T/mkv.out")"
 
 # FP32 unchanged by the rescale, INT8 minmax far below
-lowp eval models/resnet_s.onnx -d FashionMNIST:$FM $TR -n $N -j -q; cp "$T/out" "$T/e0.json"
-lowp eval "$T/r200.onnx" -d FashionMNIST:$FM $TR -n $N -j -q; cp "$T/out" "$T/e1.json"
-a0=$(num value "$T/e0.json"); a1=$(num value "$T/e1.json")
+a0=$(acc models/resnet_s.onnx $N); a1=$(acc "$T/r200.onnx" $N)
 if [ -n "$a0" ] && [ "$a0" = "$a1" ] && awk -v a="$a0" 'BEGIN { exit !(a > 0.8) }'; then ok rescaled_fp32_unchanged; else fail rescaled_fp32_unchanged "$a0 vs $a1"; fi
 lowp quantize "$T/r200.onnx" -o "$T/plain.onnx" --calib FashionMNIST:$FM:train=true $TR -q
 lowp quantize "$T/r200.onnx" -o "$T/eq.onnx" --calib FashionMNIST:$FM:train=true $TR --equalize -q
-lowp eval "$T/plain.onnx" -d FashionMNIST:$FM $TR -n $N -j -q; ap=$(num value "$T/out")
-lowp eval "$T/eq.onnx" -d FashionMNIST:$FM $TR -n $N -j -q; ae=$(num value "$T/out")
+ap=$(acc "$T/plain.onnx" $N); ae=$(acc "$T/eq.onnx" $N)
 echo "# resnet_s x200: FP32 $a1, INT8 minmax $ap, INT8 minmax + equalization $ae ($N images)"
 if awk -v f="$a1" -v p="$ap" -v e="$ae" 'BEGIN { exit !(p < f - 0.2 && e >= f * 0.99) }'; then
     ok quantize_equalize
@@ -42,16 +55,7 @@ else
 fi
 
 # ONNX Runtime runs the equalized INT8 model and agrees with lowp
-if command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ]; then
-    ort=$(node tests/ort_eval.js "$T/eq.onnx" $N 2>/dev/null | sed -E 's/correct ([0-9]+).*/\1/')
-    want=$(awk -v a="$ae" -v n=$N 'BEGIN { printf "%d", a * n + 0.5 }')
-    # ORT's and lowp's INT8 kernels may round a handful of borderline images differently
-    if [ -n "$ort" ] && awk -v o="$ort" -v w="$want" 'BEGIN { d = o - w; exit !(d <= 3 && d >= -3) }'; then
-        ok onnxruntime_equalized
-    else
-        fail onnxruntime_equalized "ORT $ort of $N, lowp $want"
-    fi
-fi
+ort_agrees onnxruntime_equalized "$T/eq.onnx" $N "$ae"
 
 # the tuner: equalization first on the ladder, every op INT8, within 1 %
 lowp tune "$T/r200.onnx" $DATA --tolerance 1% -n $N -w "$T/tr" -o "$T/tr/out.onnx" --json -q
@@ -70,6 +74,21 @@ if expect tune_vit_x200 0 && has tune_vit_x200 "$T/out" '"met_target": true' &&
    matches tune_vit_x200 "$T/tv/report.md" '^\| smooth_quant \| alpha 0\.[0-9]+ chosen on calibration data' &&
    has tune_vit_x200 "$T/tv/best_recipe.json" '"smooth_quant"'; then
     if [ -n "$fp32" ] && [ "$fp32" -le 2 ]; then ok tune_vit_x200; else fail tune_vit_x200 "$fp32 ops left FP32"; fi
+fi
+
+# 4-bit weights: nearest vs learned rounding (2,000 test images: 1 % is 18 of them)
+N4=2000
+lowp quantize models/resnet_s.onnx -o "$T/w4.onnx" --calib FashionMNIST:$FM:train=true $TR --weight-bits 4 -q
+lowp quantize models/resnet_s.onnx -o "$T/w4lr.onnx" --calib FashionMNIST:$FM:train=true $TR --weight-bits 4 --learned-rounding -q
+if expect w4_learned_rounding 0; then
+    f=$(acc models/resnet_s.onnx $N4); a4=$(acc "$T/w4.onnx" $N4); l4=$(acc "$T/w4lr.onnx" $N4)
+    echo "# resnet_s W4A8 per channel: FP32 $f, nearest $a4, learned rounding $l4 ($N4 images)"
+    if awk -v f="$f" -v a="$a4" -v l="$l4" 'BEGIN { exit !(l >= f * 0.99 && l > a) }'; then
+        ok w4_learned_rounding
+    else
+        fail w4_learned_rounding "FP32 $f, nearest $a4, learned $l4"
+    fi
+    ort_agrees onnxruntime_w4 "$T/w4lr.onnx" $N4 "$l4"
 fi
 
 finish

@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "lowp.h"
+#include "quant/recipe.h"
 
 static const char *full =
     "version: 1.0\n"                                            /* 1 */
@@ -286,8 +287,12 @@ static void test_errors(void)
       "not supported at line 7");
     E("quantization:\n  model_wise:\n    activation: {scheme: [sym, asym], dtype: [uint8, int8]}\n",
       "uint8 with scheme sym is not supported at line 5");
-    E("quantization:\n  model_wise:\n    weight: {bit: 7.0}\n",
-      "quantization.model_wise.weight.bit: 'bit' is an LPOT key that lowp does not support at line 5");
+    E("quantization:\n  model_wise:\n    weight: {bit: 2.5}\n",
+      "quantization.model_wise.weight.bit: expected one whole number from 1 to 7 (magnitude bits: 7 is int8, 3 is "
+      "4-bit weights) at line 5");
+    E("quantization:\n  model_wise:\n    weight: {bit: [3.0, 7.0]}\n", "weight.bit: expected one whole number");
+    E("quantization:\n  recipes: {smooth_quant: true, smooth_quant_args: {alpha: 1.5}}\n",
+      "quantization.recipes.smooth_quant_args.alpha: expected a number in (0, 1), got 1.5");
     E("quantization:\n  calibration:\n    dataloader:\n      dataset:\n        MNISTT: {root: /x}\n",
       "quantization.calibration.dataloader.dataset: unknown dataset 'MNISTT' at line 7");
     E("quantization:\n  calibration:\n    dataloader:\n      dataset:\n        MNIST: {train: true}\n",
@@ -323,6 +328,33 @@ static void test_errors(void)
  * test named beside it shows its effect — or refused with a message naming the key path and its
  * line. None is accepted and then ignored. Keys under a dataloader, a metric or a transform are
  * covered by the registries' own parameter checks (test_data, test_metric). */
+/* LPOT's weight `bit` and the recovery recipes reach the starting recipe. */
+static void test_recovery_recipes(void)
+{
+    lowp_config *c = NULL;
+    CHECK_OK(lowp_config_load_string("model: {name: m}\nquantization:\n  model_wise:\n    weight: {bit: 3.0}\n"
+                                     "  recipes: {equalization: true, learned_rounding: true, smooth_quant: true,"
+                                     " smooth_quant_args: {alpha: 0.6}}\n",
+                                     "r.yaml", &c));
+    lp_graph *g = NULL;
+    lp_recipe *r = NULL;
+    CHECK_OK(lp_graph_new(&g));
+    if (c && g)
+        CHECK_OK(lp_recipe_from_config(c, g, &r));
+    CHECK(r && r->model_wise.weight_bits == 4 && r->equalization && r->learned_rounding);
+    CHECK(r && fabs(r->smooth_quant_alpha - 0.6) < 1e-12);
+    lp_recipe_free(r);
+    lowp_config_free(c);
+    c = NULL, r = NULL;
+    CHECK_OK(lowp_config_load_string("model: {name: m}\nquantization:\n  recipes: {smooth_quant: true}\n", "r.yaml", &c));
+    if (c && g)
+        CHECK_OK(lp_recipe_from_config(c, g, &r));
+    CHECK(r && r->smooth_quant_alpha == 0.5 && !r->equalization && r->model_wise.weight_bits == 0); /* INC's default */
+    lp_recipe_free(r);
+    lowp_config_free(c);
+    lp_graph_free(g);
+}
+
 static void test_lpot_schema_keys(void)
 {
     static const struct { const char *yaml, *refusal, *effect; } keys[] = {
@@ -349,7 +381,8 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\nquantization:\n  recipes: {scale_propagation_max_pooling: false}\n", "quantization.recipes.scale_propagation_max_pooling: lowp never gives a MaxPool output", NULL },
         { "model: {name: m}\nquantization:\n  recipes: {weight_correction: true}\n", "quantization.recipes.weight_correction: weight correction is not implemented", NULL },
         { "model: {name: m}\nquantization:\n  model_wise:\n    weight: {granularity: per_tensor, scheme: sym, dtype: int8, algorithm: minmax}\n", NULL, "tune space, quantize.sh" },
-        { "model: {name: m}\nquantization:\n  model_wise:\n    weight: {bit: 7.0}\n", "quantization.model_wise.weight.bit: 'bit' is an LPOT key that lowp does not support at line 4", NULL },
+        { "model: {name: m}\nquantization:\n  model_wise:\n    weight: {bit: 3.0}\n", NULL, "test_config test_recovery_recipes (4-bit weights)" },
+        { "model: {name: m}\nquantization:\n  recipes: {equalization: true, learned_rounding: true, smooth_quant: true, smooth_quant_args: {alpha: 0.6}}\n", NULL, "test_config test_recovery_recipes" },
         { "model: {name: m}\nquantization:\n  model_wise:\n    activation: {granularity: per_tensor, scheme: sym, dtype: int8, algorithm: kl}\n", NULL, "quantize.sh, tune space" },
         { "model: {name: m}\nquantization:\n  model_wise:\n    activation: {dtype: bf16}\n", NULL, "quantize.sh config model_wise dtype" },
         { "model: {name: m}\nquantization:\n  op_wise: {conv1: {activation: {dtype: fp32}}}\n", NULL, "tune.sh op_wise_same_in_tune_and_quantize" },
@@ -411,6 +444,7 @@ int main(void)
     RUN(test_lpot_schema_keys);
     RUN(test_multi_metrics);
     RUN(test_accuracy_iteration);
+    RUN(test_recovery_recipes);
     RUN(test_full);
     RUN(test_defaults);
     RUN(test_examples);

@@ -39,6 +39,9 @@ static const char usage[] =
     "      --smooth-quant A     SmoothQuant for MatMul/Gemm inputs with migration strength A in (0,1)\n"
     "      --bias-correction    correct Conv/Gemm biases for the weight-quantization mean shift\n"
     "      --equalize           cross-layer equalization of Conv/Gemm/MatMul pairs first\n"
+    "      --weight-bits N      weights with N bits (2..8, default 8; stored as int8)\n"
+    "      --learned-rounding   round weights to minimise each layer's output error on the\n"
+    "                           calibration data (rather than to nearest)\n"
     "      --format FMT         qdq (default; the config's model.framework onnxrt_qlinearops means\n"
     "                           qoperator) or qoperator (QLinearConv/QLinearMatMul)\n"
     "      --recipe FILE        start from this recipe (JSON); the options above change it\n"
@@ -56,14 +59,14 @@ static const char usage[] =
     "             --transform Rescale,Normalize=0.2860/0.3530 --samples 300\n";
 
 typedef struct opts {
-    const char *model, *output, *config, *calib, *recipe, *save_recipe, *algo, *percentile, *format, *smooth;
+    const char *model, *output, *config, *calib, *recipe, *save_recipe, *algo, *percentile, *format, *smooth, *bits;
     const char *transforms[32];
     int n_transforms;
     const char *exclude[64], *exclude_op[64];
     int n_exclude, n_exclude_op;
     long samples, batch;
     int per_channel; /* -1: not given */
-    bool act_sym, dynamic, list, json, quiet, bias_correction, equalize;
+    bool act_sym, dynamic, list, json, quiet, bias_correction, equalize, learned_rounding;
 } opts;
 
 static int parse(int argc, char **argv, opts *o)
@@ -104,6 +107,12 @@ static int parse(int argc, char **argv, opts *o)
                 return lp_cli_usage_error(cmd, "--smooth-quant wants a number in (0, 1), got '%s'", v);
             o->smooth = v;
         }
+        else if (VALUE(NULL, "--weight-bits")) {
+            double b;
+            if (r > 0 && (!lp_cli_number(v, 2, 8, &b) || b != (int)b))
+                return lp_cli_usage_error(cmd, "--weight-bits wants an integer from 2 to 8, got '%s'", v);
+            o->bits = v;
+        }
         else if (VALUE(NULL, "--recipe")) o->recipe = v;
         else if (VALUE(NULL, "--save-recipe")) o->save_recipe = v;
         else if (VALUE(NULL, "--exclude") || VALUE(NULL, "--exclude-op")) {
@@ -121,6 +130,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(argv[i], "--dynamic")) o->dynamic = true;
         else if (!strcmp(argv[i], "--bias-correction")) o->bias_correction = true;
         else if (!strcmp(argv[i], "--equalize")) o->equalize = true;
+        else if (!strcmp(argv[i], "--learned-rounding")) o->learned_rounding = true;
         else if (!strcmp(argv[i], "--list")) o->list = true;
         else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
         else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
@@ -224,7 +234,9 @@ int lp_cmd_quantize(int argc, char **argv)
         (o.act_sym && lowp_recipe_set(recipe, "activation.scheme", "sym") != LOWP_OK) ||
         (o.smooth && lowp_recipe_set(recipe, "smooth_quant.alpha", o.smooth) != LOWP_OK) ||
         (o.bias_correction && lowp_recipe_set(recipe, "bias_correction", "true") != LOWP_OK) ||
-        (o.equalize && lowp_recipe_set(recipe, "equalization", "true") != LOWP_OK)) {
+        (o.equalize && lowp_recipe_set(recipe, "equalization", "true") != LOWP_OK) ||
+        (o.bits && lowp_recipe_set(recipe, "weight.bits", o.bits) != LOWP_OK) ||
+        (o.learned_rounding && lowp_recipe_set(recipe, "learned_rounding", "true") != LOWP_OK)) {
         rc = lp_cli_lib_error();
         goto done;
     }
@@ -249,7 +261,7 @@ int lp_cmd_quantize(int argc, char **argv)
                                                 "--config FILE.yaml (or --dynamic)");
         if (rc != LP_EXIT_OK)
             goto done;
-        if (lowp_calibration_create(model, NULL, &cal) != LOWP_OK) {
+        if (lowp_calibration_create(model, NULL, &cal) != LOWP_OK || lowp_calibration_for_recipe(cal, recipe) != LOWP_OK) {
             rc = lp_cli_lib_error();
             goto done;
         }

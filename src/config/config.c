@@ -430,9 +430,20 @@ static lp_status check_tensor_quant(const ctx *c, const lp_yval *v, const char *
 static lp_status parse_tensor_quant(const ctx *c, const lp_yval *v, const char *path, bool weight,
                                     lp_cfg_tensor_quant *q)
 {
+    static const char *const wkeys[] = {"granularity", "scheme", "dtype", "algorithm", "bit", NULL};
     static const char *const keys[] = {"granularity", "scheme", "dtype", "algorithm", NULL};
-    static const char *const unsup[] = {"bit", NULL};
-    LP_TRY(check_keys(c, path, v, keys, weight ? unsup : NULL));
+    LP_TRY(check_keys(c, path, v, weight ? wkeys : keys, NULL));
+    const lp_yval *b = weight ? lp_yval_get(v, "bit") : NULL;
+    if (b) { /* LPOT's magnitude bits: 7.0 is int8; one value (lowp does not tune it) */
+        const lp_yval *one = b->kind == LP_NODE_SEQ && b->n == 1 ? b->items[0] : b;
+        double x;
+        char key[300];
+        join(key, sizeof key, path, "bit");
+        if (!lp_scalar_float(one, &x) || x != floor(x) || x < 1 || x > 7)
+            return lp_cfg_error(LOWP_ERR_FORMAT, c->file, key, lp_yval_line(b),
+                                "expected one whole number from 1 to 7 (magnitude bits: 7 is int8, 3 is 4-bit weights)");
+        q->bits = (int)x + 1;
+    }
     LP_TRY(get_choice(c, v, "granularity", path, gran_names, &q->granularity));
     LP_TRY(get_choice(c, v, "scheme", path, scheme_names, &q->scheme));
     LP_TRY(get_choice(c, v, "dtype", path, qdtype_names, &q->dtype));
@@ -787,8 +798,24 @@ static lp_status parse_quantization(const ctx *c, const lp_yval *v)
     const lp_yval *rc = lp_yval_get(v, "recipes");
     static const char *const rc_keys[] = {"scale_propagation_max_pooling", "scale_propagation_concat",
                                           "first_conv_or_matmul_quantization", "last_conv_or_matmul_quantization",
-                                          "fast_bias_correction", "weight_correction", NULL};
+                                          "fast_bias_correction", "weight_correction", "equalization",
+                                          "learned_rounding", "smooth_quant", "smooth_quant_args", NULL};
     LP_TRY(check_keys(c, "quantization.recipes", rc, rc_keys, NULL));
+    /* lowp's recovery steps (docs/quantization.md); smooth_quant / smooth_quant_args as INC 2.x */
+    LP_TRY(get_bool(c, rc, "equalization", "quantization.recipes", &cfg->quantization.equalization));
+    LP_TRY(get_bool(c, rc, "learned_rounding", "quantization.recipes", &cfg->quantization.learned_rounding));
+    bool sq = false;
+    LP_TRY(get_bool(c, rc, "smooth_quant", "quantization.recipes", &sq));
+    const lp_yval *sqa = lp_yval_get(rc, "smooth_quant_args");
+    static const char *const sqa_keys[] = {"alpha", NULL};
+    if (sqa)
+        LP_TRY(check_keys(c, "quantization.recipes.smooth_quant_args", sqa, sqa_keys, NULL));
+    double alpha = 0.5;
+    LP_TRY(get_float(c, sqa, "alpha", "quantization.recipes.smooth_quant_args", false, &alpha));
+    if (sq && !(alpha > 0 && alpha < 1))
+        return lp_cfg_error(LOWP_ERR_FORMAT, c->file, "quantization.recipes.smooth_quant_args.alpha",
+                            lp_yval_line(lp_yval_get(sqa, "alpha")), "expected a number in (0, 1), got %g", alpha);
+    cfg->quantization.smooth_quant_alpha = sq ? alpha : 0;
     LP_TRY(get_bool(c, rc, rc_keys[0], "quantization.recipes", &cfg->quantization.scale_propagation_max_pooling));
     LP_TRY(get_bool(c, rc, rc_keys[1], "quantization.recipes", &cfg->quantization.scale_propagation_concat));
     LP_TRY(get_bool(c, rc, rc_keys[2], "quantization.recipes", &cfg->quantization.first_conv_or_matmul_quantization));

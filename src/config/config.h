@@ -45,6 +45,7 @@ typedef struct lp_cfg_choice {
 
 typedef struct lp_cfg_tensor_quant {
     lp_cfg_choice granularity, scheme, dtype, algorithm;
+    int bits;                  /* weight: LPOT's `bit` (magnitude bits, 1..7) + 1; 0: not given */
 } lp_cfg_tensor_quant;
 
 typedef struct lp_cfg_op_quant {
@@ -121,6 +122,9 @@ struct lowp_config {
             last_conv_or_matmul_quantization;      /* the first / last Conv, MatMul or Gemm FP32 */
         bool fast_bias_correction;                 /* recipes: bias correction (default false) */
         lp_cfg_train train;                        /* quant_aware_training's train: section */
+        bool equalization, learned_rounding;       /* recipes (lowp): recovery steps always on */
+        double smooth_quant_alpha;                 /* recipes smooth_quant (+ smooth_quant_args.alpha,
+                                                      INC's form; 0.5 when not given); 0: off */
     } quantization;
 
     struct {

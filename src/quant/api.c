@@ -56,6 +56,15 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
         r->bias_correction = strcmp(value, "true") == 0;
     else if (strcmp(key, "equalization") == 0 && (!strcmp(value, "true") || !strcmp(value, "false")))
         r->equalization = strcmp(value, "true") == 0;
+    else if (strcmp(key, "learned_rounding") == 0 && (!strcmp(value, "true") || !strcmp(value, "false")))
+        r->learned_rounding = strcmp(value, "true") == 0;
+    else if (strcmp(key, "weight.bits") == 0) {
+        char *end;
+        long b = strtol(value, &end, 10);
+        if (end == value || *end || b < 2 || b > 8)
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': expected an integer from 2 to 8, got '%s'", key, value);
+        c->weight_bits = (int)b;
+    }
     else if (strcmp(key, "smooth_quant.alpha") == 0) {
         char *end;
         double a = strtod(value, &end);
@@ -71,11 +80,11 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
         c->percentile = p;
     } else if (!strcmp(key, "weight.granularity") || !strcmp(key, "activation.scheme") ||
                !strcmp(key, "activation.algorithm") || !strcmp(key, "approach") || !strcmp(key, "bias_correction") ||
-               !strcmp(key, "equalization"))
+               !strcmp(key, "equalization") || !strcmp(key, "learned_rounding"))
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': bad value '%s'", key, value);
     else
         return lp_error(LOWP_ERR_INVALID_ARGUMENT,
-                        "unknown recipe key '%s' (known: approach, bias_correction, equalization, smooth_quant.alpha, weight.granularity, activation.scheme, "
+                        "unknown recipe key '%s' (known: approach, bias_correction, equalization, learned_rounding, smooth_quant.alpha, weight.granularity, weight.bits, activation.scheme, "
                         "activation.algorithm, activation.percentile)", key);
     return LP_OK;
 }

@@ -40,14 +40,32 @@ lp_status lp_qb_attr_int(lp_graph *g, int node, const char *name, int64_t v)
     return lp_node_add_attr(&g->nodes[node], &a);
 }
 
+static lp_status quantize_weight(const lp_tensor *w, int axis, lp_dtype dt, int32_t qmax, lp_tensor **q_out,
+                                 float **scales_out, int64_t *n_out, int32_t *zp_out);
+
 lp_status lp_quantize_weight(const lp_tensor *w, int axis, lp_tensor **q_out, float **scales_out, int64_t *n_out)
 {
     int32_t zp;
-    return lp_quantize_weight_as(w, axis, LP_I8, q_out, scales_out, n_out, &zp);
+    return quantize_weight(w, axis, LP_I8, 127, q_out, scales_out, n_out, &zp);
+}
+
+lp_status lp_quantize_weight_bits(const lp_tensor *w, int axis, int bits, lp_tensor **q_out, float **scales_out,
+                                  int64_t *n_out)
+{
+    int32_t zp;
+    if (bits < 2 || bits > 8)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "weight bits %d: expected 2 to 8", bits);
+    return quantize_weight(w, axis, LP_I8, (1 << (bits - 1)) - 1, q_out, scales_out, n_out, &zp);
 }
 
 lp_status lp_quantize_weight_as(const lp_tensor *w, int axis, lp_dtype dt, lp_tensor **q_out, float **scales_out,
                                 int64_t *n_out, int32_t *zp_out)
+{
+    return quantize_weight(w, axis, dt, 127, q_out, scales_out, n_out, zp_out);
+}
+
+static lp_status quantize_weight(const lp_tensor *w, int axis, lp_dtype dt, int32_t qmax, lp_tensor **q_out,
+                                 float **scales_out, int64_t *n_out, int32_t *zp_out)
 {
     int64_t ch = axis >= 0 ? w->dims[axis] : 1, inner = 1;
     for (int d = axis + 1; axis >= 0 && d < w->ndim; d++)
@@ -63,7 +81,7 @@ lp_status lp_quantize_weight_as(const lp_tensor *w, int axis, lp_dtype dt, lp_te
         return st;
     }
     const float *wd = w->data;
-    int32_t zp = dt == LP_U8 ? 128 : 0, lo = dt == LP_U8 ? 0 : -127, hi = dt == LP_U8 ? 255 : 127;
+    int32_t zp = dt == LP_U8 ? 128 : 0, lo = dt == LP_U8 ? 0 : -qmax, hi = dt == LP_U8 ? 255 : qmax;
     if (dt == LP_U8 && axis < 0) {
         float mn = 0, mx = 0;
         for (int64_t i = 0; i < n; i++)
@@ -76,7 +94,7 @@ lp_status lp_quantize_weight_as(const lp_tensor *w, int axis, lp_dtype dt, lp_te
             sc[c] = fmaxf(sc[c], fabsf(wd[i]));
         }
         for (int64_t c = 0; c < ch; c++)
-            sc[c] = sc[c] > 0 ? sc[c] / 127.0f : 1.0f;
+            sc[c] = sc[c] > 0 ? sc[c] / (float)qmax : 1.0f;
     }
     for (int64_t i = 0; i < n; i++) {
         int64_t c = axis >= 0 ? (i / inner) % ch : 0;

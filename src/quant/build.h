@@ -20,6 +20,10 @@ lp_status lp_qb_attr_int(lp_graph *g, int node, const char *name, int64_t v);
  * q = round_half_even(w / s_c) clamped to [-127, 127], s_c = max|w_c| / 127 (1 for an all-zero
  * channel). *q_out is int8 with w's shape; *scales_out (malloc'ed) has *n_out entries. */
 lp_status lp_quantize_weight(const lp_tensor *w, int axis, lp_tensor **q_out, float **scales_out, int64_t *n_out);
+/* The same with `bits` (2..8) bits: q in [-(2^(bits-1) - 1), 2^(bits-1) - 1], s_c = max|w_c| / that
+ * bound; stored as int8 (ONNX has no narrower type every runtime takes). */
+lp_status lp_quantize_weight_bits(const lp_tensor *w, int axis, int bits, lp_tensor **q_out, float **scales_out,
+                                  int64_t *n_out);
 /* The same into type `dt`: LP_I8 as above (zero point 0); LP_U8 per tensor asymmetric (s, zp over
  * [min(w, 0), max(w, 0)], q = round(w / s) + zp in [0, 255]), LP_U8 per channel symmetric with
  * the one zero point 128 (q in [1, 255]) — ONNX Runtime's ConvInteger takes only a scalar weight

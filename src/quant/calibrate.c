@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant/adaround.h"
+#include "quant/recipe.h"
+
 static lp_status count_values(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
 {
     (void)parent, (void)node, (void)depth;
@@ -79,6 +82,7 @@ void lowp_calibration_free(lowp_calibration *c)
     if (!c)
         return;
     lowp_session_free(c->session);
+    lp_grams_free(c->grams);
     for (int i = 0; i < c->n_obs; i++)
         free(c->names[i]);
     for (int i = 0; c->channels && i < c->n_obs; i++) {
@@ -142,6 +146,19 @@ static void observe(lp_calibration *c, const char *name, const lp_tensor *t)
         return;
     lp_observer_update(&c->obs[i], t->data, lp_tensor_numel(t));
     channel_update(&c->channels[i], t);
+    lp_grams_observe(c->grams, name, t);
+}
+
+lowp_status lowp_calibration_for_recipe(lowp_calibration *c, const lowp_recipe *r)
+{
+    if (!c || !r)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_calibration_for_recipe: NULL argument");
+    if (!r->learned_rounding || c->grams)
+        return LP_OK;
+    if (c->samples)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_calibration_for_recipe: the calibration has seen %lld samples "
+                        "already; learned rounding needs its moments from the first batch on", (long long)c->samples);
+    return lp_grams_new(c->session->g, &c->grams);
 }
 
 static lp_status tap(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t)

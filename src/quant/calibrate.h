@@ -24,6 +24,7 @@ struct lowp_calibration {
     lp_observer *obs;
     lp_channel_stats *channels; /* one per observer */
     int64_t samples;
+    struct lp_grams *grams;     /* layer-input moments for learned rounding, NULL: not collected */
 };
 
 typedef struct lowp_calibration lp_calibration;

@@ -2,6 +2,7 @@
  * model is the ONNX graph with QuantizeLinear/DequantizeLinear pairs. */
 #include "quant/quantize.h"
 
+#include "quant/adaround.h"
 #include "quant/build.h"
 #include "quant/equalize.h"
 
@@ -83,6 +84,8 @@ typedef struct synth_obs {
                                    rescaled (equalization) */
     lp_observer *obs;           /* min/max only: ranges for it are minmax */
     lp_channel_stats ch;        /* rescaled per-channel statistics (channels 0: none) */
+    double *div;                /* x_c is now the calibrated x_c / div[c] (n_div; NULL: not known) */
+    int64_t n_div;
 } synth_obs;
 
 typedef struct qctx {
@@ -206,39 +209,54 @@ static lp_status dq_const(lp_graph *g, const char *scope, int src, const char *d
     return st;
 }
 
-/* Quantizes constant weight `w` to int8 symmetric along `axis` (-1: per tensor); returns the
- * DQ output value and the per-channel scales (*scales, malloc'ed, *n_scales entries). */
-static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, int *dq_out, float **scales, int64_t *n_scales)
+/* Per-channel divisors of tensor v that equalization or SmoothQuant introduced after
+ * calibration (x_c is now x_c / div[c]), or NULL. */
+static const double *find_div(const qctx *q, int v, int64_t *n)
+{
+    for (int i = 0; i < q->n_synth; i++)
+        if (q->synth[i].value == v) {
+            *n = q->synth[i].n_div;
+            return q->synth[i].div;
+        }
+    return NULL;
+}
+
+/* The integers and scales of node ni's constant weight w along `axis` (-1: per tensor):
+ * symmetric to cfg's weight bits, rounded to nearest, or learned against the calibration's
+ * moments of the node's input x (recipe learned_rounding). */
+static lp_status quant_weight(qctx *q, int ni, int x, int w, int axis, const lp_quant_cfg *cfg, lp_tensor **qt,
+                              float **sc, int64_t *n)
+{
+    const lp_tensor *wt = q->g->values[w].init;
+    int bits = cfg->weight_bits ? cfg->weight_bits : 8;
+    const lp_gram *h = q->recipe->learned_rounding && q->cal ? lp_grams_find(q->cal->grams, q->g->nodes[ni].name) : NULL;
+    if (!h)
+        return lp_quantize_weight_bits(wt, axis, bits, qt, sc, n);
+    int64_t n_div = 0;
+    const double *div = find_div(q, x, &n_div);
+    return lp_adaround_weight(&q->g->nodes[ni], wt, h, div, n_div, axis, (1 << (bits - 1)) - 1, qt, sc, n);
+}
+
+/* Constant weight `w` as the int8 tensor qt with scales sc (n_sc; qt is taken over, also on
+ * failure) and the DequantizeLinear that restores it; *dq_out its output. */
+static lp_status weight_qdq(qctx *q, const char *node, int w, int axis, lp_tensor *qt, const float *sc, int64_t n_sc,
+                            int *dq_out)
 {
     lp_graph *g = q->g;
-    const lp_tensor *wt = g->values[w].init;
-    lp_tensor *qt = NULL, *st_t = NULL, *zt = NULL;
-    float *sc = NULL;
-    int64_t ch = 0;
-    LP_TRY(lp_quantize_weight(wt, axis, &qt, &sc, &ch));
-    int64_t cdims[1] = { ch };
+    lp_tensor *st_t = NULL, *zt = NULL;
+    int64_t cdims[1] = { n_sc };
     lp_status st = lp_tensor_new(LP_F32, axis >= 0 ? 1 : 0, cdims, &st_t);
     if (st == LP_OK)
         st = lp_tensor_new(LP_I8, axis >= 0 ? 1 : 0, cdims, &zt);
     if (st != LP_OK) {
-        free(sc);
         lp_tensor_free(qt);
         lp_tensor_free(st_t);
         return st;
     }
-    memcpy(st_t->data, sc, (size_t)ch * sizeof *sc);
+    memcpy(st_t->data, sc, (size_t)n_sc * sizeof *sc);
     char name[512];
-    int dq = -1;
     snprintf(name, sizeof name, "%s_weight_DequantizeLinear", node);
-    st = dq_const(g, q->scope, w, name, qt, st_t, zt, axis >= 0 && q->opset >= 13 ? axis : -1, &dq);
-    if (st != LP_OK) {
-        free(sc);
-        return st;
-    }
-    *dq_out = dq;
-    *scales = sc;
-    *n_scales = ch;
-    return LP_OK;
+    return dq_const(g, q->scope, w, name, qt, st_t, zt, axis >= 0 && q->opset >= 13 ? axis : -1, dq_out);
 }
 
 /* Bias (1-D float const of length n_w or 1) -> int32 with scale s_x * s_w[c]. */
@@ -290,7 +308,7 @@ static float cached_scale(const qctx *q, int dq)
 /* Bias correction: the mean output shift that weight quantization causes, (W_q - W) . E[x],
  * is subtracted from the bias, with E[x] per input channel from calibration. Conv: channel c
  * of group g feeds outputs of that group; Gemm: the reduced feature. Writes a new bias const. */
-static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis)
+static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis, const lp_tensor *wq, const float *sc, int64_t nsc)
 {
     lp_graph *g = q->g;
     const lp_channel_stats *cs = find_channels(q, x);
@@ -301,10 +319,7 @@ static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis)
     int64_t groups = conv ? lp_attr_int(&g->nodes[ni], "group", 1) : 1;
     if (!cs || lp_tensor_numel(bt) != m_out || groups < 1 || cs->channels != k_in * groups)
         return LP_OK; /* statistics do not line up with the weight: leave the bias */
-    lp_tensor *wq = NULL, *nb = NULL;
-    float *sc = NULL;
-    int64_t nsc = 0;
-    LP_TRY(lp_quantize_weight(wt, axis, &wq, &sc, &nsc));
+    lp_tensor *nb = NULL;
     lp_status st = lp_tensor_clone(bt, &nb);
     if (st == LP_OK) {
         int64_t inner = 1; /* kernel elements per (output, input channel) */
@@ -334,15 +349,14 @@ static lp_status bias_correct(qctx *q, int ni, int x, int w, int axis)
         if (st == LP_OK)
             g->nodes[ni].in[2] = bv;
     }
-    lp_tensor_free(wq);
     lp_tensor_free(nb);
-    free(sc);
     return st;
 }
 
-/* Records derived statistics for tensor v: min/max, and per-channel ones when ch is not NULL
- * (its arrays are taken over, also on failure). */
-static lp_status add_synth(qctx *q, int v, double lo, double hi, lp_channel_stats *ch)
+/* Records derived statistics for tensor v: min/max, per-channel ones when ch is not NULL, and
+ * its per-channel divisors div (n_div; may be NULL). ch's arrays and div are taken over, also
+ * on failure. */
+static lp_status add_synth(qctx *q, int v, double lo, double hi, lp_channel_stats *ch, double *div, int64_t n_div)
 {
     synth_obs *so = realloc(q->synth, (size_t)(q->n_synth + 1) * sizeof *so);
     lp_observer *o = malloc(sizeof *o);
@@ -350,6 +364,7 @@ static lp_status add_synth(qctx *q, int v, double lo, double hi, lp_channel_stat
         q->synth = so;
     if (!so || !o) {
         free(o);
+        free(div);
         if (ch)
             free(ch->min), free(ch->max), free(ch->sum);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
@@ -358,7 +373,8 @@ static lp_status add_synth(qctx *q, int v, double lo, double hi, lp_channel_stat
     o->min = lo;
     o->max = hi;
     o->count = 1;
-    q->synth[q->n_synth++] = (synth_obs){ .value = v, .obs = o, .ch = ch ? *ch : (lp_channel_stats){ 0 } };
+    q->synth[q->n_synth++] = (synth_obs){ .value = v, .obs = o, .ch = ch ? *ch : (lp_channel_stats){ 0 },
+                                          .div = div, .n_div = div ? n_div : 0 };
     return LP_OK;
 }
 
@@ -393,7 +409,9 @@ static lp_status equalize(qctx *q)
             st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
             break;
         }
-        double lo = INFINITY, hi = -INFINITY;
+        double lo = INFINITY, hi = -INFINITY, *div = malloc((size_t)n * sizeof *div);
+        if (div)
+            memcpy(div, e.div[v], (size_t)n * sizeof *div);
         for (int64_t c = 0; c < n; c++) {
             double d = e.div[v][c];
             ch.min[c] = cs->min[c] / d;
@@ -402,7 +420,7 @@ static lp_status equalize(qctx *q)
             lo = fmin(lo, ch.min[c]);
             hi = fmax(hi, ch.max[c]);
         }
-        st = add_synth(q, v, lo, hi, &ch);
+        st = add_synth(q, v, lo, hi, &ch, div, n);
     }
     lp_equalized_free(&e);
     return st;
@@ -503,9 +521,14 @@ static lp_status smooth(qctx *q, double alpha)
                 g->nodes[readers[r]].in[1] = wv;
             }
         }
-        free(s);
+        int64_t n_prior = 0;
+        const double *prior = find_div(q, v, &n_prior);
+        for (int64_t k = 0; prior && n_prior == K && k < K; k++)
+            s[k] *= prior[k]; /* X was equalized before: the divisors compose */
         if (st == LP_OK) /* derived statistics for X/s */
-            st = add_synth(q, xs, lo, hi, NULL);
+            st = add_synth(q, xs, lo, hi, NULL, s, K);
+        else
+            free(s);
         LP_TRY(st);
     }
     return LP_OK;
@@ -545,20 +568,24 @@ static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
     int wdq = -1;
     float *s_w = NULL;
     int64_t n_w = 0;
-    LP_TRY(weight_qdq(q, node_name, w, axis, &wdq, &s_w, &n_w));
-    g->nodes[ni].in[1] = wdq;
-    lp_status st = LP_OK;
+    lp_tensor *wq = NULL;
+    LP_TRY(quant_weight(q, ni, x, w, axis, cfg, &wq, &s_w, &n_w));
     lp_node *n = &g->nodes[ni];
     bool has_bias = n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].kind == LP_VALUE_CONST &&
                     g->values[n->in[2]].init->dtype == LP_F32;
-    if (has_bias && (op == LP_OP_Conv || (op == LP_OP_Gemm && lp_attr_float(n, "beta", 1.0f) == 1.0f &&
-                                          lp_attr_float(n, "alpha", 1.0f) == 1.0f))) {
+    has_bias &= op == LP_OP_Conv ||
+                (op == LP_OP_Gemm && lp_attr_float(n, "beta", 1.0f) == 1.0f && lp_attr_float(n, "alpha", 1.0f) == 1.0f);
+    lp_status st = has_bias && q->recipe->bias_correction ? bias_correct(q, ni, x, w, axis, wq, s_w, n_w) : LP_OK;
+    if (st == LP_OK)
+        st = weight_qdq(q, node_name, w, axis, wq, s_w, n_w, &wdq);
+    else
+        lp_tensor_free(wq);
+    if (st == LP_OK)
+        g->nodes[ni].in[1] = wdq;
+    if (st == LP_OK && has_bias) {
         int bdq = -1;
-        if (q->recipe->bias_correction)
-            st = bias_correct(q, ni, x, w, axis);
         n = &g->nodes[ni];
-        if (st == LP_OK)
-            st = bias_qdq(q, node_name, n->in[2], cached_scale(q, xdq), s_w, n_w, &bdq);
+        st = bias_qdq(q, node_name, n->in[2], cached_scale(q, xdq), s_w, n_w, &bdq);
         if (st == LP_OK && bdq >= 0)
             g->nodes[ni].in[2] = bdq;
     }
@@ -659,6 +686,7 @@ static lp_status quantize_nodes(const qctx *parent, lp_graph *g, const char *sco
     for (int i = 0; i < q.n_synth; i++) {
         free(q.synth[i].obs);
         free(q.synth[i].ch.min), free(q.synth[i].ch.max), free(q.synth[i].ch.sum);
+        free(q.synth[i].div);
     }
     free(q.synth);
     return st;

@@ -1,6 +1,7 @@
 /* recipe.c — quantization recipes: defaults, per-node overrides, JSON in and out. */
 #include "quant/recipe.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ lp_status lp_recipe_clone(const lp_recipe *r, lp_recipe **out)
     c->bias_correction = r->bias_correction;
     c->smooth_quant_alpha = r->smooth_quant_alpha;
     c->equalization = r->equalization;
+    c->learned_rounding = r->learned_rounding;
     for (int i = 0; i < r->n_nodes; i++) {
         const lp_node_recipe *n = &r->nodes[i];
         lp_status st = lp_recipe_set(c, n->node, n->precision, n->has_cfg ? &n->cfg : NULL);
@@ -122,6 +124,10 @@ static void write_cfg(lp_json *j, const lp_quant_cfg *c, lp_approach a)
     lp_json_begin_object(j);
     lp_json_key(j, "granularity");
     lp_json_string(j, lp_weight_per_channel(c, a) ? "per_channel" : "per_tensor");
+    if (c->weight_bits && c->weight_bits != 8) {
+        lp_json_key(j, "bits");
+        lp_json_int(j, c->weight_bits);
+    }
     lp_json_end_object(j);
     lp_json_key(j, "activation");
     lp_json_begin_object(j);
@@ -167,6 +173,10 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
     }
     if (r->equalization) {
         lp_json_key(&j, "equalization");
+        lp_json_bool(&j, true);
+    }
+    if (r->learned_rounding) {
+        lp_json_key(&j, "learned_rounding");
         lp_json_bool(&j, true);
     }
     if (r->smooth_quant_alpha > 0) {
@@ -234,6 +244,11 @@ static lp_status read_cfg(const rd *r, const lp_yval *m, const char *path, lp_qu
                     return lp_cfg_error(LOWP_ERR_FORMAT, r->what, pp, lp_yval_line(x), "expected per_channel or per_tensor, got '%s'", s);
                 c->per_channel = strcmp(s, "per_channel") == 0;
                 c->per_channel_given = true;
+            } else if (k[0] == 'w' && strcmp(kk, "bits") == 0) {
+                double b;
+                if (!lp_scalar_float(x, &b) || b != floor(b) || b < 2 || b > 8)
+                    return bad(r, x, pp, "expected an integer from 2 to 8");
+                c->weight_bits = (int)b;
             } else if (k[0] == 'a' && strcmp(kk, "scheme") == 0) {
                 if (strcmp(s, "sym") && strcmp(s, "asym"))
                     return lp_cfg_error(LOWP_ERR_FORMAT, r->what, pp, lp_yval_line(x), "expected sym or asym, got '%s'", s);
@@ -279,6 +294,9 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
         } else if (strcmp(k, "equalization") == 0) {
             if (!lp_scalar_bool(v, &rec->equalization))
                 st = bad(&r, v, "equalization", "expected true or false");
+        } else if (strcmp(k, "learned_rounding") == 0) {
+            if (!lp_scalar_bool(v, &rec->learned_rounding))
+                st = bad(&r, v, "learned_rounding", "expected true or false");
         } else if (strcmp(k, "smooth_quant") == 0) {
             const lp_yval *a = v->kind == LP_NODE_MAP ? lp_yval_get(v, "alpha") : NULL;
             bool off = false;
@@ -320,7 +338,7 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
                     st = lp_recipe_set(rec, v->keys[n], p, has_cfg ? &cfg : NULL);
             }
         } else {
-            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, bias_correction, equalization, smooth_quant, model_wise, op_wise)", k);
+            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, bias_correction, equalization, learned_rounding, smooth_quant, model_wise, op_wise)", k);
         }
     }
     lp_yval_free(root);

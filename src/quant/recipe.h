@@ -3,8 +3,8 @@
  *
  *   { "approach": "post_training_static_quant",
  *     "bias_correction": false, "smooth_quant": { "alpha": 0.5 },      (all optional, off)
- *     "equalization": false,
- *     "model_wise": { "weight":     { "granularity": "per_channel" },
+ *     "equalization": false, "learned_rounding": false,
+ *     "model_wise": { "weight":     { "granularity": "per_channel", "bits": 8 },
  *                     "activation": { "scheme": "asym", "algorithm": "minmax",
  *                                     "percentile": 99.99 } },
  *     "op_wise": { "conv1":   { "precision": "fp32" },
@@ -25,6 +25,7 @@ typedef struct lp_quant_cfg {
     bool per_channel;           /* weights: per output channel or per tensor ... */
     bool per_channel_given;     /* ... as a recipe, config or option said; else the approach's
                                    default (lp_weight_per_channel) */
+    int weight_bits;            /* static: 2..8 (stored as int8 in [-(2^(b-1)-1), 2^(b-1)-1]); 0: 8 */
     bool act_symmetric;         /* activations: int8 symmetric, else uint8 asymmetric (default) */
     lp_calib_algo algo;         /* activation clip range */
     double percentile;          /* for LP_CALIB_PERCENTILE, default 99.99 */
@@ -44,6 +45,8 @@ typedef struct lowp_recipe {
     bool bias_correction;       /* static: correct biases for the weight-quantization shift */
     double smooth_quant_alpha;  /* static: SmoothQuant migration strength; 0 = off (default) */
     bool equalization;          /* static: cross-layer equalization first (quant/equalize.h) */
+    bool learned_rounding;      /* static: weights rounded against the calibration's moments of
+                                   their layers' inputs (quant/adaround.h) */
     lp_quant_cfg model_wise;
     int n_nodes, cap_nodes;
     lp_node_recipe *nodes;

@@ -15,6 +15,8 @@ static void apply(const lp_cfg_op_quant *q, lp_quant_cfg *c, lp_precision *prec)
 {
     if (q->has_weight && q->weight.granularity.n)
         c->per_channel = q->weight.granularity.v[0] == LP_GRAN_PER_CHANNEL, c->per_channel_given = true;
+    if (q->has_weight && q->weight.bits)
+        c->weight_bits = q->weight.bits;
     if (q->has_activation && q->activation.scheme.n)
         c->act_symmetric = q->activation.scheme.v[0] == LP_SCHEME_SYM;
     if (q->has_activation && q->activation.dtype.n && q->activation.dtype.v[0] == LP_QDT_INT8)
@@ -123,6 +125,9 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
             st = lp_recipe_set(r, g->nodes[i].name, mw, NULL);
     }
     r->bias_correction = cfg->quantization.fast_bias_correction;
+    r->equalization = cfg->quantization.equalization;
+    r->learned_rounding = cfg->quantization.learned_rounding;
+    r->smooth_quant_alpha = cfg->quantization.smooth_quant_alpha;
     /* recipes first/last_conv_or_matmul_quantization: false keeps that op FP32 (op_wise may
      * still say otherwise) */
     int kept[2], n_kept = lp_recipe_kept_fp32(cfg, g, kept);

@@ -5,8 +5,8 @@
  *     with approach post_training_auto_quant also the dynamic form;
  *  2. when that misses the target narrowly (within one tolerance band), a few calibration
  *     algorithms (percentile, mse, kl) -- a better clip range often closes a small gap;
- *  3. the recovery ladder (recover.c): cross-layer equalization, then SmoothQuant with alpha
- *     chosen on calibration data -- the quantized model changes, every op stays INT8;
+ *  3. the recovery ladder (recover.c): cross-layer equalization, SmoothQuant with alpha chosen
+ *     on calibration data, learned rounding -- the quantized model changes, every op stays INT8;
  *     the steps that helped stay on for what follows;
  *  4. sensitivity-ordered fallback (mse_v2's order) with a growing step: the 1, 2, 3, 4, 6, 8,
  *     12, ... most sensitive ops to BF16 (FP32 where BF16 is not native), then to FP32;

@@ -18,10 +18,11 @@ static void report(lowp_tuner *t, const char *phase, int64_t done, int64_t total
     t->opt.progress(t->opt.progress_user, &p);
 }
 
-lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out)
+lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibration **out)
 {
-    if (t->cal[s]) {
-        *out = t->cal[s];
+    lowp_calibration **slot = moments ? &t->cal_moments[s] : &t->cal[s];
+    if (*slot) {
+        *out = *slot;
         return LP_OK;
     }
     if (!t->calib)
@@ -31,6 +32,14 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out)
     so.threads = t->opt.threads;
     lowp_calibration *cal = NULL;
     LP_TRY(lowp_calibration_create(&m, &so, &cal));
+    if (moments) {
+        lp_recipe r = { .learned_rounding = true };
+        lp_status st = lowp_calibration_for_recipe(cal, &r);
+        if (st != LP_OK) {
+            lowp_calibration_free(cal);
+            return st;
+        }
+    }
     const lp_graph *g = t->fp32->g;
     int64_t want = t->opt.sampling_sizes[s], have = 0;
     const char *names[LOWP_SAMPLE_MAX_TENSORS];
@@ -39,7 +48,8 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out)
     lowp_dataloader_reset(t->calib);
     lowp_sample b = { 0 };
     lp_status st = LP_OK;
-    report(t, "calibration", 0, want);
+    const char *phase = moments ? "calibration (layer-input moments)" : "calibration";
+    report(t, phase, 0, want);
     while (have < want && st == LP_OK) {
         int64_t n = 0;
         st = lowp_dataloader_next(t->calib, &b, &n);
@@ -59,7 +69,7 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out)
         }
         st = lowp_calibration_feed(cal, b.n_inputs < g->n_inputs ? b.n_inputs : g->n_inputs, names, in);
         have += use;
-        report(t, "calibration", have, want);
+        report(t, phase, have, want);
     }
     lowp_sample_clear(&b);
     lowp_dataloader_reset(t->calib);
@@ -70,7 +80,7 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out)
         lowp_calibration_free(cal);
         return st;
     }
-    t->cal[s] = cal;
+    *slot = cal;
     *out = cal;
     return LP_OK;
 }
@@ -91,7 +101,7 @@ lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *pr
             any_int8 |= prec[i] == LP_PREC_INT8;
         lowp_calibration *cal = NULL;
         if (any_int8)
-            st = lp_tune_calibration(t, c->sampling, &cal);
+            st = lp_tune_calibration(t, c->sampling, rv && rv->learned_rounding, &cal);
         if (st == LP_OK)
             st = lp_quantize_graph(t->fp32->g, cal, r, &qg);
     }

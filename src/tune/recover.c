@@ -4,7 +4,10 @@
  *  1. cross-layer equalization (quant/equalize.h): one trial, when the model has a layer pair;
  *  2. SmoothQuant for MatMul/Gemm inputs: the migration strength alpha is chosen on calibration
  *     data alone (the alpha whose quantized model's outputs are closest to the FP32 model's,
- *     by SQNR, on up to PROBE_SAMPLES calibration samples), then one trial with it.
+ *     by SQNR, on up to PROBE_SAMPLES calibration samples), then one trial with it;
+ *  3. learned rounding of the weights (quant/adaround.h) against the layers' calibration inputs:
+ *     one trial (its calibration pass also collects the layer-input moments).
+ * Quantization-aware training would come next, once lowp can train; then op fallback.
  *
  * A step is kept for the following steps (and the fallback after them) when its trial is more
  * accurate than the best so far. Each rung is recorded for the report: what it did, accuracy
@@ -249,6 +252,15 @@ lp_status lp_tune_recover(lowp_tuner *t, int c, const unsigned char *base, bool 
                 LP_TRY(step_trial(t, c, base, &rv, note, r, &keep, &best, passed, stop));
             }
         }
+    }
+    /* 3. learned rounding of the weights, on calibration data */
+    if (!keep.learned_rounding && !*passed && !*stop) {
+        lp_tune_recovery rv = keep;
+        rv.learned_rounding = true;
+        lp_tune_rung *r = rung(t, "learned_rounding");
+        if (r)
+            snprintf(r->detail, sizeof r->detail, "weights rounded to minimise each layer's output error on calibration data");
+        LP_TRY(step_trial(t, c, base, &rv, "recovery: learned rounding of the weights", r, &keep, &best, passed, stop));
     }
     t->rv = keep;
     return LP_OK;

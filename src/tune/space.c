@@ -90,9 +90,9 @@ static void apply_op_wise(lp_tune_op *op, const lp_cfg_op_wise *o, int k)
         op->op_wise = k;
     }
     const lp_cfg_tensor_quant *w = &o->q.weight, *a = &o->q.activation;
-    if (w->granularity.n || a->scheme.n || a->algorithm.n) {
+    if (w->granularity.n || w->bits || a->scheme.n || a->algorithm.n) {
         op->has_cfg = true;
-        op->cfg = (lp_quant_cfg){ .per_channel = true, .algo = LP_CALIB_MINMAX, .percentile = 99.99 };
+        op->cfg = (lp_quant_cfg){ .per_channel = true, .algo = LP_CALIB_MINMAX, .percentile = 99.99, .weight_bits = w->bits };
         if (w->granularity.n)
             op->cfg.per_channel = w->granularity.v[0] == LP_GRAN_PER_CHANNEL, op->cfg.per_channel_given = true;
         if (a->scheme.n)
@@ -192,6 +192,10 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
         LP_TRY(lp_op_wise_check(cfg, g)); /* a key that names no node is a mistake, as in quantize */
         oc.n_kept = lp_recipe_kept_fp32(cfg, g, oc.kept);
         t->bias_correction = cfg->quantization.fast_bias_correction;
+        /* recovery steps the configuration turns on stay on in every static trial */
+        t->rv = (lp_tune_recovery){ .equalize = cfg->quantization.equalization,
+                                    .sq_alpha = cfg->quantization.smooth_quant_alpha,
+                                    .learned_rounding = cfg->quantization.learned_rounding };
     }
     /* ops: the main graph's, then those inside control flow (depth first) */
     int64_t n_nodes = g->n_nodes;
@@ -216,6 +220,13 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
                 for (int si = 0; si < m.n_scheme; si++)
                     for (int ai = 0; ai < m.n_algo; ai++)
                         LP_TRY(add_cfg(t, LP_APPROACH_STATIC_QUANT, s, m.gran[gi], m.scheme[si], m.algo[ai]));
+    /* weight bits other than 8 (LPOT's weight `bit`): static configurations, named so */
+    int wb = cfg && cfg->quantization.model_wise.has_weight ? cfg->quantization.model_wise.weight.bits : 0;
+    for (int c = 0; wb && wb != 8 && c < t->n_cfgs; c++) {
+        size_t n = strlen(t->cfgs[c].name);
+        t->cfgs[c].q.weight_bits = wb;
+        snprintf(t->cfgs[c].name + n, sizeof t->cfgs[c].name - n, " w%d", wb);
+    }
     if (do_dynamic)
         for (int gi = 0; gi < m.n_gran; gi++)
             LP_TRY(add_cfg(t, LP_APPROACH_DYNAMIC_QUANT, 0, m.gran[gi], false, LP_CALIB_MINMAX));
@@ -248,6 +259,7 @@ lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *p
     if (rv && c->approach == LP_APPROACH_STATIC_QUANT) {
         r->equalization = rv->equalize;
         r->smooth_quant_alpha = rv->sq_alpha;
+        r->learned_rounding = rv->learned_rounding;
     }
     lp_status st = LP_OK;
     for (int i = 0; i < t->n_ops && st == LP_OK; i++)
@@ -267,7 +279,9 @@ char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec)
     if (t->cfgs[config].approach == LP_APPROACH_STATIC_QUANT) { /* dynamic recipes take no recovery */
         size_t m = (size_t)snprintf(rv, sizeof rv, "%s", t->rv.equalize ? "+eq" : "");
         if (t->rv.sq_alpha > 0)
-            snprintf(rv + m, sizeof rv - m, "+sq%.2f", t->rv.sq_alpha);
+            m += (size_t)snprintf(rv + m, sizeof rv - m, "+sq%.2f", t->rv.sq_alpha);
+        if (t->rv.learned_rounding)
+            snprintf(rv + m, sizeof rv - m, "+lr");
     }
     size_t n0 = strlen(t->cfgs[config].name), n = n0 + strlen(rv);
     char *k = malloc(n + 2 + (size_t)t->n_ops);

@@ -26,6 +26,7 @@ typedef struct lp_tune_cfg {
 typedef struct lp_tune_recovery {
     bool equalize;              /* cross-layer equalization */
     double sq_alpha;            /* SmoothQuant strength, 0: off */
+    bool learned_rounding;      /* weights rounded against the layers' calibration inputs */
 } lp_tune_recovery;
 
 /* One rung of the recovery ladder, for the report. */
@@ -97,6 +98,8 @@ struct lowp_tuner {
     bool bf16;                  /* the CPU runs BF16 natively */
 
     lowp_calibration *cal[LP_TUNE_MAX_SAMPLINGS];
+    lowp_calibration *cal_moments[LP_TUNE_MAX_SAMPLINGS]; /* the same with layer-input moments
+                                                             (learned rounding), on first use */
     double **sens;              /* per config (NULL until computed): sensitivity in dB per op */
     double **sens_sqnr;         /* and the SQNR of each op's output in the all-INT8 model */
 
@@ -140,7 +143,7 @@ lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *p
                          lp_recipe **out);
 /* Moves each op's choice to an allowed one (int8 -> bf16 -> fp32). */
 void lp_tune_normalize(const lowp_tuner *t, unsigned char *prec);
-/* "CONFIG|ibf..." (malloc'ed); "CONFIG+eq+sq0.50|ibf..." with t->rv's recovery steps. */
+/* "CONFIG|ibf..." (malloc'ed); "CONFIG+eq+sq0.50+lr|ibf..." with t->rv's recovery steps. */
 char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec);
 /* The cost model: MAC-weighted precision factors, relative to the FP32 model (1.0). */
 double lp_tune_cost(const lowp_tuner *t, const unsigned char *prec);
@@ -150,8 +153,9 @@ double lp_tune_cost(const lowp_tuner *t, const unsigned char *prec);
  * LP_META_BF16_NODES, which sessions (and so the engine) honour and other runtimes ignore. */
 lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
                               lp_graph **out);
-/* The calibration for sampling index s, collected on first use. */
-lp_status lp_tune_calibration(lowp_tuner *t, int s, lowp_calibration **out);
+/* The calibration for sampling index s, collected on first use; with `moments` also the
+ * second moments of the layers' inputs that learned rounding needs (a separate pass). */
+lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibration **out);
 
 /* ---- objective.c ---- */
 /* Measures a graph: median batch-1 latency, serialized size, peak memory (arena + scratch +
@@ -165,8 +169,8 @@ lp_status lp_tune_parse_objective(lowp_tuner *t, const char *spec);
 lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config);
 
 /* ---- recover.c ---- */
-/* The recovery ladder (equalization, then SmoothQuant with its alpha chosen on calibration
- * data) from static config c and all-INT8 point base: a trial per useful step, t->rv left at
+/* The recovery ladder (equalization, SmoothQuant with its alpha chosen on calibration data,
+ * learned rounding) from static config c and all-INT8 point base: a trial per useful step, t->rv left at
  * the most accurate steps; *passed when a trial met the target. Records t->rungs. */
 lp_status lp_tune_recover(lowp_tuner *t, int c, const unsigned char *base, bool *passed, int *stop);
 void lp_tune_probe_free(struct lp_tune_probe *p);

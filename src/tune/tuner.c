@@ -94,7 +94,7 @@ void lowp_tuner_free(lowp_tuner *t)
     lowp_sample_clear(&t->tb_batch);
     free(t->ops);
     for (int i = 0; i < LP_TUNE_MAX_SAMPLINGS; i++)
-        lowp_calibration_free(t->cal[i]);
+        lowp_calibration_free(t->cal[i]), lowp_calibration_free(t->cal_moments[i]);
     for (int i = 0; i < t->n_cfgs; i++) {
         if (t->sens)
             free(t->sens[i]);

@@ -622,6 +622,20 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out);
 lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *calibration,
                           const lowp_recipe *recipe, lowp_model **quantized_out);
 
+/* Pruning (docs/pruning.md): a new model, `model` optimized, with the weights of its Conv, Gemm
+ * and MatMul layers pruned by magnitude. `pattern`: "unstructured" (each weight's smallest |w|
+ * zeroed to `sparsity`, a fraction in [0, 1)), "N:M" such as "2:4" (N kept of every M
+ * consecutive weights along each layer's reduction axis; `sparsity` unused), or "channel"
+ * (`sparsity` of the output channels of every layer removed, smallest L1 norm first, with
+ * everything that reads them shrunk: residual Adds, depthwise Convs and Concats follow; a
+ * channel group something else reads stays whole). `names`: comma-separated weight or node
+ * names or regular expressions matched from their start (NULL or "": every layer).
+ * *report_json_out (NULL: not wanted; free()): per weight its elements, zeros, sparsity and
+ * channels before and after, and the parameter counts. One-shot: fine-tuning afterwards is the
+ * caller's. */
+lowp_status lowp_prune(const lowp_model *model, const char *pattern, double sparsity, const char *names,
+                       lowp_model **pruned_out, char **report_json_out);
+
 /* The QOperator form of a quantized (QDQ) model: DQ -> Conv|MatMul -> [Relu] -> Q chains
  * become QLinearConv / QLinearMatMul (standard ONNX domain); other nodes stay as they are. */
 lowp_status lowp_model_to_qoperator(const lowp_model *quantized, lowp_model **qoperator_out);

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/session.h"
 #include "ir/graph.h"
+#include "lowp.h"
 #include "test.h"
 
 #define GB_MAX_FEED 8
@@ -118,6 +120,29 @@ static inline void attr_s(gb *b, const char *name, const char *s)
 {
     lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) };
     CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+}
+
+/* A float32 tensor of uniform values in [-scale, scale) drawn from *rng (lowp_random_next). */
+static inline lp_tensor *gb_rand_tensor(uint64_t *rng, int ndim, const int64_t *dims, double scale)
+{
+    lp_tensor *t = NULL;
+    CHECK_OK(lp_tensor_new(LP_F32, ndim, dims, &t));
+    for (int64_t i = 0; t && i < lp_tensor_numel(t); i++)
+        ((float *)t->data)[i] = (float)((2 * lowp_random_uniform(rng) - 1) * scale);
+    return t;
+}
+
+/* Runs graph g (a session of it) on x fed to its first input: its first output (caller frees). */
+static inline lp_tensor *gb_run(const lp_graph *g, const lp_tensor *x)
+{
+    lowp_session *s = NULL;
+    lp_tensor *y = NULL;
+    CHECK_OK(lp_session_create_graph(g, NULL, &s));
+    const char *name = g->values[g->inputs[0]].name;
+    if (s)
+        CHECK_OK(lowp_session_run(s, 1, &name, (const lowp_tensor *const *)&x, 1, &y));
+    lowp_session_free(s);
+    return y;
 }
 
 static inline void gb_output(gb *b, int v)

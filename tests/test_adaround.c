@@ -27,14 +27,7 @@ static uint64_t rng = 0xada20d0ULL;
 static double rndu(void) { return lowp_random_uniform(&rng); }
 static int rnd(int lo, int hi) { return lo + (int)(lowp_random_next(&rng) % (uint64_t)(hi - lo + 1)); }
 
-static lp_tensor *rand_tensor(int ndim, const int64_t *dims, double scale)
-{
-    lp_tensor *t = NULL;
-    CHECK_OK(lp_tensor_new(LP_F32, ndim, dims, &t));
-    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
-        ((float *)t->data)[i] = (float)((2 * rndu() - 1) * scale);
-    return t;
-}
+static lp_tensor *rand_tensor(int ndim, const int64_t *dims, double scale) { return gb_rand_tensor(&rng, ndim, dims, scale); }
 
 /* A graph x -> Conv (or Gemm) -> y; *node the weighted node's index. */
 static gb *one_layer(bool conv, int64_t *xd, int xnd, lp_tensor *w, int group, int stride, int dil, int pad)

@@ -307,7 +307,7 @@ static void test_errors(void)
       "dataloader.transform: unknown transform 'Flip' at line 8");
     E("quantization:\n  calibration:\n    sampling_size: many\n",
       "quantization.calibration.sampling_size: expected a positive integer");
-    E("pruning:\n  approach: {}\n", "pruning: 'pruning' is an LPOT key that lowp does not support at line 3");
+    E("pruning:\n  train: {end_epoch: 2}\n", "pruning.train: gradual pruning with fine-tuning needs lowp's training engine");
     E("model:\n  name: again\n", "key 'model' given twice at line 3");
     E("device: gpu\n", "device: 'gpu' is not one of: cpu");
     E("evaluation:\n  accuracy: [1, 2]\n", "evaluation.accuracy: expected a map of keys, got 'a list' at line 4");
@@ -328,6 +328,34 @@ static void test_errors(void)
  * test named beside it shows its effect — or refused with a message naming the key path and its
  * line. None is accepted and then ignored. Keys under a dataloader, a metric or a transform are
  * covered by the registries' own parameter checks (test_data, test_metric). */
+/* The pruning section's values, defaults and refusals. */
+static void test_pruning_section(void)
+{
+    lowp_config *c = NULL;
+    CHECK_OK(lowp_config_load_string("model: {name: m}\npruning:\n  approach:\n    weight_compression:\n"
+                                     "      target_sparsity: 0.6\n      pruners:\n"
+                                     "        - !Pruner {names: [a.weight, 'b.*'], pattern: '2:4'}\n"
+                                     "        - !Pruner {target_sparsity: 0.3}\n",
+                                     "p.yaml", &c));
+    CHECK(c && c->pruning.present && c->pruning.n_pruners == 2);
+    if (c && c->pruning.n_pruners == 2) {
+        CHECK(!strcmp(c->pruning.pruners[0].pattern, "2:4") && !strcmp(c->pruning.pruners[0].names, "a.weight,b.*"));
+        CHECK(c->pruning.pruners[0].target_sparsity == 0.6 && c->pruning.pruners[1].target_sparsity == 0.3);
+        CHECK(!strcmp(c->pruning.pruners[1].pattern, "unstructured") && !c->pruning.pruners[1].names);
+    }
+    lowp_config_free(c);
+    c = NULL;
+    CHECK(lowp_config_load_string("model: {name: m}\npruning:\n  approach:\n    weight_compression:\n"
+                                  "      pruners: [{pattern: '4:2'}]\n", "p.yaml", &c) != LOWP_OK);
+    CHECK(strstr(lowp_last_error(), "pattern: expected unstructured, channel or N:M") != NULL);
+    CHECK(lowp_config_load_string("model: {name: m}\npruning:\n  approach:\n    weight_compression:\n"
+                                  "      target_sparsity: 1.0\n", "p.yaml", &c) != LOWP_OK);
+    CHECK(strstr(lowp_last_error(), "target_sparsity: expected a fraction in [0, 1)") != NULL);
+    CHECK(lowp_config_load_string("model: {name: m}\npruning:\n  approach:\n    weight_compression:\n"
+                                  "      start_epoch: 3\n      end_epoch: 1\n", "p.yaml", &c) != LOWP_OK);
+    CHECK(strstr(lowp_last_error(), "before start_epoch") != NULL);
+}
+
 /* LPOT's weight `bit` and the recovery recipes reach the starting recipe. */
 static void test_recovery_recipes(void)
 {
@@ -422,7 +450,13 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\ntuning:\n  workspace: {path: ./ws, resume: ./ws/history.jsonl}\n", NULL, "tune.sh kill_and_resume" },
         { "model: {name: m}\ntuning:\n  tensorboard: true\n", NULL, "tensorboard.sh tune" },
         /* sections lowp refuses whole */
-        { "model: {name: m}\npruning: {approach: {}}\n", "pruning: 'pruning' is an LPOT key that lowp does not support at line 2", NULL },
+        /* pruning (one-shot; docs/pruning.md) */
+        { "model: {name: m}\npruning: {approach: {}}\n", NULL, "prune.sh config_form (defaults)" },
+        { "model: {name: m}\npruning:\n  approach:\n    weight_compression: {initial_sparsity: 0.0, target_sparsity: 0.5, start_epoch: 0, end_epoch: 4}\n", NULL, "prune.sh config_form" },
+        { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners:\n        - !Pruner {start_epoch: 0, end_epoch: 2, initial_sparsity: 0.0, target_sparsity: 0.8, update_frequency: 0.1, prune_type: basic_magnitude, method: per_tensor, names: [conv1.weight]}\n", NULL, "prune.sh config_form, test_config test_pruning_section" },
+        { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{pattern: '2:4'}, {pattern: channel, target_sparsity: 0.5}]\n", NULL, "prune.sh config_form (lowp's pattern)" },
+        { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{prune_type: gradient_sensitivity}]\n", "prune_type: 'gradient_sensitivity' is not one of: basic_magnitude", NULL },
+        { "model: {name: m}\npruning:\n  train: {start_epoch: 0, end_epoch: 10}\n", "pruning.train: gradual pruning with fine-tuning needs lowp's training engine", NULL },
         { "model: {name: m}\ngraph_optimization: {precisions: [bf16]}\n", "graph_optimization: 'graph_optimization' is an LPOT key that lowp does not support at line 2", NULL },
         { "model: {name: m}\nmodel_conversion: {source: qat}\n", "model_conversion: 'model_conversion' is an LPOT key that lowp does not support at line 2", NULL },
     };
@@ -445,6 +479,7 @@ int main(void)
     RUN(test_multi_metrics);
     RUN(test_accuracy_iteration);
     RUN(test_recovery_recipes);
+    RUN(test_pruning_section);
     RUN(test_full);
     RUN(test_defaults);
     RUN(test_examples);

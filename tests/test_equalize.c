@@ -28,15 +28,7 @@ static uint64_t rng = 0x5eed0e9a11ULL;
 static double rndu(void) { return lowp_random_uniform(&rng); }
 static int rnd(int lo, int hi) { return lo + (int)(lowp_random_next(&rng) % (uint64_t)(hi - lo + 1)); }
 
-static lp_tensor *rand_tensor(int ndim, const int64_t *dims, double scale)
-{
-    lp_tensor *t = NULL;
-    CHECK_OK(lp_tensor_new(LP_F32, ndim, dims, &t));
-    float *d = t->data;
-    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
-        d[i] = (float)((2 * rndu() - 1) * scale);
-    return t;
-}
+static lp_tensor *rand_tensor(int ndim, const int64_t *dims, double scale) { return gb_rand_tensor(&rng, ndim, dims, scale); }
 
 /* Channel scales spread over e^-5..e^5 (or x200 on every 4th channel when `outliers`). */
 static double *chan_scales(int64_t c, bool outliers)
@@ -82,17 +74,7 @@ static void rescale_conv_pair(lp_graph *g, int a, int bnode, const double *s)
         }
 }
 
-static lp_tensor *run(const lp_graph *g, const lp_tensor *x)
-{
-    lowp_session *s = NULL;
-    lp_tensor *y = NULL;
-    CHECK_OK(lp_session_create_graph(g, NULL, &s));
-    const char *name = g->values[g->inputs[0]].name;
-    if (s)
-        CHECK_OK(lowp_session_run(s, 1, &name, (const lowp_tensor *const *)&x, 1, &y));
-    lowp_session_free(s);
-    return y;
-}
+static lp_tensor *run(const lp_graph *g, const lp_tensor *x) { return gb_run(g, x); }
 
 /* max |a - b| / max |a| */
 static double rel_diff(const lp_tensor *a, const lp_tensor *b)

@@ -2,6 +2,9 @@
 #include "base/strmap.h"
 
 #include <stdint.h>
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,4 +75,21 @@ void lp_strmap_clear(lp_strmap *m)
     free(m->keys);
     free(m->vals);
     memset(m, 0, sizeof *m);
+}
+
+bool lp_regex_match_start(const char *pattern, const char *name)
+{
+    size_t n = strlen(pattern);
+    char *full = malloc(n + 4);
+    if (!full)
+        return false;
+    snprintf(full, n + 4, "^(%s)", pattern);
+    regex_t re;
+    bool m = regcomp(&re, full, REG_EXTENDED | REG_NOSUB) == 0;
+    free(full);
+    if (m) {
+        m = regexec(&re, name, 0, NULL, 0) == 0;
+        regfree(&re);
+    }
+    return m;
 }

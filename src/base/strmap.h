@@ -2,6 +2,8 @@
 #ifndef LP_STRMAP_H
 #define LP_STRMAP_H
 
+#include <stdbool.h>
+
 #include "base/status.h"
 
 typedef struct lp_strmap {
@@ -16,5 +18,9 @@ lp_status lp_strmap_put(lp_strmap *m, char *key, int val);
 /* The value, or -1 when absent. */
 int lp_strmap_get(const lp_strmap *m, const char *key);
 void lp_strmap_clear(lp_strmap *m);
+
+/* Does POSIX extended regular expression `re` match `name` from its start (Python's re.match,
+ * as LPOT's op_wise and pruner names use)? False for an expression that does not compile. */
+bool lp_regex_match_start(const char *re, const char *name);
 
 #endif

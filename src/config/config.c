@@ -993,12 +993,130 @@ static void set_defaults(lp_config *cfg)
     cfg->tuning.workspace_path = "./lowp_workspace";
 }
 
+/* N:M with 1 <= N < M <= 64, "unstructured" or "channel". */
+static bool prune_pattern_ok(const char *s)
+{
+    int n, m, len = 0;
+    return !strcmp(s, "unstructured") || !strcmp(s, "channel") ||
+           (sscanf(s, "%d:%d%n", &n, &m, &len) == 2 && !s[len] && n >= 1 && n < m && m <= 64);
+}
+
+static lp_status parse_sparsity(const ctx *c, const lp_yval *v, const char *path, const char *key, double *out)
+{
+    LP_TRY(get_float(c, v, key, path, false, out));
+    char p[300];
+    join(p, sizeof p, path, key);
+    if (lp_yval_get(v, key) && !(*out >= 0 && *out < 1))
+        return bad(c, p, lp_yval_get(v, key), "expected a fraction in [0, 1), got %g", *out);
+    return LP_OK;
+}
+
+static lp_status parse_epochs(const ctx *c, const lp_yval *v, const char *path, int64_t *start, int64_t *end)
+{
+    LP_TRY(get_int(c, v, "start_epoch", path, 0, start));
+    LP_TRY(get_int(c, v, "end_epoch", path, 0, end));
+    char p[300];
+    join(p, sizeof p, path, "end_epoch");
+    if (*end < *start)
+        return bad(c, p, lp_yval_get(v, "end_epoch"), "%lld is before start_epoch %lld", (long long)*end, (long long)*start);
+    return LP_OK;
+}
+
+/* LPOT 1.4's pruning section. One-shot: each pruner's target sparsity is applied at once;
+ * the schedule's epochs and update_frequency describe gradual pruning, which needs training
+ * (pruning.train), and lowp does not train yet. */
+static lp_status parse_pruning(const ctx *c, const lp_yval *v)
+{
+    lp_config *cfg = c->cfg;
+    static const char *const keys[] = {"approach", NULL}, *const unsup[] = {"train", NULL};
+    const lp_yval *tr = lp_yval_get(v, "train");
+    if (tr)
+        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "pruning.train", lp_yval_line(tr),
+                            "gradual pruning with fine-tuning needs lowp's training engine, not in this build: leave "
+                            "pruning.train out for one-shot pruning (the target sparsity applied at once)");
+    LP_TRY(check_keys(c, "pruning", v, keys, unsup));
+    cfg->pruning.present = true;
+    cfg->pruning.target_sparsity = 0.97;
+    cfg->pruning.end_epoch = 4;
+    const lp_yval *a = lp_yval_get(v, "approach");
+    static const char *const akeys[] = {"weight_compression", NULL};
+    LP_TRY(check_keys(c, "pruning.approach", a, akeys, NULL));
+    const lp_yval *w = a ? lp_yval_get(a, "weight_compression") : NULL;
+    static const char *const wkeys[] = {"initial_sparsity", "target_sparsity", "start_epoch", "end_epoch", "pruners", NULL};
+    const char *wp = "pruning.approach.weight_compression";
+    LP_TRY(check_keys(c, wp, w, wkeys, NULL));
+    LP_TRY(parse_sparsity(c, w, wp, "initial_sparsity", &cfg->pruning.initial_sparsity));
+    LP_TRY(parse_sparsity(c, w, wp, "target_sparsity", &cfg->pruning.target_sparsity));
+    LP_TRY(parse_epochs(c, w, wp, &cfg->pruning.start_epoch, &cfg->pruning.end_epoch));
+    const lp_yval *ps = w ? lp_yval_get(w, "pruners") : NULL;
+    if (!ps || ps->kind == LP_NODE_NULL)
+        return LP_OK;
+    char path[300];
+    join(path, sizeof path, wp, "pruners");
+    if (ps->kind != LP_NODE_SEQ)
+        return bad(c, path, ps, "expected a list of pruners");
+    if (!(cfg->pruning.pruners = calloc((size_t)ps->n + 1, sizeof *cfg->pruning.pruners)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    static const char *const pkeys[] = {"start_epoch", "end_epoch", "initial_sparsity", "target_sparsity",
+                                        "update_frequency", "prune_type", "method", "names", "pattern", NULL};
+    for (int i = 0; i < ps->n; i++) {
+        const lp_yval *p = ps->items[i];
+        lp_cfg_pruner *pr = &cfg->pruning.pruners[i];
+        char pp[320];
+        snprintf(pp, sizeof pp, "%s[%d]", path, i);
+        if (p->kind != LP_NODE_MAP)
+            return bad(c, pp, p, "expected a pruner (a map: prune_type, names, target_sparsity, ...)");
+        cfg->pruning.n_pruners = i + 1;
+        LP_TRY(check_keys(c, pp, p, pkeys, NULL));
+        *pr = (lp_cfg_pruner){ .pattern = "unstructured", .target_sparsity = cfg->pruning.target_sparsity,
+                               .initial_sparsity = cfg->pruning.initial_sparsity, .start_epoch = cfg->pruning.start_epoch,
+                               .end_epoch = cfg->pruning.end_epoch, .update_frequency = 1, .line = lp_yval_line(p) };
+        LP_TRY(parse_sparsity(c, p, pp, "initial_sparsity", &pr->initial_sparsity));
+        LP_TRY(parse_sparsity(c, p, pp, "target_sparsity", &pr->target_sparsity));
+        LP_TRY(parse_epochs(c, p, pp, &pr->start_epoch, &pr->end_epoch));
+        LP_TRY(get_float(c, p, "update_frequency", pp, false, &pr->update_frequency));
+        static const char *const types[] = {"basic_magnitude", NULL}, *const methods[] = {"per_tensor", NULL};
+        const char *t = NULL, *m = NULL;
+        LP_TRY(get_enum(c, p, "prune_type", pp, types, &t));
+        LP_TRY(get_enum(c, p, "method", pp, methods, &m));
+        LP_TRY(get_str(c, p, "pattern", pp, &pr->pattern));
+        char key[340];
+        join(key, sizeof key, pp, "pattern");
+        if (!prune_pattern_ok(pr->pattern))
+            return bad(c, key, lp_yval_get(p, "pattern"), "expected unstructured, channel or N:M (1 <= N < M <= 64, e.g. 2:4), got '%s'",
+                       pr->pattern);
+        const char **nl = NULL;
+        int nn = 0;
+        join(key, sizeof key, pp, "names");
+        LP_TRY(str_list(c, lp_yval_get(p, "names"), key, &nl, &nn));
+        size_t len = 1;
+        for (int k = 0; k < nn; k++) {
+            if (strchr(nl[k], ',')) {
+                free(nl);
+                return bad(c, key, lp_yval_get(p, "names"), "a name with a comma ('%s') is not supported", nl[k]);
+            }
+            len += strlen(nl[k]) + 1;
+        }
+        if (nn && !(pr->names = calloc(len, 1))) {
+            free(nl);
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+        for (int k = 0; k < nn; k++) {
+            if (k)
+                strcat(pr->names, ",");
+            strcat(pr->names, nl[k]);
+        }
+        free(nl);
+    }
+    return LP_OK;
+}
+
 static lp_status parse_root(lp_config *cfg)
 {
     ctx c = {cfg, cfg->file};
-    static const char *const keys[] = {"version", "model", "device", "quantization", "evaluation", "tuning", NULL};
-    static const char *const unsup[] = {"pruning", "graph_optimization", "distillation", "mixed_precision",
-                                        "model_conversion", NULL};
+    static const char *const keys[] = {"version", "model", "device", "quantization", "evaluation", "tuning",
+                                       "pruning", NULL};
+    static const char *const unsup[] = {"graph_optimization", "distillation", "mixed_precision", "model_conversion", NULL};
     const lp_yval *r = cfg->root;
     if (r->kind != LP_NODE_MAP)
         return bad(&c, "", r, "the configuration must be a map of sections (model, quantization, ...)");
@@ -1025,6 +1143,9 @@ static lp_status parse_root(lp_config *cfg)
                                 "post_training_dynamic_quant (or left out)");
         cfg->quantization.approach = LP_APPROACH_DYNAMIC;
     }
+    const lp_yval *pr = lp_yval_get(r, "pruning");
+    if (pr)
+        LP_TRY(parse_pruning(&c, pr));
     const lp_yval *e = lp_yval_get(r, "evaluation");
     if (e)
         LP_TRY(parse_evaluation(&c, e));
@@ -1045,6 +1166,9 @@ void lowp_config_free(lowp_config *cfg)
     free(cfg->model.outputs);
     free(cfg->quantization.calibration.transforms);
     free(cfg->quantization.op_wise);
+    for (int i = 0; i < cfg->pruning.n_pruners; i++)
+        free(cfg->pruning.pruners[i].names);
+    free(cfg->pruning.pruners);
     free(cfg->evaluation.accuracy_dataloader.transforms);
     free(cfg->evaluation.performance_dataloader.transforms);
     free(cfg->evaluation.postprocess);

@@ -90,6 +90,16 @@ typedef struct lp_cfg_perf_configs {
     bool has_kmp;                 /* kmp_blocktime / kmp_affinity given (Intel OpenMP's) */
 } lp_cfg_perf_configs;
 
+/* One pruner of pruning.approach.weight_compression.pruners (LPOT's !Pruner). */
+typedef struct lp_cfg_pruner {
+    const char *pattern;       /* unstructured (default), channel, or N:M (lowp's / INC 2.x's `pattern`) */
+    double initial_sparsity, target_sparsity;  /* target: the weight_compression's when not given */
+    int64_t start_epoch, end_epoch;
+    double update_frequency;
+    char *names;               /* comma-joined `names` (owned), NULL: every layer */
+    int line;
+} lp_cfg_pruner;
+
 struct lowp_config {
     char file[256];
     lp_yval *root;
@@ -126,6 +136,14 @@ struct lowp_config {
         double smooth_quant_alpha;                 /* recipes smooth_quant (+ smooth_quant_args.alpha,
                                                       INC's form; 0.5 when not given); 0: off */
     } quantization;
+
+    struct {
+        bool present;
+        double initial_sparsity, target_sparsity;  /* weight_compression: 0, 0.97 (LPOT's defaults) */
+        int64_t start_epoch, end_epoch;            /* 0, 4 */
+        int n_pruners;
+        lp_cfg_pruner *pruners;
+    } pruning;
 
     struct {
         bool has_accuracy;

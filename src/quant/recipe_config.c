@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/strmap.h"
 #include "config/config.h"
 #include "quant/quantize.h"
 
@@ -36,21 +37,7 @@ static void apply(const lp_cfg_op_quant *q, lp_quant_cfg *c, lp_precision *prec)
 
 bool lp_op_wise_matches(const lp_cfg_op_wise *o, const char *name)
 {
-    if (!o->is_regex)
-        return strcmp(o->pattern, name) == 0;
-    size_t n = strlen(o->pattern);
-    char *full = malloc(n + 4);
-    if (!full)
-        return false;
-    snprintf(full, n + 4, "^(%s)", o->pattern);
-    regex_t re;
-    bool m = regcomp(&re, full, REG_EXTENDED | REG_NOSUB) == 0;
-    free(full);
-    if (m) {
-        m = regexec(&re, name, 0, NULL, 0) == 0;
-        regfree(&re);
-    }
-    return m;
+    return o->is_regex ? lp_regex_match_start(o->pattern, name) : strcmp(o->pattern, name) == 0;
 }
 
 typedef struct ow_find {

@@ -1,0 +1,276 @@
+/* cmd_prune.c — `lowp prune MODEL -o OUT.onnx`: magnitude pruning (unstructured, N:M, channel)
+ * into standard ONNX, with a per-tensor report, the size and the measured speed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "base/json.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "onnx/model.h"
+
+static const char usage[] =
+    "usage: lowp prune MODEL -o OUT.onnx [--pattern P] [--sparsity S] [--names LIST] [options]\n"
+    "       lowp prune MODEL -o OUT.onnx --config FILE.yaml\n"
+    "\n"
+    "Prunes the weights of MODEL's Conv, Gemm and MatMul layers by magnitude, one-shot, and writes\n"
+    "standard ONNX (the model optimized: BatchNormalization folded). Prints what each weight\n"
+    "lost, the sizes, and the latency before and after (lowp's engine, zeros as input).\n"
+    "\n"
+    "  -o, --output FILE      the pruned model (written via a temporary name)\n"
+    "  -p, --pattern P        unstructured (default): each weight's smallest |w| set to zero;\n"
+    "                         N:M, e.g. 2:4: N kept of every M along each layer's reduction axis;\n"
+    "                         channel: whole output channels removed and their readers shrunk\n"
+    "                         (the model gets smaller and faster)\n"
+    "  -s, --sparsity S       fraction to remove, in [0, 1) (default 0.5; unused by N:M)\n"
+    "      --names LIST       comma-separated weight or node names or regular expressions\n"
+    "                         (default: every layer)\n"
+    "  -c, --config FILE      LPOT YAML: pruning.approach.weight_compression (target_sparsity,\n"
+    "                         pruners with prune_type basic_magnitude, names, pattern)\n"
+    "  -b, --batch-size N     the second batch size timed (default 64; 0: only batch 1)\n"
+    "  -j, --json             print the report as JSON\n"
+    "  -q, --quiet            no per-tensor table\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "example: lowp prune models/resnet_s.onnx -o resnet_s.pruned.onnx --pattern channel --sparsity 0.5\n";
+
+typedef struct opts {
+    const char *model, *output, *pattern, *names, *config;
+    double sparsity;
+    long batch;
+    bool json, quiet;
+} opts;
+
+static int parse(int argc, char **argv, opts *o)
+{
+    const char *cmd = "prune";
+    *o = (opts){ .sparsity = 0.5, .batch = 64 };
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+#define VALUE(s, l) ((r = lp_cli_option(cmd, argc, argv, &i, s, l, &v)) != 0)
+        if (lp_cli_is_help(argv[i])) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (VALUE("-o", "--output")) o->output = v;
+        else if (VALUE("-p", "--pattern")) o->pattern = v;
+        else if (VALUE("-c", "--config")) o->config = v;
+        else if (VALUE(NULL, "--names")) o->names = v;
+        else if (VALUE("-s", "--sparsity")) {
+            if (r > 0 && (!lp_cli_number(v, 0, 1, &o->sparsity) || o->sparsity >= 1))
+                return lp_cli_usage_error(cmd, "--sparsity wants a fraction in [0, 1), got '%s'", v);
+        } else if (VALUE("-b", "--batch-size")) {
+            if (r > 0 && !lp_cli_int(v, 0, 4096, &o->batch))
+                return lp_cli_usage_error(cmd, "--batch-size wants an integer in [0, 4096], got '%s'", v);
+        } else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
+        else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (!o->model) o->model = argv[i];
+        else
+            return lp_cli_usage_error(cmd, "one model only ('%s' and '%s')", o->model, argv[i]);
+        if (r < 0)
+            return r;
+#undef VALUE
+    }
+    if (!o->model)
+        return lp_cli_usage_error(cmd, "which model? (lowp prune MODEL -o OUT.onnx ...)");
+    if (!o->output)
+        return lp_cli_usage_error(cmd, "-o OUT.onnx is required");
+    if (o->config && (o->pattern || o->names))
+        return lp_cli_usage_error(cmd, "--config describes the pruners: --pattern and --names go with no --config");
+    return 0;
+}
+
+/* A number or string of the report as text. */
+static const char *txt(const lp_cj *v, const char *dflt)
+{
+    return v && (v->type == LP_CJ_NUMBER || v->type == LP_CJ_STRING) ? v->str : dflt;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median latency (ms) of `m` on zero inputs with batch b (the first dim of every input when
+ * unknown or symbolic); NAN when an input has another unknown dim. */
+static double latency_ms(const lowp_model *m, long b)
+{
+    const lp_graph *g = m->graph;
+    int n = g->n_inputs < LOWP_SAMPLE_MAX_TENSORS ? g->n_inputs : LOWP_SAMPLE_MAX_TENSORS;
+    lowp_tensor *in[LOWP_SAMPLE_MAX_TENSORS] = { 0 };
+    const char *names[LOWP_SAMPLE_MAX_TENSORS];
+    double t[25], res = NAN;
+    int ok = 1;
+    for (int i = 0; i < n && ok; i++) {
+        const lp_value *v = &g->values[g->inputs[i]];
+        int64_t dims[8];
+        ok = v->shape.ndim >= 0 && v->shape.ndim <= 8;
+        for (int d = 0; ok && d < v->shape.ndim; d++) {
+            dims[d] = lp_dim_known(v->shape.d[d]) ? v->shape.d[d] : d == 0 ? b : -1;
+            ok = dims[d] >= 0;
+        }
+        names[i] = v->name;
+        ok = ok && lowp_tensor_create((lowp_dtype)v->dtype, v->shape.ndim, dims, NULL, &in[i]) == LOWP_OK;
+    }
+    lowp_session *s = NULL;
+    if (ok && lowp_session_create(m, NULL, &s) == LOWP_OK) {
+        int runs = 0;
+        double t0 = now_s();
+        for (int r = 0; r < 28 && ok && (r < 8 || now_s() - t0 < 2.0); r++) {
+            lowp_tensor *out = NULL;
+            double a = now_s();
+            ok = lowp_session_run(s, n, names, (const lowp_tensor *const *)in, 1, &out) == LOWP_OK;
+            if (r >= 3 && ok) /* three warm-up runs */
+                t[runs++] = (now_s() - a) * 1e3;
+            lowp_tensor_free(out);
+        }
+        if (ok && runs) {
+            qsort(t, (size_t)runs, sizeof *t, cmp_d);
+            res = t[runs / 2];
+        }
+    }
+    lowp_session_free(s);
+    for (int i = 0; i < n; i++)
+        lowp_tensor_free(in[i]);
+    return res;
+}
+
+/* The pruners of a configuration, applied in order (each on the previous one's result). */
+static int prune_config(const opts *o, const lowp_model *model, lowp_model **out, char **json)
+{
+    lowp_config *cfg = NULL;
+    if (lowp_config_load(o->config, &cfg) != LOWP_OK)
+        return lp_cli_lib_error();
+    int rc = 0;
+    if (!cfg->pruning.present) {
+        lowp_config_free(cfg);
+        return lp_cli_input_error("%s: no pruning section", o->config);
+    }
+    const lowp_model *cur = model;
+    lowp_model *next = NULL;
+    int n = cfg->pruning.n_pruners ? cfg->pruning.n_pruners : 1;
+    for (int k = 0; k < n && !rc; k++) {
+        const lp_cfg_pruner *p = cfg->pruning.n_pruners ? &cfg->pruning.pruners[k] : NULL;
+        free(*json);
+        *json = NULL;
+        if (lowp_prune(cur, p ? p->pattern : "unstructured", p ? p->target_sparsity : cfg->pruning.target_sparsity,
+                       p ? p->names : NULL, &next, json) != LOWP_OK)
+            rc = lp_cli_lib_error();
+        if (cur != model)
+            lowp_model_free((lowp_model *)cur);
+        cur = next;
+    }
+    lowp_config_free(cfg);
+    if (rc) {
+        if (cur != model)
+            lowp_model_free((lowp_model *)cur);
+        return rc;
+    }
+    *out = (lowp_model *)cur;
+    return 0;
+}
+
+int lp_cmd_prune(int argc, char **argv)
+{
+    opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    lowp_model *model = NULL, *pruned = NULL;
+    char *json = NULL;
+    if (lowp_model_load(o.model, &model) != LOWP_OK)
+        return lp_cli_lib_error();
+    if (o.config)
+        rc = prune_config(&o, model, &pruned, &json);
+    else if (lowp_prune(model, o.pattern, o.sparsity, o.names, &pruned, &json) != LOWP_OK)
+        rc = lp_cli_lib_error();
+    if (!rc && lowp_model_save(pruned, o.output) != LOWP_OK)
+        rc = lp_cli_lib_error();
+    lp_cj r = { 0 };
+    if (!rc && !lp_cj_parse(json, &r))
+        rc = lp_cli_input_error("internal: the pruning report does not parse");
+    if (!rc) {
+        double t1[2] = { latency_ms(model, 1), o.batch ? latency_ms(model, o.batch) : NAN };
+        double t2[2] = { latency_ms(pruned, 1), o.batch ? latency_ms(pruned, o.batch) : NAN };
+        long long pb = strtoll(txt(lp_cj_get(&r, "params_before"), "0"), NULL, 10);
+        long long pa = strtoll(txt(lp_cj_get(&r, "params"), "0"), NULL, 10);
+        struct stat s1, s2;
+        double bytes[2] = { stat(o.model, &s1) == 0 ? (double)s1.st_size : NAN, stat(o.output, &s2) == 0 ? (double)s2.st_size : NAN };
+        if (o.json) { /* {"report": the library's, "run": what this command measured} */
+            lp_json j;
+            char *run = NULL;
+            lp_json_init(&j, 0);
+            lp_json_begin_object(&j);
+            lp_json_key(&j, "output");
+            lp_json_string(&j, o.output);
+            lp_json_key(&j, "file_bytes");
+            lp_json_begin_array_flat(&j);
+            lp_json_double(&j, bytes[0]), lp_json_double(&j, bytes[1]);
+            lp_json_end_array(&j);
+            lp_json_key(&j, "batch");
+            lp_json_begin_array_flat(&j);
+            lp_json_int(&j, 1), lp_json_int(&j, o.batch);
+            lp_json_end_array(&j);
+            const char *keys[2] = { "latency_ms_before", "latency_ms_after" };
+            for (int k = 0; k < 2; k++) {
+                lp_json_key(&j, keys[k]);
+                lp_json_begin_array_flat(&j);
+                lp_json_double(&j, k ? t2[0] : t1[0]), lp_json_double(&j, k ? t2[1] : t1[1]);
+                lp_json_end_array(&j);
+            }
+            lp_json_end_object(&j);
+            if (lp_json_finish(&j, &run) != LP_OK)
+                rc = lp_cli_lib_error();
+            else
+                printf("{\"report\": %s,\n \"run\": %s}\n", json, run);
+            free(run);
+        } else {
+            const lp_cj *ts = lp_cj_get(&r, "tensors");
+            if (!o.quiet && ts && ts->type == LP_CJ_ARRAY) {
+                printf("%-32s %12s %12s %9s %13s\n", "weight", "elements", "zeros", "sparsity", "channels");
+                for (int i = 0; i < ts->n; i++) {
+                    const lp_cj *e = &ts->items[i];
+                    char ch[40];
+                    snprintf(ch, sizeof ch, "%s -> %s", txt(lp_cj_get(e, "channels_before"), "?"),
+                             txt(lp_cj_get(e, "channels"), "?"));
+                    printf("%-32.32s %12s %12s %8.1f%% %13s\n", txt(lp_cj_get(e, "weight"), "?"),
+                           txt(lp_cj_get(e, "elements"), "?"), txt(lp_cj_get(e, "zeros"), "?"),
+                           100 * strtod(txt(lp_cj_get(e, "sparsity"), "0"), NULL), ch);
+                }
+            }
+            char b1[32], b2[32];
+            printf("pattern      %s\n", txt(lp_cj_get(&r, "pattern"), "?"));
+            printf("parameters   %s -> %s (%.1f %% of the layers' weights removed or zero)\n", lp_cli_thousands(pb, b1, sizeof b1),
+                   lp_cli_thousands(pa, b2, sizeof b2),
+                   100 * strtod(txt(lp_cj_get(&r, "pruned_weights_sparsity"), "0"), NULL));
+            const char *why = txt(lp_cj_get(&r, "kept_whole_because"), NULL);
+            if (why)
+                printf("kept whole   %s channel group(s), e.g.: %s\n", txt(lp_cj_get(&r, "layers_kept_whole"), "?"), why);
+            char f1[32], f2[32];
+            printf("size         %s -> %s\n", lp_cli_bytes(bytes[0], f1, sizeof f1), lp_cli_bytes(bytes[1], f2, sizeof f2));
+            printf("latency      batch 1: %.3f -> %.3f ms (x%.2f)", t1[0], t2[0], t1[0] / t2[0]);
+            if (o.batch)
+                printf(", batch %ld: %.3f -> %.3f ms (x%.2f)", o.batch, t1[1], t2[1], t1[1] / t2[1]);
+            printf(" (medians, lowp's engine; see bench/ for side-by-side numbers)\n");
+            printf("output       %s\n", o.output);
+        }
+    }
+    lp_cj_free(&r);
+    free(json);
+    lowp_model_free(pruned);
+    lowp_model_free(model);
+    return rc;
+}

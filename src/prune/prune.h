@@ -1,0 +1,68 @@
+/* prune.h — magnitude pruning of a model's weights (a layer of its own: uses ir/ and below).
+ *
+ *  - unstructured: the smallest |w| of each chosen weight set to zero, to the target sparsity
+ *    per tensor (LPOT's basic_magnitude, method per_tensor);
+ *  - N:M (e.g. 2:4): in every group of M consecutive weights along a layer's reduction axis
+ *    (a Conv's input channels x kernel, a Gemm/MatMul's K) the M - N smallest are zero;
+ *  - channel: whole output channels (filters) of Conv/Gemm/MatMul layers removed — the smallest
+ *    by L1 norm — and every reader shrunk (prune/channel.c), so the model does less work.
+ *
+ * Weights are chosen by `names`: each a weight (initializer) name, a node name, or a POSIX
+ * extended regular expression matched from the start of either (LPOT's re.match); none: every
+ * Conv, Gemm and MatMul with a constant weight. The graph keeps its interface. */
+#ifndef LP_PRUNE_H
+#define LP_PRUNE_H
+
+#include "ir/graph.h"
+
+typedef enum lp_prune_pattern {
+    LP_PRUNE_UNSTRUCTURED = 0,
+    LP_PRUNE_NM,
+    LP_PRUNE_CHANNEL,
+} lp_prune_pattern;
+
+typedef struct lp_prune_opts {
+    lp_prune_pattern pattern;
+    double sparsity;            /* unstructured, channel: fraction to remove, [0, 1) */
+    int n, m;                   /* N:M: keep n of every m (1 <= n < m <= 64) */
+    const char *const *names;   /* n_names patterns; 0: every weighted layer */
+    int n_names;
+} lp_prune_opts;
+
+/* What pruning did to one weight. */
+typedef struct lp_prune_entry {
+    char *node, *weight;        /* the node and its weight's name (in the pruned graph) */
+    int64_t elems_before, elems, zeros;   /* weight elements before / after, zeros after */
+    int64_t channels_before, channels;    /* output channels (channel pattern; else equal) */
+} lp_prune_entry;
+
+typedef struct lp_prune_report {
+    int n;
+    lp_prune_entry *e;
+    int64_t params_before, params;        /* float weight elements of the whole graph */
+    int n_frozen;                          /* channel: layers left whole, and why (the first) */
+    char frozen_why[256];
+} lp_prune_report;
+
+/* Prunes g (an optimized graph with shapes inferred) in place. Errors name the option or the
+ * pattern that matches nothing. */
+lp_status lp_prune_graph(lp_graph *g, const lp_prune_opts *o, lp_prune_report *rep);
+void lp_prune_report_free(lp_prune_report *r);
+
+/* Is node ni (or its weight) chosen by the options' names? */
+bool lp_prune_chosen(const lp_graph *g, int ni, const lp_prune_opts *o);
+/* Node ni's input `slot` becomes a new constant holding t (taken, also on failure), named after
+ * the one it replaces + "_pruned"; the old constant stays until lp_graph_compact. */
+lp_status lp_prune_set_input(lp_graph *g, int ni, int slot, lp_tensor *t);
+/* The constant float weight of a Conv / Gemm / MatMul node, or -1. */
+int lp_prune_weight(const lp_graph *g, int ni);
+
+/* "unstructured", "channel" or "N:M" into o's pattern (and n, m). */
+lp_status lp_prune_pattern_parse(const char *s, lp_prune_opts *o);
+/* The report as JSON (malloc'ed). */
+lp_status lp_prune_report_json(const lp_prune_report *r, const lp_prune_opts *o, char **out);
+
+/* prune/channel.c: the channel pattern. */
+lp_status lp_prune_channels(lp_graph *g, const lp_prune_opts *o, lp_prune_report *rep);
+
+#endif

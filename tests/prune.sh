@@ -1,0 +1,155 @@
+#!/bin/sh
+# prune.sh BUILD — `lowp prune` end to end on the zoo: every pattern (unstructured 50 %, 2:4,
+# channel 50 %) on resnet_s, mobilenetv2_s, mlp and vit_s writes standard ONNX that lowp and
+# ONNX Runtime run alike; the --json report's sparsity per tensor is what was asked; channel
+# pruning makes resnet_s smaller; the config form (LPOT's pruning section); prune -> quantize;
+# usage and input errors. Accuracy after one-shot pruning without fine-tuning is printed, not
+# held to a target (fine-tuning needs lowp's training engine, not in this build).
+SUITE=prune
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+IN=models/fixed_batch_input.npy
+FM=/usr/share/datasets/fashion-mnist
+TR="-T Rescale,Normalize=0.2860/0.3530"
+have_ort=false
+command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ] && have_ort=true
+
+# close NAME A.npy B.npy RTOL: the arrays agree (relative to the largest magnitude of A)
+close() {
+    "$PY" - "$2" "$3" "$4" <<'EOF' >"$T/cmp" 2>&1 && ok "$1" || fail "$1" "$(tail -1 "$T/cmp")"
+import sys
+import numpy as np
+a, b, rtol = np.load(sys.argv[1]), np.load(sys.argv[2]), float(sys.argv[3])
+assert a.shape == b.shape, "shapes %s vs %s" % (a.shape, b.shape)
+d = np.abs(a - b).max() / max(np.abs(a).max(), 1e-30)
+assert d <= rtol, "max diff %g of the largest magnitude" % d
+EOF
+}
+
+for m in resnet_s mobilenetv2_s mlp vit_s; do
+    for p in unstructured 2:4 channel; do
+        tag=$m.$(echo $p | tr : _)
+        lowp prune models/$m.onnx -o "$T/$tag.onnx" --pattern $p --sparsity 0.5 --json -b 0
+        if ! expect "prune_$tag" 0; then continue; fi
+        cp "$T/out" "$T/$tag.json"
+        # the report: unstructured 50 % of every weight; 2:4 at least half of each weight whose
+        # reduction axis holds a full group; channel: fewer parameters (a CNN) or every group kept
+        # whole with a reason (the ViT's channels meet Reshapes)
+        "$PY" - "$T/$tag.json" "$p" "$m" <<'EOF' >"$T/chk" 2>&1 && ok "report_$tag" || fail "report_$tag" "$(tail -1 "$T/chk")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+rep, pat, model = r["report"], sys.argv[2], sys.argv[3]
+assert rep["tensors"], "no tensor pruned"
+for t in rep["tensors"]:
+    if pat == "unstructured":
+        want = int(0.5 * t["elements"] + 1e-9)
+        assert t["zeros"] == want, "%s: %d zeros of %d" % (t["weight"], t["zeros"], t["elements"])
+    elif pat == "2:4": # half of each full group of 4; a layer with 1..3 input channels has none
+        assert t["zeros"] <= t["elements"] // 2, t
+if pat == "2:4":
+    el = sum(t["elements"] for t in rep["tensors"])
+    assert sum(t["zeros"] for t in rep["tensors"]) >= 0.4 * el, "2:4 zeroed under 40 % of the weights"
+if pat == "channel" and model in ("resnet_s", "mobilenetv2_s"):
+    assert rep["params"] < 0.5 * rep["params_before"], "params %d -> %d" % (rep["params_before"], rep["params"])
+    assert r["run"]["file_bytes"][1] < 0.5 * r["run"]["file_bytes"][0]
+if pat == "channel" and rep["params"] == rep["params_before"]:
+    assert rep["layers_kept_whole"] >= 1 and rep["kept_whole_because"], "nothing pruned and no reason given"
+EOF
+        # lowp runs it; ONNX Runtime loads it and agrees
+        if "$LOWP" run "$T/$tag.onnx" -i $IN -o "$T/$tag.lowp" >/dev/null 2>"$T/err"; then
+            if $have_ort; then
+                out=$(ls "$T/$tag.lowp"/*.npy | head -1)
+                if node tests/ort_run.js "$T/$tag.onnx" $IN "$T/$tag.ort.npy" >"$T/log" 2>&1; then
+                    close "onnxruntime_$tag" "$out" "$T/$tag.ort.npy" 1e-4 # float32, summation order only
+                else
+                    fail "onnxruntime_$tag" "$(tail -1 "$T/log")"
+                fi
+            fi
+        else
+            fail "run_$tag" "$(tail -1 "$T/err")"
+        fi
+    done
+done
+
+# what one-shot pruning costs in accuracy (no fine-tuning): printed for the record
+if [ -d "$FM" ]; then
+    for tag in resnet_s.unstructured resnet_s.2_4 resnet_s.channel; do
+        "$LOWP" eval "$T/$tag.onnx" -d FashionMNIST:$FM $TR -n 1000 -j -q >"$T/ev" 2>/dev/null &&
+            echo "# $tag, 1000 test images, no fine-tuning: top-1 $(sed -nE 's/.*"value": ?([0-9.]+).*/\1/p' "$T/ev")"
+    done
+fi
+
+# names choose the weights; one that matches nothing is an input error
+lowp prune models/resnet_s.onnx -o "$T/one.onnx" --names 'onnx::Conv_89' --sparsity 0.8 --json -b 0
+if expect names 0 && "$PY" -c "import json,sys; r=json.load(open('$T/out'))['report']; sys.exit(not (len(r['tensors']) == 1 and r['tensors'][0]['zeros'] == int(0.8 * r['tensors'][0]['elements'])))"; then
+    ok names
+else
+    fail names "$(head -c 300 "$T/out")"
+fi
+lowp prune models/resnet_s.onnx -o "$T/x.onnx" --names no_such_weight
+expect names_unknown 2 && has names_unknown "$T/err" "no_such_weight" && ok names_unknown
+
+# the config form: LPOT's pruning section, one pruner per pattern in turn
+cat >"$T/p.yaml" <<'EOF'
+model: {name: resnet_s, framework: onnxrt_qdq}
+pruning:
+  approach:
+    weight_compression:
+      initial_sparsity: 0.0
+      target_sparsity: 0.5
+      start_epoch: 0
+      end_epoch: 4
+      pruners:
+        - !Pruner
+            prune_type: basic_magnitude
+            pattern: channel
+            target_sparsity: 0.25
+        - !Pruner
+            prune_type: basic_magnitude
+            names: ['onnx::Conv_.*']
+            target_sparsity: 0.5
+EOF
+lowp prune models/resnet_s.onnx -o "$T/cfg.onnx" --config "$T/p.yaml" --json -b 0
+if expect config_form 0 && "$PY" - "$T/out" <<'EOF' >"$T/chk" 2>&1; then ok config_form; else fail config_form "$(tail -1 "$T/chk")"; fi
+import json, sys
+r = json.load(open(sys.argv[1]))["report"]
+# the last pruner's report: the Convs (already a quarter narrower) at 50 % zeros
+assert r["pattern"] == "unstructured" and r["tensors"], r
+for t in r["tensors"]:
+    assert t["zeros"] == int(0.5 * t["elements"] + 1e-9), t
+# the first pruner took a quarter of the channels: the widest Conv (64) has 48 left
+assert max(t["channels"] for t in r["tensors"]) == 48, [t["channels"] for t in r["tensors"]]
+EOF
+cat >"$T/bad.yaml" <<'EOF'
+model: {name: m}
+pruning:
+  train: {start_epoch: 0, end_epoch: 3}
+EOF
+lowp prune models/resnet_s.onnx -o "$T/x.onnx" --config "$T/bad.yaml"
+expect config_train_refused 2 && has config_train_refused "$T/err" "pruning.train" && ok config_train_refused
+
+# prune -> quantize: the pruned model quantizes and runs; INT8 close to its FP32
+if [ -d "$FM" ]; then
+    lowp quantize "$T/resnet_s.channel.onnx" -o "$T/pq.onnx" --calib FashionMNIST:$FM:train=true $TR -q
+    if expect prune_quantize 0; then
+        a=$("$LOWP" eval "$T/resnet_s.channel.onnx" -d FashionMNIST:$FM $TR -n 500 -j -q | sed -nE 's/.*"value": ?([0-9.]+).*/\1/p')
+        q=$("$LOWP" eval "$T/pq.onnx" -d FashionMNIST:$FM $TR -n 500 -j -q | sed -nE 's/.*"value": ?([0-9.]+).*/\1/p')
+        echo "# resnet_s channel 50 %: FP32 $a, INT8 $q (500 images, no fine-tuning)"
+        # INT8 of the pruned model tracks its FP32 (10 images of 500: quantization noise on a damaged model)
+        if [ -n "$a" ] && [ -n "$q" ] && awk -v a="$a" -v q="$q" 'BEGIN { exit !(q >= a - 0.02) }'; then
+            ok prune_quantize
+        else
+            fail prune_quantize "FP32 $a, INT8 $q"
+        fi
+    fi
+fi
+
+# usage errors
+lowp prune models/resnet_s.onnx
+expect usage_no_output 1 && ok usage_no_output
+lowp prune models/resnet_s.onnx -o "$T/x.onnx" --sparsity 1.5
+expect usage_sparsity 1 && has usage_sparsity "$T/err" "--sparsity" && ok usage_sparsity
+lowp prune models/resnet_s.onnx -o "$T/x.onnx" --pattern 4:2
+expect usage_pattern 2 && has usage_pattern "$T/err" "N:M" && ok usage_pattern
+
+finish

@@ -144,6 +144,30 @@ if [ -d "$FM" ]; then
     fi
 fi
 
+# fine-tuning: a few batches of the training split; the pruned weights stay zero (the JSON
+# report is the pruning's; the saved model is checked here)
+if [ -d "$FM" ]; then
+    lowp prune models/mlp.onnx -o "$T/ft.onnx" --sparsity 0.7 --train FashionMNIST:$FM:train=true $TR \
+        --epochs 1 --iterations 10 --train-batch 32 --eval FashionMNIST:$FM -n 300 -b 0 --json
+    if expect finetune 0 && "$PY" - "$T/ft.onnx" "$T/out" <<'EOF' >"$T/chk" 2>&1; then ok finetune; else fail finetune "$(tail -1 "$T/chk")"; fi
+import json, sys
+import onnx
+from onnx import numpy_helper
+r = json.load(open(sys.argv[2]))
+m = onnx.load(sys.argv[1])
+w = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+for t in r["report"]["tensors"]:
+    a = w[t["weight"]]
+    assert (a == 0).sum() == t["zeros"], "%s: %d zeros after fine-tuning, %d after pruning" % (t["weight"], (a == 0).sum(), t["zeros"])
+run = r["run"]
+assert run["top1_finetuned"] > run["top1_pruned"], "fine-tuning did not help: %s" % run
+print("# mlp 70 %%: FP32 %.3f, pruned %.3f, fine-tuned (10 batches) %.3f" % (run["top1_fp32"], run["top1_pruned"], run["top1_finetuned"]))
+EOF
+    grep "^#" "$T/chk"
+fi
+lowp prune models/resnet_s.onnx -o "$T/x.onnx" --epochs 2
+expect usage_epochs_need_data 1 && has usage_epochs_need_data "$T/err" "--train" && ok usage_epochs_need_data
+
 # usage errors
 lowp prune models/resnet_s.onnx
 expect usage_no_output 1 && ok usage_no_output

@@ -307,7 +307,7 @@ static void test_errors(void)
       "dataloader.transform: unknown transform 'Flip' at line 8");
     E("quantization:\n  calibration:\n    sampling_size: many\n",
       "quantization.calibration.sampling_size: expected a positive integer");
-    E("pruning:\n  train: {end_epoch: 2}\n", "pruning.train: gradual pruning with fine-tuning needs lowp's training engine");
+    E("pruning:\n  train: {end_epoch: 2}\n", "pruning.train: the training section is not read from configurations yet");
     E("model:\n  name: again\n", "key 'model' given twice at line 3");
     E("device: gpu\n", "device: 'gpu' is not one of: cpu");
     E("evaluation:\n  accuracy: [1, 2]\n", "evaluation.accuracy: expected a map of keys, got 'a list' at line 4");
@@ -456,7 +456,7 @@ static void test_lpot_schema_keys(void)
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners:\n        - !Pruner {start_epoch: 0, end_epoch: 2, initial_sparsity: 0.0, target_sparsity: 0.8, update_frequency: 0.1, prune_type: basic_magnitude, method: per_tensor, names: [conv1.weight]}\n", NULL, "prune.sh config_form, test_config test_pruning_section" },
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{pattern: '2:4'}, {pattern: channel, target_sparsity: 0.5}]\n", NULL, "prune.sh config_form (lowp's pattern)" },
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{prune_type: gradient_sensitivity}]\n", "prune_type: 'gradient_sensitivity' is not one of: basic_magnitude", NULL },
-        { "model: {name: m}\npruning:\n  train: {start_epoch: 0, end_epoch: 10}\n", "pruning.train: gradual pruning with fine-tuning needs lowp's training engine", NULL },
+        { "model: {name: m}\npruning:\n  train: {start_epoch: 0, end_epoch: 10}\n", "pruning.train: the training section is not read from configurations yet", NULL },
         { "model: {name: m}\ngraph_optimization: {precisions: [bf16]}\n", "graph_optimization: 'graph_optimization' is an LPOT key that lowp does not support at line 2", NULL },
         { "model: {name: m}\nmodel_conversion: {source: qat}\n", "model_conversion: 'model_conversion' is an LPOT key that lowp does not support at line 2", NULL },
     };

@@ -7,7 +7,9 @@
  *    Concats, per-channel Mul constants, pools, GlobalAveragePool -> Flatten -> Gemm), where
  *    the channels to go were made exactly zero beforehand, removing them leaves the function
  *    unchanged while the weights shrink to the kept channel counts; a channel group that a
- *    Reshape reads stays whole. */
+ *    Reshape reads stays whole;
+ *  - fine-tuning (the training engine) keeps pruned weights at zero while the others learn, and
+ *    a gradual schedule ends at exactly the target sparsity. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,9 @@
 #include "lowp.h"
 #include "prune/prune.h"
 #include "test.h"
+#include "fm_data.h"
+#include "onnx/model.h"
+#include "train/train.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static double rndu(void) { return lowp_random_uniform(&rng); }
@@ -314,11 +319,64 @@ static void test_channel_frozen(void)
     gb_free(b);
 }
 
+/* Zeros of every Gemm/MatMul weight of g, and the sum of |w|. */
+static int64_t count_zeros(const lp_graph *g, double *l1)
+{
+    int64_t z = 0;
+    *l1 = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        int w = lp_prune_weight(g, i);
+        for (int64_t k = 0; w >= 0 && k < lp_tensor_numel(g->values[w].init); k++) {
+            float v = ((const float *)g->values[w].init->data)[k];
+            z += v == 0.0f;
+            *l1 += fabs(v);
+        }
+    }
+    return z;
+}
+
+static void test_finetune(void)
+{
+    lowp_model *m = mlp(), *p = NULL;
+    for (int gradual = 0; gradual < 2 && m; gradual++) {
+        CHECK_OK(lowp_prune(m, "unstructured", gradual ? 0.0 : 0.8, NULL, &p, NULL));
+        if (!p)
+            break;
+        double l1_before, l1_after;
+        int64_t z0 = count_zeros(p->graph, &l1_before), n = 0;
+        for (int i = 0; i < p->graph->n_nodes; i++) {
+            int w = lp_prune_weight(p->graph, i);
+            n += w >= 0 ? (int64_t)floor((gradual ? 0.6 : 0.8) * (double)lp_tensor_numel(p->graph->values[w].init) + 1e-9) : 0;
+        }
+        lowp_dataloader *dl = fm_loader(true, 32, 640);
+        lp_train_options to = lp_train_options_default();
+        to.epochs = gradual ? 3 : 1;
+        to.optim.lr = 0.01;
+        lp_prune_opts o = { .pattern = LP_PRUNE_UNSTRUCTURED, .sparsity = gradual ? 0.6 : 0.8 };
+        lp_prune_schedule sch = { .initial = 0, .start_epoch = 0, .end_epoch = 2, .update_frequency = 1 };
+        CHECK(fabs(lp_prune_schedule_at(&sch, 0.6, 1) - 0.3) < 1e-12 && lp_prune_schedule_at(&sch, 0.6, 2) == 0.6);
+        lp_train_result r;
+        CHECK_OK(lp_prune_finetune(p->graph, &o, gradual ? &sch : NULL, &to, dl, &r));
+        int64_t z1 = count_zeros(p->graph, &l1_after);
+        /* one-shot: exactly the pruned weights are still zero (a trained weight landing on 0.0f
+           exactly is a 2^-24-probability event per weight); gradual: the target, exactly */
+        CHECK_MSG(z1 == n, "%s: %lld zeros after fine-tuning, want %lld (%lld before)", gradual ? "gradual" : "one-shot",
+                  (long long)z1, (long long)n, (long long)z0);
+        CHECK_MSG(fabs(l1_after - l1_before) > 1e-6 * l1_before, "the weights did not move");
+        CHECK(isfinite(r.last_loss) && r.steps == to.epochs * 20);
+        lowp_dataloader_free(dl);
+        lowp_model_free(p);
+        p = NULL;
+    }
+    lowp_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_unstructured);
     RUN(test_n_m);
     RUN(test_channel_exact);
     RUN(test_channel_frozen);
+    RUN(test_finetune);
     return TEST_SUMMARY("test_prune");
 }

@@ -108,6 +108,16 @@ int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *tra
 int lp_cli_dataloader_shuffled(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
                                int64_t max_samples, bool shuffle, lowp_dataloader **out)
 {
+    lowp_dataloader_options o = lowp_dataloader_options_default();
+    o.batch_size = batch_size;
+    o.max_samples = max_samples;
+    o.shuffle = shuffle;
+    return lp_cli_dataloader_opts(spec, n_transforms, transforms, &o, out);
+}
+
+int lp_cli_dataloader_opts(const char *spec, int n_transforms, const char *const *transforms,
+                           const lowp_dataloader_options *opt, lowp_dataloader **out)
+{
     char *name = NULL;
     lowp_params *params = NULL;
     lowp_dataset *ds = NULL;
@@ -129,11 +139,7 @@ int lp_cli_dataloader_shuffled(const char *spec, int n_transforms, const char *c
         lowp_transform_free(t);
         return rc;
     }
-    lowp_dataloader_options o = lowp_dataloader_options_default();
-    o.batch_size = batch_size;
-    o.max_samples = max_samples;
-    o.shuffle = shuffle;
-    if (lowp_dataloader_create(ds, t, &o, out) != LOWP_OK) /* owns ds and t, also on failure */
+    if (lowp_dataloader_create(ds, t, opt, out) != LOWP_OK) /* owns ds and t, also on failure */
         return lp_cli_lib_error();
     return LP_EXIT_OK;
 }

@@ -36,6 +36,10 @@ int lp_cli_dataloader(const char *spec, int n_transforms, const char *const *tra
 int lp_cli_dataloader_shuffled(const char *spec, int n_transforms, const char *const *transforms, int batch_size,
                                int64_t max_samples, bool shuffle, lowp_dataloader **out);
 
+/* The same with dataloader options (batch size, shuffle, ...; max_samples as given in o). */
+int lp_cli_dataloader_opts(const char *spec, int n_transforms, const char *const *transforms,
+                           const lowp_dataloader_options *o, lowp_dataloader **out);
+
 /* The data options eval and tune share. */
 typedef struct lp_cli_data_opts {
     const char *transforms[32];     /* -T, --transform LIST (repeatable), in order */

@@ -9,8 +9,11 @@
 
 #include "base/json.h"
 #include "cli/cli.h"
+#include "cli/cli_data.h"
 #include "config/config.h"
 #include "onnx/model.h"
+#include "prune/prune.h"
+#include "train/train.h"
 
 static const char usage[] =
     "usage: lowp prune MODEL -o OUT.onnx [--pattern P] [--sparsity S] [--names LIST] [options]\n"
@@ -31,6 +34,19 @@ static const char usage[] =
     "  -c, --config FILE      LPOT YAML: pruning.approach.weight_compression (target_sparsity,\n"
     "                         pruners with prune_type basic_magnitude, names, pattern)\n"
     "  -b, --batch-size N     the second batch size timed (default 64; 0: only batch 1)\n"
+    "\n"
+    "Fine-tuning after pruning (the training engine; pruned weights stay zero):\n"
+    "      --train SPEC       labelled training data, e.g.\n"
+    "                         FashionMNIST:/usr/share/datasets/fashion-mnist:train=true\n"
+    "  -T, --transform LIST   transforms of the training and evaluation data (repeatable)\n"
+    "      --epochs N         fine-tuning epochs (default 1 with --train)\n"
+    "      --iterations N     at most N batches an epoch (default: all)\n"
+    "      --train-batch N    training batch size (default 64)\n"
+    "      --lr X             SGD learning rate (default 0.01; momentum 0.9, cosine schedule)\n"
+    "      --gradual          unstructured: raise the sparsity from 0 to the target over the\n"
+    "                         first half of the epochs, pruning by magnitude at each epoch\n"
+    "      --eval SPEC        also measure top-1 on SPEC before and after (-n samples)\n"
+    "  -n, --limit N          evaluation samples (default: all)\n"
     "  -j, --json             print the report as JSON\n"
     "  -q, --quiet            no per-tensor table\n"
     "  -h, --help             show this help\n"
@@ -38,16 +54,17 @@ static const char usage[] =
     "example: lowp prune models/resnet_s.onnx -o resnet_s.pruned.onnx --pattern channel --sparsity 0.5\n";
 
 typedef struct opts {
-    const char *model, *output, *pattern, *names, *config;
-    double sparsity;
-    long batch;
-    bool json, quiet;
+    const char *model, *output, *pattern, *names, *config, *train, *eval;
+    double sparsity, lr;
+    long batch, epochs, iterations, train_batch, limit;
+    bool json, quiet, gradual;
+    lp_cli_data_opts data;
 } opts;
 
 static int parse(int argc, char **argv, opts *o)
 {
     const char *cmd = "prune";
-    *o = (opts){ .sparsity = 0.5, .batch = 64 };
+    *o = (opts){ .sparsity = 0.5, .batch = 64, .epochs = -1, .train_batch = 64, .lr = 0.01 };
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -55,7 +72,28 @@ static int parse(int argc, char **argv, opts *o)
         if (lp_cli_is_help(argv[i])) {
             fputs(usage, stdout);
             return -1;
+        } else if ((r = lp_cli_data_option(cmd, argc, argv, &i, &o->data)) != 0) {
+            if (r < 0)
+                return 1;
         } else if (VALUE("-o", "--output")) o->output = v;
+        else if (VALUE(NULL, "--train")) o->train = v;
+        else if (VALUE(NULL, "--eval")) o->eval = v;
+        else if (VALUE(NULL, "--epochs")) {
+            if (r > 0 && !lp_cli_int(v, 0, 100000, &o->epochs))
+                return lp_cli_usage_error(cmd, "--epochs wants an integer in [0, 100000], got '%s'", v);
+        } else if (VALUE(NULL, "--iterations")) {
+            if (r > 0 && !lp_cli_int(v, 1, 1L << 40, &o->iterations))
+                return lp_cli_usage_error(cmd, "--iterations wants a positive integer, got '%s'", v);
+        } else if (VALUE(NULL, "--train-batch")) {
+            if (r > 0 && !lp_cli_int(v, 1, 65536, &o->train_batch))
+                return lp_cli_usage_error(cmd, "--train-batch wants an integer in [1, 65536], got '%s'", v);
+        } else if (VALUE("-n", "--limit")) {
+            if (r > 0 && !lp_cli_int(v, 1, 1L << 40, &o->limit))
+                return lp_cli_usage_error(cmd, "--limit wants a positive integer, got '%s'", v);
+        } else if (VALUE(NULL, "--lr")) {
+            if (r > 0 && (!lp_cli_number(v, 0, 100, &o->lr) || o->lr <= 0))
+                return lp_cli_usage_error(cmd, "--lr wants a number in (0, 100], got '%s'", v);
+        } else if (!strcmp(argv[i], "--gradual")) o->gradual = true;
         else if (VALUE("-p", "--pattern")) o->pattern = v;
         else if (VALUE("-c", "--config")) o->config = v;
         else if (VALUE(NULL, "--names")) o->names = v;
@@ -82,6 +120,12 @@ static int parse(int argc, char **argv, opts *o)
         return lp_cli_usage_error(cmd, "-o OUT.onnx is required");
     if (o->config && (o->pattern || o->names))
         return lp_cli_usage_error(cmd, "--config describes the pruners: --pattern and --names go with no --config");
+    if (o->epochs < 0)
+        o->epochs = o->train ? 1 : 0;
+    if (o->epochs > 0 && !o->train)
+        return lp_cli_usage_error(cmd, "--epochs needs labelled training data: --train SPEC");
+    if (o->gradual && (o->epochs < 2 || (o->pattern && strcmp(o->pattern, "unstructured")) || o->config))
+        return lp_cli_usage_error(cmd, "--gradual is for unstructured pruning with --train and --epochs 2 or more");
     return 0;
 }
 
@@ -148,6 +192,57 @@ static double latency_ms(const lowp_model *m, long b)
     return res;
 }
 
+/* Top-1 of `m` on the --eval data; *rc set on failure. */
+static double top1(const opts *o, const lowp_model *m, int *rc)
+{
+    lowp_dataloader *dl = NULL;
+    lowp_metric *metric = NULL;
+    lowp_session *s = NULL;
+    lowp_eval_result r = { .value = NAN };
+    *rc = lp_cli_dataloader(o->eval, o->data.n_transforms, o->data.transforms, 100, o->limit, &dl);
+    if (!*rc && (lowp_metric_create(o->data.metric ? o->data.metric : "topk", NULL, &metric) != LOWP_OK ||
+                 lowp_session_create(m, NULL, &s) != LOWP_OK || lowp_evaluate(s, m, dl, metric, NULL, &r) != LOWP_OK))
+        *rc = lp_cli_lib_error();
+    lowp_session_free(s);
+    lowp_metric_free(metric);
+    lowp_dataloader_free(dl);
+    return r.value;
+}
+
+/* Fine-tunes the pruned model in place with its pruned weights kept zero. */
+static int finetune(const opts *o, lowp_model *pruned)
+{
+    lowp_dataloader_options dopt = lowp_dataloader_options_default();
+    dopt.batch_size = (int)o->train_batch;
+    dopt.shuffle = 1;
+    lowp_dataloader *dl = NULL;
+    int rc = lp_cli_dataloader_opts(o->train, o->data.n_transforms, o->data.transforms, &dopt, &dl);
+    if (rc)
+        return rc;
+    lp_prune_opts po = { .sparsity = o->sparsity };
+    lp_status st = lp_prune_pattern_parse(o->pattern, &po);
+    const char *names[256];
+    char *list = o->names ? strdup(o->names) : NULL;
+    for (char *p = list, *save = NULL, *tok; st == LP_OK && list && po.n_names < 256 && (tok = strtok_r(p, ",", &save)); p = NULL)
+        names[po.n_names++] = tok;
+    po.names = names;
+    lp_train_options to = lp_train_options_default();
+    to.epochs = o->epochs;
+    to.iterations = o->iterations;
+    to.optim.kind = LP_OPTIM_SGD;
+    to.optim.lr = o->lr;
+    to.optim.momentum = 0.9;
+    to.optim.schedule = LP_LR_COSINE;
+    to.progress = !o->quiet;
+    lp_prune_schedule sch = { .initial = 0, .start_epoch = 0, .end_epoch = o->epochs / 2, .update_frequency = 1 };
+    lp_train_result res;
+    if (st == LP_OK)
+        st = lp_prune_finetune(pruned->graph, &po, o->gradual ? &sch : NULL, &to, dl, &res);
+    free(list);
+    lowp_dataloader_free(dl);
+    return st == LP_OK ? 0 : lp_cli_lib_error();
+}
+
 /* The pruners of a configuration, applied in order (each on the previous one's result). */
 static int prune_config(const opts *o, const lowp_model *model, lowp_model **out, char **json)
 {
@@ -195,8 +290,19 @@ int lp_cmd_prune(int argc, char **argv)
         return lp_cli_lib_error();
     if (o.config)
         rc = prune_config(&o, model, &pruned, &json);
-    else if (lowp_prune(model, o.pattern, o.sparsity, o.names, &pruned, &json) != LOWP_OK)
+    else if (lowp_prune(model, o.pattern, o.gradual ? 0.0 : o.sparsity, o.names, &pruned, &json) != LOWP_OK)
         rc = lp_cli_lib_error();
+    double acc[3] = { NAN, NAN, NAN }; /* FP32, pruned, fine-tuned */
+    if (!rc && o.eval) {
+        acc[0] = top1(&o, model, &rc);
+        if (!rc)
+            acc[1] = top1(&o, pruned, &rc);
+    }
+    if (!rc && o.epochs > 0) {
+        rc = finetune(&o, pruned);
+        if (!rc && o.eval)
+            acc[2] = top1(&o, pruned, &rc);
+    }
     if (!rc && lowp_model_save(pruned, o.output) != LOWP_OK)
         rc = lp_cli_lib_error();
     lp_cj r = { 0 };
@@ -220,6 +326,11 @@ int lp_cmd_prune(int argc, char **argv)
             lp_json_begin_array_flat(&j);
             lp_json_double(&j, bytes[0]), lp_json_double(&j, bytes[1]);
             lp_json_end_array(&j);
+            const char *akeys[3] = { "top1_fp32", "top1_pruned", "top1_finetuned" };
+            for (int k = 0; k < 3 && o.eval; k++) {
+                lp_json_key(&j, akeys[k]);
+                lp_json_double(&j, acc[k]);
+            }
             lp_json_key(&j, "batch");
             lp_json_begin_array_flat(&j);
             lp_json_int(&j, 1), lp_json_int(&j, o.batch);
@@ -265,6 +376,10 @@ int lp_cmd_prune(int argc, char **argv)
             if (o.batch)
                 printf(", batch %ld: %.3f -> %.3f ms (x%.2f)", o.batch, t1[1], t2[1], t1[1] / t2[1]);
             printf(" (medians, lowp's engine; see bench/ for side-by-side numbers)\n");
+            if (o.eval)
+                printf("top-1        FP32 %.4f, pruned %.4f%s", acc[0], acc[1], o.epochs > 0 ? "" : "\n");
+            if (o.eval && o.epochs > 0)
+                printf(", fine-tuned %.4f (%ld epoch%s)\n", acc[2], o.epochs, o.epochs == 1 ? "" : "s");
             printf("output       %s\n", o.output);
         }
     }

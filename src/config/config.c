@@ -1023,8 +1023,8 @@ static lp_status parse_epochs(const ctx *c, const lp_yval *v, const char *path, 
 }
 
 /* LPOT 1.4's pruning section. One-shot: each pruner's target sparsity is applied at once;
- * the schedule's epochs and update_frequency describe gradual pruning, which needs training
- * (pruning.train), and lowp does not train yet. */
+ * the schedule's epochs and update_frequency describe gradual pruning during training, which
+ * `lowp prune --train ... --gradual` does from its options (pruning.train is not read yet). */
 static lp_status parse_pruning(const ctx *c, const lp_yval *v)
 {
     lp_config *cfg = c->cfg;
@@ -1032,8 +1032,8 @@ static lp_status parse_pruning(const ctx *c, const lp_yval *v)
     const lp_yval *tr = lp_yval_get(v, "train");
     if (tr)
         return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "pruning.train", lp_yval_line(tr),
-                            "gradual pruning with fine-tuning needs lowp's training engine, not in this build: leave "
-                            "pruning.train out for one-shot pruning (the target sparsity applied at once)");
+                            "the training section is not read from configurations yet: fine-tune with lowp prune --train "
+                            "SPEC --epochs N [--gradual] (docs/pruning.md), and leave pruning.train out");
     LP_TRY(check_keys(c, "pruning", v, keys, unsup));
     cfg->pruning.present = true;
     cfg->pruning.target_sparsity = 0.97;

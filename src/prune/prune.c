@@ -168,6 +168,15 @@ static lp_status own_weight(lp_graph *g, int ni, const int *uses)
     return lp_prune_set_input(g, ni, 1, t);
 }
 
+lp_status lp_prune_tensor(const lp_node *n, lp_tensor *w, const lp_prune_opts *o, double sparsity)
+{
+    if (o->pattern == LP_PRUNE_NM) {
+        n_m(n, w, o->n, o->m);
+        return LP_OK;
+    }
+    return magnitude(w, sparsity);
+}
+
 lp_status lp_prune_graph(lp_graph *g, const lp_prune_opts *o, lp_prune_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -198,10 +207,8 @@ lp_status lp_prune_graph(lp_graph *g, const lp_prune_opts *o, lp_prune_report *r
             st = own_weight(g, i, uses);
             lp_tensor *w = st == LP_OK ? g->values[g->nodes[i].in[1]].init : NULL;
             int64_t before = w ? lp_tensor_numel(w) : 0;
-            if (w && o->pattern == LP_PRUNE_UNSTRUCTURED)
-                st = magnitude(w, o->sparsity);
-            else if (w)
-                n_m(&g->nodes[i], w, o->n, o->m);
+            if (w)
+                st = lp_prune_tensor(&g->nodes[i], w, o, o->sparsity);
             if (st == LP_OK) {
                 const lp_node *n = &g->nodes[i];
                 int64_t ch = n->op == LP_OP_Conv || (n->op == LP_OP_Gemm && lp_attr_int(n, "transB", 0)) ? w->dims[0] : w->dims[1];

@@ -62,6 +62,29 @@ lp_status lp_prune_pattern_parse(const char *s, lp_prune_opts *o);
 /* The report as JSON (malloc'ed). */
 lp_status lp_prune_report_json(const lp_prune_report *r, const lp_prune_opts *o, char **out);
 
+/* Prunes weight tensor w of layer n in place by o's pattern (unstructured at `sparsity`, or
+ * N:M); no graph change. */
+lp_status lp_prune_tensor(const lp_node *n, lp_tensor *w, const lp_prune_opts *o, double sparsity);
+
+/* A gradual schedule (LPOT's pruner epochs), in epochs of the fine-tuning run: the sparsity
+ * goes from `initial` at start_epoch to the target at end_epoch, raised every
+ * update_frequency epochs. */
+typedef struct lp_prune_schedule {
+    double initial;
+    int64_t start_epoch, end_epoch;
+    double update_frequency;
+} lp_prune_schedule;
+double lp_prune_schedule_at(const lp_prune_schedule *s, double target, int64_t epoch);
+
+/* prune/finetune.c: fine-tunes pruned graph g (lp_prune_graph's result) with the training
+ * engine, keeping pruned weights zero (masks re-applied after every step); with `sch`
+ * (unstructured only) the chosen weights are pruned gradually to o->sparsity at the start of
+ * the epochs the schedule says. */
+struct lp_train_options;
+struct lp_train_result;
+lp_status lp_prune_finetune(lp_graph *g, const lp_prune_opts *o, const lp_prune_schedule *sch,
+                            const struct lp_train_options *to, lowp_dataloader *data, struct lp_train_result *res);
+
 /* prune/channel.c: the channel pattern. */
 lp_status lp_prune_channels(lp_graph *g, const lp_prune_opts *o, lp_prune_report *rep);
 

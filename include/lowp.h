@@ -819,6 +819,10 @@ typedef struct lowp_evaluator {
  * caller's batches is the usual choice); with neither calibration nor evaluation data, the
  * latency measurements run on a batch-1 input of zeros shaped like the model's inputs
  * (symbolic dims 1). */
+/* Labelled training data (inputs, then class labels) for the auto strategy's quantization-aware
+ * training step (docs/tuning.md, "Accuracy recovery"); the tuner owns the dataloader (a
+ * shuffling one is best). Call before lowp_tuner_run. */
+lowp_status lowp_tuner_set_training_data(lowp_tuner *tuner, lowp_dataloader *train);
 lowp_status lowp_tuner_create_with_evaluator(const lowp_model *model, lowp_dataloader *calibration,
                                              const lowp_evaluator *evaluator,
                                              const lowp_tune_options *options, lowp_tuner **tuner_out);

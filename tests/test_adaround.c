@@ -5,7 +5,9 @@
  *  - learned rounding never does worse than nearest rounding on its own objective (it starts
  *    there and only takes improvements) and, at 4 bits, lowers the layer's output error on the
  *    calibration inputs clearly; a whole model's INT8 output gets closer to FP32;
- *  - the calibration refuses to start collecting moments after its first batch. */
+ *  - the calibration refuses to start collecting moments after its first batch;
+ *  - QAT's fake-quant form (quant/fakequant.c): unfolding a QDQ model's weights keeps its
+ *    outputs, folding back gives the same integers (8- and 4-bit), moved weights refold. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "quant/adaround.h"
 #include "quant/build.h"
 #include "quant/calibrate.h"
+#include "quant/quantize.h"
 #include "quant/recipe.h"
 #include "test.h"
 
@@ -301,6 +304,78 @@ static void test_model_sqnr(void)
     gb_free(b);
 }
 
+static void test_fakequant_roundtrip(void)
+{
+    for (int bits = 4; bits <= 8; bits += 4) {
+        gb *b = gb_new(13);
+        lp_tensor *x = rand_tensor(4, (int64_t[]){ 4, 3, 6, 6 }, 1.0), *xc = NULL;
+        CHECK_OK(lp_tensor_clone(x, &xc));
+        int xv = gb_feed(b, xc);
+        int y = op2(b, "Conv", xv, gb_tensor(b, rand_tensor(4, (int64_t[]){ 8, 3, 3, 3 }, 0.5)));
+        y = op2(b, "Gemm", op1(b, "Flatten", op1(b, "Relu", y)), gb_tensor(b, rand_tensor(2, (int64_t[]){ 5, 8 * 16 }, 0.1)));
+        attr_i(b, "transB", 1);
+        gb_output(b, y);
+        CHECK_OK(lp_graph_infer(b->g, true));
+        lowp_model m = { .graph = b->g };
+        lowp_calibration *cal = NULL;
+        lowp_recipe *r = NULL;
+        lowp_model *q = NULL;
+        const char *name = b->g->values[xv].name;
+        char bs[8];
+        snprintf(bs, sizeof bs, "%d", bits);
+        CHECK_OK(lowp_calibration_create(&m, NULL, &cal));
+        CHECK_OK(lowp_calibration_feed(cal, 1, &name, (const lowp_tensor *const *)&x));
+        CHECK_OK(lowp_recipe_create(&r));
+        CHECK_OK(lowp_recipe_set(r, "weight.bits", bs));
+        CHECK_OK(lowp_quantize(&m, cal, r, &q));
+        if (q) {
+            lp_graph *u = NULL;
+            int n = 0;
+            CHECK_OK(lp_graph_clone(q->graph, &u));
+            CHECK_OK(lp_qdq_unfold_weights(u, &n));
+            CHECK_MSG(n == 2, "%d weights unfolded, expected 2", n);
+            lp_tensor *y0 = gb_run(q->graph, x), *y1 = gb_run(u, x);
+            for (int64_t i = 0; y0 && y1 && i < lp_tensor_numel(y0); i++) /* the same integers at the same scale */
+                CHECK_NEAR(((float *)y0->data)[i], ((float *)y1->data)[i], 1e-5 * (1 + fabs(((float *)y0->data)[i])));
+            /* move every float weight by a quarter step: folding rounds back to the same ints,
+               clamped to the bit width's range */
+            for (int v = 0; v < u->n_values; v++)
+                if (u->values[v].kind == LP_VALUE_CONST && strstr(u->values[v].name, "_float"))
+                    for (int64_t i = 0; i < lp_tensor_numel(u->values[v].init); i++)
+                        ((float *)u->values[v].init->data)[i] *= 1.0f + 0.1f / (float)(1 << bits);
+            CHECK_OK(lp_qdq_fold_weights(u));
+            int nq = 0, same = 0, total = 0;
+            for (int i = 0; i < u->n_nodes; i++)
+                nq += !strcmp(u->nodes[i].op_type, "QuantizeLinear") && u->values[u->nodes[i].in[0]].kind == LP_VALUE_CONST;
+            CHECK_MSG(nq == 0, "%d weight QuantizeLinear nodes left after folding", nq);
+            for (int i = 0; i < q->graph->n_nodes; i++) { /* weights compared by their DQ node's name */
+                const lp_node *d = &q->graph->nodes[i];
+                if (strcmp(d->op_type, "DequantizeLinear") || q->graph->values[d->in[0]].init == NULL ||
+                    q->graph->values[d->in[0]].init->dtype != LP_I8)
+                    continue;
+                for (int j = 0; j < u->n_nodes; j++)
+                    if (!strcmp(u->nodes[j].name, d->name)) {
+                        const lp_tensor *a = q->graph->values[d->in[0]].init, *c = u->values[u->nodes[j].in[0]].init;
+                        for (int64_t k = 0; c && k < lp_tensor_numel(a); k++) {
+                            int va = ((int8_t *)a->data)[k], vc = ((int8_t *)c->data)[k];
+                            same += va == vc;
+                            total++;
+                            CHECK(abs(vc) <= (1 << (bits - 1)) - 1);
+                        }
+                    }
+            }
+            CHECK_MSG(total > 0 && same == total, "%d-bit: %d of %d integers the same after refolding", bits, same, total);
+            lp_tensor_free(y0), lp_tensor_free(y1);
+            lp_graph_free(u);
+        }
+        lowp_model_free(q);
+        lowp_recipe_free(r);
+        lowp_calibration_free(cal);
+        lp_tensor_free(x);
+        gb_free(b);
+    }
+}
+
 int main(void)
 {
     RUN(test_moments_exact);
@@ -308,5 +383,6 @@ int main(void)
     RUN(test_learned_beats_nearest);
     RUN(test_refuses_late_start);
     RUN(test_model_sqnr);
+    RUN(test_fakequant_roundtrip);
     return TEST_SUMMARY("test_adaround");
 }

@@ -29,6 +29,8 @@ static const char usage[] =
     "  -c, --config FILE      LPOT-style YAML (quantization, evaluation.accuracy, tuning)\n"
     "      --model FILE       the FP32 model (with a config)\n"
     "      --calib SPEC       calibration dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist:train=true\n"
+    "      --train SPEC       labelled training data: lets the auto strategy try quantization-aware\n"
+    "                         training before it falls ops back (batches of 64, shuffled)\n"
     "      --eval SPEC        evaluation dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist\n"
     "  -T, --transform LIST   transforms for both, e.g. Rescale,Normalize=0.2860/0.3530\n"
     "  -m, --metric SPEC      evaluation metric (default topk=1)\n"
@@ -209,7 +211,7 @@ static void catch_interrupts(lowp_tuner *t, struct sigaction *old_int, struct si
 
 int lp_cmd_tune(int argc, char **argv)
 {
-    const char *cmd = "tune", *config = NULL, *model_path = NULL, *calib = NULL, *eval = NULL;
+    const char *cmd = "tune", *config = NULL, *model_path = NULL, *calib = NULL, *eval = NULL, *train = NULL;
     const char *strategy = NULL, *approach = NULL, *objective = NULL, *workspace = NULL, *output = NULL, *sizes = NULL;
     const char *eval_cmd = NULL;
     double eval_timeout = 0;
@@ -245,6 +247,7 @@ int lp_cmd_tune(int argc, char **argv)
         OPT("-c", "--config", config)
         OPT(NULL, "--model", model_path)
         OPT(NULL, "--calib", calib)
+        OPT(NULL, "--train", train)
         OPT(NULL, "--eval", eval)
         OPT("-s", "--strategy", strategy)
         OPT(NULL, "--approach", approach)
@@ -419,6 +422,15 @@ int lp_cmd_tune(int argc, char **argv)
         st = lowp_tuner_create(model, cal_dl, ev_dl, metric, post, &o, &tuner);
     }
     cal_dl = ev_dl = NULL, metric = NULL, post = NULL; /* the tuner owns them now */
+    if (st == LOWP_OK && train) { /* labelled data for the recovery ladder's QAT step */
+        lowp_dataloader_options dopt = lowp_dataloader_options_default();
+        dopt.batch_size = 64;
+        dopt.shuffle = 1;
+        lowp_dataloader *tr_dl = NULL;
+        if ((rc = lp_cli_dataloader_opts(train, data.n_transforms, data.transforms, &dopt, &tr_dl)) != LP_EXIT_OK)
+            goto done;
+        st = lowp_tuner_set_training_data(tuner, tr_dl);
+    }
     if (st != LOWP_OK) {
         rc = lp_cli_lib_error();
         goto done;

@@ -34,6 +34,14 @@ lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r);
  * DynamicQuantizeLinear on the activation, MatMulInteger/ConvInteger, scale and bias in float. */
 lp_status lp_quantize_graph_dynamic(const lp_graph *g, const lp_recipe *r, lp_graph **out);
 
+/* quant/fakequant.c — quantization-aware training's form of the weights: every int8 constant
+ * behind a DequantizeLinear becomes a float constant behind QuantizeLinear -> DequantizeLinear
+ * (the training engine trains it through the straight-through estimator); *n_out (may be
+ * NULL) counts them. Folding quantizes the float weights back with the same scales, into the
+ * integer range each had. */
+lp_status lp_qdq_unfold_weights(lp_graph *g, int *n_out);
+lp_status lp_qdq_fold_weights(lp_graph *g);
+
 /* The QOperator form of a QDQ graph: DQ -> Conv|MatMul -> [Relu] -> Q chains become
  * QLinearConv / QLinearMatMul; everything else stays as it is. */
 lp_status lp_qdq_to_qoperator(const lp_graph *g, lp_graph **out);

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/infer.h"
 #include "onnx/model.h"
 #include "quant/quantize.h"
+#include "train/train.h"
 #include "tune/tune.h"
 
 static void report(lowp_tuner *t, const char *phase, int64_t done, int64_t total)
@@ -85,9 +87,63 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibrati
     return LP_OK;
 }
 
+/* QAT: the point's QDQ graph, its weights unfolded to float behind fake quantization, trained
+ * on the tuner's labelled data, folded back. Deterministic (seeded data order), so a replay
+ * retrains to the same weights; the last one is kept for save_outputs. */
+static lp_status build_qat(lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
+                           lp_graph **out)
+{
+    if (t->qat_graph && t->qat_config == config && !memcmp(t->qat_prec, prec, (size_t)t->n_ops) &&
+        !memcmp(&t->qat_rv, rv, sizeof *rv))
+        return lp_graph_clone(t->qat_graph, out);
+    if (!t->train)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "quantization-aware training needs labelled training data");
+    lp_tune_recovery base = *rv;
+    base.qat = false;
+    lp_graph *g = NULL;
+    LP_TRY(lp_tune_build_graph(t, config, prec, &base, &g));
+    lp_train_options o = lp_train_options_default();
+    o.epochs = 1;
+    o.iterations = LP_TUNE_QAT_BATCHES;
+    o.optim.kind = LP_OPTIM_SGD;
+    o.optim.lr = 1e-3;
+    o.optim.momentum = 0.9;
+    o.optim.schedule = LP_LR_COSINE;
+    lp_train_result res;
+    report(t, "quantization-aware training", 0, LP_TUNE_QAT_BATCHES);
+    lp_status st = lp_qdq_unfold_weights(g, NULL);
+    if (st == LP_OK)
+        st = lp_train_run(g, &o, t->train, NULL, &res);
+    if (st == LP_OK)
+        st = lp_qdq_fold_weights(g);
+    if (st == LP_OK)
+        st = lp_graph_infer(g, false);
+    lp_graph *keep = NULL;
+    if (st == LP_OK)
+        st = lp_graph_clone(g, &keep);
+    if (st != LP_OK) {
+        lp_graph_free(g);
+        return st;
+    }
+    lp_graph_free(t->qat_graph);
+    free(t->qat_prec);
+    t->qat_graph = keep;
+    t->qat_config = config;
+    t->qat_rv = *rv;
+    t->qat_prec = malloc((size_t)t->n_ops + 1);
+    if (t->qat_prec)
+        memcpy(t->qat_prec, prec, (size_t)t->n_ops);
+    else
+        lp_graph_free(t->qat_graph), t->qat_graph = NULL;
+    *out = g;
+    return LP_OK;
+}
+
 lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
                               lp_graph **out)
 {
+    if (rv && rv->qat && t->cfgs[config].approach == LP_APPROACH_STATIC_QUANT)
+        return build_qat(t, config, prec, rv, out);
     const lp_tune_cfg *c = &t->cfgs[config];
     lp_recipe *r = NULL;
     LP_TRY(lp_tune_recipe(t, config, prec, rv, &r));

@@ -7,7 +7,8 @@
  *     by SQNR, on up to PROBE_SAMPLES calibration samples), then one trial with it;
  *  3. learned rounding of the weights (quant/adaround.h) against the layers' calibration inputs:
  *     one trial (its calibration pass also collects the layer-input moments).
- * Quantization-aware training would come next, once lowp can train; then op fallback.
+ *  4. quantization-aware training (when the tuner has labelled training data): the point's
+ *     weights fine-tuned through fake quantization (tune/model.c), one trial.
  *
  * A step is kept for the following steps (and the fallback after them) when its trial is more
  * accurate than the best so far. Each rung is recorded for the report: what it did, accuracy
@@ -261,6 +262,22 @@ lp_status lp_tune_recover(lowp_tuner *t, int c, const unsigned char *base, bool 
         if (r)
             snprintf(r->detail, sizeof r->detail, "weights rounded to minimise each layer's output error on calibration data");
         LP_TRY(step_trial(t, c, base, &rv, "recovery: learned rounding of the weights", r, &keep, &best, passed, stop));
+    }
+    /* 4. quantization-aware training, with labelled training data */
+    if (!keep.qat && !*passed && !*stop) {
+        lp_tune_rung *r = rung(t, "qat");
+        if (!t->train) {
+            if (r)
+                snprintf(r->detail, sizeof r->detail, "skipped: no labelled training data (lowp tune --train SPEC)");
+        } else {
+            lp_tune_recovery rv = keep;
+            rv.qat = true;
+            if (r)
+                snprintf(r->detail, sizeof r->detail, "fake-quantized weights fine-tuned on %d training batches",
+                         LP_TUNE_QAT_BATCHES);
+            snprintf(note, sizeof note, "recovery: quantization-aware training (%d batches)", LP_TUNE_QAT_BATCHES);
+            LP_TRY(step_trial(t, c, base, &rv, note, r, &keep, &best, passed, stop));
+        }
     }
     t->rv = keep;
     return LP_OK;

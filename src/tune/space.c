@@ -281,7 +281,9 @@ char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec)
         if (t->rv.sq_alpha > 0)
             m += (size_t)snprintf(rv + m, sizeof rv - m, "+sq%.2f", t->rv.sq_alpha);
         if (t->rv.learned_rounding)
-            snprintf(rv + m, sizeof rv - m, "+lr");
+            m += (size_t)snprintf(rv + m, sizeof rv - m, "+lr");
+        if (t->rv.qat)
+            snprintf(rv + m, sizeof rv - m, "+qat");
     }
     size_t n0 = strlen(t->cfgs[config].name), n = n0 + strlen(rv);
     char *k = malloc(n + 2 + (size_t)t->n_ops);

@@ -13,6 +13,7 @@
 
 #define LP_TUNE_MAX_SAMPLINGS 8
 #define LP_TUNE_MAX_OBJECTIVES 3
+#define LP_TUNE_QAT_BATCHES 200     /* the QAT step's fine-tuning: batches of the training data */
 
 /* A model-wise configuration: one entry of the model-wise space. */
 typedef struct lp_tune_cfg {
@@ -27,6 +28,7 @@ typedef struct lp_tune_recovery {
     bool equalize;              /* cross-layer equalization */
     double sq_alpha;            /* SmoothQuant strength, 0: off */
     bool learned_rounding;      /* weights rounded against the layers' calibration inputs */
+    bool qat;                   /* then fine-tuned with fake quantization on labelled data */
 } lp_tune_recovery;
 
 /* One rung of the recovery ladder, for the report. */
@@ -125,6 +127,11 @@ struct lowp_tuner {
     lp_tune_rung rungs[LP_TUNE_MAX_RUNGS];
     int n_rungs;
     struct lp_tune_probe *probe; /* recover.c: calibration batches and FP32 outputs */
+    lowp_dataloader *train;     /* labelled training data for QAT (lowp_tuner_set_training_data) */
+    lp_graph *qat_graph;        /* the last QAT-trained graph, for its point (config, prec, rv) */
+    int qat_config;
+    unsigned char *qat_prec;
+    lp_tune_recovery qat_rv;
     volatile int cancelled;     /* lowp_tuner_cancel (from a signal handler too: an aligned int
                                    store, what sig_atomic_t is on the platforms lowp builds on) */
     int max_trials;

@@ -82,6 +82,9 @@ void lowp_tuner_free(lowp_tuner *t)
     free(t->model_path);
     lowp_session_free(t->fp32);
     lp_tune_probe_free(t->probe);
+    lowp_dataloader_free(t->train);
+    lp_graph_free(t->qat_graph);
+    free(t->qat_prec);
     lowp_dataloader_free(t->calib);
     lowp_dataloader_free(t->eval);
     lowp_metric_free(t->metric);
@@ -651,6 +654,15 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
     progress(t, "trial", 0, 0, rec.note, true);
     *trial_out = rec.t;
     *stop_out = t->stopped;
+    return LP_OK;
+}
+
+lowp_status lowp_tuner_set_training_data(lowp_tuner *t, lowp_dataloader *train)
+{
+    if (!t || !train)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_set_training_data: NULL argument");
+    lowp_dataloader_free(t->train);
+    t->train = train;
     return LP_OK;
 }
 

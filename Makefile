@@ -19,8 +19,12 @@ GEN_C := $(BUILD)/gen/onnx.pb-c.c
 GEN_H := $(BUILD)/gen/onnx.pb-c.h
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
-LIB_SRC := $(filter-out src/cli/% src/server/%,$(LIB_SRC))
+LIB_SRC := $(filter-out src/cli/% src/server/% src/dist/comm_mpi.c,$(LIB_SRC))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
+# Open MPI: only the lowp program links it (src/dist/comm_mpi.c); liblowp stays MPI-free
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
+MPI_OBJ := $(BUILD)/obj/src/dist/comm_mpi.o
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o
 # `lowp ui` (src/server/, docs/ui.md) is part of the program, not of liblowp: only the program
 # links libmicrohttpd; its pages (ui/) are compiled in by ui/embed.c
@@ -56,6 +60,10 @@ $(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/server/assets.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CPPFLAGS) -c $< -o $@
 
+$(MPI_OBJ): src/dist/comm_mpi.c $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
+
 $(BUILD)/liblowp.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -63,8 +71,8 @@ $(BUILD)/liblowp.a: $(LIB_OBJ)
 $(BUILD)/liblowp.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/lowp: $(CLI_OBJ) $(BUILD)/liblowp.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/liblowp.a $(LDLIBS) -lmicrohttpd
+$(BUILD)/lowp: $(CLI_OBJ) $(MPI_OBJ) $(BUILD)/liblowp.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(MPI_OBJ) $(BUILD)/liblowp.a $(LDLIBS) -lmicrohttpd $(MPI_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/test.h tests/op_harness.h tests/graph_builder.h tests/chain_model.h tests/fm_data.h $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)

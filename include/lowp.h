@@ -450,6 +450,14 @@ typedef struct lowp_metric_vtable {
     lowp_status (*result)(void *state, double *value_out);
     void (*reset)(void *state);
     void (*free)(void *state);
+    /* Mergeable state, for evaluation sharded across processes (mpirun, docs/distributed.md):
+     * `save` writes the state as bytes (*bytes_out malloc'ed; lowp frees it); `merge` adds a
+     * peer's saved state as if the peer's batches had been fed after this state's own. Merging
+     * the shards' states must give the value one state fed every batch gives, bit for bit
+     * (keep exact sums or lists, not rounded running sums). Both NULL: the metric is not
+     * mergeable, and a distributed evaluation with it fails naming it. */
+    lowp_status (*save)(void *state, void **bytes_out, size_t *size_out);
+    lowp_status (*merge)(void *state, const void *bytes, size_t size);
 } lowp_metric_vtable;
 
 lowp_status lowp_metric_register(const lowp_metric_vtable *vtable);
@@ -469,6 +477,10 @@ const char *lowp_metric_name(const lowp_metric *metric);
 int lowp_metric_higher_is_better(const lowp_metric *metric);
 /* 0 when the metric scores against a reference (FP32) model's outputs instead of labels. */
 int lowp_metric_compare_label(const lowp_metric *metric);
+/* The metric's state as bytes (*bytes_out malloc'ed: free() it) and a peer's state merged in
+ * (see lowp_metric_vtable.save/merge); LOWP_ERR_UNSUPPORTED when the metric has no merge. */
+lowp_status lowp_metric_save(lowp_metric *metric, void **bytes_out, size_t *size_out);
+lowp_status lowp_metric_merge(lowp_metric *metric, const void *bytes, size_t size);
 
 /* ---- evaluation ---- */
 
@@ -539,6 +551,32 @@ lowp_status lowp_params_parse_spec(const char *kind, const char *spec, char **na
                                    lowp_params **params_out);
 
 /* ---- end of data sets and metrics ---- */
+
+/* ---- Distributed runs (src/dist; docs/distributed.md) ----
+ *
+ * A communicator: this process's rank among `size` processes and two collectives over byte
+ * buffers. The `lowp` program builds one over Open MPI when launched by mpirun; the Python
+ * package over mpi4py. With one process (size 1, or no communicator) everything runs as a
+ * plain single-process call. Every rank must make the same sequence of lowp calls. */
+typedef struct lowp_comm {
+    int rank, size;
+    /* Every rank's `n` bytes arrive at `root` concatenated in rank order: there *all_out is
+     * malloc'ed (lowp frees it) and sizes_out[r] is rank r's count; elsewhere both untouched. */
+    lowp_status (*gather)(void *user, const void *buf, size_t n, int root, void **all_out,
+                          size_t *sizes_out);
+    /* `root`'s *buf / *n reach every rank: elsewhere *buf is set to a malloc'ed copy. */
+    lowp_status (*bcast)(void *user, void **buf, size_t *n, int root);
+    void *user;
+} lowp_comm;
+
+/* lowp_evaluate over `comm`: each rank scores a contiguous block of whole batches, the metric
+ * states are merged on rank 0 in rank order (the metric needs save/merge) and every rank
+ * gets the value one process would compute, bit for bit. A failure on any rank fails every
+ * rank with that rank's message. comm NULL or of size 1: exactly lowp_evaluate. */
+lowp_status lowp_evaluate_distributed(const lowp_comm *comm, lowp_session *session,
+                                      const lowp_model *model, lowp_dataloader *dataloader,
+                                      lowp_metric *metric, const lowp_eval_options *options,
+                                      lowp_eval_result *result_out);
 
 /* ---- Quantization (src/quant) ----
  *
@@ -761,6 +799,10 @@ typedef struct lowp_tune_options {
                                    of every tensor on the first evaluation batch) and run
                                    "quantized" (per trial, step = trial: accuracy, objective,
                                    latency_ms, histograms); docs/tuning.md */
+    const lowp_comm *comm;      /* several processes (mpirun; docs/distributed.md): every rank
+                                   calls lowp_tuner_run with the same arguments; calibration and
+                                   evaluation are split over the ranks, rank 0 writes the
+                                   history, reports and model. NULL (default): one process */
 } lowp_tune_options;
 
 /* Defaults as documented above. */

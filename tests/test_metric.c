@@ -207,7 +207,7 @@ static lowp_status mean_result(void *s, double *v)
     return LOWP_OK;
 }
 static void mean_reset(void *s) { memset(s, 0, sizeof(mean_state)); }
-static const lowp_metric_vtable mean_vt = {"OutputMean", NULL, 0, mean_create, mean_update, mean_result, mean_reset, free};
+static const lowp_metric_vtable mean_vt = {"OutputMean", NULL, 0, mean_create, mean_update, mean_result, mean_reset, free, NULL, NULL};
 
 static void test_user_metric(void)
 {

@@ -97,7 +97,7 @@ class TuneOptions(ctypes.Structure):
                 ("resume_from", c_char_p), ("n_sampling_sizes", c_int),
                 ("sampling_sizes", c_int64 * 8), ("threads", c_int), ("config", c_void_p),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("performance_only", c_int),
-                ("qoperator", c_int), ("tensorboard", c_int),
+                ("qoperator", c_int), ("tensorboard", c_int), ("comm", c_void_p),
                 ("_reserve", ctypes.c_char * 256)]  # room for fields appended in C later
 
 
@@ -166,12 +166,14 @@ class TransformVtable(ctypes.Structure):
 M_CREATE = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_void_p))
 M_UPDATE = ctypes.CFUNCTYPE(status, c_void_p, c_int, POINTER(c_void_p), c_int, POINTER(c_void_p))
 M_RESULT = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_double))
+M_SAVE = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_void_p), POINTER(c_size_t))
+M_MERGE = ctypes.CFUNCTYPE(status, c_void_p, c_void_p, c_size_t)
 
 
 class MetricVtable(ctypes.Structure):
     _fields_ = [("name", c_char_p), ("params", POINTER(ParamSpec)), ("higher_is_better", c_int),
                 ("create", M_CREATE), ("update", M_UPDATE), ("result", M_RESULT),
-                ("reset", FREE_FN), ("free", FREE_FN)]
+                ("reset", FREE_FN), ("free", FREE_FN), ("save", M_SAVE), ("merge", M_MERGE)]
 
 
 # ---- prototypes: (name, restype, argtypes) ----

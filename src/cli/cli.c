@@ -1,6 +1,8 @@
 /* cli.c — shared CLI helpers: messages with exit codes, option matching, number formatting. */
 #include "cli/cli.h"
 
+#include "dist/dist.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,9 +18,15 @@ static void print_escaped(const char *fmt, va_list ap)
     fputs(esc, stderr);
 }
 
+lowp_comm lp_cli_comm = {.rank = 0, .size = 1};
+
+const lowp_comm *lp_cli_dist(void) { return lp_cli_comm.size > 1 ? &lp_cli_comm : NULL; }
+
 int lp_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
+    if (lp_cli_comm.rank > 0)   /* every rank parsed the same command line: rank 0 says it */
+        return LP_EXIT_USAGE;
     fflush(stdout);
     fprintf(stderr, "lowp %s: ", cmd);
     va_start(ap, fmt);
@@ -31,13 +39,28 @@ int lp_cli_usage_error(const char *cmd, const char *fmt, ...)
 int lp_cli_lib_error(void)
 {
     fflush(stdout);
-    fprintf(stderr, "lowp: %s\n", lowp_last_error());
+    /* ranks > 0: a failure every rank shares is printed by rank 0; one of this rank's own
+     * before any collective reaches rank 0 through main's closing agreement */
+    if (lp_cli_comm.rank > 0 && (lp_dist_error_shared() || lp_dist_collectives() == 0))
+        return LP_EXIT_INPUT;
+    if (lp_cli_comm.rank > 0)
+        fprintf(stderr, "lowp (rank %d): %s\n", lp_cli_comm.rank, lowp_last_error());
+    else
+        fprintf(stderr, "lowp: %s\n", lowp_last_error());
     return LP_EXIT_INPUT;
 }
 
 int lp_cli_input_error(const char *fmt, ...)
 {
     va_list ap;
+    if (lp_cli_comm.rank > 0) {   /* told by rank 0 (see lp_cli_lib_error) */
+        char raw[2048];
+        va_start(ap, fmt);
+        vsnprintf(raw, sizeof raw, fmt, ap);
+        va_end(ap);
+        lowp_set_error(LOWP_ERR_INVALID_ARGUMENT, raw);
+        return lp_cli_lib_error();
+    }
     fflush(stdout);
     fprintf(stderr, "lowp: ");
     va_start(ap, fmt);

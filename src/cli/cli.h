@@ -29,6 +29,12 @@ int lp_cli_lib_error(void);
 /* Prints "lowp: <message>" to stderr; returns LP_EXIT_INPUT (for input errors the CLI finds). */
 int lp_cli_input_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The processes this run spans: under mpirun, MPI_COMM_WORLD (src/dist/comm_mpi.c); else
+ * rank 0 of 1. lp_cli_dist() is it when it spans several processes, else NULL. Only rank 0
+ * prints results and progress; ranks > 0 print only failures of their own. */
+extern lowp_comm lp_cli_comm;
+const lowp_comm *lp_cli_dist(void);
+
 /* "-h" or "--help". */
 bool lp_cli_is_help(const char *arg);
 

@@ -22,7 +22,7 @@ void lp_progress_init(lp_progress *p, const char *label, bool quiet)
 {
     p->label = label;
     p->tty = isatty(2);
-    p->quiet = quiet;
+    p->quiet = quiet || lp_cli_comm.rank > 0;   /* progress is shown once, by rank 0 */
     p->start = p->last = lp_cli_now();
 }
 

@@ -194,7 +194,7 @@ int lp_cmd_eval(int argc, char **argv)
     lowp_eval_options eo = {.reference = ref_session, .postprocess = post, .progress = lp_progress_update,
                             .progress_user = &pr};
     lowp_eval_result res;
-    if (lowp_evaluate(session, model, dl, metric, &eo, &res) != LOWP_OK) {
+    if (lowp_evaluate_distributed(lp_cli_dist(), session, model, dl, metric, &eo, &res) != LOWP_OK) {
         lp_progress_abort(&pr);
         rc = lp_cli_lib_error();
         goto done;

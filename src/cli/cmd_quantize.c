@@ -9,6 +9,8 @@
 #include "cli/cli.h"
 #include "cli/cli_data.h"
 #include "config/config.h"
+#include "data/data.h"
+#include "dist/dist.h"
 
 enum { LP_EXIT_UNQUANTIZED = 4 };
 
@@ -271,36 +273,20 @@ int lp_cmd_quantize(int argc, char **argv)
         const char *names[LOWP_SAMPLE_MAX_TENSORS];
         for (int i = 0; i < n_in && i < LOWP_SAMPLE_MAX_TENSORS; i++)
             names[i] = lowp_model_input_name(model, i);
-        int64_t total = lowp_dataloader_length(dl), count = 0;
-        for (;;) {
-            if (lowp_dataloader_next(dl, &batch, &count) != LOWP_OK) {
-                lp_progress_abort(&pr);
-                rc = lp_cli_lib_error();
-                goto done;
-            }
-            if (!count)
-                break;
-            if (batch.n_inputs != n_in) {
-                lp_progress_abort(&pr);
-                rc = lp_cli_input_error("%s: the dataset yields %d inputs per sample, the model takes %d",
-                                        lowp_dataloader_describe(dl), batch.n_inputs, n_in);
-                goto done;
-            }
-            if (lowp_calibration_feed(cal, n_in, names, (const lowp_tensor *const *)batch.inputs) != LOWP_OK) {
-                lp_progress_abort(&pr);
-                rc = lp_cli_lib_error();
-                goto done;
-            }
-            samples += count;
-            largest_batch = count > largest_batch ? count : largest_batch;
-            lp_progress_update(&pr, samples, total);
+        /* under mpirun the ranks calibrate blocks of the batches; every rank ends with the
+         * statistics (and so the scales) one process computes */
+        if (lp_dist_calibrate(lp_cli_dist(), cal, dl, 0, n_in, names, true, lp_progress_update, &pr, &samples) != LOWP_OK) {
+            lp_progress_abort(&pr);
+            rc = lp_cli_lib_error();
+            goto done;
         }
+        largest_batch = samples < lp_dataloader_batch_size(dl) ? samples : lp_dataloader_batch_size(dl);
         calib_seconds = lp_cli_now() - t0;
     }
     if (lowp_quantize(model, cal, recipe, &q) != LOWP_OK ||
         (o.format && !strcmp(o.format, "qoperator") && lowp_model_to_qoperator(q, &qo) != LOWP_OK) ||
-        lowp_model_save(qo ? qo : q, o.output) != LOWP_OK ||
-        (o.save_recipe && lowp_recipe_save(recipe, o.save_recipe) != LOWP_OK)) {
+        (lp_cli_comm.rank == 0 && lowp_model_save(qo ? qo : q, o.output) != LOWP_OK) ||
+        (lp_cli_comm.rank == 0 && o.save_recipe && lowp_recipe_save(recipe, o.save_recipe) != LOWP_OK)) {
         rc = lp_cli_lib_error();
         goto done;
     }

@@ -197,11 +197,26 @@ static void on_interrupt(int sig)
     (void)w;
 }
 
+/* A distributed tune cannot stop at a trial boundary on one rank alone (its peers would wait in
+ * a collective): when mpirun stops the job — Ctrl-C, a rank that died, an MPI_Abort — every rank
+ * ends at once; rank 0 says what is kept. The history is flushed line by line. */
+static char stop_note[1024];
+
+static void on_mpirun_stop(int sig)
+{
+    (void)sig;
+    if (*stop_note) {
+        ssize_t w = write(2, stop_note, strlen(stop_note));
+        (void)w;
+    }
+    _exit(LP_EXIT_INTERRUPTED);
+}
+
 static void catch_interrupts(lowp_tuner *t, struct sigaction *old_int, struct sigaction *old_term)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_interrupt;
+    sa.sa_handler = lp_cli_dist() ? on_mpirun_stop : on_interrupt;
     sa.sa_flags = (int)SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     interrupted_tuner = t;
@@ -405,7 +420,13 @@ int lp_cmd_tune(int argc, char **argv)
     }
     if (!eval_cmd && (rc = lp_cli_metric(&data, cfg, &metric, &post)) != LP_EXIT_OK)
         goto done;
-    display d = { .tty = isatty(2), .quiet = quiet };
+    display d = { .tty = isatty(2), .quiet = quiet || lp_cli_comm.rank > 0 };   /* progress: rank 0 */
+    o.comm = lp_cli_dist();
+    if (o.comm && o.comm->rank == 0)
+        snprintf(stop_note, sizeof stop_note,
+                 "\nlowp tune: stopped by mpirun (Ctrl-C, or another rank ended: see mpirun's message); "
+                 "%s/history.jsonl keeps every finished trial: the same command with --resume continues, "
+                 "with any number of ranks\n", o.workspace ? o.workspace : "./lowp_workspace");
     o.progress = on_progress;
     o.progress_user = &d;
     lowp_status st;

@@ -1,7 +1,11 @@
 /* main.c — the lowp program: dispatches `lowp COMMAND ...` through the table in commands.def. */
 #include <string.h>
 
+#include <stdio.h>
+
 #include "cli/cli.h"
+#include "dist/comm_mpi.h"
+#include "dist/dist.h"
 
 typedef struct command {
     const char *name;
@@ -26,6 +30,30 @@ static void usage(FILE *f)
                "'lowp --version' prints the version.\n"
                "exit status: 0 success, 1 usage error, 2 bad input (file, model or data),\n"
                "             3 lowp tune found no recipe meeting the accuracy target\n");
+}
+
+/* The end of a distributed run. A rank that took part in no collective (a command without
+ * any, or a failure before the first) offers its exit status once more: its peers meet it
+ * there, or in their first collective, and every rank ends with the first failing rank's
+ * status, rank 0 printing its message. A failure of this rank alone after collectives began
+ * leaves peers waiting in one: every rank is stopped (MPI_Abort). */
+static int closing_agreement(int rc)
+{
+    if (lp_dist_collectives() == 0) {
+        lowp_status own = rc == LP_EXIT_OK ? LOWP_OK : (lowp_status)rc;
+        if (rc == LP_EXIT_OK || rc == LP_EXIT_USAGE)
+            lowp_set_error(own, "");
+        lowp_status st = lp_dist_agree(&lp_cli_comm, own, NULL, 0, NULL, NULL, NULL, NULL, NULL);
+        if (st != LOWP_OK && rc == LP_EXIT_OK) {
+            if (lp_cli_comm.rank == 0)
+                fprintf(stderr, "lowp: %s\n", lowp_last_error());
+            rc = (int)st;
+        }
+        return rc;
+    }
+    if (rc != LP_EXIT_OK && !lp_dist_error_shared())
+        lp_mpi_abort(rc);
+    return rc;
 }
 
 static const command *find(const char *name)
@@ -77,10 +105,21 @@ int main(int argc, char **argv)
                 name[0] == '-' ? "option" : "command", name);
         return LP_EXIT_USAGE;
     }
+    /* under mpirun: MPI's world; rank 0 alone writes results (docs/distributed.md) */
+    if (lp_mpi_start(&argc, &argv, &lp_cli_comm) != LOWP_OK)
+        return lp_cli_lib_error();
+    if (lp_cli_comm.rank > 0 && !freopen("/dev/null", "w", stdout)) {
+        perror("lowp: /dev/null");
+        lp_mpi_abort(LP_EXIT_INPUT);
+        return LP_EXIT_INPUT;
+    }
     int rc = c->run(argc - 1, argv + 1);
     if (fflush(stdout) != 0 && rc == LP_EXIT_OK) {
         perror("lowp: writing output");
         rc = LP_EXIT_INPUT;
     }
+    if (lp_cli_comm.size > 1)
+        rc = closing_agreement(rc);
+    lp_mpi_finish();
     return rc;
 }

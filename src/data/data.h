@@ -73,4 +73,20 @@ int64_t lp_dataloader_batches(const lowp_dataloader *dl);
 /* Reads exactly `size` bytes at `offset` (pread); errors name `what`. */
 lp_status lp_read_at(int fd, void *buf, size_t size, int64_t offset, const char *what);
 
+/* Windows over the epoch (distributed runs, src/dist). The epoch's units are its batches —
+ * for a source, the sample positions (its batch sizes are its own: a batch belongs to the
+ * window holding its first sample) — of the first `limit` samples (limit <= 0: all).
+ * lp_dataloader_units: how many (-1: a source of unknown length). lp_dataloader_window
+ * restricts the epoch to units [first, end) and resets; lp_dataloader_unwindow gives it back
+ * whole. lp_dataloader_batch_position: the position in the epoch of the last batch's first
+ * sample. */
+int64_t lp_dataloader_units(const lowp_dataloader *dl, int64_t limit);
+void lp_dataloader_window(lowp_dataloader *dl, int64_t first, int64_t end, int64_t limit);
+void lp_dataloader_unwindow(lowp_dataloader *dl);
+int64_t lp_dataloader_batch_position(const lowp_dataloader *dl);
+/* Samples per batch (0: a source's batches, whose sizes are its own). */
+int64_t lp_dataloader_batch_size(const lowp_dataloader *dl);
+/* Samples in this rank's share (the whole length when not sharded). */
+int64_t lp_dataloader_window_length(const lowp_dataloader *dl);
+
 #endif

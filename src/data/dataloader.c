@@ -22,6 +22,8 @@ struct lowp_dataloader {
     bool read_once, src_done; /* a source without reset: read, and over */
     lowp_batch_source src;
     char src_desc[160];
+    int64_t win_begin, win_end; /* the window of positions (lp_dataloader_window) */
+    bool sharded;
 };
 
 lowp_dataloader_options lowp_dataloader_options_default(void)
@@ -166,7 +168,7 @@ void lowp_dataloader_reset(lowp_dataloader *dl)
         return;
     if (dl->from_source && dl->src.reset && dl->pos > 0)
         dl->src.reset(dl->src.user);
-    dl->pos = 0, dl->batch_n = 0;
+    dl->pos = dl->sharded && !dl->from_source ? dl->win_begin : 0, dl->batch_n = 0;
     dl->src_done = dl->from_source && !dl->src.reset && dl->read_once;
 }
 
@@ -178,6 +180,59 @@ void lp_dataloader_reseed(lowp_dataloader *dl, uint64_t seed)
     if (dl->order)
         shuffle_order(dl->order, dl->ds->length, seed);
     lowp_dataloader_reset(dl);
+}
+
+int64_t lp_dataloader_units(const lowp_dataloader *dl, int64_t limit)
+{
+    int64_t len = limit > 0 && limit < dl->length ? limit : dl->length;
+    if (dl->from_source)
+        return dl->length > 0 ? len : -1;
+    return (len + dl->opt.batch_size - 1) / dl->opt.batch_size;
+}
+
+/* Units are whole batches (a source's batches: the positions its batches start at), so every
+ * batch a window yields holds the samples it holds without one. */
+void lp_dataloader_window(lowp_dataloader *dl, int64_t first, int64_t end, int64_t limit)
+{
+    if (!dl)
+        return;
+    dl->sharded = true;
+    if (dl->from_source) {
+        dl->win_begin = first;
+        /* a source longer than it said: the rest belongs to the last window */
+        dl->win_end = end >= lp_dataloader_units(dl, limit) && limit <= 0 ? INT64_MAX : end;
+    } else {
+        int64_t len = limit > 0 && limit < dl->length ? limit : dl->length, bs = dl->opt.batch_size;
+        dl->win_begin = first * bs;
+        dl->win_end = end >= (len + bs - 1) / bs ? len : end * bs;
+    }
+    lowp_dataloader_reset(dl);
+}
+
+void lp_dataloader_unwindow(lowp_dataloader *dl)
+{
+    if (!dl)
+        return;
+    dl->sharded = false;
+    lowp_dataloader_reset(dl);
+}
+
+int64_t lp_dataloader_batch_size(const lowp_dataloader *dl)
+{
+    return dl->from_source ? 0 : dl->opt.batch_size;
+}
+
+int64_t lp_dataloader_batch_position(const lowp_dataloader *dl)
+{
+    return dl->from_source ? dl->batch_base : dl->pos - dl->batch_n;
+}
+
+int64_t lp_dataloader_window_length(const lowp_dataloader *dl)
+{
+    if (!dl || !dl->sharded)
+        return dl ? dl->length : 0;
+    int64_t end = dl->win_end < dl->length ? dl->win_end : dl->length;
+    return end > dl->win_begin ? end - dl->win_begin : 0;
 }
 
 int64_t lowp_dataloader_length(const lowp_dataloader *dl) { return dl ? dl->length : 0; }
@@ -244,12 +299,19 @@ lowp_status lowp_dataloader_next(lowp_dataloader *dl, lowp_sample *batch, int64_
     *count_out = 0;
     dl->batch_n = 0;
     if (dl->from_source) {
-        if (dl->src_done)
-            return LP_OK;
-        dl->read_once = true;
-        return source_next(dl, batch, count_out);
+        for (;;) {
+            if (dl->src_done || (dl->sharded && dl->pos >= dl->win_end))
+                return LP_OK;
+            dl->read_once = true;
+            LP_TRY(source_next(dl, batch, count_out));
+            if (*count_out == 0 || !dl->sharded || dl->batch_base >= dl->win_begin)
+                return LP_OK;
+            lowp_sample_clear(batch);   /* an earlier rank's batch */
+            *count_out = 0;
+            dl->batch_n = 0;
+        }
     }
-    int64_t n = dl->length - dl->pos;
+    int64_t n = (dl->sharded && dl->win_end < dl->length ? dl->win_end : dl->length) - dl->pos;
     if (n > dl->opt.batch_size)
         n = dl->opt.batch_size;
     if (n <= 0)

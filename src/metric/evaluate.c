@@ -56,11 +56,11 @@ static void free_tensors(lp_tensor **t, int n)
     }
 }
 
-lowp_status lowp_evaluate(lowp_session *session, const lowp_model *model, lowp_dataloader *dl,
-                          lowp_metric *metric, const lowp_eval_options *options,
-                          lowp_eval_result *result_out)
+lp_status lp_evaluate_batches(lowp_session *session, const lowp_model *model, lowp_dataloader *dl,
+                              lowp_metric *metric, const lowp_eval_options *options, int64_t *done_out)
 {
-    if (!session || !model || !dl || !metric || !result_out)
+    *done_out = 0;
+    if (!session || !model || !dl || !metric)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_evaluate: NULL argument");
     lowp_eval_options opt = {0};
     if (options)
@@ -76,8 +76,7 @@ lowp_status lowp_evaluate(lowp_session *session, const lowp_model *model, lowp_d
                         n_out, LOWP_SAMPLE_MAX_TENSORS);
     lowp_dataloader_reset(dl);
     lowp_metric_reset(metric);
-    int64_t total = lowp_dataloader_length(dl), done = 0;
-    double t0 = now_seconds();
+    int64_t total = lp_dataloader_window_length(dl), done = 0;
     lowp_sample batch = {0}, post = {0};
     lp_tensor *outs[LOWP_SAMPLE_MAX_TENSORS] = {0}, *refs[LOWP_SAMPLE_MAX_TENSORS] = {0};
     const char *names[LOWP_SAMPLE_MAX_TENSORS];
@@ -151,8 +150,19 @@ lowp_status lowp_evaluate(lowp_session *session, const lowp_model *model, lowp_d
     free_tensors(outs, LOWP_SAMPLE_MAX_TENSORS);
     free_tensors(refs, LOWP_SAMPLE_MAX_TENSORS);
     lowp_dataloader_reset(dl);
-    if (st != LP_OK)
-        return st;
+    *done_out = done;
+    return st;
+}
+
+lowp_status lowp_evaluate(lowp_session *session, const lowp_model *model, lowp_dataloader *dl,
+                          lowp_metric *metric, const lowp_eval_options *options,
+                          lowp_eval_result *result_out)
+{
+    if (!result_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_evaluate: NULL argument");
+    double t0 = now_seconds();
+    int64_t done = 0;
+    LP_TRY(lp_evaluate_batches(session, model, dl, metric, options, &done));
     if (done == 0)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: no samples to evaluate", lowp_dataloader_describe(dl));
     double value;

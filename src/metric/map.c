@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "data/coco.h"
 #include "metric/metric.h"
 
@@ -370,6 +371,76 @@ static lp_status map_result(void *s, double *v)
     return LP_OK;
 }
 
+/* The state: parameters, ground-truth counts per class, every detection in arrival order. */
+static lp_status map_save(void *s, void **out, size_t *size)
+{
+    mapst *m = s;
+    lp_bytes b = {0};
+    lp_bytes_str(&b, "mAP");
+    lp_bytes_u64(&b, (uint64_t)m->n_thr);
+    lp_bytes_u64(&b, (uint64_t)m->points);
+    for (int t = 0; t < m->n_thr; t++)
+        lp_bytes_f64(&b, m->thr[t]);
+    lp_bytes_u64(&b, (uint64_t)m->n_cls);
+    lp_bytes_put(&b, m->n_gt, (size_t)m->n_cls * sizeof *m->n_gt);
+    lp_bytes_u64(&b, (uint64_t)m->n_dets);
+    for (int64_t i = 0; i < m->n_dets; i++) {
+        const det *d = &m->dets[i];
+        lp_bytes_put(&b, &d->cls, sizeof d->cls);
+        lp_bytes_put(&b, &d->score, sizeof d->score);
+        lp_bytes_put(&b, &d->tp, sizeof d->tp);
+    }
+    return lp_bytes_finish(&b, out, size);
+}
+
+/* The peer's detections come after this state's (its batches followed ours): appended with
+ * arrival numbers continuing ours, so the stable sort by score sees one process's order. */
+static lp_status map_merge(void *s, const void *bytes, size_t size)
+{
+    mapst *m = s;
+    const size_t rec = sizeof(int32_t) + sizeof(float) + sizeof(uint16_t);
+    lp_reader r;
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, "mAP");
+    int ok = lp_reader_u64(&r) == (uint64_t)m->n_thr && lp_reader_u64(&r) == (uint64_t)m->points;
+    for (int t = 0; t < m->n_thr; t++)
+        ok &= lp_reader_f64(&r) == m->thr[t];
+    int64_t n_cls = lp_reader_count(&r, sizeof(int64_t));
+    if (r.bad || !ok || n_cls > MAX_CLASS)
+        return lp_metric_bad_state("mAP");
+    if (n_cls > 0)
+        LP_TRY(grow_classes(m, n_cls - 1));
+    for (int64_t c = 0; c < n_cls; c++) {
+        int64_t g;
+        lp_reader_get(&r, &g, sizeof g);
+        if (g < 0)
+            return lp_metric_bad_state("mAP");
+        m->n_gt[c] += g;
+    }
+    int64_t n = lp_reader_count(&r, rec);
+    if (r.bad || r.left != (size_t)n * rec)
+        return lp_metric_bad_state("mAP");
+    if (m->n_dets + n > m->cap_dets) {
+        det *d = realloc(m->dets, (size_t)(m->n_dets + n) * sizeof *d);
+        if (!d)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for %lld detections", (long long)(m->n_dets + n));
+        m->dets = d;
+        m->cap_dets = m->n_dets + n;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        det d = {0};
+        lp_reader_get(&r, &d.cls, sizeof d.cls);
+        lp_reader_get(&r, &d.score, sizeof d.score);
+        lp_reader_get(&r, &d.tp, sizeof d.tp);
+        if (d.cls < 0 || d.cls >= MAX_CLASS)
+            return lp_metric_bad_state("mAP");
+        LP_TRY(grow_classes(m, d.cls));
+        d.order = m->n_dets;
+        m->dets[m->n_dets++] = d;
+    }
+    return LP_OK;
+}
+
 static const lowp_param_spec map_params[] = {
     {"iou_thrs", LOWP_PARAM_STRING, 0, 1},
     {"map_points", LOWP_PARAM_INT, 0, 2},
@@ -378,6 +449,6 @@ static const lowp_param_spec map_params[] = {
 };
 
 
-const lowp_metric_vtable lp_metric_map = {"mAP", map_params, 1, map_create, map_update, map_result, map_reset, map_free};
-const lowp_metric_vtable lp_metric_coco_map = {"COCOmAP", map_params, 1, coco_create, map_update, map_result, map_reset, map_free};
-const lowp_metric_vtable lp_metric_voc_map = {"VOCmAP", map_params, 1, map_create, map_update, map_result, map_reset, map_free};
+const lowp_metric_vtable lp_metric_map = {"mAP", map_params, 1, map_create, map_update, map_result, map_reset, map_free, map_save, map_merge};
+const lowp_metric_vtable lp_metric_coco_map = {"COCOmAP", map_params, 1, coco_create, map_update, map_result, map_reset, map_free, map_save, map_merge};
+const lowp_metric_vtable lp_metric_voc_map = {"VOCmAP", map_params, 1, map_create, map_update, map_result, map_reset, map_free, map_save, map_merge};

@@ -133,3 +133,44 @@ int lowp_metric_higher_is_better(const lowp_metric *m)
     return !m ? 1 : m->higher_is_better >= 0 ? m->higher_is_better : m->vt->higher_is_better;
 }
 int lowp_metric_compare_label(const lowp_metric *m) { return m ? m->compare_label : 1; }
+
+int lp_metric_count(void) { return registry.n_builtin + registry.n_user; }
+
+const lowp_metric_vtable *lp_metric_at(int i)
+{
+    if (i < 0 || i >= lp_metric_count())
+        return NULL;
+    return i < registry.n_builtin ? registry.builtin[i] : registry.user[i - registry.n_builtin];
+}
+
+static lp_status mergeable(const lowp_metric *m)
+{
+    if (!m->vt->save || !m->vt->merge)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "metric %s cannot merge the states of several processes "
+                        "(its vtable has no save/merge)", m->vt->name);
+    return LP_OK;
+}
+
+lowp_status lowp_metric_save(lowp_metric *m, void **bytes_out, size_t *size_out)
+{
+    if (!m || !bytes_out || !size_out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_save: NULL argument");
+    LP_TRY(mergeable(m));
+    lp_status st = m->vt->save(m->state, bytes_out, size_out);
+    return st == LP_OK ? st : lp_error_prefix(st, "metric %s: saving its state", m->vt->name);
+}
+
+lowp_status lowp_metric_merge(lowp_metric *m, const void *bytes, size_t size)
+{
+    if (!m || (!bytes && size))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_merge: NULL argument");
+    LP_TRY(mergeable(m));
+    lp_status st = m->vt->merge(m->state, bytes, size);
+    return st == LP_OK ? st : lp_error_prefix(st, "metric %s: merging a peer's state", m->vt->name);
+}
+
+lp_status lp_metric_bad_state(const char *what)
+{
+    return lp_error(LOWP_ERR_FORMAT, "the peer's state is not a %s state with the same parameters "
+                    "(truncated, or from another metric)", what);
+}

@@ -17,6 +17,11 @@ extern const lowp_metric_vtable lp_metric_topk, lp_metric_accuracy, lp_metric_lo
     lp_metric_miou, lp_metric_bleu, lp_metric_squad_f1;
 
 const lowp_metric_vtable *lp_metric_find(const char *name);
+/* Every registered metric, built-ins first: lp_metric_at(0 .. lp_metric_count() - 1). */
+int lp_metric_count(void);
+const lowp_metric_vtable *lp_metric_at(int i);
+/* A refused peer state (truncated, another metric's, other parameters). */
+lp_status lp_metric_bad_state(const char *what);
 void lp_metric_names(char *buf, size_t size);
 /* Creates from a params view (keeps its file and key path for messages). */
 lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out);
@@ -33,5 +38,11 @@ lp_status lp_metric_row_error(int64_t row, lp_status st, const char *fmt, ...) L
 /* The batch row that the last failed lowp_metric_update on this thread refused, or -1 (the
  * batch as a whole was refused, or the update succeeded). */
 int64_t lp_metric_failed_row(void);
+
+/* lowp_evaluate's loop without the result: resets the dataloader and the metric, feeds every
+ * batch (of this rank's share, when the dataloader is sharded), *done_out = samples scored
+ * (0 is fine: an empty share). */
+lp_status lp_evaluate_batches(lowp_session *session, const lowp_model *model, lowp_dataloader *dl,
+                              lowp_metric *metric, const lowp_eval_options *options, int64_t *done_out);
 
 #endif

@@ -1,5 +1,7 @@
 /* metrics.c — built-in classification and regression metrics: topk, Accuracy, Loss
- * (cross-entropy), MAE, MSE, RMSE, F1. Each keeps running sums only (F1: per-class counts).
+ * (cross-entropy), MAE, MSE, RMSE, F1. Each keeps running sums only (F1: per-class counts);
+ * sums of floating-point terms are exact (base/xsum.h), so states of shards merge to the bits
+ * one process gets, whatever the split.
  *
  * Classification inputs: outputs[0] holds scores (N,C) (any trailing dims flatten into C);
  * labels[0] holds class indices (N) or (N,1), or one-hot rows (N,C). */
@@ -8,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
+#include "base/xsum.h"
 #include "metric/metric.h"
 
 static void state_free(void *s) { free(s); }
@@ -120,20 +124,64 @@ static int64_t per_row(const lp_tensor *t)
 
 typedef struct counts {
     int64_t k;
-    double correct, total;
+    lp_xsum correct;   /* topk/Accuracy: a count; Loss: the sum of the per-sample losses */
+    double total;      /* samples (an integer: exact in a double up to 2^53) */
 } counts;
 
 static void counts_reset(void *s)
 {
     counts *c = s;
-    c->correct = c->total = 0;
+    lp_xsum_init(&c->correct);
+    c->total = 0;
 }
 
 static lp_status counts_result(void *s, double *v)
 {
     counts *c = s;
-    *v = c->total > 0 ? c->correct / c->total : 0.0;
+    *v = c->total > 0 ? lp_xsum_value(&c->correct) / c->total : 0.0;
     return LP_OK;
+}
+
+/* The state of a sum metric: a tag, the parameter that must match (k, the error kind), the
+ * exact sum and the count. */
+static lp_status sum_save(const char *tag, int64_t param, const lp_xsum *sum, double count, void **out,
+                          size_t *size)
+{
+    lp_bytes b = {0};
+    lp_bytes_str(&b, tag);
+    lp_bytes_u64(&b, (uint64_t)param);
+    lp_bytes_put(&b, sum, sizeof *sum);
+    lp_bytes_f64(&b, count);
+    return lp_bytes_finish(&b, out, size);
+}
+
+static lp_status sum_merge(const char *tag, int64_t param, lp_xsum *sum, double *count, const void *bytes,
+                           size_t size)
+{
+    lp_reader r;
+    lp_xsum peer;
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, tag);
+    int64_t p = (int64_t)lp_reader_u64(&r);
+    lp_reader_get(&r, &peer, sizeof peer);
+    double n = lp_reader_f64(&r);
+    if (r.bad || r.left || p != param || !(n >= 0))
+        return lp_metric_bad_state(tag);
+    lp_xsum_merge(sum, &peer);
+    *count += n;
+    return LP_OK;
+}
+
+static lp_status counts_save(void *s, void **out, size_t *size)
+{
+    counts *c = s;
+    return sum_save("counting metric", c->k, &c->correct, c->total, out, size);
+}
+
+static lp_status counts_merge(void *s, const void *bytes, size_t size)
+{
+    counts *c = s;
+    return sum_merge("counting metric", c->k, &c->correct, &c->total, bytes, size);
 }
 
 static lp_status topk_create(const lowp_params *p, void **out)
@@ -145,6 +193,7 @@ static lp_status topk_create(const lowp_params *p, void **out)
     counts *c = calloc(1, sizeof *c);
     if (!c)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_xsum_init(&c->correct);
     c->k = k;
     *out = c;
     return LP_OK;
@@ -173,7 +222,7 @@ static lp_status topk_update(void *s, int no, const lowp_tensor *const *outs, in
         }
         correct += rank < c->k;
     }
-    c->correct += correct;   /* state changes only once the whole batch is accepted */
+    lp_xsum_add(&c->correct, correct);   /* state changes only once the whole batch is accepted */
     c->total += (double)n;
     return LP_OK;
 }
@@ -184,6 +233,7 @@ static lp_status accuracy_create(const lowp_params *p, void **out)
     counts *c = calloc(1, sizeof *c);
     if (!c)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    lp_xsum_init(&c->correct);
     *out = c;
     return LP_OK;
 }
@@ -205,7 +255,7 @@ static lp_status accuracy_update(void *s, int no, const lowp_tensor *const *outs
             LP_TRY(binary_label(l, i, per_row(l), &y));
             correct += (lp_tensor_get(p, i) >= 0.5 ? 1 : 0) == y;   /* NaN: 0 */
         }
-        c->correct += correct;
+        lp_xsum_add(&c->correct, correct);
         c->total += (double)np;
         return LP_OK;
     }
@@ -217,7 +267,7 @@ static lp_status accuracy_update(void *s, int no, const lowp_tensor *const *outs
         LP_TRY(class_label(l, i, cls, onehot, &y));
         correct += argmax_row(p, i, cls) == y;
     }
-    c->correct += correct;
+    lp_xsum_add(&c->correct, correct);
     c->total += (double)n;
     return LP_OK;
 }
@@ -232,7 +282,8 @@ static lp_status loss_update(void *s, int no, const lowp_tensor *const *outs, in
     int64_t n, cls;
     bool onehot;
     LP_TRY(class_shape(outs[0], labels[0], &n, &cls, &onehot));
-    double loss = 0;
+    lp_xsum loss;   /* this batch's: merged into the state once the whole batch is accepted */
+    lp_xsum_init(&loss);
     for (int64_t i = 0; i < n; i++) {
         int64_t y;
         LP_TRY(class_label(labels[0], i, cls, onehot, &y));
@@ -247,14 +298,14 @@ static lp_status loss_update(void *s, int no, const lowp_tensor *const *outs, in
                 mx = v;
         }
         if (bad || mx == -INFINITY) {
-            loss = INFINITY;
+            lp_xsum_add(&loss, INFINITY);
             continue;
         }
         for (int64_t j = 0; j < cls; j++)
             sum += exp(lp_tensor_get(outs[0], i * cls + j) - mx);
-        loss += mx + log(sum) - lp_tensor_get(outs[0], i * cls + y);
+        lp_xsum_add(&loss, mx + log(sum) - lp_tensor_get(outs[0], i * cls + y));
     }
-    c->correct += loss;
+    lp_xsum_merge(&c->correct, &loss);
     c->total += (double)n;
     return LP_OK;
 }
@@ -265,7 +316,8 @@ enum { ERR_ABS, ERR_SQ, ERR_RMS };
 
 typedef struct errsum {
     int kind;
-    double sum, count;
+    lp_xsum sum;
+    double count;
 } errsum;
 
 static lp_status err_create(int kind, void **out)
@@ -274,6 +326,7 @@ static lp_status err_create(int kind, void **out)
     if (!e)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     e->kind = kind;
+    lp_xsum_init(&e->sum);
     *out = e;
     return LP_OK;
 }
@@ -294,7 +347,8 @@ static lp_status err_update(void *s, int no, const lowp_tensor *const *outs, int
                         lp_shape_str(p->ndim, p->dims, sp, sizeof sp),
                         lp_shape_str(l->ndim, l->dims, sl, sizeof sl));
     }
-    double sum = 0;
+    lp_xsum sum;
+    lp_xsum_init(&sum);
     for (int64_t i = 0; i < n; i++) {
         double y = lp_tensor_get(l, i), d = lp_tensor_get(p, i) - y;
         if (!isfinite(y))
@@ -302,9 +356,9 @@ static lp_status err_update(void *s, int no, const lowp_tensor *const *outs, int
                                        "label (or reference output) %g at element %lld is not a "
                                        "finite number", y, (long long)i);
         /* A NaN or infinite prediction is infinitely wrong (not NaN, which compares false). */
-        sum += isfinite(d) ? (e->kind == ERR_ABS ? fabs(d) : d * d) : INFINITY;
+        lp_xsum_add(&sum, isfinite(d) ? (e->kind == ERR_ABS ? fabs(d) : d * d) : INFINITY);
     }
-    e->sum += sum;
+    lp_xsum_merge(&e->sum, &sum);
     e->count += (double)n;
     return LP_OK;
 }
@@ -312,7 +366,7 @@ static lp_status err_update(void *s, int no, const lowp_tensor *const *outs, int
 static lp_status err_result(void *s, double *v)
 {
     errsum *e = s;
-    double m = e->count > 0 ? e->sum / e->count : 0.0;
+    double m = e->count > 0 ? lp_xsum_value(&e->sum) / e->count : 0.0;
     *v = e->kind == ERR_RMS ? sqrt(m) : m;
     return LP_OK;
 }
@@ -320,7 +374,20 @@ static lp_status err_result(void *s, double *v)
 static void err_reset(void *s)
 {
     errsum *e = s;
-    e->sum = e->count = 0;
+    lp_xsum_init(&e->sum);
+    e->count = 0;
+}
+
+static lp_status err_save(void *s, void **out, size_t *size)
+{
+    errsum *e = s;
+    return sum_save("MAE/MSE/RMSE", e->kind, &e->sum, e->count, out, size);
+}
+
+static lp_status err_merge(void *s, const void *bytes, size_t size)
+{
+    errsum *e = s;
+    return sum_merge("MAE/MSE/RMSE", e->kind, &e->sum, &e->count, bytes, size);
 }
 
 /* ---- F1: from per-class true/false positive and false negative counts ---- */
@@ -459,6 +526,41 @@ static void f1_reset(void *s)
         f->tp[c] = f->fp[c] = f->fn[c] = 0;
 }
 
+static lp_status f1_save(void *s, void **out, size_t *size)
+{
+    f1s *f = s;
+    lp_bytes b = {0};
+    lp_bytes_str(&b, "F1");
+    lp_bytes_u64(&b, (uint64_t)f->average);
+    lp_bytes_u64(&b, (uint64_t)f->n_cls);
+    for (int64_t c = 0; c < f->n_cls; c++) {
+        lp_bytes_f64(&b, f->tp[c]);
+        lp_bytes_f64(&b, f->fp[c]);
+        lp_bytes_f64(&b, f->fn[c]);
+    }
+    return lp_bytes_finish(&b, out, size);
+}
+
+/* Per-class counts add (integers, exact); the peer may have seen more classes. */
+static lp_status f1_merge(void *s, const void *bytes, size_t size)
+{
+    f1s *f = s;
+    lp_reader r;
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, "F1");
+    int average = (int)lp_reader_u64(&r);
+    int64_t n = lp_reader_count(&r, 3 * sizeof(double));
+    if (r.bad || average != f->average || r.left != (size_t)n * 3 * sizeof(double))
+        return lp_metric_bad_state("F1");
+    LP_TRY(f1_grow(f, n));
+    for (int64_t c = 0; c < n; c++) {
+        f->tp[c] += lp_reader_f64(&r);
+        f->fp[c] += lp_reader_f64(&r);
+        f->fn[c] += lp_reader_f64(&r);
+    }
+    return LP_OK;
+}
+
 /* ---- the table ---- */
 
 static const lowp_param_spec topk_params[] = {{"k", LOWP_PARAM_INT, 0, 1}, {NULL, 0, 0, 0}};
@@ -466,10 +568,10 @@ static const lowp_param_spec none_params[] = {{NULL, 0, 0, 0}};
 static const lowp_param_spec err_params[] = {{"compare_label", LOWP_PARAM_BOOL, 0, 1}, {NULL, 0, 0, 0}};
 static const lowp_param_spec f1_params[] = {{"average", LOWP_PARAM_STRING, 0, 1}, {NULL, 0, 0, 0}};
 
-const lowp_metric_vtable lp_metric_topk = {"topk", topk_params, 1, topk_create, topk_update, counts_result, counts_reset, state_free};
-const lowp_metric_vtable lp_metric_accuracy = {"Accuracy", none_params, 1, accuracy_create, accuracy_update, counts_result, counts_reset, state_free};
-const lowp_metric_vtable lp_metric_loss = {"Loss", none_params, 0, accuracy_create, loss_update, counts_result, counts_reset, state_free};
-const lowp_metric_vtable lp_metric_mae = {"MAE", err_params, 0, mae_create, err_update, err_result, err_reset, state_free};
-const lowp_metric_vtable lp_metric_mse = {"MSE", err_params, 0, mse_create, err_update, err_result, err_reset, state_free};
-const lowp_metric_vtable lp_metric_rmse = {"RMSE", err_params, 0, rmse_create, err_update, err_result, err_reset, state_free};
-const lowp_metric_vtable lp_metric_f1 = {"F1", f1_params, 1, f1_create, f1_update, f1_result, f1_reset, f1_free};
+const lowp_metric_vtable lp_metric_topk = {"topk", topk_params, 1, topk_create, topk_update, counts_result, counts_reset, state_free, counts_save, counts_merge};
+const lowp_metric_vtable lp_metric_accuracy = {"Accuracy", none_params, 1, accuracy_create, accuracy_update, counts_result, counts_reset, state_free, counts_save, counts_merge};
+const lowp_metric_vtable lp_metric_loss = {"Loss", none_params, 0, accuracy_create, loss_update, counts_result, counts_reset, state_free, counts_save, counts_merge};
+const lowp_metric_vtable lp_metric_mae = {"MAE", err_params, 0, mae_create, err_update, err_result, err_reset, state_free, err_save, err_merge};
+const lowp_metric_vtable lp_metric_mse = {"MSE", err_params, 0, mse_create, err_update, err_result, err_reset, state_free, err_save, err_merge};
+const lowp_metric_vtable lp_metric_rmse = {"RMSE", err_params, 0, rmse_create, err_update, err_result, err_reset, state_free, err_save, err_merge};
+const lowp_metric_vtable lp_metric_f1 = {"F1", f1_params, 1, f1_create, f1_update, f1_result, f1_reset, f1_free, f1_save, f1_merge};

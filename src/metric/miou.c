@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "metric/metric.h"
 
 #define MIOU_MAX_CLASSES 1024
@@ -144,6 +145,36 @@ static lp_status miou_result(void *s, double *v)
     return LP_OK;
 }
 
+static lp_status miou_save(void *s, void **out, size_t *size)
+{
+    miou *m = s;
+    lp_bytes b = {0};
+    lp_bytes_str(&b, "mIOU");
+    lp_bytes_u64(&b, (uint64_t)m->c);
+    lp_bytes_put(&b, m->hist, (size_t)(m->c * (m->c + 1)) * sizeof *m->hist);
+    return lp_bytes_finish(&b, out, size);
+}
+
+/* Confusion counts add. */
+static lp_status miou_merge(void *s, const void *bytes, size_t size)
+{
+    miou *m = s;
+    lp_reader r;
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, "mIOU");
+    size_t cells = (size_t)(m->c * (m->c + 1));
+    if (lp_reader_u64(&r) != (uint64_t)m->c || r.bad || r.left != cells * sizeof(int64_t))
+        return lp_metric_bad_state("mIOU");
+    for (size_t i = 0; i < cells; i++) {
+        int64_t v;
+        lp_reader_get(&r, &v, sizeof v);
+        if (v < 0)
+            return lp_metric_bad_state("mIOU");
+        m->hist[i] += v;
+    }
+    return LP_OK;
+}
+
 static const lowp_param_spec miou_params[] = {{"num_classes", LOWP_PARAM_INT, 0, 1}, {NULL, 0, 0, 0}};
 
-const lowp_metric_vtable lp_metric_miou = {"mIOU", miou_params, 1, miou_create, miou_update, miou_result, miou_reset, miou_free};
+const lowp_metric_vtable lp_metric_miou = {"mIOU", miou_params, 1, miou_create, miou_update, miou_result, miou_reset, miou_free, miou_save, miou_merge};

@@ -18,6 +18,9 @@
 
 #include "metric/metric.h"
 
+#include "base/bytes.h"
+#include "base/xsum.h"
+
 #define BLEU_ORDER 4
 
 static void state_free(void *s) { free(s); }
@@ -251,7 +254,8 @@ static lp_status bleu_result(void *s, double *v)
 typedef struct squad {
     int64_t max_len;
     bool exact;            /* report exact match instead of F1 */
-    double f1, em, rows;
+    lp_xsum f1;            /* exact: shards merge to one process's bits */
+    double em, rows;       /* integers */
 } squad;
 
 static lp_status squad_create(const lowp_params *p, void **out)
@@ -267,6 +271,7 @@ static lp_status squad_create(const lowp_params *p, void **out)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     q->max_len = ml;
     q->exact = em != 0;
+    lp_xsum_init(&q->f1);
     *out = q;
     return LP_OK;
 }
@@ -274,7 +279,8 @@ static lp_status squad_create(const lowp_params *p, void **out)
 static void squad_reset(void *s)
 {
     squad *q = s;
-    q->f1 = q->em = q->rows = 0;
+    lp_xsum_init(&q->f1);
+    q->em = q->rows = 0;
 }
 
 /* Gold k of row i: (start, end), or absent (both negative). Anything else is refused. */
@@ -344,7 +350,9 @@ static lp_status squad_update(void *s, int no, const lowp_tensor *const *outs, i
             return lp_metric_row_error(i, LOWP_ERR_INVALID_ARGUMENT, "no gold answer (every start and "
                                        "end position is negative)");
     }
-    double f1 = 0, em = 0;
+    double em = 0;
+    lp_xsum f1;
+    lp_xsum_init(&f1);
     for (int64_t i = 0; i < n; i++) {
         /* the best span; NaN logits never win, a row with no finite pair predicts nothing */
         int64_t ps = -1, pe = -1;
@@ -370,16 +378,86 @@ static lp_status squad_update(void *s, int no, const lowp_tensor *const *outs, i
             rf = v > rf ? v : rf;
             re = ps == a && pe == b ? 1 : re;
         }
-        f1 += rf, em += re;
+        lp_xsum_add(&f1, rf);
+        em += re;
     }
-    q->f1 += f1, q->em += em, q->rows += (double)n;
+    lp_xsum_merge(&q->f1, &f1);
+    q->em += em, q->rows += (double)n;
     return LP_OK;
 }
 
 static lp_status squad_result(void *s, double *v)
 {
     squad *q = s;
-    *v = q->rows > 0 ? 100.0 * (q->exact ? q->em : q->f1) / q->rows : 0.0;
+    *v = q->rows > 0 ? 100.0 * (q->exact ? q->em : lp_xsum_value(&q->f1)) / q->rows : 0.0;
+    return LP_OK;
+}
+
+static lp_status squad_save(void *s, void **out, size_t *size)
+{
+    squad *q = s;
+    lp_bytes b = {0};
+    lp_bytes_str(&b, "SquadF1");
+    lp_bytes_u64(&b, (uint64_t)q->max_len);
+    lp_bytes_u64(&b, q->exact);
+    lp_bytes_put(&b, &q->f1, sizeof q->f1);
+    lp_bytes_f64(&b, q->em);
+    lp_bytes_f64(&b, q->rows);
+    return lp_bytes_finish(&b, out, size);
+}
+
+static lp_status squad_merge(void *s, const void *bytes, size_t size)
+{
+    squad *q = s;
+    lp_reader r;
+    lp_xsum f1;
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, "SquadF1");
+    bool same = lp_reader_u64(&r) == (uint64_t)q->max_len && lp_reader_u64(&r) == (uint64_t)q->exact;
+    lp_reader_get(&r, &f1, sizeof f1);
+    double em = lp_reader_f64(&r), rows = lp_reader_f64(&r);
+    if (r.bad || r.left || !same || !(em >= 0) || !(rows >= 0))
+        return lp_metric_bad_state("SquadF1");
+    lp_xsum_merge(&q->f1, &f1);
+    q->em += em, q->rows += rows;
+    return LP_OK;
+}
+
+static lp_status bleu_save(void *s, void **out, size_t *size)
+{
+    bleu *bl = s;
+    lp_bytes b = {0};
+    lp_bytes_str(&b, "BLEU");
+    lp_bytes_u64(&b, (uint64_t)bl->pad_id);
+    lp_bytes_u64(&b, (uint64_t)bl->eos_id);
+    lp_bytes_put(&b, bl->matches, sizeof bl->matches);
+    lp_bytes_put(&b, bl->possible, sizeof bl->possible);
+    lp_bytes_u64(&b, (uint64_t)bl->ref_len);
+    lp_bytes_u64(&b, (uint64_t)bl->trans_len);
+    return lp_bytes_finish(&b, out, size);
+}
+
+/* n-gram counts and lengths add. */
+static lp_status bleu_merge(void *s, const void *bytes, size_t size)
+{
+    bleu *bl = s;
+    lp_reader r;
+    int64_t m[BLEU_ORDER], p[BLEU_ORDER];
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, "BLEU");
+    bool same = lp_reader_u64(&r) == (uint64_t)bl->pad_id && lp_reader_u64(&r) == (uint64_t)bl->eos_id;
+    lp_reader_get(&r, m, sizeof m);
+    lp_reader_get(&r, p, sizeof p);
+    int64_t rl = (int64_t)lp_reader_u64(&r), tl = (int64_t)lp_reader_u64(&r);
+    bool ok = !r.bad && !r.left && same && rl >= 0 && tl >= 0;
+    for (int k = 0; k < BLEU_ORDER; k++)
+        ok &= m[k] >= 0 && p[k] >= 0;
+    if (!ok)
+        return lp_metric_bad_state("BLEU");
+    for (int k = 0; k < BLEU_ORDER; k++)
+        bl->matches[k] += m[k], bl->possible[k] += p[k];
+    bl->ref_len += rl;
+    bl->trans_len += tl;
     return LP_OK;
 }
 
@@ -388,5 +466,5 @@ static const lowp_param_spec bleu_params[] = {
 static const lowp_param_spec squad_params[] = {
     {"max_answer_length", LOWP_PARAM_INT, 0, 0}, {"exact_match", LOWP_PARAM_BOOL, 0, 0}, {NULL, 0, 0, 0}};
 
-const lowp_metric_vtable lp_metric_bleu = {"BLEU", bleu_params, 1, bleu_create, bleu_update, bleu_result, bleu_reset, state_free};
-const lowp_metric_vtable lp_metric_squad_f1 = {"SquadF1", squad_params, 1, squad_create, squad_update, squad_result, squad_reset, state_free};
+const lowp_metric_vtable lp_metric_bleu = {"BLEU", bleu_params, 1, bleu_create, bleu_update, bleu_result, bleu_reset, state_free, bleu_save, bleu_merge};
+const lowp_metric_vtable lp_metric_squad_f1 = {"SquadF1", squad_params, 1, squad_create, squad_update, squad_result, squad_reset, state_free, squad_save, squad_merge};

@@ -1,6 +1,8 @@
 /* calibrate.c — collecting activation statistics through the engine's tap. */
 #include "quant/calibrate.h"
 
+#include "base/bytes.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,12 +91,48 @@ void lowp_calibration_free(lowp_calibration *c)
         free(c->channels[i].min);
         free(c->channels[i].max);
         free(c->channels[i].sum);
+        free(c->channels[i].acc);
     }
     free(c->channels);
     free(c->names);
     free(c->obs);
     lp_strmap_clear(&c->index);
     free(c);
+}
+
+static void channels_drop(lp_channel_stats *cs, int64_t mark)
+{
+    free(cs->min), free(cs->max), free(cs->sum), free(cs->acc);
+    *cs = (lp_channel_stats){.channels = mark};
+}
+
+/* Empty statistics for ch channels; false when out of memory (they are then dropped). */
+static bool channels_alloc(lp_channel_stats *cs, int64_t ch)
+{
+    size_t n = (size_t)(ch ? ch : 1);
+    cs->min = malloc(n * sizeof *cs->min);
+    cs->max = malloc(n * sizeof *cs->max);
+    cs->sum = calloc(n, sizeof *cs->sum);
+    cs->acc = calloc(n, sizeof *cs->acc);
+    if (!cs->min || !cs->max || !cs->sum || !cs->acc) {
+        channels_drop(cs, -1); /* statistics are advisory: do without them */
+        return false;
+    }
+    for (int64_t k = 0; k < ch; k++) {
+        cs->min[k] = INFINITY;
+        cs->max[k] = -INFINITY;
+    }
+    cs->channels = ch;
+    cs->count = 0;
+    return true;
+}
+
+static void channels_round(lp_channel_stats *cs)
+{
+    for (int64_t k = 0; k < cs->channels; k++) {
+        lp_xsum32_normalize(&cs->acc[k]);
+        cs->sum[k] = lp_xsum32_value(&cs->acc[k]);
+    }
 }
 
 /* Per-channel min/max/sum along the channel axis (see lp_channel_stats). A tensor whose
@@ -108,33 +146,27 @@ static void channel_update(lp_channel_stats *cs, const lp_tensor *t)
     for (int d = axis + 1; d < t->ndim; d++)
         inner *= t->dims[d];
     if (!cs->channels) {
-        cs->min = malloc((size_t)(ch ? ch : 1) * sizeof *cs->min);
-        cs->max = malloc((size_t)(ch ? ch : 1) * sizeof *cs->max);
-        cs->sum = calloc((size_t)(ch ? ch : 1), sizeof *cs->sum);
-        if (!cs->min || !cs->max || !cs->sum) {
-            cs->channels = -1; /* statistics are advisory: do without them */
+        if (!channels_alloc(cs, ch))
             return;
-        }
-        for (int64_t k = 0; k < ch; k++) {
-            cs->min[k] = INFINITY;
-            cs->max[k] = -INFINITY;
-        }
-        cs->channels = ch;
     } else if (cs->channels != ch) {
-        cs->channels = -1;
+        channels_drop(cs, -1);
         return;
     }
     const float *x = t->data;
     for (int64_t i = 0; i < n; i++) {
         int64_t k = (i / inner) % ch;
-        double v = x[i];
+        float v = x[i];
         if (isnan(v))
             continue;
         if (v < cs->min[k]) cs->min[k] = v;
         if (v > cs->max[k]) cs->max[k] = v;
-        cs->sum[k] += v;
+        lp_xsum32_add(&cs->acc[k], v);
+        if (((i + 1) & ((1 << 28) - 1)) == 0)   /* limbs hold 2^31 additions */
+            for (int64_t j = 0; j < ch; j++)
+                lp_xsum32_normalize(&cs->acc[j]);
     }
     cs->count += ch ? n / ch : 0;
+    channels_round(cs);
 }
 
 static void observe(lp_calibration *c, const char *name, const lp_tensor *t)
@@ -205,4 +237,151 @@ const lp_observer *lp_calibration_find(const lp_calibration *c, const char *name
 {
     int i = lp_strmap_get(&c->index, name);
     return i >= 0 && c->obs[i].count ? &c->obs[i] : NULL;
+}
+
+/* ---- saved statistics (distributed calibration) ---- */
+
+static void save_observer(lp_bytes *b, const lp_observer *o)
+{
+    lp_bytes_f64(b, o->min);
+    lp_bytes_f64(b, o->max);
+    lp_bytes_f64(b, o->range);
+    lp_bytes_f64(b, o->base);
+    lp_bytes_u64(b, (uint64_t)o->level);
+    lp_bytes_u64(b, o->count);
+    uint64_t nz = 0;
+    for (int i = 0; i < LP_HIST_BINS; i++)
+        nz += o->hist[i] != 0;
+    lp_bytes_u64(b, nz);   /* sparse: (bin, count) pairs */
+    for (int i = 0; i < LP_HIST_BINS; i++)
+        if (o->hist[i]) {
+            lp_bytes_u64(b, (uint64_t)i);
+            lp_bytes_u64(b, o->hist[i]);
+        }
+}
+
+static bool read_observer(lp_reader *r, lp_observer *o)
+{
+    lp_observer_init(o);
+    o->min = lp_reader_f64(r);
+    o->max = lp_reader_f64(r);
+    o->range = lp_reader_f64(r);
+    o->base = lp_reader_f64(r);
+    o->level = (int)lp_reader_u64(r);
+    o->count = lp_reader_u64(r);
+    int64_t nz = lp_reader_count(r, 16);
+    for (int64_t k = 0; k < nz; k++) {
+        uint64_t i = lp_reader_u64(r), v = lp_reader_u64(r);
+        if (i >= LP_HIST_BINS)
+            return false;
+        o->hist[i] = v;
+    }
+    return !r->bad && o->level >= 0 && o->level < 4096 && !(o->range < 0) && !(o->base < 0) &&
+           (o->range == 0) == (o->base == 0) && (o->range == 0 || o->range == ldexp(o->base, o->level));
+}
+
+static void save_channels(lp_bytes *b, const lp_channel_stats *cs)
+{
+    lp_bytes_u64(b, (uint64_t)cs->channels);
+    lp_bytes_u64(b, (uint64_t)cs->count);
+    for (int64_t k = 0; k < cs->channels; k++) {
+        lp_bytes_f64(b, cs->min[k]);
+        lp_bytes_f64(b, cs->max[k]);
+        lp_bytes_put(b, &cs->acc[k], sizeof cs->acc[k]);
+    }
+}
+
+/* A peer's channel statistics merged into cs (replacing them when `replace`): as in one
+ * process, differing channel counts (shapes that changed between batches) drop them. */
+static bool read_channels(lp_reader *r, lp_channel_stats *cs, bool replace)
+{
+    int64_t ch = (int64_t)lp_reader_u64(r), count = (int64_t)lp_reader_u64(r);
+    const size_t per = 2 * sizeof(double) + sizeof(lp_xsum32);
+    if (r->bad || count < 0 || ch < -1 || (ch > 0 && (uint64_t)ch > r->left / per))
+        return false;
+    if (replace)
+        channels_drop(cs, 0);
+    bool keep = ch > 0 && cs->channels >= 0 && (cs->channels == 0 || cs->channels == ch);
+    if (ch != 0 && !keep)
+        channels_drop(cs, -1);
+    if (keep && cs->channels == 0 && !channels_alloc(cs, ch))
+        keep = false;
+    for (int64_t k = 0; k < (ch > 0 ? ch : 0); k++) {
+        double mn = lp_reader_f64(r), mx = lp_reader_f64(r);
+        lp_xsum32 acc;
+        lp_reader_get(r, &acc, sizeof acc);
+        if (!keep)
+            continue;
+        cs->min[k] = fmin(cs->min[k], mn);
+        cs->max[k] = fmax(cs->max[k], mx);
+        lp_xsum32_merge(&cs->acc[k], &acc);
+    }
+    if (keep) {
+        cs->count += count;
+        channels_round(cs);
+    }
+    return !r->bad;
+}
+
+lp_status lp_calibration_save(const lp_calibration *c, void **out, size_t *size)
+{
+    lp_bytes b = {0};
+    lp_bytes_str(&b, "calibration");
+    lp_bytes_u64(&b, (uint64_t)c->n_obs);
+    lp_bytes_u64(&b, (uint64_t)c->samples);
+    for (int i = 0; i < c->n_obs; i++) {
+        lp_bytes_str(&b, c->names[i]);
+        save_observer(&b, &c->obs[i]);
+        save_channels(&b, &c->channels[i]);
+    }
+    return lp_bytes_finish(&b, out, size);
+}
+
+static lp_status read_stats(lp_calibration *c, const void *bytes, size_t size, bool replace, unsigned char *rebase)
+{
+    lp_reader r;
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, "calibration");
+    int64_t n = (int64_t)lp_reader_u64(&r), samples = (int64_t)lp_reader_u64(&r);
+    if (r.bad || n != c->n_obs || samples < 0)
+        return lp_error(LOWP_ERR_FORMAT, "calibration statistics from another model (%lld tensors, this one %d)",
+                        (long long)n, c->n_obs);
+    lp_status st = LP_OK;
+    for (int i = 0; i < c->n_obs && !r.bad; i++) {
+        lp_observer o;
+        if (!lp_reader_expect_str(&r, c->names[i]) || !read_observer(&r, &o))
+            break;
+        if (replace)
+            c->obs[i] = o;
+        else if (lp_observer_merge(&c->obs[i], &o) != LP_OK) {
+            if (rebase)
+                rebase[i] = 1;
+            st = lp_error(LOWP_ERR_UNSUPPORTED, "tensor '%s': histograms from different bases", c->names[i]);
+        }
+        if (!read_channels(&r, &c->channels[i], replace))
+            r.bad = 1;
+    }
+    if (r.bad || r.left)
+        return lp_error(LOWP_ERR_FORMAT, "calibration statistics: truncated or malformed");
+    c->samples = replace ? samples : c->samples + samples;
+    return st;
+}
+
+lp_status lp_calibration_merge(lp_calibration *c, const void *bytes, size_t size, unsigned char *rebase)
+{
+    return read_stats(c, bytes, size, false, rebase);
+}
+
+lp_status lp_calibration_load(lp_calibration *c, const void *bytes, size_t size)
+{
+    return read_stats(c, bytes, size, true, NULL);
+}
+
+void lp_calibration_restart(lp_calibration *c, const double *bases)
+{
+    for (int i = 0; i < c->n_obs; i++) {
+        lp_observer_restart(&c->obs[i], bases ? bases[i] : c->obs[i].base);
+        channels_drop(&c->channels[i], 0);
+    }
+    c->samples = 0;
 }

@@ -4,6 +4,7 @@
 #ifndef LP_CALIBRATE_H
 #define LP_CALIBRATE_H
 
+#include "base/xsum.h"
 #include "engine/session.h"
 #include "quant/observer.h"
 
@@ -11,8 +12,9 @@
  * is 1 for rank >= 4 (NCHW feature maps) and the last axis otherwise (features of 2-D/3-D
  * activations), which is the axis the consuming Conv / MatMul / Gemm reduces over. */
 typedef struct lp_channel_stats {
-    int64_t channels;           /* 0 until the first update (or when shapes disagree) */
-    double *min, *max, *sum;    /* per channel */
+    int64_t channels;           /* 0 until the first update, -1 when shapes disagree */
+    double *min, *max, *sum;    /* per channel; sum: the exact sum (acc), rounded */
+    lp_xsum32 *acc;             /* per channel: exact, so shards merge to the same sums */
     int64_t count;              /* values per channel summed */
 } lp_channel_stats;
 
@@ -33,5 +35,15 @@ typedef struct lowp_calibration lp_calibration;
 const lp_observer *lp_calibration_find(const lp_calibration *c, const char *name);
 /* Its per-channel statistics, or NULL. */
 const lp_channel_stats *lp_calibration_channels(const lp_calibration *c, const char *name);
+
+/* Distributed calibration (src/dist/calib.c): the statistics as bytes; a peer's merged in
+ * (LOWP_ERR_UNSUPPORTED when some histogram's base differs from ours: rebase[i] is then set
+ * for those observers, and the calibration is half-merged: restart it); the statistics
+ * replaced by saved ones; every statistic cleared, each histogram's base set to bases[i]
+ * (NULL: kept), as when values that set the base were seen elsewhere. */
+lp_status lp_calibration_save(const lp_calibration *c, void **out, size_t *size);
+lp_status lp_calibration_merge(lp_calibration *c, const void *bytes, size_t size, unsigned char *rebase);
+lp_status lp_calibration_load(lp_calibration *c, const void *bytes, size_t size);
+void lp_calibration_restart(lp_calibration *c, const double *bases);
 
 #endif

@@ -24,33 +24,77 @@ void lp_observer_init(lp_observer *o)
     o->max = -INFINITY;
 }
 
-static int bin_of(double x, double range)
+/* Bin of x at the current level: with a = x/base * 2^(10-level) in [-1024, 1024], bins are
+ * [k, k+1) for a <= 0 and (k, k+1] for a > 0, so that 0 sits in bin 1024 and the bin at level
+ * L+1 is always 512 + (bin at level L)/2 (x/base is rounded once, whatever the level; the
+ * scaling by a power of two is exact): binning late equals binning early and shifting. */
+static int bin_of(const lp_observer *o, double x)
 {
-    int b = (int)floor((x + range) / (2.0 * range) * LP_HIST_BINS);
+    _Static_assert(LP_HIST_BINS == 2048, "the bin rule scales to +-2^10 = BINS/2");
+    double a = ldexp(x / o->base, 10 - o->level);
+    a = a < -1024 ? -1024 : a > 1024 ? 1024 : a;   /* +-inf at the largest range */
+    int b = (int)(a > 0 ? ceil(a) - 1 : floor(a)) + LP_HIST_BINS / 2;
     return b < 0 ? 0 : b >= LP_HIST_BINS ? LP_HIST_BINS - 1 : b;
+}
+
+/* Moves the histogram up `levels` levels: bin i goes to 512 + i/2 per doubling. */
+static void shift(uint64_t *hist, int levels)
+{
+    for (int d = 0; d < levels; d++) {
+        uint64_t next[LP_HIST_BINS] = { 0 };
+        /* old [-R,R] maps onto the middle half of the new [-2R,2R] */
+        for (int i = 0; i < LP_HIST_BINS; i++)
+            next[LP_HIST_BINS / 4 + i / 2] += hist[i];
+        memcpy(hist, next, sizeof next);
+    }
 }
 
 /* Grows the range by powers of two so that old bins merge exactly in pairs. */
 static void grow(lp_observer *o, double absmax)
 {
     if (o->range == 0) {
-        o->range = absmax;
+        o->base = o->range = absmax;
+        o->level = 0;
         return;
     }
     int doublings = 0;
-    double r = o->range;
-    while (r < absmax) {
-        r *= 2;
+    while (ldexp(o->base, o->level + doublings) < absmax)
         doublings++;
+    shift(o->hist, doublings);
+    o->level += doublings;
+    o->range = ldexp(o->base, o->level);
+}
+
+void lp_observer_restart(lp_observer *o, double base)
+{
+    lp_observer_init(o);
+    o->base = o->range = base > 0 ? base : 0;
+}
+
+lp_status lp_observer_merge(lp_observer *o, const lp_observer *peer)
+{
+    if (o->range > 0 && peer->range > 0 && o->base != peer->base)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "histograms from different bases (%.17g, %.17g)", o->base, peer->base);
+    uint64_t theirs[LP_HIST_BINS];
+    memcpy(theirs, peer->hist, sizeof theirs);
+    if (peer->range > 0) {
+        if (o->range == 0) {   /* ours holds zeros only (bin 1024 at every level) */
+            o->base = peer->base;
+            o->level = peer->level;
+            o->range = peer->range;
+        }
+        int level = o->level > peer->level ? o->level : peer->level;
+        shift(o->hist, level - o->level);
+        shift(theirs, level - peer->level);
+        o->level = level;
+        o->range = ldexp(o->base, level);
     }
-    for (int d = 0; d < doublings; d++) {
-        uint64_t next[LP_HIST_BINS] = { 0 };
-        /* old [-R,R] maps onto the middle half of the new [-2R,2R] */
-        for (int i = 0; i < LP_HIST_BINS; i++)
-            next[LP_HIST_BINS / 4 + i / 2] += o->hist[i];
-        memcpy(o->hist, next, sizeof next);
-    }
-    o->range = r;
+    for (int i = 0; i < LP_HIST_BINS; i++)
+        o->hist[i] += theirs[i];
+    o->count += peer->count;
+    o->min = fmin(o->min, peer->min);
+    o->max = fmax(o->max, peer->max);
+    return LP_OK;
 }
 
 void lp_observer_update(lp_observer *o, const float *x, int64_t n)
@@ -71,14 +115,17 @@ void lp_observer_update(lp_observer *o, const float *x, int64_t n)
         absmax = 3.4e38;
     if (absmax > o->range)
         grow(o, absmax);
-    if (o->range == 0) { /* all zeros so far: they sit in the middle bin pair */
-        o->hist[LP_HIST_BINS / 2] += (uint64_t)n;
-        o->count += (uint64_t)n;
+    if (o->range == 0) { /* all zeros so far: they sit in bin 1024 at every level */
+        for (int64_t i = 0; i < n; i++)
+            if (!isnan(x[i])) {
+                o->hist[LP_HIST_BINS / 2]++;
+                o->count++;
+            }
         return;
     }
     for (int64_t i = 0; i < n; i++)
         if (!isnan(x[i])) {
-            o->hist[bin_of(x[i], o->range)]++;
+            o->hist[bin_of(o, x[i])]++;
             o->count++;
         }
 }

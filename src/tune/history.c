@@ -18,6 +18,7 @@
 
 #include "base/json.h"
 #include "config/config.h"
+#include "dist/dist.h"
 #include "onnx/model.h"
 #include "tune/tune.h"
 
@@ -148,8 +149,9 @@ lp_status lp_tune_history_parse(const char *text, size_t size, const char *path,
     return LP_OK;
 }
 
-/* Loads a history; *whole: the bytes up to its last newline (what follows was cut short). */
-static lp_status load(lowp_tuner *t, const char *path, size_t *whole, bool *fresh)
+/* Loads a history; *whole: the bytes up to its last newline (what follows was cut short).
+ * The text stays in *text (malloc'ed) when text is not NULL. */
+static lp_status load(lowp_tuner *t, const char *path, size_t *whole, bool *fresh, char **text)
 {
     uint8_t *data = NULL;
     size_t size = 0;
@@ -158,6 +160,8 @@ static lp_status load(lowp_tuner *t, const char *path, size_t *whole, bool *fres
     while (*whole > 0 && data[*whole - 1] != '\n')
         (*whole)--;
     lp_status st = lp_tune_history_parse((const char *)data, size, path, t->fingerprint, &t->hist, &t->n_hist, fresh);
+    if (text && st == LP_OK)
+        *text = (char *)data, data = NULL;
     free(data);
     return st;
 }
@@ -248,7 +252,7 @@ static lp_status header(const lowp_tuner *t, char **out)
     return LP_OK;
 }
 
-static lp_status open_history(lowp_tuner *t, const char *path)
+static lp_status open_history(lowp_tuner *t, const char *path, char **replayed, size_t *replayed_n)
 {
     bool same_file = false, fresh = false;
     size_t whole = 0;
@@ -257,8 +261,10 @@ static lp_status open_history(lowp_tuner *t, const char *path)
         struct stat a, b;
         same_file = !t->resume_from || (stat(from, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
                                         a.st_dev == b.st_dev);
-        if (access(from, F_OK) == 0)
-            LP_TRY(load(t, from, &whole, &fresh));
+        if (access(from, F_OK) == 0) {
+            LP_TRY(load(t, from, &whole, &fresh, replayed));
+            *replayed_n = *replayed ? whole : 0;
+        }
         else if (t->resume_from)
             return lp_error(LOWP_ERR_IO, "%s: cannot resume: no such history", from);
         else
@@ -288,20 +294,43 @@ static lp_status open_history(lowp_tuner *t, const char *path)
     return LP_OK;
 }
 
+/* Distributed, rank 0 alone locks the workspace and reads and writes the history; the
+ * trials it replays reach the other ranks as the history's text, which they parse alike (the
+ * same fingerprint: the same model, data, seed and threads; any number of ranks). */
 lp_status lp_tune_history_open(lowp_tuner *t)
 {
     fingerprint(t);
-    LP_TRY(lp_make_dirs(t->workspace, "the workspace"));
-    LP_TRY(lock_workspace(t));
-    char *path = NULL;
-    LP_TRY(lp_path_join(t->workspace, "history.jsonl", &path));
-    lp_status st = open_history(t, path);
+    char *path = NULL, *text = NULL;
+    void *got = NULL;
+    size_t text_n = 0, got_n = 0;
+    lp_status st = LP_OK;
+    if (lp_tune_writer(t)) {
+        st = lp_make_dirs(t->workspace, "the workspace");
+        if (st == LP_OK)
+            st = lock_workspace(t);
+        if (st == LP_OK)
+            st = lp_path_join(t->workspace, "history.jsonl", &path);
+        if (st == LP_OK)
+            st = open_history(t, path, &text, &text_n);
+    }
+    if (lp_dist_active(t->opt.comm)) {
+        st = lp_dist_share(t->opt.comm, st, text, text_n, &got, &got_n);
+        if (st == LP_OK && !lp_tune_writer(t) && got_n) {
+            bool fresh = false;
+            st = lp_tune_history_parse(got, got_n, path ? path : "history.jsonl", t->fingerprint, &t->hist,
+                                       &t->n_hist, &fresh);
+        }
+    }
+    free(got);
+    free(text);
     free(path);
     return st;
 }
 
 lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r)
 {
+    if (!t->history)
+        return LP_OK;   /* not the writer of a distributed tune */
     lp_json j;
     lp_json_init(&j, 0);
     lp_json_begin_object(&j);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist/dist.h"
 #include "ir/infer.h"
 #include "onnx/model.h"
 #include "quant/quantize.h"
@@ -18,6 +19,17 @@ static void report(lowp_tuner *t, const char *phase, int64_t done, int64_t total
                              .total = total, .baseline = t->baseline, .target = t->target, .accuracy = NAN,
                              .best = NAN, .elapsed = lp_tune_now() - t->t0, .eta = -1, .note = "" };
     t->opt.progress(t->opt.progress_user, &p);
+}
+
+struct calib_progress {
+    lowp_tuner *t;
+    const char *phase;
+};
+
+static void calibration_progress(void *user, int64_t done, int64_t total)
+{
+    struct calib_progress *p = user;
+    report(p->t, p->phase, done < total ? done : total, total);
 }
 
 lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibration **out)
@@ -47,34 +59,13 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibrati
     const char *names[LOWP_SAMPLE_MAX_TENSORS];
     for (int i = 0; i < g->n_inputs && i < LOWP_SAMPLE_MAX_TENSORS; i++)
         names[i] = g->values[g->inputs[i]].name;
-    lowp_dataloader_reset(t->calib);
-    lowp_sample b = { 0 };
-    lp_status st = LP_OK;
-    const char *phase = moments ? "calibration (layer-input moments)" : "calibration";
-    report(t, phase, 0, want);
-    while (have < want && st == LP_OK) {
-        int64_t n = 0;
-        st = lowp_dataloader_next(t->calib, &b, &n);
-        if (st != LP_OK || n == 0)
-            break;
-        int64_t use = n < want - have ? n : want - have;
-        lp_tensor views[LOWP_SAMPLE_MAX_TENSORS];
-        const lp_tensor *in[LOWP_SAMPLE_MAX_TENSORS];
-        for (int i = 0; i < b.n_inputs; i++) { /* the first `use` samples of the batch */
-            views[i] = *b.inputs[i];
-            views[i].owns_data = false;
-            if (use < n && views[i].ndim > 0) {
-                views[i].dims[0] = use;
-                views[i].nbytes = b.inputs[i]->nbytes / (size_t)n * (size_t)use;
-            }
-            in[i] = &views[i];
-        }
-        st = lowp_calibration_feed(cal, b.n_inputs < g->n_inputs ? b.n_inputs : g->n_inputs, names, in);
-        have += use;
-        report(t, phase, have, want);
-    }
-    lowp_sample_clear(&b);
-    lowp_dataloader_reset(t->calib);
+    struct calib_progress prog = { t, moments ? "calibration (layer-input moments)" : "calibration" };
+    report(t, prog.phase, 0, want);
+    /* every rank of a distributed tune calibrates its share; all end with the same statistics.
+     * Layer-input moments (learned rounding) have no cross-rank merge: each rank collects them
+     * over all the samples itself, which gives every rank one process's moments. */
+    lp_status st = lp_dist_calibrate(moments ? NULL : t->opt.comm, cal, t->calib, want, g->n_inputs, names, false,
+                                     calibration_progress, &prog, &have);
     if (st == LP_OK && have == 0)
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: the calibration dataloader yielded no samples",
                       lowp_dataloader_describe(t->calib));

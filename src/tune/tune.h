@@ -121,6 +121,9 @@ struct lowp_tuner {
 
     uint64_t rng;
     double t0, eval_seconds;    /* start; seconds of one evaluation (for the ETA) */
+    bool ran;                   /* lowp_tuner_run was called */
+    double agreed_elapsed;      /* distributed: rank 0's seconds since t0 at the last trial, so
+                                   that every rank takes the same timeout decisions */
     bool keep_searching, strategy_keeps_searching, stopped;
     bool bias_correction;       /* recipes: fast_bias_correction (static recipes) */
     lp_tune_recovery rv;        /* the recovery steps lowp_tuner_try's trials take (static) */
@@ -141,6 +144,9 @@ struct lowp_tuner {
     lowp_sample tb_batch;       /* tensorboard: the batch trials are compared on */
     bool tb_fp32_written;
 };
+
+/* Distributed tunes (opt.comm): rank 0 writes the history, reports and model. */
+bool lp_tune_writer(const lowp_tuner *t);
 
 /* ---- space.c ---- */
 /* Tunable ops and model-wise configurations from the options and the configuration. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "dist/dist.h"
 #include "kernels/dnnl.h"
 #include "onnx/model.h"
 #include "tune/tune.h"
@@ -17,6 +18,15 @@ double lp_tune_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+bool lp_tune_writer(const lowp_tuner *t) { return !lp_dist_active(t->opt.comm) || t->opt.comm->rank == 0; }
+
+/* Seconds since the start: in a distributed tune, rank 0's as of the last trial, so that the
+ * ranks agree on timeouts. */
+static double elapsed(const lowp_tuner *t)
+{
+    return lp_dist_active(t->opt.comm) ? t->agreed_elapsed : lp_tune_now() - t->t0;
 }
 
 lowp_tune_options lowp_tune_options_default(void)
@@ -448,7 +458,8 @@ static lp_status builtin_eval(void *user, const lowp_eval_request *rq, double *v
     lowp_eval_options eo = { .reference = lowp_metric_compare_label(t->metric) ? NULL : t->fp32,
                              .postprocess = t->post, .progress = on_eval, .progress_user = &ep };
     lowp_eval_result r;
-    LP_TRY(lowp_evaluate(rq->session, rq->model, t->eval, t->metric, &eo, &r));
+    /* distributed: every rank scores its share of the batches, all get the one value */
+    LP_TRY(lowp_evaluate_distributed(t->opt.comm, rq->session, rq->model, t->eval, t->metric, &eo, &r));
     *value_out = r.value;
     return LP_OK;
 }
@@ -467,16 +478,43 @@ static lp_status evaluate(lowp_tuner *t, const lp_graph *g, int trial, const cha
     double start = lp_tune_now(), v = NAN;
     if (t->ev.fn != builtin_eval && !t->opt.performance_only) /* the built-in reports per batch itself */
         progress(t, trial ? "trial" : "baseline", 0, 0, note, false);
-    /* performance_only (LPOT's exit policy): no accuracy, the candidate is only measured */
-    lp_status st = t->opt.performance_only ? LP_OK : t->ev.fn(t->ev.user, &rq, &v);
+    /* performance_only (LPOT's exit policy): no accuracy, the candidate is only measured.
+     * Distributed, the built-in evaluation is split over the ranks; a user's evaluator (a
+     * program, a callback) runs on rank 0, its value shared. */
+    bool dist = lp_dist_active(t->opt.comm), own = t->ev.fn == builtin_eval || !dist || t->opt.comm->rank == 0;
+    lp_status st = t->opt.performance_only || !own ? LP_OK : t->ev.fn(t->ev.user, &rq, &v);
     lowp_session_free(s);
-    if (st == LP_OK && trial == 0 && !(v == v) && !t->opt.performance_only)
+    if (st == LP_OK && trial == 0 && !(v == v) && !t->opt.performance_only && own)
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s: the FP32 model scored NaN", t->metric_name);
-    LP_TRY(st);
+    if (!dist || (st != LP_OK && lp_dist_error_shared()))
+        LP_TRY(st);
+    if (!dist) {
+        if (trial == 0)
+            t->eval_seconds = lp_tune_now() - start;
+        *acc = v;
+        return lp_tune_measure(t, g, latency, bytes, footprint);
+    }
+    /* rank 0 measures (a timing: one clock decides) and shares the value, the measurements and
+     * its elapsed time */
+    struct { double acc, latency; int64_t bytes, footprint; double elapsed, eval_seconds; } ms = { v, 0, 0, 0, 0, 0 };
+    if (st == LP_OK && t->opt.comm->rank == 0) {
+        ms.eval_seconds = lp_tune_now() - start;
+        st = lp_tune_measure(t, g, &ms.latency, &ms.bytes, &ms.footprint);
+        ms.elapsed = lp_tune_now() - t->t0;
+    }
+    void *got = NULL;
+    size_t n = 0;
+    LP_TRY(lp_dist_share(t->opt.comm, st, &ms, sizeof ms, &got, &n));
+    if (n == sizeof ms)
+        memcpy(&ms, got, sizeof ms);
+    free(got);
+    if (n != sizeof ms)
+        return lp_error(LOWP_ERR_INTERNAL, "distributed tune: a short measurement from rank 0");
     if (trial == 0)
-        t->eval_seconds = lp_tune_now() - start;
-    *acc = v;
-    return lp_tune_measure(t, g, latency, bytes, footprint);
+        t->eval_seconds = ms.eval_seconds;
+    t->agreed_elapsed = ms.elapsed;
+    *acc = ms.acc, *latency = ms.latency, *bytes = ms.bytes, *footprint = ms.footprint;
+    return LP_OK;
 }
 
 /* ---- trials ---- */
@@ -541,7 +579,7 @@ static bool budget_spent(lowp_tuner *t)
 {
     if (t->n_trials >= t->max_trials)
         return true;
-    return t->opt.timeout > 0 && lp_tune_now() - t->t0 >= t->opt.timeout;
+    return t->opt.timeout > 0 && elapsed(t) >= t->opt.timeout;
 }
 
 lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *precision, const char *note,
@@ -734,8 +772,9 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
 {
     if (!t || !s)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_run: NULL argument");
-    if (t->history)
+    if (t->ran)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_tuner_run: a tuner runs once");
+    t->ran = true;
     t->t0 = lp_tune_now();
     LP_TRY(lp_tune_history_open(t));
     /* the FP32 baseline, once */
@@ -761,7 +800,19 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
         return lp_error(LOWP_ERR_UNSUPPORTED, "strategy '%s' tried no recipe: %s", strat->name,
                         t->stopped ? "the time or trial budget ran out before its first trial"
                                    : "every point it proposed was the FP32 model (all ops kept in FP32)");
-    LP_TRY(save_outputs(t, b));
+    /* one writer: rank 0 (its failure is every rank's). Writing quantizes the best recipe and
+     * the report charts its per-op sensitivity: both need its calibration, which all ranks
+     * make together (a resumed tune that replayed every trial has none yet). */
+    lp_status wst = LP_OK;
+    if (lp_dist_active(t->opt.comm) && t->cfgs[t->trials[b].config].approach == LP_APPROACH_STATIC_QUANT) {
+        lowp_calibration *cal = NULL;
+        LP_TRY(lp_tune_calibration(t, t->cfgs[t->trials[b].config].sampling, &cal));
+    }
+    if (lp_tune_writer(t))
+        wst = save_outputs(t, b);
+    if (lp_dist_active(t->opt.comm))
+        wst = lp_dist_agree(t->opt.comm, wst, NULL, 0, NULL, NULL, NULL, NULL, NULL);
+    LP_TRY(wst);
     const lp_tune_rec *r = &t->trials[b];
     memset(s, 0, sizeof *s);
     s->baseline = t->baseline;
@@ -784,7 +835,10 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
     s->output = t->output;
     s->workspace = t->workspace;
     s->seconds = lp_tune_now() - t->t0;
-    LP_TRY(lp_tune_write_reports(t, s));
+    wst = lp_tune_writer(t) ? lp_tune_write_reports(t, s) : LP_OK;
+    if (lp_dist_active(t->opt.comm))
+        wst = lp_dist_agree(t->opt.comm, wst, NULL, 0, NULL, NULL, NULL, NULL, NULL);
+    LP_TRY(wst);
     s->seconds = lp_tune_now() - t->t0; /* the reports' sensitivity chart included */
     progress(t, "done", 0, 0, NULL, true);
     return LP_OK;

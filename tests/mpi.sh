@@ -1,0 +1,167 @@
+#!/bin/sh
+# mpi.sh BUILD — distributed runs under Open MPI's mpirun on this machine (--oversubscribe: more
+# ranks than cores), each against one process: `lowp eval` at 2 and 3 ranks (3: uneven shards,
+# and a rank with no batch) prints the single-process value bit for bit for every kind of metric;
+# `lowp quantize` writes the same bytes (every calibration algorithm, bias correction; a first
+# batch of zeros makes the ranks agree on histogram bases afresh); `lowp tune` writes the same
+# history and model; a rank killed mid-tune ends the run with a message and a history that
+# --resume finishes with another number of ranks, as one process would; errors on one rank reach
+# every rank. See docs/distributed.md.
+SUITE=mpi
+. "$(dirname "$0")/lib.sh"
+FM=/usr/share/datasets/fashion-mnist
+
+if ! command -v mpirun >/dev/null 2>&1; then
+    fail mpirun "mpirun is missing (make deps installs openmpi-bin)"; finish; exit
+fi
+# root in containers; ASan: Open MPI's own allocations outlive the run
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+case "${ASAN_OPTIONS:-}" in *detect_leaks=1*) export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0" ;; esac
+# mpi NP ARGS... — `mpirun -np NP lowp ARGS`, stdout in $T/out, stderr in $T/err, status in $rc
+mpi() {
+    np=$1; shift
+    timeout 120 mpirun -np "$np" --oversubscribe --bind-to none "$LOWP" "$@" >"$T/out" 2>"$T/err"; rc=$?
+}
+# the JSON line without its timing
+strip() { sed -E 's/"seconds":[0-9.e+-]+,?//' "$1"; }
+
+DATA="--dataset FashionMNIST:$FM --transform Rescale,Normalize=0.2860/0.3530"
+if [ ! -d "$FM" ]; then
+    fail data "$FM is missing (make deps installs dataset-fashion-mnist)"; finish; exit
+fi
+
+# an INT8 model whose outputs differ from FP32's, for compare_label: false metrics
+"$LOWP" quantize models/mlp.onnx -o "$T/int8.onnx" --calib "FashionMNIST:$FM" --transform Rescale,Normalize=0.2860/0.3530 --samples 64 -q >"$T/q.out" 2>&1 ||
+    fail quantize_for_reference "$(cat "$T/q.out")"
+
+# eval_case NAME ARGS...: one process, then 2 and 3 ranks: the same JSON but for the seconds
+eval_case() {
+    name=$1; shift
+    if ! "$LOWP" eval "$@" --json -q >"$T/one.json" 2>"$T/one.err"; then
+        fail "eval_$name" "one process: $(cat "$T/one.err")"; return
+    fi
+    strip "$T/one.json" >"$T/one.txt"
+    for np in 2 3; do
+        mpi "$np" eval "$@" --json -q
+        strip "$T/out" >"$T/n.txt"
+        if [ "$rc" != 0 ]; then fail "eval_${name}_np$np" "exit $rc: $(head -c 400 "$T/err")"; continue; fi
+        if cmp -s "$T/one.txt" "$T/n.txt"; then ok "eval_${name}_np$np"
+        else fail "eval_${name}_np$np" "$(cat "$T/n.txt") != one process $(cat "$T/one.txt")"; fi
+    done
+}
+# 1000 samples in batches of 64: 16 batches, the last of 40 (3 ranks: 5, 5 and 6 batches)
+eval_case topk models/mlp.onnx $DATA --metric topk=1 -b 64 --limit 1000
+eval_case top5 "$T/int8.onnx" $DATA --metric topk=5 -b 64 --limit 1000
+eval_case accuracy models/mlp.onnx $DATA --metric Accuracy -b 64 --limit 1000
+eval_case f1 "$T/int8.onnx" $DATA --metric F1:average=macro -b 64 --limit 1000
+eval_case loss "$T/int8.onnx" $DATA --metric Loss -b 64 --limit 1000
+for m in MAE MSE RMSE; do
+    eval_case "$m" "$T/int8.onnx" $DATA --metric "$m:compare_label=false" --reference models/mlp.onnx -b 64 --limit 1000
+done
+# two batches over three ranks: one rank scores nothing
+eval_case empty_shard models/mlp.onnx $DATA --metric Loss -b 64 --limit 100
+# the text form is printed once (rank 0)
+mpi 2 eval models/mlp.onnx $DATA --limit 200 -b 50
+if [ "$rc" = 0 ] && [ "$(grep -c '^metric   topk' "$T/out")" = 1 ] && grep -q '^samples  200$' "$T/out"; then
+    ok eval_text_once; else fail eval_text_once "exit $rc: $(cat "$T/out" "$T/err" | head -c 400)"; fi
+
+# a failure on one rank only (a bad label in the second half) fails every rank with its message
+mkdir -p "$T/bad"
+python_ok=1
+/usr/bin/python3 - "$T/bad" <<'PY' || python_ok=0
+import sys, numpy as np
+d = sys.argv[1]
+np.save(d + "/x.npy", np.zeros((100, 1, 28, 28), np.float32))
+y = np.zeros(100, np.int64); y[90] = 42       # not one of the 10 classes: refused, sample 90
+np.save(d + "/y.npy", y)
+PY
+if [ "$python_ok" = 1 ]; then
+    mpi 2 eval models/mlp.onnx --dataset "Npy:$T/bad/x.npy:$T/bad/y.npy" -b 10 -q
+    if [ "$rc" = 2 ] && grep -q "rank 1: .*sample 90" "$T/err" && [ "$(grep -c 'sample 90' "$T/err")" = 1 ]; then
+        ok eval_error_from_one_rank; else fail eval_error_from_one_rank "exit $rc: $(head -c 600 "$T/err")"; fi
+fi
+
+# quantize: the same model bytes, calibrated by 1 and by 2 or 3 ranks (200 samples in batches of
+# 32: 7 batches, 3 ranks: 2, 2 and 3)
+CAL="--calib FashionMNIST:$FM:train=true --transform Rescale,Normalize=0.2860/0.3530 --samples 200 -b 32"
+for algo in minmax:2 kl:3 percentile:3 mse:2; do
+    np=${algo#*:}; algo=${algo%:*}
+    extra=""
+    [ "$algo" = kl ] && extra="--bias-correction --act-sym"
+    if ! "$LOWP" quantize models/resnet_s.onnx -o "$T/q1.onnx" $CAL --algo "$algo" $extra -q >/dev/null 2>"$T/q1.err"; then
+        fail "quantize_$algo" "$(cat "$T/q1.err")"; continue
+    fi
+    for np in $np; do
+        mpi "$np" quantize models/resnet_s.onnx -o "$T/q$np.onnx" $CAL --algo "$algo" $extra -q
+        if [ "$rc" = 0 ] && cmp -s "$T/q1.onnx" "$T/q$np.onnx"; then ok "quantize_${algo}_np$np"
+        else fail "quantize_${algo}_np$np" "exit $rc, models differ: $(head -c 300 "$T/err")"; fi
+    done
+done
+# every tensor all zeros in the first batch: no histogram base is known from it, the ranks find
+# theirs apart, disagree, and calibrate again from the agreed ones
+if /usr/bin/python3 - "$T/bad" <<'PY'
+import sys, numpy as np
+rng = np.random.default_rng(5)
+x = rng.standard_normal((96, 1, 28, 28)).astype(np.float32)
+x[:32] = 0
+np.save(sys.argv[1] + "/z.npy", x)
+PY
+then
+    ZCAL="--calib Npy:$T/bad/z.npy --samples 96 -b 32 --algo kl"
+    "$LOWP" quantize models/mlp.onnx -o "$T/z1.onnx" $ZCAL -q >/dev/null 2>"$T/z1.err"
+    mpi 3 quantize models/mlp.onnx -o "$T/z3.onnx" $ZCAL -q
+    if [ "$rc" = 0 ] && cmp -s "$T/z1.onnx" "$T/z3.onnx"; then ok quantize_rebase_np3
+    else fail quantize_rebase_np3 "exit $rc: $(head -c 300 "$T/err" "$T/z1.err")"; fi
+fi
+
+# tune: the same history (but timings) and the same model from 1, 2 and 3 ranks
+TUNE="tune models/mlp.onnx --calib FashionMNIST:$FM:train=true --eval FashionMNIST:$FM -T Rescale,Normalize=0.2860/0.3530
+      --tolerance 0.3% -s random --max-trials 5 --seed 3 --limit 1000 -b 64 -q"
+# history_same A B: the trial lines of two histories agree but for seconds and latency
+history_same() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+def trials(p):
+    return [{k: v for k, v in json.loads(l).items() if k not in ("seconds", "latency_ms")}
+            for l in open(p) if l.startswith('{"trial"')]
+a, b = trials(sys.argv[1]), trials(sys.argv[2])
+print(f"{len(a)} and {len(b)} trials")
+sys.exit(0 if a == b and a else 1)
+PY
+}
+if "$LOWP" $TUNE -w "$T/t1" -o "$T/t1/out.onnx" >/dev/null 2>"$T/t1.err"; rc1=$?; [ $rc1 = 0 ] || [ $rc1 = 3 ]; then
+    for np in 2 3; do
+        mpi "$np" $TUNE -w "$T/t$np" -o "$T/t$np/out.onnx"
+        if [ "$rc" = "$rc1" ] && msg=$(history_same "$T/t1/history.jsonl" "$T/t$np/history.jsonl") &&
+           cmp -s "$T/t1/out.onnx" "$T/t$np/out.onnx" && [ -f "$T/t$np/report.md" ]; then ok "tune_np$np ($msg)"
+        else fail "tune_np$np" "exit $rc (one process: $rc1), $msg: $(head -c 300 "$T/err")"; fi
+    done
+    # a rank killed once two trials are recorded (on a loaded machine the others may be done by
+    # then): every rank stops, rank 0 says what is kept; --resume with two ranks ends as the
+    # uninterrupted single process did
+    timeout 120 mpirun -np 3 --oversubscribe --bind-to none "$LOWP" $TUNE -w "$T/tk" -o "$T/tk/out.onnx" \
+        >"$T/k.out" 2>"$T/k.err" &
+    mp=$!
+    n=0
+    for i in $(seq 1 400); do
+        n=$(grep -c '^{"trial"' "$T/tk/history.jsonl" 2>/dev/null)
+        [ "${n:-0}" -ge 2 ] && break
+        sleep 0.1
+    done
+    for p in $(pgrep -f -- "-w $T/tk"); do   # mpirun's and the ranks': rank 1 is the one to kill
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=1$' && kill -9 "$p"
+    done
+    wait $mp; rck=$?
+    kept=$(grep -c '^{"trial"' "$T/tk/history.jsonl")
+    if [ "$rck" != 0 ] && grep -q "stopped by mpirun" "$T/k.err" && grep -q "history.jsonl keeps every finished trial" "$T/k.err" &&
+       [ "$kept" -ge 2 ]; then ok "tune_rank_killed (exit $rck, $kept of 5 trials kept)"
+    else fail tune_rank_killed "exit $rck, $kept trials: $(head -c 600 "$T/k.err")"; fi
+    mpi 2 $TUNE -w "$T/tk" -o "$T/tk/out.onnx" --resume
+    if [ "$rc" = "$rc1" ] && msg=$(history_same "$T/t1/history.jsonl" "$T/tk/history.jsonl") &&
+       cmp -s "$T/t1/out.onnx" "$T/tk/out.onnx"; then ok "tune_resume_np2 ($msg)"
+    else fail tune_resume_np2 "exit $rc, $msg: $(head -c 300 "$T/err")"; fi
+else
+    fail tune_one_process "$(cat "$T/t1.err")"
+fi
+
+finish

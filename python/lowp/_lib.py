@@ -166,6 +166,15 @@ class TransformVtable(ctypes.Structure):
 M_CREATE = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_void_p))
 M_UPDATE = ctypes.CFUNCTYPE(status, c_void_p, c_int, POINTER(c_void_p), c_int, POINTER(c_void_p))
 M_RESULT = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_double))
+COMM_GATHER = ctypes.CFUNCTYPE(status, c_void_p, c_void_p, c_size_t, c_int, POINTER(c_void_p), POINTER(c_size_t))
+COMM_BCAST = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_void_p), POINTER(c_size_t), c_int)
+
+
+class Comm(ctypes.Structure):
+    _fields_ = [("rank", c_int), ("size", c_int), ("gather", COMM_GATHER), ("bcast", COMM_BCAST),
+                ("user", c_void_p)]
+
+
 M_SAVE = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_void_p), POINTER(c_size_t))
 M_MERGE = ctypes.CFUNCTYPE(status, c_void_p, c_void_p, c_size_t)
 

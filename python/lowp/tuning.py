@@ -39,7 +39,8 @@ class TuneSummary:
             if not name.startswith("_"):
                 v = getattr(s, name)
                 setattr(self, name, v.decode() if isinstance(v, bytes) else v)
-        self.model = load(self.output) if self.output else None
+        # a rank > 0 of a distributed tune on another machine has no copy of the output (rank 0 writes it)
+        self.model = load(self.output) if self.output and os.path.exists(self.output) else None
 
     def as_dict(self):
         return dict(self._dict)
@@ -308,6 +309,53 @@ def _progress_printer(p):
               f"{'pass' if p['passed'] else 'FAIL'}  [{p['note']}]", file=sys.stderr, flush=True)
 
 
+_libc = ctypes.CDLL(None)
+_libc.malloc.restype, _libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+
+
+def _malloc_copy(data):
+    """`data` (bytes) in memory from C's malloc, which lowp frees."""
+    p = _libc.malloc(max(len(data), 1))
+    if not p:
+        raise MemoryError("out of memory")
+    ctypes.memmove(p, data, len(data))
+    return p
+
+
+def _comm(comm, keep):
+    """A lowp_comm over an mpi4py communicator (anything with Get_rank, Get_size, gather and bcast
+    of Python objects): lowp's byte buffers travel as bytes objects. docs/distributed.md."""
+    def gather(user, buf, n, root, all_out, sizes_out):
+        try:
+            parts = comm.gather(ctypes.string_at(buf, n) if n else b"", root=root)
+            if comm.Get_rank() == root:
+                for i, p in enumerate(parts):
+                    sizes_out[i] = len(p)
+                all_out[0] = _malloc_copy(b"".join(parts))
+            return 0
+        except BaseException as e:  # noqa: B902 -- a collective cannot be resumed: stop every rank
+            print(f"lowp: rank {comm.Get_rank()}: mpi4py gather failed: {e}; aborting", file=sys.stderr, flush=True)
+            comm.Abort(2)
+            return _lib.LOWP_ERR_IO
+
+    def bcast(user, buf, n, root):
+        try:
+            mine = comm.Get_rank() == root
+            data = comm.bcast(ctypes.string_at(buf[0], n[0]) if mine and n[0] else b"", root=root)
+            if not mine:
+                buf[0] = _malloc_copy(data)
+                n[0] = len(data)
+            return 0
+        except BaseException as e:  # noqa: B902
+            print(f"lowp: rank {comm.Get_rank()}: mpi4py bcast failed: {e}; aborting", file=sys.stderr, flush=True)
+            comm.Abort(2)
+            return _lib.LOWP_ERR_IO
+
+    c = _lib.Comm(rank=comm.Get_rank(), size=comm.Get_size(), gather=keep(_lib.COMM_GATHER(gather)),
+                  bcast=keep(_lib.COMM_BCAST(bcast)), user=None)
+    return keep(c)
+
+
 def _load_config(config, keep):
     cfg = c_void_p()
     if isinstance(config, (str, os.PathLike)) and (not isinstance(config, str) or "\n" not in config):
@@ -321,7 +369,7 @@ def tune(model, eval_func=None, calib=None, *, eval_dataloader=None, metric=None
          config=None, eval_cmd=None, eval_timeout=0, tolerance=None, relative=True, higher_is_better=None,
          strategy=None, approach=None, objective=None, max_trials=None, timeout=None, seed=None,
          workspace=None, output=None, resume=False, sampling_size=None, threads=0, batch_size=100,
-         progress=False, example_inputs=None, eval_name=None, _adapt=None):
+         progress=False, example_inputs=None, eval_name=None, comm=None, _adapt=None):
     """Accuracy-driven quantization of `model` (a path, bytes, onnx.ModelProto, lowp.Model, or a
     torch.nn.Module: exported with `example_inputs`, else with the first calibration item).
 
@@ -338,6 +386,11 @@ def tune(model, eval_func=None, calib=None, *, eval_dataloader=None, metric=None
           defaults of the options below.
     Calibration (static approach): `calib` is any iterable of feeds (dicts, arrays, or (inputs,
     label) pairs) or a dataset spec string; else the config's quantization.calibration.
+
+    Under mpirun, comm=mpi4py.MPI.COMM_WORLD runs one tune over every rank (each calls tune with
+    the same arguments): lowp's datasets and metrics are split over the ranks, your eval_func
+    runs on rank 0; rank 0 writes the history, reports and model, and every rank returns the
+    same model and summary (docs/distributed.md).
 
     Returns (model, summary): the tuned lowp.Model and a TuneSummary."""
     keep, stop = _Keep(), _Stop()
@@ -386,6 +439,10 @@ def tune(model, eval_func=None, calib=None, *, eval_dataloader=None, metric=None
             for i, v in enumerate(sizes[:8]):
                 o.sampling_sizes[i] = int(v)
         o.threads = int(threads or 0)
+        if comm is not None and comm.Get_size() > 1:
+            o.comm = ctypes.cast(ctypes.pointer(_comm(comm, keep)), c_void_p)
+            if comm.Get_rank() != 0:
+                progress = False  # shown once, by rank 0
         if progress:
             report = progress if callable(progress) else _progress_printer
 

@@ -109,10 +109,27 @@ typedef struct display {
     double last;
 } display;
 
+/* Fault injection for tests of distributed tunes (tests/mpi.sh, docs/distributed.md):
+ * LOWP_TEST_KILL=R:N makes rank R kill itself (SIGKILL, as the OOM killer would) once N trials
+ * are recorded. Only under mpirun. */
+static void maybe_die(const lowp_tune_progress *p)
+{
+    static int rank = -2, after;
+    if (rank == -2) {
+        const char *s = getenv("LOWP_TEST_KILL");
+        rank = -1;
+        if (s && lp_cli_dist() && sscanf(s, "%d:%d", &rank, &after) != 2)
+            rank = -1;
+    }
+    if (rank == lp_cli_comm.rank && p->finished && !strcmp(p->phase, "trial") && p->trial >= after)
+        raise(SIGKILL);
+}
+
 /* Finished trials as one line each; on a terminal also a status line redrawn in place. */
 static void on_progress(void *user, const lowp_tune_progress *p)
 {
     display *d = user;
+    maybe_die(p);
     if (d->quiet)
         return;
     char el[32], eta[48], best[32];

@@ -348,62 +348,89 @@ lp_status lp_tune_run_conservative(lowp_tuner *t, void *user)
 
 /* ---- exhaustive ---- */
 
+typedef struct exhaustive_state {
+    int c;
+    bool begun;
+    unsigned char *q;
+} exhaustive_state;
+
+/* Every configuration, and in each every precision vector: a counter over the allowed choices,
+ * bottom op fastest, starting from all INT8. */
+static bool exhaustive_next(lowp_tuner *t, void *state, int *config, unsigned char *prec, char note[160])
+{
+    exhaustive_state *e = state;
+    for (;;) {
+        if (e->c >= t->n_cfgs)
+            return false;
+        if (!e->begun) {
+            memset(e->q, LP_PREC_INT8, (size_t)t->n_ops);
+            lp_tune_normalize(t, e->q);
+            e->begun = true;
+            break;
+        }
+        int i = t->n_ops - 1;
+        for (; i >= 0; i--) {
+            int p = e->q[i] + 1;
+            while (p <= LP_PREC_FP32 && !t->ops[i].allow[p])
+                p++;
+            if (p <= LP_PREC_FP32) {
+                e->q[i] = (unsigned char)p;
+                break;
+            }
+            e->q[i] = LP_PREC_INT8;
+            lp_tune_normalize(t, e->q);
+        }
+        if (i >= 0)
+            break;
+        e->c++, e->begun = false;
+    }
+    *config = e->c;
+    memcpy(prec, e->q, (size_t)t->n_ops);
+    snprintf(note, 160, "exhaustive: %s", t->cfgs[e->c].name);
+    return true;
+}
+
+/* Points are announced in batches (lp_tune_try_all): a distributed tune runs them in parallel. */
 lp_status lp_tune_run_exhaustive(lowp_tuner *t, void *user)
 {
     (void)user;
-    int stop = 0;
-    unsigned char *q = lp_tune_point_new(t, LP_PREC_INT8);
-    lp_status st = q ? LP_OK : OOM();
-    for (int c = 0; c < t->n_cfgs && st == LP_OK && !stop; c++) {
-        memset(q, LP_PREC_INT8, (size_t)t->n_ops);
-        lp_tune_normalize(t, q);
-        for (;;) {
-            char note[160];
-            snprintf(note, sizeof note, "exhaustive: %s", t->cfgs[c].name);
-            st = lowp_tuner_try(t, c, q, note, NULL, &stop);
-            if (st != LP_OK || stop)
-                break;
-            /* next precision vector: a counter over allowed choices, bottom op fastest */
-            int i = t->n_ops - 1;
-            for (; i >= 0; i--) {
-                int p = q[i] + 1;
-                while (p <= LP_PREC_FP32 && !t->ops[i].allow[p])
-                    p++;
-                if (p <= LP_PREC_FP32) {
-                    q[i] = (unsigned char)p;
-                    break;
-                }
-                q[i] = LP_PREC_INT8;
-                lp_tune_normalize(t, q);
-            }
-            if (i < 0)
-                break;
-        }
-    }
-    free(q);
+    exhaustive_state e = {0, false, lp_tune_point_new(t, LP_PREC_INT8)};
+    lp_status st = e.q ? lp_tune_try_all(t, exhaustive_next, &e) : OOM();
+    free(e.q);
     return st;
 }
 
 /* ---- random ---- */
 
+/* The default point first, then random ones (seeded); bounded so that a tiny space ends. */
+static bool random_next(lowp_tuner *t, void *state, int *config, unsigned char *prec, char note[160])
+{
+    long *it = state;
+    if (*it < 0) {
+        memset(prec, LP_PREC_INT8, (size_t)t->n_ops);
+        *config = 0;
+        snprintf(note, 160, "default");
+        ++*it;
+        return true;
+    }
+    if (*it >= 50L * t->max_trials)
+        return false;
+    ++*it;
+    uint64_t *rng = &t->rng;
+    int c = (int)(lowp_random_uniform(rng) * t->n_cfgs);
+    for (int i = 0; i < t->n_ops; i++) {
+        double u = lowp_random_uniform(rng);
+        prec[i] = u < 0.6 ? LP_PREC_INT8 : u < 0.8 ? LP_PREC_BF16 : LP_PREC_FP32;
+    }
+    *config = c < t->n_cfgs ? c : t->n_cfgs - 1;
+    snprintf(note, 160, "random");
+    return true;
+}
+
+/* Points are announced in batches (lp_tune_try_all): a distributed tune runs them in parallel. */
 lp_status lp_tune_run_random(lowp_tuner *t, void *user)
 {
     (void)user;
-    int stop = 0;
-    unsigned char *q = lp_tune_point_new(t, LP_PREC_INT8);
-    lp_status st = q ? LP_OK : OOM();
-    uint64_t *rng = &t->rng;
-    /* the default point first, then random ones; bounded so that a tiny space ends */
-    if (st == LP_OK)
-        st = lowp_tuner_try(t, 0, q, "default", NULL, &stop);
-    for (long it = 0; it < 50L * t->max_trials && st == LP_OK && !stop; it++) {
-        int c = (int)(lowp_random_uniform(rng) * t->n_cfgs);
-        for (int i = 0; i < t->n_ops; i++) {
-            double u = lowp_random_uniform(rng);
-            q[i] = u < 0.6 ? LP_PREC_INT8 : u < 0.8 ? LP_PREC_BF16 : LP_PREC_FP32;
-        }
-        st = lowp_tuner_try(t, c < t->n_cfgs ? c : t->n_cfgs - 1, q, "random", NULL, &stop);
-    }
-    free(q);
-    return st;
+    long it = -1;
+    return lp_tune_try_all(t, random_next, &it);
 }

@@ -73,6 +73,14 @@ typedef struct lp_tune_hist {
     double cost;
 } lp_tune_hist;
 
+/* A point evaluated ahead of its turn by one rank of a distributed tune (lp_tune_prefetch). */
+typedef struct lp_tune_pending {
+    char *key;
+    lowp_tune_trial t;          /* accuracy, latency, sizes, seconds */
+    lp_status status;           /* its evaluation failed: the message */
+    char *message;
+} lp_tune_pending;
+
 typedef enum { LP_OBJ_PERFORMANCE, LP_OBJ_MODELSIZE, LP_OBJ_FOOTPRINT } lp_objective_kind;
 
 struct lowp_tuner {
@@ -122,6 +130,8 @@ struct lowp_tuner {
     uint64_t rng;
     double t0, eval_seconds;    /* start; seconds of one evaluation (for the ETA) */
     bool ran;                   /* lowp_tuner_run was called */
+    int n_pending;
+    lp_tune_pending *pending;   /* prefetched results, consumed by lowp_tuner_try in order */
     double agreed_elapsed;      /* distributed: rank 0's seconds since t0 at the last trial, so
                                    that every rank takes the same timeout decisions */
     bool keep_searching, strategy_keeps_searching, stopped;
@@ -147,6 +157,22 @@ struct lowp_tuner {
 
 /* Distributed tunes (opt.comm): rank 0 writes the history, reports and model. */
 bool lp_tune_writer(const lowp_tuner *t);
+/* A strategy about to try n points in this order (lowp_tuner_try each, as always) may announce
+ * them: a distributed tune then evaluates them in parallel, each on one rank over the whole
+ * evaluation set, and the tries that follow take those results in order — the same records,
+ * history and stops as trying one after another (points after a stop were evaluated for
+ * nothing). One process: nothing happens. */
+lp_status lp_tune_prefetch(lowp_tuner *t, int n, const int *configs, unsigned char *const *precs);
+/* Prefetches point by point from `next` (which fills *config and prec and returns false at the
+ * end) in batches of the rank count, trying each; the loop of random and exhaustive. */
+typedef bool (*lp_tune_next_fn)(lowp_tuner *t, void *state, int *config, unsigned char *prec, char note[160]);
+lp_status lp_tune_try_all(lowp_tuner *t, lp_tune_next_fn next, void *state);
+const lp_tune_pending *lp_tune_pending_find(const lowp_tuner *t, const char *key);
+void lp_tune_pending_free(lowp_tuner *t);
+/* Scores a candidate graph through the evaluator and measures it (trial 0: the baseline);
+ * distributed when opt.comm is. */
+lp_status lp_tune_evaluate(lowp_tuner *t, const lp_graph *g, int trial, const char *note, double *acc,
+                           double *latency, int64_t *bytes, int64_t *footprint);
 
 /* ---- space.c ---- */
 /* Tunable ops and model-wise configurations from the options and the configuration. */

@@ -123,6 +123,7 @@ void lowp_tuner_free(lowp_tuner *t)
     }
     free(t->trials);
     lp_tune_history_free(t->hist, t->n_hist);
+    lp_tune_pending_free(t);
     if (t->lock_fd >= 0)
         close(t->lock_fd); /* releases the workspace */
     free(t);
@@ -465,8 +466,8 @@ static lp_status builtin_eval(void *user, const lowp_eval_request *rq, double *v
 }
 
 /* Scores a candidate through the evaluator (trial 0: the baseline) and measures it. */
-static lp_status evaluate(lowp_tuner *t, const lp_graph *g, int trial, const char *note, double *acc,
-                          double *latency, int64_t *bytes, int64_t *footprint)
+lp_status lp_tune_evaluate(lowp_tuner *t, const lp_graph *g, int trial, const char *note, double *acc,
+                           double *latency, int64_t *bytes, int64_t *footprint)
 {
     lowp_session_options so = lowp_session_options_default();
     so.threads = t->opt.threads;
@@ -657,16 +658,20 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
     for (int i = 0; i < t->n_ops; i++)
         rec.n_prec[prec[i]]++;
     const lp_tune_hist *h = lp_tune_history_find(t, key);
+    const lp_tune_pending *pd = h ? NULL : lp_tune_pending_find(t, key);
     lp_status st = LP_OK;
     lp_graph *g = NULL;
     if (h) {
         rec.t = h->t;
         rec.replayed = true;
+    } else if (pd) {   /* evaluated ahead by one rank (parallel trials) */
+        st = pd->status == LP_OK ? LP_OK : lp_error(pd->status, "%s", pd->message);
+        rec.t = pd->t;
     } else {
         double start = lp_tune_now();
         st = lp_tune_build_graph(t, config, prec, &t->rv, &g);
         if (st == LP_OK)
-            st = evaluate(t, g, t->n_trials + 1, rec.note, &rec.t.accuracy, &rec.t.latency_ms, &rec.t.model_bytes,
+            st = lp_tune_evaluate(t, g, t->n_trials + 1, rec.note, &rec.t.accuracy, &rec.t.latency_ms, &rec.t.model_bytes,
                           &rec.t.footprint_bytes);
         rec.t.seconds = lp_tune_now() - start;
     }
@@ -779,7 +784,7 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
     LP_TRY(lp_tune_history_open(t));
     /* the FP32 baseline, once */
     double acc;
-    lp_status st = evaluate(t, t->fp32->g, 0, "FP32", &acc, &t->base_latency, &t->base_bytes, &t->base_footprint);
+    lp_status st = lp_tune_evaluate(t, t->fp32->g, 0, "FP32", &acc, &t->base_latency, &t->base_bytes, &t->base_footprint);
     if (st != LP_OK)
         return lp_error_prefix(st, "FP32 baseline");
     if (t->cancelled)

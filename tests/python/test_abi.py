@@ -16,7 +16,7 @@ MIRRORS = {"lowp_session_options": _lib.SessionOptions, "lowp_sample": _lib.Samp
            "lowp_evaluator": _lib.Evaluator, "lowp_batch_source": _lib.BatchSource,
            "lowp_param_spec": _lib.ParamSpec, "lowp_dataset_vtable": _lib.DatasetVtable,
            "lowp_transform_vtable": _lib.TransformVtable, "lowp_metric_vtable": _lib.MetricVtable,
-           "lowp_dataloader_options": _lib.DataloaderOptions}
+           "lowp_dataloader_options": _lib.DataloaderOptions, "lowp_comm": _lib.Comm}
 
 
 def header_fields(name):

@@ -381,6 +381,7 @@ static lp_status map_save(void *s, void **out, size_t *size)
     lp_bytes_u64(&b, (uint64_t)m->points);
     for (int t = 0; t < m->n_thr; t++)
         lp_bytes_f64(&b, m->thr[t]);
+    lp_bytes_u64(&b, (uint64_t)m->n_anno);   /* classes are numbered alike (anno_path) */
     lp_bytes_u64(&b, (uint64_t)m->n_cls);
     lp_bytes_put(&b, m->n_gt, (size_t)m->n_cls * sizeof *m->n_gt);
     lp_bytes_u64(&b, (uint64_t)m->n_dets);
@@ -405,6 +406,7 @@ static lp_status map_merge(void *s, const void *bytes, size_t size)
     int ok = lp_reader_u64(&r) == (uint64_t)m->n_thr && lp_reader_u64(&r) == (uint64_t)m->points;
     for (int t = 0; t < m->n_thr; t++)
         ok &= lp_reader_f64(&r) == m->thr[t];
+    ok &= lp_reader_u64(&r) == (uint64_t)m->n_anno;
     int64_t n_cls = lp_reader_count(&r, sizeof(int64_t));
     if (r.bad || !ok || n_cls > MAX_CLASS)
         return lp_metric_bad_state("mAP");

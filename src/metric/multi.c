@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "metric/metric.h"
 
 typedef struct multi {
@@ -69,8 +70,49 @@ static void multi_reset(void *s)
         lowp_metric_reset(x->m[i]);
 }
 
+/* The state: each metric's saved state, length-prefixed, in order. */
+static lp_status multi_save(void *s, void **out, size_t *size)
+{
+    multi *x = s;
+    lp_bytes b = {0};
+    lp_bytes_str(&b, "multi_metrics");
+    lp_bytes_u64(&b, (uint64_t)x->n);
+    lp_status st = LP_OK;
+    for (int i = 0; i < x->n && st == LP_OK; i++) {
+        void *one = NULL;
+        size_t n = 0;
+        st = lowp_metric_save(x->m[i], &one, &n);
+        lp_bytes_u64(&b, n);
+        lp_bytes_put(&b, one, n);
+        free(one);
+    }
+    if (st != LP_OK) {
+        free(b.data);
+        return st;
+    }
+    return lp_bytes_finish(&b, out, size);
+}
+
+static lp_status multi_merge(void *s, const void *bytes, size_t size)
+{
+    multi *x = s;
+    lp_reader r;
+    lp_reader_init(&r, bytes, size);
+    lp_reader_expect_str(&r, "multi_metrics");
+    if (lp_reader_u64(&r) != (uint64_t)x->n || r.bad)
+        return lp_metric_bad_state("multi_metrics");
+    for (int i = 0; i < x->n; i++) {
+        int64_t n = lp_reader_count(&r, 1);
+        if (n < 0)
+            return lp_metric_bad_state("multi_metrics");
+        LP_TRY(lowp_metric_merge(x->m[i], r.p, (size_t)n));
+        r.p += n, r.left -= (size_t)n;
+    }
+    return r.left ? lp_metric_bad_state("multi_metrics") : LP_OK;
+}
+
 const lowp_metric_vtable lp_metric_multi = {"multi_metrics", NULL, 1, multi_create, multi_update, multi_result,
-                                            multi_reset, multi_free};
+                                            multi_reset, multi_free, multi_save, multi_merge};
 
 lp_status lp_metric_create_multi(int n, lowp_metric **metrics, const double *weights, int higher_is_better,
                                  lowp_metric **out)

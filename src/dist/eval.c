@@ -74,8 +74,9 @@ lowp_status lowp_evaluate_distributed(const lowp_comm *comm, lowp_session *sessi
 {
     if (!lp_dist_active(comm))
         return lowp_evaluate(session, model, dl, metric, options, result_out);
-    if (!result_out || !metric || !comm->gather || !comm->bcast)
-        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_evaluate_distributed: NULL argument");
+    if (!result_out || !metric || !comm->gather || !comm->bcast || comm->rank < 0 || comm->rank >= comm->size)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_evaluate_distributed: NULL argument, or rank %d of %d",
+                        comm->rank, comm->size);
     double t0 = now_seconds();
     lowp_eval_options opt = options ? *options : (lowp_eval_options){0};
     scaled_progress sp = {opt.progress, opt.progress_user, comm->size, lowp_dataloader_length(dl)};

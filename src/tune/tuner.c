@@ -291,6 +291,10 @@ static lp_status create(const lowp_model *model, lowp_dataloader *calib, lowp_da
             n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "", lowp_tune_strategy_at(i)->name);
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "unknown tuning strategy '%s' (known: %s)", o->strategy, known);
     }
+    if (st == LP_OK && o->comm && o->comm->size > 1 &&
+        (!o->comm->gather || !o->comm->bcast || o->comm->rank < 0 || o->comm->rank >= o->comm->size))
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "options.comm: rank %d of %d, or no gather/bcast", o->comm->rank,
+                      o->comm->size);
     if (st == LP_OK && !(o->tolerance == o->tolerance))
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "tolerance: not a number");
     if (st == LP_OK)

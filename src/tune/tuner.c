@@ -683,7 +683,7 @@ lowp_status lowp_tuner_try(lowp_tuner *t, int config, const unsigned char *preci
     rec.t.passed = passes(t, rec.t.accuracy);
     rec.t.objective = lp_tune_objective(t, rec.cost, rec.t.model_bytes, rec.t.footprint_bytes);
     /* a trial replayed into the same workspace has its event file there already */
-    if (st == LP_OK && t->opt.tensorboard && !(rec.replayed && t->hist_in_place))
+    if (st == LP_OK && t->opt.tensorboard && lp_tune_writer(t) && !(rec.replayed && t->hist_in_place))
         st = lp_tune_tensorboard(t, g, &rec);
     lp_graph_free(g);
     if (st != LP_OK) {

@@ -97,7 +97,7 @@ lp_status lp_tune_prefetch(lowp_tuner *t, int n, const int *configs, unsigned ch
             int8 |= qs[j][k] == LP_PREC_INT8;
         lowp_calibration *cal = NULL;
         if (int8 && t->cfgs[cfg[j]].approach == LP_APPROACH_STATIC_QUANT)
-            st = lp_tune_calibration(t, t->cfgs[cfg[j]].sampling, &cal);
+            st = lp_tune_calibration(t, t->cfgs[cfg[j]].sampling, t->rv.learned_rounding, &cal);
     }
     if (st != LP_OK || m < 2) {   /* one point: the tries evaluate it on every rank, sharded */
         for (int j = 0; j < m; j++)
@@ -113,7 +113,7 @@ lp_status lp_tune_prefetch(lowp_tuner *t, int n, const int *configs, unsigned ch
         double start = lp_tune_now();
         const lowp_comm *saved = t->opt.comm;
         t->opt.comm = NULL;
-        lp_status pst = lp_tune_build_graph(t, cfg[j], qs[j], &g);
+        lp_status pst = lp_tune_build_graph(t, cfg[j], qs[j], &t->rv, &g);
         if (pst == LP_OK)
             pst = lp_tune_evaluate(t, g, t->n_trials + 1 + j, "parallel", &r.accuracy, &r.latency_ms, &r.model_bytes,
                                    &r.footprint_bytes);

@@ -92,6 +92,9 @@ if [ -d "$FM" ]; then
             "$T/ws/best_model.onnx"
     fi
     lowp tune models/mlp.onnx $DATA --tolerance 0.5% --max-trials 4 -w "$T/ws" --tensorboard --resume -q -j
+    # four trials may not reach it either (auto's recovery ladder spends trials 2-4 on equalization,
+    # SmoothQuant and learned rounding before any fallback); the files are what is checked here
+    [ $rc = 3 ] && rc=0
     if expect tune_tensorboard_resumed 0; then
         cp "$T/out" "$T/sum.json"
         check tune_tensorboard_resumed tune "$T/ws/tensorboard" "$T/ws/history.jsonl" "$T/sum.json" models/mlp.onnx \

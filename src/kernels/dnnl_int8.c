@@ -765,7 +765,7 @@ static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn
             dnnl_primitive_desc_destroy(ppd);
         return r;
     }
-    dnnl_exec_arg_t targs[4] = { { DNNL_ARG_SRC, ms }, { DNNL_ARG_WEIGHTS, mw }, { DNNL_ARG_DST, mt } };
+    dnnl_exec_arg_t targs[DN_MAX_ARGS] = { { DNNL_ARG_SRC, ms }, { DNNL_ARG_WEIGHTS, mw }, { DNNL_ARG_DST, mt } };
     int tn = 3;
     if (zp == DNNL_RUNTIME_S32_VAL)
         targs[tn++] = *zarg;
@@ -782,7 +782,7 @@ static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn
         dnnl_primitive_desc_destroy(ppd);
         return r;
     }
-    dnnl_exec_arg_t pargs[2] = { { DNNL_ARG_SRC, mtp }, { DNNL_ARG_DST, *out } };
+    dnnl_exec_arg_t pargs[DN_MAX_ARGS] = { { DNNL_ARG_SRC, mtp }, { DNNL_ARG_DST, *out } };
     return dn_add_primitive(st, pc, ppd, 2, pargs);
 }
 

@@ -227,6 +227,7 @@ lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t 
 lp_status dn_add_exec(dn_step *st, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args);
 /* Creates the primitive of `pd`, adds its execution with `args` plus the scratchpad, and
  * records the implementation name. Takes ownership of pd. */
+/* args: room for one more entry than nargs (the scratchpad is appended): size it DN_MAX_ARGS. */
 lp_status dn_add_primitive(dn_step *st, const lp_prep_ctx *pc, dnnl_primitive_desc_t pd, int nargs,
                            dnnl_exec_arg_t *args);
 /* Records the step's output: value v stored as `md` (raises the arena reservation). */

@@ -4,9 +4,7 @@
 # outputs compared; lowp info lists the subgraphs.
 SUITE=controlflow
 . "$(dirname "$0")/lib.sh"
-if [ ! -d bench/node_modules/onnxruntime-node ]; then
-    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
-fi
+need_ort
 /usr/bin/python3 tools/make_controlflow.py "$T/m" >/dev/null || { fail generate "make_controlflow.py failed"; finish; exit 1; }
 
 # same NAME DIR_A DIR_B [RTOL ATOL] — every .npy in DIR_B has an equal twin in DIR_A. Float

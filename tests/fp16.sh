@@ -14,9 +14,7 @@
 SUITE=fp16
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-if [ ! -d bench/node_modules/onnxruntime-node ]; then
-    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
-fi
+need_ort
 M=$T/m
 "$PY" tools/make_fp16_models.py "$M" || { fail models "tools/make_fp16_models.py failed"; finish; exit 1; }
 

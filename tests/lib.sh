@@ -34,6 +34,15 @@ matches() {
     return 1
 }
 
+# need_ort — installs ONNX Runtime (the peer, npm's onnxruntime-node, no install scripts) into
+# bench/node_modules when it is missing; fails the case ort-install when npm cannot.
+need_ort() {
+    [ -d bench/node_modules/onnxruntime-node ] && return 0
+    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) && return 0
+    fail ort-install "cannot install onnxruntime-node"
+    return 1
+}
+
 # The closing "SUITE.sh: N passed, N failed" line; the status is non-zero on any failure.
 finish() {
     echo "$SUITE.sh: $passed passed, $failed failed"

@@ -78,6 +78,8 @@ static inline lp_tensor *mkt(lp_dtype dt, int nd, const int64_t *dims, const voi
 #define U8(nd, dims, ...) mkt(LP_U8, nd, dims, (const uint8_t[]){ __VA_ARGS__ })
 #define I8(nd, dims, ...) mkt(LP_I8, nd, dims, (const int8_t[]){ __VA_ARGS__ })
 #define I32(nd, dims, ...) mkt(LP_I32, nd, dims, (const int32_t[]){ __VA_ARGS__ })
+#define I64(nd, dims, ...) mkt(LP_I64, nd, dims, (const int64_t[]){ __VA_ARGS__ })
+#define BOOL(nd, dims, ...) mkt(LP_BOOL, nd, dims, (const uint8_t[]){ __VA_ARGS__ })
 
 /* Infers the outputs from the inputs, allocates them and runs the kernel. out[i] is NULL
  * when infer fails; the status of the failing step is returned. */

@@ -13,9 +13,7 @@ SUITE=qops
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
-if [ ! -d bench/node_modules/onnxruntime-node ]; then
-    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
-fi
+need_ort
 $PY tools/qop_models.py "$T/m" >"$T/gen.log" 2>&1 || { fail generate "$(tail -n 1 "$T/gen.log")"; finish; exit; }
 
 # close NAME GOT WANT [TOL] — GOT within TOL (absolute), else 1e-5 of WANT's scale

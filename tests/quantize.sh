@@ -9,9 +9,7 @@ D=FashionMNIST:/usr/share/datasets/fashion-mnist
 TF=Rescale,Normalize=0.2860/0.3530
 N=2000
 PY=/usr/bin/python3
-if [ ! -d bench/node_modules/onnxruntime-node ]; then
-    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
-fi
+need_ort
 
 correct() { # MODEL -> number of correct predictions on the first $N test images, by lowp
     "$LOWP" eval "$1" --dataset "$D" --transform "$TF" -n $N -q -j | sed -E 's/.*"value":([0-9.]+).*/\1/' |

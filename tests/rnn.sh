@@ -10,9 +10,7 @@ SUITE=rnn
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
-if [ ! -d bench/node_modules/onnxruntime-node ]; then
-    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
-fi
+need_ort
 $PY tools/rnn_models.py "$T/m" >"$T/gen.log" 2>&1 || { fail generate "$(tail -n 1 "$T/gen.log")"; finish; exit; }
 
 # close NAME GOT WANT WHAT — GOT within 1e-5 of WANT's scale

@@ -7,8 +7,6 @@
 
 #include "op_harness.h"
 
-#define I64(nd, dims, ...) mkt(LP_I64, nd, dims, (const int64_t[]){ __VA_ARGS__ })
-#define BOOL(nd, dims, ...) mkt(LP_BOOL, nd, dims, (const uint8_t[]){ __VA_ARGS__ })
 
 /* ---- Max, Min, Sum, Mean ---- */
 

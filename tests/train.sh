@@ -7,9 +7,7 @@ SUITE=train
 
 FM=/usr/share/datasets/fashion-mnist
 TF=Rescale,Normalize=0.2860/0.3530
-if [ ! -d bench/node_modules/onnxruntime-node ]; then
-    (cd bench && npm install --silent --ignore-scripts >/dev/null 2>&1) || fail ort-install "cannot install onnxruntime-node"
-fi
+need_ort
 
 # QAT of the zoo's resnet_s: PTQ default recipe, 1 epoch on 384 training samples, evaluated on
 # the first 300 test images by lowp (FP32, PTQ, QAT), then the written model by ONNX Runtime.

@@ -321,7 +321,7 @@ static void test_fakequant_roundtrip(void)
         lowp_recipe *r = NULL;
         lowp_model *q = NULL;
         const char *name = b->g->values[xv].name;
-        char bs[8];
+        char bs[12]; /* any int */
         snprintf(bs, sizeof bs, "%d", bits);
         CHECK_OK(lowp_calibration_create(&m, NULL, &cal));
         CHECK_OK(lowp_calibration_feed(cal, 1, &name, (const lowp_tensor *const *)&x));

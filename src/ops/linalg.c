@@ -7,27 +7,6 @@
 #include "ops/matmul_ref.h"
 #include "ops/op.h"
 
-static const lp_shape unknown_shape = { .ndim = -1 };
-
-static const lp_shape *in_shape(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? &c->in[i]->shape : &unknown_shape;
-}
-
-static lp_dtype in_dtype(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? c->in[i]->dtype : LOWP_UNDEFINED;
-}
-
-/* Required inputs that a model left empty ("") arrive as NULL: refuse them by name. */
-static lp_status need_inputs(const lp_run_ctx *c, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (i >= c->n_in || !c->in[i])
-            return lp_node_error(c->node, LOWP_ERR_FORMAT, "required input %d is missing", i);
-    return LP_OK;
-}
-
 /* Inputs that must share one numeric type. */
 static lp_status same_dtype(const lp_node *n, lp_dtype a, lp_dtype b, lp_dtype *out)
 {
@@ -48,9 +27,9 @@ static bool dims_clash(int64_t a, int64_t b) { return lp_dim_known(a) && lp_dim_
 static lp_status gemm_infer(lp_infer_ctx *c)
 {
     const lp_node *n = c->node;
-    const lp_shape *a = in_shape(c, 0), *b = in_shape(c, 1);
+    const lp_shape *a = lp_in_shape(c, 0), *b = lp_in_shape(c, 1);
     bool ta = lp_attr_int(n, "transA", 0) != 0, tb = lp_attr_int(n, "transB", 0) != 0;
-    LP_TRY(same_dtype(n, in_dtype(c, 0), in_dtype(c, 1), &c->out[0].dtype));
+    LP_TRY(same_dtype(n, lp_in_dtype(c, 0), lp_in_dtype(c, 1), &c->out[0].dtype));
     if ((a->ndim >= 0 && a->ndim != 2) || (b->ndim >= 0 && b->ndim != 2))
         return lp_node_error(n, LOWP_ERR_SHAPE, "A and B must be matrices (rank 2), got ranks %d and %d",
                              a->ndim, b->ndim);
@@ -64,7 +43,7 @@ static lp_status gemm_infer(lp_infer_ctx *c)
     y->ndim = 2;
     y->d[0] = M;
     y->d[1] = N;
-    const lp_shape *cs = in_shape(c, 2);
+    const lp_shape *cs = lp_in_shape(c, 2);
     if (c->n_in > 2 && c->in[2] && cs->ndim >= 0) {
         if (cs->ndim > 2)
             return lp_node_error(n, LOWP_ERR_SHAPE, "C has rank %d, expected at most 2", cs->ndim);
@@ -82,7 +61,7 @@ static lp_status gemm_infer(lp_infer_ctx *c)
  * y (M,N) = alpha * a' * b' + beta * c */
 static lp_status gemm_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     const lp_node *n = c->node;
     const lp_tensor *a = c->in[0], *b = c->in[1], *ct = c->n_in > 2 ? c->in[2] : NULL;
     lp_tensor *y = c->out[0];
@@ -150,14 +129,14 @@ const lp_op_def lp_opdef_Gemm = {
 
 static lp_status matmul_infer(lp_infer_ctx *c)
 {
-    LP_TRY(same_dtype(c->node, in_dtype(c, 0), in_dtype(c, 1), &c->out[0].dtype));
-    return lp_matmul_infer(c->node, in_shape(c, 0), in_shape(c, 1), &c->out[0].shape);
+    LP_TRY(same_dtype(c->node, lp_in_dtype(c, 0), lp_in_dtype(c, 1), &c->out[0].dtype));
+    return lp_matmul_infer(c->node, lp_in_shape(c, 0), lp_in_shape(c, 1), &c->out[0].shape);
 }
 
 /* a: (..., M, K), b: (..., K, N) -> y: (..., M, N), per broadcast batch element */
 static lp_status matmul_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     const lp_tensor *a = c->in[0], *b = c->in[1];
     lp_tensor *y = c->out[0];
     if (a->dtype != b->dtype)
@@ -375,11 +354,11 @@ static lp_status einsum_infer(lp_infer_ctx *c)
     if (c->n_in > EIN_MAX_OPS)
         return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "%d operands; at most %d", c->n_in, EIN_MAX_OPS);
     for (int i = 0; i < c->n_in; i++) {
-        const lp_shape *s = in_shape(c, i);
+        const lp_shape *s = lp_in_shape(c, i);
         ranks[i] = s->ndim;
         if (s->ndim > 0)
             memcpy(dims[i], s->d, (size_t)s->ndim * sizeof s->d[0]);
-        LP_TRY(same_dtype(c->node, t, in_dtype(c, i), &t));
+        LP_TRY(same_dtype(c->node, t, lp_in_dtype(c, i), &t));
     }
     einsum_plan p;
     LP_TRY(ein_plan(c->node, c->n_in, ranks, (const int64_t (*)[LP_MAX_DIMS])dims, &p));
@@ -399,7 +378,7 @@ static lp_status einsum_run(const lp_run_ctx *c)
     int64_t dims[EIN_MAX_OPS][LP_MAX_DIMS];
     if (c->n_in > EIN_MAX_OPS)
         return lp_node_error(n, LOWP_ERR_UNSUPPORTED, "%d operands; at most %d", c->n_in, EIN_MAX_OPS);
-    LP_TRY(need_inputs(c, c->n_in));
+    LP_TRY(lp_need_inputs(c, c->n_in));
     for (int i = 0; i < c->n_in; i++) {
         ranks[i] = c->in[i]->ndim;
         memcpy(dims[i], c->in[i]->dims, sizeof dims[i]);

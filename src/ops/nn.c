@@ -8,27 +8,6 @@
 #include "ops/conv_ref.h"
 #include "ops/gemm_ref.h"
 
-static const lp_shape unknown_shape = { .ndim = -1 };
-
-static const lp_shape *in_shape(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? &c->in[i]->shape : &unknown_shape;
-}
-
-static lp_dtype in_dtype(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? c->in[i]->dtype : LOWP_UNDEFINED;
-}
-
-/* Required inputs that a model left empty ("") arrive as NULL: refuse them by name. */
-static lp_status need_inputs(const lp_run_ctx *c, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (i >= c->n_in || !c->in[i])
-            return lp_node_error(c->node, LOWP_ERR_FORMAT, "required input %d is missing", i);
-    return LP_OK;
-}
-
 /* The reference kernels here compute in float32 only. */
 static lp_status want_f32(const lp_node *n, lp_dtype t, const char *what)
 {
@@ -68,20 +47,20 @@ static lp_status check_vec(const lp_node *n, const lp_tensor *t, int64_t len, co
 
 static lp_status conv_infer(lp_infer_ctx *c)
 {
-    LP_TRY(want_f32(c->node, in_dtype(c, 0), "X"));
-    LP_TRY(want_f32(c->node, in_dtype(c, 1), "W"));
-    const lp_shape *w = in_shape(c, 1);
-    LP_TRY(lp_conv_infer(c->node, in_shape(c, 0), w, &c->out[0].shape));
+    LP_TRY(want_f32(c->node, lp_in_dtype(c, 0), "X"));
+    LP_TRY(want_f32(c->node, lp_in_dtype(c, 1), "W"));
+    const lp_shape *w = lp_in_shape(c, 1);
+    LP_TRY(lp_conv_infer(c->node, lp_in_shape(c, 0), w, &c->out[0].shape));
     if (c->n_in > 2 && c->in[2])
         LP_TRY(check_vec_shape(c->node, &c->in[2]->shape, w->ndim >= 0 ? w->d[0] : LP_DIM_UNKNOWN, "B"));
-    c->out[0].dtype = in_dtype(c, 0);
+    c->out[0].dtype = lp_in_dtype(c, 0);
     return LP_OK;
 }
 
 /* x: (N,C,in...), w: (M,C/group,k...), b: (M), y: (N,M,out...) */
 static lp_status conv_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     const lp_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
     lp_conv cv;
     LP_TRY(want_f32(c->node, x->dtype, "X"));
@@ -196,11 +175,11 @@ static lp_status convt_geom(const lp_node *n, int nsp, const int64_t *in, const 
 static lp_status convt_infer(lp_infer_ctx *c)
 {
     const lp_node *n = c->node;
-    LP_TRY(want_f32(n, in_dtype(c, 0), "X"));
-    LP_TRY(want_f32(n, in_dtype(c, 1), "W"));
-    const lp_shape *x = in_shape(c, 0), *w = in_shape(c, 1);
+    LP_TRY(want_f32(n, lp_in_dtype(c, 0), "X"));
+    LP_TRY(want_f32(n, lp_in_dtype(c, 1), "W"));
+    const lp_shape *x = lp_in_shape(c, 0), *w = lp_in_shape(c, 1);
     lp_shape *y = &c->out[0].shape;
-    c->out[0].dtype = in_dtype(c, 0);
+    c->out[0].dtype = lp_in_dtype(c, 0);
     y->ndim = -1;
     if (x->ndim >= 0 && w->ndim >= 0 && x->ndim != w->ndim)
         return lp_node_error(n, LOWP_ERR_SHAPE, "input has rank %d but the weights rank %d", x->ndim, w->ndim);
@@ -251,7 +230,7 @@ static lp_status convt_infer(lp_infer_ctx *c)
  * convolution, per group col (M/g*k, in) = w_g^T (M/g*k, C/g) * x_g (C/g, in), then col2im. */
 static lp_status convt_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     const lp_node *n = c->node;
     const lp_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
     lp_tensor *y = c->out[0];
@@ -323,7 +302,7 @@ static lp_status pool_kernel(const lp_node *n, int rank, int64_t *k)
 static lp_status pool_infer(lp_infer_ctx *c)
 {
     const lp_node *n = c->node;
-    const lp_shape *x = in_shape(c, 0);
+    const lp_shape *x = lp_in_shape(c, 0);
     int64_t k[LP_SP];
     LP_TRY(pool_kernel(n, x->ndim, k));
     const int64_t *ks;
@@ -339,7 +318,7 @@ static lp_status pool_infer(lp_infer_ctx *c)
     y->d[1] = x->ndim >= 0 ? x->d[1] : LP_DIM_UNKNOWN;
     for (int i = 0; i < nsp; i++)
         y->d[2 + i] = w.out[LP_SP - nsp + i];
-    c->out[0].dtype = in_dtype(c, 0);
+    c->out[0].dtype = lp_in_dtype(c, 0);
     if (c->n_out > 1) {
         c->out[1].dtype = LP_I64;
         c->out[1].shape = *y;
@@ -402,7 +381,7 @@ static lp_status pool_setup(const lp_run_ctx *c, lp_window *w, int64_t *planes)
 
 static lp_status maxpool_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 1));
+    LP_TRY(lp_need_inputs(c, 1));
     const lp_tensor *x = c->in[0];
     lp_tensor *y = c->out[0];
     int64_t *ind = c->n_out > 1 && c->out[1] ? c->out[1]->data : NULL;
@@ -424,7 +403,7 @@ static lp_status maxpool_run(const lp_run_ctx *c)
 
 static lp_status maxpool_infer(lp_infer_ctx *c)
 {
-    lp_dtype t = in_dtype(c, 0);
+    lp_dtype t = lp_in_dtype(c, 0);
     if (t != LOWP_UNDEFINED && t != LP_F32 && t != LP_U8 && t != LP_I8)
         return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "X is %s; float32, uint8 and int8 are supported",
                              lp_dtype_traits_of(t)->name);
@@ -438,7 +417,7 @@ const lp_op_def lp_opdef_MaxPool = {
 
 static lp_status avgpool_infer(lp_infer_ctx *c)
 {
-    LP_TRY(want_f32(c->node, in_dtype(c, 0), "X"));
+    LP_TRY(want_f32(c->node, lp_in_dtype(c, 0), "X"));
     return pool_infer(c);
 }
 
@@ -456,7 +435,7 @@ static int64_t taps_in(int64_t start, int64_t k, int64_t dil, int64_t lo, int64_
  * the ceil_mode overhang), as ONNX Runtime and PyTorch do. */
 static lp_status avgpool_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 1));
+    LP_TRY(lp_need_inputs(c, 1));
     LP_TRY(want_f32(c->node, c->in[0]->dtype, "X"));
     lp_window w;
     int64_t planes;
@@ -508,10 +487,10 @@ const lp_op_def lp_opdef_AveragePool = {
 
 static lp_status global_pool_infer(lp_infer_ctx *c)
 {
-    LP_TRY(want_f32(c->node, in_dtype(c, 0), "X"));
-    const lp_shape *x = in_shape(c, 0);
+    LP_TRY(want_f32(c->node, lp_in_dtype(c, 0), "X"));
+    const lp_shape *x = lp_in_shape(c, 0);
     lp_shape *y = &c->out[0].shape;
-    c->out[0].dtype = in_dtype(c, 0);
+    c->out[0].dtype = lp_in_dtype(c, 0);
     *y = *x;
     if (x->ndim < 0)
         return LP_OK;
@@ -525,7 +504,7 @@ static lp_status global_pool_infer(lp_infer_ctx *c)
 /* x: (N,C,spatial...) -> y: (N,C,1...) */
 static lp_status global_pool_run(const lp_run_ctx *c, bool is_max)
 {
-    LP_TRY(need_inputs(c, 1));
+    LP_TRY(lp_need_inputs(c, 1));
     const lp_tensor *x = c->in[0];
     LP_TRY(want_f32(c->node, x->dtype, "X"));
     if (x->ndim < 3)
@@ -589,14 +568,14 @@ static int outputs_present(const lp_node *n)
 static lp_status bn_infer(lp_infer_ctx *c)
 {
     LP_TRY(bn_check_attrs(c->node, c->opset, outputs_present(c->node)));
-    LP_TRY(want_f32(c->node, in_dtype(c, 0), "X"));
-    const lp_shape *x = in_shape(c, 0);
+    LP_TRY(want_f32(c->node, lp_in_dtype(c, 0), "X"));
+    const lp_shape *x = lp_in_shape(c, 0);
     if (x->ndim >= 0 && x->ndim < 2)
         return lp_node_error(c->node, LOWP_ERR_SHAPE, "rank %d, expected (N, C, ...)", x->ndim);
     static const char *const names[] = { "X", "scale", "B", "input_mean", "input_var" };
     for (int i = 1; i < 5; i++)
-        LP_TRY(check_vec_shape(c->node, in_shape(c, i), x->ndim >= 0 ? x->d[1] : LP_DIM_UNKNOWN, names[i]));
-    c->out[0].dtype = in_dtype(c, 0);
+        LP_TRY(check_vec_shape(c->node, lp_in_shape(c, i), x->ndim >= 0 ? x->d[1] : LP_DIM_UNKNOWN, names[i]));
+    c->out[0].dtype = lp_in_dtype(c, 0);
     c->out[0].shape = *x;
     return LP_OK;
 }
@@ -605,7 +584,7 @@ static lp_status bn_infer(lp_infer_ctx *c)
  * folded per channel to y = x * a + b. */
 static lp_status bn_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 5));
+    LP_TRY(lp_need_inputs(c, 5));
     const lp_node *n = c->node;
     int present = 0;
     for (int i = 0; i < c->n_out; i++)
@@ -663,9 +642,9 @@ static lp_status ln_check_param(const lp_node *n, const lp_shape *p, const lp_sh
 static lp_status ln_infer(lp_infer_ctx *c)
 {
     const lp_node *n = c->node;
-    LP_TRY(want_f32(n, in_dtype(c, 0), "X"));
-    const lp_shape *x = in_shape(c, 0);
-    c->out[0].dtype = in_dtype(c, 0);
+    LP_TRY(want_f32(n, lp_in_dtype(c, 0), "X"));
+    const lp_shape *x = lp_in_shape(c, 0);
+    c->out[0].dtype = lp_in_dtype(c, 0);
     c->out[0].shape = *x;
     for (int k = 1; k < c->n_out; k++) {
         c->out[k].dtype = LP_F32; /* stash_type = 1 (float32), the only one supported */
@@ -678,9 +657,9 @@ static lp_status ln_infer(lp_infer_ctx *c)
         return LP_OK;
     int axis;
     LP_TRY(lp_op_axis(n, lp_attr_int(n, "axis", -1), x->ndim, &axis));
-    LP_TRY(ln_check_param(n, in_shape(c, 1), x, axis, "Scale"));
+    LP_TRY(ln_check_param(n, lp_in_shape(c, 1), x, axis, "Scale"));
     if (c->n_in > 2 && c->in[2])
-        LP_TRY(ln_check_param(n, in_shape(c, 2), x, axis, "B"));
+        LP_TRY(ln_check_param(n, lp_in_shape(c, 2), x, axis, "B"));
     for (int k = 1; k < c->n_out; k++) {
         c->out[k].shape = *x;
         for (int i = axis; i < x->ndim; i++)
@@ -723,7 +702,7 @@ static lp_status ln_expand(const lp_node *n, const lp_tensor *p, int nd, const i
  * y = (x - mean) * inv_std * scale + B per row of the normalized dims. Statistics in double. */
 static lp_status ln_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     const lp_node *n = c->node;
     const lp_tensor *x = c->in[0];
     LP_TRY(want_f32(n, x->dtype, "X"));
@@ -774,14 +753,14 @@ const lp_op_def lp_opdef_LayerNormalization = {
 
 static lp_status in_infer(lp_infer_ctx *c)
 {
-    LP_TRY(want_f32(c->node, in_dtype(c, 0), "input"));
-    const lp_shape *x = in_shape(c, 0);
+    LP_TRY(want_f32(c->node, lp_in_dtype(c, 0), "input"));
+    const lp_shape *x = lp_in_shape(c, 0);
     if (x->ndim >= 0 && x->ndim < 3)
         return lp_node_error(c->node, LOWP_ERR_SHAPE, "rank %d, expected (N, C, spatial...)", x->ndim);
     int64_t C = x->ndim >= 0 ? x->d[1] : LP_DIM_UNKNOWN;
-    LP_TRY(check_vec_shape(c->node, in_shape(c, 1), C, "scale"));
-    LP_TRY(check_vec_shape(c->node, in_shape(c, 2), C, "B"));
-    c->out[0].dtype = in_dtype(c, 0);
+    LP_TRY(check_vec_shape(c->node, lp_in_shape(c, 1), C, "scale"));
+    LP_TRY(check_vec_shape(c->node, lp_in_shape(c, 2), C, "B"));
+    c->out[0].dtype = lp_in_dtype(c, 0);
     c->out[0].shape = *x;
     return LP_OK;
 }
@@ -789,7 +768,7 @@ static lp_status in_infer(lp_infer_ctx *c)
 /* x: (N,C,spatial...), scale/B: (C): per (n, c) plane, y = (x - mean) / sqrt(var + eps) * scale + B */
 static lp_status in_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 3));
+    LP_TRY(lp_need_inputs(c, 3));
     const lp_node *n = c->node;
     const lp_tensor *x = c->in[0];
     LP_TRY(want_f32(n, x->dtype, "input"));

@@ -102,6 +102,14 @@ lp_status lp_sort_indices(int64_t *idx, int64_t n, int (*cmp)(const void *ctx, i
 void lp_vinfo_give(lp_vinfo *v, lp_tensor *t);
 lp_status lp_op_copy_computed(const lp_run_ctx *c, int k, lp_tensor *t);
 
+/* Input i's inferred shape (rank -1, unknown, when absent or left empty) and dtype
+ * (LOWP_UNDEFINED when absent). */
+const lp_shape *lp_in_shape(const lp_infer_ctx *c, int i);
+lp_dtype lp_in_dtype(const lp_infer_ctx *c, int i);
+/* Fails naming the node unless inputs 0..count-1 are present (a model may leave a
+ * required input empty, "", which arrives as NULL). */
+lp_status lp_need_inputs(const lp_run_ctx *c, int count);
+
 /* Shape of a concrete tensor as an lp_shape. */
 void lp_shape_of(const lp_tensor *t, lp_shape *s);
 

@@ -15,27 +15,6 @@
 #include "ops/quant.h"
 #include "ops/requant.h"
 
-static const lp_shape unknown_shape = { .ndim = -1 };
-
-static const lp_shape *in_shape(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? &c->in[i]->shape : &unknown_shape;
-}
-
-static lp_dtype in_dtype(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? c->in[i]->dtype : LOWP_UNDEFINED;
-}
-
-/* Required inputs that a model left empty ("") arrive as NULL: refuse them by name. */
-static lp_status need_inputs(const lp_run_ctx *c, int count)
-{
-    for (int i = 0; i < count; i++)
-        if (i >= c->n_in || !c->in[i])
-            return lp_node_error(c->node, LOWP_ERR_FORMAT, "required input %d is missing", i);
-    return LP_OK;
-}
-
 static const lp_tensor *opt_in(const lp_run_ctx *c, int i) { return i < c->n_in ? c->in[i] : NULL; }
 
 static bool is_q8(lp_dtype t) { return t == LP_U8 || t == LP_I8; }
@@ -107,7 +86,7 @@ static lp_status check_types(const lp_node *n, const lp_tensor *scale, const lp_
  * with x.shape[axis] values). */
 static lp_status qaxis_infer(const lp_infer_ctx *c)
 {
-    const lp_shape *x = in_shape(c, 0), *s = in_shape(c, 1);
+    const lp_shape *x = lp_in_shape(c, 0), *s = lp_in_shape(c, 1);
     if (s->ndim < 0)
         return LP_OK;
     bool one = true;
@@ -159,15 +138,15 @@ static lp_status qaxis_setup(const lp_run_ctx *c, const lp_tensor *x, const lp_t
 
 static lp_status quantize_infer(lp_infer_ctx *c)
 {
-    lp_dtype xt = in_dtype(c, 0), zt = c->n_in > 2 && c->in[2] ? in_dtype(c, 2) : LP_U8;
+    lp_dtype xt = lp_in_dtype(c, 0), zt = c->n_in > 2 && c->in[2] ? lp_in_dtype(c, 2) : LP_U8;
     if (xt != LOWP_UNDEFINED && xt != LP_F32 && xt != LP_I32)
         return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "x is %s; float32 and int32 are supported",
                              lp_dtype_traits_of(xt)->name);
-    LP_TRY(want_type(c->node, in_dtype(c, 1), LP_F32, "y_scale"));
+    LP_TRY(want_type(c->node, lp_in_dtype(c, 1), LP_F32, "y_scale"));
     LP_TRY(want_q8(c->node, zt, "y_zero_point"));
     LP_TRY(qaxis_infer(c));
     c->out[0].dtype = zt;
-    c->out[0].shape = *in_shape(c, 0);
+    c->out[0].shape = *lp_in_shape(c, 0);
     return LP_OK;
 }
 
@@ -175,7 +154,7 @@ static lp_status quantize_infer(lp_infer_ctx *c)
  * along `axis` (per-axis) or 0 (per-tensor). */
 static lp_status quantize_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     const lp_tensor *x = c->in[0], *s = c->in[1], *zp = opt_in(c, 2);
     lp_tensor *y = c->out[0];
     int64_t count, inner;
@@ -208,24 +187,24 @@ const lp_op_def lp_opdef_QuantizeLinear = {
 
 static lp_status dequantize_infer(lp_infer_ctx *c)
 {
-    lp_dtype xt = in_dtype(c, 0), zt = in_dtype(c, 2);
+    lp_dtype xt = lp_in_dtype(c, 0), zt = lp_in_dtype(c, 2);
     if (xt != LOWP_UNDEFINED && !is_q8(xt) && xt != LP_I32)
         return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "x is %s; uint8, int8 and int32 are supported",
                              lp_dtype_traits_of(xt)->name);
     if (xt != LOWP_UNDEFINED && zt != LOWP_UNDEFINED && xt != zt)
         return lp_node_error(c->node, LOWP_ERR_SHAPE, "x is %s but the zero point %s",
                              lp_dtype_traits_of(xt)->name, lp_dtype_traits_of(zt)->name);
-    LP_TRY(want_type(c->node, in_dtype(c, 1), LP_F32, "x_scale"));
+    LP_TRY(want_type(c->node, lp_in_dtype(c, 1), LP_F32, "x_scale"));
     LP_TRY(qaxis_infer(c));
     c->out[0].dtype = LP_F32;
-    c->out[0].shape = *in_shape(c, 0);
+    c->out[0].shape = *lp_in_shape(c, 0);
     return LP_OK;
 }
 
 /* x: any shape -> y = (x - zp[ch]) * scale[ch] */
 static lp_status dequantize_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     const lp_tensor *x = c->in[0], *s = c->in[1], *zp = opt_in(c, 2);
     int64_t count, inner;
     LP_TRY(qaxis_setup(c, x, s, zp, &count, &inner));
@@ -281,9 +260,9 @@ const lp_op_def lp_opdef_DequantizeLinear = {
 
 static lp_status dynq_infer(lp_infer_ctx *c)
 {
-    LP_TRY(want_type(c->node, in_dtype(c, 0), LP_F32, "x"));
+    LP_TRY(want_type(c->node, lp_in_dtype(c, 0), LP_F32, "x"));
     c->out[0].dtype = LP_U8;
-    c->out[0].shape = *in_shape(c, 0);
+    c->out[0].shape = *lp_in_shape(c, 0);
     if (c->n_out > 1)
         lp_vinfo_set(&c->out[1], LP_F32, 0, NULL);
     if (c->n_out > 2)
@@ -370,7 +349,7 @@ void lp_dynamic_quantize(const float *xd, int64_t total, uint8_t *y, float *scal
 
 static lp_status dynq_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 1));
+    LP_TRY(lp_need_inputs(c, 1));
     const lp_tensor *x = c->in[0];
     if (x->dtype != LP_F32)
         return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "x is %s, expected float32",
@@ -407,10 +386,10 @@ static int32_t *minus_zp(const lp_tensor *t, const lp_tensor *zp, int64_t per)
 
 static lp_status conv_int_infer(lp_infer_ctx *c, int xi, int wi, lp_dtype out_dtype)
 {
-    LP_TRY(want_q8(c->node, in_dtype(c, xi), "x"));
-    LP_TRY(want_q8(c->node, in_dtype(c, wi), "w"));
+    LP_TRY(want_q8(c->node, lp_in_dtype(c, xi), "x"));
+    LP_TRY(want_q8(c->node, lp_in_dtype(c, wi), "w"));
     c->out[0].dtype = out_dtype;
-    return lp_conv_infer(c->node, in_shape(c, xi), in_shape(c, wi), &c->out[0].shape);
+    return lp_conv_infer(c->node, lp_in_shape(c, xi), lp_in_shape(c, wi), &c->out[0].shape);
 }
 
 /* x: (N,C,in...) u8/i8, w: (M,C/group,k...) u8/i8 -> acc: (N,M,out...) int32 =
@@ -454,7 +433,7 @@ static lp_status convint_infer(lp_infer_ctx *c) { return conv_int_infer(c, 0, 1,
 
 static lp_status convint_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     lp_conv cv;
     return conv_int_acc(c, c->in[0], opt_in(c, 2), c->in[1], opt_in(c, 3), &cv, c->out[0]->data, NULL);
 }
@@ -466,11 +445,11 @@ const lp_op_def lp_opdef_ConvInteger = {
 
 static lp_status qlconv_infer(lp_infer_ctx *c)
 {
-    lp_dtype yt = in_dtype(c, 7);
+    lp_dtype yt = lp_in_dtype(c, 7);
     LP_TRY(want_q8(c->node, yt, "y_zero_point"));
-    LP_TRY(conv_int_infer(c, 0, 3, yt != LOWP_UNDEFINED ? yt : in_dtype(c, 0)));
+    LP_TRY(conv_int_infer(c, 0, 3, yt != LOWP_UNDEFINED ? yt : lp_in_dtype(c, 0)));
     if (c->n_in > 8 && c->in[8])
-        LP_TRY(want_type(c->node, in_dtype(c, 8), LP_I32, "B"));
+        LP_TRY(want_type(c->node, lp_in_dtype(c, 8), LP_I32, "B"));
     return LP_OK;
 }
 
@@ -478,7 +457,7 @@ static lp_status qlconv_infer(lp_infer_ctx *c)
  * requant((conv(x - x_zp, w - w_zp[m]) + B[m]) * x_scale * w_scale[m] / y_scale, y_zp) */
 static lp_status qlconv_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 8)); /* all but B are required by the spec */
+    LP_TRY(lp_need_inputs(c, 8)); /* all but B are required by the spec */
     const lp_node *n = c->node;
     const lp_tensor *xs = c->in[1], *ws = c->in[4], *ys = c->in[6], *yzp = c->in[7], *b = opt_in(c, 8);
     lp_tensor *y = c->out[0];
@@ -602,15 +581,15 @@ lp_status lp_qmatmul_acc(const lp_run_ctx *c, const lp_tensor *a, const lp_tenso
 
 static lp_status mmint_infer(lp_infer_ctx *c)
 {
-    LP_TRY(want_q8(c->node, in_dtype(c, 0), "A"));
-    LP_TRY(want_q8(c->node, in_dtype(c, 1), "B"));
+    LP_TRY(want_q8(c->node, lp_in_dtype(c, 0), "A"));
+    LP_TRY(want_q8(c->node, lp_in_dtype(c, 1), "B"));
     c->out[0].dtype = LP_I32;
-    return lp_matmul_infer(c->node, in_shape(c, 0), in_shape(c, 1), &c->out[0].shape);
+    return lp_matmul_infer(c->node, lp_in_shape(c, 0), lp_in_shape(c, 1), &c->out[0].shape);
 }
 
 static lp_status mmint_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 2));
+    LP_TRY(lp_need_inputs(c, 2));
     lp_matmul mm;
     return lp_qmatmul_acc(c, c->in[0], opt_in(c, 2), c->in[1], opt_in(c, 3), &mm, c->out[0]->data);
 }
@@ -622,19 +601,19 @@ const lp_op_def lp_opdef_MatMulInteger = {
 
 static lp_status qlmm_infer(lp_infer_ctx *c)
 {
-    lp_dtype yt = in_dtype(c, 7);
-    LP_TRY(want_q8(c->node, in_dtype(c, 0), "a"));
-    LP_TRY(want_q8(c->node, in_dtype(c, 3), "b"));
+    lp_dtype yt = lp_in_dtype(c, 7);
+    LP_TRY(want_q8(c->node, lp_in_dtype(c, 0), "a"));
+    LP_TRY(want_q8(c->node, lp_in_dtype(c, 3), "b"));
     LP_TRY(want_q8(c->node, yt, "y_zero_point"));
-    c->out[0].dtype = yt != LOWP_UNDEFINED ? yt : in_dtype(c, 0);
-    return lp_matmul_infer(c->node, in_shape(c, 0), in_shape(c, 3), &c->out[0].shape);
+    c->out[0].dtype = yt != LOWP_UNDEFINED ? yt : lp_in_dtype(c, 0);
+    return lp_matmul_infer(c->node, lp_in_shape(c, 0), lp_in_shape(c, 3), &c->out[0].shape);
 }
 
 /* a: (..., M, K), b: (..., K, N) -> y: (..., M, N) =
  * requant((a - a_zp) * (b - b_zp) * a_scale[row] * b_scale[col] / y_scale, y_zp) */
 static lp_status qlmm_run(const lp_run_ctx *c)
 {
-    LP_TRY(need_inputs(c, 8));
+    LP_TRY(lp_need_inputs(c, 8));
     const lp_node *n = c->node;
     const lp_tensor *a = c->in[0], *as = c->in[1], *b = c->in[3], *bs = c->in[4], *ys = c->in[6], *yzp = c->in[7];
     lp_tensor *y = c->out[0];

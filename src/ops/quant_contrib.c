@@ -14,18 +14,6 @@
 #include "ops/quant.h"
 #include "ops/requant.h"
 
-static const lp_shape unknown_shape = { .ndim = -1 };
-
-static const lp_shape *in_shape(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? &c->in[i]->shape : &unknown_shape;
-}
-
-static lp_dtype in_dtype(const lp_infer_ctx *c, int i)
-{
-    return i < c->n_in && c->in[i] ? c->in[i]->dtype : LOWP_UNDEFINED;
-}
-
 static const lp_tensor *opt_in(const lp_run_ctx *c, int i) { return i < c->n_in ? c->in[i] : NULL; }
 
 static bool is_q8(lp_dtype t) { return t == LP_U8 || t == LP_I8; }
@@ -33,7 +21,7 @@ static bool is_q8(lp_dtype t) { return t == LP_U8 || t == LP_I8; }
 /* Input i, when its type is known, is 8-bit; *t gets the type. */
 static lp_status want_q8_in(const lp_infer_ctx *c, int i, const char *what, lp_dtype *t)
 {
-    *t = in_dtype(c, i);
+    *t = lp_in_dtype(c, i);
     if (*t != LOWP_UNDEFINED && !is_q8(*t))
         return lp_node_error(c->node, LOWP_ERR_UNSUPPORTED, "%s is %s; uint8 and int8 are supported", what,
                              lp_dtype_traits_of(*t)->name);
@@ -100,7 +88,7 @@ static lp_status out_q(const lp_run_ctx *c, int si, int zi, lp_dtype dt, float *
 /* A, A_scale, A_zero_point?, B, B_scale, B_zero_point?, C_scale, C_zero_point? */
 static lp_status qbin_infer(lp_infer_ctx *c)
 {
-    const lp_shape *s[2] = { in_shape(c, 0), in_shape(c, 3) };
+    const lp_shape *s[2] = { lp_in_shape(c, 0), lp_in_shape(c, 3) };
     LP_TRY(want_q8_in(c, 0, "A", &c->out[0].dtype));
     if (s[0]->ndim < 0 || s[1]->ndim < 0) {
         c->out[0].shape.ndim = -1;
@@ -159,7 +147,7 @@ const lp_op_def lp_opdef_QLinearMul = {
 static lp_status qunary_infer(lp_infer_ctx *c)
 {
     LP_TRY(want_q8_in(c, 0, "X", &c->out[0].dtype));
-    c->out[0].shape = *in_shape(c, 0);
+    c->out[0].shape = *lp_in_shape(c, 0);
     return LP_OK;
 }
 
@@ -223,7 +211,7 @@ static lp_status qconcat_infer(lp_infer_ctx *c)
         return lp_node_error(n, LOWP_ERR_FORMAT, "QLinearConcat takes Y_scale, Y_zero_point and triples "
                                                  "(X, X_scale, X_zero_point); it has %d inputs", c->n_in);
     LP_TRY(want_q8_in(c, 1, "Y_zero_point", &c->out[0].dtype));
-    const lp_shape *s0 = in_shape(c, 2);
+    const lp_shape *s0 = lp_in_shape(c, 2);
     if (s0->ndim < 0) {
         c->out[0].shape.ndim = -1;
         return LP_OK;
@@ -232,7 +220,7 @@ static lp_status qconcat_infer(lp_infer_ctx *c)
     LP_TRY(lp_op_axis(n, lp_attr_int(n, "axis", 0), s0->ndim, &axis));
     lp_shape y = *s0;
     for (int k = 5; k < c->n_in; k += 3) {
-        const lp_shape *s = in_shape(c, k);
+        const lp_shape *s = lp_in_shape(c, k);
         if (s->ndim < 0) {
             c->out[0].shape.ndim = -1;
             return LP_OK;
@@ -285,8 +273,8 @@ const lp_op_def lp_opdef_QLinearConcat = {
 /* X, x_scale, x_zero_point, y_scale, y_zero_point; channels_last: X is (N, spatial..., C). */
 static lp_status qgap_infer(lp_infer_ctx *c)
 {
-    const lp_shape *x = in_shape(c, 0);
-    c->out[0].dtype = in_dtype(c, 0);
+    const lp_shape *x = lp_in_shape(c, 0);
+    c->out[0].dtype = lp_in_dtype(c, 0);
     c->out[0].shape = *x;
     if (x->ndim < 0)
         return LP_OK;
@@ -373,7 +361,7 @@ static void acc_to_float(const int32_t *acc, int64_t rows, int64_t N, float sa, 
 static lp_status float_mm_infer(lp_infer_ctx *c, int bi)
 {
     c->out[0].dtype = LP_F32;
-    return lp_matmul_infer(c->node, in_shape(c, 0), in_shape(c, bi), &c->out[0].shape);
+    return lp_matmul_infer(c->node, lp_in_shape(c, 0), lp_in_shape(c, bi), &c->out[0].shape);
 }
 
 /* MatMulIntegerToFloat: A, B, a_scale, b_scale, a_zero_point?, b_zero_point?, bias? ->
@@ -462,10 +450,10 @@ const lp_op_def lp_opdef_DynamicQuantizeMatMul = {
  * (y_scale, y_zero_point) when y_scale is given, else float. */
 static lp_status qgemm_infer(lp_infer_ctx *c)
 {
-    const lp_shape *a = in_shape(c, 0), *b = in_shape(c, 3);
+    const lp_shape *a = lp_in_shape(c, 0), *b = lp_in_shape(c, 3);
     bool ta = lp_attr_int(c->node, "transA", 0) != 0, tb = lp_attr_int(c->node, "transB", 0) != 0;
     bool quantized = c->n_in > 7 && c->in[7];
-    c->out[0].dtype = !quantized ? LP_F32 : c->n_in > 8 && c->in[8] ? in_dtype(c, 8) : in_dtype(c, 0);
+    c->out[0].dtype = !quantized ? LP_F32 : c->n_in > 8 && c->in[8] ? lp_in_dtype(c, 8) : lp_in_dtype(c, 0);
     c->out[0].shape.ndim = 2;
     c->out[0].shape.d[0] = a->ndim == 2 ? a->d[ta ? 1 : 0] : LP_DIM_UNKNOWN;
     c->out[0].shape.d[1] = b->ndim == 2 ? b->d[tb ? 0 : 1] : LP_DIM_UNKNOWN;

@@ -88,6 +88,25 @@ lp_status lp_vinfo_ints(const lp_node *node, const lp_vinfo *v, int64_t *vals, i
     return LP_OK;
 }
 
+const lp_shape *lp_in_shape(const lp_infer_ctx *c, int i)
+{
+    static const lp_shape unknown = { .ndim = -1 };
+    return i < c->n_in && c->in[i] ? &c->in[i]->shape : &unknown;
+}
+
+lp_dtype lp_in_dtype(const lp_infer_ctx *c, int i)
+{
+    return i < c->n_in && c->in[i] ? c->in[i]->dtype : LOWP_UNDEFINED;
+}
+
+lp_status lp_need_inputs(const lp_run_ctx *c, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (i >= c->n_in || !c->in[i])
+            return lp_node_error(c->node, LOWP_ERR_FORMAT, "required input %d is missing", i);
+    return LP_OK;
+}
+
 void lp_shape_of(const lp_tensor *t, lp_shape *s)
 {
     s->ndim = t->ndim;

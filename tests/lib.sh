@@ -43,6 +43,19 @@ need_ort() {
     return 1
 }
 
+# python_env LIB — exports what /usr/bin/python3 needs to load lowp's Python package over the
+# library LIB. An ASan build of the library needs the ASan runtime loaded first (libstdc++ too:
+# ASan must intercept __cxa_throw, which torch uses, from the start), and the interpreter's and
+# torch's own never-freed allocations must not be reported as leaks (appended: ASan reads its
+# options left to right, and make test-asan sets detect_leaks=1).
+python_env() {
+    if ldd "$1" | grep -q libasan; then
+        export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libstdc++.so)"
+        export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+    fi
+    export LOWP_LIBRARY="$1" PYTHONPATH="$ROOT/python" PYTHONDONTWRITEBYTECODE=1
+}
+
 # The closing "SUITE.sh: N passed, N failed" line; the status is non-zero on any failure.
 finish() {
     echo "$SUITE.sh: $passed passed, $failed failed"

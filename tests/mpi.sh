@@ -178,7 +178,7 @@ model, s = lowp.tune("models/mlp.onnx", calib=fm + ":train=true", eval=fm, trans
                      workspace=sys.argv[1], output=sys.argv[1] + "/out.onnx", comm=comm)
 print(s.best, s.trials, s.best_trial)
 PY
-    export LOWP_LIBRARY="$LIB" PYTHONPATH="$ROOT/python" PYTHONDONTWRITEBYTECODE=1
+    python_env "$LIB"
     /usr/bin/python3 "$T/tune.py" "$T/p1" one >"$T/p1.out" 2>"$T/p1.err"; rcp=$?
     timeout 120 mpirun -np 2 --oversubscribe --bind-to none /usr/bin/python3 "$T/tune.py" "$T/p2" mpi >"$T/p2.out" 2>"$T/p2.err"; rc=$?
     if [ $rcp = 0 ] && [ $rc = 0 ] && [ "$(sort -u "$T/p2.out")" = "$(cat "$T/p1.out")" ] &&

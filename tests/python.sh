@@ -13,15 +13,7 @@ fi
 if [ ! -f "$LIB" ]; then
     fail python.sh "no $LIB"; finish; exit
 fi
-# an ASan build of the library needs the ASan runtime loaded first into python3
-if ldd "$LIB" | grep -q libasan; then
-    # libstdc++ too: ASan must intercept __cxa_throw, which torch uses, from the start
-    export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libstdc++.so)"
-    # the interpreter's and torch's own allocations are never freed: no leak report for them
-    # (appended: ASan reads its options left to right, and make test-asan sets detect_leaks=1)
-    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-fi
-export LOWP_LIBRARY="$LIB" PYTHONPATH="$ROOT/python" PYTHONDONTWRITEBYTECODE=1
+python_env "$LIB"
 $PY -m pytest -q -p no:cacheprovider --basetemp="$T/pytest" tests/python >"$T/pytest.out" 2>&1
 rc=$?
 tail -n 30 "$T/pytest.out" | grep -vE '^\.+' | grep -v '^$'

@@ -455,7 +455,8 @@ typedef struct lowp_metric_vtable {
      * peer's saved state as if the peer's batches had been fed after this state's own. Merging
      * the shards' states must give the value one state fed every batch gives, bit for bit
      * (keep exact sums or lists, not rounded running sums). Both NULL: the metric is not
-     * mergeable, and a distributed evaluation with it fails naming it. */
+     * mergeable; a distributed evaluation then sends every batch's outputs and labels to rank
+     * 0, which feeds them to it in order (exact, but all the outputs travel). */
     lowp_status (*save)(void *state, void **bytes_out, size_t *size_out);
     lowp_status (*merge)(void *state, const void *bytes, size_t size);
 } lowp_metric_vtable;
@@ -570,8 +571,9 @@ typedef struct lowp_comm {
 } lowp_comm;
 
 /* lowp_evaluate over `comm`: each rank scores a contiguous block of whole batches, the metric
- * states are merged on rank 0 in rank order (the metric needs save/merge) and every rank
- * gets the value one process would compute, bit for bit. A failure on any rank fails every
+ * states are merged on rank 0 in rank order (a metric without save/merge is fed the other
+ * ranks' outputs and labels there instead) and every rank gets the value one process would
+ * compute, bit for bit. A failure on any rank fails every
  * rank with that rank's message. comm NULL or of size 1: exactly lowp_evaluate. */
 lowp_status lowp_evaluate_distributed(const lowp_comm *comm, lowp_session *session,
                                       const lowp_model *model, lowp_dataloader *dataloader,

@@ -1,7 +1,12 @@
 /* eval.c — sharded evaluation: each rank scores its block of whole batches, rank 0 merges the
  * metric states in rank order (= batch order) and every rank gets the one value. Batches are
  * never split, so each batch's outputs are the bits one process computes; the built-in metrics
- * keep exact sums or lists, so the merged value is one process's value, bit for bit. */
+ * keep exact sums or lists, so the merged value is one process's value, bit for bit.
+ *
+ * A metric without save/merge (a user's: a C vtable, a Python class) cannot be merged: then
+ * the ranks > 0 record what they would feed it — every batch's outputs and labels — and rank 0
+ * feeds those batches to the one metric after its own, in rank order: the same updates in the
+ * same order as one process, so the same value, whatever the metric computes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +19,124 @@
 
 typedef struct eval_merge {
     lowp_metric *metric;
+    bool replay;        /* the payloads hold recorded batches, not metric states */
     int64_t samples;
     double value;
 } eval_merge;
+
+/* A rank's recorded share is gathered at rank 0 in one message: bounded well below the 2 GB an
+ * MPI count can describe. */
+#define RECORD_MAX ((size_t)1 << 30)
+
+/* ---- recording a share for a metric that cannot merge ---- */
+
+typedef struct recorder {
+    lp_bytes log;       /* per batch: u64 n_outputs, u64 n_labels, then each tensor */
+    int64_t batches;
+    const char *name;   /* the metric's, for the size message */
+} recorder;
+
+/* A tensor: u64 dtype, u64 ndim, the dims, u64 bytes, the bytes. */
+static void put_tensor(lp_bytes *b, const lowp_tensor *x)
+{
+    int nd = lowp_tensor_ndim(x);
+    lp_bytes_u64(b, (uint64_t)lowp_tensor_dtype(x));
+    lp_bytes_u64(b, (uint64_t)nd);
+    for (int i = 0; i < nd; i++)
+        lp_bytes_u64(b, (uint64_t)lowp_tensor_dims(x)[i]);
+    size_t n = lowp_tensor_nbytes(x);
+    lp_bytes_u64(b, (uint64_t)n);
+    lp_bytes_put(b, lowp_tensor_data((lowp_tensor *)x), n);
+}
+
+static lp_status rec_update(void *state, int n_outputs, const lowp_tensor *const *outputs, int n_labels,
+                            const lowp_tensor *const *labels)
+{
+    recorder *rc = state;
+    lp_bytes_u64(&rc->log, (uint64_t)n_outputs);
+    lp_bytes_u64(&rc->log, (uint64_t)n_labels);
+    for (int i = 0; i < n_outputs + n_labels; i++)
+        put_tensor(&rc->log, i < n_outputs ? outputs[i] : labels[i - n_outputs]);
+    rc->batches++;
+    if (rc->log.failed)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory recording batch %lld for rank 0",
+                        (long long)rc->batches);
+    if (rc->log.len > RECORD_MAX)
+        return lp_error(LOWP_ERR_UNSUPPORTED,
+                        "metric %s has no save/merge, so every rank's outputs and labels go to rank 0; this "
+                        "rank's share passed %zu MB after %lld batches: give the metric save/merge "
+                        "(lowp_metric_vtable; docs/distributed.md), or run with fewer, larger shards",
+                        rc->name, RECORD_MAX >> 20, (long long)rc->batches);
+    return LP_OK;
+}
+
+static void rec_reset(void *state)
+{
+    recorder *rc = state;
+    rc->log.len = 0;
+    rc->batches = 0;
+}
+
+static const lowp_metric_vtable recording = {
+    .name = "recorder", .update = rec_update, .reset = rec_reset,
+};
+
+static lp_status get_tensor(lp_reader *r, lowp_tensor **out)
+{
+    *out = NULL;
+    uint64_t dtype = lp_reader_u64(r), nd = lp_reader_u64(r);
+    int64_t dims[LOWP_MAX_DIMS];
+    if (r->bad || nd > LOWP_MAX_DIMS)
+        return lp_error(LOWP_ERR_FORMAT, "a recorded tensor with %llu dims", (unsigned long long)nd);
+    for (uint64_t i = 0; i < nd; i++)
+        dims[i] = (int64_t)lp_reader_u64(r);
+    int64_t n = lp_reader_count(r, 1);
+    if (r->bad || n < 0)
+        return lp_error(LOWP_ERR_FORMAT, "a truncated recorded tensor");
+    /* every element takes at least a byte: dims whose product passes the bytes sent are refused
+     * before anything is allocated for them */
+    int64_t numel = 1;
+    for (uint64_t i = 0; i < nd; i++) {
+        if (dims[i] < 0 || (dims[i] > 0 && numel > n / dims[i]))
+            return lp_error(LOWP_ERR_FORMAT, "a recorded tensor whose dims do not fit its %lld bytes", (long long)n);
+        numel *= dims[i];
+    }
+    lowp_tensor *x = NULL;
+    LP_TRY(lowp_tensor_create((lowp_dtype)dtype, (int)nd, dims, NULL, &x));
+    if (lowp_tensor_nbytes(x) != (size_t)n) {
+        lowp_tensor_free(x);
+        return lp_error(LOWP_ERR_FORMAT, "a recorded tensor of %lld bytes for its dims", (long long)n);
+    }
+    lp_reader_get(r, lowp_tensor_data(x), (size_t)n);
+    *out = x;
+    return LP_OK;
+}
+
+/* Feeds a rank's recorded batches to the metric, in their order. */
+static lp_status replay(lowp_metric *metric, const void *log, size_t n)
+{
+    lp_reader r;
+    lp_reader_init(&r, log, n);
+    lp_status st = LP_OK;
+    for (int64_t b = 0; r.left && st == LP_OK; b++) {
+        uint64_t n_out = lp_reader_u64(&r), n_lab = lp_reader_u64(&r);
+        if (r.bad || n_out < 1 || n_out > LOWP_SAMPLE_MAX_TENSORS || n_lab > LOWP_SAMPLE_MAX_TENSORS)
+            return lp_error(LOWP_ERR_FORMAT, "recorded batch %lld: %llu outputs, %llu labels", (long long)b,
+                            (unsigned long long)n_out, (unsigned long long)n_lab);
+        lowp_tensor *x[2 * LOWP_SAMPLE_MAX_TENSORS] = {0};
+        int k = (int)(n_out + n_lab);
+        for (int i = 0; i < k && st == LP_OK; i++)
+            st = get_tensor(&r, &x[i]);
+        if (st == LP_OK)
+            st = lowp_metric_update(metric, (int)n_out, (const lowp_tensor *const *)x, (int)n_lab,
+                                    (const lowp_tensor *const *)x + n_out);
+        for (int i = 0; i < k; i++)
+            lowp_tensor_free(x[i]);
+        if (st != LP_OK)
+            st = lp_error_prefix(st, "its batch %lld, scored at rank 0", (long long)b + 1);
+    }
+    return st;
+}
 
 /* payload: u64 samples, then the metric state */
 static lp_status fold(void *user, int rank, const void *payload, size_t n)
@@ -30,6 +150,8 @@ static lp_status fold(void *user, int rank, const void *payload, size_t n)
     em->samples += (int64_t)samples;
     if (rank == 0)
         return LP_OK;   /* rank 0's own state is already in the metric */
+    if (em->replay)
+        return lp_error_prefix(replay(em->metric, r.p, r.left), "rank %d", rank);
     return lp_error_prefix(lowp_metric_merge(em->metric, r.p, r.left), "rank %d", rank);
 }
 
@@ -87,10 +209,19 @@ lowp_status lowp_evaluate_distributed(const lowp_comm *comm, lowp_session *sessi
     int64_t done = 0;
     void *state = NULL;
     size_t state_n = 0;
-    /* the metric must merge: checked before any work (every rank has the same metric) */
+    /* can the metric merge? (every rank has the same metric, so every rank takes one road) */
     lp_status st = lowp_metric_save(metric, &state, &state_n);
     free(state);
     state = NULL, state_n = 0;
+    bool replay_mode = st == LOWP_ERR_UNSUPPORTED;
+    recorder rc = { .name = lowp_metric_name(metric) };
+    const lowp_metric_vtable *own_vt = metric->vt;
+    void *own_state = metric->state;
+    if (replay_mode) {
+        st = LP_OK;
+        if (comm->rank > 0)   /* rank 0 feeds its own batches to the metric itself */
+            metric->vt = &recording, metric->state = &rc;
+    }
     if (st == LP_OK) {
         int64_t first, end;
         lp_dist_block(comm, lp_dataloader_units(dl, 0), &first, &end);
@@ -98,8 +229,12 @@ lowp_status lowp_evaluate_distributed(const lowp_comm *comm, lowp_session *sessi
         st = lp_evaluate_batches(session, model, dl, metric, &opt, &done);
         lp_dataloader_unwindow(dl);
     }
-    if (st == LP_OK)
+    metric->vt = own_vt, metric->state = own_state;
+    if (st == LP_OK && replay_mode && comm->rank > 0)
+        st = lp_bytes_finish(&rc.log, &state, &state_n);
+    else if (st == LP_OK && !replay_mode)
         st = lowp_metric_save(metric, &state, &state_n);
+    free(rc.log.data);
     lp_bytes b = {0};
     lp_bytes_u64(&b, (uint64_t)done);
     lp_bytes_put(&b, state, state_n);
@@ -109,7 +244,7 @@ lowp_status lowp_evaluate_distributed(const lowp_comm *comm, lowp_session *sessi
     lp_status bst = lp_bytes_finish(&b, &payload, &payload_n);
     if (st == LP_OK)
         st = bst;
-    eval_merge em = {metric, 0, 0};
+    eval_merge em = {metric, replay_mode, 0, 0};
     st = lp_dist_agree(comm, st, payload, payload_n, fold, answer, &em, &ans, &ans_n);
     free(payload);
     if (st != LP_OK)

@@ -199,19 +199,23 @@ fm = "FashionMNIST:$FM"
 model, s = lowp.tune("models/mlp.onnx", calib=fm + ":train=true", eval=fm, transform="Rescale,Normalize=0.2860/0.3530",
                      metric=sys.argv[3], tolerance=0.003, seed=3, sampling_size=64, batch_size=64,
                      workspace=sys.argv[1], output=sys.argv[1] + "/out.onnx", comm=comm, **kw)
-print(repr(s.best), s.trials, s.best_trial)
+# each rank's summary in a file of its own (mpirun may interleave the ranks' stdout mid-line)
+with open(f"{sys.argv[1]}.result.{comm.Get_rank() if comm else 0}", "w") as f:
+    print(repr(s.best), s.trials, s.best_trial, file=f)
 PY
     python_env "$LIB"
     py_case() {
         name=$1 np=$2 metric=$3; shift 3
-        rm -rf "$T/p1" "$T/pn"
+        rm -rf "$T/p1" "$T/pn" "$T"/p1.result.* "$T"/pn.result.*
         /usr/bin/python3 "$T/tune.py" "$T/p1" one "$metric" "$@" >"$T/p1.out" 2>"$T/p1.err"; rcp=$?
         timeout 120 mpirun -np "$np" --oversubscribe --bind-to none /usr/bin/python3 "$T/tune.py" "$T/pn" mpi "$metric" "$@" \
             >"$T/pn.out" 2>"$T/pn.err"; rc=$?
-        if [ $rcp = 0 ] && [ $rc = 0 ] && [ "$(sort -u "$T/pn.out")" = "$(cat "$T/p1.out")" ] &&
+        # every rank returned the summary one process did
+        if [ $rcp = 0 ] && [ $rc = 0 ] && [ "$(ls "$T"/pn.result.* | wc -l)" = "$np" ] &&
+           [ "$(cat "$T"/pn.result.* | sort -u)" = "$(cat "$T/p1.result.0")" ] &&
            msg=$(history_same "$T/p1/history.jsonl" "$T/pn/history.jsonl") && cmp -s "$T/p1/out.onnx" "$T/pn/out.onnx"; then
             ok "${name}_np$np ($msg)"
-        else fail "${name}_np$np" "exit $rcp/$rc: $(head -c 300 "$T/p1.err") $(head -c 300 "$T/pn.err") $(cat "$T/p1.out" "$T/pn.out")"; fi
+        else fail "${name}_np$np" "exit $rcp/$rc: $(head -c 300 "$T/p1.err") $(head -c 300 "$T/pn.err") $(cat "$T"/p1.result.* "$T"/pn.result.*)"; fi
     }
     py_case python_tune 2 topk=1
     py_case python_metric_without_merge 2 OrderedTop1

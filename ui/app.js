@@ -104,6 +104,9 @@ async function viewRun(args, ctx) {
   const logEl = h('pre', { class: 'log', id: 'log' });
   const actions = h('span', { id: 'actions' });
   const extra = h('div', { id: 'report' });
+  // measured as the tune runs (sensitivity.jsonl, streamed); the report's chart replaces them at the end
+  const sens = new Map();               // op name -> its latest sensitivity record
+  const liveExtra = h('div', { id: 'live-extra' });
   const p = s.path ? s.path + '/' : '';
   const files = h('ul', { id: 'files' }, d.files.map(f => h('li', {}, h('a', { href: fileUrl(ws.root, p + f, true), download: f }, f))));
   ctx.show(h('h1', {}, `${s.kind}: ${s.path || '(root)'} `, stateEl),
@@ -114,7 +117,7 @@ async function viewRun(args, ctx) {
     s.kind === 'tune' ? [h('h2', {}, 'Accuracy vs latency'), scatter,
       h('h2', {}, 'Trials'), h('div', { class: 'wide' }, h('table', { id: 'trials' },
         h('thead', {}, h('tr', {}, ['#', 'strategy', 'what', 'accuracy', 'pass', 'latency ms', 'size', 'int8/bf16/fp32', 's'].map(t => h('th', {}, t)))),
-        tbody))] : h('div', { id: 'result' }, resultView(d)),
+        tbody)), liveExtra] : h('div', { id: 'result' }, resultView(d)),
     extra,
     h('h2', {}, 'Progress log'), logEl,
     h('h2', {}, 'Files'), files);
@@ -122,6 +125,7 @@ async function viewRun(args, ctx) {
 
   const redraw = () => {
     scatter.replaceChildren(scatterPlot(live));
+    liveExtra.replaceChildren(...(d.report ? [] : liveView(live, sens)));
     const n = live.trials.length;
     if (live.maxTrials) progressBar.style.width = Math.min(100, 100 * n / live.maxTrials) + '%';
     else if (live.state === 'done') progressBar.style.width = '100%';
@@ -148,6 +152,12 @@ async function viewRun(args, ctx) {
   if (!ctx.live()) return;
   stream = new EventSource('/api/events?' + wsq(ws));
   stream.addEventListener('reset', () => { live.trials = []; tbody.replaceChildren(); redraw(); });
+  stream.addEventListener('sensitivity_reset', () => { sens.clear(); redraw(); });
+  stream.addEventListener('sensitivity', e => {
+    const o = JSON.parse(e.data);
+    sens.set(o.op, o);
+    redraw();
+  });
   stream.addEventListener('trial', e => {
     const t = JSON.parse(e.data);
     live.trials.push(t);
@@ -181,6 +191,42 @@ async function runActions(ws, state, d) {
       e.target.disabled = true;
       try { await post('/api/jobs/resume', { root: ws.root, path: ws.path }); render(); } catch (err) { alert(err.message); }
     } }, 'Resume'));
+  return out;
+}
+
+// The best trial so far as the tuner picks it: passed with the lowest objective, else the most
+// accurate (the report's best when the tune ends).
+function bestTrial(live) {
+  let best = null;
+  for (const t of live.trials) if (t.passed && (!best || t.objective < best.objective)) best = t;
+  if (best) return best;
+  for (const t of live.trials)
+    if (typeof t.accuracy === 'number' && (!best || (live.hib ? t.accuracy > best.accuracy : t.accuracy < best.accuracy))) best = t;
+  return best;
+}
+
+// While a tune runs: what fell back in the best trial so far (and in which trial each op first
+// did, with that trial's reason), and the per-op sensitivities measured so far.
+function liveView(live, sens) {
+  const out = [];
+  const best = bestTrial(live);
+  if (best) {
+    const fell = Object.entries(best.precision || {}).filter(([, pr]) => pr !== 'int8');
+    const first = op => live.trials.find(t => t.precision && t.precision[op] && t.precision[op] !== 'int8');
+    out.push(h('h2', {}, `What fell back so far (trial ${best.trial}, ${best.passed ? 'the best passing' : 'the most accurate; none passed yet'})`),
+      fell.length ? h('div', { class: 'wide' }, h('table', { id: 'fallbacks-live' },
+        h('tr', {}, ['op', 'precision', 'first in trial', 'why (that trial)'].map(t => h('th', {}, t))),
+        fell.map(([op, pr]) => { const f = first(op); return h('tr', { 'data-op': op }, h('td', {}, op), h('td', {}, pr),
+          h('td', { class: 'n' }, f ? f.trial : ''), h('td', {}, f ? f.note : '')); })))
+        : h('p', { id: 'fallbacks-live' }, 'Nothing: every tunable op runs in INT8.'));
+  }
+  if (sens.size) {
+    const ops = [...sens.values()].sort((a, b) => a.index - b.index).map(o => ({ name: o.op, op_type: o.op_type,
+      sensitivity_db: o.sensitivity_db, sqnr_db: o.sqnr_db, precision: best && best.precision ? best.precision[o.op] : '' }));
+    const of = [...sens.values()][0].of;
+    out.push(h('h2', {}, `Per-op sensitivity, measured so far (${ops.length} op${ops.length === 1 ? '' : 's'} of ${of} tunable)`),
+      sensitivityChart(ops, 'sensitivity-live'));
+  }
   return out;
 }
 
@@ -267,15 +313,15 @@ function reportView(rep, ws) {
 }
 function kb(b) { return typeof b === 'number' ? (b / 1024).toFixed(1) + ' KB' : '–'; }
 const precColor = { int8: '#2a2', bf16: '#e90', fp32: '#c22' };
-function sensitivityChart(ops) {
+function sensitivityChart(ops, id = 'sensitivity') {
   const vals = ops.map(o => o.sensitivity_db).filter(v => typeof v === 'number');
   const lo = Math.min(0, ...vals), hi = Math.max(lo + 1, ...vals);
   const bh = 18, lw = 220, cw = 420;
-  const svg = h('svg', { width: lw + cw + 70, height: ops.length * bh + 4, id: 'sensitivity' });
+  const svg = h('svg', { width: lw + cw + 70, height: ops.length * bh + 4, id });
   ops.forEach((o, i) => {
     const v = typeof o.sensitivity_db === 'number' ? o.sensitivity_db : lo;
     const w = Math.max(1, (v - lo) / (hi - lo) * cw);
-    svg.append(h('g', {}, h('title', {}, `${o.name} (${o.op_type}, ${o.precision}): ${fmt(o.sensitivity_db, 1)} dB output noise, own SQNR ${fmt(o.sqnr_db, 1)} dB`),
+    svg.append(h('g', { 'data-op': o.name }, h('title', {}, `${o.name} (${o.op_type}, ${o.precision || 'precision not chosen yet'}): ${fmt(o.sensitivity_db, 1)} dB output noise, own SQNR ${fmt(o.sqnr_db, 1)} dB`),
       h('text', { x: lw - 6, y: i * bh + 13, 'text-anchor': 'end', 'font-family': 'monospace', 'font-size': 12 }, o.name.length > 30 ? '…' + o.name.slice(-29) : o.name),
       h('rect', { x: lw, y: i * bh + 2, width: w, height: bh - 4, fill: precColor[o.precision] || '#999' }),
       h('text', { x: lw + w + 4, y: i * bh + 13, 'font-size': 12 }, fmt(o.sensitivity_db, 1))));

@@ -22,8 +22,9 @@ static const char usage[] =
     "                         three levels below it, and jobs started from the page write there\n"
     "  -m, --models DIR       a folder of .onnx models the form offers (repeatable; default .)\n"
     "  -d, --data DIR         a folder datasets may be read from (repeatable; default .)\n"
-    "      --host ADDR        address to listen on (default 127.0.0.1; 0.0.0.0 exposes the\n"
-    "                         dashboard to the network, still behind the token)\n"
+    "      --host ADDR        address to listen on: IPv4 or IPv6 (default 127.0.0.1; ::1 is the\n"
+    "                         IPv6 loopback; 0.0.0.0 or :: expose the dashboard to the network,\n"
+    "                         still behind the token)\n"
     "  -p, --port N           port (default 8765; 0: any free port)\n"
     "  -h, --help             show this help\n"
     "\n"
@@ -96,7 +97,7 @@ int lp_cmd_ui(int argc, char **argv)
     for (int i = 0; i < s->n_roots; i++)
         printf("  %-10s %s\n", kinds[s->roots[i].kind], s->roots[i].path);
     printf("Ctrl-C stops the server (a running job is cancelled; a tune's history is kept for resuming).\n");
-    if (strcmp(o.host, "127.0.0.1") != 0)
+    if (strcmp(o.host, "127.0.0.1") != 0 && strcmp(o.host, "::1") != 0 && strcmp(o.host, "[::1]") != 0)
         fprintf(stderr, "lowp ui: warning: listening on %s, not only on this machine's loopback; anyone who "
                         "can reach it and has the token can run jobs\n", o.host);
     fflush(stdout);

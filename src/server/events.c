@@ -1,6 +1,7 @@
 /* events.c — the live view's stream (Server-Sent Events, GET /api/events?root=I&path=P): the
  * workspace's history.jsonl is followed like `tail -f` (each new whole line becomes a `trial`
- * event), so a tune started from the CLI is as live as a job; a job's progress lines come as
+ * event), and so is its sensitivity.jsonl (each op's sensitivity as the tuner measures it: a
+ * `sensitivity` event), so a tune started from the CLI is as live as a job; a job's progress lines come as
  * `log` events, its state as `state`; `end` when the run is over and everything was sent.
  * libmicrohttpd runs each connection in its own thread, so the reader may wait. */
 #include "server/events.h"
@@ -21,10 +22,18 @@
 #define HEARTBEAT_S 10
 #define MAX_LOG_CHUNK (64 << 10)
 
+/* A followed JSON-lines file (header line, then records): what was sent of it. */
+typedef struct followed {
+    const char *name, *key;     /* the file, and the key its records have */
+    const char *header_event, *record_event, *reset_event;
+    size_t at;                  /* bytes already sent */
+    ino_t ino;                  /* the file they came from (a new tune renames a new one in) */
+} followed;
+
 typedef struct lp_stream {
     lp_server *s;
     char *dir;
-    size_t hist_at;             /* history.jsonl: bytes already sent */
+    followed history, sensitivity;
     off_t log_at;               /* ui_job.log: bytes already sent */
     char state[32];             /* the last state sent */
     char *out;                  /* events not yet handed to libmicrohttpd */
@@ -55,36 +64,45 @@ static void emit_json(lp_stream *st, const char *event, lp_json *j)
     free(text);
 }
 
+static void follow(lp_stream *st, followed *f)
+{
+    char *path = NULL;
+    struct stat sb;
+    if (lp_path_join(st->dir, f->name, &path) != LP_OK || stat(path, &sb) != 0) {
+        free(path);
+        return;
+    }
+    free(path);
+    if (f->at && ((size_t)sb.st_size < f->at || sb.st_ino != f->ino)) { /* rewritten by a new run */
+        f->at = 0;
+        emit(st, f->reset_event, "{}", 2);
+    }
+    f->ino = sb.st_ino;
+    lp_srv_history h;
+    size_t end = f->at;
+    if ((size_t)sb.st_size <= f->at || lp_srv_jsonl_read(st->dir, f->name, f->key, f->at, &h, &end) != LP_OK)
+        return;
+    if (h.header && f->header_event) {
+        lp_json j;
+        lp_json_init(&j, 0);
+        lp_srv_yval_json(&j, h.header);
+        emit_json(st, f->header_event, &j);
+    }
+    for (int i = 0; i < h.n; i++) {
+        lp_json j;
+        lp_json_init(&j, 0);
+        lp_srv_yval_json(&j, h.trials[i]);
+        emit_json(st, f->record_event, &j);
+    }
+    f->at = end;
+    lp_srv_history_free(&h);
+}
+
 static void poll_once(lp_stream *st)
 {
-    /* new trials */
-    lp_srv_history h;
-    size_t end = st->hist_at;
-    char *hp = NULL;
     struct stat sb;
-    if (lp_path_join(st->dir, "history.jsonl", &hp) == LP_OK && stat(hp, &sb) == 0) {
-        if ((size_t)sb.st_size < st->hist_at) { /* a new tune rewrote the history */
-            st->hist_at = 0;
-            emit(st, "reset", "{}", 2);
-        }
-        if ((size_t)sb.st_size > st->hist_at && lp_srv_history_read(st->dir, st->hist_at, &h, &end) == LP_OK) {
-            if (h.header) {
-                lp_json j;
-                lp_json_init(&j, 0);
-                lp_srv_yval_json(&j, h.header);
-                emit_json(st, "header", &j);
-            }
-            for (int i = 0; i < h.n; i++) {
-                lp_json j;
-                lp_json_init(&j, 0);
-                lp_srv_yval_json(&j, h.trials[i]);
-                emit_json(st, "trial", &j);
-            }
-            st->hist_at = end;
-            lp_srv_history_free(&h);
-        }
-    }
-    free(hp);
+    follow(st, &st->history);   /* new trials */
+    follow(st, &st->sensitivity); /* each op's sensitivity as the tuner measures it */
     /* the job's progress lines */
     char *lp = NULL;
     if (lp_path_join(st->dir, "ui_job.log", &lp) == LP_OK && stat(lp, &sb) == 0) {
@@ -184,6 +202,8 @@ void lp_api_events(lp_server *s, const lp_request *q, lp_reply *r)
     }
     st->s = s;
     st->dir = dir;
+    st->history = (followed){ "history.jsonl", "key", "header", "trial", "reset", 0, 0 };
+    st->sensitivity = (followed){ "sensitivity.jsonl", "op", NULL, "sensitivity", "sensitivity_reset", 0, 0 };
     st->last_send = time(NULL);
     r->stream = st;
     r->status = 200;

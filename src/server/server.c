@@ -213,6 +213,43 @@ static bool same_text(const char *a, const char *b)
     return d == 0;
 }
 
+/* --host: an IPv4 address (127.0.0.1) or an IPv6 one, bare or in brackets (::1, [::1]).
+ * name: the address as a Host header names it (IPv6 in brackets); *any: a wildcard address. */
+static lp_status parse_host(const char *host, int port, struct sockaddr_storage *sa, bool *v6, char *name,
+                            size_t name_size, bool *any)
+{
+    memset(sa, 0, sizeof *sa);
+    char bare[64];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+        host++, n -= 2;
+    if (n >= sizeof bare)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "--host: too long");
+    memcpy(bare, host, n);
+    bare[n] = 0;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
+    if (inet_pton(AF_INET, bare, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *v6 = false;
+        *any = a4->sin_addr.s_addr == htonl(INADDR_ANY);
+        snprintf(name, name_size, "%s", bare);
+    } else if (inet_pton(AF_INET6, bare, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        *any = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+        char canon[INET6_ADDRSTRLEN]; /* the form browsers send in Host: [::1], not [0:0::1] */
+        inet_ntop(AF_INET6, &a6->sin6_addr, canon, sizeof canon);
+        snprintf(name, name_size, "[%s]", canon);
+    } else {
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                        "--host wants an IPv4 or IPv6 address such as 127.0.0.1 or ::1, got '%s'", host);
+    }
+    return LP_OK;
+}
+
 static bool host_ok(const lp_server *s, const char *host)
 {
     if (!host)
@@ -334,7 +371,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = cs;
         if (!host_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
-            return refuse(c, 403, "unexpected Host header (lowp ui answers to 127.0.0.1 and localhost only)");
+            return refuse(c, 403, "unexpected Host header (lowp ui answers to 127.0.0.1, localhost, [::1] and the address it listens on only)");
         const char *qtok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
         const char *ctok = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cookie_name);
         const char *htok = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Lowp-Token");
@@ -443,24 +480,18 @@ lp_status lp_server_start(const lp_server_options *o, lp_server **out, char **ur
     if (st == LP_OK)
         st = random_hex(s->csrf, 16);
     const char *host = o->host ? o->host : "127.0.0.1";
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)o->port);
-    if (st == LP_OK && inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "--host wants an IPv4 address such as 127.0.0.1, got '%s'", host);
-    if (st == LP_OK && strlen(host) >= sizeof s->host)
-        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "--host: too long");
+    struct sockaddr_storage sa;
+    bool v6 = false;
+    if (st == LP_OK)
+        st = parse_host(host, o->port, &sa, &v6, s->host, sizeof s->host, &s->any_host);
     if (st == LP_OK)
         st = lp_jobs_create(s, &s->jobs);
     if (st != LP_OK) {
         lp_server_stop(s);
         return st;
     }
-    snprintf(s->host, sizeof s->host, "%s", host);
-    s->any_host = sa.sin_addr.s_addr == htonl(INADDR_ANY);
-    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)o->port,
-                              NULL, NULL, on_request, s,
+    s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | (v6 ? MHD_USE_IPv6 : 0),
+                              (uint16_t)o->port, NULL, NULL, on_request, s,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)LP_SRV_MAX_CONNECTIONS,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)LP_SRV_MAX_CONNECTIONS / 2,
@@ -477,7 +508,8 @@ lp_status lp_server_start(const lp_server_options *o, lp_server **out, char **ur
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : o->port;
     snprintf(s->cookie_name, sizeof s->cookie_name, "lowp_token_%d", s->port);
-    char *url = lp_strfmt("http://%s:%d/?token=%s", s->any_host ? "127.0.0.1" : host, s->port, s->token);
+    char *url = lp_strfmt("http://%s:%d/?token=%s", s->any_host ? (v6 ? "[::1]" : "127.0.0.1") : s->host, s->port,
+                          s->token);
     if (!url) {
         lp_server_stop(s);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");

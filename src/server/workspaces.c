@@ -114,9 +114,15 @@ void lp_srv_history_free(lp_srv_history *h)
  * trial still being written, or cut short by a kill); *end_out is where the next read starts. */
 lp_status lp_srv_history_read(const char *dir, size_t from, lp_srv_history *h, size_t *end_out)
 {
+    return lp_srv_jsonl_read(dir, "history.jsonl", "key", from, h, end_out);
+}
+
+lp_status lp_srv_jsonl_read(const char *dir, const char *name, const char *key, size_t from, lp_srv_history *h,
+                            size_t *end_out)
+{
     memset(h, 0, sizeof *h);
     *end_out = from;
-    char *p = join(dir, "history.jsonl");
+    char *p = join(dir, name);
     if (!p)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     uint8_t *data = NULL;
@@ -133,10 +139,10 @@ lp_status lp_srv_history_read(const char *dir, size_t from, lp_srv_history *h, s
         size_t len = (size_t)(nl - (text + at));
         if (at >= from) {
             lp_yval *v = NULL;
-            if (len && lp_yval_parse(text + at, len, "history.jsonl", &v) == LP_OK && v->kind == LP_NODE_MAP) {
+            if (len && lp_yval_parse(text + at, len, name, &v) == LP_OK && v->kind == LP_NODE_MAP) {
                 if (at == 0) {
                     h->header = v, v = NULL;
-                } else if (lp_yval_get(v, "key")) {
+                } else if (lp_yval_get(v, key)) {
                     lp_yval **t = realloc(h->trials, (size_t)(h->n + 1) * sizeof *t);
                     if (t) {
                         h->trials = t;

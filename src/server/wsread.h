@@ -11,11 +11,15 @@
 
 typedef struct lp_srv_history {
     lp_yval *header;            /* line 1, when read from offset 0 */
-    lp_yval **trials;           /* the trial lines (objects with a "key") */
+    lp_yval **trials;           /* the trial lines (objects with a "key"), or other records */
     int n;
 } lp_srv_history;
 
 lp_status lp_srv_history_read(const char *dir, size_t from, lp_srv_history *h, size_t *end_out);
+/* The same for any JSON-lines file DIR/NAME whose line 1 is a header: the whole lines from byte
+ * `from` on, the records being the maps that have `key` (sensitivity.jsonl: "op"). */
+lp_status lp_srv_jsonl_read(const char *dir, const char *name, const char *key, size_t from, lp_srv_history *h,
+                            size_t *end_out);
 void lp_srv_history_free(lp_srv_history *h);
 int lp_srv_history_best(const lp_srv_history *h, bool higher_is_better);
 bool lp_srv_workspace_busy(const char *dir);

@@ -294,6 +294,38 @@ static lp_status open_history(lowp_tuner *t, const char *path, char **replayed, 
     return LP_OK;
 }
 
+/* Sensitivities live in memory only, so every run measures them again: the file starts afresh
+ * (its header written to a temporary and renamed, so a reader sees the old file or the new). */
+static lp_status open_sens_log(lowp_tuner *t)
+{
+    char *path = NULL, *line = lp_strfmt("{\"sensitivity\": 1, \"fingerprint\": \"%s\"}\n", t->fingerprint);
+    lp_status st = line ? lp_path_join(t->workspace, "sensitivity.jsonl", &path) : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == LP_OK)
+        st = lp_write_file_atomic(path, line, strlen(line));
+    if (st == LP_OK && !(t->sens_log = fopen(path, "a"))) {
+        char b1[LP_PATH_BRIEF];
+        st = lp_error(LOWP_ERR_IO, "%s: cannot write: %s", lp_path_brief(path, b1), strerror(errno));
+    }
+    free(line);
+    free(path);
+    return st;
+}
+
+/* One JSON line appended to a workspace file and flushed (a reader follows it like tail -f). */
+static lp_status write_line(const lowp_tuner *t, FILE *f, lp_json *j, const char *name)
+{
+    char *s = NULL;
+    LP_TRY(lp_json_finish(j, &s));
+    size_t n = strlen(s);
+    bool ok = fwrite(s, 1, n, f) == n && fputc('\n', f) != EOF && fflush(f) == 0;
+    free(s);
+    if (!ok) {
+        char b1[LP_PATH_BRIEF];
+        return lp_error(LOWP_ERR_IO, "%s/%s: cannot write: %s", lp_path_brief(t->workspace, b1), name, strerror(errno));
+    }
+    return LP_OK;
+}
+
 /* Distributed, rank 0 alone locks the workspace and reads and writes the history; the
  * trials it replays reach the other ranks as the history's text, which they parse alike (the
  * same fingerprint: the same model, data, seed and threads; any number of ranks). */
@@ -312,6 +344,8 @@ lp_status lp_tune_history_open(lowp_tuner *t)
             st = lp_path_join(t->workspace, "history.jsonl", &path);
         if (st == LP_OK)
             st = open_history(t, path, &text, &text_n);
+        if (st == LP_OK)
+            st = open_sens_log(t);
     }
     if (lp_dist_active(t->opt.comm)) {
         st = lp_dist_share(t->opt.comm, st, text, text_n, &got, &got_n);
@@ -368,15 +402,30 @@ lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r)
     }
     lp_json_end_object(&j);
     lp_json_end_object(&j);
-    char *s = NULL;
-    LP_TRY(lp_json_finish(&j, &s));
-    size_t n = strlen(s);
-    bool ok = fwrite(s, 1, n, t->history) == n && fputc('\n', t->history) != EOF && fflush(t->history) == 0;
-    free(s);
-    if (!ok) {
-        char b1[LP_PATH_BRIEF];
-        return lp_error(LOWP_ERR_IO, "%s/history.jsonl: cannot write: %s", lp_path_brief(t->workspace, b1),
-                        strerror(errno));
-    }
-    return LP_OK;
+    return write_line(t, t->history, &j, "history.jsonl");
+}
+
+lp_status lp_tune_sens_log_append(lowp_tuner *t, int config, int op, double sens_db, double sqnr_db)
+{
+    if (!t->sens_log)
+        return LP_OK;
+    lp_json j;
+    lp_json_init(&j, 0);
+    lp_json_begin_object(&j);
+    lp_json_key(&j, "config");
+    lp_json_string(&j, t->cfgs[config].name);
+    lp_json_key(&j, "op");
+    lp_json_string(&j, t->ops[op].name);
+    lp_json_key(&j, "op_type");
+    lp_json_string(&j, t->ops[op].op_type);
+    lp_json_key(&j, "index");
+    lp_json_int(&j, op);
+    lp_json_key(&j, "of");
+    lp_json_int(&j, t->n_ops);
+    lp_json_key(&j, "sensitivity_db");
+    lp_json_double(&j, sens_db);
+    lp_json_key(&j, "sqnr_db");
+    lp_json_double(&j, sqnr_db);
+    lp_json_end_object(&j);
+    return write_line(t, t->sens_log, &j, "sensitivity.jsonl");
 }

@@ -10,7 +10,8 @@
  * The fallback order follows the sensitivity: an op's own SQNR says nothing about how much
  * the layers after it amplify or absorb its error (a classifier's last Gemm has a fine SQNR
  * and moves the logits most). The batches and the FP32 values on them are taken once; then one
- * plan per op. Any model the engine runs, whatever framework it came from. */
+ * plan per op. Any model the engine runs, whatever framework it came from. Each op's result
+ * goes to WORKSPACE/sensitivity.jsonl as soon as it is measured (the dashboard's live view). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,7 @@ lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config)
         const slot *o = &c.slots[own[i]];
         sens[i] = 10 * log10((noi > 0 ? noi : 1e-30) / (sig > 0 ? sig : 1e-30));
         sqnr[i] = o->noise > 0 ? 10 * log10(o->signal / o->noise) : INFINITY;
+        st = lp_tune_sens_log_append(t, config, i, sens[i], sqnr[i]); /* the dashboard shows it now */
     }
     for (int s = 0; c.slots && s < c.n_slots; s++)
         for (int k = 0; k < SENS_MAX_BATCHES; k++)

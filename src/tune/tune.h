@@ -123,6 +123,7 @@ struct lowp_tuner {
     int n_hist;
     lp_tune_hist *hist;
     FILE *history;
+    FILE *sens_log;             /* WORKSPACE/sensitivity.jsonl (the writer's), NULL: none */
     int lock_fd;                /* the workspace lock (flock), -1: not taken */
     bool hist_in_place;         /* resuming into the same file: replayed trials are in it already */
     char fingerprint[40];
@@ -227,6 +228,11 @@ void lp_tune_history_free(lp_tune_hist *h, int n);
 lp_status lp_tune_history_append(lowp_tuner *t, const lp_tune_rec *r);
 /* The resumed entry with `key`, or NULL. */
 const lp_tune_hist *lp_tune_history_find(const lowp_tuner *t, const char *key);
+/* WORKSPACE/sensitivity.jsonl, for the dashboard's live view: started afresh with a header by
+ * lp_tune_history_open (sensitivities are measured again on resume), then one line per op of
+ * `config` appended (and flushed) as lp_tune_compute_sensitivity measures it (op index `op`
+ * of t->ops; SQNR +inf and other non-finite values are written as null). */
+lp_status lp_tune_sens_log_append(lowp_tuner *t, int config, int op, double sens_db, double sqnr_db);
 
 /* ---- tboard.c ---- */
 /* TensorBoard event files of trial `r` (opt.tensorboard): its scalars and, given its graph

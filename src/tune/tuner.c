@@ -83,6 +83,8 @@ void lowp_tuner_free(lowp_tuner *t)
         return;
     if (t->history)
         fclose(t->history);
+    if (t->sens_log)
+        fclose(t->sens_log);
     free(t->strategy_name);
     free(t->approach_name);
     free(t->objective_spec);

@@ -1,5 +1,7 @@
-// ui_test.js URL SHOTS_DIR WORKSPACE_ROOT — drives `lowp ui` (started by tests/ui.sh) in
+// ui_test.js URL SHOTS_DIR WORKSPACE_ROOT RELEASE [URL6] — drives `lowp ui` (started by tests/ui.sh) in
 // headless Debian chromium through puppeteer-core, and sends hostile raw HTTP requests.
+// RELEASE: the file that lets tests/ui.sh's held CLI tune (WORKSPACE_ROOT/gated) finish; URL6:
+// the same dashboard served on [::1].
 // Prints "ok NAME" / "FAIL NAME: why" per check; tests/ui.sh counts them.
 'use strict';
 const http = require('http');
@@ -7,7 +9,7 @@ const fs = require('fs');
 const path = require('path');
 const puppeteer = require('puppeteer-core');
 
-const [url, shots, wsRoot] = process.argv.slice(2);
+const [url, shots, wsRoot, release, url6] = process.argv.slice(2);
 const base = new URL(url);
 const token = base.searchParams.get('token');
 const origin = base.origin;
@@ -221,6 +223,42 @@ async function main() {
       return r.status === 200 && /attachment/.test(r.headers['content-disposition']) && JSON.parse(r.body) && true || `status ${r.status}`;
     });
 
+    // a CLI tune held at its last trial (tests/ui.sh): while it runs, the live view shows each
+    // op's sensitivity (streamed from sensitivity.jsonl), trials 1-18 and what fell back in them
+    await check('live-sensitivity-while-running', async () => {
+      const ws = path.join(wsRoot, 'gated');
+      for (let i = 0; i < 600 && !fs.existsSync(path.join(ws, 'history.jsonl')); i++) await new Promise(r => setTimeout(r, 100));
+      await gotoView(page, '#/run?' + new URLSearchParams({ root: 0, path: 'gated' }));
+      await waitFor(page, () => document.querySelectorAll('#sensitivity-live g[data-op]').length === 3 &&
+        document.querySelectorAll('#trials tbody tr').length === 18, 'three sensitivities and trials 1-18', 120000);
+      const s = await page.evaluate(() => ({
+        state: document.querySelector('#state').innerText, ended: document.body.dataset.ended, report: !!document.querySelector('#fallbacks'),
+        sens: [...document.querySelectorAll('#sensitivity-live g[data-op]')].map(g => [g.dataset.op, g.lastChild.textContent]),
+        fell: [...document.querySelectorAll('#fallbacks-live tr[data-op]')].map(r => [r.dataset.op, r.children[1].innerText, r.children[3].innerText]) }));
+      await shot('run-sensitivity-live');
+      const file = fs.readFileSync(path.join(ws, 'sensitivity.jsonl'), 'utf8').trim().split('\n').slice(1).map(JSON.parse);
+      const hist = fs.readFileSync(path.join(ws, 'history.jsonl'), 'utf8').trim().split('\n').slice(1).map(JSON.parse);
+      fs.writeFileSync(release, '');
+      if (s.state !== 'running' || s.ended === '1' || s.report) return 'not while running: ' + JSON.stringify(s);
+      // the page shows what the tuner wrote, to the chart's one decimal
+      const want = file.map(o => [o.op, String(Number(o.sensitivity_db.toFixed(1)))]);
+      if (JSON.stringify(s.sens) !== JSON.stringify(want)) return `sensitivities ${JSON.stringify(s.sens)}, file ${JSON.stringify(want)}`;
+      // the most accurate trial so far is the last (the scorer's score rises): its fallbacks
+      const last = hist[hist.length - 1];
+      const fell = Object.entries(last.precision).filter(([, p]) => p !== 'int8').map(([op]) => op).sort();
+      if (!fell.length) return `trial ${last.trial} fell back nothing: ` + JSON.stringify(last);
+      return JSON.stringify(s.fell.map(f => f[0]).sort()) === JSON.stringify(fell) && s.fell.every(f => f[1] !== 'int8' && f[2]) ||
+        `fallbacks shown ${JSON.stringify(s.fell)}, trial ${last.trial} has ${fell}`;
+    });
+    await check('live-sensitivity-then-report', async () => {
+      await waitFor(page, () => document.body.dataset.ended === '1' && document.querySelector('#fallbacks'), 'the held tune\'s report', 120000);
+      const live = await page.$$eval('#sensitivity-live', e => e.length);
+      const bars = await page.$$eval('#sensitivity g[data-op]', gs => gs.map(g => g.dataset.op));
+      const rep = JSON.parse(fs.readFileSync(path.join(wsRoot, 'gated', 'report.json'), 'utf8'));
+      const withSens = rep.ops.filter(o => typeof o.sensitivity_db === 'number').map(o => o.name);
+      return live === 0 && bars.length === 3 && withSens.length === 3 || `live chart ${live}, report bars ${bars}, report.json ${withSens}`;
+    });
+
     // a tune started from the form, watched live
     let live = null;
     await check('form-tune-live', async () => {
@@ -411,6 +449,23 @@ async function main() {
       srv.close();
       const after = (await jobsNow()).length;
       return after === before && codes.length >= 1 && codes.every(c => c === 403) || `jobs ${before} -> ${after}, responses ${codes}`;
+    });
+
+    if (url6) await check('ipv6-loopback-browser', async () => {
+      const p6 = await browser.newPage();
+      await p6.goto(url6, { waitUntil: 'networkidle0' });
+      await p6.waitForSelector('#runs tr[data-ws="t1"]', { timeout: 10000 });
+      const u = p6.url();
+      await p6.screenshot({ path: path.join(shots, 'runs-ipv6.png'), fullPage: true });
+      // an action from the page passes the Origin and CSRF gates on [::1] (an unknown job: 404, not 403)
+      const status = await p6.evaluate(async () => {
+        const s = await (await fetch('/api/session')).json();
+        const r = await fetch('/api/jobs/cancel', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Lowp-Csrf': s.csrf },
+          body: JSON.stringify({ id: 999999 }) });
+        return r.status;
+      });
+      await p6.close();
+      return u.startsWith('http://[::1]:') && !u.includes('token=') && status === 404 || `url ${u}, POST status ${status}`;
     });
 
     await check('no-console-errors', async () => consoleErrors.length === 0 || consoleErrors.join(' | '));

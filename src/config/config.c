@@ -1165,6 +1165,7 @@ void lowp_config_free(lowp_config *cfg)
     free(cfg->model.inputs);
     free(cfg->model.outputs);
     free(cfg->quantization.calibration.transforms);
+    free(cfg->quantization.train.dataloader.transforms);
     free(cfg->quantization.op_wise);
     for (int i = 0; i < cfg->pruning.n_pruners; i++)
         free(cfg->pruning.pruners[i].names);

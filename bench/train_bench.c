@@ -1,9 +1,12 @@
 /* train_bench.c — lowp's side of bench/train_bench.sh: a training step (forward through the
  * tape, cross entropy, backward, SGD with momentum) of a model at a batch size, timed per step.
  * usage: train_bench MODEL.onnx [BATCH [WARMUP [ITERS]]]; prints one JSON line like
- * train_torch.py's. Random inputs and labels (the time does not depend on the values). */
+ * train_torch.py's. Random inputs and labels (the time does not depend on the values).
+ * TRAIN_BENCH_PROFILE=1: also a table on stderr of each node's forward and backward time per
+ * timed step (the tape's profile), to see where a step's time goes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "onnx/model.h"
@@ -38,7 +41,9 @@ int main(int argc, char **argv)
     }
     lowp_model *m = NULL;
     lp_tape *t = NULL;
-    if (lowp_model_load(argv[1], &m) != LOWP_OK || lp_tape_create(m->graph, NULL, &t) != LOWP_OK) {
+    const char *prof = getenv("TRAIN_BENCH_PROFILE");
+    lp_tape_options to = { .profile = prof && strcmp(prof, "0") != 0 };
+    if (lowp_model_load(argv[1], &m) != LOWP_OK || lp_tape_create(m->graph, &to, &t) != LOWP_OK) {
         fprintf(stderr, "train_bench: %s\n", lowp_last_error());
         return 2;
     }
@@ -66,8 +71,12 @@ int main(int argc, char **argv)
     const lp_loss_def *ce = lp_loss_find("CrossEntropyLoss");
     lp_loss_params lpar = lp_loss_params_default();
     double *ms = calloc((size_t)iters, sizeof *ms);
+    double *base = calloc((size_t)(2 * g->n_nodes + 1), sizeof *base); /* the profile after warm-up */
     int out = g->outputs[0];
     for (int it = 0; it < warmup + iters; it++) {
+        if (it == warmup)
+            for (int ni = 0; ni < g->n_nodes; ni++)
+                lp_tape_node_ms(t, ni, &base[2 * ni], &base[2 * ni + 1]);
         double t0 = now_ms(), loss;
         lp_tensor *inputs[1] = { x };
         if (lp_tape_forward(t, inputs, true, (uint64_t)it) != LOWP_OK)
@@ -89,6 +98,21 @@ int main(int argc, char **argv)
             goto fail;
         if (it >= warmup)
             ms[it - warmup] = now_ms() - t0;
+    }
+    if (to.profile) {
+        double sf = 0, sb = 0;
+        fprintf(stderr, "%-20s %-40s %10s %10s\n", "op", "node", "fwd ms", "bwd ms");
+        for (int ni = 0; ni < g->n_nodes; ni++) {
+            double f, b;
+            lp_tape_node_ms(t, ni, &f, &b);
+            f = (f - base[2 * ni]) / iters;
+            b = (b - base[2 * ni + 1]) / iters;
+            sf += f;
+            sb += b;
+            fprintf(stderr, "%-20s %-40s %10.3f %10.3f\n", g->nodes[ni].op_type,
+                    g->nodes[ni].name ? g->nodes[ni].name : "", f, b);
+        }
+        fprintf(stderr, "%-20s %-40s %10.3f %10.3f\n", "total", "(per timed step)", sf, sb);
     }
     printf("{\"runtime\": \"lowp\", \"step_ms\": [");
     for (int i = 0; i < iters; i++)

@@ -9,6 +9,7 @@
  * pooling ties) by more than h, so the central difference sees one smooth piece. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "graph_builder.h"
 #include "train/grad.h"
@@ -780,10 +781,21 @@ static void test_missing_backward_is_named(void)
     gb_free(b);
 }
 
+/* The same cases on the reference twins alone (the run above takes the oneDNN fast paths
+ * where they apply: src/train/dnnl_*.c). */
+static void test_reference_twins_vs_finite_differences(void)
+{
+    setenv("LOWP_KERNELS", "reference", 1);
+    test_backward_vs_finite_differences();
+    unsetenv("LOWP_KERNELS");
+}
+
 int main(void)
 {
+    unsetenv("LOWP_KERNELS");
     RUN(test_rows_have_cases);
     RUN(test_backward_vs_finite_differences);
+    RUN(test_reference_twins_vs_finite_differences);
     RUN(test_fake_quant_lsq);
     RUN(test_losses);
     RUN(test_missing_backward_is_named);

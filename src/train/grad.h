@@ -1,7 +1,9 @@
 /* grad.h — backward kernels: one lp_grad_def per differentiable ONNX op, listed once in
  * grad.c's table (the training layer's counterpart of ops.def). Each backward is the plain C
  * reference, written for clarity; every one has a finite-difference case in
- * tests/test_train_grad.c (the test fails for a row without one). */
+ * tests/test_train_grad.c (the test fails for a row without one). The hot rows try a oneDNN
+ * fast path first (dnnl_conv.h, dnnl_nn.h; off with LOWP_KERNELS=reference), held against the
+ * reference by tests/test_train_twins.c. */
 #ifndef LP_TRAIN_GRAD_H
 #define LP_TRAIN_GRAD_H
 
@@ -14,6 +16,8 @@ typedef struct lp_fwd_ctx {
     bool training;             /* training mode: batch statistics, dropout on */
     uint64_t seed;             /* per node and step: dropout masks */
     void **saved;              /* what the backward will need (freed with the def's free_saved) */
+    void **cache;              /* the node's state kept across runs (a fast path's primitives and
+                                  buffers; freed with the tape by the def's free_cache) */
 } lp_fwd_ctx;
 
 /* What a backward sees. Gradients are float32 tensors of the shape of the value they belong
@@ -28,6 +32,11 @@ typedef struct lp_grad_ctx {
     const lp_tensor *const *dout;  /* dLoss/dout[k], or NULL where no gradient flows */
     lp_tensor *const *din;         /* accumulate dLoss/din[k] here; NULL where not wanted */
     void *saved;                   /* the forward override's state, or NULL */
+    void **cache;                  /* the node's state kept across runs (as lp_fwd_ctx's) */
+    unsigned din_fresh;            /* bit k: no one has added to din[k] yet (and no other input
+                                      of this node shares it): it holds zeros, or, for a row with
+                                      bwd_overwrites, anything -- the backward must then WRITE
+                                      every element of it (lp_grad_zero_fresh first, to add) */
 } lp_grad_ctx;
 
 typedef struct lp_grad_def {
@@ -41,6 +50,11 @@ typedef struct lp_grad_def {
     lp_status (*forward)(const lp_fwd_ctx *c);
     lp_status (*backward)(const lp_grad_ctx *c);
     void (*free_saved)(void *saved);
+    void (*free_cache)(void *cache);
+    bool fwd_overwrites;           /* the forward writes every element of its outputs: the tape
+                                      does not zero them first */
+    bool bwd_overwrites;           /* the backward writes (not adds) the din_fresh gradients,
+                                      which the tape then leaves unzeroed */
 } lp_grad_def;
 
 /* The row for `op_type` in the default domain, or NULL. */
@@ -77,6 +91,8 @@ int64_t *lp_grad_bcast_offsets(int in_nd, const int64_t *in_dims, int out_nd, co
  * columns are not contiguous is copied first. */
 lp_status lp_grad_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float beta, float *C);
+/* Zeroes the din_fresh gradients: a bwd_overwrites row's path that adds calls it first. */
+void lp_grad_zero_fresh(const lp_grad_ctx *c);
 /* Requires a float32 input/output k, naming the node otherwise. */
 lp_status lp_grad_want_f32(const lp_grad_ctx *c, const lp_tensor *t, const char *what);
 

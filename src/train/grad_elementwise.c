@@ -4,11 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/dnnl_nn.h"
+#include "train/dnnl_train.h"
 #include "train/grad.h"
 
 /* ---------------- binary, broadcasting ---------------- */
 
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_POW } bin_kind;
+
+static bool same_shape(const lp_tensor *a, const lp_tensor *b)
+{
+    return a->ndim == b->ndim && !memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof *a->dims);
+}
 
 /* y = a (op) b with numpy broadcasting; din[k] += dL/dk reduced over k's broadcast dims. */
 static lp_status binary_backward(const lp_grad_ctx *c, bin_kind kind)
@@ -18,6 +25,19 @@ static lp_status binary_backward(const lp_grad_ctx *c, bin_kind kind)
     LP_TRY(lp_grad_want_f32(c, a, "A"));
     LP_TRY(lp_grad_want_f32(c, b, "B"));
     int64_t n = lp_tensor_numel(y);
+    const float *A = a->data, *B = b->data, *Y = y->data;
+    float *dA = c->din[0] ? c->din[0]->data : NULL, *dB = c->din[1] ? c->din[1]->data : NULL;
+    if ((kind == BIN_ADD || kind == BIN_SUB) && same_shape(a, y) && same_shape(b, y)) {
+        /* a residual sum: the gradient passes through, no offsets to walk; a fresh gradient
+         * (bwd_overwrites) is written, 0 + g as adding to its zeros would give */
+        bool fa = c->din_fresh & 1u, fb = c->din_fresh >> 1 & 1u;
+        for (int64_t i = 0; dA && i < n; i++)
+            dA[i] = (fa ? 0.0f : dA[i]) + g[i];
+        for (int64_t i = 0; dB && i < n; i++)
+            dB[i] = (fb ? 0.0f : dB[i]) + (kind == BIN_ADD ? g[i] : -g[i]);
+        return LP_OK;
+    }
+    lp_grad_zero_fresh(c);
     int64_t *oa = lp_grad_bcast_offsets(a->ndim, a->dims, y->ndim, y->dims);
     int64_t *ob = lp_grad_bcast_offsets(b->ndim, b->dims, y->ndim, y->dims);
     if (!oa || !ob) {
@@ -25,8 +45,6 @@ static lp_status binary_backward(const lp_grad_ctx *c, bin_kind kind)
         free(ob);
         return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory");
     }
-    const float *A = a->data, *B = b->data, *Y = y->data;
-    float *dA = c->din[0] ? c->din[0]->data : NULL, *dB = c->din[1] ? c->din[1]->data : NULL;
     for (int64_t i = 0; i < n; i++) {
         float av = A[oa[i]], bv = B[ob[i]], gi = g[i];
         float ga, gb;
@@ -56,8 +74,10 @@ static lp_status mul_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_MU
 static lp_status div_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_DIV); }
 static lp_status pow_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_POW); }
 
-const lp_grad_def lp_graddef_Add = { .name = "Add", .diff_in = 3, .param_in = 3, .backward = add_bw };
-const lp_grad_def lp_graddef_Sub = { .name = "Sub", .diff_in = 3, .param_in = 3, .backward = sub_bw };
+const lp_grad_def lp_graddef_Add = { .name = "Add", .diff_in = 3, .param_in = 3, .backward = add_bw,
+                                     .bwd_overwrites = true };
+const lp_grad_def lp_graddef_Sub = { .name = "Sub", .diff_in = 3, .param_in = 3, .backward = sub_bw,
+                                     .bwd_overwrites = true };
 const lp_grad_def lp_graddef_Mul = { .name = "Mul", .diff_in = 3, .param_in = 3, .backward = mul_bw };
 const lp_grad_def lp_graddef_Div = { .name = "Div", .diff_in = 3, .param_in = 3, .backward = div_bw };
 /* the exponent of a Pow is a constant in every exported model seen (x^2, x^0.5): not trained */
@@ -67,7 +87,53 @@ const lp_grad_def lp_graddef_Pow = { .name = "Pow", .diff_in = 3, .param_in = 1,
 
 typedef float (*unary_fn)(const lp_grad_ctx *c, float x, float y, const float *p);
 
-/* dx += g * f'(x, y); p: up to four op parameters read once. */
+/* The oneDNN eltwise algorithm of a unary op (dnnl_nn.h's fast path), with its parameters;
+ * false for the ops that have none (or whose edge cases differ from the twin's, e.g. Sqrt at
+ * 0, Clip at its bounds). */
+typedef struct elt_alg {
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+    bool use_dst;                  /* the backward reads y, not x */
+} elt_alg;
+
+static bool elt_alg_of(const lp_node *n, elt_alg *e)
+{
+    const char *op = n->op_type;
+    *e = (elt_alg){ dnnl_alg_kind_undef, 0, 0, false };
+    if (!strcmp(op, "Relu"))
+        *e = (elt_alg){ dnnl_eltwise_relu_use_dst_for_bwd, 0, 0, true };
+    else if (!strcmp(op, "LeakyRelu"))
+        *e = (elt_alg){ dnnl_eltwise_relu, lp_attr_float(n, "alpha", 0.01f), 0, false };
+    else if (!strcmp(op, "Sigmoid"))
+        *e = (elt_alg){ dnnl_eltwise_logistic_use_dst_for_bwd, 0, 0, true };
+    else if (!strcmp(op, "Tanh"))
+        *e = (elt_alg){ dnnl_eltwise_tanh_use_dst_for_bwd, 0, 0, true };
+    else if (!strcmp(op, "Exp"))
+        *e = (elt_alg){ dnnl_eltwise_exp_use_dst_for_bwd, 0, 0, true };
+    else if (!strcmp(op, "Log"))
+        *e = (elt_alg){ dnnl_eltwise_log, 0, 0, false };
+    return e->alg != dnnl_alg_kind_undef;
+}
+
+/* The activations' training forward: oneDNN's eltwise, or the op's reference kernel. */
+static lp_status elt_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    elt_alg e;
+    if (c->in[0]->dtype == LP_F32 && elt_alg_of(c->node, &e)) {
+        lp_status st = lp_dnt_eltwise_forward((lp_dnt_op **)f->cache, e.alg, e.alpha, e.beta,
+                                              lp_tensor_numel(c->in[0]), c->in[0]->data, c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    if (c->out[0]->nbytes) /* the row is fwd_overwrites: the reference kernel gets zeros as usual */
+        memset(c->out[0]->data, 0, c->out[0]->nbytes);
+    return lp_op_get(c->node->op)->run(c);
+}
+
+/* dx += g * f'(x, y); p: up to four op parameters read once. The rows are bwd_overwrites: a
+ * fresh dx is written (0 + term, what adding to zeros gives). oneDNN's eltwise backward
+ * first, where the op has an algorithm. */
 static lp_status unary_backward(const lp_grad_ctx *c, unary_fn f, const float *p)
 {
     const lp_tensor *x = c->in[0], *y = c->out[0];
@@ -77,8 +143,16 @@ static lp_status unary_backward(const lp_grad_ctx *c, unary_fn f, const float *p
     const float *X = x->data, *Y = y->data, *g = c->dout[0]->data;
     float *dx = c->din[0]->data;
     int64_t n = lp_tensor_numel(x);
+    bool fresh = c->din_fresh & 1u;
+    elt_alg e;
+    if (elt_alg_of(c->node, &e) && y->dtype == LP_F32) {
+        lp_status st = lp_dnt_eltwise_backward((lp_dnt_op **)c->cache, e.alg, e.alpha, e.beta, n,
+                                               e.use_dst ? Y : X, g, dx, fresh);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
     for (int64_t i = 0; i < n; i++)
-        dx[i] += g[i] * f(c, X[i], Y[i], p);
+        dx[i] = (fresh ? 0.0f : dx[i]) + g[i] * f(c, X[i], Y[i], p);
     return LP_OK;
 }
 
@@ -152,13 +226,14 @@ static float d_hardswish(const lp_grad_ctx *c, float x, float y, const float *p)
     return x < -3 ? 0.0f : x > 3 ? 1.0f : x / 3.0f + 0.5f;
 }
 
-/* Relu is on every hot path: plain loops (the same values as the reference kernel, which
- * computes x < 0 ? 0 : x in double and rounds back, exact for float32). */
+/* Relu is on every hot path: oneDNN's eltwise (elt_forward), else plain loops (the same
+ * values as the reference kernel, which computes x < 0 ? 0 : x in double and rounds back,
+ * exact for float32). */
 static lp_status relu_forward(const lp_fwd_ctx *f)
 {
     const lp_run_ctx *c = f->rc;
-    if (c->in[0]->dtype != LP_F32)
-        return lp_op_get(c->node->op)->run(c);
+    if (c->in[0]->dtype != LP_F32 || lp_dnt_enabled())
+        return elt_forward(f);
     const float *x = c->in[0]->data;
     float *y = c->out[0]->data;
     for (int64_t i = 0, n = lp_tensor_numel(c->in[0]); i < n; i++)
@@ -166,17 +241,12 @@ static lp_status relu_forward(const lp_fwd_ctx *f)
     return LP_OK;
 }
 
-static lp_status relu_bw(const lp_grad_ctx *c)
+static float d_relu(const lp_grad_ctx *c, float x, float y, const float *p)
 {
-    LP_TRY(lp_grad_want_f32(c, c->in[0], "X"));
-    if (!c->din[0])
-        return LP_OK;
-    const float *x = c->in[0]->data, *g = c->dout[0]->data;
-    float *dx = c->din[0]->data;
-    for (int64_t i = 0, n = lp_tensor_numel(c->in[0]); i < n; i++)
-        dx[i] += x[i] > 0 ? g[i] : 0.0f;
-    return LP_OK;
+    (void)c, (void)y, (void)p;
+    return x > 0 ? 1.0f : 0.0f;
 }
+static lp_status relu_bw(const lp_grad_ctx *c) { return unary_backward(c, d_relu, NULL); }
 static lp_status leaky_bw(const lp_grad_ctx *c)
 {
     float p[1] = { lp_attr_float(c->node, "alpha", 0.01f) };
@@ -195,6 +265,7 @@ static lp_status clip_bw(const lp_grad_ctx *c)
     if (c->in[0]->dtype != LP_F32 && c->din[0]) {
         /* an integer Clip (narrow fake-quantized weights): the straight-through gradient of
          * the integer values, passed where they lie inside the bounds */
+        lp_grad_zero_fresh(c);
         const float *g = c->dout[0]->data;
         float *dx = c->din[0]->data;
         for (int64_t i = 0; i < lp_tensor_numel(c->in[0]); i++) {
@@ -221,11 +292,18 @@ static lp_status hardsigmoid_bw(const lp_grad_ctx *c)
 }
 static lp_status hardswish_bw(const lp_grad_ctx *c) { return unary_backward(c, d_hardswish, NULL); }
 
-#define UNARY_ROW(op, fn) const lp_grad_def lp_graddef_##op = { .name = #op, .diff_in = 1, .backward = fn };
-UNARY_ROW(LeakyRelu, leaky_bw)
+#define UNARY_ROW(op, fn)                                                                    \
+    const lp_grad_def lp_graddef_##op = { .name = #op, .diff_in = 1, .backward = fn, .free_cache = lp_dnt_op_free, \
+                                          .bwd_overwrites = true };
+/* the activations with a oneDNN forward too */
+#define ACT_ROW(op, fn)                                                                      \
+    const lp_grad_def lp_graddef_##op = { .name = #op, .diff_in = 1, .forward = elt_forward, .backward = fn, \
+                                          .free_cache = lp_dnt_op_free, .fwd_overwrites = true,          \
+                                          .bwd_overwrites = true };
+ACT_ROW(LeakyRelu, leaky_bw)
 UNARY_ROW(Clip, clip_bw)
-UNARY_ROW(Sigmoid, sigmoid_bw)
-UNARY_ROW(Tanh, tanh_bw)
+ACT_ROW(Sigmoid, sigmoid_bw)
+ACT_ROW(Tanh, tanh_bw)
 UNARY_ROW(Erf, erf_bw)
 UNARY_ROW(Sqrt, sqrt_bw)
 UNARY_ROW(Exp, exp_bw)
@@ -236,19 +314,21 @@ UNARY_ROW(HardSigmoid, hardsigmoid_bw)
 UNARY_ROW(HardSwish, hardswish_bw)
 UNARY_ROW(Identity, identity_bw)
 #undef UNARY_ROW
-const lp_grad_def lp_graddef_Relu = { .name = "Relu", .diff_in = 1, .forward = relu_forward, .backward = relu_bw };
+#undef ACT_ROW
+const lp_grad_def lp_graddef_Relu = { .name = "Relu", .diff_in = 1, .forward = relu_forward, .backward = relu_bw,
+                                      .free_cache = lp_dnt_op_free, .fwd_overwrites = true, .bwd_overwrites = true };
 
 /* ---------------- Softmax, LogSoftmax ---------------- */
 
 /* The (outer, n, inner) view of the softmax axis: opset >= 13 normalizes along `axis` alone;
  * before, over the flattened dims from `axis` on (the 2-D coercion). */
-static lp_status softmax_geom(const lp_grad_ctx *c, int64_t *outer, int64_t *n, int64_t *inner)
+static lp_status softmax_geom(const lp_node *node, int64_t opset, const lp_tensor *x, int64_t *outer, int64_t *n,
+                              int64_t *inner)
 {
-    const lp_tensor *x = c->in[0];
     int ax;
-    LP_TRY(lp_op_axis(c->node, lp_attr_int(c->node, "axis", c->opset >= 13 ? -1 : 1), x->ndim, &ax));
+    LP_TRY(lp_op_axis(node, lp_attr_int(node, "axis", opset >= 13 ? -1 : 1), x->ndim, &ax));
     *outer = lp_numel(ax, x->dims);
-    if (c->opset >= 13) {
+    if (opset >= 13) {
         *n = x->dims[ax];
         *inner = lp_numel(x->ndim - ax - 1, x->dims + ax + 1);
     } else {
@@ -258,15 +338,34 @@ static lp_status softmax_geom(const lp_grad_ctx *c, int64_t *outer, int64_t *n, 
     return LP_OK;
 }
 
+/* The training forward: oneDNN's softmax, or the op's reference kernel. */
+static lp_status softmax_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    int64_t outer, n, inner;
+    if (c->in[0]->dtype == LP_F32 && softmax_geom(c->node, c->opset, c->in[0], &outer, &n, &inner) == LP_OK) {
+        lp_status st = lp_dnt_softmax_forward((lp_dnt_op **)f->cache, !strcmp(c->node->op_type, "LogSoftmax"),
+                                              outer, n, inner, c->in[0]->data, c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    return lp_op_get(c->node->op)->run(c);
+}
+
 static lp_status softmax_backward(const lp_grad_ctx *c, bool log)
 {
     LP_TRY(lp_grad_want_f32(c, c->in[0], "input"));
     if (!c->din[0])
         return LP_OK;
     int64_t outer, n, inner;
-    LP_TRY(softmax_geom(c, &outer, &n, &inner));
+    LP_TRY(softmax_geom(c->node, c->opset, c->in[0], &outer, &n, &inner));
     const float *Y = c->out[0]->data, *g = c->dout[0]->data;
     float *dx = c->din[0]->data;
+    lp_status fast = lp_dnt_softmax_backward((lp_dnt_op **)c->cache, log, outer, n, inner, Y, g, dx,
+                                             c->din_fresh & 1u);
+    if (fast != LOWP_ERR_UNSUPPORTED)
+        return fast;
+    lp_grad_zero_fresh(c);
     for (int64_t o = 0; o < outer; o++)
         for (int64_t in = 0; in < inner; in++) {
             int64_t base = o * n * inner + in;
@@ -286,8 +385,12 @@ static lp_status softmax_backward(const lp_grad_ctx *c, bool log)
 
 static lp_status softmax_bw(const lp_grad_ctx *c) { return softmax_backward(c, false); }
 static lp_status logsoftmax_bw(const lp_grad_ctx *c) { return softmax_backward(c, true); }
-const lp_grad_def lp_graddef_Softmax = { .name = "Softmax", .diff_in = 1, .backward = softmax_bw };
-const lp_grad_def lp_graddef_LogSoftmax = { .name = "LogSoftmax", .diff_in = 1, .backward = logsoftmax_bw };
+const lp_grad_def lp_graddef_Softmax = { .name = "Softmax", .diff_in = 1, .forward = softmax_forward,
+                                         .backward = softmax_bw, .free_cache = lp_dnt_op_free,
+                                         .bwd_overwrites = true };
+const lp_grad_def lp_graddef_LogSoftmax = { .name = "LogSoftmax", .diff_in = 1, .forward = softmax_forward,
+                                            .backward = logsoftmax_bw, .free_cache = lp_dnt_op_free,
+                                            .bwd_overwrites = true };
 
 /* ---------------- ReduceMean, ReduceSum ---------------- */
 

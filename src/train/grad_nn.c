@@ -8,6 +8,7 @@
 
 #include "ops/conv_ref.h"
 #include "train/dnnl_conv.h"
+#include "train/dnnl_nn.h"
 #include "train/grad.h"
 
 /* ---------------- Conv ---------------- */
@@ -25,7 +26,8 @@ static lp_status conv_forward(const lp_fwd_ctx *f)
         return lp_op_get(c->node->op)->run(c);
     lp_conv cv;
     LP_TRY(lp_conv_setup(c->node, x, w, &cv));
-    lp_status fast = lp_dnnl_conv_forward(&cv, x->data, w->data, b ? b->data : NULL, c->out[0]->data);
+    lp_status fast = lp_dnnl_conv_forward((lp_dnnl_conv **)f->cache, &cv, x->data, w->data, b ? b->data : NULL,
+                                          c->out[0]->data);
     if (fast != LOWP_ERR_UNSUPPORTED)
         return fast;
     if (x->dims[0] < 2 || nt < 2)
@@ -65,7 +67,8 @@ static lp_status conv_bw(const lp_grad_ctx *c)
     float *dx = c->din[0] ? c->din[0]->data : NULL, *dw = c->din[1] ? c->din[1]->data : NULL;
     float *db = c->n_in > 2 && c->in[2] && c->din[2] ? c->din[2]->data : NULL;
     const float *X = x->data, *W = w->data, *g = c->dout[0]->data;
-    lp_status fast = lp_dnnl_conv_backward(&cv, X, W, g, dx, dw, db);
+    bool has_bias = c->n_in > 2 && c->in[2];
+    lp_status fast = lp_dnnl_conv_backward((lp_dnnl_conv **)c->cache, &cv, has_bias, X, W, g, dx, dw, db);
     if (fast != LOWP_ERR_UNSUPPORTED)
         return fast;
     int nt = omp_get_max_threads();
@@ -144,24 +147,81 @@ static lp_status conv_bw(const lp_grad_ctx *c)
 
 const lp_grad_def lp_graddef_Conv = {
     .name = "Conv", .diff_in = 7, .param_in = 6, .forward = conv_forward, .backward = conv_bw,
+    .free_cache = lp_dnnl_conv_free,
 };
 
 /* ---------------- pooling ---------------- */
 
-static lp_status pool_window(const lp_grad_ctx *c, lp_window *w, int64_t *planes)
+static lp_status pool_window_of(const lp_node *n, const lp_tensor *x, lp_window *w, int64_t *planes)
 {
-    const lp_tensor *x = c->in[0];
-    LP_TRY(lp_grad_want_f32(c, x, "X"));
     if (x->ndim < 3 || x->ndim > 2 + LP_SP)
-        return lp_node_error(c->node, LOWP_ERR_SHAPE, "backward: rank %d, expected (N, C, 1 to 3 spatial dims)", x->ndim);
+        return lp_node_error(n, LOWP_ERR_SHAPE, "backward: rank %d, expected (N, C, 1 to 3 spatial dims)", x->ndim);
     const int64_t *k;
-    int nk = lp_attr_ints(c->node, "kernel_shape", &k);
+    int nk = lp_attr_ints(n, "kernel_shape", &k);
     if (nk != x->ndim - 2)
-        return lp_node_error(c->node, LOWP_ERR_FORMAT, "backward: kernel_shape has %d dims for %d spatial dims",
-                             nk, x->ndim - 2);
-    LP_TRY(lp_window_init(c->node, x->ndim - 2, x->dims + 2, k, lp_attr_int(c->node, "ceil_mode", 0) != 0, w));
+        return lp_node_error(n, LOWP_ERR_FORMAT, "backward: kernel_shape has %d dims for %d spatial dims", nk,
+                             x->ndim - 2);
+    LP_TRY(lp_window_init(n, x->ndim - 2, x->dims + 2, k, lp_attr_int(n, "ceil_mode", 0) != 0, w));
     *planes = x->dims[0] * x->dims[1];
     return LP_OK;
+}
+
+static lp_status pool_window(const lp_grad_ctx *c, lp_window *w, int64_t *planes)
+{
+    LP_TRY(lp_grad_want_f32(c, c->in[0], "X"));
+    return pool_window_of(c->node, c->in[0], w, planes);
+}
+
+/* oneDNN's algorithm for pooling node n (max keeps a workspace for its backward); false where
+ * the twin's rule has no oneDNN match (an average over dilated taps). */
+static bool pool_alg(const lp_node *n, const lp_window *w, dnnl_alg_kind_t *alg)
+{
+    if (!strcmp(n->op_type, "MaxPool")) {
+        *alg = dnnl_pooling_max;
+        return true;
+    }
+    for (int i = 0; i < LP_SP; i++)
+        if (w->dil[i] != 1)
+            return false;
+    *alg = lp_attr_int(n, "count_include_pad", 0) ? dnnl_pooling_avg_include_padding
+                                                  : dnnl_pooling_avg_exclude_padding;
+    return true;
+}
+
+/* MaxPool / AveragePool in training: oneDNN's pooling (the max's choices kept for the
+ * backward), or the op's reference kernel (also when MaxPool's Indices output is wanted). */
+static lp_status pool_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    const lp_tensor *x = c->in[0];
+    lp_window w;
+    int64_t planes;
+    dnnl_alg_kind_t alg;
+    if (x->dtype == LP_F32 && (c->n_out < 2 || !c->out[1]) && x->ndim >= 3 && x->ndim <= 2 + LP_SP &&
+        pool_window_of(c->node, x, &w, &planes) == LP_OK && pool_alg(c->node, &w, &alg)) {
+        lp_status st = lp_dnt_pool_forward((lp_dnt_op **)f->cache, alg, x->dims[0], x->dims[1], &w, x->data,
+                                           c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    for (int k = 0; k < c->n_out; k++) /* the row is fwd_overwrites: the kernel gets zeros as usual */
+        if (c->out[k] && c->out[k]->nbytes)
+            memset(c->out[k]->data, 0, c->out[k]->nbytes);
+    return lp_op_get(c->node->op)->run(c);
+}
+
+/* The oneDNN backward of pooling, when its forward ran there; LOWP_ERR_UNSUPPORTED otherwise
+ * (and then the fresh gradient is zeroed for the loops, which add). */
+static lp_status pool_bw_fast(const lp_grad_ctx *c, const lp_window *w)
+{
+    dnnl_alg_kind_t alg;
+    lp_status st = LOWP_ERR_UNSUPPORTED;
+    if (pool_alg(c->node, w, &alg))
+        st = lp_dnt_pool_backward((lp_dnt_op **)c->cache, alg, c->in[0]->dims[0], c->in[0]->dims[1], w,
+                                  c->dout[0]->data, c->din[0]->data, c->din_fresh & 1u);
+    if (st == LOWP_ERR_UNSUPPORTED)
+        lp_grad_zero_fresh(c);
+    return st;
 }
 
 /* The window loops of MaxPool / AveragePool, visiting the in-bounds taps of output o. */
@@ -192,6 +252,9 @@ static lp_status maxpool_bw(const lp_grad_ctx *c)
     LP_TRY(pool_window(c, &w, &planes));
     if (!c->din[0])
         return LP_OK;
+    lp_status fast = pool_bw_fast(c, &w);
+    if (fast != LOWP_ERR_UNSUPPORTED)
+        return fast;
     int64_t I = lp_window_inprod(&w), O = lp_window_outprod(&w);
     const float *X = c->in[0]->data, *g = c->dout[0]->data;
     float *dx = c->din[0]->data;
@@ -227,6 +290,9 @@ static lp_status avgpool_bw(const lp_grad_ctx *c)
     LP_TRY(pool_window(c, &w, &planes));
     if (!c->din[0])
         return LP_OK;
+    lp_status fast = pool_bw_fast(c, &w);
+    if (fast != LOWP_ERR_UNSUPPORTED)
+        return fast;
     bool incl = lp_attr_int(c->node, "count_include_pad", 0) != 0;
     int64_t I = lp_window_inprod(&w), O = lp_window_outprod(&w);
     const float *g = c->dout[0]->data;
@@ -252,8 +318,12 @@ static lp_status avgpool_bw(const lp_grad_ctx *c)
     return LP_OK;
 }
 
-const lp_grad_def lp_graddef_MaxPool = { .name = "MaxPool", .diff_in = 1, .backward = maxpool_bw };
-const lp_grad_def lp_graddef_AveragePool = { .name = "AveragePool", .diff_in = 1, .backward = avgpool_bw };
+const lp_grad_def lp_graddef_MaxPool = { .name = "MaxPool", .diff_in = 1, .forward = pool_forward,
+                                         .backward = maxpool_bw, .free_cache = lp_dnt_op_free,
+                                         .fwd_overwrites = true, .bwd_overwrites = true };
+const lp_grad_def lp_graddef_AveragePool = { .name = "AveragePool", .diff_in = 1, .forward = pool_forward,
+                                             .backward = avgpool_bw, .free_cache = lp_dnt_op_free,
+                                             .fwd_overwrites = true, .bwd_overwrites = true };
 
 /* x: (N,C,spatial...) -> y: (N,C,1...) */
 static lp_status global_pool_bw(const lp_grad_ctx *c, bool is_max)
@@ -291,6 +361,8 @@ const lp_grad_def lp_graddef_GlobalMaxPool = { .name = "GlobalMaxPool", .diff_in
 typedef struct bn_saved {
     int64_t C;
     float *mean, *invstd;
+    float *var;                /* the batch variance, when oneDNN ran the forward (its backward
+                                  then runs there too), else NULL */
 } bn_saved;
 
 static void bn_free(void *p)
@@ -299,6 +371,7 @@ static void bn_free(void *p)
     if (s) {
         free(s->mean);
         free(s->invstd);
+        free(s->var);
         free(s);
     }
 }
@@ -337,7 +410,24 @@ static lp_status bn_forward(const lp_fwd_ctx *f)
     const float *X = x->data, *sc = c->in[1]->data, *bi = c->in[2]->data;
     float *rm = f->in_rw[3]->data, *rv = f->in_rw[4]->data, *Y = c->out[0]->data;
     double m = (double)(N * S);
-    for (int64_t ch = 0; ch < C; ch++) {
+    s->var = malloc((size_t)(C ? C : 1) * sizeof *s->var);
+    lp_status fast = s->var ? lp_dnt_bn_forward((lp_dnt_op **)f->cache, N, C, S, eps, X, sc, bi, Y, s->mean, s->var)
+                            : LOWP_ERR_UNSUPPORTED;
+    if (fast != LOWP_ERR_UNSUPPORTED && fast != LP_OK) {
+        bn_free(s);
+        return fast;
+    }
+    if (fast == LP_OK) /* the same running-statistics update as the loops below */
+        for (int64_t ch = 0; ch < C; ch++) {
+            s->invstd[ch] = 1.0f / sqrtf(s->var[ch] + eps);
+            rm[ch] = rm[ch] * mom + s->mean[ch] * (1 - mom);
+            rv[ch] = rv[ch] * mom + s->var[ch] * (1 - mom);
+        }
+    else {
+        free(s->var);
+        s->var = NULL;
+    }
+    for (int64_t ch = 0; ch < C && fast != LP_OK; ch++) {
         double sum = 0, sq = 0;
         for (int64_t n = 0; n < N; n++)
             for (int64_t i = 0; i < S; i++)
@@ -379,6 +469,13 @@ static lp_status bn_bw(const lp_grad_ctx *c)
     const float *rmean = c->in[3]->data, *rvar = c->in[4]->data;
     float *dx = c->din[0] ? c->din[0]->data : NULL, *dsc = c->din[1] ? c->din[1]->data : NULL;
     float *dbi = c->din[2] ? c->din[2]->data : NULL;
+    if (s && s->var) {
+        lp_status fast = lp_dnt_bn_backward((lp_dnt_op **)c->cache, N, C, S, eps, X, s->mean, s->var, sc,
+                                            c->in[2]->data, g, dx, dsc, dbi, c->din_fresh);
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    lp_grad_zero_fresh(c);
     double m = (double)(N * S);
     for (int64_t ch = 0; ch < C; ch++) {
         float mean = s ? s->mean[ch] : rmean[ch];
@@ -411,7 +508,8 @@ static lp_status bn_bw(const lp_grad_ctx *c)
 
 const lp_grad_def lp_graddef_BatchNormalization = {
     .name = "BatchNormalization", .diff_in = 7, .param_in = 6,
-    .forward = bn_forward, .backward = bn_bw, .free_saved = bn_free,
+    .forward = bn_forward, .backward = bn_bw, .free_saved = bn_free, .free_cache = lp_dnt_op_free,
+    .bwd_overwrites = true,
 };
 
 /* ---------------- LayerNormalization ---------------- */

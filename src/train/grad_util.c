@@ -108,6 +108,13 @@ lp_status lp_grad_matmul(int64_t M, int64_t N, int64_t K, float alpha, const flo
     return LP_OK;
 }
 
+void lp_grad_zero_fresh(const lp_grad_ctx *c)
+{
+    for (int k = 0; k < c->n_in && k < 32; k++)
+        if ((c->din_fresh >> k & 1u) && c->din[k])
+            memset(c->din[k]->data, 0, c->din[k]->nbytes);
+}
+
 lp_status lp_grad_want_f32(const lp_grad_ctx *c, const lp_tensor *t, const char *what)
 {
     if (!t || t->dtype != LP_F32)

@@ -1,6 +1,7 @@
 /* tape.c — the forward/backward interpreter of tape.h. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ir/infer.h"
 #include "train/grad.h"
@@ -18,7 +19,11 @@ struct lp_tape {
     int *params, n_params;
     const lp_grad_def **def;    /* per node, NULL: no backward */
     void **saved;               /* per node: the forward override's state */
+    void **cache;               /* per node: state kept across runs (grad.h's cache) */
+    bool *gfresh;               /* per value: grad holds zeros nothing has added to yet ... */
+    bool *unset;                /* ... or, for a backward that writes it, nothing yet */
     int64_t *opset;             /* per node */
+    double *fwd_ms, *bwd_ms;    /* per node, with options.profile */
     /* per-node scratch, LP_MAX_NODE_IO entries each */
     lp_vinfo *vin, *vout;
     const lp_vinfo **vinp;
@@ -51,6 +56,9 @@ void lp_tape_free(lp_tape *t)
         for (int n = 0; n < t->g->n_nodes && t->saved; n++)
             if (t->saved[n] && t->def[n] && t->def[n]->free_saved)
                 t->def[n]->free_saved(t->saved[n]);
+        for (int n = 0; n < t->g->n_nodes && t->cache; n++)
+            if (t->cache[n] && t->def[n] && t->def[n]->free_cache)
+                t->def[n]->free_cache(t->cache[n]);
     }
     free(t->val);
     free(t->own);
@@ -62,7 +70,12 @@ void lp_tape_free(lp_tape *t)
     free(t->params);
     free(t->def);
     free(t->saved);
+    free(t->cache);
+    free(t->gfresh);
+    free(t->unset);
     free(t->opset);
+    free(t->fwd_ms);
+    free(t->bwd_ms);
     free(t->vin);
     free(t->vout);
     free(t->vinp);
@@ -96,7 +109,12 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
     t->params = calloc(nv, sizeof *t->params);
     t->def = calloc(nn, sizeof *t->def);
     t->saved = calloc(nn, sizeof *t->saved);
+    t->cache = calloc(nn, sizeof *t->cache);
+    t->gfresh = calloc(nv, sizeof *t->gfresh);
+    t->unset = calloc(nv, sizeof *t->unset);
     t->opset = calloc(nn, sizeof *t->opset);
+    t->fwd_ms = calloc(nn, sizeof *t->fwd_ms);
+    t->bwd_ms = calloc(nn, sizeof *t->bwd_ms);
     t->vin = calloc(io, sizeof *t->vin);
     t->vout = calloc(io, sizeof *t->vout);
     t->vinp = calloc(io, sizeof *t->vinp);
@@ -106,8 +124,8 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
     t->tin_rw = calloc(io, sizeof *t->tin_rw);
     t->tout = calloc(io, sizeof *t->tout);
     t->din = calloc(io, sizeof *t->din);
-    if (!t->val || !t->own || !t->grad || !t->spare || !t->grad_spare || !t->reach || !t->is_param || !t->params || !t->def || !t->saved ||
-        !t->opset || !t->vin || !t->vout || !t->vinp || !t->tin || !t->tout_c || !t->dout || !t->tin_rw ||
+    if (!t->val || !t->own || !t->grad || !t->spare || !t->grad_spare || !t->reach || !t->is_param || !t->params || !t->def || !t->saved || !t->cache || !t->gfresh || !t->unset ||
+        !t->opset || !t->fwd_ms || !t->bwd_ms || !t->vin || !t->vout || !t->vinp || !t->tin || !t->tout_c || !t->dout || !t->tin_rw ||
         !t->tout || !t->din) {
         lp_tape_free(t);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for a training tape of %d values", g->n_values);
@@ -158,6 +176,20 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
 }
 
 lp_graph *lp_tape_graph(const lp_tape *t) { return t->g; }
+
+void lp_tape_node_ms(const lp_tape *t, int ni, double *fwd_ms, double *bwd_ms)
+{
+    bool in = ni >= 0 && ni < t->g->n_nodes;
+    *fwd_ms = in ? t->fwd_ms[ni] : 0;
+    *bwd_ms = in ? t->bwd_ms[ni] : 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + 1e-6 * (double)ts.tv_nsec;
+}
 int lp_tape_n_params(const lp_tape *t) { return t->n_params; }
 int lp_tape_param(const lp_tape *t, int i) { return i >= 0 && i < t->n_params ? t->params[i] : -1; }
 
@@ -184,13 +216,21 @@ lp_tensor *lp_tape_grad(const lp_tape *t, int v)
     return v >= 0 && v < t->g->n_values ? t->grad[v] : NULL;
 }
 
+/* Sets value v's gradient aside for reuse (a spare kept when there is no gradient: freeing it
+ * would cost the next step fresh pages). */
+static void grad_aside(lp_tape *t, int v)
+{
+    if (!t->grad[v])
+        return;
+    lp_tensor_free(t->grad_spare[v]);
+    t->grad_spare[v] = t->grad[v];
+    t->grad[v] = NULL;
+}
+
 void lp_tape_zero_grad(lp_tape *t)
 {
-    for (int v = 0; v < t->g->n_values; v++) {
-        lp_tensor_free(t->grad_spare[v]);
-        t->grad_spare[v] = t->grad[v];
-        t->grad[v] = NULL;
-    }
+    for (int v = 0; v < t->g->n_values; v++)
+        grad_aside(t, v);
 }
 
 /* Forgets the last run's values (the tape keeps its own intermediates' buffers in `spare`
@@ -207,11 +247,8 @@ static void tape_clear_run(lp_tape *t)
         }
         t->val[v] = NULL;
         t->own[v] = false;
-        if (!t->is_param[v]) {
-            lp_tensor_free(t->grad_spare[v]);
-            t->grad_spare[v] = t->grad[v];
-            t->grad[v] = NULL;
-        }
+        if (!t->is_param[v])
+            grad_aside(t, v);
     }
     for (int n = 0; n < g->n_nodes; n++) {
         if (t->saved[n] && t->def[n] && t->def[n]->free_saved)
@@ -220,14 +257,15 @@ static void tape_clear_run(lp_tape *t)
     }
 }
 
-/* The buffer kept in *spare when it has this dtype and shape, zeroed (kernels may count on
- * zeroed outputs, as from lp_tensor_new), else a new tensor; *spare is consumed either way. */
-static lp_status reuse(lp_tensor **spare, lp_dtype dt, int nd, const int64_t *dims, lp_tensor **out)
+/* The buffer kept in *spare when it has this dtype and shape, zeroed unless `keep` (kernels
+ * may count on zeroed outputs, as from lp_tensor_new; `keep`: the caller overwrites every
+ * element), else a new tensor; *spare is consumed either way. */
+static lp_status reuse(lp_tensor **spare, lp_dtype dt, int nd, const int64_t *dims, bool keep, lp_tensor **out)
 {
     lp_tensor *s = *spare;
     *spare = NULL;
     if (s && s->dtype == dt && s->ndim == nd && !memcmp(s->dims, dims, (size_t)nd * sizeof *dims)) {
-        if (s->nbytes)
+        if (s->nbytes && !keep)
             memset(s->data, 0, s->nbytes);
         *out = s;
         return LP_OK;
@@ -280,7 +318,8 @@ static lp_status run_node(lp_tape *t, int ni, bool training, uint64_t seed)
                                    g->values[v].name);
                 break;
             }
-            st = reuse(&t->spare[v], vo->dtype, vo->shape.ndim, vo->shape.d, &t->tout[k]);
+            st = reuse(&t->spare[v], vo->dtype, vo->shape.ndim, vo->shape.d, t->def[ni] && t->def[ni]->fwd_overwrites,
+                       &t->tout[k]);
             if (st != LP_OK)
                 break;
         }
@@ -295,7 +334,8 @@ static lp_status run_node(lp_tape *t, int ni, bool training, uint64_t seed)
     const lp_grad_def *d = t->def[ni];
     if (d && d->forward) {
         lp_fwd_ctx fc = { .rc = &rc, .in_rw = t->tin_rw, .training = training,
-                          .seed = seed ^ ((uint64_t)(ni + 1) * 0x9E3779B97F4A7C15ull), .saved = &t->saved[ni] };
+                          .seed = seed ^ ((uint64_t)(ni + 1) * 0x9E3779B97F4A7C15ull), .saved = &t->saved[ni],
+                          .cache = &t->cache[ni] };
         return d->forward(&fc);
     }
     return lp_op_get(n->op)->run(&rc);
@@ -324,21 +364,29 @@ lp_status lp_tape_forward(lp_tape *t, lp_tensor *const *inputs, bool training, u
                             x->ndim, val->shape.ndim);
         t->val[v] = x;
     }
-    for (int ni = 0; ni < g->n_nodes; ni++)
-        if (!g->nodes[ni].dead)
-            LP_TRY(run_node(t, ni, training, seed));
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        if (g->nodes[ni].dead)
+            continue;
+        double t0 = t->o.profile ? now_ms() : 0;
+        LP_TRY(run_node(t, ni, training, seed));
+        if (t->o.profile)
+            t->fwd_ms[ni] += now_ms() - t0;
+    }
     return LP_OK;
 }
 
-/* A zeroed float32 gradient of value v's current shape. */
-static lp_status grad_of(lp_tape *t, int v, lp_tensor **out)
+/* The float32 gradient of value v's current shape: zeroed when new, or with `unset` left as
+ * it is (the caller writes it all; t->unset[v] says so until then). */
+static lp_status grad_of(lp_tape *t, int v, bool unset, lp_tensor **out)
 {
     if (!t->grad[v]) {
         const lp_tensor *x = t->val[v];
         if (!x)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "value '%s' has no tensor: run forward first",
                             t->g->values[v].name);
-        LP_TRY(reuse(&t->grad_spare[v], LP_F32, x->ndim, x->dims, &t->grad[v]));
+        LP_TRY(reuse(&t->grad_spare[v], LP_F32, x->ndim, x->dims, unset, &t->grad[v]));
+        t->gfresh[v] = true;
+        t->unset[v] = unset;
     }
     *out = t->grad[v];
     return LP_OK;
@@ -352,10 +400,11 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
         if (v < 0 || v >= g->n_values)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "backward: value %d out of range", v);
         lp_tensor *gv;
-        LP_TRY(grad_of(t, v, &gv));
+        LP_TRY(grad_of(t, v, false, &gv));
         if (grads[i]->dtype != LP_F32 || lp_tensor_numel(grads[i]) != lp_tensor_numel(gv))
             return lp_error(LOWP_ERR_INVALID_ARGUMENT, "backward: the gradient of '%s' must be float32 with %lld values",
                             g->values[v].name, (long long)lp_tensor_numel(gv));
+        t->gfresh[v] = false;
         float *d = gv->data;
         const float *s = grads[i]->data;
         for (int64_t k = 0; k < lp_tensor_numel(gv); k++)
@@ -385,7 +434,7 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
                 return lp_node_error(n, LOWP_ERR_UNSUPPORTED,
                                      "no backward for %s yet: lowp cannot train through this node "
                                      "(docs/training.md lists the ops it can)", n->op_type);
-            LP_TRY(grad_of(t, v, &t->din[k]));
+            LP_TRY(grad_of(t, v, d->bwd_overwrites, &t->din[k]));
             want = true;
         }
         if (!want)
@@ -395,20 +444,38 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
         for (int k = 0; k < n->n_out; k++)
             if (!t->dout[k] && n->out[k] >= 0 && t->val[n->out[k]]) {
                 lp_tensor *z;
-                LP_TRY(grad_of(t, n->out[k], &z));
+                LP_TRY(grad_of(t, n->out[k], false, &z));
                 t->dout[k] = z;
             }
+        unsigned fresh = 0;
+        for (int k = 0; k < n->n_in; k++) {
+            bool alone = t->din[k] && t->gfresh[n->in[k]] && k < 32;
+            for (int j = 0; j < n->n_in && alone; j++)
+                alone = j == k || n->in[j] != n->in[k];
+            fresh |= alone ? 1u << k : 0u;
+            /* a new gradient left unset for a backward that writes it: unless it is this
+             * input's alone, it must hold zeros */
+            if (t->din[k] && t->unset[n->in[k]] && !alone) {
+                memset(t->din[k]->data, 0, t->din[k]->nbytes);
+                t->unset[n->in[k]] = false;
+            }
+        }
         lp_grad_ctx gc = { .node = n, .opset = t->opset[ni], .n_in = n->n_in, .n_out = n->n_out,
-                           .in = t->tin, .out = t->tout_c, .dout = t->dout, .din = t->din, .saved = t->saved[ni] };
-        LP_TRY(d->backward(&gc));
+                           .in = t->tin, .out = t->tout_c, .dout = t->dout, .din = t->din, .saved = t->saved[ni],
+                           .cache = &t->cache[ni], .din_fresh = fresh };
+        double t0 = t->o.profile ? now_ms() : 0;
+        lp_status bst = d->backward(&gc);
+        for (int k = 0; k < n->n_in; k++)
+            if (t->din[k])
+                t->gfresh[n->in[k]] = t->unset[n->in[k]] = false;
+        LP_TRY(bst);
+        if (t->o.profile)
+            t->bwd_ms[ni] += now_ms() - t0;
         /* an intermediate's gradient is complete once its producer has run: set it aside */
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
-            if (v >= 0 && !t->is_param[v] && !g->values[v].is_output) {
-                lp_tensor_free(t->grad_spare[v]);
-                t->grad_spare[v] = t->grad[v];
-                t->grad[v] = NULL;
-            }
+            if (v >= 0 && !t->is_param[v] && !g->values[v].is_output)
+                grad_aside(t, v);
         }
     }
     return LP_OK;

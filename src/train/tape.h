@@ -22,6 +22,7 @@ typedef struct lp_tape lp_tape;
 typedef struct lp_tape_options {
     bool learn_scale;          /* QuantizeLinear/DequantizeLinear scales are parameters (LSQ) */
     bool grad_inputs;          /* gradients also reach the graph inputs (tests, attributions) */
+    bool profile;              /* time every node's forward and backward (lp_tape_node_ms) */
 } lp_tape_options;
 
 /* Checks every node (known op, kernel implemented), finds the parameters and which values a
@@ -50,6 +51,9 @@ int lp_tape_n_params(const lp_tape *t);
 int lp_tape_param(const lp_tape *t, int i);
 /* Stops value v (a parameter) from being one: the hook of a caller that freezes tensors. */
 void lp_tape_freeze(lp_tape *t, int v);
+/* With options.profile: node ni's forward and backward wall time in ms, summed over every
+ * run since the tape was created (0 without profiling). */
+void lp_tape_node_ms(const lp_tape *t, int ni, double *fwd_ms, double *bwd_ms);
 /* The graph the tape runs. */
 lp_graph *lp_tape_graph(const lp_tape *t);
 

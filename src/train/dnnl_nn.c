@@ -1,0 +1,444 @@
+/* dnnl_nn.c — dnnl_nn.h: oneDNN's forward-training and backward primitives of eltwise,
+ * pooling, batch normalization and softmax, on plain layouts, kept per tape node. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/dnnl_nn.h"
+#include "train/dnnl_train.h"
+
+#define KEY_N 32
+#define N_EXT 12
+
+enum { K_ELT = 1, K_POOL, K_BN, K_SOFTMAX };
+
+struct lp_dnt_op {
+    int64_t key[KEY_N];
+    bool refused;                       /* oneDNN took no part of this case: skip straight to the twin */
+    dnnl_stream_t stream;
+    dnnl_primitive_desc_t fpd, bpd;
+    dnnl_primitive_t fwd, bwd;
+    lp_dnt_buf ext[N_EXT];              /* plain, bound to the caller's data per run */
+    lp_dnt_buf ws;                      /* max pooling's workspace (forward -> backward) */
+    lp_dnt_buf tmp[3];                  /* results to add into gradients that hold some */
+    bool ws_filled;
+};
+
+void lp_dnt_op_free(void *p)
+{
+    lp_dnt_op *o = p;
+    if (!o)
+        return;
+    for (int i = 0; i < N_EXT; i++)
+        lp_dnt_buf_free(&o->ext[i]);
+    for (int i = 0; i < 3; i++)
+        lp_dnt_buf_free(&o->tmp[i]);
+    lp_dnt_buf_free(&o->ws);
+    if (o->fwd)
+        dnnl_primitive_destroy(o->fwd);
+    if (o->bwd)
+        dnnl_primitive_destroy(o->bwd);
+    if (o->fpd)
+        dnnl_primitive_desc_destroy(o->fpd);
+    if (o->bpd)
+        dnnl_primitive_desc_destroy(o->bpd);
+    if (o->stream)
+        dnnl_stream_destroy(o->stream);
+    free(o);
+}
+
+/* The state of this key (kind, parameters; the thread count is added: oneDNN's kernels split
+ * their work for the threads they were made for): the cached one or a fresh one. */
+static lp_status state_for(lp_dnt_op **cache, const int64_t *key, int n, lp_dnt_op **out)
+{
+    int64_t k[KEY_N] = { 0 };
+    if (n > KEY_N - 1 || !lp_dnt_enabled())
+        return LOWP_ERR_UNSUPPORTED;
+    memcpy(k, key, (size_t)n * sizeof *key);
+    k[KEY_N - 1] = omp_get_max_threads();
+    if (*cache && !memcmp((*cache)->key, k, sizeof k)) {
+        *out = *cache;
+        return (*cache)->refused ? LOWP_ERR_UNSUPPORTED : LP_OK;
+    }
+    lp_dnt_op_free(*cache);
+    lp_dnt_op *o = *cache = calloc(1, sizeof *o);
+    if (!o)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    memcpy(o->key, k, sizeof k);
+    if (dnnl_stream_create(&o->stream, lp_dnt_engine(), dnnl_stream_default_flags) != dnnl_success) {
+        o->stream = NULL;
+        o->refused = true;
+        return LOWP_ERR_UNSUPPORTED;
+    }
+    *out = o;
+    return LP_OK;
+}
+
+/* Marks the state refused when st is UNSUPPORTED (a setup that failed stays failed). */
+static lp_status refuse_on(lp_dnt_op *o, lp_status st)
+{
+    if (st == LOWP_ERR_UNSUPPORTED)
+        o->refused = true;
+    return st;
+}
+
+static lp_status bind_ext(lp_dnt_op *o, int i, const dnnl_memory_desc_t *md, const void *data)
+{
+    if (!o->ext[i].mem)
+        LP_TRY(lp_dnt_buf_ext(&o->ext[i], md));
+    return lp_dnt_bind(&o->ext[i], data);
+}
+
+/* The memory a gradient result goes to: the gradient itself when fresh, else tmp[i] (added
+ * in by finish_grad). */
+static lp_status grad_target(lp_dnt_op *o, int ext, int tmp, const dnnl_memory_desc_t *md, float *g, bool fresh,
+                             dnnl_memory_t *out)
+{
+    if (fresh) {
+        LP_TRY(bind_ext(o, ext, md, g));
+        *out = o->ext[ext].mem;
+    } else {
+        if (!o->tmp[tmp].mem)
+            LP_TRY(lp_dnt_buf_own(&o->tmp[tmp], md));
+        *out = o->tmp[tmp].mem;
+    }
+    return LP_OK;
+}
+
+static void finish_grad(lp_dnt_op *o, int tmp, float *g, bool fresh, int64_t n)
+{
+    if (!fresh)
+        lp_dnt_add(g, o->tmp[tmp].own, n);
+}
+
+/* Runs the forward primitive from x (md xm, ext 0) to y (md ym, ext 1). */
+static lp_status run_fwd(lp_dnt_op *o, const dnnl_memory_desc_t *xm, const void *x, const dnnl_memory_desc_t *ym,
+                         void *y)
+{
+    LP_TRY(bind_ext(o, 0, xm, x));
+    LP_TRY(bind_ext(o, 1, ym, y));
+    int kinds[2] = { DNNL_ARG_SRC, DNNL_ARG_DST };
+    dnnl_memory_t mems[2] = { o->ext[0].mem, o->ext[1].mem };
+    return lp_dnt_exec(o->stream, o->fwd, 2, kinds, mems);
+}
+
+/* Runs the backward primitive on `data` (argument kind data_kind, ext 2) and dy (ext 3), all
+ * of md `md` (n values), its diff_src written into dx when fresh, else added (ext 4, tmp 0). */
+static lp_status run_bwd(lp_dnt_op *o, int data_kind, const dnnl_memory_desc_t *md, int64_t n, const void *data,
+                         const float *dy, float *dx, bool fresh)
+{
+    dnnl_memory_t dst;
+    LP_TRY(bind_ext(o, 2, md, data));
+    LP_TRY(bind_ext(o, 3, md, dy));
+    LP_TRY(grad_target(o, 4, 0, md, dx, fresh, &dst));
+    int kinds[3] = { data_kind, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC };
+    dnnl_memory_t mems[3] = { o->ext[2].mem, o->ext[3].mem, dst };
+    LP_TRY(lp_dnt_exec(o->stream, o->bwd, 3, kinds, mems));
+    finish_grad(o, 0, dx, fresh, n);
+    return LP_OK;
+}
+
+/* ---------------- eltwise ---------------- */
+
+static lp_status elt_fwd_pd(lp_dnt_op *o, dnnl_alg_kind_t alg, float alpha, float beta, const dnnl_memory_desc_t *md)
+{
+    if (o->fpd)
+        return LP_OK;
+    dnnl_eltwise_desc_t d;
+    if (dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, alg, md, alpha, beta) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    return lp_dnt_pd(&o->fpd, &d, NULL, NULL);
+}
+
+/* The eltwise state of (alg, alpha, beta, n) and the md of its n values. */
+static lp_status elt_state(lp_dnt_op **cache, dnnl_alg_kind_t alg, float alpha, float beta, int64_t n,
+                           dnnl_memory_desc_t *md, lp_dnt_op **o)
+{
+    int64_t key[5] = { K_ELT, alg, 0, 0, n };
+    memcpy(&key[2], &alpha, sizeof alpha);
+    memcpy(&key[3], &beta, sizeof beta);
+    lp_dnt_plain(md, 1, &n);
+    return state_for(cache, key, 5, o);
+}
+
+lp_status lp_dnt_eltwise_forward(lp_dnt_op **cache, dnnl_alg_kind_t alg, float alpha, float beta, int64_t n,
+                                 const float *x, float *y)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t md;
+    LP_TRY(elt_state(cache, alg, alpha, beta, n, &md, &o));
+    if (!o->fwd) {
+        LP_TRY(refuse_on(o, elt_fwd_pd(o, alg, alpha, beta, &md)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->fwd, o->fpd)));
+    }
+    return run_fwd(o, &md, x, &md, y);
+}
+
+lp_status lp_dnt_eltwise_backward(lp_dnt_op **cache, dnnl_alg_kind_t alg, float alpha, float beta, int64_t n,
+                                  const float *data, const float *dy, float *dx, bool fresh)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t md;
+    LP_TRY(elt_state(cache, alg, alpha, beta, n, &md, &o));
+    if (!o->bwd) {
+        dnnl_eltwise_desc_t d;
+        LP_TRY(refuse_on(o, elt_fwd_pd(o, alg, alpha, beta, &md)));
+        if (dnnl_eltwise_backward_desc_init(&d, alg, &md, &md, alpha, beta) != dnnl_success)
+            return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+        LP_TRY(refuse_on(o, lp_dnt_pd(&o->bpd, &d, o->fpd, NULL)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd, o->bpd)));
+    }
+    bool use_dst = alg == dnnl_eltwise_relu_use_dst_for_bwd || alg == dnnl_eltwise_tanh_use_dst_for_bwd ||
+                   alg == dnnl_eltwise_logistic_use_dst_for_bwd || alg == dnnl_eltwise_exp_use_dst_for_bwd ||
+                   alg == dnnl_eltwise_sqrt_use_dst_for_bwd || alg == dnnl_eltwise_elu_use_dst_for_bwd;
+    return run_bwd(o, use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, &md, n, data, dy, dx, fresh);
+}
+
+/* ---------------- pooling ---------------- */
+
+typedef struct pool_geom {
+    int nd;
+    int64_t src[5], dst[5];
+    dnnl_dims_t strides, kernel, dil, pad_l, pad_r;
+} pool_geom;
+
+static int pool_key(dnnl_alg_kind_t alg, int64_t N, int64_t C, const lp_window *w, int64_t *key, pool_geom *p)
+{
+    int n = 0;
+    key[n++] = K_POOL;
+    key[n++] = alg;
+    key[n++] = N;
+    key[n++] = C;
+    key[n++] = w->nsp;
+    p->nd = 2 + w->nsp;
+    p->src[0] = p->dst[0] = N;
+    p->src[1] = p->dst[1] = C;
+    for (int i = 0; i < w->nsp; i++) {
+        int j = LP_SP - w->nsp + i;
+        p->src[2 + i] = w->in[j];
+        p->dst[2 + i] = w->out[j];
+        p->strides[i] = w->stride[j];
+        p->kernel[i] = w->k[j];
+        p->dil[i] = w->dil[j] - 1; /* oneDNN counts dilation from 0 */
+        p->pad_l[i] = w->pad0[j];
+        p->pad_r[i] = w->pad1[j];
+        key[n++] = w->in[j];
+        key[n++] = w->k[j];
+        key[n++] = w->stride[j];
+        key[n++] = w->dil[j];
+        key[n++] = w->pad0[j];
+        key[n++] = w->pad1[j];
+    }
+    return n;
+}
+
+static lp_status pool_setup_fwd(lp_dnt_op *o, dnnl_alg_kind_t alg, const pool_geom *p, const dnnl_memory_desc_t *xm,
+                                const dnnl_memory_desc_t *ym)
+{
+    if (o->fwd)
+        return LP_OK;
+    dnnl_pooling_v2_desc_t d;
+    if (dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_training, alg, xm, ym, p->strides, p->kernel, p->dil,
+                                          p->pad_l, p->pad_r) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    LP_TRY(lp_dnt_pd(&o->fpd, &d, NULL, NULL));
+    const dnnl_memory_desc_t *wsm = lp_dnt_md(o->fpd, dnnl_query_workspace_md);
+    if (wsm && wsm->ndims > 0)
+        LP_TRY(lp_dnt_buf_own(&o->ws, wsm));
+    return lp_dnt_prim(&o->fwd, o->fpd);
+}
+
+/* The pooling state of (alg, planes, window) with its forward set up, and its mds. */
+static lp_status pool_state(lp_dnt_op **cache, dnnl_alg_kind_t alg, int64_t N, int64_t C, const lp_window *w,
+                            pool_geom *p, dnnl_memory_desc_t *xm, dnnl_memory_desc_t *ym, lp_dnt_op **o)
+{
+    int64_t key[KEY_N];
+    int nk = pool_key(alg, N, C, w, key, p);
+    LP_TRY(state_for(cache, key, nk, o));
+    lp_dnt_plain(xm, p->nd, p->src);
+    lp_dnt_plain(ym, p->nd, p->dst);
+    return refuse_on(*o, pool_setup_fwd(*o, alg, p, xm, ym));
+}
+
+lp_status lp_dnt_pool_forward(lp_dnt_op **cache, dnnl_alg_kind_t alg, int64_t N, int64_t C, const lp_window *w,
+                              const float *x, float *y)
+{
+    pool_geom p;
+    lp_dnt_op *o;
+    dnnl_memory_desc_t xm, ym;
+    LP_TRY(pool_state(cache, alg, N, C, w, &p, &xm, &ym, &o));
+    o->ws_filled = false;
+    if (!o->ws.mem)
+        return run_fwd(o, &xm, x, &ym, y);
+    LP_TRY(bind_ext(o, 0, &xm, x));
+    LP_TRY(bind_ext(o, 1, &ym, y));
+    int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WORKSPACE };
+    dnnl_memory_t mems[3] = { o->ext[0].mem, o->ext[1].mem, o->ws.mem };
+    LP_TRY(lp_dnt_exec(o->stream, o->fwd, 3, kinds, mems));
+    o->ws_filled = true;
+    return LP_OK;
+}
+
+lp_status lp_dnt_pool_backward(lp_dnt_op **cache, dnnl_alg_kind_t alg, int64_t N, int64_t C, const lp_window *w,
+                               const float *dy, float *dx, bool fresh)
+{
+    pool_geom p;
+    lp_dnt_op *o;
+    dnnl_memory_desc_t xm, ym;
+    LP_TRY(pool_state(cache, alg, N, C, w, &p, &xm, &ym, &o));
+    if (o->ws.mem && !o->ws_filled) /* max pooling: the forward's choices are in its workspace */
+        return LOWP_ERR_UNSUPPORTED;
+    if (!o->bwd) {
+        dnnl_pooling_v2_desc_t d;
+        if (dnnl_pooling_v2_backward_desc_init(&d, alg, &xm, &ym, p.strides, p.kernel, p.dil, p.pad_l, p.pad_r) !=
+            dnnl_success)
+            return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+        LP_TRY(refuse_on(o, lp_dnt_pd(&o->bpd, &d, o->fpd, NULL)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd, o->bpd)));
+    }
+    dnnl_memory_t dst;
+    LP_TRY(bind_ext(o, 2, &ym, dy));
+    LP_TRY(grad_target(o, 3, 0, &xm, dx, fresh, &dst));
+    int kinds[3] = { DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_WORKSPACE };
+    dnnl_memory_t mems[3] = { o->ext[2].mem, dst, o->ws.mem };
+    LP_TRY(lp_dnt_exec(o->stream, o->bwd, o->ws.mem ? 3 : 2, kinds, mems));
+    finish_grad(o, 0, dx, fresh, lp_numel(p.nd, p.src));
+    return LP_OK;
+}
+
+/* ---------------- batch normalization ---------------- */
+
+#define BN_FLAGS ((unsigned)dnnl_use_scale | (unsigned)dnnl_use_shift)
+
+static lp_status bn_setup_fwd(lp_dnt_op *o, float eps, const dnnl_memory_desc_t *xm)
+{
+    if (o->fwd)
+        return LP_OK;
+    dnnl_batch_normalization_desc_t d;
+    if (dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, xm, eps, BN_FLAGS) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    LP_TRY(lp_dnt_pd(&o->fpd, &d, NULL, NULL));
+    return lp_dnt_prim(&o->fwd, o->fpd);
+}
+
+/* The normalization state of (N, C, S, eps) with its forward set up, and its mds: data (N, C,
+ * S, 1) -- nchw, the layout oneDNN's jit normalization takes -- and per channel (C). */
+static lp_status bn_state(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, dnnl_memory_desc_t *xm,
+                          dnnl_memory_desc_t *cm, lp_dnt_op **o)
+{
+    int64_t key[5] = { K_BN, N, C, S, 0 }, d[4] = { N, C, S, 1 };
+    memcpy(&key[4], &eps, sizeof eps);
+    LP_TRY(state_for(cache, key, 5, o));
+    lp_dnt_plain(xm, 4, d);
+    lp_dnt_plain(cm, 1, &C);
+    return refuse_on(*o, bn_setup_fwd(*o, eps, xm));
+}
+
+lp_status lp_dnt_bn_forward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
+                            const float *scale, const float *shift, float *y, float *mean, float *var)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t xm, cm;
+    LP_TRY(bn_state(cache, N, C, S, eps, &xm, &cm, &o));
+    LP_TRY(bind_ext(o, 0, &xm, x));
+    LP_TRY(bind_ext(o, 1, &xm, y));
+    LP_TRY(bind_ext(o, 2, &cm, scale));
+    LP_TRY(bind_ext(o, 3, &cm, shift));
+    LP_TRY(bind_ext(o, 4, &cm, mean));
+    LP_TRY(bind_ext(o, 5, &cm, var));
+    int kinds[6] = { DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE };
+    dnnl_memory_t mems[6];
+    for (int i = 0; i < 6; i++)
+        mems[i] = o->ext[i].mem;
+    return lp_dnt_exec(o->stream, o->fwd, 6, kinds, mems);
+}
+
+lp_status lp_dnt_bn_backward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
+                             const float *mean, const float *var, const float *scale, const float *shift,
+                             const float *dy, float *dx, float *dscale, float *dshift, unsigned fresh)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t xm, cm;
+    LP_TRY(bn_state(cache, N, C, S, eps, &xm, &cm, &o));
+    if (!o->bwd) {
+        dnnl_batch_normalization_desc_t d;
+        if (dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &xm, &xm, eps, BN_FLAGS) != dnnl_success)
+            return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+        LP_TRY(refuse_on(o, lp_dnt_pd(&o->bpd, &d, o->fpd, NULL)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd, o->bpd)));
+    }
+    /* the primitive computes all three; what the caller does not want goes to a scratch tmp */
+    dnnl_memory_t gdx, gds, gdb;
+    /* ext: the forward's 0 x, 2 scale, 4 mean, 5 var (same mds), then 6 dy, 7-9 gradients */
+    LP_TRY(grad_target(o, 7, 0, &xm, dx, dx && (fresh & 1u), &gdx));
+    LP_TRY(grad_target(o, 8, 1, &cm, dscale, dscale && (fresh & 2u), &gds));
+    LP_TRY(grad_target(o, 9, 2, &cm, dshift, dshift && (fresh & 4u), &gdb));
+    LP_TRY(bind_ext(o, 0, &xm, x));
+    LP_TRY(bind_ext(o, 4, &cm, mean));
+    LP_TRY(bind_ext(o, 5, &cm, var));
+    LP_TRY(bind_ext(o, 2, &cm, scale));
+    LP_TRY(bind_ext(o, 3, &cm, shift)); /* oneDNN 2.6 asks for it (unused) */
+    LP_TRY(bind_ext(o, 6, &xm, dy));
+    int kinds[9] = { DNNL_ARG_SRC,      DNNL_ARG_MEAN,     DNNL_ARG_VARIANCE,   DNNL_ARG_SCALE,     DNNL_ARG_SHIFT,
+                     DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT };
+    dnnl_memory_t mems[9] = { o->ext[0].mem, o->ext[4].mem, o->ext[5].mem, o->ext[2].mem, o->ext[3].mem,
+                              o->ext[6].mem, gdx,           gds,           gdb };
+    LP_TRY(lp_dnt_exec(o->stream, o->bwd, 9, kinds, mems));
+    if (dx)
+        finish_grad(o, 0, dx, fresh & 1u, N * C * S);
+    if (dscale)
+        finish_grad(o, 1, dscale, fresh & 2u, C);
+    if (dshift)
+        finish_grad(o, 2, dshift, fresh & 4u, C);
+    return LP_OK;
+}
+
+/* ---------------- softmax ---------------- */
+
+static lp_status sm_setup_fwd(lp_dnt_op *o, bool log, const dnnl_memory_desc_t *md)
+{
+    if (o->fwd)
+        return LP_OK;
+    dnnl_softmax_v2_desc_t d;
+    if (dnnl_softmax_v2_forward_desc_init(&d, dnnl_forward_training, log ? dnnl_softmax_log : dnnl_softmax_accurate,
+                                          md, md, 1) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    LP_TRY(lp_dnt_pd(&o->fpd, &d, NULL, NULL));
+    return lp_dnt_prim(&o->fwd, o->fpd);
+}
+
+/* The softmax state of (log, outer, n, inner) with its forward set up, and its md. */
+static lp_status sm_state(lp_dnt_op **cache, bool log, int64_t outer, int64_t n, int64_t inner,
+                          dnnl_memory_desc_t *md, lp_dnt_op **o)
+{
+    int64_t key[5] = { K_SOFTMAX, log, outer, n, inner }, dims[3] = { outer, n, inner };
+    LP_TRY(state_for(cache, key, 5, o));
+    lp_dnt_plain(md, 3, dims);
+    return refuse_on(*o, sm_setup_fwd(*o, log, md));
+}
+
+lp_status lp_dnt_softmax_forward(lp_dnt_op **cache, bool log, int64_t outer, int64_t n, int64_t inner,
+                                 const float *x, float *y)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t md;
+    LP_TRY(sm_state(cache, log, outer, n, inner, &md, &o));
+    return run_fwd(o, &md, x, &md, y);
+}
+
+lp_status lp_dnt_softmax_backward(lp_dnt_op **cache, bool log, int64_t outer, int64_t n, int64_t inner,
+                                  const float *y, const float *dy, float *dx, bool fresh)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t md;
+    LP_TRY(sm_state(cache, log, outer, n, inner, &md, &o));
+    if (!o->bwd) {
+        dnnl_softmax_v2_desc_t d;
+        if (dnnl_softmax_v2_backward_desc_init(&d, log ? dnnl_softmax_log : dnnl_softmax_accurate, &md, &md, &md, 1) !=
+            dnnl_success)
+            return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+        LP_TRY(refuse_on(o, lp_dnt_pd(&o->bpd, &d, o->fpd, NULL)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd, o->bpd)));
+    }
+    return run_bwd(o, DNNL_ARG_DST, &md, outer * n * inner, y, dy, dx, fresh);
+}

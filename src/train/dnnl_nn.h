@@ -1,0 +1,49 @@
+/* dnnl_nn.h — oneDNN twins of the training forwards and backwards of the activations
+ * (eltwise), pooling, BatchNormalization and Softmax/LogSoftmax, on the tape's plain layouts
+ * (dnnl_nn.c). Each returns LOWP_ERR_UNSUPPORTED, without a message, when oneDNN does not
+ * take the case (or LOWP_KERNELS=reference): the caller then runs its reference loops. A
+ * backward ADDS into its gradients, or writes them where `fresh` says they hold nothing yet
+ * (grad.h's din_fresh). The primitives live in the node's tape cache (lp_dnt_op_free). */
+#ifndef LP_TRAIN_DNNL_NN_H
+#define LP_TRAIN_DNNL_NN_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "ops/conv_ref.h"
+
+typedef struct lp_dnt_op lp_dnt_op;
+void lp_dnt_op_free(void *state);
+
+/* y = f(x) over n values; oneDNN's eltwise algorithm `alg` with its alpha, beta. */
+lp_status lp_dnt_eltwise_forward(lp_dnt_op **cache, dnnl_alg_kind_t alg, float alpha, float beta, int64_t n,
+                                 const float *x, float *y);
+/* dx (+)= dy * f'(data): data is x, or y for the *_use_dst_for_bwd algorithms. */
+lp_status lp_dnt_eltwise_backward(lp_dnt_op **cache, dnnl_alg_kind_t alg, float alpha, float beta, int64_t n,
+                                  const float *data, const float *dy, float *dx, bool fresh);
+
+/* Max (with its workspace: the backward needs the forward run here) or average pooling
+ * (dnnl_pooling_max, dnnl_pooling_avg_include_padding / _exclude_padding) of planes
+ * (N, C) over window w (2-D or 3-D only... or 1-D: any nsp the window has). */
+lp_status lp_dnt_pool_forward(lp_dnt_op **cache, dnnl_alg_kind_t alg, int64_t N, int64_t C, const lp_window *w,
+                              const float *x, float *y);
+lp_status lp_dnt_pool_backward(lp_dnt_op **cache, dnnl_alg_kind_t alg, int64_t N, int64_t C, const lp_window *w,
+                               const float *dy, float *dx, bool fresh);
+
+/* Training-mode batch normalization of x (N, C, S) with per-channel scale and shift: y, and the
+ * batch mean and (population) variance per channel (the caller moves the running statistics). */
+lp_status lp_dnt_bn_forward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
+                            const float *scale, const float *shift, float *y, float *mean, float *var);
+/* Its backward through the batch statistics: dx, dscale, dshift (each may be NULL) -- written
+ * where bit 0, 1, 2 of `fresh` is set, added to otherwise. */
+lp_status lp_dnt_bn_backward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
+                             const float *mean, const float *var, const float *scale, const float *shift,
+                             const float *dy, float *dx, float *dscale, float *dshift, unsigned fresh);
+
+/* Softmax (log: LogSoftmax) of x viewed as (outer, n, inner) along n. */
+lp_status lp_dnt_softmax_forward(lp_dnt_op **cache, bool log, int64_t outer, int64_t n, int64_t inner,
+                                 const float *x, float *y);
+/* dx (+)= its backward from the output y and dy. */
+lp_status lp_dnt_softmax_backward(lp_dnt_op **cache, bool log, int64_t outer, int64_t n, int64_t inner,
+                                  const float *y, const float *dy, float *dx, bool fresh);
+
+#endif

@@ -146,6 +146,12 @@ static void attr_ints(gb *b, const char *name, int n, const int64_t *v)
     lp_node_add_attr(&b->g->nodes[last_node], &a);
 }
 
+static void attr_s(gb *b, const char *name, const char *v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)v, .s_len = strlen(v) };
+    lp_node_add_attr(&b->g->nodes[last_node], &a);
+}
+
 static void gb_output(gb *b, int v)
 {
     b->g->outputs[b->g->n_outputs++] = v;
@@ -855,6 +861,296 @@ static void test_qdq_storage(void)
     gb_free(b);
 }
 
+/* A 1x1 INT8 convolution reading the DQ'd value y of C channels (rank nd): the result as
+ * stored by the op before it must be what INT8 convolutions take (the private, channels-last
+ * hand-over). *l1 the largest L1 norm of an output channel's weights. */
+static int qconv1x1(gb *b, int y, int nd, int64_t C, double *l1)
+{
+    int64_t wd[5] = { rnd(1, 5), C, 1, 1, 1 }, sp[3] = { 1, 1, 1 }, pz[6] = { 0 };
+    float s_w[64];
+    int w = weight_dq(b, nd, wd, 0, s_w, l1);
+    int in[2] = { y, w };
+    int out = gb_op(b, "Conv", 2, in);
+    attr_ints(b, "strides", nd - 2, sp);
+    attr_ints(b, "pads", 2 * (nd - 2), pz);
+    return out;
+}
+
+/* INT8 that flows through the ops that move or select values: MaxPool, Concat and Resize
+ * between a DequantizeLinear (or a float value) and QuantizeLinear -> DequantizeLinear run on
+ * 8-bit data (dnnl_ops.c pool_build_q / concat_build_q, dnnl_resize.c). Randomized: shapes,
+ * u8 / s8, the result's parameters equal to the input's (a copy of integers) or wider (a
+ * requantization), Concat inputs with their own parameters or float, every Resize mode, the
+ * result a graph output (dequantized into float) or read by an INT8 1x1 convolution (kept 8-bit
+ * and channels-last).
+ * Bounds: the result is one requantized value, so the integers may differ from the
+ * reference's by one where the float before rounding lies within rounding noise of a .5
+ * boundary -- in the op's own requantization ((q - zp) * s_x / s_y + zp_y in one float
+ * operation, or the linear/cubic taps summed in float where the reference sums in double) or
+ * in quantizing the input (x / s + zp in one operation where ONNX rounds x / s, then adds
+ * zp). The output ranges are chosen at least as wide as the inputs' (s_y >= s_x, as the
+ * quantizer does: a Concat's range covers its inputs', MaxPool/Resize keep theirs), so one
+ * input step moves the result by at most one output step: |fast - ref| <= s_y (+ 1e-5 of
+ * max|ref| for float rounding); through the 1x1 convolution s_y times its weights' L1 norm. */
+static void test_qmove_random(void)
+{
+    static const char *const modes[] = { "nearest", "linear", "cubic" };
+    static const char *const coords[] = { "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric" };
+    static const char *const rounds[] = { "round_prefer_floor", "round_prefer_ceil", "floor", "ceil" };
+    static const float scale_set[] = { 0.5f, 1.f, 1.5f, 2.f, 3.f };
+    for (int t = 0; t < 90; t++) {
+        gb *b = gb_new();
+        int kind = t % 3, nd = kind == 2 ? rnd(3, 4) : 4;
+        bool sym = rnd(0, 3) == 0, q_in = rnd(0, 4) != 0, same = kind != 1 && rnd(0, 1), to_conv = rnd(0, 1);
+        int64_t xd[4] = { rnd(1, 2), rnd(1, 19), rnd(2, 13), rnd(2, 13) };
+        double lo = sym ? -1.0 : -0.3 - 0.7 * rndu(), hi = 0.4 + rndu();
+        float s_x = 0, s_y;
+        char what[300];
+        int y, n_in = 1, pool = -1;
+        int64_t C = xd[1];
+        if (kind == 1) { /* Concat of 2-3 inputs along a random axis (mostly channels) */
+            int axis = rnd(0, 4) == 0 ? rnd(0, 3) : 1, in[3];
+            n_in = rnd(2, 3);
+            C = 0;
+            for (int k = 0; k < n_in; k++) {
+                int64_t d[4];
+                memcpy(d, xd, sizeof d);
+                d[axis] = rnd(1, 9);
+                double l = sym ? -rndu() - 0.1 : -0.3 * rndu(), h = 0.2 + rndu();
+                in[k] = gb_input(b, 4, d, (float)l, (float)h);
+                if (q_in || k == 0)
+                    in[k] = act_qdq(b, in[k], l, h, sym, &s_x);
+                C += axis == 1 ? d[1] : 0;
+            }
+            C = axis == 1 ? C : xd[1];
+            y = gb_op(b, "Concat", n_in, in);
+            attr_i(b, "axis", axis);
+            lo = sym ? -1.1 : -0.3, hi = 1.2;
+            snprintf(what, sizeof what, "Concat of %d on axis %d (%s inputs)", n_in, axis, q_in ? "8-bit" : "mixed");
+        } else {
+            int x = gb_input(b, nd, xd, (float)lo, (float)hi);
+            if (q_in)
+                x = act_qdq(b, x, lo, hi, sym, &s_x);
+            if (kind == 0) {
+                int64_t k[2] = { rnd(1, 3), rnd(1, 3) }, st[2] = { rnd(1, 2), rnd(1, 2) };
+                int64_t p[4] = { rnd(0, (int)k[0] - 1), rnd(0, (int)k[1] - 1), rnd(0, (int)k[0] - 1), rnd(0, (int)k[1] - 1) };
+                for (int i = 0; i < 2; i++)
+                    if (k[i] > xd[2 + i] + p[i] + p[2 + i])
+                        k[i] = 1, p[i] = p[2 + i] = 0;
+                bool global = rnd(0, 7) == 0;
+                y = op1(b, global ? "GlobalMaxPool" : "MaxPool", x);
+                pool = last_node;
+                if (!global) {
+                    attr_ints(b, "kernel_shape", 2, k);
+                    attr_ints(b, "strides", 2, st);
+                    attr_ints(b, "pads", 4, p);
+                }
+                snprintf(what, sizeof what, "%s k%lldx%lld s%lld p%lld", global ? "GlobalMaxPool" : "MaxPool",
+                         (long long)k[0], (long long)k[1], (long long)st[0], (long long)p[0]);
+            } else {
+                int mode = rnd(0, 4) == 0 ? 2 : rnd(0, 1), coord = rnd(0, 3), round = rnd(0, 3);
+                float sc[4] = { 1, 1, scale_set[rnd(0, 4)], scale_set[rnd(0, 4)] };
+                if (nd == 3)
+                    sc[2] = sc[3];
+                for (int i = 2; i < nd; i++)
+                    if (sc[i] * (float)xd[i] < 1.f)
+                        sc[i] = 2.f;
+                int64_t n = nd;
+                lp_tensor *ts;
+                lp_tensor_new(LOWP_FLOAT, 1, &n, &ts);
+                memcpy(ts->data, sc, (size_t)nd * sizeof *sc);
+                int in[3] = { x, -1, gb_tensor(b, ts) };
+                y = gb_op(b, "Resize", 3, in);
+                attr_s(b, "mode", modes[mode]);
+                attr_s(b, "coordinate_transformation_mode", coords[coord]);
+                attr_s(b, "nearest_mode", rounds[round]);
+                snprintf(what, sizeof what, "Resize rank %d %s %s x%.1f,%.1f", nd, modes[mode], coords[coord],
+                         (double)sc[nd - 2], (double)sc[nd - 1]);
+            }
+        }
+        /* the result's parameters: the input's (MaxPool, Resize: integers pass unchanged), or
+           a range at least as wide (requantized; cubic may overshoot its input's range) */
+        double widen = same && q_in ? 1.0 : 1.0 + rndu();
+        y = act_qdq(b, y, lo * widen, hi * widen, sym, &s_y);
+        double tol = s_y * 1.0001;
+        /* a MaxPool whose window oneDNN has no kernel for (pool_spec_of: the last window
+           ending before the input's end) stays on the reference kernel */
+        lp_graph_infer(b->g, false);
+        int n8 = pool < 0 || dn_supports_node(b->g, pool);
+        if (to_conv) {
+            double l1;
+            y = qconv1x1(b, y, nd, C, &l1);
+            tol *= l1;
+            n8++;
+        }
+        gb_output(b, y);
+        size_t k = strlen(what);
+        snprintf(what + k, sizeof what - k, " %s %s%s%s", sym ? "s8" : "u8", q_in ? "8-bit in" : "float in",
+                 same && q_in ? " same scale" : " requantized", to_conv ? " -> int8 conv" : " -> float out");
+        check_int8(what, b, n8, tol);
+        gb_free(b);
+    }
+}
+
+/* A float Conv (k x k, pad k/2, bias) of C -> M channels for the quantizer to quantize. */
+static int fconv(gb *b, int x, int64_t C, int64_t M, int64_t k)
+{
+    int64_t wd[4] = { M, C, k, k }, p[4] = { k / 2, k / 2, k / 2, k / 2 };
+    lp_tensor *w, *bias;
+    lp_tensor_new(LOWP_FLOAT, 4, wd, &w);
+    lp_tensor_new(LOWP_FLOAT, 1, &M, &bias);
+    for (int64_t i = 0; i < lp_tensor_numel(w); i++)
+        ((float *)w->data)[i] = (float)((2 * rndu() - 1) / sqrt((double)(C * k * k)));
+    for (int64_t i = 0; i < M; i++)
+        ((float *)bias->data)[i] = (float)(0.1 * (2 * rndu() - 1));
+    int in[3] = { x, gb_tensor(b, w), gb_tensor(b, bias) };
+    int y = gb_op(b, "Conv", 3, in);
+    attr_ints(b, "pads", 4, p);
+    return y;
+}
+
+static double sqnr_db(const lp_tensor *ref, const lp_tensor *y)
+{
+    double s = 0, e = 0;
+    for (int64_t i = 0; i < lp_tensor_numel(ref); i++) {
+        double a = ((const float *)ref->data)[i], d = a - ((const float *)y->data)[i];
+        s += a * a;
+        e += d * d;
+    }
+    return e > 0 ? 10 * log10(s / e) : 200;
+}
+
+/* The quantizer's export of a U-Net block (IS-Net's RSU pattern: Conv+Relu feeding a MaxPool
+ * and, skipped, a Concat with the upsampled deeper branch) lets INT8 flow: MaxPool, Resize and
+ * Concat read DequantizeLinear outputs, MaxPool and Resize with their result's parameters
+ * (scale propagation), every Relu output has one reader (its QuantizeLinear, so the
+ * convolution writes 8 bits), and the engine runs every step in INT8 with no separate
+ * quantize step but the input's. Accuracy: against FP32, >= 30 dB SQNR (8 bits give ~40 dB
+ * per layer on such data; four layers and a requantized Concat lose a few dB each; measured
+ * 42-44 dB); against the reference plan of the same QDQ graph, the zoo's bound (5 % of
+ * max|ref|: a few one-step flips per layer propagated through four layers). */
+static void test_quantized_unet(void)
+{
+    static const char *const modes[] = { "nearest", "linear" };
+    for (int t = 0; t < 2; t++) {
+        gb *b = gb_new();
+        int64_t xd[4] = { 2, 4, 16, 16 };
+        int x = gb_input(b, 4, xd, -1.f, 1.f);
+        int a = op1(b, "Relu", fconv(b, x, 4, 8, 3));
+        int m = op1(b, "MaxPool", a);
+        int64_t k2[2] = { 2, 2 };
+        attr_ints(b, "kernel_shape", 2, k2);
+        attr_ints(b, "strides", 2, k2);
+        int d = op1(b, "Relu", fconv(b, m, 8, 8, 3));
+        int64_t four = 4;
+        lp_tensor *ts;
+        lp_tensor_new(LOWP_FLOAT, 1, &four, &ts);
+        float sc[4] = { 1, 1, 2, 2 };
+        memcpy(ts->data, sc, sizeof sc);
+        int rin[3] = { d, -1, gb_tensor(b, ts) };
+        int u = gb_op(b, "Resize", 3, rin);
+        attr_s(b, "mode", modes[t]);
+        int cin[2] = { u, a };
+        int c = gb_op(b, "Concat", 2, cin);
+        attr_i(b, "axis", 1);
+        int y = fconv(b, c, 16, 3, 1);
+        gb_output(b, y);
+        CHECK_OK(lp_graph_infer(b->g, true));
+        lowp_model fm = { .graph = b->g };
+        lowp_calibration *cal = NULL;
+        lowp_recipe *r = NULL;
+        lowp_model *qm = NULL;
+        CHECK_OK(lowp_calibration_create(&fm, NULL, &cal));
+        const char *in_name = b->g->values[x].name;
+        if (cal)
+            CHECK_OK(lowp_calibration_feed(cal, 1, &in_name, (const lowp_tensor *const *)&b->feed[0]));
+        CHECK_OK(lowp_recipe_create(&r));
+        if (cal && r)
+            CHECK_OK(lowp_quantize(&fm, cal, r, &qm));
+        if (!qm) {
+            lowp_calibration_free(cal);
+            lowp_recipe_free(r);
+            gb_free(b);
+            return;
+        }
+        const lp_graph *q = qm->graph;
+        int moves = 0;
+        for (int i = 0; i < q->n_nodes; i++) {
+            const lp_node *n = &q->nodes[i];
+            if (n->op == LP_OP_Relu) {
+                int nr = 0, rq = -1;
+                for (int j = 0; j < q->n_nodes; j++)
+                    for (int k = 0; k < q->nodes[j].n_in; k++)
+                        if (q->nodes[j].in[k] == n->out[0])
+                            nr++, rq = j;
+                CHECK_MSG(nr == 1 && q->nodes[rq].op == LP_OP_QuantizeLinear, "%s: Relu %s has %d readers", modes[t],
+                          n->name, nr);
+            }
+            if (n->op != LP_OP_MaxPool && n->op != LP_OP_Resize && n->op != LP_OP_Concat)
+                continue;
+            moves++;
+            int nin = n->op == LP_OP_Resize ? 1 : n->n_in;
+            for (int k = 0; k < nin; k++) {
+                int p = q->values[n->in[k]].producer;
+                CHECK_MSG(p >= 0 && q->nodes[p].op == LP_OP_DequantizeLinear, "%s: %s input %d not dequantized",
+                          modes[t], n->op_type, k);
+            }
+            if (n->op != LP_OP_Concat) { /* scale propagation: the input's pair is the result's */
+                dn_quant qi, qo;
+                int p = q->values[n->in[0]].producer, rq = -1;
+                for (int j = 0; j < q->n_nodes; j++)
+                    if (q->nodes[j].n_in && q->nodes[j].in[0] == n->out[0])
+                        rq = j;
+                CHECK(p >= 0 && rq >= 0 && dn_qnode_params(q, p, &qi) && dn_qnode_params(q, rq, &qo) &&
+                      qi.scale == qo.scale && qi.zp == qo.zp && qi.dt == qo.dt);
+            }
+        }
+        CHECK(moves == 3);
+        /* the engine: every step INT8 but the input's quantize; outputs near the reference */
+        const lp_tensor *feed[1] = { b->feed[0] };
+        lp_plan_options ro = lp_plan_options_default();
+        ro.reference_only = true;
+        lp_plan *pr = NULL, *pf = NULL, *p32 = NULL;
+        CHECK_OK(lp_plan_compile_opt(q, feed, &ro, &pr));
+        CHECK_OK(lp_plan_compile_opt(q, feed, NULL, &pf));
+        CHECK_OK(lp_plan_compile_opt(b->g, feed, NULL, &p32));
+        if (pr && pf && p32) {
+            if (verbose)
+                print_plan(modes[t], pf);
+            int n8, bad, quantize = 0;
+            char buf[256];
+            count_steps(pf, &n8, &bad);
+            for (int st = 0; st < pf->n_steps; st++)
+                quantize += strstr(lp_plan_step_str(pf, st, buf, sizeof buf), "quantize:") != NULL;
+            CHECK_MSG(bad == 0 && n8 == 6 && quantize == 1, "%s: %d INT8 steps (want 6: 3 Conv, MaxPool, Resize, "
+                      "Concat), %d quantize steps (want 1), %d fallbacks", modes[t], n8, quantize, bad);
+            CHECK_OK(lp_plan_run(pr, feed, NULL, NULL));
+            CHECK_OK(lp_plan_run(pf, feed, NULL, NULL));
+            CHECK_OK(lp_plan_run(p32, feed, NULL, NULL));
+            const lp_tensor *yf = &pf->vals[pf->g->outputs[0]], *yr = &pr->vals[pr->g->outputs[0]],
+                            *y32 = &p32->vals[p32->g->outputs[0]];
+            double m_err = 0, m_ref = 0;
+            for (int64_t i = 0; i < lp_tensor_numel(yr); i++) {
+                m_ref = fmax(m_ref, fabs(((const float *)yr->data)[i]));
+                m_err = fmax(m_err, fabs(((const float *)yr->data)[i] - ((const float *)yf->data)[i]));
+            }
+            double db = sqnr_db(y32, yf);
+            CHECK_MSG(m_err <= 0.05 * m_ref, "%s: fast vs reference %.3g of max|ref| %.3g", modes[t], m_err, m_ref);
+            CHECK_MSG(db >= 30, "%s: INT8 vs FP32 SQNR %.1f dB", modes[t], db);
+            if (verbose)
+                printf("  U-Net block (%s): INT8 vs FP32 %.1f dB, fast vs reference %.3g of %.3g\n", modes[t], db,
+                       m_err, m_ref);
+        }
+        lp_plan_free(pr);
+        lp_plan_free(pf);
+        lp_plan_free(p32);
+        lowp_model_free(qm);
+        lowp_calibration_free(cal);
+        lowp_recipe_free(r);
+        gb_free(b);
+    }
+}
+
 /* Taps see every value of a quantized graph (the unfused twin) with reference values;
  * the reference run's values are copied by a tap too (the arena reuses their memory). */
 typedef struct tap_log {
@@ -1035,6 +1331,8 @@ int main(int argc, char **argv)
     RUN(test_matmul_integer);
     RUN(test_conv_integer);
     RUN(test_qdq_storage);
+    RUN(test_qmove_random);
+    RUN(test_quantized_unet);
     RUN(test_taps);
     RUN(test_zoo_int8);
     return TEST_SUMMARY("test_kernels_int8");

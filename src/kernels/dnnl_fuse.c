@@ -573,6 +573,16 @@ next:;
     }
 }
 
+bool dn_qmove_op(const lp_graph *g, int ni)
+{
+    const lp_node *n = &g->nodes[ni];
+    if (n->dead || n->dynamic || *n->domain)
+        return false;
+    return (n->op == LP_OP_MaxPool || n->op == LP_OP_GlobalMaxPool || n->op == LP_OP_Concat ||
+            n->op == LP_OP_Resize || n->op == LP_OP_Upsample) &&
+           dn_supports_node(g, ni);
+}
+
 /* Recognises a group starting at nodes[0] following readers through `w`. */
 static int group_walk(const walk *w, int ni, dn_group_info *info, int *nodes, int max)
 {
@@ -599,6 +609,19 @@ static int group_walk(const walk *w, int ni, dn_group_info *info, int *nodes, in
         info->gelu_x = x;
         info->chain.out_value = g->nodes[nodes[4]].out[0];
         return 5;
+    }
+    if (max >= 3 && dn_qmove_op(g, ni)) { /* MaxPool | Concat | Resize -> Q -> DQ: computed on 8 bits */
+        int v = g->nodes[ni].out[0], qn = single_reader(w, v);
+        d = qn >= 0 && g->nodes[qn].in[0] == v ? qdq_pair(w, qn, &q) : -1;
+        if (d >= 0) {
+            info->pattern = DN_PAT_CHAIN;
+            info->chain.out_value = g->nodes[d].out[0];
+            info->chain.q_tail = q;
+            nodes[0] = ni;
+            nodes[1] = qn;
+            nodes[2] = d;
+            return 3;
+        }
     }
     if (!dn_chain_leader(g, ni))
         return 0;

@@ -953,28 +953,43 @@ lp_status dn_convint_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
 
 /* ---- QuantizeLinear -> DequantizeLinear as 8-bit storage ---- */
 
-/* Channels-last (INT8 convolutions' layout) for a feature map some convolution reads, else
- * plain. Other readers (a residual Add, pooling) dequantize through a reorder from either
- * layout at the same cost, so one convolution reader is enough to choose channels-last and
- * spare every convolution a reorder of its input. */
-static void qdq_layout(const lp_prep_ctx *pc, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
+/* Channels-last (INT8 convolutions' layout) for a feature map some convolution reads -- or
+ * an op that passes 8-bit data on (MaxPool, Concat, Resize: their results feed convolutions
+ * again) -- else plain. Other readers (a residual Add, float pooling) dequantize through a
+ * reorder from either layout at the same cost, so one such reader is enough to choose
+ * channels-last and spare every convolution a reorder of its input. */
+void dn_q_layout(const lp_prep_ctx *pc, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
 {
     const lp_graph *g = pc->g;
     const lp_shape *s = shape(g, v);
-    bool conv_reader = false;
-    for (int i = 0; i < g->n_nodes && s->ndim >= 3 && s->ndim <= 5; i++)
+    bool cl_reader = false;
+    for (int i = 0; i < g->n_nodes && s->ndim >= 3 && s->ndim <= 5 && !cl_reader; i++)
         for (int k = 0; k < g->nodes[i].n_in; k++)
-            if (g->nodes[i].in[k] == v)
-                conv_reader |= g->nodes[i].op == LP_OP_Conv && k == 0;
-    if (!conv_reader) {
+            if (g->nodes[i].in[k] == v && !g->nodes[i].dead)
+                cl_reader |= (g->nodes[i].op == LP_OP_Conv && k == 0) || dn_qmove_op(g, i);
+    if (cl_reader)
+        dn_md_channels_last(md, s->ndim, s->d, dt);
+    else
         dn_plain_md(md, dt, s->ndim, s->d);
-        return;
+}
+
+lp_status dn_q_result(dn_step *st, const lp_prep_ctx *pc, int v, const dn_quant *q, bool priv,
+                      const dnnl_memory_desc_t *md, dnnl_memory_t *dst, dnnl_memory_t *deq)
+{
+    *deq = NULL;
+    if (priv && dn_value_private_ok(pc, v)) {
+        LP_TRY(dn_mem_value(st, pc, v, md, dst));
+        dn_set_output(st, pc, v, md);
+        st->out_q = *q;
+        return LP_OK;
     }
-    static const dnnl_format_tag_t tags[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
-    dnnl_dims_t d;
-    for (int i = 0; i < s->ndim; i++)
-        d[i] = s->d[i];
-    dnnl_memory_desc_init_by_tag(md, s->ndim, d, dt, tags[s->ndim]);
+    const lp_shape *s = shape(pc->g, v);
+    dnnl_memory_desc_t plain;
+    LP_TRY(dn_mem_temp(st, md, dst));
+    dn_plain_md(&plain, dnnl_f32, s->ndim, s->d);
+    LP_TRY(dn_mem_value(st, pc, v, &plain, deq));
+    dn_set_output(st, pc, v, &plain);
+    return LP_OK;
 }
 
 lp_status dn_qdq_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv)
@@ -989,7 +1004,7 @@ lp_status dn_qdq_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *
     dnnl_memory_t src, dst;
     LP_TRY(dn_mem_value(st, pc, x, &have, &src));
     if (priv && dn_value_private_ok(pc, v)) {
-        qdq_layout(pc, v, q->dt, &md);
+        dn_q_layout(pc, v, q->dt, &md);
         LP_TRY(dn_mem_value(st, pc, v, &md, &dst));
         dn_set_output(st, pc, v, &md);
         st->out_q = *q;

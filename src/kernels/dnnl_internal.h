@@ -161,6 +161,18 @@ bool dn_int8_leader(const lp_graph *g, const lp_qconst *const *qconst, int ni);
 lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 lp_status dn_qdq_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv);
+/* How a value stored as 8-bit integers of type dt is laid out: channels-last when a
+ * convolution or an op that passes 8-bit data on (dn_qmove_op) reads it, else plain. */
+void dn_q_layout(const lp_prep_ctx *pc, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md);
+/* MaxPool/GlobalMaxPool, Concat, Resize/Upsample: ops whose result followed by
+ * QuantizeLinear -> DequantizeLinear (Q its only reader) is computed on 8-bit data and
+ * stored as the pair's integers (docs/engine.md, "INT8 that flows"). */
+bool dn_qmove_op(const lp_graph *g, int ni);
+/* The quantized result v (as q, laid out `md`) of such an op: *dst the memory it writes --
+ * the value's own storage when its readers take it privately, else a temporary that the
+ * caller dequantizes into the plain float *deq after the op (dn_reorder_q). */
+lp_status dn_q_result(dn_step *st, const lp_prep_ctx *pc, int v, const dn_quant *q, bool priv,
+                      const dnnl_memory_desc_t *md, dnnl_memory_t *dst, dnnl_memory_t *deq);
 /* MatMulInteger (dynamic quantization): u8 activations x constant s8 weights. */
 bool dn_mmi_supports(const lp_graph *g, const lp_node *n);
 lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
@@ -272,6 +284,8 @@ typedef struct dn_conv_dims {
 } dn_conv_dims;
 void dn_conv_dims_of(const struct lp_conv *cv, dn_conv_dims *d);
 void dn_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
+/* A feature map's md of rank nd laid out channels-last (plain below rank 3 or above 5). */
+void dn_md_channels_last(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
 void dn_md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt);
 /* Creates a primitive descriptor (consumes attr), refusing oneDNN's reference implementations. */
 lp_status dn_pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_primitive_attr_t attr);

@@ -2,6 +2,7 @@
  * primitives: convolution, deconvolution, Gemm/MatMul, pooling, normalizations, softmax,
  * eltwise, binary, concat, transpose, slice and pad. Primitives are created here, once per plan. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1117,11 +1118,71 @@ static lp_status src_of(dn_step *st, const lp_prep_ctx *pc, int v, bool priv, dn
     return dn_input(st, pc, v, md, m);
 }
 
+void dn_md_channels_last(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt)
+{
+    static const dnnl_format_tag_t tags[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
+    if (nd < 3 || nd > 5) {
+        dn_plain_md(md, dt, nd, dims);
+        return;
+    }
+    dnnl_dims_t d;
+    for (int i = 0; i < nd; i++)
+        d[i] = dims[i];
+    dnnl_memory_desc_init_by_tag(md, nd, d, dt, tags[nd]);
+}
+
+/* MaxPool -> Q -> DQ on 8-bit data: the maximum commutes with quantization (rounding is
+ * monotonic), so pooling the integers is exact. The source is read as stored when it is
+ * quantized alike (channels-last), else quantized into that form first. */
+static lp_status pool_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const pool_spec *p,
+                              const dn_chain *ch, bool priv)
+{
+    const dn_quant *q = &ch->q_tail;
+    if (p->alg != dnnl_pooling_max)
+        return LOWP_ERR_UNSUPPORTED;
+    const lp_shape *xs = shape(pc->g, n->in[0]), *ys = shape(pc->g, ch->out_value);
+    dnnl_memory_desc_t src_md, dst_md;
+    if (priv) {
+        dn_md_channels_last(&src_md, xs->ndim, xs->d, q->dt);
+        dn_md_channels_last(&dst_md, ys->ndim, ys->d, q->dt);
+    } else {
+        dn_plain_md(&src_md, q->dt, xs->ndim, xs->d);
+        dn_plain_md(&dst_md, q->dt, ys->ndim, ys->d);
+    }
+    dnnl_memory_t ms, md, deq;
+    LP_TRY(dn_input_q(st, pc, n->in[0], &src_md, q, &ms));
+    dnnl_pooling_v2_desc_t d;
+    if (dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_inference, p->alg, &src_md, &dst_md, p->s, p->k, p->d,
+                                          p->pl, p->pr) != dnnl_success)
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: pooling descriptor");
+    dnnl_primitive_attr_t attr;
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 2;
+    LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
+    dnnl_primitive_desc_t pd;
+    LP_TRY(dn_pd_create(&pd, &d, attr));
+    lp_status r = dn_q_result(st, pc, ch->out_value, q, priv, &dst_md, &md, &deq);
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    if (deq)
+        LP_TRY(dn_reorder_q(st, md, q, deq, NULL));
+    size_t k = strlen(st->impl);
+    snprintf(st->impl + k, sizeof st->impl - k, ",int8");
+    return LP_OK;
+}
+
 static lp_status pool_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     pool_spec p;
     if (!pool_spec_of(pc->g, n, &p))
         return LOWP_ERR_UNSUPPORTED;
+    if (ch->q_tail.on)
+        return pool_build_q(st, pc, n, &p, ch, priv);
     const lp_shape *ys = shape(pc->g, ch->out_value);
     bool out_priv = priv && dn_value_private_ok(pc, ch->out_value);
     dnnl_memory_desc_t src_md, dst_md;
@@ -1623,6 +1684,69 @@ static bool concat_supports(const lp_graph *g, const lp_node *n)
     return true;
 }
 
+/* Concat -> Q -> DQ on 8-bit data: each input, as its producer stores it (float, or 8-bit
+ * with its own scale and zero point), goes by one reorder (quantizing, or requantizing
+ * (q - zp_i) * s_i / s_y + zp_y, or copying when the parameters agree) into its slice of the
+ * 8-bit result. */
+static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, int axis,
+                                bool priv)
+{
+    const dn_quant *q = &ch->q_tail;
+    const lp_shape *ys = shape(pc->g, ch->out_value);
+    int r = ys->ndim;
+    dnnl_memory_desc_t dst_md;
+    if (priv)
+        dn_md_channels_last(&dst_md, r, ys->d, q->dt);
+    else
+        dn_plain_md(&dst_md, q->dt, r, ys->d);
+    dnnl_memory_t md, deq;
+    LP_TRY(dn_q_result(st, pc, ch->out_value, q, priv, &dst_md, &md, &deq));
+    void *tmp = NULL;
+    if (deq)
+        dnnl_memory_get_data_handle(md, &tmp);
+    dnnl_dims_t off = { 0 }, dims;
+    for (int k = 0; k < n->n_in; k++) {
+        const lp_shape *xs = shape(pc->g, n->in[k]);
+        for (int i = 0; i < r; i++)
+            dims[i] = xs->d[i];
+        dnnl_memory_desc_t sub;
+        if (dnnl_memory_desc_init_submemory(&sub, &dst_md, dims, off) != dnnl_success)
+            return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: concat slice");
+        dnnl_memory_t ms;
+        if (deq)
+            LP_TRY(dn_mem(st, &sub, tmp, &ms));
+        else
+            LP_TRY(dn_mem_value(st, pc, ch->out_value, &sub, &ms));
+        /* oneDNN 2.6's reorder drops zero points when it writes into a slice of a tensor laid
+           out like its source (acdb -> acdb: checked in test_qmove_random): an input that must
+           be (re)quantized goes into a dense temporary first, then is copied into its slice */
+        dn_quant hq = { 0 };
+        dn_value_quantized(pc, n->in[k], &hq);
+        if (hq.on && hq.dt == q->dt && hq.scale == q->scale && hq.zp == q->zp) {
+            dnnl_memory_desc_t have;
+            dnnl_memory_t mx;
+            dn_value_md(pc, n->in[k], &have);
+            LP_TRY(dn_mem_value(st, pc, n->in[k], &have, &mx));
+            LP_TRY(dn_reorder_q(st, mx, NULL, ms, NULL));
+        } else {
+            dnnl_memory_desc_t dense;
+            dnnl_memory_t mt;
+            if (priv)
+                dn_md_channels_last(&dense, r, xs->d, q->dt);
+            else
+                dn_plain_md(&dense, q->dt, r, xs->d);
+            LP_TRY(dn_input_q(st, pc, n->in[k], &dense, q, &mt));
+            LP_TRY(dn_reorder_q(st, mt, NULL, ms, NULL));
+        }
+        off[axis] += xs->d[axis];
+    }
+    if (deq)
+        LP_TRY(dn_reorder_q(st, md, q, deq, NULL));
+    size_t k = strlen(st->impl);
+    snprintf(st->impl + k, sizeof st->impl - k, "%sint8 concat:%s", k ? "," : "", q->dt == dnnl_u8 ? "u8" : "s8");
+    return LP_OK;
+}
+
 static lp_status concat_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     const lp_shape *ys = shape(pc->g, ch->out_value);
@@ -1630,6 +1754,8 @@ static lp_status concat_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     int64_t axis = lp_attr_int(n, "axis", 0);
     if (axis < 0)
         axis += r;
+    if (ch->q_tail.on)
+        return concat_build_q(st, pc, n, ch, (int)axis, priv);
     bool out_priv = priv && dn_value_private_ok(pc, ch->out_value);
     dnnl_memory_desc_t src_md[DN_MAX_ARGS], dst_md;
     dnnl_exec_arg_t args[DN_MAX_ARGS];

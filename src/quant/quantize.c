@@ -98,6 +98,9 @@ typedef struct qctx {
     int n_synth;
     int64_t opset;
     bool any_int8;
+    int *range_of;              /* per value (n_range): whose calibrated range its pairs take
+                                   (scale propagation through MaxPool / Resize; NULL: its own) */
+    int n_range;
     /* "" in the main graph; in a body "_" + the node that owns it: what the quantizer names
      * there must not shadow a name of an enclosing graph (ONNX forbids it), and outer values
      * and weights copied into bodies keep their outer names */
@@ -130,15 +133,18 @@ static lp_status add_qdq_node(lp_graph *g, const char *op, const char *name, int
     return axis >= 0 ? lp_qb_attr_int(g, idx, "axis", axis) : LP_OK;
 }
 
+static lp_status act_qdq_params(qctx *q, int v, float scale, int32_t zp, bool sym, int *dq_out);
+
 /* The dequantized twin of activation `v`, creating Q -> DQ after it on first use. */
 static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym, int *dq_out)
 {
     lp_graph *g = q->g;
-    char name[512];
-    const char *vname = g->values[v].name;
-    const lp_observer *o = find_obs(q, v);
+    int from = v < q->n_range && q->range_of[v] >= 0 ? q->range_of[v] : v;
+    const lp_observer *o = find_obs(q, from);
+    if (!o && from != v)
+        o = find_obs(q, from = v);
     if (!o)
-        return lp_error(LOWP_ERR_INTERNAL, "no calibration statistics for tensor '%s'", vname);
+        return lp_error(LOWP_ERR_INTERNAL, "no calibration statistics for tensor '%s'", g->values[v].name);
     bool sym = force_sym || cfg->act_symmetric;
     double lo, hi;
     bool synthetic = o->range == 0 && o->count; /* derived min/max only */
@@ -146,6 +152,15 @@ static lp_status act_qdq(qctx *q, int v, const lp_quant_cfg *cfg, bool force_sym
     float scale;
     int32_t zp;
     lp_qparams(lo, hi, sym, &scale, &zp);
+    return act_qdq_params(q, v, scale, zp, sym, dq_out);
+}
+
+/* The dequantized twin of activation `v` with the given parameters (found or made). */
+static lp_status act_qdq_params(qctx *q, int v, float scale, int32_t zp, bool sym, int *dq_out)
+{
+    lp_graph *g = q->g;
+    char name[512];
+    const char *vname = g->values[v].name;
     for (int i = 0; i < q->n_cache; i++) {
         const qdq_cache *c = &q->cache[i];
         if (c->value == v && c->scale == scale && c->zp == zp && c->is_signed == sym) {
@@ -617,6 +632,102 @@ static void share_with_adds(qctx *q)
     }
 }
 
+/* The first pair made for activation v (cache index), or -1. */
+static int first_pair(const qctx *q, int v)
+{
+    for (int c = 0; c < q->n_cache; c++)
+        if (q->cache[c].value == v)
+            return c;
+    return -1;
+}
+
+static bool moves_values(const lp_node *n)
+{
+    return !n->dead && !*n->domain && n->n_out == 1 && n->n_in >= 1 &&
+           (n->op == LP_OP_MaxPool || n->op == LP_OP_GlobalMaxPool || n->op == LP_OP_Resize ||
+            n->op == LP_OP_Upsample);
+}
+
+static bool float_act(const lp_graph *g, int v)
+{
+    return v >= 0 && g->values[v].kind != LP_VALUE_CONST && (!g->values[v].dtype || g->values[v].dtype == LP_F32);
+}
+
+/* Scale propagation (LPOT's scale_propagation_max_pooling): a MaxPool's or Resize's result
+ * is quantized with its input's range, so that the op can pass the integers on unchanged
+ * (the maximum and nearest sampling select values; linear and cubic sampling stay within
+ * the input's range, up to cubic's small overshoot, which saturates). */
+static lp_status propagate_ranges(qctx *q)
+{
+    lp_graph *g = q->g;
+    q->range_of = malloc((size_t)(g->n_values ? g->n_values : 1) * sizeof *q->range_of);
+    if (!q->range_of)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    q->n_range = g->n_values;
+    for (int v = 0; v < g->n_values; v++)
+        q->range_of[v] = -1;
+    for (int i = 0; i < g->n_nodes; i++) { /* topological order: chains resolve to their first input */
+        const lp_node *n = &g->nodes[i];
+        if (!moves_values(n) || !float_act(g, n->in[0]) || !float_act(g, n->out[0]) || n->out[0] < 0)
+            continue;
+        int x = n->in[0];
+        q->range_of[n->out[0]] = q->range_of[x] >= 0 ? q->range_of[x] : x;
+    }
+    return LP_OK;
+}
+
+/* INT8 that flows (docs/quantization.md): the ops that move or select values -- MaxPool,
+ * Resize and Concat -- read the dequantized twins of their inputs when their result is
+ * quantized for an INT8 reader, so the engine passes 8-bit data through them instead of
+ * dequantizing and quantizing again. MaxPool and Resize take their input's pair with their
+ * result's parameters (equal by propagate_ranges); a Concat input takes the pair it already
+ * has, else one of its own range: the engine requantizes each input into the result's
+ * scale. Walked from the last node back, so a Resize that feeds a Concat sees the Concat's
+ * new pair. A node whose input already has a pair with other parameters stays float (two
+ * pairs on one tensor would keep its producer from writing 8 bits). */
+static lp_status share_with_moves(qctx *q, int n_orig)
+{
+    lp_graph *g = q->g;
+    for (int i = n_orig - 1; i >= 0; i--) {
+        lp_node *n = &g->nodes[i];
+        bool concat = !n->dead && !*n->domain && n->op == LP_OP_Concat && n->n_out == 1;
+        if ((!concat && !moves_values(n)) || n->out[0] < 0 || !float_act(g, n->out[0]))
+            continue;
+        int c = first_pair(q, n->out[0]);
+        if (c < 0)
+            continue; /* no INT8 reader quantizes the result */
+        lp_precision p;
+        lp_quant_cfg cfg;
+        lp_recipe_get(q->recipe, n->name, &p, &cfg);
+        if (p != LP_PREC_INT8)
+            continue;
+        if (!concat) {
+            int x = n->in[0], cx = first_pair(q, x), dq;
+            qdq_cache pc = q->cache[c];
+            if (!float_act(g, x) || (cx >= 0 && (q->cache[cx].scale != pc.scale || q->cache[cx].zp != pc.zp ||
+                                                 q->cache[cx].is_signed != pc.is_signed)))
+                continue;
+            LP_TRY(act_qdq_params(q, x, pc.scale, pc.zp, pc.is_signed, &dq));
+            g->nodes[i].in[0] = dq;
+            continue;
+        }
+        int dqs[LP_MAX_NODE_IO];
+        bool ok = n->n_in <= LP_MAX_NODE_IO;
+        for (int k = 0; k < n->n_in && ok; k++)
+            ok = float_act(g, n->in[k]) && (first_pair(q, n->in[k]) >= 0 || find_obs(q, n->in[k]));
+        for (int k = 0; k < n->n_in && ok; k++) {
+            int x = g->nodes[i].in[k], cx = first_pair(q, x);
+            if (cx >= 0)
+                dqs[k] = q->cache[cx].dq_out;
+            else
+                LP_TRY(act_qdq(q, x, &cfg, false, &dqs[k]));
+        }
+        for (int k = 0; k < g->nodes[i].n_in && ok; k++)
+            g->nodes[i].in[k] = dqs[k];
+    }
+    return LP_OK;
+}
+
 lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r)
 {
     size_t len = 0;
@@ -673,6 +784,8 @@ static lp_status quantize_nodes(const qctx *parent, lp_graph *g, const char *sco
     if (st == LP_OK && parent->recipe->smooth_quant_alpha > 0)
         st = smooth(&q, parent->recipe->smooth_quant_alpha);
     int n_orig = g->n_nodes;
+    if (st == LP_OK)
+        st = propagate_ranges(&q);
     for (int i = 0; i < n_orig && st == LP_OK; i++) {
         lp_precision p;
         lp_quant_cfg cfg;
@@ -682,7 +795,10 @@ static lp_status quantize_nodes(const qctx *parent, lp_graph *g, const char *sco
     }
     if (st == LP_OK)
         share_with_adds(&q);
+    if (st == LP_OK)
+        st = share_with_moves(&q, n_orig);
     free(q.cache);
+    free(q.range_of);
     for (int i = 0; i < q.n_synth; i++) {
         free(q.synth[i].obs);
         free(q.synth[i].ch.min), free(q.synth[i].ch.max), free(q.synth[i].ch.sum);

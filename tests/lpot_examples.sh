@@ -13,12 +13,33 @@
 # the way LPOT's own ONNX BERT example is (onnxrt_integerops, dynamic): the TensorFlow-only
 # parts -- framework, the `bert` TF-record dataset, the SquadV1 detokenizing postprocess -- are
 # replaced by an ONNX model and its features as .npy (tools/make_lpot_fixture_bert.py); the
-# SquadF1 metric, sampling size, model_wise, op_wise and tuning keys are LPOT's.
+# SquadF1 metric, sampling size, model_wise, op_wise and tuning keys are LPOT's. The fourth is
+# LPOT's ONNX Runtime gpt2 example (examples/onnxrt/gpt2.yaml), which has no dataloader (its
+# script passes one) and tunes against the FP32 model's outputs (MSE, compare_label: False)
+# with a relative criterion: the data comes from the command line, the YAML is as written, on
+# a GPT-2-shaped fixture (tools/make_lpot_fixture_gpt2.py).
 SUITE=lpot_examples
 . "$(dirname "$0")/lib.sh"
 if ! /usr/bin/python3 -c 'import onnx, numpy' 2>/dev/null; then
     skip lpot_examples "/usr/bin/python3 with onnx and numpy absent"; finish; exit
 fi
+
+# example NAME YAML MODEL — runs `lowp eval`, `quantize` and `tune` on MODEL with the example's
+# configuration as written ($EVAL_ARGS and $TUNE_ARGS: what the example's script would pass,
+# unquoted): NAME.eval.json, NAME.q.json + NAME.q.onnx, NAME.tune.json + the workspace NAME_ws
+# in $T, each command's stderr in NAME.*.err and its exit status in eval_rc, q_rc, tune_rc.
+example() {
+    "$LOWP" eval "$3" --config "$2" $EVAL_ARGS --json -q >"$T/$1.eval.json" 2>"$T/$1.eval.err"; eval_rc=$?
+    "$LOWP" quantize "$3" --config "$2" -o "$T/$1.q.onnx" --json -q >"$T/$1.q.json" 2>"$T/$1.q.err"; q_rc=$?
+    "$LOWP" tune "$2" "$3" $TUNE_ARGS -w "$T/$1_ws" --json -q >"$T/$1.tune.json" 2>"$T/$1.tune.err"; tune_rc=$?
+}
+# judge CASE RC STEM CONDITION — ok CASE when RC is 0 and the shell CONDITION holds, else a
+# failure with the command's last error line and the start of its output ($T/STEM.{err,json}).
+judge() {
+    if [ "$2" = 0 ] && eval "$4"; then ok "$1"
+    else fail "$1" "exit $2: $(tail -1 "$T/$3.err") $(head -c 300 "$T/$3.json")"; fi
+}
+
 F="$T/fixture"
 /usr/bin/python3 tools/make_lpot_fixture.py "$F" || { fail fixture "make_lpot_fixture.py failed"; finish; exit; }
 cat >"$T/resnet50_v1_5.yaml" <<YAML
@@ -90,36 +111,40 @@ tuning:
 YAML
 Y="$T/resnet50_v1_5.yaml"
 
+example resnet "$Y" "$F/model.onnx"
 # eval: the fixture's classes are the dominant colour, which the model reads through
 # ResizeCropImagenet's normalization: every image right
-"$LOWP" eval "$F/model.onnx" --config "$Y" --json -q >"$T/eval.json" 2>"$T/eval.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"value": *1[,.]' "$T/eval.json" && grep -q '"samples": *24' "$T/eval.json"; then
-    ok resnet50_example_eval
-else
-    fail resnet50_example_eval "exit $rc: $(tail -1 "$T/eval.err") $(head -c 200 "$T/eval.json")"
-fi
-
+judge resnet50_example_eval $eval_rc resnet.eval \
+    "grep -q '\"value\": *1[,.]' $T/resnet.eval.json && grep -q '\"samples\": *24' $T/resnet.eval.json"
 # quantize: the QOperator form (onnxrt_qlinearops), the op_wise node kept FP32, the calibration
 # sampling size the first of "50, 100" (the fixture has 24 images, all used)
-"$LOWP" quantize "$F/model.onnx" --config "$Y" -o "$T/q.onnx" --json -q >"$T/q.json" 2>"$T/q.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"format":"qoperator"' "$T/q.json" && grep -q '"int8_nodes":1,' "$T/q.json" &&
-   grep -q '"fp32_nodes":1,' "$T/q.json" && grep -q '"calibration_samples":24,' "$T/q.json" && [ -s "$T/q.onnx" ]; then
-    ok resnet50_example_quantize
-else
-    fail resnet50_example_quantize "exit $rc: $(tail -1 "$T/q.err") $(cat "$T/q.json")"
-fi
-
+judge resnet50_example_quantize $q_rc resnet.q "grep -q '\"format\":\"qoperator\"' $T/resnet.q.json &&
+    grep -q '\"int8_nodes\":1,' $T/resnet.q.json && grep -q '\"fp32_nodes\":1,' $T/resnet.q.json &&
+    grep -q '\"calibration_samples\":24,' $T/resnet.q.json && [ -s $T/resnet.q.onnx ]"
 # tune: meets the 1 % criterion, the tuned model evaluates as the tune said
-"$LOWP" tune "$Y" "$F/model.onnx" -w "$T/ws" --json -q >"$T/tune.json" 2>"$T/tune.err"
+judge resnet50_example_tune $tune_rc resnet.tune "grep -q '\"met_target\": true' $T/resnet.tune.json &&
+    [ -s $T/resnet_ws/best_model.onnx ] &&
+    \"$LOWP\" eval $T/resnet_ws/best_model.onnx --config $Y --json -q 2>/dev/null | grep -q '\"value\": *1[,.]'"
+
+# INC 2.x's multi_metrics without weights on the same example: every metric is held to its own
+# FP32 value (topk must not lose more than 1 %, Loss must not grow by more than 1 %). The tuner
+# scores a trial by its worst metric's relative change, so the best trial's value must be what
+# eval's two metrics give, computed here independently.
+sed 's/^      topk: 1$/      topk: 1\n      Loss: {}/; s/^    metric:$/    multi_metrics:/' "$Y" >"$T/multi.yaml"
+"$LOWP" tune "$T/multi.yaml" "$F/model.onnx" -w "$T/multi_ws" --json -q >"$T/multi.tune.json" 2>"$T/multi.tune.err"
 rc=$?
-if [ $rc = 0 ] && grep -q '"met_target": true' "$T/tune.json" && [ -s "$T/ws/best_model.onnx" ] &&
-   "$LOWP" eval "$T/ws/best_model.onnx" --config "$Y" --json -q 2>/dev/null | grep -q '"value": *1[,.]'; then
-    ok resnet50_example_tune
-else
-    fail resnet50_example_tune "exit $rc: $(tail -1 "$T/tune.err")"
-fi
+for m in topk=1 Loss; do
+    for w in fp32 best; do
+        mf="$F/model.onnx"; [ $w = best ] && mf="$T/multi_ws/best_model.onnx"
+        "$LOWP" eval "$mf" --config "$Y" --metric $m --json -q >"$T/multi.$m.$w.json" 2>>"$T/multi.tune.err"
+    done
+done
+judge multi_metrics_each_tune $rc multi.tune "grep -q 'multi_metrics:' $T/multi.yaml && grep -q '\"met_target\": true' $T/multi.tune.json &&
+    /usr/bin/python3 -c 'import json,sys; v=lambda f: json.load(open(sys.argv[1] + f))[\"value\"]; r=json.load(open(sys.argv[2]))
+a0, a1, l0, l1 = v(\"topk=1.fp32.json\"), v(\"topk=1.best.json\"), v(\"Loss.fp32.json\"), v(\"Loss.best.json\")
+worst = min((a1 - a0) / abs(a0), -(l1 - l0) / abs(l0))
+sys.exit(0 if r[\"baseline\"] == 0 and abs(r[\"target\"] + 0.01) < 1e-12 and abs(r[\"best\"] - worst) < 1e-9 and worst >= -0.01 else 1)' \
+        $T/multi. $T/multi.tune.json"
 
 # ---- object detection: ssd_mobilenet_v1.yaml as written, paths changed ----
 C="$T/coco"
@@ -218,45 +243,22 @@ tuning:
 YAML
 S="$T/ssd_mobilenet_v1.yaml"
 
+example ssd "$S" "$C/model.onnx"
 # eval: 18 of the 20 listed images (one file missing, one without boxes), every square found
 # at every COCO IoU threshold
-"$LOWP" eval "$C/model.onnx" --config "$S" --json -q >"$T/ssd_eval.json" 2>"$T/ssd_eval.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"value": *1[,.]' "$T/ssd_eval.json" && grep -q '"samples": *18' "$T/ssd_eval.json"; then
-    ok ssd_example_eval
-else
-    fail ssd_example_eval "exit $rc: $(tail -1 "$T/ssd_eval.err") $(head -c 200 "$T/ssd_eval.json")"
-fi
+judge ssd_example_eval $eval_rc ssd.eval \
+    "grep -q '\"value\": *1[,.]' $T/ssd.eval.json && grep -q '\"samples\": *18' $T/ssd.eval.json"
+# quantize: QOperator, the Conv in INT8; calibration on the 6 images with exactly one box
+# (filter LabelBalance size 1)
+judge ssd_example_quantize $q_rc ssd.q "grep -q '\"format\":\"qoperator\"' $T/ssd.q.json &&
+    grep -q '\"int8_nodes\":1,' $T/ssd.q.json && grep -q '\"calibration_samples\":6,' $T/ssd.q.json && [ -s $T/ssd.q.onnx ]"
+# tune: meets the absolute 0.01 criterion on COCOmAP
+judge ssd_example_tune $tune_rc ssd.tune "grep -q '\"met_target\": true' $T/ssd.tune.json && [ -s $T/ssd_ws/best_model.onnx ]"
 
 # anno_path (the instances file: categories 1..3 keep their numbers) is read and scores the same
 "$LOWP" eval "$C/model.onnx" --config "$S" --metric "COCOmAP:anno_path=$C/annotations/instances_val2017.json" \
     --json -q >"$T/ssd_anno.json" 2>"$T/ssd_anno.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"value": *1[,.]' "$T/ssd_anno.json"; then
-    ok ssd_example_anno_path
-else
-    fail ssd_example_anno_path "exit $rc: $(tail -1 "$T/ssd_anno.err") $(head -c 200 "$T/ssd_anno.json")"
-fi
-
-# quantize: QOperator, the Conv in INT8; calibration on the 6 images with exactly one box
-# (filter LabelBalance size 1)
-"$LOWP" quantize "$C/model.onnx" --config "$S" -o "$T/ssd_q.onnx" --json -q >"$T/ssd_q.json" 2>"$T/ssd_q.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"format":"qoperator"' "$T/ssd_q.json" && grep -q '"int8_nodes":1,' "$T/ssd_q.json" &&
-   grep -q '"calibration_samples":6,' "$T/ssd_q.json" && [ -s "$T/ssd_q.onnx" ]; then
-    ok ssd_example_quantize
-else
-    fail ssd_example_quantize "exit $rc: $(tail -1 "$T/ssd_q.err") $(cat "$T/ssd_q.json")"
-fi
-
-# tune: meets the absolute 0.01 criterion on COCOmAP
-"$LOWP" tune "$S" "$C/model.onnx" -w "$T/ssd_ws" --json -q >"$T/ssd_tune.json" 2>"$T/ssd_tune.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"met_target": true' "$T/ssd_tune.json" && [ -s "$T/ssd_ws/best_model.onnx" ]; then
-    ok ssd_example_tune
-else
-    fail ssd_example_tune "exit $rc: $(tail -1 "$T/ssd_tune.err")"
-fi
+judge ssd_example_anno_path $? ssd_anno "grep -q '\"value\": *1[,.]' $T/ssd_anno.json"
 
 # ---- question answering: LPOT's BERT SQuAD example on ONNX ----
 B="$T/bert"
@@ -317,34 +319,69 @@ tuning:
 YAML
 Q="$T/bert.yaml"
 
+example bert "$Q" "$B/model.onnx"
 # eval: every answer span found (F1 100 over the 40 questions; exact match too)
-"$LOWP" eval "$B/model.onnx" --config "$Q" --json -q >"$T/bert_eval.json" 2>"$T/bert_eval.err"
-rc=$?
-"$LOWP" eval "$B/model.onnx" --config "$Q" --metric SquadF1:exact_match=true --json -q >"$T/bert_em.json" 2>>"$T/bert_eval.err"
-if [ $rc = 0 ] && grep -q '"metric":"SquadF1","value":100,"samples":40' "$T/bert_eval.json" &&
-   grep -q '"value":100,' "$T/bert_em.json"; then
-    ok bert_example_eval
-else
-    fail bert_example_eval "exit $rc: $(tail -1 "$T/bert_eval.err") $(cat "$T/bert_eval.json")"
-fi
-
+"$LOWP" eval "$B/model.onnx" --config "$Q" --metric SquadF1:exact_match=true --json -q >"$T/bert_em.json" 2>>"$T/bert.eval.err"
+judge bert_example_eval $eval_rc bert.eval "grep -q '\"metric\":\"SquadF1\",\"value\":100,\"samples\":40' $T/bert.eval.json &&
+    grep -q '\"value\":100,' $T/bert_em.json"
 # quantize: dynamic (integerops), the op_wise head kept FP32, the mixing MatMul in INT8
-"$LOWP" quantize "$B/model.onnx" --config "$Q" -o "$T/bert_q.onnx" --json -q >"$T/bert_q.json" 2>"$T/bert_q.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"approach":"dynamic"' "$T/bert_q.json" && grep -q '"int8_nodes":1,' "$T/bert_q.json" &&
-   grep -q '"fp32_nodes":1,' "$T/bert_q.json" && [ -s "$T/bert_q.onnx" ]; then
-    ok bert_example_quantize
-else
-    fail bert_example_quantize "exit $rc: $(tail -1 "$T/bert_q.err") $(cat "$T/bert_q.json")"
-fi
-
+judge bert_example_quantize $q_rc bert.q "grep -q '\"approach\":\"dynamic\"' $T/bert.q.json &&
+    grep -q '\"int8_nodes\":1,' $T/bert.q.json && grep -q '\"fp32_nodes\":1,' $T/bert.q.json && [ -s $T/bert.q.onnx ]"
 # tune: meets the 1 % criterion on SquadF1
-"$LOWP" tune "$Q" "$B/model.onnx" -w "$T/bert_ws" --json -q >"$T/bert_tune.json" 2>"$T/bert_tune.err"
-rc=$?
-if [ $rc = 0 ] && grep -q '"met_target": true' "$T/bert_tune.json" && [ -s "$T/bert_ws/best_model.onnx" ]; then
-    ok bert_example_tune
-else
-    fail bert_example_tune "exit $rc: $(tail -1 "$T/bert_tune.err")"
-fi
+judge bert_example_tune $tune_rc bert.tune "grep -q '\"met_target\": true' $T/bert.tune.json && [ -s $T/bert_ws/best_model.onnx ]"
+
+# ---- language modelling: LPOT's gpt2 example, scored against the FP32 model's outputs ----
+G="$T/gpt2"
+/usr/bin/python3 tools/make_lpot_fixture_gpt2.py "$G" || { fail gpt2_fixture "make_lpot_fixture_gpt2.py failed"; finish; exit; }
+cat >"$T/gpt2.yaml" <<YAML
+model:                                               # mandatory. used to specify model specific information.
+  name: gpt2 
+  framework: onnxrt_integerops                       # mandatory. possible values are tensorflow, mxnet, pytorch, pytorch_ipex, onnxrt_integerops and onnxrt_qlinearops.
+
+quantization:
+  approach: post_training_dynamic_quant              # optional. default value is post_training_static_quant.
+  op_wise: {
+     'Gather_*': {
+     'activation':  {'dtype': ['fp32'], 'scheme':['sym']},
+     'weight': {'dtype': ['fp32'], 'scheme':['sym']}
+     }
+   }
+
+evaluation:
+  accuracy:
+    metric:
+      MSE: 
+        compare_label: False
+
+tuning:
+  accuracy_criterion:
+    relative:  0.999                                 # optional. default value is relative, other value is absolute. this example allows relative accuracy loss: 1%.
+  exit_policy:
+    timeout: 0                                       # optional. tuning timeout (seconds). default value is 0 which means early stop. combine with max_trials field to decide when to exit.
+  random_seed: 9527                                  # optional. random seed for deterministic tuning.
+YAML
+# The YAML has no dataloader (LPOT's gpt2 script builds one): the data comes from the command
+# line; eval needs the FP32 model to compare with (--reference).
+EVAL_ARGS="--dataset Npy:inputs=$G/input_ids.npy --reference $G/model.onnx" TUNE_ARGS="--eval Npy:inputs=$G/input_ids.npy"
+example gpt2 "$T/gpt2.yaml" "$G/model.onnx"
+EVAL_ARGS="" TUNE_ARGS=""
+# eval: the FP32 model against itself scores exactly 0
+judge gpt2_example_eval $eval_rc gpt2.eval "grep -q '\"metric\":\"MSE\",\"value\":0,\"samples\":48' $T/gpt2.eval.json"
+# quantize: dynamic in onnxrt_integerops' form (DynamicQuantizeLinear + MatMulInteger, as
+# ONNX Runtime's dynamic quantizer writes it), both MatMuls in INT8
+judge gpt2_example_quantize $q_rc gpt2.q "grep -q '\"approach\":\"dynamic\"' $T/gpt2.q.json &&
+    grep -q '\"int8_nodes\":2,' $T/gpt2.q.json && \"$LOWP\" info $T/gpt2.q.onnx | grep -q 'MatMulInteger 2'"
+# tune: the baseline is 0, so the relative criterion is measured against the FP32 logits' mean
+# square (the fixture computes it in numpy): target = 0.999 x that, to float rounding (1e-6
+# relative: the engine sums in float32); the int8 model meets it
+judge gpt2_example_tune $tune_rc gpt2.tune "grep -q '\"met_target\": true' $T/gpt2.tune.json &&
+    /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); ms=float(open(sys.argv[2]).read());
+sys.exit(0 if r[\"baseline\"] == 0 and abs(r[\"target\"] - 0.999 * ms) < 1e-6 * ms and 0 < r[\"best\"] < r[\"target\"] else 1)' \
+        $T/gpt2.tune.json $G/logits_mean_square.txt"
+# ... and the model it wrote scores what the tune said (eval against the FP32 model)
+"$LOWP" eval "$T/gpt2_ws/best_model.onnx" --config "$T/gpt2.yaml" --dataset "Npy:inputs=$G/input_ids.npy" \
+    --reference "$G/model.onnx" --json -q >"$T/gpt2_best.json" 2>"$T/gpt2_best.err"
+judge gpt2_tuned_model_eval $? gpt2_best "/usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[\"value\"];
+t=json.load(open(sys.argv[2])); sys.exit(0 if abs(v - t[\"best\"]) <= 1e-9 + 1e-6 * t[\"best\"] else 1)' $T/gpt2_best.json $T/gpt2.tune.json"
 
 finish

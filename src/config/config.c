@@ -368,6 +368,15 @@ static lp_status parse_dataloader(const ctx *c, const lp_yval *v, const char *pa
     char what[160];
     snprintf(what, sizeof what, "dataset '%s'", d->dataset.name);
     LP_TRY(lp_params_check(&params, vt->params, what));
+    /* LPOT's download: true fetches a missing dataset; lowp reads only what is on disk, so
+     * the request would go unanswered: refused (false says what lowp does anyway). */
+    const lp_yval *dlv = d->dataset.params ? lp_yval_get(d->dataset.params, "download") : NULL;
+    bool want_download = false;
+    if (dlv && dlv->kind == LP_NODE_SCALAR && lp_scalar_bool(dlv, &want_download) && want_download) {
+        join(p, sizeof p, d->dataset.path, "download");
+        return bad(c, p, dlv, "lowp never downloads: put the files in 'root' (Debian packages some, e.g. "
+                   "dataset-fashion-mnist) and write download: false or leave it out");
+    }
     LP_TRY(parse_filter(c, v, path, vt, d));
     join(p, sizeof p, path, "transform");
     return parse_transforms(c, lp_yval_get(v, "transform"), p, &d->transforms, &d->n_transforms);
@@ -552,16 +561,22 @@ static lp_status check_metric(const ctx *c, const char *path, lp_cfg_named *n)
     join(n->path, sizeof n->path, path, n->name);
     lp_params_view(&p, n->params, c->file, n->path);
     lowp_metric *m = NULL;
-    LP_TRY(lp_metric_create_params(n->name, &p, &m));
+    lp_status st = lp_metric_create_params(n->name, &p, &m);
     lowp_metric_free(m);
-    return LP_OK;
+    if (st != LP_OK && !strstr(lowp_last_error(), " line ")) { /* e.g. an anno_path that cannot be read */
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s", lowp_last_error());
+        const lp_yval *at = n->params ? n->params : NULL;
+        return lp_error(st, "%s (at line %d)", msg, at && at->line ? at->line : lp_yval_line(at));
+    }
+    return st;
 }
 
 /* multi_metrics (INC 2.x): metric names, `weight` (one per metric) and `higher_is_better`.
- * lowp tunes on one value, so the weighted form is what it takes: mean(weight_i * value_i), as
- * INC combines them, compared in the direction of tuning.accuracy_criterion.higher_is_better
- * (INC ignores the per-metric list then). Without weight INC holds each metric to its own
- * target; lowp refuses that, naming the key. */
+ * With weights the value is mean(weight_i * value_i), as INC combines them, compared in the
+ * direction of tuning.accuracy_criterion.higher_is_better (a per-metric list would not apply:
+ * refused). Without weights every metric is held to its own target, each in its direction
+ * (`higher_is_better`, one boolean per metric; else the metric's own): metric/multi.c. */
 static lp_status parse_multi_metrics(const ctx *c, const lp_yval *v)
 {
     const char *path = "evaluation.accuracy.multi_metrics";
@@ -574,23 +589,36 @@ static lp_status parse_multi_metrics(const ctx *c, const lp_yval *v)
     if (n < 1)
         return bad(c, path, v, "name at least one metric");
     char p[256];
-    if (hib) {
+    if (hib && w) {
         join(p, sizeof p, path, "higher_is_better");
         return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, p, lp_yval_line(hib),
-                            "per-metric directions hold each metric to its own target, and lowp tunes on one "
-                            "value: give 'weight' (the weighted mean is compared in the direction of "
-                            "tuning.accuracy_criterion.higher_is_better, as INC does with weights)");
+                            "with 'weight' the weighted mean is compared in the direction of "
+                            "tuning.accuracy_criterion.higher_is_better, as INC does: per-metric directions "
+                            "apply without weights (each metric held to its own target)");
     }
-    if (!w)
-        return bad(c, path, v, "lowp tunes on one value: give 'weight' (one per metric; the value is "
-                   "mean(weight * metric), as INC combines them)");
-    join(p, sizeof p, path, "weight");
-    int nw = w->kind == LP_NODE_SEQ ? w->n : 1;
-    if (nw != n)
-        return bad(c, p, w, "%d weights for %d metrics", nw, n);
     cfg->evaluation.multi = calloc((size_t)n, sizeof *cfg->evaluation.multi);
-    cfg->evaluation.multi_weight = calloc((size_t)n, sizeof *cfg->evaluation.multi_weight);
-    if (!cfg->evaluation.multi || !cfg->evaluation.multi_weight)
+    if (!cfg->evaluation.multi)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    if (hib) {
+        join(p, sizeof p, path, "higher_is_better");
+        int nh = hib->kind == LP_NODE_SEQ ? hib->n : 1;
+        if (nh != n)
+            return bad(c, p, hib, "%d directions for %d metrics", nh, n);
+        if (!(cfg->evaluation.multi_hib = calloc((size_t)n, sizeof *cfg->evaluation.multi_hib)))
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int i = 0; i < nh; i++) {
+            const lp_yval *it = hib->kind == LP_NODE_SEQ ? hib->items[i] : hib;
+            bool b;
+            if (it->kind != LP_NODE_SCALAR || !lp_scalar_bool(it, &b))
+                return bad(c, p, it, "expected true or false, got '%s'", show(it));
+            cfg->evaluation.multi_hib[i] = b;
+        }
+    }
+    int nw = w ? (w->kind == LP_NODE_SEQ ? w->n : 1) : 0;
+    join(p, sizeof p, path, "weight");
+    if (w && nw != n)
+        return bad(c, p, w, "%d weights for %d metrics", nw, n);
+    if (w && !(cfg->evaluation.multi_weight = calloc((size_t)n, sizeof *cfg->evaluation.multi_weight)))
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < nw; i++) {
         const lp_yval *it = w->kind == LP_NODE_SEQ ? w->items[i] : w;
@@ -663,7 +691,21 @@ static lp_status parse_train(const ctx *c, const lp_yval *v, const char *path, l
     t->end_epoch = t->start_epoch + 1;
     LP_TRY(get_int(c, v, "end_epoch", path, t->start_epoch + 1, &t->end_epoch));
     LP_TRY(get_int(c, v, "iteration", path, 1, &t->iteration));
+    t->frequency = 1;
     LP_TRY(get_int(c, v, "frequency", path, 1, &t->frequency));
+    /* LPOT 1.4's training loops read no frequency (a reserved key): the weights step every
+     * batch and lowp checkpoints every epoch, which is frequency 1; anything else would be
+     * silently ignored, so it is refused. */
+    join(p, sizeof p, path, "frequency");
+    if (t->frequency != 1)
+        return bad(c, p, lp_yval_get(v, "frequency"), "lowp updates the weights every batch and checkpoints "
+                   "every epoch: only 1 (LPOT 1.4's training loop does not read it either)");
+    const lp_yval *hf = lp_yval_get(v, "hostfile");
+    join(p, sizeof p, path, "hostfile");
+    if (hf)
+        return bad(c, p, hf, "lowp trains in one process; multi-node runs take their hosts from Open MPI "
+                   "(mpirun --hostfile FILE -np N lowp tune|eval ..., docs/distributed.md), and lowp train "
+                   "is not distributed: remove the key");
     const lp_yval *dl = lp_yval_get(v, "dataloader");
     join(p, sizeof p, path, "dataloader");
     if (dl)
@@ -1175,6 +1217,7 @@ void lowp_config_free(lowp_config *cfg)
     free(cfg->evaluation.postprocess);
     free(cfg->evaluation.multi);
     free(cfg->evaluation.multi_weight);
+    free(cfg->evaluation.multi_hib);
     lp_yval_free(cfg->root);
     free(cfg);
 }
@@ -1436,7 +1479,8 @@ lowp_status lowp_config_metric(const lowp_config *cfg, lowp_metric **out)
             st = lp_metric_create_params(cfg->evaluation.multi[i].name, &p, &ms[i]);
         }
         if (st == LP_OK)   /* takes the metrics, also when it fails */
-            st = lp_metric_create_multi(n, ms, cfg->evaluation.multi_weight, cfg->tuning.higher_is_better, out);
+            st = lp_metric_create_multi(n, ms, cfg->evaluation.multi_weight, cfg->tuning.higher_is_better,
+                                        cfg->evaluation.multi_hib, out);
         else
             for (int i = 0; i < n; i++)
                 lowp_metric_free(ms[i]);

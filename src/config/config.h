@@ -71,7 +71,7 @@ typedef struct lp_cfg_train {
     int64_t start_epoch;       /* default 0 */
     int64_t end_epoch;         /* default start_epoch + 1 */
     int64_t iteration;         /* batches per epoch at most; 0: all */
-    int64_t frequency;         /* accepted (LPOT's); lowp checkpoints every epoch */
+    int64_t frequency;         /* only 1 (LPOT's reserved key; lowp steps every batch) */
     lp_cfg_dataloader dataloader;
     const char *optimizer;     /* SGD (default), Adam, AdamW */
     double learning_rate, momentum, weight_decay, beta_1, beta_2, epsilon;
@@ -150,7 +150,9 @@ struct lowp_config {
         lp_cfg_named metric;                       /* exactly one, or: */
         int n_multi;                               /* multi_metrics (INC 2.x): the metrics, */
         lp_cfg_named *multi;                       /* in YAML order, */
-        double *multi_weight;                      /* and their weights */
+        double *multi_weight;                      /* and their weights (NULL: each metric
+                                                      held to its own target), */
+        int *multi_hib;                            /* or their directions (NULL: their own) */
         lp_cfg_dataloader accuracy_dataloader;
         int64_t accuracy_iteration;                /* batches to evaluate; -1 (default): all */
         int n_postprocess;

@@ -26,10 +26,21 @@ void lp_metric_names(char *buf, size_t size);
 /* Creates from a params view (keeps its file and key path for messages). */
 lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out);
 
-/* Several metrics as one (multi_metrics with weights): value mean(weights[i] * value_i). Takes
- * the n metrics (frees them also when it fails); they must agree on compare_label. */
+/* Several metrics as one (multi_metrics, multi.c). With weights: value mean(weights[i] *
+ * value_i) in the direction higher_is_better. Without (NULL): each metric against its own
+ * target, in the direction each_higher_is_better[i] (NULL: the metric's own); the value is the
+ * first metric's until lp_metric_multi_freeze, then the worst metric's change from its
+ * baseline (0 at the baseline, higher is better). Takes the n metrics (frees them also when it
+ * fails); they must agree on compare_label. */
 lp_status lp_metric_create_multi(int n, lowp_metric **metrics, const double *weights, int higher_is_better,
-                                 lowp_metric **out);
+                                 const int *each_higher_is_better, lowp_metric **out);
+/* multi_metrics without weights. */
+bool lp_metric_multi_each(const lowp_metric *m);
+/* Takes the values of its last result as the baselines (relative: changes are divided by
+ * |baseline|); *n_out metrics, the first `max` baselines into base_out. */
+lp_status lp_metric_multi_freeze(lowp_metric *m, bool relative, int *n_out, double *base_out, int max);
+/* The i-th metric's name. */
+const char *lp_metric_multi_name(const lowp_metric *m, int i);
 
 /* A metric's refusal of one row of the batch it is scoring (a label out of range, NaN...):
  * records the message, prefixed "row N: ", and the row, so that lowp_evaluate can name the

@@ -1,6 +1,16 @@
-/* multi.c — several metrics scored as one value (INC 2.x's evaluation.accuracy.multi_metrics
- * with `weight`): every batch goes to each metric, the value is mean(weight_i * value_i) as
- * INC's objective combines them, and the direction is the criterion's higher_is_better. */
+/* multi.c — several metrics scored as one value (INC 2.x's evaluation.accuracy.multi_metrics).
+ * Every batch goes to each metric. With `weight` the value is mean(weight_i * value_i) as
+ * INC's objective combines them, and the direction is the criterion's higher_is_better.
+ * Without weights INC holds every metric to its own target; here that is one value too, once
+ * the tuner has frozen the FP32 baselines b_i (lp_metric_multi_freeze): the worst metric's
+ * change in its own direction d_i (+1 higher is better, -1 lower),
+ *
+ *     value = min_i d_i * (v_i - b_i) / s_i     (s_i = |b_i| for a relative criterion, else 1)
+ *
+ * which is 0 for the FP32 model, higher is better, and is >= -tolerance exactly when every
+ * metric is within the tolerance of its own baseline. Before the freeze (lowp eval) the value is
+ * the first metric's. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +21,11 @@
 typedef struct multi {
     int n;
     lowp_metric **m;
-    double *w;
+    double *w;                  /* NULL: each metric against its own target */
+    int *dir;                   /* each mode: +1 higher is better, -1 lower */
+    double *last;               /* each mode: the values of the last result */
+    double *base;               /* each mode, once frozen: the FP32 values */
+    bool frozen, relative, have_last;
 } multi;
 
 static void multi_free(void *s)
@@ -23,6 +37,9 @@ static void multi_free(void *s)
         lowp_metric_free(x->m[i]);
     free(x->m);
     free(x->w);
+    free(x->dir);
+    free(x->last);
+    free(x->base);
     free(x);
 }
 
@@ -51,15 +68,23 @@ static lp_status multi_update(void *s, int no, const lowp_tensor *const *outs, i
 static lp_status multi_result(void *s, double *v)
 {
     multi *x = s;
-    double sum = 0;
+    double sum = 0, worst = INFINITY;
     for (int i = 0; i < x->n; i++) {
         double r;
         lp_status st = x->m[i]->vt->result(x->m[i]->state, &r);
         if (st != LP_OK)
             return lp_error_prefix(st, "%s", x->m[i]->vt->name);
-        sum += x->w[i] * r;
+        if (x->w) {
+            sum += x->w[i] * r;
+            continue;
+        }
+        x->last[i] = r;
+        double scale = x->relative && x->base[i] != 0 ? fabs(x->base[i]) : 1;
+        double d = x->dir[i] * (r - x->base[i]) / scale;
+        worst = d < worst || d != d ? d : worst; /* a NaN metric makes the whole NaN */
     }
-    *v = sum / x->n;
+    x->have_last = !x->w;
+    *v = x->w ? sum / x->n : x->frozen ? worst : x->last[0];
     return LP_OK;
 }
 
@@ -115,12 +140,16 @@ const lowp_metric_vtable lp_metric_multi = {"multi_metrics", NULL, 1, multi_crea
                                             multi_reset, multi_free, multi_save, multi_merge};
 
 lp_status lp_metric_create_multi(int n, lowp_metric **metrics, const double *weights, int higher_is_better,
-                                 lowp_metric **out)
+                                 const int *each_higher_is_better, lowp_metric **out)
 {
     multi *x = calloc(1, sizeof *x);
     lowp_metric *m = calloc(1, sizeof *m);
     lp_status st = LP_OK;
-    if (!x || !m || !(x->m = calloc((size_t)n, sizeof *x->m)) || !(x->w = malloc((size_t)n * sizeof *x->w)))
+    size_t nn = (size_t)(n > 0 ? n : 1);
+    if (!x || !m || !(x->m = calloc(nn, sizeof *x->m)) ||
+        (weights && !(x->w = malloc(nn * sizeof *x->w))) ||
+        (!weights && (!(x->dir = malloc(nn * sizeof *x->dir)) || !(x->last = calloc(nn, sizeof *x->last)) ||
+                      !(x->base = calloc(nn, sizeof *x->base)))))
         st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 1; i < n && st == LP_OK; i++)
         if (lowp_metric_compare_label(metrics[i]) != lowp_metric_compare_label(metrics[0]))
@@ -132,18 +161,53 @@ lp_status lp_metric_create_multi(int n, lowp_metric **metrics, const double *wei
         for (int i = 0; i < n; i++)
             lowp_metric_free(metrics[i]);
         if (x)
-            free(x->m), free(x->w);
+            free(x->m), free(x->w), free(x->dir), free(x->last), free(x->base);
         free(x);
         free(m);
         return st;
     }
     x->n = n;
     memcpy(x->m, metrics, (size_t)n * sizeof *metrics);
-    memcpy(x->w, weights, (size_t)n * sizeof *weights);
+    if (weights)
+        memcpy(x->w, weights, (size_t)n * sizeof *weights);
+    for (int i = 0; !weights && i < n; i++) /* the list, else each metric's own direction */
+        x->dir[i] = (each_higher_is_better ? each_higher_is_better[i] : lowp_metric_higher_is_better(metrics[i])) ? 1 : -1;
     m->vt = &lp_metric_multi;
     m->state = x;
     m->compare_label = n ? metrics[0]->compare_label : 1;
-    m->higher_is_better = higher_is_better;
+    m->higher_is_better = weights ? higher_is_better : 1; /* each mode: the worst change, higher is better */
     *out = m;
     return LP_OK;
+}
+
+bool lp_metric_multi_each(const lowp_metric *m)
+{
+    return m && m->vt == &lp_metric_multi && !((const multi *)m->state)->w;
+}
+
+lp_status lp_metric_multi_freeze(lowp_metric *m, bool relative, int *n_out, double *base_out, int max)
+{
+    if (!lp_metric_multi_each(m))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lp_metric_multi_freeze: not multi_metrics without weights");
+    multi *x = m->state;
+    if (!x->have_last)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "multi_metrics: no evaluation to take the baselines from");
+    for (int i = 0; i < x->n; i++) {
+        if (!isfinite(x->last[i]))
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "multi_metrics: the FP32 model scored %g on %s",
+                            x->last[i], x->m[i]->vt->name);
+        x->base[i] = x->last[i];
+        if (i < max)
+            base_out[i] = x->last[i];
+    }
+    x->frozen = true;
+    x->relative = relative;
+    *n_out = x->n;
+    return LP_OK;
+}
+
+const char *lp_metric_multi_name(const lowp_metric *m, int i)
+{
+    const multi *x = m->state;
+    return i >= 0 && i < x->n ? x->m[i]->vt->name : "";
 }

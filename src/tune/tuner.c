@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "dist/dist.h"
 #include "kernels/dnnl.h"
+#include "metric/metric.h"
 #include "onnx/model.h"
 #include "tune/tune.h"
 
@@ -471,6 +472,46 @@ static lp_status builtin_eval(void *user, const lowp_eval_request *rq, double *v
     return LP_OK;
 }
 
+/* compare_label false with a relative criterion: the FP32 baseline scores itself perfectly (0
+ * for MAE/MSE/RMSE), so a loss relative to it means nothing. The criterion is then relative
+ * to the FP32 outputs' own size: the metric of an all-zero output against them (MSE: the mean
+ * square of the FP32 outputs), scored on the same data — `relative: 0.01` with MSE allows an
+ * error of 1 % of the outputs' power (20 dB). */
+static lp_status zero_output_score(lowp_tuner *t, double *out)
+{
+    lp_graph *g = NULL;
+    LP_TRY(lp_graph_clone_shared(t->fp32->g, &g));
+    lp_status st = LP_OK;
+    for (int i = 0; st == LP_OK && i < g->n_outputs; i++) { /* output i becomes x - x */
+        int x = g->outputs[i], z = -1;
+        st = lp_graph_new_value(g, "lowp_zero", &z);
+        if (st == LP_OK) {
+            g->values[z].dtype = g->values[x].dtype;
+            g->values[z].shape = g->values[x].shape;
+            int in[2] = { x, x };
+            st = lp_graph_add_node(g, "lowp_zero", "Sub", "", 2, in, 1, &z, NULL);
+        }
+        if (st == LP_OK)
+            g->outputs[i] = z;
+    }
+    lowp_session_options so = lowp_session_options_default();
+    so.threads = t->opt.threads;
+    lowp_session *s = NULL;
+    if (st == LP_OK)
+        st = lp_session_create_graph(g, &so, &s);
+    lowp_model m = { .graph = g };
+    lowp_eval_options eo = { .reference = t->fp32, .postprocess = t->post };
+    lowp_eval_result r;
+    if (st == LP_OK)
+        st = lowp_evaluate_distributed(t->opt.comm, s, &m, t->eval, t->metric, &eo, &r);
+    lowp_session_free(s);
+    lp_graph_free(g);
+    if (st != LP_OK)
+        return lp_error_prefix(st, "the FP32 outputs' size (compare_label: false, relative criterion)");
+    *out = r.value;
+    return LP_OK;
+}
+
 /* Scores a candidate through the evaluator (trial 0: the baseline) and measures it. */
 lp_status lp_tune_evaluate(lowp_tuner *t, const lp_graph *g, int trial, const char *note, double *acc,
                            double *latency, int64_t *bytes, int64_t *footprint)
@@ -795,9 +836,23 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
         return lp_error_prefix(st, "FP32 baseline");
     if (t->cancelled)
         return lp_error(LOWP_ERR_CANCELLED, "cancelled after the FP32 baseline");
+    bool each = t->ev.fn == builtin_eval && lp_metric_multi_each(t->metric) && !t->opt.performance_only;
+    if (each) { /* multi_metrics without weights: each metric against its own FP32 value */
+        if (lp_dist_active(t->opt.comm))
+            return lp_error(LOWP_ERR_UNSUPPORTED, "multi_metrics without weights: not under mpirun yet "
+                            "(give 'weight', or tune in one process)");
+        int n = 0;
+        LP_TRY(lp_metric_multi_freeze(t->metric, t->opt.relative, &n, NULL, 0));
+        acc = 0; /* the worst metric's change from its baseline, higher is better */
+        t->hib = true;
+    }
     t->baseline = acc;
     t->base_cost = 1.0;
-    double d = t->opt.relative ? fabs(acc) * t->opt.tolerance : t->opt.tolerance;
+    double scale = fabs(acc);
+    if (t->opt.relative && acc == 0 && !each && t->ev.fn == builtin_eval && !lowp_metric_compare_label(t->metric) &&
+        !t->opt.performance_only)
+        LP_TRY(zero_output_score(t, &scale));
+    double d = t->opt.relative && !each ? scale * t->opt.tolerance : t->opt.tolerance;
     t->target = t->hib ? acc - d : acc + d;
     progress(t, "baseline", 0, 0, "FP32", true);
     /* the strategy */

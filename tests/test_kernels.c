@@ -540,6 +540,46 @@ static void test_views(void)
     gb_free(b);
 }
 
+/* LOWP_CONV_LAYOUT=blocked (the one-layout plan, dnnl_ops.c graph_prefers_blocked): next to a
+ * Winograd convolution the direct FP32 convolutions take and give nChw16c (oneDNN's blocked
+ * "jit:" kernels, not channels-last brgconv), with the usual FP32 error bound; without it
+ * oneDNN chooses. */
+static void test_conv_layout_blocked(void)
+{
+    uint64_t keep = rng_state; /* the random tests after this one keep their cases */
+    for (int blocked = 0; blocked < 2; blocked++) {
+        int64_t xd[4] = { 1, 64, 13, 11 }, p1[4] = { 1, 1, 1, 1 };
+        int64_t w1[4] = { 64, 64, 3, 3 }, w2[4] = { 32, 64, 3, 3 }, w3[4] = { 48, 32, 1, 1 }, m1 = 64, m2 = 32;
+        gb *b = gb_new(13);
+        int x = gb_input(b, 4, xd);
+        int in[3] = { x, gb_const(b, 4, w1, 0.1f), gb_const(b, 1, &m1, 0.1f) };
+        int y = gb_op(b, "Conv", 3, in); /* Winograd */
+        attr_ints(b, "pads", 4, p1);
+        y = op1(b, "Relu", y);
+        int in2[3] = { y, gb_const(b, 4, w2, 0.1f), gb_const(b, 1, &m2, 0.1f) };
+        y = gb_op(b, "Conv", 3, in2); /* direct: 32 outputs */
+        attr_ints(b, "pads", 4, p1);
+        y = op1(b, "Relu", y);
+        int in3[2] = { y, gb_const(b, 4, w3, 0.1f) };
+        gb_output(b, gb_op(b, "Conv", 2, in3)); /* direct 1x1 */
+        if (blocked)
+            setenv("LOWP_CONV_LAYOUT", "blocked", 1);
+        check_graph(blocked ? "conv layout blocked" : "conv layout oneDNN's", b, steps(3, 3));
+        const lp_tensor *feed[1] = { b->feed[0] };
+        lp_plan *p = NULL;
+        CHECK_OK(lp_plan_compile(b->g, feed, &p));
+        unsetenv("LOWP_CONV_LAYOUT");
+        for (int s = 1; p && s < 3; s++) {
+            char buf[256];
+            const char *d = lp_plan_step_str(p, s, buf, sizeof buf);
+            CHECK_MSG(!blocked || (strstr(d, "(jit") && !strstr(d, "brgconv")), "blocked %d: step '%s'", blocked, d);
+        }
+        lp_plan_free(p);
+        gb_free(b);
+    }
+    rng_state = keep;
+}
+
 /* 3x3 stride-1 convolutions with 64+ channels run as Winograd (same error bound as the
  * direct kernels); LOWP_WINOGRAD=0 keeps them direct; 16 channels stay direct. */
 static void test_winograd(void)
@@ -1501,6 +1541,7 @@ int main(int argc, char **argv)
     RUN(test_inplace_residual);
     RUN(test_views);
     RUN(test_winograd);
+    RUN(test_conv_layout_blocked);
     RUN(test_deconv_random);
     RUN(test_gemm_random);
     RUN(test_matmul_random);

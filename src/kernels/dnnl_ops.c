@@ -489,8 +489,46 @@ static bool winograd_fits(const lp_conv *cv, const dn_conv_dims *geo, dnnl_data_
     return true;
 }
 
+/* Reorder planning (docs/engine.md, "Layouts"): Winograd convolutions take and give nChw16c,
+ * oneDNN's direct FP32 kernel of choice (brgconv) channels-last, and every place where one
+ * meets the other costs a reorder (IS-Net FP32: 26-34 per run, around its Concats). Giving
+ * the direct convolutions nChw16c too (oneDNN's blocked direct kernels) removes most of them,
+ * but measured on IS-Net FP32 (CPU time per run, 6 interleaved rounds) the blocked direct
+ * kernels cost more than the reorders they save (~10 % slower per run): oneDNN's choice stays
+ * the rule, and LOWP_CONV_LAYOUT=blocked selects the one-layout plan (FP32 plans with a
+ * Winograd convolution) to measure it on other CPUs and models. */
+static bool graph_prefers_blocked(const lp_prep_ctx *pc)
+{
+    const char *env = getenv("LOWP_CONV_LAYOUT");
+    if (!env || strcmp(env, "blocked") != 0 || compute_dt(pc) != dnnl_f32)
+        return false;
+    const lp_graph *g = pc->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        lp_conv cv;
+        dn_conv_dims geo;
+        if (n->dead || n->op != LP_OP_Conv || n->n_in < 2 || n->in[0] < 0 || !dn_value_f32(g, n->in[0]) ||
+            dn_int8_leader(g, pc->qconst, i) || !dn_conv_geometry(g, n, &cv))
+            continue;
+        dn_conv_dims_of(&cv, &geo);
+        if (winograd_fits(&cv, &geo, dnnl_f32))
+            return true;
+    }
+    return false;
+}
+
+/* The channel-blocked FP32 md (nCw16c / nChw16c / nCdhw16c) of dims (rank 3-5). */
+static void md_blocked16(dnnl_memory_desc_t *md, int nd, const int64_t *dims)
+{
+    static const dnnl_format_tag_t tags[6] = { 0, 0, 0, dnnl_aBc16b, dnnl_aBcd16b, dnnl_aBcde16b };
+    dnnl_dims_t d;
+    for (int i = 0; i < nd; i++)
+        d[i] = dims[i];
+    dnnl_memory_desc_init_by_tag(md, nd, d, dnnl_f32, tags[nd]);
+}
+
 static lp_status conv_build_alg(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv,
-                                const lp_conv *cv, const dn_conv_dims *geo, dnnl_alg_kind_t alg)
+                                const lp_conv *cv, const dn_conv_dims *geo, dnnl_alg_kind_t alg, bool blocked)
 {
     int nd = geo->nd, wn = geo->wn;
     const int64_t *sd = geo->src, *wd = geo->wei, *dd = geo->dst;
@@ -512,6 +550,12 @@ static lp_status conv_build_alg(dn_step *st, const lp_prep_ctx *pc, const lp_nod
         dn_md_any(&dst_md, nd, dd, private_dt(pc, out_v, out_priv));
     else
         dn_plain_md(&dst_md, dnnl_f32, nd, dd);
+    if (blocked) { /* graph_prefers_blocked */
+        if (cv->C >= 16)
+            md_blocked16(&src_md, nd, sd);
+        if (out_priv)
+            md_blocked16(&dst_md, nd, dd);
+    }
     dnnl_exec_arg_t args[DN_MAX_ARGS];
     int na = 4;
     dnnl_primitive_attr_t attr;
@@ -625,13 +669,22 @@ static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *
     }
     if (winograd_fits(&cv, &geo, compute_dt(pc))) {
         dn_mark m = dn_checkpoint(st);
-        lp_status r = conv_build_alg(st, pc, n, ch, priv, &cv, &geo, dnnl_convolution_winograd);
+        lp_status r = conv_build_alg(st, pc, n, ch, priv, &cv, &geo, dnnl_convolution_winograd, false);
         if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY)
             return r;
         dn_rollback(st, m); /* no Winograd kernel for this CPU or case */
         lp_error(LP_OK, "%s", "");
     }
-    return conv_build_alg(st, pc, n, ch, priv, &cv, &geo, dnnl_convolution_direct);
+    if (priv && compute_dt(pc) == dnnl_f32 && geo.nd >= 3 && cv.group == 1 && cv.M >= 16 &&
+        graph_prefers_blocked(pc)) {
+        dn_mark m = dn_checkpoint(st);
+        lp_status r = conv_build_alg(st, pc, n, ch, priv, &cv, &geo, dnnl_convolution_direct, true);
+        if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY)
+            return r;
+        dn_rollback(st, m); /* no fast blocked kernel: oneDNN's choice */
+        lp_error(LP_OK, "%s", "");
+    }
+    return conv_build_alg(st, pc, n, ch, priv, &cv, &geo, dnnl_convolution_direct, false);
 }
 
 /* INT8 when the node is a quantized pattern (an INT8 result then, or nothing: a chain that

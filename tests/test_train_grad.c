@@ -312,6 +312,17 @@ static void case_gemm(gb *b)
     attr_f(b, "beta", 1.3f);
 }
 
+/* the inner-product form (the oneDNN fast path): A not transposed, alpha = beta = 1, a bias */
+static void case_gemm_ip(gb *b)
+{
+    int64_t M = irand(1, 5), K = irand(1, 6), N = irand(1, 5);
+    int tb = irand(0, 1), rc = irand(1, 2); /* the bias as (N) or (1, N) */
+    int64_t da[2] = { M, K }, db[2] = { tb ? N : K, tb ? K : N }, dc[2] = { 1, N };
+    int in[3] = { feed(b, 2, da), param(b, 2, db), param(b, rc, dc + 2 - rc) };
+    gb_output(b, gb_op(b, "Gemm", 3, in));
+    attr_i(b, "transB", tb);
+}
+
 static void case_matmul(gb *b)
 {
     int64_t M = irand(1, 4), K = irand(1, 5), N = irand(1, 4), B0 = irand(1, 3);
@@ -619,7 +630,7 @@ static const fd_case cases[] = {
     { "HardSwish", case_hardswish, 0 }, { "Identity", case_identity, 0 },
     { "Softmax", case_softmax, 0 }, { "LogSoftmax", case_logsoftmax, 0 },
     { "ReduceMean", case_reducemean, 0 }, { "ReduceSum", case_reducesum, 0 },
-    { "Gemm", case_gemm, 0 }, { "MatMul", case_matmul, 0 }, { "Conv", case_conv, 0 },
+    { "Gemm", case_gemm, 0 }, { "Gemm", case_gemm_ip, 0 }, { "MatMul", case_matmul, 0 }, { "Conv", case_conv, 0 },
     { "MaxPool", case_maxpool, 0 }, { "AveragePool", case_averagepool, 0 },
     { "GlobalAveragePool", case_gap, 0 }, { "GlobalMaxPool", case_gmp, 0 },
     { "BatchNormalization", case_bn, 1 }, { "BatchNormalization", case_bn, 0 },

@@ -134,6 +134,16 @@ static void softmax(gb *b, const char *op)
 static void case_softmax(gb *b) { softmax(b, "Softmax"); }
 static void case_logsoftmax(gb *b) { softmax(b, "LogSoftmax"); }
 
+static void case_gemm(gb *b)
+{
+    int64_t M = irand(1, 64), K = irand(1, 70), N = irand(1, 40);
+    int tb = irand(0, 1), bias = irand(0, 2);
+    int64_t da[2] = { M, K }, db[2] = { tb ? N : K, tb ? K : N }, dc[2] = { 1, N };
+    int in[3] = { feed(b, 2, da), param(b, 2, db), bias ? param(b, bias, dc + 2 - bias) : -1 };
+    gb_output(b, gb_op(b, "Gemm", bias ? 3 : 2, in));
+    attr_i(b, "transB", tb);
+}
+
 typedef struct twin_case {
     const char *name;
     void (*build)(gb *b);
@@ -150,6 +160,7 @@ static const twin_case cases[] = {
     { "BatchNormalization", case_bn, 17, true },
     { "Softmax", case_softmax, 17, true },    { "LogSoftmax", case_logsoftmax, 17, true },
     { "Softmax", case_softmax, 11, true },    { "LogSoftmax", case_logsoftmax, 11, true },
+    { "Gemm", case_gemm, 17, true },
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 

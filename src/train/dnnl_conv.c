@@ -22,7 +22,8 @@
  * owned buffer, or, when the layouts agree, the plain tensor's memory itself (reo NULL). */
 typedef struct slot {
     lp_dnt_buf buf;
-    dnnl_primitive_t reo;
+    dnnl_primitive_t reo;               /* for a gradient: the reorder that adds into it ... */
+    dnnl_primitive_t reo_set;           /* ... and the one that writes it (nothing added to it yet) */
     bool on;                            /* set up */
 } slot;
 
@@ -45,6 +46,8 @@ static void slot_free(slot *s)
 {
     if (s->reo)
         dnnl_primitive_destroy(s->reo);
+    if (s->reo_set)
+        dnnl_primitive_destroy(s->reo_set);
     lp_dnt_buf_free(&s->buf);
     memset(s, 0, sizeof *s);
 }
@@ -101,14 +104,17 @@ static lp_status slot_in(slot *s, const dnnl_memory_desc_t *src_md, const dnnl_m
     return lp_dnt_reorder(&s->reo, src_md, want, false);
 }
 
-/* A slot a primitive writes in layout `have`, copied (sum: added) into the plain `dst_md`. */
-static lp_status slot_out(slot *s, const dnnl_memory_desc_t *have, const dnnl_memory_desc_t *dst_md, bool sum)
+/* A slot a primitive writes in layout `have`, copied into the plain `dst_md`; a gradient
+ * (grad) is added in, or written where nothing was added to it yet (slot_drain's fresh). */
+static lp_status slot_out(slot *s, const dnnl_memory_desc_t *have, const dnnl_memory_desc_t *dst_md, bool grad)
 {
     s->on = true;
-    if (!sum && dnnl_memory_desc_equal(have, dst_md))
+    if (!grad && dnnl_memory_desc_equal(have, dst_md))
         return LP_OK;
     LP_TRY(lp_dnt_buf_own(&s->buf, have));
-    return lp_dnt_reorder(&s->reo, have, dst_md, sum);
+    if (grad)
+        LP_TRY(lp_dnt_reorder(&s->reo_set, have, dst_md, false));
+    return lp_dnt_reorder(&s->reo, have, dst_md, grad);
 }
 
 static dnnl_memory_t slot_mem(const slot *s, const lp_dnt_buf *plain) { return s->reo ? s->buf.mem : plain->mem; }
@@ -118,9 +124,10 @@ static lp_status slot_fill(lp_dnnl_conv *c, slot *s, const lp_dnt_buf *plain)
     return s->reo ? lp_dnt_exec_reorder(c->stream, s->reo, plain, &s->buf) : LP_OK;
 }
 
-static lp_status slot_drain(lp_dnnl_conv *c, slot *s, const lp_dnt_buf *plain)
+static lp_status slot_drain(lp_dnnl_conv *c, slot *s, const lp_dnt_buf *plain, bool fresh)
 {
-    return s->reo ? lp_dnt_exec_reorder(c->stream, s->reo, &s->buf, plain) : LP_OK;
+    dnnl_primitive_t r = fresh && s->reo_set ? s->reo_set : s->reo;
+    return r ? lp_dnt_exec_reorder(c->stream, r, &s->buf, plain) : LP_OK;
 }
 
 typedef struct conv_mds {
@@ -277,13 +284,13 @@ lp_status lp_dnnl_conv_forward(lp_dnnl_conv **cache, const lp_conv *cv, const fl
     int kinds[4] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS };
     dnnl_memory_t mems[4] = { slot_mem(&c->xf, &c->x), slot_mem(&c->wf, &c->w), slot_mem(&c->yf, &c->y), c->b.mem };
     LP_TRY(lp_dnt_exec(c->stream, c->fwd, b ? 4 : 3, kinds, mems));
-    LP_TRY(slot_drain(c, &c->yf, &c->y));
+    LP_TRY(slot_drain(c, &c->yf, &c->y, false));
     c->filled = true;
     return LP_OK;
 }
 
 lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bias, const float *x, const float *w,
-                                const float *dy, float *dx, float *dw, float *db)
+                                const float *dy, float *dx, float *dw, float *db, unsigned fresh)
 {
     if (!lp_dnt_enabled())
         return LOWP_ERR_UNSUPPORTED;
@@ -314,7 +321,7 @@ lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bi
                                   c->wd_is_wf ? slot_mem(&c->wf, &c->w) : slot_mem(&c->wd, &c->w),
                                   c->dxd.buf.mem };
         LP_TRY(lp_dnt_exec(c->stream, c->bwd_data, 3, kinds, mems));
-        LP_TRY(slot_drain(c, &c->dxd, &c->dx)); /* adds into dx */
+        LP_TRY(slot_drain(c, &c->dxd, &c->dx, fresh & 1u)); /* adds into dx, or writes it */
     }
     if (dw || db) {
         dnnl_memory_t xm = c->xw_is_xf ? slot_mem(&c->xf, &c->x) : slot_mem(&c->xw, &c->x);
@@ -334,9 +341,11 @@ lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bi
         LP_TRY(lp_dnt_exec(c->stream, c->bwd_w, bias ? 4 : 3, kinds, mems));
         if (dw) {
             LP_TRY(lp_dnt_bind(&c->dw, dw));
-            LP_TRY(slot_drain(c, &c->dww, &c->dw)); /* adds into dw */
+            LP_TRY(slot_drain(c, &c->dww, &c->dw, fresh & 2u)); /* adds into dw, or writes it */
         }
-        if (db)
+        if (db && (fresh & 4u))
+            memcpy(db, c->dbw.own, (size_t)cv->M * sizeof *db);
+        else if (db)
             lp_dnt_add(db, c->dbw.own, cv->M);
     }
     return LP_OK;

@@ -14,9 +14,9 @@ void lp_dnnl_conv_free(void *state);
 /* y = conv(x, w) + b (b may be NULL): x (N,C,H,W), w (M,C/group,kh,kw), y (N,M,OH,OW). */
 lp_status lp_dnnl_conv_forward(lp_dnnl_conv **cache, const lp_conv *cv, const float *x, const float *w,
                                const float *b, float *y);
-/* dx, dw, db (each may be NULL) += the gradients for dy; `bias`: the node has a bias (the
- * forward ran with one). */
+/* dx, dw, db (each may be NULL) += the gradients for dy, or = where bit 0, 1, 2 of `fresh` is
+ * set (grad.h's din_fresh); `bias`: the node has a bias (the forward ran with one). */
 lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bias, const float *x, const float *w,
-                                const float *dy, float *dx, float *dw, float *db);
+                                const float *dy, float *dx, float *dw, float *db, unsigned fresh);
 
 #endif

@@ -10,14 +10,14 @@
 #define KEY_N 32
 #define N_EXT 12
 
-enum { K_ELT = 1, K_POOL, K_BN, K_SOFTMAX };
+enum { K_ELT = 1, K_POOL, K_BN, K_SOFTMAX, K_IP };
 
 struct lp_dnt_op {
     int64_t key[KEY_N];
     bool refused;                       /* oneDNN took no part of this case: skip straight to the twin */
     dnnl_stream_t stream;
-    dnnl_primitive_desc_t fpd, bpd;
-    dnnl_primitive_t fwd, bwd;
+    dnnl_primitive_desc_t fpd, bpd, bpd2;
+    dnnl_primitive_t fwd, bwd, bwd2;    /* bwd2: inner product's backward-weights */
     lp_dnt_buf ext[N_EXT];              /* plain, bound to the caller's data per run */
     lp_dnt_buf ws;                      /* max pooling's workspace (forward -> backward) */
     lp_dnt_buf tmp[3];                  /* results to add into gradients that hold some */
@@ -38,6 +38,10 @@ void lp_dnt_op_free(void *p)
         dnnl_primitive_destroy(o->fwd);
     if (o->bwd)
         dnnl_primitive_destroy(o->bwd);
+    if (o->bwd2)
+        dnnl_primitive_destroy(o->bwd2);
+    if (o->bpd2)
+        dnnl_primitive_desc_destroy(o->bpd2);
     if (o->fpd)
         dnnl_primitive_desc_destroy(o->fpd);
     if (o->bpd)
@@ -441,4 +445,98 @@ lp_status lp_dnt_softmax_backward(lp_dnt_op **cache, bool log, int64_t outer, in
         LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd, o->bpd)));
     }
     return run_bwd(o, DNNL_ARG_DST, &md, outer * n * inner, y, dy, dx, fresh);
+}
+
+/* ---------------- inner product (Gemm) ---------------- */
+
+/* The inner-product state of (M, K, N, transB, bias) with its forward set up; mds: src (M,K),
+ * weights (N,K) over B's data (B^T when B is (K,N)), bias (N), dst (M,N). */
+typedef struct ip_mds {
+    dnnl_memory_desc_t a, w, b, y;
+} ip_mds;
+
+static lp_status ip_state(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool transB, bool bias, ip_mds *m,
+                          lp_dnt_op **o)
+{
+    int64_t key[6] = { K_IP, M, K, N, transB, bias };
+    LP_TRY(state_for(cache, key, 6, o));
+    int64_t da[2] = { M, K }, dy[2] = { M, N };
+    lp_dnt_plain(&m->a, 2, da);
+    lp_dnt_plain(&m->y, 2, dy);
+    lp_dnt_plain(&m->b, 1, &N);
+    dnnl_dims_t dw = { N, K }, sw = { transB ? K : 1, transB ? 1 : N };
+    if (dnnl_memory_desc_init_by_strides(&m->w, 2, dw, dnnl_f32, sw) != dnnl_success)
+        return refuse_on(*o, LOWP_ERR_UNSUPPORTED);
+    if ((*o)->fwd)
+        return LP_OK;
+    dnnl_inner_product_desc_t d;
+    if (dnnl_inner_product_forward_desc_init(&d, dnnl_forward_training, &m->a, &m->w, bias ? &m->b : NULL, &m->y) !=
+        dnnl_success)
+        return refuse_on(*o, LOWP_ERR_UNSUPPORTED);
+    LP_TRY(refuse_on(*o, lp_dnt_pd(&(*o)->fpd, &d, NULL, NULL)));
+    return refuse_on(*o, lp_dnt_prim(&(*o)->fwd, (*o)->fpd));
+}
+
+lp_status lp_dnt_ip_forward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool transB, const float *a,
+                            const float *b, const float *bias, float *y)
+{
+    lp_dnt_op *o;
+    ip_mds m;
+    LP_TRY(ip_state(cache, M, K, N, transB, bias != NULL, &m, &o));
+    LP_TRY(bind_ext(o, 0, &m.a, a));
+    LP_TRY(bind_ext(o, 1, &m.y, y));
+    LP_TRY(bind_ext(o, 2, &m.w, b));
+    if (bias)
+        LP_TRY(bind_ext(o, 3, &m.b, bias));
+    int kinds[4] = { DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS };
+    dnnl_memory_t mems[4] = { o->ext[0].mem, o->ext[1].mem, o->ext[2].mem, o->ext[3].mem };
+    return lp_dnt_exec(o->stream, o->fwd, bias ? 4 : 3, kinds, mems);
+}
+
+lp_status lp_dnt_ip_backward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool transB, bool bias,
+                             const float *a, const float *b, const float *dy, float *da, float *db, float *dbias,
+                             unsigned fresh)
+{
+    lp_dnt_op *o;
+    ip_mds m;
+    LP_TRY(ip_state(cache, M, K, N, transB, bias, &m, &o));
+    if (da && !o->bwd) {
+        dnnl_inner_product_desc_t d;
+        if (dnnl_inner_product_backward_data_desc_init(&d, &m.a, &m.w, &m.y) != dnnl_success)
+            return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+        LP_TRY(refuse_on(o, lp_dnt_pd(&o->bpd, &d, o->fpd, NULL)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd, o->bpd)));
+    }
+    if ((db || dbias) && !o->bwd2) {
+        dnnl_inner_product_desc_t d;
+        if (dnnl_inner_product_backward_weights_desc_init(&d, &m.a, &m.w, bias ? &m.b : NULL, &m.y) != dnnl_success)
+            return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+        LP_TRY(refuse_on(o, lp_dnt_pd(&o->bpd2, &d, o->fpd, NULL)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd2, o->bpd2)));
+    }
+    LP_TRY(bind_ext(o, 0, &m.a, a));
+    LP_TRY(bind_ext(o, 2, &m.w, b));
+    LP_TRY(bind_ext(o, 4, &m.y, dy));
+    if (da) {
+        dnnl_memory_t dst;
+        LP_TRY(grad_target(o, 5, 0, &m.a, da, fresh & 1u, &dst));
+        int kinds[3] = { DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC };
+        dnnl_memory_t mems[3] = { o->ext[4].mem, o->ext[2].mem, dst };
+        LP_TRY(lp_dnt_exec(o->stream, o->bwd, 3, kinds, mems));
+        finish_grad(o, 0, da, fresh & 1u, M * K);
+    }
+    if (db || dbias) { /* the primitive computes both; an unwanted one goes to a scratch tmp */
+        dnnl_memory_t gw, gb = NULL;
+        LP_TRY(grad_target(o, 6, 1, &m.w, db, db && (fresh & 2u), &gw));
+        if (bias)
+            LP_TRY(grad_target(o, 7, 2, &m.b, dbias, dbias && (fresh & 4u), &gb));
+        int kinds[4] = { DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS };
+        dnnl_memory_t mems[4] = { o->ext[0].mem, o->ext[4].mem, gw, gb };
+        LP_TRY(lp_dnt_exec(o->stream, o->bwd2, bias ? 4 : 3, kinds, mems));
+        if (db) /* tmp 1 has B's layout too (m.w's strides over the same N*K values) */
+            finish_grad(o, 1, db, fresh & 2u, N * K);
+        if (dbias)
+            finish_grad(o, 2, dbias, fresh & 4u, N);
+    }
+    return LP_OK;
 }

@@ -1,5 +1,6 @@
 /* dnnl_nn.h — oneDNN twins of the training forwards and backwards of the activations
- * (eltwise), pooling, BatchNormalization and Softmax/LogSoftmax, on the tape's plain layouts
+ * (eltwise), pooling, BatchNormalization, Softmax/LogSoftmax and Gemm (inner product), on the
+ * tape's plain layouts
  * (dnnl_nn.c). Each returns LOWP_ERR_UNSUPPORTED, without a message, when oneDNN does not
  * take the case (or LOWP_KERNELS=reference): the caller then runs its reference loops. A
  * backward ADDS into its gradients, or writes them where `fresh` says they hold nothing yet
@@ -45,5 +46,15 @@ lp_status lp_dnt_softmax_forward(lp_dnt_op **cache, bool log, int64_t outer, int
 /* dx (+)= its backward from the output y and dy. */
 lp_status lp_dnt_softmax_backward(lp_dnt_op **cache, bool log, int64_t outer, int64_t n, int64_t inner,
                                   const float *y, const float *dy, float *dx, bool fresh);
+
+/* Gemm as an inner product: y (M,N) = a (M,K) B' + bias, B' = B^T for B (N,K) (transB) or B
+ * for B (K,N); bias (N) or NULL. */
+lp_status lp_dnt_ip_forward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool transB, const float *a,
+                            const float *b, const float *bias, float *y);
+/* da, db (B's shape), dbias (each may be NULL) (+)= its gradients; bits 0, 1, 2 of `fresh`:
+ * written instead of added. `bias`: the forward had one. */
+lp_status lp_dnt_ip_backward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool transB, bool bias,
+                             const float *a, const float *b, const float *dy, float *da, float *db, float *dbias,
+                             unsigned fresh);
 
 #endif

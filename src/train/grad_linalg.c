@@ -1,8 +1,49 @@
-/* grad_linalg.c — backward of Gemm and MatMul, as matrix products. */
+/* grad_linalg.c — backward of Gemm and MatMul, as matrix products (Gemm first as oneDNN's
+ * inner product where it is one: dnnl_nn.h). */
 #include <stdlib.h>
 
 #include "ops/matmul_ref.h"
+#include "train/dnnl_nn.h"
 #include "train/grad.h"
+
+/* The Gemm an inner product is: A (M,K) not transposed, alpha = 1, C absent or a bias of N
+ * values ((N) or (1,N)) with beta = 1, all float32. */
+typedef struct ip_geom {
+    int64_t M, K, N;
+    bool transB;
+    const lp_tensor *bias;
+} ip_geom;
+
+static bool gemm_is_ip(const lp_node *n, int n_in, const lp_tensor *const *in, ip_geom *g)
+{
+    const lp_tensor *a = in[0], *b = in[1], *cc = n_in > 2 ? in[2] : NULL;
+    if (a->dtype != LP_F32 || b->dtype != LP_F32 || a->ndim != 2 || b->ndim != 2 ||
+        lp_attr_int(n, "transA", 0) != 0 || lp_attr_float(n, "alpha", 1.0f) != 1.0f)
+        return false;
+    g->transB = lp_attr_int(n, "transB", 0) != 0;
+    g->M = a->dims[0];
+    g->K = a->dims[1];
+    g->N = g->transB ? b->dims[0] : b->dims[1];
+    if ((g->transB ? b->dims[1] : b->dims[0]) != g->K)
+        return false;
+    g->bias = cc;
+    return !cc || (cc->dtype == LP_F32 && lp_attr_float(n, "beta", 1.0f) == 1.0f && lp_tensor_numel(cc) == g->N &&
+                   (cc->ndim == 1 || (cc->ndim == 2 && cc->dims[0] == 1)));
+}
+
+/* Training forward: oneDNN's inner product where the Gemm is one, else the op's kernel. */
+static lp_status gemm_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    ip_geom g;
+    if (gemm_is_ip(c->node, c->n_in, c->in, &g)) {
+        lp_status st = lp_dnt_ip_forward((lp_dnt_op **)f->cache, g.M, g.K, g.N, g.transB, c->in[0]->data,
+                                         c->in[1]->data, g.bias ? g.bias->data : NULL, c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    return lp_op_get(c->node->op)->run(c);
+}
 
 /* Y (M,N) = alpha A' (M,K) B' (K,N) + beta C, A' = transA ? A^T : A, B' likewise. */
 static lp_status gemm_bw(const lp_grad_ctx *c)
@@ -17,6 +58,16 @@ static lp_status gemm_bw(const lp_grad_ctx *c)
     int64_t M = ta ? a->dims[1] : a->dims[0], K = ta ? a->dims[0] : a->dims[1];
     int64_t N = tb ? b->dims[0] : b->dims[1];
     const float *A = a->data, *B = b->data, *g = c->dout[0]->data;
+    ip_geom ip;
+    if (gemm_is_ip(c->node, c->n_in, c->in, &ip)) {
+        float *dbias = ip.bias && c->din[2] ? c->din[2]->data : NULL;
+        lp_status fast = lp_dnt_ip_backward((lp_dnt_op **)c->cache, M, K, N, tb, ip.bias != NULL, A, B, g,
+                                            c->din[0] ? c->din[0]->data : NULL, c->din[1] ? c->din[1]->data : NULL,
+                                            dbias, c->din_fresh);
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    lp_grad_zero_fresh(c); /* the products below add */
     if (c->din[0]) {
         float *dA = c->din[0]->data;
         if (!ta) /* dA (M,K) += alpha g (M,N) B'^T (N,K) */
@@ -38,7 +89,8 @@ static lp_status gemm_bw(const lp_grad_ctx *c)
     return LP_OK;
 }
 
-const lp_grad_def lp_graddef_Gemm = { .name = "Gemm", .diff_in = 7, .param_in = 7, .backward = gemm_bw };
+const lp_grad_def lp_graddef_Gemm = { .name = "Gemm", .diff_in = 7, .param_in = 7, .forward = gemm_forward,
+                                      .backward = gemm_bw, .free_cache = lp_dnt_op_free, .bwd_overwrites = true };
 
 /* numpy matmul with broadcast batch dims: per batch element, dA += g B^T, dB += A^T g (a
  * broadcast operand gets the sum over the batch elements that shared it). */

@@ -22,14 +22,18 @@ static lp_status conv_forward(const lp_fwd_ctx *f)
     const lp_run_ctx *c = f->rc;
     const lp_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
     int nt = omp_get_max_threads();
+    lp_conv cv;
+    if (x->dtype == LP_F32 && w->dtype == LP_F32 && (!b || b->dtype == LP_F32) && x->ndim >= 3) {
+        LP_TRY(lp_conv_setup(c->node, x, w, &cv));
+        lp_status fast = lp_dnnl_conv_forward((lp_dnnl_conv **)f->cache, &cv, x->data, w->data, b ? b->data : NULL,
+                                              c->out[0]->data);
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    if (c->out[0]->nbytes) /* the row is fwd_overwrites: the kernels below get zeros as usual */
+        memset(c->out[0]->data, 0, c->out[0]->nbytes);
     if (x->dtype != LP_F32 || w->dtype != LP_F32 || (b && b->dtype != LP_F32) || x->ndim < 3)
         return lp_op_get(c->node->op)->run(c);
-    lp_conv cv;
-    LP_TRY(lp_conv_setup(c->node, x, w, &cv));
-    lp_status fast = lp_dnnl_conv_forward((lp_dnnl_conv **)f->cache, &cv, x->data, w->data, b ? b->data : NULL,
-                                          c->out[0]->data);
-    if (fast != LOWP_ERR_UNSUPPORTED)
-        return fast;
     if (x->dims[0] < 2 || nt < 2)
         return lp_op_get(c->node->op)->run(c);
     lp_conv one = cv;
@@ -68,9 +72,11 @@ static lp_status conv_bw(const lp_grad_ctx *c)
     float *db = c->n_in > 2 && c->in[2] && c->din[2] ? c->din[2]->data : NULL;
     const float *X = x->data, *W = w->data, *g = c->dout[0]->data;
     bool has_bias = c->n_in > 2 && c->in[2];
-    lp_status fast = lp_dnnl_conv_backward((lp_dnnl_conv **)c->cache, &cv, has_bias, X, W, g, dx, dw, db);
+    lp_status fast = lp_dnnl_conv_backward((lp_dnnl_conv **)c->cache, &cv, has_bias, X, W, g, dx, dw, db,
+                                           c->din_fresh);
     if (fast != LOWP_ERR_UNSUPPORTED)
         return fast;
+    lp_grad_zero_fresh(c); /* the loops add */
     int nt = omp_get_max_threads();
     if (nt > cv.N)
         nt = cv.N > 0 ? (int)cv.N : 1;
@@ -147,7 +153,7 @@ static lp_status conv_bw(const lp_grad_ctx *c)
 
 const lp_grad_def lp_graddef_Conv = {
     .name = "Conv", .diff_in = 7, .param_in = 6, .forward = conv_forward, .backward = conv_bw,
-    .free_cache = lp_dnnl_conv_free,
+    .free_cache = lp_dnnl_conv_free, .fwd_overwrites = true, .bwd_overwrites = true,
 };
 
 /* ---------------- pooling ---------------- */

@@ -119,8 +119,21 @@ int main(int argc, char **argv)
         printf("%s%.3f", i ? ", " : "", ms[i]);
     qsort(ms, (size_t)iters, sizeof *ms, cmp);
     printf("], \"median_ms\": %.3f}\n", iters % 2 ? ms[iters / 2] : 0.5 * (ms[iters / 2 - 1] + ms[iters / 2]));
-    return 0;
+    int rc = 0;
+    goto done;
 fail:
     fprintf(stderr, "train_bench: %s\n", lowp_last_error());
-    return 2;
+    rc = 2;
+done:
+    lp_optim_state_free(&os);
+    lp_tape_free(t);
+    lowp_model_free(m);
+    lp_tensor_free(x);
+    lp_tensor_free(labels);
+    lp_tensor_free(dy);
+    free(params);
+    free(grads);
+    free(ms);
+    free(base);
+    return rc;
 }

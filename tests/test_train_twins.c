@@ -84,6 +84,20 @@ static void case_block(gb *b)
     gb_output(b, op1(b, "Relu", op2(b, "Add", y, r)));
 }
 
+/* A residual block as resnet_s has them: x -> Conv -> Relu -> Conv, x -> Conv (1x1, the
+ * shortcut), Add, Relu, then a Conv and a Relu. Between the first Conv and the last one every
+ * activation stays in oneDNN's blocked layout on the fast path (tape.c's layouts): the Relus
+ * and the Add run on the blocked buffers, forward and backward. */
+static void case_resblock(gb *b)
+{
+    int64_t C = irand(0, 1) ? 16 : 8, M = irand(0, 1) ? 32 : 16, s = irand(1, 2);
+    int64_t dx[4] = { irand(1, 3), C, irand(6, 11), irand(6, 11) };
+    int x = feed(b, 4, dx);
+    int h = conv(b, op1(b, "Relu", conv(b, x, C, M, 3, s, 1, 1, 1, true)), M, M, 3, 1, 1, 1, 1, true);
+    int r = op1(b, "Relu", op2(b, "Add", h, conv(b, x, C, M, 1, s, 0, 1, 1, irand(0, 1))));
+    gb_output(b, op1(b, "Relu", conv(b, r, M, M, 3, 1, 1, 1, 1, true)));
+}
+
 static void unary(gb *b, const char *op, double lo, double hi)
 {
     int64_t d[3] = { irand(1, 4), irand(1, 17), irand(1, 40) };
@@ -119,7 +133,8 @@ static void case_avgpool(gb *b) { pool(b, "AveragePool"); }
 static void case_bn(gb *b)
 {
     int64_t C = irand(1, 24), dx[4] = { irand(2, 4), C, irand(1, 9), irand(1, 9) }, dc[1] = { C };
-    int in[5] = { feed(b, 4, dx), param(b, 1, dc), param(b, 1, dc), param(b, 1, dc), gb_tensor(b, randt(1, dc, 0.5, 1.5)) };
+    int in[5] = { feed(b, 4, dx), param(b, 1, dc), param(b, 1, dc), param(b, 1, dc),
+                  gb_tensor(b, randt(1, dc, 0.5, 1.5)) };
     gb_output(b, gb_op(b, "BatchNormalization", 5, in));
     attr_f(b, "epsilon", 1e-3f);
     attr_f(b, "momentum", 0.8f);
@@ -153,6 +168,7 @@ typedef struct twin_case {
 
 static const twin_case cases[] = {
     { "Conv", case_conv, 17, true },          { "block", case_block, 17, true },
+    { "resblock", case_resblock, 17, true },
     { "Relu", case_relu, 17, true },          { "LeakyRelu", case_leakyrelu, 17, true },
     { "Sigmoid", case_sigmoid, 17, true },    { "Tanh", case_tanh, 17, true },
     { "Exp", case_exp, 17, true },            { "Log", case_log, 17, true },
@@ -166,7 +182,7 @@ static const twin_case cases[] = {
 
 /* ---- running a case ---- */
 
-#define MAX_T 64
+#define MAX_T 96
 
 typedef struct result {
     int n;
@@ -206,6 +222,10 @@ static void run_case(const twin_case *c, uint64_t seed, bool fast, result *r)
     int y = b->g->outputs[0];
     const lp_tensor *yt = lp_tape_value(t, y);
     keep(r, "output", 0, yt);
+    /* every intermediate too: those kept in oneDNN layouts come back plain (lp_tape_value) */
+    for (int ni = 0; ni < b->g->n_nodes; ni++)
+        if (b->g->nodes[ni].out[0] != y)
+            keep(r, "intermediate of node", ni, lp_tape_value(t, b->g->nodes[ni].out[0]));
     for (int v = 0; v < b->g->n_values; v++)
         if (b->g->values[v].kind == LP_VALUE_CONST && b->g->values[v].init && b->g->values[v].init->dtype == LP_F32)
             keep(r, "constant", v, b->g->values[v].init);

@@ -1,13 +1,17 @@
 /* dnnl_conv.c — the fast twins of Conv's training forward and backward: oneDNN's convolution
  * forward (training), backward-data and backward-weights primitives in the layouts oneDNN
  * picks for them (format `any`: channel-blocked activations and weights on AVX-512 / AVX2,
- * so the direct jit kernels run instead of gemm on plain layouts). The tape's tensors stay
- * plain: each primitive's inputs are reordered into its layout and its outputs back (a
- * gradient added in by the reorder's sum post-op). The node's state (tape cache) keeps the
- * primitives and the blocked copies of x and w from the forward for the backward, so a step
- * reorders the weights once. Any refusal (3-D convolution, no jit kernel, LOWP_KERNELS=reference)
- * returns LOWP_ERR_UNSUPPORTED and the caller runs the reference loops, which
- * tests/test_train_grad.c holds against finite differences (as these) and
+ * so the direct jit kernels run instead of gemm on plain layouts).
+ *
+ * The tape's tensors are plain, or -- between consecutive oneDNN ops (Conv -> Relu -> Conv) --
+ * already in a primitive's layout (lp_dnt_layout): a tensor in the layout a primitive wants is
+ * used as it is, any other is reordered into it, and an output is written in the primitive's
+ * layout when the tape lets it stay so, else reordered back to plain (a gradient added in by
+ * the reorder's sum post-op, or written where nothing was added to it yet). The node's state
+ * (tape cache) keeps the primitives and the blocked copies of x and w from the forward for the
+ * backward, so a step reorders the weights once. Any refusal (3-D convolution, no jit kernel,
+ * LOWP_KERNELS=reference) returns LOWP_ERR_UNSUPPORTED and the caller runs the reference loops,
+ * which tests/test_train_grad.c holds against finite differences (as these) and
  * tests/test_train_twins.c against these. */
 #include <omp.h>
 #include <stdlib.h>
@@ -18,13 +22,24 @@
 
 #define KEY_N 32
 
-/* A tensor in a primitive's layout: a reorder from (or to) the tape's plain tensor into an
- * owned buffer, or, when the layouts agree, the plain tensor's memory itself (reo NULL). */
+/* A tensor as a primitive wants it (`want`) and as the tape has it (`peer`: plain, or a oneDNN
+ * layout): the tape's memory itself when they agree (direct), else an owned buffer and the
+ * reorder between the two, rebuilt when the tape's layout changes. */
+typedef enum slot_kind {
+    SLOT_IN,                            /* the primitive reads it: peer -> want */
+    SLOT_OUT,                           /* the primitive writes it: want -> peer */
+    SLOT_GRAD,                          /* the primitive writes a gradient: want -> peer, adding
+                                           (reo) or writing (reo_set); never direct */
+} slot_kind;
+
 typedef struct slot {
-    lp_dnt_buf buf;
-    dnnl_primitive_t reo;               /* for a gradient: the reorder that adds into it ... */
-    dnnl_primitive_t reo_set;           /* ... and the one that writes it (nothing added to it yet) */
-    bool on;                            /* set up */
+    dnnl_memory_desc_t want, peer;
+    lp_dnt_buf ext;                     /* the tape's tensor, as peer */
+    lp_dnt_buf buf;                     /* in `want`, when not direct */
+    dnnl_primitive_t reo, reo_set;
+    bool built, direct;
+    bool same;                          /* want == peer: a fresh gradient is written in place */
+    bool in_place;                      /* this run's gradient went straight to the tape's */
 } slot;
 
 struct lp_dnnl_conv {
@@ -32,13 +47,13 @@ struct lp_dnnl_conv {
     dnnl_stream_t stream;
     dnnl_primitive_desc_t fpd, dpd, wpd;
     dnnl_primitive_t fwd, bwd_data, bwd_w;
-    lp_dnt_buf x, w, b, y, dy, dx, dw;  /* plain, bound to the tape's tensors per run */
+    dnnl_memory_desc_t x, w, b, y;      /* plain */
+    lp_dnt_buf bias;                    /* plain, bound per run */
     slot xf, wf, yf;                    /* forward: src, weights (filled by the forward, read by
                                            the backward), dst */
     slot dyd, wd, dxd;                  /* backward data: diff_dst, weights, diff_src */
     slot xw, dyw, dww;                  /* backward weights: src, diff_dst, diff_weights */
     lp_dnt_buf dbw;                     /* diff_bias (plain) */
-    bool xw_is_xf, dyw_is_dyd, wd_is_wf;
     bool filled;                        /* xf and wf hold the last forward's x and w */
 };
 
@@ -49,6 +64,7 @@ static void slot_free(slot *s)
     if (s->reo_set)
         dnnl_primitive_destroy(s->reo_set);
     lp_dnt_buf_free(&s->buf);
+    lp_dnt_buf_free(&s->ext);
     memset(s, 0, sizeof *s);
 }
 
@@ -60,9 +76,8 @@ void lp_dnnl_conv_free(void *p)
     slot *slots[] = { &c->xf, &c->wf, &c->yf, &c->dyd, &c->wd, &c->dxd, &c->xw, &c->dyw, &c->dww };
     for (size_t i = 0; i < sizeof slots / sizeof *slots; i++)
         slot_free(slots[i]);
-    lp_dnt_buf *bufs[] = { &c->x, &c->w, &c->b, &c->y, &c->dy, &c->dx, &c->dw, &c->dbw };
-    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
-        lp_dnt_buf_free(bufs[i]);
+    lp_dnt_buf_free(&c->bias);
+    lp_dnt_buf_free(&c->dbw);
     dnnl_primitive_t prims[] = { c->fwd, c->bwd_data, c->bwd_w };
     for (size_t i = 0; i < 3; i++)
         if (prims[i])
@@ -94,40 +109,58 @@ static void make_key(const lp_conv *cv, bool bias, int64_t *key)
     memcpy(key, k, sizeof k);
 }
 
-/* A slot that feeds a primitive wanting `want` from the plain memory of `src_md`. */
-static lp_status slot_in(slot *s, const dnnl_memory_desc_t *src_md, const dnnl_memory_desc_t *want)
+/* Sets slot s up for the primitive's layout `want` and the tape's `peer` (kept when unchanged). */
+static lp_status slot_set(slot *s, const dnnl_memory_desc_t *want, const dnnl_memory_desc_t *peer, slot_kind kind)
 {
-    s->on = true;
-    if (dnnl_memory_desc_equal(src_md, want))
+    if (s->built && dnnl_memory_desc_equal(&s->want, want) && dnnl_memory_desc_equal(&s->peer, peer))
         return LP_OK;
-    LP_TRY(lp_dnt_buf_own(&s->buf, want));
-    return lp_dnt_reorder(&s->reo, src_md, want, false);
+    slot_free(s);
+    s->want = *want;
+    s->peer = *peer;
+    s->same = dnnl_memory_desc_equal(want, peer);
+    s->direct = kind != SLOT_GRAD && s->same;
+    LP_TRY(lp_dnt_buf_ext(&s->ext, peer));
+    if (!s->direct) {
+        LP_TRY(lp_dnt_buf_own(&s->buf, want));
+        if (kind == SLOT_IN)
+            LP_TRY(lp_dnt_reorder(&s->reo, peer, want, false));
+        else
+            LP_TRY(lp_dnt_reorder(&s->reo, want, peer, kind == SLOT_GRAD));
+        if (kind == SLOT_GRAD)
+            LP_TRY(lp_dnt_reorder(&s->reo_set, want, peer, false));
+    }
+    s->built = true;
+    return LP_OK;
 }
 
-/* A slot a primitive writes in layout `have`, copied into the plain `dst_md`; a gradient
- * (grad) is added in, or written where nothing was added to it yet (slot_drain's fresh). */
-static lp_status slot_out(slot *s, const dnnl_memory_desc_t *have, const dnnl_memory_desc_t *dst_md, bool grad)
+/* The memory the primitive reads (or writes) for slot s. */
+static dnnl_memory_t slot_mem(const slot *s) { return s->direct ? s->ext.mem : s->buf.mem; }
+
+/* Binds the tape's data and, for an input, fills the primitive's copy. */
+static lp_status slot_fill(lp_dnnl_conv *c, slot *s, const void *data)
 {
-    s->on = true;
-    if (!grad && dnnl_memory_desc_equal(have, dst_md))
+    LP_TRY(lp_dnt_bind(&s->ext, data));
+    return s->direct ? LP_OK : lp_dnt_exec_reorder(c->stream, s->reo, &s->ext, &s->buf);
+}
+
+/* The memory a primitive writes gradient slot s's result to: the tape's gradient at data
+ * itself when nothing was added to it yet and the layouts agree, else the slot's buffer. */
+static lp_status slot_grad_mem(slot *s, void *data, bool fresh, dnnl_memory_t *mem)
+{
+    LP_TRY(lp_dnt_bind(&s->ext, data));
+    s->in_place = fresh && s->same;
+    *mem = s->in_place ? s->ext.mem : s->buf.mem;
+    return LP_OK;
+}
+
+/* An output slot's result into the tape's tensor at data (bound before the primitive ran);
+ * a gradient's written when fresh, else added. */
+static lp_status slot_drain(lp_dnnl_conv *c, slot *s, void *data, bool fresh)
+{
+    LP_TRY(lp_dnt_bind(&s->ext, data));
+    if (s->direct || s->in_place)
         return LP_OK;
-    LP_TRY(lp_dnt_buf_own(&s->buf, have));
-    if (grad)
-        LP_TRY(lp_dnt_reorder(&s->reo_set, have, dst_md, false));
-    return lp_dnt_reorder(&s->reo, have, dst_md, grad);
-}
-
-static dnnl_memory_t slot_mem(const slot *s, const lp_dnt_buf *plain) { return s->reo ? s->buf.mem : plain->mem; }
-
-static lp_status slot_fill(lp_dnnl_conv *c, slot *s, const lp_dnt_buf *plain)
-{
-    return s->reo ? lp_dnt_exec_reorder(c->stream, s->reo, plain, &s->buf) : LP_OK;
-}
-
-static lp_status slot_drain(lp_dnnl_conv *c, slot *s, const lp_dnt_buf *plain, bool fresh)
-{
-    dnnl_primitive_t r = fresh && s->reo_set ? s->reo_set : s->reo;
-    return r ? lp_dnt_exec_reorder(c->stream, r, &s->buf, plain) : LP_OK;
+    return lp_dnt_exec_reorder(c->stream, fresh && s->reo_set ? s->reo_set : s->reo, &s->buf, &s->ext);
 }
 
 typedef struct conv_mds {
@@ -170,9 +203,53 @@ static lp_status mds(const lp_conv *cv, conv_mds *m)
     return LP_OK;
 }
 
-/* The state for this geometry: the one cached, or a new one with the forward set up. */
+/* Creates the three primitives of the state (all at once: once the forward ran here, the
+ * backward must be able to, since its inputs may be in this state's layouts). */
+static lp_status build(lp_dnnl_conv *c, const lp_conv *cv, bool bias)
+{
+    conv_mds m;
+    LP_TRY(mds(cv, &m));
+    c->x = m.x;
+    c->w = m.w;
+    c->b = m.b;
+    c->y = m.y;
+    if (dnnl_stream_create(&c->stream, lp_dnt_engine(), dnnl_stream_default_flags) != dnnl_success) {
+        c->stream = NULL;
+        return LOWP_ERR_UNSUPPORTED;
+    }
+    dnnl_convolution_desc_t d;
+    if (dnnl_dilated_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &m.xa, &m.wa,
+                                                   bias ? &m.b : NULL, &m.ya, m.strides, m.dil, m.pad_l,
+                                                   m.pad_r) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    LP_TRY(lp_dnt_pd(&c->fpd, &d, NULL, NULL));
+    LP_TRY(lp_dnt_prim(&c->fwd, c->fpd));
+    if (dnnl_dilated_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &m.xa, &m.wa, &m.ya, m.strides,
+                                                         m.dil, m.pad_l, m.pad_r) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    LP_TRY(lp_dnt_pd(&c->dpd, &d, c->fpd, NULL));
+    LP_TRY(lp_dnt_prim(&c->bwd_data, c->dpd));
+    if (dnnl_dilated_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &m.xa, &m.wa,
+                                                            bias ? &m.b : NULL, &m.ya, m.strides, m.dil, m.pad_l,
+                                                            m.pad_r) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    LP_TRY(lp_dnt_pd(&c->wpd, &d, c->fpd, NULL));
+    LP_TRY(lp_dnt_prim(&c->bwd_w, c->wpd));
+    /* the weights' slots: plain on the tape's side always */
+    LP_TRY(slot_set(&c->wf, lp_dnt_md(c->fpd, dnnl_query_weights_md), &m.w, SLOT_IN));
+    LP_TRY(slot_set(&c->wd, lp_dnt_md(c->dpd, dnnl_query_weights_md), &m.w, SLOT_IN));
+    LP_TRY(slot_set(&c->dww, lp_dnt_md(c->wpd, dnnl_query_diff_weights_md), &m.w, SLOT_GRAD));
+    LP_TRY(lp_dnt_buf_ext(&c->bias, &m.b));
+    if (bias)
+        LP_TRY(lp_dnt_buf_own(&c->dbw, &m.b));
+    return LP_OK;
+}
+
+/* The state for this geometry: the one cached, or a new one. */
 static lp_status state_for(lp_dnnl_conv **cache, const lp_conv *cv, bool bias, lp_dnnl_conv **out)
 {
+    if (!lp_dnt_enabled())
+        return LOWP_ERR_UNSUPPORTED;
     int64_t key[KEY_N];
     make_key(cv, bias, key);
     if (*cache && !memcmp((*cache)->key, key, sizeof key)) {
@@ -181,35 +258,11 @@ static lp_status state_for(lp_dnnl_conv **cache, const lp_conv *cv, bool bias, l
     }
     lp_dnnl_conv_free(*cache);
     *cache = NULL;
-    conv_mds m;
-    LP_TRY(mds(cv, &m));
     lp_dnnl_conv *c = calloc(1, sizeof *c);
     if (!c)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     memcpy(c->key, key, sizeof key);
-    dnnl_convolution_desc_t d;
-    lp_status st = dnnl_stream_create(&c->stream, lp_dnt_engine(), dnnl_stream_default_flags) == dnnl_success
-                       ? LP_OK
-                       : LOWP_ERR_UNSUPPORTED;
-    if (st == LP_OK &&
-        dnnl_dilated_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &m.xa, &m.wa,
-                                                   bias ? &m.b : NULL, &m.ya, m.strides, m.dil, m.pad_l,
-                                                   m.pad_r) != dnnl_success)
-        st = LOWP_ERR_UNSUPPORTED;
-    if (st == LP_OK)
-        st = lp_dnt_pd(&c->fpd, &d, NULL, NULL);
-    if (st == LP_OK)
-        st = lp_dnt_prim(&c->fwd, c->fpd);
-    lp_dnt_buf *ext[] = { &c->x, &c->w, &c->b, &c->y, &c->dy, &c->dx, &c->dw };
-    const dnnl_memory_desc_t *emd[] = { &m.x, &m.w, &m.b, &m.y, &m.y, &m.x, &m.w };
-    for (size_t i = 0; i < sizeof ext / sizeof *ext && st == LP_OK; i++)
-        st = lp_dnt_buf_ext(ext[i], emd[i]);
-    if (st == LP_OK)
-        st = slot_in(&c->xf, &m.x, lp_dnt_md(c->fpd, dnnl_query_src_md));
-    if (st == LP_OK)
-        st = slot_in(&c->wf, &m.w, lp_dnt_md(c->fpd, dnnl_query_weights_md));
-    if (st == LP_OK)
-        st = slot_out(&c->yf, lp_dnt_md(c->fpd, dnnl_query_dst_md), &m.y, false);
+    lp_status st = build(c, cv, bias);
     if (st != LP_OK) {
         lp_dnnl_conv_free(c);
         return st;
@@ -218,131 +271,99 @@ static lp_status state_for(lp_dnnl_conv **cache, const lp_conv *cv, bool bias, l
     return LP_OK;
 }
 
-/* The backward-data primitive and its slots, made on the first backward. */
-static lp_status setup_bwd_data(lp_dnnl_conv *c, const lp_conv *cv)
+static const dnnl_memory_desc_t *peer_of(const lp_dnt_layout *lay, const dnnl_memory_desc_t *plain)
 {
-    if (c->bwd_data)
-        return LP_OK;
-    conv_mds m;
-    dnnl_convolution_desc_t d;
-    LP_TRY(mds(cv, &m));
-    if (dnnl_dilated_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &m.xa, &m.wa, &m.ya, m.strides,
-                                                         m.dil, m.pad_l, m.pad_r) != dnnl_success)
-        return LOWP_ERR_UNSUPPORTED;
-    LP_TRY(lp_dnt_pd(&c->dpd, &d, c->fpd, NULL));
-    const dnnl_memory_desc_t *wmd = lp_dnt_md(c->dpd, dnnl_query_weights_md);
-    c->wd_is_wf = dnnl_memory_desc_equal(wmd, &c->wf.buf.md) || (!c->wf.reo && dnnl_memory_desc_equal(wmd, &m.w));
-    LP_TRY(slot_in(&c->dyd, &m.y, lp_dnt_md(c->dpd, dnnl_query_diff_dst_md)));
-    if (!c->wd_is_wf)
-        LP_TRY(slot_in(&c->wd, &m.w, wmd));
-    LP_TRY(slot_out(&c->dxd, lp_dnt_md(c->dpd, dnnl_query_diff_src_md), &m.x, true));
-    return lp_dnt_prim(&c->bwd_data, c->dpd);
+    return lay && lay->on ? &lay->md : plain;
 }
 
-static lp_status setup_bwd_weights(lp_dnnl_conv *c, const lp_conv *cv, bool bias)
+lp_status lp_dnnl_conv_prepare(lp_dnnl_conv **cache, const lp_conv *cv, bool bias)
 {
-    if (c->bwd_w)
-        return LP_OK;
-    conv_mds m;
-    dnnl_convolution_desc_t d;
-    LP_TRY(mds(cv, &m));
-    if (dnnl_dilated_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &m.xa, &m.wa,
-                                                            bias ? &m.b : NULL, &m.ya, m.strides, m.dil, m.pad_l,
-                                                            m.pad_r) != dnnl_success)
-        return LOWP_ERR_UNSUPPORTED;
-    LP_TRY(lp_dnt_pd(&c->wpd, &d, c->fpd, NULL));
-    const dnnl_memory_desc_t *xmd = lp_dnt_md(c->wpd, dnnl_query_src_md);
-    const dnnl_memory_desc_t *dymd = lp_dnt_md(c->wpd, dnnl_query_diff_dst_md);
-    c->xw_is_xf = c->xf.reo ? dnnl_memory_desc_equal(xmd, &c->xf.buf.md) : dnnl_memory_desc_equal(xmd, &m.x);
-    if (!c->xw_is_xf)
-        LP_TRY(slot_in(&c->xw, &m.x, xmd));
-    c->dyw_is_dyd = c->dyd.on && (c->dyd.reo ? dnnl_memory_desc_equal(dymd, &c->dyd.buf.md)
-                                             : dnnl_memory_desc_equal(dymd, &m.y));
-    if (!c->dyw_is_dyd)
-        LP_TRY(slot_in(&c->dyw, &m.y, dymd));
-    LP_TRY(slot_out(&c->dww, lp_dnt_md(c->wpd, dnnl_query_diff_weights_md), &m.w, true));
-    if (bias)
-        LP_TRY(lp_dnt_buf_own(&c->dbw, &m.b));
-    return lp_dnt_prim(&c->bwd_w, c->wpd);
+    lp_dnnl_conv *c;
+    return state_for(cache, cv, bias, &c);
 }
 
-lp_status lp_dnnl_conv_forward(lp_dnnl_conv **cache, const lp_conv *cv, const float *x, const float *w,
-                               const float *b, float *y)
+lp_status lp_dnnl_conv_forward(lp_dnnl_conv **cache, const lp_conv *cv, const float *x, const lp_dnt_layout *x_lay,
+                               const float *w, const float *b, float *y, lp_dnt_layout *y_lay)
 {
-    if (!lp_dnt_enabled())
-        return LOWP_ERR_UNSUPPORTED;
     lp_dnnl_conv *c;
     LP_TRY(state_for(cache, cv, b != NULL, &c));
+    const dnnl_memory_desc_t *dst = lp_dnt_md(c->fpd, dnnl_query_dst_md);
+    /* the output stays in the primitive's layout when the tape allows it and that layout has
+     * no padding (the tape's buffer holds exactly N*M*OH*OW values) */
+    bool keep = y_lay && dnnl_memory_desc_get_size(dst) == dnnl_memory_desc_get_size(&c->y);
+    LP_TRY(slot_set(&c->xf, lp_dnt_md(c->fpd, dnnl_query_src_md), peer_of(x_lay, &c->x), SLOT_IN));
+    LP_TRY(slot_set(&c->yf, dst, keep ? dst : &c->y, SLOT_OUT));
     c->filled = false;
-    LP_TRY(lp_dnt_bind(&c->x, x));
-    LP_TRY(lp_dnt_bind(&c->w, w));
-    LP_TRY(lp_dnt_bind(&c->y, y));
+    LP_TRY(slot_fill(c, &c->xf, x));
+    LP_TRY(slot_fill(c, &c->wf, w));
+    LP_TRY(lp_dnt_bind(&c->yf.ext, y));
     if (b)
-        LP_TRY(lp_dnt_bind(&c->b, b));
-    LP_TRY(slot_fill(c, &c->xf, &c->x));
-    LP_TRY(slot_fill(c, &c->wf, &c->w));
+        LP_TRY(lp_dnt_bind(&c->bias, b));
     int kinds[4] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS };
-    dnnl_memory_t mems[4] = { slot_mem(&c->xf, &c->x), slot_mem(&c->wf, &c->w), slot_mem(&c->yf, &c->y), c->b.mem };
+    dnnl_memory_t mems[4] = { slot_mem(&c->xf), slot_mem(&c->wf), slot_mem(&c->yf), c->bias.mem };
     LP_TRY(lp_dnt_exec(c->stream, c->fwd, b ? 4 : 3, kinds, mems));
-    LP_TRY(slot_drain(c, &c->yf, &c->y, false));
+    LP_TRY(slot_drain(c, &c->yf, y, false)); /* back to the tape's plain layout, unless kept */
+    if (y_lay) {
+        y_lay->on = keep && !dnnl_memory_desc_equal(dst, &c->y);
+        y_lay->md = *dst;
+    }
     c->filled = true;
     return LP_OK;
 }
 
-lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bias, const float *x, const float *w,
-                                const float *dy, float *dx, float *dw, float *db, unsigned fresh)
+lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bias, const float *x,
+                                const lp_dnt_layout *x_lay, const float *w, const float *dy,
+                                const lp_dnt_layout *y_lay, float *dx, float *dw, float *db, unsigned fresh)
 {
-    if (!lp_dnt_enabled())
-        return LOWP_ERR_UNSUPPORTED;
     lp_dnnl_conv *c;
     LP_TRY(state_for(cache, cv, bias, &c));
-    /* everything that can refuse comes first: once a gradient is added there is no way back */
-    if (dx)
-        LP_TRY(setup_bwd_data(c, cv));
-    if (dw || db)
-        LP_TRY(setup_bwd_weights(c, cv, bias));
-    LP_TRY(lp_dnt_bind(&c->x, x));
-    LP_TRY(lp_dnt_bind(&c->w, w));
-    LP_TRY(lp_dnt_bind(&c->dy, dy));
-    if (!c->filled) { /* no forward of this geometry ran before (a backward alone) */
-        LP_TRY(slot_fill(c, &c->xf, &c->x));
-        LP_TRY(slot_fill(c, &c->wf, &c->w));
+    const dnnl_memory_desc_t *xp = peer_of(x_lay, &c->x), *yp = peer_of(y_lay, &c->y);
+    if (!c->filled || !dnnl_memory_desc_equal(&c->xf.peer, xp)) { /* no forward ran here before */
+        LP_TRY(slot_set(&c->xf, lp_dnt_md(c->fpd, dnnl_query_src_md), xp, SLOT_IN));
+        LP_TRY(slot_fill(c, &c->xf, x));
+        LP_TRY(slot_fill(c, &c->wf, w));
         c->filled = true;
     }
-    bool dyd_filled = false;
     if (dx) {
-        LP_TRY(lp_dnt_bind(&c->dx, dx));
-        LP_TRY(slot_fill(c, &c->dyd, &c->dy));
-        dyd_filled = true;
-        if (!c->wd_is_wf)
-            LP_TRY(slot_fill(c, &c->wd, &c->w));
+        LP_TRY(slot_set(&c->dyd, lp_dnt_md(c->dpd, dnnl_query_diff_dst_md), yp, SLOT_IN));
+        LP_TRY(slot_set(&c->dxd, lp_dnt_md(c->dpd, dnnl_query_diff_src_md), xp, SLOT_GRAD));
+        LP_TRY(slot_fill(c, &c->dyd, dy));
+        /* the forward's weights when the layouts agree */
+        bool same_w = dnnl_memory_desc_equal(&c->wd.want, &c->wf.want);
+        if (!same_w)
+            LP_TRY(slot_fill(c, &c->wd, w));
         int kinds[3] = { DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC };
-        dnnl_memory_t mems[3] = { slot_mem(&c->dyd, &c->dy),
-                                  c->wd_is_wf ? slot_mem(&c->wf, &c->w) : slot_mem(&c->wd, &c->w),
-                                  c->dxd.buf.mem };
+        dnnl_memory_t mems[3] = { slot_mem(&c->dyd), same_w ? slot_mem(&c->wf) : slot_mem(&c->wd), NULL };
+        LP_TRY(slot_grad_mem(&c->dxd, dx, fresh & 1u, &mems[2]));
         LP_TRY(lp_dnt_exec(c->stream, c->bwd_data, 3, kinds, mems));
-        LP_TRY(slot_drain(c, &c->dxd, &c->dx, fresh & 1u)); /* adds into dx, or writes it */
+        LP_TRY(slot_drain(c, &c->dxd, dx, fresh & 1u)); /* adds into dx, or writes it */
     }
     if (dw || db) {
-        dnnl_memory_t xm = c->xw_is_xf ? slot_mem(&c->xf, &c->x) : slot_mem(&c->xw, &c->x);
-        if (!c->xw_is_xf)
-            LP_TRY(slot_fill(c, &c->xw, &c->x));
-        dnnl_memory_t dym;
-        if (c->dyw_is_dyd) {
-            if (!dyd_filled)
-                LP_TRY(slot_fill(c, &c->dyd, &c->dy));
-            dym = slot_mem(&c->dyd, &c->dy);
-        } else {
-            LP_TRY(slot_fill(c, &c->dyw, &c->dy));
-            dym = slot_mem(&c->dyw, &c->dy);
+        const dnnl_memory_desc_t *xmd = lp_dnt_md(c->wpd, dnnl_query_src_md);
+        const dnnl_memory_desc_t *dymd = lp_dnt_md(c->wpd, dnnl_query_diff_dst_md);
+        dnnl_memory_t xm, dym;
+        if (dnnl_memory_desc_equal(xmd, &c->xf.want)) /* the forward's copy of x */
+            xm = slot_mem(&c->xf);
+        else {
+            LP_TRY(slot_set(&c->xw, xmd, xp, SLOT_IN));
+            LP_TRY(slot_fill(c, &c->xw, x));
+            xm = slot_mem(&c->xw);
+        }
+        if (dx && dnnl_memory_desc_equal(dymd, &c->dyd.want)) /* backward-data's copy of dy */
+            dym = slot_mem(&c->dyd);
+        else {
+            LP_TRY(slot_set(&c->dyw, dymd, yp, SLOT_IN));
+            LP_TRY(slot_fill(c, &c->dyw, dy));
+            dym = slot_mem(&c->dyw);
         }
         int kinds[4] = { DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS };
         dnnl_memory_t mems[4] = { xm, dym, c->dww.buf.mem, c->dbw.mem };
+        c->dww.in_place = false;
+        if (dw)
+            LP_TRY(slot_grad_mem(&c->dww, dw, fresh & 2u, &mems[2]));
         LP_TRY(lp_dnt_exec(c->stream, c->bwd_w, bias ? 4 : 3, kinds, mems));
-        if (dw) {
-            LP_TRY(lp_dnt_bind(&c->dw, dw));
-            LP_TRY(slot_drain(c, &c->dww, &c->dw, fresh & 2u)); /* adds into dw, or writes it */
-        }
+        if (dw)
+            LP_TRY(slot_drain(c, &c->dww, dw, fresh & 2u)); /* adds into dw, or writes it */
         if (db && (fresh & 4u))
             memcpy(db, c->dbw.own, (size_t)cv->M * sizeof *db);
         else if (db)

@@ -140,3 +140,38 @@ void lp_dnt_add(float *dst, const float *src, int64_t n)
     for (int64_t i = 0; i < n; i++)
         dst[i] += src[i];
 }
+
+lp_status lp_dnt_relayout(const lp_dnt_layout *lay, int nd, const int64_t *dims, bool to_lay, bool sum,
+                          const void *src, void *dst)
+{
+    dnnl_memory_desc_t plain;
+    lp_dnt_plain(&plain, nd, dims);
+    const dnnl_memory_desc_t *from = to_lay ? &plain : &lay->md, *to = to_lay ? &lay->md : &plain;
+    dnnl_primitive_t r = NULL;
+    dnnl_stream_t s = NULL;
+    lp_dnt_buf a = { 0 }, b = { 0 };
+    lp_status st = lp_dnt_reorder(&r, from, to, sum);
+    if (st == LP_OK && dnnl_stream_create(&s, dn_engine(), dnnl_stream_default_flags) != dnnl_success) {
+        s = NULL;
+        st = LOWP_ERR_UNSUPPORTED;
+    }
+    if (st == LP_OK)
+        st = lp_dnt_buf_ext(&a, from);
+    if (st == LP_OK)
+        st = lp_dnt_buf_ext(&b, to);
+    if (st == LP_OK)
+        st = lp_dnt_bind(&a, src);
+    if (st == LP_OK)
+        st = lp_dnt_bind(&b, dst);
+    if (st == LP_OK)
+        st = lp_dnt_exec_reorder(s, r, &a, &b);
+    lp_dnt_buf_free(&a);
+    lp_dnt_buf_free(&b);
+    if (s)
+        dnnl_stream_destroy(s);
+    if (r)
+        dnnl_primitive_destroy(r);
+    /* a value already in a oneDNN layout must come back: a refusal here is not a fallback */
+    return st == LOWP_ERR_UNSUPPORTED ? lp_error(LOWP_ERR_INTERNAL, "oneDNN: no reorder for a training tensor's layout")
+                                      : st;
+}

@@ -14,6 +14,19 @@
 
 #include "ir/graph.h"
 
+/* How a tape value's data is laid out: plain (on false), or in a oneDNN layout `md` (a
+ * channel-blocked activation kept between consecutive oneDNN ops; same element count, no
+ * padding, so elementwise ops run on the raw buffer). */
+typedef struct lp_dnt_layout {
+    bool on;
+    dnnl_memory_desc_t md;
+} lp_dnt_layout;
+
+/* Copies src (laid out as `lay`) into dst in the plain layout of dims (rank nd), or, with
+ * to_lay, the other way (adding into dst when `sum`). */
+lp_status lp_dnt_relayout(const lp_dnt_layout *lay, int nd, const int64_t *dims, bool to_lay, bool sum,
+                          const void *src, void *dst);
+
 /* True unless LOWP_KERNELS=reference or oneDNN has no CPU engine. */
 bool lp_dnt_enabled(void);
 dnnl_engine_t lp_dnt_engine(void);

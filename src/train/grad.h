@@ -9,6 +9,17 @@
 
 #include "ops/op.h"
 
+/* How a row's tensors may be laid out (tape.c): plain, or -- between consecutive oneDNN ops --
+ * in a oneDNN layout (struct lp_dnt_layout, dnnl_train.h). */
+typedef enum lp_layout_kind {
+    LP_LAYOUT_PLAIN = 0,           /* plain tensors only (the tape converts any other) */
+    LP_LAYOUT_SAME,                /* elementwise on the raw buffers: the inputs in diff_in, when all
+                                      in one layout with one shape, give the output that layout */
+    LP_LAYOUT_OWN,                 /* input 0 in any layout (the row reorders), output 0 in the
+                                      row's choice when the tape allows (lp_fwd_ctx.out_lay) */
+} lp_layout_kind;
+struct lp_dnt_layout;
+
 /* What a forward override sees: the op's run context plus training-mode state. */
 typedef struct lp_fwd_ctx {
     const lp_run_ctx *rc;
@@ -18,6 +29,9 @@ typedef struct lp_fwd_ctx {
     void **saved;              /* what the backward will need (freed with the def's free_saved) */
     void **cache;              /* the node's state kept across runs (a fast path's primitives and
                                   buffers; freed with the tape by the def's free_cache) */
+    const struct lp_dnt_layout *in0_lay; /* LP_LAYOUT_OWN: input 0's layout, or NULL (plain) */
+    struct lp_dnt_layout *out_lay; /* LP_LAYOUT_OWN: non-NULL when output 0 may stay in a oneDNN
+                                      layout; the row says there which (on false: plain) */
 } lp_fwd_ctx;
 
 /* What a backward sees. Gradients are float32 tensors of the shape of the value they belong
@@ -33,6 +47,9 @@ typedef struct lp_grad_ctx {
     lp_tensor *const *din;         /* accumulate dLoss/din[k] here; NULL where not wanted */
     void *saved;                   /* the forward override's state, or NULL */
     void **cache;                  /* the node's state kept across runs (as lp_fwd_ctx's) */
+    const struct lp_dnt_layout *in0_lay, *out_lay; /* LP_LAYOUT_OWN: the layouts of input 0 (and
+                                      din[0]) and output 0 (and dout[0]) as the forward had them,
+                                      or NULL (plain) */
     unsigned din_fresh;            /* bit k: no one has added to din[k] yet (and no other input
                                       of this node shares it): it holds zeros, or, for a row with
                                       bwd_overwrites, anything -- the backward must then WRITE
@@ -55,6 +72,10 @@ typedef struct lp_grad_def {
                                       does not zero them first */
     bool bwd_overwrites;           /* the backward writes (not adds) the din_fresh gradients,
                                       which the tape then leaves unzeroed */
+    lp_layout_kind layout;
+    /* LP_LAYOUT_OWN: LP_OK when this run will take input 0 in a oneDNN layout (else the tape
+     * gives it plain) */
+    lp_status (*takes_layout)(const lp_fwd_ctx *f);
 } lp_grad_def;
 
 /* The row for `op_type` in the default domain, or NULL. */

@@ -74,8 +74,10 @@ static lp_status mul_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_MU
 static lp_status div_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_DIV); }
 static lp_status pow_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_POW); }
 
+/* Add runs on oneDNN-laid-out tensors as on plain ones (equal shapes, one layout: the tape
+ * checks), a residual sum between convolutions */
 const lp_grad_def lp_graddef_Add = { .name = "Add", .diff_in = 3, .param_in = 3, .backward = add_bw,
-                                     .bwd_overwrites = true };
+                                     .bwd_overwrites = true, .layout = LP_LAYOUT_SAME };
 const lp_grad_def lp_graddef_Sub = { .name = "Sub", .diff_in = 3, .param_in = 3, .backward = sub_bw,
                                      .bwd_overwrites = true };
 const lp_grad_def lp_graddef_Mul = { .name = "Mul", .diff_in = 3, .param_in = 3, .backward = mul_bw };
@@ -316,7 +318,8 @@ UNARY_ROW(Identity, identity_bw)
 #undef UNARY_ROW
 #undef ACT_ROW
 const lp_grad_def lp_graddef_Relu = { .name = "Relu", .diff_in = 1, .forward = relu_forward, .backward = relu_bw,
-                                      .free_cache = lp_dnt_op_free, .fwd_overwrites = true, .bwd_overwrites = true };
+                                      .free_cache = lp_dnt_op_free, .fwd_overwrites = true, .bwd_overwrites = true,
+                                      .layout = LP_LAYOUT_SAME };
 
 /* ---------------- Softmax, LogSoftmax ---------------- */
 

@@ -25,11 +25,13 @@ static lp_status conv_forward(const lp_fwd_ctx *f)
     lp_conv cv;
     if (x->dtype == LP_F32 && w->dtype == LP_F32 && (!b || b->dtype == LP_F32) && x->ndim >= 3) {
         LP_TRY(lp_conv_setup(c->node, x, w, &cv));
-        lp_status fast = lp_dnnl_conv_forward((lp_dnnl_conv **)f->cache, &cv, x->data, w->data, b ? b->data : NULL,
-                                              c->out[0]->data);
+        lp_status fast = lp_dnnl_conv_forward((lp_dnnl_conv **)f->cache, &cv, x->data, f->in0_lay, w->data,
+                                              b ? b->data : NULL, c->out[0]->data, f->out_lay);
         if (fast != LOWP_ERR_UNSUPPORTED)
             return fast;
     }
+    if (f->in0_lay) /* takes_layout said the fast path would run */
+        return lp_node_error(c->node, LOWP_ERR_INTERNAL, "training: oneDNN refused a convolution it had accepted");
     if (c->out[0]->nbytes) /* the row is fwd_overwrites: the kernels below get zeros as usual */
         memset(c->out[0]->data, 0, c->out[0]->nbytes);
     if (x->dtype != LP_F32 || w->dtype != LP_F32 || (b && b->dtype != LP_F32) || x->ndim < 3)
@@ -72,10 +74,12 @@ static lp_status conv_bw(const lp_grad_ctx *c)
     float *db = c->n_in > 2 && c->in[2] && c->din[2] ? c->din[2]->data : NULL;
     const float *X = x->data, *W = w->data, *g = c->dout[0]->data;
     bool has_bias = c->n_in > 2 && c->in[2];
-    lp_status fast = lp_dnnl_conv_backward((lp_dnnl_conv **)c->cache, &cv, has_bias, X, W, g, dx, dw, db,
-                                           c->din_fresh);
+    lp_status fast = lp_dnnl_conv_backward((lp_dnnl_conv **)c->cache, &cv, has_bias, X, c->in0_lay, W, g,
+                                           c->out_lay, dx, dw, db, c->din_fresh);
     if (fast != LOWP_ERR_UNSUPPORTED)
         return fast;
+    if (c->in0_lay || c->out_lay) /* tensors in oneDNN layouts: the loops cannot read them */
+        return lp_node_error(c->node, LOWP_ERR_INTERNAL, "backward: oneDNN refused a convolution it had run");
     lp_grad_zero_fresh(c); /* the loops add */
     int nt = omp_get_max_threads();
     if (nt > cv.N)
@@ -151,9 +155,22 @@ static lp_status conv_bw(const lp_grad_ctx *c)
     return st;
 }
 
+/* Whether this run's Conv goes to oneDNN (so x may come in a oneDNN layout). */
+static lp_status conv_takes_layout(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    const lp_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    lp_conv cv;
+    if (x->dtype != LP_F32 || w->dtype != LP_F32 || (b && b->dtype != LP_F32) || x->ndim != 4 ||
+        lp_conv_setup(c->node, x, w, &cv) != LP_OK)
+        return LOWP_ERR_UNSUPPORTED;
+    return lp_dnnl_conv_prepare((lp_dnnl_conv **)f->cache, &cv, b != NULL);
+}
+
 const lp_grad_def lp_graddef_Conv = {
     .name = "Conv", .diff_in = 7, .param_in = 6, .forward = conv_forward, .backward = conv_bw,
     .free_cache = lp_dnnl_conv_free, .fwd_overwrites = true, .bwd_overwrites = true,
+    .layout = LP_LAYOUT_OWN, .takes_layout = conv_takes_layout,
 };
 
 /* ---------------- pooling ---------------- */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "ir/infer.h"
+#include "train/dnnl_train.h"
 #include "train/grad.h"
 #include "train/tape.h"
 
@@ -24,6 +25,13 @@ struct lp_tape {
     bool *unset;                /* ... or, for a backward that writes it, nothing yet */
     int64_t *opset;             /* per node */
     double *fwd_ms, *bwd_ms;    /* per node, with options.profile */
+    /* oneDNN layouts between consecutive oneDNN ops (grad.h's lp_layout_kind) */
+    lp_dnt_layout *lay;         /* per value: how val (and grad) is laid out this run */
+    bool *may_lay;              /* per value: every reader takes it in a oneDNN layout */
+    lp_tensor **pcopy, **pcopy_spare; /* per value: its plain copy this run (a reader that takes
+                                         plain tensors only), and the buffer kept for reuse */
+    lp_tensor **gtmp;           /* per value: a plain gradient for such a reader, reused */
+    unsigned *plain_in;         /* per node: bit k: input k was given as its plain copy */
     /* per-node scratch, LP_MAX_NODE_IO entries each */
     lp_vinfo *vin, *vout;
     const lp_vinfo **vinp;
@@ -52,6 +60,12 @@ void lp_tape_free(lp_tape *t)
                 lp_tensor_free(t->spare[v]);
             if (t->grad_spare)
                 lp_tensor_free(t->grad_spare[v]);
+            if (t->pcopy)
+                lp_tensor_free(t->pcopy[v]);
+            if (t->pcopy_spare)
+                lp_tensor_free(t->pcopy_spare[v]);
+            if (t->gtmp)
+                lp_tensor_free(t->gtmp[v]);
         }
         for (int n = 0; n < t->g->n_nodes && t->saved; n++)
             if (t->saved[n] && t->def[n] && t->def[n]->free_saved)
@@ -76,6 +90,12 @@ void lp_tape_free(lp_tape *t)
     free(t->opset);
     free(t->fwd_ms);
     free(t->bwd_ms);
+    free(t->lay);
+    free(t->may_lay);
+    free(t->pcopy);
+    free(t->pcopy_spare);
+    free(t->gtmp);
+    free(t->plain_in);
     free(t->vin);
     free(t->vout);
     free(t->vinp);
@@ -86,6 +106,45 @@ void lp_tape_free(lp_tape *t)
     free(t->tout);
     free(t->din);
     free(t);
+}
+
+static lp_layout_kind layout_of(const lp_tape *t, int ni) { return t->def[ni] ? t->def[ni]->layout : LP_LAYOUT_PLAIN; }
+
+/* Whether node ni takes a oneDNN-laid-out tensor at input k (before the run's own checks). */
+static bool takes_at(const lp_tape *t, int ni, int k)
+{
+    const lp_node *n = &t->g->nodes[ni];
+    switch (layout_of(t, ni)) {
+    case LP_LAYOUT_OWN:
+        return k == 0;
+    case LP_LAYOUT_SAME: /* its output must be able to stay in the layout too */
+        return bit_of(t->def[ni]->diff_in, k) && n->n_out >= 1 && n->out[0] >= 0 && t->may_lay[n->out[0]];
+    default:
+        return false;
+    }
+}
+
+/* may_lay: a value produced by a layout-aware row, not a graph output, whose every reader
+ * takes it in a oneDNN layout. Readers come after producers: walk the nodes backward. */
+static void mark_layouts(lp_tape *t)
+{
+    const lp_graph *g = t->g;
+    for (int ni = g->n_nodes - 1; ni >= 0; ni--) {
+        const lp_node *n = &g->nodes[ni];
+        if (n->dead || layout_of(t, ni) == LP_LAYOUT_PLAIN || n->n_out < 1 || n->out[0] < 0)
+            continue;
+        int v = n->out[0];
+        bool ok = !g->values[v].is_output && g->values[v].kind != LP_VALUE_CONST, any = false;
+        for (int r = ni + 1; r < g->n_nodes && ok; r++) {
+            const lp_node *rn = &g->nodes[r];
+            for (int k = 0; !rn->dead && k < rn->n_in && ok; k++)
+                if (rn->in[k] == v) {
+                    any = true;
+                    ok = takes_at(t, r, k);
+                }
+        }
+        t->may_lay[v] = ok && any;
+    }
 }
 
 lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out)
@@ -115,6 +174,12 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
     t->opset = calloc(nn, sizeof *t->opset);
     t->fwd_ms = calloc(nn, sizeof *t->fwd_ms);
     t->bwd_ms = calloc(nn, sizeof *t->bwd_ms);
+    t->lay = calloc(nv, sizeof *t->lay);
+    t->may_lay = calloc(nv, sizeof *t->may_lay);
+    t->pcopy = calloc(nv, sizeof *t->pcopy);
+    t->pcopy_spare = calloc(nv, sizeof *t->pcopy_spare);
+    t->gtmp = calloc(nv, sizeof *t->gtmp);
+    t->plain_in = calloc(nn, sizeof *t->plain_in);
     t->vin = calloc(io, sizeof *t->vin);
     t->vout = calloc(io, sizeof *t->vout);
     t->vinp = calloc(io, sizeof *t->vinp);
@@ -124,9 +189,11 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
     t->tin_rw = calloc(io, sizeof *t->tin_rw);
     t->tout = calloc(io, sizeof *t->tout);
     t->din = calloc(io, sizeof *t->din);
-    if (!t->val || !t->own || !t->grad || !t->spare || !t->grad_spare || !t->reach || !t->is_param || !t->params || !t->def || !t->saved || !t->cache || !t->gfresh || !t->unset ||
-        !t->opset || !t->fwd_ms || !t->bwd_ms || !t->vin || !t->vout || !t->vinp || !t->tin || !t->tout_c || !t->dout || !t->tin_rw ||
-        !t->tout || !t->din) {
+    if (!t->val || !t->own || !t->grad || !t->spare || !t->grad_spare || !t->reach || !t->is_param ||
+        !t->params || !t->def || !t->saved || !t->cache || !t->gfresh || !t->unset || !t->opset || !t->fwd_ms ||
+        !t->bwd_ms || !t->lay || !t->may_lay || !t->pcopy || !t->pcopy_spare || !t->gtmp || !t->plain_in ||
+        !t->vin || !t->vout || !t->vinp || !t->tin || !t->tout_c || !t->dout || !t->tin_rw || !t->tout ||
+        !t->din) {
         lp_tape_free(t);
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory for a training tape of %d values", g->n_values);
     }
@@ -171,6 +238,7 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
             if (n->out[k] >= 0 && (t->def[ni] || g->values[n->out[k]].dtype == LP_F32))
                 t->reach[n->out[k]] = true;
     }
+    mark_layouts(t);
     *out = t;
     return LP_OK;
 }
@@ -206,9 +274,16 @@ void lp_tape_freeze(lp_tape *t, int v)
         }
 }
 
+static lp_status plain_copy(lp_tape *t, int v, lp_tensor **out);
+
 const lp_tensor *lp_tape_value(const lp_tape *t, int v)
 {
-    return v >= 0 && v < t->g->n_values ? t->val[v] : NULL;
+    if (v < 0 || v >= t->g->n_values)
+        return NULL;
+    lp_tensor *p = NULL;
+    if (t->lay[v].on) /* an intermediate kept in a oneDNN layout: the plain copy */
+        return plain_copy((lp_tape *)t, v, &p) == LP_OK ? p : NULL;
+    return t->val[v];
 }
 
 lp_tensor *lp_tape_grad(const lp_tape *t, int v)
@@ -241,6 +316,12 @@ static void tape_clear_run(lp_tape *t)
 {
     const lp_graph *g = t->g;
     for (int v = 0; v < g->n_values; v++) {
+        t->lay[v].on = false;
+        if (t->pcopy[v]) {
+            lp_tensor_free(t->pcopy_spare[v]);
+            t->pcopy_spare[v] = t->pcopy[v];
+            t->pcopy[v] = NULL;
+        }
         if (t->own[v]) {
             lp_tensor_free(t->spare[v]);
             t->spare[v] = t->val[v];
@@ -272,6 +353,73 @@ static lp_status reuse(lp_tensor **spare, lp_dtype dt, int nd, const int64_t *di
     }
     lp_tensor_free(s);
     return lp_tensor_new(dt, nd, dims, out);
+}
+
+/* Value v's plain copy (made once per run) when it is laid out by oneDNN. */
+static lp_status plain_copy(lp_tape *t, int v, lp_tensor **out)
+{
+    if (!t->pcopy[v]) {
+        const lp_tensor *x = t->val[v];
+        LP_TRY(reuse(&t->pcopy_spare[v], x->dtype, x->ndim, x->dims, true, &t->pcopy[v]));
+        lp_status st = lp_dnt_relayout(&t->lay[v], x->ndim, x->dims, false, false, x->data, t->pcopy[v]->data);
+        if (st != LP_OK) {
+            lp_tensor_free(t->pcopy[v]);
+            t->pcopy[v] = NULL;
+            return st;
+        }
+    }
+    *out = t->pcopy[v];
+    return LP_OK;
+}
+
+static bool same_dims(const lp_tensor *a, const lp_tensor *b)
+{
+    return a->ndim == b->ndim && !memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof *a->dims);
+}
+
+/* Which inputs node ni takes in their oneDNN layouts this run (the others get plain copies:
+ * t->plain_in[ni]; all of them for a LP_LAYOUT_PLAIN row). LP_LAYOUT_SAME: all its laid-out
+ * inputs in one layout and one shape; LP_LAYOUT_OWN: input 0 when the row says it can. Sets
+ * *same_lay to the layout a LP_LAYOUT_SAME row's output takes (NULL: plain). */
+static lp_status choose_inputs(lp_tape *t, int ni, const lp_fwd_ctx *fc, const lp_dnt_layout **same_lay)
+{
+    const lp_node *n = &t->g->nodes[ni];
+    lp_layout_kind kind = layout_of(t, ni);
+    unsigned plain = 0;
+    *same_lay = NULL;
+    bool same_ok = kind == LP_LAYOUT_SAME;
+    const lp_tensor *first = NULL;
+    for (int k = 0; k < n->n_in && same_ok; k++) {
+        int v = n->in[k];
+        if (v < 0 || !bit_of(t->def[ni]->diff_in, k))
+            continue;
+        if (!takes_at(t, ni, k) || !t->lay[v].on ||
+            (*same_lay && !dnnl_memory_desc_equal(&(*same_lay)->md, &t->lay[v].md)) ||
+            (first && !same_dims(first, t->val[v])))
+            same_ok = false;
+        *same_lay = &t->lay[v];
+        first = t->val[v];
+    }
+    if (!same_ok)
+        *same_lay = NULL;
+    for (int k = 0; k < n->n_in; k++) {
+        int v = n->in[k];
+        if (v < 0 || !t->lay[v].on)
+            continue;
+        bool take = kind == LP_LAYOUT_SAME ? same_ok && bit_of(t->def[ni]->diff_in, k)
+                    : kind == LP_LAYOUT_OWN ? k == 0 && t->def[ni]->takes_layout &&
+                                                  t->def[ni]->takes_layout(fc) == LP_OK
+                                            : false;
+        if (!take) {
+            lp_tensor *p;
+            LP_TRY(plain_copy(t, v, &p));
+            t->tin[k] = p;
+            t->tin_rw[k] = p;
+            plain |= k < 32 ? 1u << k : 0u;
+        }
+    }
+    t->plain_in[ni] = plain;
+    return LP_OK;
 }
 
 static lp_status run_node(lp_tape *t, int ni, bool training, uint64_t seed)
@@ -332,13 +480,20 @@ static lp_status run_node(lp_tape *t, int ni, bool training, uint64_t seed)
     lp_run_ctx rc = { .node = n, .opset = t->opset[ni], .n_in = n->n_in, .n_out = n->n_out,
                       .in = t->tin, .out = t->tout };
     const lp_grad_def *d = t->def[ni];
-    if (d && d->forward) {
-        lp_fwd_ctx fc = { .rc = &rc, .in_rw = t->tin_rw, .training = training,
-                          .seed = seed ^ ((uint64_t)(ni + 1) * 0x9E3779B97F4A7C15ull), .saved = &t->saved[ni],
-                          .cache = &t->cache[ni] };
-        return d->forward(&fc);
+    lp_fwd_ctx fc = { .rc = &rc, .in_rw = t->tin_rw, .training = training,
+                      .seed = seed ^ ((uint64_t)(ni + 1) * 0x9E3779B97F4A7C15ull), .saved = &t->saved[ni],
+                      .cache = &t->cache[ni] };
+    const lp_dnt_layout *same_lay = NULL;
+    LP_TRY(choose_inputs(t, ni, &fc, &same_lay));
+    if (layout_of(t, ni) == LP_LAYOUT_OWN) {
+        int v0 = n->in[0], vo = n->out[0];
+        fc.in0_lay = v0 >= 0 && t->lay[v0].on && !(t->plain_in[ni] & 1u) ? &t->lay[v0] : NULL;
+        fc.out_lay = vo >= 0 && t->may_lay[vo] ? &t->lay[vo] : NULL;
     }
-    return lp_op_get(n->op)->run(&rc);
+    lp_status st2 = d && d->forward ? d->forward(&fc) : lp_op_get(n->op)->run(&rc);
+    if (st2 == LP_OK && same_lay && n->out[0] >= 0) /* elementwise on the raw buffers: the output is laid out alike */
+        t->lay[n->out[0]] = *same_lay;
+    return st2;
 }
 
 lp_status lp_tape_forward(lp_tape *t, lp_tensor *const *inputs, bool training, uint64_t seed)
@@ -424,17 +579,23 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
             continue;
         const lp_grad_def *d = t->def[ni];
         bool want = false;
+        unsigned pin = t->plain_in[ni];
         for (int k = 0; k < n->n_in; k++) {
             int v = n->in[k];
+            bool as_plain = v >= 0 && bit_of(pin, k);
             t->din[k] = NULL;
-            t->tin[k] = v >= 0 ? t->val[v] : NULL;
+            t->tin[k] = v >= 0 ? (as_plain ? t->pcopy[v] : t->val[v]) : NULL;
             if (v < 0 || !t->reach[v] || (d && !bit_of(d->diff_in, k)))
                 continue;
             if (!d)
                 return lp_node_error(n, LOWP_ERR_UNSUPPORTED,
                                      "no backward for %s yet: lowp cannot train through this node "
                                      "(docs/training.md lists the ops it can)", n->op_type);
-            LP_TRY(grad_of(t, v, d->bwd_overwrites, &t->din[k]));
+            if (as_plain) { /* the forward had its plain copy: a plain gradient, moved over after */
+                LP_TRY(reuse(&t->gtmp[v], LP_F32, t->val[v]->ndim, t->val[v]->dims, false, &t->din[k]));
+                t->gtmp[v] = t->din[k];
+            } else
+                LP_TRY(grad_of(t, v, d->bwd_overwrites, &t->din[k]));
             want = true;
         }
         if (!want)
@@ -449,6 +610,8 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
             }
         unsigned fresh = 0;
         for (int k = 0; k < n->n_in; k++) {
+            if (bit_of(pin, k))
+                continue;
             bool alone = t->din[k] && t->gfresh[n->in[k]] && k < 32;
             for (int j = 0; j < n->n_in && alone; j++)
                 alone = j == k || n->in[j] != n->in[k];
@@ -463,12 +626,31 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
         lp_grad_ctx gc = { .node = n, .opset = t->opset[ni], .n_in = n->n_in, .n_out = n->n_out,
                            .in = t->tin, .out = t->tout_c, .dout = t->dout, .din = t->din, .saved = t->saved[ni],
                            .cache = &t->cache[ni], .din_fresh = fresh };
+        if (d->layout == LP_LAYOUT_OWN) {
+            int v0 = n->in[0], vo = n->out[0];
+            gc.in0_lay = v0 >= 0 && t->lay[v0].on && !bit_of(pin, 0) ? &t->lay[v0] : NULL;
+            gc.out_lay = vo >= 0 && t->lay[vo].on ? &t->lay[vo] : NULL;
+        }
         double t0 = t->o.profile ? now_ms() : 0;
         lp_status bst = d->backward(&gc);
         for (int k = 0; k < n->n_in; k++)
-            if (t->din[k])
+            if (t->din[k] && !bit_of(pin, k))
                 t->gfresh[n->in[k]] = t->unset[n->in[k]] = false;
         LP_TRY(bst);
+        for (int k = 0; k < n->n_in && pin; k++) /* plain gradients into laid-out values */
+            if (t->din[k] && bit_of(pin, k)) {
+                int v = n->in[k];
+                bool done = false;
+                for (int j = 0; j < k; j++)
+                    done |= n->in[j] == v && t->din[j];
+                if (done)
+                    continue;
+                lp_tensor *gv;
+                LP_TRY(grad_of(t, v, true, &gv));
+                LP_TRY(lp_dnt_relayout(&t->lay[v], gv->ndim, gv->dims, true, !t->gfresh[v], t->din[k]->data,
+                                       gv->data));
+                t->gfresh[v] = t->unset[v] = false;
+            }
         if (t->o.profile)
             t->bwd_ms[ni] += now_ms() - t0;
         /* an intermediate's gradient is complete once its producer has run: set it aside */

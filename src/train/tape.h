@@ -11,7 +11,9 @@
  *     lp_tape_backward(t, 1, &logits_value, &dlogits);     // seeds dLoss/dvalue
  *     lp_tape_grad(t, lp_tape_param(t, i)) ...             // then an optimizer step
  *
- * The graph must be topologically sorted; shapes are inferred per run from the inputs. */
+ * The graph must be topologically sorted; shapes are inferred per run from the inputs.
+ * Intermediates between oneDNN ops may be stored in oneDNN's blocked layouts (grad.h's
+ * lp_layout_kind); lp_tape_value returns a plain copy of those. */
 #ifndef LP_TRAIN_TAPE_H
 #define LP_TRAIN_TAPE_H
 

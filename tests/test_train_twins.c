@@ -98,6 +98,17 @@ static void case_resblock(gb *b)
     gb_output(b, op1(b, "Relu", conv(b, r, M, M, 3, 1, 1, 1, 1, true)));
 }
 
+/* mobilenet-style: Conv -> Clip(0, 6) -> depthwise Conv -> Clip -> Conv; the Clips (reference
+ * loops, no oneDNN twin) run on the blocked buffers between the convolutions */
+static void case_clipchain(gb *b)
+{
+    int64_t C = 16, dx[4] = { irand(1, 3), 8, irand(6, 10), irand(6, 10) };
+    int lo = gb_scalar(b, LP_F32, 0), hi = gb_scalar(b, LP_F32, 0.5);
+    int in1[3] = { conv(b, feed(b, 4, dx), 8, C, 3, 1, 1, 1, 1, true), lo, hi };
+    int in2[3] = { conv(b, gb_op(b, "Clip", 3, in1), C, C, 3, irand(1, 2), 1, 1, C, true), lo, hi };
+    gb_output(b, conv(b, gb_op(b, "Clip", 3, in2), C, 8, 1, 1, 0, 1, 1, true));
+}
+
 static void unary(gb *b, const char *op, double lo, double hi)
 {
     int64_t d[3] = { irand(1, 4), irand(1, 17), irand(1, 40) };
@@ -168,7 +179,7 @@ typedef struct twin_case {
 
 static const twin_case cases[] = {
     { "Conv", case_conv, 17, true },          { "block", case_block, 17, true },
-    { "resblock", case_resblock, 17, true },
+    { "resblock", case_resblock, 17, true },  { "clipchain", case_clipchain, 17, true },
     { "Relu", case_relu, 17, true },          { "LeakyRelu", case_leakyrelu, 17, true },
     { "Sigmoid", case_sigmoid, 17, true },    { "Tanh", case_tanh, 17, true },
     { "Exp", case_exp, 17, true },            { "Log", case_log, 17, true },

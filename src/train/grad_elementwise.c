@@ -294,14 +294,16 @@ static lp_status hardsigmoid_bw(const lp_grad_ctx *c)
 }
 static lp_status hardswish_bw(const lp_grad_ctx *c) { return unary_backward(c, d_hardswish, NULL); }
 
+/* Elementwise: they run on oneDNN-laid-out tensors as on plain ones (LP_LAYOUT_SAME), so an
+ * activation between two convolutions keeps them in oneDNN's layout */
 #define UNARY_ROW(op, fn)                                                                    \
     const lp_grad_def lp_graddef_##op = { .name = #op, .diff_in = 1, .backward = fn, .free_cache = lp_dnt_op_free, \
-                                          .bwd_overwrites = true };
+                                          .bwd_overwrites = true, .layout = LP_LAYOUT_SAME };
 /* the activations with a oneDNN forward too */
 #define ACT_ROW(op, fn)                                                                      \
     const lp_grad_def lp_graddef_##op = { .name = #op, .diff_in = 1, .forward = elt_forward, .backward = fn, \
                                           .free_cache = lp_dnt_op_free, .fwd_overwrites = true,          \
-                                          .bwd_overwrites = true };
+                                          .bwd_overwrites = true, .layout = LP_LAYOUT_SAME };
 ACT_ROW(LeakyRelu, leaky_bw)
 UNARY_ROW(Clip, clip_bw)
 ACT_ROW(Sigmoid, sigmoid_bw)

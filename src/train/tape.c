@@ -562,8 +562,11 @@ lp_status lp_tape_backward(lp_tape *t, int n_seed, const int *values, const lp_t
         t->gfresh[v] = false;
         float *d = gv->data;
         const float *s = grads[i]->data;
-        for (int64_t k = 0; k < lp_tensor_numel(gv); k++)
-            d[k] += s[k];
+        if (t->lay[v].on) /* an intermediate kept in a oneDNN layout: the plain seed reordered in */
+            LP_TRY(lp_dnt_relayout(&t->lay[v], gv->ndim, gv->dims, true, true, s, d));
+        else
+            for (int64_t k = 0; k < lp_tensor_numel(gv); k++)
+                d[k] += s[k];
     }
     for (int ni = g->n_nodes - 1; ni >= 0; ni--) {
         const lp_node *n = &g->nodes[ni];

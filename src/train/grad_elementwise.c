@@ -17,6 +17,45 @@ static bool same_shape(const lp_tensor *a, const lp_tensor *b)
     return a->ndim == b->ndim && !memcmp(a->dims, b->dims, (size_t)a->ndim * sizeof *a->dims);
 }
 
+/* d (NULL: nothing) = (fresh ? 0 : d) + s * g over n values, vectorized (s is 1 or -1: exact). */
+static void add_scaled(float *d, const float *g, float s, int64_t n, bool fresh)
+{
+    if (!d)
+        return;
+    if (fresh) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            d[i] = 0.0f + s * g[i];
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            d[i] += s * g[i];
+    }
+}
+
+/* Add in training: equal float32 shapes (a residual sum) in a vectorized loop -- the reference
+ * kernel's value (a float sum rounded once, as its double sum rounded back) -- else the kernel
+ * (which LOWP_KERNELS=reference always runs). */
+static lp_status add_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    const lp_tensor *a = c->in[0], *b = c->in[1];
+    lp_tensor *y = c->out[0];
+    if (a->dtype == LP_F32 && b->dtype == LP_F32 && y->dtype == LP_F32 && same_shape(a, b) && same_shape(a, y) &&
+        lp_dnt_enabled()) {
+        const float *A = a->data, *B = b->data;
+        float *Y = y->data;
+        int64_t n = lp_tensor_numel(y);
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++)
+            Y[i] = A[i] + B[i];
+        return LP_OK;
+    }
+    if (y->nbytes) /* the row is fwd_overwrites: the kernel gets zeros as usual */
+        memset(y->data, 0, y->nbytes);
+    return lp_op_get(c->node->op)->run(c);
+}
+
 /* y = a (op) b with numpy broadcasting; din[k] += dL/dk reduced over k's broadcast dims. */
 static lp_status binary_backward(const lp_grad_ctx *c, bin_kind kind)
 {
@@ -30,11 +69,9 @@ static lp_status binary_backward(const lp_grad_ctx *c, bin_kind kind)
     if ((kind == BIN_ADD || kind == BIN_SUB) && same_shape(a, y) && same_shape(b, y)) {
         /* a residual sum: the gradient passes through, no offsets to walk; a fresh gradient
          * (bwd_overwrites) is written, 0 + g as adding to its zeros would give */
-        bool fa = c->din_fresh & 1u, fb = c->din_fresh >> 1 & 1u;
-        for (int64_t i = 0; dA && i < n; i++)
-            dA[i] = (fa ? 0.0f : dA[i]) + g[i];
-        for (int64_t i = 0; dB && i < n; i++)
-            dB[i] = (fb ? 0.0f : dB[i]) + (kind == BIN_ADD ? g[i] : -g[i]);
+        float sb = kind == BIN_ADD ? 1.0f : -1.0f;
+        add_scaled(dA, g, 1.0f, n, c->din_fresh & 1u);
+        add_scaled(dB, g, sb, n, c->din_fresh >> 1 & 1u);
         return LP_OK;
     }
     lp_grad_zero_fresh(c);
@@ -76,8 +113,9 @@ static lp_status pow_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_PO
 
 /* Add runs on oneDNN-laid-out tensors as on plain ones (equal shapes, one layout: the tape
  * checks), a residual sum between convolutions */
-const lp_grad_def lp_graddef_Add = { .name = "Add", .diff_in = 3, .param_in = 3, .backward = add_bw,
-                                     .bwd_overwrites = true, .layout = LP_LAYOUT_SAME };
+const lp_grad_def lp_graddef_Add = { .name = "Add", .diff_in = 3, .param_in = 3, .forward = add_forward,
+                                     .backward = add_bw, .fwd_overwrites = true, .bwd_overwrites = true,
+                                     .layout = LP_LAYOUT_SAME };
 const lp_grad_def lp_graddef_Sub = { .name = "Sub", .diff_in = 3, .param_in = 3, .backward = sub_bw,
                                      .bwd_overwrites = true };
 const lp_grad_def lp_graddef_Mul = { .name = "Mul", .diff_in = 3, .param_in = 3, .backward = mul_bw };
@@ -254,16 +292,68 @@ static lp_status leaky_bw(const lp_grad_ctx *c)
     float p[1] = { lp_attr_float(c->node, "alpha", 0.01f) };
     return unary_backward(c, d_leaky, p);
 }
+/* Clip's float bounds (opset < 11: the attributes; from 11: the optional scalar inputs). */
+static void clip_bounds(const lp_node *n, int64_t opset, int n_in, const lp_tensor *const *in, float *p)
+{
+    p[0] = -INFINITY;
+    p[1] = INFINITY;
+    if (opset < 11) {
+        p[0] = lp_attr_float(n, "min", -INFINITY);
+        p[1] = lp_attr_float(n, "max", INFINITY);
+    } else
+        for (int k = 1; k <= 2 && k < n_in; k++)
+            if (in[k] && lp_tensor_numel(in[k]) == 1)
+                p[k - 1] = (float)lp_tensor_get(in[k], 0);
+}
+
+/* Clip (ReLU6 in mobilenets) in training, float32: the reference kernel's rule (min first, NaN
+ * stays NaN) in plain float loops -- the same values, without its per-element dtype calls (the
+ * kernel itself with LOWP_KERNELS=reference, test_train_twins' comparison). */
+static lp_status clip_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    bool flt = c->in[0]->dtype == LP_F32 && lp_dnt_enabled(); /* LOWP_KERNELS=reference: the kernel */
+    for (int k = 1; k <= 2 && k < c->n_in; k++)
+        flt &= !c->in[k] || (c->in[k]->dtype == LP_F32 && lp_tensor_numel(c->in[k]) == 1);
+    if (!flt) {
+        if (c->out[0]->nbytes) /* the row is fwd_overwrites: the kernel gets zeros as usual */
+            memset(c->out[0]->data, 0, c->out[0]->nbytes);
+        return lp_op_get(c->node->op)->run(c);
+    }
+    float p[2];
+    clip_bounds(c->node, c->opset, c->n_in, c->in, p);
+    const float *x = c->in[0]->data;
+    float *y = c->out[0]->data, lo = p[0], hi = p[1];
+    int64_t n = lp_tensor_numel(c->in[0]);
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    }
+    return LP_OK;
+}
+
 static lp_status clip_bw(const lp_grad_ctx *c)
 {
-    float p[2] = { -INFINITY, INFINITY };
-    if (c->opset < 11) {
-        p[0] = lp_attr_float(c->node, "min", -INFINITY);
-        p[1] = lp_attr_float(c->node, "max", INFINITY);
-    } else
-        for (int k = 1; k <= 2 && k < c->n_in; k++)
-            if (c->in[k] && lp_tensor_numel(c->in[k]) == 1)
-                p[k - 1] = (float)lp_tensor_get(c->in[k], 0);
+    float p[2];
+    clip_bounds(c->node, c->opset, c->n_in, c->in, p);
+    if (c->in[0]->dtype == LP_F32 && c->din[0] && lp_dnt_enabled()) { /* d_clip's rule, inlined: hot in mobilenets */
+        const float *x = c->in[0]->data, *g = c->dout[0]->data;
+        float *dx = c->din[0]->data, lo = p[0], hi = p[1];
+        int64_t n = lp_tensor_numel(c->in[0]);
+        /* branch-free and vectorized (omp simd): with data-dependent branches, mispredictions
+         * made this loop a third of a mobilenet step */
+        if (c->din_fresh & 1u) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++)
+                dx[i] = 0.0f + g[i] * (float)((x[i] >= lo) & (x[i] <= hi));
+        } else {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++)
+                dx[i] += g[i] * (float)((x[i] >= lo) & (x[i] <= hi));
+        }
+        return LP_OK;
+    }
     if (c->in[0]->dtype != LP_F32 && c->din[0]) {
         /* an integer Clip (narrow fake-quantized weights): the straight-through gradient of
          * the integer values, passed where they lie inside the bounds */
@@ -305,7 +395,9 @@ static lp_status hardswish_bw(const lp_grad_ctx *c) { return unary_backward(c, d
                                           .free_cache = lp_dnt_op_free, .fwd_overwrites = true,          \
                                           .bwd_overwrites = true, .layout = LP_LAYOUT_SAME };
 ACT_ROW(LeakyRelu, leaky_bw)
-UNARY_ROW(Clip, clip_bw)
+const lp_grad_def lp_graddef_Clip = { .name = "Clip", .diff_in = 1, .forward = clip_forward, .backward = clip_bw,
+                                      .free_cache = lp_dnt_op_free, .fwd_overwrites = true, .bwd_overwrites = true,
+                                      .layout = LP_LAYOUT_SAME };
 ACT_ROW(Sigmoid, sigmoid_bw)
 ACT_ROW(Tanh, tanh_bw)
 UNARY_ROW(Erf, erf_bw)

@@ -51,6 +51,10 @@ fi
 # dynamic quantization of the MLP: no calibration, MatMulInteger, ONNX Runtime agrees
 if "$LOWP" quantize models/mlp.onnx -o "$T/mlp.dyn.onnx" --dynamic -q >/dev/null 2>"$T/err"; then
     "$LOWP" info "$T/mlp.dyn.onnx" | grep -q MatMulInteger && ok "dynamic has MatMulInteger" || fail "dynamic" "no MatMulInteger"
+    # --json names the form written: integer ops (MatMulInteger), not QDQ
+    "$LOWP" quantize models/mlp.onnx -o "$T/mlp.dyn2.onnx" --dynamic --json -q >"$T/dyn.json" 2>>"$T/err" &&
+        grep -q '"approach":"dynamic","format":"integerops"' "$T/dyn.json" && ok "dynamic --json format integerops" ||
+        fail "dynamic --json format" "$(cat "$T/dyn.json")"
     q=$(correct "$T/mlp.dyn.onnx"); o=$(ort_correct "$T/mlp.dyn.onnx"); fp=$(correct models/mlp.onnx)
     [ -n "$q" ] && [ "$q" -ge $(( fp * 99 / 100 )) ] && ok "dynamic accuracy $q vs fp32 $fp" || fail "dynamic accuracy" "$q vs $fp"
     within "$o" "$q" 4 && ok "onnxruntime runs the dynamic export ($o vs lowp $q)" || fail "dynamic ort" "ort '$o' vs lowp '$q'"

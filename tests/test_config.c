@@ -425,6 +425,40 @@ static void test_pruning_section(void)
     CHECK(strstr(lowp_last_error(), "before start_epoch") != NULL);
 }
 
+/* graph_optimization (LPOT 1.4) / mixed_precision (INC 2.x): precisions and op_wise become the
+ * recipe's model_wise dtype and op_wise entries; the precisions string is split as LPOT does. */
+static void test_mixed_precision_section(void)
+{
+    static const struct { const char *yaml; bool bf16; int mw; int n_ow; int ow0; } cases[] = {
+        { "model: {name: m}\ngraph_optimization:\n  precisions: fp32, bf16\n  op_wise: {'conv2': {'activation': {'dtype': ['fp32']}}}\n",
+          true, LP_QDT_BF16, 1, LP_QDT_FP32 },
+        { "model: {name: m}\ngraph_optimization: {precisions: fp32}\n", false, LP_QDT_FP32, 0, 0 },
+        { "model: {name: m}\ngraph_optimization: {}\n", true, LP_QDT_BF16, 0, 0 },
+        { "model: {name: m}\nmixed_precision:\n  precisions: [bf16]\n  op_wise: {'a.*': {weight: {dtype: bf16}}}\n",
+          true, LP_QDT_BF16, 1, LP_QDT_BF16 },
+        { "model: {name: m}\ngraph_optimization:\n  op_wise: {weight: {dtype: fp32}, activation: {dtype: fp32}}\n",
+          true, LP_QDT_FP32, 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lowp_config *c = NULL;
+        CHECK_OK(lowp_config_load_string(cases[i].yaml, "g.yaml", &c));
+        if (!c)
+            continue;
+        CHECK(c->mixed_precision.present && c->mixed_precision.bf16 == cases[i].bf16 && !c->quantization.present);
+        CHECK(c->quantization.model_wise.has_activation && c->quantization.model_wise.activation.dtype.n == 1 &&
+              c->quantization.model_wise.activation.dtype.v[0] == cases[i].mw);
+        CHECK(c->quantization.n_op_wise == cases[i].n_ow);
+        if (c->quantization.n_op_wise == 1 && cases[i].n_ow == 1) {
+            const lp_cfg_op_wise *o = &c->quantization.op_wise[0];
+            const lp_cfg_tensor_quant *t = o->q.has_activation ? &o->q.activation : &o->q.weight;
+            CHECK(t->dtype.n == 1 && t->dtype.v[0] == cases[i].ow0);
+            CHECK(strstr(c->quantization.op_wise_section, ".op_wise") != NULL &&
+                  !strncmp(c->quantization.op_wise_section, c->mixed_precision.section, strlen(c->mixed_precision.section)));
+        }
+        lowp_config_free(c);
+    }
+}
+
 /* LPOT's weight `bit` and the recovery recipes reach the starting recipe. */
 static void test_recovery_recipes(void)
 {
@@ -573,7 +607,14 @@ static const schema_row schema_rows[] = {
         { "model: {name: m}\nquantization:\n  advance: {bias_correction: weight_empirical}\n", "quantization.advance: 'advance' is an LPOT key that lowp does not support at line 3", NULL },
         { "model: {name: m}\ntuning:\n  accuracy_criterion: {relative: 0.01}\n  strategy: {name: basic, accuracy_weight: 1.0, latency_weight: 1.0}\n", NULL, "tune.sh (relative criterion); the weights: only 1.0" },
         { "model: {name: m}\ntuning:\n  strategy: {name: basic, accuracy_weight: 0.5}\n", "tuning.strategy.accuracy_weight: LPOT weighs accuracy against latency this way only in its tpe strategy", NULL },
-        { "model: {name: m}\ngraph_optimization:\n  op_wise: {weight: {dtype: bf16}, activation: {dtype: bf16}}\n", "graph_optimization: 'graph_optimization' is an LPOT key that lowp does not support at line 2", NULL },
+        { "model: {name: m}\ngraph_optimization:\n  op_wise: {weight: {dtype: bf16}, activation: {dtype: bf16}}\n", NULL, "test_config test_mixed_precision_section (LPOT 1.4's schema form: every node)" },
+        { "model: {name: m}\ngraph_optimization:\n  op_wise: {conv1: {activation: {dtype: [fp32]}}}\n", NULL, "lpot_examples.sh graph_optimization_template_quantize (the node stays FP32), test_mixed_precision_section" },
+        { "model: {name: m}\ngraph_optimization:\n  op_wise: {conv1: {weight: {dtype: int8}}}\n", "graph_optimization.op_wise.conv1.weight: graph_optimization converts to fp32 or bf16 only", NULL },
+        { "model: {name: m}\ngraph_optimization:\n  op_wise: {conv1: {weight: {granularity: per_tensor}}}\n", "graph_optimization.op_wise.conv1.weight.granularity", NULL },
+        { "model: {name: m}\nquantization: {approach: post_training_dynamic_quant}\ngraph_optimization: {precisions: bf16}\n", "graph_optimization: graph_optimization is a conversion of its own: it cannot stand with quantization", NULL },
+        { "model: {name: m}\nmixed_precision: {precisions: [fp32, bf16]}\n", NULL, "INC 2.x: lpot_examples.sh mixed_precision_not_met_tune, test_mixed_precision_section" },
+        { "model: {name: m}\nmixed_precision: {precisions: [bf16, int4]}\n", "mixed_precision.precisions: 'int4' is not a precision lowp converts to: fp32, bf16", NULL },
+        { "model: {name: m}\nmixed_precision: {precisions: bf16}\ngraph_optimization: {precisions: bf16}\n", "mixed_precision: mixed_precision is a conversion of its own: it cannot stand with graph_optimization in one", NULL },
         { "model: {name: m}\nmodel_conversion: {source: qat, destination: default}\n", "model_conversion: 'model_conversion' is an LPOT key that lowp does not support at line 2", NULL },
         /* sections lowp refuses whole */
         /* pruning (one-shot; docs/pruning.md) */
@@ -583,7 +624,8 @@ static const schema_row schema_rows[] = {
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{pattern: '2:4'}, {pattern: channel, target_sparsity: 0.5}]\n", NULL, "prune.sh config_form (lowp's pattern)" },
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{prune_type: gradient_sensitivity}]\n", "prune_type: 'gradient_sensitivity' is not one of: basic_magnitude", NULL },
         { "model: {name: m}\npruning:\n  train: {start_epoch: 0, end_epoch: 10}\n", "pruning.train: the training section is not read from configurations yet", NULL },
-        { "model: {name: m}\ngraph_optimization: {precisions: [bf16]}\n", "graph_optimization: 'graph_optimization' is an LPOT key that lowp does not support at line 2", NULL },
+        { "model: {name: m}\ngraph_optimization: {precisions: [bf16]}\n", NULL, "lpot_examples.sh graph_optimization_template_*, test_mixed_precision_section" },
+        { "model: {name: m}\ngraph_optimization: {precisions: fp32}\n", NULL, "test_mixed_precision_section: the FP32 model (quantize says so, tune refuses: nothing to tune)" },
         { "model: {name: m}\nmodel_conversion: {source: qat}\n", "model_conversion: 'model_conversion' is an LPOT key that lowp does not support at line 2", NULL },
 };
 
@@ -675,6 +717,7 @@ int main(void)
     RUN(test_multi_metrics_each);
     RUN(test_accuracy_iteration);
     RUN(test_recovery_recipes);
+    RUN(test_mixed_precision_section);
     RUN(test_pruning_section);
     RUN(test_full);
     RUN(test_defaults);

@@ -248,8 +248,17 @@ int lp_cmd_quantize(int argc, char **argv)
         rc = exclude(recipe, &cap, "op_type", o.exclude_op[i], "op type");
     if (rc != LP_EXIT_OK)
         goto done;
+    /* a recipe with no INT8 node (graph_optimization / mixed_precision: BF16 and FP32) needs
+     * no calibration */
+    bool any_int8 = false;
+    for (int i = 0; i < cap.n && !any_int8; i++) {
+        const lp_cj *e = &cap.items[i];
+        any_int8 = lp_cj_get(e, "int8") && lp_cj_get(e, "int8")->b &&
+                   !strcmp(lowp_recipe_node_precision(recipe, lp_cj_str(lp_cj_get(e, "node"), "")), "int8");
+    }
+    bool mixed = cfg && cfg->mixed_precision.present;
     int64_t samples = 0, largest_batch = 0;
-    if (!lowp_recipe_is_dynamic(recipe)) {
+    if (!lowp_recipe_is_dynamic(recipe) && (any_int8 || !mixed)) {
         int64_t want = o.samples ? o.samples : 100;
         if (!o.samples && cfg && lowp_config_sampling_size(cfg) > 0)
             want = lowp_config_sampling_size(cfg);
@@ -294,7 +303,7 @@ int lp_cmd_quantize(int argc, char **argv)
     const char *cap_key = lowp_recipe_is_dynamic(recipe) ? "dynamic_int8" : "int8";
     /* static: what the written model holds, not only what the recipe asked (a node calibration
      * never reached, in a branch no batch took, stays FP32) */
-    if (!lowp_recipe_is_dynamic(recipe) &&
+    if (!lowp_recipe_is_dynamic(recipe) && cal &&
         (lowp_model_capability(q, &qcap_json) != LOWP_OK || !lp_cj_parse(qcap_json, &qcap) || qcap.type != LP_CJ_ARRAY)) {
         rc = lp_cli_input_error("internal error: unreadable capability list of the quantized model");
         goto done;
@@ -329,7 +338,11 @@ int lp_cmd_quantize(int argc, char **argv)
      * that keeps everything FP32, a model without quantizable ops): say so, and exit with a
      * status of its own so that scripts notice. */
     bool unquantized = n_int8 + n_bf16 == 0;
-    if (unquantized) {
+    if (unquantized && mixed && !cfg->mixed_precision.bf16) {
+        /* what was asked: said, not an error */
+        fprintf(stderr, "lowp quantize: %s.precisions has no bf16: %s is the FP32 model\n",
+                cfg->mixed_precision.section, o.output);
+    } else if (unquantized) {
         fprintf(stderr, "lowp quantize: warning: %s is not quantized: %s (exit status %d)\n", o.output,
                 n_capable ? "the recipe keeps every quantizable op in FP32 (see quantization.op_wise)"
                           : "the model has no op lowp can quantize",
@@ -346,8 +359,8 @@ int lp_cmd_quantize(int argc, char **argv)
         lp_json_begin_object(&j);
         lp_json_key(&j, "model"); lp_json_string(&j, o.model);
         lp_json_key(&j, "output"); lp_json_string(&j, o.output);
-        lp_json_key(&j, "approach"); lp_json_string(&j, is_dyn ? "dynamic" : "static");
-        lp_json_key(&j, "format"); lp_json_string(&j, qo ? "qoperator" : "qdq");
+        lp_json_key(&j, "approach"); lp_json_string(&j, mixed ? "mixed_precision" : is_dyn ? "dynamic" : "static");
+        lp_json_key(&j, "format"); lp_json_string(&j, qo ? "qoperator" : mixed ? "bf16" : is_dyn ? "integerops" : "qdq");
         lp_json_key(&j, "quantized"); lp_json_bool(&j, !unquantized);
         lp_json_key(&j, "int8_nodes"); lp_json_int(&j, n_int8);
         lp_json_key(&j, "bf16_nodes"); lp_json_int(&j, n_bf16);
@@ -367,12 +380,15 @@ int lp_cmd_quantize(int argc, char **argv)
     } else {
         char a[32], b[32];
         printf("model        %s (%s)\n", o.model, lp_cli_bytes((double)in_size, a, sizeof a));
-        printf("approach     %s, %s\n", is_dyn ? "dynamic" : "static", is_dyn ? "IntegerOps" : qo ? "QOperator" : "QDQ");
+        if (mixed)
+            printf("approach     %s (BF16 conversion)\n", cfg->mixed_precision.section);
+        else
+            printf("approach     %s, %s\n", is_dyn ? "dynamic" : "static", is_dyn ? "IntegerOps" : qo ? "QOperator" : "QDQ");
         printf("nodes        %d int8, %d bf16, %d fp32 of %d quantizable", n_int8, n_bf16, n_fp32, n_capable);
         if (n_unreached)
             printf(" (%d the calibration data never reached: kept FP32)", n_unreached);
         printf("\n");
-        if (!is_dyn)
+        if (!is_dyn && dl)
             printf("calibration  %lld samples (batch %lld) of %s in %.1f s\n", (long long)samples,
                    (long long)largest_batch, lowp_dataloader_describe(dl), calib_seconds);
         printf("output       %s (%s, %.1fx smaller)\n", o.output, lp_cli_bytes((double)out_size, b, sizeof b),

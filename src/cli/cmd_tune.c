@@ -397,6 +397,10 @@ int lp_cmd_tune(int argc, char **argv)
         for (int k = 0; k < n; k++)
             o.sampling_sizes[k] = list[k];
     }
+    /* graph_optimization / mixed_precision: no INT8 op, so no calibration (the tuner's one
+     * configuration is then of the dynamic form) */
+    if (cfg && cfg->mixed_precision.present)
+        o.approach = "post_training_dynamic_quant";
     bool dynamic = !strcmp(o.approach, "post_training_dynamic_quant");
     int64_t max_cal = 0;
     for (int i = 0; i < o.n_sampling_sizes; i++)

@@ -762,6 +762,33 @@ static lp_status parse_train(const ctx *c, const lp_yval *v, const char *path, l
     return LP_OK;
 }
 
+/* op_wise: node names (or regular expressions) with their choices, into cfg->quantization.op_wise */
+static lp_status parse_op_wise(const ctx *c, const lp_yval *ow, const char *path)
+{
+    lp_config *cfg = c->cfg;
+    LP_TRY(need_map(c, path, ow));
+    if (!ow || ow->kind != LP_NODE_MAP || !ow->n)
+        return LP_OK;
+    cfg->quantization.op_wise_section = path;
+    cfg->quantization.op_wise = calloc((size_t)ow->n, sizeof *cfg->quantization.op_wise);
+    if (!cfg->quantization.op_wise)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < ow->n; i++) {
+        lp_cfg_op_wise *o = &cfg->quantization.op_wise[i];
+        o->pattern = ow->keys[i];
+        o->line = lp_yval_line(ow->items[i]);
+        o->is_regex = false;
+        for (const char *s = o->pattern; *s; s++)
+            if (!isalnum((unsigned char)*s) && !strchr("_.-/", *s))
+                o->is_regex = true;
+        char p[256];
+        join(p, sizeof p, path, ow->keys[i]);
+        cfg->quantization.n_op_wise = i + 1;
+        LP_TRY(parse_op_quant(c, ow->items[i], p, &o->q));
+    }
+    return LP_OK;
+}
+
 static lp_status parse_quantization(const ctx *c, const lp_yval *v)
 {
     static const char *const keys[] = {"approach", "calibration", "model_wise", "op_wise", "recipes", "train", NULL};
@@ -814,26 +841,7 @@ static lp_status parse_quantization(const ctx *c, const lp_yval *v)
     if (mw)
         LP_TRY(parse_op_quant(c, mw, "quantization.model_wise", &cfg->quantization.model_wise));
 
-    const lp_yval *ow = lp_yval_get(v, "op_wise");
-    LP_TRY(need_map(c, "quantization.op_wise", ow));
-    if (ow && ow->kind == LP_NODE_MAP && ow->n) {
-        cfg->quantization.op_wise = calloc((size_t)ow->n, sizeof *cfg->quantization.op_wise);
-        if (!cfg->quantization.op_wise)
-            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-        for (int i = 0; i < ow->n; i++) {
-            lp_cfg_op_wise *o = &cfg->quantization.op_wise[i];
-            o->pattern = ow->keys[i];
-            o->line = lp_yval_line(ow->items[i]);
-            o->is_regex = false;
-            for (const char *s = o->pattern; *s; s++)
-                if (!isalnum((unsigned char)*s) && !strchr("_.-/", *s))
-                    o->is_regex = true;
-            char p[256];
-            join(p, sizeof p, "quantization.op_wise", ow->keys[i]);
-            cfg->quantization.n_op_wise = i + 1;
-            LP_TRY(parse_op_quant(c, ow->items[i], p, &o->q));
-        }
-    }
+    LP_TRY(parse_op_wise(c, lp_yval_get(v, "op_wise"), "quantization.op_wise"));
     /* LPOT 1.4's recipes. lowp never requantizes a MaxPool or Concat output with a scale of its
      * own (they run on their inputs' quantized values, so the scale propagates): the two
      * scale_propagation keys can only be true. weight_correction is not implemented. */
@@ -1153,12 +1161,92 @@ static lp_status parse_pruning(const ctx *c, const lp_yval *v)
     return LP_OK;
 }
 
+/* A graph_optimization (LPOT 1.4) or mixed_precision (INC 2.x) section: the FP32 model
+ * converted to BF16 where lowp can run a node in BF16. It becomes the quantization recipe's
+ * model_wise dtype (bf16, or fp32 when `precisions` has no bf16) and its op_wise entries, whose
+ * only choice is the dtype (fp32 or bf16). */
+static lp_status parse_mixed_precision(const ctx *c, const char *section, const lp_yval *v)
+{
+    static const char *const keys[] = {"precisions", "op_wise", NULL};
+    lp_config *cfg = c->cfg;
+    LP_TRY(check_keys(c, section, v, keys, NULL));
+    char p[256];
+    join(p, sizeof p, section, "precisions");
+    const char **pl = NULL;
+    int np = 0;
+    bool bf16 = true;                   /* precisions not given: bf16 where lowp can */
+    const lp_yval *pv = lp_yval_get(v, "precisions");
+    LP_TRY(str_list(c, pv, p, &pl, &np));
+    if (pv && pv->kind != LP_NODE_NULL) {
+        bf16 = false;
+        for (int k = 0; k < np; k++) {
+            if (!strcmp(pl[k], "bf16"))
+                bf16 = true;
+            else if (strcmp(pl[k], "fp32")) {
+                lp_status st = bad(c, p, pv, "'%s' is not a precision lowp converts to: fp32, bf16", pl[k]);
+                free(pl);
+                return st;
+            }
+        }
+        free(pl);
+        if (!np)
+            return bad(c, p, pv, "expected fp32, bf16 or [fp32, bf16]");
+    }
+    cfg->mixed_precision.present = true;
+    cfg->mixed_precision.section = section;
+    cfg->mixed_precision.bf16 = bf16;
+    lp_cfg_op_quant *mw = &cfg->quantization.model_wise;
+    mw->has_activation = true;
+    mw->activation.dtype.n = 1;
+    mw->activation.dtype.v[0] = bf16 ? LP_QDT_BF16 : LP_QDT_FP32;
+    snprintf(cfg->mixed_precision.op_wise_path, sizeof cfg->mixed_precision.op_wise_path, "%s.op_wise", section);
+    join(p, sizeof p, section, "op_wise");
+    const lp_yval *ow = lp_yval_get(v, "op_wise");
+    /* LPOT 1.4's schema form, op_wise: {weight: {dtype}, activation: {dtype}} with no node
+     * names: the dtype of every node (the template's form names nodes) */
+    bool schema_form = ow && ow->kind == LP_NODE_MAP && ow->n;
+    for (int i = 0; schema_form && i < ow->n; i++)
+        schema_form = !strcmp(ow->keys[i], "weight") || !strcmp(ow->keys[i], "activation");
+    if (schema_form) {
+        lp_cfg_op_quant all = {0};
+        LP_TRY(parse_op_quant(c, ow, p, &all));
+        const lp_cfg_tensor_quant *t[] = {all.has_weight ? &all.weight : NULL, all.has_activation ? &all.activation : NULL};
+        for (int k = 0; k < 2; k++)
+            for (int d = 0; t[k] && d < t[k]->dtype.n; d++)
+                if (t[k]->dtype.v[d] != LP_QDT_BF16 && t[k]->dtype.v[d] != LP_QDT_FP32)
+                    return bad(c, p, ow, "%s converts to fp32 or bf16 only", section);
+        if (t[1] && t[1]->dtype.n)
+            mw->activation.dtype.v[0] = bf16 ? t[1]->dtype.v[0] : LP_QDT_FP32;
+        else if (t[0] && t[0]->dtype.n)
+            mw->activation.dtype.v[0] = bf16 ? t[0]->dtype.v[0] : LP_QDT_FP32;
+        return LP_OK;
+    }
+    LP_TRY(parse_op_wise(c, ow, cfg->mixed_precision.op_wise_path));
+    static const char *const tensor_keys[] = {"dtype", NULL};
+    for (int i = 0; i < cfg->quantization.n_op_wise; i++) {
+        lp_cfg_op_wise *o = &cfg->quantization.op_wise[i];
+        const lp_yval *e = ow->items[i];
+        const char *const parts[] = {"weight", "activation"};
+        const lp_cfg_tensor_quant *t[] = {o->q.has_weight ? &o->q.weight : NULL,
+                                          o->q.has_activation ? &o->q.activation : NULL};
+        for (int k = 0; k < 2; k++) {
+            char q[320];
+            snprintf(q, sizeof q, "%s.%s.%s", p, o->pattern, parts[k]);
+            LP_TRY(check_keys(c, q, lp_yval_get(e, parts[k]), tensor_keys, NULL));
+            for (int d = 0; t[k] && d < t[k]->dtype.n; d++)
+                if (t[k]->dtype.v[d] != LP_QDT_BF16 && t[k]->dtype.v[d] != LP_QDT_FP32)
+                    return bad(c, q, lp_yval_get(e, parts[k]), "%s converts to fp32 or bf16 only", section);
+        }
+    }
+    return LP_OK;
+}
+
 static lp_status parse_root(lp_config *cfg)
 {
     ctx c = {cfg, cfg->file};
     static const char *const keys[] = {"version", "model", "device", "quantization", "evaluation", "tuning",
-                                       "pruning", NULL};
-    static const char *const unsup[] = {"graph_optimization", "distillation", "mixed_precision", "model_conversion", NULL};
+                                       "pruning", "graph_optimization", "mixed_precision", NULL};
+    static const char *const unsup[] = {"distillation", "model_conversion", NULL};
     const lp_yval *r = cfg->root;
     if (r->kind != LP_NODE_MAP)
         return bad(&c, "", r, "the configuration must be a map of sections (model, quantization, ...)");
@@ -1184,6 +1272,20 @@ static lp_status parse_root(lp_config *cfg)
                                 "model.framework onnxrt_integerops is dynamic quantization: the approach must be "
                                 "post_training_dynamic_quant (or left out)");
         cfg->quantization.approach = LP_APPROACH_DYNAMIC;
+    }
+    /* graph_optimization (LPOT 1.4) / mixed_precision (INC 2.x): LPOT runs them as a component
+     * of their own, never together with quantization */
+    const char *const mp_names[] = {"graph_optimization", "mixed_precision"};
+    for (int k = 0; k < 2; k++) {
+        const lp_yval *mp = lp_yval_get(r, mp_names[k]);
+        if (!mp)
+            continue;
+        if (q || cfg->mixed_precision.present)
+            return lp_cfg_error(LOWP_ERR_INVALID_ARGUMENT, cfg->file, mp_names[k], lp_yval_line(mp),
+                                "%s is a conversion of its own: it cannot stand with %s in one configuration "
+                                "(LPOT runs them as separate components; write two files)",
+                                mp_names[k], q ? "quantization" : "graph_optimization");
+        LP_TRY(parse_mixed_precision(&c, mp_names[k], mp));
     }
     const lp_yval *pr = lp_yval_get(r, "pruning");
     if (pr)

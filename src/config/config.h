@@ -127,6 +127,8 @@ struct lowp_config {
         lp_cfg_op_quant model_wise;
         int n_op_wise;
         lp_cfg_op_wise *op_wise;
+        const char *op_wise_section;               /* "quantization.op_wise" or the mixed
+                                                      precision section's op_wise, for messages */
         bool scale_propagation_max_pooling, scale_propagation_concat,
             first_conv_or_matmul_quantization,     /* recipes, default true: false keeps */
             last_conv_or_matmul_quantization;      /* the first / last Conv, MatMul or Gemm FP32 */
@@ -136,6 +138,15 @@ struct lowp_config {
         double smooth_quant_alpha;                 /* recipes smooth_quant (+ smooth_quant_args.alpha,
                                                       INC's form; 0.5 when not given); 0: off */
     } quantization;
+
+    /* graph_optimization (LPOT 1.4) / mixed_precision (INC 2.x): BF16 conversion. It fills
+     * quantization.model_wise (activation dtype bf16, or fp32) and quantization.op_wise. */
+    struct {
+        bool present;
+        const char *section;      /* "graph_optimization" or "mixed_precision" */
+        bool bf16;                /* precisions include bf16 (default); false: FP32 only */
+        char op_wise_path[40];    /* "graph_optimization.op_wise" */
+    } mixed_precision;
 
     struct {
         bool present;

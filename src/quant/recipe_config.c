@@ -56,13 +56,14 @@ static lp_status ow_in_graph(void *user, lp_graph *g, lp_graph *parent, int node
 
 lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g)
 {
+    const char *section = cfg->quantization.op_wise_section ? cfg->quantization.op_wise_section : "quantization.op_wise";
     for (int k = 0; k < cfg->quantization.n_op_wise; k++) {
         const lp_cfg_op_wise *ow = &cfg->quantization.op_wise[k];
         regex_t re;
         if (ow->is_regex) {
             if (regcomp(&re, ow->pattern, REG_EXTENDED | REG_NOSUB) != 0)
-                return lp_error(LOWP_ERR_FORMAT, "%s: quantization.op_wise: bad regular expression '%s' at line %d",
-                                cfg->file, ow->pattern, ow->line);
+                return lp_error(LOWP_ERR_FORMAT, "%s: %s: bad regular expression '%s' at line %d",
+                                cfg->file, section, ow->pattern, ow->line);
             regfree(&re);
         }
         ow_find f = { .ow = ow }; /* in the main graph or inside control flow */
@@ -71,9 +72,9 @@ lp_status lp_op_wise_check(const struct lowp_config *cfg, const lp_graph *g)
             LP_TRY(lp_graph_walk_subgraphs((lp_graph *)g, ow_in_graph, &f)); /* reads only */
         if (!f.found)
             return lp_error(LOWP_ERR_INVALID_ARGUMENT,
-                            "%s: quantization.op_wise: '%s' at line %d matches no node of the model (names are those "
+                            "%s: %s: '%s' at line %d matches no node of the model (names are those "
                             "of the optimized graph: see lowp quantize --list)",
-                            cfg->file, ow->pattern, ow->line);
+                            cfg->file, section, ow->pattern, ow->line);
     }
     return LP_OK;
 }
@@ -122,7 +123,9 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
         st = lp_recipe_set(r, g->nodes[kept[k]].name, LP_PREC_FP32, NULL);
     if (st == LP_OK)
         st = lp_op_wise_check(cfg, g);
-    for (int k = 0; k < cfg->quantization.n_op_wise && st == LP_OK; k++) {
+    /* graph_optimization / mixed_precision with precisions fp32 only: every node FP32 */
+    bool fp32_only = cfg->mixed_precision.present && !cfg->mixed_precision.bf16;
+    for (int k = 0; k < cfg->quantization.n_op_wise && st == LP_OK && !fp32_only; k++) {
         const lp_cfg_op_wise *ow = &cfg->quantization.op_wise[k];
         for (int i = 0; i < g->n_nodes && st == LP_OK; i++) {
             const char *name = g->nodes[i].name;

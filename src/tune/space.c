@@ -109,6 +109,10 @@ static lp_status check_something_to_tune(const lowp_tuner *t, const lowp_config 
     for (int i = 0; i < t->n_ops; i++)
         if (t->ops[i].allow[LP_PREC_INT8] || t->ops[i].allow[LP_PREC_BF16])
             return LP_OK;
+    if (cfg && cfg->mixed_precision.present && !cfg->mixed_precision.bf16)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT,
+                        "%s: %s.precisions has no bf16: every op stays FP32, there is nothing to tune (the FP32 "
+                        "model is the result)", cfg->file, cfg->mixed_precision.section);
     char why[1024];
     size_t n = 0;
     why[0] = 0;
@@ -123,11 +127,16 @@ static lp_status check_something_to_tune(const lowp_tuner *t, const lowp_config 
         const char *sep = i ? "; " : "";
         if (op->op_wise >= 0 && cfg) {
             const lp_cfg_op_wise *o = &cfg->quantization.op_wise[op->op_wise];
-            n += (size_t)snprintf(why + n, sizeof why - n, "%s'%s' (%s) by %s: quantization.op_wise '%s' (line %d)",
-                                  sep, op->name, op->op_type, cfg->file, o->pattern, o->line);
+            n += (size_t)snprintf(why + n, sizeof why - n, "%s'%s' (%s) by %s: %s '%s' (line %d)",
+                                  sep, op->name, op->op_type, cfg->file,
+                                  cfg->quantization.op_wise_section ? cfg->quantization.op_wise_section
+                                                                    : "quantization.op_wise",
+                                  o->pattern, o->line);
         } else {
-            n += (size_t)snprintf(why + n, sizeof why - n, "%s'%s' (%s): no INT8 form, and this CPU has no native BF16",
-                                  sep, op->name, op->op_type);
+            n += (size_t)snprintf(why + n, sizeof why - n, "%s'%s' (%s): %s, and this CPU has no native BF16",
+                                  sep, op->name, op->op_type,
+                                  cfg && cfg->mixed_precision.present ? "INT8 is not part of a BF16 conversion"
+                                                                      : "no INT8 form");
         }
     }
     return lp_error(LOWP_ERR_INVALID_ARGUMENT,
@@ -170,6 +179,8 @@ static lp_status add_ops(void *user, lp_graph *g, lp_graph *parent, int node, in
         op->allow[LP_PREC_BF16] = cap.bf16 && t->bf16 && !depth;
         op->allow[LP_PREC_FP32] = true;
         op->op_wise = -1;
+        if (cfg && cfg->mixed_precision.present) /* graph_optimization / mixed_precision: no INT8 */
+            op->allow[LP_PREC_INT8] = false, op->allow[LP_PREC_BF16] &= cfg->mixed_precision.bf16;
         for (int k = 0; k < oc->n_kept && !depth; k++)
             if (oc->kept[k] == i)
                 op->allow[LP_PREC_INT8] = op->allow[LP_PREC_BF16] = false; /* recipes: first/last kept FP32 */
@@ -212,6 +223,14 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
     /* model-wise configurations */
     bool do_static = strcmp(t->approach_name, "post_training_dynamic_quant") != 0;
     bool do_dynamic = strcmp(t->approach_name, "post_training_static_quant") != 0;
+    if (cfg && cfg->mixed_precision.present) {
+        /* graph_optimization / mixed_precision: one configuration, no INT8 op (so no calibration:
+         * the dynamic form); the trials move ops between BF16 and FP32 */
+        LP_TRY(add_cfg(t, LP_APPROACH_DYNAMIC_QUANT, 0, true, false, LP_CALIB_MINMAX));
+        snprintf(t->cfgs[0].name, sizeof t->cfgs[0].name, "%s (%s)", cfg->mixed_precision.section,
+                 cfg->mixed_precision.bf16 ? "BF16 conversion" : "FP32 only");
+        do_static = do_dynamic = false;
+    }
     mw_lists m;
     model_wise_lists(cfg, &m);
     if (do_static)

@@ -3,8 +3,9 @@
 # channel 50 %) on resnet_s, mobilenetv2_s, mlp and vit_s writes standard ONNX that lowp and
 # ONNX Runtime run alike; the --json report's sparsity per tensor is what was asked; channel
 # pruning makes resnet_s smaller; the config form (LPOT's pruning section); prune -> quantize;
-# usage and input errors. Accuracy after one-shot pruning without fine-tuning is printed, not
-# held to a target (fine-tuning needs lowp's training engine, not in this build).
+# pruning.train from the config, each key's effect; fine-tuning; usage and input errors.
+# Accuracy after one-shot pruning without fine-tuning is printed, not held to a target (the
+# targets after fine-tuning take tens of minutes: bench/prune_accuracy.sh).
 SUITE=prune
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -120,13 +121,108 @@ for t in r["tensors"]:
 # the first pruner took a quarter of the channels: the widest Conv (64) has 48 left
 assert max(t["channels"] for t in r["tensors"]) == 48, [t["channels"] for t in r["tensors"]]
 EOF
-cat >"$T/bad.yaml" <<'EOF'
-model: {name: m}
-pruning:
-  train: {start_epoch: 0, end_epoch: 3}
+# pruning.train (LPOT's train schema): every key has an effect. A 300-image copy of the
+# training split (MNIST's mnist.npz form) keeps it fast: mlp, unstructured 50 %, gradual over epoch 0.
+if [ -d "$FM" ]; then
+    mkdir -p "$T/small"
+    "$PY" - "$FM" "$T/small/mnist.npz" <<'EOF'
+import gzip, sys
+import numpy as np
+fm, out = sys.argv[1], sys.argv[2]
+x = np.frombuffer(gzip.open(fm + "/train-images-idx3-ubyte.gz").read(), np.uint8, offset=16).reshape(-1, 28, 28)
+y = np.frombuffer(gzip.open(fm + "/train-labels-idx1-ubyte.gz").read(), np.uint8, offset=8)
+np.savez(out, x_train=x[:300], y_train=y[:300].astype(np.int64), x_test=x[:10], y_test=y[:10].astype(np.int64))
 EOF
-lowp prune models/resnet_s.onnx -o "$T/x.onnx" --config "$T/bad.yaml"
-expect config_train_refused 2 && has config_train_refused "$T/err" "pruning.train" && ok config_train_refused
+    # cfg NAME TRAIN-KEYS [PRUNER-EPOCHS]: $T/NAME.yaml with these pruning.train keys
+    cfg() {
+        cat >"$T/$1.yaml" <<EOF
+model: {name: mlp}
+pruning:
+  approach:
+    weight_compression:
+      target_sparsity: 0.5
+      pruners: [{prune_type: basic_magnitude, ${3:-start_epoch: 0, end_epoch: 1}}]
+  train:
+    dataloader:
+      batch_size: 100
+      dataset: {MNIST: {root: $T/small, train: true}}
+      transform: {Rescale: {}, Normalize: {mean: [0.2860], std: [0.3530]}}
+$2
+EOF
+    }
+    base="    start_epoch: 0
+    end_epoch: 2
+    frequency: 1
+    optimizer: {SGD: {learning_rate: 0.01, momentum: 0.9}}
+    criterion: {CrossEntropyLoss: {}}"
+    # prune_cfg NAME: runs $T/NAME.yaml; progress in $T/NAME.err, the model in $T/NAME.onnx
+    prune_cfg() {
+        "$LOWP" prune models/mlp.onnx -o "$T/$1.onnx" --config "$T/$1.yaml" -b 0 --json >"$T/$1.json" 2>"$T/$1.err" ||
+            { fail "config_train_$1" "$(tail -2 "$T/$1.err")"; return 1; }
+    }
+    # base: 2 epochs (end_epoch) of 3 batches (300 images, batch_size 100); gradual over epoch 0,
+    # re-pruned after every batch (frequency 1): 1 update at its start + 3; 50 % at the end, in
+    # the report and in the file; the same configuration again gives the same bytes, so the
+    # differences below come from the key changed
+    cfg base "$base" && prune_cfg base && cfg again "$base" && prune_cfg again &&
+        if grep -q "epoch 2/2: .*, 3 batches" "$T/base.err" && ! grep -q "epoch 3/" "$T/base.err" &&
+            grep -q "epoch 1: .*(4 gradual updates)" "$T/base.err" &&
+            "$PY" - "$T/base.json" "$T/base.onnx" <<'EOF' && cmp -s "$T/base.onnx" "$T/again.onnx"; then
+import json, sys
+import onnx
+from onnx import numpy_helper
+r = json.load(open(sys.argv[1]))["report"]
+w = {t.name: numpy_helper.to_array(t) for t in onnx.load(sys.argv[2]).graph.initializer}
+for t in r["tensors"]:
+    assert t["zeros"] == t["elements"] // 2 == (w[t["weight"]] == 0).sum(), t
+EOF
+            ok config_train_base
+        else
+            fail config_train_base "$(grep "epoch" "$T/base.err" | tr '\n' ' ')"
+        fi
+    # each key changed alone, and what it changes
+    cfg iteration "$base
+    iteration: 2" && prune_cfg iteration &&
+        if grep -q "epoch 2/2: .*, 2 batches" "$T/iteration.err" && grep -q "epoch 1: .*(3 gradual updates)" "$T/iteration.err"; then
+            ok config_train_iteration
+        else
+            fail config_train_iteration "$(grep epoch "$T/iteration.err" | tr '\n' ' ')"
+        fi
+    cfg frequency "$(echo "$base" | sed 's/frequency: 1/frequency: 2/')" && prune_cfg frequency &&
+        if grep -q "epoch 1: .*(2 gradual updates)" "$T/frequency.err"; then
+            ok config_train_frequency
+        else
+            fail config_train_frequency "$(grep "gradual" "$T/frequency.err" | tr '\n' ' ')"
+        fi
+    cfg epochs "$(echo "$base" | sed 's/start_epoch: 0/start_epoch: 1/; s/end_epoch: 2/end_epoch: 3/')" "start_epoch: 1, end_epoch: 2" &&
+        prune_cfg epochs &&
+        if grep -q "epoch 2/3" "$T/epochs.err" && grep -q "epoch 3/3" "$T/epochs.err" && ! grep -q "epoch 1/3" "$T/epochs.err"; then
+            ok config_train_epochs
+        else
+            fail config_train_epochs "$(grep epoch "$T/epochs.err" | tr '\n' ' ')"
+        fi
+    cfg batch "$base" && sed -i 's/batch_size: 100/batch_size: 60/' "$T/batch.yaml" && prune_cfg batch &&
+        if grep -q "epoch 2/2: .*, 5 batches" "$T/batch.err"; then
+            ok config_train_dataloader
+        else
+            fail config_train_dataloader "$(grep epoch "$T/batch.err" | tr '\n' ' ')"
+        fi
+    # train_changes NAME SED TEST: the weights differ from base's with the key changed by SED
+    train_changes() {
+        cfg "$1" "$(echo "$base" | sed "$2")" && prune_cfg "$1" &&
+            if cmp -s "$T/base.onnx" "$T/$1.onnx"; then fail "$3" "the same weights as the base configuration"; else ok "$3"; fi
+    }
+    train_changes adam 's/SGD: {learning_rate: 0.01, momentum: 0.9}/Adam: {learning_rate: 0.001}/' config_train_optimizer
+    train_changes lr 's/learning_rate: 0.01/learning_rate: 0.02/' config_train_learning_rate
+    train_changes kd 's/CrossEntropyLoss: {}/KnowledgeDistillationLoss: {temperature: 2.0, loss_weights: [0.5, 0.5]}/' \
+        config_train_criterion
+    # a gradual pruner reaches its target at its end_epoch: training must run past it
+    cfg late "$base" "start_epoch: 0, end_epoch: 2"
+    lowp prune models/mlp.onnx -o "$T/x.onnx" --config "$T/late.yaml"
+    expect config_train_late_pruner 2 && has config_train_late_pruner "$T/err" "end_epoch 2" && ok config_train_late_pruner
+fi
+lowp prune models/mlp.onnx -o "$T/x.onnx" --config "$T/p.yaml" --epochs 1
+expect config_epochs_need_data 2 && has config_epochs_need_data "$T/err" "pruning.train has no dataloader" && ok config_epochs_need_data
 
 # prune -> quantize: the pruned model quantizes and runs; INT8 close to its FP32
 if [ -d "$FM" ]; then

@@ -376,7 +376,9 @@ static void test_errors(void)
       "dataloader.transform: unknown transform 'Flip' at line 8");
     E("quantization:\n  calibration:\n    sampling_size: many\n",
       "quantization.calibration.sampling_size: expected a positive integer");
-    E("pruning:\n  train: {end_epoch: 2}\n", "pruning.train: the training section is not read from configurations yet");
+    E("pruning:\n  train: {optimizer: {Adagrad: {learning_rate: 0.1}}}\n",
+      "pruning.train.optimizer.Adagrad: 'Adagrad' is not one of: SGD, Adam, AdamW");
+    E("pruning:\n  train: {start_epoch: 2, end_epoch: 1}\n", "pruning.train.end_epoch: must be at least 3");
     E("model:\n  name: again\n", "key 'model' given twice at line 3");
     E("device: gpu\n", "device: 'gpu' is not one of: cpu");
     E("evaluation:\n  accuracy: [1, 2]\n", "evaluation.accuracy: expected a map of keys, got 'a list' at line 4");
@@ -423,6 +425,16 @@ static void test_pruning_section(void)
     CHECK(lowp_config_load_string("model: {name: m}\npruning:\n  approach:\n    weight_compression:\n"
                                   "      start_epoch: 3\n      end_epoch: 1\n", "p.yaml", &c) != LOWP_OK);
     CHECK(strstr(lowp_last_error(), "before start_epoch") != NULL);
+    /* pruning.train: LPOT's train schema, as quantization.train reads it */
+    CHECK_OK(lowp_config_load_string("model: {name: m}\npruning:\n  approach: {weight_compression: {end_epoch: 1}}\n"
+                                     "  train: {start_epoch: 1, end_epoch: 3, iteration: 7, frequency: 5,\n"
+                                     "          optimizer: {Adam: {learning_rate: 0.002}}, criterion: {MSELoss: {}}}\n",
+                                     "p.yaml", &c));
+    CHECK(c && c->pruning.train.present && c->pruning.train.start_epoch == 1 && c->pruning.train.end_epoch == 3);
+    CHECK(c && c->pruning.train.iteration == 7 && c->pruning.train.frequency == 5);
+    CHECK(c && !strcmp(c->pruning.train.optimizer, "Adam") && c->pruning.train.learning_rate == 0.002);
+    CHECK(c && !strcmp(c->pruning.train.criterion, "MSELoss") && !c->quantization.train.present);
+    lowp_config_free(c);
 }
 
 /* graph_optimization (LPOT 1.4) / mixed_precision (INC 2.x): precisions and op_wise become the
@@ -623,7 +635,7 @@ static const schema_row schema_rows[] = {
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners:\n        - !Pruner {start_epoch: 0, end_epoch: 2, initial_sparsity: 0.0, target_sparsity: 0.8, update_frequency: 0.1, prune_type: basic_magnitude, method: per_tensor, names: [conv1.weight]}\n", NULL, "prune.sh config_form, test_config test_pruning_section" },
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{pattern: '2:4'}, {pattern: channel, target_sparsity: 0.5}]\n", NULL, "prune.sh config_form (lowp's pattern)" },
         { "model: {name: m}\npruning:\n  approach:\n    weight_compression:\n      pruners: [{prune_type: gradient_sensitivity}]\n", "prune_type: 'gradient_sensitivity' is not one of: basic_magnitude", NULL },
-        { "model: {name: m}\npruning:\n  train: {start_epoch: 0, end_epoch: 10}\n", "pruning.train: the training section is not read from configurations yet", NULL },
+        { "model: {name: m}\npruning:\n  train: {start_epoch: 0, end_epoch: 3, iteration: 10, frequency: 5, optimizer: {Adam: {learning_rate: 0.001}}, criterion: {KnowledgeDistillationLoss: {temperature: 2.0, loss_weights: [0.5, 0.5]}}}\n", NULL, "prune.sh config_train_* (each key)" },
         { "model: {name: m}\ngraph_optimization: {precisions: [bf16]}\n", NULL, "lpot_examples.sh graph_optimization_template_*, test_mixed_precision_section" },
         { "model: {name: m}\ngraph_optimization: {precisions: fp32}\n", NULL, "test_mixed_precision_section: the FP32 model (quantize says so, tune refuses: nothing to tune)" },
         { "model: {name: m}\nmodel_conversion: {source: qat}\n", "model_conversion: 'model_conversion' is an LPOT key that lowp does not support at line 2", NULL },

@@ -356,7 +356,8 @@ static void test_finetune(void)
         lp_prune_schedule sch = { .initial = 0, .start_epoch = 0, .end_epoch = 2, .update_frequency = 1 };
         CHECK(fabs(lp_prune_schedule_at(&sch, 0.6, 1) - 0.3) < 1e-12 && lp_prune_schedule_at(&sch, 0.6, 2) == 0.6);
         lp_train_result r;
-        CHECK_OK(lp_prune_finetune(p->graph, &o, gradual ? &sch : NULL, &to, dl, &r));
+        lp_pruner pr = { o, gradual ? &sch : NULL };
+        CHECK_OK(lp_prune_finetune(p->graph, &pr, 1, &to, dl, &r));
         int64_t z1 = count_zeros(p->graph, &l1_after);
         /* one-shot: exactly the pruned weights are still zero (a trained weight landing on 0.0f
            exactly is a 2^-24-probability event per weight); gradual: the target, exactly */

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
+#include "train/train.h"
 
 double lp_cli_now(void)
 {
@@ -205,4 +207,24 @@ int lp_cli_metric(const lp_cli_data_opts *o, const lowp_config *cfg, lowp_metric
     *metric = m;
     *post = t;
     return LP_EXIT_OK;
+}
+
+void lp_cli_train_from_config(const lp_cfg_train *ct, lp_train_options *t)
+{
+    t->start_epoch = ct->start_epoch;
+    t->epochs = ct->end_epoch - ct->start_epoch;
+    t->iterations = ct->iteration;
+    lp_optim_kind_from_name(ct->optimizer, &t->optim.kind);
+    t->optim.lr = ct->learning_rate;
+    t->optim.momentum = ct->momentum;
+    t->optim.nesterov = ct->nesterov;
+    t->optim.weight_decay = ct->weight_decay;
+    t->optim.beta1 = ct->beta_1;
+    t->optim.beta2 = ct->beta_2;
+    t->optim.eps = ct->epsilon;
+    t->criterion = ct->criterion;
+    t->loss.sum = ct->reduction_sum;
+    t->loss.temperature = ct->temperature;
+    t->loss.ce_weight = ct->loss_weights[0];
+    t->loss.kd_weight = ct->loss_weights[1];
 }

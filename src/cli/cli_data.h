@@ -60,5 +60,11 @@ int lp_cli_eval_dataloader(const lp_cli_data_opts *o, const char *spec, const lo
  * set. */
 int lp_cli_metric(const lp_cli_data_opts *o, const lowp_config *cfg, lowp_metric **metric,
                   lowp_transform **post);
+/* LPOT's train: section (quantization.train, pruning.train) into training options: epochs from
+ * start/end_epoch, iteration, the optimizer and its arguments, the criterion and its
+ * arguments. Other fields of *t are left as they are. */
+struct lp_cfg_train;
+struct lp_train_options;
+void lp_cli_train_from_config(const struct lp_cfg_train *ct, struct lp_train_options *t);
 
 #endif

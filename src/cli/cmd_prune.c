@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "onnx/model.h"
 #include "prune/prune.h"
+#include "train/loss.h"
 #include "train/train.h"
 
 static const char usage[] =
@@ -32,7 +33,9 @@ static const char usage[] =
     "      --names LIST       comma-separated weight or node names or regular expressions\n"
     "                         (default: every layer)\n"
     "  -c, --config FILE      LPOT YAML: pruning.approach.weight_compression (target_sparsity,\n"
-    "                         pruners with prune_type basic_magnitude, names, pattern)\n"
+    "                         pruners with prune_type basic_magnitude, names, pattern, epochs)\n"
+    "                         and pruning.train (fine-tuning: dataloader, optimizer, criterion,\n"
+    "                         start/end_epoch, iteration, frequency; the options below override it)\n"
     "  -b, --batch-size N     the second batch size timed (default 64; 0: only batch 1)\n"
     "\n"
     "Fine-tuning after pruning (the training engine; pruned weights stay zero):\n"
@@ -43,8 +46,11 @@ static const char usage[] =
     "      --iterations N     at most N batches an epoch (default: all)\n"
     "      --train-batch N    training batch size (default 64)\n"
     "      --lr X             SGD learning rate (default 0.01; momentum 0.9, cosine schedule)\n"
+    "      --distill T        distil from the unpruned model (KnowledgeDistillationLoss at\n"
+    "                         temperature T, half labels, half teacher)\n"
     "      --gradual          unstructured: raise the sparsity from 0 to the target over the\n"
     "                         first half of the epochs, pruning by magnitude at each epoch\n"
+    "                         (with --config: the pruners' start_epoch / end_epoch say when)\n"
     "      --eval SPEC        also measure top-1 on SPEC before and after (-n samples)\n"
     "  -n, --limit N          evaluation samples (default: all)\n"
     "  -j, --json             print the report as JSON\n"
@@ -55,7 +61,7 @@ static const char usage[] =
 
 typedef struct opts {
     const char *model, *output, *pattern, *names, *config, *train, *eval;
-    double sparsity, lr;
+    double sparsity, lr, distill;
     long batch, epochs, iterations, train_batch, limit;
     bool json, quiet, gradual;
     lp_cli_data_opts data;
@@ -64,7 +70,7 @@ typedef struct opts {
 static int parse(int argc, char **argv, opts *o)
 {
     const char *cmd = "prune";
-    *o = (opts){ .sparsity = 0.5, .batch = 64, .epochs = -1, .train_batch = 64, .lr = 0.01 };
+    *o = (opts){ .sparsity = 0.5, .batch = 64, .epochs = -1, .lr = NAN, .distill = NAN };
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -93,6 +99,9 @@ static int parse(int argc, char **argv, opts *o)
         } else if (VALUE(NULL, "--lr")) {
             if (r > 0 && (!lp_cli_number(v, 0, 100, &o->lr) || o->lr <= 0))
                 return lp_cli_usage_error(cmd, "--lr wants a number in (0, 100], got '%s'", v);
+        } else if (VALUE(NULL, "--distill")) {
+            if (r > 0 && (!lp_cli_number(v, 0, 1000, &o->distill) || !(o->distill > 0)))
+                return lp_cli_usage_error(cmd, "--distill wants a temperature in (0, 1000], got '%s'", v);
         } else if (!strcmp(argv[i], "--gradual")) o->gradual = true;
         else if (VALUE("-p", "--pattern")) o->pattern = v;
         else if (VALUE("-c", "--config")) o->config = v;
@@ -120,11 +129,13 @@ static int parse(int argc, char **argv, opts *o)
         return lp_cli_usage_error(cmd, "-o OUT.onnx is required");
     if (o->config && (o->pattern || o->names))
         return lp_cli_usage_error(cmd, "--config describes the pruners: --pattern and --names go with no --config");
+    if (o->config)
+        return 0; /* the rest depends on pruning.train: checked by prune_config */
     if (o->epochs < 0)
         o->epochs = o->train ? 1 : 0;
     if (o->epochs > 0 && !o->train)
         return lp_cli_usage_error(cmd, "--epochs needs labelled training data: --train SPEC");
-    if (o->gradual && (o->epochs < 2 || (o->pattern && strcmp(o->pattern, "unstructured")) || o->config))
+    if (o->gradual && (o->epochs < 2 || (o->pattern && strcmp(o->pattern, "unstructured"))))
         return lp_cli_usage_error(cmd, "--gradual is for unstructured pruning with --train and --epochs 2 or more");
     return 0;
 }
@@ -209,73 +220,192 @@ static double top1(const opts *o, const lowp_model *m, int *rc)
     return r.value;
 }
 
-/* Fine-tunes the pruned model in place with its pruned weights kept zero. */
-static int finetune(const opts *o, lowp_model *pruned)
+#define MAX_PRUNERS 64
+#define MAX_NAMES 256
+
+/* What to prune, in order, and how to fine-tune: from the command line, or from the
+ * configuration's pruners and pruning.train with the command line over it. */
+typedef struct plan {
+    int n;
+    lp_pruner p[MAX_PRUNERS];
+    lp_prune_schedule sch[MAX_PRUNERS];
+    const char *pattern[MAX_PRUNERS];
+    char *names[MAX_PRUNERS];                 /* owned copies, split into nm */
+    const char *nm[MAX_PRUNERS][MAX_NAMES];
+    bool train;                               /* fine-tune */
+    lp_train_options to;
+    const lp_cfg_dataloader *data;            /* pruning.train.dataloader, when no --train */
+} plan;
+
+static void plan_free(plan *pl)
 {
-    lowp_dataloader_options dopt = lowp_dataloader_options_default();
-    dopt.batch_size = (int)o->train_batch;
-    dopt.shuffle = 1;
-    lowp_dataloader *dl = NULL;
-    int rc = lp_cli_dataloader_opts(o->train, o->data.n_transforms, o->data.transforms, &dopt, &dl);
-    if (rc)
-        return rc;
-    lp_prune_opts po = { .sparsity = o->sparsity };
-    lp_status st = lp_prune_pattern_parse(o->pattern, &po);
-    const char *names[256];
-    char *list = o->names ? strdup(o->names) : NULL;
-    for (char *p = list, *save = NULL, *tok; st == LP_OK && list && po.n_names < 256 && (tok = strtok_r(p, ",", &save)); p = NULL)
-        names[po.n_names++] = tok;
-    po.names = names;
-    lp_train_options to = lp_train_options_default();
-    to.epochs = o->epochs;
-    to.iterations = o->iterations;
-    to.optim.kind = LP_OPTIM_SGD;
-    to.optim.lr = o->lr;
-    to.optim.momentum = 0.9;
-    to.optim.schedule = LP_LR_COSINE;
-    to.progress = !o->quiet;
-    lp_prune_schedule sch = { .initial = 0, .start_epoch = 0, .end_epoch = o->epochs / 2, .update_frequency = 1 };
-    lp_train_result res;
-    if (st == LP_OK)
-        st = lp_prune_finetune(pruned->graph, &po, o->gradual ? &sch : NULL, &to, dl, &res);
-    free(list);
-    lowp_dataloader_free(dl);
-    return st == LP_OK ? 0 : lp_cli_lib_error();
+    for (int k = 0; k < pl->n; k++)
+        free(pl->names[k]);
+    free(pl);
 }
 
-/* The pruners of a configuration, applied in order (each on the previous one's result). */
-static int prune_config(const opts *o, const lowp_model *model, lowp_model **out, char **json)
+/* Pruner k of the plan: pattern, target, names (copied), schedule (NULL: one-shot). */
+static int plan_add(plan *pl, const char *pattern, double sparsity, const char *names, const lp_prune_schedule *sch)
 {
-    lowp_config *cfg = NULL;
-    if (lowp_config_load(o->config, &cfg) != LOWP_OK)
+    if (pl->n == MAX_PRUNERS)
+        return lp_cli_input_error("more than %d pruners", MAX_PRUNERS);
+    int k = pl->n++;
+    lp_pruner *p = &pl->p[k];
+    p->o = (lp_prune_opts){ .sparsity = sparsity };
+    pl->pattern[k] = pattern ? pattern : "unstructured";
+    if (lp_prune_pattern_parse(pattern, &p->o) != LP_OK)
         return lp_cli_lib_error();
-    int rc = 0;
-    if (!cfg->pruning.present) {
-        lowp_config_free(cfg);
-        return lp_cli_input_error("%s: no pruning section", o->config);
+    if (names && !(pl->names[k] = strdup(names)))
+        return lp_cli_input_error("out of memory");
+    if (lp_prune_set_names(&p->o, pl->names[k], pl->nm[k], MAX_NAMES) != LP_OK)
+        return lp_cli_lib_error();
+    if (sch) {
+        pl->sch[k] = *sch;
+        p->sch = &pl->sch[k];
     }
-    const lowp_model *cur = model;
-    lowp_model *next = NULL;
+    return 0;
+}
+
+/* Fine-tuning's defaults: SGD, lr 0.01, momentum 0.9, cosine schedule, one epoch. */
+static lp_train_options train_defaults(void)
+{
+    lp_train_options t = lp_train_options_default();
+    t.optim.kind = LP_OPTIM_SGD;
+    t.optim.lr = 0.01;
+    t.optim.momentum = 0.9;
+    t.optim.schedule = LP_LR_COSINE;
+    return t;
+}
+
+/* The command line's training options over *t. */
+static void train_cli(const opts *o, lp_train_options *t)
+{
+    if (o->epochs >= 0)
+        t->epochs = o->epochs;
+    if (o->iterations > 0)
+        t->iterations = o->iterations;
+    if (!isnan(o->lr))
+        t->optim.lr = o->lr;
+    if (!isnan(o->distill)) {
+        t->criterion = "KnowledgeDistillationLoss";
+        t->loss.temperature = o->distill;
+    }
+    t->progress = !o->quiet;
+}
+
+/* The plan of the command line: one pruner, fine-tuned with SGD (momentum 0.9, cosine). */
+static int plan_cli(const opts *o, plan *pl)
+{
+    pl->to = train_defaults();
+    train_cli(o, &pl->to);
+    pl->train = o->epochs > 0;
+    lp_prune_schedule sch = { .initial = 0, .start_epoch = 0, .end_epoch = o->epochs / 2, .update_frequency = 1 };
+    return plan_add(pl, o->pattern, o->sparsity, o->names, o->gradual ? &sch : NULL);
+}
+
+/* The plan of a configuration: its pruners in order; with pruning.train, unstructured pruners
+ * whose end_epoch is past their start_epoch prune gradually (on its epochs' scale). Without it,
+ * --train fine-tunes after every pruner has pruned at once. */
+static int plan_config(const opts *o, const lowp_config *cfg, plan *pl)
+{
+    const lp_cfg_train *ct = &cfg->pruning.train;
+    if (!cfg->pruning.present)
+        return lp_cli_input_error("%s: no pruning section", o->config);
+    if (o->gradual)
+        return lp_cli_usage_error("prune", "--gradual goes with no --config: the pruners' start_epoch and end_epoch say when");
+    pl->to = train_defaults();
+    pl->to.seed = (uint64_t)cfg->tuning.random_seed;
+    if (ct->present) {
+        lp_cli_train_from_config(ct, &pl->to);
+        pl->data = ct->dataloader.present ? &ct->dataloader : NULL;
+    } else if (o->train) {
+        pl->to.epochs = 1;
+    } else {
+        pl->to.epochs = 0;
+    }
+    train_cli(o, &pl->to);
+    if (pl->to.epochs > 0 && !o->train && !pl->data)
+        return lp_cli_input_error("%s: pruning.train has no dataloader (or give --train SPEC)", o->config);
+    pl->train = pl->to.epochs > 0;
+    int64_t end = pl->to.start_epoch + pl->to.epochs;
     int n = cfg->pruning.n_pruners ? cfg->pruning.n_pruners : 1;
-    for (int k = 0; k < n && !rc; k++) {
+    for (int k = 0; k < n; k++) {
         const lp_cfg_pruner *p = cfg->pruning.n_pruners ? &cfg->pruning.pruners[k] : NULL;
-        free(*json);
-        *json = NULL;
-        if (lowp_prune(cur, p ? p->pattern : "unstructured", p ? p->target_sparsity : cfg->pruning.target_sparsity,
-                       p ? p->names : NULL, &next, json) != LOWP_OK)
+        lp_prune_schedule sch = { .initial = p ? p->initial_sparsity : cfg->pruning.initial_sparsity,
+                                  .start_epoch = p ? p->start_epoch : cfg->pruning.start_epoch,
+                                  .end_epoch = p ? p->end_epoch : cfg->pruning.end_epoch,
+                                  .update_frequency = p ? p->update_frequency : 1,
+                                  .step_frequency = ct->present ? ct->frequency : 0 };
+        const char *pattern = p ? p->pattern : "unstructured";
+        bool gradual = pl->train && ct->present && !strcmp(pattern, "unstructured") && sch.end_epoch > sch.start_epoch;
+        if (gradual && sch.end_epoch >= end) /* the target holds from end_epoch on */
+            return lp_cli_input_error("%s: pruner %d (line %d) reaches its target sparsity at end_epoch %lld, and training "
+                                      "ends before that epoch starts (pruning.train.end_epoch %lld): give the pruner an "
+                                      "end_epoch below %lld, or end_epoch: 0 to prune it at once",
+                                      o->config, k, p ? p->line : 0, (long long)sch.end_epoch, (long long)end, (long long)end);
+        int rc = plan_add(pl, pattern, p ? p->target_sparsity : cfg->pruning.target_sparsity, p ? p->names : NULL,
+                          gradual ? &sch : NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* One-shot: the pruners in order, each on the previous one's result (a gradual pruner only
+ * optimizes the graph here: it prunes during training). *rep: the last pruner's report. */
+static int prune_plan(const plan *pl, const lowp_model *model, lowp_model **out, lp_prune_report *rep)
+{
+    const lowp_model *cur = model;
+    int rc = 0;
+    for (int k = 0; k < pl->n && !rc; k++) {
+        lowp_model *next = NULL;
+        lp_prune_opts o = pl->p[k].o;
+        if (pl->p[k].sch)
+            o.sparsity = 0;
+        lp_prune_report_free(rep);
+        if (lp_prune_model(cur, &o, &next, rep) != LP_OK)
             rc = lp_cli_lib_error();
         if (cur != model)
             lowp_model_free((lowp_model *)cur);
         cur = next;
     }
-    lowp_config_free(cfg);
     if (rc) {
-        if (cur != model)
+        if (cur && cur != model)
             lowp_model_free((lowp_model *)cur);
         return rc;
     }
     *out = (lowp_model *)cur;
     return 0;
+}
+
+/* Fine-tunes the pruned model in place, every pruner's zeros kept, gradual pruners pruning. */
+static int finetune(const opts *o, const lowp_config *cfg, plan *pl, const lowp_model *teacher, lowp_model *pruned)
+{
+    lowp_dataloader *dl = NULL;
+    int rc = 0;
+    if (o->train) {
+        lowp_dataloader_options dopt = lowp_dataloader_options_default();
+        dopt.batch_size = o->train_batch > 0 ? (int)o->train_batch : pl->data ? (int)pl->data->batch_size : 64;
+        dopt.shuffle = 1;
+        rc = lp_cli_dataloader_opts(o->train, o->data.n_transforms, o->data.transforms, &dopt, &dl);
+    } else {
+        lp_cfg_dataloader dd = *pl->data;
+        dd.shuffle = true;
+        if (o->train_batch > 0)
+            dd.batch_size = o->train_batch;
+        if (lp_cfg_build_dataloader(cfg, &dd, 0, &dl) != LOWP_OK)
+            rc = lp_cli_lib_error();
+    }
+    if (rc)
+        return rc;
+    const lp_loss_def *loss = lp_loss_find(pl->to.criterion);
+    if (loss && loss->needs_teacher)
+        pl->to.teacher = teacher->graph;
+    lp_train_result res;
+    if (lp_prune_finetune(pruned->graph, pl->p, pl->n, &pl->to, dl, &res) != LP_OK)
+        rc = lp_cli_lib_error();
+    lowp_dataloader_free(dl);
+    return rc;
 }
 
 int lp_cmd_prune(int argc, char **argv)
@@ -285,24 +415,36 @@ int lp_cmd_prune(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
     lowp_model *model = NULL, *pruned = NULL;
+    lowp_config *cfg = NULL;
     char *json = NULL;
-    if (lowp_model_load(o.model, &model) != LOWP_OK)
+    plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return lp_cli_input_error("out of memory");
+    if (lowp_model_load(o.model, &model) != LOWP_OK || (o.config && lowp_config_load(o.config, &cfg) != LOWP_OK)) {
+        plan_free(pl);
+        lowp_model_free(model);
         return lp_cli_lib_error();
-    if (o.config)
-        rc = prune_config(&o, model, &pruned, &json);
-    else if (lowp_prune(model, o.pattern, o.gradual ? 0.0 : o.sparsity, o.names, &pruned, &json) != LOWP_OK)
-        rc = lp_cli_lib_error();
+    }
+    rc = cfg ? plan_config(&o, cfg, pl) : plan_cli(&o, pl);
+    lp_prune_report rep = { 0 };
+    if (!rc)
+        rc = prune_plan(pl, model, &pruned, &rep);
     double acc[3] = { NAN, NAN, NAN }; /* FP32, pruned, fine-tuned */
     if (!rc && o.eval) {
         acc[0] = top1(&o, model, &rc);
         if (!rc)
             acc[1] = top1(&o, pruned, &rc);
     }
-    if (!rc && o.epochs > 0) {
-        rc = finetune(&o, pruned);
+    if (!rc && pl->train) {
+        rc = finetune(&o, cfg, pl, model, pruned);
         if (!rc && o.eval)
             acc[2] = top1(&o, pruned, &rc);
+        if (!rc)
+            lp_prune_report_recount(pruned->graph, &rep); /* gradual pruning happened in training */
     }
+    if (!rc && lp_prune_report_json(&rep, &pl->p[pl->n - 1].o, &json) != LP_OK)
+        rc = lp_cli_lib_error();
+    lp_prune_report_free(&rep);
     if (!rc && lowp_model_save(pruned, o.output) != LOWP_OK)
         rc = lp_cli_lib_error();
     lp_cj r = { 0 };
@@ -377,14 +519,16 @@ int lp_cmd_prune(int argc, char **argv)
                 printf(", batch %ld: %.3f -> %.3f ms (x%.2f)", o.batch, t1[1], t2[1], t1[1] / t2[1]);
             printf(" (medians, lowp's engine; see bench/ for side-by-side numbers)\n");
             if (o.eval)
-                printf("top-1        FP32 %.4f, pruned %.4f%s", acc[0], acc[1], o.epochs > 0 ? "" : "\n");
-            if (o.eval && o.epochs > 0)
-                printf(", fine-tuned %.4f (%ld epoch%s)\n", acc[2], o.epochs, o.epochs == 1 ? "" : "s");
+                printf("top-1        FP32 %.4f, pruned %.4f%s", acc[0], acc[1], pl->train ? "" : "\n");
+            if (o.eval && pl->train)
+                printf(", fine-tuned %.4f (%lld epoch%s)\n", acc[2], (long long)pl->to.epochs, pl->to.epochs == 1 ? "" : "s");
             printf("output       %s\n", o.output);
         }
     }
     lp_cj_free(&r);
     free(json);
+    plan_free(pl);
+    lowp_config_free(cfg);
     lowp_model_free(pruned);
     lowp_model_free(model);
     return rc;

@@ -166,24 +166,8 @@ static void train_options(const opts *o, const lp_config *cfg, lp_train_options 
     t->optim.lr = 1e-3;
     t->optim.momentum = 0.9;
     const lp_cfg_train *ct = cfg && cfg->quantization.train.present ? &cfg->quantization.train : NULL;
-    if (ct) {
-        t->start_epoch = ct->start_epoch;
-        t->epochs = ct->end_epoch - ct->start_epoch;
-        t->iterations = ct->iteration;
-        lp_optim_kind_from_name(ct->optimizer, &t->optim.kind);
-        t->optim.lr = ct->learning_rate;
-        t->optim.momentum = ct->momentum;
-        t->optim.nesterov = ct->nesterov;
-        t->optim.weight_decay = ct->weight_decay;
-        t->optim.beta1 = ct->beta_1;
-        t->optim.beta2 = ct->beta_2;
-        t->optim.eps = ct->epsilon;
-        t->criterion = ct->criterion;
-        t->loss.sum = ct->reduction_sum;
-        t->loss.temperature = ct->temperature;
-        t->loss.ce_weight = ct->loss_weights[0];
-        t->loss.kd_weight = ct->loss_weights[1];
-    }
+    if (ct)
+        lp_cli_train_from_config(ct, t);
     if (cfg) {
         t->seed = (uint64_t)cfg->tuning.random_seed;
         t->workspace = cfg->tuning.workspace_path;

@@ -1072,19 +1072,17 @@ static lp_status parse_epochs(const ctx *c, const lp_yval *v, const char *path, 
     return LP_OK;
 }
 
-/* LPOT 1.4's pruning section. One-shot: each pruner's target sparsity is applied at once;
- * the schedule's epochs and update_frequency describe gradual pruning during training, which
- * `lowp prune --train ... --gradual` does from its options (pruning.train is not read yet). */
+/* LPOT 1.4's pruning section. Without a train: section each pruner's target sparsity is applied
+ * at once (one-shot); with one, `lowp prune` fine-tunes as it says and prunes unstructured
+ * pruners gradually over their start_epoch..end_epoch (docs/pruning.md). */
 static lp_status parse_pruning(const ctx *c, const lp_yval *v)
 {
     lp_config *cfg = c->cfg;
-    static const char *const keys[] = {"approach", NULL}, *const unsup[] = {"train", NULL};
+    static const char *const keys[] = {"approach", "train", NULL};
     const lp_yval *tr = lp_yval_get(v, "train");
     if (tr)
-        return lp_cfg_error(LOWP_ERR_UNSUPPORTED, c->file, "pruning.train", lp_yval_line(tr),
-                            "the training section is not read from configurations yet: fine-tune with lowp prune --train "
-                            "SPEC --epochs N [--gradual] (docs/pruning.md), and leave pruning.train out");
-    LP_TRY(check_keys(c, "pruning", v, keys, unsup));
+        LP_TRY(parse_train(c, tr, "pruning.train", &cfg->pruning.train));
+    LP_TRY(check_keys(c, "pruning", v, keys, NULL));
     cfg->pruning.present = true;
     cfg->pruning.target_sparsity = 0.97;
     cfg->pruning.end_epoch = 4;

@@ -154,6 +154,7 @@ struct lowp_config {
         int64_t start_epoch, end_epoch;            /* 0, 4 */
         int n_pruners;
         lp_cfg_pruner *pruners;
+        lp_cfg_train train;                        /* pruning.train: fine-tuning while / after pruning */
     } pruning;
 
     struct {

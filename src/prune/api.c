@@ -83,6 +83,43 @@ lp_status lp_prune_report_json(const lp_prune_report *r, const lp_prune_opts *o,
     return lp_json_finish(&j, out);
 }
 
+lp_status lp_prune_model(const lowp_model *model, const lp_prune_opts *o, lowp_model **pruned_out, lp_prune_report *rep)
+{
+    lp_graph *g = NULL;
+    lowp_model *m = NULL;
+    lp_status st = lp_session_graph(model->graph, true, true, NULL, &g);
+    if (st == LP_OK)
+        st = lp_graph_infer(g, true);
+    if (st == LP_OK)
+        st = lp_prune_graph(g, o, rep);
+    if (st == LP_OK && !(m = calloc(1, sizeof *m)))
+        st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st != LP_OK) {
+        lp_graph_free(g);
+        return st;
+    }
+    m->graph = g;
+    *pruned_out = m;
+    return LP_OK;
+}
+
+void lp_prune_report_recount(const lp_graph *g, lp_prune_report *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        lp_prune_entry *e = &r->e[i];
+        for (int v = 0; v < g->n_values; v++) {
+            const lp_tensor *t = g->values[v].init;
+            if (!t || t->dtype != LP_F32 || strcmp(g->values[v].name, e->weight) || lp_tensor_numel(t) != e->elems)
+                continue;
+            const float *d = t->data;
+            e->zeros = 0;
+            for (int64_t k = 0; k < e->elems; k++)
+                e->zeros += d[k] == 0.0f;
+            break;
+        }
+    }
+}
+
 lowp_status lowp_prune(const lowp_model *model, const char *pattern, double sparsity, const char *names,
                        lowp_model **pruned_out, char **report_json_out)
 {
@@ -94,33 +131,19 @@ lowp_status lowp_prune(const lowp_model *model, const char *pattern, double spar
     const char *nm[PRUNE_MAX_NAMES];
     if (names && *names && !list)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    for (char *p = list, *save = NULL, *tok; list && (tok = strtok_r(p, ",", &save)); p = NULL) {
-        if (o.n_names == PRUNE_MAX_NAMES) {
-            free(list);
-            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_prune: more than %d names", PRUNE_MAX_NAMES);
-        }
-        nm[o.n_names++] = tok;
-    }
-    o.names = nm;
-    lp_graph *g = NULL;
     lp_prune_report rep = { 0 };
     lowp_model *m = NULL;
-    lp_status st = lp_session_graph(model->graph, true, true, NULL, &g);
+    lp_status st = lp_prune_set_names(&o, list, nm, PRUNE_MAX_NAMES);
     if (st == LP_OK)
-        st = lp_graph_infer(g, true);
-    if (st == LP_OK)
-        st = lp_prune_graph(g, &o, &rep);
+        st = lp_prune_model(model, &o, &m, &rep);
     if (st == LP_OK && report_json_out)
         st = lp_prune_report_json(&rep, &o, report_json_out);
-    if (st == LP_OK && !(m = calloc(1, sizeof *m)))
-        st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     lp_prune_report_free(&rep);
     free(list);
     if (st != LP_OK) {
-        lp_graph_free(g);
+        lowp_model_free(m);
         return st;
     }
-    m->graph = g;
     *pruned_out = m;
     return LP_OK;
 }

@@ -57,6 +57,11 @@ lp_status lp_prune_set_input(lp_graph *g, int ni, int slot, lp_tensor *t);
 /* The constant float weight of a Conv / Gemm / MatMul node, or -1. */
 int lp_prune_weight(const lp_graph *g, int ni);
 
+/* lowp_prune with options: the model optimized (as sessions do) and pruned into *pruned_out,
+ * what was done into *rep (lp_prune_report_free it). */
+lp_status lp_prune_model(const lowp_model *model, const lp_prune_opts *o, lowp_model **pruned_out, lp_prune_report *rep);
+/* The zeros of r's weights counted again in g (after fine-tuning or gradual pruning). */
+void lp_prune_report_recount(const lp_graph *g, lp_prune_report *r);
 /* "unstructured", "channel" or "N:M" into o's pattern (and n, m). */
 lp_status lp_prune_pattern_parse(const char *s, lp_prune_opts *o);
 /* The report as JSON (malloc'ed). */
@@ -66,24 +71,37 @@ lp_status lp_prune_report_json(const lp_prune_report *r, const lp_prune_opts *o,
  * N:M); no graph change. */
 lp_status lp_prune_tensor(const lp_node *n, lp_tensor *w, const lp_prune_opts *o, double sparsity);
 
-/* A gradual schedule (LPOT's pruner epochs), in epochs of the fine-tuning run: the sparsity
- * goes from `initial` at start_epoch to the target at end_epoch, raised every
- * update_frequency epochs. */
+/* A gradual schedule (LPOT's pruner epochs), in the training run's epochs (absolute: LPOT's
+ * train.start_epoch counts): the sparsity goes from `initial` at start_epoch to the target at
+ * end_epoch, raised every update_frequency epochs — or, with step_frequency > 0, every that
+ * many batches, interpolated by the batch's position in its epoch. */
 typedef struct lp_prune_schedule {
     double initial;
     int64_t start_epoch, end_epoch;
     double update_frequency;
+    int64_t step_frequency;
 } lp_prune_schedule;
-double lp_prune_schedule_at(const lp_prune_schedule *s, double target, int64_t epoch);
+/* The schedule's sparsity at `epoch` (with step_frequency, fractional: epoch + batch / batches). */
+double lp_prune_schedule_at(const lp_prune_schedule *s, double target, double epoch);
+
+/* One pruner of a fine-tuning run: its weights and pattern, and for a gradual (unstructured)
+ * pruner its schedule (NULL: one-shot — pruned before training, the zeros kept). */
+typedef struct lp_pruner {
+    lp_prune_opts o;
+    const lp_prune_schedule *sch;
+} lp_pruner;
 
 /* prune/finetune.c: fine-tunes pruned graph g (lp_prune_graph's result) with the training
- * engine, keeping pruned weights zero (masks re-applied after every step); with `sch`
- * (unstructured only) the chosen weights are pruned gradually to o->sparsity at the start of
- * the epochs the schedule says. */
+ * engine, keeping every pruner's zeros (masks re-applied after every step); gradual pruners
+ * prune their weights to o.sparsity by magnitude as their schedules say. Channel pruners have
+ * removed their channels before (the graph cannot change shape under the trainer) and need
+ * nothing. With to->progress, a line per epoch says the sparsity reached. */
 struct lp_train_options;
 struct lp_train_result;
-lp_status lp_prune_finetune(lp_graph *g, const lp_prune_opts *o, const lp_prune_schedule *sch,
-                            const struct lp_train_options *to, lowp_dataloader *data, struct lp_train_result *res);
+lp_status lp_prune_finetune(lp_graph *g, const lp_pruner *p, int n, const struct lp_train_options *to,
+                            lowp_dataloader *data, struct lp_train_result *res);
+/* Splits comma-separated `list` in place into at most `cap` names of o (o->names = buf). */
+lp_status lp_prune_set_names(lp_prune_opts *o, char *list, const char **buf, int cap);
 
 /* prune/channel.c: the channel pattern. */
 lp_status lp_prune_channels(lp_graph *g, const lp_prune_opts *o, lp_prune_report *rep);

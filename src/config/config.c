@@ -1312,6 +1312,8 @@ void lowp_config_free(lowp_config *cfg)
     for (int i = 0; i < cfg->pruning.n_pruners; i++)
         free(cfg->pruning.pruners[i].names);
     free(cfg->pruning.pruners);
+    free(cfg->pruning.train.dataloader.transforms);
+    free(cfg->quantization.train.dataloader.transforms);
     free(cfg->evaluation.accuracy_dataloader.transforms);
     free(cfg->evaluation.performance_dataloader.transforms);
     free(cfg->evaluation.postprocess);

@@ -240,11 +240,11 @@ if [ -d "$FM" ]; then
     fi
 fi
 
-# fine-tuning: a few batches of the training split; the pruned weights stay zero (the JSON
-# report is the pruning's; the saved model is checked here)
+# fine-tuning: a few batches of the training split recover most of what pruning cost; the
+# pruned weights stay zero (the report's zeros are the trained model's, checked in the file)
 if [ -d "$FM" ]; then
-    lowp prune models/mlp.onnx -o "$T/ft.onnx" --sparsity 0.7 --train FashionMNIST:$FM:train=true $TR \
-        --epochs 1 --iterations 10 --train-batch 32 --eval FashionMNIST:$FM -n 300 -b 0 --json
+    lowp prune models/mlp.onnx -o "$T/ft.onnx" --sparsity 0.8 --train FashionMNIST:$FM:train=true $TR \
+        --epochs 1 --iterations 30 --train-batch 32 --lr 0.1 --eval FashionMNIST:$FM -n 300 -b 0 --json
     if expect finetune 0 && "$PY" - "$T/ft.onnx" "$T/out" <<'EOF' >"$T/chk" 2>&1; then ok finetune; else fail finetune "$(tail -1 "$T/chk")"; fi
 import json, sys
 import onnx
@@ -256,8 +256,12 @@ for t in r["report"]["tensors"]:
     a = w[t["weight"]]
     assert (a == 0).sum() == t["zeros"], "%s: %d zeros after fine-tuning, %d after pruning" % (t["weight"], (a == 0).sum(), t["zeros"])
 run = r["run"]
-assert run["top1_finetuned"] > run["top1_pruned"], "fine-tuning did not help: %s" % run
-print("# mlp 70 %%: FP32 %.3f, pruned %.3f, fine-tuned (10 batches) %.3f" % (run["top1_fp32"], run["top1_pruned"], run["top1_finetuned"]))
+# the mechanism, measured: one-shot 80 % costs this mlp > 15 points (0.890 -> 0.663 on these 300
+# images), 30 batches of fine-tuning bring it back within 5 points of FP32 (0.870; 5 points is
+# 15 images, 3 % of the sample: margin for another thread count's summation order)
+assert run["top1_pruned"] < run["top1_fp32"] - 0.15, "pruning did not cost what it should: %s" % run
+assert run["top1_finetuned"] >= run["top1_fp32"] - 0.05, "fine-tuning did not recover: %s" % run
+print("# mlp 80 %%: FP32 %.3f, pruned %.3f, fine-tuned (30 batches) %.3f" % (run["top1_fp32"], run["top1_pruned"], run["top1_finetuned"]))
 EOF
     grep "^#" "$T/chk"
 fi

@@ -62,8 +62,8 @@ for c in $CASES; do
         ;;
     unstructured)
         e=${UNSTRUCTURED_EPOCHS:-2}
-        kd=""
-        [ -n "$DISTILL" ] && kd="KnowledgeDistillationLoss: {temperature: $DISTILL, loss_weights: [0.5, 0.5]}"
+        crit="CrossEntropyLoss: {}"
+        [ -n "$DISTILL" ] && crit="KnowledgeDistillationLoss: {temperature: $DISTILL, loss_weights: [0.5, 0.5]}"
         cat >"$OUT/unstructured.yaml" <<EOF
 model: {name: resnet_s}
 pruning:
@@ -84,7 +84,7 @@ pruning:
       dataset: {FashionMNIST: {root: $FM, train: true}}
       transform: {Rescale: {}, Normalize: {mean: [0.2860], std: [0.3530]}}
     optimizer: {SGD: {learning_rate: $LR, momentum: 0.9}}
-    criterion: {${kd:-CrossEntropyLoss: {}}}
+    criterion: {$crit}
 EOF
         echo "# $OUT/unstructured.yaml:" && sed 's/^/#   /' "$OUT/unstructured.yaml"
         run unstructured --config "$OUT/unstructured.yaml" --eval FashionMNIST:$FM -T Rescale,Normalize=0.2860/0.3530

@@ -70,6 +70,7 @@ fi
 # ViT-style outliers: SmoothQuant recovers them (at most 2 ops FP32)
 lowp tune "$T/v200.onnx" $DATA --tolerance 1% -n $N -w "$T/tv" -o "$T/tv/out.onnx" --json -q
 fp32=$(num fp32 "$T/out")
+echo "# vit_s x200 LayerNorm/MLP-input outliers: FP32 $(num baseline "$T/out"), tuned $(num best "$T/out"), $fp32 ops FP32 ($N images)"
 if expect tune_vit_x200 0 && has tune_vit_x200 "$T/out" '"met_target": true' &&
    matches tune_vit_x200 "$T/tv/report.md" '^\| smooth_quant \| alpha 0\.[0-9]+ chosen on calibration data' &&
    has tune_vit_x200 "$T/tv/best_recipe.json" '"smooth_quant"'; then

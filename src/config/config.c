@@ -1313,7 +1313,6 @@ void lowp_config_free(lowp_config *cfg)
         free(cfg->pruning.pruners[i].names);
     free(cfg->pruning.pruners);
     free(cfg->pruning.train.dataloader.transforms);
-    free(cfg->quantization.train.dataloader.transforms);
     free(cfg->evaluation.accuracy_dataloader.transforms);
     free(cfg->evaluation.performance_dataloader.transforms);
     free(cfg->evaluation.postprocess);

@@ -691,13 +691,16 @@ static lp_status parse_train(const ctx *c, const lp_yval *v, const char *path, l
     t->end_epoch = t->start_epoch + 1;
     LP_TRY(get_int(c, v, "end_epoch", path, t->start_epoch + 1, &t->end_epoch));
     LP_TRY(get_int(c, v, "iteration", path, 1, &t->iteration));
-    t->frequency = 1;
+    /* pruning.train: frequency is the batches between a gradual pruner's updates (0, not
+     * given: once per update_frequency epochs; docs/pruning.md). */
+    bool pruning = !strncmp(path, "pruning.", 8);
+    t->frequency = pruning ? 0 : 1;
     LP_TRY(get_int(c, v, "frequency", path, 1, &t->frequency));
     /* LPOT 1.4's training loops read no frequency (a reserved key): the weights step every
      * batch and lowp checkpoints every epoch, which is frequency 1; anything else would be
      * silently ignored, so it is refused. */
     join(p, sizeof p, path, "frequency");
-    if (t->frequency != 1)
+    if (!pruning && t->frequency != 1)
         return bad(c, p, lp_yval_get(v, "frequency"), "lowp updates the weights every batch and checkpoints "
                    "every epoch: only 1 (LPOT 1.4's training loop does not read it either)");
     const lp_yval *hf = lp_yval_get(v, "hostfile");

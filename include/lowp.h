@@ -568,6 +568,11 @@ typedef struct lowp_comm {
     /* `root`'s *buf / *n reach every rank: elsewhere *buf is set to a malloc'ed copy. */
     lowp_status (*bcast)(void *user, void **buf, size_t *n, int root);
     void *user;
+    /* Optional (NULL: a distributed tune runs each parallel trial on one rank): every rank
+     * calls it; *out becomes the communicator of the ranks that passed the same `color`, ranked
+     * in this one's order (MPI_Comm_split). lowp calls out->release(out->user) when done. */
+    lowp_status (*split)(void *user, int color, struct lowp_comm *out);
+    void (*release)(void *user);
 } lowp_comm;
 
 /* lowp_evaluate over `comm`: each rank scores a contiguous block of whole batches, the metric
@@ -738,7 +743,9 @@ typedef enum lowp_tune_precision {
 
 /* What the tuner is doing, for a progress display. */
 typedef struct lowp_tune_progress {
-    const char *phase;     /* "baseline", "calibration", "sensitivity", "trial", "done" */
+    const char *phase;     /* "baseline", "calibration", "sensitivity", "trial", "done";
+                              "parallel" (finished): a distributed tune evaluated several points
+                              at once, `note` says how (the trials that take them follow) */
     int trial;             /* the trial under way or just finished (1-based; 0 before any) */
     int max_trials;        /* the trial budget */
     int64_t done, total;   /* samples of the evaluation under way (total 0: unknown) */
@@ -805,6 +812,13 @@ typedef struct lowp_tune_options {
                                    calls lowp_tuner_run with the same arguments; calibration and
                                    evaluation are split over the ranks, rank 0 writes the
                                    history, reports and model. NULL (default): one process */
+    int ranks_per_trial;        /* distributed: the ranks are split into ceil(size / this)
+                                   groups, and points a strategy proposes together are evaluated
+                                   a group each, sharded within it. 0 (default): 1, as many points
+                                   at once as ranks (a lone point still gets every rank) */
+    int trial_batch;            /* points the strategies propose at once (bayesian: a constant-
+                                   liar batch, so its choices depend on it). 0 (default): the
+                                   number of rank groups, 1 in one process */
 } lowp_tune_options;
 
 /* Defaults as documented above. */

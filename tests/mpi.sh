@@ -6,7 +6,9 @@
 # batch of zeros makes the ranks agree on histogram bases afresh); `lowp tune` writes the same
 # history and model; a rank killed mid-tune ends the run with a message and a history that
 # --resume finishes with another number of ranks, as one process would; errors on one rank reach
-# every rank. See docs/distributed.md.
+# every rank; parallel trials on rank groups (2 + 1 ranks) and the strategies that propose points
+# together (random, exhaustive, bayesian's batches, the tiers of basic, auto and mse_v2) choose as
+# one process does. See docs/distributed.md.
 SUITE=mpi
 . "$(dirname "$0")/lib.sh"
 FM=/usr/share/datasets/fashion-mnist
@@ -158,9 +160,45 @@ if "$LOWP" $TUNE -w "$T/t1" -o "$T/t1/out.onnx" >/dev/null 2>"$T/t1.err"; rc1=$?
     if [ "$rc" = "$rcx" ] && msg=$(history_same "$T/x1/history.jsonl" "$T/x3/history.jsonl") &&
        cmp -s "$T/x1/out.onnx" "$T/x3/out.onnx"; then ok "tune_exhaustive_np3 ($msg)"
     else fail tune_exhaustive_np3 "exit $rc (one process: $rcx), $msg: $(head -c 300 "$T/err" "$T/x1.err")"; fi
+    # rank groups: 3 ranks, 2 per trial -> groups of 2 and 1; random's pairs of points are
+    # evaluated a group each, sharded within the group of 2 (uneven shards)
+    mpi 3 $(echo "$TUNE" | sed 's/ -q$//') --ranks-per-trial 2 -w "$T/g3" -o "$T/g3/out.onnx"
+    if [ "$rc" = "$rc1" ] && msg=$(history_same "$T/t1/history.jsonl" "$T/g3/history.jsonl") &&
+       cmp -s "$T/t1/out.onnx" "$T/g3/out.onnx" && grep -q "at once on 2 rank groups (2+1 ranks)" "$T/err"; then
+        ok "tune_rank_groups_np3 ($msg)"
+    else fail tune_rank_groups_np3 "exit $rc (one process: $rc1), $msg: $(head -c 600 "$T/err")"; fi
 else
     fail tune_one_process "$(cat "$T/t1.err")"
 fi
+
+# strategy_case NAME NP "ONE-PROCESS ARGS" "MPI ARGS": a tune that never meets its target (it
+# demands an improvement), so that it walks its tiers until the budget: one process, then NP ranks
+# (MODEL: the MLP, 3 tunable ops; resnet_s's 10 give bayesian a space where batches change its
+# choices)
+STRICT="--calib FashionMNIST:$FM:train=true --eval FashionMNIST:$FM -T Rescale,Normalize=0.2860/0.3530
+        --tolerance -0.5% --seed 3 --limit 500 -b 50"
+MODEL=models/mlp.onnx
+strategy_case() {
+    name=$1 np=$2 one=$3 many=$4
+    rm -rf "$T/s1" "$T/sn"
+    "$LOWP" tune $MODEL $STRICT $one -w "$T/s1" -o "$T/s1/out.onnx" -q >/dev/null 2>"$T/s1.err"; rcs=$?
+    mpi "$np" tune $MODEL $STRICT $many -w "$T/sn" -o "$T/sn/out.onnx"
+    if [ "$rcs" = 3 ] && [ "$rc" = 3 ] && msg=$(history_same "$T/s1/history.jsonl" "$T/sn/history.jsonl") &&
+       cmp -s "$T/s1/out.onnx" "$T/sn/out.onnx" && grep -q "points evaluated at once" "$T/err"; then
+        ok "${name}_np$np ($msg)"
+    else fail "${name}_np$np" "exit $rc (one process: $rcs), $msg: $(head -c 400 "$T/err" "$T/s1.err")"; fi
+}
+# bayesian proposes batches (kriging believer): 2 ranks propose 2 at a time by default, which one
+# process does with --trial-batch 2; 3 ranks with --trial-batch 2: groups of 2 and 1
+MODEL=models/resnet_s.onnx
+strategy_case tune_bayesian_batch 2 "-s bayesian --max-trials 8 --trial-batch 2" "-s bayesian --max-trials 8"
+strategy_case tune_bayesian_batch 3 "-s bayesian --max-trials 8 --trial-batch 2" "-s bayesian --max-trials 8 --trial-batch 2"
+MODEL=models/mlp.onnx
+# basic's model-wise, per-op and accumulated tiers, auto's growing fallback and mse_v2's phase A:
+# their points do not depend on each other's results, so they are evaluated together
+strategy_case tune_basic 3 "-s basic --max-trials 26" "-s basic --max-trials 26 --ranks-per-trial 2"
+strategy_case tune_auto 2 "-s auto --max-trials 8" "-s auto --max-trials 8"
+strategy_case tune_mse_v2 3 "-s mse_v2 --max-trials 8" "-s mse_v2 --max-trials 8"
 
 # the Python package: lowp.tune(..., comm=mpi4py's COMM_WORLD) = one process. py_case NAME NP
 # METRIC [KEY=VALUE...]: the tune of tune.py at one process and at NP ranks: same result, history
@@ -193,12 +231,16 @@ comm = None
 if sys.argv[2] == "mpi":
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
-kw = dict(strategy="random", max_trials=3)
+notes = []   # progress (rank 0): how parallel points were evaluated
+kw = dict(strategy="random", max_trials=3, progress=lambda p: p["phase"] == "parallel" and notes.append(p["note"]))
 kw.update((k, int(v) if v.isdigit() else v) for k, v in (a.split("=", 1) for a in sys.argv[4:]))
 fm = "FashionMNIST:$FM"
 model, s = lowp.tune("models/mlp.onnx", calib=fm + ":train=true", eval=fm, transform="Rescale,Normalize=0.2860/0.3530",
                      metric=sys.argv[3], tolerance=0.003, seed=3, sampling_size=64, batch_size=64,
                      workspace=sys.argv[1], output=sys.argv[1] + "/out.onnx", comm=comm, **kw)
+if not comm or comm.Get_rank() == 0:
+    with open(sys.argv[1] + ".parallel", "w") as f:
+        f.write("\n".join(notes))
 # each rank's summary in a file of its own (mpirun may interleave the ranks' stdout mid-line)
 with open(f"{sys.argv[1]}.result.{comm.Get_rank() if comm else 0}", "w") as f:
     print(repr(s.best), s.trials, s.best_trial, file=f)
@@ -206,20 +248,25 @@ PY
     python_env "$LIB"
     py_case() {
         name=$1 np=$2 metric=$3; shift 3
-        rm -rf "$T/p1" "$T/pn" "$T"/p1.result.* "$T"/pn.result.*
+        rm -rf "$T/p1" "$T/pn" "$T"/p1.result.* "$T"/pn.result.* "$T/pn.parallel"
         /usr/bin/python3 "$T/tune.py" "$T/p1" one "$metric" "$@" >"$T/p1.out" 2>"$T/p1.err"; rcp=$?
         timeout 120 mpirun -np "$np" --oversubscribe --bind-to none /usr/bin/python3 "$T/tune.py" "$T/pn" mpi "$metric" "$@" \
             >"$T/pn.out" 2>"$T/pn.err"; rc=$?
-        # every rank returned the summary one process did
+        # every rank returned the summary one process did (and progress showed $expect)
         if [ $rcp = 0 ] && [ $rc = 0 ] && [ "$(ls "$T"/pn.result.* | wc -l)" = "$np" ] &&
+           { [ -z "$expect" ] || grep -q "$expect" "$T/pn.parallel"; } &&
            [ "$(cat "$T"/pn.result.* | sort -u)" = "$(cat "$T/p1.result.0")" ] &&
            msg=$(history_same "$T/p1/history.jsonl" "$T/pn/history.jsonl") && cmp -s "$T/p1/out.onnx" "$T/pn/out.onnx"; then
             ok "${name}_np$np ($msg)"
         else fail "${name}_np$np" "exit $rcp/$rc: $(head -c 300 "$T/p1.err") $(head -c 300 "$T/pn.err") $(cat "$T"/p1.result.* "$T"/pn.result.*)"; fi
     }
+    expect=""
     py_case python_tune 2 topk=1
     py_case python_metric_without_merge 2 OrderedTop1
     py_case python_metric_without_merge 3 OrderedTop1
+    # rank groups over mpi4py's Split: groups of 2 and 1
+    expect="at once on 2 rank groups (2+1 ranks)"
+    py_case python_rank_groups 3 topk=1 ranks_per_trial=2
 else
     fail python_tune_np2 "mpi4py is missing (python3-mpi4py)"
 fi

@@ -130,42 +130,10 @@ static int tune_mse(const lowp_tune_options *o, lowp_tune_summary *s)
 
 static long last_size;
 
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n)
-        n = 0;
-    if (s)
-        s[n] = 0;
-    last_size = n;
-    fclose(f);
-    return s;
-}
+static char *read_text(const char *path) { return fm_read_file(path, &last_size); }
 
 /* The history without the fields that are timings ("seconds", "latency_ms"). */
-static char *history_sans_times(const char *ws)
-{
-    char path[400];
-    snprintf(path, sizeof path, "%s/history.jsonl", ws);
-    char *s = read_text(path);
-    if (!s)
-        return NULL;
-    static const char *const keys[] = { "\"seconds\":", "\"latency_ms\":" };
-    for (int k = 0; k < 2; k++)
-        for (char *p = strstr(s, keys[k]); p; p = strstr(p, keys[k])) {
-            char *e = p + strlen(keys[k]);
-            while (*e && *e != ',' && *e != '}')
-                e++;
-            memmove(p, e, strlen(e) + 1);
-        }
-    return s;
-}
+static char *history_sans_times(const char *ws) { return fm_history_sans_times(ws); }
 
 static bool file_has(const char *ws, const char *file, const char *needle)
 {
@@ -417,15 +385,9 @@ static void test_all_fp32_op_wise(void)
 
 int main(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/lowp_test_tune_XXXXXX");
-    if (!mkdtemp(tmp)) {
-        printf("FAIL setup: mkdtemp\n");
-        return 1;
-    }
-    if (access(FM, F_OK) != 0) {
-        printf("ok skipped: no Fashion-MNIST at %s\ntest_tune: 0 passed, 0 failed\n", FM);
-        return 0;
-    }
+    int status;
+    if (!fm_begin(tmp, sizeof tmp, "test_tune", &status))
+        return status;
     RUN(test_loose_tolerance_passes_on_trial_1);
     RUN(test_tight_tolerance_falls_back);
     RUN(test_impossible_tolerance_not_met);
@@ -433,10 +395,7 @@ int main(void)
     RUN(test_same_seed_same_history);
     RUN(test_registered_strategy);
     RUN(test_all_fp32_op_wise);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (!getenv("LOWP_TEST_KEEP") && system(cmd) != 0)
-        printf("note: could not remove %s\n", tmp);
+    fm_end(tmp);
     free(last_json);
     return TEST_SUMMARY("test_tune");
 }

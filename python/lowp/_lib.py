@@ -98,7 +98,8 @@ class TuneOptions(ctypes.Structure):
                 ("sampling_sizes", c_int64 * 8), ("threads", c_int), ("config", c_void_p),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p), ("performance_only", c_int),
                 ("qoperator", c_int), ("tensorboard", c_int), ("comm", c_void_p),
-                ("_reserve", ctypes.c_char * 256)]  # room for fields appended in C later
+                ("ranks_per_trial", c_int), ("trial_batch", c_int),
+                ("_reserve", ctypes.c_char * 248)]  # room for fields appended in C later
 
 
 class TuneSummary(ctypes.Structure):
@@ -171,8 +172,12 @@ COMM_BCAST = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_void_p), POINTER(c_siz
 
 
 class Comm(ctypes.Structure):
-    _fields_ = [("rank", c_int), ("size", c_int), ("gather", COMM_GATHER), ("bcast", COMM_BCAST),
-                ("user", c_void_p)]
+    pass
+
+
+COMM_SPLIT = ctypes.CFUNCTYPE(status, c_void_p, c_int, POINTER(Comm))
+Comm._fields_ = [("rank", c_int), ("size", c_int), ("gather", COMM_GATHER), ("bcast", COMM_BCAST),
+                 ("user", c_void_p), ("split", COMM_SPLIT), ("release", FREE_FN)]
 
 
 M_SAVE = ctypes.CFUNCTYPE(status, c_void_p, POINTER(c_void_p), POINTER(c_size_t))

@@ -115,6 +115,7 @@ class _Keep:
 
     def __init__(self):
         self.items = []
+        self.subs = {}  # handle -> a communicator split from the caller's (rank groups)
 
     def __call__(self, x):
         self.items.append(x)
@@ -351,8 +352,30 @@ def _comm(comm, keep):
             comm.Abort(2)
             return _lib.LOWP_ERR_IO
 
+    def split(user, color, out):
+        """The ranks of the same color (mpi4py's Split, ranked as in `comm`): lowp's rank groups."""
+        try:
+            sub = comm.Split(color, comm.Get_rank())
+            c = _comm(sub, keep)
+            handle = id(sub)
+            keep.subs[handle] = sub
+            c.user = handle
+            ctypes.memmove(out, ctypes.addressof(c), ctypes.sizeof(c))
+            return 0
+        except BaseException as e:  # noqa: B902
+            print(f"lowp: rank {comm.Get_rank()}: mpi4py Split failed: {e}; aborting", file=sys.stderr, flush=True)
+            comm.Abort(2)
+            return _lib.LOWP_ERR_IO
+
+    def release(user):
+        sub = keep.subs.pop(user, None)
+        if sub is not None:
+            sub.Free()
+
     c = _lib.Comm(rank=comm.Get_rank(), size=comm.Get_size(), gather=keep(_lib.COMM_GATHER(gather)),
-                  bcast=keep(_lib.COMM_BCAST(bcast)), user=None)
+                  bcast=keep(_lib.COMM_BCAST(bcast)), user=None,
+                  split=keep(_lib.COMM_SPLIT(split)) if hasattr(comm, "Split") else _lib.COMM_SPLIT(),
+                  release=keep(_lib.FREE_FN(release)))
     return keep(c)
 
 
@@ -369,7 +392,8 @@ def tune(model, eval_func=None, calib=None, *, eval_dataloader=None, metric=None
          config=None, eval_cmd=None, eval_timeout=0, tolerance=None, relative=True, higher_is_better=None,
          strategy=None, approach=None, objective=None, max_trials=None, timeout=None, seed=None,
          workspace=None, output=None, resume=False, sampling_size=None, threads=0, batch_size=100,
-         progress=False, example_inputs=None, eval_name=None, comm=None, _adapt=None):
+         progress=False, example_inputs=None, eval_name=None, comm=None, ranks_per_trial=None,
+         trial_batch=None, _adapt=None):
     """Accuracy-driven quantization of `model` (a path, bytes, onnx.ModelProto, lowp.Model, or a
     torch.nn.Module: exported with `example_inputs`, else with the first calibration item).
 
@@ -390,7 +414,9 @@ def tune(model, eval_func=None, calib=None, *, eval_dataloader=None, metric=None
     Under mpirun, comm=mpi4py.MPI.COMM_WORLD runs one tune over every rank (each calls tune with
     the same arguments): lowp's datasets and metrics are split over the ranks, your eval_func
     runs on rank 0; rank 0 writes the history, reports and model, and every rank returns the
-    same model and summary (docs/distributed.md).
+    same model and summary (docs/distributed.md). ranks_per_trial=G evaluates the points a
+    strategy proposes together on groups of G ranks (default 1); trial_batch=K sets how many it
+    proposes at once (default: the number of groups; bayesian's choices depend on it).
 
     Returns (model, summary): the tuned lowp.Model and a TuneSummary."""
     keep, stop = _Keep(), _Stop()
@@ -439,6 +465,10 @@ def tune(model, eval_func=None, calib=None, *, eval_dataloader=None, metric=None
             for i, v in enumerate(sizes[:8]):
                 o.sampling_sizes[i] = int(v)
         o.threads = int(threads or 0)
+        if ranks_per_trial is not None:
+            o.ranks_per_trial = int(ranks_per_trial)
+        if trial_batch is not None:
+            o.trial_batch = int(trial_batch)
         if comm is not None and comm.Get_size() > 1:
             o.comm = ctypes.cast(ctypes.pointer(_comm(comm, keep)), c_void_p)
             if comm.Get_rank() != 0:

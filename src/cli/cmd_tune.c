@@ -57,6 +57,10 @@ static const char usage[] =
     "  -b, --batch-size N     evaluation batch size (default: the config's, else 100)\n"
     "  -n, --limit N          evaluate on the first N samples only\n"
     "  -t, --threads N        engine threads\n"
+    "      --ranks-per-trial G  under mpirun: ranks per parallel trial (default 1: as many trials\n"
+    "                         at once as ranks; a lone trial still gets every rank)\n"
+    "      --trial-batch K    points proposed at once (default: the rank groups, 1 in one process;\n"
+    "                         bayesian's choices depend on it: docs/distributed.md)\n"
     "  -j, --json             print the summary as JSON\n"
     "  -q, --quiet            no progress on stderr\n"
     "  -h, --help             show this help\n"
@@ -148,6 +152,8 @@ static void on_progress(void *user, const lowp_tune_progress *p)
         else if (!strcmp(p->phase, "baseline"))
             fprintf(stderr, "tune: FP32 baseline %.4f, target %s %.4f (%s elapsed)\n", p->baseline,
                     p->higher_is_better ? ">=" : "<=", p->target, el);
+        else if (!strcmp(p->phase, "parallel"))
+            fprintf(stderr, "tune: %s (%s elapsed)\n", p->note, el);
         else if (!strcmp(p->phase, "trial") && !(p->target == p->target))
             fprintf(stderr, "tune: trial %d/%d  measured  %s elapsed  [%s]\n", p->trial, p->max_trials, el, p->note);
         else if (!strcmp(p->phase, "trial"))
@@ -249,7 +255,8 @@ int lp_cmd_tune(int argc, char **argv)
     double eval_timeout = 0;
     bool lower_is_better = false;
     lp_cli_data_opts data = {0};
-    long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1;
+    long batch = 0, limit = 0, threads = 0, max_trials = 0, timeout = -1, seed = -1, ranks_per_trial = 0,
+         trial_batch = 0;
     double tolerance = NAN;
     const char *tolerance_text = NULL;
     bool absolute = false, resume = false, json = false, quiet = false, performance_only = false, tensorboard = false;
@@ -294,6 +301,8 @@ int lp_cmd_tune(int argc, char **argv)
         INT_OPT(NULL, "--max-trials", max_trials, 1, 1000000)
         INT_OPT(NULL, "--timeout", timeout, 0, 100000000L)
         INT_OPT(NULL, "--seed", seed, 0, 2147483647L)
+        INT_OPT(NULL, "--ranks-per-trial", ranks_per_trial, 1, 1 << 20)
+        INT_OPT(NULL, "--trial-batch", trial_batch, 1, 1024)
 #undef OPT
 #undef INT_OPT
         if ((r = lp_cli_data_option(cmd, argc, argv, &i, &data)) != 0) {
@@ -383,6 +392,8 @@ int lp_cmd_tune(int argc, char **argv)
     if (timeout >= 0) o.timeout = (double)timeout;
     if (seed >= 0) o.seed = seed;
     if (threads) o.threads = (int)threads;
+    if (ranks_per_trial) o.ranks_per_trial = (int)ranks_per_trial;
+    if (trial_batch) o.trial_batch = (int)trial_batch;
     if (resume) o.resume = 1;
     if (performance_only) o.performance_only = 1;
     if (tensorboard) o.tensorboard = 1;

@@ -15,6 +15,10 @@
 
 static int started;
 
+/* The communicator a lowp_comm stands for: its user is NULL for MPI_COMM_WORLD, else a
+ * malloc'ed MPI_Comm made by split. */
+static MPI_Comm of(void *user) { return user ? *(MPI_Comm *)user : MPI_COMM_WORLD; }
+
 static lp_status mpi_failed(const char *what, int code)
 {
     char msg[MPI_MAX_ERROR_STRING];
@@ -29,10 +33,10 @@ static lp_status mpi_failed(const char *what, int code)
 
 static lp_status gather(void *user, const void *buf, size_t n, int root, void **all_out, size_t *sizes_out)
 {
-    (void)user;
+    MPI_Comm c = of(user);
     int rank, size, rc;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_rank(c, &rank);
+    MPI_Comm_size(c, &size);
     if (n > INT_MAX)
         return mpi_failed("gather", MPI_ERR_COUNT);
     unsigned long long mine = n, *all_n = NULL;
@@ -45,8 +49,8 @@ static lp_status gather(void *user, const void *buf, size_t n, int root, void **
         if (!all_n || !counts || !displs)
             return mpi_failed("gather (out of memory)", MPI_ERR_NO_MEM);
     }
-    if ((rc = MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all_n, 1, MPI_UNSIGNED_LONG_LONG, root,
-                         MPI_COMM_WORLD)) != MPI_SUCCESS)
+    if ((rc = MPI_Gather(&mine, 1, MPI_UNSIGNED_LONG_LONG, all_n, 1, MPI_UNSIGNED_LONG_LONG, root, c)) !=
+        MPI_SUCCESS)
         return mpi_failed("gather", rc);
     if (rank == root) {
         unsigned long long total = 0;
@@ -61,7 +65,7 @@ static lp_status gather(void *user, const void *buf, size_t n, int root, void **
         if (!(all = malloc(total ? total : 1)))
             return mpi_failed("gather (out of memory)", MPI_ERR_NO_MEM);
     }
-    rc = MPI_Gatherv(buf, (int)n, MPI_BYTE, all, counts, displs, MPI_BYTE, root, MPI_COMM_WORLD);
+    rc = MPI_Gatherv(buf, (int)n, MPI_BYTE, all, counts, displs, MPI_BYTE, root, c);
     free(all_n);
     free(counts);
     free(displs);
@@ -74,21 +78,51 @@ static lp_status gather(void *user, const void *buf, size_t n, int root, void **
 
 static lp_status bcast(void *user, void **buf, size_t *n, int root)
 {
-    (void)user;
+    MPI_Comm c = of(user);
     int rank, rc;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_rank(c, &rank);
     unsigned long long len = rank == root ? *n : 0;
-    if ((rc = MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, root, MPI_COMM_WORLD)) != MPI_SUCCESS)
+    if ((rc = MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG_LONG, root, c)) != MPI_SUCCESS)
         return mpi_failed("broadcast", rc);
     if (len > INT_MAX)
         return mpi_failed("broadcast (over 2 GB)", MPI_ERR_COUNT);
     void *data = rank == root ? *buf : malloc(len ? len : 1);
     if (!data)
         return mpi_failed("broadcast (out of memory)", MPI_ERR_NO_MEM);
-    if ((rc = MPI_Bcast(data, (int)len, MPI_BYTE, root, MPI_COMM_WORLD)) != MPI_SUCCESS)
+    if ((rc = MPI_Bcast(data, (int)len, MPI_BYTE, root, c)) != MPI_SUCCESS)
         return mpi_failed("broadcast", rc);
     if (rank != root)
         *buf = data, *n = (size_t)len;
+    return LP_OK;
+}
+
+static void release(void *user)
+{
+    if (user) {
+        MPI_Comm_free((MPI_Comm *)user);
+        free(user);
+    }
+}
+
+/* The ranks of the same color, in rank order (MPI_Comm_split). */
+static lp_status split(void *user, int color, lowp_comm *out)
+{
+    MPI_Comm parent = of(user), *sub = malloc(sizeof *sub);
+    int rank, rc;
+    MPI_Comm_rank(parent, &rank);
+    if (!sub)
+        return mpi_failed("split (out of memory)", MPI_ERR_NO_MEM);
+    if ((rc = MPI_Comm_split(parent, color, rank, sub)) != MPI_SUCCESS)
+        return mpi_failed("split", rc);
+    MPI_Comm_set_errhandler(*sub, MPI_ERRORS_RETURN);
+    memset(out, 0, sizeof *out);
+    MPI_Comm_rank(*sub, &out->rank);
+    MPI_Comm_size(*sub, &out->size);
+    out->gather = gather;
+    out->bcast = bcast;
+    out->split = split;
+    out->release = release;
+    out->user = sub;
     return LP_OK;
 }
 
@@ -115,6 +149,7 @@ lp_status lp_mpi_start(int *argc, char ***argv, lowp_comm *out)
     MPI_Comm_size(MPI_COMM_WORLD, &out->size);
     out->gather = gather;
     out->bcast = bcast;
+    out->split = split;
     return LP_OK;
 }
 

@@ -14,7 +14,10 @@
  *     least sensitive fallbacks while the target holds (mse_v2's second phase), then the other
  *     model-wise configurations with that fallback set.
  * Step 5's searches only run when the tuner keeps searching (a timeout or max_trials):
- * with the default exit policy the first pass ends the tune. */
+ * with the default exit policy the first pass ends the tune.
+ * The points of steps 2 and 4 and of the last two loops do not depend on each other's results:
+ * they are announced together (lp_tune_points_try), so a distributed tune evaluates them in
+ * parallel and then takes them in order -- the same trials as one process. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +48,8 @@ lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
     int stop = 0, c0 = 0;
     unsigned char *base = lp_tune_point_new(t, LP_PREC_INT8), *q = lp_tune_point_new(t, LP_PREC_INT8);
     lp_tune_ranked *order = malloc((size_t)(t->n_ops + 1) * sizeof *order);
-    lp_status st = base && q && order ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    int *counts = malloc((size_t)(t->n_ops + 1) * sizeof *counts);
+    lp_status st = base && q && order && counts ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     lowp_tune_trial tr = { 0 };
     char note[160];
     bool passed = false;
@@ -69,12 +73,19 @@ lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
         double band = fabs(t->baseline - t->target);
         double gap = t->hib ? t->target - first->accuracy : first->accuracy - t->target;
         if (gap <= band || band == 0) {
-            int p[4], np = probes(t, c0, p, 3);
-            for (int i = 0; i < np && st == LP_OK && !stop && !passed; i++) {
-                snprintf(note, sizeof note, "calibration probe: %s", t->cfgs[p[i]].name);
-                st = lowp_tuner_try(t, p[i], base, note, &tr, &stop);
-                passed |= tr.index && tr.passed;
+            int cs[4], np = probes(t, c0, cs, 3);
+            lp_tune_points p;
+            st = lp_tune_points_new(t, np, &p);
+            for (int i = 0; i < np && st == LP_OK; i++) {
+                memcpy(p.precs[i], base, (size_t)t->n_ops);
+                p.configs[i] = cs[i];
+                snprintf(p.notes[i], sizeof p.notes[i], "calibration probe: %s", t->cfgs[cs[i]].name);
             }
+            if (st == LP_OK)
+                st = lp_tune_points_try(t, &p, true, &stop);
+            for (int i = 0; st == LP_OK && i < p.tried; i++)
+                passed |= p.trials[i].index && p.trials[i].passed;
+            lp_tune_points_free(&p);
         }
     }
     /* 3. the recovery ladder, on the most accurate static configuration so far */
@@ -89,25 +100,39 @@ lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
     for (int pass = 0; pass < 2 && st == LP_OK && !stop && !passed; pass++) {
         if (pass == 1 && !lp_tune_any_bf16(t))
             break;
-        int k_lo = 0;
-        for (int k = 1, step = 1; k <= n && st == LP_OK && !stop; k += step) {
-            memcpy(q, base, (size_t)t->n_ops);
-            for (int j = 0; j < k; j++)
-                q[order[j].op] = (unsigned char)(pass == 0 ? lp_tune_fallback_of(t, order[j].op) : LP_PREC_FP32);
-            snprintf(note, sizeof note, "fallback the %d most sensitive to %s", k, pass == 0 ? "bf16/fp32" : "fp32");
-            st = lowp_tuner_try(t, c, q, note, &tr, &stop);
-            if (tr.index && tr.passed) {
-                k_pass = k;
-                passed = true;
-                break;
-            }
-            if (tr.index)
-                k_lo = k;
+        /* the counts 1 2 3 4 6 9 13 19 ... n do not depend on the results: announced together */
+        int k_lo = 0, n_k = 0;
+        for (int k = 1, step = 1; k <= n; k += step) {
+            counts[n_k++] = k;
             if (k >= 4)
-                step = k / 2; /* 1 2 3 4 6 9 13 19 ... */
+                step = k / 2;
             if (k < n && k + step > n)
                 step = n - k;
         }
+        lp_tune_points p;
+        st = lp_tune_points_new(t, n_k, &p);
+        for (int i = 0; i < n_k && st == LP_OK; i++) {
+            int k = counts[i];
+            memcpy(p.precs[i], base, (size_t)t->n_ops);
+            for (int j = 0; j < k; j++)
+                p.precs[i][order[j].op] =
+                    (unsigned char)(pass == 0 ? lp_tune_fallback_of(t, order[j].op) : LP_PREC_FP32);
+            p.configs[i] = c;
+            snprintf(p.notes[i], sizeof p.notes[i], "fallback the %d most sensitive to %s", k,
+                     pass == 0 ? "bf16/fp32" : "fp32");
+        }
+        if (st == LP_OK)
+            st = lp_tune_points_try(t, &p, true, &stop);
+        for (int i = 0; st == LP_OK && i < p.tried; i++) {
+            if (p.trials[i].index && p.trials[i].passed) {
+                k_pass = counts[i];
+                passed = true;
+                break;
+            }
+            if (p.trials[i].index)
+                k_lo = counts[i];
+        }
+        lp_tune_points_free(&p);
         /* 5. the smallest passing count, then reverts, then the other configurations */
         while (st == LP_OK && !stop && passed && k_pass - k_lo > 1) {
             int m = (k_lo + k_pass) / 2;
@@ -129,21 +154,25 @@ lp_status lp_tune_run_auto(lowp_tuner *t, void *user)
         }
     }
     if (st == LP_OK && !stop && passed) {
-        int b = -1;
         unsigned char *bq = lp_tune_point_new(t, 0);
+        lp_tune_points p = {0};
         if (!bq)
             st = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-        else
-            b = lowp_tuner_best(t, NULL, bq);
-        for (int cc = 0; b >= 0 && cc < t->n_cfgs && st == LP_OK && !stop; cc++) {
-            snprintf(note, sizeof note, "best fallback set with %s", t->cfgs[cc].name);
-            st = lowp_tuner_try(t, cc, bq, note, NULL, &stop);
+        else if (lowp_tuner_best(t, NULL, bq) >= 0)
+            st = lp_tune_points_new(t, t->n_cfgs, &p);
+        for (int cc = 0; cc < p.n && st == LP_OK; cc++) {
+            memcpy(p.precs[cc], bq, (size_t)t->n_ops);
+            p.configs[cc] = cc;
+            snprintf(p.notes[cc], sizeof p.notes[cc], "best fallback set with %s", t->cfgs[cc].name);
         }
+        if (st == LP_OK)
+            st = lp_tune_points_try(t, &p, false, &stop);
+        lp_tune_points_free(&p);
         free(bq);
     }
     /* nothing passes even with every op fallen back: the model-wise space for the record */
     if (st == LP_OK && !stop && !passed)
         st = lp_tune_modelwise(t, &stop, t->n_cfgs);
-    free(base), free(q), free(order);
+    free(base), free(q), free(order), free(counts);
     return st;
 }

@@ -72,18 +72,18 @@ unsigned char *lp_tune_point_new(const lowp_tuner *t, int prec)
 /* The precision an op falls back to first: BF16 where it runs natively, else FP32. */
 int lp_tune_fallback_of(const lowp_tuner *t, int op) { return t->ops[op].allow[LP_PREC_BF16] ? LP_PREC_BF16 : LP_PREC_FP32; }
 
+/* Every configuration (up to limit) with every op INT8: independent points, announced together. */
 lp_status lp_tune_modelwise(lowp_tuner *t, int *stop, int limit)
 {
-    unsigned char *p = lp_tune_point_new(t, LP_PREC_INT8);
-    if (!p)
-        return OOM();
-    lp_status st = LP_OK;
-    for (int c = 0; c < t->n_cfgs && c < limit && st == LP_OK && !*stop; c++) {
-        char note[160];
-        snprintf(note, sizeof note, "model-wise %d/%d: %s", c + 1, t->n_cfgs, t->cfgs[c].name);
-        st = lowp_tuner_try(t, c, p, note, NULL, stop);
+    lp_tune_points p;
+    LP_TRY(lp_tune_points_new(t, t->n_cfgs < limit ? t->n_cfgs : limit, &p));
+    for (int c = 0; c < p.n; c++) {
+        memset(p.precs[c], LP_PREC_INT8, (size_t)t->n_ops);
+        p.configs[c] = c;
+        snprintf(p.notes[c], sizeof p.notes[c], "model-wise %d/%d: %s", c + 1, t->n_cfgs, t->cfgs[c].name);
     }
-    free(p);
+    lp_status st = lp_tune_points_try(t, &p, false, stop);
+    lp_tune_points_free(&p);
     return st;
 }
 
@@ -110,6 +110,21 @@ lp_status lp_tune_sensitivity_order(lowp_tuner *t, int config, const unsigned ch
 
 /* ---- basic ---- */
 
+/* The points of accumulated fallback in `order` from base under config c: the first k + 1 ops
+ * to choice[op] (NULL: to `prec`, -1: each op's fallback_of), for k = 0 .. n-1. */
+static lp_status accumulated(lowp_tuner *t, int c, const unsigned char *base, const lp_tune_ranked *order, int n,
+                             int prec, const unsigned char *choice, lp_tune_points *p)
+{
+    LP_TRY(lp_tune_points_new(t, n, p));
+    for (int k = 0; k < n; k++) {
+        int op = order[k].op;
+        memcpy(p->precs[k], k ? p->precs[k - 1] : base, (size_t)t->n_ops);
+        p->precs[k][op] = choice ? choice[op] : (unsigned char)(prec < 0 ? lp_tune_fallback_of(t, op) : prec);
+        p->configs[k] = c;
+    }
+    return LP_OK;
+}
+
 lp_status lp_tune_run_basic(lowp_tuner *t, void *user)
 {
     (void)user;
@@ -118,71 +133,79 @@ lp_status lp_tune_run_basic(lowp_tuner *t, void *user)
     if (stop)
         return LP_OK;
     int c = lp_tune_best_config(t);
-    unsigned char *base = lp_tune_point_new(t, LP_PREC_INT8), *q = lp_tune_point_new(t, LP_PREC_INT8);
+    unsigned char *base = lp_tune_point_new(t, LP_PREC_INT8);
     lp_tune_ranked *gain = malloc((size_t)(t->n_ops + 1) * sizeof *gain);
     unsigned char *choice = lp_tune_point_new(t, LP_PREC_FP32);
-    lp_status st = base && q && gain && choice ? LP_OK : OOM();
+    int *op_of = malloc((size_t)(2 * t->n_ops + 1) * sizeof *op_of);
+    lp_tune_points p = {0};
+    lp_status st = base && gain && choice && op_of ? LP_OK : OOM();
     if (st == LP_OK)
         lp_tune_normalize(t, base);
-    int n = 0;
-    /* one op at a time, bottom-up: BF16 then FP32 */
-    for (int i = t->n_ops - 1; i >= 0 && st == LP_OK && !stop; i--) {
+    /* one op at a time, bottom-up: BF16 then FP32 -- points independent of each other's results */
+    int n_pts = 0, n = 0;
+    for (int i = t->n_ops - 1; i >= 0 && st == LP_OK; i--)
+        for (int q = LP_PREC_BF16; q <= LP_PREC_FP32 && base[i] == LP_PREC_INT8; q++)
+            n_pts += t->ops[i].allow[q];
+    if (st == LP_OK)
+        st = lp_tune_points_new(t, n_pts, &p);
+    n_pts = 0;
+    for (int i = t->n_ops - 1; i >= 0 && st == LP_OK; i--)
+        for (int q = LP_PREC_BF16; q <= LP_PREC_FP32 && base[i] == LP_PREC_INT8; q++) {
+            if (!t->ops[i].allow[q])
+                continue;
+            memcpy(p.precs[n_pts], base, (size_t)t->n_ops);
+            p.precs[n_pts][i] = (unsigned char)q;
+            p.configs[n_pts] = c;
+            op_of[n_pts] = i;
+            snprintf(p.notes[n_pts], sizeof p.notes[n_pts], "fallback %s to %s", t->ops[i].name,
+                     lp_precision_name((lp_precision)q));
+            n_pts++;
+        }
+    if (st == LP_OK)
+        st = lp_tune_points_try(t, &p, false, &stop);
+    /* each op's gain: the more accurate of its fallbacks */
+    for (int i = t->n_ops - 1, j = 0; i >= 0 && st == LP_OK && !stop; i--) {
         if (base[i] != LP_PREC_INT8)
             continue;
         gain[n] = (lp_tune_ranked){ i, -INFINITY };
-        for (int p = LP_PREC_BF16; p <= LP_PREC_FP32 && st == LP_OK && !stop; p++) {
-            if (!t->ops[i].allow[p])
-                continue;
-            memcpy(q, base, (size_t)t->n_ops);
-            q[i] = (unsigned char)p;
-            char note[160];
-            snprintf(note, sizeof note, "fallback %s to %s", t->ops[i].name, lp_precision_name((lp_precision)p));
-            lowp_tune_trial tr;
-            st = lowp_tuner_try(t, c, q, note, &tr, &stop);
-            double a = t->hib ? tr.accuracy : -tr.accuracy;
-            if (tr.index && a > gain[n].key) {
+        for (; j < n_pts && op_of[j] == i; j++) {
+            const lowp_tune_trial *tr = &p.trials[j];
+            double a = t->hib ? tr->accuracy : -tr->accuracy;
+            if (tr->index && a > gain[n].key) {
                 gain[n].key = a;
-                choice[i] = (unsigned char)p;
+                choice[i] = p.precs[j][i];
             }
         }
         n++;
     }
+    lp_tune_points_free(&p);
     /* accumulated, in the order of accuracy gained */
     if (st == LP_OK && !stop) {
         qsort(gain, (size_t)n, sizeof *gain, lp_tune_by_key_desc);
-        memcpy(q, base, (size_t)t->n_ops);
-        for (int k = 0; k < n && st == LP_OK && !stop; k++) {
-            q[gain[k].op] = choice[gain[k].op];
-            char note[160];
-            snprintf(note, sizeof note, "accumulated fallback %d/%d (+%s)", k + 1, n, t->ops[gain[k].op].name);
-            st = lowp_tuner_try(t, c, q, note, NULL, &stop);
-        }
+        st = accumulated(t, c, base, gain, n, 0, choice, &p);
+        for (int k = 0; k < n && st == LP_OK; k++)
+            snprintf(p.notes[k], sizeof p.notes[k], "accumulated fallback %d/%d (+%s)", k + 1, n,
+                     t->ops[gain[k].op].name);
+        if (st == LP_OK)
+            st = lp_tune_points_try(t, &p, false, &stop);
+        lp_tune_points_free(&p);
     }
-    free(base), free(q), free(gain), free(choice);
+    free(base), free(gain), free(choice), free(op_of);
     return st;
 }
 
 /* ---- mse ---- */
 
-/* Accumulated fallback in `order`: the first k ops to `prec` (-1: each op's fallback_of). */
+/* Accumulated fallback in `order`: the first k ops to `prec` (-1: each op's fallback_of), for
+ * k = 1 .. n; with until_pass it ends at the first that passes. p: the points and their trials. */
 static lp_status accumulate(lowp_tuner *t, int c, const unsigned char *base, const lp_tune_ranked *order, int n, int prec,
-                            int *stop)
+                            bool until_pass, lp_tune_points *p, int *stop)
 {
-    unsigned char *q = lp_tune_point_new(t, 0);
-    if (!q)
-        return OOM();
-    memcpy(q, base, (size_t)t->n_ops);
-    lp_status st = LP_OK;
-    for (int k = 0; k < n && st == LP_OK && !*stop; k++) {
-        int op = order[k].op;
-        q[op] = (unsigned char)(prec < 0 ? lp_tune_fallback_of(t, op) : prec);
-        char note[160];
-        snprintf(note, sizeof note, "fallback %d most sensitive to %s (+%s)", k + 1,
-                 prec < 0 ? "bf16/fp32" : lp_precision_name((lp_precision)prec), t->ops[op].name);
-        st = lowp_tuner_try(t, c, q, note, NULL, stop);
-    }
-    free(q);
-    return st;
+    LP_TRY(accumulated(t, c, base, order, n, prec, NULL, p));
+    for (int k = 0; k < n; k++)
+        snprintf(p->notes[k], sizeof p->notes[k], "fallback %d most sensitive to %s (+%s)", k + 1,
+                 prec < 0 ? "bf16/fp32" : lp_precision_name((lp_precision)prec), t->ops[order[k].op].name);
+    return lp_tune_points_try(t, p, until_pass, stop);
 }
 
 bool lp_tune_any_bf16(const lowp_tuner *t)
@@ -208,10 +231,13 @@ lp_status lp_tune_run_mse(lowp_tuner *t, void *user)
         lp_tune_normalize(t, base);
         st = lp_tune_sensitivity_order(t, c, base, order, &n);
     }
+    lp_tune_points p = {0};
     if (st == LP_OK)
-        st = accumulate(t, c, base, order, n, -1, &stop);
+        st = accumulate(t, c, base, order, n, -1, false, &p, &stop);
+    lp_tune_points_free(&p);
     if (st == LP_OK && !stop && lp_tune_any_bf16(t))
-        st = accumulate(t, c, base, order, n, LP_PREC_FP32, &stop);
+        st = accumulate(t, c, base, order, n, LP_PREC_FP32, false, &p, &stop);
+    lp_tune_points_free(&p);
     free(base), free(order);
     return st;
 }
@@ -262,15 +288,14 @@ lp_status lp_tune_run_mse_v2(lowp_tuner *t, void *user)
     for (int pass = 0; pass < 2 && st == LP_OK && !stop && !tr.passed; pass++) {
         if (pass == 1 && !lp_tune_any_bf16(t))
             break;
-        memcpy(q, base, (size_t)t->n_ops);
-        for (k = 0; k < n && st == LP_OK && !stop && !tr.passed;) {
-            int op = order[k++].op;
-            q[op] = (unsigned char)(pass == 0 ? lp_tune_fallback_of(t, op) : LP_PREC_FP32);
-            char note[160];
-            snprintf(note, sizeof note, "fallback %d most sensitive to %s (+%s)", k, pass == 0 ? "bf16/fp32" : "fp32",
-                     t->ops[op].name);
-            st = lowp_tuner_try(t, c, q, note, &tr, &stop);
+        lp_tune_points p = {0};
+        st = accumulate(t, c, base, order, n, pass == 0 ? -1 : LP_PREC_FP32, true, &p, &stop);
+        if (st == LP_OK && p.tried) {   /* k: the count of the last tried, the passing one if any */
+            k = p.tried;
+            tr = p.trials[k - 1];
+            memcpy(q, p.precs[k - 1], (size_t)t->n_ops);
         }
+        lp_tune_points_free(&p);
     }
     /* phase B: revert the least sensitive fallbacks while the target holds */
     if (st == LP_OK && !stop && tr.passed)

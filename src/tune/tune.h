@@ -133,6 +133,8 @@ struct lowp_tuner {
     bool ran;                   /* lowp_tuner_run was called */
     int n_pending;
     lp_tune_pending *pending;   /* prefetched results, consumed by lowp_tuner_try in order */
+    lowp_comm group;            /* parallel.c: this rank's group of the last split into */
+    int group_split;            /* ... this many groups (0: none made) */
     double agreed_elapsed;      /* distributed: rank 0's seconds since t0 at the last trial, so
                                    that every rank takes the same timeout decisions */
     bool keep_searching, strategy_keeps_searching, stopped;
@@ -156,10 +158,12 @@ struct lowp_tuner {
     bool tb_fp32_written;
 };
 
+/* A finished step of `phase` for the progress callback (the trial counts, best so far...). */
+void lp_tune_announce(lowp_tuner *t, const char *phase, const char *note);
 /* Distributed tunes (opt.comm): rank 0 writes the history, reports and model. */
 bool lp_tune_writer(const lowp_tuner *t);
 /* A strategy about to try n points in this order (lowp_tuner_try each, as always) may announce
- * them: a distributed tune then evaluates them in parallel, each on one rank over the whole
+ * them: a distributed tune then evaluates them in parallel, each on one rank group over the whole
  * evaluation set, and the tries that follow take those results in order — the same records,
  * history and stops as trying one after another (points after a stop were evaluated for
  * nothing). One process: nothing happens. */
@@ -168,7 +172,31 @@ lp_status lp_tune_prefetch(lowp_tuner *t, int n, const int *configs, unsigned ch
  * end) in batches of the rank count, trying each; the loop of random and exhaustive. */
 typedef bool (*lp_tune_next_fn)(lowp_tuner *t, void *state, int *config, unsigned char *prec, char note[160]);
 lp_status lp_tune_try_all(lowp_tuner *t, lp_tune_next_fn next, void *state);
+/* Tries n points in order until *stop (and with until_pass, until a trial passes), announcing
+ * them lp_tune_batch at a time: the serial loop of a strategy's tier whose points do not depend
+ * on each other's results. trials[i] (may be NULL) gets each try's trial (index 0: not tried). */
+lp_status lp_tune_try_points(lowp_tuner *t, int n, const int *configs, unsigned char *const *precs,
+                             const char (*notes)[160], bool until_pass, lowp_tune_trial *trials, int *tried,
+                             int *stop);
+/* The arrays of n such points (precs[i]: n_ops + 1 bytes each, zeroed). */
+typedef struct lp_tune_points {
+    int n;
+    int tried;                  /* lp_tune_points_try: how many were tried before it stopped */
+    int *configs;
+    unsigned char **precs;
+    char (*notes)[160];
+    lowp_tune_trial *trials;
+} lp_tune_points;
+lp_status lp_tune_points_new(const lowp_tuner *t, int n, lp_tune_points *out);
+void lp_tune_points_free(lp_tune_points *p);
+/* lp_tune_try_points over p's points. */
+lp_status lp_tune_points_try(lowp_tuner *t, lp_tune_points *p, bool until_pass, int *stop);
+/* Rank groups a distributed tune evaluates points on (opt.ranks_per_trial; 1 in one process),
+ * and the points strategies propose at once (opt.trial_batch, else the groups). */
+int lp_tune_groups(const lowp_tuner *t);
+int lp_tune_batch(const lowp_tuner *t);
 const lp_tune_pending *lp_tune_pending_find(const lowp_tuner *t, const char *key);
+/* Frees the prefetched results and this rank's group communicator. */
 void lp_tune_pending_free(lowp_tuner *t);
 /* Scores a candidate graph through the evaluator and measures it (trial 0: the baseline);
  * distributed when opt.comm is. */

@@ -298,6 +298,9 @@ static lp_status create(const lowp_model *model, lowp_dataloader *calib, lowp_da
         (!o->comm->gather || !o->comm->bcast || o->comm->rank < 0 || o->comm->rank >= o->comm->size))
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "options.comm: rank %d of %d, or no gather/bcast", o->comm->rank,
                       o->comm->size);
+    if (st == LP_OK && (o->ranks_per_trial < 0 || o->trial_batch < 0 || o->trial_batch > 1024))
+        st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "ranks_per_trial %d, trial_batch %d: want >= 0 (0: the default), "
+                      "trial_batch <= 1024", o->ranks_per_trial, o->trial_batch);
     if (st == LP_OK && !(o->tolerance == o->tolerance))
         st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "tolerance: not a number");
     if (st == LP_OK)
@@ -445,6 +448,8 @@ static void progress(lowp_tuner *t, const char *phase, int64_t done, int64_t tot
                              .budget_bound = t->keep_searching || t->strategy_keeps_searching };
     t->opt.progress(t->opt.progress_user, &p);
 }
+
+void lp_tune_announce(lowp_tuner *t, const char *phase, const char *note) { progress(t, phase, 0, 0, note, true); }
 
 typedef struct eval_progress {
     lowp_tuner *t;

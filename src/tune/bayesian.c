@@ -15,6 +15,8 @@
 #include "tune/tune.h"
 
 #define N_CAND 256
+#define MAX_OBS 512     /* observations the GP holds (fitting is cubic in them): later ones
+                           are not added, and its memory stays bounded whatever the budget */
 
 typedef struct gp {
     int m, d;
@@ -215,7 +217,8 @@ static bool propose(lowp_tuner *t, bo *b, int round, int real, unsigned char *co
 lp_status lp_tune_run_bayesian(lowp_tuner *t, void *user)
 {
     (void)user;
-    int stop = 0, c = 0, d = t->n_ops, batch = lp_tune_batch(t), cap = t->max_trials + 8 + batch;
+    int stop = 0, c = 0, d = t->n_ops, batch = lp_tune_batch(t);
+    int cap = (t->max_trials < MAX_OBS ? t->max_trials : MAX_OBS) + 8 + batch;
     bo b = { .g = { .d = d }, .cap = cap };
     b.g.x = malloc((size_t)cap * d * sizeof *b.g.x);
     b.g.alpha = malloc((size_t)cap * sizeof *b.g.alpha);
@@ -228,9 +231,9 @@ lp_status lp_tune_run_bayesian(lowp_tuner *t, void *user)
                        ? lp_tune_points_new(t, batch, &p) : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
     b.g.ell2 = d > 4 ? d / 4.0 : 1.0;
     bool more = true;
-    for (int round = 0; st == LP_OK && !stop && more && round < 20 * t->max_trials;) {
+    for (int round = 0; st == LP_OK && !stop && more && round < 20 * (int64_t)t->max_trials;) {
         int real = b.g.m, nb = 0;
-        while (nb < batch && round < 20 * t->max_trials) {
+        while (nb < batch && round < 20 * (int64_t)t->max_trials) {
             double lie;
             if (!(more = propose(t, &b, round, real, p.precs, nb, c, p.precs[nb], &lie)))
                 break;

@@ -129,6 +129,8 @@ static void evaluate_point(lowp_tuner *t, const lowp_comm *sub, int j, int confi
     lp_graph_free(g);
     if (sub && sub->rank != 0)
         return;   /* the group's rank 0 reports for the group */
+    if (st != LP_OK && sub)   /* a group's "rank R" counts within the group: name it */
+        st = lp_error_prefix(st, "rank group of ranks %d..%d", saved->rank, saved->rank + sub->size - 1);
     lp_bytes_u64(out, (uint64_t)j);
     lp_bytes_u64(out, (uint64_t)st);
     lp_bytes_f64(out, r.accuracy);

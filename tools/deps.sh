@@ -5,7 +5,7 @@
 set -e
 PKGS="build-essential pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev libdnnl-dev
 libyaml-dev zlib1g-dev libjpeg-dev libpng-dev libonnx-testdata dataset-fashion-mnist python3-numpy python3-onnx
-python3-pytest python3-torch libmicrohttpd-dev libopenmpi-dev openmpi-bin python3-mpi4py chromium clang"
+python3-pytest python3-torch python3-torchvision libmicrohttpd-dev libopenmpi-dev openmpi-bin python3-mpi4py chromium clang"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

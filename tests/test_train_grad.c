@@ -15,6 +15,7 @@
 #include "train/grad.h"
 #include "train/loss.h"
 #include "train/tape.h"
+#include "train_test.h"
 
 /* h = 1e-2 on float32 forwards: L sums O(100) products of O(1) values, so its rounding error
  * is ~1e-5 and the difference quotient's ~1e-3; the truncation error of a central difference
@@ -54,16 +55,7 @@ static lp_tensor *distinct(int nd, const int64_t *dims)
 {
     lp_tensor *t = NULL;
     CHECK_OK(lp_tensor_new(LP_F32, nd, dims, &t));
-    int64_t n = lp_tensor_numel(t);
-    float *d = t->data;
-    for (int64_t i = 0; i < n; i++)
-        d[i] = (float)(0.05 * (double)i - 0.025 * (double)n);
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(lowp_random_next(&rng_state) % (uint64_t)(i + 1));
-        float x = d[i];
-        d[i] = d[j];
-        d[j] = x;
-    }
+    train_test_distinct(t, 0.05, &rng_state);
     return t;
 }
 
@@ -354,6 +346,37 @@ static void case_conv(gb *b)
     attr_i(b, "group", group);
 }
 
+/* 1-D or 2-D, groups, strides, dilations, output_padding, and the output size from explicit
+ * pads, auto_pad SAME_* or output_shape (which may pad with zeros at the end) */
+static void case_convtranspose(gb *b)
+{
+    int nsp = irand(1, 2), form = irand(0, 2);
+    int64_t group = irand(1, 2), Cg = irand(1, 3), Mg = irand(1, 3), k = irand(1, 3), s = irand(1, 2);
+    int64_t d = irand(1, 2), op = irand(0, (int)s - 1), dk = (k - 1) * d + 1, p = irand(0, (int)(dk - 1) / 2);
+    int64_t dx[4] = { irand(1, 2), group * Cg, 1, 1 }, dw[4] = { group * Cg, Mg, k, k }, dbias[1] = { group * Mg };
+    int64_t ks[2] = { k, k }, st[2] = { s, s }, dl[2] = { d, d }, ops[2] = { op, op }, pads[4] = { p, p, p, p };
+    int64_t os[2];
+    for (int i = 0; i < nsp; i++) {
+        dx[2 + i] = irand(1, 5);
+        os[i] = s * (dx[2 + i] - 1) + op + dk + irand(-1, 1); /* one bigger: a zero column appended */
+        if (os[i] < 1)
+            os[i] = 1;
+    }
+    int in[3] = { feed(b, 2 + nsp, dx), param(b, 2 + nsp, dw), param(b, 1, dbias) };
+    gb_output(b, gb_op(b, "ConvTranspose", 3, in));
+    attr_ints(b, "kernel_shape", nsp, ks);
+    attr_ints(b, "strides", nsp, st);
+    attr_ints(b, "dilations", nsp, dl);
+    attr_ints(b, "output_padding", nsp, ops);
+    if (form == 0)
+        attr_ints(b, "pads", 2 * nsp, pads);
+    else if (form == 1)
+        attr_s(b, "auto_pad", irand(0, 1) ? "SAME_UPPER" : "SAME_LOWER");
+    else
+        attr_ints(b, "output_shape", nsp, os);
+    attr_i(b, "group", group);
+}
+
 static void pool_case(gb *b, const char *op)
 {
     int64_t k = irand(1, 3), dx[4] = { irand(1, 2), irand(1, 3), irand(k, 6), irand(k, 6) };
@@ -630,7 +653,7 @@ static const fd_case cases[] = {
     { "HardSwish", case_hardswish, 0 }, { "Identity", case_identity, 0 },
     { "Softmax", case_softmax, 0 }, { "LogSoftmax", case_logsoftmax, 0 },
     { "ReduceMean", case_reducemean, 0 }, { "ReduceSum", case_reducesum, 0 },
-    { "Gemm", case_gemm, 0 }, { "Gemm", case_gemm_ip, 0 }, { "MatMul", case_matmul, 0 }, { "Conv", case_conv, 0 },
+    { "Gemm", case_gemm, 0 }, { "Gemm", case_gemm_ip, 0 }, { "MatMul", case_matmul, 0 }, { "Conv", case_conv, 0 }, { "ConvTranspose", case_convtranspose, 0 },
     { "MaxPool", case_maxpool, 0 }, { "AveragePool", case_averagepool, 0 },
     { "GlobalAveragePool", case_gap, 0 }, { "GlobalMaxPool", case_gmp, 0 },
     { "BatchNormalization", case_bn, 1 }, { "BatchNormalization", case_bn, 0 },

@@ -14,6 +14,7 @@
 
 #include "graph_builder.h"
 #include "train/tape.h"
+#include "train_test.h"
 
 static uint64_t rng_state;
 static int irand(int lo, int hi) { return lo + (int)(lowp_random_next(&rng_state) % (uint64_t)(hi - lo + 1)); }
@@ -27,20 +28,12 @@ static lp_tensor *randt(int nd, const int64_t *dims, double lo, double hi)
     return t;
 }
 
-/* Distinct values in random order: max pooling has no ties, so both twins pick one tap. */
+/* Distinct values in random order: max pooling has no ties, so both twins pick one tap. (The
+ * uniform draws of randt come first: they are part of this test's random sequence.) */
 static lp_tensor *distinct(int nd, const int64_t *dims)
 {
     lp_tensor *t = randt(nd, dims, 0, 1);
-    int64_t n = lp_tensor_numel(t);
-    float *d = t->data;
-    for (int64_t i = 0; i < n; i++)
-        d[i] = (float)(0.01 * (double)i - 0.005 * (double)n);
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(lowp_random_next(&rng_state) % (uint64_t)(i + 1));
-        float x = d[i];
-        d[i] = d[j];
-        d[j] = x;
-    }
+    train_test_distinct(t, 0.01, &rng_state);
     return t;
 }
 

@@ -48,6 +48,11 @@ lp_status lp_conv_infer(const lp_node *n, const lp_shape *x, const lp_shape *w, 
 /* The geometry of a convolution of concrete x by w, checked against the attributes. */
 lp_status lp_conv_setup(const lp_node *n, const lp_tensor *x, const lp_tensor *w, lp_conv *cv);
 
+/* The geometry of a transposed convolution of concrete x: (N, C, in...) by w: (C, M/group,
+ * k...) (ConvTranspose's attributes): the forward window whose adjoint (col2im) it is, so
+ * win->in holds y's spatial dims and win->out x's. Checks dtypes, ranks, channels and group. */
+lp_status lp_convt_setup(const lp_node *n, const lp_tensor *x, const lp_tensor *w, lp_window *win);
+
 /* y = conv(x, w) + bias (bias: (M) or NULL); float accumulation. */
 lp_status lp_conv_f32(const lp_node *n, const lp_conv *cv, const float *x, const float *w,
                       const float *bias, float *y);

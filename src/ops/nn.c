@@ -226,6 +226,20 @@ static lp_status convt_infer(lp_infer_ctx *c)
     return LP_OK;
 }
 
+lp_status lp_convt_setup(const lp_node *n, const lp_tensor *x, const lp_tensor *w, lp_window *win)
+{
+    LP_TRY(want_f32(n, x->dtype, "X"));
+    LP_TRY(want_f32(n, w->dtype, "W"));
+    if (x->ndim < 3 || x->ndim - 2 > LP_SP || w->ndim != x->ndim)
+        return lp_node_error(n, LOWP_ERR_SHAPE, "expected X and W of the same rank 3 to %d", LP_SP + 2);
+    int64_t group = lp_attr_int(n, "group", 1), C = x->dims[1];
+    if (group < 1 || C != w->dims[0] || C % group)
+        return lp_node_error(n, LOWP_ERR_SHAPE, "X has %lld channels, W %lld, group %lld",
+                             (long long)C, (long long)w->dims[0], (long long)group);
+    int64_t out[LP_SP];
+    return convt_geom(n, x->ndim - 2, x->dims + 2, w->dims + 2, out, win);
+}
+
 /* x: (N,C,in...), w: (C,M/group,k...), b: (M), y: (N,M,out...): y is the adjoint of a
  * convolution, per group col (M/g*k, in) = w_g^T (M/g*k, C/g) * x_g (C/g, in), then col2im. */
 static lp_status convt_run(const lp_run_ctx *c)
@@ -234,20 +248,13 @@ static lp_status convt_run(const lp_run_ctx *c)
     const lp_node *n = c->node;
     const lp_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
     lp_tensor *y = c->out[0];
-    LP_TRY(want_f32(n, x->dtype, "X"));
-    LP_TRY(want_f32(n, w->dtype, "W"));
-    if (x->ndim < 3 || x->ndim - 2 > LP_SP || w->ndim != x->ndim)
-        return lp_node_error(n, LOWP_ERR_SHAPE, "expected X and W of the same rank 3 to %d", LP_SP + 2);
-    int nsp = x->ndim - 2;
-    int64_t group = lp_attr_int(n, "group", 1), N = x->dims[0], C = x->dims[1];
-    if (group < 1 || C != w->dims[0] || C % group)
-        return lp_node_error(n, LOWP_ERR_SHAPE, "X has %lld channels, W %lld, group %lld",
-                             (long long)C, (long long)w->dims[0], (long long)group);
-    int64_t Cg = C / group, Mg = w->dims[1], M = Mg * group, out[LP_SP];
     lp_window win;
-    LP_TRY(convt_geom(n, nsp, x->dims + 2, w->dims + 2, out, &win));
+    LP_TRY(lp_convt_setup(n, x, w, &win));
+    int nsp = x->ndim - 2, off = LP_SP - nsp;
+    int64_t group = lp_attr_int(n, "group", 1), N = x->dims[0], C = x->dims[1];
+    int64_t Cg = C / group, Mg = w->dims[1], M = Mg * group;
     for (int i = 0; i < nsp; i++)
-        if (y->dims[2 + i] != out[i])
+        if (y->dims[2 + i] != win.in[off + i])
             return lp_node_error(n, LOWP_ERR_INTERNAL, "output allocated with a different shape");
     if (b)
         LP_TRY(check_vec(n, b, M, "B"));

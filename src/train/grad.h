@@ -89,9 +89,10 @@ const lp_grad_def *lp_grad_at(int i);
     X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Relu) X(LeakyRelu) X(Clip) X(Sigmoid) X(Tanh)      \
     X(Erf) X(Sqrt) X(Exp) X(Log) X(Neg) X(Reciprocal) X(HardSigmoid) X(HardSwish)          \
     X(Identity) X(Softmax) X(LogSoftmax) X(ReduceMean) X(ReduceSum)                        \
-    X(Gemm) X(MatMul) X(Conv) X(MaxPool) X(AveragePool) X(GlobalAveragePool)               \
-    X(GlobalMaxPool) X(BatchNormalization) X(Flatten) X(Reshape) X(Squeeze) X(Unsqueeze)   \
-    X(Transpose) X(Concat) X(Dropout) X(QuantizeLinear) X(DequantizeLinear)                \
+    X(Gemm) X(MatMul) X(Conv) X(ConvTranspose) X(MaxPool) X(AveragePool)                   \
+    X(GlobalAveragePool) X(GlobalMaxPool) X(BatchNormalization) X(Flatten) X(Reshape)      \
+    X(Squeeze) X(Unsqueeze) X(Transpose) X(Concat) X(Dropout) X(QuantizeLinear)            \
+    X(DequantizeLinear)                                                                    \
     X(Gather) X(Slice) X(Split) X(Pad) X(Expand) X(Tile) X(GatherElements) X(GatherND)      \
     X(DepthToSpace) X(SpaceToDepth) X(LayerNormalization) X(Sum) X(Mean) X(Max) X(Min) X(Where) \
     X(NegativeLogLikelihoodLoss) X(SoftmaxCrossEntropyLoss)

@@ -173,6 +173,58 @@ const lp_grad_def lp_graddef_Conv = {
     .layout = LP_LAYOUT_OWN, .takes_layout = conv_takes_layout,
 };
 
+/* ---------------- ConvTranspose ---------------- */
+
+/* x: (N,C,in...), w: (C,M/group,k...), y: (N,M,out...). The forward is, per image and group,
+ * col (K,I) = W_g^T (K,Cg) x_g (Cg,I), y_g = col2im(col) (K = M/group * kprod, I = x's spatial
+ * size; lp_convt_setup's window has win.in = y's dims, win.out = x's). im2col is col2im's
+ * adjoint, so with dcol = im2col(dY_g):
+ *   dx_g (Cg,I) += W_g (Cg,K) dcol;   dW_g (Cg,K) += x_g (Cg,I) dcol^T;   dbias[m] += sum of dY. */
+static lp_status convt_bw(const lp_grad_ctx *c)
+{
+    const lp_tensor *x = c->in[0], *w = c->in[1];
+    lp_window win;
+    LP_TRY(lp_convt_setup(c->node, x, w, &win));
+    int64_t group = lp_attr_int(c->node, "group", 1), N = x->dims[0], C = x->dims[1], Cg = C / group;
+    int64_t Mg = w->dims[1], M = Mg * group, K = Mg * lp_window_kprod(&win);
+    int64_t I = lp_window_outprod(&win), O = lp_window_inprod(&win);
+    float *dx = c->din[0] ? c->din[0]->data : NULL, *dw = c->din[1] ? c->din[1]->data : NULL;
+    float *db = c->n_in > 2 && c->in[2] && c->din[2] ? c->din[2]->data : NULL;
+    const float *X = x->data, *W = w->data, *g = c->dout[0]->data;
+    lp_status st = LP_OK;
+    if (dx || dw) {
+        float *dcol = malloc((size_t)(K * I > 0 ? K * I : 1) * sizeof *dcol);
+        if (!dcol)
+            return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory for a %lldx%lld buffer",
+                                 (long long)K, (long long)I);
+        for (int64_t b = 0; b < N && st == LP_OK; b++)
+            for (int64_t gr = 0; gr < group && st == LP_OK; gr++) {
+                lp_im2col_f32(g + (b * M + gr * Mg) * O, Mg, &win, dcol);
+                const float *wg = W + gr * Cg * K;
+                if (dx)
+                    st = lp_grad_matmul(Cg, I, K, 1.0f, wg, K, 1, dcol, I, 1, 1.0f, dx + (b * C + gr * Cg) * I);
+                if (dw && st == LP_OK)
+                    st = lp_grad_matmul(Cg, K, I, 1.0f, X + (b * C + gr * Cg) * I, I, 1, dcol, 1, I, 1.0f,
+                                        dw + gr * Cg * K);
+            }
+        free(dcol);
+    }
+    if (db)
+        for (int64_t b = 0; b < N; b++)
+            for (int64_t m = 0; m < M; m++) {
+                const float *gm = g + (b * M + m) * O;
+                double s = 0;
+                for (int64_t p = 0; p < O; p++)
+                    s += gm[p];
+                db[m] += (float)s;
+            }
+    return st;
+}
+
+const lp_grad_def lp_graddef_ConvTranspose = {
+    .name = "ConvTranspose", .diff_in = 7, .param_in = 6, .backward = convt_bw,
+};
+
 /* ---------------- pooling ---------------- */
 
 static lp_status pool_window_of(const lp_node *n, const lp_tensor *x, lp_window *w, int64_t *planes)

@@ -46,8 +46,8 @@ static void softmax_row(const float *z, int64_t C, double T, double *p)
         p[k] /= s;
 }
 
-/* mean (or sum) over samples of -log softmax(y)[label]; dy = (softmax - onehot) / N */
-static lp_status ce_row_loss(const float *z, int64_t C, int64_t cls, double w, double *loss, float *dz)
+/* One sample's -log softmax(z)[cls], weighted by w; dz += w (softmax(z) - onehot(cls)). */
+static void ce_row(const float *z, int64_t C, int64_t cls, double w, double *loss, float *dz)
 {
     double m = -INFINITY, s = 0;
     for (int64_t k = 0; k < C; k++)
@@ -58,6 +58,30 @@ static lp_status ce_row_loss(const float *z, int64_t C, int64_t cls, double w, d
     *loss += w * (lse - z[cls]);
     for (int64_t k = 0; k < C; k++)
         dz[k] += (float)(w * (exp(z[k] - lse) - (k == cls)));
+}
+
+/* One sample's -z[cls] (z: log-probabilities already), weighted by w. */
+static void nll_row(const float *z, int64_t C, int64_t cls, double w, double *loss, float *dz)
+{
+    (void)C;
+    *loss -= w * z[cls];
+    dz[cls] -= (float)w;
+}
+
+/* The mean (or sum) over the samples of row(y_i, label_i): CrossEntropyLoss and NLLLoss. */
+static lp_status labelled_rows(const lp_tensor *y, const lp_tensor *labels, const lp_loss_params *p, double *loss,
+                               lp_tensor *dy,
+                               void (*row)(const float *z, int64_t C, int64_t cls, double w, double *loss, float *dz))
+{
+    int64_t N, C;
+    LP_TRY(rows_of(y, &N, &C));
+    double w = p->sum || !N ? 1.0 : 1.0 / (double)N;
+    *loss = 0;
+    for (int64_t i = 0; i < N; i++) {
+        int64_t cls;
+        LP_TRY(label_at(labels, N, C, i, &cls));
+        row((const float *)y->data + i * C, C, cls, w, loss, (float *)dy->data + i * C);
+    }
     return LP_OK;
 }
 
@@ -65,34 +89,14 @@ static lp_status cross_entropy(const lp_tensor *y, const lp_tensor *labels, cons
                                const lp_loss_params *p, double *loss, lp_tensor *dy)
 {
     (void)teacher;
-    int64_t N, C;
-    LP_TRY(rows_of(y, &N, &C));
-    double w = p->sum || !N ? 1.0 : 1.0 / (double)N;
-    *loss = 0;
-    for (int64_t i = 0; i < N; i++) {
-        int64_t cls;
-        LP_TRY(label_at(labels, N, C, i, &cls));
-        ce_row_loss((const float *)y->data + i * C, C, cls, w, loss, (float *)dy->data + i * C);
-    }
-    return LP_OK;
+    return labelled_rows(y, labels, p, loss, dy, ce_row);
 }
 
-/* the output is log-probabilities already: mean of -y[label] */
 static lp_status nll(const lp_tensor *y, const lp_tensor *labels, const lp_tensor *teacher,
                      const lp_loss_params *p, double *loss, lp_tensor *dy)
 {
     (void)teacher;
-    int64_t N, C;
-    LP_TRY(rows_of(y, &N, &C));
-    double w = p->sum || !N ? 1.0 : 1.0 / (double)N;
-    *loss = 0;
-    for (int64_t i = 0; i < N; i++) {
-        int64_t cls;
-        LP_TRY(label_at(labels, N, C, i, &cls));
-        *loss -= w * ((const float *)y->data)[i * C + cls];
-        ((float *)dy->data)[i * C + cls] -= (float)w;
-    }
-    return LP_OK;
+    return labelled_rows(y, labels, p, loss, dy, nll_row);
 }
 
 /* mean over all elements (or sum) of (y - t)^2; t: float labels of y's element count */
@@ -137,7 +141,7 @@ static lp_status distill(const lp_tensor *y, const lp_tensor *labels, const lp_t
         if (labels && p->ce_weight != 0) {
             int64_t cls;
             LP_TRY(label_at(labels, N, C, i, &cls));
-            ce_row_loss(z, C, cls, w * p->ce_weight, loss, dz);
+            ce_row(z, C, cls, w * p->ce_weight, loss, dz);
         }
         softmax_row(z, C, T, ps);
         softmax_row(zt, C, T, pt);

@@ -141,16 +141,18 @@ lp_status lp_tune_run_basic(lowp_tuner *t, void *user)
     lp_status st = base && gain && choice && op_of ? LP_OK : OOM();
     if (st == LP_OK)
         lp_tune_normalize(t, base);
-    /* one op at a time, bottom-up: BF16 then FP32 -- points independent of each other's results */
+    /* one op at a time, bottom-up, each to every higher precision it allows (INT8 -> BF16, FP32;
+     * BF16 -> FP32: a BF16-only tune falls back op by op too) -- points independent of each
+     * other's results */
     int n_pts = 0, n = 0;
     for (int i = t->n_ops - 1; i >= 0 && st == LP_OK; i--)
-        for (int q = LP_PREC_BF16; q <= LP_PREC_FP32 && base[i] == LP_PREC_INT8; q++)
+        for (int q = base[i] + 1; q <= LP_PREC_FP32; q++)
             n_pts += t->ops[i].allow[q];
     if (st == LP_OK)
         st = lp_tune_points_new(t, n_pts, &p);
     n_pts = 0;
     for (int i = t->n_ops - 1; i >= 0 && st == LP_OK; i--)
-        for (int q = LP_PREC_BF16; q <= LP_PREC_FP32 && base[i] == LP_PREC_INT8; q++) {
+        for (int q = base[i] + 1; q <= LP_PREC_FP32; q++) {
             if (!t->ops[i].allow[q])
                 continue;
             memcpy(p.precs[n_pts], base, (size_t)t->n_ops);
@@ -165,7 +167,7 @@ lp_status lp_tune_run_basic(lowp_tuner *t, void *user)
         st = lp_tune_points_try(t, &p, false, &stop);
     /* each op's gain: the more accurate of its fallbacks */
     for (int i = t->n_ops - 1, j = 0; i >= 0 && st == LP_OK && !stop; i--) {
-        if (base[i] != LP_PREC_INT8)
+        if (base[i] == LP_PREC_FP32)
             continue;
         gain[n] = (lp_tune_ranked){ i, -INFINITY };
         for (; j < n_pts && op_of[j] == i; j++) {

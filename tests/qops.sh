@@ -2,7 +2,9 @@
 # qops.sh BUILD — lowp's integer and quantized ops (ConvInteger, MatMulInteger, and the
 # com.microsoft ops ONNX Runtime's quantizer emits) against ONNX Runtime, on the models
 # tools/qop_models.py generates with seeded random shapes and options, each run by lowp's
-# default kernels (oneDNN where it claims the nodes) and by the reference kernels.
+# default kernels (oneDNN where it claims the nodes) and by the reference kernels; the two are
+# also compared with each other, and the default plan's profile (lowp bench --profile --json)
+# must show no step on the reference kernel.
 # Tolerance: 1e-5 of the output's scale, or where the generator wrote NAME.tol (ops with 8-bit
 # results) that absolute bound: one step of the output's scale. Both sides compute the same integers exactly
 # (int32 accumulation of u8/s8 products) and differ only in float32 rounding after them:
@@ -18,17 +20,7 @@ $PY tools/qop_models.py "$T/m" >"$T/gen.log" 2>&1 || { fail generate "$(tail -n 
 
 # close NAME GOT WANT [TOL] — GOT within TOL (absolute), else 1e-5 of WANT's scale
 close() {
-    msg=$($PY - "$2" "$3" "${4:-}" <<'PYEOF'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]).astype(np.float64), np.load(sys.argv[2]).astype(np.float64)
-if a.shape != b.shape:
-    print(f"shape {a.shape} vs onnxruntime's {b.shape}"); sys.exit(1)
-scale = max(np.abs(b).max(), 1e-12); err = np.abs(a - b).max()
-tol = float(sys.argv[3]) if sys.argv[3] else 1e-5 * scale
-print(f"max |lowp - onnxruntime| = {err:.2g} of scale {scale:.2g} (tolerance {tol:.2g})")
-sys.exit(0 if err <= tol else 1)
-PYEOF
-) && ok "$1 ($msg)" || fail "$1" "$msg"
+    msg=$($PY tools/close_npy.py "$2" "$3" ${4:+--tol "$4"}) && ok "$1 ($msg)" || fail "$1" "$msg"
 }
 
 for model in "$T"/m/*.onnx; do
@@ -46,6 +38,31 @@ for model in "$T"/m/*.onnx; do
         fi || { fail "$name/$kernels" "lowp run: $(tail -n 1 "$T/log")"; continue; }
         tol=; [ -f "$T/m/$name.tol" ] && tol=$(cat "$T/m/$name.tol")
         close "$name/$kernels" "$T/run/out.npy" "$T/ort.npy" "$tol"
+        cp "$T/run/out.npy" "$T/$kernels.npy"
     done
+    # the oneDNN path against lowp's own reference kernels (same bound: they too may round a
+    # tie the other way)
+    [ -f "$T/default.npy" ] && [ -f "$T/reference.npy" ] && close "$name/default vs reference" "$T/default.npy" "$T/reference.npy" "$tol"
+    rm -f "$T/default.npy" "$T/reference.npy"
+    # every step of the default plan runs on oneDNN (or lowp's own code inside that backend):
+    # no reference kernel and no reference fallback -- unless the generator wrote NAME.ref
+    # saying why not yet
+    if "$LOWP" bench "$model" -i "$in" --profile --json --warmup 0 --iters 1 -q >"$T/prof.json" 2>"$T/log"; then
+        msg=$($PY -c '
+import json, sys
+steps = json.load(open(sys.argv[1]))["profile"]["steps"]
+bad = [s["ops"] + " (" + ", ".join(s["nodes"]) + ")" for s in steps
+       if s["kernel"] == "reference" or "reference" in s.get("impl", "")]
+print(f"{len(steps)} steps, on the reference kernel: " + ("; ".join(bad) or "none"))
+sys.exit(1 if bad else 0)' "$T/prof.json")
+        rc=$?
+        if [ -f "$T/m/$name.ref" ]; then
+            [ $rc != 0 ] && skip "$name/profile" "$msg -- $(cat "$T/m/$name.ref")" || fail "$name/profile" "runs on oneDNN now: remove $name.ref"
+        else
+            [ $rc = 0 ] && ok "$name/profile ($msg)" || fail "$name/profile" "$msg"
+        fi
+    else
+        fail "$name/profile" "lowp bench: $(tail -n 1 "$T/log")"
+    fi
 done
 finish

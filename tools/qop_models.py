@@ -15,7 +15,12 @@ generator:
              QLinearSigmoid, QLinearLeakyRelu, QGemm (8-bit or float out, transB, alpha, C),
              u8 and s8; they write NAME.tol: one step of the output's scale, as ONNX Runtime
              may round a value at a .5 boundary the other way (it rescales in one multiply);
-  dqmm_*     DynamicQuantizeMatMul, and MatMulIntegerToFloat after DynamicQuantizeLinear.
+  dqmm_*     DynamicQuantizeMatMul, and MatMulIntegerToFloat after DynamicQuantizeLinear;
+  qlinearconv_*, qlinearmatmul_*  the standard QOperator ops between QuantizeLinear and
+             DequantizeLinear (groups, depthwise, bias, u8/s8, per-channel weights, a second
+             convolution reading the first's 8 bits, activation x activation), output
+             ranges from a float reference; NAME.tol as above (bounds carried through two
+             convolutions where there are two).
 Deterministic: same seed, same files."""
 import os
 import sys
@@ -27,7 +32,9 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
 
 
-def save(outdir, name, nodes, inits, x, out_shape):
+def save(outdir, name, nodes, inits, x, out_shape, tol=None, ref=None):
+    """NAME.onnx and NAME.in.npy; NAME.tol (an absolute tolerance) and NAME.ref (why the
+    default plan may still use the reference kernel) when given."""
     graph = helper.make_graph(
         nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, out_shape)],
@@ -37,6 +44,10 @@ def save(outdir, name, nodes, inits, x, out_shape):
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(outdir, name + ".onnx"))
     np.save(os.path.join(outdir, name + ".in.npy"), x)
+    for ext, text in ((".tol", tol), (".ref", ref)):
+        if text is not None:
+            with open(os.path.join(outdir, name + ext), "w") as f:
+                f.write(f"{text}\n")
 
 
 def int_weights(rng, shape, kind, per_channel, zp_per_channel=True):
@@ -102,7 +113,13 @@ def convint_case(rng, outdir, i):
     out = [x.shape[0], M] + [(size[j] + 2 * pads[j] - dil[j] * (k[j] - 1) - 1) // strides[j] + 1 for j in range(nsp)]
     dyn_tail(nodes, inits, "acc", ws.reshape([M] + [1] * nsp) if per_channel else ws, [M] + [1] * nsp,
              rng.uniform(-1, 1, size=M).astype(np.float32), bool(rng.integers(0, 2)))
-    save(outdir, f"convint_{i:02d}_{kind}{'_pc' if per_channel else ''}", nodes, inits, x, out)
+    name = f"convint_{i:02d}_{kind}{'_pc' if per_channel else ''}"
+    why = None
+    if group > 1:
+        why = "grouped ConvInteger stays on the reference kernel"
+    elif kind == "u8" and nsp == 2 and out[-1] == 1:
+        why = "u8 weights beyond int8 (a correction) and a 2-D output of width 1: reference fallback"
+    save(outdir, name, nodes, inits, x, out, ref=why)
 
 
 def mmint_case(rng, outdir, i):
@@ -170,9 +187,7 @@ def qlinear_case(rng, outdir, op, i, tol_files):
                                       alpha=float(rng.uniform(0.01, 0.5))))
     nodes.append(helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["out"]))
     name = f"qlinear_{op[7:].lower()}_{i:02d}_{dt}"
-    save(outdir, name, nodes, inits, x, out_shape)
-    with open(os.path.join(outdir, name + ".tol"), "w") as f:
-        f.write(f"{float(sy) * 1.0001}\n")
+    save(outdir, name, nodes, inits, x, out_shape, tol=float(sy) * 1.0001)
 
 
 def qgemm_case(rng, outdir, i):
@@ -197,10 +212,7 @@ def qgemm_case(rng, outdir, i):
     else:
         nodes.append(helper.make_node("QGemm", ins, ["out"], domain="com.microsoft", alpha=alpha, transB=tb))
     name = f"qlinear_qgemm_{i:02d}{'_q' if quantized else '_f'}"
-    save(outdir, name, nodes, inits, x, [M, N])
-    if quantized:
-        with open(os.path.join(outdir, name + ".tol"), "w") as f:
-            f.write(f"{float(sy) * 1.0001}\n")
+    save(outdir, name, nodes, inits, x, [M, N], tol=float(sy) * 1.0001 if quantized else None)
 
 
 def dqmm_case(rng, outdir, i):
@@ -222,6 +234,154 @@ def dqmm_case(rng, outdir, i):
     save(outdir, name, nodes, inits, x, rows + [N])
 
 
+def np_conv(x, w, strides, pads, dil, group):
+    """Float reference convolution (N, C, spatial...) x (M, C/group, k...), 1-D or 2-D, for
+    choosing output quantization ranges."""
+    nsp = x.ndim - 2
+    if nsp == 1:
+        y = np_conv(x[:, :, None, :], w[:, :, None, :], [1] + strides, [0, pads[0], 0, pads[1]], [1] + dil, group)
+        return y[:, :, 0, :]
+    xp = np.pad(x, [(0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])])
+    N, C, H, W = xp.shape
+    M, cg, kh, kw = w.shape
+    oh = (H - dil[0] * (kh - 1) - 1) // strides[0] + 1
+    ow = (W - dil[1] * (kw - 1) - 1) // strides[1] + 1
+    y = np.zeros((N, M, oh, ow))
+    mg = M // group
+    for m in range(M):
+        g = m // mg
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, g * cg:(g + 1) * cg, i * dil[0]:i * dil[0] + strides[0] * (oh - 1) + 1:strides[0],
+                           j * dil[1]:j * dil[1] + strides[1] * (ow - 1) + 1:strides[1]]
+                y[:, m] += np.tensordot(patch, w[m, :, i, j], axes=([1], [0]))
+    return y
+
+
+def out_qparams(rng, dt, y, relu=False):
+    """Output scale and zero point covering y's range (u8: from 0 when `relu`, so the clamp at
+    the zero point is the ReLU QOperator files fold in; s8 symmetric)."""
+    lo, hi = float(y.min()), float(y.max())
+    lo, hi = min(lo, -1e-3), max(hi, 1e-3)
+    if relu and dt == "u8":
+        lo = 0.0
+    return qparams(rng, dt, lo * float(rng.uniform(0.8, 1.0)), hi * float(rng.uniform(0.8, 1.0)))
+
+
+def conv_weights(rng, shape, wkind, per_channel):
+    """QLinearConv/QLinearMatMul weights: s8 symmetric (per tensor or channel) or u8
+    asymmetric per tensor (w - zw beyond int8 for some)."""
+    m = shape[0]
+    if wkind == "u8":
+        w = rng.integers(0, 256, size=shape).astype(np.uint8)
+        return w, np.uint8(rng.integers(100, 160)), np.float32(rng.uniform(0.002, 0.02))
+    w = rng.integers(-127, 128, size=shape).astype(np.int8)
+    if per_channel:
+        return w, np.zeros((m,), np.int8), rng.uniform(0.002, 0.02, size=(m,)).astype(np.float32)
+    return w, np.int8(0), np.float32(rng.uniform(0.002, 0.02))
+
+
+def deq(q, s, z, axis=0):
+    shape = [1] * q.ndim
+    if np.ndim(s) == 1:
+        shape[axis] = -1
+    return (q.astype(np.float64) - np.reshape(z, shape).astype(np.float64)) * np.reshape(s, shape)
+
+
+def qlinearconv_case(rng, outdir, i):
+    """QuantizeLinear -> QLinearConv [-> QLinearConv 1x1] -> DequantizeLinear: groups,
+    depthwise, strides, pads, dilations, bias or none, u8/s8 activations, s8 per-channel / u8
+    per-tensor weights, a ReLU folded into the output zero point."""
+    nsp = int(rng.integers(1, 3))
+    gkind = str(rng.choice(["1", "1", "2", "dw"]))
+    group = 1 if gkind == "1" else 2
+    C = group * int(rng.integers(1, 6))
+    M = group * int(rng.integers(1, 6))
+    if gkind == "dw":
+        C = M = group = int(rng.integers(2, 9))
+    k = [int(rng.integers(1, 4)) for _ in range(nsp)]
+    strides = [int(rng.integers(1, 3)) for _ in range(nsp)]
+    dil = [int(rng.integers(1, 3)) for _ in range(nsp)]
+    pads = [int(rng.integers(0, k[j])) for j in range(nsp)] * 2
+    size = [int(rng.integers(k[j] * dil[j], 12)) for j in range(nsp)]
+    xdt = str(rng.choice(["u8", "u8", "s8"]))
+    wkind = "s8" if xdt == "s8" else str(rng.choice(["s8", "s8", "u8"]))
+    per_channel = wkind == "s8" and bool(rng.integers(0, 2))
+    x = rng.uniform(-1.0, 2.0, size=[int(rng.integers(1, 3)), C] + size).astype(np.float32)
+    sx, zx = qparams(rng, xdt, -1.0, 2.0)
+    w, zw, sw = conv_weights(rng, [M, C // group] + k, wkind, per_channel)
+    bias = rng.integers(-3000, 3000, size=M).astype(np.int32) if rng.integers(0, 3) else None
+    xr = deq(quant(x, sx, zx), sx, zx)
+    wr = deq(w, sw, zw)
+    y = np_conv(xr, wr, strides, pads, dil, group)
+    if bias is not None:
+        y += (bias.astype(np.float64) * np.broadcast_to(sx * sw, (M,))).reshape([1, M] + [1] * nsp)
+    relu = bool(rng.integers(0, 3) == 0)
+    sy, zy = out_qparams(rng, xdt, y, relu)
+    inits = {"sx": sx, "zx": zx, "w": w, "sw": sw, "zw": zw, "sy": sy, "zy": zy}
+    ins = ["xq", "sx", "zx", "w", "sw", "zw", "sy", "zy"]
+    if bias is not None:
+        inits["b"] = bias
+        ins.append("b")
+    nodes = [helper.make_node("QuantizeLinear", ["X", "sx", "zx"], ["xq"]),
+             helper.make_node("QLinearConv", ins, ["yq"], kernel_shape=k, strides=strides, dilations=dil, pads=pads,
+                              group=group)]
+    out = list(y.shape)
+    tol = float(sy) * 1.0001
+    if rng.integers(0, 2):  # a second, 1x1 convolution reading the first's 8 bits
+        M2 = int(rng.integers(1, 7))
+        w2, zw2, sw2 = conv_weights(rng, [M2, M] + [1] * nsp, "s8", bool(rng.integers(0, 2)))
+        y1 = deq(quant(y, sy, zy), sy, zy)
+        y2 = np_conv(y1, deq(w2, sw2, zw2), [1] * nsp, [0] * (2 * nsp), [1] * nsp, 1)
+        sy2, zy2 = out_qparams(rng, xdt, y2)
+        inits.update({"w2": w2, "sw2": sw2, "zw2": zw2, "sy2": sy2, "zy2": zy2})
+        nodes.append(helper.make_node("QLinearConv", ["yq", "sy", "zy", "w2", "sw2", "zw2", "sy2", "zy2"], ["y2q"],
+                                      kernel_shape=[1] * nsp))
+        nodes.append(helper.make_node("DequantizeLinear", ["y2q", "sy2", "zy2"], ["out"]))
+        out = list(y2.shape)
+        # an intermediate element one step (sy) off moves each output by at most
+        # sy * max_c sum |w2[c]|, plus the output's own rounding step
+        l1 = float(np.abs(deq(w2, sw2, zw2)).reshape(M2, -1).sum(axis=1).max())
+        tol = float(sy2) * (1 + np.ceil(float(sy) * l1 / float(sy2))) * 1.0001
+    else:
+        nodes.append(helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["out"]))
+    name = f"qlinearconv_{i:02d}_{xdt}{wkind}{'_pc' if per_channel else ''}{'_dw' if gkind == 'dw' else ''}"
+    save(outdir, name, nodes, inits, x, out, tol=tol)
+
+
+def qlinearmatmul_case(rng, outdir, i):
+    """QuantizeLinear -> QLinearMatMul (constant B per tensor / per column, or the input's own
+    transpose quantized s8: activation x activation) -> DequantizeLinear."""
+    K, N = int(rng.integers(1, 40)), int(rng.integers(1, 30))
+    rows = [int(rng.integers(1, 3)), int(rng.integers(1, 7))]
+    xdt = str(rng.choice(["u8", "s8"]))
+    x = rng.uniform(-1.0, 2.0, size=rows + [K]).astype(np.float32)
+    sx, zx = qparams(rng, xdt, -1.0, 2.0)
+    xr = deq(quant(x, sx, zx), sx, zx)
+    nodes = [helper.make_node("QuantizeLinear", ["X", "sx", "zx"], ["xq"])]
+    inits = {"sx": sx, "zx": zx}
+    if i % 3 == 2:  # activation x activation: X (rows, K) times its transpose (K, rows[-1])
+        sb, zb = qparams(rng, "s8", -1.0, 2.0)
+        nodes += [helper.make_node("Transpose", ["X"], ["xt"], perm=[0, 2, 1]),
+                  helper.make_node("QuantizeLinear", ["xt", "sb", "zb"], ["bq"])]
+        inits.update({"sb": sb, "zb": zb})
+        y = xr @ deq(quant(np.transpose(x, (0, 2, 1)), sb, zb), sb, zb)
+        kind = "act"
+    else:
+        wkind = "s8" if xdt == "s8" else str(rng.choice(["s8", "u8"]))
+        per_col = wkind == "s8" and bool(rng.integers(0, 2))
+        w, zw, sw = conv_weights(rng, [N, K], wkind, per_col)
+        inits.update({"bq": np.ascontiguousarray(w.T), "sb": sw, "zb": zw})
+        y = xr @ deq(w, sw, zw).T
+        kind = wkind + ("_pc" if per_col else "")
+    sy, zy = out_qparams(rng, xdt, y)
+    inits.update({"sy": sy, "zy": zy})
+    nodes += [helper.make_node("QLinearMatMul", ["xq", "sx", "zx", "bq", "sb", "zb", "sy", "zy"], ["yq"]),
+              helper.make_node("DequantizeLinear", ["yq", "sy", "zy"], ["out"])]
+    name = f"qlinearmatmul_{i:02d}_{xdt}_{kind}"
+    save(outdir, name, nodes, inits, x, list(y.shape), tol=float(sy) * 1.0001)
+
+
 def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
@@ -238,6 +398,10 @@ def main():
         qgemm_case(rng, outdir, i)
     for i in range(8):
         dqmm_case(rng, outdir, i)
+    for i in range(16):
+        qlinearconv_case(rng, outdir, i)
+    for i in range(9):
+        qlinearmatmul_case(rng, outdir, i)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/qlower.h"
 #include "ir/infer.h"
 #include "ir/subgraph.h"
 #include "kernels/dnnl.h"
@@ -415,14 +416,18 @@ static bool group_valid(const lp_graph *g, const choice *c, const int *grp, int 
     return true;
 }
 
+/* Only the reference (and control-flow) kernels: the plan's option or LOWP_KERNELS=reference. */
+static bool reference_only(const lp_plan_options *opt)
+{
+    const char *env = getenv("LOWP_KERNELS");
+    return opt->reference_only || (env && strcmp(env, "reference") == 0);
+}
+
 static lp_status choose_kernels(lp_plan *p, choice *c)
 {
     lp_graph *g = p->g;
     size_t nn = (size_t)g->n_nodes + 1, nv = (size_t)g->n_values + 1;
-    bool ref_only = p->opt.reference_only;
-    const char *env = getenv("LOWP_KERNELS");
-    if (env && strcmp(env, "reference") == 0)
-        ref_only = true;
+    bool ref_only = reference_only(&p->opt);
     if (!(c->reader_start = calloc(nv + 1, sizeof *c->reader_start)) || !(c->taken = calloc(nn, 1)) ||
         !(c->group_of = malloc(nn * sizeof *c->group_of)) || !(c->gstart = calloc(nn + 1, sizeof *c->gstart)) ||
         !(c->gnodes = calloc(nn * LP_MAX_FUSED, sizeof *c->gnodes)) || !(c->gkernel = calloc(nn, sizeof *c->gkernel)))
@@ -672,6 +677,10 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
     if (omp_before != p->opt.threads)
         omp_set_num_threads(p->opt.threads); /* oneDNN sizes its kernels for the thread count */
     lp_graph *g = p->g;
+    /* integer operators in the forms the oneDNN backend runs (engine/qlower.c); a reference
+     * plan runs their own kernels */
+    if (!reference_only(&p->opt) && (st = lp_lower_qoperators(g, NULL)) != LP_OK)
+        goto fail;
     if (!(p->input_dims = calloc((size_t)g->n_inputs * LP_MAX_DIMS + 1, sizeof *p->input_dims)))
         goto nomem;
     for (int i = 0; i < g->n_inputs; i++) {

@@ -1122,7 +1122,7 @@ static void test_slice_pad_random(void)
         }
         bool claim = true;
         int y;
-        char what[160];
+        char what[400];
         int64_t out_c = conv ? xd[1] : 0; /* channels after the Slice or Pad */
         if (!pad) {
             int n = rnd(1, r);
@@ -1152,7 +1152,10 @@ static void test_slice_pad_random(void)
                 attr_ints(b, "ends", n, en);
                 attr_ints(b, "axes", n, ax);
             }
-            snprintf(what, sizeof what, "Slice-%d rank %d, %d axes%s", opset, r, n, conv ? " between convs" : "");
+            int w = snprintf(what, sizeof what, "Slice-%d rank %d, %d axes%s:", opset, r, n, conv ? " between convs" : "");
+            for (int i = 0; i < n && w < (int)sizeof what; i++)
+                w += snprintf(what + w, sizeof what - (size_t)w, " [%lld,%lld) by %lld on %lld of %lld", (long long)st[i],
+                              (long long)en[i], (long long)sp[i], (long long)ax[i], (long long)xd[r - 1 - i]);
         } else {
             int64_t pads[10];
             for (int k = 0; k < 2 * r; k++)
@@ -1190,6 +1193,60 @@ static void test_slice_pad_random(void)
         expect e = conv ? steps(claim ? 3 : 2, 3) : steps(claim ? 1 : 0, 1);
         e.tol = conv ? TOL_F32 : 1e-30;
         check_graph(what, b, e);
+        gb_free(b);
+    }
+}
+
+/* Stepped Slices that oneDNN takes as no strided view (an axis's len * step runs past the next
+ * axis's stride: odd dims stepped by 2 or 3), alone and between convolutions: they copy their
+ * window into a padded buffer first ("window padded"), still on oneDNN and exact. */
+static void test_slice_stepped(void)
+{
+    static const struct {
+        int r, n;
+        int64_t dims[4], starts[4], ends[4], axes[4], steps[4];
+        bool conv;
+    } cases[] = {
+        { 2, 1, { 3, 5 }, { 0 }, { 4 }, { 1 }, { 3 }, false },
+        { 3, 2, { 2, 3, 5 }, { 0, 1 }, { 3, 5 }, { 1, 2 }, { 2, 3 }, false },
+        { 4, 2, { 2, 3, 7, 5 }, { 0, -2 }, { INT64_MAX, 2 }, { -1, 0 }, { 2, 2 }, false },
+        { 4, 2, { 1, 5, 7, 9 }, { 1, 0 }, { 7, 9 }, { 2, 3 }, { 1, 2 }, true },
+        { 4, 1, { 1, 64, 5, 5 }, { 0 }, { 5 }, { 3 }, { 3 }, true }, /* blocked, from a Winograd conv */
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+        gb *b = gb_new(13);
+        int r = cases[t].r;
+        int x = gb_input(b, r, cases[t].dims);
+        if (cases[t].conv) {
+            int64_t wd[4] = { cases[t].dims[1], cases[t].dims[1], 3, 3 }, p[4] = { 1, 1, 1, 1 };
+            int in[2] = { x, gb_const(b, 4, wd, 0.3f) };
+            x = gb_op(b, "Conv", 2, in);
+            attr_ints(b, "pads", 4, p);
+        }
+        int n = cases[t].n;
+        int in[5] = { x, gb_ints(b, n, cases[t].starts), gb_ints(b, n, cases[t].ends), gb_ints(b, n, cases[t].axes),
+                      gb_ints(b, n, cases[t].steps) };
+        int y = gb_op(b, "Slice", 5, in);
+        if (cases[t].conv) { /* a 1x1 convolution reads it */
+            int64_t wd[4] = { 2, cases[t].dims[1], 1, 1 };
+            int in2[2] = { y, gb_const(b, 4, wd, 0.5f) };
+            y = gb_op(b, "Conv", 2, in2);
+        }
+        gb_output(b, y);
+        char what[64];
+        snprintf(what, sizeof what, "stepped Slice %zu%s", t, cases[t].conv ? " between convs" : "");
+        expect e = cases[t].conv ? steps(3, 3) : steps(1, 1);
+        e.tol = cases[t].conv ? TOL_F32 : 1e-30;
+        check_graph(what, b, e);
+        lp_plan *p = NULL;
+        const lp_tensor *feed[1] = { b->feed[0] };
+        CHECK_OK(lp_plan_compile(b->g, feed, &p));
+        char buf[256] = "";
+        for (int s = 0; p && s < p->n_steps; s++)
+            if (strstr(lp_plan_step_str(p, s, buf, sizeof buf), "Slice"))
+                break;
+        CHECK_MSG(strstr(buf, "window padded"), "%s: %s", what, buf);
+        lp_plan_free(p);
         gb_free(b);
     }
 }
@@ -1560,6 +1617,7 @@ int main(int argc, char **argv)
     RUN(test_resize_random);
     RUN(test_conv1d_strided);
     RUN(test_slice_pad_random);
+    RUN(test_slice_stepped);
     RUN(test_concat);
     RUN(test_transpose);
     RUN(test_bf16);

@@ -45,12 +45,12 @@ void dn_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_ty
     dnnl_memory_desc_init_by_tag(md, nd, d, dt, dnnl_format_tag_any);
 }
 
-void dn_md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt)
+bool dn_md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt)
 {
     dnnl_dims_t d, s;
     for (int i = 0; i < nd; i++)
         d[i] = dims[i], s[i] = strides[i];
-    dnnl_memory_desc_init_by_strides(md, nd, d, dt, s);
+    return dnnl_memory_desc_init_by_strides(md, nd, d, dt, s) == dnnl_success;
 }
 
 /* oneDNN's "ref" implementations are plain loops, slower than lowp's reference kernels. */
@@ -1888,6 +1888,52 @@ static bool slice_supports(const lp_graph *g, const lp_node *n)
            slice_window_of(g, n, start, step, len);
 }
 
+/* x[start : start + (len-1)*step + 1] copied into a buffer whose axes are padded, then seen with
+ * the steps: oneDNN refuses a strided view one of whose axes spans len * step past the next
+ * axis's stride (an odd axis stepped by 2, say), though its last element (len-1) * step lies
+ * inside. An axis is padded to what its outer neighbour's step needs: len * step / that step,
+ * under twice the window's extent; a buffer over 4x x's size (three or more such axes, each
+ * nearly doubled) leaves the Slice to the reference kernel. */
+static lp_status slice_padded(dn_step *st, const lp_prep_ctx *pc, int x, const int64_t *start, const int64_t *step,
+                              const int64_t *len, dnnl_memory_t *out)
+{
+    const lp_shape *xs = shape(pc->g, x);
+    int r = xs->ndim;
+    int64_t win[DNNL_MAX_NDIMS], pad[DNNL_MAX_NDIMS], xst[DNNL_MAX_NDIMS], pst[DNNL_MAX_NDIMS],
+        vst[DNNL_MAX_NDIMS], stp[DNNL_MAX_NDIMS], off = 0;
+    dense_strides(r, xs->d, xst);
+    for (int k = 0; k < r; k++) {
+        stp[k] = len[k] > 1 ? step[k] : 1; /* an axis of one element has no step */
+        win[k] = (len[k] - 1) * stp[k] + 1;
+        off += start[k] * xst[k];
+    }
+    for (int k = 0; k < r; k++) {
+        int64_t outer = k > 0 ? stp[k - 1] : 1;
+        pad[k] = win[k];
+        if (k > 0 && len[k] * stp[k] > pad[k] * outer)
+            pad[k] = (len[k] * stp[k] + outer - 1) / outer;
+    }
+    dense_strides(r, pad, pst);
+    if (pst[0] * pad[0] > 4 * lp_numel(r, xs->d))
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN Slice: padded window too large");
+    for (int k = 0; k < r; k++)
+        vst[k] = pst[k] * stp[k];
+    dnnl_memory_desc_t from, into, buf, view;
+    if (!dn_md_strided(&from, r, win, xst, dnnl_f32) || !dn_md_strided(&into, r, win, pst, dnnl_f32) ||
+        !dn_md_strided(&view, r, len, vst, dnnl_f32))
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN Slice: no strided view");
+    from.offset0 = off;
+    dn_plain_md(&buf, dnnl_f32, r, pad);
+    dnnl_memory_t mx, mb, mi;
+    void *h = NULL;
+    LP_TRY(input_view(st, pc, x, &from, &mx));
+    LP_TRY(dn_mem_temp(st, &buf, &mb));
+    dnnl_memory_get_data_handle(mb, &h);
+    LP_TRY(dn_mem(st, &into, h, &mi));
+    LP_TRY(dn_reorder_q(st, mx, NULL, mi, NULL));
+    return dn_mem(st, &view, h, out);
+}
+
 /* Slice as one reorder: from a sub-memory of x as its producer stores it (steps of 1) into the
  * output laid out alike; else from a strided view of plain x into a plain output. Exact. */
 static lp_status slice_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
@@ -1923,12 +1969,16 @@ static lp_status slice_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *
         off += start[k] * xst[k];
     }
     dnnl_memory_desc_t view;
-    dn_md_strided(&view, r, len, vst, dnnl_f32);
-    view.offset0 = off;
+    bool padded = !dn_md_strided(&view, r, len, vst, dnnl_f32);
+    if (padded)
+        LP_TRY(slice_padded(st, pc, x, start, step, len, &ms));
+    else {
+        view.offset0 = off;
+        LP_TRY(input_view(st, pc, x, &view, &ms));
+    }
     dn_plain_md(&dst_md, dnnl_f32, r, len);
-    LP_TRY(input_view(st, pc, x, &view, &ms));
     LP_TRY(output(st, pc, y, &dst_md, &md));
-    snprintf(st->impl, sizeof st->impl, "reorder, plain");
+    snprintf(st->impl, sizeof st->impl, padded ? "reorder, window padded" : "reorder, plain");
     return dn_reorder_q(st, ms, NULL, md, NULL);
 }
 

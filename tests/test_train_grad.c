@@ -749,6 +749,64 @@ static void test_fake_quant_lsq(void)
     }
 }
 
+/* A learned zero point (qat.c's lp_qat_learn_zero_points): z = Q(b, s, 0) = round(b / s) feeds
+ * a Q -> DQ pair. As a function of the integer z, the pair is linear where nothing changes sides
+ * of the clipping bounds -- (q_max - z) s where it clips high, (q_min - z) s low, independent of
+ * z inside -- so a finite difference with step 1 in z (b +- s) is exact there. x is drawn so no
+ * element is within 1 of a bound: the tape's dL/db (straight-through through both rounds) must
+ * equal (L(b + s) - L(b - s)) / 2s. int8 and uint8, several clipping at either end. */
+static void test_fake_quant_zero_point(void)
+{
+    for (int rep = 0; rep < 6; rep++) {
+        bool u8 = rep % 2;
+        int lo = u8 ? 0 : -128, hi = u8 ? 255 : 127, z = u8 ? irand(20, 235) : irand(-100, 100);
+        float s = (float)urand(0.01, 0.05);
+        int64_t d[2] = { irand(1, 4), irand(2, 6) };
+        lp_tensor *x = NULL;
+        CHECK_OK(lp_tensor_new(LP_F32, 2, d, &x));
+        for (int64_t i = 0; i < lp_tensor_numel(x); i++) {
+            int kind = irand(0, 2), r; /* r = round(x / s) + z: below, inside or above the range */
+            r = kind == 0 ? lo - irand(2, 40) : kind == 1 ? irand(lo + 1, hi - 1) : hi + irand(2, 40);
+            ((float *)x->data)[i] = (float)((r - z + urand(-0.4, 0.4)) * s);
+        }
+        gb *b = gb_new(13);
+        int xv = gb_feed(b, x), sv = gb_tensor(b, randt(0, NULL, s, s, 0, NULL));
+        int bv = gb_tensor(b, randt(0, NULL, z * s, z * s, 0, NULL));
+        int y = train_test_learned_qdq(b, xv, sv, bv, u8 ? LP_U8 : LP_I8);
+        gb_output(b, y);
+        lp_tape *t = NULL;
+        CHECK_OK(lp_tape_create(b->g, NULL, &t));
+        CHECK(t && lp_tape_n_params(t) == 1 && lp_tape_param(t, 0) == bv);
+        lp_tensor *R = randt(2, d, -1, 1, 0, NULL);
+        const lp_tensor *Rc = R;
+        double L[2] = { 0, 0 };
+        float *bd = b->g->values[bv].init->data, b0 = bd[0];
+        for (int k = 0; t && k < 2; k++) {
+            bd[0] = b0 + (k ? -s : s);
+            CHECK_OK(lp_tape_forward(t, b->feed, true, 1));
+            const lp_tensor *yt = lp_tape_value(t, y);
+            for (int64_t i = 0; yt && i < lp_tensor_numel(yt); i++)
+                L[k] += (double)((const float *)yt->data)[i] * ((const float *)R->data)[i];
+        }
+        bd[0] = b0;
+        if (t) {
+            CHECK_OK(lp_tape_forward(t, b->feed, true, 1));
+            CHECK_OK(lp_tape_backward(t, 1, &y, &Rc));
+        }
+        const lp_tensor *gb_ = t ? lp_tape_grad(t, bv) : NULL;
+        double fd = (L[0] - L[1]) / (2 * s);
+        /* y is float32 of magnitude <= 10: each element's difference carries ~1e-6 of rounding,
+         * over 2s ~ 0.02..0.1 and up to 24 elements: 1e-3 absolute covers it; a dropped or
+         * doubled contribution of one clipped element is >= 0.02 * |R| apart */
+        CHECK_MSG(gb_ && fabs(((const float *)gb_->data)[0] - fd) <= 1e-3 + 1e-3 * fabs(fd),
+                  "zero point (%s, z %d): backward %.6g, finite difference %.6g", u8 ? "uint8" : "int8", z,
+                  gb_ ? ((const float *)gb_->data)[0] : NAN, fd);
+        lp_tensor_free(R);
+        lp_tape_free(t);
+        gb_free(b);
+    }
+}
+
 /* Each loss against finite differences of itself. */
 static void test_losses(void)
 {
@@ -831,6 +889,7 @@ int main(void)
     RUN(test_backward_vs_finite_differences);
     RUN(test_reference_twins_vs_finite_differences);
     RUN(test_fake_quant_lsq);
+    RUN(test_fake_quant_zero_point);
     RUN(test_losses);
     RUN(test_missing_backward_is_named);
     return TEST_SUMMARY("test_train_grad");

@@ -1,7 +1,8 @@
 /* test_train_run.c — lp_train_run end to end on Fashion-MNIST: a small model trained from a
  * random start learns (loss and accuracy), runs are bit-identical for a seed, a run killed
  * mid-epoch and resumed from its workspace ends with the same weights as one that was not,
- * the optimizers follow their update rules, and a mask hook (pruning's use) holds. */
+ * the optimizers follow their update rules, a mask hook (pruning's use) holds, a learned zero
+ * point finds its data's range, and QAT's prepare/export round-trip. */
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "onnx/model.h"
 #include "train/qat.h"
 #include "train/train.h"
+#include "train_test.h"
 
 static uint64_t rng = 7;
 
@@ -332,10 +334,7 @@ static void test_bad_options(void)
     gb_free(b);
 }
 
-/* QAT's prepare and export undo each other: with no training step, the exported model is the
- * PTQ model (same int8 weights, same int32 biases), so its outputs are the same bits; and the
- * fake-quantized training graph computes the PTQ model's outputs (the reference forward). */
-static void test_qat_roundtrip(void)
+static void qat_roundtrip(bool learn_zero_point)
 {
     lowp_model *m = mlp();
     lowp_dataloader *calib = fm_loader(true, 32, 64), *data = fm_loader(true, 32, 64);
@@ -343,12 +342,18 @@ static void test_qat_roundtrip(void)
     CHECK_OK(lp_recipe_new(&r));
     lp_train_options o = opts();
     o.epochs = 0;
+    o.learn_zero_point = learn_zero_point;
     lp_graph *ptq = NULL, *qat = NULL;
     lp_train_result res;
     CHECK_OK(lp_qat_run(m->graph, r, calib, 64, 8, data, &o, &res, &ptq, &qat));
     lp_graph *train = NULL;
     if (ptq)
         CHECK_OK(lp_qat_prepare(ptq, NULL, 8, &train));
+    if (train && learn_zero_point) {
+        int n_zp = 0;
+        CHECK_OK(lp_qat_learn_zero_points(train, &n_zp));
+        CHECK_MSG(n_zp > 0, "no activation zero point became learnable");
+    }
     lowp_dataloader *dl = fm_loader(false, 16, 16);
     lowp_sample b = { 0 };
     int64_t n;
@@ -384,6 +389,65 @@ static void test_qat_roundtrip(void)
     lowp_model_free(m);
 }
 
+/* QAT's prepare and export undo each other: with no training step, the exported model is the
+ * PTQ model (same int8 weights, same int32 biases), so its outputs are the same bits; and the
+ * fake-quantized training graph computes the PTQ model's outputs (the reference forward) --
+ * also with learned zero points (their offsets round back to the PTQ zero points). */
+static void test_qat_roundtrip(void)
+{
+    qat_roundtrip(false);
+    qat_roundtrip(true);
+}
+
+/* A learned zero point finds the range of its data: x uniform in [-1, 1.5) through a uint8
+ * Q -> DQ pair with s = 2.5 / 255, whose zero point 102 covers it exactly, started 10 steps off
+ * (112: the top 4 % clip) as lp_qat_learn_zero_points lays it out (z = Q(b, s, 0)), trained by
+ * Adam on the reconstruction error mean (y - x)^2: the straight-through gradient of b is
+ * -sum over the clipped elements of dL/dy, which pushes z down until nothing clips at either end. */
+static void test_zero_point_learns(void)
+{
+    gb *b = gb_new(13);
+    int64_t n = 512;
+    float s = 2.5f / 255;
+    lp_tensor *x = init(1, &n, 1.0);
+    int xv = gb_feed(b, x), sv = gb_scalar(b, LP_F32, s), bv = gb_scalar(b, LP_F32, 112 * s);
+    int y = train_test_learned_qdq(b, xv, sv, bv, LP_U8);
+    gb_output(b, y);
+    lp_tape *t = NULL;
+    CHECK_OK(lp_tape_create(b->g, NULL, &t));
+    lp_optim_options oo = lp_optim_options_default();
+    oo.kind = LP_OPTIM_ADAM;
+    oo.lr = 2e-3; /* b moves ~lr per step: the 10 steps of s (0.098) take ~50 of the 200 */
+    lp_optim_state os;
+    CHECK_OK(lp_optim_state_init(&os, 1));
+    lp_tensor *dy = NULL;
+    CHECK_OK(lp_tensor_new(LP_F32, 1, &n, &dy));
+    lp_tensor *param = b->g->values[bv].init;
+    for (int step = 0; t && step < 200; step++) {
+        for (int64_t i = 0; i < n; i++)
+            ((float *)x->data)[i] = (float)(-1 + 2.5 * lowp_random_uniform(&rng));
+        CHECK_OK(lp_tape_forward(t, b->feed, true, 1));
+        const lp_tensor *yt = lp_tape_value(t, y);
+        for (int64_t i = 0; yt && i < n; i++)
+            ((float *)dy->data)[i] = 2 * (((const float *)yt->data)[i] - ((float *)x->data)[i]) / (float)n;
+        const lp_tensor *dyc = dy;
+        lp_tape_zero_grad(t);
+        CHECK_OK(lp_tape_backward(t, 1, &y, &dyc));
+        lp_tensor *g = lp_tape_grad(t, bv);
+        CHECK(g != NULL);
+        if (!g)
+            break;
+        CHECK_OK(lp_optim_step(&oo, &os, oo.lr, &param, &g, 1));
+    }
+    double z = nearbyint(((float *)param->data)[0] / s);
+    /* Adam's steps of 2e-3 (a fifth of s) keep b within a step of the optimum's rounding */
+    CHECK_MSG(z >= 101 && z <= 103, "zero point %g after training, expected 102 +- 1 (started at 112)", z);
+    lp_tensor_free(dy);
+    lp_optim_state_free(&os);
+    lp_tape_free(t);
+    gb_free(b);
+}
+
 int main(void)
 {
     RUN(test_learns);
@@ -392,6 +456,7 @@ int main(void)
     RUN(test_optimizer_rules);
     RUN(test_mask_hook);
     RUN(test_bad_options);
+    RUN(test_zero_point_learns);
     RUN(test_qat_roundtrip);
     return TEST_SUMMARY("test_train_run");
 }

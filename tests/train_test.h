@@ -3,6 +3,7 @@
 #define LP_TRAIN_TEST_H
 
 #include "base/tensor.h"
+#include "graph_builder.h"
 #include "lowp.h"
 
 /* Fills float tensor t with distinct values `step` apart, centred on 0, in an order shuffled
@@ -19,6 +20,18 @@ static inline void train_test_distinct(lp_tensor *t, double step, uint64_t *rng)
         d[i] = d[j];
         d[j] = x;
     }
+}
+
+/* x -> QuantizeLinear -> DequantizeLinear with scale value sv and a learned zero point
+ * QuantizeLinear(bv, sv, 0 of dtype zdt) = round(b / s) (qat.c's lp_qat_learn_zero_points);
+ * returns the DequantizeLinear's output. */
+static inline int train_test_learned_qdq(gb *b, int x, int sv, int bv, lp_dtype zdt)
+{
+    int zin[3] = { bv, sv, gb_scalar(b, zdt, 0) };
+    int zq = gb_op(b, "QuantizeLinear", 3, zin);
+    int qin[3] = { x, sv, zq };
+    int dqin[3] = { gb_op(b, "QuantizeLinear", 3, qin), sv, zq };
+    return gb_op(b, "DequantizeLinear", 3, dqin);
 }
 
 #endif

@@ -24,6 +24,8 @@ static const char usage[] =
     "criterion, dataloader, start_epoch, end_epoch, iteration); see docs/training.md.\n"
     "\n"
     "  -o, --output FILE        the quantized, fine-tuned model (written via a temporary name)\n"
+    "      --ptq-output FILE    also write the PTQ model QAT started from (the same recipe and\n"
+    "                           calibration, not trained)\n"
     "  -c, --config FILE        LPOT-style YAML (quantization.train, calibration, evaluation)\n"
     "  -d, --data SPEC          training dataset, e.g. FashionMNIST:/usr/share/datasets/fashion-mnist:train=true\n"
     "  -T, --transform LIST     its transforms (and --eval's), e.g. Rescale,Normalize=0.2860/0.3530\n"
@@ -45,6 +47,7 @@ static const char usage[] =
     "      --schedule NAME      constant (default), step or cosine\n"
     "      --clip X             clip gradients to global L2 norm X\n"
     "      --learn-scale        train the quantization scales too (LSQ)\n"
+    "      --learn-zero-point   train the activations' zero points too (LSQ+ offsets)\n"
     "      --weight-bits N      narrower weights, 2 to 8 (default 8): symmetric per channel in int8\n"
     "                           containers; the PTQ accuracy printed is then plain rounding at N bits\n"
     "      --distill T          distil from the FP32 model (KnowledgeDistillationLoss, temperature T)\n"
@@ -62,11 +65,11 @@ static const char usage[] =
     "             -T Rescale,Normalize=0.2860/0.3530 --samples 2000 -e 1 --lr 1e-3\n";
 
 typedef struct opts {
-    const char *model, *output, *config, *data, *eval, *recipe, *optimizer, *schedule, *workspace;
+    const char *model, *output, *ptq_output, *config, *data, *eval, *recipe, *optimizer, *schedule, *workspace;
     lp_cli_data_opts d;
     long batch, samples, calib_samples, epochs, iterations, eval_samples, seed, weight_bits;
     double lr, momentum, weight_decay, clip, distill;
-    bool nesterov, learn_scale, no_resume, json, quiet;
+    bool nesterov, learn_scale, learn_zero_point, no_resume, json, quiet;
 } opts;
 
 #define UNSET (-1)
@@ -105,6 +108,7 @@ static int parse(int argc, char **argv, opts *o)
             continue;
         }
         if (VALUE("-o", "--output")) o->output = v;
+        else if (VALUE(NULL, "--ptq-output")) o->ptq_output = v;
         else if (VALUE("-c", "--config")) o->config = v;
         else if (VALUE("-d", "--data")) o->data = v;
         else if (VALUE(NULL, "--eval")) o->eval = v;
@@ -127,6 +131,7 @@ static int parse(int argc, char **argv, opts *o)
         NUM("--distill", 0, distill)
         else if (!strcmp(argv[i], "--nesterov")) o->nesterov = true;
         else if (!strcmp(argv[i], "--learn-scale")) o->learn_scale = true;
+        else if (!strcmp(argv[i], "--learn-zero-point")) o->learn_zero_point = true;
         else if (!strcmp(argv[i], "--no-resume")) o->no_resume = true;
         else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
         else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
@@ -190,6 +195,7 @@ static void train_options(const opts *o, const lp_config *cfg, lp_train_options 
     if (o->seed != UNSET) t->seed = (uint64_t)o->seed;
     if (o->workspace) t->workspace = o->workspace;
     t->learn_scale = o->learn_scale;
+    t->learn_zero_point = o->learn_zero_point;
     t->resume = !o->no_resume;
     t->progress = !o->quiet;
 }
@@ -286,8 +292,9 @@ int lp_cmd_train(int argc, char **argv)
         rc = lp_cli_lib_error();
         goto done;
     }
-    lowp_model out = { .graph = qat };
-    if (lowp_model_save(&out, o.output) != LOWP_OK) {
+    lowp_model out = { .graph = qat }, ptq_model = { .graph = ptq };
+    if (lowp_model_save(&out, o.output) != LOWP_OK ||
+        (o.ptq_output && lowp_model_save(&ptq_model, o.ptq_output) != LOWP_OK)) {
         rc = lp_cli_lib_error();
         goto done;
     }

@@ -177,6 +177,54 @@ lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, int weight_b
     return finish(g, out);
 }
 
+lp_status lp_qat_learn_zero_points(lp_graph *g, int *n_out)
+{
+    int n_nodes = g->n_nodes, count = 0;
+    lp_status st = LP_OK;
+    for (int ni = 0; ni < n_nodes && st == LP_OK; ni++) {
+        const lp_node *n = &g->nodes[ni];
+        if (!is_op(n, "QuantizeLinear") || n->n_in < 3 || const_of(g, n->in[0]))
+            continue;
+        int sv = n->in[1], zv = n->in[2], qout = n->out[0];
+        const lp_tensor *s = const_of(g, sv), *z = const_of(g, zv);
+        if (!s || s->dtype != LP_F32 || lp_tensor_numel(s) != 1 || !z || lp_tensor_numel(z) != 1 ||
+            (z->dtype != LP_I8 && z->dtype != LP_U8))
+            continue;
+        /* b = z s: round(b / s) is z again, so the first forward is the PTQ model's */
+        lp_tensor *b = NULL;
+        if ((st = lp_tensor_new(LP_F32, z->ndim, z->dims, &b)) != LP_OK)
+            break;
+        ((float *)b->data)[0] = (float)lp_tensor_get_int(z, 0) * ((const float *)s->data)[0];
+        char name[512];
+        int bv, zero, zq;
+        snprintf(name, sizeof name, "%s_offset", g->values[zv].name);
+        if ((st = lp_qb_const(g, name, b, &bv)) != LP_OK ||
+            (st = lp_qb_scalar(g, "qat_offset_zero_point", z->dtype, 0, &zero)) != LP_OK)
+            break;
+        snprintf(name, sizeof name, "%s_learned", g->values[zv].name);
+        if ((st = lp_qb_value(g, name, &zq)) != LP_OK)
+            break;
+        int in[3] = { bv, sv, zero };
+        snprintf(name, sizeof name, "%s_zero_point", g->nodes[ni].name);
+        if ((st = lp_qb_node(g, "QuantizeLinear", name, 3, in, 1, &zq, NULL)) != LP_OK)
+            break;
+        g->nodes[ni].in[2] = zq;
+        for (int k = 0; k < g->n_nodes; k++) { /* the pair's DequantizeLinears */
+            lp_node *m = &g->nodes[k];
+            if (is_op(m, "DequantizeLinear") && m->n_in > 2 && m->in[0] == qout && m->in[1] == sv && m->in[2] == zv)
+                m->in[2] = zq;
+        }
+        count++;
+    }
+    if (st == LP_OK)
+        st = lp_graph_compact(g);
+    if (st == LP_OK)
+        st = lp_graph_toposort(g);
+    if (n_out)
+        *n_out = count;
+    return st;
+}
+
 /* The scale constant behind value v when a DequantizeLinear produces it, else NULL. */
 static const lp_tensor *dq_scale(const lp_graph *g, int v)
 {
@@ -355,6 +403,8 @@ lp_status lp_qat_run(const lp_graph *fp32, const lp_recipe *recipe, lowp_dataloa
     lp_status st = lp_quantize_graph(opt, cal, recipe, &qdq);
     if (st == LP_OK)
         st = lp_qat_prepare(qdq, opt, weight_bits, &train);
+    if (st == LP_OK && o->learn_zero_point)
+        st = lp_qat_learn_zero_points(train, NULL);
     if (st == LP_OK && weight_bits < 8) { /* the PTQ model at that width: plain rounding */
         lp_graph *narrow = NULL;
         st = lp_qat_export(train, &narrow);

@@ -21,6 +21,13 @@
  * QuantizeLinear), which export as int8 QDQ weights that use only that range. */
 lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, int weight_bits, lp_graph **train_out);
 lp_status lp_qat_export(const lp_graph *train, lp_graph **qdq_out);
+/* Learnable zero points (LSQ+'s offsets), in place on a training graph: the integer zero point
+ * z of every activation QuantizeLinear (per tensor, int8/uint8, constant scale s) and of its
+ * DequantizeLinears becomes QuantizeLinear(b, s, 0), b = z s a float parameter: the forward is
+ * unchanged until b moves by half a step, the straight-through estimator carries the gradient
+ * to b, and lp_qat_export evaluates it into an integer zero point again. Weights stay symmetric.
+ * *n_out (may be NULL): how many zero points became learnable. */
+lp_status lp_qat_learn_zero_points(lp_graph *train, int *n_out);
 
 /* The whole of quantization-aware training: calibrate `fp32` (a loaded model's graph) on
  * `calib` (up to `calib_samples` samples), quantize it per `recipe` with `weight_bits` weights

@@ -31,6 +31,8 @@ typedef struct lp_train_options {
     const char *output;         /* the model output the loss reads (NULL: the first) */
     lp_graph *teacher;          /* KnowledgeDistillationLoss: the FP32 model (same inputs) */
     bool learn_scale;           /* train QuantizeLinear/DequantizeLinear scales (LSQ) */
+    bool learn_zero_point;      /* lp_qat_run: train the activations' zero points (LSQ+ offsets,
+                                   lp_qat_learn_zero_points) */
     uint64_t seed;              /* dropout masks and the epochs' data order (default 1978) */
     const char *workspace;      /* a folder for train_checkpoint.bin (NULL: no checkpoints) */
     bool resume;                /* continue from the workspace's checkpoint when there is one */

@@ -131,6 +131,14 @@ static void pool(gb *b, const char *op)
     if (!strcmp(op, "AveragePool"))
         attr_i(b, "count_include_pad", irand(0, 1));
 }
+static void global_pool(gb *b, const char *op)
+{
+    int nsp = irand(1, 2);
+    int64_t dx[4] = { irand(1, 4), irand(1, 40), irand(1, 12), irand(1, 12) };
+    gb_output(b, op1(b, op, gb_feed(b, distinct(2 + nsp, dx))));
+}
+static void case_gap(gb *b) { global_pool(b, "GlobalAveragePool"); }
+static void case_gmp(gb *b) { global_pool(b, "GlobalMaxPool"); }
 static void case_maxpool(gb *b) { pool(b, "MaxPool"); }
 static void case_avgpool(gb *b) { pool(b, "AveragePool"); }
 
@@ -163,6 +171,30 @@ static void case_gemm(gb *b)
     attr_i(b, "transB", tb);
 }
 
+/* over the last axis (a transformer's), or the last two; with or without B */
+static void case_layernorm(gb *b)
+{
+    int64_t d[3] = { irand(1, 4), irand(1, 17), irand(2, 64) };
+    int ax = irand(0, 3) ? 2 : 1, bias = irand(0, 2) > 0;
+    int in[3] = { feed(b, 3, d), param(b, 3 - ax, d + ax), bias ? param(b, 3 - ax, d + ax) : -1 };
+    gb_output(b, gb_op(b, "LayerNormalization", bias ? 3 : 2, in));
+    attr_i(b, "axis", ax);
+    attr_f(b, "epsilon", 1e-4f);
+}
+
+/* a transformer's products: (B, T, K) x a (K, N) weight, or batched on both sides (attention) */
+static void case_matmul(gb *b)
+{
+    int64_t B0 = irand(1, 4), T = irand(1, 20), K = irand(1, 48), N = irand(1, 40);
+    if (irand(0, 1)) {
+        int64_t da[3] = { B0, T, K }, dw[2] = { K, N };
+        gb_output(b, op2(b, "MatMul", feed(b, 3, da), param(b, 2, dw)));
+    } else {
+        int64_t da[4] = { B0, 2, T, K }, db[4] = { B0, 2, K, N };
+        gb_output(b, op2(b, "MatMul", feed(b, 4, da), feed(b, 4, db)));
+    }
+}
+
 typedef struct twin_case {
     const char *name;
     void (*build)(gb *b);
@@ -177,10 +209,11 @@ static const twin_case cases[] = {
     { "Sigmoid", case_sigmoid, 17, true },    { "Tanh", case_tanh, 17, true },
     { "Exp", case_exp, 17, true },            { "Log", case_log, 17, true },
     { "MaxPool", case_maxpool, 17, true },    { "AveragePool", case_avgpool, 17, true },
-    { "BatchNormalization", case_bn, 17, true },
+    { "GlobalAveragePool", case_gap, 17, true }, { "GlobalMaxPool", case_gmp, 17, true },
+    { "BatchNormalization", case_bn, 17, true }, { "LayerNormalization", case_layernorm, 17, true },
     { "Softmax", case_softmax, 17, true },    { "LogSoftmax", case_logsoftmax, 17, true },
     { "Softmax", case_softmax, 11, true },    { "LogSoftmax", case_logsoftmax, 11, true },
-    { "Gemm", case_gemm, 17, true },
+    { "Gemm", case_gemm, 17, true },          { "MatMul", case_matmul, 17, true },
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 

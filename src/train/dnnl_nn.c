@@ -1,5 +1,6 @@
 /* dnnl_nn.c — dnnl_nn.h: oneDNN's forward-training and backward primitives of eltwise,
- * pooling, batch normalization and softmax, on plain layouts, kept per tape node. */
+ * pooling, batch and layer normalization, softmax, inner product and matmul, on plain layouts,
+ * kept per tape node. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #define KEY_N 32
 #define N_EXT 12
 
-enum { K_ELT = 1, K_POOL, K_BN, K_SOFTMAX, K_IP };
+enum { K_ELT = 1, K_POOL, K_BN, K_SOFTMAX, K_IP, K_LN, K_MM };
 
 struct lp_dnt_op {
     int64_t key[KEY_N];
@@ -21,7 +22,8 @@ struct lp_dnt_op {
     lp_dnt_buf ext[N_EXT];              /* plain, bound to the caller's data per run */
     lp_dnt_buf ws;                      /* max pooling's workspace (forward -> backward) */
     lp_dnt_buf tmp[3];                  /* results to add into gradients that hold some */
-    bool ws_filled;
+    lp_dnt_buf stat[2];                 /* layer normalization's mean and variance (forward -> backward) */
+    bool ws_filled, stat_filled;
 };
 
 void lp_dnt_op_free(void *p)
@@ -33,6 +35,8 @@ void lp_dnt_op_free(void *p)
         lp_dnt_buf_free(&o->ext[i]);
     for (int i = 0; i < 3; i++)
         lp_dnt_buf_free(&o->tmp[i]);
+    for (int i = 0; i < 2; i++)
+        lp_dnt_buf_free(&o->stat[i]);
     lp_dnt_buf_free(&o->ws);
     if (o->fwd)
         dnnl_primitive_destroy(o->fwd);
@@ -537,6 +541,195 @@ lp_status lp_dnt_ip_backward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N,
             finish_grad(o, 1, db, fresh & 2u, N * K);
         if (dbias)
             finish_grad(o, 2, dbias, fresh & 4u, N);
+    }
+    return LP_OK;
+}
+
+/* ---------------- layer normalization ---------------- */
+
+/* The layer-normalization state of (rows, D, eps, shift) with its forward set up: data (rows,
+ * D), per-position scale and shift (D); its mean and variance per row are kept in the state
+ * (stat) from the forward to the backward. */
+static lp_status ln_state(lp_dnt_op **cache, int64_t rows, int64_t D, float eps, bool shift, dnnl_memory_desc_t *xm,
+                          dnnl_memory_desc_t *cm, dnnl_memory_desc_t *sm, lp_dnt_op **o)
+{
+    int64_t key[5] = { K_LN, rows, D, 0, shift }, d[2] = { rows, D };
+    memcpy(&key[3], &eps, sizeof eps);
+    LP_TRY(state_for(cache, key, 5, o));
+    lp_dnt_plain(xm, 2, d);
+    lp_dnt_plain(cm, 1, &D);
+    lp_dnt_plain(sm, 1, &rows);
+    if ((*o)->fwd)
+        return LP_OK;
+    dnnl_layer_normalization_desc_t desc;
+    unsigned flags = (unsigned)dnnl_use_scale | (shift ? (unsigned)dnnl_use_shift : 0u);
+    if (dnnl_layer_normalization_forward_desc_init(&desc, dnnl_forward_training, xm, sm, eps, flags) != dnnl_success)
+        return refuse_on(*o, LOWP_ERR_UNSUPPORTED);
+    LP_TRY(refuse_on(*o, lp_dnt_pd(&(*o)->fpd, &desc, NULL, NULL)));
+    LP_TRY(refuse_on(*o, lp_dnt_prim(&(*o)->fwd, (*o)->fpd)));
+    LP_TRY(lp_dnt_buf_own(&(*o)->stat[0], sm));
+    return lp_dnt_buf_own(&(*o)->stat[1], sm);
+}
+
+lp_status lp_dnt_ln_forward(lp_dnt_op **cache, int64_t rows, int64_t D, float eps, const float *x, const float *scale,
+                            const float *shift, float *y)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t xm, cm, sm;
+    LP_TRY(ln_state(cache, rows, D, eps, shift != NULL, &xm, &cm, &sm, &o));
+    o->stat_filled = false;
+    LP_TRY(bind_ext(o, 0, &xm, x));
+    LP_TRY(bind_ext(o, 1, &xm, y));
+    LP_TRY(bind_ext(o, 2, &cm, scale));
+    if (shift)
+        LP_TRY(bind_ext(o, 3, &cm, shift));
+    int kinds[6] = { DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE, DNNL_ARG_SHIFT };
+    dnnl_memory_t mems[6] = { o->ext[0].mem, o->ext[1].mem, o->stat[0].mem, o->stat[1].mem, o->ext[2].mem,
+                              o->ext[3].mem };
+    LP_TRY(lp_dnt_exec(o->stream, o->fwd, shift ? 6 : 5, kinds, mems));
+    o->stat_filled = true;
+    return LP_OK;
+}
+
+lp_status lp_dnt_ln_backward(lp_dnt_op **cache, int64_t rows, int64_t D, float eps, const float *x, const float *scale,
+                             const float *shift, const float *dy, float *dx, float *dscale, float *dshift,
+                             unsigned fresh)
+{
+    lp_dnt_op *o;
+    dnnl_memory_desc_t xm, cm, sm;
+    LP_TRY(ln_state(cache, rows, D, eps, shift != NULL, &xm, &cm, &sm, &o));
+    if (!o->stat_filled) /* the statistics come from a forward run here */
+        return LOWP_ERR_UNSUPPORTED;
+    if (!o->bwd) {
+        dnnl_layer_normalization_desc_t d;
+        unsigned flags = (unsigned)dnnl_use_scale | (shift ? (unsigned)dnnl_use_shift : 0u);
+        if (dnnl_layer_normalization_backward_desc_init(&d, dnnl_backward, &xm, &xm, &sm, eps, flags) != dnnl_success)
+            return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+        LP_TRY(refuse_on(o, lp_dnt_pd(&o->bpd, &d, o->fpd, NULL)));
+        LP_TRY(refuse_on(o, lp_dnt_prim(&o->bwd, o->bpd)));
+    }
+    /* the primitive computes all of them; what the caller does not want goes to a scratch tmp */
+    dnnl_memory_t gdx, gds, gdb = NULL;
+    LP_TRY(grad_target(o, 5, 0, &xm, dx, dx && (fresh & 1u), &gdx));
+    LP_TRY(grad_target(o, 6, 1, &cm, dscale, dscale && (fresh & 2u), &gds));
+    if (shift)
+        LP_TRY(grad_target(o, 7, 2, &cm, dshift, dshift && (fresh & 4u), &gdb));
+    LP_TRY(bind_ext(o, 0, &xm, x));
+    LP_TRY(bind_ext(o, 2, &cm, scale));
+    if (shift)
+        LP_TRY(bind_ext(o, 3, &cm, shift));
+    LP_TRY(bind_ext(o, 4, &xm, dy));
+    int kinds[9] = { DNNL_ARG_SRC,       DNNL_ARG_MEAN,       DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE,
+                     DNNL_ARG_DIFF_SRC,  DNNL_ARG_DIFF_SCALE, DNNL_ARG_SHIFT,    DNNL_ARG_DIFF_SHIFT };
+    dnnl_memory_t mems[9] = { o->ext[0].mem, o->stat[0].mem, o->stat[1].mem, o->ext[4].mem, o->ext[2].mem,
+                              gdx,           gds,            o->ext[3].mem,  gdb };
+    LP_TRY(lp_dnt_exec(o->stream, o->bwd, shift ? 9 : 7, kinds, mems));
+    if (dx)
+        finish_grad(o, 0, dx, fresh & 1u, rows * D);
+    if (dscale)
+        finish_grad(o, 1, dscale, fresh & 2u, D);
+    if (dshift)
+        finish_grad(o, 2, dshift, fresh & 4u, D);
+    return LP_OK;
+}
+
+/* ---------------- matmul ---------------- */
+
+/* A (nb, r, c) f32 md with element strides (rs, cs) within a matrix of the batch. */
+static lp_status mat_md(dnnl_memory_desc_t *md, int64_t nb, int64_t r, int64_t c, int64_t rs, int64_t cs)
+{
+    dnnl_dims_t d = { nb, r, c }, st = { r * c, rs, cs };
+    return dnnl_memory_desc_init_by_strides(md, 3, d, dnnl_f32, st) == dnnl_success ? LP_OK : LOWP_ERR_UNSUPPORTED;
+}
+
+/* The matmul state of (nb, M, K, N) with its forward set up; mds: a (nb,M,K), b (nb,K,N), y
+ * (nb,M,N), and the transposed views bT (nb,N,K) over b's data, aT (nb,K,M) over a's. */
+typedef struct mm_mds {
+    dnnl_memory_desc_t a, b, y, aT, bT;
+} mm_mds;
+
+static lp_status mm_state(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, mm_mds *m, lp_dnt_op **o)
+{
+    int64_t key[5] = { K_MM, nb, M, K, N };
+    LP_TRY(state_for(cache, key, 5, o));
+    lp_status st = mat_md(&m->a, nb, M, K, K, 1);
+    if (st == LP_OK)
+        st = mat_md(&m->b, nb, K, N, N, 1);
+    if (st == LP_OK)
+        st = mat_md(&m->y, nb, M, N, N, 1);
+    if (st == LP_OK)
+        st = mat_md(&m->aT, nb, K, M, 1, K);
+    if (st == LP_OK)
+        st = mat_md(&m->bT, nb, N, K, 1, N);
+    LP_TRY(refuse_on(*o, st));
+    if ((*o)->fwd)
+        return LP_OK;
+    dnnl_matmul_desc_t d;
+    if (dnnl_matmul_desc_init(&d, &m->a, &m->b, NULL, &m->y) != dnnl_success)
+        return refuse_on(*o, LOWP_ERR_UNSUPPORTED);
+    LP_TRY(refuse_on(*o, lp_dnt_pd(&(*o)->fpd, &d, NULL, NULL)));
+    return refuse_on(*o, lp_dnt_prim(&(*o)->fwd, (*o)->fpd));
+}
+
+/* One matmul primitive (src x weights -> dst) into *pd / *p unless made already. */
+static lp_status mm_prim(lp_dnt_op *o, dnnl_primitive_desc_t *pd, dnnl_primitive_t *p, const dnnl_memory_desc_t *src,
+                         const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *dst)
+{
+    if (*p)
+        return LP_OK;
+    dnnl_matmul_desc_t d;
+    if (dnnl_matmul_desc_init(&d, src, w, NULL, dst) != dnnl_success)
+        return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+    LP_TRY(refuse_on(o, lp_dnt_pd(pd, &d, NULL, NULL)));
+    return refuse_on(o, lp_dnt_prim(p, *pd));
+}
+
+/* Runs matmul p (src x w) into gradient g (md, n values): written when fresh (ext `ext`), else
+ * added (through tmp `tmp`). */
+static lp_status mm_grad(lp_dnt_op *o, dnnl_primitive_t p, dnnl_memory_t src, dnnl_memory_t w, int ext, int tmp,
+                         const dnnl_memory_desc_t *md, float *g, bool fresh, int64_t n)
+{
+    dnnl_memory_t dst;
+    LP_TRY(grad_target(o, ext, tmp, md, g, fresh, &dst));
+    int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST };
+    dnnl_memory_t mems[3] = { src, w, dst };
+    LP_TRY(lp_dnt_exec(o->stream, p, 3, kinds, mems));
+    finish_grad(o, tmp, g, fresh, n);
+    return LP_OK;
+}
+
+lp_status lp_dnt_mm_forward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, const float *a,
+                            const float *b, float *y)
+{
+    lp_dnt_op *o;
+    mm_mds m;
+    LP_TRY(mm_state(cache, nb, M, K, N, &m, &o));
+    LP_TRY(bind_ext(o, 0, &m.a, a));
+    LP_TRY(bind_ext(o, 1, &m.b, b));
+    LP_TRY(bind_ext(o, 2, &m.y, y));
+    int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST };
+    dnnl_memory_t mems[3] = { o->ext[0].mem, o->ext[1].mem, o->ext[2].mem };
+    return lp_dnt_exec(o->stream, o->fwd, 3, kinds, mems);
+}
+
+lp_status lp_dnt_mm_backward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, const float *a,
+                             const float *b, const float *dy, float *da, float *db, unsigned fresh)
+{
+    lp_dnt_op *o;
+    mm_mds m;
+    LP_TRY(mm_state(cache, nb, M, K, N, &m, &o));
+    if (da) /* dA (M,K) = dY (M,N) B^T (N,K) */
+        LP_TRY(mm_prim(o, &o->bpd, &o->bwd, &m.y, &m.bT, &m.a));
+    if (db) /* dB (K,N) = A^T (K,M) dY (M,N) */
+        LP_TRY(mm_prim(o, &o->bpd2, &o->bwd2, &m.aT, &m.y, &m.b));
+    LP_TRY(bind_ext(o, 3, &m.y, dy));
+    if (da) {
+        LP_TRY(bind_ext(o, 4, &m.bT, b));
+        LP_TRY(mm_grad(o, o->bwd, o->ext[3].mem, o->ext[4].mem, 5, 0, &m.a, da, fresh & 1u, nb * M * K));
+    }
+    if (db) {
+        LP_TRY(bind_ext(o, 6, &m.aT, a));
+        LP_TRY(mm_grad(o, o->bwd2, o->ext[6].mem, o->ext[3].mem, 7, 1, &m.b, db, fresh & 2u, nb * K * N));
     }
     return LP_OK;
 }

@@ -1,7 +1,6 @@
 /* dnnl_nn.h — oneDNN twins of the training forwards and backwards of the activations
- * (eltwise), pooling, BatchNormalization, Softmax/LogSoftmax and Gemm (inner product), on the
- * tape's plain layouts
- * (dnnl_nn.c). Each returns LOWP_ERR_UNSUPPORTED, without a message, when oneDNN does not
+ * (eltwise), pooling, BatchNormalization, LayerNormalization, Softmax/LogSoftmax, Gemm (inner
+ * product) and MatMul (matmul), on the tape's plain layouts (dnnl_nn.c). Each returns LOWP_ERR_UNSUPPORTED, without a message, when oneDNN does not
  * take the case (or LOWP_KERNELS=reference): the caller then runs its reference loops. A
  * backward ADDS into its gradients, or writes them where `fresh` says they hold nothing yet
  * (grad.h's din_fresh). The primitives live in the node's tape cache (lp_dnt_op_free). */
@@ -56,5 +55,23 @@ lp_status lp_dnt_ip_forward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, 
 lp_status lp_dnt_ip_backward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool transB, bool bias,
                              const float *a, const float *b, const float *dy, float *da, float *db, float *dbias,
                              unsigned fresh);
+
+/* Layer normalization of x viewed as (rows, D) with per-position scale and shift (D; shift may
+ * be NULL): y. The rows' mean and variance stay in the state for the backward. */
+lp_status lp_dnt_ln_forward(lp_dnt_op **cache, int64_t rows, int64_t D, float eps, const float *x, const float *scale,
+                            const float *shift, float *y);
+/* Its backward (the forward must have run here: LOWP_ERR_UNSUPPORTED otherwise): dx, dscale,
+ * dshift (each may be NULL) -- written where bit 0, 1, 2 of `fresh` is set, added to otherwise. */
+lp_status lp_dnt_ln_backward(lp_dnt_op **cache, int64_t rows, int64_t D, float eps, const float *x, const float *scale,
+                             const float *shift, const float *dy, float *dx, float *dscale, float *dshift,
+                             unsigned fresh);
+
+/* A batch of nb matrix products y (M,N) = a (M,K) b (K,N), all dense row-major. */
+lp_status lp_dnt_mm_forward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, const float *a,
+                            const float *b, float *y);
+/* Its backward as matmuls: da (+)= dy b^T, db (+)= a^T dy (each may be NULL); bits 0, 1 of
+ * `fresh`: written instead of added. */
+lp_status lp_dnt_mm_backward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, const float *a,
+                             const float *b, const float *dy, float *da, float *db, unsigned fresh);
 
 #endif

@@ -113,6 +113,9 @@ int64_t *lp_grad_bcast_offsets(int in_nd, const int64_t *in_dims, int out_nd, co
  * columns are not contiguous is copied first. */
 lp_status lp_grad_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
                          int64_t acs, const float *B, int64_t brs, int64_t bcs, float beta, float *C);
+/* The op's reference kernel, from the forward of a fwd_overwrites row whose fast path declined:
+ * its outputs zeroed first (the tape left them as they were), as the kernel expects. */
+lp_status lp_grad_run_kernel(const lp_fwd_ctx *f);
 /* Zeroes the din_fresh gradients: a bwd_overwrites row's path that adds calls it first. */
 void lp_grad_zero_fresh(const lp_grad_ctx *c);
 /* Requires a float32 input/output k, naming the node otherwise. */

@@ -166,9 +166,7 @@ static lp_status elt_forward(const lp_fwd_ctx *f)
         if (st != LOWP_ERR_UNSUPPORTED)
             return st;
     }
-    if (c->out[0]->nbytes) /* the row is fwd_overwrites: the reference kernel gets zeros as usual */
-        memset(c->out[0]->data, 0, c->out[0]->nbytes);
-    return lp_op_get(c->node->op)->run(c);
+    return lp_grad_run_kernel(f);
 }
 
 /* dx += g * f'(x, y); p: up to four op parameters read once. The rows are bwd_overwrites: a
@@ -315,11 +313,8 @@ static lp_status clip_forward(const lp_fwd_ctx *f)
     bool flt = c->in[0]->dtype == LP_F32 && lp_dnt_enabled(); /* LOWP_KERNELS=reference: the kernel */
     for (int k = 1; k <= 2 && k < c->n_in; k++)
         flt &= !c->in[k] || (c->in[k]->dtype == LP_F32 && lp_tensor_numel(c->in[k]) == 1);
-    if (!flt) {
-        if (c->out[0]->nbytes) /* the row is fwd_overwrites: the kernel gets zeros as usual */
-            memset(c->out[0]->data, 0, c->out[0]->nbytes);
-        return lp_op_get(c->node->op)->run(c);
-    }
+    if (!flt)
+        return lp_grad_run_kernel(f);
     float p[2];
     clip_bounds(c->node, c->opset, c->n_in, c->in, p);
     const float *x = c->in[0]->data;

@@ -1,5 +1,5 @@
 /* grad_linalg.c — backward of Gemm and MatMul, as matrix products (Gemm first as oneDNN's
- * inner product where it is one: dnnl_nn.h). */
+ * inner product where it is one, MatMul as oneDNN's matmuls where it is dense: dnnl_nn.h). */
 #include <stdlib.h>
 
 #include "ops/matmul_ref.h"
@@ -92,13 +92,62 @@ static lp_status gemm_bw(const lp_grad_ctx *c)
 const lp_grad_def lp_graddef_Gemm = { .name = "Gemm", .diff_in = 7, .param_in = 7, .forward = gemm_forward,
                                       .backward = gemm_bw, .free_cache = lp_dnt_op_free, .bwd_overwrites = true };
 
+/* The MatMul as nb dense products (M,K) x (K,N) for oneDNN's matmul: a shared 2-D B (a
+ * transformer's weight: A's batch folds into M), or equal batch dims on both sides (attention's
+ * products). False for the other broadcasts and for 1-D operands (the loops run those). */
+static bool mm_dense(const lp_tensor *a, const lp_tensor *b, int64_t *nb, int64_t *M, int64_t *K, int64_t *N)
+{
+    if (a->dtype != LP_F32 || b->dtype != LP_F32 || a->ndim < 2 || b->ndim < 2 ||
+        a->dims[a->ndim - 1] != b->dims[b->ndim - 2])
+        return false;
+    *K = a->dims[a->ndim - 1];
+    *N = b->dims[b->ndim - 1];
+    if (b->ndim == 2) {
+        *nb = 1;
+        *M = *K ? lp_tensor_numel(a) / *K : 0;
+    } else {
+        if (a->ndim != b->ndim)
+            return false;
+        for (int i = 0; i < a->ndim - 2; i++)
+            if (a->dims[i] != b->dims[i])
+                return false;
+        *M = a->dims[a->ndim - 2];
+        *nb = lp_numel(a->ndim - 2, a->dims);
+    }
+    return *nb > 0 && *M > 0 && *K > 0 && *N > 0;
+}
+
+/* Training forward: oneDNN's matmul where the product is dense (mm_dense), else the op's kernel. */
+static lp_status matmul_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    int64_t nb, M, K, N;
+    if (c->n_in >= 2 && c->in[0] && c->in[1] && mm_dense(c->in[0], c->in[1], &nb, &M, &K, &N)) {
+        lp_status st = lp_dnt_mm_forward((lp_dnt_op **)f->cache, nb, M, K, N, c->in[0]->data, c->in[1]->data,
+                                         c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    return lp_grad_run_kernel(f);
+}
+
 /* numpy matmul with broadcast batch dims: per batch element, dA += g B^T, dB += A^T g (a
- * broadcast operand gets the sum over the batch elements that shared it). */
+ * broadcast operand gets the sum over the batch elements that shared it); as oneDNN matmuls
+ * where the product is dense. */
 static lp_status matmul_bw(const lp_grad_ctx *c)
 {
     const lp_tensor *a = c->in[0], *b = c->in[1];
     LP_TRY(lp_grad_want_f32(c, a, "A"));
     LP_TRY(lp_grad_want_f32(c, b, "B"));
+    int64_t nb, dM, dK, dN;
+    if (mm_dense(a, b, &nb, &dM, &dK, &dN)) {
+        lp_status fast = lp_dnt_mm_backward((lp_dnt_op **)c->cache, nb, dM, dK, dN, a->data, b->data,
+                                            c->dout[0]->data, c->din[0] ? c->din[0]->data : NULL,
+                                            c->din[1] ? c->din[1]->data : NULL, c->din_fresh);
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    lp_grad_zero_fresh(c); /* the products below add */
     lp_matmul mm;
     LP_TRY(lp_matmul_setup(c->node, a, b, &mm));
     const float *A = a->data, *B = b->data, *g = c->dout[0]->data;
@@ -115,4 +164,6 @@ static lp_status matmul_bw(const lp_grad_ctx *c)
     return LP_OK;
 }
 
-const lp_grad_def lp_graddef_MatMul = { .name = "MatMul", .diff_in = 3, .param_in = 3, .backward = matmul_bw };
+const lp_grad_def lp_graddef_MatMul = { .name = "MatMul", .diff_in = 3, .param_in = 3, .forward = matmul_forward,
+                                        .backward = matmul_bw, .free_cache = lp_dnt_op_free,
+                                        .fwd_overwrites = true, .bwd_overwrites = true };

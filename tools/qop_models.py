@@ -20,7 +20,9 @@ generator:
              DequantizeLinear (groups, depthwise, bias, u8/s8, per-channel weights, a second
              convolution reading the first's 8 bits, activation x activation), output
              ranges from a float reference; NAME.tol as above (bounds carried through two
-             convolutions where there are two).
+             convolutions where there are two);
+  dql_*      DynamicQuantizeLinear alone on ~100k values (split over threads by the oneDNN
+             backend: NAME.threads asks for a 2-thread run with the same bytes).
 Deterministic: same seed, same files."""
 import os
 import sys
@@ -32,12 +34,12 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
 
 
-def save(outdir, name, nodes, inits, x, out_shape, tol=None, ref=None):
+def save(outdir, name, nodes, inits, x, out_shape, tol=None, ref=None, out_type=TensorProto.FLOAT):
     """NAME.onnx and NAME.in.npy; NAME.tol (an absolute tolerance) and NAME.ref (why the
     default plan may still use the reference kernel) when given."""
     graph = helper.make_graph(
         nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, out_shape)],
+        [helper.make_tensor_value_info("out", out_type, out_shape)],
         [numpy_helper.from_array(v, k) for k, v in inits.items()])
     model = helper.make_model(graph, opset_imports=OPSET, producer_name="qop_models")
     model.ir_version = 7
@@ -382,6 +384,19 @@ def qlinearmatmul_case(rng, outdir, i):
     save(outdir, name, nodes, inits, x, list(y.shape), tol=float(sy) * 1.0001)
 
 
+def dql_case(rng, outdir, i):
+    """DynamicQuantizeLinear alone on a tensor big enough for the oneDNN backend to split it
+    over threads (NAME.threads: tests/qops.sh runs it with 2 threads too and wants the same
+    bytes); sizes not a multiple of 8, the range on either side of 0."""
+    shape = [1, int(rng.integers(3, 9)), int(rng.integers(90, 130)), int(rng.integers(90, 130))]
+    lo, hi = sorted(rng.uniform(-3, 3, size=2))
+    x = rng.uniform(min(lo, -0.1), max(hi, 0.1), size=shape).astype(np.float32)
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["X"], ["out", "s", "z"])]
+    name = f"dql_{i:02d}"
+    save(outdir, name, nodes, {}, x, shape, out_type=TensorProto.UINT8)
+    open(os.path.join(outdir, name + ".threads"), "w").close()
+
+
 def main():
     outdir = sys.argv[1]
     os.makedirs(outdir, exist_ok=True)
@@ -402,6 +417,8 @@ def main():
         qlinearconv_case(rng, outdir, i)
     for i in range(9):
         qlinearmatmul_case(rng, outdir, i)
+    for i in range(2):
+        dql_case(rng, outdir, i)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
  * in that layout when every reader is a oneDNN step (the ConvInteger or MatMulInteger after
  * it then reads it without a reorder). ONNX Runtime's dynamically quantized models have one
  * per weighted layer (IS-Net: 119 of them between its convolutions). The arithmetic is the
- * reference kernel's (lp_dynamic_quantize, ops/quant.h). */
+ * reference kernel's (lp_dynamic_quantize, ops/quant.h), split over the plan's threads. */
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,15 @@ typedef struct dq_state {
     int64_t n;                          /* elements the layouts hold (with any padding) */
 } dq_state;
 
+/* Below this many elements one thread does it all (a parallel region costs a few µs). */
+#define DQ_PAR_MIN (1 << 15)
+#define DQ_MAX_THREADS 256
+
 /* Padding of a blocked layout holds zeros (oneDNN writes them): they do not move the range,
- * which includes 0 anyway, and quantize to the zero point, which readers ignore. */
+ * which includes 0 anyway, and quantize to the zero point, which readers ignore. With several
+ * threads each takes one piece (a multiple of 8 elements) for the range and then the same
+ * piece for the quantization: the range is a min/max, so the result is bit-identical to one
+ * thread's. */
 static lp_status dq_run(void *arg, const lp_run_ctx *c)
 {
     (void)c;
@@ -28,7 +36,39 @@ static lp_status dq_run(void *arg, const lp_run_ctx *c)
     dnnl_memory_get_data_handle(s->dst, &y);
     dnnl_memory_get_data_handle(s->scale, &sc);
     dnnl_memory_get_data_handle(s->zp, &zp);
-    lp_dynamic_quantize(x, s->n, y, sc, zp);
+    int nt = omp_get_max_threads();
+    nt = nt < DQ_MAX_THREADS ? nt : DQ_MAX_THREADS;
+    if (nt < 2 || s->n < DQ_PAR_MIN) {
+        lp_dynamic_quantize(x, s->n, y, sc, zp);
+        return LP_OK;
+    }
+    const float *xf = x;
+    int64_t n = s->n, piece = ((n + nt - 1) / nt + 7) / 8 * 8;
+    float mn[DQ_MAX_THREADS], mx[DQ_MAX_THREADS];
+    for (int t = 0; t < nt; t++)
+        mn[t] = mx[t] = 0.0f;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        int64_t lo = t * piece, hi = lo + piece < n ? lo + piece : n;
+        if (lo < hi)
+            lp_dynamic_range(xf + lo, hi - lo, &mn[t], &mx[t]);
+    }
+    float lo_all = 0.0f, hi_all = 0.0f;
+    for (int t = 0; t < nt; t++) {
+        lo_all = mn[t] < lo_all ? mn[t] : lo_all;
+        hi_all = mx[t] > hi_all ? mx[t] : hi_all;
+    }
+    float scale;
+    uint8_t z;
+    lp_dynamic_params(lo_all, hi_all, &scale, &z);
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        int64_t lo = t * piece, hi = lo + piece < n ? lo + piece : n;
+        if (lo < hi)
+            lp_dynamic_apply(xf + lo, hi - lo, (uint8_t *)y + lo, scale, z);
+    }
+    *(float *)sc = scale;
+    *(uint8_t *)zp = z;
     return LP_OK;
 }
 

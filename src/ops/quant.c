@@ -283,10 +283,7 @@ static inline int32_t dynq_one(float x, float scale, float magic, float fzp)
     return (int32_t)q;
 }
 
-/* x: any shape -> y (uint8), scale, zero point as the ONNX spec computes them (ops/quant.h):
- * scale = (max(0, max x) - min(0, min x)) / 255, zp = saturate(round(0 - min / scale)),
- * y = saturate(round(x / scale) + zp). All zeros give scale 0, zp 0, y 0. */
-void lp_dynamic_quantize(const float *xd, int64_t total, uint8_t *y, float *scale_out, uint8_t *zp_out)
+void lp_dynamic_range(const float *xd, int64_t total, float *mn_out, float *mx_out)
 {
     /* the range, including 0 (NaN ignored) */
     float mn = 0.0f, mx = 0.0f;
@@ -311,40 +308,59 @@ void lp_dynamic_quantize(const float *xd, int64_t total, uint8_t *y, float *scal
         mn = xd[i] < mn ? xd[i] : mn;
         mx = xd[i] > mx ? xd[i] : mx;
     }
+    *mn_out = mn;
+    *mx_out = mx;
+}
+
+void lp_dynamic_params(float mn, float mx, float *scale_out, uint8_t *zp_out)
+{
     float scale = (mx - mn) / 255.0f;
-    int32_t zp = scale > 0.0f ? lp_requant(0.0f - mn / scale, 0, 0, 255) : 0;
-    if (scale > 0.0f) {
-        /* lp_requant's rounding in a form that vectorizes (blocks of 8): x / scale clamped to
-         * a range that saturates either way, rounded half to even by adding and subtracting
-         * 1.5 * 2^23; NaN gives the zero point */
-        const float magic = 12582912.0f, fzp = (float)zp;
-        i = 0;
-#if defined(__SSE2__)
-        const __m128 vs = _mm_set1_ps(scale), vlo = _mm_set1_ps(-512.0f), vhi = _mm_set1_ps(512.0f),
-                     vm = _mm_set1_ps(magic), vz = _mm_set1_ps(fzp), v0 = _mm_setzero_ps(),
-                     v255 = _mm_set1_ps(255.0f);
-        for (; i + 8 <= total; i += 8) {
-            __m128i q[2];
-            for (int h = 0; h < 2; h++) {
-                __m128 x4 = _mm_loadu_ps(xd + i + 4 * h);
-                __m128 v = _mm_min_ps(_mm_max_ps(_mm_div_ps(x4, vs), vlo), vhi);
-                v = _mm_add_ps(_mm_sub_ps(_mm_add_ps(v, vm), vm), vz);
-                v = _mm_min_ps(_mm_max_ps(v, v0), v255);
-                __m128 ord = _mm_cmpord_ps(x4, x4); /* NaN lanes take the zero point */
-                v = _mm_or_ps(_mm_and_ps(ord, v), _mm_andnot_ps(ord, vz));
-                q[h] = _mm_cvttps_epi32(v);
-            }
-            __m128i w = _mm_packs_epi32(q[0], q[1]); /* 0..255 fit int16, then u8 */
-            _mm_storel_epi64((__m128i *)(y + i), _mm_packus_epi16(w, w));
-        }
-#endif
-        for (; i < total; i++)
-            y[i] = (uint8_t)dynq_one(xd[i], scale, magic, fzp);
-    } else {
-        memset(y, zp, (size_t)total);
-    }
     *scale_out = scale;
-    *zp_out = (uint8_t)zp;
+    *zp_out = (uint8_t)(scale > 0.0f ? lp_requant(0.0f - mn / scale, 0, 0, 255) : 0);
+}
+
+void lp_dynamic_apply(const float *xd, int64_t total, uint8_t *y, float scale, uint8_t zp)
+{
+    if (!(scale > 0.0f)) {
+        memset(y, zp, (size_t)total);
+        return;
+    }
+    /* lp_requant's rounding in a form that vectorizes (blocks of 8): x / scale clamped to a
+     * range that saturates either way, rounded half to even by adding and subtracting
+     * 1.5 * 2^23; NaN gives the zero point */
+    const float magic = 12582912.0f, fzp = (float)zp;
+    int64_t i = 0;
+#if defined(__SSE2__)
+    const __m128 vs = _mm_set1_ps(scale), vlo = _mm_set1_ps(-512.0f), vhi = _mm_set1_ps(512.0f),
+                 vm = _mm_set1_ps(magic), vz = _mm_set1_ps(fzp), v0 = _mm_setzero_ps(), v255 = _mm_set1_ps(255.0f);
+    for (; i + 8 <= total; i += 8) {
+        __m128i q[2];
+        for (int h = 0; h < 2; h++) {
+            __m128 x4 = _mm_loadu_ps(xd + i + 4 * h);
+            __m128 v = _mm_min_ps(_mm_max_ps(_mm_div_ps(x4, vs), vlo), vhi);
+            v = _mm_add_ps(_mm_sub_ps(_mm_add_ps(v, vm), vm), vz);
+            v = _mm_min_ps(_mm_max_ps(v, v0), v255);
+            __m128 ord = _mm_cmpord_ps(x4, x4); /* NaN lanes take the zero point */
+            v = _mm_or_ps(_mm_and_ps(ord, v), _mm_andnot_ps(ord, vz));
+            q[h] = _mm_cvttps_epi32(v);
+        }
+        __m128i w = _mm_packs_epi32(q[0], q[1]); /* 0..255 fit int16, then u8 */
+        _mm_storel_epi64((__m128i *)(y + i), _mm_packus_epi16(w, w));
+    }
+#endif
+    for (; i < total; i++)
+        y[i] = (uint8_t)dynq_one(xd[i], scale, magic, fzp);
+}
+
+/* x: any shape -> y (uint8), scale, zero point as the ONNX spec computes them (ops/quant.h):
+ * scale = (max(0, max x) - min(0, min x)) / 255, zp = saturate(round(0 - min / scale)),
+ * y = saturate(round(x / scale) + zp). All zeros give scale 0, zp 0, y 0. */
+void lp_dynamic_quantize(const float *xd, int64_t total, uint8_t *y, float *scale_out, uint8_t *zp_out)
+{
+    float mn, mx;
+    lp_dynamic_range(xd, total, &mn, &mx);
+    lp_dynamic_params(mn, mx, scale_out, zp_out);
+    lp_dynamic_apply(xd, total, y, *scale_out, *zp_out);
 }
 
 static lp_status dynq_run(const lp_run_ctx *c)

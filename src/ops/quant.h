@@ -14,5 +14,11 @@ lp_status lp_qmatmul_acc(const lp_run_ctx *c, const lp_tensor *a, const lp_tenso
 /* DynamicQuantizeLinear of x[0..n): y (uint8), *scale = (max(0, max x) - min(0, min x)) / 255,
  * *zp = saturate(round(-min / scale)), y = saturate(round(x / scale) + zp); all zeros give 0. */
 void lp_dynamic_quantize(const float *x, int64_t n, uint8_t *y, float *scale, uint8_t *zp);
+/* Its three parts, for callers that split x (the oneDNN backend's threads): the range of
+ * x[0..n) including 0, NaN ignored (ranges of pieces combine by min/max); the scale and zero
+ * point of a range; the quantization of x[0..n) with them. */
+void lp_dynamic_range(const float *x, int64_t n, float *mn, float *mx);
+void lp_dynamic_params(float mn, float mx, float *scale, uint8_t *zp);
+void lp_dynamic_apply(const float *x, int64_t n, uint8_t *y, float scale, uint8_t zp);
 
 #endif

@@ -17,7 +17,8 @@
 
 /* ONNX bytes: load (no external data), describe as JSON, prepare a session (graph passes:
  * toposort, Identity removal, constant folding with the reference kernels, BN folding, dead
- * nodes, shape inference), write back and re-read. Folding is capped at 1 MiB per node here
+ * nodes, shape inference), upgrade to opset 13 (ir/upgrade.c) and write that, write back and
+ * re-read. Folding is capped at 1 MiB per node here
  * (LOWP_FOLD_LIMIT, unless set) so that inputs stay fast to run. */
 static inline int lp_fuzz_model_one(const uint8_t *data, size_t size)
 {
@@ -34,6 +35,11 @@ static inline int lp_fuzz_model_one(const uint8_t *data, size_t size)
     /* The saver must accept whatever the loader accepted; its bytes must load again. */
     uint8_t *out = NULL;
     size_t out_size = 0;
+    lowp_model *up = NULL;
+    if (lowp_model_upgrade(m, &up) == LOWP_OK && lp_onnx_write(up->graph, &out, &out_size) == LOWP_OK)
+        free(out);
+    lowp_model_free(up);
+    out = NULL, out_size = 0;
     if (lp_onnx_write(m->graph, &out, &out_size) == LOWP_OK) {
         lp_graph *g = NULL;
         if (lp_onnx_read(out, out_size, NULL, "<fuzz round trip>", &g) == LOWP_OK)

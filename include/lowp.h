@@ -145,6 +145,14 @@ int lowp_model_output_count(const lowp_model *model);
 const char *lowp_model_input_name(const lowp_model *model, int index);
 const char *lowp_model_output_name(const lowp_model *model, int index);
 
+/* The version of the default ONNX domain (ai.onnx) the model imports; 0 when none. */
+int64_t lowp_model_opset(const lowp_model *model);
+/* A copy of `model` rewritten from ONNX opset 7-12 to opset 13 with the same results (ops whose
+ * form changed take their opset-13 form: attributes that became inputs, Upsample -> Resize,
+ * Softmax's 2-D coercion made explicit, ...); a model at 13 or newer is copied as it is.
+ * lowp_quantize does this itself for INT8. Fails naming the node it cannot convert. */
+lowp_status lowp_model_upgrade(const lowp_model *model, lowp_model **upgraded_out);
+
 /* A JSON description of the model (inputs/outputs with dtypes and shapes, symbolic dims as
  * strings, op histogram, parameter count and bytes, opsets, producer). *json_out is
  * malloc'ed; the caller frees it with free(). */

@@ -1,5 +1,6 @@
-// ort_run.js MODEL IN.npy OUT.npy — runs a single-input ONNX model in ONNX Runtime (the npm
-// package onnxruntime-node installed under bench/) and writes its first output as float32 .npy.
+// ort_run.js MODEL IN.npy OUT.npy [MODEL IN.npy OUT.npy ...] — runs each single-input ONNX model
+// in ONNX Runtime (the npm package onnxruntime-node installed under bench/) and writes its first
+// output as float32 .npy (several triples share one process: ORT's start-up is paid once).
 // Used by the tests that hold lowp's results against ONNX Runtime's.
 'use strict';
 const fs = require('fs');
@@ -23,12 +24,7 @@ function writeNpy(file, shape, data) {
   fs.renameSync(tmp, file);
 }
 
-async function main() {
-  const [model, input, output] = process.argv.slice(2);
-  if (!output) {
-    console.error('usage: node tests/ort_run.js MODEL IN.npy OUT.npy');
-    process.exit(1);
-  }
+async function runOne(model, input, output) {
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3,
   });
@@ -36,7 +32,22 @@ async function main() {
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', x.data, x.shape) };
   const result = await session.run(feeds);
   const y = result[session.outputNames[0]];
-  writeNpy(output, y.dims, y.data);
+  writeNpy(output, y.dims, Array.from(y.data, Number));
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (!args.length || args.length % 3) {
+    console.error('usage: node tests/ort_run.js MODEL IN.npy OUT.npy [MODEL IN.npy OUT.npy ...]');
+    process.exit(1);
+  }
+  for (let i = 0; i < args.length; i += 3) {
+    try {
+      await runOne(args[i], args[i + 1], args[i + 2]);
+    } catch (e) {
+      throw new Error(`${args[i]}: ${e.message}`);
+    }
+  }
 }
 
 main().catch((e) => {

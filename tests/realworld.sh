@@ -16,8 +16,9 @@
 # IS-Net, whose 1024x1024 calibration is done once), every export runs in ORT, and the SQNR of
 # its output against the FP32 output is printed (fidelity is reported, and marked LOW below
 # 10 dB: known for PaddleOCR det and openWakeWord's melspectrogram; only a failed export, a
-# wrong shape or a non-finite output fails). A model whose opset is too old for the INT8
-# operators is skipped for that export, with lowp's reason.
+# wrong shape or a non-finite output fails). Models older than opset 13 (PaddleOCR's) are upgraded
+# to 13 by lowp first (ir/upgrade.c); one whose upgrade is refused is skipped for that export,
+# with lowp's reason.
 SUITE=realworld
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3

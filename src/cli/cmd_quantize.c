@@ -299,6 +299,10 @@ int lp_cmd_quantize(int argc, char **argv)
         rc = lp_cli_lib_error();
         goto done;
     }
+    if (lowp_model_opset(q) > lowp_model_opset(model) && !o.quiet && lp_cli_comm.rank == 0)
+        fprintf(stderr, "lowp quantize: upgraded the model from ONNX opset %lld to %lld for %s\n",
+                (long long)lowp_model_opset(model), (long long)lowp_model_opset(q),
+                lowp_recipe_is_dynamic(recipe) ? "DynamicQuantizeLinear" : "QuantizeLinear/DequantizeLinear");
     int n_int8 = 0, n_capable = 0, n_fp32 = 0, n_bf16 = 0, n_unreached = 0;
     const char *cap_key = lowp_recipe_is_dynamic(recipe) ? "dynamic_int8" : "int8";
     /* static: what the written model holds, not only what the recipe asked (a node calibration

@@ -534,6 +534,12 @@ int lp_cmd_tune(int argc, char **argv)
             fprintf(stderr, "tune: warning: the tuned model is slower than FP32 (x%.2f) although it meets the "
                             "target; see the report for where the time goes\n", s.speedup);
         printf("output     %s\n", s.output);
+        lowp_model *tuned = NULL;
+        if (s.n_int8 > 0 && lowp_model_opset(model) < 13 && lowp_model_load(s.output, &tuned) == LOWP_OK &&
+            lowp_model_opset(tuned) > lowp_model_opset(model))
+            fprintf(stderr, "tune: upgraded the model from ONNX opset %lld to %lld for QuantizeLinear/DequantizeLinear\n",
+                    (long long)lowp_model_opset(model), (long long)lowp_model_opset(tuned));
+        lowp_model_free(tuned);
         printf("report     %s/report.md, %s/report.html\n", s.workspace, s.workspace);
         if (o.tensorboard)
             printf("tensorboard tensorboard --logdir %s/tensorboard\n", s.workspace);

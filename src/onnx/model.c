@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ir/upgrade.h"
 #include "onnx/model.h"
 
 static lp_status wrap(lp_graph *g, const char *path, lowp_model **out)
@@ -74,6 +75,22 @@ void lowp_model_free(lowp_model *model)
 
 int lowp_model_input_count(const lowp_model *m) { return m ? m->graph->n_inputs : 0; }
 int lowp_model_output_count(const lowp_model *m) { return m ? m->graph->n_outputs : 0; }
+
+int64_t lowp_model_opset(const lowp_model *m) { return m ? lp_graph_opset(m->graph, "") : 0; }
+
+lowp_status lowp_model_upgrade(const lowp_model *model, lowp_model **out)
+{
+    if (!model || !out)
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_model_upgrade: NULL argument");
+    lp_graph *g = NULL;
+    LP_TRY(lp_graph_clone(model->graph, &g));
+    lp_status st = lp_graph_upgrade(g, NULL);
+    if (st != LP_OK) {
+        lp_graph_free(g);
+        return model->path ? lp_error_prefix(st, "%s", model->path) : st;
+    }
+    return wrap(g, NULL, out);
+}
 
 const char *lowp_model_input_name(const lowp_model *m, int i)
 {

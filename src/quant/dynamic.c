@@ -348,13 +348,8 @@ static lp_status dynamic_graph(lp_graph *g, const lp_recipe *r, int depth)
 
 lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_graph **out)
 {
-    if (lp_graph_opset(src, "") < 11)
-        return lp_error(LOWP_ERR_UNSUPPORTED,
-                        "the model imports ONNX opset %lld; dynamic quantization (DynamicQuantizeLinear) needs "
-                        "opset 11 or newer: re-export the model with opset 13",
-                        (long long)lp_graph_opset(src, ""));
     lp_graph *g = NULL;
-    LP_TRY(lp_graph_clone(src, &g));
+    LP_TRY(lp_quant_upgraded(src, 11, "dynamic quantization (DynamicQuantizeLinear)", &g));
     lp_status st = dynamic_graph(g, r, 0);
     if (st == LP_OK) /* a body's DynamicQuantizeLSTM needs the model to import com.microsoft */
         st = lp_graph_walk_subgraphs(g, ms_domain_used, g);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ir/infer.h"
+#include "ir/upgrade.h"
 #include "ops/requant.h"
 #include "onnx/model.h"
 
@@ -818,20 +819,41 @@ static lp_status quantize_body(void *user, lp_graph *sub, lp_graph *parent, int 
     return lp_graph_toposort(sub);
 }
 
+lp_status lp_quant_upgraded(const lp_graph *src, int64_t need, const char *what, lp_graph **out)
+{
+    int64_t from = lp_graph_opset(src, "");
+    LP_TRY(lp_graph_clone(src, out));
+    if (from >= 13)
+        return LP_OK;
+    lp_graph *up = NULL;
+    lp_status st = lp_graph_clone(src, &up);
+    if (st == LP_OK && (st = lp_graph_upgrade(up, NULL)) == LP_OK) {
+        lp_graph_free(*out);
+        *out = up;
+        return LP_OK;
+    }
+    lp_graph_free(up);
+    if (from >= need && st != LOWP_ERR_OUT_OF_MEMORY)
+        return LP_OK; /* usable as it is, per tensor */
+    lp_graph_free(*out);
+    *out = NULL;
+    return lp_error_prefix(st, "the model imports ONNX opset %lld; %s needs opset %lld or newer (13 for per-channel "
+                               "weights) and upgrading it to 13 failed", (long long)from, what, (long long)need);
+}
+
 lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, const lp_recipe *r, lp_graph **out)
 {
     qctx q = { .cal = cal, .recipe = r, .opset = lp_graph_opset(src, "") };
     LP_TRY(lp_graph_walk_subgraphs((lp_graph *)src, find_int8, &q)); /* reads only */
     find_int8(&q, (lp_graph *)src, NULL, 0, 0);
     bool any_int8 = q.any_int8;
-    if (any_int8 && q.opset < 10)
-        return lp_error(LOWP_ERR_UNSUPPORTED,
-                        "the model imports ONNX opset %lld; INT8 (QuantizeLinear/DequantizeLinear) needs opset 10 or "
-                        "newer, 13 for per-channel weights: re-export the model with opset 13",
-                        (long long)q.opset);
     if (any_int8 && !cal)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "INT8 nodes need calibration statistics (no calibration given)");
-    LP_TRY(lp_graph_clone(src, &q.g));
+    if (any_int8)
+        LP_TRY(lp_quant_upgraded(src, 10, "INT8 (QuantizeLinear/DequantizeLinear)", &q.g));
+    else
+        LP_TRY(lp_graph_clone(src, &q.g));
+    q.opset = lp_graph_opset(q.g, "");
     lp_status st = any_int8 ? quantize_nodes(&q, q.g, "") : LP_OK;
     if (st == LP_OK && any_int8)
         st = lp_graph_walk_subgraphs(q.g, quantize_body, &q);

@@ -26,6 +26,12 @@ void lp_qparams(double lo, double hi, bool symmetric, float *scale, int32_t *zp)
  * scale s_in*s_w. `cal` may be NULL only when no node needs activation statistics. */
 lp_status lp_quantize_graph(const lp_graph *g, const lp_calibration *cal, const lp_recipe *r, lp_graph **out);
 
+/* A copy of `src` for quantization: upgraded to ONNX opset 13 (ir/upgrade.h) when it imports an
+ * older one, so that QuantizeLinear/DequantizeLinear and per-channel weights can be written. A
+ * model at opset `need` or newer that cannot be upgraded is copied as it is; an older one fails,
+ * naming `what` needs that opset and the node the upgrade could not convert. */
+lp_status lp_quant_upgraded(const lp_graph *src, int64_t need, const char *what, lp_graph **out);
+
 /* Records the recipe's bf16 nodes (those capable of it) in the model metadata entry
  * LP_META_BF16_NODES, which sessions turn into the engine's per-node precision. */
 lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r);

@@ -2,10 +2,9 @@
 # upgrade.sh BUILD — `lowp upgrade` (ir/upgrade.c: ONNX opset 7-12 -> 13) on generated models:
 # for every op the upgrader rewrites, random small models at the old opsets (onnx.helper, random
 # shapes, axes, attribute values, seeded), upgraded by lowp; onnx.checker must accept the result
-# at opset 13, and ONNX Runtime must give the same output on the original and the upgraded model
-# (the same arithmetic in the same runtime: equal up to the last bit except where the rewrite
-# changes the kernel's iteration -- Softmax's 2-D coercion rewritten as Flatten -> Softmax ->
-# Reshape -- where 1 ulp of float32 per value is allowed); lowp itself runs the upgraded model
+# at opset 13, and ONNX Runtime must give the same output on the original and the upgraded model,
+# bit for bit (the same arithmetic in the same runtime: Softmax's 2-D coercion rewritten as
+# Flatten -> Softmax(-1) -> Reshape reduces the same contiguous rows); lowp itself runs the upgraded model
 # and agrees with ORT within 1e-5 of the output's scale (different kernels, float32). Then what
 # the upgrader cannot convert is refused naming the node, and hostile attribute values are
 # errors, not crashes.
@@ -151,12 +150,8 @@ if not (os.path.exists(f"{t}/{c}.ort0.npy") and os.path.exists(f"{t}/{c}.ort1.np
 a, b = np.load(f"{t}/{c}.ort0.npy"), np.load(f"{t}/{c}.ort1.npy")
 if a.shape != b.shape:
     print(f"shape {b.shape}, original {a.shape}"); sys.exit(1)
-# equal, except 1 ulp where Softmax's rows are now reduced by another kernel shape
-ulps = 1 if c.startswith(("softmax", "logsoftmax")) else 0
-err = np.abs(a.astype(np.float64) - b)
-lim = ulps * np.spacing(np.abs(a).astype(np.float32)).astype(np.float64)
-if np.any(err > lim):
-    print(f"ORT original vs upgraded: max diff {err.max():.3g}"); sys.exit(1)
+if not np.array_equal(a, b):
+    print(f"ORT original vs upgraded: max diff {np.abs(a.astype(np.float64) - b).max():.3g}"); sys.exit(1)
 if os.path.exists(f"{t}/lo/err"):
     print(open(f"{t}/lo/err").read().strip()); sys.exit(1)
 lo = np.load(f"{t}/lo/y.npy").astype(np.float64)
@@ -220,4 +215,46 @@ for pair in dropout7_mask:"'dr' (Dropout): the mask of Dropout-7 is read" bn_spa
         if [ -e "$T/bad_$name.up.onnx" ]; then fail "refuses $name" "wrote an output anyway"; else ok "refuses $name ($(tail -n 1 "$T/err" | cut -c1-110))"; fi
     }
 done
+# the quantizer's hook: an opset 9 Conv net is upgraded (said once) and gets per-channel weights;
+# an opset 10 one the upgrade refuses is quantized as it is (per tensor); an opset 9 one it
+# refuses fails naming the node
+$PY - "$T" <<'PYEOF' || fail generate-q "cannot generate the models"
+import sys, numpy as np, onnx
+from onnx import helper as h, TensorProto as TP, numpy_helper as nh
+t = sys.argv[1]; r = np.random.default_rng(7)
+def save(name, opset, extra, inits=()):
+    w = nh.from_array(r.standard_normal([4, 2, 3, 3]).astype(np.float32), "w")
+    nodes = [h.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]), h.make_node("Relu", ["c"], ["r"], name="relu")] + extra
+    g = h.make_graph(nodes, name, [h.make_tensor_value_info("x", TP.FLOAT, [1, 2, 6, 6])],
+                     [h.make_tensor_value_info("y", TP.FLOAT, None)], [w] + list(inits))
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)]); m.ir_version = 4
+    onnx.save(m, f"{t}/q_{name}.onnx")
+sc = nh.from_array(np.array([1, 1, 2, 0.5], np.float32), "sc")
+save("ok9", 9, [h.make_node("Softmax", ["r"], ["y"], name="sm")])
+save("mixed10", 10, [h.make_node("Resize", ["r", "sc"], ["y"], name="rz")], [sc])
+save("mixed9", 9, [h.make_node("Upsample", ["r", "sc"], ["y"], name="up")], [sc])
+np.save(f"{t}/q_calib.npy", r.standard_normal([4, 2, 6, 6]).astype(np.float32))
+PYEOF
+lowp quantize "$T/q_ok9.onnx" -o "$T/q_ok9.int8.onnx" --calib "Npy:$T/q_calib.npy" -b 1
+if expect "quantize opset 9" 0 && has "quantize opset 9" "$T/err" "upgraded the model from ONNX opset 9 to 13 for QuantizeLinear/DequantizeLinear"; then
+    n=$(grep -c "upgraded the model" "$T/err")
+    msg=$($PY -c "
+import onnx, sys; m = onnx.load('$T/q_ok9.int8.onnx'); onnx.checker.check_model(m)
+v = [o.version for o in m.opset_import if o.domain in ('', 'ai.onnx')]
+pc = [n.name for n in m.graph.node if n.op_type == 'DequantizeLinear' and any(a.name == 'axis' for a in n.attribute)
+      or n.op_type == 'DequantizeLinear' and [i for i in m.graph.initializer if i.name == n.input[1] and len(i.dims) == 1 and i.dims[0] > 1]]
+print(f'opset {v}, per-channel DequantizeLinear: {pc}'); sys.exit(0 if v == [13] and pc else 1)") \
+        && [ "$n" = 1 ] && ok "quantize opset 9: upgraded, said once, $msg" || fail "quantize opset 9" "said $n times; $msg"
+fi
+lowp quantize "$T/q_mixed10.onnx" -o "$T/q_mixed10.int8.onnx" --calib "Npy:$T/q_calib.npy" -b 1
+expect "quantize opset 10, upgrade refused" 0 && if grep -q "upgraded" "$T/err"; then
+    fail "quantize opset 10, upgrade refused" "claims an upgrade: $(cat "$T/err")"
+else
+    v=$($PY -c "import onnx; print(onnx.load('$T/q_mixed10.int8.onnx').opset_import[0].version)")
+    [ "$v" = 10 ] && ok "quantize opset 10, upgrade refused: quantized as it is (opset $v, per tensor)" || fail "quantize opset 10" "opset $v"
+fi
+lowp quantize "$T/q_mixed9.onnx" -o "$T/q_mixed9.int8.onnx" --calib "Npy:$T/q_calib.npy" -b 1
+expect "quantize opset 9, upgrade refused" 2 && has "quantize opset 9, upgrade refused" "$T/err" \
+    "needs opset 10 or newer (13 for per-channel weights) and upgrading it to 13 failed: node 'up' (Upsample)" \
+    && ok "quantize opset 9, upgrade refused: $(tail -n 1 "$T/err" | cut -c1-150)"
 finish

@@ -825,18 +825,13 @@ lp_status lp_quant_upgraded(const lp_graph *src, int64_t need, const char *what,
     LP_TRY(lp_graph_clone(src, out));
     if (from >= 13)
         return LP_OK;
-    lp_graph *up = NULL;
-    lp_status st = lp_graph_clone(src, &up);
-    if (st == LP_OK && (st = lp_graph_upgrade(up, NULL)) == LP_OK) {
-        lp_graph_free(*out);
-        *out = up;
+    lp_status st = lp_graph_upgrade(*out, NULL);
+    if (st == LP_OK)
         return LP_OK;
-    }
-    lp_graph_free(up);
-    if (from >= need && st != LOWP_ERR_OUT_OF_MEMORY)
-        return LP_OK; /* usable as it is, per tensor */
-    lp_graph_free(*out);
+    lp_graph_free(*out); /* partly rewritten */
     *out = NULL;
+    if (from >= need && st != LOWP_ERR_OUT_OF_MEMORY)
+        return lp_graph_clone(src, out); /* usable as it is, per tensor */
     return lp_error_prefix(st, "the model imports ONNX opset %lld; %s needs opset %lld or newer (13 for per-channel "
                                "weights) and upgrading it to 13 failed", (long long)from, what, (long long)need);
 }

@@ -160,12 +160,23 @@ static void gb_output(gb *b, int v)
 
 /* ---- the quantizer's patterns ---- */
 
+/* A graph input that is quantized keeps off the rounding ties where oneDNN and ONNX may land
+ * one step apart (lp_test_off_ties): the bounds here do not carry that step, and with 10^4
+ * inputs a case would meet one. */
+static void off_ties(gb *b, int x, float s)
+{
+    for (int i = 0; i < b->n_feed; i++)
+        if (b->g->inputs[i] == x)
+            lp_test_off_ties(b->feed[i]->data, lp_tensor_numel(b->feed[i]), s);
+}
+
 /* x -> QuantizeLinear -> DequantizeLinear over [lo, hi] (u8 asymmetric or s8 symmetric);
  * returns the DQ output, *scale its step. */
 static int act_qdq(gb *b, int x, double lo, double hi, bool sym, float *scale)
 {
     int32_t zp;
     lp_qparams(lo, hi, sym, scale, &zp);
+    off_ties(b, x, *scale);
     int s = gb_scalar(b, LOWP_FLOAT, *scale), z = gb_scalar(b, sym ? LP_I8 : LP_U8, zp);
     int in[3] = { x, s, z };
     int q = gb_op(b, "QuantizeLinear", 3, in);
@@ -413,6 +424,92 @@ static void test_conv_int8_random(void)
         check_int8(what, b, n8, tol);
         gb_free(b);
     }
+}
+
+/* An asymmetric u8 input quantized from plain NCHW into the channels-last layout oneDNN's
+ * INT8 convolutions take: oneDNN 2.6.3's reorder gets the zero point wrong there for more than
+ * 16 channels not a multiple of 4 at 64 or 256 positions per channel (nearly every value off),
+ * so lowp changes the layout and quantizes in two reorders (dn_reorder_q). Both convolution
+ * kinds: unpadded (the zero point folded into the bias, brgconv) and padded (oneDNN's source
+ * zero point, jit_int8). Float result: int32 sums scaled once, within 1e-5 of max|ref|. */
+static void test_conv_int8_zp_layout(void)
+{
+    static const int64_t shapes[][3] = { { 17, 8, 8 }, { 23, 8, 8 }, { 18, 16, 16 }, { 33, 4, 16 }, { 26, 8, 8 } };
+    for (size_t t = 0; t < 2 * sizeof shapes / sizeof *shapes; t++) {
+        const int64_t *sh = shapes[t / 2];
+        int64_t pad = (int64_t)(t % 2), M = 8, xd[4] = { 1, sh[0], sh[1], sh[2] }, wd[4] = { M, sh[0], 3, 3 },
+                p[4] = { pad, pad, pad, pad };
+        gb *b = gb_new();
+        float s_x, s_w[512];
+        double l1;
+        int x = gb_input(b, 4, xd, -1.f, 1.f);
+        int in[2] = { act_qdq(b, x, -1.0, 1.0, false, &s_x), weight_dq(b, 4, wd, 0, s_w, &l1) };
+        int y = gb_op(b, "Conv", 2, in);
+        attr_ints(b, "pads", 4, p);
+        gb_output(b, y);
+        char what[96];
+        snprintf(what, sizeof what, "u8 zp 128 C%lld %lldx%lld pad %lld", (long long)sh[0], (long long)sh[1],
+                 (long long)sh[2], (long long)pad);
+        check_int8(what, b, 1, 0);
+        gb_free(b);
+    }
+}
+
+/* A step that falls back to the reference kernels reads an 8-bit value another step stored
+ * in its own layout (DynamicQuantizeLinear's u8, channels-last) as plain integers of that type:
+ * ConvInteger forced to the fallback (it once got a float copy: "x and w must be uint8 or
+ * int8"). Integer sums: exact. */
+static void test_convint_fallback(void)
+{
+    gb *b = gb_new();
+    int64_t xd[4] = { 1, 5, 6, 7 }, wd[4] = { 4, 5, 3, 3 }, n1 = 1;
+    int x = gb_input(b, 4, xd, -1.f, 2.f);
+    /* made by a float convolution (a permutation of the channels times 0.5, exact): it stores x
+       channels-last, and DynamicQuantizeLinear its u8 result alike */
+    int64_t fd[4] = { 5, 5, 1, 1 };
+    lp_tensor *fw;
+    lp_tensor_new(LOWP_FLOAT, 4, fd, &fw);
+    for (int64_t i = 0; i < 25; i++)
+        ((float *)fw->data)[i] = i % 5 == (i / 5 + 1) % 5 ? 0.5f : 0.f;
+    x = op2(b, "Conv", x, gb_tensor(b, fw));
+    int dq[3] = { gb_value(b, "q"), gb_value(b, "s"), gb_value(b, "z") };
+    lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &last_node);
+    lp_tensor *w, *wz;
+    lp_tensor_new(LP_I8, 4, wd, &w);
+    lp_tensor_new(LP_I8, 0, &n1, &wz);
+    for (int64_t i = 0; i < lp_tensor_numel(w); i++)
+        ((int8_t *)w->data)[i] = (int8_t)rnd(-127, 127);
+    ((int8_t *)wz->data)[0] = 0;
+    int in[4] = { dq[0], gb_tensor(b, w), dq[2], gb_tensor(b, wz) };
+    int y = op1(b, "Cast", gb_op(b, "ConvInteger", 4, in));
+    attr_i(b, "to", LOWP_FLOAT);
+    gb_output(b, y);
+    const lp_tensor *feed[1] = { b->feed[0] };
+    lp_plan_options ro = lp_plan_options_default();
+    ro.reference_only = true;
+    lp_plan *pr = NULL, *pf = NULL;
+    setenv("LOWP_DNNL_TEST_FALLBACK", "ConvInteger", 1);
+    CHECK_OK(lp_plan_compile_opt(b->g, feed, NULL, &pf));
+    unsetenv("LOWP_DNNL_TEST_FALLBACK");
+    CHECK_OK(lp_plan_compile_opt(b->g, feed, &ro, &pr));
+    if (pf && pr) {
+        char buf[256];
+        int fb = 0, private_q = 0;
+        for (int k = 0; k < pf->n_steps; k++) {
+            fb += strstr(lp_plan_step_str(pf, k, buf, sizeof buf), "reference fallback") != NULL;
+            private_q += pf->steps[k].kernel == &lp_kernel_dnnl && ((const dn_step *)pf->steps[k].state)->out_private;
+        }
+        CHECK_MSG(fb == 1 && private_q >= 1, "%d fallback steps, %d private outputs", fb, private_q);
+        if (verbose)
+            print_plan("ConvInteger fallback", pf);
+        CHECK_OK(lp_plan_run(pr, feed, NULL, NULL));
+        CHECK_OK(lp_plan_run(pf, feed, NULL, NULL));
+        const lp_tensor *a = &pf->vals[pf->g->outputs[0]], *r = &pr->vals[pr->g->outputs[0]];
+        CHECK_MSG(memcmp(a->data, r->data, (size_t)a->nbytes) == 0, "the fallback's sums differ");
+    }
+    lp_plan_free(pr);
+    lp_plan_free(pf);
+    gb_free(b);
 }
 
 /* A ResNet block's end in a quantized model: Conv + Add(DequantizeLinear residual) + Relu,
@@ -1322,6 +1419,7 @@ static void test_zoo_int8(void)
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    lp_test_seed(&rng_state);
     RUN(test_conv_int8_random);
     RUN(test_conv_int8_residual);
     RUN(test_conv_int8_depthwise);
@@ -1334,6 +1432,8 @@ int main(int argc, char **argv)
     RUN(test_qmove_random);
     RUN(test_quantized_unet);
     RUN(test_taps);
+    RUN(test_conv_int8_zp_layout);
+    RUN(test_convint_fallback);
     RUN(test_zoo_int8);
     return TEST_SUMMARY("test_kernels_int8");
 }

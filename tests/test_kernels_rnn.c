@@ -279,6 +279,7 @@ static void test_rnn_declined(void)
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    lp_test_seed(&rng_state);
     RUN(test_rnn_random);
     RUN(test_rnn_declined);
     return TEST_SUMMARY("test_kernels_rnn");

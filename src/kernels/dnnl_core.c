@@ -199,7 +199,7 @@ static bool same_quant(const dn_quant *a, const dn_quant *b)
     return a->dt == b->dt && a->scale == b->scale && a->zp == b->zp;
 }
 
-lp_status dn_reorder_q(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl_memory_t to, const dn_quant *tq)
+static lp_status reorder_one(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl_memory_t to, const dn_quant *tq)
 {
     const dnnl_memory_desc_t *mf, *mt;
     dnnl_memory_get_memory_desc(from, &mf);
@@ -208,6 +208,51 @@ lp_status dn_reorder_q(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl
     LP_TRY(reorder_prim_q(mf, fq, mt, tq, &r));
     dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
     return dn_add_exec(st, r, 2, args);
+}
+
+/* md alone in its buffer: no offset, no bytes but its (padded) elements. */
+static bool md_dense(const dnnl_memory_desc_t *md)
+{
+    if (md->format_kind != dnnl_blocked || md->offset0 != 0 || md->ndims < 1)
+        return false;
+    size_t n = md->data_type == dnnl_f32 || md->data_type == dnnl_s32 ? 4 : md->data_type == dnnl_bf16 ? 2 : 1;
+    for (int d = 0; d < md->ndims; d++)
+        n *= (size_t)md->padded_dims[d];
+    return dnnl_memory_desc_get_size(md) == n;
+}
+
+/* oneDNN 2.6.3's jit reorder from plain (nchw) to channels-last with a zero point writes wrong
+ * values for some shapes (more than 16 channels not a multiple of 4, 64 or 256 positions per
+ * channel: nchw 1x23x8x8 -> nhwc u8, zero point 128, is wrong nearly everywhere; found by
+ * tests/test_kernels_int8.c on other seeds). So a reorder with a zero point that also changes
+ * the layout goes in two: the layout change alone (no attributes) on the 8-bit side where it
+ * can, then the (de)quantization between equal layouts -- one more pass, over bytes. */
+lp_status dn_reorder_q(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl_memory_t to, const dn_quant *tq)
+{
+    const dnnl_memory_desc_t *mf, *mt;
+    dnnl_memory_get_memory_desc(from, &mf);
+    dnnl_memory_get_memory_desc(to, &mt);
+    dnnl_memory_desc_t from_as_to = *mf;
+    from_as_to.data_type = mt->data_type;
+    if (!((fq && fq->on && fq->zp) || (tq && tq->on && tq->zp)) || dnnl_memory_desc_equal(&from_as_to, mt) ||
+        mf->extra.flags || mt->extra.flags)
+        return reorder_one(st, from, fq, to, tq);
+    /* the layout first (in from's type, into to's layout), or the conversion first (into
+       from's layout, in to's type): whichever moves 8-bit data, if its buffer can be made */
+    bool from_8bit = mf->data_type == dnnl_u8 || mf->data_type == dnnl_s8;
+    bool layout_first = md_dense(mt) && (from_8bit || !md_dense(mf));
+    if (!layout_first && !md_dense(mf))
+        return reorder_one(st, from, fq, to, tq);
+    dnnl_memory_desc_t mid = layout_first ? *mt : *mf;
+    mid.data_type = layout_first ? mf->data_type : mt->data_type;
+    dnnl_memory_t mm;
+    LP_TRY(dn_mem_temp(st, &mid, &mm));
+    if (layout_first) {
+        LP_TRY(reorder_one(st, from, NULL, mm, NULL));
+        return reorder_one(st, mm, fq, to, tq);
+    }
+    LP_TRY(reorder_one(st, from, fq, mm, tq));
+    return reorder_one(st, mm, NULL, to, NULL);
 }
 
 lp_status dn_input_q(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, const dn_quant *wq,
@@ -228,15 +273,8 @@ lp_status dn_input_q(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memor
         *out = src;
         return LP_OK;
     }
-    dnnl_primitive_t r;
-    LP_TRY(reorder_prim_q(&have, &hq, want, wq, &r));
-    lp_status s = dn_mem_temp(st, want, out);
-    if (s != LP_OK) {
-        dnnl_primitive_destroy(r);
-        return s;
-    }
-    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, *out } };
-    return dn_add_exec(st, r, 2, args);
+    LP_TRY(dn_mem_temp(st, want, out));
+    return dn_reorder_q(st, src, &hq, *out, wq);
 }
 
 lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
@@ -272,10 +310,7 @@ lp_status dn_copy_into(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t 
     dn_quant hq = { 0 };
     dn_value_quantized(pc, v, &hq);
     LP_TRY(dn_mem_value(st, pc, v, &have, &src));
-    dnnl_primitive_t r;
-    LP_TRY(reorder_prim_q(&have, &hq, want, dq, &r));
-    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, dst } };
-    return dn_add_exec(st, r, 2, args);
+    return dn_reorder_q(st, src, &hq, dst, dq);
 }
 
 lp_status dn_input_plain(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t *out)
@@ -415,12 +450,19 @@ static lp_status build_reference(dn_step *st, const lp_prep_ctx *pc)
             }
             const dn_step *p = producer(pc, v);
             if (p && p->out_private) { /* a plain copy, made by a reorder before the nodes run */
+                /* of the value's type: float, or the 8-bit integers of a u8/s8 value
+                   (DynamicQuantizeLinear's, read by a ConvInteger that fell back) */
+                lp_dtype dt = pc->g->values[v].dtype == LP_U8 || pc->g->values[v].dtype == LP_I8 ? pc->g->values[v].dtype
+                                                                                                  : LOWP_FLOAT;
+                dnnl_memory_desc_t plain;
+                dn_plain_md(&plain, dt == LP_U8 ? dnnl_u8 : dt == LP_I8 ? dnnl_s8 : dnnl_f32, pc->vals[v].ndim,
+                            pc->vals[v].dims);
                 dnnl_memory_t m;
-                LP_TRY(dn_input_plain(st, pc, v, &m));
+                LP_TRY(dn_input(st, pc, v, &plain, &m));
                 void *data = NULL;
                 dnnl_memory_get_data_handle(m, &data);
                 lp_tensor *t = &st->ref_tmp[st->n_ref_tmp++];
-                lp_tensor_view(t, LOWP_FLOAT, pc->vals[v].ndim, pc->vals[v].dims, data);
+                lp_tensor_view(t, dt, pc->vals[v].ndim, pc->vals[v].dims, data);
                 r->in[k] = t;
             } else {
                 r->in[k] = &pc->vals[v];
@@ -572,7 +614,8 @@ static const lp_tensor *dn_plain(void *state, int value, const lp_tensor *t)
     dn_step *st = state;
     if (value != st->out_value || !st->out_private)
         return t;
-    if (!st->plain_reorder) { /* float, or the 8-bit integers of a u8/s8 value (DynamicQuantizeLinear's) */
+    if (!st->plain_reorder) { /* float, or the 8-bit integers of a u8/s8 value (DynamicQuantizeLinear's);
+                                 one reorder: to plain is no direction dn_reorder_q splits for */
         dnnl_memory_desc_t plain;
         dn_plain_md(&plain, t->dtype == LP_U8 ? dnnl_u8 : t->dtype == LP_I8 ? dnnl_s8 : dnnl_f32, t->ndim, t->dims);
         size_t size = dnnl_memory_desc_get_size(&plain);

@@ -7,7 +7,7 @@ generator:
   convint_*  DynamicQuantizeLinear -> ConvInteger -> Cast -> Mul(x_scale * w_scale) -> Add(bias)
              [-> Relu] (quantize_dynamic's convolution), weights u8 asymmetric (zero points that
              put some w - zw outside int8, as in IS-Net) or s8, per tensor or per channel,
-             strides, pads, dilations, groups, 1-D/2-D;
+             strides, pads, dilations, groups, depthwise, 1-D/2-D;
   mmint_*    the same around MatMulInteger;
   qlinear_*  the com.microsoft QOperator ops between QuantizeLinear of the input and
              DequantizeLinear of the output: QLinearAdd/Mul (a constant second operand,
@@ -96,9 +96,10 @@ def dyn_tail(nodes, inits, acc, ws, bias_shape, bias, relu):
 
 def convint_case(rng, outdir, i):
     nsp = int(rng.integers(1, 3))
-    group = int(rng.choice([1, 1, 1, 2]))
-    C = group * int(rng.integers(1, 9))
-    M = group * int(rng.integers(1, 9))
+    gkind = str(rng.choice(["1", "1", "1", "2", "dw"]))
+    group = {"1": 1, "2": 2, "dw": int(rng.integers(2, 9))}[gkind]
+    C = group * (1 if gkind == "dw" else int(rng.integers(1, 9)))
+    M = group * (1 if gkind == "dw" else int(rng.integers(1, 9)))
     k = [int(rng.integers(1, 4)) for _ in range(nsp)]
     strides = [int(rng.integers(1, 3)) for _ in range(nsp)]
     dil = [int(rng.integers(1, 3)) for _ in range(nsp)]
@@ -115,12 +116,16 @@ def convint_case(rng, outdir, i):
     out = [x.shape[0], M] + [(size[j] + 2 * pads[j] - dil[j] * (k[j] - 1) - 1) // strides[j] + 1 for j in range(nsp)]
     dyn_tail(nodes, inits, "acc", ws.reshape([M] + [1] * nsp) if per_channel else ws, [M] + [1] * nsp,
              rng.uniform(-1, 1, size=M).astype(np.float32), bool(rng.integers(0, 2)))
-    name = f"convint_{i:02d}_{kind}{'_pc' if per_channel else ''}"
+    name = f"convint_{i:02d}_{kind}{'_pc' if per_channel else ''}{'_dw' if C == M == group > 1 else ''}"
+    d = w.astype(np.int64) - np.asarray(zw, np.int64).reshape([-1] + [1] * (w.ndim - 1))
+    corrected = bool(((d < -128) | (d > 127)).any())  # w - zw beyond int8: a weight correction
     why = None
-    if group > 1:
-        why = "grouped ConvInteger stays on the reference kernel"
-    elif kind == "u8" and nsp == 2 and out[-1] == 1:
-        why = "u8 weights beyond int8 (a correction) and a 2-D output of width 1: reference fallback"
+    if group > 1 and not C == M == group:
+        why = "grouped ConvInteger other than depthwise stays on the reference kernel"
+    elif group > 1 and corrected:
+        why = "grouped ConvInteger whose u8 weights need a correction stays on the reference kernel"
+    elif corrected and out[-1] == 1 and M > 1:
+        why = "a weight correction and an output whose last dim is 1: reference fallback"
     save(outdir, name, nodes, inits, x, out, ref=why)
 
 

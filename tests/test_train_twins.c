@@ -102,6 +102,27 @@ static void case_clipchain(gb *b)
     gb_output(b, conv(b, gb_op(b, "Clip", 3, in2), C, 8, 1, 1, 0, 1, 1, true));
 }
 
+static int bn(gb *b, int x, int64_t C)
+{
+    int64_t dc[1] = { C };
+    int in[5] = { x, param(b, 1, dc), param(b, 1, dc), param(b, 1, dc), gb_tensor(b, randt(1, dc, 0.5, 1.5)) };
+    int y = gb_op(b, "BatchNormalization", 5, in);
+    attr_f(b, "epsilon", 1e-3f);
+    attr_f(b, "momentum", 0.8f);
+    return y;
+}
+
+/* an unfolded training graph: Conv -> BatchNormalization -> Relu -> Conv -> BatchNormalization;
+ * the first BatchNormalization runs on the blocked activations and keeps them blocked, the last
+ * one's output is the graph's (plain) */
+static void case_convbn(gb *b)
+{
+    int64_t C = irand(0, 1) ? 16 : 8, M = irand(0, 1) ? 32 : 16;
+    int64_t dx[4] = { irand(2, 3), C, irand(5, 10), irand(5, 10) };
+    int h = op1(b, "Relu", bn(b, conv(b, feed(b, 4, dx), C, M, 3, 1, 1, 1, 1, false), M));
+    gb_output(b, bn(b, conv(b, h, M, M, 3, irand(1, 2), 1, 1, 1, false), M));
+}
+
 static void unary(gb *b, const char *op, double lo, double hi)
 {
     int64_t d[3] = { irand(1, 4), irand(1, 17), irand(1, 40) };
@@ -205,6 +226,7 @@ typedef struct twin_case {
 static const twin_case cases[] = {
     { "Conv", case_conv, 17, true },          { "block", case_block, 17, true },
     { "resblock", case_resblock, 17, true },  { "clipchain", case_clipchain, 17, true },
+    { "convbn", case_convbn, 17, true },
     { "Relu", case_relu, 17, true },          { "LeakyRelu", case_leakyrelu, 17, true },
     { "Sigmoid", case_sigmoid, 17, true },    { "Tanh", case_tanh, 17, true },
     { "Exp", case_exp, 17, true },            { "Log", case_log, 17, true },

@@ -329,25 +329,40 @@ static lp_status bn_setup_fwd(lp_dnt_op *o, float eps, const dnnl_memory_desc_t 
     return lp_dnt_prim(&o->fwd, o->fpd);
 }
 
-/* The normalization state of (N, C, S, eps) with its forward set up, and its mds: data (N, C,
- * S, 1) -- nchw, the layout oneDNN's jit normalization takes -- and per channel (C). */
-static lp_status bn_state(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, dnnl_memory_desc_t *xm,
-                          dnnl_memory_desc_t *cm, lp_dnt_op **o)
+/* FNV-1a of a memory descriptor's bytes: a layout in a state's key. */
+static int64_t md_hash(const dnnl_memory_desc_t *md)
 {
-    int64_t key[5] = { K_BN, N, C, S, 0 }, d[4] = { N, C, S, 1 };
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *p = (const unsigned char *)md;
+    for (size_t i = 0; i < sizeof *md; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return (int64_t)(h >> 1);
+}
+
+/* The normalization state of (N, C, S, eps, layout) with its forward set up, and its mds: data
+ * in `lay` (a oneDNN layout of (N, C, spatial...), the tape's blocked activations) or else (N, C,
+ * S, 1) -- nchw, the layout oneDNN's jit normalization takes -- and per channel (C). */
+static lp_status bn_state(lp_dnt_op **cache, const dnnl_memory_desc_t *lay, int64_t N, int64_t C, int64_t S, float eps,
+                          dnnl_memory_desc_t *xm, dnnl_memory_desc_t *cm, lp_dnt_op **o)
+{
+    int64_t key[6] = { K_BN, N, C, S, 0, lay ? md_hash(lay) : 0 }, d[4] = { N, C, S, 1 };
     memcpy(&key[4], &eps, sizeof eps);
-    LP_TRY(state_for(cache, key, 5, o));
-    lp_dnt_plain(xm, 4, d);
+    LP_TRY(state_for(cache, key, 6, o));
+    if (lay)
+        *xm = *lay;
+    else
+        lp_dnt_plain(xm, 4, d);
     lp_dnt_plain(cm, 1, &C);
     return refuse_on(*o, bn_setup_fwd(*o, eps, xm));
 }
 
-lp_status lp_dnt_bn_forward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
-                            const float *scale, const float *shift, float *y, float *mean, float *var)
+lp_status lp_dnt_bn_forward(lp_dnt_op **cache, const dnnl_memory_desc_t *lay, int64_t N, int64_t C, int64_t S,
+                            float eps, const float *x, const float *scale, const float *shift, float *y, float *mean,
+                            float *var)
 {
     lp_dnt_op *o;
     dnnl_memory_desc_t xm, cm;
-    LP_TRY(bn_state(cache, N, C, S, eps, &xm, &cm, &o));
+    LP_TRY(bn_state(cache, lay, N, C, S, eps, &xm, &cm, &o));
     LP_TRY(bind_ext(o, 0, &xm, x));
     LP_TRY(bind_ext(o, 1, &xm, y));
     LP_TRY(bind_ext(o, 2, &cm, scale));
@@ -361,13 +376,14 @@ lp_status lp_dnt_bn_forward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, 
     return lp_dnt_exec(o->stream, o->fwd, 6, kinds, mems);
 }
 
-lp_status lp_dnt_bn_backward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
-                             const float *mean, const float *var, const float *scale, const float *shift,
-                             const float *dy, float *dx, float *dscale, float *dshift, unsigned fresh)
+lp_status lp_dnt_bn_backward(lp_dnt_op **cache, const dnnl_memory_desc_t *lay, int64_t N, int64_t C, int64_t S,
+                             float eps, const float *x, const float *mean, const float *var, const float *scale,
+                             const float *shift, const float *dy, float *dx, float *dscale, float *dshift,
+                             unsigned fresh)
 {
     lp_dnt_op *o;
     dnnl_memory_desc_t xm, cm;
-    LP_TRY(bn_state(cache, N, C, S, eps, &xm, &cm, &o));
+    LP_TRY(bn_state(cache, lay, N, C, S, eps, &xm, &cm, &o));
     if (!o->bwd) {
         dnnl_batch_normalization_desc_t d;
         if (dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &xm, &xm, eps, BN_FLAGS) != dnnl_success)

@@ -30,14 +30,18 @@ lp_status lp_dnt_pool_backward(lp_dnt_op **cache, dnnl_alg_kind_t alg, int64_t N
                                const float *dy, float *dx, bool fresh);
 
 /* Training-mode batch normalization of x (N, C, S) with per-channel scale and shift: y, and the
- * batch mean and (population) variance per channel (the caller moves the running statistics). */
-lp_status lp_dnt_bn_forward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
-                            const float *scale, const float *shift, float *y, float *mean, float *var);
+ * batch mean and (population) variance per channel (the caller moves the running statistics).
+ * x and y in oneDNN layout `lay` (the tape's blocked activations, (N, C, spatial...)), or plain
+ * with lay NULL. */
+lp_status lp_dnt_bn_forward(lp_dnt_op **cache, const dnnl_memory_desc_t *lay, int64_t N, int64_t C, int64_t S,
+                            float eps, const float *x, const float *scale, const float *shift, float *y, float *mean,
+                            float *var);
 /* Its backward through the batch statistics: dx, dscale, dshift (each may be NULL) -- written
- * where bit 0, 1, 2 of `fresh` is set, added to otherwise. */
-lp_status lp_dnt_bn_backward(lp_dnt_op **cache, int64_t N, int64_t C, int64_t S, float eps, const float *x,
-                             const float *mean, const float *var, const float *scale, const float *shift,
-                             const float *dy, float *dx, float *dscale, float *dshift, unsigned fresh);
+ * where bit 0, 1, 2 of `fresh` is set, added to otherwise; x, dy and dx in layout `lay`. */
+lp_status lp_dnt_bn_backward(lp_dnt_op **cache, const dnnl_memory_desc_t *lay, int64_t N, int64_t C, int64_t S,
+                             float eps, const float *x, const float *mean, const float *var, const float *scale,
+                             const float *shift, const float *dy, float *dx, float *dscale, float *dshift,
+                             unsigned fresh);
 
 /* Softmax (log: LogSoftmax) of x viewed as (outer, n, inner) along n. */
 lp_status lp_dnt_softmax_forward(lp_dnt_op **cache, bool log, int64_t outer, int64_t n, int64_t inner,

@@ -534,11 +534,31 @@ static lp_status bn_forward(const lp_fwd_ctx *f)
     float *rm = f->in_rw[3]->data, *rv = f->in_rw[4]->data, *Y = c->out[0]->data;
     double m = (double)(N * S);
     s->var = malloc((size_t)(C ? C : 1) * sizeof *s->var);
-    lp_status fast = s->var ? lp_dnt_bn_forward((lp_dnt_op **)f->cache, N, C, S, eps, X, sc, bi, Y, s->mean, s->var)
+    /* x in a oneDNN layout (a Conv's blocked output): y in the same one when the tape lets it
+     * stay (else written there in a scratch copy and reordered to plain) */
+    const dnnl_memory_desc_t *lay = f->in0_lay ? &f->in0_lay->md : NULL;
+    float *Yl = Y;
+    if (lay && !f->out_lay && !(Yl = malloc((size_t)(N * C * S > 0 ? N * C * S : 1) * sizeof *Yl))) {
+        bn_free(s);
+        return lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "training: out of memory");
+    }
+    lp_status fast = s->var ? lp_dnt_bn_forward((lp_dnt_op **)f->cache, lay, N, C, S, eps, X, sc, bi, Yl, s->mean,
+                                                s->var)
                             : LOWP_ERR_UNSUPPORTED;
+    if (fast == LP_OK && Yl != Y)
+        fast = lp_dnt_relayout(f->in0_lay, x->ndim, x->dims, false, false, Yl, Y);
+    if (Yl != Y)
+        free(Yl);
+    if (fast == LOWP_ERR_UNSUPPORTED && lay) /* takes_layout said the fast path would run */
+        fast = lp_node_error(c->node, LOWP_ERR_INTERNAL, "training: oneDNN refused a batch normalization it had accepted");
     if (fast != LOWP_ERR_UNSUPPORTED && fast != LP_OK) {
         bn_free(s);
         return fast;
+    }
+    if (f->out_lay) {
+        f->out_lay->on = lay != NULL;
+        if (lay)
+            f->out_lay->md = *lay;
     }
     if (fast == LP_OK) /* the same running-statistics update as the loops below */
         for (int64_t ch = 0; ch < C; ch++) {
@@ -592,12 +612,25 @@ static lp_status bn_bw(const lp_grad_ctx *c)
     const float *rmean = c->in[3]->data, *rvar = c->in[4]->data;
     float *dx = c->din[0] ? c->din[0]->data : NULL, *dsc = c->din[1] ? c->din[1]->data : NULL;
     float *dbi = c->din[2] ? c->din[2]->data : NULL;
+    const dnnl_memory_desc_t *lay = c->in0_lay ? &c->in0_lay->md : NULL;
     if (s && s->var) {
-        lp_status fast = lp_dnt_bn_backward((lp_dnt_op **)c->cache, N, C, S, eps, X, s->mean, s->var, sc,
-                                            c->in[2]->data, g, dx, dsc, dbi, c->din_fresh);
+        /* x and dx in x's layout; dy in y's, which is x's or plain (then reordered into x's) */
+        float *gl = NULL;
+        lp_status fast = LP_OK;
+        if (lay && !c->out_lay) {
+            gl = malloc((size_t)(N * C * S > 0 ? N * C * S : 1) * sizeof *gl);
+            fast = !gl ? lp_node_error(c->node, LOWP_ERR_OUT_OF_MEMORY, "backward: out of memory")
+                       : lp_dnt_relayout(c->in0_lay, x->ndim, x->dims, true, false, g, gl);
+        }
+        if (fast == LP_OK)
+            fast = lp_dnt_bn_backward((lp_dnt_op **)c->cache, lay, N, C, S, eps, X, s->mean, s->var, sc,
+                                      c->in[2]->data, gl ? gl : g, dx, dsc, dbi, c->din_fresh);
+        free(gl);
         if (fast != LOWP_ERR_UNSUPPORTED)
             return fast;
     }
+    if (lay || c->out_lay) /* tensors in oneDNN layouts: the loops cannot read them */
+        return lp_node_error(c->node, LOWP_ERR_INTERNAL, "backward: oneDNN refused a batch normalization it had run");
     lp_grad_zero_fresh(c);
     double m = (double)(N * S);
     for (int64_t ch = 0; ch < C; ch++) {
@@ -629,10 +662,26 @@ static lp_status bn_bw(const lp_grad_ctx *c)
     return LP_OK;
 }
 
+/* Whether this run's BatchNormalization goes to oneDNN (so x may come in a oneDNN layout):
+ * training mode, float32, (N, C, H, W). */
+static lp_status bn_takes_layout(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    if (!f->training || !lp_dnt_enabled() || c->n_in < 5 || !c->in[0] || c->in[0]->ndim != 4)
+        return LOWP_ERR_UNSUPPORTED;
+    for (int k = 0; k < 5; k++)
+        if (!c->in[k] || c->in[k]->dtype != LP_F32)
+            return LOWP_ERR_UNSUPPORTED;
+    for (int k = 1; k < c->n_out; k++) /* the opset-14 running-statistics outputs: plain tensors */
+        if (c->out[k])
+            return LOWP_ERR_UNSUPPORTED;
+    return LP_OK;
+}
+
 const lp_grad_def lp_graddef_BatchNormalization = {
     .name = "BatchNormalization", .diff_in = 7, .param_in = 6,
     .forward = bn_forward, .backward = bn_bw, .free_saved = bn_free, .free_cache = lp_dnt_op_free,
-    .bwd_overwrites = true,
+    .bwd_overwrites = true, .layout = LP_LAYOUT_OWN, .takes_layout = bn_takes_layout,
 };
 
 /* ---------------- LayerNormalization ---------------- */

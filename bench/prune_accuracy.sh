@@ -6,15 +6,18 @@
 #
 #   channel       50 % of the conv channels removed (physically), then fine-tuned
 #   nm            2:4 along every layer's reduction axis, then fine-tuned
-#   unstructured  80 % of every weight, pruned gradually during the first epoch (LPOT's
+#   unstructured  80 % of every weight, pruned gradually over the first 3 of 10 epochs (LPOT's
 #                 pruning section with pruning.train: the sparsity raised every 50 batches),
-#                 then fine-tuned at 80 %
+#                 then fine-tuned at 80 %; Adam 3e-3 (cosine) with distillation from the FP32
+#                 model (temperature 2, half and half with the labels)
 #
 # Default: all three, one after the other (each takes tens of minutes on a shared 2-core
 # machine: ~0.4 s per batch of 64 for the channel-pruned model, ~0.8 s for the others).
-# Knobs (environment): CHANNEL_EPOCHS (3), NM_EPOCHS (1), UNSTRUCTURED_EPOCHS (2), LR (0.01),
-# DISTILL (unset: cross-entropy; a temperature: distillation from the FP32 model), ITERATIONS
-# (unset: whole epochs of 938 batches; N: at most N batches an epoch).
+# Knobs (environment): CHANNEL_EPOCHS (3), NM_EPOCHS (1), LR (0.01), DISTILL (unset:
+# cross-entropy; a temperature: distillation from the FP32 model), ITERATIONS (unset: whole
+# epochs of 938 batches; N: at most N batches an epoch); for unstructured: UNSTRUCTURED_EPOCHS
+# (10), GRADUAL_EPOCHS (3: the sparsity reaches 80 % at the end of that epoch), U_OPTIM (Adam;
+# or SGD, momentum 0.9), U_LR (0.003), U_DISTILL (2; 0: cross-entropy only).
 # Prints the load first and, per case, the command, the top-1 before and after and the
 # latency the prune command measured (channel: also `lowp bench` at batch 1 and 64).
 BUILD=${1:-build}
@@ -61,9 +64,12 @@ for c in $CASES; do
         run nm --pattern 2:4 $TRAIN --epochs "${NM_EPOCHS:-1}" --lr "$LR" $KD
         ;;
     unstructured)
-        e=${UNSTRUCTURED_EPOCHS:-2}
+        e=${UNSTRUCTURED_EPOCHS:-10}
+        kd=${U_DISTILL:-2}
         crit="CrossEntropyLoss: {}"
-        [ -n "$DISTILL" ] && crit="KnowledgeDistillationLoss: {temperature: $DISTILL, loss_weights: [0.5, 0.5]}"
+        [ "$kd" != 0 ] && crit="KnowledgeDistillationLoss: {temperature: $kd, loss_weights: [0.5, 0.5]}"
+        opt="Adam: {learning_rate: ${U_LR:-0.003}}"
+        [ "${U_OPTIM:-Adam}" = SGD ] && opt="SGD: {learning_rate: ${U_LR:-0.01}, momentum: 0.9}"
         cat >"$OUT/unstructured.yaml" <<EOF
 model: {name: resnet_s}
 pruning:
@@ -72,7 +78,7 @@ pruning:
       initial_sparsity: 0.0
       target_sparsity: 0.8
       start_epoch: 0
-      end_epoch: 1
+      end_epoch: ${GRADUAL_EPOCHS:-3}
       pruners:
         - !Pruner {prune_type: basic_magnitude, method: per_tensor}
   train:
@@ -83,7 +89,7 @@ pruning:
       batch_size: 64
       dataset: {FashionMNIST: {root: $FM, train: true}}
       transform: {Rescale: {}, Normalize: {mean: [0.2860], std: [0.3530]}}
-    optimizer: {SGD: {learning_rate: $LR, momentum: 0.9}}
+    optimizer: {$opt}
     criterion: {$crit}
 EOF
         echo "# $OUT/unstructured.yaml:" && sed 's/^/#   /' "$OUT/unstructured.yaml"

@@ -622,7 +622,8 @@ int64_t lowp_calibration_samples(const lowp_calibration *calibration);
 /* Makes the calibration also collect what `recipe` needs beyond activation ranges: with
  * learned_rounding, the second moments E[x x^T] of every Conv/Gemm/MatMul weight's input
  * patches (a sample of up to 1024 patches per batch; layers whose moments would exceed 32 MB
- * are skipped and keep nearest rounding). Call before the first feed. */
+ * are skipped and keep nearest rounding); with block_reconstruction, the fed batches themselves
+ * (up to 1024 samples / 256 MB), which the reconstruction trains on. Call before the first feed. */
 lowp_status lowp_calibration_for_recipe(lowp_calibration *calibration, const lowp_recipe *recipe);
 void lowp_calibration_free(lowp_calibration *calibration);
 
@@ -641,7 +642,11 @@ lowp_status lowp_recipe_save(const lowp_recipe *recipe, const char *path);
  * per-channel rescaling that evens out channel ranges), "learned_rounding" (true|false: each
  * weight rounded down or up, and each channel's scale chosen, to minimise its layer's output error
  * on the calibration data; the calibration must have been prepared with
- * lowp_calibration_for_recipe), "approach" (post_training_static_quant |
+ * lowp_calibration_for_recipe), "block_reconstruction" (true|false: then the rounding of each
+ * block's weights — a residual block, a chain of layers — learned jointly so the block's output
+ * matches the FP32 model's on the calibration samples, BRECQ-style; lowp_quantize trains, and
+ * the calibration must have been prepared with lowp_calibration_for_recipe), "approach"
+ * (post_training_static_quant |
  * post_training_dynamic_quant: weights int8 offline, activations quantized per batch at run
  * time, no calibration needed), "weight.granularity" (per_channel|per_tensor), "weight.bits" (2..8, default 8: weights
  * stored as int8 holding values in [-(2^(bits-1)-1), 2^(bits-1)-1]),

@@ -260,6 +260,7 @@ _PROTOS = [
     ("lowp_config_metric", status, [P, PP]),
     ("lowp_config_postprocess", status, [P, PP]),
     ("lowp_calibration_create", status, [P, POINTER(SessionOptions), PP]),
+    ("lowp_calibration_for_recipe", status, [P, P]),
     ("lowp_calibration_feed", status, [P, c_int, POINTER(c_char_p), PP]),
     ("lowp_calibration_samples", c_int64, [P]),
     ("lowp_calibration_free", None, [P]),

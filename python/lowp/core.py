@@ -503,6 +503,9 @@ def quantize(model, calib=None, recipe=None, approach=None, samples=None, thread
                                  "(or approach='dynamic')")
             o = _session_options(threads, None)
             check(lib.lowp_calibration_create(model.handle, byref(o), byref(cal)))
+            # what the recipe needs beyond ranges: learned rounding's moments, the samples
+            # block reconstruction trains on
+            check(lib.lowp_calibration_for_recipe(cal, r))
 
             def feed(names_c, ts, n):
                 check(lib.lowp_calibration_feed(cal, n, names_c, ts))

@@ -23,6 +23,7 @@ double lp_cli_now(void)
 void lp_progress_init(lp_progress *p, const char *label, bool quiet)
 {
     p->label = label;
+    p->unit = NULL;
     p->tty = isatty(2);
     p->quiet = quiet || lp_cli_comm.rank > 0;   /* progress is shown once, by rank 0 */
     p->start = p->last = lp_cli_now();
@@ -58,13 +59,14 @@ void lp_progress_update(void *user, int64_t done, int64_t total)
         for (int i = 0; i < 30; i++)
             bar[i] = i < fill ? '#' : '.';
         bar[30] = 0;
-        fprintf(stderr, "\r%s [%s] %lld/%lld  %.0f samples/s  ETA %s  ", p->label, bar, (long long)done,
-                (long long)total, rate, eta);
+        fprintf(stderr, "\r%s [%s] %lld/%lld  %.*f %s/s  ETA %s  ", p->label, bar, (long long)done,
+                (long long)total, p->unit && rate < 10 ? 2 : 0, rate, p->unit ? p->unit : "samples", eta);
         if (last)
             fprintf(stderr, "\r%*s\r", 90, "");
     } else {
-        fprintf(stderr, "%s: %lld/%lld samples (%.0f%%), %.0f samples/s, ETA %s\n", p->label, (long long)done,
-                (long long)total, 100 * frac, rate, eta);
+        const char *u = p->unit ? p->unit : "samples";
+        fprintf(stderr, "%s: %lld/%lld %s (%.0f%%), %.*f %s/s, ETA %s\n", p->label, (long long)done,
+                (long long)total, u, 100 * frac, p->unit && rate < 10 ? 2 : 0, rate, u, eta);
     }
     fflush(stderr);
 }

@@ -14,6 +14,7 @@ double lp_cli_now(void);
 /* A bar redrawn in place when stderr is a terminal; elsewhere a plain line every 10 seconds. */
 typedef struct lp_progress {
     const char *label;          /* "eval", "calibration" */
+    const char *unit;           /* what is counted: "samples" (NULL) or e.g. "blocks" */
     bool tty, quiet;
     double start, last;
 } lp_progress;

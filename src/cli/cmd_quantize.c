@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "data/data.h"
 #include "dist/dist.h"
+#include "recon/recon.h"
 
 enum { LP_EXIT_UNQUANTIZED = 4 };
 
@@ -44,6 +45,10 @@ static const char usage[] =
     "      --weight-bits N      weights with N bits (2..8, default 8; stored as int8)\n"
     "      --learned-rounding   round weights to minimise each layer's output error on the\n"
     "                           calibration data (rather than to nearest)\n"
+    "      --block-reconstruction  then learn the rounding of each block's weights jointly so that\n"
+    "                           the block's output matches the FP32 model's on the calibration\n"
+    "                           samples (BRECQ-style: trains on calibration data, no labels)\n"
+    "      --block-iters N      optimizer steps per block (default 400)\n"
     "      --format FMT         qdq (default; the config's model.framework onnxrt_qlinearops means\n"
     "                           qoperator) or qoperator (QLinearConv/QLinearMatMul)\n"
     "      --recipe FILE        start from this recipe (JSON); the options above change it\n"
@@ -68,7 +73,8 @@ typedef struct opts {
     int n_exclude, n_exclude_op;
     long samples, batch;
     int per_channel; /* -1: not given */
-    bool act_sym, dynamic, list, json, quiet, bias_correction, equalize, learned_rounding;
+    bool act_sym, dynamic, list, json, quiet, bias_correction, equalize, learned_rounding, block_recon;
+    long block_iters;           /* -1: not given */
 } opts;
 
 static int parse(int argc, char **argv, opts *o)
@@ -115,6 +121,10 @@ static int parse(int argc, char **argv, opts *o)
                 return lp_cli_usage_error(cmd, "--weight-bits wants an integer from 2 to 8, got '%s'", v);
             o->bits = v;
         }
+        else if (VALUE(NULL, "--block-iters")) {
+            if (r > 0 && !lp_cli_int(v, 0, 1000000L, &o->block_iters))
+                return lp_cli_usage_error(cmd, "--block-iters wants an integer >= 0, got '%s'", v);
+        }
         else if (VALUE(NULL, "--recipe")) o->recipe = v;
         else if (VALUE(NULL, "--save-recipe")) o->save_recipe = v;
         else if (VALUE(NULL, "--exclude") || VALUE(NULL, "--exclude-op")) {
@@ -133,6 +143,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(argv[i], "--bias-correction")) o->bias_correction = true;
         else if (!strcmp(argv[i], "--equalize")) o->equalize = true;
         else if (!strcmp(argv[i], "--learned-rounding")) o->learned_rounding = true;
+        else if (!strcmp(argv[i], "--block-reconstruction")) o->block_recon = true;
         else if (!strcmp(argv[i], "--list")) o->list = true;
         else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
         else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
@@ -187,7 +198,7 @@ static long long file_size(const char *path)
 
 int lp_cmd_quantize(int argc, char **argv)
 {
-    opts o = { .per_channel = -1 };
+    opts o = { .per_channel = -1, .block_iters = -1 };
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? LP_EXIT_OK : rc;
@@ -198,6 +209,7 @@ int lp_cmd_quantize(int argc, char **argv)
     lowp_dataloader *dl = NULL;
     char *cap_json = NULL, *qcap_json = NULL;
     lp_cj cap = { 0 }, qcap = { 0 };
+    lp_recon_report rrep = { 0 };
     lowp_sample batch = { 0 };
     double t0 = lp_cli_now(), calib_seconds = 0;
 
@@ -238,7 +250,8 @@ int lp_cmd_quantize(int argc, char **argv)
         (o.bias_correction && lowp_recipe_set(recipe, "bias_correction", "true") != LOWP_OK) ||
         (o.equalize && lowp_recipe_set(recipe, "equalization", "true") != LOWP_OK) ||
         (o.bits && lowp_recipe_set(recipe, "weight.bits", o.bits) != LOWP_OK) ||
-        (o.learned_rounding && lowp_recipe_set(recipe, "learned_rounding", "true") != LOWP_OK)) {
+        (o.learned_rounding && lowp_recipe_set(recipe, "learned_rounding", "true") != LOWP_OK) ||
+        (o.block_recon && lowp_recipe_set(recipe, "block_reconstruction", "true") != LOWP_OK)) {
         rc = lp_cli_lib_error();
         goto done;
     }
@@ -284,7 +297,9 @@ int lp_cmd_quantize(int argc, char **argv)
             names[i] = lowp_model_input_name(model, i);
         /* under mpirun the ranks calibrate blocks of the batches; every rank ends with the
          * statistics (and so the scales) one process computes */
-        if (lp_dist_calibrate(lp_cli_dist(), cal, dl, 0, n_in, names, true, lp_progress_update, &pr, &samples) != LOWP_OK) {
+        /* block reconstruction trains on the samples themselves: every rank calibrates on all */
+        if (lp_dist_calibrate(recipe->block_reconstruction ? NULL : lp_cli_dist(), cal, dl, 0, n_in, names, true,
+                              lp_progress_update, &pr, &samples) != LOWP_OK) {
             lp_progress_abort(&pr);
             rc = lp_cli_lib_error();
             goto done;
@@ -292,7 +307,21 @@ int lp_cmd_quantize(int argc, char **argv)
         largest_batch = samples < lp_dataloader_batch_size(dl) ? samples : lp_dataloader_batch_size(dl);
         calib_seconds = lp_cli_now() - t0;
     }
-    if (lowp_quantize(model, cal, recipe, &q) != LOWP_OK ||
+    lp_recon_options ro = lp_recon_options_default();
+    if (o.block_iters >= 0)
+        ro.iterations = (int)o.block_iters;
+    lp_progress rpr;
+    bool recon = recipe->block_reconstruction && !lowp_recipe_is_dynamic(recipe);
+    if (recon) {
+        lp_progress_init(&rpr, "block reconstruction", o.quiet);
+        rpr.unit = "blocks";
+        ro.progress = lp_progress_update;
+        ro.progress_user = &rpr;
+    }
+    lowp_status qst = lp_quantize_model(model, cal, recipe, &ro, &rrep, &q);
+    if (recon && qst != LOWP_OK)
+        lp_progress_abort(&rpr);
+    if (qst != LOWP_OK ||
         (o.format && !strcmp(o.format, "qoperator") && lowp_model_to_qoperator(q, &qo) != LOWP_OK) ||
         (lp_cli_comm.rank == 0 && lowp_model_save(qo ? qo : q, o.output) != LOWP_OK) ||
         (lp_cli_comm.rank == 0 && o.save_recipe && lowp_recipe_save(recipe, o.save_recipe) != LOWP_OK)) {
@@ -374,6 +403,31 @@ int lp_cmd_quantize(int argc, char **argv)
         lp_json_key(&j, "input_bytes"); lp_json_int(&j, in_size);
         lp_json_key(&j, "output_bytes"); lp_json_int(&j, out_size);
         lp_json_key(&j, "seconds"); lp_json_double(&j, seconds);
+        if (rrep.blocks) {
+            lp_json_key(&j, "block_reconstruction");
+            lp_json_begin_object(&j);
+            lp_json_key(&j, "samples"); lp_json_int(&j, rrep.samples);
+            lp_json_key(&j, "layers"); lp_json_int(&j, rrep.n_layers);
+            lp_json_key(&j, "seconds"); lp_json_double(&j, rrep.seconds);
+            lp_json_key(&j, "blocks");
+            lp_json_begin_array(&j);
+            for (int k = 0; k < rrep.n_blocks; k++) {
+                const lp_recon_block *b = &rrep.blocks[k];
+                lp_json_begin_object(&j);
+                lp_json_key(&j, "input"); lp_json_string(&j, b->in);
+                lp_json_key(&j, "output"); lp_json_string(&j, b->out);
+                lp_json_key(&j, "layers"); lp_json_int(&j, b->n_layers);
+                lp_json_key(&j, "mse_before"); lp_json_double(&j, b->err_before);
+                lp_json_key(&j, "mse_after"); lp_json_double(&j, b->err_after);
+                lp_json_key(&j, "changed"); lp_json_bool(&j, b->changed);
+                if (*b->skipped) {
+                    lp_json_key(&j, "skipped"); lp_json_string(&j, b->skipped);
+                }
+                lp_json_end_object(&j);
+            }
+            lp_json_end_array(&j);
+            lp_json_end_object(&j);
+        }
         lp_json_end_object(&j);
         if (lp_json_finish(&j, &text) != LOWP_OK) {
             rc = lp_cli_lib_error();
@@ -395,6 +449,19 @@ int lp_cmd_quantize(int argc, char **argv)
         if (!is_dyn && dl)
             printf("calibration  %lld samples (batch %lld) of %s in %.1f s\n", (long long)samples,
                    (long long)largest_batch, lowp_dataloader_describe(dl), calib_seconds);
+        if (rrep.blocks) {
+            printf("blocks       %d reconstructed on %lld calibration samples in %.1f s (%d weights' rounding changed)\n",
+                   rrep.n_blocks, (long long)rrep.samples, rrep.seconds, rrep.n_layers);
+            for (int k = 0; k < rrep.n_blocks; k++) {
+                const lp_recon_block *b = &rrep.blocks[k];
+                if (*b->skipped)
+                    printf("  %s -> %s: skipped (%s)\n", b->in, b->out, b->skipped);
+                else
+                    printf("  %s -> %s: %d layers, output MSE %.4g -> %.4g (%.2f%% -> %.2f%% of its mean square)%s\n",
+                           b->in, b->out, b->n_layers, b->err_before, b->err_after, 100 * b->rel_before,
+                           100 * b->rel_after, b->changed ? "" : ", kept the old rounding");
+            }
+        }
         printf("output       %s (%s, %.1fx smaller)\n", o.output, lp_cli_bytes((double)out_size, b, sizeof b),
                out_size > 0 ? (double)in_size / (double)out_size : 0.0);
     }
@@ -406,6 +473,7 @@ done:
     free(qcap_json);
     lowp_dataloader_free(dl);
     lowp_calibration_free(cal);
+    lp_recon_report_free(&rrep);
     lowp_recipe_free(recipe);
     lowp_model_free(qo);
     lowp_model_free(q);

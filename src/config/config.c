@@ -852,11 +852,13 @@ static lp_status parse_quantization(const ctx *c, const lp_yval *v)
     static const char *const rc_keys[] = {"scale_propagation_max_pooling", "scale_propagation_concat",
                                           "first_conv_or_matmul_quantization", "last_conv_or_matmul_quantization",
                                           "fast_bias_correction", "weight_correction", "equalization",
-                                          "learned_rounding", "smooth_quant", "smooth_quant_args", NULL};
+                                          "learned_rounding", "block_reconstruction", "smooth_quant",
+                                          "smooth_quant_args", NULL};
     LP_TRY(check_keys(c, "quantization.recipes", rc, rc_keys, NULL));
     /* lowp's recovery steps (docs/quantization.md); smooth_quant / smooth_quant_args as INC 2.x */
     LP_TRY(get_bool(c, rc, "equalization", "quantization.recipes", &cfg->quantization.equalization));
     LP_TRY(get_bool(c, rc, "learned_rounding", "quantization.recipes", &cfg->quantization.learned_rounding));
+    LP_TRY(get_bool(c, rc, "block_reconstruction", "quantization.recipes", &cfg->quantization.block_reconstruction));
     bool sq = false;
     LP_TRY(get_bool(c, rc, "smooth_quant", "quantization.recipes", &sq));
     const lp_yval *sqa = lp_yval_get(rc, "smooth_quant_args");

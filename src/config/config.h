@@ -135,6 +135,7 @@ struct lowp_config {
         bool fast_bias_correction;                 /* recipes: bias correction (default false) */
         lp_cfg_train train;                        /* quant_aware_training's train: section */
         bool equalization, learned_rounding;       /* recipes (lowp): recovery steps always on */
+        bool block_reconstruction;                 /* recipes (lowp): per-block learned rounding */
         double smooth_quant_alpha;                 /* recipes smooth_quant (+ smooth_quant_args.alpha,
                                                       INC's form; 0.5 when not given); 0: off */
     } quantization;

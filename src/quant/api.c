@@ -58,6 +58,8 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
         r->equalization = strcmp(value, "true") == 0;
     else if (strcmp(key, "learned_rounding") == 0 && (!strcmp(value, "true") || !strcmp(value, "false")))
         r->learned_rounding = strcmp(value, "true") == 0;
+    else if (strcmp(key, "block_reconstruction") == 0 && (!strcmp(value, "true") || !strcmp(value, "false")))
+        r->block_reconstruction = strcmp(value, "true") == 0;
     else if (strcmp(key, "weight.bits") == 0) {
         char *end;
         long b = strtol(value, &end, 10);
@@ -80,11 +82,12 @@ lowp_status lowp_recipe_set(lowp_recipe *r, const char *key, const char *value)
         c->percentile = p;
     } else if (!strcmp(key, "weight.granularity") || !strcmp(key, "activation.scheme") ||
                !strcmp(key, "activation.algorithm") || !strcmp(key, "approach") || !strcmp(key, "bias_correction") ||
-               !strcmp(key, "equalization") || !strcmp(key, "learned_rounding"))
+               !strcmp(key, "equalization") || !strcmp(key, "learned_rounding") ||
+               !strcmp(key, "block_reconstruction"))
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "recipe key '%s': bad value '%s'", key, value);
     else
         return lp_error(LOWP_ERR_INVALID_ARGUMENT,
-                        "unknown recipe key '%s' (known: approach, bias_correction, equalization, learned_rounding, smooth_quant.alpha, weight.granularity, weight.bits, activation.scheme, "
+                        "unknown recipe key '%s' (known: approach, bias_correction, equalization, learned_rounding, block_reconstruction, smooth_quant.alpha, weight.granularity, weight.bits, activation.scheme, "
                         "activation.algorithm, activation.percentile)", key);
     return LP_OK;
 }
@@ -177,51 +180,7 @@ lowp_status lowp_model_capability(const lowp_model *model, char **json_out)
     return lp_json_finish(&j, json_out);
 }
 
-/* Same nodes in the same order: the calibration was made from this model. */
-static bool same_graph(const lp_graph *a, const lp_graph *b)
-{
-    if (a->n_nodes != b->n_nodes)
-        return false;
-    for (int i = 0; i < a->n_nodes; i++)
-        if (strcmp(a->nodes[i].name, b->nodes[i].name) || strcmp(a->nodes[i].op_type, b->nodes[i].op_type))
-            return false;
-    return true;
-}
-
-lowp_status lowp_quantize(const lowp_model *model, const lowp_calibration *cal, const lowp_recipe *recipe,
-                          lowp_model **out)
-{
-    if (!model || !recipe || !out)
-        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_quantize: NULL argument");
-    /* the optimized graph the calibration observed, or a fresh one */
-    lp_graph *tmp = NULL;
-    const lp_graph *g;
-    if (cal) {
-        g = cal->session->g;
-        lowp_session *s = NULL;
-        LP_TRY(lp_session_create_graph(model->graph, NULL, &s));
-        bool same = same_graph(s->g, g);
-        lowp_session_free(s);
-        if (!same)
-            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_quantize: the calibration was made from a different model");
-    } else { /* dynamic quantization runs nothing: ops lowp cannot run pass through */
-        LP_TRY(lp_session_graph(model->graph, recipe->approach != LP_APPROACH_DYNAMIC_QUANT, true, NULL, &tmp));
-        g = tmp;
-    }
-    lp_graph *qg = NULL;
-    lp_status st = recipe->approach == LP_APPROACH_DYNAMIC_QUANT ? lp_quantize_graph_dynamic(g, recipe, &qg)
-                                                                 : lp_quantize_graph(g, cal, recipe, &qg);
-    lp_graph_free(tmp);
-    LP_TRY(st);
-    lowp_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        lp_graph_free(qg);
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    m->graph = qg;
-    *out = m;
-    return LP_OK;
-}
+/* lowp_quantize is in recon/quantize.c: with a recipe's block_reconstruction it trains. */
 
 lowp_status lowp_model_to_qoperator(const lowp_model *quantized, lowp_model **out)
 {

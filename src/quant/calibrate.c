@@ -85,6 +85,11 @@ void lowp_calibration_free(lowp_calibration *c)
         return;
     lowp_session_free(c->session);
     lp_grams_free(c->grams);
+    for (int i = 0; c->kept && i < c->kept->n_batches * c->kept->n_inputs; i++)
+        lp_tensor_free(c->kept->t[i]);
+    if (c->kept)
+        free(c->kept->t);
+    free(c->kept);
     for (int i = 0; i < c->n_obs; i++)
         free(c->names[i]);
     for (int i = 0; c->channels && i < c->n_obs; i++) {
@@ -185,12 +190,52 @@ lowp_status lowp_calibration_for_recipe(lowp_calibration *c, const lowp_recipe *
 {
     if (!c || !r)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_calibration_for_recipe: NULL argument");
-    if (!r->learned_rounding || c->grams)
+    bool grams = r->learned_rounding && !c->grams, keep = r->block_reconstruction && !c->kept;
+    if (!grams && !keep)
         return LP_OK;
     if (c->samples)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_calibration_for_recipe: the calibration has seen %lld samples "
-                        "already; learned rounding needs its moments from the first batch on", (long long)c->samples);
-    return lp_grams_new(c->session->g, &c->grams);
+                        "already; %s needs them from the first batch on", (long long)c->samples,
+                        grams ? "learned rounding" : "block reconstruction");
+    if (keep) {
+        if (!(c->kept = calloc(1, sizeof *c->kept)))
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        c->kept->n_inputs = c->session->g->n_inputs;
+    }
+    return grams ? lp_grams_new(c->session->g, &c->grams) : LP_OK;
+}
+
+/* Keeps a copy of one fed batch (graph inputs in order) within the bounds of lp_calib_kept. */
+static lp_status keep_batch(lp_calib_kept *k, const lp_tensor *const *in, int64_t n)
+{
+    int64_t bytes = 0;
+    for (int i = 0; i < k->n_inputs; i++)
+        bytes += (int64_t)in[i]->nbytes;
+    if (k->samples + n > LP_CALIB_KEEP_SAMPLES || k->bytes + bytes > LP_CALIB_KEEP_BYTES) {
+        k->dropped += n;
+        return LP_OK;
+    }
+    if (k->n_batches == k->cap) {
+        int cap = k->cap ? 2 * k->cap : 16;
+        lp_tensor **t = realloc(k->t, (size_t)cap * (size_t)(k->n_inputs ? k->n_inputs : 1) * sizeof *t);
+        if (!t)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        k->t = t;
+        k->cap = cap;
+    }
+    lp_tensor **row = k->t + (size_t)k->n_batches * (size_t)k->n_inputs;
+    for (int i = 0; i < k->n_inputs; i++) {
+        lp_status st = lp_tensor_clone(in[i], &row[i]);
+        if (st != LP_OK) {
+            while (i-- > 0)
+                lp_tensor_free(row[i]);
+            return st;
+        }
+    }
+    k->n_batches++;
+    k->samples += n;
+    k->bytes += bytes;
+    return LP_OK;
 }
 
 static lp_status tap(void *user, const lp_plan *plan, int node, int value, const lp_tensor *t)
@@ -218,7 +263,10 @@ lowp_status lowp_calibration_feed(lowp_calibration *c, int n_inputs, const char 
     if (st == LP_OK) {
         for (int i = 0; i < g->n_inputs; i++)
             observe(c, g->values[g->inputs[i]].name, ordered[i]);
-        c->samples += g->n_inputs && ordered[0]->ndim ? ordered[0]->dims[0] : 1;
+        int64_t n = g->n_inputs && ordered[0]->ndim ? ordered[0]->dims[0] : 1;
+        if (c->kept)
+            st = keep_batch(c->kept, ordered, n);
+        c->samples += n;
     }
     if (ordered != ordered_store)
         free(ordered);

@@ -18,6 +18,19 @@ typedef struct lp_channel_stats {
     int64_t count;              /* values per channel summed */
 } lp_channel_stats;
 
+/* Calibration inputs kept for block reconstruction (lowp_calibration_for_recipe with
+ * block_reconstruction): whole batches as fed, until LP_CALIB_KEEP_SAMPLES samples or
+ * LP_CALIB_KEEP_BYTES bytes are held; later batches only update the statistics. */
+#define LP_CALIB_KEEP_SAMPLES 1024
+#define LP_CALIB_KEEP_BYTES ((int64_t)256 << 20)
+typedef struct lp_calib_kept {
+    int n_inputs;               /* tensors per batch: the graph's inputs in order */
+    int n_batches, cap;
+    lp_tensor **t;              /* n_batches * n_inputs, owned */
+    int64_t samples, bytes;     /* held */
+    int64_t dropped;            /* samples seen past the bounds (not kept) */
+} lp_calib_kept;
+
 struct lowp_calibration {
     lowp_session *session;      /* over the model, optimized: value names match lp_quantize's graph */
     lp_strmap index;            /* value name -> observer */
@@ -27,6 +40,7 @@ struct lowp_calibration {
     lp_channel_stats *channels; /* one per observer */
     int64_t samples;
     struct lp_grams *grams;     /* layer-input moments for learned rounding, NULL: not collected */
+    lp_calib_kept *kept;        /* inputs for block reconstruction, NULL: not kept */
 };
 
 typedef struct lowp_calibration lp_calibration;

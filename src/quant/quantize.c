@@ -102,6 +102,7 @@ typedef struct qctx {
     int *range_of;              /* per value (n_range): whose calibrated range its pairs take
                                    (scale propagation through MaxPool / Resize; NULL: its own) */
     int n_range;
+    lp_qweights *keep;          /* the float weights rounded (main graph only), NULL: none */
     /* "" in the main graph; in a body "_" + the node that owns it: what the quantizer names
      * there must not shadow a name of an enclosing graph (ONNX forbids it), and outer values
      * and weights copied into bodies keep their outer names */
@@ -550,6 +551,50 @@ static lp_status smooth(qctx *q, double alpha)
     return LP_OK;
 }
 
+void lp_qweights_free(lp_qweights *k)
+{
+    for (int i = 0; k && i < k->n; i++) {
+        free(k->w[i].dq_node);
+        lp_tensor_free(k->w[i].w);
+    }
+    if (k)
+        free(k->w), *k = (lp_qweights){ 0 };
+}
+
+const lp_qweight *lp_qweights_find(const lp_qweights *k, const char *dq_node)
+{
+    for (int i = 0; k && i < k->n; i++)
+        if (!strcmp(k->w[i].dq_node, dq_node))
+            return &k->w[i];
+    return NULL;
+}
+
+/* Records float weight w of node `node` (its DequantizeLinear is named as weight_qdq names it). */
+static lp_status keep_weight(lp_qweights *k, const char *node, const lp_tensor *w, int bits)
+{
+    if (k->n == k->cap) {
+        int cap = k->cap ? 2 * k->cap : 16;
+        lp_qweight *nw = realloc(k->w, (size_t)cap * sizeof *nw);
+        if (!nw)
+            return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+        k->w = nw;
+        k->cap = cap;
+    }
+    lp_qweight *e = &k->w[k->n];
+    *e = (lp_qweight){ .qmax = (1 << (bits - 1)) - 1 };
+    size_t len = strlen(node) + sizeof "_weight_DequantizeLinear";
+    if (!(e->dq_node = malloc(len)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(e->dq_node, len, "%s_weight_DequantizeLinear", node);
+    lp_status st = lp_tensor_clone(w, &e->w);
+    if (st != LP_OK) {
+        free(e->dq_node);
+        return st;
+    }
+    k->n++;
+    return LP_OK;
+}
+
 static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
 {
     lp_graph *g = q->g;
@@ -586,6 +631,14 @@ static lp_status quantize_node(qctx *q, int ni, const lp_quant_cfg *cfg)
     int64_t n_w = 0;
     lp_tensor *wq = NULL;
     LP_TRY(quant_weight(q, ni, x, w, axis, cfg, &wq, &s_w, &n_w));
+    if (q->keep) {
+        lp_status st = keep_weight(q->keep, node_name, wt, cfg->weight_bits ? cfg->weight_bits : 8);
+        if (st != LP_OK) {
+            lp_tensor_free(wq);
+            free(s_w);
+            return st;
+        }
+    }
     lp_node *n = &g->nodes[ni];
     bool has_bias = n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].kind == LP_VALUE_CONST &&
                     g->values[n->in[2]].init->dtype == LP_F32;
@@ -777,7 +830,8 @@ static lp_status find_int8(void *user, lp_graph *g, lp_graph *parent, int node, 
  * its own activation pairs; the calibration knows body values by name). */
 static lp_status quantize_nodes(const qctx *parent, lp_graph *g, const char *scope)
 {
-    qctx q = { .g = g, .cal = parent->cal, .recipe = parent->recipe, .opset = parent->opset };
+    qctx q = { .g = g, .cal = parent->cal, .recipe = parent->recipe, .opset = parent->opset,
+               .keep = *scope ? NULL : parent->keep };
     snprintf(q.scope, sizeof q.scope, "%s", scope);
     lp_status st = LP_OK;
     if (parent->recipe->equalization)
@@ -838,7 +892,13 @@ lp_status lp_quant_upgraded(const lp_graph *src, int64_t need, const char *what,
 
 lp_status lp_quantize_graph(const lp_graph *src, const lp_calibration *cal, const lp_recipe *r, lp_graph **out)
 {
-    qctx q = { .cal = cal, .recipe = r, .opset = lp_graph_opset(src, "") };
+    return lp_quantize_graph_keep(src, cal, r, out, NULL);
+}
+
+lp_status lp_quantize_graph_keep(const lp_graph *src, const lp_calibration *cal, const lp_recipe *r, lp_graph **out,
+                                 lp_qweights *keep)
+{
+    qctx q = { .cal = cal, .recipe = r, .opset = lp_graph_opset(src, ""), .keep = keep };
     LP_TRY(lp_graph_walk_subgraphs((lp_graph *)src, find_int8, &q)); /* reads only */
     find_int8(&q, (lp_graph *)src, NULL, 0, 0);
     bool any_int8 = q.any_int8;

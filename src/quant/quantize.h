@@ -32,6 +32,25 @@ lp_status lp_quantize_graph(const lp_graph *g, const lp_calibration *cal, const 
  * naming `what` needs that opset and the node the upgrade could not convert. */
 lp_status lp_quant_upgraded(const lp_graph *src, int64_t need, const char *what, lp_graph **out);
 
+/* The float weights the static quantizer rounded (as equalization or SmoothQuant left them),
+ * each by the name of its DequantizeLinear node in the quantized graph, with the integer bound
+ * it was rounded to: what block reconstruction (recon/recon.h) rounds again. */
+typedef struct lp_qweight {
+    char *dq_node;
+    lp_tensor *w;
+    int qmax;
+} lp_qweight;
+typedef struct lp_qweights {
+    int n, cap;
+    lp_qweight *w;
+} lp_qweights;
+void lp_qweights_free(lp_qweights *k);
+const lp_qweight *lp_qweights_find(const lp_qweights *k, const char *dq_node);
+/* lp_quantize_graph that also fills `keep` (empty on entry; the caller frees it, also on
+ * failure) with the main graph's rounded float weights. */
+lp_status lp_quantize_graph_keep(const lp_graph *g, const lp_calibration *cal, const lp_recipe *r, lp_graph **out,
+                                 lp_qweights *keep);
+
 /* Records the recipe's bf16 nodes (those capable of it) in the model metadata entry
  * LP_META_BF16_NODES, which sessions turn into the engine's per-node precision. */
 lp_status lp_recipe_mark_bf16(lp_graph *g, const lp_recipe *r);

@@ -60,6 +60,7 @@ lp_status lp_recipe_clone(const lp_recipe *r, lp_recipe **out)
     c->smooth_quant_alpha = r->smooth_quant_alpha;
     c->equalization = r->equalization;
     c->learned_rounding = r->learned_rounding;
+    c->block_reconstruction = r->block_reconstruction;
     for (int i = 0; i < r->n_nodes; i++) {
         const lp_node_recipe *n = &r->nodes[i];
         lp_status st = lp_recipe_set(c, n->node, n->precision, n->has_cfg ? &n->cfg : NULL);
@@ -177,6 +178,10 @@ lp_status lp_recipe_to_json(const lp_recipe *r, char **json_out)
     }
     if (r->learned_rounding) {
         lp_json_key(&j, "learned_rounding");
+        lp_json_bool(&j, true);
+    }
+    if (r->block_reconstruction) {
+        lp_json_key(&j, "block_reconstruction");
         lp_json_bool(&j, true);
     }
     if (r->smooth_quant_alpha > 0) {
@@ -297,6 +302,9 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
         } else if (strcmp(k, "learned_rounding") == 0) {
             if (!lp_scalar_bool(v, &rec->learned_rounding))
                 st = bad(&r, v, "learned_rounding", "expected true or false");
+        } else if (strcmp(k, "block_reconstruction") == 0) {
+            if (!lp_scalar_bool(v, &rec->block_reconstruction))
+                st = bad(&r, v, "block_reconstruction", "expected true or false");
         } else if (strcmp(k, "smooth_quant") == 0) {
             const lp_yval *a = v->kind == LP_NODE_MAP ? lp_yval_get(v, "alpha") : NULL;
             bool off = false;
@@ -338,7 +346,7 @@ lp_status lp_recipe_from_json(const char *text, size_t size, const char *what, l
                     st = lp_recipe_set(rec, v->keys[n], p, has_cfg ? &cfg : NULL);
             }
         } else {
-            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, bias_correction, equalization, learned_rounding, smooth_quant, model_wise, op_wise)", k);
+            st = lp_cfg_error(LOWP_ERR_FORMAT, r.what, k, lp_yval_line(v), "unknown key '%s' (known: approach, bias_correction, equalization, learned_rounding, block_reconstruction, smooth_quant, model_wise, op_wise)", k);
         }
     }
     lp_yval_free(root);

@@ -3,7 +3,7 @@
  *
  *   { "approach": "post_training_static_quant",
  *     "bias_correction": false, "smooth_quant": { "alpha": 0.5 },      (all optional, off)
- *     "equalization": false, "learned_rounding": false,
+ *     "equalization": false, "learned_rounding": false, "block_reconstruction": false,
  *     "model_wise": { "weight":     { "granularity": "per_channel", "bits": 8 },
  *                     "activation": { "scheme": "asym", "algorithm": "minmax",
  *                                     "percentile": 99.99 } },
@@ -47,6 +47,9 @@ typedef struct lowp_recipe {
     bool equalization;          /* static: cross-layer equalization first (quant/equalize.h) */
     bool learned_rounding;      /* static: weights rounded against the calibration's moments of
                                    their layers' inputs (quant/adaround.h) */
+    bool block_reconstruction;  /* static: then the weights' rounding of each block learned
+                                   jointly against the FP32 block's outputs on the calibration
+                                   samples (recon/recon.h; lowp_quantize and the tuner run it) */
     lp_quant_cfg model_wise;
     int n_nodes, cap_nodes;
     lp_node_recipe *nodes;

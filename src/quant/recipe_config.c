@@ -115,6 +115,7 @@ lp_status lp_recipe_from_config(const struct lowp_config *cfg, const lp_graph *g
     r->bias_correction = cfg->quantization.fast_bias_correction;
     r->equalization = cfg->quantization.equalization;
     r->learned_rounding = cfg->quantization.learned_rounding;
+    r->block_reconstruction = cfg->quantization.block_reconstruction;
     r->smooth_quant_alpha = cfg->quantization.smooth_quant_alpha;
     /* recipes first/last_conv_or_matmul_quantization: false keeps that op FP32 (op_wise may
      * still say otherwise) */

@@ -8,6 +8,7 @@
 #include "ir/infer.h"
 #include "onnx/model.h"
 #include "quant/quantize.h"
+#include "recon/recon.h"
 #include "train/train.h"
 #include "tune/tune.h"
 
@@ -47,7 +48,7 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibrati
     lowp_calibration *cal = NULL;
     LP_TRY(lowp_calibration_create(&m, &so, &cal));
     if (moments) {
-        lp_recipe r = { .learned_rounding = true };
+        lp_recipe r = { .learned_rounding = true, .block_reconstruction = true };
         lp_status st = lowp_calibration_for_recipe(cal, &r);
         if (st != LP_OK) {
             lowp_calibration_free(cal);
@@ -59,11 +60,12 @@ lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibrati
     const char *names[LOWP_SAMPLE_MAX_TENSORS];
     for (int i = 0; i < g->n_inputs && i < LOWP_SAMPLE_MAX_TENSORS; i++)
         names[i] = g->values[g->inputs[i]].name;
-    struct calib_progress prog = { t, moments ? "calibration (layer-input moments)" : "calibration" };
+    struct calib_progress prog = { t, moments ? "calibration (layer-input moments, samples kept)" : "calibration" };
     report(t, prog.phase, 0, want);
     /* every rank of a distributed tune calibrates its share; all end with the same statistics.
-     * Layer-input moments (learned rounding) have no cross-rank merge: each rank collects them
-     * over all the samples itself, which gives every rank one process's moments. */
+     * Layer-input moments (learned rounding) and kept samples (block reconstruction) have no
+     * cross-rank merge: each rank collects them over all the samples itself, which gives every
+     * rank one process's. */
     lp_status st = lp_dist_calibrate(moments ? NULL : t->opt.comm, cal, t->calib, want, g->n_inputs, names, false,
                                      calibration_progress, &prog, &have);
     if (st == LP_OK && have == 0)
@@ -148,9 +150,40 @@ lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *pr
             any_int8 |= prec[i] == LP_PREC_INT8;
         lowp_calibration *cal = NULL;
         if (any_int8)
-            st = lp_tune_calibration(t, c->sampling, rv && rv->learned_rounding, &cal);
-        if (st == LP_OK)
+            st = lp_tune_calibration(t, c->sampling, lp_tune_needs_samples(rv), &cal);
+        if (st == LP_OK && r->block_reconstruction && any_int8) {
+            lp_recon_options ro = lp_recon_options_default();
+            /* LOWP_RECON_STEPS: the steps per block (tests keep tunes that reach the rung short) */
+            const char *env = getenv("LOWP_RECON_STEPS");
+            if (env && *env) {
+                char *end;
+                long n = strtol(env, &end, 10);
+                if (*end || n < 0 || n > 1000000)
+                    st = lp_error(LOWP_ERR_INVALID_ARGUMENT, "LOWP_RECON_STEPS: expected steps from 0 to 1000000, got '%s'", env);
+                ro.iterations = (int)n;
+            }
+            lp_recon_report rep = { 0 };
+            struct calib_progress prog = { t, "block reconstruction" };
+            ro.progress = calibration_progress;
+            ro.progress_user = &prog;
+            report(t, prog.phase, 0, 1);
+            if (st == LP_OK)
+                st = lp_quantize_graph_recon(t->fp32->g, cal, r, &ro, &rep, &qg);
+            if (st == LP_OK) {
+                double before = 0, after = 0;
+                int n = 0;
+                for (int k = 0; k < rep.n_blocks; k++)
+                    if (!*rep.blocks[k].skipped && isfinite(rep.blocks[k].rel_before))
+                        before += rep.blocks[k].rel_before, after += rep.blocks[k].rel_after, n++;
+                snprintf(t->recon_note, sizeof t->recon_note,
+                         "%d blocks on %lld calibration samples: block output error %.2f%% to %.2f%% of its mean "
+                         "square (mean over blocks), %d weights re-rounded", rep.n_blocks, (long long)rep.samples,
+                         n ? 100 * before / n : 0.0, n ? 100 * after / n : 0.0, rep.n_layers);
+            }
+            lp_recon_report_free(&rep);
+        } else if (st == LP_OK) {
             st = lp_quantize_graph(t->fp32->g, cal, r, &qg);
+        }
     }
     lp_recipe_free(r);
     LP_TRY(st);

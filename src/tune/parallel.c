@@ -252,7 +252,7 @@ lp_status lp_tune_prefetch(lowp_tuner *t, int n, const int *configs, unsigned ch
             int8 |= qs[j][i] == LP_PREC_INT8;
         lowp_calibration *cal = NULL;
         if (int8 && t->cfgs[cfg[j]].approach == LP_APPROACH_STATIC_QUANT)
-            st = lp_tune_calibration(t, t->cfgs[cfg[j]].sampling, t->rv.learned_rounding, &cal);
+            st = lp_tune_calibration(t, t->cfgs[cfg[j]].sampling, lp_tune_needs_samples(&t->rv), &cal);
     }
     const lowp_comm *sub = NULL;
     if (st == LP_OK && k >= 2 && comm->split)

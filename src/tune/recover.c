@@ -7,7 +7,9 @@
  *     by SQNR, on up to PROBE_SAMPLES calibration samples), then one trial with it;
  *  3. learned rounding of the weights (quant/adaround.h) against the layers' calibration inputs:
  *     one trial (its calibration pass also collects the layer-input moments).
- *  4. quantization-aware training (when the tuner has labelled training data): the point's
+ *  4. block reconstruction (recon/recon.h): each block's rounding learned against the FP32
+ *     block's outputs on the calibration samples (no labels), one trial;
+ *  5. quantization-aware training (when the tuner has labelled training data): the point's
  *     weights fine-tuned through fake quantization (tune/model.c), one trial.
  *
  * A step is kept for the following steps (and the fallback after them) when its trial is more
@@ -263,7 +265,19 @@ lp_status lp_tune_recover(lowp_tuner *t, int c, const unsigned char *base, bool 
             snprintf(r->detail, sizeof r->detail, "weights rounded to minimise each layer's output error on calibration data");
         LP_TRY(step_trial(t, c, base, &rv, "recovery: learned rounding of the weights", r, &keep, &best, passed, stop));
     }
-    /* 4. quantization-aware training, with labelled training data */
+    /* 4. block reconstruction, on calibration data */
+    if (!keep.block_recon && !*passed && !*stop) {
+        lp_tune_recovery rv = keep;
+        rv.block_recon = true;
+        lp_tune_rung *r = rung(t, "block_reconstruction");
+        t->recon_note[0] = 0;
+        LP_TRY(step_trial(t, c, base, &rv, "recovery: block reconstruction of the weights' rounding", r, &keep, &best,
+                          passed, stop));
+        if (r)
+            snprintf(r->detail, sizeof r->detail, "%s",
+                     *t->recon_note ? t->recon_note : "each block's rounding learned against the FP32 block's outputs");
+    }
+    /* 5. quantization-aware training, with labelled training data */
     if (!keep.qat && !*passed && !*stop) {
         lp_tune_rung *r = rung(t, "qat");
         if (!t->train) {

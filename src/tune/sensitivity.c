@@ -191,7 +191,10 @@ lp_status lp_tune_compute_sensitivity(lowp_tuner *t, int config)
         prec[i] = LP_PREC_INT8;
         lp_graph *qg = NULL;
         lp_plan *qp = NULL;
-        st = lp_tune_build_graph(t, config, prec, &t->rv, &qg);
+        /* ranking needs no block reconstruction: it would train once per op */
+        lp_tune_recovery rv = t->rv;
+        rv.block_recon = false;
+        st = lp_tune_build_graph(t, config, prec, &rv, &qg);
         if (st == LP_OK)
             st = lp_plan_compile_opt(qg, (const lp_tensor **)batches[0].inputs, &po, &qp);
         if (st == LP_OK)

@@ -206,7 +206,8 @@ lp_status lp_tune_build_space(lowp_tuner *t, const lowp_config *cfg)
         /* recovery steps the configuration turns on stay on in every static trial */
         t->rv = (lp_tune_recovery){ .equalize = cfg->quantization.equalization,
                                     .sq_alpha = cfg->quantization.smooth_quant_alpha,
-                                    .learned_rounding = cfg->quantization.learned_rounding };
+                                    .learned_rounding = cfg->quantization.learned_rounding,
+                                    .block_recon = cfg->quantization.block_reconstruction };
     }
     /* ops: the main graph's, then those inside control flow (depth first) */
     int64_t n_nodes = g->n_nodes;
@@ -279,6 +280,7 @@ lp_status lp_tune_recipe(const lowp_tuner *t, int config, const unsigned char *p
         r->equalization = rv->equalize;
         r->smooth_quant_alpha = rv->sq_alpha;
         r->learned_rounding = rv->learned_rounding;
+        r->block_reconstruction = rv->block_recon;
     }
     lp_status st = LP_OK;
     for (int i = 0; i < t->n_ops && st == LP_OK; i++)
@@ -301,6 +303,8 @@ char *lp_tune_key(const lowp_tuner *t, int config, const unsigned char *prec)
             m += (size_t)snprintf(rv + m, sizeof rv - m, "+sq%.2f", t->rv.sq_alpha);
         if (t->rv.learned_rounding)
             m += (size_t)snprintf(rv + m, sizeof rv - m, "+lr");
+        if (t->rv.block_recon)
+            m += (size_t)snprintf(rv + m, sizeof rv - m, "+br");
         if (t->rv.qat)
             snprintf(rv + m, sizeof rv - m, "+qat");
     }

@@ -28,6 +28,8 @@ typedef struct lp_tune_recovery {
     bool equalize;              /* cross-layer equalization */
     double sq_alpha;            /* SmoothQuant strength, 0: off */
     bool learned_rounding;      /* weights rounded against the layers' calibration inputs */
+    bool block_recon;           /* then each block's rounding learned against the FP32 block's
+                                   outputs on the calibration samples (recon/recon.h) */
     bool qat;                   /* then fine-tuned with fake quantization on labelled data */
 } lp_tune_recovery;
 
@@ -109,7 +111,9 @@ struct lowp_tuner {
 
     lowp_calibration *cal[LP_TUNE_MAX_SAMPLINGS];
     lowp_calibration *cal_moments[LP_TUNE_MAX_SAMPLINGS]; /* the same with layer-input moments
-                                                             (learned rounding), on first use */
+                                                             and the samples kept (learned
+                                                             rounding, block reconstruction),
+                                                             on first use */
     double **sens;              /* per config (NULL until computed): sensitivity in dB per op */
     double **sens_sqnr;         /* and the SQNR of each op's output in the all-INT8 model */
 
@@ -145,6 +149,7 @@ struct lowp_tuner {
     struct lp_tune_probe *probe; /* recover.c: calibration batches and FP32 outputs */
     lowp_dataloader *train;     /* labelled training data for QAT (lowp_tuner_set_training_data) */
     lp_graph *qat_graph;        /* the last QAT-trained graph, for its point (config, prec, rv) */
+    char recon_note[160];       /* what the last block reconstruction did (the ladder's rung) */
     int qat_config;
     unsigned char *qat_prec;
     lp_tune_recovery qat_rv;
@@ -222,8 +227,14 @@ double lp_tune_cost(const lowp_tuner *t, const unsigned char *prec);
 lp_status lp_tune_build_graph(lowp_tuner *t, int config, const unsigned char *prec, const lp_tune_recovery *rv,
                               lp_graph **out);
 /* The calibration for sampling index s, collected on first use; with `moments` also the
- * second moments of the layers' inputs that learned rounding needs (a separate pass). */
+ * second moments of the layers' inputs that learned rounding needs and the samples block
+ * reconstruction trains on (a separate pass). */
 lp_status lp_tune_calibration(lowp_tuner *t, int s, bool moments, lowp_calibration **out);
+/* Whether a point with recovery rv needs that calibration. */
+static inline bool lp_tune_needs_samples(const lp_tune_recovery *rv)
+{
+    return rv && (rv->learned_rounding || rv->block_recon);
+}
 
 /* ---- objective.c ---- */
 /* Measures a graph: median batch-1 latency, serialized size, peak memory (arena + scratch +

@@ -877,7 +877,7 @@ lowp_status lowp_tuner_run(lowp_tuner *t, lowp_tune_summary *s)
     lp_status wst = LP_OK;
     if (lp_dist_active(t->opt.comm) && t->cfgs[t->trials[b].config].approach == LP_APPROACH_STATIC_QUANT) {
         lowp_calibration *cal = NULL;
-        LP_TRY(lp_tune_calibration(t, t->cfgs[t->trials[b].config].sampling, t->trials[b].rv.learned_rounding, &cal));
+        LP_TRY(lp_tune_calibration(t, t->cfgs[t->trials[b].config].sampling, lp_tune_needs_samples(&t->trials[b].rv), &cal));
     }
     if (lp_tune_writer(t))
         wst = save_outputs(t, b);

@@ -86,6 +86,11 @@ typedef struct lp_prep_ctx {
  * their lifetimes). Taps still see each value right after the step producing it. */
 bool lp_prep_may_overwrite(const lp_prep_ctx *pc, int out, int in);
 void lp_prep_share_storage(const lp_prep_ctx *pc, int out, int in);
+/* Views. A step whose output `out` is its input `in`'s bytes as they are (a reshape of 8-bit
+ * data) may share in's storage whatever reads `in` later, under the same conditions on the
+ * values otherwise: nothing writes into either while both live (an in-place writer asks
+ * lp_prep_may_overwrite, which then sees the union of their lifetimes). */
+bool lp_prep_may_alias(const lp_prep_ctx *pc, int out, int in);
 
 /* Profiling: what one profiled run of a step did besides taking its time (lp_plan_profile). */
 typedef struct lp_step_prof {

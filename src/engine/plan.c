@@ -324,6 +324,15 @@ bool lp_prep_may_overwrite(const lp_prep_ctx *pc, int out, int in)
     return share_root(p->share_parent, out) == out && p->share_last[share_root(p->share_parent, in)] == pc->step;
 }
 
+bool lp_prep_may_alias(const lp_prep_ctx *pc, int out, int in)
+{
+    lp_plan *p = pc->plan;
+    if (!p || out < 0 || in < 0 || out == in || !shareable(pc, out) || !shareable(pc, in) ||
+        pc->value_step[in] < 0 || pc->value_step[in] >= pc->step || pc->value_step[out] != pc->step)
+        return false;
+    return share_root(p->share_parent, out) == out;
+}
+
 static void share_union(lp_plan *p, int out, int in)
 {
     int ri = share_root(p->share_parent, in), ro = share_root(p->share_parent, out);

@@ -191,7 +191,7 @@ static lp_status reorder_prim(const dnnl_memory_desc_t *from, const dnnl_memory_
     return s == dnnl_success ? LP_OK : dn_fail(s, "reorder");
 }
 
-static bool same_quant(const dn_quant *a, const dn_quant *b)
+bool dn_quant_same(const dn_quant *a, const dn_quant *b)
 {
     bool aon = a && a->on, bon = b && b->on;
     if (!aon || !bon)
@@ -269,7 +269,7 @@ lp_status dn_input_q(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memor
         dn_plain_md(&plain, dnnl_f32, val->shape.ndim, val->shape.d);
         want = &plain;
     }
-    if (!want || (dnnl_memory_desc_equal(&have, want) && same_quant(&hq, wq))) {
+    if (!want || (dnnl_memory_desc_equal(&have, want) && dn_quant_same(&hq, wq))) {
         *out = src;
         return LP_OK;
     }

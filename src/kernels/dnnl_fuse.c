@@ -578,9 +578,21 @@ bool dn_qmove_op(const lp_graph *g, int ni)
     const lp_node *n = &g->nodes[ni];
     if (n->dead || n->dynamic || *n->domain)
         return false;
-    return (n->op == LP_OP_MaxPool || n->op == LP_OP_GlobalMaxPool || n->op == LP_OP_Concat ||
-            n->op == LP_OP_Resize || n->op == LP_OP_Upsample) &&
-           dn_supports_node(g, ni);
+    switch (n->op) {
+    case LP_OP_MaxPool: case LP_OP_GlobalMaxPool: case LP_OP_Concat: case LP_OP_Resize: case LP_OP_Upsample:
+    case LP_OP_Slice: case LP_OP_Pad: case LP_OP_Transpose:
+    case LP_OP_Reshape: case LP_OP_Flatten: case LP_OP_Squeeze: case LP_OP_Unsqueeze:
+        return dn_supports_q(g, ni);
+    default:
+        return false;
+    }
+}
+
+bool dn_qmove_keeps_layout(const lp_graph *g, int ni)
+{
+    int op = g->nodes[ni].op;
+    return op != LP_OP_Transpose && op != LP_OP_Reshape && op != LP_OP_Flatten && op != LP_OP_Squeeze &&
+           op != LP_OP_Unsqueeze && dn_qmove_op(g, ni);
 }
 
 /* Recognises a group starting at nodes[0] following readers through `w`. */
@@ -610,7 +622,7 @@ static int group_walk(const walk *w, int ni, dn_group_info *info, int *nodes, in
         info->chain.out_value = g->nodes[nodes[4]].out[0];
         return 5;
     }
-    if (max >= 3 && dn_qmove_op(g, ni)) { /* MaxPool | Concat | Resize -> Q -> DQ: computed on 8 bits */
+    if (max >= 3 && dn_qmove_op(g, ni)) { /* MaxPool | Concat | Resize | data movement -> Q -> DQ: on 8 bits */
         int v = g->nodes[ni].out[0], qn = single_reader(w, v);
         d = qn >= 0 && g->nodes[qn].in[0] == v ? qdq_pair(w, qn, &q) : -1;
         if (d >= 0) {

@@ -277,6 +277,29 @@ static void note_int8(dn_step *st)
     snprintf(st->impl + k, sizeof st->impl - k, "%sint8", k ? "," : "");
 }
 
+/* Adds the INT8 primitive of pd reading source ms and weights mw, writing md, with bias mb
+ * (NULL: none; then a caller that kept args[3] for it, `bias_slot`, gets it filled from the
+ * end) and the attribute's operands in args[3 or 4 .. na); r is the status of the setup
+ * before: on failure pd is destroyed and r returned. */
+static lp_status int8_exec(dn_step *st, const lp_prep_ctx *pc, lp_status r, dnnl_primitive_desc_t pd,
+                           dnnl_memory_t ms, dnnl_memory_t mw, dnnl_memory_t md, dnnl_memory_t mb, bool bias_slot,
+                           dnnl_exec_arg_t *args, int na)
+{
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    note_int8(st);
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
+    if (mb)
+        args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
+    else if (bias_slot)
+        args[3] = args[--na];
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
 /* ---- Conv ---- */
 
 lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
@@ -358,21 +381,14 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &cd, attr));
     dnnl_memory_t ms, mw, md, mafter = NULL;
-    if ((r = dn_input_q(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &qx, &ms)) != LP_OK ||
-        (r = dn_const(st, qw->q->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)) != LP_OK ||
-        (r = int8_dst(st, pc, ch, out_priv, dn_q_md(pd, DNNL_ARG_DST), NULL, &md, &mafter)) != LP_OK ||
-        (r = dn_copy_sum_operand(st, pc, ch, md, mafter ? -1 : out_v)) != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
-    note_int8(st);
-    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
-    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
-    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
-    if (!mb)
-        args[3] = args[--na];
-    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    r = dn_input_q(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &qx, &ms);
+    if (r == LP_OK)
+        r = dn_const(st, qw->q->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+    if (r == LP_OK)
+        r = int8_dst(st, pc, ch, out_priv, dn_q_md(pd, DNNL_ARG_DST), NULL, &md, &mafter);
+    if (r == LP_OK)
+        r = dn_copy_sum_operand(st, pc, ch, md, mafter ? -1 : out_v);
+    LP_TRY(int8_exec(st, pc, r, pd, ms, mw, md, mb, true, args, na));
     return mafter ? dn_reorder_q(st, md, &ch->q_tail, mafter, NULL) : LP_OK;
 }
 
@@ -453,18 +469,7 @@ lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const
     bool out_priv = dn_value_private_ok(pc, ch->out_value);
     if (r == LP_OK)
         r = int8_dst(st, pc, ch, out_priv || !ch->q_tail.on, &dst_md, &dst_f32, &md, &mafter);
-    if (r != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
-    note_int8(st);
-    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
-    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
-    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    args[3] = (dnnl_exec_arg_t){ DNNL_ARG_BIAS, mb };
-    if (!mb)
-        args[3] = args[--na];
-    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    LP_TRY(int8_exec(st, pc, r, pd, ms, mw, md, mb, true, args, na));
     return mafter ? dn_reorder_q(st, md, &ch->q_tail, mafter, NULL) : LP_OK;
 }
 
@@ -903,15 +908,7 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
         dn_set_output(st, pc, out_v, &plain);
         st->out_private = false;
     }
-    if (r != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
-    note_int8(st);
-    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
-    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_WEIGHTS, mw };
-    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
-    LP_TRY(dn_add_primitive(st, pc, pd, na, args));
+    LP_TRY(int8_exec(st, pc, r, pd, ms, mw, md, NULL, false, args, na));
     if (!corr)
         return mafter ? dn_reorder_q(st, md, NULL, mafter, NULL) : LP_OK;
     /* out = chain(conv + correction): a binary add broadcasting the correction over channels.
@@ -958,8 +955,8 @@ lp_status dn_convint_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
 /* ---- QuantizeLinear -> DequantizeLinear as 8-bit storage ---- */
 
 /* Channels-last (INT8 convolutions' layout) for a feature map some convolution reads -- or
- * an op that passes 8-bit data on (MaxPool, Concat, Resize: their results feed convolutions
- * again) -- else plain. Other readers (a residual Add, float pooling) dequantize through a
+ * an op that passes 8-bit data on in its layout (MaxPool, Concat, Resize, Slice, Pad: their
+ * results feed convolutions again) -- else plain (Reshape and Transpose readers want it so). Other readers (a residual Add, float pooling) dequantize through a
  * reorder from either layout at the same cost, so one such reader is enough to choose
  * channels-last and spare every convolution a reorder of its input. */
 void dn_q_layout(const lp_prep_ctx *pc, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md)
@@ -970,7 +967,7 @@ void dn_q_layout(const lp_prep_ctx *pc, int v, dnnl_data_type_t dt, dnnl_memory_
     for (int i = 0; i < g->n_nodes && s->ndim >= 3 && s->ndim <= 5 && !cl_reader; i++)
         for (int k = 0; k < g->nodes[i].n_in; k++)
             if (g->nodes[i].in[k] == v && !g->nodes[i].dead)
-                cl_reader |= (g->nodes[i].op == LP_OP_Conv && k == 0) || dn_qmove_op(g, i);
+                cl_reader |= (g->nodes[i].op == LP_OP_Conv && k == 0) || dn_qmove_keeps_layout(g, i);
     if (cl_reader)
         dn_md_channels_last(md, s->ndim, s->d, dt);
     else

@@ -162,12 +162,17 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
 lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv);
 lp_status dn_qdq_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv);
 /* How a value stored as 8-bit integers of type dt is laid out: channels-last when a
- * convolution or an op that passes 8-bit data on (dn_qmove_op) reads it, else plain. */
+ * convolution or an op that passes 8-bit data on in its layout (dn_qmove_keeps_layout)
+ * reads it, else plain. */
 void dn_q_layout(const lp_prep_ctx *pc, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md);
-/* MaxPool/GlobalMaxPool, Concat, Resize/Upsample: ops whose result followed by
+/* MaxPool/GlobalMaxPool, Concat, Resize/Upsample and the data movement ops (Slice, Pad,
+ * Transpose, Reshape, Flatten, Squeeze, Unsqueeze): ops whose result followed by
  * QuantizeLinear -> DequantizeLinear (Q its only reader) is computed on 8-bit data and
  * stored as the pair's integers (docs/engine.md, "INT8 that flows"). */
 bool dn_qmove_op(const lp_graph *g, int ni);
+/* Such an op that keeps its input's layout (not Transpose or a reshape): it passes
+ * channels-last data on to convolutions. */
+bool dn_qmove_keeps_layout(const lp_graph *g, int ni);
 /* The quantized result v (as q, laid out `md`) of such an op: *dst the memory it writes --
  * the value's own storage when its readers take it privately, else a temporary that the
  * caller dequantizes into the plain float *deq after the op (dn_reorder_q). */
@@ -207,6 +212,8 @@ bool dn_value_quantized(const lp_prep_ctx *pc, int v, dn_quant *q);
  * storage is converted: layout, quantize, dequantize or requantize, by one reorder). */
 lp_status dn_input_q(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, const dn_quant *wq,
                      dnnl_memory_t *out);
+/* Both float (off or NULL), or both 8-bit with the same type, scale and zero point. */
+bool dn_quant_same(const dn_quant *a, const dn_quant *b);
 /* A reorder execution from memory `from` (stored as fq) into memory `to` (stored as tq). */
 lp_status dn_reorder_q(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl_memory_t to, const dn_quant *tq);
 /* True when the step may store value v in a private layout (all readers are oneDNN steps). */
@@ -305,6 +312,9 @@ lp_status dn_copy_sum_operand(dn_step *st, const lp_prep_ctx *pc, const dn_chain
 
 /* May the backend run node ni alone (or lead a group)? */
 bool dn_supports_node(const lp_graph *g, int ni);
+/* ... or only followed by QuantizeLinear -> DequantizeLinear (Reshape and the other views
+ * run on 8-bit data; dn_qmove_op)? */
+bool dn_supports_q(const lp_graph *g, int ni);
 /* May node ni lead a post-op chain? */
 bool dn_chain_leader(const lp_graph *g, int ni);
 /* Builds the step for nodes with `info`; allow_private lets it store its output in a layout

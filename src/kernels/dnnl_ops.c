@@ -2,12 +2,14 @@
  * primitives: convolution, deconvolution, Gemm/MatMul, pooling, normalizations, softmax,
  * eltwise, binary, concat, transpose, slice and pad. Primitives are created here, once per plan. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels/dnnl_internal.h"
 #include "ops/conv_ref.h"
+#include "ops/requant.h"
 #include "ops/shape_copy.h"
 
 /* ---- small helpers ---- */
@@ -1507,6 +1509,247 @@ static lp_status softmax_build(dn_step *st, const lp_prep_ctx *pc, const lp_node
     return dn_add_primitive(st, pc, pd, na, args);
 }
 
+/* ---- 8-bit data movement: op -> Q -> DQ on integers (docs/engine.md, "INT8 that flows") ---- */
+
+/* md's element strides when it is laid out by strides alone (plain, channels-last, a
+ * transposed view; no channel blocks). */
+static bool md_strides(const dnnl_memory_desc_t *md, int64_t *str)
+{
+    if (md->format_kind != dnnl_blocked || md->format_desc.blocking.inner_nblks != 0)
+        return false;
+    for (int i = 0; i < md->ndims; i++)
+        str[i] = md->format_desc.blocking.strides[i];
+    return true;
+}
+
+/* 8-bit data moved by a table: the source has 256 values, so lut[q] = requant((q - zp_x) *
+ * s_x / s_y + zp_y) -- or its dequantized float, for a result read as float -- is computed
+ * once with the reference's arithmetic (DequantizeLinear's float product, QuantizeLinear's
+ * lp_requant) and the move is exact. Walked with both tensors' element strides (any window,
+ * any step), the result's smallest innermost: Concat's requantized inputs (oneDNN 2.6's
+ * reorder drops the zero point into a slice) and Slice's windows with steps (oneDNN 2.6
+ * refuses some such strides as a memory descriptor, e.g. dims 3x2 with strides 18x12). */
+typedef struct q8_job {
+    dnnl_memory_t src, dst;             /* bound memories: the source, the whole result */
+    int nd;
+    int64_t dims[DNNL_MAX_NDIMS], xs[DNNL_MAX_NDIMS], ys[DNNL_MAX_NDIMS];
+    int64_t x0, y0;                     /* element offsets of the first element */
+    bool f32;                           /* the result is float (lutf), else 8-bit (lut) */
+    uint8_t lut[256];
+    float lutf[256];
+} q8_job;
+
+typedef struct q8_jobs {
+    int n, threads;
+    q8_job job[];
+} q8_jobs;
+
+static lp_status q8_jobs_run(void *arg, const lp_run_ctx *c)
+{
+    (void)c;
+    const q8_jobs *s = arg;
+    for (int j = 0; j < s->n; j++) {
+        const q8_job *b = &s->job[j];
+        void *xh = NULL, *yh = NULL;
+        dnnl_memory_get_data_handle(b->src, &xh);
+        dnnl_memory_get_data_handle(b->dst, &yh);
+        const uint8_t *x = (const uint8_t *)xh + b->x0;
+        int nd = b->nd;
+        int64_t inner = b->dims[nd - 1], outer = 1, xi = b->xs[nd - 1], yi = b->ys[nd - 1];
+        for (int d = 0; d < nd - 1; d++)
+            outer *= b->dims[d];
+        int threads = outer >= 64 * s->threads ? s->threads : 1;
+#pragma omp parallel num_threads(threads)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t o = outer * t / nt, end = outer * (t + 1) / nt, idx[DNNL_MAX_NDIMS], xo = 0, yo = b->y0;
+            int64_t rest = o; /* the first row's index, then an odometer */
+            for (int d = nd - 2; d >= 0; d--) {
+                idx[d] = rest % b->dims[d];
+                rest /= b->dims[d];
+                xo += idx[d] * b->xs[d];
+                yo += idx[d] * b->ys[d];
+            }
+            for (; o < end; o++) {
+                const uint8_t *xr = x + xo;
+                if (b->f32) {
+                    float *yr = (float *)yh + yo;
+                    for (int64_t k = 0; k < inner; k++)
+                        yr[k * yi] = b->lutf[xr[k * xi]];
+                } else if (xi == 1 && yi == 1) {
+                    uint8_t *yr = (uint8_t *)yh + yo;
+                    for (int64_t k = 0; k < inner; k++)
+                        yr[k] = b->lut[xr[k]];
+                } else {
+                    uint8_t *yr = (uint8_t *)yh + yo;
+                    for (int64_t k = 0; k < inner; k++)
+                        yr[k * yi] = b->lut[xr[k * xi]];
+                }
+                for (int d = nd - 2; d >= 0; d--) { /* next row */
+                    xo += b->xs[d];
+                    yo += b->ys[d];
+                    if (++idx[d] < b->dims[d])
+                        break;
+                    xo -= idx[d] * b->xs[d];
+                    yo -= idx[d] * b->ys[d];
+                    idx[d] = 0;
+                }
+            }
+        }
+    }
+    return LP_OK;
+}
+
+/* A job moving nd dims from src (8-bit as hq, strides xs from element x0) into dst (strides
+ * ys from y0), quantized as q -- dequantized into float when f32. */
+static void q8_job_set(q8_job *b, dnnl_memory_t src, const dn_quant *hq, int64_t x0, const int64_t *xs,
+                       dnnl_memory_t dst, const dn_quant *q, bool f32, int64_t y0, const int64_t *ys, int nd,
+                       const int64_t *dims)
+{
+    int order[DNNL_MAX_NDIMS];
+    for (int i = 0; i < nd; i++)
+        order[i] = i;
+    for (int i = 1; i < nd; i++) /* by the result's strides, largest first (stable) */
+        for (int j = i; j > 0 && ys[order[j]] > ys[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    *b = (q8_job){ .src = src, .dst = dst, .nd = nd, .x0 = x0, .y0 = y0, .f32 = f32 };
+    for (int i = 0; i < nd; i++) {
+        b->dims[i] = dims[order[i]];
+        b->xs[i] = xs[order[i]];
+        b->ys[i] = ys[order[i]];
+    }
+    int32_t lo, hi;
+    lp_quant_range(q->dt == dnnl_s8, &lo, &hi);
+    for (int v = 0; v < 256; v++) {
+        int32_t qx = hq->dt == dnnl_s8 ? (int32_t)(int8_t)v : v;
+        float f = (float)(qx - hq->zp) * hq->scale;          /* DequantizeLinear */
+        int32_t r = lp_requant(f / q->scale, q->zp, lo, hi);  /* QuantizeLinear */
+        b->lut[v] = (uint8_t)r;                               /* (the low byte: s8 two's complement) */
+        b->lutf[v] = (float)(r - q->zp) * q->scale;          /* DequantizeLinear */
+    }
+}
+
+/* A job for memory src (md xmd, 8-bit as hq) into window `sub` of result memory dst; false
+ * when either is not laid out by strides alone. */
+static bool q8_job_init(q8_job *b, dnnl_memory_t src, const dnnl_memory_desc_t *xmd, const dn_quant *hq,
+                        dnnl_memory_t dst, const dnnl_memory_desc_t *sub, const dn_quant *q)
+{
+    int64_t xs[DNNL_MAX_NDIMS], ys[DNNL_MAX_NDIMS], dims[DNNL_MAX_NDIMS];
+    int nd = sub->ndims;
+    if (!md_strides(xmd, xs) || !md_strides(sub, ys) || xmd->ndims != nd || nd < 1)
+        return false;
+    for (int i = 0; i < nd; i++)
+        dims[i] = sub->dims[i];
+    q8_job_set(b, src, hq, xmd->offset0, xs, dst, q, false, sub->offset0, ys, nd, dims);
+    return true;
+}
+
+/* The quantized result y (as q, stored as `ymd`) of a data-movement op, written by one reorder
+ * from `src` (the input as stored: 8-bit as hq, or float) into `view` -- y's bytes described
+ * in the source's index space: the integers copied when hq is q (no requantization: the
+ * quantizer gives such ops their input's parameters), else (re)quantized. `window`: view is
+ * a window of y (Pad's interior), into which oneDNN 2.6's quantizing reorders drop the
+ * destination's zero point (test_qdata_random), so a (re)quantization goes through a dense
+ * temporary first. When y's readers want float, the integers go to a temporary dequantized
+ * after (dn_q_result). *ints (may be NULL): the memory holding y's integers. */
+static lp_status q_move_into(dn_step *st, const lp_prep_ctx *pc, int y, const dn_quant *q, bool priv,
+                             const dnnl_memory_desc_t *ymd, const dnnl_memory_desc_t *view, dnnl_memory_t src,
+                             const dn_quant *hq, bool window, dnnl_memory_t *ints, const char *what)
+{
+    dnnl_memory_t md, deq, mv;
+    if (window && !dn_quant_same(hq, q)) {
+        const dnnl_memory_desc_t *sm;
+        dnnl_memory_get_memory_desc(src, &sm);
+        dnnl_memory_desc_t dense;
+        dn_plain_md(&dense, q->dt, sm->ndims, sm->dims);
+        dnnl_memory_t tmp;
+        LP_TRY(dn_mem_temp(st, &dense, &tmp));
+        LP_TRY(dn_reorder_q(st, src, hq, tmp, q));
+        src = tmp;
+        hq = q;
+    }
+    LP_TRY(dn_q_result(st, pc, y, q, priv, ymd, &md, &deq));
+    if (deq) {
+        void *h = NULL;
+        dnnl_memory_get_data_handle(md, &h);
+        LP_TRY(dn_mem(st, view, h, &mv));
+    } else {
+        LP_TRY(dn_mem_value(st, pc, y, view, &mv));
+    }
+    if (ints)
+        *ints = md;
+    LP_TRY(dn_reorder_q(st, src, hq, mv, q));
+    if (deq)
+        LP_TRY(dn_reorder_q(st, md, q, deq, NULL));
+    size_t k = strlen(st->impl);
+    snprintf(st->impl + k, sizeof st->impl - k, "%sint8 %s:%s", k ? "," : "", what, q->dt == dnnl_u8 ? "u8" : "s8");
+    return LP_OK;
+}
+
+/* When y's bytes seen as `view` (in x's index space) are x's as stored, quantized alike, and
+ * the plan lets y share x's storage: no work at all (y is stored as ymd). */
+static bool q_alias(dn_step *st, const lp_prep_ctx *pc, int x, int y, const dn_quant *q, bool priv,
+                    const dnnl_memory_desc_t *ymd, const dnnl_memory_desc_t *view)
+{
+    dnnl_memory_desc_t have;
+    dn_quant hq = { 0 };
+    dn_value_md(pc, x, &have);
+    dn_value_quantized(pc, x, &hq);
+    if (!priv || !dn_value_private_ok(pc, y) || !dn_quant_same(&hq, q) || !dnnl_memory_desc_equal(&have, view) ||
+        !lp_prep_may_alias(pc, y, x))
+        return false;
+    dn_set_output(st, pc, y, ymd);
+    st->out_q = *q;
+    st->share_in = x;
+    snprintf(st->impl, sizeof st->impl, "view,int8");
+    snprintf(st->kinds, sizeof st->kinds, "view"); /* the profile's primitive column */
+    return true;
+}
+
+/* x as stored: its memory and quantization. */
+static lp_status q_source(dn_step *st, const lp_prep_ctx *pc, int x, dnnl_memory_desc_t *have, dn_quant *hq,
+                          dnnl_memory_t *src)
+{
+    *hq = (dn_quant){ 0 };
+    dn_value_md(pc, x, have);
+    dn_value_quantized(pc, x, hq);
+    return dn_mem_value(st, pc, x, have, src);
+}
+
+/* Reshape, Flatten, Squeeze, Unsqueeze of float data: the plan's views. */
+static bool view_supports(const lp_graph *g, const lp_node *n)
+{
+    if (n->n_in < 1 || !all_f32(g, n, 0, 0) || !one_output(g, n) || !nonempty(g, n->in[0]))
+        return false;
+    const lp_shape *xs = shape(g, n->in[0]), *ys = shape(g, n->out[0]);
+    return xs->ndim <= DNNL_MAX_NDIMS && ys->ndim <= DNNL_MAX_NDIMS &&
+           lp_numel(xs->ndim, xs->d) == lp_numel(ys->ndim, ys->d);
+}
+
+/* ... followed by Q -> DQ: y is x's integers in plain order -- x's own storage when x is
+ * stored plain with y's parameters, else one reorder (to plain order, requantizing if
+ * needed) writing y's bytes seen with x's dims. */
+static lp_status view_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    if (!ch->q_tail.on || ch->n_post)
+        return LOWP_ERR_UNSUPPORTED;
+    const dn_quant *q = &ch->q_tail;
+    int x = n->in[0], y = ch->out_value;
+    const lp_shape *xs = shape(pc->g, x), *ys = shape(pc->g, y);
+    dnnl_memory_desc_t ymd, view, have;
+    dn_plain_md(&ymd, q->dt, ys->ndim, ys->d);
+    dn_plain_md(&view, q->dt, xs->ndim, xs->d);
+    if (q_alias(st, pc, x, y, q, priv, &ymd, &view))
+        return LP_OK;
+    dn_quant hq;
+    dnnl_memory_t src;
+    LP_TRY(q_source(st, pc, x, &have, &hq, &src));
+    return q_move_into(st, pc, y, q, priv, &ymd, &view, src, &hq, false, NULL, "reshape");
+}
+
 /* ---- Transpose: one reorder into the output's plain bytes, seen with permuted strides ---- */
 
 /* The permutation of node n (attribute perm, default reversed); false if it is not one. */
@@ -1535,11 +1778,43 @@ static bool transpose_supports(const lp_graph *g, const lp_node *n)
     return r >= 2 && r <= 6 && transpose_perm(n, r, perm);
 }
 
+/* Transpose -> Q -> DQ: one reorder of x as stored (any layout) into y -- channels-last when
+ * a convolution reads it (dn_q_layout), else plain -- seen with y's strides permuted back
+ * into x's index space; none when that is x's own layout (NHWC -> NCHW into channels-last). */
+static lp_status transpose_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                                   bool priv)
+{
+    const dn_quant *q = &ch->q_tail;
+    int x = n->in[0], y = ch->out_value;
+    const lp_shape *xs = shape(pc->g, x), *ys = shape(pc->g, y);
+    int r = xs->ndim;
+    int64_t perm[DNNL_MAX_NDIMS], ystr[DNNL_MAX_NDIMS], vstr[DNNL_MAX_NDIMS];
+    if (ch->n_post || !transpose_perm(n, r, perm))
+        return LOWP_ERR_UNSUPPORTED;
+    dnnl_memory_desc_t ymd, view, have;
+    if (priv)
+        dn_q_layout(pc, y, q->dt, &ymd);
+    else
+        dn_plain_md(&ymd, q->dt, ys->ndim, ys->d);
+    if (!md_strides(&ymd, ystr))
+        return LOWP_ERR_UNSUPPORTED;
+    for (int i = 0; i < r; i++)
+        vstr[perm[i]] = ystr[i];
+    dn_md_strided(&view, r, xs->d, vstr, q->dt);
+    if (q_alias(st, pc, x, y, q, priv, &ymd, &view))
+        return LP_OK;
+    dn_quant hq;
+    dnnl_memory_t src;
+    LP_TRY(q_source(st, pc, x, &have, &hq, &src));
+    return q_move_into(st, pc, y, q, priv, &ymd, &view, src, &hq, false, NULL, "transpose");
+}
+
 /* y = transpose(x, perm): y's plain strides, assigned to the x dimension each output axis
  * comes from, describe y's bytes in x's index space; a reorder from x writes y. */
 static lp_status transpose_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
-    (void)priv;
+    if (ch->q_tail.on)
+        return transpose_build_q(st, pc, n, ch, priv);
     const lp_shape *xs = shape(pc->g, n->in[0]);
     int r = xs->ndim;
     int64_t perm[DNNL_MAX_NDIMS];
@@ -1738,9 +2013,12 @@ static bool concat_supports(const lp_graph *g, const lp_node *n)
 }
 
 /* Concat -> Q -> DQ on 8-bit data: each input, as its producer stores it (float, or 8-bit
- * with its own scale and zero point), goes by one reorder (quantizing, or requantizing
- * (q - zp_i) * s_i / s_y + zp_y, or copying when the parameters agree) into its slice of the
- * 8-bit result. */
+ * with its own scale and zero point), goes into its slice of the 8-bit result: copied by a
+ * reorder when its parameters are the result's; requantized by a table (q8_job) straight into
+ * the slice when they differ -- oneDNN 2.6's reorder drops zero points when it writes into a
+ * slice of a tensor laid out like its source (acdb -> acdb: checked in test_qmove_random),
+ * which used to cost a dense temporary and a second reorder; quantized by a reorder into a
+ * dense temporary and copied when it is float (or laid out in channel blocks). */
 static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, int axis,
                                 bool priv)
 {
@@ -1757,6 +2035,12 @@ static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_nod
     void *tmp = NULL;
     if (deq)
         dnnl_memory_get_data_handle(md, &tmp);
+    q8_jobs *jobs = calloc(1, sizeof *jobs + (size_t)n->n_in * sizeof jobs->job[0]);
+    if (!jobs)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing Concat");
+    st->custom_arg = jobs;
+    st->custom_free = free;
+    jobs->threads = pc->threads > 0 ? pc->threads : 1;
     dnnl_dims_t off = { 0 }, dims;
     for (int k = 0; k < n->n_in; k++) {
         const lp_shape *xs = shape(pc->g, n->in[k]);
@@ -1765,21 +2049,20 @@ static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_nod
         dnnl_memory_desc_t sub;
         if (dnnl_memory_desc_init_submemory(&sub, &dst_md, dims, off) != dnnl_success)
             return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: concat slice");
-        dnnl_memory_t ms;
+        off[axis] += xs->d[axis];
+        dnnl_memory_desc_t have;
+        dnnl_memory_t mx, ms;
+        dn_quant hq;
+        LP_TRY(q_source(st, pc, n->in[k], &have, &hq, &mx));
+        if (hq.on && !dn_quant_same(&hq, q) && q8_job_init(&jobs->job[jobs->n], mx, &have, &hq, md, &sub, q)) {
+            jobs->n++;
+            continue;
+        }
         if (deq)
             LP_TRY(dn_mem(st, &sub, tmp, &ms));
         else
             LP_TRY(dn_mem_value(st, pc, ch->out_value, &sub, &ms));
-        /* oneDNN 2.6's reorder drops zero points when it writes into a slice of a tensor laid
-           out like its source (acdb -> acdb: checked in test_qmove_random): an input that must
-           be (re)quantized goes into a dense temporary first, then is copied into its slice */
-        dn_quant hq = { 0 };
-        dn_value_quantized(pc, n->in[k], &hq);
-        if (hq.on && hq.dt == q->dt && hq.scale == q->scale && hq.zp == q->zp) {
-            dnnl_memory_desc_t have;
-            dnnl_memory_t mx;
-            dn_value_md(pc, n->in[k], &have);
-            LP_TRY(dn_mem_value(st, pc, n->in[k], &have, &mx));
+        if (dn_quant_same(&hq, q)) {
             LP_TRY(dn_reorder_q(st, mx, NULL, ms, NULL));
         } else {
             dnnl_memory_desc_t dense;
@@ -1791,12 +2074,14 @@ static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_nod
             LP_TRY(dn_input_q(st, pc, n->in[k], &dense, q, &mt));
             LP_TRY(dn_reorder_q(st, mt, NULL, ms, NULL));
         }
-        off[axis] += xs->d[axis];
     }
+    if (jobs->n)
+        st->custom_pre = q8_jobs_run; /* before the executions: the dequantizing one reads all */
     if (deq)
         LP_TRY(dn_reorder_q(st, md, q, deq, NULL));
     size_t k = strlen(st->impl);
-    snprintf(st->impl + k, sizeof st->impl - k, "%sint8 concat:%s", k ? "," : "", q->dt == dnnl_u8 ? "u8" : "s8");
+    snprintf(st->impl + k, sizeof st->impl - k, "%sint8 concat:%s%s", k ? "," : "", q->dt == dnnl_u8 ? "u8" : "s8",
+             jobs->n ? "+lowp" : "");
     return LP_OK;
 }
 
@@ -1934,6 +2219,77 @@ static lp_status slice_padded(dn_step *st, const lp_prep_ctx *pc, int x, const i
     return dn_mem(st, &view, h, out);
 }
 
+/* Slice -> Q -> DQ: with steps of 1, the window on whole channel blocks and y's parameters
+ * x's, one reorder copying a sub-memory of x as stored into y (channels-last when a
+ * convolution reads it, else plain). Otherwise a q8_job: x's integers as stored (or x
+ * quantized into a dense temporary by a reorder when it is float or blocked) walked with its
+ * strides times the steps, requantized by the table when the parameters differ, written
+ * into y -- or, when y's readers want float, dequantized straight into it. Exact. */
+static lp_status slice_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                               const int64_t *start, const int64_t *step, const int64_t *len, bool priv)
+{
+    const dn_quant *q = &ch->q_tail;
+    int x = n->in[0], y = ch->out_value;
+    const lp_shape *xs = shape(pc->g, x);
+    int r = xs->ndim;
+    dnnl_memory_desc_t ymd, have, sub;
+    if (priv)
+        dn_q_layout(pc, y, q->dt, &ymd);
+    else
+        dn_plain_md(&ymd, q->dt, r, len);
+    dn_quant hq;
+    dnnl_memory_t src;
+    LP_TRY(q_source(st, pc, x, &have, &hq, &src));
+    bool unit = true;
+    for (int k = 0; k < r; k++)
+        unit &= step[k] == 1;
+    dnnl_dims_t sub_dims = { 0 }, sub_off = { 0 };
+    for (int k = 0; k < r; k++)
+        sub_dims[k] = len[k], sub_off[k] = start[k];
+    if (unit && dn_quant_same(&hq, q) && dnnl_memory_desc_init_submemory(&sub, &have, sub_dims, sub_off) == dnnl_success) {
+        dnnl_memory_t ms;
+        LP_TRY(dn_mem_value(st, pc, x, &sub, &ms));
+        return q_move_into(st, pc, y, q, priv, &ymd, &ymd, ms, &hq, false, NULL, "slice");
+    }
+    int64_t xst[DNNL_MAX_NDIMS], yst[DNNL_MAX_NDIMS], x0 = 0;
+    if (!hq.on || !md_strides(&have, xst)) { /* quantized (or unblocked) into a dense temporary */
+        dnnl_memory_desc_t dense;
+        dn_plain_md(&dense, hq.on ? hq.dt : q->dt, r, xs->d);
+        LP_TRY(dn_input_q(st, pc, x, &dense, hq.on ? &hq : q, &src));
+        if (!hq.on)
+            hq = *q;
+        dense_strides(r, xs->d, xst);
+    } else {
+        x0 = have.offset0;
+    }
+    int64_t vst[DNNL_MAX_NDIMS];
+    for (int k = 0; k < r; k++) {
+        vst[k] = xst[k] * step[k];
+        x0 += start[k] * xst[k];
+    }
+    bool q8 = priv && dn_value_private_ok(pc, y);
+    if (!q8)
+        dn_plain_md(&ymd, dnnl_f32, r, len);
+    dnnl_memory_t md;
+    LP_TRY(dn_mem_value(st, pc, y, &ymd, &md));
+    dn_set_output(st, pc, y, &ymd);
+    if (q8)
+        st->out_q = *q;
+    md_strides(&ymd, yst);
+    q8_jobs *jobs = calloc(1, sizeof *jobs + sizeof jobs->job[0]);
+    if (!jobs)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing Slice");
+    st->custom_arg = jobs;
+    st->custom_free = free;
+    jobs->threads = pc->threads > 0 ? pc->threads : 1;
+    jobs->n = 1;
+    q8_job_set(&jobs->job[0], src, &hq, x0, vst, md, q, !q8, 0, yst, r, len);
+    st->custom = q8_jobs_run; /* after the executions: a quantizing reorder of x */
+    size_t k = strlen(st->impl);
+    snprintf(st->impl + k, sizeof st->impl - k, "%sint8 slice:%s,lowp", k ? "," : "", q->dt == dnnl_u8 ? "u8" : "s8");
+    return LP_OK;
+}
+
 /* Slice as one reorder: from a sub-memory of x as its producer stores it (steps of 1) into the
  * output laid out alike; else from a strided view of plain x into a plain output. Exact. */
 static lp_status slice_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
@@ -1943,6 +2299,8 @@ static lp_status slice_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *
     int64_t start[LP_MAX_DIMS], step[LP_MAX_DIMS], len[LP_MAX_DIMS];
     if (ch->n_post || !slice_window_of(g, n, start, step, len))
         return LOWP_ERR_UNSUPPORTED;
+    if (ch->q_tail.on)
+        return slice_build_q(st, pc, n, ch, start, step, len, priv);
     const lp_shape *xs = shape(g, x);
     int r = xs->ndim;
     bool unit = true;
@@ -2008,8 +2366,10 @@ static bool pad_supports(const lp_graph *g, const lp_node *n)
 
 typedef struct pad_state {
     dnnl_memory_t dst;
-    size_t count;               /* floats in the output's storage */
+    size_t count;               /* floats (bytes when q8) in the output's storage */
     float fill;
+    bool q8;                    /* an 8-bit output: every byte is `q_fill` */
+    uint8_t q_fill;
 } pad_state;
 
 static lp_status pad_fill(void *arg, const lp_run_ctx *c)
@@ -2018,11 +2378,60 @@ static lp_status pad_fill(void *arg, const lp_run_ctx *c)
     const pad_state *ps = arg;
     float *d = NULL;
     dnnl_memory_get_data_handle(ps->dst, (void **)&d);
-    if (ps->fill == 0.f && !signbit(ps->fill))
+    if (ps->q8)
+        memset(d, ps->q_fill, ps->count);
+    else if (ps->fill == 0.f && !signbit(ps->fill))
         memset(d, 0, ps->count * sizeof *d);
     else
         for (size_t i = 0; i < ps->count; i++)
             d[i] = ps->fill;
+    return LP_OK;
+}
+
+/* Pad's interior: *sub, x's dims at the begin pads within y's md `ymd`, and the step's fill
+ * state (owned by the step). */
+static lp_status pad_interior(dn_step *st, const dnnl_memory_desc_t *ymd, const lp_shape *xs, const int64_t *pads,
+                              dnnl_memory_desc_t *sub, pad_state **ps)
+{
+    dnnl_dims_t sub_dims = { 0 }, sub_off = { 0 };
+    for (int k = 0; k < xs->ndim; k++)
+        sub_dims[k] = xs->d[k], sub_off[k] = pads[k];
+    if (dnnl_memory_desc_init_submemory(sub, ymd, sub_dims, sub_off) != dnnl_success)
+        return LOWP_ERR_UNSUPPORTED;
+    if (!(*ps = calloc(1, sizeof **ps)))
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing Pad");
+    st->custom_arg = *ps;
+    st->custom_free = free;
+    return LP_OK;
+}
+
+/* Pad -> Q -> DQ: y's integers (channels-last when a convolution reads it, else plain) filled
+ * with the fill's quantized value -- the zero point for 0, as QuantizeLinear makes it --
+ * then x reordered as stored into y's interior. Exact. */
+static lp_status pad_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch,
+                             const int64_t *pads, double fill, bool priv)
+{
+    const dn_quant *q = &ch->q_tail;
+    int x = n->in[0], y = ch->out_value;
+    const lp_shape *xs = shape(pc->g, x), *ys = shape(pc->g, y);
+    int r = xs->ndim;
+    dnnl_memory_desc_t ymd, have, sub;
+    if (priv)
+        dn_q_layout(pc, y, q->dt, &ymd);
+    else
+        dn_plain_md(&ymd, q->dt, r, ys->d);
+    pad_state *ps;
+    LP_TRY(pad_interior(st, &ymd, xs, pads, &sub, &ps));
+    int32_t lo, hi;
+    lp_quant_range(q->dt == dnnl_s8, &lo, &hi);
+    ps->q8 = true;
+    ps->q_fill = (uint8_t)lp_requant((float)fill / q->scale, q->zp, lo, hi);
+    ps->count = dnnl_memory_desc_get_size(&ymd);
+    dn_quant hq;
+    dnnl_memory_t src;
+    LP_TRY(q_source(st, pc, x, &have, &hq, &src));
+    LP_TRY(q_move_into(st, pc, y, q, priv, &ymd, &sub, src, &hq, true, &ps->dst, "pad"));
+    st->custom_pre = pad_fill;
     return LP_OK;
 }
 
@@ -2037,6 +2446,8 @@ static lp_status pad_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
     double fill;
     if (ch->n_post || !pad_window_of(g, n, pads, &fill))
         return LOWP_ERR_UNSUPPORTED;
+    if (ch->q_tail.on)
+        return pad_build_q(st, pc, n, ch, pads, fill, priv);
     const lp_shape *xs = shape(g, x), *ys = shape(g, y);
     int r = xs->ndim;
     dnnl_memory_desc_t have, like_x, dst_md, sub;
@@ -2052,16 +2463,8 @@ static lp_status pad_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
         dn_plain_md(&dst_md, dnnl_f32, r, ys->d);
         dn_plain_md(&have, dnnl_f32, r, xs->d);
     }
-    dnnl_dims_t sub_dims = { 0 }, sub_off = { 0 };
-    for (int k = 0; k < r; k++)
-        sub_dims[k] = xs->d[k], sub_off[k] = pads[k];
-    if (dnnl_memory_desc_init_submemory(&sub, &dst_md, sub_dims, sub_off) != dnnl_success)
-        return LOWP_ERR_UNSUPPORTED;
-    pad_state *ps = calloc(1, sizeof *ps);
-    if (!ps)
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing Pad");
-    st->custom_arg = ps;
-    st->custom_free = free;
+    pad_state *ps;
+    LP_TRY(pad_interior(st, &dst_md, xs, pads, &sub, &ps));
     ps->fill = (float)fill;
     ps->count = dnnl_memory_desc_get_size(&dst_md) / sizeof(float);
     dnnl_memory_t ms, msub;
@@ -2131,15 +2534,38 @@ static const dn_op ops[] = {
     { "Upsample", dn_resize_supports, dn_resize_build, false },
 };
 
-static const dn_op *op_of(const lp_graph *g, int ni)
+/* Ops run only as op -> Q -> DQ on 8-bit data (as float they stay the plan's view steps). */
+static const dn_op q_ops[] = {
+    { "Reshape", view_supports, view_build_q, false },
+    { "Flatten", view_supports, view_build_q, false },
+    { "Squeeze", view_supports, view_build_q, false },
+    { "Unsqueeze", view_supports, view_build_q, false },
+};
+
+static const dn_op *find_op(const lp_graph *g, int ni, const dn_op *table, size_t n_table)
 {
     const lp_node *n = &g->nodes[ni];
     if (n->op < 0 || *n->domain)
         return NULL;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(n->op_type, ops[i].name) == 0)
-            return &ops[i];
+    for (size_t i = 0; i < n_table; i++)
+        if (strcmp(n->op_type, table[i].name) == 0)
+            return &table[i];
     return NULL;
+}
+
+static const dn_op *op_of(const lp_graph *g, int ni) { return find_op(g, ni, ops, sizeof ops / sizeof ops[0]); }
+
+/* The op of node ni in either table (a q_ops one only when it is followed by Q -> DQ). */
+static const dn_op *any_op_of(const lp_graph *g, int ni)
+{
+    const dn_op *op = op_of(g, ni);
+    return op ? op : find_op(g, ni, q_ops, sizeof q_ops / sizeof q_ops[0]);
+}
+
+bool dn_supports_q(const lp_graph *g, int ni)
+{
+    const dn_op *op = any_op_of(g, ni);
+    return op && !g->nodes[ni].dynamic && op->supports(g, &g->nodes[ni]);
 }
 
 bool dn_supports_node(const lp_graph *g, int ni)
@@ -2166,7 +2592,7 @@ lp_status dn_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info
     case DN_PAT_QDQ:
         return dn_qdq_build(st, pc, info, allow_private);
     case DN_PAT_CHAIN: {
-        const dn_op *op = op_of(g, pc->nodes[0]);
+        const dn_op *op = info->chain.q_tail.on ? any_op_of(g, pc->nodes[0]) : op_of(g, pc->nodes[0]);
         if (!op)
             return LOWP_ERR_UNSUPPORTED;
         return op->build(st, pc, &g->nodes[pc->nodes[0]], &info->chain, allow_private);

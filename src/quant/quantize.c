@@ -695,11 +695,38 @@ static int first_pair(const qctx *q, int v)
     return -1;
 }
 
-static bool moves_values(const lp_node *n)
+/* A Pad in constant mode whose fill is 0 (absent, or a constant zero): its result's range is
+ * its input's (which always holds 0), and the fill is the zero point exactly. */
+static bool pad_zero_fill(const lp_graph *g, const lp_node *n)
 {
-    return !n->dead && !*n->domain && n->n_out == 1 && n->n_in >= 1 &&
-           (n->op == LP_OP_MaxPool || n->op == LP_OP_GlobalMaxPool || n->op == LP_OP_Resize ||
-            n->op == LP_OP_Upsample);
+    const char *mode = lp_attr_str(n, "mode", "constant");
+    if (strcmp(mode, "constant") != 0)
+        return false;
+    if (lp_graph_opset(g, "") < 11)
+        return lp_attr_float(n, "value", 0.f) == 0.f;
+    if (n->n_in < 3 || n->in[2] < 0)
+        return true;
+    const lp_value *c = &g->values[n->in[2]];
+    return c->kind == LP_VALUE_CONST && lp_tensor_numel(c->init) == 1 && lp_tensor_get(c->init, 0) == 0.0;
+}
+
+/* Ops whose result holds values of their (first) input, moved or selected -- pooling the
+ * maximum, resampling, and pure data movement (views, transposes, slices, zero padding) --
+ * so that their result may be stored with their input's quantization parameters. */
+static bool moves_values(const lp_graph *g, const lp_node *n)
+{
+    if (n->dead || *n->domain || n->n_out != 1 || n->n_in < 1)
+        return false;
+    switch (n->op) {
+    case LP_OP_MaxPool: case LP_OP_GlobalMaxPool: case LP_OP_Resize: case LP_OP_Upsample:
+    case LP_OP_Reshape: case LP_OP_Flatten: case LP_OP_Squeeze: case LP_OP_Unsqueeze:
+    case LP_OP_Transpose: case LP_OP_Slice:
+        return true;
+    case LP_OP_Pad:
+        return pad_zero_fill(g, n);
+    default:
+        return false;
+    }
 }
 
 static bool float_act(const lp_graph *g, int v)
@@ -707,10 +734,11 @@ static bool float_act(const lp_graph *g, int v)
     return v >= 0 && g->values[v].kind != LP_VALUE_CONST && (!g->values[v].dtype || g->values[v].dtype == LP_F32);
 }
 
-/* Scale propagation (LPOT's scale_propagation_max_pooling): a MaxPool's or Resize's result
- * is quantized with its input's range, so that the op can pass the integers on unchanged
- * (the maximum and nearest sampling select values; linear and cubic sampling stay within
- * the input's range, up to cubic's small overshoot, which saturates). */
+/* Scale propagation (LPOT's scale_propagation_max_pooling, ONNX Runtime's QDQ propagation
+ * through Reshape/Transpose): the result of an op that moves values (moves_values) is
+ * quantized with its input's range, so that the op can pass the integers on unchanged (the
+ * maximum, nearest sampling and data movement select values; linear and cubic sampling stay
+ * within the input's range, up to cubic's small overshoot, which saturates). */
 static lp_status propagate_ranges(qctx *q)
 {
     lp_graph *g = q->g;
@@ -722,7 +750,7 @@ static lp_status propagate_ranges(qctx *q)
         q->range_of[v] = -1;
     for (int i = 0; i < g->n_nodes; i++) { /* topological order: chains resolve to their first input */
         const lp_node *n = &g->nodes[i];
-        if (!moves_values(n) || !float_act(g, n->in[0]) || !float_act(g, n->out[0]) || n->out[0] < 0)
+        if (!moves_values(g, n) || !float_act(g, n->in[0]) || !float_act(g, n->out[0]) || n->out[0] < 0)
             continue;
         int x = n->in[0];
         q->range_of[n->out[0]] = q->range_of[x] >= 0 ? q->range_of[x] : x;
@@ -731,13 +759,14 @@ static lp_status propagate_ranges(qctx *q)
 }
 
 /* INT8 that flows (docs/quantization.md): the ops that move or select values -- MaxPool,
- * Resize and Concat -- read the dequantized twins of their inputs when their result is
+ * Resize, Concat and the data movement ops (Reshape, Transpose, Slice, ...) -- read the dequantized twins of their inputs when their result is
  * quantized for an INT8 reader, so the engine passes 8-bit data through them instead of
  * dequantizing and quantizing again. MaxPool and Resize take their input's pair with their
- * result's parameters (equal by propagate_ranges); a Concat input takes the pair it already
+ * result's parameters (equal by propagate_ranges: no requantization); a Concat input takes the pair it already
  * has, else one of its own range: the engine requantizes each input into the result's
  * scale. Walked from the last node back, so a Resize that feeds a Concat sees the Concat's
- * new pair. A node whose input already has a pair with other parameters stays float (two
+ * new pair, and a chain Add -> Reshape -> Transpose -> (MatMul) passes the pair back to the
+ * Add. A node whose input already has a pair with other parameters stays float (two
  * pairs on one tensor would keep its producer from writing 8 bits). */
 static lp_status share_with_moves(qctx *q, int n_orig)
 {
@@ -745,7 +774,7 @@ static lp_status share_with_moves(qctx *q, int n_orig)
     for (int i = n_orig - 1; i >= 0; i--) {
         lp_node *n = &g->nodes[i];
         bool concat = !n->dead && !*n->domain && n->op == LP_OP_Concat && n->n_out == 1;
-        if ((!concat && !moves_values(n)) || n->out[0] < 0 || !float_act(g, n->out[0]))
+        if ((!concat && !moves_values(g, n)) || n->out[0] < 0 || !float_act(g, n->out[0]))
             continue;
         int c = first_pair(q, n->out[0]);
         if (c < 0)

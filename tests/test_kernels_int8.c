@@ -1108,6 +1108,53 @@ static int gb_i64(gb *b, int n, const int64_t *v)
     return gb_tensor(b, t);
 }
 
+/* A Slice requantizing 8-bit data (dnnl_ops.c q8_job: a table, and its SSE2 form for
+ * contiguous rows) is exact: an input that holds every 8-bit value, as exact multiples of its
+ * scale (so quantizing it gives the integers back in both plans), u8 or s8 with random
+ * parameters, sliced with steps on the spatial axes into a result of other random parameters
+ * and type read by an INT8 convolution (so both are stored channels-last: rows of 16 or 19
+ * channels, 8-wide blocks and a rest by the table). The bound, 1e-5 of max|ref| (the
+ * convolution's float scaling), is far below one step of the result times the weights: any
+ * integer off by one fails. */
+static void test_slice_requant_exact(void)
+{
+    for (int t = 0; t < 24; t++) {
+        gb *b = gb_new();
+        int64_t d[4] = { 1, rnd(0, 1) ? 16 : 19, 6, 6 }, n = d[1] * 36;
+        bool sym = rnd(0, 1), sym_y = rnd(0, 1);
+        float s = (float)(0.002 + 0.02 * rndu());
+        int32_t zp = sym ? 0 : rnd(0, 255);
+        int x = gb_input(b, 4, d, 0.f, 0.f);
+        float *xv = b->feed[b->n_feed - 1]->data;
+        for (int64_t i = 0; i < n; i++) /* every integer at least once, in a shuffled order */
+            xv[i] = (float)(((sym ? i % 256 - 128 : i % 256) - zp)) * s;
+        for (int64_t i = n - 1; i > 0; i--) {
+            int j = rnd(0, (int)i);
+            float tmp = xv[i];
+            xv[i] = xv[j], xv[j] = tmp;
+        }
+        int qin[3] = { x, gb_scalar(b, LOWP_FLOAT, s), gb_scalar(b, sym ? LP_I8 : LP_U8, zp) };
+        qin[0] = gb_op(b, "QuantizeLinear", 3, qin);
+        x = gb_op(b, "DequantizeLinear", 3, qin);
+        int64_t st[2] = { rnd(0, 1), rnd(0, 1) }, en[2] = { 6, 6 }, ax[2] = { 2, 3 }, sp[2] = { rnd(1, 2), rnd(1, 3) };
+        int in[5] = { x, gb_i64(b, 2, st), gb_i64(b, 2, en), gb_i64(b, 2, ax), gb_i64(b, 2, sp) };
+        int y = gb_op(b, "Slice", 5, in);
+        float s_y = (float)(0.002 + 0.03 * rndu());
+        int32_t zp_y = sym_y ? 0 : rnd(0, 255);
+        int qy[3] = { y, gb_scalar(b, LOWP_FLOAT, s_y), gb_scalar(b, sym_y ? LP_I8 : LP_U8, zp_y) };
+        qy[0] = gb_op(b, "QuantizeLinear", 3, qy);
+        y = gb_op(b, "DequantizeLinear", 3, qy);
+        double l1;
+        y = qconv1x1(b, y, 4, d[1], &l1);
+        gb_output(b, y);
+        char what[160];
+        snprintf(what, sizeof what, "Slice %lld ch steps %lld,%lld %s -> %s (s %.4f zp %d)", (long long)d[1],
+                 (long long)sp[0], (long long)sp[1], sym ? "s8" : "u8", sym_y ? "s8" : "u8", (double)s_y, zp_y);
+        check_int8_steps(what, b, 2, 3, 0);
+        gb_free(b);
+    }
+}
+
 /* INT8 that flows through the data movement ops: Reshape, Flatten, Squeeze, Unsqueeze,
  * Transpose, Slice and Pad between a DequantizeLinear (or a float value) and QuantizeLinear ->
  * DequantizeLinear run on 8-bit data as one step (dnnl_ops.c view_build_q, transpose_build_q,
@@ -1706,6 +1753,7 @@ int main(int argc, char **argv)
     RUN(test_qdq_storage);
     RUN(test_qmove_random);
     RUN(test_qdata_random);
+    RUN(test_slice_requant_exact);
     RUN(test_quantized_unet);
     RUN(test_quantized_attention);
     RUN(test_taps);

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "kernels/dnnl_internal.h"
 #include "ops/conv_ref.h"
@@ -1522,22 +1525,63 @@ static bool md_strides(const dnnl_memory_desc_t *md, int64_t *str)
     return true;
 }
 
-/* 8-bit data moved by a table: the source has 256 values, so lut[q] = requant((q - zp_x) *
- * s_x / s_y + zp_y) -- or its dequantized float, for a result read as float -- is computed
- * once with the reference's arithmetic (DequantizeLinear's float product, QuantizeLinear's
- * lp_requant) and the move is exact. Walked with both tensors' element strides (any window,
- * any step), the result's smallest innermost: Concat's requantized inputs (oneDNN 2.6's
- * reorder drops the zero point into a slice) and Slice's windows with steps (oneDNN 2.6
- * refuses some such strides as a memory descriptor, e.g. dims 3x2 with strides 18x12). */
+/* 8-bit data moved by lowp's own loop, for what oneDNN 2.6 cannot describe: Slice windows
+ * with steps (it refuses some such strides as a memory descriptor, e.g. dims 3x2 with
+ * strides 18x12). The source has 256 values, so lut[q] = requant((q - zp_x) * s_x / s_y +
+ * zp_y) -- or its dequantized float, for a result read as float -- is computed once with the
+ * reference's arithmetic (DequantizeLinear's float product, QuantizeLinear's lp_requant) and
+ * the move is exact. Walked with both tensors' element strides, the result's smallest
+ * innermost; contiguous rows copied, or requantized 8 at a time (q8_row). */
 typedef struct q8_job {
     dnnl_memory_t src, dst;             /* bound memories: the source, the whole result */
     int nd;
     int64_t dims[DNNL_MAX_NDIMS], xs[DNNL_MAX_NDIMS], ys[DNNL_MAX_NDIMS];
     int64_t x0, y0;                     /* element offsets of the first element */
     bool f32;                           /* the result is float (lutf), else 8-bit (lut) */
+    bool identity;                      /* lut[q] == q: a copy */
+    bool s8_in, s8_out;
+    float zp_x, s_x, s_y, zp_y, lo, hi; /* the table's arithmetic, for q8_row */
     uint8_t lut[256];
     float lutf[256];
 } q8_job;
+
+/* A contiguous row of n integers requantized by the table's arithmetic, 8 at a time with SSE2
+ * (bit for bit the table: the same float product and quotient, rounded half to even by adding
+ * and subtracting 1.5 * 2^23 -- exact below 2^22 -- then the zero point and the clamp; as
+ * dnnl_resize.c's rs_store); the rest by the table. */
+static void q8_row(const q8_job *b, const uint8_t *x, uint8_t *y, int64_t n)
+{
+    int64_t k = 0;
+    if (b->identity) {
+        memcpy(y, x, (size_t)n);
+        return;
+    }
+#if defined(__SSE2__)
+    const __m128 zx = _mm_set1_ps(b->zp_x), sx = _mm_set1_ps(b->s_x), sy = _mm_set1_ps(b->s_y),
+                 vlo = _mm_set1_ps(-512.0f), vhi = _mm_set1_ps(512.0f), vm = _mm_set1_ps(12582912.0f),
+                 zy = _mm_set1_ps(b->zp_y), qlo = _mm_set1_ps(b->lo), qhi = _mm_set1_ps(b->hi);
+    const __m128i zero = _mm_setzero_si128();
+    for (; k + 8 <= n; k += 8) {
+        __m128i b8 = _mm_loadl_epi64((const __m128i *)(x + k)), w16, q[2];
+        if (b->s8_in)
+            w16 = _mm_srai_epi16(_mm_unpacklo_epi8(b8, b8), 8);
+        else
+            w16 = _mm_unpacklo_epi8(b8, zero);
+        __m128i i32[2] = { _mm_srai_epi32(_mm_unpacklo_epi16(w16, w16), 16),
+                           _mm_srai_epi32(_mm_unpackhi_epi16(w16, w16), 16) };
+        for (int h = 0; h < 2; h++) {
+            __m128 f = _mm_mul_ps(_mm_sub_ps(_mm_cvtepi32_ps(i32[h]), zx), sx); /* DequantizeLinear */
+            __m128 v = _mm_min_ps(_mm_max_ps(_mm_div_ps(f, sy), vlo), vhi);
+            v = _mm_add_ps(_mm_sub_ps(_mm_add_ps(v, vm), vm), zy);
+            q[h] = _mm_cvttps_epi32(_mm_min_ps(_mm_max_ps(v, qlo), qhi));
+        }
+        __m128i w = _mm_packs_epi32(q[0], q[1]); /* -128..255 fit int16 */
+        _mm_storel_epi64((__m128i *)(y + k), b->s8_out ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w));
+    }
+#endif
+    for (; k < n; k++)
+        y[k] = b->lut[x[k]];
+}
 
 typedef struct q8_jobs {
     int n, threads;
@@ -1577,9 +1621,7 @@ static lp_status q8_jobs_run(void *arg, const lp_run_ctx *c)
                     for (int64_t k = 0; k < inner; k++)
                         yr[k * yi] = b->lutf[xr[k * xi]];
                 } else if (xi == 1 && yi == 1) {
-                    uint8_t *yr = (uint8_t *)yh + yo;
-                    for (int64_t k = 0; k < inner; k++)
-                        yr[k] = b->lut[xr[k]];
+                    q8_row(b, xr, (uint8_t *)yh + yo, inner);
                 } else {
                     uint8_t *yr = (uint8_t *)yh + yo;
                     for (int64_t k = 0; k < inner; k++)
@@ -1615,7 +1657,9 @@ static void q8_job_set(q8_job *b, dnnl_memory_t src, const dn_quant *hq, int64_t
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    *b = (q8_job){ .src = src, .dst = dst, .nd = nd, .x0 = x0, .y0 = y0, .f32 = f32 };
+    *b = (q8_job){ .src = src, .dst = dst, .nd = nd, .x0 = x0, .y0 = y0, .f32 = f32, .identity = true,
+                   .s8_in = hq->dt == dnnl_s8, .s8_out = q->dt == dnnl_s8, .zp_x = (float)hq->zp,
+                   .s_x = hq->scale, .s_y = q->scale, .zp_y = (float)q->zp };
     for (int i = 0; i < nd; i++) {
         b->dims[i] = dims[order[i]];
         b->xs[i] = xs[order[i]];
@@ -1623,28 +1667,16 @@ static void q8_job_set(q8_job *b, dnnl_memory_t src, const dn_quant *hq, int64_t
     }
     int32_t lo, hi;
     lp_quant_range(q->dt == dnnl_s8, &lo, &hi);
+    b->lo = (float)lo;
+    b->hi = (float)hi;
     for (int v = 0; v < 256; v++) {
         int32_t qx = hq->dt == dnnl_s8 ? (int32_t)(int8_t)v : v;
         float f = (float)(qx - hq->zp) * hq->scale;          /* DequantizeLinear */
         int32_t r = lp_requant(f / q->scale, q->zp, lo, hi);  /* QuantizeLinear */
         b->lut[v] = (uint8_t)r;                               /* (the low byte: s8 two's complement) */
         b->lutf[v] = (float)(r - q->zp) * q->scale;          /* DequantizeLinear */
+        b->identity &= b->lut[v] == v;
     }
-}
-
-/* A job for memory src (md xmd, 8-bit as hq) into window `sub` of result memory dst; false
- * when either is not laid out by strides alone. */
-static bool q8_job_init(q8_job *b, dnnl_memory_t src, const dnnl_memory_desc_t *xmd, const dn_quant *hq,
-                        dnnl_memory_t dst, const dnnl_memory_desc_t *sub, const dn_quant *q)
-{
-    int64_t xs[DNNL_MAX_NDIMS], ys[DNNL_MAX_NDIMS], dims[DNNL_MAX_NDIMS];
-    int nd = sub->ndims;
-    if (!md_strides(xmd, xs) || !md_strides(sub, ys) || xmd->ndims != nd || nd < 1)
-        return false;
-    for (int i = 0; i < nd; i++)
-        dims[i] = sub->dims[i];
-    q8_job_set(b, src, hq, xmd->offset0, xs, dst, q, false, sub->offset0, ys, nd, dims);
-    return true;
 }
 
 /* The quantized result y (as q, stored as `ymd`) of a data-movement op, written by one reorder
@@ -2013,12 +2045,12 @@ static bool concat_supports(const lp_graph *g, const lp_node *n)
 }
 
 /* Concat -> Q -> DQ on 8-bit data: each input, as its producer stores it (float, or 8-bit
- * with its own scale and zero point), goes into its slice of the 8-bit result: copied by a
- * reorder when its parameters are the result's; requantized by a table (q8_job) straight into
- * the slice when they differ -- oneDNN 2.6's reorder drops zero points when it writes into a
- * slice of a tensor laid out like its source (acdb -> acdb: checked in test_qmove_random),
- * which used to cost a dense temporary and a second reorder; quantized by a reorder into a
- * dense temporary and copied when it is float (or laid out in channel blocks). */
+ * with its own scale and zero point), goes into its slice of the 8-bit result: copied by one
+ * reorder when its parameters are the result's, else (re)quantized by a reorder into a dense
+ * temporary and copied. oneDNN 2.6's reorder drops zero points when it writes into a slice of
+ * a tensor laid out like its source (acdb -> acdb: checked in test_qmove_random), so it cannot
+ * requantize straight into the slice; lowp's own loop can (q8_job, exact) but measured slower
+ * than the two JIT reorders (docs/engine.md), so it serves only what oneDNN cannot do. */
 static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, int axis,
                                 bool priv)
 {
@@ -2035,12 +2067,6 @@ static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_nod
     void *tmp = NULL;
     if (deq)
         dnnl_memory_get_data_handle(md, &tmp);
-    q8_jobs *jobs = calloc(1, sizeof *jobs + (size_t)n->n_in * sizeof jobs->job[0]);
-    if (!jobs)
-        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing Concat");
-    st->custom_arg = jobs;
-    st->custom_free = free;
-    jobs->threads = pc->threads > 0 ? pc->threads : 1;
     dnnl_dims_t off = { 0 }, dims;
     for (int k = 0; k < n->n_in; k++) {
         const lp_shape *xs = shape(pc->g, n->in[k]);
@@ -2050,38 +2076,31 @@ static lp_status concat_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_nod
         if (dnnl_memory_desc_init_submemory(&sub, &dst_md, dims, off) != dnnl_success)
             return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: concat slice");
         off[axis] += xs->d[axis];
-        dnnl_memory_desc_t have;
-        dnnl_memory_t mx, ms;
-        dn_quant hq;
-        LP_TRY(q_source(st, pc, n->in[k], &have, &hq, &mx));
-        if (hq.on && !dn_quant_same(&hq, q) && q8_job_init(&jobs->job[jobs->n], mx, &have, &hq, md, &sub, q)) {
-            jobs->n++;
-            continue;
-        }
+        dnnl_memory_t ms, mx;
         if (deq)
             LP_TRY(dn_mem(st, &sub, tmp, &ms));
         else
             LP_TRY(dn_mem_value(st, pc, ch->out_value, &sub, &ms));
+        dn_quant hq = { 0 };
+        dn_value_quantized(pc, n->in[k], &hq);
         if (dn_quant_same(&hq, q)) {
-            LP_TRY(dn_reorder_q(st, mx, NULL, ms, NULL));
+            dnnl_memory_desc_t have;
+            dn_value_md(pc, n->in[k], &have);
+            LP_TRY(dn_mem_value(st, pc, n->in[k], &have, &mx));
         } else {
             dnnl_memory_desc_t dense;
-            dnnl_memory_t mt;
             if (priv)
                 dn_md_channels_last(&dense, r, xs->d, q->dt);
             else
                 dn_plain_md(&dense, q->dt, r, xs->d);
-            LP_TRY(dn_input_q(st, pc, n->in[k], &dense, q, &mt));
-            LP_TRY(dn_reorder_q(st, mt, NULL, ms, NULL));
+            LP_TRY(dn_input_q(st, pc, n->in[k], &dense, q, &mx));
         }
+        LP_TRY(dn_reorder_q(st, mx, NULL, ms, NULL));
     }
-    if (jobs->n)
-        st->custom_pre = q8_jobs_run; /* before the executions: the dequantizing one reads all */
     if (deq)
         LP_TRY(dn_reorder_q(st, md, q, deq, NULL));
     size_t k = strlen(st->impl);
-    snprintf(st->impl + k, sizeof st->impl - k, "%sint8 concat:%s%s", k ? "," : "", q->dt == dnnl_u8 ? "u8" : "s8",
-             jobs->n ? "+lowp" : "");
+    snprintf(st->impl + k, sizeof st->impl - k, "%sint8 concat:%s", k ? "," : "", q->dt == dnnl_u8 ? "u8" : "s8");
     return LP_OK;
 }
 

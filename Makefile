@@ -34,7 +34,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv bench-graph bench-train zoo
+.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv bench-deconv bench-graph bench-train zoo
 all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp
 
 $(GEN_C) $(GEN_H): $(PROTO)
@@ -125,6 +125,14 @@ bench: all
 bench-conv: $(BUILD)/bench/conv_overhead
 
 $(BUILD)/bench/conv_overhead: bench/conv_overhead.c $(BUILD)/liblowp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
+
+# ConvTranspose in lowp's builds and in standalone oneDNN, side by side (a benchmark, not a test:
+# run $(BUILD)/bench/deconv_bench; docs/engine.md, "ConvTranspose").
+bench-deconv: $(BUILD)/bench/deconv_bench
+
+$(BUILD)/bench/deconv_bench: bench/deconv_bench.c $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
 

@@ -4,6 +4,7 @@
 #ifndef LP_GRAPH_BUILDER_H
 #define LP_GRAPH_BUILDER_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,21 @@ static inline lp_tensor *gb_run(const lp_graph *g, const lp_tensor *x)
         CHECK_OK(lowp_session_run(s, 1, &name, (const lowp_tensor *const *)&x, 1, &y));
     lowp_session_free(s);
     return y;
+}
+
+/* max|a - ref| / max|ref| over two float32 tensors of ref's size (NaN counts as the worst). */
+static inline double gb_norm_err(const lp_tensor *a, const lp_tensor *ref)
+{
+    const float *x = a->data, *y = ref->data;
+    double m = 0, r = 0;
+    for (int64_t i = 0; i < lp_tensor_numel(ref); i++) {
+        double d = fabs((double)x[i] - y[i]);
+        if (!(d <= m))
+            m = isnan(d) ? INFINITY : d;
+        if (fabs(y[i]) > r)
+            r = fabs(y[i]);
+    }
+    return m / (r > 1e-30 ? r : 1.0);
 }
 
 static inline void gb_output(gb *b, int v)

@@ -196,6 +196,16 @@ lp_status dn_resize_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, 
  * walk (rank 3-4: plain, channels-last, channel-blocked by 8 or 16; true), else plain (false). */
 bool dn_md_like(const dnnl_memory_desc_t *like, int nd, const int64_t *dims, dnnl_memory_desc_t *out);
 
+/* ---- ConvTranspose with kernel == stride as matmul + pixel shuffle (dnnl_deconv.c) ---- */
+
+/* Node n (a ConvTranspose of oneDNN geometry strides/dil/pl/pr) has kernel == stride, no
+ * dilation or pads, one group. */
+bool dn_deconv_shuffle_fits(const lp_graph *g, const lp_node *n, const int64_t *strides, const int64_t *dil,
+                            const int64_t *pl, const int64_t *pr);
+/* Its FP32 build; LOWP_ERR_UNSUPPORTED for post-ops it cannot take (full-size or runtime
+ * operands, sums, a quantized result). */
+lp_status dn_deconv_shuffle(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch);
+
 /* ---- value helpers (dnnl_core.c) ---- */
 
 dnnl_engine_t dn_engine(void);
@@ -229,6 +239,10 @@ lp_status dn_mem_temp(dn_step *st, const dnnl_memory_desc_t *md, dnnl_memory_t *
  * quantized): the stored memory, or a temporary filled by a reorder added to the step's
  * executions. A quantized value is dequantized to a float `want`. */
 lp_status dn_input(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *want, dnnl_memory_t *out);
+/* Value v as input bytes described by `view` (the same bytes as its plain form, e.g. a
+ * transposed view): bound directly when stored plain, else via a plain copy. */
+lp_status dn_input_view(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *view,
+                        dnnl_memory_t *out);
 /* Value v converted to plain dense float32 (a temporary when not stored so); *plain_md gets
  * its md. Lets callers reinterpret the bytes with another md (dn_mem on the same handle). */
 lp_status dn_input_plain(dn_step *st, const lp_prep_ctx *pc, int v, dnnl_memory_t *out);

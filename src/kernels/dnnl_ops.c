@@ -114,6 +114,12 @@ static lp_status input_view(dn_step *st, const lp_prep_ctx *pc, int v, const dnn
     return dn_mem(st, view, h, out);
 }
 
+lp_status dn_input_view(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *view,
+                        dnnl_memory_t *out)
+{
+    return input_view(st, pc, v, view, out);
+}
+
 /* The output value as bytes described by `md` (plain layouts only when not private). */
 static lp_status output(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
@@ -766,12 +772,67 @@ static bool deconv_supports(const lp_graph *g, const lp_node *n)
            shape(g, n->in[0])->d[1] % group == 0 && deconv_geometry(g, n, s, d, pl, pr);
 }
 
-static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+/* How ConvTranspose builds (docs/engine.md, "ConvTranspose"). oneDNN 2.6's deconvolution
+ * applies its bias and post-ops in a scalar reference loop (40-60x the convolution itself), so
+ * by default: kernel == stride to at least 16 channel-kernel positions as a 1x1 convolution +
+ * pixel shuffle (dnnl_deconv.c); otherwise the deconvolution alone, then the bias and post-ops
+ * as one binary primitive over its result. LOWP_DECONV=split skips the 1x1 form,
+ * LOWP_DECONV=fused builds the deconvolution with fused bias and post-ops as before: both only
+ * to measure (bench/deconv_bench.c). */
+typedef enum deconv_mode { DECONV_FAST, DECONV_SPLIT, DECONV_FUSED } deconv_mode;
+
+static deconv_mode deconv_mode_env(void)
+{
+    const char *env = getenv("LOWP_DECONV");
+    return !env ? DECONV_FAST : strcmp(env, "split") == 0 ? DECONV_SPLIT : strcmp(env, "fused") == 0 ? DECONV_FUSED
+                                                                                                     : DECONV_FAST;
+}
+
+/* The split form's second primitive: out = post-ops(out + bias) in place, in the layout the
+ * deconvolution stored it (st->out_md), the bias laid out alike (oneDNN's binary kernel wants
+ * that); with no bias, + 0: a zero operand carries the post-ops. */
+static lp_status deconv_post(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool out_priv)
 {
     const lp_graph *g = pc->g;
-    int64_t s[LP_SP], d[LP_SP], pl[LP_SP], pr[LP_SP];
-    if (!deconv_geometry(g, n, s, d, pl, pr))
-        return LOWP_ERR_UNSUPPORTED;
+    int out_v = ch->out_value, nd = shape(g, out_v)->ndim;
+    const int64_t *yd = shape(g, out_v)->d;
+    int64_t bd[DNNL_MAX_NDIMS];
+    for (int i = 0; i < nd; i++)
+        bd[i] = 1;
+    bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+    if (has_bias)
+        bd[1] = yd[1];
+    dnnl_memory_desc_t y_md = st->out_md, b_plain, b_md;
+    dn_plain_md(&b_plain, dnnl_f32, nd, bd);
+    dn_md_like(&y_md, nd, bd, &b_md);
+    dnnl_memory_t my, mb;
+    LP_TRY(dn_mem_value(st, pc, out_v, &y_md, &my));
+    LP_TRY(has_bias ? dn_const(st, g->values[n->in[2]].init->data, &b_plain, &b_md, &mb) : dn_mem_temp(st, &b_md, &mb));
+    dnnl_exec_arg_t args[DN_MAX_ARGS];
+    int na = 3;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, nd, yd, out_priv, &attr, args, &na));
+    dnnl_binary_desc_t d;
+    if (dnnl_binary_desc_init(&d, dnnl_binary_add, &y_md, &b_md, &y_md) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary descriptor");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(dn_pd_create(&pd, &d, attr));
+    args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_0, my };
+    args[1] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_1, mb };
+    args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, my };
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
+/* The deconvolution primitive; `split`: without bias and post-ops (deconv_post adds them);
+ * `any_dst`: the destination in oneDNN's layout of choice (stored so when the output may be
+ * private, else reordered to plain before deconv_post). */
+static lp_status deconv_build_alg(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv,
+                                  bool split, bool any_dst, const int64_t *s, const int64_t *d, const int64_t *pl,
+                                  const int64_t *pr)
+{
+    const lp_graph *g = pc->g;
     const lp_shape *xs = shape(g, n->in[0]), *ws = shape(g, n->in[1]), *ys = shape(g, n->out[0]);
     int nd = xs->ndim, nsp = nd - 2;
     int64_t group = lp_attr_int(n, "group", 1), C = xs->d[1], Mg = ws->d[1];
@@ -799,8 +860,8 @@ static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node
     dn_md_strided(&wei_plain, wn, wd, wstr, dnnl_f32);
     dnnl_data_type_t dt = compute_dt(pc);
     int out_v = ch->out_value;
-    bool out_priv = priv && dn_value_private_ok(pc, out_v);
-    if (priv || dt != dnnl_f32)
+    bool out_priv = priv && any_dst && dn_value_private_ok(pc, out_v);
+    if (priv || any_dst || dt != dnnl_f32)
         dn_md_any(&src_md, nd, xs->d, dt);
     else
         dn_plain_md(&src_md, dt, nd, xs->d);
@@ -809,26 +870,72 @@ static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node
     int64_t M = ys->d[1];
     if (has_bias)
         dn_plain_md(&bia_md, dnnl_f32, 1, &M);
-    if (priv)
+    if (any_dst)
         dn_md_any(&dst_md, nd, ys->d, dnnl_f32);
     else
         dn_plain_md(&dst_md, dnnl_f32, nd, ys->d);
     dnnl_dims_t ds, dd, dl, dr;
     for (int i = 0; i < nsp; i++)
         ds[i] = s[i], dd[i] = d[i], dl[i] = pl[i], dr[i] = pr[i];
+    const dn_chain none = { .out_value = out_v };
+    const dn_chain *fused = split ? &none : ch;
+    bool fused_bias = has_bias && !split;
     dnnl_exec_arg_t args[DN_MAX_ARGS];
     int na = 4;
     dnnl_primitive_attr_t attr;
-    LP_TRY(dn_attr(st, pc, ch, nd, ys->d, priv, &attr, args, &na));
+    LP_TRY(dn_attr(st, pc, fused, nd, ys->d, priv, &attr, args, &na));
     dnnl_deconvolution_desc_t cd;
     if (dnnl_dilated_deconvolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_deconvolution_direct, &src_md,
-                                                     &wei_md, has_bias ? &bia_md : NULL, &dst_md, ds, dd, dl,
+                                                     &wei_md, fused_bias ? &bia_md : NULL, &dst_md, ds, dd, dl,
                                                      dr) != dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: deconvolution descriptor");
     }
-    return weighted_finish(st, pc, n, ch, &cd, attr, &wei_plain, has_bias ? &bia_md : NULL, out_v, out_priv,
-                           args, na);
+    LP_TRY(weighted_finish(st, pc, n, fused, &cd, attr, &wei_plain, fused_bias ? &bia_md : NULL, out_v, out_priv,
+                           args, na));
+    return split ? deconv_post(st, pc, n, ch, out_priv) : LP_OK;
+}
+
+static lp_status deconv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    const lp_graph *g = pc->g;
+    int64_t s[LP_SP], d[LP_SP], pl[LP_SP], pr[LP_SP];
+    if (!deconv_geometry(g, n, s, d, pl, pr))
+        return LOWP_ERR_UNSUPPORTED;
+    deconv_mode mode = deconv_mode_env();
+    const lp_shape *ws = shape(g, n->in[1]);
+    int64_t group = lp_attr_int(n, "group", 1), Mg = ws->d[1], MK = lp_numel(ws->ndim - 1, ws->d + 1);
+    /* the 1x1 form: below 16 channel-kernel positions (PP-OCR's 1-channel head: 4) the
+       channels-last 1x1 kernels run mostly empty vector lanes and the split form is faster
+       (0.2 vs 1.1 ms on that head, bench/deconv_bench.c) */
+    if (mode == DECONV_FAST && compute_dt(pc) == dnnl_f32 && MK >= 16 && dn_deconv_shuffle_fits(g, n, s, d, pl, pr)) {
+        dn_mark m = dn_checkpoint(st);
+        lp_status r = dn_deconv_shuffle(st, pc, n, ch);
+        if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY)
+            return r;
+        dn_rollback(st, m); /* post-ops it cannot take: the deconvolution */
+        lp_error(LP_OK, "%s", "");
+    }
+    bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+    bool split = mode != DECONV_FUSED && (has_bias || ch->n_post > 0);
+    for (int i = 0; split && i < ch->n_post; i++)
+        if (ch->post[i].as_sum) /* the split form adds a residual as a binary post-op */
+            return LOWP_ERR_UNSUPPORTED;
+    if (!split)
+        return deconv_build_alg(st, pc, n, ch, priv, false, priv, s, d, pl, pr);
+    /* oneDNN's blocked deconvolution (format any) is 3-10x faster than its plain (gemm) one,
+       except with few output channels per group, which the 16-channel blocks pad (1 -> 16:
+       25x slower on PP-OCR's 1-channel head); its binary kernel takes blocked data when the
+       bias is blocked alike, else the plain form */
+    if (Mg >= 16 || group > 1) {
+        dn_mark m = dn_checkpoint(st);
+        lp_status r = deconv_build_alg(st, pc, n, ch, priv, true, true, s, d, pl, pr);
+        if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY)
+            return r;
+        dn_rollback(st, m);
+        lp_error(LP_OK, "%s", "");
+    }
+    return deconv_build_alg(st, pc, n, ch, priv, true, false, s, d, pl, pr);
 }
 
 static lp_status deconv_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)

@@ -86,13 +86,21 @@ static inline int gb_scalar(gb *b, lp_dtype dt, double x)
     return gb_tensor(b, t);
 }
 
+/* A node op_type of `domain` ("" for ONNX) from in... to out... (existing values; -1 in either
+ * is an omitted optional); attr_* add to it next. */
+static inline void gb_node(gb *b, const char *op, const char *domain, int n_in, const int *in, int n_out,
+                           const int *out)
+{
+    char name[64];
+    snprintf(name, sizeof name, "n%d", b->cnt++);
+    CHECK_OK(lp_graph_add_node(b->g, name, op, domain, n_in, in, n_out, out, &b->last_node));
+}
+
 /* op_type(in...) -> a new value, returned; -1 inputs are omitted optionals. */
 static inline int gb_op(gb *b, const char *op, int n_in, const int *in)
 {
     int y = gb_value(b, "v");
-    char name[64];
-    snprintf(name, sizeof name, "n%d", b->cnt++);
-    CHECK_OK(lp_graph_add_node(b->g, name, op, "", n_in, in, 1, &y, &b->last_node));
+    gb_node(b, op, "", n_in, in, 1, &y);
     return y;
 }
 static inline int op1(gb *b, const char *op, int x) { return gb_op(b, op, 1, &x); }
@@ -102,25 +110,31 @@ static inline int op2(gb *b, const char *op, int x, int y)
     return gb_op(b, op, 2, in);
 }
 
+/* Attributes of the last node added (the node copies them). */
+static inline void gb_attr(gb *b, lp_attr a) { CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a)); }
 static inline void attr_i(gb *b, const char *name, int64_t v)
 {
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INT, .i = v };
-    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+    gb_attr(b, (lp_attr){ .name = (char *)name, .type = LP_ATTR_INT, .i = v });
 }
 static inline void attr_f(gb *b, const char *name, float v)
 {
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_FLOAT, .f = v };
-    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+    gb_attr(b, (lp_attr){ .name = (char *)name, .type = LP_ATTR_FLOAT, .f = v });
 }
 static inline void attr_ints(gb *b, const char *name, int n, const int64_t *v)
 {
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INTS, .n = n, .ints = (int64_t *)v };
-    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+    gb_attr(b, (lp_attr){ .name = (char *)name, .type = LP_ATTR_INTS, .n = n, .ints = (int64_t *)v });
+}
+static inline void attr_floats(gb *b, const char *name, int n, const float *v)
+{
+    gb_attr(b, (lp_attr){ .name = (char *)name, .type = LP_ATTR_FLOATS, .n = n, .floats = (float *)v });
 }
 static inline void attr_s(gb *b, const char *name, const char *s)
 {
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) };
-    CHECK_OK(lp_node_add_attr(&b->g->nodes[b->last_node], &a));
+    gb_attr(b, (lp_attr){ .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) });
+}
+static inline void attr_strs(gb *b, const char *name, int n, char *const *s)
+{
+    gb_attr(b, (lp_attr){ .name = (char *)name, .type = LP_ATTR_STRINGS, .n = n, .strings = (char **)s });
 }
 
 /* A float32 tensor of uniform values in [-scale, scale) drawn from *rng (lowp_random_next). */

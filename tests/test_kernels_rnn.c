@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "graph_builder.h"
 #include "kernels/dnnl.h"
 #include "lowp.h"
 #include "ops/rnn.h"
@@ -30,14 +31,6 @@ static uint64_t rng_state = 0x2a11c0ffeeULL;
 static int rnd(int lo, int hi) { return lo + (int)(lowp_random_next(&rng_state) % (uint64_t)(hi - lo + 1)); }
 static float rndf(void) { return (float)(lowp_random_uniform(&rng_state) * 2.0 - 1.0); }
 
-/* A one-node graph being built, with what is fed at run time. */
-typedef struct rg {
-    lp_graph *g;
-    int n_feed;
-    lp_tensor *feed[4];
-    int node;
-} rg;
-
 static lp_tensor *rand_tensor(lp_dtype dt, int nd, const int64_t *dims, float scale)
 {
     lp_tensor *t = NULL;
@@ -48,54 +41,13 @@ static lp_tensor *rand_tensor(lp_dtype dt, int nd, const int64_t *dims, float sc
     return t;
 }
 
-/* A value named `name`: a constant holding t, or (as_input) a graph input fed t. */
-static int rg_value(rg *b, const char *name, lp_tensor *t, bool as_input)
-{
-    int v;
-    CHECK_OK(lp_graph_add_value(b->g, name, &v));
-    if (!as_input) {
-        lp_graph_set_const(b->g, v, t);
-        return v;
-    }
-    lp_value *val = &b->g->values[v];
-    val->kind = LP_VALUE_INPUT;
-    val->dtype = t->dtype;
-    lp_shape_of(t, &val->shape);
-    b->g->inputs[b->g->n_inputs++] = v;
-    b->feed[b->n_feed++] = t;
-    return v;
-}
-
-static void attr(rg *b, lp_attr a) { CHECK_OK(lp_node_add_attr(&b->g->nodes[b->node], &a)); }
-static void attr_i(rg *b, const char *n, int64_t v) { attr(b, (lp_attr){ .name = (char *)n, .type = LP_ATTR_INT, .i = v }); }
-static void attr_f(rg *b, const char *n, float v) { attr(b, (lp_attr){ .name = (char *)n, .type = LP_ATTR_FLOAT, .f = v }); }
-static void attr_s(rg *b, const char *n, const char *s)
-{
-    attr(b, (lp_attr){ .name = (char *)n, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) });
-}
-static void attr_strs(rg *b, const char *n, int cnt, char **s)
-{
-    attr(b, (lp_attr){ .name = (char *)n, .type = LP_ATTR_STRINGS, .n = cnt, .strings = s });
-}
-
-static double norm_err(const lp_tensor *a, const lp_tensor *ref)
-{
-    const float *x = a->data, *y = ref->data;
-    double m = 0, r = 0;
-    for (int64_t i = 0; i < lp_tensor_numel(ref); i++) {
-        double d = fabs((double)x[i] - y[i]);
-        if (!(d <= m))
-            m = isnan(d) ? INFINITY : d;
-        if (fabs(y[i]) > r)
-            r = fabs(y[i]);
-    }
-    return m / (r > 1e-30 ? r : 1.0);
-}
+/* A constant holding t, or (as_input) a graph input fed t; the builder or the graph takes t. */
+static int rg_value(gb *b, lp_tensor *t, bool as_input) { return as_input ? gb_feed(b, t) : gb_tensor(b, t); }
 
 /* Compiles b twice (reference only; all kernels), checks who runs the node, compares outputs. */
-static void check(const char *what, rg *b, bool want_dnnl)
+static void check(const char *what, gb *b, bool want_dnnl)
 {
-    const lp_tensor *in[4];
+    const lp_tensor *in[GB_MAX_FEED];
     for (int i = 0; i < b->n_feed; i++)
         in[i] = b->feed[i];
     lp_plan_options ro = lp_plan_options_default(), fo = lp_plan_options_default();
@@ -126,7 +78,7 @@ static void check(const char *what, rg *b, bool want_dnnl)
         CHECK_MSG(lp_tensor_numel(f) == lp_tensor_numel(r), "%s: output %d sizes differ", what, o);
         if (lp_tensor_numel(f) != lp_tensor_numel(r))
             continue;
-        double err = norm_err(f, r);
+        double err = gb_norm_err(f, r);
         CHECK_MSG(err <= TOL, "%s: output %d normalized error %.3g > %.0e", what, o, err, TOL);
         if (verbose)
             printf("  %s: output %d error %.3g\n", what, o, err);
@@ -144,22 +96,14 @@ static void random_case(int idx, int spoil)
     int64_t T = rnd(1, 7), B = rnd(1, 5), I = rnd(1, 20), H = rnd(1, 20), D = dr == 2 ? 2 : 1;
     int G = k == 0 ? 1 : k == 1 ? 3 : 4;
     bool lstm = k == 2;
-    rg b = { 0 };
-    CHECK_OK(lp_graph_new(&b.g));
-    b.g->ir_version = 8;
-    b.g->n_opsets = 1;
-    b.g->opsets = calloc(1, sizeof *b.g->opsets);
-    b.g->opsets[0].domain = strdup("");
-    b.g->opsets[0].version = 14;
-    b.g->inputs = calloc(8, sizeof(int));
-    b.g->outputs = calloc(4, sizeof(int));
+    gb *b = gb_new(14);
 
     int64_t xd[3] = { T, B, I }, wd[3] = { D, G * H, I }, rd[3] = { D, G * H, H }, bd[2] = { D, 2 * G * H };
     int64_t sd[3] = { D, B, H }, pd[2] = { D, 3 * H };
     if (layout)
         xd[0] = B, xd[1] = T, sd[0] = B, sd[1] = D;
     int in[12] = { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 };
-    in[0] = rg_value(&b, "X", rand_tensor(LOWP_FLOAT, 3, xd, 1.0f), true);
+    in[0] = rg_value(b, rand_tensor(LOWP_FLOAT, 3, xd, 1.0f), true);
     /* an LSTM in layout 0 is sometimes com.microsoft's DynamicQuantizeLSTM: int8 W (D, I, 4H) and
      * R (D, H, 4H), scales and zero points per direction or per gate row */
     bool quant = lstm && !layout && rnd(0, 2) == 0;
@@ -175,16 +119,16 @@ static void random_case(int idx, int spoil)
                 ((float *)sc->data)[i] = 0.5f / 127.0f * (0.5f + 0.5f * (rndf() + 1.0f) / 2.0f);
                 ((int8_t *)zp->data)[i] = (int8_t)rnd(-3, 3);
             }
-            in[1 + m] = rg_value(&b, m ? "Rq" : "Wq", q, false);
-            in[8 + 2 * m] = rg_value(&b, m ? "Rs" : "Ws", sc, false);
-            in[9 + 2 * m] = rg_value(&b, m ? "Rzp" : "Wzp", zp, false);
+            in[1 + m] = rg_value(b, q, false);
+            in[8 + 2 * m] = rg_value(b, sc, false);
+            in[9 + 2 * m] = rg_value(b, zp, false);
         }
     } else {
-        in[1] = rg_value(&b, "W", rand_tensor(LOWP_FLOAT, 3, wd, 0.5f), false);
-        in[2] = rg_value(&b, "R", rand_tensor(LOWP_FLOAT, 3, rd, 0.5f), false);
+        in[1] = rg_value(b, rand_tensor(LOWP_FLOAT, 3, wd, 0.5f), false);
+        in[2] = rg_value(b, rand_tensor(LOWP_FLOAT, 3, rd, 0.5f), false);
     }
     if (rnd(0, 2))
-        in[3] = rg_value(&b, "B", rand_tensor(LOWP_FLOAT, 2, bd, 0.5f), false);
+        in[3] = rg_value(b, rand_tensor(LOWP_FLOAT, 2, bd, 0.5f), false);
     /* sequence_lens: absent, all T (constant or fed), or shorter rows (constant: declined;
      * fed: claimed, the run hands the call to the reference kernel) */
     int seq_mode = rnd(0, 4);
@@ -195,15 +139,15 @@ static void random_case(int idx, int spoil)
             ((int32_t *)s->data)[i] = (int32_t)(seq_mode >= 3 ? rnd(0, (int)T) : T);
         for (int64_t i = 0; i < B; i++)
             short_rows |= ((int32_t *)s->data)[i] != T;
-        in[4] = rg_value(&b, "seq", s, seq_mode == 2 || seq_mode == 4);
+        in[4] = rg_value(b, s, seq_mode == 2 || seq_mode == 4);
     }
     int h0 = rnd(0, 2), c0 = lstm ? rnd(0, 2) : 0;
     if (h0)
-        in[5] = rg_value(&b, "h0", rand_tensor(LOWP_FLOAT, 3, sd, 1.0f), h0 == 2);
+        in[5] = rg_value(b, rand_tensor(LOWP_FLOAT, 3, sd, 1.0f), h0 == 2);
     if (c0)
-        in[6] = rg_value(&b, "c0", rand_tensor(LOWP_FLOAT, 3, sd, 1.0f), c0 == 2);
+        in[6] = rg_value(b, rand_tensor(LOWP_FLOAT, 3, sd, 1.0f), c0 == 2);
     if (lstm && rnd(0, 1))
-        in[7] = rg_value(&b, "P", rand_tensor(LOWP_FLOAT, 2, pd, 0.5f), false);
+        in[7] = rg_value(b, rand_tensor(LOWP_FLOAT, 2, pd, 0.5f), false);
     int n_in = quant ? 12 : lstm ? 8 : 6;
     while (in[n_in - 1] < 0)
         n_in--;
@@ -216,39 +160,36 @@ static void random_case(int idx, int spoil)
     static const char *const onames[] = { "Y", "Y_h", "Y_c" };
     for (int o = 0; o < n_out; o++)
         if (mask & (1 << o)) {
-            CHECK_OK(lp_graph_add_value(b.g, onames[o], &out[o]));
-            b.g->outputs[b.g->n_outputs++] = out[o];
-            b.g->values[out[o]].is_output = true;
+            out[o] = gb_value(b, onames[o]);
+            gb_output(b, out[o]);
         }
     while (out[n_out - 1] < 0)
         n_out--;
-    CHECK_OK(lp_graph_add_node(b.g, "rnn", quant ? "DynamicQuantizeLSTM" : kinds[k], quant ? "com.microsoft" : "",
-                               n_in, in, n_out, out, &b.node));
-    attr_i(&b, "hidden_size", H);
-    attr_s(&b, "direction", dirs[dr]);
+    gb_node(b, quant ? "DynamicQuantizeLSTM" : kinds[k], quant ? "com.microsoft" : "", n_in, in, n_out, out);
+    attr_i(b, "hidden_size", H);
+    attr_s(b, "direction", dirs[dr]);
     if (!quant)
-        attr_i(&b, "layout", layout);
+        attr_i(b, "layout", layout);
     char desc[160];
     char *act_rnn[2] = { "Tanh", "Tanh" };
     int a = rnd(0, 3);
     if (k == 0 && a && spoil != 2) { /* the vanilla RNN's other activations oneDNN has */
         static char *const alt[] = { "Tanh", "Relu", "Sigmoid", "LeakyRelu" };
         act_rnn[0] = act_rnn[1] = alt[a];
-        attr_strs(&b, "activations", (int)D, act_rnn);
+        attr_strs(b, "activations", (int)D, act_rnn);
         if (a == 3)
-            attr(&b, (lp_attr){ .name = "activation_alpha", .type = LP_ATTR_FLOATS, .n = (int)D,
-                                .floats = (float[]){ 0.25f, 0.25f } });
+            attr_floats(b, "activation_alpha", (int)D, (float[]){ 0.25f, 0.25f });
     }
     if (k == 1)
-        attr_i(&b, "linear_before_reset", rnd(0, 1));
+        attr_i(b, "linear_before_reset", rnd(0, 1));
     const char *spoiled = "";
     if (spoil == 1)
-        attr_f(&b, "clip", 0.75f), spoiled = " clip";
+        attr_f(b, "clip", 0.75f), spoiled = " clip";
     else if (spoil == 2 && lstm)
-        attr_i(&b, "input_forget", 1), spoiled = " input_forget";
+        attr_i(b, "input_forget", 1), spoiled = " input_forget";
     else if (spoil == 2) {
         char *hs[4] = { "HardSigmoid", "Softsign", "HardSigmoid", "Softsign" };
-        attr_strs(&b, "activations", (int)(k == 0 ? D : 2 * D), hs);
+        attr_strs(b, "activations", (int)(k == 0 ? D : 2 * D), hs);
         spoiled = " HardSigmoid/Softsign";
     }
     snprintf(desc, sizeof desc, "case %d: %s%s %s layout %d T%lld B%lld I%lld H%lld%s%s seq %d h0 %d c0 %d%s%s out %d%s",
@@ -258,10 +199,8 @@ static void random_case(int idx, int spoil)
     if (verbose)
         printf("%s\n", desc);
     bool claim = !spoil && !(short_rows && (seq_mode == 1 || seq_mode == 3));
-    check(desc, &b, claim);
-    for (int i = 0; i < b.n_feed; i++)
-        lp_tensor_free(b.feed[i]);
-    lp_graph_free(b.g);
+    check(desc, b, claim);
+    gb_free(b);
 }
 
 static void test_rnn_random(void)

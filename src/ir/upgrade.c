@@ -147,17 +147,24 @@ static lp_dtype in_dtype(const lp_graph *g, int ni) { return g->values[g->nodes[
 
 /* ---- the rewrites, one per op family ---- */
 
-/* INTS attribute `attr` -> int64 input (Slice-1 starts/ends/axes, Squeeze/Unsqueeze/ReduceSum
- * axes, Split split): *v_out = the constant, or -1 when the attribute is absent. */
-static lp_status ints_to_input(up_ctx *c, int ni, const char *attr, int *v_out)
+/* Attribute `attr` -> a constant input: an INTS one -> int64 vector (Slice-1 starts/ends/axes,
+ * Squeeze/Unsqueeze/ReduceSum axes, Split split, Pad pads), a FLOAT one -> scalar of the data's
+ * type (Clip min/max, Dropout ratio). *v_out = the constant, or -1 when the attribute is absent;
+ * one of another type is refused. */
+static lp_status attr_to_input(up_ctx *c, int ni, const char *attr, lp_attr_type type, int *v_out)
 {
     lp_attr a;
     *v_out = -1;
     if (!take_attr(c->g, ni, attr, &a))
         return LP_OK;
-    lp_status st = a.type == LP_ATTR_INTS ? const_ints(c->g, ni, attr, a.n, a.ints, v_out)
-                                          : lp_node_error(&c->g->nodes[ni], LOWP_ERR_FORMAT,
-                                                          "attribute '%s' must be a list of integers", attr);
+    lp_status st;
+    if (a.type != type)
+        st = lp_node_error(&c->g->nodes[ni], LOWP_ERR_FORMAT, "attribute '%s' must be %s", attr,
+                           type == LP_ATTR_INTS ? "a list of integers" : "a float");
+    else if (type == LP_ATTR_INTS)
+        st = const_ints(c->g, ni, attr, a.n, a.ints, v_out);
+    else
+        st = const_scalar(c->g, ni, attr, in_dtype(c->g, ni), a.f, v_out);
     lp_attr_clear(&a);
     return st;
 }
@@ -167,9 +174,9 @@ static lp_status up_slice(up_ctx *c, int ni)
 {
     LP_TRY(want_inputs(c->g, ni, 1));
     int in[3];
-    LP_TRY(ints_to_input(c, ni, "starts", &in[0]));
-    LP_TRY(ints_to_input(c, ni, "ends", &in[1]));
-    LP_TRY(ints_to_input(c, ni, "axes", &in[2]));
+    LP_TRY(attr_to_input(c, ni, "starts", LP_ATTR_INTS, &in[0]));
+    LP_TRY(attr_to_input(c, ni, "ends", LP_ATTR_INTS, &in[1]));
+    LP_TRY(attr_to_input(c, ni, "axes", LP_ATTR_INTS, &in[2]));
     if (in[0] < 0 || in[1] < 0)
         return lp_node_error(&c->g->nodes[ni], LOWP_ERR_FORMAT, "Slice-1 needs the attributes 'starts' and 'ends'");
     return set_inputs(c->g, ni, 3, in);
@@ -180,7 +187,7 @@ static lp_status up_axes(up_ctx *c, int ni)
 {
     LP_TRY(want_inputs(c->g, ni, 1));
     int axes;
-    LP_TRY(ints_to_input(c, ni, "axes", &axes));
+    LP_TRY(attr_to_input(c, ni, "axes", LP_ATTR_INTS, &axes));
     if (axes < 0 && !strcmp(c->g->nodes[ni].op_type, "Unsqueeze"))
         return lp_node_error(&c->g->nodes[ni], LOWP_ERR_FORMAT, "Unsqueeze needs the attribute 'axes'");
     return set_inputs(c->g, ni, 1, &axes);
@@ -191,7 +198,7 @@ static lp_status up_split(up_ctx *c, int ni)
 {
     LP_TRY(want_inputs(c->g, ni, 1));
     int split;
-    LP_TRY(ints_to_input(c, ni, "split", &split));
+    LP_TRY(attr_to_input(c, ni, "split", LP_ATTR_INTS, &split));
     return set_inputs(c->g, ni, 1, &split);
 }
 
@@ -209,27 +216,13 @@ static lp_status up_topk(up_ctx *c, int ni)
     return set_inputs(c->g, ni, 1, &k);
 }
 
-/* A FLOAT attribute -> scalar input of the data's type; *v_out -1 when absent. */
-static lp_status float_to_input(up_ctx *c, int ni, const char *attr, int *v_out)
-{
-    lp_attr a;
-    *v_out = -1;
-    if (!take_attr(c->g, ni, attr, &a))
-        return LP_OK;
-    lp_status st = a.type == LP_ATTR_FLOAT ? const_scalar(c->g, ni, attr, in_dtype(c->g, ni), a.f, v_out)
-                                           : lp_node_error(&c->g->nodes[ni], LOWP_ERR_FORMAT,
-                                                           "attribute '%s' must be a float", attr);
-    lp_attr_clear(&a);
-    return st;
-}
-
 /* Clip-6: min/max attributes (absent: unbounded) -> optional inputs. */
 static lp_status up_clip(up_ctx *c, int ni)
 {
     LP_TRY(want_inputs(c->g, ni, 1));
     int in[2];
-    LP_TRY(float_to_input(c, ni, "min", &in[0]));
-    LP_TRY(float_to_input(c, ni, "max", &in[1]));
+    LP_TRY(attr_to_input(c, ni, "min", LP_ATTR_FLOAT, &in[0]));
+    LP_TRY(attr_to_input(c, ni, "max", LP_ATTR_FLOAT, &in[1]));
     return set_inputs(c->g, ni, 2, in);
 }
 
@@ -238,7 +231,7 @@ static lp_status up_pad(up_ctx *c, int ni)
 {
     LP_TRY(want_inputs(c->g, ni, 1));
     int in[2];
-    LP_TRY(ints_to_input(c, ni, "pads", &in[0]));
+    LP_TRY(attr_to_input(c, ni, "pads", LP_ATTR_INTS, &in[0]));
     if (in[0] < 0)
         return lp_node_error(&c->g->nodes[ni], LOWP_ERR_FORMAT, "Pad-2 needs the attribute 'pads'");
     lp_attr v;
@@ -267,7 +260,7 @@ static lp_status up_dropout(up_ctx *c, int ni)
                              "the mask of Dropout-7 is read: its inference values are not defined before opset 10 "
                              "(a float mask; bool since)");
     int ratio;
-    LP_TRY(float_to_input(c, ni, "ratio", &ratio));
+    LP_TRY(attr_to_input(c, ni, "ratio", LP_ATTR_FLOAT, &ratio));
     return set_inputs(g, ni, 1, &ratio);
 }
 

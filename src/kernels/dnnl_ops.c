@@ -313,6 +313,25 @@ done:
     return r;
 }
 
+/* The descriptor of one binary primitive, dst = post-ops(src0 `alg` src1), with the chain's
+ * post-ops (dn_attr over dims, allow_private as there): args[3..*nargs) get the post-ops'
+ * operands; args[0..2] are the caller's (SRC_0, SRC_1, DST). */
+static lp_status binary_pd(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
+                           bool allow_private, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *src0_md,
+                           const dnnl_memory_desc_t *src1_md, const dnnl_memory_desc_t *dst_md,
+                           dnnl_primitive_desc_t *pd, dnnl_exec_arg_t *args, int *nargs)
+{
+    *nargs = 3;
+    dnnl_primitive_attr_t attr;
+    LP_TRY(dn_attr(st, pc, ch, nd, dims, allow_private, &attr, args, nargs));
+    dnnl_binary_desc_t d;
+    if (dnnl_binary_desc_init(&d, alg, src0_md, src1_md, dst_md) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary descriptor");
+    }
+    return dn_pd_create(pd, &d, attr);
+}
+
 /* ---- sum post-ops: a residual Add done in place ---- */
 
 /* How many times the step's nodes read value v. */
@@ -809,16 +828,9 @@ static lp_status deconv_post(dn_step *st, const lp_prep_ctx *pc, const lp_node *
     LP_TRY(dn_mem_value(st, pc, out_v, &y_md, &my));
     LP_TRY(has_bias ? dn_const(st, g->values[n->in[2]].init->data, &b_plain, &b_md, &mb) : dn_mem_temp(st, &b_md, &mb));
     dnnl_exec_arg_t args[DN_MAX_ARGS];
-    int na = 3;
-    dnnl_primitive_attr_t attr;
-    LP_TRY(dn_attr(st, pc, ch, nd, yd, out_priv, &attr, args, &na));
-    dnnl_binary_desc_t d;
-    if (dnnl_binary_desc_init(&d, dnnl_binary_add, &y_md, &b_md, &y_md) != dnnl_success) {
-        dnnl_primitive_attr_destroy(attr);
-        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary descriptor");
-    }
+    int na;
     dnnl_primitive_desc_t pd;
-    LP_TRY(dn_pd_create(&pd, &d, attr));
+    LP_TRY(binary_pd(st, pc, ch, nd, yd, out_priv, dnnl_binary_add, &y_md, &b_md, &y_md, &pd, args, &na));
     args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_0, my };
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_1, mb };
     args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, my };
@@ -2112,16 +2124,9 @@ static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     }
     dst_md = a_md;
     dnnl_exec_arg_t args[DN_MAX_ARGS];
-    int na = 3;
-    dnnl_primitive_attr_t attr;
-    LP_TRY(dn_attr(st, pc, ch, nd, ys->d, priv, &attr, args, &na));
-    dnnl_binary_desc_t d;
-    if (dnnl_binary_desc_init(&d, alg, &a_md, &b_md, &dst_md) != dnnl_success) {
-        dnnl_primitive_attr_destroy(attr);
-        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: binary descriptor");
-    }
+    int na;
     dnnl_primitive_desc_t pd;
-    LP_TRY(dn_pd_create(&pd, &d, attr));
+    LP_TRY(binary_pd(st, pc, ch, nd, ys->d, priv, alg, &a_md, &b_md, &dst_md, &pd, args, &na));
     lp_status r = output_priv_or_view(st, pc, ch->out_value, out_priv, &dst_md, &md);
     if (r != LP_OK) {
         dnnl_primitive_desc_destroy(pd);

@@ -211,8 +211,10 @@ static lp_status up_topk(up_ctx *c, int ni)
         lp_attr_clear(&a);
         return lp_node_error(&c->g->nodes[ni], LOWP_ERR_FORMAT, "TopK-1 needs the integer attribute 'k'");
     }
+    int64_t kv = a.i;
+    lp_attr_clear(&a); /* taken off the node: ours to free */
     int k;
-    LP_TRY(const_ints(c->g, ni, "k", 1, &a.i, &k));
+    LP_TRY(const_ints(c->g, ni, "k", 1, &kv, &k));
     return set_inputs(c->g, ni, 1, &k);
 }
 

@@ -1,5 +1,6 @@
-// npy.js — reads little-endian float32 NumPy .npy files (format 1.0-3.0, C order): enough for
-// the reference inputs and outputs of bench/compare.
+// npy.js — reads little-endian NumPy .npy files (format 1.0-3.0, C order): float32 for the
+// reference inputs and outputs of bench/compare, and float32 / int64 / bool / float16 as typed
+// arrays for feeding models (bench/ort_bench.js --input, tests/ort_run_all.js).
 'use strict';
 const fs = require('fs');
 
@@ -29,4 +30,26 @@ function read(file) {
   return { shape, data };
 }
 
-module.exports = { read, readRaw };
+const KINDS = { '<f4': ['float32', 4], '<i8': ['int64', 8], '|b1': ['bool', 1], '<f2': ['float16', 2] };
+
+// { type (an onnxruntime tensor type), data (a typed array; float16 as its raw Uint16 bits),
+// shape } of a float32, int64, bool or float16 .npy file.
+function readTyped(file) {
+  const { descr, shape, bytes } = readRaw(file);
+  if (!KINDS[descr]) throw new Error(`${file}: dtype ${descr} is not read here`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (bytes.length < n * KINDS[descr][1]) throw new Error(`${file}: truncated data`);
+  const copy = new Uint8Array(bytes.subarray(0, n * KINDS[descr][1])).buffer;
+  const type = KINDS[descr][0];
+  const data = type === 'float32' ? new Float32Array(copy) : type === 'int64' ? new BigInt64Array(copy)
+    : type === 'float16' ? new Uint16Array(copy) : new Uint8Array(copy);
+  return { type, data, shape };
+}
+
+// The file as an onnxruntime Tensor (ort: the onnxruntime-node module).
+function readTensor(ort, file) {
+  const { type, data, shape } = readTyped(file);
+  return new ort.Tensor(type, type === 'bool' ? Array.from(data, (v) => v !== 0) : data, shape);
+}
+
+module.exports = { read, readRaw, readTyped, readTensor };

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // ort_bench.js — times an ONNX model in ONNX Runtime (onnxruntime-node, CPU EP) and prints
 // the same JSON fields as `lowp bench --json`. Used by bench/compare; runs on its own too:
-//   node bench/ort_bench.js MODEL.onnx [--batch N] [--shape NAME=D0,D1,...] [--threads N]
-//        [--warmup N] [--iters N] [--check IN.npy OUT.npy]
+//   node bench/ort_bench.js MODEL.onnx [--batch N] [--shape NAME=D0,D1,...] [--input NAME=FILE.npy]
+//        [--threads N] [--warmup N] [--iters N] [--check IN.npy OUT.npy]
+// --input feeds FILE (float32, int64, bool, float16) to input NAME instead of random data, as
+// `lowp bench -i NAME=FILE` (models with state inputs or a sample-rate scalar: Silero VAD).
 // --check runs the model once on IN.npy and prints the max abs difference to OUT.npy instead.
 'use strict';
 const path = require('path');
@@ -11,12 +13,12 @@ const npy = require('./npy');
 
 function usage(msg) {
   process.stderr.write(`ort_bench: ${msg}\nusage: node bench/ort_bench.js MODEL.onnx [--batch N] ` +
-    '[--shape NAME=DIMS] [--threads N] [--warmup N] [--iters N] [--check IN.npy OUT.npy]\n');
+    '[--shape NAME=DIMS] [--input NAME=FILE.npy] [--threads N] [--warmup N] [--iters N] [--check IN.npy OUT.npy]\n');
   process.exit(1);
 }
 
 function parseArgs(argv) {
-  const o = { batch: null, shapes: {}, threads: 1, warmup: 5, iters: 50, seed: 1978, check: null };
+  const o = { batch: null, shapes: {}, files: {}, threads: 1, warmup: 5, iters: 50, seed: 1978, check: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
@@ -34,6 +36,10 @@ function parseArgs(argv) {
       const s = val(), eq = s.lastIndexOf('=');
       if (eq < 0) usage(`--shape ${s}: expected NAME=D0,D1,...`);
       o.shapes[s.slice(0, eq)] = s.slice(eq + 1) === '' ? [] : s.slice(eq + 1).split(',').map(Number);
+    } else if (a === '--input') {
+      const s = val(), eq = s.indexOf('=');
+      if (eq <= 0) usage(`--input ${s}: expected NAME=FILE.npy`);
+      o.files[s.slice(0, eq)] = s.slice(eq + 1);
     } else if (a === '--check') o.check = [val(), val()];
     else if (a.startsWith('-')) usage(`unknown option '${a}'`);
     else if (o.model) usage(`unexpected argument '${a}'`);
@@ -120,9 +126,16 @@ async function main() {
   }
 
   const meta = session.inputMetadata;
+  for (const name of Object.keys(o.files))
+    if (!session.inputNames.includes(name)) usage(`--input ${name}: the model has no input '${name}' (it has ${session.inputNames.join(', ')})`);
   const feeds = {}, inputs = [];
   let batchUsed = false;
   session.inputNames.forEach((name, k) => {
+    if (o.files[name]) {
+      feeds[name] = npy.readTensor(ort, o.files[name]);
+      inputs.push({ name, dtype: feeds[name].type, shape: feeds[name].dims, source: o.files[name] });
+      return;
+    }
     const m = meta ? meta.find((x) => x.name === name) || meta[k] : null;
     let dims = o.shapes[name];
     if (!dims) {

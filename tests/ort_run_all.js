@@ -8,19 +8,6 @@ const path = require('path');
 const ort = require(path.join(__dirname, '..', 'bench', 'node_modules', 'onnxruntime-node'));
 const npy = require(path.join(__dirname, '..', 'bench', 'npy.js'));
 
-const KINDS = { '<f4': ['float32', 4], '<i8': ['int64', 8], '|b1': ['bool', 1], '<f2': ['float16', 2] };
-
-function readNpy(file) {
-  const { descr, shape, bytes } = npy.readRaw(file);
-  if (!KINDS[descr]) throw new Error(`${file}: dtype ${descr} is not read here`);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const copy = new Uint8Array(bytes.subarray(0, n * KINDS[descr][1])).buffer;
-  const type = KINDS[descr][0];
-  const data = type === 'float32' ? new Float32Array(copy) : type === 'int64' ? new BigInt64Array(copy)
-    : type === 'float16' ? new Uint16Array(copy) : new Uint8Array(copy);
-  return new ort.Tensor(type, type === 'bool' ? Array.from(data, (v) => v !== 0) : data, shape);
-}
-
 function writeNpy(file, t) {
   const descr = t.type === 'float32' ? '<f4' : t.type === 'int64' ? '<i8' : t.type === 'bool' ? '|b1'
     : t.type === 'float16' ? '<f2' : null;
@@ -54,7 +41,7 @@ async function main() {
   const feeds = {};
   for (const s of specs) {
     const eq = s.indexOf('=');
-    feeds[s.slice(0, eq)] = readNpy(s.slice(eq + 1));
+    feeds[s.slice(0, eq)] = npy.readTensor(ort, s.slice(eq + 1));
   }
   const result = await session.run(feeds);
   fs.mkdirSync(outdir, { recursive: true });

@@ -1,6 +1,7 @@
 /* test_fusion_random.c — the oneDNN backend's post-op fusion against the reference kernels on
  * thousands of random chains (fixed seed): a leader (Conv, ConvTranspose, Gemm, MatMul) then
  * 1..7 random elementwise ops — every activation the fuser claims, the GELU(erf) subgraph,
+ * HardSwish as the op and in the three decomposed forms exporters write,
  * scalar Add/Sub/Mul/Div with the constant on either side, ops it does not claim (which must
  * end a fused chain), and in INT8 QuantizeLinear -> DequantizeLinear pairs — every alpha, beta,
  * bound and constant distinct, sometimes an intermediate as an extra output; in FP32, BF16 and
@@ -417,6 +418,7 @@ static bool draw(gen *G, item *it, iv x)
         return it->a < it->b;
     case K_HSIGMOID: it->a = distinct(G, 0.05, 0.9, false); it->b = distinct(G, 0.1, 0.9, false); break;
     case K_GELU: it->var = rnd(0, 3); break;
+    case K_HSWISH: it->var = rnd(0, 3); break;
     case K_ADD: case K_SUB: it->var = rnd(0, 1); it->a = distinct(G, 0.1, 2, true); break;
     case K_MUL: it->var = rnd(0, 1); it->a = distinct(G, 0.5, 2, true); break;
     case K_DIV:
@@ -461,6 +463,21 @@ static int build_item(gen *G, item *it, int x)
             return op2(b, "Mul", x, op2(b, "Mul", e1, gb_scalar(b, LP_F32, 0.5)));
         return op2(b, "Mul", op2(b, "Mul", x, e1), gb_scalar(b, LP_F32, 0.5));
     }
+    case K_HSWISH: /* the op, or as Paddle and PyTorch (opset < 14) export it */
+        if (it->var == 0)
+            return op1(b, "HardSwish", x);
+        if (it->var == 3) {
+            int h = op1(b, "HardSigmoid", x);
+            attr_f(b, "alpha", 1.f / 6);
+            attr_f(b, "beta", 0.5f);
+            return op2(b, "Mul", h, x);
+        }
+        in[0] = it->var == 1 ? op2(b, "Add", x, gb_scalar(b, LP_F32, 3)) : op2(b, "Add", gb_scalar(b, LP_F32, 3), x);
+        in[1] = gb_scalar(b, LP_F32, 0);
+        in[2] = gb_scalar(b, LP_F32, 6);
+        c = gb_op(b, "Clip", 3, in);
+        return it->var == 1 ? op2(b, "Div", op2(b, "Mul", x, c), gb_scalar(b, LP_F32, 6))
+                            : op2(b, "Mul", op2(b, "Mul", c, x), gb_scalar(b, LP_F32, 1.0 / 6));
     case K_ADD: case K_SUB: case K_MUL: case K_DIV:
         c = gb_scalar(b, LP_F32, it->a);
         return it->var ? op2(b, bin[it->k - K_ADD], c, x) : op2(b, bin[it->k - K_ADD], x, c);
@@ -494,6 +511,7 @@ static const char *item_str(const item *it, char *buf, size_t len)
         snprintf(buf, len, "Clip(%s%g,%s%g)", it->var & 1 ? "" : "no ", it->a, it->var & 2 ? "" : "no ", it->b);
         break;
     case K_GELU: snprintf(buf, len, "GELU(form %d)", it->var); break;
+    case K_HSWISH: snprintf(buf, len, "HardSwish(form %d)", it->var); break;
     case K_ADD: case K_SUB: case K_MUL: case K_DIV:
         if (it->var)
             snprintf(buf, len, "%s(%g,y)", bin[it->k - K_ADD], it->a);
@@ -653,6 +671,70 @@ static void run_mode(mode m)
     }
 }
 
+/* The decomposed HardSwish forms are claimed: Conv (FP32, and INT8 with a QDQ tail) then the
+ * form is one oneDNN step holding every node, within the bound against the reference; a near
+ * miss (Div by 5, Clip to 5, Add of 2) is not: the Conv stays alone (its output has two
+ * readers). The random chains check the values; this checks the claim. */
+static void test_hswish_claimed(void)
+{
+    for (int m = M_F32; m <= M_INT8; m += M_INT8 - M_F32) {
+        for (int form = 1; form <= 6; form++) {
+            gen G = { .m = (mode)m, .b = gb_new(13) };
+            gb *b = G.b;
+            chain ch = { .n = 1 };
+            char ld[160];
+            bool miss = form > 3;
+            ch.val[0] = build_leader(&G, L_CONV, &ch.S, ld, sizeof ld);
+            int x = ch.val[0], y, in[3];
+            if (!miss) {
+                ch.it[0] = (item){ .k = K_HSWISH, .var = form };
+                y = build_item(&G, &ch.it[0], x);
+            } else {
+                in[0] = op2(b, "Add", x, gb_scalar(b, LP_F32, form == 6 ? 2 : 3));
+                in[1] = gb_scalar(b, LP_F32, 0);
+                in[2] = gb_scalar(b, LP_F32, form == 5 ? 5 : 6);
+                y = op2(b, "Div", op2(b, "Mul", x, gb_op(b, "Clip", 3, in)), gb_scalar(b, LP_F32, form == 4 ? 5 : 6));
+            }
+            float qs = 0;
+            double qlo = 0, qhi = 0;
+            ch.val[1] = y;
+            if (m == M_INT8)
+                y = qdq(&G, y, -1, 4, &qs, &qlo, &qhi);
+            gb_output(b, y);
+            const lp_tensor *feed[GB_MAX_FEED];
+            for (int i = 0; i < b->n_feed; i++)
+                feed[i] = b->feed[i];
+            lp_plan_options fo = lp_plan_options_default();
+            lp_plan *pf = NULL;
+            CHECK_OK(lp_plan_compile_opt(b->g, feed, &fo, &pf));
+            int conv_step = -1, n_nodes = 0;
+            for (int st = 0; pf && st < pf->n_steps; st++)
+                if (pf->g->nodes[pf->steps[st].node].op == LP_OP_Conv)
+                    conv_step = st, n_nodes = pf->steps[st].n_nodes;
+            int want = miss ? 1 : (form == 3 ? 3 : 5) + (m == M_INT8 ? 2 : 0);
+            CHECK_MSG(conv_step >= 0 && pf->steps[conv_step].kernel == &lp_kernel_dnnl && n_nodes == want,
+                      "%s HardSwish form %d: the Conv step holds %d nodes, want %d", mode_name[m], form, n_nodes,
+                      want);
+            lp_plan_free(pf);
+            if (!miss) { /* and its values */
+                stats st = { 0 };
+                if (m == M_INT8) { /* the QDQ tail as the chain's second item */
+                    ch.n = 2;
+                    ch.it[1] = (item){ .k = K_QDQ, .a = qlo, .b = qhi, .s = qs };
+                }
+                ch.range[0] = (iv){ -ch.S, ch.S };
+                for (int i = 0; i < ch.n; i++)
+                    ch.range[i + 1] = apply(&ch.it[i], ch.range[i]);
+                ch.val[ch.n] = y;
+                snprintf(ch.desc, sizeof ch.desc, "%s -> HardSwish(form %d)", ld, form);
+                check_chain(&G, &ch, &st);
+                CHECK_MSG(st.failed == 0, "%s HardSwish form %d: values", mode_name[m], form);
+            }
+            gb_free(b);
+        }
+    }
+}
+
 static void test_fp32(void) { run_mode(M_F32); }
 static void test_bf16(void) { run_mode(M_BF16); }
 static void test_int8(void) { run_mode(M_INT8); }
@@ -674,5 +756,6 @@ int main(int argc, char **argv)
     RUN(test_fp32);
     RUN(test_bf16);
     RUN(test_int8);
+    RUN(test_hswish_claimed);
     return TEST_SUMMARY("test_fusion_random");
 }

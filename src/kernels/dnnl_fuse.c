@@ -1,6 +1,6 @@
 /* dnnl_fuse.c — which nodes the oneDNN backend runs as one step: an op followed by a chain
  * of post-ops (activations, binary ops with a constant or a residual tensor), and the
- * decomposed LayerNorm and GELU subgraphs that PyTorch and Paddle export. The same walkers
+ * decomposed LayerNorm, GELU and HardSwish subgraphs that PyTorch and Paddle export. The same walkers
  * serve the fuse hook (following the graph's readers) and prepare (following the group). */
 #include <float.h>
 #include <math.h>
@@ -330,6 +330,58 @@ static bool gelu_match(const walk *w, int h, int *x_out, int *nodes)
     return true;
 }
 
+/* HardSwish as exporters decompose it, from the two readers rd[0..1] of x (Paddle's hardswish,
+ * PyTorch's at opsets < 14): x * Clip(x + 3, 0, 6) / 6 (or * 1/6; the Add's and the Mul's
+ * operands in either order), and x * HardSigmoid(x) with alpha 1/6, beta 1/2. Fills nodes[]
+ * in order and returns their count (4, 3 or 2), 0 when rd is not one of these. */
+static int hswish_match(const walk *w, int x, const int *rd, int *nodes)
+{
+    const lp_graph *g = w->g;
+    for (int i = 0; i < 2; i++) {
+        int h = rd[i], m = rd[1 - i], list[4], n = 0, act, u;
+        const lp_node *hn = &g->nodes[h];
+        double c;
+        bool first, add_form = is_op(g, h, "Add");
+        if (is_op(g, h, "HardSigmoid") && hn->in[0] == x && near(lp_attr_float(hn, "alpha", 0.2f), 1.0 / 6) &&
+            near(lp_attr_float(hn, "beta", 0.5f), 0.5)) {
+            list[n++] = h;
+            act = hn->out[0];
+        } else if (add_form && (u = other_input(hn, x, &first)) >= 0 && const_scalar(g, u, &c) && c == 3.0) {
+            int cl = single_reader(w, hn->out[0]), np;
+            dn_post p[2];
+            if (!is_op(g, cl, "Clip") || g->nodes[cl].in[0] != hn->out[0] || !dn_eltwise_of(g, cl, p, &np) ||
+                p[0].alpha != 0.f || p[0].beta != 6.f)
+                continue;
+            list[n++] = h;
+            list[n++] = cl;
+            act = g->nodes[cl].out[0];
+        } else {
+            continue;
+        }
+        if (!is_op(g, m, "Mul") || single_reader(w, act) != m || other_input(&g->nodes[m], act, &first) != x)
+            continue;
+        list[n++] = m;
+        int y = g->nodes[m].out[0];
+        if (add_form) { /* then / 6 or * (1/6) */
+            int d = single_reader(w, y);
+            bool div6 = is_op(g, d, "Div") && g->nodes[d].in[0] == y && const_scalar(g, g->nodes[d].in[1], &c) && c == 6.0;
+            bool mul6 = is_op(g, d, "Mul") && (u = other_input(&g->nodes[d], y, &first)) >= 0 && const_scalar(g, u, &c) &&
+                        near(c, 1.0 / 6);
+            if (!div6 && !mul6)
+                continue;
+            list[n++] = d;
+            y = g->nodes[d].out[0];
+        }
+        const lp_shape *xs = &g->values[x].shape, *ys = &g->values[y].shape;
+        if (!dn_value_f32(g, x) || !dn_value_f32(g, y) || xs->ndim != ys->ndim ||
+            memcmp(xs->d, ys->d, (size_t)xs->ndim * sizeof xs->d[0]) != 0)
+            continue;
+        memcpy(nodes, list, (size_t)n * sizeof *list);
+        return n;
+    }
+    return 0;
+}
+
 /* ReduceMean over the trailing axes with keepdims; *first_axis gets the first of them. */
 static bool trailing_mean(const lp_graph *g, int ni, int x, int *first_axis)
 {
@@ -556,7 +608,15 @@ static void chain_walk(const walk *w, int ni, dn_chain *ch, int *nodes, int *n, 
             }
         }
         if (nr == 2 && *n + 5 <= max && ch->n_post < DN_MAX_POST) {
-            int gn[5], x;
+            int gn[5], x, nh;
+            dn_post hs = { .kind = DN_POST_ELTWISE, .alg = dnnl_eltwise_hardswish };
+            if ((nh = hswish_match(w, v, rd, gn)) > 0 && dn_post_fits(ch->post, ch->n_post, &hs)) {
+                ch->post[ch->n_post++] = hs;
+                memcpy(nodes + *n, gn, (size_t)nh * sizeof *gn);
+                *n += nh;
+                v = g->nodes[gn[nh - 1]].out[0];
+                goto next;
+            }
             for (int i = 0; i < 2; i++) {
                 if (gelu_match(w, rd[i], &x, gn) && x == v && (rd[1 - i] == gn[3] || rd[1 - i] == gn[4])) {
                     ch->post[ch->n_post++] = (dn_post){ .kind = DN_POST_ELTWISE, .alg = dnnl_eltwise_gelu_erf };

@@ -86,6 +86,32 @@ expect run_bad_threads 1 && has run_bad_threads "$T/err" "--threads" && ok run_b
 lowp info "$MLP" "$MLP"
 expect info_two_models 1 && ok info_two_models
 
+# The option parsing the data commands share (cli.c lp_cli_model_arg, cli_data.c
+# lp_cli_transform_option): each usage error exits 1 naming the fault, before any file is read.
+many_t=""
+k=0
+while [ "$k" -lt 33 ]; do many_t="$many_t -T Rescale"; k=$((k + 1)); done
+bad=""
+for c in quantize train prune eval compare; do
+    lowp "$c" "$MLP" --bogus
+    { [ "$rc" = 1 ] && grep -q "unknown option '--bogus'" "$T/err" && grep -q "see 'lowp help $c'" "$T/err"; } ||
+        bad="$bad $c:unknown:$rc"
+    for o in -T -b; do
+        lowp "$c" "$MLP" "$o"
+        { [ "$rc" = 1 ] && grep -q "option $o needs a value" "$T/err"; } || bad="$bad $c:$o-no-value:$rc"
+    done
+    # shellcheck disable=SC2086 # many_t is 33 words
+    lowp "$c" "$MLP" $many_t
+    { [ "$rc" = 1 ] && grep -q "too many --transform options" "$T/err"; } || bad="$bad $c:33-T:$rc"
+    lowp "$c" -j -q --json --quiet
+    { [ "$rc" = 1 ] && ! grep -q "unknown option" "$T/err"; } || bad="$bad $c:flags:$rc"
+    [ "$c" = compare ] && continue # (compares two models)
+    lowp "$c" "$MLP" "$T/second.onnx"
+    { [ "$rc" = 1 ] && grep -q "unexpected argument '$T/second.onnx' (one MODEL only)" "$T/err"; } ||
+        bad="$bad $c:two-models:$rc"
+done
+[ -z "$bad" ] && ok data_command_usage || fail data_command_usage "wrong exit or message:$bad"
+
 # ---- bad files: exit 2 with the file named ----
 
 lowp info "$T/no such model.onnx"

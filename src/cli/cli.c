@@ -75,6 +75,21 @@ bool lp_cli_is_help(const char *arg)
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
+int lp_cli_model_arg(const char *cmd, const char *arg, bool *json, bool *quiet, const char **model)
+{
+    if (!strcmp(arg, "-j") || !strcmp(arg, "--json"))
+        *json = true;
+    else if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet"))
+        *quiet = true;
+    else if (arg[0] == '-' && arg[1])
+        return lp_cli_usage_error(cmd, "unknown option '%s'", arg);
+    else if (!*model)
+        *model = arg;
+    else
+        return lp_cli_usage_error(cmd, "unexpected argument '%s' (one MODEL only)", arg);
+    return LP_EXIT_OK;
+}
+
 int lp_cli_option(const char *cmd, int argc, char **argv, int *i, const char *short_opt,
                   const char *long_opt, const char **value)
 {

@@ -44,6 +44,10 @@ bool lp_cli_is_help(const char *arg);
  * missing. */
 int lp_cli_option(const char *cmd, int argc, char **argv, int *i, const char *short_opt,
                   const char *long_opt, const char **value);
+/* The arguments the model commands take last: -j/--json, -q/--quiet, an unknown option
+ * refused, and the one MODEL (a second refused). LP_EXIT_OK when `arg` is one of those (the
+ * flag set or *model taken), else LP_EXIT_USAGE after the usage error. */
+int lp_cli_model_arg(const char *cmd, const char *arg, bool *json, bool *quiet, const char **model);
 /* The strict number parsers every numeric option goes through: the whole text is the number
  * (not empty, no blanks, no trailing junk, no overflow), within [lo, hi]; false otherwise.
  * lp_cli_int: a decimal integer. lp_cli_number: a finite decimal number. lp_cli_int_list:

@@ -29,7 +29,7 @@ void lp_progress_init(lp_progress *p, const char *label, bool quiet)
     p->start = p->last = lp_cli_now();
 }
 
-static void fmt_eta(double s, char *buf, size_t size)
+const char *lp_cli_duration(double s, char *buf, size_t size)
 {
     if (!isfinite(s) || s < 0)
         snprintf(buf, size, "?");
@@ -37,6 +37,7 @@ static void fmt_eta(double s, char *buf, size_t size)
         snprintf(buf, size, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
     else
         snprintf(buf, size, "%d:%02d", (int)s / 60, (int)s % 60);
+    return buf;
 }
 
 void lp_progress_update(void *user, int64_t done, int64_t total)
@@ -51,7 +52,7 @@ void lp_progress_update(void *user, int64_t done, int64_t total)
     p->last = t;
     double rate = el > 0 ? (double)done / el : 0;
     char eta[32];
-    fmt_eta(rate > 0 && total > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
+    lp_cli_duration(rate > 0 && total > 0 ? (double)(total - done) / rate : NAN, eta, sizeof eta);
     double frac = total > 0 ? (double)done / (double)total : 0;
     if (p->tty) {
         char bar[31];
@@ -148,18 +149,24 @@ int lp_cli_dataloader_opts(const char *spec, int n_transforms, const char *const
     return LP_EXIT_OK;
 }
 
+int lp_cli_transform_option(const char *cmd, int argc, char **argv, int *i, lp_cli_data_opts *o)
+{
+    const char *v = NULL;
+    int r = lp_cli_option(cmd, argc, argv, i, "-T", "--transform", &v);
+    if (r <= 0)
+        return r;
+    if (o->n_transforms == (int)(sizeof o->transforms / sizeof *o->transforms))
+        return lp_cli_usage_error(cmd, "too many --transform options"), -1;
+    o->transforms[o->n_transforms++] = v;
+    return 1;
+}
+
 int lp_cli_data_option(const char *cmd, int argc, char **argv, int *i, lp_cli_data_opts *o)
 {
     const char *v = NULL;
     int r;
-    if ((r = lp_cli_option(cmd, argc, argv, i, "-T", "--transform", &v)) != 0) {
-        if (r < 0)
-            return -1;
-        if (o->n_transforms == (int)(sizeof o->transforms / sizeof *o->transforms))
-            return lp_cli_usage_error(cmd, "too many --transform options"), -1;
-        o->transforms[o->n_transforms++] = v;
-        return 1;
-    }
+    if ((r = lp_cli_transform_option(cmd, argc, argv, i, o)) != 0)
+        return r;
     if ((r = lp_cli_option(cmd, argc, argv, i, "-m", "--metric", &v)) != 0) {
         if (r < 0)
             return -1;

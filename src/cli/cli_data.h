@@ -5,11 +5,14 @@
 #define LP_CLI_DATA_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lowp.h"
 
 double lp_cli_now(void);
+/* Seconds as "m:ss" or "h:mm:ss" ("?" when negative or not finite) in buf; returns buf. */
+const char *lp_cli_duration(double s, char *buf, size_t size);
 
 /* A bar redrawn in place when stderr is a terminal; elsewhere a plain line every 10 seconds. */
 typedef struct lp_progress {
@@ -41,7 +44,7 @@ int lp_cli_dataloader_shuffled(const char *spec, int n_transforms, const char *c
 int lp_cli_dataloader_opts(const char *spec, int n_transforms, const char *const *transforms,
                            const lowp_dataloader_options *o, lowp_dataloader **out);
 
-/* The data options eval and tune share. */
+/* The data options of eval, tune, train and prune (quantize and compare: the transforms). */
 typedef struct lp_cli_data_opts {
     const char *transforms[32];     /* -T, --transform LIST (repeatable), in order */
     int n_transforms;
@@ -51,6 +54,8 @@ typedef struct lp_cli_data_opts {
 /* Takes argv[*i] when it is -T/--transform or -m/--metric, as lp_cli_option does: 1 with *i on
  * the value, 0 when argv[*i] is something else, -1 after a usage error. */
 int lp_cli_data_option(const char *cmd, int argc, char **argv, int *i, lp_cli_data_opts *o);
+/* The same for -T/--transform alone (the commands that take no metric). */
+int lp_cli_transform_option(const char *cmd, int argc, char **argv, int *i, lp_cli_data_opts *o);
 /* The evaluation dataloader: over dataset SPEC with o's transforms (batch_size, or
  * default_batch when 0), or without SPEC from cfg's evaluation.accuracy section (batch_size
  * and max_samples override it when > 0). Returns an exit status; *out is set on success. */

@@ -181,8 +181,8 @@ int lp_cmd_compare(int argc, char **argv)
 {
     const char *cmd = "compare", *paths[2] = { NULL, NULL }, *config = NULL, *dataset = NULL, *html = NULL;
     const char *tb_dir = NULL, *hist_path = NULL;
-    const char *transforms[32];
-    int n_transforms = 0, n_paths = 0;
+    lp_cli_data_opts data = { 0 };  /* -T only */
+    int n_paths = 0;
     long samples = 32, batch = 8, top = 20;
     bool json = false, quiet = false;
     for (int i = 1; i < argc; i++) {
@@ -194,10 +194,8 @@ int lp_cmd_compare(int argc, char **argv)
         }
         if ((r = lp_cli_option(cmd, argc, argv, &i, "-c", "--config", &v)) != 0) config = v;
         else if ((r = lp_cli_option(cmd, argc, argv, &i, "-d", "--dataset", &v)) != 0) dataset = v;
-        else if ((r = lp_cli_option(cmd, argc, argv, &i, "-T", "--transform", &v)) != 0) {
-            if (r > 0 && n_transforms == 32)
-                return lp_cli_usage_error(cmd, "too many --transform options");
-            if (r > 0) transforms[n_transforms++] = v;
+        else if ((r = lp_cli_transform_option(cmd, argc, argv, &i, &data)) != 0) {
+            /* taken (or r < 0: refused, below) */
         } else if ((r = lp_cli_option(cmd, argc, argv, &i, "-n", "--samples", &v)) != 0) {
             if (r > 0 && !lp_cli_int(v, 1, 1000000, &samples))
                 return lp_cli_usage_error(cmd, "--samples wants an integer >= 1, got '%s'", v);
@@ -237,7 +235,7 @@ int lp_cmd_compare(int argc, char **argv)
         goto done;
     }
     if (dataset)
-        rc = lp_cli_dataloader(dataset, n_transforms, transforms, (int)batch, samples, &dl);
+        rc = lp_cli_dataloader(dataset, data.n_transforms, data.transforms, (int)batch, samples, &dl);
     else if (lowp_config_dataloader(cfg, "evaluation.accuracy", (int)batch, samples, &dl) != LOWP_OK)
         rc = lp_cli_lib_error();
     if (rc != LP_EXIT_OK)

@@ -118,16 +118,8 @@ int lp_cmd_eval(int argc, char **argv)
             if (r < 0) return LP_EXIT_USAGE;
             if (!lp_cli_int(v, 1, 4096, &threads))
                 return lp_cli_usage_error(cmd, "--threads wants an integer >= 1, got '%s'", v);
-        } else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
-            quiet = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        } else if (!model_path) {
-            model_path = argv[i];
-        } else {
-            return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        } else if (lp_cli_model_arg(cmd, argv[i], &json, &quiet, &model_path) != LP_EXIT_OK) {
+            return LP_EXIT_USAGE;
         }
     }
     if (!model_path)

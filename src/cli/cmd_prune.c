@@ -112,15 +112,10 @@ static int parse(int argc, char **argv, opts *o)
         } else if (VALUE("-b", "--batch-size")) {
             if (r > 0 && !lp_cli_int(v, 0, 4096, &o->batch))
                 return lp_cli_usage_error(cmd, "--batch-size wants an integer in [0, 4096], got '%s'", v);
-        } else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
-        else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else if (!o->model) o->model = argv[i];
-        else
-            return lp_cli_usage_error(cmd, "one model only ('%s' and '%s')", o->model, argv[i]);
+        } else if (lp_cli_model_arg(cmd, argv[i], &o->json, &o->quiet, &o->model) != LP_EXIT_OK)
+            return LP_EXIT_USAGE;
         if (r < 0)
-            return r;
+            return LP_EXIT_USAGE; /* (not r: -1 is the help's exit 0) */
 #undef VALUE
     }
     if (!o->model)

@@ -67,8 +67,7 @@ static const char usage[] =
 
 typedef struct opts {
     const char *model, *output, *config, *calib, *recipe, *save_recipe, *algo, *percentile, *format, *smooth, *bits;
-    const char *transforms[32];
-    int n_transforms;
+    lp_cli_data_opts d;         /* -T only */
     const char *exclude[64], *exclude_op[64];
     int n_exclude, n_exclude_op;
     long samples, batch;
@@ -91,10 +90,8 @@ static int parse(int argc, char **argv, opts *o)
         if (VALUE("-o", "--output")) o->output = v;
         else if (VALUE("-c", "--config")) o->config = v;
         else if (VALUE("-d", "--calib")) o->calib = v;
-        else if (VALUE("-T", "--transform")) {
-            if (r > 0 && o->n_transforms == 32)
-                return lp_cli_usage_error(cmd, "too many --transform options");
-            if (r > 0) o->transforms[o->n_transforms++] = v;
+        else if ((r = lp_cli_transform_option(cmd, argc, argv, &i, &o->d)) != 0) {
+            /* taken (or r < 0: refused, below) */
         } else if (VALUE("-n", "--samples")) {
             if (r > 0 && !lp_cli_int(v, 1, 100000000L, &o->samples))
                 return lp_cli_usage_error(cmd, "--samples wants an integer >= 1, got '%s'", v);
@@ -145,11 +142,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(argv[i], "--learned-rounding")) o->learned_rounding = true;
         else if (!strcmp(argv[i], "--block-reconstruction")) o->block_recon = true;
         else if (!strcmp(argv[i], "--list")) o->list = true;
-        else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
-        else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
-        else if (argv[i][0] == '-' && argv[i][1]) return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else if (!o->model) o->model = argv[i];
-        else return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        else if (lp_cli_model_arg(cmd, argv[i], &o->json, &o->quiet, &o->model) != LP_EXIT_OK) return LP_EXIT_USAGE;
         if (r < 0)
             return LP_EXIT_USAGE;
 #undef VALUE
@@ -160,7 +153,7 @@ static int parse(int argc, char **argv, opts *o)
         return lp_cli_usage_error(cmd, "where to? (-o OUT.onnx)");
     if (o->format && strcmp(o->format, "qdq") && strcmp(o->format, "qoperator"))
         return lp_cli_usage_error(cmd, "--format is qdq or qoperator, not '%s'", o->format);
-    if (o->n_transforms && !o->calib)
+    if (o->d.n_transforms && !o->calib)
         return lp_cli_usage_error(cmd, "--transform goes with --calib");
     return LP_EXIT_OK;
 }
@@ -277,7 +270,7 @@ int lp_cmd_quantize(int argc, char **argv)
             want = lowp_config_sampling_size(cfg);
         /* --batch-size, else the config's calibration batch_size, else 32 */
         if (o.calib)
-            rc = lp_cli_dataloader(o.calib, o.n_transforms, o.transforms, o.batch ? (int)o.batch : 32, want, &dl);
+            rc = lp_cli_dataloader(o.calib, o.d.n_transforms, o.d.transforms, o.batch ? (int)o.batch : 32, want, &dl);
         else if (cfg && lowp_config_dataloader(cfg, "quantization.calibration", (int)o.batch, want, &dl) != LOWP_OK)
             rc = lp_cli_lib_error();
         else if (!cfg)

@@ -133,11 +133,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(argv[i], "--learn-scale")) o->learn_scale = true;
         else if (!strcmp(argv[i], "--learn-zero-point")) o->learn_zero_point = true;
         else if (!strcmp(argv[i], "--no-resume")) o->no_resume = true;
-        else if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) o->json = true;
-        else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) o->quiet = true;
-        else if (argv[i][0] == '-' && argv[i][1]) return lp_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else if (!o->model) o->model = argv[i];
-        else return lp_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        else if (lp_cli_model_arg(cmd, argv[i], &o->json, &o->quiet, &o->model) != LP_EXIT_OK) return LP_EXIT_USAGE;
         if (r < 0)
             return LP_EXIT_USAGE;
 #undef VALUE

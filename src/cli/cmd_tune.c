@@ -83,26 +83,15 @@ static void print_usage(void)
     printf(usage, names);
 }
 
-static const char *fmt_time(double s, char *buf, size_t size)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, size, "?");
-    else if (s >= 3600)
-        snprintf(buf, size, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-    else
-        snprintf(buf, size, "%d:%02d", (int)s / 60, (int)s % 60);
-    return buf;
-}
-
 /* The time left: a bound when the tune runs until its budget is spent; otherwise (it ends at
  * the first pass, which may be the next trial) only the time a trial takes. */
 static const char *eta_text(const lowp_tune_progress *p, char *buf, size_t size)
 {
     char t[32];
     if (p->budget_bound)
-        snprintf(buf, size, "ETA <= %s", fmt_time(p->eta, t, sizeof t));
+        snprintf(buf, size, "ETA <= %s", lp_cli_duration(p->eta, t, sizeof t));
     else if (isfinite(p->trial_seconds))
-        snprintf(buf, size, "%s a trial", fmt_time(p->trial_seconds, t, sizeof t));
+        snprintf(buf, size, "%s a trial", lp_cli_duration(p->trial_seconds, t, sizeof t));
     else
         snprintf(buf, size, "ETA ?");
     return buf;
@@ -137,7 +126,7 @@ static void on_progress(void *user, const lowp_tune_progress *p)
     if (d->quiet)
         return;
     char el[32], eta[48], best[32];
-    fmt_time(p->elapsed, el, sizeof el);
+    lp_cli_duration(p->elapsed, el, sizeof el);
     if (p->best == p->best)
         snprintf(best, sizeof best, "%.4f", p->best);
     else

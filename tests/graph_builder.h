@@ -160,6 +160,15 @@ static inline lp_tensor *gb_run(const lp_graph *g, const lp_tensor *x)
     return y;
 }
 
+/* max|x| over a float32 tensor. */
+static inline double gb_max_abs(const lp_tensor *t)
+{
+    double m = 0;
+    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
+        m = fmax(m, fabs(((const float *)t->data)[i]));
+    return m;
+}
+
 /* max|a - ref| / max|ref| over two float32 tensors of ref's size (NaN counts as the worst). */
 static inline double gb_norm_err(const lp_tensor *a, const lp_tensor *ref)
 {

@@ -106,14 +106,6 @@ static lp_tensor *rand_tensor(const gen *G, int nd, const int64_t *dims, double 
     return t;
 }
 
-static double max_abs(const lp_tensor *t)
-{
-    double m = 0;
-    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
-        m = fmax(m, fabs(((const float *)t->data)[i]));
-    return m;
-}
-
 /* ---- the leaders ---- */
 
 /* Weights of `dims` for the mode: a float constant, or int8 through DequantizeLinear per
@@ -168,7 +160,7 @@ static int bias(gen *G, int64_t n, float s_x, const float *ws, bool per_channel,
     *bmax = 0;
     if (G->m != M_INT8 || rnd(0, 1)) {
         lp_tensor *t = rand_tensor(G, 1, &n, 0.5);
-        *bmax = max_abs(t);
+        *bmax = gb_max_abs(t);
         return gb_tensor(G->b, t);
     }
     lp_tensor *q, *s, *z;
@@ -228,14 +220,14 @@ static int build_leader(gen *G, leader L, double *S, char *desc, size_t dlen)
     for (int i = 0; i < nd; i++)
         xd[i] = i == nd - 1 && nd < 4 ? rnd(1, 24) : nd == 4 && i >= 2 ? rnd(3, 7) : rnd(1, 5);
     int x = gb_feed(b, rand_tensor(G, nd, xd, 1.0));
-    double xmax = max_abs(b->feed[b->n_feed - 1]);
+    double xmax = gb_max_abs(b->feed[b->n_feed - 1]);
     if (G->m == M_INT8) {
         x = qdq(G, x, -1.0, 1.0, &s_x, &qlo, &qhi);
         /* off the ties where oneDNN's quantizing reorder and ONNX may land a step apart: the
            leader's bound does not carry that step */
         lp_tensor *f = b->feed[b->n_feed - 1];
         lp_test_off_ties(f->data, lp_tensor_numel(f), s_x);
-        xmax = max_abs(f) + s_x;
+        xmax = gb_max_abs(f) + s_x;
     }
     int y, in[3] = { x, -1, -1 };
     if (L == L_CONV) {
@@ -558,7 +550,7 @@ static lp_status tap_max(void *user, const lp_plan *plan, int node, int value, c
 {
     (void)plan, (void)node;
     if (t->dtype == LP_F32)
-        ((double *)user)[value] = max_abs(t);
+        ((double *)user)[value] = gb_max_abs(t);
     return LP_OK;
 }
 

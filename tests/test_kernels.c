@@ -23,6 +23,7 @@
 
 #include "engine/engine.h"
 #include "engine/session.h"
+#include "graph_builder.h"
 #include "kernels/dnnl.h"
 #include "kernels/dnnl_internal.h"
 #include "lowp.h"
@@ -39,45 +40,7 @@ static uint64_t next_u64(void) { return lowp_random_next(&rng_state); }
 static int rnd(int lo, int hi) { return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1)); }
 static float rndf(void) { return (float)(lowp_random_uniform(&rng_state) * 2.0 - 1.0); }
 
-/* ---- a tiny graph builder ---- */
-
-typedef struct gb {
-    lp_graph *g;
-    int n_feed;
-    lp_tensor *feed[8];
-    int cnt;
-} gb;
-
-static gb *gb_new(int opset)
-{
-    gb *b = calloc(1, sizeof *b);
-    lp_graph_new(&b->g);
-    b->g->ir_version = 8;
-    b->g->opsets = calloc(1, sizeof *b->g->opsets);
-    b->g->opsets[0].domain = strdup("");
-    b->g->opsets[0].version = opset;
-    b->g->n_opsets = 1;
-    b->g->inputs = calloc(8, sizeof(int));
-    b->g->outputs = calloc(8, sizeof(int));
-    return b;
-}
-
-static void gb_free(gb *b)
-{
-    for (int i = 0; i < b->n_feed; i++)
-        lp_tensor_free(b->feed[i]);
-    lp_graph_free(b->g);
-    free(b);
-}
-
-static int gb_value(gb *b, const char *prefix)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s%d", prefix, b->cnt++);
-    int v;
-    lp_graph_add_value(b->g, name, &v);
-    return v;
-}
+/* ---- graphs (graph_builder.h) with contents drawn from rng_state ---- */
 
 static void fill(lp_tensor *t, float scale)
 {
@@ -86,116 +49,30 @@ static void fill(lp_tensor *t, float scale)
         d[i] = scale * rndf();
 }
 
+/* A float32 tensor of `scale` * uniform[-1, 1). */
+static lp_tensor *rand_tensor(int nd, const int64_t *dims, float scale)
+{
+    lp_tensor *t = NULL;
+    CHECK_OK(lp_tensor_new(LOWP_FLOAT, nd, dims, &t));
+    if (t)
+        fill(t, scale);
+    return t;
+}
+
 /* A graph input with random contents fed at run time. */
-static int gb_input(gb *b, int nd, const int64_t *dims)
-{
-    int v = gb_value(b, "in");
-    lp_value *val = &b->g->values[v];
-    val->kind = LP_VALUE_INPUT;
-    val->dtype = LOWP_FLOAT;
-    val->shape.ndim = nd;
-    memcpy(val->shape.d, dims, (size_t)nd * sizeof *dims);
-    lp_tensor_new(LOWP_FLOAT, nd, dims, &b->feed[b->n_feed]);
-    fill(b->feed[b->n_feed++], 1.0f);
-    b->g->inputs[b->g->n_inputs++] = v;
-    return v;
-}
-
-static int gb_const(gb *b, int nd, const int64_t *dims, float scale)
-{
-    int v = gb_value(b, "c");
-    lp_tensor *t;
-    lp_tensor_new(LOWP_FLOAT, nd, dims, &t);
-    fill(t, scale);
-    lp_graph_set_const(b->g, v, t);
-    return v;
-}
-
-static int gb_scalar(gb *b, float x)
-{
-    int v = gb_value(b, "s");
-    lp_tensor *t;
-    lp_tensor_new(LOWP_FLOAT, 0, NULL, &t);
-    *(float *)t->data = x;
-    lp_graph_set_const(b->g, v, t);
-    return v;
-}
+static int gb_input(gb *b, int nd, const int64_t *dims) { return gb_feed(b, rand_tensor(nd, dims, 1.0f)); }
+static int gb_const(gb *b, int nd, const int64_t *dims, float scale) { return gb_tensor(b, rand_tensor(nd, dims, scale)); }
 
 /* A 1-D int64 constant. */
 static int gb_ints(gb *b, int64_t n, const int64_t *x)
 {
-    int v = gb_value(b, "i");
-    lp_tensor *t;
-    lp_tensor_new(LP_I64, 1, &n, &t);
+    lp_tensor *t = NULL;
+    CHECK_OK(lp_tensor_new(LP_I64, 1, &n, &t));
     memcpy(t->data, x, (size_t)n * sizeof *x);
-    lp_graph_set_const(b->g, v, t);
-    return v;
-}
-
-static int last_node;
-
-/* Adds op_type(in...) -> a new value; returns the value. -1 inputs are omitted optionals. */
-static int gb_op(gb *b, const char *op, int n_in, const int *in)
-{
-    int y = gb_value(b, "v");
-    char name[64];
-    snprintf(name, sizeof name, "n%d", b->cnt++);
-    lp_graph_add_node(b->g, name, op, "", n_in, in, 1, &y, &last_node);
-    return y;
-}
-static int op1(gb *b, const char *op, int x) { return gb_op(b, op, 1, &x); }
-static int op2(gb *b, const char *op, int x, int y) { int in[2] = { x, y }; return gb_op(b, op, 2, in); }
-
-static void attr_i(gb *b, const char *name, int64_t v)
-{
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INT, .i = v };
-    lp_node_add_attr(&b->g->nodes[last_node], &a);
-}
-static void attr_f(gb *b, const char *name, float v)
-{
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_FLOAT, .f = v };
-    lp_node_add_attr(&b->g->nodes[last_node], &a);
-}
-static void attr_ints(gb *b, const char *name, int n, const int64_t *v)
-{
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INTS, .n = n, .ints = (int64_t *)v };
-    lp_node_add_attr(&b->g->nodes[last_node], &a);
-}
-static void attr_s(gb *b, const char *name, const char *s)
-{
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) };
-    lp_node_add_attr(&b->g->nodes[last_node], &a);
-}
-
-static void gb_output(gb *b, int v)
-{
-    b->g->outputs[b->g->n_outputs++] = v;
-    b->g->values[v].is_output = true;
+    return gb_tensor(b, t);
 }
 
 /* ---- running and comparing ---- */
-
-static double max_abs(const lp_tensor *t)
-{
-    double r = 0;
-    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
-        r = fmax(r, fabs(((const float *)t->data)[i]));
-    return r;
-}
-
-static double norm_err(const lp_tensor *a, const lp_tensor *ref)
-{
-    const float *x = a->data, *y = ref->data;
-    double m = 0, r = 0;
-    for (int64_t i = 0; i < lp_tensor_numel(ref); i++) {
-        double d = fabs((double)x[i] - y[i]);
-        if (!(d <= m)) /* NaN counts as the worst */
-            m = isnan(d) ? INFINITY : d;
-        if (fabs(y[i]) > r)
-            r = fabs(y[i]);
-    }
-    return m / (r > 1e-30 ? r : 1.0);
-}
 
 typedef struct expect {
     int dnnl_steps;      /* >= 0: exact count of oneDNN steps (fusion check); -1: at least one */
@@ -262,7 +139,7 @@ static void check_graph(const char *what, gb *b, expect e)
         CHECK_MSG(a->ndim == r->ndim && lp_tensor_numel(a) == lp_tensor_numel(r), "%s: output shapes differ", what);
         if (lp_tensor_numel(a) != lp_tensor_numel(r))
             continue;
-        double err = norm_err(a, r), m = max_abs(r), bound = tol + (m > 1e-30 ? e.atol / m : e.atol);
+        double err = gb_norm_err(a, r), m = gb_max_abs(r), bound = tol + (m > 1e-30 ? e.atol / m : e.atol);
         CHECK_MSG(err <= bound, "%s: output %d normalized error %.3g > %.2g", what, o, err, bound);
         if (verbose)
             printf("  %s: error %.3g\n", what, err);
@@ -352,28 +229,28 @@ static int activation(gb *b, int kind, int y, const char **name)
 {
     switch (kind) {
     case 0: *name = "Relu"; return op1(b, "Relu", y);
-    case 1: { *name = "Clip0..6"; int in[3] = { y, gb_scalar(b, 0.f), gb_scalar(b, 6.f) }; return gb_op(b, "Clip", 3, in); }
+    case 1: { *name = "Clip0..6"; int in[3] = { y, gb_scalar(b, LOWP_FLOAT, 0.f), gb_scalar(b, LOWP_FLOAT, 6.f) }; return gb_op(b, "Clip", 3, in); }
     case 2: *name = "Sigmoid"; return op1(b, "Sigmoid", y);
     case 3: *name = "HardSigmoid"; y = op1(b, "HardSigmoid", y); attr_f(b, "alpha", 0.3f); return y;
     case 4: *name = "HardSwish"; return op1(b, "HardSwish", y);
     case 5: *name = "Tanh"; return op1(b, "Tanh", y);
     case 6: *name = "LeakyRelu"; y = op1(b, "LeakyRelu", y); attr_f(b, "alpha", 0.1f); return y;
     /* constant-scalar binaries and unary ops that are oneDNN eltwise algorithms */
-    case 8: *name = "Max(x,-0.4)"; return op2(b, "Max", y, gb_scalar(b, -0.4f));
-    case 9: *name = "Min(0.5,x)"; return op2(b, "Min", gb_scalar(b, 0.5f), y);
-    case 10: *name = "Sub(1.5,x)"; return op2(b, "Sub", gb_scalar(b, 1.5f), y);
-    case 11: *name = "Pow(x,2)"; return op2(b, "Pow", y, gb_scalar(b, 2.f));
+    case 8: *name = "Max(x,-0.4)"; return op2(b, "Max", y, gb_scalar(b, LOWP_FLOAT, -0.4f));
+    case 9: *name = "Min(0.5,x)"; return op2(b, "Min", gb_scalar(b, LOWP_FLOAT, 0.5f), y);
+    case 10: *name = "Sub(1.5,x)"; return op2(b, "Sub", gb_scalar(b, LOWP_FLOAT, 1.5f), y);
+    case 11: *name = "Pow(x,2)"; return op2(b, "Pow", y, gb_scalar(b, LOWP_FLOAT, 2.f));
     case 12: *name = "Neg"; return op1(b, "Neg", y);
     case 13: *name = "Abs"; return op1(b, "Abs", y);
     case 14: *name = "Exp"; return op1(b, "Exp", y);
-    case 15: *name = "Div(1.7,x)"; return op2(b, "Div", gb_scalar(b, 1.7f), y);
+    case 15: *name = "Div(1.7,x)"; return op2(b, "Div", gb_scalar(b, LOWP_FLOAT, 1.7f), y);
     default: { /* 7: GELU as PyTorch exports it: x * 0.5 * (1 + erf(x / sqrt 2)) */
         *name = "GELU(erf)";
-        int a = op2(b, "Div", y, gb_scalar(b, 1.4142135f));
+        int a = op2(b, "Div", y, gb_scalar(b, LOWP_FLOAT, 1.4142135f));
         int e = op1(b, "Erf", a);
-        int e1 = op2(b, "Add", e, gb_scalar(b, 1.f));
+        int e1 = op2(b, "Add", e, gb_scalar(b, LOWP_FLOAT, 1.f));
         int m = op2(b, "Mul", y, e1);
-        return op2(b, "Mul", m, gb_scalar(b, 0.5f));
+        return op2(b, "Mul", m, gb_scalar(b, LOWP_FLOAT, 0.5f));
     }
     }
 }
@@ -654,13 +531,13 @@ static void test_layout_chain(void)
         for (int i = 0; i < rf.n; i++)
             for (int j = 0; j < rr.n; j++)
                 if (strcmp(pf->g->values[rf.value[i]].name, pr->g->values[rr.value[j]].name) == 0) {
-                    double err = norm_err(rf.t[i], rr.t[j]);
+                    double err = gb_norm_err(rf.t[i], rr.t[j]);
                     CHECK_MSG(err <= TOL_F32, "tap of %s: error %.3g", pf->g->values[rf.value[i]].name, err);
                     matched++;
                 }
         /* a fused plan shows every node's value: it runs an unfused twin when tapped */
         CHECK_MSG(matched == pr->n_steps && pf->tap_plan, "%d taps matched, %d nodes", matched, pr->n_steps);
-        CHECK(norm_err(&pf->vals[pf->g->outputs[0]], &pr->vals[pr->g->outputs[0]]) <= TOL_F32);
+        CHECK(gb_norm_err(&pf->vals[pf->g->outputs[0]], &pr->vals[pr->g->outputs[0]]) <= TOL_F32);
         int priv = 0; /* the twin keeps private layouts too: its taps went through plain() */
         const lp_plan *tw = pf->tap_plan;
         for (int s = 0; tw && s < tw->n_steps; s++)
@@ -745,7 +622,7 @@ static void test_gemm_random(void)
         case 2: c = gb_const(b, 2, cdims[1], 0.5f); break;
         case 3: { int64_t d2[2] = { M, N }; c = gb_const(b, 2, d2, 0.5f); break; }
         case 4: { int64_t d2[2] = { M, 1 }; c = gb_const(b, 2, d2, 0.5f); break; }
-        case 5: c = gb_scalar(b, 0.25f); break;
+        case 5: c = gb_scalar(b, LOWP_FLOAT, 0.25f); break;
         case 6: { int64_t d2[2] = { M, N }; c = gb_input(b, 2, d2); break; }
         default: break;
         }
@@ -911,9 +788,9 @@ static void test_norms(void)
         int mean = op1(b, "ReduceMean", x);
         attr_ints(b, "axes", 1, &ax);
         int d = op2(b, "Sub", x, mean);
-        int var = op1(b, "ReduceMean", t % 2 ? op2(b, "Mul", d, d) : op2(b, "Pow", d, gb_scalar(b, 2.f)));
+        int var = op1(b, "ReduceMean", t % 2 ? op2(b, "Mul", d, d) : op2(b, "Pow", d, gb_scalar(b, LOWP_FLOAT, 2.f)));
         attr_ints(b, "axes", 1, &ax);
-        int y = op2(b, "Div", d, op1(b, "Sqrt", op2(b, "Add", var, gb_scalar(b, 1e-5f))));
+        int y = op2(b, "Div", d, op1(b, "Sqrt", op2(b, "Add", var, gb_scalar(b, LOWP_FLOAT, 1e-5f))));
         if (t != 3)
             y = op2(b, "Mul", y, gb_const(b, 1, &xd[2], 1.f));
         if (t < 2)
@@ -1073,8 +950,7 @@ static void test_resize_random(void)
         int y;
         if (upsample && opset == 7) {
             y = op1(b, "Upsample", x);
-            lp_attr a = { .name = "scales", .type = LP_ATTR_FLOATS, .n = r, .floats = scales };
-            lp_node_add_attr(&b->g->nodes[last_node], &a);
+            attr_floats(b, "scales", r, scales);
         } else if (upsample || opset == 10) {
             y = op2(b, upsample ? "Upsample" : "Resize", x, sv);
         } else {
@@ -1208,7 +1084,7 @@ static void test_slice_pad_random(void)
                 claim &= pads[k] >= 0;
             if (opset >= 11) {
                 int64_t n = 2 * r;
-                int in[3] = { x, gb_ints(b, n, pads), gb_scalar(b, fill) };
+                int in[3] = { x, gb_ints(b, n, pads), gb_scalar(b, LOWP_FLOAT, fill) };
                 y = gb_op(b, "Pad", 3, in);
             } else {
                 y = op1(b, "Pad", x);
@@ -1531,7 +1407,7 @@ static void test_threads(void)
         const lp_tensor *y1 = &p1->vals[p1->g->outputs[0]], *y2 = &p2->vals[p2->g->outputs[0]];
         lp_tensor *first;
         lp_tensor_clone(y2, &first);
-        CHECK(norm_err(y2, y1) <= TOL_F32);
+        CHECK(gb_norm_err(y2, y1) <= TOL_F32);
         for (int i = 0; i < 3; i++) { /* same thread count: the same bytes */
             CHECK_OK(lp_plan_run(p2, in, NULL, NULL));
             CHECK(memcmp(first->data, y2->data, y2->nbytes) == 0);
@@ -1577,7 +1453,7 @@ static void check_zoo_model(const char *name)
             lowp_session_free(s);
             continue;
         }
-        double err = norm_err(y, want);
+        double err = gb_norm_err(y, want);
         const float *yd = y->data, *wd = want->data;
         int agree = 0, n = (int)y->dims[0], c = (int)y->dims[1];
         for (int i = 0; i < n; i++) {
@@ -1661,7 +1537,7 @@ static void test_fallback(void)
             CHECK_MSG(fb >= 1, "%s: no fallback step", ops[i]);
             CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
             CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
-            double err = norm_err(&pf->vals[pf->g->outputs[0]], &pr->vals[pr->g->outputs[0]]);
+            double err = gb_norm_err(&pf->vals[pf->g->outputs[0]], &pr->vals[pr->g->outputs[0]]);
             CHECK_MSG(err <= TOL_F32, "%s fallback: error %.3g", ops[i], err);
         }
         lp_plan_free(pr);

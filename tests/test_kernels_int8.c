@@ -28,6 +28,7 @@
 
 #include "engine/engine.h"
 #include "engine/session.h"
+#include "graph_builder.h"
 #include "kernels/dnnl.h"
 #include "kernels/dnnl_internal.h"
 #include "lowp.h"
@@ -44,118 +45,16 @@ static uint64_t next_u64(void) { return lowp_random_next(&rng_state); }
 static int rnd(int lo, int hi) { return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1)); }
 static double rndu(void) { return lowp_random_uniform(&rng_state); }
 
-/* ---- a tiny graph builder ---- */
-
-typedef struct gb {
-    lp_graph *g;
-    int n_feed;
-    lp_tensor *feed[8];
-    int cnt;
-} gb;
-
-static gb *gb_new(void)
-{
-    gb *b = calloc(1, sizeof *b);
-    lp_graph_new(&b->g);
-    b->g->ir_version = 8;
-    b->g->opsets = calloc(1, sizeof *b->g->opsets);
-    b->g->opsets[0].domain = strdup("");
-    b->g->opsets[0].version = 13;
-    b->g->n_opsets = 1;
-    b->g->inputs = calloc(8, sizeof(int));
-    b->g->outputs = calloc(8, sizeof(int));
-    return b;
-}
-
-static void gb_free(gb *b)
-{
-    for (int i = 0; i < b->n_feed; i++)
-        lp_tensor_free(b->feed[i]);
-    lp_graph_free(b->g);
-    free(b);
-}
-
-static int gb_value(gb *b, const char *prefix)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s%d", prefix, b->cnt++);
-    int v;
-    lp_graph_add_value(b->g, name, &v);
-    return v;
-}
+/* ---- graphs (graph_builder.h) with contents drawn from rng_state ---- */
 
 /* A graph input, uniform in [lo, hi). */
 static int gb_input(gb *b, int nd, const int64_t *dims, float lo, float hi)
 {
-    int v = gb_value(b, "in");
-    lp_value *val = &b->g->values[v];
-    val->kind = LP_VALUE_INPUT;
-    val->dtype = LOWP_FLOAT;
-    val->shape.ndim = nd;
-    memcpy(val->shape.d, dims, (size_t)nd * sizeof *dims);
-    lp_tensor *t;
-    lp_tensor_new(LOWP_FLOAT, nd, dims, &t);
-    for (int64_t i = 0; i < lp_tensor_numel(t); i++)
+    lp_tensor *t = NULL;
+    CHECK_OK(lp_tensor_new(LOWP_FLOAT, nd, dims, &t));
+    for (int64_t i = 0; t && i < lp_tensor_numel(t); i++)
         ((float *)t->data)[i] = (float)(lo + (hi - lo) * rndu());
-    b->feed[b->n_feed++] = t;
-    b->g->inputs[b->g->n_inputs++] = v;
-    return v;
-}
-
-static int gb_tensor(gb *b, lp_tensor *t)
-{
-    int v = gb_value(b, "c");
-    lp_graph_set_const(b->g, v, t);
-    return v;
-}
-
-static int gb_scalar(gb *b, lp_dtype dt, double x)
-{
-    lp_tensor *t;
-    lp_tensor_new(dt, 0, NULL, &t);
-    if (dt == LOWP_FLOAT)
-        *(float *)t->data = (float)x;
-    else if (dt == LP_U8)
-        *(uint8_t *)t->data = (uint8_t)x;
-    else
-        *(int8_t *)t->data = (int8_t)x;
-    return gb_tensor(b, t);
-}
-
-static int last_node;
-
-static int gb_op(gb *b, const char *op, int n_in, const int *in)
-{
-    int y = gb_value(b, "v");
-    char name[64];
-    snprintf(name, sizeof name, "n%d", b->cnt++);
-    lp_graph_add_node(b->g, name, op, "", n_in, in, 1, &y, &last_node);
-    return y;
-}
-static int op1(gb *b, const char *op, int x) { return gb_op(b, op, 1, &x); }
-static int op2(gb *b, const char *op, int x, int y) { int in[2] = { x, y }; return gb_op(b, op, 2, in); }
-
-static void attr_i(gb *b, const char *name, int64_t v)
-{
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INT, .i = v };
-    lp_node_add_attr(&b->g->nodes[last_node], &a);
-}
-static void attr_ints(gb *b, const char *name, int n, const int64_t *v)
-{
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_INTS, .n = n, .ints = (int64_t *)v };
-    lp_node_add_attr(&b->g->nodes[last_node], &a);
-}
-
-static void attr_s(gb *b, const char *name, const char *v)
-{
-    lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)v, .s_len = strlen(v) };
-    lp_node_add_attr(&b->g->nodes[last_node], &a);
-}
-
-static void gb_output(gb *b, int v)
-{
-    b->g->outputs[b->g->n_outputs++] = v;
-    b->g->values[v].is_output = true;
+    return gb_feed(b, t);
 }
 
 /* ---- the quantizer's patterns ---- */
@@ -378,7 +277,7 @@ static int random_qconv(gb *b, int xdq, float s_x, int nsp, const int64_t *xd, i
 static void test_conv_int8_random(void)
 {
     for (int t = 0; t < 60; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int nsp = t % 10 == 3 ? 1 : t % 10 == 7 ? 3 : 2;
         int64_t xd[5] = { rnd(1, 3), rnd(1, 17) };
         for (int i = 0; i < nsp; i++)
@@ -446,7 +345,7 @@ static void test_conv_int8_zp_layout(void)
         const int64_t *sh = shapes[t / 2];
         int64_t pad = (int64_t)(t % 2), M = 8, xd[4] = { 1, sh[0], sh[1], sh[2] }, wd[4] = { M, sh[0], 3, 3 },
                 p[4] = { pad, pad, pad, pad };
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         float s_x, s_w[512];
         double l1;
         int x = gb_input(b, 4, xd, -1.f, 1.f);
@@ -468,7 +367,7 @@ static void test_conv_int8_zp_layout(void)
  * int8"). Integer sums: exact. */
 static void test_convint_fallback(void)
 {
-    gb *b = gb_new();
+    gb *b = gb_new(13);
     int64_t xd[4] = { 1, 5, 6, 7 }, wd[4] = { 4, 5, 3, 3 }, n1 = 1;
     int x = gb_input(b, 4, xd, -1.f, 2.f);
     /* made by a float convolution (a permutation of the channels times 0.5, exact): it stores x
@@ -480,7 +379,7 @@ static void test_convint_fallback(void)
         ((float *)fw->data)[i] = i % 5 == (i / 5 + 1) % 5 ? 0.5f : 0.f;
     x = op2(b, "Conv", x, gb_tensor(b, fw));
     int dq[3] = { gb_value(b, "q"), gb_value(b, "s"), gb_value(b, "z") };
-    lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &last_node);
+    lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &b->last_node);
     lp_tensor *w, *wz;
     lp_tensor_new(LP_I8, 4, wd, &w);
     lp_tensor_new(LP_I8, 0, &n1, &wz);
@@ -527,7 +426,7 @@ static void test_convint_fallback(void)
 static void test_conv_int8_residual(void)
 {
     for (int t = 0; t < 12; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t C = rnd(1, 24), M = rnd(1, 24), H = rnd(3, 12), W = rnd(3, 12);
         int64_t xd[4] = { rnd(1, 2), C, H, W }, wd[4] = { M, C, 3, 3 }, w1d[4] = { M, C, 1, 1 };
         int64_t p1[4] = { 1, 1, 1, 1 };
@@ -591,7 +490,7 @@ static void test_conv_int8_residual(void)
 static void test_conv_int8_depthwise(void)
 {
     for (int t = 0; t < 8; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t xd[4] = { rnd(1, 2), 8 * rnd(1, 4), rnd(5, 15), rnd(5, 15) };
         int x = gb_input(b, 4, xd, 0.f, 3.f);
         float s_x, s_y;
@@ -621,7 +520,7 @@ static void test_conv_int8_large(void)
         { 512, 7, 512, 3, 1, true, false, true },
     };
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t xd[4] = { 1, cases[t].C, cases[t].H, cases[t].H };
         double lo = cases[t].asym ? -2.0 : 0.0, hi = 2.0;
         int x = gb_input(b, 4, xd, (float)lo, (float)hi);
@@ -659,7 +558,7 @@ static void test_conv_int8_large(void)
 static void test_gemm_int8_random(void)
 {
     for (int t = 0; t < 24; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t M = rnd(1, 40), K = rnd(1, 300), N = rnd(1, 70);
         bool tb = t % 2, sym = t % 5 == 2, per_channel = t % 3 != 0, relu = t % 4 >= 2, chain = t % 3 == 1;
         int64_t xd[2] = { M, K };
@@ -705,7 +604,7 @@ static void test_gemm_int8_random(void)
 static void test_matmul_int8(void)
 {
     for (int t = 0; t < 12; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t B = rnd(1, 3), S = rnd(1, 33), K = rnd(2, 200), N = rnd(1, 90);
         int64_t xd[3] = { B, S, K };
         int nd = t % 2 ? 3 : 2;
@@ -737,7 +636,7 @@ static void test_matmul_int8(void)
         gb_free(b);
     }
     for (int t = 0; t < 6; t++) { /* scores = Q(a) x Q(b): (B, H, S, D) x (B, H, D, T) */
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t ad[4] = { rnd(1, 2), rnd(1, 4), rnd(1, 20), rnd(1, 64) };
         int64_t bd[4] = { ad[0], ad[1], ad[3], rnd(1, 20) };
         int a = gb_input(b, 4, ad, -1.f, 2.f), k = gb_input(b, 4, bd, -1.5f, 1.5f);
@@ -764,13 +663,13 @@ static void test_matmul_int8(void)
 static void test_matmul_integer(void)
 {
     for (int t = 0; t < 8; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t S = rnd(1, 40), K = rnd(1, 130), N = rnd(1, 70), B = rnd(1, 3);
         int64_t xd[3] = { B, S, K };
         int nd = t % 2 ? 3 : 2;
         int x = gb_input(b, nd, nd == 3 ? xd : xd + 1, -1.f, 2.f);
         int dq[3] = { gb_value(b, "q"), gb_value(b, "s"), gb_value(b, "z") };
-        lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &last_node);
+        lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &b->last_node);
         lp_tensor *w, *ws, *wz, *bias;
         int64_t wd[2] = { K, N };
         lp_tensor_new(LP_I8, 2, wd, &w);
@@ -851,7 +750,7 @@ static void tset(lp_tensor *t, int64_t i, double v) { lp_dtype_traits_of(t->dtyp
 static void test_conv_integer(void)
 {
     for (int t = 0; t < 24; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int nsp = rnd(1, 2), group = rnd(0, 3) == 0 ? 2 : 1, kind = t % 3; /* 0 u8, 1 u8 fit, 2 s8 */
         int64_t C = group * rnd(1, 12), M = group * rnd(1, 20), xd[4] = { rnd(1, 2), C }, wd[4] = { M, C / group };
         int64_t k[2], st[2], dl[2], pads[4];
@@ -877,7 +776,7 @@ static void test_conv_integer(void)
             x = op1(b, "Relu", op2(b, "Conv", x, gb_tensor(b, fw)));
         }
         int dq[3] = { gb_value(b, "q"), gb_value(b, "s"), gb_value(b, "z") };
-        lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &last_node);
+        lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &b->last_node);
         bool per_channel = kind == 1 && rnd(0, 1);
         int64_t nz = per_channel ? M : 1, per = lp_numel(nsp + 1, wd + 1);
         lp_tensor *w, *wz, *ws, *bias;
@@ -950,7 +849,7 @@ static void test_conv_integer(void)
  * whose result is a graph output (no 8-bit storage). */
 static void test_qdq_storage(void)
 {
-    gb *b = gb_new();
+    gb *b = gb_new(13);
     int64_t xd[4] = { 2, 5, 9, 11 };
     int x = gb_input(b, 4, xd, -1.f, 1.f);
     float s;
@@ -959,7 +858,7 @@ static void test_qdq_storage(void)
     gb_output(b, m);
     check_int8("QDQ -> Relu (float reader)", b, 0, 1e-6);
     gb_free(b);
-    b = gb_new();
+    b = gb_new(13);
     x = gb_input(b, 4, xd, -1.f, 1.f);
     xdq = act_qdq(b, x, -1.0, 1.0, true, &s);
     gb_output(b, xdq);
@@ -1005,7 +904,7 @@ static void test_qmove_random(void)
     static const char *const rounds[] = { "round_prefer_floor", "round_prefer_ceil", "floor", "ceil" };
     static const float scale_set[] = { 0.5f, 1.f, 1.5f, 2.f, 3.f };
     for (int t = 0; t < 90; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int kind = t % 3, nd = kind == 2 ? rnd(3, 4) : 4;
         bool sym = rnd(0, 3) == 0, q_in = rnd(0, 4) != 0, same = kind != 1 && rnd(0, 1), to_conv = rnd(0, 1);
         int64_t xd[4] = { rnd(1, 2), rnd(1, 19), rnd(2, 13), rnd(2, 13) };
@@ -1045,7 +944,7 @@ static void test_qmove_random(void)
                         k[i] = 1, p[i] = p[2 + i] = 0;
                 bool global = rnd(0, 7) == 0;
                 y = op1(b, global ? "GlobalMaxPool" : "MaxPool", x);
-                pool = last_node;
+                pool = b->last_node;
                 if (!global) {
                     attr_ints(b, "kernel_shape", 2, k);
                     attr_ints(b, "strides", 2, st);
@@ -1119,7 +1018,7 @@ static int gb_i64(gb *b, int n, const int64_t *v)
 static void test_slice_requant_exact(void)
 {
     for (int t = 0; t < 24; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t d[4] = { 1, rnd(0, 1) ? 16 : 19, 6, 6 }, n = d[1] * 36;
         bool sym = rnd(0, 1), sym_y = rnd(0, 1);
         float s = (float)(0.002 + 0.02 * rndu());
@@ -1178,7 +1077,7 @@ static void test_qdata_random(void)
 {
     static const char *const kinds[] = { "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Pad" };
     for (int t = 0; t < 140; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int kind = t % 7, r = rnd(2, 5);
         int64_t xd[6], yd[8];
         int yr = r;
@@ -1425,7 +1324,7 @@ static void test_quantized_unet(void)
 {
     static const char *const modes[] = { "nearest", "linear" };
     for (int t = 0; t < 2; t++) {
-        gb *b = gb_new();
+        gb *b = gb_new(13);
         int64_t xd[4] = { 2, 4, 16, 16 };
         int x = gb_input(b, 4, xd, -1.f, 1.f);
         int a = op1(b, "Relu", fconv(b, x, 4, 8, 3));
@@ -1528,7 +1427,7 @@ static void test_quantized_attention(void)
 {
     static const int64_t q_perm[4] = { 0, 2, 1, 3 }, k_perm[4] = { 0, 2, 3, 1 };
     const int64_t S = 24, H = 4, d = 8, D = H * d;
-    gb *b = gb_new();
+    gb *b = gb_new(13);
     int64_t xd[2] = { S, D };
     int x = gb_input(b, 2, xd, -1.f, 1.f);
     int q = heads(b, fmatmul(b, x, D, D), S, H, d, q_perm);
@@ -1613,7 +1512,7 @@ static lp_status tap_cmp(void *user, const lp_plan *plan, int node, int value, c
 
 static void test_taps(void)
 {
-    gb *b = gb_new();
+    gb *b = gb_new(13);
     int64_t xd[4] = { 1, 4, 10, 10 };
     int x = gb_input(b, 4, xd, -0.5f, 1.f);
     float s_x, s_y, s_w[16];

@@ -146,6 +146,15 @@ static lp_status output_priv_or_view(dn_step *st, const lp_prep_ctx *pc, int v, 
     return out_priv ? output(st, pc, v, md, out) : output_view(st, pc, v, md, out);
 }
 
+/* r, after freeing pd when r failed: for the steps between creating a primitive descriptor and
+ * handing it to dn_add_primitive. */
+static lp_status pd_check(dnnl_primitive_desc_t pd, lp_status r)
+{
+    if (r != LP_OK)
+        dnnl_primitive_desc_destroy(pd);
+    return r;
+}
+
 /* The primitive's dst: the output value itself when it may be stored as `want` (private,
  * or `want` is plain); else a temporary, and *plain_out the plain output to reorder into
  * after the primitive (reorder_out). */
@@ -1338,11 +1347,7 @@ static lp_status pool_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    lp_status r = dn_q_result(st, pc, ch->out_value, q, priv, &dst_md, &md, &deq);
-    if (r != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
+    LP_TRY(pd_check(pd, dn_q_result(st, pc, ch->out_value, q, priv, &dst_md, &md, &deq)));
     args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
     LP_TRY(dn_add_primitive(st, pc, pd, na, args));
@@ -1382,20 +1387,13 @@ static lp_status pool_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n
     }
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    lp_status r = output(st, pc, ch->out_value, dn_q_md(pd, DNNL_ARG_DST), &md);
-    if (r != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
+    LP_TRY(pd_check(pd, output(st, pc, ch->out_value, dn_q_md(pd, DNNL_ARG_DST), &md)));
     args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
     const dnnl_memory_desc_t *ws = dn_q_md(pd, DNNL_ARG_WORKSPACE);
     dnnl_memory_t mws;
     if (ws && dnnl_memory_desc_get_size(ws)) {
-        if ((r = dn_mem_temp(st, ws, &mws)) != LP_OK) {
-            dnnl_primitive_desc_destroy(pd);
-            return r;
-        }
+        LP_TRY(pd_check(pd, dn_mem_temp(st, ws, &mws)));
         args[2] = (dnnl_exec_arg_t){ DNNL_ARG_WORKSPACE, mws };
     } else {
         args[2] = args[--na];
@@ -1441,11 +1439,7 @@ static lp_status bn_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, 
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    lp_status r = output_priv_or_view(st, pc, ch->out_value, out_priv, &src_md, &md);
-    if (r != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
+    LP_TRY(pd_check(pd, output_priv_or_view(st, pc, ch->out_value, out_priv, &src_md, &md)));
     args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
     args[2] = (dnnl_exec_arg_t){ DNNL_ARG_SCALE, mv[0] };
@@ -1621,11 +1615,7 @@ static lp_status softmax_build(dn_step *st, const lp_prep_ctx *pc, const lp_node
     LP_TRY(dn_attr(st, pc, NULL, 0, NULL, priv, &attr, args, &na));
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &d, attr));
-    lp_status rs = output_priv_or_view(st, pc, ch->out_value, out_priv, &dst_md, &md);
-    if (rs != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return rs;
-    }
+    LP_TRY(pd_check(pd, output_priv_or_view(st, pc, ch->out_value, out_priv, &dst_md, &md)));
     args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, ms };
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
     return dn_add_primitive(st, pc, pd, na, args);
@@ -2127,11 +2117,7 @@ static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     int na;
     dnnl_primitive_desc_t pd;
     LP_TRY(binary_pd(st, pc, ch, nd, ys->d, priv, alg, &a_md, &b_md, &dst_md, &pd, args, &na));
-    lp_status r = output_priv_or_view(st, pc, ch->out_value, out_priv, &dst_md, &md);
-    if (r != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return r;
-    }
+    LP_TRY(pd_check(pd, output_priv_or_view(st, pc, ch->out_value, out_priv, &dst_md, &md)));
     args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_0, ma };
     args[1] = (dnnl_exec_arg_t){ DNNL_ARG_SRC_1, mb };
     args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
@@ -2248,11 +2234,7 @@ static lp_status concat_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     if (s != dnnl_success)
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: concat");
     dnnl_memory_t md;
-    lp_status rs = output(st, pc, ch->out_value, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &md);
-    if (rs != LP_OK) {
-        dnnl_primitive_desc_destroy(pd);
-        return rs;
-    }
+    LP_TRY(pd_check(pd, output(st, pc, ch->out_value, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &md)));
     args[na++] = (dnnl_exec_arg_t){ DNNL_ARG_DST, md };
     return dn_add_primitive(st, pc, pd, na, args);
 }

@@ -210,6 +210,42 @@ static void test_conv_errors(void)
     done(&t, 3, in3, 1, y);
 }
 
+/* The pads attribute of Conv, ConvTranspose and the pools (one reader, lp_window_pads):
+ * begins then ends per spatial dim, asymmetric ones landing on the right side; another count
+ * or a negative pad refused, naming the node. */
+static void test_pads_attribute(void)
+{
+    static const char *const ops[] = { "Conv", "ConvTranspose", "AveragePool", "MaxPool" };
+    for (int k = 0; k < 4; k++) {
+        bool conv = k < 2, transposed = k == 1;
+        /* x (1, 2, 5, 5), w (2, 2, 3, 3) or kernel_shape 3x3; pads: top 1, left 0, bottom 2, right 1 */
+        lp_vinfo x = { .dtype = LP_F32, .shape = { 4, { 1, 2, 5, 5 } } };
+        lp_vinfo w = { .dtype = LP_F32, .shape = { 4, { 2, 2, 3, 3 } } };
+        const lp_vinfo *in[2] = { &x, &w };
+        lp_vinfo out[1];
+        const int64_t *bad[2] = { D(1, 0, 2), D(1, 0, -2, 1) };
+        for (int c = 0; c < 3; c++) {
+            tcase t = mk(ops[k], conv ? 2 : 1, 1);
+            if (!conv)
+                attr_ints(&t, "kernel_shape", 2, D(3, 3));
+            attr_ints(&t, "pads", c == 1 ? 3 : 4, c == 0 ? D(1, 0, 2, 1) : bad[c - 1]);
+            lp_status st = infer_only(&t, 13, conv ? 2 : 1, in, 1, out);
+            if (c == 0) {
+                /* forward: in + p0 + p1 - 3 + 1; transposed: (in - 1) + 3 - p0 - p1 */
+                int64_t h = transposed ? 5 + 2 - 1 - 2 : 5 + 1 + 2 - 2, wd = transposed ? 5 + 2 - 0 - 1 : 5 + 0 + 1 - 2;
+                CHECK_MSG(st == LP_OK && out[0].shape.ndim == 4 && out[0].shape.d[2] == h && out[0].shape.d[3] == wd,
+                          "%s: pads 1,0,2,1 give %lldx%lld, expected %lldx%lld", ops[k],
+                          (long long)out[0].shape.d[2], (long long)out[0].shape.d[3], (long long)h, (long long)wd);
+            } else {
+                CHECK_MSG(st == LOWP_ERR_FORMAT && strstr(lowp_last_error(), "n0") &&
+                              strstr(lowp_last_error(), c == 1 ? "pads has 3 values, expected 4" : "negative pads"),
+                          "%s: bad pads %d: status %d, '%s'", ops[k], c, st, lowp_last_error());
+            }
+            lp_graph_free(t.g);
+        }
+    }
+}
+
 /* Time of the reference Conv on the shape the zoo's small CNNs use most. */
 static void test_conv_speed(void)
 {
@@ -538,6 +574,7 @@ int main(void)
     RUN(test_conv_random);
     RUN(test_conv_infer_unknown);
     RUN(test_conv_errors);
+    RUN(test_pads_attribute);
     RUN(test_conv_speed);
     RUN(test_convtranspose_random);
     RUN(test_pool_random);

@@ -9,6 +9,23 @@
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+lp_status lp_window_pads(const lp_node *n, int nsp, int64_t *p0, int64_t *p1)
+{
+    const int64_t *v;
+    int cnt = lp_attr_ints(n, "pads", &v);
+    if (cnt < 0)
+        return LP_OK;
+    if (cnt != 2 * nsp)
+        return lp_node_error(n, LOWP_ERR_FORMAT, "pads has %d values, expected %d", cnt, 2 * nsp);
+    for (int i = 0; i < nsp; i++) {
+        if (v[i] < 0 || v[nsp + i] < 0)
+            return lp_node_error(n, LOWP_ERR_FORMAT, "negative pads are not supported");
+        p0[i] = v[i];
+        p1[i] = v[nsp + i];
+    }
+    return LP_OK;
+}
+
 lp_status lp_window_init(const lp_node *n, int nsp, const int64_t *in, const int64_t *k,
                          bool ceil_mode, lp_window *w)
 {
@@ -48,16 +65,7 @@ lp_status lp_window_init(const lp_node *n, int nsp, const int64_t *in, const int
     const char *ap = lp_attr_str(n, "auto_pad", "NOTSET");
     bool same = false, upper = false;
     if (strcmp(ap, "NOTSET") == 0) {
-        if ((cnt = lp_attr_ints(n, "pads", &v)) >= 0) {
-            if (cnt != 2 * nsp)
-                return lp_node_error(n, LOWP_ERR_FORMAT, "pads has %d values, expected %d", cnt, 2 * nsp);
-            for (int i = 0; i < nsp; i++) {
-                if (v[i] < 0 || v[nsp + i] < 0)
-                    return lp_node_error(n, LOWP_ERR_FORMAT, "negative pads are not supported");
-                w->pad0[off + i] = v[i];
-                w->pad1[off + i] = v[nsp + i];
-            }
-        }
+        LP_TRY(lp_window_pads(n, nsp, w->pad0 + off, w->pad1 + off));
     } else if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
         same = true;
         upper = ap[5] == 'U';

@@ -15,6 +15,10 @@ typedef struct lp_window {
     int64_t stride[LP_SP], dil[LP_SP], pad0[LP_SP], pad1[LP_SP]; /* pad0 before, pad1 after */
 } lp_window;
 
+/* The `pads` attribute of node `n` (begins, then ends, of nsp spatial dims) into p0[nsp] and
+ * p1[nsp], left as they are when it is absent; fails on another count or a negative pad. */
+lp_status lp_window_pads(const lp_node *n, int nsp, int64_t *p0, int64_t *p1);
+
 /* Reads strides, dilations, pads and auto_pad of node `n` and computes pads and output dims
  * for input spatial dims in[nsp] (may be unknown: the outputs are then unknown) and kernel
  * k[nsp] (known, >= 1). `ceil_mode` as pooling defines it (the last window may run into the

@@ -105,17 +105,8 @@ static lp_status convt_geom(const lp_node *n, int nsp, const int64_t *in, const 
     READ_INTS("strides", s, nsp, 1)
     READ_INTS("dilations", d, nsp, 1)
     READ_INTS("output_padding", op, nsp, 0)
-    if ((cnt = lp_attr_ints(n, "pads", &v)) >= 0) {
-        if (cnt != 2 * nsp)
-            return lp_node_error(n, LOWP_ERR_FORMAT, "pads has %d values, expected %d", cnt, 2 * nsp);
-        for (int i = 0; i < nsp; i++) {
-            if (v[i] < 0 || v[nsp + i] < 0)
-                return lp_node_error(n, LOWP_ERR_FORMAT, "negative pads are not supported");
-            p0[i] = v[i];
-            p1[i] = v[nsp + i];
-        }
-    }
 #undef READ_INTS
+    LP_TRY(lp_window_pads(n, nsp, p0, p1));
     if ((cnt = lp_attr_ints(n, "output_shape", &v)) >= 0) {
         /* spatial dims; some exporters write the full (N, M, spatial...) shape */
         if (cnt != nsp && cnt != nsp + 2)

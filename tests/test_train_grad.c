@@ -295,12 +295,13 @@ static void case_gemm(gb *b)
     int64_t M = irand(1, 5), K = irand(1, 6), N = irand(1, 5);
     int ta = irand(0, 1), tb = irand(0, 1);
     int64_t da[2] = { ta ? K : M, ta ? M : K }, db[2] = { tb ? N : K, tb ? K : N };
-    int64_t dc[2] = { irand(0, 1) ? M : 1, N };
-    int in[3] = { feed(b, 2, da), param(b, 2, db), param(b, 2, dc) };
-    gb_output(b, gb_op(b, "Gemm", 3, in));
+    int64_t dc[2] = { irand(0, 1) ? M : 1, irand(0, 1) ? N : 1 };
+    int rc = irand(0, 2); /* C absent, (N) or (1) (rank 1), or rank 2 broadcasting either way */
+    int in[3] = { feed(b, 2, da), param(b, 2, db), rc ? param(b, rc, dc + 2 - rc) : -1 };
+    gb_output(b, gb_op(b, "Gemm", rc ? 3 : 2, in));
     attr_i(b, "transA", ta);
     attr_i(b, "transB", tb);
-    attr_f(b, "alpha", 0.7f);
+    attr_f(b, "alpha", irand(0, 1) ? 0.7f : 1.0f);
     attr_f(b, "beta", 1.3f);
 }
 
@@ -318,13 +319,26 @@ static void case_gemm_ip(gb *b)
 static void case_matmul(gb *b)
 {
     int64_t M = irand(1, 4), K = irand(1, 5), N = irand(1, 4), B0 = irand(1, 3);
-    int kind = irand(0, 2);
+    int kind = irand(0, 4);
     if (kind == 0) { /* (B, M, K) x (K, N): a shared weight */
         int64_t da[3] = { B0, M, K }, db[2] = { K, N };
         gb_output(b, op2(b, "MatMul", feed(b, 3, da), param(b, 2, db)));
     } else if (kind == 1) { /* batched on both sides, one broadcast */
         int64_t da[4] = { B0, 2, M, K }, db[4] = { 1, 2, K, N };
         gb_output(b, op2(b, "MatMul", feed(b, 4, da), feed(b, 4, db)));
+    } else if (kind == 2) { /* numpy broadcasting: either side 1 in any batch dim, ranks differ */
+        int64_t bd[2] = { irand(1, 3), irand(1, 3) };
+        int64_t da[4] = { irand(0, 1) ? bd[0] : 1, irand(0, 1) ? bd[1] : 1, M, K };
+        int64_t db[4] = { irand(0, 1) ? bd[0] : 1, irand(0, 1) ? bd[1] : 1, K, N };
+        int ra = irand(2, 4), rb = irand(2, 4); /* drop leading dims: rank 2 to 4 */
+        gb_output(b, op2(b, "MatMul", feed(b, ra, da + 4 - ra), feed(b, rb, db + 4 - rb)));
+    } else if (kind == 3) { /* a 1-D operand */
+        int64_t dv[1] = { K }, dl[3] = { B0, K, N }, dr[3] = { B0, M, K };
+        int r = irand(2, 3);
+        if (irand(0, 1)) /* (K) x ([B,] K, N) */
+            gb_output(b, op2(b, "MatMul", feed(b, 1, dv), feed(b, r, dl + 3 - r)));
+        else /* ([B,] M, K) x (K) */
+            gb_output(b, op2(b, "MatMul", feed(b, r, dr + 3 - r), feed(b, 1, dv)));
     } else { /* 2-D */
         int64_t da[2] = { M, K }, db[2] = { K, N };
         gb_output(b, op2(b, "MatMul", feed(b, 2, da), feed(b, 2, db)));

@@ -216,6 +216,54 @@ static void case_matmul(gb *b)
     }
 }
 
+/* ConvTranspose (2-D) as a decoder has it: channels in blocks of 8 or 16 or odd ones, groups,
+ * strides, dilations, output_padding, a bias or not, explicit pads or output_shape */
+static void case_convtranspose(gb *b)
+{
+    static const int64_t cs[] = { 3, 8, 16 }, ms[] = { 1, 8, 16 };
+    int64_t group = irand(1, 2), C = cs[irand(0, 2)] * group, Mg = ms[irand(0, 2)], k = irand(1, 4);
+    int64_t s = irand(1, 2), d = k > 1 ? irand(1, 2) : 1, op = irand(0, (int)s - 1), dk = (k - 1) * d + 1;
+    int64_t p = irand(0, (int)(dk - 1) / 2), H = irand(2, 9), W = irand(2, 9);
+    int64_t dx[4] = { irand(1, 3), C, H, W }, dw[4] = { C, Mg, k, k }, dbias[1] = { Mg * group };
+    int64_t ks[2] = { k, k }, st[2] = { s, s }, dl[2] = { d, d }, ops[2] = { op, op }, pads[4] = { p, p, p, p };
+    int bias = irand(0, 1);
+    int in[3] = { feed(b, 4, dx), param(b, 4, dw), bias ? param(b, 1, dbias) : -1 };
+    gb_output(b, gb_op(b, "ConvTranspose", bias ? 3 : 2, in));
+    attr_ints(b, "kernel_shape", 2, ks);
+    attr_ints(b, "strides", 2, st);
+    attr_ints(b, "dilations", 2, dl);
+    attr_ints(b, "output_padding", 2, ops);
+    attr_ints(b, "pads", 4, pads);
+    attr_i(b, "group", group);
+}
+
+/* numpy broadcasting (the batched matmul with the gradients summed over what broadcast): each
+ * batch dim 1 on one side or both, ranks 2 to 4, or a 1-D operand */
+static void case_matmul_bcast(gb *b)
+{
+    int64_t bd[2] = { irand(1, 4), irand(1, 3) }, M = irand(1, 20), K = irand(1, 48), N = irand(1, 40);
+    int64_t da[4] = { irand(0, 1) ? bd[0] : 1, irand(0, 1) ? bd[1] : 1, M, K };
+    int64_t db[4] = { irand(0, 1) ? bd[0] : 1, irand(0, 1) ? bd[1] : 1, K, N };
+    int ra = irand(1, 4), rb = irand(2, 4); /* ra 1: A a vector (K) */
+    gb_output(b, op2(b, "MatMul", feed(b, ra, da + 4 - ra), irand(0, 1) ? feed(b, rb, db + 4 - rb)
+                                                                          : param(b, rb, db + 4 - rb)));
+}
+
+/* Gemm's forms other than the inner product: transA, alpha, C broadcast any way, beta */
+static void case_gemm_forms(gb *b)
+{
+    int64_t M = irand(1, 64), K = irand(1, 70), N = irand(1, 40);
+    int ta = irand(0, 1), tb = irand(0, 1), rc = irand(0, 2);
+    int64_t da[2] = { ta ? K : M, ta ? M : K }, db[2] = { tb ? N : K, tb ? K : N };
+    int64_t dc[2] = { irand(0, 1) ? M : 1, irand(0, 1) ? N : 1 };
+    int in[3] = { feed(b, 2, da), param(b, 2, db), rc ? param(b, rc, dc + 2 - rc) : -1 };
+    gb_output(b, gb_op(b, "Gemm", rc ? 3 : 2, in));
+    attr_i(b, "transA", ta);
+    attr_i(b, "transB", tb);
+    attr_f(b, "alpha", irand(0, 1) ? 0.5f : 1.0f);
+    attr_f(b, "beta", irand(0, 1) ? 2.0f : 1.0f);
+}
+
 typedef struct twin_case {
     const char *name;
     void (*build)(gb *b);
@@ -236,6 +284,8 @@ static const twin_case cases[] = {
     { "Softmax", case_softmax, 17, true },    { "LogSoftmax", case_logsoftmax, 17, true },
     { "Softmax", case_softmax, 11, true },    { "LogSoftmax", case_logsoftmax, 11, true },
     { "Gemm", case_gemm, 17, true },          { "MatMul", case_matmul, 17, true },
+    { "Gemm forms", case_gemm_forms, 17, true }, { "MatMul broadcast", case_matmul_bcast, 17, true },
+    { "ConvTranspose", case_convtranspose, 17, true },
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 

@@ -53,6 +53,7 @@ struct lp_dnnl_conv {
                                            the backward), dst */
     slot dyd, wd, dxd;                  /* backward data: diff_dst, weights, diff_src */
     slot xw, dyw, dww;                  /* backward weights: src, diff_dst, diff_weights */
+    slot yg;                            /* ConvTranspose's dx: the forward's dst as a gradient */
     lp_dnt_buf dbw;                     /* diff_bias (plain) */
     bool filled;                        /* xf and wf hold the last forward's x and w */
 };
@@ -73,7 +74,7 @@ void lp_dnnl_conv_free(void *p)
     lp_dnnl_conv *c = p;
     if (!c)
         return;
-    slot *slots[] = { &c->xf, &c->wf, &c->yf, &c->dyd, &c->wd, &c->dxd, &c->xw, &c->dyw, &c->dww };
+    slot *slots[] = { &c->xf, &c->wf, &c->yf, &c->dyd, &c->wd, &c->dxd, &c->xw, &c->dyw, &c->dww, &c->yg };
     for (size_t i = 0; i < sizeof slots / sizeof *slots; i++)
         slot_free(slots[i]);
     lp_dnt_buf_free(&c->bias);
@@ -368,6 +369,67 @@ lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bi
             memcpy(db, c->dbw.own, (size_t)cv->M * sizeof *db);
         else if (db)
             lp_dnt_add(db, c->dbw.own, cv->M);
+    }
+    return LP_OK;
+}
+
+/* ---------------- ConvTranspose ----------------
+ * A ConvTranspose of x (N,C,...) by w (C,M/group,k...) is the adjoint of the convolution cv
+ * from its output's space (M channels, cv.win.in = y's dims) to its input's (C channels) with
+ * the same weights as that convolution's (C, M/group, k...): its forward is the convolution's
+ * backward-data (diff_dst = x, diff_src = y), its dx the convolution's forward of dy, its dw
+ * the convolution's backward-weights with src = dy and diff_dst = x. The state is built
+ * without a bias (the convolution's would sum x); the caller adds and sums ConvTranspose's. */
+
+lp_status lp_dnnl_convt_forward(lp_dnnl_conv **cache, const lp_conv *cv, const float *x, const float *w, float *y)
+{
+    lp_dnnl_conv *c;
+    LP_TRY(state_for(cache, cv, false, &c));
+    LP_TRY(slot_set(&c->dyd, lp_dnt_md(c->dpd, dnnl_query_diff_dst_md), &c->y, SLOT_IN));
+    LP_TRY(slot_set(&c->dxd, lp_dnt_md(c->dpd, dnnl_query_diff_src_md), &c->x, SLOT_GRAD));
+    LP_TRY(slot_fill(c, &c->dyd, x));
+    LP_TRY(slot_fill(c, &c->wd, w));
+    int kinds[3] = { DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC };
+    dnnl_memory_t mems[3] = { slot_mem(&c->dyd), slot_mem(&c->wd), NULL };
+    LP_TRY(slot_grad_mem(&c->dxd, y, true, &mems[2]));
+    LP_TRY(lp_dnt_exec(c->stream, c->bwd_data, 3, kinds, mems));
+    return slot_drain(c, &c->dxd, y, true);
+}
+
+lp_status lp_dnnl_convt_backward(lp_dnnl_conv **cache, const lp_conv *cv, const float *x, const float *w,
+                                 const float *dy, float *dx, float *dw, unsigned fresh)
+{
+    lp_dnnl_conv *c;
+    LP_TRY(state_for(cache, cv, false, &c));
+    c->filled = false; /* xf holds dy here, not a Conv forward's x */
+    LP_TRY(slot_set(&c->xf, lp_dnt_md(c->fpd, dnnl_query_src_md), &c->x, SLOT_IN));
+    LP_TRY(slot_fill(c, &c->xf, dy));
+    if (dx) {
+        LP_TRY(slot_set(&c->yg, lp_dnt_md(c->fpd, dnnl_query_dst_md), &c->y, SLOT_GRAD));
+        LP_TRY(slot_fill(c, &c->wf, w));
+        int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST };
+        dnnl_memory_t mems[3] = { slot_mem(&c->xf), slot_mem(&c->wf), NULL };
+        LP_TRY(slot_grad_mem(&c->yg, dx, fresh & 1u, &mems[2]));
+        LP_TRY(lp_dnt_exec(c->stream, c->fwd, 3, kinds, mems));
+        LP_TRY(slot_drain(c, &c->yg, dx, fresh & 1u));
+    }
+    if (dw) {
+        const dnnl_memory_desc_t *smd = lp_dnt_md(c->wpd, dnnl_query_src_md);
+        dnnl_memory_t sm;
+        if (dnnl_memory_desc_equal(smd, &c->xf.want))
+            sm = slot_mem(&c->xf);
+        else {
+            LP_TRY(slot_set(&c->xw, smd, &c->x, SLOT_IN));
+            LP_TRY(slot_fill(c, &c->xw, dy));
+            sm = slot_mem(&c->xw);
+        }
+        LP_TRY(slot_set(&c->dyw, lp_dnt_md(c->wpd, dnnl_query_diff_dst_md), &c->y, SLOT_IN));
+        LP_TRY(slot_fill(c, &c->dyw, x));
+        int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS };
+        dnnl_memory_t mems[3] = { sm, slot_mem(&c->dyw), NULL };
+        LP_TRY(slot_grad_mem(&c->dww, dw, fresh & 2u, &mems[2]));
+        LP_TRY(lp_dnt_exec(c->stream, c->bwd_w, 3, kinds, mems));
+        LP_TRY(slot_drain(c, &c->dww, dw, fresh & 2u));
     }
     return LP_OK;
 }

@@ -27,4 +27,12 @@ lp_status lp_dnnl_conv_backward(lp_dnnl_conv **cache, const lp_conv *cv, bool bi
                                 const lp_dnt_layout *x_lay, const float *w, const float *dy,
                                 const lp_dnt_layout *y_lay, float *dx, float *dw, float *db, unsigned fresh);
 
+/* ConvTranspose as the adjoint of the convolution cv (dnnl_conv.c: cv.C the ConvTranspose's
+ * output channels, cv.M its input's, cv.win from lp_convt_setup), all plain, no bias: y = the
+ * ConvTranspose of x (N, cv.M, win.out) by w (cv.M, cv.C/group, k...) into y (N, cv.C, win.in). */
+lp_status lp_dnnl_convt_forward(lp_dnnl_conv **cache, const lp_conv *cv, const float *x, const float *w, float *y);
+/* dx, dw (each may be NULL) += its gradients for dy, or = where bit 0, 1 of `fresh` is set. */
+lp_status lp_dnnl_convt_backward(lp_dnnl_conv **cache, const lp_conv *cv, const float *x, const float *w,
+                                 const float *dy, float *dx, float *dw, unsigned fresh);
+
 #endif

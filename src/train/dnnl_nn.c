@@ -11,7 +11,7 @@
 #define KEY_N 32
 #define N_EXT 12
 
-enum { K_ELT = 1, K_POOL, K_BN, K_SOFTMAX, K_IP, K_LN, K_MM };
+enum { K_ELT = 1, K_POOL, K_BN, K_SOFTMAX, K_IP, K_LN, K_MM, K_BMM, K_GEMM };
 
 struct lp_dnt_op {
     int64_t key[KEY_N];
@@ -687,16 +687,26 @@ static lp_status mm_state(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, i
     return refuse_on(*o, lp_dnt_prim(&(*o)->fwd, (*o)->fpd));
 }
 
-/* One matmul primitive (src x weights -> dst) into *pd / *p unless made already. */
+/* One matmul primitive (dst = alpha src x weights) into *pd / *p unless made already. */
 static lp_status mm_prim(lp_dnt_op *o, dnnl_primitive_desc_t *pd, dnnl_primitive_t *p, const dnnl_memory_desc_t *src,
-                         const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *dst)
+                         const dnnl_memory_desc_t *w, const dnnl_memory_desc_t *dst, float alpha)
 {
     if (*p)
         return LP_OK;
     dnnl_matmul_desc_t d;
     if (dnnl_matmul_desc_init(&d, src, w, NULL, dst) != dnnl_success)
         return refuse_on(o, LOWP_ERR_UNSUPPORTED);
-    LP_TRY(refuse_on(o, lp_dnt_pd(pd, &d, NULL, NULL)));
+    dnnl_primitive_attr_t attr = NULL;
+    if (alpha != 1.0f && (dnnl_primitive_attr_create(&attr) != dnnl_success ||
+                          dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) != dnnl_success)) {
+        if (attr)
+            dnnl_primitive_attr_destroy(attr);
+        return refuse_on(o, LOWP_ERR_UNSUPPORTED);
+    }
+    lp_status st = lp_dnt_pd(pd, &d, NULL, attr);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    LP_TRY(refuse_on(o, st));
     return refuse_on(o, lp_dnt_prim(p, *pd));
 }
 
@@ -714,18 +724,25 @@ static lp_status mm_grad(lp_dnt_op *o, dnnl_primitive_t p, dnnl_memory_t src, dn
     return LP_OK;
 }
 
+/* The forward primitive: y = a x b over the caller's data (ext 0, 1, 2). */
+static lp_status mm_run_fwd(lp_dnt_op *o, const dnnl_memory_desc_t *am, const float *a, const dnnl_memory_desc_t *bm,
+                            const float *b, const dnnl_memory_desc_t *ym, float *y)
+{
+    LP_TRY(bind_ext(o, 0, am, a));
+    LP_TRY(bind_ext(o, 1, bm, b));
+    LP_TRY(bind_ext(o, 2, ym, y));
+    int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST };
+    dnnl_memory_t mems[3] = { o->ext[0].mem, o->ext[1].mem, o->ext[2].mem };
+    return lp_dnt_exec(o->stream, o->fwd, 3, kinds, mems);
+}
+
 lp_status lp_dnt_mm_forward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, const float *a,
                             const float *b, float *y)
 {
     lp_dnt_op *o;
     mm_mds m;
     LP_TRY(mm_state(cache, nb, M, K, N, &m, &o));
-    LP_TRY(bind_ext(o, 0, &m.a, a));
-    LP_TRY(bind_ext(o, 1, &m.b, b));
-    LP_TRY(bind_ext(o, 2, &m.y, y));
-    int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST };
-    dnnl_memory_t mems[3] = { o->ext[0].mem, o->ext[1].mem, o->ext[2].mem };
-    return lp_dnt_exec(o->stream, o->fwd, 3, kinds, mems);
+    return mm_run_fwd(o, &m.a, a, &m.b, b, &m.y, y);
 }
 
 lp_status lp_dnt_mm_backward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, const float *a,
@@ -735,9 +752,9 @@ lp_status lp_dnt_mm_backward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K
     mm_mds m;
     LP_TRY(mm_state(cache, nb, M, K, N, &m, &o));
     if (da) /* dA (M,K) = dY (M,N) B^T (N,K) */
-        LP_TRY(mm_prim(o, &o->bpd, &o->bwd, &m.y, &m.bT, &m.a));
+        LP_TRY(mm_prim(o, &o->bpd, &o->bwd, &m.y, &m.bT, &m.a, 1.0f));
     if (db) /* dB (K,N) = A^T (K,M) dY (M,N) */
-        LP_TRY(mm_prim(o, &o->bpd2, &o->bwd2, &m.aT, &m.y, &m.b));
+        LP_TRY(mm_prim(o, &o->bpd2, &o->bwd2, &m.aT, &m.y, &m.b, 1.0f));
     LP_TRY(bind_ext(o, 3, &m.y, dy));
     if (da) {
         LP_TRY(bind_ext(o, 4, &m.bT, b));
@@ -747,5 +764,200 @@ lp_status lp_dnt_mm_backward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K
         LP_TRY(bind_ext(o, 6, &m.aT, a));
         LP_TRY(mm_grad(o, o->bwd2, o->ext[6].mem, o->ext[3].mem, 7, 1, &m.b, db, fresh & 2u, nb * K * N));
     }
+    return LP_OK;
+}
+
+/* ---------------- broadcasting matmul, Gemm's other forms ---------------- */
+
+/* The f32 md of a dense row-major tensor of dims d (rank nd), or with its last two axes
+ * swapped when t: the transposed view over the same data. */
+static lp_status view_md(dnnl_memory_desc_t *md, int nd, const int64_t *d, bool t)
+{
+    dnnl_dims_t dd, st;
+    int64_t s = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        dd[i] = d[i];
+        st[i] = s;
+        s *= d[i];
+    }
+    if (t) {
+        int64_t x = dd[nd - 1];
+        dd[nd - 1] = dd[nd - 2];
+        dd[nd - 2] = x;
+        x = st[nd - 1];
+        st[nd - 1] = st[nd - 2];
+        st[nd - 2] = x;
+    }
+    return dnnl_memory_desc_init_by_strides(md, nd, dd, dnnl_f32, st) == dnnl_success ? LP_OK : LOWP_ERR_UNSUPPORTED;
+}
+
+/* Several of them: md, the dims, transposed or not. */
+typedef struct view_spec {
+    dnnl_memory_desc_t *md;
+    const int64_t *dims;
+    bool t;
+} view_spec;
+
+static lp_status view_mds(int nd, int n, const view_spec *v)
+{
+    for (int i = 0; i < n; i++)
+        LP_TRY(view_md(v[i].md, nd, v[i].dims, v[i].t));
+    return LP_OK;
+}
+
+/* g (md gm, n values) (+)= matmul p of s (md sm) and w (md wm): ext slots e (s), e + 1 (w),
+ * e + 2 (g when fresh), else through tmp slot t. */
+static lp_status mm_into(lp_dnt_op *o, dnnl_primitive_t p, int e, const dnnl_memory_desc_t *sm, const float *s,
+                         const dnnl_memory_desc_t *wm, const float *w, int t, const dnnl_memory_desc_t *gm, float *g,
+                         bool fresh, int64_t n)
+{
+    LP_TRY(bind_ext(o, e, sm, s));
+    LP_TRY(bind_ext(o, e + 1, wm, w));
+    return mm_grad(o, p, o->ext[e].mem, o->ext[e + 1].mem, e + 2, t, gm, g, fresh, n);
+}
+
+/* The broadcasting matmul's mds (rank nb + 2): a and b with 1 in the batch dims they broadcast,
+ * y and the full-batch shapes fa (.., M, K), fb (.., K, N) their gradients are computed in
+ * before being summed over what they broadcast (ra, rb: a, b broadcast somewhere); aT, bT the
+ * transposed views. */
+typedef struct bmm_mds {
+    dnnl_memory_desc_t a, b, y, aT, bT, fa, fb;
+    bool ra, rb;
+} bmm_mds;
+
+static lp_status bmm_state(lp_dnt_op **cache, const lp_matmul *mm, bmm_mds *m, lp_dnt_op **o)
+{
+    int nb = mm->nb, nd = nb + 2;
+    int64_t key[7 + LP_MAX_DIMS] = { K_BMM, nb, mm->M, mm->K, mm->N, 0, 0 };
+    int64_t ad[LP_MAX_DIMS + 2], bd[LP_MAX_DIMS + 2], fa[LP_MAX_DIMS + 2], fb[LP_MAX_DIMS + 2], yd[LP_MAX_DIMS + 2];
+    if (nb > LP_MAX_DIMS || mm->count <= 0 || mm->M <= 0 || mm->K <= 0 || mm->N <= 0)
+        return LOWP_ERR_UNSUPPORTED;
+    m->ra = m->rb = false;
+    for (int i = 0; i < nb; i++) {
+        key[7 + i] = fa[i] = fb[i] = yd[i] = mm->batch[i];
+        ad[i] = mm->a_stride[i] ? mm->batch[i] : 1;
+        bd[i] = mm->b_stride[i] ? mm->batch[i] : 1;
+        key[5] |= (int64_t)(ad[i] != yd[i]) << i;
+        key[6] |= (int64_t)(bd[i] != yd[i]) << i;
+    }
+    m->ra = key[5] != 0;
+    m->rb = key[6] != 0;
+    ad[nb] = fa[nb] = yd[nb] = mm->M;
+    ad[nb + 1] = fa[nb + 1] = bd[nb] = fb[nb] = mm->K;
+    bd[nb + 1] = fb[nb + 1] = yd[nb + 1] = mm->N;
+    LP_TRY(state_for(cache, key, 7 + nb, o));
+    view_spec v[7] = { { &m->a, ad, false }, { &m->b, bd, false }, { &m->y, yd, false }, { &m->aT, ad, true },
+                       { &m->bT, bd, true }, { &m->fa, fa, false }, { &m->fb, fb, false } };
+    return refuse_on(*o, view_mds(nd, 7, v));
+}
+
+lp_status lp_dnt_bmm_forward(lp_dnt_op **cache, const lp_matmul *mm, const float *a, const float *b, float *y)
+{
+    lp_dnt_op *o;
+    bmm_mds m;
+    LP_TRY(bmm_state(cache, mm, &m, &o));
+    LP_TRY(mm_prim(o, &o->fpd, &o->fwd, &m.a, &m.b, &m.y, 1.0f));
+    return mm_run_fwd(o, &m.a, a, &m.b, b, &m.y, y);
+}
+
+/* g (+)= the full-batch product p of s and w (into tmp slot t, md full), summed over the
+ * batch elements that share each of g's matrices (mat values each; `b_side`: g is B's). */
+static lp_status mm_reduced(lp_dnt_op *o, dnnl_primitive_t p, int e, const dnnl_memory_desc_t *sm, const float *s,
+                            const dnnl_memory_desc_t *wm, const float *w, int t, const dnnl_memory_desc_t *full,
+                            const lp_matmul *mm, bool b_side, float *g, bool fresh, int64_t n)
+{
+    LP_TRY(bind_ext(o, e, sm, s));
+    LP_TRY(bind_ext(o, e + 1, wm, w));
+    if (!o->tmp[t].mem)
+        LP_TRY(lp_dnt_buf_own(&o->tmp[t], full));
+    int kinds[3] = { DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST };
+    dnnl_memory_t mems[3] = { o->ext[e].mem, o->ext[e + 1].mem, o->tmp[t].mem };
+    LP_TRY(lp_dnt_exec(o->stream, p, 3, kinds, mems));
+    if (fresh)
+        memset(g, 0, (size_t)n * sizeof *g);
+    int64_t mat = b_side ? mm->K * mm->N : mm->M * mm->K;
+    const float *f = o->tmp[t].own;
+    for (int64_t i = 0; i < mm->count; i++) {
+        int64_t ao, bo;
+        lp_matmul_offsets(mm, i, &ao, &bo);
+        lp_dnt_add(g + (b_side ? bo : ao), f + i * mat, mat);
+    }
+    return LP_OK;
+}
+
+lp_status lp_dnt_bmm_backward(lp_dnt_op **cache, const lp_matmul *mm, const float *a, const float *b, const float *dy,
+                              float *da, float *db, unsigned fresh, int64_t na, int64_t nbv)
+{
+    lp_dnt_op *o;
+    bmm_mds m;
+    LP_TRY(bmm_state(cache, mm, &m, &o));
+    if (da) /* dA (.., M, K) = dY (.., M, N) B^T (.., N, K), summed where A broadcasts */
+        LP_TRY(mm_prim(o, &o->bpd, &o->bwd, &m.y, &m.bT, m.ra ? &m.fa : &m.a, 1.0f));
+    if (db) /* dB (.., K, N) = A^T (.., K, M) dY (.., M, N), likewise */
+        LP_TRY(mm_prim(o, &o->bpd2, &o->bwd2, &m.aT, &m.y, m.rb ? &m.fb : &m.b, 1.0f));
+    if (da && m.ra)
+        LP_TRY(mm_reduced(o, o->bwd, 3, &m.y, dy, &m.bT, b, 0, &m.fa, mm, false, da, fresh & 1u, na));
+    else if (da)
+        LP_TRY(mm_into(o, o->bwd, 3, &m.y, dy, &m.bT, b, 0, &m.a, da, fresh & 1u, na));
+    if (db && m.rb)
+        LP_TRY(mm_reduced(o, o->bwd2, 6, &m.aT, a, &m.y, dy, 1, &m.fb, mm, true, db, fresh & 2u, nbv));
+    else if (db)
+        LP_TRY(mm_into(o, o->bwd2, 6, &m.aT, a, &m.y, dy, 1, &m.b, db, fresh & 2u, nbv));
+    return LP_OK;
+}
+
+/* Gemm's mds: A' and B' (the views the product reads: transposed over the stored data with
+ * transA / transB), their transposes A'^T, B'^T, the stored shapes as, bs, y and its
+ * transpose yT. */
+typedef struct gemm_mds {
+    dnnl_memory_desc_t A, B, AT, BT, as, bs, y, yT;
+} gemm_mds;
+
+static lp_status gemm_state(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool ta, bool tb, float alpha,
+                            gemm_mds *m, lp_dnt_op **o)
+{
+    int64_t key[7] = { K_GEMM, M, K, N, ta, tb, 0 };
+    memcpy(&key[6], &alpha, sizeof alpha);
+    if (M <= 0 || K <= 0 || N <= 0)
+        return LOWP_ERR_UNSUPPORTED;
+    LP_TRY(state_for(cache, key, 7, o));
+    int64_t as[2] = { ta ? K : M, ta ? M : K }, bs[2] = { tb ? N : K, tb ? K : N }, yd[2] = { M, N };
+    view_spec v[8] = { { &m->A, as, ta },  { &m->AT, as, !ta }, { &m->as, as, false }, { &m->B, bs, tb },
+                       { &m->BT, bs, !tb }, { &m->bs, bs, false }, { &m->y, yd, false }, { &m->yT, yd, true } };
+    return refuse_on(*o, view_mds(2, 8, v));
+}
+
+lp_status lp_dnt_gemm_forward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool ta, bool tb, float alpha,
+                              const float *a, const float *b, float *y)
+{
+    lp_dnt_op *o;
+    gemm_mds m;
+    LP_TRY(gemm_state(cache, M, K, N, ta, tb, alpha, &m, &o));
+    LP_TRY(mm_prim(o, &o->fpd, &o->fwd, &m.A, &m.B, &m.y, alpha));
+    return mm_run_fwd(o, &m.A, a, &m.B, b, &m.y, y);
+}
+
+lp_status lp_dnt_gemm_backward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool ta, bool tb, float alpha,
+                               const float *a, const float *b, const float *dy, float *da, float *db, unsigned fresh)
+{
+    lp_dnt_op *o;
+    gemm_mds m;
+    LP_TRY(gemm_state(cache, M, K, N, ta, tb, alpha, &m, &o));
+    /* dA' = alpha dY B'^T (M,K), stored transposed with transA: dA = alpha B' dY^T (K,M) */
+    if (da)
+        LP_TRY(ta ? mm_prim(o, &o->bpd, &o->bwd, &m.B, &m.yT, &m.as, alpha)
+                  : mm_prim(o, &o->bpd, &o->bwd, &m.y, &m.BT, &m.as, alpha));
+    /* dB' = alpha A'^T dY (K,N), with transB: dB = alpha dY^T A' (N,K) */
+    if (db)
+        LP_TRY(tb ? mm_prim(o, &o->bpd2, &o->bwd2, &m.yT, &m.A, &m.bs, alpha)
+                  : mm_prim(o, &o->bpd2, &o->bwd2, &m.AT, &m.y, &m.bs, alpha));
+    if (da && ta)
+        LP_TRY(mm_into(o, o->bwd, 3, &m.B, b, &m.yT, dy, 0, &m.as, da, fresh & 1u, M * K));
+    else if (da)
+        LP_TRY(mm_into(o, o->bwd, 3, &m.y, dy, &m.BT, b, 0, &m.as, da, fresh & 1u, M * K));
+    if (db && tb)
+        LP_TRY(mm_into(o, o->bwd2, 6, &m.yT, dy, &m.A, a, 1, &m.bs, db, fresh & 2u, K * N));
+    else if (db)
+        LP_TRY(mm_into(o, o->bwd2, 6, &m.AT, a, &m.y, dy, 1, &m.bs, db, fresh & 2u, K * N));
     return LP_OK;
 }

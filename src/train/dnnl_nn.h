@@ -1,6 +1,7 @@
 /* dnnl_nn.h — oneDNN twins of the training forwards and backwards of the activations
  * (eltwise), pooling, BatchNormalization, LayerNormalization, Softmax/LogSoftmax, Gemm (inner
- * product) and MatMul (matmul), on the tape's plain layouts (dnnl_nn.c). Each returns LOWP_ERR_UNSUPPORTED, without a message, when oneDNN does not
+ * product; its other forms as matmuls) and MatMul (matmul, broadcasting too), on the tape's
+ * plain layouts (dnnl_nn.c). Each returns LOWP_ERR_UNSUPPORTED, without a message, when oneDNN does not
  * take the case (or LOWP_KERNELS=reference): the caller then runs its reference loops. A
  * backward ADDS into its gradients, or writes them where `fresh` says they hold nothing yet
  * (grad.h's din_fresh). The primitives live in the node's tape cache (lp_dnt_op_free). */
@@ -10,6 +11,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "ops/conv_ref.h"
+#include "ops/matmul_ref.h"
 
 typedef struct lp_dnt_op lp_dnt_op;
 void lp_dnt_op_free(void *state);
@@ -77,5 +79,22 @@ lp_status lp_dnt_mm_forward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K,
  * `fresh`: written instead of added. */
 lp_status lp_dnt_mm_backward(lp_dnt_op **cache, int64_t nb, int64_t M, int64_t K, int64_t N, const float *a,
                              const float *b, const float *dy, float *da, float *db, unsigned fresh);
+
+/* numpy's broadcasting MatMul (mm: lp_matmul_setup's walk, 2-D matrices; the dense forms above
+ * are faster where they apply) as one batched matmul whose operands broadcast their batch dims. */
+lp_status lp_dnt_bmm_forward(lp_dnt_op **cache, const lp_matmul *mm, const float *a, const float *b, float *y);
+/* Its backward: da (na values), db (nbv) (+)= dY B^T, A^T dY as batched matmuls over the full
+ * batch, summed over the batch elements an operand broadcast to; bits 0, 1 of `fresh` as above. */
+lp_status lp_dnt_bmm_backward(lp_dnt_op **cache, const lp_matmul *mm, const float *a, const float *b, const float *dy,
+                              float *da, float *db, unsigned fresh, int64_t na, int64_t nbv);
+
+/* Gemm's product in any form: y (M,N) = alpha A' B', A' = A^T (A stored (K,M)) with ta, else A
+ * (M,K); B' likewise. The caller adds beta C. */
+lp_status lp_dnt_gemm_forward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool ta, bool tb, float alpha,
+                              const float *a, const float *b, float *y);
+/* da, db (the stored shapes; each may be NULL) (+)= alpha dY B'^T, alpha A'^T dY (transposed
+ * back where A, B are stored transposed); bits 0, 1 of `fresh` as above. */
+lp_status lp_dnt_gemm_backward(lp_dnt_op **cache, int64_t M, int64_t K, int64_t N, bool ta, bool tb, float alpha,
+                               const float *a, const float *b, const float *dy, float *da, float *db, unsigned fresh);
 
 #endif

@@ -1,6 +1,7 @@
 /* grad_linalg.c — backward of Gemm and MatMul, as matrix products (Gemm first as oneDNN's
  * inner product where it is one, MatMul as oneDNN's matmuls where it is dense: dnnl_nn.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops/matmul_ref.h"
 #include "train/dnnl_nn.h"
@@ -10,21 +11,40 @@
  * values ((N) or (1,N)) with beta = 1, all float32. */
 typedef struct ip_geom {
     int64_t M, K, N;
-    bool transB;
+    bool transA, transB;
     const lp_tensor *bias;
 } ip_geom;
 
-static bool gemm_is_ip(const lp_node *n, int n_in, const lp_tensor *const *in, ip_geom *g)
+/* A float32 Gemm with matching inner dims and a C (if any) of rank <= 2 that broadcasts to
+ * (M,N): its sizes (any transA, transB; bias unset). */
+static bool gemm_dims(const lp_node *n, int n_in, const lp_tensor *const *in, ip_geom *g)
 {
     const lp_tensor *a = in[0], *b = in[1], *cc = n_in > 2 ? in[2] : NULL;
-    if (a->dtype != LP_F32 || b->dtype != LP_F32 || a->ndim != 2 || b->ndim != 2 ||
-        lp_attr_int(n, "transA", 0) != 0 || lp_attr_float(n, "alpha", 1.0f) != 1.0f)
+    if (a->dtype != LP_F32 || b->dtype != LP_F32 || a->ndim != 2 || b->ndim != 2)
         return false;
+    g->transA = lp_attr_int(n, "transA", 0) != 0;
     g->transB = lp_attr_int(n, "transB", 0) != 0;
-    g->M = a->dims[0];
-    g->K = a->dims[1];
+    g->M = a->dims[g->transA ? 1 : 0];
+    g->K = a->dims[g->transA ? 0 : 1];
     g->N = g->transB ? b->dims[0] : b->dims[1];
+    g->bias = NULL;
     if ((g->transB ? b->dims[1] : b->dims[0]) != g->K)
+        return false;
+    if (!cc)
+        return true;
+    int64_t yd[2] = { g->M, g->N };
+    if (cc->dtype != LP_F32 || cc->ndim > 2)
+        return false;
+    for (int i = 0; i < cc->ndim; i++)
+        if (cc->dims[i] != 1 && cc->dims[i] != yd[2 - cc->ndim + i])
+            return false;
+    return true;
+}
+
+static bool gemm_is_ip(const lp_node *n, int n_in, const lp_tensor *const *in, ip_geom *g)
+{
+    const lp_tensor *cc = n_in > 2 ? in[2] : NULL;
+    if (!gemm_dims(n, n_in, in, g) || g->transA || lp_attr_float(n, "alpha", 1.0f) != 1.0f)
         return false;
     g->bias = cc;
     return !cc || (cc->dtype == LP_F32 && lp_attr_float(n, "beta", 1.0f) == 1.0f && lp_tensor_numel(cc) == g->N &&
@@ -39,6 +59,23 @@ static lp_status gemm_forward(const lp_fwd_ctx *f)
     if (gemm_is_ip(c->node, c->n_in, c->in, &g)) {
         lp_status st = lp_dnt_ip_forward((lp_dnt_op **)f->cache, g.M, g.K, g.N, g.transB, c->in[0]->data,
                                          c->in[1]->data, g.bias ? g.bias->data : NULL, c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    } else if (gemm_dims(c->node, c->n_in, c->in, &g)) { /* the other forms: a matmul, then beta C */
+        const lp_tensor *cc = c->n_in > 2 ? c->in[2] : NULL;
+        float beta = lp_attr_float(c->node, "beta", 1.0f);
+        lp_status st = lp_dnt_gemm_forward((lp_dnt_op **)f->cache, g.M, g.K, g.N, g.transA, g.transB,
+                                           lp_attr_float(c->node, "alpha", 1.0f), c->in[0]->data, c->in[1]->data,
+                                           c->out[0]->data);
+        if (st == LP_OK && cc && beta != 0.0f) {
+            int64_t yd[2] = { g.M, g.N }, cs[2];
+            lp_broadcast_strides(cc->ndim, cc->dims, 2, yd, cs);
+            float *y = c->out[0]->data;
+            const float *cd = cc->data;
+            for (int64_t i = 0; i < g.M; i++)
+                for (int64_t j = 0; j < g.N; j++)
+                    y[i * g.N + j] += beta * cd[i * cs[0] + j * cs[1]];
+        }
         if (st != LOWP_ERR_UNSUPPORTED)
             return st;
     }
@@ -64,6 +101,19 @@ static lp_status gemm_bw(const lp_grad_ctx *c)
         lp_status fast = lp_dnt_ip_backward((lp_dnt_op **)c->cache, M, K, N, tb, ip.bias != NULL, A, B, g,
                                             c->din[0] ? c->din[0]->data : NULL, c->din[1] ? c->din[1]->data : NULL,
                                             dbias, c->din_fresh);
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    if (gemm_dims(c->node, c->n_in, c->in, &ip)) { /* the other forms: dA, dB as matmuls */
+        lp_status fast = lp_dnt_gemm_backward((lp_dnt_op **)c->cache, M, K, N, ta, tb, alpha, A, B, g,
+                                              c->din[0] ? c->din[0]->data : NULL,
+                                              c->din[1] ? c->din[1]->data : NULL, c->din_fresh);
+        if (fast == LP_OK && c->n_in > 2 && c->in[2] && c->din[2]) {
+            if (c->din_fresh & 4u)
+                memset(c->din[2]->data, 0, c->din[2]->nbytes);
+            int64_t od[2] = { M, N };
+            lp_grad_unbroadcast(c->in[2], 2, od, g, beta, c->din[2]->data);
+        }
         if (fast != LOWP_ERR_UNSUPPORTED)
             return fast;
     }
@@ -127,13 +177,20 @@ static lp_status matmul_forward(const lp_fwd_ctx *f)
                                          c->out[0]->data);
         if (st != LOWP_ERR_UNSUPPORTED)
             return st;
+    } else if (c->n_in >= 2 && c->in[0] && c->in[1] && c->in[0]->dtype == LP_F32 && c->in[1]->dtype == LP_F32) {
+        lp_matmul mm; /* broadcasting: one batched matmul */
+        lp_status st = lp_matmul_setup(c->node, c->in[0], c->in[1], &mm);
+        if (st == LP_OK)
+            st = lp_dnt_bmm_forward((lp_dnt_op **)f->cache, &mm, c->in[0]->data, c->in[1]->data, c->out[0]->data);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
     }
     return lp_grad_run_kernel(f);
 }
 
 /* numpy matmul with broadcast batch dims: per batch element, dA += g B^T, dB += A^T g (a
  * broadcast operand gets the sum over the batch elements that shared it); as oneDNN matmuls
- * where the product is dense. */
+ * where the product is dense, else as batched matmuls over the full batch summed after. */
 static lp_status matmul_bw(const lp_grad_ctx *c)
 {
     const lp_tensor *a = c->in[0], *b = c->in[1];
@@ -147,9 +204,16 @@ static lp_status matmul_bw(const lp_grad_ctx *c)
         if (fast != LOWP_ERR_UNSUPPORTED)
             return fast;
     }
-    lp_grad_zero_fresh(c); /* the products below add */
     lp_matmul mm;
     LP_TRY(lp_matmul_setup(c->node, a, b, &mm));
+    if (!mm_dense(a, b, &nb, &dM, &dK, &dN)) { /* broadcasting: batched matmuls, then the sums */
+        lp_status fast = lp_dnt_bmm_backward((lp_dnt_op **)c->cache, &mm, a->data, b->data, c->dout[0]->data,
+                                             c->din[0] ? c->din[0]->data : NULL, c->din[1] ? c->din[1]->data : NULL,
+                                             c->din_fresh, lp_tensor_numel(a), lp_tensor_numel(b));
+        if (fast != LOWP_ERR_UNSUPPORTED)
+            return fast;
+    }
+    lp_grad_zero_fresh(c); /* the products below add */
     const float *A = a->data, *B = b->data, *g = c->dout[0]->data;
     int64_t M = mm.M, K = mm.K, N = mm.N;
     for (int64_t i = 0; i < mm.count; i++) {

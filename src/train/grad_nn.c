@@ -180,6 +180,65 @@ const lp_grad_def lp_graddef_Conv = {
  * size; lp_convt_setup's window has win.in = y's dims, win.out = x's). im2col is col2im's
  * adjoint, so with dcol = im2col(dY_g):
  *   dx_g (Cg,I) += W_g (Cg,K) dcol;   dW_g (Cg,K) += x_g (Cg,I) dcol^T;   dbias[m] += sum of dY. */
+/* The 2-D ConvTranspose of x by w as the adjoint of a convolution (dnnl_conv.h): cv's input
+ * is the ConvTranspose's output space (M channels), its output x's (C channels). False for
+ * other ranks. */
+static bool convt_as_conv(const lp_node *n, const lp_tensor *x, const lp_tensor *w, lp_conv *cv)
+{
+    if (x->ndim != 4 || x->dtype != LP_F32 || w->dtype != LP_F32 || lp_convt_setup(n, x, w, &cv->win) != LP_OK)
+        return false; /* the loops fail with the message, or run */
+    /* col2im needs only pad0; the convolution wants the end padding that makes its output x's
+     * size (negative where y has columns nothing maps to: output_shape larger than needed) */
+    for (int i = 0; i < LP_SP; i++)
+        cv->win.pad1[i] = (cv->win.out[i] - 1) * cv->win.stride[i] + (cv->win.k[i] - 1) * cv->win.dil[i] + 1 -
+                          cv->win.in[i] - cv->win.pad0[i];
+    cv->group = lp_attr_int(n, "group", 1);
+    cv->N = x->dims[0];
+    cv->C = w->dims[1] * cv->group;
+    cv->M = x->dims[1];
+    return true;
+}
+
+/* y (N,M,S) (+)= or -= per channel: y += bias, or db += the sums of dy (db fresh: written). */
+static void convt_bias(int64_t N, int64_t M, int64_t S, const float *bias, float *y, const float *dy, float *db,
+                       bool fresh)
+{
+    if (bias)
+        for (int64_t i = 0; i < N * M; i++)
+            for (int64_t p = 0; p < S; p++)
+                y[i * S + p] += bias[i % M];
+    if (db && fresh)
+        memset(db, 0, (size_t)M * sizeof *db);
+    if (db)
+        for (int64_t b = 0; b < N; b++)
+            for (int64_t m = 0; m < M; m++) {
+                const float *gm = dy + (b * M + m) * S;
+                double s = 0;
+                for (int64_t p = 0; p < S; p++)
+                    s += gm[p];
+                db[m] += (float)s;
+            }
+}
+
+/* Training forward: oneDNN (the convolution's backward-data) where it takes the case, else the
+ * op's kernel. */
+static lp_status convt_forward(const lp_fwd_ctx *f)
+{
+    const lp_run_ctx *c = f->rc;
+    const lp_tensor *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    lp_conv cv;
+    if (x && w && convt_as_conv(c->node, x, w, &cv) && (!b || (b->dtype == LP_F32 && lp_tensor_numel(b) == cv.C)) &&
+        c->out[0]->ndim == 4 && c->out[0]->dims[1] == cv.C && c->out[0]->dims[2] == cv.win.in[1] &&
+        c->out[0]->dims[3] == cv.win.in[2]) {
+        lp_status st = lp_dnnl_convt_forward((lp_dnnl_conv **)f->cache, &cv, x->data, w->data, c->out[0]->data);
+        if (st == LP_OK && b)
+            convt_bias(cv.N, cv.C, cv.win.in[1] * cv.win.in[2], b->data, c->out[0]->data, NULL, NULL, false);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+    }
+    return lp_op_get(c->node->op)->run(c);
+}
+
 static lp_status convt_bw(const lp_grad_ctx *c)
 {
     const lp_tensor *x = c->in[0], *w = c->in[1];
@@ -191,7 +250,17 @@ static lp_status convt_bw(const lp_grad_ctx *c)
     float *dx = c->din[0] ? c->din[0]->data : NULL, *dw = c->din[1] ? c->din[1]->data : NULL;
     float *db = c->n_in > 2 && c->in[2] && c->din[2] ? c->din[2]->data : NULL;
     const float *X = x->data, *W = w->data, *g = c->dout[0]->data;
+    lp_conv cv;
     lp_status st = LP_OK;
+    if ((dx || dw) && convt_as_conv(c->node, x, w, &cv)) {
+        st = lp_dnnl_convt_backward((lp_dnnl_conv **)c->cache, &cv, X, W, g, dx, dw, c->din_fresh);
+        if (st == LP_OK)
+            convt_bias(N, M, O, NULL, NULL, g, db, c->din_fresh & 4u);
+        if (st != LOWP_ERR_UNSUPPORTED)
+            return st;
+        st = LP_OK;
+    }
+    lp_grad_zero_fresh(c); /* the loops below add */
     if (dx || dw) {
         float *dcol = malloc((size_t)(K * I > 0 ? K * I : 1) * sizeof *dcol);
         if (!dcol)
@@ -209,20 +278,13 @@ static lp_status convt_bw(const lp_grad_ctx *c)
             }
         free(dcol);
     }
-    if (db)
-        for (int64_t b = 0; b < N; b++)
-            for (int64_t m = 0; m < M; m++) {
-                const float *gm = g + (b * M + m) * O;
-                double s = 0;
-                for (int64_t p = 0; p < O; p++)
-                    s += gm[p];
-                db[m] += (float)s;
-            }
+    convt_bias(N, M, O, NULL, NULL, g, db, false);
     return st;
 }
 
 const lp_grad_def lp_graddef_ConvTranspose = {
-    .name = "ConvTranspose", .diff_in = 7, .param_in = 6, .backward = convt_bw,
+    .name = "ConvTranspose", .diff_in = 7, .param_in = 6, .forward = convt_forward, .backward = convt_bw,
+    .free_cache = lp_dnnl_conv_free, .fwd_overwrites = true, .bwd_overwrites = true,
 };
 
 /* ---------------- pooling ---------------- */

@@ -887,6 +887,46 @@ static void test_missing_backward_is_named(void)
     gb_free(b);
 }
 
+/* A LayerNorm and a GELU as opset-13 exports decompose them: their one-element constants
+ * (epsilon, the exponent, 1/sqrt(2), 1, 1/2, a 1/sqrt(d) scale) are part of the formula, not
+ * parameters -- trained, Adam drove vit_s's epsilons below zero and Sqrt to NaN. Only the
+ * LayerNorm's scale and shift (D values each) and the Gemm's weight and bias train. */
+static void test_formula_scalars_not_trained(void)
+{
+    gb *b = gb_new(17);
+    int64_t d[2] = { 3, 8 }, dd[1] = { 8 }, wd[2] = { 8, 4 }, bd[1] = { 4 }, ax[1] = { -1 };
+    float cv[6] = { 1e-5f, 2.0f, 0.70710678f, 1.0f, 0.5f, 0.25f };
+    int k[6];
+    for (int i = 0; i < 6; i++) {
+        lp_tensor *c = NULL;
+        CHECK_OK(lp_tensor_new(LP_F32, 0, NULL, &c));
+        ((float *)c->data)[0] = cv[i];
+        k[i] = gb_tensor(b, c);
+    }
+    int x = feed(b, 2, d), gamma = param(b, 1, dd), beta = param(b, 1, dd);
+    int mean = op1(b, "ReduceMean", x);
+    attr_ints(b, "axes", 1, ax);
+    int xc = op2(b, "Sub", x, mean);
+    int var = op1(b, "ReduceMean", op2(b, "Pow", xc, k[1]));
+    attr_ints(b, "axes", 1, ax);
+    int n = op2(b, "Div", xc, op1(b, "Sqrt", op2(b, "Add", var, k[0])));
+    int ln = op2(b, "Add", op2(b, "Mul", n, gamma), beta);
+    /* GELU: x * (erf(x / sqrt 2) + 1) * 0.5, then a scale */
+    int ge = op2(b, "Mul", op2(b, "Mul", ln, op2(b, "Add", op1(b, "Erf", op2(b, "Mul", ln, k[2])), k[3])), k[4]);
+    int gin[3] = { op2(b, "Mul", ge, k[5]), param(b, 2, wd), param(b, 1, bd) };
+    gb_output(b, gb_op(b, "Gemm", 3, gin));
+    lp_tape *t = NULL;
+    CHECK_OK(lp_tape_create(b->g, NULL, &t));
+    CHECK(lp_tape_n_params(t) == 4);
+    for (int i = 0; t && i < lp_tape_n_params(t); i++) {
+        const lp_tensor *p = b->g->values[lp_tape_param(t, i)].init;
+        CHECK_MSG(p && lp_tensor_numel(p) > 1, "parameter %d has %lld element(s)", i,
+                  p ? (long long)lp_tensor_numel(p) : -1LL);
+    }
+    lp_tape_free(t);
+    gb_free(b);
+}
+
 /* The same cases on the reference twins alone (the run above takes the oneDNN fast paths
  * where they apply: src/train/dnnl_*.c). */
 static void test_reference_twins_vs_finite_differences(void)
@@ -906,5 +946,6 @@ int main(void)
     RUN(test_fake_quant_zero_point);
     RUN(test_losses);
     RUN(test_missing_backward_is_named);
+    RUN(test_formula_scalars_not_trained);
     return TEST_SUMMARY("test_train_grad");
 }

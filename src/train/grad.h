@@ -72,6 +72,11 @@ typedef struct lp_grad_def {
                                       does not zero them first */
     bool bwd_overwrites;           /* the backward writes (not adds) the din_fresh gradients,
                                       which the tape then leaves unzeroed */
+    bool fixed_scalars;            /* a one-element float constant at a param_in input is a
+                                      constant of the formula, not a parameter: elementwise
+                                      arithmetic (a decomposed LayerNorm's epsilon, GELU's 1/√2
+                                      and ½, attention's 1/√d), where training it moves the
+                                      formula (an epsilon driven below zero turns Sqrt into NaN) */
     lp_layout_kind layout;
     /* LP_LAYOUT_OWN: LP_OK when this run will take input 0 in a oneDNN layout (else the tape
      * gives it plain) */

@@ -115,13 +115,16 @@ static lp_status pow_bw(const lp_grad_ctx *c) { return binary_backward(c, BIN_PO
  * checks), a residual sum between convolutions */
 const lp_grad_def lp_graddef_Add = { .name = "Add", .diff_in = 3, .param_in = 3, .forward = add_forward,
                                      .backward = add_bw, .fwd_overwrites = true, .bwd_overwrites = true,
-                                     .layout = LP_LAYOUT_SAME };
+                                     .layout = LP_LAYOUT_SAME, .fixed_scalars = true };
 const lp_grad_def lp_graddef_Sub = { .name = "Sub", .diff_in = 3, .param_in = 3, .backward = sub_bw,
-                                     .bwd_overwrites = true };
-const lp_grad_def lp_graddef_Mul = { .name = "Mul", .diff_in = 3, .param_in = 3, .backward = mul_bw };
-const lp_grad_def lp_graddef_Div = { .name = "Div", .diff_in = 3, .param_in = 3, .backward = div_bw };
+                                     .bwd_overwrites = true, .fixed_scalars = true };
+const lp_grad_def lp_graddef_Mul = { .name = "Mul", .diff_in = 3, .param_in = 3, .backward = mul_bw,
+                                     .fixed_scalars = true };
+const lp_grad_def lp_graddef_Div = { .name = "Div", .diff_in = 3, .param_in = 3, .backward = div_bw,
+                                     .fixed_scalars = true };
 /* the exponent of a Pow is a constant in every exported model seen (x^2, x^0.5): not trained */
-const lp_grad_def lp_graddef_Pow = { .name = "Pow", .diff_in = 3, .param_in = 1, .backward = pow_bw };
+const lp_grad_def lp_graddef_Pow = { .name = "Pow", .diff_in = 3, .param_in = 1, .backward = pow_bw,
+                                     .fixed_scalars = true };
 
 /* ---------------- unary ---------------- */
 
@@ -597,8 +600,10 @@ static lp_status sum_bw(const lp_grad_ctx *c) { return variadic_backward(c, 0); 
 static lp_status mean_bw(const lp_grad_ctx *c) { return variadic_backward(c, 1); }
 static lp_status max_bw(const lp_grad_ctx *c) { return variadic_backward(c, 2); }
 static lp_status min_bw(const lp_grad_ctx *c) { return variadic_backward(c, 3); }
-const lp_grad_def lp_graddef_Sum = { .name = "Sum", .diff_in = ~0u, .param_in = ~0u, .backward = sum_bw };
-const lp_grad_def lp_graddef_Mean = { .name = "Mean", .diff_in = ~0u, .param_in = ~0u, .backward = mean_bw };
+const lp_grad_def lp_graddef_Sum = { .name = "Sum", .diff_in = ~0u, .param_in = ~0u, .backward = sum_bw,
+                                     .fixed_scalars = true };
+const lp_grad_def lp_graddef_Mean = { .name = "Mean", .diff_in = ~0u, .param_in = ~0u, .backward = mean_bw,
+                                      .fixed_scalars = true };
 const lp_grad_def lp_graddef_Max = { .name = "Max", .diff_in = ~0u, .backward = max_bw };
 const lp_grad_def lp_graddef_Min = { .name = "Min", .diff_in = ~0u, .backward = min_bw };
 
@@ -625,4 +630,5 @@ static lp_status where_bw(const lp_grad_ctx *c)
     return st;
 }
 
-const lp_grad_def lp_graddef_Where = { .name = "Where", .diff_in = 6, .param_in = 6, .backward = where_bw };
+const lp_grad_def lp_graddef_Where = { .name = "Where", .diff_in = 6, .param_in = 6, .backward = where_bw,
+                                       .fixed_scalars = true };

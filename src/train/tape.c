@@ -217,7 +217,8 @@ lp_status lp_tape_create(lp_graph *g, const lp_tape_options *opts, lp_tape **out
             if (v < 0 || !bit_of(d->param_in, k) || t->is_param[v] || g->values[v].kind != LP_VALUE_CONST ||
                 !g->values[v].init || g->values[v].init->dtype != LP_F32)
                 continue;
-            if (is_qdq_scale(n, k) && !t->o.learn_scale)
+            if ((is_qdq_scale(n, k) && !t->o.learn_scale) ||
+                (d->fixed_scalars && lp_tensor_numel(g->values[v].init) == 1))
                 continue;
             t->is_param[v] = true;
             t->params[t->n_params++] = v;

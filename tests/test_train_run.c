@@ -315,6 +315,30 @@ static void test_mask_hook(void)
     gb_free(b);
 }
 
+/* A learning rate that makes training diverge stops it with an error that names the cause,
+ * before the optimizer writes NaN or infinity into the weights. */
+static void test_divergence_stops(void)
+{
+    gb *b = small_model(6);
+    lowp_dataloader *dl = fm_loader(true, 32, 256);
+    lp_train_options o = opts();
+    o.optim.lr = 1e30; /* the first step's weights reach ~1e30: the next logits overflow float */
+    o.optim.momentum = 0;
+    o.optim.weight_decay = 0;
+    lowp_status st = lp_train_run(b->g, &o, dl, NULL, NULL);
+    CHECK(st == LOWP_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(lowp_last_error(), "diverged") && strstr(lowp_last_error(), "epoch 0"));
+    bool finite = true;
+    for (int v = 0; v < b->g->n_values; v++) {
+        const lp_tensor *t = b->g->values[v].kind == LP_VALUE_CONST ? b->g->values[v].init : NULL;
+        for (int64_t i = 0; t && t->dtype == LP_F32 && i < lp_tensor_numel(t); i++)
+            finite = finite && isfinite(((const float *)t->data)[i]);
+    }
+    CHECK(finite); /* the diverged step was not applied */
+    lowp_dataloader_free(dl);
+    gb_free(b);
+}
+
 static void test_bad_options(void)
 {
     gb *b = small_model(5);
@@ -456,6 +480,7 @@ int main(void)
     RUN(test_optimizer_rules);
     RUN(test_mask_hook);
     RUN(test_bad_options);
+    RUN(test_divergence_stops);
     RUN(test_zero_point_learns);
     RUN(test_qat_roundtrip);
     return TEST_SUMMARY("test_train_run");

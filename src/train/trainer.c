@@ -1,6 +1,7 @@
 /* trainer.c — lp_train_run: epochs of forward, loss, backward and optimizer steps over a
  * dataloader, with hooks, checkpoints and resume (train.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,39 @@ static int find_output(const lp_graph *g, const char *name)
     return -1;
 }
 
-/* One batch: forward, loss, backward, hooks, optimizer step. */
+/* Index of the first NaN or infinite element of float tensor t, or -1 (also for no tensor). */
+static int64_t first_nonfinite(const lp_tensor *t)
+{
+    if (!t || t->dtype != LP_F32)
+        return -1;
+    const float *d = t->data;
+    int64_t n = lp_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(d[i]))
+            return i;
+    return -1;
+}
+
+/* A diverged step (a loss or a gradient that is NaN or infinite) stops training before the
+ * optimizer writes it into the weights: the model and the last checkpoint stay usable. */
+static lp_status check_finite(const trainer *tr, double loss, int n)
+{
+    static const char hint[] = "training diverged; lower the learning rate or clip the gradients (lowp train --clip N)";
+    if (!isfinite(loss))
+        return lp_error(LOWP_ERR_INVALID_ARGUMENT, "the loss is %g: %s", loss, hint);
+    for (int i = 0; i < n; i++) {
+        int64_t at = first_nonfinite(tr->grads[i]);
+        if (at >= 0) {
+            const lp_value *v = &tr->g->values[lp_tape_param(tr->tape, i)];
+            return lp_error(LOWP_ERR_INVALID_ARGUMENT, "the gradient of '%s' is %g at element %lld: %s",
+                            v->name ? v->name : "(unnamed)", (double)((const float *)tr->grads[i]->data)[at],
+                            (long long)at, hint);
+        }
+    }
+    return LP_OK;
+}
+
+/* One batch: forward, loss, backward, finiteness check, hooks, optimizer step. */
 static lp_status train_batch(trainer *tr, lowp_sample *batch, double *loss_out)
 {
     lp_graph *g = tr->g;
@@ -131,6 +164,7 @@ static lp_status train_batch(trainer *tr, lowp_sample *batch, double *loss_out)
         tr->params[i] = g->values[v].init;
         tr->grads[i] = lp_tape_grad(tr->tape, v);
     }
+    LP_TRY(check_finite(tr, loss, n));
     LP_TRY(call_hook(tr, LP_TRAIN_AFTER_BACKWARD));
     LP_TRY(lp_optim_step(&o->optim, &tr->opt, tr->info.lr, tr->params, tr->grads, n));
     LP_TRY(call_hook(tr, LP_TRAIN_AFTER_STEP));

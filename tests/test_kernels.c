@@ -1419,6 +1419,116 @@ static void test_threads(void)
     gb_free(b);
 }
 
+/* Compiles b with 2 threads: it must run split into per-thread chunk plans exactly when
+ * `want_split` (engine/split.c), and in every case agree with the reference kernels, give the
+ * same bytes run after run, and survive a tapped (whole) run in between. */
+static void split_case(const char *what, gb *b, bool want_split)
+{
+    const lp_tensor *in[8];
+    for (int i = 0; i < b->n_feed; i++)
+        in[i] = b->feed[i];
+    lp_plan_options ro = lp_plan_options_default(), o2 = lp_plan_options_default();
+    ro.reference_only = true;
+    o2.threads = 2;
+    lp_plan *pr = NULL, *p2 = NULL;
+    CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
+    CHECK_OK(lp_plan_compile_opt(b->g, in, &o2, &p2));
+    if (!pr || !p2) {
+        lp_plan_free(pr);
+        lp_plan_free(p2);
+        return;
+    }
+    CHECK_MSG((p2->split != NULL) == want_split, "%s: split %d, expected %d", what, p2->split != NULL, want_split);
+    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
+    CHECK_OK(lp_plan_run(p2, in, NULL, NULL));
+    const lp_tensor *yr = &pr->vals[pr->g->outputs[0]], *y2 = &p2->vals[p2->g->outputs[0]];
+    CHECK_MSG(y2->nbytes == yr->nbytes && norm_err(y2, yr) <= TOL_F32, "%s: error %g", what, norm_err(y2, yr));
+    lp_tensor *first = NULL;
+    CHECK_OK(lp_tensor_clone(y2, &first));
+    tap_rec rec = { 0 };
+    CHECK_OK(lp_plan_run(p2, in, record, &rec)); /* whole: the taps see every value */
+    CHECK(rec.n > 0);
+    y2 = &p2->vals[p2->g->outputs[0]];
+    CHECK_MSG(norm_err(y2, yr) <= TOL_F32, "%s: tapped run, error %g", what, norm_err(y2, yr));
+    for (int i = 0; i < rec.n; i++)
+        lp_tensor_free(rec.t[i]);
+    for (int r = 0; r < 3 && first; r++) { /* same plan, same thread count: the same bytes */
+        CHECK_OK(lp_plan_run(p2, in, NULL, NULL));
+        y2 = &p2->vals[p2->g->outputs[0]];
+        CHECK_MSG(y2->nbytes == first->nbytes && memcmp(y2->data, first->data, first->nbytes) == 0, "%s: run %d", what, r);
+    }
+    lp_tensor_free(first);
+    lp_plan_free(pr);
+    lp_plan_free(p2);
+}
+
+/* Batch split: batch-local graphs at several batch sizes run as chunks; graphs whose samples
+ * mix (each case one op that reads across the batch, where the shapes alone would not tell)
+ * run whole and stay right. */
+static void test_batch_split(void)
+{
+    static const int batches[] = { 2, 3, 4, 6, 16 };
+    for (size_t i = 0; i < sizeof batches / sizeof *batches; i++) {
+        gb *b = resnet_block(batches[i]);
+        split_case("resnet block", b, true);
+        gb_free(b);
+    }
+    int B = rnd(2, 6);
+    { /* attention-like: MatMul by weights, batched MatMul, Softmax(-1), Transpose(0,2,1), ReduceMean(-1) */
+        gb *b = gb_new(13);
+        int64_t xd[3] = { B, 8, 16 }, wd[2] = { 16, 16 }, perm[3] = { 0, 2, 1 }, ax = -1, rs[2] = { -1, 16 };
+        int x = gb_input(b, 3, xd);
+        int q = op2(b, "MatMul", x, gb_const(b, 2, wd, 0.3f));
+        int t = op1(b, "Transpose", q);
+        attr_ints(b, "perm", 3, perm);
+        int a = op1(b, "Softmax", op2(b, "MatMul", q, t));
+        attr_i(b, "axis", -1);
+        int m = op1(b, "ReduceMean", op2(b, "MatMul", a, x));
+        attr_ints(b, "axes", 1, &ax);
+        gb_output(b, op2(b, "Reshape", op2(b, "Add", m, x), gb_ints(b, 2, rs)));
+        split_case("attention", b, true);
+        gb_free(b);
+    }
+    for (int kind = 0; kind < 6; kind++) {
+        gb *b = gb_new(13);
+        int64_t xd[2] = { B, B }, zero = 0, perm[2] = { 1, 0 }, rs[2] = { 2, -1 };
+        int x = gb_input(b, 2, xd), y = -1;
+        const char *what = "";
+        switch (kind) {
+        case 0: y = op1(b, "Softmax", x), attr_i(b, "axis", 0), what = "Softmax axis 0"; break;
+        case 1: y = op2(b, "Concat", x, op1(b, "Relu", x)), attr_i(b, "axis", 0), what = "Concat axis 0"; break;
+        case 2: y = op1(b, "Transpose", x), attr_ints(b, "perm", 2, perm), what = "Transpose(1,0)"; break;
+        case 3:
+            y = op1(b, "ReduceMean", x), attr_ints(b, "axes", 1, &zero), what = "ReduceMean axis 0";
+            y = op2(b, "Add", x, y);
+            break;
+        case 4: y = op2(b, "MatMul", x, op1(b, "Relu", x)), what = "MatMul of two activations"; break;
+        case 5: y = op2(b, "Reshape", x, gb_ints(b, 2, rs)), what = "Reshape to (2, -1)"; break;
+        }
+        gb_output(b, op1(b, "Sigmoid", y));
+        split_case(what, b, false);
+        gb_free(b);
+    }
+    { /* LOWP_BATCH_SPLIT=0 keeps a splittable plan whole; =1 splits one thread too */
+        gb *b = resnet_block(4);
+        const lp_tensor *in[1] = { b->feed[0] };
+        lp_plan_options o1 = lp_plan_options_default(), o2 = lp_plan_options_default();
+        o2.threads = 2;
+        lp_plan *p = NULL;
+        setenv("LOWP_BATCH_SPLIT", "0", 1);
+        CHECK_OK(lp_plan_compile_opt(b->g, in, &o2, &p));
+        CHECK(p && !p->split);
+        lp_plan_free(p);
+        p = NULL;
+        setenv("LOWP_BATCH_SPLIT", "1", 1);
+        CHECK_OK(lp_plan_compile_opt(b->g, in, &o1, &p));
+        CHECK(p && p->split && p->split_plans == 1);
+        lp_plan_free(p);
+        unsetenv("LOWP_BATCH_SPLIT");
+        gb_free(b);
+    }
+}
+
 /* Runs `path` on the fixed batch (and slices of it) with and without the fast path. */
 static void check_zoo_model(const char *name)
 {
@@ -1590,6 +1700,7 @@ int main(int argc, char **argv)
     RUN(test_bf16);
     RUN(test_bf16_chain);
     RUN(test_threads);
+    RUN(test_batch_split);
     RUN(test_fallback);
     RUN(test_env_reference);
     RUN(test_zoo);

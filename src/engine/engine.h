@@ -157,6 +157,7 @@ typedef struct lp_plan_options {
                                    the CPU has BF16 instructions); otherwise FP32 */
     bool reference_only;        /* reference kernels only (also env LOWP_KERNELS=reference) */
     bool no_fuse;               /* one step per node, so that a tap sees every value */
+    bool no_split;              /* run the batch whole, never as chunks (engine/split.c) */
     /* Per graph input, or NULL: 1 = compile with the fed *values* as constants, so that what
      * they decide (an If on Equal(sr, 16000)) folds; such a plan serves only those values
      * (lp_plan.bound). The array must outlive the plan (the session owns it). */
@@ -196,6 +197,14 @@ typedef struct lp_plan {
     int *share_last;            /* per root: the last step reading any value of its set
                                    (n_steps for graph outputs, -1 unread) */
     struct lp_plan_prof *prof;  /* per-step timings while profiling (engine/profile.c), or NULL */
+    /* Batch split (engine/split.c): per thread a plan for chunks of split_chunk samples, run
+     * instead of the steps above by untapped, unprofiled runs; NULL when the plan runs whole. */
+    struct lp_plan **split;
+    int split_plans;            /* plans in split (the thread count) */
+    int split_chunks;           /* chunks per run: batch / split_chunk */
+    int64_t split_chunk;
+    lp_tensor *split_saved;     /* per graph output: its header as compiled (for whole runs) */
+    void **split_buf;           /* per graph output: the chunks' results, whole */
 } lp_plan;
 
 /* Sees every tensor a node produces during lp_plan_run (calibration, debugging). The tensor
@@ -222,6 +231,18 @@ lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap,
  * `plan` is then the body's). */
 void lp_plan_current_tap(lp_tap_fn *tap, void **user);
 void lp_plan_free(lp_plan *p);
+
+/* Batch split (engine/split.c). Setup, at the end of a compile: when the plan has >= 2
+ * threads (env LOWP_BATCH_SPLIT=0 never, =1 also with 1 thread), every input's first dim is
+ * the same batch >= 2 and the graph is batch-local (a checked list of ops, every non-constant
+ * value scaling with the batch), compiles one 1-thread plan per thread for chunks of the batch.
+ * A graph that does not qualify keeps running whole (LP_OK, p->split NULL). */
+lp_status lp_plan_split_setup(lp_plan *p, const lp_graph *src, const lp_tensor *const *inputs);
+/* Runs the chunks on the plans' threads; the outputs then point into p->split_buf. */
+lp_status lp_plan_split_run(lp_plan *p, const lp_tensor *const *inputs);
+/* Restores the outputs' compiled headers before a whole run (tapped, profiled). */
+void lp_plan_split_unbind(lp_plan *p);
+void lp_plan_split_free(lp_plan *p);
 
 /* Profiling (engine/profile.c): from lp_plan_profile_start on, every lp_plan_run times each
  * step (and the conversions inside oneDNN steps) and keeps the times of the last

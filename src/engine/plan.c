@@ -799,7 +799,7 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
             goto fail;
         }
     }
-    if ((st = plan_memory(p, ch.internal)) != LP_OK)
+    if ((st = plan_memory(p, ch.internal)) != LP_OK || (st = lp_plan_split_setup(p, src, inputs)) != LP_OK)
         goto fail;
     choice_free(&ch);
     if (omp_before != p->opt.threads)
@@ -910,6 +910,15 @@ lp_status lp_plan_run(lp_plan *p, const lp_tensor *const *inputs, lp_tap_fn tap,
     if (omp_before != p->opt.threads)
         omp_set_num_threads(p->opt.threads);
     lp_status status = LP_OK;
+    if (p->split && !tap && !p->prof) {
+        status = lp_plan_split_run(p, inputs);
+        if (omp_before != p->opt.threads)
+            omp_set_num_threads(omp_before);
+        current_tap = outer_tap;
+        current_tap_user = outer_user;
+        return status;
+    }
+    lp_plan_split_unbind(p);
     lp_plan_prof *prof = tap ? NULL : p->prof; /* a tapped run copies tensors: not timed */
     size_t row = prof ? (size_t)(prof->runs % prof->cap) * (size_t)p->n_steps : 0;
     double t_run = prof ? lp_now_s() : 0;
@@ -970,6 +979,7 @@ void lp_plan_free(lp_plan *p)
         if (p->steps[s].kernel && p->steps[s].kernel->release)
             p->steps[s].kernel->release(p->steps[s].state);
     lp_plan_free(p->tap_plan);
+    lp_plan_split_free(p);
     lp_plan_profile_stop(p);
     for (int i = 0; i < p->n_qfold; i++) {
         free(p->qfold_name[i]);

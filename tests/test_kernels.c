@@ -1489,9 +1489,23 @@ static void test_batch_split(void)
         split_case("attention", b, true);
         gb_free(b);
     }
-    for (int kind = 0; kind < 6; kind++) {
+    { /* Resize by 1 on the batch and Slice on axis 1 keep samples apart */
         gb *b = gb_new(13);
-        int64_t xd[2] = { B, B }, zero = 0, perm[2] = { 1, 0 }, rs[2] = { 2, -1 };
+        int64_t xd[4] = { B, 3, 5, 5 }, four = 4, one = 1, st[1] = { 1 }, en[1] = { 3 };
+        int x = gb_input(b, 4, xd);
+        int sc = gb_const(b, 1, &four, 0.f);
+        float *scd = b->g->values[sc].init->data;
+        scd[0] = scd[1] = 1, scd[2] = scd[3] = 2;
+        int in[3] = { x, -1, sc };
+        int r = gb_op(b, "Resize", 3, in);
+        int sin[4] = { r, gb_ints(b, 1, st), gb_ints(b, 1, en), gb_ints(b, 1, &one) };
+        gb_output(b, op1(b, "Relu", gb_op(b, "Slice", 4, sin)));
+        split_case("Resize x2 + Slice axis 1", b, true);
+        gb_free(b);
+    }
+    for (int kind = 0; kind < 8; kind++) {
+        gb *b = gb_new(13);
+        int64_t xd[2] = { B, B }, zero = 0, perm[2] = { 1, 0 }, rs[2] = { 2, -1 }, two = 2, neg = -1;
         int x = gb_input(b, 2, xd), y = -1;
         const char *what = "";
         switch (kind) {
@@ -1504,6 +1518,20 @@ static void test_batch_split(void)
             break;
         case 4: y = op2(b, "MatMul", x, op1(b, "Relu", x)), what = "MatMul of two activations"; break;
         case 5: y = op2(b, "Reshape", x, gb_ints(b, 2, rs)), what = "Reshape to (2, -1)"; break;
+        case 6: { /* the batch reversed: same shapes */
+            int64_t start = -1, end = INT64_MIN;
+            int sin[5] = { x, gb_ints(b, 1, &start), gb_ints(b, 1, &end), gb_ints(b, 1, &zero), gb_ints(b, 1, &neg) };
+            y = gb_op(b, "Slice", 5, sin), what = "Slice axis 0 step -1";
+            break;
+        }
+        case 7: { /* the batch doubled: every sample's rows move */
+            int sc = gb_const(b, 1, &two, 0.f);
+            float *scd = b->g->values[sc].init->data;
+            scd[0] = 2, scd[1] = 1;
+            int in[3] = { x, -1, sc };
+            y = gb_op(b, "Resize", 3, in), what = "Resize x2 on the batch";
+            break;
+        }
         }
         gb_output(b, op1(b, "Sigmoid", y));
         split_case(what, b, false);
@@ -1527,6 +1555,30 @@ static void test_batch_split(void)
         unsetenv("LOWP_BATCH_SPLIT");
         gb_free(b);
     }
+}
+
+/* A plan with less work than LOWP_THREAD_MIN_WORK runs on one thread; more, on those asked. */
+static void test_min_work(void)
+{
+    gb *b = resnet_block(1);
+    const lp_tensor *in[1] = { b->feed[0] };
+    lp_plan_options o2 = lp_plan_options_default();
+    o2.threads = 2;
+    /* resnet_block(1): 15x15 convolutions 3->16 and 16->16 (3x3) and a depthwise one on 8x8,
+     * ~0.7 M multiply-adds, so 1e6 is above it and 1e5 below */
+    static const struct { const char *env; int threads; } cases[] = { { "1e6", 1 }, { "1e5", 2 }, { "0", 2 } };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        setenv("LOWP_THREAD_MIN_WORK", cases[i].env, 1);
+        lp_plan *p = NULL;
+        CHECK_OK(lp_plan_compile_opt(b->g, in, &o2, &p));
+        CHECK_MSG(p && p->opt.threads == cases[i].threads, "LOWP_THREAD_MIN_WORK=%s: %d threads", cases[i].env,
+                  p ? p->opt.threads : -1);
+        if (p)
+            CHECK_OK(lp_plan_run(p, in, NULL, NULL));
+        lp_plan_free(p);
+    }
+    setenv("LOWP_THREAD_MIN_WORK", "0", 1);
+    gb_free(b);
 }
 
 /* Runs `path` on the fixed batch (and slices of it) with and without the fast path. */
@@ -1675,6 +1727,8 @@ int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
     lp_test_seed(&rng_state);
+    /* the graphs here are small: keep their 2-thread plans on 2 threads (test_min_work) */
+    setenv("LOWP_THREAD_MIN_WORK", "0", 1);
     RUN(test_conv_random);
     RUN(test_conv_fusion);
     RUN(test_layout_chain);
@@ -1701,6 +1755,7 @@ int main(int argc, char **argv)
     RUN(test_bf16_chain);
     RUN(test_threads);
     RUN(test_batch_split);
+    RUN(test_min_work);
     RUN(test_fallback);
     RUN(test_env_reference);
     RUN(test_zoo);

@@ -662,6 +662,45 @@ static void make_views(lp_plan *p, const choice *c)
 }
 
 
+/* A plan's work in multiply-adds (convolutions, matrix products) plus one per element every
+ * other node writes, from the compiled shapes: what decides whether a second thread can pay
+ * for its fork and barrier per step (docs/engine.md "Threads"). */
+static double plan_work(const lp_graph *g)
+{
+    double work = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lp_node *n = &g->nodes[i];
+        if (n->dead || n->n_out < 1 || n->out[0] < 0 || !lp_shape_static(&g->values[n->out[0]].shape))
+            continue;
+        const lp_shape *y = &g->values[n->out[0]].shape;
+        double out = (double)lp_numel(y->ndim, y->d), per = 1;
+        const lp_shape *w = n->n_in > 1 && n->in[1] >= 0 ? &g->values[n->in[1]].shape : NULL;
+        const lp_shape *x = n->in[0] >= 0 ? &g->values[n->in[0]].shape : NULL;
+        bool conv = !strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "ConvInteger"),
+             deconv = !strcmp(n->op_type, "ConvTranspose");
+        if ((conv || deconv) && w && lp_shape_static(w) && w->ndim >= 3) {
+            per = (double)lp_numel(w->ndim - 1, w->d + 1); /* (C/group) * kernel per output */
+            if (deconv) /* each input pixel scatters (M/group) * kernel products */
+                out = x && lp_shape_static(x) ? (double)lp_numel(x->ndim, x->d) : out;
+        } else if ((!strcmp(n->op_type, "MatMul") || !strcmp(n->op_type, "Gemm") ||
+                    !strcmp(n->op_type, "MatMulInteger")) && x && lp_shape_static(x) && x->ndim >= 1) {
+            per = (double)x->d[!strcmp(n->op_type, "Gemm") && lp_attr_int(n, "transA", 0) ? 0 : x->ndim - 1];
+        }
+        work += out * per;
+    }
+    return work;
+}
+
+/* Below this much work (plan_work) a plan runs on one thread whatever it was asked for:
+ * LOWP_THREAD_MIN_WORK overrides it (0: never). Measured in docs/engine.md "Threads". */
+#define THREAD_MIN_WORK 3e7
+
+static double thread_min_work(void)
+{
+    const char *e = getenv("LOWP_THREAD_MIN_WORK");
+    return e && *e ? strtod(e, NULL) : THREAD_MIN_WORK;
+}
+
 lp_status lp_plan_compile(const lp_graph *src, const lp_tensor *const *inputs, lp_plan **out)
 {
     return lp_plan_compile_opt(src, inputs, NULL, out);
@@ -731,6 +770,10 @@ lp_status lp_plan_compile_opt(const lp_graph *src, const lp_tensor *const *input
     }
     if ((st = lp_graph_compact(g)) != LP_OK)
         goto fail;
+    if (p->opt.threads > 1 && plan_work(g) < thread_min_work()) {
+        p->opt.threads = 1; /* a barrier per step would cost more than the second thread gives */
+        omp_set_num_threads(1);
+    }
     if (!(p->qconst = calloc((size_t)g->n_values + 1, sizeof *p->qconst)))
         goto nomem;
     for (int i = 0; i < p->n_qfold; i++) {

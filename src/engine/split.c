@@ -25,20 +25,24 @@ static int rank_of(const lp_graph *g, int v) { return v >= 0 ? g->values[v].shap
 
 static bool is_const(const lp_graph *g, int v) { return v < 0 || g->values[v].kind == LP_VALUE_CONST; }
 
-/* The axes a Reduce* node reduces (attribute, or constant second input from opset 13/18),
- * 1 if none of them is the batch axis, 0 otherwise (also when they are unknown or "all"). */
+/* The axes a Reduce* node reduces or a Slice slices (attribute, or the constant input that
+ * took its place: Reduce*'s second from opset 13/18, Slice's fourth from opset 10): true if
+ * none of them is the batch axis, false otherwise (also when they are unknown or "all"). */
 static bool reduce_keeps_batch(const lp_graph *g, const lp_node *n)
 {
     int rank = rank_of(g, n->in[0]);
     const int64_t *ax = NULL;
     int na = lp_attr_ints(n, "axes", &ax);
     int64_t buf[LP_MAX_DIMS];
-    if (na <= 0 && n->n_in > 1 && n->in[1] >= 0) {
-        const lp_tensor *t = g->values[n->in[1]].init;
-        if (!is_const(g, n->in[1]) || !t || t->dtype != LP_I64 || lp_tensor_numel(t) > LP_MAX_DIMS)
+    int ai = strcmp(n->op_type, "Slice") ? 1 : 3;
+    if (na <= 0 && n->n_in > ai && n->in[ai] >= 0) {
+        const lp_tensor *t = g->values[n->in[ai]].init;
+        if (!is_const(g, n->in[ai]) || !t || (t->dtype != LP_I64 && t->dtype != LP_I32) ||
+            lp_tensor_numel(t) > LP_MAX_DIMS)
             return false;
         na = (int)lp_tensor_numel(t);
-        memcpy(buf, t->data, (size_t)na * sizeof *buf);
+        for (int k = 0; k < na; k++)
+            buf[k] = t->dtype == LP_I64 ? ((const int64_t *)t->data)[k] : ((const int32_t *)t->data)[k];
         ax = buf;
     }
     if (na <= 0 || rank < 1)
@@ -102,6 +106,18 @@ static bool node_batch_local(const lp_graph *g, const lp_node *n)
         return n->n_in >= 2 && (is_const(g, n->in[1]) || (rank >= 3 && rank_of(g, n->in[1]) >= 3));
     if (!strncmp(op, "Reduce", 6))
         return reduce_keeps_batch(g, n);
+    if (!strcmp(op, "Slice")) /* axes given (attribute before opset 10, else input 3) and none is 0 */
+        return lp_node_attr(n, "axes") || (n->n_in > 3 && n->in[3] >= 0 && is_const(g, n->in[3])) ? reduce_keeps_batch(g, n)
+                                                                                                  : false;
+    if (!strcmp(op, "Resize") || !strcmp(op, "Upsample")) {
+        /* scales (input 1 of Upsample, input 2 of Resize from opset 11) constant, the batch's 1;
+         * constant sizes are checked by the shapes */
+        int si = !strcmp(op, "Upsample") || lp_graph_opset(g, n->domain) < 11 ? 1 : 2;
+        const lp_tensor *sc = n->n_in > si && n->in[si] >= 0 && is_const(g, n->in[si]) ? g->values[n->in[si]].init : NULL;
+        if (sc && lp_tensor_numel(sc) > 0)
+            return sc->dtype == LP_F32 && ((const float *)sc->data)[0] == 1.0f;
+        return n->n_in > 3 && n->in[3] >= 0 && is_const(g, n->in[3]);
+    }
     return false;
 }
 

@@ -1442,14 +1442,14 @@ static void split_case(const char *what, gb *b, bool want_split)
     CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
     CHECK_OK(lp_plan_run(p2, in, NULL, NULL));
     const lp_tensor *yr = &pr->vals[pr->g->outputs[0]], *y2 = &p2->vals[p2->g->outputs[0]];
-    CHECK_MSG(y2->nbytes == yr->nbytes && norm_err(y2, yr) <= TOL_F32, "%s: error %g", what, norm_err(y2, yr));
+    CHECK_MSG(y2->nbytes == yr->nbytes && gb_norm_err(y2, yr) <= TOL_F32, "%s: error %g", what, gb_norm_err(y2, yr));
     lp_tensor *first = NULL;
     CHECK_OK(lp_tensor_clone(y2, &first));
     tap_rec rec = { 0 };
     CHECK_OK(lp_plan_run(p2, in, record, &rec)); /* whole: the taps see every value */
     CHECK(rec.n > 0);
     y2 = &p2->vals[p2->g->outputs[0]];
-    CHECK_MSG(norm_err(y2, yr) <= TOL_F32, "%s: tapped run, error %g", what, norm_err(y2, yr));
+    CHECK_MSG(gb_norm_err(y2, yr) <= TOL_F32, "%s: tapped run, error %g", what, gb_norm_err(y2, yr));
     for (int i = 0; i < rec.n; i++)
         lp_tensor_free(rec.t[i]);
     for (int r = 0; r < 3 && first; r++) { /* same plan, same thread count: the same bytes */

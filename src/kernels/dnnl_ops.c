@@ -1860,6 +1860,20 @@ static lp_status q_source(dn_step *st, const lp_prep_ctx *pc, int x, dnnl_memory
     return dn_mem_value(st, pc, x, have, src);
 }
 
+/* y (layout ymd) from x read through `view` (x's index space): a view of x's bytes when
+ * q_alias allows, else one reordering move of x as stored. */
+static lp_status q_view_into(dn_step *st, const lp_prep_ctx *pc, int x, int y, const dn_quant *q, bool priv,
+                             const dnnl_memory_desc_t *ymd, const dnnl_memory_desc_t *view, const char *what)
+{
+    if (q_alias(st, pc, x, y, q, priv, ymd, view))
+        return LP_OK;
+    dnnl_memory_desc_t have;
+    dn_quant hq;
+    dnnl_memory_t src;
+    LP_TRY(q_source(st, pc, x, &have, &hq, &src));
+    return q_move_into(st, pc, y, q, priv, ymd, view, src, &hq, false, NULL, what);
+}
+
 /* Reshape, Flatten, Squeeze, Unsqueeze of float data: the plan's views. */
 static bool view_supports(const lp_graph *g, const lp_node *n)
 {
@@ -1880,15 +1894,10 @@ static lp_status view_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     const dn_quant *q = &ch->q_tail;
     int x = n->in[0], y = ch->out_value;
     const lp_shape *xs = shape(pc->g, x), *ys = shape(pc->g, y);
-    dnnl_memory_desc_t ymd, view, have;
+    dnnl_memory_desc_t ymd, view;
     dn_plain_md(&ymd, q->dt, ys->ndim, ys->d);
     dn_plain_md(&view, q->dt, xs->ndim, xs->d);
-    if (q_alias(st, pc, x, y, q, priv, &ymd, &view))
-        return LP_OK;
-    dn_quant hq;
-    dnnl_memory_t src;
-    LP_TRY(q_source(st, pc, x, &have, &hq, &src));
-    return q_move_into(st, pc, y, q, priv, &ymd, &view, src, &hq, false, NULL, "reshape");
+    return q_view_into(st, pc, x, y, q, priv, &ymd, &view, "reshape");
 }
 
 /* ---- Transpose: one reorder into the output's plain bytes, seen with permuted strides ---- */
@@ -1932,7 +1941,7 @@ static lp_status transpose_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_
     int64_t perm[DNNL_MAX_NDIMS], ystr[DNNL_MAX_NDIMS], vstr[DNNL_MAX_NDIMS];
     if (ch->n_post || !transpose_perm(n, r, perm))
         return LOWP_ERR_UNSUPPORTED;
-    dnnl_memory_desc_t ymd, view, have;
+    dnnl_memory_desc_t ymd, view;
     if (priv)
         dn_q_layout(pc, y, q->dt, &ymd);
     else
@@ -1942,12 +1951,7 @@ static lp_status transpose_build_q(dn_step *st, const lp_prep_ctx *pc, const lp_
     for (int i = 0; i < r; i++)
         vstr[perm[i]] = ystr[i];
     dn_md_strided(&view, r, xs->d, vstr, q->dt);
-    if (q_alias(st, pc, x, y, q, priv, &ymd, &view))
-        return LP_OK;
-    dn_quant hq;
-    dnnl_memory_t src;
-    LP_TRY(q_source(st, pc, x, &have, &hq, &src));
-    return q_move_into(st, pc, y, q, priv, &ymd, &view, src, &hq, false, NULL, "transpose");
+    return q_view_into(st, pc, x, y, q, priv, &ymd, &view, "transpose");
 }
 
 /* y = transpose(x, perm): y's plain strides, assigned to the x dimension each output axis

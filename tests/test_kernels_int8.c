@@ -486,6 +486,48 @@ static void test_conv_int8_residual(void)
     }
 }
 
+/* The weights whose compensation oneDNN 2.6.3's reorder to channels-last (hwio, hwigo: its
+ * gemm convolutions' layout) left 0: 8 output channels of 8 weights each, over every split of
+ * the 8 into input channels per group x window, in 1, 2 and 3 dimensions and 1, 2, 4, 8
+ * groups; a u8 input with a zero point and padding (the zero point goes to oneDNN, whose
+ * weights then carry its compensation) and an s8 one (an s8 source's compensation). The
+ * int32 sums are exact and scaled once: within 1e-5 of max|ref| (lowp's int8_weights). */
+static void test_conv_int8_comp8x8(void)
+{
+    static const int64_t splits[][4] = { /* nsp, C per group, window (3-D: 1 x it) */
+        { 1, 1, 8 },    { 1, 2, 4 },    { 1, 8, 1 },    { 2, 1, 2, 4 }, { 2, 1, 4, 2 },
+        { 2, 1, 8, 1 }, { 2, 2, 2, 2 }, { 2, 8, 1, 1 }, { 3, 1, 2, 4 },
+    };
+    for (size_t t = 0; t < 8 * sizeof splits / sizeof *splits; t++) {
+        const int64_t *sp = splits[t / 8];
+        int nsp = (int)sp[0];
+        int64_t group = (int64_t)1 << (t % 4), cg = sp[1], M = 8;
+        int64_t xd[5] = { 1, group * cg }, wd[5] = { M, cg }, p[6] = { 0 }, ones[3] = { 1, 1, 1 };
+        for (int i = 0; i < nsp; i++) {
+            int64_t k = nsp < 3 ? sp[2 + i] : i == 0 ? 1 : sp[1 + i]; /* 3-D: 1 x the 2-D window */
+            xd[2 + i] = k + 3;
+            wd[2 + i] = k;
+            p[nsp + i] = i == nsp - 1; /* padded at the end of the last axis */
+        }
+        bool sym = t % 8 >= 4; /* (every split with 1, 2, 4, 8 groups, u8 then s8) */
+        gb *b = gb_new(13);
+        float s_x, s_w[8];
+        double l1;
+        int x = gb_input(b, nsp + 2, xd, -1.f, 1.5f);
+        int in[2] = { act_qdq(b, x, -1.0, 1.5, sym, &s_x), weight_dq(b, nsp + 2, wd, 0, s_w, &l1) };
+        int y = gb_op(b, "Conv", 2, in);
+        attr_i(b, "group", group);
+        attr_ints(b, "pads", 2 * nsp, p);
+        attr_ints(b, "strides", nsp, ones);
+        gb_output(b, y);
+        char what[120];
+        snprintf(what, sizeof what, "conv%dd 8x8 weights C%lld M8 g%lld %s", nsp, (long long)xd[1], (long long)group,
+                 sym ? "s8" : "u8 zp");
+        check_int8(what, b, 1, 0);
+        gb_free(b);
+    }
+}
+
 /* Depthwise and grouped convolutions as in MobileNet: 3x3 depthwise + ReLU6 requantized. */
 static void test_conv_int8_depthwise(void)
 {
@@ -1644,6 +1686,7 @@ int main(int argc, char **argv)
     RUN(test_conv_int8_random);
     RUN(test_conv_int8_residual);
     RUN(test_conv_int8_depthwise);
+    RUN(test_conv_int8_comp8x8);
     RUN(test_conv_int8_large);
     RUN(test_gemm_int8_random);
     RUN(test_matmul_int8);

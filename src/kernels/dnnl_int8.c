@@ -300,6 +300,60 @@ static lp_status int8_exec(dn_step *st, const lp_prep_ctx *pc, lp_status r, dnnl
     return dn_add_primitive(st, pc, pd, na, args);
 }
 
+/* Constant 8-bit weights `data` (layout `from`) as memory of layout `to`, the primitive's. A
+ * plain (unblocked) layout with a compensation buffer (an s8 source's, or a source zero
+ * point's: sums of the weights per output channel, written by the reorder) is filled in two
+ * reorders, the layout change alone and then the compensation between equal layouts: oneDNN
+ * 2.6.3's jit reorder from plain to channels-last weights (oihw -> hwio, goihw -> hwigo: what
+ * its gemm convolutions take) leaves the compensation 0 when it transposes 8 output channels
+ * of 8 weights each, e.g. 8 channels in 2 groups of a 4x2 window (docs/engine.md, "INT8";
+ * tools/dnnl_comp_repro.c). Blocked layouts (its other kernels') are filled right in one, and
+ * oneDNN has no reorder adding the compensation to some of them (matmul's). */
+static lp_status int8_weights(dn_step *st, const void *data, const dnnl_memory_desc_t *from,
+                              const dnnl_memory_desc_t *to, dnnl_memory_t *out)
+{
+    dnnl_memory_desc_t bare = *to;
+    memset(&bare.extra, 0, sizeof bare.extra);
+    if (!to->extra.flags || to->format_kind != dnnl_blocked || to->format_desc.blocking.inner_nblks ||
+        dnnl_memory_desc_equal(from, &bare))
+        return dn_const(st, data, from, to, out);
+    size_t size = dnnl_memory_desc_get_size(&bare);
+    void *buf = malloc(size ? size : 1);
+    if (!buf)
+        return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing INT8 weights");
+    dnnl_memory_t a = NULL, b = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_stream_t stream = st->stream;
+    dnnl_exec_arg_t args[2];
+    dnnl_status_t s = dnnl_memory_create(&a, from, dn_engine(), (void *)data);
+    if (s == dnnl_success)
+        s = dnnl_memory_create(&b, &bare, dn_engine(), buf);
+    if (s == dnnl_success)
+        s = dnnl_reorder_primitive_desc_create(&pd, from, dn_engine(), &bare, dn_engine(), NULL);
+    if (s == dnnl_success)
+        s = dnnl_primitive_create(&p, pd);
+    if (s == dnnl_success) {
+        args[0] = (dnnl_exec_arg_t){ DNNL_ARG_FROM, a };
+        args[1] = (dnnl_exec_arg_t){ DNNL_ARG_TO, b };
+        s = dnnl_primitive_execute(p, stream, 2, args);
+    }
+    if (s == dnnl_success)
+        s = dnnl_stream_wait(stream);
+    if (p)
+        dnnl_primitive_destroy(p);
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    if (a)
+        dnnl_memory_destroy(a);
+    if (b)
+        dnnl_memory_destroy(b);
+    lp_status r = s == dnnl_success ? dn_const(st, buf, &bare, to, out)
+                                    : lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: INT8 weight reorder (status %d)", (int)s);
+    free(buf);
+    return r;
+}
+
 /* ---- Conv ---- */
 
 lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
@@ -383,7 +437,7 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     dnnl_memory_t ms, mw, md, mafter = NULL;
     r = dn_input_q(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &qx, &ms);
     if (r == LP_OK)
-        r = dn_const(st, qw->q->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+        r = int8_weights(st, qw->q->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     if (r == LP_OK)
         r = int8_dst(st, pc, ch, out_priv, dn_q_md(pd, DNNL_ARG_DST), NULL, &md, &mafter);
     if (r == LP_OK)
@@ -464,7 +518,7 @@ lp_status dn_mm_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const
     dn_plain_md(&dst_f32, dnnl_f32, nd, m.dst);
     r = input_view_q(st, pc, m.a, &qx, &src_md, &ms);
     if (r == LP_OK)
-        r = qw ? dn_const(st, qw->q->data, &wei_view, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)
+        r = qw ? int8_weights(st, qw->q->data, &wei_view, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw)
                : input_view_q(st, pc, m.b, &qb, &wei_view, &mw);
     bool out_priv = dn_value_private_ok(pc, ch->out_value);
     if (r == LP_OK)
@@ -578,7 +632,7 @@ lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     dnnl_memory_t ms, mw, md;
     lp_status r = dn_mem_value(st, pc, n->in[0], &src_md, &ms);
     if (r == LP_OK)
-        r = dn_const(st, w->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+        r = int8_weights(st, w->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     if (r == LP_OK)
         r = dn_mem_value(st, pc, out_v, &dst_md, &md);
     if (r == LP_OK && zp == DNNL_RUNTIME_S32_VAL)
@@ -763,7 +817,7 @@ static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn
     if (ones)
         memset(ones, 1, (size_t)nw);
     if (r == LP_OK)
-        r = dn_const(st, ones, &w_md, dn_q_md(tpd, DNNL_ARG_WEIGHTS), &mw);
+        r = int8_weights(st, ones, &w_md, dn_q_md(tpd, DNNL_ARG_WEIGHTS), &mw);
     free(ones);
     if (r == LP_OK)
         r = dn_mem_temp(st, &t_md, &mt);
@@ -877,7 +931,7 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     lp_status r = w8 ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing an integer convolution");
     if (r == LP_OK) {
         convint_weights(g, n, w8, &corr);
-        r = dn_const(st, w8, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+        r = int8_weights(st, w8, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     }
     free(w8);
     if (r == LP_OK)

@@ -354,6 +354,45 @@ static lp_status int8_weights(dn_step *st, const void *data, const dnnl_memory_d
     return r;
 }
 
+/* Binds the per-channel binary operands of ch (scales, biases: the output's shape with every
+ * dim but the channels 1) as views of their plain bytes with dims (1, C, 1, ...) of rank nd,
+ * what a primitive of dims `dims` takes (dn_attr fits only operands of its own rank). oneDNN
+ * 2.6 reads an operand with the destination's own dims (one image with one output point) as
+ * full-size, which its fast INT8 convolutions take only in their layout (channels-last; a
+ * plain one gets ref_int8): then channels-last, the same bytes. */
+/* Binary operand v of a chain ending in `out` holds one value per channel (its shape,
+ * right-aligned to out's, is 1 but for out's channels, more than one). */
+static bool per_channel(const lp_graph *g, int v, const lp_shape *out)
+{
+    if (v < 0 || out->ndim < 2 || shape(g, v)->ndim > out->ndim || out->d[1] < 2)
+        return false;
+    const lp_shape *vs = shape(g, v);
+    for (int k = 0; k < vs->ndim; k++)
+        if (vs->d[k] != (k + out->ndim - vs->ndim == 1 ? out->d[1] : 1))
+            return false;
+    return true;
+}
+
+static lp_status channel_operands(dn_step *st, const lp_prep_ctx *pc, int nd, const int64_t *dims, dn_chain *ch)
+{
+    const lp_shape *out = shape(pc->g, ch->out_value);
+    int64_t d1[DNNL_MAX_NDIMS];
+    for (int i = 0; i < nd; i++)
+        d1[i] = i == 1 ? dims[1] : 1;
+    for (int i = 0; i < ch->n_post; i++) {
+        dn_post *p = &ch->post[i];
+        if (p->kind != DN_POST_BINARY || p->as_sum || p->mem || !per_channel(pc->g, p->value, out) ||
+            out->d[1] != dims[1])
+            continue;
+        if (lp_numel(nd, dims) == dims[1])
+            dn_md_channels_last(&p->md, nd, d1, dnnl_f32);
+        else
+            dn_plain_md(&p->md, dnnl_f32, nd, d1);
+        LP_TRY(dn_input_view(st, pc, p->value, &p->md, &p->mem));
+    }
+    return LP_OK;
+}
+
 /* ---- Conv ---- */
 
 lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
@@ -416,8 +455,11 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     int na = 4;
     dnnl_primitive_attr_t attr = NULL;
     bool per_tensor = lp_tensor_numel(qw->scale) == 1;
+    dn_chain pch = *ch;
     if (r == LP_OK)
-        r = int8_attr(st, pc, ch, nd, dd, priv, oscale, per_tensor ? 1 : (int)M, per_tensor ? 0 : 1 << 1, &qx, src_zp,
+        r = channel_operands(st, pc, nd, dd, &pch);
+    if (r == LP_OK)
+        r = int8_attr(st, pc, &pch, nd, dd, priv, oscale, per_tensor ? 1 : (int)M, per_tensor ? 0 : 1 << 1, &qx, src_zp,
                       &attr, args, &na);
     free(oscale);
     if (r != LP_OK) {
@@ -705,13 +747,7 @@ bool dn_convint_supports(const lp_graph *g, const lp_node *n)
         return false;
     lp_conv cv;
     int32_t corr;
-    /* one group or depthwise (one input and one output channel per group): other grouped
-     * integer convolutions with a source zero point gave wrong results from oneDNN 2.6 (1-D and
-     * 2-D, from a few channels per group on), depthwise ones none in 260 random cases; they run
-     * on the reference kernel */
-    int64_t group = lp_attr_int(n, "group", 1);
-    bool depthwise = group == x->shape.d[1] && group == w->init->dims[0];
-    return (group == 1 || depthwise) && dn_conv_geometry(g, n, &cv) && convint_weights(g, n, NULL, &corr);
+    return dn_conv_geometry(g, n, &cv) && convint_weights(g, n, NULL, &corr);
 }
 
 /* Value v, 8-bit integers of type dt, as memory of layout `want`: bound as stored (by a
@@ -895,10 +931,6 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     convint_weights(g, n, NULL, &corr);
     if (corr && !to_float)
         return LOWP_ERR_UNSUPPORTED;
-    for (int i = 0; corr && i < ch->n_post; i++)
-        if (ch->post[i].as_sum) /* gave wrong results in Silero VAD (tests/controlflow.sh): the
-                                   residual goes through the binary path below */
-            return LOWP_ERR_UNSUPPORTED;
     int nd = geo.nd;
     static const dnnl_format_tag_t nxc[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
     dnnl_data_type_t xdt = q8_dt(g->values[n->in[0]].dtype);
@@ -911,7 +943,33 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     dn_plain_md(&wei_plain, dnnl_s8, geo.wn, geo.wei);
     dnnl_dims_t dd;
     memcpy(dd, geo.dst, sizeof dd);
-    if (corr)
+    /* The chain after the convolution on a binary primitive (`split`): with a weight correction,
+     * and for grouped convolutions on oneDNN's gemm kernel with binary post-ops -- oneDNN 2.6.3
+     * applies per-channel binary post-ops there to the wrong channels for some channel counts
+     * per group (17, 31, 33, 49 of 1..49 with 2 groups; tools/dnnl_comp_repro.c's notes in
+     * docs/engine.md). */
+    bool split = corr != 0;
+    bool binary_post = false;
+    for (int i = 0; i < ch->n_post; i++)
+        binary_post |= ch->post[i].kind == DN_POST_BINARY;
+    if (!split && to_float && binary_post && cv.group > 1) {
+        dnnl_memory_desc_t probe_dst;
+        dnnl_memory_desc_init_by_tag(&probe_dst, nd, dd, dnnl_f32, nxc[nd]);
+        dnnl_primitive_attr_t pattr = NULL;
+        dnnl_primitive_desc_t probe;
+        const char *impl = NULL;
+        LP_TRY(zp_scale_attr(st, pc, zp, 1.f, &pattr));
+        if (conv_pd(&probe, &src_md, &wei_md, &probe_dst, &geo, false, pattr) == LP_OK) {
+            split = dnnl_primitive_desc_query(probe, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+                    strstr(impl, "gemm");
+            dnnl_primitive_desc_destroy(probe);
+        }
+    }
+    for (int i = 0; split && i < ch->n_post; i++)
+        if (ch->post[i].as_sum) /* gave wrong results in Silero VAD (tests/controlflow.sh): the
+                                   residual goes through the binary path below */
+            return LOWP_ERR_UNSUPPORTED;
+    if (split)
         dnnl_memory_desc_init_by_tag(&dst_md, nd, dd, dnnl_f32, nxc[nd]);
     else if (priv) /* (INT8 convolutions are fast only channels-last or blocked) */
         dn_md_any(&dst_md, nd, geo.dst, to_float ? dnnl_f32 : dnnl_s32);
@@ -920,8 +978,11 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     dnnl_exec_arg_t args[DN_MAX_ARGS];
     int na = 3;
     dnnl_primitive_attr_t attr = NULL;
-    if (!corr)
-        LP_TRY(dn_attr(st, pc, ch, nd, geo.dst, priv, &attr, args, &na));
+    dn_chain pch = *ch;
+    if (!split) {
+        LP_TRY(channel_operands(st, pc, nd, geo.dst, &pch));
+        LP_TRY(dn_attr(st, pc, &pch, nd, geo.dst, priv, &attr, args, &na));
+    }
     LP_TRY(zp_scale_attr(st, pc, zp, 1.f, &attr));
     dnnl_primitive_desc_t pd;
     LP_TRY(conv_pd(&pd, &src_md, &wei_md, &dst_md, &geo, false, attr));
@@ -941,7 +1002,13 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     if (r == LP_OK && corr)
         r = convint_correction(st, pc, &geo, lp_window_kprod(&cv.win), corr, zp, &zarg, ms, dn_q_md(pd, DNNL_ARG_SRC),
                                &mcorr);
-    if (r == LP_OK && corr) { /* the convolution into the output (channels-last) or a temporary */
+    if (r == LP_OK && !corr && split) { /* + 0: a zero operand carries the chain */
+        int64_t one[5] = { 1, 1, 1, 1, 1 }; /* (nd <= 5) */
+        dnnl_memory_desc_t zmd;
+        dn_plain_md(&zmd, dnnl_f32, nd, one);
+        r = dn_mem_temp(st, &zmd, &mcorr);
+    }
+    if (r == LP_OK && split) { /* the convolution into the output (channels-last) or a temporary */
         if (out_priv) {
             r = dn_mem_value(st, pc, out_v, &dst_md, &md);
             dn_set_output(st, pc, out_v, &dst_md);
@@ -963,25 +1030,43 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
         st->out_private = false;
     }
     LP_TRY(int8_exec(st, pc, r, pd, ms, mw, md, NULL, false, args, na));
-    if (!corr)
+    if (!split)
         return mafter ? dn_reorder_q(st, md, NULL, mafter, NULL) : LP_OK;
     /* out = chain(conv + correction): a binary add broadcasting the correction over channels.
      * Binary primitives are fast only with one layout in and out: the chain up to a
      * full-size operand (a residual) is that add's post-ops; the rest goes on a second
      * binary adding the residual converted to the layout of the result. */
-    int64_t full = lp_numel(nd, geo.dst), split = ch->n_post;
-    for (int i = 0; i < ch->n_post && split == ch->n_post; i++)
+    int64_t full = lp_numel(nd, geo.dst), at = ch->n_post;
+    for (int i = 0; i < ch->n_post && at == ch->n_post; i++)
         if (ch->post[i].kind == DN_POST_BINARY && !ch->post[i].mem && ch->post[i].value >= 0 &&
-            lp_numel(shape(g, ch->post[i].value)->ndim, shape(g, ch->post[i].value)->d) == full)
-            split = i;
+            lp_numel(shape(g, ch->post[i].value)->ndim, shape(g, ch->post[i].value)->d) == full &&
+            !per_channel(g, ch->post[i].value, shape(g, out_v)))
+            at = i;
     dn_chain head = *ch, tail = *ch;
-    head.n_post = (int)split;
-    tail.n_post = split < ch->n_post ? ch->n_post - (int)split - 1 : 0;
+    head.n_post = (int)at;
+    tail.n_post = at < ch->n_post ? ch->n_post - (int)at - 1 : 0;
     if (tail.n_post)
-        memmove(tail.post, ch->post + split + 1, (size_t)tail.n_post * sizeof *tail.post);
-    const dnnl_memory_desc_t *corr_md;
-    dnnl_memory_get_memory_desc(mcorr, &corr_md);
-    LP_TRY(binary_into(st, pc, &head, nd, geo.dst, dnnl_binary_add, &dst_md, md, corr_md, mcorr));
+        memmove(tail.post, ch->post + at + 1, (size_t)tail.n_post * sizeof *tail.post);
+    /* The add sees the spatial dims flattened, (N, M, S) channels-last + (N, 1, S), or (N, M) +
+     * (N, 1) for one output point (the same bytes): oneDNN 2.6's binary broadcasting over
+     * channels has only a reference kernel when a trailing dim is 1 (a 1-D or Hx1 output). */
+    int64_t S = lp_numel(nd - 2, geo.dst + 2), bd[3] = { geo.dst[0], geo.dst[1], S },
+            cd[3] = { corr ? geo.dst[0] : 1, 1, corr ? S : 1 };
+    int bn = S == 1 ? 2 : 3;
+    dnnl_memory_desc_t b_md, c_md;
+    if (bn == 3)
+        dn_md_channels_last(&b_md, 3, bd, dnnl_f32);
+    else
+        dn_plain_md(&b_md, dnnl_f32, 2, bd);
+    dn_plain_md(&c_md, dnnl_f32, bn, cd);
+    void *hd = NULL, *hc = NULL;
+    dnnl_memory_get_data_handle(md, &hd);
+    dnnl_memory_get_data_handle(mcorr, &hc);
+    dnnl_memory_t mb, mc;
+    LP_TRY(dn_mem(st, &b_md, hd, &mb));
+    LP_TRY(dn_mem(st, &c_md, hc, &mc));
+    LP_TRY(channel_operands(st, pc, bn, bd, &head));
+    LP_TRY(binary_into(st, pc, &head, bn, bd, dnnl_binary_add, &b_md, mb, &c_md, mc));
     dnnl_memory_desc_t out_md = dst_md;
     dnnl_memory_t mo = md;
     if (!out_priv) {
@@ -990,9 +1075,9 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
         dn_set_output(st, pc, out_v, &out_md);
         LP_TRY(dn_reorder_q(st, md, NULL, mo, NULL));
     }
-    if (split == ch->n_post)
+    if (at == ch->n_post)
         return LP_OK;
-    const dn_post *res = &ch->post[split];
+    const dn_post *res = &ch->post[at];
     dnnl_memory_t mr;
     LP_TRY(dn_input(st, pc, res->value, &out_md, &mr));
     return binary_into(st, pc, &tail, nd, geo.dst, res->alg, &out_md, mo, &out_md,

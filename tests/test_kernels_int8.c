@@ -528,6 +528,39 @@ static void test_conv_int8_comp8x8(void)
     }
 }
 
+/* A grouped INT8 convolution (more than 16 output channels per group: oneDNN's gemm kernel)
+ * followed by a per-channel Mul and Add: oneDNN 2.6.3 applies such binary post-ops to the
+ * wrong channels there (tools/dnnl_postop_repro.c; up to 310 of 331 off), so the leader runs
+ * in FP32 on the dequantized weights: no INT8 step. Float result: within 1e-5 of max|ref|. */
+static void test_conv_int8_grouped_posts(void)
+{
+    for (int t = 0; t < 4; t++) {
+        gb *b = gb_new(13);
+        int64_t g = 2 + t % 2, cg = 3, mg = 17 + 8 * (t / 2), M = g * mg;
+        int64_t xd[4] = { 1, g * cg, 5, 6 }, wd[4] = { M, cg, 1 + t % 2, 1 + t % 2 }, cd[3] = { M, 1, 1 };
+        float s_x, s_w[512];
+        double l1;
+        int x = gb_input(b, 4, xd, -1.f, 1.f);
+        int in[2] = { act_qdq(b, x, -1.0, 1.0, false, &s_x), weight_dq(b, 4, wd, 0, s_w, &l1) };
+        int y = gb_op(b, "Conv", 2, in);
+        attr_i(b, "group", g);
+        lp_tensor *sc, *bi;
+        lp_tensor_new(LOWP_FLOAT, 3, cd, &sc);
+        lp_tensor_new(LOWP_FLOAT, 3, cd, &bi);
+        for (int64_t c = 0; c < M; c++) {
+            ((float *)sc->data)[c] = (float)(0.5 + rndu());
+            ((float *)bi->data)[c] = (float)(10.0 * c); /* a wrong channel's bias shows */
+        }
+        y = op2(b, "Add", op2(b, "Mul", y, gb_tensor(b, sc)), gb_tensor(b, bi));
+        gb_output(b, y);
+        char what[96];
+        snprintf(what, sizeof what, "grouped conv g%lld %lld per group k%lld + Mul + Add", (long long)g,
+                 (long long)mg, (long long)wd[2]);
+        check_int8(what, b, 0, 0);
+        gb_free(b);
+    }
+}
+
 /* Depthwise and grouped convolutions as in MobileNet: 3x3 depthwise + ReLU6 requantized. */
 static void test_conv_int8_depthwise(void)
 {
@@ -1714,6 +1747,7 @@ int main(int argc, char **argv)
     RUN(test_conv_int8_residual);
     RUN(test_conv_int8_depthwise);
     RUN(test_conv_int8_comp8x8);
+    RUN(test_conv_int8_grouped_posts);
     RUN(test_conv_int8_large);
     RUN(test_gemm_int8_random);
     RUN(test_matmul_int8);

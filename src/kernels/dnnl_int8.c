@@ -393,6 +393,19 @@ static lp_status channel_operands(dn_step *st, const lp_prep_ctx *pc, int nd, co
     return LP_OK;
 }
 
+/* oneDNN 2.6.3's grouped INT8 convolutions on its gemm kernel apply per-channel binary post-ops
+ * to the wrong channels from more than 16 channels per group on (tools/dnnl_postop_repro.c):
+ * true when pd is such a convolution and ch has binary post-ops. */
+static bool gemm_binary_posts(dnnl_primitive_desc_t pd, const lp_conv *cv, const dn_chain *ch)
+{
+    bool binary = false;
+    for (int i = 0; i < ch->n_post; i++)
+        binary |= ch->post[i].kind == DN_POST_BINARY && !ch->post[i].as_sum;
+    const char *impl = NULL;
+    return binary && cv->group > 1 && dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+           impl && strstr(impl, "gemm");
+}
+
 /* ---- Conv ---- */
 
 lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
@@ -476,6 +489,10 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     }
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &cd, attr));
+    if (gemm_binary_posts(pd, &cv, ch)) {
+        dnnl_primitive_desc_destroy(pd);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN 2.6: binary post-ops of a grouped gemm INT8 convolution");
+    }
     dnnl_memory_t ms, mw, md, mafter = NULL;
     r = dn_input_q(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &qx, &ms);
     if (r == LP_OK)
@@ -945,9 +962,8 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     memcpy(dd, geo.dst, sizeof dd);
     /* The chain after the convolution on a binary primitive (`split`): with a weight correction,
      * and for grouped convolutions on oneDNN's gemm kernel with binary post-ops -- oneDNN 2.6.3
-     * applies per-channel binary post-ops there to the wrong channels for some channel counts
-     * per group (17, 31, 33, 49 of 1..49 with 2 groups; tools/dnnl_comp_repro.c's notes in
-     * docs/engine.md). */
+     * applies per-channel binary post-ops there to the wrong channels from more than 16
+     * channels per group on (tools/dnnl_postop_repro.c; docs/engine.md, "ConvInteger"). */
     bool split = corr != 0;
     bool binary_post = false;
     for (int i = 0; i < ch->n_post; i++)
@@ -957,11 +973,9 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
         dnnl_memory_desc_init_by_tag(&probe_dst, nd, dd, dnnl_f32, nxc[nd]);
         dnnl_primitive_attr_t pattr = NULL;
         dnnl_primitive_desc_t probe;
-        const char *impl = NULL;
         LP_TRY(zp_scale_attr(st, pc, zp, 1.f, &pattr));
         if (conv_pd(&probe, &src_md, &wei_md, &probe_dst, &geo, false, pattr) == LP_OK) {
-            split = dnnl_primitive_desc_query(probe, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
-                    strstr(impl, "gemm");
+            split = gemm_binary_posts(probe, &cv, ch);
             dnnl_primitive_desc_destroy(probe);
         }
     }

@@ -1051,11 +1051,13 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
      * full-size operand (a residual) is that add's post-ops; the rest goes on a second
      * binary adding the residual converted to the layout of the result. */
     int64_t full = lp_numel(nd, geo.dst), at = ch->n_post;
-    for (int i = 0; i < ch->n_post && at == ch->n_post; i++)
-        if (ch->post[i].kind == DN_POST_BINARY && !ch->post[i].mem && ch->post[i].value >= 0 &&
-            lp_numel(shape(g, ch->post[i].value)->ndim, shape(g, ch->post[i].value)->d) == full &&
-            !per_channel(g, ch->post[i].value, shape(g, out_v)))
-            at = i;
+    for (int i = 0; i < ch->n_post && at == ch->n_post; i++) {
+        const dn_post *p = &ch->post[i];
+        const lp_shape *vs = p->value >= 0 ? shape(g, p->value) : NULL, *os = shape(g, out_v);
+        if (p->kind == DN_POST_BINARY && !p->mem && vs && full > 1 && !per_channel(g, p->value, os) &&
+            vs->ndim == os->ndim && memcmp(vs->d, os->d, (size_t)os->ndim * sizeof *os->d) == 0)
+            at = i; /* (the output's own shape: a scalar or a per-channel operand of a one-point output is none) */
+    }
     dn_chain head = *ch, tail = *ch;
     head.n_post = (int)at;
     tail.n_post = at < ch->n_post ? ch->n_post - (int)at - 1 : 0;
@@ -1068,10 +1070,10 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
             cd[3] = { corr ? geo.dst[0] : 1, 1, corr ? S : 1 };
     int bn = S == 1 ? 2 : 3;
     dnnl_memory_desc_t b_md, c_md;
-    if (bn == 3)
+    if (bn == 3 && bd[1] > 1)
         dn_md_channels_last(&b_md, 3, bd, dnnl_f32);
-    else
-        dn_plain_md(&b_md, dnnl_f32, 2, bd);
+    else /* (one channel: the same bytes, and the binary wants one layout) */
+        dn_plain_md(&b_md, dnnl_f32, bn, bd);
     dn_plain_md(&c_md, dnnl_f32, bn, cd);
     void *hd = NULL, *hc = NULL;
     dnnl_memory_get_data_handle(md, &hd);

@@ -890,12 +890,22 @@ static void test_conv_integer(void)
                 yd[2 + i] = (xd[2 + i] + pads[i] + pads[nsp + i] - (k[i] - 1) * dl[i] - 1) / st[i] + 1;
             y = op2(b, "Add", y, gb_input(b, 2 + nsp, yd, -1.f, 1.f));
         }
+        if (t % 6 == 5) { /* read by a float convolution: the result stays in the step's own layout
+                             (private); the convolution is exact (a permutation of the channels
+                             times 0.5), so the bounds below still hold */
+            int64_t fd[4] = { M, M, 1, 1 };
+            lp_tensor *fw;
+            lp_tensor_new(LOWP_FLOAT, 2 + nsp, fd, &fw);
+            for (int64_t i = 0; i < M * M; i++)
+                ((float *)fw->data)[i] = i % M == (i / M + 1) % M ? 0.5f : 0.f;
+            y = op2(b, "Conv", y, gb_tensor(b, fw));
+        }
         gb_output(b, y);
         char what[160];
-        snprintf(what, sizeof what, "ConvInteger %s%s %dd C%lld M%lld g%d k%lld s%lld d%lld%s%s",
+        snprintf(what, sizeof what, "ConvInteger %s%s %dd C%lld M%lld g%d k%lld s%lld d%lld%s%s%s",
                  kind == 0 ? "u8" : kind == 1 ? "u8fit" : "s8", per_channel ? " per-channel" : "", nsp, (long long)C,
                  (long long)M, group, (long long)k[0], (long long)st[0], (long long)dl[0], t % 4 == 1 ? " relu" : "",
-                 t % 5 == 2 ? " residual" : "");
+                 t % 5 == 2 ? " residual" : "", t % 6 == 5 ? " -> conv" : "");
         double K = (double)(C / group) * k[0] * (nsp > 1 ? k[1] : 1);
         /* grouped ones whose u8 weights need a correction (some w - w_zp outside int8) are left
          * to the reference kernel: the correction sums over all input channels, not a group's */

@@ -367,6 +367,8 @@ static bool per_channel(const lp_graph *g, int v, const lp_shape *out)
     if (v < 0 || out->ndim < 2 || shape(g, v)->ndim > out->ndim || out->d[1] < 2)
         return false;
     const lp_shape *vs = shape(g, v);
+    if (lp_numel(vs->ndim, vs->d) != out->d[1]) /* (a scalar is none) */
+        return false;
     for (int k = 0; k < vs->ndim; k++)
         if (vs->d[k] != (k + out->ndim - vs->ndim == 1 ? out->d[1] : 1))
             return false;
@@ -1075,11 +1077,11 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     else /* (one channel: the same bytes, and the binary wants one layout) */
         dn_plain_md(&b_md, dnnl_f32, bn, bd);
     dn_plain_md(&c_md, dnnl_f32, bn, cd);
-    void *hd = NULL, *hc = NULL;
+    void *hd = NULL, *hc = NULL; /* (the output value's storage is bound per run: a view of it too) */
     dnnl_memory_get_data_handle(md, &hd);
     dnnl_memory_get_data_handle(mcorr, &hc);
     dnnl_memory_t mb, mc;
-    LP_TRY(dn_mem(st, &b_md, hd, &mb));
+    LP_TRY(out_priv ? dn_mem_value(st, pc, out_v, &b_md, &mb) : dn_mem(st, &b_md, hd, &mb));
     LP_TRY(dn_mem(st, &c_md, hc, &mc));
     LP_TRY(channel_operands(st, pc, bn, bd, &head));
     LP_TRY(binary_into(st, pc, &head, bn, bd, dnnl_binary_add, &b_md, mb, &c_md, mc));

@@ -120,12 +120,8 @@ def convint_case(rng, outdir, i):
     d = w.astype(np.int64) - np.asarray(zw, np.int64).reshape([-1] + [1] * (w.ndim - 1))
     corrected = bool(((d < -128) | (d > 127)).any())  # w - zw beyond int8: a weight correction
     why = None
-    if group > 1 and not C == M == group:
-        why = "grouped ConvInteger other than depthwise stays on the reference kernel"
-    elif group > 1 and corrected:
+    if group > 1 and corrected:  # (the correction sums over all input channels, not a group's)
         why = "grouped ConvInteger whose u8 weights need a correction stays on the reference kernel"
-    elif corrected and out[-1] == 1 and M > 1:
-        why = "a weight correction and an output whose last dim is 1: reference fallback"
     save(outdir, name, nodes, inits, x, out, ref=why)
 
 

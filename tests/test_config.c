@@ -144,6 +144,19 @@ static void test_full(void)
     lowp_config_free(c);
 }
 
+/* A choice list as one string: names separated by commas and/or blanks, as LPOT writes them. */
+static void test_choice_string(void)
+{
+    lowp_config *c = NULL;
+    CHECK_OK(lowp_config_load_string("model: {name: m}\nquantization:\n  model_wise:\n    activation:\n"
+                                     "      dtype: ' uint8,fp32  bf16 ,'\n", "c.yaml", &c));
+    if (!c)
+        return;
+    const lp_cfg_choice *d = &c->quantization.model_wise.activation.dtype;
+    CHECK(d->n == 3 && d->v[0] == LP_QDT_UINT8 && d->v[1] == LP_QDT_FP32 && d->v[2] == LP_QDT_BF16);
+    lowp_config_free(c);
+}
+
 static void test_defaults(void)
 {
     lowp_config *c = NULL;
@@ -337,6 +350,10 @@ static void test_errors(void)
     E("quantization:\n  train: {criterion: {CrossEntropyLoss: {reduction: avg}}}\n",
       "quantization.train.criterion.CrossEntropyLoss.reduction: 'avg' is not one of");
     E("quantization:\n  train: {start_epoch: 2, end_epoch: 1}\n", "quantization.train.end_epoch: must be at least 3");
+    E("quantization:\n  model_wise:\n    activation:\n      dtype: 'uint8, fp32 bf16,int8, uint8'\n",
+      "quantization.model_wise.activation.dtype: expected at most 4 names");
+    E("quantization:\n  model_wise:\n    activation:\n      dtype: [uint8, fp32, bf16, int8, uint8]\n",
+      "quantization.model_wise.activation.dtype: expected a list of at most 4 names");
     E("quantization:\n  model_wise:\n    weight:\n      granularity: per_row\n",
       "quantization.model_wise.weight.granularity: 'per_row' is not one of: per_channel, per_tensor at line 6");
     /* schema values lowp cannot do are refused naming the key (they were accepted and done
@@ -733,6 +750,7 @@ int main(void)
     RUN(test_pruning_section);
     RUN(test_full);
     RUN(test_defaults);
+    RUN(test_choice_string);
     RUN(test_examples);
     RUN(test_errors);
     return TEST_SUMMARY("test_config");

@@ -197,7 +197,7 @@ static lp_status get_choice(const ctx *c, const lp_yval *map, const char *key, c
     char p[256];
     join(p, sizeof p, path, key);
     out->n = 0;
-    char tok[4][32];
+    char tok[4][64];
     int nt = 0;
     if (v->kind == LP_NODE_SEQ) {
         for (int i = 0; i < v->n; i++) {
@@ -206,19 +206,8 @@ static lp_status get_choice(const ctx *c, const lp_yval *map, const char *key, c
             snprintf(tok[nt++], sizeof tok[0], "%s", v->items[i]->str);
         }
     } else if (v->kind == LP_NODE_SCALAR) {
-        const char *s = v->str;
-        while (*s) {
-            while (*s == ',' || isspace((unsigned char)*s))
-                s++;
-            if (!*s)
-                break;
-            const char *b = s;
-            while (*s && *s != ',' && !isspace((unsigned char)*s))
-                s++;
-            if (nt == 4)
-                return bad(c, p, v, "expected at most 4 names");
-            snprintf(tok[nt++], sizeof tok[0], "%.*s", (int)(s - b), b);
-        }
+        if ((nt = lp_params_split(v->str, 4, tok)) > 4)
+            return bad(c, p, v, "expected at most 4 names");
     } else {
         return bad(c, p, v, "expected a name or a list of names, got '%s'", show(v));
     }
@@ -282,9 +271,7 @@ static lp_status parse_transforms(const ctx *c, const lp_yval *v, const char *pa
         lowp_params p;
         lp_params_view(&p, v->items[i], c->file, path);
         if (!lp_transform_find(v->keys[i])) {
-            char names[512];
-            lp_transform_names(names, sizeof names);
-            st = lp_unknown_name(&p, "transform", v->keys[i], names);
+            st = lp_unknown_name(&p, "transform", v->keys[i], lp_transform_names);
             break;
         }
         join(list[i].path, sizeof list[i].path, path, v->keys[i]);
@@ -358,16 +345,12 @@ static lp_status parse_dataloader(const ctx *c, const lp_yval *v, const char *pa
     lp_params_view(&params, ds, c->file, p);
     const lowp_dataset_vtable *vt = lp_dataset_find(d->dataset.name);
     if (!vt) {
-        char names[512];
-        lp_dataset_names(names, sizeof names);
         params.node = (lp_yval *)d->dataset.params;
-        return lp_unknown_name(&params, "dataset", d->dataset.name, names);
+        return lp_unknown_name(&params, "dataset", d->dataset.name, lp_dataset_names);
     }
     join(d->dataset.path, sizeof d->dataset.path, p, d->dataset.name);
     view_of(c, &d->dataset, &params);
-    char what[160];
-    snprintf(what, sizeof what, "dataset '%s'", d->dataset.name);
-    LP_TRY(lp_params_check(&params, vt->params, what));
+    LP_TRY(lp_params_check(&params, vt->params, "dataset", d->dataset.name));
     /* LPOT's download: true fetches a missing dataset; lowp reads only what is on disk, so
      * the request would go unanswered: refused (false says what lowp does anyway). */
     const lp_yval *dlv = d->dataset.params ? lp_yval_get(d->dataset.params, "download") : NULL;
@@ -553,11 +536,8 @@ static lp_status check_metric(const ctx *c, const char *path, lp_cfg_named *n)
 {
     lowp_params p;
     lp_params_view(&p, n->params, c->file, path);
-    if (!lp_metric_find(n->name)) {
-        char names[512];
-        lp_metric_names(names, sizeof names);
-        return lp_unknown_name(&p, "metric", n->name, names);
-    }
+    if (!lp_metric_find(n->name))
+        return lp_unknown_name(&p, "metric", n->name, lp_metric_names);
     join(n->path, sizeof n->path, path, n->name);
     lp_params_view(&p, n->params, c->file, n->path);
     lowp_metric *m = NULL;

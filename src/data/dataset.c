@@ -35,14 +35,9 @@ lowp_status lowp_dataset_register(const lowp_dataset_vtable *vt)
 lp_status lp_dataset_open_params(const char *name, lowp_params *params, lowp_dataset **out)
 {
     const lowp_dataset_vtable *vt = lp_dataset_find(name);
-    if (!vt) {
-        char names[512];
-        lp_dataset_names(names, sizeof names);
-        return lp_unknown_name(params, "dataset", name, names);
-    }
-    char what[160];
-    snprintf(what, sizeof what, "dataset '%s'", name);
-    LP_TRY(lp_params_check(params, vt->params, what));
+    if (!vt)
+        return lp_unknown_name(params, "dataset", name, lp_dataset_names);
+    LP_TRY(lp_params_check(params, vt->params, "dataset", name));
     lowp_dataset *d = calloc(1, sizeof *d);
     if (!d)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
@@ -66,8 +61,7 @@ lowp_status lowp_dataset_open(const char *name, const lowp_params *params, lowp_
     if (!name || !out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_dataset_open: NULL argument");
     lowp_params view;
-    lp_params_view(&view, params ? params->node : NULL, params ? params->file : "",
-                   params && *params->path ? params->path : name);
+    lp_params_view_of(&view, params, name);
     return lp_dataset_open_params(name, &view, out);
 }
 

@@ -457,7 +457,8 @@ static const struct { const char *kind, *name, *why; } lpot_missing[] = {
     {"transform", "SquadV1", "it detokenizes answers with BERT's vocabulary (a tokenizer lowp does not have); SquadF1 scores the model's answer spans on token positions"},
 };
 
-lp_status lp_unknown_name(const lowp_params *p, const char *kind, const char *name, const char *known)
+lp_status lp_unknown_name(const lowp_params *p, const char *kind, const char *name,
+                          void (*known)(char *buf, size_t size))
 {
     char where[40] = "";
     int line = lp_yval_line(p->node);
@@ -468,8 +469,10 @@ lp_status lp_unknown_name(const lowp_params *p, const char *kind, const char *na
             return lp_error(LOWP_ERR_UNSUPPORTED, "%s%s%s%s%s '%s'%s is an LPOT %s that lowp does not have: %s",
                             p->file, *p->file ? ": " : "", p->path, *p->path ? ": " : "", kind, name, where, kind,
                             lpot_missing[i].why);
+    char names[512];
+    known(names, sizeof names);
     return lp_error(LOWP_ERR_INVALID_ARGUMENT, "%s%s%s%sunknown %s '%s'%s (known: %s)", p->file,
-                    *p->file ? ": " : "", p->path, *p->path ? ": " : "", kind, name, where, known);
+                    *p->file ? ": " : "", p->path, *p->path ? ": " : "", kind, name, where, names);
 }
 
 /* ---- params ---- */
@@ -480,6 +483,12 @@ void lp_params_view(lowp_params *p, const lp_yval *node, const char *file, const
     p->node = (lp_yval *)node;
     snprintf(p->file, sizeof p->file, "%s", file ? file : "");
     snprintf(p->path, sizeof p->path, "%s", path ? path : "");
+}
+
+void lp_params_view_of(lowp_params *view, const lowp_params *params, const char *name)
+{
+    lp_params_view(view, params ? params->node : NULL, params ? params->file : "",
+                   params && *params->path ? params->path : name);
 }
 
 static const lowp_param_spec *spec_find(const lowp_param_spec *spec, const char *key)
@@ -525,8 +534,7 @@ static const char *type_name(lowp_param_type t)
     }
 }
 
-/* Splits "1, 2 3" into tokens; calls fn per token; false if fn refuses one. */
-static int split_scalar(const char *s, int max, char tokens[][64])
+int lp_params_split(const char *s, int max, char tokens[][64])
 {
     int n = 0;
     while (*s) {
@@ -574,7 +582,7 @@ static int read_numbers(const lp_yval *v, bool ints, int max, double *vals, int6
         return -1;
     }
     char tokens[64][64];
-    int n = split_scalar(v->str, 64, tokens);
+    int n = lp_params_split(v->str, 64, tokens);
     if (n == 0 || n > 64) {
         *bad = v;
         return -1;
@@ -650,8 +658,10 @@ static lp_status check_value(const lowp_params *p, const char *key, const lp_yva
     return LP_OK;
 }
 
-lp_status lp_params_check(const lowp_params *p, const lowp_param_spec *spec, const char *what)
+lp_status lp_params_check(const lowp_params *p, const lowp_param_spec *spec, const char *kind, const char *name)
 {
+    char what[160];
+    snprintf(what, sizeof what, "%s '%s'", kind, name);
     const lp_yval *n = p->node;
     if (n && n->kind != LP_NODE_NULL && n->kind != LP_NODE_MAP) {
         const lowp_param_spec *pos = spec_positional(spec);

@@ -58,17 +58,25 @@ struct lowp_params {
 
 /* A borrowed view of `node` (not copied). */
 void lp_params_view(lowp_params *p, const lp_yval *node, const char *file, const char *path);
+/* The view the public constructors take of a caller's `params` (NULL: none): its node and
+ * file, and its path or, without one, `name`. */
+void lp_params_view_of(lowp_params *view, const lowp_params *params, const char *name);
 /* The raw node of `key` (honouring a positional direct value), or NULL. */
 const lp_yval *lp_params_lookup(const lowp_params *p, const char *key);
-/* Checks the params against `spec`: types, required keys, unknown keys. Errors read
- * "FILE: PATH.KEY: expected an integer, got 'x' at line N". `what` is "dataset 'MNIST'". */
-lp_status lp_params_check(const lowp_params *p, const lowp_param_spec *spec, const char *what);
+/* Checks the params of `kind` `name` (the dataset 'MNIST') against `spec`: types, required
+ * keys, unknown keys. Errors read "FILE: PATH.KEY: expected an integer, got 'x' at line N". */
+lp_status lp_params_check(const lowp_params *p, const lowp_param_spec *spec, const char *kind, const char *name);
 
 /* Error helper: "FILE: PATH: message at line N" (file/line parts omitted when unknown). */
 lp_status lp_cfg_error(lp_status st, const char *file, const char *path, int line,
                        const char *fmt, ...) LP_PRINTF(5, 6);
 
-/* "FILE: PATH: unknown KIND 'NAME' at line N (known: KNOWN)". */
-lp_status lp_unknown_name(const lowp_params *p, const char *kind, const char *name, const char *known);
+/* Splits "1, 2 3" (commas and blanks separate) into tokens[max] of at most 63 characters;
+ * returns how many there are, which may exceed max (only max are stored). */
+int lp_params_split(const char *s, int max, char tokens[][64]);
+
+/* "FILE: PATH: unknown KIND 'NAME' at line N (known: the names `known` lists)". */
+lp_status lp_unknown_name(const lowp_params *p, const char *kind, const char *name,
+                          void (*known)(char *buf, size_t size));
 
 #endif

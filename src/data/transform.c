@@ -60,14 +60,9 @@ int lowp_transform_count(const lowp_transform *t) { return t ? t->n : 0; }
 lp_status lp_transform_append_params(lowp_transform *t, const char *name, lowp_params *params)
 {
     const lowp_transform_vtable *vt = lp_transform_find(name);
-    if (!vt) {
-        char names[512];
-        lp_transform_names(names, sizeof names);
-        return lp_unknown_name(params, "transform", name, names);
-    }
-    char what[160];
-    snprintf(what, sizeof what, "transform '%s'", name);
-    LP_TRY(lp_params_check(params, vt->params, what));
+    if (!vt)
+        return lp_unknown_name(params, "transform", name, lp_transform_names);
+    LP_TRY(lp_params_check(params, vt->params, "transform", name));
     if (t->n == t->cap) {
         int cap = t->cap ? 2 * t->cap : 8;
         lp_transform_step *s = realloc(t->steps, (size_t)cap * sizeof *s);
@@ -93,8 +88,7 @@ lowp_status lowp_transform_append(lowp_transform *t, const char *name, const low
     if (!t || !name)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_transform_append: NULL argument");
     lowp_params view;
-    lp_params_view(&view, params ? params->node : NULL, params ? params->file : "",
-                   params && *params->path ? params->path : name);
+    lp_params_view_of(&view, params, name);
     return lp_transform_append_params(t, name, &view);
 }
 

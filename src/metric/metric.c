@@ -50,14 +50,9 @@ lowp_status lowp_metric_register(const lowp_metric_vtable *vt)
 lp_status lp_metric_create_params(const char *name, lowp_params *params, lowp_metric **out)
 {
     const lowp_metric_vtable *vt = lp_metric_find(name);
-    if (!vt) {
-        char names[512];
-        lp_metric_names(names, sizeof names);
-        return lp_unknown_name(params, "metric", name, names);
-    }
-    char what[160];
-    snprintf(what, sizeof what, "metric '%s'", name);
-    LP_TRY(lp_params_check(params, vt->params, what));
+    if (!vt)
+        return lp_unknown_name(params, "metric", name, lp_metric_names);
+    LP_TRY(lp_params_check(params, vt->params, "metric", name));
     lowp_metric *m = calloc(1, sizeof *m);
     if (!m)
         return lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory");
@@ -85,8 +80,7 @@ lowp_status lowp_metric_create(const char *name, const lowp_params *params, lowp
     if (!name || !out)
         return lp_error(LOWP_ERR_INVALID_ARGUMENT, "lowp_metric_create: NULL argument");
     lowp_params view;
-    lp_params_view(&view, params ? params->node : NULL, params ? params->file : "",
-                   params && *params->path ? params->path : name);
+    lp_params_view_of(&view, params, name);
     return lp_metric_create_params(name, &view, out);
 }
 

@@ -127,6 +127,22 @@ static lp_status infer_subgraphs(lp_graph *g, int ni, bool strict, int depth)
 
 lp_status lp_graph_infer(lp_graph *g, bool strict) { return infer_graph(g, strict, 0); }
 
+lp_status lp_graph_finish(lp_graph *g, lp_status st, lp_graph **out)
+{
+    if (st == LP_OK)
+        st = lp_graph_compact(g);
+    if (st == LP_OK)
+        st = lp_graph_toposort(g);
+    if (st == LP_OK)
+        st = lp_graph_infer(g, false);
+    if (st != LP_OK) {
+        lp_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return LP_OK;
+}
+
 static lp_status infer_graph(lp_graph *g, bool strict, int depth)
 {
     lp_vinfo out[LP_MAX_NODE_IO];

@@ -21,6 +21,9 @@ lp_status lp_node_infer_with(const lp_graph *g, int ni, const lp_vinfo *const *i
  * inference knows less, the declared one is kept. With strict false, a node that cannot be
  * inferred (unknown op, error) leaves its outputs unknown and inference goes on. */
 lp_status lp_graph_infer(lp_graph *g, bool strict);
+/* The end of a pass that built graph g: when st is LP_OK, drops the dead nodes (compact), orders
+ * the rest and infers (not strict); then *out = g, or g is freed and the failure returned. */
+lp_status lp_graph_finish(lp_graph *g, lp_status st, lp_graph **out);
 
 /* Frees values computed by infer in out[0..n). */
 void lp_vinfo_release(lp_vinfo *out, int n);

@@ -355,16 +355,5 @@ lp_status lp_quantize_graph_dynamic(const lp_graph *src, const lp_recipe *r, lp_
         st = lp_graph_walk_subgraphs(g, ms_domain_used, g);
     if (st == LP_OK)
         st = lp_recipe_mark_bf16(g, r);
-    if (st == LP_OK)
-        st = lp_graph_compact(g);
-    if (st == LP_OK)
-        st = lp_graph_toposort(g);
-    if (st == LP_OK)
-        st = lp_graph_infer(g, false);
-    if (st != LP_OK) {
-        lp_graph_free(g);
-        return st;
-    }
-    *out = g;
-    return LP_OK;
+    return lp_graph_finish(g, st, out);
 }

@@ -106,16 +106,5 @@ lp_status lp_qdq_to_qoperator(const lp_graph *src, lp_graph **out)
             st = fuse(g, i);
     if (st == LP_OK)
         st = lp_pass_dead_nodes(g);
-    if (st == LP_OK)
-        st = lp_graph_compact(g);
-    if (st == LP_OK)
-        st = lp_graph_toposort(g);
-    if (st == LP_OK)
-        st = lp_graph_infer(g, false);
-    if (st != LP_OK) {
-        lp_graph_free(g);
-        return st;
-    }
-    *out = g;
-    return LP_OK;
+    return lp_graph_finish(g, st, out);
 }

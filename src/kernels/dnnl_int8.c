@@ -354,12 +354,6 @@ static lp_status int8_weights(dn_step *st, const void *data, const dnnl_memory_d
     return r;
 }
 
-/* Binds the per-channel binary operands of ch (scales, biases: the output's shape with every
- * dim but the channels 1) as views of their plain bytes with dims (1, C, 1, ...) of rank nd,
- * what a primitive of dims `dims` takes (dn_attr fits only operands of its own rank). oneDNN
- * 2.6 reads an operand with the destination's own dims (one image with one output point) as
- * full-size, which its fast INT8 convolutions take only in their layout (channels-last; a
- * plain one gets ref_int8): then channels-last, the same bytes. */
 /* Binary operand v of a chain ending in `out` holds one value per channel (its shape,
  * right-aligned to out's, is 1 but for out's channels, more than one). */
 static bool per_channel(const lp_graph *g, int v, const lp_shape *out)
@@ -375,6 +369,12 @@ static bool per_channel(const lp_graph *g, int v, const lp_shape *out)
     return true;
 }
 
+/* Binds the per-channel binary operands of ch (scales, biases: the output's shape with every
+ * dim but the channels 1) as views of their plain bytes with dims (1, C, 1, ...) of rank nd,
+ * what a primitive of dims `dims` takes (dn_attr fits only operands of its own rank). oneDNN
+ * 2.6 reads an operand with the destination's own dims (one image with one output point) as
+ * full-size, which its fast INT8 convolutions take only in their layout (channels-last; a
+ * plain one gets ref_int8): then channels-last, the same bytes. */
 static lp_status channel_operands(dn_step *st, const lp_prep_ctx *pc, int nd, const int64_t *dims, dn_chain *ch)
 {
     const lp_shape *out = shape(pc->g, ch->out_value);

@@ -34,7 +34,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_SRC:%.c=$(BUILD)/obj/%.o) $(
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv bench-deconv bench-graph bench-train zoo
+.PHONY: all deps test test-asan demo install clean fuzz bench bench-conv bench-conv1d bench-deconv bench-graph bench-train zoo
 all: $(BUILD)/liblowp.a $(BUILD)/liblowp.so $(BUILD)/lowp
 
 $(GEN_C) $(GEN_H): $(PROTO)
@@ -127,6 +127,15 @@ bench-conv: $(BUILD)/bench/conv_overhead
 $(BUILD)/bench/conv_overhead: bench/conv_overhead.c $(BUILD)/liblowp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(BUILD)/liblowp.a $(LDFLAGS_ALL) $(LDLIBS)
+
+# 1-D convolutions' formulations (conv 1-D, as 2-D with H = 1, frames + matmul) in standalone
+# oneDNN on the real models' shapes (a benchmark, not a test: run $(BUILD)/bench/conv1d_bench;
+# docs/performance.md, "1-D convolutions").
+bench-conv1d: $(BUILD)/bench/conv1d_bench
+
+$(BUILD)/bench/conv1d_bench: bench/conv1d_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) $(CPPFLAGS) $< -o $@ $(LDFLAGS_ALL) $(LDLIBS)
 
 # ConvTranspose in lowp's builds and in standalone oneDNN, side by side (a benchmark, not a test:
 # run $(BUILD)/bench/deconv_bench; docs/engine.md, "ConvTranspose").

@@ -125,6 +125,28 @@ lp_status dn_mem_value(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_mem
     return dn_bind_to(st, *out, &pc->vals[v].data);
 }
 
+/* md re-described in dims `dims` of rank nd: the same bytes, size-1 dims inserted or dropped
+ * (a 1-D convolution run as 2-D with H = 1 sees its (N, C, W) values as (N, C, 1, W)). */
+bool dn_md_reshape(dnnl_memory_desc_t *out, const dnnl_memory_desc_t *md, int nd, const int64_t *dims)
+{
+    dnnl_dims_t d;
+    for (int i = 0; i < nd; i++)
+        d[i] = dims[i];
+    return dnnl_memory_desc_reshape(out, md, nd, d) == dnnl_success;
+}
+
+lp_status dn_mem_as(dn_step *st, dnnl_memory_t m, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    void *handle = NULL;
+    dnnl_memory_get_data_handle(m, &handle);
+    for (int i = 0; i < st->n_bind; i++)
+        if (st->bind[i].mem == m) { /* bound to a value or the scratch: follow it too */
+            LP_TRY(dn_mem(st, md, NULL, out));
+            return dn_bind_to(st, *out, st->bind[i].where);
+        }
+    return dn_mem(st, md, handle, out);
+}
+
 lp_status dn_mem_temp(dn_step *st, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
 {
     if (st->n_buf == DN_MAX_MEM)
@@ -232,6 +254,13 @@ lp_status dn_reorder_q(dn_step *st, dnnl_memory_t from, const dn_quant *fq, dnnl
     const dnnl_memory_desc_t *mf, *mt;
     dnnl_memory_get_memory_desc(from, &mf);
     dnnl_memory_get_memory_desc(to, &mt);
+    if (mf->ndims != mt->ndims) { /* one side seen with size-1 dims more (dn_md_reshape) */
+        dnnl_memory_desc_t r;
+        if (!dn_md_reshape(&r, mf, mt->ndims, mt->dims))
+            return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: a reorder between ranks %d and %d", mf->ndims, mt->ndims);
+        LP_TRY(dn_mem_as(st, from, &r, &from));
+        dnnl_memory_get_memory_desc(from, &mf);
+    }
     dnnl_memory_desc_t from_as_to = *mf;
     from_as_to.data_type = mt->data_type;
     if (!((fq && fq->on && fq->zp) || (tq && tq->on && tq->zp)) || dnnl_memory_desc_equal(&from_as_to, mt) ||
@@ -262,6 +291,8 @@ lp_status dn_input_q(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memor
     dn_quant hq = { 0 };
     dn_value_md(pc, v, &have);
     dn_value_quantized(pc, v, &hq);
+    if (want && want->ndims != have.ndims && !dn_md_reshape(&have, &have, want->ndims, want->dims))
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: value seen in rank %d", want->ndims);
     dnnl_memory_t src;
     LP_TRY(dn_mem_value(st, pc, v, &have, &src));
     if (!want && hq.on) { /* "as stored" means float to callers that know no quantization */
@@ -369,12 +400,15 @@ lp_status dn_add_primitive(dn_step *st, const lp_prep_ctx *pc, dnnl_primitive_de
 
 void dn_set_output(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md)
 {
+    const lp_value *val = &pc->g->values[v];
     st->out_value = v;
     st->out_md = *md;
-    const lp_value *val = &pc->g->values[v];
+    /* readers see the value in its own rank (a 1-D convolution's 2-D dst: H = 1 dropped) */
+    if (md->ndims != val->shape.ndim && !dn_md_reshape(&st->out_md, md, val->shape.ndim, val->shape.d))
+        st->out_md = *md;
     dnnl_memory_desc_t plain;
     dn_plain_md(&plain, dnnl_f32, val->shape.ndim, val->shape.d);
-    st->out_private = !dnnl_memory_desc_equal(&plain, md);
+    st->out_private = !dnnl_memory_desc_equal(&plain, &st->out_md);
     size_t need = dnnl_memory_desc_get_size(md);
     if (pc->value_bytes[v] < need)
         pc->value_bytes[v] = need;

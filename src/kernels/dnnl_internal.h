@@ -233,6 +233,13 @@ bool dn_value_private_ok(const lp_prep_ctx *pc, int v);
 lp_status dn_mem(dn_step *st, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out);
 /* A memory bound at run time to value v's data, described by `md`. */
 lp_status dn_mem_value(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
+/* md re-described with dims `dims` of rank nd (the same bytes: size-1 dims inserted or dropped);
+ * false when oneDNN cannot. dn_input/dn_input_q take a `want` of another rank than the value
+ * (its md reshaped so), dn_reorder_q memories of two ranks, dn_set_output a dst md of the
+ * primitive's rank (stored reshaped to the value's): a 1-D convolution runs as 2-D. */
+bool dn_md_reshape(dnnl_memory_desc_t *out, const dnnl_memory_desc_t *md, int nd, const int64_t *dims);
+/* A memory of `md` over memory m's bytes, following m's run-time binding if it has one. */
+lp_status dn_mem_as(dn_step *st, dnnl_memory_t m, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
 /* A step-owned buffer of md's size, and a memory over it. */
 lp_status dn_mem_temp(dn_step *st, const dnnl_memory_desc_t *md, dnnl_memory_t *out);
 /* Value v as an input in layout `want` (NULL: as stored, or plain float when stored

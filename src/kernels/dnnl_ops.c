@@ -172,19 +172,7 @@ static lp_status output_or_temp(dn_step *st, const lp_prep_ctx *pc, int v, bool 
 
 static lp_status reorder_out(dn_step *st, dnnl_memory_t from, dnnl_memory_t to)
 {
-    const dnnl_memory_desc_t *mf, *mt;
-    dnnl_memory_get_memory_desc(from, &mf);
-    dnnl_memory_get_memory_desc(to, &mt);
-    dnnl_primitive_desc_t pd;
-    if (dnnl_reorder_primitive_desc_create(&pd, mf, dn_engine(), mt, dn_engine(), NULL) != dnnl_success)
-        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no reorder");
-    dnnl_primitive_t r;
-    dnnl_status_t s = dnnl_primitive_create(&r, pd);
-    dnnl_primitive_desc_destroy(pd);
-    if (s != dnnl_success)
-        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no reorder");
-    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
-    return dn_add_exec(st, r, 2, args);
+    return dn_reorder_q(st, from, NULL, to, NULL);
 }
 
 /* A reorder of `from` (memory with md mf) into a new temporary of md `to`, executed per run. */
@@ -225,6 +213,22 @@ static dnnl_data_type_t private_dt(const lp_prep_ctx *pc, int v, bool out_priv)
 }
 
 /* ---- post-ops ---- */
+
+/* When dims (rank nd) are out's (rank R) with size-1 dims inserted: operand dims sr (aligned to
+ * out) mapped onto dims in d1. (Matching greedily is right: where out has a 1, so has sr.) */
+static bool ones_inserted(int R, const int64_t *out, const int64_t *sr, int nd, const int64_t *dims, int64_t *d1)
+{
+    int j = 0;
+    for (int k = 0; k < nd; k++) {
+        if (j < R && dims[k] == out[j])
+            d1[k] = sr[j++];
+        else if (dims[k] == 1)
+            d1[k] = 1;
+        else
+            return false;
+    }
+    return j == R;
+}
 
 lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
                   bool allow_private, dnnl_primitive_attr_t *attr, dnnl_exec_arg_t *args, int *nargs)
@@ -282,6 +286,8 @@ lp_status dn_attr(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd
                 d1[k] = 1;
         } else if (full && pn == on) {
             memcpy(d1, dims, (size_t)nd * sizeof *dims);
+        } else if (ones_inserted(R, out->d, sr, nd, dims, d1)) {
+            /* dims are the output's with size-1 dims inserted (a 1-D convolution as 2-D) */
         } else if (nd == 2 && R >= 2) {
             int64_t lead = lp_numel(R - 1, sr);
             if ((lead != 1 && lead != dims[0]) || sr[R - 1] != dims[1]) {
@@ -691,13 +697,44 @@ static lp_status conv_build_frames(dn_step *st, const lp_prep_ctx *pc, const lp_
     return reorder_out(st, mc, mo);
 }
 
+/* A 1-D depthwise convolution as 2-D with H = 1: oneDNN 2.6 has no fast 1-D depthwise kernel
+ * (its 1-D form lands on x64:gemm:jit, one small GEMM per channel and image) but two 2-D ones,
+ * brdgmm_dw (channels-last) and jit_dw (nChw16c), which take any channel count. Measured
+ * (bench/conv1d_bench.c, docs/performance.md "1-D convolutions"): Silero VAD v4's 258-channel
+ * k 5 conv at batch 16 drops from ~1.7 ms to ~8 us; 16-512 channels, 2-1000 positions,
+ * strides, dilations: 10-300x. Grouped (C/g > 1) and ordinary 1-D convolutions run the same
+ * kernel in both forms, so only depthwise ones are rewritten. The values keep their rank:
+ * the primitive sees (N, C, 1, W) views of them (dn_md_reshape). */
+static bool conv1d_as_2d(const lp_conv *cv, const dn_conv_dims *geo, dn_conv_dims *out)
+{
+    const char *env = getenv("LOWP_CONV1D_AS_2D");
+    if (geo->nd != 3 || cv->group < 2 || cv->C != cv->group || cv->M != cv->group || (env && strcmp(env, "0") == 0))
+        return false;
+    *out = *geo;
+    out->nd = 4;
+    out->src[2] = out->dst[2] = out->wei[out->wn - 1] = 1; /* H = 1, and kernel height 1 */
+    out->src[3] = geo->src[2], out->dst[3] = geo->dst[2], out->wei[out->wn++] = geo->wei[geo->wn - 1];
+    out->strides[0] = 1, out->dil[0] = 0, out->pad_l[0] = out->pad_r[0] = 0;
+    out->strides[1] = geo->strides[0], out->dil[1] = geo->dil[0];
+    out->pad_l[1] = geo->pad_l[0], out->pad_r[1] = geo->pad_r[0];
+    return true;
+}
+
 static lp_status conv_build1(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     lp_conv cv;
     if (!dn_conv_geometry(pc->g, n, &cv))
         return LOWP_ERR_UNSUPPORTED;
-    dn_conv_dims geo;
+    dn_conv_dims geo, geo2;
     dn_conv_dims_of(&cv, &geo);
+    if (priv && conv1d_as_2d(&cv, &geo, &geo2)) { /* (with plain layouts it lands on gemm again) */
+        dn_mark m = dn_checkpoint(st);
+        lp_status r = conv_build_alg(st, pc, n, ch, priv, &cv, &geo2, dnnl_convolution_direct, false);
+        if (r == LP_OK || r == LOWP_ERR_OUT_OF_MEMORY)
+            return r;
+        dn_rollback(st, m);
+        lp_error(LP_OK, "%s", "");
+    }
     if (frames_fits(&cv, &geo, ch, compute_dt(pc))) {
         dn_mark m = dn_checkpoint(st);
         lp_status r = conv_build_frames(st, pc, n, ch, &geo);

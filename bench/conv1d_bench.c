@@ -6,7 +6,10 @@
  *   frames+matmul   one input channel only: the frames F[n*T + t][i] = x[n][t*s + i] copied by
  *                   one reorder per s-sample phase (im2col), then (N*T, k) x (k, O) as one
  *                   matmul whose (N*T, O) result is the convolution's channels-last (nwc) dst
- *   matmul alone    the same matmul without the frame copies (the copies' share)
+ *   frames+1x1 conv the same frames read as the (N, k, T) channels-last source of a 1x1
+ *                   convolution of k input channels (lowp's form: the Conv builders' post-ops,
+ *                   INT8 scales, zero-point compensation and layouts apply unchanged)
+ *   matmul alone    the matmul without the frame copies (the copies' share)
  *
  * Each in FP32 and, for the one-channel convolutions, INT8 (u8 source, s8 weights, f32 dst with
  * an output scale: what lowp's INT8 Conv runs). The outputs are checked against a plain double
@@ -27,6 +30,7 @@
 
 #define MAX_REPS 64
 #define MAX_PHASES 16
+#define NF 5 /* forms */
 
 static const struct shape {
     const char *name;
@@ -213,8 +217,9 @@ static void build_conv(form *f, const data *D, int nd)
     f->ok = 1;
 }
 
-/* frames (im2col by phase reorders, unless matmul_only) + one matmul into nwc */
-static void build_frames(form *f, const data *D, int matmul_only)
+/* frames (im2col by phase reorders, unless matmul_only) + one matmul into nwc, or (as_conv) a
+ * 1x1 convolution of k channels reading the frames as its (N, k, T) nwc source */
+static void build_frames(form *f, const data *D, int matmul_only, int as_conv)
 {
     const struct shape *s = D->sh;
     dnnl_data_type_t st = D->int8 ? dnnl_u8 : dnnl_f32, wt = D->int8 ? dnnl_s8 : dnnl_f32;
@@ -251,6 +256,34 @@ static void build_frames(form *f, const data *D, int matmul_only)
                 reorder_now(mem(&xv2, xh), mem(&fv2, fh));
             }
         dnnl_primitive_desc_destroy(rpd);
+    }
+    if (as_conv) {
+        int64_t xd[3] = { s->n, k, T }, wd3[3] = { s->o, k, 1 }, yd3[3] = { s->n, s->o, T };
+        dnnl_memory_desc_t x_nwc, w3_any, w3_plain, y_any;
+        md_tag(&x_nwc, 3, xd, st, dnnl_acb); /* the frames' bytes */
+        md_tag(&w3_any, 3, wd3, wt, dnnl_format_tag_any);
+        md_tag(&w3_plain, 3, wd3, wt, dnnl_abc); /* (O, k, 1): the (O, 1, k) weights' bytes */
+        md_tag(&y_any, 3, yd3, dnnl_f32, dnnl_format_tag_any);
+        dnnl_dims_t one = { 1 }, zero = { 0 };
+        dnnl_convolution_desc_t cd;
+        OK(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &x_nwc,
+                                                      &w3_any, NULL, &y_any, one, zero, zero, zero),
+           "1x1 convolution desc");
+        dnnl_primitive_attr_t attr = make_attr(D);
+        dnnl_primitive_desc_t pd;
+        OK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL), "1x1 convolution pd");
+        dnnl_primitive_attr_destroy(attr);
+        const char *impl = "?";
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+        snprintf(f->impl, sizeof f->impl, "reorder x phases + %s", impl);
+        dnnl_memory_t mw = mem(dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), NULL);
+        reorder_now(mem(&w3_plain, D->int8 ? (void *)D->wq : (void *)D->w), mw);
+        f->out = mem(dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), NULL);
+        dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, mem(&x_nwc, fh) }, { DNNL_ARG_WEIGHTS, mw }, { DNNL_ARG_DST, f->out } };
+        add_exec(f, pd, 3, args);
+        dnnl_primitive_desc_destroy(pd);
+        f->ok = 1;
+        return;
     }
     int64_t wd[2] = { k, s->o }, ws[2] = { 1, k }, yd[2] = { NT, s->o };
     md_strides(&w_view, 2, wd, ws, wt); /* the (O, k) weights seen transposed */
@@ -371,15 +404,16 @@ int main(int argc, char **argv)
                             }
                         ref[((size_t)n * s->o + o) * D.T + t] = acc;
                     }
-            form F[4] = { { .name = "conv 1-D" }, { .name = "conv 2-D H=1" }, { .name = "frames+matmul" },
-                          { .name = "matmul alone" } };
+            form F[NF] = { { .name = "conv 1-D" }, { .name = "conv 2-D H=1" }, { .name = "frames+matmul" },
+                           { .name = "frames+1x1 conv" }, { .name = "matmul alone" } };
             build_conv(&F[0], &D, 3);
             build_conv(&F[1], &D, 4);
-            build_frames(&F[2], &D, 0);
-            build_frames(&F[3], &D, 1);
+            build_frames(&F[2], &D, 0, 0);
+            build_frames(&F[3], &D, 0, 1);
+            build_frames(&F[4], &D, 1, 0);
             double tol = int8 ? 1e-6 : 1e-5;
-            int iters[4] = { 0 };
-            for (int f = 0; f < 4; f++) {
+            int iters[NF] = { 0 };
+            for (int f = 0; f < NF; f++) {
                 if (!F[f].ok)
                     continue;
                 run_form(&F[f]);
@@ -400,7 +434,7 @@ int main(int argc, char **argv)
                 iters[f] = (int)(it * 4 * 1.0) > 1 ? it * 4 : 1;
             }
             for (int r = 0; r < reps; r++)
-                for (int f = 0; f < 4; f++) {
+                for (int f = 0; f < NF; f++) {
                     if (!F[f].ok)
                         continue;
                     double t0 = now();
@@ -409,9 +443,9 @@ int main(int argc, char **argv)
                     F[f].t[r] = (now() - t0) / iters[f] * 1e6;
                 }
             double base = 0;
-            for (int f = 0; f < 4; f++) {
+            for (int f = 0; f < NF; f++) {
                 if (!F[f].ok) {
-                    if (f < 3 && strcmp(F[f].impl, "(n/a)") != 0)
+                    if (f < NF - 1 && strcmp(F[f].impl, "(n/a)") != 0)
                         printf("| %s | %d | %s | %s | %s | - | - |\n", s->name, s->n, int8 ? "INT8" : "FP32", F[f].name,
                                F[f].impl[0] ? F[f].impl : "(failed)");
                     continue;

@@ -628,6 +628,67 @@ static void test_conv_int8_large(void)
     }
 }
 
+/* One-input-channel 1-D convolutions with a large kernel (STFTs as Conv: openWakeWord's k 512
+ * s 160, Silero VAD's k 256 s 64) run as a 1x1 convolution of k channels over their frames
+ * (dnnl_frames.c): batches 1-17, kernels not a multiple of the stride, u8/s8, per-tensor and
+ * per-channel weights, bias, Relu, a float or requantized result; the bounds of
+ * test_conv_int8_random. LOWP_CONV_FRAMES=0 (the plain INT8 convolution) must agree too. */
+static void test_conv_int8_frames(void)
+{
+    for (int t = 0; t < 24; t++) {
+        bool off = t % 8 == 7;
+        gb *b = gb_new(13);
+        int64_t s = rnd(8, 64), k = s * rnd(0, 4) + rnd(16, (int)s + 16), O = rnd(1, 40);
+        if ((k + s - 1) / s > 6) /* the phases (frame copies) a step takes */
+            k = 6 * s;
+        int64_t L = k + s * rnd(0, 12) + rnd(0, 7), xd[3] = { t % 4 == 0 ? 16 : rnd(1, 3), 1, L };
+        bool sym = t % 4 == 1, per_channel = t % 3 != 2, relu = t % 2 == 0, requant = t % 5 >= 3;
+        double lo = sym ? -1.0 : -0.3 - 0.7 * rndu(), hi = 0.5 + rndu();
+        int x = gb_input(b, 3, xd, (float)lo, (float)hi);
+        float s_x, s_y, s_w[64];
+        int xdq = act_qdq(b, x, lo, hi, sym, &s_x);
+        int64_t wd[3] = { O, 1, k };
+        double l1;
+        int in[3] = { xdq, weight_dq(b, 3, wd, per_channel ? 0 : -1, s_w, &l1), -1 };
+        if (t % 3 != 1)
+            in[2] = bias_dq(b, O, s_x, s_w, per_channel);
+        int y = gb_op(b, "Conv", in[2] >= 0 ? 3 : 2, in);
+        attr_ints(b, "strides", 1, &s);
+        if (relu)
+            y = op1(b, "Relu", y);
+        double tol = 0;
+        if (requant) {
+            double r = 0.6 * l1 * fmax(fabs(lo), fabs(hi)) + 0.1;
+            y = act_qdq(b, y, relu ? 0.0 : -r, r, false, &s_y);
+            tol = s_y * 1.0001;
+        }
+        gb_output(b, y);
+        char what[200];
+        snprintf(what, sizeof what, "STFT conv N%lld L%lld k%lld s%lld O%lld %s %s%s%s%s%s", (long long)xd[0],
+                 (long long)L, (long long)k, (long long)s, (long long)O, sym ? "s8" : "u8",
+                 per_channel ? "per-channel" : "per-tensor", in[2] >= 0 ? " bias" : "", relu ? " relu" : "",
+                 requant ? " u8-out" : "", off ? " LOWP_CONV_FRAMES=0" : "");
+        if (off)
+            setenv("LOWP_CONV_FRAMES", "0", 1);
+        check_int8(what, b, 1, tol);
+        const lp_tensor *ins[1] = { b->feed[0] };
+        lp_plan *p = NULL;
+        CHECK_OK(lp_plan_compile(b->g, ins, &p));
+        unsetenv("LOWP_CONV_FRAMES");
+        bool frames = false;
+        char buf[256];
+        for (int i = 0; p && i < p->n_steps; i++)
+            frames |= strstr(lp_plan_step_str(p, i, buf, sizeof buf), "1x1") != NULL;
+        /* (frames of k < s taps leave gaps; over a batch whose rows are shorter than T * s their
+           views would overlap, which oneDNN refuses: the INT8 convolution as it is then) */
+        int64_t T = (L - k) / s + 1;
+        bool want = !off && (xd[0] == 1 || T * s <= L);
+        CHECK_MSG(frames == want, "%s: %s the frames' 1x1 convolution", what, want ? "not" : "still");
+        lp_plan_free(p);
+        gb_free(b);
+    }
+}
+
 /* ---- Gemm / MatMul ---- */
 
 static void test_gemm_int8_random(void)
@@ -1759,6 +1820,7 @@ int main(int argc, char **argv)
     RUN(test_conv_int8_comp8x8);
     RUN(test_conv_int8_grouped_posts);
     RUN(test_conv_int8_large);
+    RUN(test_conv_int8_frames);
     RUN(test_gemm_int8_random);
     RUN(test_matmul_int8);
     RUN(test_matmul_integer);

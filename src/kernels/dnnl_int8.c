@@ -420,8 +420,11 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     const lp_qconst *qw = int8_weight(g, pc->qconst, n->in[1], 0);
     if (!qw)
         return LOWP_ERR_UNSUPPORTED;
-    dn_conv_dims geo;
+    dn_conv_dims geo, conv1;
     dn_conv_dims_of(&cv, &geo);
+    bool frames = dn_frames_fits(&cv, &geo); /* one input channel: a 1x1 conv over frames (dnnl_frames.c) */
+    if (frames)
+        conv1 = geo, dn_frames_dims(&conv1, &geo);
     int nd = geo.nd, wn = geo.wn;
     const int64_t *sd = geo.src, *wd = geo.wei, *dd = geo.dst, *strides = geo.strides, *dil = geo.dil,
                   *pl = geo.pad_l, *pr = geo.pad_r;
@@ -496,7 +499,8 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN 2.6: binary post-ops of a grouped gemm INT8 convolution");
     }
     dnnl_memory_t ms, mw, md, mafter = NULL;
-    r = dn_input_q(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &qx, &ms);
+    r = frames ? dn_frames_input(st, pc, n->in[0], &conv1, &qx, dn_q_md(pd, DNNL_ARG_SRC), &ms)
+               : dn_input_q(st, pc, n->in[0], dn_q_md(pd, DNNL_ARG_SRC), &qx, &ms);
     if (r == LP_OK)
         r = int8_weights(st, qw->q->data, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     if (r == LP_OK)

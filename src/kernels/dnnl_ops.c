@@ -621,9 +621,11 @@ static lp_status conv_build_alg(dn_step *st, const lp_prep_ctx *pc, const lp_nod
  * frames: F[t][i] = x[t*s + i] (im2col), y[o][t] = sum_i w[o][i] F[t][i] + b[o] = (w F^T)[o][t].
  * Measured on that STFT (docs/performance.md, "1-D large-stride convolutions"), oneDNN's
  * direct brgconv kernel already runs it as fast as this matmul (0.54 vs 0.55 ms per conv) and
- * faster than a phase-decomposed stride-1 form (0.69 ms): the rule is the direct convolution,
- * and this formulation runs only with LOWP_CONV_FRAMES=1, to measure it again on other shapes
- * or CPUs (test_kernels checks it against the reference). Same products, another order. */
+ * faster than a phase-decomposed stride-1 form (0.69 ms); bench/conv1d_bench.c measured it
+ * again at batch 1 and 16 on short inputs too (0.6-1.5x of the direct kernel, within the
+ * load's noise): the rule is the direct convolution, and this formulation runs only with
+ * LOWP_CONV_FRAMES=1, to measure it again on other shapes or CPUs (test_kernels checks it
+ * against the reference). Same products, another order. INT8 does gain (dnnl_frames.c). */
 static bool frames_fits(const lp_conv *cv, const dn_conv_dims *geo, const dn_chain *ch, dnnl_data_type_t dt)
 {
     const char *env = getenv("LOWP_CONV_FRAMES");
@@ -637,28 +639,16 @@ static lp_status conv_build_frames(dn_step *st, const lp_prep_ctx *pc, const lp_
     const lp_graph *g = pc->g;
     int x = n->in[0], out_v = ch->out_value;
     int64_t s = geo->strides[0], k = geo->wei[2], O = geo->dst[1], T = geo->dst[2];
-    /* frames, copied dense: F[t][m*s + j] = x[(t + m)*s + j], one reorder per m (views of
-     * overlapping frames are no valid memory descriptor; these are not overlapping) */
-    int64_t fd[2] = { T, k }, M = (k + s - 1) / s;
-    if (M > DN_MAX_EXEC - 2 || (T - 1) * s + k > geo->src[2]) /* the frames stay inside x */
+    /* the frames (dnnl_frames.c): (1, k, T) channels-last, the same bytes as (T, k) plain */
+    int64_t fd[2] = { T, k }, fd3[3] = { 1, k, T };
+    if ((k + s - 1) / s > DN_MAX_EXEC - 2 || (T - 1) * s + k > geo->src[2]) /* the frames stay inside x */
         return LOWP_ERR_UNSUPPORTED;
-    dnnl_memory_desc_t fplain;
+    dnnl_memory_desc_t fplain, fnwc;
     dn_plain_md(&fplain, dnnl_f32, 2, fd);
+    dn_md_channels_last(&fnwc, 3, fd3, dnnl_f32);
     dnnl_memory_t mf;
-    LP_TRY(dn_mem_temp(st, &fplain, &mf));
-    void *fh = NULL;
-    dnnl_memory_get_data_handle(mf, &fh);
-    for (int64_t m = 0; m < M; m++) {
-        int64_t w = k - m * s < s ? k - m * s : s, pd_[2] = { T, w }, xs[2] = { s, 1 }, fs[2] = { k, 1 };
-        dnnl_memory_desc_t xv, fv;
-        dn_md_strided(&xv, 2, pd_, xs, dnnl_f32);
-        dn_md_strided(&fv, 2, pd_, fs, dnnl_f32);
-        xv.offset0 = fv.offset0 = m * s;
-        dnnl_memory_t mx, mfv;
-        LP_TRY(input_view(st, pc, x, &xv, &mx));
-        LP_TRY(dn_mem(st, &fv, fh, &mfv));
-        LP_TRY(dn_reorder_q(st, mx, NULL, mfv, NULL));
-    }
+    LP_TRY(dn_frames_input(st, pc, x, geo, NULL, &fnwc, &mf));
+    LP_TRY(dn_mem_as(st, mf, &fplain, &mf));
     /* (T,k) x (k,O) + b: the frames by the transposed weights (prepacked once); the (T,O)
      * result is reordered into the (O,T) output */
     int64_t wd[2] = { k, O }, ws[2] = { 1, k }, cd[2] = { T, O }, cs[2] = { 1, T }, biad[2] = { 1, O };

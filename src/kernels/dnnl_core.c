@@ -403,8 +403,11 @@ void dn_set_output(dn_step *st, const lp_prep_ctx *pc, int v, const dnnl_memory_
     const lp_value *val = &pc->g->values[v];
     st->out_value = v;
     st->out_md = *md;
-    /* readers see the value in its own rank (a 1-D convolution's 2-D dst: H = 1 dropped) */
-    if (md->ndims != val->shape.ndim && !dn_md_reshape(&st->out_md, md, val->shape.ndim, val->shape.d))
+    /* readers see the value in its own rank (a 1-D convolution's 2-D dst: H = 1 dropped; a
+       scalar is rank 1, as dn_plain_md has it) */
+    int64_t one = 1;
+    int nd = val->shape.ndim > 0 ? val->shape.ndim : 1;
+    if (md->ndims != nd && !dn_md_reshape(&st->out_md, md, nd, val->shape.ndim > 0 ? val->shape.d : &one))
         st->out_md = *md;
     dnnl_memory_desc_t plain;
     dn_plain_md(&plain, dnnl_f32, val->shape.ndim, val->shape.d);

@@ -34,9 +34,10 @@ static inline tcase mk(const char *op, int n_in, int n_out)
         snprintf(name, sizeof name, "out%d", i);
         CHECK_OK(lp_graph_add_value(t.g, name, &out[i]));
     }
-    int idx;
+    int idx = -1;
     CHECK_OK(lp_graph_add_node(t.g, "n0", op, "", n_in, in, n_out, out, &idx));
     t.node = &t.g->nodes[idx];
+    CHECK_MSG(t.node->op >= 0, "no op %s", op);
     return t;
 }
 
@@ -58,10 +59,24 @@ static inline void attr_ints(tcase *t, const char *name, int n, const int64_t *v
     CHECK_OK(lp_node_add_attr(t->node, &a));
 }
 
+static inline void attr_floats(tcase *t, const char *name, int n, const float *v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_FLOATS, .n = n, .floats = (float *)v };
+    CHECK_OK(lp_node_add_attr(t->node, &a));
+}
+
 static inline void attr_str(tcase *t, const char *name, const char *s)
 {
     lp_attr a = { .name = (char *)name, .type = LP_ATTR_STRING, .s = (char *)s, .s_len = strlen(s) };
     CHECK_OK(lp_node_add_attr(t->node, &a));
+}
+
+/* A tensor attribute; the node copies v, and v is freed here. */
+static inline void attr_tensor(tcase *t, const char *name, lp_tensor *v)
+{
+    lp_attr a = { .name = (char *)name, .type = LP_ATTR_TENSOR, .t = v };
+    CHECK_OK(lp_node_add_attr(t->node, &a));
+    lp_tensor_free(v);
 }
 
 static inline lp_tensor *mkt(lp_dtype dt, int nd, const int64_t *dims, const void *data)
@@ -81,46 +96,64 @@ static inline lp_tensor *mkt(lp_dtype dt, int nd, const int64_t *dims, const voi
 #define I64(nd, dims, ...) mkt(LP_I64, nd, dims, (const int64_t[]){ __VA_ARGS__ })
 #define BOOL(nd, dims, ...) mkt(LP_BOOL, nd, dims, (const uint8_t[]){ __VA_ARGS__ })
 
-/* Infers the outputs from the inputs, allocates them and runs the kernel. out[i] is NULL
- * when infer fails; the status of the failing step is returned. */
-static inline lp_status eval(tcase *t, int64_t opset, int n_in, lp_tensor **in, int n_out, lp_tensor **out)
+/* Infer only, on shapes given as vinfos (unknown dims allowed). */
+static inline lp_status infer_only(tcase *t, int64_t opset, int n_in, const lp_vinfo *const *in, int n_out,
+                                   lp_vinfo *out)
+{
+    memset(out, 0, (size_t)n_out * sizeof *out);
+    lp_infer_ctx ic = { .node = t->node, .opset = opset, .n_in = n_in, .n_out = n_out, .in = in, .out = out };
+    return lp_op_get(t->node->op)->infer(&ic);
+}
+
+/* Infers the outputs with every input value known (as the engine does when folding), allocates
+ * them (not those with skip[k]: omitted optional outputs) and runs the kernel. A value infer
+ * computes must equal what run writes. On failure the failing step's status is returned and
+ * every out[k] is NULL. */
+static inline lp_status eval_skip(tcase *t, int64_t opset, int n_in, lp_tensor *const *in, int n_out,
+                                  lp_tensor **out, const bool *skip)
 {
     lp_vinfo vi[MAXIO], vo[MAXIO];
     const lp_vinfo *pvi[MAXIO];
-    for (int i = 0; i < n_out; i++)
-        out[i] = NULL;
+    for (int k = 0; k < n_out; k++)
+        out[k] = NULL;
     for (int i = 0; i < n_in; i++) {
         pvi[i] = NULL;
         if (!in[i])
             continue;
-        vi[i].dtype = in[i]->dtype;
+        vi[i] = (lp_vinfo){ .dtype = in[i]->dtype, .value = in[i] };
         lp_shape_of(in[i], &vi[i].shape);
-        vi[i].value = in[i];
         pvi[i] = &vi[i];
     }
-    memset(vo, 0, sizeof vo);
-    lp_infer_ctx ic = { .node = t->node, .opset = opset, .n_in = n_in, .n_out = n_out, .in = pvi, .out = vo };
-    const lp_op_def *def = lp_op_get(lp_op_find("", t->node->op_type));
-    lp_status st = def->infer(&ic);
-    for (int i = 0; i < n_out; i++)
-        lp_tensor_free(vo[i].value);
-    if (st != LP_OK)
-        return st;
-    for (int i = 0; i < n_out; i++) {
-        CHECK(lp_shape_static(&vo[i].shape));
-        LP_TRY(lp_tensor_new(vo[i].dtype, vo[i].shape.ndim, vo[i].shape.d, &out[i]));
+    lp_status st = infer_only(t, opset, n_in, pvi, n_out, vo);
+    for (int k = 0; k < n_out && st == LP_OK; k++) {
+        if (skip && skip[k])
+            continue;
+        CHECK_MSG(lp_shape_static(&vo[k].shape), "output %d has no static shape", k);
+        if (lp_shape_static(&vo[k].shape))
+            st = lp_tensor_new(vo[k].dtype, vo[k].shape.ndim, vo[k].shape.d, &out[k]);
+        else
+            st = lp_error(LOWP_ERR_SHAPE, "test: output %d has no static shape", k);
     }
-    lp_run_ctx rc = { .node = t->node, .opset = opset, .n_in = n_in, .n_out = n_out,
-                      .in = (const lp_tensor *const *)in, .out = out };
-    return def->run(&rc);
+    if (st == LP_OK) {
+        lp_run_ctx rc = { .node = t->node, .opset = opset, .n_in = n_in, .n_out = n_out,
+                          .in = (const lp_tensor *const *)in, .out = out };
+        st = lp_op_get(t->node->op)->run(&rc);
+    }
+    for (int k = 0; k < n_out; k++) {
+        if (st == LP_OK && vo[k].value && out[k])
+            CHECK_MSG(lp_tensor_equal(vo[k].value, out[k]), "infer's value differs from run's for output %d", k);
+        lp_tensor_free(vo[k].value);
+        if (st != LP_OK) {
+            lp_tensor_free(out[k]);
+            out[k] = NULL;
+        }
+    }
+    return st;
 }
 
-/* Infer only, on shapes given as vinfos (unknown dims allowed). */
-static inline lp_status infer_only(tcase *t, int64_t opset, int n_in, const lp_vinfo **in, int n_out, lp_vinfo *out)
+static inline lp_status eval(tcase *t, int64_t opset, int n_in, lp_tensor *const *in, int n_out, lp_tensor **out)
 {
-    memset(out, 0, (size_t)n_out * sizeof *out);
-    lp_infer_ctx ic = { .node = t->node, .opset = opset, .n_in = n_in, .n_out = n_out, .in = in, .out = out };
-    return lp_op_get(lp_op_find("", t->node->op_type))->infer(&ic);
+    return eval_skip(t, opset, n_in, in, n_out, out, NULL);
 }
 
 static inline void done(tcase *t, int n_in, lp_tensor **in, int n_out, lp_tensor **out)

@@ -358,6 +358,17 @@ static void test_bad_options(void)
     gb_free(b);
 }
 
+/* Every live node's outputs have a dtype: the pass that built g ended with lp_graph_finish's
+ * inference, as the quantizers' passes do (the values QAT adds are typed, not left unknown). */
+static bool all_typed(const lp_graph *g)
+{
+    for (int i = 0; g && i < g->n_nodes; i++)
+        for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].n_out; k++)
+            if (g->nodes[i].out[k] >= 0 && g->values[g->nodes[i].out[k]].dtype == LOWP_UNDEFINED)
+                return false;
+    return g != NULL;
+}
+
 static void qat_roundtrip(bool learn_zero_point)
 {
     lowp_model *m = mlp();
@@ -373,6 +384,7 @@ static void qat_roundtrip(bool learn_zero_point)
     lp_graph *train = NULL;
     if (ptq)
         CHECK_OK(lp_qat_prepare(ptq, NULL, 8, &train));
+    CHECK(all_typed(train) && all_typed(qat));
     if (train && learn_zero_point) {
         int n_zp = 0;
         CHECK_OK(lp_qat_learn_zero_points(train, &n_zp));

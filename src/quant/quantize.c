@@ -943,16 +943,5 @@ lp_status lp_quantize_graph_keep(const lp_graph *src, const lp_calibration *cal,
         st = lp_graph_walk_subgraphs(q.g, quantize_body, &q);
     if (st == LP_OK)
         st = lp_recipe_mark_bf16(q.g, r);
-    if (st == LP_OK)
-        st = lp_graph_compact(q.g); /* drops the float weights the int8 ones replaced */
-    if (st == LP_OK)
-        st = lp_graph_toposort(q.g);
-    if (st == LP_OK)
-        st = lp_graph_infer(q.g, false);
-    if (st != LP_OK) {
-        lp_graph_free(q.g);
-        return st;
-    }
-    *out = q.g;
-    return LP_OK;
+    return lp_graph_finish(q.g, st, out); /* compact drops the float weights the int8 ones replaced */
 }

@@ -63,19 +63,6 @@ static void rewire(lp_graph *g, int from, int to)
     }
 }
 
-static lp_status finish(lp_graph *g, lp_graph **out)
-{
-    lp_status st = lp_graph_compact(g);
-    if (st == LP_OK)
-        st = lp_graph_toposort(g);
-    if (st != LP_OK) {
-        lp_graph_free(g);
-        return st;
-    }
-    *out = g;
-    return LP_OK;
-}
-
 /* Narrower weights in int8 containers: scales max|w| / (2^(bits-1) - 1) per channel (or per
  * tensor, as the recipe had it) and a Clip to [-(2^(bits-1) - 1), 2^(bits-1) - 1] between the
  * weight's QuantizeLinear and its DequantizeLinear (exported folded into the int8 constant). */
@@ -170,11 +157,7 @@ lp_status lp_qat_prepare(const lp_graph *qdq, const lp_graph *fp32, int weight_b
             st = narrow_weight(g, ni, qi, out_v, g->values[wv].init, weight_bits, &out_v);
         g->nodes[ni].in[0] = out_v;
     }
-    if (st != LP_OK) {
-        lp_graph_free(g);
-        return st;
-    }
-    return finish(g, out);
+    return lp_graph_finish(g, st, out);
 }
 
 lp_status lp_qat_learn_zero_points(lp_graph *g, int *n_out)
@@ -345,11 +328,7 @@ lp_status lp_qat_export(const lp_graph *train, lp_graph **out)
     }
     for (int ni = 0; ni < n_nodes && st == LP_OK; ni++)
         st = bias_export(g, ni);
-    if (st != LP_OK) {
-        lp_graph_free(g);
-        return st;
-    }
-    return finish(g, out);
+    return lp_graph_finish(g, st, out);
 }
 
 /* Feeds up to `want` samples of `dl` to a new calibration of `fp32`. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lowp.h"
+#include "test.h"
 
 #define FM "/usr/share/datasets/fashion-mnist"
 
@@ -86,31 +87,23 @@ static inline char *fm_history_sans_times(const char *ws)
     return s;
 }
 
-/* A fresh temporary folder in tmp ("/tmp/lowp_PROG_XXXXXX"): true to go on; false to return
- * *exit_out from main (1: no folder; 0: Fashion-MNIST is missing, the skip is reported). */
+/* A fresh temporary folder in tmp (lp_test_tmpdir's): true to go on; false to return *exit_out
+ * from main (1: no folder; 0: Fashion-MNIST is missing, the skip is reported). */
 static inline bool fm_begin(char *tmp, size_t size, const char *prog, int *exit_out)
 {
-    snprintf(tmp, size, "/tmp/lowp_%s_XXXXXX", prog);
     *exit_out = 1;
-    if (!mkdtemp(tmp)) {
-        printf("FAIL setup: mkdtemp\n");
+    if (!lp_test_tmpdir(tmp, size, prog))
         return false;
-    }
     *exit_out = 0;
     if (access(FM, F_OK) != 0) {
         printf("ok skipped: no Fashion-MNIST at %s\n%s: 0 passed, 0 failed\n", FM, prog);
+        lp_test_rmtree(tmp);
         return false;
     }
     return true;
 }
 
 /* Removes the folder of fm_begin (kept with LOWP_TEST_KEEP set). */
-static inline void fm_end(const char *tmp)
-{
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (!getenv("LOWP_TEST_KEEP") && system(cmd) != 0)
-        printf("note: could not remove %s\n", tmp);
-}
+static inline void fm_end(const char *tmp) { lp_test_rmtree(tmp); }
 
 #endif

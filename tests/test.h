@@ -4,7 +4,10 @@
 #ifndef LP_TEST_H
 #define LP_TEST_H
 
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,42 @@ static inline void lp_test_off_ties(float *v, int64_t n, float s)
         if (fabs(r - k - 0.5) < 0.1)
             v[i] = (float)((k + (r - k < 0.5 ? 0.4 : 0.6)) * s);
     }
+}
+
+/* A fresh empty folder $TMPDIR/lowp_<name>.XXXXXX (/tmp when TMPDIR is unset or empty, as
+ * tests/lib.sh makes its suites' folders), its path in buf: false, said as a setup failure, when
+ * it cannot be made. */
+static inline bool lp_test_tmpdir(char *buf, size_t size, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(buf, size, "%s/lowp_%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (n < 0 || (size_t)n >= size) {
+        printf("FAIL setup: the temporary folder's path for %s is longer than %zu bytes\n", name, size);
+        return false;
+    }
+    if (!mkdtemp(buf)) {
+        printf("FAIL setup: cannot make %s: %s\n", buf, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static inline int lp_test_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Removes dir and everything below it, links as links (never what they point to), without a
+ * shell (any character in the path is fine); says so when it cannot. LOWP_TEST_KEEP set keeps it. */
+static inline void lp_test_rmtree(const char *dir)
+{
+    if (getenv("LOWP_TEST_KEEP")) {
+        printf("note: kept %s (LOWP_TEST_KEEP)\n", dir);
+        return;
+    }
+    if (nftw(dir, lp_test_remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        printf("note: could not remove %s: %s\n", dir, strerror(errno));
 }
 
 #define RUN(fn)                                                                      \

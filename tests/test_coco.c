@@ -12,7 +12,7 @@
 #include "data/coco.h"
 #include "lowp.h"
 
-static char dir[] = "/tmp/lowp_coco_XXXXXX";
+static char dir[256];
 
 static void path_of(char *out, size_t n, const char *rel) { snprintf(out, n, "%s/%s", dir, rel); }
 
@@ -273,7 +273,7 @@ static void test_anno_path(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir))
+    if (!lp_test_tmpdir(dir, sizeof dir, "coco"))
         return 1;
     char sub[600];
     snprintf(sub, sizeof sub, "%s/annotations", dir);
@@ -285,9 +285,6 @@ int main(void)
     RUN(test_reader);
     RUN(test_coco_raw);
     RUN(test_anno_path);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        printf("could not remove %s\n", dir);
+    lp_test_rmtree(dir);
     return TEST_SUMMARY("test_coco");
 }

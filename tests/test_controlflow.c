@@ -444,11 +444,8 @@ static void test_calibrate_bodies(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "%s/lowp_cf_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(dir)) {
-        printf("FAIL setup: cannot make a temporary folder\n");
+    if (!lp_test_tmpdir(dir, sizeof dir, "cf"))
         return 1;
-    }
     char cmd[512];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tools/make_controlflow.py %s", dir);
     if (system(cmd) != 0) {
@@ -464,8 +461,6 @@ int main(void)
     RUN(test_static_trips);
     RUN(test_calibrate_bodies);
     RUN(test_silero);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        printf("note: could not remove %s\n", dir);
+    lp_test_rmtree(dir);
     return TEST_SUMMARY("test_controlflow");
 }

@@ -626,11 +626,8 @@ static void test_parse_spec(void)
 
 int main(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lowp_test_data_XXXXXX");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+    if (!lp_test_tmpdir(dir, sizeof dir, "test_data"))
         return 1;
-    }
     RUN(test_idx);
     RUN(test_cifar);
     RUN(test_image_folder);
@@ -639,9 +636,6 @@ int main(void)
     RUN(test_dummy);
     RUN(test_dataloader);
     RUN(test_parse_spec);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        printf("could not remove %s\n", dir);
+    lp_test_rmtree(dir);
     return TEST_SUMMARY("test_data");
 }

@@ -487,11 +487,8 @@ static void test_command_tune(void)
 
 int main(void)
 {
-    snprintf(tmp, sizeof tmp, "%s/lowp_eval_seam.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(tmp)) {
-        printf("FAIL setup: mkdtemp: %s\n", strerror(errno));
+    if (!lp_test_tmpdir(tmp, sizeof tmp, "eval_seam"))
         return 1;
-    }
     RUN(test_tensor_wrap);
     RUN(test_batch_source);
     RUN(test_run_into);
@@ -501,9 +498,6 @@ int main(void)
     RUN(test_dynamic_without_data);
     RUN(test_command);
     RUN(test_command_tune);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0)
-        printf("note: could not remove %s\n", tmp);
+    lp_test_rmtree(tmp);
     return TEST_SUMMARY("test_eval_seam");
 }

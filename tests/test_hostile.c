@@ -569,8 +569,7 @@ static void test_non_regular_files(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/lowp_hostile_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (!lp_test_tmpdir(tmpdir, sizeof tmpdir, "hostile"))
         return 1;
     RUN(test_escape_text);
     RUN(test_npy_header_escaped);
@@ -584,9 +583,6 @@ int main(void)
     RUN(test_big_reversed_chain);
     RUN(test_big_identity_chain);
     RUN(test_toposort_cycle_and_order);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        printf("warning: could not remove %s\n", tmpdir);
+    lp_test_rmtree(tmpdir);
     return TEST_SUMMARY("test_hostile");
 }

@@ -148,18 +148,12 @@ static void test_atomic_writer(void)
 
 int main(void)
 {
-    snprintf(base, sizeof base, "/tmp/lowp_test_long_paths_XXXXXX");
-    if (!mkdtemp(base)) {
-        printf("FAIL setup: mkdtemp\n");
+    if (!lp_test_tmpdir(base, sizeof base, "test_long_paths"))
         return 1;
-    }
     RUN(test_image_folder);
     RUN(test_imagenet_raw);
     RUN(test_cifar);
     RUN(test_atomic_writer);
-    char *cmd = lp_strfmt("rm -rf '%s'", base);
-    if (system(cmd) != 0)
-        printf("note: could not remove %s\n", base);
-    free(cmd);
+    lp_test_rmtree(base);
     return TEST_SUMMARY("test_long_paths");
 }

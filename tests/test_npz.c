@@ -10,7 +10,7 @@
 #include "base/tensor.h"
 #include "lowp.h"
 
-static char dir[] = "/tmp/lowp_npz_XXXXXX";
+static char dir[256];
 
 typedef struct member {
     const char *name;
@@ -98,7 +98,7 @@ static void test_mnist_npz(void)
     int64_t dx[3] = {3, 2, 3}, dy[1] = {3};
     member m[3] = {npy_of("x_test.npy", LOWP_UINT8, 3, dx, x), npy_of("y_test.npy", LOWP_UINT8, 1, dy, y),
                    npy_of("x_train.npy", LOWP_UINT8, 3, dx, x)};
-    char path[256];
+    char path[512];
     snprintf(path, sizeof path, "%s/mnist.npz", dir);
     for (int method = 0; method <= 8; method += 8) {
         write_zip(path, m, 3, method);
@@ -185,12 +185,9 @@ static void test_mnist_npz(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir))
+    if (!lp_test_tmpdir(dir, sizeof dir, "npz"))
         return 1;
     RUN(test_mnist_npz);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        printf("could not remove %s\n", dir);
+    lp_test_rmtree(dir);
     return TEST_SUMMARY("test_npz");
 }

@@ -411,8 +411,7 @@ static void test_noop_casts_removed(void)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/lowp_test_onnx_XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (!lp_test_tmpdir(tmpdir, sizeof tmpdir, "test_onnx"))
         return 1;
     RUN(test_roundtrip_small);
     RUN(test_roundtrip_zoo);
@@ -421,9 +420,6 @@ int main(void)
     RUN(test_unknown_op);
     RUN(test_passes_keep_results);
     RUN(test_noop_casts_removed);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0)
-        printf("warning: could not remove %s\n", tmpdir);
+    lp_test_rmtree(tmpdir);
     return TEST_SUMMARY("test_onnx");
 }

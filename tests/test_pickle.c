@@ -10,7 +10,7 @@
 #include "data/pickle.h"
 #include "lowp.h"
 
-static char dir[] = "/tmp/lowp_pickle_XXXXXX";
+static char dir[256];
 
 typedef struct buf {
     unsigned char b[16384];
@@ -172,13 +172,10 @@ static void test_hostile_pickles(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir))
+    if (!lp_test_tmpdir(dir, sizeof dir, "pickle"))
         return 1;
     RUN(test_cifar_python);
     RUN(test_hostile_pickles);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        printf("could not remove %s\n", dir);
+    lp_test_rmtree(dir);
     return TEST_SUMMARY("test_pickle");
 }

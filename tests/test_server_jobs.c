@@ -206,8 +206,9 @@ static void test_plain_form(void)
 
 int main(void)
 {
-    char t1[] = "/tmp/lowp_jobs.XXXXXX", t2[] = "/tmp/lowp_jobs_out.XXXXXX";
-    if (!mkdtemp(t1) || !mkdtemp(t2) || !realpath(t1, base) || !realpath(t2, outside))
+    char t1[256], t2[256];
+    if (!lp_test_tmpdir(t1, sizeof t1, "jobs") || !lp_test_tmpdir(t2, sizeof t2, "jobs_out") ||
+        !realpath(t1, base) || !realpath(t2, outside))
         return 1;
     char *ws = sub(base, "ws"), *models = sub(base, "models"), *data = sub(base, "data");
     char *fm = sub(data, "fm");
@@ -230,10 +231,8 @@ int main(void)
     RUN(test_plain_form);
     RUN(test_generated_forms);
 
-    char *cmd = lp_strfmt("rm -rf '%s' '%s'", base, outside);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", base);
-    free(cmd);
+    lp_test_rmtree(base);
+    lp_test_rmtree(outside);
     free(existing);
     free(ws), free(models), free(data), free(fm), free(o), free(evil), free(link);
     return TEST_SUMMARY("test_server_jobs");

@@ -134,8 +134,9 @@ static void test_generated(void)
 
 int main(void)
 {
-    char tmpl[] = "/tmp/lowp_paths.XXXXXX", tmpl2[] = "/tmp/lowp_outside.XXXXXX";
-    if (!mkdtemp(tmpl) || !mkdtemp(tmpl2) || !realpath(tmpl, root) || !realpath(tmpl2, outside))
+    char tmpl[256], tmpl2[256];
+    if (!lp_test_tmpdir(tmpl, sizeof tmpl, "paths") || !lp_test_tmpdir(tmpl2, sizeof tmpl2, "outside") ||
+        !realpath(tmpl, root) || !realpath(tmpl2, outside))
         return 1;
     mk("a", true);
     mk("a/b", true);
@@ -158,10 +159,8 @@ int main(void)
     RUN(test_known_escapes);
     RUN(test_generated);
 
-    char *cmd = lp_strfmt("rm -rf '%s' '%s'", root, outside);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
-    free(cmd);
+    lp_test_rmtree(root);
+    lp_test_rmtree(outside);
     free(secret);
     free(rel_out);
     return TEST_SUMMARY("test_server_paths");

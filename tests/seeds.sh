@@ -35,6 +35,7 @@ $asan || { seed test_kernels 1; seed test_kernels 2; seed test_kernels 234; seed
 seed test_kernels $daily
 seed test_kernels_rnn $daily
 seed test_kernels_int8 $daily
+seed test_conv1d $daily
 if ! $asan; then
     for s in 2 23 35 112 114 1 4 9 12 70; do seed test_kernels_int8 $s; done
     seed test_fusion_random 7 -n 100 # (100 chains per leader and mode)

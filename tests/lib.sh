@@ -42,6 +42,22 @@ need_ort() {
     fail ort-install "cannot install onnxruntime-node"
     return 1
 }
+# ort_correct MODEL N — how many of the first N Fashion-MNIST test images ONNX Runtime classifies
+# right with MODEL (tests/ort_eval.js); nothing when it cannot run (its stderr in $T/ort.err).
+ort_correct() { node tests/ort_eval.js "$1" "$2" 2>"$T/ort.err" | sed -n 's/^correct \([0-9]*\).*/\1/p'; }
+# ort_agrees NAME MODEL N ACC D — ONNX Runtime's count on MODEL (ort_correct) is within D images
+# of ACC * N, lowp's accuracy ACC on the same N images (the caller says why D: INT8 rounding in
+# either runtime's kernels can flip a near tie). Installs ONNX Runtime first (need_ort).
+ort_agrees() {
+    need_ort || return 0
+    ort_n=$(ort_correct "$2" "$3")
+    ort_want=$(awk -v a="$4" -v n="$3" 'BEGIN { printf "%d", a * n + 0.5 }')
+    if [ -n "$ort_n" ] && [ $((ort_n > ort_want ? ort_n - ort_want : ort_want - ort_n)) -le "$5" ]; then
+        ok "$1"
+    else
+        fail "$1" "ORT ${ort_n:-failed: $(head -c 300 "$T/ort.err")} of $3, lowp $ort_want"
+    fi
+}
 
 # python_env LIB — exports what /usr/bin/python3 needs to load lowp's Python package over the
 # library LIB. An ASan build of the library needs the ASan runtime loaded first (libstdc++ too:

@@ -15,7 +15,6 @@ correct() { # MODEL -> number of correct predictions on the first $N test images
     "$LOWP" eval "$1" --dataset "$D" --transform "$TF" -n $N -q -j | sed -E 's/.*"value":([0-9.]+).*/\1/' |
         awk -v n=$N '{ printf "%d\n", $1 * n + 0.5 }'
 }
-ort_correct() { node tests/ort_eval.js "$1" $N 2>"$T/ort.err" | sed -E 's/correct ([0-9]+).*/\1/'; }
 within() { # A B LIMIT -> true when |A - B| <= LIMIT
     [ -n "$1" ] && [ -n "$2" ] && [ $(( $1 > $2 ? $1 - $2 : $2 - $1 )) -le "$3" ]
 }
@@ -33,7 +32,7 @@ for m in resnet_s mlp; do
     # within 1 % relative of FP32
     [ -n "$q" ] && [ "$q" -ge $(( fp * 99 / 100 )) ] && ok "$m int8 accuracy $q vs fp32 $fp of $N" ||
         fail "$m int8 accuracy" "int8 $q vs fp32 $fp of $N"
-    o=$(ort_correct "$T/$m.qdq.onnx")
+    o=$(ort_correct "$T/$m.qdq.onnx" $N)
     within "$o" "$q" 4 && ok "$m onnxruntime runs the QDQ export ($o vs lowp $q)" ||
         fail "$m onnxruntime QDQ" "ort '$o' vs lowp '$q' $(cat "$T/ort.err")"
 done
@@ -42,7 +41,7 @@ done
 if "$LOWP" quantize models/resnet_s.onnx -o "$T/r.qop.onnx" --calib "$D:train=true" --transform "$TF" --samples 300 \
     --format qoperator -q >/dev/null 2>"$T/err"; then
     "$LOWP" info "$T/r.qop.onnx" | grep -q QLinearConv && ok "qoperator has QLinearConv" || fail "qoperator" "no QLinearConv"
-    q=$(correct "$T/r.qop.onnx"); o=$(ort_correct "$T/r.qop.onnx")
+    q=$(correct "$T/r.qop.onnx"); o=$(ort_correct "$T/r.qop.onnx" $N)
     within "$o" "$q" 4 && ok "onnxruntime runs the QOperator export ($o vs lowp $q)" || fail "qoperator ort" "ort '$o' vs lowp '$q'"
 else
     fail "qoperator quantize" "$(tail -n 1 "$T/err")"
@@ -55,7 +54,7 @@ if "$LOWP" quantize models/mlp.onnx -o "$T/mlp.dyn.onnx" --dynamic -q >/dev/null
     "$LOWP" quantize models/mlp.onnx -o "$T/mlp.dyn2.onnx" --dynamic --json -q >"$T/dyn.json" 2>>"$T/err" &&
         grep -q '"approach":"dynamic","format":"integerops"' "$T/dyn.json" && ok "dynamic --json format integerops" ||
         fail "dynamic --json format" "$(cat "$T/dyn.json")"
-    q=$(correct "$T/mlp.dyn.onnx"); o=$(ort_correct "$T/mlp.dyn.onnx"); fp=$(correct models/mlp.onnx)
+    q=$(correct "$T/mlp.dyn.onnx"); o=$(ort_correct "$T/mlp.dyn.onnx" $N); fp=$(correct models/mlp.onnx)
     [ -n "$q" ] && [ "$q" -ge $(( fp * 99 / 100 )) ] && ok "dynamic accuracy $q vs fp32 $fp" || fail "dynamic accuracy" "$q vs $fp"
     within "$o" "$q" 4 && ok "onnxruntime runs the dynamic export ($o vs lowp $q)" || fail "dynamic ort" "ort '$o' vs lowp '$q'"
 else
@@ -82,7 +81,7 @@ for n in convs:
     assert z.data_type == onnx.TensorProto.UINT8 and len(z.dims) == 0, f"{n.name}: weight zero point {z.dims}"
 print(f"{len(convs)} ConvInteger, uint8 weights, scalar zero points")
 PYEOF
-        q=$(correct "$T/$m.dyn.onnx"); o=$(ort_correct "$T/$m.dyn.onnx"); fp=$(correct models/$m.onnx)
+        q=$(correct "$T/$m.dyn.onnx"); o=$(ort_correct "$T/$m.dyn.onnx" $N); fp=$(correct models/$m.onnx)
         [ -n "$q" ] && [ "$q" -ge $(( fp * 98 / 100 )) ] && ok "$m dynamic $g accuracy $q vs fp32 $fp" ||
             fail "$m dynamic $g accuracy" "$q vs $fp"
         within "$o" "$q" 4 && ok "onnxruntime runs $m's dynamic $g export ($o vs lowp $q)" ||

@@ -9,21 +9,10 @@ FM=/usr/share/datasets/fashion-mnist
 TF=Rescale,Normalize=0.2860/0.3530
 need_ort
 
-# ort_agrees NAME MODEL ACC: ONNX Runtime scores MODEL on the first 300 test images as lowp
+# ort_agrees300 NAME MODEL ACC: ONNX Runtime scores MODEL on the first 300 test images as lowp
 # reported (ACC): at most two images apart, since INT8 rounding in ORT's and lowp's kernels
 # can flip a near tie.
-ort_agrees() {
-    if node tests/ort_eval.js "$2" 300 >"$T/ort" 2>"$T/ort.err"; then
-        correct=$(sed -n 's/^correct \([0-9]*\).*/\1/p' "$T/ort")
-        if awk -v c="$correct" -v q="$3" 'BEGIN { d = c - q * 300; exit !(d <= 2 && d >= -2) }'; then
-            ok "$1"
-        else
-            fail "$1" "ORT $correct/300, lowp $3"
-        fi
-    else
-        fail "$1" "$(head -c 300 "$T/ort.err")"
-    fi
-}
+ort_agrees300() { ort_agrees "$1" "$2" 300 "$3" 2; }
 
 # QAT of the zoo's resnet_s: PTQ default recipe, 1 epoch on 384 training samples, evaluated on
 # the first 300 test images by lowp (FP32, PTQ, QAT), then the written model by ONNX Runtime.
@@ -45,7 +34,7 @@ if expect qat 0; then
     if expect qat_is_qdq 0 && has qat_is_qdq "$T/out" QuantizeLinear && has qat_is_qdq "$T/out" DequantizeLinear; then
         ok qat_is_qdq
     fi
-    ort_agrees qat_ort_accuracy "$T/qat.onnx" "$qat"
+    ort_agrees300 qat_ort_accuracy "$T/qat.onnx" "$qat"
 fi
 
 # 4-bit weights (per channel, in int8 containers): the written weights use only [-7, 7],
@@ -68,7 +57,7 @@ print(max(max(-int(nh.to_array(t).astype('int32').min()), int(nh.to_array(t).max
     else
         fail qat4 "largest |weight| $range (want 7), ptq4 $ptq, qat4 $qat"
     fi
-    ort_agrees qat4_ort "$T/qat4.onnx" "$qat"
+    ort_agrees300 qat4_ort "$T/qat4.onnx" "$qat"
 fi
 
 # Learned zero points (LSQ+ offsets) on vit_s, whose LayerNorm/GELU outputs have interior zero
@@ -103,7 +92,7 @@ print(sum(x != y for x, y in zip(a, b)) if len(a) == len(b) else -1)" "$T/ptqz.o
     else
         fail qat_zero_points "zero points moved: '$moved' $(head -c 200 "$T/py.err"), qat $qat"
     fi
-    ort_agrees qat_zero_points_ort "$T/qatz.onnx" "$qat"
+    ort_agrees300 qat_zero_points_ort "$T/qatz.onnx" "$qat"
 fi
 
 # The LPOT YAML form: approach quant_aware_training with a train: section.

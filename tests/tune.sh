@@ -34,12 +34,8 @@ acc=$(grep '"best"' "$T/cfg.json" | grep -oE '[0-9.]+' | head -1)
 ev=$("$LOWP" eval "$T/cfg/mlp.int8.onnx" --config examples/tune_mlp.yaml -n 300 --json -q 2>/dev/null | grep '"value"' | grep -oE '[0-9.]+' | head -1)
 if [ -n "$acc" ] && [ "$acc" = "$ev" ]; then ok output_model_accuracy; else fail output_model_accuracy "tune said $acc, eval says $ev"; fi
 
-# ONNX Runtime reads the tuned model and agrees on the accuracy (when node + onnxruntime-node are there)
-if command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ]; then
-    ort=$(node tests/ort_eval.js "$T/cfg/mlp.int8.onnx" 300 2>/dev/null | sed -E 's/correct ([0-9]+).*/\1/')
-    lowp_correct=$(awk -v a="$acc" 'BEGIN { printf "%d", a * 300 + 0.5 }')
-    if [ -n "$ort" ] && [ "$ort" = "$lowp_correct" ]; then ok onnxruntime_agrees; else fail onnxruntime_agrees "ORT $ort of 300, lowp $lowp_correct"; fi
-fi
+# ONNX Runtime reads the tuned model and agrees on the accuracy, to the image
+ort_agrees onnxruntime_agrees "$T/cfg/mlp.int8.onnx" 300 "$acc" 0
 
 # short form with a progress display (not a terminal: one line per trial)
 "$LOWP" tune models/mlp.onnx $DATA --metric topk=1 --tolerance 1% -n 300 -w "$T/short" -o "$T/short/out.onnx" \

@@ -2,11 +2,11 @@
  * file and line, unwanted values skipped), the COCORaw dataset (LPOT's box layout, skipped
  * images, LabelBalance, padding to the largest box count) and the detection metrics' anno_path
  * (classes renumbered by the file's categories), each against values worked out by hand. */
-#include <png.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
+#include "png_file.h"
 
 #include "base/tensor.h"
 #include "data/coco.h"
@@ -32,18 +32,7 @@ static void write_png(const char *rel, int w, int h, int gray)
 {
     char p[512];
     path_of(p, sizeof p, rel);
-    int ch = gray ? 1 : 3;
-    unsigned char *buf = malloc((size_t)(w * h * ch));
-    for (int i = 0; i < w * h * ch; i++)
-        buf[i] = (unsigned char)(i * 7);
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    img.width = (png_uint_32)w;
-    img.height = (png_uint_32)h;
-    img.format = gray ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    CHECK(png_image_write_to_file(&img, p, 0, buf, 0, NULL));
-    free(buf);
+    lp_test_write_png(p, w, h, gray ? 1 : 3, 0, 7);
 }
 
 /* Reads JSON text through a file; returns the status (and frees what was read). */

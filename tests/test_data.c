@@ -4,7 +4,6 @@
  * and the error messages for bad input. Transforms are in test_data_transforms.c. */
 #include "test.h"
 
-#include <png.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +12,7 @@
 #include <jpeglib.h>
 
 #include "lowp.h"
+#include "png_file.h"
 
 static char dir[256];
 
@@ -207,18 +207,7 @@ static void write_png(const char *rel, int w, int h, int gray, unsigned char bas
 {
     char p[512];
     path_of(p, sizeof p, rel);
-    int ch = gray ? 1 : 3;
-    unsigned char *buf = malloc((size_t)(w * h * ch));
-    for (int i = 0; i < w * h * ch; i++)
-        buf[i] = (unsigned char)(base + i);
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    img.width = (png_uint_32)w;
-    img.height = (png_uint_32)h;
-    img.format = gray ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    png_image_write_to_file(&img, p, 0, buf, 0, NULL);
-    free(buf);
+    lp_test_write_png(p, w, h, gray ? 1 : 3, base, 1);
 }
 
 static void write_jpeg(const char *rel, int w, int h, unsigned char value)

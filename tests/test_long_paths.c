@@ -5,13 +5,13 @@
  * these silently before, so the wrong file was opened (or none). The tree is built here. */
 #include <errno.h>
 #include <limits.h>
-#include <png.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/outfile.h"
 #include "lowp.h"
 #include "test.h"
+#include "png_file.h"
 
 static char base[4200];
 
@@ -32,16 +32,8 @@ static char *deep_dir(const char *tag, size_t len)
     return p;
 }
 
-static void write_png(const char *path)
-{
-    unsigned char px[2 * 2 * 3] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    img.width = img.height = 2;
-    img.format = PNG_FORMAT_RGB;
-    CHECK_MSG(png_image_write_to_file(&img, path, 0, px, 0, NULL), "cannot write %zu-char %s", strlen(path), path);
-}
+/* A 2x2 RGB image of bytes 1..12. */
+static void write_png(const char *path) { lp_test_write_png(path, 2, 2, 3, 1, 1); }
 
 static lowp_dataset *open_ds(const char *name, const char *k1, const char *v1, const char *k2, const char *v2)
 {

@@ -53,16 +53,7 @@ PYEOF
 
 # close NAME GOT WANT — GOT within 1e-5 of WANT's scale
 close() {
-    msg=$($PY - "$2" "$3" <<'PYEOF'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]).astype(np.float64), np.load(sys.argv[2]).astype(np.float64)
-if a.shape != b.shape:
-    print(f"shape {a.shape} vs onnxruntime's {b.shape}"); sys.exit(1)
-scale = max(np.abs(b).max(), 1e-12); err = np.abs(a - b).max()
-print(f"max |lowp - onnxruntime| = {err:.2g} of scale {scale:.2g}")
-sys.exit(0 if err <= 1e-5 * scale else 1)
-PYEOF
-) && ok "$1 ($msg)" || fail "$1" "$msg"
+    msg=$($PY tools/close_npy.py "$2" "$3") && ok "$1 ($msg)" || fail "$1" "$msg"
 }
 
 for model in "$T"/m/*.onnx; do

@@ -13,18 +13,11 @@ IN=models/fixed_batch_input.npy
 FM=/usr/share/datasets/fashion-mnist
 TR="-T Rescale,Normalize=0.2860/0.3530"
 have_ort=false
-command -v node >/dev/null 2>&1 && [ -d bench/node_modules/onnxruntime-node ] && have_ort=true
+need_ort && have_ort=true
 
-# close NAME A.npy B.npy RTOL: the arrays agree (relative to the largest magnitude of A)
+# close NAME GOT WANT RTOL: GOT within RTOL of WANT's largest magnitude (tools/close_npy.py)
 close() {
-    "$PY" - "$2" "$3" "$4" <<'EOF' >"$T/cmp" 2>&1 && ok "$1" || fail "$1" "$(tail -1 "$T/cmp")"
-import sys
-import numpy as np
-a, b, rtol = np.load(sys.argv[1]), np.load(sys.argv[2]), float(sys.argv[3])
-assert a.shape == b.shape, "shapes %s vs %s" % (a.shape, b.shape)
-d = np.abs(a - b).max() / max(np.abs(a).max(), 1e-30)
-assert d <= rtol, "max diff %g of the largest magnitude" % d
-EOF
+    msg=$("$PY" tools/close_npy.py "$2" "$3" --rel "$4") && ok "$1 ($msg)" || fail "$1" "$msg"
 }
 
 for m in resnet_s mobilenetv2_s mlp vit_s; do

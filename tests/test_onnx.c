@@ -297,40 +297,54 @@ static void test_unknown_op(void)
     lp_graph_free(g);
 }
 
+/* Sessions of g without (*s0) and with (*s1) the optimizing passes. */
+static void both_sessions(const lp_graph *g, lowp_session **s0, lowp_session **s1)
+{
+    lowp_session_options o0 = lowp_session_options_default(), o1 = o0;
+    o0.optimize = 0;
+    *s0 = *s1 = NULL;
+    CHECK_OK(lp_session_create_graph(g, &o0, s0));
+    CHECK_OK(lp_session_create_graph(g, &o1, s1));
+}
+
+/* Both sessions give the same bits for the float32 input "x" of dims with values xs. */
+static void same_results(lowp_session *s0, lowp_session *s1, int nd, const int64_t *dims, const float *xs)
+{
+    lowp_tensor *x = NULL, *y0 = NULL, *y1 = NULL;
+    CHECK_OK(lowp_tensor_create(LOWP_FLOAT, nd, dims, xs, &x));
+    const char *name = "x";
+    CHECK_OK(lowp_session_run(s0, 1, &name, (const lowp_tensor *const *)&x, 1, &y0));
+    CHECK_OK(lowp_session_run(s1, 1, &name, (const lowp_tensor *const *)&x, 1, &y1));
+    CHECK(y0 && y1 && lp_tensor_equal(y0, y1));
+    lowp_tensor_free(x);
+    lowp_tensor_free(y0);
+    lowp_tensor_free(y1);
+}
+
 /* Optimized and unoptimized sessions agree (Identity removal, folding). */
 static void test_passes_keep_results(void)
 {
     lp_graph *g = small_graph();
-    lowp_session_options o0 = lowp_session_options_default(), o1 = o0;
-    o0.optimize = 0;
-    lowp_session *s0 = NULL, *s1 = NULL;
-    CHECK_OK(lp_session_create_graph(g, &o0, &s0));
-    CHECK_OK(lp_session_create_graph(g, &o1, &s1));
+    lowp_session *s0, *s1;
+    both_sessions(g, &s0, &s1);
     if (s0 && s1) {
         int live = 0;
         for (int i = 0; i < s1->g->n_nodes; i++)
             live += !s1->g->nodes[i].dead;
         CHECK(live == 2); /* Identity removed */
         int64_t dims[2] = { 5, 3 };
-        lowp_tensor *x = NULL, *y0 = NULL, *y1 = NULL;
         float xs[15];
         for (int i = 0; i < 15; i++)
             xs[i] = (float)i - 7.0f;
-        lowp_tensor_create(LOWP_FLOAT, 2, dims, xs, &x);
-        const char *name = "x";
-        CHECK_OK(lowp_session_run(s0, 1, &name, (const lowp_tensor *const *)&x, 1, &y0));
-        CHECK_OK(lowp_session_run(s1, 1, &name, (const lowp_tensor *const *)&x, 1, &y1));
-        CHECK(y0 && y1 && lp_tensor_equal(y0, y1));
+        same_results(s0, s1, 2, dims, xs);
         /* a wrong shape names the input and both shapes */
         int64_t bad[2] = { 5, 4 };
         lowp_tensor *xb = NULL, *yb = NULL;
+        const char *name = "x";
         lowp_tensor_create(LOWP_FLOAT, 2, bad, NULL, &xb);
         CHECK(lowp_session_run(s1, 1, &name, (const lowp_tensor *const *)&xb, 1, &yb) == LOWP_ERR_SHAPE);
         CHECK(strstr(lowp_last_error(), "'x'") && strstr(lowp_last_error(), "[N,3]") && strstr(lowp_last_error(), "[5,4]"));
         lowp_tensor_free(xb);
-        lowp_tensor_free(x);
-        lowp_tensor_free(y0);
-        lowp_tensor_free(y1);
     }
     lowp_session_free(s0);
     lowp_session_free(s1);
@@ -378,11 +392,8 @@ static void test_noop_casts_removed(void)
     g->outputs[0] = v[5];
     g->n_outputs = 1;
     g->values[v[5]].is_output = true;
-    lowp_session_options o0 = lowp_session_options_default(), o1 = o0;
-    o0.optimize = 0;
-    lowp_session *s0 = NULL, *s1 = NULL;
-    CHECK_OK(lp_session_create_graph(g, &o0, &s0));
-    CHECK_OK(lp_session_create_graph(g, &o1, &s1));
+    lowp_session *s0, *s1;
+    both_sessions(g, &s0, &s1);
     if (s0 && s1) {
         char ops[128] = "";
         for (int i = 0; i < s1->g->n_nodes; i++)
@@ -394,15 +405,7 @@ static void test_noop_casts_removed(void)
               strcmp(s1->g->nodes[s1->g->values[y].producer].name, "cast_back") == 0);
         int64_t dims[1] = { 4 };
         float xs[4] = { -1.5f, 0.f, 2.25f, 1e30f };
-        lowp_tensor *x = NULL, *y0 = NULL, *y1 = NULL;
-        lowp_tensor_create(LOWP_FLOAT, 1, dims, xs, &x);
-        const char *name = "x";
-        CHECK_OK(lowp_session_run(s0, 1, &name, (const lowp_tensor *const *)&x, 1, &y0));
-        CHECK_OK(lowp_session_run(s1, 1, &name, (const lowp_tensor *const *)&x, 1, &y1));
-        CHECK(y0 && y1 && lp_tensor_equal(y0, y1));
-        lowp_tensor_free(x);
-        lowp_tensor_free(y0);
-        lowp_tensor_free(y1);
+        same_results(s0, s1, 1, dims, xs);
     }
     lowp_session_free(s0);
     lowp_session_free(s1);

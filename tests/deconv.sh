@@ -63,12 +63,8 @@ for model in "$T"/m/*.onnx; do
         fail "$name" "onnxruntime: $(tail -n 1 "$T/log")"; continue
     fi
     for build in default split; do
-        rm -rf "$T/run"; mkdir -p "$T/run"
-        if [ $build = split ]; then
-            LOWP_DECONV=split "$LOWP" run "$model" -i "$in" -o "$T/run" >"$T/log" 2>&1
-        else
-            "$LOWP" run "$model" -i "$in" -o "$T/run" >"$T/log" 2>&1
-        fi || { fail "$name/$build" "lowp run: $(tail -n 1 "$T/log")"; continue; }
+        env_=; [ $build = split ] && env_=LOWP_DECONV=split
+        run_model "$T/run" "$model" "$in" $env_ || { fail "$name/$build" "lowp run: $(tail -n 1 "$T/log")"; continue; }
         close "$name/$build" "$T/run/out.npy" "$T/ort.npy"
     done
 done

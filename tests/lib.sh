@@ -42,6 +42,13 @@ need_ort() {
     fail ort-install "cannot install onnxruntime-node"
     return 1
 }
+# run_model OUT MODEL IN [NAME=VALUE] — `lowp run MODEL -i IN -o OUT` into a fresh folder OUT,
+# with the environment variable NAME=VALUE when given (LOWP_KERNELS=reference, ...); the
+# program's output in $T/log, its status returned.
+run_model() {
+    rm -rf "$1"; mkdir -p "$1"
+    env ${4:+"$4"} "$LOWP" run "$2" -i "$3" -o "$1" >"$T/log" 2>&1
+}
 # ort_correct MODEL N — how many of the first N Fashion-MNIST test images ONNX Runtime classifies
 # right with MODEL (tests/ort_eval.js); nothing when it cannot run (its stderr in $T/ort.err).
 ort_correct() { node tests/ort_eval.js "$1" "$2" 2>"$T/ort.err" | sed -n 's/^correct \([0-9]*\).*/\1/p'; }

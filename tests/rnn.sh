@@ -29,12 +29,8 @@ for model in "$T"/m/*.onnx; do
         fail "$name" "onnxruntime: $(tail -n 1 "$T/log")"; continue
     fi
     for kernels in default reference; do
-        rm -rf "$T/run"; mkdir -p "$T/run"
-        if [ $kernels = reference ]; then
-            LOWP_KERNELS=reference "$LOWP" run "$model" -i "$in" -o "$T/run" >"$T/log" 2>&1
-        else
-            "$LOWP" run "$model" -i "$in" -o "$T/run" >"$T/log" 2>&1
-        fi || { fail "$name/$kernels" "lowp run: $(tail -n 1 "$T/log")"; continue; }
+        env_=; [ $kernels = reference ] && env_=LOWP_KERNELS=reference
+        run_model "$T/run" "$model" "$in" $env_ || { fail "$name/$kernels" "lowp run: $(tail -n 1 "$T/log")"; continue; }
         got="$T/run/out.npy"
         close "$name/$kernels vs ort" "$got" "$T/ort.npy" onnxruntime
         [ -f "$T/m/$name.torch.npy" ] && close "$name/$kernels vs torch" "$got" "$T/m/$name.torch.npy" torch

@@ -79,8 +79,16 @@ static bool node_batch_local(const lp_graph *g, const lp_node *n)
         return false;
     const char *op = n->op_type;
     int rank = rank_of(g, n->in[0]);
-    if (op_in(op, elementwise))
+    if (op_in(op, elementwise)) {
+        /* a broadcast input of lower rank aligns its dim 0 with a later dim of the output, not
+           the batch: chunking it would cut the wrong axis (Add([N,C,T], x[T]) at T == N) */
+        int out_rank = n->n_out > 0 && n->out[0] >= 0 ? rank_of(g, n->out[0]) : rank;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && !is_const(g, n->in[k]) && rank_of(g, n->in[k]) != out_rank &&
+                strcmp(op, "Reshape") && strcmp(op, "Squeeze") && strcmp(op, "Unsqueeze") && strcmp(op, "Flatten"))
+                return false;
         return true; /* reshapes and flattens that keep a scaled first dim keep chunks contiguous */
+    }
     if (!strcmp(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear")) {
         const lp_tensor *s = n->n_in > 1 && is_const(g, n->in[1]) && n->in[1] >= 0 ? g->values[n->in[1]].init : NULL;
         return s && (lp_tensor_numel(s) == 1 || norm_axis(lp_attr_int(n, "axis", 1), rank) != 0);

@@ -179,6 +179,8 @@ bool dn_eltwise_of(const lp_graph *g, int ni, dn_post *p, int *n_post)
         p[0].alg = dnnl_eltwise_abs;
     else if (strcmp(op, "Exp") == 0)
         p[0].alg = dnnl_eltwise_exp;
+    else if (strcmp(op, "Sqrt") == 0)
+        p[0].alg = dnnl_eltwise_sqrt;
     else if (strcmp(op, "Clip") == 0) {
         double lo = -FLT_MAX, hi = FLT_MAX;
         if (lp_graph_opset(g, "") < 11) {

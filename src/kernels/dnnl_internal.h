@@ -196,6 +196,20 @@ lp_status dn_resize_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, 
  * walk (rank 3-4: plain, channels-last, channel-blocked by 8 or 16; true), else plain (false). */
 bool dn_md_like(const dnnl_memory_desc_t *like, int nd, const int64_t *dims, dnnl_memory_desc_t *out);
 
+/* ---- lowp's own kernels for what oneDNN has no fast primitive for (dnnl_own.c) ---- */
+
+/* Add/Sub/Mul/Div (alg dnnl_binary_add/sub/mul/div) of values a and b broadcast (both ways,
+ * numpy rules) onto y, on plain float: whether the shapes fit, and the build. */
+bool dn_own_binary_fits(const lp_shape *a, const lp_shape *b, const lp_shape *y);
+lp_status dn_own_binary_build(dn_step *st, const lp_prep_ctx *pc, int a, int b, int y, dnnl_alg_kind_t alg);
+typedef enum dn_red_kind { DN_RED_SUM, DN_RED_MEAN, DN_RED_MAX, DN_RED_MIN } dn_red_kind;
+/* x's axes reduced[k] form one run (axes of extent 1 aside): x as [outer, red, inner]. */
+bool dn_own_reduce_fits(const lp_shape *x, const bool *reduced, int64_t *outer, int64_t *red, int64_t *inner);
+lp_status dn_own_reduce_build(dn_step *st, const lp_prep_ctx *pc, int x, int y, dn_red_kind kind, const bool *reduced);
+/* Pad of x into y in `mode` (lp_pad_mode), pads as lp_pad_window gives them (crops too). */
+lp_status dn_own_pad_build(dn_step *st, const lp_prep_ctx *pc, int x, int y, int mode, const int64_t *pads,
+                           float fill);
+
 /* ---- ConvTranspose with kernel == stride as matmul + pixel shuffle (dnnl_deconv.c) ---- */
 
 /* Node n (a ConvTranspose of oneDNN geometry strides/dil/pl/pr) has kernel == stride, no

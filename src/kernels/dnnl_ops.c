@@ -12,6 +12,7 @@
 
 #include "kernels/dnnl_internal.h"
 #include "ops/conv_ref.h"
+#include "ops/reduce.h"
 #include "ops/requant.h"
 #include "ops/shape_copy.h"
 
@@ -2073,10 +2074,10 @@ static int binary_src0(const lp_graph *g, const lp_node *n)
     return -1;
 }
 
-static bool binary_supports(const lp_graph *g, const lp_node *n)
+/* oneDNN's binary primitive has a fast kernel for it (the second operand broadcast as its
+ * jit kernels take it: a scalar, per channel, per last dim, the whole tensor). */
+static bool binary_dnnl(const lp_graph *g, const lp_node *n)
 {
-    if (eltwise_supports(g, n)) /* Sub(c, x), Div(c, x) with a scalar c */
-        return true;
     int k0 = binary_src0(g, n);
     if (k0 < 0 || shape(g, n->out[0])->ndim < 1)
         return false;
@@ -2094,11 +2095,41 @@ static bool binary_supports(const lp_graph *g, const lp_node *n)
     return dnnl_binary_desc_init(&d, dnnl_binary_add, &a_md, &b_md, &a_md) == dnnl_success && probe(&d);
 }
 
+/* Any other broadcast (both operands broadcast, or one oneDNN runs only in its reference
+ * loops: Silero VAD's [N,C,T] + [N,1,1]) runs on lowp's own kernel (dnnl_own.c), alone. */
+static bool binary_own(const lp_graph *g, const lp_node *n)
+{
+    return n->n_in == 2 && all_f32(g, n, 0, 1) && one_output(g, n) && nonempty(g, n->in[0]) && nonempty(g, n->in[1]) &&
+           dn_own_binary_fits(shape(g, n->in[0]), shape(g, n->in[1]), shape(g, n->out[0]));
+}
+
+static bool binary_supports(const lp_graph *g, const lp_node *n)
+{
+    /* Sub(c, x), Div(c, x) with a scalar c: eltwise */
+    return eltwise_supports(g, n) || binary_dnnl(g, n) || binary_own(g, n);
+}
+
+static dnnl_alg_kind_t binary_alg(const char *op)
+{
+    static const struct { const char *op; dnnl_alg_kind_t alg; } algs[] = {
+        { "Add", dnnl_binary_add }, { "Sub", dnnl_binary_sub }, { "Mul", dnnl_binary_mul }, { "Div", dnnl_binary_div },
+    };
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
+        if (strcmp(op, algs[i].op) == 0)
+            return algs[i].alg;
+    return dnnl_binary_add;
+}
+
 static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
 {
     const lp_graph *g = pc->g;
     if (eltwise_supports(g, n)) /* Sub(c, x) with a scalar c: never leads a chain */
         return eltwise_build(st, pc, n, ch, priv);
+    if (!binary_dnnl(g, n)) {
+        if (ch->n_post || ch->q_tail.on || !binary_own(g, n))
+            return LOWP_ERR_UNSUPPORTED;
+        return dn_own_binary_build(st, pc, n->in[0], n->in[1], n->out[0], binary_alg(n->op_type));
+    }
     int k0 = binary_src0(g, n);
     if (k0 < 0)
         return LOWP_ERR_UNSUPPORTED;
@@ -2117,13 +2148,7 @@ static lp_status binary_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
         negated.n_post = ch->n_post + 1;
         ch = &negated;
     }
-    static const struct { const char *op; dnnl_alg_kind_t alg; } algs[] = {
-        { "Add", dnnl_binary_add }, { "Sub", dnnl_binary_sub }, { "Mul", dnnl_binary_mul }, { "Div", dnnl_binary_div },
-    };
-    dnnl_alg_kind_t alg = dnnl_binary_add;
-    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-        if (strcmp(n->op_type, algs[i].op) == 0)
-            alg = algs[i].alg;
+    dnnl_alg_kind_t alg = binary_alg(n->op_type);
     const lp_shape *ys = shape(g, n->out[0]), *bs = shape(g, b);
     int nd = ys->ndim;
     bool out_priv = priv && dn_value_private_ok(pc, ch->out_value);
@@ -2484,24 +2509,44 @@ static lp_status slice_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *
     return dn_reorder_q(st, ms, NULL, md, NULL);
 }
 
-static bool pad_window_of(const lp_graph *g, const lp_node *n, int64_t *pads, double *fill)
+/* The Pad's mode, pads and fill (the reference's geometry); false when it has none. */
+static bool pad_geometry_of(const lp_graph *g, const lp_node *n, lp_pad_mode *mode, int64_t *pads, double *fill)
 {
     lp_tensor hx;
     const lp_tensor *in[LP_MAX_NODE_IO] = { 0 };
     lp_run_ctx c;
     const_ctx(g, n, &hx, in, &c);
-    bool constant;
-    if (lp_pad_window(&c, &constant, pads, fill) != LP_OK) {
+    if (lp_pad_window(&c, mode, pads, fill) != LP_OK) {
         lp_error(LP_OK, "%s", "");
         return false;
     }
-    for (int k = 0; k < 2 * hx.ndim; k++)
-        if (pads[k] < 0) /* a crop: the reference */
-            return false;
-    return constant;
+    return true;
 }
 
+/* A constant Pad without crops: oneDNN's fill + reorder (else lowp's own kernel). */
+static bool pad_window_of(const lp_graph *g, const lp_node *n, int64_t *pads, double *fill)
+{
+    lp_pad_mode mode;
+    if (!pad_geometry_of(g, n, &mode, pads, fill))
+        return false;
+    for (int k = 0; k < 2 * shape(g, n->in[0])->ndim; k++)
+        if (pads[k] < 0) /* a crop */
+            return false;
+    return mode == PAD_CONSTANT;
+}
+
+/* Any Pad: the constant ones as fill + reorder, reflect, edge and crops on lowp's own kernel
+ * (dnnl_own.c) -- as float only (followed by Q -> DQ, pad_q_supports: the constant one's 8-bit form). */
 static bool pad_supports(const lp_graph *g, const lp_node *n)
+{
+    int64_t pads[2 * LP_MAX_DIMS];
+    double fill;
+    lp_pad_mode mode;
+    int r = moves_const_args(g, n) ? shape(g, n->in[0])->ndim : 0;
+    return r >= 1 && r <= DNNL_MAX_NDIMS && pad_geometry_of(g, n, &mode, pads, &fill);
+}
+
+static bool pad_q_supports(const lp_graph *g, const lp_node *n)
 {
     int64_t pads[2 * LP_MAX_DIMS];
     double fill;
@@ -2588,8 +2633,14 @@ static lp_status pad_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
     int x = n->in[0], y = ch->out_value;
     int64_t pads[2 * LP_MAX_DIMS];
     double fill;
-    if (ch->n_post || !pad_window_of(g, n, pads, &fill))
+    lp_pad_mode mode;
+    if (ch->n_post)
         return LOWP_ERR_UNSUPPORTED;
+    if (!pad_window_of(g, n, pads, &fill)) {
+        if (ch->q_tail.on || !pad_geometry_of(g, n, &mode, pads, &fill))
+            return LOWP_ERR_UNSUPPORTED;
+        return dn_own_pad_build(st, pc, x, y, (int)mode, pads, (float)fill);
+    }
     if (ch->q_tail.on)
         return pad_build_q(st, pc, n, ch, pads, fill, priv);
     const lp_shape *xs = shape(g, x), *ys = shape(g, y);
@@ -2618,6 +2669,55 @@ static lp_status pad_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n,
     st->custom_pre = pad_fill;
     snprintf(st->impl, sizeof st->impl, "fill + reorder, %s", like ? "layout kept" : "plain");
     return dn_reorder_q(st, ms, NULL, msub, NULL);
+}
+
+/* ---- ReduceSum/Mean/Max/Min over one run of axes: lowp's own kernel (dnnl_own.c) ---- */
+
+static bool reduce_kind(const lp_node *n, dn_red_kind *kind)
+{
+    static const struct { const char *op; dn_red_kind kind; } kinds[] = {
+        { "ReduceSum", DN_RED_SUM }, { "ReduceMean", DN_RED_MEAN }, { "ReduceMax", DN_RED_MAX }, { "ReduceMin", DN_RED_MIN },
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(n->op_type, kinds[i].op) == 0) {
+            *kind = kinds[i].kind;
+            return true;
+        }
+    return false;
+}
+
+/* The reduced axes (the reference's reading of axes and noop_with_empty_axes). */
+static bool reduce_axes_of(const lp_graph *g, const lp_node *n, bool *reduced)
+{
+    lp_tensor hx;
+    const lp_tensor *in[LP_MAX_NODE_IO] = { 0 };
+    lp_run_ctx c;
+    const_ctx(g, n, &hx, in, &c);
+    bool noop;
+    if (lp_reduce_window(&c, &noop, reduced) != LP_OK) {
+        lp_error(LP_OK, "%s", "");
+        return false;
+    }
+    return true;
+}
+
+static bool reduce_supports(const lp_graph *g, const lp_node *n)
+{
+    bool reduced[LP_MAX_DIMS];
+    int64_t o, r, i;
+    dn_red_kind kind;
+    return reduce_kind(n, &kind) && moves_const_args(g, n) && reduce_axes_of(g, n, reduced) &&
+           dn_own_reduce_fits(shape(g, n->in[0]), reduced, &o, &r, &i);
+}
+
+static lp_status reduce_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    (void)priv;
+    bool reduced[LP_MAX_DIMS];
+    dn_red_kind kind;
+    if (ch->n_post || ch->q_tail.on || !reduce_kind(n, &kind) || !reduce_axes_of(pc->g, n, reduced))
+        return LOWP_ERR_UNSUPPORTED;
+    return dn_own_reduce_build(st, pc, n->in[0], n->out[0], kind, reduced);
 }
 
 /* ---- GELU (the Erf subgraph) as one eltwise ---- */
@@ -2663,6 +2763,7 @@ static const dn_op ops[] = {
     { "Neg", eltwise_supports, eltwise_build, false },
     { "Abs", eltwise_supports, eltwise_build, false },
     { "Exp", eltwise_supports, eltwise_build, false },
+    { "Sqrt", eltwise_supports, eltwise_build, false },
     { "Max", eltwise_supports, eltwise_build, false },
     { "Min", eltwise_supports, eltwise_build, false },
     { "Pow", eltwise_supports, eltwise_build, false },
@@ -2674,6 +2775,10 @@ static const dn_op ops[] = {
     { "Transpose", transpose_supports, transpose_build, false },
     { "Slice", slice_supports, slice_build, false },
     { "Pad", pad_supports, pad_build, false },
+    { "ReduceSum", reduce_supports, reduce_build, false },
+    { "ReduceMean", reduce_supports, reduce_build, false },
+    { "ReduceMax", reduce_supports, reduce_build, false },
+    { "ReduceMin", reduce_supports, reduce_build, false },
     { "Resize", dn_resize_supports, dn_resize_build, false },
     { "Upsample", dn_resize_supports, dn_resize_build, false },
 };
@@ -2709,7 +2814,8 @@ static const dn_op *any_op_of(const lp_graph *g, int ni)
 bool dn_supports_q(const lp_graph *g, int ni)
 {
     const dn_op *op = any_op_of(g, ni);
-    return op && !g->nodes[ni].dynamic && op->supports(g, &g->nodes[ni]);
+    /* followed by Q -> DQ: a Pad only as the constant one (its 8-bit form) */
+    return op && !g->nodes[ni].dynamic && (op->supports == pad_supports ? pad_q_supports : op->supports)(g, &g->nodes[ni]);
 }
 
 bool dn_supports_node(const lp_graph *g, int ni)
@@ -2721,7 +2827,9 @@ bool dn_supports_node(const lp_graph *g, int ni)
 bool dn_chain_leader(const lp_graph *g, int ni)
 {
     const dn_op *op = op_of(g, ni);
-    return op && op->leader && dn_supports_node(g, ni) && !eltwise_supports(g, &g->nodes[ni]);
+    /* a binary op on lowp's own broadcasting kernel runs alone */
+    return op && op->leader && dn_supports_node(g, ni) && !eltwise_supports(g, &g->nodes[ni]) &&
+           (op->build != binary_build || binary_dnnl(g, &g->nodes[ni]));
 }
 
 lp_status dn_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool allow_private)

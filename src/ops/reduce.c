@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ops/elementwise_util.h"
+#include "ops/reduce.h"
 
 typedef enum red_kind {
     RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_PROD, RED_L2, RED_L1, RED_SUMSQ, RED_LOGSUM, RED_LOGSUMEXP
@@ -64,6 +65,21 @@ static lp_status red_plan_make(const lp_node *node, int rank, const int64_t *axe
         LP_TRY(lp_op_axis(node, axes[i], rank, &a));
         p->reduced[a] = true;
     }
+    return LP_OK;
+}
+
+lp_status lp_reduce_window(const lp_run_ctx *c, bool *noop, bool *reduced)
+{
+    bool from_input = c->n_in > 1 && c->in[1];
+    int64_t axes[LP_MAX_DIMS];
+    int n_axes;
+    LP_TRY(red_axes(c->node, from_input, from_input ? c->in[1] : NULL, axes, &n_axes));
+    if (n_axes < 0)
+        return lp_node_error(c->node, LOWP_ERR_SHAPE, "the axes are not known");
+    red_plan p;
+    LP_TRY(red_plan_make(c->node, c->in[0]->ndim, axes, n_axes, &p));
+    *noop = p.noop;
+    memcpy(reduced, p.reduced, sizeof p.reduced);
     return LP_OK;
 }
 

@@ -738,7 +738,7 @@ const lp_op_def lp_opdef_Tile = {
 /* ---- Pad: pads = [begin_0..begin_r-1, end_0..end_r-1] (negative crops); modes constant,
  * reflect, edge. Attributes pads/value before opset 11, inputs pads/constant_value from 11. ---- */
 
-typedef enum pad_mode { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE } pad_mode;
+typedef lp_pad_mode pad_mode;
 
 static lp_status pad_mode_of(const lp_node *n, pad_mode *m)
 {
@@ -810,7 +810,7 @@ static lp_status pad_infer(lp_infer_ctx *c)
 }
 
 /* Source index of output index o along a dim of size d padded by `begin`; -1 = fill. */
-static int64_t pad_source(int64_t o, int64_t begin, int64_t d, pad_mode mode)
+int64_t lp_pad_source(int64_t o, int64_t begin, int64_t d, lp_pad_mode mode)
 {
     int64_t i = o - begin;
     if (i >= 0 && i < d)
@@ -853,13 +853,11 @@ static lp_status pad_geometry(const lp_run_ctx *c, pad_mode *mode, int64_t *pads
     return LP_OK;
 }
 
-lp_status lp_pad_window(const lp_run_ctx *c, bool *constant, int64_t *pads, double *fill)
+lp_status lp_pad_window(const lp_run_ctx *c, lp_pad_mode *mode, int64_t *pads, double *fill)
 {
-    pad_mode mode;
     const lp_tensor *cv;
-    LP_TRY(pad_geometry(c, &mode, pads));
+    LP_TRY(pad_geometry(c, mode, pads));
     LP_TRY(pad_fill_input(c, &cv));
-    *constant = mode == PAD_CONSTANT;
     *fill = cv ? lp_tensor_get(cv, 0) : c->opset < 11 ? lp_attr_float(c->node, "value", 0.0f) : 0.0;
     return LP_OK;
 }
@@ -901,11 +899,11 @@ static lp_status pad_run(const lp_run_ctx *c)
         /* offset of the source row, or -1 when the whole row is fill */
         int64_t src = 0;
         for (int k = 0; k < r - 1 && src >= 0; k++) {
-            int64_t i = pad_source(idx[k], pads[k], x->dims[k], mode);
+            int64_t i = lp_pad_source(idx[k], pads[k], x->dims[k], mode);
             src = i < 0 ? -1 : src + i * xst[k];
         }
         for (int64_t o = 0; o < inner; o++, dst += es) {
-            int64_t i = r > 0 ? pad_source(o, pads[r - 1], x->dims[r - 1], mode) : 0;
+            int64_t i = r > 0 ? lp_pad_source(o, pads[r - 1], x->dims[r - 1], mode) : 0;
             if (src < 0 || i < 0)
                 memcpy(dst, fill, es);
             else

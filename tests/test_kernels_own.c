@@ -3,15 +3,17 @@
  * on randomized graphs (fixed seed, LOWP_TEST_SEED=N for others: tests/seeds.sh): broadcasting
  * Add/Sub/Mul/Div of ranks 1-5 in every broadcast pattern, ReduceSum/Mean/Max/Min over runs of
  * axes (attribute and input axes, keepdims, noop_with_empty_axes), Pad in reflect and edge
- * modes and with crops, Sqrt; odd sizes, batches, sizes past the 2-thread threshold;
+ * modes and with crops, Sqrt and Log (a sweep over all float bit patterns too); odd sizes, batches, sizes past the 2-thread threshold;
  * NaN, infinities and signed zeros in the inputs.
  *
  * Bounds: the own kernels compute what the reference does (one IEEE operation on floats --
  * the reference's double then float rounding of +,-,*,/ equals it --, double sums in the
  * reference's order, the reference's max/min comparison, the same pad indices), so they must
- * match bit for bit, NaN for NaN. Sqrt (vsqrtps) is correctly rounded: exact too. (Log stays
- * on the reference kernel: oneDNN 2.6's log is off by up to 1.4e-3 relative near x = 1 and
- * flushes denormal inputs.)
+ * match bit for bit, NaN for NaN. Sqrt (vsqrtps) is correctly rounded: exact too. Log (lowp's
+ * own, in double; oneDNN 2.6's log is off by up to 1.4e-3 relative near x = 1 and flushes
+ * denormals) rounds a double within ~2^-50 relative of log(x) to float, as the reference rounds
+ * libm's: the two floats differ only where log(x) lies that close to a midpoint between floats,
+ * by one ulp -- the bound; log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf exactly.
  *
  * Usage: test_kernels_own [-v] */
 #include <math.h>
@@ -57,21 +59,26 @@ static int gb_ints(gb *b, int64_t n, const int64_t *x)
     return gb_tensor(b, t);
 }
 
-/* Element i agrees: both NaN, or equal (infinities, signed zeros included), or within
- * rel * |ref| when rel > 0 and both are finite (no caller needs that today). */
-static bool agrees(float a, float r, double rel)
+/* Element i agrees: both NaN, or equal (infinities, signed zeros included), or -- ulps > 0
+ * and both finite of one sign -- at most `ulps` floats apart. */
+static bool agrees(float a, float r, int ulps)
 {
     if (isnan(a) || isnan(r))
         return isnan(a) && isnan(r);
-    if (isinf(a) || isinf(r) || rel == 0)
-        return memcmp(&a, &r, sizeof a) == 0;
-    return fabs((double)a - r) <= rel * fabs((double)r);
+    if (memcmp(&a, &r, sizeof a) == 0)
+        return true;
+    if (isinf(a) || isinf(r) || ulps == 0 || signbit(a) != signbit(r))
+        return false;
+    int32_t ia, ir;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ir, &r, sizeof ir);
+    return llabs((long long)ia - ir) <= ulps;
 }
 
 /* Compiles b's graph with the reference kernels only and with every backend (2 threads);
  * `claimed` op must run on a oneDNN-backend step ("lowp:" own kernel when own); the outputs
- * agree elementwise (agrees(rel)). */
-static void check(const char *what, gb *b, const char *claimed, bool own, double rel)
+ * agree elementwise (agrees(ulps)). */
+static void check(const char *what, gb *b, const char *claimed, bool own, int ulps)
 {
     const lp_tensor *in[GB_MAX_FEED];
     for (int i = 0; i < b->n_feed; i++)
@@ -110,7 +117,7 @@ static void check(const char *what, gb *b, const char *claimed, bool own, double
         const float *fa = a->data, *fr = r->data;
         int64_t bad = 0, first = -1;
         for (int64_t i = 0; i < n; i++)
-            if (!agrees(fa[i], fr[i], rel) && bad++ == 0)
+            if (!agrees(fa[i], fr[i], ulps) && bad++ == 0)
                 first = i;
         CHECK_MSG(bad == 0, "%s: %lld of %lld elements differ, first [%lld] %.9g vs reference %.9g", what,
                   (long long)bad, (long long)n, (long long)first, first >= 0 ? fa[first] : 0.0,
@@ -290,6 +297,43 @@ static void test_sqrt(void)
     }
 }
 
+/* Log on random data with specials, after an Add (a step of its own: Log takes no
+ * post-op), and on a sweep of 2^20 float bit patterns spread over all 2^32 (denormals,
+ * both signs, infinities, NaN payloads), plus a dense run around 1. */
+static void test_log(void)
+{
+    for (int t = 0; t < 12; t++) {
+        gb *b = gb_new(13);
+        int r = rnd(1, 4);
+        int64_t xd[4];
+        rand_dims(r, xd, t % 6 == 5);
+        int x = gb_feed(b, rand_input(r, xd, true));
+        if (t % 2)
+            x = op2(b, "Add", x, gb_scalar(b, LOWP_FLOAT, 0.25));
+        gb_output(b, op1(b, "Log", x));
+        char what[64];
+        snprintf(what, sizeof what, "%sLog rank %d", t % 2 ? "Add+" : "", r);
+        check(what, b, "Log", true, 1);
+        gb_free(b);
+    }
+    gb *b = gb_new(13);
+    int64_t n = 1 << 21;
+    lp_tensor *t = NULL;
+    CHECK_OK(lp_tensor_new(LOWP_FLOAT, 1, &n, &t));
+    if (!t)
+        return;
+    uint32_t *u = t->data;
+    for (int64_t i = 0; i < n / 2; i++)
+        u[i] = (uint32_t)(i << 12) | (uint32_t)rnd(0, 4095);
+    for (int64_t i = n / 2; i < n; i++) { /* [0.5, 2): where log(x) is small */
+        float f = 0.5f + 1.5f * (float)(i - n / 2) / (float)(n / 2);
+        memcpy(&u[i], &f, sizeof f);
+    }
+    gb_output(b, op1(b, "Log", gb_feed(b, t)));
+    check("Log sweep", b, "Log", true, 1);
+    gb_free(b);
+}
+
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
@@ -299,5 +343,6 @@ int main(int argc, char **argv)
     RUN(test_reduce);
     RUN(test_pad_modes);
     RUN(test_sqrt);
+    RUN(test_log);
     return TEST_SUMMARY("test_kernels_own");
 }

@@ -206,6 +206,8 @@ typedef enum dn_red_kind { DN_RED_SUM, DN_RED_MEAN, DN_RED_MAX, DN_RED_MIN } dn_
 /* x's axes reduced[k] form one run (axes of extent 1 aside): x as [outer, red, inner]. */
 bool dn_own_reduce_fits(const lp_shape *x, const bool *reduced, int64_t *outer, int64_t *red, int64_t *inner);
 lp_status dn_own_reduce_build(dn_step *st, const lp_prep_ctx *pc, int x, int y, dn_red_kind kind, const bool *reduced);
+/* Log of x into y (plain float; within 1 ulp of the reference, see dnnl_own.c). */
+lp_status dn_own_log_build(dn_step *st, const lp_prep_ctx *pc, int x, int y);
 /* Pad of x into y in `mode` (lp_pad_mode), pads as lp_pad_window gives them (crops too). */
 lp_status dn_own_pad_build(dn_step *st, const lp_prep_ctx *pc, int x, int y, int mode, const int64_t *pads,
                            float fill);

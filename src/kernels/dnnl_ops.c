@@ -2720,6 +2720,21 @@ static lp_status reduce_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     return dn_own_reduce_build(st, pc, n->in[0], n->out[0], kind, reduced);
 }
 
+/* ---- Log: lowp's own kernel (dnnl_own.c; oneDNN's log is not accurate enough) ---- */
+
+static bool log_supports(const lp_graph *g, const lp_node *n)
+{
+    return n->n_in == 1 && all_f32(g, n, 0, 0) && one_output(g, n);
+}
+
+static lp_status log_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    (void)priv;
+    if (ch->n_post || ch->q_tail.on)
+        return LOWP_ERR_UNSUPPORTED;
+    return dn_own_log_build(st, pc, n->in[0], n->out[0]);
+}
+
 /* ---- GELU (the Erf subgraph) as one eltwise ---- */
 
 static lp_status gelu_build(dn_step *st, const lp_prep_ctx *pc, const dn_group_info *info, bool priv)
@@ -2764,6 +2779,7 @@ static const dn_op ops[] = {
     { "Abs", eltwise_supports, eltwise_build, false },
     { "Exp", eltwise_supports, eltwise_build, false },
     { "Sqrt", eltwise_supports, eltwise_build, false },
+    { "Log", log_supports, log_build, false },
     { "Max", eltwise_supports, eltwise_build, false },
     { "Min", eltwise_supports, eltwise_build, false },
     { "Pow", eltwise_supports, eltwise_build, false },

@@ -3,7 +3,8 @@
  * on randomized graphs (fixed seed, LOWP_TEST_SEED=N for others: tests/seeds.sh): broadcasting
  * Add/Sub/Mul/Div of ranks 1-5 in every broadcast pattern, ReduceSum/Mean/Max/Min over runs of
  * axes (attribute and input axes, keepdims, noop_with_empty_axes), Pad in reflect and edge
- * modes and with crops, Sqrt and Log (a sweep over all float bit patterns too); odd sizes, batches, sizes past the 2-thread threshold;
+ * modes and with crops, Sqrt and Log (a sweep over all float bit patterns too), Clip with
+ * bounds computed at run time; odd sizes, batches, sizes past the 2-thread threshold;
  * NaN, infinities and signed zeros in the inputs.
  *
  * Bounds: the own kernels compute what the reference does (one IEEE operation on floats --
@@ -334,6 +335,52 @@ static void test_log(void)
     gb_free(b);
 }
 
+/* Clip with bounds computed at run time (openWakeWord's melspectrogram: ReduceMax(x) - 80 as
+ * the min), bounds absent, fed, constant, NaN, or min above max (then max, as the reference
+ * applies min first); exact. */
+static void test_clip_runtime(void)
+{
+    for (int t = 0; t < 24; t++) {
+        gb *b = gb_new(13);
+        int r = rnd(1, 4);
+        int64_t xd[4];
+        rand_dims(r, xd, t % 6 == 5);
+        int x = gb_feed(b, rand_input(r, xd, t % 2 == 0));
+        int lo = -1, hi = -1;
+        switch (t % 4) {
+        case 0: { /* max(x) - 1.5, as the melspectrogram's */
+            int m = op1(b, "ReduceMax", x);
+            attr_i(b, "keepdims", 0);
+            lo = op2(b, "Sub", m, gb_scalar(b, LOWP_FLOAT, 1.5));
+            hi = rnd(0, 1) ? gb_scalar(b, LOWP_FLOAT, 1.0) : -1;
+            break;
+        }
+        case 1: /* fed bounds, sometimes min above max, sometimes NaN */
+            lo = gb_feed(b, rand_input(0, NULL, false));
+            hi = gb_feed(b, rand_input(0, NULL, false));
+            if (t % 8 == 5)
+                ((float *)b->feed[2]->data)[0] = NAN;
+            break;
+        case 2: /* only a max, fed */
+            hi = gb_feed(b, rand_input(0, NULL, false));
+            break;
+        default: /* constant min above the constant max: not oneDNN's clip, the own kernel */
+            lo = gb_scalar(b, LOWP_FLOAT, 0.5);
+            hi = gb_scalar(b, LOWP_FLOAT, -0.5);
+            break;
+        }
+        int in[3] = { x, lo, hi };
+        int n_in = hi >= 0 ? 3 : lo >= 0 ? 2 : 1;
+        if (n_in == 3 && lo < 0)
+            in[1] = -1;
+        gb_output(b, gb_op(b, "Clip", n_in, in));
+        char what[64];
+        snprintf(what, sizeof what, "Clip case %d rank %d", t % 4, r);
+        check(what, b, "Clip", true, 0);
+        gb_free(b);
+    }
+}
+
 int main(int argc, char **argv)
 {
     verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
@@ -344,5 +391,6 @@ int main(int argc, char **argv)
     RUN(test_pad_modes);
     RUN(test_sqrt);
     RUN(test_log);
+    RUN(test_clip_runtime);
     return TEST_SUMMARY("test_kernels_own");
 }

@@ -208,6 +208,8 @@ bool dn_own_reduce_fits(const lp_shape *x, const bool *reduced, int64_t *outer, 
 lp_status dn_own_reduce_build(dn_step *st, const lp_prep_ctx *pc, int x, int y, dn_red_kind kind, const bool *reduced);
 /* Log of x into y (plain float; within 1 ulp of the reference, see dnnl_own.c). */
 lp_status dn_own_log_build(dn_step *st, const lp_prep_ctx *pc, int x, int y);
+/* Clip of x into y with scalar bounds lo, hi (values, -1: none) read at run time. */
+lp_status dn_own_clip_build(dn_step *st, const lp_prep_ctx *pc, int x, int lo, int hi, int y);
 /* Pad of x into y in `mode` (lp_pad_mode), pads as lp_pad_window gives them (crops too). */
 lp_status dn_own_pad_build(dn_step *st, const lp_prep_ctx *pc, int x, int y, int mode, const int64_t *pads,
                            float fill);

@@ -2720,6 +2720,32 @@ static lp_status reduce_build(dn_step *st, const lp_prep_ctx *pc, const lp_node 
     return dn_own_reduce_build(st, pc, n->in[0], n->out[0], kind, reduced);
 }
 
+/* ---- Clip: constant bounds as eltwise; bounds computed at run time on lowp's own kernel ---- */
+
+static bool clip_own(const lp_graph *g, const lp_node *n)
+{
+    if (lp_graph_opset(g, n->domain) < 11 || n->n_in < 1 || !all_f32(g, n, 0, 2) || !one_output(g, n))
+        return false;
+    for (int k = 1; k < n->n_in && k < 3; k++)
+        if (n->in[k] >= 0 && lp_numel(shape(g, n->in[k])->ndim, shape(g, n->in[k])->d) != 1)
+            return false;
+    return true;
+}
+
+static bool clip_supports(const lp_graph *g, const lp_node *n)
+{
+    return eltwise_supports(g, n) || clip_own(g, n);
+}
+
+static lp_status clip_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
+{
+    if (eltwise_supports(pc->g, n))
+        return eltwise_build(st, pc, n, ch, priv);
+    if (ch->n_post || ch->q_tail.on || !clip_own(pc->g, n))
+        return LOWP_ERR_UNSUPPORTED;
+    return dn_own_clip_build(st, pc, n->in[0], n->n_in > 1 ? n->in[1] : -1, n->n_in > 2 ? n->in[2] : -1, n->out[0]);
+}
+
 /* ---- Log: lowp's own kernel (dnnl_own.c; oneDNN's log is not accurate enough) ---- */
 
 static bool log_supports(const lp_graph *g, const lp_node *n)
@@ -2770,7 +2796,7 @@ static const dn_op ops[] = {
     { "LogSoftmax", softmax_supports, softmax_build, false },
     { "Relu", eltwise_supports, eltwise_build, false },
     { "LeakyRelu", eltwise_supports, eltwise_build, false },
-    { "Clip", eltwise_supports, eltwise_build, false },
+    { "Clip", clip_supports, clip_build, false },
     { "Sigmoid", eltwise_supports, eltwise_build, false },
     { "Tanh", eltwise_supports, eltwise_build, false },
     { "HardSigmoid", eltwise_supports, eltwise_build, false },

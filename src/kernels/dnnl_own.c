@@ -5,7 +5,9 @@
  *   - ReduceSum/Mean/Max/Min over one run of adjacent axes;
  *   - Pad in reflect and edge modes, and constant Pads that crop;
  *   - Log (oneDNN 2.6's eltwise log is off by up to 1.4e-3 relative near 1 and flushes
- *     denormals), evaluated in double like the reference.
+ *     denormals), evaluated in double like the reference;
+ *   - Clip whose bounds are computed at run time (openWakeWord's melspectrogram clips to
+ *     max - 80 dB).
  * Their claims and geometry are dnnl_ops.c's; here the steps are built and run. They read
  * plain float inputs (a reorder first when the producer keeps a private layout or 8-bit
  * integers) and write plain float, parallel over independent rows and column blocks (OpenMP,
@@ -532,5 +534,52 @@ lp_status dn_own_log_build(dn_step *st, const lp_prep_ctx *pc, int x, int y)
     /* ~1 ns an element: a second thread pays from a few thousand on */
     s->threads = s->n >= OWN_PAR_MIN / 4 && pc->threads > 1 ? pc->threads : 1;
     LP_TRY(plain_in(st, pc, x, &s->x));
+    return plain_out(st, pc, y, &s->y);
+}
+
+/* ---- Clip with bounds read at run time ---- */
+
+typedef struct own_clip {
+    dnnl_memory_t x, y, lo, hi;         /* lo, hi: NULL when absent */
+    int threads;
+    int64_t n;
+} own_clip;
+
+static lp_status clip_run(void *arg, const lp_run_ctx *c)
+{
+    (void)c;
+    const own_clip *s = arg;
+    const float *x = data_of(s->x);
+    float *y = data_of(s->y);
+    float lo = s->lo ? data_of(s->lo)[0] : -INFINITY, hi = s->hi ? data_of(s->hi)[0] : INFINITY;
+    int64_t blocks = (s->n + OWN_BLOCK - 1) / OWN_BLOCK;
+#pragma omp parallel for schedule(static) num_threads(s->threads)
+    for (int64_t b = 0; b < blocks; b++) {
+        const float *xb = x + b * OWN_BLOCK;
+        float *yb = y + b * OWN_BLOCK;
+        int64_t n = s->n - b * OWN_BLOCK < OWN_BLOCK ? s->n - b * OWN_BLOCK : OWN_BLOCK;
+        /* the reference's order: min first, so a bound above max gives max; NaN stays */
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            float v = xb[i] < lo ? lo : xb[i];
+            yb[i] = v > hi ? hi : v;
+        }
+    }
+    return LP_OK;
+}
+
+lp_status dn_own_clip_build(dn_step *st, const lp_prep_ctx *pc, int x, int lo, int hi, int y)
+{
+    const lp_shape *xs = &pc->g->values[x].shape;
+    own_clip *s = own_state(st, sizeof *s, clip_run, "clip");
+    if (!s)
+        return LOWP_ERR_OUT_OF_MEMORY;
+    s->n = lp_numel(xs->ndim, xs->d);
+    s->threads = threads_for(pc, s->n);
+    LP_TRY(plain_in(st, pc, x, &s->x));
+    if (lo >= 0)
+        LP_TRY(plain_in(st, pc, lo, &s->lo));
+    if (hi >= 0)
+        LP_TRY(plain_in(st, pc, hi, &s->hi));
     return plain_out(st, pc, y, &s->y);
 }

@@ -224,6 +224,11 @@ static void check_int8(const char *what, gb *b, int want_int8, double tol)
 
 /* ---- Conv ---- */
 
+/* Whether the last random_qconv is a depthwise convolution (one input and output channel per
+ * group) of stride 1 with padding: with an asymmetric u8 source and a float result lowp runs
+ * it in FP32 (dnnl_int8.c, int8_loses: oneDNN's INT8 kernel for it is slower). */
+static bool last_dw_fp32;
+
 /* A random convolution geometry over x (N, C, spatial...); returns the Conv's output. */
 static int random_qconv(gb *b, int xdq, float s_x, int nsp, const int64_t *xd, int64_t *yd, bool per_channel,
                         int force_group, double *l1, char *desc, size_t dlen)
@@ -240,6 +245,7 @@ static int random_qconv(gb *b, int xdq, float s_x, int nsp, const int64_t *xd, i
     if (kind == 1 && rnd(0, 1))
         M = C;
     int64_t k[3], s[3], d[3], p[6], wd[5] = { M, C / group };
+    last_dw_fp32 = false;
     for (int i = 0; i < nsp; i++) {
         bool unpadded = rnd(0, 4) == 0; /* then the zero point becomes a bias */
         do {
@@ -252,7 +258,11 @@ static int random_qconv(gb *b, int xdq, float s_x, int nsp, const int64_t *xd, i
                 p[i] = p[nsp + i] = 0;
         } while ((k[i] - 1) * d[i] + 1 > xd[2 + i] + p[i] + p[nsp + i] || p[i] >= k[i] || p[nsp + i] >= k[i]);
         wd[2 + i] = k[i];
+        last_dw_fp32 |= p[i] + p[nsp + i] > 0;
     }
+    for (int i = 0; i < nsp; i++)
+        last_dw_fp32 &= s[i] == 1;
+    last_dw_fp32 &= group == C && M == C && C > 1;
     float s_w[512];
     int w = weight_dq(b, nsp + 2, wd, per_channel ? 0 : -1, s_w, l1);
     int bias = rnd(0, 3) ? bias_dq(b, M, s_x, s_w, per_channel) : -1;
@@ -291,6 +301,7 @@ static void test_conv_int8_random(void)
         char desc[200], what[260];
         double l1;
         int y = random_qconv(b, xdq, s_x, nsp, xd, yd, per_channel, 0, &l1, desc, sizeof desc);
+        bool dw_fp32 = last_dw_fp32 && !sym && nsp < 3; /* (oneDNN's 3-D one is no jit_int8) */
         int act = rnd(0, 2);
         bool residual = t % 5 == 4;
         if (residual) {
@@ -304,7 +315,7 @@ static void test_conv_int8_random(void)
             y = gb_op(b, "Clip", 3, in);
         }
         int out = t % 3; /* 0: float, 1: requantized output, 2: requantized into a 1x1 INT8 conv */
-        int n8 = 1;
+        int n8 = dw_fp32 && (out == 0 || residual) ? 0 : 1;
         double tol = 0;
         if (out >= 1 && !residual) {
             /* the output range: a guess from the weights' L1 norm (the exact range does not matter) */
@@ -523,7 +534,9 @@ static void test_conv_int8_comp8x8(void)
         char what[120];
         snprintf(what, sizeof what, "conv%dd 8x8 weights C%lld M8 g%lld %s", nsp, (long long)xd[1], (long long)group,
                  sym ? "s8" : "u8 zp");
-        check_int8(what, b, 1, 0);
+        /* (the 1-D and 2-D depthwise ones with a zero point run in FP32:
+         * test_conv_int8_dw_posts; oneDNN's 3-D one is no jit_int8) */
+        check_int8(what, b, group == 8 && cg == 1 && !sym && nsp < 3 ? 0 : 1, 0);
         gb_free(b);
     }
 }
@@ -579,6 +592,83 @@ static void test_conv_int8_depthwise(void)
         y = act_qdq(b, y, 0.0, 6.0, false, &s_y);
         gb_output(b, y);
         check_int8(desc, b, 1, s_y * 1.0001);
+        gb_free(b);
+    }
+}
+
+/* Depthwise convolutions with every post-op kind lowp fuses (none, Relu, Clip, HardSwish and
+ * its decomposed form x * Clip(x + 3, 0, 6) / 6, HardSigmoid, a per-channel Mul + Add, a
+ * residual Add), each with a float and a requantized u8 result, from an asymmetric u8 source
+ * (padded: oneDNN needs the zero point; unpadded: it is a bias) and an s8 one. A padded u8
+ * source, stride 1 and a float result runs in FP32 (dnnl_int8.c, int8_loses: oneDNN's INT8
+ * kernel is the slower jit_int8 there): no INT8 step; the rest are one INT8 step (the
+ * residual makes its source padded). Bounds as above:
+ * float results within 1e-5 of max|ref| (FP32 or exact integer sums scaled once), requantized
+ * ones within one step s_y. */
+static void test_conv_int8_dw_posts(void)
+{
+    static const char *posts[] = { "none", "relu", "clip", "hardswish", "x*clip(x+3)/6", "hardsigmoid", "mul+add",
+                                   "residual" };
+    for (int t = 0; t < 48; t++) {
+        int src = t % 3, post = (t / 3) % 8; /* src 0: u8 padded, 1: u8 unpadded, 2: s8 padded */
+        bool requant = t >= 24 && post != 7, sym = src == 2;
+        int64_t C = 8 * rnd(1, 5) + (t % 2) * 4, k = rnd(0, 1) ? 3 : 5, st = post == 7 ? 1 : rnd(1, 2);
+        int64_t xd[4] = { rnd(1, 2), C, rnd(5, 12), rnd(5, 12) }, wd[4] = { C, 1, k, k };
+        int64_t pad = src == 1 ? 0 : k / 2, pads[4] = { pad, pad, pad, pad }, sts[2] = { st, st };
+        if (post == 7) /* (the residual has the output's shape) */
+            pad = pads[0] = pads[1] = pads[2] = pads[3] = k / 2;
+        gb *b = gb_new(13);
+        double lo = sym ? -1.0 : -0.2 - 0.8 * rndu(), hi = sym ? 1.0 : 0.5 + rndu();
+        int x = gb_input(b, 4, xd, (float)lo, (float)hi);
+        float s_x, s_y = 0, s_w[64];
+        double l1;
+        int in[2] = { act_qdq(b, x, lo, hi, sym, &s_x), weight_dq(b, 4, wd, 0, s_w, &l1) };
+        int y = gb_op(b, "Conv", 2, in);
+        attr_i(b, "group", C);
+        attr_ints(b, "pads", 4, pads);
+        attr_ints(b, "strides", 2, sts);
+        int64_t yd[4] = { xd[0], C, (xd[2] + 2 * pad - k) / st + 1, (xd[3] + 2 * pad - k) / st + 1 }, cd[3] = { C, 1, 1 };
+        if (post == 1) {
+            y = op1(b, "Relu", y);
+        } else if (post == 2) {
+            int cin[3] = { y, gb_scalar(b, LOWP_FLOAT, 0.0), gb_scalar(b, LOWP_FLOAT, 6.0) };
+            y = gb_op(b, "Clip", 3, cin);
+        } else if (post == 3) {
+            y = op1(b, "HardSwish", y);
+        } else if (post == 4) {
+            int cin[3] = { op2(b, "Add", y, gb_scalar(b, LOWP_FLOAT, 3.0)), gb_scalar(b, LOWP_FLOAT, 0.0),
+                           gb_scalar(b, LOWP_FLOAT, 6.0) };
+            y = op2(b, "Div", op2(b, "Mul", y, gb_op(b, "Clip", 3, cin)), gb_scalar(b, LOWP_FLOAT, 6.0));
+        } else if (post == 5) {
+            y = op1(b, "HardSigmoid", y);
+        } else if (post == 6) {
+            lp_tensor *sc, *bi;
+            lp_tensor_new(LOWP_FLOAT, 3, cd, &sc);
+            lp_tensor_new(LOWP_FLOAT, 3, cd, &bi);
+            for (int64_t c = 0; c < C; c++) {
+                ((float *)sc->data)[c] = (float)(0.5 + rndu());
+                ((float *)bi->data)[c] = (float)(rndu() - 0.5);
+            }
+            y = op2(b, "Add", op2(b, "Mul", y, gb_tensor(b, sc)), gb_tensor(b, bi));
+        } else if (post == 7) {
+            y = op2(b, "Add", y, gb_input(b, 4, yd, -1.f, 1.f));
+        }
+        double tol = 0;
+        if (requant) { /* the output range: a guess from the weights' L1 norm, as above */
+            double r = 0.6 * l1 * fmax(fabs(lo), fabs(hi)) + 0.1;
+            y = act_qdq(b, y, -r, r, false, &s_y);
+            tol = s_y * 1.0001;
+        }
+        gb_output(b, y);
+        char what[160];
+        snprintf(what, sizeof what, "depthwise N%lld C%lld %lldx%lld k%lld s%lld %s %s -> %s", (long long)xd[0],
+                 (long long)C, (long long)xd[2], (long long)xd[3], (long long)k, (long long)st,
+                 src == 0 ? "u8 padded" : src == 1 ? "u8 unpadded" : "s8", posts[post], requant ? "u8" : "f32");
+        /* HardSigmoid is a linear post-op, and requantizing would add a second one with other
+         * parameters (dn_post_fits): it is requantized by a step of its own, after a
+         * convolution writing float */
+        bool f32_dst = !requant || post == 5;
+        check_int8(what, b, pad > 0 && st == 1 && !sym && f32_dst ? 0 : 1, tol);
         gb_free(b);
     }
 }
@@ -1817,6 +1907,7 @@ int main(int argc, char **argv)
     RUN(test_conv_int8_random);
     RUN(test_conv_int8_residual);
     RUN(test_conv_int8_depthwise);
+    RUN(test_conv_int8_dw_posts);
     RUN(test_conv_int8_comp8x8);
     RUN(test_conv_int8_grouped_posts);
     RUN(test_conv_int8_large);

@@ -408,6 +408,37 @@ static bool gemm_binary_posts(dnnl_primitive_desc_t pd, const lp_conv *cv, const
            impl && strstr(impl, "gemm");
 }
 
+/* Why the INT8 convolution pd of a QDQ Conv should run in FP32 instead (dequantized weights,
+ * the source dequantized by a reorder; int8_or in dnnl_ops.c builds it), or NULL:
+ * - gemm_binary_posts (wrong results);
+ * - a depthwise convolution of stride 1 writing float, with a source zero point given to
+ *   oneDNN (`src_zp`: padded, zero point not 0 -- every depthwise convolution after a
+ *   HardSwish in PaddleOCR), that oneDNN runs on `jit_int8`: its fast depthwise kernel,
+ *   brdgmm_dw, takes no source zero point. tools/dnnl_dw_bench.c on PaddleOCR's shapes, 1
+ *   thread, ms per convolution, jit_int8 with the zero point / the dequantizing reorder (with
+ *   the zero point) + FP32 brdgmm_dw, float destination, stride 1: 48 ch 3x96 k5 0.0117 /
+ *   0.0082, 88 ch 3x96 k5 0.0223 / 0.0159 (batch 16: 0.354 / 0.256), 200 ch 2x96 k5 0.0316 /
+ *   0.0185, 384 ch 10x10 k5 0.0377 / 0.0294, 480 ch 6x80 k5 0.198 / 0.171. With a stride the
+ *   reorder of the larger source eats the gain (192 ch 20x20 k5 s2: 0.0192 / 0.0245; 240 ch
+ *   12x80 k5 s2x1: 0.099 / 0.102; 32 ch 6x96 s2x1: 0.0078 / 0.0077), and with an 8-bit
+ *   destination FP32 needs a quantizing reorder too (96 ch 40x40 k3: 0.067 / 0.094; 16 ch
+ *   160x160 k3: 0.171 / 0.252; 240 ch 12x80 k5: 0.210 / 0.219): those stay INT8, as do
+ *   depthwise convolutions without a zero point (brdgmm_dw; INT8 ties FP32 there). */
+static const char *int8_loses(dnnl_primitive_desc_t pd, const lp_conv *cv, const dn_chain *ch, bool src_zp)
+{
+    if (gemm_binary_posts(pd, cv, ch))
+        return "oneDNN 2.6: binary post-ops of a grouped gemm INT8 convolution";
+    bool unit_stride = true;
+    for (int i = LP_SP - cv->win.nsp; i < LP_SP; i++) /* (right-aligned) */
+        unit_stride &= cv->win.stride[i] == 1;
+    const char *impl = NULL;
+    if (src_zp && unit_stride && cv->group > 1 && cv->group == cv->C && cv->M == cv->C && !ch->q_tail.on &&
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+        strstr(impl, "jit_int8"))
+        return "a depthwise INT8 convolution on jit_int8 (FP32 is faster)";
+    return NULL;
+}
+
 /* ---- Conv ---- */
 
 lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, const dn_chain *ch, bool priv)
@@ -494,9 +525,10 @@ lp_status dn_conv_int8(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
     }
     dnnl_primitive_desc_t pd;
     LP_TRY(dn_pd_create(&pd, &cd, attr));
-    if (gemm_binary_posts(pd, &cv, ch)) {
+    const char *why = int8_loses(pd, &cv, ch, src_zp);
+    if (why) { /* (then int8_or in dnnl_ops.c builds the FP32 convolution) */
         dnnl_primitive_desc_destroy(pd);
-        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN 2.6: binary post-ops of a grouped gemm INT8 convolution");
+        return lp_error(LOWP_ERR_UNSUPPORTED, "%s", why);
     }
     dnnl_memory_t ms, mw, md, mafter = NULL;
     r = frames ? dn_frames_input(st, pc, n->in[0], &conv1, &qx, dn_q_md(pd, DNNL_ARG_SRC), &ms)

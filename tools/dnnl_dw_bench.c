@@ -11,7 +11,8 @@
  *   deq+f32 a dequantizing reorder u8 -> f32 then f32
  *
  * and prints each one's implementation and median time of 200 runs (1 thread: run with
- * OMP_NUM_THREADS=1).
+ * OMP_NUM_THREADS=1). DW_AFFINE=1: per-channel Mul + Add before and after the hardswish
+ * (PPLCNetV3's learnable affines) instead of the hardswish alone.
  *
  *   cc -O1 tools/dnnl_dw_bench.c -ldnnl -lm -o /tmp/dw_bench && OMP_NUM_THREADS=1 /tmp/dw_bench
  *   OMP_NUM_THREADS=1 /tmp/dw_bench N C H W K STRIDE_H STRIDE_W DST(f32|u8)   (one shape) */
@@ -26,6 +27,7 @@
 
 static dnnl_engine_t eng;
 static dnnl_stream_t strm;
+static bool affine; /* PPLCNetV3's learnable affines around the HardSwish: x * a[c] + b[c] */
 
 static void ck(dnnl_status_t s, const char *what)
 {
@@ -126,9 +128,19 @@ static void variant(const shape_t *sh, int v)
     ck(dnnl_primitive_attr_create(&attr), "attr");
     ck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad");
     ck(dnnl_post_ops_create(&po), "post-ops");
+    dnnl_dims_t cdims = { 1, sh->c, 1, 1 };
+    dnnl_memory_desc_t c_md;
+    ck(dnnl_memory_desc_init_by_tag(&c_md, 4, cdims, dnnl_f32, dnnl_nchw), "md");
     if (v == NOZP_BIN)
         ck(dnnl_post_ops_append_binary(po, dnnl_binary_add, &r_md), "binary");
-    ck(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_hardswish, 0.f, 0.f), "eltwise");
+    for (int i = 0; affine && i < 2; i++) {
+        ck(dnnl_post_ops_append_binary(po, dnnl_binary_mul, &c_md), "binary");
+        ck(dnnl_post_ops_append_binary(po, dnnl_binary_add, &c_md), "binary");
+        if (i == 0)
+            ck(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_hardswish, 0.f, 0.f), "eltwise");
+    }
+    if (!affine)
+        ck(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_hardswish, 0.f, 0.f), "eltwise");
     if (!f32) {
         float *sc = malloc((size_t)sh->c * sizeof *sc);
         for (int64_t i = 0; i < sh->c; i++)
@@ -152,12 +164,21 @@ static void variant(const shape_t *sh, int v)
                   msp = mem(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0));
     dnnl_primitive_t conv, pre = NULL;
     ck(dnnl_primitive_create(&conv, pd), "conv");
-    dnnl_exec_arg_t a[6] = { { DNNL_ARG_SRC, mx },
-                             { DNNL_ARG_WEIGHTS, mw },
-                             { DNNL_ARG_BIAS, mb },
-                             { DNNL_ARG_DST, my },
-                             { DNNL_ARG_SCRATCHPAD, msp },
-                             { DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, mr } };
+    dnnl_exec_arg_t a[10] = { { DNNL_ARG_SRC, mx },
+                              { DNNL_ARG_WEIGHTS, mw },
+                              { DNNL_ARG_BIAS, mb },
+                              { DNNL_ARG_DST, my },
+                              { DNNL_ARG_SCRATCHPAD, msp } };
+    dnnl_memory_t mc[4] = { NULL };
+    int na = 5;
+    for (int i = 0, k = 0; i < dnnl_post_ops_len(po); i++) {
+        if (dnnl_post_ops_get_kind(po, i) != dnnl_binary)
+            continue;
+        dnnl_memory_t m = mr;
+        if (!(v == NOZP_BIN && i == 0))
+            m = mc[k++] = mem(&c_md);
+        a[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, m };
+    }
     /* the pass before: a dequantizing reorder, or the copy into the padded buffer */
     dnnl_memory_t m0 = NULL, m1 = NULL;
     dnnl_exec_arg_t ra[2];
@@ -190,7 +211,7 @@ static void variant(const shape_t *sh, int v)
         post = reorder(&y_md, my, &q_md, mq, 40.f, 0, &qpd, qa);
     }
     dnnl_primitive_t ps[3] = { pre, conv, post }, pc[3] = { NULL, conv, NULL };
-    int ns[3] = { 2, v == NOZP_BIN ? 6 : 5, 2 };
+    int ns[3] = { 2, na, 2 };
     dnnl_exec_arg_t *as[3] = { ra, a, qa };
     double t = timeit(ps, ns, as);
     double tc = pre || post ? timeit(pc, ns, as) : t;
@@ -214,6 +235,9 @@ static void variant(const shape_t *sh, int v)
     dnnl_primitive_desc_destroy(pd);
     dnnl_post_ops_destroy(po);
     dnnl_primitive_attr_destroy(attr);
+    for (int i = 0; i < 4; i++)
+        if (mc[i])
+            dnnl_memory_destroy(mc[i]);
     dnnl_memory_t ms[6] = { mx, mw, mb, my, mr, msp };
     for (int i = 0; i < 6; i++)
         dnnl_memory_destroy(ms[i]);
@@ -233,6 +257,7 @@ int main(int argc, char **argv)
     ck(dnnl_stream_create(&strm, eng, dnnl_stream_default_flags), "stream");
     const dnnl_version_t *ver = dnnl_version();
     printf("oneDNN %d.%d.%d\n", ver->major, ver->minor, ver->patch);
+    affine = getenv("DW_AFFINE") != NULL;
     if (argc == 9) {
         shape_t sh = { atoll(argv[1]), atoll(argv[2]), atoll(argv[3]), atoll(argv[4]), atoll(argv[5]), atoll(argv[6]),
                        atoll(argv[7]), strcmp(argv[8], "u8") == 0 ? dnnl_u8 : dnnl_f32 };

@@ -411,14 +411,17 @@ static bool gemm_binary_posts(dnnl_primitive_desc_t pd, const lp_conv *cv, const
 /* Why the INT8 convolution pd of a QDQ Conv should run in FP32 instead (dequantized weights,
  * the source dequantized by a reorder; int8_or in dnnl_ops.c builds it), or NULL:
  * - gemm_binary_posts (wrong results);
- * - a depthwise convolution of stride 1 writing float, with a source zero point given to
- *   oneDNN (`src_zp`: padded, zero point not 0 -- every depthwise convolution after a
- *   HardSwish in PaddleOCR), that oneDNN runs on `jit_int8`: its fast depthwise kernel,
- *   brdgmm_dw, takes no source zero point. tools/dnnl_dw_bench.c on PaddleOCR's shapes, 1
- *   thread, ms per convolution, jit_int8 with the zero point / the dequantizing reorder (with
- *   the zero point) + FP32 brdgmm_dw, float destination, stride 1: 48 ch 3x96 k5 0.0117 /
- *   0.0082, 88 ch 3x96 k5 0.0223 / 0.0159 (batch 16: 0.354 / 0.256), 200 ch 2x96 k5 0.0316 /
- *   0.0185, 384 ch 10x10 k5 0.0377 / 0.0294, 480 ch 6x80 k5 0.198 / 0.171. With a stride the
+ * - a depthwise convolution of stride 1 writing float through eltwise post-ops only, with a
+ *   source zero point given to oneDNN (`src_zp`: padded, zero point not 0 -- every depthwise
+ *   convolution after a HardSwish in PaddleOCR), that oneDNN runs on `jit_int8`: its fast
+ *   depthwise kernel, brdgmm_dw, takes no source zero point. tools/dnnl_dw_bench.c on
+ *   PaddleOCR's shapes, 1 thread, ms per convolution, jit_int8 with the zero point / the
+ *   dequantizing reorder (with the zero point) + FP32 brdgmm_dw, float destination, stride 1,
+ *   a HardSwish post-op: 48 ch 3x96 k5 0.0117 / 0.0082, 88 ch 3x96 k5 0.0223 / 0.0159 (batch
+ *   16: 0.354 / 0.256), 200 ch 2x96 k5 0.0316 / 0.0185, 384 ch 10x10 k5 0.0377 / 0.0294, 480
+ *   ch 6x80 k5 0.198 / 0.171. Per-channel binary post-ops (PPLCNetV3's affines around the
+ *   HardSwish, DW_AFFINE=1) cost FP32 as much and leave a tie: 384 ch 0.0546 / 0.0503, 480 ch
+ *   0.300 / 0.297 (in det's and rec's profiles FP32 came out 10 % slower). With a stride the
  *   reorder of the larger source eats the gain (192 ch 20x20 k5 s2: 0.0192 / 0.0245; 240 ch
  *   12x80 k5 s2x1: 0.099 / 0.102; 32 ch 6x96 s2x1: 0.0078 / 0.0077), and with an 8-bit
  *   destination FP32 needs a quantizing reorder too (96 ch 40x40 k3: 0.067 / 0.094; 16 ch
@@ -428,11 +431,13 @@ static const char *int8_loses(dnnl_primitive_desc_t pd, const lp_conv *cv, const
 {
     if (gemm_binary_posts(pd, cv, ch))
         return "oneDNN 2.6: binary post-ops of a grouped gemm INT8 convolution";
-    bool unit_stride = true;
+    bool unit_stride = true, eltwise_only = true;
+    for (int i = 0; i < ch->n_post; i++)
+        eltwise_only &= ch->post[i].kind == DN_POST_ELTWISE && !ch->post[i].as_sum;
     for (int i = LP_SP - cv->win.nsp; i < LP_SP; i++) /* (right-aligned) */
         unit_stride &= cv->win.stride[i] == 1;
     const char *impl = NULL;
-    if (src_zp && unit_stride && cv->group > 1 && cv->group == cv->C && cv->M == cv->C && !ch->q_tail.on &&
+    if (src_zp && unit_stride && eltwise_only && cv->group > 1 && cv->group == cv->C && cv->M == cv->C && !ch->q_tail.on &&
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
         strstr(impl, "jit_int8"))
         return "a depthwise INT8 convolution on jit_int8 (FP32 is faster)";
@@ -856,88 +861,101 @@ static lp_status zp_scale_attr(dn_step *st, const lp_prep_ctx *pc, int32_t zp, f
 }
 
 /* The weight correction corr * S of convint_weights into *out ((N,1,out...) f32, plain):
- * S, the window sums of x - zx over all channels. Where oneDNN pools the window fast, a 1x1
- * convolution of x to one channel of ones (scaled by corr * window size) followed by an
- * average pooling that counts the (zero) padding; else (dilated windows) one convolution of
- * x with one output channel of ones over the whole window, scaled by corr. ms is x in
- * layout src_md. */
-static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn_conv_dims *geo, int64_t kprod,
-                                    int32_t corr, int32_t zp, const dnnl_exec_arg_t *zarg, dnnl_memory_t ms,
+ * S, the window sums of x - zx over all channels. A 1x1 INT8 convolution of x to one channel
+ * of ones, scaled by corr (T, the channel sums), then an FP32 convolution of T with one k...
+ * window of ones in the convolution's geometry (zero padding: the padded x - zx are 0). That
+ * second convolution was an average pooling counting the padding until oneDNN 2.6.3 turned
+ * out to pool one plain channel on its `simple_nchw` kernel: 23 ms for a 512x512 map and a
+ * 3x3 window, against 1.2 ms for the convolution (x64:gemm:jit; 1 thread) -- IS-Net's
+ * ORT-quantized file runs 110 of them per image. ms is x in layout src_md. */
+static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn_conv_dims *geo, int32_t corr,
+                                    int32_t zp, const dnnl_exec_arg_t *zarg, dnnl_memory_t ms,
                                     const dnnl_memory_desc_t *src_md, dnnl_memory_t *out)
 {
     static const dnnl_format_tag_t nxc[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
     int nd = geo->nd;
-    dnnl_dims_t td, cd, wd, k;
+    dnnl_dims_t td, cd, wd, kd;
     memcpy(td, geo->src, sizeof td);
     memcpy(cd, geo->dst, sizeof cd);
     td[1] = cd[1] = 1;
-    wd[0] = 1;
+    wd[0] = kd[0] = kd[1] = 1;
     wd[1] = geo->src[1];
-    for (int i = 2; i < nd; i++)
-        k[i - 2] = geo->wei[geo->wn - nd + i];
-    dnnl_memory_desc_t t_plain, c_md;
-    dn_plain_md(&t_plain, dnnl_f32, nd, td);
-    dn_plain_md(&c_md, dnnl_f32, nd, cd);
-    dnnl_primitive_desc_t ppd = NULL; /* plain in and out: oneDNN pools fast only with one layout */
-    dnnl_pooling_v2_desc_t pool;
-    dnnl_primitive_attr_t pattr;
-    LP_TRY(dn_attr(st, pc, NULL, 0, NULL, false, &pattr, NULL, NULL));
-    if (dnnl_pooling_v2_forward_desc_init(&pool, dnnl_forward_inference, dnnl_pooling_avg_include_padding, &t_plain,
-                                          &c_md, geo->strides, k, geo->dil, geo->pad_l, geo->pad_r) != dnnl_success)
-        dnnl_primitive_attr_destroy(pattr);
-    else if (dn_pd_create(&ppd, &pool, pattr) != LP_OK) /* (consumes pattr) */
-        ppd = NULL;
-    bool pointwise = ppd != NULL;
-    for (int i = 2; i < nd; i++)
-        wd[i] = pointwise ? 1 : k[i - 2];
-    dnnl_memory_desc_t w_md, w_any, t_md;
+    for (int i = 2; i < nd; i++) {
+        wd[i] = 1;
+        kd[i] = geo->wei[geo->wn - nd + i];
+    }
+    dnnl_memory_desc_t w_md, w_any, t_md, t_plain, c_md, k_md, k_any;
     dn_plain_md(&w_md, dnnl_s8, nd, wd);
     dn_md_any(&w_any, nd, wd, dnnl_s8);
     /* one channel: channels-last (what the fast kernels write) has the bytes of plain */
-    dnnl_memory_desc_init_by_tag(&t_md, nd, pointwise ? td : cd, dnnl_f32, nxc[nd]);
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_primitive_desc_t tpd = NULL;
-    lp_status r = zp_scale_attr(st, pc, zp, (float)corr * (float)(pointwise ? kprod : 1), &attr);
+    dnnl_memory_desc_init_by_tag(&t_md, nd, td, dnnl_f32, nxc[nd]);
+    dn_plain_md(&t_plain, dnnl_f32, nd, td);
+    dn_plain_md(&c_md, dnnl_f32, nd, cd);
+    dn_plain_md(&k_md, dnnl_f32, nd, kd);
+    dn_md_any(&k_any, nd, kd, dnnl_f32);
+    dnnl_primitive_attr_t attr = NULL, kattr = NULL;
+    dnnl_primitive_desc_t tpd = NULL, kpd = NULL;
+    lp_status r = zp_scale_attr(st, pc, zp, (float)corr, &attr);
     if (r == LP_OK)
-        r = conv_pd(&tpd, src_md, &w_any, &t_md, geo, pointwise, attr);
-    int64_t nw = lp_numel(nd, wd);
+        r = conv_pd(&tpd, src_md, &w_any, &t_md, geo, true, attr);
+    /* the window sums in plain layouts, else channels-last: the same bytes for one channel
+       (oneDNN 2.6.3 has only its reference kernel for some plain 1-D geometries) */
+    for (int lay = 0; r == LP_OK && lay < 2 && !kpd; lay++) {
+        if (lay == 1) {
+            t_plain = t_md;
+            dnnl_memory_desc_init_by_tag(&c_md, nd, cd, dnnl_f32, nxc[nd]);
+        }
+        if ((r = dn_attr(st, pc, NULL, 0, NULL, false, &kattr, NULL, NULL)) == LP_OK &&
+            conv_pd(&kpd, &t_plain, &k_any, &c_md, geo, false, kattr) != LP_OK) {
+            kpd = NULL; /* (dn_pd_create leaves a destroyed reference-only one behind) */
+            if (lay == 0)
+                lp_error(LP_OK, "%s", "");
+        }
+    }
+    if (r == LP_OK && !kpd)
+        r = LOWP_ERR_UNSUPPORTED;
+    int64_t nw = lp_numel(nd, wd), nk = lp_numel(nd, kd);
     int8_t *ones = r == LP_OK ? malloc((size_t)nw) : NULL;
-    if (r == LP_OK && !ones)
+    float *kones = r == LP_OK ? malloc((size_t)nk * sizeof *kones) : NULL;
+    if (r == LP_OK && (!ones || !kones))
         r = lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing an integer convolution");
-    dnnl_memory_t mw, mt;
-    if (ones)
+    dnnl_memory_t mw, mk, mt, mtp;
+    if (r == LP_OK) {
         memset(ones, 1, (size_t)nw);
-    if (r == LP_OK)
+        for (int64_t i = 0; i < nk; i++)
+            kones[i] = 1.f;
         r = int8_weights(st, ones, &w_md, dn_q_md(tpd, DNNL_ARG_WEIGHTS), &mw);
+    }
+    if (r == LP_OK)
+        r = dn_const(st, kones, &k_md, dn_q_md(kpd, DNNL_ARG_WEIGHTS), &mk);
     free(ones);
+    free(kones);
     if (r == LP_OK)
         r = dn_mem_temp(st, &t_md, &mt);
+    void *th = NULL;
+    if (r == LP_OK) {
+        dnnl_memory_get_data_handle(mt, &th);
+        r = dn_mem(st, dn_q_md(kpd, DNNL_ARG_SRC), th, &mtp);
+    }
+    if (r == LP_OK)
+        r = dn_mem_temp(st, dn_q_md(kpd, DNNL_ARG_DST), out);
     if (r != LP_OK) {
         if (tpd)
             dnnl_primitive_desc_destroy(tpd);
-        if (ppd)
-            dnnl_primitive_desc_destroy(ppd);
+        if (kpd)
+            dnnl_primitive_desc_destroy(kpd);
         return r;
     }
     dnnl_exec_arg_t targs[DN_MAX_ARGS] = { { DNNL_ARG_SRC, ms }, { DNNL_ARG_WEIGHTS, mw }, { DNNL_ARG_DST, mt } };
     int tn = 3;
     if (zp == DNNL_RUNTIME_S32_VAL)
         targs[tn++] = *zarg;
-    void *th = NULL;
-    dnnl_memory_get_data_handle(mt, &th);
-    r = dn_add_primitive(st, pc, tpd, tn, targs);
-    if (r != LP_OK || !pointwise) {
-        if (ppd)
-            dnnl_primitive_desc_destroy(ppd);
-        return r == LP_OK ? dn_mem(st, &c_md, th, out) : r;
-    }
-    dnnl_memory_t mtp;
-    if ((r = dn_mem(st, &t_plain, th, &mtp)) != LP_OK || (r = dn_mem_temp(st, &c_md, out)) != LP_OK) {
-        dnnl_primitive_desc_destroy(ppd);
+    if ((r = dn_add_primitive(st, pc, tpd, tn, targs)) != LP_OK) {
+        dnnl_primitive_desc_destroy(kpd);
         return r;
     }
-    dnnl_exec_arg_t pargs[DN_MAX_ARGS] = { { DNNL_ARG_SRC, mtp }, { DNNL_ARG_DST, *out } };
-    return dn_add_primitive(st, pc, ppd, 2, pargs);
+    dnnl_exec_arg_t kargs[DN_MAX_ARGS] = { { DNNL_ARG_SRC, mtp }, { DNNL_ARG_WEIGHTS, mk }, { DNNL_ARG_DST, *out } };
+    return dn_add_primitive(st, pc, kpd, 3, kargs);
 }
 
 /* m = post-ops of ch (m `alg` src1), in place in layout md: one binary primitive. */
@@ -1052,8 +1070,7 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     if (r == LP_OK && zp == DNNL_RUNTIME_S32_VAL && (r = runtime_src_zp(st, pc, za, &zarg)) == LP_OK)
         args[na++] = zarg;
     if (r == LP_OK && corr)
-        r = convint_correction(st, pc, &geo, lp_window_kprod(&cv.win), corr, zp, &zarg, ms, dn_q_md(pd, DNNL_ARG_SRC),
-                               &mcorr);
+        r = convint_correction(st, pc, &geo, corr, zp, &zarg, ms, dn_q_md(pd, DNNL_ARG_SRC), &mcorr);
     if (r == LP_OK && !corr && split) { /* + 0: a zero operand carries the chain */
         int64_t one[5] = { 1, 1, 1, 1, 1 }; /* (nd <= 5) */
         dnnl_memory_desc_t zmd;

@@ -403,6 +403,40 @@ done:
     lowp_model_free(q2);
 }
 
+/* Depthwise convolutions (one input channel per group) stay FP32 under dynamic quantization
+ * (lp_quant_capability), every other Conv becomes ConvInteger: mobilenetv2_s has both. */
+static void test_dynamic_skips_depthwise(void)
+{
+    lowp_model *m = NULL, *q = NULL;
+    lowp_recipe *r = NULL;
+    CHECK_OK(lowp_model_load("models/mobilenetv2_s.onnx", &m));
+    CHECK_OK(lowp_recipe_create(&r));
+    CHECK_OK(lowp_recipe_set(r, "approach", "post_training_dynamic_quant"));
+    if (m && r)
+        CHECK_OK(lowp_quantize(m, NULL, r, &q));
+    if (q) {
+        const lp_graph *g = q->graph;
+        int depthwise = 0, other = 0, integer = 0;
+        for (int i = 0; i < g->n_nodes; i++) {
+            const lp_node *n = &g->nodes[i];
+            bool conv = strcmp(n->op_type, "Conv") == 0, ci = strcmp(n->op_type, "ConvInteger") == 0;
+            if (!conv && !ci)
+                continue;
+            const lp_tensor *w = g->values[n->in[1]].init;
+            bool dw = w && w->ndim >= 3 && w->dims[1] == 1 && lp_attr_int(n, "group", 1) > 1;
+            depthwise += conv && dw;
+            other += conv && !dw;
+            integer += ci;
+            CHECK_MSG(!(ci && dw), "%s: a depthwise ConvInteger", n->name);
+        }
+        CHECK_MSG(depthwise > 0 && other == 0 && integer > 0, "Conv depthwise %d, other %d; ConvInteger %d",
+                  depthwise, other, integer);
+    }
+    lowp_recipe_free(r);
+    lowp_model_free(m);
+    lowp_model_free(q);
+}
+
 static void test_dynamic_mlp(void) { dynamic_model("mlp", "MatMulInteger"); }
 static void test_dynamic_resnet(void) { dynamic_model("resnet_s", "ConvInteger"); }
 
@@ -644,6 +678,7 @@ int main(void)
     RUN(test_compare);
     RUN(test_dynamic_mlp);
     RUN(test_dynamic_resnet);
+    RUN(test_dynamic_skips_depthwise);
     RUN(test_qoperator);
     RUN(test_bf16_nodes);
     RUN(test_bias_correction);

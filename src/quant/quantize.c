@@ -47,7 +47,14 @@ lp_capability lp_quant_capability(const lp_graph *g, int ni)
         break;
     }
     c.bf16 = c.int8;
-    c.dynamic |= c.int8 && c.weighted;
+    /* Dynamic INT8 skips depthwise convolutions (one input channel per group): k multiply-adds
+     * per output cannot pay for DynamicQuantizeLinear's two passes over the input and the
+     * Cast/Mul after (Silero VAD v4, batch 16: ConvInteger + Cast + Mul + Add 0.61 ms against
+     * the FP32 convolution's 0.024 ms; docs/quantization.md). Static INT8 keeps them:
+     * there the quantized data flows on without those passes. */
+    bool depthwise = n->op == LP_OP_Conv && w_const && w->init->ndim >= 3 && w->init->dims[1] == 1 &&
+                     lp_attr_int(n, "group", 1) > 1;
+    c.dynamic |= c.int8 && c.weighted && !depthwise;
     return c;
 }
 

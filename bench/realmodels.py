@@ -8,7 +8,9 @@ cached under ~/.cache/lowp) plus ResNet-50, MobileNetV2 and BERT-base (tools/mak
     (`lowp quantize --calib Npy:...`, random calibration inputs; Silero VAD: the dynamic export,
     its inputs -- audio, sample rate, LSTM states -- fed from files), for ResNet-50, MobileNetV2
     and BERT-base also its QOperator export (`--format qoperator`: QLinearConv/QLinearMatMul,
-    "INT8 QOperator file" rows), and, for IS-Net, the ORT-quantized file its package ships
+    "INT8 QOperator file" rows), for MobileNetV2 the file ONNX Runtime's `quantize_dynamic`
+    would write ("ORT-style dynamic file", bench/ort_dynamic.py: ConvInteger on u8 weights,
+    depthwise convolutions included), and, for IS-Net, the ORT-quantized file its package ships
     (ConvInteger + DynamicQuantizeLinear);
   - lowp INT8 vs lowp FP32.
 Two settings: latency (batch 1, 1 thread) and throughput (batch 16, 2 threads; batch 1 where
@@ -40,6 +42,9 @@ VADW = ("@ricky0123/vad-web@0.0.31", "dist")
 
 # models whose QOperator export is benchmarked too (integer operators: engine/qlower.c)
 QOPERATOR = {"resnet50", "mobilenetv2", "bert-base"}
+# models benchmarked also as ONNX Runtime's dynamic quantizer writes them (bench/ort_dynamic.py:
+# every Conv a ConvInteger on u8 weights, depthwise ones too)
+ORT_DYNAMIC = {"mobilenetv2"}
 
 # name, (package, folder) or "bench", file, the non-batch input dims to fix (None: as in the
 # file), whether the batch dim is free (throughput at batch 16), the input value range
@@ -196,6 +201,13 @@ def prepare(spec, lowp):
     qop = os.path.join(OUT, name + ".qop.onnx")
     if name in QOPERATOR and (os.path.exists(qop) or not quantize(lowp, name, fp32, qop, lohi, "qoperator")):
         extra.append(("INT8 QOperator file", "qop", qop))
+    if name in ORT_DYNAMIC:
+        ortd = os.path.join(OUT, name + ".ortdyn.onnx")
+        if not os.path.exists(ortd):
+            log(f"realmodels: quantizing {name} as ONNX Runtime's quantize_dynamic does (bench/ort_dynamic.py)")
+            subprocess.run([sys.executable, os.path.join(ROOT, "bench", "ort_dynamic.py"), fp32, ortd], check=True,
+                           capture_output=True)
+        extra.append(("ORT-style dynamic file", "ortdyn", ortd))
     if name == "isnet":
         extra.append(("ORT-quantized file", "ortq", assemble_isnet(os.path.join(fetch(IMGLY[0]), IMGLY[1]), "small",
                                                            os.path.join(CACHE, "models", "isnet_small_from_chunks.onnx"))))

@@ -51,8 +51,7 @@ for model in "$T"/m/*.onnx; do
     [ -f "$T/default.npy" ] && [ -f "$T/reference.npy" ] && close "$name/default vs reference" "$T/default.npy" "$T/reference.npy" "$tol" "lowp reference"
     rm -f "$T/default.npy" "$T/reference.npy"
     # every step of the default plan runs on oneDNN (or lowp's own code inside that backend):
-    # no reference kernel and no reference fallback -- unless the generator wrote NAME.ref
-    # saying why not yet
+    # no reference kernel and no reference fallback
     if "$LOWP" bench "$model" -i "$in" --profile --json --warmup 0 --iters 1 -q >"$T/prof.json" 2>"$T/log"; then
         msg=$($PY -c '
 import json, sys
@@ -62,11 +61,7 @@ bad = [s["ops"] + " (" + ", ".join(s["nodes"]) + ")" for s in steps
 print(f"{len(steps)} steps, on the reference kernel: " + ("; ".join(bad) or "none"))
 sys.exit(1 if bad else 0)' "$T/prof.json")
         rc=$?
-        if [ -f "$T/m/$name.ref" ]; then
-            [ $rc != 0 ] && skip "$name/profile" "$msg -- $(cat "$T/m/$name.ref")" || fail "$name/profile" "runs on oneDNN now: remove $name.ref"
-        else
-            [ $rc = 0 ] && ok "$name/profile ($msg)" || fail "$name/profile" "$msg"
-        fi
+        [ $rc = 0 ] && ok "$name/profile ($msg)" || fail "$name/profile" "$msg"
     else
         fail "$name/profile" "lowp bench: $(tail -n 1 "$T/log")"
     fi

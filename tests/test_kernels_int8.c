@@ -966,8 +966,8 @@ static void test_matmul_integer(void)
 /* ONNX Runtime's dynamic convolution: DynamicQuantizeLinear(x) -> ConvInteger(x_q, W_q, x_zp,
  * w_zp) -> Cast -> Mul(x_scale * w_scale) -> Add(bias) [-> Relu] [-> Add(residual)], weights
  * u8 with a zero point that puts some w - w_zp outside int8 (the oneDNN step then adds a
- * weight correction), u8 whose w - w_zp fit (per tensor or per channel), or s8 symmetric;
- * random geometry (1-D/2-D, strides, dilations, pads, groups). The integer sums are exact on
+ * weight correction), u8 whose w - w_zp fit, or s8 symmetric, u8 zero points per tensor or
+ * per channel; random geometry (1-D/2-D, strides, dilations, pads, groups, depthwise). The integer sums are exact on
  * both sides; the fast step's float results differ by rounding only: the correction path adds
  * two float terms, each rounded once, whose magnitudes are bounded by the largest possible
  * sum K * 255 * 255 times the output scale -- 4 ulps of that is the tolerance. Unfused, a
@@ -977,10 +977,16 @@ static void tset(lp_tensor *t, int64_t i, double v) { lp_dtype_traits_of(t->dtyp
 
 static void test_conv_integer(void)
 {
-    for (int t = 0; t < 24; t++) {
+    for (int t = 0; t < 32; t++) {
         gb *b = gb_new(13);
         int nsp = rnd(1, 2), group = rnd(0, 2) == 0 ? rnd(2, 4) : 1, kind = t % 3; /* 0 u8, 1 u8 fit, 2 s8 */
-        int64_t C = group * rnd(1, 12), M = group * rnd(1, 20), xd[4] = { rnd(1, 2), C }, wd[4] = { M, C / group };
+        int64_t C = group * rnd(1, 12), M = group * rnd(1, 20);
+        if (t % 8 == 3 || t % 8 == 6) { /* depthwise, channel multiplier 1 or 2 (ORT-quantized MobileNets) */
+            group = rnd(2, 24);
+            C = group;
+            M = group * rnd(1, 2);
+        }
+        int64_t xd[4] = { rnd(1, 2), C }, wd[4] = { M, C / group };
         int64_t k[2], st[2], dl[2], pads[4];
         for (int i = 0; i < nsp; i++) {
             k[i] = rnd(1, 3);
@@ -1005,7 +1011,7 @@ static void test_conv_integer(void)
         }
         int dq[3] = { gb_value(b, "q"), gb_value(b, "s"), gb_value(b, "z") };
         lp_graph_add_node(b->g, "dql", "DynamicQuantizeLinear", "", 1, &x, 3, dq, &b->last_node);
-        bool per_channel = kind == 1 && rnd(0, 1);
+        bool per_channel = kind != 2 && rnd(0, 1);
         int64_t nz = per_channel ? M : 1, per = lp_numel(nsp + 1, wd + 1);
         lp_tensor *w, *wz, *ws, *bias;
         lp_tensor_new(kind == 2 ? LP_I8 : LP_U8, 2 + nsp, wd, &w);
@@ -1060,14 +1066,10 @@ static void test_conv_integer(void)
                  (long long)M, group, (long long)k[0], (long long)st[0], (long long)dl[0], t % 4 == 1 ? " relu" : "",
                  t % 5 == 2 ? " residual" : "", t % 6 == 5 ? " -> conv" : "");
         double K = (double)(C / group) * k[0] * (nsp > 1 ? k[1] : 1);
-        /* grouped ones whose u8 weights need a correction (some w - w_zp outside int8) are left
-         * to the reference kernel: the correction sums over all input channels, not a group's */
-        bool fits = true;
-        for (int64_t i = 0; i < M * per && fits; i++) {
-            int64_t d = (int64_t)lp_tensor_get(w, i) - (int64_t)lp_tensor_get(wz, per_channel ? i / per : 0);
-            fits = d >= -128 && d <= 127;
-        }
-        check_int8(what, b, group > 1 && !fits ? 0 : 1, 4 * ldexp(K * 255 * 255 * (3.0 / 255) * max_ws, -23));
+        /* every form runs on oneDNN: with u8 weights some w - w_zp lie outside int8, and the
+         * correction is one window sum for all channels (one group, one zero point) or the
+         * convolution with weights of ones, scaled per channel (groups, per-channel zero points) */
+        check_int8(what, b, 1, 4 * ldexp(K * 255 * 255 * (3.0 / 255) * max_ws, -23));
         const lp_tensor *feed[2] = { b->feed[0], b->feed[1] };
         lp_plan_options o = lp_plan_options_default(), ro = lp_plan_options_default();
         o.no_fuse = true;

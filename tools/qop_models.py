@@ -34,9 +34,8 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = [helper.make_opsetid("", 13), helper.make_opsetid("com.microsoft", 1)]
 
 
-def save(outdir, name, nodes, inits, x, out_shape, tol=None, ref=None, out_type=TensorProto.FLOAT):
-    """NAME.onnx and NAME.in.npy; NAME.tol (an absolute tolerance) and NAME.ref (why the
-    default plan may still use the reference kernel) when given."""
+def save(outdir, name, nodes, inits, x, out_shape, tol=None, out_type=TensorProto.FLOAT):
+    """NAME.onnx and NAME.in.npy; NAME.tol (an absolute tolerance) when given."""
     graph = helper.make_graph(
         nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
         [helper.make_tensor_value_info("out", out_type, out_shape)],
@@ -46,10 +45,9 @@ def save(outdir, name, nodes, inits, x, out_shape, tol=None, ref=None, out_type=
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(outdir, name + ".onnx"))
     np.save(os.path.join(outdir, name + ".in.npy"), x)
-    for ext, text in ((".tol", tol), (".ref", ref)):
-        if text is not None:
-            with open(os.path.join(outdir, name + ext), "w") as f:
-                f.write(f"{text}\n")
+    if tol is not None:
+        with open(os.path.join(outdir, name + ".tol"), "w") as f:
+            f.write(f"{tol}\n")
 
 
 def int_weights(rng, shape, kind, per_channel, zp_per_channel=True):
@@ -117,12 +115,7 @@ def convint_case(rng, outdir, i):
     dyn_tail(nodes, inits, "acc", ws.reshape([M] + [1] * nsp) if per_channel else ws, [M] + [1] * nsp,
              rng.uniform(-1, 1, size=M).astype(np.float32), bool(rng.integers(0, 2)))
     name = f"convint_{i:02d}_{kind}{'_pc' if per_channel else ''}{'_dw' if C == M == group > 1 else ''}"
-    d = w.astype(np.int64) - np.asarray(zw, np.int64).reshape([-1] + [1] * (w.ndim - 1))
-    corrected = bool(((d < -128) | (d > 127)).any())  # w - zw beyond int8: a weight correction
-    why = None
-    if group > 1 and corrected:  # (the correction sums over all input channels, not a group's)
-        why = "grouped ConvInteger whose u8 weights need a correction stays on the reference kernel"
-    save(outdir, name, nodes, inits, x, out, ref=why)
+    save(outdir, name, nodes, inits, x, out)
 
 
 def mmint_case(rng, outdir, i):

@@ -754,13 +754,18 @@ lp_status dn_mmi_build(dn_step *st, const lp_prep_ctx *pc, const lp_node *n, con
 
 /* ---- ConvInteger (dynamic quantization, ONNX Runtime's quantizer) ---- */
 
-/* The weights w - zw[m] of a ConvInteger as s8 for oneDNN: w8 = w - off[m] and the rest,
- * (off - zw) * (the window sum of x - zx), as a correction `corr` (0: none). off is zw
- * itself when every w - zw fits s8; else, with one weight zero point for the whole tensor
- * and one group, 128 for u8 weights (w - 128 always fits) and 0 for s8 ones. ONNX Runtime's
- * u8 weights are asymmetric per tensor: a few w - zw of most layers lie outside s8.
- * w8 may be NULL (only the check). False when neither works. */
-static bool convint_weights(const lp_graph *g, const lp_node *n, int8_t *w8, int32_t *corr)
+/* The weights w - zw[m] of a ConvInteger as s8 for oneDNN: w8 = w - off and the rest,
+ * (off - zw[m]) * (the window sum of x - zx over the input channels of m's group), as a
+ * correction. off is zw itself when every w - zw fits s8 (no correction: CORR_NONE); else 128
+ * for u8 weights (w - 128 always fits) and 0 for s8 ones. ONNX Runtime's u8 weights are
+ * asymmetric per tensor: a few w - zw of most layers lie outside s8. With one weight zero
+ * point and one group every output channel takes the same window sum of all channels
+ * (CORR_BROADCAST, corr[0]: convint_correction); else each its group's, scaled per channel
+ * (CORR_PER_CHANNEL, corr[m] for the M output channels: convint_correction_grouped -- the
+ * depthwise convolutions of ORT-quantized MobileNet-like models). w8 and corr may be NULL. */
+enum { CORR_NONE, CORR_BROADCAST, CORR_PER_CHANNEL };
+
+static int convint_weights(const lp_graph *g, const lp_node *n, int8_t *w8, float *corr)
 {
     const lp_tensor *w = g->values[n->in[1]].init;
     int zwv = n->n_in > 3 ? n->in[3] : -1;
@@ -771,18 +776,13 @@ static bool convint_weights(const lp_graph *g, const lp_node *n, int8_t *w8, int
         int64_t d = (int64_t)lp_tensor_get(w, i) - (zw ? (int64_t)lp_tensor_get(zw, nz == 1 ? 0 : i / per) : 0);
         fits = d >= -128 && d <= 127;
     }
-    int32_t off = 0;
-    *corr = 0;
-    if (!fits) {
-        if (nz != 1 || lp_attr_int(n, "group", 1) != 1)
-            return false;
-        off = w->dtype == LP_U8 ? 128 : 0;
-        *corr = off - (zw ? (int32_t)lp_tensor_get(zw, 0) : 0);
-    }
+    int32_t off = w->dtype == LP_U8 ? 128 : 0;
+    for (int64_t m = 0; corr && !fits && m < M; m++)
+        corr[m] = (float)(off - (zw ? (int32_t)lp_tensor_get(zw, nz == 1 ? 0 : m) : 0));
     for (int64_t i = 0; w8 && i < total; i++)
-        w8[i] = (int8_t)((int32_t)lp_tensor_get(w, i) - (fits && zw ? (int32_t)lp_tensor_get(zw, nz == 1 ? 0 : i / per)
-                                                                        : off));
-    return true;
+        w8[i] = (int8_t)((int32_t)lp_tensor_get(w, i) -
+                         (!fits ? off : zw ? (int32_t)lp_tensor_get(zw, nz == 1 ? 0 : i / per) : 0));
+    return fits ? CORR_NONE : nz == 1 && lp_attr_int(n, "group", 1) == 1 ? CORR_BROADCAST : CORR_PER_CHANNEL;
 }
 
 /* ConvInteger(x u8/s8 (N,C,in...), w constant u8/s8 (M,C/group,k...), x_zero_point constant
@@ -806,8 +806,7 @@ bool dn_convint_supports(const lp_graph *g, const lp_node *n)
                      lp_tensor_numel(g->values[zw].init) != w->init->dims[0])))
         return false;
     lp_conv cv;
-    int32_t corr;
-    return dn_conv_geometry(g, n, &cv) && convint_weights(g, n, NULL, &corr);
+    return dn_conv_geometry(g, n, &cv);
 }
 
 /* Value v, 8-bit integers of type dt, as memory of layout `want`: bound as stored (by a
@@ -907,7 +906,6 @@ static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn
         }
         if ((r = dn_attr(st, pc, NULL, 0, NULL, false, &kattr, NULL, NULL)) == LP_OK &&
             conv_pd(&kpd, &t_plain, &k_any, &c_md, geo, false, kattr) != LP_OK) {
-            kpd = NULL; /* (dn_pd_create leaves a destroyed reference-only one behind) */
             if (lay == 0)
                 lp_error(LP_OK, "%s", "");
         }
@@ -958,6 +956,53 @@ static lp_status convint_correction(dn_step *st, const lp_prep_ctx *pc, const dn
     return dn_add_primitive(st, pc, kpd, 3, kargs);
 }
 
+/* The weight correction of CORR_PER_CHANNEL into *out ((N,M,out...) f32, channels-last):
+ * the convolution itself, source zero point and all, with weights of ones (each output
+ * channel's window sum of x - zx over its group's input channels) and output scales corr[m].
+ * For a depthwise convolution that is one more depthwise pass, far cheaper than the
+ * reference kernel these ran on before. ms is x in layout src_md. */
+static lp_status convint_correction_grouped(dn_step *st, const lp_prep_ctx *pc, const dn_conv_dims *geo,
+                                            const float *corr, int64_t M, int32_t zp, const dnnl_exec_arg_t *zarg,
+                                            dnnl_memory_t ms, const dnnl_memory_desc_t *src_md, dnnl_memory_t *out)
+{
+    static const dnnl_format_tag_t nxc[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
+    bool same = true;
+    for (int64_t m = 1; m < M; m++)
+        same &= corr[m] == corr[0];
+    dnnl_memory_desc_t w_md, w_any, c_md;
+    dn_plain_md(&w_md, dnnl_s8, geo->wn, geo->wei);
+    dn_md_any(&w_any, geo->wn, geo->wei, dnnl_s8);
+    dnnl_memory_desc_init_by_tag(&c_md, geo->nd, geo->dst, dnnl_f32, nxc[geo->nd]);
+    dnnl_primitive_attr_t attr = NULL;
+    LP_TRY(zp_scale_attr(st, pc, zp, 1.f, &attr));
+    if (dnnl_primitive_attr_set_output_scales(attr, same ? 1 : M, same ? 0 : 1 << 1, corr) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: ConvInteger correction scales");
+    }
+    dnnl_primitive_desc_t pd;
+    LP_TRY(conv_pd(&pd, src_md, &w_any, &c_md, geo, false, attr));
+    int64_t nw = lp_numel(geo->wn, geo->wei);
+    int8_t *ones = malloc((size_t)nw);
+    lp_status r = ones ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing an integer convolution");
+    dnnl_memory_t mw;
+    if (r == LP_OK) {
+        memset(ones, 1, (size_t)nw);
+        r = int8_weights(st, ones, &w_md, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
+    }
+    free(ones);
+    if (r == LP_OK)
+        r = dn_mem_temp(st, &c_md, out);
+    if (r != LP_OK) {
+        dnnl_primitive_desc_destroy(pd);
+        return r;
+    }
+    dnnl_exec_arg_t args[DN_MAX_ARGS] = { { DNNL_ARG_SRC, ms }, { DNNL_ARG_WEIGHTS, mw }, { DNNL_ARG_DST, *out } };
+    int na = 3;
+    if (zp == DNNL_RUNTIME_S32_VAL)
+        args[na++] = *zarg;
+    return dn_add_primitive(st, pc, pd, na, args);
+}
+
 /* m = post-ops of ch (m `alg` src1), in place in layout md: one binary primitive. */
 static lp_status binary_into(dn_step *st, const lp_prep_ctx *pc, const dn_chain *ch, int nd, const int64_t *dims,
                              dnnl_alg_kind_t alg, const dnnl_memory_desc_t *md, dnnl_memory_t m,
@@ -1000,9 +1045,8 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     const lp_tensor *w = g->values[n->in[1]].init;
     int out_v = ch->out_value;
     bool to_float = out_v != n->out[0];
-    int32_t corr;
-    convint_weights(g, n, NULL, &corr);
-    if (corr && !to_float)
+    int kind = convint_weights(g, n, NULL, NULL);
+    if (kind != CORR_NONE && !to_float)
         return LOWP_ERR_UNSUPPORTED;
     int nd = geo.nd;
     static const dnnl_format_tag_t nxc[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
@@ -1020,7 +1064,7 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
      * and for grouped convolutions on oneDNN's gemm kernel with binary post-ops -- oneDNN 2.6.3
      * applies per-channel binary post-ops there to the wrong channels from more than 16
      * channels per group on (tools/dnnl_postop_repro.c; docs/engine.md, "ConvInteger"). */
-    bool split = corr != 0;
+    bool split = kind != CORR_NONE;
     bool binary_post = false;
     for (int i = 0; i < ch->n_post; i++)
         binary_post |= ch->post[i].kind == DN_POST_BINARY;
@@ -1059,9 +1103,10 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     dnnl_memory_t ms, mw, md, mcorr = NULL, mafter = NULL;
     dnnl_exec_arg_t zarg;
     int8_t *w8 = malloc((size_t)lp_tensor_numel(w));
-    lp_status r = w8 ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing an integer convolution");
+    float *corr = malloc((size_t)cv.M * sizeof *corr);
+    lp_status r = w8 && corr ? LP_OK : lp_error(LOWP_ERR_OUT_OF_MEMORY, "out of memory preparing an integer convolution");
     if (r == LP_OK) {
-        convint_weights(g, n, w8, &corr);
+        convint_weights(g, n, w8, corr);
         r = int8_weights(st, w8, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     }
     free(w8);
@@ -1069,9 +1114,12 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
         r = input_q8_as(st, pc, n->in[0], xdt, dn_q_md(pd, DNNL_ARG_SRC), &ms);
     if (r == LP_OK && zp == DNNL_RUNTIME_S32_VAL && (r = runtime_src_zp(st, pc, za, &zarg)) == LP_OK)
         args[na++] = zarg;
-    if (r == LP_OK && corr)
-        r = convint_correction(st, pc, &geo, corr, zp, &zarg, ms, dn_q_md(pd, DNNL_ARG_SRC), &mcorr);
-    if (r == LP_OK && !corr && split) { /* + 0: a zero operand carries the chain */
+    if (r == LP_OK && kind == CORR_BROADCAST)
+        r = convint_correction(st, pc, &geo, (int32_t)corr[0], zp, &zarg, ms, dn_q_md(pd, DNNL_ARG_SRC), &mcorr);
+    if (r == LP_OK && kind == CORR_PER_CHANNEL)
+        r = convint_correction_grouped(st, pc, &geo, corr, cv.M, zp, &zarg, ms, dn_q_md(pd, DNNL_ARG_SRC), &mcorr);
+    free(corr);
+    if (r == LP_OK && kind == CORR_NONE && split) { /* + 0: a zero operand carries the chain */
         int64_t one[5] = { 1, 1, 1, 1, 1 }; /* (nd <= 5) */
         dnnl_memory_desc_t zmd;
         dn_plain_md(&zmd, dnnl_f32, nd, one);
@@ -1101,7 +1149,8 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     LP_TRY(int8_exec(st, pc, r, pd, ms, mw, md, NULL, false, args, na));
     if (!split)
         return mafter ? dn_reorder_q(st, md, NULL, mafter, NULL) : LP_OK;
-    /* out = chain(conv + correction): a binary add broadcasting the correction over channels.
+    /* out = chain(conv + correction): a binary add broadcasting the correction over channels
+     * (CORR_BROADCAST) or adding it channel by channel (CORR_PER_CHANNEL, the same layout).
      * Binary primitives are fast only with one layout in and out: the chain up to a
      * full-size operand (a residual) is that add's post-ops; the rest goes on a second
      * binary adding the residual converted to the layout of the result. */
@@ -1121,15 +1170,19 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     /* The add sees the spatial dims flattened, (N, M, S) channels-last + (N, 1, S), or (N, M) +
      * (N, 1) for one output point (the same bytes): oneDNN 2.6's binary broadcasting over
      * channels has only a reference kernel when a trailing dim is 1 (a 1-D or Hx1 output). */
+    bool bc = kind == CORR_BROADCAST;
     int64_t S = lp_numel(nd - 2, geo.dst + 2), bd[3] = { geo.dst[0], geo.dst[1], S },
-            cd[3] = { corr ? geo.dst[0] : 1, 1, corr ? S : 1 };
+            cd[3] = { bc ? geo.dst[0] : 1, 1, bc ? S : 1 };
     int bn = S == 1 ? 2 : 3;
     dnnl_memory_desc_t b_md, c_md;
     if (bn == 3 && bd[1] > 1)
         dn_md_channels_last(&b_md, 3, bd, dnnl_f32);
     else /* (one channel: the same bytes, and the binary wants one layout) */
         dn_plain_md(&b_md, dnnl_f32, bn, bd);
-    dn_plain_md(&c_md, dnnl_f32, bn, cd);
+    if (kind == CORR_PER_CHANNEL)
+        c_md = b_md;
+    else
+        dn_plain_md(&c_md, dnnl_f32, bn, cd);
     void *hd = NULL, *hc = NULL; /* (the output value's storage is bound per run: a view of it too) */
     dnnl_memory_get_data_handle(md, &hd);
     dnnl_memory_get_data_handle(mcorr, &hc);

@@ -342,7 +342,8 @@ void dn_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_ty
 void dn_md_channels_last(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
 /* false where oneDNN refuses the strides (an axis's extent times its stride past the next's) */
 bool dn_md_strided(dnnl_memory_desc_t *md, int nd, const int64_t *dims, const int64_t *strides, dnnl_data_type_t dt);
-/* Creates a primitive descriptor (consumes attr), refusing oneDNN's reference implementations. */
+/* Creates a primitive descriptor (consumes attr), refusing oneDNN's reference implementations;
+ * *pd is NULL when it fails. */
 lp_status dn_pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_primitive_attr_t attr);
 const dnnl_memory_desc_t *dn_q_md(dnnl_primitive_desc_t pd, int arg);
 /* Tries the first full-size residual Add as a sum post-op, then as a binary post-op. */

@@ -72,10 +72,13 @@ lp_status dn_pd_create(dnnl_primitive_desc_t *pd, const void *desc, dnnl_primiti
     dnnl_status_t s = dnnl_primitive_desc_create(pd, desc, attr, dn_engine(), NULL);
     if (attr)
         dnnl_primitive_attr_destroy(attr);
-    if (s != dnnl_success)
+    if (s != dnnl_success) {
+        *pd = NULL;
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: no implementation");
+    }
     if (is_ref_impl(*pd)) {
         dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL; /* (callers clean up what is set: never a destroyed descriptor) */
         return lp_error(LOWP_ERR_UNSUPPORTED, "oneDNN: only a reference implementation");
     }
     return LP_OK;

@@ -4,7 +4,7 @@
 Which steps of the real-model set (bench/realmodels.py's models, the files bench/realmodels.sh
 build made in bench/out/real/) still run on lowp's reference kernels, and what they cost.
 Runs `lowp bench --profile --json` on every FP32 and INT8 file (lowp's QDQ export, the QOperator
-export where there is one, IS-Net's ORT-quantized file when it is cached) at batch 1 / 1 thread
+export and the ORT-style dynamic file where there are, IS-Net's ORT-quantized file when it is cached) at batch 1 / 1 thread
 and batch 16 / 2 threads (batch 1 where the model's batch dim is fixed) and prints every step
 whose kernel is `reference` with its median time per run and its share of the run (the sum of
 the step medians), sorted by share, then the total reference share per file. Steps under
@@ -30,7 +30,8 @@ SLOW = {"reference"}
 def files_of(name):
     """[(tag, path)] of the model's FP32 and INT8 files that exist."""
     out = []
-    for tag, f in (("fp32", f"{name}.fp32.onnx"), ("int8", f"{name}.int8.onnx"), ("qop", f"{name}.qop.onnx")):
+    for tag, f in (("fp32", f"{name}.fp32.onnx"), ("int8", f"{name}.int8.onnx"), ("qop", f"{name}.qop.onnx"),
+                   ("ortdyn", f"{name}.ortdyn.onnx")):
         p = os.path.join(rm.OUT, f)
         if os.path.exists(p):
             out.append((tag, p))

@@ -1,6 +1,7 @@
 /* graph_builder.h — what the kernel tests share to build small graphs in C: values, inputs fed
- * with given tensors, constants, nodes with attributes, outputs. Header-only (static inline),
- * included once per test program; the caller owns the rng and the contents. */
+ * with given tensors, constants, nodes with attributes, outputs; and the fast-against-reference
+ * plan comparison they all make (gb_compare_plans). Header-only (static inline), included once
+ * per test program; the caller owns the rng and the contents. */
 #ifndef LP_GRAPH_BUILDER_H
 #define LP_GRAPH_BUILDER_H
 
@@ -160,28 +161,157 @@ static inline lp_tensor *gb_run(const lp_graph *g, const lp_tensor *x)
     return y;
 }
 
-/* max|x| over a float32 tensor. */
+/* max|x| over a tensor (float32, or any type through its traits). */
 static inline double gb_max_abs(const lp_tensor *t)
 {
     double m = 0;
     for (int64_t i = 0; i < lp_tensor_numel(t); i++)
-        m = fmax(m, fabs(((const float *)t->data)[i]));
+        m = fmax(m, fabs(t->dtype == LP_F32 ? ((const float *)t->data)[i] : lp_tensor_get(t, i)));
     return m;
 }
 
-/* max|a - ref| / max|ref| over two float32 tensors of ref's size (NaN counts as the worst). */
+/* max|a - ref| / max|ref| over two tensors of ref's size and type (NaN counts as the worst). */
 static inline double gb_norm_err(const lp_tensor *a, const lp_tensor *ref)
 {
     const float *x = a->data, *y = ref->data;
+    bool f32 = a->dtype == LP_F32 && ref->dtype == LP_F32;
     double m = 0, r = 0;
     for (int64_t i = 0; i < lp_tensor_numel(ref); i++) {
-        double d = fabs((double)x[i] - y[i]);
+        double xi = f32 ? x[i] : lp_tensor_get(a, i), yi = f32 ? y[i] : lp_tensor_get(ref, i);
+        double d = fabs(xi - yi);
         if (!(d <= m))
             m = isnan(d) ? INFINITY : d;
-        if (fabs(y[i]) > r)
-            r = fabs(y[i]);
+        if (fabs(yi) > r)
+            r = fabs(yi);
     }
     return m / (r > 1e-30 ? r : 1.0);
+}
+
+/* Whether a agrees with r: both NaN, or equal (infinities, signed zeros included), or -- ulps
+ * > 0 and both finite of one sign -- at most `ulps` floats apart. */
+static inline bool gb_agrees(float a, float r, int ulps)
+{
+    if (isnan(a) || isnan(r))
+        return isnan(a) && isnan(r);
+    if (memcmp(&a, &r, sizeof a) == 0)
+        return true;
+    if (isinf(a) || isinf(r) || ulps == 0 || signbit(a) != signbit(r))
+        return false;
+    int32_t ia, ir;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ir, &r, sizeof ir);
+    return llabs((long long)ia - ir) <= ulps;
+}
+
+/* How gb_compare_plans builds, runs and judges; zero-initialize and set what differs (a NULL
+ * one: all of it zero). */
+typedef struct gb_compare_opt {
+    const lp_plan_options *fast;    /* the fast plan's options (NULL: lp_plan_options_default()) */
+    double atol;                    /* an absolute error allowed on top of tol * max|ref| */
+    /* a per-output atol instead, asked after the reference run (which ref_tap saw) */
+    double (*out_atol)(void *user, const lp_plan *ref, int o);
+    void *out_atol_user;
+    lp_tap_fn ref_tap;              /* sees the reference run (NULL: none) */
+    void *ref_tap_user;
+    bool elementwise;               /* instead of the bound: float32 outputs agree element by
+                                       element within `ulps` (gb_agrees) */
+    int ulps;
+    bool verbose;                   /* print each output's error */
+    lp_plan **ref;                  /* receives the reference plan (the caller frees it); NULL: freed */
+    double worst;                   /* out: the largest error / bound over the outputs */
+} gb_compare_opt;
+
+/* Compiles g with the reference kernels only and with every backend (opt->fast), runs the
+ * reference plan once and the fast one twice on `in` (the second run must give the same bytes:
+ * the bindings are cached after the first), and compares every output's shape, type and values:
+ * max|fast - ref| / max|ref| <= tol + atol / max|ref| (gb_norm_err; or opt->elementwise).
+ * Hands back the fast plan in *fast whenever it compiled (the caller frees it; NULL: freed)
+ * for the caller's own kernel and layout checks. True when every check passed. */
+static inline bool gb_compare_graph(const char *what, const lp_graph *g, const lp_tensor *const *in, double tol,
+                                    gb_compare_opt *opt, lp_plan **fast)
+{
+    gb_compare_opt none = { 0 };
+    gb_compare_opt *c = opt ? opt : &none;
+    lp_plan_options ro = lp_plan_options_default(), fo = c->fast ? *c->fast : lp_plan_options_default();
+    ro.reference_only = true;
+    lp_plan *pr = NULL, *pf = NULL;
+    lp_tensor *first[GB_MAX_FEED] = { 0 };
+    bool ok = false;
+    c->worst = 0;
+    if (lp_plan_compile_opt(g, in, &ro, &pr) != LP_OK || lp_plan_run(pr, in, c->ref_tap, c->ref_tap_user) != LP_OK) {
+        CHECK_MSG(0, "%s: the reference plan %s: %s", what, pr ? "fails" : "does not compile", lowp_last_error());
+        goto done;
+    }
+    if (lp_plan_compile_opt(g, in, &fo, &pf) != LP_OK) {
+        CHECK_MSG(0, "%s: the fast plan does not compile: %s", what, lowp_last_error());
+        goto done;
+    }
+    int n_out = pf->g->n_outputs;
+    if (lp_plan_run(pf, in, NULL, NULL) != LP_OK) {
+        CHECK_MSG(0, "%s: the fast plan fails: %s", what, lowp_last_error());
+        goto done;
+    }
+    for (int o = 0; o < n_out && o < GB_MAX_FEED; o++)
+        CHECK_OK(lp_tensor_clone(&pf->vals[pf->g->outputs[o]], &first[o]));
+    if (lp_plan_run(pf, in, NULL, NULL) != LP_OK) {
+        CHECK_MSG(0, "%s: the fast plan fails on its second run: %s", what, lowp_last_error());
+        goto done;
+    }
+    ok = n_out == pr->g->n_outputs;
+    CHECK_MSG(ok, "%s: %d outputs, the reference %d", what, n_out, pr->g->n_outputs);
+    for (int o = 0; ok && o < n_out; o++) {
+        const lp_tensor *a = &pf->vals[pf->g->outputs[o]], *r = &pr->vals[pr->g->outputs[o]];
+        bool same = first[o] && first[o]->nbytes == a->nbytes && memcmp(first[o]->data, a->data, a->nbytes) == 0;
+        CHECK_MSG(same, "%s: output %d: a second run gives other bytes", what, o);
+        bool shape = a->dtype == r->dtype && a->ndim == r->ndim &&
+                     memcmp(a->dims, r->dims, (size_t)a->ndim * sizeof a->dims[0]) == 0;
+        CHECK_MSG(shape, "%s: output %d: shape or type differs from the reference", what, o);
+        ok = ok && same && shape;
+        if (!shape)
+            continue;
+        if (c->elementwise) {
+            int64_t n = lp_tensor_numel(r), bad = 0, at = -1;
+            for (int64_t i = 0; i < n; i++) {
+                double x = lp_tensor_get(a, i), y = lp_tensor_get(r, i);
+                bool agree = r->dtype == LP_F32 ? gb_agrees((float)x, (float)y, c->ulps) : x == y || (isnan(x) && isnan(y));
+                if (!agree && bad++ == 0)
+                    at = i;
+            }
+            CHECK_MSG(bad == 0, "%s: output %d: %lld of %lld elements differ, first [%lld] %.9g vs reference %.9g", what,
+                      o, (long long)bad, (long long)n, (long long)at, at >= 0 ? lp_tensor_get(a, at) : 0.0,
+                      at >= 0 ? lp_tensor_get(r, at) : 0.0);
+            ok = ok && bad == 0;
+            continue;
+        }
+        double m = gb_max_abs(r), atol = c->out_atol ? c->out_atol(c->out_atol_user, pr, o) : c->atol;
+        double err = gb_norm_err(a, r), bound = tol + (m > 1e-30 ? atol / m : atol);
+        CHECK_MSG(err <= bound, "%s: output %d normalized error %.3g > %.3g (max|ref| %.3g)", what, o, err, bound, m);
+        ok = ok && err <= bound;
+        c->worst = fmax(c->worst, bound > 0 ? err / bound : err > 0 ? INFINITY : 0);
+        if (c->verbose)
+            printf("  %s: output %d error %.3g, bound %.3g\n", what, o, err, bound);
+    }
+done:
+    for (int o = 0; o < GB_MAX_FEED; o++)
+        lp_tensor_free(first[o]);
+    if (c->ref)
+        *c->ref = pr;
+    else
+        lp_plan_free(pr);
+    if (fast)
+        *fast = pf;
+    else
+        lp_plan_free(pf);
+    return ok;
+}
+
+/* gb_compare_graph of b's graph on b's inputs. */
+static inline bool gb_compare_plans(const char *what, gb *b, double tol, gb_compare_opt *opt, lp_plan **fast)
+{
+    const lp_tensor *in[GB_MAX_FEED];
+    for (int i = 0; i < b->n_feed; i++)
+        in[i] = b->feed[i];
+    return gb_compare_graph(what, b->g, in, tol, opt, fast);
 }
 
 static inline void gb_output(gb *b, int v)

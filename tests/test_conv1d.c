@@ -40,31 +40,8 @@ static int pointwise(gb *b, int x, int64_t C, int64_t M)
  * compares each output; returns the fast plan (the caller frees it) for layout checks. */
 static lp_plan *compare(const char *what, gb *b)
 {
-    const lp_tensor *in[GB_MAX_FEED];
-    for (int i = 0; i < b->n_feed; i++)
-        in[i] = b->feed[i];
-    lp_plan_options ro = lp_plan_options_default(), fo = lp_plan_options_default();
-    ro.reference_only = true;
-    lp_plan *pr = NULL, *pf = NULL;
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &fo, &pf));
-    if (!pr || !pf) {
-        lp_plan_free(pr);
-        lp_plan_free(pf);
-        return NULL;
-    }
-    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
-    for (int rep = 0; rep < 2; rep++) /* twice: the bindings are cached after the first run */
-        CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
-    for (int o = 0; o < b->g->n_outputs; o++) {
-        const lp_tensor *a = &pf->vals[pf->g->outputs[o]], *r = &pr->vals[pr->g->outputs[o]];
-        CHECK_MSG(lp_tensor_numel(a) == lp_tensor_numel(r), "%s: output %d sizes differ", what, o);
-        if (lp_tensor_numel(a) != lp_tensor_numel(r))
-            continue;
-        double err = gb_norm_err(a, r);
-        CHECK_MSG(err <= TOL, "%s: output %d normalized error %.3g > %.0e", what, o, err, TOL);
-    }
-    lp_plan_free(pr);
+    lp_plan *pf = NULL;
+    gb_compare_plans(what, b, TOL, NULL, &pf);
     return pf;
 }
 

@@ -91,26 +91,17 @@ static void print_plan(const char *what, const lp_plan *p)
         printf("    %s\n", lp_plan_step_str(p, s, buf, sizeof buf));
 }
 
-/* Compiles b's graph twice (reference only; all backends) and compares every output. */
+/* Compiles b's graph twice (reference only; all backends), compares every output and checks
+ * the fast plan's oneDNN steps against e. */
 static void check_graph(const char *what, gb *b, expect e)
 {
-    const lp_tensor *in[8];
-    for (int i = 0; i < b->n_feed; i++)
-        in[i] = b->feed[i];
-    lp_plan_options ro = lp_plan_options_default(), fo = lp_plan_options_default();
-    ro.reference_only = true;
+    lp_plan_options fo = lp_plan_options_default();
     fo.precision = e.precision ? e.precision : LOWP_FLOAT;
-    lp_plan *pr = NULL, *pf = NULL;
-    lp_status sr = lp_plan_compile_opt(b->g, in, &ro, &pr);
-    if (sr != LP_OK) {
-        CHECK_MSG(0, "%s: the reference plan does not compile: %s", what, lowp_last_error());
+    lp_plan *pf = NULL;
+    gb_compare_plans(what, b, e.tol > 0 ? e.tol : TOL_F32, &(gb_compare_opt){ .fast = &fo, .atol = e.atol, .verbose = verbose },
+                     &pf);
+    if (!pf)
         return;
-    }
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &fo, &pf));
-    if (!pf) {
-        lp_plan_free(pr);
-        return;
-    }
     if (verbose)
         print_plan(what, pf);
     int nd = 0;
@@ -130,21 +121,6 @@ static void check_graph(const char *what, gb *b, expect e)
         printf("  %s: left to the reference kernels\n", what);
     if (e.total_steps >= 0 && !(e.maybe && nd == 0))
         CHECK_MSG(pf->n_steps == e.total_steps, "%s: %d steps, expected %d", what, pf->n_steps, e.total_steps);
-    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
-    for (int rep = 0; rep < 2; rep++) /* twice: bindings are cached after the first run */
-        CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
-    double tol = e.tol > 0 ? e.tol : TOL_F32;
-    for (int o = 0; o < b->g->n_outputs; o++) {
-        const lp_tensor *a = &pf->vals[pf->g->outputs[o]], *r = &pr->vals[pr->g->outputs[o]];
-        CHECK_MSG(a->ndim == r->ndim && lp_tensor_numel(a) == lp_tensor_numel(r), "%s: output shapes differ", what);
-        if (lp_tensor_numel(a) != lp_tensor_numel(r))
-            continue;
-        double err = gb_norm_err(a, r), m = gb_max_abs(r), bound = tol + (m > 1e-30 ? e.atol / m : e.atol);
-        CHECK_MSG(err <= bound, "%s: output %d normalized error %.3g > %.2g", what, o, err, bound);
-        if (verbose)
-            printf("  %s: error %.3g\n", what, err);
-    }
-    lp_plan_free(pr);
     lp_plan_free(pf);
 }
 
@@ -518,14 +494,11 @@ static void test_layout_chain(void)
     check_graph("resnet block", b, steps(6, 7));
     /* taps see plain tensors equal to the reference's */
     const lp_tensor *in[1] = { b->feed[0] };
-    lp_plan_options ro = lp_plan_options_default();
-    ro.reference_only = true;
     lp_plan *pr = NULL, *pf = NULL;
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
-    CHECK_OK(lp_plan_compile_opt(b->g, in, NULL, &pf));
     tap_rec rr = { 0 }, rf = { 0 };
+    gb_compare_plans("resnet block, taps", b, TOL_F32, &(gb_compare_opt){ .ref_tap = record, .ref_tap_user = &rr, .ref = &pr },
+                     &pf);
     if (pr && pf) {
-        CHECK_OK(lp_plan_run(pr, in, record, &rr));
         CHECK_OK(lp_plan_run(pf, in, record, &rf));
         int matched = 0;
         for (int i = 0; i < rf.n; i++)
@@ -1428,25 +1401,20 @@ static void test_threads(void)
  * same bytes run after run, and survive a tapped (whole) run in between. */
 static void split_case(const char *what, gb *b, bool want_split)
 {
-    const lp_tensor *in[8];
+    const lp_tensor *in[GB_MAX_FEED];
     for (int i = 0; i < b->n_feed; i++)
         in[i] = b->feed[i];
-    lp_plan_options ro = lp_plan_options_default(), o2 = lp_plan_options_default();
-    ro.reference_only = true;
+    lp_plan_options o2 = lp_plan_options_default();
     o2.threads = 2;
     lp_plan *pr = NULL, *p2 = NULL;
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &o2, &p2));
+    gb_compare_plans(what, b, TOL_F32, &(gb_compare_opt){ .fast = &o2, .ref = &pr }, &p2);
     if (!pr || !p2) {
         lp_plan_free(pr);
         lp_plan_free(p2);
         return;
     }
     CHECK_MSG((p2->split != NULL) == want_split, "%s: split %d, expected %d", what, p2->split != NULL, want_split);
-    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
-    CHECK_OK(lp_plan_run(p2, in, NULL, NULL));
     const lp_tensor *yr = &pr->vals[pr->g->outputs[0]], *y2 = &p2->vals[p2->g->outputs[0]];
-    CHECK_MSG(y2->nbytes == yr->nbytes && gb_norm_err(y2, yr) <= TOL_F32, "%s: error %g", what, gb_norm_err(y2, yr));
     lp_tensor *first = NULL;
     CHECK_OK(lp_tensor_clone(y2, &first));
     tap_rec rec = { 0 };
@@ -1687,26 +1655,19 @@ static void test_fallback(void)
     static const char *const ops[] = { "MaxPool", "Conv", "Gemm" };
     for (int i = 0; i < 3; i++) {
         gb *b = resnet_block(2);
-        const lp_tensor *in[1] = { b->feed[0] };
-        lp_plan_options ro = lp_plan_options_default();
-        ro.reference_only = true;
-        lp_plan *pr = NULL, *pf = NULL;
-        setenv("LOWP_DNNL_TEST_FALLBACK", ops[i], 1);
-        CHECK_OK(lp_plan_compile_opt(b->g, in, NULL, &pf));
+        lp_plan *pf = NULL;
+        char what[64];
+        snprintf(what, sizeof what, "%s fallback", ops[i]);
+        setenv("LOWP_DNNL_TEST_FALLBACK", ops[i], 1); /* read where oneDNN steps are prepared */
+        gb_compare_plans(what, b, TOL_F32, NULL, &pf);
         unsetenv("LOWP_DNNL_TEST_FALLBACK");
-        CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
-        if (pf && pr) {
+        if (pf) {
             int fb = 0;
             char buf[256];
             for (int s = 0; s < pf->n_steps; s++)
                 fb += strstr(lp_plan_step_str(pf, s, buf, sizeof buf), "reference fallback") != NULL;
             CHECK_MSG(fb >= 1, "%s: no fallback step", ops[i]);
-            CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
-            CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
-            double err = gb_norm_err(&pf->vals[pf->g->outputs[0]], &pr->vals[pr->g->outputs[0]]);
-            CHECK_MSG(err <= TOL_F32, "%s fallback: error %.3g", ops[i], err);
         }
-        lp_plan_free(pr);
         lp_plan_free(pf);
         gb_free(b);
     }

@@ -171,25 +171,14 @@ static void count_steps(const lp_plan *p, int *int8, int *bad)
 }
 
 /* Compiles b's graph for the reference kernels and for all backends; checks the number of
- * INT8 steps (and of all steps when want_steps >= 0) and compares output 0 with absolute
+ * INT8 steps (and of all steps when want_steps >= 0) and compares every output with absolute
  * tolerance `tol` + 1e-5 of max|ref|. */
 static void check_int8_steps(const char *what, gb *b, int want_int8, int want_steps, double tol)
 {
-    const lp_tensor *in[8];
-    for (int i = 0; i < b->n_feed; i++)
-        in[i] = b->feed[i];
-    lp_plan_options ro = lp_plan_options_default();
-    ro.reference_only = true;
-    lp_plan *pr = NULL, *pf = NULL;
-    if (lp_plan_compile_opt(b->g, in, &ro, &pr) != LP_OK) {
-        CHECK_MSG(0, "%s: the reference plan does not compile: %s", what, lowp_last_error());
+    lp_plan *pf = NULL;
+    gb_compare_plans(what, b, TOL_F32, &(gb_compare_opt){ .atol = tol, .verbose = verbose }, &pf);
+    if (!pf)
         return;
-    }
-    CHECK_OK(lp_plan_compile_opt(b->g, in, NULL, &pf));
-    if (!pf) {
-        lp_plan_free(pr);
-        return;
-    }
     if (verbose)
         print_plan(what, pf);
     int n8, bad;
@@ -197,23 +186,6 @@ static void check_int8_steps(const char *what, gb *b, int want_int8, int want_st
     CHECK_MSG(bad == 0, "%s: %d steps fell back to reference implementations", what, bad);
     CHECK_MSG(n8 == want_int8, "%s: %d INT8 steps, expected %d", what, n8, want_int8);
     CHECK_MSG(want_steps < 0 || pf->n_steps == want_steps, "%s: %d steps, expected %d", what, pf->n_steps, want_steps);
-    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
-    for (int rep = 0; rep < 2; rep++) /* twice: bindings are cached after the first run */
-        CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
-    const lp_tensor *a = &pf->vals[pf->g->outputs[0]], *r = &pr->vals[pr->g->outputs[0]];
-    const float *x = a->data, *y = r->data;
-    double m = 0, mr = 0;
-    for (int64_t i = 0; i < lp_tensor_numel(r); i++)
-        mr = fmax(mr, fabs(y[i]));
-    for (int64_t i = 0; i < lp_tensor_numel(r); i++) {
-        double d = fabs((double)x[i] - y[i]);
-        m = d <= m ? m : isnan(d) ? INFINITY : d;
-    }
-    double bound = tol + TOL_F32 * mr;
-    CHECK_MSG(m <= bound, "%s: max |fast - ref| %.3g > %.3g (max|ref| %.3g)", what, m, bound, mr);
-    if (verbose)
-        printf("  %s: max error %.3g, bound %.3g, max|ref| %.3g\n", what, m, bound, mr);
-    lp_plan_free(pr);
     lp_plan_free(pf);
 }
 
@@ -1517,13 +1489,10 @@ static void check_quantized(const char *what, gb *b, const lp_graph *q, int want
                             double min_db)
 {
     const lp_tensor *feed[1] = { b->feed[0] };
-    lp_plan_options ro = lp_plan_options_default();
-    ro.reference_only = true;
-    lp_plan *pr = NULL, *pf = NULL, *p32 = NULL;
-    CHECK_OK(lp_plan_compile_opt(q, feed, &ro, &pr));
-    CHECK_OK(lp_plan_compile_opt(q, feed, NULL, &pf));
+    lp_plan *pf = NULL, *p32 = NULL;
+    gb_compare_graph(what, q, feed, 0.05, &(gb_compare_opt){ .verbose = verbose }, &pf);
     CHECK_OK(lp_plan_compile_opt(b->g, feed, NULL, &p32));
-    if (pr && pf && p32) {
+    if (pf && p32) {
         if (verbose)
             print_plan(what, pf);
         int n8, bad, quantize = 0;
@@ -1534,23 +1503,12 @@ static void check_quantized(const char *what, gb *b, const lp_graph *q, int want
         CHECK_MSG(bad == 0 && n8 == want_int8 && quantize == want_quantize,
                   "%s: %d INT8 steps (want %d), %d quantize steps (want %d), %d fallbacks", what, n8, want_int8,
                   quantize, want_quantize, bad);
-        CHECK_OK(lp_plan_run(pr, feed, NULL, NULL));
-        CHECK_OK(lp_plan_run(pf, feed, NULL, NULL));
         CHECK_OK(lp_plan_run(p32, feed, NULL, NULL));
-        const lp_tensor *yf = &pf->vals[pf->g->outputs[0]], *yr = &pr->vals[pr->g->outputs[0]],
-                        *y32 = &p32->vals[p32->g->outputs[0]];
-        double m_err = 0, m_ref = 0;
-        for (int64_t i = 0; i < lp_tensor_numel(yr); i++) {
-            m_ref = fmax(m_ref, fabs(((const float *)yr->data)[i]));
-            m_err = fmax(m_err, fabs(((const float *)yr->data)[i] - ((const float *)yf->data)[i]));
-        }
-        double db = sqnr_db(y32, yf);
-        CHECK_MSG(m_err <= 0.05 * m_ref, "%s: fast vs reference %.3g of max|ref| %.3g", what, m_err, m_ref);
+        double db = sqnr_db(&p32->vals[p32->g->outputs[0]], &pf->vals[pf->g->outputs[0]]);
         CHECK_MSG(db >= min_db, "%s: INT8 vs FP32 SQNR %.1f dB", what, db);
         if (verbose)
-            printf("  %s: INT8 vs FP32 %.1f dB, fast vs reference %.3g of %.3g\n", what, db, m_err, m_ref);
+            printf("  %s: INT8 vs FP32 %.1f dB\n", what, db);
     }
-    lp_plan_free(pr);
     lp_plan_free(pf);
     lp_plan_free(p32);
 }

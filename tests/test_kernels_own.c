@@ -60,42 +60,17 @@ static int gb_ints(gb *b, int64_t n, const int64_t *x)
     return gb_tensor(b, t);
 }
 
-/* Element i agrees: both NaN, or equal (infinities, signed zeros included), or -- ulps > 0
- * and both finite of one sign -- at most `ulps` floats apart. */
-static bool agrees(float a, float r, int ulps)
-{
-    if (isnan(a) || isnan(r))
-        return isnan(a) && isnan(r);
-    if (memcmp(&a, &r, sizeof a) == 0)
-        return true;
-    if (isinf(a) || isinf(r) || ulps == 0 || signbit(a) != signbit(r))
-        return false;
-    int32_t ia, ir;
-    memcpy(&ia, &a, sizeof ia);
-    memcpy(&ir, &r, sizeof ir);
-    return llabs((long long)ia - ir) <= ulps;
-}
-
 /* Compiles b's graph with the reference kernels only and with every backend (2 threads);
  * `claimed` op must run on a oneDNN-backend step ("lowp:" own kernel when own); the outputs
- * agree elementwise (agrees(ulps)). */
+ * agree elementwise (gb_agrees(ulps)). */
 static void check(const char *what, gb *b, const char *claimed, bool own, int ulps)
 {
-    const lp_tensor *in[GB_MAX_FEED];
-    for (int i = 0; i < b->n_feed; i++)
-        in[i] = b->feed[i];
-    lp_plan_options ro = lp_plan_options_default(), fo = lp_plan_options_default();
-    ro.reference_only = true;
+    lp_plan_options fo = lp_plan_options_default();
     fo.threads = 2;
-    lp_plan *pr = NULL, *pf = NULL;
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &fo, &pf));
-    if (!pr || !pf) {
-        printf("  (%s)\n", what);
-        lp_plan_free(pr);
-        lp_plan_free(pf);
+    lp_plan *pf = NULL;
+    gb_compare_plans(what, b, 0, &(gb_compare_opt){ .fast = &fo, .elementwise = true, .ulps = ulps }, &pf);
+    if (!pf)
         return;
-    }
     char buf[256];
     bool found = !claimed;
     for (int s = 0; s < pf->n_steps; s++) {
@@ -106,27 +81,8 @@ static void check(const char *what, gb *b, const char *claimed, bool own, int ul
             found = !strstr(desc, "reference fallback") && (!own || strstr(desc, "lowp:"));
     }
     CHECK_MSG(found, "%s: %s is not on a fast path", what, claimed);
-    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
-    for (int rep = 0; rep < 2; rep++) /* twice: bindings are cached after the first run */
-        CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
-    for (int o = 0; o < b->g->n_outputs; o++) {
-        const lp_tensor *a = &pf->vals[pf->g->outputs[o]], *r = &pr->vals[pr->g->outputs[o]];
-        int64_t n = lp_tensor_numel(r);
-        CHECK_MSG(a->ndim == r->ndim && lp_tensor_numel(a) == n, "%s: output shapes differ", what);
-        if (lp_tensor_numel(a) != n)
-            continue;
-        const float *fa = a->data, *fr = r->data;
-        int64_t bad = 0, first = -1;
-        for (int64_t i = 0; i < n; i++)
-            if (!agrees(fa[i], fr[i], ulps) && bad++ == 0)
-                first = i;
-        CHECK_MSG(bad == 0, "%s: %lld of %lld elements differ, first [%lld] %.9g vs reference %.9g", what,
-                  (long long)bad, (long long)n, (long long)first, first >= 0 ? fa[first] : 0.0,
-                  first >= 0 ? fr[first] : 0.0);
-    }
     if (verbose)
         printf("  %s: ok\n", what);
-    lp_plan_free(pr);
     lp_plan_free(pf);
 }
 

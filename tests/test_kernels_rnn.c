@@ -44,23 +44,13 @@ static lp_tensor *rand_tensor(lp_dtype dt, int nd, const int64_t *dims, float sc
 /* A constant holding t, or (as_input) a graph input fed t; the builder or the graph takes t. */
 static int rg_value(gb *b, lp_tensor *t, bool as_input) { return as_input ? gb_feed(b, t) : gb_tensor(b, t); }
 
-/* Compiles b twice (reference only; all kernels), checks who runs the node, compares outputs. */
+/* Compiles b twice (reference only; all kernels), compares outputs, checks who runs the node. */
 static void check(const char *what, gb *b, bool want_dnnl)
 {
-    const lp_tensor *in[GB_MAX_FEED];
-    for (int i = 0; i < b->n_feed; i++)
-        in[i] = b->feed[i];
-    lp_plan_options ro = lp_plan_options_default(), fo = lp_plan_options_default();
-    ro.reference_only = true;
-    lp_plan *pr = NULL, *pf = NULL;
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &ro, &pr));
-    CHECK_OK(lp_plan_compile_opt(b->g, in, &fo, &pf));
-    if (!pr || !pf) {
-        CHECK_MSG(0, "%s: does not compile", what);
-        lp_plan_free(pr);
-        lp_plan_free(pf);
+    lp_plan *pf = NULL;
+    gb_compare_plans(what, b, TOL, &(gb_compare_opt){ .verbose = verbose }, &pf);
+    if (!pf)
         return;
-    }
     bool dnnl = false;
     char buf[256];
     for (int s = 0; s < pf->n_steps; s++)
@@ -70,20 +60,6 @@ static void check(const char *what, gb *b, bool want_dnnl)
                 printf("  %s\n", lp_plan_step_str(pf, s, buf, sizeof buf));
         }
     CHECK_MSG(dnnl == want_dnnl, "%s: oneDNN %s the node", what, dnnl ? "claimed" : "declined");
-    CHECK_OK(lp_plan_run(pr, in, NULL, NULL));
-    for (int rep = 0; rep < 2; rep++) /* twice: handles are rebound every run */
-        CHECK_OK(lp_plan_run(pf, in, NULL, NULL));
-    for (int o = 0; o < b->g->n_outputs; o++) {
-        const lp_tensor *f = &pf->vals[pf->g->outputs[o]], *r = &pr->vals[pr->g->outputs[o]];
-        CHECK_MSG(lp_tensor_numel(f) == lp_tensor_numel(r), "%s: output %d sizes differ", what, o);
-        if (lp_tensor_numel(f) != lp_tensor_numel(r))
-            continue;
-        double err = gb_norm_err(f, r);
-        CHECK_MSG(err <= TOL, "%s: output %d normalized error %.3g > %.0e", what, o, err, TOL);
-        if (verbose)
-            printf("  %s: output %d error %.3g\n", what, o, err);
-    }
-    lp_plan_free(pr);
     lp_plan_free(pf);
 }
 

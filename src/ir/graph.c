@@ -827,6 +827,15 @@ int64_t lp_attr_int(const lp_node *n, const char *name, int64_t dflt)
     return a && a->type == LP_ATTR_INT ? a->i : dflt;
 }
 
+bool lp_conv_depthwise(const lp_graph *g, const lp_node *n, bool multiplier_one)
+{
+    if (n->op != LP_OP_Conv || n->n_in < 2 || n->in[1] < 0 || g->values[n->in[1]].kind != LP_VALUE_CONST)
+        return false;
+    const lp_tensor *w = g->values[n->in[1]].init;
+    int64_t group = lp_attr_int(n, "group", 1);
+    return w && group > 1 && w->ndim >= 3 && w->dims[1] == 1 && (!multiplier_one || w->dims[0] == group);
+}
+
 float lp_attr_float(const lp_node *n, const char *name, float dflt)
 {
     const lp_attr *a = lp_node_attr(n, name);

@@ -231,6 +231,13 @@ int lp_attr_ints(const lp_node *n, const char *name, const int64_t **vals);
 int lp_attr_floats(const lp_node *n, const char *name, const float **vals);
 void lp_attr_clear(lp_attr *a);
 
+/* ---- node kinds ---- */
+/* Whether n is a depthwise Conv: constant weights (M, 1, k...) of rank >= 3 -- one input channel
+ * per group -- and group > 1; with multiplier_one also M == group (one output channel per group;
+ * otherwise any channel multiplier M / group). False for other ops and for missing or
+ * non-constant weights (their shape is not settled). */
+bool lp_conv_depthwise(const lp_graph *g, const lp_node *n, bool multiplier_one);
+
 /* Records "node 'NAME' (OpType): <message>" as the last error and returns `status`. */
 lp_status lp_node_error(const lp_node *n, lp_status status, const char *fmt, ...) LP_PRINTF(3, 4);
 

@@ -69,13 +69,10 @@ static bool layer(const lp_graph *g, int ni)
     return g->values[n->in[0]].shape.ndim == 2; /* Gemm/MatMul over (N, K) rows */
 }
 
+/* A depthwise Conv of multiplier 1 (its channels map one to one) over a computed input. */
 static bool depthwise(const lp_graph *g, const lp_node *n)
 {
-    if (n->op != LP_OP_Conv || n->n_in < 2 || !is_const(g, n->in[1]) || is_const(g, n->in[0]))
-        return false;
-    const lp_tensor *w = g->values[n->in[1]].init;
-    int64_t grp = lp_attr_int(n, "group", 1);
-    return grp > 1 && w->ndim >= 3 && w->dims[1] == 1 && w->dims[0] == grp;
+    return lp_conv_depthwise(g, n, true) && !is_const(g, n->in[0]);
 }
 
 static bool unary_channelwise(int op)

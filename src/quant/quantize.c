@@ -52,9 +52,7 @@ lp_capability lp_quant_capability(const lp_graph *g, int ni)
      * Cast/Mul after (Silero VAD v4, batch 16: ConvInteger + Cast + Mul + Add 0.61 ms against
      * the FP32 convolution's 0.024 ms; docs/quantization.md). Static INT8 keeps them:
      * there the quantized data flows on without those passes. */
-    bool depthwise = n->op == LP_OP_Conv && w_const && w->init->ndim >= 3 && w->init->dims[1] == 1 &&
-                     lp_attr_int(n, "group", 1) > 1;
-    c.dynamic |= c.int8 && c.weighted && !depthwise;
+    c.dynamic |= c.int8 && c.weighted && !lp_conv_depthwise(g, n, false);
     return c;
 }
 

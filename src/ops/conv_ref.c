@@ -113,6 +113,24 @@ bool lp_window_is_pointwise(const lp_window *w)
     return true;
 }
 
+/* Taps of a window along one dim that land in [lo, hi). */
+static int64_t taps_in(int64_t start, int64_t k, int64_t dil, int64_t lo, int64_t hi)
+{
+    int64_t cnt = 0;
+    for (int64_t j = 0; j < k; j++)
+        cnt += start + j * dil >= lo && start + j * dil < hi;
+    return cnt;
+}
+
+int64_t lp_window_avg_count(const lp_window *w, const int64_t st[LP_SP], bool include_pad)
+{
+    int64_t count = 1;
+    for (int i = 0; i < LP_SP; i++)
+        count *= include_pad ? taps_in(st[i], w->k[i], w->dil[i], -w->pad0[i], w->in[i] + w->pad1[i])
+                             : taps_in(st[i], w->k[i], w->dil[i], 0, w->in[i]);
+    return count;
+}
+
 #define IM2COL_BODY(T)                                                                  \
     const int64_t I1 = w->in[1], I2 = w->in[2], O0 = w->out[0], O1 = w->out[1], O2 = w->out[2]; \
     const int64_t inprod = lp_window_inprod(w), outprod = O0 * O1 * O2;                 \

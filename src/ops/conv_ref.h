@@ -33,6 +33,43 @@ static inline int64_t lp_window_outprod(const lp_window *w) { return w->out[0] *
 /* True when the window is a plain 1x1 sample of every position (col == input). */
 bool lp_window_is_pointwise(const lp_window *w);
 
+/* Where the window of output position (o0, o1, o2) starts in each input dim (negative: in
+ * the begin padding). */
+static inline void lp_window_start(const lp_window *w, int64_t o0, int64_t o1, int64_t o2, int64_t st[LP_SP])
+{
+    st[0] = o0 * w->stride[0] - w->pad0[0];
+    st[1] = o1 * w->stride[1] - w->pad0[1];
+    st[2] = o2 * w->stride[2] - w->pad0[2];
+}
+
+/* AveragePool's divisor for the window starting at st: its taps inside the input, or with
+ * include_pad (count_include_pad) also those in the explicit padding -- never the ceil_mode
+ * overhang -- as ONNX Runtime and PyTorch count (the forward and its gradient share it). */
+int64_t lp_window_avg_count(const lp_window *w, const int64_t st[LP_SP], bool include_pad);
+
+/* Runs the statements after (w, st) for each tap of the window starting at st (lp_window w,
+ * not a pointer) that lies inside the input, in row-major order, with i0, i1, i2 its
+ * coordinates and `at` its flat offset in one (in[0], in[1], in[2]) plane. */
+#define LP_WINDOW_FOR_TAPS(w, st, ...)                                                         \
+    for (int64_t k0_ = 0; k0_ < (w).k[0]; k0_++) {                                            \
+        int64_t i0 = (st)[0] + k0_ * (w).dil[0];                                               \
+        if (i0 < 0 || i0 >= (w).in[0])                                                         \
+            continue;                                                                          \
+        for (int64_t k1_ = 0; k1_ < (w).k[1]; k1_++) {                                        \
+            int64_t i1 = (st)[1] + k1_ * (w).dil[1];                                           \
+            if (i1 < 0 || i1 >= (w).in[1])                                                     \
+                continue;                                                                      \
+            for (int64_t k2_ = 0; k2_ < (w).k[2]; k2_++) {                                    \
+                int64_t i2 = (st)[2] + k2_ * (w).dil[2];                                       \
+                if (i2 < 0 || i2 >= (w).in[2])                                                 \
+                    continue;                                                                  \
+                int64_t at = (i0 * (w).in[1] + i1) * (w).in[2] + i2;                           \
+                (void)at;                                                                      \
+                __VA_ARGS__                                                                    \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
 /* col: (C * kprod, outprod) from x: (C, in...): col[(c,kd,kh,kw)][(od,oh,ow)] =
  * x[c][od*s - p + kd*d]..., 0 where the window lies in the padding. */
 void lp_im2col_f32(const float *x, int64_t C, const lp_window *w, float *col);

@@ -348,27 +348,12 @@ static lp_status pool_setup(const lp_run_ctx *c, lp_window *w, int64_t *planes)
                 for (int64_t o1 = 0; o1 < w.out[1]; o1++)                                         \
                     for (int64_t o2 = 0; o2 < w.out[2]; o2++) {                                   \
                         T best = LOWEST;                                                          \
-                        int64_t arg = -1;                                                         \
-                        for (int64_t k0 = 0; k0 < w.k[0]; k0++) {                                 \
-                            int64_t i0 = o0 * w.stride[0] - w.pad0[0] + k0 * w.dil[0];            \
-                            if (i0 < 0 || i0 >= w.in[0])                                          \
-                                continue;                                                         \
-                            for (int64_t k1 = 0; k1 < w.k[1]; k1++) {                             \
-                                int64_t i1 = o1 * w.stride[1] - w.pad0[1] + k1 * w.dil[1];        \
-                                if (i1 < 0 || i1 >= w.in[1])                                      \
-                                    continue;                                                     \
-                                for (int64_t k2 = 0; k2 < w.k[2]; k2++) {                         \
-                                    int64_t i2 = o2 * w.stride[2] - w.pad0[2] + k2 * w.dil[2];    \
-                                    if (i2 < 0 || i2 >= w.in[2])                                  \
-                                        continue;                                                 \
-                                    int64_t at = (i0 * w.in[1] + i1) * w.in[2] + i2;              \
-                                    if (arg < 0 || xp[at] > best) {                               \
-                                        best = xp[at];                                            \
-                                        arg = col_major ? i0 + (i1 + i2 * w.in[1]) * w.in[0] : at; \
-                                    }                                                             \
-                                }                                                                 \
-                            }                                                                     \
-                        }                                                                         \
+                        int64_t arg = -1, st[LP_SP];                                              \
+                        lp_window_start(&w, o0, o1, o2, st);                                      \
+                        LP_WINDOW_FOR_TAPS(w, st, if (arg < 0 || xp[at] > best) {                 \
+                            best = xp[at];                                                        \
+                            arg = col_major ? i0 + (i1 + i2 * w.in[1]) * w.in[0] : at;            \
+                        })                                                                        \
                         int64_t o = pl * O + (o0 * w.out[1] + o1) * w.out[2] + o2;                \
                         yd[o] = best;                                                             \
                         if (ind)                                                                  \
@@ -419,15 +404,6 @@ static lp_status avgpool_infer(lp_infer_ctx *c)
     return pool_infer(c);
 }
 
-/* Taps of a window along one dim that land in [lo, hi). */
-static int64_t taps_in(int64_t start, int64_t k, int64_t dil, int64_t lo, int64_t hi)
-{
-    int64_t cnt = 0;
-    for (int64_t j = 0; j < k; j++)
-        cnt += start + j * dil >= lo && start + j * dil < hi;
-    return cnt;
-}
-
 /* x: (N,C,in...) -> y: (N,C,out...), mean over each window. The divisor counts the taps
  * inside the input, or with count_include_pad also those in the explicit padding (never
  * the ceil_mode overhang), as ONNX Runtime and PyTorch do. */
@@ -445,31 +421,14 @@ static lp_status avgpool_run(const lp_run_ctx *c)
     for (int64_t o0 = 0; o0 < w.out[0]; o0++)
         for (int64_t o1 = 0; o1 < w.out[1]; o1++)
             for (int64_t o2 = 0; o2 < w.out[2]; o2++) {
-                int64_t st[LP_SP] = { o0 * w.stride[0] - w.pad0[0], o1 * w.stride[1] - w.pad0[1],
-                                      o2 * w.stride[2] - w.pad0[2] };
-                int64_t count = 1;
-                for (int i = 0; i < LP_SP; i++)
-                    count *= incl ? taps_in(st[i], w.k[i], w.dil[i], -w.pad0[i], w.in[i] + w.pad1[i])
-                                  : taps_in(st[i], w.k[i], w.dil[i], 0, w.in[i]);
+                int64_t st[LP_SP];
+                lp_window_start(&w, o0, o1, o2, st);
+                int64_t count = lp_window_avg_count(&w, st, incl);
                 int64_t o = (o0 * w.out[1] + o1) * w.out[2] + o2;
                 for (int64_t pl = 0; pl < planes; pl++) {
                     const float *xp = xd + pl * I;
                     double sum = 0;
-                    for (int64_t k0 = 0; k0 < w.k[0]; k0++) {
-                        int64_t i0 = st[0] + k0 * w.dil[0];
-                        if (i0 < 0 || i0 >= w.in[0])
-                            continue;
-                        for (int64_t k1 = 0; k1 < w.k[1]; k1++) {
-                            int64_t i1 = st[1] + k1 * w.dil[1];
-                            if (i1 < 0 || i1 >= w.in[1])
-                                continue;
-                            for (int64_t k2 = 0; k2 < w.k[2]; k2++) {
-                                int64_t i2 = st[2] + k2 * w.dil[2];
-                                if (i2 >= 0 && i2 < w.in[2])
-                                    sum += xp[(i0 * w.in[1] + i1) * w.in[2] + i2];
-                            }
-                        }
-                    }
+                    LP_WINDOW_FOR_TAPS(w, st, sum += xp[at];)
                     yd[pl * O + o] = count ? (float)(sum / (double)count) : 0.0f;
                 }
             }

@@ -138,6 +138,98 @@ static inline void attr_strs(gb *b, const char *name, int n, char *const *s)
     gb_attr(b, (lp_attr){ .name = (char *)name, .type = LP_ATTR_STRINGS, .n = n, .strings = (char **)s });
 }
 
+/* An integer in [lo, hi] drawn from *rng (lowp_random_next). */
+static inline int gb_rnd(uint64_t *rng, int lo, int hi) { return lo + (int)(lowp_random_next(rng) % (uint64_t)(hi - lo + 1)); }
+
+/* A convolution's geometry over an (N, C, in...) input: group, output channels M, and per
+ * spatial dim kernel, stride, dilation and pads (begins, then ends) -- or, `same`, auto_pad
+ * SAME_UPPER (no dilation). */
+typedef struct gb_conv {
+    int nsp;
+    int64_t C, M, group, k[3], s[3], d[3], p[6];
+    bool same;
+} gb_conv;
+
+enum { GB_CONV_SAME = 1, GB_CONV_UNPADDED = 2 }; /* what gb_conv_random may draw too */
+
+/* A random geometry valid over dims xd (N, C, in...) of nsp spatial dims, drawn from *rng:
+ * `kind` (< 0: drawn) 0 plain, 1 depthwise (M = C half the time, else a multiple), 2 / 3
+ * groups of 2 / 3 where C divides; M = group x 1..5; kernels 1-5, dilation 2 one time in four,
+ * strides 1-3, pads 0-2 below the kernel, each window fitting the padded input; with
+ * GB_CONV_SAME one time in six SAME_UPPER (strides 1-2), with GB_CONV_UNPADDED each dim
+ * unpadded one time in five. */
+static inline gb_conv gb_conv_random(uint64_t *rng, int nsp, const int64_t *xd, int kind, unsigned flags)
+{
+    gb_conv cv = { .nsp = nsp, .C = xd[1], .group = 1 };
+    if (kind < 0)
+        kind = gb_rnd(rng, 0, 3);
+    if (kind == 1)
+        cv.group = cv.C;
+    else if (kind == 2 && cv.C % 2 == 0)
+        cv.group = 2;
+    else if (kind == 3 && cv.C % 3 == 0)
+        cv.group = 3;
+    cv.M = cv.group * gb_rnd(rng, 1, 5);
+    if (kind == 1 && gb_rnd(rng, 0, 1))
+        cv.M = cv.C;
+    cv.same = (flags & GB_CONV_SAME) && gb_rnd(rng, 0, 5) == 0;
+    int64_t *k = cv.k, *s = cv.s, *d = cv.d, *p = cv.p;
+    for (int i = 0; i < nsp; i++) {
+        bool unpadded = (flags & GB_CONV_UNPADDED) && gb_rnd(rng, 0, 4) == 0;
+        do {
+            k[i] = gb_rnd(rng, 1, 5);
+            d[i] = gb_rnd(rng, 0, 3) == 0 ? 2 : 1;
+            s[i] = gb_rnd(rng, 1, 3);
+            p[i] = gb_rnd(rng, 0, 2);
+            p[nsp + i] = gb_rnd(rng, 0, 2);
+            if (unpadded)
+                p[i] = p[nsp + i] = 0;
+        } while ((k[i] - 1) * d[i] + 1 > xd[2 + i] + p[i] + p[nsp + i] || p[i] >= k[i] || p[nsp + i] >= k[i]);
+        if (cv.same)
+            d[i] = 1, s[i] = gb_rnd(rng, 1, 2);
+    }
+    return cv;
+}
+
+/* The weights' dims of cv: (M, C / group, k...) into wd[2 + nsp]. */
+static inline void gb_conv_wdims(const gb_conv *cv, int64_t *wd)
+{
+    wd[0] = cv->M;
+    wd[1] = cv->C / cv->group;
+    for (int i = 0; i < cv->nsp; i++)
+        wd[2 + i] = cv->k[i];
+}
+
+/* A Conv of cv over value x of dims xd with weights w and bias (-1: none); its output's dims
+ * into yd[2 + nsp]; returns the output. */
+static inline int gb_conv_node(gb *b, const gb_conv *cv, int x, const int64_t *xd, int w, int bias, int64_t *yd)
+{
+    int nsp = cv->nsp, in[3] = { x, w, bias };
+    int y = gb_op(b, "Conv", bias >= 0 ? 3 : 2, in);
+    attr_i(b, "group", cv->group);
+    attr_ints(b, "strides", nsp, cv->s);
+    if (cv->same) {
+        attr_s(b, "auto_pad", "SAME_UPPER");
+    } else {
+        attr_ints(b, "dilations", nsp, cv->d);
+        attr_ints(b, "pads", 2 * nsp, cv->p);
+    }
+    yd[0] = xd[0];
+    yd[1] = cv->M;
+    for (int i = 0; i < nsp; i++)
+        yd[2 + i] = cv->same ? (xd[2 + i] + cv->s[i] - 1) / cv->s[i]
+                             : (xd[2 + i] + cv->p[i] + cv->p[nsp + i] - ((cv->k[i] - 1) * cv->d[i] + 1)) / cv->s[i] + 1;
+    return y;
+}
+
+/* "conv2d C3 M6 g1 k3 s1 d1 p1,1" of cv into buf. */
+static inline void gb_conv_str(const gb_conv *cv, char *buf, size_t size)
+{
+    snprintf(buf, size, "conv%dd C%lld M%lld g%lld k%lld s%lld d%lld p%lld,%lld", cv->nsp, (long long)cv->C,
+             (long long)cv->M, (long long)cv->group, (long long)cv->k[0], (long long)cv->s[0], (long long)cv->d[0],
+             (long long)cv->p[0], (long long)cv->p[cv->nsp]);
+}
+
 /* A float32 tensor of uniform values in [-scale, scale) drawn from *rng (lowp_random_next). */
 static inline lp_tensor *gb_rand_tensor(uint64_t *rng, int ndim, const int64_t *dims, double scale)
 {

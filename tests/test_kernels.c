@@ -129,56 +129,19 @@ static expect maybe(int dnnl, int total) { return (expect){ .dnnl_steps = dnnl, 
 
 /* ---- Conv ---- */
 
-/* A random valid 2-D (sometimes 1-D/3-D) convolution; returns the output value. */
+/* A random valid 2-D (sometimes 1-D/3-D) convolution (gb_conv_random, SAME_UPPER too);
+ * returns the output value. */
 static int random_conv(gb *b, int x, int nsp, const int64_t *xd, int64_t *yd, char *desc, size_t dlen)
 {
-    int64_t C = xd[1];
-    int64_t group = 1;
-    int kind = rnd(0, 3);
-    if (kind == 1)
-        group = C; /* depthwise */
-    else if (kind == 2 && C % 2 == 0)
-        group = 2;
-    else if (kind == 3 && C % 3 == 0)
-        group = 3;
-    int64_t M = group * rnd(1, 5);
-    if (kind == 1 && rnd(0, 1))
-        M = C; /* plain depthwise */
-    int64_t k[3], s[3], d[3], p[6], wd[5] = { M, C / group };
-    bool same = rnd(0, 5) == 0;
-    for (int i = 0; i < nsp; i++) {
-        do {
-            k[i] = rnd(1, 5);
-            d[i] = rnd(0, 3) == 0 ? 2 : 1;
-            s[i] = rnd(1, 3);
-            p[i] = rnd(0, 2);
-            p[nsp + i] = rnd(0, 2);
-        } while ((k[i] - 1) * d[i] + 1 > xd[2 + i] + p[i] + p[nsp + i] || p[i] >= k[i] || p[nsp + i] >= k[i]);
-        if (same)
-            d[i] = 1, s[i] = rnd(1, 2);
-        wd[2 + i] = k[i];
-    }
+    gb_conv cv = gb_conv_random(&rng_state, nsp, xd, -1, GB_CONV_SAME);
+    int64_t wd[5], bd = cv.M;
+    gb_conv_wdims(&cv, wd);
     int w = gb_const(b, nsp + 2, wd, 0.5f);
-    int64_t bd = M;
     int bias = rnd(0, 3) ? gb_const(b, 1, &bd, 0.5f) : -1;
-    int in[3] = { x, w, bias };
-    int y = gb_op(b, "Conv", bias >= 0 ? 3 : 2, in);
-    attr_i(b, "group", group);
-    attr_ints(b, "strides", nsp, s);
-    if (same)
-        attr_s(b, "auto_pad", "SAME_UPPER");
-    else {
-        attr_ints(b, "dilations", nsp, d);
-        attr_ints(b, "pads", 2 * nsp, p);
-    }
-    yd[0] = xd[0];
-    yd[1] = M;
-    for (int i = 0; i < nsp; i++)
-        yd[2 + i] = same ? (xd[2 + i] + s[i] - 1) / s[i]
-                         : (xd[2 + i] + p[i] + p[nsp + i] - ((k[i] - 1) * d[i] + 1)) / s[i] + 1;
-    snprintf(desc, dlen, "conv%dd C%lld M%lld g%lld k%lld s%lld d%lld p%lld,%lld %s", nsp, (long long)C,
-             (long long)M, (long long)group, (long long)k[0], (long long)s[0], (long long)d[0], (long long)p[0],
-             (long long)p[nsp], same ? "same" : "");
+    int y = gb_conv_node(b, &cv, x, xd, w, bias, yd);
+    char geo[128];
+    gb_conv_str(&cv, geo, sizeof geo);
+    snprintf(desc, dlen, "%s %s", geo, cv.same ? "same" : "");
     return y;
 }
 

@@ -205,52 +205,24 @@ static bool last_dw_fp32;
 static int random_qconv(gb *b, int xdq, float s_x, int nsp, const int64_t *xd, int64_t *yd, bool per_channel,
                         int force_group, double *l1, char *desc, size_t dlen)
 {
-    int64_t C = xd[1], group = 1;
-    int kind = force_group ? force_group : rnd(0, 3);
-    if (kind == 1)
-        group = C;
-    else if (kind == 2 && C % 2 == 0)
-        group = 2;
-    else if (kind == 3 && C % 3 == 0)
-        group = 3;
-    int64_t M = group * rnd(1, 5);
-    if (kind == 1 && rnd(0, 1))
-        M = C;
-    int64_t k[3], s[3], d[3], p[6], wd[5] = { M, C / group };
-    last_dw_fp32 = false;
+    /* unpadded dims: the zero point becomes a bias */
+    gb_conv cv = gb_conv_random(&rng_state, nsp, xd, force_group ? force_group : -1, GB_CONV_UNPADDED);
+    last_dw_fp32 = cv.group == cv.C && cv.M == cv.C && cv.C > 1;
+    bool padded = false;
     for (int i = 0; i < nsp; i++) {
-        bool unpadded = rnd(0, 4) == 0; /* then the zero point becomes a bias */
-        do {
-            k[i] = rnd(1, 5);
-            d[i] = rnd(0, 3) == 0 ? 2 : 1;
-            s[i] = rnd(1, 3);
-            p[i] = rnd(0, 2);
-            p[nsp + i] = rnd(0, 2);
-            if (unpadded)
-                p[i] = p[nsp + i] = 0;
-        } while ((k[i] - 1) * d[i] + 1 > xd[2 + i] + p[i] + p[nsp + i] || p[i] >= k[i] || p[nsp + i] >= k[i]);
-        wd[2 + i] = k[i];
-        last_dw_fp32 |= p[i] + p[nsp + i] > 0;
+        padded |= cv.p[i] + cv.p[nsp + i] > 0;
+        last_dw_fp32 &= cv.s[i] == 1;
     }
-    for (int i = 0; i < nsp; i++)
-        last_dw_fp32 &= s[i] == 1;
-    last_dw_fp32 &= group == C && M == C && C > 1;
+    last_dw_fp32 &= padded;
+    int64_t wd[5];
+    gb_conv_wdims(&cv, wd);
     float s_w[512];
     int w = weight_dq(b, nsp + 2, wd, per_channel ? 0 : -1, s_w, l1);
-    int bias = rnd(0, 3) ? bias_dq(b, M, s_x, s_w, per_channel) : -1;
-    int in[3] = { xdq, w, bias };
-    int y = gb_op(b, "Conv", bias >= 0 ? 3 : 2, in);
-    attr_i(b, "group", group);
-    attr_ints(b, "strides", nsp, s);
-    attr_ints(b, "dilations", nsp, d);
-    attr_ints(b, "pads", 2 * nsp, p);
-    yd[0] = xd[0];
-    yd[1] = M;
-    for (int i = 0; i < nsp; i++)
-        yd[2 + i] = (xd[2 + i] + p[i] + p[nsp + i] - ((k[i] - 1) * d[i] + 1)) / s[i] + 1;
-    snprintf(desc, dlen, "conv%dd C%lld M%lld g%lld k%lld s%lld d%lld p%lld,%lld %s%s", nsp, (long long)C,
-             (long long)M, (long long)group, (long long)k[0], (long long)s[0], (long long)d[0], (long long)p[0],
-             (long long)p[nsp], per_channel ? "per-channel" : "per-tensor", bias >= 0 ? " bias" : "");
+    int bias = rnd(0, 3) ? bias_dq(b, cv.M, s_x, s_w, per_channel) : -1;
+    int y = gb_conv_node(b, &cv, xdq, xd, w, bias, yd);
+    char geo[128];
+    gb_conv_str(&cv, geo, sizeof geo);
+    snprintf(desc, dlen, "%s %s%s", geo, per_channel ? "per-channel" : "per-tensor", bias >= 0 ? " bias" : "");
     return y;
 }
 

@@ -532,6 +532,17 @@ static void test_squeeze(void)
     CHECK_OK(infer_only(&t, 13, 1, vin, 1, &yv));
     CHECK(yv.shape.ndim == -1);
     lp_graph_free(t.g);
+    /* axes computed, only their count known: that many fewer dims, all unknown; more axes
+     * than dims: rank unknown */
+    lp_vinfo av = V(LP_I64, 1, D(1));
+    const lp_vinfo *vin2[] = { &xv, &av };
+    t = mk("Squeeze", 2, 1);
+    CHECK_OK(infer_only(&t, 13, 2, vin2, 1, &yv));
+    CHECK_SHAPE(&yv.shape, 2, U_, U_);
+    av = V(LP_I64, 1, D(4));
+    CHECK_OK(infer_only(&t, 13, 2, vin2, 1, &yv));
+    CHECK(yv.shape.ndim == -1);
+    lp_graph_free(t.g);
     lp_tensor_free(x);
 }
 
@@ -567,6 +578,9 @@ static void test_unsqueeze(void)
     t = mk("Unsqueeze", 2, 1);
     CHECK_OK(infer_only(&t, 13, 2, vin, 1, &yv));
     CHECK_SHAPE(&yv.shape, 4, U_, U_, U_, U_);
+    av = V(LP_I64, 1, D(LP_MAX_DIMS)); /* past the rank lowp holds: rank unknown */
+    CHECK_OK(infer_only(&t, 13, 2, vin, 1, &yv));
+    CHECK(yv.shape.ndim == -1);
     av = VT(a);
     CHECK_OK(infer_only(&t, 13, 2, vin, 1, &yv));
     CHECK_SHAPE(&yv.shape, 3, 1, N_, M_);

@@ -75,6 +75,19 @@ static lp_status axes_of(const lp_node *node, int64_t opset, const lp_vinfo *inp
     return lp_vinfo_ints(node, input, axes, LP_MAX_DIMS, n);
 }
 
+/* Squeeze (sign -1) / Unsqueeze (+1) of a rank-r input by axes known only by their count, if
+ * the axes input's shape gives it: the output rank r + sign * count with unknown dims, or an
+ * unknown rank. */
+static void rank_by_axes_count(const lp_vinfo *axes, int r, int sign, lp_shape *y)
+{
+    const lp_shape *as = &axes->shape;
+    int64_t out = r >= 0 && as->ndim == 1 && lp_dim_known(as->d[0]) ? r + sign * as->d[0] : -1;
+    if (out >= 0 && out <= LP_MAX_DIMS)
+        shape_unknown_dims(y, (int)out);
+    else
+        y->ndim = -1;
+}
+
 /* ---- Flatten: (d0..dk-1, dk..dn-1) -> (d0*..*dk-1, dk*..*dn-1) ---- */
 
 static lp_status flatten_infer(lp_infer_ctx *c)
@@ -222,11 +235,7 @@ static lp_status squeeze_infer(lp_infer_ctx *c)
         return LP_OK;
     }
     if (given && n < 0) {
-        const lp_shape *as = &c->in[1]->shape;
-        if (as->ndim == 1 && lp_dim_known(as->d[0]) && as->d[0] <= r)
-            shape_unknown_dims(&y->shape, r - (int)as->d[0]);
-        else
-            y->shape.ndim = -1;
+        rank_by_axes_count(c->in[1], r, -1, &y->shape);
         return LP_OK;
     }
     bool drop[LP_MAX_DIMS] = { false };
@@ -278,11 +287,7 @@ static lp_status unsqueeze_infer(lp_infer_ctx *c)
         return lp_node_error(c->node, LOWP_ERR_FORMAT, "axes are required");
     int r = x->shape.ndim;
     if (n < 0) {
-        const lp_shape *as = &c->in[1]->shape;
-        if (r >= 0 && as->ndim == 1 && lp_dim_known(as->d[0]) && r + as->d[0] <= LP_MAX_DIMS)
-            shape_unknown_dims(&y->shape, r + (int)as->d[0]);
-        else
-            y->shape.ndim = -1;
+        rank_by_axes_count(c->in[1], r, +1, &y->shape);
         return LP_OK;
     }
     if (r < 0) {

@@ -398,6 +398,24 @@ static void test_evaluate_names_sample(void)
                   strstr(lowp_last_error(), "label 10 is not a class index of the 10 scores (0..9)"),
                   "%s", lowp_last_error());
     }
+    lowp_dataloader_free(dl); /* and ds, which it owns */
+    dl = NULL;
+    ds = NULL;
+    /* samples of the wrong width: refused naming both shapes, the model's with its symbol */
+    lp_tensor_free(x);
+    dx[3] = 27;
+    x = new_tensor(LP_F32, 4, dx);
+    CHECK_OK(lowp_tensor_save_npy(x, in));
+    CHECK_OK(lowp_dataset_open("Npy", p, &ds));
+    if (ds)
+        CHECK_OK(lowp_dataloader_create(ds, NULL, &o, &dl));
+    if (sess && dl && m) {
+        lowp_eval_result r;
+        CHECK(lowp_evaluate(sess, model, dl, m, NULL, &r) == LOWP_ERR_SHAPE);
+        CHECK_MSG(strstr(lowp_last_error(), "float32[5,1,28,27] (batched) but the model's input 'input' is "
+                                            "float32[batch,1,28,28]"),
+                  "%s", lowp_last_error());
+    }
     lowp_dataloader_free(dl);
     lowp_metric_free(m);
     lowp_params_free(p);

@@ -1,8 +1,10 @@
-/* test_ir_nodes.c — the IR's node-kind predicates (ir/graph.h, "node kinds"): lp_conv_depthwise
+/* test_ir_nodes.c — small IR helpers (ir/graph.h): the node-kind predicate lp_conv_depthwise
  * on plain, grouped and depthwise convolutions of channel multipliers 1 and 2, 1-D to 3-D, and
  * on weights that are missing, fed at run time or of the wrong rank, as quantization (any
- * multiplier) and channel pruning (multiplier 1) ask it. */
+ * multiplier) and channel pruning (multiplier 1) ask it; lp_graph_shape_str, the declared
+ * shapes that input errors name. */
 #include <stdio.h>
+#include <string.h>
 
 #include "graph_builder.h"
 #include "ir/graph.h"
@@ -71,8 +73,29 @@ static void test_conv_depthwise(void)
     gb_free(b);
 }
 
+static void test_shape_str(void)
+{
+    lp_graph *g = NULL;
+    CHECK_OK(lp_graph_new(&g));
+    if (!g)
+        return;
+    int64_t n = 0;
+    CHECK_OK(lp_graph_sym(g, "batch", &n));
+    char buf[64];
+    lp_shape s = { .ndim = 4, .d = { n, 3, LP_DIM_UNKNOWN, 224 } };
+    CHECK(strcmp(lp_graph_shape_str(g, &s, buf, sizeof buf), "[batch,3,?,224]") == 0);
+    s.ndim = 0;
+    CHECK(strcmp(lp_graph_shape_str(g, &s, buf, sizeof buf), "[]") == 0);
+    s.ndim = -1;
+    CHECK(strcmp(lp_graph_shape_str(g, &s, buf, sizeof buf), "[...]") == 0);
+    s = (lp_shape){ .ndim = 3, .d = { 1000000, 2000000, 3000000 } }; /* cut short, still terminated */
+    CHECK(strcmp(lp_graph_shape_str(g, &s, buf, 12), "[1000000,20") == 0);
+    lp_graph_free(g);
+}
+
 int main(void)
 {
     RUN(test_conv_depthwise);
+    RUN(test_shape_str);
     return TEST_SUMMARY("test_ir_nodes");
 }

@@ -251,19 +251,8 @@ static lp_status check_input(const lp_graph *g, int v, const lp_tensor *t)
         ok = !lp_dim_known(val->shape.d[i]) || val->shape.d[i] == t->dims[i];
     if (ok)
         return LP_OK;
-    size_t k = 0;
-    k += (size_t)snprintf(want + k, sizeof want - k, "[");
-    for (int i = 0; i < val->shape.ndim && k < sizeof want; i++) {
-        const char *sym = lp_graph_sym_name(g, val->shape.d[i]);
-        if (lp_dim_known(val->shape.d[i]))
-            k += (size_t)snprintf(want + k, sizeof want - k, "%s%lld", i ? "," : "", (long long)val->shape.d[i]);
-        else
-            k += (size_t)snprintf(want + k, sizeof want - k, "%s%s", i ? "," : "", sym ? sym : "?");
-    }
-    if (k < sizeof want)
-        snprintf(want + k, sizeof want - k, "]");
-    return lp_error(LOWP_ERR_SHAPE, "input '%s': expected shape %s, got %s", val->name, want,
-                    lp_shape_str(t->ndim, t->dims, got, sizeof got));
+    return lp_error(LOWP_ERR_SHAPE, "input '%s': expected shape %s, got %s", val->name,
+                    lp_graph_shape_str(g, &val->shape, want, sizeof want), lp_shape_str(t->ndim, t->dims, got, sizeof got));
 }
 
 lp_status lp_session_plan(lowp_session *s, const lp_tensor *const *inputs, lp_plan **plan_out)

@@ -330,6 +330,25 @@ const char *lp_graph_sym_name(const lp_graph *g, int64_t dim)
     return k < g->n_syms ? g->syms[k] : NULL;
 }
 
+const char *lp_graph_shape_str(const lp_graph *g, const lp_shape *s, char *buf, size_t size)
+{
+    if (s->ndim < 0) {
+        snprintf(buf, size, "[...]");
+        return buf;
+    }
+    size_t k = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < s->ndim && k < size; i++) {
+        const char *sym = lp_graph_sym_name(g, s->d[i]);
+        if (lp_dim_known(s->d[i]))
+            k += (size_t)snprintf(buf + k, size - k, "%s%lld", i ? "," : "", (long long)s->d[i]);
+        else
+            k += (size_t)snprintf(buf + k, size - k, "%s%s", i ? "," : "", sym ? sym : "?");
+    }
+    if (k < size)
+        snprintf(buf + k, size - k, "]");
+    return buf;
+}
+
 const char *lp_graph_meta(const lp_graph *g, const char *key)
 {
     for (int i = 0; i < g->n_meta; i++)

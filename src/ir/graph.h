@@ -167,6 +167,9 @@ lp_status lp_node_add_attr(lp_node *n, const lp_attr *a);
 lp_status lp_graph_sym(lp_graph *g, const char *name, int64_t *dim_out);
 /* The name of a symbolic dim code, or NULL for known/unknown dims. */
 const char *lp_graph_sym_name(const lp_graph *g, int64_t dim);
+/* A declared shape as "[N,3,224,224]" into buf (symbols by name, "?" for an unknown dim,
+ * "[...]" for an unknown rank); returns buf. */
+const char *lp_graph_shape_str(const lp_graph *g, const lp_shape *s, char *buf, size_t size);
 
 /* Model metadata (metadata_props): the value of `key`, or NULL; set adds or replaces. */
 const char *lp_graph_meta(const lp_graph *g, const char *key);

@@ -30,16 +30,9 @@ static lp_status check_input(const lp_graph *g, int i, const lp_tensor *t, lowp_
     }
     if (ok)
         return LP_OK;
-    size_t n = (size_t)snprintf(want, sizeof want, "%s[", lp_dtype_traits_of(v->dtype)->name);
-    for (int k = 0; k < v->shape.ndim && n < sizeof want; k++) {
-        const char *sym = lp_graph_sym_name(g, v->shape.d[k]);
-        if (lp_dim_known(v->shape.d[k]))
-            n += (size_t)snprintf(want + n, sizeof want - n, "%s%lld", k ? "," : "", (long long)v->shape.d[k]);
-        else
-            n += (size_t)snprintf(want + n, sizeof want - n, "%s%s", k ? "," : "", sym ? sym : "?");
-    }
+    size_t n = (size_t)snprintf(want, sizeof want, "%s", lp_dtype_traits_of(v->dtype)->name);
     if (n < sizeof want)
-        snprintf(want + n, sizeof want - n, "]");
+        lp_graph_shape_str(g, &v->shape, want + n, sizeof want - n);
     return lp_error(LOWP_ERR_SHAPE,
                     "%s: sample %lld: input %d is %s%s (batched) but the model's input '%s' is %s; "
                     "check the transforms (Transpose, Resize, Cast)",

@@ -431,7 +431,7 @@ lp_status dn_own_pad_build(dn_step *st, const lp_prep_ctx *pc, int x, int y, int
     }
     int64_t b = pads[r - 1], d = xs->d[r - 1], len = ys->d[r - 1];
     p->shift = b;
-    p->lo = b > 0 ? b : 0;
+    p->lo = b <= 0 ? 0 : b < len ? b : len; /* (an end crop can leave fewer outputs than begin pads) */
     p->hi = b + d < len ? b + d : len;
     if (p->hi < p->lo)
         p->hi = p->lo;

@@ -24,6 +24,22 @@ typedef struct lowp_tensor {
 int64_t lp_numel(int ndim, const int64_t *dims);
 static inline int64_t lp_tensor_numel(const lp_tensor *t) { return lp_numel(t->ndim, t->dims); }
 
+/* Advances the C-order multi-index idx over dims[0..nd) by one element (the last wraps to all
+ * zeros; the caller counts the elements), keeping *off, when strides is not NULL, the offset
+ * of that index in a tensor of those element strides (0 along broadcast dims). */
+static inline void lp_index_next(int nd, const int64_t *dims, int64_t *idx, const int64_t *strides, int64_t *off)
+{
+    for (int k = nd - 1; k >= 0; k--) {
+        if (strides)
+            *off += strides[k];
+        if (++idx[k] < dims[k])
+            return;
+        if (strides)
+            *off -= strides[k] * dims[k];
+        idx[k] = 0;
+    }
+}
+
 /* A new tensor owning zeroed storage. Fails (naming `what`) on bad dims or OOM. */
 lp_status lp_tensor_new(lp_dtype dtype, int ndim, const int64_t *dims, lp_tensor **out);
 /* A deep copy. */

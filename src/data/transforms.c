@@ -548,11 +548,7 @@ static lp_status transpose_apply(void *state, lowp_sample *s, uint64_t *rng)
             for (int k = 0; k < q->n; k++)
                 src += idx[k] * ostr[k];
             memcpy((char *)o->data + (size_t)j * es, (char *)t->data + (size_t)src * es, es);
-            for (int k = q->n - 1; k >= 0; k--) {
-                if (++idx[k] < od[k])
-                    break;
-                idx[k] = 0;
-            }
+            lp_index_next(q->n, od, idx, NULL, NULL);
         }
         lp_tensor_free(t);
         s->inputs[i] = o;

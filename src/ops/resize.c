@@ -359,11 +359,7 @@ static lp_status resize_run(const lp_run_ctx *c)
             }
             tr->set(y->data, i, sum);
         }
-        for (int k = r - 1; k >= 0; k--) {
-            if (++o_idx[k] < y->dims[k])
-                break;
-            o_idx[k] = 0;
-        }
+        lp_index_next(r, y->dims, o_idx, NULL, NULL);
     }
     lp_resize_plan_free(&plan);
     return LP_OK;

@@ -18,16 +18,6 @@ static void strides_of(int n, const int64_t *dims, int64_t *st)
     }
 }
 
-/* Advances a C-order multi-index over dims[0..n); the caller counts the elements. */
-static void next_index(int n, const int64_t *dims, int64_t *idx)
-{
-    for (int k = n - 1; k >= 0; k--) {
-        if (++idx[k] < dims[k])
-            return;
-        idx[k] = 0;
-    }
-}
-
 /* y (dims[0..n), dense) = x[off + sum_k i_k * st[k]]: the kernel of Transpose, Slice and
  * Expand, which differ only in the source strides (permuted, stepped, zero). */
 static void copy_strided(char *y, const char *x, size_t es, int n, const int64_t *dims,
@@ -49,7 +39,7 @@ static void copy_strided(char *y, const char *x, size_t es, int n, const int64_t
                 memcpy(y + i * es, x + (src + i * inner_st) * es, es);
         }
         y += inner * es;
-        next_index(n - 1, dims, idx);
+        lp_index_next(n - 1, dims, idx, NULL, NULL);
     }
 }
 
@@ -725,7 +715,7 @@ static lp_status tile_run(const lp_run_ctx *c)
             memcpy(dst, (const char *)x->data + src * es, row);
             dst += row;
         }
-        next_index(r - 1, y->dims, idx);
+        lp_index_next(r - 1, y->dims, idx, NULL, NULL);
     }
     return LP_OK;
 }
@@ -909,7 +899,7 @@ static lp_status pad_run(const lp_run_ctx *c)
             else
                 memcpy(dst, (const char *)x->data + (src + i) * es, es);
         }
-        next_index(r - 1, y->dims, idx);
+        lp_index_next(r - 1, y->dims, idx, NULL, NULL);
     }
     return LP_OK;
 }

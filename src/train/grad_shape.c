@@ -59,13 +59,7 @@ static lp_status transpose_bw(const lp_grad_ctx *c)
     int64_t n = lp_tensor_numel(x), o = 0;
     for (int64_t i = 0; i < n; i++) {
         dx[o] += g[i];
-        for (int k = nd - 1; k >= 0; k--) {
-            o += ys[k];
-            if (++idx[k] < yd[k])
-                break;
-            o -= ys[k] * yd[k];
-            idx[k] = 0;
-        }
+        lp_index_next(nd, yd, idx, ys, &o);
     }
     return LP_OK;
 }

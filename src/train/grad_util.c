@@ -38,14 +38,7 @@ int64_t *lp_grad_bcast_offsets(int in_nd, const int64_t *in_dims, int out_nd, co
     int64_t idx[LP_MAX_DIMS] = { 0 }, o = 0;
     for (int64_t i = 0; i < n; i++) {
         off[i] = o;
-        /* odometer over the out shape, keeping the input offset in step */
-        for (int k = out_nd - 1; k >= 0; k--) {
-            o += strides[k];
-            if (++idx[k] < out_dims[k])
-                break;
-            o -= strides[k] * out_dims[k];
-            idx[k] = 0;
-        }
+        lp_index_next(out_nd, out_dims, idx, strides, &o); /* the input offset in step */
     }
     return off;
 }
@@ -71,13 +64,7 @@ void lp_grad_unbroadcast(const lp_tensor *in, int out_nd, const int64_t *out_dim
     int64_t idx[LP_MAX_DIMS] = { 0 }, o = 0;
     for (int64_t i = 0; i < n; i++) {
         din[o] += scale * g[i];
-        for (int k = out_nd - 1; k >= 0; k--) {
-            o += strides[k];
-            if (++idx[k] < out_dims[k])
-                break;
-            o -= strides[k] * out_dims[k];
-            idx[k] = 0;
-        }
+        lp_index_next(out_nd, out_dims, idx, strides, &o);
     }
 }
 

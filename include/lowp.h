@@ -669,9 +669,11 @@ void lowp_recipe_free(lowp_recipe *recipe);
 /* LPOT's query_fw_capability: the nodes of `model`'s optimized graph (BatchNormalization
  * folded, constants folded: the names recipes use) as JSON
  * [{"node": "conv1", "op_type": "Conv", "int8": true, "bf16": true, "dynamic_int8": true,
- * "quantized": false}, ...] in graph order, then the nodes inside control flow ("int8": static
- * quantization takes it; "dynamic_int8": dynamic quantization does, e.g. an LSTM; "quantized":
- * it reads a DequantizeLinear, i.e. is INT8 in a QDQ model). *json_out is malloc'ed (free()). */
+ * "weighted": true, "quantized": false}, ...] in graph order, then the nodes inside control flow
+ * ("int8": static quantization takes it; "dynamic_int8": dynamic quantization does, e.g. an LSTM,
+ * not a weighted op too small for it to pay; "weighted": a Conv/Gemm/MatMul with a constant
+ * weight; "quantized": it reads a DequantizeLinear, i.e. is INT8 in a QDQ model). *json_out is
+ * malloc'ed (free()). */
 lowp_status lowp_model_capability(const lowp_model *model, char **json_out);
 
 /* A new model: `model` optimized (constants and BatchNormalization folded) with

@@ -325,7 +325,7 @@ int lp_cmd_quantize(int argc, char **argv)
         fprintf(stderr, "lowp quantize: upgraded the model from ONNX opset %lld to %lld for %s\n",
                 (long long)lowp_model_opset(model), (long long)lowp_model_opset(q),
                 lowp_recipe_is_dynamic(recipe) ? "DynamicQuantizeLinear" : "QuantizeLinear/DequantizeLinear");
-    int n_int8 = 0, n_capable = 0, n_fp32 = 0, n_bf16 = 0, n_unreached = 0;
+    int n_int8 = 0, n_capable = 0, n_fp32 = 0, n_bf16 = 0, n_unreached = 0, n_small = 0;
     const char *cap_key = lowp_recipe_is_dynamic(recipe) ? "dynamic_int8" : "int8";
     /* static: what the written model holds, not only what the recipe asked (a node calibration
      * never reached, in a branch no batch took, stays FP32) */
@@ -336,8 +336,14 @@ int lp_cmd_quantize(int argc, char **argv)
     }
     for (int i = 0; i < cap.n; i++) {
         const lp_cj *e = &cap.items[i];
-        if (!(lp_cj_get(e, cap_key) && lp_cj_get(e, cap_key)->b))
+        if (!(lp_cj_get(e, cap_key) && lp_cj_get(e, cap_key)->b)) {
+            /* dynamic: weighted Conv/Gemm/MatMul too small for it to pay (lp_quant_capability) */
+            const char *op = lp_cj_str(lp_cj_get(e, "op_type"), "");
+            n_small += lowp_recipe_is_dynamic(recipe) && lp_cj_get(e, "int8") && lp_cj_get(e, "int8")->b &&
+                       lp_cj_get(e, "weighted") && lp_cj_get(e, "weighted")->b &&
+                       (!strcmp(op, "Conv") || !strcmp(op, "Gemm") || !strcmp(op, "MatMul"));
             continue;
+        }
         n_capable++;
         const char *name = lp_cj_str(lp_cj_get(e, "node"), "");
         const char *p = lowp_recipe_node_precision(recipe, name);
@@ -371,6 +377,8 @@ int lp_cmd_quantize(int argc, char **argv)
     } else if (unquantized) {
         fprintf(stderr, "lowp quantize: warning: %s is not quantized: %s (exit status %d)\n", o.output,
                 n_capable ? "the recipe keeps every quantizable op in FP32 (see quantization.op_wise)"
+                : n_small ? "its weighted ops are too small for dynamic INT8 to pay (under 128 multiply-adds per "
+                            "input element: docs/quantization.md; LOWP_DYNAMIC_MIN_MACS=0 quantizes them anyway)"
                           : "the model has no op lowp can quantize",
                 LP_EXIT_UNQUANTIZED);
         rc = LP_EXIT_UNQUANTIZED;
@@ -438,6 +446,8 @@ int lp_cmd_quantize(int argc, char **argv)
         printf("nodes        %d int8, %d bf16, %d fp32 of %d quantizable", n_int8, n_bf16, n_fp32, n_capable);
         if (n_unreached)
             printf(" (%d the calibration data never reached: kept FP32)", n_unreached);
+        if (n_small)
+            printf("; %d left FP32: too small for dynamic INT8 to pay", n_small);
         printf("\n");
         if (!is_dyn && dl)
             printf("calibration  %lld samples (batch %lld) of %s in %.1f s\n", (long long)samples,

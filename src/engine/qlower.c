@@ -622,9 +622,9 @@ static lp_status split_scale(lw *w, int ni, const char *base, bool *done)
     return LP_OK;
 }
 
-lp_status lp_lower_qoperators(lp_graph *g, int *n_lowered)
+static lp_status lower_graph(lp_graph *g, bool axis_ok, int *n_lowered)
 {
-    lw w = { .g = g, .axis_ok = lp_graph_opset(g, "") >= 13 };
+    lw w = { .g = g, .axis_ok = axis_ok };
     int count = 0, n0 = g->n_nodes;
     for (int i = 0; i < n0; i++) {
         const lp_node *n = &g->nodes[i];
@@ -654,11 +654,36 @@ lp_status lp_lower_qoperators(lp_graph *g, int *n_lowered)
             return st;
         count += done;
     }
-    if (n_lowered)
-        *n_lowered = count;
+    *n_lowered += count;
     if (!count)
         return LP_OK;
     LP_TRY(lp_graph_compact(g));
     LP_TRY(lp_graph_toposort(g));
+    return LP_OK;
+}
+
+typedef struct lower_walk {
+    bool axis_ok;
+    int count;
+} lower_walk;
+
+static lp_status lower_sub(void *user, lp_graph *sub, lp_graph *parent, int node, int depth)
+{
+    (void)parent; (void)node; (void)depth;
+    lower_walk *lwk = user;
+    return lower_graph(sub, lwk->axis_ok, &lwk->count);
+}
+
+/* The bodies too: an If the plan inlines (its condition known by then, as Silero VAD's
+ * sample-rate branch) brings its nodes into the plan after this pass has run, so they are
+ * lowered here, in the plan's own copy of the bodies. A body that stays a sub-plan is lowered
+ * again when that plan is compiled, which finds nothing left to do. The opset is the model's. */
+lp_status lp_lower_qoperators(lp_graph *g, int *n_lowered)
+{
+    lower_walk lwk = { .axis_ok = lp_graph_opset(g, "") >= 13 };
+    LP_TRY(lower_graph(g, lwk.axis_ok, &lwk.count));
+    LP_TRY(lp_graph_walk_subgraphs(g, lower_sub, &lwk));
+    if (n_lowered)
+        *n_lowered = lwk.count;
     return LP_OK;
 }

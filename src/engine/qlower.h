@@ -5,7 +5,7 @@
 
 #include "ir/graph.h"
 
-/* Rewrites, in g, each QLinearConv, QLinearMatMul and com.microsoft QGemm, QLinearAdd,
+/* Rewrites, in g and its control-flow bodies, each QLinearConv, QLinearMatMul and com.microsoft QGemm, QLinearAdd,
  * QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearConcat, QLinearGlobalAveragePool into
  * DequantizeLinear -> float op -> QuantizeLinear, and DynamicQuantizeMatMul /
  * MatMulIntegerToFloat into [DynamicQuantizeLinear ->] MatMulInteger -> Cast -> Mul -> [Add];

@@ -48,12 +48,20 @@ lp_status dn_frames_input(dn_step *st, const lp_prep_ctx *pc, int x, const dn_co
                           const dnnl_memory_desc_t *want, dnnl_memory_t *out)
 {
     dnnl_data_type_t dt = q && q->on ? q->dt : dnnl_f32;
-    int64_t N = geo->src[0], L = geo->src[2], T = geo->dst[2], k = geo->wei[geo->wn - 1], s = geo->strides[0];
     /* x plain (N, 1, L), in the frames' type */
-    dnnl_memory_desc_t plain, nwc, fv, xv;
-    dnnl_memory_t mx, mf;
+    dnnl_memory_desc_t plain;
+    dnnl_memory_t mx;
     dn_plain_md(&plain, dt, 3, geo->src);
     LP_TRY(dn_input_q(st, pc, x, &plain, q, &mx));
+    return dn_frames_of(st, mx, geo, dt, want, out);
+}
+
+lp_status dn_frames_of(dn_step *st, dnnl_memory_t mx, const dn_conv_dims *geo, dnnl_data_type_t dt,
+                       const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+    int64_t N = geo->src[0], L = geo->src[2], T = geo->dst[2], k = geo->wei[geo->wn - 1], s = geo->strides[0];
+    dnnl_memory_desc_t nwc, fv, xv;
+    dnnl_memory_t mf;
     /* the frames: (N, k, T) channels-last, the layout the 1x1 convolution wants when it is so */
     int64_t fd[3] = { N, k, T };
     dn_md_channels_last(&nwc, 3, fd, dt);

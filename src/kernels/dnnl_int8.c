@@ -1048,6 +1048,10 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
     int kind = convint_weights(g, n, NULL, NULL);
     if (kind != CORR_NONE && !to_float)
         return LOWP_ERR_UNSUPPORTED;
+    dn_conv_dims conv1; /* one input channel: a 1x1 conv over frames, as dn_conv_int8 (dnnl_frames.c) */
+    bool frames = kind == CORR_NONE && dn_frames_fits(&cv, &geo);
+    if (frames)
+        conv1 = geo, dn_frames_dims(&conv1, &geo);
     int nd = geo.nd;
     static const dnnl_format_tag_t nxc[6] = { 0, 0, 0, dnnl_acb, dnnl_acdb, dnnl_acdeb };
     dnnl_data_type_t xdt = q8_dt(g->values[n->in[0]].dtype);
@@ -1110,8 +1114,13 @@ static lp_status convint_build_one(dn_step *st, const lp_prep_ctx *pc, const lp_
         r = int8_weights(st, w8, &wei_plain, dn_q_md(pd, DNNL_ARG_WEIGHTS), &mw);
     }
     free(w8);
+    dnnl_memory_desc_t xplain; /* frames: from x plain */
+    if (frames)
+        dn_plain_md(&xplain, xdt, 3, conv1.src);
     if (r == LP_OK)
-        r = input_q8_as(st, pc, n->in[0], xdt, dn_q_md(pd, DNNL_ARG_SRC), &ms);
+        r = input_q8_as(st, pc, n->in[0], xdt, frames ? &xplain : dn_q_md(pd, DNNL_ARG_SRC), &ms);
+    if (r == LP_OK && frames)
+        r = dn_frames_of(st, ms, &conv1, xdt, dn_q_md(pd, DNNL_ARG_SRC), &ms);
     if (r == LP_OK && zp == DNNL_RUNTIME_S32_VAL && (r = runtime_src_zp(st, pc, za, &zarg)) == LP_OK)
         args[na++] = zarg;
     if (r == LP_OK && kind == CORR_BROADCAST)

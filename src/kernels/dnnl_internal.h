@@ -332,11 +332,15 @@ void dn_conv_dims_of(const struct lp_conv *cv, dn_conv_dims *d);
 /* A 1-D convolution of one input channel as a 1x1 convolution over its frames (dnnl_frames.c):
  * whether it fits (group 1, no pads or dilation, k >= 16, few stride phases; LOWP_CONV_FRAMES=0
  * never), the 1x1 geometry (source (N, k, T), weights (O, k, 1): the same bytes), and the
- * frames of input x (stored as q when that is on) in layout `want` for geometry geo's conv. */
+ * frames of input x (stored as q when that is on) in layout `want` for geometry geo's conv;
+ * dn_frames_of: the same from mx, the input already plain (N, 1, L) of type dt (ConvInteger's
+ * 8-bit input). */
 bool dn_frames_fits(const struct lp_conv *cv, const dn_conv_dims *geo);
 void dn_frames_dims(const dn_conv_dims *geo, dn_conv_dims *out);
 lp_status dn_frames_input(dn_step *st, const lp_prep_ctx *pc, int x, const dn_conv_dims *geo, const dn_quant *q,
                           const dnnl_memory_desc_t *want, dnnl_memory_t *out);
+lp_status dn_frames_of(dn_step *st, dnnl_memory_t mx, const dn_conv_dims *geo, dnnl_data_type_t dt,
+                       const dnnl_memory_desc_t *want, dnnl_memory_t *out);
 void dn_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
 /* A feature map's md of rank nd laid out channels-last (plain below rank 3 or above 5). */
 void dn_md_channels_last(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);

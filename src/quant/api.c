@@ -144,6 +144,8 @@ static void capability_entries(lp_json *j, const lp_graph *g, bool body)
         lp_json_bool(j, c.bf16);
         lp_json_key(j, "dynamic_int8");
         lp_json_bool(j, c.dynamic);
+        lp_json_key(j, "weighted");
+        lp_json_bool(j, c.weighted);
         /* in QDQ form already: it reads a DequantizeLinear (a quantized model's INT8 nodes) */
         const lp_node *n = &g->nodes[i];
         int p = n->n_in > 0 && n->in[0] >= 0 ? g->values[n->in[0]].producer : -1;

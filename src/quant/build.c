@@ -81,21 +81,16 @@ static lp_status quantize_weight(const lp_tensor *w, int axis, lp_dtype dt, int3
         return st;
     }
     const float *wd = w->data;
+    /* u8: symmetric around 128, so that every q - 128 fits int8 -- what INT8 kernels take
+       (oneDNN's s8 weights) with no correction for the rest (docs/quantization.md) */
     int32_t zp = dt == LP_U8 ? 128 : 0, lo = dt == LP_U8 ? 0 : -qmax, hi = dt == LP_U8 ? 255 : qmax;
-    if (dt == LP_U8 && axis < 0) {
-        float mn = 0, mx = 0;
-        for (int64_t i = 0; i < n; i++)
-            mn = fminf(mn, wd[i]), mx = fmaxf(mx, wd[i]);
-        lp_qparams(mn, mx, false, &sc[0], &zp);
-    } else {
-        /* element i belongs to channel (i / inner) % ch */
-        for (int64_t i = 0; i < n; i++) {
-            int64_t c = axis >= 0 ? (i / inner) % ch : 0;
-            sc[c] = fmaxf(sc[c], fabsf(wd[i]));
-        }
-        for (int64_t c = 0; c < ch; c++)
-            sc[c] = sc[c] > 0 ? sc[c] / (float)qmax : 1.0f;
+    /* element i belongs to channel (i / inner) % ch */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = axis >= 0 ? (i / inner) % ch : 0;
+        sc[c] = fmaxf(sc[c], fabsf(wd[i]));
     }
+    for (int64_t c = 0; c < ch; c++)
+        sc[c] = sc[c] > 0 ? sc[c] / (float)qmax : 1.0f;
     for (int64_t i = 0; i < n; i++) {
         int64_t c = axis >= 0 ? (i / inner) % ch : 0;
         int32_t v = lp_requant(wd[i] / sc[c], zp, lo, hi);

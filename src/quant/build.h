@@ -24,10 +24,11 @@ lp_status lp_quantize_weight(const lp_tensor *w, int axis, lp_tensor **q_out, fl
  * bound; stored as int8 (ONNX has no narrower type every runtime takes). */
 lp_status lp_quantize_weight_bits(const lp_tensor *w, int axis, int bits, lp_tensor **q_out, float **scales_out,
                                   int64_t *n_out);
-/* The same into type `dt`: LP_I8 as above (zero point 0); LP_U8 per tensor asymmetric (s, zp over
- * [min(w, 0), max(w, 0)], q = round(w / s) + zp in [0, 255]), LP_U8 per channel symmetric with
- * the one zero point 128 (q in [1, 255]) — ONNX Runtime's ConvInteger takes only a scalar weight
- * zero point, and runs uint8 weights fastest. *zp_out gets the zero point. */
+/* The same into type `dt`: LP_I8 as above (zero point 0); LP_U8 symmetric with the one zero
+ * point 128 (q in [1, 255]), per tensor or per channel — ONNX Runtime's ConvInteger takes only a
+ * scalar weight zero point and runs uint8 weights fastest, and every q - 128 fits int8, which
+ * oneDNN's INT8 convolutions take as they are (an asymmetric range needs a correction pass per
+ * run). *zp_out gets the zero point (128 or 0). */
 lp_status lp_quantize_weight_as(const lp_tensor *w, int axis, lp_dtype dt, lp_tensor **q_out, float **scales_out,
                                 int64_t *n_out, int32_t *zp_out);
 

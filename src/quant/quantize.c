@@ -16,6 +16,40 @@
 #include "ops/requant.h"
 #include "onnx/model.h"
 
+/* Multiply-adds per element of a weighted node's input: what the dynamic form's run-time
+ * quantization of that input (DynamicQuantizeLinear's min/max and quantizing passes, the
+ * integer op's source reorder and zero-point correction, the Cast and scale Mul after) is
+ * spread over. Conv: M * k... / (group * strides...) -- each input element reaches M / group
+ * output channels at k... / strides... positions (a depthwise Conv: k / stride); Gemm and
+ * MatMul: the weight's N columns. Shapes of the activations do not enter. */
+double lp_dynamic_macs_per_input(const lp_graph *g, const lp_node *n)
+{
+    const lp_tensor *w = g->values[n->in[1]].init;
+    if (n->op == LP_OP_Gemm)
+        return (double)w->dims[lp_attr_int(n, "transB", 0) ? 0 : 1];
+    if (n->op == LP_OP_MatMul)
+        return (double)w->dims[1];
+    double m = (double)w->dims[0] / (double)(lp_attr_int(n, "group", 1) > 0 ? lp_attr_int(n, "group", 1) : 1);
+    const lp_attr *st = lp_node_attr(n, "strides");
+    for (int k = 2; k < w->ndim; k++) {
+        int64_t s = st && st->ints && k - 2 < st->n ? st->ints[k - 2] : 1;
+        m *= (double)w->dims[k] / (double)(s > 0 ? s : 1);
+    }
+    return m;
+}
+
+/* The dynamic form pays only from this many multiply-adds per input element on
+ * (lp_dynamic_macs_per_input; measured in docs/quantization.md, "What dynamic INT8 leaves
+ * float"). LOWP_DYNAMIC_MIN_MACS overrides it (0: every weighted node but depthwise
+ * convolutions), for measuring. */
+#define DYNAMIC_MIN_MACS 128.0
+
+double lp_dynamic_min_macs(void)
+{
+    const char *e = getenv("LOWP_DYNAMIC_MIN_MACS");
+    return e && *e ? strtod(e, NULL) : DYNAMIC_MIN_MACS;
+}
+
 lp_capability lp_quant_capability(const lp_graph *g, int ni)
 {
     const lp_node *n = &g->nodes[ni];
@@ -47,12 +81,12 @@ lp_capability lp_quant_capability(const lp_graph *g, int ni)
         break;
     }
     c.bf16 = c.int8;
-    /* Dynamic INT8 skips depthwise convolutions (one input channel per group): k multiply-adds
-     * per output cannot pay for DynamicQuantizeLinear's two passes over the input and the
-     * Cast/Mul after (Silero VAD v4, batch 16: ConvInteger + Cast + Mul + Add 0.61 ms against
-     * the FP32 convolution's 0.024 ms; docs/quantization.md). Static INT8 keeps them:
-     * there the quantized data flows on without those passes. */
-    c.dynamic |= c.int8 && c.weighted && !lp_conv_depthwise(g, n, false);
+    /* Dynamic INT8 pays only on ops with enough multiply-adds per input element for the run-time
+     * quantization (lp_dynamic_macs_per_input; docs/quantization.md), and never on depthwise
+     * convolutions (any channel multiplier: no reduction over channels for INT8 to speed up).
+     * Static INT8 keeps both: there the quantized data flows on without those passes. */
+    c.dynamic |= c.int8 && c.weighted && !lp_conv_depthwise(g, n, false) &&
+                 lp_dynamic_macs_per_input(g, n) >= lp_dynamic_min_macs();
     return c;
 }
 

@@ -15,6 +15,10 @@ typedef struct lp_capability {
 } lp_capability;
 
 lp_capability lp_quant_capability(const lp_graph *g, int ni);
+/* Dynamic INT8 leaves float the weighted nodes (Conv, Gemm, MatMul with a constant weight) with
+ * fewer than lp_dynamic_min_macs() multiply-adds per input element (quantize.c). */
+double lp_dynamic_macs_per_input(const lp_graph *g, const lp_node *n);
+double lp_dynamic_min_macs(void);
 
 /* Scale and zero point for the clip range [lo, hi] (widened to include 0): uint8 asymmetric,
  * or int8 symmetric (zero point 0). A degenerate range gets scale 1. */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # seeds.sh BUILD — the randomized kernel tests on other draws than the one seed make test runs
-# them with (LOWP_TEST_SEED=N, tests/test.h): fixed extra seeds, and for test_kernels,
-# test_kernels_rnn and test_kernels_int8 one seed derived from the day (UTC), a new draw each
+# them with (LOWP_TEST_SEED=N, tests/test.h): fixed extra seeds, and for the randomized programs
+# below one seed derived from the day (UTC), a new draw each
 # day -- printed, so that
 # a failure reruns as `LOWP_TEST_SEED=N BUILD/tests/PROG`. Under ASan only the day's seeds.
 # The fixed seeds include draws that once failed: test_kernels 234 (a one-element MatMul's
@@ -40,6 +40,8 @@ seed test_conv1d $daily
 # rank-broadcast batch splits that cut the wrong axis (engine/split.c)
 $asan || { seed test_kernels_own 2; seed test_kernels_own 4; }
 seed test_kernels_own $daily
+# random STFT ConvIntegers over frames (dynamic INT8's one-input-channel convolutions)
+seed test_dynamic_int8 $daily
 if ! $asan; then
     for s in 2 23 35 112 114 1 4 9 12 70; do seed test_kernels_int8 $s; done
     seed test_fusion_random 7 -n 100 # (100 chains per leader and mode)

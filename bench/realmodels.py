@@ -230,6 +230,21 @@ def compare(lowp, path, batch, threads, rounds, tag, feeds=()):
         "why": "; ".join(f"{rt}: {row[rt]['skip']}" for rt in ("lowp", "ort") if row.get(rt, {}).get("skip"))}
 
 
+def print_table(cols, body, markdown, right):
+    """Rows of strings under header cols: a Markdown table (the columns whose indexes are in
+    `right` aligned right) or plain columns padded to their widest cell."""
+    if markdown:
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "|".join("---:" if i in right else "---" for i in range(len(cols))) + "|")
+        for b in body:
+            print("| " + " | ".join(b) + " |")
+    else:
+        w = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(cols)]
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(cols)))
+        for b in body:
+            print("  ".join(x.ljust(w[i]) for i, x in enumerate(b)))
+
+
 def ms(v):
     return "-" if v is None else f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}" if v >= 1 else f"{v:.3f}"
 
@@ -291,16 +306,7 @@ def main():
                      ms(q.get("lowp")), ms(q.get("ort")), ratio(q.get("lowp"), q.get("ort")),
                      ratio(f.get("lowp"), q.get("lowp")), why or ""])
     print(head)
-    if a.markdown:
-        print("| " + " | ".join(cols) + " |")
-        print("|" + "|".join(["---"] * 2 + ["---:"] * 7 + ["---"]) + "|")
-        for b in body:
-            print("| " + " | ".join(b) + " |")
-    else:
-        w = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(cols)]
-        print("  ".join(c.ljust(w[i]) for i, c in enumerate(cols)))
-        for b in body:
-            print("  ".join(x.ljust(w[i]) for i, x in enumerate(b)))
+    print_table(cols, body, a.markdown, range(2, 9))
     print(f"load average at end {os.getloadavg()[0]:.1f}")
 
 

@@ -123,17 +123,8 @@ def main():
     body2 = [[n, t, lab, "-" if tot is None else f"{tot:.4g}", f"{ref:.3g}",
               "-" if tot is None else f"{100 * ref / tot:.1f}%", why or str(k)]
              for n, t, lab, tot, ref, k, why in totals]
-    for c, b in ((cols, body), (cols2, body2)):
-        if a.markdown:
-            print("| " + " | ".join(c) + " |")
-            print("|" + "|".join("---" if i < 5 and c is cols or i < 3 else "---:" for i in range(len(c))) + "|")
-            for x in b:
-                print("| " + " | ".join(x) + " |")
-        else:
-            w = [max(len(h), *(len(x[i]) for x in b)) if b else len(h) for i, h in enumerate(c)]
-            print("  ".join(h.ljust(w[i]) for i, h in enumerate(c)))
-            for x in b:
-                print("  ".join(v.ljust(w[i]) for i, v in enumerate(x)))
+    for c, b, text_cols in ((cols, body, 5), (cols2, body2, 3)):
+        rm.print_table(c, b, a.markdown, range(text_cols, len(c)))
         print()
     print(f"steps under {100 * a.min_share:.1f}% of their run not listed ({len(rows) - len(shown)}); "
           f"load average at end {os.getloadavg()[0]:.1f}")

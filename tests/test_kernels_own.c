@@ -240,33 +240,11 @@ static void test_pad_modes(void)
     }
 }
 
-/* Sqrt, alone and fused after an Add (Silero VAD's Add + Sqrt), on data with zeros,
- * negatives, infinities, NaN and denormals. */
-static void test_sqrt(void)
+/* `cases` random graphs of unary op on data with zeros, negatives, infinities, NaN and
+ * denormals, every other one after a scalar Add; own_step, ulps as check's. */
+static void unary_cases(const char *op, int cases, bool own_step, int ulps)
 {
-    for (int t = 0; t < 24; t++) {
-        gb *b = gb_new(13);
-        int r = rnd(1, 4);
-        int64_t xd[4];
-        rand_dims(r, xd, t % 6 == 5);
-        int x = gb_feed(b, rand_input(r, xd, true));
-        const char *op = "Sqrt";
-        if (t % 2) /* after a scalar Add: one oneDNN step, the op a post-op */
-            x = op2(b, "Add", x, gb_scalar(b, LOWP_FLOAT, 0.25));
-        gb_output(b, op1(b, op, x));
-        char what[64];
-        snprintf(what, sizeof what, "%s%s rank %d", t % 2 ? "Add+" : "", op, r);
-        check(what, b, op, false, 0);
-        gb_free(b);
-    }
-}
-
-/* Log on random data with specials, after an Add (a step of its own: Log takes no
- * post-op), and on a sweep of 2^20 float bit patterns spread over all 2^32 (denormals,
- * both signs, infinities, NaN payloads), plus a dense run around 1. */
-static void test_log(void)
-{
-    for (int t = 0; t < 12; t++) {
+    for (int t = 0; t < cases; t++) {
         gb *b = gb_new(13);
         int r = rnd(1, 4);
         int64_t xd[4];
@@ -274,12 +252,24 @@ static void test_log(void)
         int x = gb_feed(b, rand_input(r, xd, true));
         if (t % 2)
             x = op2(b, "Add", x, gb_scalar(b, LOWP_FLOAT, 0.25));
-        gb_output(b, op1(b, "Log", x));
+        gb_output(b, op1(b, op, x));
         char what[64];
-        snprintf(what, sizeof what, "%sLog rank %d", t % 2 ? "Add+" : "", r);
-        check(what, b, "Log", true, 1);
+        snprintf(what, sizeof what, "%s%s rank %d", t % 2 ? "Add+" : "", op, r);
+        check(what, b, op, own_step, ulps);
         gb_free(b);
     }
+}
+
+/* Sqrt, alone and fused after an Add (Silero VAD's Add + Sqrt: one oneDNN step, the op a
+ * post-op). */
+static void test_sqrt(void) { unary_cases("Sqrt", 24, false, 0); }
+
+/* Log on random data with specials, after an Add (a step of its own: Log takes no
+ * post-op), and on a sweep of 2^20 float bit patterns spread over all 2^32 (denormals,
+ * both signs, infinities, NaN payloads), plus a dense run around 1. */
+static void test_log(void)
+{
+    unary_cases("Log", 12, true, 1);
     gb *b = gb_new(13);
     int64_t n = 1 << 21;
     lp_tensor *t = NULL;
